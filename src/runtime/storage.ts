@@ -1,0 +1,74 @@
+// Durable storage as the Raft log, hard state and snapshots need it (DESIGN.md, Runtime).
+// Keys are strings ordered by UTF-16 code units (use fixed-width, zero-padded numbers in keys
+// so that numeric order is key order). Reads see every write issued so far; a write is
+// durable only once a later `sync()` has resolved. After a crash, exactly the synced writes
+// remain.
+
+export interface StorageRange {
+  /** Inclusive lower bound. */
+  start?: string;
+  /** Exclusive upper bound. */
+  end?: string;
+  reverse?: boolean;
+  limit?: number;
+}
+
+export type StorageOp =
+  | { op: 'put'; key: string; value: Uint8Array }
+  | { op: 'del'; key: string }
+  /** Delete every key in [start, end). */
+  | { op: 'delRange'; start: string; end: string };
+
+export interface Storage {
+  get(key: string): Uint8Array | undefined;
+  /** Entries in key order (or reverse), within the range. */
+  range(range: StorageRange): Iterable<[string, Uint8Array]>;
+  put(key: string, value: Uint8Array): void;
+  del(key: string): void;
+  delRange(start: string, end: string): void;
+  /** Applied atomically: after a crash, all of a batch or none of it. */
+  batch(ops: StorageOp[]): void;
+  /** Resolves once every write issued before the call is durable. Concurrent calls share
+   * one flush (group commit). */
+  sync(): Promise<void>;
+  /** Release resources (the lmdb environment). */
+  close(): Promise<void>;
+}
+
+/** A view of a storage under a key prefix, so several actors of one host can share it. */
+export function prefixed(storage: Storage, prefix: string): Storage {
+  const strip = (entries: Iterable<[string, Uint8Array]>): Iterable<[string, Uint8Array]> => ({
+    *[Symbol.iterator]() {
+      for (const [k, v] of entries) yield [k.slice(prefix.length), v];
+    },
+  });
+  // Upper bound of the whole prefix: the next string after every key that starts with it.
+  const prefixEnd = prefix + '\uffff';
+  return {
+    get: (key) => storage.get(prefix + key),
+    range: (r) =>
+      strip(
+        storage.range({
+          start: prefix + (r.start ?? ''),
+          end: r.end === undefined ? prefixEnd : prefix + r.end,
+          reverse: r.reverse,
+          limit: r.limit,
+        }),
+      ),
+    put: (key, value) => storage.put(prefix + key, value),
+    del: (key) => storage.del(prefix + key),
+    delRange: (start, end) => storage.delRange(prefix + start, prefix + end),
+    batch: (ops) =>
+      storage.batch(
+        ops.map((o) =>
+          o.op === 'delRange'
+            ? { op: 'delRange', start: prefix + o.start, end: prefix + o.end }
+            : o.op === 'put'
+              ? { op: 'put', key: prefix + o.key, value: o.value }
+              : { op: 'del', key: prefix + o.key },
+        ),
+      ),
+    sync: () => storage.sync(),
+    close: async () => {},
+  };
+}
