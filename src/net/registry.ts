@@ -1,0 +1,231 @@
+// Message types that may cross a thread or a host are declared once, as protobuf schemas in
+// src/net/proto, and registered here. The registry encodes an envelope and its body in one
+// pass into a protobufjs Writer whose bytes can be laid straight into ring memory or a
+// socket buffer, and decodes them back into plain objects tagged with `type`.
+
+import { readFileSync, readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import protobuf from 'protobufjs';
+import { DecodeError, EncodeError } from '../runtime/errors.js';
+
+// Integers travel as plain numbers: ids, terms and indexes stay far below 2^53.
+protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
+protobuf.configure();
+
+export const enum EnvelopeKind {
+  Tell = 0,
+  Ask = 1,
+  Reply = 2,
+  System = 3,
+}
+
+/** A message in flight between runtimes. `msg` is a registered message (has `type`). */
+export interface WireEnvelope {
+  to: string;
+  from: string;
+  kind: EnvelopeKind;
+  corr: number;
+  msg: TypedMessage;
+}
+
+export interface TypedMessage {
+  type: string;
+  [field: string]: unknown;
+}
+
+interface Registered {
+  id: number;
+  name: string;
+  type: protobuf.Type;
+}
+
+const toObjectOptions: protobuf.IConversionOptions = { defaults: true, longs: Number, arrays: true };
+
+/** FNV-1a of the full name: a stable id that needs no coordination between processes. */
+function typeId(name: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) {
+    h ^= name.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Path of a schema shipped in src/net/proto (also copied beside the compiled files). */
+export function protoPath(file: string): string {
+  return fileURLToPath(new URL(`./proto/${file}`, import.meta.url));
+}
+
+export class MessageRegistry {
+  private readonly byName = new Map<string, Registered>();
+  private readonly byId = new Map<number, Registered>();
+  private readonly root = new protobuf.Root();
+  /** Check field types before encoding (costs about as much as the encoding itself). */
+  verify: boolean;
+
+  constructor(opts: { verify?: boolean } = {}) {
+    this.verify = opts.verify ?? false;
+  }
+
+  /** The registry with every schema of src/net/proto (the runtime's own and govfs's). */
+  static standard(opts: { verify?: boolean } = {}): MessageRegistry {
+    const r = new MessageRegistry(opts);
+    const dir = protoPath('');
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.proto')).sort()) r.addProtoFile(protoPath(f));
+    return r;
+  }
+
+  addProtoFile(path: string): this {
+    return this.addProtoSource(readFileSync(path, 'utf8'));
+  }
+
+  /** Register every message type declared in a .proto source. */
+  addProtoSource(source: string): this {
+    const parsed = protobuf.parse(source, this.root, { keepCase: false });
+    this.root.resolveAll();
+    const pkg = parsed.package ? this.root.lookup(parsed.package) : this.root;
+    if (pkg) this.registerAll(pkg);
+    return this;
+  }
+
+  private registerAll(ns: protobuf.ReflectionObject): void {
+    if (ns instanceof protobuf.Type) {
+      const name = ns.fullName.replace(/^\./, '');
+      if (!this.byName.has(name)) {
+        if (ns.fields.type !== undefined) {
+          throw new Error(`message ${name} has a field named "type", which is reserved for the message tag`);
+        }
+        const id = typeId(name);
+        const clash = this.byId.get(id);
+        if (clash) throw new Error(`message type id clash between ${clash.name} and ${name}`);
+        const reg = { id, name, type: ns };
+        this.byName.set(name, reg);
+        this.byId.set(id, reg);
+      }
+    }
+    if (ns instanceof protobuf.Namespace) for (const child of ns.nestedArray) this.registerAll(child);
+  }
+
+  has(type: string): boolean {
+    return this.byName.has(type);
+  }
+
+  /** Throws EncodeError unless `msg` is a registered message whose fields encode. */
+  private lookup(msg: unknown): Registered {
+    if (msg === null || typeof msg !== 'object') {
+      throw new EncodeError(`cannot send ${String(msg)} across threads or hosts: only registered protobuf messages can`);
+    }
+    const name = (msg as { type?: unknown }).type;
+    if (typeof name !== 'string') {
+      throw new EncodeError('cannot send a message without a `type` across threads or hosts: declare it in src/net/proto');
+    }
+    const reg = this.byName.get(name);
+    if (!reg) throw new EncodeError(`message type ${name} is not registered: declare it in src/net/proto`);
+    if (this.verify) {
+      const problem = reg.type.verify(msg as Record<string, unknown>);
+      if (problem) throw new EncodeError(`message ${name} does not encode: ${problem}`);
+    }
+    return reg;
+  }
+
+  /** Fails at the sender, with a clear error, for a message that would not survive the wire. */
+  check(msg: unknown): void {
+    this.lookup(msg);
+  }
+
+  /** Encode an envelope and its body into `writer` (a plain protobufjs Writer, whose ops can
+   * write into any Uint8Array, including shared ring memory). */
+  encode(env: WireEnvelope, writer: protobuf.Writer = new protobuf.Writer()): protobuf.Writer {
+    const reg = this.lookup(env.msg);
+    try {
+      writer.uint32(10).string(env.to);
+      if (env.from) writer.uint32(18).string(env.from);
+      if (env.kind) writer.uint32(24).uint32(env.kind);
+      if (env.corr) writer.uint32(32).uint64(env.corr);
+      writer.uint32(45).fixed32(reg.id);
+      reg.type.encode(env.msg, writer.uint32(50).fork()).ldelim();
+    } catch (e) {
+      throw new EncodeError(`message ${reg.name} does not encode: ${(e as Error).message}`, { cause: e });
+    }
+    return writer;
+  }
+
+  toBytes(env: WireEnvelope): Uint8Array {
+    const w = this.encode(env);
+    const out = new Uint8Array(w.len);
+    writeInto(w, out, 0);
+    return out;
+  }
+
+  /** Decode an envelope. With `copyBytes`, bytes fields are copied out of `buf` (needed when
+   * `buf` is ring memory that will be reused). */
+  decode(buf: Uint8Array, copyBytes = false): WireEnvelope {
+    try {
+      const reader = new protobuf.Reader(buf);
+      if (copyBytes) (reader as unknown as { _slice: unknown })._slice = Uint8Array.prototype.slice;
+      let to = '';
+      let from = '';
+      let kind = 0;
+      let corr = 0;
+      let id = 0;
+      let bodyStart = -1;
+      let bodyEnd = -1;
+      while (reader.pos < reader.len) {
+        const tag = reader.uint32();
+        switch (tag) {
+          case 10: to = reader.string(); break;
+          case 18: from = reader.string(); break;
+          case 24: kind = reader.uint32(); break;
+          case 32: corr = reader.uint64() as unknown as number; break;
+          case 45: id = reader.fixed32(); break;
+          case 50: {
+            const len = reader.uint32();
+            bodyStart = reader.pos;
+            bodyEnd = bodyStart + len;
+            if (bodyEnd > reader.len) throw new Error('body runs past the end of the frame');
+            reader.skip(len);
+            break;
+          }
+          default: reader.skipType(tag & 7);
+        }
+      }
+      const reg = this.byId.get(id);
+      if (!reg) throw new Error(`unknown message type id ${id}`);
+      if (bodyStart < 0) throw new Error('envelope has no body');
+      const bodyReader = new protobuf.Reader(buf);
+      if (copyBytes) (bodyReader as unknown as { _slice: unknown })._slice = Uint8Array.prototype.slice;
+      bodyReader.pos = bodyStart;
+      const decoded = reg.type.decode(bodyReader, bodyEnd - bodyStart);
+      const msg = reg.type.toObject(decoded, toObjectOptions) as TypedMessage;
+      msg.type = reg.name;
+      return { to, from, kind, corr, msg };
+    } catch (e) {
+      if (e instanceof DecodeError) throw e;
+      throw new DecodeError(`undecodable envelope: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Encode then decode: what a message looks like after crossing the wire. */
+  roundTrip(env: WireEnvelope): WireEnvelope {
+    return this.decode(this.toBytes(env), true);
+  }
+}
+
+interface WriterOp {
+  fn: (val: unknown, buf: Uint8Array, pos: number) => void;
+  len: number;
+  val: unknown;
+  next: WriterOp | undefined;
+}
+
+/** Lay a writer's pending operations into `target` at `offset` (protobufjs's `finish()`
+ * without allocating: this is how a message is encoded straight into ring memory). */
+export function writeInto(writer: protobuf.Writer, target: Uint8Array, offset: number): void {
+  let op = (writer as unknown as { head: WriterOp }).head.next;
+  let pos = offset;
+  while (op) {
+    op.fn(op.val, target, pos);
+    pos += op.len;
+    op = op.next;
+  }
+}

@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { EnvelopeKind, MessageRegistry } from '../../src/net/registry.js';
+import { DecodeError, EncodeError } from '../../src/runtime/errors.js';
+
+describe('MessageRegistry', () => {
+  const registry = MessageRegistry.standard();
+
+  it('round-trips an envelope with its body, bytes copied out of the source buffer', () => {
+    const payload = new Uint8Array([1, 2, 3]);
+    const bytes = registry.toBytes({
+      to: 't1#/a/b', from: 't0#/x', kind: EnvelopeKind.Ask, corr: 42,
+      msg: { type: 'govfs.runtime.Ping', seq: 7, sender: 3, payload },
+    });
+    const env = registry.decode(bytes, true);
+    bytes.fill(0); // the decoded message must not alias the (reusable) source buffer
+    expect(env).toMatchObject({ to: 't1#/a/b', from: 't0#/x', kind: EnvelopeKind.Ask, corr: 42 });
+    expect(env.msg).toEqual({ type: 'govfs.runtime.Ping', seq: 7, sender: 3, payload: new Uint8Array([1, 2, 3]) });
+  });
+
+  it('fills proto3 defaults for absent fields', () => {
+    const env = registry.roundTrip({ to: 'a', from: '', kind: EnvelopeKind.Tell, corr: 0, msg: { type: 'govfs.runtime.Ping' } });
+    expect(env.msg).toMatchObject({ type: 'govfs.runtime.Ping', seq: 0, sender: 0 });
+    expect(env.msg.payload).toBeInstanceOf(Uint8Array);
+    expect((env.msg.payload as Uint8Array).length).toBe(0);
+  });
+
+  it('refuses unregistered or untyped messages at the sender', () => {
+    const env = { to: 'a', from: '', kind: EnvelopeKind.Tell, corr: 0 };
+    expect(() => registry.toBytes({ ...env, msg: { type: 'nope.Nope' } })).toThrow(EncodeError);
+    expect(() => registry.toBytes({ ...env, msg: { x: 1 } as never })).toThrow(/without a `type`/);
+    const strict = MessageRegistry.standard({ verify: true });
+    expect(() => strict.toBytes({ ...env, msg: { type: 'govfs.runtime.Ping', seq: 'x' } })).toThrow(/does not encode/);
+  });
+
+  it('rejects corrupt bytes with a DecodeError', () => {
+    expect(() => registry.decode(new Uint8Array([0x0a, 0x50, 0x41]))).toThrow(DecodeError);
+    expect(() => registry.decode(new Uint8Array([0x2d, 1, 2, 3, 4]))).toThrow(/unknown message type|no body/);
+  });
+});
