@@ -1,0 +1,354 @@
+// Storage on LMDB (lmdb-js): synchronous reads, writes issued without waiting, durable on sync().
+//
+// lmdb-js queues async writes and commits everything issued in one event turn in one
+// transaction on its write thread (group commit for free), but a queued write is invisible to
+// reads until its transaction commits. So every issued write also goes into `pending`, an
+// in-memory overlay that get/range consult first; an entry leaves the overlay once the
+// transaction holding it has committed. With `overlappingSync: false` a commit includes the
+// fsync, so "committed" and "durable" are the same event and sync() just waits for the
+// transaction of the last write issued (transactions commit in order).
+
+import { open, type Database } from 'lmdb';
+import { RuntimeError } from './errors.js';
+import type { Storage, StorageOp, StorageRange } from './storage.js';
+
+export interface LmdbStorageOptions {
+  /** Initial size of the memory map in bytes (lmdb-js grows it as needed). */
+  mapSize?: number;
+}
+
+/** LMDB's default key limit (4 KiB pages); longer keys are rejected with EINVAL. */
+export const MAX_KEY_BYTES = 1978;
+
+type Db = Database<Buffer, Buffer>;
+
+interface PendingWrite {
+  /** Sequence number of the write call that set it; a later write to the key replaces it. */
+  seq: number;
+  /** undefined: a deletion not yet committed. */
+  value: Uint8Array | undefined;
+}
+
+export class LmdbStorage implements Storage {
+  private readonly pending = new Map<string, PendingWrite>();
+  private seq = 0;
+  /** Promise of the transaction holding the last write, and the last seq it holds. */
+  private last:
+    | { txn: Promise<unknown>; upTo: number; settled: boolean; synced: Promise<void> }
+    | undefined;
+  private failure: RuntimeError | undefined;
+  private closed = false;
+  private commits = 0;
+
+  private constructor(
+    private readonly db: Db,
+    readonly dir: string,
+  ) {
+    db.on('aftercommit', () => this.commits++);
+  }
+
+  /** Opens (creating if needed) the LMDB environment in directory `dir`. */
+  static open(dir: string, opts: LmdbStorageOptions = {}): LmdbStorage {
+    try {
+      const db = open<Buffer, Buffer>({
+        path: dir,
+        keyEncoding: 'binary',
+        encoding: 'binary',
+        // Commit includes fsync: a resolved write promise means durable (see top comment).
+        overlappingSync: false,
+        ...(opts.mapSize === undefined ? {} : { mapSize: opts.mapSize }),
+      });
+      return new LmdbStorage(db, dir);
+    } catch (e) {
+      throw ioError(`cannot open lmdb storage in ${dir}`, e);
+    }
+  }
+
+  /** Number of transactions committed (each one fsync), for group-commit tests. */
+  get flushCount(): number {
+    return this.commits;
+  }
+
+  get(key: string): Uint8Array | undefined {
+    this.checkOpen();
+    const k = encodeKey(key);
+    const p = this.pending.get(key);
+    if (p) return p.value && new Uint8Array(p.value);
+    const v = this.lmdb('read', () => this.db.get(k));
+    return v && plain(v);
+  }
+
+  range(range: StorageRange): Iterable<[string, Uint8Array]> {
+    this.checkOpen();
+    // Validate bounds now so that errors surface at the call, not at the first next().
+    const bounds = rangeBounds(range);
+    return { [Symbol.iterator]: () => this.merged(range, bounds) };
+  }
+
+  put(key: string, value: Uint8Array): void {
+    this.batch([{ op: 'put', key, value }]);
+  }
+
+  del(key: string): void {
+    this.batch([{ op: 'del', key }]);
+  }
+
+  delRange(start: string, end: string): void {
+    this.batch([{ op: 'delRange', start, end }]);
+  }
+
+  batch(ops: StorageOp[]): void {
+    this.checkWritable();
+    // Check every key first so that a bad key leaves nothing half-applied.
+    const encoded = ops.map((o) => (o.op === 'delRange' ? rangeBounds(o) : encodeKey(o.key)));
+    if (ops.length === 0) return;
+    const seq = ++this.seq;
+    const txn = this.lmdb('write', () =>
+      // db.batch puts everything in one transaction: atomic across a crash.
+      this.db.batch(() => {
+        ops.forEach((o, i) => {
+          if (o.op === 'delRange') {
+            // LMDB has no range delete: delete each key visible now (committed or pending).
+            // A key not visible now can only come from a later write, which must survive.
+            const keys = [...this.merged({}, encoded[i] as Bounds, false)];
+            for (const [key] of keys) {
+              this.db.remove(encodeKey(key));
+              this.pending.set(key, { seq, value: undefined });
+            }
+          } else if (o.op === 'put') {
+            const value = Buffer.from(o.value); // a copy: the caller may reuse its array
+            this.db.put(encoded[i] as Buffer, value);
+            this.pending.set(o.key, { seq, value });
+          } else {
+            this.db.remove(encoded[i] as Buffer);
+            this.pending.set(o.key, { seq, value: undefined });
+          }
+        });
+      }),
+    );
+    this.track(txn, seq);
+  }
+
+  sync(): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    return this.last?.synced ?? Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.sync().catch(() => {}); // a failed write was already reported by sync()
+    this.closed = true;
+    await this.db.close();
+  }
+
+  /** lmdb-js returns the same promise for writes that share a transaction. */
+  private track(txn: Promise<unknown>, seq: number): void {
+    if (this.last?.txn === txn && !this.last.settled) {
+      this.last.upTo = seq;
+      return;
+    }
+    // Defensive: a write must never join a transaction that already committed, or sync()
+    // would resolve early; if lmdb-js ever did that, wait for its "all writes committed".
+    if (this.last?.txn === txn) txn = Promise.resolve(this.db.committed);
+    const last = {
+      txn,
+      upTo: seq,
+      settled: false,
+      synced: txn.then(
+        () => {
+          last.settled = true;
+          this.committed(last.upTo);
+          if (this.failure) throw this.failure;
+        },
+        (e: unknown) => {
+          last.settled = true;
+          this.failure ??= ioError(`lmdb commit failed in ${this.dir}; storage is unusable`, e);
+          throw this.failure;
+        },
+      ),
+    };
+    // Nobody may ever call sync(); a failure is still kept in `failure` and reported later.
+    last.synced.catch(() => {});
+    this.last = last;
+  }
+
+  /** Every write up to `upTo` is committed: its overlay entries are no longer needed. */
+  private committed(upTo: number): void {
+    for (const [key, p] of this.pending) if (p.seq <= upTo) this.pending.delete(key);
+  }
+
+  /**
+   * The committed entries in range merged with the pending overlay (which wins). Both
+   * snapshots are taken at the first next(), in one synchronous step, so they agree.
+   */
+  private *merged(
+    range: StorageRange,
+    [start, end]: Bounds,
+    withValues = true,
+  ): Generator<[string, Uint8Array]> {
+    let left = range.limit ?? Infinity;
+    if (left <= 0 || end === '' || (start !== undefined && end !== undefined && start >= end)) return;
+    const reverse = range.reverse === true;
+    const inRange = (k: string): boolean =>
+      (start === undefined || k >= start) && (end === undefined || k < end);
+    const overlay = [...this.pending].filter(([k]) => inRange(k));
+    overlay.sort(([a], [b]) => (a < b ? -1 : 1) * (reverse ? -1 : 1));
+
+    const options = reverse
+      ? {
+          // lmdb-js reverse ranges go from `start` down to `end`, start inclusive and end
+          // exclusive by default; flip both to get [start, end) in descending order. Without
+          // a lower bound it stops before key 0x00, so give it one explicitly.
+          start: end === undefined ? undefined : encodeKey(end, false),
+          exclusiveStart: true,
+          end: start === undefined ? Buffer.from([0]) : encodeKey(start, false),
+          inclusiveEnd: true,
+          reverse: true,
+        }
+      : {
+          start: start === undefined ? undefined : encodeKey(start, false),
+          end: end === undefined ? undefined : encodeKey(end, false),
+        };
+    const it = this.lmdb('read', () =>
+      (withValues ? this.db.getRange(options) : this.db.getKeys(options))[Symbol.iterator](),
+    );
+    const nextCommitted = (): [string, Uint8Array] | undefined => {
+      const r = this.lmdb('read', () => it.next());
+      if (r.done) return undefined;
+      const e = r.value as Buffer | { key: Buffer; value: Buffer };
+      return e instanceof Uint8Array ? [decodeKey(e), EMPTY] : [decodeKey(e.key), plain(e.value)];
+    };
+    try {
+      let c = nextCommitted();
+      let o = 0;
+      while (left > 0) {
+        const p = overlay[o];
+        if (c === undefined && p === undefined) return;
+        const takePending =
+          p !== undefined && (c === undefined || p[0] === c[0] || p[0] < c[0] !== reverse);
+        if (takePending) {
+          if (c !== undefined && p[0] === c[0]) c = nextCommitted(); // shadowed
+          o++;
+          if (p[1].value === undefined) continue; // pending deletion
+          left--;
+          yield [p[0], new Uint8Array(p[1].value)];
+        } else {
+          left--;
+          yield c!;
+          c = nextCommitted();
+        }
+      }
+    } finally {
+      it.return?.();
+    }
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new RuntimeError('EBADF', `lmdb storage in ${this.dir} is closed`);
+  }
+
+  private checkWritable(): void {
+    this.checkOpen();
+    if (this.failure) throw this.failure;
+  }
+
+  /** Runs an lmdb call, turning its errors into EIO. */
+  private lmdb<T>(what: string, f: () => T): T {
+    try {
+      return f();
+    } catch (e) {
+      throw ioError(`lmdb ${what} failed in ${this.dir}`, e);
+    }
+  }
+}
+
+const EMPTY = new Uint8Array(0);
+
+/** lmdb-js hands out fresh Buffers; callers get plain Uint8Arrays as from SimStorage, since
+ * Buffer#slice returns a view where Uint8Array#slice copies. */
+function plain(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function ioError(message: string, cause: unknown): RuntimeError {
+  if (cause instanceof RuntimeError) return cause;
+  const detail = cause instanceof Error ? cause.message : String(cause);
+  return new RuntimeError('EIO', `${message}: ${detail}`, { cause });
+}
+
+type Bounds = [start: string | undefined, end: string | undefined];
+
+/** Checks range bounds; an empty start means "from the first key". */
+function rangeBounds(r: { start?: string; end?: string }): Bounds {
+  const start = r.start === '' ? undefined : r.start;
+  if (start !== undefined) checkKeySize(start, 'range start');
+  if (r.end !== undefined && r.end !== '') checkKeySize(r.end, 'range end');
+  return [start, r.end];
+}
+
+function checkKeySize(key: string, what: string): void {
+  if (key.length * 3 > MAX_KEY_BYTES && encodeKey(key, false).length > MAX_KEY_BYTES) {
+    throw new RuntimeError('EINVAL', `${what} is longer than ${MAX_KEY_BYTES} bytes`);
+  }
+}
+
+// Keys are stored in CESU-8: each UTF-16 code unit encoded on its own as UTF-8 would encode
+// that number. Byte order then equals UTF-16 code-unit order (the order JS compares strings in,
+// and the order the Storage contract promises), and lone surrogates survive; plain UTF-8 would
+// sort astral characters after U+FFFF and mangle lone surrogates.
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+export function encodeKey(key: string, check = true): Buffer {
+  if (check && key === '') throw new RuntimeError('EINVAL', 'storage keys must not be empty');
+  let out: Buffer;
+  if (!SURROGATE.test(key)) {
+    out = Buffer.from(key, 'utf8'); // identical to CESU-8 without surrogates
+  } else {
+    out = Buffer.allocUnsafe(key.length * 3);
+    let n = 0;
+    for (let i = 0; i < key.length; i++) {
+      const c = key.charCodeAt(i);
+      if (c < 0x80) out[n++] = c;
+      else if (c < 0x800) {
+        out[n++] = 0xc0 | (c >> 6);
+        out[n++] = 0x80 | (c & 0x3f);
+      } else {
+        out[n++] = 0xe0 | (c >> 12);
+        out[n++] = 0x80 | ((c >> 6) & 0x3f);
+        out[n++] = 0x80 | (c & 0x3f);
+      }
+    }
+    out = out.subarray(0, n);
+  }
+  if (check && out.length > MAX_KEY_BYTES) {
+    throw new RuntimeError('EINVAL', `storage key is longer than ${MAX_KEY_BYTES} bytes: ${key.slice(0, 40)}...`);
+  }
+  return out;
+}
+
+export function decodeKey(b: Buffer): string {
+  let surrogates = false;
+  for (let i = 0; i < b.length - 1; i++) {
+    if (b[i] === 0xed && b[i + 1]! >= 0xa0) {
+      surrogates = true;
+      break;
+    }
+  }
+  if (!surrogates) return b.toString('utf8');
+  let s = '';
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      s += String.fromCharCode(c);
+      i += 1;
+    } else if (c < 0xe0) {
+      s += String.fromCharCode(((c & 0x1f) << 6) | (b[i + 1]! & 0x3f));
+      i += 2;
+    } else {
+      s += String.fromCharCode(((c & 0x0f) << 12) | ((b[i + 1]! & 0x3f) << 6) | (b[i + 2]! & 0x3f));
+      i += 3;
+    }
+  }
+  return s;
+}
