@@ -101,7 +101,7 @@ export interface Context<M = Message> {
   pipeToSelf<T>(promise: Promise<T>, onOk: (value: T) => M, onErr: (err: unknown) => M): void;
   /** Resolve an address received inside a message. */
   ref<C = Message>(address: string): Ref<C>;
-  /** Watch another actor: `{ type: 'runtime.Terminated', address }` arrives when it stops. */
+  /** Watch another actor: `{ type: 'govfs.runtime.Terminated', address }` arrives when it stops. */
   watch(ref: Ref): void;
 }
 
@@ -114,6 +114,6 @@ export interface Behaviour<M = Message> {
 
 /** Sent to a watcher when a watched actor stops. */
 export interface Terminated {
-  type: 'runtime.Terminated';
+  type: 'govfs.runtime.Terminated';
   address: string;
 }

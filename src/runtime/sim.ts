@@ -1,0 +1,423 @@
+// The `sim` scheduler: every actor of every simulated host on one thread, in virtual time,
+// from one seed (DESIGN.md, "The sim scheduler"). Hosts talk over a simulated network that
+// encodes every message as on the wire and may delay, drop, duplicate, reorder or partition
+// it; hosts crash (their tree stops at once, un-synced writes are lost) and restart over their
+// durable storage; clocks drift within a bound. A trace hash summarises the run: the same
+// seed gives the same hash.
+
+import type { Logger } from 'pino';
+import { MessageRegistry, type TypedMessage, type WireEnvelope } from '../net/registry.js';
+import { RuntimeError } from './errors.js';
+import { Deque, SeededRandom, hashString } from './random.js';
+import { LocalRuntime, defaultLogger, type ActorCell, type Dispatcher } from './runtime.js';
+import type { Storage } from './storage.js';
+import { SimStorage } from './storage-sim.js';
+import type { Behaviour, Cancel, Message, Ref, Spawnable } from './types.js';
+
+export interface SimNetworkOptions {
+  /** One-way latency is drawn uniformly from [minLatencyMs, maxLatencyMs] ... */
+  minLatencyMs: number;
+  maxLatencyMs: number;
+  /** ... and, with this probability, a long tail is added (exponential, mean tailMs). */
+  tailProbability: number;
+  tailMs: number;
+  /** Probability that a message is lost. */
+  dropRate: number;
+  /** Probability that a message is delivered twice. */
+  duplicateRate: number;
+}
+
+export interface SimOptions {
+  seed: number;
+  network?: Partial<SimNetworkOptions>;
+  /** Bound on clock rate error per host, in parts per million (default 0: perfect clocks). */
+  maxDriftPpm?: number;
+  /** fsync latency, drawn uniformly (default 0.05-0.5 ms). */
+  minFsyncMs?: number;
+  maxFsyncMs?: number;
+  registry?: MessageRegistry;
+  logger?: Logger;
+}
+
+export const RELIABLE_NETWORK: SimNetworkOptions = {
+  minLatencyMs: 0.1,
+  maxLatencyMs: 1,
+  tailProbability: 0,
+  tailMs: 0,
+  dropRate: 0,
+  duplicateRate: 0,
+};
+
+/** A lossy network for fault tests: drops, duplicates and reorders. */
+export const UNRELIABLE_NETWORK: SimNetworkOptions = {
+  minLatencyMs: 0.1,
+  maxLatencyMs: 5,
+  tailProbability: 0.05,
+  tailMs: 20,
+  dropRate: 0.05,
+  duplicateRate: 0.02,
+};
+
+interface SimEvent {
+  time: number;
+  seq: number;
+  fn: () => void;
+  cancelled: boolean;
+}
+
+/** Min-heap of events by (time, seq): ties run in the order they were scheduled. */
+class EventQueue {
+  private heap: SimEvent[] = [];
+  get size(): number {
+    return this.heap.length;
+  }
+  push(e: SimEvent): void {
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (!before(h[i]!, h[p]!)) break;
+      [h[i], h[p]] = [h[p]!, h[i]!];
+      i = p;
+    }
+  }
+  peek(): SimEvent | undefined {
+    return this.heap[0];
+  }
+  pop(): SimEvent | undefined {
+    const h = this.heap;
+    const top = h[0];
+    const last = h.pop();
+    if (h.length > 0 && last) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && before(h[l]!, h[m]!)) m = l;
+        if (r < h.length && before(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function before(a: SimEvent, b: SimEvent): boolean {
+  return a.time < b.time || (a.time === b.time && a.seq < b.seq);
+}
+
+export class SimHost {
+  runtime!: LocalRuntime;
+  up = false;
+  /** Bumped on every crash, so a dead incarnation's timers never fire. */
+  incarnation = 0;
+  /** Local clock = offset + rate × true time. */
+  rate = 1;
+  offset = 0;
+  root!: Ref;
+
+  constructor(
+    readonly name: string,
+    readonly behaviour: Spawnable<unknown>,
+    public storage: SimStorage,
+  ) {}
+
+  /** Address of an actor on this host, from its path below the root. */
+  address(path = ''): string {
+    return `${this.name}#/${this.name}${path}`;
+  }
+}
+
+export interface RunOptions {
+  /** Stop as soon as this holds (checked between steps). */
+  until?: () => boolean;
+  /** Stop after this much virtual time. */
+  forMs?: number;
+  /** Safety net against livelock. */
+  maxSteps?: number;
+}
+
+export class Simulation {
+  readonly seed: number;
+  readonly random: SeededRandom;
+  readonly registry: MessageRegistry;
+  readonly log: Logger;
+  network: SimNetworkOptions;
+  private readonly netRandom: SeededRandom;
+  private readonly events = new EventQueue();
+  private readonly runQueue = new Deque<ActorCell>();
+  private readonly hosts = new Map<string, SimHost>();
+  /** Pairs of host names that cannot talk ("a|b", both orders). */
+  private readonly cuts = new Set<string>();
+  private time = 0;
+  private seq = 0;
+  private microtasks = false;
+  private hashA = 0x811c9dc5;
+  private hashB = 0x1b873593;
+  private readonly opts: SimOptions;
+  steps = 0;
+  messagesSent = 0;
+  messagesDropped = 0;
+  /** Called after every step: invariant checkers throw to fail the run. */
+  readonly checks: (() => void)[] = [];
+
+  constructor(opts: SimOptions) {
+    this.opts = opts;
+    this.seed = opts.seed;
+    this.random = new SeededRandom(opts.seed, 1);
+    this.netRandom = new SeededRandom(opts.seed, 2);
+    this.registry = opts.registry ?? MessageRegistry.standard({ verify: true });
+    this.log = opts.logger ?? defaultLogger();
+    this.network = { ...RELIABLE_NETWORK, ...opts.network };
+  }
+
+  /** True (simulator) time in ms. */
+  now(): number {
+    return this.time;
+  }
+
+  get traceHash(): string {
+    return (this.hashA >>> 0).toString(16).padStart(8, '0') + (this.hashB >>> 0).toString(16).padStart(8, '0');
+  }
+
+  /** Mix an observation into the trace hash. */
+  trace(label: string): void {
+    this.hashA = hashString(label, this.hashA ^ Math.floor(this.time * 1000));
+    this.hashB = hashString(label, Math.imul(this.hashB ^ this.steps, 0x85ebca6b));
+  }
+
+  /** Run `fn` after `ms` of true time (for fault schedules and test drivers). */
+  at(ms: number, fn: () => void): Cancel {
+    const ev: SimEvent = { time: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    this.events.push(ev);
+    return () => {
+      ev.cancelled = true;
+    };
+  }
+
+  addHost<M>(name: string, behaviour: Spawnable<M>, opts: { driftPpm?: number } = {}): SimHost {
+    if (this.hosts.has(name)) throw new RuntimeError('EEXIST', `host ${name} already exists`);
+    if (name.includes('#') || name.includes('/')) throw new RuntimeError('EINVAL', `bad host name "${name}"`);
+    const host: SimHost = new SimHost(name, behaviour as Spawnable<unknown>, this.newStorage((): SimHost => host));
+    const bound = (opts.driftPpm ?? this.opts.maxDriftPpm ?? 0) / 1e6;
+    host.rate = 1 + (this.random.next() * 2 - 1) * bound;
+    host.offset = this.random.int(0, 1_000_000);
+    this.hosts.set(name, host);
+    this.startHost(host);
+    return host;
+  }
+
+  host(name: string): SimHost {
+    const h = this.hosts.get(name);
+    if (!h) throw new RuntimeError('ENOENT', `no simulated host ${name}`);
+    return h;
+  }
+
+  get hostNames(): string[] {
+    return [...this.hosts.keys()];
+  }
+
+  /** Set a host's clock rate (1 = perfect); tests use it to break the drift bound on purpose. */
+  setClockRate(name: string, rate: number): void {
+    const h = this.host(name);
+    // Keep the local clock continuous at the moment the rate changes.
+    h.offset = h.offset + h.rate * this.time - rate * this.time;
+    h.rate = rate;
+  }
+
+  private newStorage(host: () => SimHost): SimStorage {
+    return new SimStorage({
+      scheduleSync: (flush: () => void) => {
+        const h = host();
+        const incarnation = h.incarnation;
+        const min = this.opts.minFsyncMs ?? 0.05;
+        const max = this.opts.maxFsyncMs ?? 0.5;
+        this.at(min + this.random.next() * (max - min), () => {
+          if (h.incarnation !== incarnation || !h.up) return;
+          flush();
+          this.microtasks = true;
+        });
+      },
+    });
+  }
+
+  private startHost(host: SimHost): void {
+    const incarnation = host.incarnation;
+    const dispatcher: Dispatcher = {
+      now: () => host.offset + host.rate * this.time,
+      schedule: (ms, fn) =>
+        this.at(ms / host.rate, () => {
+          if (host.incarnation === incarnation) fn();
+        }),
+      ready: (cell) => {
+        this.runQueue.push(cell);
+      },
+      asyncPending: () => {
+        this.microtasks = true;
+      },
+    };
+    const runtime = new LocalRuntime({
+      location: host.name,
+      dispatcher,
+      registry: this.registry,
+      transport: (location, env) => this.transmit(host, location, env),
+      seed: hashString(host.name, this.seed) ^ incarnation,
+      logger: this.log,
+    });
+    runtime.locationOfThread = () => host.name; // one thread: placement is ignored
+    runtime.onInvoke = (cell, msg) => {
+      this.trace(`${cell.address}<${(msg as { type?: string })?.type ?? typeof msg}`);
+    };
+    runtime.storageForHost = () => host.storage;
+    host.runtime = runtime;
+    host.up = true;
+    host.root = runtime.spawnRoot(host.name, host.behaviour, { storage: host.storage, host: host.name });
+    this.trace(`start ${host.name}`);
+  }
+
+  /** Crash a host: its tree stops at once (no hooks), un-synced writes are lost. */
+  crash(name: string): void {
+    const host = this.host(name);
+    if (!host.up) return;
+    host.up = false;
+    host.incarnation++;
+    host.runtime.crash();
+    host.storage.crash();
+    this.trace(`crash ${name}`);
+  }
+
+  /** Start a crashed host again: its root behaviour over its durable storage. */
+  restart(name: string): void {
+    const host = this.host(name);
+    if (host.up) return;
+    host.storage = host.storage.reopen();
+    this.startHost(host);
+  }
+
+  /** No messages pass between any host of `a` and any host of `b`. */
+  partition(a: string[], b: string[]): void {
+    for (const x of a) for (const y of b) if (x !== y) {
+      this.cuts.add(`${x}|${y}`);
+      this.cuts.add(`${y}|${x}`);
+    }
+    this.trace(`partition ${a.join(',')}/${b.join(',')}`);
+  }
+
+  /** Cut one host off from every other. */
+  isolate(name: string): void {
+    this.partition([name], this.hostNames.filter((h) => h !== name));
+  }
+
+  heal(): void {
+    this.cuts.clear();
+    this.trace('heal');
+  }
+
+  connected(a: string, b: string): boolean {
+    return !this.cuts.has(`${a}|${b}`);
+  }
+
+  private transmit(from: SimHost, location: string, env: WireEnvelope): void {
+    // Encoding happens at the sender, so an unencodable message fails there, as on the wire.
+    const bytes = this.registry.toBytes(env);
+    this.messagesSent++;
+    const to = this.hosts.get(location);
+    const net = this.network;
+    if (!to || !this.connected(from.name, location) || this.netRandom.next() < net.dropRate) {
+      this.messagesDropped++;
+      return;
+    }
+    const copies = this.netRandom.next() < net.duplicateRate ? 2 : 1;
+    for (let i = 0; i < copies; i++) {
+      let latency = net.minLatencyMs + this.netRandom.next() * (net.maxLatencyMs - net.minLatencyMs);
+      if (net.tailProbability > 0 && this.netRandom.next() < net.tailProbability) {
+        latency += -Math.log(1 - this.netRandom.next()) * net.tailMs;
+      }
+      this.at(latency, () => {
+        if (!to.up || !this.connected(from.name, location)) {
+          this.messagesDropped++;
+          return;
+        }
+        to.runtime.deliver(this.registry.decode(bytes, true));
+      });
+    }
+  }
+
+  /** Ask an actor from outside the simulation (a test driver). */
+  ask<R = Message>(address: string, msg: Message, timeoutMs = 5_000): Promise<R> {
+    const location = address.slice(0, address.indexOf('#'));
+    const host = this.host(location);
+    if (!host.up) return Promise.reject(new RuntimeError('EHOSTDOWN', `host ${location} is down`));
+    return host.runtime.ask<R>(address, msg, { timeoutMs });
+  }
+
+  /** Tell an actor from outside the simulation. */
+  tell(address: string, msg: Message): void {
+    const host = this.host(address.slice(0, address.indexOf('#')));
+    if (host.up) host.runtime.ref(address).tell(msg);
+  }
+
+  /** Advance the simulation. Resolves true if `until` held (or no `until` was given and the
+   * time ran out or nothing is left to do). */
+  async run(opts: RunOptions = {}): Promise<boolean> {
+    const deadline = opts.forMs !== undefined ? this.time + opts.forMs : Infinity;
+    const maxSteps = opts.maxSteps ?? Infinity;
+    let steps = 0;
+    for (;;) {
+      if (opts.until?.()) return true;
+      if (steps++ >= maxSteps) throw new RuntimeError('ETIMEDOUT', `simulation did not finish within ${maxSteps} steps (seed ${this.seed})`);
+      const cell = this.runQueue.shift();
+      if (cell) {
+        cell.run(1);
+        this.stepDone();
+        continue;
+      }
+      // Let promise continuations run before virtual time moves on.
+      if (this.microtasks) {
+        this.microtasks = false;
+        await new Promise<void>((r) => setImmediate(r));
+        continue;
+      }
+      const ev = this.events.peek();
+      if (!ev || ev.time > deadline) {
+        if (deadline !== Infinity) this.time = deadline;
+        return opts.until ? opts.until() : true;
+      }
+      this.events.pop();
+      if (ev.cancelled) continue;
+      this.time = ev.time;
+      ev.fn();
+      this.stepDone();
+    }
+  }
+
+  /** Run until `promise` settles (or the deadline in virtual ms passes), then return it. */
+  async settle<T>(promise: Promise<T>, deadlineMs = 60_000): Promise<T> {
+    let done = false;
+    const watched = promise.finally(() => {
+      done = true;
+    });
+    watched.catch(() => {});
+    this.microtasks = true;
+    const ok = await this.run({ until: () => done, forMs: deadlineMs });
+    if (!ok) throw new RuntimeError('ETIMEDOUT', `not settled within ${deadlineMs} ms of simulated time (seed ${this.seed})`);
+    return watched;
+  }
+
+  private stepDone(): void {
+    this.steps++;
+    for (const check of this.checks) check();
+  }
+
+  /** Stop every host's actors (with hooks). */
+  stop(): void {
+    for (const h of this.hosts.values()) if (h.up) h.runtime.stopAll();
+  }
+}
+
+export type { Behaviour, Storage, TypedMessage };
