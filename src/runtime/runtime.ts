@@ -685,14 +685,14 @@ export class LocalRuntime {
     try {
       const { host, ...strategy } = JSON.parse(String(msg.strategyJson || '{}')) as SupervisorStrategy & { host?: string };
       const args = JSON.parse(String(msg.argsJson || 'null')) as unknown;
-      this.spawnRemoteChild(String(msg.parent), String(msg.name), { behaviour: String(msg.behaviour), args }, { ...DEFAULT_STRATEGY, ...strategy }, host ?? String(msg.name), this.storageForHost(host ?? ''));
+      this.spawnRemoteChild(String(msg.parent), String(msg.name), { behaviour: String(msg.behaviour), args }, { ...DEFAULT_STRATEGY, ...strategy }, host ?? String(msg.name), this.storageForHost(host ?? '') ?? noStorage);
     } catch (e) {
       this.log.error({ err: e, parent: msg.parent, name: msg.name }, 'remote spawn failed');
     }
   }
 
   /** Storage of a host whose actors live on this location (set by the scheduler). */
-  storageForHost: (host: string) => Storage = () => noStorage;
+  storageForHost: (host: string) => Storage | undefined = () => undefined;
 
   deadLetter(address: string, env: Envelope): void {
     this.deadLetters++;

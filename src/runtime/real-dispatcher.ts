@@ -1,0 +1,48 @@
+// Real time for the `threads` scheduler: wall-clock ms, Node timers, and a run queue of ready
+// actors drained in slices so timers and I/O on the same thread still get their turn.
+
+import { Deque } from './random.js';
+import type { ActorCell, Dispatcher } from './runtime.js';
+import type { Cancel } from './types.js';
+
+/** How long one drain may run before yielding to the event loop. */
+const SLICE_MS = 4;
+
+export class RealDispatcher implements Dispatcher {
+  private readonly queue = new Deque<ActorCell>();
+  private draining = false;
+
+  now(): number {
+    return performance.timeOrigin + performance.now();
+  }
+
+  schedule(ms: number, fn: () => void): Cancel {
+    const t = setTimeout(fn, Math.max(0, ms));
+    return () => clearTimeout(t);
+  }
+
+  ready(cell: ActorCell): void {
+    this.queue.push(cell);
+    if (!this.draining) {
+      this.draining = true;
+      setImmediate(this.drain);
+    }
+  }
+
+  asyncPending(): void {}
+
+  private readonly drain = (): void => {
+    const until = performance.now() + SLICE_MS;
+    let n = 0;
+    for (;;) {
+      const cell = this.queue.shift();
+      if (!cell) {
+        this.draining = false;
+        return;
+      }
+      cell.run();
+      if ((++n & 63) === 0 && performance.now() > until) break;
+    }
+    setImmediate(this.drain);
+  };
+}

@@ -1,0 +1,129 @@
+// Entry point of one worker thread of the `threads` scheduler: a LocalRuntime whose
+// cross-thread messages travel through the ring mesh, and a comlink control channel to the
+// main thread (spawn a host root, stop it, read stats, shut down).
+
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import pino from 'pino';
+import { MessageRegistry } from '../net/registry.js';
+import { RuntimeError } from './errors.js';
+import { RealDispatcher } from './real-dispatcher.js';
+import { RingInbox, RingSender, type ThreadRings } from './ring-channel.js';
+import { LocalRuntime } from './runtime.js';
+import type { Storage } from './storage.js';
+import { LmdbStorage } from './storage-lmdb.js';
+import type { NamedBehaviour } from './types.js';
+
+export interface WorkerBoot {
+  index: number;
+  /** Location names by mesh index. */
+  names: string[];
+  rings: ThreadRings;
+  /** Modules that register behaviours (file URLs). */
+  modules: string[];
+  seed: number;
+  logLevel: string;
+}
+
+export interface WorkerStats {
+  location: string;
+  actors: number;
+  deadLetters: number;
+  sent: number;
+  received: number;
+  queued: number;
+  queuedMax: number;
+  parks: number;
+  wakeups: number;
+  doorbellNotifies: number;
+}
+
+/** The control API a worker exposes to the main thread over comlink. */
+export interface WorkerControl {
+  spawnRoot(name: string, spec: NamedBehaviour, opts: { storageDir?: string; host?: string }): Promise<string>;
+  stopRoot(name: string): Promise<void>;
+  stats(): Promise<WorkerStats>;
+  shutdown(): Promise<void>;
+}
+
+const boot = workerData as WorkerBoot;
+for (const m of boot.modules) await import(m);
+
+const registry = MessageRegistry.standard();
+const location = boot.names[boot.index]!;
+const senders = new Map<string, RingSender>();
+boot.rings.outgoing.forEach((ring, j) => {
+  if (ring) senders.set(boot.names[j]!, new RingSender(registry, ring));
+});
+const logger = pino({ level: boot.logLevel, base: { thread: location } });
+const runtime = new LocalRuntime({
+  location,
+  dispatcher: new RealDispatcher(),
+  registry,
+  seed: boot.seed,
+  logger,
+  transport: (to, env) => {
+    const sender = senders.get(to);
+    if (!sender) throw new RuntimeError('EHOSTUNREACH', `no ring from ${location} to ${to}`);
+    sender.send(env);
+  },
+});
+const storages = new Map<string, Storage>();
+runtime.storageForHost = (host) => storages.get(host);
+const inbox = new RingInbox(
+  registry,
+  boot.rings.incoming.filter((r): r is NonNullable<typeof r> => r !== null),
+  {
+    onEnvelope: (env) => runtime.deliver(env),
+    onError: (err) => logger.error({ err }, 'ring inbox error'),
+  },
+);
+
+const control: WorkerControl = {
+  async spawnRoot(name, spec, opts) {
+    const host = opts.host ?? name;
+    let storage: Storage | undefined;
+    if (opts.storageDir) {
+      storage = LmdbStorage.open(opts.storageDir);
+      storages.set(host, storage);
+    }
+    return runtime.spawnRoot(name, spec, { host, storage }).address;
+  },
+  async stopRoot(name) {
+    runtime.cells.get(`/${name}`)?.stop();
+  },
+  async stats() {
+    let sent = 0;
+    let queued = 0;
+    let queuedMax = 0;
+    let doorbellNotifies = 0;
+    for (const s of senders.values()) {
+      sent += s.stats.sent;
+      queued += s.queued;
+      queuedMax = Math.max(queuedMax, s.stats.queuedMax);
+      doorbellNotifies += s.stats.doorbellNotifies;
+    }
+    return {
+      location,
+      actors: runtime.cells.size,
+      deadLetters: runtime.deadLetters,
+      sent,
+      received: inbox.stats.received,
+      queued,
+      queuedMax,
+      parks: inbox.stats.parks,
+      wakeups: inbox.stats.wakeups,
+      doorbellNotifies,
+    };
+  },
+  async shutdown() {
+    runtime.stopAll();
+    await Promise.all([...senders.values()].map((s) => s.whenFlushed()));
+    inbox.close();
+    for (const s of storages.values()) await s.close();
+    storages.clear();
+  },
+};
+
+Comlink.expose(control, nodeEndpoint(parentPort!));

@@ -1,0 +1,157 @@
+// The `threads` scheduler: W worker threads, each a LocalRuntime, joined by one SPSC ring per
+// ordered pair of threads (the main thread is one more member of the mesh, so it can ask
+// actors directly). comlink carries the rare control calls; every actor message goes through
+// the rings (DESIGN.md, "Placement", "Mailboxes", "Control channel").
+
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
+import type { Logger } from 'pino';
+import { MessageRegistry } from '../net/registry.js';
+import { RuntimeError } from './errors.js';
+import { RealDispatcher } from './real-dispatcher.js';
+import { RingInbox, RingSender, createRingMesh } from './ring-channel.js';
+import { LocalRuntime, defaultLogger } from './runtime.js';
+import type { WorkerBoot, WorkerControl, WorkerStats } from './thread-worker.js';
+import type { Message, NamedBehaviour, Ref } from './types.js';
+
+export interface ThreadsOptions {
+  /** Worker threads (default: the number of cores). */
+  threads?: number;
+  /** Modules (file URLs or paths) each worker imports to register its behaviours. */
+  modules?: (string | URL)[];
+  /** Bytes per ring (default 1 MiB). */
+  ringCapacity?: number;
+  seed?: number;
+  logLevel?: string;
+  logger?: Logger;
+}
+
+export const MAIN_LOCATION = 'main';
+
+function workerEntry(): { url: URL; tsx: boolean } {
+  const here = import.meta.url;
+  const tsx = here.endsWith('.ts');
+  return { url: new URL(tsx ? './thread-worker.ts' : './thread-worker.js', here), tsx };
+}
+
+/** Start a worker on the compiled entry, or on the TypeScript one through tsx (a worker does
+ * not inherit `--import tsx`, so it registers tsx's hooks itself before loading the entry). */
+function startWorker(boot: WorkerBoot): Worker {
+  const { url, tsx } = workerEntry();
+  if (!tsx) return new Worker(url, { workerData: boot });
+  const api = import.meta.resolve('tsx/esm/api');
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
+  return new Worker(code, { eval: true, workerData: boot });
+}
+
+export class ThreadsScheduler {
+  /** The main thread's runtime (location `main`): asks from outside go from here. */
+  readonly runtime: LocalRuntime;
+  readonly threads: number;
+  private readonly workers: Worker[];
+  private readonly controls: Comlink.Remote<WorkerControl>[];
+  private readonly inbox: RingInbox;
+  private readonly senders: Map<string, RingSender>;
+  private stopped = false;
+
+  private constructor(runtime: LocalRuntime, workers: Worker[], controls: Comlink.Remote<WorkerControl>[], inbox: RingInbox, senders: Map<string, RingSender>) {
+    this.runtime = runtime;
+    this.workers = workers;
+    this.controls = controls;
+    this.inbox = inbox;
+    this.senders = senders;
+    this.threads = workers.length;
+  }
+
+  static async start(opts: ThreadsOptions = {}): Promise<ThreadsScheduler> {
+    const threads = opts.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) throw new RuntimeError('EINVAL', `threads must be a positive integer, got ${threads}`);
+    const names = [...Array.from({ length: threads }, (_, i) => `t${i}`), MAIN_LOCATION];
+    const mesh = createRingMesh(threads + 1, { capacity: opts.ringCapacity, names });
+    const modules = (opts.modules ?? []).map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : new URL(m, `file://${process.cwd()}/`).href));
+    const seed = opts.seed ?? (Math.random() * 2 ** 32) >>> 0;
+    const logLevel = opts.logLevel ?? process.env.GOVFS_LOG ?? 'silent';
+    const registry = MessageRegistry.standard();
+
+    const workers = names.slice(0, threads).map((_, index) =>
+      startWorker({ index, names, rings: mesh.forThread(index), modules, seed: (seed + index * 7919) >>> 0, logLevel }),
+    );
+    const mainIndex = threads;
+    const mainRings = mesh.forThread(mainIndex);
+    const senders = new Map<string, RingSender>();
+    mainRings.outgoing.forEach((ring, j) => {
+      if (ring) senders.set(names[j]!, new RingSender(registry, ring));
+    });
+    const runtime = new LocalRuntime({
+      location: MAIN_LOCATION,
+      dispatcher: new RealDispatcher(),
+      registry,
+      seed,
+      logger: opts.logger ?? defaultLogger(),
+      transport: (to, env) => {
+        const s = senders.get(to);
+        if (!s) throw new RuntimeError('EHOSTUNREACH', `no thread "${to}" (this scheduler runs t0..t${threads - 1})`);
+        s.send(env);
+      },
+    });
+    const inbox = new RingInbox(registry, mainRings.incoming.filter((r): r is NonNullable<typeof r> => r !== null), {
+      onEnvelope: (env) => runtime.deliver(env),
+      onError: (err) => runtime.log.error({ err }, 'ring inbox error'),
+    });
+    const controls = workers.map((w) => Comlink.wrap<WorkerControl>(nodeEndpoint(w)));
+    const failures = workers.map(
+      (w, i) =>
+        new Promise<never>((_, reject) => {
+          w.once('error', (e) => reject(new RuntimeError('EFAULT', `worker t${i} failed to start: ${e.message}`, { cause: e })));
+        }),
+    );
+    const scheduler = new ThreadsScheduler(runtime, workers, controls, inbox, senders);
+    try {
+      // A first round trip proves each worker loaded its modules and is serving.
+      await Promise.race([Promise.all(controls.map((c) => c.stats())), ...failures]);
+    } catch (e) {
+      await scheduler.stop();
+      throw e;
+    }
+    for (const f of failures) f.catch(() => {});
+    return scheduler;
+  }
+
+  /** Start a host's root actor on a worker thread; `storageDir` gives it lmdb storage. */
+  async spawnRoot<M = Message>(name: string, spec: NamedBehaviour, opts: { thread?: number; storageDir?: string; host?: string } = {}): Promise<Ref<M>> {
+    const thread = opts.thread ?? 0;
+    const control = this.controls[thread];
+    if (!control) throw new RuntimeError('EINVAL', `no thread ${thread} (this scheduler runs 0..${this.threads - 1})`);
+    const address = await control.spawnRoot(name, spec, { storageDir: opts.storageDir, host: opts.host });
+    return this.runtime.ref<M>(address);
+  }
+
+  async stopRoot(name: string, thread: number): Promise<void> {
+    await this.controls[thread]?.stopRoot(name);
+  }
+
+  ref<M = Message>(address: string): Ref<M> {
+    return this.runtime.ref<M>(address);
+  }
+
+  ask<R = Message>(target: Ref | string, msg: Message, timeoutMs = 5_000): Promise<R> {
+    return this.runtime.ask<R>(typeof target === 'string' ? target : target.address, msg, { timeoutMs });
+  }
+
+  async stats(): Promise<WorkerStats[]> {
+    return Promise.all(this.controls.map((c) => c.stats()));
+  }
+
+  /** Stop every actor, flush the rings, close storages and end the workers. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.runtime.stopAll();
+    await Promise.allSettled(this.controls.map((c) => c.shutdown()));
+    for (const c of this.controls) c[Comlink.releaseProxy]();
+    this.inbox.close();
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+}
