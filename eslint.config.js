@@ -32,8 +32,10 @@ export default tseslint.config(
       ],
       'no-restricted-imports': [
         'error',
-        { paths: ['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'node:timers', 'timers', 'node:perf_hooks', 'perf_hooks'],
-          message: 'Use ctx.storage / ctx.clock (DESIGN.md, Determinism).' },
+        ...['fs', 'node:fs', 'fs/promises', 'node:fs/promises', 'timers', 'node:timers', 'perf_hooks', 'node:perf_hooks'].map((name) => ({
+          name,
+          message: 'Use ctx.storage / ctx.clock (DESIGN.md, Determinism).',
+        })),
       ],
     },
   },
