@@ -217,6 +217,7 @@ export class ActorCell {
   private awaitTurn(p: Promise<void>, env?: Envelope): void {
     this.busy = true;
     const incarnation = this.incarnation;
+    this.runtime.dispatcher.asyncPending();
     p.then(
       () => {
         if (this.incarnation !== incarnation || this.stopped) return;
@@ -499,6 +500,7 @@ class ContextImpl implements Context<Message> {
       if (cell.incarnation !== incarnation || cell.stopped) return;
       cell.enqueue({ msg, from: '', kind: EnvelopeKind.Tell, corr: 0 });
     };
+    cell.runtime.dispatcher.asyncPending();
     promise.then(
       (v) => deliver(onOk(v)),
       (e) => deliver(onErr(e)),

@@ -232,6 +232,9 @@ export class Simulation {
 
   private newStorage(host: () => SimHost): SimStorage {
     return new SimStorage({
+      onPromise: () => {
+        this.microtasks = true;
+      },
       scheduleSync: (flush: () => void) => {
         const h = host();
         const incarnation = h.incarnation;

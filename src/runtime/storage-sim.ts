@@ -16,6 +16,9 @@ export interface SimStorageOptions {
    * after a drawn latency, as a virtual-time event). Default: in a microtask.
    */
   scheduleSync?: (flush: () => void) => void;
+  /** Called whenever `sync()` hands out a promise: the simulator must then let microtasks run
+   * before virtual time moves on. */
+  onPromise?: () => void;
 }
 
 export interface SimStorageStats {
@@ -107,6 +110,7 @@ export class SimStorage implements Storage {
   }
 
   sync(): Promise<void> {
+    this.opts.onPromise?.();
     if (this.state === 'crashed') return new Promise<void>(() => {}); // never acked
     if (this.state === 'closed') return Promise.reject(closedError());
     if (this.pending.length === 0) return Promise.resolve();
