@@ -249,6 +249,7 @@ export class RingSender {
   private waiting = false;
   private flushWaiters: (() => void)[] = [];
   private keepAlive: ReturnType<typeof setInterval> | undefined;
+  private closed = false;
 
   constructor(
     private readonly registry: MessageRegistry,
@@ -271,6 +272,7 @@ export class RingSender {
   /** Encode `env` into the ring, or queue it (in order) when the ring is full. Throws EncodeError,
    * and sends nothing, when the message cannot be encoded or its frame exceeds the ring. */
   send(env: WireEnvelope): void {
+    if (this.closed) throw new RuntimeError('EPIPE', `ring ${this.label} is closed: cannot send ${env.msg?.type ?? 'a message'} to ${env.to}`);
     const w = this.writer;
     w.reset();
     try {
@@ -311,7 +313,26 @@ export class RingSender {
     if (!this.waiting) this.pump();
   }
 
-  /** Resolves once the local backlog is empty (every message sent so far is in the ring). */
+  /** Stop sending (e.g. the consuming thread is gone): drop the local backlog and release the
+   * thread. Returns how many queued messages were dropped; later sends throw (EPIPE). */
+  close(): number {
+    if (this.closed) return 0;
+    this.closed = true;
+    const dropped = this.queued;
+    this.queue.length = 0;
+    this.qHead = 0;
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+    this.drained();
+    return dropped;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Resolves once the local backlog is empty (every message sent so far is in the ring, or the
+   * sender was closed). */
   whenFlushed(): Promise<void> {
     if (this.queued === 0) return Promise.resolve();
     return new Promise((resolve) => this.flushWaiters.push(resolve));
@@ -426,6 +447,7 @@ export class RingSender {
 
   private readonly onSpace = (): void => {
     this.waiting = false;
+    if (this.closed) return;
     this.stats.spaceWakeups++;
     this.pump();
   };

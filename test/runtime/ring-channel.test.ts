@@ -243,6 +243,19 @@ describe('ring channel, on one thread', () => {
     expect(inbox.stats).toMatchObject({ corruptRings: 1, decodeErrors: 1, received: 3 });
   });
 
+  it('a closed sender drops its backlog, releases waiters and refuses to send', async () => {
+    const ch = createRingChannel({ capacity: 256 });
+    const sender = new RingSender(registry, ch);
+    for (let seq = 0; seq < 20; seq++) sender.send(pingEnv(seq));
+    expect(sender.queued).toBeGreaterThan(0);
+    const flushed = sender.whenFlushed();
+    const queued = sender.queued;
+    expect(sender.close()).toBe(queued);
+    await flushed;
+    expect(sender.queued).toBe(0);
+    expect(() => sender.send(pingEnv(99))).toThrow(/ring ring is closed/);
+  });
+
   it('refuses to mix rings of different doorbells in one inbox', () => {
     const a = createRingChannel({ capacity: 64 });
     const b = createRingChannel({ capacity: 64 });
