@@ -150,6 +150,12 @@ function entryKey(e: Entry): string {
   return `${e.term}/${e.kind}/${dec(e.data)}`;
 }
 
+/** Snapshot data is JSON, optionally followed by a newline and padding. */
+function parseSnapshot(data: Uint8Array): { applied: number; hash: number } {
+  const nl = data.indexOf(10);
+  return JSON.parse(dec(nl >= 0 ? data.subarray(0, nl) : data)) as { applied: number; hash: number };
+}
+
 /** Folds every applied entry into a running hash: equal hashes at an index mean equal
  * histories up to it. */
 class StateMachine {
@@ -163,7 +169,7 @@ class StateMachine {
     return enc(JSON.stringify({ applied: this.applied, hash: this.hash }));
   }
   restore(data: Uint8Array, index: number): void {
-    const v = JSON.parse(dec(data)) as { applied: number; hash: number };
+    const v = parseSnapshot(data);
     if (v.applied !== index) throw new Error(`snapshot data is for ${v.applied}, metadata says ${index}`);
     this.applied = v.applied;
     this.hash = v.hash;
@@ -279,6 +285,7 @@ export class Sim {
   private blocked = new Set<string>();
   drop: number;
   duplicate: number;
+  crashMidReady: number;
   /** Messages sent, by type. */
   readonly sent = new Map<string, number>();
   /** Message types seen on the wire (for the codec test). */
@@ -320,6 +327,7 @@ export class Sim {
     };
     this.drop = this.opts.drop;
     this.duplicate = this.opts.duplicate;
+    this.crashMidReady = this.opts.crashMidReady;
     for (const id of o.ids) this.addNode(id, this.opts.voters, this.opts.group);
   }
 
@@ -496,7 +504,7 @@ export class Sim {
       const r = core.ready();
       this.checkReady(n, r);
       n.store.persist(r);
-      if (this.rng.chance(this.opts.crashMidReady)) {
+      if (this.rng.chance(this.crashMidReady)) {
         this.crash(n.id); // persisted, but nothing sent or applied
         return;
       }
@@ -633,7 +641,7 @@ export class Sim {
       const h = this.hashAt.get(group)?.get(st.snapshotIndex);
       const mine = n.store.snapshot;
       if (h !== undefined && mine && mine.index === st.snapshotIndex) {
-        const v = JSON.parse(dec(mine.data.subarray(0, mine.data.indexOf(10) >= 0 ? mine.data.indexOf(10) : mine.data.length))) as { hash: number };
+        const v = parseSnapshot(mine.data);
         if (v.hash !== h) throw new InvariantError(`leader completeness: ${n.id}'s snapshot differs`);
       }
     }
