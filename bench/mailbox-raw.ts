@@ -64,7 +64,8 @@ export interface RawMailboxBenchResult {
   options: Required<Omit<RawMailboxBenchOptions, 'modes'>>;
   /** Encoded envelope size in bytes (without the 4-byte ring frame header). */
   envelopeBytes: number;
-  results: RawMailboxModeResult[];
+  /** One entry per mode run, in order. */
+  modes: RawMailboxModeResult[];
   /** ring msgs/s ÷ clone msgs/s, and ÷ bytes msgs/s (when those modes ran). */
   ringVsClone?: number;
   ringVsBytes?: number;
@@ -323,7 +324,7 @@ export async function runRawMailboxBench(opts: RawMailboxBenchOptions = {}): Pro
     cpus: cpus().length,
     options: o,
     envelopeBytes: MessageRegistry.standard().toBytes(envelope(o.payloadBytes)).length,
-    results,
+    modes: results,
     ringVsClone: ring && clone ? ring / clone : undefined,
     ringVsBytes: ring && bytes ? ring / bytes : undefined,
   };
@@ -336,10 +337,10 @@ export function formatRawMailboxBench(r: RawMailboxBenchResult): string {
       `(${r.options.payloadBytes}-byte payload), ${r.options.messages.toLocaleString('en-US')} messages x ${r.options.repeats} ` +
       `(median), ring ${r.options.ringBytes} bytes, node ${r.node}, ${r.cpus} cpus`,
   );
-  const w = Math.max(...r.results.map((x) => x.label.length), 4);
+  const w = Math.max(...r.modes.map((x) => x.label.length), 4);
   lines.push(`${'mode'.padEnd(w)}  ${'msgs/s'.padStart(12)}  ${'ms'.padStart(8)}  ${'vs clone'.padStart(8)}`);
-  const clone = r.results.find((x) => x.mode === 'clone')?.msgsPerSec;
-  for (const x of r.results) {
+  const clone = r.modes.find((x) => x.mode === 'clone')?.msgsPerSec;
+  for (const x of r.modes) {
     const ratio = clone ? `${(x.msgsPerSec / clone).toFixed(2)}x` : '';
     lines.push(
       `${x.label.padEnd(w)}  ${Math.round(x.msgsPerSec).toLocaleString('en-US').padStart(12)}  ${x.elapsedMs.toFixed(1).padStart(8)}  ${ratio.padStart(8)}`,
@@ -347,7 +348,7 @@ export function formatRawMailboxBench(r: RawMailboxBenchResult): string {
   }
   if (r.ringVsClone !== undefined) lines.push(`ring / postMessage(clone) = ${r.ringVsClone.toFixed(2)}x`);
   if (r.ringVsBytes !== undefined) lines.push(`ring / postMessage(bytes) = ${r.ringVsBytes.toFixed(2)}x`);
-  const ring = r.results.find((x) => x.mode === 'ring');
+  const ring = r.modes.find((x) => x.mode === 'ring');
   if (ring?.inbox && ring.sender) {
     lines.push(
       `ring counters (all passes): consumer wake-ups ${ring.inbox.wakeups}, parks ${ring.inbox.parks}, yields ${ring.inbox.yields}; ` +
