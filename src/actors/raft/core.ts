@@ -392,7 +392,7 @@ export class RaftCore {
     this.membership = cloneMembership(members);
     if (a.leader === this.id) {
       if (this.role === 'leader' && a.term === this.term) {
-        this.syncProgress();
+        this.syncProgress(true);
       } else {
         this.becomeFollower(a.term, '');
         this.vote = this.id;
@@ -576,7 +576,7 @@ export class RaftCore {
     this.resetTimers();
     this.votes.clear();
     this.clearLeaderState();
-    this.syncProgress();
+    this.syncProgress(true);
     // The no-op lets this leader commit (and so learn the commit index of) everything before
     // it: Raft commits earlier terms' entries only by committing one of the current term.
     this.appendEntry(EntryKind.Noop, EMPTY);
@@ -768,11 +768,13 @@ export class RaftCore {
     return this.log.term(this.log.committed) === this.term;
   }
 
-  /** Progress entries for every member but us (leader), keeping existing ones. */
-  private syncProgress(): void {
+  /** Progress entries for every member but us (leader), keeping existing ones. Nodes being
+   * removed keep theirs until the removal commits, so they still receive the entry that
+   * tells them they were removed (and do not time out and campaign). */
+  private syncProgress(prune: boolean): void {
     const members = new Set([...this.membership.voters, ...this.membership.learners]);
     members.delete(this.id);
-    for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
+    if (prune) for (const id of [...this.progress.keys()]) if (!members.has(id)) this.progress.delete(id);
     for (const id of members) {
       if (!this.progress.has(id)) this.progress.set(id, new Progress(this.log.lastIndex() + 1));
     }
@@ -822,6 +824,7 @@ export class RaftCore {
   private sendHeartbeat(to: string, pr: Progress): void {
     const commit = Math.min(pr.match, this.log.committed);
     pr.sentCommit = Math.max(pr.sentCommit, commit);
+    pr.matchAtHeartbeat = pr.match;
     this.send({ ...this.base('govfs.raft.Heartbeat', to), commit, leaderCommit: this.log.committed, readRound: this.readRound });
   }
 
@@ -906,15 +909,12 @@ export class RaftCore {
     if (!pr) return;
     pr.recentActive = true;
     pr.probeSent = false;
-    if (pr.match < this.log.lastIndex() && pr.state === 'replicate') {
-      // Appends may have been lost. If nothing was acknowledged since the previous
-      // heartbeat, send an empty append: a follower that lacks entries rejects it, which
-      // puts us back into probing.
-      if (pr.match === pr.matchAtHeartbeat) {
-        if (pr.inflight.length >= this.cfg.maxInflight) pr.inflight.shift();
-        pr.sendEmpty = true;
-      }
-      pr.matchAtHeartbeat = pr.match;
+    if (pr.state === 'replicate' && pr.match < this.log.lastIndex() && pr.match === pr.matchAtHeartbeat) {
+      // Nothing was acknowledged between sending the heartbeat and its answer, yet entries
+      // are outstanding: they were probably lost. Send an empty append; a follower that
+      // lacks entries rejects it, which puts us back into probing.
+      if (pr.inflight.length >= this.cfg.maxInflight) pr.inflight.shift();
+      pr.sendEmpty = true;
     }
     if (m.readRound > 0) this.ackReads(m.from, m.readRound);
   }
@@ -949,6 +949,8 @@ export class RaftCore {
   }
 
   private onLeaderCommit(): void {
+    // Once a membership change commits, stop replicating to the nodes it removed.
+    if (this.lastConfIndex() <= this.log.committed) this.syncProgress(true);
     if (this.readsAwaitingCommit.length > 0 && this.committedInCurrentTerm()) {
       const waiting = this.readsAwaitingCommit;
       this.readsAwaitingCommit = [];
@@ -1169,7 +1171,7 @@ export class RaftCore {
     if (this.mode !== 'elected') return;
     this.membership = this.currentMembershipFromLog();
     if (this.role === 'leader') {
-      this.syncProgress();
+      this.syncProgress(this.lastConfIndex() <= this.log.committed);
       if (this.leadTransferee !== '' && !this.membership.voters.includes(this.leadTransferee)) this.leadTransferee = '';
       // Fewer voters may mean a quorum already holds.
       this.maybeCommit();

@@ -28,7 +28,7 @@ export class Progress {
   snap: SnapshotTransfer | undefined;
   /** Replicate state: send one empty append even with nothing new (to detect lost appends). */
   sendEmpty = false;
-  /** Match as of the previous heartbeat response (no progress since → appends were lost). */
+  /** Match when the last heartbeat was sent (no progress by its answer → appends were lost). */
   matchAtHeartbeat = 0;
 
   constructor(next: number) {
