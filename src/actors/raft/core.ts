@@ -824,7 +824,7 @@ export class RaftCore {
   private sendHeartbeat(to: string, pr: Progress): void {
     const commit = Math.min(pr.match, this.log.committed);
     pr.sentCommit = Math.max(pr.sentCommit, commit);
-    pr.matchAtHeartbeat = pr.match;
+    pr.sentAtHeartbeat = pr.next - 1;
     this.send({ ...this.base('govfs.raft.Heartbeat', to), commit, leaderCommit: this.log.committed, readRound: this.readRound });
   }
 
@@ -909,10 +909,10 @@ export class RaftCore {
     if (!pr) return;
     pr.recentActive = true;
     pr.probeSent = false;
-    if (pr.state === 'replicate' && pr.match < this.log.lastIndex() && pr.match === pr.matchAtHeartbeat) {
-      // Nothing was acknowledged between sending the heartbeat and its answer, yet entries
-      // are outstanding: they were probably lost. Send an empty append; a follower that
-      // lacks entries rejects it, which puts us back into probing.
+    if (pr.state === 'replicate' && pr.match < pr.sentAtHeartbeat) {
+      // Entries sent before the heartbeat are still unacknowledged when its answer comes
+      // back: they were probably lost. Send an empty append; a follower that lacks entries
+      // rejects it, which puts us back into probing.
       if (pr.inflight.length >= this.cfg.maxInflight) pr.inflight.shift();
       pr.sendEmpty = true;
     }

@@ -28,8 +28,9 @@ export class Progress {
   snap: SnapshotTransfer | undefined;
   /** Replicate state: send one empty append even with nothing new (to detect lost appends). */
   sendEmpty = false;
-  /** Match when the last heartbeat was sent (no progress by its answer → appends were lost). */
-  matchAtHeartbeat = 0;
+  /** Last index sent when the last heartbeat went out (still unacknowledged when its answer
+   * arrives → those appends were probably lost). */
+  sentAtHeartbeat = 0;
 
   constructor(next: number) {
     this.next = next;
