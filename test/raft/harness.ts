@@ -199,6 +199,8 @@ export interface SimOptions {
   crashMidReady?: number;
   /** Pad snapshots with this many bytes (to make chunked transfers long). */
   snapshotPadding?: number;
+  /** Keep each link in order (like TCP); otherwise random latencies reorder messages. */
+  fifo?: boolean;
 }
 
 export class SimNode {
@@ -283,6 +285,8 @@ export class Sim {
   private queue = new EventQueue();
   /** Directed links that drop everything ("a>b"). */
   private blocked = new Set<string>();
+  /** fifo: the latest delivery time scheduled on each link. */
+  private linkClock = new Map<string, number>();
   drop: number;
   duplicate: number;
   crashMidReady: number;
@@ -324,6 +328,7 @@ export class Sim {
       snapshotEvery: o.snapshotEvery ?? 0,
       crashMidReady: o.crashMidReady ?? 0,
       snapshotPadding: o.snapshotPadding ?? 0,
+      fifo: o.fifo ?? false,
     };
     this.drop = this.opts.drop;
     this.duplicate = this.opts.duplicate;
@@ -443,7 +448,15 @@ export class Sim {
     }
     const copies = this.rng.chance(this.duplicate) ? 2 : 1;
     const [lo, hi] = this.opts.latency;
-    for (let i = 0; i < copies; i++) this.schedule(this.now + this.rng.int(lo, hi), m.to, msg);
+    for (let i = 0; i < copies; i++) {
+      let at = this.now + this.rng.int(lo, hi);
+      if (this.opts.fifo) {
+        const link = `${m.from}>${m.to}`;
+        at = Math.max(at, this.linkClock.get(link) ?? 0);
+        this.linkClock.set(link, at);
+      }
+      this.schedule(at, m.to, msg);
+    }
   }
 
   private schedule(at: number, node: string, msg?: RaftMessage): void {
@@ -692,7 +705,8 @@ export class Sim {
     const l = this.leader(group);
     if (!l) return undefined;
     const st = l.core!.status();
-    const commitTerm = l.core!.entries().find((e) => e.index === st.commit)?.term ?? (st.commit === st.snapshotIndex ? -1 : -1);
+    const snap = l.store.snapshot;
+    const commitTerm = l.core!.entries().find((e) => e.index === st.commit)?.term ?? (snap && snap.index === st.commit ? snap.term : -1);
     if (commitTerm !== st.term) return undefined;
     let agree = 0;
     for (const v of st.membership.voters) {
