@@ -310,6 +310,8 @@ export class Sim {
   private proposalSeq = 0;
   /** Appointed mode: the authority's single term counter. */
   authorityTerm = 0;
+  /** Group moves seen, per node (Ready.wipe). */
+  readonly wipes = new Map<string, number>();
 
   constructor(o: SimOptions) {
     this.rng = new Prng(o.seed);
@@ -523,6 +525,7 @@ export class Sim {
       }
       for (const m of r.messages) this.transmit(m);
       if (r.wipe) {
+        this.wipes.set(n.id, (this.wipes.get(n.id) ?? 0) + 1);
         n.sm = new StateMachine();
         n.lastApplied = 0;
         n.lastCommit = 0;

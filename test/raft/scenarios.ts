@@ -7,13 +7,15 @@ export const seeds = (n: number, from = 1): number[] => Array.from({ length: n }
 
 /** Faults off, everyone back: the cluster must commit again and every node must apply the
  * same log. Returns the last committed value. */
-export function converge(sim: Sim, group?: string): string {
+export function converge(sim: Sim, group?: string, members?: string[]): string {
   sim.heal();
   sim.drop = 0;
   sim.duplicate = 0;
   sim.crashMidReady = 0;
   for (const id of sim.nodes.keys()) sim.restart(id);
-  const ups = sim.upIds().filter((id) => group === undefined || sim.core(id).softState().group === group);
+  const ups = sim
+    .upIds()
+    .filter((id) => (group === undefined || sim.core(id).softState().group === group) && (members === undefined || members.includes(id)));
   const v = sim.proposeAndWait(ups.length, 20_000, group);
   const idx = sim.appliedIndex(v, group)!;
   const applied = (): number[] => ups.map((id) => sim.node(id).sm.applied);

@@ -523,6 +523,7 @@ export class RaftCore {
       lastTerm: this.log.lastTerm(),
       snapshotIndex: this.log.snapshotIndex,
       membership: cloneMembership(this.membership),
+      membershipIndex: this.mode === 'elected' ? this.lastConfIndex() : 0,
       leadTransferee: this.leadTransferee,
     };
     if (this.role === 'leader') {

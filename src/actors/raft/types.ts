@@ -321,6 +321,9 @@ export interface Status {
   lastTerm: number;
   snapshotIndex: number;
   membership: Membership;
+  /** Index of the ConfChange entry that set `membership` (0: bootstrap, snapshot or
+   * appointment). The change is committed once `commit` reaches it. */
+  membershipIndex: number;
   /** Leader only: per peer, replication state. */
   progress?: Record<string, { match: number; next: number; state: 'probe' | 'replicate' | 'snapshot'; inflight: number }>;
   leadTransferee: string;
