@@ -1046,7 +1046,9 @@ export class RaftCore {
       // authority appointed a leader that lacks committed entries). Refuse.
       if (conflict <= committed) return;
       const removed = conflict <= this.log.lastIndex();
-      this.log.truncateAndAppend(entries.slice(conflict - (m.prevIndex + 1)));
+      // Copy: decoded messages may share memory with a transport buffer that is reused.
+      const fresh = entries.slice(conflict - (m.prevIndex + 1)).map((e) => ({ term: e.term, index: e.index, kind: e.kind, data: e.data.slice() }));
+      this.log.truncateAndAppend(fresh);
       if (removed) this.confEntries = this.confEntries.filter((c) => c.index < conflict);
       let changed = removed;
       for (let i = conflict; i <= this.log.lastIndex(); i++) changed = this.noteConfEntry(this.log.entry(i)!) || changed;
