@@ -154,4 +154,29 @@ describe('appointed mode (Group Raft)', () => {
     expect(c.core('b').caughtUp()).toBe(true);
     expect(c.core('b').propose(enc('no'))).toMatchObject({ ok: false, reason: 'notLeader', leader: 'a' });
   });
+
+  it('a late appointment for another group (replayed, lower term) neither wipes nor moves the node', () => {
+    const c = new Manual(['a', 'b'], APPOINTED);
+    c.core('a').appoint({ term: 4, leader: 'a', members: ['a', 'b'] });
+    c.process('a');
+    c.settle();
+    c.propose('a', 'keep');
+    c.settle();
+    expect(c.core('b').appoint({ term: 3, leader: 'x', members: ['x', 'b'], group: 'old' })).toMatchObject({ ok: false, reason: 'staleTerm' });
+    expect(c.core('b').appoint({ term: 4, leader: 'x', members: ['x', 'b'], group: 'old' })).toMatchObject({ ok: false, reason: 'staleTerm' });
+    expect(c.core('b').hasReady()).toBe(false);
+    expect(c.core('b').status()).toMatchObject({ group: 'g', term: 4, leader: 'a', lastIndex: 2 });
+  });
+
+  it('a leader restarted as a follower is not re-appointed in its old term', () => {
+    const c = new Manual(['a', 'b'], APPOINTED);
+    c.core('a').appoint({ term: 2, leader: 'a', members: ['a', 'b'] });
+    c.process('a');
+    c.settle();
+    const a = c.restart('a');
+    expect(a.softState()).toMatchObject({ role: 'follower', term: 2, leader: '' });
+    expect(a.appoint({ term: 2, leader: 'a', members: ['a', 'b'] })).toMatchObject({ ok: false, reason: 'staleTerm' });
+    expect(a.appoint({ term: 3, leader: 'a', members: ['a', 'b'] })).toEqual({ ok: true });
+    expect(a.softState()).toMatchObject({ role: 'leader', term: 3 });
+  });
 });

@@ -1,7 +1,7 @@
 // Multi-seed scenarios for snapshots, membership changes and appointed mode (Group Raft).
 
 import { describe, expect, it } from 'vitest';
-import type { RaftMessage } from '../../src/actors/raft/index.js';
+import type { ConfChangeOp, RaftMessage } from '../../src/actors/raft/index.js';
 import { Sim, enc } from './harness.js';
 import { converge, seeds } from './scenarios.js';
 
@@ -59,7 +59,7 @@ describe('membership changes under faults', () => {
     sim.addNode('d', []);
     sim.addNode('e', []);
     const rng = sim.rng;
-    const ops: [string, string][] = [
+    const ops: [ConfChangeOp, string][] = [
       ['addLearner', 'd'],
       ['promoteLearner', 'd'],
       ['addLearner', 'e'],
@@ -75,7 +75,8 @@ describe('membership changes under faults', () => {
       for (let attempt = 0; attempt < 60 && !done; attempt++) {
         const l = sim.stableLeader();
         if (l) {
-          const r = l.core!.proposeConfChange({ op: op as 'addLearner', node });
+          // May be refused (a change still pending, or the leader not ready): retry below.
+          l.core!.proposeConfChange({ op, node });
           sim.drain(l);
           // Done once a leader's membership shows the change and it is committed (a change
           // proposed in an earlier attempt may be the one that made it).

@@ -382,11 +382,20 @@ export class RaftCore {
       return { ok: false, reason: 'invalid', message: 'appointment needs a positive term, a leader and members' };
     }
     const group = a.group ?? this.group;
-    if (group !== this.group) this.wipe(group);
-    if (a.term < this.term) return { ok: false, reason: 'staleTerm', message: `term ${a.term} is older than ${this.term}` };
+    // Check staleness before anything else: a late appointment (say, replayed from the
+    // cluster log) must never wipe a newer group's state.
+    if (a.term < this.term || (a.term === this.term && group !== this.group)) {
+      return { ok: false, reason: 'staleTerm', message: `term ${a.term} is not newer than ${this.term}` };
+    }
     if (a.term === this.term && this.leader !== '' && this.leader !== a.leader) {
       return { ok: false, reason: 'staleTerm', message: `term ${a.term} already has leader ${this.leader}` };
     }
+    if (a.leader === this.id && a.term === this.term && this.role !== 'leader') {
+      // We led this term before a restart. Leading it again could let acknowledgements sent
+      // before the crash confirm new reads; the authority issues a new term instead.
+      return { ok: false, reason: 'staleTerm', message: `term ${a.term} was already used; appoint with a new term` };
+    }
+    if (group !== this.group) this.wipe(group);
     const members = normalizeMembership(a.members.includes(a.leader) ? a.members : [...a.members, a.leader]);
     this.baseMembership = members;
     this.membership = cloneMembership(members);

@@ -80,16 +80,9 @@ export class Progress {
     if (n > 0) this.inflight.splice(0, n);
   }
 
-  /** A rejection of prevIndex `rejected`, with `next` the index the hint suggests. Returns
-   * false for a stale rejection (one about a message we no longer care about). */
+  /** Probe state: a rejection of prevIndex `rejected`, with `hintNext` the index the
+   * follower's hint suggests. False for a stale rejection (not the answer to our probe). */
   maybeDecrTo(rejected: number, hintNext: number): boolean {
-    if (this.state === 'replicate') {
-      // Entries at or below match are known to be there: the rejection is stale.
-      if (rejected <= this.match) return false;
-      this.next = Math.max(this.match + 1, Math.min(rejected, hintNext));
-      return true;
-    }
-    // Probe: only the answer to the probe we sent (prevIndex = next - 1) counts.
     if (this.next - 1 !== rejected) return false;
     this.next = Math.max(this.match + 1, Math.min(rejected, hintNext));
     this.probeSent = false;
