@@ -54,7 +54,7 @@ describe('snapshot install, including a crash during the install', () => {
 });
 
 describe('membership changes under faults', () => {
-  it.each(seeds(60))('seed %i: learners added and promoted, voters removed', (seed) => {
+  it.each(seeds(100))('seed %i: learners added and promoted, voters removed', (seed) => {
     const sim = new Sim({ seed, ids: ID3, drop: 0.03, duplicate: 0.03, latency: [1, 15], snapshotEvery: seed % 2 ? 6 : 0 });
     sim.addNode('d', []);
     sim.addNode('e', []);
@@ -161,7 +161,7 @@ describe('appointed mode: a replaced leader is fenced', () => {
     for (const v of newWrites) expect(sim.appliedCount(v, 'm1')).toBe(ids.length);
   });
 
-  it.each(seeds(60))('seed %i: repeated replacements with crashes', (seed) => {
+  it.each(seeds(100))('seed %i: repeated replacements with crashes', (seed) => {
     const sim = new Sim({ seed, ids: ID5, mode: 'appointed', group: 'm1', drop: 0.05, duplicate: 0.05, latency: [1, 20], crashMidReady: 0.002 });
     const rng = sim.rng;
     sim.appoint('m1', ID5);
@@ -189,7 +189,7 @@ describe('appointed mode: a replaced leader is fenced', () => {
 });
 
 describe('appointed mode: a node moved between groups', () => {
-  it.each(seeds(60))('seed %i: the mover wipes its old group log and converges with the new group', (seed) => {
+  it.each(seeds(100))('seed %i: the mover wipes its old group log and converges with the new group', (seed) => {
     const sim = new Sim({ seed, ids: ID3, mode: 'appointed', group: 'A', latency: [1, 8], snapshotEvery: seed % 2 ? 4 : 0 });
     for (const id of ['d', 'e', 'f']) sim.addNode(id, [], 'B');
     const A = ['a', 'b', 'c'];
