@@ -13,6 +13,7 @@ import {
   type HardState,
   type RaftConfig,
   type RaftMessage,
+  type ReadState,
   type Ready,
   type Snapshot,
 } from '../../src/actors/raft/index.js';
@@ -296,6 +297,8 @@ export class Sim {
   readonly wireTypes = new Set<string>();
   /** Hook called for every message as it is sent (tests may inspect or count). */
   onSend: ((m: RaftMessage) => void) | undefined;
+  /** Hook called for every ReadState a node's Ready hands out. */
+  onReadState: ((node: string, r: ReadState) => void) | undefined;
 
   // Invariant bookkeeping, per group.
   private leaderOfTerm = new Map<number, string>();
@@ -533,6 +536,7 @@ export class Sim {
       if (r.snapshot) n.sm.restore(r.snapshot.data, r.snapshot.index);
       this.checkSnapshotRestore(n, r);
       for (const e of r.committed) this.apply(n, r.group, e);
+      for (const rs of r.readStates) this.onReadState?.(n.id, rs);
       core.advance(r);
       this.maybeCompact(n, r.group);
     }
@@ -736,6 +740,17 @@ export class Sim {
     if (!r.ok) return undefined;
     this.drain(l);
     return { value, index: r.index, term: r.term, node: l.id };
+  }
+
+  /** The highest commit index any node (up or down) has reached: committed, cluster-wide. */
+  maxCommit(group = this.opts.group): number {
+    let m = 0;
+    for (const n of this.nodes.values()) {
+      if (n.store.group === group) m = Math.max(m, n.store.hardState.commit);
+      const st = n.core?.softState().group === group ? n.core.hardState() : undefined;
+      if (st) m = Math.max(m, st.commit);
+    }
+    return m;
   }
 
   /** How many nodes that are up have applied `value`. */
