@@ -224,4 +224,23 @@ describe('replication', () => {
       }
     }
   });
+
+  it('perishable entries: commitIndex() moves at the input that made entries committed', () => {
+    const c = new Manual(['a', 'b', 'c']);
+    c.elect('a');
+    c.propose('a', 'x');
+    const b = c.core('b');
+    // b appends x, but learns it is committed only from a later message.
+    c.deliver((m) => m.to === 'b' && m.type === 'govfs.raft.AppendEntries');
+    expect(b.commitIndex()).toBe(1);
+    c.deliver((m) => m.to === 'a'); // acknowledgements: a commits index 2
+    expect(c.core('a').commitIndex()).toBe(2);
+    const notice = c.outbox.find((m) => m.to === 'b')!;
+    b.step(notice); // the shell notes the time here: commitIndex() went 1 → 2
+    expect(b.commitIndex()).toBe(2);
+    const r = b.ready();
+    expect(r.committed.map((e) => dec(e.data))).toEqual(['x']);
+    expect(r.commit).toBe(2);
+    b.advance(r);
+  });
 });

@@ -30,10 +30,12 @@
 // compact(i, data), stores the returned Snapshot durably, and may then delete stored entries
 // up to i. Lagging followers get that snapshot in InstallSnapshot chunks.
 //
-// Perishable entries (thesis 4.4): entries in `Ready.committed` became known committed by the
-// inputs given since the previous Ready, so the shell stamps them with the local time it took
-// that Ready. `Ready.leaderCommit` / caughtUp() tell whether the node has applied everything
-// its leader reported committed.
+// Perishable entries (thesis 4.4): an entry became known committed at the input (step, tick,
+// advance) after which commitIndex() first reached its index. The shell notes the local time
+// whenever commitIndex() moves and stamps each entry of `Ready.committed` with the time of
+// the first note at or above its index (or, more coarsely, with the time it took the Ready).
+// `Ready.leaderCommit` / caughtUp() tell whether the node has applied everything its leader
+// reported committed (leaders carry their commit index in every heartbeat).
 //
 // Appointed mode (Group Raft, thesis 4.4): no elections and no election timeouts. An outside
 // authority appoints the leader of a term with appoint(); followers accept any leader with a
@@ -502,6 +504,11 @@ export class RaftCore {
 
   softState(): SoftState {
     return { role: this.role, term: this.term, leader: this.leader, group: this.group };
+  }
+
+  /** This node's commit index; cheap, for the shell to note when commits become known. */
+  commitIndex(): number {
+    return this.log.committed;
   }
 
   hardState(): HardState {
