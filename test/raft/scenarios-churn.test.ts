@@ -1,7 +1,8 @@
-// Churn: random crashes (some mid-Ready), restarts, partitions, isolated leaders, lossy and
-// duplicating links, compaction with chunked snapshots, and proposals throughout; every tenth
-// seed sends every message through protobuf. The harness checks the invariants after every
-// event; at the end the cluster must converge to one state machine.
+// Churn: random crashes (some mid-Ready), restarts, partitions, isolated leaders, leadership
+// transfers, reads, lossy and duplicating links, compaction with chunked snapshots, and
+// proposals throughout. Every third seed runs classic Raft (no pre-vote, no check-quorum);
+// every tenth sends every message through protobuf. The harness checks the invariants after
+// every event; at the end the cluster must converge to one state machine.
 
 import { describe, it } from 'vitest';
 import { Sim } from './harness.js';
@@ -10,7 +11,7 @@ import { converge, seeds } from './scenarios.js';
 const ID5 = ['a', 'b', 'c', 'd', 'e'];
 
 describe('churn', () => {
-  it.each(seeds(200))('seed %i: crashes, restarts, partitions, compaction and proposals', (seed) => {
+  it.each(seeds(200))('seed %i: crashes, restarts, partitions, transfers, reads, compaction and proposals', (seed) => {
     const sim = new Sim({
       seed,
       ids: ID5,
