@@ -1,0 +1,88 @@
+// `npm run bench -- mailbox [--json] [--messages N]`: the actor runtime's mailboxes, measured
+// side by side in one run on the same small message (a Ping: seq, sender, 16-byte payload):
+//   same-thread   actor → actor on one worker thread (passed by reference)
+//   ring          actor → actor across two worker threads (protobuf into a SPSC ring)
+//   postMessage   the same message across two threads with MessagePort.postMessage
+//   ask           round trip of an ask across threads, p50/p99
+// Goals (issue 2): ring ≥ 5× postMessage, same-thread ≥ 10 M msgs/s.
+
+import { ThreadsScheduler } from '../src/runtime/threads.js';
+import { runRawMailboxBench } from './mailbox-raw.js';
+
+export interface MailboxBenchResult {
+  messages: number;
+  sameThreadMsgsPerSec: number;
+  ringMsgsPerSec: number;
+  postMessageMsgsPerSec: number;
+  ringOverPostMessage: number;
+  rawRingMsgsPerSec: number;
+  askRoundTripUs: { p50: number; p99: number; samples: number };
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+async function deliveryRate(sched: ThreadsScheduler, name: string, sourceThread: number, sinkThread: number, n: number): Promise<number> {
+  const sink = await sched.spawnRoot(`${name}-sink`, { behaviour: 'bench.sink' }, { thread: sinkThread });
+  const source = await sched.spawnRoot(`${name}-source`, { behaviour: 'bench.source', args: { target: sink.address } }, { thread: sourceThread });
+  let best = 0;
+  // A warm-up pass, then the best of three (the machine is shared; the best is the capability).
+  for (const count of [Math.min(n, 200_000), n, n, n]) {
+    await sched.ask(sink, { type: 'govfs.runtime.Pong', seq: count }); // armed before the source starts
+    const t0 = performance.now();
+    source.tell({ type: 'govfs.runtime.Ping', seq: count, sender: 0 });
+    await sched.ask(sink, { type: 'govfs.runtime.Pong', seq: 0 }, 120_000);
+    const rate = count / ((performance.now() - t0) / 1000);
+    if (count === n) best = Math.max(best, rate);
+  }
+  await sched.stopRoot(`${name}-source`, sourceThread);
+  await sched.stopRoot(`${name}-sink`, sinkThread);
+  return best;
+}
+
+export async function runMailboxBench(opts: { messages?: number; asks?: number } = {}): Promise<MailboxBenchResult> {
+  const messages = opts.messages ?? 2_000_000;
+  const asks = opts.asks ?? 20_000;
+  const sched = await ThreadsScheduler.start({ threads: 2, modules: [new URL(`./actors${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)] });
+  try {
+    const sameThreadMsgsPerSec = await deliveryRate(sched, 'same', 0, 0, messages);
+    const ringMsgsPerSec = await deliveryRate(sched, 'cross', 0, 1, messages);
+    const echo = await sched.spawnRoot('echo', { behaviour: 'bench.echo' }, { thread: 1 });
+    const asker = await sched.spawnRoot('asker', { behaviour: 'bench.asker', args: { target: echo.address } }, { thread: 0 });
+    await sched.ask(asker, { type: 'govfs.runtime.Ping', seq: 2_000, sender: 0 }, 60_000); // warm-up
+    const reply = await sched.ask<{ payload: Uint8Array }>(asker, { type: 'govfs.runtime.Ping', seq: asks, sender: 0 }, 120_000);
+    const p = reply.payload;
+    const rtts = new Float64Array(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength)).sort();
+    const raw = await runRawMailboxBench({ messages: Math.min(messages, 1_000_000), modes: ['ring', 'clone'] });
+    const mode = (m: string) => raw.modes.find((r) => r.mode === m)?.msgsPerSec ?? NaN;
+    const postMessageMsgsPerSec = mode('clone');
+    return {
+      messages,
+      sameThreadMsgsPerSec,
+      ringMsgsPerSec,
+      postMessageMsgsPerSec,
+      ringOverPostMessage: ringMsgsPerSec / postMessageMsgsPerSec,
+      rawRingMsgsPerSec: mode('ring'),
+      askRoundTripUs: { p50: quantile(rtts, 0.5), p99: quantile(rtts, 0.99), samples: rtts.length },
+    };
+  } finally {
+    await sched.stop();
+  }
+}
+
+const fmt = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : `${(n / 1e3).toFixed(0)} k`);
+
+export function formatMailboxBench(r: MailboxBenchResult): string {
+  const rows: [string, string, string][] = [
+    ['same-thread delivery (actor → actor)', `${fmt(r.sameThreadMsgsPerSec)} msgs/s`, 'goal ≥ 10 M msgs/s'],
+    ['cross-thread ring (actor → actor)', `${fmt(r.ringMsgsPerSec)} msgs/s`, ''],
+    ['cross-thread postMessage (same message)', `${fmt(r.postMessageMsgsPerSec)} msgs/s`, ''],
+    ['ring / postMessage', `${r.ringOverPostMessage.toFixed(2)}×`, 'goal ≥ 5×'],
+    ['raw ring, no actors (reference)', `${fmt(r.rawRingMsgsPerSec)} msgs/s`, ''],
+    ['ask round trip across threads', `p50 ${r.askRoundTripUs.p50.toFixed(1)} µs, p99 ${r.askRoundTripUs.p99.toFixed(1)} µs`, `${r.askRoundTripUs.samples} asks`],
+  ];
+  const w0 = Math.max(...rows.map((x) => x[0].length));
+  const w1 = Math.max(...rows.map((x) => x[1].length));
+  return [`mailbox benchmark (${r.messages.toLocaleString()} messages per delivery pass, 2 worker threads)`, ...rows.map(([a, b, c]) => `  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`)].join('\n');
+}
