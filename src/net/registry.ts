@@ -37,9 +37,57 @@ interface Registered {
   id: number;
   name: string;
   type: protobuf.Type;
+  /** Copies the bytes fields (nested too) of a decoded message out of the source buffer. */
+  copyBytes: ((m: Record<string, unknown>) => void) | null;
 }
 
-const toObjectOptions: protobuf.IConversionOptions = { defaults: true, longs: Number, arrays: true };
+const EMPTY_BYTES = new Uint8Array(0);
+
+type Step = (m: Record<string, unknown>) => void;
+
+/** A function that replaces every bytes field of a decoded `type` (nested messages included)
+ * with a copy, or null when the type has none: decoding from ring memory then needs no copy. */
+function bytesCopier(type: protobuf.Type, seen = new Map<protobuf.Type, Step | null>()): Step | null {
+  if (seen.has(type)) return seen.get(type) ?? null;
+  seen.set(type, null); // recursive types: the inner reference copies nothing more
+  const steps: Step[] = [];
+  for (const f of type.fieldsArray) {
+    f.resolve();
+    const name = f.name;
+    if (f.type === 'bytes') {
+      if (f.repeated) {
+        steps.push((m) => {
+          const a = m[name] as Uint8Array[] | undefined;
+          if (a) for (let i = 0; i < a.length; i++) a[i] = a[i]!.slice();
+        });
+      } else {
+        steps.push((m) => {
+          const v = m[name] as Uint8Array | undefined;
+          if (v && v.length > 0) m[name] = v.slice();
+        });
+      }
+    } else if (f.resolvedType instanceof protobuf.Type) {
+      const inner = bytesCopier(f.resolvedType, seen);
+      if (!inner) continue;
+      if (f.repeated) {
+        steps.push((m) => {
+          const a = m[name] as Record<string, unknown>[] | undefined;
+          if (a) for (const x of a) inner(x);
+        });
+      } else {
+        steps.push((m) => {
+          const v = m[name] as Record<string, unknown> | undefined;
+          if (v) inner(v);
+        });
+      }
+    }
+  }
+  const copier: Step | null = steps.length === 0 ? null : (m) => {
+    for (const step of steps) step(m);
+  };
+  seen.set(type, copier);
+  return copier;
+}
 
 /** FNV-1a of the full name: a stable id that needs no coordination between processes. */
 function typeId(name: string): number {
@@ -85,6 +133,12 @@ export class MessageRegistry {
     this.root.resolveAll();
     const pkg = parsed.package ? this.root.lookup(parsed.package) : this.root;
     if (pkg) this.registerAll(pkg);
+    for (const reg of this.byName.values()) {
+      reg.copyBytes = bytesCopier(reg.type);
+      // protobufjs's default for an absent bytes field is an empty Array; make it bytes.
+      const proto = reg.type.ctor.prototype as Record<string, unknown>;
+      for (const f of reg.type.fieldsArray) if (f.type === 'bytes' && !f.repeated) proto[f.name] = EMPTY_BYTES;
+    }
     return this;
   }
 
@@ -98,7 +152,7 @@ export class MessageRegistry {
         const id = typeId(name);
         const clash = this.byId.get(id);
         if (clash) throw new Error(`message type id clash between ${clash.name} and ${name}`);
-        const reg = { id, name, type: ns };
+        const reg: Registered = { id, name, type: ns, copyBytes: null };
         this.byName.set(name, reg);
         this.byId.set(id, reg);
       }
@@ -157,12 +211,13 @@ export class MessageRegistry {
     return out;
   }
 
-  /** Decode an envelope. With `copyBytes`, bytes fields are copied out of `buf` (needed when
-   * `buf` is ring memory that will be reused). */
+  /** Decode an envelope. The message is a protobufjs message object: fields present on the
+   * wire are its own properties, absent ones read as proto3 defaults from its prototype. With
+   * `copyBytes`, bytes fields are copied out of `buf` (needed when `buf` is ring memory that
+   * will be reused); strings never alias it. */
   decode(buf: Uint8Array, copyBytes = false): WireEnvelope {
     try {
       const reader = new protobuf.Reader(buf);
-      if (copyBytes) (reader as unknown as { _slice: unknown })._slice = Uint8Array.prototype.slice;
       let to = '';
       let from = '';
       let kind = 0;
@@ -192,11 +247,9 @@ export class MessageRegistry {
       const reg = this.byId.get(id);
       if (!reg) throw new Error(`unknown message type id ${id}`);
       if (bodyStart < 0) throw new Error('envelope has no body');
-      const bodyReader = new protobuf.Reader(buf);
-      if (copyBytes) (bodyReader as unknown as { _slice: unknown })._slice = Uint8Array.prototype.slice;
-      bodyReader.pos = bodyStart;
-      const decoded = reg.type.decode(bodyReader, bodyEnd - bodyStart);
-      const msg = reg.type.toObject(decoded, toObjectOptions) as TypedMessage;
+      reader.pos = bodyStart;
+      const msg = reg.type.decode(reader, bodyEnd - bodyStart) as unknown as TypedMessage;
+      if (copyBytes && reg.copyBytes) reg.copyBytes(msg);
       msg.type = reg.name;
       return { to, from, kind, corr, msg };
     } catch (e) {

@@ -38,12 +38,15 @@ export interface Dispatcher {
 /** Carries an envelope to another location; throws EncodeError for what cannot travel. */
 export type Transport = (location: string, env: WireEnvelope) => void;
 
-/** A mailbox entry. Same-location messages are passed by reference, never encoded. */
-interface Envelope {
-  msg: Message;
-  from: string;
-  kind: EnvelopeKind;
-  corr: number;
+/** A mailbox entry with a sender, an ask correlation or a system kind. A plain same-location
+ * tell is queued as the message itself: passed by reference, never encoded, nothing allocated. */
+class Envelope {
+  constructor(
+    readonly msg: Message,
+    readonly from: string,
+    readonly kind: EnvelopeKind,
+    readonly corr: number,
+  ) {}
 }
 
 interface PendingAsk {
@@ -89,12 +92,17 @@ export class EscalatedError extends RuntimeError {
 }
 
 class RefImpl<M> implements Ref<M> {
+  /** The target's cell when it lives on this location (resolved on first use). */
+  private cell: ActorCell | null | undefined;
   constructor(
     private readonly runtime: LocalRuntime,
     readonly address: string,
   ) {}
   tell(msg: M): void {
-    this.runtime.send(this.address, msg, '', EnvelopeKind.Tell, 0);
+    let cell = this.cell;
+    if (cell === undefined || (cell !== null && cell.stopped)) cell = this.cell = this.runtime.localCell(this.address);
+    if (cell !== null) cell.enqueue(msg);
+    else this.runtime.send(this.address, msg, '', EnvelopeKind.Tell, 0);
   }
   toString(): string {
     return this.address;
@@ -121,7 +129,8 @@ export class ActorCell {
   /** Children placed on other locations. */
   readonly remoteChildren = new Map<string, string>();
   readonly watchers = new Set<string>();
-  readonly mailbox = new Deque<Envelope>();
+  /** Plain tells as the message itself, everything else as an `Envelope`. */
+  readonly mailbox = new Deque<unknown>();
   behaviour!: Behaviour<Message>;
   ctx!: ContextImpl;
   state = CellState.Running;
@@ -167,13 +176,14 @@ export class ActorCell {
     }
   }
 
-  enqueue(env: Envelope): void {
+  /** Queue a plain tell (the message itself) or an envelope. */
+  enqueue(item: unknown): void {
     if (this.state === CellState.Stopped) {
-      this.runtime.deadLetter(this.address, env);
+      this.runtime.deadLetter(this.address, item);
       return;
     }
-    this.mailbox.push(env);
-    this.wake();
+    this.mailbox.push(item);
+    if (!this.scheduled) this.wake();
   }
 
   wake(): void {
@@ -187,27 +197,28 @@ export class ActorCell {
   run(budget = 64): void {
     this.scheduled = false;
     while (budget-- > 0 && this.state === CellState.Running && !this.busy && !this.suspended) {
-      const env = this.mailbox.shift();
-      if (!env) return;
-      this.invoke(env);
+      if (this.mailbox.length === 0) return;
+      this.invoke(this.mailbox.shift());
     }
     this.wake();
   }
 
-  private invoke(env: Envelope): void {
+  private invoke(item: unknown): void {
+    const env = item instanceof Envelope ? item : null;
+    const msg = env ? env.msg : item;
     this.current = env;
-    this.runtime.onInvoke?.(this, env.msg);
+    this.runtime.onInvoke?.(this, msg);
     let result: void | Promise<void>;
     try {
-      result = this.behaviour.receive(this.ctx, env.msg);
+      result = this.behaviour.receive(this.ctx, msg);
     } catch (e) {
       this.current = null;
-      this.replyFailure(env, e);
+      if (env) this.replyFailure(env, e);
       this.fail(e);
       return;
     }
     if (result && typeof (result as Promise<void>).then === 'function') {
-      this.awaitTurn(result as Promise<void>, env);
+      this.awaitTurn(result as Promise<void>, env ?? undefined);
     } else {
       this.current = null;
     }
@@ -424,7 +435,7 @@ class ContextImpl implements Context<Message> {
         if (cancelled || cell.incarnation !== incarnation || cell.stopped) return;
         if (repeat) cancelTimer = rt.dispatcher.schedule(ms, fire);
         else cell.timers.delete(cancel);
-        cell.enqueue({ msg, from: '', kind: EnvelopeKind.Tell, corr: 0 });
+        cell.enqueue(msg);
       };
       if (cell.stopped || cell.incarnation !== incarnation) return () => {};
       cancelTimer = rt.dispatcher.schedule(ms, fire);
@@ -493,12 +504,26 @@ class ContextImpl implements Context<Message> {
     this.cell.runtime.send(env.from, msg, this.cell.address, EnvelopeKind.Reply, env.corr);
   }
 
+  deferReply(): (msg: Message) => void {
+    const env = this.cell.current;
+    if (!env || env.kind !== EnvelopeKind.Ask || !env.from) return () => {};
+    const { from, corr } = env;
+    const address = this.cell.address;
+    const runtime = this.cell.runtime;
+    let answered = false;
+    return (msg) => {
+      if (answered) return;
+      answered = true;
+      runtime.send(from, msg, address, EnvelopeKind.Reply, corr);
+    };
+  }
+
   pipeToSelf<T>(promise: Promise<T>, onOk: (value: T) => Message, onErr: (err: unknown) => Message): void {
     const cell = this.cell;
     const incarnation = cell.incarnation;
     const deliver = (msg: Message): void => {
       if (cell.incarnation !== incarnation || cell.stopped) return;
-      cell.enqueue({ msg, from: '', kind: EnvelopeKind.Tell, corr: 0 });
+      cell.enqueue(msg);
     };
     cell.runtime.dispatcher.asyncPending();
     promise.then(
@@ -651,7 +676,7 @@ export class LocalRuntime {
     const hash = address.indexOf('#');
     const location = hash < 0 ? '' : address.slice(0, hash);
     if (location === this.location) {
-      this.deliverLocal(address.slice(hash + 1), address, { msg, from, kind, corr });
+      this.deliverLocal(address.slice(hash + 1), address, from === '' && kind === EnvelopeKind.Tell ? msg : new Envelope(msg, from, kind, corr));
     } else {
       this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage });
     }
@@ -660,10 +685,24 @@ export class LocalRuntime {
   /** An envelope that arrived from another location. */
   deliver(env: WireEnvelope): void {
     const { path } = splitAddress(env.to);
-    this.deliverLocal(path, env.to, { msg: env.msg, from: env.from, kind: env.kind, corr: env.corr });
+    this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr));
   }
 
-  private deliverLocal(path: string, address: string, env: Envelope): void {
+  /** The cell at `address` if it lives on this location, else null. */
+  localCell(address: string): ActorCell | null {
+    const hash = address.indexOf('#');
+    if (address.slice(0, hash) !== this.location) return null;
+    return this.cells.get(address.slice(hash + 1)) ?? null;
+  }
+
+  private deliverLocal(path: string, address: string, item: unknown): void {
+    if (!(item instanceof Envelope)) {
+      const cell = this.cells.get(path);
+      if (cell) cell.enqueue(item);
+      else this.deadLetter(address, item);
+      return;
+    }
+    const env = item;
     if (env.kind === EnvelopeKind.Reply) {
       this.completeAsk(env.corr, env.msg);
       return;
@@ -696,10 +735,11 @@ export class LocalRuntime {
   /** Storage of a host whose actors live on this location (set by the scheduler). */
   storageForHost: (host: string) => Storage | undefined = () => undefined;
 
-  deadLetter(address: string, env: Envelope): void {
+  deadLetter(address: string, item: unknown): void {
     this.deadLetters++;
-    this.log.debug({ to: address, type: (env.msg as { type?: string })?.type }, 'dead letter');
-    if (env.kind === EnvelopeKind.Ask && env.from) {
+    const env = item instanceof Envelope ? item : null;
+    this.log.debug({ to: address, type: ((env ? env.msg : item) as { type?: string })?.type }, 'dead letter');
+    if (env && env.kind === EnvelopeKind.Ask && env.from) {
       this.send(env.from, { type: 'govfs.runtime.AskFailed', code: 'ENOENT', message: `no actor at ${address}` }, address, EnvelopeKind.Reply, env.corr);
     }
   }

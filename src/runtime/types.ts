@@ -97,6 +97,9 @@ export interface Context<M = Message> {
   ask<R = Message>(ref: Ref, msg: Message, opts: AskOptions): Promise<R>;
   /** Answer the ask being handled (no-op for a plain tell). */
   reply(msg: Message): void;
+  /** Keep the ask being handled open and answer it later, from another turn (e.g. once a
+   * proposal commits). The returned function is a no-op for a plain tell. */
+  deferReply(): (msg: Message) => void;
   /** Deliver the outcome of a promise back into this actor's mailbox, in turn. */
   pipeToSelf<T>(promise: Promise<T>, onOk: (value: T) => M, onErr: (err: unknown) => M): void;
   /** Resolve an address received inside a message. */
