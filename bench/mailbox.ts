@@ -86,3 +86,9 @@ export function formatMailboxBench(r: MailboxBenchResult): string {
   const w1 = Math.max(...rows.map((x) => x[1].length));
   return [`mailbox benchmark (${r.messages.toLocaleString()} messages per delivery pass, 2 worker threads)`, ...rows.map(([a, b, c]) => `  ${a.padEnd(w0)}  ${b.padEnd(w1)}  ${c}`)].join('\n');
 }
+
+// The `npm run bench -- mailbox` entry points.
+export const describe = 'same-thread vs ring vs postMessage delivery, ask round trips (--messages N, --asks N)';
+export const run = (o: Record<string, string | boolean | undefined>): Promise<MailboxBenchResult> =>
+  runMailboxBench({ messages: o.messages ? Number(o.messages) : undefined, asks: o.asks ? Number(o.asks) : undefined });
+export const format = (r: unknown): string => formatMailboxBench(r as MailboxBenchResult);

@@ -1,39 +1,50 @@
-// `npm run bench -- NAME [--json] [options]`: runs one benchmark, prints a table (or JSON).
+// `npm run bench -- NAME [--json] [--OPTION VALUE ...]`: runs bench/NAME.ts, prints its table
+// (or, with --json, its result as JSON). A benchmark module exports:
+//   describe: string                       one line for the list of benchmarks
+//   run(opts): Promise<Result>             options are the --flags given, as strings/booleans
+//   format(result): string                 the table
 
+import { readdirSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-interface Bench {
+interface BenchModule {
   describe: string;
   run(opts: Record<string, string | boolean | undefined>): Promise<unknown>;
   format(result: unknown): string;
 }
 
-const benches: Record<string, () => Promise<Bench>> = {
-  mailbox: async () => {
-    const m = await import('./mailbox.js');
-    return {
-      describe: 'same-thread vs ring vs postMessage delivery, ask round trips (--messages N, --asks N)',
-      run: (o) => m.runMailboxBench({ messages: o.messages ? Number(o.messages) : undefined, asks: o.asks ? Number(o.asks) : undefined }),
-      format: (r) => m.formatMailboxBench(r as Awaited<ReturnType<typeof m.runMailboxBench>>),
-    };
-  },
-};
+const here = new URL('.', import.meta.url);
+const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const skip = new Set(['run', 'actors', 'mailbox-raw']);
+
+function available(): string[] {
+  return readdirSync(here)
+    .filter((f) => f.endsWith(ext) && !f.endsWith(`.d${ext}`))
+    .map((f) => f.slice(0, -ext.length))
+    .filter((n) => !skip.has(n) && !n.includes('.'))
+    .sort();
+}
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    strict: false,
-    options: { json: { type: 'boolean' }, messages: { type: 'string' }, asks: { type: 'string' }, help: { type: 'boolean' } },
-  });
+  const { values, positionals } = parseArgs({ allowPositionals: true, strict: false, options: { json: { type: 'boolean' }, help: { type: 'boolean' } } });
   const name = positionals[0];
-  if (!name || values.help || !benches[name]) {
-    console.error(`usage: npm run bench -- NAME [--json]\n\nbenchmarks:\n${Object.keys(benches).map((b) => `  ${b}`).join('\n')}`);
-    process.exitCode = name && !values.help ? 2 : 0;
+  const names = available();
+  if (!name || values.help || !names.includes(name)) {
+    const list: string[] = [];
+    for (const n of names) {
+      const m = (await import(new URL(`./${n}${ext}`, here).href)) as Partial<BenchModule>;
+      list.push(`  ${n.padEnd(10)} ${m.describe ?? ''}`);
+    }
+    console.error(`usage: npm run bench -- NAME [--json] [options]\n\nbenchmarks:\n${list.join('\n')}`);
+    if (name && !names.includes(name)) {
+      console.error(`\nno benchmark named "${name}"`);
+      process.exitCode = 2;
+    }
     return;
   }
-  const bench = await benches[name]!();
+  const bench = (await import(new URL(`./${name}${ext}`, here).href)) as BenchModule;
   const result = await bench.run(values as Record<string, string | boolean | undefined>);
-  console.log(values.json ? JSON.stringify({ bench: name, node: process.version, result }, null, 2) : bench.format(result));
+  console.log(values.json ? JSON.stringify({ bench: name, node: process.version, date: new Date().toISOString(), result }, null, 2) : bench.format(result));
 }
 
 await main();
