@@ -140,6 +140,8 @@ export class ActorCell {
   busy = false;
   scheduled = false;
   current: Envelope | null = null;
+  /** The message being handled (for `forward` of a plain tell). */
+  currentMsg: unknown = undefined;
   timers = new Set<Cancel>();
   asks = new Set<number>();
   restartTimes: number[] = [];
@@ -207,6 +209,7 @@ export class ActorCell {
     const env = item instanceof Envelope ? item : null;
     const msg = env ? env.msg : item;
     this.current = env;
+    this.currentMsg = msg;
     this.runtime.onInvoke?.(this, msg);
     let result: void | Promise<void>;
     try {
@@ -502,6 +505,15 @@ class ContextImpl implements Context<Message> {
     const env = this.cell.current;
     if (!env || env.kind !== EnvelopeKind.Ask || !env.from) return;
     this.cell.runtime.send(env.from, msg, this.cell.address, EnvelopeKind.Reply, env.corr);
+  }
+
+  forward(ref: Ref, msg?: Message): void {
+    const env = this.cell.current;
+    if (!env) {
+      ref.tell(msg === undefined ? this.cell.currentMsg : msg);
+      return;
+    }
+    this.cell.runtime.send(ref.address, msg === undefined ? env.msg : msg, env.from, env.kind, env.corr);
   }
 
   deferReply(): (msg: Message) => void {

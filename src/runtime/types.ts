@@ -97,6 +97,9 @@ export interface Context<M = Message> {
   ask<R = Message>(ref: Ref, msg: Message, opts: AskOptions): Promise<R>;
   /** Answer the ask being handled (no-op for a plain tell). */
   reply(msg: Message): void;
+  /** Pass the message being handled on to `ref` as if its sender had sent it there: an ask's
+   * reply then goes straight back to the asker. */
+  forward(ref: Ref, msg?: Message): void;
   /** Keep the ask being handled open and answer it later, from another turn (e.g. once a
    * proposal commits). The returned function is a no-op for a plain tell. */
   deferReply(): (msg: Message) => void;
