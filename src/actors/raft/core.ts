@@ -511,6 +511,17 @@ export class RaftCore {
     return this.log.committed;
   }
 
+  /** Term of the entry at `index` (the snapshot's term at its index; 0 at index 0); undefined
+   * if compacted away or beyond the end of the log. */
+  termAt(index: number): number | undefined {
+    return this.log.term(index);
+  }
+
+  /** This node's last log index (cheap; status() allocates). */
+  lastIndex(): number {
+    return this.log.lastIndex();
+  }
+
   hardState(): HardState {
     return { term: this.term, vote: this.vote, commit: this.log.committed };
   }

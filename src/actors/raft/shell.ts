@@ -1,0 +1,669 @@
+// The actor shell around the pure Raft core (core.ts): it runs the core inside an actor, on
+// whatever runtime the actor is on (threads + lmdb, or the simulator).
+//
+//   - Ticks come from ctx.clock.every(tickMs); network messages are whatever the owning actor
+//     forwards to handle(). Internal messages (ticks, "persisted") are objects owned by this
+//     shell, so several shells (several logs) can live in one actor.
+//   - One Ready at a time: its writes go into ctx.storage as one atomic batch, then
+//     storage.sync(); the actor keeps handling messages meanwhile (proposals and responses
+//     queue up in the core and form the next Ready: group commit). When the sync resolves
+//     (ctx.pipeToSelf, back in the actor's turn) the shell sends the Ready's messages, applies
+//     its committed entries to the state machine, serves reads and calls advance().
+//   - Storage layout under `storagePrefix`: `hs` (hard state and group), `snap` (the last
+//     snapshot), `terms` (first index of each term among applied entries, to answer
+//     committed(index, term) for compacted tickets) and `e/<16-digit index>` (entries).
+//   - When `snapshotEntries` entries were applied since the last snapshot, the state machine is
+//     snapshotted, the core compacts, and the snapshot and the deletion of the entries it
+//     covers are written in one batch.
+//   - Perishable entries: each applied entry carries `committedAt`, the local time at which this
+//     node first saw its commit index reach the entry; caughtUp() says whether the node has
+//     applied everything its leader reported committed and heard from the leader within a
+//     heartbeat interval.
+
+import type { Cancel, Context } from '../../runtime/types.js';
+import { prefixed } from '../../runtime/storage.js';
+import type { Storage, StorageOp } from '../../runtime/storage.js';
+import { RaftCore } from './core.js';
+import {
+  EntryKind,
+  RAFT_MESSAGE_TYPES,
+  type AppointResult,
+  type Appointment,
+  type ConfChange,
+  type Entry,
+  type HardState,
+  type Membership,
+  type ProposeResult,
+  type RaftMessage,
+  type Ready,
+  type Snapshot,
+  type SoftState,
+  type Status,
+  type TransferResult,
+} from './types.js';
+
+export interface AppliedEntry {
+  index: number;
+  term: number;
+  data: Uint8Array;
+  /** Local time (ctx.clock.now(), ms) at which this node learned the entry was committed. */
+  committedAt: number;
+}
+
+/** What the shell applies committed entries to. Only Normal entries reach `apply` (no-ops and
+ * membership changes are Raft's own). */
+export interface StateMachine {
+  /** The result is handed to whoever proposed the entry on this node (whenApplied). */
+  apply(entry: AppliedEntry): unknown;
+  /** The state as of the last applied index. */
+  snapshot(): Uint8Array;
+  /** Replace the whole state with a snapshot taken at `index`. */
+  restore(data: Uint8Array, index: number): void;
+  /** Back to the empty state (the node moved to another group). Default: restore(empty, 0). */
+  reset?(): void;
+}
+
+export interface RaftShellOptions {
+  id: string;
+  group: string;
+  mode: 'elected' | 'appointed';
+  voters: string[];
+  learners?: string[];
+  /** Actor address of peer `id`. */
+  addressOf(id: string): string;
+  /** Key prefix inside ctx.storage for this log (several logs may share a host's storage). */
+  storagePrefix: string;
+  stateMachine: StateMachine;
+  /** Default 10. */
+  tickMs?: number;
+  /** Default 10 ticks. */
+  electionTicks?: number;
+  /** Default 1 tick. */
+  heartbeatTicks?: number;
+  /** Compact once this many entries were applied since the last snapshot. Default 10,000. */
+  snapshotEntries?: number;
+  /** Most entries / bytes in one AppendEntries (core defaults 256 / 1 MiB). */
+  maxEntriesPerMsg?: number;
+  maxBytesPerMsg?: number;
+  maxInflight?: number;
+  snapshotChunkSize?: number;
+  /** Role, leader or term changed. */
+  onSoftState?(s: SoftState): void;
+  /** After each Normal entry is applied, with the state machine's result. */
+  onApplied?(entry: AppliedEntry, result: unknown): void;
+  /** Observation hook (tests, metrics): a Ready is durable and about to be sent/applied. */
+  onPersisted?(ready: Ready): void;
+}
+
+export type ApplyOutcome = { ok: true; result: unknown } | { ok: false; reason: 'overwritten' | 'leadershipLost' | 'unknown' | 'stopped'; message: string };
+
+export interface ShellStatus extends Status {
+  /** Index the state machine has applied (the shell's view; equals core's after advance). */
+  applied: number;
+  /** Local time the commit index last moved (0: never in this incarnation). */
+  lastCommitAt: number;
+  /** Local time this node last heard from its leader (its own clock when it leads). */
+  lastLeaderContactAt: number;
+  caughtUp: boolean;
+}
+
+/** Internal messages of one shell (tick, persisted, persist failed, kick). */
+class ShellSignal {
+  constructor(
+    readonly owner: RaftShell,
+    readonly kind: 'tick' | 'persisted' | 'failed' | 'kick',
+    readonly ready?: Ready,
+    readonly error?: unknown,
+  ) {}
+}
+
+const RAFT_TYPES = new Set<string>(RAFT_MESSAGE_TYPES);
+const EMPTY = new Uint8Array(0);
+const te = new TextEncoder();
+const td = new TextDecoder();
+
+const K_HS = 'hs';
+const K_SNAP = 'snap';
+const K_TERMS = 'terms';
+const E_START = 'e/';
+const E_END = 'e/\uffff';
+/** Entry keys: fixed width, so numeric order is key order (indexes stay below 2^53 < 10^16). */
+export const entryKey = (index: number): string => E_START + index.toString().padStart(16, '0');
+
+function encodeEntry(e: Entry): Uint8Array {
+  const out = new Uint8Array(9 + e.data.length);
+  out[0] = e.kind;
+  new DataView(out.buffer).setFloat64(1, e.term, true);
+  out.set(e.data, 9);
+  return out;
+}
+
+function decodeEntry(index: number, b: Uint8Array): Entry {
+  const term = new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(1, true);
+  return { index, term, kind: b[0] as EntryKind, data: b.slice(9) };
+}
+
+interface SnapMeta {
+  index: number;
+  term: number;
+  voters: string[];
+  learners: string[];
+}
+
+function encodeSnapshot(s: Snapshot): Uint8Array {
+  const meta = te.encode(JSON.stringify({ index: s.index, term: s.term, voters: s.membership.voters, learners: s.membership.learners } satisfies SnapMeta));
+  const out = new Uint8Array(4 + meta.length + s.data.length);
+  new DataView(out.buffer).setUint32(0, meta.length, true);
+  out.set(meta, 4);
+  out.set(s.data, 4 + meta.length);
+  return out;
+}
+
+function decodeSnapshot(b: Uint8Array): Snapshot {
+  const n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
+  const meta = JSON.parse(td.decode(b.subarray(4, 4 + n))) as SnapMeta;
+  const membership: Membership = { voters: meta.voters, learners: meta.learners };
+  return { index: meta.index, term: meta.term, membership, data: b.slice(4 + n) };
+}
+
+const json = (v: unknown): Uint8Array => te.encode(JSON.stringify(v));
+const parse = <T>(b: Uint8Array): T => JSON.parse(td.decode(b)) as T;
+
+interface Waiter {
+  term: number;
+  cb: (o: ApplyOutcome) => void;
+}
+
+interface PendingRead {
+  cb: (ok: boolean) => void;
+  /** Read index, once the leader confirmed it. */
+  index: number;
+  deadline: number;
+}
+
+export class RaftShell {
+  readonly id: string;
+  private readonly ctx: Context;
+  private readonly opts: RaftShellOptions;
+  private readonly st: Storage;
+  private readonly sm: StateMachine;
+  private readonly core: RaftCore;
+  private readonly tickMs: number;
+  private readonly heartbeatTicks: number;
+  private readonly electionTicks: number;
+  private readonly snapshotEntries: number;
+  private readonly refs = new Map<string, { tell(m: unknown): void }>();
+  private cancelTick: Cancel | undefined;
+  private stopped = false;
+  private inFlight: Ready | undefined;
+  private kicked = false;
+
+  private group: string;
+  /** Last index applied to the state machine. */
+  private appliedIndex = 0;
+  private snapshotIndex = 0;
+  /** Highest entry index in storage (to skip needless deletes on append). */
+  private storedLast = 0;
+  /** (commit index, local time) whenever the commit index moved, oldest first. */
+  private commitNotes: { index: number; at: number }[] = [];
+  private notesHead = 0;
+  private notedCommit = 0;
+  private lastCommitAt = 0;
+  private lastLeaderContactAt = 0;
+  private soft: SoftState;
+  /** First index of each term among applied entries; terms below `termsKnownFrom` are unknown. */
+  private termStarts: { index: number; term: number }[] = [];
+  private termsKnownFrom = 1;
+  private waiters = new Map<number, Waiter[]>();
+  private reads = new Map<string, PendingRead>();
+  private readSeq = 0;
+
+  constructor(ctx: Context, opts: RaftShellOptions) {
+    this.ctx = ctx;
+    this.opts = opts;
+    this.id = opts.id;
+    this.sm = opts.stateMachine;
+    this.tickMs = opts.tickMs ?? 10;
+    this.electionTicks = opts.electionTicks ?? 10;
+    this.heartbeatTicks = opts.heartbeatTicks ?? 1;
+    this.snapshotEntries = Math.max(1, opts.snapshotEntries ?? 10_000);
+    this.st = prefixed(ctx.storage, opts.storagePrefix);
+
+    // Restore: hard state (with the group), snapshot, entries, term starts.
+    const hsRaw = this.st.get(K_HS);
+    const hs = hsRaw ? parse<HardState & { group: string }>(hsRaw) : undefined;
+    const snapRaw = this.st.get(K_SNAP);
+    const snapshot = snapRaw ? decodeSnapshot(snapRaw) : undefined;
+    const entries: Entry[] = [];
+    for (const [k, v] of this.st.range({ start: E_START, end: E_END })) entries.push(decodeEntry(Number(k.slice(E_START.length)), v));
+    const termsRaw = this.st.get(K_TERMS);
+    if (termsRaw) {
+      const t = parse<{ from: number; starts: { index: number; term: number }[] }>(termsRaw);
+      this.termsKnownFrom = t.from;
+      this.termStarts = t.starts;
+    }
+    this.group = hs?.group || opts.group;
+    this.core = new RaftCore(
+      {
+        id: opts.id,
+        group: this.group,
+        mode: opts.mode,
+        voters: opts.voters,
+        learners: opts.learners ?? [],
+        randomInt: (lo, hi) => ctx.random.int(lo, hi),
+        electionTicks: this.electionTicks,
+        heartbeatTicks: this.heartbeatTicks,
+        ...(opts.maxEntriesPerMsg !== undefined && { maxEntriesPerMsg: opts.maxEntriesPerMsg }),
+        ...(opts.maxBytesPerMsg !== undefined && { maxBytesPerMsg: opts.maxBytesPerMsg }),
+        ...(opts.maxInflight !== undefined && { maxInflight: opts.maxInflight }),
+        ...(opts.snapshotChunkSize !== undefined && { snapshotChunkSize: opts.snapshotChunkSize }),
+      },
+      {
+        hardState: hs ? { term: hs.term, vote: hs.vote, commit: hs.commit } : { term: 0, vote: '', commit: 0 },
+        entries,
+        ...(snapshot && { snapshot }),
+        applied: snapshot?.index ?? 0,
+      },
+    );
+    if (snapshot) {
+      this.sm.restore(snapshot.data, snapshot.index);
+      this.appliedIndex = this.snapshotIndex = snapshot.index;
+      if (this.termsKnownFrom > snapshot.index) {
+        // Defensive: the term of the snapshot's own index is always known.
+        this.termsKnownFrom = snapshot.index;
+        this.termStarts = [{ index: snapshot.index, term: snapshot.term }];
+      }
+    }
+    this.storedLast = entries.length > 0 ? entries[entries.length - 1]!.index : this.snapshotIndex;
+    // Everything up to the durable commit index is known committed as of now.
+    this.noteCommit();
+    this.soft = this.core.softState();
+    this.cancelTick = ctx.clock.every(this.tickMs, new ShellSignal(this, 'tick'));
+    ctx.signal.addEventListener('abort', () => this.stop(), { once: true });
+    this.kick();
+  }
+
+  // ---- messages ---------------------------------------------------------------------------
+
+  /** Feed one message the owning actor received. True if it was this shell's (a Raft message
+   * of its group addressed to it, or one of its internal messages) and was consumed. */
+  handle(msg: unknown): boolean {
+    if (msg instanceof ShellSignal) {
+      if (msg.owner !== this) return false;
+      if (this.stopped) return true;
+      switch (msg.kind) {
+        case 'tick':
+          this.core.tick();
+          this.expireReads();
+          break;
+        case 'kick':
+          this.kicked = false;
+          break;
+        case 'persisted':
+          this.finish(msg.ready!);
+          break;
+        case 'failed':
+          // Storage is broken: fail the actor (its supervisor restarts it over what is durable).
+          throw msg.error instanceof Error ? msg.error : new Error(`raft ${this.id}: storage sync failed: ${String(msg.error)}`);
+      }
+      this.pump();
+      return true;
+    }
+    if (typeof msg !== 'object' || msg === null) return false;
+    const m = msg as RaftMessage;
+    if (typeof m.type !== 'string' || !RAFT_TYPES.has(m.type)) return false;
+    if (m.group !== this.group || m.to !== this.id) return false;
+    if (this.stopped) return true;
+    this.core.step(m);
+    if (
+      (m.type === 'govfs.raft.AppendEntries' || m.type === 'govfs.raft.Heartbeat' || m.type === 'govfs.raft.InstallSnapshot') &&
+      m.from === this.core.softState().leader
+    ) {
+      this.lastLeaderContactAt = this.ctx.clock.now();
+    }
+    this.kick();
+    return true;
+  }
+
+  // ---- client operations -------------------------------------------------------------------
+
+  /** Append `data` (leader only). On success the index is the ticket: it is final unless the
+   * entry is overwritten by another term (ask committed(index, term) on any member). */
+  propose(data: Uint8Array): ProposeResult {
+    if (this.stopped) return { ok: false, reason: 'notLeader', leader: '', message: 'raft shell stopped' };
+    const r = this.core.propose(data);
+    if (r.ok) this.kick();
+    return r;
+  }
+
+  /** Call `cb` once the entry proposed at (index, term) is applied here, with the state
+   * machine's result; or with ok:false if another term's entry took that index, this node
+   * stopped leading (the entry may still commit: ask committed()), or the shell stopped. */
+  whenApplied(index: number, term: number, cb: (outcome: ApplyOutcome) => void): void {
+    if (this.stopped) return cb({ ok: false, reason: 'stopped', message: 'raft shell stopped' });
+    if (index <= this.appliedIndex) {
+      const c = this.committed(index, term);
+      return cb(c === true ? { ok: true, result: undefined } : c === false ? { ok: false, reason: 'overwritten', message: `index ${index} holds another term's entry` } : { ok: false, reason: 'unknown', message: `index ${index} was applied before this node knew of the ticket` });
+    }
+    let list = this.waiters.get(index);
+    if (!list) this.waiters.set(index, (list = []));
+    list.push({ term, cb });
+  }
+
+  /** Has the ticket (index, term) committed? true: the entry of that term is committed at
+   * that index; false: another term's entry is committed there (the ticket is void);
+   * 'unknown': not committed here yet, or compacted past what this node remembers. */
+  committed(index: number, term: number): boolean | 'unknown' {
+    const commit = this.core.commitIndex();
+    if (index <= 0 || index > commit) return 'unknown';
+    const t = this.committedTermAt(index);
+    if (t === undefined) return 'unknown';
+    return t === term;
+  }
+
+  /** Linearizable read: cb(true) once the leader confirmed (with a quorum) it still leads and
+   * this node has applied the read index; cb(false) if that fails or takes longer than two
+   * election timeouts (retry, perhaps on the leader). */
+  readIndex(cb: (ok: boolean) => void): void {
+    if (this.stopped) return cb(false);
+    const ctx = `${this.id}:${++this.readSeq}`;
+    const r = this.core.readIndex(ctx);
+    if (!r.ok) return cb(false);
+    this.reads.set(ctx, { cb, index: -1, deadline: this.ctx.clock.now() + 2 * this.electionTicks * this.tickMs });
+    this.kick();
+  }
+
+  appoint(a: Appointment): AppointResult {
+    const r = this.core.appoint(a);
+    this.kick();
+    return r;
+  }
+
+  proposeConfChange(c: ConfChange): ProposeResult {
+    const r = this.core.proposeConfChange(c);
+    if (r.ok) this.kick();
+    return r;
+  }
+
+  transferLeadership(to: string): TransferResult {
+    const r = this.core.transferLeadership(to);
+    this.kick();
+    return r;
+  }
+
+  /** Perishable entries: applied everything the leader reported committed, and heard from the
+   * leader within a heartbeat interval (plus one tick of slack for timer phase); a leader is
+   * caught up once it applied its commit index. */
+  caughtUp(): boolean {
+    if (this.stopped) return false;
+    const s = this.soft;
+    const commit = this.core.commitIndex();
+    if (s.role === 'leader') return this.appliedIndex >= commit;
+    if (s.leader === '') return false;
+    const fresh = this.ctx.clock.now() - this.lastLeaderContactAt <= (this.heartbeatTicks + 1) * this.tickMs;
+    const st = this.core.status();
+    return fresh && this.appliedIndex >= Math.max(st.leaderCommit, commit);
+  }
+
+  status(): ShellStatus {
+    const s = this.core.status();
+    return { ...s, applied: this.appliedIndex, lastCommitAt: this.lastCommitAt, lastLeaderContactAt: this.lastLeaderContactAt, caughtUp: this.caughtUp() };
+  }
+
+  softState(): SoftState {
+    return this.core.softState();
+  }
+
+  // ---- cheap accessors (hot paths, invariant checkers) -------------------------------------
+
+  get commitIndex(): number {
+    return this.core.commitIndex();
+  }
+  get applied(): number {
+    return this.appliedIndex;
+  }
+  get lastIndex(): number {
+    return this.core.lastIndex();
+  }
+  get currentGroup(): string {
+    return this.group;
+  }
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+  /** Term of the log entry at `index` (undefined if compacted or beyond the end). */
+  termAt(index: number): number | undefined {
+    return this.core.termAt(index);
+  }
+  /** Entries held in memory after the snapshot. */
+  entries(): readonly Entry[] {
+    return this.core.entries();
+  }
+
+  /** Cancel timers and fail what waits; also runs when the owning actor stops. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.cancelTick?.();
+    this.failWaiters(() => true, 'stopped', 'raft shell stopped');
+    for (const r of this.reads.values()) r.cb(false);
+    this.reads.clear();
+  }
+
+  // ---- the ready loop -----------------------------------------------------------------------
+
+  /** Process the Ready at the end of this turn's batch of messages (so a burst of proposals
+   * or responses forms one Ready): a self-message, never a timer. */
+  private kick(): void {
+    if (this.kicked || this.stopped || this.inFlight) return;
+    this.kicked = true;
+    this.ctx.self.tell(new ShellSignal(this, 'kick'));
+  }
+
+  private pump(): void {
+    while (!this.stopped && !this.inFlight) {
+      this.noteCommit();
+      if (!this.core.hasReady()) return;
+      const r = this.core.ready();
+      this.inFlight = r;
+      this.onSoftState(r.softState);
+      const ops = this.persistOps(r);
+      if (ops.length === 0) {
+        this.finish(r);
+        continue;
+      }
+      this.st.batch(ops);
+      this.ctx.pipeToSelf(
+        this.st.sync(),
+        () => new ShellSignal(this, 'persisted', r),
+        (e) => new ShellSignal(this, 'failed', undefined, e),
+      );
+    }
+  }
+
+  private persistOps(r: Ready): StorageOp[] {
+    const ops: StorageOp[] = [];
+    if (r.wipe) {
+      ops.push({ op: 'delRange', start: '', end: '\uffff' });
+      this.storedLast = 0;
+    }
+    if (r.snapshot) {
+      ops.push({ op: 'delRange', start: E_START, end: E_END });
+      ops.push({ op: 'put', key: K_SNAP, value: encodeSnapshot(r.snapshot) });
+      this.storedLast = r.snapshot.index;
+    }
+    if (r.entries.length > 0) {
+      const first = r.entries[0]!.index;
+      if (first <= this.storedLast) ops.push({ op: 'delRange', start: entryKey(first), end: E_END });
+      for (const e of r.entries) ops.push({ op: 'put', key: entryKey(e.index), value: encodeEntry(e) });
+      this.storedLast = r.entries[r.entries.length - 1]!.index;
+    }
+    if (r.hardState || r.wipe) {
+      const hs = r.hardState ?? this.core.hardState();
+      ops.push({ op: 'put', key: K_HS, value: json({ term: hs.term, vote: hs.vote, commit: hs.commit, group: r.group }) });
+    }
+    return ops;
+  }
+
+  /** The Ready is durable: send, apply, serve reads, advance. */
+  private finish(r: Ready): void {
+    if (r !== this.inFlight || this.stopped) return;
+    this.opts.onPersisted?.(r);
+    for (const m of r.messages) this.send(m);
+    if (r.wipe) {
+      this.group = r.group;
+      if (this.sm.reset) this.sm.reset();
+      else this.sm.restore(EMPTY, 0);
+      this.appliedIndex = this.snapshotIndex = 0;
+      this.termStarts = [];
+      this.termsKnownFrom = 1;
+      this.commitNotes = [];
+      this.notesHead = 0;
+      this.notedCommit = 0;
+      this.failWaiters(() => true, 'unknown', 'this node moved to another group');
+    }
+    if (r.snapshot) {
+      const s = r.snapshot;
+      this.sm.restore(s.data, s.index);
+      this.appliedIndex = this.snapshotIndex = s.index;
+      this.termStarts = [{ index: s.index, term: s.term }];
+      this.termsKnownFrom = s.index;
+      this.st.put(K_TERMS, json({ from: this.termsKnownFrom, starts: this.termStarts }));
+      this.failWaiters((i) => i <= s.index, 'unknown', 'a snapshot from the leader covered this index; ask committed() on the leader');
+    }
+    for (const e of r.committed) this.apply(e);
+    for (const rs of r.readStates) {
+      const p = this.reads.get(rs.ctx);
+      if (p) p.index = rs.index;
+    }
+    this.core.advance(r);
+    this.inFlight = undefined;
+    this.serveReads();
+    this.maybeCompact();
+  }
+
+  private apply(e: Entry): void {
+    if (e.index <= this.appliedIndex) return;
+    const at = this.commitTime(e.index);
+    this.appliedIndex = e.index;
+    const last = this.termStarts[this.termStarts.length - 1];
+    if (!last || last.term !== e.term) {
+      this.termStarts.push({ index: e.index, term: e.term });
+      this.st.put(K_TERMS, json({ from: this.termsKnownFrom, starts: this.termStarts }));
+    }
+    let result: unknown;
+    if (e.kind === EntryKind.Normal) {
+      const entry: AppliedEntry = { index: e.index, term: e.term, data: e.data, committedAt: at };
+      result = this.sm.apply(entry);
+      this.opts.onApplied?.(entry, result);
+    }
+    const list = this.waiters.get(e.index);
+    if (list) {
+      this.waiters.delete(e.index);
+      for (const w of list) {
+        if (w.term === e.term) w.cb({ ok: true, result });
+        else w.cb({ ok: false, reason: 'overwritten', message: `index ${e.index} was taken by term ${e.term}; the proposal of term ${w.term} is void` });
+      }
+    }
+  }
+
+  private maybeCompact(): void {
+    if (this.appliedIndex - this.snapshotIndex < this.snapshotEntries) return;
+    const index = this.appliedIndex;
+    const res = this.core.compact(index, this.sm.snapshot());
+    if (!res.ok) return;
+    this.snapshotIndex = index;
+    // Snapshot and the deletion of the entries it covers in one atomic batch: a crash keeps
+    // both or neither. It becomes durable with the next Ready's sync.
+    this.st.batch([
+      { op: 'put', key: K_SNAP, value: encodeSnapshot(res.snapshot) },
+      { op: 'delRange', start: E_START, end: entryKey(index + 1) },
+    ]);
+  }
+
+  private onSoftState(s: SoftState): void {
+    const prev = this.soft;
+    if (s.role === prev.role && s.term === prev.term && s.leader === prev.leader && s.group === prev.group) return;
+    this.soft = s;
+    if (prev.role === 'leader' && (s.role !== 'leader' || s.term !== prev.term)) {
+      this.failWaiters(() => true, 'leadershipLost', 'this node stopped leading; the entry may still commit: ask committed(index, term)');
+    }
+    if (s.leader !== '' && s.leader !== prev.leader) this.lastLeaderContactAt = this.ctx.clock.now();
+    this.opts.onSoftState?.(s);
+  }
+
+  private send(m: RaftMessage): void {
+    let ref = this.refs.get(m.to);
+    if (!ref) {
+      ref = this.ctx.ref(this.opts.addressOf(m.to));
+      this.refs.set(m.to, ref);
+    }
+    try {
+      ref.tell(m);
+    } catch (e) {
+      // An unreachable peer is a lost message, which Raft tolerates.
+      this.ctx.log.debug({ err: e, to: m.to }, 'raft send failed');
+      this.core.reportUnreachable(m.to);
+    }
+  }
+
+  // ---- commit times, reads, waiters ----------------------------------------------------------
+
+  private noteCommit(): void {
+    const c = this.core.commitIndex();
+    if (c <= this.notedCommit) return;
+    this.notedCommit = c;
+    this.lastCommitAt = this.ctx.clock.now();
+    this.commitNotes.push({ index: c, at: this.lastCommitAt });
+  }
+
+  /** Time of the first note at or above `index`. */
+  private commitTime(index: number): number {
+    const notes = this.commitNotes;
+    while (this.notesHead < notes.length && notes[this.notesHead]!.index < index) this.notesHead++;
+    if (this.notesHead > 1024) {
+      this.commitNotes = notes.slice(this.notesHead);
+      this.notesHead = 0;
+    }
+    return this.commitNotes[this.notesHead]?.at ?? this.ctx.clock.now();
+  }
+
+  private committedTermAt(index: number): number | undefined {
+    if (index > this.appliedIndex) return this.core.termAt(index);
+    if (index < this.termsKnownFrom) return undefined;
+    let t: number | undefined;
+    for (const s of this.termStarts) {
+      if (s.index > index) break;
+      t = s.term;
+    }
+    return t;
+  }
+
+  private serveReads(): void {
+    for (const [ctx, r] of this.reads) {
+      if (r.index >= 0 && r.index <= this.appliedIndex) {
+        this.reads.delete(ctx);
+        r.cb(true);
+      }
+    }
+  }
+
+  private expireReads(): void {
+    if (this.reads.size === 0) return;
+    const now = this.ctx.clock.now();
+    for (const [ctx, r] of this.reads) {
+      if (r.index < 0 && now > r.deadline) {
+        this.reads.delete(ctx);
+        r.cb(false);
+      }
+    }
+  }
+
+  private failWaiters(pred: (index: number) => boolean, reason: 'leadershipLost' | 'unknown' | 'stopped', message: string): void {
+    for (const [index, list] of this.waiters) {
+      if (!pred(index)) continue;
+      this.waiters.delete(index);
+      for (const w of list) w.cb({ ok: false, reason, message });
+    }
+  }
+}
