@@ -1,0 +1,278 @@
+// GovClient: the client library (DESIGN.md, "GovFS roles"; thesis 3.3). It caches the subtree
+// map (longest-prefix match), sends changes to a subtree's minister and reads to its clerks,
+// follows redirects, retries with backoff on timeouts and failovers, and never applies a
+// change twice: every change carries this client's id and a sequence number, and ministries
+// keep each client's last result in their replicated state (RIFL).
+//
+// Pure: it talks through a `ClientTransport`, so the same client runs in process, over the
+// network, and under the simulator (where the transport's time is virtual).
+
+import { FsError, type FsErrorData } from './errors.js';
+import { checkPath } from './path.js';
+import { SubtreeMap } from './subtree-map.js';
+
+export interface MinistryInfo {
+  id: string;
+  subtree: string;
+  minister: string;
+  clerks: string[];
+  term: number;
+  down: boolean;
+}
+
+export interface FsRequestMessage {
+  type: 'govfs.fs.FsRequest';
+  clientId: string;
+  seq: number;
+  opJson: string;
+  path: string;
+  lastSeen: number;
+  linearizable: boolean;
+  ticketTo: string;
+  mutation: boolean;
+  acked: number;
+}
+
+export interface FsReplyMessage {
+  ok: boolean;
+  resultJson?: string;
+  error?: FsErrorData | null;
+  redirect?: MinistryInfo[];
+  index?: number;
+  term?: number;
+  ministry?: string;
+}
+
+export interface TicketInfo {
+  seq: number;
+  index: number;
+  term: number;
+  ministry: string;
+}
+
+export interface ClientTransport {
+  /** Ask node `node`; rejects (with an error whose `code` is ETIMEDOUT, ENOENT, ...) when no
+   * answer comes in `timeoutMs`. */
+  ask(node: string, msg: object, timeoutMs: number): Promise<unknown>;
+  /** Address that receives this client's tickets ('' for none). */
+  readonly ticketAddress: string;
+  sleep(ms: number): Promise<void>;
+  /** Uniform in [0, 1) (seeded under the simulator). */
+  random(): number;
+  now(): number;
+}
+
+export interface GovClientOptions {
+  clientId: string;
+  /** Node ids the client may contact first. */
+  nodes: string[];
+  /** One attempt's timeout (default 1,000 ms). */
+  requestTimeoutMs?: number;
+  /** Give up after this long (default 30,000 ms): the last error, or ETIMEDOUT. */
+  deadlineMs?: number;
+}
+
+export type EntryKind = 'file' | 'dir';
+export interface DirEntry {
+  name: string;
+  kind: EntryKind;
+}
+export interface Stat {
+  kind: EntryKind;
+  size: number;
+  ctime: number;
+  mtime: number;
+  version: number;
+}
+
+export interface ReadOptions {
+  /** Confirm with the minister before answering (ReadIndex): see every change committed
+   * before the call, not only your own. */
+  linearizable?: boolean;
+}
+
+/** The ops a client sends; the minister stamps them with the log's time when it proposes. */
+export type ClientOp =
+  | { op: 'mkdir'; path: string; parents?: boolean }
+  | { op: 'create'; path: string }
+  | { op: 'rm'; path: string }
+  | { op: 'rmdir'; path: string; recursive?: boolean }
+  | { op: 'rename'; from: string; to: string }
+  | { op: 'ls'; path: string }
+  | { op: 'stat'; path: string };
+
+const RETRYABLE = new Set(['EAGAIN', 'ETIMEDOUT', 'EUNAVAILABLE', 'ECANCELED', 'ENOENT_ACTOR', 'EHOSTDOWN', 'EHOSTUNREACH']);
+
+export class GovClient {
+  readonly clientId: string;
+  private readonly transport: ClientTransport;
+  private readonly nodes: string[];
+  private readonly requestTimeoutMs: number;
+  private readonly deadlineMs: number;
+  private readonly map = new SubtreeMap<MinistryInfo>();
+  private readonly lastSeen = new Map<string, number>();
+  private seq = 0;
+  private acked = 0;
+  /** Changes go one at a time: a ministry keeps one completion record per client. */
+  private chain: Promise<unknown> = Promise.resolve();
+  /** Tickets of changes, by sequence number, as the ministers sent them. */
+  readonly tickets = new Map<number, TicketInfo>();
+  /** Counters for tests and `govfs status`. */
+  readonly stats = { requests: 0, redirects: 0, retries: 0, timeouts: 0 };
+
+  constructor(transport: ClientTransport, opts: GovClientOptions) {
+    this.transport = transport;
+    this.clientId = opts.clientId;
+    this.nodes = [...opts.nodes];
+    this.requestTimeoutMs = opts.requestTimeoutMs ?? 1_000;
+    this.deadlineMs = opts.deadlineMs ?? 30_000;
+    if (this.nodes.length === 0) throw new FsError('EINVAL', 'a client needs at least one node to contact');
+  }
+
+  mkdir(path: string, opts: { parents?: boolean } = {}): Promise<void> {
+    return this.change({ op: 'mkdir', path: checkPath(path), parents: opts.parents ?? false }, path).then(() => undefined);
+  }
+  create(path: string): Promise<void> {
+    return this.change({ op: 'create', path: checkPath(path) }, path).then(() => undefined);
+  }
+  rm(path: string): Promise<void> {
+    return this.change({ op: 'rm', path: checkPath(path) }, path).then(() => undefined);
+  }
+  rmdir(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
+    return this.change({ op: 'rmdir', path: checkPath(path), recursive: opts.recursive ?? false }, path).then(() => undefined);
+  }
+  rename(from: string, to: string): Promise<void> {
+    checkPath(to);
+    return this.change({ op: 'rename', from: checkPath(from), to }, from).then(() => undefined);
+  }
+  ls(path: string, opts: ReadOptions = {}): Promise<DirEntry[]> {
+    return this.read({ op: 'ls', path: checkPath(path) }, path, opts) as Promise<DirEntry[]>;
+  }
+  stat(path: string, opts: ReadOptions = {}): Promise<Stat> {
+    return this.read({ op: 'stat', path: checkPath(path) }, path, opts) as Promise<Stat>;
+  }
+
+  /** A ticket arrived from a minister (the transport's ticket inbox calls this). */
+  onTicket(t: { seq: number; index: number; term: number; ministry: string; clientId?: string }): void {
+    if (t.clientId !== undefined && t.clientId !== this.clientId) return;
+    this.tickets.set(t.seq, { seq: t.seq, index: t.index, term: t.term, ministry: t.ministry });
+  }
+
+  /** Ask members of the ticket's ministry whether its change committed (thesis 3.3). */
+  async ticketStatus(t: TicketInfo): Promise<'committed' | 'lost' | 'unknown'> {
+    const m = [...this.mapEntries()].find((x) => x.id === t.ministry);
+    const members = m ? [m.minister, ...m.clerks] : this.nodes;
+    for (const node of members) {
+      try {
+        const r = (await this.transport.ask(node, { type: 'govfs.fs.TicketStatusRequest', ministry: t.ministry, index: t.index, term: t.term }, this.requestTimeoutMs)) as { status: string };
+        if (r.status === 'committed' || r.status === 'lost') return r.status;
+      } catch {
+        // try the next member
+      }
+    }
+    return 'unknown';
+  }
+
+  private *mapEntries(): Iterable<MinistryInfo> {
+    for (const [, info] of this.map.entries()) yield info;
+  }
+
+  private change(op: ClientOp, path: string): Promise<unknown> {
+    const run = this.chain.then(
+      () => this.send(op, path, true, false),
+      () => this.send(op, path, true, false),
+    );
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  private read(op: ClientOp, path: string, opts: ReadOptions): Promise<unknown> {
+    return this.send(op, path, false, opts.linearizable ?? false);
+  }
+
+  private learn(ministries: MinistryInfo[] | undefined): void {
+    if (!ministries || ministries.length === 0) return;
+    for (const m of ministries) {
+      const known = this.map.get(m.subtree);
+      if (!known || known.term <= m.term) this.map.set(m.subtree, { id: m.id, subtree: m.subtree, minister: m.minister, clerks: [...(m.clerks ?? [])], term: m.term, down: m.down });
+    }
+  }
+
+  private pick(list: string[]): string {
+    return list[Math.floor(this.transport.random() * list.length)]!;
+  }
+
+  /** Where to send this attempt: the minister for a change, a clerk for a read (the minister
+   * once clerks have failed), any node when the subtree's ministry is unknown. */
+  private target(path: string, mutation: boolean, attempt: number): { node: string; ministry: MinistryInfo | null } {
+    const hit = this.map.lookup(path);
+    const m = hit?.info ?? null;
+    if (!m || attempt > 6) return { node: this.pick(this.nodes), ministry: m };
+    if (mutation) return { node: m.minister, ministry: m };
+    const readers = m.clerks.length > 0 && attempt < 3 ? m.clerks : [m.minister, ...m.clerks];
+    return { node: this.pick(readers), ministry: m };
+  }
+
+  private async send(op: ClientOp, path: string, mutation: boolean, linearizable: boolean): Promise<unknown> {
+    const seq = mutation ? ++this.seq : 0;
+    const deadline = this.transport.now() + this.deadlineMs;
+    let lastError: FsError | null = null;
+    for (let attempt = 0; ; attempt++) {
+      if (this.transport.now() > deadline) {
+        throw lastError ?? new FsError('ETIMEDOUT', `${op.op} ${path}: no answer within ${this.deadlineMs} ms (is the cluster up?)`, path);
+      }
+      const { node, ministry } = this.target(path, mutation, attempt);
+      const req: FsRequestMessage = {
+        type: 'govfs.fs.FsRequest',
+        clientId: this.clientId,
+        seq,
+        opJson: JSON.stringify(op),
+        path,
+        lastSeen: ministry ? (this.lastSeen.get(ministry.id) ?? 0) : 0,
+        linearizable,
+        ticketTo: mutation ? this.transport.ticketAddress : '',
+        mutation,
+        acked: this.acked,
+      };
+      this.stats.requests++;
+      let reply: FsReplyMessage;
+      try {
+        reply = (await this.transport.ask(node, req, this.requestTimeoutMs)) as FsReplyMessage;
+      } catch (e) {
+        const code = (e as { code?: string }).code ?? 'EIO';
+        this.stats.timeouts++;
+        lastError = new FsError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'EUNAVAILABLE', `${op.op} ${path}: node ${node} did not answer (${code}); retrying elsewhere`, path);
+        await this.backoff(attempt);
+        continue;
+      }
+      this.learn(reply.redirect);
+      if (reply.ok) {
+        if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
+        if (mutation) this.acked = Math.max(this.acked, seq);
+        return reply.resultJson ? (JSON.parse(reply.resultJson) as unknown) : undefined;
+      }
+      const err = reply.error;
+      if (!err || !err.code) {
+        // A redirect: go where it says.
+        this.stats.redirects++;
+        if (attempt > 20) await this.backoff(attempt);
+        continue;
+      }
+      const error = FsError.from(err);
+      if (RETRYABLE.has(error.code)) {
+        lastError = error;
+        this.stats.retries++;
+        await this.backoff(attempt);
+        continue;
+      }
+      if (mutation) this.acked = Math.max(this.acked, seq);
+      if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
+      throw error;
+    }
+  }
+
+  private backoff(attempt: number): Promise<void> {
+    const base = Math.min(1_000, 5 * 2 ** Math.min(attempt, 8));
+    return this.transport.sleep(base / 2 + this.transport.random() * base);
+  }
+}

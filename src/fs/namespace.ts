@@ -1,0 +1,754 @@
+// The replicated namespace of ONE ministry: the directory tree of its subtree (rooted at
+// `root`, e.g. '/' or '/a') plus the exactly-once client table, as a deterministic state
+// machine. Every replica applies the same log entries (Ops) in the same order and ends in the
+// same state with the same snapshot bytes.
+//
+// Rules, in short:
+//   - Every mutation is an `Op`: plain JSON, carrying the time `now` (ms) chosen once by the
+//     proposer (e.g. the minister's clock when it stamped the log entry), never read locally.
+//   - `apply(op)` never throws for file-system errors or malformed ops: it returns
+//     `{ ok: false, error: { code, message, path } }`, identically on every replica. Results
+//     are frozen plain objects, safe to keep, to snapshot and to send.
+//   - Reads (`ls`, `stat`, `exists`) are methods that throw FsError (they are not replicated).
+//   - Paths are canonical absolute paths (see path.ts). A path outside `root` is answered
+//     with EXDEV "not in this ministry", for reads and writes alike: the caller should route it
+//     to the ministry owning it (SubtreeMap.lookup). A rename with either end outside `root`
+//     is EXDEV too (renames across ministries are not supported yet).
+//   - The namespace knows nothing of other ministries. The caller (minister/clerk) must
+//       * merge subtree roots of other ministries into listings: mergeListing(ns.ls(p),
+//         map.childrenRoots(p)), so such a root appears as a directory;
+//       * refuse (EXDEV) a rename whose source directory contains another ministry's root or
+//         whose target lies in another ministry (map.within / map.lookup), and route an rmdir
+//         spanning other ministries through the president's subtree delete. For the ministry
+//         keeping the removed directory, the subtree delete is an rmdir with recursive: true.
+//   - The root of the ministry always exists and cannot be removed or renamed (EBUSY).
+//
+// Versions: the namespace has a global `version`, +1 for every op that changes the tree. An
+// inode's `version` is the global version of its last change, so it increases with every
+// change to that inode and orders changes across inodes. A directory changes when an entry is
+// added to or removed from it. Ops that change nothing (mkdir -p of an existing directory,
+// create with exclusive: false of an existing file, rename of a path onto itself) and
+// client-table ops (ack, expireClients) do not bump versions.
+//
+// Times: btime = creation, mtime = last change of content (a file's size, a directory's
+// entries), ctime = last change of the inode (content or metadata, including being renamed),
+// as in POSIX. A directory's `size` is its number of entries.
+//
+// Exactly-once (RIFL): a client mutation is wrapped as { op: 'client', clientId, seq, now,
+// body }. The table keeps ONE completion record per client, { lastSeq, lastResult, lastSeen }:
+// a client issues one mutation at a time per ministry and numbers its requests with
+// increasing `seq` (gaps allowed, e.g. one counter shared across ministries).
+//   - seq > lastSeq (or unknown client): apply, save the result (errors included).
+//   - seq == lastSeq: return the saved result, do not apply again; if the client has already
+//     acknowledged it (result dropped), ESTALE.
+//   - seq < lastSeq: ESTALE "already superseded" (a delayed duplicate of an old request).
+//   - { op: 'ack', clientId, seq, now }: the client has the result of `seq` (or later); the
+//     saved result is dropped but lastSeq is kept, so a delayed duplicate still cannot apply.
+//     With close: true the client ends its session and the whole record goes.
+//   - { op: 'expireClients', now, ttlMs }: drop records with lastSeen + ttlMs <= now.
+//     Any request or ack of a client refreshes lastSeen. A client whose record expired must
+//     not retry with the same id (it would be taken as new); the session layer guarantees this
+//     by expiring records only after the client's session has lapsed (with a margin for clock
+//     drift), and the client starts a new session, with a new id, when it finds its own lapsed.
+
+import { FsError, fsErrors, isFsErrorCode, type FsErrorData } from './errors.js';
+import { formatPath, isAncestor, parsePath } from './path.js';
+import { compareNames } from './subtree-map.js';
+
+export type NodeKind = 'dir' | 'file';
+
+export interface DirEntry {
+  name: string;
+  kind: NodeKind;
+}
+
+export interface Stat {
+  /** Inode number, unique within the ministry, never reused; kept across renames. */
+  ino: number;
+  kind: NodeKind;
+  /** Bytes for a file; number of entries for a directory. */
+  size: number;
+  btime: number;
+  ctime: number;
+  mtime: number;
+  version: number;
+}
+
+/** The namespace mutations (the body of a log entry). */
+export type MutationOp =
+  | { op: 'mkdir'; path: string; parents?: boolean }
+  | { op: 'create'; path: string; exclusive?: boolean }
+  | { op: 'rm'; path: string }
+  | { op: 'rmdir'; path: string; recursive?: boolean }
+  | { op: 'rename'; from: string; to: string }
+  | { op: 'setSize'; path: string; size: number };
+
+type Stamped<T> = T extends unknown ? T & { now: number } : never;
+
+/** An unsessioned mutation (e.g. ordered by the system: a subtree delete). */
+export type StampedMutationOp = Stamped<MutationOp>;
+
+/** A client's mutation, applied at most once per (clientId, seq). */
+export interface ClientOp {
+  op: 'client';
+  clientId: string;
+  seq: number;
+  now: number;
+  body: MutationOp;
+}
+
+export interface AckOp {
+  op: 'ack';
+  clientId: string;
+  seq: number;
+  now: number;
+  /** The client ends its session: forget it entirely. */
+  close?: boolean;
+}
+
+export interface ExpireClientsOp {
+  op: 'expireClients';
+  now: number;
+  ttlMs: number;
+}
+
+/** One replicated log entry's worth of namespace state change. */
+export type Op = StampedMutationOp | ClientOp | AckOp | ExpireClientsOp;
+
+export type OpOk =
+  | { ok: true; op: 'mkdir'; version: number; created: string[] }
+  | { ok: true; op: 'create'; version: number; created: boolean; stat: Stat }
+  | { ok: true; op: 'rm'; version: number }
+  | { ok: true; op: 'rmdir'; version: number; removed: number }
+  | { ok: true; op: 'rename'; version: number; replaced: boolean }
+  | { ok: true; op: 'setSize'; version: number; stat: Stat }
+  | { ok: true; op: 'ack'; version: number }
+  | { ok: true; op: 'expireClients'; version: number; expired: string[] };
+
+export interface OpFail {
+  ok: false;
+  error: FsErrorData;
+}
+
+/** `version` is the namespace version right after the op (for a replayed result: then). */
+export type OpResult = OpOk | OpFail;
+
+export interface ClientRecord {
+  lastSeq: number;
+  /** null once the client acknowledged it. */
+  lastResult: OpResult | null;
+  lastSeen: number;
+}
+
+/** The success value of a result, or throw its error as an FsError. */
+export function unwrap<R extends OpResult>(r: R): Extract<R, { ok: true }> {
+  if (!r.ok) throw FsError.from(r.error);
+  return r as Extract<R, { ok: true }>;
+}
+
+/**
+ * A directory listing merged with the names of other ministries' subtree roots directly
+ * inside it (SubtreeMap.childrenRoots): those appear as directories (replacing a same-named
+ * local entry). Sorted by name, no duplicates.
+ */
+export function mergeListing(entries: readonly DirEntry[], extraDirNames: readonly string[]): DirEntry[] {
+  const byName = new Map<string, DirEntry>();
+  for (const e of entries) byName.set(e.name, { name: e.name, kind: e.kind });
+  for (const n of extraDirNames) byName.set(n, { name: n, kind: 'dir' });
+  return [...byName.values()].sort((a, b) => compareNames(a.name, b.name));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+interface INode {
+  ino: number;
+  kind: NodeKind;
+  size: number;
+  btime: number;
+  ctime: number;
+  mtime: number;
+  version: number;
+  /** Entries of a directory; null for a file. */
+  children: Map<string, INode> | null;
+}
+
+const SNAPSHOT_FORMAT = 'govfs.namespace';
+const SNAPSHOT_VERSION = 1;
+const MAX_CLIENT_ID = 256;
+
+export class Namespace {
+  readonly root: string;
+  private readonly rootSegs: readonly string[];
+  private rootNode: INode;
+  private _version = 0;
+  private nextIno = 2;
+  private readonly clients = new Map<string, ClientRecord>();
+
+  /** A fresh namespace: only the (empty) root directory, created at `now`. */
+  constructor(root = '/', options: { now?: number } = {}) {
+    this.rootSegs = parsePath(root);
+    this.root = root;
+    const now = finite(options.now ?? 0, 'now', 'namespace');
+    this.rootNode = { ino: 1, kind: 'dir', size: 0, btime: now, ctime: now, mtime: now, version: 0, children: new Map() };
+  }
+
+  /** The global version: +1 for every op that changed the tree. */
+  get version(): number {
+    return this._version;
+  }
+
+  // --- reads (throw FsError) -----------------------------------------------------------------
+
+  stat(path: string): Stat {
+    return statOf(this.resolve('stat', path, this.rel('stat', path)));
+  }
+
+  exists(path: string): boolean {
+    try {
+      this.stat(path);
+      return true;
+    } catch (e) {
+      if (e instanceof FsError && (e.code === 'ENOENT' || e.code === 'ENOTDIR')) return false;
+      throw e;
+    }
+  }
+
+  /** Entries of a directory, sorted by name. ENOTDIR for a file. */
+  ls(path: string): DirEntry[] {
+    const node = this.resolve('ls', path, this.rel('ls', path));
+    if (node.children === null) throw fsErrors.notDir('ls', path);
+    return [...node.children.entries()]
+      .sort((a, b) => compareNames(a[0], b[0]))
+      .map(([name, n]) => ({ name, kind: n.kind }));
+  }
+
+  /** Every path in the namespace with its kind, depth first, sorted (root first). */
+  paths(): Array<{ path: string; kind: NodeKind }> {
+    const out: Array<{ path: string; kind: NodeKind }> = [];
+    const visit = (segs: string[], node: INode) => {
+      out.push({ path: formatPath(segs), kind: node.kind });
+      if (node.children === null) return;
+      for (const name of [...node.children.keys()].sort(compareNames)) visit([...segs, name], node.children.get(name) as INode);
+    };
+    visit([...this.rootSegs], this.rootNode);
+    return out;
+  }
+
+  /** The completion record of a client, if any (a copy). */
+  client(clientId: string): ClientRecord | undefined {
+    const r = this.clients.get(clientId);
+    return r === undefined ? undefined : { ...r };
+  }
+
+  clientIds(): string[] {
+    return [...this.clients.keys()].sort(compareNames);
+  }
+
+  // --- the state machine ---------------------------------------------------------------------
+
+  /**
+   * Apply one log entry. Never throws for file-system errors or malformed input: returns
+   * { ok: false, error } instead, the same on every replica.
+   */
+  apply(op: Op): OpResult {
+    return deepFreeze(this.applyInner(op as unknown));
+  }
+
+  private applyInner(x: unknown): OpResult {
+    let op: Op;
+    try {
+      op = checkOp(x);
+    } catch (e) {
+      return fail(e);
+    }
+    switch (op.op) {
+      case 'client':
+        return this.applyClient(op);
+      case 'ack':
+        return this.applyAck(op);
+      case 'expireClients':
+        return this.applyExpire(op);
+      default:
+        return this.applyMutation(op, op.now);
+    }
+  }
+
+  private applyClient(op: ClientOp): OpResult {
+    const rec = this.clients.get(op.clientId);
+    if (rec !== undefined) {
+      rec.lastSeen = Math.max(rec.lastSeen, op.now);
+      if (op.seq === rec.lastSeq) {
+        if (rec.lastResult !== null) return rec.lastResult;
+        return fail(
+          fsErrors.stale(
+            `request #${op.seq} of client ${op.clientId}`,
+            undefined,
+            'already completed and acknowledged, its result is no longer kept (do not retry acknowledged requests)',
+          ),
+        );
+      }
+      if (op.seq < rec.lastSeq)
+        return fail(
+          fsErrors.stale(
+            `request #${op.seq} of client ${op.clientId}`,
+            undefined,
+            `request already superseded by #${rec.lastSeq} (a delayed duplicate; not applied)`,
+          ),
+        );
+    }
+    const result = deepFreeze(this.applyMutation(op.body, op.now));
+    this.clients.set(op.clientId, { lastSeq: op.seq, lastResult: result, lastSeen: op.now });
+    return result;
+  }
+
+  private applyAck(op: AckOp): OpResult {
+    const rec = this.clients.get(op.clientId);
+    if (rec !== undefined) {
+      if (op.close === true) this.clients.delete(op.clientId);
+      else {
+        rec.lastSeen = Math.max(rec.lastSeen, op.now);
+        if (op.seq >= rec.lastSeq) rec.lastResult = null;
+      }
+    }
+    return { ok: true, op: 'ack', version: this._version };
+  }
+
+  private applyExpire(op: ExpireClientsOp): OpResult {
+    const expired: string[] = [];
+    for (const [id, rec] of this.clients) if (rec.lastSeen + op.ttlMs <= op.now) expired.push(id);
+    expired.sort(compareNames);
+    for (const id of expired) this.clients.delete(id);
+    return { ok: true, op: 'expireClients', version: this._version, expired };
+  }
+
+  private applyMutation(op: MutationOp, now: number): OpResult {
+    try {
+      switch (op.op) {
+        case 'mkdir':
+          return this.mkdir(op.path, op.parents === true, now);
+        case 'create':
+          return this.create(op.path, op.exclusive !== false, now);
+        case 'rm':
+          return this.rm(op.path, now);
+        case 'rmdir':
+          return this.rmdir(op.path, op.recursive === true, now);
+        case 'rename':
+          return this.rename(op.from, op.to, now);
+        case 'setSize':
+          return this.setSize(op.path, op.size, now);
+      }
+    } catch (e) {
+      return fail(e);
+    }
+  }
+
+  // Each mutation validates everything first (throwing FsError) and only then changes state,
+  // so a failed op leaves no trace.
+
+  private mkdir(path: string, parents: boolean, now: number): OpResult {
+    const rel = this.rel('mkdir', path);
+    let node = this.rootNode;
+    let i = 0;
+    for (; i < rel.length; i++) {
+      const child = (node.children as Map<string, INode>).get(rel[i] as string);
+      if (child === undefined) break;
+      if (i === rel.length - 1) {
+        if (child.kind === 'dir' && parents) return { ok: true, op: 'mkdir', version: this._version, created: [] };
+        throw child.kind === 'dir'
+          ? fsErrors.exists('mkdir', path, 'it is a directory; use parents: true to accept an existing one')
+          : fsErrors.exists('mkdir', path, 'a file has that name');
+      }
+      if (child.children === null) throw fsErrors.notDir('mkdir', path, this.abs(rel.slice(0, i + 1)));
+      node = child;
+    }
+    if (rel.length === 0) {
+      if (parents) return { ok: true, op: 'mkdir', version: this._version, created: [] };
+      throw fsErrors.exists('mkdir', path, 'it is the root of this ministry');
+    }
+    if (i < rel.length - 1 && !parents)
+      throw fsErrors.notFound('mkdir', path, this.abs(rel.slice(0, i + 1)), 'create it first or use parents: true');
+    const v = ++this._version;
+    touch(node, now, v);
+    const created: string[] = [];
+    for (; i < rel.length; i++) {
+      const dir: INode = { ino: this.nextIno++, kind: 'dir', size: 0, btime: now, ctime: now, mtime: now, version: v, children: new Map() };
+      (node.children as Map<string, INode>).set(rel[i] as string, dir);
+      created.push(this.abs(rel.slice(0, i + 1)));
+      node = dir;
+    }
+    return { ok: true, op: 'mkdir', version: v, created };
+  }
+
+  private create(path: string, exclusive: boolean, now: number): OpResult {
+    const rel = this.rel('create', path);
+    if (rel.length === 0)
+      throw exclusive ? fsErrors.exists('create', path, 'it is the root of this ministry') : fsErrors.isDir('create', path, 'it is the root of this ministry');
+    const parent = this.resolveParent('create', path, rel);
+    const name = rel[rel.length - 1] as string;
+    const existing = (parent.children as Map<string, INode>).get(name);
+    if (existing !== undefined) {
+      if (existing.kind === 'dir') throw exclusive ? fsErrors.exists('create', path, 'a directory has that name') : fsErrors.isDir('create', path, 'a directory has that name');
+      if (exclusive) throw fsErrors.exists('create', path, 'use exclusive: false to accept an existing file');
+      return { ok: true, op: 'create', version: this._version, created: false, stat: statOf(existing) };
+    }
+    const v = ++this._version;
+    const file: INode = { ino: this.nextIno++, kind: 'file', size: 0, btime: now, ctime: now, mtime: now, version: v, children: null };
+    (parent.children as Map<string, INode>).set(name, file);
+    touch(parent, now, v);
+    return { ok: true, op: 'create', version: v, created: true, stat: statOf(file) };
+  }
+
+  private rm(path: string, now: number): OpResult {
+    const rel = this.rel('rm', path);
+    const node = this.resolve('rm', path, rel);
+    if (node.kind === 'dir') throw fsErrors.isDir('rm', path, 'use rmdir');
+    const parent = this.resolveParent('rm', path, rel);
+    const v = ++this._version;
+    (parent.children as Map<string, INode>).delete(rel[rel.length - 1] as string);
+    touch(parent, now, v);
+    return { ok: true, op: 'rm', version: v };
+  }
+
+  private rmdir(path: string, recursive: boolean, now: number): OpResult {
+    const rel = this.rel('rmdir', path);
+    if (rel.length === 0)
+      throw fsErrors.busy('rmdir', path, 'the root of a ministry cannot be removed (a whole subtree is deleted through the president)');
+    const node = this.resolve('rmdir', path, rel);
+    if (node.children === null) throw fsErrors.notDir('rmdir', path);
+    if (node.children.size > 0 && !recursive) throw fsErrors.notEmpty('rmdir', path);
+    const parent = this.resolveParent('rmdir', path, rel);
+    const removed = countNodes(node);
+    const v = ++this._version;
+    (parent.children as Map<string, INode>).delete(rel[rel.length - 1] as string);
+    touch(parent, now, v);
+    return { ok: true, op: 'rmdir', version: v, removed };
+  }
+
+  private rename(from: string, to: string, now: number): OpResult {
+    const fromRel = this.rel('rename', from);
+    const toRel = this.rel('rename', to);
+    const op = `rename ${from} ->`;
+    const src = this.resolve('rename', from, fromRel);
+    if (fromRel.length === 0) throw fsErrors.busy('rename', from, 'the root of a ministry cannot be renamed');
+    if (toRel.length === 0) throw fsErrors.busy(op, to, 'the root of a ministry cannot be replaced');
+    const dstParent = this.resolveParent(op, to, toRel);
+    if (from === to) return { ok: true, op: 'rename', version: this._version, replaced: false };
+    if (src.kind === 'dir' && isAncestor(from, to)) throw fsErrors.invalid(op, to, 'cannot move a directory into itself');
+    const toName = toRel[toRel.length - 1] as string;
+    const dst = (dstParent.children as Map<string, INode>).get(toName);
+    if (dst !== undefined) {
+      if (src.kind === 'file' && dst.kind === 'dir') throw fsErrors.isDir(op, to, 'cannot replace a directory with a file');
+      if (src.kind === 'dir' && dst.kind === 'file') throw fsErrors.notDir(op, to);
+      if (dst.children !== null && dst.children.size > 0) throw fsErrors.notEmpty(op, to, 'only an empty directory can be replaced');
+    }
+    const srcParent = this.resolveParent('rename', from, fromRel);
+    const v = ++this._version;
+    (srcParent.children as Map<string, INode>).delete(fromRel[fromRel.length - 1] as string);
+    (dstParent.children as Map<string, INode>).set(toName, src);
+    touch(srcParent, now, v);
+    touch(dstParent, now, v);
+    src.ctime = now;
+    src.version = v;
+    return { ok: true, op: 'rename', version: v, replaced: dst !== undefined };
+  }
+
+  private setSize(path: string, size: number, now: number): OpResult {
+    const rel = this.rel('setSize', path);
+    if (!Number.isSafeInteger(size) || size < 0) throw fsErrors.invalid('setSize', path, `size must be a non-negative integer, got ${String(size)}`);
+    const node = this.resolve('setSize', path, rel);
+    if (node.kind === 'dir') throw fsErrors.isDir('setSize', path, 'only files have a size to set');
+    const v = ++this._version;
+    node.size = size + 0;
+    node.mtime = now;
+    node.ctime = now;
+    node.version = v;
+    return { ok: true, op: 'setSize', version: v, stat: statOf(node) };
+  }
+
+  // --- path resolution -----------------------------------------------------------------------
+
+  /** Segments of `path` below this ministry's root; EINVAL if malformed, EXDEV if outside. */
+  private rel(op: string, path: string): string[] {
+    const segs = parsePath(path);
+    const r = this.rootSegs;
+    if (segs.length < r.length || r.some((s, i) => segs[i] !== s)) throw fsErrors.crossDevice(op, path, this.root);
+    return segs.slice(r.length);
+  }
+
+  private abs(rel: readonly string[]): string {
+    return formatPath([...this.rootSegs, ...rel]);
+  }
+
+  /** The directory that holds (or would hold) the last segment of `rel`. */
+  private resolveParent(op: string, path: string, rel: readonly string[]): INode {
+    let node = this.rootNode;
+    for (let i = 0; i < rel.length - 1; i++) {
+      const child = (node.children as Map<string, INode>).get(rel[i] as string);
+      if (child === undefined) throw fsErrors.notFound(op, path, this.abs(rel.slice(0, i + 1)));
+      if (child.children === null) throw fsErrors.notDir(op, path, this.abs(rel.slice(0, i + 1)));
+      node = child;
+    }
+    return node;
+  }
+
+  private resolve(op: string, path: string, rel: readonly string[]): INode {
+    if (rel.length === 0) return this.rootNode;
+    const parent = this.resolveParent(op, path, rel);
+    const node = (parent.children as Map<string, INode>).get(rel[rel.length - 1] as string);
+    if (node === undefined) throw fsErrors.notFound(op, path);
+    return node;
+  }
+
+  // --- snapshots -----------------------------------------------------------------------------
+
+  /** The whole replicated state as bytes (canonical JSON: same state, same bytes). */
+  snapshot(): Uint8Array {
+    const clients: Array<[string, ClientRecord]> = this.clientIds().map((id) => {
+      const r = this.clients.get(id) as ClientRecord;
+      return [id, { lastSeq: r.lastSeq, lastResult: r.lastResult, lastSeen: r.lastSeen }];
+    });
+    const doc = {
+      format: SNAPSHOT_FORMAT,
+      v: SNAPSHOT_VERSION,
+      root: this.root,
+      version: this._version,
+      nextIno: this.nextIno,
+      tree: encodeNode(this.rootNode),
+      clients,
+    };
+    return new TextEncoder().encode(JSON.stringify(doc));
+  }
+
+  /** Rebuild from `snapshot()` bytes. EINVAL (naming what is wrong) for corrupt input. */
+  static restore(bytes: Uint8Array): Namespace {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+    } catch (e) {
+      throw new FsError('EINVAL', `corrupt namespace snapshot: not UTF-8 JSON (${(e as Error).message})`, undefined, { cause: e });
+    }
+    const d = doc as Record<string, unknown>;
+    const corrupt = (what: string) => new FsError('EINVAL', `corrupt namespace snapshot: ${what}`);
+    if (typeof d !== 'object' || d === null || d['format'] !== SNAPSHOT_FORMAT) throw corrupt('not a govfs namespace snapshot');
+    if (d['v'] !== SNAPSHOT_VERSION) throw corrupt(`unsupported format version ${String(d['v'])}`);
+    let ns: Namespace;
+    try {
+      ns = new Namespace(d['root'] as string);
+    } catch {
+      throw corrupt('bad root path');
+    }
+    const version = d['version'];
+    const nextIno = d['nextIno'];
+    if (!isCount(version)) throw corrupt('bad version');
+    if (!isCount(nextIno) || nextIno < 2) throw corrupt('bad nextIno');
+    const seen = new Set<number>();
+    const root = decodeNode(d['tree'], corrupt, seen, nextIno, version, 0);
+    if (root.kind !== 'dir') throw corrupt('the root is not a directory');
+    ns.rootNode = root;
+    ns._version = version;
+    ns.nextIno = nextIno;
+    const clients = d['clients'];
+    if (!Array.isArray(clients)) throw corrupt('bad client table');
+    for (const e of clients) {
+      if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || ns.clients.has(e[0])) throw corrupt('bad client entry');
+      const r = e[1] as Record<string, unknown>;
+      if (typeof r !== 'object' || r === null || !isCount(r['lastSeq']) || !Number.isFinite(r['lastSeen'])) throw corrupt(`bad record of client ${e[0]}`);
+      const lr = r['lastResult'];
+      if (lr !== null && !isResult(lr)) throw corrupt(`bad saved result of client ${e[0]}`);
+      ns.clients.set(e[0], { lastSeq: r['lastSeq'] as number, lastResult: deepFreeze(lr as OpResult | null), lastSeen: r['lastSeen'] as number });
+    }
+    return ns;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function touch(dir: INode, now: number, v: number): void {
+  dir.mtime = now;
+  dir.ctime = now;
+  dir.version = v;
+}
+
+function statOf(n: INode): Stat {
+  return {
+    ino: n.ino,
+    kind: n.kind,
+    size: n.children === null ? n.size : n.children.size,
+    btime: n.btime,
+    ctime: n.ctime,
+    mtime: n.mtime,
+    version: n.version,
+  };
+}
+
+function countNodes(n: INode): number {
+  let count = 0;
+  const stack = [n];
+  while (stack.length > 0) {
+    const x = stack.pop() as INode;
+    count++;
+    if (x.children !== null) for (const c of x.children.values()) stack.push(c);
+  }
+  return count;
+}
+
+function fail(e: unknown): OpFail {
+  if (e instanceof FsError) return { ok: false, error: e.toJSON() };
+  throw e;
+}
+
+function deepFreeze<T>(x: T): T {
+  if (typeof x === 'object' && x !== null && !Object.isFrozen(x)) {
+    Object.freeze(x);
+    for (const v of Object.values(x)) deepFreeze(v);
+  }
+  return x;
+}
+
+type EncodedNode =
+  | { ino: number; kind: 'file'; size: number; btime: number; ctime: number; mtime: number; version: number }
+  | { ino: number; kind: 'dir'; btime: number; ctime: number; mtime: number; version: number; entries: Array<[string, EncodedNode]> };
+
+function encodeNode(n: INode): EncodedNode {
+  if (n.children === null) return { ino: n.ino, kind: 'file', size: n.size, btime: n.btime, ctime: n.ctime, mtime: n.mtime, version: n.version };
+  const entries: Array<[string, EncodedNode]> = [...n.children.keys()]
+    .sort(compareNames)
+    .map((name) => [name, encodeNode(n.children?.get(name) as INode)]);
+  return { ino: n.ino, kind: 'dir', btime: n.btime, ctime: n.ctime, mtime: n.mtime, version: n.version, entries };
+}
+
+function decodeNode(
+  x: unknown,
+  corrupt: (what: string) => FsError,
+  seen: Set<number>,
+  nextIno: number,
+  version: number,
+  depth: number,
+): INode {
+  const o = x as Record<string, unknown>;
+  if (typeof o !== 'object' || o === null || depth > 4096) throw corrupt('bad tree node');
+  const ino = o['ino'];
+  if (!isCount(ino) || ino < 1 || ino >= nextIno || seen.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
+  seen.add(ino);
+  for (const f of ['btime', 'ctime', 'mtime']) if (!Number.isFinite(o[f])) throw corrupt(`inode ${ino}: bad ${f}`);
+  if (!isCount(o['version']) || (o['version'] as number) > version) throw corrupt(`inode ${ino}: bad version`);
+  const base = { ino, btime: o['btime'] as number, ctime: o['ctime'] as number, mtime: o['mtime'] as number, version: o['version'] as number };
+  if (o['kind'] === 'file') {
+    if (!isCount(o['size'])) throw corrupt(`inode ${ino}: bad size`);
+    return { ...base, kind: 'file', size: o['size'] as number, children: null };
+  }
+  if (o['kind'] !== 'dir' || !Array.isArray(o['entries'])) throw corrupt(`inode ${ino}: bad kind or entries`);
+  const children = new Map<string, INode>();
+  for (const e of o['entries'] as unknown[]) {
+    if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || children.has(e[0])) throw corrupt(`inode ${ino}: bad entry`);
+    try {
+      parsePath('/' + e[0]);
+    } catch {
+      throw corrupt(`inode ${ino}: bad entry name`);
+    }
+    children.set(e[0], decodeNode(e[1], corrupt, seen, nextIno, version, depth + 1));
+  }
+  return { ...base, kind: 'dir', size: 0, children };
+}
+
+function isCount(x: unknown): x is number {
+  return typeof x === 'number' && Number.isSafeInteger(x) && x >= 0;
+}
+
+function isResult(x: unknown): x is OpResult {
+  if (typeof x !== 'object' || x === null) return false;
+  const r = x as Record<string, unknown>;
+  if (r['ok'] === true) return typeof r['op'] === 'string' && isCount(r['version']);
+  if (r['ok'] === false) {
+    const e = r['error'] as Record<string, unknown> | null;
+    return typeof e === 'object' && e !== null && isFsErrorCode(e['code']) && typeof e['message'] === 'string';
+  }
+  return false;
+}
+
+// --- op validation (ops come from the log, i.e. from the wire: trust nothing) ----------------
+
+function finite(x: unknown, field: string, op: string): number {
+  if (typeof x !== 'number' || !Number.isFinite(x)) throw fsErrors.invalid(op, undefined, `${field} must be a finite number (ms), got ${String(x)}`);
+  return x + 0; // -0 → 0, so a snapshot round-trips exactly
+}
+
+function str(x: unknown, field: string, op: string): string {
+  if (typeof x !== 'string') throw fsErrors.invalid(op, undefined, `${field} must be a string`);
+  return x;
+}
+
+function optBool(x: unknown, field: string, op: string): boolean | undefined {
+  if (x !== undefined && typeof x !== 'boolean') throw fsErrors.invalid(op, undefined, `${field} must be a boolean`);
+  return x;
+}
+
+function checkMutation(x: unknown): MutationOp {
+  if (typeof x !== 'object' || x === null) throw fsErrors.invalid('apply', undefined, 'malformed op: not an object');
+  const o = x as Record<string, unknown>;
+  const name = o['op'];
+  switch (name) {
+    case 'mkdir': {
+      const parents = optBool(o['parents'], 'parents', name);
+      return parents === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), parents };
+    }
+    case 'create': {
+      const exclusive = optBool(o['exclusive'], 'exclusive', name);
+      return exclusive === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), exclusive };
+    }
+    case 'rm':
+      return { op: name, path: str(o['path'], 'path', name) };
+    case 'rmdir': {
+      const recursive = optBool(o['recursive'], 'recursive', name);
+      return recursive === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), recursive };
+    }
+    case 'rename':
+      return { op: name, from: str(o['from'], 'from', name), to: str(o['to'], 'to', name) };
+    case 'setSize': {
+      if (typeof o['size'] !== 'number') throw fsErrors.invalid(name, undefined, 'size must be a number');
+      return { op: name, path: str(o['path'], 'path', name), size: o['size'] };
+    }
+    default:
+      throw fsErrors.invalid('apply', undefined, `unknown op ${JSON.stringify(String(name)).slice(0, 40)}`);
+  }
+}
+
+function clientId(x: unknown, op: string): string {
+  if (typeof x !== 'string' || x.length === 0 || x.length > MAX_CLIENT_ID)
+    throw fsErrors.invalid(op, undefined, `clientId must be a non-empty string of at most ${MAX_CLIENT_ID} characters`);
+  return x;
+}
+
+function seqOf(x: unknown, op: string): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 1) throw fsErrors.invalid(op, undefined, `seq must be a positive integer, got ${String(x)}`);
+  return x;
+}
+
+/** Validate an op from the log; throws FsError EINVAL. Returns a clean copy. */
+export function checkOp(x: unknown): Op {
+  if (typeof x !== 'object' || x === null) throw fsErrors.invalid('apply', undefined, 'malformed op: not an object');
+  const o = x as Record<string, unknown>;
+  switch (o['op']) {
+    case 'client':
+      return {
+        op: 'client',
+        clientId: clientId(o['clientId'], 'client'),
+        seq: seqOf(o['seq'], 'client'),
+        now: finite(o['now'], 'now', 'client'),
+        body: checkMutation(o['body']),
+      };
+    case 'ack': {
+      const close = optBool(o['close'], 'close', 'ack');
+      const ack: AckOp = { op: 'ack', clientId: clientId(o['clientId'], 'ack'), seq: seqOf(o['seq'], 'ack'), now: finite(o['now'], 'now', 'ack') };
+      if (close !== undefined) ack.close = close;
+      return ack;
+    }
+    case 'expireClients': {
+      const ttlMs = finite(o['ttlMs'], 'ttlMs', 'expireClients');
+      if (ttlMs < 0) throw fsErrors.invalid('expireClients', undefined, 'ttlMs must be >= 0');
+      return { op: 'expireClients', now: finite(o['now'], 'now', 'expireClients'), ttlMs };
+    }
+    default:
+      return { ...checkMutation(o), now: finite(o['now'], 'now', String(o['op'])) } as StampedMutationOp;
+  }
+}

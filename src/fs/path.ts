@@ -1,0 +1,156 @@
+// Absolute paths: validation and a canonical form.
+//
+// A govfs path has exactly one spelling, so it can key the subtree map, the lease table and
+// the namespace without normalising twice:
+//   - it starts with '/'; the root is '/';
+//   - segments are separated by exactly one '/'; no empty segments ('//'), and NO trailing
+//     '/' except for the root itself: '/a/' is rejected with EINVAL, not normalised
+//     (`tidyPath` is offered to front ends that want to be lenient with what users type);
+//   - no '.' or '..' segments, no NUL character, no unpaired UTF-16 surrogate (not encodable
+//     as UTF-8);
+//   - a segment is at most 255 bytes and the whole path at most 4096 bytes, in UTF-8.
+//
+// `parsePath` is the validating entry point. The other helpers take canonical paths (already
+// validated) and do not re-validate, except `joinPath`, which validates the name it appends.
+
+import { FsError } from './errors.js';
+
+export const MAX_NAME_BYTES = 255;
+export const MAX_PATH_BYTES = 4096;
+export const ROOT = '/';
+
+/** UTF-8 length of `s`, or -1 if `s` has an unpaired surrogate (not valid Unicode). */
+export function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      const d = i + 1 < s.length ? s.charCodeAt(i + 1) : 0;
+      if (d < 0xdc00 || d > 0xdfff) return -1;
+      n += 4;
+      i++;
+    } else if (c >= 0xdc00 && c <= 0xdfff) return -1;
+    else n += 3;
+  }
+  return n;
+}
+
+function quote(p: string): string {
+  const shown = p.length > 80 ? `${p.slice(0, 77)}...` : p;
+  return JSON.stringify(shown);
+}
+
+function bad(p: unknown, what: string): FsError {
+  const path = typeof p === 'string' ? p : undefined;
+  const shown = path === undefined ? `(a ${p === null ? 'null' : typeof p}, not a string)` : quote(path);
+  return new FsError('EINVAL', `invalid path ${shown}: ${what}`, path);
+}
+
+/** Why `name` is not a valid single path segment, or undefined if it is. */
+export function nameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'empty name';
+  if (name === '.' || name === '..') return `"${name}" is not allowed (paths are absolute and canonical)`;
+  if (name.includes('\0')) return 'contains a NUL character';
+  if (name.includes('/')) return 'a name cannot contain "/"';
+  const bytes = utf8Length(name);
+  if (bytes < 0) return 'contains an unpaired surrogate (not valid Unicode)';
+  if (bytes > MAX_NAME_BYTES) return `a name is ${bytes} bytes, over the limit of ${MAX_NAME_BYTES} bytes`;
+  return undefined;
+}
+
+export function isValidName(name: unknown): name is string {
+  return typeof name === 'string' && nameProblem(name) === undefined;
+}
+
+/**
+ * Validate an absolute path and split it into its segments ('/' → []). Throws FsError EINVAL
+ * (with the path and the reason) for anything that is not a canonical absolute path.
+ */
+export function parsePath(p: unknown): string[] {
+  if (typeof p !== 'string') throw bad(p, 'a path must be a string');
+  if (p.length === 0) throw bad(p, 'empty path (paths are absolute, e.g. /a/b)');
+  if (p[0] !== '/') throw bad(p, 'not absolute (paths start with /)');
+  if (p === '/') return [];
+  if (p.endsWith('/')) throw bad(p, `trailing "/" (write ${quote(p.replace(/\/+$/, '') || '/')})`);
+  const total = utf8Length(p);
+  if (total > MAX_PATH_BYTES) throw bad(p, `path is ${total} bytes, over the limit of ${MAX_PATH_BYTES} bytes`);
+  const segs = p.slice(1).split('/');
+  for (const s of segs) {
+    if (s.length === 0) throw bad(p, 'empty segment ("//")');
+    const problem = nameProblem(s);
+    if (problem !== undefined) throw bad(p, problem);
+  }
+  return segs;
+}
+
+/** `p` itself if it is a canonical absolute path; throws EINVAL otherwise. */
+export function checkPath(p: unknown): string {
+  parsePath(p);
+  return p as string;
+}
+
+export function isValidPath(p: unknown): p is string {
+  try {
+    parsePath(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Segments back to a path ([] → '/'). Segments are not re-validated. */
+export function formatPath(segments: readonly string[]): string {
+  return '/' + segments.join('/');
+}
+
+/**
+ * Lenient clean-up for front ends (the CLI): collapses repeated '/' and drops a trailing '/'.
+ * It does not resolve '.' or '..' and does not validate; pass the result to parsePath.
+ */
+export function tidyPath(p: string): string {
+  const t = p.replace(/\/{2,}/g, '/');
+  return t.length > 1 && t.endsWith('/') ? t.slice(0, -1) : t;
+}
+
+/** `dir` + '/' + `name`; validates `name` as one segment and the result's length. */
+export function joinPath(dir: string, name: string): string {
+  const problem = nameProblem(name);
+  if (problem !== undefined) throw bad(name, `cannot join to ${dir}: ${problem}`);
+  const p = dir === '/' ? `/${name}` : `${dir}/${name}`;
+  const total = utf8Length(p);
+  if (total > MAX_PATH_BYTES) throw bad(p, `path is ${total} bytes, over the limit of ${MAX_PATH_BYTES} bytes`);
+  return p;
+}
+
+/** The parent directory ('/a/b' → '/a', '/a' → '/'); null for the root, which has none. */
+export function parentOf(p: string): string | null {
+  if (p === '/') return null;
+  const i = p.lastIndexOf('/');
+  return i === 0 ? '/' : p.slice(0, i);
+}
+
+/** The last segment ('/a/b' → 'b'); '' for the root. */
+export function baseName(p: string): string {
+  return p === '/' ? '' : p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** `a` is a strict ancestor of `b`, segment-wise: '/a' of '/a/b' but not of '/ab' or '/a'. */
+export function isAncestor(a: string, b: string): boolean {
+  if (a === '/') return b !== '/';
+  return b.length > a.length && b.startsWith(a) && b.charCodeAt(a.length) === 0x2f;
+}
+
+/** `p` is `root` or lies below it, segment-wise. */
+export function isWithin(p: string, root: string): boolean {
+  return p === root || isAncestor(root, p);
+}
+
+/** Depth in segments: '/' → 0, '/a/b' → 2. */
+export function depthOf(p: string): number {
+  if (p === '/') return 0;
+  let n = 0;
+  for (let i = 0; i < p.length; i++) if (p.charCodeAt(i) === 0x2f) n++;
+  return n;
+}
