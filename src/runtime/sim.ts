@@ -351,6 +351,16 @@ export class Simulation {
     }
   }
 
+  /** A promise that resolves after `ms` of virtual time (for drivers outside any actor). */
+  sleep(ms: number): Promise<void> {
+    return new Promise((resolve) =>
+      this.at(ms, () => {
+        this.microtasks = true;
+        resolve();
+      }),
+    );
+  }
+
   /** Ask an actor from outside the simulation (a test driver). */
   ask<R = Message>(address: string, msg: Message, timeoutMs = 5_000): Promise<R> {
     const location = address.slice(0, address.indexOf('#'));

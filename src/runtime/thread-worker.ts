@@ -91,7 +91,13 @@ const control: WorkerControl = {
     return runtime.spawnRoot(name, spec, { host, storage }).address;
   },
   async stopRoot(name) {
-    runtime.cells.get(`/${name}`)?.stop();
+    const root = runtime.cells.get(`/${name}`);
+    root?.stop();
+    // The host's storage closes with it, so a later spawnRoot can open it again.
+    const host = root?.host ?? name;
+    const storage = storages.get(host);
+    storages.delete(host);
+    await storage?.close();
   },
   async stats() {
     let sent = 0;

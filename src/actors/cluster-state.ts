@@ -1,0 +1,163 @@
+// The state machine of the cluster log (thesis 3.2): which ministries exist, which subtree each
+// serves, who is its minister and who its clerks, and the one cluster-wide counter that gives
+// every appointment a term higher than any before (thesis 4.4, "Dictatorial Raft"). Every node
+// applies the same orders in the same order, so every node knows the subtree map.
+
+export interface MinistryRecord {
+  id: string;
+  subtree: string;
+  minister: string;
+  clerks: string[];
+  /** Group Raft term of this appointment: unique and increasing across all ministries. */
+  term: number;
+  /** Fewer than half of the ministry answered: clients get EUNAVAILABLE until it is re-staffed. */
+  down: boolean;
+  /** Clerks wanted; fewer when no idle node was left (the ministry runs short). */
+  clerksWanted: number;
+  /** The minister was taken for failed: the members are held at `term` with no leader while
+   * the president reads their logs and picks the most up-to-date one as the next minister. */
+  fenced: boolean;
+}
+
+/** The leader a fenced group log follows: nobody, so nothing commits until re-appointment. */
+export const NO_MINISTER = '(fenced)';
+
+/** Orders the president appends to the cluster log. */
+export type ClusterOrder =
+  /** Appoint (or re-staff) a ministry. A new ministry gets the next id; `ministry` names an
+   * existing one. Every appointment takes the next term. */
+  | { order: 'appoint'; ministry?: string; subtree: string; minister: string; clerks: string[]; clerksWanted: number }
+  | { order: 'down'; ministry: string; down: boolean }
+  /** First half of replacing a minister: hold every member at a new term under no leader, so
+   * the old minister (if it still runs) can commit nothing more. */
+  | { order: 'fence'; ministry: string }
+  /** Subtree delete (thesis Figure 9): the ministry is dissolved, its staff go idle. */
+  | { order: 'dissolve'; ministry: string }
+  /** A no-op the president uses to learn its log is current. */
+  | { order: 'noop' };
+
+export type OrderResult = { ok: true; ministry?: MinistryRecord } | { ok: false; reason: string };
+
+export class ClusterState {
+  readonly nodes: string[];
+  readonly ministries = new Map<string, MinistryRecord>();
+  termCounter = 0;
+  ministryCounter = 0;
+  applied = 0;
+
+  constructor(nodes: string[]) {
+    this.nodes = [...nodes].sort();
+  }
+
+  apply(order: ClusterOrder, index: number): OrderResult {
+    this.applied = index;
+    switch (order.order) {
+      case 'appoint': {
+        const members = [order.minister, ...order.clerks];
+        if (new Set(members).size !== members.length || !members.every((m) => this.nodes.includes(m))) {
+          return { ok: false, reason: `bad staff ${members.join(',')}` };
+        }
+        const id = order.ministry ?? `m${this.ministryCounter++}`;
+        const existing = this.ministries.get(id);
+        if (order.ministry !== undefined && !existing) return { ok: false, reason: `no ministry ${id}` };
+        if (!existing && [...this.ministries.values()].some((m) => m.subtree === order.subtree)) {
+          return { ok: false, reason: `subtree ${order.subtree} already has a ministry` };
+        }
+        // A node serves one ministry: appointing it here takes it out of any other.
+        for (const other of this.ministries.values()) {
+          if (other.id === id) continue;
+          if (members.includes(other.minister) || other.clerks.some((c) => members.includes(c))) {
+            return { ok: false, reason: `staff of ${id} already serves ministry ${other.id}` };
+          }
+        }
+        const record: MinistryRecord = {
+          id,
+          subtree: existing?.subtree ?? order.subtree,
+          minister: order.minister,
+          clerks: [...order.clerks],
+          term: ++this.termCounter,
+          down: false,
+          clerksWanted: order.clerksWanted,
+          fenced: false,
+        };
+        this.ministries.set(id, record);
+        return { ok: true, ministry: record };
+      }
+      case 'down': {
+        const m = this.ministries.get(order.ministry);
+        if (!m) return { ok: false, reason: `no ministry ${order.ministry}` };
+        m.down = order.down;
+        return { ok: true, ministry: m };
+      }
+      case 'fence': {
+        const m = this.ministries.get(order.ministry);
+        if (!m) return { ok: false, reason: `no ministry ${order.ministry}` };
+        m.term = ++this.termCounter;
+        m.fenced = true;
+        return { ok: true, ministry: m };
+      }
+      case 'dissolve':
+        return this.ministries.delete(order.ministry) ? { ok: true } : { ok: false, reason: `no ministry ${order.ministry}` };
+      case 'noop':
+        return { ok: true };
+    }
+  }
+
+  /** The ministry a node serves, and as what. */
+  roleOf(node: string): { ministry: MinistryRecord; role: 'minister' | 'clerk' } | null {
+    for (const m of this.ministries.values()) {
+      if (m.minister === node) return { ministry: m, role: 'minister' };
+      if (m.clerks.includes(node)) return { ministry: m, role: 'clerk' };
+    }
+    return null;
+  }
+
+  /** Nodes in no ministry. */
+  unassigned(): string[] {
+    return this.nodes.filter((n) => this.roleOf(n) === null);
+  }
+
+  /** The ministry serving `path`: the longest subtree that is `path` or one of its ancestors. */
+  ministryFor(path: string): MinistryRecord | null {
+    let best: MinistryRecord | null = null;
+    for (const m of this.ministries.values()) {
+      if (isWithin(path, m.subtree) && (!best || m.subtree.length > best.subtree.length)) best = m;
+    }
+    return best;
+  }
+
+  snapshot(): Uint8Array {
+    return new TextEncoder().encode(
+      JSON.stringify({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied }),
+    );
+  }
+
+  static restore(bytes: Uint8Array): ClusterState {
+    const o = JSON.parse(new TextDecoder().decode(bytes)) as { nodes: string[]; ministries: MinistryRecord[]; termCounter: number; ministryCounter: number; applied: number };
+    const s = new ClusterState(o.nodes);
+    for (const m of o.ministries) s.ministries.set(m.id, m);
+    s.termCounter = o.termCounter;
+    s.ministryCounter = o.ministryCounter;
+    s.applied = o.applied;
+    return s;
+  }
+}
+
+/** `path` is `root` or below it, by whole segments. */
+export function isWithin(path: string, root: string): boolean {
+  if (root === '/') return path.startsWith('/');
+  return path === root || path.startsWith(root + '/');
+}
+
+export function encodeOrder(order: ClusterOrder): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(order));
+}
+
+export function decodeOrder(data: Uint8Array): ClusterOrder | null {
+  if (data.length === 0) return null;
+  try {
+    return JSON.parse(new TextDecoder().decode(data)) as ClusterOrder;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,109 @@
+// A ministry's replicated state: its subtree's namespace (src/fs/namespace.ts) with the
+// clients' completion records, as the group log's state machine. Log entries are the
+// namespace's own ops, JSON-encoded; results go back to the proposing client.
+
+import type { ClientOp as WireOp } from '../fs/client.js';
+import type { FsErrorData } from '../fs/errors.js';
+import { FsError } from '../fs/errors.js';
+import { Namespace, mergeListing, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';
+import { isWithin, type ClusterState } from './cluster-state.js';
+
+export type ClientOp = WireOp;
+
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: FsErrorData };
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+function outcome(r: OpResult): Outcome {
+  if (!r.ok) return { ok: false, error: r.error };
+  const { ok: _ok, ...value } = r;
+  return { ok: true, value };
+}
+
+export class MinistryNamespace {
+  private ns: Namespace;
+  /** Log index at which each client's last change applied (for the ticket of a replay). */
+  private readonly appliedAt = new Map<string, number>();
+
+  constructor(readonly root: string) {
+    this.ns = new Namespace(root);
+  }
+
+  /** The log entry for a client's change: the minister stamps it with its clock. */
+  static encodeEntry(e: { clientId: string; seq: number; acked: number; op: ClientOp; now: number }): Uint8Array {
+    const body = toMutation(e.op);
+    if (!body) throw new FsError('EINVAL', `${e.op.op} is not a change`);
+    const entry: Op = { op: 'client', clientId: e.clientId, seq: e.seq, now: e.now, body };
+    return enc.encode(JSON.stringify(entry));
+  }
+
+  applyEntry(data: Uint8Array, index: number): Outcome {
+    if (data.length === 0) return { ok: true, value: null };
+    let op: unknown;
+    try {
+      op = JSON.parse(dec.decode(data));
+    } catch {
+      return { ok: false, error: { code: 'EINVAL', message: 'undecodable log entry' } };
+    }
+    const r = this.ns.apply(op as Op);
+    const o = op as { op?: string; clientId?: string };
+    if (o.op === 'client' && typeof o.clientId === 'string') this.appliedAt.set(o.clientId, index);
+    return outcome(r);
+  }
+
+  /** The saved answer of a client's change `seq`, if it already applied. */
+  completed(clientId: string, seq: number): (Outcome & { index: number }) | undefined {
+    const rec = this.ns.client(clientId);
+    if (!rec || rec.lastSeq !== seq || rec.lastResult === null) return undefined;
+    return { ...outcome(rec.lastResult), index: this.appliedAt.get(clientId) ?? 0 };
+  }
+
+  /** `ls` and `stat`. A directory that is the root of another ministry's subtree shows in its
+   * parent's listing as a directory. */
+  read(op: ClientOp, cluster: ClusterState): Outcome {
+    try {
+      if (op.op === 'ls') {
+        const entries = this.ns.ls(op.path);
+        const roots = [...cluster.ministries.values()]
+          .map((m) => m.subtree)
+          .filter((s) => s !== op.path && isWithin(s, op.path) && s.slice(op.path === '/' ? 1 : op.path.length + 1).indexOf('/') < 0)
+          .map((s) => s.slice(s.lastIndexOf('/') + 1));
+        return { ok: true, value: mergeListing(entries, roots) };
+      }
+      if (op.op === 'stat') {
+        const { ino: _ino, btime: _btime, ...st } = this.ns.stat(op.path);
+        return { ok: true, value: st };
+      }
+      return { ok: false, error: { code: 'EINVAL', message: `${op.op} is not a read` } };
+    } catch (e) {
+      if (e instanceof FsError) return { ok: false, error: e.toJSON() };
+      throw e;
+    }
+  }
+
+  snapshot(): Uint8Array {
+    return this.ns.snapshot();
+  }
+
+  restore(data: Uint8Array): void {
+    this.ns = Namespace.restore(data);
+  }
+}
+
+function toMutation(op: ClientOp): MutationOp | null {
+  switch (op.op) {
+    case 'mkdir':
+      return { op: 'mkdir', path: op.path, parents: op.parents ?? false };
+    case 'create':
+      return { op: 'create', path: op.path };
+    case 'rm':
+      return { op: 'rm', path: op.path };
+    case 'rmdir':
+      return { op: 'rmdir', path: op.path, recursive: op.recursive ?? false };
+    case 'rename':
+      return { op: 'rename', from: op.from, to: op.to };
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,239 @@
+// A ministry member (thesis 3.2-3.3): the minister or a clerk of one ministry. Both run the
+// ministry's group log (appointed Raft) over the namespace of its subtree.
+//
+// - The minister serialises namespace changes: it proposes each as a log entry, sends the
+//   client the entry's index (the ticket) at once, and answers when the entry has applied.
+// - Clerks (and the minister) serve reads, but only once caught up (perishable entries: every
+//   committed entry applied, and the leader heard within a heartbeat). A read waits until the
+//   member has applied the client's last seen index (read your writes); a linearizable read
+//   first confirms with the minister (ReadIndex).
+// - Exactly-once: the namespace keeps each client's last mutation and its result in the
+//   replicated state (RIFL), so a retry after a failover gets the original answer.
+
+import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.js';
+import type { NodeConfig } from './node.js';
+import { RaftShell, type AppliedEntry } from './raft/shell.js';
+import { MinistryNamespace, type ClientOp } from './ministry-namespace.js';
+import type { Behaviour, Context, Message } from '../runtime/types.js';
+
+export interface RoleStatus {
+  role: 'minister' | 'clerk';
+  ministry: string;
+  term: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  lastTerm: number;
+  caughtUp: boolean;
+}
+
+export interface MinistryArgs {
+  config: NodeConfig;
+  record: MinistryRecord;
+  role: 'minister' | 'clerk';
+  clusterState: () => ClusterState;
+}
+
+interface FsRequest {
+  type: 'govfs.fs.FsRequest';
+  clientId: string;
+  seq: number;
+  opJson: string;
+  path: string;
+  lastSeen: number;
+  linearizable: boolean;
+  ticketTo: string;
+  mutation: boolean;
+  acked: number;
+}
+
+type Reply = (msg: Message) => void;
+
+/** Reads wait at most this long for the member to apply the client's last seen index. */
+const READ_WAIT_MS = 2_000;
+
+export function ministryBehaviour(args: MinistryArgs): Behaviour {
+  const { config } = args;
+  let record = args.record;
+  const ns = new MinistryNamespace(record.subtree);
+  let raft: RaftShell;
+  /** Reads waiting for this member to apply an index: [index, deadline, serve]. */
+  let waiting: { index: number; deadline: number; serve: () => void; fail: () => void }[] = [];
+
+  const members = (r: MinistryRecord): string[] => [r.minister, ...r.clerks].filter((m) => m !== NO_MINISTER);
+  const redirect = (r: MinistryRecord) => [{ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down }];
+  const fail = (reply: Reply, code: string, message: string, path: string, extra: Record<string, unknown> = {}): void =>
+    reply({ type: 'govfs.fs.FsReply', ok: false, error: { code, message, path }, ministry: record.id, ...extra });
+
+  const appoint = (ctx: Context): void => {
+    const leader = record.fenced ? NO_MINISTER : record.minister;
+    const r = raft.appoint({ term: record.term, leader, members: members(record) });
+    if (!r.ok) ctx.log.debug({ record, reason: r }, 'appointment refused');
+  };
+
+  const reportStatus = (ctx: Context): void => {
+    const st = raft.status();
+    ctx.parent?.tell({
+      type: 'node.role-status',
+      status: {
+        role: args.role,
+        ministry: record.id,
+        term: raft.softState().term,
+        commit: st.commit,
+        applied: st.applied,
+        lastIndex: st.lastIndex,
+        lastTerm: st.lastTerm,
+        caughtUp: raft.caughtUp(),
+      } satisfies RoleStatus,
+    });
+  };
+
+  const serveRead = (ctx: Context, req: FsRequest, reply: Reply): void => {
+    let op: ClientOp;
+    try {
+      op = JSON.parse(req.opJson) as ClientOp;
+    } catch {
+      fail(reply, 'EINVAL', 'malformed request', req.path);
+      return;
+    }
+    const result = ns.read(op, args.clusterState());
+    const applied = raft.status().applied;
+    if (result.ok) reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(result.value), index: applied, ministry: record.id });
+    else reply({ type: 'govfs.fs.FsReply', ok: false, error: result.error, index: applied, ministry: record.id });
+  };
+
+  const read = (ctx: Context, req: FsRequest, reply: Reply): void => {
+    if (args.role === 'clerk' && !raft.caughtUp()) {
+      fail(reply, 'EAGAIN', `clerk of ${record.subtree} is catching up: try another member`, req.path, { redirect: redirect(record) });
+      return;
+    }
+    const go = (): void => {
+      if (req.linearizable) {
+        raft.readIndex((ok) => {
+          if (ok) serveRead(ctx, req, reply);
+          else fail(reply, 'EAGAIN', `could not confirm with the minister of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
+        });
+      } else {
+        serveRead(ctx, req, reply);
+      }
+    };
+    if (raft.status().applied >= req.lastSeen) {
+      go();
+      return;
+    }
+    waiting.push({
+      index: req.lastSeen,
+      deadline: ctx.clock.now() + READ_WAIT_MS,
+      serve: go,
+      fail: () => fail(reply, 'EAGAIN', `member has not yet applied index ${req.lastSeen}: retry`, req.path, { redirect: redirect(record) }),
+    });
+  };
+
+  const mutate = (ctx: Context, req: FsRequest, reply: Reply): void => {
+    if (args.role !== 'minister' || record.fenced) {
+      fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, { redirect: redirect(record) });
+      return;
+    }
+    // A retry of a request already applied gets its saved answer without a new entry.
+    const saved = ns.completed(req.clientId, req.seq);
+    if (saved) {
+      reply(saved.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(saved.value), index: saved.index, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: saved.error, index: saved.index, ministry: record.id });
+      return;
+    }
+    let op: ClientOp;
+    try {
+      op = JSON.parse(req.opJson) as ClientOp;
+    } catch {
+      fail(reply, 'EINVAL', 'malformed request', req.path);
+      return;
+    }
+    const payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: ctx.clock.now() });
+    const ticket = raft.propose(payload);
+    if (!ticket.ok) {
+      fail(reply, 'EAGAIN', `minister of ${record.subtree} cannot take changes now (${ticket.reason}): retry`, req.path, { redirect: redirect(record) });
+      return;
+    }
+    if (req.ticketTo) {
+      ctx.ref(req.ticketTo).tell({ type: 'govfs.fs.Ticket', clientId: req.clientId, seq: req.seq, index: ticket.index, term: ticket.term, ministry: record.id });
+    }
+    raft.whenApplied(ticket.index, ticket.term, (outcome) => {
+      if (!outcome.ok) {
+        fail(reply, 'EAGAIN', `change lost to a new minister (${outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: redirect(record) });
+        return;
+      }
+      const r = outcome.result as { ok: true; value: unknown } | { ok: false; error: { code: string; message: string; path?: string } };
+      reply(r.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(r.value), index: ticket.index, term: ticket.term, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: r.error, index: ticket.index, term: ticket.term, ministry: record.id });
+    });
+  };
+
+  const wakeReaders = (ctx: Context): void => {
+    if (waiting.length === 0) return;
+    const applied = raft.status().applied;
+    const now = ctx.clock.now();
+    const still: typeof waiting = [];
+    for (const w of waiting) {
+      if (applied >= w.index) w.serve();
+      else if (now > w.deadline) w.fail();
+      else still.push(w);
+    }
+    waiting = still;
+  };
+
+  return {
+    started(ctx) {
+      raft = new RaftShell(ctx, {
+        id: config.id,
+        group: record.id,
+        mode: 'appointed',
+        voters: members(record),
+        addressOf: (id) => `${config.addresses[id]}/role`,
+        storagePrefix: `g/${record.id}/`,
+        tickMs: config.tickMs ?? 10,
+        snapshotEntries: config.snapshotEntries,
+        stateMachine: {
+          apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index),
+          snapshot: () => ns.snapshot(),
+          restore: (data: Uint8Array) => ns.restore(data),
+        },
+        onApplied: () => wakeReaders(ctx),
+      });
+      appoint(ctx);
+      ctx.clock.every(config.tickMs ?? 10, 'ministry.tick');
+      reportStatus(ctx);
+    },
+    receive(ctx, msg) {
+      if (raft.handle(msg)) return;
+      const m = msg as { type?: string };
+      if (msg === 'ministry.tick') {
+        wakeReaders(ctx);
+        reportStatus(ctx);
+        return;
+      }
+      switch (m.type) {
+        case 'ministry.appointment':
+          record = (msg as { record: MinistryRecord }).record;
+          appoint(ctx);
+          return;
+        case 'govfs.fs.FsRequest': {
+          const req = msg as FsRequest;
+          const reply = ctx.deferReply();
+          if (req.mutation) mutate(ctx, req, reply);
+          else read(ctx, req, reply);
+          return;
+        }
+        case 'govfs.fs.TicketStatusRequest': {
+          const t = msg as { index: number; term: number };
+          const c = raft.committed(t.index, t.term);
+          ctx.reply({ type: 'govfs.fs.TicketStatus', status: c === true ? 'committed' : c === false ? 'lost' : 'unknown' });
+          return;
+        }
+        default:
+      }
+    },
+    stopped() {
+      raft?.stop();
+      for (const w of waiting) w.fail();
+      waiting = [];
+    },
+  };
+}

@@ -1,0 +1,207 @@
+// A GovFS node (thesis 4.3): the root of one host's actor tree. It runs the cluster log (an
+// elected Raft whose leader is the president), learns the subtree map and its own appointment
+// from it, and keeps exactly one role branch alive under it:
+//
+//   /<id>               this actor: cluster log, routing, probes
+//   /<id>/role          clerk or minister of one ministry (group log, namespace, client sessions)
+//   /<id>/president     while this node leads the cluster log
+//
+// Changing role is stopping the old branch (its group log shell, sessions, timers and asks go
+// with it) and spawning the next. A node that becomes president leaves its ministry; the
+// president then re-staffs it like any failed member.
+
+import { RaftShell, type AppliedEntry } from './raft/shell.js';
+import { ClusterState, decodeOrder, encodeOrder, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
+import { ministryBehaviour, type RoleStatus } from './ministry.js';
+import { presidentBehaviour } from './president.js';
+import { registerBehaviour } from '../runtime/runtime.js';
+import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
+
+export interface NodeConfig {
+  id: string;
+  /** Every node of the cluster (the cluster log's voters). */
+  nodes: string[];
+  /** Actor address of every node's root, by id. */
+  addresses: Record<string, string>;
+  /** Clerks of the root ministry "/" (default 2). */
+  rootClerks?: number;
+  /** Static extra ministries, formed at bootstrap. */
+  ministries?: { subtree: string; clerks: number }[];
+  /** Raft tick (default 10 ms); elections after 10-20 ticks, heartbeats every tick. */
+  tickMs?: number;
+  /** How often the president probes every node, and after how long without an answer it
+   * takes a node for failed (defaults 50 ms and 400 ms). */
+  probeMs?: number;
+  failAfterMs?: number;
+  /** Compact a log after this many applied entries (default 10,000). */
+  snapshotEntries?: number;
+}
+
+/** Local (same-thread) messages between a node and its children. */
+export type NodeInternal =
+  | { type: 'node.role-status'; status: RoleStatus }
+  | { type: 'node.order'; order: ClusterOrder };
+
+interface TypedMsg {
+  type?: string;
+  group?: string;
+  [k: string]: unknown;
+}
+
+export function roleAddress(config: NodeConfig, id: string): string {
+  return `${config.addresses[id]}/role`;
+}
+
+export function nodeBehaviour(config: NodeConfig): Behaviour {
+  let state = new ClusterState(config.nodes);
+  let raft: RaftShell;
+  let president: Ref | null = null;
+  let role: { ref: Ref; ministry: string; role: 'minister' | 'clerk'; term: number } | null = null;
+  let roleStatus: RoleStatus | null = null;
+  let leader = '';
+
+  const reconcile = (ctx: Context): void => {
+    const isPresident = leader === config.id;
+    if (isPresident && !president) {
+      president = ctx.spawn('president', () =>
+        presidentBehaviour({
+          config,
+          state: () => state,
+          propose: (order) => raft.propose(encodeOrder(order)),
+          readIndex: (cb) => raft.readIndex(cb),
+        }),
+      );
+    } else if (!isPresident && president) {
+      ctx.stop(president);
+      president = null;
+    }
+    const want = isPresident ? null : state.roleOf(config.id);
+    if (role && (!want || want.ministry.id !== role.ministry || want.role !== role.role)) {
+      ctx.stop(role.ref);
+      const old = role.ministry;
+      role = null;
+      roleStatus = null;
+      // Moving to another ministry (or none): this node's copy of the old group log goes.
+      if (!want || want.ministry.id !== old) ctx.storage.delRange(`g/${old}/`, `g/${old}/\uffff`);
+    }
+    if (want && !role) {
+      const record = want.ministry;
+      const ref = ctx.spawn('role', () =>
+        ministryBehaviour({ config, record, role: want.role, clusterState: () => state }),
+      );
+      role = { ref, ministry: record.id, role: want.role, term: record.term };
+    } else if (want && role && want.ministry.term !== role.term) {
+      role.term = want.ministry.term;
+      role.ref.tell({ type: 'ministry.appointment', record: want.ministry });
+    }
+  };
+
+  const report = () => ({
+    type: 'govfs.fs.NodeReport',
+    id: config.id,
+    role: leader === config.id ? 'president' : roleStatus ? roleStatus.role : 'idle',
+    ministry: roleStatus?.ministry ?? '',
+    groupTerm: roleStatus?.term ?? 0,
+    commit: roleStatus?.commit ?? 0,
+    applied: roleStatus?.applied ?? 0,
+    lastIndex: roleStatus?.lastIndex ?? 0,
+    lastTerm: roleStatus?.lastTerm ?? 0,
+    caughtUp: roleStatus?.caughtUp ?? false,
+  });
+
+  const ministryMsg = (m: MinistryRecord) => ({ id: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks, term: m.term, down: m.down });
+
+  return {
+    started(ctx) {
+      raft = new RaftShell(ctx, {
+        id: config.id,
+        group: 'cluster',
+        mode: 'elected',
+        voters: config.nodes,
+        addressOf: (id) => config.addresses[id]!,
+        storagePrefix: 'c/',
+        tickMs: config.tickMs ?? 10,
+        snapshotEntries: config.snapshotEntries,
+        stateMachine: {
+          apply: (e: AppliedEntry) => {
+            const order = decodeOrder(e.data);
+            return order ? state.apply(order, e.index) : { ok: true };
+          },
+          snapshot: () => state.snapshot(),
+          restore: (data: Uint8Array) => {
+            state = ClusterState.restore(data);
+          },
+        },
+        onSoftState: (s) => {
+          if (s.leader !== leader) {
+            leader = s.leader;
+            reconcile(ctx);
+          }
+        },
+        onApplied: () => reconcile(ctx),
+      });
+      reconcile(ctx);
+    },
+
+    receive(ctx, msg: Message) {
+      if (raft.handle(msg)) return;
+      const m = msg as TypedMsg;
+      switch (m.type) {
+        case 'node.role-status':
+          roleStatus = (msg as { status: RoleStatus }).status;
+          return;
+        case 'node.order':
+          raft.propose(encodeOrder((msg as { order: ClusterOrder }).order));
+          return;
+        case 'govfs.fs.NodeProbe':
+          ctx.reply(report());
+          return;
+        case 'govfs.fs.StatusRequest': {
+          const assigned = new Set<string>();
+          for (const mi of state.ministries.values()) for (const n of [mi.minister, ...mi.clerks]) assigned.add(n);
+          ctx.reply({
+            type: 'govfs.fs.ClusterStatus',
+            president: leader,
+            clusterTerm: raft.softState().term,
+            ministries: [...state.ministries.values()].map(ministryMsg),
+            idle: config.nodes.filter((n) => !assigned.has(n) && n !== leader),
+            nodes: [report()],
+            shortStaffed: [...state.ministries.values()].filter((mi) => mi.clerks.length < mi.clerksWanted).map((mi) => mi.id),
+          });
+          return;
+        }
+        case 'govfs.fs.FsRequest': {
+          const path = String(m.path);
+          const ministry = state.ministryFor(path);
+          if (!ministry) {
+            ctx.reply({ type: 'govfs.fs.FsReply', ok: false, error: { code: 'EUNAVAILABLE', message: `no ministry serves ${path} yet (the cluster is starting): retry`, path } });
+            return;
+          }
+          if (ministry.down) {
+            ctx.reply({ type: 'govfs.fs.FsReply', ok: false, error: { code: 'EUNAVAILABLE', message: `the ministry serving ${path} is down (fewer than half its members answer); the president is retrying`, path }, redirect: [ministryMsg(ministry)] });
+            return;
+          }
+          if (role && role.ministry === ministry.id) {
+            ctx.forward(role.ref);
+            return;
+          }
+          ctx.reply({ type: 'govfs.fs.FsReply', ok: false, redirect: [...state.ministries.values()].map(ministryMsg) });
+          return;
+        }
+        case 'govfs.fs.TicketStatusRequest':
+          if (role && role.ministry === m.ministry) ctx.forward(role.ref);
+          else ctx.reply({ type: 'govfs.fs.TicketStatus', status: 'unknown' });
+          return;
+        default:
+          // Group log messages for a ministry this node no longer serves, late replies: drop.
+          ctx.log.debug({ type: m?.type }, 'node ignored a message');
+      }
+    },
+
+    stopped() {
+      raft?.stop();
+    },
+  };
+}
+
+registerBehaviour('govfs.node', (config: NodeConfig) => nodeBehaviour(config));

@@ -1,0 +1,194 @@
+// The president (thesis 3.2, 3.4): the leader of the cluster log. It forms the ministries at
+// bootstrap, probes every node, and re-staffs ministries whose members fail:
+//
+// - a failed clerk is replaced from the idle pool (with none idle, the ministry runs short);
+// - a failed minister is replaced in two steps. First the ministry is fenced: every member is
+//   held at a new term under no leader, so a minister that is only cut off from the president
+//   can commit nothing more. Then, once a majority of the members report their logs at that
+//   term, the most up-to-date one (last term, last index — the Raft vote rule; the thesis's
+//   "highest commit index" alone could lose committed entries) is appointed with a new term;
+// - if no majority answers, the subtree is marked down and the president keeps trying.
+//
+// A new president first confirms, with a ReadIndex, that it has applied every order committed
+// before its term, and gives every node a full failure interval to answer before it judges
+// anyone failed: it rebuilds its view from the log and from what nodes report, and never
+// appoints a second minister to a healthy ministry.
+
+import { NO_MINISTER, type ClusterOrder, type ClusterState, type MinistryRecord } from './cluster-state.js';
+import type { NodeConfig } from './node.js';
+import type { ProposeResult } from './raft/index.js';
+import type { Behaviour, Context, Message } from '../runtime/types.js';
+
+export interface PresidentServices {
+  config: NodeConfig;
+  /** The cluster log's applied state on this node (read only). */
+  state: () => ClusterState;
+  propose: (order: ClusterOrder) => ProposeResult;
+  readIndex: (cb: (ok: boolean) => void) => void;
+}
+
+interface NodeReport {
+  id: string;
+  role: string;
+  ministry: string;
+  groupTerm: number;
+  lastIndex: number;
+  lastTerm: number;
+  caughtUp: boolean;
+}
+
+type PresidentMsg =
+  | 'tick'
+  | { kind: 'ready'; ok: boolean }
+  | { kind: 'probe'; id: string; report: NodeReport | null };
+
+export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentMsg> {
+  const { config } = svc;
+  const probeMs = config.probeMs ?? 50;
+  const failAfterMs = config.failAfterMs ?? 400;
+  let ready = false;
+  let readyAt = 0;
+  let confirming = false;
+  const lastHeard = new Map<string, number>();
+  const reports = new Map<string, NodeReport>();
+  /** One order at a time: the next decision waits until this one applied (or timed out). */
+  let pending: { index: number; until: number } | null = null;
+
+  const alive = (ctx: Context, id: string): boolean =>
+    id !== config.id && (lastHeard.get(id) ?? -Infinity) > ctx.clock.now() - failAfterMs;
+  /** Heard from since this president took office (a report to act on, not just grace). */
+  const fresh = (ctx: Context, id: string): boolean => alive(ctx, id) && reports.has(id);
+
+  const order = (ctx: Context, o: ClusterOrder, why: string): void => {
+    const r = svc.propose(o);
+    if (r.ok) {
+      pending = { index: r.index, until: ctx.clock.now() + 20 * probeMs };
+      ctx.log.info({ order: o, index: r.index, why }, 'president order');
+    }
+  };
+
+  const idlePool = (ctx: Context): string[] =>
+    svc
+      .state()
+      .unassigned()
+      .filter((n) => fresh(ctx, n));
+
+  /** Decide at most one order; false if nothing needed doing. */
+  const decide = (ctx: Context): boolean => {
+    const state = svc.state();
+    const ministries = [...state.ministries.values()];
+    // Bootstrap: the root ministry, then the configured static ones.
+    if (!ministries.some((m) => m.subtree === '/')) {
+      const pool = idlePool(ctx);
+      if (pool.length === 0) return false;
+      const clerks = pool.slice(1, 1 + (config.rootClerks ?? 2));
+      order(ctx, { order: 'appoint', subtree: '/', minister: pool[0]!, clerks, clerksWanted: config.rootClerks ?? 2 }, 'bootstrap /');
+      return true;
+    }
+    for (const spec of config.ministries ?? []) {
+      if (ministries.some((m) => m.subtree === spec.subtree)) continue;
+      const pool = idlePool(ctx);
+      if (pool.length < 1 + spec.clerks) continue;
+      order(ctx, { order: 'appoint', subtree: spec.subtree, minister: pool[0]!, clerks: pool.slice(1, 1 + spec.clerks), clerksWanted: spec.clerks }, `bootstrap ${spec.subtree}`);
+      return true;
+    }
+    for (const m of ministries) if (restaff(ctx, m)) return true;
+    return false;
+  };
+
+  const restaff = (ctx: Context, m: MinistryRecord): boolean => {
+    const members = m.fenced ? m.clerks.concat(m.minister) : [m.minister, ...m.clerks];
+    const answering = members.filter((id) => fresh(ctx, id));
+    const majority = answering.length * 2 > members.length;
+    const ministerOk = !m.fenced && alive(ctx, m.minister);
+    if (ministerOk) {
+      // Replace failed clerks from the idle pool; with none idle, run short.
+      const failed = m.clerks.filter((c) => !alive(ctx, c));
+      const pool = idlePool(ctx);
+      const wanted = m.clerksWanted - (m.clerks.length - failed.length);
+      if (failed.length === 0 && (wanted <= 0 || pool.length === 0)) {
+        if (m.down) order(ctx, { order: 'down', ministry: m.id, down: false }, `${m.id} answers again`);
+        return m.down;
+      }
+      if (failed.length === 0 && pool.length > 0 && wanted > 0) {
+        order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, ...pool.slice(0, wanted)], clerksWanted: m.clerksWanted }, `${m.id} short of clerks`);
+        return true;
+      }
+      const keep = m.clerks.filter((c) => alive(ctx, c));
+      order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...keep, ...pool.slice(0, Math.max(0, m.clerksWanted - keep.length))], clerksWanted: m.clerksWanted }, `${m.id} lost clerk(s) ${failed.join(',')}`);
+      return true;
+    }
+    if (!majority) {
+      if (!m.down) {
+        order(ctx, { order: 'down', ministry: m.id, down: true }, `${m.id}: only ${answering.length} of ${members.length} members answer`);
+        return true;
+      }
+      return false;
+    }
+    if (!m.fenced) {
+      order(ctx, { order: 'fence', ministry: m.id }, `${m.id}: minister ${m.minister} failed`);
+      return true;
+    }
+    // Fenced: wait for a majority to report their logs at the fence term, then appoint the
+    // most up-to-date of them.
+    const atFence = members.filter((id) => {
+      const r = reports.get(id);
+      return fresh(ctx, id) && r !== undefined && r.ministry === m.id && r.groupTerm === m.term;
+    });
+    if (atFence.length * 2 <= members.length) return false;
+    const best = atFence
+      .map((id) => reports.get(id)!)
+      .sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex || (a.id < b.id ? -1 : 1))[0]!;
+    const keep = atFence.filter((id) => id !== best.id);
+    const pool = idlePool(ctx).filter((n) => !members.includes(n));
+    const clerks = [...keep, ...pool.slice(0, Math.max(0, m.clerksWanted - keep.length))];
+    order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: best.id, clerks, clerksWanted: m.clerksWanted }, `${m.id}: ${best.id} has the most up-to-date log`);
+    return true;
+  };
+
+  return {
+    started(ctx) {
+      ctx.clock.every(probeMs, 'tick');
+      ctx.self.tell('tick');
+    },
+    receive(ctx, msg) {
+      if (msg === 'tick') {
+        if (!ready) {
+          if (!confirming) {
+            confirming = true;
+            svc.readIndex((ok) => ctx.self.tell({ kind: 'ready', ok }));
+          }
+          return;
+        }
+        for (const id of config.nodes) {
+          if (id === config.id) continue;
+          ctx.pipeToSelf(
+            ctx.ask<NodeReport>(ctx.ref(config.addresses[id]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: probeMs * 2 }),
+            (report): PresidentMsg => ({ kind: 'probe', id, report }),
+            (): PresidentMsg => ({ kind: 'probe', id, report: null }),
+          );
+        }
+        if (pending && (svc.state().applied >= pending.index || ctx.clock.now() > pending.until)) pending = null;
+        // Judge nobody before every node had a full interval to answer this president.
+        if (!pending && ctx.clock.now() - readyAt >= failAfterMs) decide(ctx);
+        return;
+      }
+      if (msg.kind === 'ready') {
+        confirming = false;
+        if (msg.ok) {
+          ready = true;
+          readyAt = ctx.clock.now();
+          for (const id of config.nodes) lastHeard.set(id, readyAt);
+        }
+        return;
+      }
+      if (msg.kind === 'probe' && msg.report) {
+        lastHeard.set(msg.id, ctx.clock.now());
+        reports.set(msg.id, msg.report);
+      }
+    },
+  };
+}
+
+export { NO_MINISTER };
+export type { Message };

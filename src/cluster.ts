@@ -1,0 +1,356 @@
+// The in-process Cluster API (issue 4, item 9): start a whole GovFS cluster on either scheduler,
+// get clients, read its status, and inject faults. The same script runs on both:
+//
+//   const cluster = await Cluster.start({ nodes: 5, scheduler: 'sim', seed: 7 });
+//   const fs = cluster.client();
+//   await fs.mkdir('/a'); await fs.create('/a/f'); await fs.ls('/a');
+//   cluster.kill('n2'); await cluster.restart('n2'); await cluster.stop();
+//
+// Under `sim`, awaiting a client call advances virtual time as far as needed; under `threads`
+// nodes run on worker threads with lmdb storage under `dataDir`.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
+import { nodeBehaviour, type NodeConfig } from './actors/node.js';
+import { RuntimeError } from './runtime/errors.js';
+import { SeededRandom } from './runtime/random.js';
+import type { LocalRuntime } from './runtime/runtime.js';
+import { Simulation, type SimNetworkOptions } from './runtime/sim.js';
+import { ThreadsScheduler } from './runtime/threads.js';
+
+export interface ClusterOptions {
+  /** Number of nodes (default 5): one president, a root ministry of a minister and two clerks, the rest idle. */
+  nodes?: number;
+  scheduler?: 'sim' | 'threads';
+  /** Seed of the simulation (sim) or of the actors' random numbers (threads). */
+  seed?: number;
+  /** Where nodes keep their lmdb storage (threads; default ./govfs-data). */
+  dataDir?: string;
+  /** Static extra ministries, e.g. [{ subtree: '/a', clerks: 2 }]. */
+  ministries?: { subtree: string; clerks: number }[];
+  /** Clerks of the root ministry (default 2). */
+  rootClerks?: number;
+  /** Worker threads (threads; default: number of cores). */
+  threads?: number;
+  /** The simulated network (sim). */
+  network?: Partial<SimNetworkOptions>;
+  /** Bound on simulated clock drift, ppm (sim). */
+  maxDriftPpm?: number;
+  tickMs?: number;
+  probeMs?: number;
+  failAfterMs?: number;
+  /** Wait until the root ministry serves before returning (default true). */
+  waitForReady?: boolean;
+}
+
+export interface MinistryStatus {
+  id: string;
+  subtree: string;
+  minister: string;
+  clerks: string[];
+  term: number;
+  commitIndex: number;
+  down: boolean;
+  shortStaffed: boolean;
+}
+
+export interface NodeStatus {
+  id: string;
+  up: boolean;
+  role: string;
+  ministry: string;
+  commit: number;
+  applied: number;
+  caughtUp: boolean;
+}
+
+export interface ClusterStatusView {
+  president: string;
+  clusterTerm: number;
+  ministries: MinistryStatus[];
+  idle: string[];
+  nodes: NodeStatus[];
+}
+
+export class Cluster {
+  readonly nodeIds: string[];
+  readonly scheduler: 'sim' | 'threads';
+  /** The simulation (sim scheduler only), for invariant checks and fine-grained faults. */
+  readonly sim: Simulation | null;
+  private readonly threads: ThreadsScheduler | null;
+  private readonly configs: Map<string, NodeConfig>;
+  private readonly threadOf = new Map<string, number>();
+  private readonly dataDir: string | null;
+  private readonly clientRuntime: LocalRuntime;
+  private readonly clients = new Map<string, GovClient>();
+  private readonly random: SeededRandom;
+  private clientCount = 0;
+  private pending = 0;
+  private pumping = false;
+  private readonly down = new Set<string>();
+
+  private constructor(opts: {
+    nodeIds: string[];
+    scheduler: 'sim' | 'threads';
+    sim: Simulation | null;
+    threads: ThreadsScheduler | null;
+    configs: Map<string, NodeConfig>;
+    dataDir: string | null;
+    clientRuntime: LocalRuntime;
+    seed: number;
+  }) {
+    this.nodeIds = opts.nodeIds;
+    this.scheduler = opts.scheduler;
+    this.sim = opts.sim;
+    this.threads = opts.threads;
+    this.configs = opts.configs;
+    this.dataDir = opts.dataDir;
+    this.clientRuntime = opts.clientRuntime;
+    this.random = new SeededRandom(opts.seed, 99);
+  }
+
+  static async start(opts: ClusterOptions = {}): Promise<Cluster> {
+    const n = opts.nodes ?? 5;
+    if (!Number.isInteger(n) || n < 1) throw new RuntimeError('EINVAL', `nodes must be a positive integer, got ${n}`);
+    const scheduler = opts.scheduler ?? 'sim';
+    const seed = opts.seed ?? 1;
+    const nodeIds = Array.from({ length: n }, (_, i) => `n${i + 1}`);
+    const configs = new Map<string, NodeConfig>();
+    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs };
+    let cluster: Cluster;
+    if (scheduler === 'sim') {
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm });
+      const addresses = Object.fromEntries(nodeIds.map((id) => [id, `${id}#/${id}`]));
+      for (const id of nodeIds) {
+        const config: NodeConfig = { ...base, id, addresses };
+        configs.set(id, config);
+        sim.addHost(id, () => nodeBehaviour(config));
+      }
+      // Clients live on a host of their own, so their requests cross the simulated network.
+      let self: Cluster | null = null;
+      const clientsHost = sim.addHost('clients', () => ({
+        receive: (_ctx, msg) => {
+          const t = msg as { type?: string; clientId: string; seq: number; index: number; term: number; ministry: string };
+          if (t.type === 'govfs.fs.Ticket') self?.clients.get(t.clientId)?.onTicket(t);
+        },
+      }));
+      cluster = new Cluster({ nodeIds, scheduler, sim, threads: null, configs, dataDir: null, clientRuntime: clientsHost.runtime, seed });
+      self = cluster;
+    } else {
+      const dataDir = opts.dataDir ?? 'govfs-data';
+      mkdirSync(dataDir, { recursive: true });
+      const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+      const threads = await ThreadsScheduler.start({ threads: opts.threads, seed, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
+      const threadOf = new Map(nodeIds.map((id, i) => [id, i % threads.threads]));
+      const addresses = Object.fromEntries(nodeIds.map((id) => [id, `t${threadOf.get(id)}#/${id}`]));
+      let self: Cluster | null = null;
+      threads.runtime.spawnRoot('clients', () => ({
+        receive: (_ctx, msg) => {
+          const t = msg as { type?: string; clientId: string; seq: number; index: number; term: number; ministry: string };
+          if (t.type === 'govfs.fs.Ticket') self?.clients.get(t.clientId)?.onTicket(t);
+        },
+      }));
+      cluster = new Cluster({ nodeIds, scheduler, sim: null, threads, configs, dataDir, clientRuntime: threads.runtime, seed });
+      self = cluster;
+      for (const [id, t] of threadOf) cluster.threadOf.set(id, t);
+      for (const id of nodeIds) {
+        const config: NodeConfig = { ...base, id, addresses };
+        configs.set(id, config);
+        await cluster.spawnNode(id);
+      }
+    }
+    if (opts.waitForReady ?? true) {
+      const ok = await cluster.waitFor(async () => {
+        const st = await cluster.status().catch(() => null);
+        const root = st?.ministries.find((m) => m.subtree === '/');
+        return !!root && !root.down && (opts.ministries ?? []).every((x) => st!.ministries.some((m) => m.subtree === x.subtree));
+      }, 60_000);
+      if (!ok) {
+        await cluster.stop();
+        throw new RuntimeError('ETIMEDOUT', 'the cluster did not form its ministries within 60 s');
+      }
+    }
+    return cluster;
+  }
+
+  private async spawnNode(id: string): Promise<void> {
+    const threads = this.threads!;
+    await threads.spawnRoot(id, { behaviour: 'govfs.node', args: this.configs.get(id)! }, { thread: this.threadOf.get(id)!, storageDir: join(this.dataDir!, id) });
+  }
+
+  /** A new client. Under `sim`, awaiting its calls advances virtual time. */
+  client(opts: Partial<GovClientOptions> = {}): GovClient {
+    const clientId = opts.clientId ?? `c${++this.clientCount}-${this.random.u32().toString(36)}`;
+    const runtime = this.clientRuntime;
+    const sim = this.sim;
+    const address = (node: string) => this.configs.get(node)?.addresses[node] ?? `${node}#/${node}`;
+    const random = this.random.fork(clientId);
+    const transport: ClientTransport = sim
+      ? {
+          ask: (node, msg, timeoutMs) => runtime.ask(address(node), msg, { timeoutMs }),
+          ticketAddress: `clients#/clients`,
+          sleep: (ms) => sim.sleep(ms),
+          random: () => random.next(),
+          now: () => sim.now(),
+        }
+      : {
+          ask: (node, msg, timeoutMs) => runtime.ask(address(node), msg, { timeoutMs }),
+          ticketAddress: `main#/clients`,
+          sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+          random: () => random.next(),
+          now: () => Date.now(),
+        };
+    const client = new GovClient(transport, { clientId, nodes: this.nodeIds, requestTimeoutMs: opts.requestTimeoutMs, deadlineMs: opts.deadlineMs });
+    this.clients.set(clientId, client);
+    if (!sim) return client;
+    // Under the simulator every call drives virtual time until it settles.
+    return new Proxy(client, {
+      get: (target, prop, receiver) => {
+        const v = Reflect.get(target, prop, receiver) as unknown;
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+          return r instanceof Promise ? this.drive(r) : r;
+        };
+      },
+    });
+  }
+
+  /** Under `sim`: run virtual time until `p` settles. Under `threads`: `p` itself. */
+  drive<T>(p: Promise<T>): Promise<T> {
+    if (!this.sim) return p;
+    this.pending++;
+    const done = p.finally(() => {
+      this.pending--;
+    });
+    void this.pump();
+    return done;
+  }
+
+  private async pump(): Promise<void> {
+    const sim = this.sim;
+    if (!sim || this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.pending > 0) await sim.run({ until: () => this.pending === 0, forMs: 100 });
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** ms on the cluster's clock (virtual under `sim`). */
+  now(): number {
+    return this.sim ? this.sim.now() : Date.now();
+  }
+
+  /** Let `ms` pass (virtual under `sim`). */
+  async runFor(ms: number): Promise<void> {
+    if (this.sim) await this.drive(this.sim.sleep(ms));
+    else await new Promise((r) => setTimeout(r, ms));
+  }
+
+  /** Wait until `cond` holds, checking it every 10 ms; false if `deadlineMs` passes first. */
+  async waitFor(cond: () => boolean | Promise<boolean>, deadlineMs = 30_000): Promise<boolean> {
+    const deadline = this.now() + deadlineMs;
+    for (;;) {
+      if (await cond()) return true;
+      if (this.now() > deadline) return false;
+      await this.runFor(10);
+    }
+  }
+
+  /** The president, the cluster term, every ministry's staff and commit index, idle nodes. */
+  async status(): Promise<ClusterStatusView> {
+    const reports = await Promise.all(
+      this.nodeIds.map((id) =>
+        this.drive(this.clientRuntime.ask<NodeReportMsg>(this.configs.get(id)!.addresses[id]!, { type: 'govfs.fs.NodeProbe' }, { timeoutMs: 500 })).then(
+          (r) => ({ id, r }),
+          () => ({ id, r: null }),
+        ),
+      ),
+    );
+    // The cluster view from the president if one answers, else from any node.
+    let view: ClusterStatusMsg | null = null;
+    const order = [...reports].sort((a, b) => (a.r?.role === 'president' ? -1 : 0) - (b.r?.role === 'president' ? -1 : 0));
+    for (const { id, r } of order) {
+      if (!r) continue;
+      view = await this.drive(this.clientRuntime.ask<ClusterStatusMsg>(this.configs.get(id)!.addresses[id]!, { type: 'govfs.fs.StatusRequest' }, { timeoutMs: 500 })).catch(() => null);
+      if (view) break;
+    }
+    const byId = new Map(reports.map(({ id, r }) => [id, r]));
+    const ministries: MinistryStatus[] = (view?.ministries ?? []).map((m) => ({
+      id: m.id,
+      subtree: m.subtree,
+      minister: m.minister,
+      clerks: [...(m.clerks ?? [])],
+      term: m.term,
+      commitIndex: byId.get(m.minister)?.commit ?? 0,
+      down: m.down,
+      shortStaffed: (view?.shortStaffed ?? []).includes(m.id),
+    }));
+    return {
+      president: view?.president ?? '',
+      clusterTerm: view?.clusterTerm ?? 0,
+      ministries,
+      idle: [...(view?.idle ?? [])],
+      nodes: this.nodeIds.map((id) => {
+        const r = byId.get(id);
+        return { id, up: !!r, role: r?.role ?? 'down', ministry: r?.ministry ?? '', commit: r?.commit ?? 0, applied: r?.applied ?? 0, caughtUp: r?.caughtUp ?? false };
+      }),
+    };
+  }
+
+  /** Crash node `id` (sim: at once, un-synced writes lost; threads: its actors stop). */
+  async kill(id: string): Promise<void> {
+    this.check(id);
+    this.down.add(id);
+    if (this.sim) this.sim.crash(id);
+    else await this.threads!.stopRoot(id, this.threadOf.get(id)!);
+  }
+
+  /** Start node `id` again over its storage. */
+  async restart(id: string): Promise<void> {
+    this.check(id);
+    this.down.delete(id);
+    if (this.sim) this.sim.restart(id);
+    else await this.spawnNode(id);
+  }
+
+  /** No messages between any node of `a` and any of `b` (sim only). */
+  partition(a: string[], b: string[]): void {
+    if (!this.sim) throw new RuntimeError('ENOTSUP', 'partitions need the sim scheduler (or the netns script for real networks)');
+    this.sim.partition(a, b);
+  }
+
+  heal(): void {
+    if (!this.sim) throw new RuntimeError('ENOTSUP', 'partitions need the sim scheduler');
+    this.sim.heal();
+  }
+
+  async stop(): Promise<void> {
+    if (this.sim) this.sim.stop();
+    else await this.threads!.stop();
+  }
+
+  private check(id: string): void {
+    if (!this.nodeIds.includes(id)) throw new RuntimeError('ENOENT', `no node ${id} (nodes are ${this.nodeIds.join(', ')})`);
+  }
+}
+
+interface NodeReportMsg {
+  id: string;
+  role: string;
+  ministry: string;
+  commit: number;
+  applied: number;
+  caughtUp: boolean;
+}
+
+interface ClusterStatusMsg {
+  president: string;
+  clusterTerm: number;
+  ministries: { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean }[];
+  idle: string[];
+  shortStaffed: string[];
+}
