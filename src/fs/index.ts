@@ -1,0 +1,8 @@
+// src/fs: pure, synchronous domain code of govfs (DESIGN.md): errors, paths, the subtree map,
+// the replicated namespace of a ministry, and the range/lease table.
+
+export * from './errors.js';
+export * from './path.js';
+export * from './subtree-map.js';
+export * from './namespace.js';
+export * from './leases.js';
