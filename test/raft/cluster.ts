@@ -334,7 +334,8 @@ export class RaftCluster {
         await this.runFor(20);
         continue;
       }
-      const v = `${prefix}${++this.seq}`;
+      const n = ++this.seq;
+      const v = `${prefix}${n}=${n}`;
       const r = await this.sim.settle(this.propose(l.id, v), 10_000);
       if (r.ok) values.push(v);
       else await this.runFor(10);
@@ -396,6 +397,21 @@ export class RaftCluster {
   heal(): void {
     this.note('heal');
     this.sim.heal();
+  }
+
+  /** What a correct authority (the president) appoints: of the members it can reach, the one
+   * whose log is most up to date (lastTerm, then lastIndex), as a Raft vote would choose. */
+  mostUpToDate(candidates: string[]): string {
+    let best = '';
+    let bt = -1;
+    let bi = -1;
+    for (const id of candidates) {
+      const h = this.live(id);
+      if (!h) continue;
+      const s = h.shell.status();
+      if (s.lastTerm > bt || (s.lastTerm === bt && s.lastIndex > bi)) [best, bt, bi] = [id, s.lastTerm, s.lastIndex];
+    }
+    return best;
   }
 
   /** Appointed mode: the authority appoints `leader` with a fresh term; told to `reach`. */

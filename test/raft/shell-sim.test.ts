@@ -1,0 +1,280 @@
+// The Raft actor shell on the real runtime's Simulation (SimStorage, the encoded wire, host
+// crashes and restarts, partitions, an unreliable network): the scenario families of the MIT
+// 6.824 Raft labs and the Raft paper, each over many seeds. RaftCluster checks the safety
+// invariants after every simulation step; the assertions here check what each scenario
+// promises.
+
+import { describe, expect, it } from 'vitest';
+import { UNRELIABLE_NETWORK } from '../../src/runtime/sim.js';
+import { RaftCluster, seeds, td } from './cluster.js';
+
+const LOSSY = UNRELIABLE_NETWORK;
+
+describe('election (6.824 2A)', () => {
+  it.each(seeds(20))('seed %i: one leader, all agree on the term, no needless elections', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 });
+    const l = await c.waitLeader(3_000);
+    const term = l.shell.softState().term;
+    await c.runFor(2_000);
+    expect(c.stableLeader()?.id).toBe(l.id);
+    for (const h of c.liveHandles()) expect(h.shell.softState()).toMatchObject({ term, leader: l.id });
+  });
+});
+
+describe('re-election (6.824 2A)', () => {
+  it.each(seeds(20))('seed %i: a new leader after the leader is cut off, none without a quorum, the old one steps down', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 });
+    const l1 = (await c.waitLeader(3_000)).id;
+    c.isolate(l1);
+    const l2 = (await c.waitLeader(3_000)).id;
+    expect(l2).not.toBe(l1);
+    // The old leader rejoins: still exactly one leader, the new one (check-quorum + pre-vote).
+    c.heal();
+    await c.runFor(500);
+    expect(c.stableLeader()?.id).toBeDefined();
+    expect(c.handles.get(l1)!.shell.softState().role).toBe('follower');
+    // Two of three cut off: no leader can be elected.
+    const [x, y] = c.ids.filter((id) => id !== c.stableLeader()!.id);
+    c.isolate(x!);
+    c.isolate(y!);
+    await c.runFor(1_500);
+    expect(c.stableLeader()).toBeUndefined();
+    // A quorum again: a leader again.
+    c.heal();
+    await c.waitLeader(3_000);
+    await c.proposeAndWait(3);
+    await c.converge();
+    c.checkAcked();
+  });
+});
+
+describe('agreement with failures (6.824 2B)', () => {
+  it.each(seeds(20))('seed %i: a cut-off follower does not stop commits and catches up after', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3, network: seed % 2 ? LOSSY : {} });
+    const l = (await c.waitLeader(3_000)).id;
+    await c.proposeAndWait(5);
+    const f = c.ids.find((id) => id !== l)!;
+    c.isolate(f);
+    await c.proposeAndWait(10);
+    c.heal();
+    await c.proposeAndWait(2);
+    await c.converge();
+    expect(c.appliedValues(f)).toBe(c.appliedValues(l));
+    c.checkAcked();
+  });
+});
+
+describe('no agreement without a majority (6.824 2B)', () => {
+  it.each(seeds(20))('seed %i: the ticket is issued but does not commit until a majority is back', async (seed) => {
+    const c = new RaftCluster({ seed, n: 5 });
+    const l = (await c.waitLeader(3_000)).id;
+    await c.proposeAndWait(3);
+    const others = c.ids.filter((id) => id !== l);
+    for (const id of others.slice(0, 3)) c.isolate(id);
+    const pending = c.sim.ask<{ ok: boolean; index: number; term: number }>(c.address(l), { type: 'govfs.raft.ClientPropose', data: new TextEncoder().encode('k=minority'), ticketOnly: true });
+    const ticket = await c.sim.settle(pending);
+    expect(ticket.ok).toBe(true);
+    await c.runFor(1_000);
+    for (const h of c.liveHandles()) expect(h.shell.committed(ticket.index, ticket.term)).toBe('unknown');
+    expect(c.handles.get(l)!.shell.commitIndex).toBeLessThan(ticket.index);
+    c.heal();
+    await c.proposeAndWait(2);
+    await c.converge();
+    // Whatever happened to it, every member now gives the same answer for the ticket.
+    const answers = new Set(c.liveHandles().map((h) => h.shell.committed(ticket.index, ticket.term)));
+    expect(answers.size).toBe(1);
+    expect([...answers][0]).not.toBe('unknown');
+    c.checkAcked();
+  });
+});
+
+describe('persistence (6.824 2C)', () => {
+  it.each(seeds(20))('seed %i: crash of every node, restart: the log, hard state and state come back and the group goes on', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3, snapshotEntries: seed % 2 ? 7 : 10_000 });
+    await c.waitLeader(3_000);
+    const before = await c.proposeAndWait(15, 10_000, 'k');
+    const terms = new Map(c.liveHandles().map((h) => [h.id, h.shell.softState().term]));
+    for (const id of c.ids) c.crash(id);
+    await c.runFor(100);
+    for (const id of c.ids) c.restart(id);
+    for (const h of c.liveHandles()) expect(h.shell.softState().term).toBeGreaterThanOrEqual(terms.get(h.id)!);
+    await c.waitLeader(3_000);
+    await c.proposeAndWait(5, 10_000, 'k');
+    await c.converge();
+    for (const id of c.ids) expect(c.appliedValues(id)).toBeGreaterThanOrEqual(before.length + 5);
+    c.checkAcked();
+  });
+
+  it.each(seeds(10))('seed %i: nodes crash one at a time while proposals flow; nothing acknowledged is lost', async (seed) => {
+    const c = new RaftCluster({ seed, n: 5, network: LOSSY, snapshotEntries: 25 });
+    await c.waitLeader(3_000);
+    for (let round = 0; round < 6; round++) {
+      const victim = c.sim.random.int(0, 4);
+      const id = c.ids[victim]!;
+      c.crash(id);
+      await c.proposeAndWait(8);
+      c.restart(id);
+      await c.runFor(c.sim.random.int(0, 100));
+    }
+    await c.converge();
+    c.checkAcked();
+  });
+});
+
+describe('churn (6.824 2C "Figure 8 unreliable" / churn)', () => {
+  it.each(seeds(15))('seed %i: crashes, restarts, partitions, lossy network, concurrent clients', async (seed) => {
+    const c = new RaftCluster({ seed, n: 5, network: LOSSY, snapshotEntries: 30 });
+    const rnd = c.sim.random;
+    const clients: Promise<unknown>[] = [];
+    let stop = false;
+    // Five clients, each proposing to whoever it believes leads.
+    for (let k = 0; k < 5; k++) {
+      clients.push(
+        (async () => {
+          let i = 0;
+          while (!stop) {
+            const l = c.leader();
+            if (!l) {
+              await new Promise<void>((r) => c.sim.at(10, r));
+              continue;
+            }
+            await c.propose(l.id, `c${k}=${i++}`, 500);
+          }
+        })(),
+      );
+    }
+    for (let step = 0; step < 12; step++) {
+      const id = c.ids[rnd.int(0, 4)]!;
+      const what = rnd.int(0, 3);
+      if (what === 0 && c.sim.host(id).up) c.crash(id);
+      else if (what === 1) c.restart(id);
+      else if (what === 2) c.partition(c.ids.slice(0, rnd.int(1, 3)), c.ids.slice(3));
+      else c.heal();
+      await c.runFor(rnd.int(50, 400));
+    }
+    c.heal();
+    for (const id of c.ids) c.restart(id);
+    await c.waitLeader(5_000);
+    stop = true;
+    await c.sim.settle(Promise.all(clients), 5_000);
+    await c.proposeAndWait(1);
+    await c.converge(20_000);
+    c.checkAcked();
+    expect(c.acked.length).toBeGreaterThan(0);
+  });
+});
+
+describe('snapshots and InstallSnapshot (6.824 2D)', () => {
+  it.each(seeds(20))('seed %i: a follower far behind gets the snapshot, even when it crashes during the install', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3, snapshotEntries: 20, snapshotChunkSize: 64, network: seed % 3 === 0 ? LOSSY : {} });
+    const l = (await c.waitLeader(3_000)).id;
+    const f = c.ids.find((id) => id !== l)!;
+    c.crash(f);
+    await c.proposeAndWait(60, 20_000, 'key');
+    const leader = c.stableLeader()!;
+    expect(leader.shell.status().snapshotIndex).toBeGreaterThan(20);
+    // Storage of the leader: compacted entries are gone from storage too.
+    const storage = c.sim.host(leader.id).storage;
+    const stored = [...storage.range({ start: 'raft/e/', end: 'raft/e/\uffff' })].length;
+    expect(stored).toBeLessThanOrEqual(leader.shell.lastIndex - leader.shell.status().snapshotIndex);
+    c.restart(f);
+    // Crash it in the middle of receiving the snapshot (chunks of 64 bytes), then restart.
+    let chunks = 0;
+    const rt = c.sim.host(f).runtime;
+    const trace = rt.onInvoke;
+    rt.onInvoke = (cell, msg) => {
+      trace?.(cell, msg);
+      if ((msg as { type?: string })?.type === 'govfs.raft.InstallSnapshot') chunks++;
+    };
+    const crashAfter = c.sim.random.int(1, 8);
+    await c.runUntil(() => chunks >= crashAfter || (c.handles.get(f)?.shell.applied ?? 0) > 0, 3_000);
+    const midInstall = (c.handles.get(f)?.shell.applied ?? 0) === 0;
+    c.crash(f);
+    await c.runFor(50);
+    c.restart(f);
+    await c.proposeAndWait(3, 10_000, 'key');
+    await c.converge();
+    const fh = c.handles.get(f)!;
+    expect(fh.shell.status().snapshotIndex).toBeGreaterThan(0);
+    expect(chunks).toBeGreaterThan(0);
+    expect(midInstall).toBe(true);
+    expect([...fh.sm.kv]).toEqual([...leader.sm.kv]);
+    c.checkAcked();
+  });
+});
+
+describe('appointed mode (Group Raft)', () => {
+  it.each(seeds(20))('seed %i: the authority replaces a partitioned leader; the old leader cannot commit and steps down', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3, mode: 'appointed', network: seed % 2 ? LOSSY : {} });
+    const a = c.ids[0]!;
+    await c.appoint(a);
+    await c.proposeAndWait(5);
+    expect(c.stableLeader()?.id).toBe(a);
+    c.isolate(a);
+    const rest = c.ids.filter((id) => id !== a);
+    const b = c.mostUpToDate(rest);
+    await c.appoint(b, c.ids, rest);
+    const vals = await c.proposeAndWait(5);
+    expect(c.stableLeader()?.id).toBe(b);
+    // The old leader still believes it leads; what it accepts never commits.
+    const stale = c.propose(a, 'stale=1', 2_000);
+    await c.runFor(500);
+    expect(c.handles.get(a)!.shell.commitIndex).toBeLessThan(c.handles.get(b)!.shell.commitIndex);
+    c.heal();
+    const r = await c.sim.settle(stale);
+    expect(r.ok).toBe(false);
+    await c.proposeAndWait(2);
+    await c.converge();
+    expect(c.handles.get(a)!.shell.softState()).toMatchObject({ role: 'follower', leader: b });
+    expect(c.kv(a, 'stale')).toBeUndefined();
+    expect(vals.length).toBe(5);
+    c.checkAcked();
+  });
+});
+
+describe('tickets, committed(index, term), reads, perishable entries', () => {
+  it.each(seeds(10))('seed %i', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 });
+    const l = (await c.waitLeader(3_000)).id;
+    const t0 = c.handles.get(l)!.shell;
+    const r = await c.sim.settle(c.propose(l, 'x=1'));
+    expect(r.ok).toBe(true);
+    for (const id of c.ids) {
+      const ans = await c.sim.settle(c.sim.ask<{ state: string }>(c.address(id), { type: 'govfs.raft.ClientCommitted', index: r.index, term: r.term }));
+      // Followers learn the commit with the next message from the leader.
+      expect(['true', 'unknown']).toContain(ans.state);
+    }
+    await c.runFor(100);
+    for (const h of c.liveHandles()) {
+      expect(h.shell.committed(r.index, r.term)).toBe(true);
+      expect(h.shell.committed(r.index, r.term + 1)).toBe(false);
+      expect(h.shell.caughtUp()).toBe(true);
+    }
+    // A linearizable read on a follower sees the write.
+    const f = c.ids.find((id) => id !== l)!;
+    const read = await c.sim.settle(c.sim.ask<{ ok: boolean; value: string }>(c.address(f), { type: 'govfs.raft.ClientRead', key: 'x' }));
+    expect(read).toMatchObject({ ok: true, value: '1' });
+    // A cut-off follower stops being caught up within a heartbeat interval or two.
+    c.isolate(f);
+    await c.runFor(60);
+    expect(c.handles.get(f)!.shell.caughtUp()).toBe(false);
+    expect(t0.caughtUp()).toBe(true);
+    c.heal();
+    await c.runFor(100);
+    expect(c.handles.get(f)!.shell.caughtUp()).toBe(true);
+    // Applied entries carry the local time their commit became known.
+    const stamps: number[] = [];
+    const fh = c.handles.get(f)!;
+    const before = c.sim.host(f).offset + c.sim.host(f).rate * c.sim.now();
+    const orig = fh.sm.apply.bind(fh.sm);
+    fh.sm.apply = (e) => {
+      stamps.push(e.committedAt);
+      return orig(e);
+    };
+    await c.proposeAndWait(3);
+    await c.converge();
+    expect(stamps.length).toBe(3);
+    for (const s of stamps) expect(s).toBeGreaterThanOrEqual(before);
+    expect(td.decode(new TextEncoder().encode('ok'))).toBe('ok');
+  });
+});
