@@ -1,0 +1,141 @@
+import { describe, expect, it } from 'vitest';
+import {
+  FS_ERROR_CODES,
+  FsError,
+  baseName,
+  checkPath,
+  depthOf,
+  formatPath,
+  isAncestor,
+  isValidPath,
+  isWithin,
+  joinPath,
+  parentOf,
+  parsePath,
+  tidyPath,
+  utf8Length,
+} from '../../src/fs/index.js';
+
+function einval(f: () => unknown): FsError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(FsError);
+    expect((e as FsError).code).toBe('EINVAL');
+    return e as FsError;
+  }
+  throw new Error('expected EINVAL');
+}
+
+describe('FsError', () => {
+  it('round-trips through JSON with code, message and path', () => {
+    const e = new FsError('ENOTEMPTY', 'rmdir /a: directory not empty (use recursive: true)', '/a');
+    const wire = JSON.parse(JSON.stringify(e));
+    expect(wire).toEqual({ code: 'ENOTEMPTY', message: 'rmdir /a: directory not empty (use recursive: true)', path: '/a' });
+    const back = FsError.from(wire);
+    expect(back).toBeInstanceOf(FsError);
+    expect(back).toBeInstanceOf(Error);
+    expect([back.code, back.message, back.path, back.name]).toEqual([e.code, e.message, '/a', 'FsError']);
+    expect(new FsError('ETIMEDOUT', 'no answer').toJSON()).toEqual({ code: 'ETIMEDOUT', message: 'no answer' });
+  });
+
+  it('turns malformed input into EINVAL instead of throwing', () => {
+    for (const bad of [null, 3, 'x', {}, { code: 'EWHAT', message: 'm' }, { code: 'ENOENT' }, [1]]) {
+      const e = FsError.from(bad);
+      expect(e.code).toBe('EINVAL');
+      expect(e.message).toMatch(/malformed error/);
+    }
+  });
+
+  it('has the codes the design lists', () => {
+    for (const c of ['ENOENT', 'EEXIST', 'ENOTDIR', 'EISDIR', 'ENOTEMPTY', 'EINVAL', 'EXDEV', 'EBUSY', 'ETIMEDOUT', 'EUNAVAILABLE', 'EPERM', 'ESTALE', 'EAGAIN', 'ECANCELED'])
+      expect(FS_ERROR_CODES).toContain(c);
+  });
+});
+
+describe('parsePath', () => {
+  it('splits canonical absolute paths', () => {
+    expect(parsePath('/')).toEqual([]);
+    expect(parsePath('/a')).toEqual(['a']);
+    expect(parsePath('/a/b c/ü/.hidden/..x')).toEqual(['a', 'b c', 'ü', '.hidden', '..x']);
+    expect(formatPath(parsePath('/a/b'))).toBe('/a/b');
+    expect(formatPath([])).toBe('/');
+  });
+
+  it('rejects bad paths with EINVAL naming the path and the reason', () => {
+    expect(einval(() => parsePath('a/b')).message).toMatch(/"a\/b".*not absolute/);
+    expect(einval(() => parsePath('')).message).toMatch(/empty path/);
+    expect(einval(() => parsePath('/a//b')).message).toMatch(/empty segment/);
+    expect(einval(() => parsePath('//')).message).toMatch(/trailing/);
+    const trailing = einval(() => parsePath('/a/b/'));
+    expect(trailing.message).toMatch(/trailing "\/" \(write "\/a\/b"\)/);
+    expect(trailing.path).toBe('/a/b/');
+    expect(einval(() => parsePath('/a/./b')).message).toMatch(/"\."/);
+    expect(einval(() => parsePath('/a/..')).message).toMatch(/"\.\."/);
+    expect(einval(() => parsePath('/a\0b')).message).toMatch(/NUL/);
+    expect(einval(() => parsePath('/a\ud800b')).message).toMatch(/surrogate/);
+    expect(einval(() => parsePath(42)).message).toMatch(/must be a string/);
+    expect(einval(() => parsePath(undefined)).message).toMatch(/must be a string/);
+  });
+
+  it('limits a name to 255 UTF-8 bytes and a path to 4096', () => {
+    expect(parsePath('/' + 'x'.repeat(255))).toHaveLength(1);
+    expect(einval(() => parsePath('/' + 'x'.repeat(256))).message).toMatch(/256 bytes, over the limit of 255/);
+    // 'é' is 2 bytes: 128 of them are 256 bytes though only 128 characters.
+    expect(einval(() => parsePath('/' + 'é'.repeat(128))).message).toMatch(/256 bytes/);
+    expect(parsePath('/' + '😀'.repeat(63))).toHaveLength(1); // 252 bytes
+    expect(() => parsePath('/' + '😀'.repeat(64))).toThrow(/256 bytes/);
+    const seg = 'y'.repeat(200);
+    const ok = '/' + Array.from({ length: 20 }, () => seg).join('/') + '/' + 'z'.repeat(4096 - 20 * 201 - 1);
+    expect(utf8Length(ok)).toBe(4096);
+    expect(isValidPath(ok)).toBe(true);
+    expect(einval(() => parsePath(ok + 'z')).message).toMatch(/4097 bytes, over the limit of 4096/);
+  });
+
+  it('utf8Length agrees with TextEncoder on valid strings', () => {
+    for (const s of ['', 'abc', 'é', '€', '😀', 'a😀é€\u07ff\u0800\uffff']) expect(utf8Length(s)).toBe(new TextEncoder().encode(s).length);
+    expect(utf8Length('\udc00')).toBe(-1);
+  });
+
+  it('checkPath, isValidPath, tidyPath', () => {
+    expect(checkPath('/a')).toBe('/a');
+    expect(isValidPath('/a/')).toBe(false);
+    expect(isValidPath(null)).toBe(false);
+    expect(tidyPath('/a//b/')).toBe('/a/b');
+    expect(tidyPath('//')).toBe('/');
+    expect(tidyPath('/')).toBe('/');
+  });
+});
+
+describe('path helpers', () => {
+  it('joinPath validates the name', () => {
+    expect(joinPath('/', 'a')).toBe('/a');
+    expect(joinPath('/a', 'b')).toBe('/a/b');
+    for (const bad of ['', '.', '..', 'a/b', 'a\0']) einval(() => joinPath('/a', bad));
+    einval(() => joinPath('/' + 'x'.repeat(4000), 'y'.repeat(100)));
+  });
+
+  it('parentOf, baseName, depthOf', () => {
+    expect(parentOf('/')).toBeNull();
+    expect(parentOf('/a')).toBe('/');
+    expect(parentOf('/a/b/c')).toBe('/a/b');
+    expect(baseName('/')).toBe('');
+    expect(baseName('/a')).toBe('a');
+    expect(baseName('/a/b')).toBe('b');
+    expect([depthOf('/'), depthOf('/a'), depthOf('/a/b')]).toEqual([0, 1, 2]);
+  });
+
+  it('isAncestor and isWithin match whole segments', () => {
+    expect(isAncestor('/', '/a')).toBe(true);
+    expect(isAncestor('/', '/')).toBe(false);
+    expect(isAncestor('/a', '/a/b')).toBe(true);
+    expect(isAncestor('/a', '/a/b/c')).toBe(true);
+    expect(isAncestor('/a', '/a')).toBe(false);
+    expect(isAncestor('/a', '/ab')).toBe(false);
+    expect(isAncestor('/a/b', '/a')).toBe(false);
+    expect(isWithin('/a', '/a')).toBe(true);
+    expect(isWithin('/a/b', '/a')).toBe(true);
+    expect(isWithin('/ab', '/a')).toBe(false);
+    expect(isWithin('/anything', '/')).toBe(true);
+  });
+});
