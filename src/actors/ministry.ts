@@ -25,6 +25,7 @@ export interface RoleStatus {
   lastIndex: number;
   lastTerm: number;
   caughtUp: boolean;
+  leading: boolean;
 }
 
 export interface MinistryArgs {
@@ -84,6 +85,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour {
         lastIndex: st.lastIndex,
         lastTerm: st.lastTerm,
         caughtUp: raft.caughtUp(),
+        leading: raft.softState().role === 'leader',
       } satisfies RoleStatus,
     });
   };

@@ -7,8 +7,9 @@
 //   /<id>/president     while this node leads the cluster log
 //
 // Changing role is stopping the old branch (its group log shell, sessions, timers and asks go
-// with it) and spawning the next. A node that becomes president leaves its ministry; the
-// president then re-staffs it like any failed member.
+// with it) and spawning the next. A node elected president while it serves in a ministry hands
+// the presidency on to an idle node, so that an election never costs a ministry its staff; with
+// no idle node it holds both roles.
 
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
 import { ClusterState, decodeOrder, encodeOrder, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
@@ -69,13 +70,16 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
           state: () => state,
           propose: (order) => raft.propose(encodeOrder(order)),
           readIndex: (cb) => raft.readIndex(cb),
+          transferTo: (id) => raft.transferLeadership(id).ok,
         }),
       );
     } else if (!isPresident && president) {
       ctx.stop(president);
       president = null;
     }
-    const want = isPresident ? null : state.roleOf(config.id);
+    // The president keeps any ministry role it holds until it hands the presidency to an idle
+    // node (see president.ts): a president election must not cost a ministry its minister.
+    const want = state.roleOf(config.id);
     if (role && (!want || want.ministry.id !== role.ministry || want.role !== role.role)) {
       ctx.stop(role.ref);
       const old = role.ministry;
@@ -107,6 +111,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
     lastIndex: roleStatus?.lastIndex ?? 0,
     lastTerm: roleStatus?.lastTerm ?? 0,
     caughtUp: roleStatus?.caughtUp ?? false,
+    leading: roleStatus?.leading ?? false,
   });
 
   const ministryMsg = (m: MinistryRecord) => ({ id: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks, term: m.term, down: m.down });

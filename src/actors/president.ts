@@ -25,6 +25,8 @@ export interface PresidentServices {
   state: () => ClusterState;
   propose: (order: ClusterOrder) => ProposeResult;
   readIndex: (cb: (ok: boolean) => void) => void;
+  /** Hand the cluster log's leadership to `id`; false if it could not start. */
+  transferTo: (id: string) => boolean;
 }
 
 interface NodeReport {
@@ -35,7 +37,12 @@ interface NodeReport {
   lastIndex: number;
   lastTerm: number;
   caughtUp: boolean;
+  leading: boolean;
 }
+
+/** Probes a minister may answer without leading its group log (it is just being appointed)
+ * before it is treated as failed. */
+const NOT_LEADING_GRACE = 4;
 
 type PresidentMsg =
   | 'tick'
@@ -53,9 +60,11 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   const reports = new Map<string, NodeReport>();
   /** One order at a time: the next decision waits until this one applied (or timed out). */
   let pending: { index: number; until: number } | null = null;
+  /** Consecutive reports of a minister that does not lead its group log. */
+  const notLeading = new Map<string, number>();
 
   const alive = (ctx: Context, id: string): boolean =>
-    id !== config.id && (lastHeard.get(id) ?? -Infinity) > ctx.clock.now() - failAfterMs;
+    id === config.id || (lastHeard.get(id) ?? -Infinity) > ctx.clock.now() - failAfterMs;
   /** Heard from since this president took office (a report to act on, not just grace). */
   const fresh = (ctx: Context, id: string): boolean => alive(ctx, id) && reports.has(id);
 
@@ -71,11 +80,19 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     svc
       .state()
       .unassigned()
-      .filter((n) => fresh(ctx, n));
+      .filter((n) => n !== config.id && fresh(ctx, n));
 
   /** Decide at most one order; false if nothing needed doing. */
   const decide = (ctx: Context): boolean => {
     const state = svc.state();
+    // A president that serves in a ministry hands the presidency to an idle node.
+    if (state.roleOf(config.id)) {
+      const idle = idlePool(ctx);
+      if (idle.length > 0 && svc.transferTo(idle[0]!)) {
+        ctx.log.info({ to: idle[0] }, 'president hands over to an idle node');
+        return true;
+      }
+    }
     const ministries = [...state.ministries.values()];
     // Bootstrap: the root ministry, then the configured static ones.
     if (!ministries.some((m) => m.subtree === '/')) {
@@ -100,7 +117,9 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     const members = m.fenced ? m.clerks.concat(m.minister) : [m.minister, ...m.clerks];
     const answering = members.filter((id) => fresh(ctx, id));
     const majority = answering.length * 2 > members.length;
-    const ministerOk = !m.fenced && alive(ctx, m.minister);
+    // A minister that answers but does not lead (it restarted: a restarted leader waits for a
+    // new appointment) is replaced like a failed one, through the fence.
+    const ministerOk = !m.fenced && alive(ctx, m.minister) && (notLeading.get(m.minister) ?? 0) < NOT_LEADING_GRACE;
     if (ministerOk) {
       // Replace failed clerks from the idle pool; with none idle, run short.
       const failed = m.clerks.filter((c) => !alive(ctx, c));
@@ -161,7 +180,6 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
           return;
         }
         for (const id of config.nodes) {
-          if (id === config.id) continue;
           ctx.pipeToSelf(
             ctx.ask<NodeReport>(ctx.ref(config.addresses[id]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: probeMs * 2 }),
             (report): PresidentMsg => ({ kind: 'probe', id, report }),
@@ -185,6 +203,10 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       if (msg.kind === 'probe' && msg.report) {
         lastHeard.set(msg.id, ctx.clock.now());
         reports.set(msg.id, msg.report);
+        const r = msg.report;
+        const m = svc.state().ministries.get(r.ministry);
+        const expected = m && m.minister === r.id && !m.fenced;
+        notLeading.set(r.id, expected && !r.leading ? (notLeading.get(r.id) ?? 0) + 1 : 0);
       }
     },
   };

@@ -117,6 +117,8 @@ export class GovClient {
   private chain: Promise<unknown> = Promise.resolve();
   /** Tickets of changes, by sequence number, as the ministers sent them. */
   readonly tickets = new Map<number, TicketInfo>();
+  /** Nodes that recently failed to answer, until when to avoid them. */
+  private readonly suspects = new Map<string, number>();
   /** Counters for tests and `govfs status`. */
   readonly stats = { requests: 0, redirects: 0, retries: 0, timeouts: 0 };
 
@@ -204,13 +206,22 @@ export class GovClient {
 
   /** Where to send this attempt: the minister for a change, a clerk for a read (the minister
    * once clerks have failed), any node when the subtree's ministry is unknown. */
-  private target(path: string, mutation: boolean, attempt: number): { node: string; ministry: MinistryInfo | null } {
+  private target(path: string, mutation: boolean): { node: string; ministry: MinistryInfo | null } {
+    const now = this.transport.now();
+    const ok = (n: string) => (this.suspects.get(n) ?? 0) <= now;
     const hit = this.map.lookup(path);
     const m = hit?.info ?? null;
-    if (!m || attempt > 6) return { node: this.pick(this.nodes), ministry: m };
-    if (mutation) return { node: m.minister, ministry: m };
-    const readers = m.clerks.length > 0 && attempt < 3 ? m.clerks : [m.minister, ...m.clerks];
-    return { node: this.pick(readers), ministry: m };
+    // Any node answers with the current map (or that the subtree is down): ask one that is not
+    // suspect when the ministry is unknown or its members do not answer.
+    const anyNode = (): string => {
+      const healthy = this.nodes.filter(ok);
+      return this.pick(healthy.length > 0 ? healthy : this.nodes);
+    };
+    if (!m || m.down) return { node: anyNode(), ministry: m };
+    if (mutation) return { node: ok(m.minister) ? m.minister : anyNode(), ministry: m };
+    const readers = m.clerks.filter(ok);
+    if (readers.length > 0) return { node: this.pick(readers), ministry: m };
+    return { node: ok(m.minister) ? m.minister : anyNode(), ministry: m };
   }
 
   private async send(op: ClientOp, path: string, mutation: boolean, linearizable: boolean): Promise<unknown> {
@@ -221,7 +232,7 @@ export class GovClient {
       if (this.transport.now() > deadline) {
         throw lastError ?? new FsError('ETIMEDOUT', `${op.op} ${path}: no answer within ${this.deadlineMs} ms (is the cluster up?)`, path);
       }
-      const { node, ministry } = this.target(path, mutation, attempt);
+      const { node, ministry } = this.target(path, mutation);
       const req: FsRequestMessage = {
         type: 'govfs.fs.FsRequest',
         clientId: this.clientId,
@@ -241,6 +252,7 @@ export class GovClient {
       } catch (e) {
         const code = (e as { code?: string }).code ?? 'EIO';
         this.stats.timeouts++;
+        this.suspects.set(node, this.transport.now() + 2 * this.requestTimeoutMs);
         lastError = new FsError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'EUNAVAILABLE', `${op.op} ${path}: node ${node} did not answer (${code}); retrying elsewhere`, path);
         await this.backoff(attempt);
         continue;
@@ -260,6 +272,8 @@ export class GovClient {
       }
       const error = FsError.from(err);
       if (RETRYABLE.has(error.code)) {
+        // A member that cannot serve now (catching up, not the minister any more): try others.
+        if (error.code === 'EAGAIN') this.suspects.set(node, this.transport.now() + this.requestTimeoutMs / 4);
         lastError = error;
         this.stats.retries++;
         await this.backoff(attempt);
