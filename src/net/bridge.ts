@@ -1,0 +1,979 @@
+// The TCP bridge: joins the LocalRuntimes of different hosts, so a `Ref` to an actor on another
+// host is used exactly like a local one (DESIGN.md, "src/net"). One Bridge serves one runtime
+// (one location, e.g. the node id "n1"); install its transport into the runtime and every
+// envelope for a peer's location travels over that peer's connection.
+//
+// Wire. Length-prefixed frames (src/net/frame.ts): [u32 length][u8 kind][payload]. Kinds:
+// Envelope (a MessageRegistry envelope), Hello, Auth, Goodbye (src/net/proto/bridge.proto) and
+// Heartbeat (empty). Before authentication a connection accepts frames of at most 4 KiB; after,
+// of at most `maxFrameBytes` (each end advertises its limit in its Hello and senders respect the
+// receiver's: a bigger message fails at the sender with an EncodeError, like a ring).
+//
+// Handshake (challenge-response, the secret never crosses the wire). Both ends send a Hello at
+// once: version, role ("peer"; "client" is reserved for the client protocol and refused here),
+// location, a random instance id (per Bridge start) and a 32-byte random nonce. On the other's
+// Hello each end sends Auth{proof}, proof = HMAC-SHA256(secret, "govfs-bridge/1", direction
+// (dial | accept), own location, peer location, own instance, peer instance, own nonce, peer
+// nonce), every field length-prefixed. Each end checks the other's proof (timingSafeEqual)
+// against the one it computes for the opposite direction: a proof is bound to both fresh nonces
+// and to who dialed, so it cannot be replayed on another connection or reflected back. Until a
+// connection is authenticated only Hello, Auth and Goodbye are accepted; any other frame, a
+// wrong proof, or no Auth within `handshakeTimeoutMs` closes it. At most `maxHandshakes`
+// unauthenticated connections are held at once.
+//
+// One link per pair of nodes. When both could dial each other, the lower location name dials:
+// a node refuses (Goodbye EDUPLICATE, before authenticating) an incoming connection from a
+// higher-named peer while it is dialing that peer itself or is already linked to the same
+// instance of it, and does not dial a peer that is mid-handshake inbound. An authenticated new
+// link replaces the old one (which can then only be stale: the peer restarted, which its new
+// instance id shows, or the old link died on the other side first). A message is written only
+// to the current link, and the receiver closes the old link when it authenticates the new one
+// (before reading anything the sender wrote on the new link), so per-sender order holds across
+// reconnects; messages in flight on a link that dies are lost (at-most-once, like Akka).
+//
+// Liveness. A timer every `heartbeatMs` sends a Heartbeat on each link that sent nothing since
+// the last tick, and closes a link that received nothing for `missedHeartbeats` ticks (a dead
+// peer or a cut link) or whose socket accepted no bytes for `stallTimeoutMs` while it had some
+// to send (a peer that stopped reading). A dialed peer is redialed after a close, with
+// exponential backoff and jitter (`reconnect`); a peer that dialed us is waited for.
+//
+// Outbound queue per peer, bounded in bytes (`maxQueueBytes`): bytes encoded this turn, bytes
+// held while the peer is disconnected or handshaking, and bytes the socket has not yet handed
+// to the kernel. Envelopes are encoded straight into a slab (FrameEncoder) and flushed to the
+// socket once per event-loop turn (a microtask), so a burst of tells becomes one write. A
+// message that would exceed the bound is dropped and reported: `stats.dropped`, a warning log
+// once per overflow episode (and a summary when it ends), the `overflow` event for every
+// message, and an ask is failed at once (ENOBUFS) instead of waiting for its timeout. Raft
+// tolerates the loss; anything else learns of it. Asks to a dead peer are not failed by the
+// bridge: they time out through the runtime's ask timeout, like any unanswered ask.
+//
+// Hostile input. A malformed, truncated, oversized, out-of-place or unauthenticated frame closes
+// that connection with a logged reason (warn, with the remote address) and a `rejected` event,
+// and a Goodbye telling the other end why; nothing else is disturbed. Inbound memory per
+// connection is bounded by the frame limit; an envelope that does not decode closes its link.
+//
+// TLS (optional). With `tls`, links are node:tls with mutual certificate checks (each end
+// presents its certificate and verifies the other's against `ca`); the HMAC handshake runs
+// inside, unchanged.
+
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import tls from 'node:tls';
+import type { Logger } from 'pino';
+import protobuf from 'protobufjs';
+import { RuntimeError } from '../runtime/errors.js';
+import type { LocalRuntime, Transport } from '../runtime/runtime.js';
+import { FrameDecoder, FrameEncoder, FrameError, FrameKind, frameBytes } from './frame.js';
+import { EnvelopeKind, type MessageRegistry, type WireEnvelope, protoPath } from './registry.js';
+
+export const BRIDGE_PROTOCOL_VERSION = 1;
+/** Largest frame accepted before a connection is authenticated. */
+export const HANDSHAKE_MAX_FRAME_BYTES = 4096;
+const NONCE_BYTES = 32;
+const LOCATION_RE = /^[A-Za-z0-9_.:@$-]{1,128}$/;
+
+export interface BridgeTlsOptions {
+  /** PEM contents (or give the *File paths). */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  /** The cluster's CA (PEM) that signs every node's certificate. */
+  ca?: string | Buffer | (string | Buffer)[];
+  certFile?: string;
+  keyFile?: string;
+  caFile?: string;
+  /** Check the dialed host name against the peer's certificate (default true). With node
+   * certificates that name nodes rather than addresses, set false: the CA and the cluster
+   * secret still authenticate the peer. */
+  checkServerIdentity?: boolean;
+}
+
+export interface BridgeOptions {
+  runtime: LocalRuntime;
+  /** Default: the runtime's registry. */
+  registry?: MessageRegistry;
+  /** This runtime's location (node id); default and must-match: `runtime.location`. */
+  location?: string;
+  /** The cluster's shared secret (at least 16 bytes). */
+  secret: Uint8Array;
+  /** Accept peers here (port 0: an ephemeral port, see `address`). */
+  listen?: { host?: string; port: number };
+  /** Peers to dial: location → 'host:port'. */
+  peers?: Record<string, string>;
+  tls?: BridgeTlsOptions;
+  /** Largest frame accepted after authentication (default 16 MiB). */
+  maxFrameBytes?: number;
+  /** Outbound bytes held per peer before messages are dropped (default 64 MiB). */
+  maxQueueBytes?: number;
+  /** Heartbeat period (default 1000 ms). */
+  heartbeatMs?: number;
+  /** Ticks without a frame before a link is declared dead (default 3). */
+  missedHeartbeats?: number;
+  /** Connect + handshake deadline (default 5000 ms). */
+  handshakeTimeoutMs?: number;
+  /** A link whose socket accepts no bytes for this long while it has some to send is closed
+   * (default 30,000 ms). */
+  stallTimeoutMs?: number;
+  /** Redial backoff: min·2^n capped at max, with jitter (default 100 ms .. 5000 ms). */
+  reconnect?: { minMs?: number; maxMs?: number };
+  /** Unauthenticated connections held at once (default 64). */
+  maxHandshakes?: number;
+  logger?: Logger;
+  onEvent?: (event: BridgeEvent) => void;
+}
+
+export type BridgeEvent =
+  | { type: 'peer-up'; location: string; instance: string; remote: string; dialed: boolean; restarted: boolean }
+  | { type: 'peer-down'; location: string; code: string; reason: string }
+  | { type: 'overflow'; location: string; to: string; msgType: string; kind: EnvelopeKind; bytes: number; queuedBytes: number; dropped: number }
+  | { type: 'rejected'; remote: string; location: string | null; code: string; reason: string };
+
+export interface BridgeStats {
+  /** Envelopes accepted for sending / received and delivered. */
+  sent: number;
+  received: number;
+  bytesSent: number;
+  bytesReceived: number;
+  /** Envelopes dropped because a peer's queue was full or the bridge was stopped. */
+  dropped: number;
+  droppedBytes: number;
+  /** Connections closed for hostile or broken input, a failed handshake or a timeout. */
+  rejected: number;
+  /** Received envelopes addressed to another location (dropped, logged). */
+  misrouted: number;
+  accepted: number;
+  dials: number;
+  heartbeatTimeouts: number;
+}
+
+export interface PeerInfo {
+  location: string;
+  address: string | null;
+  connected: boolean;
+  instance: string | null;
+  queuedBytes: number;
+  sent: number;
+  received: number;
+  dropped: number;
+  /** Links established with this peer so far. */
+  links: number;
+}
+
+const bridgeRoot = protobuf.parse(readFileSync(protoPath('bridge.proto'), 'utf8'), { keepCase: false }).root;
+const HelloType = bridgeRoot.lookupType('govfs.bridge.Hello');
+const AuthType = bridgeRoot.lookupType('govfs.bridge.Auth');
+const GoodbyeType = bridgeRoot.lookupType('govfs.bridge.Goodbye');
+
+interface Hello {
+  version: number;
+  role: string;
+  location: string;
+  instance: string;
+  nonce: Uint8Array;
+  token: Uint8Array;
+  maxFrameBytes: number;
+}
+
+/** The proof an end sends in its Auth (exported for tests and tools that speak the protocol). */
+export function handshakeProof(
+  secret: Uint8Array,
+  direction: 'dial' | 'accept',
+  own: { location: string; instance: string; nonce: Uint8Array },
+  peer: { location: string; instance: string; nonce: Uint8Array },
+): Buffer {
+  const h = createHmac('sha256', secret);
+  const field = (v: string | Uint8Array): void => {
+    const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : v;
+    const len = Buffer.allocUnsafe(4);
+    len.writeUInt32BE(b.length, 0);
+    h.update(len);
+    h.update(b);
+  };
+  field('govfs-bridge/1');
+  field(direction);
+  field(own.location);
+  field(peer.location);
+  field(own.instance);
+  field(peer.instance);
+  field(own.nonce);
+  field(peer.nonce);
+  return h.digest();
+}
+
+/** Encode a handshake message as a whole frame (for tests and tools). */
+export function handshakeFrame(kind: 'hello', msg: Partial<Hello>): Buffer;
+export function handshakeFrame(kind: 'auth', msg: { proof: Uint8Array }): Buffer;
+export function handshakeFrame(kind: 'goodbye', msg: { code: string; reason: string }): Buffer;
+export function handshakeFrame(kind: 'hello' | 'auth' | 'goodbye', msg: object): Buffer {
+  const type = kind === 'hello' ? HelloType : kind === 'auth' ? AuthType : GoodbyeType;
+  const k = kind === 'hello' ? FrameKind.Hello : kind === 'auth' ? FrameKind.Auth : FrameKind.Goodbye;
+  return frameBytes(k, type.encode(type.fromObject(msg)).finish());
+}
+
+/** Decode a handshake frame's payload (for tests and tools). */
+export function decodeHandshake(kind: number, payload: Uint8Array): Record<string, unknown> {
+  const type = kind === FrameKind.Hello ? HelloType : kind === FrameKind.Auth ? AuthType : GoodbyeType;
+  return type.toObject(type.decode(payload), { defaults: true }) as Record<string, unknown>;
+}
+
+/** 'host:port', '[v6]:port' → parts. */
+export function parseHostPort(address: string): { host: string; port: number } {
+  const i = address.lastIndexOf(':');
+  const port = Number(address.slice(i + 1));
+  let host = address.slice(0, i);
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535 || !host) {
+    throw new RuntimeError('EINVAL', `bad peer address "${address}" (want host:port)`);
+  }
+  return { host, port };
+}
+
+const enum ConnState {
+  Hello,
+  Auth,
+  Open,
+  Closed,
+}
+
+class Conn {
+  state = ConnState.Hello;
+  readonly decoder: FrameDecoder;
+  nonce: Buffer = randomBytes(NONCE_BYTES);
+  peerLocation: string | null = null;
+  peerInstance = '';
+  peerNonce: Uint8Array | null = null;
+  peerMaxFrame = 0;
+  peer: Peer | null = null;
+  /** Counted in its location's inbound handshakes (see Bridge.inbound). */
+  inboundFor: string | null = null;
+  handshakeTimer: ReturnType<typeof setTimeout> | null = null;
+  killTimer: ReturnType<typeof setTimeout> | null = null;
+  lastError: string | null = null;
+  rx = false;
+  tx = false;
+  missed = 0;
+  progress = 0;
+  stalledSince = 0;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly dialed: boolean,
+    readonly remote: string,
+    onFrame: (conn: Conn, kind: number, payload: Uint8Array) => void,
+  ) {
+    this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES, (kind, payload) => onFrame(this, kind, payload));
+  }
+
+  write(buf: Uint8Array): void {
+    this.tx = true;
+    this.socket.write(buf);
+  }
+}
+
+class Peer {
+  address: string | null = null;
+  /** The authenticated link messages go to. */
+  conn: Conn | null = null;
+  /** Our dial in progress. */
+  dialing: Conn | null = null;
+  instance: string | null = null;
+  readonly out: FrameEncoder;
+  /** Frames written while no link was up, in order. */
+  backlog: Buffer[] = [];
+  backlogBytes = 0;
+  flushScheduled = false;
+  attempts = 0;
+  reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  overflowing = 0;
+  sent = 0;
+  received = 0;
+  dropped = 0;
+  links = 0;
+  readonly flush: () => void;
+
+  constructor(
+    readonly location: string,
+    registry: MessageRegistry,
+    maxFrameBytes: number,
+    flush: (peer: Peer) => void,
+  ) {
+    this.out = new FrameEncoder(registry, 256 * 1024, maxFrameBytes);
+    this.flush = () => flush(this);
+  }
+
+  get queuedBytes(): number {
+    return this.out.length + this.backlogBytes + (this.conn ? this.conn.socket.writableLength : 0);
+  }
+}
+
+export class Bridge {
+  readonly location: string;
+  readonly runtime: LocalRuntime;
+  readonly registry: MessageRegistry;
+  readonly stats: BridgeStats = {
+    sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, droppedBytes: 0,
+    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0,
+  };
+  /** Random per start: lets peers tell our restart from a duplicate link. */
+  instance = '';
+  private readonly secret: Uint8Array;
+  private readonly log: Logger;
+  private readonly maxFrameBytes: number;
+  private readonly maxQueueBytes: number;
+  private readonly heartbeatMs: number;
+  private readonly missedHeartbeats: number;
+  private readonly handshakeTimeoutMs: number;
+  private readonly stallTimeoutMs: number;
+  private readonly backoffMin: number;
+  private readonly backoffMax: number;
+  private readonly maxHandshakes: number;
+  private readonly listenOn: { host?: string; port: number } | undefined;
+  private readonly tlsServer: tls.TlsOptions | null;
+  private readonly tlsClient: tls.ConnectionOptions | null;
+  private readonly peers = new Map<string, Peer>();
+  private readonly conns = new Set<Conn>();
+  /** Unauthenticated inbound connections by the location their Hello claims. */
+  private readonly inbound = new Map<string, number>();
+  private handshakes = 0;
+  private readonly listeners = new Set<(e: BridgeEvent) => void>();
+  private readonly prefix: string;
+  private server: net.Server | null = null;
+  private heartbeat: ReturnType<typeof setInterval> | null = null;
+  private running = false;
+  private stopped = false;
+  private boundAddress: { host: string; port: number } | null = null;
+
+  constructor(opts: BridgeOptions) {
+    this.runtime = opts.runtime;
+    this.registry = opts.registry ?? opts.runtime.registry;
+    this.location = opts.location ?? opts.runtime.location;
+    if (this.location !== opts.runtime.location) {
+      throw new RuntimeError('EINVAL', `bridge location "${this.location}" differs from its runtime's location "${opts.runtime.location}"`);
+    }
+    if (!LOCATION_RE.test(this.location)) throw new RuntimeError('EINVAL', `bad location "${this.location}" for a bridge (letters, digits and _.:@$- only)`);
+    if (!(opts.secret instanceof Uint8Array) || opts.secret.length < 16) {
+      throw new RuntimeError('EINVAL', 'the cluster secret must be at least 16 bytes');
+    }
+    this.secret = Uint8Array.from(opts.secret);
+    this.prefix = `${this.location}#`;
+    this.maxFrameBytes = opts.maxFrameBytes ?? 16 * 1024 * 1024;
+    this.maxQueueBytes = opts.maxQueueBytes ?? 64 * 1024 * 1024;
+    this.heartbeatMs = opts.heartbeatMs ?? 1000;
+    this.missedHeartbeats = opts.missedHeartbeats ?? 3;
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 5000;
+    this.stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
+    this.backoffMin = opts.reconnect?.minMs ?? 100;
+    this.backoffMax = opts.reconnect?.maxMs ?? 5000;
+    this.maxHandshakes = opts.maxHandshakes ?? 64;
+    this.listenOn = opts.listen;
+    this.log = (opts.logger ?? this.runtime.log).child({ component: 'bridge', location: this.location });
+    if (opts.onEvent) this.listeners.add(opts.onEvent);
+    if (this.maxFrameBytes < HANDSHAKE_MAX_FRAME_BYTES) throw new RuntimeError('EINVAL', `maxFrameBytes must be at least ${HANDSHAKE_MAX_FRAME_BYTES}`);
+    if (opts.tls) {
+      const t = opts.tls;
+      const read = (v: string | Buffer | undefined, file: string | undefined): string | Buffer | undefined => v ?? (file ? readFileSync(file) : undefined);
+      const cert = read(t.cert, t.certFile);
+      const key = read(t.key, t.keyFile);
+      const ca = t.ca ?? (t.caFile ? readFileSync(t.caFile) : undefined);
+      if (!cert || !key) throw new RuntimeError('EINVAL', 'bridge TLS needs a certificate and a key (cert/key or certFile/keyFile)');
+      this.tlsServer = { cert, key, ca, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2', handshakeTimeout: this.handshakeTimeoutMs };
+      this.tlsClient = { cert, key, ca, rejectUnauthorized: true, minVersion: 'TLSv1.2' };
+      if (t.checkServerIdentity === false) this.tlsClient.checkServerIdentity = () => undefined;
+    } else {
+      this.tlsServer = null;
+      this.tlsClient = null;
+    }
+    for (const [location, address] of Object.entries(opts.peers ?? {})) this.addPeer(location, address);
+  }
+
+  // ---- public API ---------------------------------------------------------------------------
+
+  /** Listen (if configured) and dial the configured peers. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.stopped = false;
+    this.instance = randomBytes(8).toString('hex');
+    this.heartbeat = setInterval(() => this.tick(), this.heartbeatMs);
+    this.heartbeat.unref();
+    if (this.listenOn) {
+      const server = this.tlsServer ? tls.createServer(this.tlsServer) : net.createServer({ noDelay: true });
+      this.server = server;
+      (server as net.Server).on(this.tlsServer ? 'secureConnection' : 'connection', (socket: net.Socket) => this.accept(socket));
+      server.on('tlsClientError', (err: Error, socket: net.Socket) => {
+        this.reject(`${socket.remoteAddress}:${socket.remotePort}`, null, 'ETLS', `TLS handshake failed: ${err.message}`);
+      });
+      const { host, port } = this.listenOn;
+      await new Promise<void>((resolve, reject) => {
+        const onError = (e: Error): void => reject(new RuntimeError('EADDRINUSE', `bridge ${this.location} cannot listen on ${host ?? '*'}:${port}: ${e.message}`, { cause: e }));
+        server.once('error', onError);
+        server.listen({ host, port }, () => {
+          server.off('error', onError);
+          server.on('error', (e) => this.log.error({ err: e }, 'bridge server error'));
+          resolve();
+        });
+      }).catch(async (e: unknown) => {
+        await this.stop();
+        throw e;
+      });
+      const a = server.address() as net.AddressInfo;
+      this.boundAddress = { host: a.address, port: a.port };
+      this.log.info({ address: this.boundAddress, tls: !!this.tlsServer }, 'bridge listening');
+    }
+    for (const peer of this.peers.values()) this.dial(peer);
+  }
+
+  /** Where this bridge listens (after start), e.g. to tell peers about an ephemeral port. */
+  get address(): { host: string; port: number } | null {
+    return this.boundAddress;
+  }
+
+  /** Dial `location` at 'host:port' (now if started, else on start), and redial it after a
+   * link drops. */
+  connect(location: string, address: string): void {
+    this.addPeer(location, address);
+    const peer = this.peers.get(location)!;
+    if (this.running) this.dial(peer);
+  }
+
+  /** The transport for this bridge's peers: throws EHOSTUNREACH for any other location, and
+   * EncodeError for a message that cannot travel. */
+  readonly transport: Transport = (location, env) => {
+    const peer = this.peers.get(location);
+    if (peer === undefined) {
+      throw new RuntimeError('EHOSTUNREACH', `no route from ${this.location} to location ${location}: not a peer of its bridge (add it to peers or connect() it)`);
+    }
+    this.send(peer, env);
+  };
+
+  /** A transport that sends to this bridge's peers and everything else through `fallback`. */
+  route(fallback: Transport): Transport {
+    return (location, env) => {
+      const peer = this.peers.get(location);
+      if (peer === undefined) fallback(location, env);
+      else this.send(peer, env);
+    };
+  }
+
+  /** Chain this bridge into its runtime's transport (peers here, the rest as before). */
+  install(): this {
+    this.runtime.transport = this.route(this.runtime.transport);
+    return this;
+  }
+
+  /** Is there an authenticated link to `location`? */
+  isConnected(location: string): boolean {
+    return !!this.peers.get(location)?.conn;
+  }
+
+  /** Resolves once `location` is linked (at once if it is); rejects with ETIMEDOUT. */
+  waitForPeer(location: string, timeoutMs = 10_000): Promise<void> {
+    if (this.isConnected(location)) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const off = this.on((e) => {
+        if (e.type === 'peer-up' && e.location === location) {
+          clearTimeout(timer);
+          off();
+          resolve();
+        }
+      });
+      const timer = setTimeout(() => {
+        off();
+        reject(new RuntimeError('ETIMEDOUT', `bridge ${this.location}: no link to ${location} within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+  }
+
+  /** Subscribe to peer up/down, overflow and rejected-connection events; returns unsubscribe. */
+  on(listener: (e: BridgeEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  peerInfo(): PeerInfo[] {
+    return [...this.peers.values()].map((p) => ({
+      location: p.location,
+      address: p.address,
+      connected: !!p.conn,
+      instance: p.instance,
+      queuedBytes: p.queuedBytes,
+      sent: p.sent,
+      received: p.received,
+      dropped: p.dropped,
+      links: p.links,
+    }));
+  }
+
+  /** Stop: close the listener and every link. Gracefully (pending frames flushed, a Goodbye,
+   * then FIN) unless `abrupt` (sockets destroyed at once, as if the process died). */
+  async stop(opts: { abrupt?: boolean } = {}): Promise<void> {
+    this.running = false;
+    this.stopped = true;
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    this.heartbeat = null;
+    for (const peer of this.peers.values()) {
+      if (peer.reconnectTimer) clearTimeout(peer.reconnectTimer);
+      peer.reconnectTimer = null;
+      if (!opts.abrupt && peer.conn) this.flushPeer(peer);
+    }
+    const closing: Promise<void>[] = [];
+    for (const conn of [...this.conns]) {
+      if (!conn.socket.destroyed) closing.push(new Promise<void>((r) => conn.socket.once('close', () => r())));
+      if (opts.abrupt) {
+        try {
+          if (!conn.socket.destroyed && !this.tlsClient) conn.socket.resetAndDestroy();
+        } catch {
+          // not a TCP handle (yet): destroy() below
+        }
+        this.close(conn, 'ESHUTDOWN', 'bridge stopped abruptly', { level: 'debug' });
+      } else {
+        this.close(conn, 'ESHUTDOWN', `${this.location} is shutting down`, { level: 'debug', goodbye: true });
+      }
+    }
+    const server = this.server;
+    this.server = null;
+    if (server) closing.push(new Promise<void>((r) => server.close(() => r())));
+    this.boundAddress = null;
+    await Promise.all(closing);
+  }
+
+  // ---- sending ------------------------------------------------------------------------------
+
+  private addPeer(location: string, address: string | null): Peer {
+    if (location === this.location) throw new RuntimeError('EINVAL', `bridge ${this.location} cannot peer with its own location`);
+    if (!LOCATION_RE.test(location)) throw new RuntimeError('EINVAL', `bad peer location "${location}" (letters, digits and _.:@$- only)`);
+    if (address !== null) parseHostPort(address);
+    let peer = this.peers.get(location);
+    if (!peer) {
+      peer = new Peer(location, this.registry, this.maxFrameBytes, (p) => this.flushPeer(p));
+      this.peers.set(location, peer);
+    }
+    if (address !== null) peer.address = address;
+    return peer;
+  }
+
+  private send(peer: Peer, env: WireEnvelope): void {
+    const out = peer.out;
+    const size = out.prepareEnvelope(env); // throws EncodeError: the caller's to handle
+    const queued = peer.queuedBytes;
+    if (queued + size > this.maxQueueBytes || this.stopped) {
+      out.discard();
+      this.overflow(peer, env, size, queued);
+      return;
+    }
+    out.commit();
+    peer.sent++;
+    this.stats.sent++;
+    if (peer.overflowing > 0) {
+      this.log.warn({ peer: peer.location, dropped: peer.overflowing }, 'outbound queue accepting again after dropping messages');
+      peer.overflowing = 0;
+    }
+    if (!peer.flushScheduled) {
+      peer.flushScheduled = true;
+      queueMicrotask(peer.flush);
+    }
+  }
+
+  private overflow(peer: Peer, env: WireEnvelope, bytes: number, queuedBytes: number): void {
+    this.stats.dropped++;
+    this.stats.droppedBytes += bytes;
+    peer.dropped++;
+    const why = !this.stopped ? `the outbound queue to ${peer.location} is full (${queuedBytes} of ${this.maxQueueBytes} bytes)` : `bridge ${this.location} is stopped`;
+    if (peer.overflowing++ === 0) {
+      this.log.warn({ peer: peer.location, queuedBytes, maxQueueBytes: this.maxQueueBytes, type: env.msg.type, to: env.to, stopped: this.stopped }, `dropping messages: ${why}`);
+    }
+    this.emit({ type: 'overflow', location: peer.location, to: env.to, msgType: env.msg.type, kind: env.kind, bytes, queuedBytes, dropped: peer.dropped });
+    if (env.kind === EnvelopeKind.Ask && env.corr) {
+      this.runtime.failAsk(env.corr, new RuntimeError('ENOBUFS', `ask to ${env.to} dropped: ${why}`));
+    }
+  }
+
+  private flushPeer(peer: Peer): void {
+    peer.flushScheduled = false;
+    const chunks = peer.out.take();
+    if (chunks === null) return;
+    const conn = peer.conn;
+    if (conn !== null && conn.state === ConnState.Open) {
+      this.writeChunks(conn, chunks);
+    } else {
+      for (const c of chunks) {
+        peer.backlog.push(c);
+        peer.backlogBytes += c.length;
+      }
+    }
+  }
+
+  private writeChunks(conn: Conn, chunks: Buffer[]): void {
+    let n = 0;
+    if (chunks.length === 1) {
+      n = chunks[0]!.length;
+      conn.write(chunks[0]!);
+    } else {
+      conn.socket.cork();
+      for (const c of chunks) {
+        n += c.length;
+        conn.write(c);
+      }
+      conn.socket.uncork();
+    }
+    this.stats.bytesSent += n;
+  }
+
+  // ---- connections --------------------------------------------------------------------------
+
+  private dial(peer: Peer): void {
+    if (!this.running || !peer.address || peer.conn || peer.dialing || (this.inbound.get(peer.location) ?? 0) > 0) return;
+    if (peer.reconnectTimer) {
+      clearTimeout(peer.reconnectTimer);
+      peer.reconnectTimer = null;
+    }
+    const { host, port } = parseHostPort(peer.address);
+    this.stats.dials++;
+    let socket: net.Socket;
+    if (this.tlsClient) {
+      const servername = net.isIP(host) ? undefined : host;
+      socket = tls.connect({ ...this.tlsClient, host, port, servername });
+    } else {
+      socket = net.connect({ host, port, noDelay: true });
+    }
+    const conn = this.track(socket, true, peer.address);
+    conn.peer = peer;
+    peer.dialing = conn;
+    socket.once(this.tlsClient ? 'secureConnect' : 'connect', () => {
+      if (conn.state === ConnState.Closed) return;
+      this.sendHello(conn);
+    });
+  }
+
+  private accept(socket: net.Socket): void {
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    if (!this.running) {
+      socket.destroy();
+      return;
+    }
+    if (this.handshakes >= this.maxHandshakes) {
+      this.reject(remote, null, 'EBUSY', `too many unauthenticated connections (${this.handshakes})`);
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    this.stats.accepted++;
+    const conn = this.track(socket, false, remote);
+    this.sendHello(conn);
+  }
+
+  private track(socket: net.Socket, dialed: boolean, remote: string): Conn {
+    const conn = new Conn(socket, dialed, remote, this.onFrame);
+    this.conns.add(conn);
+    this.handshakes++;
+    conn.handshakeTimer = setTimeout(() => {
+      const what = dialed && conn.peerLocation === null && !conn.peerNonce ? 'connect and handshake' : 'handshake';
+      this.close(conn, 'ETIMEDOUT', `${what} not completed within ${this.handshakeTimeoutMs} ms`, { goodbye: true, hostile: !dialed, level: dialed ? 'info' : 'warn' });
+    }, this.handshakeTimeoutMs);
+    socket.on('data', (chunk: Buffer) => {
+      if (conn.state === ConnState.Closed) return;
+      conn.rx = true;
+      this.stats.bytesReceived += chunk.length;
+      try {
+        conn.decoder.push(chunk);
+      } catch (e) {
+        const code = (e as RuntimeError).code ?? 'EPROTO';
+        this.close(conn, typeof code === 'string' ? code : 'EPROTO', (e as Error).message, { goodbye: true, hostile: true });
+      }
+    });
+    socket.on('error', (e: Error) => {
+      conn.lastError = e.message;
+    });
+    socket.on('close', () => {
+      if (conn.killTimer) clearTimeout(conn.killTimer);
+      if (conn.state !== ConnState.Closed) {
+        const open = conn.state === ConnState.Open;
+        this.close(conn, 'ECONNRESET', conn.lastError ? `connection lost: ${conn.lastError}` : 'connection closed by the other end', { level: open ? 'info' : 'debug' });
+      }
+    });
+    return conn;
+  }
+
+  private sendHello(conn: Conn): void {
+    const hello = {
+      version: BRIDGE_PROTOCOL_VERSION,
+      role: 'peer',
+      location: this.location,
+      instance: this.instance,
+      nonce: conn.nonce,
+      maxFrameBytes: this.maxFrameBytes,
+    };
+    conn.write(frameBytes(FrameKind.Hello, HelloType.encode(hello).finish()));
+  }
+
+  private readonly onFrame = (conn: Conn, kind: number, payload: Uint8Array): void => {
+    if (kind === FrameKind.Envelope && conn.state === ConnState.Open) {
+      this.onEnvelope(conn, payload);
+      return;
+    }
+    switch (kind) {
+      case FrameKind.Heartbeat:
+        if (conn.state !== ConnState.Open) throw new FrameError('EPROTO', 'heartbeat before authentication');
+        return;
+      case FrameKind.Goodbye:
+        this.onGoodbye(conn, payload);
+        return;
+      case FrameKind.Hello:
+        if (conn.state !== ConnState.Hello) throw new FrameError('EPROTO', 'a second hello');
+        this.onHello(conn, payload);
+        return;
+      case FrameKind.Auth:
+        if (conn.state !== ConnState.Auth) throw new FrameError('EPROTO', conn.state === ConnState.Hello ? 'auth before hello' : 'a second auth');
+        this.onAuth(conn, payload);
+        return;
+      case FrameKind.Envelope:
+        throw new FrameError('EACCES', 'actor envelope before authentication');
+      default:
+        throw new FrameError('EPROTO', `unknown frame kind ${kind}`);
+    }
+  };
+
+  private onHello(conn: Conn, payload: Uint8Array): void {
+    let h: Hello;
+    try {
+      h = HelloType.decode(payload) as unknown as Hello;
+    } catch (e) {
+      throw new FrameError('EBADMSG', `malformed hello: ${(e as Error).message}`);
+    }
+    if (h.version !== BRIDGE_PROTOCOL_VERSION) throw new FrameError('EPROTO', `unsupported bridge protocol version ${h.version} (this node speaks ${BRIDGE_PROTOCOL_VERSION})`);
+    if (h.role === 'client') throw new FrameError('EACCES', 'client connections are not served on the cluster port');
+    if (h.role !== 'peer') throw new FrameError('EPROTO', `unknown role "${h.role}" in hello`);
+    if (!LOCATION_RE.test(h.location)) throw new FrameError('EPROTO', `bad location in hello: "${h.location.slice(0, 64)}"`);
+    if (h.location === this.location) throw new FrameError('EPROTO', `the other end claims this node's own location ${h.location}`);
+    if (!(h.nonce instanceof Uint8Array) || h.nonce.length !== NONCE_BYTES) throw new FrameError('EPROTO', `hello nonce must be ${NONCE_BYTES} bytes`);
+    if (!h.instance || h.instance.length > 64) throw new FrameError('EPROTO', 'hello without a valid instance id');
+    if (conn.dialed && h.location !== conn.peer!.location) {
+      throw new FrameError('EPROTO', `dialed ${conn.peer!.location} at ${conn.remote}, but the node there is ${h.location}`);
+    }
+    conn.peerLocation = h.location;
+    conn.peerInstance = h.instance;
+    conn.peerNonce = Uint8Array.from(h.nonce);
+    conn.peerMaxFrame = h.maxFrameBytes >>> 0;
+    if (!conn.dialed) {
+      // One link per pair: the lower location dials (see the top of this file).
+      const peer = this.peers.get(h.location);
+      if (peer && this.location < h.location) {
+        if (peer.dialing) {
+          this.close(conn, 'EDUPLICATE', `${this.location} is dialing ${h.location} itself (the lower location dials)`, { goodbye: true, level: 'debug' });
+          return;
+        }
+        if (peer.conn && peer.conn.peerInstance === h.instance) {
+          this.close(conn, 'EDUPLICATE', `${this.location} is already linked to this instance of ${h.location}`, { goodbye: true, level: 'info' });
+          return;
+        }
+      }
+      conn.inboundFor = h.location;
+      this.inbound.set(h.location, (this.inbound.get(h.location) ?? 0) + 1);
+    }
+    conn.state = ConnState.Auth;
+    const proof = handshakeProof(this.secret, conn.dialed ? 'dial' : 'accept', { location: this.location, instance: this.instance, nonce: conn.nonce }, { location: h.location, instance: h.instance, nonce: conn.peerNonce });
+    conn.write(frameBytes(FrameKind.Auth, AuthType.encode({ proof }).finish()));
+  }
+
+  private onAuth(conn: Conn, payload: Uint8Array): void {
+    let proof: Uint8Array;
+    try {
+      proof = (AuthType.decode(payload) as unknown as { proof: Uint8Array }).proof;
+    } catch (e) {
+      throw new FrameError('EBADMSG', `malformed auth: ${(e as Error).message}`);
+    }
+    const expected = handshakeProof(
+      this.secret,
+      conn.dialed ? 'accept' : 'dial',
+      { location: conn.peerLocation!, instance: conn.peerInstance, nonce: conn.peerNonce! },
+      { location: this.location, instance: this.instance, nonce: conn.nonce },
+    );
+    if (!(proof instanceof Uint8Array) || proof.length !== expected.length || !timingSafeEqual(proof, expected)) {
+      throw new FrameError('EAUTH', `authentication failed: ${conn.peerLocation} does not prove the cluster secret`);
+    }
+    this.endHandshake(conn);
+    conn.state = ConnState.Open;
+    conn.decoder.maxFrameBytes = this.maxFrameBytes;
+    this.activate(conn);
+  }
+
+  private endHandshake(conn: Conn): void {
+    if (conn.handshakeTimer) {
+      clearTimeout(conn.handshakeTimer);
+      conn.handshakeTimer = null;
+      this.handshakes--;
+    }
+    if (conn.inboundFor !== null) {
+      const n = (this.inbound.get(conn.inboundFor) ?? 1) - 1;
+      if (n > 0) this.inbound.set(conn.inboundFor, n);
+      else this.inbound.delete(conn.inboundFor);
+      const peer = this.peers.get(conn.inboundFor);
+      conn.inboundFor = null;
+      if (peer && conn.state === ConnState.Closed) this.scheduleReconnect(peer);
+    }
+  }
+
+  /** An authenticated link becomes the peer's link. */
+  private activate(conn: Conn): void {
+    const location = conn.peerLocation!;
+    const peer = this.peers.get(location) ?? this.addPeer(location, null);
+    const old = peer.conn;
+    const restarted = peer.instance !== null && peer.instance !== conn.peerInstance;
+    peer.conn = conn;
+    conn.peer = peer;
+    if (peer.dialing === conn) peer.dialing = null;
+    if (old) this.close(old, 'EREPLACED', restarted ? `${location} restarted (new instance ${conn.peerInstance})` : `replaced by a newer link to ${location}`, { goodbye: true, level: 'info' });
+    if (peer.dialing) {
+      const d = peer.dialing;
+      peer.dialing = null;
+      this.close(d, 'EDUPLICATE', `superseded by the link ${location} dialed`, { goodbye: true, level: 'debug' });
+    }
+    if (peer.reconnectTimer) {
+      clearTimeout(peer.reconnectTimer);
+      peer.reconnectTimer = null;
+    }
+    peer.attempts = 0;
+    peer.instance = conn.peerInstance;
+    peer.links++;
+    peer.out.maxFrameBytes = Math.min(this.maxFrameBytes, conn.peerMaxFrame || this.maxFrameBytes);
+    if (peer.backlog.length > 0) {
+      const backlog = peer.backlog;
+      peer.backlog = [];
+      peer.backlogBytes = 0;
+      this.writeChunks(conn, backlog);
+    }
+    this.log.info({ peer: location, remote: conn.remote, dialed: conn.dialed, instance: conn.peerInstance, restarted }, 'bridge link up');
+    this.emit({ type: 'peer-up', location, instance: conn.peerInstance, remote: conn.remote, dialed: conn.dialed, restarted });
+  }
+
+  private onEnvelope(conn: Conn, payload: Uint8Array): void {
+    let env: WireEnvelope;
+    try {
+      env = this.registry.decode(payload, true);
+    } catch (e) {
+      throw new FrameError('EBADMSG', `corrupt envelope: ${(e as Error).message}`);
+    }
+    const peer = conn.peer!;
+    if (!env.to.startsWith(this.prefix)) {
+      this.stats.misrouted++;
+      this.log.warn({ peer: peer.location, to: env.to, type: env.msg.type }, 'dropped an envelope addressed to another location');
+      return;
+    }
+    peer.received++;
+    this.stats.received++;
+    try {
+      this.runtime.deliver(env);
+    } catch (e) {
+      this.log.error({ err: e, peer: peer.location, to: env.to, type: env.msg.type }, 'delivering a bridged envelope failed');
+    }
+  }
+
+  private onGoodbye(conn: Conn, payload: Uint8Array): void {
+    let code = 'EPEER';
+    let reason = '';
+    try {
+      const g = GoodbyeType.decode(payload) as unknown as { code: string; reason: string };
+      code = g.code || code;
+      reason = g.reason.slice(0, 512);
+    } catch {
+      reason = '(malformed goodbye)';
+    }
+    const level = code === 'EDUPLICATE' || code === 'ESHUTDOWN' ? 'debug' : 'info';
+    this.close(conn, code, `the other end closed the link: ${reason || code}`, { level });
+  }
+
+  /** Close a connection with a logged reason; `hostile` counts and reports it as rejected. */
+  private close(conn: Conn, code: string, reason: string, opts: { goodbye?: boolean; hostile?: boolean; level?: 'debug' | 'info' | 'warn' } = {}): void {
+    if (conn.state === ConnState.Closed) return;
+    const wasOpen = conn.state === ConnState.Open;
+    conn.state = ConnState.Closed;
+    conn.decoder.stop();
+    this.endHandshake(conn);
+    this.conns.delete(conn);
+    const hostile = opts.hostile ?? false;
+    if (hostile) {
+      this.reject(conn.remote, conn.peerLocation, code, reason);
+    } else {
+      this.log[opts.level ?? 'info']({ remote: conn.remote, peer: conn.peerLocation, code, dialed: conn.dialed }, `bridge connection closed: ${reason}`);
+    }
+    const socket = conn.socket;
+    if (opts.goodbye && !socket.destroyed && socket.writable) {
+      socket.end(frameBytes(FrameKind.Goodbye, GoodbyeType.encode({ code, reason: reason.slice(0, 512) }).finish()));
+      conn.killTimer = setTimeout(() => socket.destroy(), 2000);
+      conn.killTimer.unref();
+    } else {
+      socket.destroy();
+    }
+    const peer = conn.peer;
+    if (!peer) return;
+    if (peer.conn === conn) {
+      peer.conn = null;
+      if (wasOpen) {
+        this.emit({ type: 'peer-down', location: peer.location, code, reason });
+        if (!hostile) this.log.info({ peer: peer.location, code }, `bridge link down: ${reason}`);
+      }
+    }
+    if (peer.dialing === conn) peer.dialing = null;
+    this.scheduleReconnect(peer);
+  }
+
+  private reject(remote: string, location: string | null, code: string, reason: string): void {
+    this.stats.rejected++;
+    this.log.warn({ remote, peer: location, code }, `bridge connection refused: ${reason}`);
+    this.emit({ type: 'rejected', remote, location, code, reason });
+  }
+
+  private scheduleReconnect(peer: Peer): void {
+    if (!this.running || !peer.address || peer.conn || peer.dialing || peer.reconnectTimer) return;
+    const base = Math.min(this.backoffMax, this.backoffMin * 2 ** Math.min(peer.attempts, 30));
+    peer.attempts++;
+    const delay = base / 2 + Math.random() * (base / 2);
+    peer.reconnectTimer = setTimeout(() => {
+      peer.reconnectTimer = null;
+      this.dial(peer);
+      // A dial suppressed by an inbound handshake is retried when that handshake ends.
+    }, delay);
+  }
+
+  private tick(): void {
+    const now = performance.now();
+    for (const conn of this.conns) {
+      if (conn.state !== ConnState.Open) continue;
+      if (conn.rx) {
+        conn.missed = 0;
+        conn.rx = false;
+      } else if (++conn.missed >= this.missedHeartbeats) {
+        this.stats.heartbeatTimeouts++;
+        this.close(conn, 'ETIMEDOUT', `nothing from ${conn.peerLocation} for ${conn.missed} heartbeats of ${this.heartbeatMs} ms: peer dead or link cut`, { level: 'warn' });
+        continue;
+      }
+      const s = conn.socket;
+      const pending = s.writableLength;
+      const progress = s.bytesWritten - pending;
+      if (pending > 0 && progress === conn.progress) {
+        if (conn.stalledSince === 0) conn.stalledSince = now;
+        else if (now - conn.stalledSince >= this.stallTimeoutMs) {
+          this.close(conn, 'ETIMEDOUT', `${conn.peerLocation} read nothing for ${Math.round(now - conn.stalledSince)} ms with ${pending} bytes waiting: not reading`, { level: 'warn' });
+          continue;
+        }
+      } else {
+        conn.stalledSince = 0;
+      }
+      conn.progress = progress;
+      if (!conn.tx) conn.write(HEARTBEAT);
+      conn.tx = false;
+    }
+  }
+
+  private emit(e: BridgeEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error({ err, event: e.type }, 'bridge event listener threw');
+      }
+    }
+  }
+}
+
+const HEARTBEAT = frameBytes(FrameKind.Heartbeat);
