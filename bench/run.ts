@@ -5,7 +5,25 @@
 //   format(result): string                 the table
 
 import { readdirSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+
+/** `--flag` → true, `--name value` → 'value', everything else positional. */
+function parseOptions(argv: string[]): { values: Record<string, string | boolean>; positionals: string[] } {
+  const values: Record<string, string | boolean> = {};
+  const positionals: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) {
+      positionals.push(a);
+      continue;
+    }
+    const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
+    const next = argv[i + 1];
+    if (inline !== undefined) values[name] = inline;
+    else if (next !== undefined && !next.startsWith('--') && name !== 'json' && name !== 'help' && name !== 'quick') values[name] = argv[++i]!;
+    else values[name] = true;
+  }
+  return { values, positionals };
+}
 
 interface BenchModule {
   describe: string;
@@ -26,7 +44,7 @@ function available(): string[] {
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({ allowPositionals: true, strict: false, options: { json: { type: 'boolean' }, help: { type: 'boolean' } } });
+  const { values, positionals } = parseOptions(process.argv.slice(2));
   const name = positionals[0];
   const names = available();
   if (!name || values.help || !names.includes(name)) {

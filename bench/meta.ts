@@ -1,0 +1,124 @@
+// `npm run bench -- meta [--json] [--quick]`: the thesis's metadata workloads (its section 5.1)
+// on the `threads` scheduler with lmdb storage (fsync on), printed beside the thesis's medians.
+//   ls      30 clients, each listing every ministry's directory (10 files each) back to back,
+//           in batch order (all requests for one directory, then the next) and stride order
+//           (rotating through the directories), over 1-5 ministries
+//   create  9 clients, each creating files under /(id mod n), over 1-5 ministries
+// Static ministries as in the thesis: one at /, the others at /1 ... /(n-1), 2 clerks each.
+// Goals (issue 4): creates ≥ 1,000× the thesis's ≈ 13 creates/s per ministry; ls p99 ≤ 1 ms.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from '../src/cluster.js';
+
+const THESIS_LS: Record<number, { batch: [number, number]; stride: [number, number] }> = {
+  1: { batch: [0.188, 0.431], stride: [0.187, 0.432] },
+  2: { batch: [0.507, 0.897], stride: [0.498, 0.863] },
+  3: { batch: [0.33, 1.203], stride: [0.344, 1.169] },
+  4: { batch: [0.312, 1.512], stride: [0.328, 1.474] },
+  5: { batch: [0.3, 1.814], stride: [0.319, 1.781] },
+};
+const THESIS_CREATE_P50: Record<number, number> = { 1: 675, 2: 374, 3: 225, 4: 150, 5: 150 };
+
+export interface MetaRow {
+  ministries: number;
+  workload: 'ls-batch' | 'ls-stride' | 'create';
+  ops: number;
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  thesisP50Ms: number;
+  thesisP99Ms: number | null;
+}
+
+function q(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
+}
+
+async function runFor(n: number, quick: boolean): Promise<MetaRow[]> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'govfs-meta-'));
+  const ministries = Array.from({ length: n - 1 }, (_, i) => ({ subtree: `/${i + 1}`, clerks: 2 }));
+  const cluster = await Cluster.start({ nodes: 1 + 3 * n, scheduler: 'threads', dataDir, ministries, threads: 2 });
+  const rows: MetaRow[] = [];
+  try {
+    const dirs = ['/0', ...ministries.map((m) => m.subtree)];
+    const setup = cluster.client();
+    await setup.mkdir('/0');
+    for (const d of dirs) for (let f = 0; f < 10; f++) await setup.create(`${d}/f${f}`);
+    const perDir = quick ? 200 : 2_000;
+    for (const order of ['batch', 'stride'] as const) {
+      const clients = Array.from({ length: 30 }, () => cluster.client());
+      const lat: number[] = [];
+      const t0 = performance.now();
+      await Promise.all(
+        clients.map(async (c) => {
+          for (let i = 0; i < perDir * dirs.length; i++) {
+            const dir = order === 'batch' ? dirs[Math.floor(i / perDir)]! : dirs[i % dirs.length]!;
+            const s = performance.now();
+            await c.ls(dir);
+            lat.push(performance.now() - s);
+          }
+        }),
+      );
+      const secs = (performance.now() - t0) / 1000;
+      lat.sort((a, b) => a - b);
+      const t = THESIS_LS[n]![order];
+      rows.push({ ministries: n, workload: `ls-${order}`, ops: lat.length, opsPerSec: lat.length / secs, p50Ms: q(lat, 0.5), p99Ms: q(lat, 0.99), thesisP50Ms: t[0], thesisP99Ms: t[1] });
+    }
+    const perClient = quick ? 50 : 200;
+    const writers = Array.from({ length: 9 }, () => cluster.client());
+    const lat: number[] = [];
+    const t0 = performance.now();
+    await Promise.all(
+      writers.map(async (c, id) => {
+        const dir = dirs[id % n]!;
+        for (let i = 0; i < perClient; i++) {
+          const s = performance.now();
+          await c.create(`${dir}/w${id}-${i}`);
+          lat.push(performance.now() - s);
+        }
+      }),
+    );
+    const secs = (performance.now() - t0) / 1000;
+    lat.sort((a, b) => a - b);
+    rows.push({ ministries: n, workload: 'create', ops: lat.length, opsPerSec: lat.length / secs, p50Ms: q(lat, 0.5), p99Ms: q(lat, 0.99), thesisP50Ms: THESIS_CREATE_P50[n]!, thesisP99Ms: null });
+  } finally {
+    await cluster.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3)';
+
+export async function run(o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
+  const quick = o.quick === true;
+  const counts = typeof o.ministries === 'string' ? o.ministries.split(',').map(Number) : quick ? [1, 3] : [1, 2, 3, 4, 5];
+  const rows: MetaRow[] = [];
+  for (const n of counts) {
+    process.stderr.write(`meta: ${n} ministr${n === 1 ? 'y' : 'ies'}...\n`);
+    rows.push(...(await runFor(n, quick)));
+  }
+  return rows;
+}
+
+export function format(r: unknown): string {
+  const rows = r as MetaRow[];
+  const lines = ['metadata benchmark (threads scheduler, lmdb with fsync, 2 worker threads) beside the thesis (DAS-5, Ethernet)', ''];
+  lines.push('ministries  workload    ops      ops/s      p50 ms   p99 ms   | thesis p50 ms  p99 ms');
+  for (const x of rows) {
+    lines.push(
+      `${String(x.ministries).padEnd(10)}  ${x.workload.padEnd(10)}  ${String(x.ops).padEnd(7)}  ${x.opsPerSec.toFixed(0).padStart(8)}  ${x.p50Ms.toFixed(3).padStart(8)} ${x.p99Ms.toFixed(3).padStart(8)}   | ${x.thesisP50Ms.toFixed(3).padStart(12)} ${x.thesisP99Ms === null ? '     -' : x.thesisP99Ms.toFixed(3).padStart(7)}`,
+    );
+  }
+  const creates = rows.filter((x) => x.workload === 'create');
+  lines.push('');
+  for (const c of creates) {
+    const perMinistry = c.opsPerSec / c.ministries;
+    lines.push(`create, ${c.ministries} ministr${c.ministries === 1 ? 'y' : 'ies'}: ${perMinistry.toFixed(0)} creates/s per ministry = ${(perMinistry / 13).toFixed(0)}× the thesis's ≈13/s (goal ≥ 1000×)`);
+  }
+  const ls = rows.filter((x) => x.workload !== 'create');
+  lines.push(`ls p99 worst ${Math.max(...ls.map((x) => x.p99Ms)).toFixed(3)} ms (goal ≤ 1 ms)`);
+  return lines.join('\n');
+}
