@@ -3,12 +3,14 @@
 import type { Behaviour, Context, Message } from '../../src/runtime/types.js';
 
 export interface Ping {
+  [field: string]: unknown;
   type: 'govfs.runtime.Ping';
   seq: number;
   sender: number;
   payload?: Uint8Array;
 }
 export interface Pong {
+  [field: string]: unknown;
   type: 'govfs.runtime.Pong';
   seq: number;
 }
