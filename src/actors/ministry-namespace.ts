@@ -25,6 +25,10 @@ export class MinistryNamespace {
   private ns: Namespace;
   /** Log index at which each client's last change applied (for the ticket of a replay). */
   private readonly appliedAt = new Map<string, number>();
+  /** Highest seq of each client this replica applied as new: applying one at or below it as
+   * new again would be a change applied twice (counted; tests require 0). */
+  private readonly highestNew = new Map<string, number>();
+  duplicateApplies = 0;
 
   constructor(readonly root: string) {
     this.ns = new Namespace(root);
@@ -46,9 +50,18 @@ export class MinistryNamespace {
     } catch {
       return { ok: false, error: { code: 'EINVAL', message: 'undecodable log entry' } };
     }
+    const o = op as { op?: string; clientId?: string; seq?: number };
+    const before = o.op === 'client' && typeof o.clientId === 'string' ? this.ns.client(o.clientId) : undefined;
     const r = this.ns.apply(op as Op);
-    const o = op as { op?: string; clientId?: string };
-    if (o.op === 'client' && typeof o.clientId === 'string') this.appliedAt.set(o.clientId, index);
+    if (o.op === 'client' && typeof o.clientId === 'string') {
+      this.appliedAt.set(o.clientId, index);
+      // Applied as new (not a replay of the saved result): count it, and any second time.
+      const seq = o.seq ?? 0;
+      if (!before || seq > before.lastSeq) {
+        if (seq <= (this.highestNew.get(o.clientId) ?? 0)) this.duplicateApplies++;
+        this.highestNew.set(o.clientId, seq);
+      }
+    }
     return outcome(r);
   }
 

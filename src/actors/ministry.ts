@@ -53,7 +53,18 @@ type Reply = (msg: Message) => void;
 /** Reads wait at most this long for the member to apply the client's last seen index. */
 const READ_WAIT_MS = 2_000;
 
-export function ministryBehaviour(args: MinistryArgs): Behaviour {
+/** What a test may read of a live ministry member (`ActorCell.behaviour.inspect()`). */
+export interface MinistryInspection {
+  ministry: string;
+  subtree: string;
+  node: string;
+  term: number;
+  leading: boolean;
+  /** (client, seq) pairs whose change applied more than once: must stay 0. */
+  duplicateApplies: number;
+}
+
+export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): MinistryInspection | null } {
   const { config } = args;
   let record = args.record;
   const ns = new MinistryNamespace(record.subtree);
@@ -182,6 +193,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour {
   };
 
   return {
+    inspect() {
+      if (!raft) return null;
+      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies };
+    },
     started(ctx) {
       raft = new RaftShell(ctx, {
         id: config.id,
