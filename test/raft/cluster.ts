@@ -290,6 +290,17 @@ export class RaftCluster {
     return n > this.ids.length / 2 ? l : undefined;
   }
 
+  /** Virtual-time sleep for driver tasks running beside sim.run. The Simulation lets promise
+   * continuations run only when something flagged them (storage syncs, asks), so flag it. */
+  sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) =>
+      this.sim.at(ms, () => {
+        (this.sim as unknown as { microtasks: boolean }).microtasks = true;
+        resolve();
+      }),
+    );
+  }
+
   async runUntil(pred: () => boolean, maxMs: number): Promise<boolean> {
     return this.sim.run({ until: pred, forMs: maxMs });
   }
@@ -302,6 +313,19 @@ export class RaftCluster {
     const ok = await this.runUntil(() => this.stableLeader() !== undefined, maxMs);
     if (!ok) throw new Error(`no stable leader within ${maxMs} ms (seed ${this.opts.seed})`);
     return this.stableLeader()!;
+  }
+
+  /** One line per node, for failure reports. */
+  describeNodes(): string {
+    return this.ids
+      .map((id) => {
+        const h = this.live(id);
+        if (!h) return `${id}: down`;
+        const s = h.shell.status();
+        const inFlight = (h.shell as unknown as { inFlight?: unknown }).inFlight !== undefined;
+        return `${id}: ${s.role} term ${s.term} vote ${s.vote || '-'} leader ${s.leader || '-'} commit ${s.commit} applied ${s.applied} last ${s.lastIndex}/${s.lastTerm} snap ${s.snapshotIndex}${inFlight ? ' READY-IN-FLIGHT' : ''}`;
+      })
+      .join('\n');
   }
 
   // ---- clients ---------------------------------------------------------------------------
@@ -416,6 +440,11 @@ export class RaftCluster {
 
   /** Appointed mode: the authority appoints `leader` with a fresh term; told to `reach`. */
   async appoint(leader: string, members: string[] = this.ids, reach: string[] = members): Promise<number> {
+    return this.sim.settle(this.appointAsync(leader, members, reach), 5_000);
+  }
+
+  /** appoint() for driver tasks that run while the simulation runs (no nested settle). */
+  async appointAsync(leader: string, members: string[] = this.ids, reach: string[] = members): Promise<number> {
     const term = ++this.authorityTerm;
     this.note(`appoint ${leader} term ${term}`);
     const asks = reach.map((id) =>
@@ -423,7 +452,7 @@ export class RaftCluster {
         .ask<{ ok: boolean; reason: string }>(this.address(id), { type: 'govfs.raft.ClientAppoint', term, leader, members, group: '' }, 1_000)
         .catch(() => ({ ok: false, reason: 'unreachable' })),
     );
-    await this.sim.settle(Promise.all(asks), 5_000);
+    await Promise.all(asks);
     return term;
   }
 }

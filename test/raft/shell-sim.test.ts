@@ -135,7 +135,7 @@ describe('churn (6.824 2C "Figure 8 unreliable" / churn)', () => {
           while (!stop) {
             const l = c.leader();
             if (!l) {
-              await new Promise<void>((r) => c.sim.at(10, r));
+              await c.sleep(10);
               continue;
             }
             await c.propose(l.id, `c${k}=${i++}`, 500);
