@@ -10,7 +10,7 @@
 // - Exactly-once: the namespace keeps each client's last mutation and its result in the
 //   replicated state (RIFL), so a retry after a failover gets the original answer.
 
-import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.js';
+import { ClusterState, NO_MINISTER, isWithin, type MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
 import { MinistryNamespace, type ClientOp } from './ministry-namespace.js';
@@ -142,7 +142,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     });
   };
 
-  const mutate = (ctx: Context, req: FsRequest, reply: Reply): void => {
+  const mutate = (ctx: Context, req: FsRequest, reply: Reply, subtreeCleared = false): void => {
     if (args.role !== 'minister' || record.fenced) {
       fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, { redirect: redirect(record) });
       return;
@@ -158,6 +158,34 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       op = JSON.parse(req.opJson) as ClientOp;
     } catch {
       fail(reply, 'EINVAL', 'malformed request', req.path);
+      return;
+    }
+    const cluster = args.clusterState();
+    // Other ministries' subtrees inside the path this change touches.
+    const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
+    if (op.op === 'rename') {
+      const target = cluster.ministryFor(op.to);
+      if (!target || target.id !== record.id) {
+        fail(reply, 'EXDEV', `rename ${op.from} -> ${op.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, op.from);
+        return;
+      }
+      if (nested(op.from).length > 0) {
+        fail(reply, 'EXDEV', `rename ${op.from}: it contains another ministry's subtree (${nested(op.from)[0]!.subtree}), which cannot move`, op.from);
+        return;
+      }
+    }
+    if (op.op === 'rmdir' && nested(op.path).length > 0 && !op.recursive) {
+      fail(reply, 'ENOTEMPTY', `rmdir ${op.path}: directory not empty (it holds ${nested(op.path)[0]!.subtree}; use recursive: true)`, op.path);
+      return;
+    }
+    if (op.op === 'rmdir' && op.recursive && nested(op.path).length > 0 && !subtreeCleared) {
+      // Thesis Figure 9: the president dissolves the ministries below first, then this
+      // ministry drops the directory.
+      ctx.pipeToSelf(
+        ctx.ask<{ ok: boolean; reason?: string }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: op.path, requester: record.id }, { timeoutMs: 5_000 }),
+        (r) => ({ type: 'ministry.subtree-deleted', ok: r.ok, reason: r.reason ?? '', req, reply }),
+        (e) => ({ type: 'ministry.subtree-deleted', ok: false, reason: String((e as Error).message), req, reply }),
+      );
       return;
     }
     const payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: ctx.clock.now() });
@@ -236,6 +264,12 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const reply = ctx.deferReply();
           if (req.mutation) mutate(ctx, req, reply);
           else read(ctx, req, reply);
+          return;
+        }
+        case 'ministry.subtree-deleted': {
+          const d = msg as { ok: boolean; reason: string; req: FsRequest; reply: Reply };
+          if (d.ok) mutate(ctx, d.req, d.reply, true);
+          else fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: the president could not remove the subtrees below (${d.reason}): retry`, d.req.path);
           return;
         }
         case 'govfs.fs.TicketStatusRequest': {

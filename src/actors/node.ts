@@ -12,7 +12,7 @@
 // no idle node it holds both roles.
 
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
-import { ClusterState, decodeOrder, encodeOrder, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
+import { ClusterState, decodeOrder, encodeOrder, isWithin, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
 import { ministryBehaviour, type RoleStatus } from './ministry.js';
 import { presidentBehaviour } from './president.js';
 import { registerBehaviour } from '../runtime/runtime.js';
@@ -191,6 +191,34 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
             return;
           }
           ctx.reply({ type: 'govfs.fs.FsReply', ok: false, redirect: [...state.ministries.values()].map(ministryMsg) });
+          return;
+        }
+        case 'govfs.fs.SubtreeDelete': {
+          // Only the president orders; any other node passes the request on to it.
+          if (leader !== config.id) {
+            if (leader) ctx.forward(ctx.ref(config.addresses[leader]!));
+            else ctx.reply({ type: 'govfs.fs.SubtreeDeleted', ok: false, reason: 'no president right now: retry' });
+            return;
+          }
+          const subtree = String(m.subtree);
+          const doomed = [...state.ministries.values()].filter((mi) => mi.id !== m.requester && mi.subtree !== '/' && isWithin(mi.subtree, subtree));
+          if (doomed.length === 0) {
+            ctx.reply({ type: 'govfs.fs.SubtreeDeleted', ok: true, index: state.applied });
+            return;
+          }
+          const answer = ctx.deferReply();
+          let last = { index: 0, term: 0 };
+          for (const mi of doomed) {
+            const r = raft.propose(encodeOrder({ order: 'dissolve', ministry: mi.id }));
+            if (!r.ok) {
+              answer({ type: 'govfs.fs.SubtreeDeleted', ok: false, reason: `cluster log refused the order (${r.reason}): retry` });
+              return;
+            }
+            last = { index: r.index, term: r.term };
+          }
+          raft.whenApplied(last.index, last.term, (o) =>
+            answer(o.ok ? { type: 'govfs.fs.SubtreeDeleted', ok: true, index: last.index } : { type: 'govfs.fs.SubtreeDeleted', ok: false, reason: `order lost (${o.reason}): retry` }),
+          );
           return;
         }
         case 'govfs.fs.TicketStatusRequest':

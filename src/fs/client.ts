@@ -131,26 +131,26 @@ export class GovClient {
     if (this.nodes.length === 0) throw new FsError('EINVAL', 'a client needs at least one node to contact');
   }
 
-  mkdir(path: string, opts: { parents?: boolean } = {}): Promise<void> {
+  async mkdir(path: string, opts: { parents?: boolean } = {}): Promise<void> {
     return this.change({ op: 'mkdir', path: checkPath(path), parents: opts.parents ?? false }, path).then(() => undefined);
   }
-  create(path: string): Promise<void> {
+  async create(path: string): Promise<void> {
     return this.change({ op: 'create', path: checkPath(path) }, path).then(() => undefined);
   }
-  rm(path: string): Promise<void> {
+  async rm(path: string): Promise<void> {
     return this.change({ op: 'rm', path: checkPath(path) }, path).then(() => undefined);
   }
-  rmdir(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
+  async rmdir(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
     return this.change({ op: 'rmdir', path: checkPath(path), recursive: opts.recursive ?? false }, path).then(() => undefined);
   }
-  rename(from: string, to: string): Promise<void> {
+  async rename(from: string, to: string): Promise<void> {
     checkPath(to);
     return this.change({ op: 'rename', from: checkPath(from), to }, from).then(() => undefined);
   }
-  ls(path: string, opts: ReadOptions = {}): Promise<DirEntry[]> {
+  async ls(path: string, opts: ReadOptions = {}): Promise<DirEntry[]> {
     return this.read({ op: 'ls', path: checkPath(path) }, path, opts) as Promise<DirEntry[]>;
   }
-  stat(path: string, opts: ReadOptions = {}): Promise<Stat> {
+  async stat(path: string, opts: ReadOptions = {}): Promise<Stat> {
     return this.read({ op: 'stat', path: checkPath(path) }, path, opts) as Promise<Stat>;
   }
 
@@ -194,6 +194,11 @@ export class GovClient {
 
   private learn(ministries: MinistryInfo[] | undefined): void {
     if (!ministries || ministries.length === 0) return;
+    // A node's whole map (it always has "/"): ministries missing from it were dissolved.
+    if (ministries.length > 1 || ministries[0]!.subtree === '/') {
+      const listed = new Set(ministries.map((m) => m.subtree));
+      for (const [subtree] of this.map.entries()) if (!listed.has(subtree)) this.map.delete(subtree);
+    }
     for (const m of ministries) {
       const known = this.map.get(m.subtree);
       if (!known || known.term <= m.term) this.map.set(m.subtree, { id: m.id, subtree: m.subtree, minister: m.minister, clerks: [...(m.clerks ?? [])], term: m.term, down: m.down });
