@@ -1,0 +1,307 @@
+// A linearizability checker for test histories, in the style of Porcupine (Athalye's Go
+// checker): the Wing & Gong search as refined by Lowe ("just-in-time linearization"), with
+// memoisation of (set of linearized operations, model state) and P-compositionality (a model
+// may split a history into independent parts, each checked on its own). Written from the
+// papers' description, no code copied.
+//
+// Histories
+// ---------
+// An Operation is one client call: `call` is when it was invoked and `ret` when its answer
+// arrived (ms, any clock shared by the whole history). An operation whose outcome is unknown
+// (the client gave up after timeouts, its node crashed, ...) has `ret = Infinity`: it may
+// have taken effect at any single point after `call`, or never. Its `output` is not looked at
+// if the model has `stepUnknown` (the recommended way); otherwise `step` is called with the
+// recorded output, Porcupine-style, and the model must accept whatever that output is meant
+// to say ("unknown"). Either way such an operation may also be left out entirely.
+//
+// Real-time order and ties
+// ------------------------
+// Operation a precedes b (so a must be linearized before b) iff a.ret < b.call, or
+// a.ret === b.call and a has a positive duration (a.call < a.ret). In words: an operation
+// whose return time equals another's call time did NOT overlap it — it came first. The one
+// exception is a zero-duration operation (call === ret === t): it is taken as concurrent with
+// everything else that starts or ends at t (two such operations cannot both come first, so
+// neither is forced to). This makes the checker err on the permissive side for that corner
+// case only; use distinct timestamps (e.g. a logical counter) to avoid it altogether.
+//
+// Implementation: the events (one call and one return per operation) are sorted by time and,
+// at equal times, in this order: returns of positive-duration operations, then calls, then
+// returns of zero-duration operations. Each operation's call precedes its return.
+//
+// Search
+// ------
+// The events form a doubly linked list. Walking it from the front, at a call we try to
+// linearize that operation now (model.step with its input and output); if the model accepts
+// and the pair (linearized set ∪ {op}, new state) was never seen, we take it: both its events
+// are lifted out of the list and we restart from the front. At a return event the operation
+// it belongs to is not linearized yet but must have been, so we backtrack (undo the last
+// choice and try the next call after it). The history is linearizable when every operation
+// with a known outcome is linearized (the list is empty, or only unknown-outcome operations
+// are left: their returns are at +∞, after every known return).
+
+/** One client operation. `ret = Infinity`: outcome unknown (may have applied, or not). */
+export interface Operation<I, O> {
+  client: string;
+  input: I;
+  output: O;
+  /** Invocation time (ms). */
+  call: number;
+  /** Response time (ms), >= call; Infinity when the outcome is unknown. */
+  ret: number;
+}
+
+export interface StepResult<S> {
+  ok: boolean;
+  state: S;
+}
+
+/** A sequential specification. States must be treated as immutable values by `step`. */
+export interface Model<S, I, O> {
+  init(): S;
+  /** Is `output` a correct answer to `input` in `state`, and what is the state afterwards? */
+  step(state: S, input: I, output: O): StepResult<S>;
+  /**
+   * The state after applying `input` when its output is not known (ret = Infinity). Without
+   * it, unknown-outcome operations are checked with `step` and their recorded output.
+   */
+  stepUnknown?(state: S, input: I): S;
+  /** Split a history into parts that can be checked independently (P-compositionality). */
+  partition?(history: Operation<I, O>[]): Operation<I, O>[][];
+  /** A canonical string: equal states must hash equal, different states must differ. */
+  hash(state: S): string;
+  /** Human-readable state, for failure reports. */
+  describe?(state: S): string;
+  /** Human-readable operation (input and output), for failure reports. */
+  describeOperation?(input: I, output: O): string;
+}
+
+export interface CheckOptions {
+  /** Give up after this long (all partitions together) and answer ok: 'unknown'. */
+  timeoutMs?: number;
+}
+
+/** Where the search got furthest in a failing partition. */
+export interface PartialLinearization<S, I, O> {
+  /** Index of the failing part (0 when the model does not partition). */
+  partition: number;
+  /** The failing part's operations. */
+  history: Operation<I, O>[];
+  /** The longest linearizable prefix found: operations in linearization order. */
+  linearized: Operation<I, O>[];
+  /** The model state after `linearized`. */
+  state: S;
+  /** An operation that had to be linearized next (its return was reached) but could not be. */
+  stuck: Operation<I, O>;
+}
+
+export type CheckResult<S, I, O> =
+  | { ok: true }
+  | { ok: false; reason: string; partial?: PartialLinearization<S, I, O> }
+  | { ok: 'unknown'; reason: 'timeout' };
+
+interface Entry {
+  /** Operation index within the part. */
+  id: number;
+  isCall: boolean;
+  time: number;
+  /** Tie-break rank at equal times (see the header). */
+  rank: number;
+  /** For a call: its return entry. */
+  match: Entry | null;
+  prev: Entry | null;
+  next: Entry | null;
+}
+
+class Bitset {
+  readonly words: Uint32Array;
+  constructor(n: number) {
+    this.words = new Uint32Array(Math.max(1, Math.ceil(n / 32)));
+  }
+  set(i: number): void {
+    this.words[i >>> 5] = (this.words[i >>> 5] as number) | (1 << (i & 31));
+  }
+  clear(i: number): void {
+    this.words[i >>> 5] = (this.words[i >>> 5] as number) & ~(1 << (i & 31));
+  }
+  /** A key for the set with bit i also set (without changing this one). */
+  keyWith(i: number): string {
+    const w = i >>> 5;
+    let s = '';
+    for (let k = 0; k < this.words.length; k++) {
+      const v = k === w ? ((this.words[k] as number) | (1 << (i & 31))) >>> 0 : (this.words[k] as number);
+      s += v.toString(36) + ',';
+    }
+    return s;
+  }
+}
+
+class TimeoutSignal {
+  constructor(readonly deadline: number) {}
+}
+
+function validate<I, O>(history: readonly Operation<I, O>[]): void {
+  history.forEach((op, i) => {
+    if (typeof op.call !== 'number' || !Number.isFinite(op.call))
+      throw new Error(`linearizability: operation #${i} (client ${op.client}) has a non-finite call time ${String(op.call)}`);
+    if (typeof op.ret !== 'number' || Number.isNaN(op.ret) || op.ret < op.call)
+      throw new Error(`linearizability: operation #${i} (client ${op.client}) returns (${String(op.ret)}) before its call (${op.call})`);
+  });
+}
+
+function buildEntries<I, O>(ops: readonly Operation<I, O>[]): Entry {
+  const entries: Entry[] = [];
+  ops.forEach((op, id) => {
+    const ret: Entry = { id, isCall: false, time: op.ret, rank: op.ret === op.call ? 2 : 0, match: null, prev: null, next: null };
+    const call: Entry = { id, isCall: true, time: op.call, rank: 1, match: ret, prev: null, next: null };
+    entries.push(call, ret);
+  });
+  entries.sort((a, b) => (a.time !== b.time ? (a.time < b.time ? -1 : 1) : a.rank - b.rank || a.id - b.id));
+  const head: Entry = { id: -1, isCall: false, time: -Infinity, rank: 0, match: null, prev: null, next: null };
+  let last = head;
+  for (const e of entries) {
+    e.prev = last;
+    last.next = e;
+    last = e;
+  }
+  return head;
+}
+
+/** Take a call and its return out of the list. */
+function lift(call: Entry): void {
+  (call.prev as Entry).next = call.next;
+  if (call.next !== null) call.next.prev = call.prev;
+  const ret = call.match as Entry;
+  (ret.prev as Entry).next = ret.next;
+  if (ret.next !== null) ret.next.prev = ret.prev;
+}
+
+/** Put them back (exact reverse of lift). */
+function unlift(call: Entry): void {
+  const ret = call.match as Entry;
+  (ret.prev as Entry).next = ret;
+  if (ret.next !== null) ret.next.prev = ret;
+  (call.prev as Entry).next = call;
+  if (call.next !== null) call.next.prev = call;
+}
+
+interface PartOutcome<S> {
+  ok: boolean;
+  best?: { order: number[]; state: S; stuck: number };
+}
+
+function checkPart<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], deadline: number): PartOutcome<S> {
+  if (ops.length === 0) return { ok: true };
+  const head = buildEntries(ops);
+  const linearized = new Bitset(ops.length);
+  const seen = new Set<string>();
+  const stack: Array<{ entry: Entry; state: S }> = [];
+  let state = model.init();
+  let entry = head.next as Entry | null;
+  let best: { order: number[]; state: S; stuck: number } | undefined;
+  let iterations = 0;
+
+  while (head.next !== null) {
+    if ((++iterations & 1023) === 0 && Date.now() > deadline) throw new TimeoutSignal(deadline);
+    const e = entry as Entry;
+    if (e.isCall) {
+      const op = ops[e.id] as Operation<I, O>;
+      let next: StepResult<S>;
+      if (op.ret === Infinity && model.stepUnknown !== undefined) next = { ok: true, state: model.stepUnknown(state, op.input) };
+      else next = model.step(state, op.input, op.output);
+      if (next.ok) {
+        const key = linearized.keyWith(e.id) + '|' + model.hash(next.state);
+        if (!seen.has(key)) {
+          seen.add(key);
+          stack.push({ entry: e, state });
+          state = next.state;
+          linearized.set(e.id);
+          lift(e);
+          entry = head.next;
+          continue;
+        }
+      }
+      entry = e.next;
+      continue;
+    }
+    // A return: its operation is not linearized yet.
+    if (e.time === Infinity) return { ok: true }; // only unknown-outcome operations are left
+    if (best === undefined || stack.length > best.order.length)
+      best = { order: stack.map((s) => s.entry.id), state, stuck: e.id };
+    const top = stack.pop();
+    if (top === undefined) return { ok: false, best };
+    state = top.state;
+    linearized.clear(top.entry.id);
+    unlift(top.entry);
+    entry = top.entry.next;
+  }
+  return { ok: true };
+}
+
+function describeOp<S, I, O>(model: Model<S, I, O>, op: Operation<I, O>): string {
+  const what = model.describeOperation ? model.describeOperation(op.input, op.output) : `${safeJson(op.input)} -> ${safeJson(op.output)}`;
+  const ret = op.ret === Infinity ? '?' : String(op.ret);
+  return `[${op.client} @${op.call}..${ret}] ${what}`;
+}
+
+function safeJson(x: unknown): string {
+  try {
+    const s = JSON.stringify(x);
+    return s === undefined ? String(x) : s;
+  } catch {
+    return String(x);
+  }
+}
+
+const MAX_PREFIX_SHOWN = 40;
+
+function failureReason<S, I, O>(model: Model<S, I, O>, p: PartialLinearization<S, I, O>, parts: number): string {
+  const lines: string[] = [];
+  const where = parts > 1 ? `part ${p.partition} of ${parts} (${p.history.length} operations)` : `history of ${p.history.length} operations`;
+  lines.push(`not linearizable: ${where}.`);
+  lines.push(`Could not place: ${describeOp(model, p.stuck)}`);
+  lines.push(`Longest linearizable prefix found (${p.linearized.length} operations${p.linearized.length > MAX_PREFIX_SHOWN ? `, last ${MAX_PREFIX_SHOWN} shown` : ''}):`);
+  const shown = p.linearized.slice(-MAX_PREFIX_SHOWN);
+  const skipped = p.linearized.length - shown.length;
+  shown.forEach((op, i) => lines.push(`  ${skipped + i + 1}. ${describeOp(model, op)}`));
+  if (p.linearized.length === 0) lines.push('  (none)');
+  lines.push(`State after that prefix: ${model.describe ? model.describe(p.state) : model.hash(p.state)}`);
+  return lines.join('\n');
+}
+
+/**
+ * Is `history` linearizable with respect to `model`? `{ ok: 'unknown', reason: 'timeout' }`
+ * when the search did not finish within `timeoutMs` (default: no limit). Throws for a
+ * malformed history (non-finite call, ret < call).
+ */
+export function checkLinearizable<S, I, O>(
+  model: Model<S, I, O>,
+  history: Operation<I, O>[],
+  opts: CheckOptions = {},
+): CheckResult<S, I, O> {
+  validate(history);
+  const deadline = opts.timeoutMs === undefined ? Infinity : Date.now() + opts.timeoutMs;
+  const parts = model.partition ? model.partition(history) : [history];
+  for (let k = 0; k < parts.length; k++) {
+    const part = parts[k] as Operation<I, O>[];
+    let out: PartOutcome<S>;
+    try {
+      out = checkPart(model, part, deadline);
+    } catch (e) {
+      if (e instanceof TimeoutSignal) return { ok: 'unknown', reason: 'timeout' };
+      throw e;
+    }
+    if (!out.ok) {
+      const b = out.best;
+      if (b === undefined) return { ok: false, reason: `not linearizable: part ${k}` };
+      const partial: PartialLinearization<S, I, O> = {
+        partition: k,
+        history: part,
+        linearized: b.order.map((i) => part[i] as Operation<I, O>),
+        state: b.state,
+        stuck: part[b.stuck] as Operation<I, O>,
+      };
+      return { ok: false, reason: failureReason(model, partial, parts.length), partial };
+    }
+  }
+  return { ok: true };
+}

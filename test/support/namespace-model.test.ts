@@ -1,0 +1,201 @@
+// The namespace model must answer exactly as the real Namespace does: random operation
+// sequences through both, comparing ok / error code / listing / stat kind / whole tree.
+
+import { describe, expect, it } from 'vitest';
+import { Namespace, type Op } from '../../src/fs/namespace.js';
+import { FsError } from '../../src/fs/errors.js';
+import { NsSpec, namespaceModel, ministryOf, partitionByMinistry, type NsInput, type NsOperation, type NsState } from './namespace-model.js';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 0x100000000;
+  };
+}
+
+function pick<T>(r: () => number, xs: readonly T[]): T {
+  return xs[Math.floor(r() * xs.length)] as T;
+}
+
+const NAMES = ['a', 'b', 'c'];
+function pathsUpTo(depth: number): string[] {
+  const out = ['/'];
+  let level = [''];
+  for (let d = 0; d < depth; d++) {
+    level = level.flatMap((p) => NAMES.map((n) => `${p}/${n}`));
+    out.push(...level);
+  }
+  return out;
+}
+// '/', 3 of depth 1, 9 of depth 2, 27 of depth 3, plus a few malformed ones (EINVAL).
+const PATHS = [...pathsUpTo(3), '/a/', 'a', '//a', '/a/./b'];
+
+function randomInput(r: () => number, paths: readonly string[]): NsInput {
+  const p = () => (r() < 0.03 ? pick(r, PATHS.slice(-4)) : pick(r, paths));
+  const x = r();
+  if (x < 0.2) return { op: 'mkdir', path: p(), parents: r() < 0.3 };
+  if (x < 0.38) return r() < 0.2 ? { op: 'create', path: p(), exclusive: r() < 0.5 } : { op: 'create', path: p() };
+  if (x < 0.48) return { op: 'rm', path: p() };
+  if (x < 0.58) return { op: 'rmdir', path: p(), recursive: r() < 0.4 };
+  if (x < 0.75) return { op: 'rename', from: p(), to: r() < 0.05 ? '/' : p() };
+  if (x < 0.88) return { op: 'ls', path: p() };
+  return { op: 'stat', path: p() };
+}
+
+type Observed = { ok: true; value?: unknown } | { ok: false; code: string };
+
+function runReal(ns: Namespace, input: NsInput): Observed {
+  if (input.op === 'ls' || input.op === 'stat') {
+    try {
+      return input.op === 'ls' ? { ok: true, value: ns.ls(input.path) } : { ok: true, value: ns.stat(input.path).kind };
+    } catch (e) {
+      if (e instanceof FsError) return { ok: false, code: e.code };
+      throw e;
+    }
+  }
+  const r = ns.apply({ ...input, now: 0 } as Op);
+  return r.ok ? { ok: true } : { ok: false, code: r.error.code };
+}
+
+function treeOf(state: NsState): Array<{ path: string; kind: string }> {
+  return [...state].map(([path, kind]) => ({ path, kind })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+}
+
+function agree(root: string, seed: number, steps: number, paths: readonly string[]): Record<string, number> {
+  const r = rng(seed);
+  const ns = new Namespace(root);
+  const spec = new NsSpec({ root });
+  let state = spec.initial();
+  const codes: Record<string, number> = {};
+  for (let i = 0; i < steps; i++) {
+    const input = randomInput(r, paths);
+    const real = runReal(ns, input);
+    const a = spec.apply(state, input);
+    const ctx = `seed ${seed} step ${i}: ${JSON.stringify(input)} in ${JSON.stringify(treeOf(state).map((e) => e.path))}`;
+    expect(a.ok, ctx).toBe(real.ok);
+    if (!a.ok && !real.ok) expect(a.code, ctx).toBe(real.code);
+    if (a.ok && real.ok && real.value !== undefined) expect(a.value, ctx).toEqual(real.value);
+    const key = `${input.op}:${real.ok ? 'ok' : real.code}`;
+    codes[key] = (codes[key] ?? 0) + 1;
+    state = a.state;
+    expect(treeOf(state), ctx).toEqual(ns.paths().map((e) => ({ path: e.path, kind: e.kind })).sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0)));
+    // The model's state is a value: stepping must never change the old one.
+    if (r() < 0.01) {
+      state = spec.initial();
+      ns.apply({ op: 'rmdir', path: '/', recursive: true, now: 0 }); // EBUSY: nothing changes
+      for (const e of ns.paths().reverse()) if (e.path !== root) ns.apply({ op: e.kind === 'dir' ? 'rmdir' : 'rm', path: e.path, recursive: true, now: 0 } as Op);
+      expect(ns.paths()).toEqual([{ path: root, kind: 'dir' }]);
+    }
+  }
+  return codes;
+}
+
+describe('namespace model agrees with the real Namespace', () => {
+  it('on 20 000 random operations over a small tree (root /)', () => {
+    const all: Record<string, number> = {};
+    for (let seed = 1; seed <= 10; seed++) {
+      const codes = agree('/', seed, 2000, PATHS.slice(0, 13 + (seed % 2) * 27));
+      for (const [k, n] of Object.entries(codes)) all[k] = (all[k] ?? 0) + n;
+    }
+    // The random walk reaches every interesting outcome.
+    for (const k of [
+      'mkdir:ok', 'mkdir:EEXIST', 'mkdir:ENOENT', 'mkdir:ENOTDIR', 'mkdir:EINVAL',
+      'create:ok', 'create:EEXIST', 'create:ENOENT', 'create:ENOTDIR', 'create:EISDIR',
+      'rm:ok', 'rm:EISDIR', 'rm:ENOENT', 'rm:ENOTDIR',
+      'rmdir:ok', 'rmdir:ENOTEMPTY', 'rmdir:ENOTDIR', 'rmdir:ENOENT', 'rmdir:EBUSY',
+      'rename:ok', 'rename:EINVAL', 'rename:ENOTEMPTY', 'rename:EISDIR', 'rename:ENOTDIR', 'rename:ENOENT', 'rename:EBUSY',
+      'ls:ok', 'ls:ENOENT', 'ls:ENOTDIR', 'stat:ok', 'stat:ENOENT', 'stat:ENOTDIR',
+    ])
+      expect(all[k] ?? 0, k).toBeGreaterThan(0);
+  });
+
+  it('for a ministry rooted below / (EXDEV outside it, its root is EBUSY)', () => {
+    const all: Record<string, number> = {};
+    for (let seed = 100; seed < 105; seed++) {
+      const codes = agree('/a', seed, 2000, PATHS.slice(0, 40));
+      for (const [k, n] of Object.entries(codes)) all[k] = (all[k] ?? 0) + n;
+    }
+    expect(all['mkdir:EXDEV']).toBeGreaterThan(0);
+    expect(all['rename:EXDEV']).toBeGreaterThan(0);
+    expect(all['ls:ok']).toBeGreaterThan(0);
+  });
+
+  it('hand-picked rename corner cases', () => {
+    const spec = new NsSpec();
+    const run = (setup: NsInput[], input: NsInput) => {
+      const ns = new Namespace('/');
+      let s = spec.initial();
+      for (const x of setup) {
+        expect(runReal(ns, x).ok).toBe(true);
+        s = spec.apply(s, x).state;
+      }
+      const a = spec.apply(s, input);
+      const real = runReal(ns, input);
+      expect(a.ok ? 'ok' : a.code).toBe(real.ok ? 'ok' : real.code);
+      return a.ok ? 'ok' : a.code;
+    };
+    const tree: NsInput[] = [{ op: 'mkdir', path: '/a/b/c', parents: true }, { op: 'create', path: '/f' }, { op: 'mkdir', path: '/e' }];
+    expect(run(tree, { op: 'rename', from: '/a', to: '/a/b/x' })).toBe('EINVAL');
+    expect(run(tree, { op: 'rename', from: '/a', to: '/a' })).toBe('ok');
+    expect(run(tree, { op: 'rename', from: '/f', to: '/f' })).toBe('ok');
+    expect(run(tree, { op: 'rename', from: '/a', to: '/e' })).toBe('ok');
+    expect(run(tree, { op: 'rename', from: '/e', to: '/a' })).toBe('ENOTEMPTY');
+    expect(run(tree, { op: 'rename', from: '/a/b', to: '/a' })).toBe('ENOTEMPTY');
+    expect(run(tree, { op: 'rename', from: '/f', to: '/e' })).toBe('EISDIR');
+    expect(run(tree, { op: 'rename', from: '/e', to: '/f' })).toBe('ENOTDIR');
+    expect(run(tree, { op: 'rename', from: '/f', to: '/f/x' })).toBe('ENOTDIR');
+    expect(run(tree, { op: 'rename', from: '/', to: '/x' })).toBe('EBUSY');
+    expect(run(tree, { op: 'rename', from: '/x', to: '/' })).toBe('ENOENT');
+    expect(run(tree, { op: 'rename', from: '/a', to: '/' })).toBe('EBUSY');
+    expect(run(tree, { op: 'rename', from: '/a', to: '/q/r' })).toBe('ENOENT');
+  });
+});
+
+describe('namespace model as a linearizability model', () => {
+  it('compares listings as sets of names (kinds when given) and stat by kind', () => {
+    const m = namespaceModel();
+    let s = m.init();
+    s = m.step(s, { op: 'create', path: '/x' }, { ok: true }).state;
+    s = m.step(s, { op: 'mkdir', path: '/d' }, { ok: true }).state;
+    expect(m.step(s, { op: 'ls', path: '/' }, { ok: true, value: ['d', 'x'] }).ok).toBe(true);
+    expect(m.step(s, { op: 'ls', path: '/' }, { ok: true, value: ['x', 'd'] }).ok).toBe(true);
+    expect(m.step(s, { op: 'ls', path: '/' }, { ok: true, value: [{ name: 'd', kind: 'dir' }, { name: 'x', kind: 'file' }] }).ok).toBe(true);
+    expect(m.step(s, { op: 'ls', path: '/' }, { ok: true, value: [{ name: 'd', kind: 'file' }, { name: 'x', kind: 'file' }] }).ok).toBe(false);
+    expect(m.step(s, { op: 'ls', path: '/' }, { ok: true, value: ['x'] }).ok).toBe(false);
+    expect(m.step(s, { op: 'stat', path: '/d' }, { ok: true, value: 'dir' }).ok).toBe(true);
+    expect(m.step(s, { op: 'stat', path: '/d' }, { ok: true, value: { kind: 'dir', size: 0 } }).ok).toBe(true);
+    expect(m.step(s, { op: 'stat', path: '/x' }, { ok: true, value: 'dir' }).ok).toBe(false);
+    expect(m.step(s, { op: 'stat', path: '/x/y' }, { ok: false, code: 'ENOTDIR' }).ok).toBe(true);
+    expect(m.step(s, { op: 'stat', path: '/x/y' }, { ok: false, code: 'ENOENT' }).ok).toBe(false);
+    expect(m.hash(s)).toBe(m.hash(m.step(m.step(m.init(), { op: 'mkdir', path: '/d' }, { ok: true }).state, { op: 'create', path: '/x' }, { ok: true }).state));
+  });
+
+  it('merges other ministries’ roots into listings', () => {
+    const m = namespaceModel({ root: '/', otherRoots: ['/m', '/a/deep', '/'] });
+    let s = m.init();
+    s = m.step(s, { op: 'create', path: '/x' }, { ok: true }).state;
+    expect(m.step(s, { op: 'ls', path: '/' }, { ok: true, value: ['m', 'x'] }).ok).toBe(true);
+    expect(m.step(s, { op: 'ls', path: '/' }, { ok: true, value: ['x'] }).ok).toBe(false);
+  });
+
+  it('partitionByMinistry routes by longest prefix (a rename by its source)', () => {
+    const op = (input: NsInput): NsOperation => ({ client: 'c', input, output: { ok: true }, call: 0, ret: 1 });
+    const h = [
+      op({ op: 'create', path: '/x' }),
+      op({ op: 'create', path: '/a/x' }),
+      op({ op: 'create', path: '/ab' }),
+      op({ op: 'ls', path: '/a' }),
+      op({ op: 'rename', from: '/a/b/c', to: '/z' }),
+      op({ op: 'stat', path: '/a/b' }),
+    ];
+    const parts = partitionByMinistry(h, ['/', '/a', '/a/b', '/q']);
+    expect(parts.map((p) => p.map((o) => ('path' in o.input ? o.input.path : o.input.from)))).toEqual([['/x', '/ab'], ['/a/x', '/a'], ['/a/b/c', '/a/b'], []]);
+    expect(ministryOf('/q1', ['/', '/q'])).toBe('/');
+    expect(() => partitionByMinistry(h, ['/a'])).toThrow(/no ministry serves \/x/);
+  });
+});

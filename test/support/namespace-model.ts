@@ -1,0 +1,380 @@
+// A sequential model of one govfs ministry's namespace, for the linearizability checker
+// (./linearizability.ts). It follows src/fs/namespace.ts (Namespace.apply / ls / stat)
+// rule for rule, including the ORDER in which errors are checked, so that the error code of
+// a failed operation is the one the real namespace gives. test/support/namespace-model.test.ts
+// checks that on thousands of random operations against the real Namespace.
+//
+// What an output may say:
+//   - { ok: false, code }: the operation failed with that FsError code (and changed nothing);
+//   - { ok: true } for a mutation (any `value` is ignored);
+//   - ls: { ok: true, value } where value is the listing: an array of names (strings) or of
+//     { name, kind } entries; compared as a set of names (and kinds, when entries carry them),
+//     whatever their order;
+//   - stat: { ok: true, value } where value is the kind ('file' | 'dir') or an object with a
+//     `kind` field (a Stat); only the kind is compared. No value: only success is checked.
+//
+// Codes that say nothing about the namespace (ETIMEDOUT, EUNAVAILABLE, ...) are not modelled:
+// record such an operation with ret = Infinity (outcome unknown) instead.
+//
+// Ministries: `namespaceModel({ root })` models the ministry whose subtree is `root`: paths
+// outside it are EXDEV, its root always exists and cannot be removed or renamed (EBUSY).
+// `otherRoots` (the other ministries' subtree roots) are merged into listings as directories,
+// as MinistryNamespace.read does. `partitionByMinistry` splits a history by ministry and
+// `checkNamespaceByMinistry` checks each part against its ministry's model.
+
+import { isAncestor, isWithin, parsePath } from '../../src/fs/path.js';
+import { checkLinearizable, type CheckOptions, type CheckResult, type Model, type Operation } from './linearizability.js';
+
+export type NodeKind = 'file' | 'dir';
+
+export type NsInput =
+  | { op: 'mkdir'; path: string; parents?: boolean }
+  | { op: 'create'; path: string; exclusive?: boolean }
+  | { op: 'rm'; path: string }
+  | { op: 'rmdir'; path: string; recursive?: boolean }
+  | { op: 'rename'; from: string; to: string }
+  | { op: 'ls'; path: string }
+  | { op: 'stat'; path: string };
+
+export type NsOutput = { ok: true; value?: unknown } | { ok: false; code: string };
+
+/**
+ * The tree: every path (the ministry root included, always a 'dir') → its kind. Treated as
+ * immutable: a step that changes the tree returns a new map.
+ */
+export type NsState = ReadonlyMap<string, NodeKind>;
+
+export type NsOperation = Operation<NsInput, NsOutput>;
+
+export interface NamespaceModelOptions {
+  /** The ministry's subtree root (default '/'). */
+  root?: string;
+  /** Other ministries' subtree roots: shown as directories in the listing of their parent. */
+  otherRoots?: readonly string[];
+}
+
+/** What the real namespace answers: the new state, and success (with a value) or an error code. */
+export type NsAnswer = { state: NsState; ok: true; value?: NodeKind | Array<{ name: string; kind: NodeKind }> } | { state: NsState; ok: false; code: string };
+
+class Fail {
+  constructor(readonly code: string) {}
+}
+
+function childPath(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+function join(segs: readonly string[]): string {
+  return '/' + segs.join('/');
+}
+
+/** The names directly inside `dir`, with kinds, sorted in code-unit order. */
+function listing(state: NsState, dir: string): Array<{ name: string; kind: NodeKind }> {
+  const out: Array<{ name: string; kind: NodeKind }> = [];
+  const prefix = dir === '/' ? '/' : dir + '/';
+  for (const [p, kind] of state) {
+    if (p.length > prefix.length && p.startsWith(prefix) && p.indexOf('/', prefix.length) < 0) out.push({ name: p.slice(prefix.length), kind });
+  }
+  return out.sort((a, b) => cmp(a.name, b.name));
+}
+
+function cmp(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function hasChildren(state: NsState, dir: string): boolean {
+  const prefix = dir === '/' ? '/' : dir + '/';
+  for (const p of state.keys()) if (p.length > prefix.length && p.startsWith(prefix)) return true;
+  return false;
+}
+
+/** A sequential interpreter with Namespace's exact rules (for root `root`). */
+export class NsSpec {
+  readonly root: string;
+  private readonly rootSegs: readonly string[];
+  private readonly otherRoots: readonly string[];
+
+  constructor(options: NamespaceModelOptions = {}) {
+    this.root = options.root ?? '/';
+    this.rootSegs = parsePath(this.root);
+    this.otherRoots = [...(options.otherRoots ?? [])].filter((r) => r !== this.root);
+  }
+
+  initial(): NsState {
+    return new Map([[this.root, 'dir']]);
+  }
+
+  /** Apply `input` to `state` as Namespace would. */
+  apply(state: NsState, input: NsInput): NsAnswer {
+    try {
+      return this.applyInner(state, input);
+    } catch (e) {
+      if (e instanceof Fail) return { state, ok: false, code: e.code };
+      throw e;
+    }
+  }
+
+  /** Path segments below the root: EINVAL if malformed, EXDEV if outside (Namespace.rel). */
+  private rel(path: string): string[] {
+    let segs: string[];
+    try {
+      segs = parsePath(path);
+    } catch {
+      throw new Fail('EINVAL');
+    }
+    const r = this.rootSegs;
+    if (segs.length < r.length || r.some((s, i) => segs[i] !== s)) throw new Fail('EXDEV');
+    return segs.slice(r.length);
+  }
+
+  private abs(rel: readonly string[]): string {
+    return join([...this.rootSegs, ...rel]);
+  }
+
+  /** Namespace.resolveParent: every ancestor below the root must exist and be a dir. */
+  private resolveParent(state: NsState, rel: readonly string[]): string {
+    for (let i = 0; i < rel.length - 1; i++) {
+      const k = state.get(this.abs(rel.slice(0, i + 1)));
+      if (k === undefined) throw new Fail('ENOENT');
+      if (k === 'file') throw new Fail('ENOTDIR');
+    }
+    return this.abs(rel.slice(0, -1));
+  }
+
+  /** Namespace.resolve: the kind of the node at `rel`. */
+  private resolve(state: NsState, rel: readonly string[]): NodeKind {
+    if (rel.length === 0) return 'dir';
+    this.resolveParent(state, rel);
+    const k = state.get(this.abs(rel));
+    if (k === undefined) throw new Fail('ENOENT');
+    return k;
+  }
+
+  private applyInner(state: NsState, input: NsInput): NsAnswer {
+    switch (input.op) {
+      case 'mkdir': {
+        const rel = this.rel(input.path);
+        const parents = input.parents === true;
+        let i = 0;
+        for (; i < rel.length; i++) {
+          const k = state.get(this.abs(rel.slice(0, i + 1)));
+          if (k === undefined) break;
+          if (i === rel.length - 1) {
+            if (k === 'dir' && parents) return { state, ok: true };
+            throw new Fail('EEXIST');
+          }
+          if (k === 'file') throw new Fail('ENOTDIR');
+        }
+        if (rel.length === 0) {
+          if (parents) return { state, ok: true };
+          throw new Fail('EEXIST');
+        }
+        if (i < rel.length - 1 && !parents) throw new Fail('ENOENT');
+        const next = new Map(state);
+        for (; i < rel.length; i++) next.set(this.abs(rel.slice(0, i + 1)), 'dir');
+        return { state: next, ok: true };
+      }
+      case 'create': {
+        const rel = this.rel(input.path);
+        const exclusive = input.exclusive !== false;
+        if (rel.length === 0) throw new Fail(exclusive ? 'EEXIST' : 'EISDIR');
+        this.resolveParent(state, rel);
+        const path = this.abs(rel);
+        const existing = state.get(path);
+        if (existing !== undefined) {
+          if (existing === 'dir') throw new Fail(exclusive ? 'EEXIST' : 'EISDIR');
+          if (exclusive) throw new Fail('EEXIST');
+          return { state, ok: true };
+        }
+        const next = new Map(state);
+        next.set(path, 'file');
+        return { state: next, ok: true };
+      }
+      case 'rm': {
+        const rel = this.rel(input.path);
+        if (this.resolve(state, rel) === 'dir') throw new Fail('EISDIR');
+        const next = new Map(state);
+        next.delete(this.abs(rel));
+        return { state: next, ok: true };
+      }
+      case 'rmdir': {
+        const rel = this.rel(input.path);
+        if (rel.length === 0) throw new Fail('EBUSY');
+        if (this.resolve(state, rel) === 'file') throw new Fail('ENOTDIR');
+        const path = this.abs(rel);
+        if (input.recursive !== true && hasChildren(state, path)) throw new Fail('ENOTEMPTY');
+        const next = new Map(state);
+        for (const p of state.keys()) if (isWithin(p, path)) next.delete(p);
+        return { state: next, ok: true };
+      }
+      case 'rename': {
+        const fromRel = this.rel(input.from);
+        const toRel = this.rel(input.to);
+        const srcKind = this.resolve(state, fromRel);
+        if (fromRel.length === 0) throw new Fail('EBUSY');
+        if (toRel.length === 0) throw new Fail('EBUSY');
+        this.resolveParent(state, toRel);
+        const from = this.abs(fromRel);
+        const to = this.abs(toRel);
+        if (from === to) return { state, ok: true };
+        if (srcKind === 'dir' && isAncestor(from, to)) throw new Fail('EINVAL');
+        const dstKind = state.get(to);
+        if (dstKind !== undefined) {
+          if (srcKind === 'file' && dstKind === 'dir') throw new Fail('EISDIR');
+          if (srcKind === 'dir' && dstKind === 'file') throw new Fail('ENOTDIR');
+          if (dstKind === 'dir' && hasChildren(state, to)) throw new Fail('ENOTEMPTY');
+        }
+        const next = new Map(state);
+        next.delete(to);
+        const moved: Array<[string, NodeKind]> = [];
+        for (const [p, k] of state) {
+          if (isWithin(p, from)) {
+            next.delete(p);
+            moved.push([to + p.slice(from.length), k]);
+          }
+        }
+        for (const [p, k] of moved) next.set(p, k);
+        return { state: next, ok: true };
+      }
+      case 'ls': {
+        const rel = this.rel(input.path);
+        if (this.resolve(state, rel) === 'file') throw new Fail('ENOTDIR');
+        const path = this.abs(rel);
+        const entries = listing(state, path);
+        const extra = this.otherRoots.filter((r) => r !== path && isAncestor(path, r) && r.indexOf('/', path === '/' ? 1 : path.length + 1) < 0);
+        if (extra.length === 0) return { state, ok: true, value: entries };
+        const byName = new Map(entries.map((e) => [e.name, e.kind] as const));
+        for (const r of extra) byName.set(r.slice(r.lastIndexOf('/') + 1), 'dir');
+        const merged = [...byName].map(([name, kind]) => ({ name, kind })).sort((a, b) => cmp(a.name, b.name));
+        return { state, ok: true, value: merged };
+      }
+      case 'stat': {
+        const rel = this.rel(input.path);
+        return { state, ok: true, value: this.resolve(state, rel) };
+      }
+    }
+  }
+}
+
+/** Does the observed value of a successful ls/stat agree with the expected one? */
+function sameValue(input: NsInput, expected: NsAnswer & { ok: true }, observed: unknown): boolean {
+  if (observed === undefined) return true;
+  if (input.op === 'stat') {
+    const kind = typeof observed === 'object' && observed !== null ? (observed as { kind?: unknown }).kind : observed;
+    return kind === undefined || kind === expected.value;
+  }
+  if (input.op === 'ls') {
+    if (!Array.isArray(observed)) return false;
+    const want = expected.value as Array<{ name: string; kind: NodeKind }>;
+    if (observed.length !== want.length) return false;
+    const got: Array<{ name: string; kind?: unknown }> = observed.map((x: unknown) =>
+      typeof x === 'string' ? { name: x } : { name: String((x as { name?: unknown }).name), kind: (x as { kind?: unknown }).kind },
+    );
+    got.sort((a, b) => cmp(a.name, b.name));
+    return got.every((g, i) => g.name === want[i]?.name && (g.kind === undefined || g.kind === want[i]?.kind));
+  }
+  return true;
+}
+
+function canonical(state: NsState): string {
+  return [...state]
+    .sort((a, b) => cmp(a[0], b[0]))
+    .map(([p, k]) => (k === 'dir' ? p + '/' : p))
+    .join('\n');
+}
+
+export function describeNsInput(input: NsInput): string {
+  switch (input.op) {
+    case 'mkdir':
+      return `mkdir${input.parents === true ? ' -p' : ''} ${input.path}`;
+    case 'create':
+      return `create${input.exclusive === false ? ' (non-exclusive)' : ''} ${input.path}`;
+    case 'rmdir':
+      return `rmdir${input.recursive === true ? ' -r' : ''} ${input.path}`;
+    case 'rename':
+      return `rename ${input.from} -> ${input.to}`;
+    default:
+      return `${input.op} ${input.path}`;
+  }
+}
+
+export function describeNsOutput(output: NsOutput): string {
+  if (!output.ok) return output.code;
+  if (output.value === undefined) return 'ok';
+  return `ok ${JSON.stringify(output.value)}`;
+}
+
+/** The linearizability model of one ministry's namespace (see the header). */
+export function namespaceModel(options: NamespaceModelOptions = {}): Model<NsState, NsInput, NsOutput> {
+  const spec = new NsSpec(options);
+  const hashes = new WeakMap<NsState, string>();
+  return {
+    init: () => spec.initial(),
+    step(state, input, output) {
+      const a = spec.apply(state, input);
+      if (!a.ok) return { ok: !output.ok && output.code === a.code, state };
+      if (!output.ok) return { ok: false, state };
+      return { ok: sameValue(input, a, output.value), state: a.state };
+    },
+    stepUnknown: (state, input) => spec.apply(state, input).state,
+    hash(state) {
+      let h = hashes.get(state);
+      if (h === undefined) {
+        h = canonical(state);
+        hashes.set(state, h);
+      }
+      return h;
+    },
+    describe: (state) => `{ ${canonical(state).split('\n').join(', ')} }`,
+    describeOperation: (input, output) => `${describeNsInput(input)} => ${describeNsOutput(output)}`,
+  };
+}
+
+/** The path that decides which ministry serves an operation (a rename's `from`). */
+export function opPath(input: NsInput): string {
+  return input.op === 'rename' ? input.from : input.path;
+}
+
+/** The ministry (subtree root) serving `path`: the longest subtree root it lies within. */
+export function ministryOf(path: string, subtrees: readonly string[]): string | undefined {
+  let best: string | undefined;
+  for (const s of subtrees) if (isWithin(path, s) && (best === undefined || s.length > best.length)) best = s;
+  return best;
+}
+
+/**
+ * Split a history by the ministry serving each operation (longest subtree prefix of its path;
+ * a rename's `from`): one part per entry of `subtrees`, in that order (possibly empty). The
+ * parts are independent (P-compositionality): each ministry is its own linearizable object.
+ * Throws for an operation that no subtree serves.
+ */
+export function partitionByMinistry(history: readonly NsOperation[], subtrees: readonly string[]): NsOperation[][] {
+  const parts = subtrees.map((): NsOperation[] => []);
+  const index = new Map(subtrees.map((s, i) => [s, i] as const));
+  for (const op of history) {
+    const m = ministryOf(opPath(op.input), subtrees);
+    if (m === undefined) throw new Error(`partitionByMinistry: no ministry serves ${opPath(op.input)} (subtrees: ${subtrees.join(', ')})`);
+    (parts[index.get(m) as number] as NsOperation[]).push(op);
+  }
+  return parts;
+}
+
+/**
+ * Check a multi-ministry history: each ministry's part against namespaceModel({ root,
+ * otherRoots }). The first failing (or timed-out) part decides; `ministry` names it.
+ */
+export function checkNamespaceByMinistry(
+  history: readonly NsOperation[],
+  subtrees: readonly string[],
+  opts: CheckOptions = {},
+): CheckResult<NsState, NsInput, NsOutput> & { ministry?: string } {
+  const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
+  const parts = partitionByMinistry(history, subtrees);
+  for (let i = 0; i < parts.length; i++) {
+    const root = subtrees[i] as string;
+    const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
+    const r = checkLinearizable(namespaceModel({ root, otherRoots: subtrees }), parts[i] as NsOperation[], left === undefined ? {} : { timeoutMs: left });
+    if (r.ok !== true) return r.ok === false ? { ...r, reason: `ministry ${root}: ${r.reason}`, ministry: root } : { ...r, ministry: root };
+  }
+  return { ok: true };
+}
