@@ -207,7 +207,7 @@ export class LeaseTable {
    * otherwise say with what it conflicts (nothing changes). EINVAL for a malformed request.
    */
   grant(request: LeaseRequest, now: number): GrantResult {
-    const req = checkRequest(request);
+    const req = checkLeaseRequest(request);
     checkNow(now);
     const f = this.files.get(req.path);
     const conflicts = f === undefined ? [] : [...f.leases.values()].filter((l) => l.validUntil > now && this.conflict(req, l));
@@ -229,7 +229,7 @@ export class LeaseTable {
 
   /** Put a request at the back of its file's queue. `deadline`: when the client gives up. */
   enqueue(request: LeaseRequest, now: number, opts: { deadline?: number } = {}): Waiter {
-    const req = checkRequest(request);
+    const req = checkLeaseRequest(request);
     checkNow(now);
     const deadline = opts.deadline ?? Infinity;
     if (typeof deadline !== 'number' || !(Number.isFinite(deadline) || deadline === Infinity))
@@ -502,7 +502,7 @@ function checkTtl(ttlMs: unknown, op: string, path: string | undefined): void {
 }
 
 /** Validate a request and normalise it (range filled in). Throws FsError EINVAL. */
-export function checkRequest(r: LeaseRequest): NormalRequest {
+export function checkLeaseRequest(r: LeaseRequest): NormalRequest {
   if (typeof r !== 'object' || r === null) throw fsErrors.invalid('lease', undefined, 'a lease request must be an object');
   const path = r.path;
   parsePath(path);
