@@ -437,7 +437,7 @@ export class LeaseTable {
     if (f.leases.size === 0 && f.queue.length === 0) this.files.delete(path);
   }
 
-  private insert(req: NormalRequest, now: number): Lease {
+  private insert(req: NormalLeaseRequest, now: number): Lease {
     const n = this.nextLease++;
     const expiresAt = now + req.ttlMs;
     const lease: Lease = {
@@ -480,7 +480,8 @@ export interface LeaseTableJSON {
   waiters: Array<Omit<Waiter, 'end' | 'deadline'> & { end: number | null; deadline: number | null }>;
 }
 
-interface NormalRequest {
+/** A validated request with its range filled in. */
+export interface NormalLeaseRequest {
   clientId: string;
   path: string;
   mode: LeaseMode;
@@ -502,7 +503,7 @@ function checkTtl(ttlMs: unknown, op: string, path: string | undefined): void {
 }
 
 /** Validate a request and normalise it (range filled in). Throws FsError EINVAL. */
-export function checkLeaseRequest(r: LeaseRequest): NormalRequest {
+export function checkLeaseRequest(r: LeaseRequest): NormalLeaseRequest {
   if (typeof r !== 'object' || r === null) throw fsErrors.invalid('lease', undefined, 'a lease request must be an object');
   const path = r.path;
   parsePath(path);

@@ -109,7 +109,7 @@ function run(seed: number, steps: number) {
         const byLease = [...held.values()].filter((h) => live(h) && h.lease.path === req.path && conflict(h.lease, me));
         expect(res.conflicts.map((l) => l.id).sort()).toEqual(byLease.map((h) => h.lease.id).sort());
         expect(res.blockedBy.map((w) => w.id)).toEqual(waitingAhead(req.path, Infinity, me).map((w) => w.id));
-        if ('waiter' in res) queue.push(res.waiter);
+        if ('waiter' in res) queue.push(res.waiter as Waiter);
       }
     } else if (r < 50) {
       const ids = [...held.keys()].filter((id) => held.get(id)!.releasedAt === undefined);
