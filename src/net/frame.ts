@@ -98,7 +98,7 @@ export class FrameDecoder {
       const frame = this.partial;
       this.partial = null;
       this.partialLen = 0;
-      this.emit(frame);
+      this.emit(frame, 0, frame.length);
     } else if (this.headerLen > 0) {
       while (this.headerLen < FRAME_LENGTH_BYTES && pos < end) this.header[this.headerLen++] = chunk[pos++]!;
       if (this.headerLen < FRAME_LENGTH_BYTES) return;
@@ -106,7 +106,7 @@ export class FrameDecoder {
       const len = this.checkLength(this.header.readUInt32BE(0));
       const avail = end - pos;
       if (avail >= len) {
-        this.emit(chunk.subarray(pos, pos + len));
+        this.emit(chunk, pos, len);
         pos += len;
       } else {
         this.startPartial(len, chunk.subarray(pos));
@@ -121,7 +121,7 @@ export class FrameDecoder {
       const len = this.checkLength(((chunk[pos]! << 24) | (chunk[pos + 1]! << 16) | (chunk[pos + 2]! << 8) | chunk[pos + 3]!) >>> 0);
       pos += FRAME_LENGTH_BYTES;
       if (end - pos >= len) {
-        this.emit(chunk.subarray(pos, pos + len));
+        this.emit(chunk, pos, len);
         pos += len;
       } else {
         this.startPartial(len, chunk.subarray(pos));
@@ -143,10 +143,12 @@ export class FrameDecoder {
     this.partialLen = head.length;
   }
 
-  private emit(frame: Uint8Array): void {
+  /** Hands out the frame at buf[at, at + len) as a plain Uint8Array view of its payload (not a
+   * Buffer: cheaper to make, and protobufjs then slices bytes fields as plain views too). */
+  private emit(buf: Uint8Array, at: number, len: number): void {
     if (this.stopped) return;
     this.frames++;
-    this.onFrame(frame[0]!, frame.subarray(1));
+    this.onFrame(buf[at]!, new Uint8Array(buf.buffer, buf.byteOffset + at + 1, len - 1));
   }
 }
 
