@@ -73,6 +73,8 @@ export interface Model<S, I, O> {
   describe?(state: S): string;
   /** Human-readable operation (input and output), for failure reports. */
   describeOperation?(input: I, output: O): string;
+  /** Why `step(state, input, output)` is rejected (e.g. the expected answer), for failure reports. */
+  explain?(state: S, input: I, output: O): string;
 }
 
 export interface CheckOptions {
@@ -259,6 +261,7 @@ function failureReason<S, I, O>(model: Model<S, I, O>, p: PartialLinearization<S
   const where = parts > 1 ? `part ${p.partition} of ${parts} (${p.history.length} operations)` : `history of ${p.history.length} operations`;
   lines.push(`not linearizable: ${where}.`);
   lines.push(`Could not place: ${describeOp(model, p.stuck)}`);
+  if (model.explain) lines.push(`  right after the prefix below, ${model.explain(p.state, p.stuck.input, p.stuck.output)}`);
   lines.push(`Longest linearizable prefix found (${p.linearized.length} operations${p.linearized.length > MAX_PREFIX_SHOWN ? `, last ${MAX_PREFIX_SHOWN} shown` : ''}):`);
   const shown = p.linearized.slice(-MAX_PREFIX_SHOWN);
   const skipped = p.linearized.length - shown.length;

@@ -60,10 +60,6 @@ class Fail {
   constructor(readonly code: string) {}
 }
 
-function childPath(dir: string, name: string): string {
-  return dir === '/' ? `/${name}` : `${dir}/${name}`;
-}
-
 function join(segs: readonly string[]): string {
   return '/' + segs.join('/');
 }
@@ -279,7 +275,7 @@ function sameValue(input: NsInput, expected: NsAnswer & { ok: true }, observed: 
 function canonical(state: NsState): string {
   return [...state]
     .sort((a, b) => cmp(a[0], b[0]))
-    .map(([p, k]) => (k === 'dir' ? p + '/' : p))
+    .map(([p, k]) => (k === 'dir' && p !== '/' ? p + '/' : p))
     .join('\n');
 }
 
@@ -327,6 +323,13 @@ export function namespaceModel(options: NamespaceModelOptions = {}): Model<NsSta
     },
     describe: (state) => `{ ${canonical(state).split('\n').join(', ')} }`,
     describeOperation: (input, output) => `${describeNsInput(input)} => ${describeNsOutput(output)}`,
+    explain(state, input) {
+      const a = spec.apply(state, input);
+      if (!a.ok) return `the model answers ${a.code}`;
+      if (a.value === undefined) return 'the model answers ok';
+      const value = Array.isArray(a.value) ? a.value.map((e) => e.name) : a.value;
+      return `the model answers ok ${JSON.stringify(value)}`;
+    },
   };
 }
 
