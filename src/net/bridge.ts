@@ -3,6 +3,17 @@
 // (one location, e.g. the node id "n1"); install its transport into the runtime and every
 // envelope for a peer's location travels over that peer's connection.
 //
+// Wiring:
+//   const runtime = new LocalRuntime({ location: 'n1', dispatcher: new RealDispatcher(), registry });
+//   const bridge = new Bridge({ runtime, secret, listen: { host: '0.0.0.0', port: 7100 },
+//                               peers: { n2: '10.0.0.2:7100' } }).install();
+//   await bridge.start();
+//   runtime.ref('n2#/node/clerk').tell(msg);          // travels to n2 like a local tell
+// `install()` chains the bridge in front of the runtime's transport: locations the bridge knows
+// (configured, connect()ed, or peers that dialed in and authenticated) go over TCP, any other
+// location to the previous transport (e.g. rings). `route(fallback)` builds the same without
+// installing it; `transport` alone throws EHOSTUNREACH for unknown locations.
+//
 // Wire. Length-prefixed frames (src/net/frame.ts): [u32 length][u8 kind][payload]. Kinds:
 // Envelope (a MessageRegistry envelope), Hello, Auth, Goodbye (src/net/proto/bridge.proto) and
 // Heartbeat (empty). Before authentication a connection accepts frames of at most 4 KiB; after,

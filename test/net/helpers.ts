@@ -56,7 +56,7 @@ export async function node(location: string, opts: Partial<BridgeOptions> & { po
     runtime,
     secret: SECRET,
     listen: { host: '127.0.0.1', port: port ?? 0 },
-    heartbeatMs: 100,
+    heartbeatMs: 250,
     handshakeTimeoutMs: 2000,
     reconnect: { minMs: 20, maxMs: 200 },
     onEvent: (e) => events.push(e),

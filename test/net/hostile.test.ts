@@ -155,3 +155,24 @@ describe('hostile input', () => {
     await linkIntact();
   });
 });
+
+describe('a peer that stops reading', () => {
+  it('cannot make a node buffer without bound: the queue caps, drops are reported, the link is closed as stalled', async () => {
+    const c = await node('c', { maxQueueBytes: 1 << 20, stallTimeoutMs: 300, heartbeatMs: 100, missedHeartbeats: 1000 });
+    const raw = await RawClient.connect(c.addr);
+    await raw.handshake('raw');
+    await until(() => c.bridge.isConnected('raw'), 'raw authenticated');
+    raw.socket.pause(); // reads nothing more: the kernel buffers fill, then c's socket backs up
+    const target = c.runtime.ref('raw#/x');
+    const big = { type: 'govfs.runtime.Ping', seq: 1, sender: 1, payload: new Uint8Array(60_000) };
+    for (let turn = 0; turn < 400 && c.bridge.stats.dropped === 0; turn++) {
+      for (let i = 0; i < 10; i++) target.tell(big);
+      await new Promise((r) => setImmediate(r)); // let the bridge flush this turn's batch
+    }
+    expect(c.bridge.stats.dropped).toBeGreaterThan(0);
+    expect(c.events.some((e) => e.type === 'overflow' && e.location === 'raw')).toBe(true);
+    expect(c.bridge.peerInfo().find((p) => p.location === 'raw')!.queuedBytes).toBeLessThanOrEqual(1 << 20);
+    await until(() => c.events.some((e) => e.type === 'peer-down' && e.location === 'raw'), 'the stalled link is closed');
+    expect(c.lines.some((l) => /not reading/.test(l.msg))).toBe(true);
+  });
+});
