@@ -40,6 +40,8 @@ export interface ClusterOptions {
   tickMs?: number;
   probeMs?: number;
   failAfterMs?: number;
+  /** Forget a client's exactly-once record after this long without requests (default 10 min). */
+  clientTtlMs?: number;
   /** Wait until the root ministry serves before returning (default true). */
   waitForReady?: boolean;
 }
@@ -117,7 +119,7 @@ export class Cluster {
     const seed = opts.seed ?? 1;
     const nodeIds = Array.from({ length: n }, (_, i) => `n${i + 1}`);
     const configs = new Map<string, NodeConfig>();
-    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs };
+    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs };
     let cluster: Cluster;
     if (scheduler === 'sim') {
       const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm });

@@ -42,6 +42,19 @@ export class MinistryNamespace {
     return enc.encode(JSON.stringify(entry));
   }
 
+  /** The log entry that forgets clients silent for `ttlMs` (RIFL's garbage collection). A
+   * client's requests give up long before (its deadline is seconds), so no retry can outlive
+   * its completion record. */
+  static encodeExpiry(now: number, ttlMs: number): Uint8Array {
+    const entry: Op = { op: 'expireClients', now, ttlMs };
+    return enc.encode(JSON.stringify(entry));
+  }
+
+  /** Clients with a completion record (for tests and status). */
+  get clientCount(): number {
+    return this.ns.clientIds().length;
+  }
+
   applyEntry(data: Uint8Array, index: number): Outcome {
     if (data.length === 0) return { ok: true, value: null };
     let op: unknown;

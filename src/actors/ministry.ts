@@ -52,6 +52,8 @@ type Reply = (msg: Message) => void;
 
 /** Reads wait at most this long for the member to apply the client's last seen index. */
 const READ_WAIT_MS = 2_000;
+/** Completion records of clients silent this long are garbage-collected (default). */
+export const CLIENT_TTL_MS = 10 * 60_000;
 
 /** What a test may read of a live ministry member (`ActorCell.behaviour.inspect()`). */
 export interface MinistryInspection {
@@ -62,6 +64,8 @@ export interface MinistryInspection {
   leading: boolean;
   /** (client, seq) pairs whose change applied more than once: must stay 0. */
   duplicateApplies: number;
+  /** Clients with a completion record. */
+  clients: number;
 }
 
 export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): MinistryInspection | null } {
@@ -71,6 +75,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   let raft: RaftShell;
   /** Reads waiting for this member to apply an index: [index, deadline, serve]. */
   let waiting: { index: number; deadline: number; serve: () => void; fail: () => void }[] = [];
+  let lastExpiry = 0;
 
   const members = (r: MinistryRecord): string[] => [r.minister, ...r.clerks].filter((m) => m !== NO_MINISTER);
   const redirect = (r: MinistryRecord) => [{ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down }];
@@ -223,7 +228,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   return {
     inspect() {
       if (!raft) return null;
-      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies };
+      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount };
     },
     started(ctx) {
       raft = new RaftShell(ctx, {
@@ -252,6 +257,12 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       if (msg === 'ministry.tick') {
         wakeReaders(ctx);
         reportStatus(ctx);
+        const now = ctx.clock.now();
+        const ttl = config.clientTtlMs ?? CLIENT_TTL_MS;
+        if (args.role === 'minister' && raft.softState().role === 'leader' && now - lastExpiry >= ttl / 10) {
+          if (lastExpiry !== 0) raft.propose(MinistryNamespace.encodeExpiry(now, ttl));
+          lastExpiry = now;
+        }
         return;
       }
       switch (m.type) {

@@ -36,6 +36,8 @@ export interface NodeConfig {
   failAfterMs?: number;
   /** Compact a log after this many applied entries (default 10,000). */
   snapshotEntries?: number;
+  /** Forget a client's completion record after this long without requests (default 10 min). */
+  clientTtlMs?: number;
 }
 
 /** Local (same-thread) messages between a node and its children. */

@@ -73,3 +73,19 @@ describe('control plane scenarios (sim)', () => {
     await cluster.stop();
   });
 });
+
+describe('exactly-once records (sim)', () => {
+  it('are garbage-collected once a client has been silent for the TTL', async () => {
+    const cluster = await Cluster.start({ nodes: 4, seed: 25, clientTtlMs: 2_000 });
+    const records = () => {
+      const root = cluster.sim!.hostNames.map((h) => cluster.sim!.host(h).runtime.cells.get(`/${h}/role`)?.behaviour as { inspect?: () => { clients: number; leading: boolean } | null } | undefined);
+      return root.map((b) => b?.inspect?.()).find((i) => i?.leading)?.clients ?? -1;
+    };
+    const fs = cluster.client();
+    await fs.create('/one');
+    expect(records()).toBe(1);
+    await cluster.runFor(3_000);
+    expect(records()).toBe(0);
+    await cluster.stop();
+  });
+});
