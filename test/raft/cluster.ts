@@ -61,6 +61,7 @@ export class RaftCluster {
   readonly handles = new Map<string, RaftNodeHandle>();
   private readonly track = new Map<string, NodeTrack>();
   private readonly durableCommit = new Map<string, number>();
+  private readonly writtenCommit = new Map<string, number>();
   private readonly leaderOfTerm = new Map<string, string>();
   /** group/index → entrySig of the entry committed there. */
   readonly committedAt = new Map<string, string>();
@@ -98,7 +99,7 @@ export class RaftCluster {
       this.sim.addHost(id, () =>
         raftNodeBehaviour(args, {
           started: (h) => this.onStarted(h),
-          onPersisted: (h, r) => this.guard(() => this.onPersisted(h, r)),
+          onPersisted: (h, r, synced) => this.guard(() => this.onPersisted(h, r, synced)),
         }),
       );
     }
@@ -175,17 +176,20 @@ export class RaftCluster {
     }
   }
 
-  private onPersisted(h: RaftNodeHandle, r: Ready): void {
+  private onPersisted(h: RaftNodeHandle, r: Ready, synced: boolean): void {
     const g = r.group;
     if (r.wipe) {
       this.track.set(h.id, { commit: 0, applied: 0 });
       this.durableCommit.set(h.id, 0);
+      this.writtenCommit.set(h.id, 0);
     }
-    if (r.hardState) {
-      const prev = this.durableCommit.get(h.id) ?? 0;
-      if (r.hardState.commit < prev) this.fail(`${h.id}: durable commit went back from ${prev} to ${r.hardState.commit}`);
-      this.durableCommit.set(h.id, r.hardState.commit);
-    }
+    // The durable commit index never goes back. Commit-only hard states are written without
+    // a sync; they become durable with the next synced Ready (storage keeps issue order).
+    const durable = this.durableCommit.get(h.id) ?? 0;
+    const written = r.hardState ? r.hardState.commit : (this.writtenCommit.get(h.id) ?? durable);
+    if (r.hardState && r.hardState.commit < durable) this.fail(`${h.id}: commit index written ${r.hardState.commit} is below the durable ${durable}`);
+    this.writtenCommit.set(h.id, written);
+    if (synced) this.durableCommit.set(h.id, Math.max(durable, written));
     // Log matching: (index, term) identifies the entry and the term before it.
     const first = r.entries[0];
     let prev = first ? h.shell.termAt(first.index - 1) : undefined;

@@ -100,7 +100,7 @@ export interface RaftNodeHooks {
   started?(h: RaftNodeHandle): void;
   stopped?(h: RaftNodeHandle): void;
   onApplied?(h: RaftNodeHandle, e: AppliedEntry): void;
-  onPersisted?: (h: RaftNodeHandle, r: import('./types.js').Ready) => void;
+  onPersisted?: (h: RaftNodeHandle, r: import('./types.js').Ready, synced: boolean) => void;
 }
 
 type ClientMsg =
@@ -138,7 +138,7 @@ export function raftNodeBehaviour(args: RaftNodeArgs, hooks: RaftNodeHooks = {})
         snapshotChunkSize: args.snapshotChunkSize,
         onSoftState: (s) => h.onSoftState?.(s),
         onApplied: hooks.onApplied && ((e) => hooks.onApplied!(h, e)),
-        onPersisted: hooks.onPersisted && ((r) => hooks.onPersisted!(h, r)),
+        onPersisted: hooks.onPersisted && ((r, synced) => hooks.onPersisted!(h, r, synced)),
       });
       handle = h;
       hooks.started?.(h);

@@ -91,8 +91,10 @@ export interface RaftShellOptions {
   onSoftState?(s: SoftState): void;
   /** After each Normal entry is applied, with the state machine's result. */
   onApplied?(entry: AppliedEntry, result: unknown): void;
-  /** Observation hook (tests, metrics): a Ready is durable and about to be sent/applied. */
-  onPersisted?(ready: Ready): void;
+  /** Observation hook (tests, metrics): a Ready is about to be sent/applied; `synced` says
+   * whether its writes (and all before them) were synced, or (a commit-index-only hard
+   * state) merely written. */
+  onPersisted?(ready: Ready, synced: boolean): void;
 }
 
 export type ApplyOutcome = { ok: true; result: unknown } | { ok: false; reason: 'overwritten' | 'leadershipLost' | 'unknown' | 'stopped'; message: string };
@@ -118,6 +120,8 @@ class ShellSignal {
 }
 
 const RAFT_TYPES = new Set<string>(RAFT_MESSAGE_TYPES);
+/** Messages only a leader sends, which may leave before its own Ready is durable. */
+const EARLY = new Set<string>(['govfs.raft.AppendEntries', 'govfs.raft.Heartbeat', 'govfs.raft.InstallSnapshot']);
 const EMPTY = new Uint8Array(0);
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -197,6 +201,10 @@ export class RaftShell {
   private stopped = false;
   private inFlight: Ready | undefined;
   private kicked = false;
+  /** Messages of the Ready in flight that wait for its sync. */
+  private lateMessages: RaftMessage[] = [];
+  /** Term and vote as last written (what needsSync compares against). */
+  private persistedHs: { term: number; vote: string } = { term: 0, vote: '' };
 
   private group: string;
   /** Last index applied to the state machine. */
@@ -243,6 +251,7 @@ export class RaftShell {
       this.termStarts = t.starts;
     }
     this.group = hs?.group || opts.group;
+    if (hs) this.persistedHs = { term: hs.term, vote: hs.vote };
     this.core = new RaftCore(
       {
         id: opts.id,
@@ -300,7 +309,7 @@ export class RaftShell {
           this.kicked = false;
           break;
         case 'persisted':
-          this.finish(msg.ready!);
+          this.finish(msg.ready!, true);
           break;
         case 'failed':
           // Storage is broken: fail the actor (its supervisor restarts it over what is durable).
@@ -468,8 +477,25 @@ export class RaftShell {
       this.inFlight = r;
       this.onSoftState(r.softState);
       const ops = this.persistOps(r);
-      if (ops.length === 0) {
-        this.finish(r);
+      // A leader's replication messages go out at once, in parallel with its own write
+      // (Raft dissertation 10.2.1): they promise nothing about this node's storage, the
+      // leader's term is already durable (elected mode: persisted before its RequestVotes;
+      // appointed mode: terms are never reused), and the core counts the leader's own copy
+      // of new entries only after advance(). Everything else waits for the sync.
+      let late = r.messages;
+      if (r.messages.length > 0) {
+        late = [];
+        for (const m of r.messages) {
+          if (EARLY.has(m.type)) this.send(m);
+          else late.push(m);
+        }
+      }
+      this.lateMessages = late;
+      if (ops.length === 0 || !this.needsSync(r)) {
+        // Nothing whose durability anyone relies on: a commit-index-only hard state is
+        // written without waiting (a lost commit index is learnt again from the leader).
+        if (ops.length > 0) this.st.batch(ops);
+        this.finish(r, false);
         continue;
       }
       this.st.batch(ops);
@@ -479,6 +505,17 @@ export class RaftShell {
         (e) => new ShellSignal(this, 'failed', undefined, e),
       );
     }
+  }
+
+  /** Does anything of this Ready have to be durable before its messages go out and its
+   * entries are applied? Entries, snapshots, wipes, and term or vote changes do; a hard state
+   * whose only change is the commit index does not. */
+  private needsSync(r: Ready): boolean {
+    if (r.wipe || r.snapshot || r.entries.length > 0) return true;
+    const hs = r.hardState;
+    if (!hs) return false;
+    const p = this.persistedHs;
+    return hs.term !== p.term || hs.vote !== p.vote;
   }
 
   private persistOps(r: Ready): StorageOp[] {
@@ -500,16 +537,18 @@ export class RaftShell {
     }
     if (r.hardState || r.wipe) {
       const hs = r.hardState ?? this.core.hardState();
+      this.persistedHs = { term: hs.term, vote: hs.vote };
       ops.push({ op: 'put', key: K_HS, value: json({ term: hs.term, vote: hs.vote, commit: hs.commit, group: r.group }) });
     }
     return ops;
   }
 
   /** The Ready is durable: send, apply, serve reads, advance. */
-  private finish(r: Ready): void {
+  private finish(r: Ready, synced: boolean): void {
     if (r !== this.inFlight || this.stopped) return;
-    this.opts.onPersisted?.(r);
-    for (const m of r.messages) this.send(m);
+    this.opts.onPersisted?.(r, synced);
+    for (const m of this.lateMessages) this.send(m);
+    this.lateMessages = [];
     if (r.wipe) {
       this.group = r.group;
       if (this.sm.reset) this.sm.reset();
