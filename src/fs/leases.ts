@@ -100,6 +100,11 @@ export interface LeaseTableOptions {
   idPrefix?: string;
   /** Whether leases of the same client conflict with each other (default false). */
   sameClientConflicts?: boolean;
+  /**
+   * Most waiters one file may queue (default 256); beyond it `enqueue` fails with EAGAIN.
+   * Bounds memory and the cost of a wake-up (the fairness scan is quadratic in the queue).
+   */
+  maxWaitersPerFile?: number;
 }
 
 interface Holder {
@@ -140,6 +145,7 @@ export class LeaseTable {
   readonly maxDriftMs: number;
   readonly idPrefix: string;
   readonly sameClientConflicts: boolean;
+  readonly maxWaitersPerFile: number;
   private readonly files = new Map<string, FileState>();
   private readonly byId = new Map<string, Lease>();
   private nextLease = 1;
@@ -152,6 +158,9 @@ export class LeaseTable {
     this.maxDriftMs = options.maxDriftMs + 0;
     this.idPrefix = options.idPrefix ?? '';
     this.sameClientConflicts = options.sameClientConflicts ?? false;
+    this.maxWaitersPerFile = options.maxWaitersPerFile ?? 256;
+    if (!Number.isSafeInteger(this.maxWaitersPerFile) || this.maxWaitersPerFile < 1)
+      throw new FsError('EINVAL', `lease table: maxWaitersPerFile must be a positive integer, got ${String(options.maxWaitersPerFile)}`);
   }
 
   // --- queries -------------------------------------------------------------------------------
@@ -234,6 +243,9 @@ export class LeaseTable {
     const deadline = opts.deadline ?? Infinity;
     if (typeof deadline !== 'number' || !(Number.isFinite(deadline) || deadline === Infinity))
       throw fsErrors.invalid('enqueue', req.path, `deadline must be a finite number (ms) or Infinity, got ${String(deadline)}`);
+    const queue = this.files.get(req.path)?.queue;
+    if (queue !== undefined && queue.length >= this.maxWaitersPerFile)
+      throw new FsError('EAGAIN', `lease ${req.path}: ${queue.length} requests already wait for this file; retry later`, req.path);
     const seq = this.nextWaiter++;
     const w: Waiter = { id: `${this.idPrefix}w${seq}`, seq, ...req, enqueuedAt: now, deadline: deadline + 0 };
     this.file(req.path).queue.push(w);
@@ -365,6 +377,7 @@ export class LeaseTable {
       maxDriftMs: this.maxDriftMs,
       idPrefix: this.idPrefix,
       sameClientConflicts: this.sameClientConflicts,
+      maxWaitersPerFile: this.maxWaitersPerFile,
       nextLease: this.nextLease,
       nextToken: this.nextToken,
       nextWaiter: this.nextWaiter,
@@ -379,7 +392,12 @@ export class LeaseTable {
     if (typeof d !== 'object' || d === null || d['format'] !== SNAPSHOT_FORMAT) throw corrupt('not a govfs lease table');
     if (d['v'] !== SNAPSHOT_VERSION) throw corrupt(`unsupported format version ${String(d['v'])}`);
     if (typeof d['idPrefix'] !== 'string' || typeof d['sameClientConflicts'] !== 'boolean') throw corrupt('bad options');
-    const t = new LeaseTable({ maxDriftMs: d['maxDriftMs'] as number, idPrefix: d['idPrefix'], sameClientConflicts: d['sameClientConflicts'] });
+    const t = new LeaseTable({
+      maxDriftMs: d['maxDriftMs'] as number,
+      idPrefix: d['idPrefix'],
+      sameClientConflicts: d['sameClientConflicts'],
+      maxWaitersPerFile: d['maxWaitersPerFile'] as number,
+    });
     for (const k of ['nextLease', 'nextToken', 'nextWaiter'] as const) {
       const v = d[k];
       if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw corrupt(`bad ${k}`);
@@ -473,6 +491,7 @@ export interface LeaseTableJSON {
   maxDriftMs: number;
   idPrefix: string;
   sameClientConflicts: boolean;
+  maxWaitersPerFile: number;
   nextLease: number;
   nextToken: number;
   nextWaiter: number;

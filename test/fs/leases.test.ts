@@ -247,6 +247,20 @@ describe('LeaseTable: fair queue', () => {
   });
 });
 
+describe('LeaseTable: bounded queues', () => {
+  it('enqueue fails with EAGAIN once a file has maxWaitersPerFile waiters', () => {
+    const t = new LeaseTable({ maxDriftMs: 0, maxWaitersPerFile: 2 });
+    granted(t, req('h', 'write'), 0);
+    t.enqueue(req('a', 'read'), 0);
+    t.enqueue(req('b', 'read'), 0);
+    expect(() => t.enqueue(req('c', 'read'), 0)).toThrow(expect.objectContaining({ code: 'EAGAIN', path: '/f' }));
+    expect(() => t.grantOrEnqueue(req('c', 'read'), 0)).toThrow(/already wait/);
+    t.enqueue(req('c', 'read', 0, 1, '/g'), 0); // per file
+    expect(() => new LeaseTable({ maxDriftMs: 0, maxWaitersPerFile: 0 })).toThrow(/maxWaitersPerFile/);
+    expect(LeaseTable.restore(t.snapshot()).maxWaitersPerFile).toBe(2);
+  });
+});
+
 describe('LeaseTable: snapshots', () => {
   it('round-trips exactly, Infinity included, and continues identically', () => {
     const t = new LeaseTable({ maxDriftMs: 25, idPrefix: 'm:' });
