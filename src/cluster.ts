@@ -37,6 +37,9 @@ export interface ClusterOptions {
   network?: Partial<SimNetworkOptions>;
   /** Bound on simulated clock drift, ppm (sim). */
   maxDriftPpm?: number;
+  /** Lease duration and the clock drift bound leases allow for (defaults 5 s and 100 ms). */
+  leaseTtlMs?: number;
+  leaseDriftMs?: number;
   tickMs?: number;
   probeMs?: number;
   failAfterMs?: number;
@@ -119,7 +122,7 @@ export class Cluster {
     const seed = opts.seed ?? 1;
     const nodeIds = Array.from({ length: n }, (_, i) => `n${i + 1}`);
     const configs = new Map<string, NodeConfig>();
-    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs };
+    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs };
     let cluster: Cluster;
     if (scheduler === 'sim') {
       const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm });
@@ -131,12 +134,7 @@ export class Cluster {
       }
       // Clients live on a host of their own, so their requests cross the simulated network.
       let self: Cluster | null = null;
-      const clientsHost = sim.addHost('clients', () => ({
-        receive: (_ctx, msg) => {
-          const t = msg as { type?: string; clientId: string; seq: number; index: number; term: number; ministry: string };
-          if (t.type === 'govfs.fs.Ticket') self?.clients.get(t.clientId)?.onTicket(t);
-        },
-      }));
+      const clientsHost = sim.addHost('clients', () => ({ receive: (_ctx, msg) => self?.toClient(msg) }));
       cluster = new Cluster({ nodeIds, scheduler, sim, threads: null, configs, dataDir: null, clientRuntime: clientsHost.runtime, seed });
       self = cluster;
     } else {
@@ -147,12 +145,7 @@ export class Cluster {
       const threadOf = new Map(nodeIds.map((id, i) => [id, i % threads.threads]));
       const addresses = Object.fromEntries(nodeIds.map((id) => [id, `t${threadOf.get(id)}#/${id}`]));
       let self: Cluster | null = null;
-      threads.runtime.spawnRoot('clients', () => ({
-        receive: (_ctx, msg) => {
-          const t = msg as { type?: string; clientId: string; seq: number; index: number; term: number; ministry: string };
-          if (t.type === 'govfs.fs.Ticket') self?.clients.get(t.clientId)?.onTicket(t);
-        },
-      }));
+      threads.runtime.spawnRoot('clients', () => ({ receive: (_ctx, msg) => self?.toClient(msg) }));
       cluster = new Cluster({ nodeIds, scheduler, sim: null, threads, configs, dataDir, clientRuntime: threads.runtime, seed });
       self = cluster;
       for (const [id, t] of threadOf) cluster.threadOf.set(id, t);
@@ -176,29 +169,51 @@ export class Cluster {
     return cluster;
   }
 
+  /** Tickets and lease revocations for this process's clients. */
+  private toClient(msg: unknown): void {
+    const m = msg as { type?: string; clientId: string; seq: number; index: number; term: number; ministry: string; leaseId: string };
+    const client = this.clients.get(m.clientId);
+    if (!client) return;
+    if (m.type === 'govfs.fs.Ticket') client.onTicket(m);
+    else if (m.type === 'govfs.fs.LeaseRevoked') client.onRevoked(m);
+  }
+
   private async spawnNode(id: string): Promise<void> {
     const threads = this.threads!;
     await threads.spawnRoot(id, { behaviour: 'govfs.node', args: this.configs.get(id)! }, { thread: this.threadOf.get(id)!, storageDir: join(this.dataDir!, id) });
   }
 
-  /** A new client. Under `sim`, awaiting its calls advances virtual time. */
-  client(opts: Partial<GovClientOptions> = {}): GovClient {
+  /** A new client. Under `sim`, awaiting its calls advances virtual time; `host` puts it on a
+   * simulated host of its own (with its own clock, which tests may make drift). */
+  client(opts: Partial<GovClientOptions> & { host?: string } = {}): GovClient {
     const clientId = opts.clientId ?? `c${++this.clientCount}-${this.random.u32().toString(36)}`;
-    const runtime = this.clientRuntime;
     const sim = this.sim;
+    let runtime = this.clientRuntime;
+    let ticketAddress = sim ? `clients#/clients` : `main#/clients`;
+    if (sim && opts.host) {
+      const name = opts.host;
+      const host = sim.hostNames.includes(name) ? sim.host(name) : sim.addHost(name, () => ({ receive: (_ctx, msg) => this.toClient(msg) }));
+      runtime = host.runtime;
+      ticketAddress = `${name}#/${name}`;
+    }
+    const clock = runtime.dispatcher;
     const address = (node: string) => this.configs.get(node)?.addresses[node] ?? `${node}#/${node}`;
     const random = this.random.fork(clientId);
     const transport: ClientTransport = sim
       ? {
           ask: (node, msg, timeoutMs) => runtime.ask(address(node), msg, { timeoutMs }),
-          ticketAddress: `clients#/clients`,
-          sleep: (ms) => sim.sleep(ms),
+          ticketAddress,
+          // Timers run on the client host's own (possibly drifting) clock.
+          sleep: (ms) => new Promise<void>((resolve) => clock.schedule(ms, () => {
+            clock.asyncPending();
+            resolve();
+          })),
           random: () => random.next(),
-          now: () => sim.now(),
+          now: () => clock.now(),
         }
       : {
           ask: (node, msg, timeoutMs) => runtime.ask(address(node), msg, { timeoutMs }),
-          ticketAddress: `main#/clients`,
+          ticketAddress,
           sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
           random: () => random.next(),
           now: () => Date.now(),

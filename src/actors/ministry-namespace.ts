@@ -7,6 +7,7 @@ import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
 import { Namespace, mergeListing, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';
 import { isWithin, type ClusterState } from './cluster-state.js';
+import { WriteLeaseState, type LeaseEntry } from './leases.js';
 
 export type ClientOp = WireOp;
 
@@ -23,6 +24,8 @@ function outcome(r: OpResult): Outcome {
 
 export class MinistryNamespace {
   private ns: Namespace;
+  /** Write leases and intents (issue 5), replicated with the namespace. */
+  leases = new WriteLeaseState();
   /** Log index at which each client's last change applied (for the ticket of a replay). */
   private readonly appliedAt = new Map<string, number>();
   /** Highest seq of each client this replica applied as new: applying one at or below it as
@@ -55,13 +58,23 @@ export class MinistryNamespace {
     return this.ns.clientIds().length;
   }
 
-  applyEntry(data: Uint8Array, index: number): Outcome {
+  static encodeLease(e: LeaseEntry): Uint8Array {
+    return enc.encode(JSON.stringify(e));
+  }
+
+  /** Apply one committed entry; `now` is this member's clock when it learned of the commit. */
+  applyEntry(data: Uint8Array, index: number, now = 0): Outcome {
     if (data.length === 0) return { ok: true, value: null };
     let op: unknown;
     try {
       op = JSON.parse(dec.decode(data));
     } catch {
       return { ok: false, error: { code: 'EINVAL', message: 'undecodable log entry' } };
+    }
+    const kind = (op as { op?: unknown }).op;
+    if (typeof kind === 'string' && kind.startsWith('lease.')) {
+      const r = this.leases.apply(op as LeaseEntry, now);
+      return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };
     }
     const o = op as { op?: string; clientId?: string; seq?: number };
     const before = o.op === 'client' && typeof o.clientId === 'string' ? this.ns.client(o.clientId) : undefined;
@@ -108,12 +121,32 @@ export class MinistryNamespace {
     }
   }
 
-  snapshot(): Uint8Array {
-    return this.ns.snapshot();
+  /** [u32 length of the namespace snapshot][namespace snapshot][lease state as JSON]. */
+  /** Why `path` cannot be opened (missing, a directory), or null if it is a file. */
+  fileCheck(path: string): FsErrorData | null {
+    try {
+      const st = this.ns.stat(path);
+      return st.kind === 'file' ? null : { code: 'EISDIR', message: `open ${path}: is a directory (leases are on files)`, path };
+    } catch (e) {
+      if (e instanceof FsError) return e.toJSON();
+      throw e;
+    }
   }
 
-  restore(data: Uint8Array): void {
-    this.ns = Namespace.restore(data);
+  snapshot(): Uint8Array {
+    const ns = this.ns.snapshot();
+    const leases = enc.encode(JSON.stringify(this.leases.toJSON()));
+    const out = new Uint8Array(4 + ns.length + leases.length);
+    new DataView(out.buffer).setUint32(0, ns.length);
+    out.set(ns, 4);
+    out.set(leases, 4 + ns.length);
+    return out;
+  }
+
+  restore(data: Uint8Array, now = 0): void {
+    const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+    this.ns = Namespace.restore(data.subarray(4, 4 + n));
+    this.leases = WriteLeaseState.fromJSON(JSON.parse(dec.decode(data.subarray(4 + n))), now);
   }
 }
 

@@ -14,6 +14,8 @@ import { ClusterState, NO_MINISTER, isWithin, type MinistryRecord } from './clus
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
 import { MinistryNamespace, type ClientOp } from './ministry-namespace.js';
+import { DEFAULT_LEASES } from './leases.js';
+import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message } from '../runtime/types.js';
 
 export interface RoleStatus {
@@ -73,6 +75,18 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   let record = args.record;
   const ns = new MinistryNamespace(record.subtree);
   let raft: RaftShell;
+  const leases = new LeaseService({
+    node: config.id,
+    settings: { ttlMs: config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs, maxDriftMs: config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs },
+    // A member stops being caught up (and granting reads) within a few ticks of losing touch.
+    catchUpWindowMs: 3 * (config.tickMs ?? 10),
+    state: () => ns.leases,
+    raft: () => raft,
+    record: () => record,
+    role: args.role,
+    memberAddress: (id) => `${config.addresses[id]}/role`,
+    fileCheck: (path) => ns.fileCheck(path),
+  });
   /** Reads waiting for this member to apply an index: [index, deadline, serve]. */
   let waiting: { index: number; deadline: number; serve: () => void; fail: () => void }[] = [];
   let lastExpiry = 0;
@@ -241,11 +255,14 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         tickMs: config.tickMs ?? 10,
         snapshotEntries: config.snapshotEntries,
         stateMachine: {
-          apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index),
+          apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index, e.committedAt),
           snapshot: () => ns.snapshot(),
-          restore: (data: Uint8Array) => ns.restore(data),
+          restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
         },
-        onApplied: () => wakeReaders(ctx),
+        onApplied: () => {
+          wakeReaders(ctx);
+          leases.wake(ctx);
+        },
       });
       appoint(ctx);
       ctx.clock.every(config.tickMs ?? 10, 'ministry.tick');
@@ -257,6 +274,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       if (msg === 'ministry.tick') {
         wakeReaders(ctx);
         reportStatus(ctx);
+        leases.tick(ctx);
         const now = ctx.clock.now();
         const ttl = config.clientTtlMs ?? CLIENT_TTL_MS;
         if (args.role === 'minister' && raft.softState().role === 'leader' && now - lastExpiry >= ttl / 10) {
@@ -269,12 +287,20 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         case 'ministry.appointment':
           record = (msg as { record: MinistryRecord }).record;
           appoint(ctx);
+          leases.restaffed(ctx);
           return;
         case 'govfs.fs.FsRequest': {
           const req = msg as FsRequest;
           const reply = ctx.deferReply();
-          if (req.mutation) mutate(ctx, req, reply);
+          if (req.opJson.startsWith('{"op":"lease-')) leases.request(ctx, req, reply);
+          else if (req.mutation) mutate(ctx, req, reply);
           else read(ctx, req, reply);
+          return;
+        }
+        case 'govfs.fs.RevokeReads': {
+          const r = msg as { path: string; start: number; end: number; exceptClient: string };
+          const answer = ctx.deferReply();
+          leases.revokeReads(ctx, r.path, r.start, r.end, r.exceptClient, (n) => answer({ type: 'govfs.fs.ReadsRevoked', revoked: n }));
           return;
         }
         case 'ministry.subtree-deleted': {
@@ -290,9 +316,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           return;
         }
         default:
+          leases.handle(ctx, msg);
       }
     },
     stopped() {
+      leases.stop();
       raft?.stop();
       for (const w of waiting) w.fail();
       waiting = [];

@@ -38,6 +38,10 @@ export interface NodeConfig {
   snapshotEntries?: number;
   /** Forget a client's completion record after this long without requests (default 10 min). */
   clientTtlMs?: number;
+  /** Lease duration (default 5 s) and the bound on clock drift between nodes over one lease
+   * period (default 100 ms). */
+  leaseTtlMs?: number;
+  leaseDriftMs?: number;
 }
 
 /** Local (same-thread) messages between a node and its children. */

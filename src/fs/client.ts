@@ -101,6 +101,60 @@ export type ClientOp =
   | { op: 'ls'; path: string }
   | { op: 'stat'; path: string };
 
+export type LeaseMode = 'read' | 'write';
+
+export interface OpenOptions {
+  mode: LeaseMode;
+  /** Half-open byte range [start, end); the whole file when omitted. */
+  range?: [number, number];
+  /** Wait for a conflicting lease to free (default true); false: EBUSY at once. */
+  wait?: boolean;
+  /** Give up waiting after this long: ETIMEDOUT. */
+  deadlineMs?: number;
+}
+
+/** What the holder of a lease knows of it. */
+export interface LeaseInfo {
+  id: string;
+  path: string;
+  mode: LeaseMode;
+  range: [number, number];
+  /** Monotonic per file: work done under an older token can be refused. */
+  token: number;
+  /** Local time (this client's clock) after which the lease must not be used. */
+  expiresAt: number;
+  grantedBy: string;
+}
+
+/** An open capability: renewed automatically until released, revoked or lost. */
+export class LeaseHandle extends EventTarget {
+  private readonly controller = new AbortController();
+  constructor(
+    readonly lease: LeaseInfo,
+    private readonly client: GovClient,
+  ) {
+    super();
+  }
+  /** Aborted when the lease is revoked, expires without renewal, or is released. */
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+  /** True while the holder may use it: not aborted and not past its expiry on this clock. */
+  valid(now: number): boolean {
+    return !this.controller.signal.aborted && now < this.lease.expiresAt;
+  }
+  /** @internal */
+  end(reason: 'revoked' | 'expired' | 'released' | 'lost'): void {
+    if (this.controller.signal.aborted) return;
+    this.controller.abort(new FsError(reason === 'released' ? 'ECANCELED' : 'ESTALE', `lease ${this.lease.id} on ${this.lease.path} ${reason}`, this.lease.path));
+    if (reason === 'revoked') this.dispatchEvent(new Event('revoked'));
+    this.dispatchEvent(new Event('end'));
+  }
+  release(): Promise<void> {
+    return this.client.releaseLease(this);
+  }
+}
+
 const RETRYABLE = new Set(['EAGAIN', 'ETIMEDOUT', 'EUNAVAILABLE', 'ECANCELED', 'ENOENT_ACTOR', 'EHOSTDOWN', 'EHOSTUNREACH']);
 
 export class GovClient {
@@ -152,6 +206,116 @@ export class GovClient {
   }
   async stat(path: string, opts: ReadOptions = {}): Promise<Stat> {
     return this.read({ op: 'stat', path: checkPath(path) }, path, opts) as Promise<Stat>;
+  }
+
+  private readonly handles = new Map<string, LeaseHandle>();
+
+  /** Take a capability on a file (thesis 3.1): `read`/`write` on the whole file, or on a byte
+   * range (read-region / write-region). Renewed automatically until released. */
+  async open(path: string, opts: OpenOptions): Promise<LeaseHandle> {
+    checkPath(path);
+    if (opts.mode !== 'read' && opts.mode !== 'write') throw new FsError('EINVAL', `open ${path}: mode must be "read" or "write"`, path);
+    const [start, end] = opts.range ?? [0, Infinity];
+    if (!(Number.isSafeInteger(start) && start >= 0 && (end === Infinity || (Number.isSafeInteger(end) && end > start)))) {
+      throw new FsError('EINVAL', `open ${path}: bad range [${start}, ${end}) (want 0 <= start < end)`, path);
+    }
+    const op = { op: 'lease-open', path, mode: opts.mode, start, end: end === Infinity ? null : end, wait: opts.wait ?? true, deadlineMs: opts.deadlineMs ?? 0 };
+    const sentAt = { t: 0 };
+    const grant = (await this.send(op as unknown as ClientOp, path, false, false, {
+      toMinister: opts.mode === 'write',
+      // The grantor may hold the request while a conflicting lease goes; a dead one is left
+      // after a few seconds for another member.
+      attemptTimeoutMs: Math.max(this.requestTimeoutMs, Math.min(opts.deadlineMs || Infinity, 5_000) + 500),
+      sentAt,
+    })) as { id: string; mode: LeaseMode; start: number; end: number | null; token: number; ttlMs: number; grantedBy: string };
+    const handle = new LeaseHandle(
+      { id: grant.id, path, mode: grant.mode, range: [grant.start, grant.end ?? Infinity], token: grant.token, expiresAt: sentAt.t + grant.ttlMs, grantedBy: grant.grantedBy },
+      this,
+    );
+    this.handles.set(grant.id, handle);
+    // A holder counts its lease from when it sent the request; if the grantor made it wait
+    // (for a conflicting lease to go), most of that period has passed: renew at once, which
+    // counts from now.
+    if (handle.lease.expiresAt - this.transport.now() < (grant.ttlMs * 2) / 3 && !(await this.renewOnce(handle, grant.ttlMs))) {
+      await this.releaseLease(handle);
+      throw new FsError('EAGAIN', `open ${path}: the lease was granted but could not be renewed in time; retry`, path);
+    }
+    void this.keepRenewing(handle, grant.ttlMs);
+    return handle;
+  }
+
+  /** One renewal; false if the grantor refused it or did not answer. */
+  private async renewOnce(h: LeaseHandle, ttlMs: number): Promise<boolean> {
+    const sentAt = this.transport.now();
+    try {
+      const r = (await this.transport.ask(
+        h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy),
+        this.leaseRequest({ op: 'lease-renew', id: h.lease.id, mode: h.lease.mode }, h.lease.path),
+        ttlMs / 3,
+      )) as FsReplyMessage;
+      if (r.ok && !h.signal.aborted) {
+        h.lease.expiresAt = sentAt + ttlMs;
+        return true;
+      }
+      if (r.error && r.error.code !== 'EAGAIN') this.dropHandle(h, 'lost');
+      return false;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Handles this client holds. */
+  get openHandles(): LeaseHandle[] {
+    return [...this.handles.values()];
+  }
+
+  private async keepRenewing(h: LeaseHandle, ttlMs: number): Promise<void> {
+    while (!h.signal.aborted) {
+      await this.transport.sleep(ttlMs / 3);
+      if (h.signal.aborted) return;
+      if (this.transport.now() >= h.lease.expiresAt) {
+        this.dropHandle(h, 'expired');
+        return;
+      }
+      // No answer: keep trying until the lease runs out.
+      await this.renewOnce(h, ttlMs);
+    }
+  }
+
+  private dropHandle(h: LeaseHandle, why: 'revoked' | 'expired' | 'released' | 'lost'): void {
+    this.handles.delete(h.lease.id);
+    h.end(why);
+  }
+
+  private leaseRequest(op: object, path: string): FsRequestMessage {
+    return { type: 'govfs.fs.FsRequest', clientId: this.clientId, seq: 0, opJson: JSON.stringify(op), path, lastSeen: 0, linearizable: false, ticketTo: this.transport.ticketAddress, mutation: false, acked: this.acked };
+  }
+
+  /** @internal */
+  async releaseLease(h: LeaseHandle): Promise<void> {
+    if (!this.handles.has(h.lease.id)) return;
+    this.dropHandle(h, 'released');
+    const node = h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy);
+    try {
+      await this.transport.ask(node, this.leaseRequest({ op: 'lease-release', id: h.lease.id, mode: h.lease.mode }, h.lease.path), this.requestTimeoutMs);
+    } catch {
+      // It expires on its own.
+    }
+  }
+
+  /** The grantor revoked a lease (a conflicting write waits): stop using it, and release it. */
+  onRevoked(m: { clientId?: string; leaseId: string }): void {
+    if (m.clientId !== undefined && m.clientId !== this.clientId) return;
+    const h = this.handles.get(m.leaseId);
+    if (!h) return;
+    this.dropHandle(h, 'revoked');
+    const node = h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy);
+    void this.transport.ask(node, this.leaseRequest({ op: 'lease-release', id: h.lease.id, mode: h.lease.mode }, h.lease.path), this.requestTimeoutMs).catch(() => {});
+  }
+
+  /** End the session: release every handle. */
+  async close(): Promise<void> {
+    await Promise.all([...this.handles.values()].map((h) => this.releaseLease(h)));
   }
 
   /** A ticket arrived from a minister (the transport's ticket inbox calls this). */
@@ -229,7 +393,13 @@ export class GovClient {
     return { node: ok(m.minister) ? m.minister : anyNode(), ministry: m };
   }
 
-  private async send(op: ClientOp, path: string, mutation: boolean, linearizable: boolean): Promise<unknown> {
+  private async send(
+    op: ClientOp,
+    path: string,
+    mutation: boolean,
+    linearizable: boolean,
+    lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
+  ): Promise<unknown> {
     const seq = mutation ? ++this.seq : 0;
     const deadline = this.transport.now() + this.deadlineMs;
     let lastError: FsError | null = null;
@@ -237,7 +407,7 @@ export class GovClient {
       if (this.transport.now() > deadline) {
         throw lastError ?? new FsError('ETIMEDOUT', `${op.op} ${path}: no answer within ${this.deadlineMs} ms (is the cluster up?)`, path);
       }
-      const { node, ministry } = this.target(path, mutation);
+      const { node, ministry } = this.target(path, mutation || (lease?.toMinister ?? false));
       const req: FsRequestMessage = {
         type: 'govfs.fs.FsRequest',
         clientId: this.clientId,
@@ -246,14 +416,15 @@ export class GovClient {
         path,
         lastSeen: ministry ? (this.lastSeen.get(ministry.id) ?? 0) : 0,
         linearizable,
-        ticketTo: mutation ? this.transport.ticketAddress : '',
+        ticketTo: mutation || lease ? this.transport.ticketAddress : '',
         mutation,
         acked: this.acked,
       };
       this.stats.requests++;
       let reply: FsReplyMessage;
+      if (lease) lease.sentAt.t = this.transport.now();
       try {
-        reply = (await this.transport.ask(node, req, this.requestTimeoutMs)) as FsReplyMessage;
+        reply = (await this.transport.ask(node, req, lease ? lease.attemptTimeoutMs : this.requestTimeoutMs)) as FsReplyMessage;
       } catch (e) {
         const code = (e as { code?: string }).code ?? 'EIO';
         this.stats.timeouts++;
@@ -276,7 +447,8 @@ export class GovClient {
         continue;
       }
       const error = FsError.from(err);
-      if (RETRYABLE.has(error.code)) {
+      // A lease request's own deadline passing on the server is final.
+      if (RETRYABLE.has(error.code) && !(lease && error.code === 'ETIMEDOUT')) {
         // A member that cannot serve now (catching up, not the minister any more): try others.
         if (error.code === 'EAGAIN') this.suspects.set(node, this.transport.now() + this.requestTimeoutMs / 4);
         lastError = error;

@@ -1,0 +1,533 @@
+// The lease side of a ministry member (see leases.ts for the rules). Every member grants read
+// leases; the minister also queues and grants write leases:
+//
+//   waiting ──(no live conflicting write, no earlier conflicting waiter, grace over)──►
+//   intent logged (members stop granting conflicting reads) ──► reads revoked at every member
+//   (holders told; answered once released or expired; an unreachable member is waited out)
+//   ──► grant logged ──► the client gets the lease.
+//
+// A write that waits behind another client's write lease tells that holder its lease is
+// revoked and refuses its renewals, so the range frees within one lease period at most.
+// Nothing polls: waiters are woken by applied log entries, releases, and timers set for the
+// exact moment a conflicting lease stops being valid or a deadline passes.
+
+import type { Context, Message } from '../runtime/types.js';
+import type { FsErrorData } from '../fs/errors.js';
+import { rangesOverlap } from '../fs/leases.js';
+import type { MinistryRecord } from './cluster-state.js';
+import { NO_MINISTER } from './cluster-state.js';
+import { MinistryNamespace } from './ministry-namespace.js';
+import type { RaftShell } from './raft/shell.js';
+import { ReadLeaseTable, type LeaseGrant, type LeaseSettings, type WriteLeaseState } from './leases.js';
+
+type Reply = (msg: Message) => void;
+
+interface Request {
+  clientId: string;
+  ticketTo: string;
+  opJson: string;
+  path: string;
+}
+
+/** The lease operations clients send (inside FsRequest.op_json). */
+export type LeaseOp =
+  | { op: 'lease-open'; path: string; mode: 'read' | 'write'; start?: number; end?: number | null; wait?: boolean; deadlineMs?: number }
+  | { op: 'lease-renew'; id: string; mode: 'read' | 'write' }
+  | { op: 'lease-release'; id: string; mode: 'read' | 'write' };
+
+interface Waiter {
+  seq: number;
+  clientId: string;
+  notify: string;
+  path: string;
+  start: number;
+  end: number;
+  deadline: number;
+  reply: Reply;
+  state: 'waiting' | 'revoking' | 'granting';
+}
+
+interface PendingRevoke {
+  ids: Set<string>;
+  done: (revoked: number) => void;
+  count: number;
+}
+
+export interface LeaseServiceDeps {
+  node: string;
+  settings: LeaseSettings;
+  catchUpWindowMs: number;
+  state: () => WriteLeaseState;
+  raft: () => RaftShell;
+  record: () => MinistryRecord;
+  role: 'minister' | 'clerk';
+  memberAddress: (id: string) => string;
+  fileCheck: (path: string) => FsErrorData | null;
+}
+
+type Internal =
+  | { type: 'lease.revoked'; seq: number; unreachable: boolean }
+  | { type: 'lease.wake' };
+
+export class LeaseService {
+  private readonly reads: ReadLeaseTable;
+  private writers: Waiter[] = [];
+  private readers: Waiter[] = [];
+  private revokes: PendingRevoke[] = [];
+  private seq = 0;
+  private intentSeq = 0;
+  private leading = false;
+  /** No write is granted before this (local ms): read leases this minister cannot ask about
+   * (of members removed or cut off before it took office) run out first. */
+  private graceUntil = Infinity;
+  private wakeAt = Infinity;
+  private cancelWake: (() => void) | null = null;
+  /** Write leases already told to stop because a writer waits for their range. */
+  private readonly revokedWrites = new Set<string>();
+  private readonly releasing = new Set<string>();
+
+  constructor(private readonly d: LeaseServiceDeps) {
+    this.reads = new ReadLeaseTable(d.node);
+  }
+
+  private get s(): LeaseSettings {
+    return this.d.settings;
+  }
+
+  private fail(reply: Reply, code: string, message: string, path: string, redirect = false): void {
+    const r = this.d.record();
+    reply({
+      type: 'govfs.fs.FsReply',
+      ok: false,
+      error: { code, message, path },
+      ministry: r.id,
+      ...(redirect ? { redirect: [{ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down }] } : {}),
+    });
+  }
+
+  private ok(reply: Reply, value: unknown): void {
+    reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(value), ministry: this.d.record().id });
+  }
+
+  request(ctx: Context, req: Request, reply: Reply): void {
+    let op: LeaseOp;
+    try {
+      op = JSON.parse(req.opJson) as LeaseOp;
+    } catch {
+      this.fail(reply, 'EINVAL', 'malformed lease request', req.path);
+      return;
+    }
+    const now = ctx.clock.now();
+    switch (op.op) {
+      case 'lease-open': {
+        const start = op.start ?? 0;
+        const end = op.end === null || op.end === undefined ? Infinity : op.end;
+        if (!(Number.isSafeInteger(start) && start >= 0 && (end === Infinity || (Number.isSafeInteger(end) && end > start)))) {
+          this.fail(reply, 'EINVAL', `open ${op.path}: bad range [${start}, ${op.end ?? 'end'}) (want 0 <= start < end)`, op.path);
+          return;
+        }
+        if (op.mode === 'write' && !this.isLeading()) {
+          this.fail(reply, 'EAGAIN', `not the minister of ${this.d.record().subtree}: retry`, op.path, true);
+          return;
+        }
+        if (op.mode === 'read' && !this.canGrantRead()) {
+          this.fail(reply, 'EAGAIN', `member of ${this.d.record().subtree} is not caught up: try another`, op.path, true);
+          return;
+        }
+        // The file must exist as of the request (linearizably: a clerk first confirms with the
+        // minister that it has applied everything committed before).
+        const proceed = (): void => {
+          const problem = this.d.fileCheck(op.path);
+          if (problem) {
+            reply({ type: 'govfs.fs.FsReply', ok: false, error: problem, ministry: this.d.record().id });
+            return;
+          }
+          this.openChecked(ctx, req, op, reply, start, end);
+        };
+        if (this.d.role === 'minister') proceed();
+        else this.d.raft().readIndex((ok) => (ok ? proceed() : this.fail(reply, 'EAGAIN', 'could not confirm with the minister: retry', op.path, true)));
+        return;
+      }
+      case 'lease-renew':
+        if (op.mode === 'read') {
+          const l = this.reads.leases.get(op.id);
+          if (!l || l.revoking || l.validUntil <= now) {
+            this.fail(reply, 'ESTALE', `lease ${op.id} is no longer valid${l?.revoking ? ' (revoked for a conflicting write)' : ''}: open the file again`, req.path);
+            return;
+          }
+          l.validUntil = now + this.s.ttlMs + this.s.maxDriftMs;
+          this.ok(reply, { ttlMs: this.s.ttlMs });
+        } else {
+          if (!this.isLeading()) {
+            this.fail(reply, 'EAGAIN', 'not the minister: retry', req.path, true);
+            return;
+          }
+          const l = this.d.state().leases.get(op.id);
+          if (!l || this.revokedWrites.has(op.id) || this.d.state().validUntil(l, this.s.maxDriftMs) <= now) {
+            this.fail(reply, 'ESTALE', `lease ${op.id} is no longer valid (expired, released or revoked for a waiting writer): open the file again`, req.path);
+            return;
+          }
+          this.propose(ctx, { op: 'lease.renew', id: op.id, ttlMs: this.s.ttlMs }, reply, (r) => (r.ok ? this.ok(reply, { ttlMs: this.s.ttlMs }) : reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error })));
+        }
+        return;
+      case 'lease-release':
+        if (op.mode === 'read') {
+          this.reads.leases.delete(op.id);
+          this.checkRevokes(ctx);
+          this.ok(reply, {});
+        } else {
+          if (!this.isLeading()) {
+            this.fail(reply, 'EAGAIN', 'not the minister: retry', req.path, true);
+            return;
+          }
+          this.propose(ctx, { op: 'lease.release', id: op.id }, reply, () => this.ok(reply, {}));
+        }
+        return;
+      default:
+        this.fail(reply, 'EINVAL', `unknown lease operation`, req.path);
+    }
+  }
+
+  private openChecked(ctx: Context, req: Request, op: Extract<LeaseOp, { op: 'lease-open' }>, reply: Reply, start: number, end: number): void {
+    const w: Waiter = {
+      seq: ++this.seq,
+      clientId: req.clientId,
+      notify: req.ticketTo,
+      path: op.path,
+      start,
+      end,
+      deadline: op.deadlineMs === undefined || op.deadlineMs <= 0 ? Infinity : ctx.clock.now() + op.deadlineMs,
+      reply,
+      state: 'waiting',
+    };
+    if (op.mode === 'write') this.openWrite(ctx, w, op.wait ?? true);
+    else this.openRead(ctx, w, op.wait ?? true);
+  }
+
+  private isLeading(): boolean {
+    const r = this.d.record();
+    return this.d.role === 'minister' && !r.fenced && r.minister !== NO_MINISTER && this.d.raft().softState().role === 'leader';
+  }
+
+  private propose(ctx: Context, entry: Parameters<typeof MinistryNamespace.encodeLease>[0], reply: Reply | null, then: (r: { ok: true; value: unknown } | { ok: false; error: FsErrorData }) => void): boolean {
+    const raft = this.d.raft();
+    const t = raft.propose(MinistryNamespace.encodeLease(entry));
+    if (!t.ok) {
+      if (reply) this.fail(reply, 'EAGAIN', `minister cannot take lease changes now (${t.reason}): retry`, '', true);
+      return false;
+    }
+    raft.whenApplied(t.index, t.term, (o) => {
+      if (o.ok) then(o.result as { ok: true; value: unknown } | { ok: false; error: FsErrorData });
+      else if (reply) this.fail(reply, 'EAGAIN', `lease change lost to a new minister: retry`, '', true);
+    });
+    return true;
+  }
+
+  private conflictsWith(a: { clientId: string; path: string; start: number; end: number }, b: { clientId: string; path: string; start: number; end: number }): boolean {
+    return a.clientId !== b.clientId && a.path === b.path && rangesOverlap(a, b);
+  }
+
+  // ---- writes (minister) ------------------------------------------------------------------
+
+  private openWrite(ctx: Context, w: Waiter, wait: boolean): void {
+    if (!this.isLeading()) {
+      this.fail(w.reply, 'EAGAIN', `not the minister of ${this.d.record().subtree}: retry`, w.path, true);
+      return;
+    }
+    const now = ctx.clock.now();
+    if (!wait) {
+      const busy =
+        now < this.graceUntil ||
+        this.d.state().conflictingWrites(w.clientId, w.path, w.start, w.end, now, this.s.maxDriftMs).length > 0 ||
+        this.writers.some((x) => this.conflictsWith(x, w));
+      if (busy) {
+        this.fail(w.reply, 'EBUSY', `open ${w.path}: the range is held or awaited by another client${now < this.graceUntil ? ' (a new minister waits out old leases first)' : ''}; retry later or wait`, w.path);
+        return;
+      }
+    }
+    this.writers.push(w);
+    this.pumpWriters(ctx);
+  }
+
+  private pumpWriters(ctx: Context): void {
+    if (!this.isLeading()) return;
+    const now = ctx.clock.now();
+    const state = this.d.state();
+    let next = Infinity;
+    this.writers = this.writers.filter((w) => {
+      if (w.state === 'waiting' && now >= w.deadline) {
+        this.fail(w.reply, 'ETIMEDOUT', `open ${w.path}: the range did not free before the deadline`, w.path);
+        return false;
+      }
+      return true;
+    });
+    for (let i = 0; i < this.writers.length; i++) {
+      const w = this.writers[i]!;
+      if (w.state !== 'waiting') continue;
+      next = Math.min(next, w.deadline);
+      if (now < this.graceUntil) {
+        next = Math.min(next, this.graceUntil);
+        continue;
+      }
+      if (this.writers.slice(0, i).some((x) => this.conflictsWith(x, w))) continue;
+      const live = state.conflictingWrites(w.clientId, w.path, w.start, w.end, now, this.s.maxDriftMs);
+      if (live.length > 0) {
+        // Ask the holders to stop, and refuse their renewals: the range frees within one
+        // lease period, sooner if they release.
+        for (const l of live) {
+          next = Math.min(next, state.validUntil(l, this.s.maxDriftMs));
+          if (!this.revokedWrites.has(l.id)) {
+            this.revokedWrites.add(l.id);
+            if (l.notify) ctx.ref(l.notify).tell({ type: 'govfs.fs.LeaseRevoked', clientId: l.clientId, leaseId: l.id, reason: 'a conflicting write is waiting' });
+          }
+        }
+        continue;
+      }
+      this.startWrite(ctx, w);
+    }
+    this.expireWrites(ctx, now);
+    for (const l of state.leases.values()) if (this.revokedWrites.has(l.id)) next = Math.min(next, state.validUntil(l, this.s.maxDriftMs));
+    this.wakeAtTime(ctx, next);
+  }
+
+  /** Old write leases nobody renewed are released in the log, so every member forgets them. */
+  private expireWrites(ctx: Context, now: number): void {
+    const state = this.d.state();
+    for (const l of state.leases.values()) {
+      if (state.validUntil(l, this.s.maxDriftMs) > now || this.releasing.has(l.id)) continue;
+      this.releasing.add(l.id);
+      this.propose(ctx, { op: 'lease.release', id: l.id }, null, () => this.releasing.delete(l.id));
+    }
+  }
+
+  private startWrite(ctx: Context, w: Waiter): void {
+    w.state = 'revoking';
+    const intent = `${this.d.node}-i${++this.intentSeq}`;
+    const end = w.end === Infinity ? null : w.end;
+    const proposed = this.propose(ctx, { op: 'lease.intent', intent, clientId: w.clientId, path: w.path, start: w.start, end }, null, () => {
+      // Members now refuse conflicting reads; revoke the ones they hold.
+      const members = [this.d.record().minister, ...this.d.record().clerks].filter((m) => m !== this.d.node && m !== NO_MINISTER);
+      const asks = members.map((m) =>
+        ctx.ask(ctx.ref(this.d.memberAddress(m)), { type: 'govfs.fs.RevokeReads', path: w.path, start: w.start, end: w.end, exceptClient: w.clientId }, { timeoutMs: this.s.ttlMs + this.s.maxDriftMs + 1_000 }).then(
+          () => true,
+          () => false,
+        ),
+      );
+      const own = new Promise<boolean>((resolve) => this.revokeReads(ctx, w.path, w.start, w.end, w.clientId, () => resolve(true)));
+      ctx.pipeToSelf(
+        Promise.all([own, ...asks]),
+        (answers): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: answers.some((a) => !a) }),
+        (): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: true }),
+      );
+      (w as Waiter & { intent?: string }).intent = intent;
+    });
+    if (!proposed) {
+      this.writers = this.writers.filter((x) => x !== w);
+      this.fail(w.reply, 'EAGAIN', 'minister cannot take lease changes now: retry', w.path, true);
+    }
+  }
+
+  private finishWrite(ctx: Context, w: Waiter & { intent?: string }): void {
+    w.state = 'granting';
+    const id = `${this.d.node}-w${w.seq}-${this.d.record().term}`;
+    const end = w.end === Infinity ? null : w.end;
+    const proposed = this.propose(
+      ctx,
+      { op: 'lease.grant', intent: w.intent ?? '', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify },
+      null,
+      (r) => {
+        this.writers = this.writers.filter((x) => x !== w);
+        if (!r.ok) {
+          w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error });
+          return;
+        }
+        const token = (r.value as { token: number }).token;
+        const grant: LeaseGrant = { id, path: w.path, mode: 'write', start: w.start, end, token, ttlMs: this.s.ttlMs, grantedBy: this.d.node };
+        this.ok(w.reply, grant);
+        this.pumpWriters(ctx);
+      },
+    );
+    if (!proposed) {
+      this.writers = this.writers.filter((x) => x !== w);
+      this.fail(w.reply, 'EAGAIN', 'minister cannot take lease changes now: retry', w.path, true);
+    }
+  }
+
+  // ---- reads (every member) ---------------------------------------------------------------
+
+  private canGrantRead(): boolean {
+    return this.d.role === 'minister' ? this.isLeading() : this.d.raft().caughtUp();
+  }
+
+  private readBlocked(w: Waiter, now: number): number | null {
+    const state = this.d.state();
+    const writes = state.conflictingWrites(w.clientId, w.path, w.start, w.end, now, this.s.maxDriftMs);
+    const intents = state.conflictingIntents(w.clientId, w.path, w.start, w.end);
+    if (writes.length === 0 && intents.length === 0) return null;
+    // Wake when the earliest conflicting write stops being valid (intents wake us on apply).
+    return writes.length > 0 ? Math.min(...writes.map((l) => state.validUntil(l, this.s.maxDriftMs))) : Infinity;
+  }
+
+  private openRead(ctx: Context, w: Waiter, wait: boolean): void {
+    if (!this.canGrantRead()) {
+      this.fail(w.reply, 'EAGAIN', `member of ${this.d.record().subtree} is not caught up: try another`, w.path, true);
+      return;
+    }
+    const now = ctx.clock.now();
+    if (this.readBlocked(w, now) !== null || this.readers.some((x) => this.conflictsWith(x, w))) {
+      if (!wait) {
+        this.fail(w.reply, 'EBUSY', `open ${w.path}: a write lease holds or awaits the range; retry later or wait`, w.path);
+        return;
+      }
+      this.readers.push(w);
+      this.pumpReaders(ctx);
+      return;
+    }
+    this.grantRead(ctx, w, now);
+  }
+
+  private grantRead(_ctx: Context, w: Waiter, now: number): void {
+    const lease = this.reads.grant({ clientId: w.clientId, notify: w.notify, path: w.path, start: w.start, end: w.end, token: this.d.state().token, validUntil: now + this.s.ttlMs + this.s.maxDriftMs });
+    const grant: LeaseGrant = { id: lease.id, path: w.path, mode: 'read', start: w.start, end: w.end === Infinity ? null : w.end, token: lease.token, ttlMs: this.s.ttlMs, grantedBy: this.d.node };
+    this.ok(w.reply, grant);
+  }
+
+  private pumpReaders(ctx: Context): void {
+    const now = ctx.clock.now();
+    let next = Infinity;
+    const still: Waiter[] = [];
+    for (const w of this.readers) {
+      if (now >= w.deadline) {
+        this.fail(w.reply, 'ETIMEDOUT', `open ${w.path}: the range did not free before the deadline`, w.path);
+        continue;
+      }
+      if (!this.canGrantRead()) {
+        still.push(w);
+        continue;
+      }
+      const blocked = this.readBlocked(w, now);
+      if (blocked !== null || still.some((x) => this.conflictsWith(x, w))) {
+        next = Math.min(next, blocked ?? Infinity, w.deadline);
+        still.push(w);
+        continue;
+      }
+      this.grantRead(ctx, w, now);
+    }
+    this.readers = still;
+    this.wakeAtTime(ctx, next);
+  }
+
+  /** Revoke the read leases this member granted on the range (except the writer's own) and
+   * call `done` once none of them can be valid any more. */
+  revokeReads(ctx: Context, path: string, start: number, end: number, exceptClient: string, done: (revoked: number) => void): void {
+    const now = ctx.clock.now();
+    const conflicting = this.reads.conflicting(exceptClient, path, start, end, now);
+    for (const l of conflicting) {
+      if (l.revoking) continue;
+      l.revoking = true;
+      if (l.notify) ctx.ref(l.notify).tell({ type: 'govfs.fs.LeaseRevoked', clientId: l.clientId, leaseId: l.id, reason: 'a conflicting write was requested' });
+    }
+    if (conflicting.length === 0) {
+      done(0);
+      return;
+    }
+    this.revokes.push({ ids: new Set(conflicting.map((l) => l.id)), done, count: conflicting.length });
+    this.wakeAtTime(ctx, Math.max(...conflicting.map((l) => l.validUntil)));
+  }
+
+  private checkRevokes(ctx: Context): void {
+    const now = ctx.clock.now();
+    this.revokes = this.revokes.filter((r) => {
+      for (const id of r.ids) {
+        const l = this.reads.leases.get(id);
+        if (!l || l.validUntil <= now) r.ids.delete(id);
+      }
+      if (r.ids.size > 0) return true;
+      r.done(r.count);
+      return false;
+    });
+  }
+
+  // ---- events -------------------------------------------------------------------------------
+
+  private wakeAtTime(ctx: Context, at: number): void {
+    if (at === Infinity || at >= this.wakeAt) return;
+    this.cancelWake?.();
+    this.wakeAt = at;
+    this.cancelWake = ctx.clock.after(Math.max(0, at - ctx.clock.now()) + 0.001, { type: 'lease.wake' } satisfies Internal);
+  }
+
+  /** After every applied entry: intents, grants and releases may unblock someone. */
+  wake(ctx: Context): void {
+    this.pumpReaders(ctx);
+    if (this.writers.length > 0) this.pumpWriters(ctx);
+  }
+
+  /** Every tick: notice leadership changes (and start the grace period). */
+  tick(ctx: Context): void {
+    const leading = this.isLeading();
+    if (leading && !this.leading) this.startGrace(ctx);
+    if (!leading && this.leading) {
+      for (const w of this.writers) this.fail(w.reply, 'EAGAIN', 'the minister changed: retry', w.path, true);
+      this.writers = [];
+      this.graceUntil = Infinity;
+    }
+    this.leading = leading;
+    if (leading) this.expireWrites(ctx, ctx.clock.now());
+  }
+
+  /** The ministry was re-staffed: members' read leases may include some this minister
+   * cannot ask about any more. */
+  restaffed(ctx: Context): void {
+    if (this.isLeading()) this.startGrace(ctx);
+  }
+
+  private startGrace(ctx: Context): void {
+    this.graceUntil = ctx.clock.now() + this.s.ttlMs + this.s.maxDriftMs + this.d.catchUpWindowMs;
+    this.wakeAtTime(ctx, this.graceUntil);
+  }
+
+  /** Messages for the lease service; false if not one. */
+  handle(ctx: Context, msg: Message): boolean {
+    const m = msg as Internal;
+    if (m?.type === 'lease.wake') {
+      this.wakeAt = Infinity;
+      this.cancelWake = null;
+      this.checkRevokes(ctx);
+      this.pumpReaders(ctx);
+      this.pumpWriters(ctx);
+      return true;
+    }
+    if (m?.type === 'lease.revoked') {
+      const w = this.writers.find((x) => x.seq === m.seq);
+      if (!w || w.state !== 'revoking') return true;
+      if (m.unreachable) {
+        // A member did not answer: its read leases run out within a lease period after it
+        // stops being caught up.
+        const waitMs = this.s.ttlMs + this.s.maxDriftMs + this.d.catchUpWindowMs;
+        const seq = w.seq;
+        ctx.clock.after(waitMs, { type: 'lease.revoked', seq, unreachable: false } satisfies Internal);
+        return true;
+      }
+      this.finishWrite(ctx, w);
+      return true;
+    }
+    return false;
+  }
+
+  stop(): void {
+    this.cancelWake?.();
+    for (const w of [...this.writers, ...this.readers]) this.fail(w.reply, 'EAGAIN', 'this member stopped serving: retry', w.path, true);
+    this.writers = [];
+    this.readers = [];
+    for (const r of this.revokes) r.done(r.count);
+    this.revokes = [];
+  }
+
+  /** For tests: live lease counts. */
+  counts(now: number): { reads: number; writes: number; waitingWriters: number } {
+    let reads = 0;
+    for (const l of this.reads.leases.values()) if (l.validUntil > now) reads++;
+    return { reads, writes: this.d.state().leases.size, waitingWriters: this.writers.length };
+  }
+}
