@@ -21,7 +21,7 @@
 // receiver's: a bigger message fails at the sender with an EncodeError, like a ring).
 //
 // Handshake (challenge-response, the secret never crosses the wire). Both ends send a Hello at
-// once: version, role ("peer"; "client" is reserved for the client protocol and refused here),
+// once: version, role ("peer", or "client": see Clients below),
 // location, a random instance id (per Bridge start) and a 32-byte random nonce. On the other's
 // Hello each end sends Auth{proof}, proof = HMAC-SHA256(secret, "govfs-bridge/1", direction
 // (dial | accept), own location, peer location, own instance, peer instance, own nonce, peer
@@ -63,6 +63,23 @@
 // and a Goodbye telling the other end why; nothing else is disturbed. Inbound memory per
 // connection is bounded by the frame limit; an envelope that does not decode closes its link.
 //
+// Clients (the client protocol, issue 6). With `clients` set, a connection whose Hello says
+// role "client" is served on the same port, without the cluster secret: the client answers the
+// node's Hello with Auth{proof} — HMAC over both nonces with the per-cluster client token, like a
+// peer's proof with location "client", or an empty proof when no token is configured — and the
+// node answers with its own Auth carrying the client's location (`c<random>@<this location>`:
+// replies and tickets addressed there come back over this connection, from any node, because a
+// location `x@gw` routes to peer `gw`) and a welcome document (e.g. the node → address map).
+// A client is confined: it may only ask (no tells, replies or system envelopes: it cannot spawn
+// or stop actors), only the message types `clients.allowTypes` lists, and only the addresses
+// `clients.allowTarget` accepts (the node roots); its envelopes' `from` is rewritten to its own
+// location and an FsRequest's `ticketTo` to `<location>#/tickets`, so it cannot make a node
+// send anything to an actor of the cluster. Anything else closes the connection (EACCES, logged
+// as refused). A client's frames are limited to `clients.maxFrameBytes`; replies to it queue in
+// a buffer bounded by `clients.maxQueueBytes` (over it replies are dropped and the client times
+// out); a client that stops reading is closed by the stall check; and a client with more than
+// `clients.maxInflight` asks unanswered is not read from until answers drain (TCP pushes back).
+//
 // TLS (optional). With `tls`, links are node:tls with mutual certificate checks (each end
 // presents its certificate and verifies the other's against `ca`); the HMAC handshake runs
 // inside, unchanged.
@@ -99,6 +116,32 @@ export interface BridgeTlsOptions {
   checkServerIdentity?: boolean;
 }
 
+export interface BridgeClientOptions {
+  /** The per-cluster client token: clients must prove it (HMAC over the nonces). None: any
+   * client may connect. */
+  token?: Uint8Array;
+  /** May a client address `to` (e.g. only the node roots)? */
+  allowTarget: (to: string) => boolean;
+  /** Message types a client may send (default: the GovFS client requests). */
+  allowTypes?: Iterable<string>;
+  /** A JSON-able document sent to each client in the handshake (e.g. the node address map). */
+  welcome?: () => unknown;
+  /** Clients connected at once (default 1024). */
+  maxClients?: number;
+  /** Largest frame accepted from a client (default 1 MiB). */
+  maxFrameBytes?: number;
+  /** Bytes queued towards one client before replies to it are dropped (default 8 MiB). */
+  maxQueueBytes?: number;
+  /** Unanswered asks per client before its connection stops being read (default 256). */
+  maxInflight?: number;
+}
+
+/** What a client may send by default: the GovFS client requests and the status probes. */
+export const CLIENT_MESSAGE_TYPES: readonly string[] = ['govfs.fs.FsRequest', 'govfs.fs.StatusRequest', 'govfs.fs.TicketStatusRequest', 'govfs.fs.NodeProbe'];
+
+/** The location name a client presents in its proof. */
+export const CLIENT_PROOF_LOCATION = 'client';
+
 export interface BridgeOptions {
   runtime: LocalRuntime;
   /** Default: the runtime's registry. */
@@ -129,6 +172,8 @@ export interface BridgeOptions {
   reconnect?: { minMs?: number; maxMs?: number };
   /** Unauthenticated connections held at once (default 64). */
   maxHandshakes?: number;
+  /** Serve clients (role "client") on the listening port; without it they are refused. */
+  clients?: BridgeClientOptions;
   logger?: Logger;
   onEvent?: (event: BridgeEvent) => void;
 }
@@ -137,7 +182,9 @@ export type BridgeEvent =
   | { type: 'peer-up'; location: string; instance: string; remote: string; dialed: boolean; restarted: boolean }
   | { type: 'peer-down'; location: string; code: string; reason: string }
   | { type: 'overflow'; location: string; to: string; msgType: string; kind: EnvelopeKind; bytes: number; queuedBytes: number; dropped: number }
-  | { type: 'rejected'; remote: string; location: string | null; code: string; reason: string };
+  | { type: 'rejected'; remote: string; location: string | null; code: string; reason: string }
+  | { type: 'client-up'; location: string; remote: string }
+  | { type: 'client-down'; location: string; remote: string; code: string; reason: string };
 
 export interface BridgeStats {
   /** Envelopes accepted for sending / received and delivered. */
@@ -155,6 +202,9 @@ export interface BridgeStats {
   accepted: number;
   dials: number;
   heartbeatTimeouts: number;
+  /** Client connections authenticated so far, and open now. */
+  clients: number;
+  clientsOpen: number;
 }
 
 export interface PeerInfo {
@@ -174,6 +224,12 @@ const bridgeRoot = protobuf.parse(readFileSync(protoPath('bridge.proto'), 'utf8'
 const HelloType = bridgeRoot.lookupType('govfs.bridge.Hello');
 const AuthType = bridgeRoot.lookupType('govfs.bridge.Auth');
 const GoodbyeType = bridgeRoot.lookupType('govfs.bridge.Goodbye');
+
+interface AuthMsg {
+  proof: Uint8Array;
+  clientLocation: string;
+  welcomeJson: string;
+}
 
 interface Hello {
   version: number;
@@ -213,7 +269,7 @@ export function handshakeProof(
 
 /** Encode a handshake message as a whole frame (for tests and tools). */
 export function handshakeFrame(kind: 'hello', msg: Partial<Hello>): Buffer;
-export function handshakeFrame(kind: 'auth', msg: { proof: Uint8Array }): Buffer;
+export function handshakeFrame(kind: 'auth', msg: { proof: Uint8Array; clientLocation?: string; welcomeJson?: string }): Buffer;
 export function handshakeFrame(kind: 'goodbye', msg: { code: string; reason: string }): Buffer;
 export function handshakeFrame(kind: 'hello' | 'auth' | 'goodbye', msg: object): Buffer {
   const type = kind === 'hello' ? HelloType : kind === 'auth' ? AuthType : GoodbyeType;
@@ -265,6 +321,12 @@ class Conn {
   missed = 0;
   progress = 0;
   stalledSince = 0;
+  /** A client connection (role "client"), and its asks not yet answered: corr → when sent. */
+  client = false;
+  inflight: Map<number, number> | null = null;
+  paused = false;
+  /** Envelopes decoded while paused (the rest of one socket read). */
+  held: WireEnvelope[] = [];
 
   constructor(
     readonly socket: net.Socket,
@@ -296,6 +358,8 @@ class Peer {
   attempts = 0;
   reconnectTimer: ReturnType<typeof setTimeout> | null = null;
   overflowing = 0;
+  /** Outbound bytes held before messages are dropped. */
+  limit = 0;
   sent = 0;
   received = 0;
   dropped = 0;
@@ -323,7 +387,7 @@ export class Bridge {
   readonly registry: MessageRegistry;
   readonly stats: BridgeStats = {
     sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, droppedBytes: 0,
-    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0,
+    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0,
   };
   /** Random per start: lets peers tell our restart from a duplicate link. */
   instance = '';
@@ -342,6 +406,9 @@ export class Bridge {
   private readonly tlsServer: tls.TlsOptions | null;
   private readonly tlsClient: tls.ConnectionOptions | null;
   private readonly peers = new Map<string, Peer>();
+  /** Connected clients by their location. */
+  private readonly clients = new Map<string, Peer>();
+  private readonly clientOpts: (BridgeClientOptions & { allowed: Set<string> }) | null;
   private readonly conns = new Set<Conn>();
   /** Unauthenticated inbound connections by the location their Hello claims. */
   private readonly inbound = new Map<string, number>();
@@ -393,6 +460,13 @@ export class Bridge {
     } else {
       this.tlsServer = null;
       this.tlsClient = null;
+    }
+    if (opts.clients) {
+      const token = opts.clients.token;
+      if (token !== undefined && (!(token instanceof Uint8Array) || token.length < 8)) throw new RuntimeError('EINVAL', 'the client token must be at least 8 bytes');
+      this.clientOpts = { ...opts.clients, token: token ? Uint8Array.from(token) : undefined, allowed: new Set(opts.clients.allowTypes ?? CLIENT_MESSAGE_TYPES) };
+    } else {
+      this.clientOpts = null;
     }
     for (const [location, address] of Object.entries(opts.peers ?? {})) this.addPeer(location, address);
   }
@@ -450,20 +524,44 @@ export class Bridge {
   /** The transport for this bridge's peers: throws EHOSTUNREACH for any other location, and
    * EncodeError for a message that cannot travel. */
   readonly transport: Transport = (location, env) => {
-    const peer = this.peers.get(location);
+    const peer = this.peers.get(location) ?? this.viaClientOrGateway(location);
     if (peer === undefined) {
       throw new RuntimeError('EHOSTUNREACH', `no route from ${this.location} to location ${location}: not a peer of its bridge (add it to peers or connect() it)`);
     }
     this.send(peer, env);
   };
 
-  /** A transport that sends to this bridge's peers and everything else through `fallback`. */
+  /** A transport that sends to this bridge's peers (and clients) and everything else through
+   * `fallback`. */
   route(fallback: Transport): Transport {
     return (location, env) => {
-      const peer = this.peers.get(location);
+      const peer = this.peers.get(location) ?? this.viaClientOrGateway(location);
       if (peer === undefined) fallback(location, env);
       else this.send(peer, env);
     };
+  }
+
+  /** A client of ours, or a client `x@gw` of peer `gw` (routed through that peer). */
+  private viaClientOrGateway(location: string): Peer | undefined {
+    const client = this.clients.get(location);
+    if (client !== undefined) return client;
+    const at = location.lastIndexOf('@');
+    return at < 0 ? undefined : this.peers.get(location.slice(at + 1));
+  }
+
+  /** The clients connected now (location, queue, counters). */
+  clientInfo(): PeerInfo[] {
+    return [...this.clients.values()].map((p) => ({
+      location: p.location,
+      address: p.conn?.remote ?? null,
+      connected: !!p.conn,
+      instance: p.instance,
+      queuedBytes: p.queuedBytes,
+      sent: p.sent,
+      received: p.received,
+      dropped: p.dropped,
+      links: p.links,
+    }));
   }
 
   /** Chain this bridge into its runtime's transport (peers here, the rest as before). */
@@ -557,6 +655,7 @@ export class Bridge {
     let peer = this.peers.get(location);
     if (!peer) {
       peer = new Peer(location, this.registry, this.maxFrameBytes, (p) => this.flushPeer(p));
+      peer.limit = this.maxQueueBytes;
       this.peers.set(location, peer);
     }
     if (address !== null) peer.address = address;
@@ -566,8 +665,9 @@ export class Bridge {
   private send(peer: Peer, env: WireEnvelope): void {
     const out = peer.out;
     const size = out.prepareEnvelope(env); // throws EncodeError: the caller's to handle
+    if (peer.conn !== null && peer.conn.client) this.answered(peer, env);
     const queued = peer.queuedBytes;
-    if (queued + size > this.maxQueueBytes || this.stopped) {
+    if (queued + size > peer.limit || this.stopped) {
       out.discard();
       this.overflow(peer, env, size, queued);
       return;
@@ -589,9 +689,9 @@ export class Bridge {
     this.stats.dropped++;
     this.stats.droppedBytes += bytes;
     peer.dropped++;
-    const why = !this.stopped ? `the outbound queue to ${peer.location} is full (${queuedBytes} of ${this.maxQueueBytes} bytes)` : `bridge ${this.location} is stopped`;
+    const why = !this.stopped ? `the outbound queue to ${peer.location} is full (${queuedBytes} of ${peer.limit} bytes)` : `bridge ${this.location} is stopped`;
     if (peer.overflowing++ === 0) {
-      this.log.warn({ peer: peer.location, queuedBytes, maxQueueBytes: this.maxQueueBytes, type: env.msg.type, to: env.to, stopped: this.stopped }, `dropping messages: ${why}`);
+      this.log.warn({ peer: peer.location, queuedBytes, maxQueueBytes: peer.limit, type: env.msg.type, to: env.to, stopped: this.stopped }, `dropping messages: ${why}`);
     }
     this.emit({ type: 'overflow', location: peer.location, to: env.to, msgType: env.msg.type, kind: env.kind, bytes, queuedBytes, dropped: peer.dropped });
     if (env.kind === EnvelopeKind.Ask && env.corr) {
@@ -752,7 +852,11 @@ export class Bridge {
       throw new FrameError('EBADMSG', `malformed hello: ${(e as Error).message}`);
     }
     if (h.version !== BRIDGE_PROTOCOL_VERSION) throw new FrameError('EPROTO', `unsupported bridge protocol version ${h.version} (this node speaks ${BRIDGE_PROTOCOL_VERSION})`);
-    if (h.role === 'client') throw new FrameError('EACCES', 'client connections are not served on the cluster port');
+    if (h.role === 'client') {
+      if (!this.clientOpts || conn.dialed) throw new FrameError('EACCES', 'client connections are not served on the cluster port');
+      this.onClientHello(conn, h);
+      return;
+    }
     if (h.role !== 'peer') throw new FrameError('EPROTO', `unknown role "${h.role}" in hello`);
     if (!LOCATION_RE.test(h.location)) throw new FrameError('EPROTO', `bad location in hello: "${h.location.slice(0, 64)}"`);
     if (h.location === this.location) throw new FrameError('EPROTO', `the other end claims this node's own location ${h.location}`);
@@ -786,11 +890,122 @@ export class Bridge {
     conn.write(frameBytes(FrameKind.Auth, AuthType.encode({ proof }).finish()));
   }
 
+  private onClientHello(conn: Conn, h: Hello): void {
+    const opts = this.clientOpts!;
+    if (!(h.nonce instanceof Uint8Array) || h.nonce.length !== NONCE_BYTES) throw new FrameError('EPROTO', `hello nonce must be ${NONCE_BYTES} bytes`);
+    if (!h.instance || h.instance.length > 64) throw new FrameError('EPROTO', 'hello without a valid instance id');
+    if (this.clients.size >= (opts.maxClients ?? 1024)) throw new FrameError('EBUSY', `too many clients (${this.clients.size}): try another node or later`);
+    conn.client = true;
+    conn.peerInstance = h.instance;
+    conn.peerNonce = Uint8Array.from(h.nonce);
+    conn.peerMaxFrame = h.maxFrameBytes >>> 0;
+    conn.state = ConnState.Auth;
+  }
+
+  private onClientAuth(conn: Conn, auth: AuthMsg): void {
+    const opts = this.clientOpts!;
+    const own = { location: this.location, instance: this.instance, nonce: conn.nonce };
+    const client = { location: CLIENT_PROOF_LOCATION, instance: conn.peerInstance, nonce: conn.peerNonce! };
+    if (opts.token) {
+      const expected = handshakeProof(opts.token, 'dial', client, own);
+      const proof = auth.proof;
+      if (!(proof instanceof Uint8Array) || proof.length !== expected.length || !timingSafeEqual(proof, expected)) {
+        throw new FrameError('EAUTH', proof && proof.length > 0 ? 'client authentication failed: wrong client token' : 'client authentication failed: this cluster needs a client token (--token-file)');
+      }
+    }
+    let location: string;
+    do location = `c${randomBytes(6).toString('hex')}@${this.location}`;
+    while (this.clients.has(location));
+    let welcomeJson = '';
+    try {
+      welcomeJson = opts.welcome ? JSON.stringify(opts.welcome()) ?? '' : '';
+    } catch (e) {
+      this.log.error({ err: e }, 'client welcome document failed');
+    }
+    this.endHandshake(conn);
+    conn.state = ConnState.Open;
+    conn.peerLocation = location;
+    conn.inflight = new Map();
+    conn.decoder.maxFrameBytes = opts.maxFrameBytes ?? 1024 * 1024;
+    const peer = new Peer(location, this.registry, this.maxFrameBytes, (p) => this.flushPeer(p));
+    peer.limit = opts.maxQueueBytes ?? 8 * 1024 * 1024;
+    peer.out.maxFrameBytes = Math.min(this.maxFrameBytes, conn.peerMaxFrame || this.maxFrameBytes);
+    peer.conn = conn;
+    peer.instance = conn.peerInstance;
+    peer.links = 1;
+    conn.peer = peer;
+    this.clients.set(location, peer);
+    this.stats.clients++;
+    this.stats.clientsOpen++;
+    const proof = opts.token ? handshakeProof(opts.token, 'accept', own, client) : new Uint8Array(0);
+    conn.write(frameBytes(FrameKind.Auth, AuthType.encode({ proof, clientLocation: location, welcomeJson }).finish()));
+    this.log.debug({ client: location, remote: conn.remote }, 'client connected');
+    this.emit({ type: 'client-up', location, remote: conn.remote });
+  }
+
+  /** An envelope from a client: only asks of the allowed types to allowed addresses. */
+  private onClientEnvelope(conn: Conn, env: WireEnvelope): void {
+    const opts = this.clientOpts!;
+    const peer = conn.peer!;
+    if (env.kind !== EnvelopeKind.Ask || !env.corr) throw new FrameError('EACCES', `a client may only ask (it sent a ${kindName(env.kind)} envelope)`);
+    if (!opts.allowed.has(env.msg.type)) throw new FrameError('EACCES', `a client may not send ${String(env.msg.type).slice(0, 128)}`);
+    if (!opts.allowTarget(env.to)) throw new FrameError('EACCES', `a client may not address ${env.to.slice(0, 128)}`);
+    env.from = `${peer.location}#/`;
+    if (env.msg.type === 'govfs.fs.FsRequest' && env.msg.ticketTo) env.msg.ticketTo = `${peer.location}#/tickets`;
+    peer.received++;
+    this.stats.received++;
+    // Paused: the rest of the chunk being decoded waits here (at most one socket read).
+    if (conn.paused) conn.held.push(env);
+    else this.dispatchClient(conn, env);
+  }
+
+  private dispatchClient(conn: Conn, env: WireEnvelope): void {
+    const peer = conn.peer!;
+    const inflight = conn.inflight!;
+    inflight.set(env.corr, performance.now());
+    if (!conn.paused && inflight.size >= (this.clientOpts!.maxInflight ?? 256)) {
+      conn.paused = true;
+      conn.socket.pause();
+    }
+    const hash = env.to.indexOf('#');
+    const location = env.to.slice(0, hash);
+    try {
+      if (location === this.location) this.runtime.deliver(env);
+      else this.runtime.transport(location, env);
+    } catch (e) {
+      this.log.debug({ err: e, client: peer.location, to: env.to }, 'a client request could not be delivered');
+      const code = (e as { code?: unknown }).code;
+      this.send(peer, { to: env.from, from: env.to, kind: EnvelopeKind.Reply, corr: env.corr, msg: { type: 'govfs.runtime.AskFailed', code: typeof code === 'string' ? code : 'EHOSTUNREACH', message: (e as Error).message } });
+    }
+  }
+
+  /** A reply is going to a client: one ask fewer in flight. */
+  private answered(peer: Peer, env: WireEnvelope): void {
+    const conn = peer.conn;
+    if (!conn?.inflight || env.kind !== EnvelopeKind.Reply) return;
+    conn.inflight.delete(env.corr);
+    this.maybeResume(conn);
+  }
+
+  private maybeResume(conn: Conn): void {
+    if (conn.paused && conn.inflight!.size <= (this.clientOpts!.maxInflight ?? 256) / 2 && conn.state === ConnState.Open) {
+      conn.paused = false;
+      while (conn.held.length > 0 && !conn.paused && conn.state === ConnState.Open) this.dispatchClient(conn, conn.held.shift()!);
+      if (!conn.paused) conn.socket.resume();
+    }
+  }
+
   private onAuth(conn: Conn, payload: Uint8Array): void {
     let proof: Uint8Array;
     try {
-      proof = (AuthType.decode(payload) as unknown as { proof: Uint8Array }).proof;
+      const auth = AuthType.decode(payload) as unknown as AuthMsg;
+      if (conn.client) {
+        this.onClientAuth(conn, auth);
+        return;
+      }
+      proof = auth.proof;
     } catch (e) {
+      if (e instanceof FrameError) throw e;
       throw new FrameError('EBADMSG', `malformed auth: ${(e as Error).message}`);
     }
     const expected = handshakeProof(
@@ -864,8 +1079,24 @@ export class Bridge {
     } catch (e) {
       throw new FrameError('EBADMSG', `corrupt envelope: ${(e as Error).message}`);
     }
+    if (conn.client) {
+      this.onClientEnvelope(conn, env);
+      return;
+    }
     const peer = conn.peer!;
     if (!env.to.startsWith(this.prefix)) {
+      // A reply or ticket for one of our clients, sent by a node it asked through us.
+      const client = this.clients.get(env.to.slice(0, env.to.indexOf('#')));
+      if (client !== undefined) {
+        peer.received++;
+        this.stats.received++;
+        try {
+          this.send(client, env);
+        } catch (e) {
+          this.log.warn({ err: e, client: client.location, type: env.msg.type }, 'could not pass a message on to a client');
+        }
+        return;
+      }
       this.stats.misrouted++;
       this.log.warn({ peer: peer.location, to: env.to, type: env.msg.type }, 'dropped an envelope addressed to another location');
       return;
@@ -917,6 +1148,18 @@ export class Bridge {
     }
     const peer = conn.peer;
     if (!peer) return;
+    if (conn.client) {
+      if (this.clients.get(peer.location) === peer) {
+        this.clients.delete(peer.location);
+        this.stats.clientsOpen--;
+        peer.conn = null;
+        peer.out.clear();
+        peer.backlog = [];
+        peer.backlogBytes = 0;
+        this.emit({ type: 'client-down', location: peer.location, remote: conn.remote, code, reason });
+      }
+      return;
+    }
     if (peer.conn === conn) {
       peer.conn = null;
       if (wasOpen) {
@@ -950,6 +1193,11 @@ export class Bridge {
     const now = performance.now();
     for (const conn of this.conns) {
       if (conn.state !== ConnState.Open) continue;
+      if (conn.inflight && conn.inflight.size > 0) {
+        // Asks that will never be answered (dropped, timed out) stop counting after a while.
+        for (const [corr, at] of conn.inflight) if (now - at > CLIENT_ASK_EXPIRY_MS) conn.inflight.delete(corr);
+        this.maybeResume(conn);
+      }
       if (conn.rx) {
         conn.missed = 0;
         conn.rx = false;
@@ -988,3 +1236,9 @@ export class Bridge {
 }
 
 const HEARTBEAT = frameBytes(FrameKind.Heartbeat);
+/** A client's unanswered ask stops counting against its in-flight limit after this long. */
+const CLIENT_ASK_EXPIRY_MS = 30_000;
+
+function kindName(kind: number): string {
+  return kind === EnvelopeKind.Tell ? 'tell' : kind === EnvelopeKind.Reply ? 'reply' : kind === EnvelopeKind.System ? 'system' : `kind-${kind}`;
+}

@@ -694,9 +694,20 @@ export class LocalRuntime {
     }
   }
 
-  /** An envelope that arrived from another location. */
+  /** An envelope that arrived from another location. One addressed to a third location (a
+   * reply from a worker thread to a network client whose connection this location holds) is
+   * passed on through the transport; if there is no route it is dropped as a dead letter. */
   deliver(env: WireEnvelope): void {
-    const { path } = splitAddress(env.to);
+    const { location, path } = splitAddress(env.to);
+    if (location !== this.location) {
+      try {
+        this.transport(location, env);
+      } catch (e) {
+        this.deadLetters++;
+        this.log.debug({ to: env.to, type: env.msg?.type, err: e }, 'dead letter: no route onwards');
+      }
+      return;
+    }
     this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr));
   }
 

@@ -64,7 +64,9 @@ const runtime = new LocalRuntime({
   seed: boot.seed,
   logger,
   transport: (to, env) => {
-    const sender = senders.get(to);
+    // Locations that are not threads (network clients, other hosts) are reached through the
+    // main thread, which holds the TCP bridge.
+    const sender = senders.get(to) ?? senders.get('main');
     if (!sender) throw new RuntimeError('EHOSTUNREACH', `no ring from ${location} to ${to}`);
     sender.send(env);
   },

@@ -1,0 +1,269 @@
+// One client connection to a GovFS node over TCP (the client end of the bridge's "client" role,
+// see the top of src/net/bridge.ts): the same framing as the bridge, a client Hello, an Auth
+// proving the client token if the cluster has one (HMAC over both nonces, the token never
+// crosses the wire), then asks as actor envelopes and their replies. The node names the
+// location this client's replies and tickets are addressed to, and sends a welcome document
+// (the node id → actor address map).
+//
+// No runtime here: asks are matched to replies by correlation id, tells addressed to this
+// client (tickets) go to `onTell`. Heartbeats keep the connection alive and notice a dead node.
+
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import net from 'node:net';
+import { RuntimeError } from '../runtime/errors.js';
+import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './bridge.js';
+import { FrameDecoder, FrameError, FrameKind, frameBytes } from './frame.js';
+import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from './registry.js';
+
+export interface ClientConnOptions {
+  /** The cluster's client token, if it has one. */
+  token?: Uint8Array;
+  /** Connect + handshake deadline (default 3000 ms). */
+  connectTimeoutMs?: number;
+  /** Send a heartbeat after this long without sending (default 1000 ms); the node is taken
+   * for dead after 5× this without a frame from it. */
+  heartbeatMs?: number;
+  /** Largest frame accepted from the node (default 16 MiB). */
+  maxFrameBytes?: number;
+  registry?: MessageRegistry;
+}
+
+/** What a node tells its clients in the handshake. */
+export interface Welcome {
+  /** Node id → actor address of its root (what client requests are addressed to). */
+  nodes?: Record<string, string>;
+  /** The node this connection reached (`govfs node`), or '' for a whole-cluster process. */
+  node?: string;
+  [k: string]: unknown;
+}
+
+interface Pending {
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout>;
+  to: string;
+}
+
+let sharedRegistry: MessageRegistry | null = null;
+
+const HEARTBEAT = frameBytes(FrameKind.Heartbeat);
+
+export class ClientConnection {
+  /** Where this client is addressed (assigned by the node). */
+  readonly location: string;
+  /** The node's location (e.g. "n1", or "main" for `govfs cluster`). */
+  readonly serverLocation: string;
+  readonly address: string;
+  readonly welcome: Welcome;
+  /** Tells addressed to this client (tickets). */
+  onTell: ((msg: TypedMessage, to: string) => void) | null = null;
+  /** Called once when the connection ends, with why. */
+  onClose: ((err: RuntimeError) => void) | null = null;
+  private readonly socket: net.Socket;
+  private readonly registry: MessageRegistry;
+  private readonly pending = new Map<number, Pending>();
+  private nextCorr = 1;
+  private closedWith: RuntimeError | null = null;
+  private readonly serverMaxFrame: number;
+  private lastTx = Date.now();
+  private lastRx = Date.now();
+  private readonly timer: ReturnType<typeof setInterval>;
+
+  private constructor(init: { socket: net.Socket; decoder: FrameDecoder; location: string; serverLocation: string; address: string; welcome: Welcome; registry: MessageRegistry; serverMaxFrame: number; heartbeatMs: number }) {
+    this.socket = init.socket;
+    this.location = init.location;
+    this.serverLocation = init.serverLocation;
+    this.address = init.address;
+    this.welcome = init.welcome;
+    this.registry = init.registry;
+    this.serverMaxFrame = init.serverMaxFrame;
+    const hb = init.heartbeatMs;
+    this.timer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastRx > 5 * Math.max(hb, 1000)) {
+        this.fail(new RuntimeError('ETIMEDOUT', `node ${this.serverLocation} at ${this.address} sent nothing for ${now - this.lastRx} ms`));
+        return;
+      }
+      if (now - this.lastTx >= hb) this.write(HEARTBEAT);
+    }, hb);
+    this.timer.unref();
+  }
+
+  /** Connect to a node at 'host:port' and complete the client handshake. */
+  static open(address: string, opts: ClientConnOptions = {}): Promise<ClientConnection> {
+    const { host, port } = parseHostPort(address);
+    const registry = opts.registry ?? (sharedRegistry ??= MessageRegistry.standard());
+    const timeoutMs = opts.connectTimeoutMs ?? 3000;
+    const heartbeatMs = opts.heartbeatMs ?? 1000;
+    const nonce = randomBytes(32);
+    const instance = randomBytes(8).toString('hex');
+    return new Promise<ClientConnection>((resolve, reject) => {
+      const socket = net.connect({ host, port, noDelay: true });
+      let conn: ClientConnection | null = null;
+      let server: { location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number } | null = null;
+      let settled = false;
+      const fail = (err: RuntimeError): void => {
+        if (conn) {
+          conn.fail(err);
+          return;
+        }
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        socket.destroy();
+        reject(err);
+      };
+      const timer = setTimeout(() => fail(new RuntimeError('ETIMEDOUT', `no handshake with ${address} within ${timeoutMs} ms`)), timeoutMs);
+      const decoder = new FrameDecoder(opts.maxFrameBytes ?? 16 * 1024 * 1024, (kind, payload) => {
+        if (conn) {
+          conn.onFrame(kind, payload);
+          return;
+        }
+        if (kind === FrameKind.Goodbye) {
+          const g = decodeHandshake(kind, payload) as { code: string; reason: string };
+          throw new FrameError(g.code || 'ECONNREFUSED', `${address} refused the connection: ${g.reason || g.code}`);
+        }
+        if (kind === FrameKind.Hello && !server) {
+          const h = decodeHandshake(kind, payload) as { version: number; role: string; location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number };
+          if (h.version !== BRIDGE_PROTOCOL_VERSION) throw new FrameError('EPROTO', `${address} speaks protocol version ${h.version}, this client ${BRIDGE_PROTOCOL_VERSION}`);
+          if (!(h.nonce instanceof Uint8Array) || h.nonce.length !== 32) throw new FrameError('EPROTO', `${address} sent a malformed hello`);
+          server = { location: h.location, instance: h.instance, nonce: Uint8Array.from(h.nonce), maxFrameBytes: h.maxFrameBytes };
+          const own = { location: CLIENT_PROOF_LOCATION, instance, nonce };
+          const proof = opts.token ? handshakeProof(opts.token, 'dial', own, server) : new Uint8Array(0);
+          socket.write(handshakeFrame('auth', { proof }));
+          return;
+        }
+        if (kind === FrameKind.Auth && server) {
+          const a = decodeHandshake(kind, payload) as { proof: Uint8Array; clientLocation: string; welcomeJson: string };
+          if (opts.token) {
+            // The node proves it knows the token too: this is the cluster we meant.
+            const expected = handshakeProof(opts.token, 'accept', server, { location: CLIENT_PROOF_LOCATION, instance, nonce });
+            if (!(a.proof instanceof Uint8Array) || a.proof.length !== expected.length || !timingSafeEqual(a.proof, expected)) {
+              throw new FrameError('EAUTH', `${address} does not prove the client token: not the cluster you meant`);
+            }
+          }
+          if (!a.clientLocation) throw new FrameError('EPROTO', `${address} did not assign this client a location`);
+          let welcome: Welcome = {};
+          try {
+            welcome = a.welcomeJson ? (JSON.parse(a.welcomeJson) as Welcome) : {};
+          } catch {
+            throw new FrameError('EPROTO', `${address} sent a malformed welcome document`);
+          }
+          clearTimeout(timer);
+          settled = true;
+          conn = new ClientConnection({ socket, decoder, location: a.clientLocation, serverLocation: server.location, address, welcome, registry, serverMaxFrame: server.maxFrameBytes || 16 * 1024 * 1024, heartbeatMs });
+          resolve(conn);
+          return;
+        }
+        if (kind === FrameKind.Heartbeat) return;
+        throw new FrameError('EPROTO', `${address} sent frame kind ${kind} during the handshake`);
+      });
+      socket.on('connect', () => {
+        socket.write(handshakeFrame('hello', { version: BRIDGE_PROTOCOL_VERSION, role: 'client', location: '', instance, nonce, maxFrameBytes: opts.maxFrameBytes ?? 16 * 1024 * 1024 }));
+      });
+      socket.on('data', (chunk: Buffer) => {
+        if (conn) conn.lastRx = Date.now();
+        try {
+          decoder.push(chunk);
+        } catch (e) {
+          decoder.stop();
+          const code = (e as RuntimeError).code;
+          fail(new RuntimeError(typeof code === 'string' ? code : 'EPROTO', (e as Error).message));
+        }
+      });
+      socket.on('error', (e: NodeJS.ErrnoException) => {
+        fail(new RuntimeError(e.code ?? 'ECONNRESET', `${address}: ${e.message}`));
+      });
+      socket.on('close', () => {
+        fail(new RuntimeError('ECONNRESET', `connection to ${address} closed`));
+      });
+    });
+  }
+
+  get closed(): boolean {
+    return this.closedWith !== null;
+  }
+
+  /** Ask the actor at `to` (e.g. "t0#/n1"); rejects with ETIMEDOUT, ECONNRESET, or the
+   * code of a failed ask (ENOENT, EACCES, ...). */
+  ask(to: string, msg: TypedMessage | object, timeoutMs: number): Promise<unknown> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const corr = this.nextCorr++;
+    const env: WireEnvelope = { to, from: `${this.location}#/`, kind: EnvelopeKind.Ask, corr, msg: msg as TypedMessage };
+    let bytes: Uint8Array;
+    try {
+      bytes = this.registry.toBytes(env);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (bytes.length + 1 > this.serverMaxFrame) return Promise.reject(new RuntimeError('EMSGSIZE', `request of ${bytes.length} bytes exceeds the node's frame limit of ${this.serverMaxFrame}`));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(corr);
+        reject(new RuntimeError('ETIMEDOUT', `no answer from ${to} via ${this.address} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(corr, { resolve, reject, timer, to });
+      this.write(frameBytes(FrameKind.Envelope, bytes));
+    });
+  }
+
+  /** Close the connection (a Goodbye, then FIN); pending asks fail with ECONNRESET. */
+  close(): Promise<void> {
+    if (!this.closedWith) {
+      const done = new Promise<void>((r) => this.socket.once('close', () => r()));
+      this.socket.end(handshakeFrame('goodbye', { code: 'ESHUTDOWN', reason: 'client closing' }));
+      setTimeout(() => this.socket.destroy(), 1000).unref();
+      this.fail(new RuntimeError('ECONNRESET', 'connection closed by the client'), false);
+      return done;
+    }
+    return Promise.resolve();
+  }
+
+  private write(buf: Uint8Array): void {
+    if (this.closedWith) return;
+    this.lastTx = Date.now();
+    this.socket.write(buf);
+  }
+
+  private onFrame(kind: number, payload: Uint8Array): void {
+    switch (kind) {
+      case FrameKind.Heartbeat:
+        return;
+      case FrameKind.Goodbye: {
+        const g = decodeHandshake(kind, payload) as { code: string; reason: string };
+        this.fail(new RuntimeError('ECONNRESET', `node ${this.serverLocation} closed the connection: ${g.reason || g.code}`));
+        return;
+      }
+      case FrameKind.Envelope: {
+        const env = this.registry.decode(payload, true);
+        if (env.kind === EnvelopeKind.Reply) {
+          const p = this.pending.get(env.corr);
+          if (!p) return; // late
+          this.pending.delete(env.corr);
+          clearTimeout(p.timer);
+          const m = env.msg;
+          if (m.type === 'govfs.runtime.AskFailed') p.reject(new RuntimeError(String(m.code || 'EFAULT'), `ask to ${p.to} failed: ${String(m.message)}`));
+          else p.resolve(m);
+          return;
+        }
+        this.onTell?.(env.msg, env.to);
+        return;
+      }
+      default:
+        throw new FrameError('EPROTO', `unexpected frame kind ${kind} from ${this.address}`);
+    }
+  }
+
+  private fail(err: RuntimeError, destroy = true): void {
+    if (this.closedWith) return;
+    this.closedWith = err;
+    clearInterval(this.timer);
+    if (destroy) this.socket.destroy();
+    for (const p of this.pending.values()) {
+      clearTimeout(p.timer);
+      p.reject(err);
+    }
+    this.pending.clear();
+    this.onClose?.(err);
+  }
+}

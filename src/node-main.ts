@@ -1,0 +1,117 @@
+// `govfs node`: one GovFS node per process (or host). One LocalRuntime whose location is the
+// node id, lmdb storage in its data folder, and a TCP bridge that links it to the other nodes
+// (authenticated with the cluster secret) and serves clients on the same port. The node root is
+// the 'govfs.node' actor at `<id>#/<id>`; every node's root is `<id>#/<id>`, so the whole
+// cluster's address map follows from the list of ids.
+
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { nodeBehaviour, type NodeConfig } from './actors/node.js';
+import { Bridge, type BridgeEvent, parseHostPort } from './net/bridge.js';
+import { MessageRegistry } from './net/registry.js';
+import { RuntimeError } from './runtime/errors.js';
+import { RealDispatcher } from './runtime/real-dispatcher.js';
+import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
+import { LmdbStorage } from './runtime/storage-lmdb.js';
+
+export interface NodeProcessOptions {
+  id: string;
+  listen: { host: string; port: number };
+  /** The other nodes: id → 'host:port'. */
+  peers: Record<string, string>;
+  dataDir: string;
+  /** The cluster secret (at least 16 bytes), the same on every node. */
+  secret: Uint8Array;
+  clientToken?: Uint8Array;
+  /** Static extra ministries (must be the same on every node). */
+  ministries?: { subtree: string; clerks: number }[];
+  logger?: Logger;
+  onBridgeEvent?: (e: BridgeEvent) => void;
+}
+
+const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
+
+/** 'n1=host:port,n2=host:port' → { n1: 'host:port', ... } (checked). */
+export function parsePeers(spec: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) throw new RuntimeError('EINVAL', `bad peer "${part}": want ID=host:port (e.g. n2=10.0.0.2:7401)`);
+    const id = part.slice(0, eq);
+    const address = part.slice(eq + 1);
+    if (!ID_RE.test(id)) throw new RuntimeError('EINVAL', `bad node id "${id}" (letters, digits, _ . - only)`);
+    parseHostPort(address);
+    if (out[id] !== undefined && out[id] !== address) throw new RuntimeError('EINVAL', `node ${id} is given twice in --peers`);
+    out[id] = address;
+  }
+  return out;
+}
+
+/** The cluster secret from a file: its bytes, without a trailing newline; at least 16 bytes. */
+export function readSecretFile(file: string, what = 'secret'): Uint8Array {
+  let raw: Buffer;
+  try {
+    raw = readFileSync(file);
+  } catch (e) {
+    throw new RuntimeError('ENOENT', `cannot read the ${what} file ${file}: ${(e as Error).message}`);
+  }
+  let end = raw.length;
+  while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
+  const secret = raw.subarray(0, end);
+  if (secret.length < 16) throw new RuntimeError('EINVAL', `the ${what} in ${file} is ${secret.length} bytes; it needs at least 16 (e.g. head -c 32 /dev/urandom | base64 > ${file})`);
+  return Uint8Array.from(secret);
+}
+
+export class NodeProcess {
+  private constructor(
+    readonly id: string,
+    readonly runtime: LocalRuntime,
+    readonly bridge: Bridge,
+    private readonly storage: LmdbStorage,
+    readonly nodeIds: string[],
+  ) {}
+
+  static async start(opts: NodeProcessOptions): Promise<NodeProcess> {
+    const id = opts.id;
+    if (!ID_RE.test(id)) throw new RuntimeError('EINVAL', `bad node id "${id}" (letters, digits, _ . - only)`);
+    const peers = { ...opts.peers };
+    delete peers[id]; // the same --peers list may be given to every node
+    const nodeIds = [id, ...Object.keys(peers)].sort();
+    const addresses = Object.fromEntries(nodeIds.map((n) => [n, `${n}#/${n}`]));
+    const targets = new Set(Object.values(addresses));
+    const logger = opts.logger ?? defaultLogger();
+    const runtime = new LocalRuntime({ location: id, dispatcher: new RealDispatcher(), registry: MessageRegistry.standard(), logger });
+    const storage = LmdbStorage.open(opts.dataDir);
+    const bridge = new Bridge({
+      runtime,
+      secret: opts.secret,
+      listen: opts.listen,
+      peers,
+      logger,
+      reconnect: { minMs: 50, maxMs: 1000 },
+      onEvent: opts.onBridgeEvent,
+      clients: { token: opts.clientToken, allowTarget: (to) => targets.has(to), welcome: () => ({ nodes: addresses, node: id }) },
+    }).install();
+    try {
+      await bridge.start();
+    } catch (e) {
+      await storage.close();
+      throw e;
+    }
+    const config: NodeConfig = { id, nodes: nodeIds, addresses, ministries: opts.ministries };
+    runtime.spawnRoot(id, () => nodeBehaviour(config), { host: id, storage });
+    return new NodeProcess(id, runtime, bridge, storage, nodeIds);
+  }
+
+  get address(): string {
+    const a = this.bridge.address;
+    return a ? `${a.host}:${a.port}` : '';
+  }
+
+  /** Stop the node's actors, close links and storage. */
+  async stop(): Promise<void> {
+    this.runtime.stopAll();
+    await this.bridge.stop();
+    await this.storage.close();
+  }
+}
