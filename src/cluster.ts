@@ -201,7 +201,9 @@ export class Cluster {
     const random = this.random.fork(clientId);
     const transport: ClientTransport = sim
       ? {
-          ask: (node, msg, timeoutMs) => runtime.ask(address(node), msg, { timeoutMs }),
+          // Every request drives virtual time until answered, also those made from inside
+          // the client (a lease handle's release, its renewals).
+          ask: (node, msg, timeoutMs) => this.drive(runtime.ask(address(node), msg, { timeoutMs })),
           ticketAddress,
           // Timers run on the client host's own (possibly drifting) clock.
           sleep: (ms) => new Promise<void>((resolve) => clock.schedule(ms, () => {

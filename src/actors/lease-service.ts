@@ -6,8 +6,9 @@
 //   (holders told; answered once released or expired; an unreachable member is waited out)
 //   ──► grant logged ──► the client gets the lease.
 //
-// A write that waits behind another client's write lease tells that holder its lease is
-// revoked and refuses its renewals, so the range frees within one lease period at most.
+// A write that waits behind another client's write lease waits (writers lock, they do not
+// preempt), but the holder's renewals are refused, so the range frees within one lease period
+// at most.
 // Nothing polls: waiters are woken by applied log entries, releases, and timers set for the
 // exact moment a conflicting lease stops being valid or a deadline passes.
 
@@ -82,7 +83,7 @@ export class LeaseService {
   private graceUntil = Infinity;
   private wakeAt = Infinity;
   private cancelWake: (() => void) | null = null;
-  /** Write leases already told to stop because a writer waits for their range. */
+  /** Write leases whose renewals are refused because a writer waits for their range. */
   private readonly revokedWrites = new Set<string>();
   private readonly releasing = new Set<string>();
 
@@ -272,14 +273,12 @@ export class LeaseService {
       if (this.writers.slice(0, i).some((x) => this.conflictsWith(x, w))) continue;
       const live = state.conflictingWrites(w.clientId, w.path, w.start, w.end, now, this.s.maxDriftMs);
       if (live.length > 0) {
-        // Ask the holders to stop, and refuse their renewals: the range frees within one
-        // lease period, sooner if they release.
+        // Writers wait for writers (a lock, not a preemption), but the holders' renewals are
+        // refused from now on: the range frees within one lease period at most, sooner when
+        // the holder releases.
         for (const l of live) {
           next = Math.min(next, state.validUntil(l, this.s.maxDriftMs));
-          if (!this.revokedWrites.has(l.id)) {
-            this.revokedWrites.add(l.id);
-            if (l.notify) ctx.ref(l.notify).tell({ type: 'govfs.fs.LeaseRevoked', clientId: l.clientId, leaseId: l.id, reason: 'a conflicting write is waiting' });
-          }
+          this.revokedWrites.add(l.id);
         }
         continue;
       }

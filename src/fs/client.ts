@@ -257,7 +257,11 @@ export class GovClient {
         h.lease.expiresAt = sentAt + ttlMs;
         return true;
       }
-      if (r.error && r.error.code !== 'EAGAIN') this.dropHandle(h, 'lost');
+      if (r.error && r.error.code !== 'EAGAIN') {
+        // Refused (expired, or others wait for the range): stop, and free it at once.
+        this.dropHandle(h, 'lost');
+        void this.transport.ask(h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy), this.leaseRequest({ op: 'lease-release', id: h.lease.id, mode: h.lease.mode }, h.lease.path), this.requestTimeoutMs).catch(() => {});
+      }
       return false;
     } catch {
       return false;
