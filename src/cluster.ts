@@ -37,6 +37,8 @@ export interface ClusterOptions {
   network?: Partial<SimNetworkOptions>;
   /** Bound on simulated clock drift, ppm (sim). */
   maxDriftPpm?: number;
+  /** A client silent this long loses its sessions and what it held (default 60 s). */
+  sessionTtlMs?: number;
   /** Lease duration and the clock drift bound leases allow for (defaults 5 s and 100 ms). */
   leaseTtlMs?: number;
   leaseDriftMs?: number;
@@ -122,7 +124,7 @@ export class Cluster {
     const seed = opts.seed ?? 1;
     const nodeIds = Array.from({ length: n }, (_, i) => `n${i + 1}`);
     const configs = new Map<string, NodeConfig>();
-    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs };
+    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
     let cluster: Cluster;
     if (scheduler === 'sim') {
       const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm });

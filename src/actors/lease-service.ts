@@ -514,6 +514,17 @@ export class LeaseService {
     return false;
   }
 
+  /** The client's session here ended: drop its read leases and queued requests. */
+  clientGone(ctx: Context, clientId: string): void {
+    for (const l of [...this.reads.leases.values()]) if (l.clientId === clientId) this.reads.leases.delete(l.id);
+    const mine = (w: Waiter) => w.clientId === clientId && w.state === 'waiting';
+    for (const w of [...this.writers, ...this.readers]) if (mine(w)) this.fail(w.reply, 'ECANCELED', 'session ended', w.path);
+    this.writers = this.writers.filter((w) => !mine(w));
+    this.readers = this.readers.filter((w) => !mine(w));
+    this.checkRevokes(ctx);
+    this.wake(ctx);
+  }
+
   stop(): void {
     this.cancelWake?.();
     for (const w of [...this.writers, ...this.readers]) this.fail(w.reply, 'EAGAIN', 'this member stopped serving: retry', w.path, true);

@@ -16,7 +16,11 @@ import { RaftShell, type AppliedEntry } from './raft/shell.js';
 import { MinistryNamespace, type ClientOp } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
-import type { Behaviour, Context, Message } from '../runtime/types.js';
+import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
+import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
+
+/** A client silent this long has its session here ended (default). */
+export const SESSION_TTL_MS = 60_000;
 
 export interface RoleStatus {
   role: 'minister' | 'clerk';
@@ -75,6 +79,19 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   let record = args.record;
   const ns = new MinistryNamespace(record.subtree);
   let raft: RaftShell;
+  /** One session actor per client this member serves (children of this role actor). */
+  const sessions = new Map<string, Ref<SessionMsg>>();
+  const touchSession = (ctx: Context, clientId: string): void => {
+    if (!clientId) return;
+    const existing = sessions.get(clientId);
+    if (existing) {
+      existing.tell('session.touch');
+      return;
+    }
+    const name = `session-${clientId.replace(/[^A-Za-z0-9_.:@$-]/g, '_')}`;
+    if (ctx.child(name)) return;
+    sessions.set(clientId, ctx.spawn(name, () => sessionBehaviour(clientId, config.sessionTtlMs ?? SESSION_TTL_MS)));
+  };
   const leases = new LeaseService({
     node: config.id,
     settings: { ttlMs: config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs, maxDriftMs: config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs },
@@ -291,6 +308,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           return;
         case 'govfs.fs.FsRequest': {
           const req = msg as FsRequest;
+          touchSession(ctx, req.clientId);
           const reply = ctx.deferReply();
           if (req.opJson.startsWith('{"op":"lease-')) leases.request(ctx, req, reply);
           else if (req.mutation) mutate(ctx, req, reply);
@@ -301,6 +319,12 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const r = msg as { path: string; start: number; end: number; exceptClient: string };
           const answer = ctx.deferReply();
           leases.revokeReads(ctx, r.path, r.start, r.end, r.exceptClient, (n) => answer({ type: 'govfs.fs.ReadsRevoked', revoked: n }));
+          return;
+        }
+        case 'session.ended': {
+          const id = (msg as SessionEnded).clientId;
+          sessions.delete(id);
+          leases.clientGone(ctx, id);
           return;
         }
         case 'ministry.subtree-deleted': {

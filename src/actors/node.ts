@@ -38,6 +38,8 @@ export interface NodeConfig {
   snapshotEntries?: number;
   /** Forget a client's completion record after this long without requests (default 10 min). */
   clientTtlMs?: number;
+  /** A client silent this long loses its session at a member, and what it held there. */
+  sessionTtlMs?: number;
   /** Lease duration (default 5 s) and the bound on clock drift between nodes over one lease
    * period (default 100 ms). */
   leaseTtlMs?: number;

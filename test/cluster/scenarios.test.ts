@@ -89,3 +89,40 @@ describe('exactly-once records (sim)', () => {
     await cluster.stop();
   });
 });
+
+describe('client sessions (sim)', () => {
+  const sessionsOf = (cluster: Cluster, node: string) =>
+    [...cluster.sim!.host(node).runtime.cells.keys()].filter((p) => p.startsWith(`/${node}/role/session-`));
+
+  it('are actors under the role that serves the client; they end when the client goes quiet, and with the role', async () => {
+    const cluster = await Cluster.start({ nodes: 5, seed: 26, sessionTtlMs: 1_000, leaseTtlMs: 5_000 });
+    const fs = cluster.client({ clientId: 'alice' });
+    await fs.create('/f');
+    const root = (await cluster.status()).ministries.find((m) => m.subtree === '/')!;
+    expect(sessionsOf(cluster, root.minister)).toEqual([`/${root.minister}/role/session-alice`]);
+    // A read lease at a clerk belongs to alice's session there.
+    const h = await fs.open('/f', { mode: 'read' });
+    const clerk = h.lease.grantedBy;
+    expect(sessionsOf(cluster, clerk)).toEqual([`/${clerk}/role/session-alice`]);
+    // Silent for the session TTL (the handle's renewals do not reach the clerk: alice is cut
+    // off), the session ends and the clerk drops alice's lease: a writer no longer waits for it.
+    cluster.partition(['clients'], cluster.nodeIds);
+    await cluster.runFor(1_600);
+    expect(sessionsOf(cluster, clerk)).toEqual([]);
+    cluster.heal();
+    // A role change stops the branch with its sessions.
+    const bob = cluster.client({ clientId: 'bob' });
+    for (let i = 0; i < 6; i++) await bob.stat('/f'); // reads spread over the clerks
+    const before = root.clerks.map((c) => cluster.sim!.host(c).runtime.cells.get(`/${c}/role/session-bob`)).filter((x) => x !== undefined);
+    expect(before.length).toBeGreaterThan(0);
+    await cluster.kill(root.minister);
+    await bob.create('/g');
+    const now = (await cluster.status()).ministries.find((m) => m.subtree === '/')!;
+    // The new minister's clerk branch stopped (its sessions with it); bob's change started a
+    // fresh session under the minister branch.
+    expect(sessionsOf(cluster, now.minister)).toEqual([`/${now.minister}/role/session-bob`]);
+    const old = cluster.sim!.host(now.minister).runtime.cells.get(`/${now.minister}/role/session-bob`);
+    for (const cell of before) if (cell.path.startsWith(`/${now.minister}/`)) expect(cell.stopped && cell !== old).toBe(true);
+    await cluster.stop();
+  });
+});

@@ -1,0 +1,34 @@
+// A client session (issue 4, item 1): one actor per client a ministry member serves, under
+// that member's role branch. It notes when its client was last heard from; when the client
+// has been silent for the session TTL it ends, and the member drops what the client held
+// here (its read leases, its queued lease requests). When the role changes, the branch stops
+// and every session with it.
+
+import type { Behaviour, Context } from '../runtime/types.js';
+
+export type SessionMsg = 'session.touch' | 'session.check';
+
+export interface SessionEnded {
+  type: 'session.ended';
+  clientId: string;
+}
+
+export function sessionBehaviour(clientId: string, ttlMs: number): Behaviour<SessionMsg> {
+  let lastSeen = 0;
+  return {
+    started(ctx: Context<SessionMsg>) {
+      lastSeen = ctx.clock.now();
+      ctx.clock.every(Math.max(1, ttlMs / 4), 'session.check');
+    },
+    receive(ctx, msg) {
+      if (msg === 'session.touch') {
+        lastSeen = ctx.clock.now();
+        return;
+      }
+      if (ctx.clock.now() - lastSeen >= ttlMs) {
+        ctx.parent?.tell({ type: 'session.ended', clientId } satisfies SessionEnded);
+        ctx.stop(ctx.self);
+      }
+    },
+  };
+}
