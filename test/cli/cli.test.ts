@@ -1,0 +1,105 @@
+// The command line against a real `govfs cluster` process: what a shell user does in a second
+// terminal (mkdir, touch, ls, status), error messages and exit codes, Ctrl-C, and a restart on
+// the same data folder bringing the same file system back.
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GovfsProcess, govfs } from './helpers.js';
+
+let dir: string;
+let cluster: GovfsProcess | null = null;
+let server = '';
+
+async function startCluster(): Promise<void> {
+  cluster = new GovfsProcess(['cluster', '--nodes', '4', '--threads', '2', '--data', dir, '--listen', '127.0.0.1:0']);
+  server = (await cluster.waitFor(/clients connect to (127\.0\.0\.1:\d+)/))[1]!;
+  await cluster.waitFor(/^ready: president n\d/m, 60_000);
+}
+
+const env = () => ({ GOVFS_SERVER: server });
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'govfs-cli-'));
+  await startCluster();
+});
+afterAll(async () => {
+  await cluster?.stop('SIGKILL');
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('govfs against govfs cluster', () => {
+  it('mkdir /x && touch /x/f && ls /x', async () => {
+    expect(cluster!.stdout).toMatch(/govfs cluster: 4 nodes on 2 worker threads, data in /);
+    expect(await govfs(['mkdir', '/x'], env())).toMatchObject({ code: 0, stdout: '', stderr: '' });
+    expect(await govfs(['touch', '/x/f'], env())).toMatchObject({ code: 0, stderr: '' });
+    expect(await govfs(['ls', '/x'], env())).toMatchObject({ code: 0, stdout: 'f\n' });
+    expect(await govfs(['ls', '/', '--server', server])).toMatchObject({ code: 0, stdout: 'x/\n' });
+  });
+
+  it('errors: exit 1 with the path and the reason; usage errors exit 2', async () => {
+    const exists = await govfs(['mkdir', '/x'], env());
+    expect(exists.code).toBe(1);
+    expect(exists.stderr).toMatch(/^govfs: mkdir \/x: already exists .*\[EEXIST\]\n$/);
+    const missing = await govfs(['ls', '/nope'], env());
+    expect(missing).toMatchObject({ code: 1, stdout: '' });
+    expect(missing.stderr).toMatch(/^govfs: ls \/nope: no such file or directory/);
+    expect((await govfs(['frobnicate'], env())).code).toBe(2);
+    const usage = await govfs(['mkdir'], env());
+    expect(usage.code).toBe(2);
+    expect(usage.stderr).toMatch(/mkdir needs a path/);
+    const unreachable = await govfs(['ls', '/', '--server', '127.0.0.1:1']);
+    expect(unreachable.code).toBe(1);
+    expect(unreachable.stderr).toMatch(/cannot reach the cluster at 127\.0\.0\.1:1 \(connect ECONNREFUSED/);
+  });
+
+  it('status: a table and --json, with the ministries', async () => {
+    const table = await govfs(['status'], env());
+    expect(table.code).toBe(0);
+    expect(table.stdout).toMatch(/president n\d, cluster term \d+, 4 of 4 nodes up/);
+    expect(table.stdout).toMatch(/MINISTRY\s+SUBTREE\s+MINISTER\s+CLERKS\s+TERM\s+COMMIT\s+STATE\nm0\s+\/\s+n\d\s+n\d,n\d\s+\d+\s+\d+\s+ok/);
+    const json = await govfs(['status', '--json'], env());
+    expect(json.code).toBe(0);
+    const st = JSON.parse(json.stdout) as { president: string; ministries: { subtree: string; clerks: string[] }[]; nodes: { up: boolean }[] };
+    expect(st.president).toMatch(/^n\d$/);
+    expect(st.ministries.map((m) => m.subtree)).toEqual(['/']);
+    expect(st.nodes.filter((n) => n.up)).toHaveLength(4);
+  });
+
+  it('every command has --help', async () => {
+    const results = await Promise.all(['cluster', 'node', 'ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'shell', 'bench', 'demo'].map((c) => govfs([c, '--help']).then((r) => [c, r] as const)));
+    for (const [c, r] of results) {
+      expect(r.code, c).toBe(0);
+      expect(r.stdout, c).toMatch(new RegExp(`^govfs ${c}`));
+    }
+  });
+
+  it('shell: commands from stdin, relative paths, errors do not end it', async () => {
+    const { spawnSync } = await import('node:child_process');
+    const { GOVFS } = await import('./helpers.js');
+    const r = spawnSync(process.execPath, [GOVFS, 'shell'], {
+      input: 'cd /x\ntouch g\nls\nstat nope\nmv g h\nls -l\nexit\n',
+      env: { ...process.env, ...env(), GOVFS_HISTORY: join(dir, 'history') },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/f\ng\n/);
+    expect(r.stdout).toMatch(/-\s+0 .* f\n-\s+0 .* h\n/);
+    expect(r.stderr).toMatch(/govfs: stat \/x\/nope: no such file or directory/);
+  });
+
+  it('Ctrl-C stops it cleanly; started again on the same folder it brings the file system back', async () => {
+    const stopped = await cluster!.stop('SIGINT');
+    expect(stopped).toEqual({ code: 0, signal: null });
+    expect(cluster!.stderr).toMatch(/stopped cleanly/);
+    await startCluster();
+    const ls = await govfs(['ls', '/x'], env());
+    expect(ls).toMatchObject({ code: 0, stdout: 'f\nh\n' });
+    // The stored shape is enforced.
+    const wrong = await govfs(['cluster', '--nodes', '5', '--data', dir, '--listen', '127.0.0.1:0']);
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toMatch(/holds a cluster of 4 nodes, not 5/);
+  });
+});
