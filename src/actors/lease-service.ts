@@ -2,9 +2,9 @@
 // leases; the minister also queues and grants write leases:
 //
 //   waiting ──(no live conflicting write, no earlier conflicting waiter, grace over)──►
-//   intent logged (members stop granting conflicting reads) ──► reads revoked at every member
+//   grant logged (members stop granting conflicting reads) ──► reads revoked at every member
 //   (holders told; answered once released or expired; an unreachable member is waited out)
-//   ──► grant logged ──► the client gets the lease.
+//   ──► the client gets the lease.
 //
 // A write that waits behind another client's write lease waits (writers lock, they do not
 // preempt), but the holder's renewals are refused, so the range frees within one lease period
@@ -45,7 +45,10 @@ interface Waiter {
   end: number;
   deadline: number;
   reply: Reply;
-  state: 'waiting' | 'revoking' | 'granting';
+  state: 'waiting' | 'revoking';
+  /** Write: the logged grant, told to the client once conflicting reads are gone. */
+  grant?: LeaseGrant;
+  grantedAt?: number;
 }
 
 interface PendingRevoke {
@@ -76,7 +79,6 @@ export class LeaseService {
   private readers: Waiter[] = [];
   private revokes: PendingRevoke[] = [];
   private seq = 0;
-  private intentSeq = 0;
   private leading = false;
   /** No write is granted before this (local ms): read leases this minister cannot ask about
    * (of members removed or cut off before it took office) run out first. */
@@ -299,12 +301,20 @@ export class LeaseService {
     }
   }
 
+  /** Log the grant (members then refuse conflicting reads), revoke the conflicting reads
+   * members hold, and only then tell the client. One log entry for an uncontended lease. */
   private startWrite(ctx: Context, w: Waiter): void {
     w.state = 'revoking';
-    const intent = `${this.d.node}-i${++this.intentSeq}`;
+    const id = `${this.d.node}-w${w.seq}-${this.d.record().term}`;
     const end = w.end === Infinity ? null : w.end;
-    const proposed = this.propose(ctx, { op: 'lease.intent', intent, clientId: w.clientId, path: w.path, start: w.start, end }, null, () => {
-      // Members now refuse conflicting reads; revoke the ones they hold.
+    const proposed = this.propose(ctx, { op: 'lease.grant', intent: '', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify }, null, (r) => {
+      if (!r.ok) {
+        this.writers = this.writers.filter((x) => x !== w);
+        w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error });
+        return;
+      }
+      w.grant = { id, path: w.path, mode: 'write', start: w.start, end, token: (r.value as { token: number }).token, ttlMs: this.s.ttlMs, grantedBy: this.d.node };
+      w.grantedAt = ctx.clock.now();
       const members = [this.d.record().minister, ...this.d.record().clerks].filter((m) => m !== this.d.node && m !== NO_MINISTER);
       const asks = members.map((m) =>
         ctx.ask(ctx.ref(this.d.memberAddress(m)), { type: 'govfs.fs.RevokeReads', path: w.path, start: w.start, end: w.end, exceptClient: w.clientId }, { timeoutMs: this.s.ttlMs + this.s.maxDriftMs + 1_000 }).then(
@@ -315,10 +325,9 @@ export class LeaseService {
       const own = new Promise<boolean>((resolve) => this.revokeReads(ctx, w.path, w.start, w.end, w.clientId, () => resolve(true)));
       ctx.pipeToSelf(
         Promise.all([own, ...asks]),
-        (answers): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: answers.some((a) => !a) }),
+        (answers): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: answers.some((x) => !x) }),
         (): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: true }),
       );
-      (w as Waiter & { intent?: string }).intent = intent;
     });
     if (!proposed) {
       this.writers = this.writers.filter((x) => x !== w);
@@ -326,26 +335,26 @@ export class LeaseService {
     }
   }
 
-  private finishWrite(ctx: Context, w: Waiter & { intent?: string }): void {
-    w.state = 'granting';
-    const id = `${this.d.node}-w${w.seq}-${this.d.record().term}`;
-    const end = w.end === Infinity ? null : w.end;
-    const proposed = this.propose(
-      ctx,
-      { op: 'lease.grant', intent: w.intent ?? '', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify },
-      null,
-      (r) => {
+  /** Reads are gone: hand the lease over (renewed first if revoking took a while, so the
+   * holder gets a whole period from its grantor's point of view as well as its own). */
+  private finishWrite(ctx: Context, w: Waiter): void {
+    const grant = w.grant!;
+    const done = (): void => {
+      this.writers = this.writers.filter((x) => x !== w);
+      this.ok(w.reply, grant);
+      this.pumpWriters(ctx);
+    };
+    if (ctx.clock.now() - (w.grantedAt ?? 0) < this.s.ttlMs / 3) {
+      done();
+      return;
+    }
+    const proposed = this.propose(ctx, { op: 'lease.renew', id: grant.id, ttlMs: this.s.ttlMs }, null, (r) => {
+      if (r.ok) done();
+      else {
         this.writers = this.writers.filter((x) => x !== w);
-        if (!r.ok) {
-          w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error });
-          return;
-        }
-        const token = (r.value as { token: number }).token;
-        const grant: LeaseGrant = { id, path: w.path, mode: 'write', start: w.start, end, token, ttlMs: this.s.ttlMs, grantedBy: this.d.node };
-        this.ok(w.reply, grant);
-        this.pumpWriters(ctx);
-      },
-    );
+        w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error });
+      }
+    });
     if (!proposed) {
       this.writers = this.writers.filter((x) => x !== w);
       this.fail(w.reply, 'EAGAIN', 'minister cannot take lease changes now: retry', w.path, true);

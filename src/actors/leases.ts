@@ -1,8 +1,10 @@
 // Capabilities as leases (issue 5; thesis 3.1 "open region", 3.3 "Capabilities").
 //
 // Write leases are issued by the minister and are part of the ministry's replicated state: the
-// minister logs an intent (which stops members granting conflicting reads), revokes conflicting
-// read leases at every member, waits until none can still be valid, then logs the grant.
+// minister logs the grant (which stops members granting conflicting reads), revokes conflicting
+// read leases at every member, waits until none can still be valid, and only then tells the
+// client. (Intents, a separate entry before the grant, are kept in the log format for
+// requests that must reserve a range before they can be granted.)
 // Renewals and releases are logged too. Every member therefore knows every write lease, so a
 // new minister recovers the table from the log, and a new clerk learns the current write
 // leases before it serves (it serves only once caught up).
