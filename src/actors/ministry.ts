@@ -17,6 +17,7 @@ import { MinistryNamespace, type ClientOp } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
+import type { FsRequestMessage } from '../fs/client.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 
 /** A client silent this long has its session here ended (default). */
@@ -41,18 +42,7 @@ export interface MinistryArgs {
   clusterState: () => ClusterState;
 }
 
-interface FsRequest {
-  type: 'govfs.fs.FsRequest';
-  clientId: string;
-  seq: number;
-  opJson: string;
-  path: string;
-  lastSeen: number;
-  linearizable: boolean;
-  ticketTo: string;
-  mutation: boolean;
-  acked: number;
-}
+type FsRequest = FsRequestMessage;
 
 type Reply = (msg: Message) => void;
 

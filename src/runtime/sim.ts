@@ -8,6 +8,7 @@
 import type { Logger } from 'pino';
 import { MessageRegistry, type TypedMessage, type WireEnvelope } from '../net/registry.js';
 import { RuntimeError } from './errors.js';
+import { MinHeap } from './heap.js';
 import { Deque, SeededRandom, hashString } from './random.js';
 import { LocalRuntime, defaultLogger, type ActorCell, type Dispatcher } from './runtime.js';
 import type { Storage } from './storage.js';
@@ -65,48 +66,7 @@ interface SimEvent {
   cancelled: boolean;
 }
 
-/** Min-heap of events by (time, seq): ties run in the order they were scheduled. */
-class EventQueue {
-  private heap: SimEvent[] = [];
-  get size(): number {
-    return this.heap.length;
-  }
-  push(e: SimEvent): void {
-    const h = this.heap;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  peek(): SimEvent | undefined {
-    return this.heap[0];
-  }
-  pop(): SimEvent | undefined {
-    const h = this.heap;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-
+/** Events run by (time, seq): ties in the order they were scheduled. */
 function before(a: SimEvent, b: SimEvent): boolean {
   return a.time < b.time || (a.time === b.time && a.seq < b.seq);
 }
@@ -149,7 +109,7 @@ export class Simulation {
   readonly log: Logger;
   network: SimNetworkOptions;
   private readonly netRandom: SeededRandom;
-  private readonly events = new EventQueue();
+  private readonly events = new MinHeap<SimEvent>(before);
   private readonly runQueue = new Deque<ActorCell>();
   private readonly hosts = new Map<string, SimHost>();
   /** Pairs of host names that cannot talk ("a|b", both orders). */

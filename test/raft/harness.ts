@@ -3,6 +3,7 @@
 // persisted, restarts from the durable store, and invariant checks after every event.
 // Everything is driven by one seeded PRNG, so a failing seed replays exactly.
 
+import { MinHeap } from '../../src/runtime/heap.js';
 import protobuf from 'protobufjs';
 import { fileURLToPath } from 'node:url';
 import {
@@ -232,47 +233,6 @@ interface Event {
   msg?: RaftMessage;
 }
 
-/** A binary min-heap on (at, seq). */
-class EventQueue {
-  private h: Event[] = [];
-  get size(): number {
-    return this.h.length;
-  }
-  push(e: Event): void {
-    const h = this.h;
-    h.push(e);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  peek(): Event | undefined {
-    return this.h[0];
-  }
-  pop(): Event | undefined {
-    const h = this.h;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
 const less = (a: Event, b: Event): boolean => a.at < b.at || (a.at === b.at && a.seq < b.seq);
 
 export class InvariantError extends Error {}
@@ -283,7 +243,7 @@ export class Sim {
   readonly nodes = new Map<string, SimNode>();
   now = 0;
   private seq = 0;
-  private queue = new EventQueue();
+  private queue = new MinHeap<Event>(less);
   /** Directed links that drop everything ("a>b"). */
   private blocked = new Set<string>();
   /** fifo: the latest delivery time scheduled on each link. */
