@@ -136,7 +136,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       return;
     }
     const result = ns.read(op, args.clusterState());
-    const applied = raft.status().applied;
+    const applied = raft.applied;
     if (result.ok) reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(result.value), index: applied, ministry: record.id });
     else reply({ type: 'govfs.fs.FsReply', ok: false, error: result.error, index: applied, ministry: record.id });
   };
@@ -156,7 +156,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         serveRead(ctx, req, reply);
       }
     };
-    if (raft.status().applied >= req.lastSeen) {
+    if (raft.applied >= req.lastSeen) {
       go();
       return;
     }
@@ -235,7 +235,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
 
   const wakeReaders = (ctx: Context): void => {
     if (waiting.length === 0) return;
-    const applied = raft.status().applied;
+    const applied = raft.applied;
     const now = ctx.clock.now();
     const still: typeof waiting = [];
     for (const w of waiting) {
