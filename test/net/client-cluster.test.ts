@@ -53,6 +53,21 @@ describe('network GovClient against govfs cluster', () => {
     await fs.close();
   });
 
+  it('leases: a read lease held over one connection is revoked over it when another client writes', async () => {
+    const reader = await connect([cluster.address], { token: TOKEN });
+    const writer = await connect([cluster.address], { token: TOKEN });
+    await writer.mkdir('/leases', { parents: true });
+    await writer.create('/leases/f');
+    const r = await reader.open('/leases/f', { mode: 'read' });
+    const revoked = new Promise<void>((res) => r.addEventListener('revoked', () => res()));
+    const w = await writer.open('/leases/f', { mode: 'write' });
+    await revoked; // the LeaseRevoked tell came back from a worker thread through main
+    expect(r.signal.aborted).toBe(true);
+    await w.release();
+    await reader.close();
+    await writer.close();
+  });
+
   it('connect skips servers that do not answer; a client without the token is refused', async () => {
     const fs = await connect(['127.0.0.1:1', cluster.address], { token: TOKEN });
     expect(fs.server).toBe(cluster.address);
