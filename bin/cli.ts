@@ -226,6 +226,15 @@ function untilSignal(stop: () => Promise<void>, what: string): Promise<void> {
   });
 }
 
+/** A port in use gets a hint on what to do. */
+function addressHint<T>(p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    const err = e as Error & { code?: string };
+    if (err.code === 'EADDRINUSE') throw new Error(`${err.message} (is another govfs cluster or node running there? choose another port with --listen host:port)`);
+    throw e;
+  });
+}
+
 async function clusterCommand(argv: string[]): Promise<void> {
   const { values } = parse(argv, {
     nodes: { type: 'string' }, threads: { type: 'string' }, data: { type: 'string' }, ministry: { type: 'string', multiple: true },
@@ -235,7 +244,7 @@ async function clusterCommand(argv: string[]): Promise<void> {
   const dataDir = resolve(values.data ?? 'govfs-data');
   const listen = hostPortOption(values.listen ?? process.env.GOVFS_LISTEN ?? DEFAULT_SERVER, 'listen');
   const log = logger(values.log);
-  const cluster = await LocalCluster.start({
+  const cluster = await addressHint(LocalCluster.start({
     nodes: intOption(values.nodes, 'nodes'),
     threads: intOption(values.threads, 'threads'),
     dataDir,
@@ -243,7 +252,7 @@ async function clusterCommand(argv: string[]): Promise<void> {
     listen,
     clientToken: readToken(values['token-file']),
     logger: log,
-  });
+  }));
   const stopped = untilSignal(() => cluster.stop(), 'the cluster');
   const server = cluster.address;
   const ministries = cluster.shape.ministries.map((m) => `${m.subtree}:${m.clerks}`).join(' ');
@@ -290,9 +299,9 @@ async function nodeCommand(argv: string[]): Promise<void> {
   const dataDir = resolve(values.data ?? join('govfs-data', id));
   mkdirSync(dataDir, { recursive: true });
   const secret = readSecretFile(values['secret-file']);
-  const node = await NodeProcess.start({
+  const node = await addressHint(NodeProcess.start({
     id, listen, peers, dataDir, secret, clientToken: readToken(values['token-file']), ministries: ministryOptions(values.ministry), logger: logger(values.log),
-  });
+  }));
   const others = node.nodeIds.filter((n) => n !== id);
   console.log(`govfs node ${id}: listening on ${node.address} for nodes and clients; peers ${others.map((n) => `${n}=${peers[n]}`).join(', ') || '(none)'}; data in ${dataDir}`);
   await untilSignal(() => node.stop(), `node ${id}`);

@@ -5,6 +5,7 @@
 
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ClusterStatusView, type RemoteGovClient } from '../../src/net/client-connect.js';
@@ -60,6 +61,21 @@ describe('five govfs node processes', () => {
     const st = await govfs(['status', '--json', '--server', addr.n3!]);
     expect(st.code).toBe(0);
     expect((JSON.parse(st.stdout) as ClusterStatusView).nodes.filter((n) => n.up)).toHaveLength(5);
+  });
+
+  it('hostile input to a node process closes that connection with a logged reason; the node carries on', async () => {
+    const [host, port] = [addr.n4!.split(':')[0]!, Number(addr.n4!.split(':')[1])];
+    for (const junk of ['GET / HTTP/1.1\r\nHost: x\r\n\r\n', Buffer.from([0, 0, 0, 9, 1, 2, 3])]) {
+      const s = net.connect({ host, port });
+      s.on('error', () => {});
+      s.resume(); // read (and discard) what the node answers, so the close is seen
+      await new Promise<void>((r) => s.once('connect', () => r()));
+      s.end(junk);
+      await new Promise<void>((r) => s.once('close', () => r()));
+    }
+    await until(async () => /bridge connection refused: oversized frame/.test(procs.get('n4')!.stderr), 'n4 logs why it closed the connection', 10_000);
+    expect(procs.get('n4')!.running).toBe(true);
+    expect((await fs.status()).nodes.filter((n) => n.up)).toHaveLength(5);
   });
 
   it('SIGKILL of the minister: a new minister, nothing acknowledged lost, the node rejoins after a restart', async () => {
