@@ -578,21 +578,25 @@ async function shellCommand(argv: string[]): Promise<void> {
   let cwd = '/';
   const completer = (line: string, cb: (err: null, result: [string[], string]) => void): void => {
     const w = words(line);
-    const ends = /\s$/.test(line);
+    const ends = /\s$/.test(line) && !/\\\s$/.test(line);
     if (w.length === 0 || (w.length === 1 && !ends)) {
       const cmds = [...Object.keys(runners), 'cd', 'pwd', 'help', 'exit'].sort();
       const prefix = w[0] ?? '';
       cb(null, [cmds.filter((c) => c.startsWith(prefix)).map((c) => `${c} `), prefix]);
       return;
     }
-    const partial = ends ? '' : w[w.length - 1]!;
+    // The word being typed, as typed (escapes and all), and what it means.
+    const raw = ends ? '' : (/(?:\\.|[^\s\\])+$/.exec(line)?.[0] ?? '');
+    const partial = words(raw)[0] ?? '';
     const slash = partial.lastIndexOf('/');
     const dirPart = slash >= 0 ? partial.slice(0, slash + 1) : '';
     const base = slash >= 0 ? partial.slice(slash + 1) : partial;
     const dir = abs(cwd, dirPart || '.');
+    // What is typed is replaced by the completion, escaped again.
+    const escape = (s: string) => s.replace(/([\s\\'"])/g, '\\$1');
     client.ls(dir).then(
-      (entries) => cb(null, [entries.filter((e) => e.name.startsWith(base)).map((e) => `${dirPart}${e.name}${e.kind === 'dir' ? '/' : ''}`), partial]),
-      () => cb(null, [[], partial]),
+      (entries) => cb(null, [entries.filter((e) => e.name.startsWith(base)).map((e) => escape(`${dirPart}${e.name}${e.kind === 'dir' ? '/' : ''}`)), raw]),
+      () => cb(null, [[], raw]),
     );
   };
   const rl: Interface = createInterface({ input: process.stdin, output: process.stdout, completer, history, historySize: 1000, terminal: process.stdin.isTTY });
@@ -619,7 +623,7 @@ async function shellCommand(argv: string[]): Promise<void> {
     prompt();
   });
   const runLine = async (line: string): Promise<void> => {
-    const w = words(line.trim());
+    const w = words(line);
     if (w.length === 0) return;
     if (line.trim()) {
       try {
