@@ -491,6 +491,12 @@ export class LeaseService {
   }
 
   private startGrace(ctx: Context): void {
+    // A brand-new ministry (nothing in its log but this minister's first entry) has never
+    // handed out a lease: nothing to wait out.
+    if (this.d.raft().lastIndex <= 1) {
+      this.graceUntil = ctx.clock.now();
+      return;
+    }
     this.graceUntil = ctx.clock.now() + this.s.ttlMs + this.s.maxDriftMs + this.d.catchUpWindowMs;
     this.wakeAtTime(ctx, this.graceUntil);
   }
