@@ -9,6 +9,7 @@
 // Under `sim`, awaiting a client call advances virtual time as far as needed; under `threads`
 // nodes run on worker threads with lmdb storage under `dataDir`.
 
+import type { ClusterStatusView, MinistryStatus, NodeStatus } from './fs/status.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
@@ -51,34 +52,7 @@ export interface ClusterOptions {
   waitForReady?: boolean;
 }
 
-export interface MinistryStatus {
-  id: string;
-  subtree: string;
-  minister: string;
-  clerks: string[];
-  term: number;
-  commitIndex: number;
-  down: boolean;
-  shortStaffed: boolean;
-}
-
-export interface NodeStatus {
-  id: string;
-  up: boolean;
-  role: string;
-  ministry: string;
-  commit: number;
-  applied: number;
-  caughtUp: boolean;
-}
-
-export interface ClusterStatusView {
-  president: string;
-  clusterTerm: number;
-  ministries: MinistryStatus[];
-  idle: string[];
-  nodes: NodeStatus[];
-}
+export type { ClusterStatusView, MinistryStatus, NodeStatus };
 
 export class Cluster {
   readonly nodeIds: string[];

@@ -10,6 +10,7 @@
 //   await fs.mkdir('/x'); console.log(await fs.ls('/'));
 //   console.log(await fs.status()); await fs.close();
 
+import type { ClusterStatusView, MinistryStatus, NodeStatus } from '../fs/status.js';
 import { randomBytes } from 'node:crypto';
 import { GovClient, type ClientTransport, type TicketInfo } from '../fs/client.js';
 import { RuntimeError } from '../runtime/errors.js';
@@ -28,35 +29,7 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
 }
 
-export interface MinistryStatus {
-  id: string;
-  subtree: string;
-  minister: string;
-  clerks: string[];
-  term: number;
-  commitIndex: number;
-  down: boolean;
-  shortStaffed: boolean;
-}
-
-export interface NodeStatus {
-  id: string;
-  up: boolean;
-  role: string;
-  ministry: string;
-  commit: number;
-  applied: number;
-  caughtUp: boolean;
-}
-
-/** The same view as Cluster.status() (src/cluster.ts). */
-export interface ClusterStatusView {
-  president: string;
-  clusterTerm: number;
-  ministries: MinistryStatus[];
-  idle: string[];
-  nodes: NodeStatus[];
-}
+export type { ClusterStatusView, MinistryStatus, NodeStatus };
 
 /** A GovClient connected over TCP, plus what only a network client has. */
 export type RemoteGovClient = GovClient & {
