@@ -46,6 +46,8 @@ interface Waiter {
   deadline: number;
   reply: Reply;
   state: 'waiting' | 'revoking';
+  /** Local time the request arrived (the holder learns how long it was held). */
+  arrivedAt: number;
   /** Write: the logged grant, told to the client once conflicting reads are gone. */
   grant?: LeaseGrant;
   grantedAt?: number;
@@ -78,6 +80,8 @@ export class LeaseService {
   private writers: Waiter[] = [];
   private readers: Waiter[] = [];
   private revokes: PendingRevoke[] = [];
+  /** Revocations waiting for this member to apply the write's grant. */
+  private afterApplied: { index: number; run: () => void }[] = [];
   private seq = 0;
   private leading = false;
   /** No write is granted before this (local ms): read leases this minister cannot ask about
@@ -202,6 +206,7 @@ export class LeaseService {
       deadline: op.deadlineMs === undefined || op.deadlineMs <= 0 ? Infinity : ctx.clock.now() + op.deadlineMs,
       reply,
       state: 'waiting',
+      arrivedAt: ctx.clock.now(),
     };
     if (op.mode === 'write') this.openWrite(ctx, w, op.wait ?? true);
     else this.openRead(ctx, w, op.wait ?? true);
@@ -212,7 +217,7 @@ export class LeaseService {
     return this.d.role === 'minister' && !r.fenced && r.minister !== NO_MINISTER && this.d.raft().softState().role === 'leader';
   }
 
-  private propose(ctx: Context, entry: Parameters<typeof MinistryNamespace.encodeLease>[0], reply: Reply | null, then: (r: { ok: true; value: unknown } | { ok: false; error: FsErrorData }) => void): boolean {
+  private propose(ctx: Context, entry: Parameters<typeof MinistryNamespace.encodeLease>[0], reply: Reply | null, then: (r: { ok: true; value: unknown } | { ok: false; error: FsErrorData }, index: number) => void): boolean {
     const raft = this.d.raft();
     const t = raft.propose(MinistryNamespace.encodeLease(entry));
     if (!t.ok) {
@@ -220,7 +225,7 @@ export class LeaseService {
       return false;
     }
     raft.whenApplied(t.index, t.term, (o) => {
-      if (o.ok) then(o.result as { ok: true; value: unknown } | { ok: false; error: FsErrorData });
+      if (o.ok) then(o.result as { ok: true; value: unknown } | { ok: false; error: FsErrorData }, t.index);
       else if (reply) this.fail(reply, 'EAGAIN', `lease change lost to a new minister: retry`, '', true);
     });
     return true;
@@ -307,17 +312,19 @@ export class LeaseService {
     w.state = 'revoking';
     const id = `${this.d.node}-w${w.seq}-${this.d.record().term}`;
     const end = w.end === Infinity ? null : w.end;
-    const proposed = this.propose(ctx, { op: 'lease.grant', intent: '', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify }, null, (r) => {
+    const proposed = this.propose(ctx, { op: 'lease.grant', intent: '', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify }, null, (r, index) => {
       if (!r.ok) {
         this.writers = this.writers.filter((x) => x !== w);
         w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error });
         return;
       }
-      w.grant = { id, path: w.path, mode: 'write', start: w.start, end, token: (r.value as { token: number }).token, ttlMs: this.s.ttlMs, grantedBy: this.d.node };
+      w.grant = { id, path: w.path, mode: 'write', start: w.start, end, token: (r.value as { token: number }).token, ttlMs: this.s.ttlMs, grantedBy: this.d.node, heldMs: 0, driftRate: this.s.maxDriftMs / this.s.ttlMs };
       w.grantedAt = ctx.clock.now();
       const members = [this.d.record().minister, ...this.d.record().clerks].filter((m) => m !== this.d.node && m !== NO_MINISTER);
       const asks = members.map((m) =>
-        ctx.ask(ctx.ref(this.d.memberAddress(m)), { type: 'govfs.fs.RevokeReads', path: w.path, start: w.start, end: w.end, exceptClient: w.clientId }, { timeoutMs: this.s.ttlMs + this.s.maxDriftMs + 1_000 }).then(
+        // A member answers only once it has applied the grant itself: from then on it refuses
+        // conflicting reads, so none granted before its answer can be missed.
+        ctx.ask(ctx.ref(this.d.memberAddress(m)), { type: 'govfs.fs.RevokeReads', path: w.path, start: w.start, end: w.end, exceptClient: w.clientId, index }, { timeoutMs: this.s.ttlMs + this.s.maxDriftMs + 1_000 }).then(
           () => true,
           () => false,
         ),
@@ -341,6 +348,8 @@ export class LeaseService {
     const grant = w.grant!;
     const done = (): void => {
       this.writers = this.writers.filter((x) => x !== w);
+      // Held until the grant (or its renewal) committed: the holder's lease counts from then.
+      grant.heldMs = Math.max(0, (w.grantedAt ?? w.arrivedAt) - w.arrivedAt);
       this.ok(w.reply, grant);
       this.pumpWriters(ctx);
     };
@@ -349,6 +358,7 @@ export class LeaseService {
       return;
     }
     const proposed = this.propose(ctx, { op: 'lease.renew', id: grant.id, ttlMs: this.s.ttlMs }, null, (r) => {
+      w.grantedAt = ctx.clock.now();
       if (r.ok) done();
       else {
         this.writers = this.writers.filter((x) => x !== w);
@@ -396,7 +406,7 @@ export class LeaseService {
 
   private grantRead(_ctx: Context, w: Waiter, now: number): void {
     const lease = this.reads.grant({ clientId: w.clientId, notify: w.notify, path: w.path, start: w.start, end: w.end, token: this.d.state().token, validUntil: now + this.s.ttlMs + this.s.maxDriftMs });
-    const grant: LeaseGrant = { id: lease.id, path: w.path, mode: 'read', start: w.start, end: w.end === Infinity ? null : w.end, token: lease.token, ttlMs: this.s.ttlMs, grantedBy: this.d.node };
+    const grant: LeaseGrant = { id: lease.id, path: w.path, mode: 'read', start: w.start, end: w.end === Infinity ? null : w.end, token: lease.token, ttlMs: this.s.ttlMs, grantedBy: this.d.node, heldMs: Math.max(0, now - w.arrivedAt), driftRate: this.s.maxDriftMs / this.s.ttlMs };
     this.ok(w.reply, grant);
   }
 
@@ -443,6 +453,12 @@ export class LeaseService {
     this.wakeAtTime(ctx, Math.max(...conflicting.map((l) => l.validUntil)));
   }
 
+  /** `revokeReads` once this member has applied log index `index` (the write's grant). */
+  revokeReadsAfter(ctx: Context, index: number, path: string, start: number, end: number, exceptClient: string, done: (revoked: number) => void): void {
+    if (this.d.raft().applied >= index) this.revokeReads(ctx, path, start, end, exceptClient, done);
+    else this.afterApplied.push({ index, run: () => this.revokeReads(ctx, path, start, end, exceptClient, done) });
+  }
+
   private checkRevokes(ctx: Context): void {
     const now = ctx.clock.now();
     this.revokes = this.revokes.filter((r) => {
@@ -467,6 +483,12 @@ export class LeaseService {
 
   /** After every applied entry: intents, grants and releases may unblock someone. */
   wake(ctx: Context): void {
+    if (this.afterApplied.length > 0) {
+      const applied = this.d.raft().applied;
+      const ready = this.afterApplied.filter((x) => x.index <= applied);
+      this.afterApplied = this.afterApplied.filter((x) => x.index > applied);
+      for (const x of ready) x.run();
+    }
     this.pumpReaders(ctx);
     if (this.writers.length > 0) this.pumpWriters(ctx);
   }
@@ -545,8 +567,10 @@ export class LeaseService {
     for (const w of [...this.writers, ...this.readers]) this.fail(w.reply, 'EAGAIN', 'this member stopped serving: retry', w.path, true);
     this.writers = [];
     this.readers = [];
-    for (const r of this.revokes) r.done(r.count);
+    // Revocations still pending stay unanswered: this member's read leases may still be valid
+    // at their holders, so the minister must treat it as unreachable and wait them out.
     this.revokes = [];
+    this.afterApplied = [];
   }
 
   /** For tests: live lease counts. */

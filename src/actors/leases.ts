@@ -48,6 +48,11 @@ export interface LeaseGrant {
   ttlMs: number;
   /** Node that granted it: renew and release there. */
   grantedBy: string;
+  /** How long the grantor held the request before granting (its clock): the holder may count
+   * its lease from its send time plus this, less the drift the two clocks may have had. */
+  heldMs: number;
+  /** The drift bound, as a fraction of a lease period (maxDriftMs / ttlMs). */
+  driftRate: number;
 }
 
 /** Replicated lease log entries. */

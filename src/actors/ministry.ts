@@ -306,9 +306,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           return;
         }
         case 'govfs.fs.RevokeReads': {
-          const r = msg as { path: string; start: number; end: number; exceptClient: string };
+          const r = msg as { path: string; start: number; end: number; exceptClient: string; index: number };
           const answer = ctx.deferReply();
-          leases.revokeReads(ctx, r.path, r.start, r.end, r.exceptClient, (n) => answer({ type: 'govfs.fs.ReadsRevoked', revoked: n }));
+          leases.revokeReadsAfter(ctx, r.index, r.path, r.start, r.end, r.exceptClient, (n) => answer({ type: 'govfs.fs.ReadsRevoked', revoked: n }));
           return;
         }
         case 'session.ended': {

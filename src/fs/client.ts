@@ -227,18 +227,20 @@ export class GovClient {
       // after a few seconds for another member.
       attemptTimeoutMs: Math.max(this.requestTimeoutMs, Math.min(opts.deadlineMs || Infinity, 5_000) + 500),
       sentAt,
-    })) as { id: string; mode: LeaseMode; start: number; end: number | null; token: number; ttlMs: number; grantedBy: string };
+    })) as { id: string; mode: LeaseMode; start: number; end: number | null; token: number; ttlMs: number; grantedBy: string; heldMs?: number; driftRate?: number };
+    // Count from the send time plus the time the grantor held the request, less what the two
+    // clocks may have drifted apart meanwhile.
+    const held = Math.max(0, grant.heldMs ?? 0) * (1 - Math.min(1, Math.max(0, grant.driftRate ?? 1)));
     const handle = new LeaseHandle(
-      { id: grant.id, path, mode: grant.mode, range: [grant.start, grant.end ?? Infinity], token: grant.token, expiresAt: sentAt.t + grant.ttlMs, grantedBy: grant.grantedBy },
+      { id: grant.id, path, mode: grant.mode, range: [grant.start, grant.end ?? Infinity], token: grant.token, expiresAt: sentAt.t + held + grant.ttlMs, grantedBy: grant.grantedBy },
       this,
     );
     this.handles.set(grant.id, handle);
-    // A holder counts its lease from when it sent the request; if the grantor made it wait
-    // (for a conflicting lease to go), most of that period has passed: renew at once, which
-    // counts from now.
-    if (handle.lease.expiresAt - this.transport.now() < (grant.ttlMs * 2) / 3 && !(await this.renewOnce(handle, grant.ttlMs))) {
+    // Most of the period gone already (a slow answer): renew at once; a lease that can be
+    // neither used nor renewed is given back.
+    if (handle.lease.expiresAt - this.transport.now() < grant.ttlMs / 3 && !(await this.renewOnce(handle, grant.ttlMs)) && !handle.valid(this.transport.now())) {
       await this.releaseLease(handle);
-      throw new FsError('EAGAIN', `open ${path}: the lease was granted but could not be renewed in time; retry`, path);
+      throw new FsError('EAGAIN', `open ${path}: the lease expired before it could be used; retry`, path);
     }
     void this.keepRenewing(handle, grant.ttlMs);
     return handle;

@@ -28,10 +28,10 @@ export class LeaseInvariant {
 
   private check(): void {
     this.checks++;
-    const live: { client: string; h: LeaseHandle }[] = [];
+    const live: { client: string; h: LeaseHandle; now: number }[] = [];
     for (const holder of this.holders) {
       const now = holder.now();
-      for (const h of holder.client.openHandles) if (h.valid(now)) live.push({ client: holder.client.clientId, h });
+      for (const h of holder.client.openHandles) if (h.valid(now)) live.push({ client: holder.client.clientId, h, now });
     }
     for (let i = 0; i < live.length; i++) {
       for (let j = i + 1; j < live.length; j++) {
@@ -42,7 +42,8 @@ export class LeaseInvariant {
         const [as, ae] = a.h.lease.range;
         const [bs, be] = b.h.lease.range;
         if (as < be && bs < ae) {
-          const msg = `t=${this.cluster.now().toFixed(1)}: ${a.client} ${a.h.lease.mode} [${as},${ae}) and ${b.client} ${b.h.lease.mode} [${bs},${be}) on ${a.h.lease.path} both valid`;
+          const left = (x: { h: LeaseHandle; now: number }) => `${x.h.lease.id}, ${(x.h.lease.expiresAt - x.now).toFixed(1)} ms left`;
+          const msg = `t=${this.cluster.now().toFixed(1)}: ${a.client} ${a.h.lease.mode} [${as},${ae}) (${left(a)}) and ${b.client} ${b.h.lease.mode} [${bs},${be}) (${left(b)}) on ${a.h.lease.path} both valid`;
           if (this.violations.length < 10) this.violations.push(msg);
         }
       }
