@@ -10,11 +10,8 @@
 // Goals (issue 5): uncontended acquire p50 ≤ 1 ms; lock-by-row faster than whole-file for
 // every W ≥ 2.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Cluster } from '../src/cluster.js';
 import type { GovClient } from '../src/fs/client.js';
+import { progress, startTarget } from './target.js';
 
 const MBPS = 200;
 const ROWS = 10;
@@ -58,23 +55,24 @@ async function writer(c: GovClient, path: string, rowBytes: number, byRow: boole
   return performance.now() - t0;
 }
 
-export const describe = 'uncontended lease latency, and the thesis range-locking sweep (row vs whole-file) on threads + lmdb (--quick)';
+export const describe = 'uncontended lease latency, and the thesis range-locking sweep (row vs whole-file) on threads + lmdb (--quick, --server host:port)';
 
 export async function run(o: Record<string, string | boolean | undefined>): Promise<LeasesResult> {
   const quick = o.quick === true;
-  const dataDir = mkdtempSync(join(tmpdir(), 'govfs-leases-'));
-  const cluster = await Cluster.start({ nodes: 4, scheduler: 'threads', dataDir, threads: 2 });
+  const target = await startTarget(o, { nodes: 4 });
   try {
-    const admin = cluster.client();
-    await admin.create('/u');
+    const admin = await target.client();
+    const base = `/leases-${Math.floor(performance.now())}`;
+    await admin.mkdir(base);
+    await admin.create(`${base}/u`);
     // The first write lease waits out the new minister's grace period.
-    await (await admin.open('/u', { mode: 'write' })).release();
+    await (await admin.open(`${base}/u`, { mode: 'write' })).release();
     const acq: number[] = [];
     const rel: number[] = [];
     const cyc: number[] = [];
     for (let i = 0; i < (quick ? 100 : 500); i++) {
       const t0 = performance.now();
-      const h = await admin.open('/u', { mode: 'write' });
+      const h = await admin.open(`${base}/u`, { mode: 'write' });
       const t1 = performance.now();
       await h.release();
       const t2 = performance.now();
@@ -86,20 +84,22 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
     const sizes = quick ? [1_000, 1_000_000] : [1_000, 1_000_000, 10_000_000];
     const writersList = quick ? [1, 2, 8] : THESIS.writers;
     let file = 0;
+    const pool = await Promise.all(Array.from({ length: Math.max(...writersList) }, () => target.client()));
+    const tick = progress(sizes.length * writersList.length);
     for (const rowBytes of sizes) {
       for (const w of writersList) {
-        process.stderr.write(`leases: rows of ${rowBytes} B, ${w} writer(s)\n`);
         const result = { rowBytes, writers: w, byRowMeanMs: 0, wholeFileMeanMs: 0 };
         for (const byRow of [true, false]) {
-          const path = `/mat${file++}`;
+          const path = `${base}/mat${file++}`;
           await admin.create(path);
-          const clients = Array.from({ length: w }, () => cluster.client());
+          const clients = pool.slice(0, w);
           const times = await Promise.all(clients.map((c) => writer(c, path, rowBytes, byRow)));
           const mean = times.reduce((a, b) => a + b, 0) / times.length;
           if (byRow) result.byRowMeanMs = mean;
           else result.wholeFileMeanMs = mean;
         }
         sweep.push(result);
+        tick(`rows of ${rowBytes} B, ${w} writer(s)`);
       }
     }
     return {
@@ -107,8 +107,7 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
       sweep,
     };
   } finally {
-    await cluster.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await target.close();
   }
 }
 

@@ -7,10 +7,7 @@
 // Static ministries as in the thesis: one at /, the others at /1 ... /(n-1), 2 clerks each.
 // Goals (issue 4): creates ≥ 1,000× the thesis's ≈ 13 creates/s per ministry; ls p99 ≤ 1 ms.
 
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Cluster } from '../src/cluster.js';
+import { progress, startTarget } from './target.js';
 
 const THESIS_LS: Record<number, { batch: [number, number]; stride: [number, number] }> = {
   1: { batch: [0.188, 0.431], stride: [0.187, 0.432] },
@@ -36,15 +33,22 @@ function q(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 }
 
-async function runFor(n: number, quick: boolean): Promise<MetaRow[]> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'govfs-meta-'));
-  const ministries = Array.from({ length: n - 1 }, (_, i) => ({ subtree: `/${i + 1}`, clerks: 2 }));
-  const cluster = await Cluster.start({ nodes: 1 + 3 * n, scheduler: 'threads', dataDir, ministries, threads: 2 });
+async function runFor(n: number, quick: boolean, o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
+  const wanted = Array.from({ length: n - 1 }, (_, i) => ({ subtree: `/${i + 1}`, clerks: 2 }));
+  const target = await startTarget(o, { nodes: 1 + 3 * n, ministries: wanted });
   const rows: MetaRow[] = [];
   try {
-    const dirs = ['/0', ...ministries.map((m) => m.subtree)];
+    // Against a running cluster: whatever ministries it has besides "/".
+    const ministries = (await target.status()).ministries.filter((m) => m.subtree !== '/').map((m) => ({ subtree: m.subtree }));
+    n = ministries.length + 1;
+    // 30 clients at most run at once: one pool, handed out round robin.
+    const pool = await Promise.all(Array.from({ length: 30 }, () => target.client()));
+    let next = 0;
+    const cluster = { client: () => pool[next++ % pool.length]! };
+    const tag = `/0-${Math.floor(performance.now())}`;
+    const dirs = [tag, ...ministries.map((m) => `${m.subtree}${tag}`)];
     const setup = cluster.client();
-    await setup.mkdir('/0');
+    for (const d of dirs) await setup.mkdir(d, { parents: true });
     for (const d of dirs) for (let f = 0; f < 10; f++) await setup.create(`${d}/f${f}`);
     const perDir = quick ? 200 : 2_000;
     // Warm up (JIT, caches of the subtree map) before anything is timed.
@@ -88,21 +92,21 @@ async function runFor(n: number, quick: boolean): Promise<MetaRow[]> {
     lat.sort((a, b) => a - b);
     rows.push({ ministries: n, workload: 'create', ops: lat.length, opsPerSec: lat.length / secs, p50Ms: q(lat, 0.5), p99Ms: q(lat, 0.99), thesisP50Ms: THESIS_CREATE_P50[n]!, thesisP99Ms: null });
   } finally {
-    await cluster.stop();
-    rmSync(dataDir, { recursive: true, force: true });
+    await target.close();
   }
   return rows;
 }
 
-export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3)';
+export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --server host:port)';
 
 export async function run(o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
   const quick = o.quick === true;
-  const counts = typeof o.ministries === 'string' ? o.ministries.split(',').map(Number) : quick ? [1, 3] : [1, 2, 3, 4, 5];
+  const counts = typeof o.server === 'string' ? [0] : typeof o.ministries === 'string' ? o.ministries.split(',').map(Number) : quick ? [1, 3] : [1, 2, 3, 4, 5];
   const rows: MetaRow[] = [];
+  const tick = progress(counts.length);
   for (const n of counts) {
-    process.stderr.write(`meta: ${n} ministr${n === 1 ? 'y' : 'ies'}...\n`);
-    rows.push(...(await runFor(n, quick)));
+    rows.push(...(await runFor(n, quick, o)));
+    tick(n === 0 ? o.server as string : `${n} ministr${n === 1 ? 'y' : 'ies'}`);
   }
   return rows;
 }

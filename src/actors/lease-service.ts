@@ -32,7 +32,7 @@ interface Request {
 
 /** The lease operations clients send (inside FsRequest.op_json). */
 export type LeaseOp =
-  | { op: 'lease-open'; path: string; mode: 'read' | 'write'; start?: number; end?: number | null; wait?: boolean; deadlineMs?: number }
+  | { op: 'lease-open'; path: string; mode: 'read' | 'write'; start?: number; end?: number | null; wait?: boolean; deadlineMs?: number; reqId?: string }
   | { op: 'lease-renew'; id: string; mode: 'read' | 'write' }
   | { op: 'lease-release'; id: string; mode: 'read' | 'write' };
 
@@ -48,6 +48,8 @@ interface Waiter {
   state: 'waiting' | 'revoking';
   /** Local time the request arrived (the holder learns how long it was held). */
   arrivedAt: number;
+  /** The client's id for this open, the same on every retry of it. */
+  reqId: string;
   /** Write: the logged grant, told to the client once conflicting reads are gone. */
   grant?: LeaseGrant;
   grantedAt?: number;
@@ -92,6 +94,8 @@ export class LeaseService {
   /** Write leases whose renewals are refused because a writer waits for their range. */
   private readonly revokedWrites = new Set<string>();
   private readonly releasing = new Set<string>();
+  /** Grants by (client, request id), so a retried open gets the lease it was already given. */
+  private readonly grantedFor = new Map<string, LeaseGrant>();
 
   constructor(private readonly d: LeaseServiceDeps) {
     this.reads = new ReadLeaseTable(d.node);
@@ -207,9 +211,51 @@ export class LeaseService {
       reply,
       state: 'waiting',
       arrivedAt: ctx.clock.now(),
+      reqId: op.reqId ?? '',
     };
+    if (w.reqId && this.retried(ctx, w)) return;
     if (op.mode === 'write') this.openWrite(ctx, w, op.wait ?? true);
     else this.openRead(ctx, w, op.wait ?? true);
+  }
+
+  /** A retry of an open this member already has: answer it where the first attempt would
+   * have been answered (an abandoned first attempt must not queue, or hold, a second lease). */
+  private retried(ctx: Context, w: Waiter): boolean {
+    const key = `${w.clientId}\u0000${w.reqId}`;
+    const granted = this.grantedFor.get(key);
+    if (granted) {
+      // Hand it over again, renewed first: the retry counts its lease from its own send time,
+      // so the grantor's period must start after the retry arrived.
+      if (granted.mode === 'read') {
+        const l = this.reads.leases.get(granted.id);
+        if (l && !l.revoking) {
+          l.validUntil = ctx.clock.now() + this.s.ttlMs + this.s.maxDriftMs;
+          this.ok(w.reply, { ...granted, heldMs: 0 });
+          return true;
+        }
+      } else if (this.isLeading() && this.d.state().leases.has(granted.id)) {
+        this.propose(ctx, { op: 'lease.renew', id: granted.id, ttlMs: this.s.ttlMs }, w.reply, (r) =>
+          r.ok ? this.ok(w.reply, { ...granted, heldMs: Math.max(0, ctx.clock.now() - w.arrivedAt) }) : w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error }),
+        );
+        return true;
+      }
+      this.grantedFor.delete(key);
+      return false;
+    }
+    const pending = [...this.writers, ...this.readers].find((x) => x.clientId === w.clientId && x.reqId === w.reqId);
+    if (!pending) return false;
+    // Answer the retry instead, and count the held time from its arrival: the client counts
+    // its lease from the retry's send time.
+    pending.reply = w.reply;
+    pending.arrivedAt = w.arrivedAt;
+    return true;
+  }
+
+  /** Remember what an open was answered with, for its retries (a bounded map). */
+  private remember(w: Waiter, grant: LeaseGrant): void {
+    if (!w.reqId) return;
+    this.grantedFor.set(`${w.clientId}\u0000${w.reqId}`, grant);
+    if (this.grantedFor.size > 4096) this.grantedFor.delete(this.grantedFor.keys().next().value!);
   }
 
   private isLeading(): boolean {
@@ -350,6 +396,7 @@ export class LeaseService {
       this.writers = this.writers.filter((x) => x !== w);
       // Held until the grant (or its renewal) committed: the holder's lease counts from then.
       grant.heldMs = Math.max(0, (w.grantedAt ?? w.arrivedAt) - w.arrivedAt);
+      this.remember(w, grant);
       this.ok(w.reply, grant);
       this.pumpWriters(ctx);
     };
@@ -407,6 +454,7 @@ export class LeaseService {
   private grantRead(_ctx: Context, w: Waiter, now: number): void {
     const lease = this.reads.grant({ clientId: w.clientId, notify: w.notify, path: w.path, start: w.start, end: w.end, token: this.d.state().token, validUntil: now + this.s.ttlMs + this.s.maxDriftMs });
     const grant: LeaseGrant = { id: lease.id, path: w.path, mode: 'read', start: w.start, end: w.end === Infinity ? null : w.end, token: lease.token, ttlMs: this.s.ttlMs, grantedBy: this.d.node, heldMs: Math.max(0, now - w.arrivedAt), driftRate: this.s.maxDriftMs / this.s.ttlMs };
+    this.remember(w, grant);
     this.ok(w.reply, grant);
   }
 

@@ -209,6 +209,7 @@ export class GovClient {
   }
 
   private readonly handles = new Map<string, LeaseHandle>();
+  private openSeq = 0;
 
   /** Take a capability on a file (thesis 3.1): `read`/`write` on the whole file, or on a byte
    * range (read-region / write-region). Renewed automatically until released. */
@@ -219,7 +220,10 @@ export class GovClient {
     if (!(Number.isSafeInteger(start) && start >= 0 && (end === Infinity || (Number.isSafeInteger(end) && end > start)))) {
       throw new FsError('EINVAL', `open ${path}: bad range [${start}, ${end}) (want 0 <= start < end)`, path);
     }
-    const op = { op: 'lease-open', path, mode: opts.mode, start, end: end === Infinity ? null : end, wait: opts.wait ?? true, deadlineMs: opts.deadlineMs ?? 0 };
+    // The same request id on every retry: the grantor answers a retry with what the first
+    // attempt queued or got, instead of queueing (and later holding) a second lease.
+    const reqId = `o${++this.openSeq}`;
+    const op = { op: 'lease-open', path, mode: opts.mode, start, end: end === Infinity ? null : end, wait: opts.wait ?? true, deadlineMs: opts.deadlineMs ?? 0, reqId };
     const sentAt = { t: 0 };
     const grant = (await this.send(op as unknown as ClientOp, path, false, false, {
       toMinister: opts.mode === 'write',

@@ -1,0 +1,60 @@
+// Where a benchmark runs: a cluster it starts itself (threads scheduler, lmdb in a temporary
+// folder), or a running cluster given with `--server host:port` (`govfs bench NAME --server`).
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from '../src/cluster.js';
+import type { GovClient } from '../src/fs/client.js';
+import type { ClusterStatusView } from '../src/fs/status.js';
+import { connect } from '../src/net/client-connect.js';
+
+export interface BenchTarget {
+  client(): Promise<GovClient>;
+  status(): Promise<ClusterStatusView>;
+  close(): Promise<void>;
+  describe: string;
+}
+
+export async function startTarget(o: Record<string, string | boolean | undefined>, local: { nodes: number; ministries?: { subtree: string; clerks: number }[] }): Promise<BenchTarget> {
+  if (typeof o.server === 'string') {
+    const servers = o.server.split(',');
+    const clients: { close(): Promise<void> }[] = [];
+    const first = await connect(servers);
+    clients.push(first);
+    return {
+      describe: `running cluster at ${o.server}`,
+      client: async () => {
+        const c = await connect(servers);
+        clients.push(c);
+        return c;
+      },
+      status: () => first.status(),
+      close: async () => {
+        await Promise.all(clients.map((c) => c.close()));
+      },
+    };
+  }
+  const dataDir = mkdtempSync(join(tmpdir(), 'govfs-bench-'));
+  const cluster = await Cluster.start({ nodes: local.nodes, scheduler: 'threads', dataDir, ministries: local.ministries, threads: 2 });
+  return {
+    describe: `in-process cluster of ${local.nodes} nodes (threads scheduler, 2 worker threads, lmdb with fsync)`,
+    client: async () => cluster.client(),
+    status: () => cluster.status(),
+    close: async () => {
+      await cluster.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A one-line progress bar on stderr for long sweeps. */
+export function progress(total: number): (label: string) => void {
+  let done = 0;
+  return (label) => {
+    done++;
+    const width = 24;
+    const filled = Math.round((done / total) * width);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${total} ${label.padEnd(40)}${done === total ? '\n' : ''}`);
+  };
+}
