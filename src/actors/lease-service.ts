@@ -400,7 +400,8 @@ export class LeaseService {
       this.ok(w.reply, grant);
       this.pumpWriters(ctx);
     };
-    if (ctx.clock.now() - (w.grantedAt ?? 0) < this.s.ttlMs / 3) {
+    // (Also when a retry of the request arrived after the grant: its holder counts from then.)
+    if (ctx.clock.now() - (w.grantedAt ?? 0) < this.s.ttlMs / 3 && w.arrivedAt <= (w.grantedAt ?? 0)) {
       done();
       return;
     }
