@@ -9,7 +9,7 @@
 // Under `sim`, awaiting a client call advances virtual time as far as needed; under `threads`
 // nodes run on worker threads with lmdb storage under `dataDir`.
 
-import type { ClusterStatusView, MinistryStatus, NodeStatus } from './fs/status.js';
+import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './fs/status.js';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
@@ -257,43 +257,7 @@ export class Cluster {
 
   /** The president, the cluster term, every ministry's staff and commit index, idle nodes. */
   async status(): Promise<ClusterStatusView> {
-    const reports = await Promise.all(
-      this.nodeIds.map((id) =>
-        this.drive(this.clientRuntime.ask<NodeReportMsg>(this.configs.get(id)!.addresses[id]!, { type: 'govfs.fs.NodeProbe' }, { timeoutMs: 500 })).then(
-          (r) => ({ id, r }),
-          () => ({ id, r: null }),
-        ),
-      ),
-    );
-    // The cluster view from the president if one answers, else from any node.
-    let view: ClusterStatusMsg | null = null;
-    const order = [...reports].sort((a, b) => (a.r?.role === 'president' ? -1 : 0) - (b.r?.role === 'president' ? -1 : 0));
-    for (const { id, r } of order) {
-      if (!r) continue;
-      view = await this.drive(this.clientRuntime.ask<ClusterStatusMsg>(this.configs.get(id)!.addresses[id]!, { type: 'govfs.fs.StatusRequest' }, { timeoutMs: 500 })).catch(() => null);
-      if (view) break;
-    }
-    const byId = new Map(reports.map(({ id, r }) => [id, r]));
-    const ministries: MinistryStatus[] = (view?.ministries ?? []).map((m) => ({
-      id: m.id,
-      subtree: m.subtree,
-      minister: m.minister,
-      clerks: [...(m.clerks ?? [])],
-      term: m.term,
-      commitIndex: byId.get(m.minister)?.commit ?? 0,
-      down: m.down,
-      shortStaffed: (view?.shortStaffed ?? []).includes(m.id),
-    }));
-    return {
-      president: view?.president ?? '',
-      clusterTerm: view?.clusterTerm ?? 0,
-      ministries,
-      idle: [...(view?.idle ?? [])],
-      nodes: this.nodeIds.map((id) => {
-        const r = byId.get(id);
-        return { id, up: !!r, role: r?.role ?? 'down', ministry: r?.ministry ?? '', commit: r?.commit ?? 0, applied: r?.applied ?? 0, caughtUp: r?.caughtUp ?? false };
-      }),
-    };
+    return gatherStatus(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 })));
   }
 
   /** Crash node `id` (sim: at once, un-synced writes lost; threads: its actors stop). */
@@ -331,21 +295,4 @@ export class Cluster {
   private check(id: string): void {
     if (!this.nodeIds.includes(id)) throw new RuntimeError('ENOENT', `no node ${id} (nodes are ${this.nodeIds.join(', ')})`);
   }
-}
-
-interface NodeReportMsg {
-  id: string;
-  role: string;
-  ministry: string;
-  commit: number;
-  applied: number;
-  caughtUp: boolean;
-}
-
-interface ClusterStatusMsg {
-  president: string;
-  clusterTerm: number;
-  ministries: { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean }[];
-  idle: string[];
-  shortStaffed: string[];
 }

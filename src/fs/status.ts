@@ -29,3 +29,61 @@ export interface ClusterStatusView {
   idle: string[];
   nodes: NodeStatus[];
 }
+
+interface NodeReportMsg {
+  id: string;
+  role: string;
+  ministry: string;
+  commit: number;
+  applied: number;
+  caughtUp: boolean;
+}
+
+interface ClusterStatusMsg {
+  president: string;
+  clusterTerm: number;
+  ministries: { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean }[];
+  idle: string[];
+  shortStaffed: string[];
+}
+
+/** Build the status view: probe every node, then take the cluster view from the president if
+ * it answers, else from any node. `ask` rejects when a node does not answer. */
+export async function gatherStatus(ids: readonly string[], ask: (node: string, msg: object) => Promise<unknown>): Promise<ClusterStatusView> {
+  const reports = await Promise.all(
+    ids.map((id) =>
+      ask(id, { type: 'govfs.fs.NodeProbe' }).then(
+        (r) => ({ id, r: r as NodeReportMsg }),
+        () => ({ id, r: null }),
+      ),
+    ),
+  );
+  let view: ClusterStatusMsg | null = null;
+  const order = [...reports].sort((a, b) => (a.r?.role === 'president' ? -1 : 0) - (b.r?.role === 'president' ? -1 : 0));
+  for (const { id, r } of order) {
+    if (!r) continue;
+    view = (await ask(id, { type: 'govfs.fs.StatusRequest' }).catch(() => null)) as ClusterStatusMsg | null;
+    if (view) break;
+  }
+  const byId = new Map(reports.map(({ id, r }) => [id, r]));
+  // Numbers come as numbers in process and may come as strings from JSON: normalise.
+  return {
+    president: view?.president ?? '',
+    clusterTerm: Number(view?.clusterTerm ?? 0),
+    ministries: (view?.ministries ?? []).map((m) => ({
+      id: m.id,
+      subtree: m.subtree,
+      minister: m.minister,
+      clerks: [...(m.clerks ?? [])],
+      term: Number(m.term),
+      commitIndex: Number(byId.get(m.minister)?.commit ?? 0),
+      down: m.down,
+      shortStaffed: (view?.shortStaffed ?? []).includes(m.id),
+    })),
+    idle: [...(view?.idle ?? [])],
+    nodes: ids.map((id) => {
+      const r = byId.get(id);
+      return { id, up: !!r, role: r?.role ?? 'down', ministry: r?.ministry ?? '', commit: Number(r?.commit ?? 0), applied: Number(r?.applied ?? 0), caughtUp: r?.caughtUp ?? false };
+    }),
+  };
+}

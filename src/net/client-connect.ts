@@ -10,7 +10,7 @@
 //   await fs.mkdir('/x'); console.log(await fs.ls('/'));
 //   console.log(await fs.status()); await fs.close();
 
-import type { ClusterStatusView, MinistryStatus, NodeStatus } from '../fs/status.js';
+import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from '../fs/status.js';
 import { randomBytes } from 'node:crypto';
 import { GovClient, type ClientTransport, type TicketInfo } from '../fs/client.js';
 import { RuntimeError } from '../runtime/errors.js';
@@ -45,60 +45,7 @@ export type RemoteGovClient = GovClient & {
 
 async function clusterStatus(link: ServerLink, timeoutMs: number): Promise<ClusterStatusView> {
   await link.ensure();
-  const ids = Object.keys(link.nodes);
-  const reports = await Promise.all(
-    ids.map((id) =>
-      link.transport.ask(id, { type: 'govfs.fs.NodeProbe' }, timeoutMs).then(
-        (r) => ({ id, r: r as NodeReport }),
-        () => ({ id, r: null }),
-      ),
-    ),
-  );
-  // The cluster view from the president if one answers, else from any node.
-  let view: ClusterStatusMsg | null = null;
-  const order = [...reports].sort((a, b) => (a.r?.role === 'president' ? -1 : 0) - (b.r?.role === 'president' ? -1 : 0));
-  for (const { id, r } of order) {
-    if (!r) continue;
-    view = (await link.transport.ask(id, { type: 'govfs.fs.StatusRequest' }, timeoutMs).catch(() => null)) as ClusterStatusMsg | null;
-    if (view) break;
-  }
-  const byId = new Map(reports.map(({ id, r }) => [id, r]));
-  return {
-    president: view?.president ?? '',
-    clusterTerm: Number(view?.clusterTerm ?? 0),
-    ministries: (view?.ministries ?? []).map((m) => ({
-      id: m.id,
-      subtree: m.subtree,
-      minister: m.minister,
-      clerks: [...(m.clerks ?? [])],
-      term: Number(m.term),
-      commitIndex: Number(byId.get(m.minister)?.commit ?? 0),
-      down: m.down,
-      shortStaffed: (view?.shortStaffed ?? []).includes(m.id),
-    })),
-    idle: [...(view?.idle ?? [])],
-    nodes: ids.map((id) => {
-      const r = byId.get(id);
-      return { id, up: !!r, role: r?.role ?? 'down', ministry: r?.ministry ?? '', commit: Number(r?.commit ?? 0), applied: Number(r?.applied ?? 0), caughtUp: r?.caughtUp ?? false };
-    }),
-  };
-}
-
-interface NodeReport {
-  id: string;
-  role: string;
-  ministry: string;
-  commit: number;
-  applied: number;
-  caughtUp: boolean;
-}
-
-interface ClusterStatusMsg {
-  president: string;
-  clusterTerm: number;
-  ministries: { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean }[];
-  idle: string[];
-  shortStaffed: string[];
+  return gatherStatus(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs));
 }
 
 /** The connection to one of several servers, reconnecting on demand. */
