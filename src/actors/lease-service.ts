@@ -338,6 +338,7 @@ export class LeaseService {
       this.startWrite(ctx, w);
     }
     this.expireWrites(ctx, now);
+    for (const id of this.revokedWrites) if (!state.leases.has(id)) this.revokedWrites.delete(id);
     for (const l of state.leases.values()) if (this.revokedWrites.has(l.id)) next = Math.min(next, state.validUntil(l, this.s.maxDriftMs));
     this.wakeAtTime(ctx, next);
   }
@@ -358,7 +359,7 @@ export class LeaseService {
     w.state = 'revoking';
     const id = `${this.d.node}-w${w.seq}-${this.d.record().term}`;
     const end = w.end === Infinity ? null : w.end;
-    const proposed = this.propose(ctx, { op: 'lease.grant', intent: '', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify }, null, (r, index) => {
+    const proposed = this.propose(ctx, { op: 'lease.grant', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify }, null, (r, index) => {
       if (!r.ok) {
         this.writers = this.writers.filter((x) => x !== w);
         w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error });
@@ -428,10 +429,9 @@ export class LeaseService {
   private readBlocked(w: Waiter, now: number): number | null {
     const state = this.d.state();
     const writes = state.conflictingWrites(w.clientId, w.path, w.start, w.end, now, this.s.maxDriftMs);
-    const intents = state.conflictingIntents(w.clientId, w.path, w.start, w.end);
-    if (writes.length === 0 && intents.length === 0) return null;
-    // Wake when the earliest conflicting write stops being valid (intents wake us on apply).
-    return writes.length > 0 ? Math.min(...writes.map((l) => state.validUntil(l, this.s.maxDriftMs))) : Infinity;
+    if (writes.length === 0) return null;
+    // Wake when the earliest conflicting write stops being valid (releases wake us on apply).
+    return Math.min(...writes.map((l) => state.validUntil(l, this.s.maxDriftMs)));
   }
 
   private openRead(ctx: Context, w: Waiter, wait: boolean): void {
@@ -530,7 +530,7 @@ export class LeaseService {
     this.cancelWake = ctx.clock.after(Math.max(0, at - ctx.clock.now()) + 0.001, { type: 'lease.wake' } satisfies Internal);
   }
 
-  /** After every applied entry: intents, grants and releases may unblock someone. */
+  /** After every applied entry: grants and releases may unblock someone. */
   wake(ctx: Context): void {
     if (this.afterApplied.length > 0) {
       const applied = this.d.raft().applied;

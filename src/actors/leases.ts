@@ -3,15 +3,14 @@
 // Write leases are issued by the minister and are part of the ministry's replicated state: the
 // minister logs the grant (which stops members granting conflicting reads), revokes conflicting
 // read leases at every member, waits until none can still be valid, and only then tells the
-// client. (Intents, a separate entry before the grant, are kept in the log format for
-// requests that must reserve a range before they can be granted.)
+// client.
 // Renewals and releases are logged too. Every member therefore knows every write lease, so a
 // new minister recovers the table from the log, and a new clerk learns the current write
 // leases before it serves (it serves only once caught up).
 //
 // Read leases are issued by clerks (and the minister) from local state, never logged: a member
-// grants a read only while caught up with the minister and while no write lease or intent on
-// the range can be valid. When a member is cut off it stops being caught up within a heartbeat
+// grants a read only while caught up with the minister and while no write lease on the range
+// can be valid. When a member is cut off it stops being caught up within a heartbeat
 // and so stops granting; its leases then run out within their TTL. A minister that cannot
 // reach a member waits that long before it grants a conflicting write, and a new minister (or
 // one whose ministry was re-staffed) waits it out once before granting any write: the grace
@@ -57,9 +56,7 @@ export interface LeaseGrant {
 
 /** Replicated lease log entries. */
 export type LeaseEntry =
-  | { op: 'lease.intent'; intent: string; clientId: string; path: string; start: number; end: number | null }
-  | { op: 'lease.cancel'; intent: string }
-  | { op: 'lease.grant'; intent: string; id: string; clientId: string; path: string; start: number; end: number | null; ttlMs: number; notify?: string }
+  | { op: 'lease.grant'; id: string; clientId: string; path: string; start: number; end: number | null; ttlMs: number; notify?: string }
   | { op: 'lease.renew'; id: string; ttlMs: number }
   | { op: 'lease.release'; id: string };
 
@@ -77,33 +74,17 @@ interface WriteLease {
   since: number;
 }
 
-interface Intent {
-  intent: string;
-  clientId: string;
-  path: string;
-  start: number;
-  end: number;
-}
-
 const endOf = (e: number | null): number => (e === null ? Infinity : e);
 
-/** The write leases and intents of a ministry, as every member applies them from the log. */
+/** The write leases of a ministry, as every member applies them from the log. */
 export class WriteLeaseState {
   readonly leases = new Map<string, WriteLease>();
-  readonly intents = new Map<string, Intent>();
   /** Fencing tokens: one increasing counter per ministry, so monotonic per file. */
   token = 0;
 
   apply(e: LeaseEntry, now: number): { ok: true; token?: number } | { ok: false; error: FsErrorData } {
     switch (e.op) {
-      case 'lease.intent':
-        this.intents.set(e.intent, { intent: e.intent, clientId: e.clientId, path: e.path, start: e.start, end: endOf(e.end) });
-        return { ok: true };
-      case 'lease.cancel':
-        this.intents.delete(e.intent);
-        return { ok: true };
       case 'lease.grant': {
-        this.intents.delete(e.intent);
         const token = ++this.token;
         this.leases.set(e.id, { id: e.id, clientId: e.clientId, notify: e.notify ?? '', path: e.path, start: e.start, end: endOf(e.end), token, ttlMs: e.ttlMs, since: now });
         return { ok: true, token };
@@ -136,22 +117,17 @@ export class WriteLeaseState {
     return out;
   }
 
-  conflictingIntents(clientId: string, path: string, start: number, end: number): Intent[] {
-    return [...this.intents.values()].filter((i) => i.clientId !== clientId && i.path === path && rangesOverlap(i, { start, end }));
-  }
-
   toJSON(): unknown {
-    return { token: this.token, leases: [...this.leases.values()].map((l) => ({ ...l, end: l.end === Infinity ? null : l.end })), intents: [...this.intents.values()].map((i) => ({ ...i, end: i.end === Infinity ? null : i.end })) };
+    return { token: this.token, leases: [...this.leases.values()].map((l) => ({ ...l, end: l.end === Infinity ? null : l.end })) };
   }
 
   /** From a snapshot: every lease counts from `now`, the restoring member's clock (later than
    * any grant in it, so never shorter than the holders believe). */
   static fromJSON(o: unknown, now: number): WriteLeaseState {
     const s = new WriteLeaseState();
-    const x = (o ?? {}) as { token?: number; leases?: (Omit<WriteLease, 'end'> & { end: number | null })[]; intents?: (Omit<Intent, 'end'> & { end: number | null })[] };
+    const x = (o ?? {}) as { token?: number; leases?: (Omit<WriteLease, 'end'> & { end: number | null })[] };
     s.token = x.token ?? 0;
     for (const l of x.leases ?? []) s.leases.set(l.id, { ...l, end: endOf(l.end), since: now });
-    for (const i of x.intents ?? []) s.intents.set(i.intent, { ...i, end: endOf(i.end) });
     return s;
   }
 }

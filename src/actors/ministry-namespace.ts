@@ -24,7 +24,7 @@ function outcome(r: OpResult): Outcome {
 
 export class MinistryNamespace {
   private ns: Namespace;
-  /** Write leases and intents (issue 5), replicated with the namespace. */
+  /** Write leases (issue 5), replicated with the namespace. */
   leases = new WriteLeaseState();
   /** Log index at which each client's last change applied (for the ticket of a replay). */
   private readonly appliedAt = new Map<string, number>();

@@ -14,10 +14,10 @@
 // anyone failed: it rebuilds its view from the log and from what nodes report, and never
 // appoints a second minister to a healthy ministry.
 
-import { NO_MINISTER, type ClusterOrder, type ClusterState, type MinistryRecord } from './cluster-state.js';
+import type { ClusterOrder, ClusterState, MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import type { ProposeResult } from './raft/index.js';
-import type { Behaviour, Context, Message } from '../runtime/types.js';
+import type { Behaviour, Context } from '../runtime/types.js';
 
 export interface PresidentServices {
   config: NodeConfig;
@@ -212,5 +212,3 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   };
 }
 
-export { NO_MINISTER };
-export type { Message };

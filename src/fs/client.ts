@@ -255,7 +255,7 @@ export class GovClient {
     const sentAt = this.transport.now();
     try {
       const r = (await this.transport.ask(
-        h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy),
+        this.leaseNode(h),
         this.leaseRequest({ op: 'lease-renew', id: h.lease.id, mode: h.lease.mode }, h.lease.path),
         ttlMs / 3,
       )) as FsReplyMessage;
@@ -266,7 +266,7 @@ export class GovClient {
       if (r.error && r.error.code !== 'EAGAIN') {
         // Refused (expired, or others wait for the range): stop, and free it at once.
         this.dropHandle(h, 'lost');
-        void this.transport.ask(h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy), this.leaseRequest({ op: 'lease-release', id: h.lease.id, mode: h.lease.mode }, h.lease.path), this.requestTimeoutMs).catch(() => {});
+        void this.sendRelease(h);
       }
       return false;
     } catch {
@@ -292,6 +292,21 @@ export class GovClient {
     }
   }
 
+  /** Where a lease is renewed and released: the clerk that granted a read; the subtree's
+   * (current) minister for a write. */
+  private leaseNode(h: LeaseHandle): string {
+    return h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy);
+  }
+
+  /** Give a lease back; if the grantor does not answer, it expires on its own. */
+  private async sendRelease(h: LeaseHandle): Promise<void> {
+    try {
+      await this.transport.ask(this.leaseNode(h), this.leaseRequest({ op: 'lease-release', id: h.lease.id, mode: h.lease.mode }, h.lease.path), this.requestTimeoutMs);
+    } catch {
+      // expires on its own
+    }
+  }
+
   private dropHandle(h: LeaseHandle, why: 'revoked' | 'expired' | 'released' | 'lost'): void {
     this.handles.delete(h.lease.id);
     h.end(why);
@@ -305,12 +320,7 @@ export class GovClient {
   async releaseLease(h: LeaseHandle): Promise<void> {
     if (!this.handles.has(h.lease.id)) return;
     this.dropHandle(h, 'released');
-    const node = h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy);
-    try {
-      await this.transport.ask(node, this.leaseRequest({ op: 'lease-release', id: h.lease.id, mode: h.lease.mode }, h.lease.path), this.requestTimeoutMs);
-    } catch {
-      // It expires on its own.
-    }
+    await this.sendRelease(h);
   }
 
   /** The grantor revoked a lease (a conflicting write waits): stop using it, and release it. */
@@ -319,8 +329,7 @@ export class GovClient {
     const h = this.handles.get(m.leaseId);
     if (!h) return;
     this.dropHandle(h, 'revoked');
-    const node = h.lease.mode === 'read' ? h.lease.grantedBy : (this.map.lookup(h.lease.path)?.info.minister ?? h.lease.grantedBy);
-    void this.transport.ask(node, this.leaseRequest({ op: 'lease-release', id: h.lease.id, mode: h.lease.mode }, h.lease.path), this.requestTimeoutMs).catch(() => {});
+    void this.sendRelease(h);
   }
 
   /** End the session: release every handle. */

@@ -6,14 +6,13 @@
 // seed gives the same hash.
 
 import type { Logger } from 'pino';
-import { MessageRegistry, type TypedMessage, type WireEnvelope } from '../net/registry.js';
+import { MessageRegistry, type WireEnvelope } from '../net/registry.js';
 import { RuntimeError } from './errors.js';
 import { MinHeap } from './heap.js';
 import { Deque, SeededRandom, hashString } from './random.js';
 import { LocalRuntime, defaultLogger, type ActorCell, type Dispatcher } from './runtime.js';
-import type { Storage } from './storage.js';
 import { SimStorage } from './storage-sim.js';
-import type { Behaviour, Cancel, Message, Ref, Spawnable } from './types.js';
+import type { Cancel, Message, Ref, Spawnable } from './types.js';
 
 export interface SimNetworkOptions {
   /** One-way latency is drawn uniformly from [minLatencyMs, maxLatencyMs] ... */
@@ -393,4 +392,3 @@ export class Simulation {
   }
 }
 
-export type { Behaviour, Storage, TypedMessage };
