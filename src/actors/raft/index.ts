@@ -4,5 +4,5 @@ export { encodeConfChange, decodeConfChange, applyConfChange, quorum } from './m
 export type { ConfChangeRecord } from './membership.js';
 export { isValidMessage } from './validate.js';
 export * from './types.js';
-export { RaftShell, entryKey } from './shell.js';
+export { RaftShell } from './shell.js';
 export type { AppliedEntry, StateMachine, RaftShellOptions, ApplyOutcome, ShellStatus } from './shell.js';

@@ -11,7 +11,7 @@
 //     its committed entries to the state machine, serves reads and calls advance().
 //   - Storage layout under `storagePrefix`: `hs` (hard state and group), `snap` (the last
 //     snapshot), `terms` (first index of each term among applied entries, to answer
-//     committed(index, term) for compacted tickets) and `e/<16-digit index>` (entries).
+//     committed(index, term) for compacted tickets) and `e/<16-digit index>` (log segments, see log-store.ts).
 //   - When `snapshotEntries` entries were applied since the last snapshot, the state machine is
 //     snapshotted, the core compacts, and the snapshot and the deletion of the entries it
 //     covers are written in one batch.
@@ -24,6 +24,7 @@ import type { Cancel, Context } from '../../runtime/types.js';
 import { prefixed } from '../../runtime/storage.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
 import { RaftCore } from './core.js';
+import { appendOps, clearOps, compactOps, loadEntries } from './log-store.js';
 import {
   EntryKind,
   RAFT_MESSAGE_TYPES,
@@ -129,24 +130,6 @@ const td = new TextDecoder();
 const K_HS = 'hs';
 const K_SNAP = 'snap';
 const K_TERMS = 'terms';
-const E_START = 'e/';
-const E_END = 'e/\uffff';
-/** Entry keys: fixed width, so numeric order is key order (indexes stay below 2^53 < 10^16). */
-export const entryKey = (index: number): string => E_START + index.toString().padStart(16, '0');
-
-function encodeEntry(e: Entry): Uint8Array {
-  const out = new Uint8Array(9 + e.data.length);
-  out[0] = e.kind;
-  new DataView(out.buffer).setFloat64(1, e.term, true);
-  out.set(e.data, 9);
-  return out;
-}
-
-function decodeEntry(index: number, b: Uint8Array): Entry {
-  const term = new DataView(b.buffer, b.byteOffset, b.byteLength).getFloat64(1, true);
-  return { index, term, kind: b[0] as EntryKind, data: b.slice(9) };
-}
-
 interface SnapMeta {
   index: number;
   term: number;
@@ -243,7 +226,7 @@ export class RaftShell {
     const snapRaw = this.st.get(K_SNAP);
     const snapshot = snapRaw ? decodeSnapshot(snapRaw) : undefined;
     const entries: Entry[] = [];
-    for (const [k, v] of this.st.range({ start: E_START, end: E_END })) entries.push(decodeEntry(Number(k.slice(E_START.length)), v));
+    entries.push(...loadEntries(this.st, snapshot?.index ?? 0));
     const termsRaw = this.st.get(K_TERMS);
     if (termsRaw) {
       const t = parse<{ from: number; starts: { index: number; term: number }[] }>(termsRaw);
@@ -525,14 +508,13 @@ export class RaftShell {
       this.storedLast = 0;
     }
     if (r.snapshot) {
-      ops.push({ op: 'delRange', start: E_START, end: E_END });
+      ops.push(...clearOps());
       ops.push({ op: 'put', key: K_SNAP, value: encodeSnapshot(r.snapshot) });
       this.storedLast = r.snapshot.index;
     }
     if (r.entries.length > 0) {
       const first = r.entries[0]!.index;
-      if (first <= this.storedLast) ops.push({ op: 'delRange', start: entryKey(first), end: E_END });
-      for (const e of r.entries) ops.push({ op: 'put', key: entryKey(e.index), value: encodeEntry(e) });
+      ops.push(...appendOps(this.st, r.entries, first <= this.storedLast));
       this.storedLast = r.entries[r.entries.length - 1]!.index;
     }
     if (r.hardState || r.wipe) {
@@ -614,10 +596,7 @@ export class RaftShell {
     this.snapshotIndex = index;
     // Snapshot and the deletion of the entries it covers in one atomic batch: a crash keeps
     // both or neither. It becomes durable with the next Ready's sync.
-    this.st.batch([
-      { op: 'put', key: K_SNAP, value: encodeSnapshot(res.snapshot) },
-      { op: 'delRange', start: E_START, end: entryKey(index + 1) },
-    ]);
+    this.st.batch([{ op: 'put', key: K_SNAP, value: encodeSnapshot(res.snapshot) }, ...compactOps(this.st, index)]);
   }
 
   private onSoftState(s: SoftState): void {

@@ -1,0 +1,90 @@
+// How a shell stores its log: in segments. Each Ready's new entries (consecutive indexes) are
+// one storage value keyed `e/<16-digit index of the first entry>`, so a batch of entries is
+// one write and compaction deletes one key per batch rather than one per entry. Fixed-width
+// keys keep numeric order equal to key order (indexes stay below 2^53 < 10^16).
+//
+// Invariants the shell keeps: segments never overlap (an overwrite truncates first), and
+// compaction keeps the segment holding the first entry after the snapshot, so the one stored
+// segment that may start at or before the snapshot index is the first (loading skips what the
+// snapshot covers).
+
+import type { Storage, StorageOp } from '../../runtime/storage.js';
+import type { Entry, EntryKind } from './types.js';
+
+export const SEGMENTS_START = 'e/';
+export const SEGMENTS_END = 'e/\uffff';
+
+export const segmentKey = (firstIndex: number): string => SEGMENTS_START + firstIndex.toString().padStart(16, '0');
+
+const ENTRY_HEADER = 13; // kind (1), term (f64), data length (u32)
+
+/** Consecutive entries, each [kind][term][data length][data]; the first index is the key. */
+export function encodeSegment(entries: readonly Entry[]): Uint8Array {
+  let size = 0;
+  for (const e of entries) size += ENTRY_HEADER + e.data.length;
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const e of entries) {
+    out[at] = e.kind;
+    view.setFloat64(at + 1, e.term, true);
+    view.setUint32(at + 9, e.data.length, true);
+    out.set(e.data, at + ENTRY_HEADER);
+    at += ENTRY_HEADER + e.data.length;
+  }
+  return out;
+}
+
+export function decodeSegment(first: number, b: Uint8Array): Entry[] {
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const out: Entry[] = [];
+  for (let at = 0, index = first; at < b.length; index++) {
+    const len = view.getUint32(at + 9, true);
+    out.push({ index, term: view.getFloat64(at + 1, true), kind: b[at] as EntryKind, data: b.slice(at + ENTRY_HEADER, at + ENTRY_HEADER + len) });
+    at += ENTRY_HEADER + len;
+  }
+  return out;
+}
+
+/** Every stored entry after `snapshotIndex`, in index order. */
+export function loadEntries(st: Storage, snapshotIndex: number): Entry[] {
+  const entries: Entry[] = [];
+  for (const [k, v] of st.range({ start: SEGMENTS_START, end: SEGMENTS_END })) {
+    for (const e of decodeSegment(Number(k.slice(SEGMENTS_START.length)), v)) if (e.index > snapshotIndex) entries.push(e);
+  }
+  return entries;
+}
+
+/** The stored segment whose first index is the largest at or below `index`. */
+function segmentHolding(st: Storage, index: number): { key: string; first: number; value: Uint8Array } | undefined {
+  for (const [key, value] of st.range({ start: SEGMENTS_START, end: segmentKey(index + 1), reverse: true, limit: 1 })) {
+    return { key, first: Number(key.slice(SEGMENTS_START.length)), value };
+  }
+  return undefined;
+}
+
+/** Ops that append `entries` (consecutive, non-empty), first dropping every stored entry from
+ * their first index on when `overwrite` (a leader replaced them). */
+export function appendOps(st: Storage, entries: readonly Entry[], overwrite: boolean): StorageOp[] {
+  const first = entries[0]!.index;
+  const ops: StorageOp[] = [];
+  if (overwrite) {
+    // A segment that starts before `first` keeps its prefix; later ones go.
+    const seg = segmentHolding(st, first);
+    if (seg && seg.first < first) {
+      ops.push({ op: 'put', key: seg.key, value: encodeSegment(decodeSegment(seg.first, seg.value).filter((e) => e.index < first)) });
+    }
+    ops.push({ op: 'delRange', start: segmentKey(first), end: SEGMENTS_END });
+  }
+  ops.push({ op: 'put', key: segmentKey(first), value: encodeSegment(entries) });
+  return ops;
+}
+
+/** Ops that drop the segments wholly covered by a snapshot at `index`. */
+export function compactOps(st: Storage, index: number): StorageOp[] {
+  const keep = segmentHolding(st, index + 1);
+  return [{ op: 'delRange', start: SEGMENTS_START, end: keep?.key ?? SEGMENTS_END }];
+}
+
+/** Ops that drop every segment (a snapshot replaces the log, or the node changes group). */
+export const clearOps = (): StorageOp[] => [{ op: 'delRange', start: SEGMENTS_START, end: SEGMENTS_END }];
