@@ -2,9 +2,12 @@
 // leases; the minister also queues and grants write leases:
 //
 //   waiting ──(no live conflicting write, no earlier conflicting waiter, grace over)──►
-//   grant logged (members stop granting conflicting reads) ──► reads revoked at every member
-//   (holders told; answered once released or expired; an unreachable member is waited out)
-//   ──► the client gets the lease.
+//   grant proposed, and at once every member fences the range (refuses conflicting reads
+//   until it has applied the grant's index, after which the grant itself refuses them) and
+//   revokes the conflicting reads it granted (holders told; answered once released or
+//   expired; an unreachable member is waited out) ──► grant committed and reads gone ──►
+//   the client gets the lease. Fencing at proposal time, not after the grant applied,
+//   overlaps the revocation round with replication: an uncontended grant costs one commit.
 //
 // A write that waits behind another client's write lease waits (writers lock, they do not
 // preempt), but the holder's renewals are refused, so the range frees within one lease period
@@ -53,6 +56,17 @@ interface Waiter {
   /** Write: the logged grant, told to the client once conflicting reads are gone. */
   grant?: LeaseGrant;
   grantedAt?: number;
+  /** Write: every member has fenced the range and its conflicting reads are gone. */
+  readsGone?: boolean;
+}
+
+/** A range a member refuses reads on until it has applied `index` (a write's grant). */
+interface Fence {
+  index: number;
+  path: string;
+  start: number;
+  end: number;
+  exceptClient: string;
 }
 
 interface PendingRevoke {
@@ -82,8 +96,8 @@ export class LeaseService {
   private writers: Waiter[] = [];
   private readers: Waiter[] = [];
   private revokes: PendingRevoke[] = [];
-  /** Revocations waiting for this member to apply the write's grant. */
-  private afterApplied: { index: number; run: () => void }[] = [];
+  /** Ranges of proposed write grants this member has not applied yet. */
+  private fences: Fence[] = [];
   private seq = 0;
   private leading = false;
   /** No write is granted before this (local ms): read leases this minister cannot ask about
@@ -263,18 +277,19 @@ export class LeaseService {
     return this.d.role === 'minister' && !r.fenced && r.minister !== NO_MINISTER && this.d.raft().softState().role === 'leader';
   }
 
-  private propose(ctx: Context, entry: Parameters<typeof MinistryNamespace.encodeLease>[0], reply: Reply | null, then: (r: { ok: true; value: unknown } | { ok: false; error: FsErrorData }, index: number) => void): boolean {
+  /** Propose a lease entry; its log index, or null if this member cannot propose now. */
+  private propose(ctx: Context, entry: Parameters<typeof MinistryNamespace.encodeLease>[0], reply: Reply | null, then: (r: { ok: true; value: unknown } | { ok: false; error: FsErrorData }) => void): number | null {
     const raft = this.d.raft();
     const t = raft.propose(MinistryNamespace.encodeLease(entry));
     if (!t.ok) {
       if (reply) this.fail(reply, 'EAGAIN', `minister cannot take lease changes now (${t.reason}): retry`, '', true);
-      return false;
+      return null;
     }
     raft.whenApplied(t.index, t.term, (o) => {
-      if (o.ok) then(o.result as { ok: true; value: unknown } | { ok: false; error: FsErrorData }, t.index);
+      if (o.ok) then(o.result as { ok: true; value: unknown } | { ok: false; error: FsErrorData });
       else if (reply) this.fail(reply, 'EAGAIN', `lease change lost to a new minister: retry`, '', true);
     });
-    return true;
+    return t.index;
   }
 
   private conflictsWith(a: { clientId: string; path: string; start: number; end: number }, b: { clientId: string; path: string; start: number; end: number }): boolean {
@@ -353,13 +368,14 @@ export class LeaseService {
     }
   }
 
-  /** Log the grant (members then refuse conflicting reads), revoke the conflicting reads
-   * members hold, and only then tell the client. One log entry for an uncontended lease. */
+  /** Propose the grant and, at once, have every member (this one too) fence the range and
+   * revoke its conflicting reads; the client gets the lease once both the grant has applied
+   * and the reads are gone. One log entry for an uncontended lease. */
   private startWrite(ctx: Context, w: Waiter): void {
     w.state = 'revoking';
     const id = `${this.d.node}-w${w.seq}-${this.d.record().term}`;
     const end = w.end === Infinity ? null : w.end;
-    const proposed = this.propose(ctx, { op: 'lease.grant', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify }, null, (r, index) => {
+    const index = this.propose(ctx, { op: 'lease.grant', id, clientId: w.clientId, path: w.path, start: w.start, end, ttlMs: this.s.ttlMs, notify: w.notify }, null, (r) => {
       if (!r.ok) {
         this.writers = this.writers.filter((x) => x !== w);
         w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error });
@@ -367,26 +383,28 @@ export class LeaseService {
       }
       w.grant = { id, path: w.path, mode: 'write', start: w.start, end, token: (r.value as { token: number }).token, ttlMs: this.s.ttlMs, grantedBy: this.d.node, heldMs: 0, driftRate: this.s.maxDriftMs / this.s.ttlMs };
       w.grantedAt = ctx.clock.now();
-      const members = [this.d.record().minister, ...this.d.record().clerks].filter((m) => m !== this.d.node && m !== NO_MINISTER);
-      const asks = members.map((m) =>
-        // A member answers only once it has applied the grant itself: from then on it refuses
-        // conflicting reads, so none granted before its answer can be missed.
-        ctx.ask(ctx.ref(this.d.memberAddress(m)), { type: 'govfs.fs.RevokeReads', path: w.path, start: w.start, end: w.end, exceptClient: w.clientId, index }, { timeoutMs: this.s.ttlMs + this.s.maxDriftMs + 1_000 }).then(
-          () => true,
-          () => false,
-        ),
-      );
-      const own = new Promise<boolean>((resolve) => this.revokeReads(ctx, w.path, w.start, w.end, w.clientId, () => resolve(true)));
-      ctx.pipeToSelf(
-        Promise.all([own, ...asks]),
-        (answers): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: answers.some((x) => !x) }),
-        (): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: true }),
-      );
+      if (w.readsGone && this.writers.includes(w)) this.finishWrite(ctx, w);
     });
-    if (!proposed) {
+    if (index === null) {
       this.writers = this.writers.filter((x) => x !== w);
       this.fail(w.reply, 'EAGAIN', 'minister cannot take lease changes now: retry', w.path, true);
+      return;
     }
+    const members = [this.d.record().minister, ...this.d.record().clerks].filter((m) => m !== this.d.node && m !== NO_MINISTER);
+    const asks = members.map((m) =>
+      // A member answers once it has fenced the range and its conflicting reads are gone: from
+      // then until the grant applies there, the fence refuses conflicting reads.
+      ctx.ask(ctx.ref(this.d.memberAddress(m)), { type: 'govfs.fs.RevokeReads', path: w.path, start: w.start, end: w.end, exceptClient: w.clientId, index }, { timeoutMs: this.s.ttlMs + this.s.maxDriftMs + 1_000 }).then(
+        () => true,
+        () => false,
+      ),
+    );
+    const own = new Promise<boolean>((resolve) => this.fenceAndRevoke(ctx, index, w.path, w.start, w.end, w.clientId, () => resolve(true)));
+    ctx.pipeToSelf(
+      Promise.all([own, ...asks]),
+      (answers): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: answers.some((x) => !x) }),
+      (): Internal => ({ type: 'lease.revoked', seq: w.seq, unreachable: true }),
+    );
   }
 
   /** Reads are gone: hand the lease over (renewed first if revoking took a while, so the
@@ -414,7 +432,7 @@ export class LeaseService {
         w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error });
       }
     });
-    if (!proposed) {
+    if (proposed === null) {
       this.writers = this.writers.filter((x) => x !== w);
       this.fail(w.reply, 'EAGAIN', 'minister cannot take lease changes now: retry', w.path, true);
     }
@@ -427,6 +445,8 @@ export class LeaseService {
   }
 
   private readBlocked(w: Waiter, now: number): number | null {
+    // A fenced range frees when the grant applies (wake() runs then), not at a time.
+    if (this.fences.some((f) => f.exceptClient !== w.clientId && f.path === w.path && rangesOverlap(f, w))) return Infinity;
     const state = this.d.state();
     const writes = state.conflictingWrites(w.clientId, w.path, w.start, w.end, now, this.s.maxDriftMs);
     if (writes.length === 0) return null;
@@ -502,10 +522,12 @@ export class LeaseService {
     this.wakeAtTime(ctx, Math.max(...conflicting.map((l) => l.validUntil)));
   }
 
-  /** `revokeReads` once this member has applied log index `index` (the write's grant). */
-  revokeReadsAfter(ctx: Context, index: number, path: string, start: number, end: number, exceptClient: string, done: (revoked: number) => void): void {
-    if (this.d.raft().applied >= index) this.revokeReads(ctx, path, start, end, exceptClient, done);
-    else this.afterApplied.push({ index, run: () => this.revokeReads(ctx, path, start, end, exceptClient, done) });
+  /** A write's grant was proposed at `index`: refuse conflicting reads until this member has
+   * applied it (from then the grant refuses them, if it committed), and revoke the conflicting
+   * reads granted so far. */
+  fenceAndRevoke(ctx: Context, index: number, path: string, start: number, end: number, exceptClient: string, done: (revoked: number) => void): void {
+    if (this.d.raft().applied < index) this.fences.push({ index, path, start, end, exceptClient });
+    this.revokeReads(ctx, path, start, end, exceptClient, done);
   }
 
   private checkRevokes(ctx: Context): void {
@@ -532,11 +554,9 @@ export class LeaseService {
 
   /** After every applied entry: grants and releases may unblock someone. */
   wake(ctx: Context): void {
-    if (this.afterApplied.length > 0) {
+    if (this.fences.length > 0) {
       const applied = this.d.raft().applied;
-      const ready = this.afterApplied.filter((x) => x.index <= applied);
-      this.afterApplied = this.afterApplied.filter((x) => x.index > applied);
-      for (const x of ready) x.run();
+      this.fences = this.fences.filter((f) => f.index > applied);
     }
     this.pumpReaders(ctx);
     if (this.writers.length > 0) this.pumpWriters(ctx);
@@ -594,7 +614,8 @@ export class LeaseService {
         ctx.clock.after(waitMs, { type: 'lease.revoked', seq, unreachable: false } satisfies Internal);
         return true;
       }
-      this.finishWrite(ctx, w);
+      w.readsGone = true;
+      if (w.grant) this.finishWrite(ctx, w);
       return true;
     }
     return false;
@@ -619,7 +640,7 @@ export class LeaseService {
     // Revocations still pending stay unanswered: this member's read leases may still be valid
     // at their holders, so the minister must treat it as unreachable and wait them out.
     this.revokes = [];
-    this.afterApplied = [];
+    this.fences = [];
   }
 
   /** For tests: live lease counts. */

@@ -308,7 +308,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         case 'govfs.fs.RevokeReads': {
           const r = msg as { path: string; start: number; end: number; exceptClient: string; index: number };
           const answer = ctx.deferReply();
-          leases.revokeReadsAfter(ctx, r.index, r.path, r.start, r.end, r.exceptClient, (n) => answer({ type: 'govfs.fs.ReadsRevoked', revoked: n }));
+          leases.fenceAndRevoke(ctx, r.index, r.path, r.start, r.end, r.exceptClient, (n) => answer({ type: 'govfs.fs.ReadsRevoked', revoked: n }));
           return;
         }
         case 'session.ended': {
