@@ -446,6 +446,9 @@ export class GovClient {
         reply = (await this.transport.ask(node, req, lease ? lease.attemptTimeoutMs : this.requestTimeoutMs)) as FsReplyMessage;
       } catch (e) {
         const code = (e as { code?: string }).code ?? 'EIO';
+        // Refused by the connection itself (e.g. a request under another client's id): no other
+        // node would answer differently.
+        if (code === 'EPERM') throw new FsError('EPERM', `${op.op} ${path}: ${(e as Error).message}`, path);
         this.stats.timeouts++;
         this.suspects.set(node, this.transport.now() + 2 * this.requestTimeoutMs);
         lastError = new FsError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'EUNAVAILABLE', `${op.op} ${path}: node ${node} did not answer (${code}); retrying elsewhere`, path);

@@ -65,20 +65,34 @@
 //
 // Clients (the client protocol, issue 6). With `clients` set, a connection whose Hello says
 // role "client" is served on the same port, without the cluster secret: the client answers the
-// node's Hello with Auth{proof} — HMAC over both nonces with the per-cluster client token, like a
-// peer's proof with location "client", or an empty proof when no token is configured — and the
-// node answers with its own Auth carrying the client's location (`c<random>@<this location>`:
-// replies and tickets addressed there come back over this connection, from any node, because a
-// location `x@gw` routes to peer `gw`) and a welcome document (e.g. the node → address map).
+// node's Hello with Auth{proof, clientKey, clientSignature}. `proof` is the HMAC over both
+// nonces with the per-cluster client token, like a peer's proof with location "client", or
+// empty when no token is configured. `clientKey` and `clientSignature` prove the client's
+// identity (src/net/client-identity.ts): an Ed25519 public key, derived from a secret only the
+// client holds, and its signature over the node's location, instance and nonce and the
+// client's instance and nonce (fresh per connection: not replayable elsewhere). The node
+// derives the client id from the key (`c-` + 32 hex digits of SHA-256) and binds it to the
+// connection; the same secret gives the same id on every connection, to any node (so retries
+// after a failover stay exactly-once), and no other client can produce it. A handshake without
+// an identity, or with a signature that does not verify, is refused (EAUTH). The node answers
+// with its own Auth carrying the client's location (`c<random>@<this location>`: replies and
+// tickets addressed there come back over this connection, from any node, because a location
+// `x@gw` routes to peer `gw`), the bound client id, and a welcome document (e.g. the node →
+// address map).
 // A client is confined: it may only ask (no tells, replies or system envelopes: it cannot spawn
 // or stop actors), only the message types `clients.allowTypes` lists, and only the addresses
 // `clients.allowTarget` accepts (the node roots); its envelopes' `from` is rewritten to its own
 // location and an FsRequest's `ticketTo` to `<location>#/tickets`, so it cannot make a node
 // send anything to an actor of the cluster. Anything else closes the connection (EACCES, logged
-// as refused). A client's frames are limited to `clients.maxFrameBytes`; replies to it queue in
-// a buffer bounded by `clients.maxQueueBytes` (over it replies are dropped and the client times
-// out); a client that stops reading is closed by the stall check; and a client with more than
-// `clients.maxInflight` asks unanswered is not read from until answers drain (TCP pushes back).
+// as refused). A client speaks only for itself: a request whose type has a `clientId` field
+// (FsRequest: exactly-once records, sessions and leases are keyed by it) naming any id but the
+// connection's is not delivered but answered with AskFailed EPERM, counted in `stats.forged`
+// and reported as a `client-forged` event (the first per connection logged as a warning); the
+// connection stays open. A client's frames are limited to `clients.maxFrameBytes`; replies to
+// it queue in a buffer bounded by `clients.maxQueueBytes` (over it replies are dropped and the
+// client times out); a client that stops reading is closed by the stall check; and a client
+// with more than `clients.maxInflight` asks unanswered is not read from until answers drain
+// (TCP pushes back).
 //
 // TLS (optional). With `tls`, links are node:tls with mutual certificate checks (each end
 // presents its certificate and verifies the other's against `ca`); the HMAC handshake runs
@@ -92,6 +106,7 @@ import type { Logger } from 'pino';
 import protobuf from 'protobufjs';
 import { RuntimeError } from '../runtime/errors.js';
 import type { LocalRuntime, Transport } from '../runtime/runtime.js';
+import { clientIdOf, identityTranscript, verifyIdentity } from './client-identity.js';
 import { FrameDecoder, FrameEncoder, FrameError, FrameKind, frameBytes } from './frame.js';
 import { EnvelopeKind, type MessageRegistry, type WireEnvelope, protoPath } from './registry.js';
 
@@ -122,7 +137,8 @@ export interface BridgeClientOptions {
   token?: Uint8Array;
   /** May a client address `to` (e.g. only the node roots)? */
   allowTarget: (to: string) => boolean;
-  /** Message types a client may send (default: the GovFS client requests). */
+  /** Message types a client may send (default: the GovFS client requests). Those with a
+   * `clientId` field must carry the id bound to the connection (else answered EPERM). */
   allowTypes?: Iterable<string>;
   /** A JSON-able document sent to each client in the handshake (e.g. the node address map). */
   welcome?: () => unknown;
@@ -183,7 +199,8 @@ export type BridgeEvent =
   | { type: 'peer-down'; location: string; code: string; reason: string }
   | { type: 'overflow'; location: string; to: string; msgType: string; kind: EnvelopeKind; bytes: number; queuedBytes: number; dropped: number }
   | { type: 'rejected'; remote: string; location: string | null; code: string; reason: string }
-  | { type: 'client-up'; location: string; remote: string }
+  | { type: 'client-up'; location: string; remote: string; clientId: string }
+  | { type: 'client-forged'; location: string; remote: string; clientId: string; claimed: string; msgType: string }
   | { type: 'client-down'; location: string; remote: string; code: string; reason: string };
 
 export interface BridgeStats {
@@ -205,6 +222,9 @@ export interface BridgeStats {
   /** Client connections authenticated so far, and open now. */
   clients: number;
   clientsOpen: number;
+  /** Client requests refused (answered EPERM) for carrying a client id other than the one
+   * bound to their connection. */
+  forged: number;
 }
 
 export interface PeerInfo {
@@ -218,6 +238,8 @@ export interface PeerInfo {
   dropped: number;
   /** Links established with this peer so far. */
   links: number;
+  /** A client: the client id bound to its connection. */
+  clientId?: string;
 }
 
 const bridgeRoot = protobuf.parse(readFileSync(protoPath('bridge.proto'), 'utf8'), { keepCase: false }).root;
@@ -229,6 +251,9 @@ interface AuthMsg {
   proof: Uint8Array;
   clientLocation: string;
   welcomeJson: string;
+  clientKey: Uint8Array;
+  clientSignature: Uint8Array;
+  clientId: string;
 }
 
 interface Hello {
@@ -269,7 +294,7 @@ export function handshakeProof(
 
 /** Encode a handshake message as a whole frame (for tests and tools). */
 export function handshakeFrame(kind: 'hello', msg: Partial<Hello>): Buffer;
-export function handshakeFrame(kind: 'auth', msg: { proof: Uint8Array; clientLocation?: string; welcomeJson?: string }): Buffer;
+export function handshakeFrame(kind: 'auth', msg: { proof: Uint8Array; clientLocation?: string; welcomeJson?: string; clientKey?: Uint8Array; clientSignature?: Uint8Array; clientId?: string }): Buffer;
 export function handshakeFrame(kind: 'goodbye', msg: { code: string; reason: string }): Buffer;
 export function handshakeFrame(kind: 'hello' | 'auth' | 'goodbye', msg: object): Buffer {
   const type = kind === 'hello' ? HelloType : kind === 'auth' ? AuthType : GoodbyeType;
@@ -323,6 +348,10 @@ class Conn {
   stalledSince = 0;
   /** A client connection (role "client"), and its asks not yet answered: corr → when sent. */
   client = false;
+  /** A client: the id it proved in the handshake (its requests must carry it). */
+  clientId = '';
+  /** A client: requests refused for a forged id (the first is logged as a warning). */
+  forged = 0;
   inflight: Map<number, number> | null = null;
   paused = false;
   /** Envelopes decoded while paused (the rest of one socket read). */
@@ -387,7 +416,7 @@ export class Bridge {
   readonly registry: MessageRegistry;
   readonly stats: BridgeStats = {
     sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, droppedBytes: 0,
-    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0,
+    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0,
   };
   /** Random per start: lets peers tell our restart from a duplicate link. */
   instance = '';
@@ -408,7 +437,7 @@ export class Bridge {
   private readonly peers = new Map<string, Peer>();
   /** Connected clients by their location. */
   private readonly clients = new Map<string, Peer>();
-  private readonly clientOpts: (BridgeClientOptions & { allowed: Set<string> }) | null;
+  private readonly clientOpts: (BridgeClientOptions & { allowed: Set<string>; withClientId: Set<string> }) | null;
   private readonly conns = new Set<Conn>();
   /** Unauthenticated inbound connections by the location their Hello claims. */
   private readonly inbound = new Map<string, number>();
@@ -464,7 +493,10 @@ export class Bridge {
     if (opts.clients) {
       const token = opts.clients.token;
       if (token !== undefined && (!(token instanceof Uint8Array) || token.length < 8)) throw new RuntimeError('EINVAL', 'the client token must be at least 8 bytes');
-      this.clientOpts = { ...opts.clients, token: token ? Uint8Array.from(token) : undefined, allowed: new Set(opts.clients.allowTypes ?? CLIENT_MESSAGE_TYPES) };
+      const allowed = new Set(opts.clients.allowTypes ?? CLIENT_MESSAGE_TYPES);
+      // Allowed types that name a client: their clientId must be the connection's.
+      const withClientId = new Set([...allowed].filter((t) => this.registry.fieldNames(t).includes('clientId')));
+      this.clientOpts = { ...opts.clients, token: token ? Uint8Array.from(token) : undefined, allowed, withClientId };
     } else {
       this.clientOpts = null;
     }
@@ -561,6 +593,7 @@ export class Bridge {
       received: p.received,
       dropped: p.dropped,
       links: p.links,
+      clientId: p.conn?.clientId,
     }));
   }
 
@@ -913,6 +946,15 @@ export class Bridge {
         throw new FrameError('EAUTH', proof && proof.length > 0 ? 'client authentication failed: wrong client token' : 'client authentication failed: this cluster needs a client token (--token-file)');
       }
     }
+    // The client's identity: its key signed both nonces, and its id is derived from the key.
+    const key = auth.clientKey;
+    if (!(key instanceof Uint8Array) || key.length === 0) {
+      throw new FrameError('EAUTH', 'client authentication failed: no client identity (a client signs the handshake with the key its id derives from; upgrade the client)');
+    }
+    if (!verifyIdentity(key, identityTranscript(own, { instance: conn.peerInstance, nonce: conn.peerNonce! }, key), auth.clientSignature)) {
+      throw new FrameError('EAUTH', 'client authentication failed: the client identity signature does not verify');
+    }
+    conn.clientId = clientIdOf(key);
     let location: string;
     do location = `c${randomBytes(6).toString('hex')}@${this.location}`;
     while (this.clients.has(location));
@@ -938,9 +980,9 @@ export class Bridge {
     this.stats.clients++;
     this.stats.clientsOpen++;
     const proof = opts.token ? handshakeProof(opts.token, 'accept', own, client) : new Uint8Array(0);
-    conn.write(frameBytes(FrameKind.Auth, AuthType.encode({ proof, clientLocation: location, welcomeJson }).finish()));
-    this.log.debug({ client: location, remote: conn.remote }, 'client connected');
-    this.emit({ type: 'client-up', location, remote: conn.remote });
+    conn.write(frameBytes(FrameKind.Auth, AuthType.encode({ proof, clientLocation: location, welcomeJson, clientId: conn.clientId }).finish()));
+    this.log.debug({ client: location, clientId: conn.clientId, remote: conn.remote }, 'client connected');
+    this.emit({ type: 'client-up', location, remote: conn.remote, clientId: conn.clientId });
   }
 
   /** An envelope from a client: only asks of the allowed types to allowed addresses. */
@@ -951,12 +993,34 @@ export class Bridge {
     if (!opts.allowed.has(env.msg.type)) throw new FrameError('EACCES', `a client may not send ${String(env.msg.type).slice(0, 128)}`);
     if (!opts.allowTarget(env.to)) throw new FrameError('EACCES', `a client may not address ${env.to.slice(0, 128)}`);
     env.from = `${peer.location}#/`;
+    if (opts.withClientId.has(env.msg.type) && env.msg.clientId !== conn.clientId) {
+      this.refuseForged(conn, env);
+      return;
+    }
     if (env.msg.type === 'govfs.fs.FsRequest' && env.msg.ticketTo) env.msg.ticketTo = `${peer.location}#/tickets`;
     peer.received++;
     this.stats.received++;
     // Paused: the rest of the chunk being decoded waits here (at most one socket read).
     if (conn.paused) conn.held.push(env);
     else this.dispatchClient(conn, env);
+  }
+
+  /** A client request under another client's id: answered EPERM, never delivered. The
+   * connection stays open (a buggy client learns why; a hostile one gains nothing). */
+  private refuseForged(conn: Conn, env: WireEnvelope): void {
+    const peer = conn.peer!;
+    const raw = env.msg.clientId;
+    const claimed = typeof raw === 'string' ? raw.slice(0, 64) : String(raw).slice(0, 64);
+    const message = `${env.msg.type} refused: it names client "${claimed}", but this connection speaks for client ${conn.clientId} (the id proven in its handshake); a client may only send requests under its own id`;
+    this.stats.forged++;
+    conn.forged++;
+    this.log[conn.forged === 1 ? 'warn' : 'debug']({ client: peer.location, clientId: conn.clientId, claimed, type: env.msg.type, remote: conn.remote, code: 'EPERM', refused: conn.forged }, 'client request under another client id refused');
+    this.emit({ type: 'client-forged', location: peer.location, remote: conn.remote, clientId: conn.clientId, claimed, msgType: env.msg.type });
+    try {
+      this.send(peer, { to: env.from, from: env.to, kind: EnvelopeKind.Reply, corr: env.corr, msg: { type: 'govfs.runtime.AskFailed', code: 'EPERM', message } });
+    } catch (e) {
+      this.log.warn({ err: e, client: peer.location }, 'could not answer a refused client request');
+    }
   }
 
   private dispatchClient(conn: Conn, env: WireEnvelope): void {

@@ -1,9 +1,11 @@
 // One client connection to a GovFS node over TCP (the client end of the bridge's "client" role,
 // see the top of src/net/bridge.ts): the same framing as the bridge, a client Hello, an Auth
 // proving the client token if the cluster has one (HMAC over both nonces, the token never
-// crosses the wire), then asks as actor envelopes and their replies. The node names the
-// location this client's replies and tickets are addressed to, and sends a welcome document
-// (the node id → actor address map).
+// crosses the wire) and the client's identity (its public key and a signature over both
+// nonces, src/net/client-identity.ts), then asks as actor envelopes and their replies. The
+// node names the location this client's replies and tickets are addressed to, confirms the
+// client id it bound to the connection (requests under any other id are refused, EPERM), and
+// sends a welcome document (the node id → actor address map).
 //
 // No runtime here: asks are matched to replies by correlation id, tells addressed to this
 // client (tickets) go to `onTell`. Heartbeats keep the connection alive and notice a dead node.
@@ -12,12 +14,16 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { RuntimeError } from '../runtime/errors.js';
 import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './bridge.js';
+import { type ClientIdentity, clientIdentity, identityTranscript } from './client-identity.js';
 import { FrameDecoder, FrameError, FrameKind, frameBytes } from './frame.js';
 import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from './registry.js';
 
 export interface ClientConnOptions {
   /** The cluster's client token, if it has one. */
   token?: Uint8Array;
+  /** Who this client is: its requests must carry `identity.clientId`. Reuse it on every
+   * connection of one client (e.g. after a failover). Default: a fresh identity. */
+  identity?: ClientIdentity;
   /** Connect + handshake deadline (default 3000 ms). */
   connectTimeoutMs?: number;
   /** Send a heartbeat after this long without sending (default 1000 ms); the node is taken
@@ -51,6 +57,8 @@ const HEARTBEAT = frameBytes(FrameKind.Heartbeat);
 export class ClientConnection {
   /** Where this client is addressed (assigned by the node). */
   readonly location: string;
+  /** The client id bound to this connection: every request with a `clientId` must carry it. */
+  readonly clientId: string;
   /** The node's location (e.g. "n1", or "main" for `govfs cluster`). */
   readonly serverLocation: string;
   readonly address: string;
@@ -69,9 +77,10 @@ export class ClientConnection {
   private lastRx = Date.now();
   private readonly timer: ReturnType<typeof setInterval>;
 
-  private constructor(init: { socket: net.Socket; decoder: FrameDecoder; location: string; serverLocation: string; address: string; welcome: Welcome; registry: MessageRegistry; serverMaxFrame: number; heartbeatMs: number }) {
+  private constructor(init: { socket: net.Socket; decoder: FrameDecoder; location: string; clientId: string; serverLocation: string; address: string; welcome: Welcome; registry: MessageRegistry; serverMaxFrame: number; heartbeatMs: number }) {
     this.socket = init.socket;
     this.location = init.location;
+    this.clientId = init.clientId;
     this.serverLocation = init.serverLocation;
     this.address = init.address;
     this.welcome = init.welcome;
@@ -97,6 +106,12 @@ export class ClientConnection {
     const heartbeatMs = opts.heartbeatMs ?? 1000;
     const nonce = randomBytes(32);
     const instance = randomBytes(8).toString('hex');
+    let identity: ClientIdentity;
+    try {
+      identity = opts.identity ?? clientIdentity();
+    } catch (e) {
+      return Promise.reject(e);
+    }
     return new Promise<ClientConnection>((resolve, reject) => {
       const socket = net.connect({ host, port, noDelay: true });
       let conn: ClientConnection | null = null;
@@ -130,11 +145,12 @@ export class ClientConnection {
           server = { location: h.location, instance: h.instance, nonce: Uint8Array.from(h.nonce), maxFrameBytes: h.maxFrameBytes };
           const own = { location: CLIENT_PROOF_LOCATION, instance, nonce };
           const proof = opts.token ? handshakeProof(opts.token, 'dial', own, server) : new Uint8Array(0);
-          socket.write(handshakeFrame('auth', { proof }));
+          const clientSignature = identity.sign(identityTranscript(server, { instance, nonce }, identity.publicKey));
+          socket.write(handshakeFrame('auth', { proof, clientKey: identity.publicKey, clientSignature }));
           return;
         }
         if (kind === FrameKind.Auth && server) {
-          const a = decodeHandshake(kind, payload) as { proof: Uint8Array; clientLocation: string; welcomeJson: string };
+          const a = decodeHandshake(kind, payload) as { proof: Uint8Array; clientLocation: string; welcomeJson: string; clientId: string };
           if (opts.token) {
             // The node proves it knows the token too: this is the cluster we meant.
             const expected = handshakeProof(opts.token, 'accept', server, { location: CLIENT_PROOF_LOCATION, instance, nonce });
@@ -143,6 +159,9 @@ export class ClientConnection {
             }
           }
           if (!a.clientLocation) throw new FrameError('EPROTO', `${address} did not assign this client a location`);
+          if (a.clientId !== identity.clientId) {
+            throw new FrameError('EPROTO', a.clientId ? `${address} bound this connection to client ${a.clientId.slice(0, 64)}, not to ${identity.clientId}` : `${address} did not confirm this client's identity (an older node?)`);
+          }
           let welcome: Welcome = {};
           try {
             welcome = a.welcomeJson ? (JSON.parse(a.welcomeJson) as Welcome) : {};
@@ -151,7 +170,7 @@ export class ClientConnection {
           }
           clearTimeout(timer);
           settled = true;
-          conn = new ClientConnection({ socket, decoder, location: a.clientLocation, serverLocation: server.location, address, welcome, registry, serverMaxFrame: server.maxFrameBytes || 16 * 1024 * 1024, heartbeatMs });
+          conn = new ClientConnection({ socket, decoder, location: a.clientLocation, clientId: identity.clientId, serverLocation: server.location, address, welcome, registry, serverMaxFrame: server.maxFrameBytes || 16 * 1024 * 1024, heartbeatMs });
           resolve(conn);
           return;
         }

@@ -5,22 +5,28 @@
 // for nodes it does not host on to them (`govfs node`), or onto the worker threads
 // (`govfs cluster`). When the connection breaks the next request reconnects, trying the
 // servers in turn; requests in flight fail with a retryable error and GovClient retries them.
+// The client's id is derived from a secret it generates (src/net/client-identity.ts) and proven
+// on every connection, so it stays the same across reconnects (retries stay exactly-once) and
+// no other client can send requests under it.
 //
 //   const fs = await connect(['127.0.0.1:7400']);
 //   await fs.mkdir('/x'); console.log(await fs.ls('/'));
 //   console.log(await fs.status()); await fs.close();
 
 import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from '../fs/status.js';
-import { randomBytes } from 'node:crypto';
 import { GovClient, type ClientTransport, type TicketInfo } from '../fs/client.js';
 import { RuntimeError } from '../runtime/errors.js';
 import { ClientConnection, type Welcome } from './client-conn.js';
+import { type ClientIdentity, clientIdentity } from './client-identity.js';
 import type { TypedMessage } from './registry.js';
 
 export interface ConnectOptions {
   /** The cluster's client token (bytes, or a string). */
   token?: Uint8Array | string;
-  clientId?: string;
+  /** Who this client is (its client id derives from it, see src/net/client-identity.ts):
+   * pass the same identity (or `clientIdentity(savedSecret)`) to speak as the same client
+   * again. Default: a fresh one. */
+  identity?: ClientIdentity;
   /** One attempt's timeout (default 2,000 ms). */
   requestTimeoutMs?: number;
   /** Give up on an operation after this long (default 30,000 ms). */
@@ -61,7 +67,7 @@ class ServerLink {
 
   constructor(
     private readonly servers: string[],
-    private readonly opts: { token?: Uint8Array; connectTimeoutMs?: number },
+    private readonly opts: { token?: Uint8Array; connectTimeoutMs?: number; identity: ClientIdentity },
   ) {
     const current = () => this.current;
     this.transport = {
@@ -97,7 +103,7 @@ class ServerLink {
     for (let i = 0; i < this.servers.length; i++) {
       const address = this.servers[(this.next + i) % this.servers.length]!;
       try {
-        const conn = await ClientConnection.open(address, { token: this.opts.token, connectTimeoutMs: this.opts.connectTimeoutMs });
+        const conn = await ClientConnection.open(address, { token: this.opts.token, connectTimeoutMs: this.opts.connectTimeoutMs, identity: this.opts.identity });
         this.next = (this.next + i) % this.servers.length;
         if (this.closed) {
           await conn.close();
@@ -136,7 +142,8 @@ class ServerLink {
 export async function connect(servers: string[], opts: ConnectOptions = {}): Promise<RemoteGovClient> {
   if (servers.length === 0) throw new RuntimeError('EINVAL', 'connect() needs at least one server address (host:port)');
   const token = typeof opts.token === 'string' ? Buffer.from(opts.token, 'utf8') : opts.token;
-  const link = new ServerLink([...servers], { token, connectTimeoutMs: opts.connectTimeoutMs });
+  const identity = opts.identity ?? clientIdentity();
+  const link = new ServerLink([...servers], { token, connectTimeoutMs: opts.connectTimeoutMs, identity });
   await link.ensure();
   const nodes = Object.keys(link.nodes);
   if (nodes.length === 0) {
@@ -144,7 +151,7 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
     throw new RuntimeError('EPROTO', `${servers.join(', ')} did not say which nodes the cluster has (not a govfs server?)`);
   }
   const client = new GovClient(link.transport, {
-    clientId: opts.clientId ?? `c-${randomBytes(6).toString('hex')}`,
+    clientId: identity.clientId,
     nodes,
     requestTimeoutMs: opts.requestTimeoutMs ?? 2_000,
     deadlineMs: opts.deadlineMs,

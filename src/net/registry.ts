@@ -164,6 +164,11 @@ export class MessageRegistry {
     return this.byName.has(type);
   }
 
+  /** The field names (camelCase, as decoded) of a registered message type; [] if unknown. */
+  fieldNames(type: string): string[] {
+    return this.byName.get(type)?.type.fieldsArray.map((f) => f.name) ?? [];
+  }
+
   /** Throws EncodeError unless `msg` is a registered message whose fields encode. */
   private lookup(msg: unknown): Registered {
     if (msg === null || typeof msg !== 'object') {

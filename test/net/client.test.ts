@@ -4,13 +4,13 @@
 // real peer link (a ↔ b) runs beside every case and must stay undisturbed.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BridgeClientOptions, handshakeFrame, handshakeProof } from '../../src/net/bridge.js';
+import type { BridgeClientOptions } from '../../src/net/bridge.js';
 import { ClientConnection } from '../../src/net/client-conn.js';
 import { FrameKind, frameBytes } from '../../src/net/frame.js';
 import { EnvelopeKind, type WireEnvelope } from '../../src/net/registry.js';
 import type { Behaviour, Context, Message } from '../../src/runtime/types.js';
 import { echo, ping, recorder } from './actors.js';
-import { type Node, RawClient, node, registry, stopAll, until } from './helpers.js';
+import { type Node, RawClient, node, rawClient, registry, stopAll, until } from './helpers.js';
 
 afterEach(stopAll);
 
@@ -64,20 +64,6 @@ async function linkIntact(a: Node, b: Node): Promise<void> {
   expect(b.events.filter((e) => e.type === 'peer-down')).toHaveLength(0);
 }
 
-/** A raw socket that completes the client handshake (with `token` if given). */
-async function rawClient(addr: string, token?: Uint8Array): Promise<{ c: RawClient; location: string }> {
-  const c = await RawClient.connect(addr);
-  const server = await c.serverHello();
-  const own = { location: 'client', instance: 'raw-client', nonce: Buffer.alloc(32, 3) };
-  c.write(handshakeFrame('hello', { version: 1, role: 'client', location: '', instance: own.instance, nonce: own.nonce, maxFrameBytes: 1 << 20 }));
-  c.write(handshakeFrame('auth', { proof: token ? handshakeProof(token, 'dial', own, server) : new Uint8Array(0) }));
-  await until(() => c.frames.some((f) => f.kind === FrameKind.Auth) || c.closed, 'server auth');
-  const auth = c.frames.find((f) => f.kind === FrameKind.Auth);
-  if (!auth) throw new Error('refused');
-  const { decodeHandshake } = await import('../../src/net/bridge.js');
-  return { c, location: String(decodeHandshake(FrameKind.Auth, auth.payload).clientLocation) };
-}
-
 function envelope(env: WireEnvelope): Buffer {
   return frameBytes(FrameKind.Envelope, registry.toBytes(env));
 }
@@ -122,7 +108,7 @@ describe('client handshake', () => {
     await until(() => b.events.filter((e) => e.type === 'rejected' && e.code === 'EAUTH').length === 2, 'two refusals');
     expect(b.lines.filter((l) => l.code === 'EAUTH' && /connection refused: client authentication failed/.test(l.msg))).toHaveLength(2);
     // The token never crosses the wire.
-    const { c } = await rawClient(b.addr, TOKEN);
+    const { c } = await rawClient(b.addr, { token: TOKEN });
     expect(Buffer.concat(c.frames.map((f) => Buffer.from(f.payload))).includes(TOKEN)).toBe(false);
     expect(b.bridge.stats.clientsOpen).toBe(2);
     await ok.close();
@@ -146,8 +132,8 @@ describe('client handshake', () => {
 describe('client confinement', () => {
   it('from and ticketTo are rewritten to the client location: a client cannot aim replies or tickets at cluster actors', async () => {
     const { a, b, seen, internal } = await setup();
-    const { c, location } = await rawClient(b.addr);
-    c.write(envelope({ to: 'b#/n1', from: 'b#/internal', kind: EnvelopeKind.Ask, corr: 5, msg: { type: 'govfs.fs.FsRequest', clientId: 'x', seq: 1, opJson: '{}', path: '/', ticketTo: 'b#/internal', mutation: true } }));
+    const { c, location, clientId } = await rawClient(b.addr);
+    c.write(envelope({ to: 'b#/n1', from: 'b#/internal', kind: EnvelopeKind.Ask, corr: 5, msg: { type: 'govfs.fs.FsRequest', clientId, seq: 1, opJson: '{}', path: '/', ticketTo: 'b#/internal', mutation: true } }));
     await until(() => replies(c).length === 2, 'ticket and reply back at the client');
     const [first, second] = replies(c);
     expect(seen[0]).toMatchObject({ ticketTo: `${location}#/tickets` });
@@ -227,9 +213,9 @@ describe('hostile client input', () => {
 describe('slow clients', () => {
   it('a client that does not read its replies makes the node drop them at the queue bound, not buffer them', async () => {
     const { a, b } = await setup({ maxQueueBytes: 256 * 1024 }, { bigReply: 32 * 1024 });
-    const { c } = await rawClient(b.addr);
+    const { c, clientId } = await rawClient(b.addr);
     c.socket.pause(); // never reads again
-    const ask = (corr: number) => envelope({ to: 'b#/n1', from: '', kind: EnvelopeKind.Ask, corr, msg: { type: 'govfs.fs.FsRequest', clientId: 'slow', opJson: '{}', path: '/' } });
+    const ask = (corr: number) => envelope({ to: 'b#/n1', from: '', kind: EnvelopeKind.Ask, corr, msg: { type: 'govfs.fs.FsRequest', clientId, opJson: '{}', path: '/' } });
     for (let corr = 1; corr <= 400; corr++) c.write(ask(corr)); // 400 × 32 KiB = 12.5 MiB of replies
     await until(() => b.bridge.stats.dropped > 0, 'replies dropped at the bound', 20_000);
     const [info] = b.bridge.clientInfo();

@@ -5,6 +5,7 @@
 import net from 'node:net';
 import pino, { type Logger } from 'pino';
 import { Bridge, type BridgeEvent, type BridgeOptions, handshakeFrame, handshakeProof } from '../../src/net/bridge.js';
+import { type ClientIdentity, clientIdentity, identityTranscript } from '../../src/net/client-identity.js';
 import { FrameDecoder, FrameKind } from '../../src/net/frame.js';
 import { MessageRegistry } from '../../src/net/registry.js';
 import { decodeHandshake } from '../../src/net/bridge.js';
@@ -153,4 +154,31 @@ export class RawClient {
     const f = this.frames.find((x) => x.kind === FrameKind.Goodbye);
     return f ? (decodeHandshake(f.kind, f.payload) as { code: string; reason: string }) : null;
   }
+}
+
+/** A raw socket that completes the client handshake: proves `token` if given, and the
+ * identity (a fresh one by default; `identity: null` sends none, `badSignature` a wrong one).
+ * Rejects ('refused') if the node closes instead of answering with its Auth. */
+export async function rawClient(
+  addr: string,
+  opts: { token?: Uint8Array; identity?: ClientIdentity | null; badSignature?: boolean } = {},
+): Promise<{ c: RawClient; location: string; clientId: string }> {
+  const c = await RawClient.connect(addr);
+  const server = await c.serverHello();
+  const own = { location: 'client', instance: 'raw-client', nonce: Buffer.alloc(32, 3) };
+  const identity = opts.identity === undefined ? clientIdentity() : opts.identity;
+  const proof = opts.token ? handshakeProof(opts.token, 'dial', own, server) : new Uint8Array(0);
+  let auth: { proof: Uint8Array; clientKey?: Uint8Array; clientSignature?: Uint8Array } = { proof };
+  if (identity) {
+    const transcript = identityTranscript(server, own, identity.publicKey);
+    if (opts.badSignature) transcript[transcript.length - 1]! ^= 1;
+    auth = { proof, clientKey: identity.publicKey, clientSignature: identity.sign(transcript) };
+  }
+  c.write(handshakeFrame('hello', { version: 1, role: 'client', location: '', instance: own.instance, nonce: own.nonce, maxFrameBytes: 1 << 20 }));
+  c.write(handshakeFrame('auth', auth));
+  await until(() => c.frames.some((f) => f.kind === FrameKind.Auth) || c.closed, 'server auth');
+  const frame = c.frames.find((f) => f.kind === FrameKind.Auth);
+  if (!frame) throw new Error('refused');
+  const a = decodeHandshake(FrameKind.Auth, frame.payload) as { clientLocation: string; clientId: string };
+  return { c, location: a.clientLocation, clientId: a.clientId };
 }
