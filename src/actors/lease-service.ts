@@ -176,6 +176,7 @@ export class LeaseService {
       case 'lease-renew':
         if (op.mode === 'read') {
           const l = this.reads.leases.get(op.id);
+          if (this.notHolder(reply, l, req, op.id)) return;
           if (!l || l.revoking || l.validUntil <= now) {
             this.fail(reply, 'ESTALE', `lease ${op.id} is no longer valid${l?.revoking ? ' (revoked for a conflicting write)' : ''}: open the file again`, req.path);
             return;
@@ -188,6 +189,7 @@ export class LeaseService {
             return;
           }
           const l = this.d.state().leases.get(op.id);
+          if (this.notHolder(reply, l, req, op.id)) return;
           if (!l || this.revokedWrites.has(op.id) || this.d.state().validUntil(l, this.s.maxDriftMs) <= now) {
             this.fail(reply, 'ESTALE', `lease ${op.id} is no longer valid (expired, released or revoked for a waiting writer): open the file again`, req.path);
             return;
@@ -197,6 +199,7 @@ export class LeaseService {
         return;
       case 'lease-release':
         if (op.mode === 'read') {
+          if (this.notHolder(reply, this.reads.leases.get(op.id), req, op.id)) return;
           this.reads.leases.delete(op.id);
           this.checkRevokes(ctx);
           this.ok(reply, {});
@@ -205,12 +208,21 @@ export class LeaseService {
             this.fail(reply, 'EAGAIN', 'not the minister: retry', req.path, true);
             return;
           }
+          if (this.notHolder(reply, this.d.state().leases.get(op.id), req, op.id)) return;
           this.propose(ctx, { op: 'lease.release', id: op.id }, reply, () => this.ok(reply, {}));
         }
         return;
       default:
         this.fail(reply, 'EINVAL', `unknown lease operation`, req.path);
     }
+  }
+
+  /** Only the holder renews or releases a lease (lease ids are guessable; client ids are bound
+   * to their connections). Refuses and returns true if `lease` is someone else's. */
+  private notHolder(reply: Reply, lease: { clientId: string } | undefined, req: Request, id: string): boolean {
+    if (!lease || lease.clientId === req.clientId) return false;
+    this.fail(reply, 'EPERM', `lease ${id} is held by another client, not ${req.clientId}`, req.path);
+    return true;
   }
 
   private openChecked(ctx: Context, req: Request, op: Extract<LeaseOp, { op: 'lease-open' }>, reply: Reply, start: number, end: number): void {

@@ -1,0 +1,17 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster } from '../src/cluster.js';
+const dataDir = mkdtempSync(join(tmpdir(), 'govfs-lat-'));
+const cluster = await Cluster.start({ nodes: 4, scheduler: 'threads', dataDir, threads: 2 });
+const setup = await cluster.client();
+await setup.mkdir('/x');
+for (let f = 0; f < 10; f++) await setup.create(`/x/f${f}`);
+const clients = await Promise.all(Array.from({ length: 30 }, () => cluster.client()));
+const lat: number[] = [];
+const t0 = performance.now();
+await Promise.all(clients.map(async (c) => { while (performance.now() - t0 < 4000) { const s = performance.now(); await c.ls('/x'); lat.push(performance.now() - s); } }));
+lat.sort((a, b) => a - b);
+console.log(`ls ${lat.length} ops ${(lat.length / 4).toFixed(0)}/s p50 ${lat[lat.length >> 1]!.toFixed(3)} p99 ${lat[Math.floor(lat.length * 0.99)]!.toFixed(3)}`);
+await cluster.stop();
+rmSync(dataDir, { recursive: true, force: true });
