@@ -524,7 +524,7 @@ export class LeaseService {
     for (const l of conflicting) {
       if (l.revoking) continue;
       l.revoking = true;
-      if (l.notify) ctx.ref(l.notify).tell({ type: 'govfs.fs.LeaseRevoked', clientId: l.clientId, leaseId: l.id, reason: 'a conflicting write was requested' });
+      if (l.notify) ctx.ref(l.notify).tell({ type: 'govfs.fs.LeaseRevoked', clientId: l.clientId, leaseId: l.id, reason: 'a conflicting write was requested', grantedBy: this.d.node, mode: 'read', path: l.path });
     }
     if (conflicting.length === 0) {
       done(0);

@@ -209,6 +209,8 @@ export class GovClient {
   }
 
   private readonly handles = new Map<string, LeaseHandle>();
+  /** Ids of leases revoked before this client learnt of them (see onRevoked). */
+  private readonly revokedUnseen = new Set<string>();
   private openSeq = 0;
 
   /** Take a capability on a file (thesis 3.1): `read`/`write` on the whole file, or on a byte
@@ -240,6 +242,11 @@ export class GovClient {
       this,
     );
     this.handles.set(grant.id, handle);
+    if (this.revokedUnseen.delete(grant.id)) {
+      // Revoked (and given back) before its grant got here.
+      this.dropHandle(handle, 'revoked');
+      return handle;
+    }
     // Most of the period gone already (a slow answer): renew at once; a lease that can be
     // neither used nor renewed is given back.
     if (handle.lease.expiresAt - this.transport.now() < grant.ttlMs / 3 && !(await this.renewOnce(handle, grant.ttlMs)) && !handle.valid(this.transport.now())) {
@@ -323,13 +330,25 @@ export class GovClient {
     await this.sendRelease(h);
   }
 
-  /** The grantor revoked a lease (a conflicting write waits): stop using it, and release it. */
-  onRevoked(m: { clientId?: string; leaseId: string }): void {
+  /** The grantor revoked a lease (a conflicting write waits): stop using it, and release it.
+   * A lease this client never learnt of (granted to an attempt it gave up on and retried
+   * elsewhere) is given back too, so the writer need not wait for it to expire; should its
+   * grant still arrive, the open returns it already revoked. */
+  onRevoked(m: { clientId?: string; leaseId: string; grantedBy?: string; mode?: string; path?: string }): void {
     if (m.clientId !== undefined && m.clientId !== this.clientId) return;
     const h = this.handles.get(m.leaseId);
-    if (!h) return;
-    this.dropHandle(h, 'revoked');
-    void this.sendRelease(h);
+    if (h) {
+      this.dropHandle(h, 'revoked');
+      void this.sendRelease(h);
+      return;
+    }
+    if (!m.grantedBy || (m.mode !== 'read' && m.mode !== 'write')) return;
+    this.revokedUnseen.add(m.leaseId);
+    if (this.revokedUnseen.size > 256) this.revokedUnseen.delete(this.revokedUnseen.values().next().value!);
+    const path = m.path ?? '/';
+    void this.transport.ask(m.grantedBy, this.leaseRequest({ op: 'lease-release', id: m.leaseId, mode: m.mode }, path), this.requestTimeoutMs).catch(() => {
+      // expires on its own
+    });
   }
 
   /** End the session: release every handle. */

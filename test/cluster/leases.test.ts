@@ -66,6 +66,26 @@ describe('leases (sim)', () => {
     await cluster.stop();
   });
 
+  it('a read lease granted to an attempt the client gave up on is given back when revoked', async () => {
+    const { cluster, inv, client } = await setup(37);
+    const reader = client('r1');
+    // Past the new minister's grace period first (it would hide the orphan by outliving it).
+    await (await client('w0').open('/f', { mode: 'write' })).release();
+    // An abandoned attempt: the clerk grants a read lease whose answer the client never sees
+    // (as when its attempt timed out and it retried at another member).
+    const clerk = (await cluster.status()).ministries.find((m) => m.subtree === '/')!.clerks[0]!;
+    const internals = reader as unknown as { transport: { ask(node: string, msg: object, timeoutMs: number): Promise<unknown> }; leaseRequest(op: object, path: string): object };
+    const orphan = (await internals.transport.ask(clerk, internals.leaseRequest({ op: 'lease-open', path: '/f', mode: 'read', reqId: 'lost-1' }, '/f'), 1_000)) as { ok: boolean };
+    expect(orphan.ok).toBe(true);
+    expect(reader.openHandles).toEqual([]);
+    const t0 = cluster.now();
+    await client('w1').open('/f', { mode: 'write' });
+    // Without the give-back the writer would wait the orphan's whole lease (1,050 ms).
+    expect(cluster.now() - t0).toBeLessThan(300);
+    expect(inv.violations).toEqual([]);
+    await cluster.stop();
+  });
+
   it('serves waiting writers in arrival order', async () => {
     const { cluster, inv, client } = await setup(34);
     const holder = await client('h').open('/f', { mode: 'write' });
