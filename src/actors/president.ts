@@ -103,7 +103,9 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       return true;
     }
     for (const spec of config.ministries ?? []) {
-      if (ministries.some((m) => m.subtree === spec.subtree)) continue;
+      // Formed once: a static ministry that a subtree delete dissolved stays dissolved (its
+      // subtree now belongs to the ministry above, and may not even exist there).
+      if (state.formed.has(spec.subtree)) continue;
       const pool = idlePool(ctx);
       if (pool.length < 1 + spec.clerks) continue;
       order(ctx, { order: 'appoint', subtree: spec.subtree, minister: pool[0]!, clerks: pool.slice(1, 1 + spec.clerks), clerksWanted: spec.clerks }, `bootstrap ${spec.subtree}`);
