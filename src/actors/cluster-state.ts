@@ -121,6 +121,14 @@ export class ClusterState {
     return this.nodes.filter((n) => this.roleOf(n) === null);
   }
 
+  /** Configured static subtrees (`NodeConfig.ministries`) whose ministry this node has not
+   * seen formed yet. The president may already have formed one, and its ministry may already
+   * serve, while this node's copy of the cluster log lags: until this node knows, it must not
+   * serve anything of that subtree (nor list its parent, nor move or remove what holds it). */
+  unformed(statics: readonly { subtree: string }[] | undefined): string[] {
+    return (statics ?? []).map((s) => s.subtree).filter((s) => !this.formed.has(s));
+  }
+
   /** The ministry serving `path`: the longest subtree that is `path` or one of its ancestors. */
   ministryFor(path: string): MinistryRecord | null {
     let best: MinistryRecord | null = null;

@@ -138,10 +138,36 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       fail(reply, 'EINVAL', 'malformed request', req.path);
       return;
     }
+    const pending = forming(op);
+    if (pending) {
+      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
+      return;
+    }
     const result = ns.read(op, args.clusterState());
     const applied = raft.applied;
     if (result.ok) reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(result.value), index: applied, ministry: record.id });
     else reply({ type: 'govfs.fs.FsReply', ok: false, error: result.error, index: applied, ministry: record.id });
+  };
+
+  /** A configured static subtree, not yet formed as far as this member knows, that `op`
+   * depends on (its path lies in it; a rename's target lies in it or its source holds it; an
+   * rmdir's directory holds it; an ls lists its parent). Its ministry may already serve: the
+   * op waits (EAGAIN) until this member's cluster state has caught up. */
+  const forming = (op: ClientOp): string | undefined => {
+    const pending = args.clusterState().unformed(config.ministries).filter((s) => s !== record.subtree && isWithin(s, record.subtree));
+    if (pending.length === 0) return undefined;
+    return pending.find((s) => {
+      switch (op.op) {
+        case 'rename':
+          return isWithin(op.from, s) || isWithin(op.to, s) || isWithin(s, op.from);
+        case 'rmdir':
+          return isWithin(s, op.path);
+        case 'ls':
+          return isWithin(op.path, s) || s.slice(0, Math.max(1, s.lastIndexOf('/'))) === op.path;
+        default:
+          return isWithin(op.path, s);
+      }
+    });
   };
 
   const read = (ctx: Context, req: FsRequest, reply: Reply): void => {
@@ -204,6 +230,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       op = JSON.parse(req.opJson) as ClientOp;
     } catch {
       fail(reply, 'EINVAL', 'malformed request', req.path);
+      return;
+    }
+    const pending = forming(op);
+    if (pending) {
+      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
       return;
     }
     const cluster = args.clusterState();
