@@ -35,6 +35,8 @@ export interface ClusterRun {
   /** The ministries' subtrees at the start (the root first). */
   subtrees: string[];
   history: HistoryOp[];
+  /** Per-step invariant violations (empty when all held). */
+  violations: string[];
   steps: number;
   faults: string[];
   traceHash: string;
@@ -154,7 +156,12 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
   const sim = cluster.sim!;
   const faults: string[] = [];
   const subtrees = ['/', ...layout.ministries.map((m) => m.subtree)];
-  // Invariants on every step.
+  // Invariants on every step, over every ministry (ministry ids are unique, so are terms). A
+  // violation is recorded (the first of each kind) and fails the seed at the end.
+  const violations: string[] = [];
+  const violate = (msg: string): void => {
+    if (!violations.includes(msg)) violations.push(msg);
+  };
   sim.checks.push(() => {
     const leaders = new Map<string, string>();
     for (const name of cluster.nodeIds) {
@@ -164,11 +171,11 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
       const b = cell?.behaviour as { inspect?: () => MinistryInspection | null } | undefined;
       const info = b?.inspect?.();
       if (!info) continue;
-      if (info.duplicateApplies > 0) throw new Error(`seed ${seed}: ${name} applied a client change twice`);
+      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.subtree}`);
       if (!info.leading) continue;
       const key = `${info.ministry}@${info.term}`;
       const other = leaders.get(key);
-      if (other) throw new Error(`seed ${seed}: two ministers in ministry ${info.ministry} term ${info.term}: ${other} and ${name}`);
+      if (other) violate(`two ministers in ministry ${info.ministry} (${info.subtree}) term ${info.term}: ${other} and ${name}`);
       leaders.set(key, name);
     }
   });
@@ -247,7 +254,7 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
     if (!output.ok && UNKNOWN.has(output.code)) throw new Error(`seed ${seed}: the cluster did not recover (ls ${path}: ${output.code}); faults: ${faults.join('; ')}`);
     history.push({ client: 'final', input: { op: 'ls', path }, output, call, ret: cluster.now() });
   }
-  const run = { subtrees, history, steps: sim.steps, faults, traceHash: sim.traceHash };
+  const run = { subtrees, history, violations, steps: sim.steps, faults, traceHash: sim.traceHash };
   await cluster.stop();
   return run;
 }
@@ -258,6 +265,7 @@ export async function runSeed(seed: number, opts: { verbose: boolean }): Promise
     const { checkHistory } = await import('./cluster-check.js');
     const verdict = checkHistory(run.history, run.subtrees);
     if (opts.verbose) console.log(run.faults.join('\n'));
+    if (run.violations.length > 0) return { ok: false, error: `invariant violated: ${run.violations.join('; ')}` };
     if (verdict.ok !== true) return { ok: false, error: `history not linearizable: ${verdict.reason}` };
     const exdev = run.history.filter((h) => !h.output.ok && h.output.code === 'EXDEV').length;
     const deletes = run.history.filter((h) => h.input.op === 'rmdir' && h.input.recursive === true && h.input.path === '/d' && h.output.ok).length;
