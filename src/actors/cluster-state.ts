@@ -44,6 +44,9 @@ export class ClusterState {
   termCounter = 0;
   ministryCounter = 0;
   applied = 0;
+  /** Every subtree a ministry was ever formed for (dissolved ones included): the president
+   * forms the configured static ministries once, and a subtree delete is not undone. */
+  readonly formed = new Set<string>();
 
   constructor(nodes: string[]) {
     this.nodes = [...nodes].sort();
@@ -81,6 +84,7 @@ export class ClusterState {
           fenced: false,
         };
         this.ministries.set(id, record);
+        this.formed.add(record.subtree);
         return { ok: true, ministry: record };
       }
       case 'down': {
@@ -117,6 +121,14 @@ export class ClusterState {
     return this.nodes.filter((n) => this.roleOf(n) === null);
   }
 
+  /** Configured static subtrees (`NodeConfig.ministries`) whose ministry this node has not
+   * seen formed yet. The president may already have formed one, and its ministry may already
+   * serve, while this node's copy of the cluster log lags: until this node knows, it must not
+   * serve anything of that subtree (nor list its parent, nor move or remove what holds it). */
+  unformed(statics: readonly { subtree: string }[] | undefined): string[] {
+    return (statics ?? []).map((s) => s.subtree).filter((s) => !this.formed.has(s));
+  }
+
   /** The ministry serving `path`: the longest subtree that is `path` or one of its ancestors. */
   ministryFor(path: string): MinistryRecord | null {
     let best: MinistryRecord | null = null;
@@ -128,14 +140,16 @@ export class ClusterState {
 
   snapshot(): Uint8Array {
     return new TextEncoder().encode(
-      JSON.stringify({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied }),
+      JSON.stringify({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed] }),
     );
   }
 
   static restore(bytes: Uint8Array): ClusterState {
-    const o = JSON.parse(new TextDecoder().decode(bytes)) as { nodes: string[]; ministries: MinistryRecord[]; termCounter: number; ministryCounter: number; applied: number };
+    const o = JSON.parse(new TextDecoder().decode(bytes)) as { nodes: string[]; ministries: MinistryRecord[]; termCounter: number; ministryCounter: number; applied: number; formed?: string[] };
     const s = new ClusterState(o.nodes);
     for (const m of o.ministries) s.ministries.set(m.id, m);
+    // (Snapshots from before `formed` existed: the live ministries at least were formed.)
+    for (const f of o.formed ?? o.ministries.map((m) => m.subtree)) s.formed.add(f);
     s.termCounter = o.termCounter;
     s.ministryCounter = o.ministryCounter;
     s.applied = o.applied;

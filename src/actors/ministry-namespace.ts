@@ -121,6 +121,16 @@ export class MinistryNamespace {
     }
   }
 
+  /** Would `rmdir -r path` succeed now: a directory of this namespace, not its root? */
+  isRemovableDir(path: string): boolean {
+    try {
+      return path !== this.root && this.ns.stat(path).kind === 'dir';
+    } catch (e) {
+      if (e instanceof FsError) return false;
+      throw e;
+    }
+  }
+
   /** [u32 length of the namespace snapshot][namespace snapshot][lease state as JSON]. */
   /** Why `path` cannot be opened (missing, a directory), or null if it is a file. */
   fileCheck(path: string): FsErrorData | null {

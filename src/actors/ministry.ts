@@ -94,6 +94,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     memberAddress: (id) => `${config.addresses[id]}/role`,
     fileCheck: (path) => ns.fileCheck(path),
   });
+  /** A subtree delete in progress (see mutate): other changes wait (EAGAIN) until its rmdir
+   * is proposed, so nothing changes the directory between the check and the rmdir. */
+  let deleting = false;
   /** Reads waiting for this member to apply an index: [index, deadline, serve]. */
   let waiting: { index: number; deadline: number; serve: () => void; fail: () => void }[] = [];
   let lastExpiry = 0;
@@ -135,10 +138,36 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       fail(reply, 'EINVAL', 'malformed request', req.path);
       return;
     }
+    const pending = forming(op);
+    if (pending) {
+      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
+      return;
+    }
     const result = ns.read(op, args.clusterState());
     const applied = raft.applied;
     if (result.ok) reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(result.value), index: applied, ministry: record.id });
     else reply({ type: 'govfs.fs.FsReply', ok: false, error: result.error, index: applied, ministry: record.id });
+  };
+
+  /** A configured static subtree, not yet formed as far as this member knows, that `op`
+   * depends on (its path lies in it; a rename's target lies in it or its source holds it; an
+   * rmdir's directory holds it; an ls lists its parent). Its ministry may already serve: the
+   * op waits (EAGAIN) until this member's cluster state has caught up. */
+  const forming = (op: ClientOp): string | undefined => {
+    const pending = args.clusterState().unformed(config.ministries).filter((s) => s !== record.subtree && isWithin(s, record.subtree));
+    if (pending.length === 0) return undefined;
+    return pending.find((s) => {
+      switch (op.op) {
+        case 'rename':
+          return isWithin(op.from, s) || isWithin(op.to, s) || isWithin(s, op.from);
+        case 'rmdir':
+          return isWithin(s, op.path);
+        case 'ls':
+          return isWithin(op.path, s) || s.slice(0, Math.max(1, s.lastIndexOf('/'))) === op.path;
+        default:
+          return isWithin(op.path, s);
+      }
+    });
   };
 
   const read = (ctx: Context, req: FsRequest, reply: Reply): void => {
@@ -168,9 +197,26 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     });
   };
 
+  /** Call `cb(true)` once this member has applied every entry in its log and confirmed it
+   * still leads (ReadIndex): its namespace is then the ministry's current one. */
+  const settle = (cb: (ok: boolean) => void): void => {
+    if (raft.lastIndex > raft.applied) {
+      const last = raft.lastIndex;
+      const term = raft.termAt(last);
+      if (term === undefined) return cb(false);
+      raft.whenApplied(last, term, (o) => (o.ok ? settle(cb) : cb(false)));
+      return;
+    }
+    raft.readIndex((ok) => (!ok ? cb(false) : raft.lastIndex > raft.applied ? settle(cb) : cb(true)));
+  };
+
   const mutate = (ctx: Context, req: FsRequest, reply: Reply, subtreeCleared = false): void => {
     if (args.role !== 'minister' || record.fenced) {
       fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, { redirect: redirect(record) });
+      return;
+    }
+    if (deleting && !subtreeCleared) {
+      fail(reply, 'EAGAIN', `a subtree delete is in progress in ${record.subtree}: retry`, req.path);
       return;
     }
     // A retry of a request already applied gets its saved answer without a new entry.
@@ -184,6 +230,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       op = JSON.parse(req.opJson) as ClientOp;
     } catch {
       fail(reply, 'EINVAL', 'malformed request', req.path);
+      return;
+    }
+    const pending = forming(op);
+    if (pending) {
+      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
       return;
     }
     const cluster = args.clusterState();
@@ -206,12 +257,29 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     }
     if (op.op === 'rmdir' && op.recursive && nested(op.path).length > 0 && !subtreeCleared) {
       // Thesis Figure 9: the president dissolves the ministries below first, then this
-      // ministry drops the directory.
-      ctx.pipeToSelf(
-        ctx.ask<{ ok: boolean; reason?: string }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: op.path, requester: record.id }, { timeoutMs: 5_000 }),
-        (r) => ({ type: 'ministry.subtree-deleted', ok: r.ok, reason: r.reason ?? '', req, reply }),
-        (e) => ({ type: 'ministry.subtree-deleted', ok: false, reason: String((e as Error).message), req, reply }),
-      );
+      // ministry drops the directory. Only if the rmdir will succeed: a failing one (no such
+      // directory, a file, this ministry's root) must change nothing, so it is first checked
+      // against the current namespace — every proposed entry applied, leadership confirmed,
+      // and no other change taken until the rmdir itself is proposed.
+      deleting = true;
+      settle((ok) => {
+        if (!ok) {
+          deleting = false;
+          fail(reply, 'EAGAIN', `rmdir ${op.path}: could not confirm the state of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
+          return;
+        }
+        if (!ns.isRemovableDir(op.path)) {
+          // It fails in the log as it would have here, and dissolves nothing.
+          deleting = false;
+          mutate(ctx, req, reply, true);
+          return;
+        }
+        ctx.pipeToSelf(
+          ctx.ask<{ ok: boolean; reason?: string }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: op.path, requester: record.id }, { timeoutMs: 5_000 }),
+          (r) => ({ type: 'ministry.subtree-deleted', ok: r.ok, reason: r.reason ?? '', req, reply }),
+          (e) => ({ type: 'ministry.subtree-deleted', ok: false, reason: String((e as Error).message), req, reply }),
+        );
+      });
       return;
     }
     const payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: ctx.clock.now() });
@@ -319,6 +387,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         }
         case 'ministry.subtree-deleted': {
           const d = msg as { ok: boolean; reason: string; req: FsRequest; reply: Reply };
+          deleting = false;
           if (d.ok) mutate(ctx, d.req, d.reply, true);
           else fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: the president could not remove the subtrees below (${d.reason}): retry`, d.req.path);
           return;

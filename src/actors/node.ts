@@ -190,6 +190,11 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
             ctx.reply({ type: 'govfs.fs.FsReply', ok: false, error: { code: 'EUNAVAILABLE', message: `no ministry serves ${path} yet (the cluster is starting): retry`, path } });
             return;
           }
+          const forming = state.unformed(config.ministries).find((sub) => isWithin(path, sub) && sub.length > ministry.subtree.length);
+          if (forming) {
+            ctx.reply({ type: 'govfs.fs.FsReply', ok: false, error: { code: 'EAGAIN', message: `the ministry of ${forming} is being formed (this node has not caught up with it yet): retry`, path }, redirect: [...state.ministries.values()].map(ministryMsg) });
+            return;
+          }
           if (ministry.down) {
             ctx.reply({ type: 'govfs.fs.FsReply', ok: false, error: { code: 'EUNAVAILABLE', message: `the ministry serving ${path} is down (fewer than half its members answer); the president is retrying`, path }, redirect: [ministryMsg(ministry)] });
             return;

@@ -103,7 +103,9 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       return true;
     }
     for (const spec of config.ministries ?? []) {
-      if (ministries.some((m) => m.subtree === spec.subtree)) continue;
+      // Formed once: a static ministry that a subtree delete dissolved stays dissolved (its
+      // subtree now belongs to the ministry above, and may not even exist there).
+      if (state.formed.has(spec.subtree)) continue;
       const pool = idlePool(ctx);
       if (pool.length < 1 + spec.clerks) continue;
       order(ctx, { order: 'appoint', subtree: spec.subtree, minister: pool[0]!, clerks: pool.slice(1, 1 + spec.clerks), clerksWanted: spec.clerks }, `bootstrap ${spec.subtree}`);
@@ -129,12 +131,16 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         if (m.down) order(ctx, { order: 'down', ministry: m.id, down: false }, `${m.id} answers again`);
         return m.down;
       }
+      // Membership changes one member at a time, and only once the minister follows the
+      // current appointment: a minister that missed it (cut off from the cluster log) could
+      // otherwise keep committing with a majority of an older member set that no majority of
+      // the new one intersects, and a later fence would not stop it nor see its entries.
+      if (reports.get(m.minister)?.groupTerm !== m.term) return false;
       if (failed.length === 0 && pool.length > 0 && wanted > 0) {
-        order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, ...pool.slice(0, wanted)], clerksWanted: m.clerksWanted }, `${m.id} short of clerks`);
+        order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, pool[0]!], clerksWanted: m.clerksWanted }, `${m.id} short of clerks`);
         return true;
       }
-      const keep = m.clerks.filter((c) => alive(ctx, c));
-      order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...keep, ...pool.slice(0, Math.max(0, m.clerksWanted - keep.length))], clerksWanted: m.clerksWanted }, `${m.id} lost clerk(s) ${failed.join(',')}`);
+      order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks.filter((c) => c !== failed[0]), clerksWanted: m.clerksWanted }, `${m.id} lost clerk ${failed[0]}`);
       return true;
     }
     if (!majority) {
@@ -158,9 +164,8 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     const best = atFence
       .map((id) => reports.get(id)!)
       .sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex || (a.id < b.id ? -1 : 1))[0]!;
-    const keep = atFence.filter((id) => id !== best.id);
-    const pool = idlePool(ctx).filter((n) => !members.includes(n));
-    const clerks = [...keep, ...pool.slice(0, Math.max(0, m.clerksWanted - keep.length))];
+    // The members at the fence only: idle nodes join later, one at a time (see above).
+    const clerks = atFence.filter((id) => id !== best.id);
     order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: best.id, clerks, clerksWanted: m.clerksWanted }, `${m.id}: ${best.id} has the most up-to-date log`);
     return true;
   };

@@ -1,8 +1,18 @@
 // Randomized runs of a whole GovFS cluster on the simulator: concurrent clients doing namespace
 // operations while nodes (ministers, clerks, the president) crash, restart and are partitioned.
 // Checked on every step: never two members leading one ministry's group log in the same term,
-// no client change applied twice. Checked at the end: the recorded client history is
-// linearizable against a model of the namespace (so every acknowledged change survived).
+// no client change applied twice (in any ministry). Checked at the end: the recorded client
+// history is linearizable, ministry by ministry, against a model of the namespace (so every
+// acknowledged change survived).
+//
+// Most seeds run three ministries: "/", "/a" (a top-level subtree) and "/d/m" (nested below a
+// directory "/d" of the root ministry), each a minister and two clerks, on 11 nodes (the
+// president and an idle node besides). Clients work across all of them, including operations
+// that cross a boundary: renames between ministries (EXDEV), renames of "/d" while it holds
+// "/d/m" (EXDEV), rmdir of "/d" (ENOTEMPTY, or with `recursive` the president's subtree delete,
+// which dissolves "/d/m"), listings that show a ministry's root in its parent. Faults pick
+// their node at random or by role: the president, a minister or a clerk of a random ministry.
+// Every sixth seed runs the root ministry alone on 5 nodes.
 //
 //   npm run sim -- cluster --seeds 50        one line per seed, replay with --seed S --verbose
 
@@ -11,7 +21,7 @@ import type { MinistryInspection } from '../../src/actors/ministry.js';
 import { SeededRandom } from '../../src/runtime/random.js';
 import type { GovClient } from '../../src/fs/client.js';
 
-export const describe = 'a 5-node cluster under crashes, restarts and partitions; history checked for linearizability';
+export const describe = 'a cluster of three ministries (or one) under crashes, restarts and partitions; history checked for linearizability per ministry';
 
 export interface HistoryOp {
   client: string;
@@ -22,25 +32,50 @@ export interface HistoryOp {
 }
 
 export interface ClusterRun {
+  /** The ministries' subtrees at the start (the root first). */
+  subtrees: string[];
   history: HistoryOp[];
+  /** Per-step invariant violations (empty when all held). */
+  violations: string[];
   steps: number;
   faults: string[];
   traceHash: string;
 }
 
-const DIRS = ['/a', '/b', '/a/c'];
-const FILES = ['/a/f1', '/a/f2', '/b/f3', '/f4', '/a/c/f5'];
+/** What a seed runs: its ministries, nodes and the paths its clients use. */
+export interface Layout {
+  ministries: { subtree: string; clerks: number }[];
+  nodes: number;
+  dirs: string[];
+  files: string[];
+}
 
-function randomOp(r: SeededRandom): HistoryOp['input'] {
+export function layoutFor(seed: number): Layout {
+  if (seed % 6 === 0) return { ministries: [], nodes: 5, dirs: ['/a', '/b', '/a/c'], files: ['/a/f1', '/a/f2', '/b/f3', '/f4', '/a/c/f5'] };
+  return {
+    ministries: [
+      { subtree: '/a', clerks: 2 },
+      { subtree: '/d/m', clerks: 2 },
+    ],
+    nodes: 11,
+    // "/a" and "/d/m" are ministry roots, "/a/c" lies in "/a", "/d/m/e" in "/d/m", "/b" and
+    // "/d" in "/".
+    dirs: ['/a', '/a/c', '/b', '/d', '/d/m', '/d/m/e'],
+    files: ['/a/f1', '/a/c/f2', '/b/f3', '/f4', '/d/f5', '/d/m/f6', '/d/m/e/f7'],
+  };
+}
+
+function randomOp(r: SeededRandom, l: Layout): HistoryOp['input'] {
   const x = r.next();
   const pick = <T>(a: T[]): T => a[r.int(0, a.length - 1)]!;
-  if (x < 0.15) return { op: 'mkdir', path: pick(DIRS), parents: r.next() < 0.3 };
-  if (x < 0.35) return { op: 'create', path: pick(FILES) };
-  if (x < 0.45) return { op: 'rm', path: pick(FILES) };
-  if (x < 0.5) return { op: 'rmdir', path: pick(DIRS), recursive: r.next() < 0.3 };
-  if (x < 0.58) return { op: 'rename', from: pick(FILES), to: pick(FILES) };
-  if (x < 0.85) return { op: 'ls', path: pick(['/', ...DIRS]) };
-  return { op: 'stat', path: pick([...DIRS, ...FILES]) };
+  if (x < 0.15) return { op: 'mkdir', path: pick(l.dirs), parents: r.next() < 0.3 };
+  if (x < 0.33) return { op: 'create', path: pick(l.files) };
+  if (x < 0.42) return { op: 'rm', path: pick(l.files) };
+  if (x < 0.47) return { op: 'rmdir', path: pick(l.dirs), recursive: r.next() < 0.3 };
+  if (x < 0.55) return { op: 'rename', from: pick(l.files), to: pick(l.files) };
+  if (x < 0.58) return { op: 'rename', from: pick(l.dirs), to: pick(l.dirs) };
+  if (x < 0.85) return { op: 'ls', path: pick(['/', ...l.dirs]) };
+  return { op: 'stat', path: pick([...l.dirs, ...l.files]) };
 }
 
 async function perform(c: GovClient, input: HistoryOp['input'], linearizable: boolean): Promise<HistoryOp['output']> {
@@ -74,12 +109,59 @@ async function perform(c: GovClient, input: HistoryOp['input'], linearizable: bo
 /** Outcomes that say nothing about whether a change happened. */
 const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
 
+/** What each node does now, read from its actors (no messages): 'president', 'minister of
+ * m1 /a', 'clerk of m0 /', 'idle', or 'down'. */
+function roleOf(cluster: Cluster, name: string): { president: boolean; ministry?: MinistryInspection } | null {
+  const host = cluster.sim!.host(name);
+  if (!host.up) return null;
+  const cell = host.runtime.cells.get(`/${name}/role`);
+  const b = cell?.behaviour as { inspect?: () => MinistryInspection | null } | undefined;
+  return { president: host.runtime.cells.has(`/${name}/president`), ministry: b?.inspect?.() ?? undefined };
+}
+
+function describeRole(cluster: Cluster, name: string): string {
+  const r = roleOf(cluster, name);
+  if (!r) return 'down';
+  const parts: string[] = [];
+  if (r.president) parts.push('president');
+  if (r.ministry) parts.push(`${r.ministry.leading ? 'minister' : 'clerk'} of ${r.ministry.subtree}`);
+  return parts.length > 0 ? parts.join(', ') : 'idle';
+}
+
+/** A node to hit: at random, or (more often) the president, or a minister or clerk of a
+ * random ministry. */
+function pickTarget(cluster: Cluster, r: SeededRandom, exclude: ReadonlySet<string>): string | null {
+  const ids = cluster.nodeIds.filter((id) => !exclude.has(id));
+  if (ids.length === 0) return null;
+  const x = r.next();
+  let pool = ids;
+  if (x < 0.7) {
+    const roles = ids.map((id) => ({ id, role: roleOf(cluster, id) }));
+    if (x < 0.2) pool = roles.filter((n) => n.role?.president).map((n) => n.id);
+    else {
+      const subtrees = [...new Set(roles.map((n) => n.role?.ministry?.subtree).filter((s): s is string => s !== undefined))].sort();
+      const subtree = subtrees[r.int(0, Math.max(0, subtrees.length - 1))];
+      const leading = x < 0.45;
+      pool = roles.filter((n) => n.role?.ministry?.subtree === subtree && n.role.ministry.leading === leading).map((n) => n.id);
+    }
+    if (pool.length === 0) pool = ids;
+  }
+  return pool[r.int(0, pool.length - 1)]!;
+}
+
 export async function runCluster(seed: number, opts: { clients?: number; opsPerClient?: number; faults?: boolean; verbose?: boolean } = {}): Promise<ClusterRun> {
   const r = new SeededRandom(seed, 77);
-  const cluster = await Cluster.start({ nodes: 5, scheduler: 'sim', seed, network: { minLatencyMs: 0.2, maxLatencyMs: 2 } });
+  const layout = layoutFor(seed);
+  const cluster = await Cluster.start({ nodes: layout.nodes, ministries: layout.ministries, scheduler: 'sim', seed, network: { minLatencyMs: 0.2, maxLatencyMs: 2 } });
   const sim = cluster.sim!;
   const faults: string[] = [];
-  // Invariants on every step.
+  const subtrees = ['/', ...layout.ministries.map((m) => m.subtree)];
+  // Invariants on every step, over every ministry (ministry ids are unique, so are terms). A
+  // violation is recorded (the first of each kind) and fails the seed at the end.
+  const violations: string[] = [];
+  const violate = (msg: string): void => {
+    if (!violations.includes(msg)) violations.push(msg);
+  };
   sim.checks.push(() => {
     const leaders = new Map<string, string>();
     for (const name of cluster.nodeIds) {
@@ -89,23 +171,23 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
       const b = cell?.behaviour as { inspect?: () => MinistryInspection | null } | undefined;
       const info = b?.inspect?.();
       if (!info) continue;
-      if (info.duplicateApplies > 0) throw new Error(`seed ${seed}: ${name} applied a client change twice`);
+      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.subtree}`);
       if (!info.leading) continue;
       const key = `${info.ministry}@${info.term}`;
       const other = leaders.get(key);
-      if (other) throw new Error(`seed ${seed}: two ministers in ministry ${info.ministry} term ${info.term}: ${other} and ${name}`);
+      if (other) violate(`two ministers in ministry ${info.ministry} (${info.subtree}) term ${info.term}: ${other} and ${name}`);
       leaders.set(key, name);
     }
   });
   const history: HistoryOp[] = [];
-  const nClients = opts.clients ?? 3;
+  const nClients = opts.clients ?? 4;
   const perClient = opts.opsPerClient ?? 40;
   let running = nClients;
   const workers = Array.from({ length: nClients }, (_, i) => {
     const c = cluster.client({ clientId: `w${i}`, requestTimeoutMs: 300, deadlineMs: 4_000 });
     return (async () => {
       for (let k = 0; k < perClient; k++) {
-        const input = randomOp(r);
+        const input = randomOp(r, layout);
         const call = cluster.now();
         const linearizable = r.next() < 0.6;
         const output = await perform(c, input, linearizable);
@@ -135,25 +217,28 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
       await cluster.runFor(r.int(100, 400));
       const x = r.next();
       const ids = cluster.nodeIds;
+      const t = cluster.now().toFixed(0);
       if (x < 0.3 && down.size < 2) {
-        const id = ids[r.int(0, ids.length - 1)]!;
-        if (!down.has(id)) {
+        const id = pickTarget(cluster, r, down);
+        if (id) {
+          faults.push(`${t} kill ${id} (${describeRole(cluster, id)})`);
           down.add(id);
-          faults.push(`${cluster.now().toFixed(0)} kill ${id}`);
           await cluster.kill(id);
         }
       } else if (x < 0.6 && down.size > 0) {
         const id = [...down][r.int(0, down.size - 1)]!;
         down.delete(id);
-        faults.push(`${cluster.now().toFixed(0)} restart ${id}`);
+        faults.push(`${t} restart ${id}`);
         await cluster.restart(id);
       } else if (x < 0.8) {
-        const shuffled = [...ids].sort(() => r.next() - 0.5);
-        const cut = r.int(1, 2);
-        faults.push(`${cluster.now().toFixed(0)} partition ${shuffled.slice(0, cut).join(',')}`);
-        cluster.partition(shuffled.slice(0, cut), shuffled.slice(cut));
+        // Cut off one to three nodes, often including a role holder.
+        const first = pickTarget(cluster, r, new Set())!;
+        const rest = ids.filter((id) => id !== first).sort(() => r.next() - 0.5);
+        const side = [first, ...rest.slice(0, r.int(0, Math.min(2, Math.floor((ids.length - 1) / 2) - 1)))];
+        faults.push(`${t} partition ${side.map((id) => `${id} (${describeRole(cluster, id)})`).join(', ')}`);
+        cluster.partition(side, ids.filter((id) => !side.includes(id)));
       } else {
-        faults.push(`${cluster.now().toFixed(0)} heal`);
+        faults.push(`${t} heal`);
         cluster.heal();
       }
     }
@@ -163,13 +248,13 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
   await Promise.all([...workers, faultLoop]);
   // Settle, then read everything back linearizably: every acknowledged change must show.
   const reader = cluster.client({ clientId: 'final', requestTimeoutMs: 500, deadlineMs: 30_000 });
-  for (const path of ['/', ...DIRS]) {
+  for (const path of ['/', ...layout.dirs]) {
     const call = cluster.now();
     const output = await perform(reader, { op: 'ls', path }, true);
     if (!output.ok && UNKNOWN.has(output.code)) throw new Error(`seed ${seed}: the cluster did not recover (ls ${path}: ${output.code}); faults: ${faults.join('; ')}`);
     history.push({ client: 'final', input: { op: 'ls', path }, output, call, ret: cluster.now() });
   }
-  const run = { history, steps: sim.steps, faults, traceHash: sim.traceHash };
+  const run = { subtrees, history, violations, steps: sim.steps, faults, traceHash: sim.traceHash };
   await cluster.stop();
   return run;
 }
@@ -178,10 +263,16 @@ export async function runSeed(seed: number, opts: { verbose: boolean }): Promise
   try {
     const run = await runCluster(seed, { verbose: opts.verbose });
     const { checkHistory } = await import('./cluster-check.js');
-    const verdict = checkHistory(run.history);
+    const verdict = checkHistory(run.history, run.subtrees);
     if (opts.verbose) console.log(run.faults.join('\n'));
+    if (run.violations.length > 0) return { ok: false, error: `invariant violated: ${run.violations.join('; ')}` };
     if (verdict.ok !== true) return { ok: false, error: `history not linearizable: ${verdict.reason}` };
-    return { ok: true, detail: `${run.history.length} ops, ${run.faults.length} faults, ${run.steps} steps` };
+    const exdev = run.history.filter((h) => !h.output.ok && h.output.code === 'EXDEV').length;
+    const deletes = run.history.filter((h) => h.input.op === 'rmdir' && h.input.recursive === true && h.input.path === '/d' && h.output.ok).length;
+    return {
+      ok: true,
+      detail: `${run.subtrees.join(' ')}: ${run.history.length} ops (${verdict.unchecked} unchecked, ${exdev} EXDEV, ${deletes} subtree deletes), ${run.faults.length} faults, ${run.steps} steps`,
+    };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }

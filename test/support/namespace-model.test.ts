@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Namespace, type Op } from '../../src/fs/namespace.js';
 import { FsError } from '../../src/fs/errors.js';
-import { NsSpec, namespaceModel, ministryOf, partitionByMinistry, type NsInput, type NsOperation, type NsState } from './namespace-model.js';
+import { NsSpec, checkNamespaceByMinistry, namespaceModel, ministryOf, partitionByMinistry, splitByMinistry, type NsInput, type NsOperation, type NsState } from './namespace-model.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -197,5 +197,58 @@ describe('namespace model as a linearizability model', () => {
     expect(parts.map((p) => p.map((o) => ('path' in o.input ? o.input.path : o.input.from)))).toEqual([['/x', '/ab'], ['/a/x', '/a'], ['/a/b/c', '/a/b'], []]);
     expect(ministryOf('/q1', ['/', '/q'])).toBe('/');
     expect(() => partitionByMinistry(h, ['/a'])).toThrow(/no ministry serves \/x/);
+  });
+
+  it('answers as the minister does around other ministries (EXDEV, ENOTEMPTY, subtree delete)', () => {
+    const spec = new NsSpec({ root: '/', otherRoots: ['/', '/a', '/d/m'] });
+    const code = (a: { ok: boolean; code?: string }) => (a.ok ? 'ok' : a.code);
+    let s = spec.initial();
+    for (const x of [{ op: 'mkdir', path: '/d' }, { op: 'create', path: '/f' }, { op: 'mkdir', path: '/e' }] as NsInput[]) s = spec.apply(s, x).state;
+    // Into another ministry, or moving a directory that holds one: EXDEV before anything else.
+    expect(code(spec.apply(s, { op: 'rename', from: '/f', to: '/a/f' }))).toBe('EXDEV');
+    expect(code(spec.apply(s, { op: 'rename', from: '/nope', to: '/d/m/x' }))).toBe('EXDEV');
+    expect(code(spec.apply(s, { op: 'rename', from: '/d', to: '/x' }))).toBe('EXDEV');
+    expect(code(spec.apply(s, { op: 'rename', from: '/f', to: '/d/g' }))).toBe('ok');
+    // The mount point shows in its parent's listing; rmdir of its parent is ENOTEMPTY.
+    expect(spec.apply(s, { op: 'ls', path: '/d' })).toMatchObject({ ok: true, value: [{ name: 'm', kind: 'dir' }] });
+    expect(spec.apply(s, { op: 'ls', path: '/' })).toMatchObject({ ok: true, value: [{ name: 'a' }, { name: 'd' }, { name: 'e' }, { name: 'f' }] });
+    expect(code(spec.apply(s, { op: 'rmdir', path: '/d' }))).toBe('ENOTEMPTY');
+    expect(code(spec.apply(s, { op: 'rmdir', path: '/' }))).toBe('ENOTEMPTY');
+    expect(code(spec.apply(s, { op: 'rmdir', path: '/', recursive: true }))).toBe('EBUSY');
+    // A failing rmdir -r dissolves nothing; a successful one dissolves the ministry below.
+    expect(spec.apply(spec.apply(s, { op: 'rmdir', path: '/e/x', recursive: true }).state, { op: 'ls', path: '/d' })).toMatchObject({ value: [{ name: 'm' }] });
+    const after = spec.apply(s, { op: 'rmdir', path: '/d', recursive: true });
+    expect(after.ok).toBe(true);
+    s = spec.apply(after.state, { op: 'mkdir', path: '/d/m', parents: true }).state;
+    expect(spec.apply(s, { op: 'ls', path: '/d/m' })).toMatchObject({ ok: true, value: [] });
+    expect(code(spec.apply(s, { op: 'rename', from: '/d', to: '/x' }))).toBe('ok');
+    // /a is still another ministry's.
+    expect(code(spec.apply(s, { op: 'rename', from: '/d', to: '/a/x' }))).toBe('EXDEV');
+  });
+
+  it('splitByMinistry follows a subtree delete: before it the nested ministry, after it the one above', () => {
+    let t = 0;
+    const op = (input: NsInput, output: NsOperation['output'] = { ok: true }, dur = 1): NsOperation => {
+      const call = (t += 10);
+      return { client: 'c', input, output, call, ret: dur === Infinity ? Infinity : call + dur };
+    };
+    const before = op({ op: 'create', path: '/d/m/x' });
+    const unknownBefore = op({ op: 'create', path: '/d/m/y' }, { ok: false, code: 'ETIMEDOUT' }, Infinity);
+    const del = op({ op: 'rmdir', path: '/d', recursive: true }, { ok: true }, 30);
+    const overlapping = op({ op: 'stat', path: '/d/m/x' }, { ok: true, value: 'file' });
+    t += 50;
+    const after = op({ op: 'stat', path: '/d/m/x' }, { ok: false, code: 'ENOENT' });
+    const top = op({ op: 'ls', path: '/a' }, { ok: true, value: [] });
+    const { parts, unchecked } = splitByMinistry([before, unknownBefore, del, overlapping, after, top], ['/', '/a', '/d/m']);
+    expect(parts[0]).toEqual([unknownBefore, del, after]);
+    expect(parts[1]).toEqual([top]);
+    expect(parts[2]).toEqual([before, unknownBefore]);
+    expect(unchecked).toEqual([overlapping]);
+    const mk = op({ op: 'mkdir', path: '/d' });
+    const h = [mk, { ...before, call: mk.ret + 1, ret: mk.ret + 2 }, op({ op: 'rmdir', path: '/d', recursive: true }, { ok: true }), op({ op: 'stat', path: '/d/m/x' }, { ok: false, code: 'ENOENT' })];
+    expect(checkNamespaceByMinistry(h, ['/', '/d/m']).ok).toBe(true);
+    // After the delete the nested ministry's file is gone: seeing it is a violation.
+    h[3] = { ...h[3]!, output: { ok: true, value: 'file' } };
+    expect(checkNamespaceByMinistry(h, ['/', '/d/m']).ok).toBe(false);
   });
 });

@@ -21,6 +21,15 @@
 // `otherRoots` (the other ministries' subtree roots) are merged into listings as directories,
 // as MinistryNamespace.read does. `partitionByMinistry` splits a history by ministry and
 // `checkNamespaceByMinistry` checks each part against its ministry's model.
+//
+// Other ministries' roots below this one ("mounts") also shape this ministry's answers, as the
+// minister's checks in src/actors/ministry.ts do before the namespace sees the change:
+//   - rename whose target another ministry serves, or whose source holds a mount: EXDEV;
+//   - rmdir of a directory holding a mount: ENOTEMPTY without `recursive`; with it, the
+//     president's subtree delete dissolves those ministries first (thesis Figure 9), then the
+//     directory goes. The model drops the mounts when the rmdir succeeds; a failed rmdir
+//     leaves them (the minister only asks for the subtree delete when the directory is there).
+// The state keeps the live mounts (as `MOUNT + root` keys, which no path collides with).
 
 import { isAncestor, isWithin, parsePath } from '../../src/fs/path.js';
 import { checkLinearizable, type CheckOptions, type CheckResult, type Model, type Operation } from './linearizability.js';
@@ -60,6 +69,29 @@ class Fail {
   constructor(readonly code: string) {}
 }
 
+/** State key prefix of a live mount (another ministry's root below this ministry's root). */
+const MOUNT = 'mount:';
+
+function mounts(state: NsState): string[] {
+  const out: string[] = [];
+  for (const k of state.keys()) if (k.startsWith(MOUNT)) out.push(k.slice(MOUNT.length));
+  return out;
+}
+
+/** Live mounts strictly inside `path` (the minister's `nested`). */
+function nestedMounts(state: NsState, path: string): string[] {
+  return mounts(state).filter((m) => m !== path && isWithin(m, path));
+}
+
+function wellFormed(path: string): boolean {
+  try {
+    parsePath(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function join(segs: readonly string[]): string {
   return '/' + segs.join('/');
 }
@@ -97,7 +129,14 @@ export class NsSpec {
   }
 
   initial(): NsState {
-    return new Map([[this.root, 'dir']]);
+    const state = new Map<string, NodeKind>([[this.root, 'dir']]);
+    for (const r of this.otherRoots) if (isWithin(r, this.root)) state.set(MOUNT + r, 'dir');
+    return state;
+  }
+
+  /** Is `path` served by this ministry (not outside its root, not inside a live mount)? */
+  private serves(state: NsState, path: string): boolean {
+    return isWithin(path, this.root) && !mounts(state).some((m) => isWithin(path, m));
   }
 
   /** Apply `input` to `state` as Namespace would. */
@@ -194,6 +233,9 @@ export class NsSpec {
         return { state: next, ok: true };
       }
       case 'rmdir': {
+        // The minister's check before the namespace's (ministry.ts, mutate).
+        const nested = nestedMounts(state, input.path);
+        if (nested.length > 0 && input.recursive !== true) throw new Fail('ENOTEMPTY');
         const rel = this.rel(input.path);
         if (rel.length === 0) throw new Fail('EBUSY');
         if (this.resolve(state, rel) === 'file') throw new Fail('ENOTDIR');
@@ -201,9 +243,18 @@ export class NsSpec {
         if (input.recursive !== true && hasChildren(state, path)) throw new Fail('ENOTEMPTY');
         const next = new Map(state);
         for (const p of state.keys()) if (isWithin(p, path)) next.delete(p);
+        // The subtree delete dissolved the ministries below.
+        for (const m of nested) next.delete(MOUNT + m);
         return { state: next, ok: true };
       }
       case 'rename': {
+        // The minister's checks before the namespace's (ministry.ts, mutate): the target in
+        // another ministry, or a source holding another ministry's root.
+        // (Only for well-formed paths: the client refuses malformed ones before sending.)
+        if (wellFormed(input.from) && wellFormed(input.to)) {
+          if (!this.serves(state, input.to)) throw new Fail('EXDEV');
+          if (nestedMounts(state, input.from).length > 0) throw new Fail('EXDEV');
+        }
         const fromRel = this.rel(input.from);
         const toRel = this.rel(input.to);
         const srcKind = this.resolve(state, fromRel);
@@ -237,7 +288,7 @@ export class NsSpec {
         if (this.resolve(state, rel) === 'file') throw new Fail('ENOTDIR');
         const path = this.abs(rel);
         const entries = listing(state, path);
-        const extra = this.otherRoots.filter((r) => r !== path && isAncestor(path, r) && r.indexOf('/', path === '/' ? 1 : path.length + 1) < 0);
+        const extra = mounts(state).filter((r) => r !== path && isAncestor(path, r) && r.indexOf('/', path === '/' ? 1 : path.length + 1) < 0);
         if (extra.length === 0) return { state, ok: true, value: entries };
         const byName = new Map(entries.map((e) => [e.name, e.kind] as const));
         for (const r of extra) byName.set(r.slice(r.lastIndexOf('/') + 1), 'dir');
@@ -275,7 +326,7 @@ function sameValue(input: NsInput, expected: NsAnswer & { ok: true }, observed: 
 function canonical(state: NsState): string {
   return [...state]
     .sort((a, b) => cmp(a[0], b[0]))
-    .map(([p, k]) => (k === 'dir' && p !== '/' ? p + '/' : p))
+    .map(([p, k]) => (p.startsWith(MOUNT) ? `${p} (another ministry)` : k === 'dir' && p !== '/' ? p + '/' : p))
     .join('\n');
 }
 
@@ -350,16 +401,65 @@ export function ministryOf(path: string, subtrees: readonly string[]): string | 
  * a rename's `from`): one part per entry of `subtrees`, in that order (possibly empty). The
  * parts are independent (P-compositionality): each ministry is its own linearizable object.
  * Throws for an operation that no subtree serves.
+ *
+ * A ministry can be dissolved by a subtree delete: an `rmdir` with `recursive` of a directory
+ * strictly above its root, served by another ministry. From then on its paths are served by
+ * the ministry above it. So for a subtree S, with T0 the first call of such an rmdir and T1
+ * the first return of one that succeeded, an operation on a path in S is
+ *   - in S's part if it returned before T0 (S certainly served it), or if its outcome is
+ *     unknown and it was called before T0 (it may have applied in S);
+ *   - in the part of the ministry above S if it was called after T1 (S was gone), or if its
+ *     outcome is unknown and it was called after T0 (a retry may have reached the ministry
+ *     above once S was dissolved; such an operation is optional, so adding it is sound);
+ *   - otherwise (a known outcome overlapping [T0, T1]: either ministry may have served it)
+ *     in `unchecked`: kept in the history but checked against neither model.
+ * Only one level of dissolution is followed: the ministry above S is taken as never dissolved
+ * while it serves S's paths.
  */
-export function partitionByMinistry(history: readonly NsOperation[], subtrees: readonly string[]): NsOperation[][] {
+export function splitByMinistry(history: readonly NsOperation[], subtrees: readonly string[]): { parts: NsOperation[][]; unchecked: NsOperation[] } {
   const parts = subtrees.map((): NsOperation[] => []);
+  const unchecked: NsOperation[] = [];
   const index = new Map(subtrees.map((s, i) => [s, i] as const));
-  for (const op of history) {
-    const m = ministryOf(opPath(op.input), subtrees);
+  const windows = new Map<string, { t0: number; t1: number }>();
+  for (const s of subtrees) {
+    let t0 = Infinity;
+    let t1 = Infinity;
+    for (const op of history) {
+      const i = op.input;
+      if (i.op !== 'rmdir' || i.recursive !== true || i.path === s || !isWithin(s, i.path)) continue;
+      if (ministryOf(i.path, subtrees) === s) continue;
+      t0 = Math.min(t0, op.call);
+      if (op.output.ok && op.ret !== Infinity) t1 = Math.min(t1, op.ret);
+    }
+    windows.set(s, { t0, t1 });
+  }
+  const put = (m: string | undefined, op: NsOperation): void => {
     if (m === undefined) throw new Error(`partitionByMinistry: no ministry serves ${opPath(op.input)} (subtrees: ${subtrees.join(', ')})`);
     (parts[index.get(m) as number] as NsOperation[]).push(op);
+  };
+  for (const op of history) {
+    const path = opPath(op.input);
+    const m = ministryOf(path, subtrees);
+    const w = m === undefined ? undefined : windows.get(m);
+    if (m === undefined || w === undefined || w.t0 === Infinity) {
+      put(m, op);
+      continue;
+    }
+    const above = ministryOf(path, subtrees.filter((s) => s !== m));
+    const unknown = op.ret === Infinity;
+    if (unknown) {
+      if (op.call < w.t0) put(m, op);
+      if (above !== undefined) put(above, op);
+    } else if (op.ret < w.t0) put(m, op);
+    else if (op.call > w.t1 && above !== undefined) put(above, op);
+    else unchecked.push(op);
   }
-  return parts;
+  return { parts, unchecked };
+}
+
+/** splitByMinistry's parts (see there). */
+export function partitionByMinistry(history: readonly NsOperation[], subtrees: readonly string[]): NsOperation[][] {
+  return splitByMinistry(history, subtrees).parts;
 }
 
 /**
@@ -370,14 +470,14 @@ export function checkNamespaceByMinistry(
   history: readonly NsOperation[],
   subtrees: readonly string[],
   opts: CheckOptions = {},
-): CheckResult<NsState, NsInput, NsOutput> & { ministry?: string } {
+): CheckResult<NsState, NsInput, NsOutput> & { ministry?: string; unchecked?: number } {
   const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
-  const parts = partitionByMinistry(history, subtrees);
+  const { parts, unchecked } = splitByMinistry(history, subtrees);
   for (let i = 0; i < parts.length; i++) {
     const root = subtrees[i] as string;
     const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
     const r = checkLinearizable(namespaceModel({ root, otherRoots: subtrees }), parts[i] as NsOperation[], left === undefined ? {} : { timeoutMs: left });
     if (r.ok !== true) return r.ok === false ? { ...r, reason: `ministry ${root}: ${r.reason}`, ministry: root } : { ...r, ministry: root };
   }
-  return { ok: true };
+  return { ok: true, unchecked: unchecked.length };
 }
