@@ -16,6 +16,7 @@ import { ClusterState, decodeOrder, encodeOrder, isWithin, type ClusterOrder, ty
 import { ministryBehaviour, type RoleStatus } from './ministry.js';
 import { presidentBehaviour } from './president.js';
 import { registerBehaviour } from '../runtime/runtime.js';
+import type { Storage } from '../runtime/storage.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 
 export interface NodeConfig {
@@ -61,6 +62,23 @@ export function roleAddress(config: NodeConfig, id: string): string {
   return `${config.addresses[id]}/role`;
 }
 
+/** How soon to look again at the logs of groups this node left, while it is catching up. */
+const GROUP_GC_RETRY_MS = 500;
+
+/** Ids of the groups whose logs are stored here (`g/<id>/...`), one lookup per group. */
+function storedGroups(storage: Storage): string[] {
+  const out: string[] = [];
+  let from = 'g/';
+  for (;;) {
+    let next: string | undefined;
+    for (const [key] of storage.range({ start: from, end: 'g/\uffff', limit: 1 })) next = key;
+    if (next === undefined) return out;
+    const id = next.slice(2, next.indexOf('/', 2));
+    out.push(id);
+    from = `g/${id}/\uffff`;
+  }
+}
+
 export function nodeBehaviour(config: NodeConfig): Behaviour {
   let state = new ClusterState(config.nodes);
   let raft: RaftShell;
@@ -68,6 +86,24 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
   let role: { ref: Ref; ministry: string; role: 'minister' | 'clerk'; term: number } | null = null;
   let roleStatus: RoleStatus | null = null;
   let leader = '';
+  /** Groups this node left whose stored log is still here (see dropLeftGroups). */
+  const leftGroups = new Set<string>();
+  let gcTimer: (() => void) | null = null;
+
+  /** Delete the stored logs of groups this node left, but only once its copy of the cluster
+   * log is current. While it replays history (after a restart, or catching up), an old order
+   * can take it out of a ministry that a later order put it back into; its group log is then
+   * newer than that order and must survive (stale appointments are refused by term). */
+  const dropLeftGroups = (ctx: Context): void => {
+    if (leftGroups.size === 0) return;
+    if (!raft.caughtUp()) {
+      gcTimer ??= ctx.clock.after(GROUP_GC_RETRY_MS, { type: 'node.gc' });
+      return;
+    }
+    const current = state.roleOf(config.id)?.ministry.id;
+    for (const g of leftGroups) if (g !== current) ctx.storage.delRange(`g/${g}/`, `g/${g}/\uffff`);
+    leftGroups.clear();
+  };
 
   const reconcile = (ctx: Context): void => {
     const isPresident = leader === config.id;
@@ -93,8 +129,9 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
       const old = role.ministry;
       role = null;
       roleStatus = null;
-      // Moving to another ministry (or none): this node's copy of the old group log goes.
-      if (!want || want.ministry.id !== old) ctx.storage.delRange(`g/${old}/`, `g/${old}/\uffff`);
+      // Moving to another ministry (or none): this node's copy of the old group log goes,
+      // once this node knows the move is current.
+      if (!want || want.ministry.id !== old) leftGroups.add(old);
     }
     if (want && !role) {
       const record = want.ministry;
@@ -102,10 +139,12 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
         ministryBehaviour({ config, record, role: want.role, clusterState: () => state }),
       );
       role = { ref, ministry: record.id, role: want.role, term: record.term };
+      leftGroups.delete(record.id);
     } else if (want && role && want.ministry.term !== role.term) {
       role.term = want.ministry.term;
       role.ref.tell({ type: 'ministry.appointment', record: want.ministry });
     }
+    dropLeftGroups(ctx);
   };
 
   const report = () => ({
@@ -153,6 +192,8 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
         },
         onApplied: () => reconcile(ctx),
       });
+      // Logs of groups left before a restart: dropped once this node knows it is not in them.
+      for (const g of storedGroups(ctx.storage)) leftGroups.add(g);
       reconcile(ctx);
     },
 
@@ -160,6 +201,10 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
       if (raft.handle(msg)) return;
       const m = msg as TypedMsg;
       switch (m.type) {
+        case 'node.gc':
+          gcTimer = null;
+          dropLeftGroups(ctx);
+          return;
         case 'node.role-status':
           roleStatus = (msg as { status: RoleStatus }).status;
           return;

@@ -48,9 +48,13 @@ describe('control plane scenarios (sim)', () => {
   it('rmdir across two ministries goes through the president (thesis Figure 9)', async () => {
     const cluster = await Cluster.start({ nodes: 8, seed: 23, ministries: [{ subtree: '/a/b', clerks: 2 }] });
     const fs = cluster.client();
+    const inner = (await cluster.status()).ministries.find((m) => m.subtree === '/a/b')!;
+    const groupKeys = (node: string) => [...cluster.sim!.host(node).storage.range({ start: `g/${inner.id}/`, end: `g/${inner.id}/\uffff` })].length;
     await fs.mkdir('/a');
     await fs.create('/a/x');
     await fs.create('/a/b/inner');
+    const staff = [inner.minister, ...inner.clerks];
+    expect(staff.every((n) => groupKeys(n) > 0)).toBe(true);
     expect((await fs.ls('/a')).map((e) => e.name)).toEqual(['b', 'x']);
     await expect(fs.rmdir('/a')).rejects.toMatchObject({ code: 'ENOTEMPTY' });
     await expect(fs.rename('/a/x', '/a/b/x')).rejects.toMatchObject({ code: 'EXDEV' });
@@ -61,6 +65,8 @@ describe('control plane scenarios (sim)', () => {
     // The dissolved ministry's staff went back to the idle pool.
     expect(st.idle.length).toBeGreaterThanOrEqual(3);
     await expect(fs.stat('/a/b/inner')).rejects.toMatchObject({ code: 'ENOENT' });
+    // The former staff drop their copy of the dissolved ministry's log (once current).
+    expect(await cluster.waitFor(() => staff.every((n) => groupKeys(n) === 0), 5_000)).toBe(true);
     await cluster.stop();
   });
 
