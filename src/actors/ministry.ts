@@ -48,6 +48,9 @@ type Reply = (msg: Message) => void;
 
 /** Reads wait at most this long for the member to apply the client's last seen index. */
 const READ_WAIT_MS = 2_000;
+/** How often a minister looks whether its copy of the cluster log has caught up (only while it
+ * waits on a subtree delete it asked for). */
+const CLUSTER_CATCH_UP_POLL_MS = 5;
 /** Completion records of clients silent this long are garbage-collected (default). */
 export const CLIENT_TTL_MS = 10 * 60_000;
 
@@ -210,6 +213,12 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     raft.readIndex((ok) => (!ok ? cb(false) : raft.lastIndex > raft.applied ? settle(cb) : cb(true)));
   };
 
+  /** Refuse a change without logging it, once leadership is confirmed: a minister that was
+   * cut off (fenced, or its ministry dissolved) must not answer from what it last knew. */
+  const refuse = (reply: Reply, code: string, message: string, path: string): void => {
+    raft.readIndex((ok) => (ok ? fail(reply, code, message, path) : fail(reply, 'EAGAIN', `could not confirm with the members of ${record.subtree}: retry`, path, { redirect: redirect(record) })));
+  };
+
   const mutate = (ctx: Context, req: FsRequest, reply: Reply, subtreeCleared = false): void => {
     if (args.role !== 'minister' || record.fenced) {
       fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, { redirect: redirect(record) });
@@ -243,16 +252,16 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     if (op.op === 'rename') {
       const target = cluster.ministryFor(op.to);
       if (!target || target.id !== record.id) {
-        fail(reply, 'EXDEV', `rename ${op.from} -> ${op.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, op.from);
+        refuse(reply, 'EXDEV', `rename ${op.from} -> ${op.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, op.from);
         return;
       }
       if (nested(op.from).length > 0) {
-        fail(reply, 'EXDEV', `rename ${op.from}: it contains another ministry's subtree (${nested(op.from)[0]!.subtree}), which cannot move`, op.from);
+        refuse(reply, 'EXDEV', `rename ${op.from}: it contains another ministry's subtree (${nested(op.from)[0]!.subtree}), which cannot move`, op.from);
         return;
       }
     }
     if (op.op === 'rmdir' && nested(op.path).length > 0 && !op.recursive) {
-      fail(reply, 'ENOTEMPTY', `rmdir ${op.path}: directory not empty (it holds ${nested(op.path)[0]!.subtree}; use recursive: true)`, op.path);
+      refuse(reply, 'ENOTEMPTY', `rmdir ${op.path}: directory not empty (it holds ${nested(op.path)[0]!.subtree}; use recursive: true)`, op.path);
       return;
     }
     if (op.op === 'rmdir' && op.recursive && nested(op.path).length > 0 && !subtreeCleared) {
@@ -275,9 +284,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           return;
         }
         ctx.pipeToSelf(
-          ctx.ask<{ ok: boolean; reason?: string }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: op.path, requester: record.id }, { timeoutMs: 5_000 }),
-          (r) => ({ type: 'ministry.subtree-deleted', ok: r.ok, reason: r.reason ?? '', req, reply }),
-          (e) => ({ type: 'ministry.subtree-deleted', ok: false, reason: String((e as Error).message), req, reply }),
+          ctx.ask<{ ok: boolean; reason?: string; index?: number }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: op.path, requester: record.id }, { timeoutMs: 5_000 }),
+          (r) => ({ type: 'ministry.subtree-deleted', ok: r.ok, reason: r.reason ?? '', index: Number(r.index ?? 0), req, reply }),
+          (e) => ({ type: 'ministry.subtree-deleted', ok: false, reason: String((e as Error).message), index: 0, req, reply }),
         );
       });
       return;
@@ -386,7 +395,19 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           return;
         }
         case 'ministry.subtree-deleted': {
-          const d = msg as { ok: boolean; reason: string; req: FsRequest; reply: Reply };
+          const d = msg as { ok: boolean; reason: string; index: number; req: FsRequest; reply: Reply; waitUntil?: number };
+          if (d.ok && args.clusterState().applied < d.index) {
+            // This node's copy of the cluster log must show the dissolved ministries gone
+            // before the rmdir (and what follows it) is judged against it.
+            const waitUntil = d.waitUntil ?? ctx.clock.now() + 2_000;
+            if (ctx.clock.now() < waitUntil) {
+              ctx.clock.after(CLUSTER_CATCH_UP_POLL_MS, { ...d, waitUntil });
+              return;
+            }
+            deleting = false;
+            fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: this member has not caught up with the cluster log: retry`, d.req.path);
+            return;
+          }
           deleting = false;
           if (d.ok) mutate(ctx, d.req, d.reply, true);
           else fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: the president could not remove the subtrees below (${d.reason}): retry`, d.req.path);

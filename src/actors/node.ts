@@ -12,7 +12,7 @@
 // no idle node it holds both roles.
 
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
-import { ClusterState, decodeOrder, encodeOrder, isWithin, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
+import { ClusterState, NO_MINISTER, decodeOrder, encodeOrder, isWithin, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
 import { ministryBehaviour, type RoleStatus } from './ministry.js';
 import { presidentBehaviour } from './president.js';
 import { registerBehaviour } from '../runtime/runtime.js';
@@ -62,6 +62,22 @@ export function roleAddress(config: NodeConfig, id: string): string {
   return `${config.addresses[id]}/role`;
 }
 
+/** A subtree delete must be done within this (the requesting minister waits 5 s). */
+const SUBTREE_DELETE_MS = 4_000;
+
+interface SubtreeDeleteJob {
+  /** The ministries to dissolve. */
+  ids: string[];
+  answer: (m: Message) => void;
+  deadline: number;
+}
+
+interface NodeReportMsg {
+  id: string;
+  ministry: string;
+  groupTerm: number;
+}
+
 /** How soon to look again at the logs of groups this node left, while it is catching up. */
 const GROUP_GC_RETRY_MS = 500;
 
@@ -86,6 +102,16 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
   let role: { ref: Ref; ministry: string; role: 'minister' | 'clerk'; term: number } | null = null;
   let roleStatus: RoleStatus | null = null;
   let leader = '';
+  const probeMs = config.probeMs ?? 50;
+  /** Subtree deletes this node (as president) is carrying out. */
+  const subtreeDeletes = new Map<number, SubtreeDeleteJob>();
+  let subtreeDeleteSeq = 0;
+  const finishSubtreeDelete = (seq: number, r: { ok: true; index: number } | { ok: false; reason: string }): void => {
+    const job = subtreeDeletes.get(seq);
+    if (!job) return;
+    subtreeDeletes.delete(seq);
+    job.answer({ type: 'govfs.fs.SubtreeDeleted', ...r });
+  };
   /** Groups this node left whose stored log is still here (see dropLeftGroups). */
   const leftGroups = new Set<string>();
   let gcTimer: (() => void) | null = null;
@@ -264,18 +290,70 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
             ctx.reply({ type: 'govfs.fs.SubtreeDeleted', ok: true, index: state.applied });
             return;
           }
+          // Fence first, dissolve only once a majority of each doomed ministry holds the fence
+          // term: a minister cut off from the cluster log could otherwise keep serving (and
+          // committing in) a subtree that no longer exists.
           const answer = ctx.deferReply();
+          const ids = doomed.map((mi) => mi.id);
+          const job: SubtreeDeleteJob = { ids, answer, deadline: ctx.clock.now() + SUBTREE_DELETE_MS };
+          const seq = ++subtreeDeleteSeq;
+          subtreeDeletes.set(seq, job);
           let last = { index: 0, term: 0 };
           for (const mi of doomed) {
-            const r = raft.propose(encodeOrder({ order: 'dissolve', ministry: mi.id }));
-            if (!r.ok) {
-              answer({ type: 'govfs.fs.SubtreeDeleted', ok: false, reason: `cluster log refused the order (${r.reason}): retry` });
-              return;
-            }
+            if (mi.fenced) continue;
+            const r = raft.propose(encodeOrder({ order: 'fence', ministry: mi.id }));
+            if (!r.ok) return finishSubtreeDelete(seq, { ok: false, reason: `cluster log refused the order (${r.reason}): retry` });
             last = { index: r.index, term: r.term };
           }
+          if (last.index === 0) ctx.self.tell({ type: 'node.subtree-delete', seq });
+          else raft.whenApplied(last.index, last.term, (o) => (o.ok ? ctx.self.tell({ type: 'node.subtree-delete', seq }) : finishSubtreeDelete(seq, { ok: false, reason: `order lost (${o.reason}): retry` })));
+          return;
+        }
+        case 'node.subtree-delete': {
+          // Ask the doomed ministries' members where they are.
+          const seq = (msg as { seq: number }).seq;
+          const job = subtreeDeletes.get(seq);
+          if (!job) return;
+          const members = [...new Set(job.ids.flatMap((id) => {
+            const mi = state.ministries.get(id);
+            return mi ? [mi.minister, ...mi.clerks].filter((n) => n !== NO_MINISTER) : [];
+          }))];
+          ctx.pipeToSelf(
+            Promise.all(members.map((n) => ctx.ask<NodeReportMsg>(ctx.ref(config.addresses[n]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: probeMs * 2 }).catch(() => null))),
+            (reports) => ({ type: 'node.subtree-probed', seq, reports: reports.filter((r): r is NodeReportMsg => r !== null) }),
+            () => ({ type: 'node.subtree-probed', seq, reports: [] }),
+          );
+          return;
+        }
+        case 'node.subtree-probed': {
+          const { seq, reports } = msg as { seq: number; reports: NodeReportMsg[] };
+          const job = subtreeDeletes.get(seq);
+          if (!job) return;
+          const unfenced = job.ids.filter((id) => {
+            const mi = state.ministries.get(id);
+            if (!mi) return false; // dissolved already
+            const members = [mi.minister, ...mi.clerks].filter((n) => n !== NO_MINISTER);
+            const atFence = reports.filter((r) => members.includes(r.id) && r.ministry === id && r.groupTerm >= mi.term).length;
+            return atFence * 2 <= members.length;
+          });
+          if (unfenced.length > 0) {
+            if (ctx.clock.now() > job.deadline) {
+              finishSubtreeDelete(seq, { ok: false, reason: `fewer than half of the members of ${unfenced.join(', ')} confirmed the fence: retry` });
+            } else {
+              ctx.clock.after(probeMs, { type: 'node.subtree-delete', seq });
+            }
+            return;
+          }
+          let last = { index: 0, term: 0 };
+          for (const id of job.ids) {
+            if (!state.ministries.has(id)) continue;
+            const r = raft.propose(encodeOrder({ order: 'dissolve', ministry: id }));
+            if (!r.ok) return finishSubtreeDelete(seq, { ok: false, reason: `cluster log refused the order (${r.reason}): retry` });
+            last = { index: r.index, term: r.term };
+          }
+          if (last.index === 0) return finishSubtreeDelete(seq, { ok: true, index: state.applied });
           raft.whenApplied(last.index, last.term, (o) =>
-            answer(o.ok ? { type: 'govfs.fs.SubtreeDeleted', ok: true, index: last.index } : { type: 'govfs.fs.SubtreeDeleted', ok: false, reason: `order lost (${o.reason}): retry` }),
+            finishSubtreeDelete(seq, o.ok ? { ok: true, index: last.index } : { ok: false, reason: `order lost (${o.reason}): retry` }),
           );
           return;
         }
