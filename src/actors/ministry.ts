@@ -133,6 +133,20 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     });
   };
 
+  /** Call `cb(true)` once this node's copy of the cluster log is known current (a ReadIndex on
+   * it, through the node): what a linearizable answer says about other ministries (a mount in
+   * a listing, a target served elsewhere) must not come from a stale copy, say one that has
+   * not applied a subtree delete. Free when no other ministry lies inside this one. */
+  const clusterCurrent = (ctx: Context, cb: (ok: boolean) => void): void => {
+    const others = [...args.clusterState().ministries.values()].some((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree));
+    if (!others) return cb(true);
+    ctx.pipeToSelf(
+      ctx.ask<{ ok: boolean }>(ctx.parent!, { type: 'node.cluster-read-index' }, { timeoutMs: READ_WAIT_MS }),
+      (r) => ({ type: 'ministry.continue', ok: r.ok, cb }),
+      () => ({ type: 'ministry.continue', ok: false, cb }),
+    );
+  };
+
   const serveRead = (ctx: Context, req: FsRequest, reply: Reply): void => {
     let op: ClientOp;
     try {
@@ -181,8 +195,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     const go = (): void => {
       if (req.linearizable) {
         raft.readIndex((ok) => {
-          if (ok) serveRead(ctx, req, reply);
-          else fail(reply, 'EAGAIN', `could not confirm with the minister of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
+          if (!ok) fail(reply, 'EAGAIN', `could not confirm with the minister of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
+          else clusterCurrent(ctx, (current) => (current ? serveRead(ctx, req, reply) : fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, { redirect: redirect(record) })));
         });
       } else {
         serveRead(ctx, req, reply);
@@ -214,9 +228,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   };
 
   /** Refuse a change without logging it, once leadership is confirmed: a minister that was
-   * cut off (fenced, or its ministry dissolved) must not answer from what it last knew. */
-  const refuse = (reply: Reply, code: string, message: string, path: string): void => {
-    raft.readIndex((ok) => (ok ? fail(reply, code, message, path) : fail(reply, 'EAGAIN', `could not confirm with the members of ${record.subtree}: retry`, path, { redirect: redirect(record) })));
+   * cut off (fenced, or its ministry dissolved) must not answer from what it last knew. The
+   * refusal rests on the cluster log's ministries too, so that view is confirmed as well. */
+  const refuse = (ctx: Context, reply: Reply, code: string, message: string, path: string): void => {
+    const unsure = (): void => fail(reply, 'EAGAIN', `could not confirm with the members of ${record.subtree}: retry`, path, { redirect: redirect(record) });
+    raft.readIndex((ok) => (ok ? clusterCurrent(ctx, (current) => (current ? fail(reply, code, message, path) : unsure())) : unsure()));
   };
 
   const mutate = (ctx: Context, req: FsRequest, reply: Reply, subtreeCleared = false): void => {
@@ -252,16 +268,16 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     if (op.op === 'rename') {
       const target = cluster.ministryFor(op.to);
       if (!target || target.id !== record.id) {
-        refuse(reply, 'EXDEV', `rename ${op.from} -> ${op.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, op.from);
+        refuse(ctx, reply, 'EXDEV', `rename ${op.from} -> ${op.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, op.from);
         return;
       }
       if (nested(op.from).length > 0) {
-        refuse(reply, 'EXDEV', `rename ${op.from}: it contains another ministry's subtree (${nested(op.from)[0]!.subtree}), which cannot move`, op.from);
+        refuse(ctx, reply, 'EXDEV', `rename ${op.from}: it contains another ministry's subtree (${nested(op.from)[0]!.subtree}), which cannot move`, op.from);
         return;
       }
     }
     if (op.op === 'rmdir' && nested(op.path).length > 0 && !op.recursive) {
-      refuse(reply, 'ENOTEMPTY', `rmdir ${op.path}: directory not empty (it holds ${nested(op.path)[0]!.subtree}; use recursive: true)`, op.path);
+      refuse(ctx, reply, 'ENOTEMPTY', `rmdir ${op.path}: directory not empty (it holds ${nested(op.path)[0]!.subtree}; use recursive: true)`, op.path);
       return;
     }
     if (op.op === 'rmdir' && op.recursive && nested(op.path).length > 0 && !subtreeCleared) {
@@ -392,6 +408,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const id = (msg as SessionEnded).clientId;
           sessions.delete(id);
           leases.clientGone(ctx, id);
+          return;
+        }
+        case 'ministry.continue': {
+          const c = msg as { ok: boolean; cb: (ok: boolean) => void };
+          c.cb(c.ok);
           return;
         }
         case 'ministry.subtree-deleted': {

@@ -50,7 +50,8 @@ export interface NodeConfig {
 /** Local (same-thread) messages between a node and its children. */
 export type NodeInternal =
   | { type: 'node.role-status'; status: RoleStatus }
-  | { type: 'node.order'; order: ClusterOrder };
+  | { type: 'node.order'; order: ClusterOrder }
+  | { type: 'node.cluster-read-index' };
 
 interface TypedMsg {
   type?: string;
@@ -227,6 +228,12 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
       if (raft.handle(msg)) return;
       const m = msg as TypedMsg;
       switch (m.type) {
+        case 'node.cluster-read-index': {
+          // A member of a ministry asks whether this node's cluster log copy is current.
+          const answer = ctx.deferReply();
+          raft.readIndex((ok) => answer({ type: 'node.cluster-current', ok }));
+          return;
+        }
         case 'node.gc':
           gcTimer = null;
           dropLeftGroups(ctx);

@@ -142,7 +142,7 @@ function pickTarget(cluster: Cluster, r: SeededRandom, exclude: ReadonlySet<stri
       const subtrees = [...new Set(roles.map((n) => n.role?.ministry?.subtree).filter((s): s is string => s !== undefined))].sort();
       const subtree = subtrees[r.int(0, Math.max(0, subtrees.length - 1))];
       const leading = x < 0.45;
-      pool = roles.filter((n) => n.role?.ministry?.subtree === subtree && n.role.ministry.leading === leading).map((n) => n.id);
+      pool = roles.filter((n) => n.role?.ministry !== undefined && n.role.ministry.subtree === subtree && n.role.ministry.leading === leading).map((n) => n.id);
     }
     if (pool.length === 0) pool = ids;
   }

@@ -411,8 +411,10 @@ export function ministryOf(path: string, subtrees: readonly string[]): string | 
  *   - in the part of the ministry above S if it was called after T1 (S was gone), or if its
  *     outcome is unknown and it was called after T0 (a retry may have reached the ministry
  *     above once S was dissolved; such an operation is optional, so adding it is sound);
- *   - otherwise (a known outcome overlapping [T0, T1]: either ministry may have served it)
- *     in `unchecked`: kept in the history but checked against neither model.
+ *   - otherwise (a known outcome overlapping [T0, T1]: S may have served it, its effect then
+ *     deleted with S, or the ministry above once S was gone) in both parts as an operation of
+ *     unknown outcome (sound: it may apply, with any answer, or not), and listed in
+ *     `unchecked` since its answer is checked against neither model.
  * Only one level of dissolution is followed: the ministry above S is taken as never dissolved
  * while it serves S's paths.
  */
@@ -452,7 +454,15 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
       if (above !== undefined) put(above, op);
     } else if (op.ret < w.t0) put(m, op);
     else if (op.call > w.t1 && above !== undefined) put(above, op);
-    else unchecked.push(op);
+    else {
+      // Overlapping the delete: it took effect in this ministry (and was then deleted with
+      // it), or in the one above after the dissolution, or (failed) nowhere. Each side sees
+      // it as an operation whose outcome it does not know.
+      const maybe: NsOperation = { ...op, ret: Infinity };
+      put(m, maybe);
+      if (above !== undefined) put(above, maybe);
+      unchecked.push(op);
+    }
   }
   return { parts, unchecked };
 }
