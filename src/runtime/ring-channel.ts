@@ -26,10 +26,7 @@
 // the ring went from empty to non-empty, and the producer flips BELL PARKED→AWAKE (compare-
 // exchange) and notifies, only if the consumer was parked or parking. Both sides store then load
 // (sequentially consistent atomics), so at least one of them sees the other: either the consumer's
-// re-check sees the frame, or the producer sees the empty ring and rings. The producer checks the
-// bell in a microtask after the publish rather than at once, so a burst of sends in one turn
-// (replies to a batch, a broadcast) costs one notify syscall instead of one per frame; the check
-// still comes after the publish, so the argument holds.
+// re-check sees the frame, or the producer sees the empty ring and rings.
 //
 // Backpressure. When a frame does not fit, it and every later frame of this sender are encoded
 // into their own buffers and queued locally, in order; `send` returns at once. The producer
@@ -253,8 +250,6 @@ export class RingSender {
   private readonly queue: Uint8Array[] = [];
   private qHead = 0;
   private waiting = false;
-  /** A doorbell check is queued (a microtask) for frames published this turn. */
-  private bellDue = false;
   private flushWaiters: (() => void)[] = [];
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closed = false;
@@ -385,8 +380,7 @@ export class RingSender {
     return len + FRAME_HEADER_BYTES;
   };
 
-  /** After publishing a frame of `frame` bytes at `start`: ring if the ring was empty before it,
-   * once this turn's synchronous work is done (see the top comment). */
+  /** After publishing a frame of `frame` bytes at `start`: ring if the ring was empty before it. */
   private afterPublish(start: number, frame: number): void {
     const rd = Atomics.load(this.views.ptrs, RD);
     const size = this.views.size;
@@ -395,21 +389,12 @@ export class RingSender {
     this.free = this.capacity - (end >= rd ? end - rd : end + size - rd);
     if (rd !== start) return;
     this.stats.doorbellRings++;
-    if (this.bellDue) return;
-    this.bellDue = true;
-    queueMicrotask(this.ringBell);
-  }
-
-  /** Wake the consumer if it parked (or is parking): one notify for every frame published
-   * since the bell was last rung. */
-  private readonly ringBell = (): void => {
-    this.bellDue = false;
     const bell = this.views.bell;
     if (Atomics.load(bell, BELL) === PARKED && Atomics.compareExchange(bell, BELL, PARKED, AWAKE) === PARKED) {
       Atomics.notify(bell, BELL);
       this.stats.doorbellNotifies++;
     }
-  };
+  }
 
   /** Move queued frames into the ring, in order, while they fit. */
   private flushQueue(): void {
