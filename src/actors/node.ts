@@ -142,6 +142,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
           propose: (order) => raft.propose(encodeOrder(order)),
           readIndex: (cb) => raft.readIndex(cb),
           transferTo: (id) => raft.transferLeadership(id).ok,
+          dissolving: (id) => [...subtreeDeletes.values()].some((job) => job.ids.includes(id)),
         }),
       );
     } else if (!isPresident && president) {

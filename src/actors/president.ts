@@ -27,6 +27,8 @@ export interface PresidentServices {
   readIndex: (cb: (ok: boolean) => void) => void;
   /** Hand the cluster log's leadership to `id`; false if it could not start. */
   transferTo: (id: string) => boolean;
+  /** Whether a subtree delete is fencing ministry `id` to dissolve it: not to be re-staffed. */
+  dissolving: (id: string) => boolean;
 }
 
 interface NodeReport {
@@ -111,7 +113,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       order(ctx, { order: 'appoint', subtree: spec.subtree, minister: pool[0]!, clerks: pool.slice(1, 1 + spec.clerks), clerksWanted: spec.clerks }, `bootstrap ${spec.subtree}`);
       return true;
     }
-    for (const m of ministries) if (restaff(ctx, m)) return true;
+    for (const m of ministries) if (!svc.dissolving(m.id) && restaff(ctx, m)) return true;
     return false;
   };
 
