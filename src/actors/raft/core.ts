@@ -17,8 +17,11 @@
 //   3. Only then send `messages`. Every promise the core makes to others (a vote, an
 //      acknowledged entry, a snapshot acknowledgement) is therefore durable before anyone
 //      learns of it.
-//   4. Apply `committed` in order (each entry was durable before it is handed out); serve the
-//      reads of `readStates` once the state machine has applied their index.
+//   4. Apply `committed` in order; serve the reads of `readStates` once the state machine has
+//      applied their index. A committed entry is durable on a majority, so unless the Ready
+//      carries a snapshot or a wipe (whose restore comes first) the shell may apply `committed`
+//      as soon as it has the Ready, without waiting for this node's own write; entries that
+//      commit while the Ready is in flight come from takeCommitted(), to apply at once too.
 //   5. Call advance(ready). Until then ready() throws and hasReady() is false: there is one
 //      Ready in flight at a time, and everything proposed meanwhile forms the next batch
 //      (many proposals, one persist). The leader counts its own copy of an entry towards the
@@ -471,6 +474,8 @@ export class RaftCore {
     };
     if (!sameHardState(hs, this.prevHardState)) ready.hardState = hs;
     if (snapshot) ready.snapshot = snapshot;
+    // Applied as soon as handed out (see 4. above), unless a restore must come first.
+    const appliedNow = !snapshot && !ready.wipe;
     this.msgs = [];
     this.readStates = [];
     const last = entries[entries.length - 1];
@@ -481,7 +486,19 @@ export class RaftCore {
       appliedTo: committed.length > 0 ? committed[committed.length - 1]!.index : this.log.applied,
       generation: this.generation,
     };
+    if (appliedNow) this.log.applied = this.inFlight.appliedTo;
     return ready;
+  }
+
+  /** While a Ready (without snapshot or wipe) is in flight: the entries committed since it was
+   * handed out, for the shell to apply at once (see 4. above). They count as applied. */
+  takeCommitted(): Entry[] {
+    const f = this.inFlight;
+    if (!f || f.snapshotIndex !== undefined || f.ready.wipe || this.wipePending || f.generation !== this.generation) return [];
+    if (this.log.committed <= this.log.applied) return [];
+    const entries = this.log.slice(this.log.applied + 1, this.log.committed);
+    this.log.applied = this.log.committed;
+    return entries;
   }
 
   /** The shell persisted, sent and applied `ready` (see the contract at the top). */

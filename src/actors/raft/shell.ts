@@ -7,8 +7,10 @@
 //   - One Ready at a time: its writes go into ctx.storage as one atomic batch, then
 //     storage.sync(); the actor keeps handling messages meanwhile (proposals and responses
 //     queue up in the core and form the next Ready: group commit). When the sync resolves
-//     (ctx.pipeToSelf, back in the actor's turn) the shell sends the Ready's messages, applies
-//     its committed entries to the state machine, serves reads and calls advance().
+//     (ctx.pipeToSelf, back in the actor's turn) the shell sends the Ready's messages, serves
+//     reads and calls advance(). Committed entries are applied as soon as they are known
+//     (durable on a majority), without waiting for this node's own write, except behind a
+//     snapshot or wipe that must be restored first.
 //   - Storage layout under `storagePrefix`: `hs` (hard state and group), `snap` (the last
 //     snapshot), `terms` (first index of each term among applied entries, to answer
 //     committed(index, term) for compacted tickets) and `e/<16-digit index>` (log segments, see log-store.ts).
@@ -94,7 +96,8 @@ export interface RaftShellOptions {
   onApplied?(entry: AppliedEntry, result: unknown): void;
   /** Observation hook (tests, metrics): a Ready is about to be sent/applied; `synced` says
    * whether its writes (and all before them) were synced, or (a commit-index-only hard
-   * state) merely written. */
+   * state) merely written. Entries applied while a Ready is in flight come as a Ready with
+   * only `committed`. */
   onPersisted?(ready: Ready, synced: boolean): void;
 }
 
@@ -307,6 +310,7 @@ export class RaftShell {
     if (m.group !== this.group || m.to !== this.id) return false;
     if (this.stopped) return true;
     this.core.step(m);
+    if (this.inFlight) this.applyCommitted();
     if (
       (m.type === 'govfs.raft.AppendEntries' || m.type === 'govfs.raft.Heartbeat' || m.type === 'govfs.raft.InstallSnapshot') &&
       m.from === this.core.softState().leader
@@ -459,6 +463,9 @@ export class RaftShell {
       const r = this.core.ready();
       this.inFlight = r;
       this.onSoftState(r.softState);
+      // Committed entries are durable on a majority: apply them now, not after this node's
+      // own write (unless a snapshot or wipe must be restored first).
+      if (!r.snapshot && !r.wipe) for (const e of r.committed) this.apply(e);
       const ops = this.persistOps(r);
       // A leader's replication messages go out at once, in parallel with its own write
       // (Raft dissertation 10.2.1): they promise nothing about this node's storage, the
@@ -523,6 +530,17 @@ export class RaftShell {
       ops.push({ op: 'put', key: K_HS, value: json({ term: hs.term, vote: hs.vote, commit: hs.commit, group: r.group }) });
     }
     return ops;
+  }
+
+  /** While a Ready is in flight: apply what has committed since (see core.takeCommitted). */
+  private applyCommitted(): void {
+    this.noteCommit();
+    const entries = this.core.takeCommitted();
+    if (entries.length === 0) return;
+    const soft = this.core.softState();
+    this.opts.onPersisted?.({ wipe: false, group: this.group, entries: [], messages: [], committed: entries, readStates: [], softState: soft, commit: this.core.commitIndex(), leaderCommit: this.core.commitIndex() }, false);
+    for (const e of entries) this.apply(e);
+    this.serveReads();
   }
 
   /** The Ready is durable: send, apply, serve reads, advance. */
