@@ -1,12 +1,12 @@
 // Nodes in separate network namespaces joined by veth pairs, the minister's link cut and healed
-// (scripts/netns-demo.sh). Needs root and ip netns / bridges; skipped where they are not
+// (bin/netns-demo.sh). Needs root and ip netns / bridges; skipped where they are not
 // available (or with GOVFS_SKIP_NETNS=1).
 
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
-const SCRIPT = fileURLToPath(new URL('../../scripts/netns-demo.sh', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../bin/netns-demo.sh', import.meta.url));
 
 function netnsAvailable(): boolean {
   if (process.env.GOVFS_SKIP_NETNS || process.platform !== 'linux' || process.getuid?.() !== 0) return false;

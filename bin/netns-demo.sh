@@ -4,7 +4,7 @@
 # loss 100%, or the veth set down where the kernel lacks netem) to show failover, and healed to
 # show the node rejoin.
 #
-#   sudo scripts/netns-demo.sh [NODES (default 5, at least 5)] [--keep]
+#   sudo bin/netns-demo.sh [NODES (default 5, at least 5)] [--keep]
 #
 # Needs root, iproute2 (ip, tc with netem) and a checkout with `npm install` done. Everything it
 # creates (namespaces govfs-nX, bridge govfs-br0, processes, a temp folder) is removed on exit,
