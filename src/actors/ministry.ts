@@ -18,6 +18,7 @@ import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { FsRequestMessage } from '../fs/client.js';
+import type { FsErrorData } from '../fs/errors.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 
 /** A client silent this long has its session here ended (default). */
@@ -108,6 +109,26 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const redirect = (r: MinistryRecord) => [{ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down }];
   const fail = (reply: Reply, code: string, message: string, path: string, extra: Record<string, unknown> = {}): void =>
     reply({ type: 'govfs.fs.FsReply', ok: false, error: { code, message, path }, ministry: record.id, ...extra });
+  /** Answer with an operation's result, as of log position `at`. */
+  const answer = (reply: Reply, result: { ok: true; value: unknown } | { ok: false; error: FsErrorData }, at: { index: number; term?: number }): void =>
+    reply(result.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(result.value), ...at, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: result.error, ...at, ministry: record.id });
+  /** The request's operation, or null once the request has been answered: malformed, or it
+   * depends on a static ministry this member has not seen formed yet. */
+  const parseOp = (req: FsRequest, reply: Reply): ClientOp | null => {
+    let op: ClientOp;
+    try {
+      op = JSON.parse(req.opJson) as ClientOp;
+    } catch {
+      fail(reply, 'EINVAL', 'malformed request', req.path);
+      return null;
+    }
+    const pending = forming(op);
+    if (pending) {
+      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
+      return null;
+    }
+    return op;
+  };
 
   const appoint = (ctx: Context): void => {
     const leader = record.fenced ? NO_MINISTER : record.minister;
@@ -147,23 +168,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     );
   };
 
-  const serveRead = (ctx: Context, req: FsRequest, reply: Reply): void => {
-    let op: ClientOp;
-    try {
-      op = JSON.parse(req.opJson) as ClientOp;
-    } catch {
-      fail(reply, 'EINVAL', 'malformed request', req.path);
-      return;
-    }
-    const pending = forming(op);
-    if (pending) {
-      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
-      return;
-    }
-    const result = ns.read(op, args.clusterState());
-    const applied = raft.applied;
-    if (result.ok) reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(result.value), index: applied, ministry: record.id });
-    else reply({ type: 'govfs.fs.FsReply', ok: false, error: result.error, index: applied, ministry: record.id });
+  const serveRead = (req: FsRequest, reply: Reply): void => {
+    const op = parseOp(req, reply);
+    if (op) answer(reply, ns.read(op, args.clusterState()), { index: raft.applied });
   };
 
   /** A configured static subtree, not yet formed as far as this member knows, that `op`
@@ -196,10 +203,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       if (req.linearizable) {
         raft.readIndex((ok) => {
           if (!ok) fail(reply, 'EAGAIN', `could not confirm with the minister of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
-          else clusterCurrent(ctx, (current) => (current ? serveRead(ctx, req, reply) : fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, { redirect: redirect(record) })));
+          else clusterCurrent(ctx, (current) => (current ? serveRead(req, reply) : fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, { redirect: redirect(record) })));
         });
       } else {
-        serveRead(ctx, req, reply);
+        serveRead(req, reply);
       }
     };
     if (raft.applied >= req.lastSeen) {
@@ -247,21 +254,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     // A retry of a request already applied gets its saved answer without a new entry.
     const saved = ns.completed(req.clientId, req.seq);
     if (saved) {
-      reply(saved.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(saved.value), index: saved.index, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: saved.error, index: saved.index, ministry: record.id });
+      answer(reply, saved, { index: saved.index });
       return;
     }
-    let op: ClientOp;
-    try {
-      op = JSON.parse(req.opJson) as ClientOp;
-    } catch {
-      fail(reply, 'EINVAL', 'malformed request', req.path);
-      return;
-    }
-    const pending = forming(op);
-    if (pending) {
-      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
-      return;
-    }
+    const op = parseOp(req, reply);
+    if (!op) return;
     const cluster = args.clusterState();
     // Other ministries' subtrees inside the path this change touches.
     const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
@@ -321,8 +318,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         fail(reply, 'EAGAIN', `change lost to a new minister (${outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: redirect(record) });
         return;
       }
-      const r = outcome.result as { ok: true; value: unknown } | { ok: false; error: { code: string; message: string; path?: string } };
-      reply(r.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(r.value), index: ticket.index, term: ticket.term, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: r.error, index: ticket.index, term: ticket.term, ministry: record.id });
+      answer(reply, outcome.result as { ok: true; value: unknown } | { ok: false; error: FsErrorData }, { index: ticket.index, term: ticket.term });
     });
   };
 
