@@ -49,9 +49,6 @@ type Reply = (msg: Message) => void;
 
 /** Reads wait at most this long for the member to apply the client's last seen index. */
 const READ_WAIT_MS = 2_000;
-/** How often a minister looks whether its copy of the cluster log has caught up (only while it
- * waits on a subtree delete it asked for). */
-const CLUSTER_CATCH_UP_POLL_MS = 5;
 /** Completion records of clients silent this long are garbage-collected (default). */
 export const CLIENT_TTL_MS = 10 * 60_000;
 
@@ -161,6 +158,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const clusterCurrent = (ctx: Context, cb: (ok: boolean) => void): void => {
     const others = [...args.clusterState().ministries.values()].some((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree));
     if (!others) return cb(true);
+    confirmClusterLog(ctx, cb);
+  };
+
+  /** Call `cb(true)` once this node has applied every cluster log entry committed before now. */
+  const confirmClusterLog = (ctx: Context, cb: (ok: boolean) => void): void => {
     ctx.pipeToSelf(
       ctx.ask<{ ok: boolean }>(ctx.parent!, { type: 'node.cluster-read-index' }, { timeoutMs: READ_WAIT_MS }),
       (r) => ({ type: 'ministry.continue', ok: r.ok, cb }),
@@ -412,17 +414,16 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           return;
         }
         case 'ministry.subtree-deleted': {
-          const d = msg as { ok: boolean; reason: string; index: number; req: FsRequest; reply: Reply; waitUntil?: number };
+          const d = msg as { ok: boolean; reason: string; index: number; req: FsRequest; reply: Reply };
           if (d.ok && args.clusterState().applied < d.index) {
             // This node's copy of the cluster log must show the dissolved ministries gone
-            // before the rmdir (and what follows it) is judged against it.
-            const waitUntil = d.waitUntil ?? ctx.clock.now() + 2_000;
-            if (ctx.clock.now() < waitUntil) {
-              ctx.clock.after(CLUSTER_CATCH_UP_POLL_MS, { ...d, waitUntil });
-              return;
-            }
-            deleting = false;
-            fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: this member has not caught up with the cluster log: retry`, d.req.path);
+            // before the rmdir (and what follows it) is judged against it: the dissolution
+            // committed before this ReadIndex, so it is applied once that returns.
+            confirmClusterLog(ctx, (ok) => {
+              deleting = false;
+              if (ok && args.clusterState().applied >= d.index) mutate(ctx, d.req, d.reply, true);
+              else fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: this member has not caught up with the cluster log: retry`, d.req.path);
+            });
             return;
           }
           deleting = false;
