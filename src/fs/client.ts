@@ -306,9 +306,13 @@ export class GovClient {
   }
 
   /** Give a lease back; if the grantor does not answer, it expires on its own. */
-  private async sendRelease(h: LeaseHandle): Promise<void> {
+  private sendRelease(h: LeaseHandle): Promise<void> {
+    return this.releaseAt(this.leaseNode(h), h.lease.id, h.lease.mode, h.lease.path);
+  }
+
+  private async releaseAt(node: string, id: string, mode: LeaseMode, path: string): Promise<void> {
     try {
-      await this.transport.ask(this.leaseNode(h), this.leaseRequest({ op: 'lease-release', id: h.lease.id, mode: h.lease.mode }, h.lease.path), this.requestTimeoutMs);
+      await this.transport.ask(node, this.leaseRequest({ op: 'lease-release', id, mode }, path), this.requestTimeoutMs);
     } catch {
       // expires on its own
     }
@@ -345,10 +349,7 @@ export class GovClient {
     if (!m.grantedBy || (m.mode !== 'read' && m.mode !== 'write')) return;
     this.revokedUnseen.add(m.leaseId);
     if (this.revokedUnseen.size > 256) this.revokedUnseen.delete(this.revokedUnseen.values().next().value!);
-    const path = m.path ?? '/';
-    void this.transport.ask(m.grantedBy, this.leaseRequest({ op: 'lease-release', id: m.leaseId, mode: m.mode }, path), this.requestTimeoutMs).catch(() => {
-      // expires on its own
-    });
+    void this.releaseAt(m.grantedBy, m.leaseId, m.mode, m.path ?? '/');
   }
 
   /** End the session: release every handle. */
