@@ -22,7 +22,7 @@
 // different nodes may disagree over one lease period. So a grantor always thinks a lease valid
 // at least as long as its holder does, as long as the drift bound holds.
 
-import { rangesOverlap } from '../fs/leases.js';
+import { rangesOverlap, type LeaseMode } from '../fs/leases.js';
 import type { FsErrorData } from '../fs/errors.js';
 
 export interface LeaseSettings {
@@ -33,8 +33,6 @@ export interface LeaseSettings {
 }
 
 export const DEFAULT_LEASES: LeaseSettings = { ttlMs: 5_000, maxDriftMs: 100 };
-
-export type LeaseMode = 'read' | 'write';
 
 /** What a holder is told. `end` null is the whole file (JSON has no Infinity). */
 export interface LeaseGrant {
@@ -60,7 +58,8 @@ export type LeaseEntry =
   | { op: 'lease.renew'; id: string; ttlMs: number }
   | { op: 'lease.release'; id: string };
 
-interface WriteLease {
+/** What every lease records of its holder and range. */
+interface HeldRange {
   id: string;
   clientId: string;
   /** Where to tell the holder its lease is revoked. */
@@ -69,6 +68,9 @@ interface WriteLease {
   start: number;
   end: number;
   token: number;
+}
+
+interface WriteLease extends HeldRange {
   ttlMs: number;
   /** Local time this member learned of the grant or last renewal. */
   since: number;
@@ -133,15 +135,7 @@ export class WriteLeaseState {
 }
 
 /** A read lease a member granted (local, not replicated). */
-export interface ReadLease {
-  id: string;
-  clientId: string;
-  /** Where to tell the holder its lease is revoked. */
-  notify: string;
-  path: string;
-  start: number;
-  end: number;
-  token: number;
+export interface ReadLease extends HeldRange {
   /** Local time after which the holder no longer believes in it (+ drift). */
   validUntil: number;
   revoking: boolean;

@@ -7,6 +7,7 @@
 // Pure: it talks through a `ClientTransport`, so the same client runs in process, over the
 // network, and under the simulator (where the transport's time is virtual).
 
+import type { LeaseMode } from './leases.js';
 import { FsError, type FsErrorData } from './errors.js';
 import { checkPath } from './path.js';
 import { SubtreeMap } from './subtree-map.js';
@@ -101,7 +102,7 @@ export type ClientOp =
   | { op: 'ls'; path: string }
   | { op: 'stat'; path: string };
 
-export type LeaseMode = 'read' | 'write';
+export type { LeaseMode };
 
 export interface OpenOptions {
   mode: LeaseMode;
