@@ -160,14 +160,7 @@ export function mergeListing(entries: readonly DirEntry[], extraDirNames: readon
 
 // ---------------------------------------------------------------------------------------------
 
-interface INode {
-  ino: number;
-  kind: NodeKind;
-  size: number;
-  btime: number;
-  ctime: number;
-  mtime: number;
-  version: number;
+interface INode extends Stat {
   /** Entries of a directory; null for a file. */
   children: Map<string, INode> | null;
 }

@@ -242,6 +242,11 @@ export interface PeerInfo {
   clientId?: string;
 }
 
+/** The part of PeerInfo every link (peer or client) has. */
+function linkInfo(p: { location: string; conn?: unknown; instance: string | null; queuedBytes: number; sent: number; received: number; dropped: number; links: number }, address: string | null): PeerInfo {
+  return { location: p.location, address, connected: !!p.conn, instance: p.instance, queuedBytes: p.queuedBytes, sent: p.sent, received: p.received, dropped: p.dropped, links: p.links };
+}
+
 const bridgeRoot = protobuf.parse(readFileSync(protoPath('bridge.proto'), 'utf8'), { keepCase: false }).root;
 const HelloType = bridgeRoot.lookupType('govfs.bridge.Hello');
 const AuthType = bridgeRoot.lookupType('govfs.bridge.Auth');
@@ -583,18 +588,7 @@ export class Bridge {
 
   /** The clients connected now (location, queue, counters). */
   clientInfo(): PeerInfo[] {
-    return [...this.clients.values()].map((p) => ({
-      location: p.location,
-      address: p.conn?.remote ?? null,
-      connected: !!p.conn,
-      instance: p.instance,
-      queuedBytes: p.queuedBytes,
-      sent: p.sent,
-      received: p.received,
-      dropped: p.dropped,
-      links: p.links,
-      clientId: p.conn?.clientId,
-    }));
+    return [...this.clients.values()].map((p) => ({ ...linkInfo(p, p.conn?.remote ?? null), clientId: p.conn?.clientId }));
   }
 
   /** Chain this bridge into its runtime's transport (peers here, the rest as before). */
@@ -633,17 +627,7 @@ export class Bridge {
   }
 
   peerInfo(): PeerInfo[] {
-    return [...this.peers.values()].map((p) => ({
-      location: p.location,
-      address: p.address,
-      connected: !!p.conn,
-      instance: p.instance,
-      queuedBytes: p.queuedBytes,
-      sent: p.sent,
-      received: p.received,
-      dropped: p.dropped,
-      links: p.links,
-    }));
+    return [...this.peers.values()].map((p) => linkInfo(p, p.address));
   }
 
   /** Stop: close the listener and every link. Gracefully (pending frames flushed, a Goodbye,
