@@ -26,11 +26,10 @@ export class MinistryNamespace {
   private ns: Namespace;
   /** Write leases (issue 5), replicated with the namespace. */
   leases = new WriteLeaseState();
-  /** Log index at which each client's last change applied (for the ticket of a replay). */
-  private readonly appliedAt = new Map<string, number>();
-  /** Highest seq of each client this replica applied as new: applying one at or below it as
-   * new again would be a change applied twice (counted; tests require 0). */
-  private readonly highestNew = new Map<string, number>();
+  /** Per client, what this replica saw applied as new (and the client's acknowledgement):
+   * applying an acknowledged request, or one already applied, as new again would be a change
+   * applied twice (counted; tests require 0). Kept apart from the namespace's own table. */
+  private readonly appliedNew = new Map<string, { acked: number; seqs: Set<number> }>();
   duplicateApplies = 0;
 
   constructor(readonly root: string) {
@@ -41,7 +40,7 @@ export class MinistryNamespace {
   static encodeEntry(e: { clientId: string; seq: number; acked: number; op: ClientOp; now: number }): Uint8Array {
     const body = toMutation(e.op);
     if (!body) throw new FsError('EINVAL', `${e.op.op} is not a change`);
-    const entry: Op = { op: 'client', clientId: e.clientId, seq: e.seq, now: e.now, body };
+    const entry: Op = { op: 'client', clientId: e.clientId, seq: e.seq, ...(e.acked > 0 && e.acked < e.seq ? { acked: e.acked } : {}), now: e.now, body };
     return enc.encode(JSON.stringify(entry));
   }
 
@@ -76,26 +75,28 @@ export class MinistryNamespace {
       const r = this.leases.apply(op as LeaseEntry, now);
       return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };
     }
-    const o = op as { op?: string; clientId?: string; seq?: number };
-    const before = o.op === 'client' && typeof o.clientId === 'string' ? this.ns.client(o.clientId) : undefined;
+    const o = op as { op?: string; clientId?: unknown; seq?: unknown; acked?: unknown };
+    this.ns.lastClientOutcome = null;
     const r = this.ns.apply(op as Op);
-    if (o.op === 'client' && typeof o.clientId === 'string') {
-      this.appliedAt.set(o.clientId, index);
-      // Applied as new (not a replay of the saved result): count it, and any second time.
-      const seq = o.seq ?? 0;
-      if (!before || seq > before.lastSeq) {
-        if (seq <= (this.highestNew.get(o.clientId) ?? 0)) this.duplicateApplies++;
-        this.highestNew.set(o.clientId, seq);
+    if (this.ns.lastClientOutcome !== null && typeof o.clientId === 'string' && typeof o.seq === 'number') {
+      let seen = this.appliedNew.get(o.clientId);
+      if (!seen) this.appliedNew.set(o.clientId, (seen = { acked: 0, seqs: new Set() }));
+      if (typeof o.acked === 'number' && o.acked > seen.acked) {
+        seen.acked = o.acked;
+        for (const s of seen.seqs) if (s <= o.acked) seen.seqs.delete(s);
+      }
+      if (this.ns.lastClientOutcome === 'new') {
+        if (o.seq <= seen.acked || seen.seqs.has(o.seq)) this.duplicateApplies++;
+        seen.seqs.add(o.seq);
       }
     }
     return outcome(r);
   }
 
   /** The saved answer of a client's change `seq`, if it already applied. */
-  completed(clientId: string, seq: number): (Outcome & { index: number }) | undefined {
-    const rec = this.ns.client(clientId);
-    if (!rec || rec.lastSeq !== seq || rec.lastResult === null) return undefined;
-    return { ...outcome(rec.lastResult), index: this.appliedAt.get(clientId) ?? 0 };
+  completed(clientId: string, seq: number): Outcome | undefined {
+    const r = this.ns.savedResult(clientId, seq);
+    return r === undefined ? undefined : outcome(r);
   }
 
   /** `ls` and `stat`. A directory that is the root of another ministry's subtree shows in its

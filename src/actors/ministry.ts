@@ -256,7 +256,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     // A retry of a request already applied gets its saved answer without a new entry.
     const saved = ns.completed(req.clientId, req.seq);
     if (saved) {
-      answer(reply, saved, { index: saved.index });
+      // It applied at or before what this member has applied: reads wait for that much.
+      answer(reply, saved, { index: raft.applied });
       return;
     }
     const op = parseOp(req, reply);

@@ -167,9 +167,8 @@ export class GovClient {
   private readonly map = new SubtreeMap<MinistryInfo>();
   private readonly lastSeen = new Map<string, number>();
   private seq = 0;
-  private acked = 0;
-  /** Changes go one at a time: a ministry keeps one completion record per client. */
-  private chain: Promise<unknown> = Promise.resolve();
+  /** Changes sent and not yet answered (or given up): several may be in flight at once. */
+  private readonly inflight = new Set<number>();
   /** Tickets of changes, by sequence number, as the ministers sent them. */
   readonly tickets = new Map<number, TicketInfo>();
   /** Nodes that recently failed to answer, until when to avoid them. */
@@ -384,12 +383,15 @@ export class GovClient {
   }
 
   private change(op: ClientOp, path: string): Promise<unknown> {
-    const run = this.chain.then(
-      () => this.send(op, path, true, false),
-      () => this.send(op, path, true, false),
-    );
-    this.chain = run.catch(() => {});
-    return run;
+    return this.send(op, path, true, false);
+  }
+
+  /** Every change up to this seq has its answer (or was given up): ministries drop their
+   * saved results and refuse those requests should they come again (RIFL). */
+  private get acked(): number {
+    let lowest = this.seq + 1;
+    for (const s of this.inflight) if (s < lowest) lowest = s;
+    return lowest - 1;
   }
 
   private read(op: ClientOp, path: string, opts: ReadOptions): Promise<unknown> {
@@ -440,7 +442,24 @@ export class GovClient {
     linearizable: boolean,
     lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
   ): Promise<unknown> {
-    const seq = mutation ? ++this.seq : 0;
+    if (!mutation) return this.attempts(op, path, 0, linearizable, lease);
+    const seq = ++this.seq;
+    this.inflight.add(seq);
+    try {
+      return await this.attempts(op, path, seq, linearizable, lease);
+    } finally {
+      this.inflight.delete(seq);
+    }
+  }
+
+  private async attempts(
+    op: ClientOp,
+    path: string,
+    seq: number,
+    linearizable: boolean,
+    lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
+  ): Promise<unknown> {
+    const mutation = seq > 0;
     const deadline = this.transport.now() + this.deadlineMs;
     let lastError: FsError | null = null;
     for (let attempt = 0; ; attempt++) {
@@ -479,7 +498,6 @@ export class GovClient {
       this.learn(reply.redirect);
       if (reply.ok) {
         if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
-        if (mutation) this.acked = Math.max(this.acked, seq);
         return reply.resultJson ? (JSON.parse(reply.resultJson) as unknown) : undefined;
       }
       const err = reply.error;
@@ -499,7 +517,6 @@ export class GovClient {
         await this.backoff(attempt);
         continue;
       }
-      if (mutation) this.acked = Math.max(this.acked, seq);
       if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
       throw error;
     }

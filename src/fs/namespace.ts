@@ -34,22 +34,23 @@
 // entries), ctime = last change of the inode (content or metadata, including being renamed),
 // as in POSIX. A directory's `size` is its number of entries.
 //
-// Exactly-once (RIFL): a client mutation is wrapped as { op: 'client', clientId, seq, now,
-// body }. The table keeps ONE completion record per client, { lastSeq, lastResult, lastSeen }:
-// a client issues one mutation at a time per ministry and numbers its requests with
-// increasing `seq` (gaps allowed, e.g. one counter shared across ministries).
-//   - seq > lastSeq (or unknown client): apply, save the result (errors included).
-//   - seq == lastSeq: return the saved result, do not apply again; if the client has already
-//     acknowledged it (result dropped), ESTALE.
-//   - seq < lastSeq: ESTALE "already superseded" (a delayed duplicate of an old request).
-//   - { op: 'ack', clientId, seq, now }: the client has the result of `seq` (or later); the
-//     saved result is dropped but lastSeq is kept, so a delayed duplicate still cannot apply.
+// Exactly-once (RIFL): a client mutation is wrapped as { op: 'client', clientId, seq, acked,
+// now, body }. A client numbers its requests with increasing `seq` (gaps allowed: one counter
+// shared across ministries) and may have several in flight at once; `acked` says that every
+// request of this client up to `acked` has its answer (or was given up). The table keeps one
+// completion record per client, { acked, results, lastSeen }:
+//   - `acked` rises to the highest the client sent; saved results at or below it are dropped.
+//   - seq <= acked: ESTALE, never applied (a delayed duplicate of an answered request).
+//   - seq with a saved result: return it, do not apply again.
+//   - otherwise: apply and save the result (errors included).
+//   - { op: 'ack', clientId, seq, now }: the same as `acked = seq` without a request.
 //     With close: true the client ends its session and the whole record goes.
 //   - { op: 'expireClients', now, ttlMs }: drop records with lastSeen + ttlMs <= now.
 //     Any request or ack of a client refreshes lastSeen. A client whose record expired must
 //     not retry with the same id (it would be taken as new); the session layer guarantees this
 //     by expiring records only after the client's session has lapsed (with a margin for clock
 //     drift), and the client starts a new session, with a new id, when it finds its own lapsed.
+// A record holds at most as many results as the client had requests in flight.
 
 import { FsError, fsErrors, isFsErrorCode, type FsErrorData } from './errors.js';
 import { formatPath, isAncestor, parsePath } from './path.js';
@@ -93,6 +94,8 @@ export interface ClientOp {
   op: 'client';
   clientId: string;
   seq: number;
+  /** Every request of this client up to `acked` has its answer (0: none said). */
+  acked?: number;
   now: number;
   body: MutationOp;
 }
@@ -134,9 +137,10 @@ export interface OpFail {
 export type OpResult = OpOk | OpFail;
 
 export interface ClientRecord {
-  lastSeq: number;
-  /** null once the client acknowledged it. */
-  lastResult: OpResult | null;
+  /** Every request up to this one has its answer at the client: refused if it comes again. */
+  acked: number;
+  /** Saved results of requests above `acked`, by seq. */
+  results: Map<number, OpResult>;
   lastSeen: number;
 }
 
@@ -166,7 +170,7 @@ interface INode extends Stat {
 }
 
 const SNAPSHOT_FORMAT = 'govfs.namespace';
-const SNAPSHOT_VERSION = 1;
+const SNAPSHOT_VERSION = 2;
 const MAX_CLIENT_ID = 256;
 
 export class Namespace {
@@ -230,8 +234,17 @@ export class Namespace {
   /** The completion record of a client, if any (a copy). */
   client(clientId: string): ClientRecord | undefined {
     const r = this.clients.get(clientId);
-    return r === undefined ? undefined : { ...r };
+    return r === undefined ? undefined : { ...r, results: new Map(r.results) };
   }
+
+  /** The saved result of a client's request, if it applied and is not yet acknowledged. */
+  savedResult(clientId: string, seq: number): OpResult | undefined {
+    return this.clients.get(clientId)?.results.get(seq);
+  }
+
+  /** How the last `client` op was taken: applied as new, answered from its saved result, or
+   * refused as stale (for the duplicate-apply check of the replicas). */
+  lastClientOutcome: 'new' | 'saved' | 'stale' | null = null;
 
   clientIds(): string[] {
     return [...this.clients.keys()].sort(compareNames);
@@ -267,30 +280,31 @@ export class Namespace {
   }
 
   private applyClient(op: ClientOp): OpResult {
-    const rec = this.clients.get(op.clientId);
-    if (rec !== undefined) {
-      rec.lastSeen = Math.max(rec.lastSeen, op.now);
-      if (op.seq === rec.lastSeq) {
-        if (rec.lastResult !== null) return rec.lastResult;
-        return fail(
-          fsErrors.stale(
-            `request #${op.seq} of client ${op.clientId}`,
-            undefined,
-            'already completed and acknowledged, its result is no longer kept (do not retry acknowledged requests)',
-          ),
-        );
-      }
-      if (op.seq < rec.lastSeq)
-        return fail(
-          fsErrors.stale(
-            `request #${op.seq} of client ${op.clientId}`,
-            undefined,
-            `request already superseded by #${rec.lastSeq} (a delayed duplicate; not applied)`,
-          ),
-        );
+    let rec = this.clients.get(op.clientId);
+    if (rec === undefined) {
+      rec = { acked: 0, results: new Map(), lastSeen: op.now };
+      this.clients.set(op.clientId, rec);
+    }
+    rec.lastSeen = Math.max(rec.lastSeen, op.now);
+    raiseAcked(rec, op.acked ?? 0);
+    if (op.seq <= rec.acked) {
+      this.lastClientOutcome = 'stale';
+      return fail(
+        fsErrors.stale(
+          `request #${op.seq} of client ${op.clientId}`,
+          undefined,
+          `the client already has the answers of its requests up to #${rec.acked} (a delayed duplicate, or given up; not applied)`,
+        ),
+      );
+    }
+    const saved = rec.results.get(op.seq);
+    if (saved !== undefined) {
+      this.lastClientOutcome = 'saved';
+      return saved;
     }
     const result = deepFreeze(this.applyMutation(op.body, op.now));
-    this.clients.set(op.clientId, { lastSeq: op.seq, lastResult: result, lastSeen: op.now });
+    rec.results.set(op.seq, result);
+    this.lastClientOutcome = 'new';
     return result;
   }
 
@@ -300,7 +314,7 @@ export class Namespace {
       if (op.close === true) this.clients.delete(op.clientId);
       else {
         rec.lastSeen = Math.max(rec.lastSeen, op.now);
-        if (op.seq >= rec.lastSeq) rec.lastResult = null;
+        raiseAcked(rec, op.seq);
       }
     }
     return { ok: true, op: 'ack', version: this._version };
@@ -496,9 +510,10 @@ export class Namespace {
 
   /** The whole replicated state as bytes (canonical JSON: same state, same bytes). */
   snapshot(): Uint8Array {
-    const clients: Array<[string, ClientRecord]> = this.clientIds().map((id) => {
+    const clients = this.clientIds().map((id) => {
       const r = this.clients.get(id) as ClientRecord;
-      return [id, { lastSeq: r.lastSeq, lastResult: r.lastResult, lastSeen: r.lastSeen }];
+      const results = [...r.results].sort((a, b) => a[0] - b[0]);
+      return [id, { acked: r.acked, results, lastSeen: r.lastSeen }] as const;
     });
     const doc = {
       format: SNAPSHOT_FORMAT,
@@ -523,7 +538,8 @@ export class Namespace {
     const d = doc as Record<string, unknown>;
     const corrupt = (what: string) => new FsError('EINVAL', `corrupt namespace snapshot: ${what}`);
     if (typeof d !== 'object' || d === null || d['format'] !== SNAPSHOT_FORMAT) throw corrupt('not a govfs namespace snapshot');
-    if (d['v'] !== SNAPSHOT_VERSION) throw corrupt(`unsupported format version ${String(d['v'])}`);
+    // Version 1 kept one result per client ({ lastSeq, lastResult }); it reads as version 2.
+    if (d['v'] !== SNAPSHOT_VERSION && d['v'] !== 1) throw corrupt(`unsupported format version ${String(d['v'])}`);
     let ns: Namespace;
     try {
       ns = new Namespace(d['root'] as string);
@@ -545,16 +561,37 @@ export class Namespace {
     for (const e of clients) {
       if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || ns.clients.has(e[0])) throw corrupt('bad client entry');
       const r = e[1] as Record<string, unknown>;
-      if (typeof r !== 'object' || r === null || !isCount(r['lastSeq']) || !Number.isFinite(r['lastSeen'])) throw corrupt(`bad record of client ${e[0]}`);
-      const lr = r['lastResult'];
-      if (lr !== null && !isResult(lr)) throw corrupt(`bad saved result of client ${e[0]}`);
-      ns.clients.set(e[0], { lastSeq: r['lastSeq'] as number, lastResult: deepFreeze(lr as OpResult | null), lastSeen: r['lastSeen'] as number });
+      if (typeof r !== 'object' || r === null || !Number.isFinite(r['lastSeen'])) throw corrupt(`bad record of client ${e[0]}`);
+      const rec: ClientRecord = { acked: 0, results: new Map(), lastSeen: r['lastSeen'] as number };
+      if (d['v'] === 1) {
+        const lr = r['lastResult'];
+        if (!isCount(r['lastSeq']) || (lr !== null && !isResult(lr))) throw corrupt(`bad record of client ${e[0]}`);
+        const last = r['lastSeq'] as number;
+        rec.acked = lr === null ? last : Math.max(0, last - 1);
+        if (lr !== null) rec.results.set(last, deepFreeze(lr as OpResult));
+      } else {
+        const results = r['results'];
+        if (!isCount(r['acked']) || !Array.isArray(results)) throw corrupt(`bad record of client ${e[0]}`);
+        rec.acked = r['acked'] as number;
+        for (const x of results) {
+          if (!Array.isArray(x) || x.length !== 2 || !isCount(x[0]) || x[0] <= rec.acked || rec.results.has(x[0]) || !isResult(x[1])) throw corrupt(`bad saved result of client ${e[0]}`);
+          rec.results.set(x[0], deepFreeze(x[1] as OpResult));
+        }
+      }
+      ns.clients.set(e[0], rec);
     }
     return ns;
   }
 }
 
 // ---------------------------------------------------------------------------------------------
+
+/** The client has the answers of its requests up to `acked`: their saved results go. */
+function raiseAcked(rec: ClientRecord, acked: number): void {
+  if (acked <= rec.acked) return;
+  rec.acked = acked;
+  for (const seq of rec.results.keys()) if (seq <= acked) rec.results.delete(seq);
+}
 
 function touch(dir: INode, now: number, v: number): void {
   dir.mtime = now;
@@ -727,6 +764,7 @@ export function checkOp(x: unknown): Op {
         op: 'client',
         clientId: clientId(o['clientId'], 'client'),
         seq: seqOf(o['seq'], 'client'),
+        ...(o['acked'] === undefined || o['acked'] === 0 ? {} : { acked: seqOf(o['acked'], 'client') }),
         now: finite(o['now'], 'now', 'client'),
         body: checkMutation(o['body']),
       };

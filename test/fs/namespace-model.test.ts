@@ -168,7 +168,7 @@ describe('Namespace against a model', () => {
           op = { op: 'client', clientId: 'c', seq, now, body };
         } else op = { ...body, now } as Op;
         const before = ns.version;
-        const saved = retry ? ns.client('c')?.lastResult : undefined;
+        const saved = retry ? ns.savedResult('c', seq) : undefined;
         const r: OpResult = ns.apply(op);
         log.push(op);
         const same = JSON.stringify(replica.apply(op)) === JSON.stringify(r);

@@ -300,6 +300,7 @@ describe('Namespace: apply never throws on bad input', () => {
       { op: 'client', clientId: 'c', seq: 0, now: 1, body: { op: 'mkdir', path: '/a' } },
       { op: 'client', clientId: 'c', seq: 1.5, now: 1, body: { op: 'mkdir', path: '/a' } },
       { op: 'client', clientId: 'x'.repeat(300), seq: 1, now: 1, body: { op: 'mkdir', path: '/a' } },
+      { op: 'client', clientId: 'c', seq: 2, acked: -1, now: 1, body: { op: 'mkdir', path: '/a' } },
       { op: 'ack', clientId: 'c', seq: 1 },
       { op: 'expireClients', now: 1, ttlMs: -1 },
     ];
@@ -324,7 +325,7 @@ describe('Namespace: apply never throws on bad input', () => {
 });
 
 describe('Namespace: exactly-once client table', () => {
-  const cmd = (clientId: string, seq: number, body: MutationOp, now = ++clock): Op => ({ op: 'client', clientId, seq, now, body });
+  const cmd = (clientId: string, seq: number, body: MutationOp, now = ++clock, acked?: number): Op => ({ op: 'client', clientId, seq, now, body, ...(acked ? { acked } : {}) });
 
   it('a retried request returns the saved result without applying again', () => {
     const ns = new Namespace();
@@ -335,8 +336,9 @@ describe('Namespace: exactly-once client table', () => {
     const retry = ns.apply(cmd('c1', 1, { op: 'create', path: '/f' }));
     expect(retry).toEqual(r1); // the original success, not EEXIST
     expect(ns.version).toBe(v);
+    expect(ns.lastClientOutcome).toBe('saved');
     // The retry refreshed lastSeen only.
-    expect(ns.client('c1')).toMatchObject({ lastSeq: 1, lastResult: r1 });
+    expect(ns.client('c1')).toMatchObject({ acked: 0, results: new Map([[1, r1]]) });
     expect(ns.client('c1')?.lastSeen).toBeGreaterThan(JSON.parse(new TextDecoder().decode(snap)).clients[0][1].lastSeen);
   });
 
@@ -349,32 +351,50 @@ describe('Namespace: exactly-once client table', () => {
     expect(ns.exists('/nope')).toBe(true);
   });
 
-  it('an older request is stale; gaps in seq are fine; clients are independent', () => {
+  it('several requests of a client in flight apply in any order, each once', () => {
     const ns = new Namespace();
-    unwrap(ns.apply(cmd('c1', 3, { op: 'mkdir', path: '/a' })));
+    const r3 = unwrap(ns.apply(cmd('c1', 3, { op: 'mkdir', path: '/a' })));
     unwrap(ns.apply(cmd('c2', 1, { op: 'mkdir', path: '/b' })));
     unwrap(ns.apply(cmd('c1', 7, { op: 'mkdir', path: '/c' })));
-    const stale = ns.apply(cmd('c1', 3, { op: 'mkdir', path: '/a' }));
-    expect(stale).toMatchObject({ ok: false, error: { code: 'ESTALE' } });
-    if (!stale.ok) expect(stale.error.message).toMatch(/request #3 of client c1: request already superseded by #7/);
-    const older = ns.apply(cmd('c1', 5, { op: 'mkdir', path: '/z' }));
-    expect(older).toMatchObject({ ok: false, error: { code: 'ESTALE' } });
-    expect(ns.exists('/z')).toBe(false);
+    // #5 was sent before #7 but arrives after it: not stale, the client has no answer yet.
+    unwrap(ns.apply(cmd('c1', 5, { op: 'mkdir', path: '/e' })));
+    expect(ns.lastClientOutcome).toBe('new');
+    expect(ns.exists('/e')).toBe(true);
+    expect(ns.apply(cmd('c1', 3, { op: 'mkdir', path: '/a' }))).toEqual(r3);
+    expect([...(ns.client('c1')?.results.keys() ?? [])].sort()).toEqual([3, 5, 7]);
     expect(ns.clientIds()).toEqual(['c1', 'c2']);
   });
 
-  it('ack drops the saved result but keeps the sequence number', () => {
+  it('acked drops the saved results up to it; those requests and unseen older ones are refused', () => {
+    const ns = new Namespace();
+    unwrap(ns.apply(cmd('c1', 3, { op: 'mkdir', path: '/a' })));
+    unwrap(ns.apply(cmd('c1', 4, { op: 'mkdir', path: '/b' })));
+    unwrap(ns.apply(cmd('c1', 6, { op: 'mkdir', path: '/c' }, ++clock, 4)));
+    expect(ns.client('c1')).toMatchObject({ acked: 4, results: new Map([[6, expect.anything()]]) });
+    const stale = ns.apply(cmd('c1', 3, { op: 'mkdir', path: '/a' }));
+    expect(stale).toMatchObject({ ok: false, error: { code: 'ESTALE' } });
+    if (!stale.ok) expect(stale.error.message).toMatch(/request #3 of client c1: .*up to #4/);
+    expect(ns.lastClientOutcome).toBe('stale');
+    // #2 never arrived before the client gave it up: a late copy must not apply now.
+    expect(ns.apply(cmd('c1', 2, { op: 'mkdir', path: '/z' }))).toMatchObject({ ok: false, error: { code: 'ESTALE' } });
+    expect(ns.exists('/z')).toBe(false);
+    // An older acked never lowers it.
+    unwrap(ns.apply(cmd('c1', 8, { op: 'mkdir', path: '/d' }, ++clock, 1)));
+    expect(ns.client('c1')?.acked).toBe(4);
+  });
+
+  it('ack drops the saved results but keeps the sequence numbers', () => {
     const ns = new Namespace();
     unwrap(ns.apply(cmd('c1', 1, { op: 'mkdir', path: '/a' })));
     unwrap(ns.apply({ op: 'ack', clientId: 'c1', seq: 1, now: ++clock }));
-    expect(ns.client('c1')).toMatchObject({ lastSeq: 1, lastResult: null });
+    expect(ns.client('c1')).toMatchObject({ acked: 1, results: new Map() });
     const late = ns.apply(cmd('c1', 1, { op: 'mkdir', path: '/a' }));
     expect(late).toMatchObject({ ok: false, error: { code: 'ESTALE' } });
-    if (!late.ok) expect(late.error.message).toMatch(/acknowledged/);
+    if (!late.ok) expect(late.error.message).toMatch(/already has the answers/);
     // An ack for an older request keeps the newer result; an ack of an unknown client is a no-op.
     unwrap(ns.apply(cmd('c1', 2, { op: 'mkdir', path: '/b' })));
     unwrap(ns.apply({ op: 'ack', clientId: 'c1', seq: 1, now: ++clock }));
-    expect(ns.client('c1')?.lastResult).not.toBeNull();
+    expect(ns.savedResult('c1', 2)).toBeDefined();
     unwrap(ns.apply({ op: 'ack', clientId: 'ghost', seq: 1, now: ++clock }));
     expect(ns.clientIds()).toEqual(['c1']);
     unwrap(ns.apply({ op: 'ack', clientId: 'c1', seq: 2, now: ++clock, close: true }));
@@ -397,6 +417,22 @@ describe('Namespace: exactly-once client table', () => {
 });
 
 describe('Namespace: snapshots', () => {
+  it('reads a version 1 snapshot (one saved result per client)', () => {
+    const ns = new Namespace();
+    const r = unwrap(ns.apply({ op: 'client', clientId: 'c1', seq: 4, now: 10, body: { op: 'mkdir', path: '/d' } }));
+    const doc = JSON.parse(new TextDecoder().decode(ns.snapshot()));
+    doc.v = 1;
+    doc.clients = [
+      ['c1', { lastSeq: 4, lastResult: r, lastSeen: 10 }],
+      ['c2', { lastSeq: 9, lastResult: null, lastSeen: 10 }],
+    ];
+    const back = Namespace.restore(new TextEncoder().encode(JSON.stringify(doc)));
+    expect(back.client('c1')).toEqual({ acked: 3, results: new Map([[4, r]]), lastSeen: 10 });
+    expect(back.client('c2')).toEqual({ acked: 9, results: new Map(), lastSeen: 10 });
+    expect(back.apply({ op: 'client', clientId: 'c1', seq: 4, now: 11, body: { op: 'mkdir', path: '/d' } })).toEqual(r);
+    expect(back.apply({ op: 'client', clientId: 'c2', seq: 9, now: 11, body: { op: 'mkdir', path: '/x' } })).toMatchObject({ ok: false, error: { code: 'ESTALE' } });
+  });
+
   it('round-trips exactly, including the client table and versions', () => {
     const ns = new Namespace('/a', { now: 3 });
     unwrap(ns.apply({ op: 'client', clientId: 'c1', seq: 1, now: 10, body: { op: 'mkdir', path: '/a/d/e', parents: true } }));
@@ -417,7 +453,7 @@ describe('Namespace: snapshots', () => {
     expect(Object.is(back.stat('/a/d/é😀').mtime, 0)).toBe(true);
     // The restored copy behaves the same: a retry is still answered from the table.
     const retry = back.apply({ op: 'client', clientId: 'c1', seq: 1, now: 20, body: { op: 'mkdir', path: '/a/d/e', parents: true } });
-    expect(retry).toEqual(ns.client('c1')?.lastResult);
+    expect(retry).toEqual(ns.savedResult('c1', 1));
     // Inode numbers continue after a restore.
     unwrap(ns.apply({ op: 'create', path: '/a/n', now: 30 }));
     unwrap(back.apply({ op: 'create', path: '/a/n', now: 30 }));
@@ -429,14 +465,16 @@ describe('Namespace: snapshots', () => {
     const variants: unknown[] = [
       'not json',
       { ...good, format: 'x' },
-      { ...good, v: 2 },
+      { ...good, v: 3 },
       { ...good, root: 'a' },
       { ...good, version: -1 },
       { ...good, nextIno: 1 },
       { ...good, tree: { ...good.tree, kind: 'file', size: 0 } },
       { ...good, tree: { ...good.tree, entries: [['a/b', { ...good.tree, ino: 2 }]] } },
       { ...good, nextIno: 5, tree: { ...good.tree, entries: [['a', { ...good.tree }]] } }, // duplicate inode
-      { ...good, clients: [['c', { lastSeq: 1, lastResult: { ok: 'maybe' }, lastSeen: 0 }]] },
+      { ...good, clients: [['c', { acked: 0, results: [[1, { ok: 'maybe' }]], lastSeen: 0 }]] },
+      { ...good, clients: [['c', { acked: 2, results: [[1, { ok: false, error: { code: 'EIO', message: 'x' } }]], lastSeen: 0 }]] },
+      { ...good, v: 1, clients: [['c', { lastSeq: 1, lastResult: { ok: 'maybe' }, lastSeen: 0 }]] },
       { ...good, clients: {} },
     ];
     for (const v of variants) {

@@ -185,25 +185,31 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
   let running = nClients;
   const workers = Array.from({ length: nClients }, (_, i) => {
     const c = cluster.client({ clientId: `w${i}`, requestTimeoutMs: 300, deadlineMs: 4_000 });
+    const one = async (input: HistoryOp['input'], linearizable: boolean): Promise<void> => {
+      const call = cluster.now();
+      const output = await perform(c, input, linearizable);
+      const ret = cluster.now();
+      const mutation = input.op !== 'ls' && input.op !== 'stat';
+      // Default reads promise read-your-writes, not linearizability: only linearizable reads
+      // go into the history that is checked against the model.
+      if (!mutation && !linearizable) {
+        // exercised, not checked here
+      } else if (!output.ok && UNKNOWN.has(output.code)) {
+        // A change with an unknown outcome may have happened at any time after its call;
+        // a failed read tells nothing.
+        if (mutation) history.push({ client: c.clientId, input, output, call, ret: Infinity });
+      } else {
+        history.push({ client: c.clientId, input, output, call, ret });
+      }
+    };
     return (async () => {
-      for (let k = 0; k < perClient; k++) {
-        const input = randomOp(r, layout);
-        const call = cluster.now();
-        const linearizable = r.next() < 0.6;
-        const output = await perform(c, input, linearizable);
-        const ret = cluster.now();
-        const mutation = input.op !== 'ls' && input.op !== 'stat';
-        // Default reads promise read-your-writes, not linearizability: only linearizable reads
-        // go into the history that is checked against the model.
-        if (!mutation && !linearizable) {
-          // exercised, not checked here
-        } else if (!output.ok && UNKNOWN.has(output.code)) {
-          // A change with an unknown outcome may have happened at any time after its call;
-          // a failed read tells nothing.
-          if (mutation) history.push({ client: c.clientId, input, output, call, ret: Infinity });
-        } else {
-          history.push({ client: c.clientId, input, output, call, ret });
-        }
+      for (let k = 0; k < perClient; ) {
+        // Now and then a client has several changes in flight at once (RIFL keeps a result
+        // per request, not per client).
+        const burst = r.next() < 0.2 ? Math.min(perClient - k, r.int(2, 3)) : 1;
+        const ops = Array.from({ length: burst }, () => ({ input: randomOp(r, layout), linearizable: r.next() < 0.6 }));
+        await Promise.all(ops.map((o) => one(o.input, o.linearizable)));
+        k += burst;
         await cluster.runFor(r.int(0, 60));
       }
       running--;
