@@ -156,6 +156,9 @@ export class LeaseHandle extends EventTarget {
   }
 }
 
+/** Tickets of answered changes a client keeps (for ticketStatus); older ones are dropped. */
+const TICKETS_KEPT = 1024;
+
 const RETRYABLE = new Set(['EAGAIN', 'ETIMEDOUT', 'EUNAVAILABLE', 'ECANCELED', 'ENOENT_ACTOR', 'EHOSTDOWN', 'EHOSTUNREACH']);
 
 export class GovClient {
@@ -169,7 +172,8 @@ export class GovClient {
   private seq = 0;
   /** Changes sent and not yet answered (or given up): several may be in flight at once. */
   private readonly inflight = new Set<number>();
-  /** Tickets of changes, by sequence number, as the ministers sent them. */
+  /** Tickets of changes, by sequence number, as the ministers sent them: those of changes in
+   * flight and of the last TICKETS_KEPT answered ones. */
   readonly tickets = new Map<number, TicketInfo>();
   /** Nodes that recently failed to answer, until when to avoid them. */
   private readonly suspects = new Map<string, number>();
@@ -361,6 +365,15 @@ export class GovClient {
   onTicket(t: { seq: number; index: number; term: number; ministry: string; clientId?: string }): void {
     if (t.clientId !== undefined && t.clientId !== this.clientId) return;
     this.tickets.set(t.seq, { seq: t.seq, index: t.index, term: t.term, ministry: t.ministry });
+    this.dropOldTickets();
+  }
+
+  private dropOldTickets(): void {
+    if (this.tickets.size <= TICKETS_KEPT + this.inflight.size) return;
+    for (const seq of this.tickets.keys()) {
+      if (this.tickets.size <= TICKETS_KEPT + this.inflight.size) return;
+      if (!this.inflight.has(seq)) this.tickets.delete(seq);
+    }
   }
 
   /** Ask members of the ticket's ministry whether its change committed (thesis 3.3). */
@@ -449,6 +462,7 @@ export class GovClient {
       return await this.attempts(op, path, seq, linearizable, lease);
     } finally {
       this.inflight.delete(seq);
+      this.dropOldTickets();
     }
   }
 
