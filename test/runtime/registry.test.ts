@@ -17,6 +17,22 @@ describe('MessageRegistry', () => {
     expect(env.msg).toEqual({ type: 'govfs.runtime.Ping', seq: 7, sender: 3, payload: new Uint8Array([1, 2, 3]) });
   });
 
+  it('decodes strings from a view into shared memory, multi-byte characters included', () => {
+    const bytes = registry.toBytes({
+      to: 't1#/é😀', from: 'x', kind: EnvelopeKind.Ask, corr: 1,
+      msg: { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify([{ name: 'naïve 文件 😀', kind: 'file' }]) },
+    });
+    // As a ring holds it: at an offset inside a SharedArrayBuffer.
+    const shared = new Uint8Array(new SharedArrayBuffer(bytes.length + 10), 7, bytes.length);
+    shared.set(bytes);
+    const env = registry.decode(shared, true);
+    shared.fill(0);
+    expect(env.to).toBe('t1#/é😀');
+    expect(JSON.parse(env.msg.resultJson as string)).toEqual([{ name: 'naïve 文件 😀', kind: 'file' }]);
+    // A string whose length runs past the end of the frame is corrupt, not a short string.
+    expect(() => registry.decode(bytes.subarray(0, 6))).toThrow(DecodeError);
+  });
+
   it('fills proto3 defaults for absent fields', () => {
     const env = registry.roundTrip({ to: 'a', from: '', kind: EnvelopeKind.Tell, corr: 0, msg: { type: 'govfs.runtime.Ping' } });
     // Absent fields read as their defaults (from the message's prototype).
