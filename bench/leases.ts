@@ -26,6 +26,7 @@ const THESIS = {
 };
 
 export interface LeasesResult {
+  target: string;
   uncontended: { samples: number; acquireP50Ms: number; acquireP99Ms: number; releaseP50Ms: number; cycleP50Ms: number };
   sweep: { rowBytes: number; writers: number; byRowMeanMs: number; byRowSerialMeanMs: number; wholeFileMeanMs: number }[];
 }
@@ -137,6 +138,7 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
       }
     }
     return {
+      target: target.describe,
       uncontended: { samples: acq.length, acquireP50Ms: q(acq, 0.5), acquireP99Ms: q(acq, 0.99), releaseP50Ms: q(rel, 0.5), cycleP50Ms: q(cyc, 0.5) },
       sweep,
     };
@@ -149,7 +151,7 @@ export function format(r: unknown): string {
   const x = r as LeasesResult;
   const u = x.uncontended;
   const lines = [
-    'leases benchmark (threads scheduler, 4 nodes, lmdb with fsync)',
+    `leases benchmark on ${x.target}`,
     '',
     `uncontended write lease: acquire p50 ${u.acquireP50Ms.toFixed(2)} ms, p99 ${u.acquireP99Ms.toFixed(2)} ms; release p50 ${u.releaseP50Ms.toFixed(2)} ms (${u.samples} cycles; goal acquire p50 <= 1 ms: ${u.acquireP50Ms <= 1 ? 'met' : 'NOT met'})`,
     `  (thesis: uncontended lock overhead about 1-2 ms)`,
