@@ -242,7 +242,8 @@ describe('namespace model as a linearizability model', () => {
     const { parts, unchecked } = splitByMinistry([before, unknownBefore, del, overlapping, after, top], ['/', '/a', '/d/m']);
     // The overlapping one goes to both sides, its outcome taken as unknown there.
     const maybe = { ...overlapping, ret: Infinity };
-    expect(parts[0]).toEqual([unknownBefore, del, maybe, after]);
+    const dissolve = { client: 'c', input: { op: 'unmount', path: '/d/m' }, output: { ok: true }, call: del.call, ret: del.ret };
+    expect(parts[0]).toEqual([unknownBefore, del, maybe, after, dissolve]);
     expect(parts[1]).toEqual([top]);
     expect(parts[2]).toEqual([before, unknownBefore, maybe]);
     expect(unchecked).toEqual([overlapping]);
@@ -252,5 +253,20 @@ describe('namespace model as a linearizability model', () => {
     // After the delete the nested ministry's file is gone: seeing it is a violation.
     h[3] = { ...h[3]!, output: { ok: true, value: 'file' } };
     expect(checkNamespaceByMinistry(h, ['/', '/d/m']).ok).toBe(false);
+  });
+
+  it('a reader may see the nested ministries gone before the directory of a subtree delete goes', () => {
+    const mk: NsOperation = { client: 'c', input: { op: 'mkdir', path: '/d' }, output: { ok: true }, call: 0, ret: 1 };
+    const del: NsOperation = { client: 'c', input: { op: 'rmdir', path: '/d', recursive: true }, output: { ok: true }, call: 10, ret: 40 };
+    const between: NsOperation = { client: 'r', input: { op: 'ls', path: '/d' }, output: { ok: true, value: [] }, call: 20, ret: 21 };
+    expect(checkNamespaceByMinistry([mk, del, between], ['/', '/d/m']).ok).toBe(true);
+    // Not once the rmdir has returned (the directory is gone) ...
+    expect(checkNamespaceByMinistry([mk, del, { ...between, call: 41, ret: 42 }], ['/', '/d/m']).ok).toBe(false);
+    // ... nor before it was asked for.
+    expect(checkNamespaceByMinistry([mk, del, { ...between, call: 5, ret: 6 }], ['/', '/d/m']).ok).toBe(false);
+    // An rmdir whose outcome is unknown may have dissolved them, or not.
+    const unknown: NsOperation = { ...del, output: { ok: false, code: 'ETIMEDOUT' }, ret: Infinity };
+    expect(checkNamespaceByMinistry([mk, unknown, between], ['/', '/d/m']).ok).toBe(true);
+    expect(checkNamespaceByMinistry([mk, unknown, { ...between, output: { ok: true, value: [{ name: 'm' }] } }], ['/', '/d/m']).ok).toBe(true);
   });
 });

@@ -29,6 +29,9 @@
 //     president's subtree delete dissolves those ministries first (thesis Figure 9), then the
 //     directory goes. The model drops the mounts when the rmdir succeeds; a failed rmdir
 //     leaves them (the minister only asks for the subtree delete when the directory is there).
+//     The dissolutions come first, so a reader may see the directory without the mounts
+//     before it goes: splitByMinistry adds an `unmount` per dissolved ministry, within the
+//     rmdir's call and return, which may take effect before the rmdir itself.
 // The state keeps the live mounts (as `MOUNT + root` keys, which no path collides with).
 
 import { isAncestor, isWithin, parsePath } from '../../src/fs/path.js';
@@ -43,7 +46,10 @@ export type NsInput =
   | { op: 'rmdir'; path: string; recursive?: boolean }
   | { op: 'rename'; from: string; to: string }
   | { op: 'ls'; path: string }
-  | { op: 'stat'; path: string };
+  | { op: 'stat'; path: string }
+  /** Not a client call: the dissolution of the ministry rooted at `path` by a subtree delete
+   * (splitByMinistry adds one per ministry an `rmdir -r` dissolves). */
+  | { op: 'unmount'; path: string };
 
 export type NsOutput = { ok: true; value?: unknown } | { ok: false; code: string };
 
@@ -299,6 +305,11 @@ export class NsSpec {
         const rel = this.rel(input.path);
         return { state, ok: true, value: this.resolve(state, rel) };
       }
+      case 'unmount': {
+        const next = new Map(state);
+        next.delete(MOUNT + input.path);
+        return { state: next, ok: true };
+      }
     }
   }
 }
@@ -340,6 +351,8 @@ export function describeNsInput(input: NsInput): string {
       return `rmdir${input.recursive === true ? ' -r' : ''} ${input.path}`;
     case 'rename':
       return `rename ${input.from} -> ${input.to}`;
+    case 'unmount':
+      return `(subtree delete dissolves the ministry at ${input.path})`;
     default:
       return `${input.op} ${input.path}`;
   }
@@ -462,6 +475,18 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
       put(m, maybe);
       if (above !== undefined) put(above, maybe);
       unchecked.push(op);
+    }
+  }
+  // Each ministry a (maybe) successful rmdir -r dissolves vanishes from the parent's listings
+  // before the directory goes (thesis Figure 9): a step of its own within the rmdir's window.
+  for (const op of history) {
+    const i = op.input;
+    if (i.op !== 'rmdir' || i.recursive !== true || (!op.output.ok && op.ret !== Infinity)) continue;
+    const m = ministryOf(i.path, subtrees);
+    if (m === undefined || m === i.path) continue;
+    for (const s of subtrees) {
+      if (s === m || s === i.path || !isWithin(s, i.path)) continue;
+      put(m, { client: op.client, input: { op: 'unmount', path: s }, output: { ok: true }, call: op.call, ret: op.ret });
     }
   }
   return { parts, unchecked };
