@@ -34,6 +34,9 @@ export interface HistoryOp {
 export interface ClusterRun {
   /** The ministries' subtrees at the start (the root first). */
   subtrees: string[];
+  /** Those whose ministry (the same one) is still there at the end: no subtree delete
+   * dissolved it. */
+  survivors: string[];
   history: HistoryOp[];
   /** Per-step invariant violations (empty when all held). */
   violations: string[];
@@ -260,7 +263,11 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
     if (!output.ok && UNKNOWN.has(output.code)) throw new Error(`seed ${seed}: the cluster did not recover (ls ${path}: ${output.code}); faults: ${faults.join('; ')}`);
     history.push({ client: 'final', input: { op: 'ls', path }, output, call, ret: cluster.now() });
   }
-  const run = { subtrees, history, violations, steps: sim.steps, faults, traceHash: sim.traceHash };
+  // A ministry is formed once per subtree (ClusterState.formed): one serving `s` at the end is
+  // the one from the start.
+  const atEnd = (await cluster.status()).ministries;
+  const survivors = subtrees.filter((s) => atEnd.some((m) => m.subtree === s));
+  const run = { subtrees, survivors, history, violations, steps: sim.steps, faults, traceHash: sim.traceHash };
   await cluster.stop();
   return run;
 }
@@ -269,7 +276,7 @@ export async function runSeed(seed: number, opts: { verbose: boolean }): Promise
   try {
     const run = await runCluster(seed, { verbose: opts.verbose });
     const { checkHistory } = await import('./cluster-check.js');
-    const verdict = checkHistory(run.history, run.subtrees);
+    const verdict = checkHistory(run.history, run.subtrees, run.survivors);
     if (opts.verbose) console.log(run.faults.join('\n'));
     if (run.violations.length > 0) return { ok: false, error: `invariant violated: ${run.violations.join('; ')}` };
     if (verdict.ok !== true) return { ok: false, error: `history not linearizable: ${verdict.reason}` };

@@ -208,8 +208,15 @@ function checkPart<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>
     if (e.isCall) {
       const op = ops[e.id] as Operation<I, O>;
       let next: StepResult<S>;
-      if (op.ret === Infinity && model.stepUnknown !== undefined) next = { ok: true, state: model.stepUnknown(state, op.input) };
-      else next = model.step(state, op.input, op.output);
+      if (op.ret === Infinity && model.stepUnknown !== undefined) {
+        next = { ok: true, state: model.stepUnknown(state, op.input) };
+        // An unknown-outcome operation that changes nothing here need not be linearized here:
+        // it has no deadline, so leaving it for later (or for never) covers this choice.
+        if (model.hash(next.state) === model.hash(state)) {
+          entry = e.next;
+          continue;
+        }
+      } else next = model.step(state, op.input, op.output);
       if (next.ok) {
         const key = linearized.keyWith(e.id) + '|' + model.hash(next.state);
         if (!seen.has(key)) {

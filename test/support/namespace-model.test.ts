@@ -235,18 +235,20 @@ describe('namespace model as a linearizability model', () => {
     const before = op({ op: 'create', path: '/d/m/x' });
     const unknownBefore = op({ op: 'create', path: '/d/m/y' }, { ok: false, code: 'ETIMEDOUT' }, Infinity);
     const del = op({ op: 'rmdir', path: '/d', recursive: true }, { ok: true }, 30);
-    const overlapping = op({ op: 'stat', path: '/d/m/x' }, { ok: true, value: 'file' });
+    const overlapping = op({ op: 'create', path: '/d/m/z' });
+    const overlappingRead = op({ op: 'stat', path: '/d/m/x' }, { ok: true, value: 'file' });
     t += 50;
     const after = op({ op: 'stat', path: '/d/m/x' }, { ok: false, code: 'ENOENT' });
     const top = op({ op: 'ls', path: '/a' }, { ok: true, value: [] });
-    const { parts, unchecked } = splitByMinistry([before, unknownBefore, del, overlapping, after, top], ['/', '/a', '/d/m']);
-    // The overlapping one goes to both sides, its outcome taken as unknown there.
+    const { parts, unchecked } = splitByMinistry([before, unknownBefore, del, overlapping, overlappingRead, after, top], ['/', '/a', '/d/m']);
+    // The overlapping change goes to both sides, its outcome taken as unknown there; an
+    // overlapping read, whose outcome would then tell nothing, goes nowhere.
     const maybe = { ...overlapping, ret: Infinity };
     const dissolve = { client: 'c', input: { op: 'unmount', path: '/d/m' }, output: { ok: true }, call: del.call, ret: del.ret };
     expect(parts[0]).toEqual([unknownBefore, del, maybe, after, dissolve]);
     expect(parts[1]).toEqual([top]);
     expect(parts[2]).toEqual([before, unknownBefore, maybe]);
-    expect(unchecked).toEqual([overlapping]);
+    expect(unchecked).toEqual([overlapping, overlappingRead]);
     const mk = op({ op: 'mkdir', path: '/d' });
     const h = [mk, { ...before, call: mk.ret + 1, ret: mk.ret + 2 }, op({ op: 'rmdir', path: '/d', recursive: true }, { ok: true }), op({ op: 'stat', path: '/d/m/x' }, { ok: false, code: 'ENOENT' })];
     expect(checkNamespaceByMinistry(h, ['/', '/d/m']).ok).toBe(true);
@@ -268,5 +270,34 @@ describe('namespace model as a linearizability model', () => {
     const unknown: NsOperation = { ...del, output: { ok: false, code: 'ETIMEDOUT' }, ret: Infinity };
     expect(checkNamespaceByMinistry([mk, unknown, between], ['/', '/d/m']).ok).toBe(true);
     expect(checkNamespaceByMinistry([mk, unknown, { ...between, output: { ok: true, value: [{ name: 'm' }] } }], ['/', '/d/m']).ok).toBe(true);
+  });
+
+  it('an unknown-outcome change that does nothing at first may still take effect later', () => {
+    const h: NsOperation[] = [
+      { client: 'a', input: { op: 'create', path: '/f' }, output: { ok: true }, call: 0, ret: 1 },
+      // Sent while /f exists (EEXIST, a no-op then), its answer lost; it may apply after the rm.
+      { client: 'b', input: { op: 'create', path: '/f' }, output: { ok: false, code: 'ETIMEDOUT' }, call: 2, ret: Infinity },
+      { client: 'a', input: { op: 'rm', path: '/f' }, output: { ok: true }, call: 3, ret: 4 },
+      { client: 'a', input: { op: 'stat', path: '/f' }, output: { ok: true, value: 'file' }, call: 5, ret: 6 },
+    ];
+    expect(checkNamespaceByMinistry(h, ['/']).ok).toBe(true);
+    // Without it, the file cannot be back.
+    expect(checkNamespaceByMinistry([h[0]!, h[2]!, h[3]!], ['/']).ok).toBe(false);
+  });
+
+  it('an rmdir -r of unknown outcome holding a ministry that lived through the run did not happen', () => {
+    const mk: NsOperation = { client: 'c', input: { op: 'mkdir', path: '/d' }, output: { ok: true }, call: 0, ret: 1 };
+    const unknown: NsOperation = { client: 'c', input: { op: 'rmdir', path: '/d', recursive: true }, output: { ok: false, code: 'ETIMEDOUT' }, call: 10, ret: Infinity };
+    const inside: NsOperation = { client: 'c', input: { op: 'create', path: '/d/m/x' }, output: { ok: true }, call: 20, ret: 21 };
+    const gone: NsOperation = { client: 'r', input: { op: 'stat', path: '/d' }, output: { ok: false, code: 'ENOENT' }, call: 30, ret: 31 };
+    const seen: NsOperation = { client: 'r', input: { op: 'stat', path: '/d/m/x' }, output: { ok: true, value: 'file' }, call: 40, ret: 41 };
+    // Without knowing, /d may be gone and the create inside /d/m is of unknown outcome.
+    expect(splitByMinistry([mk, unknown, inside, seen], ['/', '/d/m']).unchecked).toEqual([inside, seen]);
+    expect(checkNamespaceByMinistry([mk, unknown, gone], ['/', '/d/m']).ok).toBe(true);
+    // Knowing /d/m lived, the rmdir never removed /d, and /d/m's operations are checked.
+    const split = splitByMinistry([mk, unknown, inside, seen], ['/', '/d/m'], ['/', '/d/m']);
+    expect(split.unchecked).toEqual([unknown]);
+    expect(split.parts).toEqual([[mk], [inside, seen]]);
+    expect(checkNamespaceByMinistry([mk, unknown, gone], ['/', '/d/m'], { survivors: ['/', '/d/m'] }).ok).toBe(false);
   });
 });

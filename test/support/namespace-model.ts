@@ -431,12 +431,29 @@ export function ministryOf(path: string, subtrees: readonly string[]): string | 
  * Only one level of dissolution is followed: the ministry above S is taken as never dissolved
  * while it serves S's paths.
  */
-export function splitByMinistry(history: readonly NsOperation[], subtrees: readonly string[]): { parts: NsOperation[][]; unchecked: NsOperation[] } {
+export function splitByMinistry(history: readonly NsOperation[], subtrees: readonly string[], survivors?: readonly string[]): { parts: NsOperation[][]; unchecked: NsOperation[] } {
   const parts = subtrees.map((): NsOperation[] => []);
   const unchecked: NsOperation[] = [];
   const index = new Map(subtrees.map((s, i) => [s, i] as const));
   const windows = new Map<string, { t0: number; t1: number }>();
+  // Ministries known to have lived through the run: no subtree delete dissolved them, so an
+  // rmdir -r holding one did not happen (it dissolves before it removes); one whose outcome
+  // the client does not know is dropped, and nothing overlaps a delete of them.
+  const lived = new Set(survivors ?? []);
+  if (lived.size > 0) {
+    history = history.filter((op) => {
+      const i = op.input;
+      if (i.op !== 'rmdir' || i.recursive !== true || op.ret !== Infinity) return true;
+      if (!subtrees.some((s) => lived.has(s) && s !== i.path && isWithin(s, i.path) && ministryOf(i.path, subtrees) !== s)) return true;
+      unchecked.push(op);
+      return false;
+    });
+  }
   for (const s of subtrees) {
+    if (lived.has(s)) {
+      windows.set(s, { t0: Infinity, t1: Infinity });
+      continue;
+    }
     let t0 = Infinity;
     let t1 = Infinity;
     for (const op of history) {
@@ -470,11 +487,13 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
     else {
       // Overlapping the delete: it took effect in this ministry (and was then deleted with
       // it), or in the one above after the dissolution, or (failed) nowhere. Each side sees
-      // it as an operation whose outcome it does not know.
+      // it as an operation whose outcome it does not know. A read with an unknown outcome
+      // constrains nothing and only widens the search: it is left out.
+      unchecked.push(op);
+      if (op.input.op === 'ls' || op.input.op === 'stat') continue;
       const maybe: NsOperation = { ...op, ret: Infinity };
       put(m, maybe);
       if (above !== undefined) put(above, maybe);
-      unchecked.push(op);
     }
   }
   // Each ministry a (maybe) successful rmdir -r dissolves vanishes from the parent's listings
@@ -485,7 +504,7 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
     const m = ministryOf(i.path, subtrees);
     if (m === undefined || m === i.path) continue;
     for (const s of subtrees) {
-      if (s === m || s === i.path || !isWithin(s, i.path)) continue;
+      if (s === m || s === i.path || !isWithin(s, i.path) || lived.has(s)) continue;
       put(m, { client: op.client, input: { op: 'unmount', path: s }, output: { ok: true }, call: op.call, ret: op.ret });
     }
   }
@@ -504,10 +523,10 @@ export function partitionByMinistry(history: readonly NsOperation[], subtrees: r
 export function checkNamespaceByMinistry(
   history: readonly NsOperation[],
   subtrees: readonly string[],
-  opts: CheckOptions = {},
+  opts: CheckOptions & { survivors?: readonly string[] } = {},
 ): CheckResult<NsState, NsInput, NsOutput> & { ministry?: string; unchecked?: number } {
   const deadline = opts.timeoutMs === undefined ? undefined : Date.now() + opts.timeoutMs;
-  const { parts, unchecked } = splitByMinistry(history, subtrees);
+  const { parts, unchecked } = splitByMinistry(history, subtrees, opts.survivors);
   for (let i = 0; i < parts.length; i++) {
     const root = subtrees[i] as string;
     const left = deadline === undefined ? undefined : Math.max(0, deadline - Date.now());
