@@ -105,6 +105,22 @@ describe('persistence (6.824 2C)', () => {
     c.checkAcked();
   });
 
+  it.each(seeds(5))('seed %i: a commit index alone is not written on its own: it goes with the next write, or after 10 idle ticks', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 });
+    await c.waitLeader(3_000);
+    await c.proposeAndWait(3);
+    await c.converge();
+    const storedCommit = (id: string): number => {
+      const hs = c.sim.host(id).storage.get('raft/hs');
+      return hs ? (JSON.parse(new TextDecoder().decode(hs)) as { commit: number }).commit : 0;
+    };
+    const leader = c.stableLeader()!;
+    // The entries' own writes went out before they committed: the commit index is not stored.
+    expect(storedCommit(leader.id)).toBeLessThan(leader.shell.commitIndex);
+    await c.runFor(150);
+    for (const h of c.liveHandles()) expect(storedCommit(h.id)).toBe(h.shell.commitIndex);
+  });
+
   it.each(seeds(10))('seed %i: nodes crash one at a time while proposals flow; nothing acknowledged is lost', async (seed) => {
     const c = new RaftCluster({ seed, n: 5, network: LOSSY, snapshotEntries: 25 });
     await c.waitLeader(3_000);
