@@ -76,7 +76,6 @@ export class MinistryNamespace {
       return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };
     }
     const o = op as { op?: string; clientId?: unknown; seq?: unknown; acked?: unknown };
-    this.ns.lastClientOutcome = null;
     const r = this.ns.apply(op as Op);
     if (this.ns.lastClientOutcome !== null && typeof o.clientId === 'string' && typeof o.seq === 'number') {
       let seen = this.appliedNew.get(o.clientId);

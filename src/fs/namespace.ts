@@ -242,9 +242,12 @@ export class Namespace {
     return this.clients.get(clientId)?.results.get(seq);
   }
 
-  /** How the last `client` op was taken: applied as new, answered from its saved result, or
-   * refused as stale (for the duplicate-apply check of the replicas). */
-  lastClientOutcome: 'new' | 'saved' | 'stale' | null = null;
+  private _lastClientOutcome: 'new' | 'saved' | 'stale' | null = null;
+  /** How the last applied op was taken, if it was a `client` op: applied as new, answered from
+   * its saved result, or refused as stale (for the duplicate-apply check of the replicas). */
+  get lastClientOutcome(): 'new' | 'saved' | 'stale' | null {
+    return this._lastClientOutcome;
+  }
 
   clientIds(): string[] {
     return [...this.clients.keys()].sort(compareNames);
@@ -257,6 +260,7 @@ export class Namespace {
    * { ok: false, error } instead, the same on every replica.
    */
   apply(op: Op): OpResult {
+    this._lastClientOutcome = null;
     return deepFreeze(this.applyInner(op as unknown));
   }
 
@@ -288,7 +292,7 @@ export class Namespace {
     rec.lastSeen = Math.max(rec.lastSeen, op.now);
     raiseAcked(rec, op.acked ?? 0);
     if (op.seq <= rec.acked) {
-      this.lastClientOutcome = 'stale';
+      this._lastClientOutcome = 'stale';
       return fail(
         fsErrors.stale(
           `request #${op.seq} of client ${op.clientId}`,
@@ -299,12 +303,12 @@ export class Namespace {
     }
     const saved = rec.results.get(op.seq);
     if (saved !== undefined) {
-      this.lastClientOutcome = 'saved';
+      this._lastClientOutcome = 'saved';
       return saved;
     }
     const result = deepFreeze(this.applyMutation(op.body, op.now));
     rec.results.set(op.seq, result);
-    this.lastClientOutcome = 'new';
+    this._lastClientOutcome = 'new';
     return result;
   }
 
