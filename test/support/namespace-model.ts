@@ -409,6 +409,13 @@ export function ministryOf(path: string, subtrees: readonly string[]): string | 
   return best;
 }
 
+/** The ministries an `rmdir -r` of `path` dissolves: those rooted strictly inside it, other
+ * than the one serving it. */
+function dissolvedBy(path: string, subtrees: readonly string[]): string[] {
+  const serving = ministryOf(path, subtrees);
+  return subtrees.filter((s) => s !== path && s !== serving && isWithin(s, path));
+}
+
 /**
  * Split a history by the ministry serving each operation (longest subtree prefix of its path;
  * a rename's `from`): one part per entry of `subtrees`, in that order (possibly empty). The
@@ -444,7 +451,7 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
     history = history.filter((op) => {
       const i = op.input;
       if (i.op !== 'rmdir' || i.recursive !== true || op.ret !== Infinity) return true;
-      if (!subtrees.some((s) => lived.has(s) && s !== i.path && isWithin(s, i.path) && ministryOf(i.path, subtrees) !== s)) return true;
+      if (!dissolvedBy(i.path, subtrees).some((s) => lived.has(s))) return true;
       unchecked.push(op);
       return false;
     });
@@ -458,8 +465,7 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
     let t1 = Infinity;
     for (const op of history) {
       const i = op.input;
-      if (i.op !== 'rmdir' || i.recursive !== true || i.path === s || !isWithin(s, i.path)) continue;
-      if (ministryOf(i.path, subtrees) === s) continue;
+      if (i.op !== 'rmdir' || i.recursive !== true || !dissolvedBy(i.path, subtrees).includes(s)) continue;
       t0 = Math.min(t0, op.call);
       if (op.output.ok && op.ret !== Infinity) t1 = Math.min(t1, op.ret);
     }
@@ -503,8 +509,8 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
     if (i.op !== 'rmdir' || i.recursive !== true || (!op.output.ok && op.ret !== Infinity)) continue;
     const m = ministryOf(i.path, subtrees);
     if (m === undefined || m === i.path) continue;
-    for (const s of subtrees) {
-      if (s === m || s === i.path || !isWithin(s, i.path) || lived.has(s)) continue;
+    for (const s of dissolvedBy(i.path, subtrees)) {
+      if (lived.has(s)) continue;
       put(m, { client: op.client, input: { op: 'unmount', path: s }, output: { ok: true }, call: op.call, ret: op.ret });
     }
   }
