@@ -518,7 +518,8 @@ export class RaftShell {
         this.finish(r, false);
         continue;
       }
-      if (this.deferredOps) ops.unshift(...this.deferredOps);
+      // A Ready that writes the hard state itself supersedes the deferred one.
+      if (this.deferredOps && !r.hardState && !r.wipe) ops.unshift(...this.deferredOps);
       this.deferredOps = null;
       this.st.batch(ops);
       this.ctx.pipeToSelf(
