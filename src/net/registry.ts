@@ -48,7 +48,9 @@ type Step = (m: Record<string, unknown>) => void;
 /** protobufjs's plain Reader decodes a string in JavaScript one char code at a time, which
  * leaves kilobytes of garbage per directory listing (measured: 10 KB per `ls` reply, most of
  * the client thread's allocations); Node's native UTF-8 decoder makes only the string. Bytes
- * fields still come from the plain Reader (views of `buf`, copied out where needed). */
+ * fields still come from the plain Reader (views of `buf`, copied out where needed). Not
+ * protobufjs's BufferReader: its bytes would be Buffer views, whose slice() does not copy out
+ * of ring memory, and it cuts an over-long string short instead of refusing it. */
 class NativeStringReader extends protobuf.Reader {
   private readonly text: Buffer;
   constructor(buf: Uint8Array) {
