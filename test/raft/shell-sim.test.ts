@@ -181,6 +181,30 @@ describe('churn (6.824 2C "Figure 8 unreliable" / churn)', () => {
 });
 
 describe('snapshots and InstallSnapshot (6.824 2D)', () => {
+  it.each(seeds(3))('seed %i: a state machine is snapshotted only once the log since its last snapshot holds as many bytes', async (seed) => {
+    // Ten entries per snapshot at least. Entries that overwrite one key keep the state small, so
+    // it is snapshotted about every ten entries; entries that each add a key grow it with the
+    // log, so snapshots come further and further apart (each one covers at least its own size).
+    const growing = new RaftCluster({ seed, n: 3, snapshotEntries: 10 });
+    await growing.waitLeader(3_000);
+    const snaps = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      await growing.proposeAndWait(1, 10_000, 'k'); // `k${n}=${n}`: a new key each time
+      snaps.add(growing.stableLeader()!.shell.status().snapshotIndex);
+    }
+    expect(snaps.size - 1).toBeGreaterThan(0);
+    expect(snaps.size - 1).toBeLessThanOrEqual(8);
+    const c = new RaftCluster({ seed, n: 3, snapshotEntries: 10 });
+    await c.waitLeader(3_000);
+    const seen = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      const r = await c.sim.settle(c.propose(c.stableLeader()!.id, 'key=x'), 10_000);
+      expect(r.ok).toBe(true);
+      seen.add(c.stableLeader()!.shell.status().snapshotIndex);
+    }
+    expect(seen.size - 1).toBeGreaterThanOrEqual(15);
+  });
+
   it.each(seeds(20))('seed %i: a follower far behind gets the snapshot, even when it crashes during the install', async (seed) => {
     const c = new RaftCluster({ seed, n: 3, snapshotEntries: 20, snapshotChunkSize: 64, network: seed % 3 === 0 ? LOSSY : {} });
     const l = (await c.waitLeader(3_000)).id;

@@ -14,9 +14,11 @@
 //   - Storage layout under `storagePrefix`: `hs` (hard state and group), `snap` (the last
 //     snapshot), `terms` (first index of each term among applied entries, to answer
 //     committed(index, term) for compacted tickets) and `e/<16-digit index>` (log segments, see log-store.ts).
-//   - When `snapshotEntries` entries were applied since the last snapshot, the state machine is
-//     snapshotted, the core compacts, and the snapshot and the deletion of the entries it
-//     covers are written in one batch.
+//   - When `snapshotEntries` entries were applied since the last snapshot, and they hold at least
+//     as many bytes as that snapshot, the state machine is snapshotted, the core compacts, and
+//     the snapshot and the deletion of the entries it covers are written in one batch. The byte
+//     rule keeps snapshots of a large state machine from costing more than the log they
+//     replace: without it, a namespace of n files was encoded whole every 10,000 entries.
 //   - Perishable entries: each applied entry carries `committedAt`, the local time at which this
 //     node first saw its commit index reach the entry; caughtUp() says whether the node has
 //     applied everything its leader reported committed and heard from the leader within a
@@ -88,7 +90,8 @@ export interface RaftShellOptions {
   electionTicks?: number;
   /** Default 1 tick. */
   heartbeatTicks?: number;
-  /** Compact once this many entries were applied since the last snapshot. Default 10,000. */
+  /** Compact once this many entries were applied since the last snapshot (and they hold at
+   * least as many bytes as that snapshot). Default 10,000. */
   snapshotEntries?: number;
   /** Most entries / bytes in one AppendEntries (core defaults 256 / 1 MiB). */
   maxEntriesPerMsg?: number;
@@ -204,6 +207,9 @@ export class RaftShell {
   /** Last index applied to the state machine. */
   private appliedIndex = 0;
   private snapshotIndex = 0;
+  /** Size of the last snapshot taken or restored, and the entry bytes applied since. */
+  private snapshotBytes = 0;
+  private bytesSinceSnapshot = 0;
   /** Highest entry index in storage (to skip needless deletes on append). */
   private storedLast = 0;
   /** (commit index, local time) whenever the commit index moved, oldest first. */
@@ -236,6 +242,7 @@ export class RaftShell {
     const hs = hsRaw ? parse<HardState & { group: string }>(hsRaw) : undefined;
     const snapRaw = this.st.get(K_SNAP);
     const snapshot = snapRaw ? decodeSnapshot(snapRaw) : undefined;
+    this.snapshotBytes = snapshot?.data.length ?? 0;
     const entries: Entry[] = [];
     entries.push(...loadEntries(this.st, snapshot?.index ?? 0));
     const termsRaw = this.st.get(K_TERMS);
@@ -587,6 +594,7 @@ export class RaftShell {
       if (this.sm.reset) this.sm.reset();
       else this.sm.restore(EMPTY, 0);
       this.appliedIndex = this.snapshotIndex = 0;
+      this.snapshotBytes = this.bytesSinceSnapshot = 0;
       this.termStarts = [];
       this.termsKnownFrom = 1;
       this.commitNotes = [];
@@ -598,6 +606,8 @@ export class RaftShell {
       const s = r.snapshot;
       this.sm.restore(s.data, s.index);
       this.appliedIndex = this.snapshotIndex = s.index;
+      this.snapshotBytes = s.data.length;
+      this.bytesSinceSnapshot = 0;
       this.termStarts = [{ index: s.index, term: s.term }];
       this.termsKnownFrom = s.index;
       this.st.put(K_TERMS, json({ from: this.termsKnownFrom, starts: this.termStarts }));
@@ -618,6 +628,7 @@ export class RaftShell {
     if (e.index <= this.appliedIndex) return;
     const at = this.commitTime(e.index);
     this.appliedIndex = e.index;
+    this.bytesSinceSnapshot += e.data.length;
     const last = this.termStarts[this.termStarts.length - 1];
     if (!last || last.term !== e.term) {
       this.termStarts.push({ index: e.index, term: e.term });
@@ -641,10 +652,13 @@ export class RaftShell {
 
   private maybeCompact(): void {
     if (this.appliedIndex - this.snapshotIndex < this.snapshotEntries) return;
+    if (this.bytesSinceSnapshot < this.snapshotBytes) return;
     const index = this.appliedIndex;
     const res = this.core.compact(index, this.sm.snapshot());
     if (!res.ok) return;
     this.snapshotIndex = index;
+    this.snapshotBytes = res.snapshot.data.length;
+    this.bytesSinceSnapshot = 0;
     // Snapshot and the deletion of the entries it covers in one atomic batch: a crash keeps
     // both or neither. It becomes durable with the next Ready's sync.
     this.st.batch([{ op: 'put', key: K_SNAP, value: encodeSnapshot(res.snapshot) }, ...compactOps(this.st, index)]);
