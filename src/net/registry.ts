@@ -7,6 +7,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { DecodeError, EncodeError } from '../runtime/errors.js';
+import { DirectWriter } from './direct-writer.js';
 
 // Integers travel as plain numbers: ids, terms and indexes stay far below 2^53.
 protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
@@ -214,10 +215,13 @@ export class MessageRegistry {
     this.lookup(msg);
   }
 
-  /** Encode an envelope and its body into `writer` (a plain protobufjs Writer, whose ops can
-   * write into any Uint8Array, including shared ring memory). */
-  encode(env: WireEnvelope, writer: protobuf.Writer = new protobuf.Writer()): protobuf.Writer {
+  /** Encode an envelope and its body into `writer`: a plain protobufjs Writer (whose ops can
+   * write into any Uint8Array later), or a DirectWriter (which writes at once, e.g. straight
+   * into ring memory). */
+  encode<W extends protobuf.Writer | DirectWriter>(env: WireEnvelope, w?: W): W {
     const reg = this.lookup(env.msg);
+    // Both have the methods the generated encoders call.
+    const writer = (w ?? new protobuf.Writer()) as protobuf.Writer;
     try {
       writer.uint32(10).string(env.to);
       if (env.from) writer.uint32(18).string(env.from);
@@ -228,14 +232,11 @@ export class MessageRegistry {
     } catch (e) {
       throw new EncodeError(`message ${reg.name} does not encode: ${(e as Error).message}`, { cause: e });
     }
-    return writer;
+    return writer as W;
   }
 
   toBytes(env: WireEnvelope): Uint8Array {
-    const w = this.encode(env);
-    const out = new Uint8Array(w.len);
-    writeInto(w, out, 0);
-    return out;
+    return this.encode(env, new DirectWriter(256)).finish();
   }
 
   /** Decode an envelope. The message is a protobufjs message object: fields present on the

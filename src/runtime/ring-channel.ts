@@ -14,10 +14,13 @@
 //             shared by all the rings into it, so one parked `RingInbox` waits on one word.
 //
 // Framing: [u32 little-endian length][envelope bytes]. A frame is published by one store of the
-// write index, so the consumer never sees half a frame. A frame may wrap around the end of the
-// ring (its header too); the producer then encodes into a scratch buffer and copies it in two
-// parts, and the consumer copies it out into a scratch buffer before decoding. Every other frame
-// is encoded into, and decoded from, ring memory in place.
+// write index, so the consumer never sees half a frame. The producer encodes a message field by
+// field (DirectWriter) straight into the free ring memory after the write index, then writes
+// the header in front and publishes. A frame that would wrap around the end of the ring (its
+// header too), or does not fit the free space, is encoded into the writer's own buffer instead
+// and copied in (in two parts when it wraps), or queued; the consumer copies a wrapped frame
+// out into a scratch buffer before decoding. Every other frame is encoded into, and decoded
+// from, ring memory in place.
 //
 // Doorbell (consumer parking, no spinning, no lost wake-ups). BELL is AWAKE (1) while the
 // consumer runs and PARKED (0) when it is about to sleep. The consumer stores PARKED, re-checks
@@ -42,15 +45,18 @@
 // so the consumer reads ring memory in place through views on ringbuf.js's documented layout
 // (checked at construction) and advances the read index itself, as `pop` would.
 
-import protobuf from 'protobufjs';
 import { RingBuffer } from 'ringbuf.js';
-import { type MessageRegistry, type WireEnvelope, writeInto } from '../net/registry.js';
+import { DirectWriter } from '../net/direct-writer.js';
+import { type MessageRegistry, type WireEnvelope } from '../net/registry.js';
 import { EncodeError, RuntimeError } from './errors.js';
 
 /** Default ring capacity: 1 MiB of frames. */
 export const DEFAULT_RING_CAPACITY = 1 << 20;
 /** Bytes of the length header in front of each envelope. */
 export const FRAME_HEADER_BYTES = 4;
+/** Below this many known-free bytes, a send asks ringbuf.js for the current free space before
+ * encoding in place (the known figure is a lower bound that only the consumer raises). */
+const DIRECT_MIN_FREE = 4096;
 /** Default number of frames an inbox delivers before it yields to the event loop. */
 export const DEFAULT_BATCH_LIMIT = 2048;
 
@@ -240,8 +246,7 @@ export class RingSender {
 
   private readonly views: RingViews;
   private readonly rb: RingBuffer;
-  private writer = new protobuf.Writer();
-  private scratch = new Uint8Array(256);
+  private writer = new DirectWriter();
   private pendingLen = 0;
   private lastWr = 0;
   /** Bytes known to be free (a lower bound: the consumer only ever frees more). Refreshed from the
@@ -276,12 +281,26 @@ export class RingSender {
    * and sends nothing, when the message cannot be encoded or its frame exceeds the ring. */
   send(env: WireEnvelope): void {
     if (this.closed) throw new RuntimeError('EPIPE', `ring ${this.label} is closed: cannot send ${env.msg?.type ?? 'a message'} to ${env.to}`);
+    if (this.qHead !== this.queue.length) this.flushQueue();
+    const backlog = this.qHead !== this.queue.length;
     const w = this.writer;
-    w.reset();
+    // Straight into ring memory: the free bytes after the write index, up to the end of the
+    // storage. A frame that turns out longer (or would wrap) moves to the writer's own buffer.
+    let wr = -1;
+    if (!backlog) {
+      wr = Atomics.load(this.views.ptrs, WR);
+      if (this.free < DIRECT_MIN_FREE) this.free = this.rb.availableWrite();
+      const body = wr + FRAME_HEADER_BYTES;
+      const end = Math.min(this.views.size, wr + this.free);
+      if (body < end) w.into(this.views.storage, body, end);
+      else w.reset();
+    } else {
+      w.reset();
+    }
     try {
       this.registry.encode(env, w);
     } catch (e) {
-      this.writer = new protobuf.Writer(); // a failed encode may leave forks on the writer
+      this.writer = new DirectWriter(); // a failed encode may leave forks on the writer
       throw e;
     }
     const len = w.len;
@@ -293,8 +312,19 @@ export class RingSender {
       );
     }
     this.stats.sent++;
-    if (this.qHead !== this.queue.length) this.flushQueue();
-    if (this.qHead === this.queue.length && (this.free >= frame || (this.free = this.rb.availableWrite()) >= frame)) {
+    if (w.buf === this.views.storage) {
+      // Encoded in place: write the header in front of it and publish.
+      const st = this.views.storage;
+      st[wr] = len & 0xff;
+      st[wr + 1] = (len >>> 8) & 0xff;
+      st[wr + 2] = (len >>> 16) & 0xff;
+      st[wr + 3] = len >>> 24;
+      this.pendingLen = len;
+      this.stats.bytes += this.rb.writeCallbackWithOffset(frame, this.publishInPlace);
+      this.afterPublish(wr, frame);
+      return;
+    }
+    if (!backlog && (this.free >= frame || (this.free = this.rb.availableWrite()) >= frame)) {
       this.writeEncoded(len);
       return;
     }
@@ -304,7 +334,7 @@ export class RingSender {
     buf[1] = (len >>> 8) & 0xff;
     buf[2] = (len >>> 16) & 0xff;
     buf[3] = len >>> 24;
-    writeInto(w, buf, FRAME_HEADER_BYTES);
+    buf.set(w.view(), FRAME_HEADER_BYTES);
     this.queue.push(buf);
     this.stats.queuedTotal++;
     const q = this.queue.length - this.qHead;
@@ -315,6 +345,9 @@ export class RingSender {
     }
     if (!this.waiting) this.pump();
   }
+
+  /** ringbuf.js write callback for a frame already in ring memory: only publish it. */
+  private readonly publishInPlace = (): number => this.pendingLen + FRAME_HEADER_BYTES;
 
   /** Stop sending (e.g. the consuming thread is gone): drop the local backlog and release the
    * thread. Returns how many queued messages were dropped; later sends throw (EPIPE). */
@@ -365,16 +398,14 @@ export class RingSender {
       for (let i = 0; i < FRAME_HEADER_BYTES; i++) s[(off + i) % size] = (len >>> (8 * i)) & 0xff;
       body -= size;
     }
+    const encoded = this.writer.view();
     if (body + len <= size) {
-      writeInto(this.writer, s, body);
+      s.set(encoded, body);
       if (off + FRAME_HEADER_BYTES + len > size) this.stats.wrappedFrames++; // the header wrapped
     } else {
-      if (this.scratch.length < len) this.scratch = new Uint8Array(Math.max(len, this.scratch.length * 2));
-      const scratch = this.scratch;
-      writeInto(this.writer, scratch, 0);
       const first = size - body;
-      s.set(scratch.subarray(0, first), body);
-      s.set(scratch.subarray(first, len), 0);
+      s.set(encoded.subarray(0, first), body);
+      s.set(encoded.subarray(first, len), 0);
       this.stats.wrappedFrames++;
     }
     return len + FRAME_HEADER_BYTES;
