@@ -11,7 +11,20 @@ import { WriteLeaseState, type LeaseEntry } from './leases.js';
 
 export type ClientOp = WireOp;
 
-export type Outcome = { ok: true; value: unknown } | { ok: false; error: FsErrorData };
+/** `json`, when given, is `value` already serialized (a cached listing). */
+export type Outcome = { ok: true; value: unknown; json?: string } | { ok: false; error: FsErrorData };
+
+/** Listings kept serialized, per replica: at most this many directories and bytes. */
+const LISTINGS_KEPT = 1_024;
+const LISTING_BYTES_KEPT = 8 << 20;
+
+interface CachedListing {
+  version: number;
+  /** The cluster log index the mounts were read at. */
+  clusterApplied: number;
+  value: unknown;
+  json: string;
+}
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -31,6 +44,11 @@ export class MinistryNamespace {
    * applied twice (counted; tests require 0). Kept apart from the namespace's own table. */
   private readonly appliedNew = new Map<string, { acked: number; seqs: Set<number> }>();
   duplicateApplies = 0;
+  /** Serialized listings by path, for clerks answering the same `ls` again and again (the
+   * thesis's workload): sorting, merging the mounts and JSON cost more than the rest of a read.
+   * Valid while the directory's version and the cluster log's applied index are unchanged. */
+  private readonly listings = new Map<string, CachedListing>();
+  private listingBytes = 0;
 
   constructor(readonly root: string) {
     this.ns = new Namespace(root);
@@ -103,12 +121,18 @@ export class MinistryNamespace {
   read(op: ClientOp, cluster: ClusterState): Outcome {
     try {
       if (op.op === 'ls') {
+        const version = this.ns.listingVersion(op.path);
+        const hit = this.listings.get(op.path);
+        if (hit !== undefined && hit.version === version && hit.clusterApplied === cluster.applied) return { ok: true, value: hit.value, json: hit.json };
         const entries = this.ns.ls(op.path);
         const roots = [...cluster.ministries.values()]
           .map((m) => m.subtree)
           .filter((s) => s !== op.path && isWithin(s, op.path) && s.slice(op.path === '/' ? 1 : op.path.length + 1).indexOf('/') < 0)
           .map((s) => s.slice(s.lastIndexOf('/') + 1));
-        return { ok: true, value: mergeListing(entries, roots) };
+        const value = mergeListing(entries, roots);
+        const json = JSON.stringify(value);
+        this.keepListing(op.path, { version, clusterApplied: cluster.applied, value, json });
+        return { ok: true, value, json };
       }
       if (op.op === 'stat') {
         const { ino: _ino, btime: _btime, ...st } = this.ns.stat(op.path);
@@ -118,6 +142,23 @@ export class MinistryNamespace {
     } catch (e) {
       if (e instanceof FsError) return { ok: false, error: e.toJSON() };
       throw e;
+    }
+  }
+
+  private keepListing(path: string, l: CachedListing): void {
+    const old = this.listings.get(path);
+    if (old !== undefined) {
+      this.listings.delete(path);
+      this.listingBytes -= old.json.length;
+    }
+    if (l.json.length > LISTING_BYTES_KEPT / 8) return;
+    this.listings.set(path, l);
+    this.listingBytes += l.json.length;
+    // Oldest first (a Map iterates in insertion order).
+    for (const [p, x] of this.listings) {
+      if (this.listings.size <= LISTINGS_KEPT && this.listingBytes <= LISTING_BYTES_KEPT) break;
+      this.listings.delete(p);
+      this.listingBytes -= x.json.length;
     }
   }
 
@@ -131,7 +172,6 @@ export class MinistryNamespace {
     }
   }
 
-  /** [u32 length of the namespace snapshot][namespace snapshot][lease state as JSON]. */
   /** Why `path` cannot be opened (missing, a directory), or null if it is a file. */
   fileCheck(path: string): FsErrorData | null {
     try {
@@ -143,6 +183,7 @@ export class MinistryNamespace {
     }
   }
 
+  /** [u32 length of the namespace snapshot][namespace snapshot][lease state as JSON]. */
   snapshot(): Uint8Array {
     const ns = this.ns.snapshot();
     const leases = enc.encode(JSON.stringify(this.leases.toJSON()));
@@ -156,6 +197,8 @@ export class MinistryNamespace {
   restore(data: Uint8Array, now = 0): void {
     const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
     this.ns = Namespace.restore(data.subarray(4, 4 + n));
+    this.listings.clear();
+    this.listingBytes = 0;
     this.leases = WriteLeaseState.fromJSON(JSON.parse(dec.decode(data.subarray(4 + n))), now);
   }
 }

@@ -13,12 +13,11 @@
 import { ClusterState, NO_MINISTER, isWithin, type MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
-import { MinistryNamespace, type ClientOp } from './ministry-namespace.js';
+import { MinistryNamespace, type ClientOp, type Outcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { FsRequestMessage } from '../fs/client.js';
-import type { FsErrorData } from '../fs/errors.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 
 /** A client silent this long has its session here ended (default). */
@@ -107,8 +106,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const fail = (reply: Reply, code: string, message: string, path: string, extra: Record<string, unknown> = {}): void =>
     reply({ type: 'govfs.fs.FsReply', ok: false, error: { code, message, path }, ministry: record.id, ...extra });
   /** Answer with an operation's result, as of log position `at`. */
-  const answer = (reply: Reply, result: { ok: true; value: unknown } | { ok: false; error: FsErrorData }, at: { index: number; term?: number }): void =>
-    reply(result.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(result.value), ...at, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: result.error, ...at, ministry: record.id });
+  const answer = (reply: Reply, result: Outcome, at: { index: number; term?: number }): void =>
+    reply(result.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: result.json ?? JSON.stringify(result.value), ...at, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: result.error, ...at, ministry: record.id });
   /** The request's operation, or null once the request has been answered: malformed, or it
    * depends on a static ministry this member has not seen formed yet. */
   const parseOp = (req: FsRequest, reply: Reply): ClientOp | null => {
@@ -321,7 +320,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         fail(reply, 'EAGAIN', `change lost to a new minister (${outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: redirect(record) });
         return;
       }
-      answer(reply, outcome.result as { ok: true; value: unknown } | { ok: false; error: FsErrorData }, { index: ticket.index, term: ticket.term });
+      answer(reply, outcome.result as Outcome, { index: ticket.index, term: ticket.term });
     });
   };
 

@@ -211,6 +211,14 @@ export class Namespace {
   }
 
   /** Entries of a directory, sorted by name. ENOTDIR for a file. */
+  /** The version of directory `path`, which changes whenever its listing may (ENOENT, ENOTDIR as
+   * ls): versions come from one counter, so (path, version) names one listing. */
+  listingVersion(path: string): number {
+    const node = this.resolve('ls', path, this.rel('ls', path));
+    if (node.children === null) throw fsErrors.notDir('ls', path);
+    return node.version;
+  }
+
   ls(path: string): DirEntry[] {
     const node = this.resolve('ls', path, this.rel('ls', path));
     if (node.children === null) throw fsErrors.notDir('ls', path);
