@@ -9,6 +9,8 @@ import type { Cancel } from './types.js';
 const SLICE_MS = 4;
 
 export class RealDispatcher implements Dispatcher {
+  /** Asks time out up to 5 ms late, so that one timer serves all asks due in those 5 ms. */
+  readonly askTimeoutSlackMs = 5;
   private readonly queue = new Deque<ActorCell>();
   private draining = false;
 

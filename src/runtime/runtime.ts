@@ -26,6 +26,8 @@ import type {
 export interface Dispatcher {
   /** This location's clock, in ms. */
   now(): number;
+  /** How late an ask may time out, in ms, so that asks share timers (0: exactly on time). */
+  readonly askTimeoutSlackMs?: number;
   /** Run `fn` after `ms` of this location's clock. */
   schedule(ms: number, fn: () => void): Cancel;
   /** `cell` has work: call `cell.run()` soon. */
@@ -52,9 +54,74 @@ class Envelope {
 interface PendingAsk {
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
-  cancelTimer: Cancel;
   cell: ActorCell | null;
   target: string;
+  timeoutMs: number;
+}
+
+/**
+ * When pending asks time out: one timer for all of them, not one each. Almost every ask is
+ * answered long before its deadline, and a timer per ask cost a timer-list insertion and
+ * removal and about 0.4 KB that lived long enough to reach the old generation. Deadlines are
+ * grouped into buckets `slackMs` wide (rounded up: an ask never times out early); an answered
+ * ask's entry stays in its bucket and is skipped when the bucket comes due.
+ */
+class AskDeadlines {
+  private readonly buckets = new Map<number, number[]>();
+  /** Bucket times, ascending. */
+  private readonly due: number[] = [];
+  private armedAt = Infinity;
+  private cancel: Cancel | undefined;
+
+  constructor(
+    private readonly dispatcher: Dispatcher,
+    private readonly slackMs: number,
+    private readonly expire: (corr: number) => void,
+  ) {}
+
+  add(timeoutMs: number, corr: number): void {
+    const deadline = this.dispatcher.now() + Math.max(0, timeoutMs);
+    const at = this.slackMs > 0 ? Math.ceil(deadline / this.slackMs) * this.slackMs : deadline;
+    let bucket = this.buckets.get(at);
+    if (bucket === undefined) {
+      bucket = [];
+      this.buckets.set(at, bucket);
+      // Usually the latest: deadlines mostly grow with the clock.
+      let i = this.due.length;
+      while (i > 0 && this.due[i - 1]! > at) i--;
+      this.due.splice(i, 0, at);
+    }
+    bucket.push(corr);
+    if (at < this.armedAt) this.arm(at);
+  }
+
+  private arm(at: number): void {
+    this.cancel?.();
+    this.armedAt = at;
+    this.cancel = this.dispatcher.schedule(Math.max(0, at - this.dispatcher.now()), this.fire);
+  }
+
+  private readonly fire = (): void => {
+    this.cancel = undefined;
+    this.armedAt = Infinity;
+    const now = this.dispatcher.now();
+    while (this.due.length > 0 && this.due[0]! <= now) {
+      const at = this.due.shift()!;
+      const bucket = this.buckets.get(at)!;
+      this.buckets.delete(at);
+      for (const corr of bucket) this.expire(corr);
+    }
+    if (this.due.length > 0) this.arm(this.due[0]!);
+  };
+
+  /** Forget every deadline (the runtime crashed or stopped). */
+  clear(): void {
+    this.cancel?.();
+    this.cancel = undefined;
+    this.armedAt = Infinity;
+    this.buckets.clear();
+    this.due.length = 0;
+  }
 }
 
 const behaviourRegistry = new Map<string, (args: unknown) => Behaviour<never>>();
@@ -585,6 +652,7 @@ export class LocalRuntime {
   readonly log: Logger;
   transport: Transport;
   private readonly pending = new Map<number, PendingAsk>();
+  private readonly askDeadlines: AskDeadlines;
   private nextCorr = 1;
   private readonly seed: number;
   deadLetters = 0;
@@ -604,6 +672,10 @@ export class LocalRuntime {
       });
     this.seed = opts.seed ?? 1;
     this.log = opts.logger ?? defaultLogger();
+    this.askDeadlines = new AskDeadlines(this.dispatcher, this.dispatcher.askTimeoutSlackMs ?? 0, (corr) => {
+      const p = this.pending.get(corr);
+      if (p) this.failAsk(corr, new AskTimeoutError(p.target, p.timeoutMs));
+    });
   }
 
   randomFor(path: string, incarnation: number): SeededRandom {
@@ -771,8 +843,8 @@ export class LocalRuntime {
   ask<R>(address: string, msg: Message, opts: AskOptions, cell: ActorCell | null = null): Promise<R> {
     const corr = this.nextCorr++;
     return new Promise<R>((resolve, reject) => {
-      const cancelTimer = this.dispatcher.schedule(opts.timeoutMs, () => this.failAsk(corr, new AskTimeoutError(address, opts.timeoutMs)));
-      this.pending.set(corr, { resolve: resolve as (v: unknown) => void, reject, cancelTimer, cell, target: address });
+      this.pending.set(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs });
+      this.askDeadlines.add(opts.timeoutMs, corr);
       cell?.asks.add(corr);
       const from = cell ? cell.address : `${this.location}#/`;
       try {
@@ -788,7 +860,8 @@ export class LocalRuntime {
     if (!p) return; // late reply to an ask that timed out or whose actor stopped
     this.pending.delete(corr);
     p.cell?.asks.delete(corr);
-    p.cancelTimer();
+    // No ask left: drop the timer, which would otherwise keep the thread alive until it fires.
+    if (this.pending.size === 0) this.askDeadlines.clear();
     const m = msg as TypedMessage;
     if (m && m.type === 'govfs.runtime.AskFailed') p.reject(new RuntimeError(String(m.code || 'EFAULT'), `ask to ${p.target} failed: ${String(m.message)}`));
     else p.resolve(msg);
@@ -800,7 +873,7 @@ export class LocalRuntime {
     if (!p) return;
     this.pending.delete(corr);
     p.cell?.asks.delete(corr);
-    p.cancelTimer();
+    if (this.pending.size === 0) this.askDeadlines.clear();
     p.reject(error);
     this.dispatcher.asyncPending();
   }
@@ -820,6 +893,7 @@ export class LocalRuntime {
   crash(): void {
     for (const cell of [...this.cells.values()]) if (!cell.parent) cell.stop(false);
     for (const corr of [...this.pending.keys()]) this.failAsk(corr, new ActorStoppedError(`${this.location} (crashed)`));
+    this.askDeadlines.clear();
   }
 
   get pendingAsks(): number {

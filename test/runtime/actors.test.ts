@@ -113,6 +113,31 @@ describe('asks', () => {
     expect(sim.now() - t0).toBeCloseTo(250, 5);
   });
 
+  it('times out each of many concurrent asks at its own deadline (they share one timer), answered ones never', async () => {
+    const sim = newSim();
+    const host = sim.addHost('h', () => ({
+      receive: (ctx: Context, msg: Message) => {
+        if (typeof msg === 'string' && msg.startsWith('answer')) ctx.reply('ok');
+      },
+    }));
+    await sim.run();
+    const t0 = sim.now();
+    // Deadlines out of order, some equal, some asks answered.
+    const timeouts = [300, 100, 200, 100, 50, 400, 250, 75];
+    const outcomes = timeouts.map((ms, i) =>
+      sim.ask(host.root.address, i % 3 === 0 ? `answer${i}` : `ignored${i}`, ms).then(
+        () => ({ i, answered: true, at: sim.now() - t0 }),
+        (e: unknown) => ({ i, answered: false, at: sim.now() - t0, timeout: e instanceof AskTimeoutError }),
+      ),
+    );
+    const got = await sim.settle(Promise.all(outcomes));
+    for (const o of got) {
+      if (o.i % 3 === 0) expect(o.answered).toBe(true);
+      else expect(o).toEqual({ i: o.i, answered: false, at: expect.closeTo(timeouts[o.i]!, 5), timeout: true });
+    }
+    expect(host.runtime.pendingAsks).toBe(0);
+  });
+
   it('rejects the asker at once when the handler throws', async () => {
     const sim = newSim();
     const host = sim.addHost('h', () => ({
