@@ -2,7 +2,8 @@
 // on the `threads` scheduler with lmdb storage (fsync on), printed beside the thesis's medians.
 //   ls      30 clients, each listing every ministry's directory (10 files each) back to back,
 //           in batch order (all requests for one directory, then the next) and stride order
-//           (rotating through the directories), over 1-5 ministries
+//           (rotating through the directories), over 1-5 ministries; 2,000 times per directory
+//           and 6,000 in all per client
 //   create  9 clients, each creating files under /(id mod n), over 1-5 ministries: first one
 //           create at a time per client (as the thesis's clients), then `--window K` creates
 //           in flight per client (default 32; RIFL keeps a result per request, so a client may
@@ -57,7 +58,10 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
     const setup = cluster.client();
     for (const d of dirs) await setup.mkdir(d, { parents: true });
     for (const d of dirs) for (let f = 0; f < 10; f++) await setup.create(`${d}/f${f}`);
-    const perDir = quick ? 200 : 2_000;
+    // Each client lists every directory 2,000 times, and makes 6,000 listings at least: at one
+    // ministry, 2,000 per client is 0.7 s of measurement, in which one major GC of the clients'
+    // thread (every ~0.4 s, a 2-7 ms pause for all 30) moves the p99 by half a millisecond.
+    const perDir = quick ? 200 : Math.max(2_000, Math.ceil(6_000 / dirs.length));
     // Warm up (JIT, caches of the subtree map, the young generation's sizing) before anything
     // is timed: the first second of a run is several times slower at the tail.
     await Promise.all(Array.from({ length: 30 }, () => cluster.client()).map(async (c) => {
