@@ -524,10 +524,14 @@ export class GovClient {
       const error = FsError.from(err);
       // A lease request's own deadline passing on the server is final.
       if (RETRYABLE.has(error.code) && !(lease && error.code === 'ETIMEDOUT')) {
-        // A member that cannot serve now (catching up, not the minister any more): try others.
-        if (error.code === 'EAGAIN') this.suspects.set(node, this.transport.now() + this.requestTimeoutMs / 4);
         lastError = error;
         this.stats.retries++;
+        // "Not the minister, it is n1": go there at once (a fresh client's first change or
+        // write lease usually lands on a clerk). Only the first few times, in case the map
+        // the node gave is as stale as ours.
+        if (error.code === 'EAGAIN' && (reply.redirect?.length ?? 0) > 0 && attempt < 3 && this.target(path, mutation || (lease?.toMinister ?? false)).node !== node) continue;
+        // A member that cannot serve now (catching up, not the minister any more): try others.
+        if (error.code === 'EAGAIN') this.suspects.set(node, this.transport.now() + this.requestTimeoutMs / 4);
         await this.backoff(attempt);
         continue;
       }
