@@ -16,9 +16,9 @@
 // allocated only when the current one is full, so a steady stream of small messages costs no
 // allocation per message beyond protobufjs's own writer ops.
 
-import protobuf from 'protobufjs';
 import { EncodeError, RuntimeError } from '../runtime/errors.js';
-import { type MessageRegistry, type WireEnvelope, writeInto } from './registry.js';
+import { DirectWriter } from './direct-writer.js';
+import { type MessageRegistry, type WireEnvelope } from './registry.js';
 
 /** Bytes in front of every frame's kind byte: the u32 length. */
 export const FRAME_LENGTH_BYTES = 4;
@@ -161,7 +161,8 @@ export class FrameEncoder {
   /** Earlier slabs' untaken bytes, in order, when a slab filled up between takes. */
   private full: Buffer[] = [];
   private fullBytes = 0;
-  private writer = new protobuf.Writer();
+  /** Encodes into its own buffer; commit() copies the frame into the slab. */
+  private writer = new DirectWriter();
   private prepared = -1;
   private preparedKind = 0;
   /** Frames written (envelopes and control frames). */
@@ -190,7 +191,7 @@ export class FrameEncoder {
     try {
       this.registry.encode(env, w);
     } catch (e) {
-      this.writer = new protobuf.Writer(); // a failed encode may leave forks on the writer
+      this.writer = new DirectWriter(); // a failed encode may leave forks on the writer
       this.prepared = -1;
       throw e;
     }
@@ -215,7 +216,7 @@ export class FrameEncoder {
     const s = this.slab;
     s.writeUInt32BE(len + 1, at);
     s[at + 4] = this.preparedKind;
-    writeInto(this.writer, s, at + FRAME_OVERHEAD);
+    s.set(this.writer.view(), at + FRAME_OVERHEAD);
   }
 
   discard(): void {

@@ -291,22 +291,3 @@ export class MessageRegistry {
     return this.decode(this.toBytes(env), true);
   }
 }
-
-interface WriterOp {
-  fn: (val: unknown, buf: Uint8Array, pos: number) => void;
-  len: number;
-  val: unknown;
-  next: WriterOp | undefined;
-}
-
-/** Lay a writer's pending operations into `target` at `offset` (protobufjs's `finish()`
- * without allocating: this is how a message is encoded straight into ring memory). */
-export function writeInto(writer: protobuf.Writer, target: Uint8Array, offset: number): void {
-  let op = (writer as unknown as { head: WriterOp }).head.next;
-  let pos = offset;
-  while (op) {
-    op.fn(op.val, target, pos);
-    pos += op.len;
-    op = op.next;
-  }
-}
