@@ -3,10 +3,11 @@
 //   describe: string                       one line for the list of benchmarks
 //   run(opts): Promise<Result>             options are the --flags given, as strings/booleans
 //   format(result): string                 the table
-// `npm run bench` starts Node with 2 MiB semi-spaces: benchmark clients run on the main thread,
+// `npm run bench` starts Node with 1 MiB semi-spaces: benchmark clients run on the main thread,
 // and with Node's default young generation each scavenge there paused them for 2-5 ms with
-// every request in flight waiting (30 ls clients: p99 2.6-3.4 ms with the default, 1.1-1.4 ms
-// with 2 MiB). Worker threads size their own (src/runtime/threads.ts).
+// every request in flight waiting (30 ls clients over 5 s: p99 2.9 ms with 16 MiB, 1.02-1.07 ms
+// with 2 MiB, 0.80-0.88 ms with 1 MiB; creates/s the same within noise). Worker threads size
+// their own (src/runtime/threads.ts).
 
 import { readdirSync } from 'node:fs';
 
