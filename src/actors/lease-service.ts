@@ -110,6 +110,8 @@ export class LeaseService {
   /** Write leases whose renewals are refused because a writer waits for their range. */
   private readonly revokedWrites = new Set<string>();
   private readonly releasing = new Set<string>();
+  /** Write leases whose holder's release is proposed and not yet applied. */
+  private readonly releaseProposed = new Set<string>();
   /** Grants by (client, request id), so a retried open gets the lease it was already given. */
   private readonly grantedFor = new Map<string, LeaseGrant>();
 
@@ -211,7 +213,23 @@ export class LeaseService {
             return;
           }
           if (this.notHolder(reply, this.d.state().leases.get(op.id), req, op.id)) return;
-          this.propose(ctx, { op: 'lease.release', id: op.id }, reply, () => this.ok(reply, {}));
+          // The holder gave the range up: a waiter's grant may be proposed right behind the
+          // release, to commit with it, rather than after it (one commit per hand-off, not
+          // two). Safe because the grant is later in the same term's log: it cannot commit
+          // unless the release does, and every member applies the release first.
+          this.releaseProposed.add(op.id);
+          const index = this.propose(
+            ctx,
+            { op: 'lease.release', id: op.id },
+            reply,
+            () => {
+              this.releaseProposed.delete(op.id);
+              this.ok(reply, {});
+            },
+            () => this.releaseProposed.delete(op.id),
+          );
+          if (index === null) this.releaseProposed.delete(op.id);
+          else if (this.writers.length > 0) this.pumpWriters(ctx);
         }
         return;
       default:
@@ -291,8 +309,15 @@ export class LeaseService {
     return this.d.role === 'minister' && !r.fenced && r.minister !== NO_MINISTER && this.d.raft().softState().role === 'leader';
   }
 
-  /** Propose a lease entry; its log index, or null if this member cannot propose now. */
-  private propose(ctx: Context, entry: Parameters<typeof MinistryNamespace.encodeLease>[0], reply: Reply | null, then: (r: { ok: true; value: unknown } | { ok: false; error: FsErrorData }) => void): number | null {
+  /** Propose a lease entry; its log index, or null if this member cannot propose now.
+   * `then` runs once it applied, `lost` if it never will (leadership lost). */
+  private propose(
+    ctx: Context,
+    entry: Parameters<typeof MinistryNamespace.encodeLease>[0],
+    reply: Reply | null,
+    then: (r: { ok: true; value: unknown } | { ok: false; error: FsErrorData }) => void,
+    lost?: () => void,
+  ): number | null {
     const raft = this.d.raft();
     const t = raft.propose(MinistryNamespace.encodeLease(entry));
     if (!t.ok) {
@@ -301,7 +326,10 @@ export class LeaseService {
     }
     raft.whenApplied(t.index, t.term, (o) => {
       if (o.ok) then(o.result as { ok: true; value: unknown } | { ok: false; error: FsErrorData });
-      else if (reply) this.fail(reply, 'EAGAIN', `lease change lost to a new minister: retry`, '', true);
+      else {
+        lost?.();
+        if (reply) this.fail(reply, 'EAGAIN', `lease change lost to a new minister: retry`, '', true);
+      }
     });
     return t.index;
   }
@@ -353,7 +381,7 @@ export class LeaseService {
         continue;
       }
       if (this.writers.slice(0, i).some((x) => this.conflictsWith(x, w))) continue;
-      const live = state.conflictingWrites(w.clientId, w.path, w.start, w.end, now, this.s.maxDriftMs);
+      const live = state.conflictingWrites(w.clientId, w.path, w.start, w.end, now, this.s.maxDriftMs).filter((l) => !this.releaseProposed.has(l.id));
       if (live.length > 0) {
         // Writers wait for writers (a lock, not a preemption), but the holders' renewals are
         // refused from now on: the range frees within one lease period at most, sooner when
