@@ -117,6 +117,9 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
   return rows;
 }
 
+/** Clients on the main thread: short scavenges there (see bench/run.ts). */
+export const clientSemiSpaceMb = 1;
+
 export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --window 32, --server host:port)';
 
 export async function run(o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
