@@ -76,6 +76,18 @@ export class SubtreeMap<T> {
     return undefined;
   }
 
+  /** The owner of `path`, already known to be well formed (no check, nothing allocated but
+   * the parent paths tried). */
+  ownerOf(path: string): T | undefined {
+    let p: string | null = path;
+    while (p !== null) {
+      const info = this.roots.get(p);
+      if (info !== undefined) return info;
+      p = parentOf(p);
+    }
+    return undefined;
+  }
+
   /** Names of subtree roots that are direct children of `dirPath`, sorted. */
   childrenRoots(dirPath: string): string[] {
     const names = this.children.get(dirPath);

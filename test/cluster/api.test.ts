@@ -19,6 +19,20 @@ describe('package root', () => {
   });
 });
 
+describe('bad paths', () => {
+  it('reads and changes with a malformed path reject with EINVAL (they do not throw)', async () => {
+    const cluster = await Cluster.start({ nodes: 3, scheduler: 'sim', seed: 5 });
+    const fs = cluster.client();
+    for (const call of [() => fs.ls('a/b'), () => fs.stat('/a//b'), () => fs.ls('/a/./b'), () => fs.create('/x/'), () => fs.mkdir('')]) {
+      let p: Promise<unknown> | undefined;
+      expect(() => (p = call())).not.toThrow();
+      await expect(p).rejects.toMatchObject({ code: 'EINVAL' });
+    }
+    expect(fs.stats.requests).toBe(0);
+    await cluster.stop();
+  });
+});
+
 describe('routing of a fresh client', () => {
   it('a change or write lease sent to a clerk goes on to the minister at once, without a backoff (8 seeds)', async () => {
     // Backoff starts at 2.5-7.5 ms. A detour costs one round trip more than the same operation
