@@ -53,7 +53,7 @@ function rerunWithSemiSpace(mb: number): number {
 
 const here = new URL('.', import.meta.url);
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const skip = new Set(['run', 'actors', 'mailbox-raw']);
+const skip = new Set(['run', 'actors', 'mailbox-raw', 'target']);
 
 function available(): string[] {
   return readdirSync(here)
