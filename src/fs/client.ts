@@ -547,7 +547,10 @@ export class GovClient {
         // "Not the minister, it is n1": go there at once (a fresh client's first change or
         // write lease usually lands on a clerk). Only the first few times, in case the map
         // the node gave is as stale as ours.
-        if (error.code === 'EAGAIN' && (reply.redirect?.length ?? 0) > 0 && attempt < 3 && this.target(path, mutation || (lease?.toMinister ?? false)).node !== node) continue;
+        if (error.code === 'EAGAIN' && (reply.redirect?.length ?? 0) > 0 && attempt < 3 && (mutation || lease?.toMinister === true)) {
+          const m = this.map.ownerOf(path);
+          if (m && !m.down && m.minister !== node) continue;
+        }
         // A member that cannot serve now (catching up, not the minister any more): try others.
         if (error.code === 'EAGAIN') this.suspects.set(node, this.transport.now() + this.requestTimeoutMs / 4);
         await this.backoff(attempt);
