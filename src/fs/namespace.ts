@@ -210,7 +210,6 @@ export class Namespace {
     }
   }
 
-  /** Entries of a directory, sorted by name. ENOTDIR for a file. */
   /** The version of directory `path`, which changes whenever its listing may (ENOENT, ENOTDIR as
    * ls): versions come from one counter, so (path, version) names one listing. */
   listingVersion(path: string): number {
@@ -219,6 +218,7 @@ export class Namespace {
     return node.version;
   }
 
+  /** Entries of a directory, sorted by name. ENOTDIR for a file. */
   ls(path: string): DirEntry[] {
     const node = this.resolve('ls', path, this.rel('ls', path));
     if (node.children === null) throw fsErrors.notDir('ls', path);
@@ -314,7 +314,8 @@ export class Namespace {
       this._lastClientOutcome = 'saved';
       return saved;
     }
-    const result = deepFreeze(this.applyMutation(op.body, op.now));
+    // Saved as is: apply() freezes it before anyone sees it.
+    const result = this.applyMutation(op.body, op.now);
     rec.results.set(op.seq, result);
     this._lastClientOutcome = 'new';
     return result;
