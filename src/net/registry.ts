@@ -215,13 +215,12 @@ export class MessageRegistry {
     this.lookup(msg);
   }
 
-  /** Encode an envelope and its body into `writer`: a plain protobufjs Writer (whose ops can
-   * write into any Uint8Array later), or a DirectWriter (which writes at once, e.g. straight
-   * into ring memory). */
-  encode<W extends protobuf.Writer | DirectWriter>(env: WireEnvelope, w?: W): W {
+  /** Encode an envelope and its body into `w` (which writes at once: into its own buffer, or
+   * straight into ring memory). */
+  encode(env: WireEnvelope, w: DirectWriter): DirectWriter {
     const reg = this.lookup(env.msg);
-    // Both have the methods the generated encoders call.
-    const writer = (w ?? new protobuf.Writer()) as protobuf.Writer;
+    // The generated encoders call only methods a DirectWriter has.
+    const writer = w as unknown as protobuf.Writer;
     try {
       writer.uint32(10).string(env.to);
       if (env.from) writer.uint32(18).string(env.from);
@@ -232,7 +231,7 @@ export class MessageRegistry {
     } catch (e) {
       throw new EncodeError(`message ${reg.name} does not encode: ${(e as Error).message}`, { cause: e });
     }
-    return writer as W;
+    return w;
   }
 
   toBytes(env: WireEnvelope): Uint8Array {
