@@ -445,11 +445,17 @@ export class GovClient {
     const m = this.map.ownerOf(path) ?? null;
     // Any node answers with the current map (or that the subtree is down): ask one that is not
     // suspect when the ministry is unknown or its members do not answer.
-    if (!m || m.down) return { node: this.pickHealthy(this.nodes, now) ?? this.pick(this.nodes), ministry: m };
-    if (mutation) return { node: this.healthy(m.minister, now) ? m.minister : (this.pickHealthy(this.nodes, now) ?? this.pick(this.nodes)), ministry: m };
-    const reader = this.pickHealthy(m.clerks, now);
-    if (reader !== undefined) return { node: reader, ministry: m };
-    return { node: this.healthy(m.minister, now) ? m.minister : (this.pickHealthy(this.nodes, now) ?? this.pick(this.nodes)), ministry: m };
+    if (!m || m.down) return { node: this.anyNode(now), ministry: m };
+    if (!mutation) {
+      const reader = this.pickHealthy(m.clerks, now);
+      if (reader !== undefined) return { node: reader, ministry: m };
+    }
+    return { node: this.healthy(m.minister, now) ? m.minister : this.anyNode(now), ministry: m };
+  }
+
+  /** Any node not suspect, or any node at all when every one is. */
+  private anyNode(now: number): string {
+    return this.pickHealthy(this.nodes, now) ?? this.pick(this.nodes);
   }
 
   private healthy(node: string, now: number): boolean {
