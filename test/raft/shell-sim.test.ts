@@ -105,7 +105,7 @@ describe('persistence (6.824 2C)', () => {
     c.checkAcked();
   });
 
-  it.each(seeds(5))('seed %i: a commit index alone is not written on its own: it goes with the next write, or after 10 idle ticks', async (seed) => {
+  it.each(seeds(5))('seed %i: a commit index alone is not written on its own: it goes with the next write, or after two idle ticks', async (seed) => {
     const c = new RaftCluster({ seed, n: 3 });
     await c.waitLeader(3_000);
     await c.proposeAndWait(3);
