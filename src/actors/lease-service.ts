@@ -594,13 +594,13 @@ export class LeaseService {
     this.cancelWake = ctx.clock.after(Math.max(0, at - ctx.clock.now()) + 0.001, { type: 'lease.wake' } satisfies Internal);
   }
 
-  /** After every applied entry: grants and releases may unblock someone. */
+  /** After applied entries: grants and releases may unblock someone. */
   wake(ctx: Context): void {
     if (this.fences.length > 0) {
       const applied = this.d.raft().applied;
       this.fences = this.fences.filter((f) => f.index > applied);
     }
-    this.pumpReaders(ctx);
+    if (this.readers.length > 0) this.pumpReaders(ctx);
     if (this.writers.length > 0) this.pumpWriters(ctx);
   }
 

@@ -357,7 +357,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           snapshot: () => ns.snapshot(),
           restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
         },
-        onApplied: () => {
+        afterApply: () => {
           wakeReaders(ctx);
           leases.wake(ctx);
         },

@@ -218,7 +218,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
             reconcile(ctx);
           }
         },
-        onApplied: () => reconcile(ctx),
+        afterApply: () => reconcile(ctx),
       });
       // Logs of groups left before a restart: dropped once this node knows it is not in them.
       for (const g of storedGroups(ctx.storage)) leftGroups.add(g);

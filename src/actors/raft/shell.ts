@@ -102,6 +102,10 @@ export interface RaftShellOptions {
   onSoftState?(s: SoftState): void;
   /** After each Normal entry is applied, with the state machine's result. */
   onApplied?(entry: AppliedEntry, result: unknown): void;
+  /** Once after each run of entries applied together (a Ready's, or those committed while a
+   * Ready is in flight), or a snapshot restored: for work that looks at the state as a whole
+   * (waking readers, re-checking leases), done once per run rather than once per entry. */
+  afterApply?(): void;
   /** Observation hook (tests, metrics): a Ready is about to be sent/applied; `synced` says
    * whether its writes (and all before them) were synced, or (a commit-index-only hard
    * state) merely written. Entries applied while a Ready is in flight come as a Ready with
@@ -496,7 +500,10 @@ export class RaftShell {
       this.onSoftState(r.softState);
       // Committed entries are durable on a majority: apply them now, not after this node's
       // own write (unless a snapshot or wipe must be restored first).
-      if (!r.snapshot && !r.wipe) for (const e of r.committed) this.apply(e);
+      if (!r.snapshot && !r.wipe && r.committed.length > 0) {
+        for (const e of r.committed) this.apply(e);
+        this.opts.afterApply?.();
+      }
       const ops = this.persistOps(r);
       // A leader's replication messages go out at once, in parallel with its own write
       // (Raft dissertation 10.2.1): they promise nothing about this node's storage, the
@@ -580,6 +587,7 @@ export class RaftShell {
     const soft = this.core.softState();
     this.opts.onPersisted?.({ wipe: false, group: this.group, entries: [], messages: [], committed: entries, readStates: [], softState: soft, commit: this.core.commitIndex(), leaderCommit: this.core.commitIndex() }, false);
     for (const e of entries) this.apply(e);
+    this.opts.afterApply?.();
     this.serveReads();
   }
 
@@ -614,6 +622,7 @@ export class RaftShell {
       this.failWaiters((i) => i <= s.index, 'unknown', 'a snapshot from the leader covered this index; ask committed() on the leader');
     }
     for (const e of r.committed) this.apply(e);
+    if (r.committed.length > 0 || r.snapshot || r.wipe) this.opts.afterApply?.();
     for (const rs of r.readStates) {
       const p = this.reads.get(rs.ctx);
       if (p) p.index = rs.index;
