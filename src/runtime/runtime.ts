@@ -7,6 +7,7 @@ import pino, { type Logger } from 'pino';
 import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelope } from '../net/registry.js';
 import { ActorStoppedError, AskTimeoutError, RuntimeError } from './errors.js';
 import { Deque, SeededRandom, hashString } from './random.js';
+import { IntTable } from './int-table.js';
 import type { Storage } from './storage.js';
 import type {
   AskOptions,
@@ -651,7 +652,8 @@ export class LocalRuntime {
   readonly cells = new Map<string, ActorCell>();
   readonly log: Logger;
   transport: Transport;
-  private readonly pending = new Map<number, PendingAsk>();
+  /** Pending asks by correlation id (an IntTable, not a Map: see int-table.ts). */
+  private readonly pending = new IntTable<PendingAsk>();
   private readonly askDeadlines: AskDeadlines;
   private nextCorr = 1;
   private readonly seed: number;
@@ -892,7 +894,7 @@ export class LocalRuntime {
   /** A crash: every actor ends at once, no hooks run, pending asks fail. */
   crash(): void {
     for (const cell of [...this.cells.values()]) if (!cell.parent) cell.stop(false);
-    for (const corr of [...this.pending.keys()]) this.failAsk(corr, new ActorStoppedError(`${this.location} (crashed)`));
+    for (const corr of this.pending.keyList()) this.failAsk(corr, new ActorStoppedError(`${this.location} (crashed)`));
     this.askDeadlines.clear();
   }
 

@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { IntTable } from '../../src/runtime/int-table.js';
+import { SeededRandom } from '../../src/runtime/random.js';
+
+describe('IntTable', () => {
+  it('agrees with a Map under random sets, gets and deletes (collisions, wrap-around, growth)', () => {
+    for (let seed = 1; seed <= 20; seed++) {
+      const rnd = new SeededRandom(seed);
+      const t = new IntTable<string>(8);
+      const m = new Map<number, string>();
+      // Keys clustered like correlation ids (mostly increasing), plus some that collide on
+      // purpose (multiples of the capacity) and some far away.
+      let next = rnd.int(0, 1000);
+      for (let step = 0; step < 4000; step++) {
+        const r = rnd.next();
+        if (r < 0.45) {
+          const key = rnd.next() < 0.2 ? rnd.int(0, 16) * 64 : rnd.next() < 0.1 ? rnd.int(0, 2 ** 40) : next++;
+          t.set(key, `v${step}`);
+          m.set(key, `v${step}`);
+        } else if (r < 0.85) {
+          const keys = [...m.keys()];
+          const key = keys.length > 0 && rnd.next() < 0.9 ? keys[rnd.int(0, keys.length - 1)]! : rnd.int(0, 5000);
+          expect(t.delete(key)).toBe(m.delete(key));
+        } else {
+          const key = rnd.int(0, next + 10);
+          expect(t.get(key)).toBe(m.get(key));
+        }
+        expect(t.size).toBe(m.size);
+      }
+      for (const [k, v] of m) expect(t.get(k)).toBe(v);
+      expect(t.keyList().sort((a, b) => a - b)).toEqual([...m.keys()].sort((a, b) => a - b));
+      t.clear();
+      expect(t.size).toBe(0);
+      for (const k of m.keys()) expect(t.get(k)).toBeUndefined();
+    }
+  });
+
+  it('keeps a probe run that wraps past the end of the table findable after a delete', () => {
+    // Capacity 16: every key here starts probing at slot 14, so they fill 14, 15, 0, 1.
+    const t = new IntTable<number>(16);
+    for (const k of [14, 30, 46, 62]) t.set(k, k);
+    expect(t.delete(46)).toBe(true);
+    expect(t.get(62)).toBe(62);
+    expect(t.delete(14)).toBe(true);
+    expect([t.get(30), t.get(62), t.get(46), t.get(14)]).toEqual([30, 62, undefined, undefined]);
+  });
+
+  it('refuses keys it cannot hash', () => {
+    const t = new IntTable<number>();
+    expect(() => t.set(-1, 1)).toThrow(RangeError);
+    expect(() => t.set(1.5, 1)).toThrow(RangeError);
+  });
+});
