@@ -4,12 +4,17 @@
 //   run(opts): Promise<Result>             options are the --flags given, as strings/booleans
 //   format(result): string                 the table
 //   clientSemiSpaceMb?: number             run in a Node whose semi-spaces are this many MiB
-// `meta` and `leases` ask for 1 MiB semi-spaces: their clients run on the main thread, and with
-// Node's default young generation each scavenge there paused them for 2-5 ms with every request
-// in flight waiting (30 ls clients over 5 s: p99 2.9 ms with 16 MiB, 1.02-1.07 ms with 2 MiB,
-// 0.80-0.88 ms with 1 MiB; creates/s the same within noise). The flag reaches the worker threads
-// too, where it halves ring throughput, so the others run with Node's defaults (mailbox's
-// cross-thread ring: 1.45 M msgs/s with them, 0.75 M with 1 MiB).
+// `meta` and `leases` ask for 1 MiB semi-spaces: their clients run on the main thread, where
+// each scavenge pauses every request in flight, and a 16 MiB young generation takes 2-5 ms to
+// scavenge. That Node also scavenges on one thread (--no-parallel-scavenge): on 2 cores, with
+// the cluster's worker thread busy, parallel scavenges waited for helper threads that had no
+// core, for up to 9 ms. 30 ls clients at 2 ministries over 5 s, ls p99 / ls per second:
+//   Node's defaults                          0.68-0.73 ms   141-143 k
+//   1 MiB semi-spaces                        0.57 ms        123-125 k
+//   1 MiB, scavenging on one thread          0.51-0.52 ms   130 k
+// The flags reach the worker threads too, where 1 MiB semi-spaces halve ring throughput, so the
+// other benchmarks run with Node's defaults (mailbox's cross-thread ring: 1.45 M msgs/s with
+// them, 0.75 M with 1 MiB; --no-parallel-scavenge alone changes neither it nor creates/s).
 
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -41,9 +46,10 @@ interface BenchModule {
   clientSemiSpaceMb?: number;
 }
 
-/** Run this command again in a Node with `mb` MiB semi-spaces; its exit code. */
+/** Run this command again in a Node with `mb` MiB semi-spaces, scavenging on one thread; its
+ * exit code. */
 function rerunWithSemiSpace(mb: number): number {
-  const flags = [`--max-semi-space-size=${mb}`, `--min-semi-space-size=${mb}`];
+  const flags = [`--max-semi-space-size=${mb}`, `--min-semi-space-size=${mb}`, '--no-parallel-scavenge'];
   const r = spawnSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, GOVFS_BENCH_CHILD: '1' },
