@@ -6,6 +6,7 @@ import type { ClientOp as WireOp } from '../fs/client.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
 import { Namespace, mergeListing, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';
+import { IntTable } from '../runtime/int-table.js';
 import { isWithin, type ClusterState } from './cluster-state.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
 
@@ -42,7 +43,7 @@ export class MinistryNamespace {
   /** Per client, what this replica saw applied as new (and the client's acknowledgement):
    * applying an acknowledged request, or one already applied, as new again would be a change
    * applied twice (counted; tests require 0). Kept apart from the namespace's own table. */
-  private readonly appliedNew = new Map<string, { acked: number; seqs: Set<number> }>();
+  private readonly appliedNew = new Map<string, { acked: number; seqs: IntTable<true> }>();
   duplicateApplies = 0;
   /** Serialized listings by path, for clerks answering the same `ls` again and again (the
    * thesis's workload): sorting, merging the mounts and JSON cost more than the rest of a read.
@@ -97,14 +98,14 @@ export class MinistryNamespace {
     const r = this.ns.apply(op as Op);
     if (this.ns.lastClientOutcome !== null && typeof o.clientId === 'string' && typeof o.seq === 'number') {
       let seen = this.appliedNew.get(o.clientId);
-      if (!seen) this.appliedNew.set(o.clientId, (seen = { acked: 0, seqs: new Set() }));
+      if (!seen) this.appliedNew.set(o.clientId, (seen = { acked: 0, seqs: new IntTable(8) }));
       if (typeof o.acked === 'number' && o.acked > seen.acked) {
+        seen.seqs.deleteRange(seen.acked, o.acked);
         seen.acked = o.acked;
-        for (const s of seen.seqs) if (s <= o.acked) seen.seqs.delete(s);
       }
       if (this.ns.lastClientOutcome === 'new') {
         if (o.seq <= seen.acked || seen.seqs.has(o.seq)) this.duplicateApplies++;
-        seen.seqs.add(o.seq);
+        else seen.seqs.set(o.seq, true);
       }
     }
     return outcome(r);

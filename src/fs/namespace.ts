@@ -55,6 +55,7 @@
 import { FsError, fsErrors, isFsErrorCode, type FsErrorData } from './errors.js';
 import { formatPath, isAncestor, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
+import { IntTable } from '../runtime/int-table.js';
 
 export type NodeKind = 'dir' | 'file';
 
@@ -144,6 +145,14 @@ export interface ClientRecord {
   lastSeen: number;
 }
 
+/** A client's record as kept: results in an IntTable, not a Map, since one is saved and one
+ * dropped for every change (see runtime/int-table.ts). */
+interface ClientState {
+  acked: number;
+  results: IntTable<OpResult>;
+  lastSeen: number;
+}
+
 /** The success value of a result, or throw its error as an FsError. */
 export function unwrap<R extends OpResult>(r: R): Extract<R, { ok: true }> {
   if (!r.ok) throw FsError.from(r.error);
@@ -179,7 +188,7 @@ export class Namespace {
   private rootNode: INode;
   private _version = 0;
   private nextIno = 2;
-  private readonly clients = new Map<string, ClientRecord>();
+  private readonly clients = new Map<string, ClientState>();
 
   /** A fresh namespace: only the (empty) root directory, created at `now`. */
   constructor(root = '/', options: { now?: number } = {}) {
@@ -242,7 +251,7 @@ export class Namespace {
   /** The completion record of a client, if any (a copy). */
   client(clientId: string): ClientRecord | undefined {
     const r = this.clients.get(clientId);
-    return r === undefined ? undefined : { ...r, results: new Map(r.results) };
+    return r === undefined ? undefined : { acked: r.acked, results: new Map(r.results.sortedEntries()), lastSeen: r.lastSeen };
   }
 
   /** The saved result of a client's request, if it applied and is not yet acknowledged. */
@@ -294,7 +303,7 @@ export class Namespace {
   private applyClient(op: ClientOp): OpResult {
     let rec = this.clients.get(op.clientId);
     if (rec === undefined) {
-      rec = { acked: 0, results: new Map(), lastSeen: op.now };
+      rec = { acked: 0, results: new IntTable(8), lastSeen: op.now };
       this.clients.set(op.clientId, rec);
     }
     rec.lastSeen = Math.max(rec.lastSeen, op.now);
@@ -524,8 +533,8 @@ export class Namespace {
   /** The whole replicated state as bytes (canonical JSON: same state, same bytes). */
   snapshot(): Uint8Array {
     const clients = this.clientIds().map((id) => {
-      const r = this.clients.get(id) as ClientRecord;
-      const results = [...r.results].sort((a, b) => a[0] - b[0]);
+      const r = this.clients.get(id) as ClientState;
+      const results = r.results.sortedEntries();
       return [id, { acked: r.acked, results, lastSeen: r.lastSeen }] as const;
     });
     const doc = {
@@ -575,7 +584,7 @@ export class Namespace {
       if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || ns.clients.has(e[0])) throw corrupt('bad client entry');
       const r = e[1] as Record<string, unknown>;
       if (typeof r !== 'object' || r === null || !Number.isFinite(r['lastSeen'])) throw corrupt(`bad record of client ${e[0]}`);
-      const rec: ClientRecord = { acked: 0, results: new Map(), lastSeen: r['lastSeen'] as number };
+      const rec: ClientState = { acked: 0, results: new IntTable(8), lastSeen: r['lastSeen'] as number };
       if (d['v'] === 1) {
         const lr = r['lastResult'];
         if (!isCount(r['lastSeq']) || (lr !== null && !isResult(lr))) throw corrupt(`bad record of client ${e[0]}`);
@@ -600,10 +609,11 @@ export class Namespace {
 // ---------------------------------------------------------------------------------------------
 
 /** The client has the answers of its requests up to `acked`: their saved results go. */
-function raiseAcked(rec: ClientRecord, acked: number): void {
+function raiseAcked(rec: ClientState, acked: number): void {
   if (acked <= rec.acked) return;
+  // Saved results are all above the old acknowledgement.
+  rec.results.deleteRange(rec.acked, acked);
   rec.acked = acked;
-  for (const seq of rec.results.keys()) if (seq <= acked) rec.results.delete(seq);
 }
 
 function touch(dir: INode, now: number, v: number): void {

@@ -84,6 +84,25 @@ export class IntTable<V> {
     return true;
   }
 
+  has(key: number): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  /** The entries by ascending key (a copy). */
+  sortedEntries(): Array<[number, V]> {
+    const out: Array<[number, V]> = [];
+    for (let i = 0; i < this.keys.length; i++) if (this.keys[i] !== EMPTY) out.push([this.keys[i]!, this.values[i] as V]);
+    return out.sort((a, b) => a[0] - b[0]);
+  }
+
+  /** Delete every key in (`above`, `upTo`]: one by one when that range is short (the usual
+   * case: a floor that rises by one or two), else by going through the table. */
+  deleteRange(above: number, upTo: number): void {
+    if (this.count === 0 || upTo <= above) return;
+    if (upTo - above <= 2 * this.count) for (let k = above + 1; k <= upTo; k++) this.delete(k);
+    else for (const k of this.keyList()) if (k > above && k <= upTo) this.delete(k);
+  }
+
   /** The keys, in no particular order (a copy: safe to delete while going through it). */
   keyList(): number[] {
     const out: number[] = [];

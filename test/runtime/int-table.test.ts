@@ -45,6 +45,16 @@ describe('IntTable', () => {
     expect([t.get(30), t.get(62), t.get(46), t.get(14)]).toEqual([30, 62, undefined, undefined]);
   });
 
+  it('deleteRange drops exactly the keys in (above, upTo], stepping or scanning', () => {
+    for (const [above, upTo] of [[10, 12], [0, 1_000_000], [15, 14], [2 ** 40, 2 ** 41]] as const) {
+      const t = new IntTable<number>();
+      const keys = [3, 10, 11, 12, 13, 40, 2 ** 40 + 5];
+      for (const k of keys) t.set(k, k);
+      t.deleteRange(above, upTo);
+      expect(t.keyList().sort((a, b) => a - b)).toEqual(keys.filter((k) => !(k > above && k <= upTo)));
+    }
+  });
+
   it('refuses keys it cannot hash', () => {
     const t = new IntTable<number>();
     expect(() => t.set(-1, 1)).toThrow(RangeError);

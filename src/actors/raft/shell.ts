@@ -25,6 +25,7 @@
 //     heartbeat interval.
 
 import type { Cancel, Context } from '../../runtime/types.js';
+import { IntTable } from '../../runtime/int-table.js';
 import { prefixed } from '../../runtime/storage.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
 import { RaftCore } from './core.js';
@@ -226,7 +227,8 @@ export class RaftShell {
   /** First index of each term among applied entries; terms below `termsKnownFrom` are unknown. */
   private termStarts: { index: number; term: number }[] = [];
   private termsKnownFrom = 1;
-  private waiters = new Map<number, Waiter[]>();
+  /** By log index (an IntTable, not a Map: see runtime/int-table.ts). */
+  private waiters = new IntTable<Waiter[]>();
   private reads = new Map<string, PendingRead>();
   private readSeq = 0;
 
@@ -752,8 +754,10 @@ export class RaftShell {
   }
 
   private failWaiters(pred: (index: number) => boolean, reason: 'leadershipLost' | 'unknown' | 'stopped', message: string): void {
-    for (const [index, list] of this.waiters) {
+    for (const index of this.waiters.keyList().sort((a, b) => a - b)) {
       if (!pred(index)) continue;
+      const list = this.waiters.get(index);
+      if (!list) continue; // an earlier callback settled it
       this.waiters.delete(index);
       for (const w of list) w.cb({ ok: false, reason, message });
     }
