@@ -13,6 +13,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { RuntimeError } from '../runtime/errors.js';
+import { IntTable } from '../runtime/int-table.js';
 import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './bridge.js';
 import { type ClientIdentity, clientIdentity, identityTranscript } from './client-identity.js';
 import { FrameDecoder, FrameError, FrameKind, frameBytes } from './frame.js';
@@ -69,7 +70,9 @@ export class ClientConnection {
   onClose: ((err: RuntimeError) => void) | null = null;
   private readonly socket: net.Socket;
   private readonly registry: MessageRegistry;
-  private readonly pending = new Map<number, Pending>();
+  /** Asks awaiting their reply, by correlation id (an IntTable, not a Map: see
+   * runtime/int-table.ts). */
+  private readonly pending = new IntTable<Pending>();
   private nextCorr = 1;
   private closedWith: RuntimeError | null = null;
   private readonly serverMaxFrame: number;
@@ -278,11 +281,12 @@ export class ClientConnection {
     this.closedWith = err;
     clearInterval(this.timer);
     if (destroy) this.socket.destroy();
-    for (const p of this.pending.values()) {
+    const pending = this.pending.keyList().map((corr) => this.pending.get(corr)!);
+    this.pending.clear();
+    for (const p of pending) {
       clearTimeout(p.timer);
       p.reject(err);
     }
-    this.pending.clear();
     this.onClose?.(err);
   }
 }
