@@ -30,7 +30,7 @@ interface PendingWrite {
 }
 
 export class LmdbStorage implements Storage {
-  private readonly pending = new Map<string, PendingWrite>();
+  private pending = new Map<string, PendingWrite>();
   private seq = 0;
   /** Promise of the transaction holding the last write, and the last seq it holds. */
   private last:
@@ -172,9 +172,17 @@ export class LmdbStorage implements Storage {
     this.last = last;
   }
 
-  /** Every write up to `upTo` is committed: its overlay entries are no longer needed. */
+  /** Every write up to `upTo` is committed: its overlay entries are no longer needed. The
+   * overlay is replaced by a new Map of what is left, not deleted from: a Map whose table V8
+   * rebuilds after deletions keeps the later tables, and the values they hold, alive into the
+   * old generation (see int-table.ts); this one churns once per write. */
   private committed(upTo: number): void {
-    for (const [key, p] of this.pending) if (p.seq <= upTo) this.pending.delete(key);
+    let left = 0;
+    for (const p of this.pending.values()) if (p.seq > upTo) left++;
+    if (left === this.pending.size) return;
+    const rest = new Map<string, PendingWrite>();
+    if (left > 0) for (const [key, p] of this.pending) if (p.seq > upTo) rest.set(key, p);
+    this.pending = rest;
   }
 
   /**
