@@ -4,10 +4,11 @@
 //           in batch order (all requests for one directory, then the next) and stride order
 //           (rotating through the directories), over 1-5 ministries; 2,000 times per directory
 //           and 6,000 in all per client
-//   create  9 clients, each creating files under /(id mod n), over 1-5 ministries: first one
-//           create at a time per client (as the thesis's clients), then `--window K` creates
-//           in flight per client (default 32; RIFL keeps a result per request, so a client may
-//           pipeline its changes and each still applies exactly once)
+//   create  9 clients, each creating files under /(id mod n), over 1-5 ministries, after 2 s of
+//           warm-up: first 200 each, one create at a time per client (as the thesis's
+//           clients), then 4,800 each with `--window K` creates in flight per client (default
+//           32; RIFL keeps a result per request, so a client may pipeline its changes and each
+//           still applies exactly once)
 // Static ministries as in the thesis: one at /, the others at /1 ... /(n-1), 2 clerks each.
 // Goals (issue 4): creates ≥ 1,000× the thesis's ≈ 13 creates/s per ministry; ls p99 ≤ 1 ms.
 
@@ -41,6 +42,14 @@ function q(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? NaN;
 }
 
+/** Start each measurement with the clients' heap collected (bench/run.ts gives `gc` to the
+ * Node it runs meta in): otherwise what the previous configuration left behind was marked and
+ * swept during the next one's first measurement (ls p99 at 2 ministries, batch order, after
+ * the 1-ministry run: 0.92-1.19 ms; alone: 0.58-0.75 ms). */
+function fullGc(): void {
+  (globalThis as { gc?: () => void }).gc?.();
+}
+
 async function runFor(n: number, quick: boolean, o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
   const wanted = Array.from({ length: n - 1 }, (_, i) => ({ subtree: `/${i + 1}`, clerks: 2 }));
   const target = await startTarget(o, { nodes: 1 + 3 * n, ministries: wanted });
@@ -63,11 +72,16 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
     // thread (every ~0.4 s, a 2-7 ms pause for all 30) moves the p99 by half a millisecond.
     const perDir = quick ? 200 : Math.max(2_000, Math.ceil(6_000 / dirs.length));
     // Warm up (JIT, caches of the subtree map, the young generation's sizing) before anything
-    // is timed: the first second of a run is several times slower at the tail.
+    // is timed: the first second of a run is several times slower at the tail. For 2 s at
+    // least: after 1,000 listings per client (0.25 s) the first measured order was still the
+    // slower one (ls p99 at 1 ministry, where both orders are the same workload: 0.76-0.98 ms
+    // first, 0.61-0.70 ms second).
+    const warmUntil = performance.now() + (quick ? 200 : 2_000);
     await Promise.all(Array.from({ length: 30 }, () => cluster.client()).map(async (c) => {
-      for (let i = 0; i < (quick ? 200 : 1_000); i++) await c.ls(dirs[i % dirs.length]!);
+      for (let i = 0; i < (quick ? 200 : 1_000) || performance.now() < warmUntil; i++) await c.ls(dirs[i % dirs.length]!);
     }));
     for (const order of ['batch', 'stride'] as const) {
+      fullGc();
       const clients = Array.from({ length: 30 }, () => cluster.client());
       const lat: number[] = [];
       const t0 = performance.now();
@@ -88,25 +102,36 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
     }
     const perClient = quick ? 50 : 200;
     const window = Math.max(1, Number(o.window ?? 32));
-    for (const w of [1, window]) {
+    /** 9 clients creating `count` files each under their directory, `w` in flight per client
+     * (`w` lanes, each one create at a time), or for `ms` at least; the latencies. */
+    const creates = async (label: string, w: number, count: number, ms = 0): Promise<number[]> => {
       const writers = Array.from({ length: 9 }, () => cluster.client());
-      const count = w === 1 ? perClient : perClient * 8;
       const lat: number[] = [];
-      const t0 = performance.now();
+      const until = performance.now() + ms;
       await Promise.all(
         writers.map(async (c, id) => {
           const dir = dirs[id % n]!;
           let next = 0;
-          // `w` lanes per client, each one create at a time: `w` in flight.
           await Promise.all(Array.from({ length: w }, async () => {
-            for (let i = next++; i < count; i = next++) {
+            for (let i = next++; i < count || performance.now() < until; i = next++) {
               const s = performance.now();
-              await c.create(`${dir}/w${id}-${w}-${i}`);
+              await c.create(`${dir}/${label}${id}-${i}`);
               lat.push(performance.now() - s);
             }
           }));
         }),
       );
+      return lat;
+    };
+    // Warm the create path up (JIT) for 2 s first, as the listings were: the first 14,400
+    // pipelined creates of a fresh cluster ran at two thirds of the rate of the next ones.
+    await creates('warm', window, 0, quick ? 200 : 2_000);
+    // Pipelined: 4,800 per client (43,200 in all, a few seconds), so that the rate includes
+    // the snapshots taken along the way.
+    for (const [w, count] of [[1, perClient], [window, perClient * 24]] as const) {
+      fullGc();
+      const t0 = performance.now();
+      const lat = await creates(`w${w}-`, w, count);
       const secs = (performance.now() - t0) / 1000;
       lat.sort((a, b) => a - b);
       rows.push({ target: target.describe, ministries: n, workload: w === 1 ? 'create' : 'create-pipe', window: w, ops: lat.length, opsPerSec: lat.length / secs, p50Ms: q(lat, 0.5), p99Ms: q(lat, 0.99), thesisP50Ms: THESIS_CREATE_P50[n]!, thesisP99Ms: null });

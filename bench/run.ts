@@ -46,10 +46,10 @@ interface BenchModule {
   clientSemiSpaceMb?: number;
 }
 
-/** Run this command again in a Node with `mb` MiB semi-spaces, scavenging on one thread; its
- * exit code. */
+/** Run this command again in a Node with `mb` MiB semi-spaces, scavenging on one thread, with
+ * `gc()` (a benchmark may collect between its measurements); its exit code. */
 function rerunWithSemiSpace(mb: number): number {
-  const flags = [`--max-semi-space-size=${mb}`, `--min-semi-space-size=${mb}`, '--no-parallel-scavenge'];
+  const flags = [`--max-semi-space-size=${mb}`, `--min-semi-space-size=${mb}`, '--no-parallel-scavenge', '--expose-gc'];
   const r = spawnSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, GOVFS_BENCH_CHILD: '1' },
