@@ -69,6 +69,25 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   let record = args.record;
   const ns = new MinistryNamespace(record.subtree);
   let raft: RaftShell;
+  /** Tickets not sent yet: the changes a client pipelines are proposed one after another, and
+   * their tickets go out together, one message per client, once the requests already in the
+   * mailbox are taken (a message per change cost a tenth of the CPU of a create). An array,
+   * emptied by each flush: a handful of clients per flush. */
+  let tickets: { to: string; clientId: string; term: number; seqs: number[]; indexes: number[] }[] = [];
+  const queueTicket = (ctx: Context, to: string, clientId: string, seq: number, index: number, term: number): void => {
+    if (tickets.length === 0) ctx.self.tell('ministry.tickets');
+    let batch = tickets.find((t) => t.to === to && t.clientId === clientId && t.term === term);
+    if (!batch) tickets.push((batch = { to, clientId, term, seqs: [], indexes: [] }));
+    batch.seqs.push(seq);
+    batch.indexes.push(index);
+  };
+  const sendTickets = (ctx: Context): void => {
+    const out = tickets;
+    tickets = [];
+    for (const t of out) {
+      ctx.ref(t.to).tell({ type: 'govfs.fs.Ticket', clientId: t.clientId, seq: t.seqs[0], index: t.indexes[0], term: t.term, ministry: record.id, moreSeqs: t.seqs.slice(1), moreIndexes: t.indexes.slice(1) });
+    }
+  };
   /** One session actor per client this member serves (children of this role actor). */
   const sessions = new Map<string, Ref<SessionMsg>>();
   const touchSession = (ctx: Context, clientId: string): void => {
@@ -312,9 +331,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       fail(reply, 'EAGAIN', `minister of ${record.subtree} cannot take changes now (${ticket.reason}): retry`, req.path, { redirect: redirect(record) });
       return;
     }
-    if (req.ticketTo) {
-      ctx.ref(req.ticketTo).tell({ type: 'govfs.fs.Ticket', clientId: req.clientId, seq: req.seq, index: ticket.index, term: ticket.term, ministry: record.id });
-    }
+    if (req.ticketTo) queueTicket(ctx, req.ticketTo, req.clientId, req.seq, ticket.index, ticket.term);
     raft.whenApplied(ticket.index, ticket.term, (outcome) => {
       if (!outcome.ok) {
         fail(reply, 'EAGAIN', `change lost to a new minister (${outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: redirect(record) });
@@ -369,6 +386,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     receive(ctx, msg) {
       if (raft.handle(msg)) return;
       const m = msg as { type?: string };
+      if (msg === 'ministry.tickets') {
+        sendTickets(ctx);
+        return;
+      }
       if (msg === 'ministry.tick') {
         wakeReaders(ctx);
         reportStatus(ctx);

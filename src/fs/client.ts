@@ -364,9 +364,13 @@ export class GovClient {
   }
 
   /** A ticket arrived from a minister (the transport's ticket inbox calls this). */
-  onTicket(t: { seq: number; index: number; term: number; ministry: string; clientId?: string }): void {
+  onTicket(t: { seq: number; index: number; term: number; ministry: string; clientId?: string; moreSeqs?: number[]; moreIndexes?: number[] }): void {
     if (t.clientId !== undefined && t.clientId !== this.clientId) return;
     this.tickets.set(t.seq, { seq: t.seq, index: t.index, term: t.term, ministry: t.ministry });
+    // The other changes proposed with it (one message for them all).
+    const seqs = t.moreSeqs ?? [];
+    const indexes = t.moreIndexes ?? [];
+    for (let i = 0; i < seqs.length && i < indexes.length; i++) this.tickets.set(seqs[i]!, { seq: seqs[i]!, index: indexes[i]!, term: t.term, ministry: t.ministry });
     this.dropOldTickets();
   }
 

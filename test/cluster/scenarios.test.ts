@@ -67,6 +67,18 @@ describe('control plane scenarios (sim)', () => {
     await cluster.stop();
   });
 
+  it('each change a client pipelines gets its own ticket (tickets may share a message)', async () => {
+    const cluster = await Cluster.start({ nodes: 4, seed: 26 });
+    const fs = cluster.client();
+    await fs.mkdir('/d');
+    await Promise.all(Array.from({ length: 30 }, (_, k) => fs.create(`/d/f${k}`)));
+    // seqs 2..31 are the creates (1 was the mkdir): each has a ticket with its own log index.
+    const indexes = Array.from({ length: 30 }, (_, k) => fs.tickets.get(k + 2)?.index);
+    expect(indexes.every((i) => typeof i === 'number' && i > 0)).toBe(true);
+    expect(new Set(indexes).size).toBe(30);
+    await cluster.stop();
+  });
+
   it('president killed during an appointment: its successor finishes the job with one minister', async () => {
     const cluster = await Cluster.start({ nodes: 6, seed: 22 });
     const st = await cluster.status();
