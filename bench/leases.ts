@@ -89,9 +89,6 @@ async function writer(c: GovClient, path: string, rowBytes: number, locking: Loc
   return performance.now() - t0;
 }
 
-/** Clients on the main thread: short scavenges there (see bench/run.ts). */
-export const clientSemiSpaceMb = 1;
-
 export const describe = 'uncontended lease latency, and the thesis range-locking sweep (row vs whole-file) on threads + lmdb (--quick, --server host:port)';
 
 export async function run(o: Record<string, string | boolean | undefined>): Promise<LeasesResult> {

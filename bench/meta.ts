@@ -142,8 +142,8 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
   return rows;
 }
 
-/** Clients on the main thread: short scavenges there (see bench/run.ts). */
-export const clientSemiSpaceMb = 1;
+/** `gc()`, to collect between measurements (see bench/run.ts). */
+export const nodeFlags = ['--expose-gc'];
 
 export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --window 32, --server host:port)';
 

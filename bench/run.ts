@@ -3,18 +3,15 @@
 //   describe: string                       one line for the list of benchmarks
 //   run(opts): Promise<Result>             options are the --flags given, as strings/booleans
 //   format(result): string                 the table
-//   clientSemiSpaceMb?: number             run in a Node whose semi-spaces are this many MiB
-// `meta` and `leases` ask for 1 MiB semi-spaces: their clients run on the main thread, where
-// each scavenge pauses every request in flight, and a 16 MiB young generation takes 2-5 ms to
-// scavenge. That Node also scavenges on one thread (--no-parallel-scavenge): on 2 cores, with
-// the cluster's worker thread busy, parallel scavenges waited for helper threads that had no
-// core, for up to 9 ms. 30 ls clients at 2 ministries over 5 s, ls p99 / ls per second:
-//   Node's defaults                          0.68-0.73 ms   141-143 k
-//   1 MiB semi-spaces                        0.57 ms        123-125 k
-//   1 MiB, scavenging on one thread          0.51-0.52 ms   130 k
-// The flags reach the worker threads too, where 1 MiB semi-spaces halve ring throughput, so the
-// other benchmarks run with Node's defaults (mailbox's cross-thread ring: 1.45 M msgs/s with
-// them, 0.75 M with 1 MiB; --no-parallel-scavenge alone changes neither it nor creates/s).
+//   nodeFlags?: string[]                    run in a Node started with these flags
+// `meta` asks for --expose-gc: it collects garbage before each measurement (see fullGc
+// there). It and `leases` used to run with 1 MiB semi-spaces, scavenging on one thread, to
+// shorten the scavenges that pause every request in flight on the clients' (main) thread; that
+// was when every ls reply outlived its scavenges (see src/runtime/int-table.ts). Those flags
+// reach the worker threads too, where the small young generation cost a quarter of the creates
+// (2 ministries: 9.0-9.1 k creates/s per ministry with it, 11.3-11.7 k without) and halved the
+// mailbox ring. 30 ls clients at 2 ministries over 5 s now: p99 0.68-0.73 ms at 141-143 k
+// listings/s with Node's defaults, 0.72-0.73 ms scavenging on one thread.
 
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -43,13 +40,11 @@ interface BenchModule {
   describe: string;
   run(opts: Record<string, string | boolean | undefined>): Promise<unknown>;
   format(result: unknown): string;
-  clientSemiSpaceMb?: number;
+  nodeFlags?: string[];
 }
 
-/** Run this command again in a Node with `mb` MiB semi-spaces, scavenging on one thread, with
- * `gc()` (a benchmark may collect between its measurements); its exit code. */
-function rerunWithSemiSpace(mb: number): number {
-  const flags = [`--max-semi-space-size=${mb}`, `--min-semi-space-size=${mb}`, '--no-parallel-scavenge', '--expose-gc'];
+/** Run this command again in a Node started with `flags` too; its exit code. */
+function rerunWith(flags: string[]): number {
   const r = spawnSync(process.execPath, [...process.execArgv, ...flags, fileURLToPath(import.meta.url), ...process.argv.slice(2)], {
     stdio: 'inherit',
     env: { ...process.env, GOVFS_BENCH_CHILD: '1' },
@@ -87,8 +82,9 @@ async function main(): Promise<void> {
     return;
   }
   const bench = (await import(new URL(`./${name}${ext}`, here).href)) as BenchModule;
-  if (bench.clientSemiSpaceMb !== undefined && process.env.GOVFS_BENCH_CHILD !== '1' && !process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
-    process.exitCode = rerunWithSemiSpace(bench.clientSemiSpaceMb);
+  const missing = (bench.nodeFlags ?? []).filter((f) => !process.execArgv.includes(f));
+  if (missing.length > 0 && process.env.GOVFS_BENCH_CHILD !== '1') {
+    process.exitCode = rerunWith(missing);
     return;
   }
   const result = await bench.run(values as Record<string, string | boolean | undefined>);
