@@ -502,10 +502,7 @@ export class RaftShell {
       this.onSoftState(r.softState);
       // Committed entries are durable on a majority: apply them now, not after this node's
       // own write (unless a snapshot or wipe must be restored first).
-      if (!r.snapshot && !r.wipe && r.committed.length > 0) {
-        for (const e of r.committed) this.apply(e);
-        this.opts.afterApply?.();
-      }
+      if (!r.snapshot && !r.wipe) this.applyRun(r.committed);
       const ops = this.persistOps(r);
       // A leader's replication messages go out at once, in parallel with its own write
       // (Raft dissertation 10.2.1): they promise nothing about this node's storage, the
@@ -588,8 +585,7 @@ export class RaftShell {
     if (entries.length === 0) return;
     const soft = this.core.softState();
     this.opts.onPersisted?.({ wipe: false, group: this.group, entries: [], messages: [], committed: entries, readStates: [], softState: soft, commit: this.core.commitIndex(), leaderCommit: this.core.commitIndex() }, false);
-    for (const e of entries) this.apply(e);
-    this.opts.afterApply?.();
+    this.applyRun(entries);
     this.serveReads();
   }
 
@@ -623,8 +619,7 @@ export class RaftShell {
       this.st.put(K_TERMS, json({ from: this.termsKnownFrom, starts: this.termStarts }));
       this.failWaiters((i) => i <= s.index, 'unknown', 'a snapshot from the leader covered this index; ask committed() on the leader');
     }
-    for (const e of r.committed) this.apply(e);
-    if (r.committed.length > 0 || r.snapshot || r.wipe) this.opts.afterApply?.();
+    this.applyRun(r.committed, r.snapshot !== undefined || r.wipe);
     for (const rs of r.readStates) {
       const p = this.reads.get(rs.ctx);
       if (p) p.index = rs.index;
@@ -633,6 +628,13 @@ export class RaftShell {
     this.inFlight = undefined;
     this.serveReads();
     this.maybeCompact();
+  }
+
+  /** Apply a run of committed entries, then tell the owner once (afterApply), also when the
+   * state was just restored or reset and the run is empty. */
+  private applyRun(entries: readonly Entry[], restored = false): void {
+    for (const e of entries) this.apply(e);
+    if (entries.length > 0 || restored) this.opts.afterApply?.();
   }
 
   private apply(e: Entry): void {
