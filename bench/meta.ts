@@ -43,9 +43,9 @@ function q(sorted: number[], p: number): number {
 }
 
 /** Start each measurement with the clients' heap collected (bench/run.ts gives `gc` to the
- * Node it runs meta in): otherwise what the previous configuration left behind was marked and
- * swept during the next one's first measurement (ls p99 at 2 ministries, batch order, after
- * the 1-ministry run: 0.92-1.19 ms; alone: 0.58-0.75 ms). */
+ * Node it runs meta in), so that none pays for the garbage of the one before. (The slow first
+ * ls order of each configuration was not this: the warm-up below cured it, a full GC alone
+ * did not.) */
 function fullGc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
@@ -69,7 +69,7 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
     for (const d of dirs) for (let f = 0; f < 10; f++) await setup.create(`${d}/f${f}`);
     // Each client lists every directory 2,000 times, and makes 6,000 listings at least: at one
     // ministry, 2,000 per client is 0.7 s of measurement, in which one major GC of the clients'
-    // thread (every ~0.4 s, a 2-7 ms pause for all 30) moves the p99 by half a millisecond.
+    // thread (a 2-7 ms pause for all 30) moves the p99 by half a millisecond.
     const perDir = quick ? 200 : Math.max(2_000, Math.ceil(6_000 / dirs.length));
     // Warm up (JIT, caches of the subtree map, the young generation's sizing) before anything
     // is timed: the first second of a run is several times slower at the tail. For 2 s at
