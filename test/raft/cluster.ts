@@ -27,6 +27,8 @@ export interface ClusterOptions {
   electionTicks?: number;
   heartbeatTicks?: number;
   snapshotEntries?: number;
+  /** Default 1 here (the shell's is 4): snapshots come often, so tests exercise them. */
+  snapshotLogRatio?: number;
   snapshotChunkSize?: number;
   maxEntriesPerMsg?: number;
 }
@@ -93,6 +95,7 @@ export class RaftCluster {
         electionTicks: opts.electionTicks ?? 10,
         heartbeatTicks: opts.heartbeatTicks ?? 2,
         snapshotEntries: opts.snapshotEntries ?? 10_000,
+        snapshotLogRatio: opts.snapshotLogRatio ?? 1,
         snapshotChunkSize: opts.snapshotChunkSize,
         maxEntriesPerMsg: opts.maxEntriesPerMsg,
       };

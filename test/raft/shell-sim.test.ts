@@ -181,7 +181,7 @@ describe('churn (6.824 2C "Figure 8 unreliable" / churn)', () => {
 });
 
 describe('snapshots and InstallSnapshot (6.824 2D)', () => {
-  it.each(seeds(3))('seed %i: a state machine is snapshotted only once the log since its last snapshot holds as many bytes', async (seed) => {
+  it.each(seeds(3))('seed %i: a state machine is snapshotted only once the log since its last snapshot holds its bytes times the ratio', async (seed) => {
     // Ten entries per snapshot at least. Entries that overwrite one key keep the state small, so
     // it is snapshotted about every ten entries; entries that each add a key grow it with the
     // log, so snapshots come further and further apart (each one covers at least its own size).
@@ -194,6 +194,17 @@ describe('snapshots and InstallSnapshot (6.824 2D)', () => {
     }
     expect(snaps.size - 1).toBeGreaterThan(0);
     expect(snaps.size - 1).toBeLessThanOrEqual(8);
+    // At a ratio of 4 (the default outside these tests) the log grows to four snapshots' worth
+    // before the next one: fewer snapshots of the same growing state.
+    const sparse = new RaftCluster({ seed, n: 3, snapshotEntries: 10, snapshotLogRatio: 4 });
+    await sparse.waitLeader(3_000);
+    const sparseSnaps = new Set<number>();
+    for (let i = 0; i < 200; i++) {
+      await sparse.proposeAndWait(1, 10_000, 'k');
+      sparseSnaps.add(sparse.stableLeader()!.shell.status().snapshotIndex);
+    }
+    expect(sparseSnaps.size - 1).toBeGreaterThan(0);
+    expect(sparseSnaps.size).toBeLessThan(snaps.size);
     const c = new RaftCluster({ seed, n: 3, snapshotEntries: 10 });
     await c.waitLeader(3_000);
     const seen = new Set<number>();

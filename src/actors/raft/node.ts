@@ -22,6 +22,7 @@ export interface RaftNodeArgs {
   electionTicks?: number;
   heartbeatTicks?: number;
   snapshotEntries?: number;
+  snapshotLogRatio?: number;
   maxEntriesPerMsg?: number;
   snapshotChunkSize?: number;
   /** Default 'raft/'. */
@@ -134,6 +135,7 @@ export function raftNodeBehaviour(args: RaftNodeArgs, hooks: RaftNodeHooks = {})
         electionTicks: args.electionTicks,
         heartbeatTicks: args.heartbeatTicks,
         snapshotEntries: args.snapshotEntries,
+        snapshotLogRatio: args.snapshotLogRatio,
         maxEntriesPerMsg: args.maxEntriesPerMsg,
         snapshotChunkSize: args.snapshotChunkSize,
         onSoftState: (s) => h.onSoftState?.(s),
