@@ -5,7 +5,8 @@
 import type { ClientOp as WireOp } from '../fs/client.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
-import { Namespace, mergeListing, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';
+import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';
+import { CLIENT_CHANGE_TAG, decodeClientChange, encodeClientChange } from './ministry-entry.js';
 import { IntTable } from '../runtime/int-table.js';
 import { isWithin, type ClusterState } from './cluster-state.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
@@ -55,11 +56,18 @@ export class MinistryNamespace {
     this.ns = new Namespace(root);
   }
 
-  /** The log entry for a client's change: the minister stamps it with its clock. */
+  /** The log entry for a client's change: the minister stamps it with its clock. Binary
+   * (ministry-entry.ts) when the request is well formed, JSON otherwise, so that apply
+   * refuses it the same way on every member. Throws FsError EINVAL when `op` is not a change. */
   static encodeEntry(e: { clientId: string; seq: number; acked: number; op: ClientOp; now: number }): Uint8Array {
     const body = toMutation(e.op);
-    if (!body) throw new FsError('EINVAL', `${e.op.op} is not a change`);
-    const entry: Op = { op: 'client', clientId: e.clientId, seq: e.seq, ...(e.acked > 0 && e.acked < e.seq ? { acked: e.acked } : {}), now: e.now, body };
+    if (!body) throw new FsError('EINVAL', `${String(e.op.op)} is not a change`);
+    const entry: NsClientOp = { op: 'client', clientId: e.clientId, seq: e.seq, now: e.now, body };
+    if (e.acked > 0 && e.acked < e.seq) entry.acked = e.acked;
+    if (isClientOp(e.op) && typeof e.clientId === 'string' && Number.isSafeInteger(e.seq) && Number.isSafeInteger(e.acked)) {
+      const binary = encodeClientChange(entry);
+      if (binary) return binary;
+    }
     return enc.encode(JSON.stringify(entry));
   }
 
@@ -85,9 +93,9 @@ export class MinistryNamespace {
     if (data.length === 0) return { ok: true, value: null };
     let op: unknown;
     try {
-      op = JSON.parse(dec.decode(data));
-    } catch {
-      return { ok: false, error: { code: 'EINVAL', message: 'undecodable log entry' } };
+      op = data[0] === CLIENT_CHANGE_TAG ? decodeClientChange(data) : JSON.parse(dec.decode(data));
+    } catch (e) {
+      return { ok: false, error: { code: 'EINVAL', message: e instanceof FsError ? e.message : 'undecodable log entry' } };
     }
     const kind = (op as { op?: unknown }).op;
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
@@ -201,6 +209,28 @@ export class MinistryNamespace {
     this.listings.clear();
     this.listingBytes = 0;
     this.leases = WriteLeaseState.fromJSON(JSON.parse(dec.decode(data.subarray(4 + n))), now);
+  }
+}
+
+/** Is `x` (a client's request, parsed from JSON) an operation of the client API, with the
+ * fields of the right types? */
+export function isClientOp(x: unknown): x is ClientOp {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as Record<string, unknown>;
+  switch (o['op']) {
+    case 'mkdir':
+      return typeof o['path'] === 'string' && (o['parents'] === undefined || typeof o['parents'] === 'boolean');
+    case 'rmdir':
+      return typeof o['path'] === 'string' && (o['recursive'] === undefined || typeof o['recursive'] === 'boolean');
+    case 'create':
+    case 'rm':
+    case 'ls':
+    case 'stat':
+      return typeof o['path'] === 'string';
+    case 'rename':
+      return typeof o['from'] === 'string' && typeof o['to'] === 'string';
+    default:
+      return false;
   }
 }
 

@@ -13,8 +13,9 @@
 import { ClusterState, NO_MINISTER, isWithin, type MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
-import { MinistryNamespace, type ClientOp, type Outcome } from './ministry-namespace.js';
+import { MinistryNamespace, isClientOp, type ClientOp, type Outcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
+import { FsError } from '../fs/errors.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { FsRequestMessage } from '../fs/client.js';
@@ -130,13 +131,18 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   /** The request's operation, or null once the request has been answered: malformed, or it
    * depends on a static ministry this member has not seen formed yet. */
   const parseOp = (req: FsRequest, reply: Reply): ClientOp | null => {
-    let op: ClientOp;
+    let parsed: unknown;
     try {
-      op = JSON.parse(req.opJson) as ClientOp;
+      parsed = JSON.parse(req.opJson);
     } catch {
-      fail(reply, 'EINVAL', 'malformed request', req.path);
+      fail(reply, 'EINVAL', 'malformed request: the operation is not JSON', req.path);
       return null;
     }
+    if (!isClientOp(parsed)) {
+      fail(reply, 'EINVAL', `malformed request: ${req.opJson.slice(0, 80)} is not an operation of this API (mkdir, create, rm, rmdir, rename, ls, stat with string paths)`, req.path);
+      return null;
+    }
+    const op = parsed;
     const pending = forming(op);
     if (pending) {
       fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
@@ -325,7 +331,14 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       });
       return;
     }
-    const payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: ctx.clock.now() });
+    let payload: Uint8Array;
+    try {
+      payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: ctx.clock.now() });
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      fail(reply, e.code, e.message, req.path);
+      return;
+    }
     const ticket = raft.propose(payload);
     if (!ticket.ok) {
       fail(reply, 'EAGAIN', `minister of ${record.subtree} cannot take changes now (${ticket.reason}): retry`, req.path, { redirect: redirect(record) });
