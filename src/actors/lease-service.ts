@@ -39,6 +39,24 @@ export type LeaseOp =
   | { op: 'lease-renew'; id: string; mode: 'read' | 'write' }
   | { op: 'lease-release'; id: string; mode: 'read' | 'write' };
 
+/** Is `x` (a client's request, parsed from JSON) a lease operation with fields of the right
+ * types? Ranges and deadlines are checked for sense later, with their own messages. */
+export function isLeaseOp(x: unknown): x is LeaseOp {
+  if (typeof x !== 'object' || x === null) return false;
+  const o = x as Record<string, unknown>;
+  const mode = o['mode'] === 'read' || o['mode'] === 'write';
+  const opt = (v: unknown, type: 'number' | 'boolean' | 'string') => v === undefined || typeof v === type;
+  switch (o['op']) {
+    case 'lease-open':
+      return typeof o['path'] === 'string' && mode && opt(o['start'], 'number') && (o['end'] === null || opt(o['end'], 'number')) && opt(o['wait'], 'boolean') && opt(o['deadlineMs'], 'number') && opt(o['reqId'], 'string');
+    case 'lease-renew':
+    case 'lease-release':
+      return typeof o['id'] === 'string' && mode;
+    default:
+      return false;
+  }
+}
+
 interface Waiter {
   seq: number;
   clientId: string;
@@ -139,13 +157,18 @@ export class LeaseService {
   }
 
   request(ctx: Context, req: Request, reply: Reply): void {
-    let op: LeaseOp;
+    let parsed: unknown;
     try {
-      op = JSON.parse(req.opJson) as LeaseOp;
+      parsed = JSON.parse(req.opJson);
     } catch {
-      this.fail(reply, 'EINVAL', 'malformed lease request', req.path);
+      this.fail(reply, 'EINVAL', 'malformed lease request: not JSON', req.path);
       return;
     }
+    if (!isLeaseOp(parsed)) {
+      this.fail(reply, 'EINVAL', `malformed lease request ${req.opJson.slice(0, 80)}: want lease-open (string path, mode read or write, numeric range), lease-renew or lease-release (string id, mode)`, req.path);
+      return;
+    }
+    const op = parsed;
     const now = ctx.clock.now();
     switch (op.op) {
       case 'lease-open': {

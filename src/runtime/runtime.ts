@@ -330,6 +330,8 @@ export class ActorCell {
   fail(error: unknown): void {
     if (this.stopped) return;
     this.suspended = true;
+    this.runtime.actorFailures++;
+    this.runtime.lastActorFailure = error;
     if (this.parent) {
       this.parent.childFailed(this, error);
     } else if (this.remoteParent) {
@@ -658,6 +660,10 @@ export class LocalRuntime {
   private nextCorr = 1;
   private readonly seed: number;
   deadLetters = 0;
+  /** Actors of this runtime whose handler threw (each one then went to its supervisor), and
+   * the last such error: what a peer or client sends must never get this far (tests check). */
+  actorFailures = 0;
+  lastActorFailure: unknown = undefined;
   /** Observers (the simulator's trace) see every message an actor handles. */
   onInvoke: ((cell: ActorCell, msg: Message) => void) | null = null;
   /** Called when a root actor fails (nothing above it to escalate to). */
