@@ -19,6 +19,24 @@ describe('package root', () => {
   });
 });
 
+describe('cluster configuration', () => {
+  it('static ministries without the nodes to staff them are refused at once, with the count needed', async () => {
+    // The president forms a static ministry from idle nodes other than itself, after the root
+    // took a minister and two clerks: 6 nodes leave 2 idle, and /m needs 3. Without this check
+    // start waited its full minute, then said only that the ministries did not form.
+    await expect(Cluster.start({ nodes: 6, scheduler: 'sim', ministries: [{ subtree: '/m', clerks: 2 }] })).rejects.toMatchObject({
+      code: 'EINVAL',
+      message: expect.stringMatching(/6 nodes cannot staff .*\/m \(1 \+ 2\): 7 nodes are needed/),
+    });
+    for (const ministries of [[{ subtree: 'm', clerks: 1 }], [{ subtree: '/', clerks: 1 }], [{ subtree: '/m', clerks: -1 }], [{ subtree: '/m', clerks: 1 }, { subtree: '/m', clerks: 1 }]]) {
+      await expect(Cluster.start({ nodes: 12, scheduler: 'sim', ministries })).rejects.toMatchObject({ code: 'EINVAL' });
+    }
+    const cluster = await Cluster.start({ nodes: 7, scheduler: 'sim', ministries: [{ subtree: '/m', clerks: 2 }] });
+    expect((await cluster.status()).ministries.map((m) => m.subtree).sort()).toEqual(['/', '/m']);
+    await cluster.stop();
+  });
+});
+
 describe('bad paths', () => {
   it('reads and changes with a malformed path reject with EINVAL (they do not throw)', async () => {
     const cluster = await Cluster.start({ nodes: 3, scheduler: 'sim', seed: 5 });
