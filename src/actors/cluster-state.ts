@@ -125,9 +125,16 @@ export class ClusterState {
    * seen formed yet. The president may already have formed one, and its ministry may already
    * serve, while this node's copy of the cluster log lags: until this node knows, it must not
    * serve anything of that subtree (nor list its parent, nor move or remove what holds it). */
-  unformed(statics: readonly { subtree: string }[] | undefined): string[] {
-    return (statics ?? []).map((s) => s.subtree).filter((s) => !this.formed.has(s));
+  unformed(statics: readonly { subtree: string }[] | undefined): readonly string[] {
+    // Asked on every request a node serves: remembered while `formed` (which only grows) and
+    // the configured list stay the same.
+    const m = this.unformedMemo;
+    if (m !== null && m.statics === statics && m.formedSize === this.formed.size) return m.list;
+    const list = (statics ?? []).map((s) => s.subtree).filter((s) => !this.formed.has(s));
+    this.unformedMemo = { statics, formedSize: this.formed.size, list };
+    return list;
   }
+  private unformedMemo: { statics: readonly { subtree: string }[] | undefined; formedSize: number; list: readonly string[] } | null = null;
 
   /** The ministry serving `path`: the longest subtree that is `path` or one of its ancestors. */
   ministryFor(path: string): MinistryRecord | null {

@@ -89,18 +89,26 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       ctx.ref(t.to).tell({ type: 'govfs.fs.Ticket', clientId: t.clientId, seq: t.seqs[0], index: t.indexes[0], term: t.term, ministry: record.id, moreSeqs: t.seqs.slice(1), moreIndexes: t.indexes.slice(1) });
     }
   };
-  /** One session actor per client this member serves (children of this role actor). */
-  const sessions = new Map<string, Ref<SessionMsg>>();
+  /** One session actor per client this member serves (children of this role actor). A
+   * session hears of its client at most every `touchEveryMs`, not on every request (that was
+   * an actor message per request), and allows for that lag before it ends. */
+  const sessionTtlMs = config.sessionTtlMs ?? SESSION_TTL_MS;
+  const touchEveryMs = Math.max(1, Math.floor(sessionTtlMs / 32));
+  const sessions = new Map<string, { ref: Ref<SessionMsg>; touchedAt: number }>();
   const touchSession = (ctx: Context, clientId: string): void => {
     if (!clientId) return;
     const existing = sessions.get(clientId);
     if (existing) {
-      existing.tell('session.touch');
+      const now = ctx.clock.now();
+      if (now - existing.touchedAt >= touchEveryMs) {
+        existing.touchedAt = now;
+        existing.ref.tell('session.touch');
+      }
       return;
     }
     const name = `session-${clientId.replace(/[^A-Za-z0-9_.:@$-]/g, '_')}`;
     if (ctx.child(name)) return;
-    sessions.set(clientId, ctx.spawn(name, () => sessionBehaviour(clientId, config.sessionTtlMs ?? SESSION_TTL_MS)));
+    sessions.set(clientId, { ref: ctx.spawn(name, () => sessionBehaviour(clientId, sessionTtlMs, touchEveryMs)), touchedAt: ctx.clock.now() });
   };
   const leases = new LeaseService({
     node: config.id,
@@ -158,17 +166,18 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   };
 
   const reportStatus = (ctx: Context): void => {
-    const st = raft.status();
+    // Every tick: the shell's cheap accessors, not its full status() (an allocation-heavy copy).
+    const lastIndex = raft.lastIndex;
     ctx.parent?.tell({
       type: 'node.role-status',
       status: {
         role: args.role,
         ministry: record.id,
         term: raft.softState().term,
-        commit: st.commit,
-        applied: st.applied,
-        lastIndex: st.lastIndex,
-        lastTerm: st.lastTerm,
+        commit: raft.commitIndex,
+        applied: raft.applied,
+        lastIndex,
+        lastTerm: raft.termAt(lastIndex) ?? 0,
         caughtUp: raft.caughtUp(),
         leading: raft.softState().role === 'leader',
       } satisfies RoleStatus,
@@ -196,7 +205,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
 
   const serveRead = (req: FsRequest, reply: Reply): void => {
     const op = parseOp(req, reply);
-    if (op) answer(reply, ns.read(op, args.clusterState()), { index: raft.applied });
+    if (!op) return;
+    // As answer() does, without its position object (this runs for every read).
+    const r = ns.read(op, args.clusterState());
+    const index = raft.applied;
+    reply(r.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: r.json ?? JSON.stringify(r.value), index, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: r.error, index, ministry: record.id });
   };
 
   /** A configured static subtree, not yet formed as far as this member knows, that `op`
@@ -204,7 +217,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
    * rmdir's directory holds it; an ls lists its parent). Its ministry may already serve: the
    * op waits (EAGAIN) until this member's cluster state has caught up. */
   const forming = (op: ClientOp): string | undefined => {
-    const pending = args.clusterState().unformed(config.ministries).filter((s) => s !== record.subtree && isWithin(s, record.subtree));
+    const unformed = args.clusterState().unformed(config.ministries);
+    if (unformed.length === 0) return undefined;
+    const pending = unformed.filter((s) => s !== record.subtree && isWithin(s, record.subtree));
     if (pending.length === 0) return undefined;
     return pending.find((s) => {
       switch (op.op) {
@@ -225,25 +240,27 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       fail(reply, 'EAGAIN', `clerk of ${record.subtree} is catching up: try another member`, req.path, { redirect: redirect(record) });
       return;
     }
-    const go = (): void => {
-      if (req.linearizable) {
-        raft.readIndex((ok) => {
-          if (!ok) fail(reply, 'EAGAIN', `could not confirm with the minister of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
-          else clusterCurrent(ctx, (current) => (current ? serveRead(req, reply) : fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, { redirect: redirect(record) })));
-        });
-      } else {
-        serveRead(req, reply);
-      }
-    };
     if (raft.applied >= req.lastSeen) {
-      go();
+      readApplied(ctx, req, reply);
       return;
     }
     waiting.push({
       index: req.lastSeen,
       deadline: ctx.clock.now() + READ_WAIT_MS,
-      serve: go,
+      serve: () => readApplied(ctx, req, reply),
       fail: () => fail(reply, 'EAGAIN', `member has not yet applied index ${req.lastSeen}: retry`, req.path, { redirect: redirect(record) }),
+    });
+  };
+
+  /** A read whose client's last seen index this member has applied. */
+  const readApplied = (ctx: Context, req: FsRequest, reply: Reply): void => {
+    if (!req.linearizable) {
+      serveRead(req, reply);
+      return;
+    }
+    raft.readIndex((ok) => {
+      if (!ok) fail(reply, 'EAGAIN', `could not confirm with the minister of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
+      else clusterCurrent(ctx, (current) => (current ? serveRead(req, reply) : fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, { redirect: redirect(record) })));
     });
   };
 

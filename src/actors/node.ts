@@ -269,7 +269,8 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
             ctx.reply({ type: 'govfs.fs.FsReply', ok: false, error: { code: 'EUNAVAILABLE', message: `no ministry serves ${path} yet (the cluster is starting): retry`, path } });
             return;
           }
-          const forming = state.unformed(config.ministries).find((sub) => isWithin(path, sub) && sub.length > ministry.subtree.length);
+          const unformed = state.unformed(config.ministries);
+          const forming = unformed.length === 0 ? undefined : unformed.find((sub) => isWithin(path, sub) && sub.length > ministry.subtree.length);
           if (forming) {
             ctx.reply({ type: 'govfs.fs.FsReply', ok: false, error: { code: 'EAGAIN', message: `the ministry of ${forming} is being formed (this node has not caught up with it yet): retry`, path }, redirect: [...state.ministries.values()].map(ministryMsg) });
             return;

@@ -13,7 +13,9 @@ export interface SessionEnded {
   clientId: string;
 }
 
-export function sessionBehaviour(clientId: string, ttlMs: number): Behaviour<SessionMsg> {
+/** `touchLagMs`: how long after the last touch the client may still have been heard from
+ * (its member passes touches on at most that often); the session allows for it. */
+export function sessionBehaviour(clientId: string, ttlMs: number, touchLagMs = 0): Behaviour<SessionMsg> {
   let lastSeen = 0;
   return {
     started(ctx: Context<SessionMsg>) {
@@ -25,7 +27,7 @@ export function sessionBehaviour(clientId: string, ttlMs: number): Behaviour<Ses
         lastSeen = ctx.clock.now();
         return;
       }
-      if (ctx.clock.now() - lastSeen >= ttlMs) {
+      if (ctx.clock.now() - lastSeen >= ttlMs + touchLagMs) {
         ctx.parent?.tell({ type: 'session.ended', clientId } satisfies SessionEnded);
         ctx.stop(ctx.self);
       }

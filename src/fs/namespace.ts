@@ -500,6 +500,7 @@ export class Namespace {
   private rel(op: string, path: string): string[] {
     const segs = parsePath(path);
     const r = this.rootSegs;
+    if (r.length === 0) return segs;
     if (segs.length < r.length || r.some((s, i) => segs[i] !== s)) throw fsErrors.crossDevice(op, path, this.root);
     return segs.slice(r.length);
   }

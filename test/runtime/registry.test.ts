@@ -49,6 +49,19 @@ describe('MessageRegistry', () => {
     expect(() => strict.toBytes({ ...env, msg: { type: 'govfs.runtime.Ping', seq: 'x' } })).toThrow(/does not encode/);
   });
 
+  it('decodes 64-bit fields to the numbers encoded, across every varint length', () => {
+    // uint64 is read straight to a number (no LongBits per field): exact up to 2^53 - 1.
+    const values = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 - 1, 2 ** 32, 2 ** 35 + 5, 2 ** 42 - 1, 2 ** 49 + 7, 2 ** 53 - 1];
+    for (const v of values) {
+      const env = registry.roundTrip({ to: 'a', from: '', kind: EnvelopeKind.Ask, corr: v, msg: { type: 'govfs.fs.TicketStatusRequest', ministry: 'm', index: v, term: 2 ** 53 - 1 - v } });
+      expect([env.corr, env.msg.index, env.msg.term]).toEqual([v, v, 2 ** 53 - 1 - v]);
+    }
+    // A varint cut short by the end of the frame is corrupt.
+    const bytes = registry.toBytes({ to: 'a', from: '', kind: EnvelopeKind.Ask, corr: 2 ** 40, msg: { type: 'govfs.runtime.Ping' } });
+    const at = bytes.indexOf(32); // corr's tag
+    expect(() => registry.decode(bytes.subarray(0, at + 3))).toThrow(DecodeError);
+  });
+
   it('rejects corrupt bytes with a DecodeError', () => {
     expect(() => registry.decode(new Uint8Array([0x0a, 0x50, 0x41]))).toThrow(DecodeError);
     expect(() => registry.decode(new Uint8Array([0x2d, 1, 2, 3, 4]))).toThrow(/unknown message type|no body/);

@@ -534,6 +534,12 @@ export class RaftCore {
     return this.log.term(index);
   }
 
+  /** The highest commit index a leader of the current term reported (this node's own when it
+   * leads); cheap, for checks on every read (status() allocates). */
+  leaderCommitIndex(): number {
+    return this.role === 'leader' ? this.log.committed : this.leaderCommit;
+  }
+
   /** This node's last log index (cheap; status() allocates). */
   lastIndex(): number {
     return this.log.lastIndex();

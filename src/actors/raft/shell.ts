@@ -426,8 +426,7 @@ export class RaftShell {
     if (s.role === 'leader') return this.appliedIndex >= commit;
     if (s.leader === '') return false;
     const fresh = this.ctx.clock.now() - this.lastLeaderContactAt <= (this.heartbeatTicks + 1) * this.tickMs;
-    const st = this.core.status();
-    return fresh && this.appliedIndex >= Math.max(st.leaderCommit, commit);
+    return fresh && this.appliedIndex >= Math.max(this.core.leaderCommitIndex(), commit);
   }
 
   status(): ShellStatus {
