@@ -167,7 +167,8 @@ export class ClusterState {
 /** `path` is `root` or below it, by whole segments. */
 export function isWithin(path: string, root: string): boolean {
   if (root === '/') return path.startsWith('/');
-  return path === root || path.startsWith(root + '/');
+  // No `root + '/'`: this runs for every ministry on every request a node routes.
+  return path.startsWith(root) && (path.length === root.length || path.charCodeAt(root.length) === 47 /* '/' */);
 }
 
 export function encodeOrder(order: ClusterOrder): Uint8Array {

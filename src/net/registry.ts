@@ -54,9 +54,10 @@ type Step = (m: Record<string, unknown>) => void;
  * of ring memory, and it cuts an over-long string short instead of refusing it. */
 class NativeStringReader extends protobuf.Reader {
   private readonly text: Buffer;
-  constructor(buf: Uint8Array) {
+  /** `text`: a Buffer over the same bytes as `buf`, when the caller keeps one (a ring's). */
+  constructor(buf: Uint8Array, text?: Buffer) {
     super(buf);
-    this.text = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.text = text ?? Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
   }
   override string(): string {
     const len = this.uint32();
@@ -259,8 +260,17 @@ export class MessageRegistry {
    * `copyBytes`, bytes fields are copied out of `buf` (needed when `buf` is ring memory that
    * will be reused); strings never alias it. */
   decode(buf: Uint8Array, copyBytes = false): WireEnvelope {
+    return this.decodeAt(buf, undefined, 0, buf.length, copyBytes);
+  }
+
+  /** Decode the envelope in `buf[start, end)` in place, without a view of it; `text` is a
+   * Buffer over the same bytes as `buf` (a ring keeps one for its storage). */
+  decodeAt(buf: Uint8Array, text: Buffer | undefined, start: number, end: number, copyBytes = false): WireEnvelope {
     try {
-      const reader = new NativeStringReader(buf);
+      if (start < 0 || end > buf.length || start > end) throw new Error(`range [${start}, ${end}) is not within ${buf.length} bytes`);
+      const reader = new NativeStringReader(buf, text);
+      reader.pos = start;
+      reader.len = end;
       let to = '';
       let from = '';
       let kind = 0;

@@ -197,6 +197,8 @@ export function createRingMesh(threads: number, opts: { capacity?: number; names
 class RingViews {
   readonly ptrs: Uint32Array;
   readonly storage: Uint8Array;
+  /** The same bytes as a Buffer, for decoding strings in place. */
+  readonly text: Buffer;
   /** Storage slots (capacity + 1): indexes run modulo this. */
   readonly size: number;
   readonly control: Int32Array;
@@ -210,6 +212,7 @@ class RingViews {
     this.ptrs = new Uint32Array(ring, 0, 2);
     this.size = capacity + 1;
     this.storage = new Uint8Array(ring, 8, this.size);
+    this.text = Buffer.from(ring, 8, this.size);
     this.control = new Int32Array(shared.control);
     this.bell = new Int32Array(shared.doorbell);
   }
@@ -666,10 +669,12 @@ export class RingInbox {
           this.corrupt(index, `frame of ${len} bytes but only ${avail - FRAME_HEADER_BYTES} published`, rd);
           break;
         }
-        let frame: Uint8Array;
+        // Decoded in place from ring memory, or from the scratch buffer when it wraps.
+        let frame: Uint8Array = storage;
+        let text: Buffer | undefined = reader.views.text;
+        let start = body;
         let next = body + len;
         if (next <= size) {
-          frame = storage.subarray(body, next);
           if (body < rd) this.stats.wrappedFrames++; // the header wrapped
           if (next === size) next = 0;
         } else {
@@ -678,7 +683,9 @@ export class RingInbox {
           this.scratch.set(storage.subarray(body, size), 0);
           next -= size;
           this.scratch.set(storage.subarray(0, next), first);
-          frame = this.scratch.subarray(0, len);
+          frame = this.scratch;
+          text = undefined;
+          start = 0;
           this.stats.wrappedFrames++;
         }
         rd = next;
@@ -686,7 +693,7 @@ export class RingInbox {
         bytes += len + FRAME_HEADER_BYTES;
         let env: WireEnvelope;
         try {
-          env = this.registry.decode(frame, true);
+          env = this.registry.decodeAt(frame, text, start, start + len, true);
         } catch (e) {
           this.stats.decodeErrors++;
           this.report(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState } from '../../src/actors/cluster-state.js';
+import { ClusterState, isWithin } from '../../src/actors/cluster-state.js';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
 
 // A clerk keeps listings serialized (MinistryNamespace.read): the same `ls` again is answered
@@ -60,5 +60,22 @@ describe('serialized listings', () => {
     expect(ls(ns, cluster, '/').value).toEqual([{ name: 'a', kind: 'file' }, { name: 'b', kind: 'file' }]);
     ns.restore(snap);
     expect(ls(ns, cluster, '/').value).toEqual([{ name: 'a', kind: 'file' }]);
+  });
+});
+
+describe('isWithin (routing)', () => {
+  it('is the subtree itself or below it, never a sibling that shares the prefix', () => {
+    const cases: [string, string, boolean][] = [
+      ['/a', '/a', true],
+      ['/a/b', '/a', true],
+      ['/a/b/c', '/a/b', true],
+      ['/ab', '/a', false],
+      ['/a', '/a/b', false],
+      ['/', '/', true],
+      ['/a', '/', true],
+      ['/', '/a', false],
+      ['/a-b/c', '/a', false],
+    ];
+    for (const [path, root, want] of cases) expect(isWithin(path, root), `${path} within ${root}`).toBe(want);
   });
 });

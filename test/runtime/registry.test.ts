@@ -33,6 +33,20 @@ describe('MessageRegistry', () => {
     expect(() => registry.decode(bytes.subarray(0, 6))).toThrow(DecodeError);
   });
 
+  it('decodes in place from a range of a larger buffer (as from ring memory), and only from that range', () => {
+    const bytes = registry.toBytes({ to: 't1#/é', from: 'x', kind: EnvelopeKind.Ask, corr: 9, msg: { type: 'govfs.fs.FsRequest', clientId: 'c😀', seq: 2 ** 40, opJson: '{"op":"ls","path":"/ü"}', path: '/ü' } });
+    const shared = new Uint8Array(new SharedArrayBuffer(bytes.length + 20));
+    shared.fill(0xff);
+    shared.set(bytes, 11);
+    const text = Buffer.from(shared.buffer, 0, shared.length);
+    const env = registry.decodeAt(shared, text, 11, 11 + bytes.length, true);
+    expect(env).toMatchObject({ to: 't1#/é', corr: 9 });
+    expect(env.msg).toMatchObject({ clientId: 'c😀', seq: 2 ** 40, opJson: '{"op":"ls","path":"/ü"}', path: '/ü' });
+    // One byte short: corrupt, though the bytes after the range are there to read.
+    expect(() => registry.decodeAt(shared, text, 11, 10 + bytes.length, true)).toThrow(DecodeError);
+    expect(() => registry.decodeAt(shared, text, 11, shared.length + 1, true)).toThrow(DecodeError);
+  });
+
   it('fills proto3 defaults for absent fields', () => {
     const env = registry.roundTrip({ to: 'a', from: '', kind: EnvelopeKind.Tell, corr: 0, msg: { type: 'govfs.runtime.Ping' } });
     // Absent fields read as their defaults (from the message's prototype).
