@@ -134,8 +134,14 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const fail = (reply: Reply, code: string, message: string, path: string, extra: Record<string, unknown> = {}): void =>
     reply({ type: 'govfs.fs.FsReply', ok: false, error: { code, message, path }, ministry: record.id, ...extra });
   /** Answer with an operation's result, as of log position `at`. */
-  const answer = (reply: Reply, result: Outcome, at: { index: number; term?: number }): void =>
-    reply(result.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: result.json ?? JSON.stringify(result.value), ...at, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: result.error, ...at, ministry: record.id });
+  const answer = (reply: Reply, result: Outcome, at: { index: number; term?: number }): void => {
+    // Fields set one by one, not spread from `at`: this runs for every change answered.
+    const msg: Record<string, unknown> = result.ok
+      ? { type: 'govfs.fs.FsReply', ok: true, resultJson: result.json ?? JSON.stringify(result.value), index: at.index, ministry: record.id }
+      : { type: 'govfs.fs.FsReply', ok: false, error: result.error, index: at.index, ministry: record.id };
+    if (at.term !== undefined) msg['term'] = at.term;
+    reply(msg);
+  };
   /** The request's operation, or null once the request has been answered: malformed, or it
    * depends on a static ministry this member has not seen formed yet. */
   const parseOp = (req: FsRequest, reply: Reply): ClientOp | null => {
