@@ -53,12 +53,13 @@ const CLIENT_OPTIONS_HELP = `  --server host:port   a node (or govfs cluster) to
 const COMMAND_HELP: Record<string, string> = {
   cluster: `govfs cluster [--nodes N] [--threads W] [--data DIR] [--ministry /a:2 ...] [--listen host:port]
 
-Runs a whole GovFS cluster in this process: N nodes (default 5) on W worker threads (default:
+Runs a whole GovFS cluster in this process: N nodes (default 5, or as many as the static
+ministries need: the president, the root's 3, and 1 + clerks for each) on W worker threads (default:
 min(N, cores)), each with its lmdb storage under DIR (default ./govfs-data). Prints where
 clients connect (default ${DEFAULT_SERVER}); Ctrl-C stops it cleanly. Starting it again on the
 same DIR brings the same file system back (N and the ministries are remembered there).
 
-  --nodes N            nodes in the cluster (default 5, or as stored in DIR)
+  --nodes N            nodes in the cluster (default 5 or what --ministry needs, or as stored in DIR)
   --threads W          worker threads
   --data DIR           where the nodes keep their data (default ./govfs-data)
   --ministry /a:2      a static ministry serving subtree /a with 2 clerks (repeatable)

@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
 import type { NodeConfig } from './actors/node.js';
+import { nodesNeeded, staffingProblem } from './actors/cluster-state.js';
 import { Bridge, type BridgeEvent } from './net/bridge.js';
 import { RuntimeError } from './runtime/errors.js';
 import { ThreadsScheduler } from './runtime/threads.js';
@@ -81,9 +82,12 @@ export class LocalCluster {
     const dataDir = resolve(opts.dataDir);
     mkdirSync(dataDir, { recursive: true });
     const stored = readShape(dataDir);
-    const nodes = opts.nodes ?? stored?.nodes ?? 5;
-    if (!Number.isInteger(nodes) || nodes < 1) throw new RuntimeError('EINVAL', `--nodes must be a positive integer, got ${nodes}`);
     const ministries = opts.ministries ?? stored?.ministries ?? [];
+    // Without --nodes, enough nodes for the static ministries (and at least 5).
+    const nodes = opts.nodes ?? stored?.nodes ?? Math.max(5, nodesNeeded(ministries));
+    if (!Number.isInteger(nodes) || nodes < 1) throw new RuntimeError('EINVAL', `--nodes must be a positive integer, got ${nodes}`);
+    const staffing = staffingProblem(nodes, ministries);
+    if (staffing) throw new RuntimeError('EINVAL', staffing.needed ? `${staffing.message}. Start with --nodes ${staffing.needed} (or leave --nodes out), or give fewer clerks` : staffing.message);
     if (stored) {
       if (stored.nodes !== nodes) {
         throw new RuntimeError('EINVAL', `${dataDir} holds a cluster of ${stored.nodes} nodes, not ${nodes}: start it with --nodes ${stored.nodes}, or use another --data folder`);

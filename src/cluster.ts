@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
-import { isValidPath } from './fs/path.js';
+import { staffingProblem } from './actors/cluster-state.js';
 import { SeededRandom } from './runtime/random.js';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { Simulation, type SimNetworkOptions } from './runtime/sim.js';
@@ -95,7 +95,8 @@ export class Cluster {
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
     const n = opts.nodes ?? 5;
     if (!Number.isInteger(n) || n < 1) throw new RuntimeError('EINVAL', `nodes must be a positive integer, got ${n}`);
-    checkStaffing(n, opts);
+    const staffing = staffingProblem(n, opts.ministries ?? [], opts.rootClerks ?? 2, opts.waitForReady ?? true);
+    if (staffing) throw new RuntimeError('EINVAL', staffing.needed ? `${staffing.message} (start more nodes, or configure fewer clerks)` : staffing.message);
     const scheduler = opts.scheduler ?? 'sim';
     const seed = opts.seed ?? 1;
     const nodeIds = Array.from({ length: n }, (_, i) => `n${i + 1}`);
@@ -296,27 +297,5 @@ export class Cluster {
 
   private check(id: string): void {
     if (!this.nodeIds.includes(id)) throw new RuntimeError('ENOENT', `no node ${id} (nodes are ${this.nodeIds.join(', ')})`);
-  }
-}
-
-/** Refuse at once what could never start: a malformed static ministry, or static ministries
- * without the nodes to staff them. The root ministry forms with whatever nodes there are
- * (running short of clerks), but a static one only from idle nodes other than the president,
- * after the root took its minister and clerks: it would never form, and start would wait. */
-function checkStaffing(nodes: number, opts: ClusterOptions): void {
-  const rootClerks = opts.rootClerks ?? 2;
-  if (!Number.isInteger(rootClerks) || rootClerks < 0) throw new RuntimeError('EINVAL', `rootClerks must be a non-negative integer, got ${rootClerks}`);
-  const seen = new Set<string>();
-  let needed = 1 + 1 + rootClerks;
-  for (const m of opts.ministries ?? []) {
-    if (!isValidPath(m.subtree) || m.subtree === '/') throw new RuntimeError('EINVAL', `static ministry ${JSON.stringify(m.subtree)}: the subtree must be an absolute path other than / (e.g. /a)`);
-    if (seen.has(m.subtree)) throw new RuntimeError('EINVAL', `static ministry ${m.subtree} is configured twice`);
-    seen.add(m.subtree);
-    if (!Number.isInteger(m.clerks) || m.clerks < 0) throw new RuntimeError('EINVAL', `static ministry ${m.subtree}: clerks must be a non-negative integer, got ${m.clerks}`);
-    needed += 1 + m.clerks;
-  }
-  if ((opts.waitForReady ?? true) && seen.size > 0 && nodes < needed) {
-    const parts = [`the president (1)`, `/ (a minister and ${rootClerks} clerk${rootClerks === 1 ? '' : 's'})`, ...(opts.ministries ?? []).map((m) => `${m.subtree} (1 + ${m.clerks})`)];
-    throw new RuntimeError('EINVAL', `${nodes} nodes cannot staff ${parts.join(', ')}: ${needed} nodes are needed (start more nodes, or configure fewer clerks)`);
   }
 }

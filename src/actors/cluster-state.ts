@@ -3,6 +3,8 @@
 // every appointment a term higher than any before (thesis 4.4, "Dictatorial Raft"). Every node
 // applies the same orders in the same order, so every node knows the subtree map.
 
+import { isValidPath } from '../fs/path.js';
+
 export interface MinistryRecord {
   id: string;
   subtree: string;
@@ -182,4 +184,36 @@ export function decodeOrder(data: Uint8Array): ClusterOrder | null {
   } catch {
     return null;
   }
+}
+
+/** Nodes a cluster needs to form its static ministries: the president (a node of its own),
+ * the root ministry's minister and clerks, then a minister and the clerks of each static one.
+ * The root forms with whatever nodes there are (running short of clerks), but the president
+ * forms a static ministry only from idle nodes other than itself, after the root took its
+ * staff: with fewer nodes it would never form. */
+export function nodesNeeded(ministries: readonly { subtree: string; clerks: number }[], rootClerks = 2): number {
+  return 2 + rootClerks + ministries.reduce((n, m) => n + 1 + m.clerks, 0);
+}
+
+/** Why a cluster of `nodes` with these static ministries cannot start, or null: a malformed
+ * static ministry, or (when `needsAll`: the caller waits for every ministry to form) too few
+ * nodes to staff them, with the count needed (`needed` is then set). */
+export function staffingProblem(
+  nodes: number,
+  ministries: readonly { subtree: string; clerks: number }[],
+  rootClerks = 2,
+  needsAll = true,
+): { message: string; needed?: number } | null {
+  if (!Number.isInteger(rootClerks) || rootClerks < 0) return { message: `rootClerks must be a non-negative integer, got ${rootClerks}` };
+  const seen = new Set<string>();
+  for (const m of ministries) {
+    if (!isValidPath(m.subtree) || m.subtree === '/') return { message: `static ministry ${JSON.stringify(m.subtree)}: the subtree must be an absolute path other than / (e.g. /a)` };
+    if (seen.has(m.subtree)) return { message: `static ministry ${m.subtree} is configured twice` };
+    seen.add(m.subtree);
+    if (!Number.isInteger(m.clerks) || m.clerks < 0) return { message: `static ministry ${m.subtree}: clerks must be a non-negative integer, got ${m.clerks}` };
+  }
+  const needed = nodesNeeded(ministries, rootClerks);
+  if (!needsAll || ministries.length === 0 || nodes >= needed) return null;
+  const parts = ['the president (1)', `/ (a minister and ${rootClerks} clerk${rootClerks === 1 ? '' : 's'})`, ...ministries.map((m) => `${m.subtree} (1 + ${m.clerks})`)];
+  return { message: `${nodes} nodes cannot staff ${parts.join(', ')}: ${needed} nodes are needed`, needed };
 }

@@ -102,4 +102,23 @@ describe('govfs against govfs cluster', () => {
     expect(wrong.code).toBe(1);
     expect(wrong.stderr).toMatch(/holds a cluster of 4 nodes, not 5/);
   });
+
+  it('refuses, at once, static ministries it has too few nodes for, and says how many', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'govfs-cli-staff-'));
+    try {
+      const r = await govfs(['cluster', '--nodes', '5', '--ministry', '/a:2', '--data', fresh, '--listen', '127.0.0.1:0']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/5 nodes cannot staff .*\/a \(1 \+ 2\): 7 nodes are needed\. Start with --nodes 7/);
+      // Without --nodes it starts as many as the ministries need, and they form.
+      const p = new GovfsProcess(['cluster', '--ministry', '/a:2', '--threads', '1', '--data', fresh, '--listen', '127.0.0.1:0']);
+      try {
+        await p.waitFor(/govfs cluster: 7 nodes on 1 worker thread/);
+        await p.waitFor(/^ready: .*\/a served by minister n\d/m, 60_000);
+      } finally {
+        await p.stop('SIGINT');
+      }
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  }, 90_000);
 });
