@@ -10,6 +10,7 @@ import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { Bridge, type BridgeEvent, parseHostPort } from './net/bridge.js';
 import { MessageRegistry } from './net/registry.js';
 import { RuntimeError } from './runtime/errors.js';
+import { staffingProblem } from './actors/cluster-state.js';
 import { RealDispatcher } from './runtime/real-dispatcher.js';
 import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
 import { LmdbStorage } from './runtime/storage-lmdb.js';
@@ -77,6 +78,10 @@ export class NodeProcess {
     const peers = { ...opts.peers };
     delete peers[id]; // the same --peers list may be given to every node
     const nodeIds = [id, ...Object.keys(peers)].sort();
+    const staffing = staffingProblem(nodeIds.length, opts.ministries ?? []);
+    if (staffing) {
+      throw new RuntimeError('EINVAL', staffing.needed ? `${staffing.message} (this node and its --peers): add peers, or give fewer clerks` : staffing.message);
+    }
     const addresses = Object.fromEntries(nodeIds.map((n) => [n, `${n}#/${n}`]));
     const targets = new Set(Object.values(addresses));
     const logger = opts.logger ?? defaultLogger();

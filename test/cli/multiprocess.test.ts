@@ -136,4 +136,10 @@ describe('five govfs node processes', () => {
     expect(through.code).toBe(0);
     expect(new Set(through.stdout.trim().split('\n'))).toEqual(names);
   });
+
+  it('a node whose --peers are too few for its --ministry flags refuses to start, and says how many', async () => {
+    const r = await govfs(['node', '--id', 'x1', '--peers', 'x1=127.0.0.1:1,x2=127.0.0.1:2,x3=127.0.0.1:3', '--ministry', '/a:2', '--data', join(dir, 'x1'), '--secret-file', secretFile]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/3 nodes cannot staff .*: 7 nodes are needed \(this node and its --peers\)/);
+  });
 });
