@@ -1,8 +1,8 @@
-import { readdirSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/index.js';
 import { SeededRandom } from '../../src/runtime/random.js';
+import { protoTypes } from '../support/proto-types.js';
 
 // A peer is authenticated (the cluster secret), but it may run another version or have a bug:
 // a node must not throw in any actor on what arrives. Every message type of the cluster's
@@ -11,18 +11,7 @@ import { SeededRandom } from '../../src/runtime/random.js';
 // and arbitrary values. A forged Raft or cluster message may well disturb the cluster (peers
 // are trusted for that); what is checked is that no handler throws.
 
-const PROTO_DIR = new URL('../../src/net/proto/', import.meta.url);
-const root = new protobuf.Root();
-for (const f of readdirSync(PROTO_DIR).filter((f) => f.endsWith('.proto') && f !== 'runtime.proto' && f !== 'bridge.proto').sort()) {
-  root.loadSync(new URL(f, PROTO_DIR).pathname, { keepCase: false });
-}
-root.resolveAll();
-const types: protobuf.Type[] = [];
-const collect = (ns: protobuf.ReflectionObject): void => {
-  if (ns instanceof protobuf.Type) types.push(ns);
-  if (ns instanceof protobuf.Namespace) for (const c of ns.nestedArray) collect(c);
-};
-collect(root);
+const types = protoTypes((file) => file !== 'runtime.proto' && file !== 'bridge.proto');
 
 const STRINGS = ['', 'n1', 'n2', 'm0', 'm1', '/', '/d', '/m', '/d/f', 'x'.repeat(300), 'lease-1', 'c1', 'clients#/clients', 'n2#/n2', '{"op":"ls","path":"/"}', 'read', 'write'];
 const NUMBERS = [0, 1, 2, 3, 7, 100, 2 ** 31, 2 ** 40, 2 ** 53 - 1];

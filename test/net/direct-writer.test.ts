@@ -1,22 +1,14 @@
-import { readdirSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { DirectWriter } from '../../src/net/direct-writer.js';
-import { protoPath } from '../../src/net/registry.js';
 import { SeededRandom } from '../../src/runtime/random.js';
+import { protoTypes } from '../support/proto-types.js';
 
 // Every message govfs sends, with every field set, must decode the same whether protobufjs's
 // Writer or the DirectWriter encoded it.
 
-const root = new protobuf.Root();
-for (const f of readdirSync(protoPath('')).filter((x) => x.endsWith('.proto')).sort()) root.loadSync(protoPath(f), { keepCase: false });
-root.resolveAll();
-const types: protobuf.Type[] = [];
-const collect = (ns: protobuf.ReflectionObject): void => {
-  if (ns instanceof protobuf.Type) types.push(ns);
-  if (ns instanceof protobuf.Namespace) for (const c of ns.nestedArray) collect(c);
-};
-collect(root);
+const types = protoTypes();
+const fsReply = types.find((t) => t.fullName === '.govfs.fs.FsReply')!;
 
 const STRINGS = ['', 'a', '/1/0-123/f7', 'naïve 文件 😀', 'x'.repeat(42), 'é'.repeat(43), '😀'.repeat(100), 'long '.repeat(40_000)];
 const NUMBERS = [0, 1, 127, 128, 16_383, 16_384, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1, 2 ** 32 + 5, 2 ** 53 - 1];
@@ -74,7 +66,7 @@ describe('DirectWriter', () => {
   });
 
   it('moves a nested part up when its length needs more than the one byte kept for it', () => {
-    const type = root.lookupType('govfs.fs.FsReply');
+    const type = fsReply;
     const w = new DirectWriter(16);
     for (const n of [100, 127, 128, 300, 16_383, 16_384, 70_000]) {
       const msg = type.fromObject({ ok: false, error: { code: 'EINVAL', message: 'm'.repeat(n), path: '/a' }, index: 9 });
@@ -84,7 +76,7 @@ describe('DirectWriter', () => {
   });
 
   it('writes straight into the region it is given, and moves out into its own buffer when the message does not fit', () => {
-    const type = root.lookupType('govfs.fs.FsReply');
+    const type = fsReply;
     const msg = type.fromObject({ ok: true, resultJson: JSON.stringify(Array.from({ length: 30 }, (_, i) => ({ name: `f${i}`, kind: 'file' }))), index: 2 ** 40 });
     const want = type.encode(msg).finish();
     const ring = new Uint8Array(new SharedArrayBuffer(4096));
@@ -103,7 +95,7 @@ describe('DirectWriter', () => {
   });
 
   it('writes a lone UTF-16 surrogate as U+FFFD, in short strings and long ones', () => {
-    const type = root.lookupType('govfs.fs.FsReply');
+    const type = fsReply;
     for (const s of ['a\ud800b', `${'x'.repeat(50)}\udc00`]) {
       const bytes = (type.encode(type.fromObject({ resultJson: s }), new DirectWriter() as unknown as protobuf.Writer) as unknown as DirectWriter).finish();
       expect((type.decode(bytes) as unknown as { resultJson: string }).resultJson).toBe(s.replace(/[\ud800-\udfff]/g, '\ufffd'));
