@@ -133,13 +133,14 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const redirect = (r: MinistryRecord) => [{ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down }];
   const fail = (reply: Reply, code: string, message: string, path: string, extra: Record<string, unknown> = {}): void =>
     reply({ type: 'govfs.fs.FsReply', ok: false, error: { code, message, path }, ministry: record.id, ...extra });
-  /** Answer with an operation's result, as of log position `at`. */
-  const answer = (reply: Reply, result: Outcome, at: { index: number; term?: number }): void => {
-    // Fields set one by one, not spread from `at`: this runs for every change answered.
+  /** Answer with an operation's result, as of log position `index` (of `term`, for a change).
+   * Plain arguments and fields set one by one, no position object spread into the reply: this
+   * runs for every read and change answered. */
+  const answer = (reply: Reply, result: Outcome, index: number, term?: number): void => {
     const msg: Record<string, unknown> = result.ok
-      ? { type: 'govfs.fs.FsReply', ok: true, resultJson: result.json ?? JSON.stringify(result.value), index: at.index, ministry: record.id }
-      : { type: 'govfs.fs.FsReply', ok: false, error: result.error, index: at.index, ministry: record.id };
-    if (at.term !== undefined) msg['term'] = at.term;
+      ? { type: 'govfs.fs.FsReply', ok: true, resultJson: result.json ?? JSON.stringify(result.value), index, ministry: record.id }
+      : { type: 'govfs.fs.FsReply', ok: false, error: result.error, index, ministry: record.id };
+    if (term !== undefined) msg['term'] = term;
     reply(msg);
   };
   /** The request's operation, or null once the request has been answered: malformed, or it
@@ -211,11 +212,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
 
   const serveRead = (req: FsRequest, reply: Reply): void => {
     const op = parseOp(req, reply);
-    if (!op) return;
-    // As answer() does, without its position object (this runs for every read).
-    const r = ns.read(op, args.clusterState());
-    const index = raft.applied;
-    reply(r.ok ? { type: 'govfs.fs.FsReply', ok: true, resultJson: r.json ?? JSON.stringify(r.value), index, ministry: record.id } : { type: 'govfs.fs.FsReply', ok: false, error: r.error, index, ministry: record.id });
+    if (op) answer(reply, ns.read(op, args.clusterState()), raft.applied);
   };
 
   /** A configured static subtree, not yet formed as far as this member knows, that `op`
@@ -304,7 +301,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     const saved = ns.completed(req.clientId, req.seq);
     if (saved) {
       // It applied at or before what this member has applied: reads wait for that much.
-      answer(reply, saved, { index: raft.applied });
+      answer(reply, saved, raft.applied);
       return;
     }
     const op = parseOp(req, reply);
@@ -373,7 +370,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         fail(reply, 'EAGAIN', `change lost to a new minister (${outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: redirect(record) });
         return;
       }
-      answer(reply, outcome.result as Outcome, { index: ticket.index, term: ticket.term });
+      answer(reply, outcome.result as Outcome, ticket.index, ticket.term);
     });
   };
 
