@@ -3,7 +3,7 @@
 // every appointment a term higher than any before (thesis 4.4, "Dictatorial Raft"). Every node
 // applies the same orders in the same order, so every node knows the subtree map.
 
-import { isValidPath } from '../fs/path.js';
+import { isValidPath, isWithin } from '../fs/path.js';
 
 export interface MinistryRecord {
   id: string;
@@ -166,12 +166,9 @@ export class ClusterState {
   }
 }
 
-/** `path` is `root` or below it, by whole segments. */
-export function isWithin(path: string, root: string): boolean {
-  if (root === '/') return path.startsWith('/');
-  // No `root + '/'`: this runs for every ministry on every request a node routes.
-  return path.startsWith(root) && (path.length === root.length || path.charCodeAt(root.length) === 47 /* '/' */);
-}
+/** `path` is `root` or below it, by whole segments (the path module's, which builds no
+ * string: it runs for every ministry on every request a node routes). */
+export { isWithin };
 
 export function encodeOrder(order: ClusterOrder): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(order));
