@@ -19,7 +19,8 @@ export const CLIENT_CHANGE_TAG = 0x01;
 const HEADER = 28;
 const KINDS = ['mkdir', 'create', 'rm', 'rmdir', 'rename'] as const;
 type Kind = (typeof KINDS)[number];
-const KIND_CODE: Record<Kind, number> = { mkdir: 1, create: 2, rm: 3, rmdir: 4, rename: 5 };
+/** A kind's code is its place in KINDS, from 1. */
+const KIND_CODE = Object.fromEntries(KINDS.map((k, i) => [k, i + 1])) as Record<Kind, number>;
 const F_FLAG = 1;
 const F_EXCLUSIVE_GIVEN = 2;
 const F_EXCLUSIVE = 4;

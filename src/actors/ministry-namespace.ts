@@ -56,19 +56,16 @@ export class MinistryNamespace {
     this.ns = new Namespace(root);
   }
 
-  /** The log entry for a client's change: the minister stamps it with its clock. Binary
-   * (ministry-entry.ts) when the request is well formed, JSON otherwise, so that apply
-   * refuses it the same way on every member. Throws FsError EINVAL when `op` is not a change. */
+  /** The log entry for a client's change (`op` checked by isClientOp, as the minister does
+   * when it reads the request): the minister stamps it with its clock. Binary
+   * (ministry-entry.ts; its numbers are doubles, so a sequence number apply refuses is
+   * refused the same way as from JSON). Throws FsError EINVAL when `op` is not a change. */
   static encodeEntry(e: { clientId: string; seq: number; acked: number; op: ClientOp; now: number }): Uint8Array {
     const body = toMutation(e.op);
     if (!body) throw new FsError('EINVAL', `${String(e.op.op)} is not a change`);
     const entry: NsClientOp = { op: 'client', clientId: e.clientId, seq: e.seq, now: e.now, body };
     if (e.acked > 0 && e.acked < e.seq) entry.acked = e.acked;
-    if (isClientOp(e.op) && typeof e.clientId === 'string' && Number.isSafeInteger(e.seq) && Number.isSafeInteger(e.acked)) {
-      const binary = encodeClientChange(entry);
-      if (binary) return binary;
-    }
-    return enc.encode(JSON.stringify(entry));
+    return encodeClientChange(entry) ?? enc.encode(JSON.stringify(entry));
   }
 
   /** The log entry that forgets clients silent for `ttlMs` (RIFL's garbage collection). A
