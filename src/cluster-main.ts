@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Logger } from 'pino';
 import type { NodeConfig } from './actors/node.js';
 import { nodesNeeded, staffingProblem } from './actors/cluster-state.js';
@@ -123,7 +124,7 @@ export class LocalCluster {
       for (let i = 0; i < nodes; i++) {
         const id = nodeIds[i]!;
         const config: NodeConfig = { id, nodes: nodeIds, addresses, ministries };
-        await sched.spawnRoot(id, { behaviour: 'govfs.node', args: config }, { thread: threadOf(i), storageDir: join(dataDir, id) });
+        await sched.spawnRoot(id, { behaviour: 'govfs.node', args: config }, { thread: threadOf(i), ...localNodeStorage(dataDir, id) });
       }
     } catch (e) {
       await bridge.stop({ abrupt: true }).catch(() => {});

@@ -11,7 +11,7 @@
 
 import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './fs/status.js';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { localNodeStorage } from './runtime/storage-lmdb.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
@@ -159,7 +159,7 @@ export class Cluster {
 
   private async spawnNode(id: string): Promise<void> {
     const threads = this.threads!;
-    await threads.spawnRoot(id, { behaviour: 'govfs.node', args: this.configs.get(id)! }, { thread: this.threadOf.get(id)!, storageDir: join(this.dataDir!, id) });
+    await threads.spawnRoot(id, { behaviour: 'govfs.node', args: this.configs.get(id)! }, { thread: this.threadOf.get(id)!, ...localNodeStorage(this.dataDir!, id) });
   }
 
   /** A new client. Under `sim`, awaiting its calls advances virtual time; `host` puts it on a

@@ -41,7 +41,9 @@ export interface WorkerStats {
 
 /** The control API a worker exposes to the main thread over comlink. */
 export interface WorkerControl {
-  spawnRoot(name: string, spec: NamedBehaviour, opts: { storageDir?: string; host?: string }): Promise<string>;
+  /** `storageName`: the host's database in the environment shared at `storageDir`
+   * (LmdbStorage.openShared); without it the host has the environment to itself. */
+  spawnRoot(name: string, spec: NamedBehaviour, opts: { storageDir?: string; storageName?: string; host?: string }): Promise<string>;
   stopRoot(name: string): Promise<void>;
   stats(): Promise<WorkerStats>;
   shutdown(): Promise<void>;
@@ -87,7 +89,7 @@ const control: WorkerControl = {
     const host = opts.host ?? name;
     let storage: Storage | undefined;
     if (opts.storageDir) {
-      storage = LmdbStorage.open(opts.storageDir);
+      storage = opts.storageName === undefined ? LmdbStorage.open(opts.storageDir) : LmdbStorage.openShared(opts.storageDir, opts.storageName);
       storages.set(host, storage);
     }
     return runtime.spawnRoot(name, spec, { host, storage }).address;
@@ -131,6 +133,7 @@ const control: WorkerControl = {
     inbox.close();
     for (const s of storages.values()) await s.close();
     storages.clear();
+    await LmdbStorage.closeShared();
   },
 };
 

@@ -123,12 +123,13 @@ export class ThreadsScheduler {
     return scheduler;
   }
 
-  /** Start a host's root actor on a worker thread; `storageDir` gives it lmdb storage. */
-  async spawnRoot<M = Message>(name: string, spec: NamedBehaviour, opts: { thread?: number; storageDir?: string; host?: string } = {}): Promise<Ref<M>> {
+  /** Start a host's root actor on a worker thread; `storageDir` gives it lmdb storage (its own
+   * environment, or with `storageName` its database in an environment shared there). */
+  async spawnRoot<M = Message>(name: string, spec: NamedBehaviour, opts: { thread?: number; storageDir?: string; storageName?: string; host?: string } = {}): Promise<Ref<M>> {
     const thread = opts.thread ?? 0;
     const control = this.controls[thread];
     if (!control) throw new RuntimeError('EINVAL', `no thread ${thread} (this scheduler runs 0..${this.threads - 1})`);
-    const address = await control.spawnRoot(name, spec, { storageDir: opts.storageDir, host: opts.host });
+    const address = await control.spawnRoot(name, spec, { storageDir: opts.storageDir, storageName: opts.storageName, host: opts.host });
     return this.runtime.ref<M>(address);
   }
 
