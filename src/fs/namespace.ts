@@ -53,7 +53,8 @@
 // A record holds at most as many results as the client had requests in flight.
 
 import { FsError, fsErrors, isFsErrorCode, type FsErrorData } from './errors.js';
-import { formatPath, isAncestor, parsePath } from './path.js';
+import { ByteReader, ByteWriter } from './bytes.js';
+import { formatPath, isAncestor, isValidName, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
 import { IntTable } from '../runtime/int-table.js';
 
@@ -178,6 +179,9 @@ interface INode extends Stat {
   children: Map<string, INode> | null;
 }
 
+/** Binary snapshots (version 3 on) start with these bytes; JSON ones (1 and 2) with '{'. */
+const SNAPSHOT_MAGIC = [0x00, 0x47, 0x4e, 0x53]; // "\0GNS"
+const BINARY_SNAPSHOT_VERSION = 3;
 const SNAPSHOT_FORMAT = 'govfs.namespace';
 const SNAPSHOT_VERSION = 2;
 const MAX_CLIENT_ID = 256;
@@ -531,27 +535,86 @@ export class Namespace {
 
   // --- snapshots -----------------------------------------------------------------------------
 
-  /** The whole replicated state as bytes (canonical JSON: same state, same bytes). */
+  /** The whole replicated state as bytes (canonical: same state, same bytes). Binary, see
+   * SNAPSHOT_MAGIC; as JSON a namespace of n files took about 1.2 µs and 100 bytes per file,
+   * and a ministry's three replicas on one thread took their snapshots together. */
   snapshot(): Uint8Array {
-    const clients = this.clientIds().map((id) => {
+    const w = new ByteWriter();
+    w.bytes(SNAPSHOT_MAGIC);
+    w.u8(BINARY_SNAPSHOT_VERSION);
+    w.string(this.root);
+    w.f64(this._version);
+    w.f64(this.nextIno);
+    writeNode(w, this.rootNode);
+    const ids = this.clientIds();
+    w.u32(ids.length);
+    for (const id of ids) {
       const r = this.clients.get(id) as ClientState;
       const results = r.results.sortedEntries();
-      return [id, { acked: r.acked, results, lastSeen: r.lastSeen }] as const;
-    });
-    const doc = {
-      format: SNAPSHOT_FORMAT,
-      v: SNAPSHOT_VERSION,
-      root: this.root,
-      version: this._version,
-      nextIno: this.nextIno,
-      tree: encodeNode(this.rootNode),
-      clients,
-    };
-    return new TextEncoder().encode(JSON.stringify(doc));
+      w.string(id);
+      w.f64(r.acked);
+      w.f64(r.lastSeen);
+      w.u32(results.length);
+      for (const [seq, result] of results) {
+        w.f64(seq);
+        w.string(JSON.stringify(result));
+      }
+    }
+    return w.finish();
   }
 
-  /** Rebuild from `snapshot()` bytes. EINVAL (naming what is wrong) for corrupt input. */
+  /** Rebuild from `snapshot()` bytes, binary or the JSON of versions 1 and 2. EINVAL (naming
+   * what is wrong) for corrupt input. */
   static restore(bytes: Uint8Array): Namespace {
+    const corrupt = (what: string) => new FsError('EINVAL', `corrupt namespace snapshot: ${what}`);
+    if (!SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b)) return Namespace.restoreJson(bytes);
+    const r = new ByteReader(bytes, corrupt);
+    r.at = SNAPSHOT_MAGIC.length;
+    const v = r.u8();
+    if (v !== BINARY_SNAPSHOT_VERSION) throw corrupt(`unsupported format version ${v}`);
+    let ns: Namespace;
+    try {
+      ns = new Namespace(r.string());
+    } catch {
+      throw corrupt('bad root path');
+    }
+    const version = r.f64();
+    const nextIno = r.f64();
+    if (!isCount(version)) throw corrupt('bad version');
+    if (!isCount(nextIno) || nextIno < 2) throw corrupt('bad nextIno');
+    const root = readNode(r, corrupt, new Set<number>(), nextIno, version, 0);
+    if (root.kind !== 'dir') throw corrupt('the root is not a directory');
+    ns.rootNode = root;
+    ns._version = version;
+    ns.nextIno = nextIno;
+    const clients = r.u32();
+    for (let i = 0; i < clients; i++) {
+      const id = r.string();
+      if (ns.clients.has(id)) throw corrupt(`client ${id} twice`);
+      const acked = r.f64();
+      const lastSeen = r.f64();
+      if (!isCount(acked) || !Number.isFinite(lastSeen)) throw corrupt(`bad record of client ${id}`);
+      const rec: ClientState = { acked, results: new IntTable(8), lastSeen };
+      const n = r.u32();
+      for (let k = 0; k < n; k++) {
+        const seq = r.f64();
+        let result: unknown;
+        try {
+          result = JSON.parse(r.string());
+        } catch {
+          throw corrupt(`bad saved result of client ${id}`);
+        }
+        if (!isCount(seq) || seq <= acked || rec.results.has(seq) || !isResult(result)) throw corrupt(`bad saved result of client ${id}`);
+        rec.results.set(seq, deepFreeze(result));
+      }
+      ns.clients.set(id, rec);
+    }
+    r.end();
+    return ns;
+  }
+
+  /** Snapshots of format versions 1 and 2 were JSON. */
+  private static restoreJson(bytes: Uint8Array): Namespace {
     let doc: unknown;
     try {
       doc = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
@@ -661,16 +724,59 @@ function deepFreeze<T>(x: T): T {
   return x;
 }
 
-type EncodedNode =
-  | { ino: number; kind: 'file'; size: number; btime: number; ctime: number; mtime: number; version: number }
-  | { ino: number; kind: 'dir'; btime: number; ctime: number; mtime: number; version: number; entries: Array<[string, EncodedNode]> };
+/** A node: kind (0 file, 1 directory), ino, btime, ctime, mtime, version, then a file's size
+ * or a directory's entry count and its entries (name, node) in name order. */
+function writeNode(w: ByteWriter, n: INode): void {
+  w.u8(n.children === null ? 0 : 1);
+  w.f64(n.ino);
+  w.f64(n.btime);
+  w.f64(n.ctime);
+  w.f64(n.mtime);
+  w.f64(n.version);
+  if (n.children === null) {
+    w.f64(n.size);
+    return;
+  }
+  // Names sort by UTF-16 code units (compareNames), which is also the default sort's order.
+  const names = [...n.children.keys()].sort();
+  w.u32(names.length);
+  for (const name of names) {
+    w.string(name);
+    writeNode(w, n.children.get(name) as INode);
+  }
+}
 
-function encodeNode(n: INode): EncodedNode {
-  if (n.children === null) return { ino: n.ino, kind: 'file', size: n.size, btime: n.btime, ctime: n.ctime, mtime: n.mtime, version: n.version };
-  const entries: Array<[string, EncodedNode]> = [...n.children.keys()]
-    .sort(compareNames)
-    .map((name) => [name, encodeNode(n.children?.get(name) as INode)]);
-  return { ino: n.ino, kind: 'dir', btime: n.btime, ctime: n.ctime, mtime: n.mtime, version: n.version, entries };
+function readNode(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<number>, nextIno: number, version: number, depth: number): INode {
+  if (depth > 4096) throw corrupt('tree too deep');
+  const kind = r.u8();
+  const ino = r.f64();
+  if (!isCount(ino) || ino < 1 || ino >= nextIno || seen.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
+  seen.add(ino);
+  const btime = r.f64();
+  const ctime = r.f64();
+  const mtime = r.f64();
+  const v = r.f64();
+  if (!Number.isFinite(btime) || !Number.isFinite(ctime) || !Number.isFinite(mtime)) throw corrupt(`inode ${ino}: bad time`);
+  if (!isCount(v) || v > version) throw corrupt(`inode ${ino}: bad version`);
+  if (kind === 0) {
+    const size = r.f64();
+    if (!isCount(size)) throw corrupt(`inode ${ino}: bad size`);
+    return { ino, kind: 'file', size, btime, ctime, mtime, version: v, children: null };
+  }
+  if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
+  const count = r.u32();
+  // Every entry takes at least 50 bytes: a count beyond what is left is corrupt, and must not
+  // make a loop run that long.
+  if (count > r.left / 50) throw corrupt(`inode ${ino}: ${count} entries in ${r.left} bytes`);
+  const children = new Map<string, INode>();
+  let last = '';
+  for (let i = 0; i < count; i++) {
+    const name = r.string();
+    if ((i > 0 && name <= last) || !isValidName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
+    last = name;
+    children.set(name, readNode(r, corrupt, seen, nextIno, version, depth + 1));
+  }
+  return { ino, kind: 'dir', size: 0, btime, ctime, mtime, version: v, children };
 }
 
 function decodeNode(

@@ -339,7 +339,7 @@ describe('Namespace: exactly-once client table', () => {
     expect(ns.lastClientOutcome).toBe('saved');
     // The retry refreshed lastSeen only.
     expect(ns.client('c1')).toMatchObject({ acked: 0, results: new Map([[1, r1]]) });
-    expect(ns.client('c1')?.lastSeen).toBeGreaterThan(JSON.parse(new TextDecoder().decode(snap)).clients[0][1].lastSeen);
+    expect(ns.client('c1')?.lastSeen).toBeGreaterThan(Namespace.restore(snap).client('c1')!.lastSeen);
   });
 
   it('errors are results too: a retry of a failed request fails the same way', () => {
@@ -416,17 +416,48 @@ describe('Namespace: exactly-once client table', () => {
   });
 });
 
+/** A snapshot as govfs wrote them as JSON (format version 2): a fresh namespace at '/'. */
+const jsonSnapshot = () => ({
+  format: 'govfs.namespace',
+  v: 2,
+  root: '/',
+  version: 0,
+  nextIno: 2,
+  tree: { ino: 1, kind: 'dir', btime: 0, ctime: 0, mtime: 0, version: 0, entries: [] as unknown[] },
+  clients: [] as unknown[],
+});
+const jsonBytes = (doc: unknown) => new TextEncoder().encode(JSON.stringify(doc));
+
 describe('Namespace: snapshots', () => {
+  it('reads a version 2 (JSON) snapshot into the same state as the binary one', () => {
+    const ns = new Namespace();
+    const r = unwrap(ns.apply({ op: 'client', clientId: 'c1', seq: 1, now: 5, body: { op: 'mkdir', path: '/d' } }));
+    unwrap(ns.apply({ op: 'create', path: '/d/f', now: 6 }));
+    unwrap(ns.apply({ op: 'setSize', path: '/d/f', size: 7, now: 8 }));
+    const doc = {
+      ...jsonSnapshot(),
+      version: 3,
+      nextIno: 4,
+      tree: {
+        ino: 1, kind: 'dir', btime: 0, ctime: 5, mtime: 5, version: 1,
+        entries: [['d', { ino: 2, kind: 'dir', btime: 5, ctime: 6, mtime: 6, version: 2, entries: [['f', { ino: 3, kind: 'file', size: 7, btime: 6, ctime: 8, mtime: 8, version: 3 }]] }]],
+      },
+      clients: [['c1', { acked: 0, results: [[1, r]], lastSeen: 5 }]],
+    };
+    const back = Namespace.restore(jsonBytes(doc));
+    expect(back.snapshot()).toEqual(ns.snapshot());
+  });
+
   it('reads a version 1 snapshot (one saved result per client)', () => {
     const ns = new Namespace();
     const r = unwrap(ns.apply({ op: 'client', clientId: 'c1', seq: 4, now: 10, body: { op: 'mkdir', path: '/d' } }));
-    const doc = JSON.parse(new TextDecoder().decode(ns.snapshot()));
+    const doc = jsonSnapshot();
     doc.v = 1;
     doc.clients = [
       ['c1', { lastSeq: 4, lastResult: r, lastSeen: 10 }],
       ['c2', { lastSeq: 9, lastResult: null, lastSeen: 10 }],
     ];
-    const back = Namespace.restore(new TextEncoder().encode(JSON.stringify(doc)));
+    const back = Namespace.restore(jsonBytes(doc));
     expect(back.client('c1')).toEqual({ acked: 3, results: new Map([[4, r]]), lastSeen: 10 });
     expect(back.client('c2')).toEqual({ acked: 9, results: new Map(), lastSeen: 10 });
     expect(back.apply({ op: 'client', clientId: 'c1', seq: 4, now: 11, body: { op: 'mkdir', path: '/d' } })).toEqual(r);
@@ -460,8 +491,8 @@ describe('Namespace: snapshots', () => {
     expect(back.stat('/a/n').ino).toBe(ns.stat('/a/n').ino);
   });
 
-  it('rejects corrupt snapshots with EINVAL', () => {
-    const good = JSON.parse(new TextDecoder().decode(new Namespace().snapshot()));
+  it('rejects corrupt JSON snapshots with EINVAL', () => {
+    const good = jsonSnapshot();
     const variants: unknown[] = [
       'not json',
       { ...good, format: 'x' },
@@ -482,5 +513,53 @@ describe('Namespace: snapshots', () => {
       expect(() => Namespace.restore(bytes), JSON.stringify(v)).toThrow(expect.objectContaining({ code: 'EINVAL' }));
     }
     expect(() => Namespace.restore(new Uint8Array([0xff, 0xfe]))).toThrow(/corrupt namespace snapshot/);
+  });
+
+  it('rejects corrupt binary snapshots with EINVAL: every truncation, and byte flips never throw anything else', () => {
+    const ns = new Namespace();
+    unwrap(ns.apply({ op: 'client', clientId: 'c1', seq: 1, now: 5, body: { op: 'mkdir', path: '/d/e', parents: true } }));
+    for (let i = 0; i < 5; i++) unwrap(ns.apply({ op: 'client', clientId: `c${i % 2}`, seq: 2 + i, now: 6 + i, body: { op: 'create', path: `/d/f${i}` } }));
+    const bytes = ns.snapshot();
+    expect(Namespace.restore(bytes).snapshot()).toEqual(bytes);
+    for (let n = 0; n < bytes.length; n++) {
+      expect(() => Namespace.restore(bytes.subarray(0, n)), `cut at ${n}`).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    }
+    expect(() => Namespace.restore(new Uint8Array([...bytes, 0]))).toThrow(/bytes after the end/);
+    const version = bytes.slice();
+    version[4] = 9;
+    expect(() => Namespace.restore(version)).toThrow(/unsupported format version 9/);
+    // Deterministic pseudo-random flips: whatever a flip makes of the bytes, restore either
+    // rebuilds some namespace or refuses with EINVAL.
+    let x = 12345;
+    const rand = () => ((x = (x * 1103515245 + 12345) >>> 0) / 2 ** 32);
+    let refused = 0;
+    for (let t = 0; t < 2000; t++) {
+      const b = bytes.slice();
+      for (let k = 0; k < 1 + Math.floor(rand() * 3); k++) b[Math.floor(rand() * b.length)] = Math.floor(rand() * 256);
+      try {
+        Namespace.restore(b);
+      } catch (e) {
+        expect(e).toMatchObject({ code: 'EINVAL' });
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+  });
+
+  it('refuses entries out of name order (a snapshot is canonical: same state, same bytes)', () => {
+    const ns = new Namespace();
+    unwrap(ns.apply({ op: 'create', path: '/a', now: 1 }));
+    unwrap(ns.apply({ op: 'create', path: '/b', now: 1 }));
+    const bytes = ns.snapshot();
+    const swapped = bytes.slice();
+    // The two names are one byte each: swap them.
+    const at = (c: string) => bytes.findIndex((v, i) => v === c.charCodeAt(0) && bytes[i - 4] === 1 && bytes[i - 3] === 0);
+    const ia = at('a');
+    const ib = at('b');
+    expect(ia).toBeGreaterThan(0);
+    expect(ib).toBeGreaterThan(ia);
+    swapped[ia] = 0x62;
+    swapped[ib] = 0x61;
+    expect(() => Namespace.restore(swapped)).toThrow(/unordered entry name/);
   });
 });
