@@ -13,6 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
+import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Logger } from 'pino';
 import type { NodeConfig } from './actors/node.js';
@@ -70,6 +71,7 @@ export class LocalCluster {
   private constructor(
     private readonly sched: ThreadsScheduler,
     private readonly bridge: Bridge,
+    private readonly lock: DataDirLock,
     init: { nodeIds: string[]; addresses: Record<string, string>; dataDir: string; shape: ClusterShape; threads: number },
   ) {
     this.nodeIds = init.nodeIds;
@@ -102,8 +104,15 @@ export class LocalCluster {
     const threads = opts.threads ?? Math.max(1, Math.min(nodes, availableParallelism()));
     if (!Number.isInteger(threads) || threads < 1) throw new RuntimeError('EINVAL', `--threads must be a positive integer, got ${threads}`);
 
+    const lock = lockDataDir(dataDir, 'govfs cluster');
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    const sched = await ThreadsScheduler.start({ threads, logger: opts.logger, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
+    let sched: ThreadsScheduler;
+    try {
+      sched = await ThreadsScheduler.start({ threads, logger: opts.logger, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
     const nodeIds = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
     const threadOf = (i: number) => i % threads;
     const addresses = Object.fromEntries(nodeIds.map((id, i) => [id, `t${threadOf(i)}#/${id}`]));
@@ -129,9 +138,10 @@ export class LocalCluster {
     } catch (e) {
       await bridge.stop({ abrupt: true }).catch(() => {});
       await sched.stop();
+      lock.release();
       throw e;
     }
-    return new LocalCluster(sched, bridge, { nodeIds, addresses, dataDir, shape, threads });
+    return new LocalCluster(sched, bridge, lock, { nodeIds, addresses, dataDir, shape, threads });
   }
 
   /** 'host:port' clients connect to. */
@@ -149,5 +159,6 @@ export class LocalCluster {
   async stop(): Promise<void> {
     await this.bridge.stop();
     await this.sched.stop();
+    this.lock.release();
   }
 }

@@ -11,6 +11,7 @@
 
 import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './fs/status.js';
 import { mkdirSync } from 'node:fs';
+import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
@@ -71,6 +72,8 @@ export class Cluster {
   private pending = 0;
   private pumping = false;
   private readonly down = new Set<string>();
+  /** The data folder's lock (threads scheduler), given up by stop(). */
+  private lock: DataDirLock | null = null;
 
   private constructor(opts: {
     nodeIds: string[];
@@ -119,19 +122,32 @@ export class Cluster {
     } else {
       const dataDir = opts.dataDir ?? 'govfs-data';
       mkdirSync(dataDir, { recursive: true });
+      const lock = lockDataDir(dataDir, 'Cluster.start');
       const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-      const threads = await ThreadsScheduler.start({ threads: opts.threads, seed, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
+      let threads: ThreadsScheduler;
+      try {
+        threads = await ThreadsScheduler.start({ threads: opts.threads, seed, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
+      } catch (e) {
+        lock.release();
+        throw e;
+      }
       const threadOf = new Map(nodeIds.map((id, i) => [id, i % threads.threads]));
       const addresses = Object.fromEntries(nodeIds.map((id) => [id, `t${threadOf.get(id)}#/${id}`]));
       let self: Cluster | null = null;
       threads.runtime.spawnRoot('clients', () => ({ receive: (_ctx, msg) => self?.toClient(msg) }));
       cluster = new Cluster({ nodeIds, scheduler, sim: null, threads, configs, dataDir, clientRuntime: threads.runtime, seed });
+      cluster.lock = lock;
       self = cluster;
       for (const [id, t] of threadOf) cluster.threadOf.set(id, t);
-      for (const id of nodeIds) {
-        const config: NodeConfig = { ...base, id, addresses };
-        configs.set(id, config);
-        await cluster.spawnNode(id);
+      try {
+        for (const id of nodeIds) {
+          const config: NodeConfig = { ...base, id, addresses };
+          configs.set(id, config);
+          await cluster.spawnNode(id);
+        }
+      } catch (e) {
+        await cluster.stop();
+        throw e;
       }
     }
     if (opts.waitForReady ?? true) {
@@ -293,6 +309,7 @@ export class Cluster {
   async stop(): Promise<void> {
     if (this.sim) this.sim.stop();
     else await this.threads!.stop();
+    this.lock?.release();
   }
 
   private check(id: string): void {

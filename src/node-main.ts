@@ -13,6 +13,7 @@ import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
 import { RealDispatcher } from './runtime/real-dispatcher.js';
 import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
+import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { LmdbStorage } from './runtime/storage-lmdb.js';
 
 export interface NodeProcessOptions {
@@ -69,6 +70,7 @@ export class NodeProcess {
     readonly runtime: LocalRuntime,
     readonly bridge: Bridge,
     private readonly storage: LmdbStorage,
+    private readonly lock: DataDirLock,
     readonly nodeIds: string[],
   ) {}
 
@@ -86,7 +88,14 @@ export class NodeProcess {
     const targets = new Set(Object.values(addresses));
     const logger = opts.logger ?? defaultLogger();
     const runtime = new LocalRuntime({ location: id, dispatcher: new RealDispatcher(), registry: MessageRegistry.standard(), logger });
-    const storage = LmdbStorage.open(opts.dataDir);
+    const lock = lockDataDir(opts.dataDir, `govfs node ${id}`);
+    let storage: LmdbStorage;
+    try {
+      storage = LmdbStorage.open(opts.dataDir);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
     const bridge = new Bridge({
       runtime,
       secret: opts.secret,
@@ -101,11 +110,12 @@ export class NodeProcess {
       await bridge.start();
     } catch (e) {
       await storage.close();
+      lock.release();
       throw e;
     }
     const config: NodeConfig = { id, nodes: nodeIds, addresses, ministries: opts.ministries };
     runtime.spawnRoot(id, () => nodeBehaviour(config), { host: id, storage });
-    return new NodeProcess(id, runtime, bridge, storage, nodeIds);
+    return new NodeProcess(id, runtime, bridge, storage, lock, nodeIds);
   }
 
   get address(): string {
@@ -118,5 +128,6 @@ export class NodeProcess {
     this.runtime.stopAll();
     await this.bridge.stop();
     await this.storage.close();
+    this.lock.release();
   }
 }

@@ -97,6 +97,10 @@ describe('govfs against govfs cluster', () => {
     await startCluster();
     const ls = await govfs(['ls', '/x'], env());
     expect(ls).toMatchObject({ code: 0, stdout: 'f\nh\n' });
+    // One cluster per data folder: a second one on it is refused, naming the first.
+    const busy = await govfs(['cluster', '--nodes', '4', '--data', dir, '--listen', '127.0.0.1:0']);
+    expect(busy.code).toBe(1);
+    expect(busy.stderr).toMatch(/is in use by process \d+ \(govfs cluster, since /);
     // The stored shape is enforced.
     const wrong = await govfs(['cluster', '--nodes', '5', '--data', dir, '--listen', '127.0.0.1:0']);
     expect(wrong.code).toBe(1);

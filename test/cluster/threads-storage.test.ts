@@ -30,6 +30,8 @@ describe('cluster storage on worker threads', () => {
     const dataDir = tempDir();
     let cluster = await start(dataDir, 5, 2);
     try {
+      // One cluster per data folder.
+      await expect(start(dataDir, 5, 1)).rejects.toMatchObject({ code: 'EBUSY', message: expect.stringMatching(/in use by another cluster in this process/) });
       const fs = cluster.client();
       await fs.mkdir('/d');
       await Promise.all(Array.from({ length: 50 }, (_, k) => fs.create(`/d/a${k}`)));
