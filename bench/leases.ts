@@ -174,5 +174,20 @@ export function format(r: unknown): string {
   lines.push(`RangeWholeFile (s)    ${THESIS.wholeFileS.map((v) => v.toFixed(2).padStart(6)).join('')}`);
   const losses = x.sweep.filter((s) => s.writers >= 2 && s.byRowMeanMs >= s.wholeFileMeanMs);
   lines.push('', losses.length === 0 ? 'row locking beats whole-file for every W >= 2 (goal met)' : `row locking loses at: ${losses.map((s) => `${s.rowBytes} B x ${s.writers}`).join(', ')} (lock round trips cost more than the I/O they let overlap)`);
+  // Why small rows cannot win: whole-file writers take the file one after another, so the mean
+  // writer waits (W-1)/2 hand-offs; by row, each row passes through all W writers just the same
+  // (in the order their requests arrived), so the mean writer also waits (W-1)/2 hand-offs of
+  // its rows, and all row locking can save is the overlap of one writer's I/O with another's:
+  // at most 9 of its 10 rows of I/O.
+  for (const rowBytes of new Set(losses.map((s) => s.rowBytes))) {
+    const at = (w: number) => x.sweep.find((s) => s.rowBytes === rowBytes && s.writers === w);
+    const ws = x.sweep.filter((s) => s.rowBytes === rowBytes).map((s) => s.writers);
+    const lo = at(Math.min(...ws));
+    const hi = at(Math.max(...ws));
+    if (!lo || !hi || hi.writers === lo.writers) continue;
+    const handoffMs = (hi.wholeFileMeanMs - lo.wholeFileMeanMs) / ((hi.writers - lo.writers) / 2);
+    const ioMs = ((ROWS - 1) * rowBytes) / (MBPS * 1e6) * 1000;
+    lines.push(`at ${rowBytes} B rows: one lock hand-off took ${handoffMs.toFixed(2)} ms (whole-file, ${lo.writers} to ${hi.writers} writers), and the most row locking can overlap is ${ioMs < 0.1 ? ioMs.toFixed(3) : ioMs.toFixed(1)} ms of I/O per writer${ioMs < handoffMs ? ': less than one hand-off, so by row cannot win there' : ''}`);
+  }
   return lines.join('\n');
 }
