@@ -156,6 +156,48 @@ describe('client sessions (sim)', () => {
   const sessionsOf = (cluster: Cluster, node: string) =>
     [...cluster.sim!.host(node).runtime.cells.keys()].filter((p) => p.startsWith(`/${node}/role/session-`));
 
+  it('a client heard from keeps its session, though its member passes touches on at most every TTL/32; once silent it ends a TTL after the last request, not before', async () => {
+    const ttl = 1_000;
+    const cluster = await Cluster.start({ nodes: 5, seed: 27, sessionTtlMs: ttl, leaseTtlMs: 5_000 });
+    const fs = cluster.client({ clientId: 'carol' });
+    await fs.create('/f');
+    const root = (await cluster.status()).ministries.find((m) => m.subtree === '/')!;
+    const session = () => cluster.sim!.host(root.minister).runtime.cells.get(`/${root.minister}/role/session-carol`);
+    const first = session();
+    expect(first).toBeDefined();
+    // A change every 10 ms for three TTLs: most of them are not passed on to the session
+    // (TTL/32 = 31 ms), and it is the same session throughout.
+    let lastSent = 0;
+    for (let i = 0; i < 300; i++) {
+      lastSent = cluster.now();
+      await fs.create(`/g${i}`);
+      await cluster.runFor(Math.max(0, lastSent + 10 - cluster.now()));
+      expect(session()).toBe(first);
+    }
+    // Silent now. The last touch passed on may be up to TTL/32 older than the last request:
+    // the session allows for that, so it ends no sooner than a TTL after the last request.
+    // A session checks every TTL/4; 16 more clients go quiet at 16 different moments of that
+    // period, so that some check falls in the TTL/32 the allowance covers.
+    const check = async (id: string, burstMs: number): Promise<void> => {
+      const c = id === 'carol' ? fs : cluster.client({ clientId: id });
+      const cell = () => cluster.sim!.host(root.minister).runtime.cells.get(`/${root.minister}/role/session-${id}`);
+      if (id !== 'carol') {
+        for (const end = cluster.now() + burstMs; cluster.now() < end; ) {
+          lastSent = cluster.now();
+          await c.create(`/${id}-${lastSent}`);
+          await cluster.runFor(Math.max(0, lastSent + 10 - cluster.now()));
+        }
+      }
+      expect(await cluster.waitFor(() => cell() === undefined, 5_000)).toBe(true);
+      const silentFor = cluster.now() - lastSent;
+      expect(silentFor, id).toBeGreaterThanOrEqual(ttl);
+      expect(silentFor, id).toBeLessThanOrEqual(ttl + ttl / 32 + ttl / 4 + 50); // + a check period, and slack
+    };
+    await check('carol', 0);
+    for (let k = 0; k < 16; k++) await check(`dave${k}`, 100 + (k * ttl) / 4 / 16);
+    await cluster.stop();
+  });
+
   it('are actors under the role that serves the client; they end when the client goes quiet, and with the role', async () => {
     const cluster = await Cluster.start({ nodes: 5, seed: 26, sessionTtlMs: 1_000, leaseTtlMs: 5_000 });
     const fs = cluster.client({ clientId: 'alice' });
