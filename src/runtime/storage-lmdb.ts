@@ -28,7 +28,7 @@ type Db = Database<Buffer, Buffer>;
 const MAX_SHARED_DBS = 1024;
 /** This thread's shared environments by directory, with the databases opened in each (kept
  * open for the thread's life: LMDB database handles are not safe to close under writers). */
-const sharedEnvs = new Map<string, { root: RootDatabase<Buffer, Buffer>; dbs: Map<string, Db> }>();
+const sharedEnvs = new Map<string, { root: RootDatabase<Buffer, Buffer>; dbs: Map<string, Db>; commits: { count: number } }>();
 
 /** Where a node of a local cluster (`Cluster.start`, `govfs cluster`) keeps its storage
  * under `dataDir`: its own database in the cluster's shared environment `dataDir/nodes`, or,
@@ -57,16 +57,16 @@ export class LmdbStorage implements Storage {
     | undefined;
   private failure: RuntimeError | undefined;
   private closed = false;
-  private commits = 0;
 
   private constructor(
     private readonly db: Db,
     readonly dir: string,
+    /** Transactions the environment committed (counted once per environment: lmdb-js has no
+     * way to remove a commit listener, and a shared one outlives its storages). */
+    private readonly commits: { count: number },
     /** A named database in an environment others share: closing it leaves the environment open. */
     private readonly shared = false,
-  ) {
-    db.on('aftercommit', () => this.commits++);
-  }
+  ) {}
 
   /** Opens (creating if needed) the database `name` in the LMDB environment in `dir`, which
    * every storage this thread opens there shares: writes issued in one event turn commit in
@@ -86,7 +86,9 @@ export class LmdbStorage implements Storage {
           maxDbs: MAX_SHARED_DBS,
           ...(opts.mapSize === undefined ? {} : { mapSize: opts.mapSize }),
         });
-        env = { root, dbs: new Map() };
+        const commits = { count: 0 };
+        root.on('aftercommit', () => commits.count++);
+        env = { root, dbs: new Map(), commits };
         sharedEnvs.set(dir, env);
       }
       let db = env.dbs.get(name);
@@ -94,7 +96,7 @@ export class LmdbStorage implements Storage {
         db = env.root.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
         env.dbs.set(name, db);
       }
-      return new LmdbStorage(db, `${dir} (${name})`, true);
+      return new LmdbStorage(db, `${dir} (${name})`, env.commits, true);
     } catch (e) {
       throw ioError(`cannot open lmdb storage ${name} in ${dir}`, e);
     }
@@ -111,7 +113,9 @@ export class LmdbStorage implements Storage {
         overlappingSync: false,
         ...(opts.mapSize === undefined ? {} : { mapSize: opts.mapSize }),
       });
-      return new LmdbStorage(db, dir);
+      const commits = { count: 0 };
+      db.on('aftercommit', () => commits.count++);
+      return new LmdbStorage(db, dir, commits);
     } catch (e) {
       throw ioError(`cannot open lmdb storage in ${dir}`, e);
     }
@@ -126,7 +130,7 @@ export class LmdbStorage implements Storage {
 
   /** Number of transactions committed (each one fsync), for group-commit tests. */
   get flushCount(): number {
-    return this.commits;
+    return this.commits.count;
   }
 
   get(key: string): Uint8Array | undefined {
