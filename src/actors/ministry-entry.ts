@@ -13,6 +13,7 @@
 
 import { FsError } from '../fs/errors.js';
 import type { ClientOp, MutationOp } from '../fs/namespace.js';
+import { utf8Slice, utf8Write } from '../runtime/bytes.js';
 
 export const CLIENT_CHANGE_TAG = 0x01;
 
@@ -25,9 +26,6 @@ const F_FLAG = 1;
 const F_EXCLUSIVE_GIVEN = 2;
 const F_EXCLUSIVE = 4;
 const MAX_STRING_BYTES = 0xffff;
-
-const utf8Write = Buffer.prototype.utf8Write as (this: Uint8Array, s: string, offset: number, length: number) => number;
-const utf8Slice = Buffer.prototype.utf8Slice as (this: Uint8Array, start: number, end: number) => string;
 
 /** The entry for `c`, or null when its body has no binary form (it then goes as JSON). */
 export function encodeClientChange(c: ClientOp): Uint8Array | null {

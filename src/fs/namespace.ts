@@ -53,9 +53,9 @@
 // A record holds at most as many results as the client had requests in flight.
 
 import { FsError, fsErrors, isFsErrorCode, type FsErrorData } from './errors.js';
-import { ByteReader, ByteWriter } from './bytes.js';
 import { formatPath, isAncestor, isValidName, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
+import { ByteReader, ByteWriter } from '../runtime/bytes.js';
 import { IntTable } from '../runtime/int-table.js';
 
 export type NodeKind = 'dir' | 'file';

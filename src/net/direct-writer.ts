@@ -13,8 +13,8 @@
 // encoder writes it) instead of protobufjs's invalid three-byte form.
 
 import protobuf from 'protobufjs';
+import { utf8Write } from '../runtime/bytes.js';
 
-const utf8Write = Buffer.prototype.utf8Write as (this: Uint8Array, s: string, offset: number, length: number) => number;
 const { LongBits, float, base64 } = protobuf.util;
 
 /** Strings up to this many UTF-16 units take at most 3 × 42 = 126 bytes: a one-byte length. */

@@ -1,9 +1,12 @@
-// Little-endian binary writing and reading for snapshots: a growable writer, and a reader that
-// checks every read against the end and reports a short or overlong input through `corrupt`,
-// never with a RangeError.
+// Binary encoding helpers: Node's UTF-8 codec called on plain Uint8Arrays, and for snapshots
+// a little-endian growable writer and a reader that checks every read against the end and
+// reports a short or overlong input through `corrupt`, never with a RangeError.
 
-const utf8Write = Buffer.prototype.utf8Write as (this: Uint8Array, s: string, offset: number, length: number) => number;
-const utf8Slice = Buffer.prototype.utf8Slice as (this: Uint8Array, start: number, end: number) => string;
+/** Buffer's UTF-8 writer on any Uint8Array (`utf8Write.call(bytes, s, offset, room)`): the
+ * bytes written, without making a Buffer view per call. */
+export const utf8Write = Buffer.prototype.utf8Write as (this: Uint8Array, s: string, offset: number, length: number) => number;
+/** Buffer's UTF-8 reader on any Uint8Array (`utf8Slice.call(bytes, start, end)`). */
+export const utf8Slice = Buffer.prototype.utf8Slice as (this: Uint8Array, start: number, end: number) => string;
 
 export class ByteWriter {
   private buf: Uint8Array;
