@@ -28,7 +28,30 @@ type Db = Database<Buffer, Buffer>;
 const MAX_SHARED_DBS = 1024;
 /** This thread's shared environments by directory, with the databases opened in each (kept
  * open for the thread's life: LMDB database handles are not safe to close under writers). */
-const sharedEnvs = new Map<string, { root: RootDatabase<Buffer, Buffer>; dbs: Map<string, Db>; commits: { count: number } }>();
+const sharedEnvs = new Map<string, Env & { dbs: Map<string, Db> }>();
+
+/** An open environment and the count of transactions it committed. */
+interface Env {
+  root: RootDatabase<Buffer, Buffer>;
+  commits: { count: number };
+}
+
+/** Opens (creating if needed) the LMDB environment in `dir`, binary keys and values, with a
+ * commit that includes its fsync: a resolved write promise means durable (see top comment).
+ * Commits are counted here, once per environment: lmdb-js cannot remove a commit listener. */
+function openEnv(dir: string, opts: LmdbStorageOptions, maxDbs?: number): Env {
+  const root = open<Buffer, Buffer>({
+    path: dir,
+    keyEncoding: 'binary',
+    encoding: 'binary',
+    overlappingSync: false,
+    ...(maxDbs === undefined ? {} : { maxDbs }),
+    ...(opts.mapSize === undefined ? {} : { mapSize: opts.mapSize }),
+  });
+  const commits = { count: 0 };
+  root.on('aftercommit', () => commits.count++);
+  return { root, commits };
+}
 
 /** Where a node of a local cluster (`Cluster.start`, `govfs cluster`) keeps its storage
  * under `dataDir`: its own database in the cluster's shared environment `dataDir/nodes`, or,
@@ -61,8 +84,7 @@ export class LmdbStorage implements Storage {
   private constructor(
     private readonly db: Db,
     readonly dir: string,
-    /** Transactions the environment committed (counted once per environment: lmdb-js has no
-     * way to remove a commit listener, and a shared one outlives its storages). */
+    /** Transactions the environment committed (see openEnv). */
     private readonly commits: { count: number },
     /** A named database in an environment others share: closing it leaves the environment open. */
     private readonly shared = false,
@@ -75,20 +97,10 @@ export class LmdbStorage implements Storage {
    * sends its appends before its own write), so a round costs one lmdb transaction instead of
    * one per member. */
   static openShared(dir: string, name: string, opts: LmdbStorageOptions = {}): LmdbStorage {
-    let env = sharedEnvs.get(dir);
     try {
+      let env = sharedEnvs.get(dir);
       if (!env) {
-        const root = open<Buffer, Buffer>({
-          path: dir,
-          keyEncoding: 'binary',
-          encoding: 'binary',
-          overlappingSync: false,
-          maxDbs: MAX_SHARED_DBS,
-          ...(opts.mapSize === undefined ? {} : { mapSize: opts.mapSize }),
-        });
-        const commits = { count: 0 };
-        root.on('aftercommit', () => commits.count++);
-        env = { root, dbs: new Map(), commits };
+        env = { ...openEnv(dir, opts, MAX_SHARED_DBS), dbs: new Map() };
         sharedEnvs.set(dir, env);
       }
       let db = env.dbs.get(name);
@@ -105,17 +117,8 @@ export class LmdbStorage implements Storage {
   /** Opens (creating if needed) the LMDB environment in directory `dir`. */
   static open(dir: string, opts: LmdbStorageOptions = {}): LmdbStorage {
     try {
-      const db = open<Buffer, Buffer>({
-        path: dir,
-        keyEncoding: 'binary',
-        encoding: 'binary',
-        // Commit includes fsync: a resolved write promise means durable (see top comment).
-        overlappingSync: false,
-        ...(opts.mapSize === undefined ? {} : { mapSize: opts.mapSize }),
-      });
-      const commits = { count: 0 };
-      db.on('aftercommit', () => commits.count++);
-      return new LmdbStorage(db, dir, commits);
+      const { root, commits } = openEnv(dir, opts);
+      return new LmdbStorage(root, dir, commits);
     } catch (e) {
       throw ioError(`cannot open lmdb storage in ${dir}`, e);
     }
