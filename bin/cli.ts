@@ -297,8 +297,7 @@ async function nodeCommand(argv: string[]): Promise<void> {
   const listenSpec = values.listen ?? peers[id];
   if (!listenSpec) throw new UsageError(`--listen is required (or list ${id}=host:port in --peers)`);
   const listen = hostPortOption(listenSpec, 'listen');
-  const dataDir = resolve(values.data ?? join('govfs-data', id));
-  mkdirSync(dataDir, { recursive: true });
+  const dataDir = resolve(values.data ?? join('govfs-data', id)); // NodeProcess creates it
   const secret = readSecretFile(values['secret-file']);
   const node = await addressHint(NodeProcess.start({
     id, listen, peers, dataDir, secret, clientToken: readToken(values['token-file']), ministries: ministryOptions(values.ministry), logger: logger(values.log),

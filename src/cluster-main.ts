@@ -10,7 +10,7 @@
 // another shape is refused instead of confusing the stored logs.
 
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
@@ -83,7 +83,6 @@ export class LocalCluster {
 
   static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
     const dataDir = resolve(opts.dataDir);
-    mkdirSync(dataDir, { recursive: true });
     const stored = readShape(dataDir);
     const ministries = opts.ministries ?? stored?.ministries ?? [];
     // Without --nodes, enough nodes for the static ministries (and at least 5).
@@ -104,7 +103,7 @@ export class LocalCluster {
     const threads = opts.threads ?? Math.max(1, Math.min(nodes, availableParallelism()));
     if (!Number.isInteger(threads) || threads < 1) throw new RuntimeError('EINVAL', `--threads must be a positive integer, got ${threads}`);
 
-    const lock = lockDataDir(dataDir, 'govfs cluster');
+    const lock = lockDataDir(dataDir, 'govfs cluster'); // creates the folder if needed
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     let sched: ThreadsScheduler;
     try {

@@ -10,7 +10,6 @@
 // nodes run on worker threads with lmdb storage under `dataDir`.
 
 import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './fs/status.js';
-import { mkdirSync } from 'node:fs';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
@@ -121,8 +120,7 @@ export class Cluster {
       self = cluster;
     } else {
       const dataDir = opts.dataDir ?? 'govfs-data';
-      mkdirSync(dataDir, { recursive: true });
-      const lock = lockDataDir(dataDir, 'Cluster.start');
+      const lock = lockDataDir(dataDir, 'Cluster.start'); // creates the folder if needed
       const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
       let threads: ThreadsScheduler;
       try {
