@@ -5,13 +5,13 @@
 //   format(result): string                 the table
 //   nodeFlags?: string[]                    run in a Node started with these flags
 // `meta` asks for --expose-gc: it collects garbage before each measurement (see fullGc
-// there). It and `leases` used to run with 1 MiB semi-spaces, scavenging on one thread, to
-// shorten the scavenges that pause every request in flight on the clients' (main) thread; that
-// was when every ls reply outlived its scavenges (see src/runtime/int-table.ts). Those flags
-// reach the worker threads too, where the small young generation cost a quarter of the creates
-// (2 ministries: 9.0-9.1 k creates/s per ministry with it, 11.3-11.7 k without) and halved the
-// mailbox ring. 30 ls clients at 2 ministries over 5 s now: p99 0.68-0.73 ms at 141-143 k
-// listings/s with Node's defaults, 0.72-0.73 ms scavenging on one thread.
+// there); and for 64 MiB semi-spaces on its clients' (main) thread, the young generation the
+// worker threads have anyway (see nodeFlags there). It and `leases` once ran with 1 MiB
+// semi-spaces, scavenging on one thread, to shorten the scavenges that pause every request in
+// flight on the clients' thread; that was when every ls reply outlived its scavenges (see
+// src/runtime/int-table.ts). Those flags reach the worker threads too, where the small young
+// generation cost a quarter of the creates (2 ministries: 9.0-9.1 k creates/s per ministry
+// with it, 11.3-11.7 k without) and halved the mailbox ring.
 
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
