@@ -166,9 +166,6 @@ export class ClusterState {
   }
 }
 
-/** `path` is `root` or below it, by whole segments (the path module's, which builds no
- * string: it runs for every ministry on every request a node routes). */
-export { isWithin };
 
 export function encodeOrder(order: ClusterOrder): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(order));

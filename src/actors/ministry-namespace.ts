@@ -8,7 +8,8 @@ import { FsError } from '../fs/errors.js';
 import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';
 import { CLIENT_CHANGE_TAG, decodeClientChange, encodeClientChange } from './ministry-entry.js';
 import { IntTable } from '../runtime/int-table.js';
-import { isWithin, type ClusterState } from './cluster-state.js';
+import type { ClusterState } from './cluster-state.js';
+import { isWithin } from '../fs/path.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
 
 export type ClientOp = WireOp;

@@ -10,7 +10,8 @@
 // - Exactly-once: the namespace keeps each client's last mutation and its result in the
 //   replicated state (RIFL), so a retry after a failover gets the original answer.
 
-import { ClusterState, NO_MINISTER, isWithin, type MinistryRecord } from './cluster-state.js';
+import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.js';
+import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
 import { MinistryNamespace, isClientOp, type ClientOp, type Outcome } from './ministry-namespace.js';

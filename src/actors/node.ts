@@ -12,7 +12,8 @@
 // no idle node it holds both roles.
 
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
-import { ClusterState, NO_MINISTER, decodeOrder, encodeOrder, isWithin, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
+import { ClusterState, NO_MINISTER, decodeOrder, encodeOrder, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
+import { isWithin } from '../fs/path.js';
 import { ministryBehaviour, type RoleStatus } from './ministry.js';
 import { presidentBehaviour } from './president.js';
 import { registerBehaviour } from '../runtime/runtime.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ClusterState, isWithin } from '../../src/actors/cluster-state.js';
+import { ClusterState } from '../../src/actors/cluster-state.js';
+import { isWithin } from '../../src/fs/path.js';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
 
 // A clerk keeps listings serialized (MinistryNamespace.read): the same `ls` again is answered
