@@ -33,6 +33,8 @@ export interface ClientConnOptions {
   identity?: ClientIdentity;
   /** Connect + handshake deadline (default 3000 ms). */
   connectTimeoutMs?: number;
+  /** The local address to connect from (default: the system's choice). */
+  localAddress?: string;
   /** Send a heartbeat after this long without sending (default 1000 ms); the node is taken
    * for dead after 5× this without a frame from it. */
   heartbeatMs?: number;
@@ -149,7 +151,7 @@ export class ClientConnection {
       return Promise.reject(e);
     }
     return new Promise<ClientConnection>((resolve, reject) => {
-      const socket = net.connect({ host, port, noDelay: true });
+      const socket = net.connect({ host, port, noDelay: true, localAddress: opts.localAddress });
       let conn: ClientConnection | null = null;
       let server: { location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number } | null = null;
       let settled = false;

@@ -47,6 +47,8 @@ export interface ConnectOptions {
   deadlineMs?: number;
   /** Per server: connect + handshake deadline (default 3,000 ms). */
   connectTimeoutMs?: number;
+  /** The local address to connect from (default: the system's choice). */
+  localAddress?: string;
 }
 
 export type { ClusterStatusView, MinistryStatus, NodeStatus };
@@ -120,7 +122,7 @@ class ServerLink {
 
   constructor(
     private readonly servers: string[],
-    private readonly opts: { token?: Uint8Array; connectTimeoutMs?: number; identity: ClientIdentity },
+    private readonly opts: { token?: Uint8Array; connectTimeoutMs?: number; localAddress?: string; identity: ClientIdentity },
   ) {
     const current = () => this.current;
     this.transport = {
@@ -171,7 +173,7 @@ class ServerLink {
     for (let i = 0; i < this.servers.length; i++) {
       const address = this.servers[(this.next + i) % this.servers.length]!;
       try {
-        const conn = await ClientConnection.open(address, { token: this.opts.token, connectTimeoutMs: this.opts.connectTimeoutMs, identity: this.opts.identity });
+        const conn = await ClientConnection.open(address, { ...this.opts });
         this.next = (this.next + i) % this.servers.length;
         if (this.closed) {
           await conn.close();
@@ -212,7 +214,7 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
   if (servers.length === 0) throw new RuntimeError('EINVAL', 'connect() needs at least one server address (host:port)');
   const token = opts.tokenFile !== undefined ? readKeyFile(opts.tokenFile, 'client token') : typeof opts.token === 'string' ? Buffer.from(opts.token, 'utf8') : opts.token;
   const identity = opts.identity ?? clientIdentity();
-  const link = new ServerLink([...servers], { token, connectTimeoutMs: opts.connectTimeoutMs, identity });
+  const link = new ServerLink([...servers], { token, connectTimeoutMs: opts.connectTimeoutMs, localAddress: opts.localAddress, identity });
   await link.ensure();
   const nodes = Object.keys(link.nodes);
   if (nodes.length === 0) {
