@@ -106,6 +106,16 @@ describe('connection slots', () => {
     flood.stop();
   });
 
+  it('a burst of 80 clients from one address all connect: those over its handshake share are told to try again, and do', async () => {
+    // In one process the handshakes overlap little: a share of 1 makes them collide. Heartbeats
+    // as in production (a client sends one after 1 s idle; the helper's 250 ms would drop it).
+    const b = await server({ maxHandshakesPerAddress: 1, heartbeatMs: 1000 });
+    const clients = await Promise.all(Array.from({ length: 80 }, () => connect([b.addr], { connectTimeoutMs: 10_000 })));
+    expect(b.bridge.stats.clientsOpen).toBe(80);
+    expect(b.events.filter((e) => e.type === 'rejected' && e.code === 'EAGAIN').length).toBeGreaterThan(0); // some had to try again
+    await Promise.all(clients.map((c) => c.close()));
+  });
+
   it('an idle unauthenticated socket is closed at the handshake deadline with a refusal saying so, and its slot is freed', async () => {
     const b = await server({ maxHandshakesPerAddress: 2, inboundHandshakeTimeoutMs: 400 });
     const started = Date.now();
