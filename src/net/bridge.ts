@@ -65,8 +65,9 @@
 // bridge: they time out through the runtime's ask timeout, like any unanswered ask.
 //
 // Hostile input. A malformed, truncated, oversized, out-of-place or unauthenticated frame closes
-// that connection with a logged reason (warn, with the remote address) and a `rejected` event,
-// and a Goodbye telling the other end why; nothing else is disturbed. Inbound memory per
+// that connection with a logged reason (warn, with the remote address, rate-limited per address:
+// see Admission) and a `rejected` event, and a Goodbye telling the other end why; nothing else is
+// disturbed. Inbound memory per
 // connection is bounded by the frame limit; an envelope that does not decode closes its link.
 //
 // Clients (the client protocol, issue 6). With `clients` set, a connection whose Hello says
@@ -1307,7 +1308,7 @@ export class Bridge {
   /** One warning per noisy address per interval: how many refusals its warnings left out. */
   private summarizeRefusals(now: number): void {
     for (const s of this.refusals.drain(now)) {
-      const codes = Object.entries(s.codes).map(([c, n]) => `${c} ×${n}`).join(', ');
+      const codes = Object.entries(s.codes).map(([c, n]) => `${c}: ${n}`).join(', ');
       this.log.warn({ remote: s.key, refused: s.suppressed, codes: s.codes }, `bridge connections refused: ${s.suppressed} more from ${s.key} in the last ${s.seconds} s (${codes}); the last: ${s.last}`);
     }
   }

@@ -224,7 +224,7 @@ describe('refusal warnings', () => {
     const started = Date.now();
     m.bridge.connect('b', b.addr);
     const refusedAt = (n: Node) => n.events.filter((e) => e.type === 'rejected' && e.code === 'EAUTH').length;
-    const summaries = (n: Node) => n.lines.filter((l) => l.level === 40 && /^bridge connections refused: \d+ more from 127\.0\.0\.1 in the last \d+ s \(EAUTH ×\d+\); the last: authentication failed/.test(l.msg));
+    const summaries = (n: Node) => n.lines.filter((l) => l.level === 40 && /^bridge connections refused: \d+ more from 127\.0\.0\.1 in the last \d+ s \(EAUTH: \d+\); the last: authentication failed/.test(l.msg));
     await until(() => refusedAt(b) >= 40 && summaries(b).length >= 2, 'many refusals and two summaries', 20_000);
     const elapsed = Date.now() - started;
     for (const n of [b, m]) {
