@@ -67,8 +67,8 @@
 // Hostile input. A malformed, truncated, oversized, out-of-place or unauthenticated frame closes
 // that connection with a logged reason (warn, with the remote address, rate-limited per address:
 // see Admission) and a `rejected` event, and a Goodbye telling the other end why; nothing else is
-// disturbed. Inbound memory per
-// connection is bounded by the frame limit; an envelope that does not decode closes its link.
+// disturbed. Inbound memory per connection is bounded by the frame limit; an envelope that does
+// not decode closes its link.
 //
 // Clients (the client protocol, issue 6). With `clients` set, a connection whose Hello says
 // role "client" is served on the same port, without the cluster secret: the client answers the
