@@ -330,14 +330,13 @@ function servers(values: { server?: string[] }): string[] {
 async function openClient(values: { server?: string[]; 'token-file'?: string; timeout?: string }): Promise<RemoteGovClient> {
   const list = servers(values);
   const deadlineMs = intOption(values.timeout, 'timeout') ?? 15_000;
+  const token = readToken(values['token-file']); // a token file problem is not a connection problem
   try {
-    return await connect(list, { token: readToken(values['token-file']), deadlineMs });
+    return await connect(list, { token, deadlineMs });
   } catch (e) {
+    // The library's message says what happened (nothing listening, refused and why, ...).
     const err = e as Error & { code?: string };
-    const hint = err.code === 'EAUTH' ? 'give the cluster\'s client token with --token-file' : `is a cluster running there? start one with \`govfs cluster\`, or pass --server host:port`;
-    let why = err.message.replace(/^cannot reach the cluster \((.*)\)$/s, '$1');
-    if (list.length === 1) why = why.replace(`${list[0]}: `, '');
-    throw new Error(`cannot reach the cluster at ${list.join(', ')} (${why}): ${hint}`);
+    throw new Error(err.code && !err.message.includes(`[${err.code}]`) ? `${err.message} [${err.code}]` : err.message);
   }
 }
 

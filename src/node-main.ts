@@ -4,10 +4,10 @@
 // the 'govfs.node' actor at `<id>#/<id>`; every node's root is `<id>#/<id>`, so the whole
 // cluster's address map follows from the list of ids.
 
-import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { Bridge, type BridgeEvent, parseHostPort } from './net/bridge.js';
+import { readKeyFile } from './net/key-file.js';
 import { MessageRegistry } from './net/registry.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
@@ -51,17 +51,7 @@ export function parsePeers(spec: string): Record<string, string> {
 
 /** The cluster secret from a file: its bytes, without a trailing newline; at least 16 bytes. */
 export function readSecretFile(file: string, what = 'secret'): Uint8Array {
-  let raw: Buffer;
-  try {
-    raw = readFileSync(file);
-  } catch (e) {
-    throw new RuntimeError('ENOENT', `cannot read the ${what} file ${file}: ${(e as Error).message}`);
-  }
-  let end = raw.length;
-  while (end > 0 && (raw[end - 1] === 0x0a || raw[end - 1] === 0x0d)) end--;
-  const secret = raw.subarray(0, end);
-  if (secret.length < 16) throw new RuntimeError('EINVAL', `the ${what} in ${file} is ${secret.length} bytes; it needs at least 16 (e.g. head -c 32 /dev/urandom | base64 > ${file})`);
-  return Uint8Array.from(secret);
+  return readKeyFile(file, what);
 }
 
 export class NodeProcess {

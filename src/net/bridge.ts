@@ -29,8 +29,14 @@
 // against the one it computes for the opposite direction: a proof is bound to both fresh nonces
 // and to who dialed, so it cannot be replayed on another connection or reflected back. Until a
 // connection is authenticated only Hello, Auth and Goodbye are accepted; any other frame, a
-// wrong proof, or no Auth within `handshakeTimeoutMs` closes it. At most `maxHandshakes`
-// unauthenticated connections are held at once.
+// wrong proof, or no Auth within the handshake deadline closes it.
+//
+// Admission (src/net/admission.ts). At most `maxHandshakes` unauthenticated inbound connections
+// are held at once, at most `maxHandshakesPerAddress` from one address, each for at most
+// `inboundHandshakeTimeoutMs`; at most `clients.maxClients` clients, `clients.maxClientsPerAddress`
+// from one address. A connection over a limit is refused with a Goodbye that names the Refusal
+// (the client reports it as EAGAIN / EUSERS, not as an unreachable node), and refusals are
+// logged as warnings at a bounded rate per remote address.
 //
 // One link per pair of nodes. When both could dial each other, the lower location name dials:
 // a node refuses (Goodbye EDUPLICATE, before authenticating) an incoming connection from a
@@ -59,9 +65,10 @@
 // bridge: they time out through the runtime's ask timeout, like any unanswered ask.
 //
 // Hostile input. A malformed, truncated, oversized, out-of-place or unauthenticated frame closes
-// that connection with a logged reason (warn, with the remote address) and a `rejected` event,
-// and a Goodbye telling the other end why; nothing else is disturbed. Inbound memory per
-// connection is bounded by the frame limit; an envelope that does not decode closes its link.
+// that connection with a logged reason (warn, with the remote address, rate-limited per address:
+// see Admission) and a `rejected` event, and a Goodbye telling the other end why; nothing else is
+// disturbed. Inbound memory per connection is bounded by the frame limit; an envelope that does
+// not decode closes its link.
 //
 // Clients (the client protocol, issue 6). With `clients` set, a connection whose Hello says
 // role "client" is served on the same port, without the cluster secret: the client answers the
@@ -106,6 +113,7 @@ import type { Logger } from 'pino';
 import protobuf from 'protobufjs';
 import { RuntimeError } from '../runtime/errors.js';
 import type { LocalRuntime, Transport } from '../runtime/runtime.js';
+import { AdmissionError, Refusal, SlotTable, WarnLimiter, addressKey, refusalOf } from './admission.js';
 import { clientIdOf, identityTranscript, verifyIdentity } from './client-identity.js';
 import { FrameDecoder, FrameEncoder, FrameError, FrameKind, frameBytes } from './frame.js';
 import { EnvelopeKind, type MessageRegistry, type WireEnvelope, protoPath } from './registry.js';
@@ -144,6 +152,9 @@ export interface BridgeClientOptions {
   welcome?: () => unknown;
   /** Clients connected at once (default 1024). */
   maxClients?: number;
+  /** Clients connected at once from one address (IPv4, or IPv6 /64; default a quarter of
+   * maxClients), so one host or process cannot take every slot. */
+  maxClientsPerAddress?: number;
   /** Largest frame accepted from a client (default 1 MiB). */
   maxFrameBytes?: number;
   /** Bytes queued towards one client before replies to it are dropped (default 8 MiB). */
@@ -186,8 +197,17 @@ export interface BridgeOptions {
   stallTimeoutMs?: number;
   /** Redial backoff: min·2^n capped at max, with jitter (default 100 ms .. 5000 ms). */
   reconnect?: { minMs?: number; maxMs?: number };
-  /** Unauthenticated connections held at once (default 64). */
+  /** Unauthenticated inbound connections held at once (default 256). */
   maxHandshakes?: number;
+  /** Unauthenticated inbound connections from one address (IPv4, or IPv6 /64) at once
+   * (default 16): a host holding idle sockets cannot lock others out. */
+  maxHandshakesPerAddress?: number;
+  /** An inbound connection not authenticated within this long is refused and its slot freed
+   * (default 3,000 ms, at most handshakeTimeoutMs). */
+  inboundHandshakeTimeoutMs?: number;
+  /** Refused connections are logged as warnings (the first 5 per remote address), then as one
+   * summary per address per this interval (default 10,000 ms). */
+  refusalLogIntervalMs?: number;
   /** Serve clients (role "client") on the listening port; without it they are refused. */
   clients?: BridgeClientOptions;
   logger?: Logger;
@@ -225,6 +245,8 @@ export interface BridgeStats {
   /** Client requests refused (answered EPERM) for carrying a client id other than the one
    * bound to their connection. */
   forged: number;
+  /** Unauthenticated inbound connections open now. */
+  handshaking: number;
 }
 
 export interface PeerInfo {
@@ -300,7 +322,7 @@ export function handshakeProof(
 /** Encode a handshake message as a whole frame (for tests and tools). */
 export function handshakeFrame(kind: 'hello', msg: Partial<Hello>): Buffer;
 export function handshakeFrame(kind: 'auth', msg: { proof: Uint8Array; clientLocation?: string; welcomeJson?: string; clientKey?: Uint8Array; clientSignature?: Uint8Array; clientId?: string }): Buffer;
-export function handshakeFrame(kind: 'goodbye', msg: { code: string; reason: string }): Buffer;
+export function handshakeFrame(kind: 'goodbye', msg: { code: string; reason: string; refusal?: number }): Buffer;
 export function handshakeFrame(kind: 'hello' | 'auth' | 'goodbye', msg: object): Buffer {
   const type = kind === 'hello' ? HelloType : kind === 'auth' ? AuthType : GoodbyeType;
   const k = kind === 'hello' ? FrameKind.Hello : kind === 'auth' ? FrameKind.Auth : FrameKind.Goodbye;
@@ -343,6 +365,11 @@ class Conn {
   peer: Peer | null = null;
   /** Counted in its location's inbound handshakes (see Bridge.inbound). */
   inboundFor: string | null = null;
+  /** The remote address connections are counted under (admission.ts addressKey). */
+  addressKey = '';
+  /** Holds a handshake slot / a client slot under addressKey. */
+  handshakeSlot = false;
+  clientSlot = false;
   handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   killTimer: ReturnType<typeof setTimeout> | null = null;
   lastError: string | null = null;
@@ -421,7 +448,7 @@ export class Bridge {
   readonly registry: MessageRegistry;
   readonly stats: BridgeStats = {
     sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, droppedBytes: 0,
-    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0,
+    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0, handshaking: 0,
   };
   /** Random per start: lets peers tell our restart from a duplicate link. */
   instance = '';
@@ -435,7 +462,12 @@ export class Bridge {
   private readonly stallTimeoutMs: number;
   private readonly backoffMin: number;
   private readonly backoffMax: number;
-  private readonly maxHandshakes: number;
+  private readonly handshakeSlots: SlotTable;
+  private readonly clientSlots: SlotTable | null;
+  private readonly inboundTimeoutMs: number;
+  private readonly refusals: WarnLimiter;
+  /** Sockets refused at accept, closing after their Goodbye. */
+  private readonly refusing = new Set<net.Socket>();
   private readonly listenOn: { host?: string; port: number } | undefined;
   private readonly tlsServer: tls.TlsOptions | null;
   private readonly tlsClient: tls.ConnectionOptions | null;
@@ -446,7 +478,6 @@ export class Bridge {
   private readonly conns = new Set<Conn>();
   /** Unauthenticated inbound connections by the location their Hello claims. */
   private readonly inbound = new Map<string, number>();
-  private handshakes = 0;
   private readonly listeners = new Set<(e: BridgeEvent) => void>();
   private readonly prefix: string;
   private server: net.Server | null = null;
@@ -476,7 +507,9 @@ export class Bridge {
     this.stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
     this.backoffMin = opts.reconnect?.minMs ?? 100;
     this.backoffMax = opts.reconnect?.maxMs ?? 5000;
-    this.maxHandshakes = opts.maxHandshakes ?? 64;
+    this.handshakeSlots = new SlotTable('handshake', opts.maxHandshakes ?? 256, opts.maxHandshakesPerAddress ?? 16);
+    this.inboundTimeoutMs = Math.min(opts.inboundHandshakeTimeoutMs ?? 3000, this.handshakeTimeoutMs);
+    this.refusals = new WarnLimiter(opts.refusalLogIntervalMs ?? 10_000);
     this.listenOn = opts.listen;
     this.log = (opts.logger ?? this.runtime.log).child({ component: 'bridge', location: this.location });
     if (opts.onEvent) this.listeners.add(opts.onEvent);
@@ -502,8 +535,11 @@ export class Bridge {
       // Allowed types that name a client: their clientId must be the connection's.
       const withClientId = new Set([...allowed].filter((t) => this.registry.fieldNames(t).includes('clientId')));
       this.clientOpts = { ...opts.clients, token: token ? Uint8Array.from(token) : undefined, allowed, withClientId };
+      const maxClients = opts.clients.maxClients ?? 1024;
+      this.clientSlots = new SlotTable('client', maxClients, opts.clients.maxClientsPerAddress ?? Math.max(1, Math.floor(maxClients / 4)));
     } else {
       this.clientOpts = null;
+      this.clientSlots = null;
     }
     for (const [location, address] of Object.entries(opts.peers ?? {})) this.addPeer(location, address);
   }
@@ -523,7 +559,7 @@ export class Bridge {
       this.server = server;
       (server as net.Server).on(this.tlsServer ? 'secureConnection' : 'connection', (socket: net.Socket) => this.accept(socket));
       server.on('tlsClientError', (err: Error, socket: net.Socket) => {
-        this.reject(`${socket.remoteAddress}:${socket.remotePort}`, null, 'ETLS', `TLS handshake failed: ${err.message}`);
+        this.reject(`${socket.remoteAddress}:${socket.remotePort}`, addressKey(socket.remoteAddress), null, 'ETLS', `TLS handshake failed: ${err.message}`);
       });
       const { host, port } = this.listenOn;
       await new Promise<void>((resolve, reject) => {
@@ -656,6 +692,8 @@ export class Bridge {
         this.close(conn, 'ESHUTDOWN', `${this.location} is shutting down`, { level: 'debug', goodbye: true });
       }
     }
+    for (const socket of this.refusing) socket.destroy();
+    this.refusing.clear();
     const server = this.server;
     this.server = null;
     if (server) closing.push(new Promise<void>((r) => server.close(() => r())));
@@ -764,7 +802,7 @@ export class Bridge {
     } else {
       socket = net.connect({ host, port, noDelay: true });
     }
-    const conn = this.track(socket, true, peer.address);
+    const conn = this.track(socket, true, peer.address, addressKey(host));
     conn.peer = peer;
     peer.dialing = conn;
     socket.once(this.tlsClient ? 'secureConnect' : 'connect', () => {
@@ -779,25 +817,51 @@ export class Bridge {
       socket.destroy();
       return;
     }
-    if (this.handshakes >= this.maxHandshakes) {
-      this.reject(remote, null, 'EBUSY', `too many unauthenticated connections (${this.handshakes})`);
-      socket.destroy();
+    const key = addressKey(socket.remoteAddress);
+    const refused = this.handshakeSlots.take(key);
+    if (refused) {
+      this.refuseSocket(socket, remote, key, refused);
       return;
     }
+    this.stats.handshaking++;
     socket.setNoDelay(true);
     this.stats.accepted++;
-    const conn = this.track(socket, false, remote);
+    const conn = this.track(socket, false, remote, key);
+    conn.handshakeSlot = true;
     this.sendHello(conn);
   }
 
-  private track(socket: net.Socket, dialed: boolean, remote: string): Conn {
+  /** Refuse a socket before serving it: say why (a Goodbye naming the refusal), then close. */
+  private refuseSocket(socket: net.Socket, remote: string, key: string, why: AdmissionError): void {
+    this.reject(remote, key, null, why.code, why.message);
+    socket.on('error', () => {});
+    // A flood of refusals must not hold sockets open: past this many, close without a word.
+    if (this.refusing.size >= MAX_REFUSING) {
+      socket.destroy();
+      return;
+    }
+    this.refusing.add(socket);
+    // Read (and drop) what it sends: closing with unread bytes would reset the connection, and
+    // the reset can discard the Goodbye before the other end reads it.
+    socket.resume();
+    socket.end(goodbyeFrame(why.code, why.message, why.refusal));
+    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
+    timer.unref();
+    socket.once('close', () => {
+      clearTimeout(timer);
+      this.refusing.delete(socket);
+    });
+  }
+
+  private track(socket: net.Socket, dialed: boolean, remote: string, key: string): Conn {
     const conn = new Conn(socket, dialed, remote, this.onFrame);
+    conn.addressKey = key;
     this.conns.add(conn);
-    this.handshakes++;
+    const deadline = dialed ? this.handshakeTimeoutMs : this.inboundTimeoutMs;
     conn.handshakeTimer = setTimeout(() => {
       const what = dialed && conn.peerLocation === null && !conn.peerNonce ? 'connect and handshake' : 'handshake';
-      this.close(conn, 'ETIMEDOUT', `${what} not completed within ${this.handshakeTimeoutMs} ms`, { goodbye: true, hostile: !dialed, level: dialed ? 'info' : 'warn' });
-    }, this.handshakeTimeoutMs);
+      this.close(conn, 'ETIMEDOUT', `${what} not completed within ${deadline} ms`, { goodbye: true, hostile: !dialed, level: dialed ? 'info' : 'warn', refusal: Refusal.HandshakeTimeout });
+    }, deadline);
     socket.on('data', (chunk: Buffer) => {
       if (conn.state === ConnState.Closed) return;
       conn.rx = true;
@@ -805,8 +869,10 @@ export class Bridge {
       try {
         conn.decoder.push(chunk);
       } catch (e) {
-        const code = (e as RuntimeError).code ?? 'EPROTO';
-        this.close(conn, typeof code === 'string' ? code : 'EPROTO', (e as Error).message, { goodbye: true, hostile: true });
+        const raw = (e as RuntimeError).code ?? 'EPROTO';
+        const code = typeof raw === 'string' ? raw : 'EPROTO';
+        const refusal = e instanceof AdmissionError ? e.refusal : refusalOf(code);
+        this.close(conn, code, (e as Error).message, { goodbye: true, hostile: true, refusal });
       }
     });
     socket.on('error', (e: Error) => {
@@ -908,10 +974,11 @@ export class Bridge {
   }
 
   private onClientHello(conn: Conn, h: Hello): void {
-    const opts = this.clientOpts!;
     if (!(h.nonce instanceof Uint8Array) || h.nonce.length !== NONCE_BYTES) throw new FrameError('EPROTO', `hello nonce must be ${NONCE_BYTES} bytes`);
     if (!h.instance || h.instance.length > 64) throw new FrameError('EPROTO', 'hello without a valid instance id');
-    if (this.clients.size >= (opts.maxClients ?? 1024)) throw new FrameError('EBUSY', `too many clients (${this.clients.size}): try another node or later`);
+    // Refused early (before the client signs anything) if it would be refused at its Auth.
+    const full = this.clientSlots!.check(conn.addressKey);
+    if (full) throw full;
     conn.client = true;
     conn.peerInstance = h.instance;
     conn.peerNonce = Uint8Array.from(h.nonce);
@@ -939,6 +1006,9 @@ export class Bridge {
       throw new FrameError('EAUTH', 'client authentication failed: the client identity signature does not verify');
     }
     conn.clientId = clientIdOf(key);
+    const full = this.clientSlots!.take(conn.addressKey);
+    if (full) throw full;
+    conn.clientSlot = true;
     let location: string;
     do location = `c${randomBytes(6).toString('hex')}@${this.location}`;
     while (this.clients.has(location));
@@ -1075,7 +1145,11 @@ export class Bridge {
     if (conn.handshakeTimer) {
       clearTimeout(conn.handshakeTimer);
       conn.handshakeTimer = null;
-      this.handshakes--;
+    }
+    if (conn.handshakeSlot) {
+      conn.handshakeSlot = false;
+      this.handshakeSlots.release(conn.addressKey);
+      this.stats.handshaking--;
     }
     if (conn.inboundFor !== null) {
       const n = (this.inbound.get(conn.inboundFor) ?? 1) - 1;
@@ -1173,7 +1247,7 @@ export class Bridge {
   }
 
   /** Close a connection with a logged reason; `hostile` counts and reports it as rejected. */
-  private close(conn: Conn, code: string, reason: string, opts: { goodbye?: boolean; hostile?: boolean; level?: 'debug' | 'info' | 'warn' } = {}): void {
+  private close(conn: Conn, code: string, reason: string, opts: { goodbye?: boolean; hostile?: boolean; level?: 'debug' | 'info' | 'warn'; refusal?: Refusal } = {}): void {
     if (conn.state === ConnState.Closed) return;
     const wasOpen = conn.state === ConnState.Open;
     conn.state = ConnState.Closed;
@@ -1181,14 +1255,18 @@ export class Bridge {
     this.endHandshake(conn);
     this.conns.delete(conn);
     const hostile = opts.hostile ?? false;
+    if (conn.clientSlot) {
+      conn.clientSlot = false;
+      this.clientSlots!.release(conn.addressKey);
+    }
     if (hostile) {
-      this.reject(conn.remote, conn.peerLocation, code, reason);
+      this.reject(conn.remote, conn.addressKey, conn.peerLocation, code, reason);
     } else {
       this.log[opts.level ?? 'info']({ remote: conn.remote, peer: conn.peerLocation, code, dialed: conn.dialed }, `bridge connection closed: ${reason}`);
     }
     const socket = conn.socket;
     if (opts.goodbye && !socket.destroyed && socket.writable) {
-      socket.end(frameBytes(FrameKind.Goodbye, GoodbyeType.encode({ code, reason: reason.slice(0, 512) }).finish()));
+      socket.end(goodbyeFrame(code, reason, opts.refusal ?? Refusal.Unspecified));
       conn.killTimer = setTimeout(() => socket.destroy(), 2000);
       conn.killTimer.unref();
     } else {
@@ -1219,10 +1297,20 @@ export class Bridge {
     this.scheduleReconnect(peer);
   }
 
-  private reject(remote: string, location: string | null, code: string, reason: string): void {
+  /** Count, log (warnings rate-limited per address `key`) and report a refused connection. */
+  private reject(remote: string, key: string, location: string | null, code: string, reason: string): void {
     this.stats.rejected++;
-    this.log.warn({ remote, peer: location, code }, `bridge connection refused: ${reason}`);
+    const warn = this.refusals.admit(key, code, reason, performance.now());
+    this.log[warn ? 'warn' : 'debug']({ remote, peer: location, code }, `bridge connection refused: ${reason}`);
     this.emit({ type: 'rejected', remote, location, code, reason });
+  }
+
+  /** One warning per noisy address per interval: how many refusals its warnings left out. */
+  private summarizeRefusals(now: number): void {
+    for (const s of this.refusals.drain(now)) {
+      const codes = Object.entries(s.codes).map(([c, n]) => `${c}: ${n}`).join(', ');
+      this.log.warn({ remote: s.key, refused: s.suppressed, codes: s.codes }, `bridge connections refused: ${s.suppressed} more from ${s.key} in the last ${s.seconds} s (${codes}); the last: ${s.last}`);
+    }
   }
 
   private scheduleReconnect(peer: Peer): void {
@@ -1239,6 +1327,7 @@ export class Bridge {
 
   private tick(): void {
     const now = performance.now();
+    this.summarizeRefusals(now);
     for (const conn of this.conns) {
       if (conn.state !== ConnState.Open) continue;
       if (conn.inflight && conn.inflight.size > 0) {
@@ -1284,6 +1373,15 @@ export class Bridge {
 }
 
 const HEARTBEAT = frameBytes(FrameKind.Heartbeat);
+/** How long a socket refused at accept may take to read its Goodbye and close. */
+const REFUSAL_LINGER_MS = 1000;
+/** Refused sockets lingering at once, at most. */
+const MAX_REFUSING = 256;
+
+function goodbyeFrame(code: string, reason: string, refusal: Refusal): Buffer {
+  return frameBytes(FrameKind.Goodbye, GoodbyeType.encode({ code, reason: reason.slice(0, 512), refusal }).finish());
+}
+
 /** A client's unanswered ask stops counting against its in-flight limit after this long. */
 const CLIENT_ASK_EXPIRY_MS = 30_000;
 

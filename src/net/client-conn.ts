@@ -9,11 +9,17 @@
 //
 // No runtime here: asks are matched to replies by correlation id, tells addressed to this
 // client (tickets) go to `onTell`. Heartbeats keep the connection alive and notice a dead node.
+//
+// A node that refuses the connection says why in a Goodbye (src/net/admission.ts): `open`
+// rejects with a ConnectionRefusedError whose code tells "try again in a moment" (EAGAIN), "too
+// many clients" (EUSERS), a handshake deadline (ETIMEDOUT) and a failed authentication (EAUTH)
+// apart from nothing listening at the address (ECONNREFUSED, from the socket).
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
 import { RuntimeError } from '../runtime/errors.js';
 import { IntTable } from '../runtime/int-table.js';
+import { Refusal, refusalCode } from './admission.js';
 import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './bridge.js';
 import { type ClientIdentity, clientIdentity, identityTranscript } from './client-identity.js';
 import { FrameDecoder, FrameError, FrameKind, frameBytes } from './frame.js';
@@ -27,6 +33,8 @@ export interface ClientConnOptions {
   identity?: ClientIdentity;
   /** Connect + handshake deadline (default 3000 ms). */
   connectTimeoutMs?: number;
+  /** The local address to connect from (default: the system's choice). */
+  localAddress?: string;
   /** Send a heartbeat after this long without sending (default 1000 ms); the node is taken
    * for dead after 5× this without a frame from it. */
   heartbeatMs?: number;
@@ -52,6 +60,33 @@ interface Pending {
 }
 
 let sharedRegistry: MessageRegistry | null = null;
+
+/** The node at `server` refused this connection before serving it, and said why. */
+export class ConnectionRefusedError extends RuntimeError {
+  constructor(
+    /** 'host:port' that refused. */
+    readonly server: string,
+    /** What the node named (govfs.bridge.Refusal; Unspecified from an older node or for a
+     * refusal without a class, e.g. EACCES "client connections are not served"). */
+    readonly refusal: Refusal,
+    /** The node's own words. */
+    readonly reason: string,
+    code: string,
+  ) {
+    super(code, `${server} refused the connection: ${reason}`);
+  }
+
+  /** Refused for lack of a free slot, which frees by itself (EAGAIN): worth another try soon. */
+  get transient(): boolean {
+    return this.refusal === Refusal.TooManyHandshakes || this.refusal === Refusal.TooManyHandshakesFromAddress;
+  }
+
+  static fromGoodbye(server: string, g: { code?: string; reason?: string; refusal?: number }): ConnectionRefusedError {
+    const known = Object.values(Refusal).includes(g.refusal as Refusal) ? (g.refusal as Refusal) : Refusal.Unspecified;
+    const code = refusalCode(known) || g.code || 'ECONNABORTED';
+    return new ConnectionRefusedError(server, known, (g.reason || g.code || 'no reason given').slice(0, 512), code);
+  }
+}
 
 const HEARTBEAT = frameBytes(FrameKind.Heartbeat);
 
@@ -116,7 +151,7 @@ export class ClientConnection {
       return Promise.reject(e);
     }
     return new Promise<ClientConnection>((resolve, reject) => {
-      const socket = net.connect({ host, port, noDelay: true });
+      const socket = net.connect({ host, port, noDelay: true, localAddress: opts.localAddress });
       let conn: ClientConnection | null = null;
       let server: { location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number } | null = null;
       let settled = false;
@@ -137,10 +172,7 @@ export class ClientConnection {
           conn.onFrame(kind, payload);
           return;
         }
-        if (kind === FrameKind.Goodbye) {
-          const g = decodeHandshake(kind, payload) as { code: string; reason: string };
-          throw new FrameError(g.code || 'ECONNREFUSED', `${address} refused the connection: ${g.reason || g.code}`);
-        }
+        if (kind === FrameKind.Goodbye) throw ConnectionRefusedError.fromGoodbye(address, decodeHandshake(kind, payload) as { code: string; reason: string; refusal: number });
         if (kind === FrameKind.Hello && !server) {
           const h = decodeHandshake(kind, payload) as { version: number; role: string; location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number };
           if (h.version !== BRIDGE_PROTOCOL_VERSION) throw new FrameError('EPROTO', `${address} speaks protocol version ${h.version}, this client ${BRIDGE_PROTOCOL_VERSION}`);
@@ -190,7 +222,7 @@ export class ClientConnection {
         } catch (e) {
           decoder.stop();
           const code = (e as RuntimeError).code;
-          fail(new RuntimeError(typeof code === 'string' ? code : 'EPROTO', (e as Error).message));
+          fail(e instanceof RuntimeError ? e : new RuntimeError(typeof code === 'string' ? code : 'EPROTO', (e as Error).message));
         }
       });
       socket.on('error', (e: NodeJS.ErrnoException) => {

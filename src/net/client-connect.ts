@@ -9,6 +9,16 @@
 // on every connection, so it stays the same across reconnects (retries stay exactly-once) and
 // no other client can send requests under it.
 //
+// When no server can be used, `connect` (and a request needing a new connection) rejects with a
+// ConnectError whose code and message say why, for a person to read as is:
+//   ECONNREFUSED  "cannot reach the cluster at A (connect ECONNREFUSED: nothing listening at A)"
+//   EUSERS/EAGAIN "refused: too many connections at A (...the node's reason...)"
+//   EAUTH         "refused: authentication failed at A (client authentication failed: wrong client token)"
+//   ETIMEDOUT     "cannot reach the cluster at A (no handshake with A within 3000 ms)"
+// A refusal for want of a free handshake slot (EAGAIN: they free within seconds) is retried
+// with backoff for up to the connect timeout before it is reported. A token file that cannot be
+// read is reported as such (`tokenFile`), before any connection is made.
+//
 //   const fs = await connect(['127.0.0.1:7400']);
 //   await fs.mkdir('/x'); console.log(await fs.ls('/'));
 //   console.log(await fs.status()); await fs.close();
@@ -16,13 +26,17 @@
 import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from '../fs/status.js';
 import { GovClient, type ClientTransport, type TicketInfo } from '../fs/client.js';
 import { RuntimeError } from '../runtime/errors.js';
-import { ClientConnection, type Welcome } from './client-conn.js';
+import { ClientConnection, ConnectionRefusedError, type Welcome } from './client-conn.js';
 import { type ClientIdentity, clientIdentity } from './client-identity.js';
+import { readKeyFile } from './key-file.js';
 import type { TypedMessage } from './registry.js';
 
 export interface ConnectOptions {
   /** The cluster's client token (bytes, or a string). */
   token?: Uint8Array | string;
+  /** Or a file holding it (read before connecting: a missing, unreadable or empty file is
+   * reported as such, with its name). */
+  tokenFile?: string;
   /** Who this client is (its client id derives from it, see src/net/client-identity.ts):
    * pass the same identity (or `clientIdentity(savedSecret)`) to speak as the same client
    * again. Default: a fresh one. */
@@ -33,9 +47,50 @@ export interface ConnectOptions {
   deadlineMs?: number;
   /** Per server: connect + handshake deadline (default 3,000 ms). */
   connectTimeoutMs?: number;
+  /** The local address to connect from (default: the system's choice). */
+  localAddress?: string;
 }
 
 export type { ClusterStatusView, MinistryStatus, NodeStatus };
+export { ConnectionRefusedError };
+
+/** No server could be used: `failures` has each one's error; code and message sum them up. */
+export class ConnectError extends RuntimeError {
+  constructor(readonly failures: readonly { server: string; error: RuntimeError }[]) {
+    const code = summaryCode(failures.map((f) => f.error.code));
+    const servers = failures.map((f) => f.server).join(', ');
+    const details = failures.map((f) => (failures.length > 1 ? `${f.server}: ${detail(f.server, f.error)}` : detail(f.server, f.error))).join('; ');
+    const hint = code === 'ECONNREFUSED' ? ': is a govfs cluster or node running there?' : '';
+    super(code, `${headline(code)} at ${servers} (${details})${hint}`);
+  }
+}
+
+/** One code for all servers: all alike, or that some server is full, or unreachable. */
+function summaryCode(codes: string[]): string {
+  if (codes.length > 0 && codes.every((c) => c === codes[0])) return codes[0]!;
+  return codes.find((c) => c === 'EUSERS') ?? codes.find((c) => c === 'EAGAIN') ?? (codes.every((c) => c === 'ETIMEDOUT') ? 'ETIMEDOUT' : 'EHOSTUNREACH');
+}
+
+function headline(code: string): string {
+  switch (code) {
+    case 'EUSERS':
+    case 'EAGAIN':
+      return 'refused: too many connections';
+    case 'EAUTH':
+      return 'refused: authentication failed';
+    case 'EACCES':
+      return 'refused: not allowed';
+    default:
+      return 'cannot reach the cluster';
+  }
+}
+
+/** What happened at one server, without repeating its address first. */
+function detail(server: string, e: RuntimeError): string {
+  if (e instanceof ConnectionRefusedError) return e.reason;
+  if (e.code === 'ECONNREFUSED') return `connect ECONNREFUSED: nothing listening at ${server}`;
+  return e.message.startsWith(`${server}: `) ? e.message.slice(server.length + 2) : e.message;
+}
 
 /** A GovClient connected over TCP, plus what only a network client has. */
 export type RemoteGovClient = GovClient & {
@@ -67,7 +122,7 @@ class ServerLink {
 
   constructor(
     private readonly servers: string[],
-    private readonly opts: { token?: Uint8Array; connectTimeoutMs?: number; identity: ClientIdentity },
+    private readonly opts: { token?: Uint8Array; connectTimeoutMs?: number; localAddress?: string; identity: ClientIdentity },
   ) {
     const current = () => this.current;
     this.transport = {
@@ -98,12 +153,27 @@ class ServerLink {
   }
 
   private async dial(): Promise<ClientConnection> {
-    const errors: string[] = [];
-    let code = 'ECONNREFUSED';
+    const timeoutMs = this.opts.connectTimeoutMs ?? 3000;
+    const until = Date.now() + timeoutMs;
+    for (let round = 0; ; round++) {
+      const failures: { server: string; error: RuntimeError }[] = [];
+      const conn = await this.dialRound(failures);
+      if (conn) return conn;
+      // Every server is short of handshake slots only (they free within seconds, e.g. a burst
+      // of clients connecting at once): try again shortly.
+      const delay = Math.min(1000, 50 * 2 ** round) * (0.5 + Math.random() / 2);
+      const transient = failures.every((f) => f.error instanceof ConnectionRefusedError && f.error.transient);
+      if (!transient || this.closed || Date.now() + delay > until) throw new ConnectError(failures);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+
+  /** Try each server once, from the one after the last that served; null if none would. */
+  private async dialRound(failures: { server: string; error: RuntimeError }[]): Promise<ClientConnection | null> {
     for (let i = 0; i < this.servers.length; i++) {
       const address = this.servers[(this.next + i) % this.servers.length]!;
       try {
-        const conn = await ClientConnection.open(address, { token: this.opts.token, connectTimeoutMs: this.opts.connectTimeoutMs, identity: this.opts.identity });
+        const conn = await ClientConnection.open(address, { ...this.opts });
         this.next = (this.next + i) % this.servers.length;
         if (this.closed) {
           await conn.close();
@@ -121,13 +191,14 @@ class ServerLink {
         this.current = conn;
         return conn;
       } catch (e) {
-        const err = e as RuntimeError;
-        if (err.code === 'EAUTH' || err.code === 'EACCES' || err.code === 'ECANCELED') throw err;
-        code = typeof err.code === 'string' ? err.code : code;
-        errors.push(`${address}: ${err.message.replace(`${address}: `, '')}`);
+        const err = e instanceof RuntimeError ? e : new RuntimeError('EIO', String((e as Error).message ?? e));
+        if (err.code === 'ECANCELED') throw err;
+        // Another server of the same cluster would not take this token or identity either.
+        if (err.code === 'EAUTH' || err.code === 'EACCES') throw new ConnectError([{ server: address, error: err }]);
+        failures.push({ server: address, error: err });
       }
     }
-    throw new RuntimeError(code === 'ETIMEDOUT' ? 'ETIMEDOUT' : 'EHOSTUNREACH', `cannot reach the cluster (${errors.join('; ')})`);
+    return null;
   }
 
   async close(): Promise<void> {
@@ -141,9 +212,9 @@ class ServerLink {
 /** Connect to a cluster through any of `servers` ('host:port'); rejects if none answers. */
 export async function connect(servers: string[], opts: ConnectOptions = {}): Promise<RemoteGovClient> {
   if (servers.length === 0) throw new RuntimeError('EINVAL', 'connect() needs at least one server address (host:port)');
-  const token = typeof opts.token === 'string' ? Buffer.from(opts.token, 'utf8') : opts.token;
+  const token = opts.tokenFile !== undefined ? readKeyFile(opts.tokenFile, 'client token') : typeof opts.token === 'string' ? Buffer.from(opts.token, 'utf8') : opts.token;
   const identity = opts.identity ?? clientIdentity();
-  const link = new ServerLink([...servers], { token, connectTimeoutMs: opts.connectTimeoutMs, identity });
+  const link = new ServerLink([...servers], { token, connectTimeoutMs: opts.connectTimeoutMs, localAddress: opts.localAddress, identity });
   await link.ensure();
   const nodes = Object.keys(link.nodes);
   if (nodes.length === 0) {

@@ -203,7 +203,7 @@ describe('hostile client input', () => {
   it('clients are refused where the bridge serves none, and beyond maxClients', async () => {
     const { b } = await setup({ maxClients: 1 });
     const one = await ClientConnection.open(b.addr);
-    await expect(ClientConnection.open(b.addr)).rejects.toMatchObject({ code: 'EBUSY', message: expect.stringMatching(/too many clients/) });
+    await expect(ClientConnection.open(b.addr)).rejects.toMatchObject({ code: 'EUSERS', message: expect.stringMatching(/too many clients/) });
     await one.close();
     const peersOnly = await node('p');
     await expect(ClientConnection.open(peersOnly.addr)).rejects.toMatchObject({ code: 'EACCES', message: expect.stringMatching(/client connections are not served/) });
