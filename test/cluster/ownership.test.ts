@@ -132,4 +132,38 @@ describe('ownership: a ministry refuses paths another ministry owns', () => {
       await cluster.stop();
     }
   }, 120_000);
+
+  it('a subtree delete hands the dissolved subtree to the ministry above, which then serves it', async () => {
+    const cluster = await Cluster.start({ nodes: 7, scheduler: 'sim', seed: 5, ministries: [{ subtree: '/d/m', clerks: 2 }] });
+    const applied: string[] = [];
+    const watch = watchOwnership(cluster, ['/d/m'], (msg) => applied.push(msg));
+    cluster.sim!.checks.push(watch.check);
+    try {
+      const fs = cluster.client();
+      await fs.mkdir('/d');
+      await fs.mkdir('/d/m/e');
+      const rootM = (await cluster.status()).ministries.find((m) => m.subtree === '/')!;
+      const runtime = cluster.sim!.host('clients').runtime;
+      let seq = 0;
+      const raw = async (op: Record<string, unknown>): Promise<Reply> => {
+        const s = ++seq;
+        const msg = { type: 'govfs.fs.FsRequest', clientId: 'handmade', seq: s, opJson: JSON.stringify(op), path: '/d', lastSeen: 0, linearizable: false, ticketTo: '', mutation: true, acked: s - 1 };
+        return (await cluster.drive(runtime.ask(`${rootM.minister}#/${rootM.minister}`, msg, { timeoutMs: 2_000 }))) as Reply;
+      };
+      const before = await raw({ op: 'create', path: '/d/m/shadow' });
+      expect(before.ok === false && !before.error && before.redirect?.some((m) => m.subtree === '/d/m'), JSON.stringify(before)).toBe(true);
+      // The president dissolves /d/m, then the root ministry drops /d: /d/m is the root's now.
+      await fs.rmdir('/d', { recursive: true });
+      expect((await cluster.status()).ministries.map((m) => m.subtree)).toEqual(['/']);
+      expect(await raw({ op: 'mkdir', path: '/d/m', parents: true })).toMatchObject({ ok: true });
+      expect(await raw({ op: 'create', path: '/d/m/f' })).toMatchObject({ ok: true });
+      expect(await fs.ls('/d/m', { linearizable: true })).toEqual([{ name: 'f', kind: 'file' }]);
+      // No false alarm for the root applying in the dissolved subtree, and none for what the
+      // dissolved ministry applied before.
+      expect(applied).toEqual([]);
+      expect(watch.counts.checked).toBeGreaterThan(5);
+    } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
 });
