@@ -162,6 +162,12 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     // A path that is not absolute is the namespace's to refuse (EINVAL); other malformed ones
     // are too, wherever their prefix sends them (this runs for every request: no full parse).
     if (path.charCodeAt(0) !== 0x2f) return false;
+    // (Changes and reads met `forming` already; a lease open meets it here.)
+    const pending = forming({ op: 'stat', path });
+    if (pending) {
+      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, path);
+      return true;
+    }
     const cluster = args.clusterState();
     const owner = cluster.ministryFor(path);
     if (owner === null || owner.id === record.id) return false;

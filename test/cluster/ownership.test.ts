@@ -166,4 +166,37 @@ describe('ownership: a ministry refuses paths another ministry owns', () => {
       await cluster.stop();
     }
   }, 120_000);
+
+  it('a static subtree whose ministry has not formed is nobody\'s: its parent refuses it (EAGAIN) for every operation, lease opens included', async () => {
+    // Four nodes staff the president and the root ministry only: /a is configured and never
+    // forms, as on a node whose copy of the cluster log has not reached its forming yet.
+    const cluster = await Cluster.start({ nodes: 4, scheduler: 'sim', seed: 7, ministries: [{ subtree: '/a', clerks: 2 }], waitForReady: false });
+    try {
+      const fs = cluster.client({ deadlineMs: 60_000 });
+      await fs.create('/x');
+      const rootM = (await cluster.status()).ministries.find((m) => m.subtree === '/')!;
+      const runtime = cluster.sim!.host('clients').runtime;
+      let seq = 0;
+      const ops: Record<string, unknown>[] = [
+        { op: 'mkdir', path: '/a' },
+        { op: 'create', path: '/a/f' },
+        { op: 'rename', from: '/x', to: '/a/x' },
+        { op: 'stat', path: '/a/f' },
+        { op: 'lease-open', path: '/a/f', mode: 'write', start: 0, end: null, wait: false, deadlineMs: 0, reqId: 'w1' },
+      ];
+      const codes: string[] = [];
+      for (const op of ops) {
+        const mutation = op['op'] !== 'stat' && op['op'] !== 'lease-open';
+        const s = mutation ? ++seq : 0;
+        const msg = { type: 'govfs.fs.FsRequest', clientId: 'handmade', seq: s, opJson: JSON.stringify(op), path: '/x', lastSeen: 0, linearizable: false, ticketTo: '', mutation, acked: s - 1 };
+        const r = (await cluster.drive(runtime.ask(`${rootM.minister}#/${rootM.minister}/role`, msg, { timeoutMs: 2_000 }))) as Reply;
+        codes.push(`${String(op['op'])}: ${r.error?.code ?? (r.ok ? 'ok' : 'redirect')}`);
+      }
+      expect(codes).toEqual(['mkdir: EAGAIN', 'create: EAGAIN', 'rename: EAGAIN', 'stat: EAGAIN', 'lease-open: EAGAIN']);
+      // (A listing of / waits too: it would show /a.) The rest of the root is served.
+      expect((await fs.stat('/x', { linearizable: true })).kind).toBe('file');
+    } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
 });
