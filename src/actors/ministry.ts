@@ -146,7 +146,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
    * hand-made request could name a path here and operate on one elsewhere. Ownership is read
    * from this node's copy of the cluster log, when the request is served (a change: before it
    * is proposed). That copy may lag, and it is still safe: what a ministry owns only grows
-   * while it exists. A ministry is formed only for a configured static subtree, and until
+   * while it exists (a dissolved one owns nothing). A ministry is formed only for a configured static subtree, and until
    * this node has seen it formed, `forming` refuses every operation in it (EAGAIN); a subtree
    * delete hands a dissolved subtree back to the ministry above, which a stale copy merely
    * redirects away for a while. So a path this node's copy says is ours was ours at every
@@ -168,11 +168,26 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, path);
       return true;
     }
-    const cluster = args.clusterState();
-    const owner = cluster.ministryFor(path);
-    if (owner === null || owner.id === record.id) return false;
-    reply({ type: 'govfs.fs.FsReply', ok: false, ministry: record.id, redirect: [...cluster.ministries.values()].map(redirectInfo) });
+    const here = ownSubtree();
+    if (here.live && isWithin(path, record.subtree)) {
+      let inner = false;
+      for (const s of here.nested) if (isWithin(path, s)) inner = true;
+      if (!inner) return false;
+    }
+    reply({ type: 'govfs.fs.FsReply', ok: false, ministry: record.id, redirect: [...args.clusterState().ministries.values()].map(redirectInfo) });
     return true;
+  };
+  /** Whether this ministry still exists (a subtree delete dissolves it), and the other
+   * ministries' subtrees inside its own, as of this node's cluster state: remembered while
+   * that state is the same (the check above runs for every request). */
+  let own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
+  const ownSubtree = (): { live: boolean; nested: string[] } => {
+    const state = args.clusterState();
+    if (own === null || own.state !== state || own.applied !== state.applied) {
+      const nested = [...state.ministries.values()].filter((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree)).map((mi) => mi.subtree);
+      own = { state, applied: state.applied, live: state.ministries.has(record.id), nested };
+    }
+    return own;
   };
   /** Answer with an operation's result, as of log position `index` (of `term`, for a change).
    * Plain arguments and fields set one by one, no position object spread into the reply: this
