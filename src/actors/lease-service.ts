@@ -105,6 +105,8 @@ export interface LeaseServiceDeps {
   role: 'minister' | 'clerk';
   memberAddress: (id: string) => string;
   fileCheck: (path: string) => FsErrorData | null;
+  /** Answers with a redirect, and says so, when another ministry owns `path`. */
+  redirectedAway: (path: string, reply: Reply) => boolean;
 }
 
 type Internal =
@@ -189,6 +191,7 @@ export class LeaseService {
         // The file must exist as of the request (linearizably: a clerk first confirms with the
         // minister that it has applied everything committed before).
         const proceed = (): void => {
+          if (this.d.redirectedAway(op.path, reply)) return;
           const problem = this.d.fileCheck(op.path);
           if (problem) {
             reply({ type: 'govfs.fs.FsReply', ok: false, error: problem, ministry: this.d.record().id });

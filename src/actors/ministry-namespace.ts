@@ -17,6 +17,31 @@ export type ClientOp = WireOp;
 /** `json`, when given, is `value` already serialized (a cached listing). */
 export type Outcome = { ok: true; value: unknown; json?: string } | { ok: false; error: FsErrorData };
 
+/** The last changes a replica applied, with their log index: client changes (the decoded
+ * entry, `{ op: 'client', body }`) and lease entries. Tests check them against the subtree map
+ * (the simulator's "no ministry applies a change outside its subtree"). A fixed ring of what
+ * the apply decoded anyway: two stores per entry, nothing allocated. */
+export class AppliedChanges {
+  static readonly KEPT = 256;
+  /** Changes noted since this replica started (the latest is number count - 1). */
+  count = 0;
+  private readonly indexes = new Float64Array(AppliedChanges.KEPT);
+  private readonly ops: unknown[] = new Array<unknown>(AppliedChanges.KEPT).fill(null);
+
+  note(index: number, op: unknown): void {
+    const at = this.count++ % AppliedChanges.KEPT;
+    this.indexes[at] = index;
+    this.ops[at] = op;
+  }
+
+  /** Change number `n` (count - KEPT <= n < count), or undefined when no longer kept. */
+  at(n: number): { index: number; op: unknown } | undefined {
+    if (n < 0 || n >= this.count || n < this.count - AppliedChanges.KEPT) return undefined;
+    const at = n % AppliedChanges.KEPT;
+    return { index: this.indexes[at]!, op: this.ops[at] };
+  }
+}
+
 /** Listings kept serialized, per replica: at most this many directories and bytes. */
 const LISTINGS_KEPT = 1_024;
 const LISTING_BYTES_KEPT = 8 << 20;
@@ -52,6 +77,7 @@ export class MinistryNamespace {
    * Valid while the directory's version and the cluster log's applied index are unchanged. */
   private readonly listings = new Map<string, CachedListing>();
   private listingBytes = 0;
+  readonly applied = new AppliedChanges();
 
   constructor(readonly root: string) {
     this.ns = new Namespace(root);
@@ -96,6 +122,7 @@ export class MinistryNamespace {
       return { ok: false, error: { code: 'EINVAL', message: e instanceof FsError ? e.message : 'undecodable log entry' } };
     }
     const kind = (op as { op?: unknown }).op;
+    if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
       return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };

@@ -14,7 +14,7 @@ import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
-import { MinistryNamespace, isClientOp, type ClientOp, type Outcome } from './ministry-namespace.js';
+import { MinistryNamespace, isClientOp, type AppliedChanges, type ClientOp, type Outcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { FsError } from '../fs/errors.js';
 import { LeaseService } from './lease-service.js';
@@ -64,6 +64,8 @@ export interface MinistryInspection {
   duplicateApplies: number;
   /** Clients with a completion record. */
   clients: number;
+  /** The last changes this member applied (the simulator checks they lie in its subtree). */
+  applied: AppliedChanges;
 }
 
 export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): MinistryInspection | null } {
@@ -122,6 +124,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     role: args.role,
     memberAddress: (id) => `${config.addresses[id]}/role`,
     fileCheck: (path) => ns.fileCheck(path),
+    redirectedAway: (path, reply) => redirectedAway(reply, path),
   });
   /** A subtree delete in progress (see mutate): other changes wait (EAGAIN) until its rmdir
    * is proposed, so nothing changes the directory between the check and the rmdir. */
@@ -131,9 +134,61 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   let lastExpiry = 0;
 
   const members = (r: MinistryRecord): string[] => [r.minister, ...r.clerks].filter((m) => m !== NO_MINISTER);
-  const redirect = (r: MinistryRecord) => [{ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down }];
+  const redirectInfo = (r: MinistryRecord) => ({ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down });
+  const redirect = (r: MinistryRecord) => [redirectInfo(r)];
   const fail = (reply: Reply, code: string, message: string, path: string, extra: Record<string, unknown> = {}): void =>
     reply({ type: 'govfs.fs.FsReply', ok: false, error: { code, message, path }, ministry: record.id, ...extra });
+  /** Answer a request for `path` that another ministry owns with the whole subtree map and no
+   * error: what a node answers a client that came to the wrong ministry, so the client learns
+   * the map and goes there (GovClient "a redirect"). Returns whether it did.
+   *
+   * Every operation of a request is checked here, whatever `req.path` the node routed by: a
+   * hand-made request could name a path here and operate on one elsewhere. Ownership is read
+   * from this node's copy of the cluster log, when the request is served (a change: before it
+   * is proposed). That copy may lag, and it is still safe: what a ministry owns only grows
+   * while it exists (a dissolved one owns nothing). A ministry is formed only for a configured static subtree, and until
+   * this node has seen it formed, `forming` refuses every operation in it (EAGAIN); a subtree
+   * delete hands a dissolved subtree back to the ministry above, which a stale copy merely
+   * redirects away for a while. So a path this node's copy says is ours was ours at every
+   * later moment, and an entry proposed for it lies in this subtree whenever it applies.
+   * (Splitting a subtree off a live ministry would break this: the parent would have to log
+   * the split in its own group log first, and refuse at apply time from that.)
+   *
+   * A mount point (the root of a ministry inside this one) belongs to that ministry: its
+   * directory and metadata are that ministry's root, which bootstrap forms with the ministry;
+   * the parent keeps no entry for it and only shows its name in listings (`ns.read`). So the
+   * parent redirects `mkdir /a` too, and the owner answers it (EEXIST). */
+  const redirectedAway = (reply: Reply, path: string): boolean => {
+    // A path that is not absolute is the namespace's to refuse (EINVAL); other malformed ones
+    // are too, wherever their prefix sends them (this runs for every request: no full parse).
+    if (path.charCodeAt(0) !== 0x2f) return false;
+    // (Changes and reads met `forming` already; a lease open meets it here.)
+    const pending = forming({ op: 'stat', path });
+    if (pending) {
+      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, path);
+      return true;
+    }
+    const here = ownSubtree();
+    if (here.live && isWithin(path, record.subtree)) {
+      let inner = false;
+      for (const s of here.nested) if (isWithin(path, s)) inner = true;
+      if (!inner) return false;
+    }
+    reply({ type: 'govfs.fs.FsReply', ok: false, ministry: record.id, redirect: [...args.clusterState().ministries.values()].map(redirectInfo) });
+    return true;
+  };
+  /** Whether this ministry still exists (a subtree delete dissolves it), and the other
+   * ministries' subtrees inside its own, as of this node's cluster state: remembered while
+   * that state is the same (the check above runs for every request). */
+  let own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
+  const ownSubtree = (): { live: boolean; nested: string[] } => {
+    const state = args.clusterState();
+    if (own === null || own.state !== state || own.applied !== state.applied) {
+      const nested = [...state.ministries.values()].filter((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree)).map((mi) => mi.subtree);
+      own = { state, applied: state.applied, live: state.ministries.has(record.id), nested };
+    }
+    return own;
+  };
   /** Answer with an operation's result, as of log position `index` (of `term`, for a change).
    * Plain arguments and fields set one by one, no position object spread into the reply: this
    * runs for every read and change answered. */
@@ -213,7 +268,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
 
   const serveRead = (req: FsRequest, reply: Reply): void => {
     const op = parseOp(req, reply);
-    if (op) answer(reply, ns.read(op, args.clusterState()), raft.applied);
+    if (op && !redirectedAway(reply, op.op === 'rename' ? op.from : op.path)) answer(reply, ns.read(op, args.clusterState()), raft.applied);
   };
 
   /** A configured static subtree, not yet formed as far as this member knows, that `op`
@@ -307,6 +362,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     }
     const op = parseOp(req, reply);
     if (!op) return;
+    // A rename's source here, its target elsewhere: EXDEV below (refused, not redirected).
+    if (redirectedAway(reply, op.op === 'rename' ? op.from : op.path)) return;
     const cluster = args.clusterState();
     // Other ministries' subtrees inside the path this change touches.
     const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
@@ -391,7 +448,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   return {
     inspect() {
       if (!raft) return null;
-      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount };
+      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied };
     },
     started(ctx) {
       raft = new RaftShell(ctx, {

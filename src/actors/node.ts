@@ -97,7 +97,7 @@ function storedGroups(storage: Storage): string[] {
   }
 }
 
-export function nodeBehaviour(config: NodeConfig): Behaviour {
+export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Readonly<ClusterState> } {
   let state = new ClusterState(config.nodes);
   let raft: RaftShell;
   let president: Ref | null = null;
@@ -193,6 +193,8 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
   const ministryMsg = (m: MinistryRecord) => ({ id: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks, term: m.term, down: m.down });
 
   return {
+    /** This node's copy of the cluster state, for tests (`ActorCell.behaviour.inspect()`). */
+    inspect: () => state,
     started(ctx) {
       raft = new RaftShell(ctx, {
         id: config.id,

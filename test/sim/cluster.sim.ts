@@ -20,6 +20,7 @@ import { Cluster } from '../../src/cluster.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
 import { SeededRandom } from '../../src/runtime/random.js';
 import type { GovClient } from '../../src/fs/client.js';
+import { watchOwnership } from './ownership-invariant.js';
 
 export const describe = 'a cluster of three ministries (or one) under crashes, restarts and partitions; history checked for linearizability per ministry';
 
@@ -182,6 +183,7 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
       leaders.set(key, name);
     }
   });
+  sim.checks.push(watchOwnership(cluster, layout.ministries.map((m) => m.subtree), violate).check);
   const history: HistoryOp[] = [];
   const nClients = opts.clients ?? 4;
   const perClient = opts.opsPerClient ?? 40;
