@@ -45,10 +45,10 @@ export function utf8Length(s: string): number {
   return n;
 }
 
-/** At most 80 characters of `p`, JSON-quoted, with bidi controls escaped too. */
+/** At most 80 characters of `p`, JSON-quoted, with DEL, C1 and bidi controls escaped too. */
 function quote(p: string): string {
   const shown = p.length > 80 ? `${p.slice(0, 77)}...` : p;
-  return JSON.stringify(shown).replace(/[\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(shown).replace(/[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A C0 control, DEL or a C1 control: refused in names. */

@@ -82,7 +82,9 @@ describe('Namespace: basic operations', () => {
     expect(err(ns, { op: 'mkdir', path: '/' }, 'EEXIST')).toBeTruthy();
     expect(err(ns, { op: 'mkdir', path: '/a//b' }, 'EINVAL')).toMatch(/empty segment/);
     expect(err(ns, { op: 'create', path: '/a/../b' }, 'EINVAL')).toMatch(/\.\./);
-    expect(err(ns, { op: 'create', path: '/' + 'n'.repeat(256) }, 'EINVAL')).toMatch(/255/);
+    expect(err(ns, { op: 'create', path: '/' + 'n'.repeat(256) }, 'ENAMETOOLONG')).toMatch(/255/);
+    expect(err(ns, { op: 'create', path: '/a\x1b[2J' }, 'EINVAL')).toMatch(/control character U\+001B/);
+    expect(err(ns, { op: 'rename', from: '/d', to: '/two\nlines' }, 'EINVAL')).toMatch(/control character U\+000A/);
     expect(err(ns, { op: 'setSize', path: '/d', size: 3 }, 'EISDIR')).toBeTruthy();
     expect(err(ns, { op: 'setSize', path: '/d/f', size: -1 }, 'EINVAL')).toMatch(/non-negative integer/);
     expect(err(ns, { op: 'setSize', path: '/d/f', size: 1.5 }, 'EINVAL')).toBeTruthy();
