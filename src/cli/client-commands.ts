@@ -222,7 +222,7 @@ export const runners: Record<string, RunnerSpec> = {
       });
       while (!stop) {
         const st = await client.status().catch(() => null);
-        if (!flags.json) process.stdout.write('\x1b[2J\x1b[H');
+        if (!flags.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H'); // clear the screen, not a pipe
         if (!st) out.log(`(no answer from ${client.server || 'the cluster'}; retrying)`);
         else out.log(flags.json ? escapeJson(JSON.stringify(st)) : `${formatStatus(st, client.server)}\n\n${new Date().toLocaleTimeString()} — refreshing every second, Ctrl-C to stop`);
         for (let i = 0; i < 10 && !stop; i++) await new Promise((r) => setTimeout(r, 100));

@@ -8,11 +8,38 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface, type Interface } from 'node:readline';
 import type { DirEntry } from '../fs/client.js';
+import { escapeText, hasUnsafeChars, shellQuote } from '../fs/names.js';
 import { CLIENT_OPTIONS, fsMessage, openClient, runners } from './client-commands.js';
 import { cliPath } from './paths.js';
 import { cleanParseError, parse, stdio } from './usage.js';
 
-/** Split a command line into words ('single', "double" quotes and \ escapes). */
+const ANSI_C: Record<string, string> = { n: '\n', t: '\t', r: '\r', a: '\x07', b: '\b', f: '\f', v: '\v', e: '\x1b', '\\': '\\', "'": "'", '"': '"' };
+
+/** Bash's $'…' escapes (what shellQuote writes): \n, \e, \xHH, \uHHHH, ... The index after
+ * the closing quote, and the text. */
+function ansiC(line: string, start: number): { end: number; text: string } {
+  let text = '';
+  let i = start;
+  for (; i < line.length && line[i] !== "'"; i++) {
+    const ch = line[i]!;
+    if (ch !== '\\' || i + 1 >= line.length) {
+      text += ch;
+      continue;
+    }
+    const next = line[++i]!;
+    const hex = next === 'x' ? /^[0-9a-fA-F]{1,2}/.exec(line.slice(i + 1)) : next === 'u' ? /^[0-9a-fA-F]{1,4}/.exec(line.slice(i + 1)) : null;
+    if (hex) {
+      text += String.fromCharCode(parseInt(hex[0], 16));
+      i += hex[0].length;
+    } else {
+      text += ANSI_C[next] ?? `\\${next}`;
+    }
+  }
+  return { end: i, text };
+}
+
+/** Split a command line into words ('single', "double" quotes, $'ansi-c' quotes as names are
+ * printed, and \ escapes). */
 export function words(line: string): string[] {
   const out: string[] = [];
   let cur = '';
@@ -20,7 +47,12 @@ export function words(line: string): string[] {
   let any = false;
   for (let i = 0; i < line.length; i++) {
     const ch = line[i]!;
-    if (quote) {
+    if (!quote && ch === '$' && line[i + 1] === "'") {
+      const q = ansiC(line, i + 2);
+      cur += q.text;
+      any = true;
+      i = q.end;
+    } else if (quote) {
       if (ch === quote) quote = null;
       else if (ch === '\\' && quote === '"' && i + 1 < line.length) cur += line[++i];
       else cur += ch;
@@ -77,13 +109,15 @@ export function makeCompleter(ls: (dir: string) => Promise<DirEntry[]>, cwd: () 
     } catch {
       return cb(null, [[], raw]);
     }
-    // What is typed is replaced by the completion, escaped again.
-    const escape = (s: string) => s.replace(/([\s\\'"])/g, '\\$1');
+    // What is typed is replaced by the completion, escaped again; a name a terminal would act
+    // on in its $'…' form, as ls shows it, so the list of candidates is safe to show too.
+    const escape = (s: string) => s.replace(/([\s\\'"$])/g, '\\$1');
+    const candidate = (e: DirEntry) => `${escape(dirPart)}${hasUnsafeChars(e.name) ? shellQuote(e.name) : escape(e.name)}${e.kind === 'dir' ? '/' : ''}`;
     inFlight = true;
     ls(dir).then(
       (entries) => {
         inFlight = false;
-        cb(null, [entries.filter((e) => e.name.startsWith(base)).map((e) => escape(`${dirPart}${e.name}${e.kind === 'dir' ? '/' : ''}`)), raw]);
+        cb(null, [entries.filter((e) => e.name.startsWith(base)).map(candidate), raw]);
       },
       () => {
         inFlight = false;
@@ -109,7 +143,7 @@ export async function shellCommand(argv: string[], help: string): Promise<void> 
   const completer = makeCompleter((dir) => client.ls(dir), () => cwd);
   const rl: Interface = createInterface({ input: process.stdin, output: process.stdout, completer, history, historySize: 1000, terminal: process.stdin.isTTY });
   const prompt = (): void => {
-    rl.setPrompt(`govfs:${cwd}> `);
+    rl.setPrompt(`govfs:${escapeText(cwd)}> `);
     rl.prompt();
   };
   console.log(`connected to ${client.server} (nodes ${client.nodeIds.join(', ')}). help lists the commands, exit or Ctrl-D leaves.`);
@@ -155,7 +189,7 @@ export async function shellCommand(argv: string[], help: string): Promise<void> 
         console.log('commands: ls [-l] [PATH], cd PATH, pwd, mkdir [-p] PATH..., touch PATH..., stat PATH..., rm [-r] PATH..., rmdir [-r] PATH..., mv FROM TO, status [--json], exit');
         return;
       case 'pwd':
-        console.log(cwd);
+        console.log(shellQuote(cwd));
         return;
       case 'cd': {
         let target = rest[0] ?? '/';

@@ -44,5 +44,6 @@ export function escapeText(s: string): string {
 /** JSON text with the unsafe characters of its strings written as `\uHHHH` escapes: still the
  * same JSON, but safe to show on a terminal. */
 export function escapeJson(json: string): string {
-  return json.replace(UNSAFE_ALL, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  // JSON.stringify escapes C0 inside strings already: any C0 left is formatting (newlines).
+  return json.replace(UNSAFE_ALL, (c) => (c < ' ' ? c : `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
 }

@@ -5,6 +5,7 @@ import {
   baseName,
   checkPath,
   depthOf,
+  escapeJson,
   escapeText,
   isStoredName,
   isValidName,
@@ -110,6 +111,7 @@ describe('parsePath', () => {
       const e = einval(() => parsePath(`/a/x${c}y`));
       expect(e.message).toMatch(new RegExp(`control character U\\+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`));
       // The message itself carries no raw control character.
+      // eslint-disable-next-line no-control-regex -- looking for raw control characters
       expect(e.message).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
       expect(isValidName(`x${c}y`)).toBe(false);
       einval(() => joinPath('/a', `x${c}`));
@@ -161,12 +163,20 @@ describe('showing names', () => {
     // A name that looks like the quoted form is quoted too, so the two cannot be confused.
     expect(shellQuote("$'a'")).toBe("$'$\\'a\\''");
     // No output of shellQuote holds a character a terminal acts on.
+    // eslint-disable-next-line no-control-regex -- looking for raw control characters
     for (let c = 0; c < 0x200; c++) expect(shellQuote(`x${String.fromCharCode(c)}`)).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
   });
 
   it('escapeText escapes control and bidi characters in a message and leaves the rest', () => {
     expect(escapeText('mkdir /a: already exists')).toBe('mkdir /a: already exists');
     expect(escapeText('x\x1b[2Jy\u202ez\n')).toBe('x\\e[2Jy\\u202ez\\n');
+  });
+
+  it('escapeJson keeps the JSON and its formatting, with bidi and C1 characters escaped', () => {
+    const value = { name: 'r\u202eevil\x85\x1b', list: [1, 2] };
+    const shown = escapeJson(JSON.stringify(value, null, 2));
+    expect(JSON.parse(shown)).toEqual(value);
+    expect(shown).toMatch(/\n {2}"name": "r\\u202eevil\\u0085\\u001b"/);
   });
 
   it('parentOf, baseName, depthOf', () => {
