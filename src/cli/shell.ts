@@ -178,6 +178,12 @@ export async function shellCommand(argv: string[], help: string): Promise<void> 
         // history is best effort
       }
     }
+    if (w.some((x) => x.includes('\ufffd'))) {
+      // readline decodes stdin leniently: bytes that are not UTF-8 arrive as U+FFFD, and a
+      // name would be stored other than typed. The shell cannot tell them from a typed U+FFFD.
+      fail(`govfs: ${escapeText(line.trim())}: holds U+FFFD, what bytes that are not UTF-8 decode to; names are UTF-8 (for a name with U+FFFD itself, use the one-shot command)`);
+      return;
+    }
     const [cmd, ...rest] = w as [string, ...string[]];
     switch (cmd) {
       case 'exit':

@@ -121,6 +121,11 @@ describe('govfs command line edges', () => {
     expect((await govfs(['ls', '/p'], env())).stdout).not.toMatch(/bad/);
     // U+FFFD typed as such (valid UTF-8) is a character like any other.
     expect((await govfs(['touch', '/p/ok\ufffd'], env())).code).toBe(0);
+    // The shell reads decoded lines: it refuses any U+FFFD.
+    const shell = spawnSync('/bin/sh', ['-c', `printf 'touch /p/sh\\377bad\\n' | "${process.execPath}" "${GOVFS}" shell`], { env: { ...process.env, ...env(), GOVFS_HISTORY: join(dir, 'history') }, encoding: 'utf8', timeout: 30_000 });
+    expect(shell.status).toBe(1);
+    expect(shell.stderr).toMatch(/holds U\+FFFD, what bytes that are not UTF-8 decode to/);
+    expect((await govfs(['ls', '/p'], env())).stdout).not.toMatch(/sh/);
   });
 
   it('a port in use is refused before the data folder is made', async () => {
