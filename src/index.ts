@@ -4,6 +4,7 @@
 export { Cluster, type ClusterOptions, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './cluster.js';
 export { GovClient, LeaseHandle, type DirEntry, type Stat, type OpenOptions, type LeaseInfo, type ReadOptions, type TicketInfo } from './fs/client.js';
 export { FsError, type FsErrorCode, type FsErrorData } from './fs/errors.js';
+export { shellQuote, escapeText } from './fs/names.js';
 export { ConnectError, ConnectionRefusedError, connect, type ConnectOptions, type RemoteGovClient } from './net/client-connect.js';
 export { clientIdentity, clientIdOf, type ClientIdentity } from './net/client-identity.js';
 export { registerBehaviour } from './runtime/runtime.js';

@@ -12,6 +12,7 @@ export const FS_ERROR_CODES = [
   'EISDIR', // a file was needed, a directory was found
   'ENOTEMPTY', // directory not empty
   'EINVAL', // bad argument: malformed path, range, op, ...
+  'ENAMETOOLONG', // a name over 255 bytes or a path over 4096 bytes (UTF-8)
   'EXDEV', // the operation crosses ministries (subtrees): not handled by this one
   'EBUSY', // the target is in use (a ministry root, a lease that others wait for)
   'ETIMEDOUT', // no answer in time

@@ -3,6 +3,7 @@
 
 export * from './errors.js';
 export * from './path.js';
+export * from './names.js';
 export * from './subtree-map.js';
 export * from './namespace.js';
 export * from './leases.js';

@@ -53,7 +53,7 @@
 // A record holds at most as many results as the client had requests in flight.
 
 import { FsError, fsErrors, isFsErrorCode, type FsErrorData } from './errors.js';
-import { formatPath, isAncestor, isValidName, parsePath } from './path.js';
+import { formatPath, isAncestor, isStoredName, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
 import { ByteReader, ByteWriter } from '../runtime/bytes.js';
 import { IntTable } from '../runtime/int-table.js';
@@ -772,7 +772,7 @@ function readNode(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<n
   let last = '';
   for (let i = 0; i < count; i++) {
     const name = r.string();
-    if ((i > 0 && name <= last) || !isValidName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
+    if ((i > 0 && name <= last) || !isStoredName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
     last = name;
     children.set(name, readNode(r, corrupt, seen, nextIno, version, depth + 1));
   }
@@ -803,11 +803,7 @@ function decodeNode(
   const children = new Map<string, INode>();
   for (const e of o['entries'] as unknown[]) {
     if (!Array.isArray(e) || e.length !== 2 || typeof e[0] !== 'string' || children.has(e[0])) throw corrupt(`inode ${ino}: bad entry`);
-    try {
-      parsePath('/' + e[0]);
-    } catch {
-      throw corrupt(`inode ${ino}: bad entry name`);
-    }
+    if (!isStoredName(e[0])) throw corrupt(`inode ${ino}: bad entry name`);
     children.set(e[0], decodeNode(e[1], corrupt, seen, nextIno, version, depth + 1));
   }
   return { ...base, kind: 'dir', size: 0, children };

@@ -6,14 +6,22 @@
 //   - segments are separated by exactly one '/'; no empty segments ('//'), and NO trailing
 //     '/' except for the root itself: '/a/' is rejected with EINVAL, not normalised
 //     (`tidyPath` is offered to front ends that want to be lenient with what users type);
-//   - no '.' or '..' segments, no NUL character, no unpaired UTF-16 surrogate (not encodable
-//     as UTF-8);
-//   - a segment is at most 255 bytes and the whole path at most 4096 bytes, in UTF-8.
+//   - no '.' or '..' segments, no unpaired UTF-16 surrogate (not encodable as UTF-8);
+//   - no control characters in a name: C0 (U+0000-U+001F, NUL, newline, ESC, BEL, ...), DEL
+//     (U+007F) and C1 (U+0080-U+009F) are refused with EINVAL. They would let one client put
+//     terminal escapes or fake line breaks into another's `ls`. Other characters, bidi
+//     controls such as U+202E included, are stored as given; front ends escape what is not
+//     printable when they show a name (src/fs/names.ts);
+//   - a segment is at most 255 bytes and the whole path at most 4096 bytes, in UTF-8
+//     (ENAMETOOLONG, as POSIX says).
+//
+// Messages show at most 80 characters of a path, with control and bidi characters escaped,
+// so a refusal of a 5,000-byte name does not echo it whole.
 //
 // `parsePath` is the validating entry point. The other helpers take canonical paths (already
 // validated) and do not re-validate, except `joinPath`, which validates the name it appends.
 
-import { FsError } from './errors.js';
+import { FsError, type FsErrorCode } from './errors.js';
 
 export const MAX_NAME_BYTES = 255;
 export const MAX_PATH_BYTES = 4096;
@@ -37,36 +45,73 @@ export function utf8Length(s: string): number {
   return n;
 }
 
+/** At most 80 characters of `p`, JSON-quoted, with DEL, C1 and bidi controls escaped too. */
 function quote(p: string): string {
   const shown = p.length > 80 ? `${p.slice(0, 77)}...` : p;
-  return JSON.stringify(shown);
+  return JSON.stringify(shown).replace(/[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-function bad(p: unknown, what: string): FsError {
+/** A C0 control, DEL or a C1 control: refused in names. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+interface Problem {
+  code: FsErrorCode;
+  why: string;
+}
+
+function bad(p: unknown, what: string, code: FsErrorCode = 'EINVAL'): FsError {
   const path = typeof p === 'string' ? p : undefined;
   const shown = path === undefined ? `(a ${p === null ? 'null' : typeof p}, not a string)` : quote(path);
-  return new FsError('EINVAL', `invalid path ${shown}: ${what}`, path);
+  // The error carries a long path only shortened: it travels back to the client and into logs.
+  return new FsError(code, `invalid path ${shown}: ${what}`, path !== undefined && path.length > 256 ? `${path.slice(0, 253)}...` : path);
+}
+
+/** The rules every name obeys, also in data stored before control characters were refused. */
+function structuralProblem(name: string): Problem | undefined {
+  if (name.length === 0) return { code: 'EINVAL', why: 'empty name' };
+  if (name === '.' || name === '..') return { code: 'EINVAL', why: `"${name}" is not allowed (paths are absolute and canonical)` };
+  if (name.includes('\0')) return { code: 'EINVAL', why: 'contains a NUL character' };
+  if (name.includes('/')) return { code: 'EINVAL', why: 'a name cannot contain "/"' };
+  const bytes = utf8Length(name);
+  if (bytes < 0) return { code: 'EINVAL', why: 'contains an unpaired surrogate (not valid Unicode)' };
+  if (bytes > MAX_NAME_BYTES) return { code: 'ENAMETOOLONG', why: `a name is ${bytes} bytes, over the limit of ${MAX_NAME_BYTES} bytes` };
+  return undefined;
+}
+
+function problemOf(name: string): Problem | undefined {
+  const structural = structuralProblem(name);
+  if (structural) return structural;
+  const c = CONTROL.exec(name);
+  if (c) {
+    const hex = c[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, '0');
+    return { code: 'EINVAL', why: `contains the control character U+${hex} (names may not contain control characters U+0000-U+001F, U+007F-U+009F: they would act on the terminal of whoever lists them)` };
+  }
+  return undefined;
 }
 
 /** Why `name` is not a valid single path segment, or undefined if it is. */
 export function nameProblem(name: string): string | undefined {
-  if (name.length === 0) return 'empty name';
-  if (name === '.' || name === '..') return `"${name}" is not allowed (paths are absolute and canonical)`;
-  if (name.includes('\0')) return 'contains a NUL character';
-  if (name.includes('/')) return 'a name cannot contain "/"';
-  const bytes = utf8Length(name);
-  if (bytes < 0) return 'contains an unpaired surrogate (not valid Unicode)';
-  if (bytes > MAX_NAME_BYTES) return `a name is ${bytes} bytes, over the limit of ${MAX_NAME_BYTES} bytes`;
-  return undefined;
+  return problemOf(name)?.why;
 }
 
 export function isValidName(name: unknown): name is string {
-  return typeof name === 'string' && nameProblem(name) === undefined;
+  return typeof name === 'string' && problemOf(name) === undefined;
+}
+
+/**
+ * A name as stored data may hold it: the structural rules only. Names with control characters
+ * written before they were refused still load from snapshots (and are listed, escaped), though
+ * no request can name them; `rmdir -r` of their directory removes them.
+ */
+export function isStoredName(name: unknown): name is string {
+  return typeof name === 'string' && structuralProblem(name) === undefined;
 }
 
 /**
  * Validate an absolute path and split it into its segments ('/' → []). Throws FsError EINVAL
- * (with the path and the reason) for anything that is not a canonical absolute path.
+ * (with the path and the reason) for anything that is not a canonical absolute path, or
+ * ENAMETOOLONG for a name or path over its limit.
  */
 export function parsePath(p: unknown): string[] {
   if (typeof p !== 'string') throw bad(p, 'a path must be a string');
@@ -74,14 +119,15 @@ export function parsePath(p: unknown): string[] {
   if (p[0] !== '/') throw bad(p, 'not absolute (paths start with /)');
   if (p === '/') return [];
   if (p.endsWith('/')) throw bad(p, `trailing "/" (write ${quote(p.replace(/\/+$/, '') || '/')})`);
-  const total = utf8Length(p);
-  if (total > MAX_PATH_BYTES) throw bad(p, `path is ${total} bytes, over the limit of ${MAX_PATH_BYTES} bytes`);
   const segs = p.slice(1).split('/');
   for (const s of segs) {
     if (s.length === 0) throw bad(p, 'empty segment ("//")');
-    const problem = nameProblem(s);
-    if (problem !== undefined) throw bad(p, problem);
+    const problem = problemOf(s);
+    if (problem !== undefined) throw bad(p, problem.why, problem.code);
   }
+  // After the names, so that one long name is reported as that.
+  const total = utf8Length(p);
+  if (total > MAX_PATH_BYTES) throw bad(p, `path is ${total} bytes, over the limit of ${MAX_PATH_BYTES} bytes`, 'ENAMETOOLONG');
   return segs;
 }
 
@@ -116,11 +162,11 @@ export function tidyPath(p: string): string {
 
 /** `dir` + '/' + `name`; validates `name` as one segment and the result's length. */
 export function joinPath(dir: string, name: string): string {
-  const problem = nameProblem(name);
-  if (problem !== undefined) throw bad(name, `cannot join to ${dir}: ${problem}`);
+  const problem = problemOf(name);
+  if (problem !== undefined) throw bad(name, `cannot join to ${quote(dir)}: ${problem.why}`, problem.code);
   const p = dir === '/' ? `/${name}` : `${dir}/${name}`;
   const total = utf8Length(p);
-  if (total > MAX_PATH_BYTES) throw bad(p, `path is ${total} bytes, over the limit of ${MAX_PATH_BYTES} bytes`);
+  if (total > MAX_PATH_BYTES) throw bad(p, `path is ${total} bytes, over the limit of ${MAX_PATH_BYTES} bytes`, 'ENAMETOOLONG');
   return p;
 }
 

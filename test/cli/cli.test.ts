@@ -84,7 +84,7 @@ describe('govfs against govfs cluster', () => {
       encoding: 'utf8',
       timeout: 30_000,
     });
-    expect(r.status).toBe(0);
+    expect(r.status).toBe(1); // stat nope failed (the script went on)
     expect(r.stdout).toMatch(/f\ng\n/);
     expect(r.stdout).toMatch(/-\s+0 .* f\n-\s+0 .* h\n/);
     expect(r.stderr).toMatch(/govfs: stat \/x\/nope: no such file or directory/);

@@ -5,6 +5,10 @@ import {
   baseName,
   checkPath,
   depthOf,
+  escapeJson,
+  escapeText,
+  isStoredName,
+  isValidName,
   formatPath,
   isAncestor,
   isValidPath,
@@ -12,20 +16,23 @@ import {
   joinPath,
   parentOf,
   parsePath,
+  shellQuote,
   tidyPath,
   utf8Length,
 } from '../../src/fs/index.js';
 
-function einval(f: () => unknown): FsError {
+function refused(code: string, f: () => unknown): FsError {
   try {
     f();
   } catch (e) {
     expect(e).toBeInstanceOf(FsError);
-    expect((e as FsError).code).toBe('EINVAL');
+    expect((e as FsError).code).toBe(code);
     return e as FsError;
   }
-  throw new Error('expected EINVAL');
+  throw new Error(`expected ${code}`);
 }
+const einval = (f: () => unknown): FsError => refused('EINVAL', f);
+const tooLong = (f: () => unknown): FsError => refused('ENAMETOOLONG', f);
 
 describe('FsError', () => {
   it('round-trips through JSON with code, message and path', () => {
@@ -80,16 +87,41 @@ describe('parsePath', () => {
 
   it('limits a name to 255 UTF-8 bytes and a path to 4096', () => {
     expect(parsePath('/' + 'x'.repeat(255))).toHaveLength(1);
-    expect(einval(() => parsePath('/' + 'x'.repeat(256))).message).toMatch(/256 bytes, over the limit of 255/);
+    expect(tooLong(() => parsePath('/' + 'x'.repeat(256))).message).toMatch(/256 bytes, over the limit of 255/);
     // 'é' is 2 bytes: 128 of them are 256 bytes though only 128 characters.
-    expect(einval(() => parsePath('/' + 'é'.repeat(128))).message).toMatch(/256 bytes/);
+    expect(tooLong(() => parsePath('/' + 'é'.repeat(128))).message).toMatch(/256 bytes/);
     expect(parsePath('/' + '😀'.repeat(63))).toHaveLength(1); // 252 bytes
     expect(() => parsePath('/' + '😀'.repeat(64))).toThrow(/256 bytes/);
     const seg = 'y'.repeat(200);
     const ok = '/' + Array.from({ length: 20 }, () => seg).join('/') + '/' + 'z'.repeat(4096 - 20 * 201 - 1);
     expect(utf8Length(ok)).toBe(4096);
     expect(isValidPath(ok)).toBe(true);
-    expect(einval(() => parsePath(ok + 'z')).message).toMatch(/4097 bytes, over the limit of 4096/);
+    expect(tooLong(() => parsePath(ok + 'z')).message).toMatch(/4097 bytes, over the limit of 4096/);
+  });
+
+  it('ENAMETOOLONG for a 5,000-byte name names the name, and echoes at most 80 characters of it', () => {
+    const e = tooLong(() => parsePath('/x/' + 'n'.repeat(5_000)));
+    expect(e.message).toMatch(/a name is 5000 bytes, over the limit of 255/);
+    expect(e.message.length).toBeLessThan(300);
+    expect(e.path!.length).toBeLessThanOrEqual(256);
+  });
+
+  it('refuses control characters in names: C0, DEL and C1, saying which', () => {
+    for (const c of ['\x01', '\x07', '\b', '\t', '\n', '\r', '\x1b', '\x1f', '\x7f', '\x80', '\x85', '\x9b', '\x9f']) {
+      const e = einval(() => parsePath(`/a/x${c}y`));
+      expect(e.message).toMatch(new RegExp(`control character U\\+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, '0')}`));
+      // The message itself carries no raw control character.
+      // eslint-disable-next-line no-control-regex -- looking for raw control characters
+      expect(e.message).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+      expect(isValidName(`x${c}y`)).toBe(false);
+      einval(() => joinPath('/a', `x${c}`));
+      // Data stored before the rule still loads.
+      expect(isStoredName(`x${c}y`)).toBe(true);
+    }
+    // Printable characters, bidi controls included, are names like any other.
+    for (const ok of ['a b', 'ü', '\u00a0', '\u00ff', 'r\u202eevil', '😀', '$x', "it's"]) expect(isValidName(ok), ok).toBe(true);
+    // Messages show bidi controls escaped.
+    expect(einval(() => parsePath('/r\u202e/\x1b')).message).toMatch(/r\\u202e/);
   });
 
   it('utf8Length agrees with TextEncoder on valid strings', () => {
@@ -112,7 +144,39 @@ describe('path helpers', () => {
     expect(joinPath('/', 'a')).toBe('/a');
     expect(joinPath('/a', 'b')).toBe('/a/b');
     for (const bad of ['', '.', '..', 'a/b', 'a\0']) einval(() => joinPath('/a', bad));
-    einval(() => joinPath('/' + 'x'.repeat(4000), 'y'.repeat(100)));
+    tooLong(() => joinPath('/' + 'x'.repeat(4000), 'y'.repeat(100)));
+    tooLong(() => joinPath('/a', 'y'.repeat(256)));
+  });
+});
+
+describe('showing names', () => {
+  it('shellQuote: printable names as they are, others in $\'…\' form as GNU ls shows them', () => {
+    expect(shellQuote('plain name.txt')).toBe('plain name.txt');
+    expect(shellQuote('ü😀')).toBe('ü😀');
+    expect(shellQuote('a\nb')).toBe("$'a\\nb'");
+    expect(shellQuote('\x1b[31mred')).toBe("$'\\e[31mred'");
+    expect(shellQuote('bell\x07')).toBe("$'bell\\a'");
+    expect(shellQuote('r\u202eevil')).toBe("$'r\\u202eevil'");
+    expect(shellQuote("it's\t\\")).toBe("$'it\\'s\\t\\\\'");
+    expect(shellQuote('\x85')).toBe("$'\\x85'");
+    expect(shellQuote('\ufffd')).toBe("$'\\ufffd'");
+    // A name that looks like the quoted form is quoted too, so the two cannot be confused.
+    expect(shellQuote("$'a'")).toBe("$'$\\'a\\''");
+    // No output of shellQuote holds a character a terminal acts on.
+    // eslint-disable-next-line no-control-regex -- looking for raw control characters
+    for (let c = 0; c < 0x200; c++) expect(shellQuote(`x${String.fromCharCode(c)}`)).not.toMatch(/[\x00-\x1f\x7f-\x9f]/);
+  });
+
+  it('escapeText escapes control and bidi characters in a message and leaves the rest', () => {
+    expect(escapeText('mkdir /a: already exists')).toBe('mkdir /a: already exists');
+    expect(escapeText('x\x1b[2Jy\u202ez\n')).toBe('x\\e[2Jy\\u202ez\\n');
+  });
+
+  it('escapeJson keeps the JSON and its formatting, with bidi and C1 characters escaped', () => {
+    const value = { name: 'r\u202eevil\x85\x1b', list: [1, 2] };
+    const shown = escapeJson(JSON.stringify(value, null, 2));
+    expect(JSON.parse(shown)).toEqual(value);
+    expect(shown).toMatch(/\n {2}"name": "r\\u202eevil\\u0085\\u001b"/);
   });
 
   it('parentOf, baseName, depthOf', () => {

@@ -1,0 +1,270 @@
+// The client commands of the command line (ls, mkdir, touch, stat, rm, rmdir, mv, status),
+// shared by one-shot use (`govfs ls /`) and the shell. Loaded only by commands that talk to a
+// cluster: it pulls in the network client.
+//
+// Every name and message from the cluster is printed escaped (src/fs/names.ts): names may
+// hold bidi controls, and older data control characters, which must not act on the terminal.
+
+import { posix } from 'node:path';
+import type { DirEntry, Stat } from '../fs/client.js';
+import { FsError } from '../fs/errors.js';
+import { escapeJson, escapeText, shellQuote } from '../fs/names.js';
+import { parseHostPort } from '../net/bridge.js';
+import { connect, type ClusterStatusView, type RemoteGovClient } from '../net/client-connect.js';
+import { cliPath, notADirectory } from './paths.js';
+import { DEFAULT_SERVER, UsageError, intOption, parse, stdio, type Options, type Out } from './usage.js';
+
+export const CLIENT_OPTIONS = {
+  server: { type: 'string', multiple: true },
+  'token-file': { type: 'string' },
+  timeout: { type: 'string' },
+} as const;
+
+/** The client token, if one is given. node-main (and with it lmdb) loads only then. */
+export async function readToken(file: string | undefined): Promise<Uint8Array | undefined> {
+  const f = file ?? process.env.GOVFS_TOKEN_FILE;
+  if (!f) return undefined;
+  const { readKeyFile } = await import('../net/key-file.js');
+  return readKeyFile(f, 'client token');
+}
+
+function servers(values: { server?: string[] }): string[] {
+  const list = (values.server ?? [process.env.GOVFS_SERVER || DEFAULT_SERVER]).flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean);
+  for (const s of list) {
+    try {
+      parseHostPort(s);
+    } catch {
+      throw new UsageError(`--server wants host:port, got "${s}"`);
+    }
+  }
+  return list;
+}
+
+export async function openClient(values: { server?: string[]; 'token-file'?: string; timeout?: string }): Promise<RemoteGovClient> {
+  const list = servers(values);
+  const deadlineMs = intOption(values.timeout, 'timeout') ?? 15_000;
+  const token = await readToken(values['token-file']);
+  try {
+    return await connect(list, { token, deadlineMs });
+  } catch (e) {
+    // The library's message says what happened (nothing listening, refused and why, ...).
+    const err = e as Error & { code?: string };
+    throw new Error(err.code && !err.message.includes(`[${err.code}]`) ? `${err.message} [${err.code}]` : err.message);
+  }
+}
+
+/** An FsError's message for a shell user (the library's hints name API options), escaped. */
+export function fsMessage(e: unknown, op: string, path: string): string {
+  const err = e as Error & { code?: string };
+  let msg = (err.message ?? String(e)).replace(/use parents: true/g, 'use -p').replace(/use recursive: true/g, 'use -r').replace(/parents: true/g, '-p').replace(/recursive: true/g, '-r');
+  if (!msg.startsWith(`${op} `)) msg = `${op} ${path.length > 80 ? `${path.slice(0, 77)}...` : path}: ${msg}`;
+  return escapeText(err.code && !msg.includes(err.code) ? `${msg} [${err.code}]` : msg);
+}
+
+function fmtTime(ms: number): string {
+  return ms ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z') : '-';
+}
+
+/** `cwd` is the shell's current directory; one-shot commands have none (absolute paths only). */
+type Runner = (client: RemoteGovClient, args: string[], flags: Record<string, unknown>, out: Out, cwd: string | undefined) => Promise<number>;
+
+/** Run `fn` for each path; errors are printed and make the exit status 1. */
+async function eachPath(paths: string[], op: string, out: Out, cwd: string | undefined, fn: (path: string, dirOnly: boolean) => Promise<void>): Promise<number> {
+  let status = 0;
+  for (const p of paths) {
+    let path = p;
+    try {
+      const resolved = cliPath(p, cwd);
+      path = resolved.path;
+      await fn(path, resolved.dirOnly);
+    } catch (e) {
+      out.err(`govfs: ${fsMessage(e, op, path)}`);
+      status = 1;
+    }
+  }
+  return status;
+}
+
+async function mustBeDir(client: RemoteGovClient, op: string, path: string): Promise<void> {
+  if ((await client.stat(path)).kind !== 'dir') throw notADirectory(op, path);
+}
+
+export interface RunnerSpec {
+  options: Options;
+  min: number;
+  max?: number;
+  run: Runner;
+}
+
+export const runners: Record<string, RunnerSpec> = {
+  ls: {
+    options: { long: { type: 'boolean', short: 'l' }, linearizable: { type: 'boolean' } },
+    min: 0,
+    run: async (client, args, flags, out, cwd) => {
+      const paths = args.length ? args : [cwd ?? '/'];
+      return eachPath(paths, 'ls', out, cwd, async (path, dirOnly) => {
+        let entries: DirEntry[];
+        try {
+          entries = await client.ls(path, { linearizable: !!flags.linearizable });
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'ENOTDIR' || dirOnly) throw e;
+          const st = await client.stat(path);
+          entries = [{ name: path, kind: st.kind }];
+        }
+        if (paths.length > 1) out.log(`${shellQuote(path)}:`);
+        const shown = (e: DirEntry) => `${shellQuote(e.name)}${e.kind === 'dir' ? '/' : ''}`;
+        if (flags.long) {
+          const stats = await Promise.all(entries.map((e) => client.stat(e.name.startsWith('/') ? e.name : posix.join(path, e.name)).catch(() => null)));
+          entries.forEach((e, i) => {
+            const s = stats[i];
+            out.log(`${e.kind === 'dir' ? 'd' : '-'} ${String(s?.size ?? '?').padStart(10)} ${fmtTime(s?.mtime ?? 0)} v${String(s?.version ?? '?').padEnd(5)} ${shown(e)}`);
+          });
+        } else {
+          for (const e of entries) out.log(shown(e));
+        }
+      });
+    },
+  },
+  mkdir: {
+    options: { parents: { type: 'boolean', short: 'p' } },
+    min: 1,
+    run: (client, args, flags, out, cwd) => eachPath(args, 'mkdir', out, cwd, (p) => client.mkdir(p, { parents: !!flags.parents })),
+  },
+  touch: {
+    options: {},
+    min: 1,
+    run: (client, args, _flags, out, cwd) =>
+      eachPath(args, 'touch', out, cwd, async (p, dirOnly) => {
+        if (dirOnly) {
+          // An existing directory is left as it is; anything else would need a directory made.
+          const st = await client.stat(p).catch(() => null);
+          if (st?.kind === 'dir') return;
+          throw new FsError('EINVAL', `touch ${p}/: a trailing "/" names a directory, and touch makes files (write ${p}, or use mkdir)`, p);
+        }
+        try {
+          await client.create(p);
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'EEXIST') throw e;
+        }
+      }),
+  },
+  stat: {
+    options: { json: { type: 'boolean' } },
+    min: 1,
+    run: (client, args, flags, out, cwd) =>
+      eachPath(args, 'stat', out, cwd, async (p, dirOnly) => {
+        const s: Stat = await client.stat(p);
+        if (dirOnly && s.kind !== 'dir') throw notADirectory('stat', p);
+        if (flags.json) out.log(escapeJson(JSON.stringify({ path: p, ...s })));
+        else out.log(`${shellQuote(p)}\n  kind     ${s.kind}\n  size     ${s.size}\n  created  ${fmtTime(s.ctime)}\n  modified ${fmtTime(s.mtime)}\n  version  ${s.version}`);
+      }),
+  },
+  rm: {
+    options: { recursive: { type: 'boolean', short: 'r' }, force: { type: 'boolean', short: 'f' } },
+    min: 1,
+    run: (client, args, flags, out, cwd) =>
+      eachPath(args, 'rm', out, cwd, async (p, dirOnly) => {
+        try {
+          if (dirOnly) await mustBeDir(client, 'rm', p);
+          if (flags.recursive) {
+            const st = await client.stat(p);
+            if (st.kind === 'dir') return await client.rmdir(p, { recursive: true });
+          }
+          await client.rm(p);
+        } catch (e) {
+          if (flags.force && (e as { code?: string }).code === 'ENOENT') return;
+          throw e;
+        }
+      }),
+  },
+  rmdir: {
+    options: { recursive: { type: 'boolean', short: 'r' } },
+    min: 1,
+    run: (client, args, flags, out, cwd) => eachPath(args, 'rmdir', out, cwd, (p) => client.rmdir(p, { recursive: !!flags.recursive })),
+  },
+  mv: {
+    options: {},
+    min: 2,
+    max: 2,
+    run: async (client, args, _flags, out, cwd) => {
+      let from = args[0]!;
+      try {
+        const f = cliPath(args[0]!, cwd);
+        from = f.path;
+        const t = cliPath(args[1]!, cwd);
+        if (f.dirOnly || t.dirOnly) await mustBeDir(client, 'mv', from);
+        await client.rename(from, t.path);
+        return 0;
+      } catch (e) {
+        out.err(`govfs: ${fsMessage(e, 'mv', from)}`);
+        return 1;
+      }
+    },
+  },
+  status: {
+    options: { json: { type: 'boolean' }, watch: { type: 'boolean', short: 'w' } },
+    min: 0,
+    max: 0,
+    run: async (client, _args, flags, out) => {
+      const show = async (): Promise<void> => {
+        const st = await client.status();
+        out.log(flags.json ? escapeJson(JSON.stringify(st, null, flags.watch ? 0 : 2)) : formatStatus(st, client.server));
+      };
+      if (!flags.watch) {
+        await show();
+        return 0;
+      }
+      let stop = false;
+      process.once('SIGINT', () => {
+        stop = true;
+      });
+      while (!stop) {
+        const st = await client.status().catch(() => null);
+        if (!flags.json && process.stdout.isTTY) process.stdout.write('\x1b[2J\x1b[H'); // clear the screen, not a pipe
+        if (!st) out.log(`(no answer from ${client.server || 'the cluster'}; retrying)`);
+        else out.log(flags.json ? escapeJson(JSON.stringify(st)) : `${formatStatus(st, client.server)}\n\n${new Date().toLocaleTimeString()} — refreshing every second, Ctrl-C to stop`);
+        for (let i = 0; i < 10 && !stop; i++) await new Promise((r) => setTimeout(r, 100));
+      }
+      return 0;
+    },
+  },
+};
+
+/** Columns padded to their widest cell; cells (ids, subtrees from the cluster) escaped. */
+export function table(cells: string[][]): string {
+  const rows = cells.map((r) => r.map(escapeText));
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd()).join('\n');
+}
+
+export function formatStatus(st: ClusterStatusView, server: string): string {
+  const up = st.nodes.filter((n) => n.up).length;
+  const lines = [`cluster via ${server}: president ${st.president || '(none: election in progress)'}, cluster term ${st.clusterTerm}, ${up} of ${st.nodes.length} nodes up`, ''];
+  lines.push(table([
+    ['MINISTRY', 'SUBTREE', 'MINISTER', 'CLERKS', 'TERM', 'COMMIT', 'STATE'],
+    ...st.ministries.map((m) => [m.id, shellQuote(m.subtree), m.minister || '-', m.clerks.join(',') || '-', String(m.term), String(m.commitIndex), m.down ? 'DOWN' : m.shortStaffed ? 'short-staffed' : 'ok']),
+  ]));
+  lines.push('');
+  lines.push(table([
+    ['NODE', 'STATE', 'ROLE', 'MINISTRY', 'COMMIT', 'APPLIED', 'CAUGHT-UP'],
+    ...st.nodes.map((n) => [n.id, n.up ? 'up' : 'DOWN', n.up ? n.role : '-', n.ministry || '-', n.up ? String(n.commit) : '-', n.up ? String(n.applied) : '-', n.up && n.ministry ? (n.caughtUp ? 'yes' : 'no') : '-']),
+  ]));
+  lines.push('');
+  lines.push(`idle: ${st.idle.length ? st.idle.join(', ') : '(none)'}`);
+  return lines.join('\n');
+}
+
+/** `govfs ls|mkdir|... ARGS`: one command against the cluster; the exit status says how it went. */
+export async function clientCommand(name: string, argv: string[], help: string): Promise<void> {
+  const spec = runners[name]!;
+  const { values, positionals } = parse(argv, { ...spec.options, ...CLIENT_OPTIONS });
+  if (values.help) return void console.log(help);
+  if (positionals.length < spec.min) throw new UsageError(`${name} needs ${spec.min === 1 ? 'a path' : `${spec.min} paths`} (govfs ${name} --help)`);
+  if (spec.max !== undefined && positionals.length > spec.max) throw new UsageError(`${name} takes ${spec.max === 0 ? 'no paths' : `${spec.max} paths`} (govfs ${name} --help)`);
+  const client = await openClient(values as { server?: string[] });
+  try {
+    process.exitCode = await spec.run(client, positionals, values as Record<string, unknown>, stdio, undefined);
+  } finally {
+    await client.close();
+  }
+}

@@ -1,0 +1,137 @@
+// `govfs cluster` and `govfs node`: the long-running server commands. Loaded only by them
+// (it brings in the cluster, lmdb, the bridge and worker threads).
+
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import pino, { type Logger } from 'pino';
+import { LocalCluster } from '../cluster-main.js';
+import { parseHostPort } from '../net/bridge.js';
+import { connect } from '../net/client-connect.js';
+import { NodeProcess, parsePeers, readSecretFile } from '../node-main.js';
+import { readToken } from './client-commands.js';
+import { DEFAULT_SERVER, UsageError, intOption, parse, untilSignal } from './usage.js';
+
+function hostPortOption(v: string, name: string): { host: string; port: number } {
+  try {
+    if (/^\d+$/.test(v)) return { host: '127.0.0.1', port: Number(v) };
+    const i = v.lastIndexOf(':');
+    if (i > 0 && v.slice(i + 1) === '0') return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port: 0 };
+    return parseHostPort(v);
+  } catch {
+    throw new UsageError(`--${name} wants host:port, got "${v}"`);
+  }
+}
+
+function ministryOptions(list: string[] | undefined): { subtree: string; clerks: number }[] | undefined {
+  if (!list || list.length === 0) return undefined;
+  return list.map((m) => {
+    const match = /^(\/[^:]*)(?::(\d+))?$/.exec(m);
+    if (!match) throw new UsageError(`--ministry wants /subtree[:clerks], e.g. /a:2; got "${m}"`);
+    return { subtree: match[1]!, clerks: match[2] === undefined ? 2 : Number(match[2]) };
+  });
+}
+
+function logger(level: string | undefined): Logger {
+  return pino({ level: level || process.env.GOVFS_LOG || 'warn', base: undefined }, pino.destination(2));
+}
+
+/**
+ * Refuse an address in use before anything touches the data folder (which the lock would
+ * otherwise create and leave behind). The real listener binds moments later; losing that race
+ * still fails cleanly, only with the folder made.
+ */
+async function checkAddressFree(listen: { host: string; port: number }): Promise<void> {
+  if (listen.port === 0) return;
+  await new Promise<void>((resolveFree, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(listen.port, listen.host, () => probe.close(() => resolveFree()));
+  });
+}
+
+// ---- cluster and node ---------------------------------------------------------------------
+
+/** A port in use gets a hint on what to do. */
+function addressHint<T>(p: Promise<T>): Promise<T> {
+  return p.catch((e: unknown) => {
+    const err = e as Error & { code?: string };
+    if (err.code === 'EADDRINUSE') throw new Error(`${err.message} (is another govfs cluster or node running there? choose another port with --listen host:port)`);
+    throw e;
+  });
+}
+
+export async function clusterCommand(argv: string[], help: string): Promise<void> {
+  const { values } = parse(argv, {
+    nodes: { type: 'string' }, threads: { type: 'string' }, data: { type: 'string' }, ministry: { type: 'string', multiple: true },
+    listen: { type: 'string' }, 'token-file': { type: 'string' }, log: { type: 'string' },
+  }, false);
+  if (values.help) return void console.log(help);
+  const dataDir = resolve(values.data ?? 'govfs-data');
+  const listen = hostPortOption(values.listen ?? process.env.GOVFS_LISTEN ?? DEFAULT_SERVER, 'listen');
+  const log = logger(values.log);
+  const token = await readToken(values['token-file']);
+  await addressHint(checkAddressFree(listen));
+  const cluster = await addressHint(LocalCluster.start({
+    nodes: intOption(values.nodes, 'nodes'),
+    threads: intOption(values.threads, 'threads'),
+    dataDir,
+    ministries: ministryOptions(values.ministry),
+    listen,
+    clientToken: token,
+    logger: log,
+  }));
+  const stopped = untilSignal(() => cluster.stop(), 'the cluster');
+  const server = cluster.address;
+  const ministries = cluster.shape.ministries.map((m) => `${m.subtree}:${m.clerks}`).join(' ');
+  console.log(`govfs cluster: ${cluster.nodeIds.length} nodes on ${cluster.threads} worker threads, data in ${dataDir}${ministries ? `, ministries ${ministries}` : ''}`);
+  console.log(`clients connect to ${server}${server === DEFAULT_SERVER ? '' : `   (govfs ls / --server ${server}, or GOVFS_SERVER=${server})`}`);
+  console.log('Ctrl-C stops it.');
+  // Say when the cluster serves.
+  void (async () => {
+    const client = await connect([server], { token }).catch(() => null);
+    if (!client) return;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      const st = await client.status().catch(() => null);
+      const root = st?.ministries.find((m) => m.subtree === '/');
+      if (st && st.president && root && !root.down && cluster.shape.ministries.every((x) => st.ministries.some((m) => m.subtree === x.subtree))) {
+        console.log(`ready: president ${st.president}; ${st.ministries.map((m) => `${m.subtree} served by minister ${m.minister} (clerks ${m.clerks.join(', ') || 'none'})`).join('; ')}`);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await client.close();
+  })();
+  await stopped;
+}
+
+export async function nodeCommand(argv: string[], help: string): Promise<void> {
+  const { values } = parse(argv, {
+    id: { type: 'string' }, peers: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' },
+    'secret-file': { type: 'string' }, 'token-file': { type: 'string' }, ministry: { type: 'string', multiple: true }, log: { type: 'string' },
+  }, false);
+  if (values.help) return void console.log(help);
+  const id = values.id;
+  if (!id) throw new UsageError('--id is required (e.g. --id n1)');
+  if (!values['secret-file']) throw new UsageError('--secret-file is required (every node of the cluster uses the same secret)');
+  let peers: Record<string, string>;
+  try {
+    peers = parsePeers(values.peers ?? '');
+  } catch (e) {
+    throw new UsageError(`--peers: ${(e as Error).message}`);
+  }
+  const listenSpec = values.listen ?? peers[id];
+  if (!listenSpec) throw new UsageError(`--listen is required (or list ${id}=host:port in --peers)`);
+  const listen = hostPortOption(listenSpec, 'listen');
+  const dataDir = resolve(values.data ?? join('govfs-data', id)); // NodeProcess creates it
+  const secret = readSecretFile(values['secret-file']);
+  const clientToken = await readToken(values['token-file']);
+  await addressHint(checkAddressFree(listen));
+  const node = await addressHint(NodeProcess.start({
+    id, listen, peers, dataDir, secret, clientToken, ministries: ministryOptions(values.ministry), logger: logger(values.log),
+  }));
+  const others = node.nodeIds.filter((n) => n !== id);
+  console.log(`govfs node ${id}: listening on ${node.address} for nodes and clients; peers ${others.map((n) => `${n}=${peers[n]}`).join(', ') || '(none)'}; data in ${dataDir}`);
+  await untilSignal(() => node.stop(), `node ${id}`);
+}
+
