@@ -240,9 +240,13 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
           gcTimer = null;
           dropLeftGroups(ctx);
           return;
-        case 'node.role-status':
-          roleStatus = (msg as { status: RoleStatus }).status;
+        case 'node.role-status': {
+          // Only from the role this node runs now: a report its previous role sent just before
+          // it was stopped (still in this mailbox) would otherwise stand for good.
+          const status = (msg as { status: RoleStatus }).status;
+          if (role && status.ministry === role.ministry && status.role === role.role) roleStatus = status;
           return;
+        }
         case 'node.order':
           raft.propose(encodeOrder((msg as { order: ClusterOrder }).order));
           return;
