@@ -17,6 +17,7 @@ import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
 import { SeededRandom } from './runtime/random.js';
+import type { Logger } from 'pino';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { Simulation, type SimNetworkOptions } from './runtime/sim.js';
 import { ThreadsScheduler } from './runtime/threads.js';
@@ -49,6 +50,8 @@ export interface ClusterOptions {
   failAfterMs?: number;
   /** Forget a client's exactly-once record after this long without requests (default 10 min). */
   clientTtlMs?: number;
+  /** Where the actors log (sim only; default: quiet unless GOVFS_LOG names a level). */
+  logger?: Logger;
   /** Wait until the root ministry serves before returning (default true). */
   waitForReady?: boolean;
 }
@@ -106,7 +109,7 @@ export class Cluster {
     const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
     let cluster: Cluster;
     if (scheduler === 'sim') {
-      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm });
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, ...(opts.logger && { logger: opts.logger }) });
       const addresses = Object.fromEntries(nodeIds.map((id) => [id, `${id}#/${id}`]));
       for (const id of nodeIds) {
         const config: NodeConfig = { ...base, id, addresses };

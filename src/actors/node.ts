@@ -136,6 +136,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
   const reconcile = (ctx: Context): void => {
     const isPresident = leader === config.id;
     if (isPresident && !president) {
+      ctx.log.info({ node: config.id, term: raft.softState().term }, `${config.id} is president (cluster term ${raft.softState().term})`);
       president = ctx.spawn('president', () =>
         presidentBehaviour({
           config,
@@ -147,6 +148,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
         }),
       );
     } else if (!isPresident && president) {
+      ctx.log.info({ node: config.id, term: raft.softState().term, leader }, `${config.id} is no longer president (cluster term ${raft.softState().term}, leader ${leader || 'unknown'})`);
       ctx.stop(president);
       president = null;
     }

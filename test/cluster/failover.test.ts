@@ -1,6 +1,7 @@
 // Failover scenarios (issue 4, item 8), on the simulator.
 
 import { describe, expect, it } from 'vitest';
+import pino from 'pino';
 import { Cluster, type ClusterStatusView } from '../../src/cluster.js';
 
 async function rootOf(cluster: Cluster) {
@@ -123,4 +124,37 @@ describe('failover (sim)', () => {
       }
     }, 120_000);
   }
+
+  it('logs every election, appointment and failover at info, with its cause', async () => {
+    const lines: Record<string, unknown>[] = [];
+    const logger = pino({ level: 'info' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+    const cluster = await Cluster.start({ nodes: 5, seed: 6, logger });
+    const fs = cluster.client();
+    await fs.create('/f');
+    const { st, root } = await rootOf(cluster);
+    const msgs = (): string[] => lines.map((l) => String(l['msg']));
+    // The first election: a pre-vote started by an election timeout, the vote, the win.
+    expect(lines).toContainEqual(expect.objectContaining({ group: 'cluster', cause: 'electionTimeout', preVote: true, node: st.president }));
+    expect(lines).toContainEqual(expect.objectContaining({ group: 'cluster', cause: 'preVoteWon', preVote: false, node: st.president }));
+    expect(msgs()).toContain(`raft election won: ${st.president} leads cluster in term 1 (votes ${(lines.find((l) => String(l['msg']).startsWith('raft election won')) as { votes: string[] }).votes.join(', ')})`);
+    expect(lines).toContainEqual(expect.objectContaining({ cause: 'bootstrap', newMinister: root.minister }));
+    // A failover: the fence names the silent minister and for how long, the appointment the new one.
+    lines.length = 0;
+    await cluster.kill(root.minister);
+    await fs.create('/g');
+    const fence = lines.find((l) => l['cause'] === 'ministerSilent');
+    expect(fence, msgs().join('\n')).toMatchObject({ ministry: root.id, oldMinister: root.minister, order: { order: 'fence' } });
+    expect(String(fence!['msg'])).toMatch(new RegExp(`fenced to replace minister ${root.minister}: no probe answer for \\d+ ms \\(limit 400 ms\\)`));
+    const now = (await rootOf(cluster)).root;
+    expect(lines).toContainEqual(expect.objectContaining({ cause: 'failover', ministry: root.id, oldMinister: root.minister, newMinister: now.minister }));
+    // A president that dies: someone's election timeout fires, saying how long the leader was silent.
+    lines.length = 0;
+    await cluster.kill(st.president);
+    expect(await cluster.waitFor(async () => lines.some((l) => String(l['msg']).startsWith('raft election won')), 10_000)).toBe(true);
+    const timeout = lines.find((l) => l['cause'] === 'electionTimeout');
+    expect(timeout).toMatchObject({ group: 'cluster', lastLeader: st.president, preVote: true });
+    expect(timeout!['silentMs']).toBeGreaterThanOrEqual(100);
+    expect(String(timeout!['msg'])).toMatch(new RegExp(`no message from leader ${st.president} for \\d+ ms`));
+    await cluster.stop();
+  });
 });
