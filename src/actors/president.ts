@@ -48,14 +48,10 @@ type PresidentMsg =
   | { kind: 'ready'; ok: boolean }
   | { kind: 'probe'; id: string; report: NodeReport | null };
 
-/** Probes a minister may answer without leading its group log (it is just being appointed)
- * before it is treated as failed. */
-const NOT_LEADING_GRACE = 4;
-
 export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentMsg> {
   const { config } = svc;
   const probeMs = config.probeMs ?? 50;
-  const failAfterMs = config.failAfterMs ?? 400;
+  const failAfterMs = config.failAfterMs ?? 1_000;
   let ready = false;
   let readyAt = 0;
   let confirming = false;
@@ -63,8 +59,13 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   const reports = new Map<string, NodeReport>();
   /** One order at a time: the next decision waits until this one applied (or timed out). */
   let pending: { index: number; until: number } | null = null;
-  /** Consecutive reports of a minister that does not lead its group log. */
-  const notLeading = new Map<string, number>();
+  /** Since when a minister has answered without leading its group log (it may just be being
+   * appointed, or be slow to learn of it): treated as failed after failAfterMs of that. */
+  const notLeadingSince = new Map<string, number>();
+  const notLeadingFor = (ctx: Context, id: string): number => {
+    const since = notLeadingSince.get(id);
+    return since === undefined ? 0 : ctx.clock.now() - since;
+  };
 
   const alive = (ctx: Context, id: string): boolean =>
     id === config.id || (lastHeard.get(id) ?? -Infinity) > ctx.clock.now() - failAfterMs;
@@ -88,8 +89,8 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   const failure = (ctx: Context, id: string): string => {
     const heard = lastHeard.get(id);
     const silent = heard === undefined ? 'never answered a probe of this president' : `no probe answer for ${Math.round(ctx.clock.now() - heard)} ms (limit ${failAfterMs} ms)`;
-    const nl = notLeading.get(id) ?? 0;
-    return alive(ctx, id) && nl >= NOT_LEADING_GRACE ? `answers but has not led its group log for ${nl} probes` : silent;
+    const nl = notLeadingFor(ctx, id);
+    return alive(ctx, id) && nl >= failAfterMs ? `answers but has not led its group log for ${Math.round(nl)} ms` : silent;
   };
 
   const idlePool = (ctx: Context): string[] =>
@@ -137,7 +138,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     const majority = answering.length * 2 > members.length;
     // A minister that answers but does not lead (it restarted: a restarted leader waits for a
     // new appointment) is replaced like a failed one, through the fence.
-    const ministerOk = !m.fenced && alive(ctx, m.minister) && (notLeading.get(m.minister) ?? 0) < NOT_LEADING_GRACE;
+    const ministerOk = !m.fenced && alive(ctx, m.minister) && notLeadingFor(ctx, m.minister) < failAfterMs;
     if (ministerOk) {
       // Replace failed clerks from the idle pool; with none idle, run short.
       const failed = m.clerks.filter((c) => !alive(ctx, c));
@@ -202,7 +203,8 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         }
         for (const id of config.nodes) {
           ctx.pipeToSelf(
-            ctx.ask<NodeReport>(ctx.ref(config.addresses[id]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: probeMs * 2 }),
+            // A late answer still shows the node alive: wait for it as long as it counts.
+            ctx.ask<NodeReport>(ctx.ref(config.addresses[id]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: failAfterMs }),
             (report): PresidentMsg => ({ kind: 'probe', id, report }),
             (): PresidentMsg => ({ kind: 'probe', id, report: null }),
           );
@@ -228,7 +230,8 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         const r = msg.report;
         const m = svc.state().ministries.get(r.ministry);
         const expected = m && m.minister === r.id && !m.fenced;
-        notLeading.set(r.id, expected && !r.leading ? (notLeading.get(r.id) ?? 0) + 1 : 0);
+        if (!expected || r.leading) notLeadingSince.delete(r.id);
+        else if (!notLeadingSince.has(r.id)) notLeadingSince.set(r.id, ctx.clock.now());
       }
     },
   };

@@ -157,4 +157,23 @@ describe('failover (sim)', () => {
     expect(String(timeout!['msg'])).toMatch(new RegExp(`no message from leader ${st.president} for \\d+ ms`));
     await cluster.stop();
   });
+
+  it('slow probe answers are not failures: with round trips over two probe intervals the ministry keeps its staff and term', async () => {
+    // One-way latency 55-75 ms: every probe answer takes longer than 100 ms, the old probe
+    // timeout (twice the 50 ms probe interval). Such answers used to count as silence, so the
+    // president took live members for failed (on a busy machine: fences and re-appointments).
+    // (The cluster log needs an election timeout above such round trips: the real default.)
+    const cluster = await Cluster.start({ nodes: 5, seed: 8, electionMs: 1_000, network: { minLatencyMs: 55, maxLatencyMs: 75 } });
+    const fs = cluster.client();
+    await fs.create('/a');
+    const { st, root } = await rootOf(cluster);
+    for (let i = 0; i < 20; i++) {
+      await cluster.runFor(500);
+      const now = await rootOf(cluster);
+      expect(now.root, `after ${(i + 1) * 500} ms`).toMatchObject({ minister: root.minister, clerks: root.clerks, term: root.term, down: false });
+      expect(now.st.president).toBe(st.president);
+    }
+    await fs.create('/b');
+    await cluster.stop();
+  }, 60_000);
 });
