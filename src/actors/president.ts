@@ -42,7 +42,6 @@ interface NodeReport {
   leading: boolean;
 }
 
-
 type PresidentMsg =
   | 'tick'
   | { kind: 'ready'; ok: boolean }
