@@ -17,6 +17,7 @@ import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
 import { SeededRandom } from './runtime/random.js';
+import type { Logger } from 'pino';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { Simulation, type SimNetworkOptions } from './runtime/sim.js';
 import { ThreadsScheduler } from './runtime/threads.js';
@@ -45,15 +46,26 @@ export interface ClusterOptions {
   leaseTtlMs?: number;
   leaseDriftMs?: number;
   tickMs?: number;
+  /** Cluster log election timeout and the president's failure timeout (NodeConfig). Under
+   * `sim` they default to 100 ms and 400 ms: virtual time has no stalls, and short timeouts
+   * keep failovers (and the simulations' fault schedules) quick. Real threads get the
+   * NodeConfig defaults, sized for the stalls of a busy machine. */
+  electionMs?: number;
   probeMs?: number;
   failAfterMs?: number;
   /** Forget a client's exactly-once record after this long without requests (default 10 min). */
   clientTtlMs?: number;
+  /** Where the actors log (sim only; default: quiet unless GOVFS_LOG names a level). */
+  logger?: Logger;
   /** Wait until the root ministry serves before returning (default true). */
   waitForReady?: boolean;
 }
 
 export type { ClusterStatusView, MinistryStatus, NodeStatus };
+
+/** Timeouts under the simulator (see ClusterOptions.electionMs). */
+const SIM_ELECTION_MS = 100;
+const SIM_FAIL_AFTER_MS = 400;
 
 export class Cluster {
   readonly nodeIds: string[];
@@ -103,10 +115,13 @@ export class Cluster {
     const seed = opts.seed ?? 1;
     const nodeIds = Array.from({ length: n }, (_, i) => `n${i + 1}`);
     const configs = new Map<string, NodeConfig>();
-    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
+    const virtual = scheduler === 'sim';
+    const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
+    const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
+    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
     let cluster: Cluster;
     if (scheduler === 'sim') {
-      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm });
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, ...(opts.logger && { logger: opts.logger }) });
       const addresses = Object.fromEntries(nodeIds.map((id) => [id, `${id}#/${id}`]));
       for (const id of nodeIds) {
         const config: NodeConfig = { ...base, id, addresses };

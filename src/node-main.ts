@@ -15,6 +15,7 @@ import { RealDispatcher } from './runtime/real-dispatcher.js';
 import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { LmdbStorage } from './runtime/storage-lmdb.js';
+import { watchEventLoop } from './runtime/loop-lag.js';
 
 export interface NodeProcessOptions {
   id: string;
@@ -62,6 +63,7 @@ export class NodeProcess {
     private readonly storage: LmdbStorage,
     private readonly lock: DataDirLock,
     readonly nodeIds: string[],
+    private readonly stopLagWatch: () => void,
   ) {}
 
   static async start(opts: NodeProcessOptions): Promise<NodeProcess> {
@@ -105,7 +107,7 @@ export class NodeProcess {
     }
     const config: NodeConfig = { id, nodes: nodeIds, addresses, ministries: opts.ministries };
     runtime.spawnRoot(id, () => nodeBehaviour(config), { host: id, storage });
-    return new NodeProcess(id, runtime, bridge, storage, lock, nodeIds);
+    return new NodeProcess(id, runtime, bridge, storage, lock, nodeIds, watchEventLoop(logger.child({ node: id })));
   }
 
   get address(): string {
@@ -115,6 +117,7 @@ export class NodeProcess {
 
   /** Stop the node's actors, close links and storage. */
   async stop(): Promise<void> {
+    this.stopLagWatch();
     this.runtime.stopAll();
     await this.bridge.stop();
     await this.storage.close();

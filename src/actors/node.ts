@@ -30,10 +30,16 @@ export interface NodeConfig {
   rootClerks?: number;
   /** Static extra ministries, formed at bootstrap. */
   ministries?: { subtree: string; clerks: number }[];
-  /** Raft tick (default 10 ms); elections after 10-20 ticks, heartbeats every tick. */
+  /** Raft tick (default 10 ms). Group logs heartbeat every tick. */
   tickMs?: number;
+  /** The cluster log's election timeout: a node that hears nothing from the president for
+   * between this and twice this long campaigns (default 1,000 ms; the president heartbeats
+   * twenty times as often). It must stay well above the longest stall of a node's event loop
+   * (GC, a busy machine): at 100 ms a loaded 2-core machine changed president every minute. */
+  electionMs?: number;
   /** How often the president probes every node, and after how long without an answer it
-   * takes a node for failed (defaults 50 ms and 400 ms). */
+   * takes a node for failed (defaults 50 ms and 1,000 ms; like electionMs, well above the
+   * stalls of a busy machine, since every failure costs a fence and a new appointment). */
   probeMs?: number;
   failAfterMs?: number;
   /** Compact a log after this many applied entries (default 10,000). */
@@ -78,6 +84,16 @@ interface NodeReportMsg {
   id: string;
   ministry: string;
   groupTerm: number;
+}
+
+/** Default NodeConfig.electionMs. */
+export const ELECTION_MS = 1_000;
+
+/** The cluster log's election timeout and heartbeat interval, in ticks. */
+export function clusterTimers(config: NodeConfig): { tickMs: number; electionTicks: number; heartbeatTicks: number } {
+  const tickMs = config.tickMs ?? 10;
+  const electionTicks = Math.max(2, Math.round((config.electionMs ?? ELECTION_MS) / tickMs));
+  return { tickMs, electionTicks, heartbeatTicks: Math.max(1, Math.min(electionTicks - 1, Math.round(electionTicks / 20))) };
 }
 
 /** How soon to look again at the logs of groups this node left, while it is catching up. */
@@ -136,6 +152,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Read
   const reconcile = (ctx: Context): void => {
     const isPresident = leader === config.id;
     if (isPresident && !president) {
+      ctx.log.info({ node: config.id, term: raft.softState().term }, `${config.id} is president (cluster term ${raft.softState().term})`);
       president = ctx.spawn('president', () =>
         presidentBehaviour({
           config,
@@ -147,6 +164,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Read
         }),
       );
     } else if (!isPresident && president) {
+      ctx.log.info({ node: config.id, term: raft.softState().term, leader }, `${config.id} is no longer president (cluster term ${raft.softState().term}, leader ${leader || 'unknown'})`);
       ctx.stop(president);
       president = null;
     }
@@ -203,7 +221,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Read
         voters: config.nodes,
         addressOf: (id) => config.addresses[id]!,
         storagePrefix: 'c/',
-        tickMs: config.tickMs ?? 10,
+        ...clusterTimers(config),
         snapshotEntries: config.snapshotEntries,
         stateMachine: {
           apply: (e: AppliedEntry) => {
@@ -242,9 +260,13 @@ export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Read
           gcTimer = null;
           dropLeftGroups(ctx);
           return;
-        case 'node.role-status':
-          roleStatus = (msg as { status: RoleStatus }).status;
+        case 'node.role-status': {
+          // Only from the role this node runs now: a report its previous role sent just before
+          // it was stopped (still in this mailbox) would otherwise stand for good.
+          const status = (msg as { status: RoleStatus }).status;
+          if (role && status.ministry === role.ministry && status.role === role.role) roleStatus = status;
           return;
+        }
         case 'node.order':
           raft.propose(encodeOrder((msg as { order: ClusterOrder }).order));
           return;

@@ -42,10 +42,6 @@ interface NodeReport {
   leading: boolean;
 }
 
-/** Probes a minister may answer without leading its group log (it is just being appointed)
- * before it is treated as failed. */
-const NOT_LEADING_GRACE = 4;
-
 type PresidentMsg =
   | 'tick'
   | { kind: 'ready'; ok: boolean }
@@ -54,7 +50,7 @@ type PresidentMsg =
 export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentMsg> {
   const { config } = svc;
   const probeMs = config.probeMs ?? 50;
-  const failAfterMs = config.failAfterMs ?? 400;
+  const failAfterMs = config.failAfterMs ?? 1_000;
   let ready = false;
   let readyAt = 0;
   let confirming = false;
@@ -62,20 +58,38 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   const reports = new Map<string, NodeReport>();
   /** One order at a time: the next decision waits until this one applied (or timed out). */
   let pending: { index: number; until: number } | null = null;
-  /** Consecutive reports of a minister that does not lead its group log. */
-  const notLeading = new Map<string, number>();
+  /** Since when a minister has answered without leading its group log (it may just be being
+   * appointed, or be slow to learn of it): treated as failed after failAfterMs of that. */
+  const notLeadingSince = new Map<string, number>();
+  const notLeadingFor = (ctx: Context, id: string): number => {
+    const since = notLeadingSince.get(id);
+    return since === undefined ? 0 : ctx.clock.now() - since;
+  };
 
   const alive = (ctx: Context, id: string): boolean =>
     id === config.id || (lastHeard.get(id) ?? -Infinity) > ctx.clock.now() - failAfterMs;
   /** Heard from since this president took office (a report to act on, not just grace). */
   const fresh = (ctx: Context, id: string): boolean => alive(ctx, id) && reports.has(id);
 
-  const order = (ctx: Context, o: ClusterOrder, why: string): void => {
+  /** Propose `o`, logged at info with why (in words, and as `fields`: ministry, old and new
+   * minister, cause). */
+  const order = (ctx: Context, o: ClusterOrder, why: string, fields: Record<string, unknown> = {}): void => {
     const r = svc.propose(o);
     if (r.ok) {
       pending = { index: r.index, until: ctx.clock.now() + 20 * probeMs };
-      ctx.log.info({ order: o, index: r.index, why }, 'president order');
+      ctx.log.info({ president: config.id, order: o, index: r.index, ...fields }, `president ${config.id} orders ${o.order}: ${why}`);
+    } else {
+      ctx.log.debug({ president: config.id, order: o, reason: r.reason }, 'president order refused by the cluster log');
     }
+  };
+
+  /** Why `id` counts as failed, in words: silent past failAfterMs, or answering without
+   * leading the group log it was appointed to lead. */
+  const failure = (ctx: Context, id: string): string => {
+    const heard = lastHeard.get(id);
+    const silent = heard === undefined ? 'never answered a probe of this president' : `no probe answer for ${Math.round(ctx.clock.now() - heard)} ms (limit ${failAfterMs} ms)`;
+    const nl = notLeadingFor(ctx, id);
+    return alive(ctx, id) && nl >= failAfterMs ? `answers but has not led its group log for ${Math.round(nl)} ms` : silent;
   };
 
   const idlePool = (ctx: Context): string[] =>
@@ -91,7 +105,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     if (state.roleOf(config.id)) {
       const idle = idlePool(ctx);
       if (idle.length > 0 && svc.transferTo(idle[0]!)) {
-        ctx.log.info({ to: idle[0] }, 'president hands over to an idle node');
+        ctx.log.info({ president: config.id, to: idle[0], ministry: state.roleOf(config.id)!.ministry.id }, `president ${config.id} serves in a ministry: hands the presidency to idle node ${idle[0]}`);
         return true;
       }
     }
@@ -101,7 +115,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       const pool = idlePool(ctx);
       if (pool.length === 0) return false;
       const clerks = pool.slice(1, 1 + (config.rootClerks ?? 2));
-      order(ctx, { order: 'appoint', subtree: '/', minister: pool[0]!, clerks, clerksWanted: config.rootClerks ?? 2 }, 'bootstrap /');
+      order(ctx, { order: 'appoint', subtree: '/', minister: pool[0]!, clerks, clerksWanted: config.rootClerks ?? 2 }, `bootstrap: / gets minister ${pool[0]}, clerks ${clerks.join(', ') || '(none)'}`, { subtree: '/', newMinister: pool[0], cause: 'bootstrap' });
       return true;
     }
     for (const spec of config.ministries ?? []) {
@@ -110,7 +124,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       if (state.formed.has(spec.subtree)) continue;
       const pool = idlePool(ctx);
       if (pool.length < 1 + spec.clerks) continue;
-      order(ctx, { order: 'appoint', subtree: spec.subtree, minister: pool[0]!, clerks: pool.slice(1, 1 + spec.clerks), clerksWanted: spec.clerks }, `bootstrap ${spec.subtree}`);
+      order(ctx, { order: 'appoint', subtree: spec.subtree, minister: pool[0]!, clerks: pool.slice(1, 1 + spec.clerks), clerksWanted: spec.clerks }, `bootstrap: ${spec.subtree} gets minister ${pool[0]}`, { subtree: spec.subtree, newMinister: pool[0], cause: 'bootstrap' });
       return true;
     }
     for (const m of ministries) if (!svc.dissolving(m.id) && restaff(ctx, m)) return true;
@@ -123,14 +137,14 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     const majority = answering.length * 2 > members.length;
     // A minister that answers but does not lead (it restarted: a restarted leader waits for a
     // new appointment) is replaced like a failed one, through the fence.
-    const ministerOk = !m.fenced && alive(ctx, m.minister) && (notLeading.get(m.minister) ?? 0) < NOT_LEADING_GRACE;
+    const ministerOk = !m.fenced && alive(ctx, m.minister) && notLeadingFor(ctx, m.minister) < failAfterMs;
     if (ministerOk) {
       // Replace failed clerks from the idle pool; with none idle, run short.
       const failed = m.clerks.filter((c) => !alive(ctx, c));
       const pool = idlePool(ctx);
       const wanted = m.clerksWanted - (m.clerks.length - failed.length);
       if (failed.length === 0 && (wanted <= 0 || pool.length === 0)) {
-        if (m.down) order(ctx, { order: 'down', ministry: m.id, down: false }, `${m.id} answers again`);
+        if (m.down) order(ctx, { order: 'down', ministry: m.id, down: false }, `${m.id} answers again`, { ministry: m.id, cause: 'recovered' });
         return m.down;
       }
       // Membership changes one member at a time, and only once the minister follows the
@@ -139,21 +153,21 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       // the new one intersects, and a later fence would not stop it nor see its entries.
       if (reports.get(m.minister)?.groupTerm !== m.term) return false;
       if (failed.length === 0 && pool.length > 0 && wanted > 0) {
-        order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, pool[0]!], clerksWanted: m.clerksWanted }, `${m.id} short of clerks`);
+        order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, pool[0]!], clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) is short of clerks: idle ${pool[0]} joins as clerk`, { ministry: m.id, minister: m.minister, newClerk: pool[0], cause: 'shortOfClerks' });
         return true;
       }
-      order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks.filter((c) => c !== failed[0]), clerksWanted: m.clerksWanted }, `${m.id} lost clerk ${failed[0]}`);
+      order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks.filter((c) => c !== failed[0]), clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) drops clerk ${failed[0]}: ${failure(ctx, failed[0]!)}`, { ministry: m.id, minister: m.minister, oldClerk: failed[0], cause: 'clerkFailed' });
       return true;
     }
     if (!majority) {
       if (!m.down) {
-        order(ctx, { order: 'down', ministry: m.id, down: true }, `${m.id}: only ${answering.length} of ${members.length} members answer`);
+        order(ctx, { order: 'down', ministry: m.id, down: true }, `${m.id} (${m.subtree}) is down: only ${answering.length} of ${members.length} members answer`, { ministry: m.id, answering, cause: 'noMajority' });
         return true;
       }
       return false;
     }
     if (!m.fenced) {
-      order(ctx, { order: 'fence', ministry: m.id }, `${m.id}: minister ${m.minister} failed`);
+      order(ctx, { order: 'fence', ministry: m.id }, `${m.id} (${m.subtree}) fenced to replace minister ${m.minister}: ${failure(ctx, m.minister)}`, { ministry: m.id, oldMinister: m.minister, cause: alive(ctx, m.minister) ? 'ministerNotLeading' : 'ministerSilent' });
       return true;
     }
     // Fenced: wait for a majority to report their logs at the fence term, then appoint the
@@ -168,7 +182,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       .sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex || (a.id < b.id ? -1 : 1))[0]!;
     // The members at the fence only: idle nodes join later, one at a time (see above).
     const clerks = atFence.filter((id) => id !== best.id);
-    order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: best.id, clerks, clerksWanted: m.clerksWanted }, `${m.id}: ${best.id} has the most up-to-date log`);
+    order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: best.id, clerks, clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) failover: ${best.id} replaces minister ${m.minister}, having the most up-to-date log of ${atFence.join(', ')} (last term ${best.lastTerm}, index ${best.lastIndex})`, { ministry: m.id, oldMinister: m.minister, newMinister: best.id, cause: 'failover' });
     return true;
   };
 
@@ -188,7 +202,8 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         }
         for (const id of config.nodes) {
           ctx.pipeToSelf(
-            ctx.ask<NodeReport>(ctx.ref(config.addresses[id]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: probeMs * 2 }),
+            // A late answer still shows the node alive: wait for it as long as it counts.
+            ctx.ask<NodeReport>(ctx.ref(config.addresses[id]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: failAfterMs }),
             (report): PresidentMsg => ({ kind: 'probe', id, report }),
             (): PresidentMsg => ({ kind: 'probe', id, report: null }),
           );
@@ -203,6 +218,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         if (msg.ok) {
           ready = true;
           readyAt = ctx.clock.now();
+          ctx.log.info({ president: config.id }, `president ${config.id} ready: applied the cluster log; judges nobody failed for ${failAfterMs} ms`);
           for (const id of config.nodes) lastHeard.set(id, readyAt);
         }
         return;
@@ -213,7 +229,8 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         const r = msg.report;
         const m = svc.state().ministries.get(r.ministry);
         const expected = m && m.minister === r.id && !m.fenced;
-        notLeading.set(r.id, expected && !r.leading ? (notLeading.get(r.id) ?? 0) + 1 : 0);
+        if (!expected || r.leading) notLeadingSince.delete(r.id);
+        else if (!notLeadingSince.has(r.id)) notLeadingSince.set(r.id, ctx.clock.now());
       }
     },
   };

@@ -66,24 +66,42 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
     if (view) break;
   }
   const byId = new Map(reports.map(({ id, r }) => [id, r]));
+  const ministries = view?.ministries ?? [];
+  /** A node's appointment as the cluster view has it (null: no view to go by). A node judges
+   * its own role from its copy of the cluster log, which a restarted or cut-off node replays
+   * late: until it catches up it would still call itself the minister it was. */
+  const appointed = (id: string): { role: string; ministry: string } | null => {
+    if (!view) return null;
+    const m = ministries.find((mi) => mi.minister === id || (mi.clerks ?? []).includes(id));
+    const role = view.president === id ? 'president' : m ? (m.minister === id ? 'minister' : 'clerk') : 'idle';
+    return { role, ministry: m?.id ?? '' };
+  };
+  /** A node's report, if it speaks of its work in `ministry` (not of a role it has left). */
+  const reportFor = (id: string, ministry: string): NodeReportMsg | null => {
+    const r = byId.get(id);
+    return r && ministry !== '' && r.ministry === ministry ? r : null;
+  };
   // Numbers come as numbers in process and may come as strings from JSON: normalise.
   return {
     president: view?.president ?? '',
     clusterTerm: Number(view?.clusterTerm ?? 0),
-    ministries: (view?.ministries ?? []).map((m) => ({
+    ministries: ministries.map((m) => ({
       id: m.id,
       subtree: m.subtree,
       minister: m.minister,
       clerks: [...(m.clerks ?? [])],
       term: Number(m.term),
-      commitIndex: Number(byId.get(m.minister)?.commit ?? 0),
+      commitIndex: Number(reportFor(m.minister, m.id)?.commit ?? 0),
       down: m.down,
       shortStaffed: (view?.shortStaffed ?? []).includes(m.id),
     })),
     idle: [...(view?.idle ?? [])],
     nodes: ids.map((id) => {
       const r = byId.get(id);
-      return { id, up: !!r, role: r?.role ?? 'down', ministry: r?.ministry ?? '', commit: Number(r?.commit ?? 0), applied: Number(r?.applied ?? 0), caughtUp: r?.caughtUp ?? false };
+      if (!r) return { id, up: false, role: 'down', ministry: '', commit: 0, applied: 0, caughtUp: false };
+      const a = appointed(id) ?? { role: r.role, ministry: r.ministry };
+      const work = reportFor(id, a.ministry);
+      return { id, up: true, role: a.role, ministry: a.ministry, commit: Number(work?.commit ?? 0), applied: Number(work?.applied ?? 0), caughtUp: work?.caughtUp ?? false };
     }),
   };
 }

@@ -6,6 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import pino from 'pino';
+import { watchEventLoop } from './loop-lag.js';
 import { MessageRegistry } from '../net/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
@@ -59,6 +60,7 @@ boot.rings.outgoing.forEach((ring, j) => {
   if (ring) senders.set(boot.names[j]!, new RingSender(registry, ring));
 });
 const logger = pino({ level: boot.logLevel, base: { thread: location } });
+const stopLagWatch = watchEventLoop(logger);
 const runtime = new LocalRuntime({
   location,
   dispatcher: new RealDispatcher(),
@@ -128,6 +130,7 @@ const control: WorkerControl = {
     };
   },
   async shutdown() {
+    stopLagWatch();
     runtime.stopAll();
     await Promise.all([...senders.values()].map((s) => s.whenFlushed()));
     inbox.close();

@@ -187,6 +187,43 @@ describe('elections (elected mode)', () => {
     expect(c.core('a').softState()).toMatchObject({ role: 'leader', term: 1 });
   });
 
+  it('reports its leadership decisions as events for the shell to log: campaign and why, win, step-down and why', () => {
+    const c = new Manual(['a', 'b', 'c']);
+    c.elect('a');
+    const events = c.core('a').takeEvents();
+    expect(events).toEqual([
+      expect.objectContaining({ kind: 'campaign', term: 1, preVote: true, cause: 'electionTimeout', lastLeader: '' }),
+      expect.objectContaining({ kind: 'campaign', term: 1, preVote: false, cause: 'preVoteWon' }),
+      expect.objectContaining({ kind: 'won', term: 1, votes: expect.arrayContaining(['a']) }),
+    ]);
+    expect((events[0] as { ticks: number }).ticks).toBeGreaterThanOrEqual(10);
+    expect(c.core('a').takeEvents()).toEqual([]); // taken once
+    // Cut off, the leader steps down by check-quorum, naming who it still heard from.
+    for (let i = 0; i < 25; i++) {
+      c.tick('a');
+      c.deliver(() => false, () => true);
+    }
+    expect(c.core('a').takeEvents()).toEqual([{ kind: 'stepDown', term: 1, cause: 'checkQuorum', newTerm: 1, from: '', active: ['a'] }]);
+    // A follower's pre-vote refused by a majority is a lost election.
+    const b = c.core('b');
+    b.takeEvents();
+    c.outbox = [];
+    c.tick('b', 25);
+    const pre = c.outbox.filter(isType('govfs.raft.RequestVote'));
+    expect(pre.length).toBeGreaterThan(0);
+    for (const m of pre) b.step({ type: 'govfs.raft.VoteResponse', from: m.to, to: 'b', term: 1, group: 'g', granted: false, preVote: true });
+    expect(b.takeEvents().map((e) => [e.kind, e.term])).toEqual([['campaign', 2], ['lost', 2]]);
+  });
+
+  it('a leader that a higher term deposes reports who deposed it', () => {
+    const c = new Manual(['a', 'b', 'c']);
+    c.elect('a');
+    const a = c.core('a');
+    a.takeEvents();
+    a.step({ type: 'govfs.raft.AppendResponse', from: 'b', to: 'a', term: 7, group: 'g', reject: true, index: 0, conflictTerm: 0, conflictIndex: 0 });
+    expect(a.takeEvents()).toEqual([expect.objectContaining({ kind: 'stepDown', term: 1, cause: 'higherTerm', newTerm: 7, from: 'b' })]);
+  });
+
   it('a split vote is retried in a new term', () => {
     const c = new Manual(['a', 'b', 'c', 'd'], { preVote: false });
     // a and b campaign at once; each gets one other vote: no majority of 4.

@@ -83,11 +83,13 @@ import {
   type ReadState,
   type Ready,
   type RequestVote,
+  type RaftEvent,
   type Role,
   type Snapshot,
   type SnapshotResponse,
   type SoftState,
   type Status,
+  type StepDownCause,
   type TransferResult,
   type VoteResponse,
 } from './types.js';
@@ -147,6 +149,9 @@ interface InFlight {
 }
 
 const EMPTY = new Uint8Array(0);
+const NO_EVENTS: RaftEvent[] = [];
+/** Events kept for a shell that never takes them (a core driven directly, in tests). */
+const MAX_EVENTS = 64;
 
 export class RaftCore {
   readonly id: string;
@@ -193,6 +198,8 @@ export class RaftCore {
   // Outputs.
   private msgs: RaftMessage[] = [];
   private readStates: ReadState[] = [];
+  /** Leadership decisions not yet taken by the shell (takeEvents), newest last. */
+  private events: RaftEvent[] = [];
   private wipePending = false;
   /** Hard state as of the last Ready (what the shell has, or is persisting). */
   private prevHardState: HardState;
@@ -259,7 +266,7 @@ export class RaftCore {
           return;
         }
         // A pre-vote never changes anyone's term.
-        if (!msg.preVote) this.becomeFollower(msg.term, '');
+        if (!msg.preVote) this.becomeFollower(msg.term, '', 'higherTerm', msg.from);
       } else if (msg.type === 'govfs.raft.VoteResponse' && msg.preVote && msg.granted) {
         // A granted pre-vote carries the term we would campaign in; nothing to adopt.
       } else if (
@@ -267,9 +274,9 @@ export class RaftCore {
         msg.type === 'govfs.raft.Heartbeat' ||
         msg.type === 'govfs.raft.InstallSnapshot'
       ) {
-        this.becomeFollower(msg.term, msg.from);
+        this.becomeFollower(msg.term, msg.from, 'higherTerm', msg.from);
       } else {
-        this.becomeFollower(msg.term, '');
+        this.becomeFollower(msg.term, '', 'higherTerm', msg.from);
       }
     } else if (msg.term < this.term) {
       if (msg.type === 'govfs.raft.AppendEntries' || msg.type === 'govfs.raft.Heartbeat' || msg.type === 'govfs.raft.InstallSnapshot') {
@@ -299,7 +306,7 @@ export class RaftCore {
         this.handleVoteResponse(msg);
         return;
       case 'govfs.raft.TimeoutNow':
-        if (this.role !== 'leader' && this.promotable()) this.campaign('vote', true);
+        if (this.role !== 'leader' && this.promotable()) this.campaign('vote', 'transfer');
         return;
       case 'govfs.raft.ReadIndexResponse':
         if (this.role === 'follower' && msg.from === this.leader) this.readStates.push({ index: msg.index, ctx: msg.readCtx });
@@ -408,12 +415,12 @@ export class RaftCore {
       if (this.role === 'leader' && a.term === this.term) {
         this.syncProgress(true);
       } else {
-        this.becomeFollower(a.term, '');
+        this.becomeFollower(a.term, '', 'appointed', a.leader);
         this.vote = this.id;
         this.becomeLeader();
       }
     } else if (a.term > this.term || this.leader !== a.leader) {
-      this.becomeFollower(a.term, a.leader);
+      this.becomeFollower(a.term, a.leader, 'appointed', a.leader);
     }
     return { ok: true };
   }
@@ -499,6 +506,15 @@ export class RaftCore {
     const entries = this.log.slice(this.log.applied + 1, this.log.committed);
     this.log.applied = this.log.committed;
     return entries;
+  }
+
+  /** Leadership decisions since the last call (campaigns, wins, losses, step-downs), for the
+   * shell to log. */
+  takeEvents(): RaftEvent[] {
+    if (this.events.length === 0) return NO_EVENTS;
+    const out = this.events;
+    this.events = [];
+    return out;
   }
 
   /** The shell persisted, sent and applied `ready` (see the contract at the top). */
@@ -590,7 +606,13 @@ export class RaftCore {
 
   // ---- roles -----------------------------------------------------------------------------
 
-  private becomeFollower(term: number, leader: string): void {
+  /** `cause` and `from` say why, should this node be leading (see StepDownCause); a leader
+   * appointed again (`from` itself) does not step down, it only takes a new term. */
+  private becomeFollower(term: number, leader: string, cause: StepDownCause = 'higherTerm', from = ''): void {
+    if (this.role === 'leader' && from !== this.id) {
+      const active = this.membership.voters.filter((v) => v === this.id || this.progress.get(v)?.recentActive);
+      this.note({ kind: 'stepDown', term: this.term, cause, newTerm: Math.max(term, this.term), from, active });
+    }
     if (term > this.term) {
       this.term = term;
       this.vote = '';
@@ -669,12 +691,20 @@ export class RaftCore {
     this.electionElapsed++;
     if (this.mode !== 'elected' || !this.promotable()) return;
     if (this.electionElapsed >= this.randomizedElectionTimeout) {
+      const ticks = this.electionElapsed;
       this.electionElapsed = 0;
-      this.campaign(this.cfg.preVote ? 'preVote' : 'vote', false);
+      this.campaign(this.cfg.preVote ? 'preVote' : 'vote', 'electionTimeout', ticks);
     }
   }
 
-  private campaign(kind: 'preVote' | 'vote', transfer: boolean): void {
+  private note(e: RaftEvent): void {
+    if (this.events.length >= MAX_EVENTS) this.events.shift();
+    this.events.push(e);
+  }
+
+  private campaign(kind: 'preVote' | 'vote', cause: 'electionTimeout' | 'preVoteWon' | 'transfer', ticks = 0): void {
+    const transfer = cause === 'transfer';
+    const lastLeader = this.leader;
     let voteTerm: number;
     if (kind === 'preVote') {
       this.becomePreCandidate();
@@ -684,6 +714,7 @@ export class RaftCore {
       this.becomeCandidate();
       voteTerm = this.term;
     }
+    this.note({ kind: 'campaign', term: voteTerm, preVote: kind === 'preVote', cause, ticks, lastLeader });
     this.votes.set(this.id, true);
     if (this.tallyVotes()) return;
     for (const v of this.membership.voters) {
@@ -710,11 +741,17 @@ export class RaftCore {
     }
     const q = quorum(this.membership.voters.length);
     if (granted >= q) {
-      if (this.role === 'preCandidate') this.campaign('vote', false);
-      else this.becomeLeader();
+      if (this.role === 'preCandidate') {
+        this.campaign('vote', 'preVoteWon');
+      } else {
+        this.note({ kind: 'won', term: this.term, votes: this.membership.voters.filter((v) => this.votes.get(v) === true) });
+        this.becomeLeader();
+      }
       return true;
     }
     if (rejected >= q) {
+      const preVote = this.role === 'preCandidate';
+      this.note({ kind: 'lost', term: preVote ? this.term + 1 : this.term, preVote, rejectedBy: this.membership.voters.filter((v) => this.votes.get(v) === false) });
       this.becomeFollower(this.term, '');
       return true;
     }
@@ -762,7 +799,7 @@ export class RaftCore {
       if (this.cfg.checkQuorum) {
         if (!this.quorumActive()) {
           // Cut off from a majority: stop acting as leader so clients go elsewhere.
-          this.becomeFollower(this.term, '');
+          this.becomeFollower(this.term, '', 'checkQuorum');
           return;
         }
         for (const pr of this.progress.values()) pr.recentActive = false;
@@ -1014,7 +1051,7 @@ export class RaftCore {
         if (this.membership.voters.includes(id) && pr.match === this.log.lastIndex()) best = best === '' || id < best ? id : best;
       }
       if (best !== '') this.sendTimeoutNow(best);
-      this.becomeFollower(this.term, '');
+      this.becomeFollower(this.term, '', 'removed', best);
     }
   }
 
@@ -1247,7 +1284,7 @@ export class RaftCore {
     this.incoming = undefined;
     this.msgs = [];
     this.readStates = [];
-    this.becomeFollower(0, '');
+    this.becomeFollower(0, '', 'wiped');
     this.prevHardState = { term: 0, vote: '', commit: 0 };
     this.wipePending = true;
     this.generation++;

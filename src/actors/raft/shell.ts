@@ -33,6 +33,7 @@ import { prefixed } from '../../runtime/storage.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
 import { RaftCore } from './core.js';
 import { appendOps, clearOps, compactOps, loadEntries } from './log-store.js';
+import { describeRaftEvent } from './events.js';
 import {
   EntryKind,
   RAFT_MESSAGE_TYPES,
@@ -229,6 +230,12 @@ export class RaftShell {
   private notedCommit = 0;
   private lastCommitAt = 0;
   private lastLeaderContactAt = 0;
+  /** Local time of the last tick, and the longest gap between two ticks since this node last
+   * heard from its leader: a gap well over tickMs means this node's own thread was stalled. */
+  private lastTickAt = 0;
+  /** The leader last heard from (a silence is measured between messages of one leader). */
+  private contactLeader = '';
+  private maxTickGapMs = 0;
   private soft: SoftState;
   /** First index of each term among applied entries; terms below `termsKnownFrom` are unknown. */
   private termStarts: { index: number; term: number }[] = [];
@@ -315,11 +322,16 @@ export class RaftShell {
       if (msg.owner !== this) return false;
       if (this.stopped) return true;
       switch (msg.kind) {
-        case 'tick':
+        case 'tick': {
+          const now = this.ctx.clock.now();
+          if (this.lastTickAt > 0) this.maxTickGapMs = Math.max(this.maxTickGapMs, now - this.lastTickAt);
+          this.lastTickAt = now;
           this.core.tick();
+          this.logEvents();
           this.expireReads();
           if (this.deferredOps && !this.inFlight && ++this.deferredTicks >= DEFERRED_FLUSH_TICKS) this.flushDeferred();
           break;
+        }
         case 'kick':
           this.kicked = false;
           break;
@@ -339,12 +351,13 @@ export class RaftShell {
     if (m.group !== this.group || m.to !== this.id) return false;
     if (this.stopped) return true;
     this.core.step(m);
+    this.logEvents();
     if (this.inFlight) this.applyCommitted();
     if (
       (m.type === 'govfs.raft.AppendEntries' || m.type === 'govfs.raft.Heartbeat' || m.type === 'govfs.raft.InstallSnapshot') &&
       m.from === this.core.softState().leader
     ) {
-      this.lastLeaderContactAt = this.ctx.clock.now();
+      this.leaderContact(m.from);
     }
     this.kick();
     return true;
@@ -400,6 +413,7 @@ export class RaftShell {
 
   appoint(a: Appointment): AppointResult {
     const r = this.core.appoint(a);
+    this.logEvents();
     this.kick();
     return r;
   }
@@ -412,6 +426,7 @@ export class RaftShell {
 
   transferLeadership(to: string): TransferResult {
     const r = this.core.transferLeadership(to);
+    if (r.ok && to !== this.id) this.ctx.log.info({ node: this.id, group: this.group, term: this.core.softState().term, to }, 'raft leadership transfer started');
     this.kick();
     return r;
   }
@@ -473,6 +488,36 @@ export class RaftShell {
     this.failWaiters(() => true, 'stopped', 'raft shell stopped');
     for (const r of this.reads.values()) r.cb(false);
     this.reads.clear();
+  }
+
+  // ---- leadership log ----------------------------------------------------------------------
+
+  /** A message from the leader: note the time, and (debug) a silence of over half an election
+   * timeout before it, with how late this node's own ticks were meanwhile. */
+  private leaderContact(leader: string): void {
+    const now = this.ctx.clock.now();
+    const silentMs = now - this.lastLeaderContactAt;
+    const same = leader === this.contactLeader;
+    this.contactLeader = leader;
+    if (same && this.lastLeaderContactAt > 0 && 2 * silentMs > this.electionTicks * this.tickMs) {
+      this.ctx.log.debug({ node: this.id, group: this.group, leader, silentMs, maxTickGapMs: this.maxTickGapMs }, 'raft leader heard again after a silence');
+    }
+    this.lastLeaderContactAt = now;
+    this.maxTickGapMs = 0;
+  }
+
+  /** Log the core's leadership decisions (elections, their outcome, step-downs) at info, with
+   * what led to them: how long the leader had been silent, and how late this node's ticks
+   * were (a stalled thread counts no ticks, so its own stalls do not time elections out). */
+  private logEvents(): void {
+    const events = this.core.takeEvents();
+    if (events.length === 0) return;
+    const silentMs = this.lastLeaderContactAt > 0 ? Math.round(this.ctx.clock.now() - this.lastLeaderContactAt) : null;
+    for (const e of events) {
+      const { fields, text } = describeRaftEvent(e, { node: this.id, group: this.group, tickMs: this.tickMs, silentMs, maxTickGapMs: Math.round(this.maxTickGapMs) });
+      this.ctx.log.info(fields, text);
+      if (e.kind === 'campaign' && e.cause === 'electionTimeout') this.maxTickGapMs = 0;
+    }
   }
 
   // ---- the ready loop -----------------------------------------------------------------------
@@ -690,7 +735,11 @@ export class RaftShell {
     if (prev.role === 'leader' && (s.role !== 'leader' || s.term !== prev.term)) {
       this.failWaiters(() => true, 'leadershipLost', 'this node stopped leading; the entry may still commit: ask committed(index, term)');
     }
-    if (s.leader !== '' && s.leader !== prev.leader) this.lastLeaderContactAt = this.ctx.clock.now();
+    if (s.leader !== '' && s.leader !== prev.leader) {
+      this.lastLeaderContactAt = this.ctx.clock.now();
+      this.maxTickGapMs = 0;
+      this.ctx.log.debug({ node: this.id, group: this.group, term: s.term, leader: s.leader }, 'raft leader known');
+    }
     this.opts.onSoftState?.(s);
   }
 

@@ -276,6 +276,29 @@ export interface Ready {
   leaderCommit: number;
 }
 
+/** Why a leader stopped leading: a message of a higher term (`from` sent it), check-quorum
+ * (fewer than a majority heard from within an election timeout), an appointment of another
+ * leader, its own removal from the voters, or a move to another group. */
+export type StepDownCause = 'higherTerm' | 'checkQuorum' | 'appointed' | 'removed' | 'wiped';
+
+/** A leadership decision of the core, for the shell to log (the core itself does no I/O).
+ * `term` is the term the event happened in (a campaign's: the term it asks votes for). */
+export type RaftEvent =
+  | {
+      kind: 'campaign';
+      term: number;
+      preVote: boolean;
+      /** electionTimeout: no message from a leader for `ticks` ticks; preVoteWon: a majority
+       * would vote, so the real vote follows; transfer: the leader asked this node to take over. */
+      cause: 'electionTimeout' | 'preVoteWon' | 'transfer';
+      ticks: number;
+      /** The leader this node followed until then ('' if none). */
+      lastLeader: string;
+    }
+  | { kind: 'won'; term: number; votes: string[] }
+  | { kind: 'lost'; term: number; preVote: boolean; rejectedBy: string[] }
+  | { kind: 'stepDown'; term: number; cause: StepDownCause; newTerm: number; from: string; active: string[] };
+
 export type NotLeaderReason = 'notLeader' | 'transferring' | 'removed';
 
 export type ProposeResult =
