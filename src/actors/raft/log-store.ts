@@ -8,8 +8,9 @@
 // segment that may start at or before the snapshot index is the first (loading skips what the
 // snapshot covers).
 
+import { CorruptStorageError, SEAL_HEADER_BYTES, sealReserved, unseal } from '../../runtime/sealed.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
-import type { Entry, EntryKind } from './types.js';
+import { EntryKind, type Entry } from './types.js';
 
 export const SEGMENTS_START = 'e/';
 export const SEGMENTS_END = 'e/\uffff';
@@ -17,14 +18,16 @@ export const SEGMENTS_END = 'e/\uffff';
 export const segmentKey = (firstIndex: number): string => SEGMENTS_START + firstIndex.toString().padStart(16, '0');
 
 const ENTRY_HEADER = 13; // kind (1), term (f64), data length (u32)
+const MAX_KIND = Math.max(...Object.values(EntryKind));
 
-/** Consecutive entries, each [kind][term][data length][data]; the first index is the key. */
+/** Consecutive entries, each [kind][term][data length][data], sealed with a checksum (see
+ * runtime/sealed.ts); the first index is the key. */
 export function encodeSegment(entries: readonly Entry[]): Uint8Array {
-  let size = 0;
+  let size = SEAL_HEADER_BYTES;
   for (const e of entries) size += ENTRY_HEADER + e.data.length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
-  let at = 0;
+  let at = SEAL_HEADER_BYTES;
   for (const e of entries) {
     out[at] = e.kind;
     view.setFloat64(at + 1, e.term, true);
@@ -32,15 +35,24 @@ export function encodeSegment(entries: readonly Entry[]): Uint8Array {
     out.set(e.data, at + ENTRY_HEADER);
     at += ENTRY_HEADER + e.data.length;
   }
-  return out;
+  return sealReserved(out);
 }
 
-export function decodeSegment(first: number, b: Uint8Array): Entry[] {
+/** The entries of a stored segment (sealed, or legacy without a checksum).
+ * CorruptStorageError if it fails its checksum or does not parse. */
+export function decodeSegment(first: number, stored: Uint8Array): Entry[] {
+  const what = `raft log segment ${segmentKey(first)}`;
+  const b = unseal(stored, what);
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out: Entry[] = [];
   for (let at = 0, index = first; at < b.length; index++) {
-    const len = view.getUint32(at + 9, true);
-    out.push({ index, term: view.getFloat64(at + 1, true), kind: b[at] as EntryKind, data: b.slice(at + ENTRY_HEADER, at + ENTRY_HEADER + len) });
+    const len = at + ENTRY_HEADER <= b.length ? view.getUint32(at + 9, true) : -1;
+    const kind = b[at]!;
+    const term = len < 0 ? NaN : view.getFloat64(at + 1, true);
+    if (len < 0 || at + ENTRY_HEADER + len > b.length || kind > MAX_KIND || !Number.isInteger(term) || term < 0) {
+      throw new CorruptStorageError(`${what} does not parse at entry ${index} (byte ${at} of ${b.length})`);
+    }
+    out.push({ index, term, kind: kind as EntryKind, data: b.slice(at + ENTRY_HEADER, at + ENTRY_HEADER + len) });
     at += ENTRY_HEADER + len;
   }
   return out;

@@ -30,6 +30,7 @@
 import type { Cancel, Context } from '../../runtime/types.js';
 import { IntTable } from '../../runtime/int-table.js';
 import { prefixed } from '../../runtime/storage.js';
+import { CorruptStorageError, SEAL_HEADER_BYTES, seal, sealReserved, unseal } from '../../runtime/sealed.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
 import { RaftCore } from './core.js';
 import { appendOps, clearOps, compactOps, loadEntries } from './log-store.js';
@@ -158,24 +159,43 @@ interface SnapMeta {
   learners: string[];
 }
 
+/** [meta length u32][meta JSON][state machine data], sealed with a checksum (runtime/sealed.ts). */
 function encodeSnapshot(s: Snapshot): Uint8Array {
   const meta = te.encode(JSON.stringify({ index: s.index, term: s.term, voters: s.membership.voters, learners: s.membership.learners } satisfies SnapMeta));
-  const out = new Uint8Array(4 + meta.length + s.data.length);
-  new DataView(out.buffer).setUint32(0, meta.length, true);
-  out.set(meta, 4);
-  out.set(s.data, 4 + meta.length);
-  return out;
+  const at = SEAL_HEADER_BYTES;
+  const out = new Uint8Array(at + 4 + meta.length + s.data.length);
+  new DataView(out.buffer).setUint32(at, meta.length, true);
+  out.set(meta, at + 4);
+  out.set(s.data, at + 4 + meta.length);
+  return sealReserved(out);
 }
 
-function decodeSnapshot(b: Uint8Array): Snapshot {
-  const n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
-  const meta = JSON.parse(td.decode(b.subarray(4, 4 + n))) as SnapMeta;
-  const membership: Membership = { voters: meta.voters, learners: meta.learners };
-  return { index: meta.index, term: meta.term, membership, data: b.slice(4 + n) };
+/** A stored snapshot (sealed, or legacy without a checksum); CorruptStorageError if it fails
+ * its checksum or does not parse. */
+function decodeSnapshot(stored: Uint8Array, what: string): Snapshot {
+  const b = unseal(stored, what);
+  try {
+    const n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
+    if (4 + n > b.length) throw new Error(`meta length ${n} exceeds the ${b.length} bytes stored`);
+    const meta = JSON.parse(td.decode(b.subarray(4, 4 + n))) as SnapMeta;
+    if (!Number.isInteger(meta.index) || !Number.isInteger(meta.term) || !Array.isArray(meta.voters) || !Array.isArray(meta.learners)) throw new Error('bad meta');
+    const membership: Membership = { voters: meta.voters, learners: meta.learners };
+    return { index: meta.index, term: meta.term, membership, data: b.slice(4 + n) };
+  } catch (e) {
+    throw new CorruptStorageError(`${what} does not parse (${(e as Error).message})`, { cause: e });
+  }
 }
 
-const json = (v: unknown): Uint8Array => te.encode(JSON.stringify(v));
-const parse = <T>(b: Uint8Array): T => JSON.parse(td.decode(b)) as T;
+/** JSON values (hard state, term starts) are sealed too. */
+const json = (v: unknown): Uint8Array => seal(te.encode(JSON.stringify(v)));
+function parse<T>(stored: Uint8Array, what: string): T {
+  const b = unseal(stored, what);
+  try {
+    return JSON.parse(td.decode(b)) as T;
+  } catch (e) {
+    throw new CorruptStorageError(`${what} is not the JSON it should be (${(e as Error).message})`, { cause: e });
+  }
+}
 
 interface Waiter {
   term: number;
@@ -252,15 +272,16 @@ export class RaftShell {
 
     // Restore: hard state (with the group), snapshot, entries, term starts.
     const hsRaw = this.st.get(K_HS);
-    const hs = hsRaw ? parse<HardState & { group: string }>(hsRaw) : undefined;
+    const where = (key: string) => `raft ${opts.group} ${opts.storagePrefix}${key}`;
+    const hs = hsRaw ? parse<HardState & { group: string }>(hsRaw, where(K_HS)) : undefined;
     const snapRaw = this.st.get(K_SNAP);
-    const snapshot = snapRaw ? decodeSnapshot(snapRaw) : undefined;
+    const snapshot = snapRaw ? decodeSnapshot(snapRaw, where(K_SNAP)) : undefined;
     this.snapshotBytes = snapshot?.data.length ?? 0;
     const entries: Entry[] = [];
     entries.push(...loadEntries(this.st, snapshot?.index ?? 0));
     const termsRaw = this.st.get(K_TERMS);
     if (termsRaw) {
-      const t = parse<{ from: number; starts: { index: number; term: number }[] }>(termsRaw);
+      const t = parse<{ from: number; starts: { index: number; term: number }[] }>(termsRaw, where(K_TERMS));
       this.termsKnownFrom = t.from;
       this.termStarts = t.starts;
     }
@@ -289,7 +310,12 @@ export class RaftShell {
       },
     );
     if (snapshot) {
-      this.sm.restore(snapshot.data, snapshot.index);
+      try {
+        this.sm.restore(snapshot.data, snapshot.index);
+      } catch (e) {
+        // It passed its checksum (or predates them), yet the state machine cannot read it.
+        throw new CorruptStorageError(`${where(K_SNAP)} does not restore: ${(e as Error).message}`, { cause: e });
+      }
       this.appliedIndex = this.snapshotIndex = snapshot.index;
       if (this.termsKnownFrom > snapshot.index) {
         // Defensive: the term of the snapshot's own index is always known.
