@@ -5,6 +5,7 @@
 // cluster's address map follows from the list of ids.
 
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { Bridge, type BridgeEvent, parseHostPort } from './net/bridge.js';
@@ -15,6 +16,9 @@ import { RealDispatcher } from './runtime/real-dispatcher.js';
 import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { LmdbStorage } from './runtime/storage-lmdb.js';
+import { NODE_CORRUPT_ADVICE, StorageCorruptError, checkFreeSpace, checkStorage, storageFaultMessage } from './runtime/storage-check.js';
+import { isCorruptStorageError } from './runtime/sealed.js';
+import { faultedNodeBehaviour } from './actors/faulted-node.js';
 
 export interface NodeProcessOptions {
   id: string;
@@ -29,6 +33,8 @@ export interface NodeProcessOptions {
   ministries?: { subtree: string; clerks: number }[];
   logger?: Logger;
   onBridgeEvent?: (e: BridgeEvent) => void;
+  /** Told, once, when the node's storage fails while it runs (default: a line on stderr). */
+  onStorageFault?: (message: string, error: RuntimeError) => void;
 }
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -64,6 +70,16 @@ export function readSecretFile(file: string, what = 'secret'): Uint8Array {
   return Uint8Array.from(secret);
 }
 
+/** A failed commit (full disk, I/O error) or a stored value that fails its checksum, found by
+ * any actor of the node, makes the storage unusable; `onFault` hears of it once. */
+function watchStorage(runtime: LocalRuntime, storage: LmdbStorage, onFault: (e: RuntimeError) => void): void {
+  storage.onFault(onFault);
+  runtime.onActorFailure = (_path, error) => {
+    if (isCorruptStorageError(error)) storage.fail(error);
+    else if (error instanceof RuntimeError && (error.code === 'ENOSPC' || error === storage.fault)) storage.fail(error);
+  };
+}
+
 export class NodeProcess {
   private constructor(
     readonly id: string,
@@ -91,6 +107,10 @@ export class NodeProcess {
     const lock = lockDataDir(opts.dataDir, `govfs node ${id}`);
     let storage: LmdbStorage;
     try {
+      // Refuse, with a message that says what to do, rather than crash or serve from a
+      // damaged file or die on the first write to a full disk.
+      checkFreeSpace(opts.dataDir, `govfs node ${id}`);
+      await checkStorage(opts.dataDir);
       storage = LmdbStorage.open(opts.dataDir);
     } catch (e) {
       lock.release();
@@ -114,7 +134,30 @@ export class NodeProcess {
       throw e;
     }
     const config: NodeConfig = { id, nodes: nodeIds, addresses, ministries: opts.ministries };
+    let running = false;
+    const onFault = (e: RuntimeError): void => {
+      if (!running) return; // found while starting: start() refuses below
+      const message = storageFaultMessage(opts.dataDir, e);
+      logger.fatal({ err: e }, message);
+      (opts.onStorageFault ?? ((m: string) => process.stderr.write(`govfs node ${id}: ${m}\n`)))(message, e);
+      // Out of the failing actor's turn: stop the node's actors, and answer clients with why.
+      setImmediate(() => {
+        runtime.stopAll();
+        runtime.spawnRoot(id, () => faultedNodeBehaviour(id, message), { host: id });
+      });
+    };
+    watchStorage(runtime, storage, onFault);
     runtime.spawnRoot(id, () => nodeBehaviour(config), { host: id, storage });
+    if (storage.fault) {
+      // Its stored state did not load (e.g. a snapshot that does not restore).
+      runtime.stopAll();
+      await bridge.stop();
+      await storage.close();
+      lock.release();
+      const f = storage.fault;
+      throw isCorruptStorageError(f) ? new StorageCorruptError(join(opts.dataDir, 'data.mdb'), f.message, NODE_CORRUPT_ADVICE) : f;
+    }
+    running = true;
     return new NodeProcess(id, runtime, bridge, storage, lock, nodeIds);
   }
 
