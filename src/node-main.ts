@@ -138,7 +138,6 @@ export class NodeProcess {
     const onFault = (e: RuntimeError): void => {
       if (!running) return; // found while starting: start() refuses below
       const message = storageFaultMessage(opts.dataDir, e);
-      logger.fatal({ err: e }, message);
       (opts.onStorageFault ?? ((m: string) => process.stderr.write(`govfs node ${id}: ${m}\n`)))(message, e);
       // Out of the failing actor's turn: stop the node's actors, and answer clients with why.
       setImmediate(() => {
