@@ -6,40 +6,13 @@
 //
 // A real full disk needs a small tmpfs, which needs root (mount): elsewhere these tests skip.
 
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeError } from '../../src/runtime/errors.js';
-import { checkFreeSpace, freeBytes } from '../../src/runtime/storage-check.js';
+import { checkFreeSpace } from '../../src/runtime/storage-check.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
-
-/** Mounts an 8 MiB tmpfs, or says why not. */
-export function smallTmpfs(prefix: string): { dir: string; unmount: () => void } | string {
-  if (process.platform !== 'linux') return 'needs Linux (tmpfs)';
-  if (process.getuid?.() !== 0) return 'needs root to mount a small tmpfs';
-  const dir = mkdtempSync(join(tmpdir(), prefix));
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', dir], { stdio: 'pipe' });
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true });
-    return `mount -t tmpfs failed here (${(e as Error).message.split('\n')[0]})`;
-  }
-  return {
-    dir,
-    unmount: () => {
-      execFileSync('umount', [dir], { stdio: 'pipe' });
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Fills the file system of `dir` up to `leave` bytes. */
-export function fill(dir: string, leave: number): void {
-  const free = freeBytes(dir)!;
-  writeFileSync(join(dir, `filler-${free}`), Buffer.alloc(Math.max(0, free - leave)));
-}
+import { fill, smallTmpfs } from '../support/tmpfs.js';
 
 const mounted = smallTmpfs('govfs-enospc-');
 const skip = typeof mounted === 'string' ? mounted : '';
