@@ -7,10 +7,17 @@
 // compaction keeps the segment holding the first entry after the snapshot, so the one stored
 // segment that may start at or before the snapshot index is the first (loading skips what the
 // snapshot covers).
+//
+// Every value is sealed with a CRC-32 (runtime/sealed.ts) and checked when read; values written
+// before seals existed still load. The shell's other values (snapshot, hard state, term starts)
+// are encoded at the end of this file, sealed the same way.
 
-import { CorruptStorageError, SEAL_HEADER_BYTES, sealReserved, unseal } from '../../runtime/sealed.js';
+import { CorruptStorageError, SEAL_HEADER_BYTES, seal, sealReserved, unseal } from '../../runtime/sealed.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
-import { EntryKind, type Entry } from './types.js';
+import { EntryKind, type Entry, type Membership, type Snapshot } from './types.js';
+
+const te = new TextEncoder();
+const td = new TextDecoder();
 
 export const SEGMENTS_START = 'e/';
 export const SEGMENTS_END = 'e/\uffff';
@@ -100,3 +107,50 @@ export function compactOps(st: Storage, index: number): StorageOp[] {
 
 /** Ops that drop every segment (a snapshot replaces the log, or the node changes group). */
 export const clearOps = (): StorageOp[] => [{ op: 'delRange', start: SEGMENTS_START, end: SEGMENTS_END }];
+
+// ---- the shell's other values: snapshot, hard state and term starts -------------------------
+
+interface SnapMeta {
+  index: number;
+  term: number;
+  voters: string[];
+  learners: string[];
+}
+
+/** [meta length u32][meta JSON][state machine data], sealed with a checksum (runtime/sealed.ts). */
+export function encodeSnapshot(s: Snapshot): Uint8Array {
+  const meta = te.encode(JSON.stringify({ index: s.index, term: s.term, voters: s.membership.voters, learners: s.membership.learners } satisfies SnapMeta));
+  const at = SEAL_HEADER_BYTES;
+  const out = new Uint8Array(at + 4 + meta.length + s.data.length);
+  new DataView(out.buffer).setUint32(at, meta.length, true);
+  out.set(meta, at + 4);
+  out.set(s.data, at + 4 + meta.length);
+  return sealReserved(out);
+}
+
+/** A stored snapshot (sealed, or legacy without a checksum); CorruptStorageError if it fails
+ * its checksum or does not parse. */
+export function decodeSnapshot(stored: Uint8Array, what: string): Snapshot {
+  const b = unseal(stored, what);
+  try {
+    const n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
+    if (4 + n > b.length) throw new Error(`meta length ${n} exceeds the ${b.length} bytes stored`);
+    const meta = JSON.parse(td.decode(b.subarray(4, 4 + n))) as SnapMeta;
+    if (!Number.isInteger(meta.index) || !Number.isInteger(meta.term) || !Array.isArray(meta.voters) || !Array.isArray(meta.learners)) throw new Error('bad meta');
+    const membership: Membership = { voters: meta.voters, learners: meta.learners };
+    return { index: meta.index, term: meta.term, membership, data: b.slice(4 + n) };
+  } catch (e) {
+    throw new CorruptStorageError(`${what} does not parse (${(e as Error).message})`, { cause: e });
+  }
+}
+
+/** JSON values (hard state, term starts) are sealed too. */
+export const json = (v: unknown): Uint8Array => seal(te.encode(JSON.stringify(v)));
+export function parse<T>(stored: Uint8Array, what: string): T {
+  const b = unseal(stored, what);
+  try {
+    return JSON.parse(td.decode(b)) as T;
+  } catch (e) {
+    throw new CorruptStorageError(`${what} is not the JSON it should be (${(e as Error).message})`, { cause: e });
+  }
+}

@@ -30,10 +30,10 @@
 import type { Cancel, Context } from '../../runtime/types.js';
 import { IntTable } from '../../runtime/int-table.js';
 import { prefixed } from '../../runtime/storage.js';
-import { CorruptStorageError, SEAL_HEADER_BYTES, seal, sealReserved, unseal } from '../../runtime/sealed.js';
+import { CorruptStorageError } from '../../runtime/sealed.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
 import { RaftCore } from './core.js';
-import { appendOps, clearOps, compactOps, loadEntries } from './log-store.js';
+import { appendOps, clearOps, compactOps, loadEntries, decodeSnapshot, encodeSnapshot, json, parse } from './log-store.js';
 import {
   EntryKind,
   RAFT_MESSAGE_TYPES,
@@ -42,11 +42,9 @@ import {
   type ConfChange,
   type Entry,
   type HardState,
-  type Membership,
   type ProposeResult,
   type RaftMessage,
   type Ready,
-  type Snapshot,
   type SoftState,
   type Status,
   type TransferResult,
@@ -146,57 +144,10 @@ const RAFT_TYPES = new Set<string>(RAFT_MESSAGE_TYPES);
 /** Messages only a leader sends, which may leave before its own Ready is durable. */
 const EARLY = new Set<string>(['govfs.raft.AppendEntries', 'govfs.raft.Heartbeat', 'govfs.raft.InstallSnapshot']);
 const EMPTY = new Uint8Array(0);
-const te = new TextEncoder();
-const td = new TextDecoder();
 
 const K_HS = 'hs';
 const K_SNAP = 'snap';
 const K_TERMS = 'terms';
-interface SnapMeta {
-  index: number;
-  term: number;
-  voters: string[];
-  learners: string[];
-}
-
-/** [meta length u32][meta JSON][state machine data], sealed with a checksum (runtime/sealed.ts). */
-function encodeSnapshot(s: Snapshot): Uint8Array {
-  const meta = te.encode(JSON.stringify({ index: s.index, term: s.term, voters: s.membership.voters, learners: s.membership.learners } satisfies SnapMeta));
-  const at = SEAL_HEADER_BYTES;
-  const out = new Uint8Array(at + 4 + meta.length + s.data.length);
-  new DataView(out.buffer).setUint32(at, meta.length, true);
-  out.set(meta, at + 4);
-  out.set(s.data, at + 4 + meta.length);
-  return sealReserved(out);
-}
-
-/** A stored snapshot (sealed, or legacy without a checksum); CorruptStorageError if it fails
- * its checksum or does not parse. */
-function decodeSnapshot(stored: Uint8Array, what: string): Snapshot {
-  const b = unseal(stored, what);
-  try {
-    const n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
-    if (4 + n > b.length) throw new Error(`meta length ${n} exceeds the ${b.length} bytes stored`);
-    const meta = JSON.parse(td.decode(b.subarray(4, 4 + n))) as SnapMeta;
-    if (!Number.isInteger(meta.index) || !Number.isInteger(meta.term) || !Array.isArray(meta.voters) || !Array.isArray(meta.learners)) throw new Error('bad meta');
-    const membership: Membership = { voters: meta.voters, learners: meta.learners };
-    return { index: meta.index, term: meta.term, membership, data: b.slice(4 + n) };
-  } catch (e) {
-    throw new CorruptStorageError(`${what} does not parse (${(e as Error).message})`, { cause: e });
-  }
-}
-
-/** JSON values (hard state, term starts) are sealed too. */
-const json = (v: unknown): Uint8Array => seal(te.encode(JSON.stringify(v)));
-function parse<T>(stored: Uint8Array, what: string): T {
-  const b = unseal(stored, what);
-  try {
-    return JSON.parse(td.decode(b)) as T;
-  } catch (e) {
-    throw new CorruptStorageError(`${what} is not the JSON it should be (${(e as Error).message})`, { cause: e });
-  }
-}
-
 interface Waiter {
   term: number;
   cb: (o: ApplyOutcome) => void;
