@@ -75,10 +75,11 @@ describe.skipIf(skip !== '')(`govfs node on a full disk${skip ? ` (skipped: ${sk
       }
     }
     expect(acked.length).toBeGreaterThan(0);
-    // At least a majority of the ministry ran out of space (or it would still be serving).
+    // A ministry member ran out of space (with 3 nodes the ministry is a minister and one
+    // clerk: once one stops, the other cannot commit, so it may never fill its own disk).
     const full = await until(async () => {
       const f = IDS.filter((id) => /disk full: cannot write to .*: no space left on its file system/.test(procs.get(id)!.stderr));
-      return f.length >= 2 ? f : null;
+      return f.length >= 1 ? f : null;
     }, 'the nodes report the full disk', 30_000).catch((e: Error) => {
       const out = IDS.map((id) => `${id} (running ${procs.get(id)!.running}): ${procs.get(id)!.stderr.slice(-2000)}`).join('\n');
       throw new Error(`${e.message}; ${acked.length} creates acknowledged, ${failures} failed\n${out}`);
@@ -90,6 +91,7 @@ describe.skipIf(skip !== '')(`govfs node on a full disk${skip ? ` (skipped: ${sk
       expect(p.stderr.match(/govfs node \w+: disk full/g)).toHaveLength(1);
       expect(p.stderr).not.toMatch(/Commit failed \(see commitError/);
     }
+    for (const id of IDS) expect(procs.get(id)!.running, `${id} did not crash`).toBe(true);
   }, 150_000);
 
   it('restarted on the still-full disk, a node exits 1 with "disk full: ..."', async () => {
