@@ -115,6 +115,12 @@ describe('log segment checksums (issue: corrupt data files)', () => {
     }
   });
 
+  it('a segment under a damaged key (its first index changed) is refused, not read at other indexes', () => {
+    const stored = encodeSegment([5, 6].map((i) => entry(i, 1)));
+    expect(show(decodeSegment(5, stored))).toEqual(show([entry(5, 1), entry(6, 1)]));
+    expect(() => decodeSegment(15, stored)).toThrow(/raft log segment e\/0000000000000015 holds the entries from index 5: its key is damaged/);
+  });
+
   it('segments written before checksums existed still load; a mangled legacy one is refused, not misread', () => {
     const st = new SimStorage();
     const entries = [1, 2, 3].map((i) => entry(i, 1));

@@ -12,7 +12,7 @@
 // before seals existed still load. The shell's other values (snapshot, hard state, term starts)
 // are encoded at the end of this file, sealed the same way.
 
-import { CorruptStorageError, SEAL_HEADER_BYTES, seal, sealReserved, unseal } from '../../runtime/sealed.js';
+import { CorruptStorageError, SEAL_HEADER_BYTES, isSealed, seal, sealReserved, unseal } from '../../runtime/sealed.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
 import { EntryKind, type Entry, type Membership, type Snapshot } from './types.js';
 
@@ -27,14 +27,19 @@ export const segmentKey = (firstIndex: number): string => SEGMENTS_START + first
 const ENTRY_HEADER = 13; // kind (1), term (f64), data length (u32)
 const MAX_KIND = Math.max(...Object.values(EntryKind));
 
-/** Consecutive entries, each [kind][term][data length][data], sealed with a checksum (see
- * runtime/sealed.ts); the first index is the key. */
+/** The first index again inside a sealed segment: the checksum does not cover the key, and a
+ * damaged key would otherwise move entries to other indexes unnoticed. */
+const FIRST_INDEX_BYTES = 8;
+
+/** Consecutive entries, each [kind][term][data length][data], after their first index (which
+ * is also the key), sealed with a checksum (see runtime/sealed.ts). */
 export function encodeSegment(entries: readonly Entry[]): Uint8Array {
-  let size = SEAL_HEADER_BYTES;
+  let size = SEAL_HEADER_BYTES + FIRST_INDEX_BYTES;
   for (const e of entries) size += ENTRY_HEADER + e.data.length;
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
-  let at = SEAL_HEADER_BYTES;
+  view.setFloat64(SEAL_HEADER_BYTES, entries[0]?.index ?? 0, true);
+  let at = SEAL_HEADER_BYTES + FIRST_INDEX_BYTES;
   for (const e of entries) {
     out[at] = e.kind;
     view.setFloat64(at + 1, e.term, true);
@@ -49,10 +54,17 @@ export function encodeSegment(entries: readonly Entry[]): Uint8Array {
  * CorruptStorageError if it fails its checksum or does not parse. */
 export function decodeSegment(first: number, stored: Uint8Array): Entry[] {
   const what = `raft log segment ${segmentKey(first)}`;
+  const sealed = isSealed(stored);
   const b = unseal(stored, what);
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const out: Entry[] = [];
-  for (let at = 0, index = first; at < b.length; index++) {
+  let start = 0;
+  if (sealed) {
+    const stamped = b.length >= FIRST_INDEX_BYTES ? view.getFloat64(0, true) : NaN;
+    if (stamped !== first) throw new CorruptStorageError(`${what} holds the entries from index ${stamped}: its key is damaged`);
+    start = FIRST_INDEX_BYTES;
+  }
+  for (let at = start, index = first; at < b.length; index++) {
     const len = at + ENTRY_HEADER <= b.length ? view.getUint32(at + 9, true) : -1;
     const kind = b[at]!;
     const term = len < 0 ? NaN : view.getFloat64(at + 1, true);
