@@ -15,6 +15,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
+import { checkFreeSpace, checkStorage } from './runtime/storage-check.js';
 import type { Logger } from 'pino';
 import type { NodeConfig } from './actors/node.js';
 import { nodesNeeded, staffingProblem } from './actors/cluster-state.js';
@@ -62,6 +63,19 @@ function sameMinistries(a: ClusterShape['ministries'], b: ClusterShape['ministri
   return key(a) === key(b);
 }
 
+/** Refuse to start on a full disk or a damaged lmdb file (see storage-check.ts), before any
+ * thread opens one. */
+async function checkClusterStorage(dataDir: string, nodes: number): Promise<void> {
+  checkFreeSpace(dataDir, 'govfs cluster');
+  const advice = `stop the cluster and move ${dataDir} aside: its file system state cannot be trusted (a cluster whose nodes share one machine keeps no other copy of it)`;
+  const envs = new Map<string, boolean>();
+  for (let i = 1; i <= nodes; i++) {
+    const { storageDir, storageName } = localNodeStorage(dataDir, `n${i}`);
+    envs.set(storageDir, storageName !== undefined);
+  }
+  for (const [dir, shared] of envs) await checkStorage(dir, { shared, advice });
+}
+
 export class LocalCluster {
   readonly nodeIds: string[];
   readonly addresses: Record<string, string>;
@@ -104,6 +118,12 @@ export class LocalCluster {
     if (!Number.isInteger(threads) || threads < 1) throw new RuntimeError('EINVAL', `--threads must be a positive integer, got ${threads}`);
 
     const lock = lockDataDir(dataDir, 'govfs cluster'); // creates the folder if needed
+    try {
+      await checkClusterStorage(dataDir, nodes);
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
     const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
     let sched: ThreadsScheduler;
     try {

@@ -4,6 +4,7 @@
 // the 'govfs.node' actor at `<id>#/<id>`; every node's root is `<id>#/<id>`, so the whole
 // cluster's address map follows from the list of ids.
 
+import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { Bridge, type BridgeEvent, parseHostPort } from './net/bridge.js';
@@ -16,6 +17,9 @@ import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { LmdbStorage } from './runtime/storage-lmdb.js';
 import { watchEventLoop } from './runtime/loop-lag.js';
+import { NODE_CORRUPT_ADVICE, StorageCorruptError, checkFreeSpace, checkStorage, storageFaultMessage } from './runtime/storage-check.js';
+import { isCorruptStorageError } from './runtime/sealed.js';
+import { faultedNodeBehaviour } from './actors/faulted-node.js';
 
 export interface NodeProcessOptions {
   id: string;
@@ -30,6 +34,8 @@ export interface NodeProcessOptions {
   ministries?: { subtree: string; clerks: number }[];
   logger?: Logger;
   onBridgeEvent?: (e: BridgeEvent) => void;
+  /** Told, once, when the node's storage fails while it runs (default: a line on stderr). */
+  onStorageFault?: (message: string, error: RuntimeError) => void;
 }
 
 const ID_RE = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -53,6 +59,16 @@ export function parsePeers(spec: string): Record<string, string> {
 /** The cluster secret from a file: its bytes, without a trailing newline; at least 16 bytes. */
 export function readSecretFile(file: string, what = 'secret'): Uint8Array {
   return readKeyFile(file, what);
+}
+
+/** A failed commit (full disk, I/O error) or a stored value that fails its checksum, found by
+ * any actor of the node, makes the storage unusable; `onFault` hears of it once. */
+function watchStorage(runtime: LocalRuntime, storage: LmdbStorage, onFault: (e: RuntimeError) => void): void {
+  storage.onFault(onFault);
+  runtime.onActorFailure = (_path, error) => {
+    if (isCorruptStorageError(error)) storage.fail(error);
+    else if (error instanceof RuntimeError && (error.code === 'ENOSPC' || error === storage.fault)) storage.fail(error);
+  };
 }
 
 export class NodeProcess {
@@ -83,6 +99,10 @@ export class NodeProcess {
     const lock = lockDataDir(opts.dataDir, `govfs node ${id}`);
     let storage: LmdbStorage;
     try {
+      // Refuse, with a message that says what to do, rather than crash or serve from a
+      // damaged file or die on the first write to a full disk.
+      checkFreeSpace(opts.dataDir, `govfs node ${id}`);
+      await checkStorage(opts.dataDir);
       storage = LmdbStorage.open(opts.dataDir);
     } catch (e) {
       lock.release();
@@ -106,7 +126,29 @@ export class NodeProcess {
       throw e;
     }
     const config: NodeConfig = { id, nodes: nodeIds, addresses, ministries: opts.ministries };
+    let running = false;
+    const onFault = (e: RuntimeError): void => {
+      if (!running) return; // found while starting: start() refuses below
+      const message = storageFaultMessage(opts.dataDir, e);
+      (opts.onStorageFault ?? ((m: string) => process.stderr.write(`govfs node ${id}: ${m}\n`)))(message, e);
+      // Out of the failing actor's turn: stop the node's actors, and answer clients with why.
+      setImmediate(() => {
+        runtime.stopAll();
+        runtime.spawnRoot(id, () => faultedNodeBehaviour(id, message), { host: id });
+      });
+    };
+    watchStorage(runtime, storage, onFault);
     runtime.spawnRoot(id, () => nodeBehaviour(config), { host: id, storage });
+    if (storage.fault) {
+      // Its stored state did not load (e.g. a snapshot that does not restore).
+      runtime.stopAll();
+      await bridge.stop();
+      await storage.close();
+      lock.release();
+      const f = storage.fault;
+      throw isCorruptStorageError(f) ? new StorageCorruptError(join(opts.dataDir, 'data.mdb'), f.message, NODE_CORRUPT_ADVICE) : f;
+    }
+    running = true;
     return new NodeProcess(id, runtime, bridge, storage, lock, nodeIds, watchEventLoop(logger.child({ node: id })));
   }
 

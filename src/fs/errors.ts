@@ -21,6 +21,7 @@ export const FS_ERROR_CODES = [
   'ESTALE', // a request, lease or handle that is no longer current
   'EAGAIN', // try again (e.g. after a redirect or when a lease frees)
   'ECANCELED', // cancelled before it completed
+  'EIO', // the node's storage failed (disk full, damaged file): it serves nothing until restarted
 ] as const;
 
 export type FsErrorCode = (typeof FS_ERROR_CODES)[number];

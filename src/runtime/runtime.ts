@@ -332,6 +332,7 @@ export class ActorCell {
     this.suspended = true;
     this.runtime.actorFailures++;
     this.runtime.lastActorFailure = error;
+    this.runtime.onActorFailure?.(this.path, error);
     if (this.parent) {
       this.parent.childFailed(this, error);
     } else if (this.remoteParent) {
@@ -666,6 +667,9 @@ export class LocalRuntime {
   lastActorFailure: unknown = undefined;
   /** Observers (the simulator's trace) see every message an actor handles. */
   onInvoke: ((cell: ActorCell, msg: Message) => void) | null = null;
+  /** Called whenever an actor's handler throws, before its supervisor decides (the host
+   * process watches for storage faults this way). */
+  onActorFailure: ((path: string, error: unknown) => void) | null = null;
   /** Called when a root actor fails (nothing above it to escalate to). */
   onRootFailure: ((path: string, error: unknown) => void) | null = null;
 

@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { RuntimeError } from './errors.js';
+import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-check.js';
 import type { Storage, StorageOp, StorageRange } from './storage.js';
 
 export interface LmdbStorageOptions {
@@ -40,6 +41,7 @@ interface Env {
  * commit that includes its fsync: a resolved write promise means durable (see top comment).
  * Commits are counted here, once per environment: lmdb-js cannot remove a commit listener. */
 function openEnv(dir: string, opts: LmdbStorageOptions, maxDbs?: number): Env {
+  ignoreOrphanCommitFailures();
   const root = open<Buffer, Buffer>({
     path: dir,
     keyEncoding: 'binary',
@@ -64,6 +66,52 @@ export function localNodeStorage(dataDir: string, id: string): { storageDir: str
 
 const SHARED_ENV_DIR = 'nodes';
 
+/** lmdb-js's error for a failed commit; `commitError` rejects with the cause (errno in `code`). */
+interface CommitFailure extends Error {
+  commitError?: Promise<unknown>;
+}
+
+const isCommitFailure = (e: unknown): e is CommitFailure =>
+  e instanceof Error && e.message.startsWith('Commit failed') && (e as CommitFailure).commitError instanceof Promise;
+
+let orphanFilterInstalled = false;
+
+/**
+ * A failed lmdb-js commit also rejects a promise that lmdb-js made for itself (the event-turn
+ * batch's start, write.js) and that nobody can hold, and its `commitError`: unhandled, either
+ * ends the process (seen on a full disk: "Commit failed (see commitError for details)" and a
+ * raw stack). Every write of LmdbStorage tracks its own transaction and reports the failure
+ * (see track), so those two are dropped here; any other unhandled rejection still ends the
+ * process as Node's default would, unless someone else listens for them.
+ */
+function ignoreOrphanCommitFailures(): void {
+  if (orphanFilterInstalled) return;
+  orphanFilterInstalled = true;
+  const listener = (reason: unknown): void => {
+    if (isCommitFailure(reason)) {
+      reason.commitError!.catch(() => {});
+      return;
+    }
+    if (process.listenerCount('unhandledRejection') === 1) throw reason;
+  };
+  process.on('unhandledRejection', listener);
+}
+
+/** The cause of a failed commit, as a typed error: ENOSPC (the message says the disk is full
+ * and names the folder) when the file system is out of space (lmdb reports a short write as
+ * EIO, so the free space is looked at too), else EIO. */
+async function commitFailure(dir: string, e: unknown): Promise<RuntimeError> {
+  let cause: unknown = e;
+  if (isCommitFailure(e)) cause = await e.commitError!.then(() => e, (c: unknown) => c);
+  const errno = (cause as { code?: unknown })?.code;
+  const free = freeBytes(dir);
+  if (errno === 28 || errno === 'ENOSPC' || (free !== undefined && free < MIN_FREE_BYTES)) {
+    const left = free === undefined ? '' : ` (${formatBytes(free)} left)`;
+    return new RuntimeError('ENOSPC', `disk full: cannot write to ${dir}: no space left on its file system${left}`, { cause });
+  }
+  return ioError(`lmdb commit failed in ${dir}; storage is unusable`, cause);
+}
+
 interface PendingWrite {
   /** Sequence number of the write call that set it; a later write to the key replaces it. */
   seq: number;
@@ -80,6 +128,7 @@ export class LmdbStorage implements Storage {
     | undefined;
   private failure: RuntimeError | undefined;
   private closed = false;
+  private readonly faultListeners: ((e: RuntimeError) => void)[] = [];
 
   private constructor(
     private readonly db: Db,
@@ -88,7 +137,27 @@ export class LmdbStorage implements Storage {
     private readonly commits: { count: number },
     /** A named database in an environment others share: closing it leaves the environment open. */
     private readonly shared = false,
+    /** The folder of the environment (what a disk-full message names). */
+    private readonly storageDir = dir,
   ) {}
+
+  /** The storage's fault, once a commit failed or `fail` was called: every later call throws it. */
+  get fault(): RuntimeError | undefined {
+    return this.failure;
+  }
+
+  /** Called once, with the fault, when this storage becomes unusable. */
+  onFault(listener: (e: RuntimeError) => void): void {
+    this.faultListeners.push(listener);
+  }
+
+  /** Marks the storage unusable (a commit failed, or a reader found a value corrupt): writes
+   * and reads throw `e` from now on, so nothing more is acknowledged or served from it. */
+  fail(e: RuntimeError): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const l of this.faultListeners) l(e);
+  }
 
   /** Opens (creating if needed) the database `name` in the LMDB environment in `dir`, which
    * every storage this thread opens there shares: writes issued in one event turn commit in
@@ -108,7 +177,7 @@ export class LmdbStorage implements Storage {
         db = env.root.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
         env.dbs.set(name, db);
       }
-      return new LmdbStorage(db, `${dir} (${name})`, env.commits, true);
+      return new LmdbStorage(db, `${dir} (${name})`, env.commits, true, dir);
     } catch (e) {
       throw ioError(`cannot open lmdb storage ${name} in ${dir}`, e);
     }
@@ -137,7 +206,7 @@ export class LmdbStorage implements Storage {
   }
 
   get(key: string): Uint8Array | undefined {
-    this.checkOpen();
+    this.checkWritable();
     const k = encodeKey(key);
     const p = this.pending.get(key);
     if (p) return p.value && new Uint8Array(p.value);
@@ -146,7 +215,7 @@ export class LmdbStorage implements Storage {
   }
 
   range(range: StorageRange): Iterable<[string, Uint8Array]> {
-    this.checkOpen();
+    this.checkWritable();
     // Validate bounds now so that errors surface at the call, not at the first next().
     const bounds = rangeBounds(range);
     return { [Symbol.iterator]: () => this.merged(range, bounds) };
@@ -229,9 +298,10 @@ export class LmdbStorage implements Storage {
           this.committed(last.upTo);
           if (this.failure) throw this.failure;
         },
-        (e: unknown) => {
+        async (e: unknown) => {
           last.settled = true;
-          this.failure ??= ioError(`lmdb commit failed in ${this.dir}; storage is unusable`, e);
+          const failure = await commitFailure(this.storageDir, e);
+          this.fail(failure);
           throw this.failure;
         },
       ),
@@ -324,6 +394,8 @@ export class LmdbStorage implements Storage {
     if (this.closed) throw new RuntimeError('EBADF', `lmdb storage in ${this.dir} is closed`);
   }
 
+  /** Open and not failed (reads too: after a failed commit the overlay holds writes that
+   * never became durable, which must not be served as if they had). */
   private checkWritable(): void {
     this.checkOpen();
     if (this.failure) throw this.failure;

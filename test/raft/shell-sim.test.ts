@@ -6,6 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { UNRELIABLE_NETWORK } from '../../src/runtime/sim.js';
+import { unseal } from '../../src/runtime/sealed.js';
 import { RaftCluster, seeds, td } from './cluster.js';
 
 const LOSSY = UNRELIABLE_NETWORK;
@@ -112,7 +113,7 @@ describe('persistence (6.824 2C)', () => {
     await c.converge();
     const storedCommit = (id: string): number => {
       const hs = c.sim.host(id).storage.get('raft/hs');
-      return hs ? (JSON.parse(new TextDecoder().decode(hs)) as { commit: number }).commit : 0;
+      return hs ? (JSON.parse(new TextDecoder().decode(unseal(hs, 'hs'))) as { commit: number }).commit : 0;
     };
     const leader = c.stableLeader()!;
     // The entries' own writes went out before they committed: the commit index is not stored.

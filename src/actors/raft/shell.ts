@@ -30,9 +30,10 @@
 import type { Cancel, Context } from '../../runtime/types.js';
 import { IntTable } from '../../runtime/int-table.js';
 import { prefixed } from '../../runtime/storage.js';
+import { CorruptStorageError } from '../../runtime/sealed.js';
 import type { Storage, StorageOp } from '../../runtime/storage.js';
 import { RaftCore } from './core.js';
-import { appendOps, clearOps, compactOps, loadEntries } from './log-store.js';
+import { appendOps, clearOps, compactOps, loadEntries, decodeSnapshot, encodeSnapshot, json, parse } from './log-store.js';
 import { describeRaftEvent } from './events.js';
 import {
   EntryKind,
@@ -42,11 +43,9 @@ import {
   type ConfChange,
   type Entry,
   type HardState,
-  type Membership,
   type ProposeResult,
   type RaftMessage,
   type Ready,
-  type Snapshot,
   type SoftState,
   type Status,
   type TransferResult,
@@ -146,38 +145,10 @@ const RAFT_TYPES = new Set<string>(RAFT_MESSAGE_TYPES);
 /** Messages only a leader sends, which may leave before its own Ready is durable. */
 const EARLY = new Set<string>(['govfs.raft.AppendEntries', 'govfs.raft.Heartbeat', 'govfs.raft.InstallSnapshot']);
 const EMPTY = new Uint8Array(0);
-const te = new TextEncoder();
-const td = new TextDecoder();
 
 const K_HS = 'hs';
 const K_SNAP = 'snap';
 const K_TERMS = 'terms';
-interface SnapMeta {
-  index: number;
-  term: number;
-  voters: string[];
-  learners: string[];
-}
-
-function encodeSnapshot(s: Snapshot): Uint8Array {
-  const meta = te.encode(JSON.stringify({ index: s.index, term: s.term, voters: s.membership.voters, learners: s.membership.learners } satisfies SnapMeta));
-  const out = new Uint8Array(4 + meta.length + s.data.length);
-  new DataView(out.buffer).setUint32(0, meta.length, true);
-  out.set(meta, 4);
-  out.set(s.data, 4 + meta.length);
-  return out;
-}
-
-function decodeSnapshot(b: Uint8Array): Snapshot {
-  const n = new DataView(b.buffer, b.byteOffset, b.byteLength).getUint32(0, true);
-  const meta = JSON.parse(td.decode(b.subarray(4, 4 + n))) as SnapMeta;
-  const membership: Membership = { voters: meta.voters, learners: meta.learners };
-  return { index: meta.index, term: meta.term, membership, data: b.slice(4 + n) };
-}
-
-const json = (v: unknown): Uint8Array => te.encode(JSON.stringify(v));
-const parse = <T>(b: Uint8Array): T => JSON.parse(td.decode(b)) as T;
-
 interface Waiter {
   term: number;
   cb: (o: ApplyOutcome) => void;
@@ -259,15 +230,16 @@ export class RaftShell {
 
     // Restore: hard state (with the group), snapshot, entries, term starts.
     const hsRaw = this.st.get(K_HS);
-    const hs = hsRaw ? parse<HardState & { group: string }>(hsRaw) : undefined;
+    const where = (key: string) => `raft ${opts.group} ${opts.storagePrefix}${key}`;
+    const hs = hsRaw ? parse<HardState & { group: string }>(hsRaw, where(K_HS)) : undefined;
     const snapRaw = this.st.get(K_SNAP);
-    const snapshot = snapRaw ? decodeSnapshot(snapRaw) : undefined;
+    const snapshot = snapRaw ? decodeSnapshot(snapRaw, where(K_SNAP)) : undefined;
     this.snapshotBytes = snapshot?.data.length ?? 0;
     const entries: Entry[] = [];
     entries.push(...loadEntries(this.st, snapshot?.index ?? 0));
     const termsRaw = this.st.get(K_TERMS);
     if (termsRaw) {
-      const t = parse<{ from: number; starts: { index: number; term: number }[] }>(termsRaw);
+      const t = parse<{ from: number; starts: { index: number; term: number }[] }>(termsRaw, where(K_TERMS));
       this.termsKnownFrom = t.from;
       this.termStarts = t.starts;
     }
@@ -296,7 +268,12 @@ export class RaftShell {
       },
     );
     if (snapshot) {
-      this.sm.restore(snapshot.data, snapshot.index);
+      try {
+        this.sm.restore(snapshot.data, snapshot.index);
+      } catch (e) {
+        // It passed its checksum (or predates them), yet the state machine cannot read it.
+        throw new CorruptStorageError(`${where(K_SNAP)} does not restore: ${(e as Error).message}`, { cause: e });
+      }
       this.appliedIndex = this.snapshotIndex = snapshot.index;
       if (this.termsKnownFrom > snapshot.index) {
         // Defensive: the term of the snapshot's own index is always known.
