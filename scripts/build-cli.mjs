@@ -1,7 +1,8 @@
 // Bundles the command line into dist/cli/ with esbuild, so that `bin/govfs` starts plain
 // JavaScript instead of compiling TypeScript through tsx on every run (~0.3 s of each command).
 //
-// Entry points: bin/cli.ts, the worker thread's entry and the behaviour modules workers import.
+// Entry points: bin/cli.ts, the worker thread's entry, the storage checker's child process and
+// the behaviour modules workers import.
 // Code splitting keeps what only some commands need (the cluster, lmdb, protobufjs, the
 // network client) in chunks loaded on demand, and gives each module one instance shared by
 // every entry (behaviours registered by actors/node.js land in the same registry the worker
@@ -28,12 +29,14 @@ export const OUT_DIR = join(ROOT, 'dist', 'cli');
 const STAMP = join(OUT_DIR, 'build-signature');
 const SOURCES = ['src', 'bin/cli.ts', 'scripts/build-cli.mjs', 'package.json'];
 
-/** Output name (under dist/cli, without .js) → source. The worker and behaviour modules are
- * found at run time relative to the chunk that starts them (src/runtime/threads.ts,
- * src/cluster.ts, src/cluster-main.ts), so they keep those relative places. */
+/** Output name (under dist/cli, without .js) → source. The worker, the storage checker's child
+ * and the behaviour modules are found at run time relative to the chunk that starts them
+ * (src/runtime/threads.ts, storage-check.ts, src/cluster.ts, src/cluster-main.ts), so they keep
+ * those relative places. */
 const ENTRIES = {
   cli: 'bin/cli.ts',
   'thread-worker': 'src/runtime/thread-worker.ts',
+  'storage-check-child': 'src/runtime/storage-check-child.ts',
   'actors/node': 'src/actors/node.ts',
   'actors/demo': 'src/actors/demo.ts',
 };

@@ -18,6 +18,7 @@ export interface CheckReport {
 }
 
 const MAX_PROBLEMS = 5;
+export const CHECKER_STARTED = 'govfs-storage-check: reading';
 const SEGMENT_KEY = /(?:^|\/)e\/(\d{16})$/;
 
 function checkValue(db: string, key: string, value: Uint8Array): void {
@@ -56,6 +57,8 @@ function main(): void {
     process.exit(2);
   }
   const report: CheckReport = { records: 0, bytes: 0, problems: [] };
+  // Tells the parent the checker itself is running: a failure before this line is not damage.
+  process.stdout.write(`${CHECKER_STARTED}\n`);
   try {
     const root = open<Buffer, Buffer>({ path: dir, readOnly: true, keyEncoding: 'binary', encoding: 'binary', ...(mode === 'shared' ? { maxDbs: 1024 } : {}) });
     if (mode === 'own') walk(root, '', report);

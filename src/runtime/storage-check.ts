@@ -12,6 +12,10 @@ import { fileURLToPath } from 'node:url';
 import { RuntimeError } from './errors.js';
 import type { CheckReport } from './storage-check-child.js';
 
+/** The child's first line (storage-check-child.ts: CHECKER_STARTED; not imported, which would
+ * load lmdb here). */
+const CHECKER_STARTED = 'govfs-storage-check: reading';
+
 export interface StorageCheck {
   records: number;
   bytes: number;
@@ -73,6 +77,11 @@ export async function checkStorage(dir: string, opts: StorageCheckOptions = {}):
     report = JSON.parse(out.trim().split('\n').pop() ?? '') as CheckReport;
   } catch {
     report = undefined;
+  }
+  if (!out.startsWith(CHECKER_STARTED)) {
+    // The checker never got to the file (not found, would not load): say so, not "corrupt".
+    const why = err.trim().split('\n').find((l) => /error/i.test(l)) ?? err.trim().split('\n')[0] ?? '';
+    throw new RuntimeError('EIO', `cannot check ${file}: the storage checker did not start (exit status ${code}${why ? `: ${why.slice(0, 300)}` : ''})`);
   }
   if (code !== 0 || !report) {
     const why = err.trim().split('\n').find((l) => /error/i.test(l)) ?? err.trim().split('\n')[0] ?? '';
