@@ -1,5 +1,5 @@
 // One client connection to a GovFS node over TCP (the client end of the bridge's "client" role,
-// see the top of src/net/bridge.ts): the same framing as the bridge, a client Hello, an Auth
+// see docs/bridge.md, "Clients"): the same framing as the bridge, a client Hello, an Auth
 // proving the client token if the cluster has one (HMAC over both nonces, the token never
 // crosses the wire) and the client's identity (its public key and a signature over both
 // nonces, src/net/client-identity.ts), then asks as actor envelopes and their replies. The
@@ -20,7 +20,7 @@ import net from 'node:net';
 import { RuntimeError } from '../runtime/errors.js';
 import { IntTable } from '../runtime/int-table.js';
 import { Refusal, refusalCode } from './admission.js';
-import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './bridge.js';
+import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './handshake.js';
 import { type ClientIdentity, clientIdentity, identityTranscript } from './client-identity.js';
 import { FrameDecoder, FrameError, FrameKind, frameBytes } from './frame.js';
 import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from './registry.js';
