@@ -105,7 +105,7 @@ export class Bridge {
     this.log = (opts.logger ?? this.runtime.log).child({ component: 'bridge', location: this.location });
     if (opts.onEvent) this.listeners.add(opts.onEvent);
     if (this.maxFrameBytes < HANDSHAKE_MAX_FRAME_BYTES) throw new RuntimeError('EINVAL', `maxFrameBytes must be at least ${HANDSHAKE_MAX_FRAME_BYTES}`);
-    this.tls = opts.tls ? bridgeTls(opts.tls, { handshakeTimeoutMs: this.handshakeTimeoutMs, servesClients: false }) : null;
+    this.tls = opts.tls ? bridgeTls(opts.tls, { handshakeTimeoutMs: this.handshakeTimeoutMs, servesClients: !!opts.clients }) : null;
     const host = this.linkHost();
     const newPeer = (location: string, limit: number): Peer => this.links.newPeer(location, limit);
     this.gateway = opts.clients ? new ClientGateway(host, opts.clients, newPeer) : null;
@@ -321,7 +321,19 @@ export class Bridge {
     this.stats.accepted++;
     const conn = this.track(socket, false, remote, key);
     conn.handshakeSlot = true;
+    if (this.tls?.clientsWithoutCert && !this.certify(conn, socket as tls.TLSSocket)) return;
     this.sendHello(conn);
+  }
+
+  /** Over TLS with clients served, the TLS layer let through a connection with no certificate or
+   * one the CA did not sign: the first may be a client (not a node), the second is refused. */
+  private certify(conn: Conn, socket: tls.TLSSocket): boolean {
+    if (socket.authorized) return true;
+    conn.certified = false;
+    const presented = Object.keys(socket.getPeerCertificate() ?? {}).length > 0;
+    if (!presented) return true;
+    this.close(conn, 'ETLS', `TLS handshake failed: ${String(socket.authorizationError)} (a certificate the cluster CA did not sign)`, { hostile: true });
+    return false;
   }
 
   /** Refuse a socket before serving it: say why (a Goodbye naming the refusal), then close. */
@@ -423,6 +435,7 @@ export class Bridge {
       return;
     }
     if (h.role !== 'peer') throw new FrameError('EPROTO', `unknown role "${h.role}" in hello`);
+    if (!conn.certified) throw new FrameError('EACCES', 'a node link over TLS needs a certificate the cluster CA signed; this connection presented none (only clients may connect without one)');
     this.links.onHello(conn, h, this.secret);
   }
 

@@ -43,6 +43,9 @@ export class Conn {
   /** Holds a handshake slot / a client slot under addressKey. */
   handshakeSlot = false;
   clientSlot = false;
+  /** Over TLS: did the other end present a certificate the cluster CA signed? Only such a
+   * connection may become a node link; one without a certificate may only be a client. */
+  certified = true;
   handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   killTimer: ReturnType<typeof setTimeout> | null = null;
   lastError: string | null = null;

@@ -60,16 +60,25 @@ export function bridgeTls(t: BridgeTlsOptions, opts: { handshakeTimeoutMs: numbe
   const ca = t.ca ?? readPem(undefined, t.caFile, 'CA');
   if (!cert || !key) throw new RuntimeError('EINVAL', 'bridge TLS needs a certificate and a key (cert/key or certFile/keyFile)');
   const clientsWithoutCert = opts.servesClients;
-  const server: tls.TlsOptions = { cert, key, ca, requestCert: true, rejectUnauthorized: !clientsWithoutCert, minVersion: 'TLSv1.2', handshakeTimeout: opts.handshakeTimeoutMs };
+  // Serving clients, a connection without a certificate is let through the TLS layer (the
+  // bridge lets it be a client only); without a CA no node could be verified, so none is asked.
+  const server: tls.TlsOptions = { cert, key, ca, requestCert: !clientsWithoutCert || ca !== undefined, rejectUnauthorized: !clientsWithoutCert, minVersion: 'TLSv1.2', handshakeTimeout: opts.handshakeTimeoutMs };
   const dial: tls.ConnectionOptions = { cert, key, ca, rejectUnauthorized: true, minVersion: 'TLSv1.2' };
   if (t.checkServerIdentity === false) dial.checkServerIdentity = () => undefined;
   return { server, dial, clientsWithoutCert };
 }
 
-/** The node:tls options a client dials `host` with. */
-export function clientTls(t: ClientTlsOptions, host: string): tls.ConnectionOptions {
+/** A client's TLS options with the CA read (once, before connecting: a missing or unreadable
+ * file is reported as itself). Throws EINVAL. */
+export function loadClientTls(t: ClientTlsOptions): ClientTlsOptions & { ca: Pem | Pem[] } {
   const ca = t.ca ?? readPem(undefined, t.caFile, 'CA');
   if (!ca) throw new RuntimeError('EINVAL', 'client TLS needs the CA that signed the nodes\' certificates (ca or caFile, --tls-ca)');
+  return { ca, checkServerIdentity: t.checkServerIdentity };
+}
+
+/** The node:tls options a client dials `host` with. */
+export function clientTls(t: ClientTlsOptions, host: string): tls.ConnectionOptions {
+  const { ca } = loadClientTls(t);
   const opts: tls.ConnectionOptions = { ca, rejectUnauthorized: true, minVersion: 'TLSv1.2', servername: net.isIP(host) ? undefined : host };
   if (t.checkServerIdentity === false) opts.checkServerIdentity = () => undefined;
   return opts;
