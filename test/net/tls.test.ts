@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { handshakeFrame } from '../../src/net/bridge.js';
+import { LocalCluster } from '../../src/cluster-main.js';
 import { ClientConnection } from '../../src/net/client-conn.js';
 import { connect } from '../../src/net/client-connect.js';
 import type { Behaviour, Context } from '../../src/runtime/types.js';
@@ -133,5 +134,22 @@ describe('clients over TLS', () => {
     m.bridge.connect('b', b.addr);
     await until(() => b.events.some((e) => e.type === 'rejected' && e.code === 'ETLS' && /did not sign/.test(e.reason)), 'b refuses the foreign certificate');
     expect(m.bridge.isConnected('b')).toBe(false);
+  });
+});
+
+describe('govfs cluster over TLS', () => {
+  it('LocalCluster with tls serves GovClients that trust its CA, and only those', async (t) => {
+    if (!haveOpenssl) t.skip();
+    const data = mkdtempSync(join(tmpdir(), 'govfs-tls-cluster-'));
+    const cluster = await LocalCluster.start({ nodes: 3, threads: 1, dataDir: data, listen: { host: '127.0.0.1', port: 0 }, tls: { certFile: join(dir, 'cluster.crt'), keyFile: join(dir, 'cluster.key') } });
+    cleanup.push(async () => {
+      await cluster.stop();
+      rmSync(data, { recursive: true, force: true });
+    });
+    const fs = await connect([cluster.address], { tls: { caFile: join(dir, 'cluster.crt') } });
+    cleanup.push(() => fs.close());
+    await fs.mkdir('/secure');
+    expect(await fs.ls('/')).toContainEqual({ name: 'secure', kind: 'dir' });
+    await expect(connect([cluster.address], { connectTimeoutMs: 2000 })).rejects.toMatchObject({ message: expect.stringMatching(/--tls-ca/) });
   });
 });
