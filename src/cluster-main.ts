@@ -19,7 +19,7 @@ import { checkFreeSpace, checkStorage } from './runtime/storage-check.js';
 import type { Logger } from 'pino';
 import type { NodeConfig } from './actors/node.js';
 import { nodesNeeded, staffingProblem } from './actors/cluster-state.js';
-import { Bridge, type BridgeEvent } from './net/bridge.js';
+import { Bridge, type BridgeEvent, type BridgeTlsOptions } from './net/bridge.js';
 import { RuntimeError } from './runtime/errors.js';
 import { ThreadsScheduler } from './runtime/threads.js';
 
@@ -35,6 +35,9 @@ export interface LocalClusterOptions {
   listen?: { host: string; port: number };
   /** Clients must prove this token (default: none needed). */
   clientToken?: Uint8Array;
+  /** Serve clients over TLS with this certificate and key (clients check it against their CA;
+   * CLI: --tls-cert, --tls-key, and --tls-ca on the client). */
+  tls?: BridgeTlsOptions;
   logger?: Logger;
   onBridgeEvent?: (e: BridgeEvent) => void;
 }
@@ -142,6 +145,7 @@ export class LocalCluster {
       // No peers: the secret only guards the (unused) peer role.
       secret: randomBytes(32),
       listen,
+      tls: opts.tls,
       logger: opts.logger,
       onEvent: opts.onBridgeEvent,
       clients: { token: opts.clientToken, allowTarget: (to) => targets.has(to), welcome: () => ({ nodes: addresses, node: '' }) },

@@ -7,6 +7,7 @@ export { FsError, type FsErrorCode, type FsErrorData } from './fs/errors.js';
 export { shellQuote, escapeText } from './fs/names.js';
 export { ConnectError, ConnectionRefusedError, connect, type ConnectOptions, type RemoteGovClient } from './net/client-connect.js';
 export { clientIdentity, clientIdOf, type ClientIdentity } from './net/client-identity.js';
+export type { BridgeTlsOptions, ClientTlsOptions } from './net/tls-config.js';
 export { registerBehaviour } from './runtime/runtime.js';
 export { Simulation, type SimNetworkOptions, type SimOptions } from './runtime/sim.js';
 export { ThreadsScheduler, type ThreadsOptions } from './runtime/threads.js';

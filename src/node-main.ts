@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
-import { Bridge, type BridgeEvent, parseHostPort } from './net/bridge.js';
+import { Bridge, type BridgeEvent, type BridgeTlsOptions, parseHostPort } from './net/bridge.js';
 import { readKeyFile } from './net/key-file.js';
 import { MessageRegistry } from './net/registry.js';
 import { RuntimeError } from './runtime/errors.js';
@@ -30,6 +30,10 @@ export interface NodeProcessOptions {
   /** The cluster secret (at least 16 bytes), the same on every node. */
   secret: Uint8Array;
   clientToken?: Uint8Array;
+  /** TLS on the node's port: links to the other nodes check certificates both ways against
+   * `ca`; clients check this node's certificate against the same CA (CLI: --tls-cert,
+   * --tls-key, --tls-ca). */
+  tls?: BridgeTlsOptions;
   /** Static extra ministries (must be the same on every node). */
   ministries?: { subtree: string; clerks: number }[];
   logger?: Logger;
@@ -113,6 +117,7 @@ export class NodeProcess {
       secret: opts.secret,
       listen: opts.listen,
       peers,
+      tls: opts.tls,
       logger,
       reconnect: { minMs: 50, maxMs: 1000 },
       onEvent: opts.onBridgeEvent,

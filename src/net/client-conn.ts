@@ -1,5 +1,5 @@
 // One client connection to a GovFS node over TCP (the client end of the bridge's "client" role,
-// see the top of src/net/bridge.ts): the same framing as the bridge, a client Hello, an Auth
+// see docs/bridge.md, "Clients"): the same framing as the bridge, a client Hello, an Auth
 // proving the client token if the cluster has one (HMAC over both nonces, the token never
 // crosses the wire) and the client's identity (its public key and a signature over both
 // nonces, src/net/client-identity.ts), then asks as actor envelopes and their replies. The
@@ -17,13 +17,15 @@
 
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import net from 'node:net';
+import tls from 'node:tls';
 import { RuntimeError } from '../runtime/errors.js';
 import { IntTable } from '../runtime/int-table.js';
 import { Refusal, refusalCode } from './admission.js';
-import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './bridge.js';
+import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './handshake.js';
 import { type ClientIdentity, clientIdentity, identityTranscript } from './client-identity.js';
 import { FrameDecoder, FrameError, FrameKind, frameBytes } from './frame.js';
 import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from './registry.js';
+import { type ClientTlsOptions, clientTls } from './tls-config.js';
 
 export interface ClientConnOptions {
   /** The cluster's client token, if it has one. */
@@ -41,6 +43,8 @@ export interface ClientConnOptions {
   /** Largest frame accepted from the node (default 16 MiB). */
   maxFrameBytes?: number;
   registry?: MessageRegistry;
+  /** Reach the node over TLS, checking its certificate against this CA (the node's --tls-ca). */
+  tls?: ClientTlsOptions;
 }
 
 /** What a node tells its clients in the handshake. */
@@ -89,6 +93,24 @@ export class ConnectionRefusedError extends RuntimeError {
 }
 
 const HEARTBEAT = frameBytes(FrameKind.Heartbeat);
+
+/** A TLS record (handshake or alert, TLS 1.x) where a bridge frame was expected. */
+function looksLikeTls(b: Buffer): boolean {
+  return b.length >= 3 && (b[0] === 0x15 || b[0] === 0x16) && b[1] === 0x03 && b[2]! <= 0x04;
+}
+
+/** Why a TLS connection failed before it was secured, in the user's terms. */
+function tlsFailure(address: string, e: NodeJS.ErrnoException & { reason?: string }): RuntimeError {
+  const code = e.code ?? '';
+  // OpenSSL's own message is a multi-line dump; its `reason` says it in a few words.
+  if (/CERT|SELF_SIGNED|UNABLE_TO|VERIFY|ALTNAME/.test(code)) {
+    return new RuntimeError('ETLS', `${address}: the node's TLS certificate is not trusted: ${e.message} (is tls.ca / --tls-ca the CA that signed the cluster's certificates?)`);
+  }
+  if (/SSL|TLS|EPROTO/.test(code)) {
+    return new RuntimeError('ETLS', `${address}: TLS handshake failed: ${e.reason ?? e.message.trim()} (does this node serve TLS?)`);
+  }
+  return new RuntimeError(code || 'ECONNRESET', `${address}: ${e.message}`);
+}
 
 export class ClientConnection {
   /** Where this client is addressed (assigned by the node). */
@@ -145,13 +167,18 @@ export class ClientConnection {
     const nonce = randomBytes(32);
     const instance = randomBytes(8).toString('hex');
     let identity: ClientIdentity;
+    let tlsOpts: tls.ConnectionOptions | null;
     try {
       identity = opts.identity ?? clientIdentity();
+      tlsOpts = opts.tls ? clientTls(opts.tls, host) : null;
     } catch (e) {
       return Promise.reject(e);
     }
     return new Promise<ClientConnection>((resolve, reject) => {
-      const socket = net.connect({ host, port, noDelay: true, localAddress: opts.localAddress });
+      const socket = tlsOpts ? tls.connect({ ...tlsOpts, host, port, localAddress: opts.localAddress } as tls.ConnectionOptions).setNoDelay(true) : net.connect({ host, port, noDelay: true, localAddress: opts.localAddress });
+      /** Bytes from the node so far, until the handshake ends (to tell a TLS node apart). */
+      let heard = 0;
+      let secured = false;
       let conn: ClientConnection | null = null;
       let server: { location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number } | null = null;
       let settled = false;
@@ -212,11 +239,16 @@ export class ClientConnection {
         if (kind === FrameKind.Heartbeat) return;
         throw new FrameError('EPROTO', `${address} sent frame kind ${kind} during the handshake`);
       });
-      socket.on('connect', () => {
+      socket.on(tlsOpts ? 'secureConnect' : 'connect', () => {
+        secured = true;
         socket.write(handshakeFrame('hello', { version: BRIDGE_PROTOCOL_VERSION, role: 'client', location: '', instance, nonce, maxFrameBytes: opts.maxFrameBytes ?? 16 * 1024 * 1024 }));
       });
       socket.on('data', (chunk: Buffer) => {
         if (conn) conn.lastRx = Date.now();
+        else if (heard++ === 0 && !tlsOpts && looksLikeTls(chunk)) {
+          fail(new RuntimeError('ETLS', `${address} speaks TLS: connect with the CA that signed its certificate (tls: { ca } / --tls-ca)`));
+          return;
+        }
         try {
           decoder.push(chunk);
         } catch (e) {
@@ -226,10 +258,12 @@ export class ClientConnection {
         }
       });
       socket.on('error', (e: NodeJS.ErrnoException) => {
-        fail(new RuntimeError(e.code ?? 'ECONNRESET', `${address}: ${e.message}`));
+        fail(tlsOpts && !secured ? tlsFailure(address, e) : new RuntimeError(e.code ?? 'ECONNRESET', `${address}: ${e.message}`));
       });
       socket.on('close', () => {
-        fail(new RuntimeError('ECONNRESET', `connection to ${address} closed`));
+        // A node serving TLS drops a plain connection without a word.
+        const why = !conn && heard === 0 && !tlsOpts ? ' before saying hello (if it serves TLS, connect with its CA: tls: { ca } / --tls-ca)' : '';
+        fail(new RuntimeError('ECONNRESET', `connection to ${address} closed${why}`));
       });
     });
   }

@@ -30,6 +30,7 @@ import { ClientConnection, ConnectionRefusedError, type Welcome } from './client
 import { type ClientIdentity, clientIdentity } from './client-identity.js';
 import { readKeyFile } from './key-file.js';
 import type { TypedMessage } from './registry.js';
+import { type ClientTlsOptions, loadClientTls } from './tls-config.js';
 
 export interface ConnectOptions {
   /** The cluster's client token (bytes, or a string). */
@@ -49,6 +50,9 @@ export interface ConnectOptions {
   connectTimeoutMs?: number;
   /** The local address to connect from (default: the system's choice). */
   localAddress?: string;
+  /** Reach the servers over TLS, trusting the CA that signed their certificates
+   * (`{ caFile }` or `{ ca }`, the servers' --tls-ca). Default: plain TCP. */
+  tls?: ClientTlsOptions;
 }
 
 export type { ClusterStatusView, MinistryStatus, NodeStatus };
@@ -80,6 +84,8 @@ function headline(code: string): string {
       return 'refused: authentication failed';
     case 'EACCES':
       return 'refused: not allowed';
+    case 'ETLS':
+      return 'cannot connect securely';
     default:
       return 'cannot reach the cluster';
   }
@@ -122,7 +128,7 @@ class ServerLink {
 
   constructor(
     private readonly servers: string[],
-    private readonly opts: { token?: Uint8Array; connectTimeoutMs?: number; localAddress?: string; identity: ClientIdentity },
+    private readonly opts: { token?: Uint8Array; connectTimeoutMs?: number; localAddress?: string; identity: ClientIdentity; tls?: ClientTlsOptions },
   ) {
     const current = () => this.current;
     this.transport = {
@@ -214,7 +220,8 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
   if (servers.length === 0) throw new RuntimeError('EINVAL', 'connect() needs at least one server address (host:port)');
   const token = opts.tokenFile !== undefined ? readKeyFile(opts.tokenFile, 'client token') : typeof opts.token === 'string' ? Buffer.from(opts.token, 'utf8') : opts.token;
   const identity = opts.identity ?? clientIdentity();
-  const link = new ServerLink([...servers], { token, connectTimeoutMs: opts.connectTimeoutMs, localAddress: opts.localAddress, identity });
+  const tls = opts.tls ? loadClientTls(opts.tls) : undefined;
+  const link = new ServerLink([...servers], { token, connectTimeoutMs: opts.connectTimeoutMs, localAddress: opts.localAddress, identity, tls });
   await link.ensure();
   const nodes = Object.keys(link.nodes);
   if (nodes.length === 0) {

@@ -1,4 +1,4 @@
-// Client identities (the bridge's client role, see the top of src/net/bridge.ts). A client's id
+// Client identities (the bridge's client role, see docs/bridge.md, "Clients"). A client's id
 // is what the ministries key its exactly-once records, its session and its leases by, so one
 // client must not be able to use another's. A client holds a random 32-byte secret (the seed
 // of an Ed25519 key pair); its id is derived from the public key:

@@ -1,0 +1,222 @@
+// The bridge's client gateway: serves connections whose Hello says role "client" on the node's
+// port. It checks the client token and identity (src/net/client-identity.ts), holds client
+// slots (src/net/admission.ts), gives each client a location `c<random>@<node>`, and passes its
+// asks, confined to the allowed types and targets and to its own client id, to the node's
+// actors; replies come back through the client's outbound queue. Design: docs/bridge.md,
+// "Clients".
+
+import { randomBytes } from 'node:crypto';
+import { RuntimeError } from '../runtime/errors.js';
+import { SlotTable } from './admission.js';
+import { type BridgeClientOptions, CLIENT_MESSAGE_TYPES, type PeerInfo, linkInfo } from './bridge-types.js';
+import { clientIdOf, identityTranscript, verifyIdentity } from './client-identity.js';
+import { FrameError } from './frame.js';
+import { type AuthMsg, CLIENT_PROOF_LOCATION, type Hello, authFrame, checkHelloIds, handshakeProof, proofMatches } from './handshake.js';
+import { type Conn, ConnState, type LinkHost, type Peer } from './link.js';
+import type { ClientSide } from './node-links.js';
+import { EnvelopeKind, type WireEnvelope } from './registry.js';
+
+/** A client's unanswered ask stops counting against its in-flight limit after this long. */
+const CLIENT_ASK_EXPIRY_MS = 30_000;
+
+export class ClientGateway implements ClientSide {
+  /** Connected clients by their location. */
+  readonly clients = new Map<string, Peer>();
+  private readonly token: Uint8Array | undefined;
+  private readonly allowed: Set<string>;
+  /** Allowed types that name a client: their clientId must be the connection's. */
+  private readonly withClientId: Set<string>;
+  private readonly slots: SlotTable;
+  private readonly maxInflight: number;
+
+  constructor(
+    private readonly host: LinkHost,
+    private readonly opts: BridgeClientOptions,
+    /** A new client's outbound queue of `limit` bytes. */
+    private readonly newPeer: (location: string, limit: number) => Peer,
+  ) {
+    const token = opts.token;
+    if (token !== undefined && (!(token instanceof Uint8Array) || token.length < 8)) throw new RuntimeError('EINVAL', 'the client token must be at least 8 bytes');
+    this.token = token ? Uint8Array.from(token) : undefined;
+    this.allowed = new Set(opts.allowTypes ?? CLIENT_MESSAGE_TYPES);
+    this.withClientId = new Set([...this.allowed].filter((t) => host.registry.fieldNames(t).includes('clientId')));
+    const maxClients = opts.maxClients ?? 1024;
+    this.slots = new SlotTable('client', maxClients, opts.maxClientsPerAddress ?? Math.max(1, Math.floor(maxClients / 4)));
+    this.maxInflight = opts.maxInflight ?? 256;
+  }
+
+  at(location: string): Peer | undefined {
+    return this.clients.get(location);
+  }
+
+  info(): PeerInfo[] {
+    return [...this.clients.values()].map((p) => ({ ...linkInfo(p, p.conn?.remote ?? null), clientId: p.conn?.clientId }));
+  }
+
+  /** A client's Hello: refused early (before it signs anything) if it would be at its Auth. */
+  onHello(conn: Conn, h: Hello): void {
+    checkHelloIds(h);
+    const full = this.slots.check(conn.addressKey);
+    if (full) throw full;
+    conn.client = true;
+    conn.peerInstance = h.instance;
+    conn.peerNonce = Uint8Array.from(h.nonce);
+    conn.peerMaxFrame = h.maxFrameBytes >>> 0;
+    conn.state = ConnState.Auth;
+  }
+
+  /** A client's Auth: token proof, identity, a slot; then the client is served. */
+  onAuth(conn: Conn, auth: AuthMsg): void {
+    const host = this.host;
+    const own = { location: host.location, instance: host.instance, nonce: conn.nonce };
+    const client = { location: CLIENT_PROOF_LOCATION, instance: conn.peerInstance, nonce: conn.peerNonce! };
+    if (this.token) {
+      const proof = auth.proof;
+      if (!proofMatches(proof, handshakeProof(this.token, 'dial', client, own))) {
+        throw new FrameError('EAUTH', proof && proof.length > 0 ? 'client authentication failed: wrong client token' : 'client authentication failed: this cluster needs a client token (--token-file)');
+      }
+    }
+    // The client's identity: its key signed both nonces, and its id is derived from the key.
+    const key = auth.clientKey;
+    if (!(key instanceof Uint8Array) || key.length === 0) {
+      throw new FrameError('EAUTH', 'client authentication failed: no client identity (a client signs the handshake with the key its id derives from; upgrade the client)');
+    }
+    if (!verifyIdentity(key, identityTranscript(own, { instance: conn.peerInstance, nonce: conn.peerNonce! }, key), auth.clientSignature)) {
+      throw new FrameError('EAUTH', 'client authentication failed: the client identity signature does not verify');
+    }
+    conn.clientId = clientIdOf(key);
+    const full = this.slots.take(conn.addressKey);
+    if (full) throw full;
+    conn.clientSlot = true;
+    let location: string;
+    do location = `c${randomBytes(6).toString('hex')}@${host.location}`;
+    while (this.clients.has(location));
+    let welcomeJson = '';
+    try {
+      welcomeJson = this.opts.welcome ? JSON.stringify(this.opts.welcome()) ?? '' : '';
+    } catch (e) {
+      host.log.error({ err: e }, 'client welcome document failed');
+    }
+    host.endHandshake(conn);
+    conn.state = ConnState.Open;
+    conn.peerLocation = location;
+    conn.inflight = new Map();
+    conn.decoder.maxFrameBytes = this.opts.maxFrameBytes ?? 1024 * 1024;
+    const peer = this.newPeer(location, this.opts.maxQueueBytes ?? 8 * 1024 * 1024);
+    peer.out.maxFrameBytes = Math.min(host.maxFrameBytes, conn.peerMaxFrame || host.maxFrameBytes);
+    peer.conn = conn;
+    peer.instance = conn.peerInstance;
+    peer.links = 1;
+    conn.peer = peer;
+    this.clients.set(location, peer);
+    host.stats.clients++;
+    host.stats.clientsOpen++;
+    const proof = this.token ? handshakeProof(this.token, 'accept', own, client) : new Uint8Array(0);
+    conn.write(authFrame({ proof, clientLocation: location, welcomeJson, clientId: conn.clientId }));
+    host.log.debug({ client: location, clientId: conn.clientId, remote: conn.remote }, 'client connected');
+    host.emit({ type: 'client-up', location, remote: conn.remote, clientId: conn.clientId });
+  }
+
+  /** An envelope from a client: only asks of the allowed types to allowed addresses. */
+  onEnvelope(conn: Conn, env: WireEnvelope): void {
+    const peer = conn.peer!;
+    if (env.kind !== EnvelopeKind.Ask || !env.corr) throw new FrameError('EACCES', `a client may only ask (it sent a ${kindName(env.kind)} envelope)`);
+    if (!this.allowed.has(env.msg.type)) throw new FrameError('EACCES', `a client may not send ${String(env.msg.type).slice(0, 128)}`);
+    if (!this.opts.allowTarget(env.to)) throw new FrameError('EACCES', `a client may not address ${env.to.slice(0, 128)}`);
+    env.from = `${peer.location}#/`;
+    if (this.withClientId.has(env.msg.type) && env.msg.clientId !== conn.clientId) {
+      this.refuseForged(conn, env);
+      return;
+    }
+    if (env.msg.type === 'govfs.fs.FsRequest' && env.msg.ticketTo) env.msg.ticketTo = `${peer.location}#/tickets`;
+    peer.received++;
+    this.host.stats.received++;
+    // Paused: the rest of the chunk being decoded waits here (at most one socket read).
+    if (conn.paused) conn.held.push(env);
+    else this.dispatch(conn, env);
+  }
+
+  /** A client request under another client's id: answered EPERM, never delivered. The
+   * connection stays open (a buggy client learns why; a hostile one gains nothing). */
+  private refuseForged(conn: Conn, env: WireEnvelope): void {
+    const host = this.host;
+    const peer = conn.peer!;
+    const raw = env.msg.clientId;
+    const claimed = typeof raw === 'string' ? raw.slice(0, 64) : String(raw).slice(0, 64);
+    const message = `${env.msg.type} refused: it names client "${claimed}", but this connection speaks for client ${conn.clientId} (the id proven in its handshake); a client may only send requests under its own id`;
+    host.stats.forged++;
+    conn.forged++;
+    host.log[conn.forged === 1 ? 'warn' : 'debug']({ client: peer.location, clientId: conn.clientId, claimed, type: env.msg.type, remote: conn.remote, code: 'EPERM', refused: conn.forged }, 'client request under another client id refused');
+    host.emit({ type: 'client-forged', location: peer.location, remote: conn.remote, clientId: conn.clientId, claimed, msgType: env.msg.type });
+    try {
+      host.send(peer, { to: env.from, from: env.to, kind: EnvelopeKind.Reply, corr: env.corr, msg: { type: 'govfs.runtime.AskFailed', code: 'EPERM', message } });
+    } catch (e) {
+      host.log.warn({ err: e, client: peer.location }, 'could not answer a refused client request');
+    }
+  }
+
+  private dispatch(conn: Conn, env: WireEnvelope): void {
+    const host = this.host;
+    const inflight = conn.inflight!;
+    inflight.set(env.corr, performance.now());
+    if (!conn.paused && inflight.size >= this.maxInflight) {
+      conn.paused = true;
+      conn.socket.pause();
+    }
+    const hash = env.to.indexOf('#');
+    const location = env.to.slice(0, hash);
+    try {
+      if (location === host.location) host.runtime.deliver(env);
+      else host.runtime.transport(location, env);
+    } catch (e) {
+      host.log.debug({ err: e, client: conn.peer!.location, to: env.to }, 'a client request could not be delivered');
+      const code = (e as { code?: unknown }).code;
+      host.send(conn.peer!, { to: env.from, from: env.to, kind: EnvelopeKind.Reply, corr: env.corr, msg: { type: 'govfs.runtime.AskFailed', code: typeof code === 'string' ? code : 'EHOSTUNREACH', message: (e as Error).message } });
+    }
+  }
+
+  answered(peer: Peer, env: WireEnvelope): void {
+    const conn = peer.conn;
+    if (!conn?.inflight || env.kind !== EnvelopeKind.Reply) return;
+    conn.inflight.delete(env.corr);
+    this.maybeResume(conn);
+  }
+
+  private maybeResume(conn: Conn): void {
+    if (conn.paused && conn.inflight!.size <= this.maxInflight / 2 && conn.state === ConnState.Open) {
+      conn.paused = false;
+      while (conn.held.length > 0 && !conn.paused && conn.state === ConnState.Open) this.dispatch(conn, conn.held.shift()!);
+      if (!conn.paused) conn.socket.resume();
+    }
+  }
+
+  /** Per heartbeat tick: asks that will never be answered (dropped, timed out) stop counting. */
+  tick(conn: Conn, now: number): void {
+    if (!conn.inflight || conn.inflight.size === 0) return;
+    for (const [corr, at] of conn.inflight) if (now - at > CLIENT_ASK_EXPIRY_MS) conn.inflight.delete(corr);
+    this.maybeResume(conn);
+  }
+
+  /** A client connection is closing: free its slot. */
+  releaseSlot(conn: Conn): void {
+    if (!conn.clientSlot) return;
+    conn.clientSlot = false;
+    this.slots.release(conn.addressKey);
+  }
+
+  /** A client connection closed: forget the client and what was queued to it. */
+  closed(conn: Conn, peer: Peer, code: string, reason: string): void {
+    if (this.clients.get(peer.location) !== peer) return;
+    this.clients.delete(peer.location);
+    this.host.stats.clientsOpen--;
+    peer.conn = null;
+    peer.out.clear();
+    peer.backlog = [];
+    peer.backlogBytes = 0;
+    this.host.emit({ type: 'client-down', location: peer.location, remote: conn.remote, code, reason });
+  }
+}
+
+function kindName(kind: number): string {
+  return kind === EnvelopeKind.Tell ? 'tell' : kind === EnvelopeKind.Reply ? 'reply' : kind === EnvelopeKind.System ? 'system' : `kind-${kind}`;
+}
