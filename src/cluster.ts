@@ -43,6 +43,8 @@ export interface ClusterOptions {
   fsync?: Partial<SimFsyncOptions>;
   /** The command that replays this run, for the simulation's errors (sim). */
   replay?: string;
+  /** Steps after which the simulation counts as livelocked (sim; default unbounded). */
+  maxSteps?: number;
   /** A client silent this long loses its sessions and what it held (default 60 s). */
   sessionTtlMs?: number;
   /** Lease duration and the clock drift bound leases allow for (defaults 5 s and 100 ms). */
@@ -112,7 +114,7 @@ export class Cluster {
     const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
     let cluster: Cluster;
     if (scheduler === 'sim') {
-      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay });
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, maxSteps: opts.maxSteps });
       const addresses = Object.fromEntries(nodeIds.map((id) => [id, `${id}#/${id}`]));
       for (const id of nodeIds) {
         const config: NodeConfig = { ...base, id, addresses };
