@@ -19,7 +19,7 @@ import { staffingProblem } from './actors/cluster-state.js';
 import { SeededRandom } from './runtime/random.js';
 import type { Logger } from 'pino';
 import type { LocalRuntime } from './runtime/runtime.js';
-import { Simulation, type SimNetworkOptions } from './runtime/sim.js';
+import { Simulation, type SimFsyncOptions, type SimNetworkOptions } from './runtime/sim.js';
 import { ThreadsScheduler } from './runtime/threads.js';
 
 export interface ClusterOptions {
@@ -40,6 +40,12 @@ export interface ClusterOptions {
   network?: Partial<SimNetworkOptions>;
   /** Bound on simulated clock drift, ppm (sim). */
   maxDriftPpm?: number;
+  /** Simulated fsyncs: latency, slow ones, failing ones (sim). */
+  fsync?: Partial<SimFsyncOptions>;
+  /** The command that replays this run, for the simulation's errors (sim). */
+  replay?: string;
+  /** Steps after which the simulation counts as livelocked (sim; default unbounded). */
+  maxSteps?: number;
   /** A client silent this long loses its sessions and what it held (default 60 s). */
   sessionTtlMs?: number;
   /** Lease duration and the clock drift bound leases allow for (defaults 5 s and 100 ms). */
@@ -82,6 +88,8 @@ export class Cluster {
   private clientCount = 0;
   private pending = 0;
   private pumping = false;
+  /** Rejected when the simulation fails for good (sim.failure). */
+  private readonly simFailed = rejectable();
   private readonly down = new Set<string>();
   /** The data folder's lock (threads scheduler), given up by stop(). */
   private lock: DataDirLock | null = null;
@@ -121,7 +129,7 @@ export class Cluster {
     const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
     let cluster: Cluster;
     if (scheduler === 'sim') {
-      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, ...(opts.logger && { logger: opts.logger }) });
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, maxSteps: opts.maxSteps, ...(opts.logger && { logger: opts.logger }) });
       const addresses = Object.fromEntries(nodeIds.map((id) => [id, `${id}#/${id}`]));
       for (const id of nodeIds) {
         const config: NodeConfig = { ...base, id, addresses };
@@ -247,12 +255,15 @@ export class Cluster {
   /** Under `sim`: run virtual time until `p` settles. Under `threads`: `p` itself. */
   drive<T>(p: Promise<T>): Promise<T> {
     if (!this.sim) return p;
+    if (this.sim.failure) return Promise.reject(this.sim.failure);
     this.pending++;
     const done = p.finally(() => {
       this.pending--;
     });
     void this.pump();
-    return done;
+    // A simulation that failed for good (a livelock) settles nothing more: every caller
+    // waiting on it gets its error instead of waiting for ever.
+    return Promise.race([done, this.simFailed.promise]);
   }
 
   private async pump(): Promise<void> {
@@ -261,6 +272,8 @@ export class Cluster {
     this.pumping = true;
     try {
       while (this.pending > 0) await sim.run({ until: () => this.pending === 0, forMs: 100 });
+    } catch (e) {
+      this.simFailed.reject(e);
     } finally {
       this.pumping = false;
     }
@@ -328,4 +341,11 @@ export class Cluster {
   private check(id: string): void {
     if (!this.nodeIds.includes(id)) throw new RuntimeError('ENOENT', `no node ${id} (nodes are ${this.nodeIds.join(', ')})`);
   }
+}
+
+function rejectable(): { promise: Promise<never>; reject: (e: unknown) => void } {
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<never>((_, r) => (reject = r));
+  promise.catch(() => {}); // nobody may be waiting: not an unhandled rejection
+  return { promise, reject };
 }
