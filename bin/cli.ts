@@ -41,6 +41,8 @@ Exit status: 0 ok, 1 the operation failed, 2 usage error (also: no command given
 const CLIENT_OPTIONS_HELP = `  --server host:port   a node (or govfs cluster) to talk to; repeat or comma-separate to give
                        several to fail over between (default: $GOVFS_SERVER or ${DEFAULT_SERVER})
   --token-file F       the cluster's client token, if it has one (or $GOVFS_TOKEN_FILE)
+  --tls-ca F           connect over TLS, trusting the nodes' certificates signed by this CA
+                       (or $GOVFS_TLS_CA)
   --timeout MS         give up after this long (default 15000)`;
 
 const COMMAND_HELP: Record<string, string> = {
@@ -58,6 +60,9 @@ same DIR brings the same file system back (N and the ministries are remembered t
   --ministry /a:2      a static ministry serving subtree /a with 2 clerks (repeatable)
   --listen host:port   where clients connect (port 0: any free port)
   --token-file F       require clients to prove this token
+  --tls-cert F         serve nodes and clients over TLS with this certificate (PEM) ...
+  --tls-key F          ... and its key
+  --tls-ca F           the CA that signs the nodes' certificates (default: the certificate itself)
   --log LEVEL          log level on stderr (default warn; GOVFS_LOG for the worker threads)`,
   node: `govfs node --id ID --peers ID=host:port,... --data DIR --secret-file F [--listen host:port]
 
@@ -74,6 +79,9 @@ node's address (the same port). Ctrl-C or SIGTERM stops it cleanly; starting it 
   --secret-file F      the cluster secret (at least 16 bytes; e.g. head -c 32 /dev/urandom | base64 > F)
   --token-file F       require clients to prove this token
   --ministry /a:2      a static ministry (give the same on every node; repeatable)
+  --tls-cert F         serve nodes and clients over TLS with this certificate (PEM) ...
+  --tls-key F          ... and its key
+  --tls-ca F           the CA that signs the nodes' certificates (default: the certificate itself)
   --log LEVEL          log level on stderr (default warn)`,
   ls: `govfs ls [-l] [--linearizable] [PATH...] [--server host:port]
 

@@ -17,6 +17,7 @@ import { DEFAULT_SERVER, UsageError, intOption, parse, stdio, type Options, type
 export const CLIENT_OPTIONS = {
   server: { type: 'string', multiple: true },
   'token-file': { type: 'string' },
+  'tls-ca': { type: 'string' },
   timeout: { type: 'string' },
 } as const;
 
@@ -40,12 +41,13 @@ function servers(values: { server?: string[] }): string[] {
   return list;
 }
 
-export async function openClient(values: { server?: string[]; 'token-file'?: string; timeout?: string }): Promise<RemoteGovClient> {
+export async function openClient(values: { server?: string[]; 'token-file'?: string; 'tls-ca'?: string; timeout?: string }): Promise<RemoteGovClient> {
   const list = servers(values);
   const deadlineMs = intOption(values.timeout, 'timeout') ?? 15_000;
   const token = await readToken(values['token-file']);
   try {
-    return await connect(list, { token, deadlineMs });
+    const caFile = values['tls-ca'] ?? process.env.GOVFS_TLS_CA;
+    return await connect(list, { token, deadlineMs, tls: caFile ? { caFile } : undefined });
   } catch (e) {
     // The library's message says what happened (nothing listening, refused and why, ...).
     const err = e as Error & { code?: string };

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { LocalCluster } from '../cluster-main.js';
 import { parseHostPort } from '../net/bridge.js';
+import type { BridgeTlsOptions } from '../net/tls-config.js';
 import { connect } from '../net/client-connect.js';
 import { NodeProcess, parsePeers, readSecretFile } from '../node-main.js';
 import { readToken } from './client-commands.js';
@@ -52,6 +53,17 @@ async function checkAddressFree(listen: { host: string; port: number }): Promise
 // ---- cluster and node ---------------------------------------------------------------------
 
 /** A port in use gets a hint on what to do. */
+const TLS_SERVER_OPTIONS = { 'tls-cert': { type: 'string' }, 'tls-key': { type: 'string' }, 'tls-ca': { type: 'string' } } as const;
+
+/** --tls-cert/--tls-key[/--tls-ca]: TLS for node links and clients (the certificate's own file
+ * serves as the CA when --tls-ca is left out, as for a self-signed certificate). */
+function serverTls(values: { 'tls-cert'?: string; 'tls-key'?: string; 'tls-ca'?: string }): BridgeTlsOptions | undefined {
+  const { 'tls-cert': certFile, 'tls-key': keyFile, 'tls-ca': caFile } = values;
+  if (!certFile && !keyFile && !caFile) return undefined;
+  if (!certFile || !keyFile) throw new UsageError('TLS needs both --tls-cert and --tls-key');
+  return { certFile, keyFile, caFile: caFile ?? certFile };
+}
+
 function addressHint<T>(p: Promise<T>): Promise<T> {
   return p.catch((e: unknown) => {
     const err = e as Error & { code?: string };
@@ -63,7 +75,7 @@ function addressHint<T>(p: Promise<T>): Promise<T> {
 export async function clusterCommand(argv: string[], help: string): Promise<void> {
   const { values } = parse(argv, {
     nodes: { type: 'string' }, threads: { type: 'string' }, data: { type: 'string' }, ministry: { type: 'string', multiple: true },
-    listen: { type: 'string' }, 'token-file': { type: 'string' }, log: { type: 'string' },
+    listen: { type: 'string' }, 'token-file': { type: 'string' }, log: { type: 'string' }, ...TLS_SERVER_OPTIONS,
   }, false);
   if (values.help) return void console.log(help);
   const dataDir = resolve(values.data ?? 'govfs-data');
@@ -78,6 +90,7 @@ export async function clusterCommand(argv: string[], help: string): Promise<void
     ministries: ministryOptions(values.ministry),
     listen,
     clientToken: token,
+    tls: serverTls(values),
     logger: log,
   }));
   const stopped = untilSignal(() => cluster.stop(), 'the cluster');
@@ -88,7 +101,9 @@ export async function clusterCommand(argv: string[], help: string): Promise<void
   console.log('Ctrl-C stops it.');
   // Say when the cluster serves.
   void (async () => {
-    const client = await connect([server], { token }).catch(() => null);
+    // A self-signed certificate is its own CA.
+    const caFile = values['tls-ca'] ?? values['tls-cert'];
+    const client = await connect([server], { token, tls: values['tls-cert'] ? { caFile } : undefined }).catch(() => null);
     if (!client) return;
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
@@ -109,6 +124,7 @@ export async function nodeCommand(argv: string[], help: string): Promise<void> {
   const { values } = parse(argv, {
     id: { type: 'string' }, peers: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' },
     'secret-file': { type: 'string' }, 'token-file': { type: 'string' }, ministry: { type: 'string', multiple: true }, log: { type: 'string' },
+    ...TLS_SERVER_OPTIONS,
   }, false);
   if (values.help) return void console.log(help);
   const id = values.id;
@@ -128,7 +144,7 @@ export async function nodeCommand(argv: string[], help: string): Promise<void> {
   const clientToken = await readToken(values['token-file']);
   await addressHint(checkAddressFree(listen));
   const node = await addressHint(NodeProcess.start({
-    id, listen, peers, dataDir, secret, clientToken, ministries: ministryOptions(values.ministry), logger: logger(values.log),
+    id, listen, peers, dataDir, secret, clientToken, ministries: ministryOptions(values.ministry), tls: serverTls(values), logger: logger(values.log),
   }));
   const others = node.nodeIds.filter((n) => n !== id);
   console.log(`govfs node ${id}: listening on ${node.address} for nodes and clients; peers ${others.map((n) => `${n}=${peers[n]}`).join(', ') || '(none)'}; data in ${dataDir}`);
