@@ -11,8 +11,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type RemoteGovClient } from '../../src/net/client-connect.js';
 import { fill, smallTmpfs } from '../support/tmpfs.js';
-import { GovfsProcess, freePorts, until } from './helpers.js';
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { GovfsProcess, nodePlan, until } from './helpers.js';
+import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 
 const IDS = ['n1', 'n2', 'n3'];
@@ -41,11 +41,7 @@ describe.skipIf(skip !== '')(`govfs node on a full disk${skip ? ` (skipped: ${sk
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'govfs-full-'));
-    secretFile = join(work, 'secret');
-    writeFileSync(secretFile, 'a secret for the full-disk test nodes\n');
-    const ports = await freePorts(IDS.length);
-    addr = Object.fromEntries(IDS.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
-    peers = IDS.map((id) => `${id}=${addr[id]}`).join(',');
+    ({ secretFile, addr, peers } = await nodePlan(IDS, work, 'a secret for the full-disk test nodes'));
     IDS.forEach((_, i) => start(i));
     await Promise.all([...procs.values()].map((p) => p.waitFor(/listening on/)));
     fs = await connect(IDS.map((id) => addr[id]!), { deadlineMs: 30_000 });

@@ -2,7 +2,9 @@
 // long-running ones (cluster, node) whose output lines can be waited for.
 
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const GOVFS = fileURLToPath(new URL('../../bin/govfs', import.meta.url));
@@ -96,4 +98,14 @@ export async function until<T>(fn: () => Promise<T | null | undefined | false>, 
     if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`);
     await new Promise((r) => setTimeout(r, everyMs));
   }
+}
+
+/** What `govfs node` processes of one cluster share: a secret file in `dir`, a free loopback
+ * port per id, and the --peers list naming them. */
+export async function nodePlan(ids: readonly string[], dir: string, secret: string): Promise<{ secretFile: string; addr: Record<string, string>; peers: string }> {
+  const secretFile = join(dir, 'secret');
+  writeFileSync(secretFile, `${secret}\n`);
+  const ports = await freePorts(ids.length);
+  const addr = Object.fromEntries(ids.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
+  return { secretFile, addr, peers: ids.map((id) => `${id}=${addr[id]}`).join(',') };
 }

@@ -3,13 +3,13 @@
 // mid-stream, a new minister takes over, nothing acknowledged is lost, and the killed node,
 // restarted on its data folder, rejoins.
 
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type ClusterStatusView, type RemoteGovClient } from '../../src/net/client-connect.js';
-import { GovfsProcess, freePorts, govfs, until } from './helpers.js';
+import { GovfsProcess, govfs, nodePlan, until } from './helpers.js';
 
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
 let dir: string;
@@ -31,11 +31,7 @@ function rootOf(st: ClusterStatusView) {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'govfs-mp-'));
-  secretFile = join(dir, 'secret');
-  writeFileSync(secretFile, 'a secret shared by the five test nodes\n');
-  const ports = await freePorts(IDS.length);
-  addr = Object.fromEntries(IDS.map((id, i) => [id, `127.0.0.1:${ports[i]}`]));
-  peers = IDS.map((id) => `${id}=${addr[id]}`).join(',');
+  ({ secretFile, addr, peers } = await nodePlan(IDS, dir, 'a secret shared by the five test nodes'));
   for (const id of IDS) startNode(id);
   await Promise.all([...procs.values()].map((p) => p.waitFor(/listening on 127\.0\.0\.1:\d+/)));
   fs = await connect(IDS.map((id) => addr[id]!), { deadlineMs: 45_000 });
