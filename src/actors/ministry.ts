@@ -14,6 +14,7 @@ import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
+import type { Entry } from './raft/types.js';
 import { MinistryNamespace, isClientOp, type ClientOp, type Outcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { FsError } from '../fs/errors.js';
@@ -64,6 +65,10 @@ export interface MinistryInspection {
   duplicateApplies: number;
   /** Clients with a completion record. */
   clients: number;
+  /** The group log's commit index, and its entries held in memory (after any snapshot): for
+   * the simulations' per-step checks that committed entries never diverge. */
+  commit: number;
+  entries: () => readonly Entry[];
 }
 
 export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): MinistryInspection | null } {
@@ -391,7 +396,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   return {
     inspect() {
       if (!raft) return null;
-      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount };
+      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, commit: raft.commitIndex, entries: () => raft.entries() };
     },
     started(ctx) {
       raft = new RaftShell(ctx, {

@@ -36,6 +36,7 @@ interface NodeReport {
   role: string;
   ministry: string;
   groupTerm: number;
+  commit: number;
   lastIndex: number;
   lastTerm: number;
   caughtUp: boolean;

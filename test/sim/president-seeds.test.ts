@@ -1,0 +1,21 @@
+// Randomized runs of the president's failover of a minister that keeps running, cut off
+// (issue 11): fence, choice of the most up-to-date log, acknowledged changes and
+// read-your-writes checked on every step. More seeds: npm run sim -- president --seeds 500
+
+import { describe, expect, it } from 'vitest';
+import { runSeed } from './president.sim.js';
+
+// Sized by `npm run mutants -- --sim` (see test/mutants/list.ts): more seeds than the planted
+// failover bugs need to be caught.
+const SEEDS = Number(process.env.GOVFS_PRESIDENT_SEEDS ?? 40);
+
+describe("randomized failover of a cut-off minister by the president", () => {
+  it(`fences the old minister and keeps every acknowledged change, over ${SEEDS} seeds`, async () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= SEEDS; seed++) {
+      const r = await runSeed(seed, { verbose: false });
+      if (!r.ok) failures.push(`seed ${seed}: ${r.error} (replay: npm run sim -- president --seed ${seed} --verbose)`);
+    }
+    expect(failures).toEqual([]);
+  }, 600_000);
+});
