@@ -34,6 +34,9 @@ export interface RoleStatus {
   applied: number;
   lastIndex: number;
   lastTerm: number;
+  /** Term of the entry at the commit index: the appointment's term once the minister has
+   * committed in it (a majority of the members then hold every committed entry). */
+  commitTerm: number;
   caughtUp: boolean;
   leading: boolean;
 }
@@ -191,6 +194,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         applied: raft.applied,
         lastIndex,
         lastTerm: raft.termAt(lastIndex) ?? 0,
+        commitTerm: raft.termAt(raft.commitIndex) ?? 0,
         caughtUp: raft.caughtUp(),
         leading: raft.softState().role === 'leader',
       } satisfies RoleStatus,

@@ -186,6 +186,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour {
     applied: roleStatus?.applied ?? 0,
     lastIndex: roleStatus?.lastIndex ?? 0,
     lastTerm: roleStatus?.lastTerm ?? 0,
+    commitTerm: roleStatus?.commitTerm ?? 0,
     caughtUp: roleStatus?.caughtUp ?? false,
     leading: roleStatus?.leading ?? false,
   });

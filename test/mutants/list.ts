@@ -48,6 +48,20 @@ export const MUTANTS: Mutant[] = [
     sims: ['president'],
   },
   {
+    id: 'president-shrink-at-fence',
+    what: 'the president re-appoints a fenced ministry with only the members that answered (the committed entries may then sit on a minority)',
+    edits: [{ file: PRESIDENT, find: 'const clerks = members.filter((id) => id !== best.id);', replace: 'const clerks = atFence.filter((id) => id !== best.id);' }],
+    tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
+    sims: ['president'],
+  },
+  {
+    id: 'president-restaff-early',
+    what: 'the president changes a ministry\'s members before its minister has committed in its term',
+    edits: [{ file: PRESIDENT, find: 'if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;', replace: 'if (r?.groupTerm !== m.term) return false;' }],
+    tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
+    sims: ['president'],
+  },
+  {
     id: 'lease-write-no-wait',
     what: 'a write lease is granted without waiting for the revoked reads to end',
     edits: [{ file: 'src/actors/lease-service.ts', find: '    if (conflicting.length === 0) {\n      done(0);', replace: '    if (true) {\n      done(0);' }],

@@ -63,7 +63,8 @@ class GroupLogChecker {
   constructor(private readonly cluster: Cluster) {}
 
   private violate(msg: string): void {
-    if (!this.violations.includes(msg)) this.violations.push(msg);
+    // The first few: one broken entry makes many.
+    if (this.violations.length < 4 && !this.violations.includes(msg)) this.violations.push(msg);
   }
 
   step(): void {
@@ -148,7 +149,9 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
   // often holds entries another one of the same commit index lacks.
   const lossy = r.next() < 0.5;
   const network = lossy ? { minLatencyMs: 0.1, maxLatencyMs: 5, tailProbability: 0.05, tailMs: 20, dropRate: 0.02, duplicateRate: 0.01 } : { minLatencyMs: 0.2, maxLatencyMs: 3 };
-  const cluster = await Cluster.start({ nodes: clerks + 3, rootClerks: clerks, scheduler: 'sim', seed, network });
+  // Half the seeds detect failures fast: more failovers per run.
+  const fast = r.next() < 0.5 ? { probeMs: 25, failAfterMs: 200 } : {};
+  const cluster = await Cluster.start({ nodes: clerks + 3, rootClerks: clerks, scheduler: 'sim', seed, network, ...fast });
   const sim = cluster.sim!;
   const checker = new GroupLogChecker(cluster);
   sim.checks.push(() => checker.step());
@@ -230,7 +233,7 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
     return (async () => {
       while (cluster.now() < end) {
         // Now and then several changes in flight at once.
-        const burst = r.next() < 0.25 ? r.int(2, 4) : 1;
+        const burst = r.next() < 0.5 ? r.int(2, 6) : 1;
         await Promise.all(Array.from({ length: burst }, () => one()));
         await cluster.runFor(r.int(0, 20));
       }
@@ -239,6 +242,32 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
 
   // Faults, mostly aimed at the minister: cut off from the president (and perhaps from some
   // clerks and clients) while it keeps running, or crashed.
+  // An armed cut happens at the first step where some member lacks an entry the minister has
+  // committed while its commit index is as high as that of a member holding it: the moment at
+  // which "the highest commit index" and "the most up-to-date log" name different members.
+  let armed: (() => void) | null = null;
+  sim.checks.push(() => {
+    if (armed === null) return;
+    const m = minister();
+    const mi = m === undefined ? null : inspect(cluster, m);
+    if (!mi) return;
+    const others = cluster.nodeIds.filter((n) => n !== m).map((n) => inspect(cluster, n)).filter((o): o is MinistryInspection => o !== null && o.ministry === mi.ministry);
+    const last = (o: MinistryInspection): number => o.entries().at(-1)?.index ?? 0;
+    const lagging = others.some((a) => last(a) < mi.commit && others.some((b) => last(b) >= mi.commit && a.commit >= b.commit));
+    if (!lagging) return;
+    const fire = armed;
+    armed = null;
+    fire();
+  });
+  /** Most of the time, wait (up to 500 ms) for the worst moment to do `then` (see armed). */
+  const atWorstMoment = async (then: () => void, otherwise: () => void): Promise<void> => {
+    if (r.next() < 0.3) return otherwise();
+    armed = then;
+    await cluster.waitFor(() => armed === null, 500);
+    if (armed === null) return;
+    armed = null;
+    otherwise();
+  };
   const faultLoop = (async () => {
     const down = new Set<string>();
     while (cluster.now() < end) {
@@ -253,14 +282,23 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
         faults.push(`${t()} cut minister ${m} off from president ${p}${others.length + cutClients.length > 0 ? ` and ${[...others, ...cutClients].join(',')}` : ''}`);
         cluster.partition([m], [p, ...others, ...cutClients]);
       } else if (x < 0.42 && m) {
-        // Cut off from every node, still running, some clients still reach it.
+        // Cut off from every node, still running, some clients still reach it; often at the
+        // worst moment (see lagging).
         const cutClients = clientHosts.filter(() => r.next() < 0.5);
-        faults.push(`${t()} isolate minister ${m} from every node${cutClients.length > 0 ? ` and ${cutClients.join(',')}` : ''}`);
-        cluster.partition([m], [...ids.filter((id) => id !== m), ...cutClients]);
-      } else if (x < 0.55 && m && down.size < 2) {
-        faults.push(`${t()} kill minister ${m}`);
-        down.add(m);
-        await cluster.kill(m);
+        const cut = (why: string): void => {
+          const now = minister() ?? m;
+          faults.push(`${t()} isolate minister ${now} from every node${cutClients.length > 0 ? ` and ${cutClients.join(',')}` : ''}${why}`);
+          cluster.partition([now], [...ids.filter((id) => id !== now), ...cutClients]);
+        };
+        await atWorstMoment(() => cut(' (at the worst moment)'), () => cut(''));
+      } else if (x < 0.52 && m && down.size < 2) {
+        const kill = (why: string): void => {
+          const now = minister() ?? m;
+          faults.push(`${t()} kill minister ${now}${why}`);
+          down.add(now);
+          void cluster.kill(now);
+        };
+        await atWorstMoment(() => kill(' (at the worst moment)'), () => kill(''));
       } else if (x < 0.63 && down.size < 2) {
         const id = ids.filter((n) => !down.has(n))[r.int(0, ids.length - 1 - down.size)]!;
         faults.push(`${t()} kill ${id}`);
@@ -271,7 +309,7 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
         down.delete(id);
         faults.push(`${t()} restart ${id}`);
         await cluster.restart(id);
-      } else if (x < 0.81 && p) {
+      } else if (x < 0.8 && p) {
         faults.push(`${t()} isolate president ${p}`);
         cluster.partition([p], ids.filter((id) => id !== p));
       } else {
