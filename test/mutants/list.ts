@@ -41,13 +41,6 @@ export const MUTANTS: Mutant[] = [
     sims: ['president'],
   },
   {
-    id: 'president-stale-reports',
-    what: 'the president picks the new minister from reports older than the fence',
-    edits: [{ file: PRESIDENT, find: 'r.ministry === m.id && r.groupTerm === m.term;', replace: 'r.ministry === m.id;' }],
-    tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
-    sims: ['president'],
-  },
-  {
     id: 'president-shrink-at-fence',
     what: 'the president re-appoints a fenced ministry with only the members that answered (the committed entries may then sit on a minority)',
     edits: [{ file: PRESIDENT, find: 'const clerks = members.filter((id) => id !== best.id);', replace: 'const clerks = atFence.filter((id) => id !== best.id);' }],

@@ -61,12 +61,29 @@ function plant(mutant: Mutant | null): string {
   return dir;
 }
 
+/** The command running now and the copy it runs in: killed and removed if this runner is. */
+let running: { pid: number | undefined; dir: string } | null = null;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (running?.pid !== undefined) {
+      try {
+        process.kill(-running.pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+    if (running) rmSync(running.dir, { recursive: true, force: true });
+    process.exit(130);
+  });
+}
+
 /** Run a command in `cwd` in a process group of its own; kill the group after `ms`. Calls
  * `onLine` for each line of its standard output. */
 function run(cwd: string, cmd: string, args: string[], ms: number, onLine: (line: string) => void = () => {}): Promise<{ code: number | null; timedOut: boolean; output: string; seconds: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+    running = { pid: child.pid, dir: cwd };
     let output = '';
     let partial = '';
     let timedOut = false;
@@ -91,6 +108,7 @@ function run(cwd: string, cmd: string, args: string[], ms: number, onLine: (line
     }, ms);
     child.on('close', (code) => {
       clearTimeout(timer);
+      running = null;
       if (partial) onLine(partial);
       resolve({ code, timedOut, output, seconds: (Date.now() - t0) / 1000 });
     });

@@ -242,29 +242,56 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
 
   // Faults, mostly aimed at the minister: cut off from the president (and perhaps from some
   // clerks and clients) while it keeps running, or crashed.
-  // An armed cut happens at the first step where some member lacks an entry the minister has
-  // committed while its commit index is as high as that of a member holding it: the moment at
-  // which "the highest commit index" and "the most up-to-date log" name different members.
-  let armed: (() => void) | null = null;
+  // An armed fault happens at the first step where its condition holds (between two fault
+  // loop turns it would mostly miss the moment).
+  let armed: { when: () => boolean; fire: () => void } | null = null;
   sim.checks.push(() => {
-    if (armed === null) return;
-    const m = minister();
-    const mi = m === undefined ? null : inspect(cluster, m);
-    if (!mi) return;
-    const others = cluster.nodeIds.filter((n) => n !== m).map((n) => inspect(cluster, n)).filter((o): o is MinistryInspection => o !== null && o.ministry === mi.ministry);
-    const last = (o: MinistryInspection): number => o.entries().at(-1)?.index ?? 0;
-    const lagging = others.some((a) => last(a) < mi.commit && others.some((b) => last(b) >= mi.commit && a.commit >= b.commit));
-    if (!lagging) return;
-    const fire = armed;
+    if (armed === null || !armed.when()) return;
+    const fire = armed.fire;
     armed = null;
     fire();
   });
-  /** Most of the time, wait (up to 500 ms) for the worst moment to do `then` (see armed). */
+  const ministerTerm = (): number => {
+    const m = minister();
+    return (m === undefined ? null : inspect(cluster, m))?.term ?? 0;
+  };
+  /** Some member lacks an entry the minister has committed while its commit index is as high
+   * as that of a member holding it: "the highest commit index" and "the most up-to-date log"
+   * then name different members. */
+  const lagging = (): boolean => {
+    const m = minister();
+    const mi = m === undefined ? null : inspect(cluster, m);
+    if (!mi) return false;
+    const others = cluster.nodeIds.filter((n) => n !== m).map((n) => inspect(cluster, n)).filter((o): o is MinistryInspection => o !== null && o.ministry === mi.ministry);
+    const last = (o: MinistryInspection): number => o.entries().at(-1)?.index ?? 0;
+    return others.some((a) => last(a) < mi.commit && others.some((b) => last(b) >= mi.commit && a.commit >= b.commit));
+  };
+  /** Wait (up to 1.5 s) for a minister of a later term: no heal undoes the failover. Now and
+   * then the new minister is cut off the moment it starts, before it copied its log to anyone
+   * (the entries only it and members that did not answer hold must survive that too). */
+  const playOut = async (): Promise<void> => {
+    const term = ministerTerm();
+    if (r.next() < 0.35) {
+      armed = {
+        when: () => ministerTerm() > term,
+        fire: () => {
+          const m = minister()!;
+          faults.push(`${t()} isolate the new minister ${m} at once`);
+          cluster.partition([m], cluster.nodeIds.filter((id) => id !== m));
+        },
+      };
+      await cluster.waitFor(() => armed === null, 1_500);
+      armed = null;
+    }
+    const now = ministerTerm();
+    await cluster.waitFor(() => ministerTerm() > now, 1_500);
+  };
+  /** Most of the time, wait (up to 500 ms) for the lagging moment to do `then`. */
   const atWorstMoment = async (then: () => void, otherwise: () => void): Promise<void> => {
     if (r.next() < 0.3) return otherwise();
-    armed = then;
+    armed = { when: lagging, fire: then };
     await cluster.waitFor(() => armed === null, 500);
-    if (armed === null) return;
+    if (armed === null) return playOut();
     armed = null;
     otherwise();
   };
@@ -277,10 +304,12 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
       const p = president();
       const ids = cluster.nodeIds;
       if (x < 0.3 && m && p && m !== p) {
-        const others = ids.filter((id) => id !== m && id !== p && r.next() < 0.35);
-        const cutClients = clientHosts.filter(() => r.next() < 0.3);
+        const others = ids.filter((id) => id !== m && id !== p && r.next() < 0.25);
+        const cutClients = clientHosts.filter(() => r.next() < 0.25);
         faults.push(`${t()} cut minister ${m} off from president ${p}${others.length + cutClients.length > 0 ? ` and ${[...others, ...cutClients].join(',')}` : ''}`);
         cluster.partition([m], [p, ...others, ...cutClients]);
+        // Often let the failover play out while the old minister still takes changes.
+        if (r.next() < 0.6) await playOut();
       } else if (x < 0.42 && m) {
         // Cut off from every node, still running, some clients still reach it; often at the
         // worst moment (see lagging).
@@ -312,6 +341,11 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
       } else if (x < 0.8 && p) {
         faults.push(`${t()} isolate president ${p}`);
         cluster.partition([p], ids.filter((id) => id !== p));
+      } else if (x < 0.86 && p) {
+        // A clerk the president does not hear: it may hold entries the others lack.
+        const clerk = ids.filter((id) => id !== p && id !== m)[r.int(0, ids.length - 3)]!;
+        faults.push(`${t()} cut ${clerk} off from president ${p}`);
+        cluster.partition([clerk], [p]);
       } else {
         faults.push(`${t()} heal`);
         cluster.heal();
