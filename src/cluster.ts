@@ -18,7 +18,7 @@ import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
 import { SeededRandom } from './runtime/random.js';
 import type { LocalRuntime } from './runtime/runtime.js';
-import { Simulation, type SimNetworkOptions } from './runtime/sim.js';
+import { Simulation, type SimFsyncOptions, type SimNetworkOptions } from './runtime/sim.js';
 import { ThreadsScheduler } from './runtime/threads.js';
 
 export interface ClusterOptions {
@@ -39,6 +39,12 @@ export interface ClusterOptions {
   network?: Partial<SimNetworkOptions>;
   /** Bound on simulated clock drift, ppm (sim). */
   maxDriftPpm?: number;
+  /** Simulated fsyncs: latency, slow ones, failing ones (sim). */
+  fsync?: Partial<SimFsyncOptions>;
+  /** The command that replays this run, for the simulation's errors (sim). */
+  replay?: string;
+  /** Steps after which the simulation counts as livelocked (sim; default unbounded). */
+  maxSteps?: number;
   /** A client silent this long loses its sessions and what it held (default 60 s). */
   sessionTtlMs?: number;
   /** Lease duration and the clock drift bound leases allow for (defaults 5 s and 100 ms). */
@@ -70,6 +76,8 @@ export class Cluster {
   private clientCount = 0;
   private pending = 0;
   private pumping = false;
+  /** Rejected when the simulation fails for good (sim.failure). */
+  private readonly simFailed = rejectable();
   private readonly down = new Set<string>();
   /** The data folder's lock (threads scheduler), given up by stop(). */
   private lock: DataDirLock | null = null;
@@ -106,7 +114,7 @@ export class Cluster {
     const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, probeMs: opts.probeMs, failAfterMs: opts.failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
     let cluster: Cluster;
     if (scheduler === 'sim') {
-      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm });
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, maxSteps: opts.maxSteps });
       const addresses = Object.fromEntries(nodeIds.map((id) => [id, `${id}#/${id}`]));
       for (const id of nodeIds) {
         const config: NodeConfig = { ...base, id, addresses };
@@ -232,12 +240,15 @@ export class Cluster {
   /** Under `sim`: run virtual time until `p` settles. Under `threads`: `p` itself. */
   drive<T>(p: Promise<T>): Promise<T> {
     if (!this.sim) return p;
+    if (this.sim.failure) return Promise.reject(this.sim.failure);
     this.pending++;
     const done = p.finally(() => {
       this.pending--;
     });
     void this.pump();
-    return done;
+    // A simulation that failed for good (a livelock) settles nothing more: every caller
+    // waiting on it gets its error instead of waiting for ever.
+    return Promise.race([done, this.simFailed.promise]);
   }
 
   private async pump(): Promise<void> {
@@ -246,6 +257,8 @@ export class Cluster {
     this.pumping = true;
     try {
       while (this.pending > 0) await sim.run({ until: () => this.pending === 0, forMs: 100 });
+    } catch (e) {
+      this.simFailed.reject(e);
     } finally {
       this.pumping = false;
     }
@@ -313,4 +326,11 @@ export class Cluster {
   private check(id: string): void {
     if (!this.nodeIds.includes(id)) throw new RuntimeError('ENOENT', `no node ${id} (nodes are ${this.nodeIds.join(', ')})`);
   }
+}
+
+function rejectable(): { promise: Promise<never>; reject: (e: unknown) => void } {
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<never>((_, r) => (reject = r));
+  promise.catch(() => {}); // nobody may be waiting: not an unhandled rejection
+  return { promise, reject };
 }

@@ -419,7 +419,14 @@ export class LeaseService {
     }
     this.expireWrites(ctx, now);
     for (const id of this.revokedWrites) if (!state.leases.has(id)) this.revokedWrites.delete(id);
-    for (const l of state.leases.values()) if (this.revokedWrites.has(l.id)) next = Math.min(next, state.validUntil(l, this.s.maxDriftMs));
+    // A revoked write that has already run out is being released (expireWrites; tick retries):
+    // its release applying wakes this. Waking for it meanwhile would spin every microsecond
+    // while the release cannot commit (a wake storm of a million steps a second in the lease
+    // simulation, seeds 4 and 6).
+    for (const l of state.leases.values()) {
+      const until = state.validUntil(l, this.s.maxDriftMs);
+      if (this.revokedWrites.has(l.id) && until > now) next = Math.min(next, until);
+    }
     this.wakeAtTime(ctx, next);
   }
 

@@ -2,8 +2,10 @@
 // from one seed (DESIGN.md, "The sim scheduler"). Hosts talk over a simulated network that
 // encodes every message as on the wire and may delay, drop, duplicate, reorder or partition
 // it; hosts crash (their tree stops at once, un-synced writes are lost) and restart over their
-// durable storage; clocks drift within a bound. A trace hash summarises the run: the same
-// seed gives the same hash.
+// durable storage; clocks drift within a bound; fsyncs may be slow (a heavy tail) or fail,
+// and a failed fsync crashes its host (see SimFsyncOptions). A trace hash summarises the run:
+// the same seed gives the same hash. A run that stops advancing virtual time (a livelock)
+// fails with its seed instead of hanging.
 
 import type { Logger } from 'pino';
 import { MessageRegistry, type WireEnvelope } from '../net/registry.js';
@@ -27,14 +29,50 @@ export interface SimNetworkOptions {
   duplicateRate: number;
 }
 
+/**
+ * Simulated fsyncs. A failed fsync crashes its host at that moment, losing what was not yet
+ * durable, and the host restarts after a while (as a supervisor would restart the process):
+ * after a failed fsync the kernel may have dropped the dirty pages while reads still show
+ * them ("fsyncgate", PostgreSQL 2018), so the only safe answer is to start again from what is
+ * durable, having acknowledged nothing that was not.
+ */
+export interface SimFsyncOptions {
+  /** Latency drawn uniformly from [minMs, maxMs] ... */
+  minMs: number;
+  maxMs: number;
+  /** ... and, with this probability, a heavy tail is added (Lomax, shape 1.5, median about
+   * 0.6 × slowMs, capped at 50 × slowMs): a disk busy with something else. */
+  slowRate: number;
+  slowMs: number;
+  /** Probability that an fsync fails: its host crashes, and restarts after a delay drawn from
+   * [restartMinMs, restartMaxMs]. */
+  failRate: number;
+  restartMinMs: number;
+  restartMaxMs: number;
+}
+
+export const DEFAULT_FSYNC: SimFsyncOptions = { minMs: 0.05, maxMs: 0.5, slowRate: 0, slowMs: 0, failRate: 0, restartMinMs: 50, restartMaxMs: 500 };
+
+/** Steps (actor turns and events) at one virtual instant after which a run is taken to be
+ * livelocked: busy runs stay far below (measured: at most a few dozen). */
+export const MAX_STEPS_PER_INSTANT = 100_000;
+
 export interface SimOptions {
   seed: number;
   network?: Partial<SimNetworkOptions>;
   /** Bound on clock rate error per host, in parts per million (default 0: perfect clocks). */
   maxDriftPpm?: number;
-  /** fsync latency, drawn uniformly (default 0.05-0.5 ms). */
+  /** fsync latency, drawn uniformly (default 0.05-0.5 ms); shorthand for fsync.minMs/maxMs. */
   minFsyncMs?: number;
   maxFsyncMs?: number;
+  fsync?: Partial<SimFsyncOptions>;
+  /** Livelock guards: steps at one virtual instant (default MAX_STEPS_PER_INSTANT), and steps
+   * in the whole run (default unbounded; a livelock that lets time creep on, e.g. a leader
+   * and a follower re-sending the same entries for ever, only this one catches). */
+  maxStepsPerInstant?: number;
+  maxSteps?: number;
+  /** The command that replays this run, named by errors (a livelock). */
+  replay?: string;
   registry?: MessageRegistry;
   logger?: Logger;
 }
@@ -108,6 +146,10 @@ export class Simulation {
   readonly log: Logger;
   network: SimNetworkOptions;
   private readonly netRandom: SeededRandom;
+  /** Draws for fsync faults (slow, failed): a stream of their own, so turning them on leaves
+   * every other draw of a seed as it was. */
+  private readonly diskRandom: SeededRandom;
+  readonly fsync: SimFsyncOptions;
   private readonly events = new MinHeap<SimEvent>(before);
   private readonly runQueue = new Deque<ActorCell>();
   private readonly hosts = new Map<string, SimHost>();
@@ -122,6 +164,15 @@ export class Simulation {
   steps = 0;
   messagesSent = 0;
   messagesDropped = 0;
+  messagesDuplicated = 0;
+  fsyncsSlow = 0;
+  fsyncsFailed = 0;
+  /** Set once a run failed for good (a livelock): every later run() throws it again. */
+  failure: RuntimeError | undefined;
+  /** Steps taken at the current virtual instant (the livelock guard), and the most so far. */
+  private instantSteps = 0;
+  maxInstantSteps = 0;
+  private instantTime = -1;
   /** Called after every step: invariant checkers throw to fail the run. */
   readonly checks: (() => void)[] = [];
 
@@ -130,6 +181,8 @@ export class Simulation {
     this.seed = opts.seed;
     this.random = new SeededRandom(opts.seed, 1);
     this.netRandom = new SeededRandom(opts.seed, 2);
+    this.diskRandom = new SeededRandom(opts.seed, 3);
+    this.fsync = { ...DEFAULT_FSYNC, ...(opts.minFsyncMs !== undefined ? { minMs: opts.minFsyncMs } : {}), ...(opts.maxFsyncMs !== undefined ? { maxMs: opts.maxFsyncMs } : {}), ...opts.fsync };
     this.registry = opts.registry ?? MessageRegistry.standard({ verify: true });
     this.log = opts.logger ?? defaultLogger();
     this.network = { ...RELIABLE_NETWORK, ...opts.network };
@@ -197,10 +250,26 @@ export class Simulation {
       scheduleSync: (flush: () => void) => {
         const h = host();
         const incarnation = h.incarnation;
-        const min = this.opts.minFsyncMs ?? 0.05;
-        const max = this.opts.maxFsyncMs ?? 0.5;
-        this.at(min + this.random.next() * (max - min), () => {
+        const f = this.fsync;
+        let latency = f.minMs + this.random.next() * (f.maxMs - f.minMs);
+        if (f.slowRate > 0 && this.diskRandom.next() < f.slowRate) {
+          this.fsyncsSlow++;
+          latency += Math.min(50 * f.slowMs, f.slowMs * (Math.pow(1 - this.diskRandom.next(), -1 / 1.5) - 1));
+        }
+        const fails = f.failRate > 0 && this.diskRandom.next() < f.failRate;
+        this.at(latency, () => {
           if (h.incarnation !== incarnation || !h.up) return;
+          if (fails) {
+            this.fsyncsFailed++;
+            this.trace(`fsync failed ${h.name}`);
+            this.crash(h.name);
+            const down = h.incarnation;
+            this.at(f.restartMinMs + this.diskRandom.next() * (f.restartMaxMs - f.restartMinMs), () => {
+              // Unless the test driver restarted (and maybe crashed) it meanwhile.
+              if (h.incarnation === down && !h.up) this.restart(h.name);
+            });
+            return;
+          }
           flush();
           this.microtasks = true;
         });
@@ -295,6 +364,7 @@ export class Simulation {
       return;
     }
     const copies = this.netRandom.next() < net.duplicateRate ? 2 : 1;
+    if (copies > 1) this.messagesDuplicated++;
     for (let i = 0; i < copies; i++) {
       let latency = net.minLatencyMs + this.netRandom.next() * (net.maxLatencyMs - net.minLatencyMs);
       if (net.tailProbability > 0 && this.netRandom.next() < net.tailProbability) {
@@ -340,6 +410,7 @@ export class Simulation {
     const deadline = opts.forMs !== undefined ? this.time + opts.forMs : Infinity;
     const maxSteps = opts.maxSteps ?? Infinity;
     let steps = 0;
+    if (this.failure) throw this.failure;
     for (;;) {
       if (opts.until?.()) return true;
       if (steps++ >= maxSteps) throw new RuntimeError('ETIMEDOUT', `simulation did not finish within ${maxSteps} steps (seed ${this.seed})`);
@@ -347,6 +418,7 @@ export class Simulation {
       if (cell) {
         cell.run(1);
         this.stepDone();
+        this.guardStep();
         continue;
       }
       // Let promise continuations run before virtual time moves on.
@@ -365,7 +437,31 @@ export class Simulation {
       this.time = ev.time;
       ev.fn();
       this.stepDone();
+      this.guardStep();
     }
+  }
+
+  /** The livelock guards: virtual time must move on within maxStepsPerInstant steps (actors
+   * that keep messaging each other, or timers of 0 ms, at one instant would otherwise spin
+   * here for ever, and a test's own timeout never fires while this loop holds the thread),
+   * and the whole run must end within maxSteps. */
+  private guardStep(): void {
+    if (this.steps > (this.opts.maxSteps ?? Infinity)) {
+      this.fail(`${this.opts.maxSteps} steps in all (virtual time ${this.time.toFixed(1)} ms): a livelock, or a run far longer than it should be`);
+    }
+    if (this.time !== this.instantTime) {
+      this.instantTime = this.time;
+      this.instantSteps = 0;
+      return;
+    }
+    const max = this.opts.maxStepsPerInstant ?? MAX_STEPS_PER_INSTANT;
+    if (++this.instantSteps > this.maxInstantSteps) this.maxInstantSteps = this.instantSteps;
+    if (this.instantSteps > max) this.fail(`${max} steps at virtual time ${this.time.toFixed(3)} ms without time moving on`);
+  }
+
+  private fail(what: string): never {
+    const replay = this.opts.replay ? `; replay: ${this.opts.replay}` : '';
+    throw (this.failure = new RuntimeError('ELOOP', `livelock: ${what} (seed ${this.seed}${replay})`));
   }
 
   /** Run until `promise` settles (or the deadline in virtual ms passes), then return it. */

@@ -13,7 +13,7 @@
 
 import { EntryKind, type Entry, type Ready, type SoftState } from '../../src/actors/raft/index.js';
 import { raftNodeBehaviour, type RaftNodeArgs, type RaftNodeHandle } from '../../src/actors/raft/node.js';
-import { Simulation, type SimNetworkOptions } from '../../src/runtime/sim.js';
+import { Simulation, type SimNetworkOptions, type SimOptions } from '../../src/runtime/sim.js';
 
 export class InvariantViolation extends Error {}
 
@@ -31,6 +31,8 @@ export interface ClusterOptions {
   snapshotLogRatio?: number;
   snapshotChunkSize?: number;
   maxEntriesPerMsg?: number;
+  /** More simulator options: fsync faults, livelock guards, the replay command. */
+  sim?: Omit<SimOptions, 'seed' | 'network' | 'maxDriftPpm'>;
 }
 
 const te = new TextEncoder();
@@ -81,7 +83,7 @@ export class RaftCluster {
   constructor(opts: ClusterOptions) {
     this.opts = opts;
     this.ids = Array.from({ length: opts.n }, (_, i) => `n${i + 1}`);
-    this.sim = new Simulation({ seed: opts.seed, network: opts.network ?? {}, maxDriftPpm: opts.maxDriftPpm ?? 100 });
+    this.sim = new Simulation({ ...opts.sim, seed: opts.seed, network: opts.network ?? {}, maxDriftPpm: opts.maxDriftPpm ?? 100 });
     const peers: Record<string, string> = {};
     for (const id of this.ids) peers[id] = this.address(id);
     for (const id of this.ids) {

@@ -14,11 +14,23 @@
 // their node at random or by role: the president, a minister or a clerk of a random ministry.
 // Every sixth seed runs the root ministry alone on 5 nodes.
 //
+// Each seed also draws its faults below the nodes (faultProfile): message loss (up to 5%) and
+// duplication (up to 2%), clock drift (up to the 1% per node that the default lease drift bound
+// allows), and slow or failing fsyncs (a failed fsync crashes its node, which restarts).
+//
+// Every read the model can judge is checked: linearizable reads against the full model, plain
+// reads as session reads (read-your-writes and monotonic reads per client; see
+// test/support/linearizability.ts). To give stale reads a chance to show, a client often
+// reads back what it just changed (a plain read: its own write must show), and "chaser"
+// clients read linearizably what another client just changed (a clerk that serves without
+// confirming with its minister may not have it yet).
+//
 //   npm run sim -- cluster --seeds 50        one line per seed, replay with --seed S --verbose
 
 import { Cluster } from '../../src/cluster.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
 import { SeededRandom } from '../../src/runtime/random.js';
+import type { SimFsyncOptions, SimNetworkOptions } from '../../src/runtime/sim.js';
 import type { GovClient } from '../../src/fs/client.js';
 
 export const describe = 'a cluster of three ministries (or one) under crashes, restarts and partitions; history checked for linearizability per ministry';
@@ -29,6 +41,8 @@ export interface HistoryOp {
   output: { ok: true; value?: unknown } | { ok: false; code: string };
   call: number;
   ret: number;
+  /** A plain read: read-your-writes and monotonic reads only. */
+  session?: boolean;
 }
 
 export interface ClusterRun {
@@ -42,8 +56,33 @@ export interface ClusterRun {
   violations: string[];
   steps: number;
   faults: string[];
+  /** What the simulator did below the nodes: messages lost and duplicated, fsyncs slow and failed. */
+  lowFaults: string;
   traceHash: string;
 }
+
+/** Faults a seed draws below the nodes: the network's loss and duplication, clock drift, and
+ * the disk. A quarter of the seeds run with none of them. */
+export interface FaultProfile {
+  network: Partial<SimNetworkOptions>;
+  maxDriftPpm: number;
+  fsync: Partial<SimFsyncOptions>;
+}
+
+export function faultProfile(seed: number): FaultProfile {
+  const r = new SeededRandom(seed, 78);
+  const network = { minLatencyMs: 0.2, maxLatencyMs: 2 };
+  if (r.next() < 0.25) return { network, maxDriftPpm: 0, fsync: {} };
+  return {
+    network: { ...network, dropRate: r.next() * 0.05, duplicateRate: r.next() * 0.02 },
+    // Leases allow 100 ms of disagreement between two clocks over a 5 s lease (2%): ±1% each.
+    maxDriftPpm: Math.floor(r.next() * 10_000),
+    fsync: { slowRate: r.next() * 0.05, slowMs: 1 + r.next() * 19, failRate: r.next() * 0.005 },
+  };
+}
+
+/** Steps a run may take before it counts as livelocked (the longest of seeds 1-50: 468,675). */
+export const MAX_CLUSTER_STEPS = 3_000_000;
 
 /** What a seed runs: its ministries, nodes and the paths its clients use. */
 export interface Layout {
@@ -79,6 +118,12 @@ function randomOp(r: SeededRandom, l: Layout): HistoryOp['input'] {
   if (x < 0.58) return { op: 'rename', from: pick(l.dirs), to: pick(l.dirs) };
   if (x < 0.85) return { op: 'ls', path: pick(['/', ...l.dirs]) };
   return { op: 'stat', path: pick([...l.dirs, ...l.files]) };
+}
+
+/** A read of what a change to `path` touched: the path itself, or its parent's listing. */
+function readBack(r: SeededRandom, path: string): HistoryOp['input'] {
+  if (path === '/' || r.next() < 0.5) return { op: 'stat', path };
+  return { op: 'ls', path: path.slice(0, Math.max(1, path.lastIndexOf('/'))) };
 }
 
 async function perform(c: GovClient, input: HistoryOp['input'], linearizable: boolean): Promise<HistoryOp['output']> {
@@ -155,7 +200,18 @@ function pickTarget(cluster: Cluster, r: SeededRandom, exclude: ReadonlySet<stri
 export async function runCluster(seed: number, opts: { clients?: number; opsPerClient?: number; faults?: boolean; verbose?: boolean } = {}): Promise<ClusterRun> {
   const r = new SeededRandom(seed, 77);
   const layout = layoutFor(seed);
-  const cluster = await Cluster.start({ nodes: layout.nodes, ministries: layout.ministries, scheduler: 'sim', seed, network: { minLatencyMs: 0.2, maxLatencyMs: 2 } });
+  const profile = faultProfile(seed);
+  const cluster = await Cluster.start({
+    nodes: layout.nodes,
+    ministries: layout.ministries,
+    scheduler: 'sim',
+    seed,
+    network: profile.network,
+    maxDriftPpm: profile.maxDriftPpm,
+    fsync: profile.fsync,
+    maxSteps: MAX_CLUSTER_STEPS,
+    replay: `npm run sim -- cluster --seed ${seed} --verbose`,
+  });
   const sim = cluster.sim!;
   const faults: string[] = [];
   const subtrees = ['/', ...layout.ministries.map((m) => m.subtree)];
@@ -183,27 +239,43 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
     }
   });
   const history: HistoryOp[] = [];
+  const record = (client: string, input: HistoryOp['input'], output: HistoryOp['output'], call: number, ret: number, linearizable: boolean): void => {
+    const mutation = input.op !== 'ls' && input.op !== 'stat';
+    if (!output.ok && UNKNOWN.has(output.code)) {
+      // A change with an unknown outcome may have happened at any time after its call; a
+      // failed read tells nothing.
+      if (mutation) history.push({ client, input, output, call, ret: Infinity });
+      return;
+    }
+    // A plain read promises read-your-writes and monotonic reads, not linearizability.
+    history.push({ client, input, output, call, ret, ...(mutation || linearizable ? {} : { session: true }) });
+  };
   const nClients = opts.clients ?? 4;
   const perClient = opts.opsPerClient ?? 40;
   let running = nClients;
+  // Chasers read linearizably, at once, what another client just changed: not awaited by the
+  // writer, collected here.
+  const chasers = Array.from({ length: 2 }, (_, i) => cluster.client({ clientId: `chaser${i}`, requestTimeoutMs: 300, deadlineMs: 4_000 }));
+  const chases: Promise<void>[] = [];
+  const one = async (c: GovClient, input: HistoryOp['input'], linearizable: boolean): Promise<HistoryOp['output']> => {
+    const call = cluster.now();
+    const output = await perform(c, input, linearizable);
+    record(c.clientId, input, output, call, cluster.now(), linearizable);
+    return output;
+  };
   const workers = Array.from({ length: nClients }, (_, i) => {
     const c = cluster.client({ clientId: `w${i}`, requestTimeoutMs: 300, deadlineMs: 4_000 });
-    const one = async (input: HistoryOp['input'], linearizable: boolean): Promise<void> => {
-      const call = cluster.now();
-      const output = await perform(c, input, linearizable);
-      const ret = cluster.now();
-      const mutation = input.op !== 'ls' && input.op !== 'stat';
-      // Default reads promise read-your-writes, not linearizability: only linearizable reads
-      // go into the history that is checked against the model.
-      if (!mutation && !linearizable) {
-        // exercised, not checked here
-      } else if (!output.ok && UNKNOWN.has(output.code)) {
-        // A change with an unknown outcome may have happened at any time after its call;
-        // a failed read tells nothing.
-        if (mutation) history.push({ client: c.clientId, input, output, call, ret: Infinity });
-      } else {
-        history.push({ client: c.clientId, input, output, call, ret });
+    const change = async (input: HistoryOp['input'], linearizable: boolean): Promise<void> => {
+      const output = await one(c, input, linearizable);
+      if (input.op === 'ls' || input.op === 'stat') return;
+      const path = input.op === 'rename' ? (r.next() < 0.5 ? input.from! : input.to!) : input.path!;
+      if (output.ok && r.next() < 0.7) {
+        const chaser = chasers[r.int(0, chasers.length - 1)]!;
+        chases.push(one(chaser, readBack(r, path), true).then(() => {}));
       }
+      // Read back its own change, plainly: read-your-writes says it shows.
+      if (!output.ok && UNKNOWN.has(output.code)) return;
+      if (r.next() < 0.5) await one(c, readBack(r, path), false);
     };
     return (async () => {
       for (let k = 0; k < perClient; ) {
@@ -211,7 +283,7 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
         // per request, not per client).
         const burst = r.next() < 0.2 ? Math.min(perClient - k, r.int(2, 3)) : 1;
         const ops = Array.from({ length: burst }, () => ({ input: randomOp(r, layout), linearizable: r.next() < 0.6 }));
-        await Promise.all(ops.map((o) => one(o.input, o.linearizable)));
+        await Promise.all(ops.map((o) => change(o.input, o.linearizable)));
         k += burst;
         await cluster.runFor(r.int(0, 60));
       }
@@ -255,6 +327,7 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
     for (const id of down) await cluster.restart(id);
   })();
   await Promise.all([...workers, faultLoop]);
+  await Promise.all(chases);
   // Settle, then read everything back linearizably: every acknowledged change must show.
   const reader = cluster.client({ clientId: 'final', requestTimeoutMs: 500, deadlineMs: 30_000 });
   for (const path of ['/', ...layout.dirs]) {
@@ -267,7 +340,8 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
   // the one from the start.
   const atEnd = (await cluster.status()).ministries;
   const survivors = subtrees.filter((s) => atEnd.some((m) => m.subtree === s));
-  const run = { subtrees, survivors, history, violations, steps: sim.steps, faults, traceHash: sim.traceHash };
+  const lowFaults = `${sim.messagesDropped} lost, ${sim.messagesDuplicated} duplicated, ${sim.fsyncsSlow} slow and ${sim.fsyncsFailed} failed fsyncs, drift ≤${profile.maxDriftPpm} ppm`;
+  const run = { subtrees, survivors, history, violations, steps: sim.steps, faults, lowFaults, traceHash: sim.traceHash };
   await cluster.stop();
   return run;
 }
@@ -281,10 +355,12 @@ export async function runSeed(seed: number, opts: { verbose: boolean }): Promise
     if (run.violations.length > 0) return { ok: false, error: `invariant violated: ${run.violations.join('; ')}` };
     if (verdict.ok !== true) return { ok: false, error: `history not linearizable: ${verdict.reason}` };
     const exdev = run.history.filter((h) => !h.output.ok && h.output.code === 'EXDEV').length;
+    const lin = run.history.filter((h) => (h.input.op === 'ls' || h.input.op === 'stat') && h.session !== true).length;
+    const session = run.history.filter((h) => h.session === true).length;
     const deletes = run.history.filter((h) => h.input.op === 'rmdir' && h.input.recursive === true && h.input.path === '/d' && h.output.ok).length;
     return {
       ok: true,
-      detail: `${run.subtrees.join(' ')}: ${run.history.length} ops (${verdict.unchecked} unchecked, ${exdev} EXDEV, ${deletes} subtree deletes), ${run.faults.length} faults, ${run.steps} steps`,
+      detail: `${run.subtrees.join(' ')}: ${run.history.length} ops (${lin} linearizable and ${session} session reads, ${verdict.unchecked} unchecked, ${exdev} EXDEV, ${deletes} subtree deletes), ${run.faults.length} faults; ${run.lowFaults}; ${run.steps} steps`,
     };
   } catch (e) {
     return { ok: false, error: (e as Error).message };

@@ -1,9 +1,10 @@
 // Randomized lease runs over several seeds (issue 5): the no-conflict invariant holds on every
-// step despite crashes, partitions (clients too) and clocks drifting within the bound.
+// step despite crashes, partitions (clients too), message loss and duplication, slow and
+// failing fsyncs, and clocks drifting within the bound; and with every clock at the bound.
 // More seeds: npm run sim -- leases --seeds 200
 
 import { describe, expect, it } from 'vitest';
-import { runSeed } from './leases.sim.js';
+import { LEASE_DRIFT_PPM, runSeed } from './leases.sim.js';
 
 const SEEDS = Number(process.env.GOVFS_LEASE_SEEDS ?? 8);
 /** Seeds that once failed, run every time: 69 (a write's grant expired at the members while
@@ -17,6 +18,18 @@ describe('randomized lease simulation', () => {
     for (const seed of seeds) {
       const r = await runSeed(seed);
       if (!r.ok) failures.push(`seed ${seed}: ${r.error} (replay: npm run sim -- leases --seed ${seed})`);
+    }
+    expect(failures).toEqual([]);
+  }, 600_000);
+});
+
+describe('leases with every clock at the drift bound', () => {
+  const AT_BOUND = Number(process.env.GOVFS_LEASE_BOUND_SEEDS ?? 3);
+  it(`never lets two valid leases conflict with clocks at ±${LEASE_DRIFT_PPM / 1e4}%, over ${AT_BOUND} seeds`, async () => {
+    const failures: string[] = [];
+    for (let seed = 1; seed <= AT_BOUND; seed++) {
+      const r = await runSeed(seed, { driftAtBound: true });
+      if (!r.ok) failures.push(`seed ${seed}: ${r.error} (replay: runSeed(${seed}, { driftAtBound: true }) in test/sim/leases.sim.ts)`);
     }
     expect(failures).toEqual([]);
   }, 600_000);

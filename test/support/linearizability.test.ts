@@ -419,3 +419,41 @@ describe('checkLinearizable: namespace histories', () => {
     expect(Math.max(...times)).toBeLessThan(1000);
   });
 });
+
+// --- session reads (read-your-writes, monotonic reads) ------------------------------------------
+
+describe('session reads', () => {
+  const s = (c: string, call: number, ret: number, v: number): Operation<RegIn, RegOut> => ({ ...r(c, call, ret, v), session: true });
+
+  it('may miss another client\'s change that finished before they began (a stale replica)', () => {
+    const h = [w('a', 0, 10, 1), s('b', 20, 30, 0)];
+    expect(checkLinearizable(register, h).ok).toBe(true);
+    // The same read as a linearizable one is stale.
+    expect(checkLinearizable(register, [w('a', 0, 10, 1), r('b', 20, 30, 0)]).ok).toBe(false);
+  });
+
+  it('must see the client\'s own earlier writes (read your writes)', () => {
+    expect(checkLinearizable(register, [w('a', 0, 10, 1), s('a', 20, 30, 0)]).ok).toBe(false);
+    expect(checkLinearizable(register, [w('a', 0, 10, 1), s('a', 20, 30, 1)]).ok).toBe(true);
+    // Also when the write returned at the very instant the read was called.
+    expect(checkLinearizable(register, [w('a', 0, 10, 1), s('a', 10, 30, 0)]).ok).toBe(false);
+  });
+
+  it('must not go back behind what the client already read (monotonic reads)', () => {
+    const h = [w('a', 0, 10, 1), w('a', 11, 20, 2), s('b', 30, 40, 2), s('b', 50, 60, 1)];
+    const v = checkLinearizable(register, h);
+    expect(v.ok).toBe(false);
+    if (v.ok === false) expect(v.reason).toContain('session');
+    expect(checkLinearizable(register, [w('a', 0, 10, 1), w('a', 11, 20, 2), s('b', 30, 40, 1), s('b', 50, 60, 2)]).ok).toBe(true);
+  });
+
+  it('must not see a change called after they returned', () => {
+    expect(checkLinearizable(register, [s('b', 0, 10, 1), w('a', 20, 30, 1)]).ok).toBe(false);
+  });
+
+  it('count a linearizable read of the same client as an earlier operation', () => {
+    // b read 2 linearizably, so its session read after that cannot show 1.
+    const h = [w('a', 0, 10, 1), w('a', 11, 20, 2), r('b', 30, 40, 2), s('b', 50, 60, 1)];
+    expect(checkLinearizable(register, h).ok).toBe(false);
+  });
+});

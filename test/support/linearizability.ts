@@ -24,6 +24,16 @@
 // neither is forced to). This makes the checker err on the permissive side for that corner
 // case only; use distinct timestamps (e.g. a logical counter) to avoid it altogether.
 //
+// Session reads
+// -------------
+// A read marked `session` promises less than linearizability: read-your-writes and monotonic
+// reads (what a clerk's plain read promises). It must be linearized after every earlier
+// operation of its own client (those that returned before it was called) and before its own
+// return, but it may miss other clients' changes that finished before it began (it may be
+// served from a replica that has not applied them yet). So its call is moved back to the
+// latest call among its client's earlier operations (everything that had to precede those
+// precedes it too), and it may only be linearized once all of those are.
+//
 // Implementation: the events (one call and one return per operation) are sorted by time and,
 // at equal times, in this order: returns of positive-duration operations, then calls, then
 // returns of zero-duration operations. Each operation's call precedes its return.
@@ -48,6 +58,8 @@ export interface Operation<I, O> {
   call: number;
   /** Response time (ms), >= call; Infinity when the outcome is unknown. */
   ret: number;
+  /** A read with session guarantees only (read-your-writes, monotonic reads): see the header. */
+  session?: boolean;
 }
 
 export interface StepResult<S> {
@@ -122,6 +134,9 @@ class Bitset {
   set(i: number): void {
     this.words[i >>> 5] = (this.words[i >>> 5] as number) | (1 << (i & 31));
   }
+  has(i: number): boolean {
+    return (((this.words[i >>> 5] as number) >>> (i & 31)) & 1) === 1;
+  }
   clear(i: number): void {
     this.words[i >>> 5] = (this.words[i >>> 5] as number) & ~(1 << (i & 31));
   }
@@ -191,8 +206,29 @@ interface PartOutcome<S> {
   best?: { order: number[]; state: S; stuck: number };
 }
 
-function checkPart<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[], deadline: number): PartOutcome<S> {
-  if (ops.length === 0) return { ok: true };
+/** For each session read, its own client's earlier operations, which must precede it; and the
+ * operations with such reads' calls moved back (see the header). */
+function sessionOrder<I, O>(ops: readonly Operation<I, O>[]): { timed: Operation<I, O>[]; after: Map<number, number[]> } {
+  const after = new Map<number, number[]>();
+  const timed = ops.map((op, id) => {
+    if (op.session !== true) return op;
+    const earlier: number[] = [];
+    let call = -Infinity;
+    ops.forEach((o, k) => {
+      if (k !== id && o.client === op.client && (o.ret < op.call || (o.ret === op.call && o.call < o.ret))) {
+        earlier.push(k);
+        call = Math.max(call, o.call);
+      }
+    });
+    after.set(id, earlier);
+    return { ...op, call };
+  });
+  return { timed, after };
+}
+
+function checkPart<S, I, O>(model: Model<S, I, O>, original: readonly Operation<I, O>[], deadline: number): PartOutcome<S> {
+  if (original.length === 0) return { ok: true };
+  const { timed: ops, after } = sessionOrder(original);
   const head = buildEntries(ops);
   const linearized = new Bitset(ops.length);
   const seen = new Set<string>();
@@ -207,6 +243,11 @@ function checkPart<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>
     const e = entry as Entry;
     if (e.isCall) {
       const op = ops[e.id] as Operation<I, O>;
+      const must = after.get(e.id);
+      if (must !== undefined && !must.every((k) => linearized.has(k))) {
+        entry = e.next; // a session read waits for its client's earlier operations
+        continue;
+      }
       let next: StepResult<S>;
       if (op.ret === Infinity && model.stepUnknown !== undefined) {
         next = { ok: true, state: model.stepUnknown(state, op.input) };
@@ -249,7 +290,7 @@ function checkPart<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>
 function describeOp<S, I, O>(model: Model<S, I, O>, op: Operation<I, O>): string {
   const what = model.describeOperation ? model.describeOperation(op.input, op.output) : `${safeJson(op.input)} -> ${safeJson(op.output)}`;
   const ret = op.ret === Infinity ? '?' : String(op.ret);
-  return `[${op.client} @${op.call}..${ret}] ${what}`;
+  return `[${op.client} @${op.call}..${ret}${op.session === true ? ' session' : ''}] ${what}`;
 }
 
 function safeJson(x: unknown): string {
