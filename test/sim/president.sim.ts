@@ -150,7 +150,7 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
   const lossy = r.next() < 0.5;
   const network = lossy ? { minLatencyMs: 0.1, maxLatencyMs: 5, tailProbability: 0.05, tailMs: 20, dropRate: 0.02, duplicateRate: 0.01 } : { minLatencyMs: 0.2, maxLatencyMs: 3 };
   // Half the seeds detect failures fast: more failovers per run.
-  const fast = r.next() < 0.5 ? { probeMs: 25, failAfterMs: 200 } : {};
+  const fast: { probeMs?: number; failAfterMs?: number } = r.next() < 0.5 ? { probeMs: 25, failAfterMs: 200 } : {};
   const cluster = await Cluster.start({ nodes: clerks + 3, rootClerks: clerks, scheduler: 'sim', seed, network, ...fast });
   const sim = cluster.sim!;
   const checker = new GroupLogChecker(cluster);
@@ -308,6 +308,30 @@ export async function runPresident(seed: number, opts: { clients?: number; durat
         const cutClients = clientHosts.filter(() => r.next() < 0.25);
         faults.push(`${t()} cut minister ${m} off from president ${p}${others.length + cutClients.length > 0 ? ` and ${[...others, ...cutClients].join(',')}` : ''}`);
         cluster.partition([m], [p, ...others, ...cutClients]);
+        if (r.next() < 0.7) {
+          // About when the president gives up on the minister, its likely successor (the
+          // longest log, the lowest id first) loses it too: that clerk's last report is as
+          // good as any, but the others keep taking entries until they are fenced.
+          const detect = fast.failAfterMs ?? 400;
+          const probe = fast.probeMs ?? 50;
+          await cluster.runFor(detect - probe + r.next() * probe * 1.5);
+          const still = ids
+            .filter((id) => id !== m && id !== p && !others.includes(id))
+            .map((id) => ({ id, info: inspect(cluster, id) }))
+            // Members following the minister's current appointment.
+            .filter((c) => c.info !== null && c.info.term === inspect(cluster, m)?.term)
+            .sort((a, b) => (b.info!.entries().at(-1)?.index ?? 0) - (a.info!.entries().at(-1)?.index ?? 0) || (a.id < b.id ? -1 : 1));
+          if (clerks === 4 && still.length >= 2 && minister() === m && r.next() < 0.7) {
+            // Or the minister and two clerks split off together: a majority of the ministry
+            // that the president still counts as answering for a moment.
+            const side = [m, ...still.slice(-2).map((c) => c.id)];
+            faults.push(`${t()} split ${side.join(',')} off from every other node`);
+            cluster.partition(side, ids.filter((id) => !side.includes(id)));
+          } else if (still.length > 0 && minister() === m) {
+            faults.push(`${t()} cut minister ${m} off from ${still[0]!.id} too`);
+            cluster.partition([m], [still[0]!.id]);
+          }
+        }
         // Often let the failover play out while the old minister still takes changes.
         if (r.next() < 0.6) await playOut();
       } else if (x < 0.42 && m) {
