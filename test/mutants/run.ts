@@ -5,7 +5,8 @@
 // `npm test`'s own test files catch it, which one, and how fast:
 //
 // - default: runs the mutant's test files with vitest (the same seed sets as `npm test`), in
-//   order, until one fails. A mutant counts as caught only if a test fails within the budget
+//   order, until one fails (with --bail=1, and GOVFS_FAIL_FAST=1 so that the seed loops stop
+//   at their first failing seed). A mutant counts as caught only if a test fails within the budget
 //   (`--budget`, seconds per mutant, default 600): a run still going then (a livelock) is
 //   killed and counts as not caught.
 // - `--sim`: runs `npm run sim -- NAME --seeds N` (default 100) for each simulation meant to
@@ -79,10 +80,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 /** Run a command in `cwd` in a process group of its own; kill the group after `ms`. Calls
  * `onLine` for each line of its standard output. */
-function run(cwd: string, cmd: string, args: string[], ms: number, onLine: (line: string) => void = () => {}): Promise<{ code: number | null; timedOut: boolean; output: string; seconds: number }> {
+function run(cwd: string, cmd: string, args: string[], ms: number, onLine: (line: string) => void = () => {}, env: Record<string, string> = {}): Promise<{ code: number | null; timedOut: boolean; output: string; seconds: number }> {
   const t0 = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1' } });
+    const child = spawn(cmd, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0', NO_COLOR: '1', ...env } });
     running = { pid: child.pid, dir: cwd };
     let output = '';
     let partial = '';
@@ -128,7 +129,8 @@ async function runTests(dir: string, tests: string[], budgetMs: number): Promise
   for (const file of tests) {
     const left = budgetMs - (Date.now() - t0);
     if (left <= 0) break;
-    const r = await run(dir, vitest, ['run', file], left);
+    // Stop at the first failing test, and the seed loops at their first failing seed.
+    const r = await run(dir, vitest, ['run', '--bail=1', file], left, undefined, { GOVFS_FAIL_FAST: '1' });
     if (r.timedOut) return { caught: false, by: `${file} still running after the budget (hangs)`, seconds: (Date.now() - t0) / 1000, detail: '' };
     if (r.code !== 0) {
       // A file that does not even load (the edit broke the syntax) catches nothing.
