@@ -210,7 +210,7 @@ async function main(): Promise<void> {
     const dir = plant(m);
     try {
       if (values.sim) {
-        const sims = m ? m.sims : [...new Set(MUTANTS.flatMap((x) => x.sims))];
+        const sims = m ? m.sims : [...new Set(chosen.flatMap((x) => x.sims))];
         for (const sim of sims) {
           const o = await runSim(dir, sim, seeds, budgetMs);
           const caught = o.failing.length > 0;
@@ -220,7 +220,7 @@ async function main(): Promise<void> {
           say(`${pad(id, 28)} ${pad(sim, 10)} ${pad(list, 34)} ${pad(String(o.failing[0] ?? '-'), 6)} ${o.seconds.toFixed(0)} s${o.firstError ? `  ${o.firstError.slice(0, 100)}` : ''}`);
         }
       } else {
-        const tests = m ? m.tests : [...new Set(MUTANTS.flatMap((x) => x.tests))];
+        const tests = m ? m.tests : [...new Set(chosen.flatMap((x) => x.tests))];
         const o = await runTests(dir, tests, m ? budgetMs : budgetMs * tests.length);
         if (m ? !o.caught : o.caught) bad = true;
         rows.push({ mutant: id, ...o });
