@@ -119,7 +119,9 @@ function run(cwd: string, cmd: string, args: string[], ms: number, onLine: (line
 /** The first line of a vitest failure worth showing. */
 function failureLine(output: string): string {
   const lines = output.split('\n').map((l) => l.trim());
-  const hit = lines.find((l) => /^(AssertionError|Error|TypeError|SyntaxError)\b|invariant violated|expected/.test(l)) ?? lines.find((l) => l.startsWith('FAIL')) ?? '';
+  // A seed loop's failure names its seed and reason ("seed 5: invariant violated: ...").
+  const seed = lines.find((l) => /^[+"'\s-]*"?seed \d+: /.test(l));
+  const hit = seed?.replace(/^[+\s-]*"/, '') ?? lines.find((l) => /^(AssertionError|Error|TypeError|SyntaxError)\b|invariant violated|expected/.test(l)) ?? lines.find((l) => l.startsWith('FAIL')) ?? '';
   return hit.slice(0, 200);
 }
 
