@@ -14,6 +14,7 @@ import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from './raft/shell.js';
+import type { Entry } from './raft/types.js';
 import { MinistryNamespace, isClientOp, type AppliedChanges, type ClientOp, type Outcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { FsError } from '../fs/errors.js';
@@ -33,6 +34,9 @@ export interface RoleStatus {
   applied: number;
   lastIndex: number;
   lastTerm: number;
+  /** Term of the entry at the commit index: the appointment's term once the minister has
+   * committed in it (a majority of the members then hold every committed entry). */
+  commitTerm: number;
   caughtUp: boolean;
   leading: boolean;
 }
@@ -66,6 +70,10 @@ export interface MinistryInspection {
   clients: number;
   /** The last changes this member applied (the simulator checks they lie in its subtree). */
   applied: AppliedChanges;
+  /** The group log's commit index, and its entries held in memory (after any snapshot): for
+   * the simulations' per-step checks that committed entries never diverge. */
+  commit: number;
+  entries: () => readonly Entry[];
 }
 
 export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): MinistryInspection | null } {
@@ -241,6 +249,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         applied: raft.applied,
         lastIndex,
         lastTerm: raft.termAt(lastIndex) ?? 0,
+        commitTerm: raft.termAt(raft.commitIndex) ?? 0,
         caughtUp: raft.caughtUp(),
         leading: raft.softState().role === 'leader',
       } satisfies RoleStatus,
@@ -448,7 +457,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   return {
     inspect() {
       if (!raft) return null;
-      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied };
+      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries() };
     },
     started(ctx) {
       raft = new RaftShell(ctx, {

@@ -204,6 +204,7 @@ export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Read
     applied: roleStatus?.applied ?? 0,
     lastIndex: roleStatus?.lastIndex ?? 0,
     lastTerm: roleStatus?.lastTerm ?? 0,
+    commitTerm: roleStatus?.commitTerm ?? 0,
     caughtUp: roleStatus?.caughtUp ?? false,
     leading: roleStatus?.leading ?? false,
   });

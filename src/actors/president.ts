@@ -36,8 +36,10 @@ interface NodeReport {
   role: string;
   ministry: string;
   groupTerm: number;
+  commit: number;
   lastIndex: number;
   lastTerm: number;
+  commitTerm: number;
   caughtUp: boolean;
   leading: boolean;
 }
@@ -150,8 +152,11 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       // Membership changes one member at a time, and only once the minister follows the
       // current appointment: a minister that missed it (cut off from the cluster log) could
       // otherwise keep committing with a majority of an older member set that no majority of
-      // the new one intersects, and a later fence would not stop it nor see its entries.
-      if (reports.get(m.minister)?.groupTerm !== m.term) return false;
+      // the new one intersects, and a later fence would not stop it nor see its entries. And
+      // only once it has committed an entry of its term: until then the entries committed
+      // before may be held by a bare majority that the change would leave a minority.
+      const r = reports.get(m.minister);
+      if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;
       if (failed.length === 0 && pool.length > 0 && wanted > 0) {
         order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, pool[0]!], clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) is short of clerks: idle ${pool[0]} joins as clerk`, { ministry: m.id, minister: m.minister, newClerk: pool[0], cause: 'shortOfClerks' });
         return true;
@@ -180,8 +185,11 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     const best = atFence
       .map((id) => reports.get(id)!)
       .sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex || (a.id < b.id ? -1 : 1))[0]!;
-    // The members at the fence only: idle nodes join later, one at a time (see above).
-    const clerks = atFence.filter((id) => id !== best.id);
+    // Every member stays, the failed minister too (as a clerk): an entry committed before may
+    // be held by a bare majority that includes members not answering now, and until the new
+    // minister has copied it to a majority of the same set, another failover must still find
+    // it. Failed members go afterwards, one at a time (see above); idle nodes join later.
+    const clerks = members.filter((id) => id !== best.id);
     order(ctx, { order: 'appoint', ministry: m.id, subtree: m.subtree, minister: best.id, clerks, clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) failover: ${best.id} replaces minister ${m.minister}, having the most up-to-date log of ${atFence.join(', ')} (last term ${best.lastTerm}, index ${best.lastIndex})`, { ministry: m.id, oldMinister: m.minister, newMinister: best.id, cause: 'failover' });
     return true;
   };

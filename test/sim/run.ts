@@ -1,6 +1,7 @@
-// `npm run sim -- NAME [--seeds N] [--from S] [--seed S] [--verbose]`: randomized fault
-// schedules of test/sim/NAME.sim.ts over many seeds; prints pass/fail per seed, and for each
-// failure the command that replays it. A simulation module exports:
+// `npm run sim -- NAME [--seeds N] [--from S] [--seed S] [--verbose] [--each]`: randomized
+// fault schedules of test/sim/NAME.sim.ts over many seeds; prints pass/fail per seed (over 50
+// seeds only failures, unless --each), and for each failure the command that replays it.
+// A simulation module exports:
 //   describe: string
 //   runSeed(seed: number, opts: { verbose: boolean }): Promise<{ ok: boolean; error?: string; detail?: string }>
 
@@ -18,7 +19,7 @@ const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { seeds: { type: 'string' }, from: { type: 'string' }, seed: { type: 'string' }, verbose: { type: 'boolean' }, help: { type: 'boolean' } },
+    options: { seeds: { type: 'string' }, from: { type: 'string' }, seed: { type: 'string' }, verbose: { type: 'boolean' }, each: { type: 'boolean' }, help: { type: 'boolean' } },
   });
   const names = readdirSync(here).filter((f) => f.endsWith(`.sim${ext}`)).map((f) => f.slice(0, -`.sim${ext}`.length));
   const name = positionals[0];
@@ -34,7 +35,7 @@ async function main(): Promise<void> {
   for (const seed of seeds) {
     const r = await sim.runSeed(seed, { verbose: values.verbose ?? false });
     if (r.ok) {
-      if (values.verbose || seeds.length <= 50) console.log(`seed ${seed}: pass${r.detail ? ` (${r.detail})` : ''}`);
+      if (values.verbose || values.each || seeds.length <= 50) console.log(`seed ${seed}: pass${r.detail ? ` (${r.detail})` : ''}`);
     } else {
       failed++;
       console.log(`seed ${seed}: FAIL ${r.error ?? ''}\n  replay: npm run sim -- ${name} --seed ${seed} --verbose`);
