@@ -24,7 +24,8 @@ import { parseArgs } from 'node:util';
 import { MUTANTS, type Mutant } from './list.js';
 
 const ROOT = realpathSync(new URL('../..', import.meta.url).pathname);
-const COPIED = ['src', 'test', 'bench', 'bin', 'package.json', 'tsconfig.json', 'vitest.config.ts'];
+// scripts/: bin/govfs builds the command line's bundle with it (test/cli).
+const COPIED = ['src', 'test', 'bench', 'bin', 'scripts', 'package.json', 'tsconfig.json', 'vitest.config.ts'];
 
 interface TestOutcome {
   caught: boolean;
