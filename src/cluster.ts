@@ -15,8 +15,7 @@ import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeSta
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Bridge, BridgeEvent, BridgeTlsOptions } from './net/bridge.js';
-import { parseHostPort } from './net/bridge.js';
-import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, planNodes } from './node-host.js';
+import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, parseListen, planNodes } from './node-host.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
@@ -179,7 +178,7 @@ export class Cluster {
   private static async startThreads(opts: ClusterOptions, seed: number, nodeIds: string[], settings: Omit<NodeConfig, 'id' | 'nodes' | 'addresses'>): Promise<Cluster> {
     const dataDir = opts.dataDir ?? 'govfs-data';
     const owner = opts.owner ?? 'Cluster.start';
-    const listen = typeof opts.listen === 'string' ? listenAddress(opts.listen) : opts.listen;
+    const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
     const lock = lockDataDir(dataDir, owner); // creates the folder if needed
     let threads: ThreadsScheduler;
     try {
@@ -392,13 +391,6 @@ export class Cluster {
   private check(id: string): void {
     if (!this.nodeIds.includes(id)) throw new RuntimeError('ENOENT', `no node ${id} (nodes are ${this.nodeIds.join(', ')})`);
   }
-}
-
-/** 'host:port' (port 0: any free one; '[v6]:port' for IPv6). */
-function listenAddress(spec: string): { host: string; port: number } {
-  const i = spec.lastIndexOf(':');
-  if (i > 0 && spec.slice(i + 1) === '0') return { host: spec.slice(0, i).replace(/^\[|\]$/g, ''), port: 0 };
-  return parseHostPort(spec);
 }
 
 function rejectable(): { promise: Promise<never>; reject: (e: unknown) => void } {

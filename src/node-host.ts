@@ -11,7 +11,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { NodeConfig } from './actors/node.js';
-import { Bridge, type BridgeEvent, type BridgeTlsOptions } from './net/bridge.js';
+import { Bridge, type BridgeEvent, type BridgeTlsOptions, parseHostPort } from './net/bridge.js';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { checkFreeSpace, checkStorage } from './runtime/storage-check.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
@@ -57,6 +57,15 @@ export async function checkLocalStorage(dataDir: string, nodeIds: string[], who:
     envs.set(storageDir, storageName !== undefined);
   }
   for (const [dir, shared] of envs) await checkStorage(dir, { shared, advice });
+}
+
+/** Where to listen: 'host:port', '[v6]:port', or a bare port on 127.0.0.1; port 0 picks any
+ * free one (which a peer address may not). */
+export function parseListen(spec: string): { host: string; port: number } {
+  if (/^\d+$/.test(spec)) return { host: '127.0.0.1', port: Number(spec) };
+  const i = spec.lastIndexOf(':');
+  if (i > 0 && spec.slice(i + 1) === '0') return { host: spec.slice(0, i).replace(/^\[|\]$/g, ''), port: 0 };
+  return parseHostPort(spec);
 }
 
 export interface GatewayOptions {
