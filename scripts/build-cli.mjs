@@ -31,7 +31,7 @@ const SOURCES = ['src', 'bin/cli.ts', 'scripts/build-cli.mjs', 'package.json'];
 
 /** Output name (under dist/cli, without .js) → source. The worker, the storage checker's child
  * and the behaviour modules are found at run time relative to the chunk that starts them
- * (src/runtime/threads.ts, storage-check.ts, src/cluster.ts, src/cluster-main.ts), so they keep
+ * (src/runtime/threads.ts, storage-check.ts, src/cluster.ts), so they keep
  * those relative places. */
 const ENTRIES = {
   cli: 'bin/cli.ts',
@@ -95,7 +95,7 @@ export async function buildCli() {
   const entryFiles = new Set(Object.keys(ENTRIES).flatMap((e) => [join(OUT_DIR, `${e}.js`), join(OUT_DIR, `${e}.js.map`)]));
   const outputs = [...result.outputFiles].sort((a, b) => Number(entryFiles.has(a.path)) - Number(entryFiles.has(b.path)));
   // The protobuf schemas are read at run time next to the registry's chunk (src/net/registry.ts),
-  // and every chunk sits in dist/cli itself, where threads.ts and cluster-main.ts find the
+  // and every chunk sits in dist/cli itself, where threads.ts and cluster.ts find the
   // worker and behaviour entries relative to their own chunk.
   const protoDir = join(ROOT, 'src', 'net', 'proto');
   for (const f of readdirSync(protoDir).filter((n) => n.endsWith('.proto'))) {

@@ -1,27 +1,20 @@
-// `govfs cluster`: a whole GovFS cluster in one process. The main thread runs the threads
-// scheduler (one LocalRuntime per worker thread, nodes placed round-robin on them, each with
-// lmdb storage under DIR/<node id>) and a TCP bridge on its own runtime ("main") that serves
-// clients only: a client's request to `t1#/n2` arrives on main and goes on through the rings;
-// the node's reply, addressed to the client's location, comes back to main (workers send
-// locations they do not know to main) and out over the client's connection.
+// `govfs cluster`: a whole GovFS cluster in one process, a thin wrapper over
+// `Cluster.start({ scheduler: 'threads', listen })` (cluster.ts; placement, storage checks and
+// the client gateway are node-host.ts's). What it adds is the CLI's view of a data folder:
 //
 // DIR/govfs-cluster.json remembers the cluster's shape (node count, static ministries), so that
 // starting it again on the same folder brings the same file system back, and starting it with
 // another shape is refused instead of confusing the stored logs.
 
-import { randomBytes } from 'node:crypto';
+import { randomInt } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
-import { localNodeStorage } from './runtime/storage-lmdb.js';
-import { checkFreeSpace, checkStorage } from './runtime/storage-check.js';
 import type { Logger } from 'pino';
-import type { NodeConfig } from './actors/node.js';
 import { nodesNeeded, staffingProblem } from './actors/cluster-state.js';
-import { Bridge, type BridgeEvent, type BridgeTlsOptions } from './net/bridge.js';
+import { Cluster } from './cluster.js';
+import type { BridgeEvent, BridgeTlsOptions } from './net/bridge.js';
 import { RuntimeError } from './runtime/errors.js';
-import { ThreadsScheduler } from './runtime/threads.js';
 
 export interface LocalClusterOptions {
   /** Nodes (default: as stored in `dataDir`, else 5). */
@@ -66,19 +59,6 @@ function sameMinistries(a: ClusterShape['ministries'], b: ClusterShape['ministri
   return key(a) === key(b);
 }
 
-/** Refuse to start on a full disk or a damaged lmdb file (see storage-check.ts), before any
- * thread opens one. */
-async function checkClusterStorage(dataDir: string, nodes: number): Promise<void> {
-  checkFreeSpace(dataDir, 'govfs cluster');
-  const advice = `stop the cluster and move ${dataDir} aside: its file system state cannot be trusted (a cluster whose nodes share one machine keeps no other copy of it)`;
-  const envs = new Map<string, boolean>();
-  for (let i = 1; i <= nodes; i++) {
-    const { storageDir, storageName } = localNodeStorage(dataDir, `n${i}`);
-    envs.set(storageDir, storageName !== undefined);
-  }
-  for (const [dir, shared] of envs) await checkStorage(dir, { shared, advice });
-}
-
 export class LocalCluster {
   readonly nodeIds: string[];
   readonly addresses: Record<string, string>;
@@ -86,16 +66,15 @@ export class LocalCluster {
   readonly shape: ClusterShape;
   readonly threads: number;
   private constructor(
-    private readonly sched: ThreadsScheduler,
-    private readonly bridge: Bridge,
-    private readonly lock: DataDirLock,
-    init: { nodeIds: string[]; addresses: Record<string, string>; dataDir: string; shape: ClusterShape; threads: number },
+    /** The cluster itself (clients in this process: `cluster.client()`; status). */
+    readonly cluster: Cluster,
+    init: { dataDir: string; shape: ClusterShape },
   ) {
-    this.nodeIds = init.nodeIds;
-    this.addresses = init.addresses;
+    this.nodeIds = cluster.nodeIds;
+    this.addresses = cluster.addresses;
     this.dataDir = init.dataDir;
     this.shape = init.shape;
-    this.threads = init.threads;
+    this.threads = cluster.threadCount;
   }
 
   static async start(opts: LocalClusterOptions): Promise<LocalCluster> {
@@ -119,69 +98,43 @@ export class LocalCluster {
     const shape: ClusterShape = { version: 1, nodes, ministries };
     const threads = opts.threads ?? Math.max(1, Math.min(nodes, availableParallelism()));
     if (!Number.isInteger(threads) || threads < 1) throw new RuntimeError('EINVAL', `--threads must be a positive integer, got ${threads}`);
-
-    const lock = lockDataDir(dataDir, 'govfs cluster'); // creates the folder if needed
-    try {
-      await checkClusterStorage(dataDir, nodes);
-    } catch (e) {
-      lock.release();
-      throw e;
-    }
-    const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-    let sched: ThreadsScheduler;
-    try {
-      sched = await ThreadsScheduler.start({ threads, logger: opts.logger, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
-    } catch (e) {
-      lock.release();
-      throw e;
-    }
-    const nodeIds = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
-    const threadOf = (i: number) => i % threads;
-    const addresses = Object.fromEntries(nodeIds.map((id, i) => [id, `t${threadOf(i)}#/${id}`]));
-    const targets = new Set(Object.values(addresses));
-    const listen = opts.listen ?? { host: '127.0.0.1', port: 7400 };
-    const bridge = new Bridge({
-      runtime: sched.runtime,
-      // No peers: the secret only guards the (unused) peer role.
-      secret: randomBytes(32),
-      listen,
+    const cluster = await Cluster.start({
+      scheduler: 'threads',
+      nodes,
+      threads,
+      dataDir,
+      ministries,
+      // A fresh seed per start, as actors' random numbers on real threads were before.
+      seed: randomInt(2 ** 32),
+      listen: opts.listen ?? { host: '127.0.0.1', port: 7400 },
+      clientToken: opts.clientToken,
       tls: opts.tls,
       logger: opts.logger,
-      onEvent: opts.onBridgeEvent,
-      clients: { token: opts.clientToken, allowTarget: (to) => targets.has(to), welcome: () => ({ nodes: addresses, node: '' }) },
-    }).install();
+      onBridgeEvent: opts.onBridgeEvent,
+      owner: 'govfs cluster',
+      // The CLI says when it serves (servers.ts); a caller here may want the socket at once.
+      waitForReady: false,
+    });
     try {
-      await bridge.start();
       writeFileSync(join(dataDir, SHAPE_FILE), `${JSON.stringify(shape, null, 2)}\n`);
-      for (let i = 0; i < nodes; i++) {
-        const id = nodeIds[i]!;
-        const config: NodeConfig = { id, nodes: nodeIds, addresses, ministries };
-        await sched.spawnRoot(id, { behaviour: 'govfs.node', args: config }, { thread: threadOf(i), ...localNodeStorage(dataDir, id) });
-      }
     } catch (e) {
-      await bridge.stop({ abrupt: true }).catch(() => {});
-      await sched.stop();
-      lock.release();
+      await cluster.stop({ abrupt: true });
       throw e;
     }
-    return new LocalCluster(sched, bridge, lock, { nodeIds, addresses, dataDir, shape, threads });
+    return new LocalCluster(cluster, { dataDir, shape });
   }
 
   /** 'host:port' clients connect to. */
   get address(): string {
-    const a = this.bridge.address;
-    if (!a) return '';
-    return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`;
+    return this.cluster.address;
   }
 
   get clientsConnected(): number {
-    return this.bridge.stats.clientsOpen;
+    return this.cluster.clientsConnected;
   }
 
   /** Close client connections, stop every node (storage closed cleanly), end the threads. */
   async stop(): Promise<void> {
-    await this.bridge.stop();
-    await this.sched.stop();
-    this.lock.release();
+    await this.cluster.stop();
   }
 }

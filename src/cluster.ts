@@ -7,11 +7,15 @@
 //   cluster.kill('n2'); await cluster.restart('n2'); await cluster.stop();
 //
 // Under `sim`, awaiting a client call advances virtual time as far as needed; under `threads`
-// nodes run on worker threads with lmdb storage under `dataDir`.
+// nodes run on worker threads with lmdb storage under `dataDir`, and with `listen` the cluster
+// also serves network clients (`connect()`, the govfs CLI): `govfs cluster` is this. Node ids,
+// configs, placement, storage checks and the client gateway come from node-host.ts.
 
 import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './fs/status.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
+import type { Bridge, BridgeEvent, BridgeTlsOptions } from './net/bridge.js';
+import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, parseListen, planNodes } from './node-host.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
@@ -61,10 +65,20 @@ export interface ClusterOptions {
   failAfterMs?: number;
   /** Forget a client's exactly-once record after this long without requests (default 10 min). */
   clientTtlMs?: number;
-  /** Where the actors log (sim only; default: quiet unless GOVFS_LOG names a level). */
+  /** Where the actors log (default: quiet unless GOVFS_LOG names a level). */
   logger?: Logger;
   /** Wait until the root ministry serves before returning (default true). */
   waitForReady?: boolean;
+  /** Serve network clients on 'host:port' (threads only; port 0 picks a free one, see
+   * `address`). Without it only `client()` reaches the cluster. */
+  listen?: string | { host: string; port: number };
+  /** Network clients must prove this token (default: none needed). */
+  clientToken?: Uint8Array;
+  /** Serve network clients over TLS with this certificate and key. */
+  tls?: BridgeTlsOptions;
+  onBridgeEvent?: (e: BridgeEvent) => void;
+  /** Who holds the data folder (threads), named when another start finds it locked. */
+  owner?: string;
 }
 
 export type { ClusterStatusView, MinistryStatus, NodeStatus };
@@ -93,6 +107,8 @@ export class Cluster {
   private readonly down = new Set<string>();
   /** The data folder's lock (threads scheduler), given up by stop(). */
   private lock: DataDirLock | null = null;
+  /** The bridge serving network clients (threads with `listen`). */
+  private gateway: Bridge | null = null;
 
   private constructor(opts: {
     nodeIds: string[];
@@ -121,55 +137,26 @@ export class Cluster {
     if (staffing) throw new RuntimeError('EINVAL', staffing.needed ? `${staffing.message} (start more nodes, or configure fewer clerks)` : staffing.message);
     const scheduler = opts.scheduler ?? 'sim';
     const seed = opts.seed ?? 1;
-    const nodeIds = Array.from({ length: n }, (_, i) => `n${i + 1}`);
-    const configs = new Map<string, NodeConfig>();
+    const nodeIds = nodeIdsFor(n);
     const virtual = scheduler === 'sim';
     const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
     const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
-    const base = { nodes: nodeIds, rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
+    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
     let cluster: Cluster;
+    if (scheduler !== 'threads' && (opts.listen !== undefined || opts.tls || opts.clientToken)) {
+      throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');
+    }
     if (scheduler === 'sim') {
       const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, maxSteps: opts.maxSteps, ...(opts.logger && { logger: opts.logger }) });
-      const addresses = Object.fromEntries(nodeIds.map((id) => [id, `${id}#/${id}`]));
-      for (const id of nodeIds) {
-        const config: NodeConfig = { ...base, id, addresses };
-        configs.set(id, config);
-        sim.addHost(id, () => nodeBehaviour(config));
-      }
+      const { configs } = planNodes(nodeIds, { kind: 'sim' }, base);
+      for (const [id, config] of configs) sim.addHost(id, () => nodeBehaviour(config));
       // Clients live on a host of their own, so their requests cross the simulated network.
       let self: Cluster | null = null;
       const clientsHost = sim.addHost('clients', () => ({ receive: (_ctx, msg) => self?.toClient(msg) }));
       cluster = new Cluster({ nodeIds, scheduler, sim, threads: null, configs, dataDir: null, clientRuntime: clientsHost.runtime, seed });
       self = cluster;
     } else {
-      const dataDir = opts.dataDir ?? 'govfs-data';
-      const lock = lockDataDir(dataDir, 'Cluster.start'); // creates the folder if needed
-      const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-      let threads: ThreadsScheduler;
-      try {
-        threads = await ThreadsScheduler.start({ threads: opts.threads, seed, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
-      } catch (e) {
-        lock.release();
-        throw e;
-      }
-      const threadOf = new Map(nodeIds.map((id, i) => [id, i % threads.threads]));
-      const addresses = Object.fromEntries(nodeIds.map((id) => [id, `t${threadOf.get(id)}#/${id}`]));
-      let self: Cluster | null = null;
-      threads.runtime.spawnRoot('clients', () => ({ receive: (_ctx, msg) => self?.toClient(msg) }));
-      cluster = new Cluster({ nodeIds, scheduler, sim: null, threads, configs, dataDir, clientRuntime: threads.runtime, seed });
-      cluster.lock = lock;
-      self = cluster;
-      for (const [id, t] of threadOf) cluster.threadOf.set(id, t);
-      try {
-        for (const id of nodeIds) {
-          const config: NodeConfig = { ...base, id, addresses };
-          configs.set(id, config);
-          await cluster.spawnNode(id);
-        }
-      } catch (e) {
-        await cluster.stop();
-        throw e;
-      }
+      cluster = await Cluster.startThreads(opts, seed, nodeIds, base);
     }
     if (opts.waitForReady ?? true) {
       const ok = await cluster.waitFor(async () => {
@@ -183,6 +170,63 @@ export class Cluster {
       }
     }
     return cluster;
+  }
+
+  /** Nodes on worker threads over lmdb storage in `dataDir` (checked before any is opened),
+   * and, with `listen`, a client gateway on the main thread's runtime: a client's request to
+   * `t1#/n2` arrives there and goes on through the rings; the reply comes back the same way. */
+  private static async startThreads(opts: ClusterOptions, seed: number, nodeIds: string[], settings: Omit<NodeConfig, 'id' | 'nodes' | 'addresses'>): Promise<Cluster> {
+    const dataDir = opts.dataDir ?? 'govfs-data';
+    const owner = opts.owner ?? 'Cluster.start';
+    const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
+    const lock = lockDataDir(dataDir, owner); // creates the folder if needed
+    let threads: ThreadsScheduler;
+    try {
+      await checkLocalStorage(dataDir, nodeIds, owner);
+      const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+      threads = await ThreadsScheduler.start({ threads: opts.threads, seed, logger: opts.logger, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
+    } catch (e) {
+      lock.release();
+      throw e;
+    }
+    const plan = planNodes(nodeIds, { kind: 'threads', threads: threads.threads }, settings);
+    let self: Cluster | null = null;
+    threads.runtime.spawnRoot('clients', () => ({ receive: (_ctx, msg) => self?.toClient(msg) }));
+    const cluster = new Cluster({ nodeIds, scheduler: 'threads', sim: null, threads, configs: plan.configs, dataDir, clientRuntime: threads.runtime, seed });
+    cluster.lock = lock;
+    self = cluster;
+    for (const [id, t] of plan.threadOf) cluster.threadOf.set(id, t);
+    try {
+      if (listen) {
+        cluster.gateway = clientGateway(threads.runtime, plan.addresses, { listen, clientToken: opts.clientToken, tls: opts.tls, logger: opts.logger, onBridgeEvent: opts.onBridgeEvent });
+        await cluster.gateway.start();
+      }
+      for (const id of nodeIds) await cluster.spawnNode(id);
+    } catch (e) {
+      await cluster.stop({ abrupt: true });
+      throw e;
+    }
+    return cluster;
+  }
+
+  /** Node id → the address of its root actor. */
+  get addresses(): Record<string, string> {
+    return this.configs.get(this.nodeIds[0]!)!.addresses;
+  }
+
+  /** Worker threads the nodes run on (threads), or 0 (sim). */
+  get threadCount(): number {
+    return this.threads?.threads ?? 0;
+  }
+
+  /** 'host:port' network clients connect to, or '' if the cluster does not serve them. */
+  get address(): string {
+    return this.gateway ? bridgeAddress(this.gateway) : '';
+  }
+
+  /** Network clients connected now. */
+  get clientsConnected(): number {
+    return this.gateway?.stats.clientsOpen ?? 0;
   }
 
   /** Tickets and lease revocations for this process's clients. */
@@ -332,7 +376,13 @@ export class Cluster {
     this.sim.heal();
   }
 
-  async stop(): Promise<void> {
+  /** Close network clients' connections, stop every node (storage closed cleanly), end the
+   * threads, give up the data folder. */
+  async stop(opts: { abrupt?: boolean } = {}): Promise<void> {
+    // Stopping abruptly (after a failed start) goes on past a gateway that fails to stop.
+    const closing = this.gateway?.stop({ abrupt: opts.abrupt });
+    if (opts.abrupt) await closing?.catch(() => {});
+    else await closing;
     if (this.sim) this.sim.stop();
     else await this.threads!.stop();
     this.lock?.release();

@@ -6,8 +6,9 @@
 
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { nodeBehaviour, type NodeConfig } from './actors/node.js';
-import { Bridge, type BridgeEvent, type BridgeTlsOptions, parseHostPort } from './net/bridge.js';
+import { nodeBehaviour } from './actors/node.js';
+import { type Bridge, type BridgeEvent, type BridgeTlsOptions, parseHostPort } from './net/bridge.js';
+import { clientGateway, planNodes } from './node-host.js';
 import { readKeyFile } from './net/key-file.js';
 import { MessageRegistry } from './net/registry.js';
 import { RuntimeError } from './runtime/errors.js';
@@ -96,8 +97,7 @@ export class NodeProcess {
     if (staffing) {
       throw new RuntimeError('EINVAL', staffing.needed ? `${staffing.message} (this node and its --peers): add peers, or give fewer clerks` : staffing.message);
     }
-    const addresses = Object.fromEntries(nodeIds.map((n) => [n, `${n}#/${n}`]));
-    const targets = new Set(Object.values(addresses));
+    const { addresses, configs } = planNodes(nodeIds, { kind: 'process' }, { ministries: opts.ministries });
     const logger = opts.logger ?? defaultLogger();
     const runtime = new LocalRuntime({ location: id, dispatcher: new RealDispatcher(), registry: MessageRegistry.standard(), logger });
     const lock = lockDataDir(opts.dataDir, `govfs node ${id}`);
@@ -112,17 +112,9 @@ export class NodeProcess {
       lock.release();
       throw e;
     }
-    const bridge = new Bridge({
-      runtime,
-      secret: opts.secret,
-      listen: opts.listen,
-      peers,
-      tls: opts.tls,
-      logger,
-      reconnect: { minMs: 50, maxMs: 1000 },
-      onEvent: opts.onBridgeEvent,
-      clients: { token: opts.clientToken, allowTarget: (to) => targets.has(to), welcome: () => ({ nodes: addresses, node: id }) },
-    }).install();
+    const bridge = clientGateway(runtime, addresses, {
+      node: id, secret: opts.secret, peers, listen: opts.listen, clientToken: opts.clientToken, tls: opts.tls, logger, onBridgeEvent: opts.onBridgeEvent,
+    });
     try {
       await bridge.start();
     } catch (e) {
@@ -130,7 +122,7 @@ export class NodeProcess {
       lock.release();
       throw e;
     }
-    const config: NodeConfig = { id, nodes: nodeIds, addresses, ministries: opts.ministries };
+    const config = configs.get(id)!;
     let running = false;
     const onFault = (e: RuntimeError): void => {
       if (!running) return; // found while starting: start() refuses below

@@ -5,19 +5,16 @@ import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { LocalCluster } from '../cluster-main.js';
-import { parseHostPort } from '../net/bridge.js';
 import type { BridgeTlsOptions } from '../net/tls-config.js';
 import { connect } from '../net/client-connect.js';
 import { NodeProcess, parsePeers, readSecretFile } from '../node-main.js';
+import { parseListen } from '../node-host.js';
 import { readToken } from './client-commands.js';
 import { DEFAULT_SERVER, UsageError, intOption, parse, untilSignal } from './usage.js';
 
 function hostPortOption(v: string, name: string): { host: string; port: number } {
   try {
-    if (/^\d+$/.test(v)) return { host: '127.0.0.1', port: Number(v) };
-    const i = v.lastIndexOf(':');
-    if (i > 0 && v.slice(i + 1) === '0') return { host: v.slice(0, i).replace(/^\[|\]$/g, ''), port: 0 };
-    return parseHostPort(v);
+    return parseListen(v);
   } catch {
     throw new UsageError(`--${name} wants host:port, got "${v}"`);
   }
