@@ -29,7 +29,7 @@
 
 import { Cluster } from '../../src/cluster.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
-import { SeededRandom } from '../../src/runtime/random.js';
+import { SeedTree, type SeededRandom } from '../../src/runtime/random.js';
 import type { SimFsyncOptions, SimNetworkOptions } from '../../src/runtime/sim.js';
 import type { GovClient } from '../../src/fs/client.js';
 import { watchOwnership } from './ownership-invariant.js';
@@ -71,7 +71,7 @@ export interface FaultProfile {
 }
 
 export function faultProfile(seed: number): FaultProfile {
-  const r = new SeededRandom(seed, 78);
+  const r = new SeedTree(seed).stream('cluster-sim:profile');
   const network = { minLatencyMs: 0.2, maxLatencyMs: 2 };
   if (r.next() < 0.25) return { network, maxDriftPpm: 0, fsync: {} };
   return {
@@ -199,7 +199,7 @@ function pickTarget(cluster: Cluster, r: SeededRandom, exclude: ReadonlySet<stri
 }
 
 export async function runCluster(seed: number, opts: { clients?: number; opsPerClient?: number; faults?: boolean; verbose?: boolean } = {}): Promise<ClusterRun> {
-  const r = new SeededRandom(seed, 77);
+  const r = new SeedTree(seed).stream('cluster-sim:workload');
   const layout = layoutFor(seed);
   const profile = faultProfile(seed);
   const cluster = await Cluster.start({

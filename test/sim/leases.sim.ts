@@ -9,7 +9,7 @@
 //   npm run sim -- leases --seeds 50
 
 import { Cluster } from '../../src/cluster.js';
-import { SeededRandom } from '../../src/runtime/random.js';
+import { SeedTree } from '../../src/runtime/random.js';
 import type { SimFsyncOptions, SimNetworkOptions } from '../../src/runtime/sim.js';
 import { LeaseInvariant } from '../support/lease-invariant.js';
 
@@ -28,7 +28,7 @@ export const MAX_LEASE_STEPS = 1_000_000;
 
 /** A seed's network, drift bound and disk; a quarter of the seeds have a clean network and disk. */
 export function leaseFaults(seed: number): { network: Partial<SimNetworkOptions>; driftPpm: number; fsync: Partial<SimFsyncOptions> } {
-  const r = new SeededRandom(seed, 92);
+  const r = new SeedTree(seed).stream('leases-sim:profile');
   const network = { minLatencyMs: 0.2, maxLatencyMs: 3 };
   const driftPpm = Math.floor(r.next() * LEASE_DRIFT_PPM);
   if (r.next() < 0.25) return { network, driftPpm, fsync: {} };
@@ -49,7 +49,7 @@ export interface LeaseRunOptions {
 }
 
 export async function runLeases(seed: number, opts: LeaseRunOptions = {}): Promise<{ violations: string[]; granted: number; checks: number; faults: number; lowFaults: string }> {
-  const r = new SeededRandom(seed, 91);
+  const r = new SeedTree(seed).stream('leases-sim:workload');
   const low = leaseFaults(seed);
   const driftPpm = opts.driftPpm ?? (opts.driftAtBound ? LEASE_DRIFT_PPM : low.driftPpm);
   const cluster = await Cluster.start({
