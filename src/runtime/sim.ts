@@ -477,7 +477,8 @@ export class Simulation {
 
   private fail(what: string): never {
     const replay = this.opts.replay ? `; replay: ${this.opts.replay}` : '';
-    throw (this.failure = new RuntimeError('ELOOP', `livelock: ${what} (seed ${this.seed}${replay})`));
+    // The trace hash tells whether a replay ran the same run.
+    throw (this.failure = new RuntimeError('ELOOP', `livelock: ${what} (seed ${this.seed}, trace ${this.traceHash}${replay})`));
   }
 
   /** Run until `promise` settles (or the deadline in virtual ms passes), then return it. */
