@@ -21,7 +21,7 @@ async function attempt(what: string, op: () => Promise<unknown>): Promise<string
 }
 
 /** One run: its trace hash, and how many messages and client results went into it. */
-async function traceRun(seed: number): Promise<{ hash: string; deliveries: number; results: number; faults: string[]; dropped: number; fsyncsFailed: number }> {
+async function traceRun(seed: number, opts: { extraConsumer?: boolean } = {}): Promise<{ hash: string; deliveries: number; results: number; faults: string[]; dropped: number; fsyncsFailed: number }> {
   const hash = createHash('sha256');
   let deliveries = 0;
   const cluster = await Cluster.start({
@@ -40,6 +40,8 @@ async function traceRun(seed: number): Promise<{ hash: string; deliveries: numbe
   const tree = new SeedTree(seed);
   const work = tree.stream('test:workload');
   const schedule = tree.stream('test:faults');
+  // A consumer the run did not have before, drawing all along: it must not shift the others.
+  const extra = opts.extraConsumer ? cluster.sim!.seeds.stream('test:extra') : null;
   const results: string[] = [];
   let running = 2;
   const client = (i: number): Promise<void> => (async () => {
@@ -47,6 +49,7 @@ async function traceRun(seed: number): Promise<{ hash: string; deliveries: numbe
     for (let k = 0; k < 12; k++) {
       const path = `/d${work.int(0, 2)}`;
       const x = work.next();
+      for (let j = 0; j < 10; j++) extra?.u32();
       const what = `w${i} ${cluster.now().toFixed(3)}`;
       if (x < 0.35) results.push(await attempt(`${what} mkdir ${path}`, () => c.mkdir(path, { parents: true })));
       else if (x < 0.7) results.push(await attempt(`${what} create ${path}/f${k}`, () => c.create(`${path}/f${k}`)));
@@ -99,7 +102,7 @@ async function traceRun(seed: number): Promise<{ hash: string; deliveries: numbe
 }
 
 describe('whole-cluster determinism', () => {
-  it('the same seed gives the same trace hash; another seed, another', async () => {
+  it('the same seed gives the same trace hash, also with a new random consumer; another seed, another', async () => {
     const a = await traceRun(11);
     const b = await traceRun(11);
     // The run did something worth hashing: messages, client results, the final read.
@@ -110,6 +113,8 @@ describe('whole-cluster determinism', () => {
     expect(a.dropped).toBeGreaterThan(0);
     expect(a.fsyncsFailed).toBeGreaterThan(0);
     expect(b).toEqual(a);
+    // A new random consumer leaves every other stream, and so the run, as it was.
+    expect(await traceRun(11, { extraConsumer: true })).toEqual(a);
     const c = await traceRun(12);
     expect(c.hash).not.toBe(a.hash);
   }, 60_000);
