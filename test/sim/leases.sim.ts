@@ -48,7 +48,7 @@ export interface LeaseRunOptions {
   driftAtBound?: boolean;
 }
 
-export async function runLeases(seed: number, opts: LeaseRunOptions = {}): Promise<{ violations: string[]; granted: number; checks: number; faults: number; lowFaults: string }> {
+export async function runLeases(seed: number, opts: LeaseRunOptions = {}): Promise<{ violations: string[]; granted: number; checks: number; faults: number; lowFaults: string; traceHash: string }> {
   const r = new SeedTree(seed).stream('leases-sim:workload');
   const low = leaseFaults(seed);
   const driftPpm = opts.driftPpm ?? (opts.driftAtBound ? LEASE_DRIFT_PPM : low.driftPpm);
@@ -126,14 +126,15 @@ export async function runLeases(seed: number, opts: LeaseRunOptions = {}): Promi
   await Promise.all([...workers, chaos]);
   await cluster.stop();
   const lowFaults = `${sim.messagesDropped} lost, ${sim.messagesDuplicated} duplicated, ${sim.fsyncsSlow} slow and ${sim.fsyncsFailed} failed fsyncs, drift ${opts.driftAtBound ? '=' : '≤'}${driftPpm} ppm`;
-  return { violations: inv.violations, granted, checks: inv.checks, faults, lowFaults };
+  return { violations: inv.violations, granted, checks: inv.checks, faults, lowFaults, traceHash: sim.traceHash };
 }
 
 export async function runSeed(seed: number, opts: LeaseRunOptions = {}): Promise<{ ok: boolean; error?: string; detail?: string }> {
   try {
     const run = await runLeases(seed, opts);
-    if (run.violations.length > 0) return { ok: false, error: run.violations.join('; ') };
-    return { ok: true, detail: `${run.granted} leases, ${run.faults} faults; ${run.lowFaults}; ${run.checks} checks` };
+    // The trace hash, so that a replay can be checked to be the run that failed.
+    if (run.violations.length > 0) return { ok: false, error: `${run.violations.join('; ')} (trace ${run.traceHash})` };
+    return { ok: true, detail: `${run.granted} leases, ${run.faults} faults; ${run.lowFaults}; ${run.checks} checks (trace ${run.traceHash})` };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }
