@@ -20,10 +20,10 @@ import { GovClient, type ClientTransport, type GovClientOptions } from './fs/cli
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
-import { SeededRandom } from './runtime/random.js';
+import { SeedTree, type SeededRandom } from './runtime/random.js';
 import type { Logger } from 'pino';
 import type { LocalRuntime } from './runtime/runtime.js';
-import { Simulation, type SimFsyncOptions, type SimNetworkOptions } from './runtime/sim.js';
+import { Simulation, type SimFsyncOptions, type SimNetworkOptions, type SimOptions } from './runtime/sim.js';
 import { ThreadsScheduler } from './runtime/threads.js';
 
 export interface ClusterOptions {
@@ -46,6 +46,8 @@ export interface ClusterOptions {
   maxDriftPpm?: number;
   /** Simulated fsyncs: latency, slow ones, failing ones (sim). */
   fsync?: Partial<SimFsyncOptions>;
+  /** Called for every message the simulated network delivers (sim). */
+  onDeliver?: SimOptions['onDeliver'];
   /** The command that replays this run, for the simulation's errors (sim). */
   replay?: string;
   /** Steps after which the simulation counts as livelocked (sim; default unbounded). */
@@ -127,7 +129,7 @@ export class Cluster {
     this.configs = opts.configs;
     this.dataDir = opts.dataDir;
     this.clientRuntime = opts.clientRuntime;
-    this.random = new SeededRandom(opts.seed, 99);
+    this.random = new SeedTree(opts.seed).stream('clients');
   }
 
   static async start(opts: ClusterOptions = {}): Promise<Cluster> {
@@ -147,7 +149,7 @@ export class Cluster {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');
     }
     if (scheduler === 'sim') {
-      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, maxSteps: opts.maxSteps, ...(opts.logger && { logger: opts.logger }) });
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, onDeliver: opts.onDeliver, maxSteps: opts.maxSteps, ...(opts.logger && { logger: opts.logger }) });
       const { configs } = planNodes(nodeIds, { kind: 'sim' }, base);
       for (const [id, config] of configs) sim.addHost(id, () => nodeBehaviour(config));
       // Clients live on a host of their own, so their requests cross the simulated network.

@@ -51,6 +51,48 @@ export class SeededRandom implements Random {
   }
 }
 
+/**
+ * Streams that predate the seed tree keep the numbers they had, so every existing seed runs
+ * exactly as before (the CI seed sets were sized by measurement against planted bugs).
+ */
+const FIXED_STREAMS: Readonly<Record<string, number>> = {
+  // The simulator: hosts' clock drift and offsets, fsync latency.
+  sim: 1,
+  // The simulated network: loss, duplication, latency.
+  net: 2,
+  // Fsync faults (slow, failed) and the restarts after a failed one.
+  disk: 3,
+  // A Cluster's client ids; each client forks its own stream from it.
+  clients: 99,
+  // The sims' workloads and fault schedules (test/sim).
+  'cluster-sim:workload': 77,
+  'cluster-sim:profile': 78,
+  'leases-sim:workload': 91,
+  'leases-sim:profile': 92,
+};
+
+/**
+ * The seeds of one run, as a tree: a root seed, and a stream for each consumer named by a
+ * stable label ('net', 'disk', 'clients', 'cluster-sim:workload', ...). A stream depends only
+ * on the root and its label, not on which other streams exist or how much they drew, so a new
+ * consumer leaves every other stream as it was. A subtree (child) gives a part of the run,
+ * such as a host, seeds of its own: each host's actors draw ctx.random from
+ * child(hostName).root.
+ */
+export class SeedTree {
+  constructor(readonly root: number) {}
+
+  /** The stream named `label`: the same numbers for the same root and label, every time. */
+  stream(label: string): SeededRandom {
+    return new SeededRandom(this.root, FIXED_STREAMS[label] ?? hashString(label));
+  }
+
+  /** The tree below `label`. */
+  child(label: string): SeedTree {
+    return new SeedTree(hashString(label, this.root));
+  }
+}
+
 /** FIFO queue with O(1) push and shift (arrays shift in O(n)). */
 export class Deque<T> {
   private items: (T | undefined)[] = [];

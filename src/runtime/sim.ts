@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { MessageRegistry, type WireEnvelope } from '../net/registry.js';
 import { RuntimeError } from './errors.js';
 import { MinHeap } from './heap.js';
-import { Deque, SeededRandom, hashString } from './random.js';
+import { Deque, SeedTree, hashString, type SeededRandom } from './random.js';
 import { LocalRuntime, defaultLogger, type ActorCell, type Dispatcher } from './runtime.js';
 import { SimStorage } from './storage-sim.js';
 import type { Cancel, Message, Ref, Spawnable } from './types.js';
@@ -75,6 +75,17 @@ export interface SimOptions {
   replay?: string;
   registry?: MessageRegistry;
   logger?: Logger;
+  /** Called for every message handed to a host, as it arrives (for determinism tests). */
+  onDeliver?: (delivery: SimDelivery) => void;
+}
+
+/** A message the simulated network delivered: when, between which hosts, and its bytes. */
+export interface SimDelivery {
+  time: number;
+  from: string;
+  to: string;
+  type: string;
+  bytes: Uint8Array;
 }
 
 export const RELIABLE_NETWORK: SimNetworkOptions = {
@@ -141,6 +152,8 @@ export interface RunOptions {
 
 export class Simulation {
   readonly seed: number;
+  /** Every stream of this run comes from this tree (see SeedTree). */
+  readonly seeds: SeedTree;
   readonly random: SeededRandom;
   readonly registry: MessageRegistry;
   readonly log: Logger;
@@ -179,9 +192,10 @@ export class Simulation {
   constructor(opts: SimOptions) {
     this.opts = opts;
     this.seed = opts.seed;
-    this.random = new SeededRandom(opts.seed, 1);
-    this.netRandom = new SeededRandom(opts.seed, 2);
-    this.diskRandom = new SeededRandom(opts.seed, 3);
+    this.seeds = new SeedTree(opts.seed);
+    this.random = this.seeds.stream('sim');
+    this.netRandom = this.seeds.stream('net');
+    this.diskRandom = this.seeds.stream('disk');
     this.fsync = { ...DEFAULT_FSYNC, ...(opts.minFsyncMs !== undefined ? { minMs: opts.minFsyncMs } : {}), ...(opts.maxFsyncMs !== undefined ? { maxMs: opts.maxFsyncMs } : {}), ...opts.fsync };
     this.registry = opts.registry ?? MessageRegistry.standard({ verify: true });
     this.log = opts.logger ?? defaultLogger();
@@ -297,7 +311,8 @@ export class Simulation {
       dispatcher,
       registry: this.registry,
       transport: (location, env) => this.transmit(host, location, env),
-      seed: hashString(host.name, this.seed) ^ incarnation,
+      // Each host's actors draw from the host's subtree; a restart gets fresh streams.
+      seed: this.seeds.child(host.name).root ^ incarnation,
       logger: this.log,
     });
     runtime.locationOfThread = () => host.name; // one thread: placement is ignored
@@ -375,6 +390,7 @@ export class Simulation {
           this.messagesDropped++;
           return;
         }
+        this.opts.onDeliver?.({ time: this.time, from: from.name, to: location, type: env.msg.type, bytes });
         to.runtime.deliver(this.registry.decode(bytes, true));
       });
     }
@@ -461,7 +477,8 @@ export class Simulation {
 
   private fail(what: string): never {
     const replay = this.opts.replay ? `; replay: ${this.opts.replay}` : '';
-    throw (this.failure = new RuntimeError('ELOOP', `livelock: ${what} (seed ${this.seed}${replay})`));
+    // The trace hash tells whether a replay ran the same run.
+    throw (this.failure = new RuntimeError('ELOOP', `livelock: ${what} (seed ${this.seed}, trace ${this.traceHash}${replay})`));
   }
 
   /** Run until `promise` settles (or the deadline in virtual ms passes), then return it. */

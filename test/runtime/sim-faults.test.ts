@@ -90,7 +90,7 @@ describe('livelock guards', () => {
     const sim = new Simulation({ seed: 42, replay: 'npm run sim -- x --seed 42', maxStepsPerInstant: 1_000 });
     sim.addHost('h', () => ({ receive: (ctx: Context) => ctx.self.tell('again') }));
     sim.tell('h#/h', 'go');
-    await expect(sim.run({ forMs: 10 })).rejects.toThrow(/livelock: 1000 steps at virtual time .* \(seed 42; replay: npm run sim -- x --seed 42\)/);
+    await expect(sim.run({ forMs: 10 })).rejects.toThrow(/livelock: 1000 steps at virtual time .* \(seed 42, trace [0-9a-f]{16}; replay: npm run sim -- x --seed 42\)/);
     // Failed for good: later runs fail at once rather than spin again.
     await expect(sim.run({ forMs: 10 })).rejects.toThrow(/livelock/);
   });

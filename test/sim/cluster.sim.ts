@@ -29,7 +29,7 @@
 
 import { Cluster } from '../../src/cluster.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
-import { SeededRandom } from '../../src/runtime/random.js';
+import { SeedTree, type SeededRandom } from '../../src/runtime/random.js';
 import type { SimFsyncOptions, SimNetworkOptions } from '../../src/runtime/sim.js';
 import type { GovClient } from '../../src/fs/client.js';
 import { watchOwnership } from './ownership-invariant.js';
@@ -71,7 +71,7 @@ export interface FaultProfile {
 }
 
 export function faultProfile(seed: number): FaultProfile {
-  const r = new SeededRandom(seed, 78);
+  const r = new SeedTree(seed).stream('cluster-sim:profile');
   const network = { minLatencyMs: 0.2, maxLatencyMs: 2 };
   if (r.next() < 0.25) return { network, maxDriftPpm: 0, fsync: {} };
   return {
@@ -199,7 +199,7 @@ function pickTarget(cluster: Cluster, r: SeededRandom, exclude: ReadonlySet<stri
 }
 
 export async function runCluster(seed: number, opts: { clients?: number; opsPerClient?: number; faults?: boolean; verbose?: boolean } = {}): Promise<ClusterRun> {
-  const r = new SeededRandom(seed, 77);
+  const r = new SeedTree(seed).stream('cluster-sim:workload');
   const layout = layoutFor(seed);
   const profile = faultProfile(seed);
   const cluster = await Cluster.start({
@@ -354,15 +354,17 @@ export async function runSeed(seed: number, opts: { verbose: boolean }): Promise
     const { checkHistory } = await import('./cluster-check.js');
     const verdict = checkHistory(run.history, run.subtrees, run.survivors);
     if (opts.verbose) console.log(run.faults.join('\n'));
-    if (run.violations.length > 0) return { ok: false, error: `invariant violated: ${run.violations.join('; ')}` };
-    if (verdict.ok !== true) return { ok: false, error: `history not linearizable: ${verdict.reason}` };
+    // The trace hash, so that a replay can be checked to be the run that failed.
+    const trace = `(trace ${run.traceHash})`;
+    if (run.violations.length > 0) return { ok: false, error: `invariant violated: ${run.violations.join('; ')} ${trace}` };
+    if (verdict.ok !== true) return { ok: false, error: `history not linearizable: ${verdict.reason} ${trace}` };
     const exdev = run.history.filter((h) => !h.output.ok && h.output.code === 'EXDEV').length;
     const lin = run.history.filter((h) => (h.input.op === 'ls' || h.input.op === 'stat') && h.session !== true).length;
     const session = run.history.filter((h) => h.session === true).length;
     const deletes = run.history.filter((h) => h.input.op === 'rmdir' && h.input.recursive === true && h.input.path === '/d' && h.output.ok).length;
     return {
       ok: true,
-      detail: `${run.subtrees.join(' ')}: ${run.history.length} ops (${lin} linearizable and ${session} session reads, ${verdict.unchecked} unchecked, ${exdev} EXDEV, ${deletes} subtree deletes), ${run.faults.length} faults; ${run.lowFaults}; ${run.steps} steps`,
+      detail: `${run.subtrees.join(' ')}: ${run.history.length} ops (${lin} linearizable and ${session} session reads, ${verdict.unchecked} unchecked, ${exdev} EXDEV, ${deletes} subtree deletes), ${run.faults.length} faults; ${run.lowFaults}; ${run.steps} steps ${trace}`,
     };
   } catch (e) {
     return { ok: false, error: (e as Error).message };

@@ -9,7 +9,7 @@
 //   npm run sim -- leases --seeds 50
 
 import { Cluster } from '../../src/cluster.js';
-import { SeededRandom } from '../../src/runtime/random.js';
+import { SeedTree } from '../../src/runtime/random.js';
 import type { SimFsyncOptions, SimNetworkOptions } from '../../src/runtime/sim.js';
 import { LeaseInvariant } from '../support/lease-invariant.js';
 
@@ -28,7 +28,7 @@ export const MAX_LEASE_STEPS = 1_000_000;
 
 /** A seed's network, drift bound and disk; a quarter of the seeds have a clean network and disk. */
 export function leaseFaults(seed: number): { network: Partial<SimNetworkOptions>; driftPpm: number; fsync: Partial<SimFsyncOptions> } {
-  const r = new SeededRandom(seed, 92);
+  const r = new SeedTree(seed).stream('leases-sim:profile');
   const network = { minLatencyMs: 0.2, maxLatencyMs: 3 };
   const driftPpm = Math.floor(r.next() * LEASE_DRIFT_PPM);
   if (r.next() < 0.25) return { network, driftPpm, fsync: {} };
@@ -48,8 +48,8 @@ export interface LeaseRunOptions {
   driftAtBound?: boolean;
 }
 
-export async function runLeases(seed: number, opts: LeaseRunOptions = {}): Promise<{ violations: string[]; granted: number; checks: number; faults: number; lowFaults: string }> {
-  const r = new SeededRandom(seed, 91);
+export async function runLeases(seed: number, opts: LeaseRunOptions = {}): Promise<{ violations: string[]; granted: number; checks: number; faults: number; lowFaults: string; traceHash: string }> {
+  const r = new SeedTree(seed).stream('leases-sim:workload');
   const low = leaseFaults(seed);
   const driftPpm = opts.driftPpm ?? (opts.driftAtBound ? LEASE_DRIFT_PPM : low.driftPpm);
   const cluster = await Cluster.start({
@@ -126,14 +126,15 @@ export async function runLeases(seed: number, opts: LeaseRunOptions = {}): Promi
   await Promise.all([...workers, chaos]);
   await cluster.stop();
   const lowFaults = `${sim.messagesDropped} lost, ${sim.messagesDuplicated} duplicated, ${sim.fsyncsSlow} slow and ${sim.fsyncsFailed} failed fsyncs, drift ${opts.driftAtBound ? '=' : '≤'}${driftPpm} ppm`;
-  return { violations: inv.violations, granted, checks: inv.checks, faults, lowFaults };
+  return { violations: inv.violations, granted, checks: inv.checks, faults, lowFaults, traceHash: sim.traceHash };
 }
 
 export async function runSeed(seed: number, opts: LeaseRunOptions = {}): Promise<{ ok: boolean; error?: string; detail?: string }> {
   try {
     const run = await runLeases(seed, opts);
-    if (run.violations.length > 0) return { ok: false, error: run.violations.join('; ') };
-    return { ok: true, detail: `${run.granted} leases, ${run.faults} faults; ${run.lowFaults}; ${run.checks} checks` };
+    // The trace hash, so that a replay can be checked to be the run that failed.
+    if (run.violations.length > 0) return { ok: false, error: `${run.violations.join('; ')} (trace ${run.traceHash})` };
+    return { ok: true, detail: `${run.granted} leases, ${run.faults} faults; ${run.lowFaults}; ${run.checks} checks (trace ${run.traceHash})` };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }

@@ -119,11 +119,13 @@ export async function runSeed(seed: number, opts: RaftSimOptions = { verbose: fa
     cl.checkAcked();
     return {
       ok: true,
-      detail: `${n} nodes ${mode}${lossy ? ' lossy' : ''}${fsync.slowRate ? `, ${cl.sim.fsyncsSlow} slow and ${cl.sim.fsyncsFailed} failed fsyncs` : ''}, ${cl.acked.length} acked, commit ${cl.stableLeader()?.shell.commitIndex ?? '?'}, ${cl.sim.steps} steps, final ${after.length}`,
+      detail: `${n} nodes ${mode}${lossy ? ' lossy' : ''}${fsync.slowRate ? `, ${cl.sim.fsyncsSlow} slow and ${cl.sim.fsyncsFailed} failed fsyncs` : ''}, ${cl.acked.length} acked, commit ${cl.stableLeader()?.shell.commitIndex ?? '?'}, ${cl.sim.steps} steps, final ${after.length} (trace ${cl.sim.traceHash})`,
     };
   } catch (e) {
     const err = e as Error;
     const tail = c && opts.verbose ? `\n${c.log.slice(-30).join('\n')}\n${c.describeNodes()}` : '';
-    return { ok: false, error: `${err.message}${opts.verbose ? `\n${err.stack ?? ''}` : ''}${tail}` };
+    // The trace hash, so that a replay can be checked to be the run that failed.
+    const trace = c && !err.message.includes('trace ') ? ` (trace ${c.sim.traceHash})` : '';
+    return { ok: false, error: `${err.message}${trace}${opts.verbose ? `\n${err.stack ?? ''}` : ''}${tail}` };
   }
 }
