@@ -58,27 +58,35 @@ async function traceRun(seed: number, opts: { extraConsumer?: boolean } = {}): P
     }
     running--;
   })();
-  // Kill, restart, partition and heal while the clients run: at most one node down.
+  // Kill, cut off, restart and heal in turn while the clients run (the seed picks the nodes and
+  // the moments), so every run has each kind of fault, however soon the clients are done: at
+  // most one node down and one cut off.
   const faultLoop = (async () => {
     let down: string | null = null;
-    while (running > 0) {
+    for (let turn = 0; running > 0 || turn < 4; turn++) {
       await cluster.runFor(schedule.int(200, 500));
-      const x = schedule.next();
       const id = cluster.nodeIds[schedule.int(0, cluster.nodeIds.length - 1)]!;
       let fault: string;
-      if (x < 0.3 && down === null) {
+      const kind = (['kill', 'isolate', 'restart', 'heal'] as const)[turn % 4]!;
+      if (kind === 'kill') {
         fault = `kill ${id}`;
         down = id;
         await cluster.kill(id);
-      } else if (x < 0.55 && down !== null) {
+      } else if (kind === 'restart' && down !== null) {
         fault = `restart ${down}`;
         await cluster.restart(down);
         down = null;
-      } else if (x < 0.8) {
-        // One node cut off at a time: a majority can always serve.
+      } else if (kind === 'isolate' && down === null) {
         fault = `isolate ${id}`;
         cluster.heal();
         cluster.partition([id], cluster.nodeIds.filter((n) => n !== id));
+      } else if (kind === 'isolate') {
+        // With a node down, cut off one of the others from the rest but for the downed one:
+        // a majority (3 of 5) still serves.
+        const other = cluster.nodeIds.find((n) => n !== down)!;
+        fault = `isolate ${other}`;
+        cluster.heal();
+        cluster.partition([other], cluster.nodeIds.filter((n) => n !== other && n !== down));
       } else {
         fault = 'heal';
         cluster.heal();
