@@ -110,7 +110,7 @@ export const MUTANTS: Mutant[] = [
     id: 'raft-commit-old-term',
     what: "a leader commits an earlier term's entry by counting replicas (Raft figure 8)",
     edits: [{ file: CORE, find: 'if (n <= this.log.committed || this.log.term(n) !== this.term) return;', replace: 'if (n <= this.log.committed) return;' }],
-    tests: ['test/sim/raft-seeds.test.ts'],
+    tests: ['test/raft/figure8.test.ts', 'test/sim/raft-seeds.test.ts'],
     sims: ['raft'],
   },
   {
