@@ -65,7 +65,7 @@ export const MUTANTS: Mutant[] = [
     id: 'lease-no-drift',
     what: "members treat a write lease as over at its holder's nominal expiry, without the drift allowance",
     edits: [{ file: 'src/actors/leases.ts', find: 'return l.since + l.ttlMs + maxDriftMs;', replace: 'return l.since + l.ttlMs;' }],
-    tests: ['test/sim/leases-seeds.test.ts', 'test/cluster/leases.test.ts'],
+    tests: ['test/cluster/leases.test.ts', 'test/sim/leases-seeds.test.ts'],
     sims: ['leases'],
   },
   {
