@@ -51,7 +51,7 @@ export const MUTANTS: Mutant[] = [
     id: 'president-restaff-early',
     what: 'the president changes a ministry\'s members before its minister has committed in its term',
     edits: [{ file: PRESIDENT, find: 'if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;', replace: 'if (r?.groupTerm !== m.term) return false;' }],
-    tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
+    tests: ['test/cluster/failover.test.ts', 'test/sim/president-seeds.test.ts'],
     sims: ['president'],
   },
   {
