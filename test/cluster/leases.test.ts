@@ -168,6 +168,37 @@ describe('leases (sim)', () => {
     await cluster.stop();
   });
 
+  // The drift allowance itself (leases.ts: members count a write lease valid for ttl + drift
+  // from when its grant or renewal committed, by their own clocks). The lease is taken after the
+  // new minister's grace period, so that no waiting at the minister adds a margin of its own:
+  // the holder counts from its request, the grantor from the commit a round trip later. With
+  // the holder's clock slow and the grantor's fast, each by half the bound, the holder's
+  // 1,000 ms last 1,025.6 ms of real time and the grantor's 1,000 ms only 975.6 ms: without the
+  // allowance the successor gets the range about 47 ms before the holder stops.
+  it.each([51, 52, 53])('seed %i: a cut-off holder with clocks at the drift bound stops before a conflicting write lease is granted', async (seed) => {
+    const { cluster, inv, client } = await setup(seed);
+    await (await client('w0').open('/f', { mode: 'write' })).release();
+    const rate = LEASE.leaseDriftMs / LEASE.leaseTtlMs / 2;
+    const a = client('a');
+    const la = await a.open('/f', { mode: 'write' });
+    const aClock = () => cluster.sim!.host('a').runtime.dispatcher.now();
+    for (const id of cluster.nodeIds) cluster.sim!.setClockRate(id, 1 + rate);
+    cluster.sim!.setClockRate('a', 1 - rate);
+    cluster.partition(['a'], cluster.nodeIds);
+    // When, in true time, a's lease runs out by a's own (slow) clock.
+    const aStops = cluster.now() + (la.lease.expiresAt - aClock()) / (1 - rate);
+    const lb = await client('b').open('/f', { mode: 'write', deadlineMs: 10_000 });
+    const bHas = cluster.now();
+    expect(lb.lease.token).toBeGreaterThan(la.lease.token);
+    expect(la.valid(aClock()), 'a still holds its lease by its own clock when b gets the range').toBe(false);
+    expect(bHas).toBeGreaterThanOrEqual(aStops);
+    await cluster.runFor(100);
+    // Checked on every simulator step: never two conflicting leases valid by their holders' clocks.
+    expect(inv.violations).toEqual([]);
+    expect(inv.checks).toBeGreaterThan(100);
+    await cluster.stop();
+  });
+
   // The worst case the bound allows: the holder's clock slow, every grantor's fast, each by
   // half of leaseDriftMs / leaseTtlMs (2.5% here); a cut-off holder runs its lease out while
   // another client waits for it. At the bound the invariant holds; at three times it does not

@@ -51,7 +51,7 @@ export const MUTANTS: Mutant[] = [
     id: 'president-restaff-early',
     what: 'the president changes a ministry\'s members before its minister has committed in its term',
     edits: [{ file: PRESIDENT, find: 'if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;', replace: 'if (r?.groupTerm !== m.term) return false;' }],
-    tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
+    tests: ['test/cluster/failover.test.ts', 'test/sim/president-seeds.test.ts'],
     sims: ['president'],
   },
   {
@@ -65,7 +65,7 @@ export const MUTANTS: Mutant[] = [
     id: 'lease-no-drift',
     what: "members treat a write lease as over at its holder's nominal expiry, without the drift allowance",
     edits: [{ file: 'src/actors/leases.ts', find: 'return l.since + l.ttlMs + maxDriftMs;', replace: 'return l.since + l.ttlMs;' }],
-    tests: ['test/sim/leases-seeds.test.ts', 'test/cluster/leases.test.ts'],
+    tests: ['test/cluster/leases.test.ts', 'test/sim/leases-seeds.test.ts'],
     sims: ['leases'],
   },
   {
@@ -110,7 +110,7 @@ export const MUTANTS: Mutant[] = [
     id: 'raft-commit-old-term',
     what: "a leader commits an earlier term's entry by counting replicas (Raft figure 8)",
     edits: [{ file: CORE, find: 'if (n <= this.log.committed || this.log.term(n) !== this.term) return;', replace: 'if (n <= this.log.committed) return;' }],
-    tests: ['test/sim/raft-seeds.test.ts'],
+    tests: ['test/raft/figure8.test.ts', 'test/sim/raft-seeds.test.ts'],
     sims: ['raft'],
   },
   {
