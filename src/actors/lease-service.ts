@@ -21,7 +21,7 @@ import { rangesOverlap } from '../fs/leases.js';
 import type { MinistryRecord } from './cluster-state.js';
 import { NO_MINISTER } from './cluster-state.js';
 import { MinistryNamespace } from './ministry-namespace.js';
-import type { RaftShell } from './raft/shell.js';
+import type { RaftShell } from '../raft/shell.js';
 import { ReadLeaseTable, type LeaseGrant, type LeaseSettings, type WriteLeaseState } from './leases.js';
 
 type Reply = (msg: Message) => void;

@@ -13,7 +13,7 @@
 import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
-import { RaftShell, type AppliedEntry } from './raft/shell.js';
+import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import { MinistryNamespace, isClientOp, type AppliedChanges, type ClientOp, type Outcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { FsError } from '../fs/errors.js';
