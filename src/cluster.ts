@@ -9,10 +9,10 @@
 // Under `sim`, awaiting a client call advances virtual time as far as needed; under `threads`
 // nodes run on worker threads with lmdb storage under `dataDir`.
 
-import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './fs/status.js';
+import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './client/status.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
-import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
+import { GovClient, type ClientTransport, type GovClientOptions } from './client/gov-client.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';

@@ -7,7 +7,7 @@ import pino, { type Logger } from 'pino';
 import { LocalCluster } from '../cluster-main.js';
 import { parseHostPort } from '../net/bridge.js';
 import type { BridgeTlsOptions } from '../net/tls-config.js';
-import { connect } from '../net/client-connect.js';
+import { connect } from '../client/connect.js';
 import { NodeProcess, parsePeers, readSecretFile } from '../node-main.js';
 import { readToken } from './client-commands.js';
 import { DEFAULT_SERVER, UsageError, intOption, parse, untilSignal } from './usage.js';

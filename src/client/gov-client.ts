@@ -7,10 +7,10 @@
 // Pure: it talks through a `ClientTransport`, so the same client runs in process, over the
 // network, and under the simulator (where the transport's time is virtual).
 
-import type { LeaseMode } from './leases.js';
-import { FsError, type FsErrorData } from './errors.js';
-import { checkPath } from './path.js';
-import { SubtreeMap } from './subtree-map.js';
+import type { LeaseMode } from '../fs/leases.js';
+import { FsError, type FsErrorData } from '../fs/errors.js';
+import { checkPath } from '../fs/path.js';
+import { SubtreeMap } from '../fs/subtree-map.js';
 
 export interface MinistryInfo {
   id: string;
