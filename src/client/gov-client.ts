@@ -7,7 +7,7 @@
 // Pure: it talks through a `ClientTransport`, so the same client runs in process, over the
 // network, and under the simulator (where the transport's time is virtual).
 
-import type { LeaseMode } from '../fs/leases.js';
+import type { LeaseMode } from '../fs/ranges.js';
 import { FsError, type FsErrorData } from '../fs/errors.js';
 import { checkPath } from '../fs/path.js';
 import { SubtreeMap } from '../fs/subtree-map.js';
