@@ -19,7 +19,7 @@ import { DEFAULT_LEASES } from './leases.js';
 import { FsError } from '../fs/errors.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { FsRequestMessage } from '../client/gov-client.js';
+import type { FsRequestMessage } from '../fs/requests.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 
 /** A client silent this long has its session here ended (default). */
