@@ -14,7 +14,7 @@
 // Goals (issue 5): uncontended acquire p50 ≤ 1 ms; lock-by-row faster than whole-file for
 // every W ≥ 2.
 
-import type { GovClient } from '../src/fs/client.js';
+import type { GovClient } from '../src/client/gov-client.js';
 import { progress, startTarget } from './target.js';
 
 const MBPS = 200;

@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ThreadsScheduler } from '../src/runtime/threads.js';
-import type { RaftNodeArgs } from '../src/actors/raft/node.js';
+import type { RaftNodeArgs } from '../test/raft/kv-node.js';
 
 export const describe = 'Raft group on threads + lmdb (fsync): entries/s and commit latency, 3 and 5 members, 1 and many proposers, vs the thesis';
 
@@ -149,7 +149,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   const many = Number(opts.proposers ?? 256);
   const seconds = Number(opts.seconds ?? (quick ? 1.5 : 4));
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-  const sched = await ThreadsScheduler.start({ threads, modules: [new URL(`../src/actors/raft/node${ext}`, import.meta.url)] });
+  const sched = await ThreadsScheduler.start({ threads, modules: [new URL(`../test/raft/kv-node${ext}`, import.meta.url)] });
   const rows: RaftBenchRow[] = [];
   const allDirs: string[] = [];
   let fsType = 'unknown';

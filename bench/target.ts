@@ -5,9 +5,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from '../src/cluster.js';
-import type { GovClient } from '../src/fs/client.js';
-import type { ClusterStatusView } from '../src/fs/status.js';
-import { connect } from '../src/net/client-connect.js';
+import type { GovClient } from '../src/client/gov-client.js';
+import type { ClusterStatusView } from '../src/client/status.js';
+import { connect } from '../src/client/connect.js';
 
 export interface BenchTarget {
   client(): Promise<GovClient>;

@@ -38,7 +38,7 @@ const ENTRIES = {
   'thread-worker': 'src/runtime/thread-worker.ts',
   'storage-check-child': 'src/runtime/storage-check-child.ts',
   'actors/node': 'src/actors/node.ts',
-  'actors/demo': 'src/actors/demo.ts',
+  'demo/ring': 'src/demo/ring.ts',
 };
 
 /** Old chunks of earlier builds are deleted after this long (a running process may still

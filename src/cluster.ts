@@ -11,12 +11,12 @@
 // also serves network clients (`connect()`, the govfs CLI): `govfs cluster` is this. Node ids,
 // configs, placement, storage checks and the client gateway come from node-host.ts.
 
-import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './fs/status.js';
+import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './client/status.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Bridge, BridgeEvent, BridgeTlsOptions } from './net/bridge.js';
 import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, parseListen, planNodes } from './node-host.js';
-import { GovClient, type ClientTransport, type GovClientOptions } from './fs/client.js';
+import { GovClient, type ClientTransport, type GovClientOptions } from './client/gov-client.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';

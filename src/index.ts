@@ -2,10 +2,10 @@
 // network), and the actor runtime it is built on.
 
 export { Cluster, type ClusterOptions, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './cluster.js';
-export { GovClient, LeaseHandle, type DirEntry, type Stat, type OpenOptions, type LeaseInfo, type ReadOptions, type TicketInfo } from './fs/client.js';
+export { GovClient, LeaseHandle, type DirEntry, type Stat, type OpenOptions, type LeaseInfo, type ReadOptions, type TicketInfo } from './client/gov-client.js';
 export { FsError, type FsErrorCode, type FsErrorData } from './fs/errors.js';
 export { shellQuote, escapeText } from './fs/names.js';
-export { ConnectError, ConnectionRefusedError, connect, type ConnectOptions, type RemoteGovClient } from './net/client-connect.js';
+export { ConnectError, ConnectionRefusedError, connect, type ConnectOptions, type RemoteGovClient } from './client/connect.js';
 export { clientIdentity, clientIdOf, type ClientIdentity } from './net/client-identity.js';
 export type { BridgeTlsOptions, ClientTlsOptions } from './net/tls-config.js';
 export { registerBehaviour } from './runtime/runtime.js';

@@ -17,11 +17,11 @@
 
 import type { Context, Message } from '../runtime/types.js';
 import type { FsErrorData } from '../fs/errors.js';
-import { rangesOverlap } from '../fs/leases.js';
+import { rangesOverlap } from '../fs/ranges.js';
 import type { MinistryRecord } from './cluster-state.js';
 import { NO_MINISTER } from './cluster-state.js';
 import { MinistryNamespace } from './ministry-namespace.js';
-import type { RaftShell } from './raft/shell.js';
+import type { RaftShell } from '../raft/shell.js';
 import { ReadLeaseTable, type LeaseGrant, type LeaseSettings, type WriteLeaseState } from './leases.js';
 
 type Reply = (msg: Message) => void;

@@ -22,7 +22,7 @@
 // different nodes may disagree over one lease period. So a grantor always thinks a lease valid
 // at least as long as its holder does, as long as the drift bound holds.
 
-import { rangesOverlap, type LeaseMode } from '../fs/leases.js';
+import { rangesOverlap, type LeaseMode } from '../fs/ranges.js';
 import type { FsErrorData } from '../fs/errors.js';
 
 export interface LeaseSettings {

@@ -2,7 +2,7 @@
 // clients' completion records, as the group log's state machine. Log entries are the
 // namespace's own ops, JSON-encoded; results go back to the proposing client.
 
-import type { ClientOp as WireOp } from '../fs/client.js';
+import type { ClientOp as WireOp } from '../fs/requests.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
 import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';

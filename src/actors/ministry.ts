@@ -13,14 +13,14 @@
 import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
-import { RaftShell, type AppliedEntry } from './raft/shell.js';
-import type { Entry } from './raft/types.js';
+import { RaftShell, type AppliedEntry } from '../raft/shell.js';
+import type { Entry } from '../raft/types.js';
 import { MinistryNamespace, isClientOp, type AppliedChanges, type ClientOp, type Outcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { FsError } from '../fs/errors.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { FsRequestMessage } from '../fs/client.js';
+import type { FsRequestMessage } from '../fs/requests.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 
 /** A client silent this long has its session here ended (default). */

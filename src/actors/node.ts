@@ -11,7 +11,7 @@
 // the presidency on to an idle node, so that an election never costs a ministry its staff; with
 // no idle node it holds both roles.
 
-import { RaftShell, type AppliedEntry } from './raft/shell.js';
+import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import { ClusterState, NO_MINISTER, decodeOrder, encodeOrder, type ClusterOrder, type MinistryRecord } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { ministryBehaviour, type RoleStatus } from './ministry.js';

@@ -16,7 +16,7 @@
 
 import type { ClusterOrder, ClusterState, MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
-import type { ProposeResult } from './raft/index.js';
+import type { ProposeResult } from '../raft/index.js';
 import type { Behaviour, Context } from '../runtime/types.js';
 
 export interface PresidentServices {

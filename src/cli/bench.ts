@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { RemoteGovClient } from '../net/client-connect.js';
+import type { RemoteGovClient } from '../client/connect.js';
 import { CLIENT_OPTIONS, openClient, table } from './client-commands.js';
 import { intOption, parse } from './usage.js';
 

@@ -6,11 +6,11 @@
 // hold bidi controls, and older data control characters, which must not act on the terminal.
 
 import { posix } from 'node:path';
-import type { DirEntry, Stat } from '../fs/client.js';
+import type { DirEntry, Stat } from '../client/gov-client.js';
 import { FsError } from '../fs/errors.js';
 import { escapeJson, escapeText, shellQuote } from '../fs/names.js';
 import { parseHostPort } from '../net/bridge.js';
-import { connect, type ClusterStatusView, type RemoteGovClient } from '../net/client-connect.js';
+import { connect, type ClusterStatusView, type RemoteGovClient } from '../client/connect.js';
 import { cliPath, notADirectory } from './paths.js';
 import { DEFAULT_SERVER, UsageError, intOption, parse, stdio, type Options, type Out } from './usage.js';
 

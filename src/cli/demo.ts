@@ -13,8 +13,8 @@ export async function demoCommand(argv: string[], help: string): Promise<void> {
   const threads = intOption(values.threads, 'threads') ?? Math.max(2, availableParallelism());
   const dataDir = resolve(values.data ?? 'govfs-data-demo');
   mkdirSync(dataDir, { recursive: true });
-  // The behaviours' module: beside this file's folder in the sources, in dist/cli/actors/ in the bundle.
-  const module = import.meta.url.endsWith('.ts') ? new URL('../actors/demo.ts', import.meta.url) : new URL('./actors/demo.js', import.meta.url);
+  // The behaviours' module: src/demo/ring.ts in the sources, dist/cli/demo/ring.js in the bundle.
+  const module = import.meta.url.endsWith('.ts') ? new URL('../demo/ring.ts', import.meta.url) : new URL('./demo/ring.js', import.meta.url);
   const sched = await ThreadsScheduler.start({ threads, modules: [module] });
   const names = Array.from({ length: threads }, (_, i) => `demo${i}`);
   const address = (i: number) => `t${i}#/${names[i]}`;

@@ -6,7 +6,7 @@ import { join, resolve } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { LocalCluster } from '../cluster-main.js';
 import type { BridgeTlsOptions } from '../net/tls-config.js';
-import { connect } from '../net/client-connect.js';
+import { connect } from '../client/connect.js';
 import { NodeProcess, parsePeers, readSecretFile } from '../node-main.js';
 import { parseListen } from '../node-host.js';
 import { readToken } from './client-commands.js';

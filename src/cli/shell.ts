@@ -7,7 +7,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createInterface, type Interface } from 'node:readline';
-import type { DirEntry } from '../fs/client.js';
+import type { DirEntry } from '../client/gov-client.js';
 import { escapeText, hasUnsafeChars, shellQuote } from '../fs/names.js';
 import { CLIENT_OPTIONS, fsMessage, openClient, runners } from './client-commands.js';
 import { cliPath } from './paths.js';

@@ -1,5 +1,5 @@
 // The bridge handshake, shared by node links (src/net/node-links.ts), the client gateway
-// (src/net/client-gateway.ts) and the client end (src/net/client-conn.ts): the Hello, Auth and
+// (src/net/client-gateway.ts) and the client end (src/client/connection.ts): the Hello, Auth and
 // Goodbye messages (src/net/proto/bridge.proto), the challenge-response proof over both nonces,
 // and the checks every Hello gets. Design: docs/bridge.md, "Handshake".
 

@@ -6,7 +6,7 @@
 // Usage: node storage-check-child.(ts|js) DIR own|shared
 
 import { open, type RootDatabase } from 'lmdb';
-import { decodeSegment } from '../actors/raft/log-store.js';
+import { decodeSegment } from '../raft/log-store.js';
 import { unseal } from './sealed.js';
 import { decodeKey } from './storage-lmdb.js';
 

@@ -57,6 +57,6 @@ describe('the bundled command line', () => {
   });
 
   it('the worker entry and the behaviour modules sit where the threads scheduler looks for them', () => {
-    for (const f of ['thread-worker.js', 'actors/node.js', 'actors/demo.js', 'proto/govfs.proto']) expect(() => readFileSync(join(DIST, f)), f).not.toThrow();
+    for (const f of ['thread-worker.js', 'actors/node.js', 'demo/ring.js', 'proto/govfs.proto']) expect(() => readFileSync(join(DIST, f)), f).not.toThrow();
   });
 });

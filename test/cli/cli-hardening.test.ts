@@ -8,7 +8,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/net/client-connect.js';
+import { connect } from '../../src/client/connect.js';
 import { GOVFS, GovfsProcess, freePorts, govfs } from './helpers.js';
 
 let dir: string;

@@ -9,7 +9,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type RemoteGovClient } from '../../src/net/client-connect.js';
+import { connect, type RemoteGovClient } from '../../src/client/connect.js';
 import { fill, smallTmpfs } from '../support/tmpfs.js';
 import { GovfsProcess, nodePlan, until } from './helpers.js';
 import { mkdtempSync, readdirSync } from 'node:fs';

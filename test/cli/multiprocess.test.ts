@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type ClusterStatusView, type RemoteGovClient } from '../../src/net/client-connect.js';
+import { connect, type ClusterStatusView, type RemoteGovClient } from '../../src/client/connect.js';
 import { GovfsProcess, govfs, nodePlan, until } from './helpers.js';
 
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];

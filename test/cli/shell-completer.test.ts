@@ -4,7 +4,7 @@
 import { PassThrough } from 'node:stream';
 import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import type { DirEntry } from '../../src/fs/client.js';
+import type { DirEntry } from '../../src/client/gov-client.js';
 import { makeCompleter, words } from '../../src/cli/shell.js';
 
 /** A listing that answers after a while, as the cluster does. */

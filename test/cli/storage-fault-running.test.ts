@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { connect } from '../../src/net/client-connect.js';
+import { connect } from '../../src/client/connect.js';
 import { NodeProcess } from '../../src/node-main.js';
 import { CorruptStorageError } from '../../src/runtime/sealed.js';
 import { until } from './helpers.js';

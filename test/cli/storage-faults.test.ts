@@ -8,8 +8,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeSegment, segmentKey } from '../../src/actors/raft/log-store.js';
-import { EntryKind, type Entry } from '../../src/actors/raft/types.js';
+import { encodeSegment, segmentKey } from '../../src/raft/log-store.js';
+import { EntryKind, type Entry } from '../../src/raft/types.js';
 import { seal } from '../../src/runtime/sealed.js';
 import { checkStorage } from '../../src/runtime/storage-check.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';

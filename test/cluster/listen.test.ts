@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/cluster.js';
-import { connect } from '../../src/net/client-connect.js';
+import { connect } from '../../src/client/connect.js';
 
 let dir: string;
 let cluster: Cluster;

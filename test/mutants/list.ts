@@ -23,7 +23,7 @@ export interface Mutant {
 
 const PRESIDENT = 'src/actors/president.ts';
 const MINISTRY = 'src/actors/ministry.ts';
-const CORE = 'src/actors/raft/core.ts';
+const CORE = 'src/raft/core.ts';
 
 export const MUTANTS: Mutant[] = [
   {
@@ -102,7 +102,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'raft-ack-before-fsync',
     what: 'a follower acknowledges appended entries before they are synced',
-    edits: [{ file: 'src/actors/raft/shell.ts', find: "const EARLY = new Set<string>(['govfs.raft.AppendEntries',", replace: "const EARLY = new Set<string>(['govfs.raft.AppendResponse', 'govfs.raft.AppendEntries'," }],
+    edits: [{ file: 'src/raft/shell.ts', find: "const EARLY = new Set<string>(['govfs.raft.AppendEntries',", replace: "const EARLY = new Set<string>(['govfs.raft.AppendResponse', 'govfs.raft.AppendEntries'," }],
     tests: ['test/sim/raft-seeds.test.ts'],
     sims: ['raft'],
   },

@@ -5,7 +5,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BridgeClientOptions } from '../../src/net/bridge.js';
-import { ClientConnection } from '../../src/net/client-conn.js';
+import { ClientConnection } from '../../src/client/connection.js';
 import { FrameKind, frameBytes } from '../../src/net/frame.js';
 import { EnvelopeKind, type WireEnvelope } from '../../src/net/registry.js';
 import type { Behaviour, Context, Message } from '../../src/runtime/types.js';

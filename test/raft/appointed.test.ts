@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EntryKind } from '../../src/actors/raft/index.js';
+import { EntryKind } from '../../src/raft/index.js';
 import { Manual, enc } from './manual.js';
 
 const APPOINTED = { mode: 'appointed' as const };

@@ -3,7 +3,7 @@
 // of its test (this file runs in its own process).
 
 import { describe, expect, it } from 'vitest';
-import { RaftCore, type Heartbeat, type RequestVote } from '../../src/actors/raft/index.js';
+import { RaftCore, type Heartbeat, type RequestVote } from '../../src/raft/index.js';
 import { InvariantError, Sim } from './harness.js';
 
 type Method = (this: unknown, ...args: unknown[]) => unknown;

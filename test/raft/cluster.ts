@@ -11,8 +11,8 @@
 //   - commit and applied never decrease within an incarnation, the durable commit never
 //     decreases across incarnations, and acknowledged proposals are committed with their term.
 
-import { EntryKind, type Entry, type Ready, type SoftState } from '../../src/actors/raft/index.js';
-import { raftNodeBehaviour, type RaftNodeArgs, type RaftNodeHandle } from '../../src/actors/raft/node.js';
+import { EntryKind, type Entry, type Ready, type SoftState } from '../../src/raft/index.js';
+import { raftNodeBehaviour, type RaftNodeArgs, type RaftNodeHandle } from './kv-node.js';
 import { Simulation, type SimNetworkOptions, type SimOptions } from '../../src/runtime/sim.js';
 
 export class InvariantViolation extends Error {}

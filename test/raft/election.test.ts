@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EntryKind, RaftCore, type RaftMessage, type RequestVote } from '../../src/actors/raft/index.js';
+import { EntryKind, RaftCore, type RaftMessage, type RequestVote } from '../../src/raft/index.js';
 import { Manual } from './manual.js';
 
 const isType =

@@ -6,7 +6,7 @@
 // all prior entries are committed indirectly because of the Log Matching Property."
 
 import { describe, expect, it } from 'vitest';
-import { EntryKind, type Entry, type RaftMessage } from '../../src/actors/raft/index.js';
+import { EntryKind, type Entry, type RaftMessage } from '../../src/raft/index.js';
 import { Manual, enc } from './manual.js';
 
 const IDS = ['s1', 's2', 's3', 's4', 's5'];

@@ -17,7 +17,7 @@ import {
   type ReadState,
   type Ready,
   type Snapshot,
-} from '../../src/actors/raft/index.js';
+} from '../../src/raft/index.js';
 
 // ---- seeded randomness -------------------------------------------------------------------
 

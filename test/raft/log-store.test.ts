@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import { SimStorage } from '../../src/runtime/storage-sim.js';
 import { SeededRandom } from '../../src/runtime/random.js';
-import { appendOps, compactOps, decodeSegment, encodeSegment, loadEntries, segmentKey } from '../../src/actors/raft/log-store.js';
+import { appendOps, compactOps, decodeSegment, encodeSegment, loadEntries, segmentKey } from '../../src/raft/log-store.js';
 import { CorruptStorageError, isSealed } from '../../src/runtime/sealed.js';
-import { EntryKind, type Entry } from '../../src/actors/raft/types.js';
+import { EntryKind, type Entry } from '../../src/raft/types.js';
 
 const entry = (index: number, term: number): Entry => ({ index, term, kind: EntryKind.Normal, data: new TextEncoder().encode(`${index}@${term}`) });
 const show = (es: readonly Entry[]): string[] => es.map((e) => `${e.index}:${e.term}:${new TextDecoder().decode(e.data)}`);

@@ -2,7 +2,7 @@
 // Each node has a shell that follows the Ready contract (persist, then send to the outbox,
 // then apply, then advance).
 
-import { RaftCore, type DurableState, type Entry, type RaftConfig, type RaftMessage, type Ready, type ReadState } from '../../src/actors/raft/index.js';
+import { RaftCore, type DurableState, type Entry, type RaftConfig, type RaftMessage, type Ready, type ReadState } from '../../src/raft/index.js';
 import { Prng, Store, dec, enc } from './harness.js';
 
 export { enc, dec };

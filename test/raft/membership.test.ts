@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyConfChange, decodeConfChange, encodeConfChange, EntryKind } from '../../src/actors/raft/index.js';
+import { applyConfChange, decodeConfChange, encodeConfChange, EntryKind } from '../../src/raft/index.js';
 import { Manual, enc } from './manual.js';
 
 function settleTicks(c: Manual, n: number, drop: Parameters<Manual['settle']>[0] = () => false): void {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RaftCore } from '../../src/actors/raft/index.js';
+import { RaftCore } from '../../src/raft/index.js';
 import { Manual } from './manual.js';
 
 describe('linearizable reads (ReadIndex)', () => {

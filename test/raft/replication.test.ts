@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EntryKind, RaftCore, type AppendEntries, type Entry, type RaftMessage } from '../../src/actors/raft/index.js';
+import { EntryKind, RaftCore, type AppendEntries, type Entry, type RaftMessage } from '../../src/raft/index.js';
 import { Manual, dec, enc } from './manual.js';
 
 const appends = (ms: RaftMessage[], to?: string): AppendEntries[] =>

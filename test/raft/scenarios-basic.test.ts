@@ -4,7 +4,7 @@
 // liveness and the scenario's own promises.
 
 import { describe, expect, it } from 'vitest';
-import type { RaftMessage } from '../../src/actors/raft/index.js';
+import type { RaftMessage } from '../../src/raft/index.js';
 import { Sim } from './harness.js';
 import { converge, seeds, terms } from './scenarios.js';
 

@@ -3,7 +3,7 @@
 // every event; the assertions here check what each scenario promises.
 
 import { describe, expect, it } from 'vitest';
-import { EntryKind, type Entry, type RaftMessage } from '../../src/actors/raft/index.js';
+import { EntryKind, type Entry, type RaftMessage } from '../../src/raft/index.js';
 import { Sim, enc } from './harness.js';
 import { Manual } from './manual.js';
 import { converge, seeds } from './scenarios.js';

@@ -1,7 +1,7 @@
 // Multi-seed scenarios for snapshots, membership changes and appointed mode (Group Raft).
 
 import { describe, expect, it } from 'vitest';
-import type { ConfChangeOp, RaftMessage } from '../../src/actors/raft/index.js';
+import type { ConfChangeOp, RaftMessage } from '../../src/raft/index.js';
 import { Sim, enc } from './harness.js';
 import { converge, seeds } from './scenarios.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { InstallSnapshot, RaftMessage, SnapshotResponse } from '../../src/actors/raft/index.js';
+import type { InstallSnapshot, RaftMessage, SnapshotResponse } from '../../src/raft/index.js';
 import { Manual, dec, enc } from './manual.js';
 
 const chunks = (ms: RaftMessage[], to?: string): InstallSnapshot[] =>

@@ -4,7 +4,7 @@
 
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { RAFT_MESSAGE_TYPES, RaftCore, isValidMessage, type RaftMessage } from '../../src/actors/raft/index.js';
+import { RAFT_MESSAGE_TYPES, RaftCore, isValidMessage, type RaftMessage } from '../../src/raft/index.js';
 import { PROTO_PATH, Sim, enc, wireRoundTrip } from './harness.js';
 import { converge } from './scenarios.js';
 

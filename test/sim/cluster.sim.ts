@@ -31,7 +31,7 @@ import { Cluster } from '../../src/cluster.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
 import { SeedTree, type SeededRandom } from '../../src/runtime/random.js';
 import type { SimFsyncOptions, SimNetworkOptions } from '../../src/runtime/sim.js';
-import type { GovClient } from '../../src/fs/client.js';
+import type { GovClient } from '../../src/client/gov-client.js';
 import { watchOwnership } from './ownership-invariant.js';
 
 export const describe = 'a cluster of three ministries (or one) under crashes, restarts and partitions; history checked for linearizability per ministry';

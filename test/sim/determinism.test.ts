@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/cluster.js';
-import type { GovClient } from '../../src/fs/client.js';
+import type { GovClient } from '../../src/client/gov-client.js';
 import { SeedTree } from '../../src/runtime/random.js';
 
 async function attempt(what: string, op: () => Promise<unknown>): Promise<string> {

@@ -4,7 +4,7 @@
 // (possibly drifting) clock.
 
 import type { Cluster } from '../../src/cluster.js';
-import type { GovClient, LeaseHandle } from '../../src/fs/client.js';
+import type { GovClient, LeaseHandle } from '../../src/client/gov-client.js';
 
 interface Holder {
   client: GovClient;

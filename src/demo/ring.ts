@@ -1,4 +1,4 @@
-// A small demonstration of the runtime until the GovFS roles exist: one "demo node" per
+// `govfs demo` (src/cli/demo.ts): a small demonstration of the actor runtime, one "demo node" per
 // worker thread, passing a token around a ring of nodes through the ring-buffer mailboxes,
 // and counting laps in its durable storage so a restart picks up where it stopped.
 

@@ -1,7 +1,7 @@
 // A GovClient over the network: `connect(['host:port', ...])` returns a GovClient that works
 // exactly like the in-process one (same class, same retries, redirects and exactly-once
 // sequence numbers) over a ClientTransport that sends every request over one client
-// connection (src/net/client-conn.ts) to one of the given servers. The server passes requests
+// connection (src/client/connection.ts) to one of the given servers. The server passes requests
 // for nodes it does not host on to them (`govfs node`), or onto the worker threads
 // (`govfs cluster`). When the connection breaks the next request reconnects, trying the
 // servers in turn; requests in flight fail with a retryable error and GovClient retries them.
@@ -23,14 +23,14 @@
 //   await fs.mkdir('/x'); console.log(await fs.ls('/'));
 //   console.log(await fs.status()); await fs.close();
 
-import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from '../fs/status.js';
-import { GovClient, type ClientTransport, type TicketInfo } from '../fs/client.js';
+import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './status.js';
+import { GovClient, type ClientTransport, type TicketInfo } from './gov-client.js';
 import { RuntimeError } from '../runtime/errors.js';
-import { ClientConnection, ConnectionRefusedError, type Welcome } from './client-conn.js';
-import { type ClientIdentity, clientIdentity } from './client-identity.js';
-import { readKeyFile } from './key-file.js';
-import type { TypedMessage } from './registry.js';
-import { type ClientTlsOptions, loadClientTls } from './tls-config.js';
+import { ClientConnection, ConnectionRefusedError, type Welcome } from './connection.js';
+import { type ClientIdentity, clientIdentity } from '../net/client-identity.js';
+import { readKeyFile } from '../net/key-file.js';
+import type { TypedMessage } from '../net/registry.js';
+import { type ClientTlsOptions, loadClientTls } from '../net/tls-config.js';
 
 export interface ConnectOptions {
   /** The cluster's client token (bytes, or a string). */

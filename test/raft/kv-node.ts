@@ -3,10 +3,10 @@
 // the benchmark; registered as 'govfs.raft.node' for the threads scheduler (args:
 // RaftNodeArgs, structured-clonable).
 
-import { registerBehaviour } from '../../runtime/runtime.js';
-import type { Behaviour, Context } from '../../runtime/types.js';
-import { RaftShell, type AppliedEntry, type StateMachine } from './shell.js';
-import type { SoftState } from './types.js';
+import { registerBehaviour } from '../../src/runtime/runtime.js';
+import type { Behaviour, Context } from '../../src/runtime/types.js';
+import { RaftShell, type AppliedEntry, type StateMachine } from '../../src/raft/shell.js';
+import type { SoftState } from '../../src/raft/types.js';
 
 export interface RaftNodeArgs {
   id: string;
@@ -101,7 +101,7 @@ export interface RaftNodeHooks {
   started?(h: RaftNodeHandle): void;
   stopped?(h: RaftNodeHandle): void;
   onApplied?(h: RaftNodeHandle, e: AppliedEntry): void;
-  onPersisted?: (h: RaftNodeHandle, r: import('./types.js').Ready, synced: boolean) => void;
+  onPersisted?: (h: RaftNodeHandle, r: import('../../src/raft/types.js').Ready, synced: boolean) => void;
 }
 
 type ClientMsg =

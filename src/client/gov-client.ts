@@ -7,49 +7,13 @@
 // Pure: it talks through a `ClientTransport`, so the same client runs in process, over the
 // network, and under the simulator (where the transport's time is virtual).
 
-import type { LeaseMode } from './leases.js';
-import { FsError, type FsErrorData } from './errors.js';
-import { checkPath } from './path.js';
-import { SubtreeMap } from './subtree-map.js';
+import type { LeaseMode } from '../fs/ranges.js';
+import { FsError } from '../fs/errors.js';
+import { checkPath } from '../fs/path.js';
+import { SubtreeMap } from '../fs/subtree-map.js';
+import type { ClientOp, FsReplyMessage, FsRequestMessage, MinistryInfo, TicketInfo } from '../fs/requests.js';
 
-export interface MinistryInfo {
-  id: string;
-  subtree: string;
-  minister: string;
-  clerks: string[];
-  term: number;
-  down: boolean;
-}
-
-export interface FsRequestMessage {
-  type: 'govfs.fs.FsRequest';
-  clientId: string;
-  seq: number;
-  opJson: string;
-  path: string;
-  lastSeen: number;
-  linearizable: boolean;
-  ticketTo: string;
-  mutation: boolean;
-  acked: number;
-}
-
-export interface FsReplyMessage {
-  ok: boolean;
-  resultJson?: string;
-  error?: FsErrorData | null;
-  redirect?: MinistryInfo[];
-  index?: number;
-  term?: number;
-  ministry?: string;
-}
-
-export interface TicketInfo {
-  seq: number;
-  index: number;
-  term: number;
-  ministry: string;
-}
+export type { ClientOp, FsReplyMessage, FsRequestMessage, MinistryInfo, TicketInfo };
 
 export interface ClientTransport {
   /** Ask node `node`; rejects (with an error whose `code` is ETIMEDOUT, ENOENT, ...) when no
@@ -92,15 +56,6 @@ export interface ReadOptions {
   linearizable?: boolean;
 }
 
-/** The ops a client sends; the minister stamps them with the log's time when it proposes. */
-export type ClientOp =
-  | { op: 'mkdir'; path: string; parents?: boolean }
-  | { op: 'create'; path: string }
-  | { op: 'rm'; path: string }
-  | { op: 'rmdir'; path: string; recursive?: boolean }
-  | { op: 'rename'; from: string; to: string }
-  | { op: 'ls'; path: string }
-  | { op: 'stat'; path: string };
 
 export type { LeaseMode };
 

@@ -27,11 +27,11 @@
 //     applied everything its leader reported committed and heard from the leader within a
 //     heartbeat interval.
 
-import type { Cancel, Context } from '../../runtime/types.js';
-import { IntTable } from '../../runtime/int-table.js';
-import { prefixed } from '../../runtime/storage.js';
-import { CorruptStorageError } from '../../runtime/sealed.js';
-import type { Storage, StorageOp } from '../../runtime/storage.js';
+import type { Cancel, Context } from '../runtime/types.js';
+import { IntTable } from '../runtime/int-table.js';
+import { prefixed } from '../runtime/storage.js';
+import { CorruptStorageError } from '../runtime/sealed.js';
+import type { Storage, StorageOp } from '../runtime/storage.js';
 import { RaftCore } from './core.js';
 import { appendOps, clearOps, compactOps, loadEntries, decodeSnapshot, encodeSnapshot, json, parse } from './log-store.js';
 import { describeRaftEvent } from './events.js';

@@ -12,8 +12,8 @@
 // before seals existed still load. The shell's other values (snapshot, hard state, term starts)
 // are encoded at the end of this file, sealed the same way.
 
-import { CorruptStorageError, SEAL_HEADER_BYTES, isSealed, seal, sealReserved, unseal } from '../../runtime/sealed.js';
-import type { Storage, StorageOp } from '../../runtime/storage.js';
+import { CorruptStorageError, SEAL_HEADER_BYTES, isSealed, seal, sealReserved, unseal } from '../runtime/sealed.js';
+import type { Storage, StorageOp } from '../runtime/storage.js';
 import { EntryKind, type Entry, type Membership, type Snapshot } from './types.js';
 
 const te = new TextEncoder();

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../../src/cluster-main.js';
-import { connect } from '../../src/net/client-connect.js';
+import { connect } from '../../src/client/connect.js';
 
 let dir: string;
 let cluster: LocalCluster;

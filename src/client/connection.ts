@@ -20,12 +20,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { RuntimeError } from '../runtime/errors.js';
 import { IntTable } from '../runtime/int-table.js';
-import { Refusal, refusalCode } from './admission.js';
-import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './handshake.js';
-import { type ClientIdentity, clientIdentity, identityTranscript } from './client-identity.js';
-import { FrameDecoder, FrameError, FrameKind, frameBytes } from './frame.js';
-import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from './registry.js';
-import { type ClientTlsOptions, clientTls } from './tls-config.js';
+import { Refusal, refusalCode } from '../net/admission.js';
+import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from '../net/handshake.js';
+import { type ClientIdentity, clientIdentity, identityTranscript } from '../net/client-identity.js';
+import { FrameDecoder, FrameError, FrameKind, frameBytes } from '../net/frame.js';
+import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from '../net/registry.js';
+import { type ClientTlsOptions, clientTls } from '../net/tls-config.js';
 
 export interface ClientConnOptions {
   /** The cluster's client token, if it has one. */
