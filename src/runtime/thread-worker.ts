@@ -14,6 +14,8 @@ import { RingInbox, RingSender, type ThreadRings } from './ring-channel.js';
 import { LocalRuntime } from './runtime.js';
 import type { Storage } from './storage.js';
 import { LmdbStorage } from './storage-lmdb.js';
+import { storageFaultMessage } from './storage-check.js';
+import { isCorruptStorageError } from './sealed.js';
 import type { NamedBehaviour } from './types.js';
 
 export interface WorkerBoot {
@@ -77,6 +79,13 @@ const runtime = new LocalRuntime({
 });
 const storages = new Map<string, Storage>();
 runtime.storageForHost = (host) => storages.get(host);
+// A value found corrupt (or a full disk) by any actor of a node fails that node's storage.
+runtime.onActorFailure = (path, error) => {
+  const root = runtime.cells.get(`/${path.split('/')[1]}`);
+  const storage = root && storages.get(root.host);
+  const fatal = isCorruptStorageError(error) || (error instanceof RuntimeError && error.code === 'ENOSPC');
+  if (fatal && storage instanceof LmdbStorage) storage.fail(error);
+};
 const inbox = new RingInbox(
   registry,
   boot.rings.incoming.filter((r): r is NonNullable<typeof r> => r !== null),
@@ -91,7 +100,13 @@ const control: WorkerControl = {
     const host = opts.host ?? name;
     let storage: Storage | undefined;
     if (opts.storageDir) {
-      storage = opts.storageName === undefined ? LmdbStorage.open(opts.storageDir) : LmdbStorage.openShared(opts.storageDir, opts.storageName);
+      const lmdb = opts.storageName === undefined ? LmdbStorage.open(opts.storageDir) : LmdbStorage.openShared(opts.storageDir, opts.storageName);
+      const dir = opts.storageDir;
+      // As govfs node does: a node whose storage fails (a full disk, a value failing its
+      // checksum) says so once; its storage refuses every later read and write, so the node
+      // acknowledges, votes and serves nothing more, and the others carry on.
+      lmdb.onFault((e) => process.stderr.write(`govfs: node ${host}: ${storageFaultMessage(dir, e)}\n`));
+      storage = lmdb;
       storages.set(host, storage);
     }
     return runtime.spawnRoot(name, spec, { host, storage }).address;
