@@ -64,8 +64,10 @@ function main(): void {
     if (mode === 'own') walk(root, '', report);
     else {
       // The main database of a shared environment names one database per node.
-      for (const key of root.getKeys({})) {
-        const name = decodeKey(key as Buffer);
+      // Names first: opening a database while a cursor still walks the main one can find the
+      // read transaction renewed under it (MDB_BAD_TXN), which is no damage of the file.
+      const names = [...root.getKeys({})].map((key) => decodeKey(key as Buffer));
+      for (const name of names) {
         walk(root.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' }) as RootDatabase<Buffer, Buffer>, name, report);
       }
     }
