@@ -14,6 +14,9 @@
 // at most.
 // Nothing polls: waiters are woken by applied log entries, releases, and timers set for the
 // exact moment a conflicting lease stops being valid or a deadline passes.
+//
+// Over 600 lines for now: decisions and I/O are still interleaved here; the architecture issue
+// (15, point 2) makes it a pure lease core and a thin shell, which splits it.
 
 import type { Context, Message } from '../runtime/types.js';
 import type { FsErrorData } from '../fs/errors.js';

@@ -51,6 +51,10 @@
 //     by expiring records only after the client's session has lapsed (with a margin for clock
 //     drift), and the client starts a new session, with a new id, when it finds its own lapsed.
 // A record holds at most as many results as the client had requests in flight.
+//
+// Over 600 lines for now: the state machine, its exactly-once table and its canonical snapshot
+// must change together (equal states, equal bytes); the snapshot codec is the next cut
+// (architecture issue 15, point 3).
 
 import { FsError, fsErrors, isFsErrorCode, type FsErrorData } from './errors.js';
 import { formatPath, isAncestor, isStoredName, parsePath } from './path.js';

@@ -48,6 +48,10 @@
 // least as up-to-date as those of a majority of members, and should appoint every reachable
 // member at once so they stop accepting the old leader. After a restart a node is a follower
 // until it is appointed again.
+//
+// One file on purpose: Raft's rules (election, replication, commitment, ReadIndex, appointed
+// mode, membership) read one another's state at every step, as in the paper's Figure 2; split,
+// each rule would be a jump away from the state it guards.
 
 import { RaftLog } from './log.js';
 import {

@@ -26,6 +26,10 @@
 //     node first saw its commit index reach the entry; caughtUp() says whether the node has
 //     applied everything its leader reported committed and heard from the leader within a
 //     heartbeat interval.
+//
+// Over 600 lines for now: the shell's persistence ordering (fsync before acknowledging) and its
+// message batching share one drain loop; splitting the snapshot transfer out is the next cut
+// (architecture issue 15, point 3).
 
 import type { Cancel, Context } from '../runtime/types.js';
 import { IntTable } from '../runtime/int-table.js';

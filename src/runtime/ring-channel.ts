@@ -44,6 +44,9 @@
 // ringbuf.js 0.4 has a zero-copy write API (`writeCallbackWithOffset`) but no zero-copy read API,
 // so the consumer reads ring memory in place through views on ringbuf.js's documented layout
 // (checked at construction) and advances the read index itself, as `pop` would.
+//
+// Over 600 lines for now: the ring's producer and consumer share one memory layout and its
+// doorbell protocol, kept side by side so that a change to one is seen against the other.
 
 import { RingBuffer } from 'ringbuf.js';
 import { DirectWriter } from '../net/direct-writer.js';
