@@ -15,7 +15,7 @@
 
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Bridge } from '../src/net/bridge.js';
-import { MessageRegistry } from '../src/net/registry.js';
+import { MessageRegistry } from '../src/wire/registry.js';
 import { RealDispatcher } from '../src/runtime/real-dispatcher.js';
 import { LocalRuntime } from '../src/runtime/runtime.js';
 import './actors.js';

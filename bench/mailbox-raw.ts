@@ -15,7 +15,7 @@ import { cpus } from 'node:os';
 import { resolve as resolvePath } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MessageChannel, type MessagePort, Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from '../src/net/registry.js';
+import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from '../src/wire/registry.js';
 import {
   DEFAULT_RING_CAPACITY,
   RingInbox,

@@ -94,10 +94,10 @@ export async function buildCli() {
   });
   const entryFiles = new Set(Object.keys(ENTRIES).flatMap((e) => [join(OUT_DIR, `${e}.js`), join(OUT_DIR, `${e}.js.map`)]));
   const outputs = [...result.outputFiles].sort((a, b) => Number(entryFiles.has(a.path)) - Number(entryFiles.has(b.path)));
-  // The protobuf schemas are read at run time next to the registry's chunk (src/net/registry.ts),
+  // The protobuf schemas are read at run time next to the registry's chunk (src/wire/registry.ts),
   // and every chunk sits in dist/cli itself, where threads.ts and cluster.ts find the
   // worker and behaviour entries relative to their own chunk.
-  const protoDir = join(ROOT, 'src', 'net', 'proto');
+  const protoDir = join(ROOT, 'src', 'wire', 'proto');
   for (const f of readdirSync(protoDir).filter((n) => n.endsWith('.proto'))) {
     const dest = join(OUT_DIR, 'proto', f);
     mkdirSync(dirname(dest), { recursive: true });

@@ -10,7 +10,7 @@ import { nodeBehaviour } from './actors/node.js';
 import { type Bridge, type BridgeEvent, type BridgeTlsOptions, parseHostPort } from './net/bridge.js';
 import { clientGateway, planNodes } from './node-host.js';
 import { readKeyFile } from './net/key-file.js';
-import { MessageRegistry } from './net/registry.js';
+import { MessageRegistry } from './wire/registry.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
 import { RealDispatcher } from './runtime/real-dispatcher.js';

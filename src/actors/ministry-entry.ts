@@ -13,7 +13,7 @@
 
 import { FsError } from '../fs/errors.js';
 import type { ClientOp, MutationOp } from '../fs/namespace.js';
-import { utf8Slice, utf8Write } from '../runtime/bytes.js';
+import { utf8Slice, utf8Write } from '../wire/bytes.js';
 
 export const CLIENT_CHANGE_TAG = 0x01;
 

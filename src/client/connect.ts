@@ -29,7 +29,7 @@ import { RuntimeError } from '../runtime/errors.js';
 import { ClientConnection, ConnectionRefusedError, type Welcome } from './connection.js';
 import { type ClientIdentity, clientIdentity } from '../net/client-identity.js';
 import { readKeyFile } from '../net/key-file.js';
-import type { TypedMessage } from '../net/registry.js';
+import type { TypedMessage } from '../wire/registry.js';
 import { type ClientTlsOptions, loadClientTls } from '../net/tls-config.js';
 
 export interface ConnectOptions {

@@ -23,8 +23,8 @@ import { IntTable } from '../runtime/int-table.js';
 import { Refusal, refusalCode } from '../net/admission.js';
 import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from '../net/handshake.js';
 import { type ClientIdentity, clientIdentity, identityTranscript } from '../net/client-identity.js';
-import { FrameDecoder, FrameError, FrameKind, frameBytes } from '../net/frame.js';
-import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from '../net/registry.js';
+import { FrameDecoder, FrameError, FrameKind, frameBytes } from '../wire/frame.js';
+import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from '../wire/registry.js';
 import { type ClientTlsOptions, clientTls } from '../net/tls-config.js';
 
 export interface ClientConnOptions {

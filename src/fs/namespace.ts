@@ -59,7 +59,7 @@
 import { FsError, fsErrors, isFsErrorCode, type FsErrorData } from './errors.js';
 import { formatPath, isAncestor, isStoredName, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
-import { ByteReader, ByteWriter } from '../runtime/bytes.js';
+import { ByteReader, ByteWriter } from '../wire/bytes.js';
 import { IntTable } from '../runtime/int-table.js';
 
 export type NodeKind = 'dir' | 'file';

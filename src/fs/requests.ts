@@ -1,5 +1,5 @@
 // The file-system requests clients send and ministries answer: the typed form of the
-// govfs.fs.FsRequest / FsReply messages (src/net/proto/govfs.proto), whose operation travels as
+// govfs.fs.FsRequest / FsReply messages (src/wire/proto/govfs.proto), whose operation travels as
 // JSON (`opJson`, a ClientOp) validated by the namespace on arrival. Shared by the client
 // library (src/client/gov-client.ts) and the ministries (src/actors/ministry.ts), so neither
 // imports the other.

@@ -21,7 +21,7 @@
 // connects, so a WarnLimiter lets through only the first few warnings per remote address and
 // then one summary (how many more, which codes, the last reason) per interval.
 
-import { FrameError } from './frame.js';
+import { FrameError } from '../wire/frame.js';
 
 /** Why a node refused a connection (govfs.bridge.Refusal in bridge.proto). */
 export const Refusal = {

@@ -3,7 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { LocalRuntime } from '../runtime/runtime.js';
-import type { EnvelopeKind, MessageRegistry } from './registry.js';
+import type { EnvelopeKind, MessageRegistry } from '../wire/registry.js';
 import type { BridgeTlsOptions } from './tls-config.js';
 
 export interface BridgeClientOptions {

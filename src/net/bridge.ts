@@ -26,11 +26,11 @@ import { AdmissionError, Refusal, SlotTable, WarnLimiter, addressKey, refusalOf 
 import type { BridgeEvent, BridgeOptions, BridgeStats, PeerInfo } from './bridge-types.js';
 import { linkInfo } from './bridge-types.js';
 import { ClientGateway } from './client-gateway.js';
-import { FrameError, FrameKind } from './frame.js';
+import { FrameError, FrameKind } from '../wire/frame.js';
 import { BRIDGE_PROTOCOL_VERSION, HANDSHAKE_MAX_FRAME_BYTES, LOCATION_RE, decodeAuth, decodeGoodbye, decodeHello, goodbyeFrame, helloFrame } from './handshake.js';
 import { type CloseOptions, Conn, ConnState, type LinkHost, type Peer } from './link.js';
 import { NodeLinks } from './node-links.js';
-import type { MessageRegistry, WireEnvelope } from './registry.js';
+import type { MessageRegistry, WireEnvelope } from '../wire/registry.js';
 import { type BridgeTls, bridgeTls } from './tls-config.js';
 
 export type { BridgeClientOptions, BridgeEvent, BridgeOptions, BridgeStats, PeerInfo } from './bridge-types.js';

@@ -10,11 +10,11 @@ import { RuntimeError } from '../runtime/errors.js';
 import { SlotTable } from './admission.js';
 import { type BridgeClientOptions, CLIENT_MESSAGE_TYPES, type PeerInfo, linkInfo } from './bridge-types.js';
 import { clientIdOf, identityTranscript, verifyIdentity } from './client-identity.js';
-import { FrameError } from './frame.js';
+import { FrameError } from '../wire/frame.js';
 import { type AuthMsg, CLIENT_PROOF_LOCATION, type Hello, authFrame, checkHelloIds, handshakeProof, proofMatches } from './handshake.js';
 import { type Conn, ConnState, type LinkHost, type Peer } from './link.js';
 import type { ClientSide } from './node-links.js';
-import { EnvelopeKind, type WireEnvelope } from './registry.js';
+import { EnvelopeKind, type WireEnvelope } from '../wire/registry.js';
 
 /** A client's unanswered ask stops counting against its in-flight limit after this long. */
 const CLIENT_ASK_EXPIRY_MS = 30_000;

@@ -1,14 +1,14 @@
 // The bridge handshake, shared by node links (src/net/node-links.ts), the client gateway
 // (src/net/client-gateway.ts) and the client end (src/client/connection.ts): the Hello, Auth and
-// Goodbye messages (src/net/proto/bridge.proto), the challenge-response proof over both nonces,
+// Goodbye messages (src/wire/proto/bridge.proto), the challenge-response proof over both nonces,
 // and the checks every Hello gets. Design: docs/bridge.md, "Handshake".
 
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { RuntimeError } from '../runtime/errors.js';
-import { FrameError, FrameKind, frameBytes } from './frame.js';
-import { protoPath } from './registry.js';
+import { FrameError, FrameKind, frameBytes } from '../wire/frame.js';
+import { protoPath } from '../wire/registry.js';
 
 export const BRIDGE_PROTOCOL_VERSION = 1;
 /** Largest frame accepted before a connection is authenticated. */

@@ -9,9 +9,9 @@ import type { Logger } from 'pino';
 import type { LocalRuntime } from '../runtime/runtime.js';
 import type { Refusal } from './admission.js';
 import type { BridgeEvent, BridgeStats } from './bridge-types.js';
-import { FrameDecoder, FrameEncoder } from './frame.js';
+import { FrameDecoder, FrameEncoder } from '../wire/frame.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, NONCE_BYTES } from './handshake.js';
-import type { MessageRegistry, WireEnvelope } from './registry.js';
+import type { MessageRegistry, WireEnvelope } from '../wire/registry.js';
 
 export enum ConnState {
   Hello,

@@ -8,10 +8,10 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { RuntimeError } from '../runtime/errors.js';
 import { addressKey } from './admission.js';
-import { FrameError, FrameKind, frameBytes } from './frame.js';
+import { FrameError, FrameKind, frameBytes } from '../wire/frame.js';
 import { type AuthMsg, type Hello, LOCATION_RE, authFrame, checkHelloIds, handshakeProof, parseHostPort, proofMatches } from './handshake.js';
 import { Conn, ConnState, type LinkHost, Peer } from './link.js';
-import { EnvelopeKind, type WireEnvelope } from './registry.js';
+import { EnvelopeKind, type WireEnvelope } from '../wire/registry.js';
 
 /** What node links need from the client gateway (null without clients). */
 export interface ClientSide {

@@ -1,6 +1,6 @@
 // Types of the pure Raft core (see core.ts for the ready/advance contract).
 //
-// Wire messages mirror src/net/proto/raft.proto one to one: `type` is the protobuf full name,
+// Wire messages mirror src/wire/proto/raft.proto one to one: `type` is the protobuf full name,
 // fields are camelCase, integers are plain numbers, bytes are Uint8Array, repeated fields are
 // arrays. After decoding, absent scalars are proto3 defaults (0, '', false, []), so the core
 // gives 0 and '' a meaning everywhere: term 0 and index 0 mean "none / before the first entry",

@@ -49,8 +49,8 @@
 // doorbell protocol, kept side by side so that a change to one is seen against the other.
 
 import { RingBuffer } from 'ringbuf.js';
-import { DirectWriter } from '../net/direct-writer.js';
-import { type MessageRegistry, type WireEnvelope } from '../net/registry.js';
+import { DirectWriter } from '../wire/direct-writer.js';
+import { type MessageRegistry, type WireEnvelope } from '../wire/registry.js';
 import { EncodeError, RuntimeError } from './errors.js';
 
 /** Default ring capacity: 1 MiB of frames. */

@@ -8,7 +8,7 @@
 // point 3).
 
 import pino, { type Logger } from 'pino';
-import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelope } from '../net/registry.js';
+import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelope } from '../wire/registry.js';
 import { ActorStoppedError, AskTimeoutError, RuntimeError } from './errors.js';
 import { Deque, SeededRandom, hashString } from './random.js';
 import { IntTable } from './int-table.js';

@@ -8,7 +8,7 @@
 // fails with its seed instead of hanging.
 
 import type { Logger } from 'pino';
-import { MessageRegistry, type WireEnvelope } from '../net/registry.js';
+import { MessageRegistry, type WireEnvelope } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { MinHeap } from './heap.js';
 import { Deque, SeedTree, hashString, type SeededRandom } from './random.js';

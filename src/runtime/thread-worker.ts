@@ -7,7 +7,7 @@ import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import pino from 'pino';
 import { watchEventLoop } from './loop-lag.js';
-import { MessageRegistry } from '../net/registry.js';
+import { MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
 import { RingInbox, RingSender, type ThreadRings } from './ring-channel.js';

@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Logger } from 'pino';
-import { MessageRegistry } from '../net/registry.js';
+import { MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
 import { RingInbox, RingSender, createRingMesh } from './ring-channel.js';

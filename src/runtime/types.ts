@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { Storage } from './storage.js';
 
 /** A message is any value; messages that may cross a thread or host carry `type`, the
- * full name of their protobuf message (see src/net/proto and `MessageRegistry`). */
+ * full name of their protobuf message (see src/wire/proto and `MessageRegistry`). */
 export type Message = unknown;
 
 /** A location-transparent handle on an actor. `address` is stable and may travel inside

@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { Bridge } from '../../src/net/bridge.js';
-import { EnvelopeKind } from '../../src/net/registry.js';
+import { EnvelopeKind } from '../../src/wire/registry.js';
 import { AskTimeoutError, EncodeError, RuntimeError } from '../../src/runtime/errors.js';
 import type { Message } from '../../src/runtime/types.js';
 import { blaster, echo, ping, pong, recorder, silent, sink, type Ping } from './actors.js';

@@ -8,10 +8,10 @@ import { describe, expect, it } from 'vitest';
 import type { BridgeClientOptions } from '../../src/net/bridge.js';
 import { ClientGateway } from '../../src/net/client-gateway.js';
 import { clientIdentity, identityTranscript } from '../../src/net/client-identity.js';
-import { FrameKind } from '../../src/net/frame.js';
+import { FrameKind } from '../../src/wire/frame.js';
 import { type AuthMsg, CLIENT_PROOF_LOCATION, type Hello, NONCE_BYTES, decodeAuth, handshakeProof } from '../../src/net/handshake.js';
 import { type Conn, ConnState, Peer } from '../../src/net/link.js';
-import { EnvelopeKind, type WireEnvelope } from '../../src/net/registry.js';
+import { EnvelopeKind, type WireEnvelope } from '../../src/wire/registry.js';
 import { type FakeHost, type FakeSocket, fakeConn, fakeHost, registry } from './link-fakes.js';
 
 const TOKEN = Buffer.from('client token!');

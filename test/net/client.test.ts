@@ -6,8 +6,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { BridgeClientOptions } from '../../src/net/bridge.js';
 import { ClientConnection } from '../../src/client/connection.js';
-import { FrameKind, frameBytes } from '../../src/net/frame.js';
-import { EnvelopeKind, type WireEnvelope } from '../../src/net/registry.js';
+import { FrameKind, frameBytes } from '../../src/wire/frame.js';
+import { EnvelopeKind, type WireEnvelope } from '../../src/wire/registry.js';
 import type { Behaviour, Context, Message } from '../../src/runtime/types.js';
 import { echo, ping, recorder } from './actors.js';
 import { type Node, RawClient, node, rawClient, registry, stopAll, until } from './helpers.js';

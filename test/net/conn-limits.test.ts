@@ -14,7 +14,7 @@ import { Refusal } from '../../src/net/admission.js';
 import { type BridgeClientOptions, type BridgeOptions, decodeHandshake } from '../../src/net/bridge.js';
 import { ClientConnection, ConnectionRefusedError } from '../../src/client/connection.js';
 import { ConnectError, connect } from '../../src/client/connect.js';
-import { FrameDecoder, FrameKind } from '../../src/net/frame.js';
+import { FrameDecoder, FrameKind } from '../../src/wire/frame.js';
 import type { Context, Message } from '../../src/runtime/types.js';
 import { govfs } from '../cli/helpers.js';
 import { type Node, RawClient, cleanup, node, stopAll, until } from './helpers.js';

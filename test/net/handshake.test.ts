@@ -3,7 +3,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, FrameKind } from '../../src/net/frame.js';
+import { FrameDecoder, FrameKind } from '../../src/wire/frame.js';
 import {
   BRIDGE_PROTOCOL_VERSION, NONCE_BYTES, authFrame, checkHelloIds, decodeAuth, decodeGoodbye, decodeHandshake, decodeHello,
   goodbyeFrame, handshakeFrame, handshakeProof, helloFrame, parseHostPort, proofMatches,

@@ -4,7 +4,7 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { handshakeFrame } from '../../src/net/bridge.js';
-import { FrameKind, frameBytes } from '../../src/net/frame.js';
+import { FrameKind, frameBytes } from '../../src/wire/frame.js';
 import { echo, ping } from './actors.js';
 import { type Node, RawClient, SECRET, node, pair, stopAll, until } from './helpers.js';
 

@@ -5,7 +5,7 @@ import type net from 'node:net';
 import pino from 'pino';
 import type { BridgeEvent, BridgeStats } from '../../src/net/bridge.js';
 import { Conn, type CloseOptions, type LinkHost, type Peer } from '../../src/net/link.js';
-import { MessageRegistry, type WireEnvelope } from '../../src/net/registry.js';
+import { MessageRegistry, type WireEnvelope } from '../../src/wire/registry.js';
 import type { LocalRuntime } from '../../src/runtime/runtime.js';
 
 export const registry = MessageRegistry.standard();

@@ -5,11 +5,11 @@
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { FrameKind } from '../../src/net/frame.js';
+import { FrameKind } from '../../src/wire/frame.js';
 import { type Hello, NONCE_BYTES, handshakeProof } from '../../src/net/handshake.js';
 import { ConnState, type Peer } from '../../src/net/link.js';
 import { NodeLinks } from '../../src/net/node-links.js';
-import { EnvelopeKind, type WireEnvelope } from '../../src/net/registry.js';
+import { EnvelopeKind, type WireEnvelope } from '../../src/wire/registry.js';
 import { type FakeHost, fakeConn, fakeHost } from './link-fakes.js';
 
 const SECRET = Buffer.from('a cluster secret of 32 bytes!!!!');

@@ -54,7 +54,7 @@ export class Prng {
 
 // ---- wire codec (for runs where every message goes through protobuf) ---------------------
 
-export const PROTO_PATH = fileURLToPath(new URL('../../src/net/proto/raft.proto', import.meta.url));
+export const PROTO_PATH = fileURLToPath(new URL('../../src/wire/proto/raft.proto', import.meta.url));
 let protoRoot: protobuf.Root | undefined;
 export function protoTypes(): protobuf.Root {
   protoRoot ??= protobuf.loadSync(PROTO_PATH);

@@ -1,5 +1,5 @@
 // A ready-made Raft member actor: a RaftShell over a small key-value state machine, answering
-// the client messages of src/net/proto/raft-client.proto. Used by the simulation tests and
+// the client messages of src/wire/proto/raft-client.proto. Used by the simulation tests and
 // the benchmark; registered as 'govfs.raft.node' for the threads scheduler (args:
 // RaftNodeArgs, structured-clonable).
 

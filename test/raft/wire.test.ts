@@ -1,5 +1,5 @@
 // The wire schema: every message kind the core produces encodes and decodes through
-// src/net/proto/raft.proto, and a cluster whose every message travels through protobuf still
+// src/wire/proto/raft.proto, and a cluster whose every message travels through protobuf still
 // works (decoded copies have proto3 defaults instead of undefined, Buffers for bytes, ...).
 
 import protobuf from 'protobufjs';

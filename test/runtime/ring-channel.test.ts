@@ -1,7 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { MessageRegistry, type WireEnvelope } from '../../src/net/registry.js';
+import { MessageRegistry, type WireEnvelope } from '../../src/wire/registry.js';
 import { EncodeError } from '../../src/runtime/errors.js';
 import {
   FRAME_HEADER_BYTES,

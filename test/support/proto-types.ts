@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
 import protobuf from 'protobufjs';
-import { protoPath } from '../../src/net/registry.js';
+import { protoPath } from '../../src/wire/registry.js';
 
-/** Every message type declared in src/net/proto (the .proto files `keep` accepts), resolved. */
+/** Every message type declared in src/wire/proto (the .proto files `keep` accepts), resolved. */
 export function protoTypes(keep: (file: string) => boolean = () => true): protobuf.Type[] {
   const root = new protobuf.Root();
   for (const f of readdirSync(protoPath('')).filter((x) => x.endsWith('.proto') && keep(x)).sort()) root.loadSync(protoPath(f), { keepCase: false });

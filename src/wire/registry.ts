@@ -1,12 +1,12 @@
 // Message types that may cross a thread or a host are declared once, as protobuf schemas in
-// src/net/proto, and registered here. The registry encodes an envelope and its body in one
+// src/wire/proto, and registered here. The registry encodes an envelope and its body in one
 // pass into a protobufjs Writer whose bytes can be laid straight into ring memory or a
 // socket buffer, and decodes them back into plain objects tagged with `type`.
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
-import { DecodeError, EncodeError } from '../runtime/errors.js';
+import { DecodeError, EncodeError } from './errors.js';
 import { DirectWriter } from './direct-writer.js';
 
 // Integers travel as plain numbers: ids, terms and indexes stay far below 2^53.
@@ -139,7 +139,7 @@ function typeId(name: string): number {
   return h >>> 0;
 }
 
-/** Path of a schema shipped in src/net/proto (also copied beside the compiled files). */
+/** Path of a schema shipped in src/wire/proto (also copied beside the compiled files). */
 export function protoPath(file: string): string {
   return fileURLToPath(new URL(`./proto/${file}`, import.meta.url));
 }
@@ -155,7 +155,7 @@ export class MessageRegistry {
     this.verify = opts.verify ?? false;
   }
 
-  /** The registry with every schema of src/net/proto (the runtime's own and govfs's). */
+  /** The registry with every schema of src/wire/proto (the runtime's own and govfs's). */
   static standard(opts: { verify?: boolean } = {}): MessageRegistry {
     const r = new MessageRegistry(opts);
     const dir = protoPath('');
@@ -216,10 +216,10 @@ export class MessageRegistry {
     }
     const name = (msg as { type?: unknown }).type;
     if (typeof name !== 'string') {
-      throw new EncodeError('cannot send a message without a `type` across threads or hosts: declare it in src/net/proto');
+      throw new EncodeError('cannot send a message without a `type` across threads or hosts: declare it in src/wire/proto');
     }
     const reg = this.byName.get(name);
-    if (!reg) throw new EncodeError(`message type ${name} is not registered: declare it in src/net/proto`);
+    if (!reg) throw new EncodeError(`message type ${name} is not registered: declare it in src/wire/proto`);
     if (this.verify) {
       const problem = reg.type.verify(msg as Record<string, unknown>);
       if (problem) throw new EncodeError(`message ${name} does not encode: ${problem}`);

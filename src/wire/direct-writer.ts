@@ -13,7 +13,7 @@
 // encoder writes it) instead of protobufjs's invalid three-byte form.
 
 import protobuf from 'protobufjs';
-import { utf8Write } from '../runtime/bytes.js';
+import { utf8Write } from './bytes.js';
 
 const { LongBits, float, base64 } = protobuf.util;
 

@@ -1,8 +1,8 @@
 // Framing: the decoder under every way a stream can be cut, its limits, and the encoder's slabs.
 
 import { describe, expect, it } from 'vitest';
-import { FrameDecoder, FrameEncoder, FrameError, FrameKind, frameBytes } from '../../src/net/frame.js';
-import { EnvelopeKind, MessageRegistry } from '../../src/net/registry.js';
+import { FrameDecoder, FrameEncoder, FrameError, FrameKind, frameBytes } from '../../src/wire/frame.js';
+import { EnvelopeKind, MessageRegistry } from '../../src/wire/registry.js';
 import { EncodeError } from '../../src/runtime/errors.js';
 
 const registry = MessageRegistry.standard();

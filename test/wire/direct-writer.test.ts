@@ -1,6 +1,6 @@
 import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
-import { DirectWriter } from '../../src/net/direct-writer.js';
+import { DirectWriter } from '../../src/wire/direct-writer.js';
 import { SeededRandom } from '../../src/runtime/random.js';
 import { protoTypes } from '../support/proto-types.js';
 

@@ -16,7 +16,7 @@
 // allocated only when the current one is full, so a steady stream of small messages costs no
 // allocation per message beyond protobufjs's own writer ops.
 
-import { EncodeError, RuntimeError } from '../runtime/errors.js';
+import { EncodeError, RuntimeError } from './errors.js';
 import { DirectWriter } from './direct-writer.js';
 import { type MessageRegistry, type WireEnvelope } from './registry.js';
 

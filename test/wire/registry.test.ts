@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { EnvelopeKind, MessageRegistry } from '../../src/net/registry.js';
+import { EnvelopeKind, MessageRegistry } from '../../src/wire/registry.js';
 import { DecodeError, EncodeError } from '../../src/runtime/errors.js';
 
 describe('MessageRegistry', () => {
