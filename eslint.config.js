@@ -21,7 +21,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['src/actors/**/*.ts', 'src/raft/**/*.ts', 'src/fs/**/*.ts', 'src/demo/**/*.ts'],
+    files: ['src/actors/**/*.ts', 'src/raft/**/*.ts', 'src/fs/**/*.ts', 'src/data/**/*.ts', 'src/demo/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', ...forbiddenGlobals],
       'no-restricted-properties': [

@@ -1,0 +1,96 @@
+// The data plane's messages as TypeScript sees them: src/wire/proto/data.proto, decoded by the
+// registry into plain objects tagged with `type` (test/data/data-wire.test.ts checks that each
+// type here round-trips through that schema unchanged).
+
+import type { FsErrorCode } from '../fs/errors.js';
+
+export interface ChunkWrite {
+  type: 'govfs.data.ChunkWrite';
+  chunkId: string;
+  version: number;
+  token: number;
+  offset: number;
+  data: Uint8Array;
+}
+
+export interface ChunkRead {
+  type: 'govfs.data.ChunkRead';
+  chunkId: string;
+  version: number;
+  offset: number;
+  length: number;
+}
+
+export interface ChunkStat {
+  type: 'govfs.data.ChunkStat';
+  chunkId: string;
+}
+
+export interface ChunkDelete {
+  type: 'govfs.data.ChunkDelete';
+  chunkId: string;
+  version: number;
+}
+
+export interface ChunkList {
+  type: 'govfs.data.ChunkList';
+  after: string;
+  limit: number;
+}
+
+export type ChunkRequest = ChunkWrite | ChunkRead | ChunkStat | ChunkDelete | ChunkList;
+
+export interface ChunkWritten {
+  type: 'govfs.data.ChunkWritten';
+  chunkId: string;
+  version: number;
+  size: number;
+}
+
+export interface ChunkData {
+  type: 'govfs.data.ChunkData';
+  chunkId: string;
+  version: number;
+  offset: number;
+  data: Uint8Array;
+  size: number;
+}
+
+export interface ChunkInfo {
+  type: 'govfs.data.ChunkInfo';
+  chunkId: string;
+  version: number;
+  token: number;
+  size: number;
+  mtime: number;
+  repair: boolean;
+}
+
+export interface ChunkDeleted {
+  type: 'govfs.data.ChunkDeleted';
+  chunkId: string;
+  existed: boolean;
+}
+
+export interface ChunkListing {
+  type: 'govfs.data.ChunkListing';
+  /** Entries inside a listing travel without their own `type` tag (nested messages). */
+  chunks: Omit<ChunkInfo, 'type'>[];
+  more: boolean;
+}
+
+export interface ChunkError {
+  type: 'govfs.data.ChunkError';
+  code: FsErrorCode;
+  message: string;
+  chunkId: string;
+}
+
+export type ChunkReply = ChunkWritten | ChunkData | ChunkInfo | ChunkDeleted | ChunkListing | ChunkError;
+
+const REQUEST_TYPES: ReadonlySet<string> = new Set(['govfs.data.ChunkWrite', 'govfs.data.ChunkRead', 'govfs.data.ChunkStat', 'govfs.data.ChunkDelete', 'govfs.data.ChunkList']);
+
+/** Whether `m` is tagged as a chunk store request (its fields are checked by the core). */
+export function isChunkRequest(m: unknown): m is ChunkRequest {
+  return typeof m === 'object' && m !== null && REQUEST_TYPES.has((m as { type?: unknown }).type as string);
+}
