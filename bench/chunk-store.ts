@@ -255,7 +255,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   const fsType = FS_NAMES[Number(statfsSync(dir).type)] ?? `0x${Number(statfsSync(dir).type).toString(16)}`;
   try {
     const sample = bytes(16 * MiB, 3);
-    let t0 = process.hrtime.bigint();
+    const t0 = process.hrtime.bigint();
     crc32c(sample);
     const crc32cMiBs = 16 / seconds(t0);
     const rows: ChunkBenchRow[] = [benchDisk(dir, mib, small)];
@@ -267,7 +267,6 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
     const files = new FilesChunkBackend(join(dir, 'files'), DEFAULT_BLOCK_SIZE);
     rows.push(await benchStore(files, 'files', mib, small));
     files.close();
-    t0 = process.hrtime.bigint();
     return { dir: base, fsType, mib, smallWrites: small, blockSize: DEFAULT_BLOCK_SIZE, crc32cMiBs, rows };
   } finally {
     rmSync(dir, { recursive: true, force: true });
