@@ -9,6 +9,7 @@ import { Simulation } from '../../src/runtime/sim.js';
 import { StorageChunkBackend, blockKey, metaKey } from '../../src/data/backend.js';
 import { ChunkStoreCore, type ChunkEffects } from '../../src/data/core.js';
 import { chunkStoreBehaviour } from '../../src/data/shell.js';
+import { Prng } from '../fs/prng.js';
 import type { ChunkData, ChunkError, ChunkInfo, ChunkListing, ChunkReply, ChunkRequest } from '../../src/data/messages.js';
 
 const BS = 16; // tiny blocks, so a few bytes span several
@@ -79,6 +80,8 @@ describe('fencing: a write carries its lease token; an older token than the newe
 });
 
 describe('versions: a write or read naming an older chunk version is refused', () => {
+  // No thesis sentence: chunk versions come from GFS (thesis 2.5 describes its chunk servers)
+  // and issue 17 point 4: a replica that missed a bump must never be read.
   it('write and read of an older version: ESTALE saying the layout is out of date', () => {
     const s = store();
     s.write('c1', 'v2 data', { version: 2 });
@@ -167,6 +170,8 @@ describe('checksums: every block read is verified', () => {
 });
 
 describe('durability: nothing is acknowledged before it is durable', () => {
+  // No thesis sentence on data durability; the ministry's rule is the model (thesis 3.2:
+  // "Changes are only completed when they are written to half of the clerks.").
   it('core: a write returns its blocks and metadata as one op list; lost before sync, the restarted store does not have it', async () => {
     const s = store();
     s.write('c1', 'synced');
@@ -244,5 +249,29 @@ describe('layout: blocks, holes, sizes, lists, bad input', () => {
       expect(refused(eff.reply).message).toMatch(msg);
     }
     expect(refused(s.read('nope')).code).toBe('ENOENT');
+  });
+});
+
+describe('hostile input: whatever a peer sends, the core answers and never throws', () => {
+  it('2,000 requests of every govfs.data request type with arbitrary field values', () => {
+    const rnd = new Prng(17);
+    const s = store();
+    const strings = ['', 'c1', 'c2', 'a/b', 'x'.repeat(200), '..', '\u0000', 'é'];
+    const numbers = [0, 1, 2, 15, 16, 17, 1023, 1024, 1025, 2 ** 31, 2 ** 53 - 1, 2 ** 64, -1, 0.5, Number.NaN, Infinity];
+    const values = (): unknown => [rnd.pick(strings), rnd.pick(numbers), new Uint8Array(rnd.int(40)), undefined, null, {}, true][rnd.int(7)];
+    const types = ['govfs.data.ChunkWrite', 'govfs.data.ChunkRead', 'govfs.data.ChunkStat', 'govfs.data.ChunkDelete', 'govfs.data.ChunkList'] as const;
+    const fields = ['chunkId', 'version', 'token', 'offset', 'length', 'data', 'after', 'limit'];
+    const replies = new Set<string>();
+    for (let i = 0; i < 2000; i++) {
+      const req: Record<string, unknown> = { type: rnd.pick(types) };
+      for (const f of fields) req[f] = rnd.chance(0.3) ? values() : f === 'chunkId' ? rnd.pick(['c1', 'c2']) : f === 'data' ? new Uint8Array(rnd.int(40)) : f === 'after' ? '' : rnd.int(40);
+      const eff = s.core.handle(req as unknown as ChunkRequest, i);
+      s.backend.apply(eff.ops);
+      replies.add(eff.reply.type === 'govfs.data.ChunkError' ? eff.reply.code : eff.reply.type);
+    }
+    // Both valid and refused requests were among them.
+    expect(replies).toContain('govfs.data.ChunkWritten');
+    expect(replies).toContain('govfs.data.ChunkData');
+    expect(replies).toContain('EINVAL');
   });
 });
