@@ -6,32 +6,38 @@
 //
 // MEASURED with `npm run bench -- chunks` (bench/chunk-store.ts: the same ChunkStoreCore over
 // both backends, 64 KiB blocks with CRC-32C, 4 MiB chunks, beside the raw disk, fs.writeSync +
-// fdatasync, in the same run), ext4 on a 2-core VM shared with ~7 busy processes (load 8-15,
-// so single runs vary by 2x; three runs, in order --quick, --quick, --mib 256 --small 500):
+// fdatasync, in the same run), ext4 on a 2-core VM shared with ~7 busy processes (load 8-15):
+// single runs vary by 2-5x, so these are medians [and ranges] of 8 runs (7 --quick, one
+// --mib 256 --small 500), 2026-12-05:
 //
-//                  1 MiB writes, each synced   1 MiB writes, synced at end   1 MiB reads      4 KiB synced
-//   raw disk       60 / 264 / 133 MiB/s        612 / 845 / 1348 MiB/s        ~5,000 MiB/s*    267 / 464 / 339 /s
-//   lmdb           71 / 105 /  58 MiB/s         38 / 198 /   76 MiB/s        131 / 339 / 143  80 / 151 / 279 /s
-//   plain files    58 /  72 /  38 MiB/s        143 / 178 /  122 MiB/s        233 / 109 / 133  116 / 153 / 104 /s
-//   (* from the page cache, for all three: the bench cannot drop caches)
+//                 1 MiB writes,       1 MiB writes,        1 MiB reads       4 KiB writes,
+//                 each synced         one sync at end      (page cache*)     each synced
+//   raw disk      145 [60-467] MiB/s  847 [612-1424]       ~2,300-6,400      239 [161-1476] /s
+//   lmdb           53 [37-105] MiB/s   83 [38-216]         140 [106-347]     150 [80-429] /s
+//   plain files    57 [38-92] MiB/s   133 [69-187]         136 [94-233]      110 [75-324] /s
+//   (* all three read from the page cache: the bench cannot drop caches)
+//   CPU per MiB (3 runs, steady): synced writes lmdb 3.6-3.7 ms, files 2.3-2.4 ms, disk 0.4-0.5;
+//   reads 1.9-2.1 ms on both (the CRC-32C: 1 MiB at ~500 MiB/s), disk 0.13.
+//   Smaller blocks do not pay: 4 KiB blocks halved 1 MiB writes (lmdb 25 MiB/s) and did not
+//   make 4 KiB synced writes faster (168/s); 16 KiB were between.
 //
-// Why lmdb:
-//   - what the store actually does, acknowledge a write only once synced: 1 MiB synced writes
-//     were faster on lmdb in all three runs, 4 KiB synced writes about even (lmdb ahead in one,
-//     behind in one); one lmdb commit writes the blocks and the metadata, where files need an
-//     fdatasync of the data file and one of the metadata file;
+// Why lmdb, when neither is clearly faster here:
+//   - what the store does, acknowledge a write only once synced, is even: 1 MiB synced writes
+//     53 vs 57 MiB/s, 4 KiB synced writes 150 vs 110/s (medians); only unsynced batches favour
+//     files (133 vs 83 MiB/s: many writes in one event turn make one large lmdb transaction),
+//     and the store never acknowledges an unsynced write;
 //   - a write's blocks and metadata are atomic in one batch; plain files would need a journal
-//     (or ordered writes and a recovery scan) so that a crash between the two files does not
-//     look like a damaged block;
+//     (or ordered writes and a recovery scan) so that a crash between the data and the
+//     metadata file does not look like a damaged block (the bench's prototype has neither);
 //   - the simulator covers it as it is: SimStorage loses unsynced writes on a crash, and the
 //     core and shell use ctx.storage only, as every other actor (files would need a new ctx
 //     capability, and a simulated file system beside SimStorage);
-//   - reads are bound by the checksum (this repo's CRC-32C runs at 330-540 MiB/s here under
-//     load) and copies, not by the backend: both read about the same.
-// Against it: many 1 MiB writes in one event turn become one large lmdb transaction, slower
-// than plain files (38-198 vs 122-178 MiB/s). The store never acknowledges without a sync, so
-// it does not write that way; the data bench of issue 17 (1 GiB file, 3 replicas) is where to
-// look again, and a files backend can go behind ChunkBackend if lmdb is the limit there.
+//   - reads are bound by the checksum's CPU cost, not by the backend.
+// Both reach about 0.4x the raw disk on synced 1 MiB writes: what costs is the store's CPU
+// (copies; lmdb copies into its pending overlay and its write buffer) and two syncs per commit
+// (data, then metadata: lmdb and files alike), not where the bytes go. Measure again on a quiet
+// machine with the data bench of issue 17 (1 GiB, 3 replicas); a files backend can go behind
+// ChunkBackend if lmdb is the limit there.
 //
 // Layout under the store's key prefix (ids are checked by the core: [A-Za-z0-9._-]{1,128},
 // so no id is a prefix of another's keys after the separator):
