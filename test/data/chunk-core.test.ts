@@ -204,6 +204,35 @@ describe('durability: nothing is acknowledged before it is durable', () => {
     const r = await sim.settle(sim.ask<ChunkData>('s#/s', { type: 'govfs.data.ChunkRead', chunkId: 'c1', version: 1, offset: 0, length: 100 }));
     expect(dec(r.data)).toBe('durable');
   });
+  it('shell: writes arriving together share fsyncs (group commit), and each is acknowledged', async () => {
+    const sim = new Simulation({ seed: 2, fsync: { minMs: 1, maxMs: 1 } });
+    sim.addHost('s', () => chunkStoreBehaviour());
+    await sim.run({ forMs: 1 });
+    const replies = Array.from({ length: 20 }, (_, i) =>
+      sim.ask<ChunkReply>('s#/s', { type: 'govfs.data.ChunkWrite', chunkId: `c${i}`, version: 1, token: 1, offset: 0, data: enc(`w${i}`) }),
+    );
+    const all = await sim.settle(Promise.all(replies));
+    expect(all.every((r) => r.type === 'govfs.data.ChunkWritten')).toBe(true);
+    expect(sim.host('s').storage.stats().flushes).toBeLessThanOrEqual(2);
+  });
+
+  it('shell: a failed sync answers every waiting request EIO, acknowledging nothing', async () => {
+    const sim = new Simulation({ seed: 3 });
+    let failSync = false;
+    sim.addHost('s', () =>
+      chunkStoreBehaviour({
+        backend: (st) => {
+          const b = new StorageChunkBackend(st);
+          return { loadMetas: () => b.loadMetas(), block: (id, i) => b.block(id, i), apply: (ops) => b.apply(ops), sync: () => (failSync ? Promise.reject(new Error('EIO: disk gone')) : b.sync()) };
+        },
+      }),
+    );
+    await sim.run({ forMs: 1 });
+    failSync = true;
+    const r = await sim.settle(sim.ask<ChunkReply>('s#/s', { type: 'govfs.data.ChunkWrite', chunkId: 'c1', version: 1, token: 1, offset: 0, data: enc('x') }));
+    expect(r).toMatchObject({ type: 'govfs.data.ChunkError', code: 'EIO', chunkId: 'c1' });
+    expect((r as ChunkError).message).toMatch(/storage sync failed \(EIO: disk gone\); nothing of this request is acknowledged/);
+  });
 });
 
 describe('layout: blocks, holes, sizes, lists, bad input', () => {
