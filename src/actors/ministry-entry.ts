@@ -6,9 +6,10 @@
 // Older logs are still read: a client change in the hand-written binary form (tag 0x01,
 // ministry-entry-legacy.ts) and anything in JSON ('{'). That binary form was made because, as
 // JSON, parsing the entry was about a sixth of each replica's apply time. Protobuf costs about
-// what it did: encode + decode of a create entry, into the namespace's op, measured with
-// `npm run bench -- log-entry` (2 shared cores, other work running): binary 0.70-0.77 µs,
-// protobuf 0.74-0.90 µs (1.06-1.17x), against JSON's 1.6 µs; 60 bytes against 56.
+// what it did. Encode + decode of a create entry, into the namespace's op, median of rounds, by
+// `npm run bench -- log-entry` on 2 cores shared with other work (load ~12): binary 4.5-5.1 µs,
+// protobuf 4.7-4.9 µs (0.95-1.06x), JSON 8.1-8.8 µs; on a quieter moment binary 0.70 µs,
+// protobuf 0.74 µs. 62 bytes against 58 (JSON 136). So no form of its own any more.
 
 import { FsError } from '../fs/errors.js';
 import type { ExpireClientsOp, MutationOp, ClientOp as NsClientOp, Op } from '../fs/namespace.js';
