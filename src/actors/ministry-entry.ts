@@ -6,10 +6,11 @@
 // Older logs are still read: a client change in the hand-written binary form (tag 0x01,
 // ministry-entry-legacy.ts) and anything in JSON ('{'). That binary form was made because, as
 // JSON, parsing the entry was about a sixth of each replica's apply time. Protobuf costs about
-// what it did. Encode + decode of a create entry, into the namespace's op, median of rounds, by
-// `npm run bench -- log-entry` on 2 cores shared with other work (load ~12): binary 4.5-5.1 µs,
-// protobuf 4.7-4.9 µs (0.95-1.06x), JSON 8.1-8.8 µs; on a quieter moment binary 0.70 µs,
-// protobuf 0.74 µs. 62 bytes against 58 (JSON 136). So no form of its own any more.
+// what it did. Encode + decode of a create entry into the namespace's op, `npm run bench --
+// log-entry` (median of rounds), three runs on 2 cores shared with other work (load 12-16):
+// binary 3.1-5.1 µs, protobuf 3.5-4.9 µs (0.95-1.12x binary), JSON 6.6-8.8 µs; a plain loop
+// over one entry at lower load: binary 0.70 µs, protobuf 0.74 µs. Sizes: 62 bytes against 58
+// (JSON 136). Well within the 1.5x that would have kept the binary form as an exception.
 
 import { FsError } from '../fs/errors.js';
 import type { ExpireClientsOp, MutationOp, ClientOp as NsClientOp, Op } from '../fs/namespace.js';
