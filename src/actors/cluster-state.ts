@@ -4,6 +4,7 @@
 // applies the same orders in the same order, so every node knows the subtree map.
 
 import { isValidPath, isWithin } from '../fs/path.js';
+import { LogCodec, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire/log-codec.js';
 
 export interface MinistryRecord {
   id: string;
@@ -147,18 +148,20 @@ export class ClusterState {
     return best;
   }
 
+  /** Protobuf (govfs.log.ClusterSnapshot behind the format byte, src/wire/log-codec.ts). */
   snapshot(): Uint8Array {
-    return new TextEncoder().encode(
-      JSON.stringify({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed] }),
-    );
+    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed] });
   }
 
+  /** A snapshot of either form: protobuf, or the JSON of data folders written before it ('{'). */
   static restore(bytes: Uint8Array): ClusterState {
-    const o = JSON.parse(new TextDecoder().decode(bytes)) as { nodes: string[]; ministries: MinistryRecord[]; termCounter: number; ministryCounter: number; applied: number; formed?: string[] };
+    const o: ClusterSnapshotMsg = bytes[0] === JSON_START ? (JSON.parse(new TextDecoder().decode(bytes)) as ClusterSnapshotMsg) : SNAPSHOT.decode(bytes);
     const s = new ClusterState(o.nodes);
-    for (const m of o.ministries) s.ministries.set(m.id, m);
-    // (Snapshots from before `formed` existed: the live ministries at least were formed.)
-    for (const f of o.formed ?? o.ministries.map((m) => m.subtree)) s.formed.add(f);
+    for (const m of o.ministries) {
+      s.ministries.set(m.id, { id: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks], term: m.term, down: m.down, clerksWanted: m.clerksWanted, fenced: m.fenced ?? false });
+    }
+    // (JSON snapshots from before `formed` existed: the live ministries at least were formed.)
+    for (const f of (o as { formed?: string[] }).formed ?? o.ministries.map((m) => m.subtree)) s.formed.add(f);
     s.termCounter = o.termCounter;
     s.ministryCounter = o.ministryCounter;
     s.applied = o.applied;
@@ -167,16 +170,62 @@ export class ClusterState {
 }
 
 
+const ORDER = new LogCodec('govfs.log.ClusterOrder');
+const SNAPSHOT = new LogCodec('govfs.log.ClusterSnapshot');
+/** The first byte of the JSON orders and snapshots of older data folders. The protobuf forms
+ * start with LOG_FORMAT_PROTOBUF (0x02), never with this. */
+const JSON_START = 0x7b;
+
+/** An order as the cluster log holds it: govfs.log.ClusterOrder behind the format byte. */
 export function encodeOrder(order: ClusterOrder): Uint8Array {
-  return new TextEncoder().encode(JSON.stringify(order));
+  return ORDER.encode(toOrderMsg(order));
 }
 
+/** An order of either form (protobuf, or the JSON of older data folders); null for an empty or
+ * undecodable entry (the cluster log's own no-ops are empty). */
 export function decodeOrder(data: Uint8Array): ClusterOrder | null {
   if (data.length === 0) return null;
   try {
-    return JSON.parse(new TextDecoder().decode(data)) as ClusterOrder;
+    if (data[0] === JSON_START) return JSON.parse(new TextDecoder().decode(data)) as ClusterOrder;
+    return fromOrderMsg(ORDER.decode(data));
   } catch {
     return null;
+  }
+}
+
+function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
+  switch (o.order) {
+    case 'appoint':
+      return { appoint: { ministry: o.ministry ?? '', subtree: o.subtree, minister: o.minister, clerks: o.clerks, clerksWanted: o.clerksWanted } };
+    case 'down':
+      return { down: { ministry: o.ministry, down: o.down } };
+    case 'fence':
+      return { fence: { ministry: o.ministry } };
+    case 'dissolve':
+      return { dissolve: { ministry: o.ministry } };
+    case 'noop':
+      return { noop: {} };
+  }
+}
+
+function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
+  switch (m.order) {
+    case 'appoint': {
+      const a = m.appoint!;
+      const order: ClusterOrder = { order: 'appoint', subtree: a.subtree, minister: a.minister, clerks: [...a.clerks], clerksWanted: a.clerksWanted };
+      // "" is no ministry id (they are m0, m1, ...): a new ministry.
+      return a.ministry === '' ? order : { ...order, ministry: a.ministry };
+    }
+    case 'down':
+      return { order: 'down', ministry: m.down!.ministry, down: m.down!.down };
+    case 'fence':
+      return { order: 'fence', ministry: m.fence!.ministry };
+    case 'dissolve':
+      return { order: 'dissolve', ministry: m.dissolve!.ministry };
+    case 'noop':
+      return { order: 'noop' };
+    default:
+      return null;
   }
 }
 

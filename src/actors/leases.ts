@@ -24,6 +24,7 @@
 
 import { rangesOverlap, type LeaseMode } from '../fs/ranges.js';
 import type { FsErrorData } from '../fs/errors.js';
+import { LogCodec, type WriteLeasesMsg } from '../wire/log-codec.js';
 
 export interface LeaseSettings {
   /** Lease duration (default 5 s). */
@@ -119,20 +120,30 @@ export class WriteLeaseState {
     return out;
   }
 
-  toJSON(): unknown {
-    return { token: this.token, leases: [...this.leases.values()].map((l) => ({ ...l, end: l.end === Infinity ? null : l.end })) };
+  /** For a ministry snapshot: govfs.log.WriteLeases (src/wire/log-codec.ts). */
+  toBytes(): Uint8Array {
+    return LEASES.encode({
+      token: this.token,
+      leases: [...this.leases.values()].map((l) => ({ id: l.id, clientId: l.clientId, notify: l.notify, path: l.path, start: l.start, end: l.end === Infinity ? null : l.end, token: l.token, ttlMs: l.ttlMs })),
+    });
   }
 
-  /** From a snapshot: every lease counts from `now`, the restoring member's clock (later than
-   * any grant in it, so never shorter than the holders believe). */
-  static fromJSON(o: unknown, now: number): WriteLeaseState {
+  /** From a snapshot (protobuf, or the JSON of older data folders: '{'): every lease counts
+   * from `now`, the restoring member's clock (later than any grant in it, so never shorter
+   * than the holders believe). */
+  static fromBytes(bytes: Uint8Array, now: number): WriteLeaseState {
+    const x: Partial<WriteLeasesMsg> = bytes.length === 0 ? {} : bytes[0] === JSON_START ? (JSON.parse(new TextDecoder().decode(bytes)) as Partial<WriteLeasesMsg>) : LEASES.decode(bytes);
     const s = new WriteLeaseState();
-    const x = (o ?? {}) as { token?: number; leases?: (Omit<WriteLease, 'end'> & { end: number | null })[] };
     s.token = x.token ?? 0;
-    for (const l of x.leases ?? []) s.leases.set(l.id, { ...l, end: endOf(l.end), since: now });
+    for (const l of x.leases ?? []) {
+      s.leases.set(l.id, { id: l.id, clientId: l.clientId, notify: l.notify, path: l.path, start: l.start, end: endOf(l.end ?? null), token: l.token, ttlMs: l.ttlMs, since: now });
+    }
     return s;
   }
 }
+
+const LEASES = new LogCodec('govfs.log.WriteLeases');
+const JSON_START = 0x7b;
 
 /** A read lease a member granted (local, not replicated). */
 export interface ReadLease extends HeldRange {

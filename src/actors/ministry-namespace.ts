@@ -1,12 +1,12 @@
 // A ministry's replicated state: its subtree's namespace (src/fs/namespace.ts) with the
-// clients' completion records, as the group log's state machine. Log entries are the
-// namespace's own ops, JSON-encoded; results go back to the proposing client.
+// clients' completion records, as the group log's state machine. Log entries are protobuf
+// (ministry-entry.ts); results go back to the proposing client.
 
 import type { ClientOp as WireOp } from '../fs/requests.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
 import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';
-import { CLIENT_CHANGE_TAG, decodeClientChange, encodeClientChange } from './ministry-entry.js';
+import { decodeMinistryEntry, encodeMinistryEntry } from './ministry-entry.js';
 import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
@@ -54,9 +54,6 @@ interface CachedListing {
   json: string;
 }
 
-const enc = new TextEncoder();
-const dec = new TextDecoder();
-
 function outcome(r: OpResult): Outcome {
   if (!r.ok) return { ok: false, error: r.error };
   const { ok: _ok, ...value } = r;
@@ -84,7 +81,7 @@ export class MinistryNamespace {
   }
 
   /** The log entry for a client's change (`op` checked by isClientOp, as the minister does
-   * when it reads the request): the minister stamps it with its clock. Binary
+   * when it reads the request): the minister stamps it with its clock. Protobuf
    * (ministry-entry.ts; its numbers are doubles, so a sequence number apply refuses is
    * refused the same way as from JSON). Throws FsError EINVAL when `op` is not a change. */
   static encodeEntry(e: { clientId: string; seq: number; acked: number; op: ClientOp; now: number }): Uint8Array {
@@ -92,15 +89,14 @@ export class MinistryNamespace {
     if (!body) throw new FsError('EINVAL', `${String(e.op.op)} is not a change`);
     const entry: NsClientOp = { op: 'client', clientId: e.clientId, seq: e.seq, now: e.now, body };
     if (e.acked > 0 && e.acked < e.seq) entry.acked = e.acked;
-    return encodeClientChange(entry) ?? enc.encode(JSON.stringify(entry));
+    return encodeMinistryEntry(entry);
   }
 
   /** The log entry that forgets clients silent for `ttlMs` (RIFL's garbage collection). A
    * client's requests give up long before (its deadline is seconds), so no retry can outlive
    * its completion record. */
   static encodeExpiry(now: number, ttlMs: number): Uint8Array {
-    const entry: Op = { op: 'expireClients', now, ttlMs };
-    return enc.encode(JSON.stringify(entry));
+    return encodeMinistryEntry({ op: 'expireClients', now, ttlMs });
   }
 
   /** Clients with a completion record (for tests and status). */
@@ -109,7 +105,7 @@ export class MinistryNamespace {
   }
 
   static encodeLease(e: LeaseEntry): Uint8Array {
-    return enc.encode(JSON.stringify(e));
+    return encodeMinistryEntry(e);
   }
 
   /** Apply one committed entry; `now` is this member's clock when it learned of the commit. */
@@ -117,7 +113,7 @@ export class MinistryNamespace {
     if (data.length === 0) return { ok: true, value: null };
     let op: unknown;
     try {
-      op = data[0] === CLIENT_CHANGE_TAG ? decodeClientChange(data) : JSON.parse(dec.decode(data));
+      op = decodeMinistryEntry(data);
     } catch (e) {
       return { ok: false, error: { code: 'EINVAL', message: e instanceof FsError ? e.message : 'undecodable log entry' } };
     }
@@ -217,10 +213,11 @@ export class MinistryNamespace {
     }
   }
 
-  /** [u32 length of the namespace snapshot][namespace snapshot][lease state as JSON]. */
+  /** [u32 length of the namespace snapshot][namespace snapshot][lease state] (the lease state
+   * is protobuf; JSON in snapshots of older data folders: leases.ts reads both). */
   snapshot(): Uint8Array {
     const ns = this.ns.snapshot();
-    const leases = enc.encode(JSON.stringify(this.leases.toJSON()));
+    const leases = this.leases.toBytes();
     const out = new Uint8Array(4 + ns.length + leases.length);
     new DataView(out.buffer).setUint32(0, ns.length);
     out.set(ns, 4);
@@ -233,7 +230,7 @@ export class MinistryNamespace {
     this.ns = Namespace.restore(data.subarray(4, 4 + n));
     this.listings.clear();
     this.listingBytes = 0;
-    this.leases = WriteLeaseState.fromJSON(JSON.parse(dec.decode(data.subarray(4 + n))), now);
+    this.leases = WriteLeaseState.fromBytes(data.subarray(4 + n), now);
   }
 }
 

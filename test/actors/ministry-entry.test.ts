@@ -1,13 +1,18 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/index.js';
-import { CLIENT_CHANGE_TAG, decodeClientChange, encodeClientChange } from '../../src/actors/ministry-entry.js';
+import { decodeMinistryEntry, encodeMinistryEntry, type MinistryLogEntry } from '../../src/actors/ministry-entry.js';
+import { CLIENT_CHANGE_TAG, decodeClientChange } from '../../src/actors/ministry-entry-legacy.js';
 import { MinistryNamespace, type ClientOp } from '../../src/actors/ministry-namespace.js';
 import type { ClientOp as NsClientOp } from '../../src/fs/namespace.js';
 import { FsError } from '../../src/fs/errors.js';
 import { SeededRandom } from '../../src/runtime/random.js';
+import { LOG_FORMAT_PROTOBUF, LogCodec } from '../../src/wire/log-codec.js';
+import { encodeLegacyClientChange } from '../support/legacy-client-change.js';
 
-// A client's change goes into the ministry log in binary (src/actors/ministry-entry.ts); other
-// entries stay JSON. Both must mean the same thing on every member.
+// Every ministry log entry is protobuf (src/actors/ministry-entry.ts). Logs written before hold
+// client changes in a binary form of their own (tag 0x01) and everything else as JSON; both are
+// still read, and must mean the same thing on every member.
 
 const samples: NsClientOp[] = [
   { op: 'client', clientId: 'c1-x', seq: 1, now: 1_700_000_000_123.25, body: { op: 'create', path: '/a/b' } },
@@ -20,20 +25,56 @@ const samples: NsClientOp[] = [
   { op: 'client', clientId: 'c', seq: 8, now: 5, body: { op: 'rmdir', path: '/d', recursive: false } },
   { op: 'client', clientId: 'c', seq: 9, acked: 3, now: 5, body: { op: 'rename', from: '/a', to: '/b/c' } },
 ];
+const others: MinistryLogEntry[] = [
+  { op: 'client', clientId: 'c', seq: 10, now: 6, body: { op: 'setSize', path: '/f', size: 2 ** 40 + 3 } },
+  { op: 'expireClients', now: 1_700_000_000_000.5, ttlMs: 600_000 },
+  { op: 'lease.grant', id: 'n1-w1', clientId: 'c', path: '/f', start: 0, end: null, ttlMs: 5_000, notify: 'clients#/clients' },
+  { op: 'lease.grant', id: 'n1-w2', clientId: 'c', path: '/f', start: 4_096, end: 2 ** 40, ttlMs: 5_000, notify: '' },
+  { op: 'lease.renew', id: 'n1-w1', ttlMs: 6_000 },
+  { op: 'lease.release', id: 'n1-w1' },
+];
+const name = (e: MinistryLogEntry): string => (e.op === 'client' ? `client ${e.body.op}` : e.op);
 
-describe('binary client changes', () => {
-  it.each(samples.map((s) => [s.body.op, s] as const))('%s decodes to what was encoded', (_name, op) => {
-    const bytes = encodeClientChange(op)!;
-    expect(bytes[0]).toBe(CLIENT_CHANGE_TAG);
-    expect(decodeClientChange(bytes)).toEqual(op);
+describe('protobuf ministry entries', () => {
+  it.each([...samples, ...others].map((s) => [name(s), s] as const))('%s decodes to what was encoded, behind the format byte', (_name, op) => {
+    const bytes = encodeMinistryEntry(op);
+    expect(bytes[0]).toBe(LOG_FORMAT_PROTOBUF);
+    expect(decodeMinistryEntry(bytes)).toEqual(op);
   });
 
-  it('a change without a binary form (setSize) is left to JSON', () => {
-    expect(encodeClientChange({ op: 'client', clientId: 'c', seq: 1, now: 0, body: { op: 'setSize', path: '/f', size: 3 } })).toBeNull();
+  it('a truncated, unknown or garbled entry is EINVAL, never a wrong change', () => {
+    const good = encodeMinistryEntry(samples[8]!);
+    for (let n = 0; n < good.length; n++) expect(() => decodeMinistryEntry(good.subarray(0, n)), `${n} bytes`).toThrow(FsError);
+    expect(() => decodeMinistryEntry(Uint8Array.of(LOG_FORMAT_PROTOBUF))).toThrow(/no known kind/);
+    expect(() => decodeMinistryEntry(Uint8Array.of(0x09, 1, 2))).toThrow(/unknown format 9/);
+    expect(() => decodeMinistryEntry(new TextEncoder().encode('{"op":'))).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    // A client change that names no change.
+    const noChange = new LogCodec('govfs.log.MinistryEntry').encode({ client: { clientId: 'c', seq: 1, acked: 0, now: 1 } });
+    expect(() => decodeMinistryEntry(noChange)).toThrow(/client change of no known kind/);
+    const r = new MinistryNamespace('/').applyEntry(noChange, 1);
+    expect(r.ok ? undefined : r.error.code).toBe('EINVAL');
+  });
+
+  it('a path too long for the namespace is ENAMETOOLONG when applied, and the entry changes nothing', () => {
+    const ns = new MinistryNamespace('/');
+    const e = MinistryNamespace.encodeEntry({ clientId: 'c', seq: 1, acked: 0, op: { op: 'create', path: '/' + 'a'.repeat(70_000) }, now: 1 });
+    const r = ns.applyEntry(e, 1, 1);
+    expect(r.ok ? undefined : r.error.code).toBe('ENAMETOOLONG');
+    const empty = new MinistryNamespace('/');
+    expect(ns.read({ op: 'ls', path: '/' }, { ministries: new Map(), applied: 0 } as never)).toEqual(empty.read({ op: 'ls', path: '/' }, { ministries: new Map(), applied: 0 } as never));
+  });
+});
+
+describe('binary client changes of older logs (tag 0x01)', () => {
+  it.each(samples.map((s) => [s.body.op, s] as const))('%s decodes to what was encoded', (_name, op) => {
+    const bytes = encodeLegacyClientChange(op)!;
+    expect(bytes[0]).toBe(CLIENT_CHANGE_TAG);
+    expect(decodeClientChange(bytes)).toEqual(op);
+    expect(decodeMinistryEntry(bytes)).toEqual(op);
   });
 
   it('a truncated, extended or unknown entry is EINVAL, never a wrong change', () => {
-    const good = encodeClientChange(samples[8]!)!;
+    const good = encodeLegacyClientChange(samples[8]!)!;
     for (let n = 0; n < good.length; n++) expect(() => decodeClientChange(good.subarray(0, n))).toThrow(FsError);
     const longer = new Uint8Array(good.length + 1);
     longer.set(good);
@@ -47,18 +88,16 @@ describe('binary client changes', () => {
       expect((e as FsError).code).toBe('EINVAL');
     }
   });
+});
 
-  it('a path too long for an entry is EINVAL at the minister', () => {
-    expect(() => encodeClientChange({ op: 'client', clientId: 'c', seq: 1, now: 0, body: { op: 'create', path: '/' + 'a'.repeat(70_000) } })).toThrow(
-      expect.objectContaining({ code: 'EINVAL' }),
-    );
-  });
-
-  it('applying binary entries gives the results, state and snapshots JSON entries give (20 seeds)', () => {
-    // The same random changes, one replica fed binary entries, the other their JSON form.
+describe('old and new entries apply alike', () => {
+  it('protobuf, tag-0x01 and JSON entries give the same results, state and snapshots (20 seeds)', () => {
+    // The same random changes; one replica fed protobuf entries, one the old binary form, one
+    // the JSON form the minister wrote before either.
     const enc = new TextEncoder();
     for (let seed = 1; seed <= 20; seed++) {
       const rnd = new SeededRandom(seed);
+      const proto = new MinistryNamespace('/');
       const binary = new MinistryNamespace('/');
       const json = new MinistryNamespace('/');
       const below = (n: number) => rnd.int(0, n - 1);
@@ -74,19 +113,52 @@ describe('binary client changes', () => {
         ];
         const op = ops[below(ops.length)]!;
         const entry = { clientId: `c${below(3)}`, seq, acked: seq - 1 - below(3), op, now: seq * 10 };
-        const b = MinistryNamespace.encodeEntry(entry);
-        expect(b[0]).toBe(CLIENT_CHANGE_TAG);
-        // The JSON entry as built from the request itself (what the minister wrote before).
+        const p = MinistryNamespace.encodeEntry(entry);
+        expect(p[0]).toBe(LOG_FORMAT_PROTOBUF);
+        const b = encodeLegacyClientChange(decodeMinistryEntry(p) as NsClientOp)!;
+        // The JSON entry as built from the request itself (what the minister wrote first).
         const asJson = enc.encode(JSON.stringify({ op: 'client', clientId: entry.clientId, seq, ...(entry.acked > 0 ? { acked: entry.acked } : {}), now: entry.now, body: op }));
-        expect(binary.applyEntry(b, seq, seq)).toEqual(json.applyEntry(asJson, seq, seq));
+        const r = proto.applyEntry(p, seq, seq);
+        expect(binary.applyEntry(b, seq, seq)).toEqual(r);
+        expect(json.applyEntry(asJson, seq, seq)).toEqual(r);
       }
-      expect(binary.snapshot()).toEqual(json.snapshot());
+      expect(binary.snapshot()).toEqual(proto.snapshot());
+      expect(json.snapshot()).toEqual(proto.snapshot());
     }
+  });
+
+  it('entries and a snapshot written by the old encoders (fixtures) read as the same state', () => {
+    const fx = JSON.parse(readFileSync(new URL('../fixtures/old-encodings/entries.json', import.meta.url), 'utf8')) as { ministryEntries: string[]; ministryResults: unknown[]; ministrySnapshot: string };
+    const old = fx.ministryEntries.map((h) => new Uint8Array(Buffer.from(h, 'hex')));
+    // Every form the old logs held is there: binary changes, JSON changes, leases, expiry.
+    expect(new Set(old.map((b) => b[0]))).toEqual(new Set([CLIENT_CHANGE_TAG, 0x7b]));
+    const fromOld = new MinistryNamespace('/');
+    const fromNew = new MinistryNamespace('/');
+    old.forEach((b, i) => {
+      expect(fromOld.applyEntry(b, i + 1, 2_000 + i), `entry ${i + 1}`).toEqual(fx.ministryResults[i]);
+      const again = encodeMinistryEntry(decodeMinistryEntry(b) as MinistryLogEntry);
+      expect(again[0]).toBe(LOG_FORMAT_PROTOBUF);
+      expect(fromNew.applyEntry(again, i + 1, 2_000 + i), `entry ${i + 1} as protobuf`).toEqual(fx.ministryResults[i]);
+    });
+    const snap = fromOld.snapshot();
+    expect(fromNew.snapshot()).toEqual(snap);
+    // The old snapshot (lease state in JSON) restores to that same state.
+    const restored = new MinistryNamespace('/');
+    restored.restore(new Uint8Array(Buffer.from(fx.ministrySnapshot, 'hex')), 5_000);
+    expect(restored.snapshot()).toEqual(snap);
+    expect([...restored.leases.leases.keys()].sort()).toEqual(['n1-w1', 'n1-w3']);
+    expect(restored.leases.token).toBe(3);
+    expect(restored.leases.leases.get('n1-w1')).toMatchObject({ end: Infinity, ttlMs: 6_000, since: 5_000, notify: 'clients#/clients' });
+    // And the new snapshot restores to it as well.
+    const again = new MinistryNamespace('/');
+    again.restore(snap, 5_000);
+    expect(again.snapshot()).toEqual(snap);
+    expect(again.leases.leases).toEqual(restored.leases.leases);
   });
 });
 
 describe('malformed changes at the minister', () => {
-  it('get EINVAL, write nothing, and the ministry goes on serving', async () => {
+  it('get EINVAL (ENAMETOOLONG), write nothing, and the ministry goes on serving', async () => {
     const cluster = await Cluster.start({ nodes: 3, scheduler: 'sim', seed: 11 });
     try {
       const fs = cluster.client();
@@ -111,7 +183,8 @@ describe('malformed changes at the minister', () => {
           runtime.ask(`${minister}#/${minister}`, { type: 'govfs.fs.FsRequest', clientId: 'mallory', seq: ++seq, opJson, path: '/d', lastSeen: 0, linearizable: false, ticketTo: '', mutation: true, acked: 0 }, { timeoutMs: 2_000 }),
         )) as { ok: boolean; error?: { code: string; message: string } };
         expect(r.ok, opJson.slice(0, 60)).toBe(false);
-        expect(r.error?.code, `${opJson.slice(0, 60)}: ${r.error?.message}`).toBe('EINVAL');
+        // (A name too long is its own error: the namespace refuses it when the entry applies.)
+        expect(r.error?.code, `${opJson.slice(0, 60)}: ${r.error?.message}`).toBe(opJson.length > 60_000 ? 'ENAMETOOLONG' : 'EINVAL');
       }
       const after = (await cluster.status()).ministries[0]!;
       expect([after.minister, after.term]).toEqual([before.minister, before.term]);

@@ -1,0 +1,143 @@
+// The messages of src/wire/proto/log.proto (what the replicated logs and their snapshots hold),
+// as TypeScript types, and their encoding on disk: one format byte, then the protobuf message.
+//
+// Why the format byte: older data folders hold JSON entries and snapshots (first byte '{',
+// 0x7b) and, in ministry logs, hand-written binary client changes (first byte 0x01). A bare
+// protobuf message could in principle start with any byte (and an empty one is no bytes at
+// all, which the logs read as a no-op); behind 0x02 a new entry can never be taken for an old
+// one. The readers (src/actors/cluster-state.ts, ministry-entry.ts, leases.ts) dispatch on it.
+//
+// The types follow protobufjs's static code generation (camelCase fields, a oneof's members
+// optional, the oneof's name giving the member set); test/wire/log-codec.test.ts checks them,
+// field by field, against log.proto. The schema is also registered in the message registry
+// with every other .proto of src/wire/proto (MessageRegistry.standard).
+
+import protobuf from 'protobufjs';
+import { protoPath } from './registry.js'; // (also configures protobufjs: 64-bit fields as numbers)
+import { DecodeError, EncodeError } from './errors.js';
+
+/** First byte of every log entry and snapshot encoded here. */
+export const LOG_FORMAT_PROTOBUF = 0x02;
+
+export interface AppointMsg { ministry: string; subtree: string; minister: string; clerks: string[]; clerksWanted: number }
+export interface DownMsg { ministry: string; down: boolean }
+export interface FenceMsg { ministry: string }
+export interface DissolveMsg { ministry: string }
+export type NoopMsg = Record<string, never>;
+export interface ClusterOrderMsg {
+  appoint?: AppointMsg;
+  down?: DownMsg;
+  fence?: FenceMsg;
+  dissolve?: DissolveMsg;
+  noop?: NoopMsg;
+  /** (decoded) which member is set */
+  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop';
+}
+export interface MinistryRecordMsg { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean; clerksWanted: number; fenced: boolean }
+export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[] }
+
+export interface MkdirMsg { path: string; parents: boolean }
+export interface CreateMsg { path: string; exclusive?: boolean | null }
+export interface RmMsg { path: string }
+export interface RmdirMsg { path: string; recursive: boolean }
+export interface RenameMsg { from: string; to: string }
+export interface SetSizeMsg { path: string; size: number }
+export interface ClientChangeMsg {
+  clientId: string;
+  seq: number;
+  acked: number;
+  now: number;
+  mkdir?: MkdirMsg;
+  create?: CreateMsg;
+  rm?: RmMsg;
+  rmdir?: RmdirMsg;
+  rename?: RenameMsg;
+  setSize?: SetSizeMsg;
+  /** (decoded) which member is set */
+  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize';
+}
+export interface ExpireClientsMsg { now: number; ttlMs: number }
+export interface LeaseGrantMsg { id: string; clientId: string; path: string; start: number; end?: number | null; ttlMs: number; notify: string }
+export interface LeaseRenewMsg { id: string; ttlMs: number }
+export interface LeaseReleaseMsg { id: string }
+export interface MinistryEntryMsg {
+  client?: ClientChangeMsg;
+  expireClients?: ExpireClientsMsg;
+  leaseGrant?: LeaseGrantMsg;
+  leaseRenew?: LeaseRenewMsg;
+  leaseRelease?: LeaseReleaseMsg;
+  /** (decoded) which member is set */
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease';
+}
+export interface HeldWriteLeaseMsg { id: string; clientId: string; notify: string; path: string; start: number; end?: number | null; token: number; ttlMs: number }
+export interface WriteLeasesMsg { token: number; leases: HeldWriteLeaseMsg[] }
+
+/** Every message of log.proto by its full name, with its TypeScript type. */
+export interface LogMessages {
+  'govfs.log.Appoint': AppointMsg;
+  'govfs.log.Down': DownMsg;
+  'govfs.log.Fence': FenceMsg;
+  'govfs.log.Dissolve': DissolveMsg;
+  'govfs.log.Noop': NoopMsg;
+  'govfs.log.ClusterOrder': ClusterOrderMsg;
+  'govfs.log.MinistryRecord': MinistryRecordMsg;
+  'govfs.log.ClusterSnapshot': ClusterSnapshotMsg;
+  'govfs.log.Mkdir': MkdirMsg;
+  'govfs.log.Create': CreateMsg;
+  'govfs.log.Rm': RmMsg;
+  'govfs.log.Rmdir': RmdirMsg;
+  'govfs.log.Rename': RenameMsg;
+  'govfs.log.SetSize': SetSizeMsg;
+  'govfs.log.ClientChange': ClientChangeMsg;
+  'govfs.log.ExpireClients': ExpireClientsMsg;
+  'govfs.log.LeaseGrant': LeaseGrantMsg;
+  'govfs.log.LeaseRenew': LeaseRenewMsg;
+  'govfs.log.LeaseRelease': LeaseReleaseMsg;
+  'govfs.log.MinistryEntry': MinistryEntryMsg;
+  'govfs.log.HeldWriteLease': HeldWriteLeaseMsg;
+  'govfs.log.WriteLeases': WriteLeasesMsg;
+}
+
+let root: protobuf.Root | null = null;
+
+/** log.proto, parsed once (on first use: a process that never touches a log never reads it). */
+function logRoot(): protobuf.Root {
+  if (root === null) {
+    root = new protobuf.Root().loadSync(protoPath('log.proto'), { keepCase: false });
+    root.resolveAll();
+  }
+  return root;
+}
+
+/** Encodes and decodes one message type of log.proto behind the format byte. */
+export class LogCodec<K extends keyof LogMessages> {
+  private typeCache: protobuf.Type | null = null;
+  constructor(readonly name: K) {}
+
+  private get type(): protobuf.Type {
+    return (this.typeCache ??= logRoot().lookupType(this.name));
+  }
+
+  encode(msg: LogMessages[K]): Uint8Array {
+    try {
+      const w = protobuf.Writer.create();
+      w.uint32(LOG_FORMAT_PROTOBUF);
+      return this.type.encode(msg as unknown as Record<string, unknown>, w).finish();
+    } catch (e) {
+      throw new EncodeError(`${this.name} does not encode: ${(e as Error).message}`, { cause: e });
+    }
+  }
+
+  /** Decode bytes that start with the format byte. Throws DecodeError on anything else; the
+   * result is a protobufjs message (absent fields read as proto3 defaults). */
+  decode(bytes: Uint8Array): LogMessages[K] {
+    if (bytes.length === 0 || bytes[0] !== LOG_FORMAT_PROTOBUF) throw new DecodeError(`${this.name}: not a protobuf log record (first byte ${bytes[0] ?? 'none'})`);
+    try {
+      const r = protobuf.Reader.create(bytes);
+      r.pos = 1;
+      return this.type.decode(r) as unknown as LogMessages[K];
+    } catch (e) {
+      throw new DecodeError(`${this.name}: undecodable: ${(e as Error).message}`, { cause: e });
+    }
+  }
+}

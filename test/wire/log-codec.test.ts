@@ -1,0 +1,94 @@
+import protobuf from 'protobufjs';
+import { describe, expect, it } from 'vitest';
+import { LOG_FORMAT_PROTOBUF, LogCodec, type LogMessages } from '../../src/wire/log-codec.js';
+import { MessageRegistry } from '../../src/wire/registry.js';
+import { protoTypes } from '../support/proto-types.js';
+
+// The TypeScript types of src/wire/log-codec.ts against src/wire/proto/log.proto: the same
+// messages, the same fields (camelCase, as protobufjs decodes them), and values of those types
+// survive an encoding. `samples` must give every field of every message (the compiler holds it
+// to the types: no field missing, none extra).
+
+type Full<T> = { [K in keyof T as K extends 'order' | 'change' | 'entry' ? never : K]-?: NonNullable<T[K]> };
+
+const appoint = { ministry: 'm1', subtree: '/a', minister: 'n2', clerks: ['n3', 'n4'], clerksWanted: 2 };
+const record = { id: 'm0', subtree: '/', minister: 'n1', clerks: ['n2'], term: 2 ** 40, down: true, clerksWanted: 3, fenced: true };
+const change = { clientId: 'c1', seq: 2 ** 40, acked: 7, now: 1_700_000_000_000.25 };
+const grant = { id: 'n1-w1', clientId: 'c1', path: '/f', start: 10, end: 2 ** 33, ttlMs: 5_000, notify: 'clients#/clients' };
+const held = { id: 'n1-w1', clientId: 'c1', notify: 'n', path: '/ü', start: 0, end: 2 ** 35, token: 9, ttlMs: 5_000 };
+const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
+  'govfs.log.Appoint': appoint,
+  'govfs.log.Down': { ministry: 'm1', down: true },
+  'govfs.log.Fence': { ministry: 'm1' },
+  'govfs.log.Dissolve': { ministry: 'm2' },
+  'govfs.log.Noop': {},
+  'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {} },
+  'govfs.log.MinistryRecord': record,
+  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'] },
+  'govfs.log.Mkdir': { path: '/d', parents: true },
+  'govfs.log.Create': { path: '/d/f', exclusive: true },
+  'govfs.log.Rm': { path: '/d/f' },
+  'govfs.log.Rmdir': { path: '/d', recursive: true },
+  'govfs.log.Rename': { from: '/a', to: '/b' },
+  'govfs.log.SetSize': { path: '/f', size: 2 ** 45 },
+  'govfs.log.ClientChange': { ...change, mkdir: { path: '/d', parents: true }, create: { path: '/f', exclusive: false }, rm: { path: '/f' }, rmdir: { path: '/d', recursive: true }, rename: { from: '/a', to: '/b' }, setSize: { path: '/f', size: 1 } },
+  'govfs.log.ExpireClients': { now: 12.5, ttlMs: 600_000 },
+  'govfs.log.LeaseGrant': grant,
+  'govfs.log.LeaseRenew': { id: 'n1-w1', ttlMs: 6_000 },
+  'govfs.log.LeaseRelease': { id: 'n1-w1' },
+  'govfs.log.MinistryEntry': { client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' } },
+  'govfs.log.HeldWriteLease': held,
+  'govfs.log.WriteLeases': { token: 9, leases: [held, { ...held, id: 'n1-w2' }] },
+};
+/** The oneof of each message that has one, by the name the decoded message answers to. */
+const oneofs: Partial<Record<keyof LogMessages, string>> = { 'govfs.log.ClusterOrder': 'order', 'govfs.log.ClientChange': 'change', 'govfs.log.MinistryEntry': 'entry' };
+
+const types = new Map(protoTypes((f) => f === 'log.proto').map((t) => [t.fullName.slice(1), t]));
+const names = Object.keys(samples) as (keyof LogMessages)[];
+
+describe('log.proto and its TypeScript types', () => {
+  it('declare the same messages', () => {
+    expect([...types.keys()].sort()).toEqual([...names].sort());
+  });
+
+  it.each(names)('%s: the same fields, and its oneof', (name) => {
+    const t = types.get(name)!;
+    expect(Object.keys(samples[name]).sort()).toEqual(t.fieldsArray.map((f) => f.name).sort());
+    const real = t.oneofsArray.filter((o) => !o.name.startsWith('_')); // (not proto3 `optional`)
+    expect(real.map((o) => o.name)).toEqual(oneofs[name] === undefined ? [] : [oneofs[name]]);
+  });
+
+  it.each(names.filter((n) => oneofs[n] === undefined))('%s: a value of its type encodes behind the format byte and decodes back', (name) => {
+    const codec = new LogCodec(name);
+    const bytes = codec.encode(samples[name] as never);
+    expect(bytes[0]).toBe(LOG_FORMAT_PROTOBUF);
+    expect(bytes[0]).not.toBe(0x7b); // never taken for an old JSON entry
+    const back = (types.get(name)!).toObject(codec.decode(bytes) as unknown as protobuf.Message, { defaults: false });
+    expect(back).toEqual(samples[name]);
+  });
+
+  it.each(names.filter((n) => oneofs[n] !== undefined))('%s: each member of its oneof decodes back and is the one named', (name) => {
+    const codec = new LogCodec(name);
+    const full = samples[name] as Record<string, unknown>;
+    const t = types.get(name)!;
+    const members = t.oneofs[oneofs[name]!]!.oneof;
+    for (const member of members) {
+      const msg = Object.fromEntries(Object.entries(full).filter(([k]) => !members.includes(k) || k === member));
+      const decoded = codec.decode(codec.encode(msg as never)) as Record<string, unknown>;
+      expect(decoded[oneofs[name]!]).toBe(member);
+      expect(t.toObject(decoded as unknown as protobuf.Message, { defaults: false })).toEqual(msg);
+    }
+  });
+
+  it('is registered in the message registry with every other schema', () => {
+    const r = MessageRegistry.standard();
+    for (const n of names) expect(r.has(n), n).toBe(true);
+  });
+
+  it('bytes of anything but the format byte do not decode', () => {
+    const codec = new LogCodec('govfs.log.ClusterOrder');
+    expect(() => codec.decode(new Uint8Array(0))).toThrow(expect.objectContaining({ code: 'EBADMSG' }));
+    expect(() => codec.decode(new TextEncoder().encode('{"order":"noop"}'))).toThrow(/not a protobuf log record/);
+    expect(() => codec.decode(Uint8Array.of(LOG_FORMAT_PROTOBUF, 0x0a, 0x09))).toThrow(expect.objectContaining({ code: 'EBADMSG' }));
+  });
+});
