@@ -21,7 +21,7 @@ export interface Mutant {
   sims: string[];
 }
 
-const PRESIDENT = 'src/actors/president.ts';
+const PRESIDENT = 'src/actors/president-core.ts';
 const MINISTRY = 'src/actors/ministry.ts';
 const CORE = 'src/raft/core.ts';
 
@@ -36,7 +36,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'president-skip-fence',
     what: 'the president appoints a new minister without fencing the old ministry first',
-    edits: [{ file: PRESIDENT, find: "    if (!m.fenced) {\n      order(ctx, { order: 'fence'", replace: "    if (false) {\n      order(ctx, { order: 'fence'" }],
+    edits: [{ file: PRESIDENT, find: "    if (!m.fenced) {\n      return propose({ order: 'fence'", replace: "    if (false) {\n      return propose({ order: 'fence'" }],
     tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
     sims: ['president'],
   },
@@ -50,7 +50,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'president-restaff-early',
     what: 'the president changes a ministry\'s members before its minister has committed in its term',
-    edits: [{ file: PRESIDENT, find: 'if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;', replace: 'if (r?.groupTerm !== m.term) return false;' }],
+    edits: [{ file: PRESIDENT, find: 'if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return null;', replace: 'if (r?.groupTerm !== m.term) return null;' }],
     tests: ['test/cluster/failover.test.ts', 'test/sim/president-seeds.test.ts'],
     sims: ['president'],
   },
