@@ -240,14 +240,15 @@ describe('PresidentCore', () => {
   // A new president first confirms (ReadIndex) that it applied every order before its term,
   // then gives every node a full failure interval to answer it before judging anyone.
   it('a new president confirms the log, then judges nobody for failAfterMs', () => {
-    const view = viewOf(stateOf(ROOT));
+    // A ministry its predecessor fenced: the next step needs reports this president has not had.
+    const view = viewOf(stateOf(ROOT, { order: 'fence', ministry: 'm0' }));
     const core = new PresidentCore(config());
     expect(core.tick(0, view)).toEqual([{ kind: 'confirmApplied' }]);
     expect(core.tick(PROBE, view)).toEqual([]); // one ReadIndex at a time
     core.readied(false, PROBE);
     expect(core.tick(2 * PROBE, view)).toEqual([{ kind: 'confirmApplied' }]);
     core.readied(true, 100);
-    // Nobody answered; the minister is judged only a full interval after the president was ready.
+    // Nobody answered yet: judged only a full interval after the president was ready.
     expect(orders(decide(core, 100 + FAIL - 1, view))).toEqual([]);
     expect(orders(decide(core, 100 + FAIL, view))).toEqual([{ order: 'down', ministry: 'm0', down: true }]);
   });
