@@ -12,7 +12,7 @@
 // no idle node it holds both roles.
 
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
-import { ClusterState, decodeOrder, encodeOrder } from './cluster-state.js';
+import { ClusterState, decodeOrder, encodeOrder, type ClusterOrder } from './cluster-state.js';
 import { NodeCore, type NodeEffect, type NodeSelfMsg, type OrdersOutcome, type SubtreeStep } from './node-core.js';
 import { ministryBehaviour } from './ministry.js';
 import { presidentBehaviour } from './president.js';
@@ -84,148 +84,166 @@ function storedGroups(storage: Storage): string[] {
   }
 }
 
-export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Readonly<ClusterState> } {
-  let raft: RaftShell;
-  const core = new NodeCore(config, { term: () => raft.softState().term, caughtUp: () => raft.caughtUp() });
-  let president: Ref | null = null;
-  let role: Ref | null = null;
+/** The actor shell around a NodeCore: the cluster log's Raft shell, the role and president
+ * branches, and every effect's I/O. */
+class NodeShell {
+  readonly core: NodeCore;
+  private raft!: RaftShell;
+  private president: Ref | null = null;
+  private role: Ref | null = null;
   /** The open asks of subtree deletes, by job. */
-  const answers = new Map<number, (m: Message) => void>();
+  private readonly answers = new Map<number, (m: Message) => void>();
+
+  constructor(private readonly config: NodeConfig) {
+    this.core = new NodeCore(config, { term: () => this.raft.softState().term, caughtUp: () => this.raft.caughtUp() });
+  }
+
+  started(ctx: Context): void {
+    const { config, core } = this;
+    this.raft = new RaftShell(ctx, {
+      id: config.id,
+      group: 'cluster',
+      mode: 'elected',
+      voters: config.nodes,
+      addressOf: (id) => config.addresses[id]!,
+      storagePrefix: 'c/',
+      ...clusterTimers(config),
+      snapshotEntries: config.snapshotEntries,
+      stateMachine: {
+        apply: (e: AppliedEntry) => {
+          const order = decodeOrder(e.data);
+          return order ? core.apply(order, e.index) : { ok: true };
+        },
+        snapshot: () => core.state.snapshot(),
+        restore: (data: Uint8Array) => core.restore(ClusterState.restore(data)),
+      },
+      onSoftState: (s) => this.run(ctx, core.leaderIs(s.leader)),
+      afterApply: () => this.run(ctx, core.applied()),
+    });
+    this.run(ctx, core.start(storedGroups(ctx.storage)));
+  }
+
+  receive(ctx: Context, msg: Message): void {
+    if (this.raft.handle(msg)) return;
+    this.run(ctx, this.core.receive(msg, ctx.clock.now()));
+  }
+
+  stopped(): void {
+    // (Unset if the actor stopped before it started.)
+    (this.raft as RaftShell | undefined)?.stop();
+  }
 
   /** Carry out the core's effects in order; an effect's outcome goes straight back to it. */
-  const run = (ctx: Context, effects: NodeEffect[]): void => {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'reply':
-          ctx.reply(e.msg);
-          break;
-        case 'forwardToRole':
-          ctx.forward(role!);
-          break;
-        case 'forwardToNode':
-          ctx.forward(ctx.ref(config.addresses[e.node]!));
-          break;
-        case 'deferReply':
-          answers.set(e.job, ctx.deferReply());
-          break;
-        case 'answer':
-          answers.get(e.job)?.(e.msg);
-          answers.delete(e.job);
-          break;
-        case 'clusterReadIndex': {
-          const answer = ctx.deferReply();
-          raft.readIndex((ok) => answer({ type: 'node.cluster-current', ok }));
-          break;
-        }
-        case 'propose':
-          raft.propose(encodeOrder(e.order));
-          break;
-        case 'proposeAll':
-          proposeAll(ctx, e.job, e.step, e.orders);
-          break;
-        case 'probeMembers':
-          ctx.pipeToSelf(
-            Promise.all(e.nodes.map((n) => ctx.ask<NodeSelfReport>(ctx.ref(config.addresses[n]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: e.timeoutMs }).catch(() => null))),
-            (reports): NodeSelfMsg => ({ type: 'node.subtree-probed', seq: e.job, reports: reports.filter((r): r is NodeSelfReport => r !== null) }),
-            (): NodeSelfMsg => ({ type: 'node.subtree-probed', seq: e.job, reports: [] }),
-          );
-          break;
-        case 'after':
-          ctx.clock.after(e.ms, e.msg);
-          break;
-        case 'tellSelf':
-          ctx.self.tell(e.msg);
-          break;
-        case 'startPresident':
-          president = ctx.spawn('president', () =>
-            presidentBehaviour({
-              config,
-              state: () => core.state,
-              propose: (order) => raft.propose(encodeOrder(order)),
-              readIndex: (cb) => raft.readIndex(cb),
-              transferTo: (id) => raft.transferLeadership(id).ok,
-              dissolving: (id) => core.dissolving(id),
-            }),
-          );
-          break;
-        case 'stopPresident':
-          ctx.stop(president!);
-          president = null;
-          break;
-        case 'startRole': {
-          const { record, role: as } = e;
-          role = ctx.spawn('role', () => ministryBehaviour({ config, record, role: as, clusterState: () => core.state }));
-          break;
-        }
-        case 'stopRole':
-          ctx.stop(role!);
-          role = null;
-          break;
-        case 'appointRole':
-          role!.tell({ type: 'ministry.appointment', record: e.record });
-          break;
-        case 'dropGroupLog':
-          ctx.storage.delRange(`g/${e.group}/`, `g/${e.group}/\uffff`);
-          break;
-        case 'log':
-          ctx.log[e.level](e.fields, e.msg);
-          break;
+  private run(ctx: Context, effects: NodeEffect[]): void {
+    for (const e of effects) this.effect(ctx, e);
+  }
+
+  private effect(ctx: Context, e: NodeEffect): void {
+    switch (e.kind) {
+      case 'reply':
+        return ctx.reply(e.msg);
+      case 'forwardToRole':
+        return ctx.forward(this.role!);
+      case 'forwardToNode':
+        return ctx.forward(ctx.ref(this.config.addresses[e.node]!));
+      case 'deferReply':
+        this.answers.set(e.job, ctx.deferReply());
+        return;
+      case 'answer':
+        this.answers.get(e.job)?.(e.msg);
+        this.answers.delete(e.job);
+        return;
+      case 'clusterReadIndex': {
+        const answer = ctx.deferReply();
+        return this.raft.readIndex((ok) => answer({ type: 'node.cluster-current', ok }));
       }
+      case 'propose':
+        this.raft.propose(encodeOrder(e.order));
+        return;
+      case 'proposeAll':
+        return this.proposeAll(ctx, e.job, e.step, e.orders);
+      case 'probeMembers':
+        return this.probeMembers(ctx, e.job, e.nodes, e.timeoutMs);
+      case 'after':
+        ctx.clock.after(e.ms, e.msg);
+        return;
+      case 'tellSelf':
+        return ctx.self.tell(e.msg);
+      case 'startPresident':
+        return this.startPresident(ctx);
+      case 'stopPresident':
+        ctx.stop(this.president!);
+        this.president = null;
+        return;
+      case 'startRole': {
+        const { config, core } = this;
+        const { record, role } = e;
+        this.role = ctx.spawn('role', () => ministryBehaviour({ config, record, role, clusterState: () => core.state }));
+        return;
+      }
+      case 'stopRole':
+        ctx.stop(this.role!);
+        this.role = null;
+        return;
+      case 'appointRole':
+        return this.role!.tell({ type: 'ministry.appointment', record: e.record });
+      case 'dropGroupLog':
+        return ctx.storage.delRange(`g/${e.group}/`, `g/${e.group}/\uffff`);
+      case 'log':
+        return ctx.log[e.level](e.fields, e.msg);
     }
-  };
+  }
+
+  private startPresident(ctx: Context): void {
+    const { config, core } = this;
+    this.president = ctx.spawn('president', () =>
+      presidentBehaviour({
+        config,
+        state: () => core.state,
+        propose: (order) => this.raft.propose(encodeOrder(order)),
+        readIndex: (cb) => this.raft.readIndex(cb),
+        transferTo: (id) => this.raft.transferLeadership(id).ok,
+        dissolving: (id) => core.dissolving(id),
+      }),
+    );
+  }
 
   /** Propose a subtree delete's orders in turn; the core learns the outcome. */
-  const proposeAll = (ctx: Context, job: number, step: SubtreeStep, orders: readonly Parameters<typeof encodeOrder>[0][]): void => {
-    const done = (o: OrdersOutcome): void => run(ctx, core.subtreeOrdered(job, step, o));
+  private proposeAll(ctx: Context, job: number, step: SubtreeStep, orders: readonly ClusterOrder[]): void {
+    const done = (o: OrdersOutcome): void => this.run(ctx, this.core.subtreeOrdered(job, step, o));
     let last = { index: 0, term: 0 };
     for (const order of orders) {
-      const r = raft.propose(encodeOrder(order));
+      const r = this.raft.propose(encodeOrder(order));
       if (!r.ok) return done({ ok: false, refused: r.reason });
       last = { index: r.index, term: r.term };
     }
     const { index } = last;
-    raft.whenApplied(index, last.term, (o) => done(o.ok ? { ok: true, index } : { ok: false, lost: o.reason }));
-  };
+    this.raft.whenApplied(index, last.term, (o) => done(o.ok ? { ok: true, index } : { ok: false, lost: o.reason }));
+  }
 
-  return {
-    /** This node's copy of the cluster state, for tests (`ActorCell.behaviour.inspect()`). */
-    inspect: () => core.state,
-    started(ctx) {
-      raft = new RaftShell(ctx, {
-        id: config.id,
-        group: 'cluster',
-        mode: 'elected',
-        voters: config.nodes,
-        addressOf: (id) => config.addresses[id]!,
-        storagePrefix: 'c/',
-        ...clusterTimers(config),
-        snapshotEntries: config.snapshotEntries,
-        stateMachine: {
-          apply: (e: AppliedEntry) => {
-            const order = decodeOrder(e.data);
-            return order ? core.apply(order, e.index) : { ok: true };
-          },
-          snapshot: () => core.state.snapshot(),
-          restore: (data: Uint8Array) => core.restore(ClusterState.restore(data)),
-        },
-        onSoftState: (s) => run(ctx, core.leaderIs(s.leader)),
-        afterApply: () => run(ctx, core.applied()),
-      });
-      run(ctx, core.start(storedGroups(ctx.storage)));
-    },
-
-    receive(ctx, msg: Message) {
-      if (raft.handle(msg)) return;
-      run(ctx, core.receive(msg, ctx.clock.now()));
-    },
-
-    stopped() {
-      raft?.stop();
-    },
-  };
+  /** Ask each of `nodes` for its NodeReport; the answers that came go to self. */
+  private probeMembers(ctx: Context, job: number, nodes: string[], timeoutMs: number): void {
+    const { addresses } = this.config;
+    ctx.pipeToSelf(
+      Promise.all(nodes.map((n) => ctx.ask<NodeSelfReport>(ctx.ref(addresses[n]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs }).catch(() => null))),
+      (reports): NodeSelfMsg => ({ type: 'node.subtree-probed', seq: job, reports: reports.filter((r): r is NodeSelfReport => r !== null) }),
+      (): NodeSelfMsg => ({ type: 'node.subtree-probed', seq: job, reports: [] }),
+    );
+  }
 }
 
 /** The part of a NodeReport a subtree delete reads. */
 type NodeSelfReport = Extract<NodeSelfMsg, { type: 'node.subtree-probed' }>['reports'][number];
+
+export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Readonly<ClusterState> } {
+  const shell = new NodeShell(config);
+  return {
+    /** This node's copy of the cluster state, for tests (`ActorCell.behaviour.inspect()`). */
+    inspect: () => shell.core.state,
+    started: (ctx) => shell.started(ctx),
+    receive: (ctx, msg: Message) => shell.receive(ctx, msg),
+    stopped: () => shell.stopped(),
+  };
+}
 
 registerBehaviour('govfs.node', (config: NodeConfig) => nodeBehaviour(config));
