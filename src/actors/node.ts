@@ -10,6 +10,10 @@
 // with it) and spawning the next. A node elected president while it serves in a ministry hands
 // the presidency on to an idle node, so that an election never costs a ministry its staff; with
 // no idle node it holds both roles.
+//
+// This file is the actor shell: every decision (which branches run, where a request goes, the
+// steps of a subtree delete, which stored group logs go) is made by the pure NodeCore
+// (node-core.ts) and comes back as effects that the shell carries out here.
 
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import { ClusterState, decodeOrder, encodeOrder, type ClusterOrder } from './cluster-state.js';
