@@ -179,7 +179,7 @@ describe('failover (sim)', () => {
     await cluster.stop();
   }, 60_000);
 
-  // president.ts: the president changes a ministry's members only once its minister "has
+  // president-core.ts: the president changes a ministry's members only once its minister "has
   // committed an entry of its term: until then the entries committed before may be held by a
   // bare majority that the change would leave a minority". Here the changes are on m and c1
   // only; c1 takes over but is cut off from its clerks (not from the president), so it can

@@ -21,38 +21,53 @@ export interface Mutant {
   sims: string[];
 }
 
-const PRESIDENT = 'src/actors/president.ts';
+const PRESIDENT = 'src/actors/president-core.ts';
 const MINISTRY = 'src/actors/ministry.ts';
 const CORE = 'src/raft/core.ts';
+const NODE = 'src/actors/node-core.ts';
 
 export const MUTANTS: Mutant[] = [
   {
     id: 'president-highest-commit',
     what: 'the president appoints the member with the highest commit index, not the most up-to-date log',
     edits: [{ file: PRESIDENT, find: '.sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex ||', replace: '.sort((a, b) => b.commit - a.commit ||' }],
-    tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
+    tests: ['test/actors/president-core.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
     sims: ['president'],
   },
   {
     id: 'president-skip-fence',
     what: 'the president appoints a new minister without fencing the old ministry first',
-    edits: [{ file: PRESIDENT, find: "    if (!m.fenced) {\n      order(ctx, { order: 'fence'", replace: "    if (false) {\n      order(ctx, { order: 'fence'" }],
-    tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
+    edits: [{ file: PRESIDENT, find: "    if (!m.fenced) {\n      return propose({ order: 'fence'", replace: "    if (false) {\n      return propose({ order: 'fence'" }],
+    tests: ['test/actors/president-core.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
     sims: ['president'],
   },
   {
     id: 'president-shrink-at-fence',
     what: 'the president re-appoints a fenced ministry with only the members that answered (the committed entries may then sit on a minority)',
     edits: [{ file: PRESIDENT, find: 'const clerks = members.filter((id) => id !== best.id);', replace: 'const clerks = atFence.filter((id) => id !== best.id);' }],
-    tests: ['test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
+    tests: ['test/actors/president-core.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/failover.test.ts'],
     sims: ['president'],
   },
   {
     id: 'president-restaff-early',
     what: 'the president changes a ministry\'s members before its minister has committed in its term',
-    edits: [{ file: PRESIDENT, find: 'if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;', replace: 'if (r?.groupTerm !== m.term) return false;' }],
-    tests: ['test/cluster/failover.test.ts', 'test/sim/president-seeds.test.ts'],
+    edits: [{ file: PRESIDENT, find: 'if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return null;', replace: 'if (r?.groupTerm !== m.term) return null;' }],
+    tests: ['test/actors/president-core.test.ts', 'test/cluster/failover.test.ts', 'test/sim/president-seeds.test.ts'],
     sims: ['president'],
+  },
+  {
+    id: 'subtree-delete-no-fence-quorum',
+    what: 'a subtree delete dissolves a ministry once any member holds the fence term, not a majority',
+    edits: [{ file: NODE, find: 'return atFence * 2 <= members.length;', replace: 'return atFence === 0;' }],
+    tests: ['test/actors/node-core.test.ts'],
+    sims: [],
+  },
+  {
+    id: 'node-serves-unformed',
+    what: 'a node serves a path of a static ministry it has not seen formed yet',
+    edits: [{ file: NODE, find: '    if (forming) {', replace: '    if (false) {' }],
+    tests: ['test/actors/node-core.test.ts'],
+    sims: [],
   },
   {
     id: 'lease-write-no-wait',

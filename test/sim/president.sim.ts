@@ -1,5 +1,5 @@
 // Randomized runs of the president's failover of a minister (issue 11), on the real code: the
-// president (src/actors/president.ts) and the cluster log's state (cluster-state.ts) decide,
+// president (src/actors/president-core.ts) and the cluster log's state (cluster-state.ts) decide,
 // the ministry members (src/actors/ministry.ts) obey. The minister is often not crashed but
 // cut off from the president only (and from some of its clerks and clients), so that it keeps
 // running and keeps taking changes while the president replaces it; the fence must stop it.

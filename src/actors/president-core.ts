@@ -1,0 +1,271 @@
+// The president's decisions (thesis 3.2, 3.4) as a pure state machine, in the style of the Raft
+// core (src/raft/core.ts): each input (a tick, a probe answer, the outcome of an effect) comes
+// with the time and the cluster log's applied state, and returns the effects for the shell
+// (president.ts) to carry out in order. No ctx, timers, storage or randomness here.
+//
+// The president forms the ministries at bootstrap, probes every node, and re-staffs ministries
+// whose members fail:
+//
+// - a failed clerk is replaced from the idle pool (with none idle, the ministry runs short);
+// - a failed minister is replaced in two steps. First the ministry is fenced: every member is
+//   held at a new term under no leader, so a minister that is only cut off from the president
+//   can commit nothing more. Then, once a majority of the members report their logs at that
+//   term, the most up-to-date one (last term, last index — the Raft vote rule; the thesis's
+//   "highest commit index" alone could lose committed entries) is appointed with a new term;
+// - if no majority answers, the subtree is marked down and the president keeps trying.
+//
+// A new president first confirms, with a ReadIndex, that it has applied every order committed
+// before its term, and gives every node a full failure interval to answer before it judges
+// anyone failed: it rebuilds its view from the log and from what nodes report, and never
+// appoints a second minister to a healthy ministry.
+//
+// Two effects have an outcome the core needs at once: the shell proposes an order
+// (`propose`) and hands the cluster log's answer to proposed(); it starts a leadership
+// transfer (`transfer`) and hands whether it started to transferred(), which, if it did not,
+// goes on deciding.
+
+import type { ClusterOrder, ClusterState, MinistryRecord } from './cluster-state.js';
+import type { NodeReport } from './node-core.js';
+import type { ProposeResult } from '../raft/index.js';
+
+/** What the president needs of NodeConfig. */
+export interface PresidentConfig {
+  id: string;
+  nodes: string[];
+  rootClerks?: number;
+  ministries?: { subtree: string; clerks: number }[];
+  probeMs?: number;
+  failAfterMs?: number;
+}
+
+/** What the president reads of its node at each input: the cluster log's applied state, and
+ * which ministries a subtree delete is dissolving (not to be re-staffed). */
+export interface PresidentView {
+  state: Readonly<ClusterState>;
+  dissolving(ministry: string): boolean;
+}
+
+export type LogLevel = 'info' | 'debug';
+
+export type PresidentEffect =
+  /** Call tick() every `ms`, and once now. */
+  | { kind: 'tickEvery'; ms: number }
+  /** Confirm with a ReadIndex that every order committed before this term is applied here;
+   * then call ready(ok). */
+  | { kind: 'confirmApplied' }
+  /** Ask node `node` for its NodeReport; call probed() with it, or with null after `timeoutMs`. */
+  | { kind: 'probe'; node: string; timeoutMs: number }
+  /** Append `order` to the cluster log and call proposed() with the result. */
+  | { kind: 'propose'; order: ClusterOrder; why: string; fields: Record<string, unknown> }
+  /** Hand the cluster log's leadership to `to`; call transferred() with whether it started. */
+  | { kind: 'transfer'; to: string; ministry: string }
+  | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; msg: string };
+
+export class PresidentCore {
+  readonly probeMs: number;
+  readonly failAfterMs: number;
+  private readonly config: PresidentConfig;
+  private ready = false;
+  private readyAt = 0;
+  private confirming = false;
+  private readonly lastHeard = new Map<string, number>();
+  private readonly reports = new Map<string, NodeReport>();
+  /** One order at a time: the next decision waits until this one applied (or timed out). */
+  private pending: { index: number; until: number } | null = null;
+  /** Since when a minister has answered without leading its group log (it may just be being
+   * appointed, or be slow to learn of it): treated as failed after failAfterMs of that. */
+  private readonly notLeadingSince = new Map<string, number>();
+
+  constructor(config: PresidentConfig) {
+    this.config = config;
+    this.probeMs = config.probeMs ?? 50;
+    this.failAfterMs = config.failAfterMs ?? 1_000;
+  }
+
+  start(): PresidentEffect[] {
+    return [{ kind: 'tickEvery', ms: this.probeMs }];
+  }
+
+  tick(now: number, view: PresidentView): PresidentEffect[] {
+    if (!this.ready) {
+      if (this.confirming) return [];
+      this.confirming = true;
+      return [{ kind: 'confirmApplied' }];
+    }
+    // A late answer still shows the node alive: wait for it as long as it counts.
+    const out: PresidentEffect[] = this.config.nodes.map((node) => ({ kind: 'probe', node, timeoutMs: this.failAfterMs }));
+    if (this.pending && (view.state.applied >= this.pending.index || now > this.pending.until)) this.pending = null;
+    // Judge nobody before every node had a full interval to answer this president.
+    if (!this.pending && now - this.readyAt >= this.failAfterMs) out.push(...this.decide(now, view, true));
+    return out;
+  }
+
+  /** The ReadIndex of confirmApplied came back. */
+  readied(ok: boolean, now: number): PresidentEffect[] {
+    this.confirming = false;
+    if (!ok) return [];
+    this.ready = true;
+    this.readyAt = now;
+    for (const id of this.config.nodes) this.lastHeard.set(id, now);
+    return [log('info', { president: this.config.id }, `president ${this.config.id} ready: applied the cluster log; judges nobody failed for ${this.failAfterMs} ms`)];
+  }
+
+  /** A probe answered (`report`), or timed out (null). */
+  probed(id: string, report: NodeReport | null, now: number, view: PresidentView): PresidentEffect[] {
+    if (!report) return [];
+    this.lastHeard.set(id, now);
+    this.reports.set(id, report);
+    const m = view.state.ministries.get(report.ministry);
+    const expected = m && m.minister === report.id && !m.fenced;
+    if (!expected || report.leading) this.notLeadingSince.delete(report.id);
+    else if (!this.notLeadingSince.has(report.id)) this.notLeadingSince.set(report.id, now);
+    return [];
+  }
+
+  /** The cluster log's answer to a `propose` effect. */
+  proposed(e: Extract<PresidentEffect, { kind: 'propose' }>, r: ProposeResult, now: number): PresidentEffect[] {
+    const president = this.config.id;
+    if (!r.ok) return [log('debug', { president, order: e.order, reason: r.reason }, 'president order refused by the cluster log')];
+    this.pending = { index: r.index, until: now + 20 * this.probeMs };
+    return [log('info', { president, order: e.order, index: r.index, ...e.fields }, `president ${president} orders ${e.order.order}: ${e.why}`)];
+  }
+
+  /** Whether the leadership transfer of a `transfer` effect started; if not, decide on. */
+  transferred(e: Extract<PresidentEffect, { kind: 'transfer' }>, ok: boolean, now: number, view: PresidentView): PresidentEffect[] {
+    if (!ok) return this.decide(now, view, false);
+    const president = this.config.id;
+    return [log('info', { president, to: e.to, ministry: e.ministry }, `president ${president} serves in a ministry: hands the presidency to idle node ${e.to}`)];
+  }
+
+  // ---- judging nodes ---------------------------------------------------------------------
+
+  private alive(now: number, id: string): boolean {
+    return id === this.config.id || (this.lastHeard.get(id) ?? -Infinity) > now - this.failAfterMs;
+  }
+
+  /** Heard from since this president took office (a report to act on, not just grace). */
+  private fresh(now: number, id: string): boolean {
+    return this.alive(now, id) && this.reports.has(id);
+  }
+
+  private notLeadingFor(now: number, id: string): number {
+    const since = this.notLeadingSince.get(id);
+    return since === undefined ? 0 : now - since;
+  }
+
+  /** Why `id` counts as failed, in words: silent past failAfterMs, or answering without
+   * leading the group log it was appointed to lead. */
+  private failure(now: number, id: string): string {
+    const heard = this.lastHeard.get(id);
+    const silent = heard === undefined ? 'never answered a probe of this president' : `no probe answer for ${Math.round(now - heard)} ms (limit ${this.failAfterMs} ms)`;
+    const nl = this.notLeadingFor(now, id);
+    return this.alive(now, id) && nl >= this.failAfterMs ? `answers but has not led its group log for ${Math.round(nl)} ms` : silent;
+  }
+
+  private idlePool(now: number, state: Readonly<ClusterState>): string[] {
+    return state.unassigned().filter((n) => n !== this.config.id && this.fresh(now, n));
+  }
+
+  // ---- deciding --------------------------------------------------------------------------
+
+  /** At most one order (or leadership transfer); none if nothing needs doing. */
+  private decide(now: number, view: PresidentView, mayTransfer: boolean): PresidentEffect[] {
+    const { state } = view;
+    const { config } = this;
+    // A president that serves in a ministry hands the presidency to an idle node.
+    const own = state.roleOf(config.id);
+    if (own && mayTransfer) {
+      const idle = this.idlePool(now, state);
+      if (idle.length > 0) return [{ kind: 'transfer', to: idle[0]!, ministry: own.ministry.id }];
+    }
+    const ministries = [...state.ministries.values()];
+    // Bootstrap: the root ministry, then the configured static ones.
+    if (!ministries.some((m) => m.subtree === '/')) {
+      const pool = this.idlePool(now, state);
+      if (pool.length === 0) return [];
+      const clerks = pool.slice(1, 1 + (config.rootClerks ?? 2));
+      return [propose({ order: 'appoint', subtree: '/', minister: pool[0]!, clerks, clerksWanted: config.rootClerks ?? 2 }, `bootstrap: / gets minister ${pool[0]}, clerks ${clerks.join(', ') || '(none)'}`, { subtree: '/', newMinister: pool[0], cause: 'bootstrap' })];
+    }
+    for (const spec of config.ministries ?? []) {
+      // Formed once: a static ministry that a subtree delete dissolved stays dissolved (its
+      // subtree now belongs to the ministry above, and may not even exist there).
+      if (state.formed.has(spec.subtree)) continue;
+      const pool = this.idlePool(now, state);
+      if (pool.length < 1 + spec.clerks) continue;
+      return [propose({ order: 'appoint', subtree: spec.subtree, minister: pool[0]!, clerks: pool.slice(1, 1 + spec.clerks), clerksWanted: spec.clerks }, `bootstrap: ${spec.subtree} gets minister ${pool[0]}`, { subtree: spec.subtree, newMinister: pool[0], cause: 'bootstrap' })];
+    }
+    for (const m of ministries) {
+      if (view.dissolving(m.id)) continue;
+      const e = this.restaff(now, state, m);
+      if (e) return [e];
+    }
+    return [];
+  }
+
+  /** The order ministry `m` needs now, or null (it needs none, or must wait for one). */
+  private restaff(now: number, state: Readonly<ClusterState>, m: MinistryRecord): PresidentEffect | null {
+    // A minister that answers but does not lead (it restarted: a restarted leader waits for a
+    // new appointment) is replaced like a failed one, through the fence.
+    const ministerOk = !m.fenced && this.alive(now, m.minister) && this.notLeadingFor(now, m.minister) < this.failAfterMs;
+    return ministerOk ? this.restaffClerks(now, state, m) : this.replaceMinister(now, m);
+  }
+
+  /** Replace failed clerks from the idle pool; with none idle, run short. */
+  private restaffClerks(now: number, state: Readonly<ClusterState>, m: MinistryRecord): PresidentEffect | null {
+    const failed = m.clerks.filter((c) => !this.alive(now, c));
+    const pool = this.idlePool(now, state);
+    const wanted = m.clerksWanted - (m.clerks.length - failed.length);
+    if (failed.length === 0 && (wanted <= 0 || pool.length === 0)) {
+      return m.down ? propose({ order: 'down', ministry: m.id, down: false }, `${m.id} answers again`, { ministry: m.id, cause: 'recovered' }) : null;
+    }
+    // Membership changes one member at a time, and only once the minister follows the
+    // current appointment: a minister that missed it (cut off from the cluster log) could
+    // otherwise keep committing with a majority of an older member set that no majority of
+    // the new one intersects, and a later fence would not stop it nor see its entries. And
+    // only once it has committed an entry of its term: until then the entries committed
+    // before may be held by a bare majority that the change would leave a minority.
+    const r = this.reports.get(m.minister);
+    if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return null;
+    if (failed.length === 0 && pool.length > 0 && wanted > 0) {
+      return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, pool[0]!], clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) is short of clerks: idle ${pool[0]} joins as clerk`, { ministry: m.id, minister: m.minister, newClerk: pool[0], cause: 'shortOfClerks' });
+    }
+    return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks.filter((c) => c !== failed[0]), clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) drops clerk ${failed[0]}: ${this.failure(now, failed[0]!)}`, { ministry: m.id, minister: m.minister, oldClerk: failed[0], cause: 'clerkFailed' });
+  }
+
+  /** Fence the ministry, then appoint the member with the most up-to-date log. */
+  private replaceMinister(now: number, m: MinistryRecord): PresidentEffect | null {
+    const members = m.fenced ? m.clerks.concat(m.minister) : [m.minister, ...m.clerks];
+    const answering = members.filter((id) => this.fresh(now, id));
+    if (answering.length * 2 <= members.length) {
+      if (m.down) return null;
+      return propose({ order: 'down', ministry: m.id, down: true }, `${m.id} (${m.subtree}) is down: only ${answering.length} of ${members.length} members answer`, { ministry: m.id, answering, cause: 'noMajority' });
+    }
+    if (!m.fenced) {
+      return propose({ order: 'fence', ministry: m.id }, `${m.id} (${m.subtree}) fenced to replace minister ${m.minister}: ${this.failure(now, m.minister)}`, { ministry: m.id, oldMinister: m.minister, cause: this.alive(now, m.minister) ? 'ministerNotLeading' : 'ministerSilent' });
+    }
+    // Fenced: wait for a majority to report their logs at the fence term, then appoint the
+    // most up-to-date of them.
+    const atFence = members.filter((id) => {
+      const r = this.reports.get(id);
+      return this.fresh(now, id) && r !== undefined && r.ministry === m.id && r.groupTerm === m.term;
+    });
+    if (atFence.length * 2 <= members.length) return null;
+    const best = atFence
+      .map((id) => this.reports.get(id)!)
+      .sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex || (a.id < b.id ? -1 : 1))[0]!;
+    // Every member stays, the failed minister too (as a clerk): an entry committed before may
+    // be held by a bare majority that includes members not answering now, and until the new
+    // minister has copied it to a majority of the same set, another failover must still find
+    // it. Failed members go afterwards, one at a time (see above); idle nodes join later.
+    const clerks = members.filter((id) => id !== best.id);
+    return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: best.id, clerks, clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) failover: ${best.id} replaces minister ${m.minister}, having the most up-to-date log of ${atFence.join(', ')} (last term ${best.lastTerm}, index ${best.lastIndex})`, { ministry: m.id, oldMinister: m.minister, newMinister: best.id, cause: 'failover' });
+  }
+}
+
+function propose(order: ClusterOrder, why: string, fields: Record<string, unknown>): PresidentEffect {
+  return { kind: 'propose', order, why, fields };
+}
+
+function log(level: LogLevel, fields: Record<string, unknown>, msg: string): PresidentEffect {
+  return { kind: 'log', level, fields, msg };
+}
