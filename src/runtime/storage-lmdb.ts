@@ -12,7 +12,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { RuntimeError } from './errors.js';
-import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-check.js';
+import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
 import type { Storage, StorageOp, StorageRange } from './storage.js';
 
 export interface LmdbStorageOptions {
