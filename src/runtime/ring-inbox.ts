@@ -3,24 +3,7 @@
 
 import { type MessageRegistry, type WireEnvelope } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
-import {
-  AWAKE,
-  BELL,
-  BELL_ID,
-  DEFAULT_BATCH_LIMIT,
-  FRAME_HEADER_BYTES,
-  KEEPALIVE_MS,
-  PARKED,
-  RD,
-  RingViews,
-  SPACE,
-  SPACE_IDLE,
-  SPACE_WAITING,
-  WR,
-  noop,
-  waitAsync,
-  type RingChannelShared,
-} from './ring-memory.js';
+import { AWAKE, BELL, BELL_ID, DEFAULT_BATCH_LIMIT, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, SPACE, SPACE_IDLE, SPACE_WAITING, WR, noop, waitAsync, type RingChannelShared } from './ring-memory.js';
 
 export interface RingInboxStats {
   /** Envelopes delivered to `onEnvelope`. */

@@ -5,22 +5,7 @@ import { RingBuffer } from 'ringbuf.js';
 import { DirectWriter } from '../wire/direct-writer.js';
 import { type MessageRegistry, type WireEnvelope } from '../wire/registry.js';
 import { EncodeError, RuntimeError } from './errors.js';
-import {
-  AWAKE,
-  BELL,
-  FRAME_HEADER_BYTES,
-  KEEPALIVE_MS,
-  PARKED,
-  RD,
-  RingViews,
-  SPACE,
-  SPACE_IDLE,
-  SPACE_WAITING,
-  WR,
-  noop,
-  waitAsync,
-  type RingChannelShared,
-} from './ring-memory.js';
+import { AWAKE, BELL, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, SPACE, SPACE_IDLE, SPACE_WAITING, WR, noop, waitAsync, type RingChannelShared } from './ring-memory.js';
 
 /** Below this many known-free bytes, a send asks ringbuf.js for the current free space before
  * encoding in place (the known figure is a lower bound that only the consumer raises). */
