@@ -3,9 +3,9 @@
 // time passes and when a ready actor runs) and a `Transport` (how an envelope reaches
 // another location); everything else is shared, so actors behave the same under both.
 //
-// Around it: refs.ts (addresses, refs, envelopes), context.ts (an actor's context and its
-// timers), asks.ts (pending asks and their deadlines), behaviours.ts (behaviours by name and
-// the defaults a spawn starts from).
+// Around it: location.ts (what a scheduler plugs in), refs.ts (addresses, refs, envelopes),
+// context.ts (an actor's context and its timers), asks.ts (pending asks and their deadlines),
+// behaviours.ts (behaviours by name and the defaults a spawn starts from).
 
 import type { Logger } from 'pino';
 import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelope } from '../wire/registry.js';
@@ -17,38 +17,16 @@ import { PendingAsks } from './asks.js';
 import { ContextImpl } from './context.js';
 import { DEFAULT_STRATEGY, defaultLogger, namedFactory, noStorage, toFactory } from './behaviours.js';
 import { Envelope, RefImpl, splitAddress } from './refs.js';
+import type { Dispatcher, LocalRuntimeOptions, RootOptions, Transport } from './location.js';
 
 export { registerBehaviour, namedFactory, strategy, defaultLogger } from './behaviours.js';
 export { splitAddress } from './refs.js';
 export { EscalatedError } from './errors.js';
-
-/** How time passes and when work runs, provided by a scheduler. */
-export interface Dispatcher {
-  /** This location's clock, in ms. */
-  now(): number;
-  /** How late an ask may time out, in ms, so that asks share timers (0: exactly on time). */
-  readonly askTimeoutSlackMs?: number;
-  /** Run `fn` after `ms` of this location's clock. */
-  schedule(ms: number, fn: () => void): Cancel;
-  /** `cell` has work: call `cell.run()` soon. */
-  ready(cell: ActorCell): void;
-  /** A promise the runtime settled may have continuations queued (the simulator drains
-   * microtasks before letting virtual time advance). */
-  asyncPending(): void;
-}
-
-/** Carries an envelope to another location; throws EncodeError for what cannot travel. */
-export type Transport = (location: string, env: WireEnvelope) => void;
+export type { Dispatcher, LocalRuntimeOptions, RootOptions, Transport } from './location.js';
 
 const enum CellState {
   Running,
   Stopped,
-}
-
-export interface RootOptions extends SpawnOptions {
-  /** Logical host (node) name for logs and `ctx.host`; defaults to the root's name. */
-  host?: string;
-  storage?: Storage;
 }
 
 export class ActorCell {
@@ -344,15 +322,6 @@ export class ActorCell {
   }
 }
 
-export interface LocalRuntimeOptions {
-  /** This runtime's location: the part of an address before `#`. */
-  location: string;
-  dispatcher: Dispatcher;
-  registry: MessageRegistry;
-  transport?: Transport;
-  seed?: number;
-  logger?: Logger;
-}
 
 
 export class LocalRuntime {
