@@ -31,12 +31,12 @@ const SOURCES = ['src', 'bin/cli.ts', 'scripts/build-cli.mjs', 'package.json'];
 
 /** Output name (under dist/cli, without .js) → source. The worker, the storage checker's child
  * and the behaviour modules are found at run time relative to the chunk that starts them
- * (src/runtime/threads.ts, storage-check.ts, src/cluster.ts), so they keep
+ * (src/runtime/threads.ts, src/storage-check/storage-check.ts, src/cluster.ts), so they keep
  * those relative places. */
 const ENTRIES = {
   cli: 'bin/cli.ts',
   'thread-worker': 'src/runtime/thread-worker.ts',
-  'storage-check-child': 'src/runtime/storage-check-child.ts',
+  'storage-check-child': 'src/storage-check/storage-check-child.ts',
   'actors/node': 'src/actors/node.ts',
   'demo/ring': 'src/demo/ring.ts',
 };

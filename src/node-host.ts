@@ -13,7 +13,8 @@ import type { Logger } from 'pino';
 import type { NodeConfig } from './actors/node.js';
 import { Bridge, type BridgeEvent, type BridgeTlsOptions, parseHostPort } from './net/bridge.js';
 import type { LocalRuntime } from './runtime/runtime.js';
-import { checkFreeSpace, checkStorage } from './runtime/storage-check.js';
+import { checkFreeSpace } from './runtime/storage-faults.js';
+import { checkStorage } from './storage-check/storage-check.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 
 /** Where nodes run: on simulated hosts, spread over worker threads, or one per process. */
@@ -46,7 +47,7 @@ export function planNodes(nodeIds: string[], placement: Placement, settings: Nod
   return { nodeIds, addresses, threadOf, configs };
 }
 
-/** Refuse to start on a full disk or a damaged lmdb file (see storage-check.ts), before any
+/** Refuse to start on a full disk or a damaged lmdb file (see src/storage-check/), before any
  * thread opens one: every environment the nodes of `dataDir` use (shared or their own). */
 export async function checkLocalStorage(dataDir: string, nodeIds: string[], who: string): Promise<void> {
   checkFreeSpace(dataDir, who);

@@ -18,7 +18,8 @@ import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { LmdbStorage } from './runtime/storage-lmdb.js';
 import { watchEventLoop } from './runtime/loop-lag.js';
-import { NODE_CORRUPT_ADVICE, StorageCorruptError, checkFreeSpace, checkStorage, storageFaultMessage } from './runtime/storage-check.js';
+import { NODE_CORRUPT_ADVICE, StorageCorruptError, checkFreeSpace, storageFaultMessage } from './runtime/storage-faults.js';
+import { checkStorage } from './storage-check/storage-check.js';
 import { isCorruptStorageError } from './runtime/sealed.js';
 import { faultedNodeBehaviour } from './actors/faulted-node.js';
 

@@ -98,6 +98,15 @@ export interface RunnerSpec {
   run: Runner;
 }
 
+/** A command that makes one call per path, with one boolean flag (`-p`, `-r`). */
+function eachPathWithFlag(op: string, flag: string, short: string, call: (client: RemoteGovClient, path: string, on: boolean) => Promise<void>): RunnerSpec {
+  return {
+    options: { [flag]: { type: 'boolean', short } },
+    min: 1,
+    run: (client, args, flags, out, cwd) => eachPath(args, op, out, cwd, (p) => call(client, p, !!flags[flag])),
+  };
+}
+
 export const runners: Record<string, RunnerSpec> = {
   ls: {
     options: { long: { type: 'boolean', short: 'l' }, linearizable: { type: 'boolean' } },
@@ -127,11 +136,7 @@ export const runners: Record<string, RunnerSpec> = {
       });
     },
   },
-  mkdir: {
-    options: { parents: { type: 'boolean', short: 'p' } },
-    min: 1,
-    run: (client, args, flags, out, cwd) => eachPath(args, 'mkdir', out, cwd, (p) => client.mkdir(p, { parents: !!flags.parents })),
-  },
+  mkdir: eachPathWithFlag('mkdir', 'parents', 'p', (client, p, parents) => client.mkdir(p, { parents })),
   touch: {
     options: {},
     min: 1,
@@ -179,11 +184,7 @@ export const runners: Record<string, RunnerSpec> = {
         }
       }),
   },
-  rmdir: {
-    options: { recursive: { type: 'boolean', short: 'r' } },
-    min: 1,
-    run: (client, args, flags, out, cwd) => eachPath(args, 'rmdir', out, cwd, (p) => client.rmdir(p, { recursive: !!flags.recursive })),
-  },
+  rmdir: eachPathWithFlag('rmdir', 'recursive', 'r', (client, p, recursive) => client.rmdir(p, { recursive })),
   mv: {
     options: {},
     min: 2,

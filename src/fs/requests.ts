@@ -5,6 +5,7 @@
 // imports the other.
 
 import type { FsErrorData } from './errors.js';
+import type { MutationOp } from './namespace.js';
 
 export interface MinistryInfo {
   id: string;
@@ -45,12 +46,10 @@ export interface TicketInfo {
   ministry: string;
 }
 
-/** The ops a client sends; the minister stamps them with the log's time when it proposes. */
+/** The ops a client sends: the namespace's mutations but setSize (a client's create is always
+ * exclusive), and the reads. The minister stamps them with the log's time when it proposes. */
 export type ClientOp =
-  | { op: 'mkdir'; path: string; parents?: boolean }
+  | Exclude<MutationOp, { op: 'create' | 'setSize' }>
   | { op: 'create'; path: string }
-  | { op: 'rm'; path: string }
-  | { op: 'rmdir'; path: string; recursive?: boolean }
-  | { op: 'rename'; from: string; to: string }
   | { op: 'ls'; path: string }
   | { op: 'stat'; path: string };

@@ -11,9 +11,7 @@
 //     reads and calls advance(). Committed entries are applied as soon as they are known
 //     (durable on a majority), without waiting for this node's own write, except behind a
 //     snapshot or wipe that must be restored first.
-//   - Storage layout under `storagePrefix`: `hs` (hard state and group), `snap` (the last
-//     snapshot), `terms` (first index of each term among applied entries, to answer
-//     committed(index, term) for compacted tickets) and `e/<16-digit index>` (log segments, see log-store.ts).
+//   - Storage layout under `storagePrefix`: see shell-storage.ts and log-store.ts.
 //   - When `snapshotEntries` entries were applied since the last snapshot, and they hold at least
 //     `snapshotLogRatio` times as many bytes as that snapshot, the state machine is snapshotted,
 //     the core compacts, and the snapshot and the deletion of the entries it covers are written
@@ -27,17 +25,21 @@
 //     applied everything its leader reported committed and heard from the leader within a
 //     heartbeat interval.
 //
-// Over 600 lines for now: the shell's persistence ordering (fsync before acknowledging) and its
-// message batching share one drain loop; splitting the snapshot transfer out is the next cut
-// (architecture issue 15, point 3).
+// Around it: shell-types.ts (its options, the state machine interface, its status),
+// shell-storage.ts (what it stores, read back and written per Ready) and shell-waiting.ts
+// (proposals and reads waiting to be applied, commit times).
 
 import type { Cancel, Context } from '../runtime/types.js';
-import { IntTable } from '../runtime/int-table.js';
 import { prefixed } from '../runtime/storage.js';
 import { CorruptStorageError } from '../runtime/sealed.js';
 import type { Storage, StorageOp } from '../runtime/storage.js';
 import { RaftCore } from './core.js';
-import { appendOps, clearOps, compactOps, loadEntries, decodeSnapshot, encodeSnapshot, json, parse } from './log-store.js';
+import { compactOps, encodeSnapshot } from './log-store.js';
+import { K_SNAP, loadRaftState, needsSync, readyOps, type TermStarts } from './shell-storage.js';
+import { ApplyWaiters, CommitTimes, PendingReads } from './shell-waiting.js';
+import type { AppliedEntry, ApplyOutcome, RaftShellOptions, ShellStatus, StateMachine } from './shell-types.js';
+
+export type { AppliedEntry, ApplyOutcome, RaftShellOptions, ShellStatus, StateMachine } from './shell-types.js';
 import { describeRaftEvent } from './events.js';
 import {
   EntryKind,
@@ -46,12 +48,10 @@ import {
   type Appointment,
   type ConfChange,
   type Entry,
-  type HardState,
   type ProposeResult,
   type RaftMessage,
   type Ready,
   type SoftState,
-  type Status,
   type TransferResult,
 } from './types.js';
 
@@ -59,81 +59,6 @@ import {
  * node restarted after a crash starts from the commit index it stored, and serves what it
  * applied once it has heard from its leader. */
 const DEFERRED_FLUSH_TICKS = 2;
-
-export interface AppliedEntry {
-  index: number;
-  term: number;
-  data: Uint8Array;
-  /** Local time (ctx.clock.now(), ms) at which this node learned the entry was committed. */
-  committedAt: number;
-}
-
-/** What the shell applies committed entries to. Only Normal entries reach `apply` (no-ops and
- * membership changes are Raft's own). */
-export interface StateMachine {
-  /** The result is handed to whoever proposed the entry on this node (whenApplied). */
-  apply(entry: AppliedEntry): unknown;
-  /** The state as of the last applied index. */
-  snapshot(): Uint8Array;
-  /** Replace the whole state with a snapshot taken at `index`. */
-  restore(data: Uint8Array, index: number): void;
-  /** Back to the empty state (the node moved to another group). Default: restore(empty, 0). */
-  reset?(): void;
-}
-
-export interface RaftShellOptions {
-  id: string;
-  group: string;
-  mode: 'elected' | 'appointed';
-  voters: string[];
-  learners?: string[];
-  /** Actor address of peer `id`. */
-  addressOf(id: string): string;
-  /** Key prefix inside ctx.storage for this log (several logs may share a host's storage). */
-  storagePrefix: string;
-  stateMachine: StateMachine;
-  /** Default 10. */
-  tickMs?: number;
-  /** Default 10 ticks. */
-  electionTicks?: number;
-  /** Default 1 tick. */
-  heartbeatTicks?: number;
-  /** Compact once this many entries were applied since the last snapshot (and they hold at
-   * least `snapshotLogRatio` times as many bytes as that snapshot). Default 10,000. */
-  snapshotEntries?: number;
-  /** See snapshotEntries. Default 4. */
-  snapshotLogRatio?: number;
-  /** Most entries / bytes in one AppendEntries (core defaults 256 / 1 MiB). */
-  maxEntriesPerMsg?: number;
-  maxBytesPerMsg?: number;
-  maxInflight?: number;
-  snapshotChunkSize?: number;
-  /** Role, leader or term changed. */
-  onSoftState?(s: SoftState): void;
-  /** After each Normal entry is applied, with the state machine's result. */
-  onApplied?(entry: AppliedEntry, result: unknown): void;
-  /** Once after each run of entries applied together (a Ready's, or those committed while a
-   * Ready is in flight), or a snapshot restored: for work that looks at the state as a whole
-   * (waking readers, re-checking leases), done once per run rather than once per entry. */
-  afterApply?(): void;
-  /** Observation hook (tests, metrics): a Ready is about to be sent/applied; `synced` says
-   * whether its writes (and all before them) were synced, or (a commit-index-only hard
-   * state) merely written. Entries applied while a Ready is in flight come as a Ready with
-   * only `committed`. */
-  onPersisted?(ready: Ready, synced: boolean): void;
-}
-
-export type ApplyOutcome = { ok: true; result: unknown } | { ok: false; reason: 'overwritten' | 'leadershipLost' | 'unknown' | 'stopped'; message: string };
-
-export interface ShellStatus extends Status {
-  /** Index the state machine has applied (the shell's view; equals core's after advance). */
-  applied: number;
-  /** Local time the commit index last moved (0: never in this incarnation). */
-  lastCommitAt: number;
-  /** Local time this node last heard from its leader (its own clock when it leads). */
-  lastLeaderContactAt: number;
-  caughtUp: boolean;
-}
 
 /** Internal messages of one shell (tick, persisted, persist failed, kick). */
 class ShellSignal {
@@ -149,21 +74,6 @@ const RAFT_TYPES = new Set<string>(RAFT_MESSAGE_TYPES);
 /** Messages only a leader sends, which may leave before its own Ready is durable. */
 const EARLY = new Set<string>(['govfs.raft.AppendEntries', 'govfs.raft.Heartbeat', 'govfs.raft.InstallSnapshot']);
 const EMPTY = new Uint8Array(0);
-
-const K_HS = 'hs';
-const K_SNAP = 'snap';
-const K_TERMS = 'terms';
-interface Waiter {
-  term: number;
-  cb: (o: ApplyOutcome) => void;
-}
-
-interface PendingRead {
-  cb: (ok: boolean) => void;
-  /** Read index, once the leader confirmed it. */
-  index: number;
-  deadline: number;
-}
 
 export class RaftShell {
   readonly id: string;
@@ -199,11 +109,7 @@ export class RaftShell {
   private bytesSinceSnapshot = 0;
   /** Highest entry index in storage (to skip needless deletes on append). */
   private storedLast = 0;
-  /** (commit index, local time) whenever the commit index moved, oldest first. */
-  private commitNotes: { index: number; at: number }[] = [];
-  private notesHead = 0;
-  private notedCommit = 0;
-  private lastCommitAt = 0;
+  private readonly commitTimes = new CommitTimes();
   private lastLeaderContactAt = 0;
   /** Local time of the last tick, and the longest gap between two ticks since this node last
    * heard from its leader: a gap well over tickMs means this node's own thread was stalled. */
@@ -212,12 +118,9 @@ export class RaftShell {
   private contactLeader = '';
   private maxTickGapMs = 0;
   private soft: SoftState;
-  /** First index of each term among applied entries; terms below `termsKnownFrom` are unknown. */
-  private termStarts: { index: number; term: number }[] = [];
-  private termsKnownFrom = 1;
-  /** By log index (an IntTable, not a Map: see runtime/int-table.ts). */
-  private waiters = new IntTable<Waiter[]>();
-  private reads = new Map<string, PendingRead>();
+  private readonly terms: TermStarts;
+  private readonly waiters = new ApplyWaiters();
+  private readonly reads = new PendingReads();
   private readSeq = 0;
 
   constructor(ctx: Context, opts: RaftShellOptions) {
@@ -233,20 +136,10 @@ export class RaftShell {
     this.st = prefixed(ctx.storage, opts.storagePrefix);
 
     // Restore: hard state (with the group), snapshot, entries, term starts.
-    const hsRaw = this.st.get(K_HS);
     const where = (key: string) => `raft ${opts.group} ${opts.storagePrefix}${key}`;
-    const hs = hsRaw ? parse<HardState & { group: string }>(hsRaw, where(K_HS)) : undefined;
-    const snapRaw = this.st.get(K_SNAP);
-    const snapshot = snapRaw ? decodeSnapshot(snapRaw, where(K_SNAP)) : undefined;
+    const { hardState: hs, snapshot, entries, terms } = loadRaftState(this.st, where);
+    this.terms = terms;
     this.snapshotBytes = snapshot?.data.length ?? 0;
-    const entries: Entry[] = [];
-    entries.push(...loadEntries(this.st, snapshot?.index ?? 0));
-    const termsRaw = this.st.get(K_TERMS);
-    if (termsRaw) {
-      const t = parse<{ from: number; starts: { index: number; term: number }[] }>(termsRaw, where(K_TERMS));
-      this.termsKnownFrom = t.from;
-      this.termStarts = t.starts;
-    }
     this.group = hs?.group || opts.group;
     if (hs) this.persistedHs = { term: hs.term, vote: hs.vote };
     this.core = new RaftCore(
@@ -279,11 +172,8 @@ export class RaftShell {
         throw new CorruptStorageError(`${where(K_SNAP)} does not restore: ${(e as Error).message}`, { cause: e });
       }
       this.appliedIndex = this.snapshotIndex = snapshot.index;
-      if (this.termsKnownFrom > snapshot.index) {
-        // Defensive: the term of the snapshot's own index is always known.
-        this.termsKnownFrom = snapshot.index;
-        this.termStarts = [{ index: snapshot.index, term: snapshot.term }];
-      }
+      // Defensive: the term of the snapshot's own index is always known.
+      if (this.terms.knownFrom > snapshot.index) this.terms.restored(snapshot.index, snapshot.term, false);
     }
     this.storedLast = entries.length > 0 ? entries[entries.length - 1]!.index : this.snapshotIndex;
     // Everything up to the durable commit index is known committed as of now.
@@ -309,7 +199,7 @@ export class RaftShell {
           this.lastTickAt = now;
           this.core.tick();
           this.logEvents();
-          this.expireReads();
+          this.reads.expire(now);
           if (this.deferredOps && !this.inFlight && ++this.deferredTicks >= DEFERRED_FLUSH_TICKS) this.flushDeferred();
           break;
         }
@@ -364,9 +254,7 @@ export class RaftShell {
       const c = this.committed(index, term);
       return cb(c === true ? { ok: true, result: undefined } : c === false ? { ok: false, reason: 'overwritten', message: `index ${index} holds another term's entry` } : { ok: false, reason: 'unknown', message: `index ${index} was applied before this node knew of the ticket` });
     }
-    let list = this.waiters.get(index);
-    if (!list) this.waiters.set(index, (list = []));
-    list.push({ term, cb });
+    this.waiters.add(index, term, cb);
   }
 
   /** Has the ticket (index, term) committed? true: the entry of that term is committed at
@@ -388,7 +276,7 @@ export class RaftShell {
     const ctx = `${this.id}:${++this.readSeq}`;
     const r = this.core.readIndex(ctx);
     if (!r.ok) return cb(false);
-    this.reads.set(ctx, { cb, index: -1, deadline: this.ctx.clock.now() + 2 * this.electionTicks * this.tickMs });
+    this.reads.add(ctx, cb, this.ctx.clock.now() + 2 * this.electionTicks * this.tickMs);
     this.kick();
   }
 
@@ -427,7 +315,7 @@ export class RaftShell {
 
   status(): ShellStatus {
     const s = this.core.status();
-    return { ...s, applied: this.appliedIndex, lastCommitAt: this.lastCommitAt, lastLeaderContactAt: this.lastLeaderContactAt, caughtUp: this.caughtUp() };
+    return { ...s, applied: this.appliedIndex, lastCommitAt: this.commitTimes.lastAt, lastLeaderContactAt: this.lastLeaderContactAt, caughtUp: this.caughtUp() };
   }
 
   softState(): SoftState {
@@ -466,9 +354,8 @@ export class RaftShell {
     this.stopped = true;
     this.cancelTick?.();
     this.flushDeferred();
-    this.failWaiters(() => true, 'stopped', 'raft shell stopped');
-    for (const r of this.reads.values()) r.cb(false);
-    this.reads.clear();
+    this.waiters.fail(() => true, 'stopped', 'raft shell stopped');
+    this.reads.failAll();
   }
 
   // ---- leadership log ----------------------------------------------------------------------
@@ -550,7 +437,7 @@ export class RaftShell {
         }
       }
       this.lateMessages = late;
-      if (ops.length === 0 || !this.needsSync(r)) {
+      if (ops.length === 0 || !needsSync(r, this.persistedHs)) {
         // Nothing whose durability anyone relies on: a commit-index-only hard state (a lost
         // commit index is learnt again from the leader). It is not written on its own: with
         // lmdb every write is a commit with an fsync, which the next Ready's write would queue
@@ -575,38 +462,11 @@ export class RaftShell {
     }
   }
 
-  /** Does anything of this Ready have to be durable before its messages go out and its
-   * entries are applied? Entries, snapshots, wipes, and term or vote changes do; a hard state
-   * whose only change is the commit index does not. */
-  private needsSync(r: Ready): boolean {
-    if (r.wipe || r.snapshot || r.entries.length > 0) return true;
-    const hs = r.hardState;
-    if (!hs) return false;
-    const p = this.persistedHs;
-    return hs.term !== p.term || hs.vote !== p.vote;
-  }
-
   private persistOps(r: Ready): StorageOp[] {
-    const ops: StorageOp[] = [];
-    if (r.wipe) {
-      ops.push({ op: 'delRange', start: '', end: '\uffff' });
-      this.storedLast = 0;
-    }
-    if (r.snapshot) {
-      ops.push(...clearOps());
-      ops.push({ op: 'put', key: K_SNAP, value: encodeSnapshot(r.snapshot) });
-      this.storedLast = r.snapshot.index;
-    }
-    if (r.entries.length > 0) {
-      const first = r.entries[0]!.index;
-      ops.push(...appendOps(this.st, r.entries, first <= this.storedLast));
-      this.storedLast = r.entries[r.entries.length - 1]!.index;
-    }
-    if (r.hardState || r.wipe) {
-      const hs = r.hardState ?? this.core.hardState();
-      this.persistedHs = { term: hs.term, vote: hs.vote };
-      ops.push({ op: 'put', key: K_HS, value: json({ term: hs.term, vote: hs.vote, commit: hs.commit, group: r.group }) });
-    }
+    const hs = r.hardState || r.wipe ? (r.hardState ?? this.core.hardState()) : undefined;
+    const { ops, storedLast } = readyOps(this.st, r, this.storedLast, hs);
+    this.storedLast = storedLast;
+    if (hs) this.persistedHs = { term: hs.term, vote: hs.vote };
     return ops;
   }
 
@@ -618,7 +478,7 @@ export class RaftShell {
     const soft = this.core.softState();
     this.opts.onPersisted?.({ wipe: false, group: this.group, entries: [], messages: [], committed: entries, readStates: [], softState: soft, commit: this.core.commitIndex(), leaderCommit: this.core.commitIndex() }, false);
     this.applyRun(entries);
-    this.serveReads();
+    this.reads.serve(this.appliedIndex);
   }
 
   /** The Ready is durable: send, apply, serve reads, advance. */
@@ -633,12 +493,9 @@ export class RaftShell {
       else this.sm.restore(EMPTY, 0);
       this.appliedIndex = this.snapshotIndex = 0;
       this.snapshotBytes = this.bytesSinceSnapshot = 0;
-      this.termStarts = [];
-      this.termsKnownFrom = 1;
-      this.commitNotes = [];
-      this.notesHead = 0;
-      this.notedCommit = 0;
-      this.failWaiters(() => true, 'unknown', 'this node moved to another group');
+      this.terms.reset();
+      this.commitTimes.reset();
+      this.waiters.fail(() => true, 'unknown', 'this node moved to another group');
     }
     if (r.snapshot) {
       const s = r.snapshot;
@@ -646,19 +503,14 @@ export class RaftShell {
       this.appliedIndex = this.snapshotIndex = s.index;
       this.snapshotBytes = s.data.length;
       this.bytesSinceSnapshot = 0;
-      this.termStarts = [{ index: s.index, term: s.term }];
-      this.termsKnownFrom = s.index;
-      this.st.put(K_TERMS, json({ from: this.termsKnownFrom, starts: this.termStarts }));
-      this.failWaiters((i) => i <= s.index, 'unknown', 'a snapshot from the leader covered this index; ask committed() on the leader');
+      this.terms.restored(s.index, s.term);
+      this.waiters.fail((i) => i <= s.index, 'unknown', 'a snapshot from the leader covered this index; ask committed() on the leader');
     }
     this.applyRun(r.committed, r.snapshot !== undefined || r.wipe);
-    for (const rs of r.readStates) {
-      const p = this.reads.get(rs.ctx);
-      if (p) p.index = rs.index;
-    }
+    for (const rs of r.readStates) this.reads.confirmed(rs.ctx, rs.index);
     this.core.advance(r);
     this.inFlight = undefined;
-    this.serveReads();
+    this.reads.serve(this.appliedIndex);
     this.maybeCompact();
   }
 
@@ -671,28 +523,17 @@ export class RaftShell {
 
   private apply(e: Entry): void {
     if (e.index <= this.appliedIndex) return;
-    const at = this.commitTime(e.index);
+    const at = this.commitTimes.timeOf(e.index, this.ctx.clock.now());
     this.appliedIndex = e.index;
     this.bytesSinceSnapshot += e.data.length;
-    const last = this.termStarts[this.termStarts.length - 1];
-    if (!last || last.term !== e.term) {
-      this.termStarts.push({ index: e.index, term: e.term });
-      this.st.put(K_TERMS, json({ from: this.termsKnownFrom, starts: this.termStarts }));
-    }
+    this.terms.applied(e.index, e.term);
     let result: unknown;
     if (e.kind === EntryKind.Normal) {
       const entry: AppliedEntry = { index: e.index, term: e.term, data: e.data, committedAt: at };
       result = this.sm.apply(entry);
       this.opts.onApplied?.(entry, result);
     }
-    const list = this.waiters.get(e.index);
-    if (list) {
-      this.waiters.delete(e.index);
-      for (const w of list) {
-        if (w.term === e.term) w.cb({ ok: true, result });
-        else w.cb({ ok: false, reason: 'overwritten', message: `index ${e.index} was taken by term ${e.term}; the proposal of term ${w.term} is void` });
-      }
-    }
+    this.waiters.applied(e.index, e.term, result);
   }
 
   private maybeCompact(): void {
@@ -714,7 +555,7 @@ export class RaftShell {
     if (s.role === prev.role && s.term === prev.term && s.leader === prev.leader && s.group === prev.group) return;
     this.soft = s;
     if (prev.role === 'leader' && (s.role !== 'leader' || s.term !== prev.term)) {
-      this.failWaiters(() => true, 'leadershipLost', 'this node stopped leading; the entry may still commit: ask committed(index, term)');
+      this.waiters.fail(() => true, 'leadershipLost', 'this node stopped leading; the entry may still commit: ask committed(index, term)');
     }
     if (s.leader !== '' && s.leader !== prev.leader) {
       this.lastLeaderContactAt = this.ctx.clock.now();
@@ -739,65 +580,14 @@ export class RaftShell {
     }
   }
 
-  // ---- commit times, reads, waiters ----------------------------------------------------------
+  // ---- commit times and terms ----------------------------------------------------------
 
   private noteCommit(): void {
-    const c = this.core.commitIndex();
-    if (c <= this.notedCommit) return;
-    this.notedCommit = c;
-    this.lastCommitAt = this.ctx.clock.now();
-    this.commitNotes.push({ index: c, at: this.lastCommitAt });
-  }
-
-  /** Time of the first note at or above `index`. */
-  private commitTime(index: number): number {
-    const notes = this.commitNotes;
-    while (this.notesHead < notes.length && notes[this.notesHead]!.index < index) this.notesHead++;
-    if (this.notesHead > 1024) {
-      this.commitNotes = notes.slice(this.notesHead);
-      this.notesHead = 0;
-    }
-    return this.commitNotes[this.notesHead]?.at ?? this.ctx.clock.now();
+    this.commitTimes.note(this.core.commitIndex(), this.ctx.clock.now());
   }
 
   private committedTermAt(index: number): number | undefined {
     if (index > this.appliedIndex) return this.core.termAt(index);
-    if (index < this.termsKnownFrom) return undefined;
-    let t: number | undefined;
-    for (const s of this.termStarts) {
-      if (s.index > index) break;
-      t = s.term;
-    }
-    return t;
-  }
-
-  private serveReads(): void {
-    for (const [ctx, r] of this.reads) {
-      if (r.index >= 0 && r.index <= this.appliedIndex) {
-        this.reads.delete(ctx);
-        r.cb(true);
-      }
-    }
-  }
-
-  private expireReads(): void {
-    if (this.reads.size === 0) return;
-    const now = this.ctx.clock.now();
-    for (const [ctx, r] of this.reads) {
-      if (r.index < 0 && now > r.deadline) {
-        this.reads.delete(ctx);
-        r.cb(false);
-      }
-    }
-  }
-
-  private failWaiters(pred: (index: number) => boolean, reason: 'leadershipLost' | 'unknown' | 'stopped', message: string): void {
-    for (const index of this.waiters.keyList().sort((a, b) => a - b)) {
-      if (!pred(index)) continue;
-      const list = this.waiters.get(index);
-      if (!list) continue; // an earlier callback settled it
-      this.waiters.delete(index);
-      for (const w of list) w.cb({ ok: false, reason, message });
-    }
+    return this.terms.termAt(index);
   }
 }

@@ -17,3 +17,10 @@ export class ActorStoppedError extends RuntimeError {
     super('ECANCELED', `actor ${actor} stopped before the reply arrived`);
   }
 }
+
+/** A child's failure escalated past the restart limit. */
+export class EscalatedError extends RuntimeError {
+  constructor(child: string, cause: unknown) {
+    super('EFAULT', `child ${child} failed too often: ${(cause as Error)?.message ?? String(cause)}`, { cause });
+  }
+}

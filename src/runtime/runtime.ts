@@ -3,196 +3,30 @@
 // time passes and when a ready actor runs) and a `Transport` (how an envelope reaches
 // another location); everything else is shared, so actors behave the same under both.
 //
-// Over 600 lines for now: cells, supervision, timers and asks share the cell's lifecycle (a
-// stop cancels all of them at once); asks and timers are the next cut (architecture issue 15,
-// point 3).
+// Around it: location.ts (what a scheduler plugs in), refs.ts (addresses, refs, envelopes),
+// context.ts (an actor's context and its timers), asks.ts (pending asks and their deadlines),
+// behaviours.ts (behaviours by name and the defaults a spawn starts from).
 
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelope } from '../wire/registry.js';
-import { ActorStoppedError, AskTimeoutError, RuntimeError } from './errors.js';
+import { ActorStoppedError, EscalatedError, RuntimeError } from './errors.js';
 import { Deque, SeededRandom, hashString } from './random.js';
-import { IntTable } from './int-table.js';
 import type { Storage } from './storage.js';
-import type {
-  AskOptions,
-  Behaviour,
-  Cancel,
-  Clock,
-  Context,
-  Message,
-  NamedBehaviour,
-  Ref,
-  Spawnable,
-  SpawnOptions,
-  SupervisorStrategy,
-} from './types.js';
+import type { AskOptions, Behaviour, Cancel, Message, NamedBehaviour, Ref, Spawnable, SpawnOptions, SupervisorStrategy } from './types.js';
+import { PendingAsks } from './asks.js';
+import { ContextImpl } from './context.js';
+import { DEFAULT_STRATEGY, defaultLogger, namedFactory, noStorage, toFactory } from './behaviours.js';
+import { Envelope, RefImpl, splitAddress } from './refs.js';
+import type { Dispatcher, LocalRuntimeOptions, RootOptions, Transport } from './location.js';
 
-/** How time passes and when work runs, provided by a scheduler. */
-export interface Dispatcher {
-  /** This location's clock, in ms. */
-  now(): number;
-  /** How late an ask may time out, in ms, so that asks share timers (0: exactly on time). */
-  readonly askTimeoutSlackMs?: number;
-  /** Run `fn` after `ms` of this location's clock. */
-  schedule(ms: number, fn: () => void): Cancel;
-  /** `cell` has work: call `cell.run()` soon. */
-  ready(cell: ActorCell): void;
-  /** A promise the runtime settled may have continuations queued (the simulator drains
-   * microtasks before letting virtual time advance). */
-  asyncPending(): void;
-}
-
-/** Carries an envelope to another location; throws EncodeError for what cannot travel. */
-export type Transport = (location: string, env: WireEnvelope) => void;
-
-/** A mailbox entry with a sender, an ask correlation or a system kind. A plain same-location
- * tell is queued as the message itself: passed by reference, never encoded, nothing allocated. */
-class Envelope {
-  constructor(
-    readonly msg: Message,
-    readonly from: string,
-    readonly kind: EnvelopeKind,
-    readonly corr: number,
-  ) {}
-}
-
-interface PendingAsk {
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  cell: ActorCell | null;
-  target: string;
-  timeoutMs: number;
-}
-
-/**
- * When pending asks time out: one timer for all of them, not one each. Almost every ask is
- * answered long before its deadline, and a timer per ask cost a timer-list insertion and
- * removal and about 0.4 KB that lived long enough to reach the old generation. Deadlines are
- * grouped into buckets `slackMs` wide (rounded up: an ask never times out early); an answered
- * ask's entry stays in its bucket and is skipped when the bucket comes due.
- */
-class AskDeadlines {
-  private readonly buckets = new Map<number, number[]>();
-  /** Bucket times, ascending. */
-  private readonly due: number[] = [];
-  private armedAt = Infinity;
-  private cancel: Cancel | undefined;
-
-  constructor(
-    private readonly dispatcher: Dispatcher,
-    private readonly slackMs: number,
-    private readonly expire: (corr: number) => void,
-  ) {}
-
-  add(timeoutMs: number, corr: number): void {
-    const deadline = this.dispatcher.now() + Math.max(0, timeoutMs);
-    const at = this.slackMs > 0 ? Math.ceil(deadline / this.slackMs) * this.slackMs : deadline;
-    let bucket = this.buckets.get(at);
-    if (bucket === undefined) {
-      bucket = [];
-      this.buckets.set(at, bucket);
-      // Usually the latest: deadlines mostly grow with the clock.
-      let i = this.due.length;
-      while (i > 0 && this.due[i - 1]! > at) i--;
-      this.due.splice(i, 0, at);
-    }
-    bucket.push(corr);
-    if (at < this.armedAt) this.arm(at);
-  }
-
-  private arm(at: number): void {
-    this.cancel?.();
-    this.armedAt = at;
-    this.cancel = this.dispatcher.schedule(Math.max(0, at - this.dispatcher.now()), this.fire);
-  }
-
-  private readonly fire = (): void => {
-    this.cancel = undefined;
-    this.armedAt = Infinity;
-    const now = this.dispatcher.now();
-    while (this.due.length > 0 && this.due[0]! <= now) {
-      const at = this.due.shift()!;
-      const bucket = this.buckets.get(at)!;
-      this.buckets.delete(at);
-      for (const corr of bucket) this.expire(corr);
-    }
-    if (this.due.length > 0) this.arm(this.due[0]!);
-  };
-
-  /** Forget every deadline (the runtime crashed or stopped). */
-  clear(): void {
-    this.cancel?.();
-    this.cancel = undefined;
-    this.armedAt = Infinity;
-    this.buckets.clear();
-    this.due.length = 0;
-  }
-}
-
-const behaviourRegistry = new Map<string, (args: unknown) => Behaviour<never>>();
-
-/** Make a behaviour spawnable by name, so it can be placed on any thread or host. */
-export function registerBehaviour<M, A = unknown>(name: string, factory: (args: A) => Behaviour<M>): void {
-  behaviourRegistry.set(name, factory as (args: unknown) => Behaviour<never>);
-}
-
-export function namedFactory(spec: NamedBehaviour): () => Behaviour<never> {
-  const factory = behaviourRegistry.get(spec.behaviour);
-  if (!factory) throw new RuntimeError('ENOENT', `no behaviour registered as "${spec.behaviour}"`);
-  return () => factory(spec.args);
-}
-
-export function splitAddress(address: string): { location: string; path: string } {
-  const i = address.indexOf('#');
-  if (i < 0) throw new RuntimeError('EINVAL', `malformed actor address "${address}" (want location#/path)`);
-  return { location: address.slice(0, i), path: address.slice(i + 1) };
-}
-
-const DEFAULT_STRATEGY = {
-  kind: 'one-for-one' as const,
-  maxRestarts: 10,
-  withinMs: 10_000,
-  minBackoffMs: 10,
-  maxBackoffMs: 2_000,
-};
-
-/** A child's failure escalated past the restart limit. */
-export class EscalatedError extends RuntimeError {
-  constructor(child: string, cause: unknown) {
-    super('EFAULT', `child ${child} failed too often: ${(cause as Error)?.message ?? String(cause)}`, { cause });
-  }
-}
-
-class RefImpl<M> implements Ref<M> {
-  /** The target's cell when it lives on this location (resolved on first use). */
-  private cell: ActorCell | null | undefined;
-  constructor(
-    private readonly runtime: LocalRuntime,
-    readonly address: string,
-  ) {}
-  tell(msg: M): void {
-    let cell = this.cell;
-    if (cell === undefined || (cell !== null && cell.stopped)) cell = this.cell = this.runtime.localCell(this.address);
-    if (cell !== null) cell.enqueue(msg);
-    else this.runtime.send(this.address, msg, '', EnvelopeKind.Tell, 0);
-  }
-  toString(): string {
-    return this.address;
-  }
-  toJSON(): string {
-    return this.address;
-  }
-}
+export { registerBehaviour, namedFactory, strategy, defaultLogger } from './behaviours.js';
+export { splitAddress } from './refs.js';
+export { EscalatedError } from './errors.js';
+export type { Dispatcher, LocalRuntimeOptions, RootOptions, Transport } from './location.js';
 
 const enum CellState {
   Running,
   Stopped,
-}
-
-export interface RootOptions extends SpawnOptions {
-  /** Logical host (node) name for logs and `ctx.host`; defaults to the root's name. */
-  host?: string;
-  storage?: Storage;
 }
 
 export class ActorCell {
@@ -488,169 +322,7 @@ export class ActorCell {
   }
 }
 
-class ContextImpl implements Context<Message> {
-  private readonly controller = new AbortController();
-  private rng: SeededRandom | null = null;
-  private logger: Logger | null = null;
-  readonly clock: Clock;
-  readonly self: Ref<Message>;
-  readonly parent: Ref | null;
 
-  constructor(private readonly cell: ActorCell) {
-    const rt = cell.runtime;
-    this.self = rt.ref(cell.address);
-    this.parent = cell.parent ? rt.ref(cell.parent.address) : cell.remoteParent ? rt.ref(cell.remoteParent) : null;
-    const incarnation = cell.incarnation;
-    const arm = (ms: number, msg: Message, repeat: boolean): Cancel => {
-      let cancelTimer: Cancel = () => {};
-      let cancelled = false;
-      const cancel: Cancel = () => {
-        cancelled = true;
-        cancelTimer();
-        cell.timers.delete(cancel);
-      };
-      const fire = (): void => {
-        if (cancelled || cell.incarnation !== incarnation || cell.stopped) return;
-        if (repeat) cancelTimer = rt.dispatcher.schedule(ms, fire);
-        else cell.timers.delete(cancel);
-        cell.enqueue(msg);
-      };
-      if (cell.stopped || cell.incarnation !== incarnation) return () => {};
-      cancelTimer = rt.dispatcher.schedule(ms, fire);
-      cell.timers.add(cancel);
-      return cancel;
-    };
-    this.clock = {
-      now: () => rt.dispatcher.now(),
-      after: (ms, msg) => arm(ms, msg, false),
-      every: (ms, msg) => arm(Math.max(ms, 0.001), msg, true),
-    };
-  }
-
-  get path(): string {
-    return this.cell.path;
-  }
-  get host(): string {
-    return this.cell.host;
-  }
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-  get storage(): Storage {
-    return this.cell.storage;
-  }
-  get random(): SeededRandom {
-    this.rng ??= this.cell.runtime.randomFor(this.cell.path, this.cell.incarnation);
-    return this.rng;
-  }
-  get log(): Logger {
-    this.logger ??= this.cell.runtime.log.child({ host: this.cell.host, actor: this.cell.path });
-    return this.logger;
-  }
-  get sender(): Ref | null {
-    const from = this.cell.current?.from;
-    return from ? this.cell.runtime.ref(from) : null;
-  }
-
-  abort(): void {
-    this.controller.abort(new ActorStoppedError(this.cell.path));
-  }
-
-  spawn<C>(name: string, behaviour: Spawnable<C>, opts: SpawnOptions = {}): Ref<C> {
-    return this.cell.runtime.spawnChild(this.cell, name, behaviour, opts) as Ref<C>;
-  }
-
-  stop(ref: Ref): void {
-    this.cell.runtime.stopAddress(ref.address, this.cell.address);
-  }
-
-  child<C>(name: string): Ref<C> | undefined {
-    const c = this.cell.children.get(name);
-    if (c) return this.cell.runtime.ref<C>(c.address);
-    const remote = this.cell.remoteChildren.get(name);
-    return remote ? this.cell.runtime.ref<C>(remote) : undefined;
-  }
-
-  ask<R>(ref: Ref, msg: Message, opts: AskOptions): Promise<R> {
-    if (this.cell.stopped) return Promise.reject(new ActorStoppedError(this.cell.path));
-    return this.cell.runtime.ask<R>(ref.address, msg, opts, this.cell);
-  }
-
-  reply(msg: Message): void {
-    const env = this.cell.current;
-    if (!env || env.kind !== EnvelopeKind.Ask || !env.from) return;
-    this.cell.runtime.send(env.from, msg, this.cell.address, EnvelopeKind.Reply, env.corr);
-  }
-
-  forward(ref: Ref, msg?: Message): void {
-    const env = this.cell.current;
-    if (!env) {
-      ref.tell(msg === undefined ? this.cell.currentMsg : msg);
-      return;
-    }
-    this.cell.runtime.send(ref.address, msg === undefined ? env.msg : msg, env.from, env.kind, env.corr);
-  }
-
-  deferReply(): (msg: Message) => void {
-    const env = this.cell.current;
-    if (!env || env.kind !== EnvelopeKind.Ask || !env.from) return () => {};
-    const { from, corr } = env;
-    const address = this.cell.address;
-    const runtime = this.cell.runtime;
-    let answered = false;
-    return (msg) => {
-      if (answered) return;
-      answered = true;
-      runtime.send(from, msg, address, EnvelopeKind.Reply, corr);
-    };
-  }
-
-  pipeToSelf<T>(promise: Promise<T>, onOk: (value: T) => Message, onErr: (err: unknown) => Message): void {
-    const cell = this.cell;
-    const incarnation = cell.incarnation;
-    const deliver = (msg: Message): void => {
-      if (cell.incarnation !== incarnation || cell.stopped) return;
-      cell.enqueue(msg);
-    };
-    cell.runtime.dispatcher.asyncPending();
-    promise.then(
-      (v) => deliver(onOk(v)),
-      (e) => deliver(onErr(e)),
-    );
-  }
-
-  ref<C>(address: string): Ref<C> {
-    return this.cell.runtime.ref<C>(address);
-  }
-
-  watch(ref: Ref): void {
-    this.cell.runtime.send(ref.address, { type: 'govfs.runtime.Watch', watcher: this.cell.address }, this.cell.address, EnvelopeKind.System, 0);
-  }
-}
-
-export interface LocalRuntimeOptions {
-  /** This runtime's location: the part of an address before `#`. */
-  location: string;
-  dispatcher: Dispatcher;
-  registry: MessageRegistry;
-  transport?: Transport;
-  seed?: number;
-  logger?: Logger;
-}
-
-/** The default logger: quiet unless GOVFS_LOG names a level. */
-export function defaultLogger(): Logger {
-  return pino({ level: process.env.GOVFS_LOG ?? 'silent' });
-}
-
-const noStorage: Storage = new Proxy({} as Storage, {
-  get(_t, prop) {
-    if (prop === 'then') return undefined;
-    return () => {
-      throw new RuntimeError('ENODEV', 'this actor has no storage: give its host root one (spawnRoot({ storage }))');
-    };
-  },
-});
 
 export class LocalRuntime {
   readonly location: string;
@@ -659,9 +331,7 @@ export class LocalRuntime {
   readonly cells = new Map<string, ActorCell>();
   readonly log: Logger;
   transport: Transport;
-  /** Pending asks by correlation id (an IntTable, not a Map: see int-table.ts). */
-  private readonly pending = new IntTable<PendingAsk>();
-  private readonly askDeadlines: AskDeadlines;
+  private readonly pending: PendingAsks;
   private nextCorr = 1;
   private readonly seed: number;
   deadLetters = 0;
@@ -688,10 +358,7 @@ export class LocalRuntime {
       });
     this.seed = opts.seed ?? 1;
     this.log = opts.logger ?? defaultLogger();
-    this.askDeadlines = new AskDeadlines(this.dispatcher, this.dispatcher.askTimeoutSlackMs ?? 0, (corr) => {
-      const p = this.pending.get(corr);
-      if (p) this.failAsk(corr, new AskTimeoutError(p.target, p.timeoutMs));
-    });
+    this.pending = new PendingAsks(this.dispatcher);
   }
 
   randomFor(path: string, incarnation: number): SeededRandom {
@@ -859,9 +526,7 @@ export class LocalRuntime {
   ask<R>(address: string, msg: Message, opts: AskOptions, cell: ActorCell | null = null): Promise<R> {
     const corr = this.nextCorr++;
     return new Promise<R>((resolve, reject) => {
-      this.pending.set(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs });
-      this.askDeadlines.add(opts.timeoutMs, corr);
-      cell?.asks.add(corr);
+      this.pending.add(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs });
       const from = cell ? cell.address : `${this.location}#/`;
       try {
         this.send(address, msg, from, EnvelopeKind.Ask, corr);
@@ -872,26 +537,11 @@ export class LocalRuntime {
   }
 
   private completeAsk(corr: number, msg: Message): void {
-    const p = this.pending.get(corr);
-    if (!p) return; // late reply to an ask that timed out or whose actor stopped
-    this.pending.delete(corr);
-    p.cell?.asks.delete(corr);
-    // No ask left: drop the timer, which would otherwise keep the thread alive until it fires.
-    if (this.pending.size === 0) this.askDeadlines.clear();
-    const m = msg as TypedMessage;
-    if (m && m.type === 'govfs.runtime.AskFailed') p.reject(new RuntimeError(String(m.code || 'EFAULT'), `ask to ${p.target} failed: ${String(m.message)}`));
-    else p.resolve(msg);
-    this.dispatcher.asyncPending();
+    this.pending.complete(corr, msg);
   }
 
   failAsk(corr: number, error: unknown): void {
-    const p = this.pending.get(corr);
-    if (!p) return;
-    this.pending.delete(corr);
-    p.cell?.asks.delete(corr);
-    if (this.pending.size === 0) this.askDeadlines.clear();
-    p.reject(error);
-    this.dispatcher.asyncPending();
+    this.pending.fail(corr, error);
   }
 
   rootFailed(cell: ActorCell, error: unknown): void {
@@ -908,8 +558,7 @@ export class LocalRuntime {
   /** A crash: every actor ends at once, no hooks run, pending asks fail. */
   crash(): void {
     for (const cell of [...this.cells.values()]) if (!cell.parent) cell.stop(false);
-    for (const corr of this.pending.keyList()) this.failAsk(corr, new ActorStoppedError(`${this.location} (crashed)`));
-    this.askDeadlines.clear();
+    this.pending.failAll(new ActorStoppedError(`${this.location} (crashed)`));
   }
 
   get pendingAsks(): number {
@@ -917,10 +566,3 @@ export class LocalRuntime {
   }
 }
 
-function toFactory(b: Spawnable<unknown>): () => Behaviour<Message> {
-  return typeof b === 'function' ? (b as () => Behaviour<Message>) : namedFactory(b);
-}
-
-export function strategy(s: Partial<SupervisorStrategy> = {}): SupervisorStrategy {
-  return { ...DEFAULT_STRATEGY, ...s };
-}

@@ -12,8 +12,8 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { RuntimeError } from './errors.js';
-import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-check.js';
-import type { Storage, StorageOp, StorageRange } from './storage.js';
+import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
+import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
 
 export interface LmdbStorageOptions {
   /** Initial size of the memory map in bytes (lmdb-js grows it as needed). */
@@ -119,7 +119,7 @@ interface PendingWrite {
   value: Uint8Array | undefined;
 }
 
-export class LmdbStorage implements Storage {
+export class LmdbStorage extends BatchWrites implements Storage {
   private pending = new Map<string, PendingWrite>();
   private seq = 0;
   /** Promise of the transaction holding the last write, and the last seq it holds. */
@@ -139,7 +139,9 @@ export class LmdbStorage implements Storage {
     private readonly shared = false,
     /** The folder of the environment (what a disk-full message names). */
     private readonly storageDir = dir,
-  ) {}
+  ) {
+    super();
+  }
 
   /** The storage's fault, once a commit failed or `fail` was called: every later call throws it. */
   get fault(): RuntimeError | undefined {
@@ -221,19 +223,7 @@ export class LmdbStorage implements Storage {
     return { [Symbol.iterator]: () => this.merged(range, bounds) };
   }
 
-  put(key: string, value: Uint8Array): void {
-    this.batch([{ op: 'put', key, value }]);
-  }
-
-  del(key: string): void {
-    this.batch([{ op: 'del', key }]);
-  }
-
-  delRange(start: string, end: string): void {
-    this.batch([{ op: 'delRange', start, end }]);
-  }
-
-  batch(ops: StorageOp[]): void {
+  override batch(ops: StorageOp[]): void {
     this.checkWritable();
     // Check every key first so that a bad key leaves nothing half-applied.
     const encoded = ops.map((o) => (o.op === 'delRange' ? rangeBounds(o) : encodeKey(o.key)));

@@ -5,7 +5,7 @@
 // host's storage over the same disk.
 
 import { RuntimeError } from './errors.js';
-import type { Storage, StorageOp, StorageRange } from './storage.js';
+import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
 
 /** Same limit as LMDB, counted the same way, so code that runs here also runs on LMDB. */
 export const SIM_MAX_KEY_BYTES = 1978;
@@ -41,7 +41,7 @@ interface Group {
   resolve: () => void;
 }
 
-export class SimStorage implements Storage {
+export class SimStorage extends BatchWrites implements Storage {
   private readonly scheduleSync: (flush: () => void) => void;
   /** The host's disk: shared with the storages reopened after a crash. */
   private disk = new SortedStore();
@@ -58,6 +58,7 @@ export class SimStorage implements Storage {
   private state: 'open' | 'crashed' | 'closed' = 'open';
 
   constructor(private readonly opts: SimStorageOptions = {}) {
+    super();
     this.scheduleSync = opts.scheduleSync ?? ((flush) => queueMicrotask(flush));
   }
 
@@ -81,19 +82,7 @@ export class SimStorage implements Storage {
       .map(([k, v]): [string, Uint8Array] => [k, new Uint8Array(v)]);
   }
 
-  put(key: string, value: Uint8Array): void {
-    this.batch([{ op: 'put', key, value }]);
-  }
-
-  del(key: string): void {
-    this.batch([{ op: 'del', key }]);
-  }
-
-  delRange(start: string, end: string): void {
-    this.batch([{ op: 'delRange', start, end }]);
-  }
-
-  batch(ops: StorageOp[]): void {
+  override batch(ops: StorageOp[]): void {
     this.writable();
     for (const o of ops) {
       if (o.op !== 'delRange') checkKey(o.key);

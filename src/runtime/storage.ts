@@ -35,6 +35,23 @@ export interface Storage {
   close(): Promise<void>;
 }
 
+/** For a storage whose writes all go through `batch`: put, del and delRange as one-op batches. */
+export abstract class BatchWrites {
+  abstract batch(ops: StorageOp[]): void;
+
+  put(key: string, value: Uint8Array): void {
+    this.batch([{ op: 'put', key, value }]);
+  }
+
+  del(key: string): void {
+    this.batch([{ op: 'del', key }]);
+  }
+
+  delRange(start: string, end: string): void {
+    this.batch([{ op: 'delRange', start, end }]);
+  }
+}
+
 /** A view of a storage under a key prefix, so several actors of one host can share it. */
 export function prefixed(storage: Storage, prefix: string): Storage {
   const strip = (entries: Iterable<[string, Uint8Array]>): Iterable<[string, Uint8Array]> => ({

@@ -14,7 +14,7 @@ import { RingInbox, RingSender, type ThreadRings } from './ring-channel.js';
 import { LocalRuntime } from './runtime.js';
 import type { Storage } from './storage.js';
 import { LmdbStorage } from './storage-lmdb.js';
-import { storageFaultMessage } from './storage-check.js';
+import { storageFaultMessage } from './storage-faults.js';
 import { isCorruptStorageError } from './sealed.js';
 import type { NamedBehaviour } from './types.js';
 

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeSegment, segmentKey } from '../../src/raft/log-store.js';
 import { EntryKind, type Entry } from '../../src/raft/types.js';
 import { seal } from '../../src/runtime/sealed.js';
-import { checkStorage } from '../../src/runtime/storage-check.js';
+import { checkStorage } from '../../src/storage-check/storage-check.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
 import { SeededRandom } from '../../src/runtime/random.js';
 import { GovfsProcess, freePorts } from './helpers.js';

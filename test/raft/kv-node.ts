@@ -5,26 +5,21 @@
 
 import { registerBehaviour } from '../../src/runtime/runtime.js';
 import type { Behaviour, Context } from '../../src/runtime/types.js';
-import { RaftShell, type AppliedEntry, type StateMachine } from '../../src/raft/shell.js';
+import { RaftShell, type AppliedEntry, type RaftShellOptions, type StateMachine } from '../../src/raft/shell.js';
 import type { SoftState } from '../../src/raft/types.js';
 
-export interface RaftNodeArgs {
-  id: string;
+/** The shell's options that pass through as they are, and the node's own. */
+export interface RaftNodeArgs
+  extends Pick<
+    RaftShellOptions,
+    'id' | 'voters' | 'learners' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'snapshotEntries' | 'snapshotLogRatio' | 'maxEntriesPerMsg' | 'snapshotChunkSize'
+  > {
   /** Default 'cluster'. */
   group?: string;
   /** Default 'elected'. */
   mode?: 'elected' | 'appointed';
-  voters: string[];
-  learners?: string[];
   /** Peer id → actor address of its raft node. */
   peers: Record<string, string>;
-  tickMs?: number;
-  electionTicks?: number;
-  heartbeatTicks?: number;
-  snapshotEntries?: number;
-  snapshotLogRatio?: number;
-  maxEntriesPerMsg?: number;
-  snapshotChunkSize?: number;
   /** Default 'raft/'. */
   storagePrefix?: string;
 }

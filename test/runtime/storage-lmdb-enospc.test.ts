@@ -10,7 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RuntimeError } from '../../src/runtime/errors.js';
-import { checkFreeSpace } from '../../src/runtime/storage-check.js';
+import { checkFreeSpace } from '../../src/runtime/storage-faults.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
 import { fill, smallTmpfs } from '../support/tmpfs.js';
 

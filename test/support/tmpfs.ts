@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freeBytes } from '../../src/runtime/storage-check.js';
+import { freeBytes } from '../../src/runtime/storage-faults.js';
 
 /** Mounts a tmpfs of `sizeMiB`, or says why not. */
 export function smallTmpfs(prefix: string, sizeMiB = 8): { dir: string; unmount: () => void } | string {

@@ -7,8 +7,8 @@
 
 import { open, type RootDatabase } from 'lmdb';
 import { decodeSegment } from '../raft/log-store.js';
-import { unseal } from './sealed.js';
-import { decodeKey } from './storage-lmdb.js';
+import { unseal } from '../runtime/sealed.js';
+import { decodeKey } from '../runtime/storage-lmdb.js';
 
 export interface CheckReport {
   records: number;

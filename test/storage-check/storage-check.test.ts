@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
-import { checkStorage } from '../../src/runtime/storage-check.js';
+import { checkStorage } from '../../src/storage-check/storage-check.js';
 
 const root = mkdtempSync(join(tmpdir(), 'govfs-check-'));
 afterAll(() => rmSync(root, { recursive: true, force: true }));

@@ -1,0 +1,94 @@
+// Validation of the ops a namespace applies. Ops come from the log, i.e. from the wire: trust
+// nothing; a malformed op is EINVAL, answered identically on every replica. Cut out of
+// namespace.ts (issue 15, point 3).
+
+import { fsErrors } from './errors.js';
+import type { AckOp, MutationOp, Op, StampedMutationOp } from './namespace.js';
+
+const MAX_CLIENT_ID = 256;
+
+export function finite(x: unknown, field: string, op: string): number {
+  if (typeof x !== 'number' || !Number.isFinite(x)) throw fsErrors.invalid(op, undefined, `${field} must be a finite number (ms), got ${String(x)}`);
+  return x + 0; // -0 → 0, so a snapshot round-trips exactly
+}
+
+function str(x: unknown, field: string, op: string): string {
+  if (typeof x !== 'string') throw fsErrors.invalid(op, undefined, `${field} must be a string`);
+  return x;
+}
+
+function optBool(x: unknown, field: string, op: string): boolean | undefined {
+  if (x !== undefined && typeof x !== 'boolean') throw fsErrors.invalid(op, undefined, `${field} must be a boolean`);
+  return x;
+}
+
+function checkMutation(x: unknown): MutationOp {
+  if (typeof x !== 'object' || x === null) throw fsErrors.invalid('apply', undefined, 'malformed op: not an object');
+  const o = x as Record<string, unknown>;
+  const name = o['op'];
+  switch (name) {
+    case 'mkdir': {
+      const parents = optBool(o['parents'], 'parents', name);
+      return parents === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), parents };
+    }
+    case 'create': {
+      const exclusive = optBool(o['exclusive'], 'exclusive', name);
+      return exclusive === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), exclusive };
+    }
+    case 'rm':
+      return { op: name, path: str(o['path'], 'path', name) };
+    case 'rmdir': {
+      const recursive = optBool(o['recursive'], 'recursive', name);
+      return recursive === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), recursive };
+    }
+    case 'rename':
+      return { op: name, from: str(o['from'], 'from', name), to: str(o['to'], 'to', name) };
+    case 'setSize': {
+      if (typeof o['size'] !== 'number') throw fsErrors.invalid(name, undefined, 'size must be a number');
+      return { op: name, path: str(o['path'], 'path', name), size: o['size'] };
+    }
+    default:
+      throw fsErrors.invalid('apply', undefined, `unknown op ${JSON.stringify(String(name)).slice(0, 40)}`);
+  }
+}
+
+function clientId(x: unknown, op: string): string {
+  if (typeof x !== 'string' || x.length === 0 || x.length > MAX_CLIENT_ID)
+    throw fsErrors.invalid(op, undefined, `clientId must be a non-empty string of at most ${MAX_CLIENT_ID} characters`);
+  return x;
+}
+
+function seqOf(x: unknown, op: string): number {
+  if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 1) throw fsErrors.invalid(op, undefined, `seq must be a positive integer, got ${String(x)}`);
+  return x;
+}
+
+/** Validate an op from the log; throws FsError EINVAL. Returns a clean copy. */
+export function checkOp(x: unknown): Op {
+  if (typeof x !== 'object' || x === null) throw fsErrors.invalid('apply', undefined, 'malformed op: not an object');
+  const o = x as Record<string, unknown>;
+  switch (o['op']) {
+    case 'client':
+      return {
+        op: 'client',
+        clientId: clientId(o['clientId'], 'client'),
+        seq: seqOf(o['seq'], 'client'),
+        ...(o['acked'] === undefined || o['acked'] === 0 ? {} : { acked: seqOf(o['acked'], 'client') }),
+        now: finite(o['now'], 'now', 'client'),
+        body: checkMutation(o['body']),
+      };
+    case 'ack': {
+      const close = optBool(o['close'], 'close', 'ack');
+      const ack: AckOp = { op: 'ack', clientId: clientId(o['clientId'], 'ack'), seq: seqOf(o['seq'], 'ack'), now: finite(o['now'], 'now', 'ack') };
+      if (close !== undefined) ack.close = close;
+      return ack;
+    }
+    case 'expireClients': {
+      const ttlMs = finite(o['ttlMs'], 'ttlMs', 'expireClients');
+      if (ttlMs < 0) throw fsErrors.invalid('expireClients', undefined, 'ttlMs must be >= 0');
+      return { op: 'expireClients', now: finite(o['now'], 'now', 'expireClients'), ttlMs };
+    }
+    default:
+      return { ...checkMutation(o), now: finite(o['now'], 'now', String(o['op'])) } as StampedMutationOp;
+  }
+}

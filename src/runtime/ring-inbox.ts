@@ -1,0 +1,256 @@
+// The consuming end of the rings into one thread (ring-channel.ts describes the protocol:
+// framing, the doorbell, backpressure). Cut out of ring-channel.ts (issue 15, point 3).
+
+import { type MessageRegistry, type WireEnvelope } from '../wire/registry.js';
+import { RuntimeError } from './errors.js';
+import { AWAKE, BELL, BELL_ID, DEFAULT_BATCH_LIMIT, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, SPACE, SPACE_IDLE, SPACE_WAITING, WR, noop, waitAsync, type RingChannelShared } from './ring-memory.js';
+
+export interface RingInboxStats {
+  /** Envelopes delivered to `onEnvelope`. */
+  received: number;
+  /** Frame bytes (headers included) consumed. */
+  bytes: number;
+  /** Drain passes that found at least one frame. */
+  batches: number;
+  /** Times the inbox parked on its doorbell, and times a doorbell woke it. */
+  parks: number;
+  wakeups: number;
+  /** Times it yielded to the event loop with frames still pending (batch limit reached). */
+  yields: number;
+  /** Frames that wrapped around a ring's end (copied to a scratch buffer to decode). */
+  wrappedFrames: number;
+  /** Notifications sent to producers waiting for space. */
+  spaceNotifies: number;
+  /** Well-framed frames that did not decode (reported and skipped). */
+  decodeErrors: number;
+  /** Rings whose framing was corrupt (reported and abandoned). */
+  corruptRings: number;
+  /** Exceptions thrown by `onEnvelope` (reported; delivery goes on). */
+  handlerErrors: number;
+}
+
+export interface RingInboxOptions {
+  /** Called synchronously for each envelope, in FIFO order per ring; `ring` indexes `rings`. */
+  onEnvelope: (env: WireEnvelope, ring: number) => void;
+  /** Undecodable frames, corrupt rings and handler exceptions. Default: a process warning. */
+  onError?: (err: Error, ring: number) => void;
+  /** Frames delivered before yielding to the event loop (default 2048). */
+  batchLimit?: number;
+  /** Keep the thread alive while the inbox is open (default true). */
+  keepAlive?: boolean;
+}
+
+class RingReader {
+  readonly views: RingViews;
+  rd: number;
+  dead = false;
+  constructor(readonly shared: RingChannelShared) {
+    this.views = new RingViews(shared);
+    this.rd = Atomics.load(this.views.ptrs, RD);
+  }
+}
+
+/** The consuming end of every ring into one thread: drains them, decodes each frame and hands it
+ * to `onEnvelope`; parks on the thread's doorbell when all are empty. */
+export class RingInbox {
+  readonly stats: RingInboxStats = {
+    received: 0, bytes: 0, batches: 0, parks: 0, wakeups: 0, yields: 0, wrappedFrames: 0,
+    spaceNotifies: 0, decodeErrors: 0, corruptRings: 0, handlerErrors: 0,
+  };
+  private readonly readers: RingReader[];
+  private readonly bell: Int32Array;
+  private readonly onEnvelope: (env: WireEnvelope, ring: number) => void;
+  private readonly onError: (err: Error, ring: number) => void;
+  private readonly batchLimit: number;
+  private scratch = new Uint8Array(256);
+  private closed = false;
+  private keepAlive: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    private readonly registry: MessageRegistry,
+    rings: RingChannelShared | readonly RingChannelShared[],
+    opts: RingInboxOptions,
+  ) {
+    const list = Array.isArray(rings) ? (rings as readonly RingChannelShared[]) : [rings as RingChannelShared];
+    if (list.length === 0) throw new RangeError('a RingInbox needs at least one ring');
+    this.readers = list.map((r) => new RingReader(r));
+    this.bell = this.readers[0]!.views.bell;
+    const id = this.bell[BELL_ID];
+    for (const r of this.readers) {
+      if (r.views.bell[BELL_ID] !== id) {
+        throw new RuntimeError('EINVAL', `ring ${r.shared.label} rings another doorbell: every ring into one inbox must be created with the same doorbell`);
+      }
+    }
+    this.onEnvelope = opts.onEnvelope;
+    this.onError = opts.onError ?? ((err) => process.emitWarning(err));
+    this.batchLimit = Math.max(1, opts.batchLimit ?? DEFAULT_BATCH_LIMIT);
+    if (opts.keepAlive !== false) this.keepAlive = setInterval(noop, KEEPALIVE_MS);
+    setImmediate(this.run);
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Stop delivering. Frames left in the rings stay there. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.keepAlive) clearInterval(this.keepAlive);
+    this.keepAlive = undefined;
+    // Resolve our own pending waitAsync, if any, so nothing dangles.
+    Atomics.store(this.bell, BELL, AWAKE);
+    Atomics.notify(this.bell, BELL);
+  }
+
+  private readonly run = (): void => {
+    if (this.closed) return;
+    let budget = this.batchLimit;
+    const bell = this.bell;
+    for (;;) {
+      let got = 0;
+      for (let i = 0; i < this.readers.length && got < budget; i++) got += this.drain(i, budget - got);
+      if (this.closed) return;
+      budget -= got;
+      if (budget <= 0) {
+        this.stats.yields++;
+        setImmediate(this.run);
+        return;
+      }
+      if (got > 0) continue;
+      // Everything looked empty: announce parking, re-check, then wait.
+      Atomics.store(bell, BELL, PARKED);
+      if (this.anyPending()) {
+        Atomics.store(bell, BELL, AWAKE);
+        continue;
+      }
+      const r = waitAsync(bell, BELL, PARKED);
+      if (!r.async) {
+        Atomics.store(bell, BELL, AWAKE);
+        continue;
+      }
+      this.stats.parks++;
+      void r.value.then(this.onWake);
+      return;
+    }
+  };
+
+  private readonly onWake = (): void => {
+    if (this.closed) return;
+    this.stats.wakeups++;
+    this.run();
+  };
+
+  private anyPending(): boolean {
+    for (const r of this.readers) if (!r.dead && Atomics.load(r.views.ptrs, WR) !== r.rd) return true;
+    return false;
+  }
+
+  /** Deliver up to `budget` frames from ring `index`; returns how many. */
+  private drain(index: number, budget: number): number {
+    const reader = this.readers[index]!;
+    if (reader.dead) return 0;
+    const { ptrs, storage, size } = reader.views;
+    const wr = Atomics.load(ptrs, WR);
+    let rd = reader.rd;
+    if (rd === wr) return 0;
+    let n = 0;
+    let delivered = 0;
+    let bytes = 0;
+    try {
+      while (rd !== wr && n < budget) {
+        const avail = wr >= rd ? wr - rd : wr + size - rd;
+        if (avail < FRAME_HEADER_BYTES) {
+          this.corrupt(index, `${avail} bytes left, less than a frame header`, rd);
+          break;
+        }
+        let len: number;
+        let body = rd + FRAME_HEADER_BYTES;
+        if (body <= size) {
+          len = (storage[rd]! | (storage[rd + 1]! << 8) | (storage[rd + 2]! << 16) | (storage[rd + 3]! << 24)) >>> 0;
+          if (body === size) body = 0;
+        } else {
+          len = 0;
+          for (let i = 0; i < FRAME_HEADER_BYTES; i++) len |= storage[(rd + i) % size]! << (8 * i);
+          len >>>= 0;
+          body -= size;
+        }
+        if (len + FRAME_HEADER_BYTES > avail) {
+          this.corrupt(index, `frame of ${len} bytes but only ${avail - FRAME_HEADER_BYTES} published`, rd);
+          break;
+        }
+        // Decoded in place from ring memory, or from the scratch buffer when it wraps.
+        let frame: Uint8Array = storage;
+        let text: Buffer | undefined = reader.views.text;
+        let start = body;
+        let next = body + len;
+        if (next <= size) {
+          if (body < rd) this.stats.wrappedFrames++; // the header wrapped
+          if (next === size) next = 0;
+        } else {
+          if (this.scratch.length < len) this.scratch = new Uint8Array(Math.max(len, this.scratch.length * 2));
+          const first = size - body;
+          this.scratch.set(storage.subarray(body, size), 0);
+          next -= size;
+          this.scratch.set(storage.subarray(0, next), first);
+          frame = this.scratch;
+          text = undefined;
+          start = 0;
+          this.stats.wrappedFrames++;
+        }
+        rd = next;
+        n++;
+        bytes += len + FRAME_HEADER_BYTES;
+        let env: WireEnvelope;
+        try {
+          env = this.registry.decodeAt(frame, text, start, start + len, true);
+        } catch (e) {
+          this.stats.decodeErrors++;
+          this.report(
+            new RuntimeError('EBADMSG', `ring ${reader.shared.label}: skipped an undecodable frame of ${len} bytes: ${(e as Error).message}`, { cause: e }),
+            index,
+          );
+          continue;
+        }
+        delivered++;
+        try {
+          this.onEnvelope(env, index);
+        } catch (e) {
+          this.stats.handlerErrors++;
+          this.report(e instanceof Error ? e : new Error(String(e)), index);
+        }
+        if (this.closed) break;
+      }
+    } finally {
+      reader.rd = rd;
+      Atomics.store(ptrs, RD, rd);
+      this.stats.received += delivered;
+      this.stats.bytes += bytes;
+      if (n > 0) this.stats.batches++;
+      const control = reader.views.control;
+      if (Atomics.load(control, SPACE) === SPACE_WAITING && Atomics.compareExchange(control, SPACE, SPACE_WAITING, SPACE_IDLE) === SPACE_WAITING) {
+        Atomics.notify(control, SPACE);
+        this.stats.spaceNotifies++;
+      }
+    }
+    return n;
+  }
+
+  private corrupt(index: number, what: string, at: number): void {
+    const reader = this.readers[index]!;
+    reader.dead = true;
+    this.stats.corruptRings++;
+    this.report(
+      new RuntimeError('EBADMSG', `ring ${reader.shared.label} is corrupt at offset ${at}: ${what}; no more frames are read from it (this is a bug)`),
+      index,
+    );
+  }
+
+  private report(err: Error, index: number): void {
+    try {
+      this.onError(err, index);
+    } catch {
+      // an error callback that throws must not stop delivery
+    }
+  }
+}
