@@ -28,7 +28,9 @@
 //   peersRevoked(seq)      every other member answered a `revoke` effect (or one did not)
 //   fenceAndRevoke         the minister asks this member to fence a range and revoke reads
 //   woke / entriesApplied / tick / restaffed / clientGone / stop
-
+//
+// A proposal's continuations (what to do once it has an index, has applied, or was lost) are
+// kept here as closures over the core's own state, keyed by the `pid` the shell reports back.
 
 import type { FsErrorData } from '../fs/errors.js';
 import type { LeaseEntry, LeaseGrant, LeaseSettings, WriteLeaseState } from './leases.js';
