@@ -162,8 +162,12 @@ export class ReadLeases<R, A> {
   }
 
   private revoked(done: RevokeDone<A>, count: number): void {
-    if ('answer' in done) this.fx.push({ kind: 'revoked', to: done.answer, count });
-    else this.hooks.ownReadsGone(done.writer);
+    if ('answer' in done) {
+      this.fx.push({ kind: 'revoked', to: done.answer, count });
+      return;
+    }
+    this.fx.push({ kind: 'ownRevoked', seq: done.writer });
+    this.hooks.ownReadsGone(done.writer);
   }
 
   /** Finish the revocations whose reads are all released or run out. */

@@ -124,6 +124,11 @@ export class LeaseService {
   private readonly core: LeaseCore<Reply, RevokeDone>;
   private readonly facts: LeaseFacts;
   private cancelWake: (() => void) | null = null;
+  /** Writers (by seq) whose revocation round waits for this member's own reads to go. */
+  private readonly ownRevoked = new Map<number, () => void>();
+  /** Effects not yet carried out, and whether run() is carrying them out. */
+  private queue: Effect[] = [];
+  private draining = false;
 
   constructor(private readonly d: LeaseServiceDeps) {
     this.core = new LeaseCore({ node: d.node, role: d.role, settings: d.settings, catchUpWindowMs: d.catchUpWindowMs });
@@ -193,37 +198,53 @@ export class LeaseService {
     return this.core.counts(now, this.d.state());
   }
 
-  /** Carry out the core's effects, in order; an effect's own answers (a proposal's index) are
-   * carried out before the next one, as the core expects. */
+  /** Carry out the core's effects in the order the core decided them: the effects of an input
+   * made while carrying out another's (a proposal's index, a failed ReadIndex) queue behind
+   * the rest of that one's. (Carried out first, an earlier input's later wake would replace
+   * the earlier wake a nested input asked for, which the core counts on.) */
   private run(ctx: Context, effects: Effect[]): void {
-    for (const e of effects) {
-      switch (e.kind) {
-        case 'reply':
-          e.to(fsReply(e.reply, this.d.record()));
-          break;
-        case 'admit':
-          this.admit(ctx, e);
-          break;
-        case 'propose':
-          this.propose(ctx, e);
-          break;
-        case 'revoke':
-          this.askPeers(ctx, e);
-          break;
-        case 'revoked':
-          e.to(e.count);
-          break;
-        case 'notify':
-          ctx.ref(e.to).tell({ type: 'govfs.fs.LeaseRevoked', clientId: e.clientId, leaseId: e.leaseId, reason: e.reason, grantedBy: e.grantedBy, mode: e.mode, path: e.path });
-          break;
-        case 'wake':
-          this.cancelWake?.();
-          this.cancelWake = ctx.clock.after(Math.max(0, e.at - ctx.clock.now()) + 0.001, { type: 'lease.wake' } satisfies Internal);
-          break;
-        case 'recheck':
-          ctx.clock.after(e.afterMs, { type: 'lease.revoked', seq: e.seq, unreachable: false } satisfies Internal);
-          break;
-      }
+    this.queue.push(...effects);
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      for (let i = 0; i < this.queue.length; i++) this.carryOut(ctx, this.queue[i]!);
+    } finally {
+      this.queue = [];
+      this.draining = false;
+    }
+  }
+
+  private carryOut(ctx: Context, e: Effect): void {
+    switch (e.kind) {
+      case 'reply':
+        e.to(fsReply(e.reply, this.d.record()));
+        break;
+      case 'admit':
+        this.admit(ctx, e);
+        break;
+      case 'propose':
+        this.propose(ctx, e);
+        break;
+      case 'revoke':
+        this.askPeers(ctx, e);
+        break;
+      case 'ownRevoked':
+        this.ownRevoked.get(e.seq)?.();
+        this.ownRevoked.delete(e.seq);
+        break;
+      case 'revoked':
+        e.to(e.count);
+        break;
+      case 'notify':
+        ctx.ref(e.to).tell({ type: 'govfs.fs.LeaseRevoked', clientId: e.clientId, leaseId: e.leaseId, reason: e.reason, grantedBy: e.grantedBy, mode: e.mode, path: e.path });
+        break;
+      case 'wake':
+        this.cancelWake?.();
+        this.cancelWake = ctx.clock.after(Math.max(0, e.at - ctx.clock.now()) + 0.001, { type: 'lease.wake' } satisfies Internal);
+        break;
+      case 'recheck':
+        ctx.clock.after(e.afterMs, { type: 'lease.revoked', seq: e.seq, unreachable: false } satisfies Internal);
+        break;
     }
   }
 
@@ -246,7 +267,8 @@ export class LeaseService {
     raft.whenApplied(t.index, t.term, (o) => this.run(ctx, this.core.applied(ctx.clock.now(), this.facts, e.pid, o.ok ? (o.result as LeaseApplyResult) : null)));
   }
 
-  /** RevokeReads to every other member; the core hears once all answered (or one did not). */
+  /** RevokeReads to every other member; the core hears once all answered (or one did not) and
+   * this member's own conflicting reads are gone (ownRevoked). */
   private askPeers(ctx: Context, e: Extract<Effect, { kind: 'revoke' }>): void {
     const r = e.range;
     const asks = e.peers.map((m) =>
@@ -255,8 +277,9 @@ export class LeaseService {
         () => false,
       ),
     );
+    const own = new Promise<boolean>((resolve) => this.ownRevoked.set(e.seq, () => resolve(true)));
     ctx.pipeToSelf(
-      Promise.all(asks),
+      Promise.all([own, ...asks]),
       (answers): Internal => ({ type: 'lease.revoked', seq: e.seq, unreachable: answers.some((x) => !x) }),
       (): Internal => ({ type: 'lease.revoked', seq: e.seq, unreachable: true }),
     );

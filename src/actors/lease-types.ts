@@ -76,6 +76,9 @@ export type LeaseEffect<R, A> =
   | { kind: 'propose'; pid: number; entry: LeaseEntry }
   /** Ask every peer to fence and revoke (RevokeReads); report with peersRevoked(seq). */
   | { kind: 'revoke'; seq: number; peers: string[]; range: RevokeRange }
+  /** This member's conflicting reads for writer `seq` are gone: the shell joins this with the
+   * peers' answers, so peersRevoked(seq) comes once every member, this one too, is done. */
+  | { kind: 'ownRevoked'; seq: number }
   /** Answer a minister's RevokeReads (ReadsRevoked). */
   | { kind: 'revoked'; to: A; count: number }
   /** Tell a holder its read lease is revoked (LeaseRevoked). */
