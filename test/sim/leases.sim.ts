@@ -23,7 +23,7 @@ export const LEASE_DRIFT_PPM = ((LEASE_DRIFT_MS / LEASE_TTL_MS) * 1e6) / 2;
 
 /** Steps a run may take before it counts as livelocked: the longest of seeds 1-50 took 175,612
  * (seed 6 took 3,378,857 while a minister woke every microsecond waiting for a release to
- * commit; lease-service.ts, pumpWriters). */
+ * commit; lease-core.ts, pumpWriters). */
 export const MAX_LEASE_STEPS = 1_000_000;
 
 /** A seed's network, drift bound and disk; a quarter of the seeds have a clean network and disk. */
