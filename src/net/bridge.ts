@@ -293,6 +293,8 @@ export class Bridge {
         this.close(conn, 'ESHUTDOWN', `${this.location} is shutting down`, { level: 'debug', goodbye: true });
       }
     }
+    // Every client connection is closed by now, and with it its actor: the gateway actor goes.
+    this.gateway?.stop();
     for (const socket of this.refusing) socket.destroy();
     this.refusing.clear();
     const server = this.server;
@@ -527,7 +529,6 @@ export class Bridge {
     this.summarizeRefusals(now);
     for (const conn of this.conns) {
       if (conn.state !== ConnState.Open) continue;
-      if (conn.client) this.gateway!.tick(conn, now);
       this.links.liveness(conn, now, this.heartbeatMs, this.missedHeartbeats, this.stallTimeoutMs);
     }
   }
