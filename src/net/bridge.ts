@@ -232,6 +232,12 @@ export class Bridge {
     return this.gateway?.info() ?? [];
   }
 
+  /** Admission slots held now: unauthenticated inbound connections and clients (a leak check:
+   * both are 0 once every connection has closed). */
+  slotsHeld(): { handshakes: number; clients: number } {
+    return { handshakes: this.handshakeSlots.size, clients: this.gateway?.slotsHeld ?? 0 };
+  }
+
   /** Chain this bridge into its runtime's transport (peers here, the rest as before). */
   install(): this {
     this.runtime.transport = this.route(this.runtime.transport);

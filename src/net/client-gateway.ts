@@ -49,6 +49,11 @@ export class ClientGateway implements ClientSide {
     this.maxInflight = opts.maxInflight ?? 256;
   }
 
+  /** Client slots held now (admission.ts). */
+  get slotsHeld(): number {
+    return this.slots.size;
+  }
+
   at(location: string): Peer | undefined {
     return this.clients.get(location);
   }
