@@ -16,7 +16,7 @@
 // leases and queued lease requests it held there.
 
 import { ActorStoppedError, AskTimeoutError } from '../runtime/errors.js';
-import type { Behaviour, Context, SupervisorStrategy } from '../runtime/types.js';
+import type { Behaviour, Context, Ref, SupervisorStrategy } from '../runtime/types.js';
 import { EnvelopeKind, type TypedMessage, type WireEnvelope } from '../wire/registry.js';
 
 /** A node's answer to a client's ask may take this long; then the client is told ETIMEDOUT and
@@ -41,11 +41,15 @@ export interface ClientLink {
  * the gateway (types, targets, `from`, the client id). */
 export function clientConnectionBehaviour(link: ClientLink, askTimeoutMs = CLIENT_ASK_TIMEOUT_MS): Behaviour<WireEnvelope> {
   const opts = { timeoutMs: askTimeoutMs };
+  /** Refs of the node roots this client asks (a few), made once. */
+  const refs = new Map<string, Ref>();
   return {
     receive(ctx: Context<WireEnvelope>, env: WireEnvelope) {
       const { to, corr } = env;
       const signal = ctx.signal;
-      ctx.ask<TypedMessage>(ctx.ref(to), env.msg, opts).then(
+      let ref = refs.get(to);
+      if (ref === undefined) refs.set(to, (ref = ctx.ref(to)));
+      ctx.ask<TypedMessage>(ref, env.msg, opts).then(
         (msg) => {
           if (!signal.aborted) link.answer(reply(link, to, corr, msg));
         },

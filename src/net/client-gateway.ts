@@ -180,10 +180,11 @@ export class ClientGateway implements ClientSide {
   private gatewayActor(): ActorCell {
     if (this.supervisor !== null && !this.supervisor.stopped) return this.supervisor;
     const runtime = this.host.runtime;
-    const address = `${runtime.location}#/${GATEWAY_ACTOR}`;
-    // Another bridge's clients on this runtime share it (a runtime has one gateway actor).
-    if (runtime.localCell(address) === null) runtime.spawnRoot(GATEWAY_ACTOR, gatewayBehaviour, { strategy: GATEWAY_STRATEGY, host: this.host.location });
-    this.supervisor = runtime.localCell(address)!;
+    // Each bridge its own (a second bridge serving clients on one runtime is unusual).
+    let name = GATEWAY_ACTOR;
+    for (let i = 2; runtime.localCell(`${runtime.location}#/${name}`) !== null; i++) name = `${GATEWAY_ACTOR}-${i}`;
+    const ref = runtime.spawnRoot(name, gatewayBehaviour, { strategy: GATEWAY_STRATEGY, host: this.host.location });
+    this.supervisor = runtime.localCell(ref.address)!;
     return this.supervisor;
   }
 
@@ -195,6 +196,11 @@ export class ClientGateway implements ClientSide {
   }
 
   private dispatch(conn: Conn, env: WireEnvelope): void {
+    if (this.supervisor === null || this.supervisor.stopped) {
+      // The runtime crashed (its actors ended without their stop hooks): nothing serves it.
+      this.host.close(conn, 'ESHUTDOWN', `${this.host.location} stopped serving clients`, { goodbye: true });
+      return;
+    }
     if (++conn.asking >= this.maxInflight && !conn.paused) {
       conn.paused = true;
       conn.socket.pause();

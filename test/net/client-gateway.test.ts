@@ -248,4 +248,14 @@ describe('client gateway: requests', () => {
     runtime.stopAddress('n1#/gateway', '');
     expect(host.closed).toEqual([expect.objectContaining({ conn, code: 'ESHUTDOWN', reason: expect.stringMatching(/connection actor stopped/) })]);
   });
+
+  it('after a crash of the runtime (no stop hooks), the next request closes the connection', () => {
+    const { host, runtime } = runtimeHost();
+    const g = gateway(host);
+    const { conn, id } = handshake(host, g);
+    runtime.crash();
+    expect(host.closed).toEqual([]);
+    g.onEnvelope(conn, ask('n1#/n', { clientId: id }, 1));
+    expect(host.closed).toEqual([expect.objectContaining({ conn, code: 'ESHUTDOWN', reason: expect.stringMatching(/stopped serving clients/) })]);
+  });
 });
