@@ -137,6 +137,17 @@ describe('client connections as actors', () => {
     await nothingLeft(b);
   }, 60_000);
 
+  it('a request dropped on a full queue to another node is answered ENOBUFS at once (the drop fails the connection actor\'s own ask)', async () => {
+    // b's link to `a` never comes up (nothing listens there), and b queues at most 64 bytes for it.
+    const b = await node('b', { maxQueueBytes: 64, peers: { a: '127.0.0.1:1' }, clients: { allowTarget: (to) => to === 'a#/n2', welcome: () => ({ nodes: { n2: 'a#/n2' } }) } });
+    const conn = await ClientConnection.open(b.addr);
+    const asks = [1, 2, 3].map(() => conn.ask('a#/n2', { type: 'govfs.fs.StatusRequest' }, 10_000).then(() => null, (e: { code: string; message: string }) => e));
+    const failed = await Promise.all(asks);
+    expect(failed.some((e) => e?.code === 'ENOBUFS' && /dropped/.test(e.message))).toBe(true);
+    await conn.close();
+    await nothingLeft(b);
+  });
+
   it('stopping the bridge stops the gateway actor and every connection actor with their asks', async () => {
     const { b, silent } = await setup();
     const conns = await Promise.all([0, 1, 2].map(() => rawClient(b.addr)));
