@@ -22,6 +22,7 @@ import { NODE_CORRUPT_ADVICE, StorageCorruptError, checkFreeSpace, storageFaultM
 import { checkStorage } from './storage-check/storage-check.js';
 import { isCorruptStorageError } from './runtime/sealed.js';
 import { faultedNodeBehaviour } from './actors/faulted-node.js';
+import { GATEWAY_ACTOR } from './net/client-connection.js';
 
 export interface NodeProcessOptions {
   id: string;
@@ -129,9 +130,10 @@ export class NodeProcess {
       if (!running) return; // found while starting: start() refuses below
       const message = storageFaultMessage(opts.dataDir, e);
       (opts.onStorageFault ?? ((m: string) => process.stderr.write(`govfs node ${id}: ${m}\n`)))(message, e);
-      // Out of the failing actor's turn: stop the node's actors, and answer clients with why.
+      // Out of the failing actor's turn: stop the node's actors, and answer clients with why (their
+      // connections, actors under the gateway actor, stay).
       setImmediate(() => {
-        runtime.stopAll();
+        for (const cell of [...runtime.cells.values()]) if (!cell.parent && cell.path !== `/${GATEWAY_ACTOR}`) cell.stop();
         runtime.spawnRoot(id, () => faultedNodeBehaviour(id, message), { host: id });
       });
     };

@@ -232,6 +232,12 @@ export class Bridge {
     return this.gateway?.info() ?? [];
   }
 
+  /** Admission slots held now: unauthenticated inbound connections and clients (a leak check:
+   * both are 0 once every connection has closed). */
+  slotsHeld(): { handshakes: number; clients: number } {
+    return { handshakes: this.handshakeSlots.size, clients: this.gateway?.slotsHeld ?? 0 };
+  }
+
   /** Chain this bridge into its runtime's transport (peers here, the rest as before). */
   install(): this {
     this.runtime.transport = this.route(this.runtime.transport);
@@ -293,6 +299,8 @@ export class Bridge {
         this.close(conn, 'ESHUTDOWN', `${this.location} is shutting down`, { level: 'debug', goodbye: true });
       }
     }
+    // Every client connection is closed by now, and with it its actor: the gateway actor goes.
+    this.gateway?.stop();
     for (const socket of this.refusing) socket.destroy();
     this.refusing.clear();
     const server = this.server;
@@ -527,7 +535,6 @@ export class Bridge {
     this.summarizeRefusals(now);
     for (const conn of this.conns) {
       if (conn.state !== ConnState.Open) continue;
-      if (conn.client) this.gateway!.tick(conn, now);
       this.links.liveness(conn, now, this.heartbeatMs, this.missedHeartbeats, this.stallTimeoutMs);
     }
   }

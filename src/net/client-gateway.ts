@@ -1,23 +1,25 @@
 // The bridge's client gateway: serves connections whose Hello says role "client" on the node's
 // port. It checks the client token and identity (src/net/client-identity.ts), holds client
-// slots (src/net/admission.ts), gives each client a location `c<random>@<node>`, and passes its
-// asks, confined to the allowed types and targets and to its own client id, to the node's
-// actors; replies come back through the client's outbound queue. Design: docs/bridge.md,
-// "Clients".
+// slots (src/net/admission.ts), gives each client a location `c<random>@<node>`, and spawns the
+// client's connection actor (src/net/client-connection.ts) under the gateway actor of this
+// runtime. It passes the client's asks, confined to the allowed types and targets and to its
+// own client id, to that actor, which asks the nodes and queues the replies to the client;
+// closing the connection stops the actor. Design: docs/bridge.md, "Clients" and "Client
+// connections as actors".
 
 import { randomBytes } from 'node:crypto';
 import { RuntimeError } from '../runtime/errors.js';
+import type { ActorCell } from '../runtime/runtime.js';
+import type { Ref } from '../runtime/types.js';
 import { SlotTable } from './admission.js';
 import { type BridgeClientOptions, CLIENT_MESSAGE_TYPES, type PeerInfo, linkInfo } from './bridge-types.js';
+import { type ClientLink, GATEWAY_ACTOR, GATEWAY_STRATEGY, clientConnectionBehaviour, gatewayBehaviour } from './client-connection.js';
 import { clientIdOf, identityTranscript, verifyIdentity } from './client-identity.js';
 import { FrameError } from '../wire/frame.js';
 import { type AuthMsg, CLIENT_PROOF_LOCATION, type Hello, authFrame, checkHelloIds, handshakeProof, proofMatches } from './handshake.js';
 import { type Conn, ConnState, type LinkHost, type Peer } from './link.js';
 import type { ClientSide } from './node-links.js';
 import { EnvelopeKind, type WireEnvelope } from '../wire/registry.js';
-
-/** A client's unanswered ask stops counting against its in-flight limit after this long. */
-const CLIENT_ASK_EXPIRY_MS = 30_000;
 
 export class ClientGateway implements ClientSide {
   /** Connected clients by their location. */
@@ -28,6 +30,8 @@ export class ClientGateway implements ClientSide {
   private readonly withClientId: Set<string>;
   private readonly slots: SlotTable;
   private readonly maxInflight: number;
+  /** The gateway actor connection actors are spawned under (made on the first client). */
+  private supervisor: ActorCell | null = null;
 
   constructor(
     private readonly host: LinkHost,
@@ -43,6 +47,11 @@ export class ClientGateway implements ClientSide {
     const maxClients = opts.maxClients ?? 1024;
     this.slots = new SlotTable('client', maxClients, opts.maxClientsPerAddress ?? Math.max(1, Math.floor(maxClients / 4)));
     this.maxInflight = opts.maxInflight ?? 256;
+  }
+
+  /** Client slots held now (admission.ts). */
+  get slotsHeld(): number {
+    return this.slots.size;
   }
 
   at(location: string): Peer | undefined {
@@ -100,7 +109,7 @@ export class ClientGateway implements ClientSide {
     host.endHandshake(conn);
     conn.state = ConnState.Open;
     conn.peerLocation = location;
-    conn.inflight = new Map();
+    conn.asking = 0;
     conn.decoder.maxFrameBytes = this.opts.maxFrameBytes ?? 1024 * 1024;
     const peer = this.newPeer(location, this.opts.maxQueueBytes ?? 8 * 1024 * 1024);
     peer.out.maxFrameBytes = Math.min(host.maxFrameBytes, conn.peerMaxFrame || host.maxFrameBytes);
@@ -108,6 +117,7 @@ export class ClientGateway implements ClientSide {
     peer.instance = conn.peerInstance;
     peer.links = 1;
     conn.peer = peer;
+    conn.actor = this.spawnConnection(conn, location);
     this.clients.set(location, peer);
     host.stats.clients++;
     host.stats.clientsOpen++;
@@ -155,46 +165,67 @@ export class ClientGateway implements ClientSide {
     }
   }
 
-  private dispatch(conn: Conn, env: WireEnvelope): void {
+  /** The client's connection actor, under this runtime's gateway actor (docs/bridge.md, "Client
+   * connections as actors"). */
+  private spawnConnection(conn: Conn, location: string): Ref<WireEnvelope> {
     const host = this.host;
-    const inflight = conn.inflight!;
-    inflight.set(env.corr, performance.now());
-    if (!conn.paused && inflight.size >= this.maxInflight) {
+    const link: ClientLink = {
+      location,
+      answer: (env) => this.answer(conn, env),
+      stopped: (reason) => host.close(conn, 'ESHUTDOWN', `the client's connection actor stopped (${reason})`, { goodbye: true, level: 'debug' }),
+    };
+    return host.runtime.spawnChild(this.gatewayActor(), location, () => clientConnectionBehaviour(link), {}) as Ref<WireEnvelope>;
+  }
+
+  private gatewayActor(): ActorCell {
+    if (this.supervisor !== null && !this.supervisor.stopped) return this.supervisor;
+    const runtime = this.host.runtime;
+    // Each bridge its own (a second bridge serving clients on one runtime is unusual).
+    let name = GATEWAY_ACTOR;
+    for (let i = 2; runtime.localCell(`${runtime.location}#/${name}`) !== null; i++) name = `${GATEWAY_ACTOR}-${i}`;
+    const ref = runtime.spawnRoot(name, gatewayBehaviour, { strategy: GATEWAY_STRATEGY, host: this.host.location });
+    this.supervisor = runtime.localCell(ref.address)!;
+    return this.supervisor;
+  }
+
+  /** Stop the gateway actor (the bridge is stopping; its connections are closed first). */
+  stop(): void {
+    const cell = this.supervisor;
+    this.supervisor = null;
+    cell?.stop();
+  }
+
+  private dispatch(conn: Conn, env: WireEnvelope): void {
+    if (this.supervisor === null || this.supervisor.stopped) {
+      // The runtime crashed (its actors ended without their stop hooks): nothing serves it.
+      this.host.close(conn, 'ESHUTDOWN', `${this.host.location} stopped serving clients`, { goodbye: true });
+      return;
+    }
+    if (++conn.asking >= this.maxInflight && !conn.paused) {
       conn.paused = true;
       conn.socket.pause();
     }
-    const hash = env.to.indexOf('#');
-    const location = env.to.slice(0, hash);
-    try {
-      if (location === host.location) host.runtime.deliver(env);
-      else host.runtime.transport(location, env);
-    } catch (e) {
-      host.log.debug({ err: e, client: conn.peer!.location, to: env.to }, 'a client request could not be delivered');
-      const code = (e as { code?: unknown }).code;
-      host.send(conn.peer!, { to: env.from, from: env.to, kind: EnvelopeKind.Reply, corr: env.corr, msg: { type: 'govfs.runtime.AskFailed', code: typeof code === 'string' ? code : 'EHOSTUNREACH', message: (e as Error).message } });
-    }
+    conn.actor!.tell(env);
   }
 
-  answered(peer: Peer, env: WireEnvelope): void {
-    const conn = peer.conn;
-    if (!conn?.inflight || env.kind !== EnvelopeKind.Reply) return;
-    conn.inflight.delete(env.corr);
+  /** The connection actor answers one of its client's asks. */
+  private answer(conn: Conn, env: WireEnvelope): void {
+    if (conn.state !== ConnState.Open) return;
+    conn.asking--;
+    try {
+      this.host.send(conn.peer!, env);
+    } catch (e) {
+      this.host.log.warn({ err: e, client: conn.peer!.location, type: env.msg.type }, 'could not answer a client');
+    }
     this.maybeResume(conn);
   }
 
   private maybeResume(conn: Conn): void {
-    if (conn.paused && conn.inflight!.size <= this.maxInflight / 2 && conn.state === ConnState.Open) {
+    if (conn.paused && conn.asking <= this.maxInflight / 2 && conn.state === ConnState.Open) {
       conn.paused = false;
       while (conn.held.length > 0 && !conn.paused && conn.state === ConnState.Open) this.dispatch(conn, conn.held.shift()!);
       if (!conn.paused) conn.socket.resume();
     }
-  }
-
-  /** Per heartbeat tick: asks that will never be answered (dropped, timed out) stop counting. */
-  tick(conn: Conn, now: number): void {
-    if (!conn.inflight || conn.inflight.size === 0) return;
-    for (const [corr, at] of conn.inflight) if (now - at > CLIENT_ASK_EXPIRY_MS) conn.inflight.delete(corr);
-    this.maybeResume(conn);
   }
 
   /** A client connection is closing: free its slot. */
@@ -204,9 +235,14 @@ export class ClientGateway implements ClientSide {
     this.slots.release(conn.addressKey);
   }
 
-  /** A client connection closed: forget the client and what was queued to it. */
+  /** A client connection closed: stop its actor (which cancels its asks), forget the client
+   * and what was queued to it. */
   closed(conn: Conn, peer: Peer, code: string, reason: string): void {
     if (this.clients.get(peer.location) !== peer) return;
+    const actor = conn.actor;
+    conn.actor = null;
+    conn.held = [];
+    if (actor !== null) this.host.runtime.stopAddress(actor.address, '');
     this.clients.delete(peer.location);
     this.host.stats.clientsOpen--;
     peer.conn = null;

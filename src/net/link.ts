@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import type net from 'node:net';
 import type { Logger } from 'pino';
 import type { LocalRuntime } from '../runtime/runtime.js';
+import type { Ref } from '../runtime/types.js';
 import type { Refusal } from './admission.js';
 import type { BridgeEvent, BridgeStats } from './bridge-types.js';
 import { FrameDecoder, FrameEncoder } from '../wire/frame.js';
@@ -54,13 +55,16 @@ export class Conn {
   missed = 0;
   progress = 0;
   stalledSince = 0;
-  /** A client connection (role "client"), and its asks not yet answered: corr → when sent. */
+  /** A client connection (role "client"). */
   client = false;
   /** A client: the id it proved in the handshake (its requests must carry it). */
   clientId = '';
   /** A client: requests refused for a forged id (the first is logged as a warning). */
   forged = 0;
-  inflight: Map<number, number> | null = null;
+  /** A client: its connection actor (src/net/client-connection.ts), and its asks passed to it
+   * and not yet answered. */
+  actor: Ref<WireEnvelope> | null = null;
+  asking = 0;
   paused = false;
   /** Envelopes decoded while paused (the rest of one socket read). */
   held: WireEnvelope[] = [];

@@ -17,8 +17,6 @@ import { EnvelopeKind, type WireEnvelope } from '../wire/registry.js';
 export interface ClientSide {
   /** The client at this location, if it is connected here. */
   at(location: string): Peer | undefined;
-  /** A reply is going to a client: one ask fewer in flight. */
-  answered(peer: Peer, env: WireEnvelope): void;
 }
 
 export interface NodeLinksOptions {
@@ -77,7 +75,6 @@ export class NodeLinks {
   send(peer: Peer, env: WireEnvelope): void {
     const out = peer.out;
     const size = out.prepareEnvelope(env); // throws EncodeError: the caller's to handle
-    if (peer.conn !== null && peer.conn.client) this.clients?.answered(peer, env);
     const queued = peer.queuedBytes;
     const host = this.host;
     if (queued + size > peer.limit || host.stopped) {

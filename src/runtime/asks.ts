@@ -70,6 +70,11 @@ class AskDeadlines {
     if (this.due.length > 0) this.arm(this.due[0]!);
   };
 
+  /** Is the shared deadline timer set (for the runtime's census)? */
+  get armed(): boolean {
+    return this.cancel !== undefined;
+  }
+
   /** Forget every deadline (the runtime crashed or stopped). */
   clear(): void {
     this.cancel?.();
@@ -90,6 +95,11 @@ export class PendingAsks {
       const p = this.pending.get(corr);
       if (p) this.fail(corr, new AskTimeoutError(p.target, p.timeoutMs));
     });
+  }
+
+  /** Is the one timer that times pending asks out set? */
+  get timerArmed(): boolean {
+    return this.deadlines.armed;
   }
 
   get size(): number {

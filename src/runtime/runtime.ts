@@ -564,5 +564,35 @@ export class LocalRuntime {
   get pendingAsks(): number {
     return this.pending.size;
   }
+
+  /** What this runtime holds now, for leak checks (tests, status): its actors, its pending
+   * asks and whether their shared deadline timer is set, and its actors' timers; `under` (a
+   * path such as '/gateway') also counts the actors in that subtree and their asks and timers. */
+  census(under?: string): RuntimeCensus {
+    let timers = 0;
+    const sub = { actors: 0, asks: 0, timers: 0 };
+    for (const cell of this.cells.values()) {
+      timers += cell.timers.size;
+      if (under !== undefined && (cell.path === under || cell.path.startsWith(`${under}/`))) {
+        sub.actors++;
+        sub.asks += cell.asks.size;
+        sub.timers += cell.timers.size;
+      }
+    }
+    return { actors: this.cells.size, pendingAsks: this.pending.size, askTimer: this.pending.timerArmed, timers, ...(under !== undefined && { under: sub }) };
+  }
+}
+
+/** LocalRuntime.census: counts of what a runtime holds. */
+export interface RuntimeCensus {
+  actors: number;
+  /** Asks awaiting a reply, from actors or from outside any actor. */
+  pendingAsks: number;
+  /** The one timer that times pending asks out is set (it is cleared when none is pending). */
+  askTimer: boolean;
+  /** Timers actors armed with ctx.clock.after / every and have not cancelled. */
+  timers: number;
+  /** The same for the actors at and below the path given. */
+  under?: { actors: number; asks: number; timers: number };
 }
 

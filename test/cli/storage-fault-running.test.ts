@@ -45,6 +45,8 @@ describe('a node that finds a corrupt value while running', () => {
         return err?.code === 'EIO' && /node n1 serves nothing: storage failed: .* fails its checksum/.test(err.message);
       }, 'clients get EIO with the reason', 10_000);
       expect((await fs.status()).nodes.find((n) => n.id === 'n1')?.up).toBe(false);
+      // The client kept its connection (its actor is under the gateway actor, not the node).
+      expect(node.bridge.stats.clients).toBe(1);
     } finally {
       await fs.close();
       await node.stop();

@@ -1,7 +1,8 @@
 // The client gateway on its own (src/net/client-gateway.ts), against a fake bridge: the client
 // handshake (token proof, identity signature, a slot, an assigned location), confinement of
-// what a client may send, requests under another client's id answered EPERM, and the in-flight
-// limit that stops reading a client until answers drain.
+// what a client may send, requests under another client's id answered EPERM, the in-flight
+// limit that stops reading a client until answers drain, and the client's connection actor
+// (src/net/client-connection.ts): it asks for the client, and closing stops it and its asks.
 
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,9 @@ import { FrameKind } from '../../src/wire/frame.js';
 import { type AuthMsg, CLIENT_PROOF_LOCATION, type Hello, NONCE_BYTES, decodeAuth, handshakeProof } from '../../src/net/handshake.js';
 import { type Conn, ConnState, Peer } from '../../src/net/link.js';
 import { EnvelopeKind, type WireEnvelope } from '../../src/wire/registry.js';
+import { CLIENT_ASK_TIMEOUT_MS } from '../../src/net/client-connection.js';
+import { type ActorCell, type Dispatcher, LocalRuntime } from '../../src/runtime/runtime.js';
+import type { Context, Message } from '../../src/runtime/types.js';
 import { type FakeHost, type FakeSocket, fakeConn, fakeHost, registry } from './link-fakes.js';
 
 const TOKEN = Buffer.from('client token!');
@@ -52,7 +56,7 @@ function ask(to: string, msg: Record<string, unknown>, corr: number, kind = Enve
 
 describe('client gateway: handshake', () => {
   it('serves a client that proves the token and its identity: a location, its id, the welcome, client-up', () => {
-    const host = fakeHost('n1');
+    const { host } = runtimeHost();
     const g = gateway(host, { token: TOKEN, welcome: () => ({ nodes: { n1: 'n1#/n' } }) });
     const { conn, socket, id, auth } = handshake(host, g, { token: TOKEN });
     expect(conn.state).toBe(ConnState.Open);
@@ -68,7 +72,7 @@ describe('client gateway: handshake', () => {
   });
 
   it('refuses a missing or wrong token and a signature that does not verify (EAUTH), and a short nonce (EPROTO)', () => {
-    const host = fakeHost('n1');
+    const { host } = runtimeHost();
     const g = gateway(host, { token: TOKEN });
     expect(() => handshake(host, g)).toThrow(expect.objectContaining({ code: 'EAUTH', message: expect.stringMatching(/needs a client token/) }));
     expect(() => handshake(host, g, { token: Buffer.from('another token') })).toThrow(expect.objectContaining({ code: 'EAUTH', message: expect.stringMatching(/wrong client token/) }));
@@ -78,7 +82,7 @@ describe('client gateway: handshake', () => {
   });
 
   it('refuses a client over the per-address limit, and frees the slot when one closes', () => {
-    const host = fakeHost('n1');
+    const { host } = runtimeHost();
     const g = gateway(host, { maxClients: 4, maxClientsPerAddress: 1 });
     const first = handshake(host, g);
     expect(() => handshake(host, g)).toThrow(expect.objectContaining({ code: 'EUSERS' }));
@@ -89,20 +93,72 @@ describe('client gateway: handshake', () => {
   });
 });
 
+/** Time and a run queue the test turns by hand. */
+class ManualDispatcher implements Dispatcher {
+  t = 0;
+  private readonly ready_: ActorCell[] = [];
+  private timers: { at: number; fn: () => void }[] = [];
+  now(): number {
+    return this.t;
+  }
+  schedule(ms: number, fn: () => void): () => void {
+    const timer = { at: this.t + ms, fn };
+    this.timers.push(timer);
+    return () => void (this.timers = this.timers.filter((x) => x !== timer));
+  }
+  ready(cell: ActorCell): void {
+    this.ready_.push(cell);
+  }
+  asyncPending(): void {}
+  /** Run every ready actor, and settle what their promises started. */
+  async drain(): Promise<void> {
+    for (let i = 0; i < 10; i++) {
+      while (this.ready_.length > 0) this.ready_.shift()!.run();
+      await new Promise((r) => setImmediate(r));
+    }
+  }
+  async advance(ms: number): Promise<void> {
+    this.t += ms;
+    const due = this.timers.filter((x) => x.at <= this.t);
+    this.timers = this.timers.filter((x) => x.at > this.t);
+    for (const x of due) x.fn();
+    await this.drain();
+  }
+}
+
+/** A fake bridge over a real runtime whose node root `n1#/n` records each ask (as `delivered`,
+ * with the asker as `from`) and keeps its answer for the test to give. */
+function runtimeHost(): { host: FakeHost; dispatcher: ManualDispatcher; runtime: LocalRuntime; answer: ((msg: Message) => void)[] } {
+  const host = fakeHost('n1');
+  const dispatcher = new ManualDispatcher();
+  const runtime = new LocalRuntime({ location: 'n1', dispatcher, registry });
+  const answer: ((msg: Message) => void)[] = [];
+  runtime.spawnRoot('n', () => ({
+    receive(ctx: Context, msg: Message) {
+      host.delivered.push({ to: 'n1#/n', from: ctx.sender!.address, kind: EnvelopeKind.Ask, corr: 0, msg: msg as WireEnvelope['msg'] });
+      answer.push(ctx.deferReply());
+    },
+  }));
+  Object.assign(host, { runtime });
+  return { host, dispatcher, runtime, answer };
+}
+
 describe('client gateway: requests', () => {
-  it('delivers allowed asks with `from` and `ticketTo` rewritten to the client', () => {
-    const host = fakeHost('n1');
+  it('passes allowed asks to the client\'s connection actor under the gateway actor, which asks the node; `ticketTo` is rewritten to the client', async () => {
+    const { host, dispatcher, runtime } = runtimeHost();
     const g = gateway(host);
     const { conn, id } = handshake(host, g);
     const loc = conn.peer!.location;
     g.onEnvelope(conn, ask('n1#/n', { clientId: id, ticketTo: 'n1#/president' }, 1));
+    await dispatcher.drain();
     expect(host.delivered).toHaveLength(1);
-    expect(host.delivered[0]!.from).toBe(`${loc}#/`);
+    expect(host.delivered[0]!.from).toBe(`n1#/gateway/${loc}`);
     expect(host.delivered[0]!.msg.ticketTo).toBe(`${loc}#/tickets`);
+    expect(runtime.census('/gateway').under).toEqual({ actors: 2, asks: 1, timers: 0 });
   });
 
   it('closes for a tell, a type or a target not allowed (EACCES), and answers another client id with EPERM', () => {
-    const host = fakeHost('n1');
+    const { host } = runtimeHost();
     const g = gateway(host);
     const { conn, id } = handshake(host, g);
     expect(() => g.onEnvelope(conn, ask('n1#/n', { clientId: id }, 0, EnvelopeKind.Tell))).toThrow(expect.objectContaining({ code: 'EACCES', message: expect.stringMatching(/only ask/) }));
@@ -115,20 +171,91 @@ describe('client gateway: requests', () => {
     expect(host.stats.forged).toBe(1);
   });
 
-  it('stops reading a client with maxInflight unanswered asks, and resumes when half are answered', () => {
-    const host = fakeHost('n1');
+  it('answers the client under its own correlation id, and a failed ask with the node\'s code and message', async () => {
+    const { host, dispatcher, answer } = runtimeHost();
+    const g = gateway(host);
+    const { conn, id } = handshake(host, g);
+    g.onEnvelope(conn, ask('n1#/n', { clientId: id }, 41));
+    g.onEnvelope(conn, ask('n1#/n', { clientId: id }, 42));
+    await dispatcher.drain();
+    answer[1]!({ type: 'govfs.fs.FsReply', ok: true, index: 3 });
+    answer[0]!({ type: 'govfs.runtime.AskFailed', code: 'ENOENT', message: 'no such file' });
+    await dispatcher.drain();
+    expect(host.sent.map((s) => s.env)).toEqual([
+      { to: `${conn.peer!.location}#/`, from: 'n1#/n', kind: EnvelopeKind.Reply, corr: 42, msg: { type: 'govfs.fs.FsReply', ok: true, index: 3 } },
+      { to: `${conn.peer!.location}#/`, from: 'n1#/n', kind: EnvelopeKind.Reply, corr: 41, msg: { type: 'govfs.runtime.AskFailed', code: 'ENOENT', message: 'no such file' } },
+    ]);
+    expect(conn.asking).toBe(0);
+  });
+
+  it('stops reading a client with maxInflight unanswered asks, and resumes when half are answered', async () => {
+    const { host, dispatcher, answer } = runtimeHost();
     const g = gateway(host, { maxInflight: 4 });
     const { conn, socket, id } = handshake(host, g);
     for (let corr = 1; corr <= 5; corr++) g.onEnvelope(conn, ask('n1#/n', { clientId: id }, corr));
+    await dispatcher.drain();
     expect(socket.paused).toBe(true);
     expect(host.delivered).toHaveLength(4);
     expect(conn.held).toHaveLength(1);
-    const reply = (corr: number): WireEnvelope => ({ to: `${conn.peer!.location}#/`, from: 'n1#/n', kind: EnvelopeKind.Reply, corr, msg: { type: 'govfs.runtime.AskFailed', code: 'EX', message: '' } });
-    g.answered(conn.peer!, reply(1));
+    answer[0]!({ type: 'govfs.runtime.AskFailed', code: 'EX', message: '' });
+    await dispatcher.drain();
     expect(socket.paused).toBe(true);
-    g.answered(conn.peer!, reply(2));
+    answer[1]!({ type: 'govfs.runtime.AskFailed', code: 'EX', message: '' });
+    await dispatcher.drain();
     expect(socket.paused).toBe(false);
     expect(host.delivered).toHaveLength(5);
     expect(conn.held).toHaveLength(0);
+  });
+
+  it('an ask the node never answers is failed ETIMEDOUT after CLIENT_ASK_TIMEOUT_MS, and stops counting', async () => {
+    const { host, dispatcher } = runtimeHost();
+    const g = gateway(host, { maxInflight: 2 });
+    const { conn, socket, id } = handshake(host, g);
+    g.onEnvelope(conn, ask('n1#/n', { clientId: id }, 1));
+    g.onEnvelope(conn, ask('n1#/n', { clientId: id }, 2));
+    await dispatcher.drain();
+    expect(socket.paused).toBe(true);
+    await dispatcher.advance(CLIENT_ASK_TIMEOUT_MS + 1);
+    expect(host.sent.map((s) => s.env.msg)).toEqual([1, 2].map(() => ({ type: 'govfs.runtime.AskFailed', code: 'ETIMEDOUT', message: expect.stringMatching(/no answer from n1#\/n within 30000 ms/) })));
+    expect(socket.paused).toBe(false);
+    expect(conn.asking).toBe(0);
+  });
+
+  it('closing the connection stops its actor: its asks and their deadline timer are cancelled, the slot freed, and a late answer goes nowhere', async () => {
+    const { host, dispatcher, runtime, answer } = runtimeHost();
+    const g = gateway(host);
+    const { conn, id } = handshake(host, g);
+    const peer = conn.peer!;
+    for (let corr = 1; corr <= 3; corr++) g.onEnvelope(conn, ask('n1#/n', { clientId: id }, corr));
+    await dispatcher.drain();
+    expect(runtime.census()).toMatchObject({ pendingAsks: 3, askTimer: true });
+    g.releaseSlot(conn);
+    g.closed(conn, peer, 'ECONNRESET', 'gone');
+    expect(runtime.census('/gateway')).toEqual({ actors: 2, pendingAsks: 0, askTimer: false, timers: 0, under: { actors: 1, asks: 0, timers: 0 } });
+    for (const a of answer) a({ type: 'govfs.fs.FsReply', ok: true });
+    await dispatcher.drain();
+    expect(host.sent).toHaveLength(0);
+    expect(host.stats.clientsOpen).toBe(0);
+    // The gateway actor goes with the bridge.
+    g.stop();
+    expect(runtime.census('/gateway').under).toEqual({ actors: 0, asks: 0, timers: 0 });
+  });
+
+  it('a connection actor that stops (its gateway actor stopped) closes its connection', async () => {
+    const { host, runtime } = runtimeHost();
+    const g = gateway(host);
+    const { conn } = handshake(host, g);
+    runtime.stopAddress('n1#/gateway', '');
+    expect(host.closed).toEqual([expect.objectContaining({ conn, code: 'ESHUTDOWN', reason: expect.stringMatching(/connection actor stopped/) })]);
+  });
+
+  it('after a crash of the runtime (no stop hooks), the next request closes the connection', () => {
+    const { host, runtime } = runtimeHost();
+    const g = gateway(host);
+    const { conn, id } = handshake(host, g);
+    runtime.crash();
+    expect(host.closed).toEqual([]);
+    g.onEnvelope(conn, ask('n1#/n', { clientId: id }, 1));
+    expect(host.closed).toEqual([expect.objectContaining({ conn, code: 'ESHUTDOWN', reason: expect.stringMatching(/stopped serving clients/) })]);
   });
 });

@@ -19,7 +19,7 @@ function links(host: FakeHost, clients: Map<string, Peer> | null = null, maxQueu
     maxQueueBytes, backoffMinMs: 10, backoffMaxMs: 20, tlsDial: null,
     track: () => { throw new Error('no dialing in these tests'); },
     sendHello: () => {},
-  }, clients && { at: (l) => clients.get(l), answered: () => {} });
+  }, clients && { at: (l) => clients.get(l) });
 }
 
 function env(to: string, kind = EnvelopeKind.Tell, corr = 0): WireEnvelope {
