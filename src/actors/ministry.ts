@@ -130,98 +130,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const { config } = args;
   const ns = new MinistryNamespace(args.record.subtree);
   let raft: RaftShell;
-  const log: GroupLogView = {
-    get applied() {
-      return raft.applied;
-    },
-    get lastIndex() {
-      return raft.lastIndex;
-    },
-    termAt: (index) => raft.termAt(index),
-    caughtUp: () => raft.caughtUp(),
-    committed: (index, term) => raft.committed(index, term),
-    leading: () => raft.softState().role === 'leader',
-  };
-  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log, cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs });
+  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs });
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
-  const leases = new LeaseService({
-    node: config.id,
-    settings: { ttlMs: config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs, maxDriftMs: config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs },
-    // A member stops being caught up (and granting reads) within a few ticks of losing touch.
-    catchUpWindowMs: 3 * (config.tickMs ?? 10),
-    state: () => ns.leases,
-    raft: () => raft,
-    record: () => core.record,
-    role: args.role,
-    memberAddress: (id) => `${config.addresses[id]}/role`,
-    fileCheck: (path) => ns.fileCheck(path),
-    redirectedAway: (path, reply) => {
-      const away = core.ownership(path);
-      if (away) reply(fsReply(core.record.id, away));
-      return away !== null;
-    },
-  });
-
-  const step = (ctx: Context, input: MinistryInput<Reply>): void => {
-    for (const e of core.step(input, ctx.clock.now())) perform(ctx, e);
-  };
-  const resume = (input: MinistryInput<Reply>): Resume => ({ type: 'ministry.resume', input });
-  const perform = (ctx: Context, e: MinistryEffect<Reply>): void => {
-    switch (e.kind) {
-      case 'reply':
-        return e.to(fsReply(core.record.id, e.answer));
-      case 'ticket':
-        return ctx.ref(e.batch.to).tell(ticketMessage(core.record.id, e.batch));
-      case 'flush-soon':
-        return ctx.self.tell('ministry.tickets');
-      case 'appoint': {
-        const r = raft.appoint(e.appointment);
-        if (!r.ok) ctx.log.debug({ record: core.record, reason: r }, 'appointment refused');
-        return;
-      }
-      case 'propose': {
-        const r = raft.propose(e.payload);
-        if (e.id !== 0) step(ctx, { kind: 'proposed', id: e.id, result: r });
-        return;
-      }
-      case 'when-applied':
-        return raft.whenApplied(e.index, e.term, (outcome) => step(ctx, { kind: 'apply-outcome', id: e.id, outcome }));
-      case 'read-index':
-        return raft.readIndex((ok) => step(ctx, { kind: 'confirmed', id: e.id, ok }));
-      case 'cluster-read-index':
-        return ctx.pipeToSelf(
-          ctx.ask<{ ok: boolean }>(ctx.parent!, { type: 'node.cluster-read-index' }, { timeoutMs: READ_WAIT_MS }),
-          (r) => resume({ kind: 'confirmed', id: e.id, ok: r.ok }),
-          () => resume({ kind: 'confirmed', id: e.id, ok: false }),
-        );
-      case 'subtree-delete':
-        return ctx.pipeToSelf(
-          ctx.ask<{ ok: boolean; reason?: string; index?: number }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: e.subtree, requester: e.requester }, { timeoutMs: 5_000 }),
-          (r) => resume({ kind: 'subtree-deleted', id: e.id, ok: r.ok, reason: r.reason ?? '', index: Number(r.index ?? 0) }),
-          (err) => resume({ kind: 'subtree-deleted', id: e.id, ok: false, reason: String((err as Error).message), index: 0 }),
-        );
-    }
-  };
-
-  const reportStatus = (ctx: Context): void => {
-    // Every tick: the shell's cheap accessors, not its full status() (an allocation-heavy copy).
-    const lastIndex = raft.lastIndex;
-    ctx.parent?.tell({
-      type: 'node.role-status',
-      status: {
-        role: args.role,
-        ministry: core.record.id,
-        term: raft.softState().term,
-        commit: raft.commitIndex,
-        applied: raft.applied,
-        lastIndex,
-        lastTerm: raft.termAt(lastIndex) ?? 0,
-        commitTerm: raft.termAt(raft.commitIndex) ?? 0,
-        caughtUp: raft.caughtUp(),
-        leading: raft.softState().role === 'leader',
-      } satisfies RoleStatus,
-    });
-  };
+  const leases = leaseService(config, args.role, core, () => raft);
+  const step = effectRunner(core, () => raft);
+  const reportStatus = (ctx: Context): void => roleStatus(ctx, raft, args.role, core.record.id);
 
   return {
     inspect() {
@@ -334,4 +247,110 @@ function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: st
       sessions.delete(clientId);
     },
   };
+}
+
+/** What the core reads of the group log, from the shell's RaftShell. */
+function groupLogView(raft: () => RaftShell): GroupLogView {
+  return {
+    get applied() {
+      return raft().applied;
+    },
+    get lastIndex() {
+      return raft().lastIndex;
+    },
+    termAt: (index) => raft().termAt(index),
+    caughtUp: () => raft().caughtUp(),
+    committed: (index, term) => raft().committed(index, term),
+    leading: () => raft().softState().role === 'leader',
+  };
+}
+
+/** The write and read leases of this member (lease-service.ts): they take their own requests,
+ * and ask the core who owns a path. */
+function leaseService(config: NodeConfig, role: 'minister' | 'clerk', core: MinistryCore<Reply>, raft: () => RaftShell): LeaseService {
+  return new LeaseService({
+    node: config.id,
+    settings: { ttlMs: config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs, maxDriftMs: config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs },
+    // A member stops being caught up (and granting reads) within a few ticks of losing touch.
+    catchUpWindowMs: 3 * (config.tickMs ?? 10),
+    state: () => core.ns.leases,
+    raft,
+    record: () => core.record,
+    role,
+    memberAddress: (id) => `${config.addresses[id]}/role`,
+    fileCheck: (path) => core.ns.fileCheck(path),
+    redirectedAway: (path, reply) => {
+      const away = core.ownership(path);
+      if (away) reply(fsReply(core.record.id, away));
+      return away !== null;
+    },
+  });
+}
+
+/** `step(ctx, input)`: feed the core one input with the time, and perform the effects it
+ * returns. An effect's answer goes back into the core by its id: at once (a proposal), from a
+ * group-log callback, or piped back to this actor (asks of the node). */
+function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: Context, input: MinistryInput<Reply>) => void {
+  const step = (ctx: Context, input: MinistryInput<Reply>): void => {
+    for (const e of core.step(input, ctx.clock.now())) perform(ctx, e);
+  };
+  const resume = (input: MinistryInput<Reply>): Resume => ({ type: 'ministry.resume', input });
+  const perform = (ctx: Context, e: MinistryEffect<Reply>): void => {
+    switch (e.kind) {
+      case 'reply':
+        return e.to(fsReply(core.record.id, e.answer));
+      case 'ticket':
+        return ctx.ref(e.batch.to).tell(ticketMessage(core.record.id, e.batch));
+      case 'flush-soon':
+        return ctx.self.tell('ministry.tickets');
+      case 'appoint': {
+        const r = raft().appoint(e.appointment);
+        if (!r.ok) ctx.log.debug({ record: core.record, reason: r }, 'appointment refused');
+        return;
+      }
+      case 'propose': {
+        const r = raft().propose(e.payload);
+        if (e.id !== 0) step(ctx, { kind: 'proposed', id: e.id, result: r });
+        return;
+      }
+      case 'when-applied':
+        return raft().whenApplied(e.index, e.term, (outcome) => step(ctx, { kind: 'apply-outcome', id: e.id, outcome }));
+      case 'read-index':
+        return raft().readIndex((ok) => step(ctx, { kind: 'confirmed', id: e.id, ok }));
+      case 'cluster-read-index':
+        return ctx.pipeToSelf(
+          ctx.ask<{ ok: boolean }>(ctx.parent!, { type: 'node.cluster-read-index' }, { timeoutMs: READ_WAIT_MS }),
+          (r) => resume({ kind: 'confirmed', id: e.id, ok: r.ok }),
+          () => resume({ kind: 'confirmed', id: e.id, ok: false }),
+        );
+      case 'subtree-delete':
+        return ctx.pipeToSelf(
+          ctx.ask<{ ok: boolean; reason?: string; index?: number }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: e.subtree, requester: e.requester }, { timeoutMs: 5_000 }),
+          (r) => resume({ kind: 'subtree-deleted', id: e.id, ok: r.ok, reason: r.reason ?? '', index: Number(r.index ?? 0) }),
+          (err) => resume({ kind: 'subtree-deleted', id: e.id, ok: false, reason: String((err as Error).message), index: 0 }),
+        );
+    }
+  };
+  return step;
+}
+
+/** Tell the node this member's status: every tick, so the shell's cheap accessors, not its
+ * full status() (an allocation-heavy copy). */
+function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string): void {
+  const lastIndex = raft.lastIndex;
+  ctx.parent?.tell({
+    type: 'node.role-status',
+    status: {
+      role,
+      ministry,
+      term: raft.softState().term,
+      commit: raft.commitIndex,
+      applied: raft.applied,
+      lastIndex,
+      lastTerm: raft.termAt(lastIndex) ?? 0,
+      commitTerm: raft.termAt(raft.commitIndex) ?? 0,
+      caughtUp: raft.caughtUp(),
+      leading: raft.softState().role === 'leader',
+    } satisfies RoleStatus,
+  });
 }
