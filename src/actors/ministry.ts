@@ -120,9 +120,11 @@ const APPLIED: MinistryInput<Reply> = { kind: 'applied' };
 const FLUSH_TICKETS: MinistryInput<Reply> = { kind: 'flush-tickets' };
 const STOP: MinistryInput<Reply> = { kind: 'stop' };
 
-/** An answer to one of the core's effects, piped back to this actor. */
+/** An answer to one of the core's asks of the node, piped back to this actor: the cluster
+ * log's read index, or the president's subtree delete. (The names of the messages the actor
+ * had before its core: a simulation's trace is then the same as before.) */
 interface Resume {
-  type: 'ministry.resume';
+  type: 'ministry.continue' | 'ministry.subtree-deleted';
   input: MinistryInput<Reply>;
 }
 
@@ -190,7 +192,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           else step(ctx, { kind: 'request', req, op, reply });
           return;
         }
-        case 'ministry.resume':
+        case 'ministry.continue':
+        case 'ministry.subtree-deleted':
           return step(ctx, (msg as Resume).input);
         case 'govfs.fs.RevokeReads': {
           const r = msg as { path: string; start: number; end: number; exceptClient: string; index: number };
@@ -294,7 +297,7 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
   const step = (ctx: Context, input: MinistryInput<Reply>): void => {
     for (const e of core.step(input, ctx.clock.now())) perform(ctx, e);
   };
-  const resume = (input: MinistryInput<Reply>): Resume => ({ type: 'ministry.resume', input });
+  const resume = (input: MinistryInput<Reply>): Resume => ({ type: input.kind === 'subtree-deleted' ? 'ministry.subtree-deleted' : 'ministry.continue', input });
   const perform = (ctx: Context, e: MinistryEffect<Reply>): void => {
     switch (e.kind) {
       case 'reply':
