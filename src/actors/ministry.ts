@@ -1,27 +1,38 @@
-// A ministry member (thesis 3.2-3.3): the minister or a clerk of one ministry. Both run the
-// ministry's group log (appointed Raft) over the namespace of its subtree.
+// A ministry member's actor (thesis 3.2-3.3): the minister or a clerk of one ministry. Both run
+// the ministry's group log (appointed Raft, a RaftShell) over the namespace of its subtree.
 //
-// - The minister serialises namespace changes: it proposes each as a log entry, sends the
-//   client the entry's index (the ticket) at once, and answers when the entry has applied.
-// - Clerks (and the minister) serve reads, but only once caught up (perishable entries: every
-//   committed entry applied, and the leader heard within a heartbeat). A read waits until the
-//   member has applied the client's last seen index (read your writes); a linearizable read
-//   first confirms with the minister (ReadIndex).
-// - Exactly-once: the namespace keeps each client's last mutation and its result in the
-//   replicated state (RIFL), so a retry after a failover gets the original answer.
+// This is the shell: it does the I/O for the pure core in ministry-core.ts, which holds every
+// rule (changes and their tickets, reads, exactly-once, subtree delete, ownership redirects).
+// The shell decodes requests (requestOp), feeds the core each request, tick and answer with the
+// time, and performs the effects it returns: replies (fsReply), tickets, group-log proposals
+// and reads, asks of the node (cluster-log ReadIndex, the president's subtree delete). Around
+// it: the client sessions (child actors), the lease service (lease-service.ts, which takes its
+// own requests), and the status the node reports.
 
-import { ClusterState, NO_MINISTER, type MinistryRecord } from './cluster-state.js';
-import { isWithin } from '../fs/path.js';
+import type { ClusterState, MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Entry } from '../raft/types.js';
-import { MinistryNamespace, isClientOp, type AppliedChanges, type ClientOp, type Outcome } from './ministry-namespace.js';
+import { MinistryNamespace, isClientOp, type AppliedChanges } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
-import { FsError } from '../fs/errors.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { FsRequestMessage } from '../fs/requests.js';
+import type { FsReplyMessage, FsRequestMessage } from '../fs/requests.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
+import {
+  CLIENT_TTL_MS,
+  MinistryCore,
+  READ_WAIT_MS,
+  ministryMembers,
+  type GroupLogView,
+  type MinistryAnswer,
+  type MinistryEffect,
+  type MinistryInput,
+  type RequestOp,
+  type TicketBatch,
+} from './ministry-core.js';
+
+export { CLIENT_TTL_MS };
 
 /** A client silent this long has its session here ended (default). */
 export const SESSION_TTL_MS = 60_000;
@@ -48,14 +59,7 @@ export interface MinistryArgs {
   clusterState: () => ClusterState;
 }
 
-type FsRequest = FsRequestMessage;
-
 type Reply = (msg: Message) => void;
-
-/** Reads wait at most this long for the member to apply the client's last seen index. */
-const READ_WAIT_MS = 2_000;
-/** Completion records of clients silent this long are garbage-collected (default). */
-export const CLIENT_TTL_MS = 10 * 60_000;
 
 /** What a test may read of a live ministry member (`ActorCell.behaviour.inspect()`). */
 export interface MinistryInspection {
@@ -76,395 +80,77 @@ export interface MinistryInspection {
   entries: () => readonly Entry[];
 }
 
+/** The request's operation, decoded; null for a lease request (the lease service decodes it). */
+export function requestOp(req: FsRequestMessage): RequestOp | null {
+  if (req.opJson.startsWith('{"op":"lease-')) return null;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(req.opJson);
+  } catch {
+    return { ok: false, message: 'malformed request: the operation is not JSON' };
+  }
+  if (!isClientOp(parsed)) {
+    return { ok: false, message: `malformed request: ${req.opJson.slice(0, 80)} is not an operation of this API (mkdir, create, rm, rmdir, rename, ls, stat with string paths)` };
+  }
+  return { ok: true, op: parsed };
+}
+
+/** The reply message for an answer of ministry `ministry`. Fields set one by one, no object
+ * spread: this runs for every read and change answered. */
+export function fsReply(ministry: string, a: MinistryAnswer): FsReplyMessage & { type: 'govfs.fs.FsReply' } {
+  if (a.kind === 'redirect') return { type: 'govfs.fs.FsReply', ok: false, ministry, redirect: a.redirect };
+  const msg: FsReplyMessage & { type: 'govfs.fs.FsReply' } =
+    a.kind === 'error'
+      ? { type: 'govfs.fs.FsReply', ok: false, error: a.error, ministry }
+      : a.result.ok
+        ? { type: 'govfs.fs.FsReply', ok: true, resultJson: a.result.json ?? JSON.stringify(a.result.value), ministry }
+        : { type: 'govfs.fs.FsReply', ok: false, error: a.result.error, ministry };
+  if (a.index !== undefined) msg.index = a.index;
+  if (a.term !== undefined) msg.term = a.term;
+  if (a.kind === 'error' && a.redirect !== undefined) msg.redirect = a.redirect;
+  return msg;
+}
+
+function ticketMessage(ministry: string, t: TicketBatch): Message {
+  return { type: 'govfs.fs.Ticket', clientId: t.clientId, seq: t.seqs[0], index: t.indexes[0], term: t.term, ministry, moreSeqs: t.seqs.slice(1), moreIndexes: t.indexes.slice(1) };
+}
+
+const TICK: MinistryInput<Reply> = { kind: 'tick' };
+const APPLIED: MinistryInput<Reply> = { kind: 'applied' };
+const FLUSH_TICKETS: MinistryInput<Reply> = { kind: 'flush-tickets' };
+const STOP: MinistryInput<Reply> = { kind: 'stop' };
+
+/** An answer to one of the core's asks of the node, piped back to this actor: the cluster
+ * log's read index, or the president's subtree delete. (The names of the messages the actor
+ * had before its core: a simulation's trace is then the same as before.) */
+interface Resume {
+  type: 'ministry.continue' | 'ministry.subtree-deleted';
+  input: MinistryInput<Reply>;
+}
+
 export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): MinistryInspection | null } {
   const { config } = args;
-  let record = args.record;
-  const ns = new MinistryNamespace(record.subtree);
+  const ns = new MinistryNamespace(args.record.subtree);
   let raft: RaftShell;
-  /** Tickets not sent yet: the changes a client pipelines are proposed one after another, and
-   * their tickets go out together, one message per client, once the requests already in the
-   * mailbox are taken (a message per change cost a tenth of the CPU of a create). An array,
-   * emptied by each flush: a handful of clients per flush. */
-  let tickets: { to: string; clientId: string; term: number; seqs: number[]; indexes: number[] }[] = [];
-  const queueTicket = (ctx: Context, to: string, clientId: string, seq: number, index: number, term: number): void => {
-    if (tickets.length === 0) ctx.self.tell('ministry.tickets');
-    let batch = tickets.find((t) => t.to === to && t.clientId === clientId && t.term === term);
-    if (!batch) tickets.push((batch = { to, clientId, term, seqs: [], indexes: [] }));
-    batch.seqs.push(seq);
-    batch.indexes.push(index);
-  };
-  const sendTickets = (ctx: Context): void => {
-    const out = tickets;
-    tickets = [];
-    for (const t of out) {
-      ctx.ref(t.to).tell({ type: 'govfs.fs.Ticket', clientId: t.clientId, seq: t.seqs[0], index: t.indexes[0], term: t.term, ministry: record.id, moreSeqs: t.seqs.slice(1), moreIndexes: t.indexes.slice(1) });
-    }
-  };
-  /** One session actor per client this member serves (children of this role actor). A
-   * session hears of its client at most every `touchEveryMs`, not on every request (that was
-   * an actor message per request), and allows for that lag before it ends. */
-  const sessionTtlMs = config.sessionTtlMs ?? SESSION_TTL_MS;
-  const touchEveryMs = Math.max(1, Math.floor(sessionTtlMs / 32));
-  const sessions = new Map<string, { ref: Ref<SessionMsg>; touchedAt: number }>();
-  const touchSession = (ctx: Context, clientId: string): void => {
-    if (!clientId) return;
-    const existing = sessions.get(clientId);
-    if (existing) {
-      const now = ctx.clock.now();
-      if (now - existing.touchedAt >= touchEveryMs) {
-        existing.touchedAt = now;
-        existing.ref.tell('session.touch');
-      }
-      return;
-    }
-    const name = `session-${clientId.replace(/[^A-Za-z0-9_.:@$-]/g, '_')}`;
-    if (ctx.child(name)) return;
-    sessions.set(clientId, { ref: ctx.spawn(name, () => sessionBehaviour(clientId, sessionTtlMs, touchEveryMs)), touchedAt: ctx.clock.now() });
-  };
-  const leases = new LeaseService({
-    node: config.id,
-    settings: { ttlMs: config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs, maxDriftMs: config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs },
-    // A member stops being caught up (and granting reads) within a few ticks of losing touch.
-    catchUpWindowMs: 3 * (config.tickMs ?? 10),
-    state: () => ns.leases,
-    raft: () => raft,
-    record: () => record,
-    role: args.role,
-    memberAddress: (id) => `${config.addresses[id]}/role`,
-    fileCheck: (path) => ns.fileCheck(path),
-    redirectedAway: (path, reply) => redirectedAway(reply, path),
-  });
-  /** A subtree delete in progress (see mutate): other changes wait (EAGAIN) until its rmdir
-   * is proposed, so nothing changes the directory between the check and the rmdir. */
-  let deleting = false;
-  /** Reads waiting for this member to apply an index: [index, deadline, serve]. */
-  let waiting: { index: number; deadline: number; serve: () => void; fail: () => void }[] = [];
-  let lastExpiry = 0;
-
-  const members = (r: MinistryRecord): string[] => [r.minister, ...r.clerks].filter((m) => m !== NO_MINISTER);
-  const redirectInfo = (r: MinistryRecord) => ({ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down });
-  const redirect = (r: MinistryRecord) => [redirectInfo(r)];
-  const fail = (reply: Reply, code: string, message: string, path: string, extra: Record<string, unknown> = {}): void =>
-    reply({ type: 'govfs.fs.FsReply', ok: false, error: { code, message, path }, ministry: record.id, ...extra });
-  /** Answer a request for `path` that another ministry owns with the whole subtree map and no
-   * error: what a node answers a client that came to the wrong ministry, so the client learns
-   * the map and goes there (GovClient "a redirect"). Returns whether it did.
-   *
-   * Every operation of a request is checked here, whatever `req.path` the node routed by: a
-   * hand-made request could name a path here and operate on one elsewhere. Ownership is read
-   * from this node's copy of the cluster log, when the request is served (a change: before it
-   * is proposed). That copy may lag, and it is still safe: what a ministry owns only grows
-   * while it exists (a dissolved one owns nothing). A ministry is formed only for a configured static subtree, and until
-   * this node has seen it formed, `forming` refuses every operation in it (EAGAIN); a subtree
-   * delete hands a dissolved subtree back to the ministry above, which a stale copy merely
-   * redirects away for a while. So a path this node's copy says is ours was ours at every
-   * later moment, and an entry proposed for it lies in this subtree whenever it applies.
-   * (Splitting a subtree off a live ministry would break this: the parent would have to log
-   * the split in its own group log first, and refuse at apply time from that.)
-   *
-   * A mount point (the root of a ministry inside this one) belongs to that ministry: its
-   * directory and metadata are that ministry's root, which bootstrap forms with the ministry;
-   * the parent keeps no entry for it and only shows its name in listings (`ns.read`). So the
-   * parent redirects `mkdir /a` too, and the owner answers it (EEXIST). */
-  const redirectedAway = (reply: Reply, path: string): boolean => {
-    // A path that is not absolute is the namespace's to refuse (EINVAL); other malformed ones
-    // are too, wherever their prefix sends them (this runs for every request: no full parse).
-    if (path.charCodeAt(0) !== 0x2f) return false;
-    // (Changes and reads met `forming` already; a lease open meets it here.)
-    const pending = forming({ op: 'stat', path });
-    if (pending) {
-      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, path);
-      return true;
-    }
-    const here = ownSubtree();
-    if (here.live && isWithin(path, record.subtree)) {
-      let inner = false;
-      for (const s of here.nested) if (isWithin(path, s)) inner = true;
-      if (!inner) return false;
-    }
-    reply({ type: 'govfs.fs.FsReply', ok: false, ministry: record.id, redirect: [...args.clusterState().ministries.values()].map(redirectInfo) });
-    return true;
-  };
-  /** Whether this ministry still exists (a subtree delete dissolves it), and the other
-   * ministries' subtrees inside its own, as of this node's cluster state: remembered while
-   * that state is the same (the check above runs for every request). */
-  let own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
-  const ownSubtree = (): { live: boolean; nested: string[] } => {
-    const state = args.clusterState();
-    if (own === null || own.state !== state || own.applied !== state.applied) {
-      const nested = [...state.ministries.values()].filter((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree)).map((mi) => mi.subtree);
-      own = { state, applied: state.applied, live: state.ministries.has(record.id), nested };
-    }
-    return own;
-  };
-  /** Answer with an operation's result, as of log position `index` (of `term`, for a change).
-   * Plain arguments and fields set one by one, no position object spread into the reply: this
-   * runs for every read and change answered. */
-  const answer = (reply: Reply, result: Outcome, index: number, term?: number): void => {
-    const msg: Record<string, unknown> = result.ok
-      ? { type: 'govfs.fs.FsReply', ok: true, resultJson: result.json ?? JSON.stringify(result.value), index, ministry: record.id }
-      : { type: 'govfs.fs.FsReply', ok: false, error: result.error, index, ministry: record.id };
-    if (term !== undefined) msg['term'] = term;
-    reply(msg);
-  };
-  /** The request's operation, or null once the request has been answered: malformed, or it
-   * depends on a static ministry this member has not seen formed yet. */
-  const parseOp = (req: FsRequest, reply: Reply): ClientOp | null => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(req.opJson);
-    } catch {
-      fail(reply, 'EINVAL', 'malformed request: the operation is not JSON', req.path);
-      return null;
-    }
-    if (!isClientOp(parsed)) {
-      fail(reply, 'EINVAL', `malformed request: ${req.opJson.slice(0, 80)} is not an operation of this API (mkdir, create, rm, rmdir, rename, ls, stat with string paths)`, req.path);
-      return null;
-    }
-    const op = parsed;
-    const pending = forming(op);
-    if (pending) {
-      fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
-      return null;
-    }
-    return op;
-  };
-
-  const appoint = (ctx: Context): void => {
-    const leader = record.fenced ? NO_MINISTER : record.minister;
-    const r = raft.appoint({ term: record.term, leader, members: members(record) });
-    if (!r.ok) ctx.log.debug({ record, reason: r }, 'appointment refused');
-  };
-
-  const reportStatus = (ctx: Context): void => {
-    // Every tick: the shell's cheap accessors, not its full status() (an allocation-heavy copy).
-    const lastIndex = raft.lastIndex;
-    ctx.parent?.tell({
-      type: 'node.role-status',
-      status: {
-        role: args.role,
-        ministry: record.id,
-        term: raft.softState().term,
-        commit: raft.commitIndex,
-        applied: raft.applied,
-        lastIndex,
-        lastTerm: raft.termAt(lastIndex) ?? 0,
-        commitTerm: raft.termAt(raft.commitIndex) ?? 0,
-        caughtUp: raft.caughtUp(),
-        leading: raft.softState().role === 'leader',
-      } satisfies RoleStatus,
-    });
-  };
-
-  /** Call `cb(true)` once this node's copy of the cluster log is known current (a ReadIndex on
-   * it, through the node): what a linearizable answer says about other ministries (a mount in
-   * a listing, a target served elsewhere) must not come from a stale copy, say one that has
-   * not applied a subtree delete. Free when no other ministry lies inside this one. */
-  const clusterCurrent = (ctx: Context, cb: (ok: boolean) => void): void => {
-    const others = [...args.clusterState().ministries.values()].some((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree));
-    if (!others) return cb(true);
-    confirmClusterLog(ctx, cb);
-  };
-
-  /** Call `cb(true)` once this node has applied every cluster log entry committed before now. */
-  const confirmClusterLog = (ctx: Context, cb: (ok: boolean) => void): void => {
-    ctx.pipeToSelf(
-      ctx.ask<{ ok: boolean }>(ctx.parent!, { type: 'node.cluster-read-index' }, { timeoutMs: READ_WAIT_MS }),
-      (r) => ({ type: 'ministry.continue', ok: r.ok, cb }),
-      () => ({ type: 'ministry.continue', ok: false, cb }),
-    );
-  };
-
-  const serveRead = (req: FsRequest, reply: Reply): void => {
-    const op = parseOp(req, reply);
-    if (op && !redirectedAway(reply, op.op === 'rename' ? op.from : op.path)) answer(reply, ns.read(op, args.clusterState()), raft.applied);
-  };
-
-  /** A configured static subtree, not yet formed as far as this member knows, that `op`
-   * depends on (its path lies in it; a rename's target lies in it or its source holds it; an
-   * rmdir's directory holds it; an ls lists its parent). Its ministry may already serve: the
-   * op waits (EAGAIN) until this member's cluster state has caught up. */
-  const forming = (op: ClientOp): string | undefined => {
-    const unformed = args.clusterState().unformed(config.ministries);
-    if (unformed.length === 0) return undefined;
-    const pending = unformed.filter((s) => s !== record.subtree && isWithin(s, record.subtree));
-    if (pending.length === 0) return undefined;
-    return pending.find((s) => {
-      switch (op.op) {
-        case 'rename':
-          return isWithin(op.from, s) || isWithin(op.to, s) || isWithin(s, op.from);
-        case 'rmdir':
-          return isWithin(s, op.path);
-        case 'ls':
-          return isWithin(op.path, s) || s.slice(0, Math.max(1, s.lastIndexOf('/'))) === op.path;
-        default:
-          return isWithin(op.path, s);
-      }
-    });
-  };
-
-  const read = (ctx: Context, req: FsRequest, reply: Reply): void => {
-    if (args.role === 'clerk' && !raft.caughtUp()) {
-      fail(reply, 'EAGAIN', `clerk of ${record.subtree} is catching up: try another member`, req.path, { redirect: redirect(record) });
-      return;
-    }
-    if (raft.applied >= req.lastSeen) {
-      readApplied(ctx, req, reply);
-      return;
-    }
-    waiting.push({
-      index: req.lastSeen,
-      deadline: ctx.clock.now() + READ_WAIT_MS,
-      serve: () => readApplied(ctx, req, reply),
-      fail: () => fail(reply, 'EAGAIN', `member has not yet applied index ${req.lastSeen}: retry`, req.path, { redirect: redirect(record) }),
-    });
-  };
-
-  /** A read whose client's last seen index this member has applied. */
-  const readApplied = (ctx: Context, req: FsRequest, reply: Reply): void => {
-    if (!req.linearizable) {
-      serveRead(req, reply);
-      return;
-    }
-    raft.readIndex((ok) => {
-      if (!ok) fail(reply, 'EAGAIN', `could not confirm with the minister of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
-      else clusterCurrent(ctx, (current) => (current ? serveRead(req, reply) : fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, { redirect: redirect(record) })));
-    });
-  };
-
-  /** Call `cb(true)` once this member has applied every entry in its log and confirmed it
-   * still leads (ReadIndex): its namespace is then the ministry's current one. */
-  const settle = (cb: (ok: boolean) => void): void => {
-    if (raft.lastIndex > raft.applied) {
-      const last = raft.lastIndex;
-      const term = raft.termAt(last);
-      if (term === undefined) return cb(false);
-      raft.whenApplied(last, term, (o) => (o.ok ? settle(cb) : cb(false)));
-      return;
-    }
-    raft.readIndex((ok) => (!ok ? cb(false) : raft.lastIndex > raft.applied ? settle(cb) : cb(true)));
-  };
-
-  /** Refuse a change without logging it, once leadership is confirmed: a minister that was
-   * cut off (fenced, or its ministry dissolved) must not answer from what it last knew. The
-   * refusal rests on the cluster log's ministries too, so that view is confirmed as well. */
-  const refuse = (ctx: Context, reply: Reply, code: string, message: string, path: string): void => {
-    const unsure = (): void => fail(reply, 'EAGAIN', `could not confirm with the members of ${record.subtree}: retry`, path, { redirect: redirect(record) });
-    raft.readIndex((ok) => (ok ? clusterCurrent(ctx, (current) => (current ? fail(reply, code, message, path) : unsure())) : unsure()));
-  };
-
-  const mutate = (ctx: Context, req: FsRequest, reply: Reply, subtreeCleared = false): void => {
-    if (args.role !== 'minister' || record.fenced) {
-      fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, { redirect: redirect(record) });
-      return;
-    }
-    if (deleting && !subtreeCleared) {
-      fail(reply, 'EAGAIN', `a subtree delete is in progress in ${record.subtree}: retry`, req.path);
-      return;
-    }
-    // A retry of a request already applied gets its saved answer without a new entry.
-    const saved = ns.completed(req.clientId, req.seq);
-    if (saved) {
-      // It applied at or before what this member has applied: reads wait for that much.
-      answer(reply, saved, raft.applied);
-      return;
-    }
-    const op = parseOp(req, reply);
-    if (!op) return;
-    // A rename's source here, its target elsewhere: EXDEV below (refused, not redirected).
-    if (redirectedAway(reply, op.op === 'rename' ? op.from : op.path)) return;
-    const cluster = args.clusterState();
-    // Other ministries' subtrees inside the path this change touches.
-    const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
-    if (op.op === 'rename') {
-      const target = cluster.ministryFor(op.to);
-      if (!target || target.id !== record.id) {
-        refuse(ctx, reply, 'EXDEV', `rename ${op.from} -> ${op.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, op.from);
-        return;
-      }
-      if (nested(op.from).length > 0) {
-        refuse(ctx, reply, 'EXDEV', `rename ${op.from}: it contains another ministry's subtree (${nested(op.from)[0]!.subtree}), which cannot move`, op.from);
-        return;
-      }
-    }
-    if (op.op === 'rmdir' && nested(op.path).length > 0 && !op.recursive) {
-      refuse(ctx, reply, 'ENOTEMPTY', `rmdir ${op.path}: directory not empty (it holds ${nested(op.path)[0]!.subtree}; use recursive: true)`, op.path);
-      return;
-    }
-    if (op.op === 'rmdir' && op.recursive && nested(op.path).length > 0 && !subtreeCleared) {
-      // Thesis Figure 9: the president dissolves the ministries below first, then this
-      // ministry drops the directory. Only if the rmdir will succeed: a failing one (no such
-      // directory, a file, this ministry's root) must change nothing, so it is first checked
-      // against the current namespace — every proposed entry applied, leadership confirmed,
-      // and no other change taken until the rmdir itself is proposed.
-      deleting = true;
-      settle((ok) => {
-        if (!ok) {
-          deleting = false;
-          fail(reply, 'EAGAIN', `rmdir ${op.path}: could not confirm the state of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
-          return;
-        }
-        if (!ns.isRemovableDir(op.path)) {
-          // It fails in the log as it would have here, and dissolves nothing.
-          deleting = false;
-          mutate(ctx, req, reply, true);
-          return;
-        }
-        ctx.pipeToSelf(
-          ctx.ask<{ ok: boolean; reason?: string; index?: number }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: op.path, requester: record.id }, { timeoutMs: 5_000 }),
-          (r) => ({ type: 'ministry.subtree-deleted', ok: r.ok, reason: r.reason ?? '', index: Number(r.index ?? 0), req, reply }),
-          (e) => ({ type: 'ministry.subtree-deleted', ok: false, reason: String((e as Error).message), index: 0, req, reply }),
-        );
-      });
-      return;
-    }
-    let payload: Uint8Array;
-    try {
-      payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: ctx.clock.now() });
-    } catch (e) {
-      if (!(e instanceof FsError)) throw e;
-      fail(reply, e.code, e.message, req.path);
-      return;
-    }
-    const ticket = raft.propose(payload);
-    if (!ticket.ok) {
-      fail(reply, 'EAGAIN', `minister of ${record.subtree} cannot take changes now (${ticket.reason}): retry`, req.path, { redirect: redirect(record) });
-      return;
-    }
-    if (req.ticketTo) queueTicket(ctx, req.ticketTo, req.clientId, req.seq, ticket.index, ticket.term);
-    raft.whenApplied(ticket.index, ticket.term, (outcome) => {
-      if (!outcome.ok) {
-        fail(reply, 'EAGAIN', `change lost to a new minister (${outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: redirect(record) });
-        return;
-      }
-      answer(reply, outcome.result as Outcome, ticket.index, ticket.term);
-    });
-  };
-
-  const wakeReaders = (ctx: Context): void => {
-    if (waiting.length === 0) return;
-    const applied = raft.applied;
-    const now = ctx.clock.now();
-    const still: typeof waiting = [];
-    for (const w of waiting) {
-      if (applied >= w.index) w.serve();
-      else if (now > w.deadline) w.fail();
-      else still.push(w);
-    }
-    waiting = still;
-  };
+  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs });
+  const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
+  const leases = leaseService(config, args.role, core, () => raft);
+  const step = effectRunner(core, () => raft);
+  const reportStatus = (ctx: Context): void => roleStatus(ctx, raft, args.role, core.record.id);
 
   return {
     inspect() {
       if (!raft) return null;
-      return { ministry: record.id, subtree: record.subtree, node: config.id, term: raft.softState().term, leading: raft.softState().role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries() };
+      const soft = raft.softState();
+      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries() };
     },
     started(ctx) {
+      const record = core.record;
       raft = new RaftShell(ctx, {
         id: config.id,
         group: record.id,
         mode: 'appointed',
-        voters: members(record),
+        voters: ministryMembers(record),
         addressOf: (id) => `${config.addresses[id]}/role`,
         storagePrefix: `g/${record.id}/`,
         tickMs: config.tickMs ?? 10,
@@ -475,48 +161,40 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
         },
         afterApply: () => {
-          wakeReaders(ctx);
+          step(ctx, APPLIED);
           leases.wake(ctx);
         },
       });
-      appoint(ctx);
+      step(ctx, { kind: 'appointment', record });
       ctx.clock.every(config.tickMs ?? 10, 'ministry.tick');
       reportStatus(ctx);
     },
     receive(ctx, msg) {
       if (raft.handle(msg)) return;
-      const m = msg as { type?: string };
-      if (msg === 'ministry.tickets') {
-        sendTickets(ctx);
-        return;
-      }
+      if (msg === 'ministry.tickets') return step(ctx, FLUSH_TICKETS);
       if (msg === 'ministry.tick') {
-        wakeReaders(ctx);
+        step(ctx, TICK);
         reportStatus(ctx);
         leases.tick(ctx);
-        const now = ctx.clock.now();
-        const ttl = config.clientTtlMs ?? CLIENT_TTL_MS;
-        if (args.role === 'minister' && raft.softState().role === 'leader' && now - lastExpiry >= ttl / 10) {
-          if (lastExpiry !== 0) raft.propose(MinistryNamespace.encodeExpiry(now, ttl));
-          lastExpiry = now;
-        }
         return;
       }
-      switch (m.type) {
+      switch ((msg as { type?: string }).type) {
         case 'ministry.appointment':
-          record = (msg as { record: MinistryRecord }).record;
-          appoint(ctx);
+          step(ctx, { kind: 'appointment', record: (msg as { record: MinistryRecord }).record });
           leases.restaffed(ctx);
           return;
         case 'govfs.fs.FsRequest': {
-          const req = msg as FsRequest;
-          touchSession(ctx, req.clientId);
+          const req = msg as FsRequestMessage;
+          sessions.touch(ctx, req.clientId);
           const reply = ctx.deferReply();
-          if (req.opJson.startsWith('{"op":"lease-')) leases.request(ctx, req, reply);
-          else if (req.mutation) mutate(ctx, req, reply);
-          else read(ctx, req, reply);
+          const op = requestOp(req);
+          if (op === null) leases.request(ctx, req, reply);
+          else step(ctx, { kind: 'request', req, op, reply });
           return;
         }
+        case 'ministry.continue':
+        case 'ministry.subtree-deleted':
+          return step(ctx, (msg as Resume).input);
         case 'govfs.fs.RevokeReads': {
           const r = msg as { path: string; start: number; end: number; exceptClient: string; index: number };
           const answer = ctx.deferReply();
@@ -525,48 +203,157 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         }
         case 'session.ended': {
           const id = (msg as SessionEnded).clientId;
-          sessions.delete(id);
+          sessions.ended(id);
           leases.clientGone(ctx, id);
-          return;
-        }
-        case 'ministry.continue': {
-          const c = msg as { ok: boolean; cb: (ok: boolean) => void };
-          c.cb(c.ok);
-          return;
-        }
-        case 'ministry.subtree-deleted': {
-          const d = msg as { ok: boolean; reason: string; index: number; req: FsRequest; reply: Reply };
-          if (d.ok && args.clusterState().applied < d.index) {
-            // This node's copy of the cluster log must show the dissolved ministries gone
-            // before the rmdir (and what follows it) is judged against it: the dissolution
-            // committed before this ReadIndex, so it is applied once that returns.
-            confirmClusterLog(ctx, (ok) => {
-              deleting = false;
-              if (ok && args.clusterState().applied >= d.index) mutate(ctx, d.req, d.reply, true);
-              else fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: this member has not caught up with the cluster log: retry`, d.req.path);
-            });
-            return;
-          }
-          deleting = false;
-          if (d.ok) mutate(ctx, d.req, d.reply, true);
-          else fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: the president could not remove the subtrees below (${d.reason}): retry`, d.req.path);
           return;
         }
         case 'govfs.fs.TicketStatusRequest': {
           const t = msg as { index: number; term: number };
-          const c = raft.committed(t.index, t.term);
-          ctx.reply({ type: 'govfs.fs.TicketStatus', status: c === true ? 'committed' : c === false ? 'lost' : 'unknown' });
+          ctx.reply({ type: 'govfs.fs.TicketStatus', status: core.ticketStatus(t.index, t.term) });
           return;
         }
         default:
           leases.handle(ctx, msg);
       }
     },
-    stopped() {
+    stopped(ctx) {
       leases.stop();
       raft?.stop();
-      for (const w of waiting) w.fail();
-      waiting = [];
+      step(ctx, STOP);
     },
   };
+}
+
+/** One session actor per client this member serves (children of this role actor). A session
+ * hears of its client at most every `touchEveryMs`, not on every request (that was an actor
+ * message per request), and allows for that lag before it ends. */
+function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: string): void; ended(clientId: string): void } {
+  const touchEveryMs = Math.max(1, Math.floor(sessionTtlMs / 32));
+  const sessions = new Map<string, { ref: Ref<SessionMsg>; touchedAt: number }>();
+  return {
+    touch(ctx, clientId) {
+      if (!clientId) return;
+      const existing = sessions.get(clientId);
+      if (existing) {
+        const now = ctx.clock.now();
+        if (now - existing.touchedAt >= touchEveryMs) {
+          existing.touchedAt = now;
+          existing.ref.tell('session.touch');
+        }
+        return;
+      }
+      const name = `session-${clientId.replace(/[^A-Za-z0-9_.:@$-]/g, '_')}`;
+      if (ctx.child(name)) return;
+      sessions.set(clientId, { ref: ctx.spawn(name, () => sessionBehaviour(clientId, sessionTtlMs, touchEveryMs)), touchedAt: ctx.clock.now() });
+    },
+    ended(clientId) {
+      sessions.delete(clientId);
+    },
+  };
+}
+
+/** What the core reads of the group log, from the shell's RaftShell. */
+function groupLogView(raft: () => RaftShell): GroupLogView {
+  return {
+    get applied() {
+      return raft().applied;
+    },
+    get lastIndex() {
+      return raft().lastIndex;
+    },
+    termAt: (index) => raft().termAt(index),
+    caughtUp: () => raft().caughtUp(),
+    committed: (index, term) => raft().committed(index, term),
+    leading: () => raft().softState().role === 'leader',
+  };
+}
+
+/** The write and read leases of this member (lease-service.ts): they take their own requests,
+ * and ask the core who owns a path. */
+function leaseService(config: NodeConfig, role: 'minister' | 'clerk', core: MinistryCore<Reply>, raft: () => RaftShell): LeaseService {
+  return new LeaseService({
+    node: config.id,
+    settings: { ttlMs: config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs, maxDriftMs: config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs },
+    // A member stops being caught up (and granting reads) within a few ticks of losing touch.
+    catchUpWindowMs: 3 * (config.tickMs ?? 10),
+    state: () => core.ns.leases,
+    raft,
+    record: () => core.record,
+    role,
+    memberAddress: (id) => `${config.addresses[id]}/role`,
+    fileCheck: (path) => core.ns.fileCheck(path),
+    redirectedAway: (path, reply) => {
+      const away = core.ownership(path);
+      if (away) reply(fsReply(core.record.id, away));
+      return away !== null;
+    },
+  });
+}
+
+/** `step(ctx, input)`: feed the core one input with the time, and perform the effects it
+ * returns. An effect's answer goes back into the core by its id: at once (a proposal), from a
+ * group-log callback, or piped back to this actor (asks of the node). */
+function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: Context, input: MinistryInput<Reply>) => void {
+  const step = (ctx: Context, input: MinistryInput<Reply>): void => {
+    for (const e of core.step(input, ctx.clock.now())) perform(ctx, e);
+  };
+  const resume = (input: MinistryInput<Reply>): Resume => ({ type: input.kind === 'subtree-deleted' ? 'ministry.subtree-deleted' : 'ministry.continue', input });
+  const perform = (ctx: Context, e: MinistryEffect<Reply>): void => {
+    switch (e.kind) {
+      case 'reply':
+        return e.to(fsReply(core.record.id, e.answer));
+      case 'ticket':
+        return ctx.ref(e.batch.to).tell(ticketMessage(core.record.id, e.batch));
+      case 'flush-soon':
+        return ctx.self.tell('ministry.tickets');
+      case 'appoint': {
+        const r = raft().appoint(e.appointment);
+        if (!r.ok) ctx.log.debug({ record: core.record, reason: r }, 'appointment refused');
+        return;
+      }
+      case 'propose': {
+        const r = raft().propose(e.payload);
+        if (e.id !== 0) step(ctx, { kind: 'proposed', id: e.id, result: r });
+        return;
+      }
+      case 'when-applied':
+        return raft().whenApplied(e.index, e.term, (outcome) => step(ctx, { kind: 'apply-outcome', id: e.id, outcome }));
+      case 'read-index':
+        return raft().readIndex((ok) => step(ctx, { kind: 'confirmed', id: e.id, ok }));
+      case 'cluster-read-index':
+        return ctx.pipeToSelf(
+          ctx.ask<{ ok: boolean }>(ctx.parent!, { type: 'node.cluster-read-index' }, { timeoutMs: READ_WAIT_MS }),
+          (r) => resume({ kind: 'confirmed', id: e.id, ok: r.ok }),
+          () => resume({ kind: 'confirmed', id: e.id, ok: false }),
+        );
+      case 'subtree-delete':
+        return ctx.pipeToSelf(
+          ctx.ask<{ ok: boolean; reason?: string; index?: number }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: e.subtree, requester: e.requester }, { timeoutMs: 5_000 }),
+          (r) => resume({ kind: 'subtree-deleted', id: e.id, ok: r.ok, reason: r.reason ?? '', index: Number(r.index ?? 0) }),
+          (err) => resume({ kind: 'subtree-deleted', id: e.id, ok: false, reason: String((err as Error).message), index: 0 }),
+        );
+    }
+  };
+  return step;
+}
+
+/** Tell the node this member's status: every tick, so the shell's cheap accessors, not its
+ * full status() (an allocation-heavy copy). */
+function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string): void {
+  const lastIndex = raft.lastIndex;
+  ctx.parent?.tell({
+    type: 'node.role-status',
+    status: {
+      role,
+      ministry,
+      term: raft.softState().term,
+      commit: raft.commitIndex,
+      applied: raft.applied,
+      lastIndex,
+      lastTerm: raft.termAt(lastIndex) ?? 0,
+      commitTerm: raft.termAt(raft.commitIndex) ?? 0,
+      caughtUp: raft.caughtUp(),
+      leading: raft.softState().role === 'leader',
+    } satisfies RoleStatus,
+  });
 }

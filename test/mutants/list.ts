@@ -22,7 +22,7 @@ export interface Mutant {
 }
 
 const PRESIDENT = 'src/actors/president-core.ts';
-const MINISTRY = 'src/actors/ministry.ts';
+const MINISTRY = 'src/actors/ministry-core.ts';
 const CORE = 'src/raft/core.ts';
 const NODE = 'src/actors/node-core.ts';
 
@@ -86,15 +86,15 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'clerk-skip-ryw',
     what: "a clerk answers a read without waiting to apply the client's last seen index (read your writes)",
-    edits: [{ file: MINISTRY, find: '    if (raft.applied >= req.lastSeen) {\n      readApplied(ctx, req, reply);', replace: '    if (true) {\n      readApplied(ctx, req, reply);' }],
-    tests: ['test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/scenarios.test.ts'],
+    edits: [{ file: MINISTRY, find: '    if (this.log.applied >= req.lastSeen) return this.readApplied(req, op, reply);', replace: '    if (true) return this.readApplied(req, op, reply);' }],
+    tests: ['test/actors/ministry-core.test.ts', 'test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/scenarios.test.ts'],
     sims: ['cluster', 'president'],
   },
   {
     id: 'linearizable-skip-readindex',
     what: 'a linearizable read is served without a ReadIndex',
-    edits: [{ file: MINISTRY, find: '    if (!req.linearizable) {\n      serveRead(req, reply);', replace: '    if (true) {\n      serveRead(req, reply);' }],
-    tests: ['test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/scenarios.test.ts'],
+    edits: [{ file: MINISTRY, find: '    if (!req.linearizable) return this.serveRead(req, op, reply);', replace: '    if (true) return this.serveRead(req, op, reply);' }],
+    tests: ['test/actors/ministry-core.test.ts', 'test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/scenarios.test.ts'],
     sims: ['cluster', 'president'],
   },
   {
@@ -102,9 +102,9 @@ export const MUTANTS: Mutant[] = [
     what: "a retried change is applied again instead of getting its saved result (exactly-once, RIFL)",
     edits: [
       { file: 'src/fs/namespace.ts', find: 'const saved = rec.results.get(op.seq);', replace: 'const saved = undefined as OpResult | undefined;' },
-      { file: MINISTRY, find: 'const saved = ns.completed(req.clientId, req.seq);', replace: 'const saved = undefined as Outcome | undefined;' },
+      { file: MINISTRY, find: 'const saved = this.ns.completed(req.clientId, req.seq);', replace: 'const saved = undefined as Outcome | undefined;' },
     ],
-    tests: ['test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts'],
+    tests: ['test/actors/ministry-core.test.ts', 'test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts'],
     sims: ['cluster', 'president'],
   },
   {

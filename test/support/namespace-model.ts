@@ -23,7 +23,7 @@
 // `checkNamespaceByMinistry` checks each part against its ministry's model.
 //
 // Other ministries' roots below this one ("mounts") also shape this ministry's answers, as the
-// minister's checks in src/actors/ministry.ts do before the namespace sees the change:
+// minister's checks in src/actors/ministry-core.ts do before the namespace sees the change:
 //   - rename whose target another ministry serves, or whose source holds a mount: EXDEV;
 //   - rmdir of a directory holding a mount: ENOTEMPTY without `recursive`; with it, the
 //     president's subtree delete dissolves those ministries first (thesis Figure 9), then the
@@ -239,7 +239,7 @@ export class NsSpec {
         return { state: next, ok: true };
       }
       case 'rmdir': {
-        // The minister's check before the namespace's (ministry.ts, mutate).
+        // The minister's check before the namespace's (ministry-core.ts, change).
         const nested = nestedMounts(state, input.path);
         if (nested.length > 0 && input.recursive !== true) throw new Fail('ENOTEMPTY');
         const rel = this.rel(input.path);
@@ -254,7 +254,7 @@ export class NsSpec {
         return { state: next, ok: true };
       }
       case 'rename': {
-        // The minister's checks before the namespace's (ministry.ts, mutate): the target in
+        // The minister's checks before the namespace's (ministry-core.ts, change): the target in
         // another ministry, or a source holding another ministry's root.
         // (Only for well-formed paths: the client refuses malformed ones before sending.)
         if (wellFormed(input.from) && wellFormed(input.to)) {

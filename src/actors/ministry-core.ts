@@ -1,0 +1,546 @@
+// The pure core of a ministry member (thesis 3.2-3.3): the minister or a clerk of one ministry,
+// over the namespace of its subtree (MinistryNamespace, the group log's state machine). It
+// decides; the shell (ministry.ts) does the I/O. Like RaftCore, it never touches an actor
+// context, storage, timers or randomness: `step(input, now)` takes a message (a client's
+// request, a tick, an answer to an effect it asked for) and the time, and returns effects.
+//
+//   inputs   request (already parsed: a ClientOp or why it is not one), tick, applied (the
+//            group log applied entries), appointment, flush-tickets, stop; and the answers to
+//            its own effects: proposed, apply-outcome, confirmed, subtree-deleted (by `id`).
+//   effects  reply (to the opaque handle R the request came with), ticket, flush-soon (a
+//            message to self, so tickets go out together), appoint, propose, when-applied,
+//            read-index, cluster-read-index, subtree-delete.
+//
+// It reads, never changes, the group log through GroupLogView and the node's copy of the
+// cluster log through `cluster()`; every change to either goes out as an effect.
+//
+// The rules:
+// - Namespace changes: only the minister (not fenced) takes them; it proposes each as a log
+//   entry, sends the client the entry's index (the ticket) before it commits, and answers when
+//   the entry has applied. A change lost to a new minister is answered EAGAIN with its ticket.
+// - Reads: any caught-up member (perishable entries) serves them once it has applied the
+//   client's last seen index (read your writes); a linearizable read first confirms with the
+//   minister (ReadIndex) and, when other ministries lie inside this one, with the cluster log.
+// - Exactly-once: the namespace keeps each client's last changes and their results (RIFL), so
+//   a retry gets the saved answer without a new entry.
+// - Subtree delete (thesis Figure 9): `rmdir -r` over other ministries' subtrees first asks the
+//   president to dissolve them, then drops the directory.
+// - Ownership: a path another ministry owns is answered with the subtree map (a redirect).
+
+import { NO_MINISTER, type ClusterState, type MinistryRecord } from './cluster-state.js';
+import { isWithin } from '../fs/path.js';
+import { FsError, type FsErrorCode, type FsErrorData } from '../fs/errors.js';
+import type { ClientOp, MinistryInfo } from '../fs/requests.js';
+import type { ApplyOutcome } from '../raft/shell.js';
+import type { Appointment, ProposeResult } from '../raft/types.js';
+import { MinistryNamespace, type Outcome } from './ministry-namespace.js';
+
+/** Reads wait at most this long for the member to apply the client's last seen index; asks
+ * of the node's cluster log wait as long. */
+export const READ_WAIT_MS = 2_000;
+/** Completion records of clients silent this long are garbage-collected (default). */
+export const CLIENT_TTL_MS = 10 * 60_000;
+
+/** What the core reads of its group log (the shell's RaftShell). */
+export interface GroupLogView {
+  readonly applied: number;
+  readonly lastIndex: number;
+  termAt(index: number): number | undefined;
+  /** Perishable entries: every committed entry applied, the leader heard within a heartbeat. */
+  caughtUp(): boolean;
+  committed(index: number, term: number): boolean | 'unknown';
+  leading(): boolean;
+}
+
+export interface MinistryCoreOptions {
+  record: MinistryRecord;
+  role: 'minister' | 'clerk';
+  ns: MinistryNamespace;
+  log: GroupLogView;
+  /** This node's copy of the cluster log. */
+  cluster: () => ClusterState;
+  /** The configured static ministries (NodeConfig.ministries). */
+  statics?: readonly { subtree: string }[];
+  clientTtlMs?: number;
+}
+
+/** A client's request, without its operation. */
+export interface MinistryRequest {
+  clientId: string;
+  seq: number;
+  acked: number;
+  path: string;
+  lastSeen: number;
+  linearizable: boolean;
+  ticketTo: string;
+  mutation: boolean;
+}
+
+/** The request's operation as the shell decoded it, or why it is not one (EINVAL). */
+export type RequestOp = { ok: true; op: ClientOp } | { ok: false; message: string };
+
+/** An answer to a client, before the shell puts it on the wire. */
+export type MinistryAnswer =
+  | { kind: 'result'; result: Outcome; index: number; term?: number }
+  | { kind: 'error'; error: FsErrorData; redirect?: MinistryInfo[]; index?: number; term?: number }
+  | { kind: 'redirect'; redirect: MinistryInfo[] };
+
+/** The tickets of one client, one message: seqs[i] got log index indexes[i] in `term`. */
+export interface TicketBatch {
+  to: string;
+  clientId: string;
+  term: number;
+  seqs: number[];
+  indexes: number[];
+}
+
+type Resume =
+  | { kind: 'proposed'; id: number; result: ProposeResult }
+  | { kind: 'apply-outcome'; id: number; outcome: ApplyOutcome }
+  | { kind: 'confirmed'; id: number; ok: boolean }
+  | { kind: 'subtree-deleted'; id: number; ok: boolean; reason: string; index: number };
+
+export type MinistryInput<R> =
+  | { kind: 'request'; req: MinistryRequest; op: RequestOp; reply: R }
+  | { kind: 'tick' }
+  | { kind: 'applied' }
+  | { kind: 'appointment'; record: MinistryRecord }
+  | { kind: 'flush-tickets' }
+  | { kind: 'stop' }
+  | Resume;
+
+export type MinistryEffect<R> =
+  | { kind: 'reply'; to: R; answer: MinistryAnswer }
+  | { kind: 'ticket'; batch: TicketBatch }
+  | { kind: 'flush-soon' }
+  | { kind: 'appoint'; appointment: Appointment }
+  /** id 0: no answer wanted. */
+  | { kind: 'propose'; id: number; payload: Uint8Array }
+  | { kind: 'when-applied'; id: number; index: number; term: number }
+  | { kind: 'read-index'; id: number }
+  | { kind: 'cluster-read-index'; id: number }
+  | { kind: 'subtree-delete'; id: number; subtree: string; requester: string };
+
+interface WaitingRead<R> {
+  index: number;
+  deadline: number;
+  req: MinistryRequest;
+  op: RequestOp;
+  reply: R;
+}
+
+type ErrorExtra = { redirect?: MinistryInfo[]; index?: number; term?: number };
+
+export const ministryMembers = (r: MinistryRecord): string[] => [r.minister, ...r.clerks].filter((m) => m !== NO_MINISTER);
+
+export const ministryInfo = (r: MinistryRecord): MinistryInfo => ({ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down });
+
+export class MinistryCore<R> {
+  record: MinistryRecord;
+  readonly ns: MinistryNamespace;
+  private readonly log: GroupLogView;
+  private readonly o: MinistryCoreOptions;
+  /** The effects of the step running (each step has its own array). */
+  private out: MinistryEffect<R>[] = [];
+  private now = 0;
+  /** Answers awaited from the shell, by effect id. */
+  private readonly pending = new Map<number, (r: Resume) => void>();
+  private nextId = 1;
+  /** Tickets not sent yet: the changes a client pipelines are proposed one after another, and
+   * their tickets go out together, one message per client, once the requests already in the
+   * mailbox are taken (a message per change cost a tenth of the CPU of a create). */
+  private tickets: TicketBatch[] = [];
+  /** A subtree delete in progress (see change): other changes wait (EAGAIN) until its rmdir
+   * is proposed, so nothing changes the directory between the check and the rmdir. */
+  private deleting = false;
+  /** Reads waiting for this member to apply an index. */
+  private waiting: WaitingRead<R>[] = [];
+  private lastExpiry = 0;
+  /** Whether this ministry still exists, and the other ministries' subtrees inside its own, as
+   * of this node's cluster state: remembered while that state is the same. */
+  private own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
+
+  constructor(o: MinistryCoreOptions) {
+    this.o = o;
+    this.record = o.record;
+    this.ns = o.ns;
+    this.log = o.log;
+  }
+
+  get role(): 'minister' | 'clerk' {
+    return this.o.role;
+  }
+
+  /** Is a subtree delete waiting for the president (for tests)? */
+  get deletingSubtree(): boolean {
+    return this.deleting;
+  }
+
+  /** Reads waiting for an index to apply (for tests). */
+  get waitingReads(): number {
+    return this.waiting.length;
+  }
+
+  step(input: MinistryInput<R>, now: number): MinistryEffect<R>[] {
+    const out: MinistryEffect<R>[] = [];
+    this.out = out;
+    this.now = now;
+    switch (input.kind) {
+      case 'request':
+        if (input.req.mutation) this.change(input.req, input.op, input.reply);
+        else this.read(input.req, input.op, input.reply);
+        break;
+      case 'tick':
+        this.wakeReaders();
+        this.expireClients();
+        break;
+      case 'applied':
+        this.wakeReaders();
+        break;
+      case 'appointment':
+        this.record = input.record;
+        out.push({ kind: 'appoint', appointment: { term: input.record.term, leader: input.record.fenced ? NO_MINISTER : input.record.minister, members: ministryMembers(input.record) } });
+        break;
+      case 'flush-tickets':
+        for (const batch of this.tickets) out.push({ kind: 'ticket', batch });
+        this.tickets = [];
+        break;
+      case 'stop':
+        for (const w of this.waiting) this.failRead(w);
+        this.waiting = [];
+        break;
+      default: {
+        const k = this.pending.get(input.id);
+        if (k === undefined) break;
+        this.pending.delete(input.id);
+        k(input);
+      }
+    }
+    this.out = [];
+    return out;
+  }
+
+  /** Has the ticket (index, term) committed, as far as this member knows? */
+  ticketStatus(index: number, term: number): 'committed' | 'lost' | 'unknown' {
+    const c = this.log.committed(index, term);
+    return c === true ? 'committed' : c === false ? 'lost' : 'unknown';
+  }
+
+  /** The answer for a request on `path` that this member must not serve here: another
+   * ministry owns it (a redirect with the whole subtree map, so the client learns the map and
+   * goes there), or it lies in a static ministry this node has not seen formed (EAGAIN). Null
+   * when this ministry serves `path`.
+   *
+   * Every operation of a request is checked, whatever `req.path` the node routed by: a
+   * hand-made request could name a path here and operate on one elsewhere. Ownership is read
+   * from this node's copy of the cluster log, when the request is served (a change: before it
+   * is proposed). That copy may lag, and it is still safe: what a ministry owns only grows
+   * while it exists (a dissolved one owns nothing). A ministry is formed only for a configured
+   * static subtree, and until this node has seen it formed, `forming` refuses every operation
+   * in it (EAGAIN); a subtree delete hands a dissolved subtree back to the ministry above, which
+   * a stale copy merely redirects away for a while. So a path this node's copy says is ours was
+   * ours at every later moment, and an entry proposed for it lies in this subtree whenever it
+   * applies. (Splitting a subtree off a live ministry would break this: the parent would have
+   * to log the split in its own group log first, and refuse at apply time from that.)
+   *
+   * A mount point (the root of a ministry inside this one) belongs to that ministry: the parent
+   * keeps no entry for it and only shows its name in listings. So the parent redirects
+   * `mkdir /a` too, and the owner answers it (EEXIST). */
+  ownership(path: string): MinistryAnswer | null {
+    // A path that is not absolute is the namespace's to refuse (EINVAL); other malformed ones
+    // are too, wherever their prefix sends them (this runs for every request: no full parse).
+    if (path.charCodeAt(0) !== 0x2f) return null;
+    // (Changes and reads met `forming` already; a lease open meets it here.)
+    const pending = this.forming({ op: 'stat', path });
+    if (pending) return this.error('EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, path);
+    const here = this.ownSubtree();
+    if (here.live && isWithin(path, this.record.subtree)) {
+      let inner = false;
+      for (const s of here.nested) if (isWithin(path, s)) inner = true;
+      if (!inner) return null;
+    }
+    return { kind: 'redirect', redirect: [...this.o.cluster().ministries.values()].map(ministryInfo) };
+  }
+
+  // ---- changes -----------------------------------------------------------------------------
+
+  private change(req: MinistryRequest, op: RequestOp, reply: R, subtreeCleared = false): void {
+    const { record } = this;
+    if (this.o.role !== 'minister' || record.fenced) return this.fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, this.self());
+    if (this.deleting && !subtreeCleared) return this.fail(reply, 'EAGAIN', `a subtree delete is in progress in ${record.subtree}: retry`, req.path);
+    // A retry of a request already applied gets its saved answer without a new entry. It
+    // applied at or before what this member has applied: reads wait for that much.
+    const saved = this.ns.completed(req.clientId, req.seq);
+    if (saved) return this.answer(reply, saved, this.log.applied);
+    const o = this.opOf(req, op, reply);
+    if (!o) return;
+    // A rename's source here, its target elsewhere: EXDEV below (refused, not redirected).
+    if (this.redirected(reply, o.op === 'rename' ? o.from : o.path)) return;
+    const cluster = this.o.cluster();
+    // Other ministries' subtrees inside the path this change touches.
+    const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
+    if (o.op === 'rename') {
+      const target = cluster.ministryFor(o.to);
+      if (!target || target.id !== record.id) {
+        return this.refuse(reply, 'EXDEV', `rename ${o.from} -> ${o.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, o.from);
+      }
+      const inside = nested(o.from);
+      if (inside.length > 0) return this.refuse(reply, 'EXDEV', `rename ${o.from}: it contains another ministry's subtree (${inside[0]!.subtree}), which cannot move`, o.from);
+    }
+    if (o.op === 'rmdir') {
+      const inside = nested(o.path);
+      if (inside.length > 0 && !o.recursive) return this.refuse(reply, 'ENOTEMPTY', `rmdir ${o.path}: directory not empty (it holds ${inside[0]!.subtree}; use recursive: true)`, o.path);
+      if (inside.length > 0 && !subtreeCleared) return this.deleteSubtree(req, op, o.path, reply);
+    }
+    this.propose(req, o, reply);
+  }
+
+  private propose(req: MinistryRequest, op: ClientOp, reply: R): void {
+    let payload: Uint8Array;
+    try {
+      payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: this.now });
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      return this.fail(reply, e.code, e.message, req.path);
+    }
+    const id = this.await((r) => {
+      if (r.kind !== 'proposed') return;
+      const ticket = r.result;
+      if (!ticket.ok) return this.fail(reply, 'EAGAIN', `minister of ${this.record.subtree} cannot take changes now (${ticket.reason}): retry`, req.path, this.self());
+      // The ticket: the client learns the entry's index before it commits.
+      if (req.ticketTo) this.queueTicket(req.ticketTo, req.clientId, req.seq, ticket.index, ticket.term);
+      const applied = this.await((a) => {
+        if (a.kind !== 'apply-outcome') return;
+        if (!a.outcome.ok) {
+          return this.fail(reply, 'EAGAIN', `change lost to a new minister (${a.outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: [ministryInfo(this.record)] });
+        }
+        this.answer(reply, a.outcome.result as Outcome, ticket.index, ticket.term);
+      });
+      this.out.push({ kind: 'when-applied', id: applied, index: ticket.index, term: ticket.term });
+    });
+    this.out.push({ kind: 'propose', id, payload });
+  }
+
+  private queueTicket(to: string, clientId: string, seq: number, index: number, term: number): void {
+    if (this.tickets.length === 0) this.out.push({ kind: 'flush-soon' });
+    let batch = this.tickets.find((t) => t.to === to && t.clientId === clientId && t.term === term);
+    if (!batch) this.tickets.push((batch = { to, clientId, term, seqs: [], indexes: [] }));
+    batch.seqs.push(seq);
+    batch.indexes.push(index);
+  }
+
+  /** Thesis Figure 9: the president dissolves the ministries below first, then this ministry
+   * drops the directory. Only if the rmdir will succeed: a failing one (no such directory, a
+   * file, this ministry's root) must change nothing, so it is first checked against the
+   * current namespace (every proposed entry applied, leadership confirmed), and no other
+   * change is taken until the rmdir itself is proposed. */
+  private deleteSubtree(req: MinistryRequest, op: RequestOp, path: string, reply: R): void {
+    this.deleting = true;
+    this.settle((ok) => {
+      if (!ok) {
+        this.deleting = false;
+        return this.fail(reply, 'EAGAIN', `rmdir ${path}: could not confirm the state of ${this.record.subtree}: retry`, req.path, this.self());
+      }
+      if (!this.ns.isRemovableDir(path)) {
+        // It fails in the log as it would have here, and dissolves nothing.
+        this.deleting = false;
+        return this.change(req, op, reply, true);
+      }
+      const id = this.await((d) => {
+        if (d.kind !== 'subtree-deleted') return;
+        if (d.ok && this.o.cluster().applied < d.index) {
+          // This node's copy of the cluster log must show the dissolved ministries gone before
+          // the rmdir (and what follows it) is judged against it: the dissolution committed
+          // before this ReadIndex, so it is applied once that returns.
+          return this.confirmClusterLog((current) => {
+            this.deleting = false;
+            if (current && this.o.cluster().applied >= d.index) this.change(req, op, reply, true);
+            else this.fail(reply, 'EAGAIN', `rmdir ${req.path}: this member has not caught up with the cluster log: retry`, req.path);
+          });
+        }
+        this.deleting = false;
+        if (d.ok) this.change(req, op, reply, true);
+        else this.fail(reply, 'EAGAIN', `rmdir ${req.path}: the president could not remove the subtrees below (${d.reason}): retry`, req.path);
+      });
+      this.out.push({ kind: 'subtree-delete', id, subtree: path, requester: this.record.id });
+    });
+  }
+
+  /** Refuse a change without logging it, once leadership is confirmed: a minister that was cut
+   * off (fenced, or its ministry dissolved) must not answer from what it last knew. The refusal
+   * rests on the cluster log's ministries too, so that view is confirmed as well. */
+  private refuse(reply: R, code: FsErrorCode, message: string, path: string): void {
+    const unsure = (): void => this.fail(reply, 'EAGAIN', `could not confirm with the members of ${this.record.subtree}: retry`, path, this.self());
+    this.readIndex((ok) => (ok ? this.clusterCurrent((current) => (current ? this.fail(reply, code, message, path) : unsure())) : unsure()));
+  }
+
+  /** k(true) once this member has applied every entry in its log and confirmed it still leads
+   * (ReadIndex): its namespace is then the ministry's current one. */
+  private settle(k: (ok: boolean) => void): void {
+    const log = this.log;
+    if (log.lastIndex > log.applied) {
+      const last = log.lastIndex;
+      const term = log.termAt(last);
+      if (term === undefined) return k(false);
+      const id = this.await((a) => (a.kind === 'apply-outcome' && a.outcome.ok ? this.settle(k) : k(false)));
+      this.out.push({ kind: 'when-applied', id, index: last, term });
+      return;
+    }
+    this.readIndex((ok) => (!ok ? k(false) : log.lastIndex > log.applied ? this.settle(k) : k(true)));
+  }
+
+  /** The client-record expiry entry, proposed by a leading minister every tenth of the TTL. */
+  private expireClients(): void {
+    const ttl = this.o.clientTtlMs ?? CLIENT_TTL_MS;
+    if (this.o.role !== 'minister' || !this.log.leading() || this.now - this.lastExpiry < ttl / 10) return;
+    if (this.lastExpiry !== 0) this.out.push({ kind: 'propose', id: 0, payload: MinistryNamespace.encodeExpiry(this.now, ttl) });
+    this.lastExpiry = this.now;
+  }
+
+  // ---- reads -------------------------------------------------------------------------------
+
+  private read(req: MinistryRequest, op: RequestOp, reply: R): void {
+    if (this.o.role === 'clerk' && !this.log.caughtUp()) {
+      return this.fail(reply, 'EAGAIN', `clerk of ${this.record.subtree} is catching up: try another member`, req.path, this.self());
+    }
+    if (this.log.applied >= req.lastSeen) return this.readApplied(req, op, reply);
+    this.waiting.push({ index: req.lastSeen, deadline: this.now + READ_WAIT_MS, req, op, reply });
+  }
+
+  /** A read whose client's last seen index this member has applied. */
+  private readApplied(req: MinistryRequest, op: RequestOp, reply: R): void {
+    if (!req.linearizable) return this.serveRead(req, op, reply);
+    this.readIndex((ok) => {
+      if (!ok) return this.fail(reply, 'EAGAIN', `could not confirm with the minister of ${this.record.subtree}: retry`, req.path, this.self());
+      this.clusterCurrent((current) =>
+        current ? this.serveRead(req, op, reply) : this.fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, this.self()),
+      );
+    });
+  }
+
+  private serveRead(req: MinistryRequest, op: RequestOp, reply: R): void {
+    const o = this.opOf(req, op, reply);
+    if (o && !this.redirected(reply, o.op === 'rename' ? o.from : o.path)) this.answer(reply, this.ns.read(o, this.o.cluster()), this.log.applied);
+  }
+
+  private wakeReaders(): void {
+    if (this.waiting.length === 0) return;
+    const applied = this.log.applied;
+    const still: WaitingRead<R>[] = [];
+    for (const w of this.waiting) {
+      if (applied >= w.index) this.readApplied(w.req, w.op, w.reply);
+      else if (this.now > w.deadline) this.failRead(w);
+      else still.push(w);
+    }
+    this.waiting = still;
+  }
+
+  private failRead(w: WaitingRead<R>): void {
+    this.fail(w.reply, 'EAGAIN', `member has not yet applied index ${w.req.lastSeen}: retry`, w.req.path, this.self());
+  }
+
+  // ---- the cluster log ---------------------------------------------------------------------
+
+  /** k(true) once this node's copy of the cluster log is known current: what a linearizable
+   * answer says about other ministries (a mount in a listing, a target served elsewhere) must
+   * not come from a stale copy, say one that has not applied a subtree delete. Free when no
+   * other ministry lies inside this one. */
+  private clusterCurrent(k: (ok: boolean) => void): void {
+    const { record } = this;
+    const others = [...this.o.cluster().ministries.values()].some((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree));
+    if (!others) return k(true);
+    this.confirmClusterLog(k);
+  }
+
+  /** k(true) once this node has applied every cluster log entry committed before now. */
+  private confirmClusterLog(k: (ok: boolean) => void): void {
+    const id = this.await((r) => k(r.kind === 'confirmed' && r.ok));
+    this.out.push({ kind: 'cluster-read-index', id });
+  }
+
+  private readIndex(k: (ok: boolean) => void): void {
+    const id = this.await((r) => k(r.kind === 'confirmed' && r.ok));
+    this.out.push({ kind: 'read-index', id });
+  }
+
+  /** A configured static subtree inside this one, not yet formed as far as this member knows,
+   * that `op` depends on (its path lies in it; a rename's target lies in it or its source holds
+   * it; an rmdir's directory holds it; an ls lists its parent). Its ministry may already serve:
+   * the op waits (EAGAIN) until this member's cluster state has caught up. */
+  private forming(op: ClientOp): string | undefined {
+    const unformed = this.o.cluster().unformed(this.o.statics);
+    if (unformed.length === 0) return undefined;
+    const root = this.record.subtree;
+    const pending = unformed.filter((s) => s !== root && isWithin(s, root));
+    if (pending.length === 0) return undefined;
+    return pending.find((s) => {
+      switch (op.op) {
+        case 'rename':
+          return isWithin(op.from, s) || isWithin(op.to, s) || isWithin(s, op.from);
+        case 'rmdir':
+          return isWithin(s, op.path);
+        case 'ls':
+          return isWithin(op.path, s) || s.slice(0, Math.max(1, s.lastIndexOf('/'))) === op.path;
+        default:
+          return isWithin(op.path, s);
+      }
+    });
+  }
+
+  private ownSubtree(): { live: boolean; nested: string[] } {
+    const state = this.o.cluster();
+    const own = this.own;
+    if (own !== null && own.state === state && own.applied === state.applied) return own;
+    const { record } = this;
+    const nested = [...state.ministries.values()].filter((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree)).map((mi) => mi.subtree);
+    this.own = { state, applied: state.applied, live: state.ministries.has(record.id), nested };
+    return this.own;
+  }
+
+  // ---- answers -----------------------------------------------------------------------------
+
+  /** The request's operation, or null once the request has been answered: malformed, or it
+   * depends on a static ministry this member has not seen formed yet. */
+  private opOf(req: MinistryRequest, op: RequestOp, reply: R): ClientOp | null {
+    if (!op.ok) {
+      this.fail(reply, 'EINVAL', op.message, req.path);
+      return null;
+    }
+    const pending = this.forming(op.op);
+    if (pending) {
+      this.fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
+      return null;
+    }
+    return op.op;
+  }
+
+  private redirected(reply: R, path: string): boolean {
+    const away = this.ownership(path);
+    if (away) this.out.push({ kind: 'reply', to: reply, answer: away });
+    return away !== null;
+  }
+
+  private await(k: (r: Resume) => void): number {
+    const id = this.nextId++;
+    this.pending.set(id, k);
+    return id;
+  }
+
+  private self(): ErrorExtra {
+    return { redirect: [ministryInfo(this.record)] };
+  }
+
+  private error(code: FsErrorCode, message: string, path: string, extra?: ErrorExtra): MinistryAnswer {
+    return { kind: 'error', error: { code, message, path }, ...extra };
+  }
+
+  private fail(reply: R, code: FsErrorCode, message: string, path: string, extra?: ErrorExtra): void {
+    this.out.push({ kind: 'reply', to: reply, answer: this.error(code, message, path, extra) });
+  }
+
+  /** An operation's result, as of log position `index` (of `term`, for a change). */
+  private answer(reply: R, result: Outcome, index: number, term?: number): void {
+    const answer: MinistryAnswer = term === undefined ? { kind: 'result', result, index } : { kind: 'result', result, index, term };
+    this.out.push({ kind: 'reply', to: reply, answer });
+  }
+}
