@@ -1,3 +1,4 @@
+import { decodeMinistryEntry } from '../../src/actors/ministry-entry.js';
 import { describe, expect, it } from 'vitest';
 import { ClusterState, NO_MINISTER, type MinistryRecord } from '../../src/actors/cluster-state.js';
 import { MinistryNamespace, type Outcome } from '../../src/actors/ministry-namespace.js';
@@ -191,7 +192,7 @@ describe('ministry core: namespace changes', () => {
     t.tick(1);
     const p = only(t.step({ kind: 'tick' }), 'propose');
     expect(p.id).toBe(0);
-    expect(JSON.parse(new TextDecoder().decode(p.payload))).toMatchObject({ op: 'expireClients', ttlMs: CLIENT_TTL_MS });
+    expect(decodeMinistryEntry(p.payload)).toMatchObject({ op: 'expireClients', ttlMs: CLIENT_TTL_MS });
     t.log.leader = false;
     t.tick(CLIENT_TTL_MS);
     expect(t.step({ kind: 'tick' }).some((e) => e.kind === 'propose')).toBe(false);
