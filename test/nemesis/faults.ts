@@ -9,11 +9,12 @@
 //            rest and the clients for 3-6 s.
 // netem      (netns, kernel with sch_netem) delay, loss, duplication and reordering on one node's
 //            link for 3-6 s.
-// clock      one node (chosen when the run starts) runs under libfaketime, its clocks (CLOCK_
-//            MONOTONIC too: govfs times everything by performance.now()) jumped by -2..+10 s.
-// disk       one node's data folder (chosen when the run starts) is a small tmpfs; it is filled
-//            up for 3-5 s (the node stops its actors: "disk full"), then emptied and the node
-//            restarted, as an operator would.
+// clock      every node runs under libfaketime (an offset file each, re-read every second); one
+//            node's clocks (CLOCK_MONOTONIC too: govfs times everything by performance.now())
+//            jump by -2..+10 s.
+// disk       every node's data folder is a small tmpfs of its own; one is filled up for 3-5 s
+//            (the node stops its actors: "disk full"), then emptied and the node restarted, as
+//            an operator would.
 
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -60,10 +61,10 @@ export interface FaultContext {
   subtrees: readonly string[];
   now: () => number;
   log: (line: string) => void;
-  /** The node whose data folder is a small tmpfs, if the disk fault runs. */
-  diskNode?: { id: string; dir: string };
-  /** The node under libfaketime and its offset file, if the clock fault runs. */
-  clockNode?: { id: string; file: string; env: Record<string, string>; offsetS: number };
+  /** Each node's data folder, a small tmpfs of its own, if the disk fault runs. */
+  diskDirs?: Record<string, string>;
+  /** Each node's libfaketime offset file and offset (s), if the clock fault runs. */
+  clocks?: Record<string, { file: string; offsetS: number }>;
   /** Bound on recovery (ms). */
   recoveryBoundMs: number;
 }
@@ -111,7 +112,7 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind): Promise<F
       const down = ctx.rng.int(1000, 3000);
       detail = `SIGKILL, restarted after ${down} ms`;
       await sleep(down);
-      ctx.fleet.start(t, t === ctx.clockNode?.id ? { env: ctx.clockNode.env } : {});
+      ctx.fleet.start(t);
       break;
     }
     case 'pause': {
@@ -149,8 +150,9 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind): Promise<F
       break;
     }
     case 'clock': {
-      const c = ctx.clockNode!;
-      targets = [c.id];
+      const t = pickTarget(ctx, byRole, ids);
+      const c = ctx.clocks![t]!;
+      targets = [t];
       const jump = ctx.rng.next() < 0.25 ? -ctx.rng.int(1, 2) : ctx.rng.int(2, 10);
       c.offsetS += jump;
       detail = `clock jumped ${jump > 0 ? '+' : ''}${jump} s (offset now ${c.offsetS} s)`;
@@ -159,15 +161,16 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind): Promise<F
       break;
     }
     case 'disk': {
-      const d = ctx.diskNode!;
-      targets = [d.id];
+      const t = pickTarget(ctx, byRole, ids);
+      const dir = ctx.diskDirs![t]!;
+      targets = [t];
       const ms = ctx.rng.int(3000, 5000);
-      fill(d.dir, 0);
+      fill(dir, 0);
       await sleep(ms);
-      const full = /disk full/.test(ctx.fleet.proc(d.id).stderr);
-      for (const f of readdirSync(d.dir)) if (f.startsWith('filler-')) rmSync(join(d.dir, f));
-      await ctx.fleet.stop(d.id);
-      ctx.fleet.start(d.id, d.id === ctx.clockNode?.id ? { env: ctx.clockNode.env } : {});
+      const full = /disk full/.test(ctx.fleet.proc(t).stderr);
+      for (const f of readdirSync(dir)) if (f.startsWith('filler-')) rmSync(join(dir, f));
+      await ctx.fleet.stop(t);
+      ctx.fleet.start(t);
       detail = `data folder full for ${ms} ms (${full ? 'the node said "disk full"' : 'no write reached it'}), emptied, node restarted`;
       break;
     }

@@ -3,6 +3,7 @@
 // the processes, and clean up (also on errors and Ctrl-C). run.ts is its command line; the
 // report (report.ts) is written from the RunResult.
 
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -102,32 +103,45 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
   if (opts.faults.includes('partition') && network.partitionSkip) skipped.partition = nsWhy && nsWhy !== 'loopback network chosen' ? `${nsWhy}; ${network.partitionSkip}` : network.partitionSkip;
   if (opts.faults.includes('netem') && network.netemSkip) skipped.netem = network.netemSkip;
 
-  // The disk and clock victims, chosen up front (their data folder / environment is set at start).
-  const ctxExtra: Pick<FaultContext, 'diskNode' | 'clockNode'> = {};
+  // Disk and clock: every node gets a small tmpfs of its own as its data folder, and runs under
+  // libfaketime with an offset file of its own, so either fault can hit a node of any role.
+  const ctxExtra: Pick<FaultContext, 'diskDirs' | 'clocks'> = {};
   const dataDirs: Record<string, string> = {};
   if (opts.faults.includes('disk')) {
-    const t = smallTmpfs('govfs-nemesis-disk-', 32);
-    if (typeof t === 'string') skipped.disk = t;
-    else {
-      cleanups.push(() => t.unmount());
-      const id = rng.pick(ids);
+    for (const id of ids) {
+      const t = smallTmpfs(`govfs-nemesis-${id}-`, 32);
+      if (typeof t === 'string') {
+        skipped.disk = t;
+        break;
+      }
+      cleanups.push(() => {
+        try {
+          t.unmount();
+        } catch {
+          // a node killed a moment ago may still hold it: detach it now, it goes when freed
+          execFileSync('umount', ['-l', t.dir], { stdio: 'ignore' });
+          rmSync(t.dir, { recursive: true, force: true });
+        }
+      });
       dataDirs[id] = t.dir;
-      ctxExtra.diskNode = { id, dir: t.dir };
     }
+    if (!skipped.disk) ctxExtra.diskDirs = dataDirs;
   }
   const startEnv: Record<string, Record<string, string>> = {};
   if (opts.faults.includes('clock')) {
     const lib = libfaketime();
     if (!lib) skipped.clock = 'libfaketime not found (Debian package faketime: apt-get install faketime)';
     else {
-      const id = rng.pick(ids);
-      const env = faketimeEnv(lib, join(dir, `faketime-${id}`));
-      startEnv[id] = env;
-      ctxExtra.clockNode = { id, file: join(dir, `faketime-${id}`), env, offsetS: 0 };
+      ctxExtra.clocks = {};
+      for (const id of ids) {
+        const file = join(dir, `faketime-${id}`);
+        startEnv[id] = faketimeEnv(lib, file);
+        ctxExtra.clocks[id] = { file, offsetS: 0 };
+      }
     }
   }
 
-  const fleet = new Fleet({ nodes: opts.nodes, ministries: plan.ministries, dir, network, dataDirs, now, log });
+  const fleet = new Fleet({ nodes: opts.nodes, ministries: plan.ministries, dir, network, dataDirs, env: startEnv, now, log });
   let cleaned = false;
   const cleanupSync = (): void => {
     if (cleaned) return;
@@ -155,7 +169,7 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
   const clients: RemoteGovClient[] = [];
   try {
     Fleet.prebuild();
-    for (const id of ids) fleet.start(id, startEnv[id] ? { env: startEnv[id] } : {});
+    fleet.startAll();
     log(`nemesis: ${opts.nodes} govfs node processes (${network.kind}; pids ${ids.map((id) => fleet.proc(id).pid).join(' ')}); ministries ${subtrees.join(' ')}; seed ${opts.seed}`);
     const watch = await watcher(fleet.servers);
     clients.push(watch);
@@ -183,7 +197,7 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
     for (const id of ids) {
       const p = fleet.proc(id);
       if (p.paused) fleet.resume(id);
-      if (!p.running) fleet.start(id, startEnv[id] ? { env: startEnv[id] } : {});
+      if (!p.running) fleet.start(id);
     }
     const finalRecoveryMs = await waitServing({ watch, subtrees }, opts.recoveryBoundMs);
     await workload.stop();

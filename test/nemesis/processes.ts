@@ -76,6 +76,8 @@ export interface FleetOptions {
   network: Network;
   /** Data folders that must be elsewhere (e.g. a small tmpfs): id → folder. */
   dataDirs?: Record<string, string>;
+  /** Extra environment per node, on every start (e.g. libfaketime's). */
+  env?: Record<string, Record<string, string>>;
   /** Milliseconds since the run began. */
   now: () => number;
   log: (line: string) => void;
@@ -119,7 +121,7 @@ export class Fleet {
     mkdirSync(this.dataDir(id), { recursive: true });
     const args = [process.execPath, GOVFS, 'node', '--id', id, '--peers', this.peers, '--listen', this.opts.network.listen(id), '--data', this.dataDir(id), '--secret-file', this.secretFile, '--log', 'info'];
     for (const m of this.opts.ministries) args.push('--ministry', `${m.subtree}:${m.clerks}`);
-    const env: NodeJS.ProcessEnv = { ...process.env, ...extras.env };
+    const env: NodeJS.ProcessEnv = { ...process.env, ...this.opts.env?.[id], ...extras.env };
     delete env.GOVFS_LOG;
     const p = new NodeProc(id, [...this.opts.network.wrap(id), ...args], env, this.opts.now, (r) => {
       this.exits.push(r);

@@ -3,14 +3,31 @@
 // over real `govfs node` processes (see nemesis.ts). Prints the summary table, writes the
 // report under --out/seed-S/, and exits 1 if any anomaly was found.
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { FAULT_KINDS, type FaultKind } from './faults.js';
-import { DEFAULTS, runNemesis } from './nemesis.js';
+import { checkFinalState, checkPerDirectory } from './check.js';
+import { DEFAULTS, type RunResult, runNemesis } from './nemesis.js';
 import { summary, writeReport } from './report.js';
 
 const USAGE = `npm run nemesis -- [--nodes 5] [--ministries 2] [--duration 120] [--faults ${FAULT_KINDS.join(',')}]
-                   [--seed S] [--clients 4] [--net auto|loopback|netns] [--out nemesis-out]`;
+                   [--seed S] [--clients 4] [--net auto|loopback|netns] [--out nemesis-out]
+       npm run nemesis -- --check nemesis-out/seed-S/history.json   (check a saved history again)`;
+
+/** Check a saved run's history again (after a change to the checker). */
+function recheck(file: string): number {
+  const saved = JSON.parse(readFileSync(file, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as RunResult;
+  const lin = checkPerDirectory(saved.history, saved.subtrees);
+  const finals = new Map<string, Set<string>>();
+  for (const op of saved.history) {
+    if (op.client === 'final' && op.outcome === 'ok' && op.input.op === 'ls') finals.set(op.input.path, new Set((op.output as { value: Array<{ name: string }> }).value.map((e) => e.name)));
+  }
+  const anomalies = [...lin.failures, ...checkFinalState(saved.history, finals)];
+  console.log(`${file}: ${lin.checked} operations in ${lin.parts} directories; ${anomalies.length} anomalies`);
+  for (const a of anomalies) console.log(`  ${a.kind}: ${a.detail}`);
+  return anomalies.length === 0 ? 0 : 1;
+}
 
 function int(v: string | undefined, name: string, dflt: number, min: number): number {
   if (v === undefined) return dflt;
@@ -24,13 +41,14 @@ async function main(): Promise<number> {
     args: process.argv.slice(2),
     options: {
       nodes: { type: 'string' }, ministries: { type: 'string' }, duration: { type: 'string' }, faults: { type: 'string' },
-      seed: { type: 'string' }, clients: { type: 'string' }, net: { type: 'string' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      seed: { type: 'string' }, clients: { type: 'string' }, net: { type: 'string' }, out: { type: 'string' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(USAGE);
     return 0;
   }
+  if (values.check !== undefined) return recheck(values.check);
   const faults = (values.faults ?? FAULT_KINDS.join(',')).split(',').map((s) => s.trim()).filter(Boolean);
   const bad = faults.filter((f) => !(FAULT_KINDS as readonly string[]).includes(f));
   if (bad.length) throw new Error(`unknown fault kind ${bad.join(', ')} (known: ${FAULT_KINDS.join(', ')})`);
