@@ -182,14 +182,23 @@ export async function injectFault(ctx: FaultContext, kind: FaultKind): Promise<F
   return ev;
 }
 
-/** Faults until `endAt` (monotonic ms), drawn from `kinds`, with 1.5-4 s of quiet between. */
+/** Faults until `endAt` (monotonic ms), with 1.5-4 s of quiet between: rounds over `kinds`,
+ * each round in an order drawn from the seed, so a short run still sees every kind. */
 export async function faultLoop(ctx: FaultContext, kinds: readonly FaultKind[], endAt: number): Promise<FaultEvent[]> {
   const events: FaultEvent[] = [];
   if (kinds.length === 0) return events;
+  let round: FaultKind[] = [];
   while (ctx.now() < endAt) {
     await sleep(ctx.rng.int(1500, 4000));
     if (ctx.now() >= endAt) break;
-    events.push(await injectFault(ctx, ctx.rng.pick(kinds)));
+    if (round.length === 0) {
+      round = [...kinds];
+      for (let i = round.length - 1; i > 0; i--) {
+        const j = ctx.rng.int(0, i);
+        [round[i], round[j]] = [round[j]!, round[i]!];
+      }
+    }
+    events.push(await injectFault(ctx, round.shift()!));
   }
   return events;
 }
