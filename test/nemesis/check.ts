@@ -18,7 +18,7 @@ import { ministryOf, namespaceModel, type NsInput, type NsOperation, type NsOutp
 import type { HistoryOp } from './history.js';
 
 export interface Anomaly {
-  kind: 'not-linearizable' | 'lost' | 'applied-twice' | 'check-timeout' | 'crash' | 'no-recovery' | 'final-read-failed';
+  kind: 'not-linearizable' | 'lost' | 'applied-twice' | 'check-timeout' | 'crash' | 'no-recovery' | 'final-read-failed' | 'lease-conflict' | 'lease-token';
   detail: string;
 }
 

@@ -1,6 +1,7 @@
 // The nemesis at CI size (issue 21): 3 `govfs node` processes on loopback, SIGKILL + restart and
 // SIGSTOP/SIGCONT pauses of nodes of any role while clients run, then the checks, which must
-// find nothing; the same checks must find the anomaly in a doctored history (so they can
+// find nothing (linearizable per directory, nothing lost or applied twice, no two lease holders
+// at once); the same checks must find the anomaly in a doctored history (so they can
 // fail); and no node process outlives a run, also one stopped with Ctrl-C.
 
 import { spawn } from 'node:child_process';
@@ -8,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkFinalState, checkPerDirectory } from './check.js';
 import type { HistoryOp } from './history.js';
+import { checkLeases, type LeaseHold } from './leases.js';
 import { runNemesis, type RunResult } from './nemesis.js';
 import { summary } from './report.js';
 
@@ -51,12 +53,22 @@ describe('nemesis checks', () => {
   });
 });
 
+describe('the lease witness', () => {
+  const hold = (client: string, leaseId: string, token: number, openCall: number, uses: number[]): LeaseHold => ({ client, path: '/lk/f', leaseId, token, grantedBy: 'n1', openCall, granted: uses[0]!, uses });
+
+  it('finds two holders at once, and a later lease with a token not higher', () => {
+    expect(checkLeases([hold('L0', 'a', 1, 0, [1, 5, 9]), hold('L1', 'b', 2, 10, [11, 12])])).toEqual([]);
+    expect(checkLeases([hold('L0', 'a', 1, 0, [1, 5, 9]), hold('L1', 'b', 2, 2, [8, 12])]).map((a) => a.kind)).toEqual(['lease-conflict']);
+    expect(checkLeases([hold('L0', 'a', 3, 0, [1, 5, 9]), hold('L1', 'b', 2, 10, [11, 12])]).map((a) => a.kind)).toEqual(['lease-token']);
+  });
+});
+
 describe('nemesis over govfs node processes (3 nodes, kill and pause)', () => {
   let run: RunResult;
 
   it('runs with faults, recovers, and the checks find no anomaly', async () => {
     const lines: string[] = [];
-    run = await runNemesis({ nodes: 3, ministries: 1, durationS: 20, faults: ['kill', 'pause'], seed: 21, clients: 3, net: 'loopback', recoveryBoundMs: 20_000, log: (l) => lines.push(l) });
+    run = await runNemesis({ nodes: 3, ministries: 1, durationS: 20, faults: ['kill', 'pause'], seed: 21, clients: 3, leaseClients: 2, net: 'loopback', recoveryBoundMs: 20_000, log: (l) => lines.push(l) });
     const text = summary(run);
     expect(run.anomalies, `${text}\n${lines.join('\n')}`).toEqual([]);
     const kinds = new Set(run.faults.map((f) => f.kind));
@@ -64,6 +76,7 @@ describe('nemesis over govfs node processes (3 nodes, kill and pause)', () => {
     expect(run.faults.every((f) => f.recoveryMs !== null)).toBe(true);
     const ops = run.history.filter((o) => o.client.startsWith('c'));
     expect(ops.filter((o) => o.outcome === 'ok').length).toBeGreaterThan(100);
+    expect(run.leases.holds.filter((l) => l.uses.length > 0).length).toBeGreaterThan(3);
     expect(run.exits.filter((e) => !e.expected)).toEqual([]);
     // Every process it started is gone.
     expect(run.pids.filter(alive)).toEqual([]);

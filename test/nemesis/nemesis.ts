@@ -12,6 +12,7 @@ import { smallTmpfs } from '../support/tmpfs.js';
 import { type Anomaly, checkFinalState, checkPerDirectory, percentile } from './check.js';
 import { FAULT_KINDS, type FaultContext, type FaultEvent, type FaultKind, faketimeEnv, faultLoop, libfaketime, waitServing } from './faults.js';
 import { History, type HistoryOp, Rng, startWorkload } from './history.js';
+import { checkLeases, type LeaseHold, startLeaseWorkload } from './leases.js';
 import { loopbackNetwork, type Network, netnsNetwork, netnsSkip } from './network.js';
 import { type ExitRecord, Fleet, nodeIds, watcher, within } from './processes.js';
 
@@ -23,6 +24,8 @@ export interface NemesisOptions {
   faults: FaultKind[];
   seed: number;
   clients: number;
+  /** Clients taking write leases on one file per ministry (0: none). */
+  leaseClients: number;
   /** 'auto': network namespaces where root has them and a network fault is asked for. */
   net: 'auto' | 'loopback' | 'netns';
   /** Bound on recovery after each heal, and after the last one (ms). */
@@ -30,7 +33,7 @@ export interface NemesisOptions {
   log: (line: string) => void;
 }
 
-export const DEFAULTS: Omit<NemesisOptions, 'log'> = { nodes: 5, ministries: 2, durationS: 120, faults: [...FAULT_KINDS], seed: 1, clients: 4, net: 'auto', recoveryBoundMs: 30_000 };
+export const DEFAULTS: Omit<NemesisOptions, 'log'> = { nodes: 5, ministries: 2, durationS: 120, faults: [...FAULT_KINDS], seed: 1, clients: 4, leaseClients: 2, net: 'auto', recoveryBoundMs: 30_000 };
 
 export interface RunResult {
   options: Omit<NemesisOptions, 'log'>;
@@ -42,6 +45,7 @@ export interface RunResult {
   /** Ministries asked for that the node count cannot staff. */
   notes: string[];
   history: HistoryOp[];
+  leases: { holds: LeaseHold[]; opens: { ok: number; failed: number } };
   faults: FaultEvent[];
   exits: ExitRecord[];
   anomalies: Anomaly[];
@@ -84,6 +88,7 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
   if (plan.note) notes.push(plan.note);
   const subtrees = ['/', ...plan.ministries.map((m) => m.subtree)];
   const dirs = subtrees.flatMap((s) => [0, 1].map((i) => (s === '/' ? `/d${i}` : `${s}/d${i}`)));
+  const lockFiles = subtrees.map((s) => (s === '/' ? '/lk/f' : `${s}/lk/f`));
 
   const cleanups: Array<() => void> = [];
   const dir = mkdtempSync(join(tmpdir(), 'govfs-nemesis-'));
@@ -178,15 +183,17 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
     log(`nemesis: cluster serving after ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     // Setup: the workload's directories (recorded: they are part of each directory's history).
-    for (const d of dirs) {
+    const setupSteps = [...dirs.map((d) => ({ op: 'mkdir' as const, path: d })), ...lockFiles.flatMap((f) => [{ op: 'mkdir' as const, path: f.slice(0, -2) }, { op: 'create' as const, path: f }])];
+    for (const input of setupSteps) {
       const ok = await within(async () => {
-        const op = await history.run('setup', watch, { op: 'mkdir', path: d });
+        const op = await history.run('setup', watch, input);
         return op.outcome === 'ok' || (op.outcome === 'fail' && op.output?.ok === false && op.output.code === 'EEXIST');
       }, 30_000, 200);
-      if (!ok) throw new Error(`nemesis: could not make ${d}`);
+      if (!ok) throw new Error(`nemesis: could not ${input.op} ${input.path}`);
     }
 
     const workload = await startWorkload(history, fleet.servers, dirs, opts.clients, rng.fork());
+    const leaseWork = opts.leaseClients > 0 ? await startLeaseWorkload(history, fleet.servers, lockFiles, opts.leaseClients, rng.fork()) : null;
     const kinds = opts.faults.filter((k) => skipped[k] === undefined);
     for (const [k, why] of Object.entries(skipped)) log(`nemesis: fault ${k} skipped: ${why}`);
     const ctx: FaultContext = { fleet, network, rng: rng.fork(), watch, subtrees, now, log, recoveryBoundMs: opts.recoveryBoundMs, ...ctxExtra };
@@ -201,6 +208,7 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
     }
     const finalRecoveryMs = await waitServing({ watch, subtrees }, opts.recoveryBoundMs);
     await workload.stop();
+    await leaseWork?.stop();
 
     // The final state: a linearizable listing of every directory.
     const anomalies: Anomaly[] = [];
@@ -224,7 +232,7 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
       if (m && e.expected) anomalies.push({ kind: 'crash', detail: `${e.node} (pid ${e.pid}) logged "${m[0]}" before the nemesis stopped it:\n${e.stderrTail}` });
     }
     const lin = checkPerDirectory(history.ops, subtrees);
-    anomalies.push(...lin.failures, ...checkFinalState(history.ops, finalListing));
+    anomalies.push(...lin.failures, ...checkFinalState(history.ops, finalListing), ...checkLeases(leaseWork?.holds ?? []));
 
     const rec = faults.map((f) => f.recoveryMs).filter((x): x is number => x !== null);
     return {
@@ -235,6 +243,7 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
       skipped,
       notes,
       history: history.ops,
+      leases: { holds: leaseWork?.holds ?? [], opens: leaseWork?.opens ?? { ok: 0, failed: 0 } },
       faults,
       exits: fleet.exits,
       anomalies,

@@ -21,6 +21,8 @@ export function summary(r: RunResult): string {
   row('duration', `${(r.durationMs / 1000).toFixed(1)} s (faults for ${r.options.durationS} s)`);
   row('operations', `${ops.length}: ${by('ok')} ok, ${by('fail')} namespace errors, ${by('unknown')} unknown outcome`);
   row('linearizability', `${r.linearizability.checked} operations in ${r.linearizability.parts} independent directories`);
+  const uses = r.leases.holds.reduce((n, h) => n + h.uses.length, 0);
+  row('leases', `${r.leases.opens.ok} write leases granted (${r.leases.opens.failed} opens failed), ${uses} uses witnessed`);
   const kinds = [...new Set(r.faults.map((f) => f.kind))];
   row('faults injected', `${r.faults.length}${kinds.length ? ` (${kinds.map((k) => `${k} ${r.faults.filter((f) => f.kind === k).length}`).join(', ')})` : ''}`);
   for (const [k, why] of Object.entries(r.skipped)) row(`  skipped: ${k}`, why);
@@ -40,7 +42,7 @@ const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', 
 
 /** The timeline page (self-contained HTML with inline SVG). */
 export function timelineHtml(r: RunResult): string {
-  const clients = [...new Set(r.history.map((o) => o.client))];
+  const clients = [...new Set([...r.history.map((o) => o.client), ...r.leases.holds.map((h) => h.client)])];
   const end = Math.max(1, ...r.history.map((o) => o.ret ?? o.call), ...r.faults.map((f) => f.healed + (f.recoveryMs ?? 0)));
   const W = 1400;
   const left = 60;
@@ -68,6 +70,11 @@ export function timelineHtml(r: RunResult): string {
     parts.push(`<rect x="${x(o.call)}" y="${laneTop + i * lane + 2}" width="${Math.max(1, x(ret) - x(o.call))}" height="${lane - 4}" fill="${colour[o.outcome]}"><title>${esc(title)}</title></rect>`);
     if (o.ret !== undefined) parts.push(`<circle cx="${x(o.ret)}" cy="${y(o.ret - o.call)}" r="1.5" fill="${colour[o.outcome]}"/>`);
   }
+  for (const l of r.leases.holds) {
+    const i = clients.indexOf(l.client);
+    const title = `${l.client} write lease ${l.leaseId} on ${l.path}, token ${l.token}, from ${l.grantedBy}: ${l.uses.length} uses [${l.granted.toFixed(0)}..${l.released?.toFixed(0) ?? '?'} ms]${l.end ? `; ${l.end}` : ''}`;
+    parts.push(`<rect x="${x(l.granted)}" y="${laneTop + i * lane + 2}" width="${Math.max(1, x(l.released ?? end) - x(l.granted))}" height="${lane - 4}" fill="#4285f4"><title>${esc(title)}</title></rect>`);
+  }
   for (const ms of [1, 10, 100, 1000, 10_000]) {
     if (ms > maxLat) break;
     parts.push(`<line x1="${left}" x2="${W}" y1="${y(ms)}" y2="${y(ms)}" stroke="#ddd"/><text x="4" y="${y(ms) + 4}" font-size="10">${fmt(ms)}</text>`);
@@ -78,7 +85,7 @@ export function timelineHtml(r: RunResult): string {
 <style>body{font-family:sans-serif;margin:1em}pre{background:#f6f6f6;padding:.5em}</style>
 <h1>govfs nemesis, seed ${r.options.seed}</h1>
 <pre>${esc(summary(r))}</pre>
-<p>Lanes: operations per client (green ok, amber namespace error, red unknown outcome; hover for details). Red bands: faults (injection to heal); yellow: recovery. Below: latency per operation (log scale) when it returned.</p>
+<p>Lanes: operations per client (green ok, amber namespace error, red unknown outcome; blue: a write lease held; hover for details). Red bands: faults (injection to heal); yellow: recovery. Below: latency per operation (log scale) when it returned.</p>
 <svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">${parts.join('')}</svg>`;
 }
 

@@ -1,5 +1,5 @@
 // `npm run nemesis -- [--nodes 5] [--ministries 2] [--duration 120] [--faults kill,pause,...]
-// [--seed S] [--clients 4] [--net auto|loopback|netns] [--out nemesis-out]`: one nemesis run
+// [--seed S] [--clients 4] [--lease-clients 2] [--net auto|loopback|netns] [--out nemesis-out]`: one nemesis run
 // over real `govfs node` processes (see nemesis.ts). Prints the summary table, writes the
 // report under --out/seed-S/, and exits 1 if any anomaly was found.
 
@@ -12,7 +12,7 @@ import { DEFAULTS, type RunResult, runNemesis } from './nemesis.js';
 import { summary, writeReport } from './report.js';
 
 const USAGE = `npm run nemesis -- [--nodes 5] [--ministries 2] [--duration 120] [--faults ${FAULT_KINDS.join(',')}]
-                   [--seed S] [--clients 4] [--net auto|loopback|netns] [--out nemesis-out]
+                   [--seed S] [--clients 4] [--lease-clients 2] [--net auto|loopback|netns] [--out nemesis-out]
        npm run nemesis -- --check nemesis-out/seed-S/history.json   (check a saved history again)`;
 
 /** Check a saved run's history again (after a change to the checker). */
@@ -41,7 +41,7 @@ async function main(): Promise<number> {
     args: process.argv.slice(2),
     options: {
       nodes: { type: 'string' }, ministries: { type: 'string' }, duration: { type: 'string' }, faults: { type: 'string' },
-      seed: { type: 'string' }, clients: { type: 'string' }, net: { type: 'string' }, out: { type: 'string' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      seed: { type: 'string' }, clients: { type: 'string' }, 'lease-clients': { type: 'string' }, net: { type: 'string' }, out: { type: 'string' }, check: { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -61,6 +61,7 @@ async function main(): Promise<number> {
     ministries: int(values.ministries, 'ministries', DEFAULTS.ministries, 1),
     durationS: int(values.duration, 'duration', DEFAULTS.durationS, 1),
     clients: int(values.clients, 'clients', DEFAULTS.clients, 1),
+    leaseClients: int(values['lease-clients'], 'lease-clients', DEFAULTS.leaseClients, 0),
     faults: faults as FaultKind[],
     seed,
     net,
