@@ -47,7 +47,7 @@ export class NodeProc {
     this.child.stderr!.on('data', (c: Buffer) => (this.stderr = (this.stderr + c.toString()).slice(-200_000)));
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
-        const r: ExitRecord = { node: id, pid: this.child.pid ?? -1, code, signal, at: now(), expected: this.expectExit, stderrTail: this.stderr.split('\n').slice(-12).join('\n') };
+        const r: ExitRecord = { node: id, pid: this.child.pid ?? -1, code, signal, at: now(), expected: this.expectExit, stderrTail: this.stderr.split('\n').slice(-40).join('\n') };
         onExit(r);
         resolve(r);
       });
