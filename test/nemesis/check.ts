@@ -49,7 +49,7 @@ export interface LinearizabilityReport {
 }
 
 /** Check every directory's part; `subtrees` are the ministries' roots. */
-export function checkPerDirectory(history: readonly HistoryOp[], subtrees: readonly string[], timeoutMs = 60_000): LinearizabilityReport {
+export function checkPerDirectory(history: readonly HistoryOp[], subtrees: readonly string[], timeoutMs = 180_000): LinearizabilityReport {
   const parts = new Map<string, NsOperation[]>();
   let checked = 0;
   for (const op of history) {

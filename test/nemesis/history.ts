@@ -147,14 +147,17 @@ export interface Workload {
 export async function startWorkload(history: History, servers: string[], dirs: readonly string[], clients: number, rng: Rng, thinkMs = 10): Promise<Workload> {
   let running = true;
   const conns: RemoteGovClient[] = [];
-  for (let i = 0; i < clients; i++) conns.push(await connect(servers, { deadlineMs: 8_000, requestTimeoutMs: 1_500, connectTimeoutMs: 1_500 }));
+  for (let i = 0; i < clients; i++) conns.push(await connect(servers, { deadlineMs: 15_000, requestTimeoutMs: 1_500, connectTimeoutMs: 1_500 }));
   const loops = conns.map(async (fs, i) => {
     const r = rng.fork();
     const name = `c${i}`;
     while (running) {
       const { input, linearizable } = nextOp(r, r.pick(dirs));
-      await history.run(name, fs, input, linearizable);
-      if (thinkMs > 0) await new Promise((res) => setTimeout(res, r.int(0, thinkMs)));
+      const op = await history.run(name, fs, input, linearizable);
+      // After an unknown outcome (a node that refuses everything answers at once), back off: a
+      // burst of changes that may or may not have applied makes the check's search explode.
+      const pause = op.outcome === 'unknown' ? r.int(300, 800) : r.int(0, thinkMs);
+      if (pause > 0) await new Promise((res) => setTimeout(res, pause));
     }
   });
   return {

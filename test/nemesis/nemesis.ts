@@ -30,6 +30,8 @@ export interface NemesisOptions {
   net: 'auto' | 'loopback' | 'netns';
   /** Bound on recovery after each heal, and after the last one (ms). */
   recoveryBoundMs: number;
+  /** Bound on the linearizability search, all directories together (ms). */
+  checkTimeoutMs?: number;
   log: (line: string) => void;
 }
 
@@ -87,7 +89,7 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
   const plan = planMinistries(opts.nodes, opts.ministries);
   if (plan.note) notes.push(plan.note);
   const subtrees = ['/', ...plan.ministries.map((m) => m.subtree)];
-  const dirs = subtrees.flatMap((s) => [0, 1].map((i) => (s === '/' ? `/d${i}` : `${s}/d${i}`)));
+  const dirs = subtrees.flatMap((s) => [0, 1, 2].map((i) => (s === '/' ? `/d${i}` : `${s}/d${i}`)));
   const lockFiles = subtrees.map((s) => (s === '/' ? '/lk/f' : `${s}/lk/f`));
 
   const cleanups: Array<() => void> = [];
@@ -231,7 +233,7 @@ export async function runNemesis(opts: NemesisOptions): Promise<RunResult> {
       const m = e.stderrTail.match(CRASH_RE);
       if (m && e.expected) anomalies.push({ kind: 'crash', detail: `${e.node} (pid ${e.pid}) logged "${m[0]}" before the nemesis stopped it:\n${e.stderrTail}` });
     }
-    const lin = checkPerDirectory(history.ops, subtrees);
+    const lin = checkPerDirectory(history.ops, subtrees, opts.checkTimeoutMs);
     anomalies.push(...lin.failures, ...checkFinalState(history.ops, finalListing), ...checkLeases(leaseWork?.holds ?? []));
 
     const rec = faults.map((f) => f.recoveryMs).filter((x): x is number => x !== null);

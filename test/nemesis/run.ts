@@ -18,7 +18,7 @@ const USAGE = `npm run nemesis -- [--nodes 5] [--ministries 2] [--duration 120] 
 /** Check a saved run's history again (after a change to the checker). */
 function recheck(file: string): number {
   const saved = JSON.parse(readFileSync(file, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as RunResult;
-  const lin = checkPerDirectory(saved.history, saved.subtrees);
+  const lin = checkPerDirectory(saved.history, saved.subtrees, 600_000);
   const finals = new Map<string, Set<string>>();
   for (const op of saved.history) {
     if (op.client === 'final' && op.outcome === 'ok' && op.input.op === 'ls') finals.set(op.input.path, new Set((op.output as { value: Array<{ name: string }> }).value.map((e) => e.name)));
