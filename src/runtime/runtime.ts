@@ -444,6 +444,17 @@ export class LocalRuntime {
     const location = hash < 0 ? '' : address.slice(0, hash);
     if (location === this.location) {
       this.deliverLocal(address.slice(hash + 1), address, from === '' && kind === EnvelopeKind.Tell ? msg : new Envelope(msg, from, kind, corr));
+    } else if (kind === EnvelopeKind.Reply) {
+      // A reply to an asker that cannot be reached any more (a client whose connection
+      // closed) is a dead letter: the asker times out on its own; the replier, perhaps
+      // outside any actor's turn (an abort listener), must not be thrown at.
+      try {
+        this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage });
+      } catch (e) {
+        if (!(e instanceof RuntimeError && e.code === 'EHOSTUNREACH')) throw e;
+        this.deadLetters++;
+        this.log.debug({ to: address, type: (msg as TypedMessage | undefined)?.type, err: e }, 'dead letter: reply to an unreachable asker');
+      }
     } else {
       this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage });
     }

@@ -451,6 +451,18 @@ describe('session reads', () => {
     expect(checkLinearizable(register, [s('b', 0, 10, 1), w('a', 20, 30, 1)]).ok).toBe(false);
   });
 
+  it('may show again what the client\'s earlier session read showed (found by the nemesis)', () => {
+    // b's first read saw 1 from a replica behind a's write of 2 (allowed); its second read, from
+    // the same replica, shows 1 again: monotonic, so allowed, though a's write returned before
+    // either read began.
+    const h = [w('a', 0, 10, 1), w('a', 11, 20, 2), s('b', 25, 30, 1), s('b', 40, 50, 1)];
+    expect(checkLinearizable(register, h).ok).toBe(true);
+    // And after a write of its own, the client's reads go no further back than that write.
+    const h2 = [w('a', 0, 10, 1), w('b', 11, 20, 2), w('a', 21, 22, 3), s('b', 25, 30, 2), s('b', 40, 50, 2)];
+    expect(checkLinearizable(register, h2).ok).toBe(true);
+    expect(checkLinearizable(register, [...h2.slice(0, 4), s('b', 40, 50, 1)]).ok).toBe(false);
+  });
+
   it('count a linearizable read of the same client as an earlier operation', () => {
     // b read 2 linearizably, so its session read after that cannot show 1.
     const h = [w('a', 0, 10, 1), w('a', 11, 20, 2), r('b', 30, 40, 2), s('b', 50, 60, 1)];

@@ -32,7 +32,9 @@
 // return, but it may miss other clients' changes that finished before it began (it may be
 // served from a replica that has not applied them yet). So its call is moved back to the
 // latest call among its client's earlier operations (everything that had to precede those
-// precedes it too), and it may only be linearized once all of those are.
+// precedes it too; an earlier session read counts by its own moved-back call, so a read may
+// show again the state the previous one showed), and it may only be linearized once all of
+// those are.
 //
 // Implementation: the events (one call and one return per operation) are sorted by time and,
 // at equal times, in this order: returns of positive-duration operations, then calls, then
@@ -210,19 +212,25 @@ interface PartOutcome<S> {
  * operations with such reads' calls moved back (see the header). */
 function sessionOrder<I, O>(ops: readonly Operation<I, O>[]): { timed: Operation<I, O>[]; after: Map<number, number[]> } {
   const after = new Map<number, number[]>();
-  const timed = ops.map((op, id) => {
-    if (op.session !== true) return op;
+  // An earlier session read of the same client counts by its own moved-back call: the later read
+  // must come after it, not after its real call (it may show the same state again).
+  const moved = new Map<number, number>();
+  const order = ops.map((_, id) => id).sort((a, b) => (ops[a] as Operation<I, O>).call - (ops[b] as Operation<I, O>).call);
+  for (const id of order) {
+    const op = ops[id] as Operation<I, O>;
+    if (op.session !== true) continue;
     const earlier: number[] = [];
     let call = -Infinity;
     ops.forEach((o, k) => {
       if (k !== id && o.client === op.client && (o.ret < op.call || (o.ret === op.call && o.call < o.ret))) {
         earlier.push(k);
-        call = Math.max(call, o.call);
+        call = Math.max(call, moved.get(k) ?? o.call);
       }
     });
     after.set(id, earlier);
-    return { ...op, call };
-  });
+    moved.set(id, call);
+  }
+  const timed = ops.map((op, id) => (op.session === true ? { ...op, call: moved.get(id) as number } : op));
   return { timed, after };
 }
 
