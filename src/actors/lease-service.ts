@@ -26,38 +26,14 @@ import { NO_MINISTER } from './cluster-state.js';
 import { MinistryNamespace } from './ministry-namespace.js';
 import type { RaftShell } from '../raft/shell.js';
 import { ReadLeaseTable, type LeaseGrant, type LeaseSettings, type WriteLeaseState } from './leases.js';
+import type { FsResult, LeaseOp } from '../fs/requests.js';
 
 type Reply = (msg: Message) => void;
 
 interface Request {
   clientId: string;
   ticketTo: string;
-  opJson: string;
   path: string;
-}
-
-/** The lease operations clients send (inside FsRequest.op_json). */
-export type LeaseOp =
-  | { op: 'lease-open'; path: string; mode: 'read' | 'write'; start?: number; end?: number | null; wait?: boolean; deadlineMs?: number; reqId?: string }
-  | { op: 'lease-renew'; id: string; mode: 'read' | 'write' }
-  | { op: 'lease-release'; id: string; mode: 'read' | 'write' };
-
-/** Is `x` (a client's request, parsed from JSON) a lease operation with fields of the right
- * types? Ranges and deadlines are checked for sense later, with their own messages. */
-export function isLeaseOp(x: unknown): x is LeaseOp {
-  if (typeof x !== 'object' || x === null) return false;
-  const o = x as Record<string, unknown>;
-  const mode = o['mode'] === 'read' || o['mode'] === 'write';
-  const opt = (v: unknown, type: 'number' | 'boolean' | 'string') => v === undefined || typeof v === type;
-  switch (o['op']) {
-    case 'lease-open':
-      return typeof o['path'] === 'string' && mode && opt(o['start'], 'number') && (o['end'] === null || opt(o['end'], 'number')) && opt(o['wait'], 'boolean') && opt(o['deadlineMs'], 'number') && opt(o['reqId'], 'string');
-    case 'lease-renew':
-    case 'lease-release':
-      return typeof o['id'] === 'string' && mode;
-    default:
-      return false;
-  }
 }
 
 interface Waiter {
@@ -157,30 +133,25 @@ export class LeaseService {
     });
   }
 
-  private ok(reply: Reply, value: unknown): void {
-    reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(value), ministry: this.d.record().id });
+  /** Answer with FsReply's result: the case and the field of that name. */
+  private ok(reply: Reply, result: FsResult): void {
+    reply({ type: 'govfs.fs.FsReply', ok: true, ministry: this.d.record().id, ...result });
   }
 
-  request(ctx: Context, req: Request, reply: Reply): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(req.opJson);
-    } catch {
-      this.fail(reply, 'EINVAL', 'malformed lease request: not JSON', req.path);
-      return;
-    }
-    if (!isLeaseOp(parsed)) {
-      this.fail(reply, 'EINVAL', `malformed lease request ${req.opJson.slice(0, 80)}: want lease-open (string path, mode read or write, numeric range), lease-renew or lease-release (string id, mode)`, req.path);
-      return;
-    }
-    const op = parsed;
+  /** The grant as the holder gets it (FsReply's lease_open). */
+  private granted(reply: Reply, g: LeaseGrant): void {
+    this.ok(reply, { result: 'leaseOpen', leaseOpen: { id: g.id, path: g.path, mode: g.mode, start: g.start, end: g.end ?? Infinity, token: g.token, ttlMs: g.ttlMs, grantedBy: g.grantedBy, heldMs: g.heldMs, driftRate: g.driftRate } });
+  }
+
+  /** A lease operation (FsRequest's lease_open, lease_renew, lease_release), its fields' types
+   * checked by requestOp (request-op.ts); ranges and deadlines are checked for sense here. */
+  request(ctx: Context, req: Request, op: LeaseOp, reply: Reply): void {
     const now = ctx.clock.now();
     switch (op.op) {
       case 'lease-open': {
-        const start = op.start ?? 0;
-        const end = op.end === null || op.end === undefined ? Infinity : op.end;
+        const { start, end } = op;
         if (!(Number.isSafeInteger(start) && start >= 0 && (end === Infinity || (Number.isSafeInteger(end) && end > start)))) {
-          this.fail(reply, 'EINVAL', `open ${op.path}: bad range [${start}, ${op.end ?? 'end'}) (want 0 <= start < end)`, op.path);
+          this.fail(reply, 'EINVAL', `open ${op.path}: bad range [${start}, ${end === Infinity ? 'end' : end}) (want 0 <= start < end; Infinity: to the end of the file)`, op.path);
           return;
         }
         if (op.mode === 'write' && !this.isLeading()) {
@@ -215,7 +186,7 @@ export class LeaseService {
             return;
           }
           l.validUntil = now + this.s.ttlMs + this.s.maxDriftMs;
-          this.ok(reply, { ttlMs: this.s.ttlMs });
+          this.ok(reply, { result: 'leaseRenew', leaseRenew: { ttlMs: this.s.ttlMs } });
         } else {
           if (!this.isLeading()) {
             this.fail(reply, 'EAGAIN', 'not the minister: retry', req.path, true);
@@ -227,7 +198,7 @@ export class LeaseService {
             this.fail(reply, 'ESTALE', `lease ${op.id} is no longer valid (expired, released or revoked for a waiting writer): open the file again`, req.path);
             return;
           }
-          this.propose(ctx, { op: 'lease.renew', id: op.id, ttlMs: this.s.ttlMs }, reply, (r) => (r.ok ? this.ok(reply, { ttlMs: this.s.ttlMs }) : reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error })));
+          this.propose(ctx, { op: 'lease.renew', id: op.id, ttlMs: this.s.ttlMs }, reply, (r) => (r.ok ? this.ok(reply, { result: 'leaseRenew', leaseRenew: { ttlMs: this.s.ttlMs } }) : reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error })));
         }
         return;
       case 'lease-release':
@@ -235,7 +206,7 @@ export class LeaseService {
           if (this.notHolder(reply, this.reads.leases.get(op.id), req, op.id)) return;
           this.reads.leases.delete(op.id);
           this.checkRevokes(ctx);
-          this.ok(reply, {});
+          this.ok(reply, { result: 'leaseRelease', leaseRelease: {} });
         } else {
           if (!this.isLeading()) {
             this.fail(reply, 'EAGAIN', 'not the minister: retry', req.path, true);
@@ -253,7 +224,7 @@ export class LeaseService {
             reply,
             () => {
               this.releaseProposed.delete(op.id);
-              this.ok(reply, {});
+              this.ok(reply, { result: 'leaseRelease', leaseRelease: {} });
             },
             () => this.releaseProposed.delete(op.id),
           );
@@ -305,12 +276,12 @@ export class LeaseService {
         const l = this.reads.leases.get(granted.id);
         if (l && !l.revoking) {
           l.validUntil = ctx.clock.now() + this.s.ttlMs + this.s.maxDriftMs;
-          this.ok(w.reply, { ...granted, heldMs: 0 });
+          this.granted(w.reply, { ...granted, heldMs: 0 });
           return true;
         }
       } else if (this.isLeading() && this.d.state().leases.has(granted.id)) {
         this.propose(ctx, { op: 'lease.renew', id: granted.id, ttlMs: this.s.ttlMs }, w.reply, (r) =>
-          r.ok ? this.ok(w.reply, { ...granted, heldMs: Math.max(0, ctx.clock.now() - w.arrivedAt) }) : w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error }),
+          r.ok ? this.granted(w.reply, { ...granted, heldMs: Math.max(0, ctx.clock.now() - w.arrivedAt) }) : w.reply({ type: 'govfs.fs.FsReply', ok: false, error: r.error }),
         );
         return true;
       }
@@ -494,7 +465,7 @@ export class LeaseService {
       // Held until the grant (or its renewal) committed: the holder's lease counts from then.
       grant.heldMs = Math.max(0, (w.grantedAt ?? w.arrivedAt) - w.arrivedAt);
       this.remember(w, grant);
-      this.ok(w.reply, grant);
+      this.granted(w.reply, grant);
       this.pumpWriters(ctx);
     };
     // (Also when a retry of the request arrived after the grant: its holder counts from then.)
@@ -554,7 +525,7 @@ export class LeaseService {
     const lease = this.reads.grant({ clientId: w.clientId, notify: w.notify, path: w.path, start: w.start, end: w.end, token: this.d.state().token, validUntil: now + this.s.ttlMs + this.s.maxDriftMs });
     const grant: LeaseGrant = { id: lease.id, path: w.path, mode: 'read', start: w.start, end: w.end === Infinity ? null : w.end, token: lease.token, ttlMs: this.s.ttlMs, grantedBy: this.d.node, heldMs: Math.max(0, now - w.arrivedAt), driftRate: this.s.maxDriftMs / this.s.ttlMs };
     this.remember(w, grant);
-    this.ok(w.reply, grant);
+    this.granted(w.reply, grant);
   }
 
   private pumpReaders(ctx: Context): void {

@@ -15,12 +15,13 @@ import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Entry } from '../raft/types.js';
-import { MinistryNamespace, isClientOp, type AppliedChanges, type ClientOp, type Outcome } from './ministry-namespace.js';
+import { MinistryNamespace, type AppliedChanges, type ClientOp, type ClientOutcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { FsError } from '../fs/errors.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { FsRequestMessage } from '../fs/requests.js';
+import { isLeaseOp, requestOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 
 /** A client silent this long has its session here ended (default). */
@@ -200,28 +201,23 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   /** Answer with an operation's result, as of log position `index` (of `term`, for a change).
    * Plain arguments and fields set one by one, no position object spread into the reply: this
    * runs for every read and change answered. */
-  const answer = (reply: Reply, result: Outcome, index: number, term?: number): void => {
+  const answer = (reply: Reply, result: ClientOutcome, index: number, term?: number): void => {
     const msg: Record<string, unknown> = result.ok
-      ? { type: 'govfs.fs.FsReply', ok: true, resultJson: result.json ?? JSON.stringify(result.value), index, ministry: record.id }
+      ? { type: 'govfs.fs.FsReply', ok: true, index, ministry: record.id }
       : { type: 'govfs.fs.FsReply', ok: false, error: result.error, index, ministry: record.id };
+    // FsReply's `oneof result`: the case, and the field of that name.
+    const value = result.ok ? result.value : null;
+    if (value !== null) {
+      msg['result'] = value.result;
+      msg[value.result] = (value as Record<string, unknown>)[value.result];
+    }
     if (term !== undefined) msg['term'] = term;
     reply(msg);
   };
-  /** The request's operation, or null once the request has been answered: malformed, or it
-   * depends on a static ministry this member has not seen formed yet. */
-  const parseOp = (req: FsRequest, reply: Reply): ClientOp | null => {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(req.opJson);
-    } catch {
-      fail(reply, 'EINVAL', 'malformed request: the operation is not JSON', req.path);
-      return null;
-    }
-    if (!isClientOp(parsed)) {
-      fail(reply, 'EINVAL', `malformed request: ${req.opJson.slice(0, 80)} is not an operation of this API (mkdir, create, rm, rmdir, rename, ls, stat with string paths)`, req.path);
-      return null;
-    }
-    const op = parsed;
+  /** The request's operation (read from the request by requestOp when it arrived), or null
+   * once the request has been answered: it depends on a static ministry this member has not
+   * seen formed yet. */
+  const parseOp = (req: FsRequest, op: ClientOp, reply: Reply): ClientOp | null => {
     const pending = forming(op);
     if (pending) {
       fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
@@ -275,8 +271,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     );
   };
 
-  const serveRead = (req: FsRequest, reply: Reply): void => {
-    const op = parseOp(req, reply);
+  const serveRead = (req: FsRequest, clientOp: ClientOp, reply: Reply): void => {
+    const op = parseOp(req, clientOp, reply);
     if (op && !redirectedAway(reply, op.op === 'rename' ? op.from : op.path)) answer(reply, ns.read(op, args.clusterState()), raft.applied);
   };
 
@@ -303,32 +299,32 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     });
   };
 
-  const read = (ctx: Context, req: FsRequest, reply: Reply): void => {
+  const read = (ctx: Context, req: FsRequest, op: ClientOp, reply: Reply): void => {
     if (args.role === 'clerk' && !raft.caughtUp()) {
       fail(reply, 'EAGAIN', `clerk of ${record.subtree} is catching up: try another member`, req.path, { redirect: redirect(record) });
       return;
     }
     if (raft.applied >= req.lastSeen) {
-      readApplied(ctx, req, reply);
+      readApplied(ctx, req, op, reply);
       return;
     }
     waiting.push({
       index: req.lastSeen,
       deadline: ctx.clock.now() + READ_WAIT_MS,
-      serve: () => readApplied(ctx, req, reply),
+      serve: () => readApplied(ctx, req, op, reply),
       fail: () => fail(reply, 'EAGAIN', `member has not yet applied index ${req.lastSeen}: retry`, req.path, { redirect: redirect(record) }),
     });
   };
 
   /** A read whose client's last seen index this member has applied. */
-  const readApplied = (ctx: Context, req: FsRequest, reply: Reply): void => {
+  const readApplied = (ctx: Context, req: FsRequest, op: ClientOp, reply: Reply): void => {
     if (!req.linearizable) {
-      serveRead(req, reply);
+      serveRead(req, op, reply);
       return;
     }
     raft.readIndex((ok) => {
       if (!ok) fail(reply, 'EAGAIN', `could not confirm with the minister of ${record.subtree}: retry`, req.path, { redirect: redirect(record) });
-      else clusterCurrent(ctx, (current) => (current ? serveRead(req, reply) : fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, { redirect: redirect(record) })));
+      else clusterCurrent(ctx, (current) => (current ? serveRead(req, op, reply) : fail(reply, 'EAGAIN', `could not confirm this member's view of the cluster log: retry`, req.path, { redirect: redirect(record) })));
     });
   };
 
@@ -353,7 +349,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     raft.readIndex((ok) => (ok ? clusterCurrent(ctx, (current) => (current ? fail(reply, code, message, path) : unsure())) : unsure()));
   };
 
-  const mutate = (ctx: Context, req: FsRequest, reply: Reply, subtreeCleared = false): void => {
+  const mutate = (ctx: Context, req: FsRequest, clientOp: ClientOp, reply: Reply, subtreeCleared = false): void => {
     if (args.role !== 'minister' || record.fenced) {
       fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, { redirect: redirect(record) });
       return;
@@ -369,7 +365,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       answer(reply, saved, raft.applied);
       return;
     }
-    const op = parseOp(req, reply);
+    const op = parseOp(req, clientOp, reply);
     if (!op) return;
     // A rename's source here, its target elsewhere: EXDEV below (refused, not redirected).
     if (redirectedAway(reply, op.op === 'rename' ? op.from : op.path)) return;
@@ -407,13 +403,13 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         if (!ns.isRemovableDir(op.path)) {
           // It fails in the log as it would have here, and dissolves nothing.
           deleting = false;
-          mutate(ctx, req, reply, true);
+          mutate(ctx, req, op, reply, true);
           return;
         }
         ctx.pipeToSelf(
           ctx.ask<{ ok: boolean; reason?: string; index?: number }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: op.path, requester: record.id }, { timeoutMs: 5_000 }),
-          (r) => ({ type: 'ministry.subtree-deleted', ok: r.ok, reason: r.reason ?? '', index: Number(r.index ?? 0), req, reply }),
-          (e) => ({ type: 'ministry.subtree-deleted', ok: false, reason: String((e as Error).message), index: 0, req, reply }),
+          (r) => ({ type: 'ministry.subtree-deleted', ok: r.ok, reason: r.reason ?? '', index: Number(r.index ?? 0), req, op, reply }),
+          (e) => ({ type: 'ministry.subtree-deleted', ok: false, reason: String((e as Error).message), index: 0, req, op, reply }),
         );
       });
       return;
@@ -437,7 +433,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         fail(reply, 'EAGAIN', `change lost to a new minister (${outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: redirect(record) });
         return;
       }
-      answer(reply, outcome.result as Outcome, ticket.index, ticket.term);
+      answer(reply, outcome.result as ClientOutcome, ticket.index, ticket.term);
     });
   };
 
@@ -512,9 +508,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const req = msg as FsRequest;
           touchSession(ctx, req.clientId);
           const reply = ctx.deferReply();
-          if (req.opJson.startsWith('{"op":"lease-')) leases.request(ctx, req, reply);
-          else if (req.mutation) mutate(ctx, req, reply);
-          else read(ctx, req, reply);
+          const op = requestOp(req);
+          if (op instanceof FsError) fail(reply, op.code, op.message, req.path);
+          else if (isLeaseOp(op)) leases.request(ctx, req, op, reply);
+          else if (req.mutation) mutate(ctx, req, op, reply);
+          else read(ctx, req, op, reply);
           return;
         }
         case 'govfs.fs.RevokeReads': {
@@ -535,20 +533,20 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           return;
         }
         case 'ministry.subtree-deleted': {
-          const d = msg as { ok: boolean; reason: string; index: number; req: FsRequest; reply: Reply };
+          const d = msg as { ok: boolean; reason: string; index: number; req: FsRequest; op: ClientOp; reply: Reply };
           if (d.ok && args.clusterState().applied < d.index) {
             // This node's copy of the cluster log must show the dissolved ministries gone
             // before the rmdir (and what follows it) is judged against it: the dissolution
             // committed before this ReadIndex, so it is applied once that returns.
             confirmClusterLog(ctx, (ok) => {
               deleting = false;
-              if (ok && args.clusterState().applied >= d.index) mutate(ctx, d.req, d.reply, true);
+              if (ok && args.clusterState().applied >= d.index) mutate(ctx, d.req, d.op, d.reply, true);
               else fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: this member has not caught up with the cluster log: retry`, d.req.path);
             });
             return;
           }
           deleting = false;
-          if (d.ok) mutate(ctx, d.req, d.reply, true);
+          if (d.ok) mutate(ctx, d.req, d.op, d.reply, true);
           else fail(d.reply, 'EAGAIN', `rmdir ${d.req.path}: the president could not remove the subtrees below (${d.reason}): retry`, d.req.path);
           return;
         }

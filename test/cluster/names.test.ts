@@ -24,7 +24,7 @@ describe('names refused by the server', () => {
       const create = async (path: string): Promise<Reply> =>
         (await cluster.drive(
           runtime.ask(`${minister}#/${minister}`, {
-            type: 'govfs.fs.FsRequest', clientId: 'raw-client', seq: ++seq, opJson: JSON.stringify({ op: 'create', path }), path,
+            type: 'govfs.fs.FsRequest', clientId: 'raw-client', seq: ++seq, create: { path }, path,
             lastSeen: 0, linearizable: false, ticketTo: 'clients#/clients', mutation: true, acked: 0,
           }, { timeoutMs: 5_000 }),
         )) as Reply;
