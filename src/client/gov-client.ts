@@ -531,8 +531,10 @@ function lsEntries(r: FsResult | undefined): DirEntry[] {
   return r.ls.entries;
 }
 
-/** The attributes of a stat reply (FsReply's result `stat`). */
+/** The attributes of a stat reply (FsReply's result `stat`), as a plain object: a decoded
+ * message's own toJSON would write its 64-bit fields (size, version) as strings. */
 function statOf(r: FsResult | undefined): Stat {
   if (r?.result !== 'stat') throw new FsError('EINVAL', `stat: malformed reply: the server answered without attributes (${r?.result ?? 'no result'})`);
-  return r.stat;
+  const { kind, size, ctime, mtime, version } = r.stat;
+  return { kind, size, ctime, mtime, version };
 }
