@@ -275,7 +275,7 @@ export class GovClient {
     h.end(why);
   }
 
-  private leaseRequest(op: Extract<FsOp, { op: 'leaseRenew' | 'leaseRelease' }>, path: string): FsRequestMessage {
+  private leaseRequest(op: Extract<FsOp, { op: 'leaseOpen' | 'leaseRenew' | 'leaseRelease' }>, path: string): FsRequestMessage {
     return { type: 'govfs.fs.FsRequest', clientId: this.clientId, seq: 0, path, lastSeen: 0, linearizable: false, ticketTo: this.transport.ticketAddress, mutation: false, acked: this.acked, ...op };
   }
 

@@ -71,14 +71,14 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'clerk-skip-ryw',
     what: "a clerk answers a read without waiting to apply the client's last seen index (read your writes)",
-    edits: [{ file: MINISTRY, find: '    if (raft.applied >= req.lastSeen) {\n      readApplied(ctx, req, reply);', replace: '    if (true) {\n      readApplied(ctx, req, reply);' }],
+    edits: [{ file: MINISTRY, find: '    if (raft.applied >= req.lastSeen) {\n      readApplied(ctx, req, op, reply);', replace: '    if (true) {\n      readApplied(ctx, req, op, reply);' }],
     tests: ['test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/scenarios.test.ts'],
     sims: ['cluster', 'president'],
   },
   {
     id: 'linearizable-skip-readindex',
     what: 'a linearizable read is served without a ReadIndex',
-    edits: [{ file: MINISTRY, find: '    if (!req.linearizable) {\n      serveRead(req, reply);', replace: '    if (true) {\n      serveRead(req, reply);' }],
+    edits: [{ file: MINISTRY, find: '    if (!req.linearizable) {\n      serveRead(req, op, reply);', replace: '    if (true) {\n      serveRead(req, op, reply);' }],
     tests: ['test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts', 'test/cluster/scenarios.test.ts'],
     sims: ['cluster', 'president'],
   },
