@@ -110,7 +110,7 @@ export class MinistryNamespace {
     this.ns = new Namespace(root);
   }
 
-  /** The log entry for a client's change (`op` checked by isClientOp, as the minister does
+  /** The log entry for a client's change (`op` checked by requestOp, as the minister does
    * when it reads the request): the minister stamps it with its clock. Binary
    * (ministry-entry.ts; its numbers are doubles, so a sequence number apply refuses is
    * refused the same way as from JSON). Throws FsError EINVAL when `op` is not a change. */
@@ -264,28 +264,6 @@ export class MinistryNamespace {
     this.listings.clear();
     this.listingBytes = 0;
     this.leases = WriteLeaseState.fromJSON(JSON.parse(dec.decode(data.subarray(4 + n))), now);
-  }
-}
-
-/** Is `x` (a client's request, parsed from JSON) an operation of the client API, with the
- * fields of the right types? */
-export function isClientOp(x: unknown): x is ClientOp {
-  if (typeof x !== 'object' || x === null) return false;
-  const o = x as Record<string, unknown>;
-  switch (o['op']) {
-    case 'mkdir':
-      return typeof o['path'] === 'string' && (o['parents'] === undefined || typeof o['parents'] === 'boolean');
-    case 'rmdir':
-      return typeof o['path'] === 'string' && (o['recursive'] === undefined || typeof o['recursive'] === 'boolean');
-    case 'create':
-    case 'rm':
-    case 'ls':
-    case 'stat':
-      return typeof o['path'] === 'string';
-    case 'rename':
-      return typeof o['from'] === 'string' && typeof o['to'] === 'string';
-    default:
-      return false;
   }
 }
 

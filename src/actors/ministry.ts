@@ -215,9 +215,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     reply(msg);
   };
   /** The request's operation (read from the request by requestOp when it arrived), or null
-   * once the request has been answered: it depends on a static ministry this member has not
-   * seen formed yet. */
-  const parseOp = (req: FsRequest, op: ClientOp, reply: Reply): ClientOp | null => {
+   * once the request has been answered (EAGAIN): it depends on a static ministry this member
+   * has not seen formed yet. */
+  const formedOp = (req: FsRequest, op: ClientOp, reply: Reply): ClientOp | null => {
     const pending = forming(op);
     if (pending) {
       fail(reply, 'EAGAIN', `the ministry of ${pending} is being formed (this member has not caught up with it yet): retry`, req.path);
@@ -272,7 +272,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   };
 
   const serveRead = (req: FsRequest, clientOp: ClientOp, reply: Reply): void => {
-    const op = parseOp(req, clientOp, reply);
+    const op = formedOp(req, clientOp, reply);
     if (op && !redirectedAway(reply, op.op === 'rename' ? op.from : op.path)) answer(reply, ns.read(op, args.clusterState()), raft.applied);
   };
 
@@ -365,7 +365,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       answer(reply, saved, raft.applied);
       return;
     }
-    const op = parseOp(req, clientOp, reply);
+    const op = formedOp(req, clientOp, reply);
     if (!op) return;
     // A rename's source here, its target elsewhere: EXDEV below (refused, not redirected).
     if (redirectedAway(reply, op.op === 'rename' ? op.from : op.path)) return;
