@@ -34,6 +34,17 @@ describe('MessageRegistry', () => {
     expect(() => registry.decode(bytes.subarray(0, 6))).toThrow(DecodeError);
   });
 
+  it('decodes short strings (made in JavaScript when ASCII) as long ones: every length, ASCII or not', () => {
+    const samples = ['', 'a', 'f0', 'dir', 'file', 'write', 'm12345', '/a/b/cd', '12345678', '123456789', 'é', 'aé', 'abcdefé', 'abcdefgé', '😀', 'a\u0000b', '\u007f'];
+    for (const name of samples) {
+      const bytes = registry.toBytes({ to: 'c#/x', from: '', kind: EnvelopeKind.Reply, corr: 1, msg: { type: 'govfs.fs.FsReply', ok: true, ls: { entries: [{ name, kind: 'file' }, { name: `${name}x`, kind: 'dir' }] }, ministry: name } });
+      const env = registry.decode(bytes);
+      bytes.fill(0x41); // the strings do not alias the buffer
+      expect(env.msg['ministry'], JSON.stringify(name)).toBe(name);
+      expect((env.msg['ls'] as { entries: unknown[] }).entries).toEqual([{ name, kind: 'file' }, { name: `${name}x`, kind: 'dir' }]);
+    }
+  });
+
   it('decodes in place from a range of a larger buffer (as from ring memory), and only from that range', () => {
     const bytes = registry.toBytes({ to: 't1#/é', from: 'x', kind: EnvelopeKind.Ask, corr: 9, msg: { type: 'govfs.fs.FsRequest', clientId: 'c😀', seq: 2 ** 40, ls: { path: '/ü' }, path: '/ü' } });
     const shared = new Uint8Array(new SharedArrayBuffer(bytes.length + 20));
