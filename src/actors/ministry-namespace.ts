@@ -14,8 +14,8 @@ import { WriteLeaseState, type LeaseEntry } from './leases.js';
 
 export type ClientOp = WireOp;
 
-/** What applying an entry gave: for a client's change, and for a read, `value` is its
- * typed reply result (ClientOutcome); for a lease entry `{ token }`. */
+/** What applying an entry gave: for a client's change the namespace's result (OpOk; see
+ * MinistryNamespace.clientOutcome), for a lease entry `{ token }`. */
 export type Outcome = { ok: true; value: unknown } | { ok: false; error: FsErrorData };
 
 /** The answer to a client's operation: FsReply's result, or its error. */
@@ -168,8 +168,14 @@ export class MinistryNamespace {
         else seen.seqs.set(o.seq, true);
       }
     }
-    // Only a client's change has a result for a client.
-    return r.ok && o.op !== 'client' ? { ok: true, value: r } : outcome(r);
+    // The namespace's own result: the minister makes a client's answer of it (clientOutcome),
+    // the clerks, which answer no change, make nothing.
+    return r.ok ? { ok: true, value: r } : { ok: false, error: r.error };
+  }
+
+  /** The answer to a client's change, from what applying its entry gave (applyEntry). */
+  static clientOutcome(o: Outcome): ClientOutcome {
+    return o.ok ? { ok: true, value: changeResult(o.value as OpOk) } : o;
   }
 
   /** The saved answer of a client's change `seq`, if it already applied. */

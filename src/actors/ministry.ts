@@ -15,7 +15,7 @@ import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Entry } from '../raft/types.js';
-import { MinistryNamespace, type AppliedChanges, type ClientOp, type ClientOutcome } from './ministry-namespace.js';
+import { MinistryNamespace, type AppliedChanges, type ClientOp, type ClientOutcome, type Outcome } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { FsError } from '../fs/errors.js';
 import { LeaseService } from './lease-service.js';
@@ -433,7 +433,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         fail(reply, 'EAGAIN', `change lost to a new minister (${outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: redirect(record) });
         return;
       }
-      answer(reply, outcome.result as ClientOutcome, ticket.index, ticket.term);
+      answer(reply, MinistryNamespace.clientOutcome(outcome.result as Outcome), ticket.index, ticket.term);
     });
   };
 

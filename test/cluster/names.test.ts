@@ -29,7 +29,8 @@ describe('names refused by the server', () => {
           }, { timeoutMs: 5_000 }),
         )) as Reply;
       // The same request with a plain name succeeds: the refusals below are about the names.
-      expect(await create('/d/plain')).toMatchObject({ ok: true });
+      // (Its answer is FsReply's typed result: the create's, with the new file's attributes.)
+      expect(await create('/d/plain')).toMatchObject({ ok: true, result: 'create', create: { created: true, stat: { kind: 'file', size: 0 } } });
       for (const bad of ['/d/a\x1b[31mb', '/d/two\nlines', '/d/bell\x07', '/d/del\x7f', '/d/c1\u0085', '/d/\u009b2J']) {
         const r = await create(bad);
         expect(r, JSON.stringify(bad)).toMatchObject({ ok: false, error: { code: 'EINVAL' } });
