@@ -152,10 +152,10 @@ export class GovClient {
   // Reads are not `async` functions: each async layer around the request added a promise and
   // a resolve job per call (the client thread of the ls benchmark makes 100,000 a second).
   ls(path: string, opts: ReadOptions = {}): Promise<DirEntry[]> {
-    return this.read({ op: 'ls', ls: { path } }, path, opts).then(lsEntries);
+    return this.read({ op: 'ls', ls: { path } }, path, opts, lsEntries);
   }
   stat(path: string, opts: ReadOptions = {}): Promise<Stat> {
-    return this.read({ op: 'stat', stat: { path } }, path, opts).then(statOf);
+    return this.read({ op: 'stat', stat: { path } }, path, opts, statOf);
   }
 
   private readonly handles = new Map<string, LeaseHandle>();
@@ -360,13 +360,13 @@ export class GovClient {
   }
 
   /** A bad path rejects (as from an async function), it does not throw. */
-  private read(op: Extract<FsOp, { op: 'ls' | 'stat' }>, path: string, opts: ReadOptions): Promise<FsResult | undefined> {
+  private read<T>(op: Extract<FsOp, { op: 'ls' | 'stat' }>, path: string, opts: ReadOptions, pick: (r: FsResult | undefined) => T): Promise<T> {
     try {
       checkPath(path);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.attempts(op, path, 0, opts.linearizable ?? false);
+    return this.attempts(op, path, 0, opts.linearizable ?? false, undefined, pick);
   }
 
   private learn(ministries: MinistryInfo[] | undefined): void {
@@ -440,13 +440,15 @@ export class GovClient {
     }
   }
 
-  private async attempts(
+  /** `pick` takes what the caller wants from the result (no promise more per read for it). */
+  private async attempts<T = FsResult | undefined>(
     op: FsOp,
     path: string,
     seq: number,
     linearizable: boolean,
     lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
-  ): Promise<FsResult | undefined> {
+    pick?: (r: FsResult | undefined) => T,
+  ): Promise<T> {
     const mutation = seq > 0;
     const deadline = this.transport.now() + this.deadlineMs;
     let lastError: FsError | null = null;
@@ -488,7 +490,8 @@ export class GovClient {
       this.learn(reply.redirect);
       if (reply.ok) {
         if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
-        return reply.result === undefined ? undefined : reply;
+        const result = reply.result === undefined ? undefined : reply;
+        return pick ? pick(result) : (result as T);
       }
       const err = reply.error;
       if (!err || !err.code) {
