@@ -12,6 +12,8 @@ import { MinistryNamespace } from './ministry-namespace.js';
 import type { RaftShell } from '../raft/shell.js';
 import type { LeaseSettings, WriteLeaseState } from './leases.js';
 import { LeaseCore, type LeaseApplyResult, type LeaseEffect, type LeaseFacts, type LeaseOp, type LeaseReply } from './lease-core.js';
+import type { LeaseValue } from './lease-types.js';
+import type { FsResult } from '../fs/requests.js';
 
 export type { LeaseOp } from './lease-core.js';
 
@@ -22,45 +24,23 @@ type Effect = LeaseEffect<Reply, RevokeDone>;
 interface Request {
   clientId: string;
   ticketTo: string;
-  opJson: string;
   path: string;
 }
 
-/** Is `x` (a client's request, parsed from JSON) a lease operation with fields of the right
- * types? Ranges and deadlines are checked for sense by the core, with their own messages. */
-export function isLeaseOp(x: unknown): x is LeaseOp {
-  if (typeof x !== 'object' || x === null) return false;
-  const o = x as Record<string, unknown>;
-  const mode = o['mode'] === 'read' || o['mode'] === 'write';
-  const opt = (v: unknown, type: 'number' | 'boolean' | 'string') => v === undefined || typeof v === type;
-  switch (o['op']) {
-    case 'lease-open':
-      return typeof o['path'] === 'string' && mode && opt(o['start'], 'number') && (o['end'] === null || opt(o['end'], 'number')) && opt(o['wait'], 'boolean') && opt(o['deadlineMs'], 'number') && opt(o['reqId'], 'string');
-    case 'lease-renew':
-    case 'lease-release':
-      return typeof o['id'] === 'string' && mode;
-    default:
-      return false;
+/** FsReply's result for what the core answered: an open's grant (it has an id), a renewal's
+ * `{ ttlMs }`, a release's `{}` (LeaseValue). */
+function leaseResult(v: LeaseValue): FsResult {
+  if ('id' in v) {
+    const g = v;
+    return { result: 'leaseOpen', leaseOpen: { id: g.id, path: g.path, mode: g.mode, start: g.start, end: g.end ?? Infinity, token: g.token, ttlMs: g.ttlMs, grantedBy: g.grantedBy, heldMs: g.heldMs, driftRate: g.driftRate } };
   }
-}
-
-/** The request's lease operation (inside FsRequest.op_json), or why it is malformed. */
-export function parseLeaseOp(opJson: string): { ok: true; op: LeaseOp } | { ok: false; message: string } {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(opJson);
-  } catch {
-    return { ok: false, message: 'malformed lease request: not JSON' };
-  }
-  if (!isLeaseOp(parsed)) {
-    return { ok: false, message: `malformed lease request ${opJson.slice(0, 80)}: want lease-open (string path, mode read or write, numeric range), lease-renew or lease-release (string id, mode)` };
-  }
-  return { ok: true, op: parsed };
+  if ('ttlMs' in v) return { result: 'leaseRenew', leaseRenew: { ttlMs: v.ttlMs } };
+  return { result: 'leaseRelease', leaseRelease: {} };
 }
 
 /** The client's reply (FsReply) for what the core answered; `redirect` carries the ministry. */
 function fsReply(r: LeaseReply, record: MinistryRecord): Message {
-  if (r.ok) return { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(r.value), ministry: record.id };
+  if (r.ok) return { type: 'govfs.fs.FsReply', ok: true, ministry: record.id, ...leaseResult(r.value) };
   return {
     type: 'govfs.fs.FsReply',
     ok: false,
@@ -136,14 +116,9 @@ export class LeaseService {
   }
 
   /** A client's lease request (the ministry routes them here). */
-  request(ctx: Context, req: Request, reply: Reply): void {
-    const parsed = parseLeaseOp(req.opJson);
-    if (!parsed.ok) {
-      reply(fsReply({ ok: false, error: { code: 'EINVAL', message: parsed.message, path: req.path }, redirect: false }, this.d.record()));
-      return;
-    }
+  request(ctx: Context, req: Request, op: LeaseOp, reply: Reply): void {
     const from = { clientId: req.clientId, notify: req.ticketTo, path: req.path };
-    this.run(ctx, this.core.request(ctx.clock.now(), this.facts, from, parsed.op, reply));
+    this.run(ctx, this.core.request(ctx.clock.now(), this.facts, from, op, reply));
   }
 
   /** The minister's RevokeReads: fence the range until the grant at `index` applies here,

@@ -33,7 +33,7 @@ import { FsError, type FsErrorCode, type FsErrorData } from '../fs/errors.js';
 import type { ClientOp, MinistryInfo } from '../fs/requests.js';
 import type { ApplyOutcome } from '../raft/shell.js';
 import type { Appointment, ProposeResult } from '../raft/types.js';
-import { MinistryNamespace, type Outcome } from './ministry-namespace.js';
+import { MinistryNamespace, type ClientOutcome, type Outcome } from './ministry-namespace.js';
 
 /** Reads wait at most this long for the member to apply the client's last seen index; asks
  * of the node's cluster log wait as long. */
@@ -76,12 +76,13 @@ export interface MinistryRequest {
   mutation: boolean;
 }
 
-/** The request's operation as the shell decoded it, or why it is not one (EINVAL). */
-export type RequestOp = { ok: true; op: ClientOp } | { ok: false; message: string };
+/** The request's operation as the shell read it (request-op.ts), or why it is not one (EINVAL,
+ * or ENAMETOOLONG for a path longer than any path can be). */
+export type RequestOp = { ok: true; op: ClientOp } | { ok: false; message: string; code?: FsErrorCode };
 
 /** An answer to a client, before the shell puts it on the wire. */
 export type MinistryAnswer =
-  | { kind: 'result'; result: Outcome; index: number; term?: number }
+  | { kind: 'result'; result: ClientOutcome; index: number; term?: number }
   | { kind: 'error'; error: FsErrorData; redirect?: MinistryInfo[]; index?: number; term?: number }
   | { kind: 'redirect'; redirect: MinistryInfo[] };
 
@@ -314,7 +315,7 @@ export class MinistryCore<R> {
         if (!a.outcome.ok) {
           return this.fail(reply, 'EAGAIN', `change lost to a new minister (${a.outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: [ministryInfo(this.record)] });
         }
-        this.answer(reply, a.outcome.result as Outcome, ticket.index, ticket.term);
+        this.answer(reply, MinistryNamespace.clientOutcome(a.outcome.result as Outcome), ticket.index, ticket.term);
       });
       this.out.push({ kind: 'when-applied', id: applied, index: ticket.index, term: ticket.term });
     });
@@ -503,7 +504,7 @@ export class MinistryCore<R> {
    * depends on a static ministry this member has not seen formed yet. */
   private opOf(req: MinistryRequest, op: RequestOp, reply: R): ClientOp | null {
     if (!op.ok) {
-      this.fail(reply, 'EINVAL', op.message, req.path);
+      this.fail(reply, op.code ?? 'EINVAL', op.message, req.path);
       return null;
     }
     const pending = this.forming(op.op);
@@ -539,7 +540,7 @@ export class MinistryCore<R> {
   }
 
   /** An operation's result, as of log position `index` (of `term`, for a change). */
-  private answer(reply: R, result: Outcome, index: number, term?: number): void {
+  private answer(reply: R, result: ClientOutcome, index: number, term?: number): void {
     const answer: MinistryAnswer = term === undefined ? { kind: 'result', result, index } : { kind: 'result', result, index, term };
     this.out.push({ kind: 'reply', to: reply, answer });
   }

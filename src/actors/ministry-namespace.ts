@@ -2,10 +2,10 @@
 // clients' completion records, as the group log's state machine. Log entries are protobuf
 // (ministry-entry.ts); results go back to the proposing client.
 
-import type { ClientOp as WireOp } from '../fs/requests.js';
+import type { ClientOp as WireOp, DirEntry, FsResult, StatResult } from '../fs/requests.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
-import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpResult } from '../fs/namespace.js';
+import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpOk, type OpResult, type Stat } from '../fs/namespace.js';
 import { decodeMinistryEntry, encodeMinistryEntry } from './ministry-entry.js';
 import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
@@ -14,8 +14,12 @@ import { WriteLeaseState, type LeaseEntry } from './leases.js';
 
 export type ClientOp = WireOp;
 
-/** `json`, when given, is `value` already serialized (a cached listing). */
-export type Outcome = { ok: true; value: unknown; json?: string } | { ok: false; error: FsErrorData };
+/** What applying an entry gave: for a client's change the namespace's result (OpOk; see
+ * MinistryNamespace.clientOutcome), for a lease entry `{ token }`. */
+export type Outcome = { ok: true; value: unknown } | { ok: false; error: FsErrorData };
+
+/** The answer to a client's operation: FsReply's result, or its error. */
+export type ClientOutcome = { ok: true; value: FsResult | null } | { ok: false; error: FsErrorData };
 
 /** The last changes a replica applied, with their log index: client changes (the decoded
  * entry, `{ op: 'client', body }`) and lease entries. Tests check them against the subtree map
@@ -42,7 +46,7 @@ export class AppliedChanges {
   }
 }
 
-/** Listings kept serialized, per replica: at most this many directories and bytes. */
+/** Listings kept, per replica: at most this many directories and (about) bytes of names. */
 const LISTINGS_KEPT = 1_024;
 const LISTING_BYTES_KEPT = 8 << 20;
 
@@ -50,14 +54,37 @@ interface CachedListing {
   version: number;
   /** The cluster log index the mounts were read at. */
   clusterApplied: number;
-  value: unknown;
-  json: string;
+  /** The reply's result, frozen: replies to clients on this thread share it. */
+  result: FsResult;
+  /** About its size on the wire. */
+  bytes: number;
 }
 
-function outcome(r: OpResult): Outcome {
-  if (!r.ok) return { ok: false, error: r.error };
-  const { ok: _ok, ...value } = r;
-  return { ok: true, value };
+function outcome(r: OpResult): ClientOutcome {
+  return r.ok ? { ok: true, value: changeResult(r) } : { ok: false, error: r.error };
+}
+
+/** A client's change as FsReply's result; null for a change no client sends (setSize). */
+function changeResult(r: OpOk): FsResult | null {
+  switch (r.op) {
+    case 'mkdir':
+      return { result: 'mkdir', mkdir: { version: r.version, created: r.created } };
+    case 'create':
+      return { result: 'create', create: { version: r.version, created: r.created, stat: statResult(r.stat) } };
+    case 'rm':
+      return { result: 'rm', rm: { version: r.version } };
+    case 'rmdir':
+      return { result: 'rmdir', rmdir: { version: r.version, removed: r.removed } };
+    case 'rename':
+      return { result: 'rename', rename: { version: r.version, replaced: r.replaced } };
+    default:
+      return null;
+  }
+}
+
+/** What a client sees of a stat: not the inode number or birth time. */
+function statResult(st: Stat): StatResult {
+  return { kind: st.kind, size: st.size, ctime: st.ctime, mtime: st.mtime, version: st.version };
 }
 
 export class MinistryNamespace {
@@ -69,8 +96,8 @@ export class MinistryNamespace {
    * applied twice (counted; tests require 0). Kept apart from the namespace's own table. */
   private readonly appliedNew = new Map<string, { acked: number; seqs: IntTable<true> }>();
   duplicateApplies = 0;
-  /** Serialized listings by path, for clerks answering the same `ls` again and again (the
-   * thesis's workload): sorting, merging the mounts and JSON cost more than the rest of a read.
+  /** Listings by path, as reply results, for clerks answering the same `ls` again and again
+   * (the thesis's workload): sorting and merging the mounts cost more than the rest of a read.
    * Valid while the directory's version and the cluster log's applied index are unchanged. */
   private readonly listings = new Map<string, CachedListing>();
   private listingBytes = 0;
@@ -80,7 +107,7 @@ export class MinistryNamespace {
     this.ns = new Namespace(root);
   }
 
-  /** The log entry for a client's change (`op` checked by isClientOp, as the minister does
+  /** The log entry for a client's change (`op` checked by requestOp, as the minister does
    * when it reads the request): the minister stamps it with its clock. Protobuf
    * (ministry-entry.ts; its numbers are doubles, so a sequence number apply refuses is
    * refused the same way as from JSON). Throws FsError EINVAL when `op` is not a change. */
@@ -137,37 +164,46 @@ export class MinistryNamespace {
         else seen.seqs.set(o.seq, true);
       }
     }
-    return outcome(r);
+    // The namespace's own result: the minister makes a client's answer of it (clientOutcome),
+    // the clerks, which answer no change, make nothing.
+    return r.ok ? { ok: true, value: r } : { ok: false, error: r.error };
+  }
+
+  /** The answer to a client's change, from what applying its entry gave (applyEntry). */
+  static clientOutcome(o: Outcome): ClientOutcome {
+    return o.ok ? { ok: true, value: changeResult(o.value as OpOk) } : o;
   }
 
   /** The saved answer of a client's change `seq`, if it already applied. */
-  completed(clientId: string, seq: number): Outcome | undefined {
+  completed(clientId: string, seq: number): ClientOutcome | undefined {
     const r = this.ns.savedResult(clientId, seq);
     return r === undefined ? undefined : outcome(r);
   }
 
   /** `ls` and `stat`. A directory that is the root of another ministry's subtree shows in its
    * parent's listing as a directory. */
-  read(op: ClientOp, cluster: ClusterState): Outcome {
+  read(op: ClientOp, cluster: ClusterState): ClientOutcome {
     try {
       if (op.op === 'ls') {
         const version = this.ns.listingVersion(op.path);
         const hit = this.listings.get(op.path);
-        if (hit !== undefined && hit.version === version && hit.clusterApplied === cluster.applied) return { ok: true, value: hit.value, json: hit.json };
+        if (hit !== undefined && hit.version === version && hit.clusterApplied === cluster.applied) return { ok: true, value: hit.result };
         const entries = this.ns.ls(op.path);
         const roots = [...cluster.ministries.values()]
           .map((m) => m.subtree)
           .filter((s) => s !== op.path && isWithin(s, op.path) && s.slice(op.path === '/' ? 1 : op.path.length + 1).indexOf('/') < 0)
           .map((s) => s.slice(s.lastIndexOf('/') + 1));
-        const value = mergeListing(entries, roots);
-        const json = JSON.stringify(value);
-        this.keepListing(op.path, { version, clusterApplied: cluster.applied, value, json });
-        return { ok: true, value, json };
+        const listing: DirEntry[] = mergeListing(entries, roots);
+        let bytes = 8;
+        for (const e of listing) {
+          bytes += 16 + e.name.length;
+          Object.freeze(e);
+        }
+        const result: FsResult = Object.freeze({ result: 'ls', ls: Object.freeze({ entries: Object.freeze(listing) as DirEntry[] }) });
+        this.keepListing(op.path, { version, clusterApplied: cluster.applied, result, bytes });
+        return { ok: true, value: result };
       }
-      if (op.op === 'stat') {
-        const { ino: _ino, btime: _btime, ...st } = this.ns.stat(op.path);
-        return { ok: true, value: st };
-      }
+      if (op.op === 'stat') return { ok: true, value: { result: 'stat', stat: statResult(this.ns.stat(op.path)) } };
       return { ok: false, error: { code: 'EINVAL', message: `${op.op} is not a read` } };
     } catch (e) {
       if (e instanceof FsError) return { ok: false, error: e.toJSON() };
@@ -179,16 +215,16 @@ export class MinistryNamespace {
     const old = this.listings.get(path);
     if (old !== undefined) {
       this.listings.delete(path);
-      this.listingBytes -= old.json.length;
+      this.listingBytes -= old.bytes;
     }
-    if (l.json.length > LISTING_BYTES_KEPT / 8) return;
+    if (l.bytes > LISTING_BYTES_KEPT / 8) return;
     this.listings.set(path, l);
-    this.listingBytes += l.json.length;
+    this.listingBytes += l.bytes;
     // Oldest first (a Map iterates in insertion order).
     for (const [p, x] of this.listings) {
       if (this.listings.size <= LISTINGS_KEPT && this.listingBytes <= LISTING_BYTES_KEPT) break;
       this.listings.delete(p);
-      this.listingBytes -= x.json.length;
+      this.listingBytes -= x.bytes;
     }
   }
 
@@ -231,28 +267,6 @@ export class MinistryNamespace {
     this.listings.clear();
     this.listingBytes = 0;
     this.leases = WriteLeaseState.fromBytes(data.subarray(4 + n), now);
-  }
-}
-
-/** Is `x` (a client's request, parsed from JSON) an operation of the client API, with the
- * fields of the right types? */
-export function isClientOp(x: unknown): x is ClientOp {
-  if (typeof x !== 'object' || x === null) return false;
-  const o = x as Record<string, unknown>;
-  switch (o['op']) {
-    case 'mkdir':
-      return typeof o['path'] === 'string' && (o['parents'] === undefined || typeof o['parents'] === 'boolean');
-    case 'rmdir':
-      return typeof o['path'] === 'string' && (o['recursive'] === undefined || typeof o['recursive'] === 'boolean');
-    case 'create':
-    case 'rm':
-    case 'ls':
-    case 'stat':
-      return typeof o['path'] === 'string';
-    case 'rename':
-      return typeof o['from'] === 'string' && typeof o['to'] === 'string';
-    default:
-      return false;
   }
 }
 

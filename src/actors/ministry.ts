@@ -13,11 +13,13 @@ import type { ClusterState, MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Entry } from '../raft/types.js';
-import { MinistryNamespace, isClientOp, type AppliedChanges } from './ministry-namespace.js';
+import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { FsReplyMessage, FsRequestMessage } from '../fs/requests.js';
+import { FsError } from '../fs/errors.js';
+import { isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 import {
   CLIENT_TTL_MS,
@@ -80,21 +82,6 @@ export interface MinistryInspection {
   entries: () => readonly Entry[];
 }
 
-/** The request's operation, decoded; null for a lease request (the lease service decodes it). */
-export function requestOp(req: FsRequestMessage): RequestOp | null {
-  if (req.opJson.startsWith('{"op":"lease-')) return null;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(req.opJson);
-  } catch {
-    return { ok: false, message: 'malformed request: the operation is not JSON' };
-  }
-  if (!isClientOp(parsed)) {
-    return { ok: false, message: `malformed request: ${req.opJson.slice(0, 80)} is not an operation of this API (mkdir, create, rm, rmdir, rename, ls, stat with string paths)` };
-  }
-  return { ok: true, op: parsed };
-}
-
 /** The reply message for an answer of ministry `ministry`. Fields set one by one, no object
  * spread: this runs for every read and change answered. */
 export function fsReply(ministry: string, a: MinistryAnswer): FsReplyMessage & { type: 'govfs.fs.FsReply' } {
@@ -103,8 +90,15 @@ export function fsReply(ministry: string, a: MinistryAnswer): FsReplyMessage & {
     a.kind === 'error'
       ? { type: 'govfs.fs.FsReply', ok: false, error: a.error, ministry }
       : a.result.ok
-        ? { type: 'govfs.fs.FsReply', ok: true, resultJson: a.result.json ?? JSON.stringify(a.result.value), ministry }
+        ? { type: 'govfs.fs.FsReply', ok: true, ministry }
         : { type: 'govfs.fs.FsReply', ok: false, error: a.result.error, ministry };
+  // FsReply's `oneof result`: the case, and the field of that name.
+  if (a.kind === 'result' && a.result.ok && a.result.value !== null) {
+    const value = a.result.value;
+    const m = msg as unknown as Record<string, unknown>;
+    m['result'] = value.result;
+    m[value.result] = (value as unknown as Record<string, unknown>)[value.result];
+  }
   if (a.index !== undefined) msg.index = a.index;
   if (a.term !== undefined) msg.term = a.term;
   if (a.kind === 'error' && a.redirect !== undefined) msg.redirect = a.redirect;
@@ -187,9 +181,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const req = msg as FsRequestMessage;
           sessions.touch(ctx, req.clientId);
           const reply = ctx.deferReply();
-          const op = requestOp(req);
-          if (op === null) leases.request(ctx, req, reply);
-          else step(ctx, { kind: 'request', req, op, reply });
+          const op = readOp(req);
+          if (op instanceof FsError) step(ctx, { kind: 'request', req, op: { ok: false, message: op.message, code: op.code }, reply });
+          else if (isLeaseOp(op)) leases.request(ctx, req, op, reply);
+          else step(ctx, { kind: 'request', req, op: { ok: true, op }, reply });
           return;
         }
         case 'ministry.continue':

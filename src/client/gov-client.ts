@@ -11,9 +11,11 @@ import type { LeaseMode } from '../fs/ranges.js';
 import { FsError } from '../fs/errors.js';
 import { checkPath } from '../fs/path.js';
 import { SubtreeMap } from '../fs/subtree-map.js';
-import type { ClientOp, FsReplyMessage, FsRequestMessage, MinistryInfo, TicketInfo } from '../fs/requests.js';
+import type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, StatResult, TicketInfo } from '../fs/requests.js';
 
-export type { ClientOp, FsReplyMessage, FsRequestMessage, MinistryInfo, TicketInfo };
+export type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, MinistryInfo, TicketInfo };
+/** What `stat` tells of a file or directory. */
+export type Stat = StatResult;
 
 export interface ClientTransport {
   /** Ask node `node`; rejects (with an error whose `code` is ETIMEDOUT, ENOENT, ...) when no
@@ -35,19 +37,6 @@ export interface GovClientOptions {
   requestTimeoutMs?: number;
   /** Give up after this long (default 30,000 ms): the last error, or ETIMEDOUT. */
   deadlineMs?: number;
-}
-
-export type EntryKind = 'file' | 'dir';
-export interface DirEntry {
-  name: string;
-  kind: EntryKind;
-}
-export interface Stat {
-  kind: EntryKind;
-  size: number;
-  ctime: number;
-  mtime: number;
-  version: number;
 }
 
 export interface ReadOptions {
@@ -145,28 +134,28 @@ export class GovClient {
   }
 
   async mkdir(path: string, opts: { parents?: boolean } = {}): Promise<void> {
-    return this.change({ op: 'mkdir', path: checkPath(path), parents: opts.parents ?? false }, path).then(() => undefined);
+    return this.change({ op: 'mkdir', mkdir: { path: checkPath(path), parents: opts.parents ?? false } }, path).then(() => undefined);
   }
   async create(path: string): Promise<void> {
-    return this.change({ op: 'create', path: checkPath(path) }, path).then(() => undefined);
+    return this.change({ op: 'create', create: { path: checkPath(path) } }, path).then(() => undefined);
   }
   async rm(path: string): Promise<void> {
-    return this.change({ op: 'rm', path: checkPath(path) }, path).then(() => undefined);
+    return this.change({ op: 'rm', rm: { path: checkPath(path) } }, path).then(() => undefined);
   }
   async rmdir(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
-    return this.change({ op: 'rmdir', path: checkPath(path), recursive: opts.recursive ?? false }, path).then(() => undefined);
+    return this.change({ op: 'rmdir', rmdir: { path: checkPath(path), recursive: opts.recursive ?? false } }, path).then(() => undefined);
   }
   async rename(from: string, to: string): Promise<void> {
     checkPath(to);
-    return this.change({ op: 'rename', from: checkPath(from), to }, from).then(() => undefined);
+    return this.change({ op: 'rename', rename: { from: checkPath(from), to } }, from).then(() => undefined);
   }
   // Reads are not `async` functions: each async layer around the request added a promise and
   // a resolve job per call (the client thread of the ls benchmark makes 100,000 a second).
   ls(path: string, opts: ReadOptions = {}): Promise<DirEntry[]> {
-    return this.read('ls', path, opts) as Promise<DirEntry[]>;
+    return this.read({ op: 'ls', ls: { path } }, path, opts, lsEntries);
   }
   stat(path: string, opts: ReadOptions = {}): Promise<Stat> {
-    return this.read('stat', path, opts) as Promise<Stat>;
+    return this.read({ op: 'stat', stat: { path } }, path, opts, statOf);
   }
 
   private readonly handles = new Map<string, LeaseHandle>();
@@ -186,20 +175,22 @@ export class GovClient {
     // The same request id on every retry: the grantor answers a retry with what the first
     // attempt queued or got, instead of queueing (and later holding) a second lease.
     const reqId = `o${++this.openSeq}`;
-    const op = { op: 'lease-open', path, mode: opts.mode, start, end: end === Infinity ? null : end, wait: opts.wait ?? true, deadlineMs: opts.deadlineMs ?? 0, reqId };
+    const op: FsOp = { op: 'leaseOpen', leaseOpen: { path, mode: opts.mode, start, end, wait: opts.wait ?? true, deadlineMs: opts.deadlineMs ?? 0, reqId } };
     const sentAt = { t: 0 };
-    const grant = (await this.send(op as unknown as ClientOp, path, false, false, {
+    const result = await this.send(op, path, false, false, {
       toMinister: opts.mode === 'write',
       // The grantor may hold the request while a conflicting lease goes; a dead one is left
       // after a few seconds for another member.
       attemptTimeoutMs: Math.max(this.requestTimeoutMs, Math.min(opts.deadlineMs || Infinity, 5_000) + 500),
       sentAt,
-    })) as { id: string; mode: LeaseMode; start: number; end: number | null; token: number; ttlMs: number; grantedBy: string; heldMs?: number; driftRate?: number };
+    });
+    if (result?.result !== 'leaseOpen') throw new FsError('EINVAL', `open ${path}: the server answered without a lease (${result?.result ?? 'no result'})`, path);
+    const grant = result.leaseOpen;
     // Count from the send time plus the time the grantor held the request, less what the two
     // clocks may have drifted apart meanwhile.
-    const held = Math.max(0, grant.heldMs ?? 0) * (1 - Math.min(1, Math.max(0, grant.driftRate ?? 1)));
+    const held = Math.max(0, grant.heldMs) * (1 - Math.min(1, Math.max(0, grant.driftRate)));
     const handle = new LeaseHandle(
-      { id: grant.id, path, mode: grant.mode, range: [grant.start, grant.end ?? Infinity], token: grant.token, expiresAt: sentAt.t + held + grant.ttlMs, grantedBy: grant.grantedBy },
+      { id: grant.id, path, mode: grant.mode, range: [grant.start, grant.end], token: grant.token, expiresAt: sentAt.t + held + grant.ttlMs, grantedBy: grant.grantedBy },
       this,
     );
     this.handles.set(grant.id, handle);
@@ -224,7 +215,7 @@ export class GovClient {
     try {
       const r = (await this.transport.ask(
         this.leaseNode(h),
-        this.leaseRequest({ op: 'lease-renew', id: h.lease.id, mode: h.lease.mode }, h.lease.path),
+        this.leaseRequest({ op: 'leaseRenew', leaseRenew: { id: h.lease.id, mode: h.lease.mode } }, h.lease.path),
         ttlMs / 3,
       )) as FsReplyMessage;
       if (r.ok && !h.signal.aborted) {
@@ -273,7 +264,7 @@ export class GovClient {
 
   private async releaseAt(node: string, id: string, mode: LeaseMode, path: string): Promise<void> {
     try {
-      await this.transport.ask(node, this.leaseRequest({ op: 'lease-release', id, mode }, path), this.requestTimeoutMs);
+      await this.transport.ask(node, this.leaseRequest({ op: 'leaseRelease', leaseRelease: { id, mode } }, path), this.requestTimeoutMs);
     } catch {
       // expires on its own
     }
@@ -284,8 +275,8 @@ export class GovClient {
     h.end(why);
   }
 
-  private leaseRequest(op: object, path: string): FsRequestMessage {
-    return { type: 'govfs.fs.FsRequest', clientId: this.clientId, seq: 0, opJson: JSON.stringify(op), path, lastSeen: 0, linearizable: false, ticketTo: this.transport.ticketAddress, mutation: false, acked: this.acked };
+  private leaseRequest(op: Extract<FsOp, { op: 'leaseOpen' | 'leaseRenew' | 'leaseRelease' }>, path: string): FsRequestMessage {
+    return { type: 'govfs.fs.FsRequest', clientId: this.clientId, seq: 0, path, lastSeen: 0, linearizable: false, ticketTo: this.transport.ticketAddress, mutation: false, acked: this.acked, ...op };
   }
 
   /** @internal */
@@ -356,7 +347,7 @@ export class GovClient {
     for (const [, info] of this.map.entries()) yield info;
   }
 
-  private change(op: ClientOp, path: string): Promise<unknown> {
+  private change(op: FsOp, path: string): Promise<FsResult | undefined> {
     return this.send(op, path, true, false);
   }
 
@@ -369,13 +360,13 @@ export class GovClient {
   }
 
   /** A bad path rejects (as from an async function), it does not throw. */
-  private read(op: 'ls' | 'stat', path: string, opts: ReadOptions): Promise<unknown> {
+  private read<T>(op: Extract<FsOp, { op: 'ls' | 'stat' }>, path: string, opts: ReadOptions, pick: (r: FsResult | undefined) => T): Promise<T> {
     try {
       checkPath(path);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.attempts({ op, path }, path, 0, opts.linearizable ?? false);
+    return this.attempts(op, path, 0, opts.linearizable ?? false, undefined, pick);
   }
 
   private learn(ministries: MinistryInfo[] | undefined): void {
@@ -432,12 +423,12 @@ export class GovClient {
   }
 
   private async send(
-    op: ClientOp,
+    op: FsOp,
     path: string,
     mutation: boolean,
     linearizable: boolean,
     lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
-  ): Promise<unknown> {
+  ): Promise<FsResult | undefined> {
     if (!mutation) return this.attempts(op, path, 0, linearizable, lease);
     const seq = ++this.seq;
     this.inflight.add(seq);
@@ -449,13 +440,15 @@ export class GovClient {
     }
   }
 
-  private async attempts(
-    op: ClientOp,
+  /** `pick` takes what the caller wants from the result (no promise more per read for it). */
+  private async attempts<T = FsResult | undefined>(
+    op: FsOp,
     path: string,
     seq: number,
     linearizable: boolean,
     lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
-  ): Promise<unknown> {
+    pick?: (r: FsResult | undefined) => T,
+  ): Promise<T> {
     const mutation = seq > 0;
     const deadline = this.transport.now() + this.deadlineMs;
     let lastError: FsError | null = null;
@@ -464,18 +457,20 @@ export class GovClient {
         throw lastError ?? new FsError('ETIMEDOUT', `${op.op} ${path}: no answer within ${this.deadlineMs} ms (is the cluster up?)`, path);
       }
       const { node, ministry } = this.target(path, mutation || (lease?.toMinister ?? false));
-      const req: FsRequestMessage = {
+      // Fields set one by one, no spread of `op`: this runs for every request.
+      const req = {
         type: 'govfs.fs.FsRequest',
         clientId: this.clientId,
         seq,
-        opJson: JSON.stringify(op),
         path,
         lastSeen: ministry ? (this.lastSeen.get(ministry.id) ?? 0) : 0,
         linearizable,
         ticketTo: mutation || lease ? this.transport.ticketAddress : '',
         mutation,
         acked: this.acked,
-      };
+      } as Record<string, unknown>;
+      req['op'] = op.op;
+      req[op.op] = (op as Record<string, unknown>)[op.op];
       this.stats.requests++;
       let reply: FsReplyMessage;
       if (lease) lease.sentAt.t = this.transport.now();
@@ -495,7 +490,8 @@ export class GovClient {
       this.learn(reply.redirect);
       if (reply.ok) {
         if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
-        return reply.resultJson ? (JSON.parse(reply.resultJson) as unknown) : undefined;
+        const result = reply.result === undefined ? undefined : reply;
+        return pick ? pick(result) : (result as T);
       }
       const err = reply.error;
       if (!err || !err.code) {
@@ -530,4 +526,18 @@ export class GovClient {
     const base = Math.min(1_000, 5 * 2 ** Math.min(attempt, 8));
     return this.transport.sleep(base / 2 + this.transport.random() * base);
   }
+}
+
+/** The listing of an ls reply (FsReply's result `ls`). */
+function lsEntries(r: FsResult | undefined): DirEntry[] {
+  if (r?.result !== 'ls') throw new FsError('EINVAL', `ls: malformed reply: the server answered without a listing (${r?.result ?? 'no result'})`);
+  return r.ls.entries;
+}
+
+/** The attributes of a stat reply (FsReply's result `stat`), as a plain object: a decoded
+ * message's own toJSON would write its 64-bit fields (size, version) as strings. */
+function statOf(r: FsResult | undefined): Stat {
+  if (r?.result !== 'stat') throw new FsError('EINVAL', `stat: malformed reply: the server answered without attributes (${r?.result ?? 'no result'})`);
+  const { kind, size, ctime, mtime, version } = r.stat;
+  return { kind, size, ctime, mtime, version };
 }

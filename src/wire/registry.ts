@@ -65,6 +65,13 @@ class NativeStringReader extends protobuf.Reader {
     const end = start + len;
     if (end > this.len) throw new RangeError(`string of ${len} bytes runs past the end (${this.len - start} left)`);
     this.pos = end;
+    // A short ASCII string (a name, a kind, a mode, an id) is made here: a native call per
+    // string cost more than the string (measured: a 10-entry listing's reply decodes 1.6-2x
+    // faster, median of 25 interleaved bursts on a loaded 2-core machine).
+    if (len <= 8) {
+      const s = shortAscii(this.buf, start, len);
+      if (s !== null) return s;
+    }
     return this.text.toString('utf8', start, end);
   }
   /** uint64 (every 64-bit field of our protos) straight to a number: protobufjs's own reader
@@ -82,6 +89,35 @@ class NativeStringReader extends protobuf.Reader {
       scale *= 128;
     }
     throw new RangeError('varint longer than 10 bytes');
+  }
+}
+
+/** The string of `len` (at most 8) ASCII bytes at `b[p]`, made in one allocation (no
+ * intermediate strings), or null when they are not all ASCII. */
+function shortAscii(b: Uint8Array, p: number, len: number): string | null {
+  let or = 0;
+  for (let i = p; i < p + len; i++) or |= b[i]!;
+  if (or >= 0x80) return null;
+  const f = String.fromCharCode;
+  switch (len) {
+    case 0:
+      return '';
+    case 1:
+      return f(b[p]!);
+    case 2:
+      return f(b[p]!, b[p + 1]!);
+    case 3:
+      return f(b[p]!, b[p + 1]!, b[p + 2]!);
+    case 4:
+      return f(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!);
+    case 5:
+      return f(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!);
+    case 6:
+      return f(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!);
+    case 7:
+      return f(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!);
+    default:
+      return f(b[p]!, b[p + 1]!, b[p + 2]!, b[p + 3]!, b[p + 4]!, b[p + 5]!, b[p + 6]!, b[p + 7]!);
   }
 }
 

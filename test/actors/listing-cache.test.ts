@@ -3,19 +3,22 @@ import { ClusterState } from '../../src/actors/cluster-state.js';
 import { isWithin } from '../../src/fs/path.js';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
 
-// A clerk keeps listings serialized (MinistryNamespace.read): the same `ls` again is answered
+// A clerk keeps listings as reply results (MinistryNamespace.read): the same `ls` again is answered
 // from the cache, and any change to the directory, or to the mounts in it, is seen at once.
 
-describe('serialized listings', () => {
+describe('cached listings', () => {
   const change = (ns: MinistryNamespace, seq: number, op: Parameters<typeof MinistryNamespace.encodeEntry>[0]['op']) => {
     const r = ns.applyEntry(MinistryNamespace.encodeEntry({ clientId: 'c', seq, acked: seq - 1, op, now: seq }), seq, seq);
     expect(r.ok).toBe(true);
   };
+  /** The listing's entries, as the reply's typed result carries them. */
   const ls = (ns: MinistryNamespace, cluster: ClusterState, path: string) => {
     const r = ns.read({ op: 'ls', path }, cluster);
     if (!r.ok) throw new Error(r.error.code);
-    expect(r.json).toBe(JSON.stringify(r.value));
-    return r;
+    if (r.value?.result !== 'ls') throw new Error(`not a listing: ${JSON.stringify(r.value)}`);
+    // Shared by every reply from the cache: nobody may change it.
+    expect(Object.isFrozen(r.value.ls.entries) && r.value.ls.entries.every((e) => Object.isFrozen(e))).toBe(true);
+    return { value: r.value.ls.entries };
   };
 
   it('answers from the cache while nothing changed, and never serves a stale listing', () => {

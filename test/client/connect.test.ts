@@ -30,7 +30,12 @@ describe('network GovClient against govfs cluster', () => {
     await fs.create('/x/f');
     await fs.create('/x/g');
     expect(await fs.ls('/x')).toEqual([{ name: 'f', kind: 'file' }, { name: 'g', kind: 'file' }]);
-    expect(await fs.stat('/x/f')).toMatchObject({ kind: 'file', size: 0 });
+    const st = await fs.stat('/x/f');
+    expect(st).toMatchObject({ kind: 'file', size: 0 });
+    // Plain data off the wire: numbers stay numbers in JSON (as `govfs stat --json` prints).
+    expect(JSON.parse(JSON.stringify(st))).toEqual({ kind: 'file', size: 0, ctime: st.ctime, mtime: st.mtime, version: st.version });
+    expect(typeof st.version).toBe('number');
+    expect(JSON.parse(JSON.stringify(await fs.ls('/x')))).toEqual([{ name: 'f', kind: 'file' }, { name: 'g', kind: 'file' }]);
     await fs.rename('/x/g', '/x/h');
     await fs.rm('/x/f');
     expect((await fs.ls('/x')).map((e) => e.name)).toEqual(['h']);

@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/index.js';
 import { FS_ERROR_CODES } from '../../src/fs/errors.js';
 import { SeededRandom } from '../../src/runtime/random.js';
+import { wireOp } from '../support/fs-ops.js';
 
 // "A node never crashes on what a peer or client sends." Every message type a client may send
 // (CLIENT_MESSAGE_TYPES in src/net/bridge.ts) goes to every node, built from valid requests
-// with fields dropped, retyped, oversized or out of range. No actor's handler may throw (the
+// with fields dropped, oversized or out of range, and with no operation. No actor's handler may throw (the
 // runtime counts those), every refusal is a typed error, and the cluster serves on as before.
 
 const CODES: ReadonlySet<string> = new Set(FS_ERROR_CODES);
@@ -24,24 +25,42 @@ const VALID_OPS: Record<string, unknown>[] = [
   { op: 'lease-release', id: 'l1', mode: 'read' },
 ];
 
-const ODD_VALUES: unknown[] = [null, 0, -1, 1.5, 1e300, 2 ** 53, '', 'x'.repeat(5_000), '/', '/d/../d', '/d\u0000x', [], {}, [1, 2], true, false, '/m', '/m/x/y/z'];
+// Odd values of each field's own type (a value of another type would not encode: only what a
+// client can put on the wire is worth sending).
+const ODD: Record<string, unknown[]> = {
+  string: ['', 'x'.repeat(5_000), '/', '/d/../d', '/d\u0000x', '/m', '/m/x/y/z', 'relative', 'read', 'write', 'lease-1'],
+  number: [0, -1, 1.5, 1e300, 2 ** 53, NaN, Infinity, -Infinity],
+  boolean: [true, false],
+};
 
-function hostileOp(rnd: SeededRandom): string {
+/** FsRequest's `oneof op` fields: a valid operation with fields dropped or given odd values,
+ * or no operation, an empty one, or only what an older client sent (JSON). (The simulator's
+ * registry refuses to send two: test/actors/request-op.test.ts decodes such bytes.) */
+function hostileOp(rnd: SeededRandom): Record<string, unknown> {
   const below = (n: number) => rnd.int(0, n - 1);
   switch (below(8)) {
     case 0:
-      return ['', 'null', '[]', '{', '"create"', '12', '{"op":null}', '{"op":"lease-"}'][below(8)]!;
-    case 1:
-      return JSON.stringify({ op: ['truncate', 'lease-steal', 'client', 'ack', 'expireClients', 'setSize'][below(6)], path: '/d/f', size: 3 });
+      return [
+        {},
+        { leaseOpen: {} },
+        { mkdir: {} },
+        { op: 'create' },
+        { opJson: '{"op":"create","path":"/d/x"}' },
+        { rename: { from: '/d/f' } },
+        { leaseRenew: { id: 'l1', mode: 'exclusive' } },
+      ][below(7)]!;
     default: {
       const op: Record<string, unknown> = { ...VALID_OPS[below(VALID_OPS.length)]! };
       const keys = Object.keys(op).filter((k) => k !== 'op');
       for (let n = 1 + below(3); n > 0; n--) {
-        const k = below(4) === 0 ? `extra${n}` : keys[below(keys.length)]!;
+        const k = keys[below(keys.length)]!;
         if (below(4) === 0) delete op[k];
-        else op[k] = ODD_VALUES[below(ODD_VALUES.length)];
+        else {
+          const odd = ODD[op[k] === null ? 'number' : typeof op[k]] ?? ODD['string']!;
+          op[k] = odd[below(odd.length)];
+        }
       }
-      return JSON.stringify(op);
+      return wireOp(op);
     }
   }
 }
@@ -57,12 +76,11 @@ function hostileMessage(rnd: SeededRandom, nodes: string[]): Record<string, unkn
     case 2:
       return { type: 'govfs.fs.StatusRequest' };
     default: {
-      const opJson = hostileOp(rnd);
       return {
         type: 'govfs.fs.FsRequest',
         clientId: ['', 'mallory', 'x'.repeat(300), 'c-ok'][below(4)],
         seq: num(),
-        opJson,
+        ...hostileOp(rnd),
         path: ['', '/d', '/m/x', 'relative', '/d/'][below(5)],
         lastSeen: num(),
         linearizable: below(2) === 0,

@@ -75,7 +75,7 @@ describe('leases (sim)', () => {
     // (as when its attempt timed out and it retried at another member).
     const clerk = (await cluster.status()).ministries.find((m) => m.subtree === '/')!.clerks[0]!;
     const internals = reader as unknown as { transport: { ask(node: string, msg: object, timeoutMs: number): Promise<unknown> }; leaseRequest(op: object, path: string): object };
-    const orphan = (await internals.transport.ask(clerk, internals.leaseRequest({ op: 'lease-open', path: '/f', mode: 'read', reqId: 'lost-1' }, '/f'), 1_000)) as { ok: boolean };
+    const orphan = (await internals.transport.ask(clerk, internals.leaseRequest({ op: 'leaseOpen', leaseOpen: { path: '/f', mode: 'read', start: 0, end: Infinity, wait: true, deadlineMs: 0, reqId: 'lost-1' } }, '/f'), 1_000)) as { ok: boolean };
     expect(orphan.ok).toBe(true);
     expect(reader.openHandles).toEqual([]);
     const t0 = cluster.now();

@@ -24,12 +24,13 @@ describe('names refused by the server', () => {
       const create = async (path: string): Promise<Reply> =>
         (await cluster.drive(
           runtime.ask(`${minister}#/${minister}`, {
-            type: 'govfs.fs.FsRequest', clientId: 'raw-client', seq: ++seq, opJson: JSON.stringify({ op: 'create', path }), path,
+            type: 'govfs.fs.FsRequest', clientId: 'raw-client', seq: ++seq, create: { path }, path,
             lastSeen: 0, linearizable: false, ticketTo: 'clients#/clients', mutation: true, acked: 0,
           }, { timeoutMs: 5_000 }),
         )) as Reply;
       // The same request with a plain name succeeds: the refusals below are about the names.
-      expect(await create('/d/plain')).toMatchObject({ ok: true });
+      // (Its answer is FsReply's typed result: the create's, with the new file's attributes.)
+      expect(await create('/d/plain')).toMatchObject({ ok: true, result: 'create', create: { created: true, stat: { kind: 'file', size: 0 } } });
       for (const bad of ['/d/a\x1b[31mb', '/d/two\nlines', '/d/bell\x07', '/d/del\x7f', '/d/c1\u0085', '/d/\u009b2J']) {
         const r = await create(bad);
         expect(r, JSON.stringify(bad)).toMatchObject({ ok: false, error: { code: 'EINVAL' } });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/index.js';
 import { watchOwnership } from '../sim/ownership-invariant.js';
+import { wireOp } from '../support/fs-ops.js';
 
 // A ministry serves only its own subtree. The client library routes by the subtree map, but a
 // hand-made (or buggy) client can send a request that the node routes by its `path` field to
@@ -40,7 +41,7 @@ describe('ownership: a ministry refuses paths another ministry owns', () => {
       const raw = async (node: string, op: Record<string, unknown>, routeBy: string, to: 'node' | 'role' = 'node'): Promise<Reply> => {
         const mutation = !['ls', 'stat'].includes(String(op['op'])) && !String(op['op']).startsWith('lease-');
         const s = mutation ? ++seq : 0;
-        const msg = { type: 'govfs.fs.FsRequest', clientId: 'handmade', seq: s, opJson: JSON.stringify(op), path: routeBy, lastSeen: 0, linearizable: false, ticketTo: '', mutation, acked: s - 1 };
+        const msg = { type: 'govfs.fs.FsRequest', clientId: 'handmade', seq: s, ...wireOp(op), path: routeBy, lastSeen: 0, linearizable: false, ticketTo: '', mutation, acked: s - 1 };
         const address = to === 'node' ? `${node}#/${node}` : `${node}#/${node}/role`;
         return (await cluster.drive(runtime.ask(address, msg, { timeoutMs: 2_000 }))) as Reply;
       };
@@ -147,7 +148,7 @@ describe('ownership: a ministry refuses paths another ministry owns', () => {
       let seq = 0;
       const raw = async (op: Record<string, unknown>): Promise<Reply> => {
         const s = ++seq;
-        const msg = { type: 'govfs.fs.FsRequest', clientId: 'handmade', seq: s, opJson: JSON.stringify(op), path: '/d', lastSeen: 0, linearizable: false, ticketTo: '', mutation: true, acked: s - 1 };
+        const msg = { type: 'govfs.fs.FsRequest', clientId: 'handmade', seq: s, ...wireOp(op), path: '/d', lastSeen: 0, linearizable: false, ticketTo: '', mutation: true, acked: s - 1 };
         return (await cluster.drive(runtime.ask(`${rootM.minister}#/${rootM.minister}`, msg, { timeoutMs: 2_000 }))) as Reply;
       };
       const before = await raw({ op: 'create', path: '/d/m/shadow' });
@@ -188,7 +189,7 @@ describe('ownership: a ministry refuses paths another ministry owns', () => {
       for (const op of ops) {
         const mutation = op['op'] !== 'stat' && op['op'] !== 'lease-open';
         const s = mutation ? ++seq : 0;
-        const msg = { type: 'govfs.fs.FsRequest', clientId: 'handmade', seq: s, opJson: JSON.stringify(op), path: '/x', lastSeen: 0, linearizable: false, ticketTo: '', mutation, acked: s - 1 };
+        const msg = { type: 'govfs.fs.FsRequest', clientId: 'handmade', seq: s, ...wireOp(op), path: '/x', lastSeen: 0, linearizable: false, ticketTo: '', mutation, acked: s - 1 };
         const r = (await cluster.drive(runtime.ask(`${rootM.minister}#/${rootM.minister}/role`, msg, { timeoutMs: 2_000 }))) as Reply;
         codes.push(`${String(op['op'])}: ${r.error?.code ?? (r.ok ? 'ok' : 'redirect')}`);
       }

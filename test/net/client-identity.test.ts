@@ -16,6 +16,7 @@ import { connect } from '../../src/client/connect.js';
 import { clientIdentity, clientIdOf } from '../../src/net/client-identity.js';
 import type { Behaviour, Context, Message } from '../../src/runtime/types.js';
 import { type Node, cleanup, node, rawClient, stopAll, until } from './helpers.js';
+import { wireOp } from '../support/fs-ops.js';
 
 afterEach(stopAll);
 
@@ -28,7 +29,7 @@ function recordingRoot(seen: Req[]): Behaviour {
       const m = msg as Req;
       seen.push(m);
       if (m.type === 'govfs.fs.StatusRequest') ctx.reply({ type: 'govfs.fs.ClusterStatus', president: 'n1', clusterTerm: 1, ministries: [], idle: [], nodes: [], shortStaffed: [] });
-      else ctx.reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify(m.clientId ?? ''), ministry: 'm0' });
+      else ctx.reply({ type: 'govfs.fs.FsReply', ok: true, result: 'rm', rm: { version: m.seq ?? 0 }, ministry: 'm0' });
     },
   };
 }
@@ -41,11 +42,11 @@ async function server(location: string): Promise<Node & { seen: Req[] }> {
   return { ...n, seen };
 }
 
-const fsRequest = (clientId: string, seq = 1, op: object = { op: 'mkdir', path: '/x' }) => ({
+const fsRequest = (clientId: string, seq = 1, op: Record<string, unknown> = { op: 'mkdir', path: '/x' }) => ({
   type: 'govfs.fs.FsRequest',
   clientId,
   seq,
-  opJson: JSON.stringify(op),
+  ...wireOp(op),
   path: '/x',
   lastSeen: 0,
   linearizable: false,
@@ -190,7 +191,7 @@ describe('lease operations of another client', () => {
     const w = await holder.open('/f', { mode: 'write' });
     const mallory = await open(cluster.address);
     const at = mallory.welcome.nodes![w.lease.grantedBy]!;
-    const leaseReq = (op: object) => ({ ...fsRequest(mallory.clientId, 0, op), mutation: false, path: '/f' });
+    const leaseReq = (op: Record<string, unknown>) => ({ ...fsRequest(mallory.clientId, 0, op), mutation: false, path: '/f' });
     // Mallory names the holder's lease under its own (bound) id: the grantor must refuse.
     const renew = (await mallory.ask(at, leaseReq({ op: 'lease-renew', id: w.lease.id, mode: 'write' }), 5000)) as { ok: boolean; error?: { code: string } };
     expect(renew).toMatchObject({ ok: false, error: { code: 'EPERM' } });

@@ -32,7 +32,7 @@ function fakeNode(seen: Message[], opts: { bigReply?: number; silent?: boolean }
           return;
         case 'govfs.fs.FsRequest':
           if (m.ticketTo) ctx.ref(m.ticketTo).tell({ type: 'govfs.fs.Ticket', clientId: m.clientId, seq: m.seq, index: 7, term: 1, ministry: 'm0' });
-          ctx.reply({ type: 'govfs.fs.FsReply', ok: true, resultJson: opts.bigReply ? JSON.stringify('x'.repeat(opts.bigReply)) : '[]', index: 7, term: 1, ministry: 'm0' });
+          ctx.reply({ type: 'govfs.fs.FsReply', ok: true, result: 'ls', ls: { entries: opts.bigReply ? [{ name: 'x'.repeat(opts.bigReply), kind: 'file' }] : [] }, index: 7, term: 1, ministry: 'm0' });
           return;
       }
     },
@@ -133,7 +133,7 @@ describe('client confinement', () => {
   it('from and ticketTo are rewritten to the client location: a client cannot aim replies or tickets at cluster actors', async () => {
     const { a, b, seen, internal } = await setup();
     const { c, location, clientId } = await rawClient(b.addr);
-    c.write(envelope({ to: 'b#/n1', from: 'b#/internal', kind: EnvelopeKind.Ask, corr: 5, msg: { type: 'govfs.fs.FsRequest', clientId, seq: 1, opJson: '{}', path: '/', ticketTo: 'b#/internal', mutation: true } }));
+    c.write(envelope({ to: 'b#/n1', from: 'b#/internal', kind: EnvelopeKind.Ask, corr: 5, msg: { type: 'govfs.fs.FsRequest', clientId, seq: 1, create: { path: '/f' }, path: '/', ticketTo: 'b#/internal', mutation: true } }));
     await until(() => replies(c).length === 2, 'ticket and reply back at the client');
     const [first, second] = replies(c);
     expect(seen[0]).toMatchObject({ ticketTo: `${location}#/tickets` });
@@ -215,7 +215,7 @@ describe('slow clients', () => {
     const { a, b } = await setup({ maxQueueBytes: 256 * 1024 }, { bigReply: 32 * 1024 });
     const { c, clientId } = await rawClient(b.addr);
     c.socket.pause(); // never reads again
-    const ask = (corr: number) => envelope({ to: 'b#/n1', from: '', kind: EnvelopeKind.Ask, corr, msg: { type: 'govfs.fs.FsRequest', clientId, opJson: '{}', path: '/' } });
+    const ask = (corr: number) => envelope({ to: 'b#/n1', from: '', kind: EnvelopeKind.Ask, corr, msg: { type: 'govfs.fs.FsRequest', clientId, ls: { path: '/' }, path: '/' } });
     for (let corr = 1; corr <= 400; corr++) c.write(ask(corr)); // 400 × 32 KiB = 12.5 MiB of replies
     await until(() => b.bridge.stats.dropped > 0, 'replies dropped at the bound', 20_000);
     const [info] = b.bridge.clientInfo();

@@ -77,7 +77,7 @@ describe('DirectWriter', () => {
 
   it('writes straight into the region it is given, and moves out into its own buffer when the message does not fit', () => {
     const type = fsReply;
-    const msg = type.fromObject({ ok: true, resultJson: JSON.stringify(Array.from({ length: 30 }, (_, i) => ({ name: `f${i}`, kind: 'file' }))), index: 2 ** 40 });
+    const msg = type.fromObject({ ok: true, ls: { entries: Array.from({ length: 30 }, (_, i) => ({ name: `f${i}`, kind: 'file' })) }, index: 2 ** 40 });
     const want = type.encode(msg).finish();
     const ring = new Uint8Array(new SharedArrayBuffer(4096));
     const w = new DirectWriter(16);
@@ -97,8 +97,8 @@ describe('DirectWriter', () => {
   it('writes a lone UTF-16 surrogate as U+FFFD, in short strings and long ones', () => {
     const type = fsReply;
     for (const s of ['a\ud800b', `${'x'.repeat(50)}\udc00`]) {
-      const bytes = (type.encode(type.fromObject({ resultJson: s }), new DirectWriter() as unknown as protobuf.Writer) as unknown as DirectWriter).finish();
-      expect((type.decode(bytes) as unknown as { resultJson: string }).resultJson).toBe(s.replace(/[\ud800-\udfff]/g, '\ufffd'));
+      const bytes = (type.encode(type.fromObject({ ministry: s }), new DirectWriter() as unknown as protobuf.Writer) as unknown as DirectWriter).finish();
+      expect((type.decode(bytes) as unknown as { ministry: string }).ministry).toBe(s.replace(/[\ud800-\udfff]/g, '\ufffd'));
     }
   });
 });

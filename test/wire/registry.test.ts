@@ -20,7 +20,7 @@ describe('MessageRegistry', () => {
   it('decodes strings from a view into shared memory, multi-byte characters included', () => {
     const bytes = registry.toBytes({
       to: 't1#/é😀', from: 'x', kind: EnvelopeKind.Ask, corr: 1,
-      msg: { type: 'govfs.fs.FsReply', ok: true, resultJson: JSON.stringify([{ name: 'naïve 文件 😀', kind: 'file' }]) },
+      msg: { type: 'govfs.fs.FsReply', ok: true, ls: { entries: [{ name: 'naïve 文件 😀', kind: 'file' }] } },
     });
     // As a ring holds it: at an offset inside a SharedArrayBuffer.
     const shared = new Uint8Array(new SharedArrayBuffer(bytes.length + 10), 7, bytes.length);
@@ -28,20 +28,32 @@ describe('MessageRegistry', () => {
     const env = registry.decode(shared, true);
     shared.fill(0);
     expect(env.to).toBe('t1#/é😀');
-    expect(JSON.parse(env.msg.resultJson as string)).toEqual([{ name: 'naïve 文件 😀', kind: 'file' }]);
+    expect(env.msg['result']).toBe('ls');
+    expect((env.msg['ls'] as { entries: unknown[] }).entries).toEqual([{ name: 'naïve 文件 😀', kind: 'file' }]);
     // A string whose length runs past the end of the frame is corrupt, not a short string.
     expect(() => registry.decode(bytes.subarray(0, 6))).toThrow(DecodeError);
   });
 
+  it('decodes short strings (made in JavaScript when ASCII) as long ones: every length, ASCII or not', () => {
+    const samples = ['', 'a', 'f0', 'dir', 'file', 'write', 'm12345', '/a/b/cd', '12345678', '123456789', 'é', 'aé', 'abcdefé', 'abcdefgé', '😀', 'a\u0000b', '\u007f'];
+    for (const name of samples) {
+      const bytes = registry.toBytes({ to: 'c#/x', from: '', kind: EnvelopeKind.Reply, corr: 1, msg: { type: 'govfs.fs.FsReply', ok: true, ls: { entries: [{ name, kind: 'file' }, { name: `${name}x`, kind: 'dir' }] }, ministry: name } });
+      const env = registry.decode(bytes);
+      bytes.fill(0x41); // the strings do not alias the buffer
+      expect(env.msg['ministry'], JSON.stringify(name)).toBe(name);
+      expect((env.msg['ls'] as { entries: unknown[] }).entries).toEqual([{ name, kind: 'file' }, { name: `${name}x`, kind: 'dir' }]);
+    }
+  });
+
   it('decodes in place from a range of a larger buffer (as from ring memory), and only from that range', () => {
-    const bytes = registry.toBytes({ to: 't1#/é', from: 'x', kind: EnvelopeKind.Ask, corr: 9, msg: { type: 'govfs.fs.FsRequest', clientId: 'c😀', seq: 2 ** 40, opJson: '{"op":"ls","path":"/ü"}', path: '/ü' } });
+    const bytes = registry.toBytes({ to: 't1#/é', from: 'x', kind: EnvelopeKind.Ask, corr: 9, msg: { type: 'govfs.fs.FsRequest', clientId: 'c😀', seq: 2 ** 40, ls: { path: '/ü' }, path: '/ü' } });
     const shared = new Uint8Array(new SharedArrayBuffer(bytes.length + 20));
     shared.fill(0xff);
     shared.set(bytes, 11);
     const text = Buffer.from(shared.buffer, 0, shared.length);
     const env = registry.decodeAt(shared, text, 11, 11 + bytes.length, true);
     expect(env).toMatchObject({ to: 't1#/é', corr: 9 });
-    expect(env.msg).toMatchObject({ clientId: 'c😀', seq: 2 ** 40, opJson: '{"op":"ls","path":"/ü"}', path: '/ü' });
+    expect(env.msg).toMatchObject({ clientId: 'c😀', seq: 2 ** 40, op: 'ls', ls: { path: '/ü' }, path: '/ü' });
     // One byte short: corrupt, though the bytes after the range are there to read.
     expect(() => registry.decodeAt(shared, text, 11, 10 + bytes.length, true)).toThrow(DecodeError);
     expect(() => registry.decodeAt(shared, text, 11, shared.length + 1, true)).toThrow(DecodeError);

@@ -1,0 +1,81 @@
+// The one place a member reads a client's FsRequest operation: which case of `oneof op` is set,
+// and whether its fields have the types the .proto gives them. Whatever a client sends (no
+// operation, two, fields retyped in a message that never crossed the wire), the answer is an
+// operation the ministry and the lease service can trust the shape of, or an FsError EINVAL that
+// says what was wrong. Values (paths, names, ranges) are checked later, by their owners.
+
+import { FsError } from '../fs/errors.js';
+import { MAX_PATH_BYTES } from '../fs/path.js';
+import { FS_OP_CASES, type ClientOp, type FsOpCase, type LeaseOp } from '../fs/requests.js';
+
+type FieldType = 'string' | 'number' | 'boolean' | 'mode';
+
+/** Each case's fields and their types (as govfs.proto declares them), and its flat name. */
+const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op']; fields: Record<string, FieldType> }> = {
+  mkdir: { op: 'mkdir', fields: { path: 'string', parents: 'boolean' } },
+  create: { op: 'create', fields: { path: 'string' } },
+  rm: { op: 'rm', fields: { path: 'string' } },
+  rmdir: { op: 'rmdir', fields: { path: 'string', recursive: 'boolean' } },
+  rename: { op: 'rename', fields: { from: 'string', to: 'string' } },
+  ls: { op: 'ls', fields: { path: 'string' } },
+  stat: { op: 'stat', fields: { path: 'string' } },
+  leaseOpen: { op: 'lease-open', fields: { path: 'string', mode: 'mode', start: 'number', end: 'number', wait: 'boolean', deadlineMs: 'number', reqId: 'string' } },
+  leaseRenew: { op: 'lease-renew', fields: { id: 'string', mode: 'mode' } },
+  leaseRelease: { op: 'lease-release', fields: { id: 'string', mode: 'mode' } },
+};
+
+/** A field left out reads as its proto3 default, as it does off the wire. */
+const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '' };
+
+const PATH_FIELDS = new Set(['path', 'from', 'to']);
+
+const WANT = 'want exactly one of mkdir, create, rm, rmdir, rename, ls, stat, leaseOpen, leaseRenew, leaseRelease';
+
+/** The request's operation, flattened (`{ op: 'create', path }`, `{ op: 'lease-open', ... }`),
+ * or an FsError EINVAL naming what is wrong with it. */
+export function requestOp(req: object): ClientOp | LeaseOp | FsError {
+  const r = req as Record<string, unknown>;
+  let found: FsOpCase | undefined;
+  for (const c of FS_OP_CASES) {
+    if (r[c] === undefined || r[c] === null) continue;
+    if (found !== undefined) return new FsError('EINVAL', `malformed request: it holds two operations (${found} and ${c}); ${WANT}`, pathOf(r));
+    found = c;
+  }
+  if (found === undefined) return new FsError('EINVAL', `malformed request: no operation; ${WANT}`, pathOf(r));
+  const body = r[found];
+  const shape = SHAPES[found];
+  if (typeof body !== 'object' || body === null) return new FsError('EINVAL', `malformed request: ${found} is not a message`, pathOf(r));
+  const b = body as Record<string, unknown>;
+  const out: Record<string, unknown> = { op: shape.op };
+  for (const field in shape.fields) {
+    const type = shape.fields[field]!;
+    const v = b[field] ?? DEFAULTS[type];
+    const fits = type === 'mode' ? v === 'read' || v === 'write' : typeof v === type;
+    if (!fits) {
+      const want = type === 'mode' ? '"read" or "write"' : `a ${type}`;
+      return new FsError('EINVAL', `malformed request: ${found}.${field} is ${describe(v)}, want ${want}`, pathOf(r));
+    }
+    // A path longer than any path can be is refused here, before it could reach a log entry
+    // (UTF-16 units never outnumber UTF-8 bytes; the exact byte count is the namespace's check).
+    if (type === 'string' && PATH_FIELDS.has(field) && (v as string).length > MAX_PATH_BYTES) {
+      return new FsError('ENAMETOOLONG', `${found}.${field} is ${(v as string).length} characters long, over the limit of ${MAX_PATH_BYTES} bytes for a path`, (v as string).slice(0, 80));
+    }
+    out[field] = v;
+  }
+  return out as ClientOp | LeaseOp;
+}
+
+/** Whether a validated operation is a lease's (for the lease service) rather than the namespace's. */
+export function isLeaseOp(op: ClientOp | LeaseOp): op is LeaseOp {
+  return op.op === 'lease-open' || op.op === 'lease-renew' || op.op === 'lease-release';
+}
+
+function pathOf(r: Record<string, unknown>): string | undefined {
+  return typeof r['path'] === 'string' ? r['path'] : undefined;
+}
+
+function describe(v: unknown): string {
+  if (typeof v === 'string') return v.length > 40 ? `the string "${v.slice(0, 40)}..."` : `the string ${JSON.stringify(v)}`;
+  if (v === null || typeof v !== 'object') return String(v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
