@@ -30,7 +30,6 @@ import {
   type MinistryAnswer,
   type MinistryEffect,
   type MinistryInput,
-  type RequestOp,
   type TicketBatch,
 } from './ministry-core.js';
 

@@ -42,3 +42,16 @@ export interface LocalRuntimeOptions {
   seed?: number;
   logger?: Logger;
 }
+
+/** LocalRuntime.census: counts of what a runtime holds. */
+export interface RuntimeCensus {
+  actors: number;
+  /** Asks awaiting a reply, from actors or from outside any actor. */
+  pendingAsks: number;
+  /** The one timer that times pending asks out is set (it is cleared when none is pending). */
+  askTimer: boolean;
+  /** Timers actors armed with ctx.clock.after / every and have not cancelled. */
+  timers: number;
+  /** The same for the actors at and below the path given. */
+  under?: { actors: number; asks: number; timers: number };
+}

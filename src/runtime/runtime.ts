@@ -17,12 +17,12 @@ import { PendingAsks } from './asks.js';
 import { ContextImpl } from './context.js';
 import { DEFAULT_STRATEGY, defaultLogger, namedFactory, noStorage, toFactory } from './behaviours.js';
 import { Envelope, RefImpl, splitAddress } from './refs.js';
-import type { Dispatcher, LocalRuntimeOptions, RootOptions, Transport } from './location.js';
+import type { Dispatcher, LocalRuntimeOptions, RootOptions, RuntimeCensus, Transport } from './location.js';
 
 export { registerBehaviour, namedFactory, strategy, defaultLogger } from './behaviours.js';
 export { splitAddress } from './refs.js';
 export { EscalatedError } from './errors.js';
-export type { Dispatcher, LocalRuntimeOptions, RootOptions, Transport } from './location.js';
+export type { Dispatcher, LocalRuntimeOptions, RootOptions, RuntimeCensus, Transport } from './location.js';
 
 const enum CellState {
   Running,
@@ -592,18 +592,5 @@ export class LocalRuntime {
     }
     return { actors: this.cells.size, pendingAsks: this.pending.size, askTimer: this.pending.timerArmed, timers, ...(under !== undefined && { under: sub }) };
   }
-}
-
-/** LocalRuntime.census: counts of what a runtime holds. */
-export interface RuntimeCensus {
-  actors: number;
-  /** Asks awaiting a reply, from actors or from outside any actor. */
-  pendingAsks: number;
-  /** The one timer that times pending asks out is set (it is cleared when none is pending). */
-  askTimer: boolean;
-  /** Timers actors armed with ctx.clock.after / every and have not cancelled. */
-  timers: number;
-  /** The same for the actors at and below the path given. */
-  under?: { actors: number; asks: number; timers: number };
 }
 

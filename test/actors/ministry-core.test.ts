@@ -252,7 +252,7 @@ describe('ministry core: reads', () => {
     const ri = only(t.request('r1', { op: 'ls', path: '/' }, { linearizable: true }), 'read-index');
     const cri = only(t.step({ kind: 'confirmed', id: ri.id, ok: true }), 'cluster-read-index');
     const [r] = replies(t.step({ kind: 'confirmed', id: cri.id, ok: true }));
-    expect(r!.answer.kind === 'result' && r!.answer.result.ok && r!.answer.result.value).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'a' })]));
+    expect(r!.answer.kind === 'result' && r!.answer.result.ok && r!.answer.result.value).toMatchObject({ result: 'ls', ls: { entries: expect.arrayContaining([expect.objectContaining({ name: 'a' })]) } });
   });
 });
 
