@@ -23,7 +23,9 @@ export class OpsMetrics {
 
   constructor(private readonly watcher: OpsWatcher) {
     const r = this.registry;
-    collectDefaultMetrics({ register: r });
+    // Event-loop lag sampled every 100 ms rather than prom-client's 10 ms: a tenth of the
+    // main thread's wake-ups for it, and lag that matters here is 100 ms or more anyway.
+    collectDefaultMetrics({ register: r, eventLoopMonitoringPrecision: 100 });
     this.defineCluster();
     this.defineNodes();
     this.defineThreads();
