@@ -21,6 +21,11 @@ export default tseslint.config(
     },
   },
   {
+    // The web view's script runs in the browser (src/ops/page, served as is).
+    files: ['src/ops/page/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { document: 'readonly', window: 'readonly', EventSource: 'readonly', Node: 'readonly' } },
+  },
+  {
     files: ['src/actors/**/*.ts', 'src/raft/**/*.ts', 'src/fs/**/*.ts', 'src/data/**/*.ts', 'src/demo/**/*.ts'],
     rules: {
       'no-restricted-globals': ['error', ...forbiddenGlobals],

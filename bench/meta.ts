@@ -36,6 +36,8 @@ export interface MetaRow {
   p99Ms: number;
   thesisP50Ms: number;
   thesisP99Ms: number | null;
+  /** With --metrics: whether this run served /metrics (scraped every second) or not. */
+  metrics?: 'on' | 'off';
 }
 
 function q(sorted: number[], p: number): number {
@@ -50,9 +52,9 @@ function fullGc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function runFor(n: number, quick: boolean, o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
+async function runFor(n: number, quick: boolean, o: Record<string, string | boolean | undefined>, metrics?: 'on' | 'off'): Promise<MetaRow[]> {
   const wanted = Array.from({ length: n - 1 }, (_, i) => ({ subtree: `/${i + 1}`, clerks: 2 }));
-  const target = await startTarget(o, { nodes: 1 + 3 * n, ministries: wanted });
+  const target = await startTarget(o, { nodes: 1 + 3 * n, ministries: wanted, metrics: metrics === 'on' });
   const rows: MetaRow[] = [];
   try {
     // Against a running cluster: whatever ministries it has besides "/".
@@ -150,18 +152,49 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
  * 64 MiB, at 3 and 5 ministries (creates unchanged). */
 export const nodeFlags = ['--expose-gc', '--max-semi-space-size=64'];
 
-export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --window 32, --server host:port)';
+export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --window 32, --server host:port, --metrics [--rounds K]: each with /metrics off and on)';
 
 export async function run(o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
   const quick = o.quick === true;
   const counts = typeof o.server === 'string' ? [0] : typeof o.ministries === 'string' ? o.ministries.split(',').map(Number) : quick ? [1, 3] : [1, 2, 3, 4, 5];
   const rows: MetaRow[] = [];
-  const tick = progress(counts.length);
-  for (const n of counts) {
-    rows.push(...(await runFor(n, quick, o)));
-    tick(n === 0 ? o.server as string : `${n} ministr${n === 1 ? 'y' : 'ies'}`);
+  // --metrics: every configuration twice, without and with metrics served and scraped, in
+  // turns (off first, then on first) so that a drift of the machine's load favours neither.
+  // `--rounds K` repeats each pair K times (alternating which goes first) for medians.
+  const rounds = o.metrics === true && typeof o.rounds === 'string' ? Math.max(1, Number(o.rounds)) : 1;
+  const pairs = (i: number): ('on' | 'off')[] => Array.from({ length: rounds }, (_, r) => ((i + r) % 2 ? ['on', 'off'] as const : ['off', 'on'] as const)).flat();
+  const modes: ('on' | 'off' | undefined)[][] = o.metrics === true && typeof o.server !== 'string' ? counts.map((_, i) => pairs(i)) : counts.map(() => [undefined]);
+  const tick = progress(modes.flat().length);
+  for (const [i, n] of counts.entries()) {
+    for (const m of modes[i]!) {
+      const r = await runFor(n, quick, o, m);
+      rows.push(...(m ? r.map((x) => ({ ...x, metrics: m })) : r));
+      tick(`${n === 0 ? o.server as string : `${n} ministr${n === 1 ? 'y' : 'ies'}`}${m ? `, metrics ${m}` : ''}`);
+    }
   }
   return rows;
+}
+
+/** With --metrics: each workload's median throughput and p99 without and with metrics. */
+function metricsCost(rows: MetaRow[]): string[] {
+  if (!rows.some((x) => x.metrics === 'off')) return [];
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
+  const lines = ['', 'metrics cost (the same workload without and with /metrics served and scraped every second; medians of the runs)', 'ministries  workload     runs  ops/s off   ops/s on   change   p99 ms off  p99 ms on'];
+  const keys = [...new Set(rows.filter((x) => x.metrics).map((x) => `${x.ministries} ${x.workload}`))];
+  let logSum = 0;
+  for (const key of keys) {
+    const of = (m: 'on' | 'off') => rows.filter((x) => x.metrics === m && `${x.ministries} ${x.workload}` === key);
+    const [a, b] = [of('off'), of('on')];
+    if (a.length === 0 || b.length === 0) continue;
+    const [offOps, onOps] = [median(a.map((x) => x.opsPerSec)), median(b.map((x) => x.opsPerSec))];
+    logSum += Math.log(onOps / offOps);
+    const change = (100 * (onOps - offOps)) / offOps;
+    const [n, workload] = key.split(' ') as [string, string];
+    lines.push(`${n.padEnd(10)}  ${workload.padEnd(11)}  ${String(a.length).padStart(4)}  ${offOps.toFixed(0).padStart(9)}  ${onOps.toFixed(0).padStart(9)}  ${`${change >= 0 ? '+' : ''}${change.toFixed(1)}%`.padStart(7)}  ${median(a.map((x) => x.p99Ms)).toFixed(3).padStart(10)} ${median(b.map((x) => x.p99Ms)).toFixed(3).padStart(10)}`);
+  }
+  const total = 100 * (Math.exp(logSum / keys.length) - 1);
+  lines.push(`geometric mean of the workloads' ops/s ratios: ${total >= 0 ? '+' : ''}${total.toFixed(1)}% with metrics (goal: no more than 3% slower)`);
+  return lines;
 }
 
 export function format(r: unknown): string {
@@ -170,7 +203,7 @@ export function format(r: unknown): string {
   lines.push('ministries  workload     ops      ops/s      p50 ms   p99 ms   | thesis p50 ms  p99 ms');
   for (const x of rows) {
     lines.push(
-      `${String(x.ministries).padEnd(10)}  ${x.workload.padEnd(11)}  ${String(x.ops).padEnd(7)}  ${x.opsPerSec.toFixed(0).padStart(8)}  ${x.p50Ms.toFixed(3).padStart(8)} ${x.p99Ms.toFixed(3).padStart(8)}   | ${x.thesisP50Ms.toFixed(3).padStart(12)} ${x.thesisP99Ms === null ? '     -' : x.thesisP99Ms.toFixed(3).padStart(7)}`,
+      `${String(x.ministries).padEnd(10)}  ${`${x.workload}${x.metrics ? ` (metrics ${x.metrics})` : ''}`.padEnd(11)}  ${String(x.ops).padEnd(7)}  ${x.opsPerSec.toFixed(0).padStart(8)}  ${x.p50Ms.toFixed(3).padStart(8)} ${x.p99Ms.toFixed(3).padStart(8)}   | ${x.thesisP50Ms.toFixed(3).padStart(12)} ${x.thesisP99Ms === null ? '     -' : x.thesisP99Ms.toFixed(3).padStart(7)}`,
     );
   }
   const creates = rows.filter((x) => x.workload.startsWith('create'));
@@ -182,5 +215,6 @@ export function format(r: unknown): string {
   }
   const ls = rows.filter((x) => x.workload.startsWith('ls'));
   lines.push(`ls p99 worst ${Math.max(...ls.map((x) => x.p99Ms)).toFixed(3)} ms (goal ≤ 1 ms)`);
+  lines.push(...metricsCost(rows));
   return lines.join('\n');
 }

@@ -8,6 +8,27 @@ import { Cluster } from '../src/cluster.js';
 import type { GovClient } from '../src/client/gov-client.js';
 import type { ClusterStatusView } from '../src/client/status.js';
 import { connect } from '../src/client/connect.js';
+import { OpsServer } from '../src/ops/http.js';
+import { clusterSource } from '../src/ops/source.js';
+
+/** With metrics on, the cost of `govfs cluster --metrics`: the status poll every second and a
+ * scrape of /metrics every second (as a Prometheus with a 1 s scrape interval; its default is
+ * 15 s). */
+async function startMetrics(cluster: Cluster): Promise<() => Promise<void>> {
+  const ops = await OpsServer.start(clusterSource(cluster), { metrics: { host: '127.0.0.1', port: 0 } });
+  let scraping = true;
+  const scraper = (async () => {
+    while (scraping) {
+      await fetch(`http://${ops.addresses.metrics}/metrics`).then((r) => r.text()).catch(() => '');
+      await new Promise((r) => setTimeout(r, 1_000));
+    }
+  })();
+  return async () => {
+    scraping = false;
+    await scraper;
+    await ops.stop();
+  };
+}
 
 export interface BenchTarget {
   client(): Promise<GovClient>;
@@ -18,7 +39,7 @@ export interface BenchTarget {
   threads: number | null;
 }
 
-export async function startTarget(o: Record<string, string | boolean | undefined>, local: { nodes: number; ministries?: { subtree: string; clerks: number }[] }): Promise<BenchTarget> {
+export async function startTarget(o: Record<string, string | boolean | undefined>, local: { nodes: number; ministries?: { subtree: string; clerks: number }[]; metrics?: boolean }): Promise<BenchTarget> {
   if (typeof o.server === 'string') {
     const servers = o.server.split(',');
     const clients: { close(): Promise<void> }[] = [];
@@ -43,12 +64,14 @@ export async function startTarget(o: Record<string, string | boolean | undefined
   // 2 cores: one worker thread gives higher throughput and lower latency than two).
   const threads = typeof o.threads === 'string' ? Number(o.threads) : Math.max(1, availableParallelism() - 1);
   const cluster = await Cluster.start({ nodes: local.nodes, scheduler: 'threads', dataDir, ministries: local.ministries, threads });
+  const stopMetrics = local.metrics ? await startMetrics(cluster) : null;
   return {
     describe: `in-process cluster of ${local.nodes} nodes (threads scheduler, ${threads} worker thread${threads === 1 ? '' : 's'}, lmdb with fsync; clients on the main thread)`,
     threads,
     client: async () => cluster.client(),
     status: () => cluster.status(),
     close: async () => {
+      await stopMetrics?.();
       await cluster.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },

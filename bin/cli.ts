@@ -63,7 +63,9 @@ same DIR brings the same file system back (N and the ministries are remembered t
   --tls-cert F         serve nodes and clients over TLS with this certificate (PEM) ...
   --tls-key F          ... and its key
   --tls-ca F           the CA that signs the nodes' certificates (default: the certificate itself)
-  --log LEVEL          log level on stderr (default warn; GOVFS_LOG for the worker threads)`,
+  --log LEVEL          log level on stderr (default warn; GOVFS_LOG for the worker threads)
+  --metrics host:port  serve Prometheus metrics at http://host:port/metrics
+  --http host:port     serve the live web view (subtree map, staff, nodes, load, timeline)`,
   node: `govfs node --id ID --peers ID=host:port,... --data DIR --secret-file F [--listen host:port]
 
 Runs one node of a cluster in this process. Every node gets the same --peers list (its own entry
@@ -82,7 +84,9 @@ node's address (the same port). Ctrl-C or SIGTERM stops it cleanly; starting it 
   --tls-cert F         serve nodes and clients over TLS with this certificate (PEM) ...
   --tls-key F          ... and its key
   --tls-ca F           the CA that signs the nodes' certificates (default: the certificate itself)
-  --log LEVEL          log level on stderr (default warn)`,
+  --log LEVEL          log level on stderr (default warn)
+  --metrics host:port  serve Prometheus metrics of this node at http://host:port/metrics
+  --http host:port     serve the live web view (the cluster as this node sees it)`,
   ls: `govfs ls [-l] [--linearizable] [PATH...] [--server host:port]
 
 Lists each directory (default /): one name per line, directories with a trailing /. Names with

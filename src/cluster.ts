@@ -14,7 +14,7 @@
 import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './client/status.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
-import type { Bridge, BridgeEvent, BridgeTlsOptions } from './net/bridge.js';
+import type { Bridge, BridgeEvent, BridgeStats, BridgeTlsOptions } from './net/bridge.js';
 import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, parseListen, planNodes } from './node-host.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './client/gov-client.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
@@ -25,6 +25,7 @@ import type { Logger } from 'pino';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { Simulation, type SimFsyncOptions, type SimNetworkOptions, type SimOptions } from './runtime/sim.js';
 import { ThreadsScheduler } from './runtime/threads.js';
+import type { WorkerStats } from './runtime/thread-worker.js';
 
 export interface ClusterOptions {
   /** Number of nodes (default 5): one president, a root ministry of a minister and two clerks, the rest idle. */
@@ -229,6 +230,18 @@ export class Cluster {
   /** Network clients connected now. */
   get clientsConnected(): number {
     return this.gateway?.stats.clientsOpen ?? 0;
+  }
+
+  /** Counters of the runtime of every worker thread (threads; [] under sim), for metrics. */
+  async threadStats(): Promise<(WorkerStats & { activeMs: number; idleMs: number })[]> {
+    if (!this.threads) return [];
+    const [stats, times] = [await this.threads.stats(), this.threads.eventLoopTimes()];
+    return stats.map((s, i) => ({ ...s, activeMs: times[i]?.activeMs ?? 0, idleMs: times[i]?.idleMs ?? 0 }));
+  }
+
+  /** The client gateway's counters (threads with `listen`), or null. */
+  get bridgeStats(): BridgeStats | null {
+    return this.gateway?.stats ?? null;
   }
 
   /** Tickets and lease revocations for this process's clients. */

@@ -11,6 +11,27 @@ import { NodeProcess, parsePeers, readSecretFile } from '../node-main.js';
 import { parseListen } from '../node-host.js';
 import { readToken } from './client-commands.js';
 import { DEFAULT_SERVER, UsageError, intOption, parse, untilSignal } from './usage.js';
+import { OpsServer } from '../ops/http.js';
+import { clusterSource, nodeSource, type OpsSource } from '../ops/source.js';
+
+const OPS_OPTIONS = { metrics: { type: 'string' }, http: { type: 'string' } } as const;
+
+/** --metrics and --http: start the operator's endpoints (null when neither is given). */
+async function startOps(values: { metrics?: string; http?: string }, source: () => OpsSource): Promise<OpsServer | null> {
+  if (values.metrics === undefined && values.http === undefined) return null;
+  const metrics = values.metrics === undefined ? undefined : hostPortOption(values.metrics, 'metrics');
+  const http = values.http === undefined ? undefined : hostPortOption(values.http, 'http');
+  const ops = await OpsServer.start(source(), { metrics, http });
+  if (ops.addresses.metrics) console.log(`metrics at http://${ops.addresses.metrics}/metrics`);
+  if (ops.addresses.http) console.log(`web view at http://${ops.addresses.http}/`);
+  return ops;
+}
+
+/** Check --metrics/--http before anything starts, so a typo costs no cluster start. */
+function checkOpsOptions(values: { metrics?: string; http?: string }): void {
+  if (values.metrics !== undefined) hostPortOption(values.metrics, 'metrics');
+  if (values.http !== undefined) hostPortOption(values.http, 'http');
+}
 
 function hostPortOption(v: string, name: string): { host: string; port: number } {
   try {
@@ -72,9 +93,10 @@ function addressHint<T>(p: Promise<T>): Promise<T> {
 export async function clusterCommand(argv: string[], help: string): Promise<void> {
   const { values } = parse(argv, {
     nodes: { type: 'string' }, threads: { type: 'string' }, data: { type: 'string' }, ministry: { type: 'string', multiple: true },
-    listen: { type: 'string' }, 'token-file': { type: 'string' }, log: { type: 'string' }, ...TLS_SERVER_OPTIONS,
+    listen: { type: 'string' }, 'token-file': { type: 'string' }, log: { type: 'string' }, ...TLS_SERVER_OPTIONS, ...OPS_OPTIONS,
   }, false);
   if (values.help) return void console.log(help);
+  checkOpsOptions(values);
   const dataDir = resolve(values.data ?? 'govfs-data');
   const listen = hostPortOption(values.listen ?? process.env.GOVFS_LISTEN ?? DEFAULT_SERVER, 'listen');
   const log = logger(values.log);
@@ -90,7 +112,17 @@ export async function clusterCommand(argv: string[], help: string): Promise<void
     tls: serverTls(values),
     logger: log,
   }));
-  const stopped = untilSignal(() => cluster.stop(), 'the cluster');
+  let ops: OpsServer | null = null;
+  const stopped = untilSignal(async () => {
+    await ops?.stop();
+    await cluster.stop();
+  }, 'the cluster');
+  try {
+    ops = await startOps(values, () => clusterSource(cluster.cluster));
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
   const server = cluster.address;
   const ministries = cluster.shape.ministries.map((m) => `${m.subtree}:${m.clerks}`).join(' ');
   console.log(`govfs cluster: ${cluster.nodeIds.length} nodes on ${cluster.threads} worker threads, data in ${dataDir}${ministries ? `, ministries ${ministries}` : ''}`);
@@ -121,9 +153,10 @@ export async function nodeCommand(argv: string[], help: string): Promise<void> {
   const { values } = parse(argv, {
     id: { type: 'string' }, peers: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' },
     'secret-file': { type: 'string' }, 'token-file': { type: 'string' }, ministry: { type: 'string', multiple: true }, log: { type: 'string' },
-    ...TLS_SERVER_OPTIONS,
+    ...TLS_SERVER_OPTIONS, ...OPS_OPTIONS,
   }, false);
   if (values.help) return void console.log(help);
+  checkOpsOptions(values);
   const id = values.id;
   if (!id) throw new UsageError('--id is required (e.g. --id n1)');
   if (!values['secret-file']) throw new UsageError('--secret-file is required (every node of the cluster uses the same secret)');
@@ -145,6 +178,17 @@ export async function nodeCommand(argv: string[], help: string): Promise<void> {
   }));
   const others = node.nodeIds.filter((n) => n !== id);
   console.log(`govfs node ${id}: listening on ${node.address} for nodes and clients; peers ${others.map((n) => `${n}=${peers[n]}`).join(', ') || '(none)'}; data in ${dataDir}`);
-  await untilSignal(() => node.stop(), `node ${id}`);
+  let ops: OpsServer | null = null;
+  const stopped = untilSignal(async () => {
+    await ops?.stop();
+    await node.stop();
+  }, `node ${id}`);
+  try {
+    ops = await startOps(values, () => nodeSource(node));
+  } catch (e) {
+    await node.stop();
+    throw e;
+  }
+  await stopped;
 }
 

@@ -149,6 +149,15 @@ export class ThreadsScheduler {
     return Promise.all(this.controls.map((c) => c.stats()));
   }
 
+  /** Each worker's event-loop time so far, busy and idle (ms), read from the main thread
+   * without a round trip (Worker.performance), for metrics of every thread. */
+  eventLoopTimes(): { location: string; activeMs: number; idleMs: number }[] {
+    return this.workers.map((w, i) => {
+      const u = w.performance.eventLoopUtilization();
+      return { location: `t${i}`, activeMs: u.active, idleMs: u.idle };
+    });
+  }
+
   /** Stop every actor, flush the rings, close storages and end the workers. */
   async stop(): Promise<void> {
     if (this.stopped) return;
