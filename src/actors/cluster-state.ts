@@ -5,16 +5,13 @@
 
 import { isValidPath, isWithin } from '../fs/path.js';
 import { LogCodec, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire/log-codec.js';
+import type { MinistryInfo } from '../fs/requests.js';
 
-export interface MinistryRecord {
-  id: string;
-  subtree: string;
-  minister: string;
-  clerks: string[];
-  /** Group Raft term of this appointment: unique and increasing across all ministries. */
-  term: number;
-  /** Fewer than half of the ministry answered: clients get EUNAVAILABLE until it is re-staffed. */
-  down: boolean;
+/** A ministry as the cluster log holds it: what clients see of it (MinistryInfo: id, subtree,
+ * minister, clerks, the Group Raft term of this appointment — unique and increasing across all
+ * ministries — and `down`: fewer than half of it answered, clients get EUNAVAILABLE until it
+ * is re-staffed), and the president's bookkeeping. */
+export interface MinistryRecord extends MinistryInfo {
   /** Clerks wanted; fewer when no idle node was left (the ministry runs short). */
   clerksWanted: number;
   /** The minister was taken for failed: the members are held at `term` with no leader while

@@ -21,32 +21,19 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
+import type { MinistryInfo } from '../fs/requests.js';
 
-/** A node's answer to a NodeProbe (govfs.fs.NodeReport). */
-export interface NodeReport {
+/** A node's answer to a NodeProbe (govfs.fs.NodeReport): its ministry role's status, the
+ * group term under the wire's name. */
+export interface NodeReport extends Omit<RoleStatus, 'role' | 'term'> {
   type: 'govfs.fs.NodeReport';
   id: string;
   role: 'president' | 'minister' | 'clerk' | 'idle';
-  ministry: string;
   groupTerm: number;
-  commit: number;
-  applied: number;
-  lastIndex: number;
-  lastTerm: number;
-  commitTerm: number;
-  caughtUp: boolean;
-  leading: boolean;
 }
 
 /** A ministry as the wire shows it (govfs.fs.Ministry). */
-export interface MinistryMsg {
-  id: string;
-  subtree: string;
-  minister: string;
-  clerks: string[];
-  term: number;
-  down: boolean;
-}
+export type MinistryMsg = MinistryInfo;
 
 export interface SubtreeDeleted {
   type: 'govfs.fs.SubtreeDeleted';

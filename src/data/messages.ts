@@ -3,6 +3,7 @@
 // type here round-trips through that schema unchanged).
 
 import type { FsErrorCode } from '../fs/errors.js';
+import type { ChunkMeta } from './backend.js';
 
 export interface ChunkWrite {
   type: 'govfs.data.ChunkWrite';
@@ -56,14 +57,9 @@ export interface ChunkData {
   size: number;
 }
 
-export interface ChunkInfo {
+/** A chunk's metadata on the wire: what the store keeps of it (backend.ts). */
+export interface ChunkInfo extends ChunkMeta {
   type: 'govfs.data.ChunkInfo';
-  chunkId: string;
-  version: number;
-  token: number;
-  size: number;
-  mtime: number;
-  repair: boolean;
 }
 
 export interface ChunkDeleted {

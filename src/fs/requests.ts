@@ -76,18 +76,8 @@ export interface LeaseReleaseOp {
   mode: LeaseMode;
 }
 
-/** FsRequest's `oneof op`. */
-export type FsOp =
-  | { op: 'mkdir'; mkdir: MkdirOp }
-  | { op: 'create'; create: CreateOp }
-  | { op: 'rm'; rm: RmOp }
-  | { op: 'rmdir'; rmdir: RmdirOp }
-  | { op: 'rename'; rename: RenameOp }
-  | { op: 'ls'; ls: LsOp }
-  | { op: 'stat'; stat: StatOp }
-  | { op: 'leaseOpen'; leaseOpen: LeaseOpenOp }
-  | { op: 'leaseRenew'; leaseRenew: LeaseRenewOp }
-  | { op: 'leaseRelease'; leaseRelease: LeaseReleaseOp };
+/** FsRequest's `oneof op` (see FsCases). */
+export type FsOp = OneOf<'op', 0>;
 
 export type FsOpCase = FsOp['op'];
 
@@ -168,18 +158,27 @@ export interface LeaseRenewResult {
 }
 export type LeaseReleaseResult = Record<string, never>;
 
+/** The cases of FsRequest's `oneof op` and FsReply's `oneof result`: the same names, each with
+ * its request message and its result message. */
+interface FsCases {
+  mkdir: [MkdirOp, MkdirResult];
+  create: [CreateOp, CreateResult];
+  rm: [RmOp, RmResult];
+  rmdir: [RmdirOp, RmdirResult];
+  rename: [RenameOp, RenameResult];
+  ls: [LsOp, LsResult];
+  stat: [StatOp, StatResult];
+  leaseOpen: [LeaseOpenOp, LeaseGrantResult];
+  leaseRenew: [LeaseRenewOp, LeaseRenewResult];
+  leaseRelease: [LeaseReleaseOp, LeaseReleaseResult];
+}
+
+/** A oneof as protobufjs gives it: the field `Key` names the case, the field of that name holds
+ * the case's message (its request's, `Side` 0, or its result's, 1). */
+type OneOf<Key extends string, Side extends 0 | 1> = { [C in keyof FsCases]: { [K in Key]: C } & { [F in C]: FsCases[C][Side] } }[keyof FsCases];
+
 /** FsReply's `oneof result`: the same case names as the request's `op`. */
-export type FsResult =
-  | { result: 'mkdir'; mkdir: MkdirResult }
-  | { result: 'create'; create: CreateResult }
-  | { result: 'rm'; rm: RmResult }
-  | { result: 'rmdir'; rmdir: RmdirResult }
-  | { result: 'rename'; rename: RenameResult }
-  | { result: 'ls'; ls: LsResult }
-  | { result: 'stat'; stat: StatResult }
-  | { result: 'leaseOpen'; leaseOpen: LeaseGrantResult }
-  | { result: 'leaseRenew'; leaseRenew: LeaseRenewResult }
-  | { result: 'leaseRelease'; leaseRelease: LeaseReleaseResult };
+export type FsResult = OneOf<'result', 1>;
 
 export interface FsReplyFields {
   type: 'govfs.fs.FsReply';

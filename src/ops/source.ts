@@ -7,21 +7,13 @@ import type { Cluster } from '../cluster.js';
 import { gatherStatus, type ClusterStatusView } from '../client/status.js';
 import type { BridgeStats } from '../net/bridge.js';
 import type { NodeProcess } from '../node-main.js';
+import type { WorkerStats } from '../runtime/thread-worker.js';
 
-/** One thread's runtime: actors, messages through its rings, its event loop's busy time. */
-export interface ThreadSample {
+/** One thread's runtime: actors, messages sent into / taken out of its rings so far, messages
+ * waiting for ring space now and the most ever, times its inbox slept waiting for messages
+ * (WorkerStats), and its event loop's busy and idle time so far (ms). */
+export interface ThreadSample extends Pick<WorkerStats, 'actors' | 'deadLetters' | 'sent' | 'received' | 'queued' | 'queuedMax' | 'parks'> {
   thread: string;
-  actors: number;
-  deadLetters: number;
-  /** Messages sent into / taken out of this thread's rings so far. */
-  sent: number;
-  received: number;
-  /** Messages waiting for ring space now, and the most ever. */
-  queued: number;
-  queuedMax: number;
-  /** Times the inbox slept waiting for messages. */
-  parks: number;
-  /** Event-loop time so far, busy and idle (ms). */
   activeMs: number;
   idleMs: number;
 }
