@@ -12,6 +12,7 @@
 // field by field, against log.proto. The schema is also registered in the message registry
 // with every other .proto of src/wire/proto (MessageRegistry.standard).
 
+import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { protoPath } from './registry.js'; // (also configures protobufjs: 64-bit fields as numbers)
 import { DecodeError, EncodeError } from './errors.js';
@@ -103,7 +104,8 @@ let root: protobuf.Root | null = null;
 /** log.proto, parsed once (on first use: a process that never touches a log never reads it). */
 function logRoot(): protobuf.Root {
   if (root === null) {
-    root = new protobuf.Root().loadSync(protoPath('log.proto'), { keepCase: false });
+    // Read with node:fs, not protobufjs's loadSync: bundled (bin/govfs), protobufjs has no fs.
+    root = protobuf.parse(readFileSync(protoPath('log.proto'), 'utf8'), new protobuf.Root(), { keepCase: false }).root;
     root.resolveAll();
   }
   return root;
