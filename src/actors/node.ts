@@ -40,7 +40,7 @@ export interface NodeConfig {
   tickMs?: number;
   /** The cluster log's election timeout: a node that hears nothing from the president for
    * between this and twice this long campaigns (default 1,000 ms; the president heartbeats
-   * twenty times as often). It must stay well above the longest stall of a node's event loop
+   * twenty times as often, or every cluster tick if that is longer: ten times on real nodes). It must stay well above the longest stall of a node's event loop
    * (GC, a busy machine): at 100 ms a loaded 2-core machine changed president every minute. */
   electionMs?: number;
   /** How often the president probes every node, and after how long without an answer it
@@ -85,9 +85,9 @@ export const ELECTION_MS = 1_000;
 /** Heartbeat interval of a quiet log on real nodes: an idle cluster then sends a few
  * messages a second instead of hundreds (issue 19). */
 export const IDLE_HEARTBEAT_MS = 100;
-/** Real nodes' NodeConfig.probeAnsweredMs, clusterTickMs and groupTickMs. */
+/** Real nodes' NodeConfig.probeAnsweredMs, clusterTickMs (a tenth of the default election timeout) and groupTickMs. */
 export const IDLE_PROBE_MS = 250;
-export const CLUSTER_TICK_MS = 50;
+export const CLUSTER_TICK_MS = 100;
 export const GROUP_TICK_MS = 50;
 
 /** The cluster log's election timeout and heartbeat intervals, in ticks. */

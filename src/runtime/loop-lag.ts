@@ -17,7 +17,7 @@ export interface LoopLagOptions {
 
 /** The sampling timer's interval: each run is a wake-up of an otherwise idle thread (at 10 ms
  * it was a good part of what an idle node cost), and stalls worth logging last 100 ms or more. */
-const RESOLUTION_MS = 50;
+const RESOLUTION_MS = 100;
 
 /** Start watching this thread's event loop; returns a function that stops it. */
 export function watchEventLoop(log: Logger, opts: LoopLagOptions = {}): () => void {
