@@ -146,7 +146,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         voters: ministryMembers(record),
         addressOf: (id) => `${config.addresses[id]}/role`,
         storagePrefix: `g/${record.id}/`,
-        tickMs: config.tickMs ?? 10,
+        // A quiet group log heartbeats rarely on real nodes (NodeConfig.idleHeartbeatMs).
+        ...groupTimers(config),
         snapshotEntries: config.snapshotEntries,
         stateMachine: {
           apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index, e.committedAt),
@@ -159,7 +160,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         },
       });
       step(ctx, { kind: 'appointment', record });
-      ctx.clock.every(config.tickMs ?? 10, 'ministry.tick');
+      ctx.clock.every(groupTimers(config).tickMs, 'ministry.tick');
       reportStatus(ctx);
     },
     receive(ctx, msg) {
@@ -262,14 +263,22 @@ function groupLogView(raft: () => RaftShell): GroupLogView {
   };
 }
 
+/** The group log's tick and quiet heartbeat interval (in ticks) of NodeConfig. */
+function groupTimers(config: NodeConfig): { tickMs: number; idleHeartbeatTicks: number } {
+  const tickMs = config.groupTickMs ?? config.tickMs ?? 10;
+  return { tickMs, idleHeartbeatTicks: config.idleHeartbeatMs === undefined ? 1 : Math.max(1, Math.round(config.idleHeartbeatMs / tickMs)) };
+}
+
 /** The write and read leases of this member (lease-service.ts): they take their own requests,
  * and ask the core who owns a path. */
 function leaseService(config: NodeConfig, role: 'minister' | 'clerk', core: MinistryCore<Reply>, raft: () => RaftShell): LeaseService {
   return new LeaseService({
     node: config.id,
     settings: { ttlMs: config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs, maxDriftMs: config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs },
-    // A member stops being caught up (and granting reads) within a few ticks of losing touch.
-    catchUpWindowMs: 3 * (config.tickMs ?? 10),
+    // A member stops being caught up (and granting reads) within a few ticks of losing touch:
+    // the Raft shell's freshness bound (a quiet group's heartbeat interval plus a tick) and a
+    // tick of slack (3 ticks with a heartbeat every tick).
+    catchUpWindowMs: (groupTimers(config).idleHeartbeatTicks + 2) * groupTimers(config).tickMs,
     state: () => core.ns.leases,
     raft,
     record: () => core.record,

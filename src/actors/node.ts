@@ -40,14 +40,29 @@ export interface NodeConfig {
   tickMs?: number;
   /** The cluster log's election timeout: a node that hears nothing from the president for
    * between this and twice this long campaigns (default 1,000 ms; the president heartbeats
-   * twenty times as often). It must stay well above the longest stall of a node's event loop
+   * twenty times as often, or every cluster tick if that is longer: ten times on real nodes). It must stay well above the longest stall of a node's event loop
    * (GC, a busy machine): at 100 ms a loaded 2-core machine changed president every minute. */
   electionMs?: number;
   /** How often the president probes every node, and after how long without an answer it
    * takes a node for failed (defaults 50 ms and 1,000 ms; like electionMs, well above the
    * stalls of a busy machine, since every failure costs a fence and a new appointment). */
   probeMs?: number;
+  /** A node that answered the last probe is probed again only after this long (default
+   * probeMs; real nodes IDLE_PROBE_MS): an idle cluster then sends few probes. */
+  probeAnsweredMs?: number;
   failAfterMs?: number;
+  /** The cluster log's tick, and the group logs' and ministries' (default tickMs). Real nodes
+   * tick less often (CLUSTER_TICK_MS, GROUP_TICK_MS): the cluster log's election timeout is a
+   * second or more, and a group log sends commit news as it commits, not on ticks. */
+  clusterTickMs?: number;
+  groupTickMs?: number;
+  /** Heartbeat interval of a quiet group log (every follower has everything; see
+   * RaftConfig.idleHeartbeatTicks); set, the quiet cluster log heartbeats every quarter of
+   * electionMs. Default: no backoff (the simulator); real nodes get IDLE_HEARTBEAT_MS
+   * (node-host.ts). A clerk counts as caught up (serves reads, grants read leases) for one
+   * such interval after hearing from its minister, and a new minister's lease grace grows
+   * to match (lease-core.ts, catchUpWindowMs). */
+  idleHeartbeatMs?: number;
   /** Compact a log after this many applied entries (default 10,000). */
   snapshotEntries?: number;
   /** Forget a client's completion record after this long without requests (default 10 min). */
@@ -67,11 +82,21 @@ export function roleAddress(config: NodeConfig, id: string): string {
 /** Default NodeConfig.electionMs. */
 export const ELECTION_MS = 1_000;
 
-/** The cluster log's election timeout and heartbeat interval, in ticks. */
-export function clusterTimers(config: NodeConfig): { tickMs: number; electionTicks: number; heartbeatTicks: number } {
-  const tickMs = config.tickMs ?? 10;
+/** Heartbeat interval of a quiet log on real nodes: an idle cluster then sends a few
+ * messages a second instead of hundreds (issue 19). */
+export const IDLE_HEARTBEAT_MS = 100;
+/** Real nodes' NodeConfig.probeAnsweredMs, clusterTickMs (a tenth of the default election timeout) and groupTickMs. */
+export const IDLE_PROBE_MS = 250;
+export const CLUSTER_TICK_MS = 100;
+export const GROUP_TICK_MS = 50;
+
+/** The cluster log's election timeout and heartbeat intervals, in ticks. */
+export function clusterTimers(config: NodeConfig): { tickMs: number; electionTicks: number; heartbeatTicks: number; idleHeartbeatTicks: number } {
+  const tickMs = config.clusterTickMs ?? config.tickMs ?? 10;
   const electionTicks = Math.max(2, Math.round((config.electionMs ?? ELECTION_MS) / tickMs));
-  return { tickMs, electionTicks, heartbeatTicks: Math.max(1, Math.min(electionTicks - 1, Math.round(electionTicks / 20))) };
+  const heartbeatTicks = Math.max(1, Math.min(electionTicks - 1, Math.round(electionTicks / 20)));
+  const idle = config.idleHeartbeatMs === undefined ? heartbeatTicks : Math.floor(electionTicks / 4);
+  return { tickMs, electionTicks, heartbeatTicks, idleHeartbeatTicks: Math.max(heartbeatTicks, idle) };
 }
 
 /** Ids of the groups whose logs are stored here (`g/<id>/...`), one lookup per group. */

@@ -35,6 +35,7 @@ export interface PresidentConfig {
   rootClerks?: number;
   ministries?: { subtree: string; clerks: number }[];
   probeMs?: number;
+  probeAnsweredMs?: number;
   failAfterMs?: number;
 }
 
@@ -63,6 +64,7 @@ export type PresidentEffect =
 
 export class PresidentCore {
   readonly probeMs: number;
+  readonly probeAnsweredMs: number;
   readonly failAfterMs: number;
   private readonly config: PresidentConfig;
   private ready = false;
@@ -75,10 +77,13 @@ export class PresidentCore {
   /** Since when a minister has answered without leading its group log (it may just be being
    * appointed, or be slow to learn of it): treated as failed after failAfterMs of that. */
   private readonly notLeadingSince = new Map<string, number>();
+  /** When each node was last probed. */
+  private readonly probedAt = new Map<string, number>();
 
   constructor(config: PresidentConfig) {
     this.config = config;
     this.probeMs = config.probeMs ?? 50;
+    this.probeAnsweredMs = Math.max(this.probeMs, config.probeAnsweredMs ?? this.probeMs);
     this.failAfterMs = config.failAfterMs ?? 1_000;
   }
 
@@ -93,7 +98,16 @@ export class PresidentCore {
       return [{ kind: 'confirmApplied' }];
     }
     // A late answer still shows the node alive: wait for it as long as it counts.
-    const out: PresidentEffect[] = this.config.nodes.map((node) => ({ kind: 'probe', node, timeoutMs: this.failAfterMs }));
+    const out: PresidentEffect[] = [];
+    for (const node of this.config.nodes) {
+      // A node that answered its last probe is probed again after probeAnsweredMs; one that has
+      // not yet, every tick. Judging stays every tick on lastHeard, so a node that stops
+      // answering is taken for failed no later than with every-tick probes.
+      const sent = this.probedAt.get(node) ?? -Infinity;
+      if (now - sent < this.probeAnsweredMs && (this.lastHeard.get(node) ?? -Infinity) >= sent) continue;
+      this.probedAt.set(node, now);
+      out.push({ kind: 'probe', node, timeoutMs: this.failAfterMs });
+    }
     if (this.pending && (view.state.applied >= this.pending.index || now > this.pending.until)) this.pending = null;
     // Judge nobody before every node had a full interval to answer this president.
     if (!this.pending && now - this.readyAt >= this.failAfterMs) out.push(...this.decide(now, view, true));

@@ -108,6 +108,7 @@ function resolve(config: RaftConfig): Resolved {
     learners: config.learners ?? [],
     electionTicks: config.electionTicks ?? 10,
     heartbeatTicks: config.heartbeatTicks ?? 1,
+    idleHeartbeatTicks: config.idleHeartbeatTicks ?? config.heartbeatTicks ?? 1,
     maxInflight: config.maxInflight ?? 64,
     maxEntriesPerMsg: config.maxEntriesPerMsg ?? 256,
     maxBytesPerMsg: config.maxBytesPerMsg ?? 1 << 20,
@@ -219,6 +220,10 @@ export class RaftCore {
     if (this.id === '') throw new Error('raft: config.id must not be empty');
     if (this.cfg.electionTicks < 2 || this.cfg.heartbeatTicks < 1 || this.cfg.heartbeatTicks >= this.cfg.electionTicks) {
       throw new Error('raft: need electionTicks >= 2 and 1 <= heartbeatTicks < electionTicks');
+    }
+    const idle = this.cfg.idleHeartbeatTicks;
+    if (idle < this.cfg.heartbeatTicks || (this.mode === 'elected' && idle > this.cfg.heartbeatTicks && 2 * idle > this.cfg.electionTicks)) {
+      throw new Error('raft: need heartbeatTicks <= idleHeartbeatTicks <= electionTicks / 2 (elected mode)');
     }
     if (this.cfg.maxInflight < 1 || this.cfg.snapshotChunkSize < 1 || this.cfg.maxSnapshotChunksInflight < 1) {
       throw new Error('raft: maxInflight, snapshotChunkSize and maxSnapshotChunksInflight must be >= 1');
@@ -821,10 +826,22 @@ export class RaftCore {
         this.sendSnapshotChunks(id, pr);
       }
     }
-    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks && (this.heartbeatElapsed >= this.cfg.idleHeartbeatTicks || !this.quiet())) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
     }
+  }
+
+  /** Nothing for a heartbeat to carry but "still here": every follower replicates, has every
+   * entry and was sent the commit index, and no read round or leadership transfer waits. */
+  private quiet(): boolean {
+    if (this.readRoundPending || this.pendingReads.length > 0 || this.leadTransferee !== '') return false;
+    const last = this.log.lastIndex();
+    const committed = this.log.committed;
+    for (const pr of this.progress.values()) {
+      if (pr.state !== 'replicate' || pr.match !== last || pr.sentCommit < committed) return false;
+    }
+    return true;
   }
 
   private quorumActive(): boolean {

@@ -41,6 +41,8 @@ export interface RaftShellOptions {
   electionTicks?: number;
   /** Default 1 tick. */
   heartbeatTicks?: number;
+  /** Heartbeat interval of a quiet group (RaftConfig.idleHeartbeatTicks); default heartbeatTicks. */
+  idleHeartbeatTicks?: number;
   /** Compact once this many entries were applied since the last snapshot (and they hold at
    * least `snapshotLogRatio` times as many bytes as that snapshot). Default 10,000. */
   snapshotEntries?: number;

@@ -84,6 +84,7 @@ export class RaftShell {
   private readonly core: RaftCore;
   private readonly tickMs: number;
   private readonly heartbeatTicks: number;
+  private readonly idleHeartbeatTicks: number;
   private readonly electionTicks: number;
   private readonly snapshotEntries: number;
   private readonly snapshotLogRatio: number;
@@ -131,6 +132,7 @@ export class RaftShell {
     this.tickMs = opts.tickMs ?? 10;
     this.electionTicks = opts.electionTicks ?? 10;
     this.heartbeatTicks = opts.heartbeatTicks ?? 1;
+    this.idleHeartbeatTicks = opts.idleHeartbeatTicks ?? this.heartbeatTicks;
     this.snapshotEntries = Math.max(1, opts.snapshotEntries ?? 10_000);
     this.snapshotLogRatio = Math.max(0, opts.snapshotLogRatio ?? 4);
     this.st = prefixed(ctx.storage, opts.storagePrefix);
@@ -152,6 +154,7 @@ export class RaftShell {
         randomInt: (lo, hi) => ctx.random.int(lo, hi),
         electionTicks: this.electionTicks,
         heartbeatTicks: this.heartbeatTicks,
+        idleHeartbeatTicks: this.idleHeartbeatTicks,
         ...(opts.maxEntriesPerMsg !== undefined && { maxEntriesPerMsg: opts.maxEntriesPerMsg }),
         ...(opts.maxBytesPerMsg !== undefined && { maxBytesPerMsg: opts.maxBytesPerMsg }),
         ...(opts.maxInflight !== undefined && { maxInflight: opts.maxInflight }),
@@ -301,7 +304,8 @@ export class RaftShell {
   }
 
   /** Perishable entries: applied everything the leader reported committed, and heard from the
-   * leader within a heartbeat interval (plus one tick of slack for timer phase); a leader is
+   * leader within a heartbeat interval (a quiet group's, which is the longer; plus one tick of
+   * slack for timer phase); a leader is
    * caught up once it applied its commit index. */
   caughtUp(): boolean {
     if (this.stopped) return false;
@@ -309,7 +313,7 @@ export class RaftShell {
     const commit = this.core.commitIndex();
     if (s.role === 'leader') return this.appliedIndex >= commit;
     if (s.leader === '') return false;
-    const fresh = this.ctx.clock.now() - this.lastLeaderContactAt <= (this.heartbeatTicks + 1) * this.tickMs;
+    const fresh = this.ctx.clock.now() - this.lastLeaderContactAt <= (this.idleHeartbeatTicks + 1) * this.tickMs;
     return fresh && this.appliedIndex >= Math.max(this.core.leaderCommitIndex(), commit);
   }
 

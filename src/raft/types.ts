@@ -224,6 +224,12 @@ export interface RaftConfig {
   electionTicks?: number;
   /** Ticks between leader heartbeats. Default 1. */
   heartbeatTicks?: number;
+  /** Ticks between heartbeats while the group is quiet: every follower has every entry and
+   * the latest commit index, and no read or transfer waits (an idle cluster then costs near
+   * nothing). Any change brings heartbeats back to `heartbeatTicks`. Default heartbeatTicks
+   * (no backoff); in elected mode at most electionTicks / 2, so check-quorum and followers'
+   * election timers still hear from the leader in time. */
+  idleHeartbeatTicks?: number;
   /** Per follower, the most AppendEntries in flight (unacknowledged). Default 64. */
   maxInflight?: number;
   /** Bounds of one AppendEntries (at least one entry is always sent). Defaults 256 / 1 MiB. */

@@ -15,11 +15,15 @@ export interface LoopLagOptions {
   infoAtMs?: number;
 }
 
+/** The sampling timer's interval: each run is a wake-up of an otherwise idle thread (at 10 ms
+ * it was a good part of what an idle node cost), and stalls worth logging last 100 ms or more. */
+const RESOLUTION_MS = 100;
+
 /** Start watching this thread's event loop; returns a function that stops it. */
 export function watchEventLoop(log: Logger, opts: LoopLagOptions = {}): () => void {
   const everyMs = opts.everyMs ?? 1_000;
   const infoAtMs = opts.infoAtMs ?? 100;
-  const h = monitorEventLoopDelay({ resolution: 10 });
+  const h = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   h.enable();
   let gcMs = 0;
   let gcMaxMs = 0;
@@ -32,9 +36,9 @@ export function watchEventLoop(log: Logger, opts: LoopLagOptions = {}): () => vo
     }
   });
   gc.observe({ entryTypes: ['gc'] });
-  // The histogram holds the time between the 10 ms sampling timer's runs, in ns: the delay is
-  // what exceeds 10 ms.
-  const lag = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - 10) * 10) / 10);
+  // The histogram holds the time between the sampling timer's runs, in ns: the delay is what
+  // exceeds RESOLUTION_MS.
+  const lag = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 10) / 10);
   const timer = setInterval(() => {
     const maxMs = lag(h.max);
     const fields = { lagMaxMs: maxMs, lagP99Ms: lag(h.percentile(99)), lagMeanMs: lag(h.mean), gcs, gcMs: Math.round(gcMs), gcMaxMs: Math.round(gcMaxMs), overMs: everyMs };

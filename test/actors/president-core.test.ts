@@ -295,3 +295,26 @@ describe('PresidentCore', () => {
     expect(orders(decide(core, FAIL + 10, viewOf(state)))).toEqual([{ order: 'down', ministry: 'm1', down: true }]);
   });
 });
+
+describe('probes of an idle cluster (issue 19)', () => {
+  const probed = (effects: PresidentEffect[]) => effects.filter((e) => e.kind === 'probe').map((e) => (e as { node: string }).node);
+
+  it('a node that answered is probed again after probeAnsweredMs; one that has not, every tick', () => {
+    const view = viewOf(stateOf(ROOT));
+    const core = president(view, {}, 0, { probeAnsweredMs: 4 * PROBE });
+    expect(probed(core.tick(PROBE, view))).toEqual(NODES);
+    for (const id of NODES) if (id !== 'n5') core.probed(id, report(id, healthyRoot()[id] ?? {}), PROBE + 1, view);
+    // Only n5 (no answer yet) is probed on the next ticks, until probeAnsweredMs has passed.
+    expect(probed(core.tick(2 * PROBE, view))).toEqual(['n5']);
+    expect(probed(core.tick(3 * PROBE, view))).toEqual(['n5']);
+    expect(probed(core.tick(5 * PROBE, view))).toEqual(NODES);
+  });
+
+  it('without probeAnsweredMs every node is probed every tick', () => {
+    const view = viewOf(stateOf(ROOT));
+    const core = president(view, {}, 0);
+    core.tick(PROBE, view);
+    for (const id of NODES) core.probed(id, report(id), PROBE + 1, view);
+    expect(probed(core.tick(2 * PROBE, view))).toEqual(NODES);
+  });
+});
