@@ -10,6 +10,9 @@
 
 import { depthOf, isWithin, parentOf } from '../fs/path.js';
 
+/** How often members sample their load, and the president asks for it (default). */
+export const LOAD_EVERY_MS = 1_000;
+
 /** Default half-life of the popularity counters. */
 export const POPULARITY_HALF_LIFE_MS = 5_000;
 /** Default bound on the directories a member keeps counters for. */
@@ -170,4 +173,28 @@ export function mergeHot(lists: readonly (readonly DirLoad[])[], k: number): Dir
     }
   }
   return [...sum.values()].sort((a, b) => b.readsPerSec + b.writesPerSec - (a.readsPerSec + a.writesPerSec) || (a.path < b.path ? -1 : 1)).slice(0, k);
+}
+
+/** A member's load, measured: its requests counted as they come, its CPU from the host's busy
+ * time between two samples (Clock.busy()). */
+export class LoadMeter {
+  readonly table: PopularityTable;
+  private last: { activeMs: number; idleMs: number } | null = null;
+
+  constructor(subtree: string, opts: { halfLifeMs?: number; capacity?: number } = {}) {
+    this.table = new PopularityTable(subtree, opts);
+  }
+
+  /** A request for `path`: a read (ls counts in the directory listed, anything else in its
+   * parent directory) or a change. */
+  request(path: string, kind: OpKind, listsPath: boolean, now: number): void {
+    this.table.hit(listsPath ? path : (parentOf(path) ?? path), kind, now);
+  }
+
+  /** The load since the last sample (CPU) and as the counters stand (rates, hot directories). */
+  sample(now: number, busy: { activeMs: number; idleMs: number }, k = REPORT_TOP_K): MemberLoad {
+    const cpu = this.last ? utilisation(this.last, busy) : 0;
+    this.last = { activeMs: busy.activeMs, idleMs: busy.idleMs };
+    return { cpu, readsPerSec: this.table.readsPerSec(now), writesPerSec: this.table.writesPerSec(now), hot: this.table.top(k, now) };
+  }
 }

@@ -17,8 +17,9 @@ import { MinistryNamespace, isClientOp, type AppliedChanges } from './ministry-n
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { FsReplyMessage, FsRequestMessage } from '../fs/requests.js';
+import type { ClientOp, FsReplyMessage, FsRequestMessage } from '../fs/requests.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
+import { LOAD_EVERY_MS, LoadMeter, type MemberLoad } from './load.js';
 import {
   CLIENT_TTL_MS,
   MinistryCore,
@@ -50,6 +51,8 @@ export interface RoleStatus {
   commitTerm: number;
   caughtUp: boolean;
   leading: boolean;
+  /** This member's load as last sampled (every loadEveryMs), for the president's probes. */
+  load?: MemberLoad;
 }
 
 export interface MinistryArgs {
@@ -136,7 +139,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
   const leases = leaseService(config, args.role, core, () => raft);
   const step = effectRunner(core, () => raft);
-  const reportStatus = (ctx: Context): void => roleStatus(ctx, raft, args.role, core.record.id);
+  const loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
+  const reportStatus = (ctx: Context): void => roleStatus(ctx, raft, args.role, core.record.id, loads.current);
 
   return {
     inspect() {
@@ -174,6 +178,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       if (msg === 'ministry.tickets') return step(ctx, FLUSH_TICKETS);
       if (msg === 'ministry.tick') {
         step(ctx, TICK);
+        loads.tick(ctx);
         reportStatus(ctx);
         leases.tick(ctx);
         return;
@@ -188,6 +193,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           sessions.touch(ctx, req.clientId);
           const reply = ctx.deferReply();
           const op = requestOp(req);
+          if (op?.ok) loads.request(ctx, op.op);
           if (op === null) leases.request(ctx, req, reply);
           else step(ctx, { kind: 'request', req, op, reply });
           return;
@@ -248,6 +254,29 @@ function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: st
     },
     ended(clientId) {
       sessions.delete(clientId);
+    },
+  };
+}
+
+/** This member's load for the president (thesis 3.4): its requests counted as they come,
+ * sampled with the host's CPU every `everyMs`. */
+function loadKeeper(subtree: string, everyMs: number): { request(ctx: Context, op: ClientOp): void; tick(ctx: Context): void; readonly current: MemberLoad | undefined } {
+  const meter = new LoadMeter(subtree);
+  let current: MemberLoad | undefined;
+  let sampledAt = -Infinity;
+  return {
+    request(ctx, op) {
+      // (A rename counts in its source's directory.)
+      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
+    },
+    tick(ctx) {
+      const now = ctx.clock.now();
+      if (now - sampledAt < everyMs) return;
+      sampledAt = now;
+      current = meter.sample(now, ctx.clock.busy());
+    },
+    get current() {
+      return current;
     },
   };
 }
@@ -339,7 +368,7 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
 
 /** Tell the node this member's status: every tick, so the shell's cheap accessors, not its
  * full status() (an allocation-heavy copy). */
-function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string): void {
+function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string, load: MemberLoad | undefined): void {
   const lastIndex = raft.lastIndex;
   ctx.parent?.tell({
     type: 'node.role-status',
@@ -354,6 +383,7 @@ function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', m
       commitTerm: raft.termAt(raft.commitIndex) ?? 0,
       caughtUp: raft.caughtUp(),
       leading: raft.softState().role === 'leader',
+      load,
     } satisfies RoleStatus,
   });
 }

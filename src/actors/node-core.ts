@@ -21,6 +21,7 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
+import type { MemberLoad } from './load.js';
 
 /** A node's answer to a NodeProbe (govfs.fs.NodeReport). */
 export interface NodeReport {
@@ -36,6 +37,9 @@ export interface NodeReport {
   commitTerm: number;
   caughtUp: boolean;
   leading: boolean;
+  /** The member's load (thesis 3.4), when the probe asked for it and this node serves a
+   * ministry that has measured it. */
+  load?: MemberLoad;
 }
 
 /** A ministry as the wire shows it (govfs.fs.Ministry). */
@@ -70,6 +74,7 @@ export type NodeReply =
       idle: string[];
       nodes: NodeReport[];
       shortStaffed: string[];
+      balancing: boolean;
     };
 
 /** Local (same-thread) messages between a node and its children. */
@@ -219,7 +224,7 @@ export class NodeCore {
       case 'node.order':
         return [{ kind: 'propose', order: (msg as { order: ClusterOrder }).order }];
       case 'govfs.fs.NodeProbe':
-        return [{ kind: 'reply', msg: this.report() }];
+        return [{ kind: 'reply', msg: this.report(m.load === true) }];
       case 'govfs.fs.StatusRequest':
         return [{ kind: 'reply', msg: this.status() }];
       case 'govfs.fs.FsRequest':
@@ -251,10 +256,10 @@ export class NodeCore {
     return this.finishSubtreeDelete(seq, { ok: true, index: outcome.index });
   }
 
-  /** This node's NodeReport (what the president's probes get). */
-  report(): NodeReport {
+  /** This node's NodeReport (what the president's probes get), with its load if `load`. */
+  report(load = false): NodeReport {
     const s = this.roleStatus;
-    return {
+    const r: NodeReport = {
       type: 'govfs.fs.NodeReport',
       id: this.config.id,
       role: this.leader === this.config.id ? 'president' : s ? s.role : 'idle',
@@ -268,6 +273,8 @@ export class NodeCore {
       caughtUp: s?.caughtUp ?? false,
       leading: s?.leading ?? false,
     };
+    if (load && s?.load) r.load = s.load;
+    return r;
   }
 
   // ---- roles ---------------------------------------------------------------------------------
@@ -365,6 +372,7 @@ export class NodeCore {
       idle: this.config.nodes.filter((n) => !assigned.has(n) && n !== this.leader),
       nodes: [this.report()],
       shortStaffed: ministries.filter((mi) => mi.clerks.length < mi.clerksWanted).map((mi) => mi.id),
+      balancing: this.cluster.balancing,
     };
   }
 

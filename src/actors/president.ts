@@ -22,6 +22,9 @@ export interface PresidentServices {
   dissolving: (id: string) => boolean;
 }
 
+const PROBE = { type: 'govfs.fs.NodeProbe' };
+const LOAD_PROBE = { type: 'govfs.fs.NodeProbe', load: true };
+
 type PresidentMsg =
   | 'tick'
   | { kind: 'ready'; ok: boolean }
@@ -45,7 +48,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
           break;
         case 'probe':
           ctx.pipeToSelf(
-            ctx.ask<NodeReport>(ctx.ref(config.addresses[e.node]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: e.timeoutMs }),
+            ctx.ask<NodeReport>(ctx.ref(config.addresses[e.node]!), e.load ? LOAD_PROBE : PROBE, { timeoutMs: e.timeoutMs }),
             (report): PresidentMsg => ({ kind: 'probe', id: e.node, report }),
             (): PresidentMsg => ({ kind: 'probe', id: e.node, report: null }),
           );
