@@ -11,7 +11,7 @@
 // also serves network clients (`connect()`, the govfs CLI): `govfs cluster` is this. Node ids,
 // configs, placement, storage checks and the client gateway come from node-host.ts.
 
-import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './client/status.js';
+import { balanceRequest, gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './client/status.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Bridge, BridgeEvent, BridgeTlsOptions } from './net/bridge.js';
@@ -349,6 +349,20 @@ export class Cluster {
   /** The president, the cluster term, every ministry's staff and commit index, idle nodes. */
   async status(): Promise<ClusterStatusView> {
     return gatherStatus(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 })));
+  }
+
+  /** Turn the president's automatic balancer (thesis 3.4) on or off: an order in the cluster
+   * log (it is on by default). Throws if no president took the order. */
+  async balance(on: boolean): Promise<void> {
+    const r = await balanceRequest(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 })), on ? 'on' : 'off');
+    if (!r.ok) throw new RuntimeError('EAGAIN', `balance ${on ? 'on' : 'off'}: ${r.reason}`);
+  }
+
+  /** What the balancer would do now and why, in words (`govfs balance plan`). */
+  async balancePlan(): Promise<string[]> {
+    const r = await balanceRequest(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 })), 'plan');
+    if (!r.ok) throw new RuntimeError('EAGAIN', `balance plan: ${r.reason}`);
+    return r.plan;
   }
 
   /** Crash node `id` (sim: at once, un-synced writes lost; threads: its actors stop). */

@@ -60,10 +60,21 @@ export interface SubtreeDeleted {
   reason?: string;
 }
 
+/** The president's answer to a BalanceRequest (`govfs balance on|off|plan`). */
+export interface BalanceReply {
+  type: 'govfs.fs.BalanceReply';
+  ok: boolean;
+  balancing: boolean;
+  plan: string[];
+  reason: string;
+  index: number;
+}
+
 /** What a node answers itself (the rest its role answers). */
 export type NodeReply =
   | NodeReport
   | SubtreeDeleted
+  | BalanceReply
   | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
   | { type: 'govfs.fs.TicketStatus'; status: 'unknown' }
   | {
@@ -107,6 +118,8 @@ export type NodeEffect =
   /** Pass the message being handled on to this node's role, or to node `node`. */
   | { kind: 'forwardToRole' }
   | { kind: 'forwardToNode'; node: string }
+  /** Pass it on to this node's president actor. */
+  | { kind: 'forwardToPresident' }
   /** Keep the ask being handled open as subtree delete `job`'s answer. */
   | { kind: 'deferReply'; job: number }
   | { kind: 'answer'; job: number; msg: SubtreeDeleted }
@@ -232,6 +245,11 @@ export class NodeCore {
       case 'govfs.fs.TicketStatusRequest':
         if (this.role && this.role.ministry === m.ministry) return [{ kind: 'forwardToRole' }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.TicketStatus', status: 'unknown' } }];
+      case 'govfs.fs.BalanceRequest':
+        // `govfs balance on|off|plan`: the president answers.
+        if (this.presiding) return [{ kind: 'forwardToPresident' }];
+        if (this.leader) return [{ kind: 'forwardToNode', node: this.leader }];
+        return [{ kind: 'reply', msg: { type: 'govfs.fs.BalanceReply', ok: false, balancing: this.cluster.balancing, plan: [], reason: 'no president right now: retry', index: 0 } }];
       case 'govfs.fs.SubtreeDelete':
         return this.subtreeDelete(String(m.subtree), m.requester, now);
       case 'node.subtree-delete':

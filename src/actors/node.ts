@@ -155,6 +155,8 @@ class NodeShell {
         return ctx.forward(this.role!);
       case 'forwardToNode':
         return ctx.forward(ctx.ref(this.config.addresses[e.node]!));
+      case 'forwardToPresident':
+        return ctx.forward(this.president!);
       case 'deferReply':
         this.answers.set(e.job, ctx.deferReply());
         return;

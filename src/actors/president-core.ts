@@ -256,6 +256,16 @@ export class PresidentCore {
     return out;
   }
 
+  /** The plan in words (`govfs balance plan`): a line per ministry, then the steps. */
+  planLines(now: number, view: PresidentView): string[] {
+    const plan = this.plan(now, view);
+    const lines = [`balancer ${view.state.balancing ? 'on' : 'off'} (grow above ${Math.round(this.balance.growAbove * 100)}%, shrink to ${Math.round(this.balance.shrinkBelow * 100)}%, at least ${this.balance.minClerks} clerks)`, ...plan.notes];
+    if (plan.steps.length === 0) lines.push('nothing to do now');
+    for (const [i, s] of plan.steps.entries()) lines.push(`${i === 0 ? (view.state.balancing ? 'next' : 'would do') : 'then'}: ${s.why}`);
+    if (plan.queued.length > 0) lines.push(`queued for a freed clerk: ${plan.queued.join(', ')}`);
+    return lines;
+  }
+
   /** What the balancer would do now, and why (`govfs balance plan`). */
   plan(now: number, view: PresidentView): BalancePlan {
     const { state } = view;
