@@ -12,6 +12,7 @@
 // field by field, against log.proto. The schema is also registered in the message registry
 // with every other .proto of src/wire/proto (MessageRegistry.standard).
 
+import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { protoPath } from './registry.js'; // (also configures protobufjs: 64-bit fields as numbers)
 import { DecodeError, EncodeError } from './errors.js';
@@ -106,7 +107,9 @@ let root: protobuf.Root | null = null;
 /** log.proto, parsed once (on first use: a process that never touches a log never reads it). */
 function logRoot(): protobuf.Root {
   if (root === null) {
-    root = new protobuf.Root().loadSync(protoPath('log.proto'), { keepCase: false });
+    // Parsed from its text, not with protobufjs's loadSync: in the bundled command line
+    // (dist/cli) protobufjs has no file system of its own, and loadSync fails there.
+    root = protobuf.parse(readFileSync(protoPath('log.proto'), 'utf8'), new protobuf.Root(), { keepCase: false }).root;
     root.resolveAll();
   }
   return root;
