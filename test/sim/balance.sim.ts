@@ -27,6 +27,8 @@ export const describe = 'read balancing: a hot ministry grows, a cold one shrink
 
 /** Modeled service time of one client request at a node. */
 const SERVICE_MS = 8;
+/** Closed-loop readers of /hot: more than its clerks can serve. */
+const HOT_READERS = 12;
 const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
 
 interface Decision {
@@ -45,6 +47,8 @@ export interface BalanceRun {
   traceHash: string;
   hot: string;
   cold: string;
+  /** The president's plan at the end (`govfs balance plan`). */
+  plan: string[];
 }
 
 /** The president's orders, from its info logs (president-core.ts logs each with its cause). */
@@ -103,7 +107,7 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
   sim.checks.push(watchOwnership(cluster, ['/hot'], violate).check);
 
   const history: HistoryOp[] = [];
-  const runMs = opts.ms ?? 8_000;
+  const runMs = opts.ms ?? 9_000;
   const end = cluster.now() + runMs;
   let reads = 0;
   const call = async (c: GovClient, input: HistoryOp['input'], linearizable: boolean, record: boolean): Promise<void> => {
@@ -130,7 +134,7 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
   const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 500, deadlineMs: 10_000 });
   for (const d of ['/hot/a', '/hot/b', '/cold']) await call(setup, { op: 'mkdir', path: d }, false, true);
   const files = ['/hot/a/f1', '/hot/b/f2', '/hot/f3', '/cold/f4', '/f5'];
-  // Skewed: eight readers of /hot (plain reads, not recorded: they are the load), one of the
+  // Skewed: HOT_READERS readers of /hot (plain reads, not recorded: they are the load), one of the
   // rest; two writers and a linearizable reader whose operations are recorded and checked.
   const hotReader = async (i: number): Promise<void> => {
     const c = cluster.client({ clientId: `hot${i}`, requestTimeoutMs: 300, deadlineMs: 2_000 });
@@ -162,8 +166,10 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
   const faultLoop = async (): Promise<void> => {
     if (opts.faults === false) return;
     const down = new Set<string>();
-    // Faults for the first two thirds of the run; the balancer must also act in between.
-    while (cluster.now() < end - runMs / 3) {
+    // Faults for the first half of the run (the last one over by 1.7 s later at most): after
+    // that, at least 2.8 s without faults for the balancer to act in, if it has not yet.
+    const faultsEnd = end - runMs / 2;
+    while (cluster.now() < faultsEnd) {
       await cluster.runFor(r.int(300, 900));
       const x = r.next();
       const t = cluster.now().toFixed(0);
@@ -191,7 +197,7 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
     cluster.heal();
     for (const id of down) await cluster.restart(id);
   };
-  await Promise.all([...Array.from({ length: 8 }, (_, i) => hotReader(i)), coldReader(), writer(0), writer(1), checker(), faultLoop()]);
+  await Promise.all([...Array.from({ length: HOT_READERS }, (_, i) => hotReader(i)), coldReader(), writer(0), writer(1), checker(), faultLoop()]);
   // Read everything back linearizably: every acknowledged change must show.
   const final = cluster.client({ clientId: 'final', requestTimeoutMs: 500, deadlineMs: 20_000 });
   for (const path of ['/', '/hot', '/hot/a', '/hot/b', '/cold']) {
@@ -203,10 +209,11 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
       throw new Error(`seed ${seed}: the cluster did not recover (ls ${path}: ${(e as { code?: string }).code}); faults: ${faults.join('; ')}`);
     }
   }
+  const plan = await cluster.balancePlan().catch((e: Error) => [`(no plan: ${e.message})`]);
   const st = await cluster.status();
   const hot = st.ministries.find((m) => m.subtree === '/hot')?.id ?? '?';
   const cold = st.ministries.find((m) => m.subtree === '/')?.id ?? '?';
-  const run = { decisions, history, violations, faults, reads, steps: sim.steps, traceHash: sim.traceHash, hot, cold };
+  const run = { decisions, history, violations, faults, reads, steps: sim.steps, traceHash: sim.traceHash, hot, cold, plan };
   await cluster.stop();
   return run;
 }
@@ -214,7 +221,7 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
 export async function runSeed(seed: number, opts: { verbose: boolean }): Promise<{ ok: boolean; error?: string; detail?: string }> {
   try {
     const run = await runBalance(seed);
-    if (opts.verbose) console.log([...run.faults, ...run.decisions.map((d) => `${d.cause} ${d.ministry}: ${JSON.stringify(d.order)}`)].join('\n'));
+    if (opts.verbose) console.log([...run.faults, ...run.decisions.map((d) => `${d.cause} ${d.ministry}: ${JSON.stringify(d.order)}`), 'plan at the end:', ...run.plan].join('\n'));
     const trace = `(trace ${run.traceHash})`;
     if (run.violations.length > 0) return { ok: false, error: `invariant violated: ${run.violations.join('; ')} ${trace}` };
     const { checkHistory } = await import('./cluster-check.js');
