@@ -48,7 +48,7 @@ interface NodeReportMsg {
   commit: number;
   applied: number;
   caughtUp: boolean;
-  load?: { cpu: number; readsPerSec: number; writesPerSec: number };
+  load?: { cpu: number; readsPerSec: number; writesPerSec: number } | null;
 }
 
 interface ClusterStatusMsg {
@@ -124,10 +124,11 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
 type LoadMsg = NonNullable<NodeReportMsg['load']>;
 
 /** A ministry's load from its members' reports: average clerk CPU, summed rates. */
-function ministryLoad(minister: string, clerks: readonly string[], of: (id: string) => LoadMsg | undefined): MinistryLoadView | null {
-  const members = [minister, ...clerks].map(of).filter((l): l is LoadMsg => l !== undefined);
+function ministryLoad(minister: string, clerks: readonly string[], of: (id: string) => LoadMsg | null | undefined): MinistryLoadView | null {
+  // (A decoded report without a load has it null.)
+  const members = [minister, ...clerks].map(of).filter((l): l is LoadMsg => l != null);
   if (members.length === 0) return null;
-  const fromClerks = clerks.map(of).filter((l): l is LoadMsg => l !== undefined);
+  const fromClerks = clerks.map(of).filter((l): l is LoadMsg => l != null);
   const cpuOf = fromClerks.length > 0 ? fromClerks : members;
   return {
     cpu: cpuOf.reduce((s, l) => s + Number(l.cpu), 0) / cpuOf.length,
