@@ -28,7 +28,7 @@ export const describe = 'read balancing: a hot ministry grows, a cold one shrink
 /** Modeled service time of one client request at a node. */
 const SERVICE_MS = 8;
 /** Closed-loop readers of /hot: more than its clerks can serve. */
-const HOT_READERS = 12;
+const HOT_READERS = 16;
 const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
 
 interface Decision {
