@@ -27,7 +27,8 @@ Use it (against --server host:port, default $GOVFS_SERVER or ${DEFAULT_SERVER}):
   govfs rm [-r] PATH...           remove files (-r: directories and everything below)
   govfs rmdir [-r] PATH...        remove empty directories (-r: and everything below)
   govfs mv FROM TO                rename (within one ministry)
-  govfs status [--json] [--watch] president, ministries, staff, terms, commit indices, nodes
+  govfs status [--json] [--watch] president, ministries, staff, terms, commit indices, load, nodes
+  govfs balance on|off|plan       the president's load balancer: turn it on or off, or see its plan
   govfs shell                     an interactive prompt with these commands, history and tab completion
   govfs bench NAME [options]      benchmarks (govfs bench --help lists them)
 
@@ -122,6 +123,15 @@ ${CLIENT_OPTIONS_HELP}`,
 
 Renames FROM to TO (both in the same ministry; EXDEV otherwise).
 ${CLIENT_OPTIONS_HELP}`,
+  balance: `govfs balance on|off|plan [--server host:port]
+
+The president's automatic load balancer (thesis 3.4): a ministry whose average clerk CPU passes
+95% gets an idle node as a new clerk (with none idle, a clerk is freed from the ministry under
+the lightest read load); one that could lose a clerk and stay at or below 85% gives one back,
+never going below a minister and two clerks.
+  on, off              turn it on or off (an order in the cluster log; on by default)
+  plan                 what the president would do now, and why, ministry by ministry
+${CLIENT_OPTIONS_HELP}`,
   status: `govfs status [--json] [--watch] [--server host:port]
 
 Shows the president and cluster term, each ministry (subtree, minister, clerks, term, commit
@@ -154,7 +164,7 @@ Prints throughput once a second. Ctrl-C stops it cleanly.`,
 };
 
 
-const CLIENT_COMMANDS = new Set(['ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status']);
+const CLIENT_COMMANDS = new Set(['ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'balance']);
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -11,7 +11,7 @@
 // also serves network clients (`connect()`, the govfs CLI): `govfs cluster` is this. Node ids,
 // configs, placement, storage checks and the client gateway come from node-host.ts.
 
-import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './client/status.js';
+import { balanceRequest, gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './client/status.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Bridge, BridgeEvent, BridgeStats, BridgeTlsOptions } from './net/bridge.js';
@@ -23,7 +23,8 @@ import { staffingProblem } from './actors/cluster-state.js';
 import { SeedTree, type SeededRandom } from './runtime/random.js';
 import type { Logger } from 'pino';
 import type { LocalRuntime } from './runtime/runtime.js';
-import { Simulation, type SimFsyncOptions, type SimNetworkOptions, type SimOptions } from './runtime/sim.js';
+import { Simulation, type SimCpuOptions, type SimFsyncOptions, type SimNetworkOptions, type SimOptions } from './runtime/sim.js';
+import type { BalanceOptions } from './actors/balancer.js';
 import { ThreadsScheduler } from './runtime/threads.js';
 import type { WorkerStats } from './runtime/thread-worker.js';
 
@@ -47,6 +48,13 @@ export interface ClusterOptions {
   maxDriftPpm?: number;
   /** Simulated fsyncs: latency, slow ones, failing ones (sim). */
   fsync?: Partial<SimFsyncOptions>;
+  /** Modeled CPU: the service time of each message type at the node it reaches (sim; see
+   * SimOptions.cpu). Without it simulated nodes are never busy. */
+  cpu?: SimCpuOptions;
+  /** How often members measure their load and the president asks for it (default 1 s), and
+   * the read balancer's thresholds (thesis 3.4: 95% / 85%). */
+  loadEveryMs?: number;
+  balance?: BalanceOptions;
   /** Called for every message the simulated network delivers (sim). */
   onDeliver?: SimOptions['onDeliver'];
   /** The command that replays this run, for the simulation's errors (sim). */
@@ -144,13 +152,13 @@ export class Cluster {
     const virtual = scheduler === 'sim';
     const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
     const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
-    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs };
+    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance };
     let cluster: Cluster;
     if (scheduler !== 'threads' && (opts.listen !== undefined || opts.tls || opts.clientToken)) {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');
     }
     if (scheduler === 'sim') {
-      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, onDeliver: opts.onDeliver, maxSteps: opts.maxSteps, ...(opts.logger && { logger: opts.logger }) });
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, onDeliver: opts.onDeliver, maxSteps: opts.maxSteps, cpu: opts.cpu, ...(opts.logger && { logger: opts.logger }) });
       const { configs } = planNodes(nodeIds, { kind: 'sim' }, base);
       for (const [id, config] of configs) sim.addHost(id, () => nodeBehaviour(config));
       // Clients live on a host of their own, so their requests cross the simulated network.
@@ -362,6 +370,20 @@ export class Cluster {
   /** The president, the cluster term, every ministry's staff and commit index, idle nodes. */
   async status(): Promise<ClusterStatusView> {
     return gatherStatus(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 })));
+  }
+
+  /** Turn the president's automatic balancer (thesis 3.4) on or off: an order in the cluster
+   * log (it is on by default). Throws if no president took the order. */
+  async balance(on: boolean): Promise<void> {
+    const r = await balanceRequest(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 })), on ? 'on' : 'off');
+    if (!r.ok) throw new RuntimeError('EAGAIN', `balance ${on ? 'on' : 'off'}: ${r.reason}`);
+  }
+
+  /** What the balancer would do now and why, in words (`govfs balance plan`). */
+  async balancePlan(): Promise<string[]> {
+    const r = await balanceRequest(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 })), 'plan');
+    if (!r.ok) throw new RuntimeError('EAGAIN', `balance plan: ${r.reason}`);
+    return r.plan;
   }
 
   /** Crash node `id` (sim: at once, un-synced writes lost; threads: its actors stop). */

@@ -34,7 +34,9 @@ export type ClusterOrder =
   /** Subtree delete (thesis Figure 9): the ministry is dissolved, its staff go idle. */
   | { order: 'dissolve'; ministry: string }
   /** A no-op the president uses to learn its log is current. */
-  | { order: 'noop' };
+  | { order: 'noop' }
+  /** Turn the president's automatic balancer (thesis 3.4) on or off. */
+  | { order: 'balance'; on: boolean };
 
 export type OrderResult = { ok: true; ministry?: MinistryRecord } | { ok: false; reason: string };
 
@@ -47,6 +49,8 @@ export class ClusterState {
   /** Every subtree a ministry was ever formed for (dissolved ones included): the president
    * forms the configured static ministries once, and a subtree delete is not undone. */
   readonly formed = new Set<string>();
+  /** The president balances load (thesis 3.4) unless an order turned it off. */
+  balancing = true;
 
   constructor(nodes: string[]) {
     this.nodes = [...nodes].sort();
@@ -104,6 +108,9 @@ export class ClusterState {
         return this.ministries.delete(order.ministry) ? { ok: true } : { ok: false, reason: `no ministry ${order.ministry}` };
       case 'noop':
         return { ok: true };
+      case 'balance':
+        this.balancing = order.on;
+        return { ok: true };
     }
   }
 
@@ -147,7 +154,7 @@ export class ClusterState {
 
   /** Protobuf (govfs.log.ClusterSnapshot behind the format byte, src/wire/log-codec.ts). */
   snapshot(): Uint8Array {
-    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed] });
+    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing });
   }
 
   /** A snapshot of either form: protobuf, or the JSON of data folders written before it ('{'). */
@@ -162,6 +169,7 @@ export class ClusterState {
     s.termCounter = o.termCounter;
     s.ministryCounter = o.ministryCounter;
     s.applied = o.applied;
+    s.balancing = o.balancingOff !== true;
     return s;
   }
 }
@@ -202,6 +210,8 @@ function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
       return { dissolve: { ministry: o.ministry } };
     case 'noop':
       return { noop: {} };
+    case 'balance':
+      return { balance: { on: o.on } };
   }
 }
 
@@ -221,6 +231,8 @@ function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
       return { order: 'dissolve', ministry: m.dissolve!.ministry };
     case 'noop':
       return { order: 'noop' };
+    case 'balance':
+      return { order: 'balance', on: m.balance!.on };
     default:
       return null;
   }

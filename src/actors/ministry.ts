@@ -17,10 +17,11 @@ import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js'
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { FsReplyMessage, FsRequestMessage } from '../fs/requests.js';
+import type { ClientOp, FsReplyMessage, FsRequestMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
 import { isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
+import { LOAD_EVERY_MS, LoadMeter, type MemberLoad } from './load.js';
 import {
   CLIENT_TTL_MS,
   MinistryCore,
@@ -51,6 +52,8 @@ export interface RoleStatus {
   commitTerm: number;
   caughtUp: boolean;
   leading: boolean;
+  /** This member's load as last sampled (every loadEveryMs), for the president's probes. */
+  load?: MemberLoad;
 }
 
 export interface MinistryArgs {
@@ -129,7 +132,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
   const leases = leaseService(config, args.role, core, () => raft);
   const step = effectRunner(core, () => raft);
-  const reportStatus = (ctx: Context): void => roleStatus(ctx, raft, args.role, core.record.id);
+  const loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
+  const reportStatus = (ctx: Context): void => roleStatus(ctx, raft, args.role, core.record.id, loads.current);
 
   return {
     inspect() {
@@ -168,6 +172,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       if (msg === 'ministry.tickets') return step(ctx, FLUSH_TICKETS);
       if (msg === 'ministry.tick') {
         step(ctx, TICK);
+        loads.tick(ctx);
         reportStatus(ctx);
         leases.tick(ctx);
         return;
@@ -184,7 +189,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const op = readOp(req);
           if (op instanceof FsError) step(ctx, { kind: 'request', req, op: { ok: false, message: op.message, code: op.code }, reply });
           else if (isLeaseOp(op)) leases.request(ctx, req, op, reply);
-          else step(ctx, { kind: 'request', req, op: { ok: true, op }, reply });
+          else {
+            loads.request(ctx, op);
+            step(ctx, { kind: 'request', req, op: { ok: true, op }, reply });
+          }
           return;
         }
         case 'ministry.continue':
@@ -243,6 +251,29 @@ function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: st
     },
     ended(clientId) {
       sessions.delete(clientId);
+    },
+  };
+}
+
+/** This member's load for the president (thesis 3.4): its requests counted as they come,
+ * sampled with the host's CPU every `everyMs`. */
+function loadKeeper(subtree: string, everyMs: number): { request(ctx: Context, op: ClientOp): void; tick(ctx: Context): void; readonly current: MemberLoad | undefined } {
+  const meter = new LoadMeter(subtree);
+  let current: MemberLoad | undefined;
+  let sampledAt = -Infinity;
+  return {
+    request(ctx, op) {
+      // (A rename counts in its source's directory.)
+      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
+    },
+    tick(ctx) {
+      const now = ctx.clock.now();
+      if (now - sampledAt < everyMs) return;
+      sampledAt = now;
+      current = meter.sample(now, ctx.clock.busy());
+    },
+    get current() {
+      return current;
     },
   };
 }
@@ -342,7 +373,7 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
 
 /** Tell the node this member's status: every tick, so the shell's cheap accessors, not its
  * full status() (an allocation-heavy copy). */
-function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string): void {
+function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string, load: MemberLoad | undefined): void {
   const lastIndex = raft.lastIndex;
   ctx.parent?.tell({
     type: 'node.role-status',
@@ -357,6 +388,7 @@ function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', m
       commitTerm: raft.termAt(raft.commitIndex) ?? 0,
       caughtUp: raft.caughtUp(),
       leading: raft.softState().role === 'leader',
+      load,
     } satisfies RoleStatus,
   });
 }

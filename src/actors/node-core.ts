@@ -22,6 +22,7 @@ import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
 import type { MinistryInfo } from '../fs/requests.js';
+import type { MemberLoad } from './load.js';
 
 /** A node's answer to a NodeProbe (govfs.fs.NodeReport): its ministry role's status, the
  * group term under the wire's name. */
@@ -30,6 +31,9 @@ export interface NodeReport extends Omit<RoleStatus, 'role' | 'term'> {
   id: string;
   role: 'president' | 'minister' | 'clerk' | 'idle';
   groupTerm: number;
+  /** The member's load (thesis 3.4), when the probe asked for it and this node serves a
+   * ministry that has measured it. */
+  load?: MemberLoad;
 }
 
 /** A ministry as the wire shows it (govfs.fs.Ministry). */
@@ -43,10 +47,21 @@ export interface SubtreeDeleted {
   reason?: string;
 }
 
+/** The president's answer to a BalanceRequest (`govfs balance on|off|plan`). */
+export interface BalanceReply {
+  type: 'govfs.fs.BalanceReply';
+  ok: boolean;
+  balancing: boolean;
+  plan: string[];
+  reason: string;
+  index: number;
+}
+
 /** What a node answers itself (the rest its role answers). */
 export type NodeReply =
   | NodeReport
   | SubtreeDeleted
+  | BalanceReply
   | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
   | { type: 'govfs.fs.TicketStatus'; status: 'unknown' }
   | {
@@ -57,6 +72,7 @@ export type NodeReply =
       idle: string[];
       nodes: NodeReport[];
       shortStaffed: string[];
+      balancing: boolean;
     };
 
 /** Local (same-thread) messages between a node and its children. */
@@ -89,6 +105,8 @@ export type NodeEffect =
   /** Pass the message being handled on to this node's role, or to node `node`. */
   | { kind: 'forwardToRole' }
   | { kind: 'forwardToNode'; node: string }
+  /** Pass it on to this node's president actor. */
+  | { kind: 'forwardToPresident' }
   /** Keep the ask being handled open as subtree delete `job`'s answer. */
   | { kind: 'deferReply'; job: number }
   | { kind: 'answer'; job: number; msg: SubtreeDeleted }
@@ -206,7 +224,7 @@ export class NodeCore {
       case 'node.order':
         return [{ kind: 'propose', order: (msg as { order: ClusterOrder }).order }];
       case 'govfs.fs.NodeProbe':
-        return [{ kind: 'reply', msg: this.report() }];
+        return [{ kind: 'reply', msg: this.report(m.load === true) }];
       case 'govfs.fs.StatusRequest':
         return [{ kind: 'reply', msg: this.status() }];
       case 'govfs.fs.FsRequest':
@@ -214,6 +232,11 @@ export class NodeCore {
       case 'govfs.fs.TicketStatusRequest':
         if (this.role && this.role.ministry === m.ministry) return [{ kind: 'forwardToRole' }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.TicketStatus', status: 'unknown' } }];
+      case 'govfs.fs.BalanceRequest':
+        // `govfs balance on|off|plan`: the president answers.
+        if (this.presiding) return [{ kind: 'forwardToPresident' }];
+        if (this.leader) return [{ kind: 'forwardToNode', node: this.leader }];
+        return [{ kind: 'reply', msg: { type: 'govfs.fs.BalanceReply', ok: false, balancing: this.cluster.balancing, plan: [], reason: 'no president right now: retry', index: 0 } }];
       case 'govfs.fs.SubtreeDelete':
         return this.subtreeDelete(String(m.subtree), m.requester, now);
       case 'node.subtree-delete':
@@ -238,10 +261,10 @@ export class NodeCore {
     return this.finishSubtreeDelete(seq, { ok: true, index: outcome.index });
   }
 
-  /** This node's NodeReport (what the president's probes get). */
-  report(): NodeReport {
+  /** This node's NodeReport (what the president's probes get), with its load if `load`. */
+  report(load = false): NodeReport {
     const s = this.roleStatus;
-    return {
+    const r: NodeReport = {
       type: 'govfs.fs.NodeReport',
       id: this.config.id,
       role: this.leader === this.config.id ? 'president' : s ? s.role : 'idle',
@@ -255,6 +278,8 @@ export class NodeCore {
       caughtUp: s?.caughtUp ?? false,
       leading: s?.leading ?? false,
     };
+    if (load && s?.load) r.load = s.load;
+    return r;
   }
 
   // ---- roles ---------------------------------------------------------------------------------
@@ -352,6 +377,7 @@ export class NodeCore {
       idle: this.config.nodes.filter((n) => !assigned.has(n) && n !== this.leader),
       nodes: [this.report()],
       shortStaffed: ministries.filter((mi) => mi.clerks.length < mi.clerksWanted).map((mi) => mi.id),
+      balancing: this.cluster.balancing,
     };
   }
 

@@ -22,6 +22,7 @@ import { ministryBehaviour } from './ministry.js';
 import { presidentBehaviour } from './president.js';
 import { registerBehaviour } from '../runtime/runtime.js';
 import type { Storage } from '../runtime/storage.js';
+import type { BalanceOptions } from './balancer.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 
 export type { NodeInternal } from './node-core.js';
@@ -73,6 +74,10 @@ export interface NodeConfig {
    * period (default 100 ms). */
   leaseTtlMs?: number;
   leaseDriftMs?: number;
+  /** How often members sample their load and the president asks for it (default 1,000 ms). */
+  loadEveryMs?: number;
+  /** Read balancing thresholds (thesis 3.4; defaults grow above 95%, shrink to 85%). */
+  balance?: BalanceOptions;
 }
 
 export function roleAddress(config: NodeConfig, id: string): string {
@@ -175,6 +180,8 @@ class NodeShell {
         return ctx.forward(this.role!);
       case 'forwardToNode':
         return ctx.forward(ctx.ref(this.config.addresses[e.node]!));
+      case 'forwardToPresident':
+        return ctx.forward(this.president!);
       case 'deferReply':
         this.answers.set(e.job, ctx.deferReply());
         return;

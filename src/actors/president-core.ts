@@ -19,6 +19,11 @@
 // anyone failed: it rebuilds its view from the log and from what nodes report, and never
 // appoints a second minister to a healthy ministry.
 //
+// Once no ministry needs re-staffing, it balances read load (balancer.ts, thesis 3.4): every
+// loadEveryMs its probes ask for each member's load, and a report counts only for the
+// appointment (ministry and term) it was made under ("By including the term of the sending
+// minister the president detects outdated reports and discards them").
+//
 // Two effects have an outcome the core needs at once: the shell proposes an order
 // (`propose`) and hands the cluster log's answer to proposed(); it starts a leadership
 // transfer (`transfer`) and hands whether it started to transferred(), which, if it did not,
@@ -26,6 +31,8 @@
 
 import type { ClusterOrder, ClusterState, MinistryRecord } from './cluster-state.js';
 import type { NodeReport } from './node-core.js';
+import { DEFAULT_BALANCE, planBalance, type BalanceOptions, type BalancePlan, type BalanceStep, type MinistryLoad } from './balancer.js';
+import { LOAD_EVERY_MS, mergeHot, REPORT_TOP_K, type MemberLoad } from './load.js';
 import type { ProposeResult } from '../raft/index.js';
 
 /** What the president needs of NodeConfig. */
@@ -37,6 +44,10 @@ export interface PresidentConfig {
   probeMs?: number;
   probeAnsweredMs?: number;
   failAfterMs?: number;
+  /** How often the probes ask for members' load (default 1,000 ms). */
+  loadEveryMs?: number;
+  /** Read balancing thresholds (thesis defaults: grow above 95%, shrink to at most 85%). */
+  balance?: BalanceOptions;
 }
 
 /** What the president reads of its node at each input: the cluster log's applied state, and
@@ -54,8 +65,9 @@ export type PresidentEffect =
   /** Confirm with a ReadIndex that every order committed before this term is applied here;
    * then call ready(ok). */
   | { kind: 'confirmApplied' }
-  /** Ask node `node` for its NodeReport; call probed() with it, or with null after `timeoutMs`. */
-  | { kind: 'probe'; node: string; timeoutMs: number }
+  /** Ask node `node` for its NodeReport (with its load if `load`); call probed() with it, or
+   * with null after `timeoutMs`. */
+  | { kind: 'probe'; node: string; timeoutMs: number; load: boolean }
   /** Append `order` to the cluster log and call proposed() with the result. */
   | { kind: 'propose'; order: ClusterOrder; why: string; fields: Record<string, unknown> }
   /** Hand the cluster log's leadership to `to`; call transferred() with whether it started. */
@@ -79,12 +91,22 @@ export class PresidentCore {
   private readonly notLeadingSince = new Map<string, number>();
   /** When each node was last probed. */
   private readonly probedAt = new Map<string, number>();
+  /** The last load each node reported, with the appointment it was made under. */
+  private readonly loads = new Map<string, { ministry: string; groupTerm: number; load: MemberLoad; at: number }>();
+  private lastLoadProbe = -Infinity;
+  /** When this president first saw each ministry at its current term (balancing waits for a
+   * changed ministry to settle). */
+  private readonly termSeen = new Map<string, { term: number; at: number }>();
+  readonly loadEveryMs: number;
+  private readonly balance: Required<BalanceOptions>;
 
   constructor(config: PresidentConfig) {
     this.config = config;
     this.probeMs = config.probeMs ?? 50;
     this.probeAnsweredMs = Math.max(this.probeMs, config.probeAnsweredMs ?? this.probeMs);
     this.failAfterMs = config.failAfterMs ?? 1_000;
+    this.loadEveryMs = config.loadEveryMs ?? LOAD_EVERY_MS;
+    this.balance = { ...DEFAULT_BALANCE, ...config.balance };
   }
 
   start(): PresidentEffect[] {
@@ -98,15 +120,18 @@ export class PresidentCore {
       return [{ kind: 'confirmApplied' }];
     }
     // A late answer still shows the node alive: wait for it as long as it counts.
+    const load = now - this.lastLoadProbe >= this.loadEveryMs;
+    if (load) this.lastLoadProbe = now;
     const out: PresidentEffect[] = [];
     for (const node of this.config.nodes) {
       // A node that answered its last probe is probed again after probeAnsweredMs; one that has
       // not yet, every tick. Judging stays every tick on lastHeard, so a node that stops
-      // answering is taken for failed no later than with every-tick probes.
+      // answering is taken for failed no later than with every-tick probes. A load round
+      // (every loadEveryMs) probes every node.
       const sent = this.probedAt.get(node) ?? -Infinity;
-      if (now - sent < this.probeAnsweredMs && (this.lastHeard.get(node) ?? -Infinity) >= sent) continue;
+      if (!load && now - sent < this.probeAnsweredMs && (this.lastHeard.get(node) ?? -Infinity) >= sent) continue;
       this.probedAt.set(node, now);
-      out.push({ kind: 'probe', node, timeoutMs: this.failAfterMs });
+      out.push({ kind: 'probe', node, timeoutMs: this.failAfterMs, load });
     }
     if (this.pending && (view.state.applied >= this.pending.index || now > this.pending.until)) this.pending = null;
     // Judge nobody before every node had a full interval to answer this president.
@@ -129,6 +154,7 @@ export class PresidentCore {
     if (!report) return [];
     this.lastHeard.set(id, now);
     this.reports.set(id, report);
+    if (report.load) this.loads.set(id, { ministry: report.ministry, groupTerm: report.groupTerm, load: report.load, at: now });
     const m = view.state.ministries.get(report.ministry);
     const expected = m && m.minister === report.id && !m.fenced;
     if (!expected || report.leading) this.notLeadingSince.delete(report.id);
@@ -213,7 +239,65 @@ export class PresidentCore {
       const e = this.restaff(now, state, m);
       if (e) return [e];
     }
-    return [];
+    if (!state.balancing) return [];
+    const step = this.plan(now, view).steps[0];
+    return step ? [balanceOrder(step)] : [];
+  }
+
+  // ---- balancing (balancer.ts) -------------------------------------------------------------
+
+  /** Each ministry's load from its current members' fresh reports; reports made under an
+   * earlier appointment (another ministry, an older term) do not count. */
+  ministryLoads(now: number, state: Readonly<ClusterState>): Map<string, MinistryLoad> {
+    const out = new Map<string, MinistryLoad>();
+    for (const m of state.ministries.values()) {
+      const of = (id: string): MemberLoad | null => {
+        const l = this.loads.get(id);
+        return l && l.ministry === m.id && l.groupTerm === m.term && now - l.at <= 3 * this.loadEveryMs ? l.load : null;
+      };
+      const members = [m.minister, ...m.clerks].map(of).filter((l): l is MemberLoad => l !== null);
+      if (members.length === 0) continue;
+      const clerks = m.clerks.map(of);
+      const known = clerks.filter((l): l is MemberLoad => l !== null);
+      out.set(m.id, {
+        clerkCpu: known.length === clerks.length && known.length > 0 ? known.reduce((s, l) => s + l.cpu, 0) / known.length : null,
+        cpu: members.reduce((s, l) => s + l.cpu, 0) / members.length,
+        readsPerSec: members.reduce((s, l) => s + l.readsPerSec, 0),
+        writesPerSec: members.reduce((s, l) => s + l.writesPerSec, 0),
+        hot: mergeHot(members.map((l) => l.hot), REPORT_TOP_K),
+      });
+    }
+    return out;
+  }
+
+  /** The plan in words (`govfs balance plan`): a line per ministry, then the steps. */
+  planLines(now: number, view: PresidentView): string[] {
+    const plan = this.plan(now, view);
+    const lines = [`balancer ${view.state.balancing ? 'on' : 'off'} (grow above ${Math.round(this.balance.growAbove * 100)}%, shrink to ${Math.round(this.balance.shrinkBelow * 100)}%, at least ${this.balance.minClerks} clerks)`, ...plan.notes];
+    if (plan.steps.length === 0) lines.push('nothing to do now');
+    for (const [i, s] of plan.steps.entries()) lines.push(`${i === 0 ? (view.state.balancing ? 'next' : 'would do') : 'then'}: ${s.why}`);
+    if (plan.queued.length > 0) lines.push(`queued for a freed clerk: ${plan.queued.join(', ')}`);
+    return lines;
+  }
+
+  /** What the balancer would do now, and why (`govfs balance plan`). */
+  plan(now: number, view: PresidentView): BalancePlan {
+    const { state } = view;
+    for (const m of state.ministries.values()) {
+      const seen = this.termSeen.get(m.id);
+      if (!seen || seen.term !== m.term) this.termSeen.set(m.id, { term: m.term, at: now });
+    }
+    const judgeable = (m: MinistryRecord): boolean => {
+      if (m.fenced || m.down || view.dissolving(m.id)) return false;
+      if (![m.minister, ...m.clerks].every((id) => this.fresh(now, id))) return false;
+      if (this.notLeadingFor(now, m.minister) > 0) return false;
+      // Membership changes only once the minister follows the appointment and has committed
+      // in it (see restaffClerks), and once the last change has settled.
+      const r = this.reports.get(m.minister);
+      if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;
+      return now - this.termSeen.get(m.id)!.at >= this.balance.settleMs;
+    };
+    return planBalance({ ministries: [...state.ministries.values()], loads: this.ministryLoads(now, state), idle: this.idlePool(now, state), judgeable, options: this.balance });
   }
 
   /** The order ministry `m` needs now, or null (it needs none, or must wait for one). */
@@ -274,6 +358,16 @@ export class PresidentCore {
     const clerks = members.filter((id) => id !== best.id);
     return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: best.id, clerks, clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) failover: ${best.id} replaces minister ${m.minister}, having the most up-to-date log of ${atFence.join(', ')} (last term ${best.lastTerm}, index ${best.lastIndex})`, { ministry: m.id, oldMinister: m.minister, newMinister: best.id, cause: 'failover' });
   }
+}
+
+/** The appointment that carries out a balancing step: the same ministry, one clerk more or
+ * one fewer, and as many wanted (so that re-staffing neither refills nor undoes it). */
+function balanceOrder(step: BalanceStep): PresidentEffect {
+  const m = step.ministry;
+  const clerks = step.kind === 'grow' ? [...m.clerks, step.node] : m.clerks.filter((c) => c !== step.clerk);
+  const cause = step.kind === 'grow' ? 'readLoadHigh' : step.kind === 'shrink' ? 'readLoadLow' : 'freedForHotMinistry';
+  const fields = step.kind === 'grow' ? { newClerk: step.node } : step.kind === 'shrink' ? { oldClerk: step.clerk } : { oldClerk: step.clerk, for: step.for };
+  return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks, clerksWanted: clerks.length }, step.why, { ministry: m.id, minister: m.minister, ...fields, cause });
 }
 
 function propose(order: ClusterOrder, why: string, fields: Record<string, unknown>): PresidentEffect {

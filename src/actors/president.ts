@@ -6,7 +6,7 @@
 import { PresidentCore, type PresidentEffect, type PresidentView } from './president-core.js';
 import type { ClusterOrder, ClusterState } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
-import type { NodeReport } from './node-core.js';
+import type { BalanceReply, NodeReport } from './node-core.js';
 import type { ProposeResult } from '../raft/index.js';
 import type { Behaviour, Context } from '../runtime/types.js';
 
@@ -21,6 +21,9 @@ export interface PresidentServices {
   /** Whether a subtree delete is fencing ministry `id` to dissolve it: not to be re-staffed. */
   dissolving: (id: string) => boolean;
 }
+
+const PROBE = { type: 'govfs.fs.NodeProbe' };
+const LOAD_PROBE = { type: 'govfs.fs.NodeProbe', load: true };
 
 type PresidentMsg =
   | 'tick'
@@ -45,7 +48,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
           break;
         case 'probe':
           ctx.pipeToSelf(
-            ctx.ask<NodeReport>(ctx.ref(config.addresses[e.node]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: e.timeoutMs }),
+            ctx.ask<NodeReport>(ctx.ref(config.addresses[e.node]!), e.load ? LOAD_PROBE : PROBE, { timeoutMs: e.timeoutMs }),
             (report): PresidentMsg => ({ kind: 'probe', id: e.node, report }),
             (): PresidentMsg => ({ kind: 'probe', id: e.node, report: null }),
           );
@@ -63,12 +66,25 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     }
   };
 
+  /** `govfs balance on|off|plan`: an order in the cluster log, or the plan in words. */
+  const balanceRequest = (ctx: Context<PresidentMsg>, action: string, now: number): void => {
+    const reply = (r: Omit<BalanceReply, 'type'>): void => ctx.reply({ type: 'govfs.fs.BalanceReply', ...r });
+    const balancing = view.state.balancing;
+    if (action === 'plan') return reply({ ok: true, balancing, plan: core.planLines(now, view), reason: '', index: 0 });
+    if (action !== 'on' && action !== 'off') return reply({ ok: false, balancing, plan: [], reason: `unknown balance action ${JSON.stringify(action)} (on, off or plan) [EINVAL]`, index: 0 });
+    const r = svc.propose({ order: 'balance', on: action === 'on' });
+    if (!r.ok) return reply({ ok: false, balancing, plan: [], reason: `the cluster log refused the order (${r.reason}): retry`, index: 0 });
+    ctx.log.info({ president: config.id, index: r.index, on: action === 'on' }, `president ${config.id} orders balance ${action}: asked by a client`);
+    return reply({ ok: true, balancing: action === 'on', plan: [], reason: '', index: r.index });
+  };
+
   return {
     started(ctx) {
       run(ctx, core.start());
     },
     receive(ctx, msg) {
       const now = ctx.clock.now();
+      if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.BalanceRequest') return balanceRequest(ctx, (msg as { action?: string }).action ?? '', now);
       if (msg === 'tick') run(ctx, core.tick(now, view));
       else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
       else run(ctx, core.probed(msg.id, msg.report, now, view));

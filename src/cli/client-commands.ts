@@ -233,6 +233,24 @@ export const runners: Record<string, RunnerSpec> = {
   },
 };
 
+/** `govfs balance on|off|plan` (thesis 3.4): the president's automatic balancer. */
+runners.balance = {
+  options: {},
+  min: 1,
+  max: 1,
+  run: async (client, args, _flags, out) => {
+    const action = args[0]!;
+    if (action !== 'on' && action !== 'off' && action !== 'plan') throw new UsageError(`balance takes on, off or plan, got ${JSON.stringify(action)} (govfs balance --help)`);
+    const r = await client.balance(action);
+    if (!r.ok) {
+      out.err(`govfs: balance ${action}: ${r.reason}`);
+      return 1;
+    }
+    out.log(action === 'plan' ? r.plan.map(escapeText).join('\n') : `balancer ${r.balancing ? 'on' : 'off'}`);
+    return 0;
+  },
+};
+
 /** Columns padded to their widest cell; cells (ids, subtrees from the cluster) escaped. */
 export function table(cells: string[][]): string {
   const rows = cells.map((r) => r.map(escapeText));
@@ -244,8 +262,19 @@ export function formatStatus(st: ClusterStatusView, server: string): string {
   const up = st.nodes.filter((n) => n.up).length;
   const lines = [`cluster via ${server}: president ${st.president || '(none: election in progress)'}, cluster term ${st.clusterTerm}, ${up} of ${st.nodes.length} nodes up`, ''];
   lines.push(table([
-    ['MINISTRY', 'SUBTREE', 'MINISTER', 'CLERKS', 'TERM', 'COMMIT', 'STATE'],
-    ...st.ministries.map((m) => [m.id, shellQuote(m.subtree), m.minister || '-', m.clerks.join(',') || '-', String(m.term), String(m.commitIndex), m.down ? 'DOWN' : m.shortStaffed ? 'short-staffed' : 'ok']),
+    ['MINISTRY', 'SUBTREE', 'MINISTER', 'CLERKS', 'TERM', 'COMMIT', 'CPU', 'READS/S', 'WRITES/S', 'STATE'],
+    ...st.ministries.map((m) => [
+      m.id,
+      shellQuote(m.subtree),
+      m.minister || '-',
+      m.clerks.join(',') || '-',
+      String(m.term),
+      String(m.commitIndex),
+      m.load ? `${Math.round(m.load.cpu * 100)}%` : '-',
+      m.load ? m.load.readsPerSec.toFixed(1) : '-',
+      m.load ? m.load.writesPerSec.toFixed(1) : '-',
+      m.down ? 'DOWN' : m.shortStaffed ? 'short-staffed' : 'ok',
+    ]),
   ]));
   lines.push('');
   lines.push(table([
@@ -254,6 +283,7 @@ export function formatStatus(st: ClusterStatusView, server: string): string {
   ]));
   lines.push('');
   lines.push(`idle: ${st.idle.length ? st.idle.join(', ') : '(none)'}`);
+  lines.push(`balancer: ${st.balancing ? 'on' : 'off'} (CPU: average of the clerks; govfs balance plan says what it would do)`);
   return lines.join('\n');
 }
 

@@ -23,7 +23,7 @@
 //   await fs.mkdir('/x'); console.log(await fs.ls('/'));
 //   console.log(await fs.status()); await fs.close();
 
-import { gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './status.js';
+import { balanceRequest, gatherStatus, type BalanceAnswer, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './status.js';
 import { GovClient, type ClientTransport, type TicketInfo } from './gov-client.js';
 import { RuntimeError } from '../runtime/errors.js';
 import { ClientConnection, ConnectionRefusedError, type Welcome } from './connection.js';
@@ -106,6 +106,8 @@ export type RemoteGovClient = GovClient & {
   readonly nodeIds: string[];
   /** The president, the cluster term, every ministry's staff and commit index, idle nodes. */
   status(timeoutMs?: number): Promise<ClusterStatusView>;
+  /** `govfs balance on|off|plan`: turn the president's balancer on or off, or get its plan. */
+  balance(action: 'on' | 'off' | 'plan', timeoutMs?: number): Promise<BalanceAnswer>;
   /** End the session (releasing what the client holds) and close the connection. */
   close(): Promise<void>;
 };
@@ -245,6 +247,12 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
     server: { get: () => link.current?.address ?? '' },
     nodeIds: { get: () => Object.keys(link.nodes) },
     status: { value: (timeoutMs = 1_000) => clusterStatus(link, timeoutMs) },
+    balance: {
+      value: async (action: 'on' | 'off' | 'plan', timeoutMs = 2_000) => {
+        await link.ensure();
+        return balanceRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), action);
+      },
+    },
     close: {
       value: async () => {
         if (endSession) await Promise.race([endSession.call(client).catch(() => {}), new Promise((r) => setTimeout(r, 2_000).unref())]);

@@ -10,6 +10,15 @@ export interface MinistryStatus {
   commitIndex: number;
   down: boolean;
   shortStaffed: boolean;
+  /** Its load as its members last measured it (thesis 3.4): average clerk CPU (0..1; of all
+   * members if no clerk reported), reads and writes per second; null if none reported. */
+  load: MinistryLoadView | null;
+}
+
+export interface MinistryLoadView {
+  cpu: number;
+  readsPerSec: number;
+  writesPerSec: number;
 }
 
 export interface NodeStatus {
@@ -28,6 +37,8 @@ export interface ClusterStatusView {
   ministries: MinistryStatus[];
   idle: string[];
   nodes: NodeStatus[];
+  /** The president's automatic balancer is on. */
+  balancing: boolean;
 }
 
 interface NodeReportMsg {
@@ -37,6 +48,7 @@ interface NodeReportMsg {
   commit: number;
   applied: number;
   caughtUp: boolean;
+  load?: { cpu: number; readsPerSec: number; writesPerSec: number } | null;
 }
 
 interface ClusterStatusMsg {
@@ -45,6 +57,7 @@ interface ClusterStatusMsg {
   ministries: { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean }[];
   idle: string[];
   shortStaffed: string[];
+  balancing?: boolean;
 }
 
 /** Build the status view: probe every node, then take the cluster view from the president if
@@ -52,7 +65,7 @@ interface ClusterStatusMsg {
 export async function gatherStatus(ids: readonly string[], ask: (node: string, msg: object) => Promise<unknown>): Promise<ClusterStatusView> {
   const reports = await Promise.all(
     ids.map((id) =>
-      ask(id, { type: 'govfs.fs.NodeProbe' }).then(
+      ask(id, { type: 'govfs.fs.NodeProbe', load: true }).then(
         (r) => ({ id, r: r as NodeReportMsg }),
         () => ({ id, r: null }),
       ),
@@ -94,7 +107,9 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
       commitIndex: Number(reportFor(m.minister, m.id)?.commit ?? 0),
       down: m.down,
       shortStaffed: (view?.shortStaffed ?? []).includes(m.id),
+      load: ministryLoad(m.minister, m.clerks ?? [], (id) => reportFor(id, m.id)?.load),
     })),
+    balancing: view?.balancing ?? true,
     idle: [...(view?.idle ?? [])],
     nodes: ids.map((id) => {
       const r = byId.get(id);
@@ -104,4 +119,45 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
       return { id, up: true, role: a.role, ministry: a.ministry, commit: Number(work?.commit ?? 0), applied: Number(work?.applied ?? 0), caughtUp: work?.caughtUp ?? false };
     }),
   };
+}
+
+type LoadMsg = NonNullable<NodeReportMsg['load']>;
+
+/** A ministry's load from its members' reports: average clerk CPU, summed rates. */
+function ministryLoad(minister: string, clerks: readonly string[], of: (id: string) => LoadMsg | null | undefined): MinistryLoadView | null {
+  // (A decoded report without a load has it null.)
+  const members = [minister, ...clerks].map(of).filter((l): l is LoadMsg => l != null);
+  if (members.length === 0) return null;
+  const fromClerks = clerks.map(of).filter((l): l is LoadMsg => l != null);
+  const cpuOf = fromClerks.length > 0 ? fromClerks : members;
+  return {
+    cpu: cpuOf.reduce((s, l) => s + Number(l.cpu), 0) / cpuOf.length,
+    readsPerSec: members.reduce((s, l) => s + Number(l.readsPerSec), 0),
+    writesPerSec: members.reduce((s, l) => s + Number(l.writesPerSec), 0),
+  };
+}
+
+/** The president's answer to `govfs balance on|off|plan`. */
+export interface BalanceAnswer {
+  ok: boolean;
+  balancing: boolean;
+  plan: string[];
+  reason: string;
+}
+
+/** Ask the cluster to turn its balancer on or off, or for its plan: any node passes the
+ * request on to the president; the nodes of `ids` are tried in turn until one answers. */
+export async function balanceRequest(ids: readonly string[], ask: (node: string, msg: object) => Promise<unknown>, action: 'on' | 'off' | 'plan'): Promise<BalanceAnswer> {
+  let last = 'no node answered';
+  for (const id of ids) {
+    try {
+      const r = (await ask(id, { type: 'govfs.fs.BalanceRequest', action })) as Partial<BalanceAnswer>;
+      const answer = { ok: r.ok === true, balancing: r.balancing === true, plan: [...(r.plan ?? [])], reason: r.reason ?? '' };
+      if (answer.ok) return answer;
+      last = answer.reason || last;
+    } catch (e) {
+      last = `${id}: ${(e as Error).message}`;
+    }
+  }
+  return { ok: false, balancing: false, plan: [], reason: last };
 }

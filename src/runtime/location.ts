@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { MessageRegistry, WireEnvelope } from '../wire/registry.js';
 import type { Storage } from './storage.js';
-import type { Cancel, SpawnOptions } from './types.js';
+import type { BusyTime, Cancel, SpawnOptions } from './types.js';
 import type { ActorCell } from './runtime.js';
 
 /** How time passes and when work runs, provided by a scheduler. */
@@ -22,6 +22,8 @@ export interface Dispatcher {
   /** A promise the runtime settled may have continuations queued (the simulator drains
    * microtasks before letting virtual time advance). */
   asyncPending(): void;
+  /** How busy this location's thread has been (Clock.busy); absent: never busy. */
+  busy?(): BusyTime;
 }
 
 /** Carries an envelope to another location; throws EncodeError for what cannot travel. */

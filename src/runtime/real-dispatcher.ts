@@ -3,7 +3,7 @@
 
 import { Deque } from './random.js';
 import type { ActorCell, Dispatcher } from './runtime.js';
-import type { Cancel } from './types.js';
+import type { BusyTime, Cancel } from './types.js';
 
 /** How long one drain may run before yielding to the event loop. */
 const SLICE_MS = 4;
@@ -32,6 +32,11 @@ export class RealDispatcher implements Dispatcher {
   }
 
   asyncPending(): void {}
+
+  busy(): BusyTime {
+    const u = performance.eventLoopUtilization();
+    return { activeMs: u.active, idleMs: u.idle };
+  }
 
   private readonly drain = (): void => {
     const until = performance.now() + SLICE_MS;

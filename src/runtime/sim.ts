@@ -75,8 +75,17 @@ export interface SimOptions {
   replay?: string;
   registry?: MessageRegistry;
   logger?: Logger;
+  /** Modeled CPU, for load balancing (thesis 3.4): a message of a type named here costs the
+   * host it reaches that many ms of service time. A host serves them one at a time, in
+   * arrival order, so one offered more than it can serve saturates (its messages queue) and
+   * its Clock.busy() shows it. Other messages cost nothing. Absent: no host is ever busy. */
+  cpu?: SimCpuOptions;
   /** Called for every message handed to a host, as it arrives (for determinism tests). */
   onDeliver?: (delivery: SimDelivery) => void;
+}
+
+export interface SimCpuOptions {
+  serviceMs: Record<string, number>;
 }
 
 /** A message the simulated network delivered: when, between which hosts, and its bytes. */
@@ -128,6 +137,10 @@ export class SimHost {
   rate = 1;
   offset = 0;
   root!: Ref;
+  /** Modeled CPU (SimOptions.cpu): busy serving until this true time; ms served in all. */
+  busyUntil = 0;
+  busyMs = 0;
+  startedAt = 0;
 
   constructor(
     readonly name: string,
@@ -305,7 +318,14 @@ export class Simulation {
       asyncPending: () => {
         this.microtasks = true;
       },
+      busy: () => {
+        // Service already booked for later is not spent yet.
+        const active = host.busyMs - Math.max(0, host.busyUntil - this.time);
+        return { activeMs: active, idleMs: Math.max(0, this.time - host.startedAt - active) };
+      },
     };
+    host.busyUntil = host.busyMs = 0;
+    host.startedAt = this.time;
     const runtime = new LocalRuntime({
       location: host.name,
       dispatcher,
@@ -390,10 +410,31 @@ export class Simulation {
           this.messagesDropped++;
           return;
         }
-        this.opts.onDeliver?.({ time: this.time, from: from.name, to: location, type: env.msg.type, bytes });
-        to.runtime.deliver(this.registry.decode(bytes, true));
+        const cost = this.opts.cpu?.serviceMs[env.msg.type];
+        if (cost !== undefined && cost > 0) return this.serve(to, cost, () => this.deliver(from, to, env, bytes));
+        this.deliver(from, to, env, bytes);
       });
     }
+  }
+
+  /** Modeled CPU: `fn` runs once `to` has served everything booked before it, plus `cost`. */
+  private serve(to: SimHost, cost: number, fn: () => void): void {
+    const start = Math.max(this.time, to.busyUntil);
+    to.busyUntil = start + cost;
+    to.busyMs += cost;
+    const incarnation = to.incarnation;
+    this.at(to.busyUntil - this.time, () => {
+      if (to.incarnation !== incarnation || !to.up) {
+        this.messagesDropped++;
+        return;
+      }
+      fn();
+    });
+  }
+
+  private deliver(from: SimHost, to: SimHost, env: WireEnvelope, bytes: Uint8Array): void {
+    this.opts.onDeliver?.({ time: this.time, from: from.name, to: to.name, type: env.msg.type, bytes });
+    to.runtime.deliver(this.registry.decode(bytes, true));
   }
 
   /** A promise that resolves after `ms` of virtual time (for drivers outside any actor). */

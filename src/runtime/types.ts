@@ -22,6 +22,17 @@ export interface Clock {
   after(ms: number, msg: Message): Cancel;
   /** Deliver `msg` to self every `ms`; cancelled when the actor stops. */
   every(ms: number, msg: Message): Cancel;
+  /** How busy this host's thread has been since it started, for load reports (thesis 3.4):
+   * real, the event loop's utilisation (`performance.eventLoopUtilization`, shared by every
+   * node on the thread); under `sim`, the modeled service time of what the host handled
+   * (SimOptions.cpu; always idle without it). Compare two readings (load.ts, utilisation). */
+  busy(): BusyTime;
+}
+
+/** Cumulative ms a thread spent running and idle. */
+export interface BusyTime {
+  activeMs: number;
+  idleMs: number;
 }
 
 export type Cancel = () => void;

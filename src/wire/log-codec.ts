@@ -25,17 +25,19 @@ export interface DownMsg { ministry: string; down: boolean }
 export interface FenceMsg { ministry: string }
 export interface DissolveMsg { ministry: string }
 export type NoopMsg = Record<string, never>;
+export interface BalanceMsg { on: boolean }
 export interface ClusterOrderMsg {
   appoint?: AppointMsg;
   down?: DownMsg;
   fence?: FenceMsg;
   dissolve?: DissolveMsg;
   noop?: NoopMsg;
+  balance?: BalanceMsg;
   /** (decoded) which member is set */
-  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop';
+  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance';
 }
 export interface MinistryRecordMsg { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean; clerksWanted: number; fenced: boolean }
-export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[] }
+export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean }
 
 export interface MkdirMsg { path: string; parents: boolean }
 export interface CreateMsg { path: string; exclusive?: boolean | null }
@@ -80,6 +82,7 @@ export interface LogMessages {
   'govfs.log.Fence': FenceMsg;
   'govfs.log.Dissolve': DissolveMsg;
   'govfs.log.Noop': NoopMsg;
+  'govfs.log.Balance': BalanceMsg;
   'govfs.log.ClusterOrder': ClusterOrderMsg;
   'govfs.log.MinistryRecord': MinistryRecordMsg;
   'govfs.log.ClusterSnapshot': ClusterSnapshotMsg;

@@ -74,4 +74,16 @@ describe('cluster log orders', () => {
     expect(decodeOrder(Uint8Array.of(LOG_FORMAT_PROTOBUF))).toBeNull(); // no order in it
     expect(decodeOrder(Uint8Array.of(0x01, 2, 3))).toBeNull();
   });
+  it('the balancer is on by default, and a balance order turns it off and on, through snapshots too', () => {
+    const s = new ClusterState(['n1', 'n2']);
+    expect(s.balancing).toBe(true);
+    expect(ClusterState.restore(s.snapshot()).balancing).toBe(true);
+    const off = decodeOrder(encodeOrder({ order: 'balance', on: false }))!;
+    expect(off).toEqual({ order: 'balance', on: false });
+    expect(s.apply(off, 1).ok).toBe(true);
+    expect(s.balancing).toBe(false);
+    expect(ClusterState.restore(s.snapshot()).balancing).toBe(false);
+    s.apply({ order: 'balance', on: true }, 2);
+    expect(ClusterState.restore(s.snapshot()).balancing).toBe(true);
+  });
 });

@@ -167,6 +167,28 @@ describe('NodeCore', () => {
     expect(replyOf(core.receive({ type: 'govfs.fs.NodeProbe' }, 0))).toMatchObject({ role: 'idle', ministry: '', lastIndex: 0 });
   });
 
+  // Thesis 3.4: "A load report contains CPU utilization for each node in the group and the
+  // popularity of each bit of metadata split into read and write." It rides the probe, only
+  // when the president asks for it.
+  it('adds its role\'s load to a probe answer only when the probe asks for it', () => {
+    const { core, apply } = node();
+    apply(ROOT);
+    const load = { cpu: 0.5, readsPerSec: 10, writesPerSec: 2, hot: [{ path: '/x', readsPerSec: 10, writesPerSec: 2 }] };
+    core.receive({ type: 'node.role-status', status: status({ load }) }, 0);
+    expect(replyOf(core.receive({ type: 'govfs.fs.NodeProbe' }, 0))['load']).toBeUndefined();
+    expect(replyOf(core.receive({ type: 'govfs.fs.NodeProbe', load: true }, 0))['load']).toEqual(load);
+  });
+
+  it('passes a balance request to its president actor, or on to the president', () => {
+    const { core } = node('n1');
+    core.leaderIs('n1');
+    expect(core.receive({ type: 'govfs.fs.BalanceRequest', action: 'plan' }, 0)).toEqual([{ kind: 'forwardToPresident' }]);
+    const other = node('n2').core;
+    other.leaderIs('n1');
+    expect(other.receive({ type: 'govfs.fs.BalanceRequest', action: 'off' }, 0)).toEqual([{ kind: 'forwardToNode', node: 'n1' }]);
+    expect(replyOf(node('n3').core.receive({ type: 'govfs.fs.BalanceRequest', action: 'off' }, 0))).toMatchObject({ ok: false, reason: 'no president right now: retry' });
+  });
+
   // Thesis 4.4: "For example a fresh clerk needs to know when it is up-to-date¹⁶ and can begin
   // serving clients."
   it("confirms its cluster log copy with a ReadIndex when its role asks", () => {

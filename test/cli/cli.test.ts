@@ -58,7 +58,8 @@ describe('govfs against govfs cluster', () => {
     const table = await govfs(['status'], env());
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/president n\d, cluster term \d+, 4 of 4 nodes up/);
-    expect(table.stdout).toMatch(/MINISTRY\s+SUBTREE\s+MINISTER\s+CLERKS\s+TERM\s+COMMIT\s+STATE\nm0\s+\/\s+n\d\s+n\d,n\d\s+\d+\s+\d+\s+ok/);
+    expect(table.stdout).toMatch(/MINISTRY\s+SUBTREE\s+MINISTER\s+CLERKS\s+TERM\s+COMMIT\s+CPU\s+READS\/S\s+WRITES\/S\s+STATE\nm0\s+\/\s+n\d\s+n\d,n\d\s+\d+\s+\d+\s+(\d+%|-)\s+(\d+\.\d|-)\s+(\d+\.\d|-)\s+ok/);
+    expect(table.stdout).toMatch(/balancer: on/);
     const json = await govfs(['status', '--json'], env());
     expect(json.code).toBe(0);
     const st = JSON.parse(json.stdout) as { president: string; ministries: { subtree: string; clerks: string[] }[]; nodes: { up: boolean }[] };
@@ -67,8 +68,19 @@ describe('govfs against govfs cluster', () => {
     expect(st.nodes.filter((n) => n.up)).toHaveLength(4);
   });
 
+  it('balance: plan explains, off and on are orders, anything else is a usage error', async () => {
+    const plan = await govfs(['balance', 'plan'], env());
+    expect(plan.code).toBe(0);
+    expect(plan.stdout).toMatch(/^balancer on \(grow above 95%, shrink to 85%, at least 2 clerks\)\nm0 \(\/, 2 clerks\): /);
+    const off = await govfs(['balance', 'off'], env());
+    expect([off.code, off.stdout.trim()]).toEqual([0, 'balancer off']);
+    const on = await govfs(['balance', 'on'], env());
+    expect([on.code, on.stdout.trim()]).toEqual([0, 'balancer on']);
+    expect((await govfs(['balance', 'sideways'], env())).code).toBe(2);
+  });
+
   it('every command has --help', async () => {
-    const results = await Promise.all(['cluster', 'node', 'ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'shell', 'bench', 'demo'].map((c) => govfs([c, '--help']).then((r) => [c, r] as const)));
+    const results = await Promise.all(['cluster', 'node', 'ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'balance', 'shell', 'bench', 'demo'].map((c) => govfs([c, '--help']).then((r) => [c, r] as const)));
     for (const [c, r] of results) {
       expect(r.code, c).toBe(0);
       expect(r.stdout, c).toMatch(new RegExp(`^govfs ${c}`));

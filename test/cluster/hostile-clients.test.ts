@@ -75,6 +75,9 @@ function hostileMessage(rnd: SeededRandom, nodes: string[]): Record<string, unkn
       return { type: 'govfs.fs.NodeProbe', clusterTerm: num() };
     case 2:
       return { type: 'govfs.fs.StatusRequest' };
+    case 3:
+      // (Never "off": the balancer is a cluster-wide switch any client may turn.)
+      return { type: 'govfs.fs.BalanceRequest', action: ['plan', 'sideways', '', 'x'.repeat(300), 'on'][below(5)] };
     default: {
       return {
         type: 'govfs.fs.FsRequest',

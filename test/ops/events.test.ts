@@ -8,7 +8,7 @@ const node = (id: string, up = true, role = 'clerk', ministry = 'm0') => ({ id, 
 const base: ClusterStatusView = {
   president: 'n1',
   clusterTerm: 1,
-  ministries: [{ id: 'm0', subtree: '/', minister: 'n2', clerks: ['n3', 'n4'], term: 1, commitIndex: 5, down: false, shortStaffed: false }],
+  ministries: [{ id: 'm0', subtree: '/', minister: 'n2', clerks: ['n3', 'n4'], term: 1, commitIndex: 5, down: false, shortStaffed: false, load: null }],
   idle: ['n5'],
   nodes: [node('n1', true, 'president', ''), node('n2', true, 'minister'), node('n3'), node('n4'), node('n5', true, 'idle', '')],
 };
@@ -35,7 +35,7 @@ describe('diffStatus', () => {
   });
 
   it('a split, changed clerks, a dissolved ministry, a node back up', () => {
-    const mid: ClusterStatusView = { ...structuredClone(base), ministries: [...structuredClone(base.ministries), { id: 'm1', subtree: '/a', minister: 'n5', clerks: [], term: 1, commitIndex: 0, down: false, shortStaffed: true }] };
+    const mid: ClusterStatusView = { ...structuredClone(base), ministries: [...structuredClone(base.ministries), { id: 'm1', subtree: '/a', minister: 'n5', clerks: [], term: 1, commitIndex: 0, down: false, shortStaffed: true, load: null }] };
     mid.nodes[4] = node('n5', false, 'down', '');
     expect(diffStatus(base, mid, 1).map((e) => e.kind)).toEqual(['split', 'node-down']);
     const next = structuredClone(base);

@@ -1,0 +1,150 @@
+// Read balancing (thesis 3.4, "Load balancing", "Read balancing", Figure 11), pure: from the
+// ministries, their members' load reports and the idle pool, what the president should do now
+// and why. The president core (president-core.ts) carries out the first step, one order at a
+// time, after re-staffing failed members (which always comes first); `govfs balance plan`
+// shows the whole assessment.
+//
+// The rules, each in the thesis's words:
+// - grow: "A group under high relative read load has average clerk CPU utilization passing
+//   95%. The president then issues a Raft message assigning an idle node to the group if one
+//   is available." The new clerk serves no read before it has caught up (ministry-core.ts).
+// - free (Figure 11): with no idle node, "The president removes [...] clerks from the
+//   ministries under the lightest read load and queues the load report. After the clerk
+//   removal is committed the load report is enqueued": the hot ministry then grows from the
+//   node freed. A ministry gives a clerk only while it keeps at least minClerks and its own
+//   average clerk CPU would stay below the grow threshold (else the clerk would bounce back).
+// - shrink: "A ministries read load is low if it could lose a clerk without average clerk CPU
+//   utilization rising above 85%." [...] "This only works if a ministry has at least three
+//   members. To shrink a ministry the President issues a Raft message unassigning a clerk."
+
+import type { MinistryRecord } from './cluster-state.js';
+import type { DirLoad } from './load.js';
+
+export interface BalanceOptions {
+  /** Grow a ministry whose average clerk CPU passes this (thesis: 95%). */
+  growAbove?: number;
+  /** Shrink a ministry that could lose a clerk without its average clerk CPU rising above
+   * this (thesis: 85%). */
+  shrinkBelow?: number;
+  /** Clerks every ministry keeps whatever its load (thesis: at least three members). */
+  minClerks?: number;
+  /** After a balancing order, leave the ministry alone this long: its new member has to catch
+   * up, and its load reports to show the new staff (default 3,000 ms). */
+  settleMs?: number;
+}
+
+export const DEFAULT_BALANCE: Required<BalanceOptions> = { growAbove: 0.95, shrinkBelow: 0.85, minClerks: 2, settleMs: 3_000 };
+
+/** A ministry's load, from the reports of its current appointment's members. */
+export interface MinistryLoad {
+  /** Average CPU of its clerks (0..1); null while some clerk has not reported. */
+  clerkCpu: number | null;
+  cpu: number;
+  readsPerSec: number;
+  writesPerSec: number;
+  hot: DirLoad[];
+}
+
+export type BalanceStep =
+  | { kind: 'grow'; ministry: MinistryRecord; node: string; why: string }
+  | { kind: 'shrink'; ministry: MinistryRecord; clerk: string; why: string }
+  /** Figure 11: free `clerk` of `ministry` for the hot ministry `for`. */
+  | { kind: 'free'; ministry: MinistryRecord; clerk: string; for: string; why: string };
+
+export interface BalanceInput {
+  ministries: readonly MinistryRecord[];
+  loads: ReadonlyMap<string, MinistryLoad>;
+  /** Idle nodes that answer. */
+  idle: readonly string[];
+  /** Ministries that may be judged now: healthy, settled, not being re-staffed. */
+  judgeable: (m: MinistryRecord) => boolean;
+  options?: BalanceOptions;
+}
+
+export interface BalancePlan {
+  /** What to do, most urgent first (the president does the first). */
+  steps: BalanceStep[];
+  /** One line per ministry: its load and the verdict. */
+  notes: string[];
+  /** Hot ministries waiting for a clerk to be freed (Figure 11's queued load reports). */
+  queued: string[];
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+
+/** Average clerk CPU of a ministry of `n` clerks at `cpu` once it has `n2` clerks. */
+function scaled(cpu: number, n: number, n2: number): number {
+  return n2 <= 0 ? Infinity : (cpu * n) / n2;
+}
+
+export function planBalance(input: BalanceInput): BalancePlan {
+  const o = { ...DEFAULT_BALANCE, ...input.options };
+  const notes: string[] = [];
+  const hot: { m: MinistryRecord; cpu: number }[] = [];
+  const cold: { m: MinistryRecord; cpu: number; after: number }[] = [];
+  const donors: { m: MinistryRecord; load: MinistryLoad; after: number }[] = [];
+  for (const m of input.ministries) {
+    const load = input.loads.get(m.id);
+    const label = `${m.id} (${m.subtree}, ${m.clerks.length} clerks)`;
+    if (!input.judgeable(m)) {
+      notes.push(`${label}: not judged now (re-staffing, settling after a change, or not yet reporting)`);
+      continue;
+    }
+    if (!load || load.clerkCpu === null) {
+      notes.push(`${label}: waiting for every clerk's load report`);
+      continue;
+    }
+    const n = m.clerks.length;
+    const cpu = load.clerkCpu;
+    const after = scaled(cpu, n, n - 1);
+    const rates = `clerk CPU ${pct(cpu)}, ${load.readsPerSec.toFixed(1)} reads/s, ${load.writesPerSec.toFixed(1)} writes/s`;
+    if (cpu > o.growAbove) {
+      hot.push({ m, cpu });
+      notes.push(`${label}: ${rates}: above ${pct(o.growAbove)}, wants another clerk`);
+      continue;
+    }
+    if (n - 1 >= o.minClerks) {
+      donors.push({ m, load, after });
+      if (after <= o.shrinkBelow) {
+        cold.push({ m, cpu, after });
+        notes.push(`${label}: ${rates}: could lose a clerk at ${pct(after)} (not above ${pct(o.shrinkBelow)}): shrink`);
+        continue;
+      }
+    }
+    notes.push(`${label}: ${rates}: balanced`);
+  }
+  hot.sort((a, b) => b.cpu - a.cpu || (a.m.id < b.m.id ? -1 : 1));
+  const steps: BalanceStep[] = [];
+  const queued: string[] = [];
+  const idle = [...input.idle];
+  // Donors by lightest read load per clerk (Figure 11), each giving at most one clerk per plan.
+  const lightest = donors
+    .filter((d) => d.after < o.growAbove)
+    .sort((a, b) => a.load.readsPerSec / a.m.clerks.length - b.load.readsPerSec / b.m.clerks.length || (a.m.id < b.m.id ? -1 : 1));
+  const given = new Set<string>();
+  for (const { m, cpu } of hot) {
+    const node = idle.shift();
+    if (node !== undefined) {
+      steps.push({ kind: 'grow', ministry: m, node, why: `${m.id} (${m.subtree}) average clerk CPU ${pct(cpu)} passes ${pct(o.growAbove)}: idle ${node} joins as clerk` });
+      continue;
+    }
+    queued.push(m.id);
+    const donor = lightest.find((d) => !given.has(d.m.id));
+    if (!donor) continue;
+    given.add(donor.m.id);
+    const clerk = donor.m.clerks[donor.m.clerks.length - 1]!;
+    steps.push({
+      kind: 'free',
+      ministry: donor.m,
+      clerk,
+      for: m.id,
+      why: `${m.id} (${m.subtree}) average clerk CPU ${pct(cpu)} passes ${pct(o.growAbove)} and no node is idle: ${donor.m.id} (${donor.m.subtree}), under the lightest read load (${(donor.load.readsPerSec / donor.m.clerks.length).toFixed(1)} reads/s per clerk), frees clerk ${clerk} (its clerk CPU to ${pct(donor.after)}); ${m.id}'s request is queued`,
+    });
+  }
+  for (const { m, cpu, after } of cold) {
+    if (given.has(m.id)) continue;
+    const clerk = m.clerks[m.clerks.length - 1]!;
+    steps.push({ kind: 'shrink', ministry: m, clerk, why: `${m.id} (${m.subtree}) could lose clerk ${clerk} with average clerk CPU ${pct(cpu)} → ${pct(after)}, not above ${pct(o.shrinkBelow)}: ${clerk} goes idle` });
+  }
+  return { steps, notes, queued };
+}

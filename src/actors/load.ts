@@ -1,0 +1,200 @@
+// Load of a ministry member for the president's balancer (thesis 3.4, "Load balancing": "A
+// load report contains CPU utilization for each node in the group and the popularity of each
+// bit of metadata split into read and write"). Pure: times come in as arguments.
+//
+// Popularity is kept as in Ceph's MDS (thesis 2.5): exponentially decaying counters, one pair
+// (reads, writes) per directory, every hit also counted at each ancestor up to the ministry's
+// subtree (rolled up the tree, so a directory's count is its whole subtree's). The table is
+// bounded: past `capacity` directories the coldest goes, and since an ancestor's count is never
+// below a descendant's, only leaves go and the ancestors of what stays are always kept.
+
+import { depthOf, isWithin, parentOf } from '../fs/path.js';
+
+/** How often members sample their load, and the president asks for it (default). */
+export const LOAD_EVERY_MS = 1_000;
+
+/** Default half-life of the popularity counters. */
+export const POPULARITY_HALF_LIFE_MS = 5_000;
+/** Default bound on the directories a member keeps counters for. */
+export const POPULARITY_CAPACITY = 64;
+/** Default number of hottest directories a load report carries. */
+export const REPORT_TOP_K = 8;
+
+/** A counter whose value halves every `halfLifeMs` (Ceph's DecayCounter). */
+export class DecayingCounter {
+  private value = 0;
+  private at = 0;
+
+  constructor(private readonly lambda: number) {}
+
+  static withHalfLife(halfLifeMs: number): DecayingCounter {
+    return new DecayingCounter(Math.LN2 / halfLifeMs);
+  }
+
+  hit(now: number, n = 1): void {
+    this.value = this.get(now) + n;
+    this.at = Math.max(this.at, now);
+  }
+
+  get(now: number): number {
+    if (this.value === 0) return 0;
+    const dt = now - this.at;
+    return dt <= 0 ? this.value : this.value * Math.exp(-this.lambda * dt);
+  }
+
+  /** Hits per second this value stands for, in the steady state (value = rate / λ). */
+  perSecond(now: number): number {
+    return this.get(now) * this.lambda * 1_000;
+  }
+}
+
+export interface DirLoad {
+  path: string;
+  readsPerSec: number;
+  writesPerSec: number;
+}
+
+/** What one member reports: its CPU utilisation (0..1), its read and write rates, and its
+ * hottest directories. */
+export interface MemberLoad {
+  cpu: number;
+  readsPerSec: number;
+  writesPerSec: number;
+  hot: DirLoad[];
+}
+
+export type OpKind = 'read' | 'write';
+
+interface DirCounters {
+  reads: DecayingCounter;
+  writes: DecayingCounter;
+  depth: number;
+}
+
+export class PopularityTable {
+  private readonly dirs = new Map<string, DirCounters>();
+  private readonly reads: DecayingCounter;
+  private readonly writes: DecayingCounter;
+  private readonly halfLifeMs: number;
+  private readonly capacity: number;
+
+  constructor(
+    private readonly subtree: string,
+    opts: { halfLifeMs?: number; capacity?: number } = {},
+  ) {
+    this.halfLifeMs = opts.halfLifeMs ?? POPULARITY_HALF_LIFE_MS;
+    this.capacity = Math.max(1, opts.capacity ?? POPULARITY_CAPACITY);
+    this.reads = DecayingCounter.withHalfLife(this.halfLifeMs);
+    this.writes = DecayingCounter.withHalfLife(this.halfLifeMs);
+  }
+
+  get size(): number {
+    return this.dirs.size;
+  }
+
+  /** Count an operation in directory `dir` (and in each of its ancestors within the subtree).
+   * A directory outside the subtree counts only in the totals. */
+  hit(dir: string, kind: OpKind, now: number): void {
+    (kind === 'read' ? this.reads : this.writes).hit(now);
+    if (!isWithin(dir, this.subtree)) return;
+    for (let p: string | null = dir; p !== null; p = p === this.subtree ? null : parentOf(p)) {
+      let c = this.dirs.get(p);
+      if (!c) {
+        c = { reads: DecayingCounter.withHalfLife(this.halfLifeMs), writes: DecayingCounter.withHalfLife(this.halfLifeMs), depth: depthOf(p) };
+        this.dirs.set(p, c);
+      }
+      (kind === 'read' ? c.reads : c.writes).hit(now);
+    }
+    while (this.dirs.size > this.capacity) this.evictColdest(now);
+  }
+
+  /** The coldest directory goes; among equals the deepest (so never an ancestor before its
+   * descendants), and never the subtree's root. */
+  private evictColdest(now: number): void {
+    let worst: string | null = null;
+    let worstLoad = Infinity;
+    let worstDepth = -1;
+    for (const [p, c] of this.dirs) {
+      if (p === this.subtree) continue;
+      const load = c.reads.get(now) + c.writes.get(now);
+      if (load < worstLoad || (load === worstLoad && c.depth > worstDepth)) {
+        worst = p;
+        worstLoad = load;
+        worstDepth = c.depth;
+      }
+    }
+    if (worst === null) return;
+    this.dirs.delete(worst);
+  }
+
+  /** Whether directory `p` has counters. */
+  has(p: string): boolean {
+    return this.dirs.has(p);
+  }
+
+  readsPerSec(now: number): number {
+    return this.reads.perSecond(now);
+  }
+
+  writesPerSec(now: number): number {
+    return this.writes.perSecond(now);
+  }
+
+  /** The `k` hottest directories (reads plus writes), hottest first, deeper first among equals
+   * (the subtree's root, which counts everything, tells nothing the totals do not). */
+  top(k: number, now: number): DirLoad[] {
+    const rows: (DirLoad & { depth: number })[] = [];
+    for (const [path, c] of this.dirs) {
+      if (path === this.subtree) continue;
+      rows.push({ path, readsPerSec: c.reads.perSecond(now), writesPerSec: c.writes.perSecond(now), depth: c.depth });
+    }
+    rows.sort((a, b) => b.readsPerSec + b.writesPerSec - (a.readsPerSec + a.writesPerSec) || b.depth - a.depth || (a.path < b.path ? -1 : 1));
+    return rows.slice(0, k).map(({ path, readsPerSec, writesPerSec }) => ({ path, readsPerSec, writesPerSec }));
+  }
+}
+
+/** CPU utilisation between two readings of a host's busy time (ctx.clock.busy()), 0..1. */
+export function utilisation(before: { activeMs: number; idleMs: number }, after: { activeMs: number; idleMs: number }): number {
+  const active = after.activeMs - before.activeMs;
+  const total = active + (after.idleMs - before.idleMs);
+  return total > 0 ? Math.min(1, Math.max(0, active / total)) : 0;
+}
+
+/** The loads of several members summed per directory, hottest first, at most `k`. */
+export function mergeHot(lists: readonly (readonly DirLoad[])[], k: number): DirLoad[] {
+  const sum = new Map<string, DirLoad>();
+  for (const list of lists) {
+    for (const d of list) {
+      const s = sum.get(d.path);
+      if (s) {
+        s.readsPerSec += d.readsPerSec;
+        s.writesPerSec += d.writesPerSec;
+      } else sum.set(d.path, { ...d });
+    }
+  }
+  return [...sum.values()].sort((a, b) => b.readsPerSec + b.writesPerSec - (a.readsPerSec + a.writesPerSec) || (a.path < b.path ? -1 : 1)).slice(0, k);
+}
+
+/** A member's load, measured: its requests counted as they come, its CPU from the host's busy
+ * time between two samples (Clock.busy()). */
+export class LoadMeter {
+  readonly table: PopularityTable;
+  private last: { activeMs: number; idleMs: number } | null = null;
+
+  constructor(subtree: string, opts: { halfLifeMs?: number; capacity?: number } = {}) {
+    this.table = new PopularityTable(subtree, opts);
+  }
+
+  /** A request for `path`: a read (ls counts in the directory listed, anything else in its
+   * parent directory) or a change. */
+  request(path: string, kind: OpKind, listsPath: boolean, now: number): void {
+    this.table.hit(listsPath ? path : (parentOf(path) ?? path), kind, now);
+  }
+
+  /** The load since the last sample (CPU) and as the counters stand (rates, hot directories). */
+  sample(now: number, busy: { activeMs: number; idleMs: number }, k = REPORT_TOP_K): MemberLoad {
+    const cpu = this.last ? utilisation(this.last, busy) : 0;
+    this.last = { activeMs: busy.activeMs, idleMs: busy.idleMs };
+    return { cpu, readsPerSec: this.table.readsPerSec(now), writesPerSec: this.table.writesPerSec(now), hot: this.table.top(k, now) };
+  }
+}

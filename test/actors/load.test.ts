@@ -1,0 +1,93 @@
+// Load counters (src/actors/load.ts). Thesis 3.4: "A load report contains CPU utilization for
+// each node in the group and the popularity of each bit of metadata split into read and write."
+
+import { describe, expect, it } from 'vitest';
+import { DecayingCounter, PopularityTable, mergeHot, utilisation } from '../../src/actors/load.js';
+
+describe('DecayingCounter', () => {
+  it('halves every half-life', () => {
+    const c = DecayingCounter.withHalfLife(1_000);
+    c.hit(0, 8);
+    expect(c.get(0)).toBe(8);
+    expect(c.get(1_000)).toBeCloseTo(4, 9);
+    expect(c.get(3_000)).toBeCloseTo(1, 9);
+  });
+
+  it('reads a steady rate back as hits per second', () => {
+    const c = DecayingCounter.withHalfLife(1_000);
+    // 200 hits a second for 20 half-lives: the value settles at rate / λ.
+    for (let t = 0; t <= 20_000; t += 5) c.hit(t);
+    expect(c.perSecond(20_000)).toBeGreaterThan(190);
+    expect(c.perSecond(20_000)).toBeLessThan(210);
+  });
+});
+
+describe('PopularityTable', () => {
+  it('splits reads from writes and rolls each hit up to the subtree', () => {
+    const t = new PopularityTable('/', { halfLifeMs: 1_000 });
+    t.hit('/a/b', 'read', 0);
+    t.hit('/a/b', 'read', 0);
+    t.hit('/a/c', 'write', 0);
+    t.hit('/a/c', 'read', 0);
+    const top = t.top(10, 0);
+    const a = top.find((d) => d.path === '/a')!;
+    const b = top.find((d) => d.path === '/a/b')!;
+    const c = top.find((d) => d.path === '/a/c')!;
+    // /a counts its whole subtree: the reads of /a/b and /a/c, and the write in /a/c.
+    expect(a.readsPerSec).toBeCloseTo(b.readsPerSec + c.readsPerSec, 9);
+    expect(b.readsPerSec).toBeCloseTo(2 * c.readsPerSec, 9);
+    expect(a.writesPerSec).toBeCloseTo(c.writesPerSec, 9);
+    expect(b.writesPerSec).toBe(0);
+    expect(top[0]!.path).toBe('/a');
+    expect(t.readsPerSec(0)).toBeCloseTo(a.readsPerSec, 9);
+  });
+
+  it('counts only within its subtree (totals count everything)', () => {
+    const t = new PopularityTable('/a');
+    t.hit('/a/x', 'read', 0);
+    t.hit('/b', 'read', 0);
+    expect(t.has('/a/x')).toBe(true);
+    expect(t.has('/b')).toBe(false);
+    expect(t.has('/')).toBe(false);
+    expect(t.readsPerSec(0)).toBeGreaterThan(0);
+  });
+
+  it('stays bounded, dropping cold leaves and never an ancestor of a kept directory', () => {
+    const t = new PopularityTable('/', { capacity: 16, halfLifeMs: 1_000 });
+    // A hot directory, then many cold ones (each one hit once, later: fresher but colder).
+    for (let i = 0; i < 50; i++) t.hit('/hot/dir', 'read', i);
+    for (let i = 0; i < 200; i++) t.hit(`/cold${i % 40}/d${i}`, 'write', 100 + i);
+    expect(t.size).toBeLessThanOrEqual(16);
+    expect(t.has('/hot/dir')).toBe(true);
+    expect(t.has('/hot')).toBe(true);
+    expect(t.has('/')).toBe(true);
+    // Every kept directory's ancestors are kept too.
+    const now = 400;
+    for (const d of t.top(100, now)) {
+      for (let p = d.path; p !== '/'; p = p.slice(0, p.lastIndexOf('/')) || '/') expect(t.has(p)).toBe(true);
+    }
+    // /hot and /hot/dir count the same: the deeper one says more.
+    expect(t.top(3, now).map((d) => d.path).slice(0, 2)).toEqual(['/hot/dir', '/hot']);
+  });
+});
+
+describe('utilisation and mergeHot', () => {
+  it('takes CPU from two busy readings', () => {
+    expect(utilisation({ activeMs: 100, idleMs: 100 }, { activeMs: 190, idleMs: 110 })).toBeCloseTo(0.9, 9);
+    expect(utilisation({ activeMs: 5, idleMs: 5 }, { activeMs: 5, idleMs: 5 })).toBe(0);
+  });
+
+  it('sums members per directory, hottest first', () => {
+    const m = mergeHot(
+      [
+        [{ path: '/a', readsPerSec: 10, writesPerSec: 1 }],
+        [
+          { path: '/a', readsPerSec: 5, writesPerSec: 0 },
+          { path: '/b', readsPerSec: 12, writesPerSec: 0 },
+        ],
+      ],
+      1,
+    );
+    expect(m).toEqual([{ path: '/a', readsPerSec: 15, writesPerSec: 1 }]);
+  });
+});

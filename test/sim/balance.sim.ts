@@ -1,0 +1,242 @@
+// Read balancing (thesis 3.4, issue 16) on the simulator: 9 nodes with a modeled CPU (every
+// client request costs the node it reaches SERVICE_MS, served one at a time, so a node
+// saturates), a root ministry of a minister and three clerks and a static ministry "/hot" of a
+// minister and two clerks, under a skewed, read-heavy workload: most reads go to "/hot", a few
+// to the rest, while writers change both, and nodes crash, restart and are cut off.
+//
+// Checked on every step (as in cluster.sim.ts): never two ministers in one ministry and term,
+// no client change applied twice, no ministry applying a change outside the paths it owns (so
+// no two ministries serve one path). Checked at the end: the history of the writers and the
+// linearizable readers is linearizable per ministry; the balancer grew "/hot" (an order with
+// cause readLoadHigh for it) and shrank the root (readLoadLow); no balancing order left a
+// ministry with fewer than a minister and two clerks.
+//
+//   npm run sim -- balance --seeds 20        one line per seed, replay with --seed S --verbose
+
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Cluster } from '../../src/cluster.js';
+import type { ClusterOrder } from '../../src/actors/cluster-state.js';
+import type { MinistryInspection } from '../../src/actors/ministry.js';
+import type { GovClient } from '../../src/client/gov-client.js';
+import { SeedTree } from '../../src/runtime/random.js';
+import type { HistoryOp } from './cluster.sim.js';
+import { watchOwnership } from './ownership-invariant.js';
+
+export const describe = 'read balancing: a hot ministry grows, a cold one shrinks (never below a minister and two clerks), under crashes and partitions; per-step invariants and linearizability';
+
+/** Modeled service time of one client request at a node. */
+const SERVICE_MS = 8;
+/** Closed-loop readers of /hot: more than its clerks can serve. */
+const HOT_READERS = 16;
+const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
+
+interface Decision {
+  cause: string;
+  ministry: string;
+  order: ClusterOrder;
+}
+
+export interface BalanceRun {
+  decisions: Decision[];
+  history: HistoryOp[];
+  violations: string[];
+  faults: string[];
+  reads: number;
+  steps: number;
+  traceHash: string;
+  hot: string;
+  cold: string;
+  /** The president's plan at the end (`govfs balance plan`). */
+  plan: string[];
+}
+
+/** The president's orders, from its info logs (president-core.ts logs each with its cause). */
+function decisionLog(decisions: Decision[]): pino.Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.includes('"cause"')) continue;
+        const o = JSON.parse(line) as { cause?: string; ministry?: string; order?: ClusterOrder };
+        if (o.order && o.cause) decisions.push({ cause: o.cause, ministry: o.ministry ?? '', order: o.order });
+      }
+      done();
+    },
+  });
+  return pino({ level: 'info' }, sink);
+}
+
+export async function runBalance(seed: number, opts: { faults?: boolean; ms?: number } = {}): Promise<BalanceRun> {
+  const r = new SeedTree(seed).stream('balance-sim:workload');
+  const decisions: Decision[] = [];
+  const cluster = await Cluster.start({
+    nodes: 9,
+    rootClerks: 3,
+    ministries: [{ subtree: '/hot', clerks: 2 }],
+    scheduler: 'sim',
+    seed,
+    network: { minLatencyMs: 0.2, maxLatencyMs: 2 },
+    cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS } },
+    loadEveryMs: 200,
+    balance: { settleMs: 600 },
+    logger: decisionLog(decisions),
+    maxSteps: 5_000_000,
+    replay: `npm run sim -- balance --seed ${seed} --verbose`,
+  });
+  const sim = cluster.sim!;
+  const violations: string[] = [];
+  const violate = (msg: string): void => {
+    if (!violations.includes(msg)) violations.push(msg);
+  };
+  sim.checks.push(() => {
+    const leaders = new Map<string, string>();
+    for (const name of cluster.nodeIds) {
+      const host = sim.host(name);
+      if (!host.up) continue;
+      const b = host.runtime.cells.get(`/${name}/role`)?.behaviour as { inspect?: () => MinistryInspection | null } | undefined;
+      const info = b?.inspect?.();
+      if (!info) continue;
+      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.subtree}`);
+      if (!info.leading) continue;
+      const key = `${info.ministry}@${info.term}`;
+      const other = leaders.get(key);
+      if (other) violate(`two ministers in ministry ${info.ministry} (${info.subtree}) term ${info.term}: ${other} and ${name}`);
+      leaders.set(key, name);
+    }
+  });
+  sim.checks.push(watchOwnership(cluster, ['/hot'], violate).check);
+
+  const history: HistoryOp[] = [];
+  const runMs = opts.ms ?? 9_000;
+  const end = cluster.now() + runMs;
+  let reads = 0;
+  const call = async (c: GovClient, input: HistoryOp['input'], linearizable: boolean, record: boolean): Promise<void> => {
+    const t0 = cluster.now();
+    let output: HistoryOp['output'];
+    try {
+      if (input.op === 'mkdir') output = (await c.mkdir(input.path!), { ok: true });
+      else if (input.op === 'create') output = (await c.create(input.path!), { ok: true });
+      else if (input.op === 'rm') output = (await c.rm(input.path!), { ok: true });
+      else if (input.op === 'ls') output = { ok: true, value: (await c.ls(input.path!, { linearizable })).map((e) => e.name).sort() };
+      else output = { ok: true, value: (await c.stat(input.path!, { linearizable })).kind };
+    } catch (e) {
+      output = { ok: false, code: (e as { code?: string }).code ?? 'EIO' };
+    }
+    if (input.op === 'ls' || input.op === 'stat') reads++;
+    if (!record) return;
+    const mutation = input.op !== 'ls' && input.op !== 'stat';
+    if (!output.ok && UNKNOWN.has(output.code)) {
+      if (mutation) history.push({ client: c.clientId, input, output, call: t0, ret: Infinity });
+      return;
+    }
+    history.push({ client: c.clientId, input, output, call: t0, ret: cluster.now(), ...(mutation || linearizable ? {} : { session: true }) });
+  };
+  const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 500, deadlineMs: 10_000 });
+  for (const d of ['/hot/a', '/hot/b', '/cold']) await call(setup, { op: 'mkdir', path: d }, false, true);
+  const files = ['/hot/a/f1', '/hot/b/f2', '/hot/f3', '/cold/f4', '/f5'];
+  // Skewed: HOT_READERS readers of /hot (plain reads, not recorded: they are the load), one of the
+  // rest; two writers and a linearizable reader whose operations are recorded and checked.
+  const hotReader = async (i: number): Promise<void> => {
+    const c = cluster.client({ clientId: `hot${i}`, requestTimeoutMs: 300, deadlineMs: 2_000 });
+    while (cluster.now() < end) await call(c, { op: r.next() < 0.5 ? 'ls' : 'stat', path: ['/hot', '/hot/a', '/hot/b'][r.int(0, 2)]! }, false, false);
+  };
+  const coldReader = async (): Promise<void> => {
+    const c = cluster.client({ clientId: 'cold', requestTimeoutMs: 300, deadlineMs: 2_000 });
+    while (cluster.now() < end) {
+      await call(c, { op: 'ls', path: r.next() < 0.5 ? '/' : '/cold' }, false, false);
+      await cluster.runFor(r.int(50, 150));
+    }
+  };
+  const writer = async (i: number): Promise<void> => {
+    const c = cluster.client({ clientId: `w${i}`, requestTimeoutMs: 300, deadlineMs: 3_000 });
+    while (cluster.now() < end) {
+      const path = files[r.int(0, files.length - 1)]!;
+      await call(c, { op: r.next() < 0.6 ? 'create' : 'rm', path }, false, true);
+      await cluster.runFor(r.int(20, 200));
+    }
+  };
+  const checker = async (): Promise<void> => {
+    const c = cluster.client({ clientId: 'lin', requestTimeoutMs: 300, deadlineMs: 3_000 });
+    while (cluster.now() < end) {
+      await call(c, { op: 'ls', path: ['/', '/hot', '/hot/a', '/hot/b', '/cold'][r.int(0, 4)]! }, true, true);
+      await cluster.runFor(r.int(20, 200));
+    }
+  };
+  const faults: string[] = [];
+  const faultLoop = async (): Promise<void> => {
+    if (opts.faults === false) return;
+    const down = new Set<string>();
+    // Faults for the first half of the run (the last one over by 1.7 s later at most): after
+    // that, at least 2.8 s without faults for the balancer to act in, if it has not yet.
+    const faultsEnd = end - runMs / 2;
+    while (cluster.now() < faultsEnd) {
+      await cluster.runFor(r.int(300, 900));
+      const x = r.next();
+      const t = cluster.now().toFixed(0);
+      const ids = cluster.nodeIds;
+      if (x < 0.3 && down.size === 0) {
+        const id = ids[r.int(0, ids.length - 1)]!;
+        faults.push(`${t} kill ${id}`);
+        down.add(id);
+        await cluster.kill(id);
+      } else if (x < 0.6 && down.size > 0) {
+        const id = [...down][0]!;
+        down.delete(id);
+        faults.push(`${t} restart ${id}`);
+        await cluster.restart(id);
+      } else if (x < 0.8) {
+        // Cut one node off for a while.
+        const id = ids[r.int(0, ids.length - 1)]!;
+        faults.push(`${t} partition ${id}`);
+        cluster.partition([id], ids.filter((n) => n !== id));
+        await cluster.runFor(r.int(200, 800));
+        faults.push(`${cluster.now().toFixed(0)} heal`);
+        cluster.heal();
+      }
+    }
+    cluster.heal();
+    for (const id of down) await cluster.restart(id);
+  };
+  await Promise.all([...Array.from({ length: HOT_READERS }, (_, i) => hotReader(i)), coldReader(), writer(0), writer(1), checker(), faultLoop()]);
+  // Read everything back linearizably: every acknowledged change must show.
+  const final = cluster.client({ clientId: 'final', requestTimeoutMs: 500, deadlineMs: 20_000 });
+  for (const path of ['/', '/hot', '/hot/a', '/hot/b', '/cold']) {
+    const t0 = cluster.now();
+    try {
+      const value = (await final.ls(path, { linearizable: true })).map((e) => e.name).sort();
+      history.push({ client: 'final', input: { op: 'ls', path }, output: { ok: true, value }, call: t0, ret: cluster.now() });
+    } catch (e) {
+      throw new Error(`seed ${seed}: the cluster did not recover (ls ${path}: ${(e as { code?: string }).code}); faults: ${faults.join('; ')}`);
+    }
+  }
+  const plan = await cluster.balancePlan().catch((e: Error) => [`(no plan: ${e.message})`]);
+  const st = await cluster.status();
+  const hot = st.ministries.find((m) => m.subtree === '/hot')?.id ?? '?';
+  const cold = st.ministries.find((m) => m.subtree === '/')?.id ?? '?';
+  const run = { decisions, history, violations, faults, reads, steps: sim.steps, traceHash: sim.traceHash, hot, cold, plan };
+  await cluster.stop();
+  return run;
+}
+
+export async function runSeed(seed: number, opts: { verbose: boolean }): Promise<{ ok: boolean; error?: string; detail?: string }> {
+  try {
+    const run = await runBalance(seed);
+    if (opts.verbose) console.log([...run.faults, ...run.decisions.map((d) => `${d.cause} ${d.ministry}: ${JSON.stringify(d.order)}`), 'plan at the end:', ...run.plan].join('\n'));
+    const trace = `(trace ${run.traceHash})`;
+    if (run.violations.length > 0) return { ok: false, error: `invariant violated: ${run.violations.join('; ')} ${trace}` };
+    const { checkHistory } = await import('./cluster-check.js');
+    const verdict = checkHistory(run.history, ['/', '/hot'], ['/', '/hot']);
+    if (verdict.ok !== true) return { ok: false, error: `history not linearizable: ${verdict.reason} ${trace}` };
+    const balancing = run.decisions.filter((d) => d.cause === 'readLoadHigh' || d.cause === 'readLoadLow' || d.cause === 'freedForHotMinistry');
+    const tooSmall = balancing.find((d) => d.order.order === 'appoint' && d.order.clerks.length < 2);
+    if (tooSmall) return { ok: false, error: `a balancing order left ${tooSmall.ministry} with ${JSON.stringify(tooSmall.order)} ${trace}` };
+    const grew = balancing.filter((d) => d.cause === 'readLoadHigh' && d.ministry === run.hot).length;
+    const shrank = balancing.filter((d) => (d.cause === 'readLoadLow' || d.cause === 'freedForHotMinistry') && d.ministry === run.cold).length;
+    if (grew === 0) return { ok: false, error: `the hot ministry ${run.hot} never grew (${balancing.length} balancing orders) ${trace}` };
+    if (shrank === 0) return { ok: false, error: `the cold ministry ${run.cold} never shrank (${balancing.length} balancing orders) ${trace}` };
+    const grewAgain = balancing.filter((d) => d.cause === 'readLoadHigh' && d.ministry !== run.hot).length;
+    return { ok: true, detail: `${run.history.length} checked ops, ${run.reads} reads; hot ${run.hot} grew ${grew}×, cold ${run.cold} shrank ${shrank}×, other grows ${grewAgain}; ${run.faults.length} faults; ${run.steps} steps ${trace}` };
+  } catch (e) {
+    return { ok: false, error: (e as Error).message };
+  }
+}
