@@ -218,3 +218,105 @@ export type LeaseOp =
   | ({ op: 'lease-open' } & LeaseOpenOp)
   | ({ op: 'lease-renew' } & LeaseRenewOp)
   | ({ op: 'lease-release' } & LeaseReleaseOp);
+
+// ---- the other govfs.fs messages (tickets, probes, status, subtree delete, revocations) ----
+// Checked against govfs.proto with every other message by test/wire/every-message.test.ts.
+
+/** govfs.fs.Ticket: a minister tells a client its changes have log indexes (see the .proto). */
+export interface TicketMessage {
+  type: 'govfs.fs.Ticket';
+  clientId: string;
+  seq: number;
+  index: number;
+  term: number;
+  ministry: string;
+  moreSeqs: number[];
+  moreIndexes: number[];
+}
+
+export interface TicketStatusRequestMessage {
+  type: 'govfs.fs.TicketStatusRequest';
+  ministry: string;
+  index: number;
+  term: number;
+}
+
+export interface TicketStatusMessage {
+  type: 'govfs.fs.TicketStatus';
+  status: 'committed' | 'lost' | 'unknown';
+}
+
+export interface NodeProbeMessage {
+  type: 'govfs.fs.NodeProbe';
+  clusterTerm?: number;
+}
+
+/** govfs.fs.NodeReport: a node's answer to a NodeProbe. */
+export interface NodeReportMessage {
+  type: 'govfs.fs.NodeReport';
+  id: string;
+  role: 'president' | 'minister' | 'clerk' | 'idle';
+  ministry: string;
+  groupTerm: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  lastTerm: number;
+  caughtUp: boolean;
+  leading: boolean;
+  commitTerm: number;
+}
+
+export interface StatusRequestMessage {
+  type: 'govfs.fs.StatusRequest';
+}
+
+export interface ClusterStatusMessage {
+  type: 'govfs.fs.ClusterStatus';
+  president: string;
+  clusterTerm: number;
+  ministries: MinistryInfo[];
+  idle: string[];
+  nodes: Omit<NodeReportMessage, 'type'>[];
+  shortStaffed: string[];
+}
+
+export interface SubtreeDeleteMessage {
+  type: 'govfs.fs.SubtreeDelete';
+  subtree: string;
+  /** Ministry id of the asking minister (never dissolved). */
+  requester: string;
+}
+
+export interface SubtreeDeletedMessage {
+  type: 'govfs.fs.SubtreeDeleted';
+  ok: boolean;
+  /** Cluster log index of the last dissolve order. */
+  index?: number;
+  reason?: string;
+}
+
+export interface LeaseRevokedMessage {
+  type: 'govfs.fs.LeaseRevoked';
+  clientId: string;
+  leaseId: string;
+  reason: string;
+  grantedBy: string;
+  mode: LeaseMode;
+  path: string;
+}
+
+export interface RevokeReadsMessage {
+  type: 'govfs.fs.RevokeReads';
+  path: string;
+  start: number;
+  /** Infinity: to the end of the file. */
+  end: number;
+  exceptClient: string;
+  index: number;
+}
+
+export interface ReadsRevokedMessage {
+  type: 'govfs.fs.ReadsRevoked';
+  revoked: number;
+}
