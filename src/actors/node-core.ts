@@ -21,43 +21,24 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
-import type { MinistryInfo } from '../fs/requests.js';
+import type { ClusterStatusMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
-/** A node's answer to a NodeProbe (govfs.fs.NodeReport): its ministry role's status, the
- * group term under the wire's name. */
-export interface NodeReport extends Omit<RoleStatus, 'role' | 'term'> {
-  type: 'govfs.fs.NodeReport';
-  id: string;
-  role: 'president' | 'minister' | 'clerk' | 'idle';
-  groupTerm: number;
-}
+/** A node's answer to a NodeProbe: its ministry role's status, the group term under the
+ * wire's name. */
+export type NodeReport = NodeReportMessage;
 
 /** A ministry as the wire shows it (govfs.fs.Ministry). */
 export type MinistryMsg = MinistryInfo;
 
-export interface SubtreeDeleted {
-  type: 'govfs.fs.SubtreeDeleted';
-  ok: boolean;
-  /** Cluster log index of the last dissolve order (what the requester may check). */
-  index?: number;
-  reason?: string;
-}
+export type SubtreeDeleted = SubtreeDeletedMessage;
 
 /** What a node answers itself (the rest its role answers). */
 export type NodeReply =
   | NodeReport
   | SubtreeDeleted
   | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
-  | { type: 'govfs.fs.TicketStatus'; status: 'unknown' }
-  | {
-      type: 'govfs.fs.ClusterStatus';
-      president: string;
-      clusterTerm: number;
-      ministries: MinistryMsg[];
-      idle: string[];
-      nodes: NodeReport[];
-      shortStaffed: string[];
-    };
+  | (TicketStatusMessage & { status: 'unknown' })
+  | (Omit<ClusterStatusMessage, 'nodes'> & { nodes: NodeReport[] });
 
 /** Local (same-thread) messages between a node and its children. */
 export type NodeInternal =

@@ -9,6 +9,7 @@ import type { NodeConfig } from './node.js';
 import type { NodeReport } from './node-core.js';
 import type { ProposeResult } from '../raft/index.js';
 import type { Behaviour, Context } from '../runtime/types.js';
+import type { NodeProbeMessage } from '../fs/requests.js';
 
 export interface PresidentServices {
   config: NodeConfig;
@@ -45,7 +46,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
           break;
         case 'probe':
           ctx.pipeToSelf(
-            ctx.ask<NodeReport>(ctx.ref(config.addresses[e.node]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs: e.timeoutMs }),
+            ctx.ask<NodeReport>(ctx.ref(config.addresses[e.node]!), { type: 'govfs.fs.NodeProbe' } satisfies NodeProbeMessage, { timeoutMs: e.timeoutMs }),
             (report): PresidentMsg => ({ kind: 'probe', id: e.node, report }),
             (): PresidentMsg => ({ kind: 'probe', id: e.node, report: null }),
           );

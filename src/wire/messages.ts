@@ -9,7 +9,8 @@
 export interface HelloMessage {
   type: 'govfs.bridge.Hello';
   version: number;
-  role: 'peer' | 'client';
+  /** "peer" (a cluster node) or "client"; as received, whatever the other end sent. */
+  role: string;
   location: string;
   instance: string;
   nonce: Uint8Array;
