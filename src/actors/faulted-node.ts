@@ -4,6 +4,7 @@
 // duties. A client that still reaches it gets EIO with the reason instead of a silent timeout.
 
 import type { Behaviour, Message } from '../runtime/types.js';
+import type { TicketStatusMessage } from '../fs/requests.js';
 
 export function faultedNodeBehaviour(id: string, reason: string): Behaviour<Message> {
   return {
@@ -13,7 +14,7 @@ export function faultedNodeBehaviour(id: string, reason: string): Behaviour<Mess
         const path = String(m.path);
         ctx.reply({ type: 'govfs.fs.FsReply', ok: false, error: { code: 'EIO', message: `node ${id} serves nothing: ${reason}`, path } });
       } else if (m?.type === 'govfs.fs.TicketStatusRequest') {
-        ctx.reply({ type: 'govfs.fs.TicketStatus', status: 'unknown' });
+        ctx.reply({ type: 'govfs.fs.TicketStatus', status: 'unknown' } satisfies TicketStatusMessage);
       }
       // Raft messages and probes go unanswered: to the others this node is down.
     },

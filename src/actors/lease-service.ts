@@ -13,7 +13,7 @@ import type { RaftShell } from '../raft/shell.js';
 import type { LeaseSettings, WriteLeaseState } from './leases.js';
 import { LeaseCore, type LeaseApplyResult, type LeaseEffect, type LeaseFacts, type LeaseOp, type LeaseReply } from './lease-core.js';
 import type { LeaseValue } from './lease-types.js';
-import type { FsResult } from '../fs/requests.js';
+import type { FsResult, LeaseRevokedMessage, RevokeReadsMessage } from '../fs/requests.js';
 
 export type { LeaseOp } from './lease-core.js';
 
@@ -211,7 +211,7 @@ export class LeaseService {
         e.to(e.count);
         break;
       case 'notify':
-        ctx.ref(e.to).tell({ type: 'govfs.fs.LeaseRevoked', clientId: e.clientId, leaseId: e.leaseId, reason: e.reason, grantedBy: e.grantedBy, mode: e.mode, path: e.path });
+        ctx.ref(e.to).tell({ type: 'govfs.fs.LeaseRevoked', clientId: e.clientId, leaseId: e.leaseId, reason: e.reason, grantedBy: e.grantedBy, mode: e.mode, path: e.path } satisfies LeaseRevokedMessage);
         break;
       case 'wake':
         this.cancelWake?.();
@@ -247,7 +247,7 @@ export class LeaseService {
   private askPeers(ctx: Context, e: Extract<Effect, { kind: 'revoke' }>): void {
     const r = e.range;
     const asks = e.peers.map((m) =>
-      ctx.ask(ctx.ref(this.d.memberAddress(m)), { type: 'govfs.fs.RevokeReads', path: r.path, start: r.start, end: r.end, exceptClient: r.exceptClient, index: r.index }, { timeoutMs: this.d.settings.ttlMs + this.d.settings.maxDriftMs + 1_000 }).then(
+      ctx.ask(ctx.ref(this.d.memberAddress(m)), { type: 'govfs.fs.RevokeReads', path: r.path, start: r.start, end: r.end, exceptClient: r.exceptClient, index: r.index } satisfies RevokeReadsMessage, { timeoutMs: this.d.settings.ttlMs + this.d.settings.maxDriftMs + 1_000 }).then(
         () => true,
         () => false,
       ),

@@ -9,6 +9,7 @@
 // below a descendant's, only leaves go and the ancestors of what stays are always kept.
 
 import { depthOf, isWithin, parentOf } from '../fs/path.js';
+import type { DirLoadMessage, MemberLoadMessage } from '../fs/requests.js';
 
 /** How often members sample their load, and the president asks for it (default). */
 export const LOAD_EVERY_MS = 1_000;
@@ -48,20 +49,12 @@ export class DecayingCounter {
   }
 }
 
-export interface DirLoad {
-  path: string;
-  readsPerSec: number;
-  writesPerSec: number;
-}
+/** A directory's popularity (govfs.fs.DirLoad). */
+export type DirLoad = DirLoadMessage;
 
-/** What one member reports: its CPU utilisation (0..1), its read and write rates, and its
- * hottest directories. */
-export interface MemberLoad {
-  cpu: number;
-  readsPerSec: number;
-  writesPerSec: number;
-  hot: DirLoad[];
-}
+/** What one member reports (govfs.fs.MemberLoad): its CPU utilisation (0..1), its read and
+ * write rates, and its hottest directories. */
+export type MemberLoad = MemberLoadMessage;
 
 export type OpKind = 'read' | 'write';
 

@@ -17,7 +17,7 @@ import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js'
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { ClientOp, FsReplyMessage, FsRequestMessage } from '../fs/requests.js';
+import type { ClientOp, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
 import { isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
@@ -107,7 +107,7 @@ export function fsReply(ministry: string, a: MinistryAnswer): FsReplyMessage & {
   return msg;
 }
 
-function ticketMessage(ministry: string, t: TicketBatch): Message {
+function ticketMessage(ministry: string, t: TicketBatch): TicketMessage {
   return { type: 'govfs.fs.Ticket', clientId: t.clientId, seq: t.seqs[0], index: t.indexes[0], term: t.term, ministry, moreSeqs: t.seqs.slice(1), moreIndexes: t.indexes.slice(1) };
 }
 
@@ -201,7 +201,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         case 'govfs.fs.RevokeReads': {
           const r = msg as { path: string; start: number; end: number; exceptClient: string; index: number };
           const answer = ctx.deferReply();
-          leases.fenceAndRevoke(ctx, r.index, r.path, r.start, r.end, r.exceptClient, (n) => answer({ type: 'govfs.fs.ReadsRevoked', revoked: n }));
+          leases.fenceAndRevoke(ctx, r.index, r.path, r.start, r.end, r.exceptClient, (n) => answer({ type: 'govfs.fs.ReadsRevoked', revoked: n } satisfies ReadsRevokedMessage));
           return;
         }
         case 'session.ended': {
@@ -212,7 +212,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         }
         case 'govfs.fs.TicketStatusRequest': {
           const t = msg as { index: number; term: number };
-          ctx.reply({ type: 'govfs.fs.TicketStatus', status: core.ticketStatus(t.index, t.term) });
+          ctx.reply({ type: 'govfs.fs.TicketStatus', status: core.ticketStatus(t.index, t.term) } satisfies TicketStatusMessage);
           return;
         }
         default:
@@ -362,7 +362,7 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
         );
       case 'subtree-delete':
         return ctx.pipeToSelf(
-          ctx.ask<{ ok: boolean; reason?: string; index?: number }>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: e.subtree, requester: e.requester }, { timeoutMs: 5_000 }),
+          ctx.ask<SubtreeDeletedMessage>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: e.subtree, requester: e.requester } satisfies SubtreeDeleteMessage, { timeoutMs: 5_000 }),
           (r) => resume({ kind: 'subtree-deleted', id: e.id, ok: r.ok, reason: r.reason ?? '', index: Number(r.index ?? 0) }),
           (err) => resume({ kind: 'subtree-deleted', id: e.id, ok: false, reason: String((err as Error).message), index: 0 }),
         );

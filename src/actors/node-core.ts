@@ -21,41 +21,19 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
-import type { MinistryInfo } from '../fs/requests.js';
-import type { MemberLoad } from './load.js';
+import type { BalanceReplyMessage, ClusterStatusMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
-/** A node's answer to a NodeProbe (govfs.fs.NodeReport): its ministry role's status, the
- * group term under the wire's name. */
-export interface NodeReport extends Omit<RoleStatus, 'role' | 'term'> {
-  type: 'govfs.fs.NodeReport';
-  id: string;
-  role: 'president' | 'minister' | 'clerk' | 'idle';
-  groupTerm: number;
-  /** The member's load (thesis 3.4), when the probe asked for it and this node serves a
-   * ministry that has measured it. */
-  load?: MemberLoad;
-}
+/** A node's answer to a NodeProbe: its ministry role's status, the group term under the
+ * wire's name, and its load when the probe asked for it. */
+export type NodeReport = NodeReportMessage;
 
 /** A ministry as the wire shows it (govfs.fs.Ministry). */
 export type MinistryMsg = MinistryInfo;
 
-export interface SubtreeDeleted {
-  type: 'govfs.fs.SubtreeDeleted';
-  ok: boolean;
-  /** Cluster log index of the last dissolve order (what the requester may check). */
-  index?: number;
-  reason?: string;
-}
+export type SubtreeDeleted = SubtreeDeletedMessage;
 
 /** The president's answer to a BalanceRequest (`govfs balance on|off|plan`). */
-export interface BalanceReply {
-  type: 'govfs.fs.BalanceReply';
-  ok: boolean;
-  balancing: boolean;
-  plan: string[];
-  reason: string;
-  index: number;
-}
+export type BalanceReply = BalanceReplyMessage;
 
 /** What a node answers itself (the rest its role answers). */
 export type NodeReply =
@@ -63,17 +41,8 @@ export type NodeReply =
   | SubtreeDeleted
   | BalanceReply
   | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
-  | { type: 'govfs.fs.TicketStatus'; status: 'unknown' }
-  | {
-      type: 'govfs.fs.ClusterStatus';
-      president: string;
-      clusterTerm: number;
-      ministries: MinistryMsg[];
-      idle: string[];
-      nodes: NodeReport[];
-      shortStaffed: string[];
-      balancing: boolean;
-    };
+  | (TicketStatusMessage & { status: 'unknown' })
+  | (Omit<ClusterStatusMessage, 'nodes'> & { nodes: NodeReport[] });
 
 /** Local (same-thread) messages between a node and its children. */
 export type NodeInternal =

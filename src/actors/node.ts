@@ -24,6 +24,7 @@ import { registerBehaviour } from '../runtime/runtime.js';
 import type { Storage } from '../runtime/storage.js';
 import type { BalanceOptions } from './balancer.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
+import type { NodeProbeMessage } from '../fs/requests.js';
 
 export type { NodeInternal } from './node-core.js';
 
@@ -261,7 +262,7 @@ class NodeShell {
   private probeMembers(ctx: Context, job: number, nodes: string[], timeoutMs: number): void {
     const { addresses } = this.config;
     ctx.pipeToSelf(
-      Promise.all(nodes.map((n) => ctx.ask<NodeSelfReport>(ctx.ref(addresses[n]!), { type: 'govfs.fs.NodeProbe' }, { timeoutMs }).catch(() => null))),
+      Promise.all(nodes.map((n) => ctx.ask<NodeSelfReport>(ctx.ref(addresses[n]!), { type: 'govfs.fs.NodeProbe' } satisfies NodeProbeMessage, { timeoutMs }).catch(() => null))),
       (reports): NodeSelfMsg => ({ type: 'node.subtree-probed', seq: job, reports: reports.filter((r): r is NodeSelfReport => r !== null) }),
       (): NodeSelfMsg => ({ type: 'node.subtree-probed', seq: job, reports: [] }),
     );

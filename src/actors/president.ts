@@ -9,6 +9,7 @@ import type { NodeConfig } from './node.js';
 import type { BalanceReply, NodeReport } from './node-core.js';
 import type { ProposeResult } from '../raft/index.js';
 import type { Behaviour, Context } from '../runtime/types.js';
+import type { NodeProbeMessage } from '../fs/requests.js';
 
 export interface PresidentServices {
   config: NodeConfig;
@@ -22,8 +23,8 @@ export interface PresidentServices {
   dissolving: (id: string) => boolean;
 }
 
-const PROBE = { type: 'govfs.fs.NodeProbe' };
-const LOAD_PROBE = { type: 'govfs.fs.NodeProbe', load: true };
+const PROBE = { type: 'govfs.fs.NodeProbe' } satisfies NodeProbeMessage;
+const LOAD_PROBE = { type: 'govfs.fs.NodeProbe', load: true } satisfies NodeProbeMessage;
 
 type PresidentMsg =
   | 'tick'

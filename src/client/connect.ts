@@ -24,7 +24,8 @@
 //   console.log(await fs.status()); await fs.close();
 
 import { balanceRequest, gatherStatus, type BalanceAnswer, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './status.js';
-import { GovClient, type ClientTransport, type TicketInfo } from './gov-client.js';
+import { GovClient, type ClientTransport } from './gov-client.js';
+import type { TicketMessage } from '../fs/requests.js';
 import { RuntimeError } from '../runtime/errors.js';
 import { ClientConnection, ConnectionRefusedError, type Welcome } from './connection.js';
 import { type ClientIdentity, clientIdentity } from '../net/client-identity.js';
@@ -238,7 +239,7 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
   });
   const hooks = client as unknown as Record<string, ((m: unknown) => void) | undefined>;
   link.onTell = (msg) => {
-    if (msg.type === 'govfs.fs.Ticket') client.onTicket(msg as unknown as TicketInfo & { clientId: string });
+    if (msg.type === 'govfs.fs.Ticket') client.onTicket(msg as unknown as TicketMessage);
     else if (msg.type === 'govfs.fs.LeaseRevoked') hooks.onRevoked?.call(client, msg);
   };
   // The session's own close (releasing leases, where GovClient has one), then the connection.

@@ -11,7 +11,7 @@ import type { LeaseMode } from '../fs/ranges.js';
 import { FsError } from '../fs/errors.js';
 import { checkPath } from '../fs/path.js';
 import { SubtreeMap } from '../fs/subtree-map.js';
-import type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, StatResult, TicketInfo } from '../fs/requests.js';
+import type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, StatResult, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
 
 export type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, MinistryInfo, TicketInfo };
 /** What `stat` tells of a file or directory. */
@@ -334,7 +334,7 @@ export class GovClient {
     const members = m ? [m.minister, ...m.clerks] : this.nodes;
     for (const node of members) {
       try {
-        const r = (await this.transport.ask(node, { type: 'govfs.fs.TicketStatusRequest', ministry: t.ministry, index: t.index, term: t.term }, this.requestTimeoutMs)) as { status: string };
+        const r = (await this.transport.ask(node, { type: 'govfs.fs.TicketStatusRequest', ministry: t.ministry, index: t.index, term: t.term } satisfies TicketStatusRequestMessage, this.requestTimeoutMs)) as TicketStatusMessage;
         if (r.status === 'committed' || r.status === 'lost') return r.status;
       } catch {
         // try the next member

@@ -1,6 +1,8 @@
 // What `status` shows of a cluster: the president, each ministry's staff and progress, each
 // node. The same view comes from the in-process Cluster API and from a network client.
 
+import type { ClusterStatusMessage, NodeProbeMessage, NodeReportMessage, StatusRequestMessage } from '../fs/requests.js';
+
 export interface MinistryStatus {
   id: string;
   subtree: string;
@@ -41,31 +43,16 @@ export interface ClusterStatusView {
   balancing: boolean;
 }
 
-interface NodeReportMsg {
-  id: string;
-  role: string;
-  ministry: string;
-  commit: number;
-  applied: number;
-  caughtUp: boolean;
-  load?: { cpu: number; readsPerSec: number; writesPerSec: number } | null;
-}
-
-interface ClusterStatusMsg {
-  president: string;
-  clusterTerm: number;
-  ministries: { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean }[];
-  idle: string[];
-  shortStaffed: string[];
-  balancing?: boolean;
-}
+/** A NodeReport and a ClusterStatus as decoded (govfs.proto: src/fs/requests.ts). */
+type NodeReportMsg = Omit<NodeReportMessage, 'type'>;
+type ClusterStatusMsg = Omit<ClusterStatusMessage, 'type'>;
 
 /** Build the status view: probe every node, then take the cluster view from the president if
  * it answers, else from any node. `ask` rejects when a node does not answer. */
 export async function gatherStatus(ids: readonly string[], ask: (node: string, msg: object) => Promise<unknown>): Promise<ClusterStatusView> {
   const reports = await Promise.all(
     ids.map((id) =>
-      ask(id, { type: 'govfs.fs.NodeProbe', load: true }).then(
+      ask(id, { type: 'govfs.fs.NodeProbe' } satisfies NodeProbeMessage).then(
         (r) => ({ id, r: r as NodeReportMsg }),
         () => ({ id, r: null }),
       ),
@@ -75,7 +62,7 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
   const order = [...reports].sort((a, b) => (a.r?.role === 'president' ? -1 : 0) - (b.r?.role === 'president' ? -1 : 0));
   for (const { id, r } of order) {
     if (!r) continue;
-    view = (await ask(id, { type: 'govfs.fs.StatusRequest' }).catch(() => null)) as ClusterStatusMsg | null;
+    view = (await ask(id, { type: 'govfs.fs.StatusRequest' } satisfies StatusRequestMessage).catch(() => null)) as ClusterStatusMsg | null;
     if (view) break;
   }
   const byId = new Map(reports.map(({ id, r }) => [id, r]));

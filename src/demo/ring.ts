@@ -4,12 +4,9 @@
 
 import { registerBehaviour } from '../runtime/runtime.js';
 import type { Context, Message } from '../runtime/types.js';
+import type { PingMessage, PongMessage } from '../wire/messages.js';
 
-interface Ping {
-  type: 'govfs.runtime.Ping';
-  seq: number;
-  sender: number;
-}
+type Ping = PingMessage;
 
 export interface DemoNodeArgs {
   index: number;
@@ -36,7 +33,7 @@ registerBehaviour('govfs.demo.node', (args: DemoNodeArgs) => {
         void ctx.storage.sync();
         return;
       }
-      const m = msg as Ping | { type: 'govfs.runtime.Pong' };
+      const m = msg as Ping | PongMessage;
       if (m.type === 'govfs.runtime.Pong') {
         ctx.reply({ type: 'govfs.runtime.Ping', seq: laps, sender: handled });
         return;

@@ -218,3 +218,144 @@ export type LeaseOp =
   | ({ op: 'lease-open' } & LeaseOpenOp)
   | ({ op: 'lease-renew' } & LeaseRenewOp)
   | ({ op: 'lease-release' } & LeaseReleaseOp);
+
+// ---- the other govfs.fs messages (tickets, probes, status, subtree delete, revocations) ----
+// Checked against govfs.proto with every other message by test/wire/every-message.test.ts.
+
+/** govfs.fs.Ticket: a minister tells a client its changes have log indexes (see the .proto). */
+export interface TicketMessage {
+  type: 'govfs.fs.Ticket';
+  clientId: string;
+  seq: number;
+  index: number;
+  term: number;
+  ministry: string;
+  moreSeqs: number[];
+  moreIndexes: number[];
+}
+
+export interface TicketStatusRequestMessage {
+  type: 'govfs.fs.TicketStatusRequest';
+  ministry: string;
+  index: number;
+  term: number;
+}
+
+export interface TicketStatusMessage {
+  type: 'govfs.fs.TicketStatus';
+  status: 'committed' | 'lost' | 'unknown';
+}
+
+export interface NodeProbeMessage {
+  type: 'govfs.fs.NodeProbe';
+  clusterTerm?: number;
+  /** Also report the member's load (thesis 3.4). */
+  load?: boolean;
+}
+
+/** govfs.fs.DirLoad: a directory's popularity, decaying counters of the operations in its subtree. */
+export interface DirLoadMessage {
+  path: string;
+  readsPerSec: number;
+  writesPerSec: number;
+}
+
+/** govfs.fs.MemberLoad: a member's host CPU utilisation (0..1) since its last report, its
+ * request rates and its hottest directories. */
+export interface MemberLoadMessage {
+  cpu: number;
+  readsPerSec: number;
+  writesPerSec: number;
+  hot: DirLoadMessage[];
+}
+
+/** govfs.fs.BalanceRequest: `govfs balance on|off|plan`, to any node (passed on to the president). */
+export interface BalanceRequestMessage {
+  type: 'govfs.fs.BalanceRequest';
+  action: string;
+}
+
+/** govfs.fs.BalanceReply: the president's answer; `plan` its assessment, one line per ministry,
+ * then its steps; `index` the cluster log index of an on/off order. */
+export interface BalanceReplyMessage {
+  type: 'govfs.fs.BalanceReply';
+  ok: boolean;
+  balancing: boolean;
+  plan: string[];
+  reason: string;
+  index: number;
+}
+
+/** govfs.fs.NodeReport: a node's answer to a NodeProbe. */
+export interface NodeReportMessage {
+  type: 'govfs.fs.NodeReport';
+  id: string;
+  role: 'president' | 'minister' | 'clerk' | 'idle';
+  ministry: string;
+  groupTerm: number;
+  commit: number;
+  applied: number;
+  lastIndex: number;
+  lastTerm: number;
+  caughtUp: boolean;
+  leading: boolean;
+  commitTerm: number;
+  /** When the probe asked for it and the node serves a ministry (decoded: null without). */
+  load?: MemberLoadMessage | null;
+}
+
+export interface StatusRequestMessage {
+  type: 'govfs.fs.StatusRequest';
+}
+
+export interface ClusterStatusMessage {
+  type: 'govfs.fs.ClusterStatus';
+  president: string;
+  clusterTerm: number;
+  ministries: MinistryInfo[];
+  idle: string[];
+  nodes: Omit<NodeReportMessage, 'type'>[];
+  shortStaffed: string[];
+  /** The president's automatic balancer is on. */
+  balancing: boolean;
+}
+
+export interface SubtreeDeleteMessage {
+  type: 'govfs.fs.SubtreeDelete';
+  subtree: string;
+  /** Ministry id of the asking minister (never dissolved). */
+  requester: string;
+}
+
+export interface SubtreeDeletedMessage {
+  type: 'govfs.fs.SubtreeDeleted';
+  ok: boolean;
+  /** Cluster log index of the last dissolve order. */
+  index?: number;
+  reason?: string;
+}
+
+export interface LeaseRevokedMessage {
+  type: 'govfs.fs.LeaseRevoked';
+  clientId: string;
+  leaseId: string;
+  reason: string;
+  grantedBy: string;
+  mode: LeaseMode;
+  path: string;
+}
+
+export interface RevokeReadsMessage {
+  type: 'govfs.fs.RevokeReads';
+  path: string;
+  start: number;
+  /** Infinity: to the end of the file. */
+  end: number;
+  exceptClient: string;
+  index: number;
+}
+
+export interface ReadsRevokedMessage {
+  type: 'govfs.fs.ReadsRevoked';
+  revoked: number;
+}

@@ -9,6 +9,7 @@ import protobuf from 'protobufjs';
 import { RuntimeError } from '../runtime/errors.js';
 import { FrameError, FrameKind, frameBytes } from '../wire/frame.js';
 import { protoPath } from '../wire/registry.js';
+import type { AuthMessage, GoodbyeMessage, HelloMessage } from '../wire/messages.js';
 
 export const BRIDGE_PROTOCOL_VERSION = 1;
 /** Largest frame accepted before a connection is authenticated. */
@@ -24,24 +25,11 @@ export const HelloType = bridgeRoot.lookupType('govfs.bridge.Hello');
 export const AuthType = bridgeRoot.lookupType('govfs.bridge.Auth');
 export const GoodbyeType = bridgeRoot.lookupType('govfs.bridge.Goodbye');
 
-export interface Hello {
-  version: number;
-  role: string;
-  location: string;
-  instance: string;
-  nonce: Uint8Array;
-  token: Uint8Array;
-  maxFrameBytes: number;
-}
+/** A Hello as decoded (govfs.bridge.Hello). */
+export type Hello = Omit<HelloMessage, 'type'>;
 
-export interface AuthMsg {
-  proof: Uint8Array;
-  clientLocation: string;
-  welcomeJson: string;
-  clientKey: Uint8Array;
-  clientSignature: Uint8Array;
-  clientId: string;
-}
+/** An Auth as decoded: protobufjs gives every field its default. */
+export type AuthMsg = Required<Omit<AuthMessage, 'type'>>;
 
 /** One end of a handshake: what its proof binds. */
 export interface HandshakeEnd {
@@ -93,7 +81,7 @@ export function decodeHandshake(kind: number, payload: Uint8Array): Record<strin
 }
 
 /** A Hello frame (already-valid fields: no fromObject conversion). */
-export function helloFrame(hello: Omit<Hello, 'token'>): Buffer {
+export function helloFrame(hello: Hello): Buffer {
   return frameBytes(FrameKind.Hello, HelloType.encode(hello).finish());
 }
 
@@ -104,7 +92,7 @@ export function authFrame(auth: Partial<AuthMsg> & { proof: Uint8Array }): Buffe
 
 /** A Goodbye frame naming why (`refusal`: a govfs.bridge.Refusal). */
 export function goodbyeFrame(code: string, reason: string, refusal: number): Buffer {
-  return frameBytes(FrameKind.Goodbye, GoodbyeType.encode({ code, reason: reason.slice(0, 512), refusal }).finish());
+  return frameBytes(FrameKind.Goodbye, GoodbyeType.encode({ code, reason: reason.slice(0, 512), refusal } satisfies Omit<GoodbyeMessage, 'type'>).finish());
 }
 
 /** A received Hello: decoded, its version and its nonce and instance checked (role-specific
@@ -138,7 +126,7 @@ export function decodeAuth(payload: Uint8Array): AuthMsg {
 /** A received Goodbye's code and reason (a malformed one still ends the connection). */
 export function decodeGoodbye(payload: Uint8Array): { code: string; reason: string } {
   try {
-    const g = GoodbyeType.decode(payload) as unknown as { code: string; reason: string };
+    const g = GoodbyeType.decode(payload) as unknown as Omit<GoodbyeMessage, 'type'>;
     return { code: g.code || 'EPEER', reason: g.reason.slice(0, 512) };
   } catch {
     return { code: 'EPEER', reason: '(malformed goodbye)' };

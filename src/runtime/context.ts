@@ -9,6 +9,7 @@ import type { SeededRandom } from './random.js';
 import type { Storage } from './storage.js';
 import type { AskOptions, Cancel, Clock, Context, Message, Ref, Spawnable, SpawnOptions } from './types.js';
 import type { ActorCell } from './runtime.js';
+import type { WatchMessage } from '../wire/messages.js';
 
 export class ContextImpl implements Context<Message> {
   private readonly controller = new AbortController();
@@ -147,6 +148,6 @@ export class ContextImpl implements Context<Message> {
   }
 
   watch(ref: Ref): void {
-    this.cell.runtime.send(ref.address, { type: 'govfs.runtime.Watch', watcher: this.cell.address }, this.cell.address, EnvelopeKind.System, 0);
+    this.cell.runtime.send(ref.address, { type: 'govfs.runtime.Watch', watcher: this.cell.address } satisfies WatchMessage, this.cell.address, EnvelopeKind.System, 0);
   }
 }

@@ -18,6 +18,7 @@ import { ContextImpl } from './context.js';
 import { DEFAULT_STRATEGY, defaultLogger, namedFactory, noStorage, toFactory } from './behaviours.js';
 import { Envelope, RefImpl, splitAddress } from './refs.js';
 import type { Dispatcher, LocalRuntimeOptions, RootOptions, RuntimeCensus, Transport } from './location.js';
+import type { AskFailedMessage, EscalateMessage, SpawnMessage, TerminatedMessage } from '../wire/messages.js';
 
 export { registerBehaviour, namedFactory, strategy, defaultLogger } from './behaviours.js';
 export { splitAddress } from './refs.js';
@@ -161,7 +162,7 @@ export class ActorCell {
   private replyFailure(env: Envelope, e: unknown): void {
     if (env.kind !== EnvelopeKind.Ask || !env.from) return;
     const code = e instanceof RuntimeError || (e as { code?: unknown })?.code ? String((e as { code: unknown }).code) : 'EFAULT';
-    this.runtime.send(env.from, { type: 'govfs.runtime.AskFailed', code, message: (e as Error)?.message ?? String(e) }, this.address, EnvelopeKind.Reply, env.corr);
+    this.runtime.send(env.from, { type: 'govfs.runtime.AskFailed', code, message: (e as Error)?.message ?? String(e) } satisfies AskFailedMessage, this.address, EnvelopeKind.Reply, env.corr);
   }
 
   /** This actor threw: its parent decides what happens next. */
@@ -189,7 +190,7 @@ export class ActorCell {
     } else if (directive === 'restart' && this.withinIntensity(this.strategy, this)) {
       this.scheduleRestart([this], this.strategy);
     } else {
-      this.runtime.send(this.remoteParent!, { type: 'govfs.runtime.Escalate', child: this.address, reason: String((error as Error)?.message ?? error) }, this.address, EnvelopeKind.System, 0);
+      this.runtime.send(this.remoteParent!, { type: 'govfs.runtime.Escalate', child: this.address, reason: String((error as Error)?.message ?? error) } satisfies EscalateMessage, this.address, EnvelopeKind.System, 0);
       this.stop();
     }
   }
@@ -293,7 +294,7 @@ export class ActorCell {
     this.runtime.cells.delete(this.path);
     this.parent?.children.delete(this.name);
     for (const env of this.mailbox.clear()) this.runtime.deadLetter(this.address, env);
-    const terminated = { type: 'govfs.runtime.Terminated', address: this.address };
+    const terminated = { type: 'govfs.runtime.Terminated', address: this.address } satisfies TerminatedMessage;
     for (const w of this.watchers) this.runtime.send(w, terminated, this.address, EnvelopeKind.Tell, 0);
     if (this.remoteParent) this.runtime.send(this.remoteParent, terminated, this.address, EnvelopeKind.System, 0);
     this.watchers.clear();
@@ -415,7 +416,7 @@ export class LocalRuntime {
           behaviour: behaviour.behaviour,
           argsJson: JSON.stringify(behaviour.args ?? null),
           strategyJson: JSON.stringify({ ...portable, host: parent.host }),
-        },
+        } satisfies SpawnMessage,
         parent.address,
         EnvelopeKind.System,
         0,
@@ -529,7 +530,7 @@ export class LocalRuntime {
     const env = item instanceof Envelope ? item : null;
     this.log.debug({ to: address, type: ((env ? env.msg : item) as { type?: string })?.type }, 'dead letter');
     if (env && env.kind === EnvelopeKind.Ask && env.from) {
-      this.send(env.from, { type: 'govfs.runtime.AskFailed', code: 'ENOENT', message: `no actor at ${address}` }, address, EnvelopeKind.Reply, env.corr);
+      this.send(env.from, { type: 'govfs.runtime.AskFailed', code: 'ENOENT', message: `no actor at ${address}` } satisfies AskFailedMessage, address, EnvelopeKind.Reply, env.corr);
     }
   }
 

@@ -29,7 +29,7 @@ function gateway(host: FakeHost, opts: Partial<BridgeClientOptions> = {}): Clien
 }
 
 function clientHello(): Hello {
-  return { version: 1, role: 'client', location: '', instance: 'i-client', nonce: randomBytes(NONCE_BYTES), token: new Uint8Array(0), maxFrameBytes: 1 << 20 };
+  return { version: 1, role: 'client', location: '', instance: 'i-client', nonce: randomBytes(NONCE_BYTES), maxFrameBytes: 1 << 20 };
 }
 
 /** Run a client handshake through the gateway; returns the connection and what the node sent. */

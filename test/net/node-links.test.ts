@@ -27,7 +27,7 @@ function env(to: string, kind = EnvelopeKind.Tell, corr = 0): WireEnvelope {
 }
 
 function hello(location: string, instance = 'i-peer'): Hello {
-  return { version: 1, role: 'peer', location, instance, nonce: randomBytes(NONCE_BYTES), token: new Uint8Array(0), maxFrameBytes: 1 << 20 };
+  return { version: 1, role: 'peer', location, instance, nonce: randomBytes(NONCE_BYTES), maxFrameBytes: 1 << 20 };
 }
 
 /** Link `location` to the fake host as an accepted, authenticated connection. */

@@ -7,6 +7,7 @@ import { registerBehaviour } from '../../src/runtime/runtime.js';
 import type { Behaviour, Context } from '../../src/runtime/types.js';
 import { RaftShell, type AppliedEntry, type RaftShellOptions, type StateMachine } from '../../src/raft/shell.js';
 import type { SoftState } from '../../src/raft/types.js';
+import type * as W from '../../src/wire/messages.js';
 
 /** The shell's options that pass through as they are, and the node's own. */
 export interface RaftNodeArgs
@@ -99,13 +100,7 @@ export interface RaftNodeHooks {
   onPersisted?: (h: RaftNodeHandle, r: import('../../src/raft/types.js').Ready, synced: boolean) => void;
 }
 
-type ClientMsg =
-  | { type: 'govfs.raft.ClientPropose'; data: Uint8Array; ticketOnly: boolean }
-  | { type: 'govfs.raft.ClientRead'; key: string }
-  | { type: 'govfs.raft.ClientCommitted'; index: number; term: number }
-  | { type: 'govfs.raft.ClientAppoint'; term: number; leader: string; members: string[]; group: string }
-  | { type: 'govfs.raft.ClientTransfer'; to: string }
-  | { type: 'govfs.raft.ClientStatus' };
+type ClientMsg = W.ClientProposeMessage | W.ClientReadMessage | W.ClientCommittedMessage | W.ClientAppointMessage | W.ClientTransferMessage | W.ClientStatusMessage;
 
 export function raftNodeBehaviour(args: RaftNodeArgs, hooks: RaftNodeHooks = {}): Behaviour {
   let handle: RaftNodeHandle | undefined;
