@@ -8,7 +8,7 @@
 // bounded: past `capacity` directories the coldest goes, and since an ancestor's count is never
 // below a descendant's, only leaves go and the ancestors of what stays are always kept.
 
-import { depthOf, isWithin, parentOf } from '../fs/path.js';
+import { depthOf, isValidPath, isWithin, parentOf } from '../fs/path.js';
 import type { DirLoadMessage, MemberLoadMessage } from '../fs/requests.js';
 
 /** How often members sample their load, and the president asks for it (default). */
@@ -89,7 +89,9 @@ export class PopularityTable {
    * A directory outside the subtree counts only in the totals. */
   hit(dir: string, kind: OpKind, now: number): void {
     (kind === 'read' ? this.reads : this.writes).hit(now);
-    if (!isWithin(dir, this.subtree)) return;
+    // Counted before the namespace checks the request: a malformed path (a client's '/a//b',
+    // '/a/', '') might never reach the subtree's root going up, so only valid ones count here.
+    if (!isValidPath(dir) || !isWithin(dir, this.subtree)) return;
     for (let p: string | null = dir; p !== null; p = p === this.subtree ? null : parentOf(p)) {
       let c = this.dirs.get(p);
       if (!c) {

@@ -204,7 +204,9 @@ export class NodeCore {
       case 'govfs.fs.BalanceRequest':
         // `govfs balance on|off|plan`: the president answers.
         if (this.presiding) return [{ kind: 'forwardToPresident' }];
-        if (this.leader) return [{ kind: 'forwardToNode', node: this.leader }];
+        // (The leader may be this node before its president has started: answer, never pass
+        // the request to itself.)
+        if (this.leader && this.leader !== this.config.id) return [{ kind: 'forwardToNode', node: this.leader }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.BalanceReply', ok: false, balancing: this.cluster.balancing, plan: [], reason: 'no president right now: retry', index: 0 } }];
       case 'govfs.fs.SubtreeDelete':
         return this.subtreeDelete(String(m.subtree), m.requester, now);

@@ -71,6 +71,16 @@ describe('PopularityTable', () => {
   });
 });
 
+describe('PopularityTable and what a hostile client sends', () => {
+  it('malformed paths (counted before the namespace checks them) end, and count in no directory', () => {
+    for (const subtree of ['/', '/a']) {
+      const t = new PopularityTable(subtree);
+      for (const p of ['', 'a', '//', '/a//b', '/a/', '/a/./b', '/a/../b', 'a/b']) t.hit(p, 'write', 0);
+      expect(t.size, subtree).toBe(0);
+    }
+  });
+});
+
 describe('utilisation and mergeHot', () => {
   it('takes CPU from two busy readings', () => {
     expect(utilisation({ activeMs: 100, idleMs: 100 }, { activeMs: 190, idleMs: 110 })).toBeCloseTo(0.9, 9);
