@@ -52,7 +52,7 @@ type ClusterStatusMsg = Omit<ClusterStatusMessage, 'type'>;
 export async function gatherStatus(ids: readonly string[], ask: (node: string, msg: object) => Promise<unknown>): Promise<ClusterStatusView> {
   const reports = await Promise.all(
     ids.map((id) =>
-      ask(id, { type: 'govfs.fs.NodeProbe' } satisfies NodeProbeMessage).then(
+      ask(id, { type: 'govfs.fs.NodeProbe', load: true } satisfies NodeProbeMessage).then(
         (r) => ({ id, r: r as NodeReportMsg }),
         () => ({ id, r: null }),
       ),
