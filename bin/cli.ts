@@ -30,6 +30,7 @@ Use it (against --server host:port, default $GOVFS_SERVER or ${DEFAULT_SERVER}):
   govfs status [--json] [--watch] president, ministries, staff, terms, commit indices, load, nodes
   govfs balance on|off|plan       the president's load balancer: turn it on or off, or see its plan
   govfs shell                     an interactive prompt with these commands, history and tab completion
+  govfs mount MOUNTPOINT          the file system through FUSE, for any program; Ctrl-C unmounts
   govfs bench NAME [options]      benchmarks (govfs bench --help lists them)
 
   govfs demo                      the actor runtime demo (tokens round a ring of worker threads)
@@ -146,6 +147,19 @@ may be relative to the current directory (and start with ../); Tab completes the
 kept in ~/.govfs_history (or $GOVFS_HISTORY). Fed a script on stdin, it exits 1 if any command
 failed.
 ${CLIENT_OPTIONS_HELP}`,
+  mount: `govfs mount MOUNTPOINT [--server host:port] [--allow-other] [--timeout MS]
+
+Mounts the cluster's file system at MOUNTPOINT (an existing, empty directory) through FUSE, so
+that any program can use it; runs until Ctrl-C or SIGTERM, which unmount it. Needs /dev/fuse,
+libfuse 2 (Debian: apt-get install libfuse2) and the fuse-native package. The kernel checks
+permissions against the mode, uid and gid govfs stores (default_permissions); new files belong
+to the user running the mount. Attributes and names are cached by the kernel for 1 s. A cluster
+that stops answering makes operations fail with EIO after --timeout (default 10000 ms); a
+server that cannot be reached at all, ENOTCONN.
+  --allow-other        let other users use the mount too (root only, or user_allow_other in
+                       /etc/fuse.conf)
+  --debug              libfuse's trace of every request on stderr
+${CLIENT_OPTIONS_HELP}`,
   bench: `govfs bench NAME [options]
 
   govfs bench ops [--server host:port] [--ops N] [--clients C] [--json]
@@ -189,6 +203,8 @@ async function main(): Promise<void> {
       return (await import('../src/cli/bench.js')).benchCommand(rest, COMMAND_HELP.bench!);
     case 'demo':
       return (await import('../src/cli/demo.js')).demoCommand(rest, COMMAND_HELP.demo!);
+    case 'mount':
+      return (await import('../src/cli/mount.js')).mountCommand(rest, COMMAND_HELP.mount!);
     case 'help':
     case '--help':
     case '-h':
