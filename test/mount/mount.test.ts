@@ -8,6 +8,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rm
 import { stat as statAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type RemoteGovClient } from '../../src/client/connect.js';
+import { ENTRY_TIMEOUT_S } from '../../src/mount/fuse-mount.js';
 import { MountedCluster, isMounted, missingForMount } from '../posix/pjdfstest.js';
 
 const missing = missingForMount();
@@ -60,6 +61,25 @@ describe.skipIf(missing !== null)(`govfs mount through FUSE${missing ? ` (skippe
     expect(() => statSync(join(mnt, 'nope'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(() => readdirSync(join(mnt, 'd', 'x'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
     expect(() => unlinkSync(join(mnt, 'd'))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(EISDIR|EPERM)$/) }));
+  });
+
+  it("another client's change shows through the mount once the kernel's 1 s cache runs out", async () => {
+    const p = join(m.mountpoint, 'cached');
+    mkdirSync(p);
+    expect(statSync(p).isDirectory()).toBe(true); // now in the kernel's entry and attribute cache
+    await client.rmdir('/cached');
+    const removedAt = Date.now();
+    let seenAfter = -1;
+    while (Date.now() - removedAt < 10_000) {
+      if (!existsSync(p)) {
+        seenAfter = Date.now() - removedAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    console.log(`mount: another client's rmdir seen through the mount after ${seenAfter} ms (entry/attr timeout ${ENTRY_TIMEOUT_S} s)`);
+    expect(seenAfter).toBeGreaterThanOrEqual(0);
+    expect(seenAfter).toBeLessThan(ENTRY_TIMEOUT_S * 1000 + 2_000);
   });
 
   it('a mount whose cluster stopped answers an error within a bound, not a hang', async () => {
