@@ -86,6 +86,9 @@ export interface FileResult {
   total: number;
   /** The first few failures, as TAP says them. */
   failures: string[];
+  /** Failures by what the call answered instead ("got ENOSYS" -> ENOSYS; "other" for checks
+   * of a value, such as a stat field, and calls that succeeded where an error was due). */
+  got: Record<string, number>;
 }
 
 export interface DirResult {
@@ -93,7 +96,14 @@ export interface DirResult {
   passed: number;
   total: number;
   files: FileResult[];
+  got: Record<string, number>;
   seconds: number;
+}
+
+/** Add counts of `b` into `a`. */
+function addCounts(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  for (const [k, v] of Object.entries(b)) a[k] = (a[k] ?? 0) + v;
+  return a;
 }
 
 /** Parse `prove -v` output: per test file, its plan and ok / not ok lines. A "not ok" with a
@@ -103,7 +113,12 @@ export function parseProve(output: string): FileResult[] {
   const files: FileResult[] = [];
   let cur: (FileResult & { planned: number | null; seen: number }) | null = null;
   const finish = () => {
-    if (cur) files.push({ file: cur.file, passed: cur.passed, total: Math.max(cur.planned ?? 0, cur.seen), failures: cur.failures });
+    if (cur) {
+      const total = Math.max(cur.planned ?? 0, cur.seen);
+      // Tests never reached (the script died) count as failed.
+      if (total > cur.seen) cur.got['not run'] = (cur.got['not run'] ?? 0) + total - cur.seen;
+      files.push({ file: cur.file, passed: cur.passed, total, failures: cur.failures, got: cur.got });
+    }
     cur = null;
   };
   const tap = (line: string) => {
@@ -116,14 +131,20 @@ export function parseProve(output: string): FileResult[] {
     const t = /^(not )?ok\s+\d+(.*)$/.exec(line);
     if (!t) return;
     cur.seen++;
-    if (!t[1] || /#\s*TODO/i.test(t[2] ?? '')) cur.passed++;
-    else if (cur.failures.length < 5) cur.failures.push(line.trim());
+    if (!t[1] || /#\s*TODO/i.test(t[2] ?? '')) {
+      cur.passed++;
+      return;
+    }
+    const got = /, got (\w+)\s*$/.exec(line)?.[1];
+    const key = got && /^E[A-Z0-9]+$/.test(got) ? got : 'other';
+    cur.got[key] = (cur.got[key] ?? 0) + 1;
+    if (cur.failures.length < 5) cur.failures.push(line.trim());
   };
   for (const line of output.split('\n')) {
     const header = /^(\S+\.t) \.\.+\s?(.*)$/.exec(line);
     if (header) {
       finish();
-      cur = { file: header[1]!, passed: 0, total: 0, failures: [], planned: null, seen: 0 };
+      cur = { file: header[1]!, passed: 0, total: 0, failures: [], got: {}, planned: null, seen: 0 };
       if (header[2]) tap(header[2]);
       continue;
     }
@@ -152,6 +173,7 @@ export async function runSuite(pjd: string, workDir: string, dirs: readonly stri
       passed: files.reduce((n, f) => n + f.passed, 0),
       total: files.reduce((n, f) => n + f.total, 0),
       files,
+      got: files.reduce((a, f) => addCounts(a, f.got), {} as Record<string, number>),
       seconds: (Date.now() - started) / 1000,
     };
     opts.log?.(`  ${d}: ${r.passed}/${r.total} in ${r.seconds.toFixed(1)} s`);

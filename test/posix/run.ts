@@ -21,10 +21,20 @@ per directory for both. Needs root, /dev/fuse, libfuse2, autoconf, automake, mak
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ')).join('\n');
+  const last = rows[0]!.length - 1;
+  return rows.map((r) => r.map((c, i) => (i === 0 || i === last ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('   ').trimEnd()).join('\n');
 }
 
 const cell = (r: DirResult | undefined): string => (r ? `${r.passed}/${r.total}` : '-');
+
+/** The commonest answers of failed tests: "ENOSYS 120, EPERM 30, ...". */
+function causes(got: Record<string, number>): string {
+  return Object.entries(got)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 4)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
+}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { dirs: { type: 'string' }, json: { type: 'boolean' }, 'no-local': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
@@ -66,11 +76,16 @@ async function main(): Promise<void> {
     return;
   }
   const sum = (rs: DirResult[]) => ({ passed: rs.reduce((n, r) => n + r.passed, 0), total: rs.reduce((n, r) => n + r.total, 0) });
-  const rows = [['pjdfstest', 'govfs mount', ...(local.length ? [`local (${localType})`] : [])]];
-  for (const d of dirs) rows.push([d, cell(mount.find((r) => r.dir === d)), ...(local.length ? [cell(local.find((r) => r.dir === d))] : [])]);
+  const rows = [['pjdfstest', 'govfs mount', ...(local.length ? [`local (${localType})`] : []), 'failures through the mount answered']];
+  for (const d of dirs) {
+    const r = mount.find((x) => x.dir === d);
+    rows.push([d, cell(r), ...(local.length ? [cell(local.find((x) => x.dir === d))] : []), causes(r?.got ?? {})]);
+  }
   const m = sum(mount);
   const l = sum(local);
-  rows.push(['total', `${m.passed}/${m.total}`, ...(local.length ? [`${l.passed}/${l.total}`] : [])]);
+  const all: Record<string, number> = {};
+  for (const r of mount) for (const [k, v] of Object.entries(r.got)) all[k] = (all[k] ?? 0) + v;
+  rows.push(['total', `${m.passed}/${m.total}`, ...(local.length ? [`${l.passed}/${l.total}`] : []), causes(all)]);
   console.log(table(rows));
   console.log(`(tests passed / tests run, per syscall directory; ${seconds.toFixed(0)} s in all)`);
 }
