@@ -14,7 +14,8 @@ export async function mountCommand(argv: string[], help: string): Promise<void> 
   if (positionals.length !== 1) throw new UsageError('mount needs one MOUNTPOINT, an existing directory (govfs mount --help)');
   const deadlineMs = intOption(values.timeout, 'timeout') ?? MOUNT_DEADLINE_MS;
   // Loaded before connecting, so a missing binding or libfuse is said at once.
-  const { FuseMount, loadFuse } = await import('../mount/fuse-mount.js');
+  const { FuseMount, checkMountpoint, loadFuse } = await import('../mount/fuse-mount.js');
+  checkMountpoint(positionals[0]!);
   loadFuse();
   const client = await openClient({ ...values, timeout: String(deadlineMs) });
   let mount: Awaited<ReturnType<typeof FuseMount.start>>;

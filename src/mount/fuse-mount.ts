@@ -115,16 +115,7 @@ export class FuseMount {
   ) {}
 
   static async start(mountpoint: string, client: MountClient, opts: FuseMountOptions): Promise<FuseMount> {
-    const mnt = resolve(mountpoint);
-    let isDir = false;
-    try {
-      isDir = statSync(mnt).isDirectory();
-    } catch (e) {
-      // A mount left by a process that died answers ENOTCONN: the binding's `force` clears it.
-      if ((e as NodeJS.ErrnoException).code !== 'ENOTCONN') throw new MountError('ENOENT', `mount ${mnt}: no such directory (make it first)`);
-      isDir = true;
-    }
-    if (!isDir) throw new MountError('ENOTDIR', `mount ${mnt}: not a directory`);
+    const mnt = checkMountpoint(mountpoint);
     const Fuse = loadFuse();
     const ops = new MountOperations(client, {
       uid: process.getuid?.() ?? 0,
@@ -158,6 +149,21 @@ export class FuseMount {
       this.fuse.unmount((err) => (err ? fail(err) : done()));
     });
   }
+}
+
+/** The absolute mount point, or a MountError if it is no directory. A mount left behind by a
+ * process that died (ENOTCONN) is accepted: the binding's `force` unmounts it first. */
+export function checkMountpoint(mountpoint: string): string {
+  const mnt = resolve(mountpoint);
+  let isDir: boolean;
+  try {
+    isDir = statSync(mnt).isDirectory();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOTCONN') throw new MountError('ENOENT', `mount ${mnt}: no such directory (make it first)`);
+    isDir = true;
+  }
+  if (!isDir) throw new MountError('ENOTDIR', `mount ${mnt}: not a directory`);
+  return mnt;
 }
 
 function mountFailure(mnt: string, err: Error): MountError {
