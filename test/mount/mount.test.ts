@@ -82,6 +82,17 @@ describe.skipIf(missing !== null)(`govfs mount through FUSE${missing ? ` (skippe
     expect(seenAfter).toBeLessThan(ENTRY_TIMEOUT_S * 1000 + 2_000);
   });
 
+  it('a mount whose process was killed is taken over by the next govfs mount', async () => {
+    mkdirSync(join(m.mountpoint, 'kept'));
+    await m.mount.stop('SIGKILL');
+    // The kernel still has the mount, with no one serving it.
+    expect(isMounted(m.mountpoint)).toBe(true);
+    expect(() => readdirSync(m.mountpoint)).toThrow(expect.objectContaining({ code: 'ENOTCONN' }));
+    await m.remount();
+    expect(readdirSync(m.mountpoint)).toContain('kept');
+    rmdirSync(join(m.mountpoint, 'kept'));
+  }, 120_000);
+
   it('a mount whose cluster stopped answers an error within a bound, not a hang', async () => {
     await m.cluster.stop('SIGKILL');
     const started = Date.now();

@@ -213,6 +213,18 @@ export function isMounted(dir: string): boolean {
   }
 }
 
+async function startMount(mountpoint: string, server: string, deadlineMs: number, env: Record<string, string> | undefined): Promise<GovfsProcess> {
+  const mount = new GovfsProcess(['mount', mountpoint, '--server', server, '--allow-other', '--timeout', String(deadlineMs)], env);
+  try {
+    await mount.waitFor(/govfs mounted at/, 60_000);
+    await until(async () => isMounted(mountpoint), `${mountpoint} mounted`, 30_000);
+    return mount;
+  } catch (e) {
+    await mount.stop('SIGTERM');
+    throw e;
+  }
+}
+
 /** A fresh cluster in a temp data folder, mounted at a temp mount point. */
 export class MountedCluster {
   private constructor(
@@ -220,7 +232,9 @@ export class MountedCluster {
     readonly mountpoint: string,
     readonly server: string,
     readonly cluster: GovfsProcess,
-    readonly mount: GovfsProcess,
+    public mount: GovfsProcess,
+    private readonly deadlineMs: number,
+    private readonly env: Record<string, string> | undefined,
   ) {}
 
   static async start(opts: { nodes?: number; deadlineMs?: number; env?: Record<string, string> } = {}): Promise<MountedCluster> {
@@ -228,21 +242,22 @@ export class MountedCluster {
     const mountpoint = join(dir, 'mnt');
     mkdirSync(mountpoint);
     const cluster = new GovfsProcess(['cluster', '--nodes', String(opts.nodes ?? 4), '--threads', '2', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0'], opts.env);
-    let mount: GovfsProcess | null = null;
     try {
       const server = (await cluster.waitFor(/clients connect to (127\.0\.0\.1:\d+)/, 60_000))[1]!;
       await cluster.waitFor(/^ready: president n\d/m, 90_000);
-      mount = new GovfsProcess(['mount', mountpoint, '--server', server, '--allow-other', '--timeout', String(opts.deadlineMs ?? 10_000)], opts.env);
-      await mount.waitFor(/govfs mounted at/, 60_000);
-      await until(async () => isMounted(mountpoint), `${mountpoint} mounted`, 30_000);
-      return new MountedCluster(dir, mountpoint, server, cluster, mount);
+      const mount = await startMount(mountpoint, server, opts.deadlineMs ?? 10_000, opts.env);
+      return new MountedCluster(dir, mountpoint, server, cluster, mount, opts.deadlineMs ?? 10_000, opts.env);
     } catch (e) {
-      await mount?.stop('SIGTERM');
       if (isMounted(mountpoint)) await new Promise((r) => execFile('umount', ['-l', mountpoint], r));
       await cluster.stop('SIGKILL');
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
+  }
+
+  /** Start `govfs mount` again (after the last one was stopped or killed). */
+  async remount(): Promise<void> {
+    this.mount = await startMount(this.mountpoint, this.server, this.deadlineMs, this.env);
   }
 
   /** Unmount (SIGTERM to the mount), stop the cluster, remove the temp folder. */
