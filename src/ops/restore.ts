@@ -79,6 +79,9 @@ export async function restoreBackup(file: string, dataDir: string, opts: Restore
     }
     await client.close();
     return summary;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    throw new RuntimeError(err.code ?? 'EIO', `${err.message} (${dir} holds a partly restored cluster: remove it before trying again)`, { cause: e });
   } finally {
     await cluster.stop();
   }

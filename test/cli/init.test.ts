@@ -49,7 +49,7 @@ describe('govfs init', () => {
       for (let i = 1; i <= 5; i++) {
         // As the systemd unit does: the env file's flags, the secret at its own path here.
         const args = envFile(join(out, `n${i}.env`)).GOVFS_NODE_ARGS!.replace('/etc/govfs/secret', join(out, 'secret')).replace(`--data ${join(dir, 'node-data')}`, `--data ${join(dir, 'node-data', `n${i}`)}`).split(' ');
-        procs.push(new GovfsProcess(['node', ...args.filter((a) => a !== '--log' && a !== 'info')]));
+        procs.push(new GovfsProcess(['node', ...args, '--log-file', join(dir, 'logs', `n${i}.log`)]));
       }
       const server = `127.0.0.1:${ports[0]},127.0.0.1:${ports[1]}`;
       await until(async () => (await govfs(['mkdir', '/deployed', '--server', server], {}, 20_000)).code === 0, 'mkdir through the init cluster', 90_000, 500);
@@ -58,6 +58,17 @@ describe('govfs init', () => {
     } finally {
       await Promise.all(procs.map((p) => p.stop()));
     }
+    // --log info from the env file, to each node's --log-file: every line names its node (the
+    // bridge's too), and the root ministry's members logged their appointments.
+    const appointed: Record<string, unknown>[] = [];
+    for (let i = 1; i <= 5; i++) {
+      const lines = readFileSync(join(dir, 'logs', `n${i}.log`), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.length).toBeGreaterThan(0);
+      for (const l of lines) expect(l.node, String(l.msg)).toBe(`n${i}`);
+      appointed.push(...lines.filter((l) => / appointed (minister|clerk) of ministry /.test(String(l.msg))));
+    }
+    expect(appointed.map((l) => l.role).sort()).toEqual(expect.arrayContaining(['clerk', 'clerk', 'minister']));
+    for (const l of appointed) expect(l).toMatchObject({ ministry: expect.any(String), term: expect.any(Number) });
   }, 150_000);
 });
 
