@@ -68,10 +68,16 @@ export function createLogger(s: LogSettings, base: Record<string, unknown> = {},
   );
 }
 
+/** One descriptor per log file per thread, however many loggers (a simulation makes one per
+ * runtime) write to it; closed when the thread ends. */
+const files = new Map<string, number>();
+
 function destination(s: LogSettings): DestinationStream {
   if (s.file) {
-    const fd = openSync(s.file, 'a');
-    return { write: (line: string) => void writeSync(fd, line) };
+    let fd = files.get(s.file);
+    if (fd === undefined) files.set(s.file, (fd = openSync(s.file, 'a')));
+    const out = fd;
+    return { write: (line: string) => void writeSync(out, line) };
   }
   const pretty = s.pretty ?? (process.stderr.isTTY === true);
   if (pretty) return { write: (line: string) => void writeSync(2, prettyLine(line)) };
