@@ -133,6 +133,13 @@ export class GovClient {
     if (this.nodes.length === 0) throw new FsError('EINVAL', 'a client needs at least one node to contact');
   }
 
+  /** The highest log index of ministry `id` seen in a reply to this client (a change it made, or
+   * the applied index a read was served at); 0 if none. `govfs backup` records by it the point
+   * its copy of a ministry holds. */
+  seenIndex(ministry: string): number {
+    return this.lastSeen.get(ministry) ?? 0;
+  }
+
   async mkdir(path: string, opts: { parents?: boolean } = {}): Promise<void> {
     return this.change({ op: 'mkdir', mkdir: { path: checkPath(path), parents: opts.parents ?? false } }, path).then(() => undefined);
   }

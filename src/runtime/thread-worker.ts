@@ -5,7 +5,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import pino from 'pino';
+import { createLogger, type LogSettings } from './log.js';
 import { watchEventLoop } from './loop-lag.js';
 import { MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
@@ -26,7 +26,8 @@ export interface WorkerBoot {
   /** Modules that register behaviours (file URLs). */
   modules: string[];
   seed: number;
-  logLevel: string;
+  /** The process's --log and --log-file: every thread logs as the main thread does. */
+  log: LogSettings;
 }
 
 export interface WorkerStats {
@@ -61,7 +62,7 @@ const senders = new Map<string, RingSender>();
 boot.rings.outgoing.forEach((ring, j) => {
   if (ring) senders.set(boot.names[j]!, new RingSender(registry, ring));
 });
-const logger = pino({ level: boot.logLevel, base: { thread: location } });
+const logger = createLogger(boot.log, { thread: location });
 const stopLagWatch = watchEventLoop(logger);
 const runtime = new LocalRuntime({
   location,

@@ -12,7 +12,8 @@ import { MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
 import { RingInbox, RingSender, createRingMesh } from './ring-channel.js';
-import { LocalRuntime, defaultLogger } from './runtime.js';
+import { createLogger, envLogSettings, type LogSettings } from './log.js';
+import { LocalRuntime } from './runtime.js';
 import type { WorkerBoot, WorkerControl, WorkerStats } from './thread-worker.js';
 import type { Message, NamedBehaviour, Ref } from './types.js';
 
@@ -24,7 +25,11 @@ export interface ThreadsOptions {
   /** Bytes per ring (default 1 MiB). */
   ringCapacity?: number;
   seed?: number;
+  /** Every thread's log (default GOVFS_LOG / GOVFS_LOG_FILE; quiet without them). */
+  log?: LogSettings;
+  /** Only the level of `log` (kept for callers that set only that). */
   logLevel?: string;
+  /** The main thread's logger (default: one from `log`). */
   logger?: Logger;
 }
 
@@ -76,11 +81,13 @@ export class ThreadsScheduler {
     const mesh = createRingMesh(threads + 1, { capacity: opts.ringCapacity, names });
     const modules = (opts.modules ?? []).map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : new URL(m, `file://${process.cwd()}/`).href));
     const seed = opts.seed ?? (Math.random() * 2 ** 32) >>> 0;
-    const logLevel = opts.logLevel ?? process.env.GOVFS_LOG ?? 'silent';
+    const base = opts.log ?? envLogSettings();
+    // Workers' stderr is a pipe to this thread: whether it is a terminal is decided here.
+    const log: LogSettings = { ...base, level: opts.logLevel ?? base.level, pretty: base.pretty ?? (!base.file && process.stderr.isTTY === true) };
     const registry = MessageRegistry.standard();
 
     const workers = names.slice(0, threads).map((_, index) =>
-      startWorker({ index, names, rings: mesh.forThread(index), modules, seed: (seed + index * 7919) >>> 0, logLevel }),
+      startWorker({ index, names, rings: mesh.forThread(index), modules, seed: (seed + index * 7919) >>> 0, log }),
     );
     const mainIndex = threads;
     const mainRings = mesh.forThread(mainIndex);
@@ -93,7 +100,7 @@ export class ThreadsScheduler {
       dispatcher: new RealDispatcher(),
       registry,
       seed,
-      logger: opts.logger ?? defaultLogger(),
+      logger: opts.logger ?? createLogger(log, { thread: MAIN_LOCATION }),
       transport: (to, env) => {
         const s = senders.get(to);
         if (!s) throw new RuntimeError('EHOSTUNREACH', `no thread "${to}" (this scheduler runs t0..t${threads - 1})`);
