@@ -10,10 +10,12 @@ import { ByteReader, ByteWriter } from '../wire/bytes.js';
 import { IntTable } from '../runtime/int-table.js';
 import { deepFreeze, isCount, type ClientState, type INode } from './inode.js';
 import type { OpResult } from './namespace.js';
+import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, PERM_BITS, isId, msToNs, nsToPair, pairToNs } from './access.js';
 
 /** Binary snapshots (version 3 on) start with these bytes; JSON ones (1 and 2) with '{'. */
 const SNAPSHOT_MAGIC = [0x00, 0x47, 0x4e, 0x53]; // "\0GNS"
-const BINARY_SNAPSHOT_VERSION = 3;
+/** 4: POSIX attributes, symlinks and hard links (issue 18); 3 still reads, with defaults. */
+const BINARY_SNAPSHOT_VERSION = 4;
 const SNAPSHOT_FORMAT = 'govfs.namespace';
 const SNAPSHOT_VERSION = 2;
 
@@ -33,7 +35,7 @@ function emptyState(root: string, corrupt: (what: string) => FsError): Namespace
   } catch {
     throw corrupt('bad root path');
   }
-  const rootNode: INode = { ino: 1, kind: 'dir', size: 0, btime: 0, ctime: 0, mtime: 0, version: 0, children: new Map() };
+  const rootNode = oldNode(1, 'dir', 0, 0, 0, 0, 0);
   return { root, version: 0, nextIno: 2, rootNode, clients: new Map() };
 }
 
@@ -44,7 +46,7 @@ export function encodeNamespace(st: NamespaceState): Uint8Array {
   w.string(st.root);
   w.f64(st.version);
   w.f64(st.nextIno);
-  writeNode(w, st.rootNode);
+  writeNode(w, st.rootNode, new Set());
   const ids = [...st.clients.keys()].sort(compareNames);
   w.u32(ids.length);
   for (const id of ids) {
@@ -56,7 +58,7 @@ export function encodeNamespace(st: NamespaceState): Uint8Array {
     w.u32(results.length);
     for (const [seq, result] of results) {
       w.f64(seq);
-      w.string(JSON.stringify(result));
+      w.string(JSON.stringify(result, bigintOut));
     }
   }
   return w.finish();
@@ -70,14 +72,16 @@ export function decodeNamespace(bytes: Uint8Array): NamespaceState {
   const r = new ByteReader(bytes, corrupt);
   r.at = SNAPSHOT_MAGIC.length;
   const v = r.u8();
-  if (v !== BINARY_SNAPSHOT_VERSION) throw corrupt(`unsupported format version ${v}`);
+  if (v !== BINARY_SNAPSHOT_VERSION && v !== 3) throw corrupt(`unsupported format version ${v}`);
   const ns = emptyState(r.string(), corrupt);
   const version = r.f64();
   const nextIno = r.f64();
   if (!isCount(version)) throw corrupt('bad version');
   if (!isCount(nextIno) || nextIno < 2) throw corrupt('bad nextIno');
-  const root = readNode(r, corrupt, new Set<number>(), nextIno, version, 0);
+  const links = new Map<number, { node: INode; refs: number }>();
+  const root = v === 3 ? readNodeV3(r, corrupt, new Set<number>(), nextIno, version, 0) : readNode(r, { corrupt, links, dirs: new Set(), nextIno, version }, 0);
   if (root.kind !== 'dir') throw corrupt('the root is not a directory');
+  for (const [ino, l] of links) if (l.node.nlink !== l.refs) throw corrupt(`inode ${ino}: ${l.node.nlink} links counted, ${l.refs} found`);
   ns.rootNode = root;
   ns.version = version;
   ns.nextIno = nextIno;
@@ -94,7 +98,7 @@ export function decodeNamespace(bytes: Uint8Array): NamespaceState {
       const seq = r.f64();
       let result: unknown;
       try {
-        result = JSON.parse(r.string());
+        result = JSON.parse(r.string(), bigintIn);
       } catch {
         throw corrupt(`bad saved result of client ${id}`);
       }
@@ -158,17 +162,34 @@ function decodeJson(bytes: Uint8Array): NamespaceState {
   return ns;
 }
 
-/** A node: kind (0 file, 1 directory), ino, btime, ctime, mtime, version, then a file's size
- * or a directory's entry count and its entries (name, node) in name order. */
-function writeNode(w: ByteWriter, n: INode): void {
-  w.u8(n.children === null ? 0 : 1);
+/** Version 4's node: kind (0 file, 1 directory, 2 symlink, 3 another link of a file or
+ * symlink written before: then only its ino), ino, btime, version, atime, mtime, ctime (each
+ * seconds and nanoseconds), mode, uid, gid, then a file's size and link count, a symlink's
+ * target and link count, or a directory's entry count and its entries (name, node) in name
+ * order. A node with several links is written in full where the walk meets it first. */
+function writeNode(w: ByteWriter, n: INode, written: Set<number>): void {
+  if (n.children === null && n.nlink > 1 && written.has(n.ino)) {
+    w.u8(3);
+    w.f64(n.ino);
+    return;
+  }
+  written.add(n.ino);
+  w.u8(n.children !== null ? 1 : n.kind === 'symlink' ? 2 : 0);
   w.f64(n.ino);
   w.f64(n.btime);
-  w.f64(n.ctime);
-  w.f64(n.mtime);
   w.f64(n.version);
+  for (const t of [n.atimeNs, n.mtimeNs, n.ctimeNs]) {
+    const p = nsToPair(t);
+    w.f64(p.sec);
+    w.f64(p.nsec);
+  }
+  w.u32(n.mode);
+  w.u32(n.uid);
+  w.u32(n.gid);
   if (n.children === null) {
-    w.f64(n.size);
+    if (n.kind === 'symlink') w.string(n.target ?? '');
+    else w.f64(n.size);
+    w.u32(n.nlink);
     return;
   }
   // Names sort by UTF-16 code units (compareNames), which is also the default sort's order.
@@ -176,11 +197,106 @@ function writeNode(w: ByteWriter, n: INode): void {
   w.u32(names.length);
   for (const name of names) {
     w.string(name);
-    writeNode(w, n.children.get(name) as INode);
+    writeNode(w, n.children.get(name) as INode, written);
   }
 }
 
-function readNode(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<number>, nextIno: number, version: number, depth: number): INode {
+interface ReadCtx {
+  corrupt: (what: string) => FsError;
+  /** Files and symlinks read so far, with the links to them found. */
+  links: Map<number, { node: INode; refs: number }>;
+  dirs: Set<number>;
+  nextIno: number;
+  version: number;
+}
+
+function readNode(r: ByteReader, c: ReadCtx, depth: number): INode {
+  const { corrupt } = c;
+  if (depth > 4096) throw corrupt('tree too deep');
+  const kind = r.u8();
+  const ino = r.f64();
+  if (kind === 3) {
+    const l = c.links.get(ino);
+    if (l === undefined) throw corrupt(`a link to inode ${String(ino)}, not a file seen before`);
+    l.refs++;
+    return l.node;
+  }
+  if (!isCount(ino) || ino < 1 || ino >= c.nextIno || c.links.has(ino) || c.dirs.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
+  const btime = r.f64();
+  const v = r.f64();
+  const times: bigint[] = [];
+  for (let i = 0; i < 3; i++) {
+    const t = pairToNs(r.f64(), r.f64());
+    if (t === null) throw corrupt(`inode ${ino}: bad time`);
+    times.push(t);
+  }
+  const mode = r.u32();
+  const uid = r.u32();
+  const gid = r.u32();
+  if (!Number.isFinite(btime) || !isCount(v) || v > c.version || mode > PERM_BITS || !isId(uid) || !isId(gid)) throw corrupt(`inode ${ino}: bad attributes`);
+  const base = { ino, btime, version: v, atimeNs: times[0]!, mtimeNs: times[1]!, ctimeNs: times[2]!, mode, uid, gid, target: null, size: 0, nlink: 1 };
+  if (kind === 0 || kind === 2) {
+    const node: INode = { ...base, kind: kind === 0 ? 'file' : 'symlink', children: null };
+    if (kind === 0) node.size = r.f64();
+    else {
+      node.target = r.string();
+      node.size = new TextEncoder().encode(node.target).length;
+    }
+    node.nlink = r.u32();
+    if (!isCount(node.size) || node.nlink < 1) throw corrupt(`inode ${ino}: bad size or link count`);
+    c.links.set(ino, { node, refs: 1 });
+    return node;
+  }
+  if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
+  c.dirs.add(ino);
+  const count = r.u32();
+  // Every entry takes at least 10 bytes: a count beyond what is left is corrupt, and must not
+  // make a loop run that long.
+  if (count > r.left / 10) throw corrupt(`inode ${ino}: ${count} entries in ${r.left} bytes`);
+  const children = new Map<string, INode>();
+  let last = '';
+  for (let i = 0; i < count; i++) {
+    const name = r.string();
+    if ((i > 0 && name <= last) || !isStoredName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
+    last = name;
+    children.set(name, readNode(r, c, depth + 1));
+  }
+  return { ...base, kind: 'dir', children };
+}
+
+/** A node as versions 1-3 kept it (no POSIX attributes): 0755 or 0644, root's, one link,
+ * accessed when born (atime changes only by utimens, so a node made now would say the same). */
+function oldNode(ino: number, kind: 'dir' | 'file', btime: number, ctime: number, mtime: number, version: number, size: number): INode {
+  return {
+    ino,
+    kind,
+    size: kind === 'file' ? size : 0,
+    btime,
+    atimeNs: msToNs(btime),
+    mtimeNs: msToNs(mtime),
+    ctimeNs: msToNs(ctime),
+    mode: kind === 'dir' ? DEFAULT_DIR_MODE : DEFAULT_FILE_MODE,
+    uid: 0,
+    gid: 0,
+    nlink: 1,
+    target: null,
+    version,
+    children: kind === 'dir' ? new Map() : null,
+  };
+}
+
+/** Saved results hold times as bigint, which JSON has not: { "$ns": "digits" }. */
+function bigintOut(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? { $ns: v.toString() } : v;
+}
+
+function bigintIn(_key: string, v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  const ns = (v as { $ns?: unknown }).$ns;
+  return typeof ns === 'string' && /^-?[0-9]{1,30}$/.test(ns) ? BigInt(ns) : v;
+}
+
+function readNodeV3(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<number>, nextIno: number, version: number, depth: number): INode {
   if (depth > 4096) throw corrupt('tree too deep');
   const kind = r.u8();
   const ino = r.f64();
@@ -195,7 +311,7 @@ function readNode(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<n
   if (kind === 0) {
     const size = r.f64();
     if (!isCount(size)) throw corrupt(`inode ${ino}: bad size`);
-    return { ino, kind: 'file', size, btime, ctime, mtime, version: v, children: null };
+    return oldNode(ino, 'file', btime, ctime, mtime, v, size);
   }
   if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
   const count = r.u32();
@@ -208,9 +324,11 @@ function readNode(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<n
     const name = r.string();
     if ((i > 0 && name <= last) || !isStoredName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
     last = name;
-    children.set(name, readNode(r, corrupt, seen, nextIno, version, depth + 1));
+    children.set(name, readNodeV3(r, corrupt, seen, nextIno, version, depth + 1));
   }
-  return { ino, kind: 'dir', size: 0, btime, ctime, mtime, version: v, children };
+  const dir = oldNode(ino, 'dir', btime, ctime, mtime, v, 0);
+  dir.children = children;
+  return dir;
 }
 
 function decodeNode(
@@ -228,10 +346,10 @@ function decodeNode(
   seen.add(ino);
   for (const f of ['btime', 'ctime', 'mtime']) if (!Number.isFinite(o[f])) throw corrupt(`inode ${ino}: bad ${f}`);
   if (!isCount(o['version']) || (o['version'] as number) > version) throw corrupt(`inode ${ino}: bad version`);
-  const base = { ino, btime: o['btime'] as number, ctime: o['ctime'] as number, mtime: o['mtime'] as number, version: o['version'] as number };
+  const node = (kind: 'dir' | 'file', size: number) => oldNode(ino, kind, o['btime'] as number, o['ctime'] as number, o['mtime'] as number, o['version'] as number, size);
   if (o['kind'] === 'file') {
     if (!isCount(o['size'])) throw corrupt(`inode ${ino}: bad size`);
-    return { ...base, kind: 'file', size: o['size'] as number, children: null };
+    return node('file', o['size'] as number);
   }
   if (o['kind'] !== 'dir' || !Array.isArray(o['entries'])) throw corrupt(`inode ${ino}: bad kind or entries`);
   const children = new Map<string, INode>();
@@ -240,7 +358,9 @@ function decodeNode(
     if (!isStoredName(e[0])) throw corrupt(`inode ${ino}: bad entry name`);
     children.set(e[0], decodeNode(e[1], corrupt, seen, nextIno, version, depth + 1));
   }
-  return { ...base, kind: 'dir', size: 0, children };
+  const dir = node('dir', 0);
+  dir.children = children;
+  return dir;
 }
 
 function isResult(x: unknown): x is OpResult {
