@@ -103,7 +103,7 @@ export function decodeNamespace(bytes: Uint8Array): NamespaceState {
         throw corrupt(`bad saved result of client ${id}`);
       }
       if (!isCount(seq) || seq <= acked || rec.results.has(seq) || !isResult(result)) throw corrupt(`bad saved result of client ${id}`);
-      rec.results.set(seq, deepFreeze(result));
+      rec.results.set(seq, deepFreeze(upgradeResult(result)));
     }
     ns.clients.set(id, rec);
   }
@@ -147,14 +147,14 @@ function decodeJson(bytes: Uint8Array): NamespaceState {
       if (!isCount(r['lastSeq']) || (lr !== null && !isResult(lr))) throw corrupt(`bad record of client ${e[0]}`);
       const last = r['lastSeq'] as number;
       rec.acked = lr === null ? last : Math.max(0, last - 1);
-      if (lr !== null) rec.results.set(last, deepFreeze(lr as OpResult));
+      if (lr !== null) rec.results.set(last, deepFreeze(upgradeResult(lr as OpResult)));
     } else {
       const results = r['results'];
       if (!isCount(r['acked']) || !Array.isArray(results)) throw corrupt(`bad record of client ${e[0]}`);
       rec.acked = r['acked'] as number;
       for (const x of results) {
         if (!Array.isArray(x) || x.length !== 2 || !isCount(x[0]) || x[0] <= rec.acked || rec.results.has(x[0]) || !isResult(x[1])) throw corrupt(`bad saved result of client ${e[0]}`);
-        rec.results.set(x[0], deepFreeze(x[1] as OpResult));
+        rec.results.set(x[0], deepFreeze(upgradeResult(x[1] as OpResult)));
       }
     }
     ns.clients.set(e[0], rec);
@@ -283,6 +283,15 @@ function oldNode(ino: number, kind: 'dir' | 'file', btime: number, ctime: number
     version,
     children: kind === 'dir' ? new Map() : null,
   };
+}
+
+/** A saved result from before POSIX attributes (a file's stat without a mode): the stat a
+ * file of old data has now, so that a retry is answered as a new request would be. */
+function upgradeResult(r: OpResult): OpResult {
+  if (!r.ok || !('stat' in r) || typeof r.stat !== 'object' || r.stat === null || typeof r.stat.mode === 'number') return r;
+  const st = r.stat as unknown as { ino: number; size: number; btime: number; ctime: number; mtime: number; version: number };
+  const n = oldNode(st.ino, 'file', st.btime, st.ctime, st.mtime, st.version, st.size);
+  return { ...r, stat: { ...st, kind: 'file', mode: 0o100000 | n.mode, uid: 0, gid: 0, nlink: 1, atimeNs: n.atimeNs, mtimeNs: n.mtimeNs, ctimeNs: n.ctimeNs } };
 }
 
 /** Saved results hold times as bigint, which JSON has not: { "$ns": "digits" }. */
