@@ -737,7 +737,7 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
       // it as an operation whose outcome it does not know. A read with an unknown outcome
       // constrains nothing and only widens the search: it is left out.
       unchecked.push(op);
-      if (op.input.op === 'ls' || op.input.op === 'stat') continue;
+      if (op.input.op === 'ls' || op.input.op === 'stat' || op.input.op === 'readlink') continue;
       const maybe: NsOperation = { ...op, ret: Infinity };
       put(m, maybe);
       if (above !== undefined) put(above, maybe);
