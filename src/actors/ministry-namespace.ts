@@ -272,11 +272,15 @@ export class MinistryNamespace {
     }
   }
 
-  /** Why `path` cannot be opened (missing, a directory), or null if it is a file. */
-  fileCheck(path: string): FsErrorData | null {
+  /** Why `path` cannot be opened for `mode` by `as` (missing, a directory, a symlink, no read
+   * or write permission: EACCES), or null if it can. */
+  fileCheck(path: string, as: Creds = ROOT, mode: 'read' | 'write' = 'read'): FsErrorData | null {
     try {
-      const st = this.ns.stat(path);
-      return st.kind === 'file' ? null : { code: 'EISDIR', message: `open ${path}: is a directory (leases are on files)`, path };
+      const st = this.ns.stat(path, as);
+      if (st.kind === 'dir') return { code: 'EISDIR', message: `open ${path}: is a directory (leases are on files)`, path };
+      if (st.kind === 'symlink') return { code: 'EINVAL', message: `open ${path}: is a symbolic link (the mount follows it; leases are on files)`, path };
+      if (!this.ns.may(path, as, mode === 'read' ? 4 : 2)) return { code: 'EACCES', message: `open ${path}: permission denied (uid ${as.uid} may not ${mode} it, mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid})`, path };
+      return null;
     } catch (e) {
       if (e instanceof FsError) return e.toJSON();
       throw e;

@@ -315,7 +315,7 @@ function leaseService(config: NodeConfig, role: 'minister' | 'clerk', core: Mini
     record: () => core.record,
     role,
     memberAddress: (id) => `${config.addresses[id]}/role`,
-    fileCheck: (path) => core.ns.fileCheck(path),
+    fileCheck: (path, as, mode) => core.ns.fileCheck(path, as, mode),
     redirectedAway: (path, reply) => {
       const away = core.ownership(path);
       if (away) reply(fsReply(core.record.id, away));

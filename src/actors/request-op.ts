@@ -79,10 +79,11 @@ export function requestOp(req: object): ClientOp | LeaseOp | FsError {
 
 /** Who a request says it comes from (root when it says nothing), or EINVAL for malformed
  * credentials. */
-export function requestCreds(req: { creds?: unknown }): Creds | FsError {
-  if (req.creds === undefined || req.creds === null) return ROOT;
+export function requestCreds(req: object): Creds | FsError {
+  const creds = (req as { creds?: unknown }).creds;
+  if (creds === undefined || creds === null) return ROOT;
   try {
-    return checkCreds(req.creds, 'request');
+    return checkCreds(creds, 'request');
   } catch (e) {
     if (e instanceof FsError) return e;
     throw e;

@@ -57,6 +57,8 @@ export interface OpenOptions {
   wait?: boolean;
   /** Give up waiting after this long: ETIMEDOUT. */
   deadlineMs?: number;
+  /** Open as this caller (read or write permission on the file). */
+  as?: Creds;
 }
 
 /** What the holder of a lease knows of it. */
@@ -216,7 +218,7 @@ export class GovClient {
       // after a few seconds for another member.
       attemptTimeoutMs: Math.max(this.requestTimeoutMs, Math.min(opts.deadlineMs || Infinity, 5_000) + 500),
       sentAt,
-    });
+    }, opts.as === undefined ? this.creds : credsMessage(opts.as));
     if (result?.result !== 'leaseOpen') throw new FsError('EINVAL', `open ${path}: the server answered without a lease (${result?.result ?? 'no result'})`, path);
     const grant = result.leaseOpen;
     // Count from the send time plus the time the grantor held the request, less what the two
@@ -469,7 +471,7 @@ export class GovClient {
     lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
     creds?: CredsMessage,
   ): Promise<FsResult | undefined> {
-    if (!mutation) return this.attempts(op, path, 0, linearizable, lease);
+    if (!mutation) return this.attempts(op, path, 0, linearizable, lease, undefined, creds);
     const seq = ++this.seq;
     this.inflight.add(seq);
     try {

@@ -62,7 +62,7 @@ import { IntTable } from '../runtime/int-table.js';
 import { deepFreeze, type ClientState, type INode } from './inode.js';
 import { decodeNamespace, encodeNamespace } from './namespace-snapshot.js';
 import { checkOp, finite } from './op-check.js';
-import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, R_OK, ROOT, S_ISGID, W_OK, X_OK, msToNs, requireAccess, requireStickyOwner, type Creds } from './access.js';
+import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, R_OK, ROOT, permits, S_ISGID, W_OK, X_OK, msToNs, requireAccess, requireStickyOwner, type Creds } from './access.js';
 import { applyPosix, newNode, statOf, touch, type Tree } from './namespace-posix.js';
 import type { AckOp, ClientOp, ClientRecord, DirEntry, ExpireClientsOp, MutationOp, NodeKind, Op, OpFail, OpResult, Stat } from './ns-types.js';
 
@@ -131,6 +131,11 @@ export class Namespace {
     return [...(node.children as Map<string, INode>).entries()]
       .sort((a, b) => compareNames(a[0], b[0]))
       .map(([name, n]) => ({ name, kind: n.kind }));
+  }
+
+  /** May `as` access `path` for `want` (R_OK | W_OK | X_OK bits)? (Throws as stat.) */
+  may(path: string, as: Creds, want: number): boolean {
+    return permits(this.resolve('access', path, this.rel('access', path), as), as, want);
   }
 
   /** A symlink's target. EINVAL for anything else (as readlink(2)). */

@@ -71,6 +71,13 @@ describe('POSIX metadata through connect()', () => {
     await fs.rename('/home/d1', '/home/d2');
     await expect(fs.rename('/home/d2', '/home/d2/in')).rejects.toMatchObject({ code: 'EINVAL' });
 
+    // Opening a file (a lease) needs read or write permission.
+    await fs.create('/home/ro', { mode: 0o444, as: alice });
+    await expect(fs.open('/home/ro', { mode: 'write', as: alice })).rejects.toMatchObject({ code: 'EACCES' });
+    await expect(fs.open('/home/a/f', { mode: 'read', as: bob })).rejects.toMatchObject({ code: 'EACCES' });
+    const lease = await fs.open('/home/ro', { mode: 'read', as: alice });
+    await lease.release();
+
     // The client's own credentials, overridden per call.
     const asBob = await connect([cluster.address], { credentials: bob });
     try {
