@@ -83,6 +83,11 @@ describe('POSIX permission checks', () => {
     expect(ns.stat('/home/a/p/f', ROOT).uid).toBe(1000);
     // ENOENT comes after the search check of the directory it is looked up in.
     expect(() => ns.stat('/home/a/p/nope', bob)).toThrow(expect.objectContaining({ code: 'EACCES' }));
+    // Every directory on the way, not only the parent: an open one below a closed one.
+    ok(ns, { op: 'mkdir', path: '/home/a/p/q', mode: 0o777 }, alice);
+    err(ns, { op: 'create', path: '/home/a/p/q/f' }, bob, 'EACCES');
+    expect(() => ns.ls('/home/a/p/q', bob)).toThrow(expect.objectContaining({ code: 'EACCES' }));
+    ok(ns, { op: 'create', path: '/home/a/p/q/f' }, alice);
   });
 
   it('ls needs read permission on the directory (EACCES)', () => {
