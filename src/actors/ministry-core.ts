@@ -301,7 +301,7 @@ export class MinistryCore<R> {
     if (o.op === 'rmdir') {
       const inside = nested(o.path);
       if (inside.length > 0 && !o.recursive) return this.refuse(reply, 'ENOTEMPTY', `rmdir ${o.path}: directory not empty (it holds ${inside[0]!.subtree}; use recursive: true)`, o.path);
-      if (inside.length > 0 && !subtreeCleared) return this.deleteSubtree(req, op, o.path, reply);
+      if (inside.length > 0 && !subtreeCleared) return this.deleteSubtree(req, op, o.path, as, reply);
     }
     this.propose(req, o, as, reply);
   }
@@ -344,15 +344,16 @@ export class MinistryCore<R> {
    * drops the directory. Only if the rmdir will succeed: a failing one (no such directory, a
    * file, this ministry's root) must change nothing, so it is first checked against the
    * current namespace (every proposed entry applied, leadership confirmed), and no other
-   * change is taken until the rmdir itself is proposed. */
-  private deleteSubtree(req: MinistryRequest, op: RequestOp, path: string, reply: R): void {
+   * change is taken until the rmdir itself is proposed. The caller's permissions included:
+   * an rmdir it may not do dissolves nothing either. */
+  private deleteSubtree(req: MinistryRequest, op: RequestOp, path: string, as: Creds, reply: R): void {
     this.deleting = true;
     this.settle((ok) => {
       if (!ok) {
         this.deleting = false;
         return this.fail(reply, 'EAGAIN', `rmdir ${path}: could not confirm the state of ${this.record.subtree}: retry`, req.path, this.self());
       }
-      if (!this.ns.isRemovableDir(path)) {
+      if (!this.ns.isRemovableDir(path, as)) {
         // It fails in the log as it would have here, and dissolves nothing.
         this.deleting = false;
         return this.change(req, op, reply, true);

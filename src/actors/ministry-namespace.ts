@@ -262,10 +262,11 @@ export class MinistryNamespace {
     }
   }
 
-  /** Would `rmdir -r path` succeed now: a directory of this namespace, not its root? */
-  isRemovableDir(path: string): boolean {
+  /** Would `rmdir -r path` by `as` succeed now: a directory of this namespace, not its root,
+   * that `as` may remove (search, write on its parent, the sticky rule)? */
+  isRemovableDir(path: string, as: Creds = ROOT): boolean {
     try {
-      return path !== this.root && this.ns.stat(path).kind === 'dir';
+      return path !== this.root && this.ns.mayRemoveDir(path, as);
     } catch (e) {
       if (e instanceof FsError) return false;
       throw e;

@@ -138,6 +138,17 @@ export class Namespace {
     return permits(this.resolve('access', path, this.rel('access', path), as), as, want);
   }
 
+  /** Would `rmdir -r path` by `as` succeed now (a directory, not the root, and `as` may
+   * remove it)? Throws as stat. */
+  mayRemoveDir(path: string, as: Creds): boolean {
+    const rel = this.rel('rmdir', path);
+    if (rel.length === 0) return false;
+    const node = this.resolve('rmdir', path, rel, as);
+    if (node.children === null) return false;
+    this.mayRemove(this.resolveParent('rmdir', path, rel, as), node, as, 'rmdir', path, rel);
+    return true;
+  }
+
   /** A symlink's target. EINVAL for anything else (as readlink(2)). */
   readlink(path: string, as: Creds = ROOT): string {
     const node = this.resolve('readlink', path, this.rel('readlink', path), as);
