@@ -27,12 +27,21 @@
 // inode's `version` is the global version of its last change, so it increases with every
 // change to that inode and orders changes across inodes. A directory changes when an entry is
 // added to or removed from it. Ops that change nothing (mkdir -p of an existing directory,
-// create with exclusive: false of an existing file, rename of a path onto itself) and
-// client-table ops (ack, expireClients) do not bump versions.
+// create with exclusive: false of an existing file, rename of a path onto itself or onto
+// another link of the same file, chown -1 -1) and client-table ops (ack, expireClients) do not
+// bump versions.
 //
-// Times: btime = creation, mtime = last change of content (a file's size, a directory's
-// entries), ctime = last change of the inode (content or metadata, including being renamed),
-// as in POSIX. A directory's `size` is its number of entries.
+// Times: btime = creation (ms), mtime = last change of content (a file's size, a directory's
+// entries), ctime = last change of the inode (content or metadata, including being renamed or
+// linked), atime = set by utimens only (as a noatime mount), as in POSIX, in nanoseconds from
+// the entry's `now`. A directory's `size` is its number of entries.
+//
+// POSIX attributes (issue 18; access.ts, namespace-posix.ts): mode, uid, gid, link count;
+// symlinks (never followed here: the kernel above a mount resolves them) and hard links within
+// the ministry. A client op carries its caller's credentials (`as`, root when absent), and every
+// op checks them as POSIX does (search permission on each directory of the path below the
+// ministry's root, write permission on the parent, the sticky bit, owner-or-root rules): EACCES
+// or EPERM. System ops (unsessioned) run as root.
 //
 // Exactly-once (RIFL): a client mutation is wrapped as { op: 'client', clientId, seq, acked,
 // now, body }. A client numbers its requests with increasing `seq` (gaps allowed: one counter
@@ -459,7 +468,7 @@ export class Namespace {
     const segs = parsePath(path);
     const r = this.rootSegs;
     if (r.length === 0) return segs;
-    if (segs.length < r.length || r.some((s, i) => segs[i] !== s)) throw crossDevice(op, path, this.root);
+    if (segs.length < r.length || r.some((s, i) => segs[i] !== s)) throw fsErrors.crossDevice(op, path, this.root);
     return segs.slice(r.length);
   }
 
@@ -521,10 +530,6 @@ function raiseAcked(rec: ClientState, acked: number): void {
   // Saved results are all above the old acknowledgement.
   rec.results.deleteRange(rec.acked, acked);
   rec.acked = acked;
-}
-
-function crossDevice(op: string, path: string, root: string): FsError {
-  return fsErrors.crossDevice(op, path, root);
 }
 
 /** A link to `n` went: one link fewer, and its ctime changes while it still has others. */
