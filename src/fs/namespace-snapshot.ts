@@ -10,7 +10,7 @@ import { ByteReader, ByteWriter } from '../wire/bytes.js';
 import { IntTable } from '../runtime/int-table.js';
 import { deepFreeze, isCount, type ClientState, type INode } from './inode.js';
 import type { OpResult } from './namespace.js';
-import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, PERM_BITS, isId, msToNs, nsToPair, pairToNs } from './access.js';
+import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, PERM_BITS, isId, msToNs } from './access.js';
 
 /** Binary snapshots (version 3 on) start with these bytes; JSON ones (1 and 2) with '{'. */
 const SNAPSHOT_MAGIC = [0x00, 0x47, 0x4e, 0x53]; // "\0GNS"
@@ -178,11 +178,9 @@ function writeNode(w: ByteWriter, n: INode, written: Set<number>): void {
   w.f64(n.ino);
   w.f64(n.btime);
   w.f64(n.version);
-  for (const t of [n.atimeNs, n.mtimeNs, n.ctimeNs]) {
-    const p = nsToPair(t);
-    w.f64(p.sec);
-    w.f64(p.nsec);
-  }
+  writeTime(w, n.atimeNs);
+  writeTime(w, n.mtimeNs);
+  writeTime(w, n.ctimeNs);
   w.u32(n.mode);
   w.u32(n.uid);
   w.u32(n.gid);
@@ -199,6 +197,21 @@ function writeNode(w: ByteWriter, n: INode, written: Set<number>): void {
     w.string(name);
     writeNode(w, n.children.get(name) as INode, written);
   }
+}
+
+const NS_PER_S = 1_000_000_000n;
+
+/** A time as seconds and nanoseconds in [0, 1e9) (nsToPair without its object: a snapshot
+ * writes three per node). */
+function writeTime(w: ByteWriter, t: bigint): void {
+  let sec = t / NS_PER_S;
+  let nsec = Number(t - sec * NS_PER_S);
+  if (nsec < 0) {
+    sec -= 1n;
+    nsec += 1e9;
+  }
+  w.f64(Number(sec));
+  w.f64(nsec);
 }
 
 interface ReadCtx {
@@ -224,21 +237,21 @@ function readNode(r: ByteReader, c: ReadCtx, depth: number): INode {
   if (!isCount(ino) || ino < 1 || ino >= c.nextIno || c.links.has(ino) || c.dirs.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
   const btime = r.f64();
   const v = r.f64();
-  const times: bigint[] = [];
-  for (let i = 0; i < 3; i++) {
-    const t = pairToNs(r.f64(), r.f64());
-    if (t === null) throw corrupt(`inode ${ino}: bad time`);
-    times.push(t);
-  }
+  const atimeNs = readTime(r, corrupt, ino);
+  const mtimeNs = readTime(r, corrupt, ino);
+  const ctimeNs = readTime(r, corrupt, ino);
   const mode = r.u32();
   const uid = r.u32();
   const gid = r.u32();
   if (!Number.isFinite(btime) || !isCount(v) || v > c.version || mode > PERM_BITS || !isId(uid) || !isId(gid)) throw corrupt(`inode ${ino}: bad attributes`);
-  const base = { ino, btime, version: v, atimeNs: times[0]!, mtimeNs: times[1]!, ctimeNs: times[2]!, mode, uid, gid, target: null, size: 0, nlink: 1 };
+  // One object literal of one shape for every kind (a snapshot holds many).
+  const node: INode = { ino, kind: 'dir', size: 0, btime, atimeNs, mtimeNs, ctimeNs, mode, uid, gid, nlink: 1, target: null, version: v, children: null };
   if (kind === 0 || kind === 2) {
-    const node: INode = { ...base, kind: kind === 0 ? 'file' : 'symlink', children: null };
-    if (kind === 0) node.size = r.f64();
-    else {
+    if (kind === 0) {
+      node.kind = 'file';
+      node.size = r.f64();
+    } else {
+      node.kind = 'symlink';
       node.target = r.string();
       node.size = new TextEncoder().encode(node.target).length;
     }
@@ -261,7 +274,18 @@ function readNode(r: ByteReader, c: ReadCtx, depth: number): INode {
     last = name;
     children.set(name, readNode(r, c, depth + 1));
   }
-  return { ...base, kind: 'dir', children };
+  node.children = children;
+  return node;
+}
+
+/** A time: seconds (a double holding an integer) and nanoseconds in [0, 1e9). */
+function readTime(r: ByteReader, corrupt: (what: string) => FsError, ino: number): bigint {
+  const sec = r.f64();
+  const nsec = r.f64();
+  if (!Number.isSafeInteger(sec) || !Number.isInteger(nsec) || nsec < 0 || nsec >= 1e9) throw corrupt(`inode ${ino}: bad time`);
+  // Most times are whole milliseconds since the epoch: one BigInt of a safe integer.
+  const ms = sec * 1000 + nsec / 1e6;
+  return Number.isSafeInteger(ms) && nsec % 1e6 === 0 ? BigInt(ms) * 1_000_000n : BigInt(sec) * 1_000_000_000n + BigInt(nsec);
 }
 
 /** A node as versions 1-3 kept it (no POSIX attributes): 0755 or 0644, root's, one link,
