@@ -263,8 +263,8 @@ function loadKeeper(subtree: string, everyMs: number): { request(ctx: Context, o
   let sampledAt = -Infinity;
   return {
     request(ctx, op) {
-      // (A rename counts in its source's directory.)
-      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
+      // (A rename or link counts in its source's directory.)
+      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' || op.op === 'readlink' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
     },
     tick(ctx) {
       const now = ctx.clock.now();
@@ -315,7 +315,7 @@ function leaseService(config: NodeConfig, role: 'minister' | 'clerk', core: Mini
     record: () => core.record,
     role,
     memberAddress: (id) => `${config.addresses[id]}/role`,
-    fileCheck: (path) => core.ns.fileCheck(path),
+    fileCheck: (path, as, mode) => core.ns.fileCheck(path, as, mode),
     redirectedAway: (path, reply) => {
       const away = core.ownership(path);
       if (away) reply(fsReply(core.record.id, away));

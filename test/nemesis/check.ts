@@ -25,7 +25,7 @@ export interface Anomaly {
 /** The directory an operation belongs to (see the header). */
 export function dirOf(input: NsInput): string {
   if (input.op === 'ls' || input.op === 'mkdir') return input.path;
-  const p = input.op === 'rename' ? input.from : input.path;
+  const p = input.op === 'rename' || input.op === 'link' ? input.from : input.path;
   return p.slice(0, p.lastIndexOf('/')) || '/';
 }
 

@@ -36,7 +36,7 @@ class FakeTree implements BackupSource {
     this.onRead(++this.reads);
     const n = this.nodes.get(path);
     if (!n) throw Object.assign(new Error(`stat ${path}: no such file`), { code: 'ENOENT' });
-    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : 0, ctime: 1, mtime: 1, version: n.version };
+    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : 0, ctime: 1, mtime: 1, version: n.version, ino: 0, mode: n.kind === 'dir' ? 0o40755 : 0o100644, uid: 0, gid: 0, nlink: 1, atimeNs: 1_000_000n, mtimeNs: 1_000_000n, ctimeNs: 1_000_000n };
   }
   seenIndex(): number {
     return this.index;

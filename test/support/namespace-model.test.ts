@@ -35,51 +35,96 @@ function pathsUpTo(depth: number): string[] {
 // '/', 3 of depth 1, 9 of depth 2, 27 of depth 3, plus a few malformed ones (EINVAL).
 const PATHS = [...pathsUpTo(3), '/a/', 'a', '//a', '/a/./b'];
 
-function randomInput(r: () => number, paths: readonly string[]): NsInput {
+const USERS = [
+  { uid: 1000, gid: 100, groups: [100, 300] },
+  { uid: 2000, gid: 200, groups: [200] },
+  { uid: 3000, gid: 300, groups: [] },
+];
+const MODES = [0o755, 0o700, 0o777, 0o1777, 0o2775, 0o711, 0o644, 0o6755, 0o000, 0o555];
+
+function randomPlain(r: () => number, paths: readonly string[], posix: boolean): NsInput {
   const p = () => (r() < 0.03 ? pick(r, PATHS.slice(-4)) : pick(r, paths));
-  const x = r();
-  if (x < 0.2) return { op: 'mkdir', path: p(), parents: r() < 0.3 };
-  if (x < 0.38) return r() < 0.2 ? { op: 'create', path: p(), exclusive: r() < 0.5 } : { op: 'create', path: p() };
+  const mode = () => (r() < 0.5 ? {} : { mode: pick(r, MODES) });
+  const x = r() * (posix ? 1.3 : 1);
+  if (x < 0.2) return { op: 'mkdir', path: p(), parents: r() < 0.3, ...(posix ? mode() : {}) };
+  if (x < 0.38) return r() < 0.2 ? { op: 'create', path: p(), exclusive: r() < 0.5 } : { op: 'create', path: p(), ...(posix ? mode() : {}) };
   if (x < 0.48) return { op: 'rm', path: p() };
   if (x < 0.58) return { op: 'rmdir', path: p(), recursive: r() < 0.4 };
   if (x < 0.75) return { op: 'rename', from: p(), to: r() < 0.05 ? '/' : p() };
   if (x < 0.88) return { op: 'ls', path: p() };
-  return { op: 'stat', path: p() };
+  if (x < 1) return { op: 'stat', path: p() };
+  if (x < 1.06) return { op: 'chmod', path: p(), mode: pick(r, MODES) };
+  if (x < 1.1) return { op: 'chown', path: p(), uid: pick(r, [-1, 0, 1000, 2000]), gid: pick(r, [-1, 0, 100, 200, 300]) };
+  if (x < 1.14) return { op: 'utimens', path: p(), explicit: r() < 0.5 };
+  if (x < 1.2) return { op: 'symlink', path: p(), target: pick(r, ['a', '../b/c', '/x y']) };
+  if (x < 1.24) return { op: 'readlink', path: p() };
+  return { op: 'link', from: p(), to: p() };
+}
+
+function randomInput(r: () => number, paths: readonly string[], posix = false): NsInput {
+  const input = randomPlain(r, paths, posix);
+  return posix && r() < 0.5 ? ({ ...input, as: pick(r, USERS) } as NsInput) : input;
+}
+
+/** The same input as the namespace's op (utimens's times: explicit ones, or null for now). */
+function body(input: NsInput): Record<string, unknown> {
+  if (input.op === 'utimens') return { op: 'utimens', path: input.path, atimeNs: input.explicit ? 5n : null, mtimeNs: input.explicit ? -7n : null };
+  const { as: _as, ...rest } = input as NsInput & { as?: unknown };
+  return rest;
 }
 
 type Observed = { ok: true; value?: unknown } | { ok: false; code: string };
 
+let seq = 0;
 function runReal(ns: Namespace, input: NsInput): Observed {
-  if (input.op === 'ls' || input.op === 'stat') {
+  const as = 'as' in input && input.as !== undefined ? input.as : undefined;
+  if (input.op === 'ls' || input.op === 'stat' || input.op === 'readlink') {
     try {
-      return input.op === 'ls' ? { ok: true, value: ns.ls(input.path) } : { ok: true, value: ns.stat(input.path).kind };
+      if (input.op === 'ls') return { ok: true, value: ns.ls(input.path, as) };
+      if (input.op === 'readlink') return { ok: true, value: ns.readlink(input.path, as) };
+      const st = ns.stat(input.path, as);
+      return { ok: true, value: { kind: st.kind, mode: st.mode, uid: st.uid, gid: st.gid, nlink: st.nlink } };
     } catch (e) {
       if (e instanceof FsError) return { ok: false, code: e.code };
       throw e;
     }
   }
-  const r = ns.apply({ ...input, now: 0 } as Op);
+  const op = as === undefined ? { ...body(input), now: 0 } : { op: 'client', clientId: 'c', seq: ++seq, now: 0, body: body(input), as };
+  const r = ns.apply(op as Op);
   return r.ok ? { ok: true } : { ok: false, code: r.error.code };
 }
 
 function treeOf(state: NsState): Array<{ path: string; kind: string }> {
-  return [...state].map(([path, kind]) => ({ path, kind })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...state]
+    .filter(([path]) => path.startsWith('/'))
+    .map(([path, v]) => ({ path, kind: v.split(' ')[0] as string }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-function agree(root: string, seed: number, steps: number, paths: readonly string[]): Record<string, number> {
+/** Every node's stat, as the model and as the namespace (as root) give them. */
+function statsAgree(ns: Namespace, spec: NsSpec, state: NsState, ctx: string): void {
+  for (const e of ns.paths()) {
+    const st = ns.stat(e.path);
+    const a = spec.apply(state, { op: 'stat', path: e.path });
+    expect(a.ok && a.value, `${ctx}: stat ${e.path}`).toEqual({ kind: st.kind, mode: st.mode, uid: st.uid, gid: st.gid, nlink: st.nlink });
+  }
+}
+
+function agree(root: string, seed: number, steps: number, paths: readonly string[], posix = false): Record<string, number> {
   const r = rng(seed);
   const ns = new Namespace(root);
   const spec = new NsSpec({ root });
   let state = spec.initial();
   const codes: Record<string, number> = {};
   for (let i = 0; i < steps; i++) {
-    const input = randomInput(r, paths);
+    const input = randomInput(r, paths, posix);
     const real = runReal(ns, input);
     const a = spec.apply(state, input);
-    const ctx = `seed ${seed} step ${i}: ${JSON.stringify(input)} in ${JSON.stringify(treeOf(state).map((e) => e.path))}`;
+    const ctx = `seed ${seed} step ${i}: ${JSON.stringify(input)} in ${JSON.stringify([...state])}`;
     expect(a.ok, ctx).toBe(real.ok);
     if (!a.ok && !real.ok) expect(a.code, ctx).toBe(real.code);
     if (a.ok && real.ok && real.value !== undefined) expect(a.value, ctx).toEqual(real.value);
+    if (posix && i % 50 === 0) statsAgree(ns, spec, a.state, ctx);
     const key = `${input.op}:${real.ok ? 'ok' : real.code}`;
     codes[key] = (codes[key] ?? 0) + 1;
     state = a.state;
@@ -89,6 +134,8 @@ function agree(root: string, seed: number, steps: number, paths: readonly string
       state = spec.initial();
       ns.apply({ op: 'rmdir', path: '/', recursive: true, now: 0 }); // EBUSY: nothing changes
       for (const e of ns.paths().reverse()) if (e.path !== root) ns.apply({ op: e.kind === 'dir' ? 'rmdir' : 'rm', path: e.path, recursive: true, now: 0 } as Op);
+      ns.apply({ op: 'chmod', path: root, mode: 0o755, now: 0 });
+      ns.apply({ op: 'chown', path: root, uid: 0, gid: 0, now: 0 });
       expect(ns.paths()).toEqual([{ path: root, kind: 'dir' }]);
     }
   }
@@ -110,6 +157,20 @@ describe('namespace model agrees with the real Namespace', () => {
       'rmdir:ok', 'rmdir:ENOTEMPTY', 'rmdir:ENOTDIR', 'rmdir:ENOENT', 'rmdir:EBUSY',
       'rename:ok', 'rename:EINVAL', 'rename:ENOTEMPTY', 'rename:EISDIR', 'rename:ENOTDIR', 'rename:ENOENT', 'rename:EBUSY',
       'ls:ok', 'ls:ENOENT', 'ls:ENOTDIR', 'stat:ok', 'stat:ENOENT', 'stat:ENOTDIR',
+    ])
+      expect(all[k] ?? 0, k).toBeGreaterThan(0);
+  });
+
+  it('with the POSIX operations and callers other than root (permissions, sticky bit, links, symlinks)', () => {
+    const all: Record<string, number> = {};
+    for (let seed = 200; seed < 210; seed++) {
+      const codes = agree(seed % 2 === 0 ? '/' : '/a', seed, 2000, PATHS.slice(0, 13 + (seed % 3 === 0 ? 27 : 0)), true);
+      for (const [k, n] of Object.entries(codes)) all[k] = (all[k] ?? 0) + n;
+    }
+    for (const k of [
+      'create:EACCES', 'mkdir:EACCES', 'rm:EACCES', 'rm:EPERM', 'rename:EACCES', 'ls:EACCES', 'stat:EACCES',
+      'chmod:ok', 'chmod:EPERM', 'chown:ok', 'chown:EPERM', 'utimens:ok', 'utimens:EPERM', 'utimens:EACCES',
+      'symlink:ok', 'symlink:EEXIST', 'readlink:ok', 'readlink:EINVAL', 'link:ok', 'link:EPERM', 'link:EEXIST',
     ])
       expect(all[k] ?? 0, k).toBeGreaterThan(0);
   });

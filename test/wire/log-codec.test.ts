@@ -13,6 +13,10 @@ type Full<T> = { [K in keyof T as K extends 'order' | 'change' | 'entry' ? never
 
 const appoint = { ministry: 'm1', subtree: '/a', minister: 'n2', clerks: ['n3', 'n4'], clerksWanted: 2 };
 const record = { id: 'm0', subtree: '/', minister: 'n1', clerks: ['n2'], term: 2 ** 40, down: true, clerksWanted: 3, fenced: true };
+const caller = { uid: 65534, gid: 4_000_000_000, groups: [1, 2, 65533] };
+const chmod = { path: '/f', mode: 0o6755 };
+const chown = { path: '/f', uid: -1, gid: 65533 };
+const utimens = { path: '/f', atimeNow: true, atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeNow: true, mtimeSec: 1_700_000_000, mtimeNsec: 1 };
 const change = { clientId: 'c1', seq: 2 ** 40, acked: 7, now: 1_700_000_000_000.25 };
 const grant = { id: 'n1-w1', clientId: 'c1', path: '/f', start: 10, end: 2 ** 33, ttlMs: 5_000, notify: 'clients#/clients' };
 const held = { id: 'n1-w1', clientId: 'c1', notify: 'n', path: '/ü', start: 0, end: 2 ** 35, token: 9, ttlMs: 5_000 };
@@ -26,13 +30,22 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false } },
   'govfs.log.MinistryRecord': record,
   'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true },
-  'govfs.log.Mkdir': { path: '/d', parents: true },
-  'govfs.log.Create': { path: '/d/f', exclusive: true },
+  'govfs.log.Mkdir': { path: '/d', parents: true, mode: 0o1777 },
+  'govfs.log.Create': { path: '/d/f', exclusive: true, mode: 0o4755 },
   'govfs.log.Rm': { path: '/d/f' },
   'govfs.log.Rmdir': { path: '/d', recursive: true },
   'govfs.log.Rename': { from: '/a', to: '/b' },
   'govfs.log.SetSize': { path: '/f', size: 2 ** 45 },
-  'govfs.log.ClientChange': { ...change, mkdir: { path: '/d', parents: true }, create: { path: '/f', exclusive: false }, rm: { path: '/f' }, rmdir: { path: '/d', recursive: true }, rename: { from: '/a', to: '/b' }, setSize: { path: '/f', size: 1 } },
+  'govfs.log.ClientChange': {
+    ...change, mkdir: { path: '/d', parents: true, mode: 0o700 }, create: { path: '/f', exclusive: false, mode: 0o600 }, rm: { path: '/f' }, rmdir: { path: '/d', recursive: true }, rename: { from: '/a', to: '/b' }, setSize: { path: '/f', size: 1 },
+    chmod, chown, utimens, symlink: { path: '/l', target: '../x' }, link: { from: '/f', to: '/g' }, caller,
+  },
+  'govfs.log.PosixCaller': caller,
+  'govfs.log.PosixChmod': chmod,
+  'govfs.log.PosixChown': chown,
+  'govfs.log.PosixUtimens': utimens,
+  'govfs.log.PosixSymlink': { path: '/l', target: 'ünï/../x' },
+  'govfs.log.PosixLink': { from: '/f', to: '/d/g' },
   'govfs.log.ExpireClients': { now: 12.5, ttlMs: 600_000 },
   'govfs.log.LeaseGrant': grant,
   'govfs.log.LeaseRenew': { id: 'n1-w1', ttlMs: 6_000 },
