@@ -17,6 +17,7 @@ import { PendingAsks } from './asks.js';
 import { ContextImpl } from './context.js';
 import { DEFAULT_STRATEGY, defaultLogger, namedFactory, noStorage, toFactory } from './behaviours.js';
 import { Envelope, RefImpl, splitAddress } from './refs.js';
+import { traceNow, tracer, typeOf } from './trace.js';
 import type { Dispatcher, LocalRuntimeOptions, RootOptions, RuntimeCensus, Transport } from './location.js';
 import type { AskFailedMessage, EscalateMessage, SpawnMessage, TerminatedMessage } from '../wire/messages.js';
 
@@ -113,6 +114,27 @@ export class ActorCell {
   }
 
   private invoke(item: unknown): void {
+    if (tracer.on && item instanceof Envelope && item.trace !== 0) {
+      this.invokeTraced(item);
+      return;
+    }
+    this.invokeNow(item);
+  }
+
+  /** A traced message: its trace is current for the turn (what it sends carries it on). */
+  private invokeTraced(env: Envelope): void {
+    const what = typeOf(env.msg);
+    tracer.current = env.trace;
+    tracer.record(env.trace, 'run', this.path, what, traceNow() - env.at);
+    try {
+      this.invokeNow(env);
+    } finally {
+      tracer.record(env.trace, 'done', this.path, what);
+      tracer.current = 0;
+    }
+  }
+
+  private invokeNow(item: unknown): void {
     const env = item instanceof Envelope ? item : null;
     const msg = env ? env.msg : item;
     this.current = env;
@@ -441,24 +463,34 @@ export class LocalRuntime {
 
   /** Route a message: same location by reference, elsewhere through the transport. */
   send(address: string, msg: Message, from: string, kind: EnvelopeKind, corr: number): void {
+    const trace = tracer.on ? this.traceSend(address, msg, from, kind) : 0;
     const hash = address.indexOf('#');
     const location = hash < 0 ? '' : address.slice(0, hash);
     if (location === this.location) {
-      this.deliverLocal(address.slice(hash + 1), address, from === '' && kind === EnvelopeKind.Tell ? msg : new Envelope(msg, from, kind, corr));
+      this.deliverLocal(address.slice(hash + 1), address, from === '' && kind === EnvelopeKind.Tell && trace === 0 ? msg : new Envelope(msg, from, kind, corr, trace));
     } else if (kind === EnvelopeKind.Reply) {
       // A reply to an asker that cannot be reached any more (a client whose connection
       // closed) is a dead letter: the asker times out on its own; the replier, perhaps
       // outside any actor's turn (an abort listener), must not be thrown at.
       try {
-        this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage });
+        this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage, trace });
       } catch (e) {
         if (!(e instanceof RuntimeError && e.code === 'EHOSTUNREACH')) throw e;
         this.deadLetters++;
         this.log.debug({ to: address, type: (msg as TypedMessage | undefined)?.type, err: e }, 'dead letter: reply to an unreachable asker');
       }
     } else {
-      this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage });
+      this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage, trace });
     }
+  }
+
+  /** The trace a send belongs to (the current turn's, or a new one for an armed ask from
+   * outside any actor), recorded; 0 for none. */
+  private traceSend(address: string, msg: Message, from: string, kind: EnvelopeKind): number {
+    let trace = tracer.current;
+    if (trace === 0 && kind === EnvelopeKind.Ask && from === `${this.location}#/`) trace = tracer.maybeStart(msg);
+    if (trace !== 0) tracer.record(trace, 'send', address, typeOf(msg));
+    return trace;
   }
 
   /** An envelope that arrived from another location. One addressed to a third location (a
@@ -475,7 +507,9 @@ export class LocalRuntime {
       }
       return;
     }
-    this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr));
+    const trace = env.trace ?? 0;
+    if (trace !== 0 && tracer.on) tracer.record(trace, 'recv', env.to, typeOf(env.msg), undefined, tracer.wokeAt);
+    this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell && trace === 0 ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr, trace));
   }
 
   /** The cell at `address` if it lives on this location, else null. */
@@ -494,6 +528,7 @@ export class LocalRuntime {
     }
     const env = item;
     if (env.kind === EnvelopeKind.Reply) {
+      if (env.trace !== 0 && tracer.on) tracer.record(env.trace, 'reply', address, typeOf(env.msg));
       this.completeAsk(env.corr, env.msg);
       return;
     }

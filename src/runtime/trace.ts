@@ -1,0 +1,140 @@
+// Opt-in request tracing (issue 19, point 5): follows one request through every hop it causes —
+// ring crossings, mailbox waits, actor turns, timers, storage writes and their fsync — and keeps
+// timestamped events in a buffer per thread, which a benchmark collects and lines up.
+//
+// Off by default; when off every hook is one branch on `tracer.on`. A trace starts when an ask
+// from outside any actor matches the armed predicate (`tracer.arm`). From then on the trace id
+// rides on the envelope (`WireEnvelope.trace`, across threads and hosts) and is "current"
+// while an actor handles a traced message, so that everything that turn sends, the timers it
+// sets (`ctx.clock.after`) and the promises it pipes to itself (`ctx.pipeToSelf`, such as a
+// storage sync) carry the trace on. Timestamps are performance.timeOrigin + performance.now(),
+// so the threads of one process agree to a few microseconds.
+
+/** What happened. */
+export type TraceKind =
+  /** An envelope left an actor (or the outside world) for `where`. */
+  | 'send'
+  /** An envelope arrived on this thread from another one (decoded off its ring). */
+  | 'recv'
+  /** An actor began handling the message; `ms` is how long it waited in its mailbox. */
+  | 'run'
+  /** The actor's turn ended (a synchronous handler returned). */
+  | 'done'
+  /** A timer set during a traced turn fired; `ms` is the delay it was set for. */
+  | 'timer'
+  /** A promise piped back to the actor settled (a storage sync: the fsync is done). */
+  | 'piped'
+  /** A storage write was issued (lmdb commits it, with its fsync, on its write thread). */
+  | 'write'
+  /** A reply reached the asker outside any actor (the client received its answer). */
+  | 'reply';
+
+export interface TraceEvent {
+  trace: number;
+  /** ms since the Unix epoch, sub-ms resolution, comparable across the process's threads. */
+  t: number;
+  /** The location (thread) it happened on: t0, t1, ..., main. */
+  thread: string;
+  kind: TraceKind;
+  /** An actor path or address. */
+  where: string;
+  /** A message type. */
+  what: string;
+  /** For `run`: mailbox wait; `timer`: the delay set; `piped`: time since it was piped. */
+  ms?: number;
+  /** For `recv`: when this thread last woke from its doorbell wait, if this drain followed a wake. */
+  wokeAt?: number;
+}
+
+/** A trace buffer holds at most this many events; later ones are counted in `dropped`. */
+const MAX_EVENTS = 200_000;
+
+export function traceNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+class Tracer {
+  /** The one branch every hook takes when tracing is off. */
+  on = false;
+  /** The trace of the turn (or outside send) being run on this thread; 0 for none. */
+  current = 0;
+  /** This thread's location, stamped on its events. */
+  location = '';
+  /** When this thread's ring inbox last woke from a doorbell wait (0 once it parks again). */
+  wokeAt = 0;
+  dropped = 0;
+  private events: TraceEvent[] = [];
+  private armed: ((msg: unknown) => boolean) | null = null;
+  private armedCount = 0;
+  private nextId = 1;
+  /** Traces started here, newest last. */
+  readonly started: number[] = [];
+
+  /** Turn tracing on or off for this thread (each thread has its own tracer). */
+  enable(on: boolean, location?: string): void {
+    this.on = on;
+    if (location !== undefined) this.location = location;
+    if (!on) {
+      this.current = 0;
+      this.armed = null;
+    }
+  }
+
+  /** Trace the next `count` asks sent from outside any actor whose message passes `pred`. */
+  arm(pred: (msg: unknown) => boolean, count = 1): void {
+    this.armed = pred;
+    this.armedCount = count;
+  }
+
+  /** Called for an ask sent from outside any actor: the id of a new trace, or 0. */
+  maybeStart(msg: unknown): number {
+    if (this.armed === null || !this.armed(msg)) return 0;
+    if (--this.armedCount <= 0) this.armed = null;
+    // Unique across threads: the low 8 bits name the starting thread.
+    const id = this.nextId++ * 256 + (hash(this.location) & 0xff);
+    this.started.push(id);
+    return id;
+  }
+
+  record(trace: number, kind: TraceKind, where: string, what: string, ms?: number, wokeAt?: number): void {
+    if (this.events.length >= MAX_EVENTS) {
+      this.dropped++;
+      return;
+    }
+    const e: TraceEvent = { trace, t: traceNow(), thread: this.location, kind, where, what };
+    if (ms !== undefined) e.ms = ms;
+    if (wokeAt) e.wokeAt = wokeAt;
+    this.events.push(e);
+  }
+
+  /** The events recorded so far on this thread, emptying the buffer. */
+  drain(): TraceEvent[] {
+    const out = this.events;
+    this.events = [];
+    return out;
+  }
+
+  get size(): number {
+    return this.events.length;
+  }
+}
+
+function hash(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
+
+/** This thread's tracer (module state is per thread: each worker loads its own copy). */
+export const tracer = new Tracer();
+
+/** The type of a message, for trace events. */
+export function typeOf(msg: unknown): string {
+  if (typeof msg === 'string') return msg;
+  if (typeof msg !== 'object' || msg === null) return typeof msg;
+  const m = msg as { type?: unknown; kind?: unknown };
+  if (typeof m.type === 'string') return m.type;
+  // An actor's own signal (a class instance such as the Raft shell's): its class and kind.
+  const name = (msg as object).constructor?.name ?? 'object';
+  return typeof m.kind === 'string' ? `${name}.${m.kind}` : name;
+}
