@@ -43,7 +43,7 @@ export class ContextImpl implements Context<Message> {
         if (cancelled || cell.incarnation !== incarnation || cell.stopped) return;
         if (repeat) cancelTimer = rt.dispatcher.schedule(ms, fire);
         else cell.timers.delete(cancel);
-        if (trace !== 0) {
+        if (trace !== 0 && tracer.live(trace)) {
           tracer.record(trace, 'timer', cell.path, typeOf(msg), ms);
           cell.enqueue(new Envelope(msg, '', EnvelopeKind.Tell, 0, trace));
         } else cell.enqueue(msg);
@@ -146,7 +146,7 @@ export class ContextImpl implements Context<Message> {
     const piped = trace === 0 ? 0 : traceNow();
     const deliver = (msg: Message): void => {
       if (cell.incarnation !== incarnation || cell.stopped) return;
-      if (trace !== 0) {
+      if (trace !== 0 && tracer.live(trace)) {
         tracer.record(trace, 'piped', cell.path, typeOf(msg), traceNow() - piped);
         cell.enqueue(new Envelope(msg, '', EnvelopeKind.Tell, 0, trace));
       } else cell.enqueue(msg);

@@ -114,7 +114,7 @@ export class ActorCell {
   }
 
   private invoke(item: unknown): void {
-    if (tracer.on && item instanceof Envelope && item.trace !== 0) {
+    if (tracer.on && item instanceof Envelope && item.trace !== 0 && tracer.live(item.trace)) {
       this.invokeTraced(item);
       return;
     }
@@ -463,7 +463,7 @@ export class LocalRuntime {
 
   /** Route a message: same location by reference, elsewhere through the transport. */
   send(address: string, msg: Message, from: string, kind: EnvelopeKind, corr: number): void {
-    const trace = tracer.on ? this.traceSend(address, msg, from, kind) : 0;
+    const trace = tracer.on ? this.traceSend(address, msg, from, kind, corr) : 0;
     const hash = address.indexOf('#');
     const location = hash < 0 ? '' : address.slice(0, hash);
     if (location === this.location) {
@@ -486,11 +486,16 @@ export class LocalRuntime {
 
   /** The trace a send belongs to (the current turn's, or a new one for an armed ask from
    * outside any actor), recorded; 0 for none. */
-  private traceSend(address: string, msg: Message, from: string, kind: EnvelopeKind): number {
-    let trace = tracer.current;
-    if (trace === 0 && kind === EnvelopeKind.Ask && from === `${this.location}#/`) trace = tracer.maybeStart(msg);
-    if (trace !== 0) tracer.record(trace, 'send', address, typeOf(msg));
-    return trace;
+  private traceSend(address: string, msg: Message, from: string, kind: EnvelopeKind, corr: number): number {
+    const trace = tracer.current;
+    if (trace !== 0) {
+      tracer.record(trace, 'send', address, typeOf(msg));
+      return trace;
+    }
+    if (kind !== EnvelopeKind.Ask || from !== `${this.location}#/`) return 0;
+    const started = tracer.maybeStart(msg);
+    if (started !== 0) tracer.record(started, 'send', address, typeOf(msg), undefined, undefined, corr);
+    return started;
   }
 
   /** An envelope that arrived from another location. One addressed to a third location (a
@@ -508,7 +513,7 @@ export class LocalRuntime {
       return;
     }
     const trace = env.trace ?? 0;
-    if (trace !== 0 && tracer.on) tracer.record(trace, 'recv', env.to, typeOf(env.msg), undefined, tracer.wokeAt);
+    if (trace !== 0 && tracer.on && tracer.live(trace)) tracer.record(trace, 'recv', env.to, typeOf(env.msg), undefined, tracer.wokeAt);
     this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell && trace === 0 ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr, trace));
   }
 
@@ -528,7 +533,7 @@ export class LocalRuntime {
     }
     const env = item;
     if (env.kind === EnvelopeKind.Reply) {
-      if (env.trace !== 0 && tracer.on) tracer.record(env.trace, 'reply', address, typeOf(env.msg));
+      if (env.trace !== 0 && tracer.on && tracer.live(env.trace)) tracer.record(env.trace, 'reply', address, typeOf(env.msg), undefined, undefined, env.corr);
       this.completeAsk(env.corr, env.msg);
       return;
     }

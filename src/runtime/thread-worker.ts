@@ -52,7 +52,7 @@ export interface WorkerControl {
   stopRoot(name: string): Promise<void>;
   stats(): Promise<WorkerStats>;
   /** Request tracing on this thread on or off (trace.ts); and its events so far, taken. */
-  trace(on: boolean): Promise<void>;
+  trace(on: boolean, ttlMs?: number): Promise<void>;
   traceDrain(): Promise<TraceEvent[]>;
   shutdown(): Promise<void>;
 }
@@ -149,8 +149,8 @@ const control: WorkerControl = {
       doorbellNotifies,
     };
   },
-  async trace(on) {
-    tracer.enable(on, location);
+  async trace(on, ttlMs) {
+    tracer.enable(on, location, ttlMs);
   },
   async traceDrain() {
     return tracer.drain();

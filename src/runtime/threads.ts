@@ -157,10 +157,11 @@ export class ThreadsScheduler {
     return Promise.all(this.controls.map((c) => c.stats()));
   }
 
-  /** Request tracing (trace.ts) on or off on every thread; arm it with `tracer.arm` here. */
-  async trace(on: boolean): Promise<void> {
-    await Promise.all(this.controls.map((c) => c.trace(on)));
-    tracer.enable(on, MAIN_LOCATION);
+  /** Request tracing (trace.ts) on or off on every thread, each trace followed `ttlMs`;
+   * arm it with `tracer.arm` on this thread. */
+  async trace(on: boolean, ttlMs?: number): Promise<void> {
+    await Promise.all(this.controls.map((c) => c.trace(on, ttlMs)));
+    tracer.enable(on, MAIN_LOCATION, ttlMs);
   }
 
   /** Every thread's trace events so far (taken from their buffers), in time order. */

@@ -7,7 +7,10 @@
 // rides on the envelope (`WireEnvelope.trace`, across threads and hosts) and is "current"
 // while an actor handles a traced message, so that everything that turn sends, the timers it
 // sets (`ctx.clock.after`) and the promises it pipes to itself (`ctx.pipeToSelf`, such as a
-// storage sync) carry the trace on. Timestamps are performance.timeOrigin + performance.now(),
+// storage sync) carry the trace on. Under load one traced turn causes the next (a leader's
+// response turn sends the next append) without end, so a trace lives `ttlMs` from its start
+// (the id is its start time, in 0.1 ms units) and is dropped, unrecorded, after that.
+// Timestamps are performance.timeOrigin + performance.now(),
 // so the threads of one process agree to a few microseconds.
 
 /** What happened. */
@@ -29,6 +32,9 @@ export type TraceKind =
   /** A reply reached the asker outside any actor (the client received its answer). */
   | 'reply';
 
+/** Default life of a trace (TraceSettings.ttlMs). */
+export const TRACE_TTL_MS = 200;
+
 export interface TraceEvent {
   trace: number;
   /** ms since the Unix epoch, sub-ms resolution, comparable across the process's threads. */
@@ -44,6 +50,8 @@ export interface TraceEvent {
   ms?: number;
   /** For `recv`: when this thread last woke from its doorbell wait, if this drain followed a wake. */
   wokeAt?: number;
+  /** For the ask that started a trace and for `reply`: the ask's correlation id. */
+  corr?: number;
 }
 
 /** A trace buffer holds at most this many events; later ones are counted in `dropped`. */
@@ -63,17 +71,20 @@ class Tracer {
   /** When this thread's ring inbox last woke from a doorbell wait (0 once it parks again). */
   wokeAt = 0;
   dropped = 0;
+  /** How long after its start a trace is still followed (see the top comment). */
+  ttlMs = TRACE_TTL_MS;
+  private lastId = 0;
   private events: TraceEvent[] = [];
   private armed: ((msg: unknown) => boolean) | null = null;
   private armedCount = 0;
-  private nextId = 1;
   /** Traces started here, newest last. */
   readonly started: number[] = [];
 
   /** Turn tracing on or off for this thread (each thread has its own tracer). */
-  enable(on: boolean, location?: string): void {
+  enable(on: boolean, location?: string, ttlMs?: number): void {
     this.on = on;
     if (location !== undefined) this.location = location;
+    if (ttlMs !== undefined) this.ttlMs = ttlMs;
     if (!on) {
       this.current = 0;
       this.armed = null;
@@ -90,13 +101,21 @@ class Tracer {
   maybeStart(msg: unknown): number {
     if (this.armed === null || !this.armed(msg)) return 0;
     if (--this.armedCount <= 0) this.armed = null;
-    // Unique across threads: the low 8 bits name the starting thread.
-    const id = this.nextId++ * 256 + (hash(this.location) & 0xff);
+    // Its start time (unique among the traces one thread starts, the only starter in practice).
+    let id = stamp(traceNow());
+    if (id <= this.lastId && this.lastId - id < 0x40000000) id = (this.lastId + 1) & 0x7fffffff;
+    if (id === 0) id = 1;
+    this.lastId = id;
     this.started.push(id);
     return id;
   }
 
-  record(trace: number, kind: TraceKind, where: string, what: string, ms?: number, wokeAt?: number): void {
+  /** Whether `trace` is still within its life (see the top comment). */
+  live(trace: number): boolean {
+    return ((stamp(traceNow()) - trace) & 0x7fffffff) <= this.ttlMs * 10;
+  }
+
+  record(trace: number, kind: TraceKind, where: string, what: string, ms?: number, wokeAt?: number, corr?: number): void {
     if (this.events.length >= MAX_EVENTS) {
       this.dropped++;
       return;
@@ -104,6 +123,7 @@ class Tracer {
     const e: TraceEvent = { trace, t: traceNow(), thread: this.location, kind, where, what };
     if (ms !== undefined) e.ms = ms;
     if (wokeAt) e.wokeAt = wokeAt;
+    if (corr) e.corr = corr;
     this.events.push(e);
   }
 
@@ -119,10 +139,9 @@ class Tracer {
   }
 }
 
-function hash(s: string): number {
-  let h = 2166136261;
-  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
-  return h >>> 0;
+/** A time as a trace id: 0.1 ms units, 31 bits (wraps every 2.5 days). */
+function stamp(t: number): number {
+  return Math.floor(t * 10) & 0x7fffffff;
 }
 
 /** This thread's tracer (module state is per thread: each worker loads its own copy). */

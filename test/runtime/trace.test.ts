@@ -41,6 +41,16 @@ describe('request tracing', () => {
     expect(reg.roundTrip({ to: 't0#/a', from: '', kind: 0, corr: 0, msg }).trace).toBeUndefined();
   });
 
+  it('follows a trace only for its time to live', async () => {
+    tracer.enable(true, 'main', 5);
+    tracer.arm(() => true);
+    const id = tracer.maybeStart({});
+    expect(tracer.live(id)).toBe(true);
+    await until('the trace to expire', async () => (tracer.live(id) ? undefined : true));
+    tracer.enable(false, 'main', 200);
+    expect(tracer.drain()).toEqual([]);
+  });
+
   it('records nothing when off, and nothing unarmed when on', async () => {
     const sch = cluster.threadsScheduler!;
     await sch.trace(false);
@@ -56,7 +66,7 @@ describe('request tracing', () => {
     const sch = cluster.threadsScheduler!;
     const fs = cluster.client();
     await fs.create('/d/warm'); // the client learns who the minister is (a clerk redirects)
-    await sch.trace(true);
+    await sch.trace(true, 30_000); // followed however slow this machine is today
     tracer.arm(isCreate);
     await fs.ls('/d'); // not armed for: must not start a trace
     await fs.create('/d/traced');
@@ -87,6 +97,8 @@ describe('request tracing', () => {
       at((e) => e.kind === 'reply' && e.thread === 'main' && e.what === 'govfs.fs.FsReply', 'client receive'),
     ];
     expect(hops).toEqual([...hops].sort((a, b) => a - b));
+    // The client's own answer is the reply to the ask that started the trace.
+    expect(events[hops.at(-1)!]!.corr).toBe(events[hops[0]!]!.corr);
     const times = events.map((e) => e.t);
     expect(times).toEqual([...times].sort((a, b) => a - b));
     // A mailbox wait is never negative; the fsync took some time.
