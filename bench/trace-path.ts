@@ -7,6 +7,11 @@
 //                 crossing, split at the receiving thread's doorbell wake-up when it was parked;
 //   run         ← what queued it (a recv, a same-thread send, a timer, a piped promise) at the
 //                 time it was queued (run.t - run.ms): the mailbox wait, dispatcher slices included;
+//                 a turn the actor ran in a carried trace (an untraced message queued before the
+//                 trace reached it, such as the sync of an earlier Raft write that the traced
+//                 entry's write waits behind) ← the actor's previous traced turn's end;
+//   (a reply is matched to its send by the ask's correlation id: one apply turn answers many)
+//   done        ← its run (the turn);
 //   send        ← the turn it was sent from (the latest run on its thread);
 //   timer       ← the turn that set it (time before that) and the delay it was set for;
 //   piped       ← the turn that piped it (time before that) and the wait for the promise (for
@@ -62,30 +67,36 @@ export function criticalPath(all: readonly TraceEvent[], roleOf: RoleOf): TraceP
     let parent = -1;
     switch (e.kind) {
       case 'reply': {
-        parent = latest(events, cur, e.t, (p) => p.kind === 'recv' && p.thread === e.thread && p.where === e.where && p.what === e.what);
+        parent = latest(events, cur, e.t, (p) => p.kind === 'recv' && p.thread === e.thread && p.where === e.where && p.what === e.what && p.corr === e.corr);
         if (parent >= 0) steps.push({ hop: `client: answer handed to the asker`, ms: e.t - events[parent]!.t });
         else {
           // Received on the client's own thread from an actor there (no ring crossing).
-          parent = latest(events, cur, e.t, (p) => p.kind === 'send' && p.where === e.where && p.what === e.what);
+          parent = latest(events, cur, e.t, (p) => p.kind === 'send' && p.where === e.where && p.what === e.what && p.corr === e.corr);
           if (parent >= 0) steps.push({ hop: `client: answer handed to the asker`, ms: e.t - events[parent]!.t });
         }
         break;
       }
       case 'recv': {
-        parent = latest(events, cur, e.t, (p) => p.kind === 'send' && p.thread !== e.thread && p.where === e.where && p.what === e.what);
+        parent = latest(events, cur, e.t, (p) => p.kind === 'send' && p.thread !== e.thread && p.where === e.where && p.what === e.what && (e.corr === undefined || p.corr === e.corr));
         if (parent < 0) break;
         const sent = events[parent]!;
         const ring = `ring ${sent.thread}→${e.thread}`;
+        // Steps are collected backwards (reversed at the end): the later part first.
         if (e.wokeAt !== undefined && e.wokeAt > sent.t) {
-          steps.push({ hop: `${ring}: doorbell wake-up (notify → thread runs)`, ms: e.wokeAt - sent.t });
           steps.push({ hop: `${ring}: after waking, until decoded`, ms: e.t - e.wokeAt });
+          steps.push({ hop: `${ring}: doorbell wake-up (notify → thread runs)`, ms: e.wokeAt - sent.t });
         } else {
           steps.push({ hop: `${ring}: receiver busy (awake), until decoded`, ms: e.t - sent.t });
         }
         break;
       }
       case 'run': {
-        const queued = e.t - (e.ms ?? 0);
+        if (e.ms === undefined) {
+          parent = latest(events, cur, e.t, (p) => p.kind === 'done' && p.thread === e.thread && p.where === e.where);
+          if (parent >= 0) steps.push({ hop: `behind earlier work: ${roleOf(e.where)} waits for ${e.what} (queued before the trace)`, ms: e.t - events[parent]!.t });
+          break;
+        }
+        const queued = e.t - e.ms;
         const address = `${e.thread}#${e.where}`;
         parent = latest(events, cur, queued, (p) =>
           p.what === e.what &&
@@ -93,6 +104,11 @@ export function criticalPath(all: readonly TraceEvent[], roleOf: RoleOf): TraceP
           (((p.kind === 'recv' || p.kind === 'send') && (p.where === address || pathOf(p.where) === e.where)) || ((p.kind === 'timer' || p.kind === 'piped') && p.where === e.where)),
         );
         if (parent >= 0) steps.push({ hop: `mailbox: ${roleOf(e.where)} ${e.what} waits its turn`, ms: e.t - events[parent]!.t });
+        break;
+      }
+      case 'done': {
+        parent = latest(events, cur, e.t, (p) => p.kind === 'run' && p.thread === e.thread && p.where === e.where);
+        if (parent >= 0) turn(events[parent]!, e.t);
         break;
       }
       case 'send': {
@@ -105,7 +121,6 @@ export function criticalPath(all: readonly TraceEvent[], roleOf: RoleOf): TraceP
         const set = e.t - (e.ms ?? 0);
         parent = latest(events, cur, set, (p) => p.kind === 'run' && p.thread === e.thread && p.where === e.where);
         if (parent < 0) break;
-        turn(events[parent]!, set);
         const hop =
           e.kind === 'timer'
             ? `timer: ${roleOf(e.where)} ${e.what} (set for ${e.ms} ms)`
@@ -113,6 +128,7 @@ export function criticalPath(all: readonly TraceEvent[], roleOf: RoleOf): TraceP
               ? `fsync: lmdb commit of ${roleOf(e.where)}'s Raft append`
               : `awaited: ${roleOf(e.where)} ${e.what}`;
         steps.push({ hop, ms: e.ms ?? 0 });
+        turn(events[parent]!, set);
         break;
       }
       default:

@@ -54,6 +54,9 @@ export class ActorCell {
   asks = new Set<number>();
   restartTimes: number[] = [];
   incarnation = 0;
+  /** The trace of the last traced message this actor handled: its later turns (a batch that
+   * carries the traced proposal, the apply that answers it) belong to it while it lives. */
+  traceCarry = 0;
 
   constructor(
     readonly runtime: LocalRuntime,
@@ -114,22 +117,29 @@ export class ActorCell {
   }
 
   private invoke(item: unknown): void {
-    if (tracer.on && item instanceof Envelope && item.trace !== 0 && tracer.live(item.trace)) {
-      this.invokeTraced(item);
-      return;
-    }
-    this.invokeNow(item);
+    if (tracer.on) this.invokeTraced(item);
+    else this.invokeNow(item);
   }
 
-  /** A traced message: its trace is current for the turn (what it sends carries it on). */
-  private invokeTraced(env: Envelope): void {
-    const what = typeOf(env.msg);
-    tracer.current = env.trace;
-    tracer.record(env.trace, 'run', this.path, what, traceNow() - env.at);
+  /** With tracing on: a traced message's trace (or the one this actor carries) is current for
+   * the turn, so that what it sends carries it on. */
+  private invokeTraced(item: unknown): void {
+    const env = item instanceof Envelope && item.trace !== 0 && tracer.live(item.trace) ? item : null;
+    if (env) this.traceCarry = env.trace;
+    else if (this.traceCarry !== 0 && !tracer.live(this.traceCarry)) this.traceCarry = 0;
+    const trace = this.traceCarry;
+    if (trace === 0) {
+      this.invokeNow(item);
+      return;
+    }
+    const what = typeOf(item instanceof Envelope ? item.msg : item);
+    tracer.current = trace;
+    // No mailbox wait for an untraced message run in a carried trace (its queuing was not seen).
+    tracer.record(trace, 'run', this.path, what, env ? traceNow() - env.at : undefined);
     try {
-      this.invokeNow(env);
+      this.invokeNow(item);
     } finally {
-      tracer.record(env.trace, 'done', this.path, what);
+      tracer.record(trace, 'done', this.path, what);
       tracer.current = 0;
     }
   }
@@ -489,7 +499,8 @@ export class LocalRuntime {
   private traceSend(address: string, msg: Message, from: string, kind: EnvelopeKind, corr: number): number {
     const trace = tracer.current;
     if (trace !== 0) {
-      tracer.record(trace, 'send', address, typeOf(msg));
+      // A reply names its ask, so that the path finder tells one client's answer from another's.
+      tracer.record(trace, 'send', address, typeOf(msg), undefined, undefined, kind === EnvelopeKind.Reply ? corr : undefined);
       return trace;
     }
     if (kind !== EnvelopeKind.Ask || from !== `${this.location}#/`) return 0;
@@ -513,7 +524,7 @@ export class LocalRuntime {
       return;
     }
     const trace = env.trace ?? 0;
-    if (trace !== 0 && tracer.on && tracer.live(trace)) tracer.record(trace, 'recv', env.to, typeOf(env.msg), undefined, tracer.wokeAt);
+    if (trace !== 0 && tracer.on && tracer.live(trace)) tracer.record(trace, 'recv', env.to, typeOf(env.msg), undefined, tracer.wokeAt, env.kind === EnvelopeKind.Reply ? env.corr : undefined);
     this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell && trace === 0 ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr, trace));
   }
 

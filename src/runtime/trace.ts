@@ -50,7 +50,8 @@ export interface TraceEvent {
   ms?: number;
   /** For `recv`: when this thread last woke from its doorbell wait, if this drain followed a wake. */
   wokeAt?: number;
-  /** For the ask that started a trace and for `reply`: the ask's correlation id. */
+  /** For the ask that started a trace, and for replies (`send`, `recv`, `reply`): the ask's
+   * correlation id. */
   corr?: number;
 }
 

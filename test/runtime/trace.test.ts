@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/cluster.js';
 import { tracer, type TraceEvent } from '../../src/runtime/trace.js';
 import { MessageRegistry } from '../../src/wire/registry.js';
+import { criticalPath } from '../../bench/trace-path.js';
 
 const isCreate = (m: unknown): boolean => (m as { type?: string }).type === 'govfs.fs.FsRequest' && (m as { create?: unknown }).create != null;
 
@@ -101,8 +102,15 @@ describe('request tracing', () => {
     expect(events[hops.at(-1)!]!.corr).toBe(events[hops[0]!]!.corr);
     const times = events.map((e) => e.t);
     expect(times).toEqual([...times].sort((a, b) => a - b));
+    // Its critical path (bench trace-create) follows back to the send, through an fsync.
+    const path = criticalPath(events, (w) => w)!;
+    expect(path).not.toBeNull();
+    expect(path.steps.reduce((sum, st) => sum + st.ms, 0)).toBeCloseTo(path.totalMs, 6);
+    expect(path.steps.some((st) => st.hop.startsWith('fsync:'))).toBe(true);
     // A mailbox wait is never negative; the fsync took some time.
-    for (const e of events) if (e.kind === 'run') expect(e.ms).toBeGreaterThanOrEqual(0);
+    // (A run without one is an untraced message the actor handled in the trace it carries.)
+    expect(events[hops[2]!]!.ms).toBeGreaterThanOrEqual(0);
+    for (const e of events) if (e.kind === 'run' && e.ms !== undefined) expect(e.ms).toBeGreaterThanOrEqual(0);
     expect(events.find((e) => e.kind === 'piped')!.ms).toBeGreaterThan(0);
   }, 30_000);
 });
