@@ -6,6 +6,9 @@
 // Around it: location.ts (what a scheduler plugs in), refs.ts (addresses, refs, envelopes),
 // context.ts (an actor's context and its timers), asks.ts (pending asks and their deadlines),
 // behaviours.ts (behaviours by name and the defaults a spawn starts from).
+//
+// long on purpose: ActorCell and LocalRuntime share their state (mailboxes, supervision, asks);
+// the tracing hooks (trace.ts, issue 19.5) took it a few lines past 600.
 
 import type { Logger } from 'pino';
 import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelope } from '../wire/registry.js';
@@ -17,7 +20,7 @@ import { PendingAsks } from './asks.js';
 import { ContextImpl } from './context.js';
 import { DEFAULT_STRATEGY, defaultLogger, namedFactory, noStorage, toFactory } from './behaviours.js';
 import { Envelope, RefImpl, splitAddress } from './refs.js';
-import { traceNow, tracer, typeOf } from './trace.js';
+import { traceSend, tracedTurn, tracer, typeOf } from './trace.js';
 import type { Dispatcher, LocalRuntimeOptions, RootOptions, RuntimeCensus, Transport } from './location.js';
 import type { AskFailedMessage, EscalateMessage, SpawnMessage, TerminatedMessage } from '../wire/messages.js';
 
@@ -117,31 +120,8 @@ export class ActorCell {
   }
 
   private invoke(item: unknown): void {
-    if (tracer.on) this.invokeTraced(item);
+    if (tracer.on) this.traceCarry = tracedTurn(this.traceCarry, this.path, item instanceof Envelope ? item : null, item, (i) => this.invokeNow(i));
     else this.invokeNow(item);
-  }
-
-  /** With tracing on: a traced message's trace (or the one this actor carries) is current for
-   * the turn, so that what it sends carries it on. */
-  private invokeTraced(item: unknown): void {
-    const env = item instanceof Envelope && item.trace !== 0 && tracer.live(item.trace) ? item : null;
-    if (env) this.traceCarry = env.trace;
-    else if (this.traceCarry !== 0 && !tracer.live(this.traceCarry)) this.traceCarry = 0;
-    const trace = this.traceCarry;
-    if (trace === 0) {
-      this.invokeNow(item);
-      return;
-    }
-    const what = typeOf(item instanceof Envelope ? item.msg : item);
-    tracer.current = trace;
-    // No mailbox wait for an untraced message run in a carried trace (its queuing was not seen).
-    tracer.record(trace, 'run', this.path, what, env ? traceNow() - env.at : undefined);
-    try {
-      this.invokeNow(item);
-    } finally {
-      tracer.record(trace, 'done', this.path, what);
-      tracer.current = 0;
-    }
   }
 
   private invokeNow(item: unknown): void {
@@ -473,7 +453,7 @@ export class LocalRuntime {
 
   /** Route a message: same location by reference, elsewhere through the transport. */
   send(address: string, msg: Message, from: string, kind: EnvelopeKind, corr: number): void {
-    const trace = tracer.on ? this.traceSend(address, msg, from, kind, corr) : 0;
+    const trace = tracer.on ? traceSend(this.location, address, msg, from, kind, corr) : 0;
     const hash = address.indexOf('#');
     const location = hash < 0 ? '' : address.slice(0, hash);
     if (location === this.location) {
@@ -492,21 +472,6 @@ export class LocalRuntime {
     } else {
       this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage, trace });
     }
-  }
-
-  /** The trace a send belongs to (the current turn's, or a new one for an armed ask from
-   * outside any actor), recorded; 0 for none. */
-  private traceSend(address: string, msg: Message, from: string, kind: EnvelopeKind, corr: number): number {
-    const trace = tracer.current;
-    if (trace !== 0) {
-      // A reply names its ask, so that the path finder tells one client's answer from another's.
-      tracer.record(trace, 'send', address, typeOf(msg), undefined, undefined, kind === EnvelopeKind.Reply ? corr : undefined);
-      return trace;
-    }
-    if (kind !== EnvelopeKind.Ask || from !== `${this.location}#/`) return 0;
-    const started = tracer.maybeStart(msg);
-    if (started !== 0) tracer.record(started, 'send', address, typeOf(msg), undefined, undefined, corr);
-    return started;
   }
 
   /** An envelope that arrived from another location. One addressed to a third location (a

@@ -13,6 +13,8 @@
 // Timestamps are performance.timeOrigin + performance.now(),
 // so the threads of one process agree to a few microseconds.
 
+import { EnvelopeKind } from '../wire/registry.js';
+
 /** What happened. */
 export type TraceKind =
   /** An envelope left an actor (or the outside world) for `where`. */
@@ -157,4 +159,42 @@ export function typeOf(msg: unknown): string {
   // An actor's own signal (a class instance such as the Raft shell's): its class and kind.
   const name = (msg as object).constructor?.name ?? 'object';
   return typeof m.kind === 'string' ? `${name}.${m.kind}` : name;
+}
+
+/** LocalRuntime.send with tracing on: the trace a send belongs to (the current turn's, or a new
+ * one for an armed ask from outside any actor at `location`), recorded; 0 for none. */
+export function traceSend(location: string, address: string, msg: unknown, from: string, kind: EnvelopeKind, corr: number): number {
+  const trace = tracer.current;
+  if (trace !== 0) {
+    // A reply names its ask, so that the path finder tells one client's answer from another's.
+    tracer.record(trace, 'send', address, typeOf(msg), undefined, undefined, kind === EnvelopeKind.Reply ? corr : undefined);
+    return trace;
+  }
+  if (kind !== EnvelopeKind.Ask || from !== `${location}#/`) return 0;
+  const started = tracer.maybeStart(msg);
+  if (started !== 0) tracer.record(started, 'send', address, typeOf(msg), undefined, undefined, corr);
+  return started;
+}
+
+/** An actor's turn with tracing on (`env`: the item when it is an envelope): a live traced
+ * message's trace, or else the one the actor carries (`carry`), is current for the turn, so that
+ * what it sends carries it on. Returns the trace the actor carries from now on. */
+export function tracedTurn(carry: number, path: string, env: { trace: number; at: number; msg: unknown } | null, item: unknown, invoke: (item: unknown) => void): number {
+  const own = env !== null && env.trace !== 0 && tracer.live(env.trace);
+  const trace = own ? env.trace : carry !== 0 && tracer.live(carry) ? carry : 0;
+  if (trace === 0) {
+    invoke(item);
+    return 0;
+  }
+  const what = typeOf(env ? env.msg : item);
+  tracer.current = trace;
+  // No mailbox wait for an untraced message run in a carried trace (its queuing was not seen).
+  tracer.record(trace, 'run', path, what, own ? traceNow() - env.at : undefined);
+  try {
+    invoke(item);
+  } finally {
+    tracer.record(trace, 'done', path, what);
+    tracer.current = 0;
+  }
+  return trace;
 }
