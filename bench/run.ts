@@ -54,7 +54,7 @@ function rerunWith(flags: string[]): number {
 
 const here = new URL('.', import.meta.url);
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const skip = new Set(['run', 'actors', 'mailbox-raw', 'target', 'snapshot-pool-task', 'processes']);
+const skip = new Set(['run', 'actors', 'mailbox-raw', 'target', 'snapshot-pool-task', 'processes', 'trace-path']);
 /** Short names for benchmarks whose file says more (`npm run bench -- chunks`). */
 const aliases: Record<string, string> = { chunks: 'chunk-store' };
 

@@ -37,6 +37,8 @@ export interface BenchTarget {
   describe: string;
   /** Worker threads of an in-process cluster; null for a running one. */
   threads: number | null;
+  /** The in-process cluster (absent for a running one), for request tracing. */
+  cluster?: Cluster;
 }
 
 export async function startTarget(o: Record<string, string | boolean | undefined>, local: { nodes: number; ministries?: { subtree: string; clerks: number }[]; metrics?: boolean }): Promise<BenchTarget> {
@@ -68,6 +70,7 @@ export async function startTarget(o: Record<string, string | boolean | undefined
   return {
     describe: `in-process cluster of ${local.nodes} nodes (threads scheduler, ${threads} worker thread${threads === 1 ? '' : 's'}, lmdb with fsync; clients on the main thread)`,
     threads,
+    cluster,
     client: async () => cluster.client(),
     status: () => cluster.status(),
     close: async () => {

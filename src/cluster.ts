@@ -107,6 +107,10 @@ export class Cluster {
   /** The simulation (sim scheduler only), for invariant checks and fine-grained faults. */
   readonly sim: Simulation | null;
   private readonly threads: ThreadsScheduler | null;
+  /** The threads scheduler (null under sim), for request tracing (`bench trace-create`). */
+  get threadsScheduler(): ThreadsScheduler | null {
+    return this.threads;
+  }
   private readonly configs: Map<string, NodeConfig>;
   private readonly threadOf = new Map<string, number>();
   private readonly dataDir: string | null;

@@ -3,6 +3,7 @@
 
 import { type MessageRegistry, type WireEnvelope } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
+import { traceNow, tracer } from './trace.js';
 import { AWAKE, BELL, BELL_ID, DEFAULT_BATCH_LIMIT, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, SPACE, SPACE_IDLE, SPACE_WAITING, WR, noop, waitAsync, type RingChannelShared } from './ring-memory.js';
 
 export interface RingInboxStats {
@@ -130,6 +131,7 @@ export class RingInbox {
         continue;
       }
       this.stats.parks++;
+      if (tracer.on) tracer.wokeAt = 0;
       void r.value.then(this.onWake);
       return;
     }
@@ -138,6 +140,7 @@ export class RingInbox {
   private readonly onWake = (): void => {
     if (this.closed) return;
     this.stats.wakeups++;
+    if (tracer.on) tracer.wokeAt = traceNow(); // the doorbell's wake-up, for traced arrivals
     this.run();
   };
 

@@ -17,6 +17,7 @@ import { LmdbStorage } from './storage-lmdb.js';
 import { storageFaultMessage } from './storage-faults.js';
 import { isCorruptStorageError } from './sealed.js';
 import type { NamedBehaviour } from './types.js';
+import { tracer, type TraceEvent } from './trace.js';
 
 export interface WorkerBoot {
   index: number;
@@ -50,6 +51,9 @@ export interface WorkerControl {
   spawnRoot(name: string, spec: NamedBehaviour, opts: { storageDir?: string; storageName?: string; host?: string }): Promise<string>;
   stopRoot(name: string): Promise<void>;
   stats(): Promise<WorkerStats>;
+  /** Request tracing on this thread on or off (trace.ts); and its events so far, taken. */
+  trace(on: boolean, ttlMs?: number): Promise<void>;
+  traceDrain(): Promise<TraceEvent[]>;
   shutdown(): Promise<void>;
 }
 
@@ -144,6 +148,12 @@ const control: WorkerControl = {
       wakeups: inbox.stats.wakeups,
       doorbellNotifies,
     };
+  },
+  async trace(on, ttlMs) {
+    tracer.enable(on, location, ttlMs);
+  },
+  async traceDrain() {
+    return tracer.drain();
   },
   async shutdown() {
     stopLagWatch();

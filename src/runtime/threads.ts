@@ -16,6 +16,7 @@ import { createLogger, envLogSettings, type LogSettings } from './log.js';
 import { LocalRuntime } from './runtime.js';
 import type { WorkerBoot, WorkerControl, WorkerStats } from './thread-worker.js';
 import type { Message, NamedBehaviour, Ref } from './types.js';
+import { tracer, type TraceEvent } from './trace.js';
 
 export interface ThreadsOptions {
   /** Worker threads (default: the number of cores). */
@@ -154,6 +155,19 @@ export class ThreadsScheduler {
 
   async stats(): Promise<WorkerStats[]> {
     return Promise.all(this.controls.map((c) => c.stats()));
+  }
+
+  /** Request tracing (trace.ts) on or off on every thread, each trace followed `ttlMs`;
+   * arm it with `tracer.arm` on this thread. */
+  async trace(on: boolean, ttlMs?: number): Promise<void> {
+    await Promise.all(this.controls.map((c) => c.trace(on, ttlMs)));
+    tracer.enable(on, MAIN_LOCATION, ttlMs);
+  }
+
+  /** Every thread's trace events so far (taken from their buffers), in time order. */
+  async traceDrain(): Promise<TraceEvent[]> {
+    const all = [...tracer.drain(), ...(await Promise.all(this.controls.map((c) => c.traceDrain()))).flat()];
+    return all.sort((a, b) => a.t - b.t);
   }
 
   /** Each worker's event-loop time so far, busy and idle (ms), read from the main thread

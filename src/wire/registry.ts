@@ -27,6 +27,8 @@ export interface WireEnvelope {
   kind: EnvelopeKind;
   corr: number;
   msg: TypedMessage;
+  /** A request trace this envelope belongs to (src/runtime/trace.ts); 0 or absent: none. */
+  trace?: number;
 }
 
 export interface TypedMessage {
@@ -281,6 +283,7 @@ export class MessageRegistry {
       if (env.corr) writer.uint32(32).uint64(env.corr);
       writer.uint32(45).fixed32(reg.id);
       reg.type.encode(env.msg, writer.uint32(50).fork()).ldelim();
+      if (env.trace) writer.uint32(56).uint32(env.trace);
     } catch (e) {
       throw new EncodeError(`message ${reg.name} does not encode: ${(e as Error).message}`, { cause: e });
     }
@@ -314,6 +317,7 @@ export class MessageRegistry {
       let id = 0;
       let bodyStart = -1;
       let bodyEnd = -1;
+      let trace = 0;
       while (reader.pos < reader.len) {
         const tag = reader.uint32();
         switch (tag) {
@@ -330,6 +334,7 @@ export class MessageRegistry {
             reader.skip(len);
             break;
           }
+          case 56: trace = reader.uint32(); break;
           default: reader.skipType(tag & 7);
         }
       }
@@ -340,7 +345,7 @@ export class MessageRegistry {
       const msg = reg.type.decode(reader, bodyEnd - bodyStart) as unknown as TypedMessage;
       if (copyBytes && reg.copyBytes) reg.copyBytes(msg);
       msg.type = reg.name;
-      return { to, from, kind, corr, msg };
+      return trace ? { to, from, kind, corr, msg, trace } : { to, from, kind, corr, msg };
     } catch (e) {
       if (e instanceof DecodeError) throw e;
       throw new DecodeError(`undecodable envelope: ${(e as Error).message}`, { cause: e });
