@@ -12,6 +12,7 @@ import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelop
 import { ActorStoppedError, EscalatedError, RuntimeError } from './errors.js';
 import { Deque, SeededRandom, hashString } from './random.js';
 import type { Storage } from './storage.js';
+import { type WorkPool, inlinePool } from './work-pool.js';
 import type { AskOptions, Behaviour, Cancel, Message, NamedBehaviour, Ref, Spawnable, SpawnOptions, SupervisorStrategy } from './types.js';
 import { PendingAsks } from './asks.js';
 import { ContextImpl } from './context.js';
@@ -524,6 +525,8 @@ export class LocalRuntime {
 
   /** Storage of a host whose actors live on this location (set by the scheduler). */
   storageForHost: (host: string) => Storage | undefined = () => undefined;
+  /** Where actors' off-thread work runs (ctx.pool): inline unless the thread sets a pool. */
+  pool: WorkPool = inlinePool;
 
   deadLetter(address: string, item: unknown): void {
     this.deadLetters++;

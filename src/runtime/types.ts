@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { Storage } from './storage.js';
+import type { WorkPool } from './work-pool.js';
 
 /** A message is any value; messages that may cross a thread or host carry `type`, the
  * full name of their protobuf message (see src/wire/proto and `MessageRegistry`). */
@@ -96,6 +97,9 @@ export interface Context<M = Message> {
   readonly random: Random;
   readonly log: Logger;
   readonly storage: Storage;
+  /** Where CPU-heavy pure work goes off this thread (work-pool.ts): piscina workers on the
+   * threads scheduler, inline under the simulator. */
+  readonly pool: WorkPool;
   /** The sender of the message being handled, when it was sent by an actor. */
   readonly sender: Ref | null;
 
