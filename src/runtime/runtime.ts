@@ -495,7 +495,7 @@ export class LocalRuntime {
     }
     const env = item;
     if (env.kind === EnvelopeKind.Reply) {
-      this.completeAsk(env.corr, env.msg);
+      this.pending.complete(env.corr, env.msg);
       return;
     }
     if (env.kind === EnvelopeKind.System && path === '/') {
@@ -525,8 +525,7 @@ export class LocalRuntime {
 
   /** Storage of a host whose actors live on this location (set by the scheduler). */
   storageForHost: (host: string) => Storage | undefined = () => undefined;
-  /** Where actors' off-thread work runs (ctx.pool): inline unless the thread sets a pool. */
-  pool: WorkPool = inlinePool;
+  /** ctx.pool: inline unless the thread sets one (work-pool.ts). */ pool: WorkPool = inlinePool;
 
   deadLetter(address: string, item: unknown): void {
     this.deadLetters++;
@@ -541,7 +540,7 @@ export class LocalRuntime {
   ask<R>(address: string, msg: Message, opts: AskOptions, cell: ActorCell | null = null): Promise<R> {
     const corr = this.nextCorr++;
     return new Promise<R>((resolve, reject) => {
-      this.pending.add(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs });
+      this.pending.add(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs, raw: opts.raw === true });
       const from = cell ? cell.address : `${this.location}#/`;
       try {
         this.send(address, msg, from, EnvelopeKind.Ask, corr);
@@ -551,8 +550,9 @@ export class LocalRuntime {
     });
   }
 
-  private completeAsk(corr: number, msg: Message): void {
-    this.pending.complete(corr, msg);
+  /** Does the ask `corr` take its reply's body undecoded (AskOptions.raw)? */
+  wantsRaw(corr: number): boolean {
+    return this.pending.wantsRaw(corr);
   }
 
   failAsk(corr: number, error: unknown): void {

@@ -50,6 +50,10 @@ export interface Random {
 
 export interface AskOptions {
   timeoutMs: number;
+  /** The reply, unless a failure, may arrive with its body still encoded (a RawMessage,
+   * src/wire/registry.ts) when it comes through a ring: for an asker that only passes it on
+   * (a client's connection actor), which saves decoding and encoding it again. */
+  raw?: boolean;
 }
 
 export type SupervisionDirective = 'restart' | 'stop' | 'escalate' | 'resume';
