@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameEncoder, FrameError, FrameKind, frameBytes } from '../../src/wire/frame.js';
-import { EnvelopeKind, MessageRegistry } from '../../src/wire/registry.js';
+import { EnvelopeKind, MessageRegistry, type WireEnvelope } from '../../src/wire/registry.js';
 import { EncodeError } from '../../src/runtime/errors.js';
 
 const registry = MessageRegistry.standard();
@@ -101,7 +101,7 @@ describe('FrameEncoder', () => {
 
   it('encodes in place in the slab, or (a message past the slab\'s end, or larger than a slab) through its own buffer, with the same bytes', () => {
     const enc = new FrameEncoder(registry, 128);
-    const sent = [];
+    const sent: WireEnvelope[] = [];
     for (let i = 0; i < 60; i++) {
       const e = { ...env(i), msg: { type: 'govfs.runtime.Ping', seq: i, payload: new Uint8Array((i * 37) % 300).fill(i) } };
       sent.push(e);
