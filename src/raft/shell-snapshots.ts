@@ -38,10 +38,36 @@ export interface SnapshotMeta {
 /** The pool task the shell runs: the state machine's replay task, then the snapshot sealed as
  * it is stored (log-store.ts encodeSnapshot), so that neither the copy into the stored record
  * nor its checksum (a few ms for a few MB) is left to the actor thread. */
-const RAFT_SNAPSHOT_TASK = registerPoolTask('govfs.raft.snapshot', (b: { replayTask: string; replay: SnapshotReplay; index: number; meta: SnapshotMeta }): Uint8Array => {
-  const data = runPoolTask(b.replayTask, b.replay) as Uint8Array;
+const RAFT_SNAPSHOT_TASK = registerPoolTask('govfs.raft.snapshot', (b: SnapshotJob): Uint8Array => {
+  const replay = b.replay;
+  if (b.cachedBase) {
+    // The base is the snapshot this worker built last for this shell: kept here, not sent
+    // (copying a snapshot of a few MB to send it cost the actor thread ~2 ms).
+    const kept = builtHere.get(b.shell);
+    if (kept === undefined || kept.index !== replay.baseIndex) throw new Error(`no snapshot at ${replay.baseIndex} kept for ${b.shell} in this worker`);
+    replay.base = kept.data;
+  }
+  const data = runPoolTask(b.replayTask, replay) as Uint8Array;
+  if (b.keep) builtHere.set(b.shell, { index: b.index, data });
   return encodeSnapshot({ index: b.index, term: b.meta.term, membership: b.meta.membership, data });
 });
+
+interface SnapshotJob {
+  /** Which shell (unique in its thread, whose pool this worker serves). */
+  shell: number;
+  replayTask: string;
+  replay: SnapshotReplay;
+  /** replay.base is left out: it is the last snapshot this worker built for the shell. */
+  cachedBase: boolean;
+  /** Keep what is built for the shell's next job (not inline: nothing to save there). */
+  keep: boolean;
+  index: number;
+  meta: SnapshotMeta;
+}
+
+/** In a pool worker: the last snapshot built for each shell. */
+const builtHere = new Map<number, { index: number; data: Uint8Array }>();
+let shells = 0;
 
 /** A snapshot made: the state machine's data, and (built by the task) the stored record that
  * holds it, sealed for the index and meta it was built for. */
@@ -57,6 +83,7 @@ export function madeFromSealed(sealed: Uint8Array, meta: SnapshotMeta): MadeSnap
 }
 
 const RECORD_HEADER = 20;
+const EMPTY = new Uint8Array(0);
 const CHUNK_BYTES = 256 * 1024;
 
 /** Each entry of a replay, in order (for replay tasks). */
@@ -86,6 +113,9 @@ export interface SnapshotBuild {
 export class SnapshotMaker {
   private base: Uint8Array = new Uint8Array(0);
   private baseIndex = 0;
+  /** The base is the last snapshot the pool built for this shell (and the pool keeps it). */
+  private baseInPool = false;
+  private readonly id = ++shells;
   private chunks: Uint8Array[] = [];
   private chunk: Uint8Array | null = null;
   private view: DataView | null = null;
@@ -112,6 +142,7 @@ export class SnapshotMaker {
     this.gen++;
     this.building = null;
     this.rebase(data, index);
+    this.baseInPool = false;
     this.chunks = [];
     this.chunk = null;
     this.whole = true;
@@ -163,14 +194,19 @@ export class SnapshotMaker {
     this.sealChunk();
     const input: SnapshotReplay = { context: replay.context, base: this.base, baseIndex: this.baseIndex, chunks: this.chunks };
     this.chunks = [];
-    const job = { replayTask: replay.task.name, replay: input, index, meta };
     const pool = this.pool();
+    const job: SnapshotJob = { shell: this.id, replayTask: replay.task.name, replay: input, cachedBase: false, keep: !pool.inline, index, meta };
     if (pool.inline) return madeFromSealed(pool.run(RAFT_SNAPSHOT_TASK, job) as Uint8Array, meta);
-    // The chunks go over as they are (this side forgets them); the base is copied, since it
-    // stays this view's base until the new snapshot is installed.
+    // The chunks go over as they are (this side forgets them). The base is the pool's own last
+    // build, or else copied, since it stays this view's base until the new one is installed.
     const transfer = [...new Set(input.chunks.map((c) => c.buffer as ArrayBuffer))];
-    input.base = this.base.slice();
-    transfer.push(input.base.buffer as ArrayBuffer);
+    if (this.baseInPool) {
+      input.base = EMPTY;
+      job.cachedBase = true;
+    } else if (this.base.length > 0) {
+      input.base = this.base.slice();
+      transfer.push(input.base.buffer as ArrayBuffer);
+    }
     this.building = { index, gen: this.gen, bytes, meta };
     return pool.run(RAFT_SNAPSHOT_TASK, job, transfer) as Promise<Uint8Array>;
   }
@@ -179,6 +215,7 @@ export class SnapshotMaker {
   installed(data: Uint8Array, index: number): void {
     this.building = null;
     this.rebase(data, index);
+    this.baseInPool = true;
     this.whole = true;
   }
 
