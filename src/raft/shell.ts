@@ -579,8 +579,10 @@ export class RaftShell {
       return;
     }
     const made = madeFromSealed(sealed!, b.meta);
-    if (this.compactAt(b.index, made, b.bytes)) this.snapshots.installed(made.data, b.index);
-    else this.snapshots.lost();
+    if (this.compactAt(b.index, made, b.bytes)) {
+      this.snapshots.installed(made.data, b.index);
+      this.ctx.log.debug({ group: this.group, index: b.index, bytes: made.data.length }, 'raft snapshot built off the thread installed');
+    } else this.snapshots.lost();
   }
 
   /** Compact the log at `index` with the state machine's snapshot there, which covers `bytes`
