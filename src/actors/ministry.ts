@@ -14,6 +14,7 @@ import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Appointment, Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
+import { MINISTRY_SNAPSHOT_TASK } from './ministry-snapshot-task.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
@@ -157,6 +158,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index, e.committedAt),
           snapshot: () => ns.snapshot(),
           restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
+          // Built in ctx.pool from the last snapshot and the entries since (issue 19, point 4).
+          replay: { task: MINISTRY_SNAPSHOT_TASK, context: args.record.subtree },
         },
         afterApply: () => {
           step(ctx, APPLIED);

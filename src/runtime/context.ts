@@ -7,6 +7,7 @@ import { EnvelopeKind } from '../wire/registry.js';
 import { ActorStoppedError } from './errors.js';
 import type { SeededRandom } from './random.js';
 import type { Storage } from './storage.js';
+import type { WorkPool } from './work-pool.js';
 import type { AskOptions, Cancel, Clock, Context, Message, Ref, Spawnable, SpawnOptions } from './types.js';
 import type { ActorCell } from './runtime.js';
 import type { WatchMessage } from '../wire/messages.js';
@@ -72,6 +73,9 @@ export class ContextImpl implements Context<Message> {
   }
   get storage(): Storage {
     return this.cell.storage;
+  }
+  get pool(): WorkPool {
+    return this.cell.runtime.pool;
   }
   get random(): SeededRandom {
     this.rng ??= this.cell.runtime.randomFor(this.cell.path, this.cell.incarnation);

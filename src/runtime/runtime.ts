@@ -15,6 +15,7 @@ import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelop
 import { ActorStoppedError, EscalatedError, RuntimeError } from './errors.js';
 import { Deque, SeededRandom, hashString } from './random.js';
 import type { Storage } from './storage.js';
+import { type WorkPool, inlinePool } from './work-pool.js';
 import type { AskOptions, Behaviour, Cancel, Message, NamedBehaviour, Ref, Spawnable, SpawnOptions, SupervisorStrategy } from './types.js';
 import { PendingAsks } from './asks.js';
 import { ContextImpl } from './context.js';
@@ -510,7 +511,7 @@ export class LocalRuntime {
     const env = item;
     if (env.kind === EnvelopeKind.Reply) {
       if (env.trace !== 0 && tracer.on && tracer.live(env.trace)) tracer.record(env.trace, 'reply', address, typeOf(env.msg), undefined, undefined, env.corr);
-      this.completeAsk(env.corr, env.msg);
+      this.pending.complete(env.corr, env.msg);
       return;
     }
     if (env.kind === EnvelopeKind.System && path === '/') {
@@ -540,6 +541,7 @@ export class LocalRuntime {
 
   /** Storage of a host whose actors live on this location (set by the scheduler). */
   storageForHost: (host: string) => Storage | undefined = () => undefined;
+  /** ctx.pool: inline unless the thread sets one (work-pool.ts). */ pool: WorkPool = inlinePool;
 
   deadLetter(address: string, item: unknown): void {
     this.deadLetters++;
@@ -554,7 +556,7 @@ export class LocalRuntime {
   ask<R>(address: string, msg: Message, opts: AskOptions, cell: ActorCell | null = null): Promise<R> {
     const corr = this.nextCorr++;
     return new Promise<R>((resolve, reject) => {
-      this.pending.add(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs });
+      this.pending.add(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs, raw: opts.raw === true });
       const from = cell ? cell.address : `${this.location}#/`;
       try {
         this.send(address, msg, from, EnvelopeKind.Ask, corr);
@@ -564,8 +566,9 @@ export class LocalRuntime {
     });
   }
 
-  private completeAsk(corr: number, msg: Message): void {
-    this.pending.complete(corr, msg);
+  /** Does the ask `corr` take its reply's body undecoded (AskOptions.raw)? */
+  wantsRaw(corr: number): boolean {
+    return this.pending.wantsRaw(corr);
   }
 
   failAsk(corr: number, error: unknown): void {

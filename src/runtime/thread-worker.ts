@@ -12,6 +12,7 @@ import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
 import { RingInbox, RingSender, type ThreadRings } from './ring-channel.js';
 import { LocalRuntime } from './runtime.js';
+import { PiscinaPool } from './work-pool-piscina.js';
 import type { Storage } from './storage.js';
 import { LmdbStorage } from './storage-lmdb.js';
 import { storageFaultMessage } from './storage-faults.js';
@@ -82,6 +83,8 @@ const runtime = new LocalRuntime({
     sender.send(env);
   },
 });
+// Snapshots and other heavy pure work leave this thread (issue 19, point 4).
+runtime.pool = new PiscinaPool(boot.modules);
 const storages = new Map<string, Storage>();
 runtime.storageForHost = (host) => storages.get(host);
 // A value found corrupt (or a full disk) by any actor of a node fails that node's storage.
@@ -163,6 +166,7 @@ const control: WorkerControl = {
     for (const s of storages.values()) await s.close();
     storages.clear();
     await LmdbStorage.closeShared();
+    await runtime.pool.close();
   },
 };
 

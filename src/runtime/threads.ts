@@ -8,7 +8,7 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Logger } from 'pino';
-import { MessageRegistry } from '../wire/registry.js';
+import { EnvelopeKind, MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
 import { RingInbox, RingSender, createRingMesh } from './ring-channel.js';
@@ -111,6 +111,8 @@ export class ThreadsScheduler {
     const inbox = new RingInbox(registry, mainRings.incoming.filter((r): r is NonNullable<typeof r> => r !== null), {
       onEnvelope: (env) => runtime.deliver(env),
       onError: (err) => runtime.log.error({ err }, 'ring inbox error'),
+      // Replies for asks that only pass them on (clients' connection actors) stay encoded.
+      raw: (kind, corr, type) => kind === EnvelopeKind.Reply && type !== 'govfs.runtime.AskFailed' && runtime.wantsRaw(corr),
     });
     const controls = workers.map((w) => Comlink.wrap<WorkerControl>(nodeEndpoint(w)));
     const failures = workers.map(
