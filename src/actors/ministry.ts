@@ -15,11 +15,12 @@ import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { ClientOp, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
-import { isLeaseOp, requestOp as readOp } from './request-op.js';
+import { isDataOp, isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 import { LOAD_EVERY_MS, LoadMeter, type MemberLoad } from './load.js';
 import {
@@ -128,7 +129,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const { config } = args;
   const ns = new MinistryNamespace(args.record.subtree);
   let raft: RaftShell;
-  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs });
+  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs,
+    data: { chunkBytes: config.chunkBytes ?? DEFAULT_CHUNK_BYTES, replicas: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS },
+  });
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
   const leases = leaseService(config, args.role, core, () => raft);
   const step = effectRunner(core, () => raft);
@@ -188,6 +191,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const reply = ctx.deferReply();
           const op = readOp(req);
           if (op instanceof FsError) step(ctx, { kind: 'request', req, op: { ok: false, message: op.message, code: op.code }, reply });
+          else if (isDataOp(op)) step(ctx, { kind: 'request', req, op: { ok: false, message: `${op.op} goes to a node's chunk store, not to a ministry` }, reply });
           else if (isLeaseOp(op)) leases.request(ctx, req, op, reply);
           else {
             loads.request(ctx, op);
@@ -264,7 +268,7 @@ function loadKeeper(subtree: string, everyMs: number): { request(ctx: Context, o
   return {
     request(ctx, op) {
       // (A rename counts in its source's directory.)
-      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
+      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' || op.op === 'layout-get' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
     },
     tick(ctx) {
       const now = ctx.clock.now();

@@ -6,12 +6,12 @@
 
 import { FsError } from '../fs/errors.js';
 import { MAX_PATH_BYTES } from '../fs/path.js';
-import { FS_OP_CASES, type ClientOp, type FsOpCase, type LeaseOp } from '../fs/requests.js';
+import { FS_OP_CASES, type ClientOp, type DataOp, type FsOpCase, type LeaseOp } from '../fs/requests.js';
 
-type FieldType = 'string' | 'number' | 'boolean' | 'mode';
+type FieldType = 'string' | 'number' | 'boolean' | 'mode' | 'bytes';
 
 /** Each case's fields and their types (as govfs.proto declares them), and its flat name. */
-const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op']; fields: Record<string, FieldType> }> = {
+const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op'] | DataOp['op']; fields: Record<string, FieldType> }> = {
   mkdir: { op: 'mkdir', fields: { path: 'string', parents: 'boolean' } },
   create: { op: 'create', fields: { path: 'string' } },
   rm: { op: 'rm', fields: { path: 'string' } },
@@ -22,18 +22,24 @@ const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op']; fields: Rec
   leaseOpen: { op: 'lease-open', fields: { path: 'string', mode: 'mode', start: 'number', end: 'number', wait: 'boolean', deadlineMs: 'number', reqId: 'string' } },
   leaseRenew: { op: 'lease-renew', fields: { id: 'string', mode: 'mode' } },
   leaseRelease: { op: 'lease-release', fields: { id: 'string', mode: 'mode' } },
+  dataWrite: { op: 'data-write', fields: { chunkId: 'string', version: 'number', token: 'number', offset: 'number', data: 'bytes' } },
+  dataRead: { op: 'data-read', fields: { chunkId: 'string', version: 'number', offset: 'number', length: 'number' } },
+  layoutGet: { op: 'layout-get', fields: { path: 'string' } },
+  layoutPlace: { op: 'layout-place', fields: { path: 'string', offset: 'number', length: 'number' } },
+  layoutReplace: { op: 'layout-replace', fields: { path: 'string', index: 'number', chunkId: 'string', version: 'number', failed: 'string' } },
+  fileResize: { op: 'file-resize', fields: { path: 'string', size: 'number', extend: 'boolean' } },
 };
 
 /** A field left out reads as its proto3 default, as it does off the wire. */
-const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '' };
+const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '', bytes: new Uint8Array(0) };
 
 const PATH_FIELDS = new Set(['path', 'from', 'to']);
 
-const WANT = 'want exactly one of mkdir, create, rm, rmdir, rename, ls, stat, leaseOpen, leaseRenew, leaseRelease';
+const WANT = `want exactly one of ${FS_OP_CASES.join(', ')}`;
 
 /** The request's operation, flattened (`{ op: 'create', path }`, `{ op: 'lease-open', ... }`),
  * or an FsError EINVAL naming what is wrong with it. */
-export function requestOp(req: object): ClientOp | LeaseOp | FsError {
+export function requestOp(req: object): ClientOp | LeaseOp | DataOp | FsError {
   const r = req as Record<string, unknown>;
   let found: FsOpCase | undefined;
   for (const c of FS_OP_CASES) {
@@ -50,9 +56,9 @@ export function requestOp(req: object): ClientOp | LeaseOp | FsError {
   for (const field in shape.fields) {
     const type = shape.fields[field]!;
     const v = b[field] ?? DEFAULTS[type];
-    const fits = type === 'mode' ? v === 'read' || v === 'write' : typeof v === type;
+    const fits = type === 'mode' ? v === 'read' || v === 'write' : type === 'bytes' ? v instanceof Uint8Array : typeof v === type;
     if (!fits) {
-      const want = type === 'mode' ? '"read" or "write"' : `a ${type}`;
+      const want = type === 'mode' ? '"read" or "write"' : type === 'bytes' ? 'bytes' : `a ${type}`;
       return new FsError('EINVAL', `malformed request: ${found}.${field} is ${describe(v)}, want ${want}`, pathOf(r));
     }
     // A path longer than any path can be is refused here, before it could reach a log entry
@@ -62,11 +68,16 @@ export function requestOp(req: object): ClientOp | LeaseOp | FsError {
     }
     out[field] = v;
   }
-  return out as ClientOp | LeaseOp;
+  return out as ClientOp | LeaseOp | DataOp;
+}
+
+/** Whether a validated operation is a chunk store's (a node's, not its ministry's). */
+export function isDataOp(op: ClientOp | LeaseOp | DataOp): op is DataOp {
+  return op.op === 'data-write' || op.op === 'data-read';
 }
 
 /** Whether a validated operation is a lease's (for the lease service) rather than the namespace's. */
-export function isLeaseOp(op: ClientOp | LeaseOp): op is LeaseOp {
+export function isLeaseOp(op: ClientOp | LeaseOp | DataOp): op is LeaseOp {
   return op.op === 'lease-open' || op.op === 'lease-renew' || op.op === 'lease-release';
 }
 

@@ -91,7 +91,8 @@ export type MutationOp =
   | { op: 'rm'; path: string }
   | { op: 'rmdir'; path: string; recursive?: boolean }
   | { op: 'rename'; from: string; to: string }
-  | { op: 'setSize'; path: string; size: number };
+  /** extend: the larger of `size` and the file's size (a data write's end; issue 17). */
+  | { op: 'setSize'; path: string; size: number; extend?: boolean };
 
 type Stamped<T> = T extends unknown ? T & { now: number } : never;
 
@@ -355,7 +356,7 @@ export class Namespace {
         case 'rename':
           return this.rename(op.from, op.to, now);
         case 'setSize':
-          return this.setSize(op.path, op.size, now);
+          return this.setSize(op.path, op.size, now, op.extend === true);
       }
     } catch (e) {
       return fail(e);
@@ -472,13 +473,13 @@ export class Namespace {
     return { ok: true, op: 'rename', version: v, replaced: dst !== undefined };
   }
 
-  private setSize(path: string, size: number, now: number): OpResult {
+  private setSize(path: string, size: number, now: number, extend = false): OpResult {
     const rel = this.rel('setSize', path);
     if (!Number.isSafeInteger(size) || size < 0) throw fsErrors.invalid('setSize', path, `size must be a non-negative integer, got ${String(size)}`);
     const node = this.resolve('setSize', path, rel);
     if (node.kind === 'dir') throw fsErrors.isDir('setSize', path, 'only files have a size to set');
     const v = ++this._version;
-    node.size = size + 0;
+    node.size = extend ? Math.max(node.size, size) : size + 0;
     node.mtime = now;
     node.ctime = now;
     node.version = v;

@@ -45,6 +45,7 @@ export interface RmMsg { path: string }
 export interface RmdirMsg { path: string; recursive: boolean }
 export interface RenameMsg { from: string; to: string }
 export interface SetSizeMsg { path: string; size: number }
+export interface ResizeFileMsg { path: string; size: number; extend: boolean }
 export interface ClientChangeMsg {
   clientId: string;
   seq: number;
@@ -56,21 +57,29 @@ export interface ClientChangeMsg {
   rmdir?: RmdirMsg;
   rename?: RenameMsg;
   setSize?: SetSizeMsg;
+  resizeFile?: ResizeFileMsg;
   /** (decoded) which member is set */
-  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize';
+  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize' | 'resizeFile';
 }
 export interface ExpireClientsMsg { now: number; ttlMs: number }
 export interface LeaseGrantMsg { id: string; clientId: string; path: string; start: number; end?: number | null; ttlMs: number; notify: string }
 export interface LeaseRenewMsg { id: string; ttlMs: number }
 export interface LeaseReleaseMsg { id: string }
+export interface PlacedChunkMsg { index: number; chunkId: string; version: number; replicas: string[] }
+export interface PlaceChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
+export interface ReplaceReplicaMsg { ino: number; chunk: PlacedChunkMsg | null }
+export interface FileChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
+export interface LayoutsMsg { files: FileChunksMsg[]; garbage: PlacedChunkMsg[] }
 export interface MinistryEntryMsg {
   client?: ClientChangeMsg;
   expireClients?: ExpireClientsMsg;
   leaseGrant?: LeaseGrantMsg;
   leaseRenew?: LeaseRenewMsg;
   leaseRelease?: LeaseReleaseMsg;
+  placeChunks?: PlaceChunksMsg;
+  replaceReplica?: ReplaceReplicaMsg;
   /** (decoded) which member is set */
-  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease';
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'placeChunks' | 'replaceReplica';
 }
 export interface HeldWriteLeaseMsg { id: string; clientId: string; notify: string; path: string; start: number; end?: number | null; token: number; ttlMs: number }
 export interface WriteLeasesMsg { token: number; leases: HeldWriteLeaseMsg[] }
@@ -100,6 +109,12 @@ export interface LogMessages {
   'govfs.log.MinistryEntry': MinistryEntryMsg;
   'govfs.log.HeldWriteLease': HeldWriteLeaseMsg;
   'govfs.log.WriteLeases': WriteLeasesMsg;
+  'govfs.log.ResizeFile': ResizeFileMsg;
+  'govfs.log.PlacedChunk': PlacedChunkMsg;
+  'govfs.log.PlaceChunks': PlaceChunksMsg;
+  'govfs.log.ReplaceReplica': ReplaceReplicaMsg;
+  'govfs.log.FileChunks': FileChunksMsg;
+  'govfs.log.Layouts': LayoutsMsg;
 }
 
 let root: protobuf.Root | null = null;

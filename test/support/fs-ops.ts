@@ -16,6 +16,12 @@ const CASES: Record<string, FsOpCase> = {
   'lease-open': 'leaseOpen',
   'lease-renew': 'leaseRenew',
   'lease-release': 'leaseRelease',
+  'data-write': 'dataWrite',
+  'data-read': 'dataRead',
+  'layout-get': 'layoutGet',
+  'layout-place': 'layoutPlace',
+  'layout-replace': 'layoutReplace',
+  'file-resize': 'fileResize',
 };
 
 export function wireOp(flat: Record<string, unknown>): Record<string, unknown> {

@@ -4,6 +4,17 @@ import { EnvelopeKind, MessageRegistry, type TypedMessage } from '../../src/wire
 import {
   FS_OP_CASES,
   type CreateOp,
+  type DataBytesResult,
+  type DataReadOp,
+  type DataWriteOp,
+  type DataWrittenResult,
+  type FileLayout,
+  type FileResizedResult,
+  type FileResizeOp,
+  type LayoutChunk,
+  type LayoutGetOp,
+  type LayoutPlaceOp,
+  type LayoutReplaceOp,
   type CreateResult,
   type DirEntry,
   type FsOpCase,
@@ -41,6 +52,8 @@ import { protoTypes } from '../support/proto-types.js';
 
 const stat = { kind: 'file', size: 12, ctime: 1700000000000.5, mtime: 1700000000001, version: 42 } satisfies Required<StatResult>;
 const entry = { name: 'naïve 文件', kind: 'dir' } satisfies Required<DirEntry>;
+const chunk = { index: 2, chunkId: 'm0-3-2-2-k', version: 3, replicas: ['n1', 'n3', 'n5'] } satisfies Required<LayoutChunk>;
+const layout = { ino: 3, size: 2 ** 34, mtime: 1700000000002.5, chunkSize: 4 << 20, chunks: [chunk, { ...chunk, index: 7 }] } satisfies Required<FileLayout>;
 
 /** The result message of case C of FsReply's `oneof result`. */
 type ResultOf<C extends FsOpCase> = Extract<FsResult, { result: C }> extends infer R ? (C extends keyof R ? R[C] : never) : never;
@@ -57,6 +70,12 @@ const OPS = {
   leaseOpen: { path: '/a/f', mode: 'write', start: 4096, end: Infinity, wait: true, deadlineMs: 250, reqId: 'o7' } satisfies Required<LeaseOpenOp>,
   leaseRenew: { id: 'n2:17', mode: 'read' } satisfies Required<LeaseRenewOp>,
   leaseRelease: { id: 'n2:17', mode: 'write' } satisfies Required<LeaseReleaseOp>,
+  dataWrite: { chunkId: 'm0-3-1-2-k', version: 2, token: 2 ** 40, offset: 65536, data: Uint8Array.from([1, 2, 3, 0, 255]) } satisfies Required<DataWriteOp>,
+  dataRead: { chunkId: 'm0-3-1-2-k', version: 2, offset: 10, length: 4096 } satisfies Required<DataReadOp>,
+  layoutGet: { path: '/a/f' } satisfies Required<LayoutGetOp>,
+  layoutPlace: { path: '/a/f', offset: 2 ** 33, length: 8 << 20 } satisfies Required<LayoutPlaceOp>,
+  layoutReplace: { path: '/a/f', index: 3, chunkId: 'm0-3-1-2-k', version: 5, failed: 'n4' } satisfies Required<LayoutReplaceOp>,
+  fileResize: { path: '/a/f', size: 2 ** 41, extend: true } satisfies Required<FileResizeOp>,
 } satisfies Record<FsOpCase, object>;
 
 const RESULTS = {
@@ -70,6 +89,12 @@ const RESULTS = {
   leaseOpen: { id: 'n2:17', path: '/a/f', mode: 'read', start: 10, end: 20, token: 9, ttlMs: 1500, grantedBy: 'n2', heldMs: 3.5, driftRate: 0.05 } satisfies Required<LeaseGrantResult>,
   leaseRenew: { ttlMs: 1500 } satisfies Required<LeaseRenewResult>,
   leaseRelease: {} satisfies LeaseReleaseResult,
+  dataWrite: { chunkId: 'm0-3-1-2-k', version: 2, size: 70000 } satisfies Required<DataWrittenResult>,
+  dataRead: { chunkId: 'm0-3-1-2-k', version: 2, offset: 10, data: Uint8Array.from([9, 8, 7]), size: 13 } satisfies Required<DataBytesResult>,
+  layoutGet: layout,
+  layoutPlace: { ...layout, chunks: [] },
+  layoutReplace: layout,
+  fileResize: { version: 8, size: 2 ** 41 } satisfies Required<FileResizedResult>,
 } satisfies { [C in FsOpCase]: ResultOf<C> };
 
 const requestFields = { clientId: 'c-1', seq: 2 ** 40, path: '/a', lastSeen: 17, linearizable: true, ticketTo: 'clients#/tickets', mutation: true, acked: 3 } satisfies Required<Omit<FsRequestFields, 'type'>>;
