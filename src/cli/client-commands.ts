@@ -251,6 +251,24 @@ runners.balance = {
   },
 };
 
+// File contents (issue 17): data-commands.ts. Errors name the path as the other commands do.
+const dataRunner = (op: string, min: number, max: number, run: (typeof import('./data-commands.js'))['put']): RunnerSpec => ({
+  options: {},
+  min,
+  max,
+  run: async (client, args, flags, out, cwd) => {
+    try {
+      return await run(client, args, flags, out, cwd);
+    } catch (e) {
+      out.err(`govfs: ${fsMessage(e, op, op === 'put' ? args[1]! : args[0]!)}`);
+      return 1;
+    }
+  },
+});
+runners.put = dataRunner('put', 2, 2, (...a) => import('./data-commands.js').then((m) => m.put(...a)));
+runners.get = dataRunner('get', 2, 2, (...a) => import('./data-commands.js').then((m) => m.get(...a)));
+runners.cat = dataRunner('cat', 1, Infinity, (...a) => import('./data-commands.js').then((m) => m.cat(...a)));
+
 /** Columns padded to their widest cell; cells (ids, subtrees from the cluster) escaped. */
 export function table(cells: string[][]): string {
   const rows = cells.map((r) => r.map(escapeText));

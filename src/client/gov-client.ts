@@ -12,6 +12,7 @@ import { FsError } from '../fs/errors.js';
 import { checkPath } from '../fs/path.js';
 import { SubtreeMap } from '../fs/subtree-map.js';
 import type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, StatResult, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
+import { FileData, type Progress } from './file-data.js';
 
 export type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, MinistryInfo, TicketInfo };
 /** What `stat` tells of a file or directory. */
@@ -37,6 +38,9 @@ export interface GovClientOptions {
   requestTimeoutMs?: number;
   /** Give up after this long (default 30,000 ms): the last error, or ETIMEDOUT. */
   deadlineMs?: number;
+  /** A chunk store's answer may take this long before its replica is taken for failed
+   * (default 5,000 ms). */
+  dataTimeoutMs?: number;
 }
 
 export interface ReadOptions {
@@ -52,6 +56,9 @@ export interface OpenOptions {
   mode: LeaseMode;
   /** Half-open byte range [start, end); the whole file when omitted. */
   range?: [number, number];
+  /** The same range as `range` gives, bound by bound (either may be left out). */
+  start?: number;
+  end?: number;
   /** Wait for a conflicting lease to free (default true); false: EBUSY at once. */
   wait?: boolean;
   /** Give up waiting after this long: ETIMEDOUT. */
@@ -98,6 +105,28 @@ export class LeaseHandle extends EventTarget {
   release(): Promise<void> {
     return this.client.releaseLease(this);
   }
+  /** File contents (issue 17, file-data.ts): up to `length` bytes (fewer at the end). */
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.client.data.read(this, offset, length);
+  }
+  /** Done once every replica holds the bytes durably (and a new size is committed). */
+  write(offset: number, data: Uint8Array): Promise<void> {
+    return this.client.data.write(this, offset, data);
+  }
+  truncate(size: number): Promise<void> {
+    return this.client.data.truncate(this, size);
+  }
+  /** Commit the mtime of writes that did not grow the file. */
+  sync(): Promise<void> {
+    return this.client.data.sync(this);
+  }
+  async close(): Promise<void> {
+    try {
+      await this.sync();
+    } finally {
+      await this.release();
+    }
+  }
 }
 
 /** Tickets of answered changes a client keeps (for ticketStatus); older ones are dropped. */
@@ -124,8 +153,20 @@ export class GovClient {
   /** Counters for tests and `govfs status`. */
   readonly stats = { requests: 0, redirects: 0, retries: 0, timeouts: 0 };
 
+  /** @internal File contents (file-data.ts). */
+  readonly data: FileData;
+
   constructor(transport: ClientTransport, opts: GovClientOptions) {
     this.transport = transport;
+    this.data = new FileData(
+      {
+        dataRequest: (op, path, how) => (how === 'change' ? this.change(op, path) : how === 'read' ? this.send(op, path, false, true) : this.send(op, path, false, false, { toMinister: true, attemptTimeoutMs: this.requestTimeoutMs, sentAt: { t: 0 } })),
+        askNode: (node, op, timeoutMs) => this.transport.ask(node, this.request(op), timeoutMs) as Promise<FsReplyMessage>,
+        random: () => this.transport.random(),
+        now: () => this.transport.now(),
+      },
+      { timeoutMs: opts.dataTimeoutMs },
+    );
     this.clientId = opts.clientId;
     this.nodes = [...opts.nodes];
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 1_000;
@@ -158,6 +199,17 @@ export class GovClient {
     return this.read({ op: 'stat', stat: { path } }, path, opts, statOf);
   }
 
+  /** Create or replace the file with `data`, under a write lease (file-data.ts). */
+  writeFile(path: string, data: Uint8Array, opts: { progress?: Progress } = {}): Promise<void> {
+    return this.data.writeFile(this, path, data, opts.progress);
+  }
+  readFile(path: string, opts: { progress?: Progress } = {}): Promise<Uint8Array> {
+    return this.data.readFile(this, path, opts.progress);
+  }
+  truncate(path: string, size: number): Promise<void> {
+    return this.data.truncateFile(this, path, size);
+  }
+
   private readonly handles = new Map<string, LeaseHandle>();
   /** Ids of leases revoked before this client learnt of them (see onRevoked). */
   private readonly revokedUnseen = new Set<string>();
@@ -168,7 +220,7 @@ export class GovClient {
   async open(path: string, opts: OpenOptions): Promise<LeaseHandle> {
     checkPath(path);
     if (opts.mode !== 'read' && opts.mode !== 'write') throw new FsError('EINVAL', `open ${path}: mode must be "read" or "write"`, path);
-    const [start, end] = opts.range ?? [0, Infinity];
+    const [start, end] = opts.range ?? [opts.start ?? 0, opts.end ?? Infinity];
     if (!(Number.isSafeInteger(start) && start >= 0 && (end === Infinity || (Number.isSafeInteger(end) && end > start)))) {
       throw new FsError('EINVAL', `open ${path}: bad range [${start}, ${end}) (want 0 <= start < end)`, path);
     }
@@ -277,6 +329,11 @@ export class GovClient {
 
   private leaseRequest(op: Extract<FsOp, { op: 'leaseOpen' | 'leaseRenew' | 'leaseRelease' }>, path: string): FsRequestMessage {
     return { type: 'govfs.fs.FsRequest', clientId: this.clientId, seq: 0, path, lastSeen: 0, linearizable: false, ticketTo: this.transport.ticketAddress, mutation: false, acked: this.acked, ...op };
+  }
+
+  /** A request to one node, outside any ministry's bookkeeping (a chunk store's). */
+  private request(op: FsOp): FsRequestMessage {
+    return { type: 'govfs.fs.FsRequest', clientId: this.clientId, seq: 0, path: '', lastSeen: 0, linearizable: false, ticketTo: '', mutation: false, acked: 0, ...op };
   }
 
   /** @internal */
