@@ -20,6 +20,9 @@ export const DEFAULT_CHUNK_REPLICAS = 3;
 export const MAX_PLACE = 1024;
 /** Garbage kept for GC at most (the oldest go: their chunks leak until a store scan). */
 const GARBAGE_KEPT = 100_000;
+/** Write lease grants remembered per file (for applyReplace; not in snapshots: a member that
+ * restored one between a grant and a stale writer's swap would let the swap apply). */
+const GRANTS_KEPT = 16;
 
 interface FileChunks {
   chunkSize: number;
@@ -55,13 +58,29 @@ export class FileLayouts {
     for (const c of e.chunks) if (!f.chunks.has(c.index)) f.chunks.set(c.index, copyChunk(c));
   }
 
-  /** Applies only over the version it replaces; the replaced replica set's chunk is not garbage
-   * (the same id lives on, at the new version). */
+  /** Write leases granted per file, newest last (a few): [token, start, end). */
+  private readonly grants = new Map<number, { token: number; start: number; end: number }[]>();
+
+  /** A write lease on [start, end) of file `ino` was granted with `token`. */
+  noteWriteGrant(ino: number, token: number, start: number, end: number): void {
+    let g = this.grants.get(ino);
+    if (!g) this.grants.set(ino, (g = []));
+    g.push({ token, start, end });
+    if (g.length > GRANTS_KEPT) g.shift();
+  }
+
+  /** Applies only over the chunk and version it replaces, which becomes garbage; and only if
+   * no write lease overlapping the chunk was granted after the proposing writer's (its holder
+   * may have written to the old chunk after the copy was taken). */
   applyReplace(e: ReplaceReplicaMsg): boolean {
     const c = e.chunk;
-    const old = c ? this.files.get(e.ino)?.chunks.get(c.index) : undefined;
-    if (!c || !old || old.chunkId !== c.chunkId || old.version !== c.version - 1) return false;
+    const f = this.files.get(e.ino);
+    const old = c ? f?.chunks.get(c.index) : undefined;
+    if (!c || !old || old.chunkId !== e.oldChunkId || old.version !== c.version - 1) return false;
+    const [start, end] = [c.index * f!.chunkSize, (c.index + 1) * f!.chunkSize];
+    if ((this.grants.get(e.ino) ?? []).some((g) => g.token > e.token && g.start < end && g.end > start)) return false;
     this.files.get(e.ino)!.chunks.set(c.index, copyChunk(c));
+    this.toGarbage(old);
     return true;
   }
 
@@ -145,21 +164,37 @@ export function placement(layouts: FileLayouts, ino: number, chunkSize: number, 
   return chunks.length === 0 ? null : { ino, chunkSize, chunks };
 }
 
-/** The ReplaceReplica entry that swaps `failed` out of chunk `index` for another node, or why
+/** A proposed replacement of chunk `index` whose replicas `failed` did not take a write: a new
+ * chunk id (the writer copies the chunk there before the layout changes, so no reader meets a
+ * replica set without the bytes), the next version, the other replicas and fresh nodes; or why
  * not: EAGAIN when the layout moved on (the caller fetches it again), EIO when no node is left. */
-export function replacement(layouts: FileLayouts, ino: number, index: number, chunkId: string, version: number, failed: string, policy: PlacementPolicy): ReplaceReplicaMsg | FsError {
+export function proposeReplacement(layouts: FileLayouts, ino: number, index: number, chunkId: string, version: number, failed: readonly string[], policy: PlacementPolicy, idStem: string): PlacedChunkMsg | FsError {
   const c = layouts.chunk(ino, index);
   if (!c || c.chunkId !== chunkId || c.version !== version) {
     return new FsError('EAGAIN', `chunk ${index} of inode ${ino} is no longer ${chunkId} at version ${version}: fetch the layout again`);
   }
-  if (!c.replicas.includes(failed)) return new FsError('EAGAIN', `${failed} holds no replica of chunk ${chunkId} any more: fetch the layout again`);
-  const keep = c.replicas.filter((r) => r !== failed);
-  const [fresh] = chooseReplicas(policy, ino, index, 1, new Set([...c.replicas, failed]));
-  // With no other node the chunk carries on with fewer replicas (under-replicated: status
-  // shows it) rather than refuse every write; the version bump keeps `failed` from being read.
-  if (fresh === undefined && keep.length === 0) return new FsError('EIO', `chunk ${chunkId}: no node left to hold a replica`);
-  const replicas = fresh === undefined ? keep : [...keep, fresh];
-  return { ino, chunk: { index, chunkId, version: version + 1, replicas } };
+  const keep = c.replicas.filter((r) => !failed.includes(r));
+  const fresh = chooseReplicas(policy, ino, index, c.replicas.length - keep.length, new Set([...c.replicas, ...failed]));
+  // With too few other nodes the chunk carries on with fewer replicas (under-replicated)
+  // rather than refuse every write.
+  const replicas = [...keep, ...fresh];
+  if (replicas.length === 0) return new FsError('EIO', `chunk ${chunkId}: no node left to hold a replica`);
+  return { index, chunkId: `${idStem}-${ino}-${index}`, version: version + 1, replicas };
+}
+
+/** The ReplaceReplica entry committing a proposal, or EAGAIN when the layout moved on, EINVAL
+ * when the proposal is malformed (unknown or repeated nodes, a bad id). */
+export function commitReplacement(layouts: FileLayouts, ino: number, index: number, chunkId: string, version: number, proposed: PlacedChunkMsg, policy: PlacementPolicy, token: number): ReplaceReplicaMsg | FsError {
+  const c = layouts.chunk(ino, index);
+  if (!c || c.chunkId !== chunkId || c.version !== version) {
+    return new FsError('EAGAIN', `chunk ${index} of inode ${ino} is no longer ${chunkId} at version ${version}: fetch the layout again`);
+  }
+  const { replicas } = proposed;
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(proposed.chunkId) || proposed.chunkId === chunkId) return new FsError('EINVAL', `replace chunk ${chunkId}: bad new chunk id`);
+  if (replicas.length === 0 || new Set(replicas).size !== replicas.length || !replicas.every((r) => policy.nodes.includes(r))) {
+    return new FsError('EINVAL', `replace chunk ${chunkId}: the replicas must be distinct nodes of the cluster, got ${replicas.join(',')}`);
+  }
+  return { ino, chunk: { index, chunkId: proposed.chunkId, version: version + 1, replicas: [...replicas] }, oldChunkId: chunkId, token };
 }
 
 function copyChunk(c: PlacedChunkMsg): PlacedChunkMsg {

@@ -30,7 +30,7 @@
 import { NO_MINISTER, type ClusterState, type MinistryRecord } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { FsError, type FsErrorCode, type FsErrorData } from '../fs/errors.js';
-import type { ClientOp, MinistryInfo } from '../fs/requests.js';
+import type { ClientOp, FileLayout, MinistryInfo } from '../fs/requests.js';
 import type { ApplyOutcome } from '../raft/shell.js';
 import type { Appointment, ProposeResult } from '../raft/types.js';
 import { MinistryNamespace, type ClientOutcome, type Outcome } from './ministry-namespace.js';
@@ -414,10 +414,17 @@ export class MinistryCore<R> {
     const { record } = this;
     if (this.o.role !== 'minister' || record.fenced) return this.fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, this.self());
     if (!this.opOf(req, { ok: true, op }, reply) || this.redirected(reply, op.path)) return;
+    // Decided on the ministry's current layouts: a new minister may not have applied all that
+    // its predecessor committed.
+    this.settle((ok) => (ok ? this.decideLayout(req, op, reply) : this.fail(reply, 'EAGAIN', `could not confirm the state of ${record.subtree}: retry`, req.path, this.self())));
+  }
+
+  private decideLayout(req: MinistryRequest, op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, reply: R): void {
+    const { record } = this;
     const data = this.o.data ?? { chunkBytes: DEFAULT_CHUNK_BYTES, replicas: DEFAULT_CHUNK_REPLICAS };
     const policy = { nodes: this.o.cluster().nodes, replicas: data.replicas, chunkBytes: data.chunkBytes };
     const stem = `${record.id}-${record.term}-${Math.floor(this.now).toString(36)}${(++this.chunkSeq).toString(36)}`.replace(/[^A-Za-z0-9._-]/g, '_');
-    let entry: LayoutEntry | null;
+    let entry: LayoutEntry | FileLayout | null;
     try {
       entry = this.ns.layoutChange(op, policy, stem);
     } catch (e) {
@@ -434,6 +441,7 @@ export class MinistryCore<R> {
       }
     };
     if (!entry) return answer();
+    if (!('op' in entry)) return this.answer(reply, { ok: true, value: { result: 'layoutReplace', layoutReplace: entry } }, this.log.applied);
     const id = this.await((r) => {
       if (r.kind !== 'proposed') return;
       if (!r.result.ok) return this.fail(reply, 'EAGAIN', `minister of ${record.subtree} cannot take changes now (${r.result.reason}): retry`, req.path, this.self());

@@ -75,7 +75,7 @@ function toMsg(e: MinistryLogEntry): MinistryEntryMsg {
     case 'layout.place':
       return { placeChunks: { ino: e.ino, chunkSize: e.chunkSize, chunks: e.chunks } };
     case 'layout.replace':
-      return { replaceReplica: { ino: e.ino, chunk: e.chunk } };
+      return { replaceReplica: { ino: e.ino, chunk: e.chunk, oldChunkId: e.oldChunkId, token: e.token } };
   }
 }
 
@@ -126,7 +126,7 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
       return { op: 'layout.place', ino: p.ino, chunkSize: p.chunkSize, chunks: p.chunks };
     }
     case 'replaceReplica':
-      return { op: 'layout.replace', ino: m.replaceReplica!.ino, chunk: m.replaceReplica!.chunk ?? null };
+      return { op: 'layout.replace', ino: m.replaceReplica!.ino, chunk: m.replaceReplica!.chunk ?? null, oldChunkId: m.replaceReplica!.oldChunkId, token: m.replaceReplica!.token };
     default:
       throw malformed('an entry of no known kind');
   }

@@ -11,7 +11,7 @@ import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
-import { FileLayouts, placement, replacement, type PlacementPolicy } from './layouts.js';
+import { FileLayouts, commitReplacement, placement, proposeReplacement, type PlacementPolicy } from './layouts.js';
 import type { LayoutEntry } from './ministry-entry.js';
 
 export type ClientOp = WireOp;
@@ -158,6 +158,7 @@ export class MinistryNamespace {
     if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
+      if (r.ok && kind === 'lease.grant') this.noteGrant(op as Extract<LeaseEntry, { op: 'lease.grant' }>, r.token ?? 0);
       return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };
     }
     if (kind === 'layout.place' || kind === 'layout.replace') return this.applyLayout(op as LayoutEntry);
@@ -180,6 +181,11 @@ export class MinistryNamespace {
     // The namespace's own result: the minister makes a client's answer of it (clientOutcome),
     // the clerks, which answer no change, make nothing.
     return r.ok ? { ok: true, value: r } : { ok: false, error: r.error };
+  }
+
+  private noteGrant(g: Extract<LeaseEntry, { op: 'lease.grant' }>, token: number): void {
+    const st = this.fileStat(g.path);
+    if (st?.kind === 'file') this.layouts.noteWriteGrant(st.ino, token, g.start, g.end ?? Infinity);
   }
 
   private applyLayout(e: LayoutEntry): Outcome {
@@ -224,10 +230,11 @@ export class MinistryNamespace {
     return this.layouts.layout(st.ino, st.size, st.mtime);
   }
 
-  /** The minister's entry for a layout request (layouts.ts decides), or null when the layout
-   * already answers it: every chunk asked for is placed, or the replica to replace is gone.
+  /** The minister's entry for a layout request (layouts.ts decides); null when the layout
+   * answers it as it is (every chunk asked for is placed, the chunk to replace moved on); or a
+   * layout to answer with, logged nowhere (a proposed replacement in place of its chunk).
    * Throws FsError (ENOENT, EISDIR, EINVAL, EIO). */
-  layoutChange(op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, policy: PlacementPolicy, idStem: string): LayoutEntry | null {
+  layoutChange(op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, policy: PlacementPolicy, idStem: string): LayoutEntry | FileLayout | null {
     const st = this.ns.stat(op.path);
     if (st.kind !== 'file') throw new FsError('EISDIR', `${op.op} ${op.path}: is a directory (only files have contents)`, op.path);
     if (op.op === 'layout-place') {
@@ -239,11 +246,16 @@ export class MinistryNamespace {
       const e = placement(this.layouts, st.ino, chunkSize, first, Math.floor((op.offset + op.length - 1) / chunkSize) - first + 1, policy, idStem);
       return e && { op: 'layout.place', ...e };
     }
-    const e = replacement(this.layouts, st.ino, op.index, op.chunkId, op.version, op.failed, policy);
-    if (e instanceof FsError) {
-      if (e.code === 'EAGAIN') return null;
-      throw e;
+    if (op.newChunkId === '') {
+      const p = proposeReplacement(this.layouts, st.ino, op.index, op.chunkId, op.version, op.failed.split(','), policy, idStem);
+      if (p instanceof FsError) throw movedOn(p, op.path);
+      const layout = this.layouts.layout(st.ino, st.size, st.mtime);
+      layout.chunks = layout.chunks.map((c) => (c.index === op.index ? p : c));
+      return layout;
     }
+    const proposed = { index: op.index, chunkId: op.newChunkId, version: op.version + 1, replicas: op.replicas };
+    const e = commitReplacement(this.layouts, st.ino, op.index, op.chunkId, op.version, proposed, policy, op.token);
+    if (e instanceof FsError) throw movedOn(e, op.path);
     return { op: 'layout.replace', ...e };
   }
 
@@ -362,6 +374,12 @@ export class MinistryNamespace {
     this.leases = WriteLeaseState.fromBytes(data.subarray(8 + n, 8 + n + leasesLen), now);
     this.layouts = FileLayouts.fromBytes(data.subarray(8 + n + leasesLen));
   }
+}
+
+/** A replacement of a chunk that is no longer the layout's: ESTALE (the writer fetches the
+ * layout again), never EAGAIN, which the client library retries as it is. */
+function movedOn(e: FsError, path: string): FsError {
+  return e.code === 'EAGAIN' ? new FsError('ESTALE', e.message, path) : e;
 }
 
 /** Marks a snapshot that holds file layouts (see MinistryNamespace.snapshot). */

@@ -8,7 +8,7 @@ import { FsError } from '../fs/errors.js';
 import { MAX_PATH_BYTES } from '../fs/path.js';
 import { FS_OP_CASES, type ClientOp, type DataOp, type FsOpCase, type LeaseOp } from '../fs/requests.js';
 
-type FieldType = 'string' | 'number' | 'boolean' | 'mode' | 'bytes';
+type FieldType = 'string' | 'number' | 'boolean' | 'mode' | 'bytes' | 'strings';
 
 /** Each case's fields and their types (as govfs.proto declares them), and its flat name. */
 const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op'] | DataOp['op']; fields: Record<string, FieldType> }> = {
@@ -26,12 +26,12 @@ const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op'] | DataOp['op
   dataRead: { op: 'data-read', fields: { chunkId: 'string', version: 'number', offset: 'number', length: 'number' } },
   layoutGet: { op: 'layout-get', fields: { path: 'string' } },
   layoutPlace: { op: 'layout-place', fields: { path: 'string', offset: 'number', length: 'number' } },
-  layoutReplace: { op: 'layout-replace', fields: { path: 'string', index: 'number', chunkId: 'string', version: 'number', failed: 'string' } },
+  layoutReplace: { op: 'layout-replace', fields: { path: 'string', index: 'number', chunkId: 'string', version: 'number', failed: 'string', newChunkId: 'string', replicas: 'strings', token: 'number' } },
   fileResize: { op: 'file-resize', fields: { path: 'string', size: 'number', extend: 'boolean' } },
 };
 
 /** A field left out reads as its proto3 default, as it does off the wire. */
-const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '', bytes: new Uint8Array(0) };
+const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '', bytes: new Uint8Array(0), strings: [] };
 
 const PATH_FIELDS = new Set(['path', 'from', 'to']);
 
@@ -56,9 +56,10 @@ export function requestOp(req: object): ClientOp | LeaseOp | DataOp | FsError {
   for (const field in shape.fields) {
     const type = shape.fields[field]!;
     const v = b[field] ?? DEFAULTS[type];
-    const fits = type === 'mode' ? v === 'read' || v === 'write' : type === 'bytes' ? v instanceof Uint8Array : typeof v === type;
+    const fits =
+      type === 'mode' ? v === 'read' || v === 'write' : type === 'bytes' ? v instanceof Uint8Array : type === 'strings' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === type;
     if (!fits) {
-      const want = type === 'mode' ? '"read" or "write"' : type === 'bytes' ? 'bytes' : `a ${type}`;
+      const want = type === 'mode' ? '"read" or "write"' : type === 'bytes' ? 'bytes' : type === 'strings' ? 'a list of strings' : `a ${type}`;
       return new FsError('EINVAL', `malformed request: ${found}.${field} is ${describe(v)}, want ${want}`, pathOf(r));
     }
     // A path longer than any path can be is refused here, before it could reach a log entry

@@ -28,7 +28,7 @@ interface FileOpener {
 
 /** Bytes of one dataWrite/dataRead: under the 256 KiB a message may carry for now. */
 export const PIECE_BYTES = 192 * 1024;
-/** Pieces in flight at once per call. */
+/** Pieces in flight at once per call (DataOptions.window). */
 const WINDOW = 4;
 /** Chunks placed per request at most (the ministry takes up to 1,024). */
 const PLACE_CHUNKS = 256;
@@ -49,6 +49,8 @@ export interface DataClient {
 export interface DataOptions {
   /** A chunk store's answer may take this long before its replica is taken for failed. */
   timeoutMs?: number;
+  /** Pieces of one call in flight at once (default 4; 1: one piece after another). */
+  window?: number;
 }
 
 /** Progress of a long read or write: bytes done of total. */
@@ -59,17 +61,26 @@ interface OpenFile {
   layout: FileLayout;
   /** Bytes written since the size and mtime were last committed. */
   dirty: boolean;
+  /** Replacements under way, by chunk index: a piece that completes on the old chunk meanwhile
+   * may have missed the copy, so it waits and writes again to the new one. */
+  replacing: Map<number, Promise<void>>;
 }
 
 export class FileData {
   private readonly files = new WeakMap<LeaseHandle, Promise<OpenFile>>();
+  /** Nodes a chunk's copy could not be written to, by chunk id (left out of the next proposal). */
+  private readonly badTargets = new Map<string, string[]>();
+  /** Nodes that did not answer lately, until when: tried last by reads. */
+  private readonly suspects = new Map<string, number>();
   private readonly timeoutMs: number;
+  private readonly window: number;
 
   constructor(
     private readonly c: DataClient,
     opts: DataOptions = {},
   ) {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.window = opts.window ?? WINDOW;
   }
 
   // ---- whole files ---------------------------------------------------------------------------
@@ -174,7 +185,7 @@ export class FileData {
 
   private async open(h: LeaseHandle): Promise<OpenFile> {
     const layout = await this.layout(h.lease.path, h.lease.mode === 'write' ? 'minister' : 'read');
-    const f: OpenFile = { layout, dirty: false };
+    const f: OpenFile = { layout, dirty: false, replacing: new Map() };
     if (h.lease.mode === 'write') await this.fence(h, f);
     return f;
   }
@@ -197,7 +208,7 @@ export class FileData {
     const [start, end] = h.lease.range;
     const cs = f.layout.chunkSize;
     const inRange = f.layout.chunks.filter((c) => (c.index + 1) * cs > start && c.index * cs < end);
-    await pool(inRange, WINDOW, (c) => this.writePiece(h, f, c.index, 0, new Uint8Array(0)));
+    await pool(inRange, this.window, (c) => this.writePiece(h, f, c.index, 0, new Uint8Array(0)));
   }
 
   private async resize(h: LeaseHandle, f: OpenFile, size: number, extend: boolean): Promise<void> {
@@ -251,7 +262,10 @@ export class FileData {
       const op: FsOp = { op: 'dataWrite', dataWrite: { chunkId: c.chunkId, version: c.version, token: h.lease.token, offset: at, data } };
       const answers = await Promise.all(c.replicas.map((r) => this.ask(r, op)));
       const failed = c.replicas.filter((_, i) => !answers[i]!.ok);
-      if (failed.length === 0) return;
+      // (Replacements of the chunk are one at a time: another piece's may be under way.)
+      for (let r = f.replacing.get(index); r; r = f.replacing.get(index)) await r.catch(() => undefined);
+      if (failed.length === 0 && chunkOf(f.layout, index)?.chunkId === c.chunkId) return;
+      if (failed.length === 0) continue; // the chunk was replaced meanwhile: write it there too
       if (attempt >= ATTEMPTS) throw new FsError('EIO', `write ${h.lease.path}: chunk ${c.chunkId} could not be written to ${failed.join(', ')}: ${answers.find((a) => !a.ok)!.error?.message ?? ''}`, h.lease.path);
       if (answers.some((a) => a.error?.code === 'ESTALE')) {
         // A newer layout (another version), or a newer writer's token: the layout tells which.
@@ -263,40 +277,71 @@ export class FileData {
         }
         continue;
       }
-      for (const node of failed) await this.replace(h, f, index, node);
+      try {
+        if (chunkOf(f.layout, index)?.chunkId !== c.chunkId) continue; // replaced meanwhile
+        const p = this.replace(h, f, index, failed, this.badTargets.get(c.chunkId) ?? []);
+        f.replacing.set(index, p);
+        await p.finally(() => f.replacing.delete(index));
+      } catch (e) {
+        // A copy target failed too: propose again without it.
+        const m = /^copy of chunk \S+ to (\S+):/.exec((e as Error).message);
+        if (!m || (e as FsError).code === 'ESTALE') throw e;
+        this.badTargets.set(c.chunkId, [...(this.badTargets.get(c.chunkId) ?? []), m[1]!]);
+      }
     }
   }
 
-  /** Have the minister swap `failed` out of chunk `index`, then copy the chunk to its new replica. */
-  private async replace(h: LeaseHandle, f: OpenFile, index: number, failed: string): Promise<void> {
+  /** Have the minister replace chunk `index`'s replicas `failed`: it proposes a new chunk (a
+   * new id, the next version, fresh nodes for the failed ones), this writer copies the chunk
+   * there from a good replica, then the minister commits the swap. A writer that dies between
+   * leaves the layout as it was (and an unreferenced copy). */
+  private async replace(h: LeaseHandle, f: OpenFile, index: number, failed: string[], avoid: string[]): Promise<void> {
     const old = chunkOf(f.layout, index);
-    if (!old || !old.replicas.includes(failed)) return;
+    if (!old) return;
     const path = h.lease.path;
-    const r = await this.c.dataRequest({ op: 'layoutReplace', layoutReplace: { path, index, chunkId: old.chunkId, version: old.version, failed } }, path, 'minister');
-    f.layout = { ...layoutOf(r, path), size: f.layout.size };
-    const now = chunkOf(f.layout, index);
-    if (!now || now.chunkId !== old.chunkId) return;
-    const fresh = now.replicas.filter((n) => !old.replicas.includes(n));
-    const sources = old.replicas.filter((n) => n !== failed);
-    if (fresh.length > 0) await this.copyChunk(h, now, old.version, sources, fresh);
+    const ask = (newChunkId: string, replicas: string[]): FsOp => ({
+      op: 'layoutReplace',
+      layoutReplace: { path, index, chunkId: old.chunkId, version: old.version, failed: [...new Set([...failed, ...avoid])].join(','), newChunkId, replicas, token: h.lease.token },
+    });
+    // ESTALE from the minister: the chunk is no longer `old` (this writer's layout is behind).
+    const movedOn = (e: unknown): Promise<void> => ((e as FsError).code === 'ESTALE' ? this.refresh(h, f) : Promise.reject(e));
+    let proposal: LayoutChunk | undefined;
+    try {
+      proposal = chunkOf(layoutOf(await this.c.dataRequest(ask('', []), path, 'minister'), path), index);
+    } catch (e) {
+      return movedOn(e);
+    }
+    if (!proposal || proposal.chunkId === old.chunkId) throw new FsError('EIO', `replace chunk ${old.chunkId}: the minister proposed no new chunk`, path);
+    await this.copyChunk(h, old, old.replicas.filter((n) => !failed.includes(n)), proposal);
+    try {
+      f.layout = { ...layoutOf(await this.c.dataRequest(ask(proposal.chunkId, proposal.replicas), path, 'minister'), path), size: f.layout.size };
+    } catch (e) {
+      return movedOn(e);
+    }
+    this.badTargets.delete(old.chunkId);
   }
 
-  /** Copy chunk `c` (now at c.version; the sources may still be at `oldVersion`) to `targets`. */
-  private async copyChunk(h: LeaseHandle, c: LayoutChunk, oldVersion: number, sources: string[], targets: string[]): Promise<void> {
+  /** Copy chunk `from` (read from `sources`) to every replica of `to`. */
+  private async copyChunk(h: LeaseHandle, from: LayoutChunk, sources: string[], to: LayoutChunk): Promise<void> {
+    // At least an empty write: the new chunk exists (fenced with this token) even if `from` was
+    // never written.
     for (let at = 0; ; at += PIECE_BYTES) {
-      const piece = await this.readAny(sources, c.chunkId, [c.version, oldVersion], at, PIECE_BYTES);
-      if (piece === null) return; // never written: nothing to copy
-      const data = piece.data;
-      const op: FsOp = { op: 'dataWrite', dataWrite: { chunkId: c.chunkId, version: c.version, token: h.lease.token, offset: at, data } };
-      const answers = await Promise.all(targets.map((t) => this.ask(t, op)));
-      const bad = answers.find((a) => !a.ok);
-      if (bad) throw new FsError(bad.error?.code === 'ESTALE' ? 'ESTALE' : 'EIO', `copy of chunk ${c.chunkId} to ${targets.join(', ')}: ${bad.error?.message ?? ''}`, h.lease.path);
-      if (at + data.length >= piece.size || data.length === 0) return;
+      const piece = await this.readAny(sources, from.chunkId, [from.version], at, PIECE_BYTES);
+      const data = piece?.data ?? new Uint8Array(0);
+      const op: FsOp = { op: 'dataWrite', dataWrite: { chunkId: to.chunkId, version: to.version, token: h.lease.token, offset: at, data } };
+      const answers = await Promise.all(to.replicas.map((t) => this.ask(t, op)));
+      const bad = answers.findIndex((a) => !a.ok);
+      if (bad >= 0) {
+        const e = answers[bad]!.error;
+        throw new FsError(e?.code === 'ESTALE' ? 'ESTALE' : 'EIO', `copy of chunk ${from.chunkId} to ${to.replicas[bad]}: ${e?.message ?? ''}`, h.lease.path);
+      }
+      if (!piece || at + data.length >= piece.size || data.length === 0) return;
     }
   }
 
   /** A piece of a chunk from any of `nodes`, trying each version; null when none holds it. */
   private async readAny(nodes: string[], chunkId: string, versions: number[], offset: number, length: number): Promise<DataBytesResult | null> {
+    if (nodes.length === 0) throw new FsError('EIO', `chunk ${chunkId}: no replica left to copy it from`);
     let lastError = '';
     let missing = 0;
     for (const node of nodes) {
@@ -323,7 +368,9 @@ export class FileData {
       const c = chunkOf(f.layout, index);
       if (!c) return new Uint8Array(n);
       const start = Math.floor(this.c.random() * c.replicas.length);
-      const order = [...c.replicas.slice(start), ...c.replicas.slice(0, start)];
+      const now = this.c.now();
+      const rotated = [...c.replicas.slice(start), ...c.replicas.slice(0, start)];
+      const order = [...rotated.filter((n) => (this.suspects.get(n) ?? 0) <= now), ...rotated.filter((n) => (this.suspects.get(n) ?? 0) > now)];
       let stale = false;
       let missing = 0;
       let lastError = '';
@@ -359,7 +406,7 @@ export class FileData {
       list.push([index, at, n]);
       pos += n;
     }
-    return pool(list, WINDOW, ([index, at, n]) => each(index, at, n));
+    return pool(list, this.window, ([index, at, n]) => each(index, at, n));
   }
 
   /** One request to a chunk store; a node that does not answer reads as an EIO answer. */
@@ -368,6 +415,7 @@ export class FileData {
       return await this.c.askNode(node, op, this.timeoutMs);
     } catch (e) {
       const code = (e as { code?: string }).code ?? 'EIO';
+      this.suspects.set(node, this.c.now() + 4 * this.timeoutMs);
       return { type: 'govfs.fs.FsReply', ok: false, error: { code: 'EIO', message: `node ${node} did not answer (${code})`, path: '' } };
     }
   }

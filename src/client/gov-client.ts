@@ -38,9 +38,9 @@ export interface GovClientOptions {
   requestTimeoutMs?: number;
   /** Give up after this long (default 30,000 ms): the last error, or ETIMEDOUT. */
   deadlineMs?: number;
-  /** A chunk store's answer may take this long before its replica is taken for failed
-   * (default 5,000 ms). */
+  /** Chunk store answer timeout (default 5,000 ms: then its replica counts as failed); pieces in flight per call (4). */
   dataTimeoutMs?: number;
+  dataWindow?: number;
 }
 
 export interface ReadOptions {
@@ -165,7 +165,7 @@ export class GovClient {
         random: () => this.transport.random(),
         now: () => this.transport.now(),
       },
-      { timeoutMs: opts.dataTimeoutMs },
+      { timeoutMs: opts.dataTimeoutMs, window: opts.dataWindow },
     );
     this.clientId = opts.clientId;
     this.nodes = [...opts.nodes];

@@ -103,7 +103,13 @@ export interface LayoutReplaceOp {
   index: number;
   chunkId: string;
   version: number;
+  /** Node ids, comma-separated. */
   failed: string;
+  /** Empty: propose a replacement; set: commit the proposal (with `replicas`). */
+  newChunkId: string;
+  replicas: string[];
+  /** The writer's fencing token (a commit from a writer a newer one replaced is refused). */
+  token: number;
 }
 export interface FileResizeOp {
   path: string;

@@ -67,7 +67,7 @@ export interface LeaseRenewMsg { id: string; ttlMs: number }
 export interface LeaseReleaseMsg { id: string }
 export interface PlacedChunkMsg { index: number; chunkId: string; version: number; replicas: string[] }
 export interface PlaceChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
-export interface ReplaceReplicaMsg { ino: number; chunk: PlacedChunkMsg | null }
+export interface ReplaceReplicaMsg { ino: number; chunk: PlacedChunkMsg | null; oldChunkId: string; token: number }
 export interface FileChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
 export interface LayoutsMsg { files: FileChunksMsg[]; garbage: PlacedChunkMsg[] }
 export interface MinistryEntryMsg {

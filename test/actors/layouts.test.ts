@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FileLayouts, chooseReplicas, placement, replacement, type PlacementPolicy } from '../../src/actors/layouts.js';
+import { FileLayouts, chooseReplicas, commitReplacement, placement, proposeReplacement, type PlacementPolicy } from '../../src/actors/layouts.js';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
 import { FsError } from '../../src/fs/errors.js';
 import type { ClientOp } from '../../src/fs/requests.js';
@@ -52,30 +52,51 @@ describe('replacement', () => {
     return l;
   };
 
-  it('swaps the failed node for one outside the set and bumps the version', () => {
+  it('proposes a new chunk on the other replicas and fresh nodes, at the next version; committed, the old chunk is garbage', () => {
     const l = placed();
     const c = l.chunk(4, 0)!;
-    const e = replacement(l, 4, 0, c.chunkId, 1, c.replicas[1]!, policy);
+    const p = proposeReplacement(l, 4, 0, c.chunkId, 1, [c.replicas[1]!], policy, 't');
+    if (p instanceof FsError) throw p;
+    expect(p.chunkId).not.toBe(c.chunkId);
+    expect(p.version).toBe(2);
+    expect(p.replicas).not.toContain(c.replicas[1]);
+    expect(p.replicas).toEqual(expect.arrayContaining([c.replicas[0], c.replicas[2]]));
+    expect(new Set(p.replicas).size).toBe(3);
+    expect(l.chunk(4, 0)).toEqual(c); // a proposal changes nothing
+    const e = commitReplacement(l, 4, 0, c.chunkId, 1, p, policy, 5);
     if (e instanceof FsError) throw e;
-    expect(e.chunk!.version).toBe(2);
-    expect(e.chunk!.replicas).not.toContain(c.replicas[1]);
-    expect(e.chunk!.replicas).toHaveLength(3);
-    expect(new Set(e.chunk!.replicas).size).toBe(3);
     expect(l.applyReplace(e)).toBe(true);
-    expect(l.chunk(4, 0)!.version).toBe(2);
-    // The same replacement again (a retry) does not apply over version 2.
+    expect(l.chunk(4, 0)).toEqual(p);
+    expect(l.garbage).toEqual([c]);
+    expect(e.token).toBe(5);
+    // The same commit again (a retry) does not apply over the new chunk.
     expect(l.applyReplace(e)).toBe(false);
+    expect((commitReplacement(l, 4, 0, c.chunkId, 1, p, policy, 5) as FsError).code).toBe('EAGAIN');
   });
 
-  it('answers EAGAIN when the layout moved on, and carries on with fewer replicas when no node is left', () => {
+  it('does not apply a swap proposed by a writer after a newer write lease overlapping the chunk was granted', () => {
     const l = placed();
     const c = l.chunk(4, 0)!;
-    expect((replacement(l, 4, 0, c.chunkId, 7, c.replicas[0]!, policy) as FsError).code).toBe('EAGAIN');
-    expect((replacement(l, 4, 0, c.chunkId, 1, 'n99', policy) as FsError).code).toBe('EAGAIN');
+    const p = proposeReplacement(l, 4, 0, c.chunkId, 1, [c.replicas[0]!], policy, 't') as typeof c;
+    l.noteWriteGrant(4, 9, 5000, 6000); // elsewhere in the file: no matter
+    const e = commitReplacement(l, 4, 0, c.chunkId, 1, p, policy, 5) as Exclude<ReturnType<typeof commitReplacement>, FsError>;
+    l.noteWriteGrant(4, 6, 0, Infinity);
+    expect(l.applyReplace(e)).toBe(false);
+    expect(l.chunk(4, 0)).toEqual(c);
+    expect(l.applyReplace({ ...e, token: 6 })).toBe(true);
+  });
+
+  it('refuses a malformed proposal, answers EAGAIN when the layout moved on, and carries on with fewer replicas when no node is left', () => {
+    const l = placed();
+    const c = l.chunk(4, 0)!;
+    expect((proposeReplacement(l, 4, 0, c.chunkId, 7, [c.replicas[0]!], policy, 't') as FsError).code).toBe('EAGAIN');
+    expect((commitReplacement(l, 4, 0, c.chunkId, 1, { ...c, chunkId: 'x', replicas: ['n1', 'n1'] }, policy, 5) as FsError).code).toBe('EINVAL');
+    expect((commitReplacement(l, 4, 0, c.chunkId, 1, { ...c, chunkId: 'x', replicas: ['n1', 'zz'] }, policy, 5) as FsError).code).toBe('EINVAL');
     const small = { ...policy, nodes: c.replicas };
-    const e = replacement(l, 4, 0, c.chunkId, 1, c.replicas[0]!, small);
-    if (e instanceof FsError) throw e;
-    expect(e.chunk!.replicas).toEqual(c.replicas.slice(1));
+    const p = proposeReplacement(l, 4, 0, c.chunkId, 1, [c.replicas[0]!], small, 't');
+    if (p instanceof FsError) throw p;
+    expect(p.replicas).toEqual(c.replicas.slice(1));
+    expect((proposeReplacement(l, 4, 0, c.chunkId, 1, c.replicas, small, 't') as FsError).code).toBe('EIO');
   });
 });
 
@@ -89,7 +110,7 @@ describe('layouts in the ministry log', () => {
   };
   const layoutOp = (ns: MinistryNamespace, op: Parameters<MinistryNamespace['layoutChange']>[0]) => {
     const e = ns.layoutChange(op, policy, `m0-1-${seq}`);
-    if (e) expect(ns.applyEntry(MinistryNamespace.encodeLayout(e), ++seq, seq).ok).toBe(true);
+    if (e && 'op' in e) expect(ns.applyEntry(MinistryNamespace.encodeLayout(e), ++seq, seq).ok).toBe(true);
   };
 
   it('a layout follows its file across a rename, keeps the size a write extends, and survives a snapshot', () => {

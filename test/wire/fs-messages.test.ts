@@ -74,7 +74,7 @@ const OPS = {
   dataRead: { chunkId: 'm0-3-1-2-k', version: 2, offset: 10, length: 4096 } satisfies Required<DataReadOp>,
   layoutGet: { path: '/a/f' } satisfies Required<LayoutGetOp>,
   layoutPlace: { path: '/a/f', offset: 2 ** 33, length: 8 << 20 } satisfies Required<LayoutPlaceOp>,
-  layoutReplace: { path: '/a/f', index: 3, chunkId: 'm0-3-1-2-k', version: 5, failed: 'n4' } satisfies Required<LayoutReplaceOp>,
+  layoutReplace: { path: '/a/f', index: 3, chunkId: 'm0-3-1-2-k', version: 5, failed: 'n4,n2', newChunkId: 'm0-3-1-3-q', replicas: ['n1', 'n5'], token: 2 ** 36 } satisfies Required<LayoutReplaceOp>,
   fileResize: { path: '/a/f', size: 2 ** 41, extend: true } satisfies Required<FileResizeOp>,
 } satisfies Record<FsOpCase, object>;
 

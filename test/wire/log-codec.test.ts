@@ -43,14 +43,14 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.LeaseRelease': { id: 'n1-w1' },
   'govfs.log.MinistryEntry': {
     client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' },
-    placeChunks: { ino: 7, chunkSize: 4096, chunks: [placed] }, replaceReplica: { ino: 7, chunk: placed },
+    placeChunks: { ino: 7, chunkSize: 4096, chunks: [placed] }, replaceReplica: { ino: 7, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
   },
   'govfs.log.HeldWriteLease': held,
   'govfs.log.WriteLeases': { token: 9, leases: [held, { ...held, id: 'n1-w2' }] },
   'govfs.log.ResizeFile': { path: '/f', size: 2 ** 40, extend: true },
   'govfs.log.PlacedChunk': placed,
   'govfs.log.PlaceChunks': { ino: 2 ** 35, chunkSize: 4 << 20, chunks: [placed, { ...placed, index: 1, chunkId: 'm0-9-1' }] },
-  'govfs.log.ReplaceReplica': { ino: 9, chunk: placed },
+  'govfs.log.ReplaceReplica': { ino: 9, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
   'govfs.log.FileChunks': { ino: 9, chunkSize: 1024, chunks: [placed] },
   'govfs.log.Layouts': { files: [{ ino: 9, chunkSize: 1024, chunks: [placed] }], garbage: [placed] },
 };
