@@ -43,6 +43,19 @@ export class FileLayouts {
     return { ino, size, mtime, chunkSize: f?.chunkSize ?? 0, chunks };
   }
 
+  /** Chunks, those with fewer than `wanted` replicas, and replicas per node (for status). */
+  summary(wanted: number): { chunks: number; short: number; holders: Map<string, number> } {
+    let chunks = 0;
+    let short = 0;
+    const holders = new Map<string, number>();
+    for (const { chunk } of this.allChunks()) {
+      chunks++;
+      if (chunk.replicas.length < wanted) short++;
+      for (const n of chunk.replicas) holders.set(n, (holders.get(n) ?? 0) + 1);
+    }
+    return { chunks, short, holders };
+  }
+
   chunk(ino: number, index: number): PlacedChunkMsg | undefined {
     return this.files.get(ino)?.chunks.get(index);
   }

@@ -55,6 +55,8 @@ export interface RoleStatus {
   leading: boolean;
   /** This member's load as last sampled (every loadEveryMs), for the president's probes. */
   load?: MemberLoad;
+  /** A minister's chunks, sampled with its load (issue 17; layouts.ts summary). */
+  chunks?: { chunks: number; short: number; holders: Map<string, number> };
 }
 
 export interface MinistryArgs {
@@ -136,7 +138,17 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const leases = leaseService(config, args.role, core, () => raft);
   const step = effectRunner(core, () => raft);
   const loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
-  const reportStatus = (ctx: Context): void => roleStatus(ctx, raft, args.role, core.record.id, loads.current);
+  // A minister's chunk summary, recomputed as often as its load is sampled.
+  let chunks: RoleStatus['chunks'];
+  let chunksAt = -Infinity;
+  const reportStatus = (ctx: Context): void => {
+    const now = ctx.clock.now();
+    if (args.role === 'minister' && now - chunksAt >= (config.loadEveryMs ?? LOAD_EVERY_MS)) {
+      chunksAt = now;
+      chunks = ns.layouts.summary(config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS);
+    }
+    roleStatus(ctx, raft, args.role, core.record.id, loads.current, chunks);
+  };
 
   return {
     inspect() {
@@ -377,7 +389,7 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
 
 /** Tell the node this member's status: every tick, so the shell's cheap accessors, not its
  * full status() (an allocation-heavy copy). */
-function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string, load: MemberLoad | undefined): void {
+function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string, load: MemberLoad | undefined, chunks: RoleStatus['chunks']): void {
   const lastIndex = raft.lastIndex;
   ctx.parent?.tell({
     type: 'node.role-status',
@@ -393,6 +405,7 @@ function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', m
       caughtUp: raft.caughtUp(),
       leading: raft.softState().role === 'leader',
       load,
+      chunks,
     } satisfies RoleStatus,
   });
 }

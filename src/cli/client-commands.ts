@@ -280,7 +280,7 @@ export function formatStatus(st: ClusterStatusView, server: string): string {
   const up = st.nodes.filter((n) => n.up).length;
   const lines = [`cluster via ${server}: president ${st.president || '(none: election in progress)'}, cluster term ${st.clusterTerm}, ${up} of ${st.nodes.length} nodes up`, ''];
   lines.push(table([
-    ['MINISTRY', 'SUBTREE', 'MINISTER', 'CLERKS', 'TERM', 'COMMIT', 'CPU', 'READS/S', 'WRITES/S', 'STATE'],
+    ['MINISTRY', 'SUBTREE', 'MINISTER', 'CLERKS', 'TERM', 'COMMIT', 'CPU', 'READS/S', 'WRITES/S', 'CHUNKS(UNDER-REPL)', 'STATE'],
     ...st.ministries.map((m) => [
       m.id,
       shellQuote(m.subtree),
@@ -291,6 +291,7 @@ export function formatStatus(st: ClusterStatusView, server: string): string {
       m.load ? `${Math.round(m.load.cpu * 100)}%` : '-',
       m.load ? m.load.readsPerSec.toFixed(1) : '-',
       m.load ? m.load.writesPerSec.toFixed(1) : '-',
+      m.chunks ? `${m.chunks.total}(${m.chunks.underReplicated})` : '-',
       m.down ? 'DOWN' : m.shortStaffed ? 'short-staffed' : 'ok',
     ]),
   ]));

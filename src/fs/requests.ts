@@ -393,6 +393,16 @@ export interface NodeReportMessage {
   commitTerm: number;
   /** When the probe asked for it and the node serves a ministry (decoded: null without). */
   load?: MemberLoadMessage | null;
+  /** A minister's chunks (issue 17): all, those short of replicas, replicas per node. */
+  chunks?: number;
+  chunksShort?: number;
+  chunkHolders?: ChunkHolderMessage[];
+}
+
+/** govfs.fs.ChunkHolder: how many chunks of a ministry's files a node holds a replica of. */
+export interface ChunkHolderMessage {
+  node: string;
+  chunks: number;
 }
 
 export interface StatusRequestMessage {

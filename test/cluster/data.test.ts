@@ -90,6 +90,21 @@ describe('file contents (sim)', () => {
     await cluster.stop();
   });
 
+  it('status counts the chunks and those with a replica on a node that is down', async () => {
+    const { cluster, fs } = await setup(47);
+    await fs.writeFile('/s', bytes(3 * CHUNK, 1));
+    await cluster.runFor(1_500); // the minister samples its chunks with its load, every second
+    const st = await cluster.status();
+    const root = st.ministries.find((m) => m.subtree === '/')!;
+    expect(root.chunks).toEqual({ total: 3, underReplicated: 0 });
+    const layout = (await cluster.drive(fs.data['layout']('/s', 'read'))) as { chunks: { replicas: string[] }[] };
+    const victim = layout.chunks[0]!.replicas.find((n) => n !== root.minister && n !== st.president)!;
+    await cluster.kill(victim);
+    const after = (await cluster.status()).ministries.find((m) => m.subtree === '/')!;
+    expect(after.chunks).toEqual({ total: 3, underReplicated: layout.chunks.filter((c) => c.replicas.includes(victim)).length });
+    await cluster.stop();
+  });
+
   it('contents survive a minister failover', async () => {
     const { cluster, fs } = await setup(44);
     const data = bytes(2 * CHUNK + 77, 8);
