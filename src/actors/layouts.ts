@@ -118,6 +118,12 @@ export class FileLayouts {
     this.files.delete(ino);
   }
 
+  /** The chunk stores deleted these: forget them. */
+  dropGarbage(ids: readonly string[]): void {
+    const gone = new Set(ids);
+    this.garbage = this.garbage.filter((c) => !gone.has(c.chunkId));
+  }
+
   private toGarbage(c: PlacedChunkMsg): void {
     this.garbage.push(c);
     if (this.garbage.length > GARBAGE_KEPT) this.garbage.splice(0, this.garbage.length - GARBAGE_KEPT);

@@ -15,12 +15,12 @@
 import { FsError } from '../fs/errors.js';
 import type { ExpireClientsOp, MutationOp, ClientOp as NsClientOp, Op } from '../fs/namespace.js';
 import { DecodeError } from '../wire/errors.js';
-import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg, type PlaceChunksMsg, type ReplaceReplicaMsg } from '../wire/log-codec.js';
+import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg, type DropGarbageMsg, type PlaceChunksMsg, type ReplaceReplicaMsg } from '../wire/log-codec.js';
 import { CLIENT_CHANGE_TAG, decodeClientChange } from './ministry-entry-legacy.js';
 import type { LeaseEntry } from './leases.js';
 
 /** A file layout's change (issue 17; layouts.ts), decided by the minister. */
-export type LayoutEntry = ({ op: 'layout.place' } & PlaceChunksMsg) | ({ op: 'layout.replace' } & ReplaceReplicaMsg);
+export type LayoutEntry = ({ op: 'layout.place' } & PlaceChunksMsg) | ({ op: 'layout.replace' } & ReplaceReplicaMsg) | ({ op: 'layout.gc' } & DropGarbageMsg);
 
 /** What a ministry's log holds. (Older logs in JSON may hold any namespace Op.) */
 export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry | LayoutEntry;
@@ -74,6 +74,8 @@ function toMsg(e: MinistryLogEntry): MinistryEntryMsg {
       return { leaseRelease: { id: e.id } };
     case 'layout.place':
       return { placeChunks: { ino: e.ino, chunkSize: e.chunkSize, chunks: e.chunks } };
+    case 'layout.gc':
+      return { dropGarbage: { chunkIds: e.chunkIds } };
     case 'layout.replace':
       return { replaceReplica: { ino: e.ino, chunk: e.chunk, oldChunkId: e.oldChunkId, token: e.token } };
   }
@@ -125,6 +127,8 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
       const p = m.placeChunks!;
       return { op: 'layout.place', ino: p.ino, chunkSize: p.chunkSize, chunks: p.chunks };
     }
+    case 'dropGarbage':
+      return { op: 'layout.gc', chunkIds: [...m.dropGarbage!.chunkIds] };
     case 'replaceReplica':
       return { op: 'layout.replace', ino: m.replaceReplica!.ino, chunk: m.replaceReplica!.chunk ?? null, oldChunkId: m.replaceReplica!.oldChunkId, token: m.replaceReplica!.token };
     default:

@@ -161,7 +161,7 @@ export class MinistryNamespace {
       if (r.ok && kind === 'lease.grant') this.noteGrant(op as Extract<LeaseEntry, { op: 'lease.grant' }>, r.token ?? 0);
       return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };
     }
-    if (kind === 'layout.place' || kind === 'layout.replace') return this.applyLayout(op as LayoutEntry);
+    if (kind === 'layout.place' || kind === 'layout.replace' || kind === 'layout.gc') return this.applyLayout(op as LayoutEntry);
     const o = op as { op?: string; clientId?: unknown; seq?: unknown; acked?: unknown };
     const doomed = this.doomedFile(op);
     const r = this.ns.apply(op as Op);
@@ -190,6 +190,7 @@ export class MinistryNamespace {
 
   private applyLayout(e: LayoutEntry): Outcome {
     if (e.op === 'layout.place') this.layouts.applyPlace(e);
+    else if (e.op === 'layout.gc') this.layouts.dropGarbage(e.chunkIds);
     else this.layouts.applyReplace(e);
     return { ok: true, value: null };
   }

@@ -16,6 +16,7 @@ import type { Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
+import { chunkGc, type GcDone } from './chunk-gc.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { ClientOp, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
@@ -141,6 +142,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   // A minister's chunk summary, recomputed as often as its load is sampled.
   let chunks: RoleStatus['chunks'];
   let chunksAt = -Infinity;
+  const gc = chunkGc((node) => config.addresses[node] ?? `${node}#/${node}`);
   const reportStatus = (ctx: Context): void => {
     const now = ctx.clock.now();
     if (args.role === 'minister' && now - chunksAt >= (config.loadEveryMs ?? LOAD_EVERY_MS)) {
@@ -190,6 +192,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         loads.tick(ctx);
         reportStatus(ctx);
         leases.tick(ctx);
+        if (args.role === 'minister' && raft.softState().role === 'leader') gc.tick(ctx, ns.layouts);
         return;
       }
       switch ((msg as { type?: string }).type) {
@@ -209,6 +212,11 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
             loads.request(ctx, op);
             step(ctx, { kind: 'request', req, op: { ok: true, op }, reply });
           }
+          return;
+        }
+        case 'ministry.gc-done': {
+          const entry = gc.done(msg as GcDone);
+          if (entry && raft.softState().role === 'leader') raft.propose(entry);
           return;
         }
         case 'ministry.continue':

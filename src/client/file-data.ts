@@ -386,8 +386,13 @@ export class FileData {
         if (a.error?.code === 'ENOENT') missing++;
         lastError = `${node}: ${a.error?.message ?? 'no answer'}`;
       }
-      // Placed but never written anywhere: a hole.
-      if (missing === order.length) return new Uint8Array(n);
+      if (missing === order.length) {
+        // Placed but never written anywhere (a hole), or collected since this layout was read
+        // (a replaced or truncated chunk): the layout says which.
+        if (attempt > 0) return new Uint8Array(n);
+        await this.refresh(h, f);
+        continue;
+      }
       if (!stale || attempt >= 2) throw new FsError('EIO', `read ${h.lease.path}: no replica of chunk ${c.chunkId} could be read (${lastError})`, h.lease.path);
       await this.refresh(h, f);
     }

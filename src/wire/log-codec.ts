@@ -68,6 +68,7 @@ export interface LeaseReleaseMsg { id: string }
 export interface PlacedChunkMsg { index: number; chunkId: string; version: number; replicas: string[] }
 export interface PlaceChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
 export interface ReplaceReplicaMsg { ino: number; chunk: PlacedChunkMsg | null; oldChunkId: string; token: number }
+export interface DropGarbageMsg { chunkIds: string[] }
 export interface FileChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
 export interface LayoutsMsg { files: FileChunksMsg[]; garbage: PlacedChunkMsg[] }
 export interface MinistryEntryMsg {
@@ -78,8 +79,9 @@ export interface MinistryEntryMsg {
   leaseRelease?: LeaseReleaseMsg;
   placeChunks?: PlaceChunksMsg;
   replaceReplica?: ReplaceReplicaMsg;
+  dropGarbage?: DropGarbageMsg;
   /** (decoded) which member is set */
-  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'placeChunks' | 'replaceReplica';
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'placeChunks' | 'replaceReplica' | 'dropGarbage';
 }
 export interface HeldWriteLeaseMsg { id: string; clientId: string; notify: string; path: string; start: number; end?: number | null; token: number; ttlMs: number }
 export interface WriteLeasesMsg { token: number; leases: HeldWriteLeaseMsg[] }
@@ -115,6 +117,7 @@ export interface LogMessages {
   'govfs.log.ReplaceReplica': ReplaceReplicaMsg;
   'govfs.log.FileChunks': FileChunksMsg;
   'govfs.log.Layouts': LayoutsMsg;
+  'govfs.log.DropGarbage': DropGarbageMsg;
 }
 
 let root: protobuf.Root | null = null;

@@ -105,6 +105,23 @@ describe('file contents (sim)', () => {
     await cluster.stop();
   });
 
+  it("garbage collection: a replaced file's old chunks are deleted from their replicas", async () => {
+    const { cluster, fs } = await setup(48);
+    await fs.writeFile('/g1', bytes(2 * CHUNK, 1));
+    const old = (await cluster.drive(fs.data['layout']('/g1', 'read'))) as { chunks: { chunkId: string; version: number; replicas: string[] }[] };
+    await fs.writeFile('/g1', bytes(100, 2)); // truncates to 0 first: both chunks are garbage
+    await cluster.runFor(3_000);
+    const ask = (fs as unknown as { transport: { ask(node: string, msg: object, timeoutMs: number): Promise<unknown> } }).transport;
+    for (const c of old.chunks) {
+      for (const node of c.replicas) {
+        const r = (await cluster.drive(ask.ask(node, { type: 'govfs.fs.FsRequest', clientId: 'c1', seq: 0, path: '', lastSeen: 0, linearizable: false, ticketTo: '', mutation: false, acked: 0, dataRead: { chunkId: c.chunkId, version: c.version, offset: 0, length: 10 } }, 1_000))) as FsReplyMessage;
+        expect(r.error?.code, `${c.chunkId} on ${node}`).toBe('ENOENT');
+      }
+    }
+    expect(await fs.readFile('/g1')).toEqual(bytes(100, 2));
+    await cluster.stop();
+  });
+
   it('contents survive a minister failover', async () => {
     const { cluster, fs } = await setup(44);
     const data = bytes(2 * CHUNK + 77, 8);
