@@ -27,6 +27,9 @@ Use it (against --server host:port, default $GOVFS_SERVER or ${DEFAULT_SERVER}):
   govfs rm [-r] PATH...           remove files (-r: directories and everything below)
   govfs rmdir [-r] PATH...        remove empty directories (-r: and everything below)
   govfs mv FROM TO                rename (within one ministry)
+  govfs put LOCAL PATH            copy a local file into the cluster (creates or replaces PATH)
+  govfs get PATH LOCAL            copy a file of the cluster to a local file
+  govfs cat PATH...               print files' contents
   govfs status [--json] [--watch] president, ministries, staff, terms, commit indices, load, nodes
   govfs balance on|off|plan       the president's load balancer: turn it on or off, or see its plan
   govfs shell                     an interactive prompt with these commands, history and tab completion
@@ -110,6 +113,20 @@ ${CLIENT_OPTIONS_HELP}`,
 
 Makes directories.
   -p, --parents        make missing parents too, and accept existing directories
+${CLIENT_OPTIONS_HELP}`,
+  put: `govfs put LOCAL PATH [--server host:port]
+
+Writes the local file LOCAL to PATH (made if missing, replaced if it exists) under a write
+lease: done once every replica of every chunk holds the bytes durably. A progress bar on
+stderr for files of 4 MiB or more.
+${CLIENT_OPTIONS_HELP}`,
+  get: `govfs get PATH LOCAL [--server host:port]
+
+Reads PATH under a read lease into the local file LOCAL (a progress bar for large files).
+${CLIENT_OPTIONS_HELP}`,
+  cat: `govfs cat PATH... [--server host:port]
+
+Prints the contents of each file, under a read lease, to stdout.
 ${CLIENT_OPTIONS_HELP}`,
   touch: `govfs touch PATH... [--server host:port]
 
@@ -218,7 +235,7 @@ Prints throughput once a second. Ctrl-C stops it cleanly.`,
 };
 
 
-const CLIENT_COMMANDS = new Set(['ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'balance']);
+const CLIENT_COMMANDS = new Set(['ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'balance', 'put', 'get', 'cat']);
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

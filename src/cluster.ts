@@ -67,6 +67,9 @@ export interface ClusterOptions {
   /** Lease duration and the clock drift bound leases allow for (defaults 5 s and 100 ms). */
   leaseTtlMs?: number;
   leaseDriftMs?: number;
+  /** File contents (issue 17): bytes per chunk of new files (default 4 MiB), replicas per chunk. */
+  chunkBytes?: number;
+  chunkReplicas?: number;
   tickMs?: number;
   /** Cluster log election timeout and the president's failure timeout (NodeConfig). Under
    * `sim` they default to 100 ms and 400 ms: virtual time has no stalls, and short timeouts
@@ -159,7 +162,7 @@ export class Cluster {
     const virtual = scheduler === 'sim';
     const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
     const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
-    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance };
+    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas };
     let cluster: Cluster;
     if (scheduler !== 'threads' && (opts.listen !== undefined || opts.tls || opts.clientToken)) {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');
@@ -310,7 +313,7 @@ export class Cluster {
           random: () => random.next(),
           now: () => Date.now(),
         };
-    const client = new GovClient(transport, { clientId, nodes: this.nodeIds, requestTimeoutMs: opts.requestTimeoutMs, deadlineMs: opts.deadlineMs });
+    const client = new GovClient(transport, { clientId, nodes: this.nodeIds, requestTimeoutMs: opts.requestTimeoutMs, deadlineMs: opts.deadlineMs, dataTimeoutMs: opts.dataTimeoutMs, dataWindow: opts.dataWindow });
     this.clients.set(clientId, client);
     if (!sim) return client;
     // Under the simulator every call drives virtual time until it settles.

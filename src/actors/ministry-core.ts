@@ -30,12 +30,14 @@
 import { NO_MINISTER, type ClusterState, type MinistryRecord } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { FsError, type FsErrorCode, type FsErrorData } from '../fs/errors.js';
-import type { ClientOp, MinistryInfo } from '../fs/requests.js';
+import type { ClientOp, FileLayout, MinistryInfo } from '../fs/requests.js';
 import type { ApplyOutcome } from '../raft/shell.js';
 import type { Appointment, ProposeResult } from '../raft/types.js';
 import { MinistryNamespace, type ClientOutcome, type Outcome } from './ministry-namespace.js';
 import { requestCreds } from './request-op.js';
 import type { Creds } from '../fs/access.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
+import type { LayoutEntry } from './ministry-entry.js';
 
 /** Reads wait at most this long for the member to apply the client's last seen index; asks
  * of the node's cluster log wait as long. */
@@ -64,6 +66,8 @@ export interface MinistryCoreOptions {
   /** The configured static ministries (NodeConfig.ministries). */
   statics?: readonly { subtree: string }[];
   clientTtlMs?: number;
+  /** Chunk size and replicas per chunk of new files (issue 17; layouts.ts has the defaults). */
+  data?: { chunkBytes: number; replicas: number };
 }
 
 /** A client's request, without its operation. */
@@ -161,6 +165,8 @@ export class MinistryCore<R> {
   /** Reads waiting for this member to apply an index. */
   private waiting: WaitingRead<R>[] = [];
   private lastExpiry = 0;
+  /** Numbers the chunk ids this minister makes (with its term and clock). */
+  private chunkSeq = 0;
   /** Whether this ministry still exists, and the other ministries' subtrees inside its own, as
    * of this node's cluster state: remembered while that state is the same. */
   private own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
@@ -192,7 +198,8 @@ export class MinistryCore<R> {
     this.now = now;
     switch (input.kind) {
       case 'request':
-        if (input.req.mutation) this.change(input.req, input.op, input.reply);
+        if (input.op.ok && (input.op.op.op === 'layout-place' || input.op.op.op === 'layout-replace')) this.layoutChange(input.req, input.op.op, input.reply);
+        else if (input.req.mutation) this.change(input.req, input.op, input.reply);
         else this.read(input.req, input.op, input.reply);
         break;
       case 'tick':
@@ -407,6 +414,52 @@ export class MinistryCore<R> {
     if (this.o.role !== 'minister' || !this.log.leading() || this.now - this.lastExpiry < ttl / 10) return;
     if (this.lastExpiry !== 0) this.out.push({ kind: 'propose', id: 0, payload: MinistryNamespace.encodeExpiry(this.now, ttl) });
     this.lastExpiry = this.now;
+  }
+
+  // ---- file layouts (issue 17) --------------------------------------------------------------
+
+  /** Place chunks, or replace a replica: the minister decides from its applied state and logs
+   * the decision; the client gets the layout once it applied. Not exactly-once: applying is
+   * idempotent (a placed chunk stays; a replacement applies over its version only). */
+  private layoutChange(req: MinistryRequest, op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, reply: R): void {
+    const { record } = this;
+    if (this.o.role !== 'minister' || record.fenced) return this.fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, this.self());
+    if (!this.opOf(req, { ok: true, op }, reply) || this.redirected(reply, op.path)) return;
+    // Decided on the ministry's current layouts: a new minister may not have applied all that
+    // its predecessor committed.
+    this.settle((ok) => (ok ? this.decideLayout(req, op, reply) : this.fail(reply, 'EAGAIN', `could not confirm the state of ${record.subtree}: retry`, req.path, this.self())));
+  }
+
+  private decideLayout(req: MinistryRequest, op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, reply: R): void {
+    const { record } = this;
+    const data = this.o.data ?? { chunkBytes: DEFAULT_CHUNK_BYTES, replicas: DEFAULT_CHUNK_REPLICAS };
+    const policy = { nodes: this.o.cluster().nodes, replicas: data.replicas, chunkBytes: data.chunkBytes };
+    const stem = `${record.id}-${record.term}-${Math.floor(this.now).toString(36)}${(++this.chunkSeq).toString(36)}`.replace(/[^A-Za-z0-9._-]/g, '_');
+    let entry: LayoutEntry | FileLayout | null;
+    try {
+      entry = this.ns.layoutChange(op, policy, stem);
+    } catch (e) {
+      if (!(e instanceof FsError)) throw e;
+      return this.fail(reply, e.code, e.message, op.path);
+    }
+    const answer = (): void => {
+      try {
+        const layout = this.ns.layoutOf(op.path);
+        this.answer(reply, { ok: true, value: op.op === 'layout-place' ? { result: 'layoutPlace', layoutPlace: layout } : { result: 'layoutReplace', layoutReplace: layout } }, this.log.applied);
+      } catch (e) {
+        if (!(e instanceof FsError)) throw e;
+        this.fail(reply, e.code, e.message, op.path);
+      }
+    };
+    if (!entry) return answer();
+    if (!('op' in entry)) return this.answer(reply, { ok: true, value: { result: 'layoutReplace', layoutReplace: entry } }, this.log.applied);
+    const id = this.await((r) => {
+      if (r.kind !== 'proposed') return;
+      if (!r.result.ok) return this.fail(reply, 'EAGAIN', `minister of ${record.subtree} cannot take changes now (${r.result.reason}): retry`, req.path, this.self());
+      const applied = this.await((a) => (a.kind === 'apply-outcome' && a.outcome.ok ? answer() : this.fail(reply, 'EAGAIN', `layout change lost to a new minister: retry`, req.path, this.self())));
+      this.out.push({ kind: 'when-applied', id: applied, index: r.result.index, term: r.result.term });
+    });
+    this.out.push({ kind: 'propose', id, payload: MinistryNamespace.encodeLayout(entry) });
   }
 
   // ---- reads -------------------------------------------------------------------------------

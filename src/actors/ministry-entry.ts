@@ -17,12 +17,15 @@ import { FsError } from '../fs/errors.js';
 import { nsToPair, pairToNs } from '../fs/access.js';
 import type { ExpireClientsOp, MutationOp, ClientOp as NsClientOp, Op } from '../fs/namespace.js';
 import { DecodeError } from '../wire/errors.js';
-import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg } from '../wire/log-codec.js';
+import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg, type DropGarbageMsg, type PlaceChunksMsg, type ReplaceReplicaMsg } from '../wire/log-codec.js';
 import { CLIENT_CHANGE_TAG, decodeClientChange } from './ministry-entry-legacy.js';
 import type { LeaseEntry } from './leases.js';
 
+/** A file layout's change (issue 17; layouts.ts), decided by the minister. */
+export type LayoutEntry = ({ op: 'layout.place' } & PlaceChunksMsg) | ({ op: 'layout.replace' } & ReplaceReplicaMsg) | ({ op: 'layout.gc' } & DropGarbageMsg);
+
 /** What a ministry's log holds. (Older logs in JSON may hold any namespace Op.) */
-export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry;
+export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry | LayoutEntry;
 
 const ENTRY = new LogCodec('govfs.log.MinistryEntry');
 const JSON_START = 0x7b;
@@ -71,6 +74,12 @@ function toMsg(e: MinistryLogEntry): MinistryEntryMsg {
       return { leaseRenew: { id: e.id, ttlMs: e.ttlMs } };
     case 'lease.release':
       return { leaseRelease: { id: e.id } };
+    case 'layout.place':
+      return { placeChunks: { ino: e.ino, chunkSize: e.chunkSize, chunks: e.chunks } };
+    case 'layout.gc':
+      return { dropGarbage: { chunkIds: e.chunkIds } };
+    case 'layout.replace':
+      return { replaceReplica: { ino: e.ino, chunk: e.chunk, oldChunkId: e.oldChunkId, token: e.token } };
   }
 }
 
@@ -96,7 +105,9 @@ function toChangeMsg(c: NsClientOp): ClientChangeMsg {
       m.rename = { from: b.from, to: b.to };
       break;
     case 'setSize':
-      m.setSize = { path: b.path, size: b.size };
+      // A data write's or truncate's size (issue 17) has its own case; a plain setSize, as before.
+      if (b.extend !== undefined) m.resizeFile = { path: b.path, size: b.size, extend: b.extend };
+      else m.setSize = { path: b.path, size: b.size };
       break;
     case 'chmod':
       m.chmod = { path: b.path, mode: b.mode };
@@ -143,6 +154,14 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
       return { op: 'lease.renew', id: m.leaseRenew!.id, ttlMs: m.leaseRenew!.ttlMs };
     case 'leaseRelease':
       return { op: 'lease.release', id: m.leaseRelease!.id };
+    case 'placeChunks': {
+      const p = m.placeChunks!;
+      return { op: 'layout.place', ino: p.ino, chunkSize: p.chunkSize, chunks: p.chunks };
+    }
+    case 'dropGarbage':
+      return { op: 'layout.gc', chunkIds: [...m.dropGarbage!.chunkIds] };
+    case 'replaceReplica':
+      return { op: 'layout.replace', ino: m.replaceReplica!.ino, chunk: m.replaceReplica!.chunk ?? null, oldChunkId: m.replaceReplica!.oldChunkId, token: m.replaceReplica!.token };
     default:
       throw malformed('an entry of no known kind');
   }
@@ -191,6 +210,9 @@ function fromChangeMsg(c: ClientChangeMsg): NsClientOp {
       break;
     case 'setSize':
       body = { op: 'setSize', path: c.setSize!.path, size: c.setSize!.size };
+      break;
+    case 'resizeFile':
+      body = { op: 'setSize', path: c.resizeFile!.path, size: c.resizeFile!.size, extend: c.resizeFile!.extend };
       break;
     default:
       throw malformed('a client change of no known kind');

@@ -2,7 +2,7 @@
 // clients' completion records, as the group log's state machine. Log entries are protobuf
 // (ministry-entry.ts); results go back to the proposing client.
 
-import type { ClientOp as WireOp, DirEntry, FsResult, StatResult } from '../fs/requests.js';
+import type { ClientOp as WireOp, DirEntry, FileLayout, FsResult, StatResult } from '../fs/requests.js';
 import { ROOT, nsToPair, pairToNs, type Creds } from '../fs/access.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
@@ -12,6 +12,8 @@ import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
+import { FileLayouts, commitReplacement, placement, proposeReplacement, type PlacementPolicy } from './layouts.js';
+import type { LayoutEntry } from './ministry-entry.js';
 
 export type ClientOp = WireOp;
 
@@ -88,6 +90,8 @@ function changeResult(r: OpOk): FsResult | null {
       return { result: 'symlink', symlink: { version: r.version, stat: statResult(r.stat) } };
     case 'link':
       return { result: 'link', link: { version: r.version, stat: statResult(r.stat) } };
+    case 'setSize':
+      return { result: 'fileResize', fileResize: { version: r.version, size: r.stat.size } };
     default:
       return null;
   }
@@ -122,6 +126,8 @@ export class MinistryNamespace {
   private ns: Namespace;
   /** Write leases (issue 5), replicated with the namespace. */
   leases = new WriteLeaseState();
+  /** Where each file's chunks live (issue 17), by inode number. */
+  layouts = new FileLayouts();
   /** Per client, what this replica saw applied as new (and the client's acknowledgement):
    * applying an acknowledged request, or one already applied, as new again would be a change
    * applied twice (counted; tests require 0). Kept apart from the namespace's own table. */
@@ -167,6 +173,10 @@ export class MinistryNamespace {
     return encodeMinistryEntry(e);
   }
 
+  static encodeLayout(e: LayoutEntry): Uint8Array {
+    return encodeMinistryEntry(e);
+  }
+
   /** Apply one committed entry; `now` is this member's clock when it learned of the commit. */
   applyEntry(data: Uint8Array, index: number, now = 0): Outcome {
     if (data.length === 0) return { ok: true, value: null };
@@ -180,10 +190,14 @@ export class MinistryNamespace {
     if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
+      if (r.ok && kind === 'lease.grant') this.noteGrant(op as Extract<LeaseEntry, { op: 'lease.grant' }>, r.token ?? 0);
       return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };
     }
+    if (kind === 'layout.place' || kind === 'layout.replace' || kind === 'layout.gc') return this.applyLayout(op as LayoutEntry);
     const o = op as { op?: string; clientId?: unknown; seq?: unknown; acked?: unknown };
+    const doomed = this.doomedFile(op);
     const r = this.ns.apply(op as Op);
+    if (r.ok) this.layoutsAfter(r, doomed);
     if (this.ns.lastClientOutcome !== null && typeof o.clientId === 'string' && typeof o.seq === 'number') {
       let seen = this.appliedNew.get(o.clientId);
       if (!seen) this.appliedNew.set(o.clientId, (seen = { acked: 0, seqs: new IntTable(8) }));
@@ -199,6 +213,83 @@ export class MinistryNamespace {
     // The namespace's own result: the minister makes a client's answer of it (clientOutcome),
     // the clerks, which answer no change, make nothing.
     return r.ok ? { ok: true, value: r } : { ok: false, error: r.error };
+  }
+
+  private noteGrant(g: Extract<LeaseEntry, { op: 'lease.grant' }>, token: number): void {
+    const st = this.fileStat(g.path);
+    if (st?.kind === 'file') this.layouts.noteWriteGrant(st.ino, token, g.start, g.end ?? Infinity);
+  }
+
+  private applyLayout(e: LayoutEntry): Outcome {
+    if (e.op === 'layout.place') this.layouts.applyPlace(e);
+    else if (e.op === 'layout.gc') this.layouts.dropGarbage(e.chunkIds);
+    else this.layouts.applyReplace(e);
+    return { ok: true, value: null };
+  }
+
+  /** The inode of the file a client's rm (or a rename over a file) is about to remove. */
+  private doomedFile(op: unknown): number | undefined {
+    if ((op as { op?: unknown }).op !== 'client') return undefined;
+    const body = (op as NsClientOp).body;
+    const path = body.op === 'rm' ? body.path : body.op === 'rename' ? body.to : undefined;
+    if (path === undefined) return undefined;
+    const st = this.fileStat(path);
+    return st?.kind === 'file' ? st.ino : undefined;
+  }
+
+  /** Layouts follow the namespace: a removed file's chunks and a truncated file's tail become
+   * garbage. (A file of a directory removed recursively keeps its layout until a GC scan.) */
+  private layoutsAfter(r: OpOk, doomed: number | undefined): void {
+    // (A retry answered from its saved result applied nothing.)
+    if (this.ns.lastClientOutcome !== 'new') return;
+    if (r.op === 'setSize') this.layouts.trim(r.stat.ino, r.stat.size);
+    else if (doomed !== undefined && (r.op === 'rm' || (r.op === 'rename' && r.replaced))) this.layouts.drop(doomed);
+  }
+
+  /** The file or directory at `path`, or undefined when there is none (or the path is bad). */
+  fileStat(path: string): Stat | undefined {
+    try {
+      return this.ns.stat(path);
+    } catch (e) {
+      if (e instanceof FsError) return undefined;
+      throw e;
+    }
+  }
+
+  /** The layout of the file at `path` (ENOENT, EISDIR as FsError). */
+  layoutOf(path: string): FileLayout {
+    const st = this.ns.stat(path);
+    if (st.kind !== 'file') throw new FsError('EISDIR', `layout of ${path}: is a directory (only files have contents)`, path);
+    return this.layouts.layout(st.ino, st.size, st.mtime);
+  }
+
+  /** The minister's entry for a layout request (layouts.ts decides); null when the layout
+   * answers it as it is (every chunk asked for is placed, the chunk to replace moved on); or a
+   * layout to answer with, logged nowhere (a proposed replacement in place of its chunk).
+   * Throws FsError (ENOENT, EISDIR, EINVAL, EIO). */
+  layoutChange(op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, policy: PlacementPolicy, idStem: string): LayoutEntry | FileLayout | null {
+    const st = this.ns.stat(op.path);
+    if (st.kind !== 'file') throw new FsError('EISDIR', `${op.op} ${op.path}: is a directory (only files have contents)`, op.path);
+    if (op.op === 'layout-place') {
+      // (No bytes: only the layout, from the minister.)
+      if (op.length === 0) return null;
+      const chunkSize = this.layouts.layout(st.ino, 0, 0).chunkSize || policy.chunkBytes;
+      if (!Number.isSafeInteger(op.offset + op.length)) throw new FsError('EINVAL', `layout-place ${op.path}: bad byte range ${op.offset}+${op.length}`, op.path);
+      const first = Math.floor(op.offset / chunkSize);
+      const e = placement(this.layouts, st.ino, chunkSize, first, Math.floor((op.offset + op.length - 1) / chunkSize) - first + 1, policy, idStem);
+      return e && { op: 'layout.place', ...e };
+    }
+    if (op.newChunkId === '') {
+      const p = proposeReplacement(this.layouts, st.ino, op.index, op.chunkId, op.version, op.failed.split(','), policy, idStem);
+      if (p instanceof FsError) throw movedOn(p, op.path);
+      const layout = this.layouts.layout(st.ino, st.size, st.mtime);
+      layout.chunks = layout.chunks.map((c) => (c.index === op.index ? p : c));
+      return layout;
+    }
+    const proposed = { index: op.index, chunkId: op.newChunkId, version: op.version + 1, replicas: op.replicas };
+    const e = commitReplacement(this.layouts, st.ino, op.index, op.chunkId, op.version, proposed, policy, op.token);
+    if (e instanceof FsError) throw movedOn(e, op.path);
+    return { op: 'layout.replace', ...e };
   }
 
   /** The answer to a client's change, from what applying its entry gave (applyEntry). */
@@ -238,6 +329,7 @@ export class MinistryNamespace {
       }
       if (op.op === 'stat') return { ok: true, value: { result: 'stat', stat: statResult(this.ns.stat(op.path, as)) } };
       if (op.op === 'readlink') return { ok: true, value: { result: 'readlink', readlink: { target: this.ns.readlink(op.path, as) } } };
+      if (op.op === 'layout-get') return { ok: true, value: { result: 'layoutGet', layoutGet: this.layoutOf(op.path) } };
       return { ok: false, error: { code: 'EINVAL', message: `${op.op} is not a read` } };
     } catch (e) {
       if (e instanceof FsError) return { ok: false, error: e.toJSON() };
@@ -288,29 +380,55 @@ export class MinistryNamespace {
     }
   }
 
-  /** [u32 length of the namespace snapshot][namespace snapshot][lease state] (the lease state
-   * is protobuf; JSON in snapshots of older data folders: leases.ts reads both). */
+  /** [u32 length of the namespace snapshot][namespace snapshot][u32 0x80000000 | length of the
+   * lease state][lease state][file layouts] (the lease state is protobuf; JSON in snapshots of
+   * older data folders: leases.ts reads both). Snapshots from before layouts have the lease
+   * state right after the namespace: its first byte (0x02 or '{') has the top bit clear. */
   snapshot(): Uint8Array {
     const ns = this.ns.snapshot();
     const leases = this.leases.toBytes();
-    const out = new Uint8Array(4 + ns.length + leases.length);
-    new DataView(out.buffer).setUint32(0, ns.length);
+    const layouts = this.layouts.toBytes();
+    const out = new Uint8Array(8 + ns.length + leases.length + layouts.length);
+    const v = new DataView(out.buffer);
+    v.setUint32(0, ns.length);
     out.set(ns, 4);
-    out.set(leases, 4 + ns.length);
+    v.setUint32(4 + ns.length, (LAYOUTS_FLAG | leases.length) >>> 0);
+    out.set(leases, 8 + ns.length);
+    out.set(layouts, 8 + ns.length + leases.length);
     return out;
   }
 
   restore(data: Uint8Array, now = 0): void {
-    const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
+    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    const n = v.getUint32(0);
     this.ns = Namespace.restore(data.subarray(4, 4 + n));
     this.listings.clear();
     this.listingBytes = 0;
-    this.leases = WriteLeaseState.fromBytes(data.subarray(4 + n), now);
+    const mark = data.length >= 8 + n ? v.getUint32(4 + n) : 0;
+    if ((mark & LAYOUTS_FLAG) === 0) {
+      this.leases = WriteLeaseState.fromBytes(data.subarray(4 + n), now);
+      this.layouts = new FileLayouts();
+      return;
+    }
+    const leasesLen = (mark & ~LAYOUTS_FLAG) >>> 0;
+    this.leases = WriteLeaseState.fromBytes(data.subarray(8 + n, 8 + n + leasesLen), now);
+    this.layouts = FileLayouts.fromBytes(data.subarray(8 + n + leasesLen));
   }
 }
 
+/** A replacement of a chunk that is no longer the layout's: ESTALE (the writer fetches the
+ * layout again), never EAGAIN, which the client library retries as it is. */
+function movedOn(e: FsError, path: string): FsError {
+  return e.code === 'EAGAIN' ? new FsError('ESTALE', e.message, path) : e;
+}
+
+/** Marks a snapshot that holds file layouts (see MinistryNamespace.snapshot). */
+const LAYOUTS_FLAG = 0x80000000;
+
 function toMutation(op: ClientOp): MutationOp | null {
   switch (op.op) {
+    case 'file-resize':
+      return { op: 'setSize', path: op.path, size: op.size, extend: op.extend };
     case 'mkdir':
       return op.mode === undefined || op.mode === null ? { op: 'mkdir', path: op.path, parents: op.parents ?? false } : { op: 'mkdir', path: op.path, parents: op.parents ?? false, mode: op.mode };
     case 'create':

@@ -16,11 +16,13 @@ import type { Appointment, Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
 import { MINISTRY_SNAPSHOT_TASK } from './ministry-snapshot-task.js';
 import { DEFAULT_LEASES } from './leases.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
+import { chunkGc, type GcDone } from './chunk-gc.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { ClientOp, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
-import { isLeaseOp, requestOp as readOp } from './request-op.js';
+import { isDataOp, isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
 import { LOAD_EVERY_MS, LoadMeter, type MemberLoad } from './load.js';
 import {
@@ -55,6 +57,8 @@ export interface RoleStatus {
   leading: boolean;
   /** This member's load as last sampled (every loadEveryMs), for the president's probes. */
   load?: MemberLoad;
+  /** A minister's chunks, sampled with its load (issue 17; layouts.ts summary). */
+  chunks?: { chunks: number; short: number; holders: Map<string, number> };
 }
 
 export interface MinistryArgs {
@@ -129,12 +133,25 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const { config } = args;
   const ns = new MinistryNamespace(args.record.subtree);
   let raft: RaftShell;
-  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs });
+  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs,
+    data: { chunkBytes: config.chunkBytes ?? DEFAULT_CHUNK_BYTES, replicas: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS },
+  });
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
   const leases = leaseService(config, args.role, core, () => raft);
   const step = effectRunner(core, () => raft);
   const loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
-  const reportStatus = (ctx: Context): void => roleStatus(ctx, raft, args.role, core.record.id, loads.current);
+  // A minister's chunk summary, recomputed as often as its load is sampled.
+  let chunks: RoleStatus['chunks'];
+  let chunksAt = -Infinity;
+  const gc = chunkGc((node) => config.addresses[node] ?? `${node}#/${node}`);
+  const reportStatus = (ctx: Context): void => {
+    const now = ctx.clock.now();
+    if (args.role === 'minister' && now - chunksAt >= (config.loadEveryMs ?? LOAD_EVERY_MS)) {
+      chunksAt = now;
+      chunks = ns.layouts.summary(config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS);
+    }
+    roleStatus(ctx, raft, args.role, core.record.id, loads.current, chunks);
+  };
 
   return {
     inspect() {
@@ -178,6 +195,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         loads.tick(ctx);
         reportStatus(ctx);
         leases.tick(ctx);
+        if (args.role === 'minister' && raft.softState().role === 'leader') gc.tick(ctx, ns.layouts);
         return;
       }
       switch ((msg as { type?: string }).type) {
@@ -191,11 +209,17 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const reply = ctx.deferReply();
           const op = readOp(req);
           if (op instanceof FsError) step(ctx, { kind: 'request', req, op: { ok: false, message: op.message, code: op.code }, reply });
+          else if (isDataOp(op)) step(ctx, { kind: 'request', req, op: { ok: false, message: `${op.op} goes to a node's chunk store, not to a ministry` }, reply });
           else if (isLeaseOp(op)) leases.request(ctx, req, op, reply);
           else {
             loads.request(ctx, op);
             step(ctx, { kind: 'request', req, op: { ok: true, op }, reply });
           }
+          return;
+        }
+        case 'ministry.gc-done': {
+          const entry = gc.done(msg as GcDone);
+          if (entry && raft.softState().role === 'leader') raft.propose(entry);
           return;
         }
         case 'ministry.continue':
@@ -267,7 +291,7 @@ function loadKeeper(subtree: string, everyMs: number): { request(ctx: Context, o
   return {
     request(ctx, op) {
       // (A rename or link counts in its source's directory.)
-      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' || op.op === 'readlink' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
+      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' || op.op === 'readlink' || op.op === 'layout-get' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
     },
     tick(ctx) {
       const now = ctx.clock.now();
@@ -390,7 +414,7 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
 
 /** Tell the node this member's status: every tick, so the shell's cheap accessors, not its
  * full status() (an allocation-heavy copy). */
-function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string, load: MemberLoad | undefined): void {
+function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string, load: MemberLoad | undefined, chunks: RoleStatus['chunks']): void {
   const lastIndex = raft.lastIndex;
   ctx.parent?.tell({
     type: 'node.role-status',
@@ -406,6 +430,7 @@ function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', m
       caughtUp: raft.caughtUp(),
       leading: raft.softState().role === 'leader',
       load,
+      chunks,
     } satisfies RoleStatus,
   });
 }

@@ -250,6 +250,11 @@ export class NodeCore {
       leading: s?.leading ?? false,
     };
     if (load && s?.load) r.load = s.load;
+    if (s?.chunks && s.role === 'minister') {
+      r.chunks = s.chunks.chunks;
+      r.chunksShort = s.chunks.short;
+      r.chunkHolders = [...s.chunks.holders].map(([node, chunks]) => ({ node, chunks }));
+    }
     return r;
   }
 

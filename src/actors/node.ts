@@ -5,6 +5,8 @@
 //   /<id>               this actor: cluster log, routing, probes
 //   /<id>/role          clerk or minister of one ministry (group log, namespace, client sessions)
 //   /<id>/president     while this node leads the cluster log
+//   /<id>/chunks        the chunk store (issue 17, src/data/): every node holds file bytes
+//                       whatever its role; clients' dataWrite/dataRead requests go there
 //
 // Changing role is stopping the old branch (its group log shell, sessions, timers and asks go
 // with it) and spawning the next. A node elected president while it serves in a ministry hands
@@ -25,6 +27,8 @@ import type { Storage } from '../runtime/storage.js';
 import type { BalanceOptions } from './balancer.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { NodeProbeMessage } from '../fs/requests.js';
+import { chunkStoreBehaviour } from '../data/shell.js';
+import { isDataFsRequest } from '../data/fs-wire.js';
 
 export type { NodeInternal } from './node-core.js';
 
@@ -79,6 +83,10 @@ export interface NodeConfig {
   loadEveryMs?: number;
   /** Read balancing thresholds (thesis 3.4; defaults grow above 95%, shrink to 85%). */
   balance?: BalanceOptions;
+  /** The data plane (issue 17): bytes per chunk of new files (default 4 MiB) and replicas per
+   * chunk (default 3, fewer with fewer nodes). */
+  chunkBytes?: number;
+  chunkReplicas?: number;
 }
 
 export function roleAddress(config: NodeConfig, id: string): string {
@@ -126,6 +134,7 @@ class NodeShell {
   private raft!: RaftShell;
   private president: Ref | null = null;
   private role: Ref | null = null;
+  private chunks: Ref | null = null;
   /** The open asks of subtree deletes, by job. */
   private readonly answers = new Map<number, (m: Message) => void>();
 
@@ -156,9 +165,12 @@ class NodeShell {
       afterApply: () => this.run(ctx, core.applied()),
     });
     this.run(ctx, core.start(storedGroups(ctx.storage)));
+    // Its chunks live in this node's storage beside its logs, under their own prefix.
+    this.chunks = ctx.spawn('chunks', () => chunkStoreBehaviour({ storagePrefix: 'chunks/' }));
   }
 
   receive(ctx: Context, msg: Message): void {
+    if (this.chunks !== null && isDataFsRequest(msg)) return ctx.forward(this.chunks);
     if (this.raft.handle(msg)) return;
     this.run(ctx, this.core.receive(msg, ctx.clock.now()));
   }

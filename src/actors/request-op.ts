@@ -6,14 +6,14 @@
 
 import { FsError } from '../fs/errors.js';
 import { MAX_PATH_BYTES } from '../fs/path.js';
-import { FS_OP_CASES, type ClientOp, type FsOpCase, type LeaseOp } from '../fs/requests.js';
+import { FS_OP_CASES, type ClientOp, type DataOp, type FsOpCase, type LeaseOp } from '../fs/requests.js';
 import { ROOT, checkCreds, type Creds } from '../fs/access.js';
 
 /** 'mode' is a lease's "read" | "write"; 'optional' a proto3 optional number (absent: left out). */
-type FieldType = 'string' | 'number' | 'boolean' | 'mode' | 'optional';
+type FieldType = 'string' | 'number' | 'boolean' | 'mode' | 'optional' | 'bytes' | 'strings';
 
 /** Each case's fields and their types (as govfs.proto declares them), and its flat name. */
-const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op']; fields: Record<string, FieldType> }> = {
+const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op'] | DataOp['op']; fields: Record<string, FieldType> }> = {
   mkdir: { op: 'mkdir', fields: { path: 'string', parents: 'boolean', mode: 'optional' } },
   create: { op: 'create', fields: { path: 'string', mode: 'optional' } },
   rm: { op: 'rm', fields: { path: 'string' } },
@@ -33,10 +33,16 @@ const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op']; fields: Rec
   symlink: { op: 'symlink', fields: { target: 'string', path: 'string' } },
   readlink: { op: 'readlink', fields: { path: 'string' } },
   link: { op: 'link', fields: { from: 'string', to: 'string' } },
+  dataWrite: { op: 'data-write', fields: { chunkId: 'string', version: 'number', token: 'number', offset: 'number', data: 'bytes' } },
+  dataRead: { op: 'data-read', fields: { chunkId: 'string', version: 'number', offset: 'number', length: 'number' } },
+  layoutGet: { op: 'layout-get', fields: { path: 'string' } },
+  layoutPlace: { op: 'layout-place', fields: { path: 'string', offset: 'number', length: 'number' } },
+  layoutReplace: { op: 'layout-replace', fields: { path: 'string', index: 'number', chunkId: 'string', version: 'number', failed: 'string', newChunkId: 'string', replicas: 'strings', token: 'number' } },
+  fileResize: { op: 'file-resize', fields: { path: 'string', size: 'number', extend: 'boolean' } },
 };
 
 /** A field left out reads as its proto3 default, as it does off the wire. */
-const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '', optional: undefined };
+const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '', optional: undefined, bytes: new Uint8Array(0), strings: [] };
 
 const PATH_FIELDS = new Set(['path', 'from', 'to', 'target']);
 
@@ -44,7 +50,7 @@ const WANT = `want exactly one of ${FS_OP_CASES.join(', ')}`;
 
 /** The request's operation, flattened (`{ op: 'create', path }`, `{ op: 'lease-open', ... }`),
  * or an FsError EINVAL naming what is wrong with it. */
-export function requestOp(req: object): ClientOp | LeaseOp | FsError {
+export function requestOp(req: object): ClientOp | LeaseOp | DataOp | FsError {
   const r = req as Record<string, unknown>;
   let found: FsOpCase | undefined;
   for (const c of FS_OP_CASES) {
@@ -62,9 +68,10 @@ export function requestOp(req: object): ClientOp | LeaseOp | FsError {
     const type = shape.fields[field]!;
     const v = b[field] ?? DEFAULTS[type];
     if (type === 'optional' && v === undefined) continue;
-    const fits = type === 'mode' ? v === 'read' || v === 'write' : typeof v === (type === 'optional' ? 'number' : type);
+    const fits =
+      type === 'mode' ? v === 'read' || v === 'write' : type === 'bytes' ? v instanceof Uint8Array : type === 'strings' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === (type === 'optional' ? 'number' : type);
     if (!fits) {
-      const want = type === 'mode' ? '"read" or "write"' : `a ${type}`;
+      const want = type === 'mode' ? '"read" or "write"' : type === 'bytes' ? 'bytes' : type === 'strings' ? 'a list of strings' : `a ${type}`;
       return new FsError('EINVAL', `malformed request: ${found}.${field} is ${describe(v)}, want ${want}`, pathOf(r));
     }
     // A path longer than any path can be is refused here, before it could reach a log entry
@@ -74,7 +81,12 @@ export function requestOp(req: object): ClientOp | LeaseOp | FsError {
     }
     out[field] = v;
   }
-  return out as ClientOp | LeaseOp;
+  return out as ClientOp | LeaseOp | DataOp;
+}
+
+/** Whether a validated operation is a chunk store's (a node's, not its ministry's). */
+export function isDataOp(op: ClientOp | LeaseOp | DataOp): op is DataOp {
+  return op.op === 'data-write' || op.op === 'data-read';
 }
 
 /** Who a request says it comes from (root when it says nothing), or EINVAL for malformed
@@ -91,7 +103,7 @@ export function requestCreds(req: object): Creds | FsError {
 }
 
 /** Whether a validated operation is a lease's (for the lease service) rather than the namespace's. */
-export function isLeaseOp(op: ClientOp | LeaseOp): op is LeaseOp {
+export function isLeaseOp(op: ClientOp | LeaseOp | DataOp): op is LeaseOp {
   return op.op === 'lease-open' || op.op === 'lease-renew' || op.op === 'lease-release';
 }
 

@@ -252,6 +252,24 @@ runners.balance = {
   },
 };
 
+// File contents (issue 17): data-commands.ts. Errors name the path as the other commands do.
+const dataRunner = (op: string, min: number, max: number, run: (typeof import('./data-commands.js'))['put']): RunnerSpec => ({
+  options: {},
+  min,
+  max,
+  run: async (client, args, flags, out, cwd) => {
+    try {
+      return await run(client, args, flags, out, cwd);
+    } catch (e) {
+      out.err(`govfs: ${fsMessage(e, op, op === 'put' ? args[1]! : args[0]!)}`);
+      return 1;
+    }
+  },
+});
+runners.put = dataRunner('put', 2, 2, (...a) => import('./data-commands.js').then((m) => m.put(...a)));
+runners.get = dataRunner('get', 2, 2, (...a) => import('./data-commands.js').then((m) => m.get(...a)));
+runners.cat = dataRunner('cat', 1, Infinity, (...a) => import('./data-commands.js').then((m) => m.cat(...a)));
+
 /** Columns padded to their widest cell; cells (ids, subtrees from the cluster) escaped. */
 export function table(cells: string[][]): string {
   const rows = cells.map((r) => r.map(escapeText));
@@ -263,7 +281,7 @@ export function formatStatus(st: ClusterStatusView, server: string): string {
   const up = st.nodes.filter((n) => n.up).length;
   const lines = [`cluster via ${server}: president ${st.president || '(none: election in progress)'}, cluster term ${st.clusterTerm}, ${up} of ${st.nodes.length} nodes up`, ''];
   lines.push(table([
-    ['MINISTRY', 'SUBTREE', 'MINISTER', 'CLERKS', 'TERM', 'COMMIT', 'CPU', 'READS/S', 'WRITES/S', 'STATE'],
+    ['MINISTRY', 'SUBTREE', 'MINISTER', 'CLERKS', 'TERM', 'COMMIT', 'CPU', 'READS/S', 'WRITES/S', 'CHUNKS(UNDER-REPL)', 'STATE'],
     ...st.ministries.map((m) => [
       m.id,
       shellQuote(m.subtree),
@@ -274,6 +292,7 @@ export function formatStatus(st: ClusterStatusView, server: string): string {
       m.load ? `${Math.round(m.load.cpu * 100)}%` : '-',
       m.load ? m.load.readsPerSec.toFixed(1) : '-',
       m.load ? m.load.writesPerSec.toFixed(1) : '-',
+      m.chunks ? `${m.chunks.total}(${m.chunks.underReplicated})` : '-',
       m.down ? 'DOWN' : m.shortStaffed ? 'short-staffed' : 'ok',
     ]),
   ]));

@@ -6,13 +6,18 @@
 //
 // Pure: it talks through a `ClientTransport`, so the same client runs in process, over the
 // network, and under the simulator (where the transport's time is virtual).
+//
+// Over 600 lines on purpose: this class is the whole API a program sees (namespace, POSIX
+// metadata, leases, file contents) and its retry loop; the parts with their own state live
+// beside it (posix.ts, file-data.ts, status.ts).
 
 import type { LeaseMode } from '../fs/ranges.js';
 import { FsError } from '../fs/errors.js';
 import { checkPath } from '../fs/path.js';
 import { SubtreeMap } from '../fs/subtree-map.js';
-import type { CredsMessage, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
+import type { CredsMessage, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, StatResult, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
 import { checkMode, checkOwner, clientStat, credsMessage, utimensOp, type AsOptions, type Creds, type Stat } from './posix.js';
+import { FileData, type Progress } from './file-data.js';
 
 export type { AsOptions, Creds, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, MinistryInfo, Stat, TicketInfo };
 
@@ -38,6 +43,9 @@ export interface GovClientOptions {
   deadlineMs?: number;
   /** Who this client acts as for permission checks (default root: uid 0, gid 0). */
   credentials?: Creds;
+  /** Chunk store answer timeout (default 5,000 ms: then its replica counts as failed); pieces in flight per call (4). */
+  dataTimeoutMs?: number;
+  dataWindow?: number;
 }
 
 export interface ReadOptions extends AsOptions {
@@ -53,6 +61,9 @@ export interface OpenOptions {
   mode: LeaseMode;
   /** Half-open byte range [start, end); the whole file when omitted. */
   range?: [number, number];
+  /** The same range as `range` gives, bound by bound (either may be left out). */
+  start?: number;
+  end?: number;
   /** Wait for a conflicting lease to free (default true); false: EBUSY at once. */
   wait?: boolean;
   /** Give up waiting after this long: ETIMEDOUT. */
@@ -101,6 +112,28 @@ export class LeaseHandle extends EventTarget {
   release(): Promise<void> {
     return this.client.releaseLease(this);
   }
+  /** File contents (issue 17, file-data.ts): up to `length` bytes (fewer at the end). */
+  read(offset: number, length: number): Promise<Uint8Array> {
+    return this.client.data.read(this, offset, length);
+  }
+  /** Done once every replica holds the bytes durably (and a new size is committed). */
+  write(offset: number, data: Uint8Array): Promise<void> {
+    return this.client.data.write(this, offset, data);
+  }
+  truncate(size: number): Promise<void> {
+    return this.client.data.truncate(this, size);
+  }
+  /** Commit the mtime of writes that did not grow the file. */
+  sync(): Promise<void> {
+    return this.client.data.sync(this);
+  }
+  async close(): Promise<void> {
+    try {
+      await this.sync();
+    } finally {
+      await this.release();
+    }
+  }
 }
 
 /** Tickets of answered changes a client keeps (for ticketStatus); older ones are dropped. */
@@ -129,8 +162,20 @@ export class GovClient {
   /** Counters for tests and `govfs status`. */
   readonly stats = { requests: 0, redirects: 0, retries: 0, timeouts: 0 };
 
+  /** @internal File contents (file-data.ts). */
+  readonly data: FileData;
+
   constructor(transport: ClientTransport, opts: GovClientOptions) {
     this.transport = transport;
+    this.data = new FileData(
+      {
+        dataRequest: (op, path, how) => (how === 'change' ? this.change(op, path, undefined) : how === 'read' ? this.send(op, path, false, true) : this.send(op, path, false, false, { toMinister: true, attemptTimeoutMs: this.requestTimeoutMs, sentAt: { t: 0 } })),
+        askNode: (node, op, timeoutMs) => this.transport.ask(node, this.request(op), timeoutMs) as Promise<FsReplyMessage>,
+        random: () => this.transport.random(),
+        now: () => this.transport.now(),
+      },
+      { timeoutMs: opts.dataTimeoutMs, window: opts.dataWindow },
+    );
     this.clientId = opts.clientId;
     this.nodes = [...opts.nodes];
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 1_000;
@@ -200,6 +245,17 @@ export class GovClient {
     return this.read({ op: 'readlink', readlink: { path } }, path, opts, readlinkTarget);
   }
 
+  /** Create or replace the file with `data`, under a write lease (file-data.ts). */
+  writeFile(path: string, data: Uint8Array, opts: { progress?: Progress } = {}): Promise<void> {
+    return this.data.writeFile(this, path, data, opts.progress);
+  }
+  readFile(path: string, opts: { progress?: Progress } = {}): Promise<Uint8Array> {
+    return this.data.readFile(this, path, opts.progress);
+  }
+  truncate(path: string, size: number): Promise<void> {
+    return this.data.truncateFile(this, path, size);
+  }
+
   private readonly handles = new Map<string, LeaseHandle>();
   /** Ids of leases revoked before this client learnt of them (see onRevoked). */
   private readonly revokedUnseen = new Set<string>();
@@ -210,7 +266,7 @@ export class GovClient {
   async open(path: string, opts: OpenOptions): Promise<LeaseHandle> {
     checkPath(path);
     if (opts.mode !== 'read' && opts.mode !== 'write') throw new FsError('EINVAL', `open ${path}: mode must be "read" or "write"`, path);
-    const [start, end] = opts.range ?? [0, Infinity];
+    const [start, end] = opts.range ?? [opts.start ?? 0, opts.end ?? Infinity];
     if (!(Number.isSafeInteger(start) && start >= 0 && (end === Infinity || (Number.isSafeInteger(end) && end > start)))) {
       throw new FsError('EINVAL', `open ${path}: bad range [${start}, ${end}) (want 0 <= start < end)`, path);
     }
@@ -319,6 +375,11 @@ export class GovClient {
 
   private leaseRequest(op: Extract<FsOp, { op: 'leaseOpen' | 'leaseRenew' | 'leaseRelease' }>, path: string): FsRequestMessage {
     return { type: 'govfs.fs.FsRequest', clientId: this.clientId, seq: 0, path, lastSeen: 0, linearizable: false, ticketTo: this.transport.ticketAddress, mutation: false, acked: this.acked, ...op };
+  }
+
+  /** A request to one node, outside any ministry's bookkeeping (a chunk store's). */
+  private request(op: FsOp): FsRequestMessage {
+    return { type: 'govfs.fs.FsRequest', clientId: this.clientId, seq: 0, path: '', lastSeen: 0, linearizable: false, ticketTo: '', mutation: false, acked: 0, ...op };
   }
 
   /** @internal */

@@ -15,6 +15,10 @@ export interface MinistryStatus {
   /** Its load as its members last measured it (thesis 3.4): average clerk CPU (0..1; of all
    * members if no clerk reported), reads and writes per second; null if none reported. */
   load: MinistryLoadView | null;
+  /** File chunks of its subtree (issue 17), and those under-replicated: with fewer replicas
+   * than wanted, or a replica on a node that is down (a chunk with two there counts twice).
+   * Absent when its minister did not report. */
+  chunks?: { total: number; underReplicated: number };
 }
 
 export interface MinistryLoadView {
@@ -95,6 +99,7 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
       down: m.down,
       shortStaffed: (view?.shortStaffed ?? []).includes(m.id),
       load: ministryLoad(m.minister, m.clerks ?? [], (id) => reportFor(id, m.id)?.load),
+      ...chunksOf(reportFor(m.minister, m.id), (id) => byId.get(id) == null),
     })),
     balancing: view?.balancing ?? true,
     idle: [...(view?.idle ?? [])],
@@ -109,6 +114,13 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
 }
 
 type LoadMsg = NonNullable<NodeReportMsg['load']>;
+
+function chunksOf(r: NodeReportMsg | null, down: (id: string) => boolean): Pick<MinistryStatus, 'chunks'> {
+  if (!r || r.chunks === undefined) return {};
+  let under = Number(r.chunksShort ?? 0);
+  for (const h of r.chunkHolders ?? []) if (down(h.node)) under += Number(h.chunks);
+  return { chunks: { total: Number(r.chunks), underReplicated: under } };
+}
 
 /** A ministry's load from its members' reports: average clerk CPU, summed rates. */
 function ministryLoad(minister: string, clerks: readonly string[], of: (id: string) => LoadMsg | null | undefined): MinistryLoadView | null {

@@ -14,7 +14,8 @@ import { prefixed } from '../runtime/storage.js';
 import type { Behaviour, Context } from '../runtime/types.js';
 import { StorageChunkBackend, type ChunkBackend } from './backend.js';
 import { ChunkStoreCore, type ChunkStoreOptions } from './core.js';
-import { isChunkRequest, type ChunkError, type ChunkReply } from './messages.js';
+import { isChunkRequest, type ChunkError, type ChunkReply, type ChunkRequest } from './messages.js';
+import { chunkRequestOf, isDataFsRequest, toFsReply } from './fs-wire.js';
 import type { Storage } from '../runtime/storage.js';
 
 export interface ChunkStoreShellOptions extends ChunkStoreOptions {
@@ -41,6 +42,11 @@ interface Waiting {
   upTo: number;
   reply: ChunkReply;
   send: (msg: ChunkReply) => void;
+}
+
+function notChunkRequest(msg: unknown): ChunkError {
+  const what = typeof msg === 'object' && msg !== null ? String((msg as { type?: unknown }).type) : typeof msg;
+  return { type: 'govfs.data.ChunkError', code: 'EINVAL', message: `chunk store: not a chunk request (${what})`, chunkId: '' };
 }
 
 export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviour<ChunkStoreMessage> {
@@ -89,21 +95,24 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
     },
     receive(ctx, msg) {
       if (isSynced(msg)) return synced(ctx, msg);
-      if (!isChunkRequest(msg)) {
-        const what = typeof msg === 'object' && msg !== null ? String((msg as { type?: unknown }).type) : typeof msg;
-        ctx.reply({ type: 'govfs.data.ChunkError', code: 'EINVAL', message: `chunk store: not a chunk request (${what})`, chunkId: '' } satisfies ChunkError);
+      // A client's FsRequest (dataWrite, dataRead) is answered with an FsReply.
+      const fromClient = isDataFsRequest(msg);
+      const req: ChunkRequest | ChunkError = fromClient ? chunkRequestOf(msg) : isChunkRequest(msg) ? msg : notChunkRequest(msg);
+      if (req.type === 'govfs.data.ChunkError') {
+        ctx.reply(fromClient ? toFsReply(req) : req);
         return;
       }
-      const { ops, reply } = core.handle(msg, ctx.clock.now());
+      const { ops, reply } = core.handle(req, ctx.clock.now());
       if (ops.length > 0) {
         backend.apply(ops);
         applied++;
       }
       if (durable === applied) {
-        ctx.reply(reply);
+        ctx.reply(fromClient ? toFsReply(reply) : reply);
         return;
       }
-      waiting.push({ upTo: applied, reply, send: ctx.deferReply() });
+      const deferred = ctx.deferReply();
+      waiting.push({ upTo: applied, reply, send: fromClient ? (r) => deferred(toFsReply(r)) : deferred });
       startSync(ctx);
     },
   };

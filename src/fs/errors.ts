@@ -23,6 +23,7 @@ export const FS_ERROR_CODES = [
   'EAGAIN', // try again (e.g. after a redirect or when a lease frees)
   'ECANCELED', // cancelled before it completed
   'EIO', // the node's storage failed (disk full, damaged file): it serves nothing until restarted
+  'EBADF', // a handle used for what it was not opened for (a write under a read lease)
 ] as const;
 
 export type FsErrorCode = (typeof FS_ERROR_CODES)[number];

@@ -300,7 +300,7 @@ export class Namespace {
         case 'rename':
           return this.rename(op.from, op.to, now, as);
         case 'setSize':
-          return this.setSize(op.path, op.size, now, as);
+          return this.setSize(op.path, op.size, now, as, op.extend === true);
         default:
           return applyPosix(this.tree, op, now, as);
       }
@@ -448,14 +448,14 @@ export class Namespace {
     return { ok: true, op: 'rename', version: v, replaced: dst !== undefined };
   }
 
-  private setSize(path: string, size: number, now: number, as: Creds): OpResult {
+  private setSize(path: string, size: number, now: number, as: Creds, extend = false): OpResult {
     const rel = this.rel('setSize', path);
     if (!Number.isSafeInteger(size) || size < 0) throw fsErrors.invalid('setSize', path, `size must be a non-negative integer, got ${String(size)}`);
     const node = this.resolve('setSize', path, rel, as);
     if (node.kind === 'dir') throw fsErrors.isDir('setSize', path, 'only files have a size to set');
     if (node.kind === 'symlink') throw fsErrors.invalid('setSize', path, 'a symbolic link has no contents to size');
     const v = ++this._version;
-    node.size = size + 0;
+    node.size = extend ? Math.max(node.size, size) : size + 0;
     node.mtimeNs = node.ctimeNs = msToNs(now);
     node.version = v;
     return { ok: true, op: 'setSize', version: v, stat: statOf(node) };

@@ -60,7 +60,8 @@ function checkMutation(x: unknown): MutationOp {
       return { op: name, from: str(o['from'], 'from', name), to: str(o['to'], 'to', name) };
     case 'setSize': {
       if (typeof o['size'] !== 'number') throw fsErrors.invalid(name, undefined, 'size must be a number');
-      return { op: name, path: str(o['path'], 'path', name), size: o['size'] };
+      const extend = optBool(o['extend'], 'extend', name);
+      return extend === undefined ? { op: name, path: str(o['path'], 'path', name), size: o['size'] } : { op: name, path: str(o['path'], 'path', name), size: o['size'], extend };
     }
     default:
       throw fsErrors.invalid('apply', undefined, `unknown op ${JSON.stringify(String(name)).slice(0, 40)}`);

@@ -119,6 +119,47 @@ export interface LeaseReleaseOp {
   mode: LeaseMode;
 }
 
+// The data plane (issue 17; govfs.proto says what each is for).
+export interface DataWriteOp {
+  chunkId: string;
+  version: number;
+  token: number;
+  offset: number;
+  data: Uint8Array;
+}
+export interface DataReadOp {
+  chunkId: string;
+  version: number;
+  offset: number;
+  length: number;
+}
+export interface LayoutGetOp {
+  path: string;
+}
+export interface LayoutPlaceOp {
+  path: string;
+  offset: number;
+  length: number;
+}
+export interface LayoutReplaceOp {
+  path: string;
+  index: number;
+  chunkId: string;
+  version: number;
+  /** Node ids, comma-separated. */
+  failed: string;
+  /** Empty: propose a replacement; set: commit the proposal (with `replicas`). */
+  newChunkId: string;
+  replicas: string[];
+  /** The writer's fencing token (a commit from a writer a newer one replaced is refused). */
+  token: number;
+}
+export interface FileResizeOp {
+  path: string;
+  size: number;
+  extend: boolean;
+}
+
 /** FsRequest's `oneof op` (see FsCases). */
 export type FsOp = OneOf<'op', 0>;
 
@@ -128,7 +169,11 @@ export type FsOpCase = FsOp['op'];
 export const FS_OP_CASES: readonly FsOpCase[] = [
   'mkdir', 'create', 'rm', 'rmdir', 'rename', 'ls', 'stat', 'leaseOpen', 'leaseRenew', 'leaseRelease',
   'chmod', 'chown', 'utimens', 'symlink', 'readlink', 'link',
+  'dataWrite', 'dataRead', 'layoutGet', 'layoutPlace', 'layoutReplace', 'fileResize',
 ];
+
+/** The cases a node's chunk store answers (not its ministry). */
+export const DATA_OP_CASES: readonly FsOpCase[] = ['dataWrite', 'dataRead'];
 
 /** A client request to any node. `seq` numbers a client's mutations (exactly-once); `lastSeen`
  * is the highest index of the ministry's log this client has seen (read your writes);
@@ -227,6 +272,37 @@ export interface LeaseRenewResult {
   ttlMs: number;
 }
 export type LeaseReleaseResult = Record<string, never>;
+export interface DataWrittenResult {
+  chunkId: string;
+  version: number;
+  size: number;
+}
+export interface DataBytesResult {
+  chunkId: string;
+  version: number;
+  offset: number;
+  data: Uint8Array;
+  size: number;
+}
+export interface LayoutChunk {
+  index: number;
+  chunkId: string;
+  version: number;
+  replicas: string[];
+}
+/** Where a file's bytes are: chunk i holds [i * chunkSize, (i + 1) * chunkSize); a chunk not
+ * listed is a hole (zeros). `chunkSize` 0 while nothing is placed. */
+export interface FileLayout {
+  ino: number;
+  size: number;
+  mtime: number;
+  chunkSize: number;
+  chunks: LayoutChunk[];
+}
+export interface FileResizedResult {
+  version: number;
+  size: number;
+}
 
 /** The cases of FsRequest's `oneof op` and FsReply's `oneof result`: the same names, each with
  * its request message and its result message. */
@@ -247,6 +323,12 @@ interface FsCases {
   symlink: [SymlinkOp, AttrResult];
   readlink: [ReadlinkOp, ReadlinkResult];
   link: [LinkOp, AttrResult];
+  dataWrite: [DataWriteOp, DataWrittenResult];
+  dataRead: [DataReadOp, DataBytesResult];
+  layoutGet: [LayoutGetOp, FileLayout];
+  layoutPlace: [LayoutPlaceOp, FileLayout];
+  layoutReplace: [LayoutReplaceOp, FileLayout];
+  fileResize: [FileResizeOp, FileResizedResult];
 }
 
 /** A oneof as protobufjs gives it: the field `Key` names the case, the field of that name holds
@@ -293,7 +375,14 @@ export type ClientOp =
   | ({ op: 'symlink' } & SymlinkOp)
   | { op: 'ls'; path: string }
   | { op: 'stat'; path: string }
-  | { op: 'readlink'; path: string };
+  | { op: 'readlink'; path: string }
+  | ({ op: 'layout-get' } & LayoutGetOp)
+  | ({ op: 'layout-place' } & LayoutPlaceOp)
+  | ({ op: 'layout-replace' } & LayoutReplaceOp)
+  | ({ op: 'file-resize' } & FileResizeOp);
+
+/** A chunk store's operation of a request (issue 17), flattened the same way. */
+export type DataOp = ({ op: 'data-write' } & DataWriteOp) | ({ op: 'data-read' } & DataReadOp);
 
 /** A lease operation of a request, flattened the same way. */
 export type LeaseOp =
@@ -384,6 +473,16 @@ export interface NodeReportMessage {
   commitTerm: number;
   /** When the probe asked for it and the node serves a ministry (decoded: null without). */
   load?: MemberLoadMessage | null;
+  /** A minister's chunks (issue 17): all, those short of replicas, replicas per node. */
+  chunks?: number;
+  chunksShort?: number;
+  chunkHolders?: ChunkHolderMessage[];
+}
+
+/** govfs.fs.ChunkHolder: how many chunks of a ministry's files a node holds a replica of. */
+export interface ChunkHolderMessage {
+  node: string;
+  chunks: number;
 }
 
 export interface StatusRequestMessage {

@@ -51,6 +51,7 @@ export interface RmMsg { path: string }
 export interface RmdirMsg { path: string; recursive: boolean }
 export interface RenameMsg { from: string; to: string }
 export interface SetSizeMsg { path: string; size: number }
+export interface ResizeFileMsg { path: string; size: number; extend: boolean }
 export interface ClientChangeMsg {
   clientId: string;
   seq: number;
@@ -67,8 +68,9 @@ export interface ClientChangeMsg {
   utimens?: PosixUtimensMsg;
   symlink?: PosixSymlinkMsg;
   link?: PosixLinkMsg;
+  resizeFile?: ResizeFileMsg;
   /** (decoded) which member is set */
-  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize' | 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link';
+  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize' | 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' | 'resizeFile';
   /** Who asked; absent (decoded: null) for root. */
   caller?: PosixCallerMsg | null;
 }
@@ -76,14 +78,23 @@ export interface ExpireClientsMsg { now: number; ttlMs: number }
 export interface LeaseGrantMsg { id: string; clientId: string; path: string; start: number; end?: number | null; ttlMs: number; notify: string }
 export interface LeaseRenewMsg { id: string; ttlMs: number }
 export interface LeaseReleaseMsg { id: string }
+export interface PlacedChunkMsg { index: number; chunkId: string; version: number; replicas: string[] }
+export interface PlaceChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
+export interface ReplaceReplicaMsg { ino: number; chunk: PlacedChunkMsg | null; oldChunkId: string; token: number }
+export interface DropGarbageMsg { chunkIds: string[] }
+export interface FileChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
+export interface LayoutsMsg { files: FileChunksMsg[]; garbage: PlacedChunkMsg[] }
 export interface MinistryEntryMsg {
   client?: ClientChangeMsg;
   expireClients?: ExpireClientsMsg;
   leaseGrant?: LeaseGrantMsg;
   leaseRenew?: LeaseRenewMsg;
   leaseRelease?: LeaseReleaseMsg;
+  placeChunks?: PlaceChunksMsg;
+  replaceReplica?: ReplaceReplicaMsg;
+  dropGarbage?: DropGarbageMsg;
   /** (decoded) which member is set */
-  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease';
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'placeChunks' | 'replaceReplica' | 'dropGarbage';
 }
 export interface HeldWriteLeaseMsg { id: string; clientId: string; notify: string; path: string; start: number; end?: number | null; token: number; ttlMs: number }
 export interface WriteLeasesMsg { token: number; leases: HeldWriteLeaseMsg[] }
@@ -119,6 +130,13 @@ export interface LogMessages {
   'govfs.log.MinistryEntry': MinistryEntryMsg;
   'govfs.log.HeldWriteLease': HeldWriteLeaseMsg;
   'govfs.log.WriteLeases': WriteLeasesMsg;
+  'govfs.log.ResizeFile': ResizeFileMsg;
+  'govfs.log.PlacedChunk': PlacedChunkMsg;
+  'govfs.log.PlaceChunks': PlaceChunksMsg;
+  'govfs.log.ReplaceReplica': ReplaceReplicaMsg;
+  'govfs.log.FileChunks': FileChunksMsg;
+  'govfs.log.Layouts': LayoutsMsg;
+  'govfs.log.DropGarbage': DropGarbageMsg;
 }
 
 let root: protobuf.Root | null = null;

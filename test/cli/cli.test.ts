@@ -2,7 +2,7 @@
 // terminal (mkdir, touch, ls, status), error messages and exit codes, Ctrl-C, and a restart on
 // the same data folder bringing the same file system back.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,11 +54,24 @@ describe('govfs against govfs cluster', () => {
     expect(unreachable.stderr).toMatch(/cannot reach the cluster at 127\.0\.0\.1:1 \(connect ECONNREFUSED/);
   });
 
+  it('put, cat and get: file contents between local files and the cluster', async () => {
+    const local = join(dir, 'in.txt');
+    writeFileSync(local, 'hello, govfs\n'.repeat(1000));
+    expect(await govfs(['put', local, '/hello.txt'], env())).toMatchObject({ code: 0, stderr: '' });
+    expect(await govfs(['cat', '/hello.txt'], env())).toMatchObject({ code: 0, stdout: 'hello, govfs\n'.repeat(1000) });
+    const out = join(dir, 'out.txt');
+    expect(await govfs(['get', '/hello.txt', out], env())).toMatchObject({ code: 0 });
+    expect(readFileSync(out, 'utf8')).toBe('hello, govfs\n'.repeat(1000));
+    const missing = await govfs(['cat', '/nope.txt'], env());
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/^govfs: cat \/nope.txt: .*\[ENOENT\]/);
+  });
+
   it('status: a table and --json, with the ministries', async () => {
     const table = await govfs(['status'], env());
     expect(table.code).toBe(0);
     expect(table.stdout).toMatch(/president n\d, cluster term \d+, 4 of 4 nodes up/);
-    expect(table.stdout).toMatch(/MINISTRY\s+SUBTREE\s+MINISTER\s+CLERKS\s+TERM\s+COMMIT\s+CPU\s+READS\/S\s+WRITES\/S\s+STATE\nm0\s+\/\s+n\d\s+n\d,n\d\s+\d+\s+\d+\s+(\d+%|-)\s+(\d+\.\d|-)\s+(\d+\.\d|-)\s+ok/);
+    expect(table.stdout).toMatch(/MINISTRY\s+SUBTREE\s+MINISTER\s+CLERKS\s+TERM\s+COMMIT\s+CPU\s+READS\/S\s+WRITES\/S\s+CHUNKS\(UNDER-REPL\)\s+STATE\nm0\s+\/\s+n\d\s+n\d,n\d\s+\d+\s+\d+\s+(\d+%|-)\s+(\d+\.\d|-)\s+(\d+\.\d|-)\s+(\d+\(\d+\)|-)\s+ok/);
     expect(table.stdout).toMatch(/balancer: on/);
     const json = await govfs(['status', '--json'], env());
     expect(json.code).toBe(0);

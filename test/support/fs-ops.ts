@@ -22,6 +22,12 @@ const CASES: Record<string, FsOpCase> = {
   symlink: 'symlink',
   readlink: 'readlink',
   link: 'link',
+  'data-write': 'dataWrite',
+  'data-read': 'dataRead',
+  'layout-get': 'layoutGet',
+  'layout-place': 'layoutPlace',
+  'layout-replace': 'layoutReplace',
+  'file-resize': 'fileResize',
 };
 
 export function wireOp(flat: Record<string, unknown>): Record<string, unknown> {

@@ -18,6 +18,7 @@ const dirLoad = { path: '/a/hot', readsPerSec: 120.5, writesPerSec: 3.25 } satis
 const load = { cpu: 0.97, readsPerSec: 800, writesPerSec: 12.5, hot: [dirLoad] } satisfies Required<F.MemberLoadMessage>;
 const report = {
   id: 'n2', role: 'clerk', ministry: 'm1', groupTerm: 3, commit: 2 ** 40, applied: 17, lastIndex: 18, lastTerm: 3, caughtUp: true, leading: true, commitTerm: 2, load,
+  chunks: 2 ** 33, chunksShort: 4, chunkHolders: [{ node: 'n1', chunks: 7 }, { node: 'n3', chunks: 2 ** 33 }],
 } satisfies Required<Omit<F.NodeReportMessage, 'type'>>;
 
 const SAMPLES: Record<string, TypedMessage> = {
@@ -37,6 +38,7 @@ const SAMPLES: Record<string, TypedMessage> = {
   'govfs.fs.RevokeReads': { type: 'govfs.fs.RevokeReads', path: '/a/f', start: 4096, end: Infinity, exceptClient: 'c2', index: 33 } satisfies Required<F.RevokeReadsMessage>,
   'govfs.fs.ReadsRevoked': { type: 'govfs.fs.ReadsRevoked', revoked: 3 } satisfies Required<F.ReadsRevokedMessage>,
   'govfs.fs.DirLoad': { type: 'govfs.fs.DirLoad', ...dirLoad },
+  'govfs.fs.ChunkHolder': { type: 'govfs.fs.ChunkHolder', ...({ node: 'n4', chunks: 12 } satisfies Required<F.ChunkHolderMessage>) },
   'govfs.fs.MemberLoad': { type: 'govfs.fs.MemberLoad', ...load },
   'govfs.fs.BalanceRequest': { type: 'govfs.fs.BalanceRequest', action: 'plan' } satisfies Required<F.BalanceRequestMessage>,
   'govfs.fs.BalanceReply': { type: 'govfs.fs.BalanceReply', ok: true, balancing: false, plan: ['m1 /a: cpu 97%', 'grow m1'], reason: '', index: 2 ** 33 } satisfies Required<F.BalanceReplyMessage>,
@@ -77,7 +79,7 @@ const SAMPLES: Record<string, TypedMessage> = {
 /** Messages checked field by field by another test: the file, and the messages it covers
  * (a RegExp over the full name). */
 const COVERED: { file: string; covers: RegExp }[] = [
-  { file: 'test/wire/fs-messages.test.ts', covers: /^govfs\.fs\.(Ministry|FsError|FsRequest|FsReply|Mkdir|Create|Rm|Rmdir|Rename|Ls|Stat|Lease(Open|Renew|Release)|StatResult|DirEntry|LsResult|MkdirResult|CreateResult|RmResult|RmdirResult|RenameResult|LeaseGrant|LeaseRenewResult|LeaseReleaseResult|Posix(Creds|Chmod|Chown|Utimens|Symlink|Readlink|Link|AttrResult|ReadlinkResult))$/ },
+  { file: 'test/wire/fs-messages.test.ts', covers: /^govfs\.fs\.(Ministry|FsError|FsRequest|FsReply|Mkdir|Create|Rm|Rmdir|Rename|Ls|Stat|Lease(Open|Renew|Release)|StatResult|DirEntry|LsResult|MkdirResult|CreateResult|RmResult|RmdirResult|RenameResult|LeaseGrant|LeaseRenewResult|LeaseReleaseResult|Posix(Creds|Chmod|Chown|Utimens|Symlink|Readlink|Link|AttrResult|ReadlinkResult)|DataWrite|DataRead|DataWritten|DataBytes|LayoutGet|LayoutPlace|LayoutReplace|FileResize|LayoutChunk|FileLayout|FileResized)$/ },
   { file: 'test/wire/log-codec.test.ts', covers: /^govfs\.log\./ },
   { file: 'test/data/data-wire.test.ts', covers: /^govfs\.data\./ },
   {

@@ -13,6 +13,17 @@ import {
   type SymlinkOp,
   type UtimensOp,
   type CreateOp,
+  type DataBytesResult,
+  type DataReadOp,
+  type DataWriteOp,
+  type DataWrittenResult,
+  type FileLayout,
+  type FileResizedResult,
+  type FileResizeOp,
+  type LayoutChunk,
+  type LayoutGetOp,
+  type LayoutPlaceOp,
+  type LayoutReplaceOp,
   type CreateResult,
   type DirEntry,
   type FsOpCase,
@@ -55,6 +66,8 @@ const stat = {
 const attrs = { version: 8, stat } satisfies Required<AttrResult>;
 const creds = { uid: 1000, gid: 100, groups: [4, 24, 2 ** 32 - 2] } satisfies Required<CredsMessage>;
 const entry = { name: 'naïve 文件', kind: 'dir' } satisfies Required<DirEntry>;
+const chunk = { index: 2, chunkId: 'm0-3-2-2-k', version: 3, replicas: ['n1', 'n3', 'n5'] } satisfies Required<LayoutChunk>;
+const layout = { ino: 3, size: 2 ** 34, mtime: 1700000000002.5, chunkSize: 4 << 20, chunks: [chunk, { ...chunk, index: 7 }] } satisfies Required<FileLayout>;
 
 /** The result message of case C of FsReply's `oneof result`. */
 type ResultOf<C extends FsOpCase> = Extract<FsResult, { result: C }> extends infer R ? (C extends keyof R ? R[C] : never) : never;
@@ -77,6 +90,12 @@ const OPS = {
   symlink: { target: '../ü/x', path: '/a/l' } satisfies Required<SymlinkOp>,
   readlink: { path: '/a/l' } satisfies Required<ReadlinkOp>,
   link: { from: '/a/f', to: '/a/g' } satisfies Required<LinkOp>,
+  dataWrite: { chunkId: 'm0-3-1-2-k', version: 2, token: 2 ** 40, offset: 65536, data: Uint8Array.from([1, 2, 3, 0, 255]) } satisfies Required<DataWriteOp>,
+  dataRead: { chunkId: 'm0-3-1-2-k', version: 2, offset: 10, length: 4096 } satisfies Required<DataReadOp>,
+  layoutGet: { path: '/a/f' } satisfies Required<LayoutGetOp>,
+  layoutPlace: { path: '/a/f', offset: 2 ** 33, length: 8 << 20 } satisfies Required<LayoutPlaceOp>,
+  layoutReplace: { path: '/a/f', index: 3, chunkId: 'm0-3-1-2-k', version: 5, failed: 'n4,n2', newChunkId: 'm0-3-1-3-q', replicas: ['n1', 'n5'], token: 2 ** 36 } satisfies Required<LayoutReplaceOp>,
+  fileResize: { path: '/a/f', size: 2 ** 41, extend: true } satisfies Required<FileResizeOp>,
 } satisfies Record<FsOpCase, object>;
 
 const RESULTS = {
@@ -96,6 +115,12 @@ const RESULTS = {
   symlink: attrs,
   readlink: { target: '../ü/x' } satisfies Required<ReadlinkResult>,
   link: attrs,
+  dataWrite: { chunkId: 'm0-3-1-2-k', version: 2, size: 70000 } satisfies Required<DataWrittenResult>,
+  dataRead: { chunkId: 'm0-3-1-2-k', version: 2, offset: 10, data: Uint8Array.from([9, 8, 7]), size: 13 } satisfies Required<DataBytesResult>,
+  layoutGet: layout,
+  layoutPlace: { ...layout, chunks: [] },
+  layoutReplace: layout,
+  fileResize: { version: 8, size: 2 ** 41 } satisfies Required<FileResizedResult>,
 } satisfies { [C in FsOpCase]: ResultOf<C> };
 
 const requestFields = { clientId: 'c-1', seq: 2 ** 40, path: '/a', lastSeen: 17, linearizable: true, ticketTo: 'clients#/tickets', mutation: true, acked: 3, creds } satisfies Required<Omit<FsRequestFields, 'type'>>;

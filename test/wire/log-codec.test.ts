@@ -19,6 +19,7 @@ const chown = { path: '/f', uid: -1, gid: 65533 };
 const utimens = { path: '/f', atimeNow: true, atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeNow: true, mtimeSec: 1_700_000_000, mtimeNsec: 1 };
 const change = { clientId: 'c1', seq: 2 ** 40, acked: 7, now: 1_700_000_000_000.25 };
 const grant = { id: 'n1-w1', clientId: 'c1', path: '/f', start: 10, end: 2 ** 33, ttlMs: 5_000, notify: 'clients#/clients' };
+const placed = { index: 3, chunkId: 'm0-9-3-2-a1', version: 2, replicas: ['n1', 'n4', 'n2'] };
 const held = { id: 'n1-w1', clientId: 'c1', notify: 'n', path: '/ü', start: 0, end: 2 ** 35, token: 9, ttlMs: 5_000 };
 const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Appoint': appoint,
@@ -38,6 +39,7 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.SetSize': { path: '/f', size: 2 ** 45 },
   'govfs.log.ClientChange': {
     ...change, mkdir: { path: '/d', parents: true, mode: 0o700 }, create: { path: '/f', exclusive: false, mode: 0o600 }, rm: { path: '/f' }, rmdir: { path: '/d', recursive: true }, rename: { from: '/a', to: '/b' }, setSize: { path: '/f', size: 1 },
+    resizeFile: { path: '/f', size: 2 ** 34, extend: true },
     chmod, chown, utimens, symlink: { path: '/l', target: '../x' }, link: { from: '/f', to: '/g' }, caller,
   },
   'govfs.log.PosixCaller': caller,
@@ -50,9 +52,19 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.LeaseGrant': grant,
   'govfs.log.LeaseRenew': { id: 'n1-w1', ttlMs: 6_000 },
   'govfs.log.LeaseRelease': { id: 'n1-w1' },
-  'govfs.log.MinistryEntry': { client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' } },
+  'govfs.log.MinistryEntry': {
+    client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' },
+    placeChunks: { ino: 7, chunkSize: 4096, chunks: [placed] }, dropGarbage: { chunkIds: ['a', 'b'] }, replaceReplica: { ino: 7, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
+  },
   'govfs.log.HeldWriteLease': held,
   'govfs.log.WriteLeases': { token: 9, leases: [held, { ...held, id: 'n1-w2' }] },
+  'govfs.log.ResizeFile': { path: '/f', size: 2 ** 40, extend: true },
+  'govfs.log.PlacedChunk': placed,
+  'govfs.log.DropGarbage': { chunkIds: ['m0-9-3-1-a0', 'x'] },
+  'govfs.log.PlaceChunks': { ino: 2 ** 35, chunkSize: 4 << 20, chunks: [placed, { ...placed, index: 1, chunkId: 'm0-9-1' }] },
+  'govfs.log.ReplaceReplica': { ino: 9, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
+  'govfs.log.FileChunks': { ino: 9, chunkSize: 1024, chunks: [placed] },
+  'govfs.log.Layouts': { files: [{ ino: 9, chunkSize: 1024, chunks: [placed] }], garbage: [placed] },
 };
 /** The oneof of each message that has one, by the name the decoded message answers to. */
 const oneofs: Partial<Record<keyof LogMessages, string>> = { 'govfs.log.ClusterOrder': 'order', 'govfs.log.ClientChange': 'change', 'govfs.log.MinistryEntry': 'entry' };

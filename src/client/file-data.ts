@@ -1,0 +1,473 @@
+// File contents (issue 17): reads and writes of a file's bytes under its leases. A file is split
+// in chunks (its layout, kept by the file's ministry: FileLayout); each chunk has replicas on the
+// nodes' chunk stores (src/data/), reached with dataWrite/dataRead FsRequests sent to the node.
+//
+//   write  the chunks the bytes fall in are placed first (the minister picks their replicas);
+//          each piece (at most PIECE_BYTES, under the 256 KiB a message may carry) goes to every
+//          replica at once, with the lease's fencing token and the chunk's version, and counts
+//          only once all of them stored it durably. A replica that fails is replaced by the
+//          minister (the chunk's version bumps, so it is never read again), the chunk is copied
+//          to the new one from a good copy, and the piece is written again. Then the size goes
+//          to the minister (a setSize that only grows) if the write extended the file.
+//   read   from one replica (a random one), the next on an error; a chunk never placed is a
+//          hole (zeros). The layout is read linearizably once per handle, again if a replica
+//          says it moved on.
+//   fence  a write handle's first use sends its token to every replica of the chunks in its
+//          range (an empty write), so that a writer whose lease expired is refused (ESTALE)
+//          everywhere the new holder may not write for a while.
+
+import { FsError } from '../fs/errors.js';
+import type { DataBytesResult, FileLayout, FsOp, FsReplyMessage, FsResult, LayoutChunk } from '../fs/requests.js';
+import type { LeaseHandle, OpenOptions } from './gov-client.js';
+
+/** What the whole-file calls use of the client. */
+interface FileOpener {
+  create(path: string): Promise<void>;
+  open(path: string, opts: OpenOptions): Promise<LeaseHandle>;
+}
+
+/** Bytes of one dataWrite/dataRead: under the 256 KiB a message may carry for now. */
+export const PIECE_BYTES = 192 * 1024;
+/** Pieces in flight at once per call (DataOptions.window). */
+const WINDOW = 4;
+/** Chunks placed per request at most (the ministry takes up to 1,024). */
+const PLACE_CHUNKS = 256;
+/** Attempts at one piece (each after a replica was replaced or the layout moved on). */
+const ATTEMPTS = 6;
+
+/** What the data plane needs of GovClient. */
+export interface DataClient {
+  /** `read`: a linearizable read; `minister`: to the minister, not exactly-once (idempotent);
+   * `change`: an exactly-once change. */
+  dataRequest(op: FsOp, path: string, how: 'read' | 'minister' | 'change'): Promise<FsResult | undefined>;
+  /** One FsRequest to node `node` (its chunk store), no retries; rejects when it does not answer. */
+  askNode(node: string, op: FsOp, timeoutMs: number): Promise<FsReplyMessage>;
+  random(): number;
+  now(): number;
+}
+
+export interface DataOptions {
+  /** A chunk store's answer may take this long before its replica is taken for failed. */
+  timeoutMs?: number;
+  /** Pieces of one call in flight at once (default 4; 1: one piece after another). */
+  window?: number;
+}
+
+/** Progress of a long read or write: bytes done of total. */
+export type Progress = (done: number, total: number) => void;
+
+/** What a handle knows of its file. */
+interface OpenFile {
+  layout: FileLayout;
+  /** Bytes written since the size and mtime were last committed. */
+  dirty: boolean;
+  /** Replacements under way, by chunk index: a piece that completes on the old chunk meanwhile
+   * may have missed the copy, so it waits and writes again to the new one. */
+  replacing: Map<number, Promise<void>>;
+}
+
+export class FileData {
+  private readonly files = new WeakMap<LeaseHandle, Promise<OpenFile>>();
+  /** Nodes a chunk's copy could not be written to, by chunk id (left out of the next proposal). */
+  private readonly badTargets = new Map<string, string[]>();
+  /** Nodes that did not answer lately, until when: tried last by reads. */
+  private readonly suspects = new Map<string, number>();
+  private readonly timeoutMs: number;
+  private readonly window: number;
+
+  constructor(
+    private readonly c: DataClient,
+    opts: DataOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.window = opts.window ?? WINDOW;
+  }
+
+  // ---- whole files ---------------------------------------------------------------------------
+
+  async writeFile(client: FileOpener, path: string, data: Uint8Array, progress?: Progress): Promise<void> {
+    await client.create(path).catch((e: unknown) => {
+      if ((e as { code?: unknown }).code !== 'EEXIST') throw e;
+    });
+    const h = await client.open(path, { mode: 'write' });
+    try {
+      if ((await this.size(h)) > 0) await this.truncate(h, 0);
+      await this.write(h, 0, data, progress);
+    } finally {
+      await h.close();
+    }
+  }
+
+  async readFile(client: FileOpener, path: string, progress?: Progress): Promise<Uint8Array> {
+    const h = await client.open(path, { mode: 'read' });
+    try {
+      return await this.read(h, 0, await this.size(h), progress);
+    } finally {
+      await h.release();
+    }
+  }
+
+  async truncateFile(client: FileOpener, path: string, size: number): Promise<void> {
+    const h = await client.open(path, { mode: 'write' });
+    try {
+      await this.truncate(h, size);
+    } finally {
+      await h.close();
+    }
+  }
+
+  // ---- the handle's operations -----------------------------------------------------------------
+
+  async read(h: LeaseHandle, offset: number, length: number, progress?: Progress): Promise<Uint8Array> {
+    this.usable(h, 'read', offset, length);
+    const f = await this.file(h);
+    const end = Math.min(offset + length, f.layout.size);
+    if (end <= offset) return new Uint8Array(0);
+    const out = new Uint8Array(end - offset);
+    let done = 0;
+    await this.pieces(f, offset, end, async (index, at, n) => {
+      const bytes = await this.readPiece(h, f, index, at, n);
+      out.set(bytes.subarray(0, n), index * f.layout.chunkSize + at - offset);
+      progress?.((done += n), out.length);
+    });
+    return out;
+  }
+
+  async write(h: LeaseHandle, offset: number, data: Uint8Array, progress?: Progress): Promise<void> {
+    this.usable(h, 'write', offset, data.length);
+    const f = await this.file(h);
+    if (data.length === 0) return;
+    await this.writeBytes(h, f, offset, data, progress);
+    const end = offset + data.length;
+    if (end > f.layout.size) await this.resize(h, f, end, true);
+    else f.dirty = true;
+  }
+
+  async truncate(h: LeaseHandle, size: number): Promise<void> {
+    if (!Number.isSafeInteger(size) || size < 0) throw new FsError('EINVAL', `truncate ${h.lease.path}: size must be an integer >= 0, got ${String(size)}`, h.lease.path);
+    this.usable(h, 'write', Math.min(size, h.lease.range[0]), 0);
+    const f = await this.file(h);
+    const { chunkSize, size: old } = f.layout;
+    if (size < old && chunkSize > 0 && size % chunkSize !== 0) {
+      // The bytes past the new end in its last chunk must read as zeros should the file grow
+      // again: the chunk stores keep what was written there.
+      const tailEnd = Math.min(old, (Math.floor(size / chunkSize) + 1) * chunkSize);
+      if (chunkOf(f.layout, Math.floor(size / chunkSize))) await this.writeBytes(h, f, size, new Uint8Array(tailEnd - size));
+    }
+    await this.resize(h, f, size, false);
+    if (chunkSize > 0) f.layout.chunks = f.layout.chunks.filter((c) => c.index * chunkSize < size);
+  }
+
+  /** Commit the size and mtime of writes since the last commit. */
+  async sync(h: LeaseHandle): Promise<void> {
+    const pending = this.files.get(h);
+    if (!pending || h.lease.mode !== 'write') return;
+    const f = await pending;
+    if (f.dirty) await this.resize(h, f, f.layout.size, true);
+  }
+
+  /** The file's size as this handle knows it. */
+  async size(h: LeaseHandle): Promise<number> {
+    return (await this.file(h)).layout.size;
+  }
+
+  // ---- layouts -------------------------------------------------------------------------------
+
+  private file(h: LeaseHandle): Promise<OpenFile> {
+    let f = this.files.get(h);
+    if (!f) {
+      f = this.open(h);
+      this.files.set(h, f);
+      f.catch(() => this.files.delete(h));
+    }
+    return f;
+  }
+
+  private async open(h: LeaseHandle): Promise<OpenFile> {
+    const layout = await this.layout(h.lease.path, h.lease.mode === 'write' ? 'minister' : 'read');
+    const f: OpenFile = { layout, dirty: false, replacing: new Map() };
+    if (h.lease.mode === 'write') await this.fence(h, f);
+    return f;
+  }
+
+  /** The file's layout: from the minister (a writer's, which places and replaces), or a
+   * linearizable read. */
+  private async layout(path: string, from: 'read' | 'minister'): Promise<FileLayout> {
+    // A placement of no bytes answers the layout from the minister.
+    const r = from === 'read' ? await this.c.dataRequest({ op: 'layoutGet', layoutGet: { path } }, path, 'read') : await this.c.dataRequest({ op: 'layoutPlace', layoutPlace: { path, offset: 0, length: 0 } }, path, 'minister');
+    return layoutOf(r, path);
+  }
+
+  private async refresh(h: LeaseHandle, f: OpenFile): Promise<void> {
+    f.layout = await this.layout(h.lease.path, h.lease.mode === 'write' ? 'minister' : 'read');
+  }
+
+  /** Send the write lease's token to every replica of the chunks in its range. A replica that
+   * does not take it is replaced: it could otherwise still take an older writer's bytes. */
+  private async fence(h: LeaseHandle, f: OpenFile): Promise<void> {
+    const [start, end] = h.lease.range;
+    const cs = f.layout.chunkSize;
+    const inRange = f.layout.chunks.filter((c) => (c.index + 1) * cs > start && c.index * cs < end);
+    await pool(inRange, this.window, (c) => this.writePiece(h, f, c.index, 0, new Uint8Array(0)));
+  }
+
+  private async resize(h: LeaseHandle, f: OpenFile, size: number, extend: boolean): Promise<void> {
+    const r = await this.c.dataRequest({ op: 'fileResize', fileResize: { path: h.lease.path, size, extend } }, h.lease.path, 'change');
+    if (r?.result !== 'fileResize') throw new FsError('EIO', `resize ${h.lease.path}: the server answered without a size (${r?.result ?? 'no result'})`, h.lease.path);
+    f.layout.size = r.fileResize.size;
+    f.dirty = false;
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  private async writeBytes(h: LeaseHandle, f: OpenFile, offset: number, data: Uint8Array, progress?: Progress): Promise<void> {
+    const end = offset + data.length;
+    let done = 0;
+    for (let from = offset; from < end; ) {
+      // The file's first placement fixes its chunk size.
+      if (f.layout.chunkSize === 0) await this.place(h, f, from, from + 1);
+      const cs = f.layout.chunkSize;
+      // Place the chunks of up to PLACE_CHUNKS chunks' worth of bytes, then write them.
+      const to = Math.min(end, (Math.floor(from / cs) + PLACE_CHUNKS) * cs);
+      await this.place(h, f, from, to);
+      await this.pieces(f, from, to, async (index, at, n) => {
+        const pos = index * f.layout.chunkSize + at;
+        await this.writePiece(h, f, index, at, data.subarray(pos - offset, pos - offset + n));
+        progress?.((done += n), data.length);
+      });
+      from = to;
+    }
+  }
+
+  private async place(h: LeaseHandle, f: OpenFile, from: number, to: number): Promise<void> {
+    const cs = f.layout.chunkSize;
+    if (cs > 0) {
+      let missing = false;
+      for (let i = Math.floor(from / cs); i * cs < to; i++) if (!chunkOf(f.layout, i)) missing = true;
+      if (!missing) return;
+    }
+    const path = h.lease.path;
+    const r = await this.c.dataRequest({ op: 'layoutPlace', layoutPlace: { path, offset: from, length: to - from } }, path, 'minister');
+    const placed = layoutOf(r, path);
+    f.layout = { ...placed, size: Math.max(f.layout.size, placed.size) };
+    if (placed.chunkSize === 0) throw new FsError('EIO', `write ${path}: the minister placed no chunks`, path);
+  }
+
+  /** Write `data` at `at` of chunk `index` on every replica, replacing replicas that fail. */
+  private async writePiece(h: LeaseHandle, f: OpenFile, index: number, at: number, data: Uint8Array): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      this.usable(h, 'write', 0, 0);
+      const c = chunkOf(f.layout, index);
+      if (!c) throw new FsError('EIO', `write ${h.lease.path}: chunk ${index} has no replicas (was the file truncated meanwhile?)`, h.lease.path);
+      const op: FsOp = { op: 'dataWrite', dataWrite: { chunkId: c.chunkId, version: c.version, token: h.lease.token, offset: at, data } };
+      const answers = await Promise.all(c.replicas.map((r) => this.ask(r, op)));
+      const failed = c.replicas.filter((_, i) => !answers[i]!.ok);
+      // (Replacements of the chunk are one at a time: another piece's may be under way.)
+      for (let r = f.replacing.get(index); r; r = f.replacing.get(index)) await r.catch(() => undefined);
+      if (failed.length === 0 && chunkOf(f.layout, index)?.chunkId === c.chunkId) return;
+      if (failed.length === 0) continue; // the chunk was replaced meanwhile: write it there too
+      if (attempt >= ATTEMPTS) throw new FsError('EIO', `write ${h.lease.path}: chunk ${c.chunkId} could not be written to ${failed.join(', ')}: ${answers.find((a) => !a.ok)!.error?.message ?? ''}`, h.lease.path);
+      if (answers.some((a) => a.error?.code === 'ESTALE')) {
+        // A newer layout (another version), or a newer writer's token: the layout tells which.
+        await this.refresh(h, f);
+        const now = chunkOf(f.layout, index);
+        if (now && now.chunkId === c.chunkId && now.version === c.version) {
+          const why = answers.find((a) => a.error?.code === 'ESTALE')!.error!.message;
+          throw new FsError('ESTALE', `write ${h.lease.path}: refused, a newer writer holds the file (${why})`, h.lease.path);
+        }
+        continue;
+      }
+      try {
+        if (chunkOf(f.layout, index)?.chunkId !== c.chunkId) continue; // replaced meanwhile
+        const p = this.replace(h, f, index, failed, this.badTargets.get(c.chunkId) ?? []);
+        f.replacing.set(index, p);
+        await p.finally(() => f.replacing.delete(index));
+      } catch (e) {
+        // A copy target failed too: propose again without it.
+        const m = /^copy of chunk \S+ to (\S+):/.exec((e as Error).message);
+        if (!m || (e as FsError).code === 'ESTALE') throw e;
+        this.badTargets.set(c.chunkId, [...(this.badTargets.get(c.chunkId) ?? []), m[1]!]);
+      }
+    }
+  }
+
+  /** Have the minister replace chunk `index`'s replicas `failed`: it proposes a new chunk (a
+   * new id, the next version, fresh nodes for the failed ones), this writer copies the chunk
+   * there from a good replica, then the minister commits the swap. A writer that dies between
+   * leaves the layout as it was (and an unreferenced copy). */
+  private async replace(h: LeaseHandle, f: OpenFile, index: number, failed: string[], avoid: string[]): Promise<void> {
+    const old = chunkOf(f.layout, index);
+    if (!old) return;
+    const path = h.lease.path;
+    const ask = (newChunkId: string, replicas: string[]): FsOp => ({
+      op: 'layoutReplace',
+      layoutReplace: { path, index, chunkId: old.chunkId, version: old.version, failed: [...new Set([...failed, ...avoid])].join(','), newChunkId, replicas, token: h.lease.token },
+    });
+    // ESTALE from the minister: the chunk is no longer `old` (this writer's layout is behind).
+    const movedOn = (e: unknown): Promise<void> => ((e as FsError).code === 'ESTALE' ? this.refresh(h, f) : Promise.reject(e));
+    let proposal: LayoutChunk | undefined;
+    try {
+      proposal = chunkOf(layoutOf(await this.c.dataRequest(ask('', []), path, 'minister'), path), index);
+    } catch (e) {
+      return movedOn(e);
+    }
+    if (!proposal || proposal.chunkId === old.chunkId) throw new FsError('EIO', `replace chunk ${old.chunkId}: the minister proposed no new chunk`, path);
+    await this.copyChunk(h, old, old.replicas.filter((n) => !failed.includes(n)), proposal);
+    try {
+      f.layout = { ...layoutOf(await this.c.dataRequest(ask(proposal.chunkId, proposal.replicas), path, 'minister'), path), size: f.layout.size };
+    } catch (e) {
+      return movedOn(e);
+    }
+    this.badTargets.delete(old.chunkId);
+  }
+
+  /** Copy chunk `from` (read from `sources`) to every replica of `to`. */
+  private async copyChunk(h: LeaseHandle, from: LayoutChunk, sources: string[], to: LayoutChunk): Promise<void> {
+    // At least an empty write: the new chunk exists (fenced with this token) even if `from` was
+    // never written.
+    for (let at = 0; ; at += PIECE_BYTES) {
+      const piece = await this.readAny(sources, from.chunkId, [from.version], at, PIECE_BYTES);
+      const data = piece?.data ?? new Uint8Array(0);
+      const op: FsOp = { op: 'dataWrite', dataWrite: { chunkId: to.chunkId, version: to.version, token: h.lease.token, offset: at, data } };
+      const answers = await Promise.all(to.replicas.map((t) => this.ask(t, op)));
+      const bad = answers.findIndex((a) => !a.ok);
+      if (bad >= 0) {
+        const e = answers[bad]!.error;
+        throw new FsError(e?.code === 'ESTALE' ? 'ESTALE' : 'EIO', `copy of chunk ${from.chunkId} to ${to.replicas[bad]}: ${e?.message ?? ''}`, h.lease.path);
+      }
+      if (!piece || at + data.length >= piece.size || data.length === 0) return;
+    }
+  }
+
+  /** A piece of a chunk from any of `nodes`, trying each version; null when none holds it. */
+  private async readAny(nodes: string[], chunkId: string, versions: number[], offset: number, length: number): Promise<DataBytesResult | null> {
+    if (nodes.length === 0) throw new FsError('EIO', `chunk ${chunkId}: no replica left to copy it from`);
+    let lastError = '';
+    let missing = 0;
+    for (const node of nodes) {
+      for (const version of versions) {
+        const a = await this.ask(node, { op: 'dataRead', dataRead: { chunkId, version, offset, length } });
+        if (a.ok && a.result === 'dataRead') return a.dataRead;
+        if (a.error?.code === 'ENOENT') {
+          missing++;
+          break;
+        }
+        lastError = `${node}: ${a.error?.message ?? 'no answer'}`;
+      }
+    }
+    if (missing === nodes.length) return null;
+    throw new FsError('EIO', `chunk ${chunkId}: no good copy to read (${lastError})`);
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  /** `n` bytes at `at` of chunk `index` (zeros past what the chunk holds). */
+  private async readPiece(h: LeaseHandle, f: OpenFile, index: number, at: number, n: number): Promise<Uint8Array> {
+    for (let attempt = 0; ; attempt++) {
+      this.usable(h, h.lease.mode, 0, 0);
+      const c = chunkOf(f.layout, index);
+      if (!c) return new Uint8Array(n);
+      const start = Math.floor(this.c.random() * c.replicas.length);
+      const now = this.c.now();
+      const rotated = [...c.replicas.slice(start), ...c.replicas.slice(0, start)];
+      const order = [...rotated.filter((n) => (this.suspects.get(n) ?? 0) <= now), ...rotated.filter((n) => (this.suspects.get(n) ?? 0) > now)];
+      let stale = false;
+      let missing = 0;
+      let lastError = '';
+      for (const node of order) {
+        const a = await this.ask(node, { op: 'dataRead', dataRead: { chunkId: c.chunkId, version: c.version, offset: at, length: n } });
+        if (a.ok && a.result === 'dataRead') {
+          if (a.dataRead.data.length >= n) return a.dataRead.data;
+          const out = new Uint8Array(n);
+          out.set(a.dataRead.data);
+          return out;
+        }
+        if (a.error?.code === 'ESTALE') stale = true;
+        if (a.error?.code === 'ENOENT') missing++;
+        lastError = `${node}: ${a.error?.message ?? 'no answer'}`;
+      }
+      if (missing === order.length) {
+        // Placed but never written anywhere (a hole), or collected since this layout was read
+        // (a replaced or truncated chunk): the layout says which.
+        if (attempt > 0) return new Uint8Array(n);
+        await this.refresh(h, f);
+        continue;
+      }
+      if (!stale || attempt >= 2) throw new FsError('EIO', `read ${h.lease.path}: no replica of chunk ${c.chunkId} could be read (${lastError})`, h.lease.path);
+      await this.refresh(h, f);
+    }
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  /** Split [from, to) into pieces within chunks and run `each` on them, WINDOW at a time. */
+  private pieces(f: OpenFile, from: number, to: number, each: (index: number, at: number, n: number) => Promise<void>): Promise<void> {
+    const cs = f.layout.chunkSize;
+    const list: [number, number, number][] = [];
+    for (let pos = from; pos < to; ) {
+      const index = cs > 0 ? Math.floor(pos / cs) : 0;
+      const at = cs > 0 ? pos - index * cs : pos;
+      const n = Math.min(PIECE_BYTES, to - pos, cs > 0 ? cs - at : Infinity);
+      list.push([index, at, n]);
+      pos += n;
+    }
+    return pool(list, this.window, ([index, at, n]) => each(index, at, n));
+  }
+
+  /** One request to a chunk store; a node that does not answer reads as an EIO answer. */
+  private async ask(node: string, op: FsOp): Promise<FsReplyMessage> {
+    try {
+      return await this.c.askNode(node, op, this.timeoutMs);
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? 'EIO';
+      this.suspects.set(node, this.c.now() + 4 * this.timeoutMs);
+      return { type: 'govfs.fs.FsReply', ok: false, error: { code: 'EIO', message: `node ${node} did not answer (${code})`, path: '' } };
+    }
+  }
+
+  /** Refuse use of a handle that may not do this: wrong mode, lease over, range outside. */
+  private usable(h: LeaseHandle, mode: 'read' | 'write', offset: number, length: number): void {
+    const path = h.lease.path;
+    if (!Number.isSafeInteger(offset) || offset < 0 || !Number.isSafeInteger(length) || length < 0) {
+      throw new FsError('EINVAL', `${path}: offset and length must be integers >= 0 (got ${String(offset)}, ${String(length)})`, path);
+    }
+    if (mode === 'write' && h.lease.mode !== 'write') throw new FsError('EBADF', `write ${path}: the handle holds a read lease; open it with mode "write"`, path);
+    if (!h.valid(this.c.now())) throw new FsError('ESTALE', `${path}: lease ${h.lease.id} is no longer valid (expired, revoked or released): open the file again`, path);
+    const [start, end] = h.lease.range;
+    if (length > 0 && (offset < start || offset + length > end)) {
+      throw new FsError('EINVAL', `${path}: bytes ${offset}-${offset + length} lie outside the lease's range [${start}, ${end})`, path);
+    }
+  }
+}
+
+function chunkOf(l: FileLayout, index: number): LayoutChunk | undefined {
+  // Layouts are sorted by index and small next to the bytes they describe.
+  for (const c of l.chunks) if (c.index === index) return c;
+  return undefined;
+}
+
+function layoutOf(r: FsResult | undefined, path: string): FileLayout {
+  const l = r?.result === 'layoutGet' ? r.layoutGet : r?.result === 'layoutPlace' ? r.layoutPlace : r?.result === 'layoutReplace' ? r.layoutReplace : undefined;
+  if (!l) throw new FsError('EIO', `${path}: the server answered without a layout (${r?.result ?? 'no result'})`, path);
+  // As plain data (a decoded message's prototype would write 64-bit fields as strings).
+  return { ino: l.ino, size: l.size, mtime: l.mtime, chunkSize: l.chunkSize, chunks: (l.chunks ?? []).map((c) => ({ index: c.index, chunkId: c.chunkId, version: c.version, replicas: [...c.replicas] })) };
+}
+
+/** Run `each` over `items`, at most `width` at once; the first failure rejects (after the
+ * others in flight settle). */
+async function pool<T>(items: readonly T[], width: number, each: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: unknown = null;
+  const worker = async (): Promise<void> => {
+    while (next < items.length && failure === null) {
+      const x = items[next++]!;
+      try {
+        await each(x);
+      } catch (e) {
+        failure ??= e;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
+  if (failure !== null) throw failure;
+}
