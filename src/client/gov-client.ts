@@ -15,7 +15,7 @@ import type { LeaseMode } from '../fs/ranges.js';
 import { FsError } from '../fs/errors.js';
 import { checkPath } from '../fs/path.js';
 import { SubtreeMap } from '../fs/subtree-map.js';
-import type { CredsMessage, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, StatResult, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
+import type { CredsMessage, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
 import { checkMode, checkOwner, clientStat, credsMessage, utimensOp, type AsOptions, type Creds, type Stat } from './posix.js';
 import { FileData, type Progress } from './file-data.js';
 
