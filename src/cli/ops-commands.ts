@@ -46,7 +46,7 @@ export async function restoreCommand(argv: string[], help: string, out: Out = st
     },
   });
   out.log(`restored ${s.paths} paths into ${s.dataDir} (${s.nodes} nodes; ministries ${s.ministries.map((m) => `${m.subtree}:${m.clerks}`).join(' ')})`);
-  out.log('times and versions are new (those of the restore); start it with:');
+  out.log('kept: modes, owners, atime and mtime, symlinks, hard links; ctime, inode numbers and versions are new (the restore\'s); start it with:');
   out.log(`  govfs cluster --data ${s.dataDir}`);
 }
 

@@ -21,9 +21,16 @@
 // (A copy made by the minister itself, at one applied index, would not have that limit; it needs
 // a request the ministry roles answer, which this client-side backup does without.)
 //
-// File format (text, so that `head` shows what a file is): line 1 `govfs-backup 1`, line 2 the
+// POSIX metadata (format 2): each entry also holds its permission bits, owner, and atime and
+// mtime in nanoseconds (strings in the JSON: they pass 2^53), a symlink its target (readlink in
+// pass 1; a target never changes, a replaced symlink has a new version), and a path whose inode
+// (`ino`, numbered per ministry) an earlier entry of its ministry has is recorded as a hard
+// link to that entry's path (`link`), which restore links rather than makes.
+//
+// File format (text, so that `head` shows what a file is): line 1 `govfs-backup 2`, line 2 the
 // document as JSON, line 3 `sha256 HEX BYTES` of line 2. A truncated or altered file fails the
-// check with a typed error (BackupFormatError, EBADMSG) that says so.
+// check with a typed error (BackupFormatError, EBADMSG) that says so. Format 1 files (before
+// POSIX metadata: no modes, owners, times, symlinks or links) are still read.
 
 import { createHash } from 'node:crypto';
 import type { DirEntry, Stat } from '../client/gov-client.js';
@@ -31,16 +38,34 @@ import type { ClusterStatusView } from '../client/status.js';
 import { RuntimeError } from '../runtime/errors.js';
 
 export const BACKUP_MAGIC = 'govfs-backup';
-export const BACKUP_VERSION = 1;
+export const BACKUP_VERSION = 2;
+/** Formats this govfs reads: 1 (before POSIX metadata) and 2. */
+const READABLE_VERSIONS: readonly number[] = [1, 2];
 
 export interface BackupEntry {
   path: string;
-  kind: 'dir' | 'file';
-  /** Bytes of a file; entries of a directory. */
+  kind: 'dir' | 'file' | 'symlink';
+  /** Bytes of a file (a symlink's target); entries of a directory. */
   size: number;
+  /** ms (informational: restore cannot set ctime; mtime is restored from mtimeNs) */
   ctime: number;
   mtime: number;
   version: number;
+  // Format 2 (absent in format 1 files: restore keeps what creating the path gives).
+  /** Permission bits with setuid, setgid and sticky (st_mode & 07777). */
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  /** Link count when copied (restore does not set it: links make it). */
+  nlink?: number;
+  /** Nanoseconds since the epoch, as a decimal string. */
+  atimeNs?: string;
+  mtimeNs?: string;
+  /** A symlink's target. */
+  target?: string;
+  /** A hard link: the path of the earlier entry of this ministry with the same inode. Its
+   * attributes are that entry's (one inode). */
+  link?: string;
 }
 
 export interface MinistryBackup {
@@ -58,7 +83,8 @@ export interface MinistryBackup {
 
 export interface BackupDocument {
   format: typeof BACKUP_MAGIC;
-  version: typeof BACKUP_VERSION;
+  /** BACKUP_VERSION when written; 1 for a file written before POSIX metadata. */
+  version: 1 | typeof BACKUP_VERSION;
   /** When the copy was finished (ISO 8601, the backing-up machine's clock). */
   takenAt: string;
   cluster: { president: string; clusterTerm: number; nodes: string[]; idle: string[] };
@@ -72,6 +98,7 @@ export interface BackupDocument {
 export interface BackupSource {
   ls(path: string, opts: { linearizable: boolean }): Promise<DirEntry[]>;
   stat(path: string, opts: { linearizable: boolean }): Promise<Stat>;
+  readlink(path: string, opts: { linearizable: boolean }): Promise<string>;
   /** The highest index of ministry `id` a reply has shown this client. */
   seenIndex(ministry: string): number;
   status(): Promise<ClusterStatusView>;
@@ -185,6 +212,8 @@ async function copyMinistry(src: BackupSource, id: string, subtree: string, subt
 async function firstPass(src: BackupSource, subtree: string, ours: (p: string) => boolean, parallel: number): Promise<BackupEntry[]> {
   const lin = { linearizable: true };
   const entries: BackupEntry[] = [];
+  /** The first path seen of each non-directory inode: later ones are its hard links. */
+  const inodes = new Map<number, string>();
   let level = [subtree];
   while (level.length > 0) {
     const stats = await mapLimit(level, parallel, async (path) => ({ path, stat: await src.stat(path, lin) }));
@@ -193,7 +222,8 @@ async function firstPass(src: BackupSource, subtree: string, ours: (p: string) =
       parallel,
       (s) => src.ls(s.path, lin).then((l) => ({ path: s.path, entries: l })),
     );
-    for (const s of stats) entries.push(entry(s.path, s.stat));
+    const targets = await mapLimit(stats, parallel, (s) => (s.stat.kind === 'symlink' ? src.readlink(s.path, lin) : Promise.resolve(undefined)));
+    for (const [i, s] of stats.entries()) entries.push(entry(s.path, s.stat, targets[i], inodes));
     const next: string[] = [];
     for (const l of listings) for (const e of l.entries) if (ours(join(l.path, e.name))) next.push(join(l.path, e.name));
     level = next;
@@ -201,8 +231,18 @@ async function firstPass(src: BackupSource, subtree: string, ours: (p: string) =
   return entries;
 }
 
-function entry(path: string, s: Stat): BackupEntry {
-  return { path, kind: s.kind === 'dir' ? 'dir' : 'file', size: s.size, ctime: s.ctime, mtime: s.mtime, version: s.version };
+function entry(path: string, s: Stat, target: string | undefined, inodes: Map<number, string>): BackupEntry {
+  const e: BackupEntry = {
+    path, kind: s.kind, size: s.size, ctime: s.ctime, mtime: s.mtime, version: s.version,
+    mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, nlink: s.nlink, atimeNs: s.atimeNs.toString(), mtimeNs: s.mtimeNs.toString(),
+  };
+  if (target !== undefined) e.target = target;
+  if (s.kind !== 'dir' && s.ino > 0) {
+    const first = inodes.get(s.ino);
+    if (first === undefined) inodes.set(s.ino, path);
+    else e.link = first;
+  }
+  return e;
 }
 
 // ---- the file --------------------------------------------------------------------------------
@@ -221,9 +261,12 @@ export function decodeBackup(data: Buffer, file: string): BackupDocument {
   const header = first < 0 ? text : text.slice(0, first);
   const magic = `${BACKUP_MAGIC} ${BACKUP_VERSION}`;
   if (data.length === 0) throw new BackupFormatError(file, 'the file is empty');
-  if (first < 0 && magic.startsWith(header)) throw new BackupFormatError(file, `the file is truncated after ${data.length} bytes (its header line is not complete); use a complete copy`);
+  if (first < 0 && (magic.startsWith(header) || `${BACKUP_MAGIC} 1`.startsWith(header))) throw new BackupFormatError(file, `the file is truncated after ${data.length} bytes (its header line is not complete); use a complete copy`);
   if (!header.startsWith(`${BACKUP_MAGIC} `)) throw new BackupFormatError(file, `it does not start with "${BACKUP_MAGIC} ${BACKUP_VERSION}" (is it the file govfs backup wrote?)`);
-  if (header !== `${BACKUP_MAGIC} ${BACKUP_VERSION}`) throw new BackupFormatError(file, `it is format "${header}", and this govfs reads "${BACKUP_MAGIC} ${BACKUP_VERSION}" only`);
+  const version = Number(header.slice(BACKUP_MAGIC.length + 1));
+  if (!/^\d+$/.test(header.slice(BACKUP_MAGIC.length + 1)) || !READABLE_VERSIONS.includes(version)) {
+    throw new BackupFormatError(file, `it is format "${header}", and this govfs reads formats ${READABLE_VERSIONS.join(' and ')} only`);
+  }
   const rest = text.slice(first + 1);
   const m = /\nsha256 ([0-9a-f]{64}) (\d+)\n$/.exec(rest);
   if (!m) throw new BackupFormatError(file, `its closing checksum line is missing: the file is truncated (${data.length} bytes); use a complete copy`);
@@ -237,16 +280,16 @@ export function decodeBackup(data: Buffer, file: string): BackupDocument {
   } catch (e) {
     throw new BackupFormatError(file, `its document is not JSON (${(e as Error).message})`);
   }
-  checkDocument(doc, file);
+  checkDocument(doc, file, version);
   return doc;
 }
 
-function checkDocument(doc: unknown, file: string): asserts doc is BackupDocument {
+function checkDocument(doc: unknown, file: string, version: number): asserts doc is BackupDocument {
   const bad = (why: string): never => {
     throw new BackupFormatError(file, why);
   };
   const d = doc as Partial<BackupDocument> | null;
-  if (!d || typeof d !== 'object' || d.format !== BACKUP_MAGIC || d.version !== BACKUP_VERSION) bad('its document has no govfs-backup format and version');
+  if (!d || typeof d !== 'object' || d.format !== BACKUP_MAGIC || d.version !== version) bad(`its document has no govfs-backup format and version ${version}`);
   if (!d!.cluster || !Array.isArray(d!.cluster.nodes)) bad('its cluster section is missing');
   if (!Array.isArray(d!.ministries) || !d!.ministries.some((m) => m?.subtree === '/')) bad('it holds no root ministry');
   if (d!.chunks !== null) bad('it holds file contents, which this govfs cannot restore yet');
@@ -254,10 +297,32 @@ function checkDocument(doc: unknown, file: string): asserts doc is BackupDocumen
     if (typeof m.id !== 'string' || typeof m.subtree !== 'string' || !m.subtree.startsWith('/') || !Number.isSafeInteger(m.index) || !Array.isArray(m.entries)) {
       bad(`ministry ${JSON.stringify(m?.id)} is malformed`);
     }
+    const kinds = new Map<string, string>();
     for (const e of m.entries) {
-      if (!e || typeof e.path !== 'string' || !within(e.path, m.subtree) || (e.kind !== 'dir' && e.kind !== 'file') || !Number.isSafeInteger(e.size)) {
-        bad(`ministry ${m.id} has a malformed entry ${JSON.stringify(e?.path ?? e)}`);
-      }
+      const why = entryProblem(e, m.subtree, kinds);
+      if (why) bad(`ministry ${m.id} has a malformed entry ${JSON.stringify(e?.path ?? e)} (${why})`);
+      kinds.set(e.path, e.kind);
     }
   }
+}
+
+const isId = (x: unknown): boolean => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 0xffffffff;
+const isNs = (x: unknown): boolean => typeof x === 'string' && /^-?\d{1,30}$/.test(x);
+
+/** What is wrong with one entry, or null. `earlier`: the kinds of the ministry's entries before
+ * it (a hard link names one of them). Format 2's fields are optional: absent, restore keeps
+ * the defaults of creating the path. */
+function entryProblem(e: BackupEntry | null, subtree: string, earlier: Map<string, string>): string | null {
+  if (!e || typeof e.path !== 'string' || !within(e.path, subtree)) return 'no path in its ministry';
+  if (e.kind !== 'dir' && e.kind !== 'file' && e.kind !== 'symlink') return `kind ${JSON.stringify(e.kind)}`;
+  if (!Number.isSafeInteger(e.size)) return 'size';
+  if (e.mode !== undefined && !(Number.isInteger(e.mode) && e.mode >= 0 && e.mode <= 0o7777)) return 'mode';
+  if ((e.uid !== undefined && !isId(e.uid)) || (e.gid !== undefined && !isId(e.gid))) return 'owner';
+  if ((e.atimeNs !== undefined && !isNs(e.atimeNs)) || (e.mtimeNs !== undefined && !isNs(e.mtimeNs))) return 'times';
+  if (e.kind === 'symlink' && e.link === undefined && (typeof e.target !== 'string' || e.target.length === 0)) return 'a symlink without a target';
+  if (e.link !== undefined) {
+    const k = earlier.get(e.link);
+    if (typeof e.link !== 'string' || k === undefined || k === 'dir' || e.kind === 'dir') return 'a hard link to no earlier file of its ministry';
+  }
+  return null;
 }

@@ -7,11 +7,21 @@
 // protocol, parents first: each entry passes the same checks as any client's, and the folder
 // ends up as any cluster's would, logs and all. Then it stops the cluster cleanly.
 //
-// What a restore keeps: every path, its kind, a directory's entries (so its size). What it
-// cannot keep: times (btime, ctime, mtime become the time of the restore: the minister stamps
-// every change with its own clock) and versions (the new ministries count their own changes),
-// terms and log indices (a new cluster starts at term 1). File sizes are 0 until files have
-// contents (the data plane); a backup holding contents is refused (decodeBackup).
+// The order: every ministry's directories, files and symlinks, parents first; then its hard
+// links (an entry with `link`, made by link() from the path it names); then, once every path of
+// every ministry exists, each inode's owner (chown first: it clears setuid), mode and times
+// (utimens last, after the children are made and linked, so that a directory's mtime is the
+// backup's and not that of its last new entry). Attributes are set only on the first path of an
+// inode: a hard link shares them.
+//
+// What a restore keeps: every path, its kind, a directory's entries (so its size), symlink
+// targets, hard links (so link counts), modes, owners, atime and mtime to the nanosecond. What it
+// cannot keep: ctime and btime (the time of the restore: the minister stamps every change with
+// its own clock, and no operation sets them), inode numbers and versions (the new ministries
+// count their own), terms and log indices (a new cluster starts at term 1). A format 1 backup
+// (before POSIX metadata) has none of these attributes: its paths get what creating them gives
+// (0755 directories, 0644 files, owned by root, times of the restore). File sizes are 0 until
+// files have contents (the data plane); a backup holding contents is refused (decodeBackup).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -72,11 +82,14 @@ export async function restoreBackup(file: string, dataDir: string, opts: Restore
     const total = doc.ministries.reduce((n, m) => n + m.entries.length, 0);
     let done = 0;
     const summary: RestoreSummary = { dataDir: dir, nodes: shape.nodes, ministries: [], paths: 0 };
+    const parallel = opts.parallel ?? 32;
     for (const m of doc.ministries) {
-      await makeAll(client, m.entries, opts.parallel ?? 32, () => opts.onProgress?.(++done, total));
+      await makeAll(client, m.entries, parallel, () => opts.onProgress?.(++done, total));
       summary.ministries.push({ subtree: m.subtree, clerks: m.clerks.length, paths: m.entries.length, fromIndex: m.index });
       summary.paths += m.entries.length;
     }
+    // After every path of every ministry exists: nothing made later touches these times.
+    await eachLimit(doc.ministries.flatMap((m) => m.entries), parallel, (e) => setAttributes(client, e));
     await client.close();
     return summary;
   } catch (e) {
@@ -107,25 +120,59 @@ async function untilServing(cluster: LocalCluster, doc: BackupDocument, timeoutM
   }
 }
 
-/** Make every entry, a level of the tree at a time (parents exist before their children). */
-async function makeAll(client: GovClient, entries: BackupEntry[], parallel: number, progress: () => void): Promise<void> {
+/** What restore asks of a client (GovClient; tests pass their own). */
+export type RestoreClient = Pick<GovClient, 'mkdir' | 'create' | 'symlink' | 'link' | 'chown' | 'chmod' | 'utimens'>;
+
+/** Run `fn` over `items`, at most `n` at once. */
+async function eachLimit<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+}
+
+/** Make every entry of one ministry, a level of the tree at a time (parents exist before
+ * their children), then its hard links. The ministry's root exists already (the cluster made
+ * it when forming the ministry). */
+export async function makeAll(client: RestoreClient, entries: BackupEntry[], parallel: number, progress: () => void): Promise<void> {
   const byDepth = new Map<number, BackupEntry[]>();
+  const links: BackupEntry[] = [];
   for (const e of entries) {
     const depth = e.path === '/' ? 0 : e.path.split('/').length - 1;
     byDepth.set(depth, [...(byDepth.get(depth) ?? []), e]);
   }
-  // A ministry's root exists already (the cluster made it when forming the ministry).
-  const [rootDepth] = [...byDepth.keys()].sort((a, b) => a - b);
-  for (const depth of [...byDepth.keys()].sort((a, b) => a - b)) {
-    const level = byDepth.get(depth)!;
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < level.length) {
-        const e = level[next++]!;
-        if (depth !== rootDepth) await (e.kind === 'dir' ? client.mkdir(e.path, { parents: true }) : client.create(e.path));
-        progress();
+  const depths = [...byDepth.keys()].sort((a, b) => a - b);
+  for (const depth of depths) {
+    await eachLimit(byDepth.get(depth)!, parallel, async (e) => {
+      if (e.link !== undefined) {
+        links.push(e);
+        return;
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(parallel, level.length) }, worker));
+      if (depth !== depths[0]) await makeOne(client, e);
+      progress();
+    });
+  }
+  // A link's first path may be at any depth: all of them exist now.
+  await eachLimit(links, parallel, async (e) => {
+    await client.link(e.link!, e.path);
+    progress();
+  });
+}
+
+function makeOne(client: RestoreClient, e: BackupEntry): Promise<void> {
+  if (e.kind === 'dir') return client.mkdir(e.path, { parents: true });
+  if (e.kind === 'symlink') return client.symlink(e.target!, e.path);
+  return client.create(e.path);
+}
+
+/** An inode's owner, mode and times, as far as the entry holds them (format 1: none). */
+export async function setAttributes(client: RestoreClient, e: BackupEntry): Promise<void> {
+  if (e.link !== undefined) return;
+  if (e.uid !== undefined || e.gid !== undefined) await client.chown(e.path, e.uid ?? -1, e.gid ?? -1);
+  if (e.mode !== undefined) await client.chmod(e.path, e.mode);
+  if (e.atimeNs !== undefined || e.mtimeNs !== undefined) {
+    // A time the entry lacks becomes the restore's (null: the minister's now).
+    await client.utimens(e.path, e.atimeNs === undefined ? null : BigInt(e.atimeNs), e.mtimeNs === undefined ? null : BigInt(e.mtimeNs));
   }
 }

@@ -1,26 +1,52 @@
 // The backup's file format (checked on read: truncated, altered, foreign files refused with a
 // typed error) and its consistency rule (two passes with matching versions, else copy again),
-// against an in-memory tree that a "client" changes while the backup reads it.
+// against an in-memory tree that a "client" changes while the backup reads it; what a backup
+// records of POSIX metadata (modes, owners, nanosecond times, symlinks, hard links) and the order
+// restore re-creates it in; format 1 files (before that metadata) still read and restored.
 
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { DirEntry, Stat } from '../../src/client/gov-client.js';
 import type { ClusterStatusView } from '../../src/client/status.js';
-import { BackupFormatError, type BackupDocument, type BackupSource, decodeBackup, encodeBackup, takeBackup } from '../../src/ops/backup.js';
+import { BackupFormatError, type BackupDocument, type BackupEntry, type BackupSource, decodeBackup, encodeBackup, takeBackup } from '../../src/ops/backup.js';
+import { makeAll, setAttributes, type RestoreClient } from '../../src/ops/restore.js';
+
+interface FakeNode {
+  kind: 'dir' | 'file' | 'symlink';
+  version: number;
+  ino: number;
+  mode?: number;
+  uid?: number;
+  target?: string;
+}
 
 /** A ministry's tree with its version counter, read as the client protocol reads it. */
 class FakeTree implements BackupSource {
   version = 0;
   index = 0;
   reads = 0;
-  readonly nodes = new Map<string, { kind: 'dir' | 'file'; version: number }>([['/', { kind: 'dir', version: 0 }]]);
+  readonly nodes = new Map<string, FakeNode>([['/', { kind: 'dir', version: 0, ino: 1 }]]);
   /** Called before every read: lets a test change the tree mid-backup. */
   onRead: (reads: number) => void = () => {};
 
-  add(path: string, kind: 'dir' | 'file'): void {
+  add(path: string, kind: 'dir' | 'file' | 'symlink', more: Partial<FakeNode> = {}): void {
     const v = ++this.version;
     this.index += 3;
-    this.nodes.set(path, { kind, version: v });
+    this.nodes.set(path, { kind, version: v, ino: this.nodes.size + 1, ...more });
     this.nodes.get(parentOf(path))!.version = v;
+  }
+  /** A hard link: the same node object under a second path. */
+  link(from: string, to: string): void {
+    const n = this.nodes.get(from)!;
+    n.version = ++this.version;
+    this.nodes.set(to, n);
+    this.nodes.get(parentOf(to))!.version = n.version;
+  }
+  async readlink(path: string): Promise<string> {
+    this.onRead(++this.reads);
+    const n = this.nodes.get(path);
+    if (n?.kind !== 'symlink') throw Object.assign(new Error(`readlink ${path}: not a symlink`), { code: n ? 'EINVAL' : 'ENOENT' });
+    return n.target!;
   }
   async ls(path: string): Promise<DirEntry[]> {
     this.onRead(++this.reads);
@@ -36,7 +62,11 @@ class FakeTree implements BackupSource {
     this.onRead(++this.reads);
     const n = this.nodes.get(path);
     if (!n) throw Object.assign(new Error(`stat ${path}: no such file`), { code: 'ENOENT' });
-    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : 0, ctime: 1, mtime: 1, version: n.version, ino: 0, mode: n.kind === 'dir' ? 0o40755 : 0o100644, uid: 0, gid: 0, nlink: 1, atimeNs: 1_000_000n, mtimeNs: 1_000_000n, ctimeNs: 1_000_000n };
+    const nlink = [...this.nodes.values()].filter((x) => x === n).length;
+    const type = { dir: 0o40000, file: 0o100000, symlink: 0o120000 }[n.kind];
+    const mode = type | (n.mode ?? (n.kind === 'dir' ? 0o755 : 0o644));
+    const mtimeNs = 1_700_000_000_123_456_789n + BigInt(n.ino);
+    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : 0, ctime: 1, mtime: 1, version: n.version, ino: n.ino, mode, uid: n.uid ?? 0, gid: 5, nlink, atimeNs: 7n, mtimeNs, ctimeNs: 1_000_000n };
   }
   seenIndex(): number {
     return this.index;
@@ -104,6 +134,97 @@ describe('takeBackup', () => {
   });
 });
 
+describe('POSIX metadata', () => {
+  it('records modes, owners, nanosecond times, symlink targets and hard links (the first path)', async () => {
+    const t = tree();
+    t.add('/b/c/s', 'symlink', { target: '../../a/f' });
+    t.add('/a/x', 'file', { mode: 0o4711, uid: 1000 });
+    t.link('/a/x', '/b/c/x2');
+    t.link('/a/x', '/b/x3');
+    const doc = await takeBackup(t);
+    const by = new Map(doc.ministries[0]!.entries.map((e) => [e.path, e]));
+    expect(by.get('/a/x')).toMatchObject({ kind: 'file', mode: 0o4711, uid: 1000, gid: 5, nlink: 3, atimeNs: '7', mtimeNs: (1_700_000_000_123_456_789n + 9n).toString() });
+    expect(by.get('/a/x')!.link).toBeUndefined();
+    // Breadth first: /b/x3 (depth 2) before /b/c/x2 (depth 3); both name /a/x.
+    expect(by.get('/b/x3')).toMatchObject({ link: '/a/x' });
+    expect(by.get('/b/c/x2')).toMatchObject({ link: '/a/x' });
+    expect(by.get('/b/c/s')).toMatchObject({ kind: 'symlink', target: '../../a/f', mode: 0o644 });
+    expect(by.get('/b')).toMatchObject({ kind: 'dir', mode: 0o755 });
+    // The times survive the file (strings: past 2^53).
+    const back = decodeBackup(encodeBackup(doc), 'b');
+    expect(back.ministries[0]!.entries.find((e) => e.path === '/a/x')!.mtimeNs).toBe('1700000000123456798');
+  });
+
+  /** A client that logs what restore asks of it. */
+  function recorder(): { client: RestoreClient; calls: string[] } {
+    const calls: string[] = [];
+    const log = (s: string) => async () => void calls.push(s);
+    const client: RestoreClient = {
+      mkdir: (p) => log(`mkdir ${p}`)(),
+      create: (p) => log(`create ${p}`)(),
+      symlink: (t, p) => log(`symlink ${p} -> ${t}`)(),
+      link: (f, p) => log(`link ${p} = ${f}`)(),
+      chown: (p, u, g) => log(`chown ${p} ${u}:${g}`)(),
+      chmod: (p, m) => log(`chmod ${p} ${m.toString(8)}`)(),
+      utimens: (p, a, m) => log(`utimens ${p} ${String(a)} ${String(m)}`)(),
+    };
+    return { client, calls };
+  }
+
+  async function restoreInto(r: ReturnType<typeof recorder>, entries: BackupEntry[]): Promise<void> {
+    await makeAll(r.client, entries, 4, () => {});
+    for (const e of entries) await setAttributes(r.client, e);
+  }
+
+  it('restore makes paths, then links, then sets owner, mode and times (a directory\'s last)', async () => {
+    const t = tree();
+    t.add('/b/c/s', 'symlink', { target: '/elsewhere' });
+    t.add('/a/x', 'file', { mode: 0o4711, uid: 1000 });
+    t.link('/a/x', '/b/c/x2');
+    const doc = decodeBackup(encodeBackup(await takeBackup(t)), 'b');
+    const r = recorder();
+    await restoreInto(r, doc.ministries[0]!.entries);
+    const at = (s: string): number => {
+      const i = r.calls.indexOf(s);
+      expect(i, `${s} in ${r.calls.join('; ')}`).toBeGreaterThanOrEqual(0);
+      return i;
+    };
+    expect(r.calls.filter((c) => c.startsWith('create /b/c/x2'))).toEqual([]);
+    expect(at('link /b/c/x2 = /a/x')).toBeGreaterThan(at('create /a/x'));
+    expect(at('symlink /b/c/s -> /elsewhere')).toBeGreaterThan(at('mkdir /b/c'));
+    // The hard link's attributes are its first path's: set once. chown before chmod (it
+    // clears setuid), utimens after every path exists.
+    expect(r.calls.filter((c) => c.startsWith('chmod /b/c/x2'))).toEqual([]);
+    expect(at('chmod /a/x 4711')).toBeGreaterThan(at('chown /a/x 1000:5'));
+    const lastMade = Math.max(...r.calls.map((c, i) => (/^(mkdir|create|symlink|link) /.test(c) ? i : -1)));
+    expect(at(`utimens /b 7 ${1_700_000_000_123_456_789n + 5n}`)).toBeGreaterThan(lastMade);
+    expect(r.calls.filter((c) => c.startsWith('utimens '))).toHaveLength(doc.ministries[0]!.entries.length - 1);
+  });
+
+  it('reads and restores a format 1 file (before POSIX metadata) with the defaults of creating its paths', async () => {
+    const v1 = {
+      format: 'govfs-backup', version: 1, takenAt: '2026-12-01T00:00:00.000Z',
+      cluster: { president: 'n1', clusterTerm: 2, nodes: ['n1', 'n2', 'n3', 'n4', 'n5'], idle: [] },
+      ministries: [{ id: 'root', subtree: '/', minister: 'n2', clerks: ['n3', 'n4'], term: 3, index: 9, entries: [
+        { path: '/', kind: 'dir', size: 1, ctime: 1, mtime: 1, version: 2 },
+        { path: '/d', kind: 'dir', size: 1, ctime: 1, mtime: 1, version: 2 },
+        { path: '/d/f', kind: 'file', size: 0, ctime: 1, mtime: 1, version: 1 },
+      ] }],
+      chunks: null,
+    };
+    const body = JSON.stringify(v1);
+    const file = Buffer.from(`govfs-backup 1\n${body}\nsha256 ${createHash('sha256').update(body).digest('hex')} ${Buffer.byteLength(body)}\n`);
+    const doc = decodeBackup(file, 'old.backup');
+    expect(doc.version).toBe(1);
+    const r = recorder();
+    await restoreInto(r, doc.ministries[0]!.entries);
+    expect(r.calls).toEqual(['mkdir /d', 'create /d/f']);
+    // A format 1 file holding a kind of format 2 is not one govfs wrote.
+    const bad = body.replace('"kind":"file"', '"kind":"symlink"');
+    expect(() => decodeBackup(Buffer.from(`govfs-backup 1\n${bad}\nsha256 ${createHash('sha256').update(bad).digest('hex')} ${Buffer.byteLength(bad)}\n`), 'x')).toThrow(/malformed entry "\/d\/f" \(a symlink without a target\)/);
+  });
+});
+
 describe('backup file', () => {
   const doc = (): Promise<BackupDocument> => takeBackup(tree());
 
@@ -133,8 +254,17 @@ describe('backup file', () => {
     const text = encodeBackup(await doc()).toString();
     const altered = Buffer.from(text.replace('"/a/f"', '"/a/F"'));
     expect(() => decodeBackup(altered, 'b')).toThrow(/checksum does not match/);
-    expect(() => decodeBackup(Buffer.from('{"hello": 1}\n'), 'b')).toThrow(/does not start with "govfs-backup 1"/);
-    expect(() => decodeBackup(Buffer.from(text.replace(/^govfs-backup 1/, 'govfs-backup 9')), 'b')).toThrow(/format "govfs-backup 9"/);
+    expect(() => decodeBackup(Buffer.from('{"hello": 1}\n'), 'b')).toThrow(/does not start with "govfs-backup 2"/);
+    expect(() => decodeBackup(Buffer.from(text.replace(/^govfs-backup 2/, 'govfs-backup 9')), 'b')).toThrow(/format "govfs-backup 9", and this govfs reads formats 1 and 2 only/);
+    // A hard link to a path not before it, a mode out of range: refused, naming the entry.
+    const withEntries = (f: (e: BackupEntry[]) => void): Buffer => {
+      const d = JSON.parse(text.split('\n')[1]!) as BackupDocument;
+      f(d.ministries[0]!.entries);
+      return encodeBackup(d);
+    };
+    expect(() => decodeBackup(withEntries((es) => void (es[1]!.link = '/nope')), 'b')).toThrow(/malformed entry .*hard link to no earlier file/);
+    expect(() => decodeBackup(withEntries((es) => void (es[1]!.mode = 0o10000)), 'b')).toThrow(/malformed entry .*\(mode\)/);
+    expect(() => decodeBackup(withEntries((es) => void (es[1]!.mtimeNs = '1e9')), 'b')).toThrow(/malformed entry .*\(times\)/);
     expect(() => decodeBackup(Buffer.alloc(0), 'b')).toThrow(BackupFormatError);
   });
 });

@@ -1,14 +1,15 @@
 // The backup round trip: a cluster of two ministries holding a few hundred paths is backed up
 // with `govfs backup` (while a client writes: the copy must be one point of its writes), restored into a new folder with `govfs restore`, started, and every path
-// compared: kind and size the same, no path more or fewer; times are the restore's (README).
-// A truncated backup is refused before anything is written.
+// compared: kind, size, mode, owner, atime and mtime (to the nanosecond), symlink target and
+// link count the same, hard links one inode again, no path more or fewer; ctime is the
+// restore's (README). A truncated backup is refused before anything is written.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { LocalCluster } from '../../src/cluster-main.js';
-import { type BackupDocument, type BackupSource, decodeBackup, takeBackup } from '../../src/ops/backup.js';
+import { type BackupDocument, type BackupEntry, type BackupSource, decodeBackup, takeBackup } from '../../src/ops/backup.js';
 import { GovfsProcess, govfs } from '../cli/helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'govfs-backup-'));
@@ -28,7 +29,30 @@ async function untilServing(c: LocalCluster, subtrees: string[]): Promise<void> 
 
 function source(c: LocalCluster): BackupSource {
   const client = c.cluster.client();
-  return { ls: (p, o) => client.ls(p, o), stat: (p, o) => client.stat(p, o), seenIndex: (m) => client.seenIndex(m), status: () => c.cluster.status() };
+  return { ls: (p, o) => client.ls(p, o), stat: (p, o) => client.stat(p, o), readlink: (p, o) => client.readlink(p, o), seenIndex: (m) => client.seenIndex(m), status: () => c.cluster.status() };
+}
+
+/** Hard links made (the first path, then its links): each group is one inode after restore. */
+const LINKS = [['/d0/f2', '/d0/sub/hard', '/d1/hard2'], ['/a/d4/h', '/a/d4/sub/hg']];
+const SYMLINKS = [['../f0', '/d0/sub/ln'], ['/nowhere/at/all', '/a/d3/dangling']];
+
+/** POSIX metadata on some paths of the tree (after it is made): modes, owners, times of
+ * files and of directories with entries, symlinks, hard links. Adds 2 symlinks and 3 links. */
+async function posixMetadata(fs: ReturnType<LocalCluster['cluster']['client']>): Promise<void> {
+  await fs.create('/a/d4/h');
+  for (const [first, ...more] of LINKS) for (const l of more) await fs.link(first!, l);
+  for (const [target, path] of SYMLINKS) await fs.symlink(target!, path!);
+  await fs.chown('/d0/f1', 1000, 100);
+  await fs.chown('/a/d1/sub', 42, 43);
+  await fs.chown('/d0/sub/ln', 7, 8);
+  await fs.chmod('/d0/f0', 0o600);
+  await fs.chmod('/a/d1', 0o700);
+  await fs.chmod('/a/d2/f1', 0o4755);
+  await fs.chmod('/d0/f2', 0o640);
+  await fs.utimens('/d1/f3', 987_654_321_000_000_001n, 1_234_567_890_123_456_789n);
+  await fs.utimens('/a/d5', 1_000_000_000_000_000_000n, 1_500_000_000_999_999_999n);
+  await fs.utimens('/d0/sub', null, 1_600_000_000_000_000_007n);
+  await fs.utimens('/', 1n, 2n);
 }
 
 /** Paths to make: directories (some nested) and files, in the root ministry and in /a. */
@@ -61,6 +85,7 @@ describe('govfs backup and restore', () => {
       for (let i = 0; i < files.length; i += 32) await Promise.all(files.slice(i, i + 32).map((f) => fs.create(f)));
       await fs.mkdir('/a/p');
       await fs.mkdir('/a/q');
+      await posixMetadata(fs);
 
       // A client writes while the backup runs: /a/p/kI, then /a/q/kI, one after the other. A
       // copy of /a at one index holds kI in q only if it holds it in p, and a prefix of each.
@@ -90,7 +115,8 @@ describe('govfs backup and restore', () => {
       expect(p.length - q.length, `p ${p.length}, q ${q.length}`).toBeOneOf([0, 1]);
       // The roots (/ and /a), 32 directories, 224 files, p and q and what the writer made by
       // then; /a is /a's, not the root's.
-      expect(count).toBe(2 + dirs.length + files.length + 2 + p.length + q.length);
+      // And /a/d4/h, 3 hard links and 2 symlinks.
+      expect(count).toBe(2 + dirs.length + files.length + 2 + 6 + p.length + q.length);
       paths = count;
       expect(p.length).toBe(writtenDuringA);
       expect(r.stderr).toMatch(/copying \/a again \(try 2\): \d+ paths? changed meanwhile/);
@@ -120,17 +146,37 @@ describe('govfs backup and restore', () => {
       expect(restored.shape.ministries).toEqual(MINISTRIES);
       await untilServing(restored, ['/', '/a']);
       const again = await takeBackup(source(restored));
+      const kept = (e: BackupEntry) => ({ path: e.path, kind: e.kind, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, nlink: e.nlink, atimeNs: e.atimeNs, mtimeNs: e.mtimeNs, target: e.target });
       for (const m of doc.ministries) {
         const now = again.ministries.find((x) => x.subtree === m.subtree)!;
         const byPath = new Map(now.entries.map((e) => [e.path, e]));
         expect([...byPath.keys()].sort()).toEqual(m.entries.map((e) => e.path).sort());
         for (const e of m.entries) {
           const got = byPath.get(e.path)!;
-          expect({ path: e.path, kind: got.kind, size: got.size }).toEqual({ path: e.path, kind: e.kind, size: e.size });
-          // Times are the restore's, except the ministry roots', made when the cluster formed.
-          if (e.path !== m.subtree) expect(got.mtime).toBeGreaterThanOrEqual(restoredAt);
+          expect(kept(got)).toEqual(kept(e));
+          // ctime cannot be set: every path's is the restore's (each had its attributes set).
+          expect(got.ctime).toBeGreaterThanOrEqual(restoredAt);
         }
       }
+      // The metadata made above is in the backup, and so (compared above) in the restored tree.
+      const all = new Map(doc.ministries.flatMap((m) => m.entries.map((e) => [e.path, e] as const)));
+      expect(all.get('/d0/f0')).toMatchObject({ mode: 0o600 });
+      expect(all.get('/a/d2/f1')).toMatchObject({ mode: 0o4755 });
+      expect(all.get('/d0/f1')).toMatchObject({ uid: 1000, gid: 100 });
+      expect(all.get('/a/d5')).toMatchObject({ kind: 'dir', size: 9, mtimeNs: '1500000000999999999', atimeNs: '1000000000000000000' });
+      expect(all.get('/d1/f3')).toMatchObject({ mtimeNs: '1234567890123456789', atimeNs: '987654321000000001' });
+      expect(all.get('/d0/sub')).toMatchObject({ mtimeNs: '1600000000000000007' });
+      expect(all.get('/')).toMatchObject({ mtimeNs: '2', atimeNs: '1' });
+      for (const [target, path] of SYMLINKS) expect(all.get(path!)).toMatchObject({ kind: 'symlink', target, uid: path === '/d0/sub/ln' ? 7 : 0 });
+      const fs = restored.cluster.client();
+      for (const group of LINKS) {
+        const stats = await Promise.all(group.map((p) => fs.stat(p, { linearizable: true })));
+        expect(new Set(stats.map((s) => s.ino)).size, group.join(' ')).toBe(1);
+        expect(stats.map((s) => s.nlink)).toEqual(group.map(() => group.length));
+        expect(group.slice(1).map((p) => all.get(p)!.link)).toEqual(group.slice(1).map(() => group[0]));
+      }
+      expect(all.get('/d1/hard2')).toMatchObject({ mode: 0o640 });
+      await fs.close();
     } finally {
       await restored.stop();
     }
