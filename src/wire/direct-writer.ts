@@ -33,6 +33,14 @@ export class DirectWriter {
   spilled = false;
   /** Positions of the length bytes reserved by open fork()s. */
   private readonly forks: number[] = [];
+  /** Out of band (docs/data-path.md): a bytes field of at least this many bytes is not written
+   * but collected in `oobData`, an empty field in its place, and the index of its bytes() call
+   * (counted from the message's first, in wire order) in `oobAt`; a decoder given both puts it
+   * back (MessageRegistry.decodeAt). Infinity: every field is written (the default). */
+  oobMin = Infinity;
+  readonly oobAt: number[] = [];
+  readonly oobData: Uint8Array[] = [];
+  private bytesCalls = 0;
 
   constructor(initialBytes = 512) {
     this.own = new Uint8Array(initialBytes);
@@ -54,6 +62,7 @@ export class DirectWriter {
     this.inTarget = true;
     this.spilled = false;
     this.forks.length = 0;
+    this.clearOob();
     return this;
   }
 
@@ -65,7 +74,28 @@ export class DirectWriter {
     this.inTarget = false;
     this.spilled = false;
     this.forks.length = 0;
+    this.clearOob();
     return this;
+  }
+
+  private clearOob(): void {
+    this.bytesCalls = 0;
+    if (this.oobAt.length > 0) {
+      this.oobAt.length = 0;
+      this.oobData.length = 0;
+    }
+  }
+
+  /** The message's bytes, handed over: the writer lets go of its own buffer (it takes a fresh
+   * one next time), so a large message leaves without a copy. Only when it is not in a target
+   * region. */
+  detach(): Uint8Array {
+    const out = this.buf.subarray(this.start, this.pos);
+    if (this.buf === this.own) {
+      this.own = new Uint8Array(512);
+      this.reset();
+    }
+    return out;
   }
 
   /** A copy of the message's bytes. */
@@ -214,6 +244,12 @@ export class DirectWriter {
       value = raw;
     }
     const len = value.length;
+    const call = this.bytesCalls++;
+    if (len >= this.oobMin) {
+      this.oobAt.push(call);
+      this.oobData.push(value);
+      return this.uint32(0);
+    }
     this.uint32(len);
     this.room(len);
     this.buf.set(value, this.pos);
