@@ -21,6 +21,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { RuntimeError } from '../runtime/errors.js';
+import { handOver } from '../runtime/ring-side.js';
 import type { LocalRuntime, Transport } from '../runtime/runtime.js';
 import { AdmissionError, Refusal, SlotTable, WarnLimiter, addressKey, refusalOf } from './admission.js';
 import type { BridgeEvent, BridgeOptions, BridgeStats, PeerInfo } from './bridge-types.js';
@@ -37,6 +38,11 @@ export type { BridgeClientOptions, BridgeEvent, BridgeOptions, BridgeStats, Peer
 export { CLIENT_MESSAGE_TYPES } from './bridge-types.js';
 export type { BridgeTlsOptions, ClientTlsOptions } from './tls-config.js';
 export { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, HANDSHAKE_MAX_FRAME_BYTES, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './handshake.js';
+
+/** Largest message accepted by default, whole or in parts (`maxMessageBytes`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** The wire's own bound on a message (a part announces the total in 32 bits). */
+const MAX_MESSAGE_BYTES_LIMIT = 0xffff_ffff;
 
 /** How long a socket refused at accept may take to read its Goodbye and close. */
 const REFUSAL_LINGER_MS = 1000;
@@ -56,6 +62,7 @@ export class Bridge {
   private readonly secret: Uint8Array;
   private readonly log: Logger;
   private readonly maxFrameBytes: number;
+  private readonly maxMessageBytes: number;
   private readonly heartbeatMs: number;
   private readonly missedHeartbeats: number;
   private readonly handshakeTimeoutMs: number;
@@ -94,6 +101,8 @@ export class Bridge {
     }
     this.secret = Uint8Array.from(opts.secret);
     this.maxFrameBytes = opts.maxFrameBytes ?? 16 * 1024 * 1024;
+    // A frame limit set without a message limit bounds messages too (as before parts).
+    this.maxMessageBytes = opts.maxMessageBytes ?? (opts.maxFrameBytes !== undefined ? opts.maxFrameBytes : DEFAULT_MAX_MESSAGE_BYTES);
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.missedHeartbeats = opts.missedHeartbeats ?? 3;
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 5000;
@@ -105,6 +114,7 @@ export class Bridge {
     this.log = (opts.logger ?? this.runtime.log).child({ component: 'bridge', location: this.location });
     if (opts.onEvent) this.listeners.add(opts.onEvent);
     if (this.maxFrameBytes < HANDSHAKE_MAX_FRAME_BYTES) throw new RuntimeError('EINVAL', `maxFrameBytes must be at least ${HANDSHAKE_MAX_FRAME_BYTES}`);
+    if (!(this.maxMessageBytes >= 1 && this.maxMessageBytes <= MAX_MESSAGE_BYTES_LIMIT)) throw new RuntimeError('EINVAL', `maxMessageBytes must be between 1 and ${MAX_MESSAGE_BYTES_LIMIT}, got ${this.maxMessageBytes}`);
     this.tls = opts.tls ? bridgeTls(opts.tls, { handshakeTimeoutMs: this.handshakeTimeoutMs, servesClients: !!opts.clients }) : null;
     const host = this.linkHost();
     const newPeer = (location: string, limit: number): Peer => this.links.newPeer(location, limit);
@@ -136,6 +146,7 @@ export class Bridge {
       stats: this.stats,
       log: this.log,
       maxFrameBytes: this.maxFrameBytes,
+      maxMessageBytes: this.maxMessageBytes,
       get running() {
         return self.running;
       },
@@ -402,12 +413,17 @@ export class Bridge {
   }
 
   private sendHello(conn: Conn): void {
-    conn.write(helloFrame({ version: BRIDGE_PROTOCOL_VERSION, role: 'peer', location: this.location, instance: this.instance, nonce: conn.nonce, maxFrameBytes: this.maxFrameBytes }));
+    conn.write(helloFrame({ version: BRIDGE_PROTOCOL_VERSION, role: 'peer', location: this.location, instance: this.instance, nonce: conn.nonce, maxFrameBytes: this.maxFrameBytes, maxMessageBytes: this.maxMessageBytes }));
   }
 
   private readonly onFrame = (conn: Conn, kind: number, payload: Uint8Array): void => {
     if (kind === FrameKind.Envelope && conn.state === ConnState.Open) {
-      this.onEnvelope(conn, payload);
+      this.onEnvelope(conn, payload, false);
+      return;
+    }
+    if (kind === FrameKind.Part && conn.state === ConnState.Open) {
+      const whole = conn.parts.push(payload); // throws FrameError: the connection closes
+      if (whole !== null) this.onEnvelope(conn, whole, true);
       return;
     }
     switch (kind) {
@@ -429,6 +445,7 @@ export class Bridge {
         this.onAuth(conn, payload);
         return;
       case FrameKind.Envelope:
+      case FrameKind.Part:
         throw new FrameError('EACCES', 'actor envelope before authentication');
       default:
         throw new FrameError('EPROTO', `unknown frame kind ${kind}`);
@@ -461,13 +478,19 @@ export class Bridge {
     }
   }
 
-  private onEnvelope(conn: Conn, payload: Uint8Array): void {
+  /** `assembled`: the payload is a buffer of its own, reassembled from parts: its bytes fields
+   * stay views of it (no copy). */
+  private onEnvelope(conn: Conn, payload: Uint8Array, assembled: boolean): void {
     let env: WireEnvelope;
     try {
-      env = this.registry.decode(payload, true);
+      env = this.registry.decode(payload, !assembled);
     } catch (e) {
       throw new FrameError('EBADMSG', `corrupt envelope: ${(e as Error).message}`);
     }
+    // Nothing on this thread keeps a reassembled buffer when the message goes on to another
+    // thread (or to a client's connection actor, which only passes it on): it may move there
+    // without a copy (src/runtime/ring-side.ts).
+    if (assembled && (conn.client || !env.to.startsWith(`${this.location}#`))) handOver(payload);
     if (conn.client) this.gateway!.onEnvelope(conn, env);
     else this.links.onEnvelope(conn, env);
   }
@@ -491,6 +514,7 @@ export class Bridge {
     const wasOpen = conn.state === ConnState.Open;
     conn.state = ConnState.Closed;
     conn.decoder.stop();
+    conn.parts.reset();
     this.endHandshake(conn);
     this.conns.delete(conn);
     const hostile = opts.hostile ?? false;

@@ -21,6 +21,9 @@ import { type Conn, ConnState, type LinkHost, type Peer } from './link.js';
 import type { ClientSide } from './node-links.js';
 import { EnvelopeKind, type WireEnvelope } from '../wire/registry.js';
 
+/** Largest message accepted from a client by default (`clients.maxMessageBytes`). */
+export const DEFAULT_CLIENT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
 export class ClientGateway implements ClientSide {
   /** Connected clients by their location. */
   readonly clients = new Map<string, Peer>();
@@ -71,6 +74,7 @@ export class ClientGateway implements ClientSide {
     conn.peerInstance = h.instance;
     conn.peerNonce = Uint8Array.from(h.nonce);
     conn.peerMaxFrame = h.maxFrameBytes >>> 0;
+    conn.peerMaxMessage = h.maxMessageBytes >>> 0;
     conn.state = ConnState.Auth;
   }
 
@@ -111,8 +115,9 @@ export class ClientGateway implements ClientSide {
     conn.peerLocation = location;
     conn.asking = 0;
     conn.decoder.maxFrameBytes = this.opts.maxFrameBytes ?? 1024 * 1024;
+    conn.parts.maxMessageBytes = this.opts.maxMessageBytes ?? this.opts.maxFrameBytes ?? DEFAULT_CLIENT_MAX_MESSAGE_BYTES;
     const peer = this.newPeer(location, this.opts.maxQueueBytes ?? 8 * 1024 * 1024);
-    peer.out.maxFrameBytes = Math.min(host.maxFrameBytes, conn.peerMaxFrame || host.maxFrameBytes);
+    peer.out.maxFrameBytes = Math.min(host.maxMessageBytes, conn.peerMaxMessage || conn.peerMaxFrame || host.maxMessageBytes);
     peer.conn = conn;
     peer.instance = conn.peerInstance;
     peer.links = 1;
@@ -122,7 +127,7 @@ export class ClientGateway implements ClientSide {
     host.stats.clients++;
     host.stats.clientsOpen++;
     const proof = this.token ? handshakeProof(this.token, 'accept', own, client) : new Uint8Array(0);
-    conn.write(authFrame({ proof, clientLocation: location, welcomeJson, clientId: conn.clientId }));
+    conn.write(authFrame({ proof, clientLocation: location, welcomeJson, clientId: conn.clientId, maxMessageBytes: conn.parts.maxMessageBytes }));
     host.log.debug({ client: location, clientId: conn.clientId, remote: conn.remote }, 'client connected');
     host.emit({ type: 'client-up', location, remote: conn.remote, clientId: conn.clientId });
   }
@@ -247,6 +252,7 @@ export class ClientGateway implements ClientSide {
     this.host.stats.clientsOpen--;
     peer.conn = null;
     peer.out.clear();
+    peer.parts.clear();
     peer.backlog = [];
     peer.backlogBytes = 0;
     this.host.emit({ type: 'client-down', location: peer.location, remote: conn.remote, code, reason });

@@ -11,6 +11,7 @@ import type { Ref } from '../runtime/types.js';
 import type { Refusal } from './admission.js';
 import type { BridgeEvent, BridgeStats } from './bridge-types.js';
 import { FrameDecoder, FrameEncoder } from '../wire/frame.js';
+import { PartAssembler, PartQueue } from '../wire/parts.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, NONCE_BYTES } from './handshake.js';
 import type { MessageRegistry, WireEnvelope } from '../wire/registry.js';
 
@@ -36,6 +37,11 @@ export class Conn {
   peerInstance = '';
   peerNonce: Uint8Array | null = null;
   peerMaxFrame = 0;
+  /** The largest message the other end accepts, whole or in parts (its Hello; 0: not said). */
+  peerMaxMessage = 0;
+  /** Reassembles large messages sent in parts (src/wire/parts.ts); its limit is set when the
+   * connection is authenticated (until then no part is accepted). */
+  readonly parts = new PartAssembler(0, () => `${this.peerLocation ?? 'the other end'} at ${this.remote}`);
   peer: Peer | null = null;
   /** Counted in its location's inbound handshakes (see NodeLinks.inbound). */
   inboundFor: string | null = null;
@@ -92,6 +98,10 @@ export class Peer {
   dialing: Conn | null = null;
   instance: string | null = null;
   readonly out: FrameEncoder;
+  /** Large messages (in parts) and the messages held behind them (src/wire/parts.ts). */
+  readonly parts = new PartQueue();
+  /** Waiting for the socket to drain before writing more parts. */
+  partsWaiting = false;
   /** Frames written while no link was up, in order. */
   backlog: Buffer[] = [];
   backlogBytes = 0;
@@ -118,7 +128,7 @@ export class Peer {
   }
 
   get queuedBytes(): number {
-    return this.out.length + this.backlogBytes + (this.conn ? this.conn.socket.writableLength : 0);
+    return this.out.length + this.backlogBytes + this.parts.bytes + (this.conn ? this.conn.socket.writableLength : 0);
   }
 }
 
@@ -133,6 +143,8 @@ export interface LinkHost {
   readonly log: Logger;
   /** Largest frame accepted after authentication. */
   readonly maxFrameBytes: number;
+  /** Largest message accepted from a node, whole or in parts. */
+  readonly maxMessageBytes: number;
   readonly running: boolean;
   readonly stopped: boolean;
   emit(e: BridgeEvent): void;

@@ -37,6 +37,8 @@ export const FrameKind = {
   Heartbeat: 3,
   /** govfs.bridge.Goodbye: why the sender is closing the connection. */
   Goodbye: 4,
+  /** A part of a large envelope (src/wire/parts.ts). */
+  Part: 5,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -198,8 +200,10 @@ export class FrameEncoder {
     const len = w.len;
     if (len + 1 > this.maxFrameBytes) {
       this.prepared = -1;
+      w.reset();
       throw new EncodeError(
-        `message ${env.msg.type} to ${env.to} encodes to ${len} bytes, above the bridge's frame limit of ${this.maxFrameBytes} bytes: send it in smaller pieces`,
+        `message ${env.msg.type} to ${env.to} encodes to ${len} bytes, above the largest message the other end accepts (${this.maxFrameBytes} bytes, its maxMessageBytes; the bridge's frame limit): send it in smaller pieces`,
+        { code: 'EMSGSIZE' },
       );
     }
     this.prepared = len;
@@ -221,6 +225,14 @@ export class FrameEncoder {
 
   discard(): void {
     this.prepared = -1;
+  }
+
+  /** The prepared envelope's bytes, handed over instead of written (a large message goes in
+   * parts: src/wire/parts.ts): no copy, the writer takes a fresh buffer. */
+  takePrepared(): Uint8Array {
+    if (this.prepared < 0) throw new RuntimeError('EINVAL', 'FrameEncoder.takePrepared() without a prepared frame');
+    this.prepared = -1;
+    return this.writer.detach();
   }
 
   /** Encode and write an envelope frame; returns its size on the wire. */

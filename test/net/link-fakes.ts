@@ -76,6 +76,7 @@ export function fakeHost(location = 'n1'): FakeHost {
     stats,
     log: pino({ level: 'silent' }),
     maxFrameBytes: 1024 * 1024,
+    maxMessageBytes: 1024 * 1024,
     running: true,
     stopped: false,
     events: [],
