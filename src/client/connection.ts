@@ -255,6 +255,11 @@ export class ClientConnection {
         if (kind === FrameKind.Heartbeat) return;
         throw new FrameError('EPROTO', `${address} sent frame kind ${kind} during the handshake`);
       });
+      // Parts of large replies are reassembled from views of the reads, not copied twice.
+      decoder.gather(FrameKind.Part, (kind, pieces) => {
+        if (!conn) throw new FrameError('EPROTO', `${address} sent frame kind ${kind} during the handshake`);
+        conn.onFrame(kind, pieces);
+      });
       socket.on(tlsOpts ? 'secureConnect' : 'connect', () => {
         secured = true;
         socket.write(handshakeFrame('hello', { version: BRIDGE_PROTOCOL_VERSION, role: 'client', location: '', instance, nonce, maxFrameBytes: opts.maxFrameBytes ?? 16 * 1024 * 1024, maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES }));
@@ -329,13 +334,12 @@ export class ClientConnection {
   private pumpParts(): void {
     if (this.partsWaiting || this.closedWith) return;
     const socket = this.socket;
+    socket.cork(); // one writev for the parts written now
     while (!this.outParts.empty && socket.writableLength < PART_HIGH_WATER) {
-      const frames = this.outParts.next(this.serverMaxFrame)!;
-      this.lastTx = Date.now();
-      socket.cork();
-      for (const f of frames) socket.write(f);
-      socket.uncork();
+      for (const f of this.outParts.next(this.serverMaxFrame)!) socket.write(f);
     }
+    socket.uncork();
+    this.lastTx = Date.now();
     if (this.outParts.empty) return;
     this.partsWaiting = true;
     socket.once('drain', () => {
@@ -362,18 +366,20 @@ export class ClientConnection {
     this.socket.write(buf);
   }
 
-  private onFrame(kind: number, payload: Uint8Array): void {
+  /** A frame; a Part that straddled reads comes as pieces (FrameDecoder.gather). */
+  private onFrame(kind: number, data: Uint8Array | Uint8Array[]): void {
+    if (kind === FrameKind.Part) {
+      const whole = this.inParts.push(data); // throws FrameError: the connection fails
+      if (whole !== null) this.onEnvelope(this.registry.decode(whole, false));
+      return;
+    }
+    const payload = data instanceof Uint8Array ? data : Buffer.concat(data);
     switch (kind) {
       case FrameKind.Heartbeat:
         return;
       case FrameKind.Goodbye: {
         const g = decodeHandshake(kind, payload) as { code: string; reason: string };
         this.fail(new RuntimeError('ECONNRESET', `node ${this.serverLocation} closed the connection: ${g.reason || g.code}`));
-        return;
-      }
-      case FrameKind.Part: {
-        const whole = this.inParts.push(payload); // throws FrameError: the connection fails
-        if (whole !== null) this.onEnvelope(this.registry.decode(whole, false));
         return;
       }
       case FrameKind.Envelope:

@@ -416,14 +416,16 @@ export class Bridge {
     conn.write(helloFrame({ version: BRIDGE_PROTOCOL_VERSION, role: 'peer', location: this.location, instance: this.instance, nonce: conn.nonce, maxFrameBytes: this.maxFrameBytes, maxMessageBytes: this.maxMessageBytes }));
   }
 
-  private readonly onFrame = (conn: Conn, kind: number, payload: Uint8Array): void => {
-    if (kind === FrameKind.Envelope && conn.state === ConnState.Open) {
-      this.onEnvelope(conn, payload, false);
+  /** A frame; a Part that straddled reads comes as pieces (FrameDecoder.gather). */
+  private readonly onFrame = (conn: Conn, kind: number, data: Uint8Array | Uint8Array[]): void => {
+    if (kind === FrameKind.Part && conn.state === ConnState.Open) {
+      const whole = conn.parts.push(data); // throws FrameError: the connection closes
+      if (whole !== null) this.onEnvelope(conn, whole, true);
       return;
     }
-    if (kind === FrameKind.Part && conn.state === ConnState.Open) {
-      const whole = conn.parts.push(payload); // throws FrameError: the connection closes
-      if (whole !== null) this.onEnvelope(conn, whole, true);
+    const payload = data instanceof Uint8Array ? data : Buffer.concat(data);
+    if (kind === FrameKind.Envelope && conn.state === ConnState.Open) {
+      this.onEnvelope(conn, payload, false);
       return;
     }
     switch (kind) {

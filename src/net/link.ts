@@ -10,7 +10,7 @@ import type { LocalRuntime } from '../runtime/runtime.js';
 import type { Ref } from '../runtime/types.js';
 import type { Refusal } from './admission.js';
 import type { BridgeEvent, BridgeStats } from './bridge-types.js';
-import { FrameDecoder, FrameEncoder } from '../wire/frame.js';
+import { FrameDecoder, FrameEncoder, FrameKind } from '../wire/frame.js';
 import { PartAssembler, PartQueue } from '../wire/parts.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, NONCE_BYTES } from './handshake.js';
 import type { MessageRegistry, WireEnvelope } from '../wire/registry.js';
@@ -79,9 +79,11 @@ export class Conn {
     readonly socket: net.Socket,
     readonly dialed: boolean,
     readonly remote: string,
-    onFrame: (conn: Conn, kind: number, payload: Uint8Array) => void,
+    onFrame: (conn: Conn, kind: number, payload: Uint8Array | Uint8Array[]) => void,
   ) {
     this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES, (kind, payload) => onFrame(this, kind, payload));
+    // Parts of large messages are reassembled from views of the reads, not copied twice.
+    this.decoder.gather(FrameKind.Part, (kind, pieces) => onFrame(this, kind, pieces));
   }
 
   write(buf: Uint8Array): void {

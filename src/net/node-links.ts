@@ -146,10 +146,13 @@ export class NodeLinks {
     if (peer.parts.empty || peer.partsWaiting || conn === null || conn.state !== ConnState.Open) return;
     const socket = conn.socket;
     const maxFrame = conn.peerMaxFrame || this.host.maxFrameBytes;
+    // One writev for the parts written now.
+    socket.cork();
     while (!peer.parts.empty && socket.writableLength < PART_HIGH_WATER) {
       const frames = peer.parts.next(maxFrame)!;
       this.writeChunks(conn, frames);
     }
+    socket.uncork();
     if (peer.parts.empty) return;
     peer.partsWaiting = true;
     socket.once('drain', () => {

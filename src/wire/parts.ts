@@ -16,7 +16,8 @@
 //
 // Receiving (PartAssembler): the first part announces the total, refused at once (EMSGSIZE)
 // above the receiver's limit, so no more than that is ever held for one connection; parts are
-// kept as they came (views of the socket's reads) and copied once into the message's own
+// kept as they came (views of the socket's reads: FrameDecoder.gather hands over a part that
+// straddles reads as views of its pieces, not copied) and copied once into the message's own
 // buffer when the last arrives. A part out of place, one that overruns the total, or a last
 // part short of it is a protocol error (the connection is closed); a connection that closes
 // mid-message drops what it held.
@@ -146,6 +147,15 @@ export class PartQueue {
   }
 }
 
+/** Byte `i` of the concatenation of `pieces` (i is below their total length). */
+function byteAt(pieces: readonly Uint8Array[], i: number): number {
+  for (const p of pieces) {
+    if (i < p.length) return p[i]!;
+    i -= p.length;
+  }
+  return 0;
+}
+
 /** Reassembles the parts of one message at a time, for one connection (see the top of this
  * file). */
 export class PartAssembler {
@@ -167,16 +177,20 @@ export class PartAssembler {
     return this.got;
   }
 
-  /** One Part frame's payload. Returns the whole envelope (a buffer of its own, which nothing
-   * else references) after its last part, else null. Throws FrameError. */
-  push(payload: Uint8Array): Uint8Array | null {
-    if (payload.length < 1) throw new FrameError('EBADMSG', 'malformed part: no flags');
-    const flags = payload[0]!;
+  /** One Part frame's payload, whole or in pieces (FrameDecoder.gather: views of the socket's
+   * reads). Returns the whole envelope (a buffer of its own, which nothing else references)
+   * after its last part, else null. Throws FrameError. */
+  push(payload: Uint8Array | readonly Uint8Array[]): Uint8Array | null {
+    const pieces = payload instanceof Uint8Array ? [payload] : payload;
+    let size = 0;
+    for (const p of pieces) size += p.length;
+    if (size < 1) throw new FrameError('EBADMSG', 'malformed part: no flags');
+    const flags = byteAt(pieces, 0);
     let at = 1;
     if (flags & PART_FIRST) {
       if (this.total >= 0) throw new FrameError('EPROTO', `a new message began before the last part of the previous one (${this.got} of ${this.total} bytes in)`);
-      if (payload.length < 5) throw new FrameError('EBADMSG', 'malformed first part: no total length');
-      const total = ((payload[1]! << 24) | (payload[2]! << 16) | (payload[3]! << 8) | payload[4]!) >>> 0;
+      if (size < 5) throw new FrameError('EBADMSG', 'malformed first part: no total length');
+      const total = ((byteAt(pieces, 1) << 24) | (byteAt(pieces, 2) << 16) | (byteAt(pieces, 3) << 8) | byteAt(pieces, 4)) >>> 0;
       if (total > this.maxMessageBytes) {
         throw new FrameError('EMSGSIZE', `oversized message: ${this.what()} announced ${total} bytes, the limit is ${this.maxMessageBytes} (maxMessageBytes)`);
       }
@@ -186,14 +200,21 @@ export class PartAssembler {
     } else if (this.total < 0) {
       throw new FrameError('EPROTO', 'a part with no first part before it');
     }
-    const n = payload.length - at;
+    const n = size - at;
     if (this.got + n > this.total) {
       throw new FrameError('EBADMSG', `parts overrun their message: ${this.got + n} bytes of ${this.total} announced`);
     }
-    if (n > 0) {
-      this.parts.push(payload.subarray(at));
-      this.got += n;
+    // Keep the data as views (past the part's own header bytes).
+    let skip = at;
+    for (const p of pieces) {
+      if (skip >= p.length) {
+        skip -= p.length;
+        continue;
+      }
+      this.parts.push(skip === 0 ? p : p.subarray(skip));
+      skip = 0;
     }
+    this.got += n;
     if (!(flags & PART_LAST)) {
       if (this.got === this.total) throw new FrameError('EBADMSG', `the part that completes a message of ${this.total} bytes is not marked last`);
       return null;
