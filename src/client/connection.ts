@@ -228,7 +228,7 @@ export class ClientConnection {
           return;
         }
         if (kind === FrameKind.Auth && server) {
-          const a = decodeHandshake(kind, payload) as { proof: Uint8Array; clientLocation: string; welcomeJson: string; clientId: string; maxMessageBytes: number };
+          const a = decodeHandshake(kind, payload) as { proof: Uint8Array; clientLocation: string; welcomeJson: string; clientId: string; maxMessageBytes: number; maxFrameBytes: number };
           if (opts.token) {
             // The node proves it knows the token too: this is the cluster we meant.
             const expected = handshakeProof(opts.token, 'accept', server, { location: CLIENT_PROOF_LOCATION, instance, nonce });
@@ -248,7 +248,7 @@ export class ClientConnection {
           }
           clearTimeout(timer);
           settled = true;
-          conn = new ClientConnection({ socket, decoder, location: a.clientLocation, clientId: identity.clientId, serverLocation: server.location, address, welcome, registry, serverMaxFrame: server.maxFrameBytes || 16 * 1024 * 1024, serverMaxMessage: a.maxMessageBytes || server.maxMessageBytes || server.maxFrameBytes || 16 * 1024 * 1024, maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, heartbeatMs });
+          conn = new ClientConnection({ socket, decoder, location: a.clientLocation, clientId: identity.clientId, serverLocation: server.location, address, welcome, registry, serverMaxFrame: a.maxFrameBytes || server.maxFrameBytes || 16 * 1024 * 1024, serverMaxMessage: a.maxMessageBytes || server.maxMessageBytes || server.maxFrameBytes || 16 * 1024 * 1024, maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, heartbeatMs });
           resolve(conn);
           return;
         }

@@ -127,7 +127,7 @@ export class ClientGateway implements ClientSide {
     host.stats.clients++;
     host.stats.clientsOpen++;
     const proof = this.token ? handshakeProof(this.token, 'accept', own, client) : new Uint8Array(0);
-    conn.write(authFrame({ proof, clientLocation: location, welcomeJson, clientId: conn.clientId, maxMessageBytes: conn.parts.maxMessageBytes }));
+    conn.write(authFrame({ proof, clientLocation: location, welcomeJson, clientId: conn.clientId, maxMessageBytes: conn.parts.maxMessageBytes, maxFrameBytes: conn.decoder.maxFrameBytes }));
     host.log.debug({ client: location, clientId: conn.clientId, remote: conn.remote }, 'client connected');
     host.emit({ type: 'client-up', location, remote: conn.remote, clientId: conn.clientId });
   }

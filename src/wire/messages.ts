@@ -29,6 +29,8 @@ export interface AuthMessage {
   clientId?: string;
   /** Node → client: the largest message it accepts from this client (0: its Hello's). */
   maxMessageBytes?: number;
+  /** Node → client: the largest frame it accepts from this client (0: its Hello's). */
+  maxFrameBytes?: number;
 }
 
 export interface GoodbyeMessage {

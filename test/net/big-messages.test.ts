@@ -58,11 +58,12 @@ function write(data: Uint8Array): TypedMessage {
 
 const CLIENT_TYPES = ['govfs.data.ChunkWrite', 'govfs.data.ChunkRead'];
 
-/** b serves clients (`b#/store`, `b#/small`) and is linked to a, which runs `echo`. */
+/** b serves clients (`b#/store`, `b#/small`; frames of at most 64 KiB from them, so a client's
+ * parts must be cut to the limit its Auth names) and is linked to a, which runs `echo`. */
 async function setup(opts: Partial<BridgeOptions> = {}): Promise<{ a: Node; b: Node; seen: Message[] }> {
   const b = await node('b', {
     handshakeTimeoutMs: 1000,
-    clients: { allowTarget: (to) => to === 'b#/store' || to === 'b#/small', allowTypes: CLIENT_TYPES, maxMessageBytes: 20 * MiB, maxQueueBytes: 64 * MiB },
+    clients: { allowTarget: (to) => to === 'b#/store' || to === 'b#/small', allowTypes: CLIENT_TYPES, maxMessageBytes: 20 * MiB, maxQueueBytes: 64 * MiB, maxFrameBytes: 64 * 1024 },
     ...opts,
   });
   const a = await node('a');

@@ -43,7 +43,7 @@ const SAMPLES: Record<string, TypedMessage> = {
   // govfs.bridge
   'govfs.bridge.Hello': { type: 'govfs.bridge.Hello', version: 1, role: 'peer', location: 'n1', instance: 'i-9', nonce, maxFrameBytes: 1 << 24, maxMessageBytes: 1 << 26 } satisfies Required<W.HelloMessage>,
   'govfs.bridge.Auth': {
-    type: 'govfs.bridge.Auth', proof: nonce, clientLocation: 'c#1', welcomeJson: '{"v":1}', clientKey: nonce.slice(0, 32), clientSignature: nonce.slice(1), clientId: 'c1', maxMessageBytes: 1 << 24,
+    type: 'govfs.bridge.Auth', proof: nonce, clientLocation: 'c#1', welcomeJson: '{"v":1}', clientKey: nonce.slice(0, 32), clientSignature: nonce.slice(1), clientId: 'c1', maxMessageBytes: 1 << 24, maxFrameBytes: 1 << 20,
   } satisfies Required<W.AuthMessage>,
   'govfs.bridge.Goodbye': { type: 'govfs.bridge.Goodbye', code: 'EBUSY', reason: 'too many', refusal: 4 } satisfies Required<W.GoodbyeMessage>,
   // govfs.runtime
