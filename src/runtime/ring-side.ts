@@ -69,9 +69,11 @@ export function postSide(port: MessagePort, at: readonly number[], data: readonl
       stats.moved++;
       stats.movedBytes += v.byteLength;
     } else {
-      const c = new Uint8Array(v.byteLength);
+      // Not zero-filled first (it is overwritten at once), and not from Node's pool, whose
+      // shared ArrayBuffer cannot be transferred.
+      const c = Buffer.allocUnsafeSlow(v.byteLength);
       c.set(v);
-      transfer.push(c.buffer);
+      transfer.push(c.buffer as ArrayBuffer);
       out.push(c);
       stats.copied++;
       stats.copiedBytes += v.byteLength;
