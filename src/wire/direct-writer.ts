@@ -17,6 +17,13 @@ import { utf8Write } from './bytes.js';
 
 const { LongBits, float, base64 } = protobuf.util;
 
+/** A buffer at least this large is allocated without zero-filling and sized to fit. */
+const LARGE_BYTES = 64 * 1024;
+
+function allocate(size: number): Uint8Array {
+  return size < LARGE_BYTES ? new Uint8Array(size) : new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+}
+
 /** Strings up to this many UTF-16 units take at most 3 × 42 = 126 bytes: a one-byte length. */
 const SHORT_STRING = 42;
 
@@ -112,9 +119,13 @@ export class DirectWriter {
   private room(n: number): void {
     if (this.pos + n <= this.end) return;
     const used = this.pos - this.start;
+    const need = used + n;
     let size = Math.max(256, this.own.length);
-    while (size < used + n) size *= 2;
-    const next = size > this.own.length || this.buf === this.own ? new Uint8Array(size) : this.own;
+    while (size < need) size *= 2;
+    // A large field (chunk data): room for about it, not the next power of two (a 16 MiB field
+    // would take 32 MiB), and not zero-filled first (every byte handed out is written).
+    if (need >= LARGE_BYTES) size = Math.min(size, need + Math.max(4096, need >>> 3));
+    const next = size > this.own.length || this.buf === this.own ? allocate(size) : this.own;
     next.set(this.buf.subarray(this.start, this.pos), 0);
     for (let i = 0; i < this.forks.length; i++) this.forks[i]! -= this.start;
     if (this.inTarget) {
