@@ -55,7 +55,7 @@ export class Bridge {
   readonly registry: MessageRegistry;
   readonly stats: BridgeStats = {
     sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, droppedBytes: 0,
-    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0, handshaking: 0,
+    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0, handshaking: 0, partialWaits: 0,
   };
   /** Random per start: lets peers tell our restart from a duplicate link. */
   instance = '';
@@ -118,7 +118,14 @@ export class Bridge {
     this.tls = opts.tls ? bridgeTls(opts.tls, { handshakeTimeoutMs: this.handshakeTimeoutMs, servesClients: !!opts.clients }) : null;
     const host = this.linkHost();
     const newPeer = (location: string, limit: number): Peer => this.links.newPeer(location, limit);
-    this.gateway = opts.clients ? new ClientGateway(host, opts.clients, newPeer) : null;
+    const replay = (conn: Conn, frames: { kind: number; data: Uint8Array | Uint8Array[] }[]): void => {
+      try {
+        for (const f of frames) if (conn.state !== ConnState.Closed) this.onFrame(conn, f.kind, f.data);
+      } catch (e) {
+        this.refuseFrame(conn, e);
+      }
+    };
+    this.gateway = opts.clients ? new ClientGateway(host, opts.clients, newPeer, replay) : null;
     this.clients = this.gateway?.clients ?? new Map();
     this.links = new NodeLinks(host, {
       maxQueueBytes: opts.maxQueueBytes ?? 64 * 1024 * 1024,
@@ -243,10 +250,11 @@ export class Bridge {
     return this.gateway?.info() ?? [];
   }
 
-  /** Admission slots held now: unauthenticated inbound connections and clients (a leak check:
-   * both are 0 once every connection has closed). */
-  slotsHeld(): { handshakes: number; clients: number } {
-    return { handshakes: this.handshakeSlots.size, clients: this.gateway?.slotsHeld ?? 0 };
+  /** Admission slots held now: unauthenticated inbound connections and clients, and the bytes
+   * of clients' large messages in progress (a leak check: all are 0 once every connection has
+   * closed). */
+  slotsHeld(): { handshakes: number; clients: number; partialBytes: number } {
+    return { handshakes: this.handshakeSlots.size, clients: this.gateway?.slotsHeld ?? 0, partialBytes: this.gateway?.partialBytes ?? 0 };
   }
 
   /** Chain this bridge into its runtime's transport (peers here, the rest as before). */
@@ -393,10 +401,7 @@ export class Bridge {
       try {
         conn.decoder.push(chunk);
       } catch (e) {
-        const raw = (e as RuntimeError).code ?? 'EPROTO';
-        const code = typeof raw === 'string' ? raw : 'EPROTO';
-        const refusal = e instanceof AdmissionError ? e.refusal : refusalOf(code);
-        this.close(conn, code, (e as Error).message, { goodbye: true, hostile: true, refusal });
+        this.refuseFrame(conn, e);
       }
     });
     socket.on('error', (e: Error) => {
@@ -412,15 +417,28 @@ export class Bridge {
     return conn;
   }
 
+  /** A frame broke the protocol (or a handler refused it): close with why. */
+  private refuseFrame(conn: Conn, e: unknown): void {
+    const raw = (e as RuntimeError).code ?? 'EPROTO';
+    const code = typeof raw === 'string' ? raw : 'EPROTO';
+    const refusal = e instanceof AdmissionError ? e.refusal : refusalOf(code);
+    this.close(conn, code, (e as Error).message, { goodbye: true, hostile: true, refusal });
+  }
+
   private sendHello(conn: Conn): void {
     conn.write(helloFrame({ version: BRIDGE_PROTOCOL_VERSION, role: 'peer', location: this.location, instance: this.instance, nonce: conn.nonce, maxFrameBytes: this.maxFrameBytes, maxMessageBytes: this.maxMessageBytes }));
   }
 
   /** A frame; a Part that straddled reads comes as pieces (FrameDecoder.gather). */
   private readonly onFrame = (conn: Conn, kind: number, data: Uint8Array | Uint8Array[]): void => {
+    // A client waits for the shared budget of large messages (the gateway keeps the frame).
+    if (conn.client && conn.state === ConnState.Open && !this.gateway!.admit(conn, kind, data)) return;
     if (kind === FrameKind.Part && conn.state === ConnState.Open) {
       const whole = conn.parts.push(data); // throws FrameError: the connection closes
-      if (whole !== null) this.onEnvelope(conn, whole, true);
+      if (whole !== null) {
+        if (conn.client) this.gateway!.release(conn);
+        this.onEnvelope(conn, whole, true);
+      }
       return;
     }
     const payload = data instanceof Uint8Array ? data : Buffer.concat(data);

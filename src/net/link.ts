@@ -74,6 +74,13 @@ export class Conn {
   paused = false;
   /** Envelopes decoded while paused (the rest of one socket read). */
   held: WireEnvelope[] = [];
+  /** A client: bytes of the shared budget for incomplete large messages (ClientGateway) its
+   * message in progress holds. */
+  reserved = 0;
+  /** A client waiting for that budget: not read from; the frames of the read that were already
+   * in hand wait here (at most one socket read). */
+  blocked = false;
+  pending: { kind: number; data: Uint8Array | Uint8Array[] }[] = [];
 
   constructor(
     readonly socket: net.Socket,

@@ -376,7 +376,8 @@ export class NodeLinks {
   /** One heartbeat tick for an open connection (node or client): close it if it is dead or
    * stalled (false), else send a heartbeat if it sent nothing since the last tick. */
   liveness(conn: Conn, now: number, heartbeatMs: number, missedHeartbeats: number, stallTimeoutMs: number): boolean {
-    if (conn.rx) {
+    if (conn.rx || conn.blocked) {
+      // (A client waiting for the budget of large messages is not read: its silence is ours.)
       conn.missed = 0;
       conn.rx = false;
     } else if (++conn.missed >= missedHeartbeats) {

@@ -177,6 +177,20 @@ export class PartAssembler {
     return this.got;
   }
 
+  /** Is a message in progress (its first part in, its last not)? */
+  get busy(): boolean {
+    return this.total >= 0;
+  }
+
+  /** The total a first part announces (null for another part, or too short to say). */
+  static announced(payload: Uint8Array | readonly Uint8Array[]): number | null {
+    const pieces = payload instanceof Uint8Array ? [payload] : payload;
+    let size = 0;
+    for (const p of pieces) size += p.length;
+    if (size < 5 || !(byteAt(pieces, 0) & PART_FIRST)) return null;
+    return ((byteAt(pieces, 1) << 24) | (byteAt(pieces, 2) << 16) | (byteAt(pieces, 3) << 8) | byteAt(pieces, 4)) >>> 0;
+  }
+
   /** One Part frame's payload, whole or in pieces (FrameDecoder.gather: views of the socket's
    * reads). Returns the whole envelope (a buffer of its own, which nothing else references)
    * after its last part, else null. Throws FrameError. */

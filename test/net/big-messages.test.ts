@@ -261,6 +261,44 @@ describe('large messages over a client connection', () => {
   });
 });
 
+describe('the shared budget for clients\' large messages', () => {
+  it('makes a client wait while another\'s message fills it, then serves it; nothing stays held', async () => {
+    // Raw clients send no heartbeats: a period long enough for the test.
+    const b = await node('b', { heartbeatMs: 2000, clients: { allowTarget: (to) => to === 'b#/store', allowTypes: CLIENT_TYPES, maxPartialBytes: 3 * MiB, maxQueueBytes: 64 * MiB } });
+    const seen: Message[] = [];
+    b.runtime.spawnRoot('store', () => store(seen));
+    const env = (seed: number): Uint8Array => b.runtime.registry.toBytes({ to: 'b#/store', from: '', kind: EnvelopeKind.Ask, corr: seed, msg: write(pattern(2 * MiB, seed)) });
+    const one = await rawClient(b.addr);
+    const two = await rawClient(b.addr);
+    const e1 = env(1);
+    const e2 = env(2);
+    // One holds 2 MiB of the 3 MiB budget; the other's 2 MiB does not fit: it waits, unread.
+    const K = 512 * 1024; // parts within the client frame limit (1 MiB)
+    /** Bytes [from, to) of `e` as parts: the first announces the total, the one at the end is last. */
+    const parts = (c: RawClient, e: Uint8Array, from: number, to: number): void => {
+      for (let at = from; at < to; at += K) {
+        const end = Math.min(to, at + K);
+        c.write(part((at === 0 ? PART_FIRST : 0) | (end === e.length ? PART_LAST : 0), at === 0 ? e.length : null, e.subarray(at, end)));
+      }
+    };
+    parts(one.c, e1, 0, MiB);
+    await until(() => b.bridge.slotsHeld().partialBytes === e1.length, 'the first client holds its share');
+    parts(two.c, e2, 0, e2.length);
+    await until(() => b.bridge.stats.partialWaits === 1, 'the second client waits');
+    expect(seen).toEqual([]);
+    // The first completes: its share goes to the second, which is read again and served.
+    parts(one.c, e1, MiB, e1.length);
+    await until(() => seen.length === 2, 'both messages delivered', 20_000);
+    await until(() => b.bridge.slotsHeld().partialBytes === 0, 'nothing held');
+    // A client that leaves mid-message gives its share back.
+    one.c.write(part(PART_FIRST, e1.length, e1.subarray(0, 1000)));
+    await until(() => b.bridge.slotsHeld().partialBytes === e1.length, 'the first client holds its share again');
+    one.c.socket.destroy();
+    await until(() => b.bridge.slotsHeld().partialBytes === 0, 'its share given back');
+    expect(b.events.filter((e) => e.type === 'rejected')).toEqual([]);
+  });
+});
+
 function cleanup(conn: ClientConnection): void {
   afterEachClose.push(conn);
 }
