@@ -408,6 +408,8 @@ export class ClientConnection {
     if (this.closedWith) return;
     this.closedWith = err;
     clearInterval(this.timer);
+    this.outParts.clear();
+    this.inParts.reset();
     if (destroy) this.socket.destroy();
     const pending = this.pending.keyList().map((corr) => this.pending.get(corr)!);
     this.pending.clear();

@@ -4,11 +4,13 @@
 // (oversized, truncated, out of place) closing only their own connection.
 
 import { createHash } from 'node:crypto';
+import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ClientConnection } from '../../src/client/connection.js';
-import type { BridgeOptions } from '../../src/net/bridge.js';
+import { type BridgeOptions, handshakeFrame } from '../../src/net/bridge.js';
+import { clientIdentity } from '../../src/net/client-identity.js';
 import type { Behaviour, Context, Message } from '../../src/runtime/types.js';
-import { FrameKind } from '../../src/wire/frame.js';
+import { FrameDecoder, FrameKind } from '../../src/wire/frame.js';
 import { PART_FIRST, PART_LAST } from '../../src/wire/parts.js';
 import { EnvelopeKind, type TypedMessage } from '../../src/wire/registry.js';
 import { echo, ping } from './actors.js';
@@ -259,6 +261,46 @@ describe('large messages over a client connection', () => {
     cleanup(conn);
     await expect(conn.ask('b#/small', { type: 'govfs.data.ChunkRead', chunkId: 'c', version: 0, offset: 0, length: 3 }, 10_000)).resolves.toMatchObject({ chunkId: 'small' });
   });
+});
+
+describe('a client facing a hostile node', () => {
+  /** A fake node that completes the client handshake, then sends `after` (frames). */
+  async function fakeNode(after: (sock: Socket) => void): Promise<{ addr: string; server: Server }> {
+    const server = createServer((sock) => {
+      sock.on('error', () => {});
+      sock.write(handshakeFrame('hello', { version: 1, role: 'peer', location: 'n9', instance: 'i9', nonce: Buffer.alloc(32, 9), maxFrameBytes: 1 << 20 }));
+      let got = 0;
+      const dec = new FrameDecoder(1 << 20, (kind) => {
+        if (kind === FrameKind.Auth && got++ === 0) {
+          sock.write(handshakeFrame('auth', { proof: new Uint8Array(0), clientLocation: 'cx@n9', welcomeJson: '', clientId: identity.clientId }));
+          after(sock);
+        }
+      });
+      sock.on('data', (c: Buffer) => dec.push(c));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    return { addr: `127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+  }
+  const identity = clientIdentity();
+
+  for (const [what, frames, code, reason] of [
+    ['announces a reply over the client\'s limit', [part(PART_FIRST, 2 * MiB, new Uint8Array(10))], 'EMSGSIZE', /oversized message: node n9 at .* announced 2097152 bytes, the limit is 1048576/],
+    ['truncates a reply', [part(PART_FIRST, 1000, new Uint8Array(10)), part(PART_LAST, null, new Uint8Array(10))], 'EBADMSG', /truncated message: its last part came after 20 of the 1000 bytes/],
+  ] as const) {
+    it(`fails the connection, with a typed error, when the node ${what}`, async () => {
+      const { addr, server } = await fakeNode((sock) => {
+        for (const f of frames) sock.write(f);
+      });
+      try {
+        const conn = await ClientConnection.open(addr, { identity, maxMessageBytes: MiB });
+        const closed = new Promise<Error>((r) => (conn.onClose = r));
+        await expect(closed).resolves.toMatchObject({ code, message: expect.stringMatching(reason) });
+        await expect(conn.ask('n9#/x', write(new Uint8Array(1)), 1000)).rejects.toMatchObject({ code });
+      } finally {
+        server.close();
+      }
+    });
+  }
 });
 
 describe('the shared budget for clients\' large messages', () => {
