@@ -21,7 +21,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { RuntimeError } from '../runtime/errors.js';
-import { handOver } from '../runtime/ring-side.js';
+import { handOver } from '../runtime/hand-over.js';
 import type { LocalRuntime, Transport } from '../runtime/runtime.js';
 import { AdmissionError, Refusal, SlotTable, WarnLimiter, addressKey, refusalOf } from './admission.js';
 import type { BridgeEvent, BridgeOptions, BridgeStats, PeerInfo } from './bridge-types.js';

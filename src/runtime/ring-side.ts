@@ -13,6 +13,7 @@
 // buffers, without a further copy.
 
 import { type MessagePort, MessageChannel, receiveMessageOnPort } from 'node:worker_threads';
+import { forgetHandedOver, isHandedOver } from './hand-over.js';
 
 /** Bytes fields at least this long travel beside a ring's frame, not in it. */
 export const OOB_MIN_BYTES = 16 * 1024;
@@ -20,23 +21,7 @@ export const OOB_MIN_BYTES = 16 * 1024;
 /** Bit 31 of a ring frame's length header: its payloads are on the side channel. */
 export const OOB_FLAG = 0x8000_0000;
 
-const handedOver = new WeakSet<ArrayBufferLike>();
-
-/** Give the memory of `bytes` away with the next message it is sent in: a send to another
- * thread may then move its whole ArrayBuffer there instead of copying it, which empties `bytes`
- * and every other view of that buffer on this thread. Only for a buffer nothing on this thread
- * reads again (e.g. bytes just read from disk, or a frame reassembled from a socket). A view of
- * less than half its buffer is copied anyway (moving would carry the rest along). Returns
- * `bytes`. */
-export function handOver<T extends Uint8Array>(bytes: T): T {
-  if (!(bytes.buffer instanceof SharedArrayBuffer)) handedOver.add(bytes.buffer);
-  return bytes;
-}
-
-/** Was the buffer under `bytes` handed over (and not yet moved)? */
-export function isHandedOver(bytes: Uint8Array): boolean {
-  return handedOver.has(bytes.buffer);
-}
+export { handOver, isHandedOver } from './hand-over.js';
 
 /** What travels on a side channel for one frame. */
 export interface SideMessage {
@@ -63,7 +48,7 @@ export function postSide(port: MessagePort, at: readonly number[], data: readonl
   const transfer: ArrayBuffer[] = [];
   for (const v of data) {
     const b = v.buffer;
-    if (handedOver.has(b) && v.byteLength * 2 >= b.byteLength) {
+    if (isHandedOver(v) && v.byteLength * 2 >= b.byteLength) {
       if (!transfer.includes(b as ArrayBuffer)) transfer.push(b as ArrayBuffer);
       out.push(v);
       stats.moved++;
@@ -81,7 +66,7 @@ export function postSide(port: MessagePort, at: readonly number[], data: readonl
   }
   const msg: SideMessage = { at: at.slice(), data: out };
   port.postMessage(msg, transfer);
-  for (const b of transfer) handedOver.delete(b);
+  for (const b of transfer) forgetHandedOver(b);
 }
 
 /** The next side message on `port`, or undefined when none has arrived. */
