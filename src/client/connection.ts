@@ -23,7 +23,9 @@ import { IntTable } from '../runtime/int-table.js';
 import { Refusal, refusalCode } from '../net/admission.js';
 import { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from '../net/handshake.js';
 import { type ClientIdentity, clientIdentity, identityTranscript } from '../net/client-identity.js';
-import { FRAME_OVERHEAD, FrameDecoder, FrameEncoder, FrameError, FrameKind, frameBytes } from '../wire/frame.js';
+import { DirectWriter } from '../wire/direct-writer.js';
+import { FrameDecoder, FrameError, FrameKind, frameBytes } from '../wire/frame.js';
+import { PART_HIGH_WATER, PartAssembler, PartQueue, WHOLE_FRAME_MAX } from '../wire/parts.js';
 import { EnvelopeKind, MessageRegistry, type TypedMessage, type WireEnvelope } from '../wire/registry.js';
 import { type ClientTlsOptions, clientTls } from '../net/tls-config.js';
 
@@ -42,6 +44,9 @@ export interface ClientConnOptions {
   heartbeatMs?: number;
   /** Largest frame accepted from the node (default 16 MiB). */
   maxFrameBytes?: number;
+  /** Largest message accepted from the node, whole or in parts (src/wire/parts.ts; default
+   * 64 MiB): a bigger one closes the connection (EMSGSIZE). */
+  maxMessageBytes?: number;
   registry?: MessageRegistry;
   /** Reach the node over TLS, checking its certificate against this CA (the node's --tls-ca). */
   tls?: ClientTlsOptions;
@@ -64,6 +69,9 @@ interface Pending {
 }
 
 let sharedRegistry: MessageRegistry | null = null;
+
+/** Largest message accepted from a node by default (`maxMessageBytes`). */
+const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 
 /** The node at `server` refused this connection before serving it, and said why. */
 export class ConnectionRefusedError extends RuntimeError {
@@ -133,15 +141,19 @@ export class ClientConnection {
   private nextCorr = 1;
   private closedWith: RuntimeError | null = null;
   private readonly serverMaxFrame: number;
+  /** The largest message the node accepts (its Hello). */
+  private readonly serverMaxMessage: number;
+  /** Large requests in parts, and requests held behind them (src/wire/parts.ts). */
+  private readonly outParts = new PartQueue();
+  private partsWaiting = false;
+  private readonly inParts: PartAssembler;
   private lastTx = Date.now();
   private lastRx = Date.now();
   private readonly timer: ReturnType<typeof setInterval>;
   /** Requests are encoded straight into slabs and written once per event-loop turn (issue 19:
    * one write per request cost a syscall each here, and a socket read each at the node). */
-  private readonly out: FrameEncoder;
-  private flushScheduled = false;
 
-  private constructor(init: { socket: net.Socket; decoder: FrameDecoder; location: string; clientId: string; serverLocation: string; address: string; welcome: Welcome; registry: MessageRegistry; serverMaxFrame: number; heartbeatMs: number }) {
+  private constructor(init: { socket: net.Socket; decoder: FrameDecoder; location: string; clientId: string; serverLocation: string; address: string; welcome: Welcome; registry: MessageRegistry; serverMaxFrame: number; serverMaxMessage: number; maxMessageBytes: number; heartbeatMs: number }) {
     this.socket = init.socket;
     this.location = init.location;
     this.clientId = init.clientId;
@@ -150,7 +162,8 @@ export class ClientConnection {
     this.welcome = init.welcome;
     this.registry = init.registry;
     this.serverMaxFrame = init.serverMaxFrame;
-    this.out = new FrameEncoder(init.registry, 64 * 1024);
+    this.serverMaxMessage = init.serverMaxMessage;
+    this.inParts = new PartAssembler(init.maxMessageBytes, () => `node ${init.serverLocation} at ${init.address}`);
     const hb = init.heartbeatMs;
     this.timer = setInterval(() => {
       const now = Date.now();
@@ -185,7 +198,7 @@ export class ClientConnection {
       let heard = 0;
       let secured = false;
       let conn: ClientConnection | null = null;
-      let server: { location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number } | null = null;
+      let server: { location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number; maxMessageBytes: number } | null = null;
       let settled = false;
       const fail = (err: RuntimeError): void => {
         if (conn) {
@@ -206,10 +219,10 @@ export class ClientConnection {
         }
         if (kind === FrameKind.Goodbye) throw ConnectionRefusedError.fromGoodbye(address, decodeHandshake(kind, payload) as { code: string; reason: string; refusal: number });
         if (kind === FrameKind.Hello && !server) {
-          const h = decodeHandshake(kind, payload) as { version: number; role: string; location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number };
+          const h = decodeHandshake(kind, payload) as { version: number; role: string; location: string; instance: string; nonce: Uint8Array; maxFrameBytes: number; maxMessageBytes: number };
           if (h.version !== BRIDGE_PROTOCOL_VERSION) throw new FrameError('EPROTO', `${address} speaks protocol version ${h.version}, this client ${BRIDGE_PROTOCOL_VERSION}`);
           if (!(h.nonce instanceof Uint8Array) || h.nonce.length !== 32) throw new FrameError('EPROTO', `${address} sent a malformed hello`);
-          server = { location: h.location, instance: h.instance, nonce: Uint8Array.from(h.nonce), maxFrameBytes: h.maxFrameBytes };
+          server = { location: h.location, instance: h.instance, nonce: Uint8Array.from(h.nonce), maxFrameBytes: h.maxFrameBytes, maxMessageBytes: h.maxMessageBytes };
           const own = { location: CLIENT_PROOF_LOCATION, instance, nonce };
           const proof = opts.token ? handshakeProof(opts.token, 'dial', own, server) : new Uint8Array(0);
           const clientSignature = identity.sign(identityTranscript(server, { instance, nonce }, identity.publicKey));
@@ -217,7 +230,7 @@ export class ClientConnection {
           return;
         }
         if (kind === FrameKind.Auth && server) {
-          const a = decodeHandshake(kind, payload) as { proof: Uint8Array; clientLocation: string; welcomeJson: string; clientId: string };
+          const a = decodeHandshake(kind, payload) as { proof: Uint8Array; clientLocation: string; welcomeJson: string; clientId: string; maxMessageBytes: number; maxFrameBytes: number };
           if (opts.token) {
             // The node proves it knows the token too: this is the cluster we meant.
             const expected = handshakeProof(opts.token, 'accept', server, { location: CLIENT_PROOF_LOCATION, instance, nonce });
@@ -237,16 +250,21 @@ export class ClientConnection {
           }
           clearTimeout(timer);
           settled = true;
-          conn = new ClientConnection({ socket, decoder, location: a.clientLocation, clientId: identity.clientId, serverLocation: server.location, address, welcome, registry, serverMaxFrame: server.maxFrameBytes || 16 * 1024 * 1024, heartbeatMs });
+          conn = new ClientConnection({ socket, decoder, location: a.clientLocation, clientId: identity.clientId, serverLocation: server.location, address, welcome, registry, serverMaxFrame: a.maxFrameBytes || server.maxFrameBytes || 16 * 1024 * 1024, serverMaxMessage: a.maxMessageBytes || server.maxMessageBytes || server.maxFrameBytes || 16 * 1024 * 1024, maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, heartbeatMs });
           resolve(conn);
           return;
         }
         if (kind === FrameKind.Heartbeat) return;
         throw new FrameError('EPROTO', `${address} sent frame kind ${kind} during the handshake`);
       });
+      // Parts of large replies are reassembled from views of the reads, not copied twice.
+      decoder.gather(FrameKind.Part, (kind, pieces) => {
+        if (!conn) throw new FrameError('EPROTO', `${address} sent frame kind ${kind} during the handshake`);
+        conn.onFrame(kind, pieces);
+      });
       socket.on(tlsOpts ? 'secureConnect' : 'connect', () => {
         secured = true;
-        socket.write(handshakeFrame('hello', { version: BRIDGE_PROTOCOL_VERSION, role: 'client', location: '', instance, nonce, maxFrameBytes: opts.maxFrameBytes ?? 16 * 1024 * 1024 }));
+        socket.write(handshakeFrame('hello', { version: BRIDGE_PROTOCOL_VERSION, role: 'client', location: '', instance, nonce, maxFrameBytes: opts.maxFrameBytes ?? 16 * 1024 * 1024, maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES }));
       });
       socket.on('data', (chunk: Buffer) => {
         if (conn) conn.lastRx = Date.now();
@@ -283,20 +301,18 @@ export class ClientConnection {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const corr = this.nextCorr++;
     const env: WireEnvelope = { to, from: `${this.location}#/`, kind: EnvelopeKind.Ask, corr, msg: msg as TypedMessage };
-    let length: number;
+    let bytes: Uint8Array;
     try {
-      length = this.out.prepareEnvelope(env) - FRAME_OVERHEAD;
+      // A writer of its own: its bytes are this request's, sent without another copy.
+      bytes = this.registry.encode(env, new DirectWriter(256)).view();
     } catch (e) {
       return Promise.reject(e);
     }
-    if (length + 1 > this.serverMaxFrame) {
-      this.out.discard();
-      return Promise.reject(new RuntimeError('EMSGSIZE', `request of ${length} bytes exceeds the node's frame limit of ${this.serverMaxFrame}`));
-    }
-    this.out.commit();
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flush);
+    if (bytes.length > this.serverMaxMessage) {
+      const type = (msg as { type?: unknown }).type;
+      return Promise.reject(
+        new RuntimeError('EMSGSIZE', `request ${String(type)} of ${bytes.length} bytes is larger than node ${this.serverLocation} at ${this.address} accepts (${this.serverMaxMessage} bytes, its maxMessageBytes): send the data in smaller pieces`),
+      );
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -304,29 +320,40 @@ export class ClientConnection {
         reject(new RuntimeError('ETIMEDOUT', `no answer from ${to} via ${this.address} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(corr, { resolve, reject, timer, to });
+      const small = bytes.length <= Math.min(WHOLE_FRAME_MAX, this.serverMaxFrame - 1);
+      if (small && !this.outParts.holds(to)) {
+        this.write(frameBytes(FrameKind.Envelope, bytes));
+      } else {
+        // Large (in parts), or behind a large one to the same node (kept in order).
+        this.outParts.push(to, bytes, small);
+        this.pumpParts();
+      }
     });
   }
 
-  /** Write the requests of this turn: one write (several slabs: corked into one). */
-  private readonly flush = (): void => {
-    this.flushScheduled = false;
-    const chunks = this.out.take();
-    if (chunks === null || this.closedWith) return;
-    this.lastTx = Date.now();
-    if (chunks.length === 1) {
-      this.socket.write(chunks[0]!);
-      return;
+  /** Write parts while the socket buffers less than PART_HIGH_WATER, the rest when it drains:
+   * other requests pass between them (src/wire/parts.ts). */
+  private pumpParts(): void {
+    if (this.partsWaiting || this.closedWith) return;
+    const socket = this.socket;
+    socket.cork(); // one writev for the parts written now
+    while (!this.outParts.empty && socket.writableLength < PART_HIGH_WATER) {
+      for (const f of this.outParts.next(this.serverMaxFrame)!) socket.write(f);
     }
-    this.socket.cork();
-    for (const c of chunks) this.socket.write(c);
-    this.socket.uncork();
-  };
+    socket.uncork();
+    this.lastTx = Date.now();
+    if (this.outParts.empty) return;
+    this.partsWaiting = true;
+    socket.once('drain', () => {
+      this.partsWaiting = false;
+      this.pumpParts();
+    });
+  }
 
   /** Close the connection (a Goodbye, then FIN); pending asks fail with ECONNRESET. */
   close(): Promise<void> {
     if (!this.closedWith) {
       const done = new Promise<void>((r) => this.socket.once('close', () => r()));
-      this.flush(); // requests of this turn first
       this.socket.end(handshakeFrame('goodbye', { code: 'ESHUTDOWN', reason: 'client closing' }));
       setTimeout(() => this.socket.destroy(), 1000).unref();
       this.fail(new RuntimeError('ECONNRESET', 'connection closed by the client'), false);
@@ -341,7 +368,14 @@ export class ClientConnection {
     this.socket.write(buf);
   }
 
-  private onFrame(kind: number, payload: Uint8Array): void {
+  /** A frame; a Part that straddled reads comes as pieces (FrameDecoder.gather). */
+  private onFrame(kind: number, data: Uint8Array | Uint8Array[]): void {
+    if (kind === FrameKind.Part) {
+      const whole = this.inParts.push(data); // throws FrameError: the connection fails
+      if (whole !== null) this.onEnvelope(this.registry.decode(whole, false));
+      return;
+    }
+    const payload = data instanceof Uint8Array ? data : Buffer.concat(data);
     switch (kind) {
       case FrameKind.Heartbeat:
         return;
@@ -350,30 +384,34 @@ export class ClientConnection {
         this.fail(new RuntimeError('ECONNRESET', `node ${this.serverLocation} closed the connection: ${g.reason || g.code}`));
         return;
       }
-      case FrameKind.Envelope: {
-        const env = this.registry.decode(payload, true);
-        if (env.kind === EnvelopeKind.Reply) {
-          const p = this.pending.get(env.corr);
-          if (!p) return; // late
-          this.pending.delete(env.corr);
-          clearTimeout(p.timer);
-          const m = env.msg;
-          if (m.type === 'govfs.runtime.AskFailed') p.reject(new RuntimeError(String(m.code || 'EFAULT'), `ask to ${p.to} failed: ${String(m.message)}`));
-          else p.resolve(m);
-          return;
-        }
-        this.onTell?.(env.msg, env.to);
+      case FrameKind.Envelope:
+        this.onEnvelope(this.registry.decode(payload, true));
         return;
-      }
       default:
         throw new FrameError('EPROTO', `unexpected frame kind ${kind} from ${this.address}`);
     }
+  }
+
+  private onEnvelope(env: WireEnvelope): void {
+    if (env.kind === EnvelopeKind.Reply) {
+      const p = this.pending.get(env.corr);
+      if (!p) return; // late
+      this.pending.delete(env.corr);
+      clearTimeout(p.timer);
+      const m = env.msg;
+      if (m.type === 'govfs.runtime.AskFailed') p.reject(new RuntimeError(String(m.code || 'EFAULT'), `ask to ${p.to} failed: ${String(m.message)}`));
+      else p.resolve(m);
+      return;
+    }
+    this.onTell?.(env.msg, env.to);
   }
 
   private fail(err: RuntimeError, destroy = true): void {
     if (this.closedWith) return;
     this.closedWith = err;
     clearInterval(this.timer);
+    this.outParts.clear();
+    this.inParts.reset();
     if (destroy) this.socket.destroy();
     const pending = this.pending.keyList().map((corr) => this.pending.get(corr)!);
     this.pending.clear();

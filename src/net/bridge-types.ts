@@ -24,6 +24,14 @@ export interface BridgeClientOptions {
   maxClientsPerAddress?: number;
   /** Largest frame accepted from a client (default 1 MiB). */
   maxFrameBytes?: number;
+  /** Largest message accepted from a client, whole or in parts (src/wire/parts.ts; default
+   * 16 MiB, or maxFrameBytes when only that is set). A bigger one closes the connection
+   * (EMSGSIZE); the client library refuses to send one (EMSGSIZE) before it gets that far. */
+  maxMessageBytes?: number;
+  /** Bytes of incomplete large messages held for all clients at once (default 256 MiB): a
+   * client whose next large message does not fit is not read from until others complete (TCP
+   * pushes back); one message is always admitted when none is held. */
+  maxPartialBytes?: number;
   /** Bytes queued towards one client before replies to it are dropped (default 8 MiB). */
   maxQueueBytes?: number;
   /** Unanswered asks per client before its connection stops being read (default 256). */
@@ -48,6 +56,10 @@ export interface BridgeOptions {
   tls?: BridgeTlsOptions;
   /** Largest frame accepted after authentication (default 16 MiB). */
   maxFrameBytes?: number;
+  /** Largest message accepted from a node, whole or in parts (src/wire/parts.ts; default
+   * 64 MiB, or maxFrameBytes when only that is set). Advertised in the Hello: a sender refuses
+   * a bigger one itself (EncodeError, EMSGSIZE); a node that sends one anyway is disconnected. */
+  maxMessageBytes?: number;
   /** Outbound bytes held per peer before messages are dropped (default 64 MiB). */
   maxQueueBytes?: number;
   /** Heartbeat period (default 1000 ms). */
@@ -111,6 +123,9 @@ export interface BridgeStats {
   forged: number;
   /** Unauthenticated inbound connections open now. */
   handshaking: number;
+  /** Times a client waited (was not read from) for the shared budget of incomplete large
+   * messages (clients.maxPartialBytes). */
+  partialWaits: number;
 }
 
 export interface PeerInfo {

@@ -21,6 +21,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import type { Logger } from 'pino';
 import { RuntimeError } from '../runtime/errors.js';
+import { handOver } from '../runtime/hand-over.js';
 import type { LocalRuntime, Transport } from '../runtime/runtime.js';
 import { AdmissionError, Refusal, SlotTable, WarnLimiter, addressKey, refusalOf } from './admission.js';
 import type { BridgeEvent, BridgeOptions, BridgeStats, PeerInfo } from './bridge-types.js';
@@ -38,6 +39,11 @@ export { CLIENT_MESSAGE_TYPES } from './bridge-types.js';
 export type { BridgeTlsOptions, ClientTlsOptions } from './tls-config.js';
 export { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, HANDSHAKE_MAX_FRAME_BYTES, decodeHandshake, handshakeFrame, handshakeProof, parseHostPort } from './handshake.js';
 
+/** Largest message accepted by default, whole or in parts (`maxMessageBytes`). */
+export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
+/** The wire's own bound on a message (a part announces the total in 32 bits). */
+const MAX_MESSAGE_BYTES_LIMIT = 0xffff_ffff;
+
 /** How long a socket refused at accept may take to read its Goodbye and close. */
 const REFUSAL_LINGER_MS = 1000;
 /** Refused sockets lingering at once, at most. */
@@ -49,13 +55,14 @@ export class Bridge {
   readonly registry: MessageRegistry;
   readonly stats: BridgeStats = {
     sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, droppedBytes: 0,
-    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0, handshaking: 0,
+    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0, handshaking: 0, partialWaits: 0,
   };
   /** Random per start: lets peers tell our restart from a duplicate link. */
   instance = '';
   private readonly secret: Uint8Array;
   private readonly log: Logger;
   private readonly maxFrameBytes: number;
+  private readonly maxMessageBytes: number;
   private readonly heartbeatMs: number;
   private readonly missedHeartbeats: number;
   private readonly handshakeTimeoutMs: number;
@@ -94,6 +101,8 @@ export class Bridge {
     }
     this.secret = Uint8Array.from(opts.secret);
     this.maxFrameBytes = opts.maxFrameBytes ?? 16 * 1024 * 1024;
+    // A frame limit set without a message limit bounds messages too (as before parts).
+    this.maxMessageBytes = opts.maxMessageBytes ?? (opts.maxFrameBytes !== undefined ? opts.maxFrameBytes : DEFAULT_MAX_MESSAGE_BYTES);
     this.heartbeatMs = opts.heartbeatMs ?? 1000;
     this.missedHeartbeats = opts.missedHeartbeats ?? 3;
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 5000;
@@ -105,10 +114,18 @@ export class Bridge {
     this.log = (opts.logger ?? this.runtime.log).child({ component: 'bridge', location: this.location });
     if (opts.onEvent) this.listeners.add(opts.onEvent);
     if (this.maxFrameBytes < HANDSHAKE_MAX_FRAME_BYTES) throw new RuntimeError('EINVAL', `maxFrameBytes must be at least ${HANDSHAKE_MAX_FRAME_BYTES}`);
+    if (!(this.maxMessageBytes >= 1 && this.maxMessageBytes <= MAX_MESSAGE_BYTES_LIMIT)) throw new RuntimeError('EINVAL', `maxMessageBytes must be between 1 and ${MAX_MESSAGE_BYTES_LIMIT}, got ${this.maxMessageBytes}`);
     this.tls = opts.tls ? bridgeTls(opts.tls, { handshakeTimeoutMs: this.handshakeTimeoutMs, servesClients: !!opts.clients }) : null;
     const host = this.linkHost();
     const newPeer = (location: string, limit: number): Peer => this.links.newPeer(location, limit);
-    this.gateway = opts.clients ? new ClientGateway(host, opts.clients, newPeer) : null;
+    const replay = (conn: Conn, frames: { kind: number; data: Uint8Array | Uint8Array[] }[]): void => {
+      try {
+        for (const f of frames) if (conn.state !== ConnState.Closed) this.onFrame(conn, f.kind, f.data);
+      } catch (e) {
+        this.refuseFrame(conn, e);
+      }
+    };
+    this.gateway = opts.clients ? new ClientGateway(host, opts.clients, newPeer, replay) : null;
     this.clients = this.gateway?.clients ?? new Map();
     this.links = new NodeLinks(host, {
       maxQueueBytes: opts.maxQueueBytes ?? 64 * 1024 * 1024,
@@ -136,6 +153,7 @@ export class Bridge {
       stats: this.stats,
       log: this.log,
       maxFrameBytes: this.maxFrameBytes,
+      maxMessageBytes: this.maxMessageBytes,
       get running() {
         return self.running;
       },
@@ -232,10 +250,11 @@ export class Bridge {
     return this.gateway?.info() ?? [];
   }
 
-  /** Admission slots held now: unauthenticated inbound connections and clients (a leak check:
-   * both are 0 once every connection has closed). */
-  slotsHeld(): { handshakes: number; clients: number } {
-    return { handshakes: this.handshakeSlots.size, clients: this.gateway?.slotsHeld ?? 0 };
+  /** Admission slots held now: unauthenticated inbound connections and clients, and the bytes
+   * of clients' large messages in progress (a leak check: all are 0 once every connection has
+   * closed). */
+  slotsHeld(): { handshakes: number; clients: number; partialBytes: number } {
+    return { handshakes: this.handshakeSlots.size, clients: this.gateway?.slotsHeld ?? 0, partialBytes: this.gateway?.partialBytes ?? 0 };
   }
 
   /** Chain this bridge into its runtime's transport (peers here, the rest as before). */
@@ -382,10 +401,7 @@ export class Bridge {
       try {
         conn.decoder.push(chunk);
       } catch (e) {
-        const raw = (e as RuntimeError).code ?? 'EPROTO';
-        const code = typeof raw === 'string' ? raw : 'EPROTO';
-        const refusal = e instanceof AdmissionError ? e.refusal : refusalOf(code);
-        this.close(conn, code, (e as Error).message, { goodbye: true, hostile: true, refusal });
+        this.refuseFrame(conn, e);
       }
     });
     socket.on('error', (e: Error) => {
@@ -401,13 +417,33 @@ export class Bridge {
     return conn;
   }
 
-  private sendHello(conn: Conn): void {
-    conn.write(helloFrame({ version: BRIDGE_PROTOCOL_VERSION, role: 'peer', location: this.location, instance: this.instance, nonce: conn.nonce, maxFrameBytes: this.maxFrameBytes }));
+  /** A frame broke the protocol (or a handler refused it): close with why. */
+  private refuseFrame(conn: Conn, e: unknown): void {
+    const raw = (e as RuntimeError).code ?? 'EPROTO';
+    const code = typeof raw === 'string' ? raw : 'EPROTO';
+    const refusal = e instanceof AdmissionError ? e.refusal : refusalOf(code);
+    this.close(conn, code, (e as Error).message, { goodbye: true, hostile: true, refusal });
   }
 
-  private readonly onFrame = (conn: Conn, kind: number, payload: Uint8Array): void => {
+  private sendHello(conn: Conn): void {
+    conn.write(helloFrame({ version: BRIDGE_PROTOCOL_VERSION, role: 'peer', location: this.location, instance: this.instance, nonce: conn.nonce, maxFrameBytes: this.maxFrameBytes, maxMessageBytes: this.maxMessageBytes }));
+  }
+
+  /** A frame; a Part that straddled reads comes as pieces (FrameDecoder.gather). */
+  private readonly onFrame = (conn: Conn, kind: number, data: Uint8Array | Uint8Array[]): void => {
+    // A client waits for the shared budget of large messages (the gateway keeps the frame).
+    if (conn.client && conn.state === ConnState.Open && !this.gateway!.admit(conn, kind, data)) return;
+    if (kind === FrameKind.Part && conn.state === ConnState.Open) {
+      const whole = conn.parts.push(data); // throws FrameError: the connection closes
+      if (whole !== null) {
+        if (conn.client) this.gateway!.release(conn);
+        this.onEnvelope(conn, whole, true);
+      }
+      return;
+    }
+    const payload = data instanceof Uint8Array ? data : Buffer.concat(data);
     if (kind === FrameKind.Envelope && conn.state === ConnState.Open) {
-      this.onEnvelope(conn, payload);
+      this.onEnvelope(conn, payload, false);
       return;
     }
     switch (kind) {
@@ -429,6 +465,7 @@ export class Bridge {
         this.onAuth(conn, payload);
         return;
       case FrameKind.Envelope:
+      case FrameKind.Part:
         throw new FrameError('EACCES', 'actor envelope before authentication');
       default:
         throw new FrameError('EPROTO', `unknown frame kind ${kind}`);
@@ -461,13 +498,19 @@ export class Bridge {
     }
   }
 
-  private onEnvelope(conn: Conn, payload: Uint8Array): void {
+  /** `assembled`: the payload is a buffer of its own, reassembled from parts: its bytes fields
+   * stay views of it (no copy). */
+  private onEnvelope(conn: Conn, payload: Uint8Array, assembled: boolean): void {
     let env: WireEnvelope;
     try {
-      env = this.registry.decode(payload, true);
+      env = this.registry.decode(payload, !assembled);
     } catch (e) {
       throw new FrameError('EBADMSG', `corrupt envelope: ${(e as Error).message}`);
     }
+    // Nothing on this thread keeps a reassembled buffer when the message goes on to another
+    // thread (or to a client's connection actor, which only passes it on): it may move there
+    // without a copy (src/runtime/ring-side.ts).
+    if (assembled && (conn.client || !env.to.startsWith(`${this.location}#`))) handOver(payload);
     if (conn.client) this.gateway!.onEnvelope(conn, env);
     else this.links.onEnvelope(conn, env);
   }
@@ -491,6 +534,7 @@ export class Bridge {
     const wasOpen = conn.state === ConnState.Open;
     conn.state = ConnState.Closed;
     conn.decoder.stop();
+    conn.parts.reset();
     this.endHandshake(conn);
     this.conns.delete(conn);
     const hostile = opts.hostile ?? false;

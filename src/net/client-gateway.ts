@@ -15,11 +15,15 @@ import { SlotTable } from './admission.js';
 import { type BridgeClientOptions, CLIENT_MESSAGE_TYPES, type PeerInfo, linkInfo } from './bridge-types.js';
 import { type ClientLink, GATEWAY_ACTOR, GATEWAY_STRATEGY, clientConnectionBehaviour, gatewayBehaviour } from './client-connection.js';
 import { clientIdOf, identityTranscript, verifyIdentity } from './client-identity.js';
-import { FrameError } from '../wire/frame.js';
+import { FrameError, FrameKind } from '../wire/frame.js';
+import { PartAssembler } from '../wire/parts.js';
 import { type AuthMsg, CLIENT_PROOF_LOCATION, type Hello, authFrame, checkHelloIds, handshakeProof, proofMatches } from './handshake.js';
 import { type Conn, ConnState, type LinkHost, type Peer } from './link.js';
 import type { ClientSide } from './node-links.js';
 import { EnvelopeKind, type WireEnvelope } from '../wire/registry.js';
+
+/** Largest message accepted from a client by default (`clients.maxMessageBytes`). */
+export const DEFAULT_CLIENT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
 export class ClientGateway implements ClientSide {
   /** Connected clients by their location. */
@@ -32,12 +36,19 @@ export class ClientGateway implements ClientSide {
   private readonly maxInflight: number;
   /** The gateway actor connection actors are spawned under (made on the first client). */
   private supervisor: ActorCell | null = null;
+  /** The shared budget for clients' incomplete large messages (maxPartialBytes). */
+  private readonly partialBudget: number;
+  private partialHeld = 0;
+  /** Clients blocked on that budget, in the order they asked. */
+  private readonly waiting: Conn[] = [];
 
   constructor(
     private readonly host: LinkHost,
     private readonly opts: BridgeClientOptions,
     /** A new client's outbound queue of `limit` bytes. */
     private readonly newPeer: (location: string, limit: number) => Peer,
+    /** Hand frames held while a client was blocked back to the bridge, in order. */
+    private readonly replay: (conn: Conn, frames: { kind: number; data: Uint8Array | Uint8Array[] }[]) => void = () => {},
   ) {
     const token = opts.token;
     if (token !== undefined && (!(token instanceof Uint8Array) || token.length < 8)) throw new RuntimeError('EINVAL', 'the client token must be at least 8 bytes');
@@ -47,6 +58,64 @@ export class ClientGateway implements ClientSide {
     const maxClients = opts.maxClients ?? 1024;
     this.slots = new SlotTable('client', maxClients, opts.maxClientsPerAddress ?? Math.max(1, Math.floor(maxClients / 4)));
     this.maxInflight = opts.maxInflight ?? 256;
+    this.partialBudget = opts.maxPartialBytes ?? 256 * 1024 * 1024;
+  }
+
+  /** Bytes of the shared budget held by clients' incomplete large messages. */
+  get partialBytes(): number {
+    return this.partialHeld;
+  }
+
+  /** A frame from a client: false when it must wait (the client is blocked on the shared budget
+   * for large messages; the frame is kept and handed back by `replay`). */
+  admit(conn: Conn, kind: number, data: Uint8Array | Uint8Array[]): boolean {
+    if (conn.blocked) {
+      conn.pending.push({ kind, data });
+      return false;
+    }
+    if (kind !== FrameKind.Part || conn.parts.busy) return true;
+    const total = PartAssembler.announced(data);
+    if (total === null || total > conn.parts.maxMessageBytes) return true; // the assembler refuses it
+    if (this.reserve(conn, total)) return true;
+    conn.blocked = true;
+    this.host.stats.partialWaits++;
+    conn.pending.push({ kind, data });
+    conn.socket.pause();
+    this.waiting.push(conn);
+    return false;
+  }
+
+  private fits(total: number): boolean {
+    return this.partialHeld === 0 || this.partialHeld + total <= this.partialBudget;
+  }
+
+  private reserve(conn: Conn, total: number): boolean {
+    if (!this.fits(total)) return false;
+    conn.reserved = total;
+    this.partialHeld += total;
+    return true;
+  }
+
+  /** The client's large message is complete (or the client is gone): its budget goes to the
+   * clients waiting for it. */
+  release(conn: Conn): void {
+    if (conn.reserved > 0) {
+      this.partialHeld -= conn.reserved;
+      conn.reserved = 0;
+    }
+    const at = this.waiting.indexOf(conn);
+    if (at >= 0) this.waiting.splice(at, 1);
+    while (this.waiting.length > 0) {
+      const next = this.waiting[0]!;
+      // Its first part reserves the share again as it is replayed (admit).
+      if (!this.fits(PartAssembler.announced(next.pending[0]!.data) ?? 0)) return;
+      this.waiting.shift();
+      next.blocked = false;
+      const frames = next.pending;
+      next.pending = [];
+      this.replay(next, frames);
+      if (!next.blocked && !next.paused && next.state === ConnState.Open) next.socket.resume();
+    }
   }
 
   /** Client slots held now (admission.ts). */
@@ -71,6 +140,7 @@ export class ClientGateway implements ClientSide {
     conn.peerInstance = h.instance;
     conn.peerNonce = Uint8Array.from(h.nonce);
     conn.peerMaxFrame = h.maxFrameBytes >>> 0;
+    conn.peerMaxMessage = h.maxMessageBytes >>> 0;
     conn.state = ConnState.Auth;
   }
 
@@ -111,8 +181,9 @@ export class ClientGateway implements ClientSide {
     conn.peerLocation = location;
     conn.asking = 0;
     conn.decoder.maxFrameBytes = this.opts.maxFrameBytes ?? 1024 * 1024;
+    conn.parts.maxMessageBytes = this.opts.maxMessageBytes ?? this.opts.maxFrameBytes ?? DEFAULT_CLIENT_MAX_MESSAGE_BYTES;
     const peer = this.newPeer(location, this.opts.maxQueueBytes ?? 8 * 1024 * 1024);
-    peer.out.maxFrameBytes = Math.min(host.maxFrameBytes, conn.peerMaxFrame || host.maxFrameBytes);
+    peer.out.maxFrameBytes = Math.min(host.maxMessageBytes, conn.peerMaxMessage || conn.peerMaxFrame || host.maxMessageBytes);
     peer.conn = conn;
     peer.instance = conn.peerInstance;
     peer.links = 1;
@@ -122,7 +193,7 @@ export class ClientGateway implements ClientSide {
     host.stats.clients++;
     host.stats.clientsOpen++;
     const proof = this.token ? handshakeProof(this.token, 'accept', own, client) : new Uint8Array(0);
-    conn.write(authFrame({ proof, clientLocation: location, welcomeJson, clientId: conn.clientId }));
+    conn.write(authFrame({ proof, clientLocation: location, welcomeJson, clientId: conn.clientId, maxMessageBytes: conn.parts.maxMessageBytes, maxFrameBytes: conn.decoder.maxFrameBytes }));
     host.log.debug({ client: location, clientId: conn.clientId, remote: conn.remote }, 'client connected');
     host.emit({ type: 'client-up', location, remote: conn.remote, clientId: conn.clientId });
   }
@@ -224,7 +295,7 @@ export class ClientGateway implements ClientSide {
     if (conn.paused && conn.asking <= this.maxInflight / 2 && conn.state === ConnState.Open) {
       conn.paused = false;
       while (conn.held.length > 0 && !conn.paused && conn.state === ConnState.Open) this.dispatch(conn, conn.held.shift()!);
-      if (!conn.paused) conn.socket.resume();
+      if (!conn.paused && !conn.blocked) conn.socket.resume();
     }
   }
 
@@ -242,11 +313,15 @@ export class ClientGateway implements ClientSide {
     const actor = conn.actor;
     conn.actor = null;
     conn.held = [];
+    conn.pending = [];
+    conn.blocked = false;
+    this.release(conn);
     if (actor !== null) this.host.runtime.stopAddress(actor.address, '');
     this.clients.delete(peer.location);
     this.host.stats.clientsOpen--;
     peer.conn = null;
     peer.out.clear();
+    peer.parts.clear();
     peer.backlog = [];
     peer.backlogBytes = 0;
     this.host.emit({ type: 'client-down', location: peer.location, remote: conn.remote, code, reason });

@@ -10,7 +10,8 @@ import type { LocalRuntime } from '../runtime/runtime.js';
 import type { Ref } from '../runtime/types.js';
 import type { Refusal } from './admission.js';
 import type { BridgeEvent, BridgeStats } from './bridge-types.js';
-import { FrameDecoder, FrameEncoder } from '../wire/frame.js';
+import { FrameDecoder, FrameEncoder, FrameKind } from '../wire/frame.js';
+import { PartAssembler, PartQueue } from '../wire/parts.js';
 import { HANDSHAKE_MAX_FRAME_BYTES, NONCE_BYTES } from './handshake.js';
 import type { MessageRegistry, WireEnvelope } from '../wire/registry.js';
 
@@ -36,6 +37,11 @@ export class Conn {
   peerInstance = '';
   peerNonce: Uint8Array | null = null;
   peerMaxFrame = 0;
+  /** The largest message the other end accepts, whole or in parts (its Hello; 0: not said). */
+  peerMaxMessage = 0;
+  /** Reassembles large messages sent in parts (src/wire/parts.ts); its limit is set when the
+   * connection is authenticated (until then no part is accepted). */
+  readonly parts = new PartAssembler(0, () => `${this.peerLocation ?? 'the other end'} at ${this.remote}`);
   peer: Peer | null = null;
   /** Counted in its location's inbound handshakes (see NodeLinks.inbound). */
   inboundFor: string | null = null;
@@ -68,14 +74,23 @@ export class Conn {
   paused = false;
   /** Envelopes decoded while paused (the rest of one socket read). */
   held: WireEnvelope[] = [];
+  /** A client: bytes of the shared budget for incomplete large messages (ClientGateway) its
+   * message in progress holds. */
+  reserved = 0;
+  /** A client waiting for that budget: not read from; the frames of the read that were already
+   * in hand wait here (at most one socket read). */
+  blocked = false;
+  pending: { kind: number; data: Uint8Array | Uint8Array[] }[] = [];
 
   constructor(
     readonly socket: net.Socket,
     readonly dialed: boolean,
     readonly remote: string,
-    onFrame: (conn: Conn, kind: number, payload: Uint8Array) => void,
+    onFrame: (conn: Conn, kind: number, payload: Uint8Array | Uint8Array[]) => void,
   ) {
     this.decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES, (kind, payload) => onFrame(this, kind, payload));
+    // Parts of large messages are reassembled from views of the reads, not copied twice.
+    this.decoder.gather(FrameKind.Part, (kind, pieces) => onFrame(this, kind, pieces));
   }
 
   write(buf: Uint8Array): void {
@@ -92,6 +107,10 @@ export class Peer {
   dialing: Conn | null = null;
   instance: string | null = null;
   readonly out: FrameEncoder;
+  /** Large messages (in parts) and the messages held behind them (src/wire/parts.ts). */
+  readonly parts = new PartQueue();
+  /** Waiting for the socket to drain before writing more parts. */
+  partsWaiting = false;
   /** Frames written while no link was up, in order. */
   backlog: Buffer[] = [];
   backlogBytes = 0;
@@ -118,7 +137,7 @@ export class Peer {
   }
 
   get queuedBytes(): number {
-    return this.out.length + this.backlogBytes + (this.conn ? this.conn.socket.writableLength : 0);
+    return this.out.length + this.backlogBytes + this.parts.bytes + (this.conn ? this.conn.socket.writableLength : 0);
   }
 }
 
@@ -133,6 +152,8 @@ export interface LinkHost {
   readonly log: Logger;
   /** Largest frame accepted after authentication. */
   readonly maxFrameBytes: number;
+  /** Largest message accepted from a node, whole or in parts. */
+  readonly maxMessageBytes: number;
   readonly running: boolean;
   readonly stopped: boolean;
   emit(e: BridgeEvent): void;

@@ -8,7 +8,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { RuntimeError } from '../runtime/errors.js';
 import { addressKey } from './admission.js';
-import { FrameError, FrameKind, frameBytes } from '../wire/frame.js';
+import { FRAME_OVERHEAD, FrameError, FrameKind, frameBytes } from '../wire/frame.js';
+import { PART_HIGH_WATER, WHOLE_FRAME_MAX } from '../wire/parts.js';
 import { type AuthMsg, type Hello, LOCATION_RE, authFrame, checkHelloIds, handshakeProof, parseHostPort, proofMatches } from './handshake.js';
 import { Conn, ConnState, type LinkHost, Peer } from './link.js';
 import { EnvelopeKind, type WireEnvelope } from '../wire/registry.js';
@@ -64,25 +65,36 @@ export class NodeLinks {
 
   /** A destination (node or client) with an outbound queue of `limit` bytes. */
   newPeer(location: string, limit: number): Peer {
-    const peer = new Peer(location, this.host.registry, this.host.maxFrameBytes, this.flushPeer);
+    const peer = new Peer(location, this.host.registry, this.host.maxMessageBytes, this.flushPeer);
     peer.limit = limit;
     return peer;
   }
 
   // ---- sending ------------------------------------------------------------------------------
 
-  /** Queue `env` to `peer` (a node or a client); flushed at the end of this turn. */
+  /** Queue `env` to `peer` (a node or a client); flushed at the end of this turn. A large
+   * message goes in parts (src/wire/parts.ts), and so does any later one between the same two
+   * actors while it is queued, to keep their order. */
   send(peer: Peer, env: WireEnvelope): void {
     const out = peer.out;
     const size = out.prepareEnvelope(env); // throws EncodeError: the caller's to handle
     const queued = peer.queuedBytes;
     const host = this.host;
-    if (queued + size > peer.limit || host.stopped) {
+    // One message larger than the whole queue bound still goes when nothing else is queued
+    // (it is bounded by the other end's message limit).
+    if ((queued > 0 && queued + size > peer.limit) || host.stopped) {
       out.discard();
       this.overflow(peer, env, size, queued);
       return;
     }
-    out.commit();
+    const len = size - FRAME_OVERHEAD;
+    const frameLimit = (peer.conn?.peerMaxFrame || host.maxFrameBytes) - 1;
+    const key = peer.parts.empty ? '' : `${env.from}\n${env.to}`;
+    if (len > Math.min(WHOLE_FRAME_MAX, frameLimit) || (key !== '' && peer.parts.holds(key))) {
+      peer.parts.push(key || `${env.from}\n${env.to}`, out.takePrepared(), len <= Math.min(WHOLE_FRAME_MAX, frameLimit));
+    } else {
+      out.commit();
+    }
     peer.sent++;
     host.stats.sent++;
     if (peer.overflowing > 0) {
@@ -113,19 +125,43 @@ export class NodeLinks {
   readonly flushPeer = (peer: Peer): void => {
     peer.flushScheduled = false;
     const chunks = peer.out.take();
-    if (chunks === null) return;
     const conn = peer.conn;
-    if (conn !== null && conn.state === ConnState.Open) {
-      this.writeChunks(conn, chunks);
-    } else {
-      for (const c of chunks) {
-        peer.backlog.push(c);
-        peer.backlogBytes += c.length;
+    if (chunks !== null) {
+      if (conn !== null && conn.state === ConnState.Open) {
+        this.writeChunks(conn, chunks);
+      } else {
+        for (const c of chunks) {
+          peer.backlog.push(c);
+          peer.backlogBytes += c.length;
+        }
       }
     }
+    this.pumpParts(peer);
   };
 
-  private writeChunks(conn: Conn, chunks: Buffer[]): void {
+  /** Write parts of the queued large messages while the socket buffers less than
+   * PART_HIGH_WATER; then again when it drains (src/wire/parts.ts). */
+  private pumpParts(peer: Peer): void {
+    const conn = peer.conn;
+    if (peer.parts.empty || peer.partsWaiting || conn === null || conn.state !== ConnState.Open) return;
+    const socket = conn.socket;
+    const maxFrame = conn.peerMaxFrame || this.host.maxFrameBytes;
+    // One writev for the parts written now.
+    socket.cork();
+    while (!peer.parts.empty && socket.writableLength < PART_HIGH_WATER) {
+      const frames = peer.parts.next(maxFrame)!;
+      this.writeChunks(conn, frames);
+    }
+    socket.uncork();
+    if (peer.parts.empty) return;
+    peer.partsWaiting = true;
+    socket.once('drain', () => {
+      peer.partsWaiting = false;
+      if (peer.conn === conn) this.pumpParts(peer);
+    });
+  }
+
+  private writeChunks(conn: Conn, chunks: Uint8Array[]): void {
     let n = 0;
     if (chunks.length === 1) {
       n = chunks[0]!.length;
@@ -181,6 +217,7 @@ export class NodeLinks {
     conn.peerInstance = h.instance;
     conn.peerNonce = Uint8Array.from(h.nonce);
     conn.peerMaxFrame = h.maxFrameBytes >>> 0;
+    conn.peerMaxMessage = h.maxMessageBytes >>> 0;
     if (!conn.dialed) {
       // One link per pair: the lower location dials (docs/bridge.md).
       const peer = this.peers.get(h.location);
@@ -216,6 +253,7 @@ export class NodeLinks {
     this.host.endHandshake(conn);
     conn.state = ConnState.Open;
     conn.decoder.maxFrameBytes = this.host.maxFrameBytes;
+    conn.parts.maxMessageBytes = this.host.maxMessageBytes;
     this.activate(conn);
   }
 
@@ -253,13 +291,15 @@ export class NodeLinks {
     peer.attempts = 0;
     peer.instance = conn.peerInstance;
     peer.links++;
-    peer.out.maxFrameBytes = Math.min(host.maxFrameBytes, conn.peerMaxFrame || host.maxFrameBytes);
+    peer.out.maxFrameBytes = Math.min(host.maxMessageBytes, conn.peerMaxMessage || conn.peerMaxFrame || host.maxMessageBytes);
+    peer.partsWaiting = false;
     if (peer.backlog.length > 0) {
       const backlog = peer.backlog;
       peer.backlog = [];
       peer.backlogBytes = 0;
       this.writeChunks(conn, backlog);
     }
+    this.pumpParts(peer);
     host.log.info({ peer: location, remote: conn.remote, dialed: conn.dialed, instance: conn.peerInstance, restarted }, 'bridge link up');
     host.emit({ type: 'peer-up', location, instance: conn.peerInstance, remote: conn.remote, dialed: conn.dialed, restarted });
   }
@@ -298,6 +338,10 @@ export class NodeLinks {
   closed(conn: Conn, peer: Peer, wasOpen: boolean, hostile: boolean, code: string, reason: string): void {
     if (peer.conn === conn) {
       peer.conn = null;
+      // A message partly written is lost with the link (at most once, like any in flight).
+      const lost = peer.parts.abortCurrent();
+      peer.dropped += lost;
+      this.host.stats.dropped += lost;
       if (wasOpen) {
         this.host.emit({ type: 'peer-down', location: peer.location, code, reason });
         if (!hostile) this.host.log.info({ peer: peer.location, code }, `bridge link down: ${reason}`);
@@ -332,7 +376,8 @@ export class NodeLinks {
   /** One heartbeat tick for an open connection (node or client): close it if it is dead or
    * stalled (false), else send a heartbeat if it sent nothing since the last tick. */
   liveness(conn: Conn, now: number, heartbeatMs: number, missedHeartbeats: number, stallTimeoutMs: number): boolean {
-    if (conn.rx) {
+    if (conn.rx || conn.blocked) {
+      // (A client waiting for the budget of large messages is not read: its silence is ours.)
       conn.missed = 0;
       conn.rx = false;
     } else if (++conn.missed >= missedHeartbeats) {

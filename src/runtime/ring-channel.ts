@@ -45,6 +45,12 @@
 // so the consumer reads ring memory in place through views on ringbuf.js's documented layout
 // (checked at construction) and advances the read index itself, as `pop` would.
 //
+// Large payloads (ring-side.ts, docs/data-path.md). A bytes field of OOB_MIN_BYTES or more is
+// not copied into the ring: it travels on the ring's side channel (a MessagePort, posted before
+// the frame is published), the frame's header has bit 31 set, and the consumer takes the side
+// message synchronously when it reaches that frame. A ring without a side channel carries every
+// field inline, as before.
+//
 // The protocol is described here once, for both ends: ring-memory.ts (the layout, doorbells,
 // allocation), ring-sender.ts (the producer) and ring-inbox.ts (the consumer) implement it, so
 // read a change to one end against this description and the other end.
@@ -56,10 +62,13 @@ export {
   createDoorbell,
   createRingChannel,
   createRingMesh,
+  sidePorts,
   type CreateRingOptions,
   type RingChannelShared,
   type RingMesh,
   type ThreadRings,
+  type ThreadSides,
 } from './ring-memory.js';
 export { RingSender, type RingSenderStats } from './ring-sender.js';
 export { RingInbox, type RingInboxOptions, type RingInboxStats } from './ring-inbox.js';
+export { OOB_MIN_BYTES, createSideChannel, handOver } from './ring-side.js';

@@ -1,7 +1,9 @@
 // The consuming end of the rings into one thread (ring-channel.ts describes the protocol:
 // framing, the doorbell, backpressure). Cut out of ring-channel.ts (issue 15, point 3).
 
-import { type MessageRegistry, type RawFilter, type WireEnvelope } from '../wire/registry.js';
+import type { MessagePort } from 'node:worker_threads';
+import { type MessageRegistry, type OutOfBand, type RawFilter, type WireEnvelope } from '../wire/registry.js';
+import { OOB_FLAG, takeSide } from './ring-side.js';
 import { RuntimeError } from './errors.js';
 import { traceNow, tracer } from './trace.js';
 import { AWAKE, BELL, BELL_ID, DEFAULT_BATCH_LIMIT, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, SPACE, SPACE_IDLE, SPACE_WAITING, WR, noop, waitAsync, type RingChannelShared } from './ring-memory.js';
@@ -28,6 +30,11 @@ export interface RingInboxStats {
   corruptRings: number;
   /** Exceptions thrown by `onEnvelope` (reported; delivery goes on). */
   handlerErrors: number;
+  /** Frames whose large payloads came on the side channel (ring-side.ts), and their bytes. */
+  sideFrames: number;
+  sideBytes: number;
+  /** Times a frame's side message had not arrived yet when the frame was read (retried). */
+  sideWaits: number;
 }
 
 export interface RingInboxOptions {
@@ -41,13 +48,19 @@ export interface RingInboxOptions {
   keepAlive?: boolean;
   /** Envelopes to hand over with their message still encoded (MessageRegistry.decodeAt). */
   raw?: RawFilter;
+  /** The side channel of each ring (same order as the rings; ring-side.ts), where large payloads
+   * arrive. A ring without one cannot carry a frame marked as having them. */
+  sides?: readonly (MessagePort | null | undefined)[];
 }
 
 class RingReader {
   readonly views: RingViews;
   rd: number;
   dead = false;
-  constructor(readonly shared: RingChannelShared) {
+  constructor(
+    readonly shared: RingChannelShared,
+    readonly side: MessagePort | null,
+  ) {
     this.views = new RingViews(shared);
     this.rd = Atomics.load(this.views.ptrs, RD);
   }
@@ -58,7 +71,7 @@ class RingReader {
 export class RingInbox {
   readonly stats: RingInboxStats = {
     received: 0, bytes: 0, batches: 0, parks: 0, wakeups: 0, yields: 0, wrappedFrames: 0,
-    spaceNotifies: 0, decodeErrors: 0, corruptRings: 0, handlerErrors: 0,
+    spaceNotifies: 0, decodeErrors: 0, corruptRings: 0, handlerErrors: 0, sideFrames: 0, sideBytes: 0, sideWaits: 0,
   };
   private readonly readers: RingReader[];
   private readonly bell: Int32Array;
@@ -68,6 +81,8 @@ export class RingInbox {
   private readonly raw: RawFilter | undefined;
   private scratch = new Uint8Array(256);
   private closed = false;
+  /** A frame's side message was not on its port yet: read again soon instead of parking. */
+  private sideLate = false;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -77,7 +92,7 @@ export class RingInbox {
   ) {
     const list = Array.isArray(rings) ? (rings as readonly RingChannelShared[]) : [rings as RingChannelShared];
     if (list.length === 0) throw new RangeError('a RingInbox needs at least one ring');
-    this.readers = list.map((r) => new RingReader(r));
+    this.readers = list.map((r, i) => new RingReader(r, opts.sides?.[i] ?? null));
     this.bell = this.readers[0]!.views.bell;
     const id = this.bell[BELL_ID];
     for (const r of this.readers) {
@@ -117,6 +132,12 @@ export class RingInbox {
       for (let i = 0; i < this.readers.length && got < budget; i++) got += this.drain(i, budget - got);
       if (this.closed) return;
       budget -= got;
+      if (this.sideLate) {
+        this.sideLate = false;
+        this.stats.yields++;
+        setImmediate(this.run);
+        return;
+      }
       if (budget <= 0) {
         this.stats.yields++;
         setImmediate(this.run);
@@ -182,6 +203,24 @@ export class RingInbox {
           len >>>= 0;
           body -= size;
         }
+        let oob: OutOfBand | undefined;
+        if (len >= OOB_FLAG) {
+          len -= OOB_FLAG;
+          if (reader.side === null) {
+            this.corrupt(index, 'a frame with payloads on a side channel, but this ring has none', rd);
+            break;
+          }
+          oob = takeSide(reader.side);
+          if (oob === undefined) {
+            // Posted before the frame was published, so this is not expected; if it happens,
+            // read this frame again on the next turn rather than deliver out of order.
+            this.stats.sideWaits++;
+            this.sideLate = true;
+            break;
+          }
+          this.stats.sideFrames++;
+          for (const d of oob.data) this.stats.sideBytes += d.byteLength;
+        }
         if (len + FRAME_HEADER_BYTES > avail) {
           this.corrupt(index, `frame of ${len} bytes but only ${avail - FRAME_HEADER_BYTES} published`, rd);
           break;
@@ -210,7 +249,7 @@ export class RingInbox {
         bytes += len + FRAME_HEADER_BYTES;
         let env: WireEnvelope;
         try {
-          env = this.registry.decodeAt(frame, text, start, start + len, true, this.raw);
+          env = this.registry.decodeAt(frame, text, start, start + len, true, this.raw, oob);
         } catch (e) {
           this.stats.decodeErrors++;
           this.report(

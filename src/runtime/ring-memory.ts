@@ -2,8 +2,10 @@
 // one ring's layout, the doorbells, allocating rings and a mesh of them, and the views both
 // ends read it through. Cut out of ring-channel.ts (issue 15, point 3).
 
+import type { MessagePort } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
 import { RuntimeError } from './errors.js';
+import { createSideChannel } from './ring-side.js';
 
 
 /** Default ring capacity: 1 MiB of frames. */
@@ -112,12 +114,27 @@ export interface ThreadRings {
   readonly incoming: (RingChannelShared | null)[];
 }
 
+/** The side channels (ring-side.ts: large payloads) of one thread's rings, its ends, in the
+ * order of ThreadRings' lists. Not structured-clonable: transfer them to the thread
+ * (`sidePorts`: a Worker's transferList). */
+export interface ThreadSides {
+  readonly outgoing: (MessagePort | null)[];
+  readonly incoming: (MessagePort | null)[];
+}
+
+/** The ports in `t`, for a Worker's transferList. */
+export function sidePorts(t: ThreadSides): MessagePort[] {
+  return [...t.outgoing, ...t.incoming].filter((p): p is MessagePort => p !== null);
+}
+
 export interface RingMesh {
   readonly threads: number;
   /** `rings[from][to]`, null on the diagonal (same-thread messages never touch a ring). */
   readonly rings: (RingChannelShared | null)[][];
   /** What to hand to thread `i` (structured-clonable: put it in workerData). */
   forThread(i: number): ThreadRings;
+  /** Thread `i`'s ends of the rings' side channels (transfer them; each once). */
+  sidesForThread(i: number): ThreadSides;
 }
 
 /** One ring per ordered pair of `threads` threads, one doorbell per thread. */
@@ -131,6 +148,7 @@ export function createRingMesh(threads: number, opts: { capacity?: number; names
         : createRingChannel({ capacity: opts.capacity, doorbell: doorbells[to], label: `${name(from)}->${name(to)}` }),
     ),
   );
+  const sides = rings.map((row) => row.map((r) => (r === null ? null : createSideChannel())));
   return {
     threads,
     rings,
@@ -141,6 +159,13 @@ export function createRingMesh(threads: number, opts: { capacity?: number; names
         doorbell: doorbells[i]!,
         outgoing: rings[i]!.slice(),
         incoming: rings.map((row) => row[i]!),
+      };
+    },
+    sidesForThread(i: number): ThreadSides {
+      if (!(i >= 0 && i < threads)) throw new RangeError(`no thread ${i} in a mesh of ${threads}`);
+      return {
+        outgoing: sides[i]!.map((s) => s?.producer ?? null),
+        incoming: sides.map((row) => row[i]?.consumer ?? null),
       };
     },
   };

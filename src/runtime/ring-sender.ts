@@ -1,10 +1,12 @@
 // The producing end of one ring (ring-channel.ts describes the protocol: framing, the
 // doorbell, backpressure). Cut out of ring-channel.ts (issue 15, point 3).
 
+import type { MessagePort } from 'node:worker_threads';
 import { RingBuffer } from 'ringbuf.js';
 import { DirectWriter } from '../wire/direct-writer.js';
 import { type MessageRegistry, type WireEnvelope } from '../wire/registry.js';
 import { EncodeError, RuntimeError } from './errors.js';
+import { OOB_FLAG, OOB_MIN_BYTES, newSideStats, postSide, type SideStats } from './ring-side.js';
 import { AWAKE, BELL, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, SPACE, SPACE_IDLE, SPACE_WAITING, WR, noop, waitAsync, type RingChannelShared } from './ring-memory.js';
 
 /** Below this many known-free bytes, a send asks ringbuf.js for the current free space before
@@ -29,21 +31,26 @@ export interface RingSenderStats {
   /** Times the sender parked waiting for space, and times it was woken. */
   spaceWaits: number;
   spaceWakeups: number;
+  /** Large payloads sent on the side channel (ring-side.ts): moved or copied once. */
+  side: SideStats;
 }
 
 /** The producing end of one ring. Use from exactly one thread. */
 export class RingSender {
   readonly stats: RingSenderStats = {
     sent: 0, bytes: 0, queuedTotal: 0, queuedMax: 0, wrappedFrames: 0,
-    doorbellRings: 0, doorbellNotifies: 0, spaceWaits: 0, spaceWakeups: 0,
+    doorbellRings: 0, doorbellNotifies: 0, spaceWaits: 0, spaceWakeups: 0, side: newSideStats(),
   };
   readonly label: string;
   readonly capacity: number;
 
   private readonly views: RingViews;
   private readonly rb: RingBuffer;
-  private writer = new DirectWriter();
+  private writer: DirectWriter;
   private pendingLen = 0;
+  /** The header of the frame being written: its length, with OOB_FLAG when it has payloads on
+   * the side channel. */
+  private pendingHdr = 0;
   private lastWr = 0;
   /** Bytes known to be free (a lower bound: the consumer only ever frees more). Refreshed from the
    * read index the doorbell check loads anyway, so most sends skip ringbuf.js's availableWrite(). */
@@ -58,7 +65,11 @@ export class RingSender {
   constructor(
     private readonly registry: MessageRegistry,
     shared: RingChannelShared,
+    /** The ring's side channel for large payloads (ring-side.ts); without it every field goes
+     * through the ring. */
+    private readonly side: MessagePort | null = null,
   ) {
+    this.writer = this.newWriter();
     this.views = new RingViews(shared);
     this.rb = new RingBuffer(shared.ring, Uint8Array);
     if (this.rb.capacity() !== shared.capacity) {
@@ -66,6 +77,12 @@ export class RingSender {
     }
     this.label = shared.label;
     this.capacity = shared.capacity;
+  }
+
+  private newWriter(): DirectWriter {
+    const w = new DirectWriter();
+    if (this.side !== null) w.oobMin = OOB_MIN_BYTES;
+    return w;
   }
 
   /** Messages waiting locally for ring space. */
@@ -96,25 +113,36 @@ export class RingSender {
     try {
       this.registry.encode(env, w);
     } catch (e) {
-      this.writer = new DirectWriter(); // a failed encode may leave forks on the writer
+      this.writer = this.newWriter(); // a failed encode may leave forks on the writer
       throw e;
     }
     const len = w.len;
     const frame = len + FRAME_HEADER_BYTES;
     if (frame > this.capacity) {
+      w.reset(); // lets go of any large payloads it collected
       throw new EncodeError(
         `message ${env.msg.type} to ${env.to} encodes to ${len} bytes; with its ${FRAME_HEADER_BYTES}-byte frame header ` +
           `(${frame} bytes) it exceeds the capacity of ring ${this.label} (${this.capacity} bytes): send it in smaller pieces`,
       );
     }
+    let hdr = len;
+    if (w.oobAt.length > 0) {
+      // Posted before the frame is published (now, or later from the backlog): the consumer
+      // finds it on the port when it reaches the frame.
+      postSide(this.side!, w.oobAt, w.oobData, this.stats.side);
+      w.oobAt.length = 0;
+      w.oobData.length = 0;
+      hdr = (len | OOB_FLAG) >>> 0;
+    }
+    this.pendingHdr = hdr;
     this.stats.sent++;
     if (w.buf === this.views.storage) {
       // Encoded in place: write the header in front of it and publish.
       const st = this.views.storage;
-      st[wr] = len & 0xff;
-      st[wr + 1] = (len >>> 8) & 0xff;
-      st[wr + 2] = (len >>> 16) & 0xff;
-      st[wr + 3] = len >>> 24;
+      st[wr] = hdr & 0xff;
+      st[wr + 1] = (hdr >>> 8) & 0xff;
+      st[wr + 2] = (hdr >>> 16) & 0xff;
+      st[wr + 3] = hdr >>> 24;
       this.pendingLen = len;
       this.stats.bytes += this.rb.writeCallbackWithOffset(frame, this.publishInPlace);
       this.afterPublish(wr, frame);
@@ -126,10 +154,10 @@ export class RingSender {
     }
     // Backlog: keep this frame, in order, behind the others.
     const buf = new Uint8Array(frame);
-    buf[0] = len & 0xff;
-    buf[1] = (len >>> 8) & 0xff;
-    buf[2] = (len >>> 16) & 0xff;
-    buf[3] = len >>> 24;
+    buf[0] = hdr & 0xff;
+    buf[1] = (hdr >>> 8) & 0xff;
+    buf[2] = (hdr >>> 16) & 0xff;
+    buf[3] = hdr >>> 24;
     buf.set(w.view(), FRAME_HEADER_BYTES);
     this.queue.push(buf);
     this.stats.queuedTotal++;
@@ -182,16 +210,17 @@ export class RingSender {
     const s = this.views.storage;
     const size = this.views.size;
     const len = this.pendingLen;
+    const hdr = this.pendingHdr;
     this.lastWr = off;
     let body = off + FRAME_HEADER_BYTES;
     if (body <= size) {
-      s[off] = len & 0xff;
-      s[off + 1] = (len >>> 8) & 0xff;
-      s[off + 2] = (len >>> 16) & 0xff;
-      s[off + 3] = len >>> 24;
+      s[off] = hdr & 0xff;
+      s[off + 1] = (hdr >>> 8) & 0xff;
+      s[off + 2] = (hdr >>> 16) & 0xff;
+      s[off + 3] = hdr >>> 24;
       if (body === size) body = 0;
     } else {
-      for (let i = 0; i < FRAME_HEADER_BYTES; i++) s[(off + i) % size] = (len >>> (8 * i)) & 0xff;
+      for (let i = 0; i < FRAME_HEADER_BYTES; i++) s[(off + i) % size] = (hdr >>> (8 * i)) & 0xff;
       body -= size;
     }
     const encoded = this.writer.view();

@@ -10,7 +10,7 @@ import { watchEventLoop } from './loop-lag.js';
 import { MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
-import { RingInbox, RingSender, type ThreadRings } from './ring-channel.js';
+import { RingInbox, RingSender, type ThreadRings, type ThreadSides } from './ring-channel.js';
 import { LocalRuntime } from './runtime.js';
 import { PiscinaPool } from './work-pool-piscina.js';
 import type { Storage } from './storage.js';
@@ -25,6 +25,8 @@ export interface WorkerBoot {
   /** Location names by mesh index. */
   names: string[];
   rings: ThreadRings;
+  /** The rings' side channels (large payloads; in the transferList). */
+  sides: ThreadSides;
   /** Modules that register behaviours (file URLs). */
   modules: string[];
   seed: number;
@@ -65,7 +67,7 @@ const registry = MessageRegistry.standard();
 const location = boot.names[boot.index]!;
 const senders = new Map<string, RingSender>();
 boot.rings.outgoing.forEach((ring, j) => {
-  if (ring) senders.set(boot.names[j]!, new RingSender(registry, ring));
+  if (ring) senders.set(boot.names[j]!, new RingSender(registry, ring, boot.sides.outgoing[j]));
 });
 const logger = createLogger(boot.log, { thread: location });
 const stopLagWatch = watchEventLoop(logger);
@@ -98,6 +100,7 @@ const inbox = new RingInbox(
   registry,
   boot.rings.incoming.filter((r): r is NonNullable<typeof r> => r !== null),
   {
+    sides: boot.sides.incoming.filter((_, j) => boot.rings.incoming[j] !== null),
     onEnvelope: (env) => runtime.deliver(env),
     onError: (err) => logger.error({ err }, 'ring inbox error'),
   },

@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import { EnvelopeKind, MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
-import { RingInbox, RingSender, createRingMesh } from './ring-channel.js';
+import { RingInbox, RingSender, createRingMesh, sidePorts } from './ring-channel.js';
 import { createLogger, envLogSettings, type LogSettings } from './log.js';
 import { LocalRuntime } from './runtime.js';
 import type { WorkerBoot, WorkerControl, WorkerStats } from './thread-worker.js';
@@ -50,10 +50,12 @@ const WORKER_LIMITS = { maxYoungGenerationSizeMb: 192 };
 
 function startWorker(boot: WorkerBoot): Worker {
   const { url, tsx } = workerEntry();
-  if (!tsx) return new Worker(url, { workerData: boot, resourceLimits: WORKER_LIMITS });
+  // The rings' side channels (large payloads) move to the worker with its boot data.
+  const transferList = sidePorts(boot.sides);
+  if (!tsx) return new Worker(url, { workerData: boot, transferList, resourceLimits: WORKER_LIMITS });
   const api = import.meta.resolve('tsx/esm/api');
   const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(url.href)}); })`;
-  return new Worker(code, { eval: true, workerData: boot, resourceLimits: WORKER_LIMITS });
+  return new Worker(code, { eval: true, workerData: boot, transferList, resourceLimits: WORKER_LIMITS });
 }
 
 export class ThreadsScheduler {
@@ -88,13 +90,14 @@ export class ThreadsScheduler {
     const registry = MessageRegistry.standard();
 
     const workers = names.slice(0, threads).map((_, index) =>
-      startWorker({ index, names, rings: mesh.forThread(index), modules, seed: (seed + index * 7919) >>> 0, log }),
+      startWorker({ index, names, rings: mesh.forThread(index), sides: mesh.sidesForThread(index), modules, seed: (seed + index * 7919) >>> 0, log }),
     );
     const mainIndex = threads;
     const mainRings = mesh.forThread(mainIndex);
+    const mainSides = mesh.sidesForThread(mainIndex);
     const senders = new Map<string, RingSender>();
     mainRings.outgoing.forEach((ring, j) => {
-      if (ring) senders.set(names[j]!, new RingSender(registry, ring));
+      if (ring) senders.set(names[j]!, new RingSender(registry, ring, mainSides.outgoing[j]));
     });
     const runtime = new LocalRuntime({
       location: MAIN_LOCATION,
@@ -109,6 +112,7 @@ export class ThreadsScheduler {
       },
     });
     const inbox = new RingInbox(registry, mainRings.incoming.filter((r): r is NonNullable<typeof r> => r !== null), {
+      sides: mainSides.incoming.filter((_, j) => mainRings.incoming[j] !== null),
       onEnvelope: (env) => runtime.deliver(env),
       onError: (err) => runtime.log.error({ err }, 'ring inbox error'),
       // Replies for asks that only pass them on (clients' connection actors) stay encoded.

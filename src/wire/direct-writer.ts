@@ -17,6 +17,13 @@ import { utf8Write } from './bytes.js';
 
 const { LongBits, float, base64 } = protobuf.util;
 
+/** A buffer at least this large is allocated without zero-filling and sized to fit. */
+const LARGE_BYTES = 64 * 1024;
+
+function allocate(size: number): Uint8Array {
+  return size < LARGE_BYTES ? new Uint8Array(size) : new Uint8Array(Buffer.allocUnsafeSlow(size).buffer, 0, size);
+}
+
 /** Strings up to this many UTF-16 units take at most 3 × 42 = 126 bytes: a one-byte length. */
 const SHORT_STRING = 42;
 
@@ -33,6 +40,14 @@ export class DirectWriter {
   spilled = false;
   /** Positions of the length bytes reserved by open fork()s. */
   private readonly forks: number[] = [];
+  /** Out of band (docs/data-path.md): a bytes field of at least this many bytes is not written
+   * but collected in `oobData`, an empty field in its place, and the index of its bytes() call
+   * (counted from the message's first, in wire order) in `oobAt`; a decoder given both puts it
+   * back (MessageRegistry.decodeAt). Infinity: every field is written (the default). */
+  oobMin = Infinity;
+  readonly oobAt: number[] = [];
+  readonly oobData: Uint8Array[] = [];
+  private bytesCalls = 0;
 
   constructor(initialBytes = 512) {
     this.own = new Uint8Array(initialBytes);
@@ -54,6 +69,7 @@ export class DirectWriter {
     this.inTarget = true;
     this.spilled = false;
     this.forks.length = 0;
+    this.clearOob();
     return this;
   }
 
@@ -65,7 +81,28 @@ export class DirectWriter {
     this.inTarget = false;
     this.spilled = false;
     this.forks.length = 0;
+    this.clearOob();
     return this;
+  }
+
+  private clearOob(): void {
+    this.bytesCalls = 0;
+    if (this.oobAt.length > 0) {
+      this.oobAt.length = 0;
+      this.oobData.length = 0;
+    }
+  }
+
+  /** The message's bytes, handed over: the writer lets go of its own buffer (it takes a fresh
+   * one next time), so a large message leaves without a copy. Only when it is not in a target
+   * region. */
+  detach(): Uint8Array {
+    const out = this.buf.subarray(this.start, this.pos);
+    if (this.buf === this.own) {
+      this.own = new Uint8Array(512);
+      this.reset();
+    }
+    return out;
   }
 
   /** A copy of the message's bytes. */
@@ -82,9 +119,13 @@ export class DirectWriter {
   private room(n: number): void {
     if (this.pos + n <= this.end) return;
     const used = this.pos - this.start;
+    const need = used + n;
     let size = Math.max(256, this.own.length);
-    while (size < used + n) size *= 2;
-    const next = size > this.own.length || this.buf === this.own ? new Uint8Array(size) : this.own;
+    while (size < need) size *= 2;
+    // A large field (chunk data): room for about it, not the next power of two (a 16 MiB field
+    // would take 32 MiB), and not zero-filled first (every byte handed out is written).
+    if (need >= LARGE_BYTES) size = Math.min(size, need + Math.max(4096, need >>> 3));
+    const next = size > this.own.length || this.buf === this.own ? allocate(size) : this.own;
     next.set(this.buf.subarray(this.start, this.pos), 0);
     for (let i = 0; i < this.forks.length; i++) this.forks[i]! -= this.start;
     if (this.inTarget) {
@@ -214,6 +255,12 @@ export class DirectWriter {
       value = raw;
     }
     const len = value.length;
+    const call = this.bytesCalls++;
+    if (len >= this.oobMin) {
+      this.oobAt.push(call);
+      this.oobData.push(value);
+      return this.uint32(0);
+    }
     this.uint32(len);
     this.room(len);
     this.buf.set(value, this.pos);

@@ -11,10 +11,11 @@ export class RuntimeError extends Error {
   }
 }
 
-/** A message that must cross a thread or host cannot be encoded. */
+/** A message that must cross a thread or host cannot be encoded (EINVAL), or is larger than
+ * the other end accepts (EMSGSIZE). */
 export class EncodeError extends RuntimeError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('EINVAL', message, options);
+  constructor(message: string, options?: { cause?: unknown; code?: 'EINVAL' | 'EMSGSIZE' }) {
+    super(options?.code ?? 'EINVAL', message, options);
   }
 }
 

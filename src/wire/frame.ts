@@ -37,6 +37,8 @@ export const FrameKind = {
   Heartbeat: 3,
   /** govfs.bridge.Goodbye: why the sender is closing the connection. */
   Goodbye: 4,
+  /** A part of a large envelope (src/wire/parts.ts). */
+  Part: 5,
 } as const;
 export type FrameKind = (typeof FrameKind)[keyof typeof FrameKind];
 
@@ -49,6 +51,8 @@ export class FrameError extends RuntimeError {
 }
 
 export type FrameHandler = (kind: number, payload: Uint8Array) => void;
+/** A frame of a gathered kind, its payload in pieces (views of the chunks it came in). */
+export type GatherHandler = (kind: number, pieces: Uint8Array[]) => void;
 
 /** Incremental frame reader (see the top of this file). */
 export class FrameDecoder {
@@ -59,7 +63,16 @@ export class FrameDecoder {
   /** A frame that straddles chunks: its bytes so far. */
   private partial: Buffer | null = null;
   private partialLen = 0;
+  /** The length of the frame being gathered in `pieces`. */
+  private partialTotal = 0;
+  /** A frame whose length came at the very end of a chunk: its kind (gathered or not) is not
+   * known until the next one. */
+  private deferred = 0;
   private stopped = false;
+  /** A straddling frame of the gathered kind: views of its pieces so far (its kind byte first). */
+  private pieces: Uint8Array[] | null = null;
+  private gatherKind = -1;
+  private onGathered: GatherHandler | null = null;
   /** Frames handed out. */
   frames = 0;
 
@@ -72,13 +85,24 @@ export class FrameDecoder {
 
   /** Bytes held for an incomplete frame (never more than maxFrameBytes + 4). */
   get buffered(): number {
-    return this.headerLen + this.partialLen;
+    return this.headerLen + this.partialLen + (this.deferred > 0 ? FRAME_LENGTH_BYTES : 0);
+  }
+
+  /** Frames of `kind` that straddle chunks are handed to `handler` as views of the chunks'
+   * pieces instead of being copied into a buffer of their own (the chunks must not be reused:
+   * a socket's are not). Used for the parts of large messages (src/wire/parts.ts), which their
+   * receiver copies into the message anyway. */
+  gather(kind: number, handler: GatherHandler): void {
+    this.gatherKind = kind;
+    this.onGathered = handler;
   }
 
   /** No more frames are handed out (the connection is closing), even from the current chunk. */
   stop(): void {
     this.stopped = true;
     this.partial = null;
+    this.pieces = null;
+    this.deferred = 0;
     this.partialLen = 0;
     this.headerLen = 0;
   }
@@ -88,7 +112,26 @@ export class FrameDecoder {
   push(chunk: Uint8Array): void {
     let pos = 0;
     const end = chunk.length;
-    if (this.partial !== null) {
+    if (this.deferred > 0) {
+      const len = this.deferred;
+      this.deferred = 0;
+      if (end < len) {
+        this.startPartial(len, chunk);
+        return;
+      }
+      this.emit(chunk, 0, len);
+      pos = len;
+    } else if (this.pieces !== null) {
+      const n = Math.min(this.partialTotal - this.partialLen, end);
+      this.pieces.push(n === end ? chunk : chunk.subarray(0, n));
+      this.partialLen += n;
+      pos = n;
+      if (this.partialLen < this.partialTotal) return;
+      const pieces = this.pieces;
+      this.pieces = null;
+      this.partialLen = 0;
+      this.emitGathered(pieces);
+    } else if (this.partial !== null) {
       const want = this.partial.length - this.partialLen;
       const n = Math.min(want, end);
       this.partial.set(n === end ? chunk : chunk.subarray(0, n), this.partialLen);
@@ -137,10 +180,30 @@ export class FrameDecoder {
   }
 
   private startPartial(len: number, head: Uint8Array): void {
+    if (head.length === 0 && this.gatherKind >= 0) {
+      this.deferred = len;
+      return;
+    }
+    if (head.length > 0 && head[0] === this.gatherKind) {
+      this.pieces = [head];
+      this.partialLen = head.length;
+      this.partialTotal = len;
+      return;
+    }
     const buf = Buffer.allocUnsafe(len);
     buf.set(head, 0);
     this.partial = buf;
     this.partialLen = head.length;
+  }
+
+  private emitGathered(pieces: Uint8Array[]): void {
+    if (this.stopped) return;
+    this.frames++;
+    const first = pieces[0]!;
+    const kind = first[0]!;
+    if (first.length === 1) pieces.shift();
+    else pieces[0] = first.subarray(1);
+    this.onGathered!(kind, pieces);
   }
 
   /** Hands out the frame at buf[at, at + len) as a plain Uint8Array view of its payload (not a
@@ -201,8 +264,10 @@ export class FrameEncoder {
     const len = w.len;
     if (len + 1 > this.maxFrameBytes) {
       this.prepared = -1;
+      w.reset();
       throw new EncodeError(
-        `message ${env.msg.type} to ${env.to} encodes to ${len} bytes, above the bridge's frame limit of ${this.maxFrameBytes} bytes: send it in smaller pieces`,
+        `message ${env.msg.type} to ${env.to} encodes to ${len} bytes, above the largest message the other end accepts (${this.maxFrameBytes} bytes, its maxMessageBytes; the bridge's frame limit): send it in smaller pieces`,
+        { code: 'EMSGSIZE' },
       );
     }
     this.prepared = len;
@@ -226,6 +291,14 @@ export class FrameEncoder {
 
   discard(): void {
     this.prepared = -1;
+  }
+
+  /** The prepared envelope's bytes, handed over instead of written (a large message goes in
+   * parts: src/wire/parts.ts): no copy, the writer takes a fresh buffer. */
+  takePrepared(): Uint8Array {
+    if (this.prepared < 0) throw new RuntimeError('EINVAL', 'FrameEncoder.takePrepared() without a prepared frame');
+    this.prepared = -1;
+    return this.writer.detach();
   }
 
   /** Encode and write an envelope frame; returns its size on the wire. */

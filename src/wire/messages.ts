@@ -15,6 +15,8 @@ export interface HelloMessage {
   instance: string;
   nonce: Uint8Array;
   maxFrameBytes: number;
+  /** The largest message it accepts, whole or in parts (0: maxFrameBytes). */
+  maxMessageBytes: number;
 }
 
 export interface AuthMessage {
@@ -25,6 +27,10 @@ export interface AuthMessage {
   clientKey?: Uint8Array;
   clientSignature?: Uint8Array;
   clientId?: string;
+  /** Node → client: the largest message it accepts from this client (0: its Hello's). */
+  maxMessageBytes?: number;
+  /** Node → client: the largest frame it accepts from this client (0: its Hello's). */
+  maxFrameBytes?: number;
 }
 
 export interface GoodbyeMessage {

@@ -53,12 +53,12 @@ interface Registered {
   name: string;
   type: protobuf.Type;
   /** Copies the bytes fields (nested too) of a decoded message out of the source buffer. */
-  copyBytes: ((m: Record<string, unknown>) => void) | null;
+  copyBytes: Step | null;
 }
 
 const EMPTY_BYTES = new Uint8Array(0);
 
-type Step = (m: Record<string, unknown>) => void;
+type Step = (m: Record<string, unknown>, src: ArrayBufferLike) => void;
 
 /** protobufjs's plain Reader decodes a string in JavaScript one char code at a time, which
  * leaves kilobytes of garbage per directory listing (measured: 10 KB per `ls` reply, most of
@@ -106,6 +106,40 @@ class NativeStringReader extends protobuf.Reader {
   }
 }
 
+/** Payloads that travelled beside a frame instead of in it (DirectWriter's oobAt/oobData): the
+ * k-th payload replaces the empty bytes field read by the reader's `at[k]`-th bytes() call. */
+export interface OutOfBand {
+  at: readonly number[];
+  data: readonly Uint8Array[];
+}
+
+/** A reader that puts out-of-band payloads back where the writer took them out. */
+class OobReader extends NativeStringReader {
+  private calls = 0;
+  private next = 0;
+  constructor(
+    buf: Uint8Array,
+    text: Buffer | undefined,
+    private readonly oob: OutOfBand,
+  ) {
+    super(buf, text);
+  }
+  override bytes(): Uint8Array {
+    const call = this.calls++;
+    const k = this.next;
+    if (k < this.oob.at.length && this.oob.at[k] === call) {
+      if (this.uint32() !== 0) throw new RangeError(`bytes field ${call} should be empty: its payload came out of band`);
+      this.next++;
+      return this.oob.data[k]!;
+    }
+    return super.bytes();
+  }
+  /** Every payload was put back. */
+  get complete(): boolean {
+    return this.next === this.oob.at.length;
+  }
+}
+
 /** The string of `len` (at most 8) ASCII bytes at `b[p]`, made in one allocation (no
  * intermediate strings), or null when they are not all ASCII. */
 function shortAscii(b: Uint8Array, p: number, len: number): string | null {
@@ -136,7 +170,9 @@ function shortAscii(b: Uint8Array, p: number, len: number): string | null {
 }
 
 /** A function that replaces every bytes field of a decoded `type` (nested messages included)
- * with a copy, or null when the type has none: decoding from ring memory then needs no copy. */
+ * that is a view of `src` with a copy, or null when the type has none: decoding from ring
+ * memory then needs no copy. A field that is not a view of `src` (a payload that came out of
+ * band, docs/data-path.md) is already the receiver's own and is left as it is. */
 function bytesCopier(type: protobuf.Type, seen = new Map<protobuf.Type, Step | null>()): Step | null {
   if (seen.has(type)) return seen.get(type) ?? null;
   seen.set(type, null); // recursive types: the inner reference copies nothing more
@@ -146,34 +182,34 @@ function bytesCopier(type: protobuf.Type, seen = new Map<protobuf.Type, Step | n
     const name = f.name;
     if (f.type === 'bytes') {
       if (f.repeated) {
-        steps.push((m) => {
+        steps.push((m, src) => {
           const a = m[name] as Uint8Array[] | undefined;
-          if (a) for (let i = 0; i < a.length; i++) a[i] = a[i]!.slice();
+          if (a) for (let i = 0; i < a.length; i++) if (a[i]!.buffer === src) a[i] = a[i]!.slice();
         });
       } else {
-        steps.push((m) => {
+        steps.push((m, src) => {
           const v = m[name] as Uint8Array | undefined;
-          if (v && v.length > 0) m[name] = v.slice();
+          if (v && v.length > 0 && v.buffer === src) m[name] = v.slice();
         });
       }
     } else if (f.resolvedType instanceof protobuf.Type) {
       const inner = bytesCopier(f.resolvedType, seen);
       if (!inner) continue;
       if (f.repeated) {
-        steps.push((m) => {
+        steps.push((m, src) => {
           const a = m[name] as Record<string, unknown>[] | undefined;
-          if (a) for (const x of a) inner(x);
+          if (a) for (const x of a) inner(x, src);
         });
       } else {
-        steps.push((m) => {
+        steps.push((m, src) => {
           const v = m[name] as Record<string, unknown> | undefined;
-          if (v) inner(v);
+          if (v) inner(v, src);
         });
       }
     }
   }
-  const copier: Step | null = steps.length === 0 ? null : (m) => {
-    for (const step of steps) step(m);
+  const copier: Step | null = steps.length === 0 ? null : (m, src) => {
+    for (const step of steps) step(m, src);
   };
   seen.set(type, copier);
   return copier;
@@ -318,11 +354,11 @@ export class MessageRegistry {
   /** Decode the envelope in `buf[start, end)` in place, without a view of it; `text` is a
    * Buffer over the same bytes as `buf` (a ring keeps one for its storage). When `raw` says so
    * (from the envelope's kind, correlation id and message type) the message is left encoded: a
-   * RawMessage holding a copy of its body. */
-  decodeAt(buf: Uint8Array, text: Buffer | undefined, start: number, end: number, copyBytes = false, raw?: RawFilter): WireEnvelope {
+   * RawMessage holding a copy of its body (never one with payloads out of band `oob`). */
+  decodeAt(buf: Uint8Array, text: Buffer | undefined, start: number, end: number, copyBytes = false, raw?: RawFilter, oob?: OutOfBand): WireEnvelope {
     try {
       if (start < 0 || end > buf.length || start > end) throw new Error(`range [${start}, ${end}) is not within ${buf.length} bytes`);
-      const reader = new NativeStringReader(buf, text);
+      const reader = oob ? new OobReader(buf, text, oob) : new NativeStringReader(buf, text);
       reader.pos = start;
       reader.len = end;
       let to = '';
@@ -356,10 +392,11 @@ export class MessageRegistry {
       const reg = this.byId.get(id);
       if (!reg) throw new Error(`unknown message type id ${id}`);
       if (bodyStart < 0) throw new Error('envelope has no body');
-      if (raw !== undefined && raw(kind, corr, reg.name)) return { to, from, kind, corr, msg: new RawMessage(reg.name, buf.slice(bodyStart, bodyEnd)) as unknown as TypedMessage };
+      if (raw !== undefined && (oob === undefined || oob.at.length === 0) && raw(kind, corr, reg.name)) return { to, from, kind, corr, msg: new RawMessage(reg.name, buf.slice(bodyStart, bodyEnd)) as unknown as TypedMessage };
       reader.pos = bodyStart;
       const msg = reg.type.decode(reader, bodyEnd - bodyStart) as unknown as TypedMessage;
-      if (copyBytes && reg.copyBytes) reg.copyBytes(msg);
+      if (reader instanceof OobReader && !reader.complete) throw new Error(`${oob!.at.length} payloads came out of band, but the message has no place for some of them`);
+      if (copyBytes && reg.copyBytes) reg.copyBytes(msg, buf.buffer);
       msg.type = reg.name;
       return trace ? { to, from, kind, corr, msg, trace } : { to, from, kind, corr, msg };
     } catch (e) {

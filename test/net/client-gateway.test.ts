@@ -29,7 +29,7 @@ function gateway(host: FakeHost, opts: Partial<BridgeClientOptions> = {}): Clien
 }
 
 function clientHello(): Hello {
-  return { version: 1, role: 'client', location: '', instance: 'i-client', nonce: randomBytes(NONCE_BYTES), maxFrameBytes: 1 << 20 };
+  return { version: 1, role: 'client', location: '', instance: 'i-client', nonce: randomBytes(NONCE_BYTES), maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 24 };
 }
 
 /** Run a client handshake through the gateway; returns the connection and what the node sent. */
@@ -44,7 +44,7 @@ function handshake(host: FakeHost, g: ClientGateway, opts: { token?: Uint8Array;
     proof: opts.token ? handshakeProof(opts.token, 'dial', own, server) : new Uint8Array(0),
     clientKey: me.publicKey,
     clientSignature: opts.sign === false ? Buffer.alloc(64) : me.sign(identityTranscript(server, { instance: h.instance, nonce: h.nonce }, me.publicKey)),
-    clientLocation: '', welcomeJson: '', clientId: '',
+    clientLocation: '', welcomeJson: '', clientId: '', maxMessageBytes: 0, maxFrameBytes: 0,
   };
   g.onAuth(conn, auth);
   return { conn, socket, id: me.clientId, auth: () => decodeAuth(socket.written[0]!.subarray(5)) as unknown as Record<string, unknown> };

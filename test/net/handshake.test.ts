@@ -51,7 +51,7 @@ describe('handshake proofs', () => {
 
 describe('handshake frames', () => {
   it('Hello, Auth and Goodbye round-trip through the frame decoder', () => {
-    const h = frame(helloFrame({ version: BRIDGE_PROTOCOL_VERSION, role: 'peer', location: 'n1', instance: 'ia', nonce: a.nonce, maxFrameBytes: 4096 }));
+    const h = frame(helloFrame({ version: BRIDGE_PROTOCOL_VERSION, role: 'peer', location: 'n1', instance: 'ia', nonce: a.nonce, maxFrameBytes: 4096, maxMessageBytes: 8192 }));
     expect(h.kind).toBe(FrameKind.Hello);
     const hello = decodeHello(h.payload);
     expect(hello).toMatchObject({ role: 'peer', location: 'n1', instance: 'ia', maxFrameBytes: 4096 });

@@ -66,7 +66,7 @@ export function fakeHost(location = 'n1'): FakeHost {
   } as unknown as LocalRuntime;
   const stats: BridgeStats = {
     sent: 0, received: 0, bytesSent: 0, bytesReceived: 0, dropped: 0, droppedBytes: 0,
-    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0, handshaking: 0,
+    rejected: 0, misrouted: 0, accepted: 0, dials: 0, heartbeatTimeouts: 0, clients: 0, clientsOpen: 0, forged: 0, handshaking: 0, partialWaits: 0,
   };
   const host: FakeHost = {
     location,
@@ -76,6 +76,7 @@ export function fakeHost(location = 'n1'): FakeHost {
     stats,
     log: pino({ level: 'silent' }),
     maxFrameBytes: 1024 * 1024,
+    maxMessageBytes: 1024 * 1024,
     running: true,
     stopped: false,
     events: [],

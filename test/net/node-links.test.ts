@@ -27,7 +27,7 @@ function env(to: string, kind = EnvelopeKind.Tell, corr = 0): WireEnvelope {
 }
 
 function hello(location: string, instance = 'i-peer'): Hello {
-  return { version: 1, role: 'peer', location, instance, nonce: randomBytes(NONCE_BYTES), maxFrameBytes: 1 << 20 };
+  return { version: 1, role: 'peer', location, instance, nonce: randomBytes(NONCE_BYTES), maxFrameBytes: 1 << 20, maxMessageBytes: 1 << 24 };
 }
 
 /** Link `location` to the fake host as an accepted, authenticated connection. */
@@ -36,7 +36,7 @@ function linkUp(host: FakeHost, l: NodeLinks, location: string) {
   const h = hello(location);
   l.onHello(conn, h, SECRET);
   const proof = handshakeProof(SECRET, 'dial', { location, instance: h.instance, nonce: h.nonce }, { location: host.location, instance: host.instance, nonce: conn.nonce });
-  l.onAuth(conn, { proof, clientLocation: '', welcomeJson: '', clientKey: new Uint8Array(0), clientSignature: new Uint8Array(0), clientId: '' }, SECRET);
+  l.onAuth(conn, { proof, clientLocation: '', welcomeJson: '', clientKey: new Uint8Array(0), clientSignature: new Uint8Array(0), clientId: '', maxMessageBytes: 0, maxFrameBytes: 0 }, SECRET);
   socket.written.length = 0;
   return { conn, socket, peer: l.peers.get(location)! };
 }
@@ -51,7 +51,7 @@ describe('node links: handshake', () => {
     expect(conn.state).toBe(ConnState.Auth);
     expect(socket.written[0]![4]).toBe(FrameKind.Auth);
     const proof = handshakeProof(SECRET, 'dial', { location: 'n2', instance: h.instance, nonce: h.nonce }, { location: 'n1', instance: host.instance, nonce: conn.nonce });
-    l.onAuth(conn, { proof, clientLocation: '', welcomeJson: '', clientKey: new Uint8Array(0), clientSignature: new Uint8Array(0), clientId: '' }, SECRET);
+    l.onAuth(conn, { proof, clientLocation: '', welcomeJson: '', clientKey: new Uint8Array(0), clientSignature: new Uint8Array(0), clientId: '', maxMessageBytes: 0, maxFrameBytes: 0 }, SECRET);
     expect(conn.state).toBe(ConnState.Open);
     expect(host.ended).toContain(conn);
     expect(l.peers.get('n2')!.conn).toBe(conn);

@@ -43,9 +43,9 @@ const SAMPLES: Record<string, TypedMessage> = {
   'govfs.fs.BalanceRequest': { type: 'govfs.fs.BalanceRequest', action: 'plan' } satisfies Required<F.BalanceRequestMessage>,
   'govfs.fs.BalanceReply': { type: 'govfs.fs.BalanceReply', ok: true, balancing: false, plan: ['m1 /a: cpu 97%', 'grow m1'], reason: '', index: 2 ** 33 } satisfies Required<F.BalanceReplyMessage>,
   // govfs.bridge
-  'govfs.bridge.Hello': { type: 'govfs.bridge.Hello', version: 1, role: 'peer', location: 'n1', instance: 'i-9', nonce, maxFrameBytes: 1 << 24 } satisfies Required<W.HelloMessage>,
+  'govfs.bridge.Hello': { type: 'govfs.bridge.Hello', version: 1, role: 'peer', location: 'n1', instance: 'i-9', nonce, maxFrameBytes: 1 << 24, maxMessageBytes: 1 << 26 } satisfies Required<W.HelloMessage>,
   'govfs.bridge.Auth': {
-    type: 'govfs.bridge.Auth', proof: nonce, clientLocation: 'c#1', welcomeJson: '{"v":1}', clientKey: nonce.slice(0, 32), clientSignature: nonce.slice(1), clientId: 'c1',
+    type: 'govfs.bridge.Auth', proof: nonce, clientLocation: 'c#1', welcomeJson: '{"v":1}', clientKey: nonce.slice(0, 32), clientSignature: nonce.slice(1), clientId: 'c1', maxMessageBytes: 1 << 24, maxFrameBytes: 1 << 20,
   } satisfies Required<W.AuthMessage>,
   'govfs.bridge.Goodbye': { type: 'govfs.bridge.Goodbye', code: 'EBUSY', reason: 'too many', refusal: 4 } satisfies Required<W.GoodbyeMessage>,
   // govfs.runtime
