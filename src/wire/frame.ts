@@ -294,11 +294,15 @@ export class FrameEncoder {
   }
 
   /** The prepared envelope's bytes, handed over instead of written (a large message goes in
-   * parts: src/wire/parts.ts): no copy, the writer takes a fresh buffer. */
+   * parts, and so does a small one queued behind it: src/wire/parts.ts). */
   takePrepared(): Uint8Array {
     if (this.prepared < 0) throw new RuntimeError('EINVAL', 'FrameEncoder.takePrepared() without a prepared frame');
     this.prepared = -1;
-    return this.writer.detach();
+    // Encoded in place, in the slab: the next envelope would write over it, so it leaves as a
+    // copy (the writer's own buffer, when it spilled there, leaves without one).
+    const w = this.writer;
+    // (A copy: the slab is a Buffer, whose slice() is a view.)
+    return w.buf === this.slab ? new Uint8Array(w.view()) : w.detach();
   }
 
   /** Encode and write an envelope frame; returns its size on the wire. */

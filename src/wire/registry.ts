@@ -392,7 +392,7 @@ export class MessageRegistry {
       const reg = this.byId.get(id);
       if (!reg) throw new Error(`unknown message type id ${id}`);
       if (bodyStart < 0) throw new Error('envelope has no body');
-      if (raw !== undefined && (oob === undefined || oob.at.length === 0) && raw(kind, corr, reg.name)) return { to, from, kind, corr, msg: new RawMessage(reg.name, buf.slice(bodyStart, bodyEnd)) as unknown as TypedMessage };
+      if (raw !== undefined && (oob === undefined || oob.at.length === 0) && raw(kind, corr, reg.name)) return { to, from, kind, corr, msg: new RawMessage(reg.name, Uint8Array.prototype.slice.call(buf, bodyStart, bodyEnd)) as unknown as TypedMessage }; // (a copy even of a Buffer, whose slice() is a view)
       reader.pos = bodyStart;
       const msg = reg.type.decode(reader, bodyEnd - bodyStart) as unknown as TypedMessage;
       if (reader instanceof OobReader && !reader.complete) throw new Error(`${oob!.at.length} payloads came out of band, but the message has no place for some of them`);
