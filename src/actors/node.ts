@@ -25,6 +25,7 @@ import type { Storage } from '../runtime/storage.js';
 import type { BalanceOptions } from './balancer.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { NodeProbeMessage } from '../fs/requests.js';
+import type { RaftMembershipView } from './membership-core.js';
 
 export type { NodeInternal } from './node-core.js';
 
@@ -128,9 +129,17 @@ class NodeShell {
   private role: Ref | null = null;
   /** The open asks of subtree deletes, by job. */
   private readonly answers = new Map<number, (m: Message) => void>();
+  /** This node's own copy of its config: `addresses` grows as nodes join (membership-core.ts),
+   * and the president, the roles and the cluster log read it from here. */
+  private readonly config: NodeConfig;
 
-  constructor(private readonly config: NodeConfig) {
-    this.core = new NodeCore(config, { term: () => this.raft.softState().term, caughtUp: () => this.raft.caughtUp() });
+  constructor(config: NodeConfig) {
+    this.config = { ...config, addresses: { ...config.addresses } };
+    this.core = new NodeCore(this.config, {
+      term: () => this.raft.softState().term,
+      caughtUp: () => this.raft.caughtUp(),
+      membership: () => this.raft.status().membership,
+    });
   }
 
   started(ctx: Context): void {
@@ -153,12 +162,18 @@ class NodeShell {
         restore: (data: Uint8Array) => core.restore(ClusterState.restore(data)),
       },
       onSoftState: (s) => this.run(ctx, core.leaderIs(s.leader)),
-      afterApply: () => this.run(ctx, core.applied()),
+      afterApply: () => {
+        learnAddresses(config, core.state);
+        this.run(ctx, core.applied());
+      },
     });
     this.run(ctx, core.start(storedGroups(ctx.storage)));
   }
 
   receive(ctx: Context, msg: Message): void {
+    // A node removed from the cluster is refused: its cluster log messages would otherwise
+    // disturb the others (it may campaign, never having heard of its removal).
+    if (fromRemoved(msg, this.core.state)) return;
     if (this.raft.handle(msg)) return;
     this.run(ctx, this.core.receive(msg, ctx.clock.now()));
   }
@@ -239,6 +254,8 @@ class NodeShell {
         state: () => core.state,
         propose: (order) => this.raft.propose(encodeOrder(order)),
         readIndex: (cb) => this.raft.readIndex(cb),
+        proposeConfChange: (change) => this.raft.proposeConfChange(change),
+        raft: () => raftMembership(this.raft),
         transferTo: (id) => this.raft.transferLeadership(id).ok,
         dissolving: (id) => core.dissolving(id),
       }),
@@ -267,6 +284,27 @@ class NodeShell {
       (): NodeSelfMsg => ({ type: 'node.subtree-probed', seq: job, reports: [] }),
     );
   }
+}
+
+/** Nodes that joined at runtime are reached at the address their memberJoin order gave. */
+function learnAddresses(config: NodeConfig, state: ClusterState): void {
+  for (const j of state.joined.values()) if (config.addresses[j.node] !== j.address) config.addresses[j.node] = j.address;
+}
+
+function fromRemoved(msg: Message, state: ClusterState): boolean {
+  if (state.removed.size === 0 || typeof msg !== 'object' || msg === null) return false;
+  const m = msg as { type?: unknown; from?: unknown };
+  return typeof m.type === 'string' && m.type.startsWith('govfs.raft.') && typeof m.from === 'string' && state.removed.has(m.from);
+}
+
+/** The cluster log's configuration as its leader sees it (membership-core.ts), or null on a
+ * node that does not lead. */
+function raftMembership(raft: RaftShell): RaftMembershipView | null {
+  const s = raft.status();
+  if (s.role !== 'leader' || !s.progress) return null;
+  const match: Record<string, number> = {};
+  for (const [id, p] of Object.entries(s.progress)) match[id] = p.match;
+  return { voters: s.membership.voters, learners: s.membership.learners, pending: s.membershipIndex > s.commit, commit: s.commit, match };
 }
 
 /** The part of a NodeReport a subtree delete reads. */

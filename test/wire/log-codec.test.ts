@@ -13,6 +13,7 @@ type Full<T> = { [K in keyof T as K extends 'order' | 'change' | 'entry' ? never
 
 const appoint = { ministry: 'm1', subtree: '/a', minister: 'n2', clerks: ['n3', 'n4'], clerksWanted: 2 };
 const record = { id: 'm0', subtree: '/', minister: 'n1', clerks: ['n2'], term: 2 ** 40, down: true, clerksWanted: 3, fenced: true };
+const join = { node: 'n6', address: 'n6#/n6', endpoint: '10.0.0.6:7401' };
 const change = { clientId: 'c1', seq: 2 ** 40, acked: 7, now: 1_700_000_000_000.25 };
 const grant = { id: 'n1-w1', clientId: 'c1', path: '/f', start: 10, end: 2 ** 33, ttlMs: 5_000, notify: 'clients#/clients' };
 const held = { id: 'n1-w1', clientId: 'c1', notify: 'n', path: '/ü', start: 0, end: 2 ** 35, token: 9, ttlMs: 5_000 };
@@ -23,9 +24,12 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Dissolve': { ministry: 'm2' },
   'govfs.log.Noop': {},
   'govfs.log.Balance': { on: true },
-  'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false } },
+  'govfs.log.MemberJoin': join,
+  'govfs.log.MemberLeave': { node: 'n6' },
+  'govfs.log.MemberGone': { node: 'n6' },
+  'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false }, memberJoin: join, memberLeave: { node: 'n2' }, memberGone: { node: 'n2' } },
   'govfs.log.MinistryRecord': record,
-  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true },
+  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, joined: [join], leaving: ['n2'], removed: ['n3'] },
   'govfs.log.Mkdir': { path: '/d', parents: true },
   'govfs.log.Create': { path: '/d/f', exclusive: true },
   'govfs.log.Rm': { path: '/d/f' },
