@@ -324,9 +324,6 @@ export class NodeCore {
   /** Where a file system request for `path` goes. */
   private route(path: string): NodeEffect {
     const state = this.cluster;
-    if (state.removed.has(this.config.id)) {
-      return fsError({ code: 'EUNAVAILABLE', message: `node ${this.config.id} was removed from the cluster and serves nothing: ask another node`, path });
-    }
     const ministry = state.ministryFor(path);
     if (!ministry) {
       return fsError({ code: 'EUNAVAILABLE', message: `no ministry serves ${path} yet (the cluster is starting): retry`, path });
