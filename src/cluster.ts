@@ -140,7 +140,9 @@ export class Cluster {
     clientRuntime: LocalRuntime;
     seed: number;
   }) {
-    this.nodeIds = opts.nodeIds;
+    // (A copy: nodes added and removed change it, never the first configuration that every
+    // node's config holds.)
+    this.nodeIds = [...opts.nodeIds];
     this.initialIds = [...opts.nodeIds];
     this.scheduler = opts.scheduler;
     this.sim = opts.sim;

@@ -178,6 +178,11 @@ class NodeShell {
     this.run(ctx, this.core.receive(msg, ctx.clock.now()));
   }
 
+  /** The cluster log's Raft status (for the simulator's invariant checks). */
+  raftStatus(): ReturnType<RaftShell['status']> | null {
+    return (this.raft as RaftShell | undefined)?.status() ?? null;
+  }
+
   stopped(): void {
     // (Unset if the actor stopped before it started.)
     (this.raft as RaftShell | undefined)?.stop();
@@ -310,11 +315,13 @@ function raftMembership(raft: RaftShell): RaftMembershipView | null {
 /** The part of a NodeReport a subtree delete reads. */
 type NodeSelfReport = Extract<NodeSelfMsg, { type: 'node.subtree-probed' }>['reports'][number];
 
-export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Readonly<ClusterState> } {
+export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Readonly<ClusterState>; inspectRaft(): ReturnType<RaftShell['status']> | null } {
   const shell = new NodeShell(config);
   return {
     /** This node's copy of the cluster state, for tests (`ActorCell.behaviour.inspect()`). */
     inspect: () => shell.core.state,
+    /** Its cluster log's Raft status (role, term, membership, commit), for tests. */
+    inspectRaft: () => shell.raftStatus(),
     started: (ctx) => shell.started(ctx),
     receive: (ctx, msg: Message) => shell.receive(ctx, msg),
     stopped: () => shell.stopped(),

@@ -168,9 +168,8 @@ describe('PresidentCore with leaving members', () => {
 
   it('appoints from the idle pool only nodes in the configuration, and not leaving ones', () => {
     const state = stateOf({ ...ROOT, clerks: ['n4'] } as ClusterOrder, join('n6'));
-    const reports = { ...healthy(1), n6: {} };
-    delete reports.n3;
-    delete reports.n5;
+    const { n3: _n3, n5: _n5, ...rest } = healthy(1);
+    const reports = { ...rest, n6: {} };
     // n6 joined the members but not the configuration yet: not appointed; the president
     // brings it in as a learner first.
     const view: PresidentView = { state, dissolving: () => false, raft: () => raft(NODES) };
