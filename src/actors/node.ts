@@ -25,7 +25,7 @@ import type { Storage } from '../runtime/storage.js';
 import type { BalanceOptions } from './balancer.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { NodeProbeMessage } from '../fs/requests.js';
-import type { RaftMembershipView } from './membership-core.js';
+import type { Joined, RaftMembershipView } from './membership-core.js';
 
 export type { NodeInternal } from './node-core.js';
 
@@ -133,7 +133,10 @@ class NodeShell {
    * and the president, the roles and the cluster log read it from here. */
   private readonly config: NodeConfig;
 
-  constructor(config: NodeConfig) {
+  /** Membership as last told to hooks.members (joined and removed counts). */
+  private membersTold = '';
+
+  constructor(config: NodeConfig, private readonly hooks: NodeHooks = {}) {
     this.config = { ...config, addresses: { ...config.addresses } };
     this.core = new NodeCore(this.config, {
       term: () => this.raft.softState().term,
@@ -164,6 +167,7 @@ class NodeShell {
       onSoftState: (s) => this.run(ctx, core.leaderIs(s.leader)),
       afterApply: () => {
         learnAddresses(config, core.state);
+        this.tellMembers();
         this.run(ctx, core.applied());
       },
     });
@@ -176,6 +180,16 @@ class NodeShell {
     if (fromRemoved(msg, this.core.state)) return;
     if (this.raft.handle(msg)) return;
     this.run(ctx, this.core.receive(msg, ctx.clock.now()));
+  }
+
+  /** Tell the host (a node's process: its bridge) of nodes joined and removed, on change. */
+  private tellMembers(): void {
+    const s = this.core.state;
+    if (!this.hooks.members) return;
+    const key = `${s.joined.size}/${s.removed.size}/${s.nodes.length}`;
+    if (key === this.membersTold) return;
+    this.membersTold = key;
+    this.hooks.members([...s.joined.values()], s.removed);
   }
 
   /** The cluster log's Raft status (for the simulator's invariant checks). */
@@ -315,8 +329,15 @@ function raftMembership(raft: RaftShell): RaftMembershipView | null {
 /** The part of a NodeReport a subtree delete reads. */
 type NodeSelfReport = Extract<NodeSelfMsg, { type: 'node.subtree-probed' }>['reports'][number];
 
-export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Readonly<ClusterState>; inspectRaft(): ReturnType<RaftShell['status']> | null } {
-  const shell = new NodeShell(config);
+/** What the host of a node (node-main.ts) hears from it, in process. */
+export interface NodeHooks {
+  /** The cluster log's members changed: nodes joined at runtime (to link to), removed ones (to
+   * refuse). Called in the node's turn: do not block. */
+  members?(joined: readonly Joined[], removed: ReadonlySet<string>): void;
+}
+
+export function nodeBehaviour(config: NodeConfig, hooks?: NodeHooks): Behaviour & { inspect(): Readonly<ClusterState>; inspectRaft(): ReturnType<RaftShell['status']> | null } {
+  const shell = new NodeShell(config, hooks);
   return {
     /** This node's copy of the cluster state, for tests (`ActorCell.behaviour.inspect()`). */
     inspect: () => shell.core.state,
