@@ -73,6 +73,7 @@ export function applyMemberOrder(state: ClusterState, order: MemberOrder): Order
 export function memberRequest(
   state: Readonly<ClusterState>,
   req: { action: string; node: string; address: string; endpoint: string },
+  president = '',
 ): { ok: true; order: MemberOrder } | { ok: false; code: string; message: string } {
   const n = req.node;
   if (!NODE_ID.test(n)) return { ok: false, code: 'EINVAL', message: `node id ${JSON.stringify(n)}: letters, digits, '_', '.' and '-', at most 64, starting with a letter or digit` };
@@ -88,6 +89,14 @@ export function memberRequest(
     if (state.leaving.has(n)) return { ok: false, code: 'EALREADY', message: `${n} is being removed already` };
     const staying = state.nodes.filter((m) => m !== n && !state.leaving.has(m));
     if (staying.length < 3) return { ok: false, code: 'EINVAL', message: `removing ${n} would leave ${staying.length} member${staying.length === 1 ? '' : 's'}: a cluster keeps at least 3 (add one first)` };
+    // Its role must be able to go somewhere: a ministry it would leave empty needs an idle node.
+    const role = state.roleOf(n);
+    if (role) {
+      const m = role.ministry;
+      const others = [m.minister, ...m.clerks].filter((id) => id !== n && !state.leaving.has(id));
+      const idle = state.unassigned().filter((id) => id !== n && id !== president && !state.leaving.has(id));
+      if (others.length === 0 && idle.length === 0) return { ok: false, code: 'EBUSY', message: `${n} is the only member of ministry ${m.id} (${m.subtree}) and no idle node can take over: add a node first` };
+    }
     return { ok: true, order: { order: 'memberLeave', node: n } };
   }
   return { ok: false, code: 'EINVAL', message: `unknown membership action ${JSON.stringify(req.action)} (add or remove)` };

@@ -334,7 +334,10 @@ export class PresidentCore {
   private restaff(now: number, state: Readonly<ClusterState>, m: MinistryRecord): PresidentEffect | null {
     // A minister that answers but does not lead (it restarted: a restarted leader waits for a
     // new appointment) is replaced like a failed one, through the fence.
-    const ministerOk = !m.fenced && !this.replaceable(now, state, m.minister) && this.notLeadingFor(now, m.minister) < this.failAfterMs;
+    // A leaving minister is replaced only once a clerk can take over: fenced with no other
+    // member, it would only be appointed again (and again). Until then it gets a clerk.
+    const handover = state.leaving.has(m.minister) && this.heirs(now, state, m) > 0;
+    const ministerOk = !m.fenced && this.alive(now, m.minister) && !handover && this.notLeadingFor(now, m.minister) < this.failAfterMs;
     return ministerOk ? this.restaffClerks(now, state, m) : this.replaceMinister(now, state, m);
   }
 
@@ -342,7 +345,9 @@ export class PresidentCore {
   private restaffClerks(now: number, state: Readonly<ClusterState>, m: MinistryRecord): PresidentEffect | null {
     const failed = m.clerks.filter((c) => this.replaceable(now, state, c));
     const pool = this.idlePool(now, state);
-    const wanted = m.clerksWanted - (m.clerks.length - failed.length);
+    // (A leaving minister with no clerk to hand over to wants one, whatever clerksWanted says.)
+    const heirWanted = state.leaving.has(m.minister) && this.heirs(now, state, m) === 0 ? 1 : 0;
+    const wanted = Math.max(heirWanted, m.clerksWanted - (m.clerks.length - failed.length));
     if (failed.length === 0 && (wanted <= 0 || pool.length === 0)) {
       return m.down ? propose({ order: 'down', ministry: m.id, down: false }, `${m.id} answers again`, { ministry: m.id, cause: 'recovered' }) : null;
     }
@@ -358,6 +363,11 @@ export class PresidentCore {
       return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, pool[0]!], clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) is short of clerks: idle ${pool[0]} joins as clerk`, { ministry: m.id, minister: m.minister, newClerk: pool[0], cause: 'shortOfClerks' });
     }
     return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks.filter((c) => c !== failed[0]), clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) drops clerk ${failed[0]}: ${this.failure(now, failed[0]!, state)}`, { ministry: m.id, minister: m.minister, oldClerk: failed[0], cause: state.leaving.has(failed[0]!) ? 'clerkLeaving' : 'clerkFailed' });
+  }
+
+  /** Clerks of `m` that could take over from its minister: answering, not leaving. */
+  private heirs(now: number, state: Readonly<ClusterState>, m: MinistryRecord): number {
+    return m.clerks.filter((c) => !this.replaceable(now, state, c)).length;
   }
 
   /** Fence the ministry, then appoint the member with the most up-to-date log. */
@@ -378,9 +388,13 @@ export class PresidentCore {
       return this.fresh(now, id) && r !== undefined && r.ministry === m.id && r.groupTerm === m.term;
     });
     if (atFence.length * 2 <= members.length) return null;
-    const best = atFence
+    // Leaving members are passed over when the others at the fence are a majority by
+    // themselves: the most up-to-date of any majority holds every committed entry (the Raft
+    // vote rule), and a leaving minister appointed again would only be fenced again.
+    const staying = atFence.filter((id) => !state.leaving.has(id));
+    const electorate = staying.length * 2 > members.length ? staying : atFence;
+    const best = electorate
       .map((id) => this.reports.get(id)!)
-      // A leaving member is appointed only when no other is as up to date (its roles go next).
       .sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex || Number(state.leaving.has(a.id)) - Number(state.leaving.has(b.id)) || (a.id < b.id ? -1 : 1))[0]!;
     // Every member stays, the failed minister too (as a clerk): an entry committed before may
     // be held by a bare majority that includes members not answering now, and until the new

@@ -92,7 +92,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   const memberRequestIn = (ctx: Context<PresidentMsg>, m: { action?: unknown; node?: unknown; address?: unknown; endpoint?: unknown }): void => {
     const reply = (r: Omit<MemberReplyMessage, 'type'>): void => ctx.reply({ type: 'govfs.fs.MemberReply', ...r } satisfies MemberReplyMessage);
     const str = (v: unknown): string => (typeof v === 'string' ? v : '');
-    const req = memberRequest(view.state, { action: str(m.action), node: str(m.node), address: str(m.address), endpoint: str(m.endpoint) });
+    const req = memberRequest(view.state, { action: str(m.action), node: str(m.node), address: str(m.address), endpoint: str(m.endpoint) }, config.id);
     if (!req.ok) return reply({ ok: false, code: req.code, reason: req.message, index: 0 });
     const r = svc.propose(req.order);
     if (!r.ok) return reply({ ok: false, code: 'EAGAIN', reason: `the cluster log refused the order (${r.reason}): retry`, index: 0 });

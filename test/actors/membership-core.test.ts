@@ -179,4 +179,24 @@ describe('PresidentCore with leaving members', () => {
     state.apply({ order: 'memberLeave', node: 'n6' }, 3);
     expect(decided(presidentOn(inConf, reports), inConf).some((e) => e.kind === 'propose' && e.order.order === 'appoint')).toBe(false);
   });
+
+  // Seed 15 of the members simulation (before the fix): a leaving minister alone in its
+  // ministry was fenced and, the only member at the fence, appointed again, in a loop.
+  it('does not fence a leaving minister no clerk can succeed; gets it a clerk first', () => {
+    const state = stateOf({ order: 'appoint', subtree: '/', minister: 'n2', clerks: [], clerksWanted: 0 }, { order: 'memberLeave', node: 'n2' });
+    const view: PresidentView = { state, dissolving: () => false, raft: () => raft(NODES) };
+    const m = { ministry: 'm0', groupTerm: 1, commitTerm: 1, lastTerm: 1, lastIndex: 5, commit: 5 };
+    const lone = presidentOn(view, { n1: {}, n2: { ...m, role: 'minister', leading: true } });
+    expect(decided(lone, view).filter((e) => e.kind === 'propose')).toEqual([]);
+    const withIdle = presidentOn(view, { n1: {}, n2: { ...m, role: 'minister', leading: true }, n3: {} });
+    expect(decided(withIdle, view)).toEqual([expect.objectContaining({ kind: 'propose', order: { order: 'appoint', ministry: 'm0', subtree: '/', minister: 'n2', clerks: ['n3'], clerksWanted: 0 } })]);
+  });
+
+  it('refuses to remove the last member of a ministry while no node is idle (EBUSY)', () => {
+    const state = new ClusterState(['n1', 'n2', 'n3', 'n4']);
+    state.apply({ order: 'appoint', subtree: '/', minister: 'n2', clerks: ['n3'], clerksWanted: 1 }, 1);
+    state.apply({ order: 'appoint', subtree: '/a', minister: 'n4', clerks: [], clerksWanted: 0 }, 2);
+    expect(memberRequest(state, { action: 'remove', node: 'n4', address: '', endpoint: '' }, 'n1')).toMatchObject({ ok: false, code: 'EBUSY' });
+    expect(memberRequest(state, { action: 'remove', node: 'n3', address: '', endpoint: '' }, 'n1')).toMatchObject({ ok: true });
+  });
 });

@@ -104,7 +104,8 @@ export async function runMembers(seed: number): Promise<{ violations: string[]; 
         await cluster.restart(id);
       } else if (x < 0.7) {
         const id = ids[r.int(0, ids.length - 1)]!;
-        faults.push(`${t()} cut ${id} off`);
+        faults.push(`${t()} cut ${id} off (the cut before healed)`);
+        cluster.heal();
         cluster.partition([id], [...everyId].filter((n) => n !== id));
       } else {
         faults.push(`${t()} heal`);
@@ -140,7 +141,14 @@ export async function runMembers(seed: number): Promise<{ violations: string[]; 
     for (const kind of [first, second]) {
       const id = await pick(kind);
       faults.push(`${t()} remove ${id} (${kind})`);
-      await cluster.removeNode(id);
+      try {
+        await cluster.removeNode(id);
+      } catch (e) {
+        // Refused: it is the last member of its ministry and no node is idle to take over.
+        if ((e as { code?: string }).code !== 'EBUSY') throw e;
+        faults.push(`${t()} refused: ${(e as Error).message}`);
+        continue;
+      }
       removed.push(id);
       faults.push(`${t()} removed ${id}`);
       await cluster.waitFor(() => {
