@@ -448,6 +448,7 @@ export class Cluster {
       const r = await memberRequest(this.nodeIds.filter((n) => n !== req.node || req.action === 'remove'), ask, req);
       // (A retry after an answer that got lost finds the order taken already.)
       if (!r.ok && (r.code === 'EEXIST' || r.code === 'EALREADY')) return true;
+      if (!r.ok && req.action === 'remove' && r.code === 'ENOENT' && r.reason.endsWith('removed already')) return true;
       if (!r.ok && r.code !== 'EAGAIN' && r.code !== 'EUNAVAILABLE') throw new RuntimeError(r.code, `node ${req.action} ${req.node}: ${r.reason}`);
       refused = r.reason;
       return r.ok;

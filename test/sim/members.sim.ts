@@ -117,9 +117,13 @@ export async function runMembers(seed: number): Promise<{ violations: string[]; 
   const pick = async (kind: Kind): Promise<string> => {
     const st = await cluster.status();
     const ministry = st.ministries[r.int(0, st.ministries.length - 1)]!;
-    if (kind === 'president' && st.president !== '') return st.president;
-    if (kind === 'clerk' && ministry.clerks.length > 0) return ministry.clerks[r.int(0, ministry.clerks.length - 1)]!;
-    return ministry.minister;
+    // (The status may come from a node that has not heard of a removal yet: never pick a
+    // removed node again.)
+    const live = (id: string): boolean => cluster.nodeIds.includes(id);
+    if (kind === 'president' && live(st.president)) return st.president;
+    const clerks = ministry.clerks.filter(live);
+    if (kind === 'clerk' && clerks.length > 0) return clerks[r.int(0, clerks.length - 1)]!;
+    return live(ministry.minister) ? ministry.minister : cluster.nodeIds[r.int(0, cluster.nodeIds.length - 1)]!;
   };
   const kinds: Kind[] = ['president', 'minister', 'clerk'];
   const first = kinds[r.int(0, 2)]!;
