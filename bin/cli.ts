@@ -86,7 +86,17 @@ the nodes link to each other over TCP, authenticated with the secret. Clients co
 node's address (the same port). Ctrl-C or SIGTERM stops it cleanly; starting it again on the same
 --data rejoins the cluster.
 
+Membership (a client command, to any node of a running cluster):
+  govfs node add ID=host:port   bring a node in: start it first with --join (and the same
+                                secret and --peers); it catches up as a learner, then joins
+                                the idle pool (a voter while the cluster has fewer than 5)
+  govfs node remove ID          the president hands its roles over, then takes it out of the
+                                cluster log; the others refuse it from then on
+  --wait S                      how long they wait for it to be done (default 60; 0: not)
+
   --id ID              this node's id (e.g. n1)
+  --join               this node joins a running cluster (govfs node add): it is not one of
+                       the nodes the cluster started with, whose ids --peers lists
   --peers LIST         every node: ID=host:port, comma-separated
   --listen host:port   where this node listens for nodes and clients
   --data DIR           this node's storage (default ./govfs-data/ID)
@@ -253,6 +263,8 @@ async function main(): Promise<void> {
     case 'cluster':
       return (await import('../src/cli/servers.js')).clusterCommand(rest, COMMAND_HELP.cluster!);
     case 'node':
+      // `govfs node add|remove` is a client command; `govfs node --id ...` runs a node.
+      if (rest[0] === 'add' || rest[0] === 'remove') return (await import('../src/cli/client-commands.js')).clientCommand('member', rest, COMMAND_HELP.node!);
       return (await import('../src/cli/servers.js')).nodeCommand(rest, COMMAND_HELP.node!);
     case 'shell':
       return (await import('../src/cli/shell.js')).shellCommand(rest, COMMAND_HELP.shell!);

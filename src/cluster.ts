@@ -17,6 +17,7 @@ import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Bridge, BridgeEvent, BridgeStats, BridgeTlsOptions } from './net/bridge.js';
 import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, parseListen, planNodes } from './node-host.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './client/gov-client.js';
+import { memberRequest } from './client/members.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
@@ -126,6 +127,11 @@ export class Cluster {
   /** Rejected when the simulation fails for good (sim.failure). */
   private readonly simFailed = rejectable();
   private readonly down = new Set<string>();
+  /** The nodes the cluster started with: the cluster log's first configuration, which a node
+   * added later starts from too (it is no voter of it, so it waits to be brought in). */
+  private readonly initialIds: string[];
+  /** Nodes removed with removeNode(); their ids are not used again. */
+  private readonly removedIds = new Set<string>();
   /** The data folder's lock (threads scheduler), given up by stop(). */
   private lock: DataDirLock | null = null;
   /** The bridge serving network clients (threads with `listen`). */
@@ -141,7 +147,10 @@ export class Cluster {
     clientRuntime: LocalRuntime;
     seed: number;
   }) {
-    this.nodeIds = opts.nodeIds;
+    // (A copy: nodes added and removed change it, never the first configuration that every
+    // node's config holds.)
+    this.nodeIds = [...opts.nodeIds];
+    this.initialIds = [...opts.nodeIds];
     this.scheduler = opts.scheduler;
     this.sim = opts.sim;
     this.threads = opts.threads;
@@ -394,6 +403,65 @@ export class Cluster {
     const r = await balanceRequest(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 })), 'plan');
     if (!r.ok) throw new RuntimeError('EAGAIN', `balance plan: ${r.reason}`);
     return r.plan;
+  }
+
+  /** Add a node (issue 20): start it (sim: a new host; threads: on a worker thread) and have
+   * the president bring it in: it catches up on the cluster log as a learner, then joins the
+   * idle pool (and becomes a voter if the cluster wants more). Resolves with its id once it is
+   * in the cluster log's configuration. */
+  async addNode(opts: { deadlineMs?: number } = {}): Promise<string> {
+    const taken = new Set([...this.nodeIds, ...this.removedIds]);
+    let k = this.nodeIds.length + this.removedIds.size + 1;
+    while (taken.has(`n${k}`)) k++;
+    const id = `n${k}`;
+    const thread = this.threads ? (Math.max(-1, ...this.threadOf.values()) + 1) % this.threads.threads : 0;
+    const address = this.threads ? `t${thread}#/${id}` : `${id}#/${id}`;
+    const base = this.configs.get(this.nodeIds[0]!)!;
+    // Every node's config shares one addresses record (planNodes): the clients and the
+    // gateway learn the new node from it; the nodes themselves learn it from the cluster log.
+    base.addresses[id] = address;
+    const config: NodeConfig = { ...base, id, nodes: this.initialIds, addresses: base.addresses };
+    this.configs.set(id, config);
+    this.nodeIds.push(id);
+    if (this.sim) this.sim.addHost(id, () => nodeBehaviour(config));
+    else {
+      this.threadOf.set(id, thread);
+      await this.spawnNode(id);
+    }
+    await this.membership({ action: 'add', node: id, address, endpoint: '' }, async () => (await this.status()).members?.includes(id) === true, opts.deadlineMs);
+    return id;
+  }
+
+  /** Remove node `id` (issue 20): the president hands its roles over (a minister is replaced,
+   * a clerk too), then it leaves the cluster log's configuration and is refused by the others
+   * from then on. Resolves once no node counts it a member; under threads its actors stop. */
+  async removeNode(id: string, opts: { deadlineMs?: number } = {}): Promise<void> {
+    this.check(id);
+    const gone = async (): Promise<boolean> => {
+      const st = await this.status();
+      return st.president !== '' && st.president !== id && st.members?.includes(id) === false && !st.leaving?.includes(id);
+    };
+    await this.membership({ action: 'remove', node: id, address: '', endpoint: '' }, gone, opts.deadlineMs);
+    this.nodeIds.splice(this.nodeIds.indexOf(id), 1);
+    this.removedIds.add(id);
+    if (this.threads && !this.down.has(id)) await this.threads.stopRoot(id, this.threadOf.get(id)!);
+  }
+
+  /** Send a MemberRequest until the president takes it, then wait until `done`. */
+  private async membership(req: { action: 'add' | 'remove'; node: string; address: string; endpoint: string }, done: () => Promise<boolean>, deadlineMs = 60_000): Promise<void> {
+    const ask = (node: string, msg: object): Promise<unknown> => this.drive(this.clientRuntime.ask(this.configs.get(node)!.addresses[node]!, msg, { timeoutMs: 500 }));
+    let refused = '';
+    const taken = await this.waitFor(async () => {
+      const r = await memberRequest(this.nodeIds.filter((n) => n !== req.node || req.action === 'remove'), ask, req);
+      // (A retry after an answer that got lost finds the order taken already.)
+      if (!r.ok && (r.code === 'EEXIST' || r.code === 'EALREADY')) return true;
+      if (!r.ok && req.action === 'remove' && r.code === 'ENOENT' && r.reason.endsWith('removed already')) return true;
+      if (!r.ok && r.code !== 'EAGAIN' && r.code !== 'EUNAVAILABLE') throw new RuntimeError(r.code, `node ${req.action} ${req.node}: ${r.reason}`);
+      refused = r.reason;
+      return r.ok;
+    }, deadlineMs);
+    if (!taken) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: no president took the request (${refused})`);
+    if (!(await this.waitFor(() => done().catch(() => false), deadlineMs))) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: not done within ${deadlineMs} ms`);
   }
 
   /** Crash node `id` (sim: at once, un-synced writes lost; threads: its actors stop). */

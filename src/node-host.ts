@@ -93,7 +93,12 @@ export function clientGateway(
   addresses: Record<string, string>,
   opts: GatewayOptions & { node?: string; secret?: Uint8Array; peers?: Record<string, string> },
 ): Bridge {
-  const targets = new Set(Object.values(addresses));
+  // (Nodes added at runtime join `addresses`: the set follows it.)
+  let targets = new Set(Object.values(addresses));
+  const allowTarget = (to: string): boolean => {
+    if (targets.size !== Object.keys(addresses).length) targets = new Set(Object.values(addresses));
+    return targets.has(to);
+  };
   return new Bridge({
     runtime,
     secret: opts.secret ?? randomBytes(32),
@@ -102,7 +107,7 @@ export function clientGateway(
     tls: opts.tls,
     logger: opts.logger,
     onEvent: opts.onBridgeEvent,
-    clients: { token: opts.clientToken, allowTarget: (to) => targets.has(to), welcome: () => ({ nodes: addresses, node: opts.node ?? '' }) },
+    clients: { token: opts.clientToken, allowTarget, welcome: () => ({ nodes: addresses, node: opts.node ?? '' }) },
   }).install();
 }
 

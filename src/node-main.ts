@@ -7,6 +7,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { nodeBehaviour } from './actors/node.js';
+import type { Joined } from './actors/membership-core.js';
 import { type Bridge, type BridgeEvent, type BridgeTlsOptions, parseHostPort } from './net/bridge.js';
 import { clientGateway, planNodes } from './node-host.js';
 import { readKeyFile } from './net/key-file.js';
@@ -38,6 +39,9 @@ export interface NodeProcessOptions {
    * `ca`; clients check this node's certificate against the same CA (CLI: --tls-cert,
    * --tls-key, --tls-ca). */
   tls?: BridgeTlsOptions;
+  /** This node joins a running cluster (`govfs node add`): it is none of the nodes the
+   * cluster started with, which `peers` lists (with any added since). */
+  join?: boolean;
   /** Static extra ministries (must be the same on every node). */
   ministries?: { subtree: string; clerks: number }[];
   logger?: Logger;
@@ -96,7 +100,7 @@ export class NodeProcess {
     const peers = { ...opts.peers };
     delete peers[id]; // the same --peers list may be given to every node
     const nodeIds = [id, ...Object.keys(peers)].sort();
-    const staffing = staffingProblem(nodeIds.length, opts.ministries ?? []);
+    const staffing = opts.join ? null : staffingProblem(nodeIds.length, opts.ministries ?? []);
     if (staffing) {
       throw new RuntimeError('EINVAL', staffing.needed ? `${staffing.message} (this node and its --peers): add peers, or give fewer clerks` : staffing.message);
     }
@@ -127,7 +131,18 @@ export class NodeProcess {
       lock.release();
       throw e;
     }
-    const config = configs.get(id)!;
+    // A joining node starts from the cluster's first configuration, of which it is no voter:
+    // it campaigns for nothing and waits for the president to bring it in (membership-core.ts).
+    const config = opts.join ? { ...configs.get(id)!, nodes: nodeIds.filter((n) => n !== id) } : configs.get(id)!;
+    // Nodes added at runtime are dialed at the endpoint their memberJoin order gave; removed
+    // ones are refused (their links close, their Hellos are answered with why).
+    const members = (joined: readonly Joined[], removed: ReadonlySet<string>): void => {
+      for (const j of joined) if (j.node !== id && j.endpoint !== '' && peers[j.node] === undefined) {
+        peers[j.node] = j.endpoint;
+        bridge.connect(j.node, j.endpoint);
+      }
+      for (const r of removed) if (r !== id) bridge.refusePeer(r, `node ${r} was removed from the cluster (govfs node remove): refused by ${id}`);
+    };
     let running = false;
     const onFault = (e: RuntimeError): void => {
       if (!running) return; // found while starting: start() refuses below
@@ -141,7 +156,7 @@ export class NodeProcess {
       });
     };
     watchStorage(runtime, storage, onFault);
-    runtime.spawnRoot(id, () => nodeBehaviour(config), { host: id, storage });
+    runtime.spawnRoot(id, () => nodeBehaviour(config, { members }), { host: id, storage });
     if (storage.fault) {
       // Its stored state did not load (e.g. a snapshot that does not restore).
       runtime.stopAll();

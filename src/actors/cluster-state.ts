@@ -6,6 +6,7 @@
 import { isValidPath, isWithin } from '../fs/path.js';
 import { LogCodec, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire/log-codec.js';
 import type { MinistryInfo } from '../fs/requests.js';
+import { applyMemberOrder, type MemberOrder, type Joined } from './membership-core.js';
 
 /** A ministry as the cluster log holds it: what clients see of it (MinistryInfo: id, subtree,
  * minister, clerks, the Group Raft term of this appointment — unique and increasing across all
@@ -36,7 +37,9 @@ export type ClusterOrder =
   /** A no-op the president uses to learn its log is current. */
   | { order: 'noop' }
   /** Turn the president's automatic balancer (thesis 3.4) on or off. */
-  | { order: 'balance'; on: boolean };
+  | { order: 'balance'; on: boolean }
+  /** Membership (issue 20): a node joins, is asked to leave, is gone (membership-core.ts). */
+  | MemberOrder;
 
 export type OrderResult = { ok: true; ministry?: MinistryRecord } | { ok: false; reason: string };
 
@@ -51,6 +54,11 @@ export class ClusterState {
   readonly formed = new Set<string>();
   /** The president balances load (thesis 3.4) unless an order turned it off. */
   balancing = true;
+  /** Membership (membership-core.ts): nodes that joined at runtime (their addresses), nodes
+   * asked to leave (no new roles), and ids gone for good (refused from then on). */
+  readonly joined = new Map<string, Joined>();
+  readonly leaving = new Set<string>();
+  readonly removed = new Set<string>();
 
   constructor(nodes: string[]) {
     this.nodes = [...nodes].sort();
@@ -111,6 +119,10 @@ export class ClusterState {
       case 'balance':
         this.balancing = order.on;
         return { ok: true };
+      case 'memberJoin':
+      case 'memberLeave':
+      case 'memberGone':
+        return applyMemberOrder(this, order);
     }
   }
 
@@ -154,7 +166,7 @@ export class ClusterState {
 
   /** Protobuf (govfs.log.ClusterSnapshot behind the format byte, src/wire/log-codec.ts). */
   snapshot(): Uint8Array {
-    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing });
+    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, joined: [...this.joined.values()], leaving: [...this.leaving], removed: [...this.removed] });
   }
 
   /** A snapshot of either form: protobuf, or the JSON of data folders written before it ('{'). */
@@ -170,6 +182,9 @@ export class ClusterState {
     s.ministryCounter = o.ministryCounter;
     s.applied = o.applied;
     s.balancing = o.balancingOff !== true;
+    for (const j of o.joined ?? []) s.joined.set(j.node, { node: j.node, address: j.address, endpoint: j.endpoint });
+    for (const n of o.leaving ?? []) s.leaving.add(n);
+    for (const n of o.removed ?? []) s.removed.add(n);
     return s;
   }
 }
@@ -212,6 +227,12 @@ function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
       return { noop: {} };
     case 'balance':
       return { balance: { on: o.on } };
+    case 'memberJoin':
+      return { memberJoin: { node: o.node, address: o.address, endpoint: o.endpoint } };
+    case 'memberLeave':
+      return { memberLeave: { node: o.node } };
+    case 'memberGone':
+      return { memberGone: { node: o.node } };
   }
 }
 
@@ -233,6 +254,12 @@ function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
       return { order: 'noop' };
     case 'balance':
       return { order: 'balance', on: m.balance!.on };
+    case 'memberJoin':
+      return { order: 'memberJoin', node: m.memberJoin!.node, address: m.memberJoin!.address, endpoint: m.memberJoin!.endpoint };
+    case 'memberLeave':
+      return { order: 'memberLeave', node: m.memberLeave!.node };
+    case 'memberGone':
+      return { order: 'memberGone', node: m.memberGone!.node };
     default:
       return null;
   }

@@ -21,7 +21,7 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
-import type { BalanceReplyMessage, ClusterStatusMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
+import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
 /** A node's answer to a NodeProbe: its ministry role's status, the group term under the
  * wire's name, and its load when the probe asked for it. */
@@ -40,6 +40,7 @@ export type NodeReply =
   | NodeReport
   | SubtreeDeleted
   | BalanceReply
+  | MemberReplyMessage
   | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
   | (TicketStatusMessage & { status: 'unknown' })
   | (Omit<ClusterStatusMessage, 'nodes'> & { nodes: NodeReport[] });
@@ -61,6 +62,8 @@ export interface ClusterLogView {
   term(): number;
   /** This node has applied everything the president reported committed (thesis 4.4). */
   caughtUp(): boolean;
+  /** The cluster log's Raft configuration as this node knows it (for status). */
+  membership?(): { voters: readonly string[]; learners: readonly string[] };
 }
 
 export type SubtreeStep = 'fence' | 'dissolve';
@@ -208,6 +211,11 @@ export class NodeCore {
         // the request to itself.)
         if (this.leader && this.leader !== this.config.id) return [{ kind: 'forwardToNode', node: this.leader }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.BalanceReply', ok: false, balancing: this.cluster.balancing, plan: [], reason: 'no president right now: retry', index: 0 } }];
+      case 'govfs.fs.MemberRequest':
+        // `govfs node add|remove`: the president answers.
+        if (this.presiding) return [{ kind: 'forwardToPresident' }];
+        if (this.leader && this.leader !== this.config.id) return [{ kind: 'forwardToNode', node: this.leader }];
+        return [{ kind: 'reply', msg: { type: 'govfs.fs.MemberReply', ok: false, code: 'EAGAIN', reason: 'no president right now: retry', index: 0 } }];
       case 'govfs.fs.SubtreeDelete':
         return this.subtreeDelete(String(m.subtree), m.requester, now);
       case 'node.subtree-delete':
@@ -350,11 +358,19 @@ export class NodeCore {
       president: this.leader,
       clusterTerm: this.log.term(),
       ministries: ministries.map(ministryMsg),
-      idle: this.config.nodes.filter((n) => !assigned.has(n) && n !== this.leader),
+      idle: this.cluster.nodes.filter((n) => !assigned.has(n) && n !== this.leader),
       nodes: [this.report()],
       shortStaffed: ministries.filter((mi) => mi.clerks.length < mi.clerksWanted).map((mi) => mi.id),
       balancing: this.cluster.balancing,
+      ...this.members(),
     };
+  }
+
+  /** Membership for status: the cluster log's voters and learners, members being removed. */
+  private members(): { voters?: string[]; learners?: string[]; leaving: string[] } {
+    const m = this.log.membership?.();
+    const leaving = [...this.cluster.leaving].sort();
+    return m ? { voters: [...m.voters], learners: [...m.learners], leaving } : { leaving };
   }
 
   // ---- subtree delete (thesis Figure 9) ------------------------------------------------------

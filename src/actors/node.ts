@@ -29,6 +29,7 @@ import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { NodeProbeMessage } from '../fs/requests.js';
 import { chunkStoreBehaviour } from '../data/shell.js';
 import { isDataFsRequest } from '../data/fs-wire.js';
+import type { Joined, RaftMembershipView } from './membership-core.js';
 
 export type { NodeInternal } from './node-core.js';
 
@@ -137,9 +138,20 @@ class NodeShell {
   private chunks: Ref | null = null;
   /** The open asks of subtree deletes, by job. */
   private readonly answers = new Map<number, (m: Message) => void>();
+  /** This node's own copy of its config: `addresses` grows as nodes join (membership-core.ts),
+   * and the president, the roles and the cluster log read it from here. */
+  private readonly config: NodeConfig;
 
-  constructor(private readonly config: NodeConfig) {
-    this.core = new NodeCore(config, { term: () => this.raft.softState().term, caughtUp: () => this.raft.caughtUp() });
+  /** Membership as last told to hooks.members (joined and removed counts). */
+  private membersTold = '';
+
+  constructor(config: NodeConfig, private readonly hooks: NodeHooks = {}) {
+    this.config = { ...config, addresses: { ...config.addresses } };
+    this.core = new NodeCore(this.config, {
+      term: () => this.raft.softState().term,
+      caughtUp: () => this.raft.caughtUp(),
+      membership: () => this.raft.status().membership,
+    });
   }
 
   started(ctx: Context): void {
@@ -162,7 +174,11 @@ class NodeShell {
         restore: (data: Uint8Array) => core.restore(ClusterState.restore(data)),
       },
       onSoftState: (s) => this.run(ctx, core.leaderIs(s.leader)),
-      afterApply: () => this.run(ctx, core.applied()),
+      afterApply: () => {
+        learnAddresses(config, core.state);
+        this.tellMembers();
+        this.run(ctx, core.applied());
+      },
     });
     this.run(ctx, core.start(storedGroups(ctx.storage)));
     // Its chunks live in this node's storage beside its logs, under their own prefix.
@@ -170,9 +186,27 @@ class NodeShell {
   }
 
   receive(ctx: Context, msg: Message): void {
+    // A node removed from the cluster is refused: its cluster log messages would otherwise
+    // disturb the others (it may campaign, never having heard of its removal).
+    if (fromRemoved(msg, this.core.state)) return;
     if (this.chunks !== null && isDataFsRequest(msg)) return ctx.forward(this.chunks);
     if (this.raft.handle(msg)) return;
     this.run(ctx, this.core.receive(msg, ctx.clock.now()));
+  }
+
+  /** Tell the host (a node's process: its bridge) of nodes joined and removed, on change. */
+  private tellMembers(): void {
+    const s = this.core.state;
+    if (!this.hooks.members) return;
+    const key = `${s.joined.size}/${s.removed.size}/${s.nodes.length}`;
+    if (key === this.membersTold) return;
+    this.membersTold = key;
+    this.hooks.members([...s.joined.values()], s.removed);
+  }
+
+  /** The cluster log's Raft status (for the simulator's invariant checks). */
+  raftStatus(): ReturnType<RaftShell['status']> | null {
+    return (this.raft as RaftShell | undefined)?.status() ?? null;
   }
 
   stopped(): void {
@@ -251,6 +285,8 @@ class NodeShell {
         state: () => core.state,
         propose: (order) => this.raft.propose(encodeOrder(order)),
         readIndex: (cb) => this.raft.readIndex(cb),
+        proposeConfChange: (change) => this.raft.proposeConfChange(change),
+        raft: () => raftMembership(this.raft),
         transferTo: (id) => this.raft.transferLeadership(id).ok,
         dissolving: (id) => core.dissolving(id),
       }),
@@ -281,14 +317,44 @@ class NodeShell {
   }
 }
 
+/** Nodes that joined at runtime are reached at the address their memberJoin order gave. */
+function learnAddresses(config: NodeConfig, state: ClusterState): void {
+  for (const j of state.joined.values()) if (config.addresses[j.node] !== j.address) config.addresses[j.node] = j.address;
+}
+
+function fromRemoved(msg: Message, state: ClusterState): boolean {
+  if (state.removed.size === 0 || typeof msg !== 'object' || msg === null) return false;
+  const m = msg as { type?: unknown; from?: unknown };
+  return typeof m.type === 'string' && m.type.startsWith('govfs.raft.') && typeof m.from === 'string' && state.removed.has(m.from);
+}
+
+/** The cluster log's configuration as its leader sees it (membership-core.ts), or null on a
+ * node that does not lead. */
+function raftMembership(raft: RaftShell): RaftMembershipView | null {
+  const s = raft.status();
+  if (s.role !== 'leader' || !s.progress) return null;
+  const match: Record<string, number> = {};
+  for (const [id, p] of Object.entries(s.progress)) match[id] = p.match;
+  return { voters: s.membership.voters, learners: s.membership.learners, pending: s.membershipIndex > s.commit, commit: s.commit, match };
+}
+
 /** The part of a NodeReport a subtree delete reads. */
 type NodeSelfReport = Extract<NodeSelfMsg, { type: 'node.subtree-probed' }>['reports'][number];
 
-export function nodeBehaviour(config: NodeConfig): Behaviour & { inspect(): Readonly<ClusterState> } {
-  const shell = new NodeShell(config);
+/** What the host of a node (node-main.ts) hears from it, in process. */
+export interface NodeHooks {
+  /** The cluster log's members changed: nodes joined at runtime (to link to), removed ones (to
+   * refuse). Called in the node's turn: do not block. */
+  members?(joined: readonly Joined[], removed: ReadonlySet<string>): void;
+}
+
+export function nodeBehaviour(config: NodeConfig, hooks?: NodeHooks): Behaviour & { inspect(): Readonly<ClusterState>; inspectRaft(): ReturnType<RaftShell['status']> | null } {
+  const shell = new NodeShell(config, hooks);
   return {
     /** This node's copy of the cluster state, for tests (`ActorCell.behaviour.inspect()`). */
     inspect: () => shell.core.state,
+    /** Its cluster log's Raft status (role, term, membership, commit), for tests. */
+    inspectRaft: () => shell.raftStatus(),
     started: (ctx) => shell.started(ctx),
     receive: (ctx, msg: Message) => shell.receive(ctx, msg),
     stopped: () => shell.stopped(),

@@ -33,7 +33,8 @@ import type { ClusterOrder, ClusterState, MinistryRecord } from './cluster-state
 import type { NodeReport } from './node-core.js';
 import { DEFAULT_BALANCE, planBalance, type BalanceOptions, type BalancePlan, type BalanceStep, type MinistryLoad } from './balancer.js';
 import { LOAD_EVERY_MS, mergeHot, REPORT_TOP_K, type MemberLoad } from './load.js';
-import type { ProposeResult } from '../raft/index.js';
+import type { ConfChange, ProposeResult } from '../raft/index.js';
+import { nextMembershipStep, type RaftMembershipView } from './membership-core.js';
 
 /** What the president needs of NodeConfig. */
 export interface PresidentConfig {
@@ -55,6 +56,9 @@ export interface PresidentConfig {
 export interface PresidentView {
   state: Readonly<ClusterState>;
   dissolving(ministry: string): boolean;
+  /** The cluster log's Raft configuration (membership-core.ts); without it the president
+   * changes no membership and takes every member for a voter. */
+  raft?(): RaftMembershipView | null;
 }
 
 export type LogLevel = 'info' | 'debug';
@@ -72,6 +76,9 @@ export type PresidentEffect =
   | { kind: 'propose'; order: ClusterOrder; why: string; fields: Record<string, unknown> }
   /** Hand the cluster log's leadership to `to`; call transferred() with whether it started. */
   | { kind: 'transfer'; to: string; ministry: string }
+  /** Propose a change of the cluster log's Raft configuration (membership-core.ts); call
+   * confChanged() with the result. */
+  | { kind: 'confChange'; change: ConfChange; why: string }
   | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; msg: string };
 
 export class PresidentCore {
@@ -98,6 +105,8 @@ export class PresidentCore {
    * changed ministry to settle). */
   private readonly termSeen = new Map<string, { term: number; at: number }>();
   readonly loadEveryMs: number;
+  /** The cluster log's configuration as of the decision being made (view.raft). */
+  private raftNow: RaftMembershipView | null = null;
   private readonly balance: Required<BalanceOptions>;
 
   constructor(config: PresidentConfig) {
@@ -123,7 +132,7 @@ export class PresidentCore {
     const load = now - this.lastLoadProbe >= this.loadEveryMs;
     if (load) this.lastLoadProbe = now;
     const out: PresidentEffect[] = [];
-    for (const node of this.config.nodes) {
+    for (const node of view.state.nodes) {
       // A node that answered its last probe is probed again after probeAnsweredMs; one that has
       // not yet, every tick. Judging stays every tick on lastHeard, so a node that stops
       // answering is taken for failed no later than with every-tick probes. A load round
@@ -170,6 +179,13 @@ export class PresidentCore {
     return [log('info', { president, order: e.order, index: r.index, ...e.fields }, `president ${president} orders ${e.order.order}: ${e.why}`)];
   }
 
+  /** The cluster log's answer to a `confChange` effect. */
+  confChanged(e: Extract<PresidentEffect, { kind: 'confChange' }>, r: ProposeResult): PresidentEffect[] {
+    const president = this.config.id;
+    if (!r.ok) return [log('debug', { president, change: e.change, reason: r.reason }, 'president membership change refused by the cluster log')];
+    return [log('info', { president, change: e.change, index: r.index }, `president ${president} changes the cluster log's configuration (${e.change.op} ${e.change.node}): ${e.why}`)];
+  }
+
   /** Whether the leadership transfer of a `transfer` effect started; if not, decide on. */
   transferred(e: Extract<PresidentEffect, { kind: 'transfer' }>, ok: boolean, now: number, view: PresidentView): PresidentEffect[] {
     if (!ok) return this.decide(now, view, false);
@@ -195,15 +211,24 @@ export class PresidentCore {
 
   /** Why `id` counts as failed, in words: silent past failAfterMs, or answering without
    * leading the group log it was appointed to lead. */
-  private failure(now: number, id: string): string {
+  private failure(now: number, id: string, state?: Readonly<ClusterState>): string {
+    if (state?.leaving.has(id) === true) return 'it is leaving the cluster (govfs node remove)';
     const heard = this.lastHeard.get(id);
     const silent = heard === undefined ? 'never answered a probe of this president' : `no probe answer for ${Math.round(now - heard)} ms (limit ${this.failAfterMs} ms)`;
     const nl = this.notLeadingFor(now, id);
     return this.alive(now, id) && nl >= this.failAfterMs ? `answers but has not led its group log for ${Math.round(nl)} ms` : silent;
   }
 
-  private idlePool(now: number, state: Readonly<ClusterState>): string[] {
-    return state.unassigned().filter((n) => n !== this.config.id && this.fresh(now, n));
+  /** Idle members that may take a role: fresh, not leaving, and (membership-core.ts) in the
+   * cluster log's configuration, a new node only once it joined it as a learner. */
+  private idlePool(now: number, state: Readonly<ClusterState>, raft = this.raftNow): string[] {
+    const inConf = raft ? new Set([...raft.voters, ...raft.learners]) : null;
+    return state.unassigned().filter((n) => n !== this.config.id && this.fresh(now, n) && !state.leaving.has(n) && (inConf === null || inConf.has(n)));
+  }
+
+  /** Taken for failed by re-staffing: silent, not leading its group, or leaving the cluster. */
+  private replaceable(now: number, state: Readonly<ClusterState>, id: string): boolean {
+    return !this.alive(now, id) || state.leaving.has(id);
   }
 
   // ---- deciding --------------------------------------------------------------------------
@@ -212,10 +237,12 @@ export class PresidentCore {
   private decide(now: number, view: PresidentView, mayTransfer: boolean): PresidentEffect[] {
     const { state } = view;
     const { config } = this;
-    // A president that serves in a ministry hands the presidency to an idle node.
+    const raft = (this.raftNow = view.raft?.() ?? null);
+    // A president that serves in a ministry hands the presidency to an idle node (a voter:
+    // a learner cannot lead).
     const own = state.roleOf(config.id);
     if (own && mayTransfer) {
-      const idle = this.idlePool(now, state);
+      const idle = this.idlePool(now, state, raft).filter((n) => raft === null || raft.voters.includes(n));
       if (idle.length > 0) return [{ kind: 'transfer', to: idle[0]!, ministry: own.ministry.id }];
     }
     const ministries = [...state.ministries.values()];
@@ -239,6 +266,8 @@ export class PresidentCore {
       const e = this.restaff(now, state, m);
       if (e) return [e];
     }
+    const member = raft && nextMembershipStep(state, raft, config.id);
+    if (member) return [member.kind === 'conf' ? { kind: 'confChange', change: member.change, why: member.why } : propose(member.order, member.why, { node: member.order.node, cause: 'membership' })];
     if (!state.balancing) return [];
     const step = this.plan(now, view).steps[0];
     return step ? [balanceOrder(step)] : [];
@@ -283,6 +312,7 @@ export class PresidentCore {
   /** What the balancer would do now, and why (`govfs balance plan`). */
   plan(now: number, view: PresidentView): BalancePlan {
     const { state } = view;
+    this.raftNow = view.raft?.() ?? null;
     for (const m of state.ministries.values()) {
       const seen = this.termSeen.get(m.id);
       if (!seen || seen.term !== m.term) this.termSeen.set(m.id, { term: m.term, at: now });
@@ -304,15 +334,20 @@ export class PresidentCore {
   private restaff(now: number, state: Readonly<ClusterState>, m: MinistryRecord): PresidentEffect | null {
     // A minister that answers but does not lead (it restarted: a restarted leader waits for a
     // new appointment) is replaced like a failed one, through the fence.
-    const ministerOk = !m.fenced && this.alive(now, m.minister) && this.notLeadingFor(now, m.minister) < this.failAfterMs;
-    return ministerOk ? this.restaffClerks(now, state, m) : this.replaceMinister(now, m);
+    // A leaving minister is replaced only once a clerk can take over: fenced with no other
+    // member, it would only be appointed again (and again). Until then it gets a clerk.
+    const handover = state.leaving.has(m.minister) && this.heirs(now, state, m) > 0;
+    const ministerOk = !m.fenced && this.alive(now, m.minister) && !handover && this.notLeadingFor(now, m.minister) < this.failAfterMs;
+    return ministerOk ? this.restaffClerks(now, state, m) : this.replaceMinister(now, state, m);
   }
 
   /** Replace failed clerks from the idle pool; with none idle, run short. */
   private restaffClerks(now: number, state: Readonly<ClusterState>, m: MinistryRecord): PresidentEffect | null {
-    const failed = m.clerks.filter((c) => !this.alive(now, c));
+    const failed = m.clerks.filter((c) => this.replaceable(now, state, c));
     const pool = this.idlePool(now, state);
-    const wanted = m.clerksWanted - (m.clerks.length - failed.length);
+    // (A leaving minister with no clerk to hand over to wants one, whatever clerksWanted says.)
+    const heirWanted = state.leaving.has(m.minister) && this.heirs(now, state, m) === 0 ? 1 : 0;
+    const wanted = Math.max(heirWanted, m.clerksWanted - (m.clerks.length - failed.length));
     if (failed.length === 0 && (wanted <= 0 || pool.length === 0)) {
       return m.down ? propose({ order: 'down', ministry: m.id, down: false }, `${m.id} answers again`, { ministry: m.id, cause: 'recovered' }) : null;
     }
@@ -327,11 +362,16 @@ export class PresidentCore {
     if (failed.length === 0 && pool.length > 0 && wanted > 0) {
       return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks, pool[0]!], clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) is short of clerks: idle ${pool[0]} joins as clerk`, { ministry: m.id, minister: m.minister, newClerk: pool[0], cause: 'shortOfClerks' });
     }
-    return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks.filter((c) => c !== failed[0]), clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) drops clerk ${failed[0]}: ${this.failure(now, failed[0]!)}`, { ministry: m.id, minister: m.minister, oldClerk: failed[0], cause: 'clerkFailed' });
+    return propose({ order: 'appoint', ministry: m.id, subtree: m.subtree, minister: m.minister, clerks: m.clerks.filter((c) => c !== failed[0]), clerksWanted: m.clerksWanted }, `${m.id} (${m.subtree}) drops clerk ${failed[0]}: ${this.failure(now, failed[0]!, state)}`, { ministry: m.id, minister: m.minister, oldClerk: failed[0], cause: state.leaving.has(failed[0]!) ? 'clerkLeaving' : 'clerkFailed' });
+  }
+
+  /** Clerks of `m` that could take over from its minister: answering, not leaving. */
+  private heirs(now: number, state: Readonly<ClusterState>, m: MinistryRecord): number {
+    return m.clerks.filter((c) => !this.replaceable(now, state, c)).length;
   }
 
   /** Fence the ministry, then appoint the member with the most up-to-date log. */
-  private replaceMinister(now: number, m: MinistryRecord): PresidentEffect | null {
+  private replaceMinister(now: number, state: Readonly<ClusterState>, m: MinistryRecord): PresidentEffect | null {
     const members = m.fenced ? m.clerks.concat(m.minister) : [m.minister, ...m.clerks];
     const answering = members.filter((id) => this.fresh(now, id));
     if (answering.length * 2 <= members.length) {
@@ -339,7 +379,7 @@ export class PresidentCore {
       return propose({ order: 'down', ministry: m.id, down: true }, `${m.id} (${m.subtree}) is down: only ${answering.length} of ${members.length} members answer`, { ministry: m.id, answering, cause: 'noMajority' });
     }
     if (!m.fenced) {
-      return propose({ order: 'fence', ministry: m.id }, `${m.id} (${m.subtree}) fenced to replace minister ${m.minister}: ${this.failure(now, m.minister)}`, { ministry: m.id, oldMinister: m.minister, cause: this.alive(now, m.minister) ? 'ministerNotLeading' : 'ministerSilent' });
+      return propose({ order: 'fence', ministry: m.id }, `${m.id} (${m.subtree}) fenced to replace minister ${m.minister}: ${this.failure(now, m.minister, state)}`, { ministry: m.id, oldMinister: m.minister, cause: state.leaving.has(m.minister) ? 'ministerLeaving' : this.alive(now, m.minister) ? 'ministerNotLeading' : 'ministerSilent' });
     }
     // Fenced: wait for a majority to report their logs at the fence term, then appoint the
     // most up-to-date of them.
@@ -348,9 +388,14 @@ export class PresidentCore {
       return this.fresh(now, id) && r !== undefined && r.ministry === m.id && r.groupTerm === m.term;
     });
     if (atFence.length * 2 <= members.length) return null;
-    const best = atFence
+    // Leaving members are passed over when the others at the fence are a majority by
+    // themselves: the most up-to-date of any majority holds every committed entry (the Raft
+    // vote rule), and a leaving minister appointed again would only be fenced again.
+    const staying = atFence.filter((id) => !state.leaving.has(id));
+    const electorate = staying.length * 2 > members.length ? staying : atFence;
+    const best = electorate
       .map((id) => this.reports.get(id)!)
-      .sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex || (a.id < b.id ? -1 : 1))[0]!;
+      .sort((a, b) => b.lastTerm - a.lastTerm || b.lastIndex - a.lastIndex || Number(state.leaving.has(a.id)) - Number(state.leaving.has(b.id)) || (a.id < b.id ? -1 : 1))[0]!;
     // Every member stays, the failed minister too (as a clerk): an entry committed before may
     // be held by a bare majority that includes members not answering now, and until the new
     // minister has copied it to a majority of the same set, another failover must still find

@@ -7,7 +7,9 @@ import { PresidentCore, type PresidentEffect, type PresidentView } from './presi
 import type { ClusterOrder, ClusterState } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import type { BalanceReply, NodeReport } from './node-core.js';
-import type { ProposeResult } from '../raft/index.js';
+import type { ConfChange, ProposeResult } from '../raft/index.js';
+import { memberRequest, type RaftMembershipView } from './membership-core.js';
+import type { MemberReplyMessage } from '../fs/requests.js';
 import type { Behaviour, Context } from '../runtime/types.js';
 import type { NodeProbeMessage } from '../fs/requests.js';
 
@@ -17,6 +19,10 @@ export interface PresidentServices {
   state: () => ClusterState;
   propose: (order: ClusterOrder) => ProposeResult;
   readIndex: (cb: (ok: boolean) => void) => void;
+  /** Change the cluster log's Raft configuration (membership-core.ts). */
+  proposeConfChange: (change: ConfChange) => ProposeResult;
+  /** The cluster log's configuration, while this node leads it. */
+  raft: () => RaftMembershipView | null;
   /** Hand the cluster log's leadership to `id`; false if it could not start. */
   transferTo: (id: string) => boolean;
   /** Whether a subtree delete is fencing ministry `id` to dissolve it: not to be re-staffed. */
@@ -34,7 +40,7 @@ type PresidentMsg =
 export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentMsg> {
   const { config } = svc;
   const core = new PresidentCore(config);
-  const view: PresidentView = { get state() { return svc.state(); }, dissolving: (id) => svc.dissolving(id) };
+  const view: PresidentView = { get state() { return svc.state(); }, dissolving: (id) => svc.dissolving(id), raft: () => svc.raft() };
 
   /** Carry out `effects` in order; an effect's outcome goes straight back to the core. */
   const run = (ctx: Context<PresidentMsg>, effects: PresidentEffect[]): void => {
@@ -56,6 +62,9 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
           break;
         case 'propose':
           run(ctx, core.proposed(e, svc.propose(e.order), ctx.clock.now()));
+          break;
+        case 'confChange':
+          run(ctx, core.confChanged(e, svc.proposeConfChange(e.change)));
           break;
         case 'transfer':
           run(ctx, core.transferred(e, svc.transferTo(e.to), ctx.clock.now(), view));
@@ -79,6 +88,18 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     return reply({ ok: true, balancing: action === 'on', plan: [], reason: '', index: r.index });
   };
 
+  /** `govfs node add|remove`: a memberJoin or memberLeave order; the rest follows from it. */
+  const memberRequestIn = (ctx: Context<PresidentMsg>, m: { action?: unknown; node?: unknown; address?: unknown; endpoint?: unknown }): void => {
+    const reply = (r: Omit<MemberReplyMessage, 'type'>): void => ctx.reply({ type: 'govfs.fs.MemberReply', ...r } satisfies MemberReplyMessage);
+    const str = (v: unknown): string => (typeof v === 'string' ? v : '');
+    const req = memberRequest(view.state, { action: str(m.action), node: str(m.node), address: str(m.address), endpoint: str(m.endpoint) }, config.id);
+    if (!req.ok) return reply({ ok: false, code: req.code, reason: req.message, index: 0 });
+    const r = svc.propose(req.order);
+    if (!r.ok) return reply({ ok: false, code: 'EAGAIN', reason: `the cluster log refused the order (${r.reason}): retry`, index: 0 });
+    ctx.log.info({ president: config.id, index: r.index, order: req.order }, `president ${config.id} orders ${req.order.order} ${req.order.node}: asked by a client`);
+    return reply({ ok: true, code: '', reason: '', index: r.index });
+  };
+
   return {
     started(ctx) {
       run(ctx, core.start());
@@ -86,6 +107,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     receive(ctx, msg) {
       const now = ctx.clock.now();
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.BalanceRequest') return balanceRequest(ctx, (msg as { action?: string }).action ?? '', now);
+      if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.MemberRequest') return memberRequestIn(ctx, msg as object);
       if (msg === 'tick') run(ctx, core.tick(now, view));
       else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
       else run(ctx, core.probed(msg.id, msg.report, now, view));

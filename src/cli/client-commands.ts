@@ -269,6 +269,44 @@ const dataRunner = (op: string, min: number, max: number, run: (typeof import('.
 runners.put = dataRunner('put', 2, 2, (...a) => import('./data-commands.js').then((m) => m.put(...a)));
 runners.get = dataRunner('get', 2, 2, (...a) => import('./data-commands.js').then((m) => m.get(...a)));
 runners.cat = dataRunner('cat', 1, Infinity, (...a) => import('./data-commands.js').then((m) => m.cat(...a)));
+/** `govfs node add ID=host:port` / `govfs node remove ID` (issue 20): the president brings a
+ * node in (a learner of the cluster log, then the idle pool) or hands its roles over and takes
+ * it out; this waits until the status shows it done (at most --wait seconds). */
+runners.member = {
+  options: { wait: { type: 'string' } },
+  min: 2,
+  max: 2,
+  run: async (client, args, flags, out) => {
+    const [action, spec] = [args[0]!, args[1]!];
+    if (action !== 'add' && action !== 'remove') throw new UsageError(`govfs node takes add ID=host:port or remove ID, got ${JSON.stringify(action)} (govfs node --help)`);
+    const eq = spec.indexOf('=');
+    const node = action === 'add' ? spec.slice(0, eq) : spec;
+    const endpoint = action === 'add' ? spec.slice(eq + 1) : '';
+    if (action === 'add' && (eq <= 0 || !/^[^:]+:\d+$|^\[[^\]]+\]:\d+$/.test(endpoint))) throw new UsageError(`node add wants ID=host:port (the new node's --listen), got ${JSON.stringify(spec)}`);
+    const waitS = intOption(flags.wait as string | undefined, 'wait', 0) ?? 60;
+    // A node in a process of its own is the actor `<id>#/<id>` behind its bridge (node-main.ts).
+    const r = await client.member({ action, node, address: action === 'add' ? `${node}#/${node}` : '', endpoint });
+    if (!r.ok && r.code !== 'EEXIST' && r.code !== 'EALREADY') {
+      out.err(`govfs: node ${action} ${node}: ${r.reason} [${r.code}]`);
+      return 1;
+    }
+    out.log(`node ${action} ${node}: ordered (cluster log index ${r.index})`);
+    const deadline = Date.now() + waitS * 1_000;
+    for (;;) {
+      const st = await client.status().catch(() => null);
+      const member = st?.members?.includes(node) === true;
+      if (st && (action === 'add' ? member : !member && !(st.leaving ?? []).includes(node) && st.president !== '' && st.president !== node)) {
+        out.log(action === 'add' ? `${node} is a ${st.voters?.includes(node) ? 'voter' : 'learner'} of the cluster log` : `${node} is out of the cluster`);
+        return 0;
+      }
+      if (Date.now() > deadline) {
+        if (waitS > 0) out.err(`govfs: node ${action} ${node}: not done after ${waitS} s (govfs status shows where it is)`);
+        return waitS > 0 ? 1 : 0;
+      }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+  },
+};
 
 /** Columns padded to their widest cell; cells (ids, subtrees from the cluster) escaped. */
 export function table(cells: string[][]): string {
@@ -303,6 +341,7 @@ export function formatStatus(st: ClusterStatusView, server: string): string {
   ]));
   lines.push('');
   lines.push(`idle: ${st.idle.length ? st.idle.join(', ') : '(none)'}`);
+  if (st.members?.length) lines.push(`members: voters ${st.voters?.join(', ') || '-'}; learners ${st.learners?.join(', ') || '(none)'}${st.leaving?.length ? `; leaving ${st.leaving.join(', ')}` : ''}`);
   lines.push(`balancer: ${st.balancing ? 'on' : 'off'} (CPU: average of the clerks; govfs balance plan says what it would do)`);
   return lines.join('\n');
 }

@@ -172,7 +172,7 @@ export async function clusterCommand(argv: string[], help: string): Promise<void
 
 export async function nodeCommand(argv: string[], help: string): Promise<void> {
   const { values } = parse(argv, {
-    id: { type: 'string' }, peers: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' },
+    id: { type: 'string' }, peers: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' }, join: { type: 'boolean' },
     'secret-file': { type: 'string' }, 'token-file': { type: 'string' }, ministry: { type: 'string', multiple: true }, ...LOG_OPTIONS,
     ...TLS_SERVER_OPTIONS, ...OPS_OPTIONS,
   }, false);
@@ -196,7 +196,7 @@ export async function nodeCommand(argv: string[], help: string): Promise<void> {
   const clientToken = await readToken(values['token-file']);
   await addressHint(checkAddressFree(listen));
   const node = await addressHint(NodeProcess.start({
-    id, listen, peers, dataDir, secret, clientToken, ministries: ministryOptions(values.ministry), tls: serverTls(values), logger: logger(logs, {}, id),
+    id, listen, peers, dataDir, secret, clientToken, join: values.join === true, ministries: ministryOptions(values.ministry), tls: serverTls(values), logger: logger(logs, {}, id),
   }));
   const others = node.nodeIds.filter((n) => n !== id);
   console.log(`govfs node ${id}: listening on ${node.address} for nodes and clients; peers ${others.map((n) => `${n}=${peers[n]}`).join(', ') || '(none)'}; data in ${dataDir}`);

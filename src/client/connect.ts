@@ -23,6 +23,8 @@
 //   await fs.mkdir('/x'); console.log(await fs.ls('/'));
 //   console.log(await fs.status()); await fs.close();
 
+import { memberRequest, type MemberAnswer } from './members.js';
+import type { MemberRequestMessage } from '../fs/requests.js';
 import { balanceRequest, gatherStatus, type BalanceAnswer, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './status.js';
 import { GovClient, type ClientTransport, type Creds } from './gov-client.js';
 import type { TicketMessage } from '../fs/requests.js';
@@ -112,6 +114,8 @@ export type RemoteGovClient = GovClient & {
   status(timeoutMs?: number): Promise<ClusterStatusView>;
   /** `govfs balance on|off|plan`: turn the president's balancer on or off, or get its plan. */
   balance(action: 'on' | 'off' | 'plan', timeoutMs?: number): Promise<BalanceAnswer>;
+  /** `govfs node add|remove`: ask the president to add or remove a node (issue 20). */
+  member(req: Omit<MemberRequestMessage, 'type'>, timeoutMs?: number): Promise<MemberAnswer>;
   /** End the session (releasing what the client holds) and close the connection. */
   close(): Promise<void>;
 };
@@ -256,6 +260,12 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
       value: async (action: 'on' | 'off' | 'plan', timeoutMs = 2_000) => {
         await link.ensure();
         return balanceRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), action);
+      },
+    },
+    member: {
+      value: async (req: Omit<MemberRequestMessage, 'type'>, timeoutMs = 2_000) => {
+        await link.ensure();
+        return memberRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), req);
       },
     },
     close: {

@@ -45,6 +45,13 @@ export interface ClusterStatusView {
   nodes: NodeStatus[];
   /** The president's automatic balancer is on. */
   balancing: boolean;
+  /** Membership (issue 20): the cluster log's voters and learners (members: both), and
+   * members being removed (handing their roles over). Empty from nodes that do not say;
+   * gatherStatus always sets them. */
+  members?: string[];
+  voters?: string[];
+  learners?: string[];
+  leaving?: string[];
 }
 
 /** A NodeReport and a ClusterStatus as decoded (govfs.proto: src/fs/requests.ts). */
@@ -102,6 +109,10 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
       ...chunksOf(reportFor(m.minister, m.id), (id) => byId.get(id) == null),
     })),
     balancing: view?.balancing ?? true,
+    members: [...(view?.voters ?? []), ...(view?.learners ?? [])].sort(),
+    voters: [...(view?.voters ?? [])],
+    learners: [...(view?.learners ?? [])],
+    leaving: [...(view?.leaving ?? [])],
     idle: [...(view?.idle ?? [])],
     nodes: ids.map((id) => {
       const r = byId.get(id);

@@ -457,6 +457,24 @@ export interface BalanceReplyMessage {
   index: number;
 }
 
+/** govfs.fs.MemberRequest: `govfs node add|remove`, to any node (passed on to the president). */
+export interface MemberRequestMessage {
+  type: 'govfs.fs.MemberRequest';
+  action: string;
+  node: string;
+  address: string;
+  endpoint: string;
+}
+
+/** govfs.fs.MemberReply: the president's answer; `index` the cluster log index of its order. */
+export interface MemberReplyMessage {
+  type: 'govfs.fs.MemberReply';
+  ok: boolean;
+  code: string;
+  reason: string;
+  index: number;
+}
+
 /** govfs.fs.NodeReport: a node's answer to a NodeProbe. */
 export interface NodeReportMessage {
   type: 'govfs.fs.NodeReport';
@@ -499,6 +517,10 @@ export interface ClusterStatusMessage {
   shortStaffed: string[];
   /** The president's automatic balancer is on. */
   balancing: boolean;
+  /** The cluster log's voters and learners, and members being removed (older nodes: absent). */
+  voters?: string[];
+  learners?: string[];
+  leaving?: string[];
 }
 
 export interface SubtreeDeleteMessage {

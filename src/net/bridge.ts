@@ -217,6 +217,18 @@ export class Bridge {
     if (this.running) this.links.dial(peer);
   }
 
+  /** Refuse node `location` from now on (it was removed from the cluster): its links close,
+   * it is not dialed again, and its Hello is answered with `why`. */
+  refusePeer(location: string, why: string): void {
+    this.links.refused.set(location, why);
+    const peer = this.peers.get(location);
+    if (!peer) return;
+    this.peers.delete(location);
+    if (peer.reconnectTimer) clearTimeout(peer.reconnectTimer);
+    peer.reconnectTimer = null;
+    for (const conn of [peer.conn, peer.dialing]) if (conn) this.close(conn, 'EACCES', why, { goodbye: true, level: 'info' });
+  }
+
   /** The transport for this bridge's peers: throws EHOSTUNREACH for any other location, and
    * EncodeError for a message that cannot travel. */
   readonly transport: Transport = (location, env) => {

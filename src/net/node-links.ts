@@ -36,6 +36,8 @@ const HEARTBEAT = frameBytes(FrameKind.Heartbeat);
 export class NodeLinks {
   /** The nodes we link to (configured, connect()ed, or that dialed in), by location. */
   readonly peers = new Map<string, Peer>();
+  /** Nodes removed from the cluster (issue 20), refused at their Hello with why. */
+  readonly refused = new Map<string, string>();
   /** Unauthenticated inbound connections by the location their Hello claims. */
   private readonly inbound = new Map<string, number>();
   /** Addresses of actors here start with this. */
@@ -210,6 +212,8 @@ export class NodeLinks {
     if (!LOCATION_RE.test(h.location)) throw new FrameError('EPROTO', `bad location in hello: "${h.location.slice(0, 64)}"`);
     if (h.location === self) throw new FrameError('EPROTO', `the other end claims this node's own location ${h.location}`);
     checkHelloIds(h);
+    const refusal = this.refused.get(h.location);
+    if (refusal !== undefined) throw new FrameError('EACCES', refusal);
     if (conn.dialed && h.location !== conn.peer!.location) {
       throw new FrameError('EPROTO', `dialed ${conn.peer!.location} at ${conn.remote}, but the node there is ${h.location}`);
     }

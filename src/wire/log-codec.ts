@@ -33,11 +33,17 @@ export interface ClusterOrderMsg {
   dissolve?: DissolveMsg;
   noop?: NoopMsg;
   balance?: BalanceMsg;
+  memberJoin?: MemberJoinMsg;
+  memberLeave?: MemberLeaveMsg;
+  memberGone?: MemberGoneMsg;
   /** (decoded) which member is set */
-  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance';
+  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone';
 }
+export interface MemberJoinMsg { node: string; address: string; endpoint: string }
+export interface MemberLeaveMsg { node: string }
+export interface MemberGoneMsg { node: string }
 export interface MinistryRecordMsg { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean; clerksWanted: number; fenced: boolean }
-export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean }
+export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean; joined?: MemberJoinMsg[]; leaving?: string[]; removed?: string[] }
 
 export interface MkdirMsg { path: string; parents: boolean; mode?: number | null }
 export interface CreateMsg { path: string; exclusive?: boolean | null; mode?: number | null }
@@ -108,6 +114,9 @@ export interface LogMessages {
   'govfs.log.Noop': NoopMsg;
   'govfs.log.Balance': BalanceMsg;
   'govfs.log.ClusterOrder': ClusterOrderMsg;
+  'govfs.log.MemberJoin': MemberJoinMsg;
+  'govfs.log.MemberLeave': MemberLeaveMsg;
+  'govfs.log.MemberGone': MemberGoneMsg;
   'govfs.log.MinistryRecord': MinistryRecordMsg;
   'govfs.log.ClusterSnapshot': ClusterSnapshotMsg;
   'govfs.log.Mkdir': MkdirMsg;

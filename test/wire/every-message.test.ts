@@ -30,7 +30,7 @@ const SAMPLES: Record<string, TypedMessage> = {
   'govfs.fs.NodeReport': { type: 'govfs.fs.NodeReport', ...report } satisfies Required<F.NodeReportMessage>,
   'govfs.fs.StatusRequest': { type: 'govfs.fs.StatusRequest' } satisfies Required<F.StatusRequestMessage>,
   'govfs.fs.ClusterStatus': {
-    type: 'govfs.fs.ClusterStatus', president: 'n1', clusterTerm: 5, ministries: [ministry], idle: ['n4'], nodes: [report], shortStaffed: ['m1'], balancing: true,
+    type: 'govfs.fs.ClusterStatus', president: 'n1', clusterTerm: 5, ministries: [ministry], idle: ['n4'], nodes: [report], shortStaffed: ['m1'], balancing: true, voters: ['n1', 'n2', 'n3'], learners: ['n4'], leaving: ['n2'],
   } satisfies Required<F.ClusterStatusMessage>,
   'govfs.fs.SubtreeDelete': { type: 'govfs.fs.SubtreeDelete', subtree: '/a/b', requester: 'm0' } satisfies Required<F.SubtreeDeleteMessage>,
   'govfs.fs.SubtreeDeleted': { type: 'govfs.fs.SubtreeDeleted', ok: true, index: 12, reason: 'done' } satisfies Required<F.SubtreeDeletedMessage>,
@@ -40,6 +40,8 @@ const SAMPLES: Record<string, TypedMessage> = {
   'govfs.fs.DirLoad': { type: 'govfs.fs.DirLoad', ...dirLoad },
   'govfs.fs.ChunkHolder': { type: 'govfs.fs.ChunkHolder', ...({ node: 'n4', chunks: 12 } satisfies Required<F.ChunkHolderMessage>) },
   'govfs.fs.MemberLoad': { type: 'govfs.fs.MemberLoad', ...load },
+  'govfs.fs.MemberRequest': { type: 'govfs.fs.MemberRequest', action: 'add', node: 'n6', address: 'n6#/n6', endpoint: '10.0.0.6:7401' } satisfies Required<F.MemberRequestMessage>,
+  'govfs.fs.MemberReply': { type: 'govfs.fs.MemberReply', ok: false, code: 'EEXIST', reason: 'n6 is already a member', index: 2 ** 33 } satisfies Required<F.MemberReplyMessage>,
   'govfs.fs.BalanceRequest': { type: 'govfs.fs.BalanceRequest', action: 'plan' } satisfies Required<F.BalanceRequestMessage>,
   'govfs.fs.BalanceReply': { type: 'govfs.fs.BalanceReply', ok: true, balancing: false, plan: ['m1 /a: cpu 97%', 'grow m1'], reason: '', index: 2 ** 33 } satisfies Required<F.BalanceReplyMessage>,
   // govfs.bridge

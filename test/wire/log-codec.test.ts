@@ -17,6 +17,7 @@ const caller = { uid: 65534, gid: 4_000_000_000, groups: [1, 2, 65533] };
 const chmod = { path: '/f', mode: 0o6755 };
 const chown = { path: '/f', uid: -1, gid: 65533 };
 const utimens = { path: '/f', atimeNow: true, atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeNow: true, mtimeSec: 1_700_000_000, mtimeNsec: 1 };
+const join = { node: 'n6', address: 'n6#/n6', endpoint: '10.0.0.6:7401' };
 const change = { clientId: 'c1', seq: 2 ** 40, acked: 7, now: 1_700_000_000_000.25 };
 const grant = { id: 'n1-w1', clientId: 'c1', path: '/f', start: 10, end: 2 ** 33, ttlMs: 5_000, notify: 'clients#/clients' };
 const placed = { index: 3, chunkId: 'm0-9-3-2-a1', version: 2, replicas: ['n1', 'n4', 'n2'] };
@@ -28,9 +29,12 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Dissolve': { ministry: 'm2' },
   'govfs.log.Noop': {},
   'govfs.log.Balance': { on: true },
-  'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false } },
+  'govfs.log.MemberJoin': join,
+  'govfs.log.MemberLeave': { node: 'n6' },
+  'govfs.log.MemberGone': { node: 'n6' },
+  'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false }, memberJoin: join, memberLeave: { node: 'n2' }, memberGone: { node: 'n2' } },
   'govfs.log.MinistryRecord': record,
-  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true },
+  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, joined: [join], leaving: ['n2'], removed: ['n3'] },
   'govfs.log.Mkdir': { path: '/d', parents: true, mode: 0o1777 },
   'govfs.log.Create': { path: '/d/f', exclusive: true, mode: 0o4755 },
   'govfs.log.Rm': { path: '/d/f' },
