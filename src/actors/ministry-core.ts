@@ -33,7 +33,8 @@ import { FsError, type FsErrorCode, type FsErrorData } from '../fs/errors.js';
 import type { ClientOp, MinistryInfo } from '../fs/requests.js';
 import type { ApplyOutcome } from '../raft/shell.js';
 import type { Appointment, ProposeResult } from '../raft/types.js';
-import { MinistryNamespace, type ClientOutcome, type Outcome } from './ministry-namespace.js';
+import { MinistryNamespace, type ClientOutcome, type HandoverProgress, type Outcome } from './ministry-namespace.js';
+import { migrationDuties, migrationGate } from './migration-core.js';
 
 /** Reads wait at most this long for the member to apply the client's last seen index; asks
  * of the node's cluster log wait as long. */
@@ -62,7 +63,13 @@ export interface MinistryCoreOptions {
   /** The configured static ministries (NodeConfig.ministries). */
   statics?: readonly { subtree: string }[];
   clientTtlMs?: number;
+  /** How long a fenced subtree waits before it is handed over: every lease in it that could
+   * still be believed has run out by then (lease TTL, drift bound, a clerk's catch-up window). */
+  handoverWaitMs?: number;
 }
+
+/** A migration entry is proposed again after this long without effect. */
+const MIGRATION_RETRY_MS = 1_000;
 
 /** A client's request, without its operation. */
 export interface MinistryRequest {
@@ -160,6 +167,8 @@ export class MinistryCore<R> {
   /** Whether this ministry still exists, and the other ministries' subtrees inside its own, as
    * of this node's cluster state: remembered while that state is the same. */
   private own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
+  /** When each migration entry was last proposed (by kind and migration id). */
+  private readonly migrationProposed = new Map<string, number>();
 
   constructor(o: MinistryCoreOptions) {
     this.o = o;
@@ -194,6 +203,7 @@ export class MinistryCore<R> {
       case 'tick':
         this.wakeReaders();
         this.expireClients();
+        this.migrationDuties();
         break;
       case 'applied':
         this.wakeReaders();
@@ -258,9 +268,40 @@ export class MinistryCore<R> {
     if (here.live && isWithin(path, this.record.subtree)) {
       let inner = false;
       for (const s of here.nested) if (isWithin(path, s)) inner = true;
-      if (!inner) return null;
+      if (!inner) {
+        const moving = migrationGate(this.record, this.o.cluster(), this.ns.migrations, path);
+        return moving === null ? null : this.error('EAGAIN', moving, path);
+      }
     }
-    return { kind: 'redirect', redirect: [...this.o.cluster().ministries.values()].map(ministryInfo) };
+    return { kind: 'redirect', redirect: this.o.cluster().serving().map(ministryInfo) };
+  }
+
+  /** What this member says of migration `id` (the president's MigrationQuery). */
+  migrationProgress(id: string, now: number): HandoverProgress {
+    return this.ns.handover(id, now, this.o.handoverWaitMs ?? 0);
+  }
+
+  /** A leading minister proposes what its ministry owes the migrations in progress
+   * (migration-core.ts), each at most every MIGRATION_RETRY_MS. */
+  private migrationDuties(): void {
+    if (this.o.role !== 'minister' || this.record.fenced || !this.log.leading()) return;
+    const cluster = this.o.cluster();
+    if (cluster.migrations.size === 0 && this.ns.migrations.size === 0) return;
+    for (const d of migrationDuties(this.record, cluster, this.ns.migrations)) {
+      const key = `${d.entry.op}:${d.entry.id}`;
+      if (this.now - (this.migrationProposed.get(key) ?? -Infinity) < MIGRATION_RETRY_MS) continue;
+      this.migrationProposed.set(key, this.now);
+      const propose = (): void => {
+        this.out.push({ kind: 'propose', id: 0, payload: MinistryNamespace.encodeMigration(d.entry) });
+      };
+      if (!d.confirm) propose();
+      else {
+        // Still owed once this node's cluster log copy is known current?
+        this.confirmClusterLog((ok) => {
+          if (ok && migrationDuties(this.record, this.o.cluster(), this.ns.migrations).some((x) => x.entry.op === d.entry.op && x.entry.id === d.entry.id)) propose();
+        });
+      }
+    }
   }
 
   // ---- changes -----------------------------------------------------------------------------
@@ -493,7 +534,7 @@ export class MinistryCore<R> {
     const own = this.own;
     if (own !== null && own.state === state && own.applied === state.applied) return own;
     const { record } = this;
-    const nested = [...state.ministries.values()].filter((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree)).map((mi) => mi.subtree);
+    const nested = state.serving().filter((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree)).map((mi) => mi.subtree);
     this.own = { state, applied: state.applied, live: state.ministries.has(record.id), nested };
     return this.own;
   }

@@ -11,6 +11,17 @@ import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
+import { MigrationMarks, type MigrationMark } from './ministry-migrations.js';
+import type { MigrationEntry } from './ministry-entry.js';
+import { extractSubtree, graftSubtree, handedRoot, pruneSubtree } from '../fs/subtree-handover.js';
+
+/** What a member says of a migration (the president's MigrationQuery). */
+export interface HandoverProgress {
+  state: 'none' | MigrationMark['state'] | 'ready';
+  reason: string;
+  namespace?: Uint8Array;
+  leaseToken?: number;
+}
 
 export type ClientOp = WireOp;
 
@@ -45,6 +56,9 @@ export class AppliedChanges {
     return { index: this.indexes[at]!, op: this.ops[at] };
   }
 }
+
+/** The first word of a ministry snapshot that holds migration marks. */
+const MARKS_FORMAT = 0xffff_ffff;
 
 /** Listings kept, per replica: at most this many directories and (about) bytes of names. */
 const LISTINGS_KEPT = 1_024;
@@ -102,6 +116,8 @@ export class MinistryNamespace {
   private readonly listings = new Map<string, CachedListing>();
   private listingBytes = 0;
   readonly applied = new AppliedChanges();
+  /** Live subtree migrations that touched this ministry (ministry-migrations.ts). */
+  migrations = new MigrationMarks();
 
   constructor(readonly root: string) {
     this.ns = new Namespace(root);
@@ -145,6 +161,11 @@ export class MinistryNamespace {
       return { ok: false, error: { code: 'EINVAL', message: e instanceof FsError ? e.message : 'undecodable log entry' } };
     }
     const kind = (op as { op?: unknown }).op;
+    if (typeof kind === 'string' && kind.startsWith('migration.')) return this.applyMigration(op as MigrationEntry, now);
+    const refused = this.migrations.size === 0 ? null : this.migrationRefusal(op);
+    // Refused without a completion record: the client's retry must be taken anew (here after an
+    // abort, at the target once the map moved).
+    if (refused !== null) return { ok: false, error: { code: 'EAGAIN', message: refused } };
     if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
@@ -164,9 +185,104 @@ export class MinistryNamespace {
         else seen.seqs.set(o.seq, true);
       }
     }
+    // A removed directory takes the marks of subtrees that had moved out of it along.
+    if (r.ok && r.op === 'rmdir' && this.migrations.size > 0) {
+      const path = (op as { body?: { path?: string }; path?: string }).body?.path ?? (op as { path?: string }).path;
+      if (typeof path === 'string') this.migrations.clearWithin(path);
+    }
     // The namespace's own result: the minister makes a client's answer of it (clientOutcome),
     // the clerks, which answer no change, make nothing.
     return r.ok ? { ok: true, value: r } : { ok: false, error: r.error };
+  }
+
+  // ---- live subtree migration (ministry-migrations.ts) -----------------------------------------
+
+  static encodeMigration(e: MigrationEntry): Uint8Array {
+    return encodeMinistryEntry(e);
+  }
+
+  /** Why `op` (a decoded entry) must not apply while a subtree it names is leaving, or null. */
+  private migrationRefusal(op: unknown): string | null {
+    const o = op as { op?: string; body?: { op?: string; path?: string; from?: string; to?: string }; path?: string; id?: string };
+    if (o.op === 'client' && o.body) {
+      const b = o.body;
+      const paths = [b.path, b.from, b.to].filter((p): p is string => typeof p === 'string');
+      const whole = b.op === 'rename' ? { path: b.from!, op: 'rename' as const } : b.op === 'rmdir' ? { path: b.path!, op: 'rmdir' as const } : null;
+      return this.migrations.refusal(paths, whole);
+    }
+    if (o.op === 'lease.grant' && typeof o.path === 'string') return this.migrations.refusal([o.path], null);
+    if (o.op === 'lease.renew' && typeof o.id === 'string') {
+      const l = this.leases.leases.get(o.id);
+      return l ? this.migrations.refusal([l.path], null) : null;
+    }
+    return null;
+  }
+
+  private applyMigration(e: MigrationEntry, now: number): Outcome {
+    const had = this.migrations.get(e.id);
+    switch (e.op) {
+      case 'migration.fence': {
+        if (had) return { ok: true, value: null }; // (idempotent: one fence per migration)
+        const problem = this.fenceProblem(e.subtree);
+        this.migrations.set({ id: e.id, subtree: e.subtree, state: problem === null ? 'fenced' : 'failed', since: now, ...(problem !== null && { reason: problem }) });
+        return { ok: true, value: null };
+      }
+      case 'migration.install': {
+        if (had?.state === 'installed') return { ok: true, value: null };
+        try {
+          if (handedRoot(e.namespace) !== e.subtree) return { ok: false, error: { code: 'EINVAL', message: `migration ${e.id}: the state handed over is not of ${e.subtree}` } };
+          this.replaceNamespace(graftSubtree(this.ns.snapshot(), e.namespace));
+        } catch (err) {
+          if (err instanceof FsError) return { ok: false, error: err.toJSON() };
+          throw err;
+        }
+        this.leases.token = Math.max(this.leases.token, e.leaseToken);
+        this.migrations.clearWithin(e.subtree);
+        this.migrations.set({ id: e.id, subtree: e.subtree, state: 'installed', since: now });
+        return { ok: true, value: null };
+      }
+      case 'migration.drop': {
+        if (had?.state === 'dropped') return { ok: true, value: null };
+        if (e.subtree !== this.root) this.replaceNamespace(pruneSubtree(this.ns.snapshot(), e.subtree));
+        for (const [id, l] of this.leases.leases) if (isWithin(l.path, e.subtree)) this.leases.leases.delete(id);
+        this.migrations.set({ id: e.id, subtree: e.subtree, state: 'dropped', since: now });
+        return { ok: true, value: null };
+      }
+      case 'migration.unfence':
+        if (had?.state === 'fenced' || had?.state === 'failed') this.migrations.set({ ...had, state: 'unfenced' });
+        return { ok: true, value: null };
+    }
+  }
+
+  /** Why `subtree` cannot be fenced and handed over here, or null: it must be a directory of
+   * this namespace (its root too: a merge hands over a whole ministry). */
+  private fenceProblem(subtree: string): string | null {
+    try {
+      return this.ns.stat(subtree).kind === 'dir' ? null : `${subtree} is a file (only a directory can move to another ministry)`;
+    } catch (err) {
+      if (err instanceof FsError) return err.message;
+      throw err;
+    }
+  }
+
+  private replaceNamespace(bytes: Uint8Array): void {
+    this.ns = Namespace.restore(bytes);
+    this.listings.clear();
+    this.listingBytes = 0;
+  }
+
+  /** What this member can say of migration `id` (the president's query): a fenced subtree is
+   * `ready`, with its state, once every lease that could still be believed in it has run out:
+   * `waitMs` (the lease TTL, the clock drift bound and a clerk's catch-up window) after this
+   * member applied the fence, and after the last renewal of any write lease in it. */
+  handover(id: string, now: number, waitMs: number): HandoverProgress {
+    const m = this.migrations.get(id);
+    if (!m) return { state: 'none', reason: '' };
+    if (m.state !== 'fenced') return { state: m.state, reason: m.reason ?? '' };
+    let until = m.since + waitMs;
+    for (const l of this.leases.leases.values()) if (isWithin(l.path, m.subtree)) until = Math.max(until, l.since + l.ttlMs + waitMs);
+    if (now < until) return { state: 'fenced', reason: `waiting out the leases of ${m.subtree} for ${Math.ceil(until - now)} ms` };
+    return { state: 'ready', reason: '', namespace: extractSubtree(this.ns.snapshot(), m.subtree), leaseToken: this.leases.token };
   }
 
   /** The answer to a client's change, from what applying its entry gave (applyEntry). */
@@ -250,18 +366,35 @@ export class MinistryNamespace {
   }
 
   /** [u32 length of the namespace snapshot][namespace snapshot][lease state] (the lease state
-   * is protobuf; JSON in snapshots of older data folders: leases.ts reads both). */
+   * is protobuf; JSON in snapshots of older data folders: leases.ts reads both). With migration
+   * marks: [u32 MARKS_FORMAT][u32 length][marks] first (no namespace snapshot is that long),
+   * so that a ministry no migration touched writes the same bytes as before. */
   snapshot(): Uint8Array {
     const ns = this.ns.snapshot();
     const leases = this.leases.toBytes();
-    const out = new Uint8Array(4 + ns.length + leases.length);
-    new DataView(out.buffer).setUint32(0, ns.length);
-    out.set(ns, 4);
-    out.set(leases, 4 + ns.length);
+    const marks = this.migrations.size === 0 ? null : this.migrations.toBytes();
+    const head = marks === null ? 0 : 8 + marks.length;
+    const out = new Uint8Array(head + 4 + ns.length + leases.length);
+    const view = new DataView(out.buffer);
+    if (marks !== null) {
+      view.setUint32(0, MARKS_FORMAT);
+      view.setUint32(4, marks.length);
+      out.set(marks, 8);
+    }
+    view.setUint32(head, ns.length);
+    out.set(ns, head + 4);
+    out.set(leases, head + 4 + ns.length);
     return out;
   }
 
   restore(data: Uint8Array, now = 0): void {
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    this.migrations = new MigrationMarks();
+    if (view.getUint32(0) === MARKS_FORMAT) {
+      const m = view.getUint32(4);
+      this.migrations = MigrationMarks.fromBytes(data.subarray(8, 8 + m), now);
+      data = data.subarray(8 + m);
+    }
     const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
     this.ns = Namespace.restore(data.subarray(4, 4 + n));
     this.listings.clear();

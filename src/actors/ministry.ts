@@ -17,7 +17,7 @@ import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js'
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { ClientOp, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
+import type { ClientOp, MigrationProgressMessage, MigrationQueryMessage, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
 import { isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
@@ -128,7 +128,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const { config } = args;
   const ns = new MinistryNamespace(args.record.subtree);
   let raft: RaftShell;
-  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs });
+  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs, handoverWaitMs: handoverWaitMs(config) });
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
   const leases = leaseService(config, args.role, core, () => raft);
   const step = effectRunner(core, () => raft);
@@ -208,6 +208,12 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           const id = (msg as SessionEnded).clientId;
           sessions.ended(id);
           leases.clientGone(ctx, id);
+          return;
+        }
+        case 'govfs.fs.MigrationQuery': {
+          const id = String((msg as MigrationQueryMessage).migration);
+          const p = core.migrationProgress(id, ctx.clock.now());
+          ctx.reply({ type: 'govfs.fs.MigrationProgress', migration: id, ministry: core.record.id, state: p.state, reason: p.reason, ...(p.namespace && { namespace: p.namespace, leaseToken: p.leaseToken ?? 0 }) } satisfies MigrationProgressMessage);
           return;
         }
         case 'govfs.fs.TicketStatusRequest': {
@@ -298,6 +304,14 @@ function groupLogView(raft: () => RaftShell): GroupLogView {
 function groupTimers(config: NodeConfig): { tickMs: number; idleHeartbeatTicks: number } {
   const tickMs = config.groupTickMs ?? config.tickMs ?? 10;
   return { tickMs, idleHeartbeatTicks: config.idleHeartbeatMs === undefined ? 1 : Math.max(1, Math.round(config.idleHeartbeatMs / tickMs)) };
+}
+
+/** How long a fenced subtree waits before it is handed over (migration-core.ts): a lease's TTL,
+ * the drift bound, and the window in which a clerk that has not applied the fence may still
+ * grant a read lease (see leaseService). */
+function handoverWaitMs(config: NodeConfig): number {
+  const t = groupTimers(config);
+  return (config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs) + (config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs) + (t.idleHeartbeatTicks + 2) * t.tickMs;
 }
 
 /** The write and read leases of this member (lease-service.ts): they take their own requests,

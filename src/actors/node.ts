@@ -79,6 +79,8 @@ export interface NodeConfig {
   loadEveryMs?: number;
   /** Read balancing thresholds (thesis 3.4; defaults grow above 95%, shrink to 85%). */
   balance?: BalanceOptions;
+  /** A subtree migration (split, merge) that makes no progress this long is aborted (30 s). */
+  migrationTimeoutMs?: number;
 }
 
 export function roleAddress(config: NodeConfig, id: string): string {

@@ -34,6 +34,9 @@ import type { NodeReport } from './node-core.js';
 import { DEFAULT_BALANCE, planBalance, type BalanceOptions, type BalancePlan, type BalanceStep, type MinistryLoad } from './balancer.js';
 import { LOAD_EVERY_MS, mergeHot, REPORT_TOP_K, type MemberLoad } from './load.js';
 import type { ProposeResult } from '../raft/index.js';
+import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
+import { migrationProblem } from './migration-state.js';
+import { isValidPath, parentOf } from '../fs/path.js';
 
 /** What the president needs of NodeConfig. */
 export interface PresidentConfig {
@@ -48,6 +51,8 @@ export interface PresidentConfig {
   loadEveryMs?: number;
   /** Read balancing thresholds (thesis defaults: grow above 95%, shrink to at most 85%). */
   balance?: BalanceOptions;
+  /** A subtree migration that makes no progress for this long is aborted (default 30 s). */
+  migrationTimeoutMs?: number;
 }
 
 /** What the president reads of its node at each input: the cluster log's applied state, and
@@ -72,6 +77,9 @@ export type PresidentEffect =
   | { kind: 'propose'; order: ClusterOrder; why: string; fields: Record<string, unknown> }
   /** Hand the cluster log's leadership to `to`; call transferred() with whether it started. */
   | { kind: 'transfer'; to: string; ministry: string }
+  /** Ask node `node` where it is in migration `migration`; call migrationAnswered() with its
+   * answer (nothing if none comes within `timeoutMs`). */
+  | { kind: 'migrationQuery'; node: string; migration: string; timeoutMs: number }
   | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; msg: string };
 
 export class PresidentCore {
@@ -99,6 +107,8 @@ export class PresidentCore {
   private readonly termSeen = new Map<string, { term: number; at: number }>();
   readonly loadEveryMs: number;
   private readonly balance: Required<BalanceOptions>;
+  /** Live subtree migrations (migration-core.ts). */
+  private readonly migrations: MigrationDriver;
 
   constructor(config: PresidentConfig) {
     this.config = config;
@@ -107,6 +117,7 @@ export class PresidentCore {
     this.failAfterMs = config.failAfterMs ?? 1_000;
     this.loadEveryMs = config.loadEveryMs ?? LOAD_EVERY_MS;
     this.balance = { ...DEFAULT_BALANCE, ...config.balance };
+    this.migrations = new MigrationDriver({ timeoutMs: config.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS, queryEveryMs: Math.max(100, 2 * this.probeMs) });
   }
 
   start(): PresidentEffect[] {
@@ -133,6 +144,7 @@ export class PresidentCore {
       this.probedAt.set(node, now);
       out.push({ kind: 'probe', node, timeoutMs: this.failAfterMs, load });
     }
+    for (const q of this.migrations.queries(now, view.state)) if (q.kind === 'query') out.push({ kind: 'migrationQuery', node: q.node, migration: q.migration, timeoutMs: this.failAfterMs });
     if (this.pending && (view.state.applied >= this.pending.index || now > this.pending.until)) this.pending = null;
     // Judge nobody before every node had a full interval to answer this president.
     if (!this.pending && now - this.readyAt >= this.failAfterMs) out.push(...this.decide(now, view, true));
@@ -162,12 +174,45 @@ export class PresidentCore {
     return [];
   }
 
+  /** A member's answer to a `migrationQuery` effect. */
+  migrationAnswered(a: MigrationAnswer): void {
+    this.migrations.answered(a);
+  }
+
+  /** `cluster.split(path)` / `cluster.merge(path)` (`govfs ministry split|merge PATH`): the
+   * order that starts the migration, or why not. A split forms a new ministry from idle nodes
+   * (a minister and up to two clerks; re-staffing fills it up later); a merge gives a
+   * ministry's whole subtree back to the ministry above it, which then dissolves it. */
+  requestMigration(action: 'split' | 'merge', path: string, now: number, view: PresidentView, why = 'asked by a client'): { ok: true; effect: PresidentEffect } | { ok: false; reason: string } {
+    const { state } = view;
+    if (!isValidPath(path) || path === '/') return { ok: false, reason: `${JSON.stringify(path)}: give an absolute path other than / [EINVAL]` };
+    if (action === 'split') {
+      const from = state.ministryFor(path);
+      if (!from) return { ok: false, reason: `no ministry serves ${path} yet: retry [EAGAIN]` };
+      const pool = this.idlePool(now, state);
+      if (pool.length === 0) return { ok: false, reason: `no idle node to form a ministry for ${path} [EBUSY]` };
+      const clerks = pool.slice(1, 3);
+      const problem = migrationProblem(state, path, from.id, '');
+      if (problem !== null) return { ok: false, reason: `${problem} [EINVAL]` };
+      return { ok: true, effect: propose({ order: 'migrateStart', id: '', subtree: path, from: from.id, to: '', minister: pool[0]!, clerks, clerksWanted: 2, why }, `split ${path} off ${from.id} (${from.subtree}) into a new ministry (minister ${pool[0]}, clerks ${clerks.join(', ') || '(none)'}): ${why}`, { subtree: path, from: from.id, newMinister: pool[0], cause: 'split' }) };
+    }
+    const child = [...state.ministries.values()].find((m) => m.subtree === path);
+    if (!child) return { ok: false, reason: `no ministry has ${path} as its subtree (govfs ministry list) [ENOENT]` };
+    const parent = state.ministryFor(parentOf(path)!);
+    if (!parent) return { ok: false, reason: `no ministry serves the parent of ${path} [EAGAIN]` };
+    const problem = migrationProblem(state, path, child.id, parent.id);
+    if (problem !== null) return { ok: false, reason: `${problem} [EINVAL]` };
+    return { ok: true, effect: propose({ order: 'migrateStart', id: '', subtree: path, from: child.id, to: parent.id, minister: '', clerks: [], clerksWanted: 0, why }, `merge ${path} (${child.id}) back into ${parent.id} (${parent.subtree}): ${why}`, { subtree: path, from: child.id, to: parent.id, cause: 'merge' }) };
+  }
+
   /** The cluster log's answer to a `propose` effect. */
   proposed(e: Extract<PresidentEffect, { kind: 'propose' }>, r: ProposeResult, now: number): PresidentEffect[] {
     const president = this.config.id;
     if (!r.ok) return [log('debug', { president, order: e.order, reason: r.reason }, 'president order refused by the cluster log')];
     this.pending = { index: r.index, until: now + 20 * this.probeMs };
-    return [log('info', { president, order: e.order, index: r.index, ...e.fields }, `president ${president} orders ${e.order.order}: ${e.why}`)];
+    // (A handover's state is logged by its size.)
+    const order = 'namespace' in e.order ? { ...e.order, namespace: `${e.order.namespace.length} bytes` } : e.order;
+    return [log('info', { president, order, index: r.index, ...e.fields }, `president ${president} orders ${e.order.order}: ${e.why}`)];
   }
 
   /** Whether the leadership transfer of a `transfer` effect started; if not, decide on. */
@@ -239,6 +284,8 @@ export class PresidentCore {
       const e = this.restaff(now, state, m);
       if (e) return [e];
     }
+    const g = this.migrations.decide(now, state);
+    if (g?.kind === 'order') return [propose(g.order, g.why, g.fields)];
     if (!state.balancing) return [];
     const step = this.plan(now, view).steps[0];
     return step ? [balanceOrder(step)] : [];
