@@ -37,6 +37,7 @@ import type { ProposeResult } from '../raft/index.js';
 import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
 import { migrationProblem } from './migration-state.js';
 import { isValidPath, parentOf } from '../fs/path.js';
+import { planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
 
 /** What the president needs of NodeConfig. */
 export interface PresidentConfig {
@@ -53,6 +54,9 @@ export interface PresidentConfig {
   balance?: BalanceOptions;
   /** A subtree migration that makes no progress for this long is aborted (default 30 s). */
   migrationTimeoutMs?: number;
+  /** Write balancing: split a saturated minister's hot subtree off, merge cold ministries back
+   * (write-balancer.ts); `false` leaves ministries as they are. */
+  writeBalance?: WriteBalanceOptions | false;
 }
 
 /** What the president reads of its node at each input: the cluster log's applied state, and
@@ -288,7 +292,34 @@ export class PresidentCore {
     if (g?.kind === 'order') return [propose(g.order, g.why, g.fields)];
     if (!state.balancing) return [];
     const step = this.plan(now, view).steps[0];
-    return step ? [balanceOrder(step)] : [];
+    if (step) return [balanceOrder(step)];
+    const write = this.writePlan(now, view).steps[0];
+    return write ? this.writeOrder(write, now, view) : [];
+  }
+
+  /** Write balancing (write-balancer.ts): what it would do now, and why. */
+  writePlan(now: number, view: PresidentView): { steps: WriteStep[]; notes: string[] } {
+    if (this.config.writeBalance === false) return { steps: [], notes: [] };
+    const { state } = view;
+    const judge = this.judgeable(now, view);
+    return planWrites({
+      ministries: state.serving(),
+      loads: this.ministryLoads(now, state),
+      idle: this.idlePool(now, state).length,
+      minClerks: this.balance.minClerks,
+      judgeable: (m) => judge(m) && !state.migrationOf(m.id),
+      parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
+      statics: (this.config.ministries ?? []).map((x) => x.subtree),
+      migrating: [...state.migrations.values()].some((g) => g.phase === 'fencing' || g.phase === 'handed'),
+      options: this.config.writeBalance,
+    });
+  }
+
+  private writeOrder(step: WriteStep, now: number, view: PresidentView): PresidentEffect[] {
+    const r = step.kind === 'split' ? this.requestMigration('split', step.subtree, now, view, step.why) : this.requestMigration('merge', step.ministry.subtree, now, view, step.why);
+    if (!r.ok) return [log('debug', { step: step.why, reason: r.reason }, 'write balancing step not possible now')];
+    const e = r.effect as Extract<PresidentEffect, { kind: 'propose' }>;
+    return [{ ...e, why: step.why, fields: { ...e.fields, ministry: step.ministry.id, cause: step.kind === 'split' ? 'writeLoadHigh' : 'writeLoadLow' } }];
   }
 
   // ---- balancing (balancer.ts) -------------------------------------------------------------
@@ -308,6 +339,7 @@ export class PresidentCore {
       const known = clerks.filter((l): l is MemberLoad => l !== null);
       out.set(m.id, {
         clerkCpu: known.length === clerks.length && known.length > 0 ? known.reduce((s, l) => s + l.cpu, 0) / known.length : null,
+        ministerCpu: of(m.minister)?.cpu ?? null,
         cpu: members.reduce((s, l) => s + l.cpu, 0) / members.length,
         readsPerSec: members.reduce((s, l) => s + l.readsPerSec, 0),
         writesPerSec: members.reduce((s, l) => s + l.writesPerSec, 0),
@@ -320,9 +352,11 @@ export class PresidentCore {
   /** The plan in words (`govfs balance plan`): a line per ministry, then the steps. */
   planLines(now: number, view: PresidentView): string[] {
     const plan = this.plan(now, view);
-    const lines = [`balancer ${view.state.balancing ? 'on' : 'off'} (grow above ${Math.round(this.balance.growAbove * 100)}%, shrink to ${Math.round(this.balance.shrinkBelow * 100)}%, at least ${this.balance.minClerks} clerks)`, ...plan.notes];
-    if (plan.steps.length === 0) lines.push('nothing to do now');
-    for (const [i, s] of plan.steps.entries()) lines.push(`${i === 0 ? (view.state.balancing ? 'next' : 'would do') : 'then'}: ${s.why}`);
+    const writes = this.writePlan(now, view);
+    const lines = [`balancer ${view.state.balancing ? 'on' : 'off'} (grow above ${Math.round(this.balance.growAbove * 100)}%, shrink to ${Math.round(this.balance.shrinkBelow * 100)}%, at least ${this.balance.minClerks} clerks; split a minister saturated by writes, merge cold split-off ministries back)`, ...plan.notes, ...writes.notes];
+    const steps = [...plan.steps, ...writes.steps];
+    if (steps.length === 0) lines.push('nothing to do now');
+    for (const [i, s] of steps.entries()) lines.push(`${i === 0 ? (view.state.balancing ? 'next' : 'would do') : 'then'}: ${s.why}`);
     if (plan.queued.length > 0) lines.push(`queued for a freed clerk: ${plan.queued.join(', ')}`);
     return lines;
   }
@@ -330,11 +364,19 @@ export class PresidentCore {
   /** What the balancer would do now, and why (`govfs balance plan`). */
   plan(now: number, view: PresidentView): BalancePlan {
     const { state } = view;
+    return planBalance({ ministries: state.serving(), loads: this.ministryLoads(now, state), idle: this.idlePool(now, state), judgeable: this.judgeable(now, view), options: this.balance });
+  }
+
+  /** Whether a ministry may be judged for balancing now: healthy, every member reporting, its
+   * minister committed in its term, settled since its last change, in no migration. */
+  private judgeable(now: number, view: PresidentView): (m: MinistryRecord) => boolean {
+    const { state } = view;
     for (const m of state.ministries.values()) {
       const seen = this.termSeen.get(m.id);
       if (!seen || seen.term !== m.term) this.termSeen.set(m.id, { term: m.term, at: now });
     }
-    const judgeable = (m: MinistryRecord): boolean => {
+    return (m: MinistryRecord): boolean => {
+      if (state.migrationOf(m.id)) return false;
       if (m.fenced || m.down || view.dissolving(m.id)) return false;
       if (![m.minister, ...m.clerks].every((id) => this.fresh(now, id))) return false;
       if (this.notLeadingFor(now, m.minister) > 0) return false;
@@ -344,7 +386,6 @@ export class PresidentCore {
       if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;
       return now - this.termSeen.get(m.id)!.at >= this.balance.settleMs;
     };
-    return planBalance({ ministries: [...state.ministries.values()], loads: this.ministryLoads(now, state), idle: this.idlePool(now, state), judgeable, options: this.balance });
   }
 
   /** The order ministry `m` needs now, or null (it needs none, or must wait for one). */
