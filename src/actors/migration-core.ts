@@ -116,6 +116,8 @@ export class MigrationDriver {
   private readonly since = new Map<string, { phase: string; at: number }>();
   private readonly answers = new Map<string, MigrationAnswer[]>();
   private readonly queried = new Map<string, number>();
+  /** When this president first saw each migration finished. */
+  private readonly ended = new Map<string, number>();
 
   constructor(private readonly o: DriverOptions) {}
 
@@ -143,12 +145,23 @@ export class MigrationDriver {
     for (const m of state.migrations.values()) {
       if (!migrationActive(m)) {
         this.answers.delete(m.id);
+        if (!this.ended.has(m.id)) this.ended.set(m.id, now);
         continue;
       }
       const e = this.step(now, state, m);
       if (e) return e;
     }
     return null;
+  }
+
+  /** Whether ministry `id` was in a migration aborted less than `ms` ago (the balancer does not
+   * try it again at once). */
+  cooling(state: Readonly<ClusterState>, id: string, now: number, ms: number): boolean {
+    for (const m of state.migrations.values()) {
+      if (m.phase !== 'aborted' || (m.from !== id && m.to !== id)) continue;
+      if (now - (this.ended.get(m.id) ?? now) < ms) return true;
+    }
+    return false;
   }
 
   private step(now: number, state: Readonly<ClusterState>, m: Migration): DriverEffect | null {

@@ -302,12 +302,14 @@ export class PresidentCore {
     if (this.config.writeBalance === false) return { steps: [], notes: [] };
     const { state } = view;
     const judge = this.judgeable(now, view);
+    const retryAfterMs = (this.config.writeBalance === undefined ? undefined : this.config.writeBalance.retryAfterMs) ?? 10_000;
     return planWrites({
       ministries: state.serving(),
       loads: this.ministryLoads(now, state),
       idle: this.idlePool(now, state).length,
       minClerks: this.balance.minClerks,
-      judgeable: (m) => judge(m) && !state.migrationOf(m.id),
+      judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs),
+      age: (m) => now - (this.termSeen.get(m.id)?.at ?? now),
       parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
       statics: (this.config.ministries ?? []).map((x) => x.subtree),
       migrating: [...state.migrations.values()].some((g) => g.phase === 'fencing' || g.phase === 'handed'),

@@ -26,11 +26,15 @@ export interface WriteBalanceOptions {
   /** The subtree split off carries at least / at most this share of the writes (20% / 80%). */
   minShare?: number;
   maxShare?: number;
-  /** Merge a split-off ministry back when its minister's CPU is below this (default 20%). */
+  /** Merge a split-off ministry back when its minister's CPU is below this (default 20%)... */
   mergeBelow?: number;
+  /** ... and it has served at least this long (its load counters start at zero: default 4 s). */
+  mergeAfterMs?: number;
+  /** A ministry whose migration was aborted is left alone this long (default 10 s). */
+  retryAfterMs?: number;
 }
 
-export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2 };
+export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000 };
 
 export type WriteStep =
   | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string }
@@ -43,6 +47,8 @@ export interface WriteBalanceInput {
   /** Clerks a new ministry starts with (the read balancer's minimum). */
   minClerks: number;
   judgeable: (m: MinistryRecord) => boolean;
+  /** How long ministry `m` has served as it is (since its last appointment). */
+  age: (m: MinistryRecord) => number;
   /** The ministry serving the parent directory of `subtree`. */
   parentOf: (m: MinistryRecord) => MinistryRecord | null;
   /** Subtrees configured as static ministries: never merged away. */
@@ -77,7 +83,7 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
       }
       continue;
     }
-    if (m.subtree === '/' || input.statics.includes(m.subtree) || load.ministerCpu >= o.mergeBelow) continue;
+    if (m.subtree === '/' || input.statics.includes(m.subtree) || load.ministerCpu >= o.mergeBelow || input.age(m) < o.mergeAfterMs) continue;
     const parent = input.parentOf(m);
     const pload = parent ? input.loads.get(parent.id) : undefined;
     if (!parent || !pload || pload.ministerCpu == null || !input.judgeable(parent)) continue;

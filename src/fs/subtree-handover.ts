@@ -113,9 +113,10 @@ export function graftSubtree(target: Uint8Array, handed: Uint8Array): Uint8Array
       out.clients.set(id, r);
       continue;
     }
+    // Saved results at or below the higher acknowledgement go (a snapshot holds none there).
     const acked = Math.max(mine.acked, r.acked);
-    for (const [seq, res] of r.results.sortedEntries()) if (!mine.results.has(seq)) mine.results.set(seq, res);
     if (acked > mine.acked) mine.results.deleteRange(mine.acked, acked);
+    for (const [seq, res] of r.results.sortedEntries()) if (seq > acked && !mine.results.has(seq)) mine.results.set(seq, res);
     mine.acked = acked;
     mine.lastSeen = Math.max(mine.lastSeen, r.lastSeen);
   }

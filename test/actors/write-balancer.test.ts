@@ -12,7 +12,7 @@ const root = rec('m0', '/');
 const child = rec('m1', '/h');
 
 function input(over: Partial<WriteBalanceInput>): WriteBalanceInput {
-  return { ministries: [root, child], loads: new Map(), idle: 3, minClerks: 2, judgeable: () => true, parentOf: (m) => (m.id === 'm1' ? root : null), statics: [], migrating: false, ...over };
+  return { ministries: [root, child], loads: new Map(), idle: 3, minClerks: 2, judgeable: () => true, age: () => 10_000, parentOf: (m) => (m.id === 'm1' ? root : null), statics: [], migrating: false, ...over };
 }
 
 describe('write balancing', () => {
@@ -35,6 +35,8 @@ describe('write balancing', () => {
     expect(planWrites(input({ loads, statics: ['/h'] })).steps).toEqual([]);
     expect(planWrites(input({ loads: new Map([['m0', load(0.44, 5)], ['m1', load(0.05, 0.5)]]) })).steps).toEqual([]);
     expect(planWrites(input({ loads, judgeable: (m) => m.id !== 'm0' })).steps).toEqual([]);
+    // Not before it has served long enough for its load counters to say it is cold.
+    expect(planWrites(input({ loads, age: () => 1_000 })).steps).toEqual([]);
   });
 
   it('starts nothing while a migration is in progress', () => {

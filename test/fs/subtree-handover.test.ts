@@ -63,6 +63,17 @@ describe('subtree handover (live migration, issue 16)', () => {
     expect(merged.savedResult('c1', 4)).toBeDefined();
   });
 
+  it('merges records whose source is behind: its results at or below the target’s acknowledgement go', () => {
+    const behind = new Namespace('/d');
+    behind.apply({ op: 'client', clientId: 'c1', seq: 7, acked: 5, now: 1, body: { op: 'create', path: '/d/f' } });
+    const ahead = new Namespace('/');
+    ahead.apply({ op: 'client', clientId: 'c1', seq: 12, acked: 10, now: 2, body: { op: 'mkdir', path: '/e' } });
+    const merged = Namespace.restore(graftSubtree(ahead.snapshot(), extractSubtree(behind.snapshot(), '/d')));
+    expect(merged.client('c1')!.acked).toBe(10);
+    expect(merged.savedResult('c1', 7)).toBeUndefined();
+    expect(merged.savedResult('c1', 12)).toBeDefined();
+  });
+
   it('prunes a subtree, and refuses to hand over a file or a missing path', () => {
     const ns = source();
     const pruned = Namespace.restore(pruneSubtree(ns.snapshot(), '/a/b'));
