@@ -82,7 +82,7 @@ export interface MinistryInspection {
    * the simulations' per-step checks that committed entries never diverge. */
   commit: number;
   entries: () => readonly Entry[];
-  /** Whether this member, a settled minister (leading, its whole log applied, committed in its
+  /** Whether this member, a settled minister (leading, committed in its term, all committed applied,
    * term), would take a change to `path` now: the simulations check that no two ministries
    * would at once (live subtree migration, issue 16). */
   serves: (path: string) => boolean;
@@ -145,7 +145,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       const soft = raft.softState();
       return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries(), serves: (path) => {
         const st = raft.softState();
-        return args.role === 'minister' && !core.record.fenced && st.role === 'leader' && raft.applied === raft.lastIndex && raft.termAt(raft.commitIndex) === st.term && core.ownership(path) === null;
+        return args.role === 'minister' && !core.record.fenced && st.role === 'leader' && raft.applied === raft.commitIndex && raft.termAt(raft.commitIndex) === st.term && core.ownership(path) === null;
       } };
     },
     started(ctx) {

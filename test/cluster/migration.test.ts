@@ -39,11 +39,35 @@ function duplicates(cluster: Cluster): number {
   return n;
 }
 
+/** Per simulated step: never two ministries whose settled ministers would both take a change
+ * to one of `paths`; the violations found. (A target that served before it installed the
+ * subtree is caught here: tried by hand, the planted bug gives "m0 and m1 both serve /a".) */
+function watchServing(cluster: Cluster, paths: string[]): string[] {
+  const found: string[] = [];
+  cluster.sim!.checks.push(() => {
+    const serving = new Map<string, string>();
+    for (const id of cluster.nodeIds) {
+      const host = cluster.sim!.host(id);
+      if (!host.up) continue;
+      const info = (host.runtime.cells.get(`/${id}/role`)?.behaviour as { inspect?: () => MinistryInspection | null } | undefined)?.inspect?.();
+      if (!info?.leading) continue;
+      for (const p of paths) {
+        if (!info.serves(p)) continue;
+        const was = serving.get(p);
+        if (was !== undefined && was !== info.ministry && found.length < 5) found.push(`${was} and ${info.ministry} both serve ${p}`);
+        serving.set(p, info.ministry);
+      }
+    }
+  });
+  return found;
+}
+
 const OPTS = { nodes: 9, scheduler: 'sim' as const, leaseTtlMs: 1_000, migrationTimeoutMs: 20_000 };
 
 describe('live subtree migration', () => {
   it('split under write load, then merge back: nothing lost, nothing applied twice', async () => {
     const cluster = await Cluster.start({ ...OPTS, seed: 11 });
+    const twice = watchServing(cluster, ['/a', '/a/w', '/a/w/f1', '/a/before', '/b']);
     const fs = cluster.client();
     await fs.mkdir('/a/w', { parents: true });
     await fs.create('/a/before');
@@ -72,6 +96,7 @@ describe('live subtree migration', () => {
     for (const p of more) expect(after.has(p)).toBe(true);
     expect((await fs.ls('/a/w')).length).toBe(written.length);
     expect(duplicates(cluster)).toBe(0);
+    expect(twice).toEqual([]);
     await cluster.stop();
   }, 120_000);
 
