@@ -25,6 +25,7 @@ import type { Logger } from 'pino';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { Simulation, type SimCpuOptions, type SimFsyncOptions, type SimNetworkOptions, type SimOptions } from './runtime/sim.js';
 import type { BalanceOptions } from './actors/balancer.js';
+import type { WriteBalanceOptions } from './actors/write-balancer.js';
 import { ThreadsScheduler } from './runtime/threads.js';
 import type { WorkerStats } from './runtime/thread-worker.js';
 
@@ -57,6 +58,9 @@ export interface ClusterOptions {
   balance?: BalanceOptions;
   /** A split or merge that makes no progress this long is aborted (default 30 s). */
   migrationTimeoutMs?: number;
+  /** Write balancing: a minister saturated by writes has a hot subtree split off, cold split-off
+   * ministries are merged back (thresholds: src/actors/write-balancer.ts); false: never. */
+  writeBalance?: WriteBalanceOptions | false;
   /** Called for every message the simulated network delivers (sim). */
   onDeliver?: SimOptions['onDeliver'];
   /** The command that replays this run, for the simulation's errors (sim). */
@@ -154,7 +158,7 @@ export class Cluster {
     const virtual = scheduler === 'sim';
     const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
     const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
-    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, migrationTimeoutMs: opts.migrationTimeoutMs };
+    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, migrationTimeoutMs: opts.migrationTimeoutMs, writeBalance: opts.writeBalance };
     let cluster: Cluster;
     if (scheduler !== 'threads' && (opts.listen !== undefined || opts.tls || opts.clientToken)) {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');

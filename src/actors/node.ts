@@ -23,6 +23,7 @@ import { presidentBehaviour } from './president.js';
 import { registerBehaviour } from '../runtime/runtime.js';
 import type { Storage } from '../runtime/storage.js';
 import type { BalanceOptions } from './balancer.js';
+import type { WriteBalanceOptions } from './write-balancer.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { NodeProbeMessage } from '../fs/requests.js';
 
@@ -81,6 +82,8 @@ export interface NodeConfig {
   balance?: BalanceOptions;
   /** A subtree migration (split, merge) that makes no progress this long is aborted (30 s). */
   migrationTimeoutMs?: number;
+  /** Write balancing's thresholds (write-balancer.ts), or false: no automatic split or merge. */
+  writeBalance?: WriteBalanceOptions | false;
 }
 
 export function roleAddress(config: NodeConfig, id: string): string {

@@ -80,6 +80,9 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
     cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS } },
     loadEveryMs: 200,
     balance: { settleMs: 600 },
+    // (The read half: its ownership check knows only the static ministries. Splits and merges
+    // are the write half's, write-balance.ts.)
+    writeBalance: false,
     logger: decisionLog(decisions),
     maxSteps: 5_000_000,
     replay: `npm run sim -- balance --seed ${seed} --verbose`,
