@@ -149,3 +149,37 @@ describe('live subtree migration', () => {
     await cluster.stop();
   }, 120_000);
 });
+
+describe('live subtree migration on worker threads', () => {
+  it('split and merge with real storage, a client writing throughout', async () => {
+    const { mkdtempSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'govfs-migrate-'));
+    const cluster = await Cluster.start({ nodes: 7, scheduler: 'threads', threads: 2, dataDir: dir, leaseTtlMs: 1_000, writeBalance: false });
+    try {
+      const fs = cluster.client({ deadlineMs: 30_000 });
+      await fs.mkdir('/t/u', { parents: true });
+      let stop = false;
+      const done: string[] = [];
+      const loop = (async () => {
+        for (let i = 0; !stop; i++) {
+          await fs.create(`/t/u/f${i}`);
+          done.push(`f${i}`);
+        }
+      })();
+      const g = await cluster.split('/t', { timeoutMs: 30_000 });
+      expect(g.phase).toBe('committed');
+      expect((await cluster.status()).ministries.find((m) => m.subtree === '/t')?.id).toBe(g.to);
+      const m = await cluster.merge('/t', { timeoutMs: 30_000 });
+      expect(m.phase).toBe('committed');
+      stop = true;
+      await loop;
+      expect((await fs.ls('/t/u')).map((e) => e.name).sort()).toEqual([...done].sort());
+      expect((await cluster.status()).ministries.map((x) => x.subtree)).toEqual(['/']);
+    } finally {
+      await cluster.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
+});
