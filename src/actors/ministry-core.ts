@@ -251,8 +251,9 @@ export class MinistryCore<R> {
    * in it (EAGAIN); a subtree delete hands a dissolved subtree back to the ministry above, which
    * a stale copy merely redirects away for a while. So a path this node's copy says is ours was
    * ours at every later moment, and an entry proposed for it lies in this subtree whenever it
-   * applies. (Splitting a subtree off a live ministry would break this: the parent would have
-   * to log the split in its own group log first, and refuse at apply time from that.)
+   * applies. A live migration (split, merge) takes paths away: so the source logs a fence in its
+   * own group log first and every member refuses changes there at apply time from that entry
+   * on (ministry-migrations.ts); here, migrationGate answers EAGAIN meanwhile.
    *
    * A mount point (the root of a ministry inside this one) belongs to that ministry: the parent
    * keeps no entry for it and only shows its name in listings. So the parent redirects
