@@ -135,6 +135,25 @@ describe('live subtree migration', () => {
     await cluster.stop();
   }, 120_000);
 
+  it('a write lease in the subtree is waited out, never held on both sides: the next one, at the target, has a higher token', async () => {
+    const cluster = await Cluster.start({ ...OPTS, seed: 15 });
+    const a = cluster.client();
+    const b = cluster.client();
+    await a.mkdir('/l');
+    await a.create('/l/f');
+    const held = await a.open('/l/f', { mode: 'write' });
+    const splitting = cluster.split('/l');
+    // The holder's renewals are refused once the subtree is fenced: its lease ends, by expiry,
+    // before the target serves the file.
+    const g = await splitting;
+    expect(g.phase).toBe('committed');
+    expect(held.valid(cluster.now())).toBe(false);
+    const next = await b.open('/l/f', { mode: 'write', wait: false });
+    expect(next.lease.token).toBeGreaterThan(held.lease.token);
+    await next.release();
+    await cluster.stop();
+  }, 120_000);
+
   it('refuses what cannot move, saying why', async () => {
     const cluster = await Cluster.start({ ...OPTS, seed: 14 });
     const fs = cluster.client();
