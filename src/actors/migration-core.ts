@@ -78,7 +78,8 @@ export function migrationGate(record: MinistryRecord, cluster: Readonly<ClusterS
   const fenced = marks.blocking(path);
   if (fenced) return `${fenced.subtree} is moving to another ministry (migration ${fenced.id}): retry`;
   for (const m of cluster.migrations.values()) {
-    if (m.to === record.id && m.phase !== 'aborted' && isWithin(path, m.subtree) && marks.get(m.id)?.state !== 'installed') {
+    // (Any mark of it says its install applied here: the subtree may have left and come back.)
+    if (m.to === record.id && m.phase !== 'aborted' && isWithin(path, m.subtree) && marks.get(m.id) === undefined) {
       return `${m.subtree} is being handed over to this ministry (migration ${m.id}): retry`;
     }
   }

@@ -11,7 +11,8 @@
 //   dropped    source, after the map committed: the subtree left the namespace; still refused
 //              here (an entry proposed long ago must never apply to it).
 //   installed  target: the subtree came in (the install is idempotent by migration id).
-//   unfenced   source, after an abort: changes are taken again.
+//   unfenced   source, after an abort: changes are taken again (also a fence or drop that a
+//              later install or removal of the subtree superseded).
 //   failed     source: the subtree could not be fenced (not a directory here); the president
 //              aborts the migration with the reason.
 
@@ -49,10 +50,12 @@ export class MigrationMarks {
     this.marks.set(mark.id, mark);
   }
 
-  /** Marks of subtrees inside `path` go (it was installed, or removed): what comes in or is
-   * created anew there is this ministry's again. */
+  /** Fences and drops of subtrees inside `path` no longer hold (it was installed, or removed):
+   * what comes in or is created anew there is this ministry's again. The marks stay, neutral
+   * ('unfenced'): that this log applied an entry of that migration is still true, and a target
+   * that a subtree comes back to must not wait for an install it applied long ago. */
   clearWithin(path: string): void {
-    for (const [id, m] of this.marks) if (m.state !== 'installed' && isWithin(m.subtree, path)) this.marks.delete(id);
+    for (const m of this.marks.values()) if ((m.state === 'fenced' || m.state === 'dropped' || m.state === 'failed') && isWithin(m.subtree, path)) m.state = 'unfenced';
   }
 
   /** The fenced or dropped subtree that `path` lies in, if any. */

@@ -70,6 +70,26 @@ describe('what a ministry must not serve during a migration', () => {
     expect(migrationGate(m1, s, marks(), '/a/x')).toMatch(/being handed over to this ministry/);
     expect(migrationGate(m1, s, marks({ id: 'g1', subtree: '/a', state: 'installed' }), '/a/x')).toBeNull();
   });
+
+  it('a subtree that left a ministry and came back: the old install does not hold it up (seed 31)', () => {
+    const s = new ClusterState(NODES);
+    s.apply({ order: 'appoint', subtree: '/', minister: 'n1', clerks: [], clerksWanted: 0 }, 1);
+    s.apply({ order: 'appoint', subtree: '/a', minister: 'n2', clerks: [], clerksWanted: 0 }, 2);
+    const move = (o: { from: string; to: string }, at: number, minister = ''): void => {
+      s.apply({ order: 'migrateStart', id: '', subtree: '/a', ...o, minister, clerks: [], clerksWanted: 0, why: '' }, at);
+      const id = `g${s.migrationCounter}`;
+      s.apply({ order: 'migrateHandover', id, namespace: bytes, leaseToken: 0 }, at + 1);
+      s.apply({ order: 'mapCommit', id }, at + 2);
+    };
+    move({ from: 'm1', to: 'm0' }, 3); // g1: merged into m0
+    move({ from: 'm0', to: '' }, 6, 'n3'); // g2: split off again
+    move({ from: s.ministryFor('/a')!.id, to: 'm0' }, 9); // g3: merged back
+    // m0's log: installed g1, fenced and dropped g2 (then made neutral by g3's install), installed g3.
+    const m0marks = marks({ id: 'g1', subtree: '/a', state: 'dropped' }, { id: 'g2', subtree: '/a', state: 'dropped' }, { id: 'g3', subtree: '/a', state: 'installed' });
+    m0marks.clearWithin('/a');
+    expect(m0marks.get('g2')?.state).toBe('unfenced');
+    expect(migrationGate(s.ministries.get('m0')!, s, m0marks, '/a/x')).toBeNull();
+  });
 });
 
 describe('the president’s migration driver', () => {
