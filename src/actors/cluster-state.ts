@@ -6,6 +6,7 @@
 import { isValidPath, isWithin } from '../fs/path.js';
 import { LogCodec, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire/log-codec.js';
 import type { MinistryInfo } from '../fs/requests.js';
+import { applyMigrationOrder, migrationActive, PHASES, type Migration, type MigrationOrder } from './migration-state.js';
 
 /** A ministry as the cluster log holds it: what clients see of it (MinistryInfo: id, subtree,
  * minister, clerks, the Group Raft term of this appointment — unique and increasing across all
@@ -36,7 +37,9 @@ export type ClusterOrder =
   /** A no-op the president uses to learn its log is current. */
   | { order: 'noop' }
   /** Turn the president's automatic balancer (thesis 3.4) on or off. */
-  | { order: 'balance'; on: boolean };
+  | { order: 'balance'; on: boolean }
+  /** Live subtree migration: split, merge (migration-state.ts). */
+  | MigrationOrder;
 
 export type OrderResult = { ok: true; ministry?: MinistryRecord } | { ok: false; reason: string };
 
@@ -51,6 +54,11 @@ export class ClusterState {
   readonly formed = new Set<string>();
   /** The president balances load (thesis 3.4) unless an order turned it off. */
   balancing = true;
+  /** Live subtree migrations, in progress and the last finished (migration-state.ts). */
+  readonly migrations = new Map<string, Migration>();
+  migrationCounter = 0;
+  /** Ministries formed for a split in progress: they serve nothing until its map commits. */
+  private incoming = new Set<string>();
 
   constructor(nodes: string[]) {
     this.nodes = [...nodes].sort();
@@ -111,7 +119,35 @@ export class ClusterState {
       case 'balance':
         this.balancing = order.on;
         return { ok: true };
+      default:
+        return applyMigrationOrder(this, order, (subtree, minister, clerks, clerksWanted) => {
+          const r = this.apply({ order: 'appoint', subtree, minister, clerks, clerksWanted }, index);
+          return r.ok ? r.ministry! : r.reason;
+        });
     }
+  }
+
+  /** Recompute what depends on the migrations (migration-state.ts calls it). */
+  migrationsChanged(): void {
+    this.incoming = new Set([...this.migrations.values()].filter((m) => m.split && migrationActive(m)).map((m) => m.to));
+  }
+
+  /** Formed for a split whose map has not committed: serves nothing yet. */
+  isIncoming(ministry: string): boolean {
+    return this.incoming.size > 0 && this.incoming.has(ministry);
+  }
+
+  /** The ministries that serve their subtrees (not those of a split in progress): the subtree
+   * map that clients get. */
+  serving(): MinistryRecord[] {
+    const all = [...this.ministries.values()];
+    return this.incoming.size === 0 ? all : all.filter((m) => !this.incoming.has(m.id));
+  }
+
+  /** The migration in progress that involves ministry `id`, if any. */
+  migrationOf(id: string): Migration | undefined {
+    for (const m of this.migrations.values()) if (migrationActive(m) && (m.from === id || m.to === id)) return m;
+    return undefined;
   }
 
   /** The ministry a node serves, and as what. */
@@ -147,14 +183,14 @@ export class ClusterState {
   ministryFor(path: string): MinistryRecord | null {
     let best: MinistryRecord | null = null;
     for (const m of this.ministries.values()) {
-      if (isWithin(path, m.subtree) && (!best || m.subtree.length > best.subtree.length)) best = m;
+      if (isWithin(path, m.subtree) && (!best || m.subtree.length > best.subtree.length) && !this.isIncoming(m.id)) best = m;
     }
     return best;
   }
 
   /** Protobuf (govfs.log.ClusterSnapshot behind the format byte, src/wire/log-codec.ts). */
   snapshot(): Uint8Array {
-    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing });
+    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, migrations: [...this.migrations.values()].map((m) => ({ ...m, phase: PHASES.indexOf(m.phase), namespace: m.namespace ?? new Uint8Array(0) })), migrationCounter: this.migrationCounter });
   }
 
   /** A snapshot of either form: protobuf, or the JSON of data folders written before it ('{'). */
@@ -170,6 +206,12 @@ export class ClusterState {
     s.ministryCounter = o.ministryCounter;
     s.applied = o.applied;
     s.balancing = o.balancingOff !== true;
+    for (const m of o.migrations ?? []) {
+      const phase = PHASES[m.phase] ?? 'aborted';
+      s.migrations.set(m.id, { id: m.id, subtree: m.subtree, from: m.from, to: m.to, phase, split: m.split, namespace: phase === 'handed' ? m.namespace : null, leaseToken: m.leaseToken, reason: m.reason, startedAt: m.startedAt });
+    }
+    s.migrationCounter = o.migrationCounter ?? 0;
+    s.migrationsChanged();
     return s;
   }
 }
@@ -212,6 +254,14 @@ function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
       return { noop: {} };
     case 'balance':
       return { balance: { on: o.on } };
+    case 'migrateStart':
+      return { migrateStart: { id: o.id, subtree: o.subtree, from: o.from, to: o.to, minister: o.minister, clerks: o.clerks, clerksWanted: o.clerksWanted, why: o.why } };
+    case 'migrateHandover':
+      return { migrateHandover: { id: o.id, namespace: o.namespace, leaseToken: o.leaseToken } };
+    case 'mapCommit':
+      return { mapCommit: { id: o.id } };
+    case 'migrateAbort':
+      return { migrateAbort: { id: o.id, reason: o.reason } };
   }
 }
 
@@ -233,6 +283,16 @@ function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
       return { order: 'noop' };
     case 'balance':
       return { order: 'balance', on: m.balance!.on };
+    case 'migrateStart': {
+      const x = m.migrateStart!;
+      return { order: 'migrateStart', id: x.id, subtree: x.subtree, from: x.from, to: x.to, minister: x.minister, clerks: [...x.clerks], clerksWanted: x.clerksWanted, why: x.why };
+    }
+    case 'migrateHandover':
+      return { order: 'migrateHandover', id: m.migrateHandover!.id, namespace: m.migrateHandover!.namespace, leaseToken: m.migrateHandover!.leaseToken };
+    case 'mapCommit':
+      return { order: 'mapCommit', id: m.mapCommit!.id };
+    case 'migrateAbort':
+      return { order: 'migrateAbort', id: m.migrateAbort!.id, reason: m.migrateAbort!.reason };
     default:
       return null;
   }

@@ -112,6 +112,9 @@ export type RemoteGovClient = GovClient & {
   status(timeoutMs?: number): Promise<ClusterStatusView>;
   /** `govfs balance on|off|plan`: turn the president's balancer on or off, or get its plan. */
   balance(action: 'on' | 'off' | 'plan', timeoutMs?: number): Promise<BalanceAnswer>;
+  /** `govfs ministry split|merge PATH`: ask the president to start the migration (`plan[0]`
+   * says what it ordered); `status().migrations` shows how it goes. */
+  migrate(action: 'split' | 'merge', path: string, timeoutMs?: number): Promise<BalanceAnswer>;
   /** End the session (releasing what the client holds) and close the connection. */
   close(): Promise<void>;
 };
@@ -256,6 +259,12 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
       value: async (action: 'on' | 'off' | 'plan', timeoutMs = 2_000) => {
         await link.ensure();
         return balanceRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), action);
+      },
+    },
+    migrate: {
+      value: async (action: 'split' | 'merge', path: string, timeoutMs = 2_000) => {
+        await link.ensure();
+        return balanceRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), action, path);
       },
     },
     close: {
