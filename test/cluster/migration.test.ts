@@ -169,6 +169,30 @@ describe('live subtree migration', () => {
   }, 120_000);
 });
 
+describe('live subtree migration of files with contents', () => {
+  it('the bytes of the moved files are read back after a split and after the merge back; new writes land at the new ministry', async () => {
+    const cluster = await Cluster.start({ ...OPTS, seed: 17, chunkBytes: 4096 });
+    const fs = cluster.client({ deadlineMs: 60_000 });
+    const data = Uint8Array.from({ length: 3 * 4096 + 100 }, (_, i) => (i * 13 + 5) % 251);
+    await fs.mkdir('/c/d', { parents: true });
+    await fs.writeFile('/c/d/f', data);
+    await fs.writeFile('/c/g', data.subarray(0, 10));
+    await fs.writeFile('/h', data.subarray(0, 20));
+    const g = await cluster.split('/c');
+    expect(g).toMatchObject({ phase: 'committed', split: true });
+    expect(await fs.readFile('/c/d/f')).toEqual(data);
+    expect(await fs.readFile('/c/g')).toEqual(data.subarray(0, 10));
+    expect(await fs.readFile('/h')).toEqual(data.subarray(0, 20));
+    await fs.writeFile('/c/new', data.subarray(0, 5000));
+    const m = await cluster.merge('/c');
+    expect(m).toMatchObject({ phase: 'committed', split: false });
+    expect(await fs.readFile('/c/d/f')).toEqual(data);
+    expect(await fs.readFile('/c/new')).toEqual(data.subarray(0, 5000));
+    expect(duplicates(cluster)).toBe(0);
+    await cluster.stop();
+  }, 180_000);
+});
+
 describe('live subtree migration on worker threads', () => {
   it('split and merge with real storage, a client writing throughout', async () => {
     const { mkdtempSync, rmSync } = await import('node:fs');
