@@ -32,6 +32,7 @@ Use it (against --server host:port, default $GOVFS_SERVER or ${DEFAULT_SERVER}):
   govfs cat PATH...               print files' contents
   govfs status [--json] [--watch] president, ministries, staff, terms, commit indices, load, nodes
   govfs balance on|off|plan       the president's load balancer: turn it on or off, or see its plan
+  govfs ministry split|merge PATH | list   move a subtree into a new ministry, or back into its parent
   govfs shell                     an interactive prompt with these commands, history and tab completion
   govfs mount MOUNTPOINT          the file system through FUSE, for any program; Ctrl-C unmounts
   govfs bench NAME [options]      benchmarks (govfs bench --help lists them)
@@ -169,6 +170,18 @@ never going below a minister and two clerks.
   on, off              turn it on or off (an order in the cluster log; on by default)
   plan                 what the president would do now, and why, ministry by ministry
 ${CLIENT_OPTIONS_HELP}`,
+  ministry: `govfs ministry split PATH | merge PATH | list [--timeout S] [--server host:port]
+
+Live subtree migration (issue 16), through the cluster log; clients keep working throughout
+(changes to the subtree wait while it moves: none is lost or applied twice).
+  split PATH           a new ministry, formed from idle nodes, takes over the directory PATH
+                       (and everything below it) from the ministry serving it
+  merge PATH           the ministry whose subtree is PATH gives it back to the ministry above
+                       it and is dissolved (its nodes go idle)
+  list                 each ministry's subtree and staff, and the migrations (in progress,
+                       then the last finished, with why they started or were aborted)
+  --timeout S          wait at most S seconds for split or merge to finish (default 60)
+${CLIENT_OPTIONS_HELP}`,
   status: `govfs status [--json] [--watch] [--server host:port]
 
 Shows the president and cluster term, each ministry (subtree, minister, clerks, term, commit
@@ -245,7 +258,7 @@ Prints throughput once a second. Ctrl-C stops it cleanly.`,
 };
 
 
-const CLIENT_COMMANDS = new Set(['ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'balance', 'put', 'get', 'cat']);
+const CLIENT_COMMANDS = new Set(['ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'balance', 'put', 'get', 'cat', 'ministry']);
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);

@@ -11,7 +11,7 @@
 // also serves network clients (`connect()`, the govfs CLI): `govfs cluster` is this. Node ids,
 // configs, placement, storage checks and the client gateway come from node-host.ts.
 
-import { balanceRequest, gatherStatus, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './client/status.js';
+import { balanceRequest, gatherStatus, type ClusterStatusView, type MigrationStatus, type MinistryStatus, type NodeStatus } from './client/status.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Bridge, BridgeEvent, BridgeStats, BridgeTlsOptions } from './net/bridge.js';
@@ -27,6 +27,7 @@ import type { LogSettings } from './runtime/log.js';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { Simulation, type SimCpuOptions, type SimFsyncOptions, type SimNetworkOptions, type SimOptions } from './runtime/sim.js';
 import type { BalanceOptions } from './actors/balancer.js';
+import type { WriteBalanceOptions } from './actors/write-balancer.js';
 import { ThreadsScheduler } from './runtime/threads.js';
 import type { WorkerStats } from './runtime/thread-worker.js';
 
@@ -57,6 +58,11 @@ export interface ClusterOptions {
    * the read balancer's thresholds (thesis 3.4: 95% / 85%). */
   loadEveryMs?: number;
   balance?: BalanceOptions;
+  /** A split or merge that makes no progress this long is aborted (default 30 s). */
+  migrationTimeoutMs?: number;
+  /** Write balancing: a minister saturated by writes has a hot subtree split off, cold split-off
+   * ministries are merged back (thresholds: src/actors/write-balancer.ts); false: never. */
+  writeBalance?: WriteBalanceOptions | false;
   /** Called for every message the simulated network delivers (sim). */
   onDeliver?: SimOptions['onDeliver'];
   /** The command that replays this run, for the simulation's errors (sim). */
@@ -99,7 +105,7 @@ export interface ClusterOptions {
   owner?: string;
 }
 
-export type { ClusterStatusView, MinistryStatus, NodeStatus };
+export type { ClusterStatusView, MigrationStatus, MinistryStatus, NodeStatus };
 
 /** Timeouts under the simulator (see ClusterOptions.electionMs). */
 const SIM_ELECTION_MS = 100;
@@ -171,7 +177,7 @@ export class Cluster {
     const virtual = scheduler === 'sim';
     const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
     const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
-    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas };
+    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas, migrationTimeoutMs: opts.migrationTimeoutMs, writeBalance: opts.writeBalance };
     let cluster: Cluster;
     if (scheduler !== 'threads' && (opts.listen !== undefined || opts.tls || opts.clientToken)) {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');
@@ -462,6 +468,36 @@ export class Cluster {
     }, deadlineMs);
     if (!taken) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: no president took the request (${refused})`);
     if (!(await this.waitFor(() => done().catch(() => false), deadlineMs))) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: not done within ${deadlineMs} ms`);
+  }
+
+  /** Split the subtree `path` (a directory) off the ministry serving it, into a new ministry
+   * formed from idle nodes: a live migration through the cluster log (issue 16; see
+   * src/actors/migration-core.ts), during which changes to the subtree wait (EAGAIN) and none
+   * is lost or applied twice. Resolves with the migration once the map has moved; throws EAGAIN
+   * with the reason if the president refused or aborted it, ETIMEDOUT after `timeoutMs`. */
+  async split(path: string, opts: { timeoutMs?: number } = {}): Promise<MigrationStatus> {
+    return this.migrate('split', path, opts.timeoutMs ?? 60_000);
+  }
+
+  /** Give the subtree of the ministry rooted at `path` back to the ministry above it, which
+   * then dissolves it (its staff go idle): the same live migration as split. */
+  async merge(path: string, opts: { timeoutMs?: number } = {}): Promise<MigrationStatus> {
+    return this.migrate('merge', path, opts.timeoutMs ?? 60_000);
+  }
+
+  private async migrate(action: 'split' | 'merge', path: string, timeoutMs: number): Promise<MigrationStatus> {
+    const ask = (id: string, msg: object): Promise<unknown> => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 500 }));
+    const before = new Set((await this.status()).migrations.map((g) => g.id));
+    const r = await balanceRequest(this.nodeIds, ask, action, path);
+    if (!r.ok) throw new RuntimeError('EAGAIN', `${action} ${path}: ${r.reason}`);
+    let found: MigrationStatus | undefined;
+    const done = await this.waitFor(async () => {
+      found = (await this.status()).migrations.find((g) => g.subtree === path && !before.has(g.id));
+      return found !== undefined && (found.phase === 'committed' || found.phase === 'aborted');
+    }, timeoutMs);
+    if (!done || !found) throw new RuntimeError('ETIMEDOUT', `${action} ${path}: not finished after ${timeoutMs} ms (${found ? `migration ${found.id} is ${found.phase}` : 'not started'}); govfs status shows it`);
+    if (found.phase === 'aborted') throw new RuntimeError('EAGAIN', `${action} ${path}: migration ${found.id} was aborted: ${found.reason}`);
+    return found;
   }
 
   /** Crash node `id` (sim: at once, un-synced writes lost; threads: its actors stop). */

@@ -1,7 +1,7 @@
 // The govfs package: the in-process Cluster API, the client library (in process and over the
 // network), and the actor runtime it is built on.
 
-export { Cluster, type ClusterOptions, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './cluster.js';
+export { Cluster, type ClusterOptions, type ClusterStatusView, type MigrationStatus, type MinistryStatus, type NodeStatus } from './cluster.js';
 export { GovClient, LeaseHandle, type DirEntry, type Stat, type OpenOptions, type LeaseInfo, type ReadOptions, type TicketInfo } from './client/gov-client.js';
 export { FsError, type FsErrorCode, type FsErrorData } from './fs/errors.js';
 export { shellQuote, escapeText } from './fs/names.js';

@@ -39,6 +39,8 @@ export const DEFAULT_BALANCE: Required<BalanceOptions> = { growAbove: 0.95, shri
 export interface MinistryLoad {
   /** Average CPU of its clerks (0..1); null while some clerk has not reported. */
   clerkCpu: number | null;
+  /** Its minister's CPU (0..1; null while it has not reported): writes all go through it. */
+  ministerCpu?: number | null;
   cpu: number;
   readsPerSec: number;
   writesPerSec: number;

@@ -7,6 +7,7 @@ import { isValidPath, isWithin } from '../fs/path.js';
 import { LogCodec, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire/log-codec.js';
 import type { MinistryInfo } from '../fs/requests.js';
 import { applyMemberOrder, type MemberOrder, type Joined } from './membership-core.js';
+import { applyMigrationOrder, migrationActive, PHASES, type Migration, type MigrationOrder } from './migration-state.js';
 
 /** A ministry as the cluster log holds it: what clients see of it (MinistryInfo: id, subtree,
  * minister, clerks, the Group Raft term of this appointment — unique and increasing across all
@@ -39,7 +40,9 @@ export type ClusterOrder =
   /** Turn the president's automatic balancer (thesis 3.4) on or off. */
   | { order: 'balance'; on: boolean }
   /** Membership (issue 20): a node joins, is asked to leave, is gone (membership-core.ts). */
-  | MemberOrder;
+  | MemberOrder
+  /** Live subtree migration: split, merge (migration-state.ts). */
+  | MigrationOrder;
 
 export type OrderResult = { ok: true; ministry?: MinistryRecord } | { ok: false; reason: string };
 
@@ -59,6 +62,11 @@ export class ClusterState {
   readonly joined = new Map<string, Joined>();
   readonly leaving = new Set<string>();
   readonly removed = new Set<string>();
+  /** Live subtree migrations, in progress and the last finished (migration-state.ts). */
+  readonly migrations = new Map<string, Migration>();
+  migrationCounter = 0;
+  /** Ministries formed for a split in progress: they serve nothing until its map commits. */
+  private incoming = new Set<string>();
 
   constructor(nodes: string[]) {
     this.nodes = [...nodes].sort();
@@ -123,7 +131,35 @@ export class ClusterState {
       case 'memberLeave':
       case 'memberGone':
         return applyMemberOrder(this, order);
+      default:
+        return applyMigrationOrder(this, order, (subtree, minister, clerks, clerksWanted) => {
+          const r = this.apply({ order: 'appoint', subtree, minister, clerks, clerksWanted }, index);
+          return r.ok ? r.ministry! : r.reason;
+        });
     }
+  }
+
+  /** Recompute what depends on the migrations (migration-state.ts calls it). */
+  migrationsChanged(): void {
+    this.incoming = new Set([...this.migrations.values()].filter((m) => m.split && migrationActive(m)).map((m) => m.to));
+  }
+
+  /** Formed for a split whose map has not committed: serves nothing yet. */
+  isIncoming(ministry: string): boolean {
+    return this.incoming.size > 0 && this.incoming.has(ministry);
+  }
+
+  /** The ministries that serve their subtrees (not those of a split in progress): the subtree
+   * map that clients get. */
+  serving(): MinistryRecord[] {
+    const all = [...this.ministries.values()];
+    return this.incoming.size === 0 ? all : all.filter((m) => !this.incoming.has(m.id));
+  }
+
+  /** The migration in progress that involves ministry `id`, if any. */
+  migrationOf(id: string): Migration | undefined {
+    for (const m of this.migrations.values()) if (migrationActive(m) && (m.from === id || m.to === id)) return m;
+    return undefined;
   }
 
   /** The ministry a node serves, and as what. */
@@ -159,7 +195,7 @@ export class ClusterState {
   ministryFor(path: string): MinistryRecord | null {
     let best: MinistryRecord | null = null;
     for (const m of this.ministries.values()) {
-      if (isWithin(path, m.subtree) && (!best || m.subtree.length > best.subtree.length)) best = m;
+      if (isWithin(path, m.subtree) && (!best || m.subtree.length > best.subtree.length) && !this.isIncoming(m.id)) best = m;
     }
     return best;
   }
@@ -167,6 +203,7 @@ export class ClusterState {
   /** Protobuf (govfs.log.ClusterSnapshot behind the format byte, src/wire/log-codec.ts). */
   snapshot(): Uint8Array {
     return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, joined: [...this.joined.values()], leaving: [...this.leaving], removed: [...this.removed] });
+    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, migrations: [...this.migrations.values()].map((m) => ({ ...m, phase: PHASES.indexOf(m.phase), namespace: m.namespace ?? new Uint8Array(0) })), migrationCounter: this.migrationCounter });
   }
 
   /** A snapshot of either form: protobuf, or the JSON of data folders written before it ('{'). */
@@ -185,6 +222,12 @@ export class ClusterState {
     for (const j of o.joined ?? []) s.joined.set(j.node, { node: j.node, address: j.address, endpoint: j.endpoint });
     for (const n of o.leaving ?? []) s.leaving.add(n);
     for (const n of o.removed ?? []) s.removed.add(n);
+    for (const m of o.migrations ?? []) {
+      const phase = PHASES[m.phase] ?? 'aborted';
+      s.migrations.set(m.id, { id: m.id, subtree: m.subtree, from: m.from, to: m.to, phase, split: m.split, namespace: phase === 'handed' ? m.namespace : null, leaseToken: m.leaseToken, reason: m.reason, startedAt: m.startedAt });
+    }
+    s.migrationCounter = o.migrationCounter ?? 0;
+    s.migrationsChanged();
     return s;
   }
 }
@@ -233,6 +276,14 @@ function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
       return { memberLeave: { node: o.node } };
     case 'memberGone':
       return { memberGone: { node: o.node } };
+    case 'migrateStart':
+      return { migrateStart: { id: o.id, subtree: o.subtree, from: o.from, to: o.to, minister: o.minister, clerks: o.clerks, clerksWanted: o.clerksWanted, why: o.why } };
+    case 'migrateHandover':
+      return { migrateHandover: { id: o.id, namespace: o.namespace, leaseToken: o.leaseToken } };
+    case 'mapCommit':
+      return { mapCommit: { id: o.id } };
+    case 'migrateAbort':
+      return { migrateAbort: { id: o.id, reason: o.reason } };
   }
 }
 
@@ -260,6 +311,16 @@ function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
       return { order: 'memberLeave', node: m.memberLeave!.node };
     case 'memberGone':
       return { order: 'memberGone', node: m.memberGone!.node };
+    case 'migrateStart': {
+      const x = m.migrateStart!;
+      return { order: 'migrateStart', id: x.id, subtree: x.subtree, from: x.from, to: x.to, minister: x.minister, clerks: [...x.clerks], clerksWanted: x.clerksWanted, why: x.why };
+    }
+    case 'migrateHandover':
+      return { order: 'migrateHandover', id: m.migrateHandover!.id, namespace: m.migrateHandover!.namespace, leaseToken: m.migrateHandover!.leaseToken };
+    case 'mapCommit':
+      return { order: 'mapCommit', id: m.mapCommit!.id };
+    case 'migrateAbort':
+      return { order: 'migrateAbort', id: m.migrateAbort!.id, reason: m.migrateAbort!.reason };
     default:
       return null;
   }

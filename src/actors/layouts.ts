@@ -118,6 +118,38 @@ export class FileLayouts {
     this.files.delete(ino);
   }
 
+  // ---- live subtree migration: a moved subtree's files take their layouts along ----
+
+  /** The layouts of files `inos` (no garbage), or null when none of them has one. */
+  subset(inos: Iterable<number>): FileLayouts | null {
+    const out = new FileLayouts();
+    for (const ino of inos) {
+      const f = this.files.get(ino);
+      if (f) out.applyPlace({ ino, chunkSize: f.chunkSize, chunks: [...f.chunks.values()] });
+    }
+    return out.files.size === 0 ? null : out;
+  }
+
+  /** Take the handed-over layouts `from`, each under its file's new number (`inos`: old ->
+   * new; a file not in it keeps its number). */
+  adopt(from: FileLayouts, inos: ReadonlyMap<number, number>): void {
+    for (const [ino, f] of from.files) {
+      const to = inos.get(ino) ?? ino;
+      this.files.delete(to);
+      this.applyPlace({ ino: to, chunkSize: f.chunkSize, chunks: [...f.chunks.values()] });
+      this.grants.delete(to);
+    }
+  }
+
+  /** Files `inos` moved to another ministry: forget their layouts. Not garbage: the chunks
+   * still belong to the files, now kept by the other ministry. */
+  forget(inos: Iterable<number>): void {
+    for (const ino of inos) {
+      this.files.delete(ino);
+      this.grants.delete(ino);
+    }
+  }
+
   /** The chunk stores deleted these: forget them. */
   dropGarbage(ids: readonly string[]): void {
     const gone = new Set(ids);

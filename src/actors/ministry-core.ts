@@ -29,15 +29,14 @@
 
 import { NO_MINISTER, type ClusterState, type MinistryRecord } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
-import { FsError, type FsErrorCode, type FsErrorData } from '../fs/errors.js';
+import { FsError, type FsErrorCode } from '../fs/errors.js';
 import type { ClientOp, FileLayout, MinistryInfo } from '../fs/requests.js';
-import type { ApplyOutcome } from '../raft/shell.js';
-import type { Appointment, ProposeResult } from '../raft/types.js';
-import { MinistryNamespace, type ClientOutcome, type Outcome } from './ministry-namespace.js';
 import { requestCreds } from './request-op.js';
 import type { Creds } from '../fs/access.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import type { LayoutEntry } from './ministry-entry.js';
+import { MinistryNamespace, type ClientOutcome, type HandoverProgress, type Outcome } from './ministry-namespace.js';
+import { migrationDuties, migrationGate } from './migration-core.js';
 
 /** Reads wait at most this long for the member to apply the client's last seen index; asks
  * of the node's cluster log wait as long. */
@@ -45,100 +44,11 @@ export const READ_WAIT_MS = 2_000;
 /** Completion records of clients silent this long are garbage-collected (default). */
 export const CLIENT_TTL_MS = 10 * 60_000;
 
-/** What the core reads of its group log (the shell's RaftShell). */
-export interface GroupLogView {
-  readonly applied: number;
-  readonly lastIndex: number;
-  termAt(index: number): number | undefined;
-  /** Perishable entries: every committed entry applied, the leader heard within a heartbeat. */
-  caughtUp(): boolean;
-  committed(index: number, term: number): boolean | 'unknown';
-  leading(): boolean;
-}
+/** A migration entry is proposed again after this long without effect. */
+const MIGRATION_RETRY_MS = 1_000;
 
-export interface MinistryCoreOptions {
-  record: MinistryRecord;
-  role: 'minister' | 'clerk';
-  ns: MinistryNamespace;
-  log: GroupLogView;
-  /** This node's copy of the cluster log. */
-  cluster: () => ClusterState;
-  /** The configured static ministries (NodeConfig.ministries). */
-  statics?: readonly { subtree: string }[];
-  clientTtlMs?: number;
-  /** Chunk size and replicas per chunk of new files (issue 17; layouts.ts has the defaults). */
-  data?: { chunkBytes: number; replicas: number };
-}
-
-/** A client's request, without its operation. */
-export interface MinistryRequest {
-  clientId: string;
-  seq: number;
-  acked: number;
-  path: string;
-  lastSeen: number;
-  linearizable: boolean;
-  ticketTo: string;
-  mutation: boolean;
-  /** Who asks (govfs.fs.PosixCreds); absent: root. Checked where it is used (request-op.ts). */
-  creds?: unknown;
-}
-
-/** The request's operation as the shell read it (request-op.ts), or why it is not one (EINVAL,
- * or ENAMETOOLONG for a path longer than any path can be). */
-export type RequestOp = { ok: true; op: ClientOp } | { ok: false; message: string; code?: FsErrorCode };
-
-/** An answer to a client, before the shell puts it on the wire. */
-export type MinistryAnswer =
-  | { kind: 'result'; result: ClientOutcome; index: number; term?: number }
-  | { kind: 'error'; error: FsErrorData; redirect?: MinistryInfo[]; index?: number; term?: number }
-  | { kind: 'redirect'; redirect: MinistryInfo[] };
-
-/** The tickets of one client, one message: seqs[i] got log index indexes[i] in `term`. */
-export interface TicketBatch {
-  to: string;
-  clientId: string;
-  term: number;
-  seqs: number[];
-  indexes: number[];
-}
-
-type Resume =
-  | { kind: 'proposed'; id: number; result: ProposeResult }
-  | { kind: 'apply-outcome'; id: number; outcome: ApplyOutcome }
-  | { kind: 'confirmed'; id: number; ok: boolean }
-  | { kind: 'subtree-deleted'; id: number; ok: boolean; reason: string; index: number };
-
-export type MinistryInput<R> =
-  | { kind: 'request'; req: MinistryRequest; op: RequestOp; reply: R }
-  | { kind: 'tick' }
-  | { kind: 'applied' }
-  | { kind: 'appointment'; record: MinistryRecord }
-  | { kind: 'flush-tickets' }
-  | { kind: 'stop' }
-  | Resume;
-
-export type MinistryEffect<R> =
-  | { kind: 'reply'; to: R; answer: MinistryAnswer }
-  | { kind: 'ticket'; batch: TicketBatch }
-  | { kind: 'flush-soon' }
-  | { kind: 'appoint'; appointment: Appointment }
-  /** id 0: no answer wanted. */
-  | { kind: 'propose'; id: number; payload: Uint8Array }
-  | { kind: 'when-applied'; id: number; index: number; term: number }
-  | { kind: 'read-index'; id: number }
-  | { kind: 'cluster-read-index'; id: number }
-  | { kind: 'subtree-delete'; id: number; subtree: string; requester: string };
-
-interface WaitingRead<R> {
-  index: number;
-  deadline: number;
-  req: MinistryRequest;
-  op: RequestOp;
-  reply: R;
-}
-
-type ErrorExtra = { redirect?: MinistryInfo[]; index?: number; term?: number };
+import type { ErrorExtra, GroupLogView, MinistryAnswer, MinistryCoreOptions, MinistryEffect, MinistryInput, MinistryRequest, RequestOp, Resume, TicketBatch, WaitingRead } from './ministry-core-types.js';
+export type { GroupLogView, MinistryCoreOptions, MinistryRequest, RequestOp, MinistryAnswer, TicketBatch, MinistryInput, MinistryEffect } from './ministry-core-types.js';
 
 export const ministryMembers = (r: MinistryRecord): string[] => [r.minister, ...r.clerks].filter((m) => m !== NO_MINISTER);
 
@@ -170,6 +80,8 @@ export class MinistryCore<R> {
   /** Whether this ministry still exists, and the other ministries' subtrees inside its own, as
    * of this node's cluster state: remembered while that state is the same. */
   private own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
+  /** When each migration entry was last proposed (by kind and migration id). */
+  private readonly migrationProposed = new Map<string, number>();
 
   constructor(o: MinistryCoreOptions) {
     this.o = o;
@@ -205,6 +117,7 @@ export class MinistryCore<R> {
       case 'tick':
         this.wakeReaders();
         this.expireClients();
+        this.migrationDuties();
         break;
       case 'applied':
         this.wakeReaders();
@@ -252,8 +165,9 @@ export class MinistryCore<R> {
    * in it (EAGAIN); a subtree delete hands a dissolved subtree back to the ministry above, which
    * a stale copy merely redirects away for a while. So a path this node's copy says is ours was
    * ours at every later moment, and an entry proposed for it lies in this subtree whenever it
-   * applies. (Splitting a subtree off a live ministry would break this: the parent would have
-   * to log the split in its own group log first, and refuse at apply time from that.)
+   * applies. A live migration (split, merge) takes paths away: so the source logs a fence in its
+   * own group log first and every member refuses changes there at apply time from that entry
+   * on (ministry-migrations.ts); here, migrationGate answers EAGAIN meanwhile.
    *
    * A mount point (the root of a ministry inside this one) belongs to that ministry: the parent
    * keeps no entry for it and only shows its name in listings. So the parent redirects
@@ -269,9 +183,40 @@ export class MinistryCore<R> {
     if (here.live && isWithin(path, this.record.subtree)) {
       let inner = false;
       for (const s of here.nested) if (isWithin(path, s)) inner = true;
-      if (!inner) return null;
+      if (!inner) {
+        const moving = migrationGate(this.record, this.o.cluster(), this.ns.migrations, path);
+        return moving === null ? null : this.error('EAGAIN', moving, path);
+      }
     }
-    return { kind: 'redirect', redirect: [...this.o.cluster().ministries.values()].map(ministryInfo) };
+    return { kind: 'redirect', redirect: this.o.cluster().serving().map(ministryInfo) };
+  }
+
+  /** What this member says of migration `id` (the president's MigrationQuery). */
+  migrationProgress(id: string, now: number): HandoverProgress {
+    return this.ns.handover(id, now, this.o.handoverWaitMs ?? 0);
+  }
+
+  /** A leading minister proposes what its ministry owes the migrations in progress
+   * (migration-core.ts), each at most every MIGRATION_RETRY_MS. */
+  private migrationDuties(): void {
+    if (this.o.role !== 'minister' || this.record.fenced || !this.log.leading()) return;
+    const cluster = this.o.cluster();
+    if (cluster.migrations.size === 0 && this.ns.migrations.size === 0) return;
+    for (const d of migrationDuties(this.record, cluster, this.ns.migrations)) {
+      const key = `${d.entry.op}:${d.entry.id}`;
+      if (this.now - (this.migrationProposed.get(key) ?? -Infinity) < MIGRATION_RETRY_MS) continue;
+      this.migrationProposed.set(key, this.now);
+      const propose = (): void => {
+        this.out.push({ kind: 'propose', id: 0, payload: MinistryNamespace.encodeMigration(d.entry) });
+      };
+      if (!d.confirm) propose();
+      else {
+        // Still owed once this node's cluster log copy is known current?
+        this.confirmClusterLog((ok) => {
+          if (ok && migrationDuties(this.record, this.o.cluster(), this.ns.migrations).some((x) => x.entry.op === d.entry.op && x.entry.id === d.entry.id)) propose();
+        });
+      }
+    }
   }
 
   // ---- changes -----------------------------------------------------------------------------
@@ -569,7 +514,7 @@ export class MinistryCore<R> {
     const own = this.own;
     if (own !== null && own.state === state && own.applied === state.applied) return own;
     const { record } = this;
-    const nested = [...state.ministries.values()].filter((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree)).map((mi) => mi.subtree);
+    const nested = state.serving().filter((mi) => mi.id !== record.id && isWithin(mi.subtree, record.subtree)).map((mi) => mi.subtree);
     this.own = { state, applied: state.applied, live: state.ministries.has(record.id), nested };
     return this.own;
   }

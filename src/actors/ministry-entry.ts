@@ -24,8 +24,15 @@ import type { LeaseEntry } from './leases.js';
 /** A file layout's change (issue 17; layouts.ts), decided by the minister. */
 export type LayoutEntry = ({ op: 'layout.place' } & PlaceChunksMsg) | ({ op: 'layout.replace' } & ReplaceReplicaMsg) | ({ op: 'layout.gc' } & DropGarbageMsg);
 
+/** A live subtree migration's entries in a ministry log (ministry-migrations.ts). */
+export type MigrationEntry =
+  | { op: 'migration.fence'; id: string; subtree: string }
+  | { op: 'migration.install'; id: string; subtree: string; namespace: Uint8Array; leaseToken: number }
+  | { op: 'migration.drop'; id: string; subtree: string }
+  | { op: 'migration.unfence'; id: string };
+
 /** What a ministry's log holds. (Older logs in JSON may hold any namespace Op.) */
-export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry | LayoutEntry;
+export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry | MigrationEntry | LayoutEntry;
 
 const ENTRY = new LogCodec('govfs.log.MinistryEntry');
 const JSON_START = 0x7b;
@@ -74,6 +81,14 @@ function toMsg(e: MinistryLogEntry): MinistryEntryMsg {
       return { leaseRenew: { id: e.id, ttlMs: e.ttlMs } };
     case 'lease.release':
       return { leaseRelease: { id: e.id } };
+    case 'migration.fence':
+      return { migrationFence: { id: e.id, subtree: e.subtree } };
+    case 'migration.install':
+      return { migrationInstall: { id: e.id, subtree: e.subtree, namespace: e.namespace, leaseToken: e.leaseToken } };
+    case 'migration.drop':
+      return { migrationDrop: { id: e.id, subtree: e.subtree } };
+    case 'migration.unfence':
+      return { migrationUnfence: { id: e.id } };
     case 'layout.place':
       return { placeChunks: { ino: e.ino, chunkSize: e.chunkSize, chunks: e.chunks } };
     case 'layout.gc':
@@ -154,6 +169,16 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
       return { op: 'lease.renew', id: m.leaseRenew!.id, ttlMs: m.leaseRenew!.ttlMs };
     case 'leaseRelease':
       return { op: 'lease.release', id: m.leaseRelease!.id };
+    case 'migrationFence':
+      return { op: 'migration.fence', id: m.migrationFence!.id, subtree: m.migrationFence!.subtree };
+    case 'migrationInstall': {
+      const x = m.migrationInstall!;
+      return { op: 'migration.install', id: x.id, subtree: x.subtree, namespace: x.namespace, leaseToken: x.leaseToken };
+    }
+    case 'migrationDrop':
+      return { op: 'migration.drop', id: m.migrationDrop!.id, subtree: m.migrationDrop!.subtree };
+    case 'migrationUnfence':
+      return { op: 'migration.unfence', id: m.migrationUnfence!.id };
     case 'placeChunks': {
       const p = m.placeChunks!;
       return { op: 'layout.place', ino: p.ino, chunkSize: p.chunkSize, chunks: p.chunks };

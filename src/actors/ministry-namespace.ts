@@ -6,6 +6,7 @@ import type { ClientOp as WireOp, DirEntry, FileLayout, FsResult, StatResult } f
 import { ROOT, nsToPair, pairToNs, type Creds } from '../fs/access.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
+import { DecodeError } from '../wire/errors.js';
 import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpOk, type OpResult, type Stat } from '../fs/namespace.js';
 import { decodeMinistryEntry, encodeMinistryEntry } from './ministry-entry.js';
 import { IntTable } from '../runtime/int-table.js';
@@ -14,6 +15,18 @@ import { isWithin } from '../fs/path.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
 import { FileLayouts, commitReplacement, placement, proposeReplacement, type PlacementPolicy } from './layouts.js';
 import type { LayoutEntry } from './ministry-entry.js';
+import { MigrationMarks, type MigrationMark } from './ministry-migrations.js';
+import type { MigrationEntry } from './ministry-entry.js';
+import { extractSubtree, graftSubtree, handedRoot, handoverProblem, pruneSubtree, subtreeFileInos } from '../fs/subtree-handover.js';
+import { joinHandover, joinMinistrySnapshot, splitHandover, splitMinistrySnapshot } from './ministry-snapshot-format.js';
+
+/** What a member says of a migration (the president's MigrationQuery). */
+export interface HandoverProgress {
+  state: 'none' | MigrationMark['state'] | 'ready';
+  reason: string;
+  namespace?: Uint8Array;
+  leaseToken?: number;
+}
 
 export type ClientOp = WireOp;
 
@@ -139,6 +152,10 @@ export class MinistryNamespace {
   private readonly listings = new Map<string, CachedListing>();
   private listingBytes = 0;
   readonly applied = new AppliedChanges();
+  /** Live subtree migrations that touched this ministry (ministry-migrations.ts). */
+  migrations = new MigrationMarks();
+  /** The files of each fenced subtree, by migration id (fencedFile). */
+  private readonly fencedFiles = new Map<string, Set<number>>();
 
   constructor(readonly root: string) {
     this.ns = new Namespace(root);
@@ -187,6 +204,11 @@ export class MinistryNamespace {
       return { ok: false, error: { code: 'EINVAL', message: e instanceof FsError ? e.message : 'undecodable log entry' } };
     }
     const kind = (op as { op?: unknown }).op;
+    if (typeof kind === 'string' && kind.startsWith('migration.')) return this.applyMigration(op as MigrationEntry, now);
+    const refused = this.migrations.size === 0 ? null : this.migrationRefusal(op);
+    // Refused without a completion record: the client's retry must be taken anew (here after an
+    // abort, at the target once the map moved).
+    if (refused !== null) return { ok: false, error: { code: 'EAGAIN', message: refused } };
     if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
@@ -209,6 +231,11 @@ export class MinistryNamespace {
         if (o.seq <= seen.acked || seen.seqs.has(o.seq)) this.duplicateApplies++;
         else seen.seqs.set(o.seq, true);
       }
+    }
+    // A removed directory takes the marks of subtrees that had moved out of it along.
+    if (r.ok && r.op === 'rmdir' && this.migrations.size > 0) {
+      const path = (op as { body?: { path?: string }; path?: string }).body?.path ?? (op as { path?: string }).path;
+      if (typeof path === 'string') this.migrations.clearWithin(path);
     }
     // The namespace's own result: the minister makes a client's answer of it (clientOutcome),
     // the clerks, which answer no change, make nothing.
@@ -290,6 +317,127 @@ export class MinistryNamespace {
     const e = commitReplacement(this.layouts, st.ino, op.index, op.chunkId, op.version, proposed, policy, op.token);
     if (e instanceof FsError) throw movedOn(e, op.path);
     return { op: 'layout.replace', ...e };
+  }
+
+  // ---- live subtree migration (ministry-migrations.ts) -----------------------------------------
+
+  static encodeMigration(e: MigrationEntry): Uint8Array {
+    return encodeMinistryEntry(e);
+  }
+
+  /** Why `op` (a decoded entry) must not apply while a subtree it names is leaving, or null. */
+  private migrationRefusal(op: unknown): string | null {
+    const o = op as { op?: string; body?: { op?: string; path?: string; from?: string; to?: string }; path?: string; id?: string };
+    if (o.op === 'client' && o.body) {
+      const b = o.body;
+      const paths = [b.path, b.from, b.to].filter((p): p is string => typeof p === 'string');
+      const whole = b.op === 'rename' ? { path: b.from!, op: 'rename' as const } : b.op === 'rmdir' ? { path: b.path!, op: 'rmdir' as const } : null;
+      return this.migrations.refusal(paths, whole);
+    }
+    if (o.op === 'lease.grant' && typeof o.path === 'string') return this.migrations.refusal([o.path], null);
+    if (o.op === 'lease.renew' && typeof o.id === 'string') {
+      const l = this.leases.leases.get(o.id);
+      return l ? this.migrations.refusal([l.path], null) : null;
+    }
+    // A chunk placed or replaced after the handover was taken would be lost to the target.
+    const ino = (op as { ino?: unknown }).ino;
+    if ((o.op === 'layout.place' || o.op === 'layout.replace') && typeof ino === 'number') {
+      const m = this.fencedFile(ino);
+      if (m) return `${m.subtree} is moving to another ministry (migration ${m.id}): retry`;
+    }
+    return null;
+  }
+
+  /** The fenced migration whose subtree holds file `ino`. Each fenced subtree's files are
+   * listed once: while it is fenced no change adds or moves a file in or out of it. */
+  private fencedFile(ino: number): MigrationMark | undefined {
+    for (const m of this.migrations.marks.values()) {
+      if (m.state !== 'fenced') continue;
+      let files = this.fencedFiles.get(m.id);
+      if (!files) this.fencedFiles.set(m.id, (files = new Set(subtreeFileInos(this.ns.snapshot(), m.subtree))));
+      if (files.has(ino)) return m;
+    }
+    return undefined;
+  }
+
+  private applyMigration(e: MigrationEntry, now: number): Outcome {
+    const had = this.migrations.get(e.id);
+    switch (e.op) {
+      case 'migration.fence': {
+        if (had) return { ok: true, value: null }; // (idempotent: one fence per migration)
+        const problem = this.fenceProblem(e.subtree);
+        this.migrations.set({ id: e.id, subtree: e.subtree, state: problem === null ? 'fenced' : 'failed', since: now, ...(problem !== null && { reason: problem }) });
+        return { ok: true, value: null };
+      }
+      case 'migration.install': {
+        if (had?.state === 'installed') return { ok: true, value: null };
+        try {
+          const handed = splitHandover(e.namespace);
+          if (handedRoot(handed.ns) !== e.subtree) return { ok: false, error: { code: 'EINVAL', message: `migration ${e.id}: the state handed over is not of ${e.subtree}` } };
+          const layouts = handed.layouts === null ? null : FileLayouts.fromBytes(handed.layouts);
+          // The grafted files are numbered anew here: their layouts follow the new numbers.
+          const inos = new Map<number, number>();
+          this.replaceNamespace(graftSubtree(this.ns.snapshot(), handed.ns, inos));
+          if (layouts !== null) this.layouts.adopt(layouts, inos);
+        } catch (err) {
+          if (err instanceof FsError) return { ok: false, error: err.toJSON() };
+          if (err instanceof DecodeError) return { ok: false, error: { code: 'EINVAL', message: `migration ${e.id}: the file layouts handed over are corrupt: ${err.message}` } };
+          throw err;
+        }
+        this.leases.token = Math.max(this.leases.token, e.leaseToken);
+        this.migrations.clearWithin(e.subtree);
+        this.migrations.set({ id: e.id, subtree: e.subtree, state: 'installed', since: now });
+        return { ok: true, value: null };
+      }
+      case 'migration.drop': {
+        if (had?.state === 'dropped') return { ok: true, value: null };
+        const snap = this.ns.snapshot();
+        // Its files' chunks now belong to the other ministry's layouts (or, after an abort, to
+        // the source's still): forgotten here, not garbage.
+        this.layouts.forget(subtreeFileInos(snap, e.subtree));
+        if (e.subtree !== this.root) this.replaceNamespace(pruneSubtree(snap, e.subtree));
+        for (const [id, l] of this.leases.leases) if (isWithin(l.path, e.subtree)) this.leases.leases.delete(id);
+        this.migrations.set({ id: e.id, subtree: e.subtree, state: 'dropped', since: now });
+        return { ok: true, value: null };
+      }
+      case 'migration.unfence':
+        if (had?.state === 'fenced' || had?.state === 'failed') this.migrations.set({ ...had, state: 'unfenced' });
+        return { ok: true, value: null };
+    }
+  }
+
+  /** Why `subtree` cannot be fenced and handed over here, or null: it must be a directory of
+   * this namespace (its root too: a merge hands over a whole ministry). */
+  private fenceProblem(subtree: string): string | null {
+    try {
+      return this.ns.stat(subtree).kind === 'dir' ? handoverProblem(this.ns.snapshot(), subtree) : `${subtree} is a file (only a directory can move to another ministry)`;
+    } catch (err) {
+      if (err instanceof FsError) return err.message;
+      throw err;
+    }
+  }
+
+  private replaceNamespace(bytes: Uint8Array): void {
+    this.ns = Namespace.restore(bytes);
+    this.fencedFiles.clear();
+    this.listings.clear();
+    this.listingBytes = 0;
+  }
+
+  /** What this member can say of migration `id` (the president's query): a fenced subtree is
+   * `ready`, with its state, once every lease that could still be believed in it has run out:
+   * `waitMs` (the lease TTL, the clock drift bound and a clerk's catch-up window) after this
+   * member applied the fence, and after the last renewal of any write lease in it. */
+  handover(id: string, now: number, waitMs: number): HandoverProgress {
+    const m = this.migrations.get(id);
+    if (!m) return { state: 'none', reason: '' };
+    if (m.state !== 'fenced') return { state: m.state, reason: m.reason ?? '' };
+    let until = m.since + waitMs;
+    for (const l of this.leases.leases.values()) if (isWithin(l.path, m.subtree)) until = Math.max(until, l.since + l.ttlMs + waitMs);
+    if (now < until) return { state: 'fenced', reason: `waiting out the leases of ${m.subtree} for ${Math.ceil(until - now)} ms` };
+    const snap = this.ns.snapshot();
+    const layouts = this.layouts.subset(subtreeFileInos(snap, m.subtree));
+    return { state: 'ready', reason: '', namespace: joinHandover(extractSubtree(snap, m.subtree), layouts?.toBytes() ?? null), leaseToken: this.leases.token };
   }
 
   /** The answer to a client's change, from what applying its entry gave (applyEntry). */
@@ -380,39 +528,21 @@ export class MinistryNamespace {
     }
   }
 
-  /** [u32 length of the namespace snapshot][namespace snapshot][u32 0x80000000 | length of the
-   * lease state][lease state][file layouts] (the lease state is protobuf; JSON in snapshots of
-   * older data folders: leases.ts reads both). Snapshots from before layouts have the lease
-   * state right after the namespace: its first byte (0x02 or '{') has the top bit clear. */
+  /** The snapshot: ministry-snapshot-format.ts has its layout. */
   snapshot(): Uint8Array {
-    const ns = this.ns.snapshot();
-    const leases = this.leases.toBytes();
-    const layouts = this.layouts.toBytes();
-    const out = new Uint8Array(8 + ns.length + leases.length + layouts.length);
-    const v = new DataView(out.buffer);
-    v.setUint32(0, ns.length);
-    out.set(ns, 4);
-    v.setUint32(4 + ns.length, (LAYOUTS_FLAG | leases.length) >>> 0);
-    out.set(leases, 8 + ns.length);
-    out.set(layouts, 8 + ns.length + leases.length);
-    return out;
+    const marks = this.migrations.size === 0 ? null : this.migrations.toBytes();
+    return joinMinistrySnapshot({ ns: this.ns.snapshot(), leases: this.leases.toBytes(), layouts: this.layouts.toBytes(), marks });
   }
 
   restore(data: Uint8Array, now = 0): void {
-    const v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-    const n = v.getUint32(0);
-    this.ns = Namespace.restore(data.subarray(4, 4 + n));
+    const p = splitMinistrySnapshot(data);
+    this.migrations = p.marks === null ? new MigrationMarks() : MigrationMarks.fromBytes(p.marks, now);
+    this.ns = Namespace.restore(p.ns);
+    this.fencedFiles.clear();
     this.listings.clear();
     this.listingBytes = 0;
-    const mark = data.length >= 8 + n ? v.getUint32(4 + n) : 0;
-    if ((mark & LAYOUTS_FLAG) === 0) {
-      this.leases = WriteLeaseState.fromBytes(data.subarray(4 + n), now);
-      this.layouts = new FileLayouts();
-      return;
-    }
-    const leasesLen = (mark & ~LAYOUTS_FLAG) >>> 0;
-    this.leases = WriteLeaseState.fromBytes(data.subarray(8 + n, 8 + n + leasesLen), now);
-    this.layouts = FileLayouts.fromBytes(data.subarray(8 + n + leasesLen));
+    this.leases = WriteLeaseState.fromBytes(p.leases, now);
+    this.layouts = p.layouts === null ? new FileLayouts() : FileLayouts.fromBytes(p.layouts);
   }
 }
 
@@ -421,9 +551,6 @@ export class MinistryNamespace {
 function movedOn(e: FsError, path: string): FsError {
   return e.code === 'EAGAIN' ? new FsError('ESTALE', e.message, path) : e;
 }
-
-/** Marks a snapshot that holds file layouts (see MinistryNamespace.snapshot). */
-const LAYOUTS_FLAG = 0x80000000;
 
 function toMutation(op: ClientOp): MutationOp | null {
   switch (op.op) {

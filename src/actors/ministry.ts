@@ -20,7 +20,7 @@ import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import { chunkGc, type GcDone } from './chunk-gc.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { ClientOp, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
+import type { ClientOp, MigrationProgressMessage, MigrationQueryMessage, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
 import { isDataOp, isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
@@ -87,6 +87,10 @@ export interface MinistryInspection {
    * the simulations' per-step checks that committed entries never diverge. */
   commit: number;
   entries: () => readonly Entry[];
+  /** Whether this member, a settled minister (leading, committed in its term, all committed applied,
+   * term), would take a change to `path` now: the simulations check that no two ministries
+   * would at once (live subtree migration, issue 16). */
+  serves: (path: string) => boolean;
 }
 
 /** The reply message for an answer of ministry `ministry`. Fields set one by one, no object
@@ -134,30 +138,23 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const ns = new MinistryNamespace(args.record.subtree);
   let raft: RaftShell;
   const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs,
-    data: { chunkBytes: config.chunkBytes ?? DEFAULT_CHUNK_BYTES, replicas: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS },
+    data: { chunkBytes: config.chunkBytes ?? DEFAULT_CHUNK_BYTES, replicas: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS }, handoverWaitMs: handoverWaitMs(config),
   });
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
   const leases = leaseService(config, args.role, core, () => raft);
   const step = effectRunner(core, () => raft);
   const loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
-  // A minister's chunk summary, recomputed as often as its load is sampled.
-  let chunks: RoleStatus['chunks'];
-  let chunksAt = -Infinity;
   const gc = chunkGc((node) => config.addresses[node] ?? `${node}#/${node}`);
-  const reportStatus = (ctx: Context): void => {
-    const now = ctx.clock.now();
-    if (args.role === 'minister' && now - chunksAt >= (config.loadEveryMs ?? LOAD_EVERY_MS)) {
-      chunksAt = now;
-      chunks = ns.layouts.summary(config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS);
-    }
-    roleStatus(ctx, raft, args.role, core.record.id, loads.current, chunks);
-  };
+  const reportStatus = statusReporter(args, ns, () => raft, () => core.record.id, loads);
 
   return {
     inspect() {
       if (!raft) return null;
       const soft = raft.softState();
-      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries() };
+      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries(), serves: (path) => {
+        const st = raft.softState();
+        return args.role === 'minister' && !core.record.fenced && st.role === 'leader' && raft.applied === raft.commitIndex && raft.termAt(raft.commitIndex) === st.term && core.ownership(path) === null;
+      } };
     },
     started(ctx) {
       const record = core.record;
@@ -237,6 +234,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           leases.clientGone(ctx, id);
           return;
         }
+        case 'govfs.fs.MigrationQuery':
+          return answerMigrationQuery(ctx, core, msg as MigrationQueryMessage);
         case 'govfs.fs.TicketStatusRequest': {
           const t = msg as { index: number; term: number };
           ctx.reply({ type: 'govfs.fs.TicketStatus', status: core.ticketStatus(t.index, t.term) } satisfies TicketStatusMessage);
@@ -251,6 +250,29 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       raft?.stop();
       step(ctx, STOP);
     },
+  };
+}
+
+/** The president's MigrationQuery: what this member says of the migration. */
+function answerMigrationQuery(ctx: Context, core: MinistryCore<Reply>, msg: MigrationQueryMessage): void {
+  const id = String(msg.migration);
+  const p = core.migrationProgress(id, ctx.clock.now());
+  ctx.reply({ type: 'govfs.fs.MigrationProgress', migration: id, ministry: core.record.id, state: p.state, reason: p.reason, ...(p.namespace && { namespace: p.namespace, leaseToken: p.leaseToken ?? 0 }) } satisfies MigrationProgressMessage);
+}
+
+/** Reports this member's status with its load; a minister's with its chunk summary too,
+ * recomputed as often as its load is sampled. */
+function statusReporter(args: MinistryArgs, ns: MinistryNamespace, raft: () => RaftShell, ministry: () => string, loads: ReturnType<typeof loadKeeper>): (ctx: Context) => void {
+  const { config } = args;
+  let chunks: RoleStatus['chunks'];
+  let chunksAt = -Infinity;
+  return (ctx) => {
+    const now = ctx.clock.now();
+    if (args.role === 'minister' && now - chunksAt >= (config.loadEveryMs ?? LOAD_EVERY_MS)) {
+      chunksAt = now;
+      chunks = ns.layouts.summary(config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS);
+    }
+    roleStatus(ctx, raft(), args.role, ministry(), loads.current, chunks);
   };
 }
 
@@ -325,6 +347,14 @@ function groupLogView(raft: () => RaftShell): GroupLogView {
 function groupTimers(config: NodeConfig): { tickMs: number; idleHeartbeatTicks: number } {
   const tickMs = config.groupTickMs ?? config.tickMs ?? 10;
   return { tickMs, idleHeartbeatTicks: config.idleHeartbeatMs === undefined ? 1 : Math.max(1, Math.round(config.idleHeartbeatMs / tickMs)) };
+}
+
+/** How long a fenced subtree waits before it is handed over (migration-core.ts): a lease's TTL,
+ * the drift bound, and the window in which a clerk that has not applied the fence may still
+ * grant a read lease (see leaseService). */
+function handoverWaitMs(config: NodeConfig): number {
+  const t = groupTimers(config);
+  return (config.leaseTtlMs ?? DEFAULT_LEASES.ttlMs) + (config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs) + (t.idleHeartbeatTicks + 2) * t.tickMs;
 }
 
 /** The write and read leases of this member (lease-service.ts): they take their own requests,

@@ -21,7 +21,7 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
-import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
+import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
 /** A node's answer to a NodeProbe: its ministry role's status, the group term under the
  * wire's name, and its load when the probe asked for it. */
@@ -42,6 +42,7 @@ export type NodeReply =
   | BalanceReply
   | MemberReplyMessage
   | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
+  | MigrationProgressMessage
   | (TicketStatusMessage & { status: 'unknown' })
   | (Omit<ClusterStatusMessage, 'nodes'> & { nodes: NodeReport[] });
 
@@ -201,6 +202,10 @@ export class NodeCore {
         return [{ kind: 'reply', msg: this.status() }];
       case 'govfs.fs.FsRequest':
         return [this.route(String(m.path))];
+      case 'govfs.fs.MigrationQuery':
+        // The president asks where this node's ministry is in a migration.
+        if (this.role) return [{ kind: 'forwardToRole' }];
+        return [{ kind: 'reply', msg: { type: 'govfs.fs.MigrationProgress', migration: String(m.migration ?? ''), ministry: '', state: 'none', reason: 'serves no ministry' } }];
       case 'govfs.fs.TicketStatusRequest':
         if (this.role && this.role.ministry === m.ministry) return [{ kind: 'forwardToRole' }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.TicketStatus', status: 'unknown' } }];
@@ -345,8 +350,9 @@ export class NodeCore {
     return { kind: 'reply', msg: { type: 'govfs.fs.FsReply', ok: false, redirect: this.subtreeMap() } };
   }
 
+  /** The map clients get: ministries a split is still forming serve nothing yet. */
   private subtreeMap(): MinistryMsg[] {
-    return [...this.cluster.ministries.values()].map(ministryMsg);
+    return this.cluster.serving().map(ministryMsg);
   }
 
   private status(): Extract<NodeReply, { type: 'govfs.fs.ClusterStatus' }> {
@@ -363,6 +369,7 @@ export class NodeCore {
       shortStaffed: ministries.filter((mi) => mi.clerks.length < mi.clerksWanted).map((mi) => mi.id),
       balancing: this.cluster.balancing,
       ...this.members(),
+      migrations: [...this.cluster.migrations.values()].map((g) => ({ id: g.id, subtree: g.subtree, from: g.from, to: g.to, phase: g.phase, split: g.split, reason: g.reason })),
     };
   }
 

@@ -25,6 +25,7 @@ import { presidentBehaviour } from './president.js';
 import { registerBehaviour } from '../runtime/runtime.js';
 import type { Storage } from '../runtime/storage.js';
 import type { BalanceOptions } from './balancer.js';
+import type { WriteBalanceOptions } from './write-balancer.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { NodeProbeMessage } from '../fs/requests.js';
 import { chunkStoreBehaviour } from '../data/shell.js';
@@ -88,6 +89,10 @@ export interface NodeConfig {
    * chunk (default 3, fewer with fewer nodes). */
   chunkBytes?: number;
   chunkReplicas?: number;
+  /** A subtree migration (split, merge) that makes no progress this long is aborted (30 s). */
+  migrationTimeoutMs?: number;
+  /** Write balancing's thresholds (write-balancer.ts), or false: no automatic split or merge. */
+  writeBalance?: WriteBalanceOptions | false;
 }
 
 export function roleAddress(config: NodeConfig, id: string): string {

@@ -35,6 +35,10 @@ import { DEFAULT_BALANCE, planBalance, type BalanceOptions, type BalancePlan, ty
 import { LOAD_EVERY_MS, mergeHot, REPORT_TOP_K, type MemberLoad } from './load.js';
 import type { ConfChange, ProposeResult } from '../raft/index.js';
 import { nextMembershipStep, type RaftMembershipView } from './membership-core.js';
+import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
+import { migrationProblem } from './migration-state.js';
+import { isValidPath, parentOf } from '../fs/path.js';
+import { planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
 
 /** What the president needs of NodeConfig. */
 export interface PresidentConfig {
@@ -49,6 +53,11 @@ export interface PresidentConfig {
   loadEveryMs?: number;
   /** Read balancing thresholds (thesis defaults: grow above 95%, shrink to at most 85%). */
   balance?: BalanceOptions;
+  /** A subtree migration that makes no progress for this long is aborted (default 30 s). */
+  migrationTimeoutMs?: number;
+  /** Write balancing: split a saturated minister's hot subtree off, merge cold ministries back
+   * (write-balancer.ts); `false` leaves ministries as they are. */
+  writeBalance?: WriteBalanceOptions | false;
 }
 
 /** What the president reads of its node at each input: the cluster log's applied state, and
@@ -79,6 +88,9 @@ export type PresidentEffect =
   /** Propose a change of the cluster log's Raft configuration (membership-core.ts); call
    * confChanged() with the result. */
   | { kind: 'confChange'; change: ConfChange; why: string }
+  /** Ask node `node` where it is in migration `migration`; call migrationAnswered() with its
+   * answer (nothing if none comes within `timeoutMs`). */
+  | { kind: 'migrationQuery'; node: string; migration: string; timeoutMs: number }
   | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; msg: string };
 
 export class PresidentCore {
@@ -108,6 +120,8 @@ export class PresidentCore {
   /** The cluster log's configuration as of the decision being made (view.raft). */
   private raftNow: RaftMembershipView | null = null;
   private readonly balance: Required<BalanceOptions>;
+  /** Live subtree migrations (migration-core.ts). */
+  private readonly migrations: MigrationDriver;
 
   constructor(config: PresidentConfig) {
     this.config = config;
@@ -116,6 +130,7 @@ export class PresidentCore {
     this.failAfterMs = config.failAfterMs ?? 1_000;
     this.loadEveryMs = config.loadEveryMs ?? LOAD_EVERY_MS;
     this.balance = { ...DEFAULT_BALANCE, ...config.balance };
+    this.migrations = new MigrationDriver({ timeoutMs: config.migrationTimeoutMs ?? DEFAULT_MIGRATION_TIMEOUT_MS, queryEveryMs: Math.max(100, 2 * this.probeMs) });
   }
 
   start(): PresidentEffect[] {
@@ -142,6 +157,7 @@ export class PresidentCore {
       this.probedAt.set(node, now);
       out.push({ kind: 'probe', node, timeoutMs: this.failAfterMs, load });
     }
+    for (const q of this.migrations.queries(now, view.state)) if (q.kind === 'query') out.push({ kind: 'migrationQuery', node: q.node, migration: q.migration, timeoutMs: this.failAfterMs });
     if (this.pending && (view.state.applied >= this.pending.index || now > this.pending.until)) this.pending = null;
     // Judge nobody before every node had a full interval to answer this president.
     if (!this.pending && now - this.readyAt >= this.failAfterMs) out.push(...this.decide(now, view, true));
@@ -171,12 +187,45 @@ export class PresidentCore {
     return [];
   }
 
+  /** A member's answer to a `migrationQuery` effect. */
+  migrationAnswered(a: MigrationAnswer): void {
+    this.migrations.answered(a);
+  }
+
+  /** `cluster.split(path)` / `cluster.merge(path)` (`govfs ministry split|merge PATH`): the
+   * order that starts the migration, or why not. A split forms a new ministry from idle nodes
+   * (a minister and up to two clerks; re-staffing fills it up later); a merge gives a
+   * ministry's whole subtree back to the ministry above it, which then dissolves it. */
+  requestMigration(action: 'split' | 'merge', path: string, now: number, view: PresidentView, why = 'asked by a client'): { ok: true; effect: PresidentEffect } | { ok: false; reason: string } {
+    const { state } = view;
+    if (!isValidPath(path) || path === '/') return { ok: false, reason: `${JSON.stringify(path)}: give an absolute path other than / [EINVAL]` };
+    if (action === 'split') {
+      const from = state.ministryFor(path);
+      if (!from) return { ok: false, reason: `no ministry serves ${path} yet: retry [EAGAIN]` };
+      const pool = this.idlePool(now, state);
+      if (pool.length === 0) return { ok: false, reason: `no idle node to form a ministry for ${path} [EBUSY]` };
+      const clerks = pool.slice(1, 3);
+      const problem = migrationProblem(state, path, from.id, '');
+      if (problem !== null) return { ok: false, reason: `${problem} [EINVAL]` };
+      return { ok: true, effect: propose({ order: 'migrateStart', id: '', subtree: path, from: from.id, to: '', minister: pool[0]!, clerks, clerksWanted: 2, why }, `split ${path} off ${from.id} (${from.subtree}) into a new ministry (minister ${pool[0]}, clerks ${clerks.join(', ') || '(none)'}): ${why}`, { subtree: path, from: from.id, newMinister: pool[0], cause: 'split' }) };
+    }
+    const child = [...state.ministries.values()].find((m) => m.subtree === path);
+    if (!child) return { ok: false, reason: `no ministry has ${path} as its subtree (govfs ministry list) [ENOENT]` };
+    const parent = state.ministryFor(parentOf(path)!);
+    if (!parent) return { ok: false, reason: `no ministry serves the parent of ${path} [EAGAIN]` };
+    const problem = migrationProblem(state, path, child.id, parent.id);
+    if (problem !== null) return { ok: false, reason: `${problem} [EINVAL]` };
+    return { ok: true, effect: propose({ order: 'migrateStart', id: '', subtree: path, from: child.id, to: parent.id, minister: '', clerks: [], clerksWanted: 0, why }, `merge ${path} (${child.id}) back into ${parent.id} (${parent.subtree}): ${why}`, { subtree: path, from: child.id, to: parent.id, cause: 'merge' }) };
+  }
+
   /** The cluster log's answer to a `propose` effect. */
   proposed(e: Extract<PresidentEffect, { kind: 'propose' }>, r: ProposeResult, now: number): PresidentEffect[] {
     const president = this.config.id;
     if (!r.ok) return [log('debug', { president, order: e.order, reason: r.reason }, 'president order refused by the cluster log')];
     this.pending = { index: r.index, until: now + 20 * this.probeMs };
-    return [log('info', { president, order: e.order, index: r.index, ...e.fields }, `president ${president} orders ${e.order.order}: ${e.why}`)];
+    // (A handover's state is logged by its size.)
+    const order = 'namespace' in e.order ? { ...e.order, namespace: `${e.order.namespace.length} bytes` } : e.order;
+    return [log('info', { president, order, index: r.index, ...e.fields }, `president ${president} orders ${e.order.order}: ${e.why}`)];
   }
 
   /** The cluster log's answer to a `confChange` effect. */
@@ -268,9 +317,40 @@ export class PresidentCore {
     }
     const member = raft && nextMembershipStep(state, raft, config.id);
     if (member) return [member.kind === 'conf' ? { kind: 'confChange', change: member.change, why: member.why } : propose(member.order, member.why, { node: member.order.node, cause: 'membership' })];
+    const g = this.migrations.decide(now, state);
+    if (g?.kind === 'order') return [propose(g.order, g.why, g.fields)];
     if (!state.balancing) return [];
     const step = this.plan(now, view).steps[0];
-    return step ? [balanceOrder(step)] : [];
+    if (step) return [balanceOrder(step)];
+    const write = this.writePlan(now, view).steps[0];
+    return write ? this.writeOrder(write, now, view) : [];
+  }
+
+  /** Write balancing (write-balancer.ts): what it would do now, and why. */
+  writePlan(now: number, view: PresidentView): { steps: WriteStep[]; notes: string[] } {
+    if (this.config.writeBalance === false) return { steps: [], notes: [] };
+    const { state } = view;
+    const judge = this.judgeable(now, view);
+    const retryAfterMs = (this.config.writeBalance === undefined ? undefined : this.config.writeBalance.retryAfterMs) ?? 10_000;
+    return planWrites({
+      ministries: state.serving(),
+      loads: this.ministryLoads(now, state),
+      idle: this.idlePool(now, state).length,
+      minClerks: this.balance.minClerks,
+      judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs),
+      age: (m) => now - (this.termSeen.get(m.id)?.at ?? now),
+      parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
+      statics: (this.config.ministries ?? []).map((x) => x.subtree),
+      migrating: [...state.migrations.values()].some((g) => g.phase === 'fencing' || g.phase === 'handed'),
+      options: this.config.writeBalance,
+    });
+  }
+
+  private writeOrder(step: WriteStep, now: number, view: PresidentView): PresidentEffect[] {
+    const r = step.kind === 'split' ? this.requestMigration('split', step.subtree, now, view, step.why) : this.requestMigration('merge', step.ministry.subtree, now, view, step.why);
+    if (!r.ok) return [log('debug', { step: step.why, reason: r.reason }, 'write balancing step not possible now')];
+    const e = r.effect as Extract<PresidentEffect, { kind: 'propose' }>;
+    return [{ ...e, why: step.why, fields: { ...e.fields, ministry: step.ministry.id, cause: step.kind === 'split' ? 'writeLoadHigh' : 'writeLoadLow' } }];
   }
 
   // ---- balancing (balancer.ts) -------------------------------------------------------------
@@ -290,6 +370,7 @@ export class PresidentCore {
       const known = clerks.filter((l): l is MemberLoad => l !== null);
       out.set(m.id, {
         clerkCpu: known.length === clerks.length && known.length > 0 ? known.reduce((s, l) => s + l.cpu, 0) / known.length : null,
+        ministerCpu: of(m.minister)?.cpu ?? null,
         cpu: members.reduce((s, l) => s + l.cpu, 0) / members.length,
         readsPerSec: members.reduce((s, l) => s + l.readsPerSec, 0),
         writesPerSec: members.reduce((s, l) => s + l.writesPerSec, 0),
@@ -302,9 +383,11 @@ export class PresidentCore {
   /** The plan in words (`govfs balance plan`): a line per ministry, then the steps. */
   planLines(now: number, view: PresidentView): string[] {
     const plan = this.plan(now, view);
-    const lines = [`balancer ${view.state.balancing ? 'on' : 'off'} (grow above ${Math.round(this.balance.growAbove * 100)}%, shrink to ${Math.round(this.balance.shrinkBelow * 100)}%, at least ${this.balance.minClerks} clerks)`, ...plan.notes];
-    if (plan.steps.length === 0) lines.push('nothing to do now');
-    for (const [i, s] of plan.steps.entries()) lines.push(`${i === 0 ? (view.state.balancing ? 'next' : 'would do') : 'then'}: ${s.why}`);
+    const writes = this.writePlan(now, view);
+    const lines = [`balancer ${view.state.balancing ? 'on' : 'off'} (grow above ${Math.round(this.balance.growAbove * 100)}%, shrink to ${Math.round(this.balance.shrinkBelow * 100)}%, at least ${this.balance.minClerks} clerks; split a minister saturated by writes, merge cold split-off ministries back)`, ...plan.notes, ...writes.notes];
+    const steps = [...plan.steps, ...writes.steps];
+    if (steps.length === 0) lines.push('nothing to do now');
+    for (const [i, s] of steps.entries()) lines.push(`${i === 0 ? (view.state.balancing ? 'next' : 'would do') : 'then'}: ${s.why}`);
     if (plan.queued.length > 0) lines.push(`queued for a freed clerk: ${plan.queued.join(', ')}`);
     return lines;
   }
@@ -313,11 +396,19 @@ export class PresidentCore {
   plan(now: number, view: PresidentView): BalancePlan {
     const { state } = view;
     this.raftNow = view.raft?.() ?? null;
+    return planBalance({ ministries: state.serving(), loads: this.ministryLoads(now, state), idle: this.idlePool(now, state), judgeable: this.judgeable(now, view), options: this.balance });
+  }
+
+  /** Whether a ministry may be judged for balancing now: healthy, every member reporting, its
+   * minister committed in its term, settled since its last change, in no migration. */
+  private judgeable(now: number, view: PresidentView): (m: MinistryRecord) => boolean {
+    const { state } = view;
     for (const m of state.ministries.values()) {
       const seen = this.termSeen.get(m.id);
       if (!seen || seen.term !== m.term) this.termSeen.set(m.id, { term: m.term, at: now });
     }
-    const judgeable = (m: MinistryRecord): boolean => {
+    return (m: MinistryRecord): boolean => {
+      if (state.migrationOf(m.id)) return false;
       if (m.fenced || m.down || view.dissolving(m.id)) return false;
       if (![m.minister, ...m.clerks].every((id) => this.fresh(now, id))) return false;
       if (this.notLeadingFor(now, m.minister) > 0) return false;
@@ -327,7 +418,6 @@ export class PresidentCore {
       if (r?.groupTerm !== m.term || r.commitTerm !== m.term) return false;
       return now - this.termSeen.get(m.id)!.at >= this.balance.settleMs;
     };
-    return planBalance({ ministries: [...state.ministries.values()], loads: this.ministryLoads(now, state), idle: this.idlePool(now, state), judgeable, options: this.balance });
   }
 
   /** The order ministry `m` needs now, or null (it needs none, or must wait for one). */

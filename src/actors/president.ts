@@ -11,7 +11,8 @@ import type { ConfChange, ProposeResult } from '../raft/index.js';
 import { memberRequest, type RaftMembershipView } from './membership-core.js';
 import type { MemberReplyMessage } from '../fs/requests.js';
 import type { Behaviour, Context } from '../runtime/types.js';
-import type { NodeProbeMessage } from '../fs/requests.js';
+import type { MigrationProgressMessage, MigrationQueryMessage, NodeProbeMessage } from '../fs/requests.js';
+import type { MigrationAnswer } from './migration-core.js';
 
 export interface PresidentServices {
   config: NodeConfig;
@@ -35,7 +36,8 @@ const LOAD_PROBE = { type: 'govfs.fs.NodeProbe', load: true } satisfies NodeProb
 type PresidentMsg =
   | 'tick'
   | { kind: 'ready'; ok: boolean }
-  | { kind: 'probe'; id: string; report: NodeReport | null };
+  | { kind: 'probe'; id: string; report: NodeReport | null }
+  | { kind: 'migration'; answer: MigrationAnswer | null };
 
 export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentMsg> {
   const { config } = svc;
@@ -69,6 +71,13 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         case 'transfer':
           run(ctx, core.transferred(e, svc.transferTo(e.to), ctx.clock.now(), view));
           break;
+        case 'migrationQuery':
+          ctx.pipeToSelf(
+            ctx.ask<MigrationProgressMessage>(ctx.ref(config.addresses[e.node]!), { type: 'govfs.fs.MigrationQuery', migration: e.migration } satisfies MigrationQueryMessage, { timeoutMs: e.timeoutMs }),
+            (r): PresidentMsg => ({ kind: 'migration', answer: { node: e.node, migration: String(r.migration), ministry: String(r.ministry), state: String(r.state), reason: String(r.reason ?? ''), namespace: r.namespace ?? null, leaseToken: Number(r.leaseToken ?? 0) } }),
+            (): PresidentMsg => ({ kind: 'migration', answer: null }),
+          );
+          break;
         case 'log':
           ctx.log[e.level]({ role: 'president', ...e.fields }, e.msg);
           break;
@@ -77,11 +86,20 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   };
 
   /** `govfs balance on|off|plan`: an order in the cluster log, or the plan in words. */
-  const balanceRequest = (ctx: Context<PresidentMsg>, action: string, now: number): void => {
+  const balanceRequest = (ctx: Context<PresidentMsg>, action: string, path: string, now: number): void => {
     const reply = (r: Omit<BalanceReply, 'type'>): void => ctx.reply({ type: 'govfs.fs.BalanceReply', ...r });
     const balancing = view.state.balancing;
+    if (action === 'split' || action === 'merge') {
+      const r = core.requestMigration(action, path, now, view);
+      if (!r.ok) return reply({ ok: false, balancing, plan: [], reason: r.reason, index: 0 });
+      const e = r.effect as Extract<PresidentEffect, { kind: 'propose' }>;
+      const p = svc.propose(e.order);
+      if (!p.ok) return reply({ ok: false, balancing, plan: [], reason: `the cluster log refused the order (${p.reason}): retry`, index: 0 });
+      run(ctx, core.proposed(e, p, now));
+      return reply({ ok: true, balancing, plan: [e.why], reason: '', index: p.index });
+    }
     if (action === 'plan') return reply({ ok: true, balancing, plan: core.planLines(now, view), reason: '', index: 0 });
-    if (action !== 'on' && action !== 'off') return reply({ ok: false, balancing, plan: [], reason: `unknown balance action ${JSON.stringify(action)} (on, off or plan) [EINVAL]`, index: 0 });
+    if (action !== 'on' && action !== 'off') return reply({ ok: false, balancing, plan: [], reason: `unknown balance action ${JSON.stringify(action)} (on, off, plan, split or merge) [EINVAL]`, index: 0 });
     const r = svc.propose({ order: 'balance', on: action === 'on' });
     if (!r.ok) return reply({ ok: false, balancing, plan: [], reason: `the cluster log refused the order (${r.reason}): retry`, index: 0 });
     ctx.log.info({ president: config.id, index: r.index, on: action === 'on' }, `president ${config.id} orders balance ${action}: asked by a client`);
@@ -106,10 +124,15 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     },
     receive(ctx, msg) {
       const now = ctx.clock.now();
-      if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.BalanceRequest') return balanceRequest(ctx, (msg as { action?: string }).action ?? '', now);
+      if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.BalanceRequest') {
+        const m = msg as { action?: string; path?: string };
+        return balanceRequest(ctx, m.action ?? '', typeof m.path === 'string' ? m.path : '', now);
+      }
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.MemberRequest') return memberRequestIn(ctx, msg as object);
       if (msg === 'tick') run(ctx, core.tick(now, view));
-      else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
+      else if (msg.kind === 'migration') {
+        if (msg.answer) core.migrationAnswered(msg.answer);
+      } else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
       else run(ctx, core.probed(msg.id, msg.report, now, view));
     },
   };

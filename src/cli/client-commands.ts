@@ -308,6 +308,67 @@ runners.member = {
   },
 };
 
+/** `govfs ministry split PATH | merge PATH | list` (issue 16): live subtree migration. */
+runners.ministry = {
+  options: { timeout: { type: 'string' } },
+  min: 1,
+  max: 2,
+  run: async (client, args, flags, out) => {
+    const action = args[0]!;
+    if (action === 'list') {
+      if (args.length !== 1) throw new UsageError('ministry list takes no path (govfs ministry --help)');
+      out.log(formatMinistries(await client.status()));
+      return 0;
+    }
+    if (action !== 'split' && action !== 'merge') throw new UsageError(`ministry takes split PATH, merge PATH or list, got ${JSON.stringify(action)} (govfs ministry --help)`);
+    const path = args[1];
+    if (path === undefined) throw new UsageError(`ministry ${action} needs the path of a subtree (govfs ministry --help)`);
+    const timeoutMs = flags.timeout === undefined ? 60_000 : Number(flags.timeout) * 1000;
+    if (!Number.isFinite(timeoutMs) || timeoutMs <= 0) throw new UsageError(`--timeout takes seconds, got ${JSON.stringify(flags.timeout)}`);
+    const before = new Set((await client.status()).migrations.map((g) => g.id));
+    const r = await client.migrate(action, path);
+    if (!r.ok) {
+      out.err(`govfs: ministry ${action} ${escapeText(path)}: ${r.reason}`);
+      return 1;
+    }
+    out.err(r.plan.map(escapeText).join('\n'));
+    const deadline = Date.now() + timeoutMs;
+    while (Date.now() < deadline) {
+      const g = (await client.status().catch(() => null))?.migrations.find((x) => x.subtree === path && !before.has(x.id));
+      if (g?.phase === 'committed') {
+        out.log(`${action} ${escapeText(path)}: done (migration ${g.id}; ministry ${g.to} serves it now)`);
+        return 0;
+      }
+      if (g?.phase === 'aborted') {
+        out.err(`govfs: ministry ${action} ${escapeText(path)}: migration ${g.id} was aborted: ${escapeText(g.reason)}`);
+        return 1;
+      }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    out.err(`govfs: ministry ${action} ${escapeText(path)}: not finished after ${timeoutMs / 1000} s (govfs ministry list shows it) [ETIMEDOUT]`);
+    return 1;
+  },
+};
+
+/** `govfs ministry list`: each ministry's subtree and staff, then the migrations. */
+export function formatMinistries(st: ClusterStatusView): string {
+  const forming = new Map(st.migrations.filter((g) => g.phase === 'fencing' || g.phase === 'handed').flatMap((g) => [[g.to, g] as const, [g.from, g] as const]));
+  const lines = [table([
+    ['MINISTRY', 'SUBTREE', 'MINISTER', 'CLERKS', 'TERM', 'MIGRATION'],
+    ...st.ministries.map((m) => {
+      const g = forming.get(m.id);
+      return [m.id, shellQuote(m.subtree), m.minister || '-', m.clerks.join(',') || '-', String(m.term), g ? `${g.id} ${g.phase}` : '-'];
+    }),
+  ])];
+  if (st.migrations.length > 0) {
+    lines.push('', table([
+      ['MIGRATION', 'KIND', 'SUBTREE', 'FROM', 'TO', 'PHASE', 'WHY'],
+      ...st.migrations.map((g) => [g.id, g.split ? 'split' : 'merge', shellQuote(g.subtree), g.from, g.to, g.phase, g.reason || '-']),
+    ]));
+  }
+  return lines.join('\n');
+}
+
 /** Columns padded to their widest cell; cells (ids, subtrees from the cluster) escaped. */
 export function table(cells: string[][]): string {
   const rows = cells.map((r) => r.map(escapeText));
@@ -343,6 +404,8 @@ export function formatStatus(st: ClusterStatusView, server: string): string {
   lines.push(`idle: ${st.idle.length ? st.idle.join(', ') : '(none)'}`);
   if (st.members?.length) lines.push(`members: voters ${st.voters?.join(', ') || '-'}; learners ${st.learners?.join(', ') || '(none)'}${st.leaving?.length ? `; leaving ${st.leaving.join(', ')}` : ''}`);
   lines.push(`balancer: ${st.balancing ? 'on' : 'off'} (CPU: average of the clerks; govfs balance plan says what it would do)`);
+  const moving = st.migrations.filter((g) => g.phase === 'fencing' || g.phase === 'handed');
+  if (moving.length > 0) lines.push(`migrations in progress: ${moving.map((g) => `${g.id} ${g.split ? 'split' : 'merge'} ${shellQuote(g.subtree)} ${g.from} -> ${g.to} (${g.phase})`).join('; ')}`);
   return lines.join('\n');
 }
 

@@ -116,6 +116,9 @@ export type RemoteGovClient = GovClient & {
   balance(action: 'on' | 'off' | 'plan', timeoutMs?: number): Promise<BalanceAnswer>;
   /** `govfs node add|remove`: ask the president to add or remove a node (issue 20). */
   member(req: Omit<MemberRequestMessage, 'type'>, timeoutMs?: number): Promise<MemberAnswer>;
+  /** `govfs ministry split|merge PATH`: ask the president to start the migration (`plan[0]`
+   * says what it ordered); `status().migrations` shows how it goes. */
+  migrate(action: 'split' | 'merge', path: string, timeoutMs?: number): Promise<BalanceAnswer>;
   /** End the session (releasing what the client holds) and close the connection. */
   close(): Promise<void>;
 };
@@ -266,6 +269,12 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
       value: async (req: Omit<MemberRequestMessage, 'type'>, timeoutMs = 2_000) => {
         await link.ensure();
         return memberRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), req);
+      },
+    },
+    migrate: {
+      value: async (action: 'split' | 'merge', path: string, timeoutMs = 2_000) => {
+        await link.ensure();
+        return balanceRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), action, path);
       },
     },
     close: {

@@ -1,7 +1,10 @@
 // What `status` shows of a cluster: the president, each ministry's staff and progress, each
 // node. The same view comes from the in-process Cluster API and from a network client.
 
-import type { ClusterStatusMessage, NodeProbeMessage, NodeReportMessage, StatusRequestMessage } from '../fs/requests.js';
+import type { ClusterStatusMessage, NodeProbeMessage, NodeReportMessage, StatusRequestMessage, SubtreeMigrationInfo } from '../fs/requests.js';
+
+/** A live subtree migration (split, merge): in progress, or one of the last finished. */
+export type MigrationStatus = SubtreeMigrationInfo;
 
 export interface MinistryStatus {
   id: string;
@@ -52,6 +55,8 @@ export interface ClusterStatusView {
   voters?: string[];
   learners?: string[];
   leaving?: string[];
+  /** Subtree migrations in progress (phase fencing or handed), then the last finished. */
+  migrations: MigrationStatus[];
 }
 
 /** A NodeReport and a ClusterStatus as decoded (govfs.proto: src/fs/requests.ts). */
@@ -113,6 +118,7 @@ export async function gatherStatus(ids: readonly string[], ask: (node: string, m
     voters: [...(view?.voters ?? [])],
     learners: [...(view?.learners ?? [])],
     leaving: [...(view?.leaving ?? [])],
+    migrations: (view?.migrations ?? []).map((g) => ({ id: g.id, subtree: g.subtree, from: g.from, to: g.to, phase: g.phase, split: g.split, reason: g.reason })),
     idle: [...(view?.idle ?? [])],
     nodes: ids.map((id) => {
       const r = byId.get(id);
@@ -155,13 +161,14 @@ export interface BalanceAnswer {
   reason: string;
 }
 
-/** Ask the cluster to turn its balancer on or off, or for its plan: any node passes the
- * request on to the president; the nodes of `ids` are tried in turn until one answers. */
-export async function balanceRequest(ids: readonly string[], ask: (node: string, msg: object) => Promise<unknown>, action: 'on' | 'off' | 'plan'): Promise<BalanceAnswer> {
+/** Ask the cluster to turn its balancer on or off, or for its plan, or to split or merge the
+ * subtree `path`: any node passes the request on to the president; the nodes of `ids` are
+ * tried in turn until one answers. */
+export async function balanceRequest(ids: readonly string[], ask: (node: string, msg: object) => Promise<unknown>, action: 'on' | 'off' | 'plan' | 'split' | 'merge', path = ''): Promise<BalanceAnswer> {
   let last = 'no node answered';
   for (const id of ids) {
     try {
-      const r = (await ask(id, { type: 'govfs.fs.BalanceRequest', action })) as Partial<BalanceAnswer>;
+      const r = (await ask(id, { type: 'govfs.fs.BalanceRequest', action, ...(path !== '' && { path }) })) as Partial<BalanceAnswer>;
       const answer = { ok: r.ok === true, balancing: r.balancing === true, plan: [...(r.plan ?? [])], reason: r.reason ?? '' };
       if (answer.ok) return answer;
       last = answer.reason || last;

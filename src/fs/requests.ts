@@ -444,6 +444,36 @@ export interface MemberLoadMessage {
 export interface BalanceRequestMessage {
   type: 'govfs.fs.BalanceRequest';
   action: string;
+  /** split, merge: the subtree (decoded: '' without). */
+  path?: string;
+}
+
+/** govfs.fs.SubtreeMigration: a live subtree migration in `govfs status`. */
+export interface SubtreeMigrationInfo {
+  id: string;
+  subtree: string;
+  from: string;
+  to: string;
+  phase: 'fencing' | 'handed' | 'committed' | 'aborted';
+  split: boolean;
+  reason: string;
+}
+
+/** govfs.fs.MigrationQuery: the president asks a ministry member about a migration. */
+export interface MigrationQueryMessage {
+  type: 'govfs.fs.MigrationQuery';
+  migration: string;
+}
+
+/** govfs.fs.MigrationProgress: the member's answer; `namespace` set when `ready`. */
+export interface MigrationProgressMessage {
+  type: 'govfs.fs.MigrationProgress';
+  migration: string;
+  ministry: string;
+  state: string;
+  reason: string;
+  namespace?: Uint8Array;
+  leaseToken?: number;
 }
 
 /** govfs.fs.BalanceReply: the president's answer; `plan` its assessment, one line per ministry,
@@ -521,6 +551,8 @@ export interface ClusterStatusMessage {
   voters?: string[];
   learners?: string[];
   leaving?: string[];
+  /** Live subtree migrations in progress, and the last finished. */
+  migrations?: SubtreeMigrationInfo[];
 }
 
 export interface SubtreeDeleteMessage {

@@ -2,7 +2,9 @@
 // host is used exactly like a local one, and serves GovFS clients on the same port. The design
 // (wire, handshake, admission, links, liveness, queues, hostile input, clients, TLS) is in
 // docs/bridge.md. This file composes the parts and owns what they share: the listener, each
-// connection's reads, handshake deadline and close, and the heartbeat timer.
+// connection's reads, handshake deadline and close, and the heartbeat timer. Over 600 lines
+// by a few: large messages' parts and refused (removed) peers each added their share of what
+// every connection does; the parts below are the places to move code to next.
 //   src/net/handshake.ts       Hello/Auth/Goodbye and the proofs (shared with the client end)
 //   src/net/link.ts            a connection and a destination's outbound queue
 //   src/net/node-links.ts      node links: dialing, one link per pair, backpressure, liveness

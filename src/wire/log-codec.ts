@@ -26,6 +26,10 @@ export interface FenceMsg { ministry: string }
 export interface DissolveMsg { ministry: string }
 export type NoopMsg = Record<string, never>;
 export interface BalanceMsg { on: boolean }
+export interface MigrateStartMsg { id: string; subtree: string; from: string; to: string; minister: string; clerks: string[]; clerksWanted: number; why: string }
+export interface MigrateHandoverMsg { id: string; namespace: Uint8Array; leaseToken: number }
+export interface MapCommitMsg { id: string }
+export interface MigrateAbortMsg { id: string; reason: string }
 export interface ClusterOrderMsg {
   appoint?: AppointMsg;
   down?: DownMsg;
@@ -36,14 +40,30 @@ export interface ClusterOrderMsg {
   memberJoin?: MemberJoinMsg;
   memberLeave?: MemberLeaveMsg;
   memberGone?: MemberGoneMsg;
+  migrateStart?: MigrateStartMsg;
+  migrateHandover?: MigrateHandoverMsg;
+  mapCommit?: MapCommitMsg;
+  migrateAbort?: MigrateAbortMsg;
   /** (decoded) which member is set */
-  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone';
+  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone' | 'migrateStart' | 'migrateHandover' | 'mapCommit' | 'migrateAbort';
+}
+export interface SubtreeMigrationRecordMsg {
+  id: string;
+  subtree: string;
+  from: string;
+  to: string;
+  phase: number;
+  split: boolean;
+  namespace: Uint8Array;
+  leaseToken: number;
+  reason: string;
+  startedAt: number;
 }
 export interface MemberJoinMsg { node: string; address: string; endpoint: string }
 export interface MemberLeaveMsg { node: string }
 export interface MemberGoneMsg { node: string }
 export interface MinistryRecordMsg { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean; clerksWanted: number; fenced: boolean }
-export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean; joined?: MemberJoinMsg[]; leaving?: string[]; removed?: string[] }
+export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean; joined?: MemberJoinMsg[]; leaving?: string[]; removed?: string[]; migrations?: SubtreeMigrationRecordMsg[]; migrationCounter?: number }
 
 export interface MkdirMsg { path: string; parents: boolean; mode?: number | null }
 export interface CreateMsg { path: string; exclusive?: boolean | null; mode?: number | null }
@@ -90,6 +110,10 @@ export interface ReplaceReplicaMsg { ino: number; chunk: PlacedChunkMsg | null; 
 export interface DropGarbageMsg { chunkIds: string[] }
 export interface FileChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
 export interface LayoutsMsg { files: FileChunksMsg[]; garbage: PlacedChunkMsg[] }
+export interface MigrationFenceMsg { id: string; subtree: string }
+export interface MigrationInstallMsg { id: string; subtree: string; namespace: Uint8Array; leaseToken: number }
+export interface MigrationDropMsg { id: string; subtree: string }
+export interface MigrationUnfenceMsg { id: string }
 export interface MinistryEntryMsg {
   client?: ClientChangeMsg;
   expireClients?: ExpireClientsMsg;
@@ -99,9 +123,15 @@ export interface MinistryEntryMsg {
   placeChunks?: PlaceChunksMsg;
   replaceReplica?: ReplaceReplicaMsg;
   dropGarbage?: DropGarbageMsg;
+  migrationFence?: MigrationFenceMsg;
+  migrationInstall?: MigrationInstallMsg;
+  migrationDrop?: MigrationDropMsg;
+  migrationUnfence?: MigrationUnfenceMsg;
   /** (decoded) which member is set */
-  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'placeChunks' | 'replaceReplica' | 'dropGarbage';
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'migrationFence' | 'migrationInstall' | 'migrationDrop' | 'migrationUnfence' | 'placeChunks' | 'replaceReplica' | 'dropGarbage';
 }
+export interface MigrationMarkMsg { id: string; subtree: string; state: number }
+export interface MigrationMarksMsg { marks: MigrationMarkMsg[] }
 export interface HeldWriteLeaseMsg { id: string; clientId: string; notify: string; path: string; start: number; end?: number | null; token: number; ttlMs: number }
 export interface WriteLeasesMsg { token: number; leases: HeldWriteLeaseMsg[] }
 
@@ -113,10 +143,15 @@ export interface LogMessages {
   'govfs.log.Dissolve': DissolveMsg;
   'govfs.log.Noop': NoopMsg;
   'govfs.log.Balance': BalanceMsg;
+  'govfs.log.MigrateStart': MigrateStartMsg;
+  'govfs.log.MigrateHandover': MigrateHandoverMsg;
+  'govfs.log.MapCommit': MapCommitMsg;
+  'govfs.log.MigrateAbort': MigrateAbortMsg;
   'govfs.log.ClusterOrder': ClusterOrderMsg;
   'govfs.log.MemberJoin': MemberJoinMsg;
   'govfs.log.MemberLeave': MemberLeaveMsg;
   'govfs.log.MemberGone': MemberGoneMsg;
+  'govfs.log.SubtreeMigrationRecord': SubtreeMigrationRecordMsg;
   'govfs.log.MinistryRecord': MinistryRecordMsg;
   'govfs.log.ClusterSnapshot': ClusterSnapshotMsg;
   'govfs.log.Mkdir': MkdirMsg;
@@ -136,7 +171,13 @@ export interface LogMessages {
   'govfs.log.LeaseGrant': LeaseGrantMsg;
   'govfs.log.LeaseRenew': LeaseRenewMsg;
   'govfs.log.LeaseRelease': LeaseReleaseMsg;
+  'govfs.log.MigrationFence': MigrationFenceMsg;
+  'govfs.log.MigrationInstall': MigrationInstallMsg;
+  'govfs.log.MigrationDrop': MigrationDropMsg;
+  'govfs.log.MigrationUnfence': MigrationUnfenceMsg;
   'govfs.log.MinistryEntry': MinistryEntryMsg;
+  'govfs.log.MigrationMark': MigrationMarkMsg;
+  'govfs.log.MigrationMarks': MigrationMarksMsg;
   'govfs.log.HeldWriteLease': HeldWriteLeaseMsg;
   'govfs.log.WriteLeases': WriteLeasesMsg;
   'govfs.log.ResizeFile': ResizeFileMsg;

@@ -84,7 +84,7 @@ describe('govfs against govfs cluster', () => {
   it('balance: plan explains, off and on are orders, anything else is a usage error', async () => {
     const plan = await govfs(['balance', 'plan'], env());
     expect(plan.code).toBe(0);
-    expect(plan.stdout).toMatch(/^balancer on \(grow above 95%, shrink to 85%, at least 2 clerks\)\nm0 \(\/, 2 clerks\): /);
+    expect(plan.stdout).toMatch(/^balancer on \(grow above 95%, shrink to 85%, at least 2 clerks; split a minister saturated by writes, merge cold split-off ministries back\)\nm0 \(\/, 2 clerks\): /);
     const off = await govfs(['balance', 'off'], env());
     expect([off.code, off.stdout.trim()]).toEqual([0, 'balancer off']);
     const on = await govfs(['balance', 'on'], env());
@@ -92,8 +92,22 @@ describe('govfs against govfs cluster', () => {
     expect((await govfs(['balance', 'sideways'], env())).code).toBe(2);
   });
 
+  it('ministry: list shows the map, split needs an idle node and says so, anything else is a usage error', async () => {
+    const list = await govfs(['ministry', 'list'], env());
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^MINISTRY\s+SUBTREE\s+MINISTER\s+CLERKS\s+TERM\s+MIGRATION\nm0\s+\/\s+n\d\s+n\d,n\d\s+\d+\s+-\n$/);
+    // 4 nodes: the president and the root's three; none idle to form a ministry.
+    const split = await govfs(['ministry', 'split', '/x'], env());
+    expect(split).toMatchObject({ code: 1, stdout: '' });
+    expect(split.stderr).toMatch(/^govfs: ministry split \/x: no idle node to form a ministry for \/x \[EBUSY\]\n$/);
+    const merge = await govfs(['ministry', 'merge', '/x'], env());
+    expect(merge.stderr).toMatch(/no ministry has \/x as its subtree .*\[ENOENT\]/);
+    expect((await govfs(['ministry', 'split'], env())).code).toBe(2);
+    expect((await govfs(['ministry', 'sideways', '/x'], env())).code).toBe(2);
+  });
+
   it('every command has --help', async () => {
-    const results = await Promise.all(['cluster', 'node', 'ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'balance', 'shell', 'bench', 'demo'].map((c) => govfs([c, '--help']).then((r) => [c, r] as const)));
+    const results = await Promise.all(['cluster', 'node', 'ls', 'mkdir', 'touch', 'stat', 'rm', 'rmdir', 'mv', 'status', 'balance', 'ministry', 'shell', 'bench', 'demo'].map((c) => govfs([c, '--help']).then((r) => [c, r] as const)));
     for (const [c, r] of results) {
       expect(r.code, c).toBe(0);
       expect(r.stdout, c).toMatch(new RegExp(`^govfs ${c}`));

@@ -73,7 +73,7 @@ class FakeTree implements BackupSource {
   }
   async status(): Promise<ClusterStatusView> {
     return {
-      president: 'n1', clusterTerm: 2, idle: [], balancing: true,
+      president: 'n1', clusterTerm: 2, idle: [], balancing: true, migrations: [],
       ministries: [{ id: 'root', subtree: '/', minister: 'n2', clerks: ['n3', 'n4'], term: 3, commitIndex: this.index, down: false, shortStaffed: false, load: null }],
       nodes: ['n1', 'n2', 'n3', 'n4', 'n5'].map((id) => ({ id, up: true, role: 'idle', ministry: '', commit: 0, applied: 0, caughtUp: true })),
     };

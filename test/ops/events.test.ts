@@ -11,6 +11,7 @@ const base: ClusterStatusView = {
   ministries: [{ id: 'm0', subtree: '/', minister: 'n2', clerks: ['n3', 'n4'], term: 1, commitIndex: 5, down: false, shortStaffed: false, load: null }],
   idle: ['n5'],
   balancing: true,
+  migrations: [],
   nodes: [node('n1', true, 'president', ''), node('n2', true, 'minister'), node('n3'), node('n4'), node('n5', true, 'idle', '')],
 };
 

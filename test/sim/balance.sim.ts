@@ -22,8 +22,9 @@ import type { GovClient } from '../../src/client/gov-client.js';
 import { SeedTree } from '../../src/runtime/random.js';
 import type { HistoryOp } from './cluster.sim.js';
 import { watchOwnership } from './ownership-invariant.js';
+import { judgeWriteBalance, runWriteBalance } from './write-balance.js';
 
-export const describe = 'read balancing: a hot ministry grows, a cold one shrinks (never below a minister and two clerks), under crashes and partitions; per-step invariants and linearizability';
+export const describe = 'read balancing: a hot ministry grows, a cold one shrinks (never below a minister and two clerks); then write balancing: a saturated minister has a hot subtree split off, cold ones are merged back (live migration); under crashes and partitions; per-step invariants and linearizability';
 
 /** Modeled service time of one client request at a node. */
 const SERVICE_MS = 8;
@@ -79,6 +80,9 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
     cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS } },
     loadEveryMs: 200,
     balance: { settleMs: 600 },
+    // (The read half: its ownership check knows only the static ministries. Splits and merges
+    // are the write half's, write-balance.ts.)
+    writeBalance: false,
     logger: decisionLog(decisions),
     maxSteps: 5_000_000,
     replay: `npm run sim -- balance --seed ${seed} --verbose`,
@@ -218,7 +222,11 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
   return run;
 }
 
+/** `GOVFS_BALANCE_ONLY=reads` or `writes` runs one half only (both by default). */
+const ONLY = process.env['GOVFS_BALANCE_ONLY'] ?? '';
+
 export async function runSeed(seed: number, opts: { verbose: boolean }): Promise<{ ok: boolean; error?: string; detail?: string }> {
+  if (ONLY === 'writes') return writeHalf(seed, opts, '');
   try {
     const run = await runBalance(seed);
     if (opts.verbose) console.log([...run.faults, ...run.decisions.map((d) => `${d.cause} ${d.ministry}: ${JSON.stringify(d.order)}`), 'plan at the end:', ...run.plan].join('\n'));
@@ -235,8 +243,23 @@ export async function runSeed(seed: number, opts: { verbose: boolean }): Promise
     if (grew === 0) return { ok: false, error: `the hot ministry ${run.hot} never grew (${balancing.length} balancing orders) ${trace}` };
     if (shrank === 0) return { ok: false, error: `the cold ministry ${run.cold} never shrank (${balancing.length} balancing orders) ${trace}` };
     const grewAgain = balancing.filter((d) => d.cause === 'readLoadHigh' && d.ministry !== run.hot).length;
-    return { ok: true, detail: `${run.history.length} checked ops, ${run.reads} reads; hot ${run.hot} grew ${grew}×, cold ${run.cold} shrank ${shrank}×, other grows ${grewAgain}; ${run.faults.length} faults; ${run.steps} steps ${trace}` };
+    const detail = `${run.history.length} checked ops, ${run.reads} reads; hot ${run.hot} grew ${grew}×, cold ${run.cold} shrank ${shrank}×, other grows ${grewAgain}; ${run.faults.length} faults; ${run.steps} steps ${trace}`;
+    return ONLY === 'reads' ? { ok: true, detail } : await writeHalf(seed, opts, `${detail}; `);
   } catch (e) {
     return { ok: false, error: (e as Error).message };
+  }
+}
+
+/** Write balancing (write-balance.ts): splits and merges by live migration. */
+async function writeHalf(seed: number, opts: { verbose: boolean }, before: string): Promise<{ ok: boolean; error?: string; detail?: string }> {
+  try {
+    const writes = await runWriteBalance(seed);
+    if (opts.verbose) console.log([...writes.faults, ...writes.orders].join('\n'));
+    const bad = await judgeWriteBalance(writes);
+    if (bad !== null) return { ok: false, error: `write balancing: ${bad}` };
+    const count = (split: boolean, phase: string): number => writes.migrations.filter((g) => g.split === split && g.phase === phase).length;
+    return { ok: true, detail: `${before}writes: ${writes.history.length} checked ops, ${count(true, 'committed')} splits and ${count(false, 'committed')} merges committed, ${writes.migrations.filter((g) => g.phase === 'aborted').length} aborted, ${writes.faults.length} faults (trace ${writes.traceHash})` };
+  } catch (e) {
+    return { ok: false, error: `write balancing: ${(e as Error).message}` };
   }
 }

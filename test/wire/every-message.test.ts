@@ -21,6 +21,8 @@ const report = {
   chunks: 2 ** 33, chunksShort: 4, chunkHolders: [{ node: 'n1', chunks: 7 }, { node: 'n3', chunks: 2 ** 33 }],
 } satisfies Required<Omit<F.NodeReportMessage, 'type'>>;
 
+const migration = { id: 'g1', subtree: '/a/b', from: 'm0', to: 'm3', phase: 'handed', split: true, reason: 'asked by a client' } satisfies Required<F.SubtreeMigrationInfo>;
+
 const SAMPLES: Record<string, TypedMessage> = {
   // govfs.fs (the rest of govfs.proto: test/wire/fs-messages.test.ts)
   'govfs.fs.Ticket': { type: 'govfs.fs.Ticket', clientId: 'c1', seq: 2 ** 40, index: 9, term: 2, ministry: 'm1', moreSeqs: [2 ** 40 + 1, 7], moreIndexes: [10, 11] } satisfies Required<F.TicketMessage>,
@@ -30,8 +32,13 @@ const SAMPLES: Record<string, TypedMessage> = {
   'govfs.fs.NodeReport': { type: 'govfs.fs.NodeReport', ...report } satisfies Required<F.NodeReportMessage>,
   'govfs.fs.StatusRequest': { type: 'govfs.fs.StatusRequest' } satisfies Required<F.StatusRequestMessage>,
   'govfs.fs.ClusterStatus': {
-    type: 'govfs.fs.ClusterStatus', president: 'n1', clusterTerm: 5, ministries: [ministry], idle: ['n4'], nodes: [report], shortStaffed: ['m1'], balancing: true, voters: ['n1', 'n2', 'n3'], learners: ['n4'], leaving: ['n2'],
+    type: 'govfs.fs.ClusterStatus', president: 'n1', clusterTerm: 5, ministries: [ministry], idle: ['n4'], nodes: [report], shortStaffed: ['m1'], balancing: true, voters: ['n1', 'n2', 'n3'], learners: ['n4'], leaving: ['n2'], migrations: [migration],
   } satisfies Required<F.ClusterStatusMessage>,
+  'govfs.fs.SubtreeMigration': { type: 'govfs.fs.SubtreeMigration', ...migration },
+  'govfs.fs.MigrationQuery': { type: 'govfs.fs.MigrationQuery', migration: 'g1' } satisfies Required<F.MigrationQueryMessage>,
+  'govfs.fs.MigrationProgress': {
+    type: 'govfs.fs.MigrationProgress', migration: 'g1', ministry: 'm0', state: 'ready', reason: '', namespace: nonce, leaseToken: 2 ** 35,
+  } satisfies Required<F.MigrationProgressMessage>,
   'govfs.fs.SubtreeDelete': { type: 'govfs.fs.SubtreeDelete', subtree: '/a/b', requester: 'm0' } satisfies Required<F.SubtreeDeleteMessage>,
   'govfs.fs.SubtreeDeleted': { type: 'govfs.fs.SubtreeDeleted', ok: true, index: 12, reason: 'done' } satisfies Required<F.SubtreeDeletedMessage>,
   'govfs.fs.LeaseRevoked': { type: 'govfs.fs.LeaseRevoked', clientId: 'c1', leaseId: 'n2:17', reason: 'a write waits', grantedBy: 'n2', mode: 'read', path: '/a/f' } satisfies Required<F.LeaseRevokedMessage>,
@@ -42,7 +49,7 @@ const SAMPLES: Record<string, TypedMessage> = {
   'govfs.fs.MemberLoad': { type: 'govfs.fs.MemberLoad', ...load },
   'govfs.fs.MemberRequest': { type: 'govfs.fs.MemberRequest', action: 'add', node: 'n6', address: 'n6#/n6', endpoint: '10.0.0.6:7401' } satisfies Required<F.MemberRequestMessage>,
   'govfs.fs.MemberReply': { type: 'govfs.fs.MemberReply', ok: false, code: 'EEXIST', reason: 'n6 is already a member', index: 2 ** 33 } satisfies Required<F.MemberReplyMessage>,
-  'govfs.fs.BalanceRequest': { type: 'govfs.fs.BalanceRequest', action: 'plan' } satisfies Required<F.BalanceRequestMessage>,
+  'govfs.fs.BalanceRequest': { type: 'govfs.fs.BalanceRequest', action: 'split', path: '/a/b' } satisfies Required<F.BalanceRequestMessage>,
   'govfs.fs.BalanceReply': { type: 'govfs.fs.BalanceReply', ok: true, balancing: false, plan: ['m1 /a: cpu 97%', 'grow m1'], reason: '', index: 2 ** 33 } satisfies Required<F.BalanceReplyMessage>,
   // govfs.bridge
   'govfs.bridge.Hello': { type: 'govfs.bridge.Hello', version: 1, role: 'peer', location: 'n1', instance: 'i-9', nonce, maxFrameBytes: 1 << 24, maxMessageBytes: 1 << 26 } satisfies Required<W.HelloMessage>,

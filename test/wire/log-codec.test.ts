@@ -22,6 +22,11 @@ const change = { clientId: 'c1', seq: 2 ** 40, acked: 7, now: 1_700_000_000_000.
 const grant = { id: 'n1-w1', clientId: 'c1', path: '/f', start: 10, end: 2 ** 33, ttlMs: 5_000, notify: 'clients#/clients' };
 const placed = { index: 3, chunkId: 'm0-9-3-2-a1', version: 2, replicas: ['n1', 'n4', 'n2'] };
 const held = { id: 'n1-w1', clientId: 'c1', notify: 'n', path: '/ü', start: 0, end: 2 ** 35, token: 9, ttlMs: 5_000 };
+const bytes = Buffer.from([0, 71, 78, 83, 3, 255]); // (protobufjs decodes bytes as Buffers in Node)
+const mstart = { id: 'g1', subtree: '/a/b', from: 'm0', to: '', minister: 'n5', clerks: ['n6', 'n7'], clerksWanted: 2, why: 'asked by a client' };
+const handover = { id: 'g1', namespace: bytes, leaseToken: 2 ** 34 };
+const migration = { id: 'g1', subtree: '/a/b', from: 'm0', to: 'm3', phase: 1, split: true, namespace: bytes, leaseToken: 12, reason: 'r', startedAt: 2 ** 36 };
+const install = { id: 'g1', subtree: '/a/b', namespace: bytes, leaseToken: 3 };
 const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Appoint': appoint,
   'govfs.log.Down': { ministry: 'm1', down: true },
@@ -32,9 +37,18 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.MemberJoin': join,
   'govfs.log.MemberLeave': { node: 'n6' },
   'govfs.log.MemberGone': { node: 'n6' },
-  'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false }, memberJoin: join, memberLeave: { node: 'n2' }, memberGone: { node: 'n2' } },
+  'govfs.log.MigrateStart': mstart,
+  'govfs.log.MigrateHandover': handover,
+  'govfs.log.MapCommit': { id: 'g1' },
+  'govfs.log.MigrateAbort': { id: 'g1', reason: 'the source did not answer' },
+  'govfs.log.SubtreeMigrationRecord': migration,
+  'govfs.log.ClusterOrder': {
+    appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false },
+    memberJoin: join, memberLeave: { node: 'n2' }, memberGone: { node: 'n2' },
+    migrateStart: mstart, migrateHandover: handover, mapCommit: { id: 'g2' }, migrateAbort: { id: 'g3', reason: 'x' },
+  },
   'govfs.log.MinistryRecord': record,
-  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, joined: [join], leaving: ['n2'], removed: ['n3'] },
+  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, joined: [join], leaving: ['n2'], removed: ['n3'], migrations: [migration], migrationCounter: 4 },
   'govfs.log.Mkdir': { path: '/d', parents: true, mode: 0o1777 },
   'govfs.log.Create': { path: '/d/f', exclusive: true, mode: 0o4755 },
   'govfs.log.Rm': { path: '/d/f' },
@@ -56,10 +70,17 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.LeaseGrant': grant,
   'govfs.log.LeaseRenew': { id: 'n1-w1', ttlMs: 6_000 },
   'govfs.log.LeaseRelease': { id: 'n1-w1' },
+  'govfs.log.MigrationFence': { id: 'g1', subtree: '/a/b' },
+  'govfs.log.MigrationInstall': install,
+  'govfs.log.MigrationDrop': { id: 'g1', subtree: '/a/b' },
+  'govfs.log.MigrationUnfence': { id: 'g1' },
   'govfs.log.MinistryEntry': {
     client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' },
+    migrationFence: { id: 'g1', subtree: '/a/b' }, migrationInstall: install, migrationDrop: { id: 'g1', subtree: '/a/b' }, migrationUnfence: { id: 'g1' },
     placeChunks: { ino: 7, chunkSize: 4096, chunks: [placed] }, dropGarbage: { chunkIds: ['a', 'b'] }, replaceReplica: { ino: 7, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
   },
+  'govfs.log.MigrationMark': { id: 'g1', subtree: '/a/b', state: 2 },
+  'govfs.log.MigrationMarks': { marks: [{ id: 'g1', subtree: '/a/b', state: 0 }] },
   'govfs.log.HeldWriteLease': held,
   'govfs.log.WriteLeases': { token: 9, leases: [held, { ...held, id: 'n1-w2' }] },
   'govfs.log.ResizeFile': { path: '/f', size: 2 ** 40, extend: true },

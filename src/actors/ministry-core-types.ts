@@ -1,0 +1,107 @@
+// The types a ministry member's pure core (ministry-core.ts) takes and gives: its options, the
+// requests, its inputs and effects. Cut out of ministry-core.ts to keep it under 600 lines.
+
+import type { ClusterState, MinistryRecord } from './cluster-state.js';
+import type { FsErrorCode, FsErrorData } from '../fs/errors.js';
+import type { ClientOp, MinistryInfo } from '../fs/requests.js';
+import type { ApplyOutcome } from '../raft/shell.js';
+import type { Appointment, ProposeResult } from '../raft/types.js';
+import type { ClientOutcome, MinistryNamespace } from './ministry-namespace.js';
+
+/** What the core reads of its group log (the shell's RaftShell). */
+export interface GroupLogView {
+  readonly applied: number;
+  readonly lastIndex: number;
+  termAt(index: number): number | undefined;
+  /** Perishable entries: every committed entry applied, the leader heard within a heartbeat. */
+  caughtUp(): boolean;
+  committed(index: number, term: number): boolean | 'unknown';
+  leading(): boolean;
+}
+
+export interface MinistryCoreOptions {
+  record: MinistryRecord;
+  role: 'minister' | 'clerk';
+  ns: MinistryNamespace;
+  log: GroupLogView;
+  /** This node's copy of the cluster log. */
+  cluster: () => ClusterState;
+  /** The configured static ministries (NodeConfig.ministries). */
+  statics?: readonly { subtree: string }[];
+  clientTtlMs?: number;
+  /** Chunk size and replicas per chunk of new files (issue 17; layouts.ts has the defaults). */
+  data?: { chunkBytes: number; replicas: number };
+  /** How long a fenced subtree waits before it is handed over: every lease in it that could
+   * still be believed has run out by then (lease TTL, drift bound, a clerk's catch-up window). */
+  handoverWaitMs?: number;
+}
+
+/** A client's request, without its operation. */
+export interface MinistryRequest {
+  clientId: string;
+  seq: number;
+  acked: number;
+  path: string;
+  lastSeen: number;
+  linearizable: boolean;
+  ticketTo: string;
+  mutation: boolean;
+  /** Who asks (govfs.fs.PosixCreds); absent: root. Checked where it is used (request-op.ts). */
+  creds?: unknown;
+}
+
+/** The request's operation as the shell read it (request-op.ts), or why it is not one (EINVAL,
+ * or ENAMETOOLONG for a path longer than any path can be). */
+export type RequestOp = { ok: true; op: ClientOp } | { ok: false; message: string; code?: FsErrorCode };
+
+/** An answer to a client, before the shell puts it on the wire. */
+export type MinistryAnswer =
+  | { kind: 'result'; result: ClientOutcome; index: number; term?: number }
+  | { kind: 'error'; error: FsErrorData; redirect?: MinistryInfo[]; index?: number; term?: number }
+  | { kind: 'redirect'; redirect: MinistryInfo[] };
+
+/** The tickets of one client, one message: seqs[i] got log index indexes[i] in `term`. */
+export interface TicketBatch {
+  to: string;
+  clientId: string;
+  term: number;
+  seqs: number[];
+  indexes: number[];
+}
+
+export type Resume =
+  | { kind: 'proposed'; id: number; result: ProposeResult }
+  | { kind: 'apply-outcome'; id: number; outcome: ApplyOutcome }
+  | { kind: 'confirmed'; id: number; ok: boolean }
+  | { kind: 'subtree-deleted'; id: number; ok: boolean; reason: string; index: number };
+
+export type MinistryInput<R> =
+  | { kind: 'request'; req: MinistryRequest; op: RequestOp; reply: R }
+  | { kind: 'tick' }
+  | { kind: 'applied' }
+  | { kind: 'appointment'; record: MinistryRecord }
+  | { kind: 'flush-tickets' }
+  | { kind: 'stop' }
+  | Resume;
+
+export type MinistryEffect<R> =
+  | { kind: 'reply'; to: R; answer: MinistryAnswer }
+  | { kind: 'ticket'; batch: TicketBatch }
+  | { kind: 'flush-soon' }
+  | { kind: 'appoint'; appointment: Appointment }
+  /** id 0: no answer wanted. */
+  | { kind: 'propose'; id: number; payload: Uint8Array }
+  | { kind: 'when-applied'; id: number; index: number; term: number }
+  | { kind: 'read-index'; id: number }
+  | { kind: 'cluster-read-index'; id: number }
+  | { kind: 'subtree-delete'; id: number; subtree: string; requester: string };
+
+export interface WaitingRead<R> {
+  index: number;
+  deadline: number;
+  req: MinistryRequest;
+  op: RequestOp;
+  reply: R;
+}
+
+export type ErrorExtra = { redirect?: MinistryInfo[]; index?: number; term?: number };

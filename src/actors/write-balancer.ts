@@ -1,0 +1,98 @@
+// Write balancing (issue 16, thesis 3.4 and section 2.5 on Ceph's dynamic subtree
+// partitioning), pure: a minister saturated by writes cannot be helped by more clerks (every
+// change goes through it), so the president splits its hottest subtree off into a new ministry;
+// a child ministry gone cold is merged back into its parent, freeing its nodes. Both are live
+// migrations (migration-core.ts). Kept simple, and every decision says why:
+//
+// - split: the minister's CPU passes `splitAbove` with at least `minWritesPerSec` writes/s, and
+//   one directory of its subtree (from the members' decaying per-directory counters) carries
+//   between `minShare` and `maxShare` of the ministry's writes: the one nearest half. (All the
+//   writes in one directory: splitting it off would move the hot spot, not spread it.) It takes
+//   a minister and `minClerks` clerks from the idle nodes: with fewer idle, it waits.
+// - merge: a ministry that is not configured (a split made it), whose minister's CPU is below
+//   `mergeBelow` and whose parent's minister would stay below half of `splitAbove` with its
+//   load added: it gives its subtree back to its parent and is dissolved.
+//
+// One migration at a time, and none for a ministry still settling after a change.
+
+import type { MinistryRecord } from './cluster-state.js';
+import type { MinistryLoad } from './balancer.js';
+
+export interface WriteBalanceOptions {
+  /** Split off a subtree when the minister's CPU passes this (default 90%). */
+  splitAbove?: number;
+  /** ... and the ministry takes at least this many writes/s (default 5). */
+  minWritesPerSec?: number;
+  /** The subtree split off carries at least / at most this share of the writes (20% / 80%). */
+  minShare?: number;
+  maxShare?: number;
+  /** Merge a split-off ministry back when its minister's CPU is below this (default 20%)... */
+  mergeBelow?: number;
+  /** ... and it has served at least this long (its load counters start at zero: default 4 s). */
+  mergeAfterMs?: number;
+  /** A ministry whose migration was aborted is left alone this long (default 10 s). */
+  retryAfterMs?: number;
+}
+
+export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000 };
+
+export type WriteStep =
+  | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string }
+  | { kind: 'merge'; ministry: MinistryRecord; into: MinistryRecord; why: string };
+
+export interface WriteBalanceInput {
+  ministries: readonly MinistryRecord[];
+  loads: ReadonlyMap<string, MinistryLoad>;
+  idle: number;
+  /** Clerks a new ministry starts with (the read balancer's minimum). */
+  minClerks: number;
+  judgeable: (m: MinistryRecord) => boolean;
+  /** How long ministry `m` has served as it is (since its last appointment). */
+  age: (m: MinistryRecord) => number;
+  /** The ministry serving the parent directory of `subtree`. */
+  parentOf: (m: MinistryRecord) => MinistryRecord | null;
+  /** Subtrees configured as static ministries: never merged away. */
+  statics: readonly string[];
+  /** A migration is in progress: nothing new starts. */
+  migrating: boolean;
+  options?: WriteBalanceOptions;
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)}%`;
+
+export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
+  const o = { ...DEFAULT_WRITE_BALANCE, ...input.options };
+  const steps: WriteStep[] = [];
+  const notes: string[] = [];
+  if (input.migrating) return { steps, notes: ['write balancing: a subtree migration is in progress; nothing new starts'] };
+  for (const m of input.ministries) {
+    const load = input.loads.get(m.id);
+    if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
+    if (load.ministerCpu > o.splitAbove && load.writesPerSec >= o.minWritesPerSec) {
+      const total = load.writesPerSec;
+      const candidates = load.hot.filter((d) => d.path !== m.subtree && d.writesPerSec >= o.minShare * total && d.writesPerSec <= o.maxShare * total);
+      candidates.sort((a, b) => Math.abs(a.writesPerSec / total - 0.5) - Math.abs(b.writesPerSec / total - 0.5) || (a.path < b.path ? -1 : 1));
+      const best = candidates[0];
+      const head = `${m.id} (${m.subtree}) minister CPU ${pct(load.ministerCpu)} passes ${pct(o.splitAbove)} at ${total.toFixed(1)} writes/s`;
+      if (!best) {
+        notes.push(`${head}: no directory carries ${pct(o.minShare)}-${pct(o.maxShare)} of its writes (splitting would move the hot spot, not spread it)`);
+      } else if (input.idle < 1 + input.minClerks) {
+        notes.push(`${head}: would split ${best.path} off (${pct(best.writesPerSec / total)} of the writes), but ${input.idle} idle nodes are fewer than a minister and ${input.minClerks} clerks`);
+      } else {
+        steps.push({ kind: 'split', ministry: m, subtree: best.path, why: `${head}: ${best.path} carries ${pct(best.writesPerSec / total)} of the writes (${best.writesPerSec.toFixed(1)}/s): split it off into a new ministry` });
+      }
+      continue;
+    }
+    if (m.subtree === '/' || input.statics.includes(m.subtree) || load.ministerCpu >= o.mergeBelow || input.age(m) < o.mergeAfterMs) continue;
+    const parent = input.parentOf(m);
+    const pload = parent ? input.loads.get(parent.id) : undefined;
+    if (!parent || !pload || pload.ministerCpu == null || !input.judgeable(parent)) continue;
+    const combined = pload.ministerCpu + load.ministerCpu;
+    if (combined < o.splitAbove / 2) {
+      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle` });
+    }
+  }
+  // Splits (a saturated minister) before merges.
+  steps.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'split' ? -1 : 1));
+  return { steps, notes };
+}

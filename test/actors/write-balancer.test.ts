@@ -1,0 +1,45 @@
+import { describe, expect, it } from 'vitest';
+import type { MinistryRecord } from '../../src/actors/cluster-state.js';
+import type { MinistryLoad } from '../../src/actors/balancer.js';
+import { planWrites, type WriteBalanceInput } from '../../src/actors/write-balancer.js';
+
+const rec = (id: string, subtree: string): MinistryRecord => ({ id, subtree, minister: `${id}-a`, clerks: [`${id}-b`, `${id}-c`], term: 1, down: false, clerksWanted: 2, fenced: false });
+const load = (ministerCpu: number, writesPerSec: number, hot: [string, number][] = []): MinistryLoad => ({
+  clerkCpu: 0.5, ministerCpu, cpu: 0.5, readsPerSec: 10, writesPerSec, hot: hot.map(([path, w]) => ({ path, readsPerSec: 0, writesPerSec: w })),
+});
+
+const root = rec('m0', '/');
+const child = rec('m1', '/h');
+
+function input(over: Partial<WriteBalanceInput>): WriteBalanceInput {
+  return { ministries: [root, child], loads: new Map(), idle: 3, minClerks: 2, judgeable: () => true, age: () => 10_000, parentOf: (m) => (m.id === 'm1' ? root : null), statics: [], migrating: false, ...over };
+}
+
+describe('write balancing', () => {
+  it('splits the directory nearest half of a saturated minister’s writes', () => {
+    const loads = new Map([['m0', load(0.97, 100, [['/a', 90], ['/b', 45], ['/b/x', 30], ['/c', 10]])]]);
+    const p = planWrites(input({ ministries: [root], loads }));
+    expect(p.steps).toEqual([{ kind: 'split', ministry: root, subtree: '/b', why: expect.stringMatching(/m0 \(\/\) minister CPU 97% passes 90% at 100.0 writes\/s: \/b carries 45% of the writes/) }]);
+  });
+
+  it('does not split when the writes are all in one directory, nor without the idle nodes a ministry needs, nor under the threshold', () => {
+    expect(planWrites(input({ ministries: [root], loads: new Map([['m0', load(0.97, 100, [['/a', 95]])]]) }))).toMatchObject({ steps: [], notes: [expect.stringMatching(/move the hot spot, not spread it/)] });
+    expect(planWrites(input({ ministries: [root], idle: 2, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) }))).toMatchObject({ steps: [], notes: [expect.stringMatching(/2 idle nodes are fewer than a minister and 2 clerks/)] });
+    expect(planWrites(input({ ministries: [root], loads: new Map([['m0', load(0.8, 100, [['/b', 50]])]]) })).steps).toEqual([]);
+    expect(planWrites(input({ ministries: [root], loads: new Map([['m0', load(0.97, 2, [['/b', 1]])]]) })).steps).toEqual([]);
+  });
+
+  it('merges a cold split-off ministry back while its parent stays well below the threshold; never a static one or the root', () => {
+    const loads = new Map([['m0', load(0.2, 5)], ['m1', load(0.05, 0.5)]]);
+    expect(planWrites(input({ loads })).steps).toEqual([{ kind: 'merge', ministry: child, into: root, why: expect.stringMatching(/m1 \(\/h\) is cold .*merged back into m0/) }]);
+    expect(planWrites(input({ loads, statics: ['/h'] })).steps).toEqual([]);
+    expect(planWrites(input({ loads: new Map([['m0', load(0.44, 5)], ['m1', load(0.05, 0.5)]]) })).steps).toEqual([]);
+    expect(planWrites(input({ loads, judgeable: (m) => m.id !== 'm0' })).steps).toEqual([]);
+    // Not before it has served long enough for its load counters to say it is cold.
+    expect(planWrites(input({ loads, age: () => 1_000 })).steps).toEqual([]);
+  });
+
+  it('starts nothing while a migration is in progress', () => {
+    expect(planWrites(input({ migrating: true, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toEqual([]);
+  });
+});

@@ -1,0 +1,216 @@
+// Write balancing by live subtree migration (issue 16), the second half of
+// `npm run sim -- balance`: 12 nodes with a modeled CPU, one root ministry, and writers
+// hammering two directories of it (/w/a, /w/b) until its minister saturates: the balancer must
+// split a hot directory off into a new ministry. Halfway the hot spot moves to /w/c and /w/d:
+// the ministries split off go cold and are merged back (or others split). Nodes crash, restart
+// and are cut off throughout the first two thirds, any role, mid-migration included.
+//
+// Checked on every step: never two ministers in one ministry and term; no client change applied
+// twice by a replica; never two ministries that would take a change to the same path at the
+// same moment (every settled minister is asked, for every path of the workload). At the end:
+// the recorded history (writers and a linearizable reader, then a final read of everything) is
+// linearizable per directory against the namespace model, whichever ministry served each
+// operation, so no acknowledged change was lost and none applied twice; at least one split
+// committed.
+
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Cluster } from '../../src/cluster.js';
+import type { MinistryInspection } from '../../src/actors/ministry.js';
+import type { GovClient } from '../../src/client/gov-client.js';
+import { SeedTree } from '../../src/runtime/random.js';
+import type { HistoryOp } from './cluster.sim.js';
+
+const SERVICE_MS = 8;
+const WRITERS = 10;
+const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
+/** Directories of the workload: each its own part of the linearizability check. */
+export const WRITE_DIRS = ['/w', '/w/a', '/w/b', '/w/c', '/w/d', '/r'];
+
+export interface WriteBalanceRun {
+  history: HistoryOp[];
+  violations: string[];
+  faults: string[];
+  /** The migrations as the cluster shows them at the end (phase, kind, subtree). */
+  migrations: { id: string; subtree: string; phase: string; split: boolean; reason: string }[];
+  ministries: string[];
+  /** The president's orders, in words. */
+  orders: string[];
+  steps: number;
+  traceHash: string;
+}
+
+/** The president's orders with their causes, in words (its info logs). */
+function orderLog(lines: string[]): pino.Logger {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.includes('"cause"')) continue;
+        const o = JSON.parse(line) as { msg?: string; time?: number };
+        lines.push(o.msg ?? line);
+      }
+      done();
+    },
+  });
+  return pino({ level: 'info' }, sink);
+}
+
+export async function runWriteBalance(seed: number, opts: { faults?: boolean; ms?: number } = {}): Promise<WriteBalanceRun> {
+  const r = new SeedTree(seed).stream('balance-sim:writes');
+  const orders: string[] = [];
+  const cluster = await Cluster.start({
+    nodes: 12,
+    rootClerks: 2,
+    scheduler: 'sim',
+    seed,
+    network: { minLatencyMs: 0.2, maxLatencyMs: 2 },
+    cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS } },
+    loadEveryMs: 200,
+    balance: { settleMs: 600 },
+    leaseTtlMs: 1_000,
+    migrationTimeoutMs: 8_000,
+    maxSteps: 8_000_000,
+    logger: orderLog(orders),
+    replay: `npm run sim -- balance --seed ${seed} --verbose`,
+  });
+  const sim = cluster.sim!;
+  const violations: string[] = [];
+  const violate = (msg: string): void => {
+    if (!violations.includes(msg)) violations.push(msg);
+  };
+  const probes = [...WRITE_DIRS, ...WRITE_DIRS.map((d) => `${d}/f0`)];
+  sim.checks.push(() => {
+    const leaders = new Map<string, string>();
+    const serving = new Map<string, string>();
+    for (const name of cluster.nodeIds) {
+      const host = sim.host(name);
+      if (!host.up) continue;
+      const info = (host.runtime.cells.get(`/${name}/role`)?.behaviour as { inspect?: () => MinistryInspection | null } | undefined)?.inspect?.();
+      if (!info) continue;
+      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.ministry} (${info.subtree})`);
+      if (!info.leading) continue;
+      const key = `${info.ministry}@${info.term}`;
+      const other = leaders.get(key);
+      if (other) violate(`two ministers in ministry ${info.ministry} term ${info.term}: ${other} and ${name}`);
+      leaders.set(key, name);
+      for (const p of probes) {
+        if (!info.serves(p)) continue;
+        const was = serving.get(p);
+        if (was !== undefined && was !== info.ministry) violate(`at ${sim.now().toFixed(1)} ms both ${was} and ${info.ministry} (minister ${name}) would take a change to ${p}`);
+        serving.set(p, info.ministry);
+      }
+    }
+  });
+
+  const history: HistoryOp[] = [];
+  const runMs = opts.ms ?? 14_000;
+  const start = cluster.now();
+  const end = start + runMs;
+  const call = async (c: GovClient, input: HistoryOp['input'], linearizable: boolean): Promise<void> => {
+    const t0 = cluster.now();
+    let output: HistoryOp['output'];
+    try {
+      if (input.op === 'create') output = (await c.create(input.path!), { ok: true });
+      else if (input.op === 'rm') output = (await c.rm(input.path!), { ok: true });
+      else output = { ok: true, value: (await c.ls(input.path!, { linearizable })).map((e) => e.name).sort() };
+    } catch (e) {
+      output = { ok: false, code: (e as { code?: string }).code ?? 'EIO' };
+    }
+    const mutation = input.op !== 'ls';
+    if (!output.ok && UNKNOWN.has(output.code)) {
+      if (mutation) history.push({ client: c.clientId, input, output, call: t0, ret: Infinity });
+      return;
+    }
+    history.push({ client: c.clientId, input, output, call: t0, ret: cluster.now(), ...(mutation || linearizable ? {} : { session: true }) });
+  };
+  // The directories, before anything is recorded (each is the root of its part of the check).
+  const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 500, deadlineMs: 20_000 });
+  for (const d of WRITE_DIRS) await setup.mkdir(d, { parents: true });
+  const writer = async (i: number): Promise<void> => {
+    const c = cluster.client({ clientId: `w${i}`, requestTimeoutMs: 300, deadlineMs: 3_000 });
+    while (cluster.now() < end) {
+      // The hot spot: /w/a and /w/b, then /w/c and /w/d; now and then the cold /r.
+      const late = cluster.now() - start > runMs / 2;
+      const dir = r.next() < 0.05 ? '/r' : late ? (r.next() < 0.5 ? '/w/c' : '/w/d') : r.next() < 0.5 ? '/w/a' : '/w/b';
+      await call(c, { op: r.next() < 0.55 ? 'create' : 'rm', path: `${dir}/f${r.int(0, 3)}` }, false);
+      await cluster.runFor(r.int(0, 10));
+    }
+  };
+  const checker = async (): Promise<void> => {
+    const c = cluster.client({ clientId: 'lin', requestTimeoutMs: 300, deadlineMs: 3_000 });
+    while (cluster.now() < end) {
+      await call(c, { op: 'ls', path: WRITE_DIRS[r.int(0, WRITE_DIRS.length - 1)]! }, true);
+      await cluster.runFor(r.int(20, 150));
+    }
+  };
+  const faults: string[] = [];
+  const faultLoop = async (): Promise<void> => {
+    if (opts.faults === false) return;
+    const down = new Set<string>();
+    const faultsEnd = start + (runMs * 2) / 3;
+    while (cluster.now() < faultsEnd) {
+      await cluster.runFor(r.int(400, 1_200));
+      const x = r.next();
+      const t = cluster.now().toFixed(0);
+      const ids = cluster.nodeIds;
+      if (x < 0.3 && down.size === 0) {
+        const id = ids[r.int(0, ids.length - 1)]!;
+        faults.push(`${t} kill ${id}`);
+        down.add(id);
+        await cluster.kill(id);
+      } else if (x < 0.6 && down.size > 0) {
+        const id = [...down][0]!;
+        down.delete(id);
+        faults.push(`${t} restart ${id}`);
+        await cluster.restart(id);
+      } else if (x < 0.8) {
+        const id = ids[r.int(0, ids.length - 1)]!;
+        faults.push(`${t} partition ${id}`);
+        cluster.partition([id], ids.filter((n) => n !== id));
+        await cluster.runFor(r.int(200, 800));
+        faults.push(`${cluster.now().toFixed(0)} heal`);
+        cluster.heal();
+      }
+    }
+    cluster.heal();
+    for (const id of down) await cluster.restart(id);
+  };
+  await Promise.all([...Array.from({ length: WRITERS }, (_, i) => writer(i)), checker(), faultLoop()]);
+  // Everything read back linearizably: every acknowledged change must show.
+  const final = cluster.client({ clientId: 'final', requestTimeoutMs: 500, deadlineMs: 30_000 });
+  for (const path of WRITE_DIRS) {
+    const t0 = cluster.now();
+    try {
+      const value = (await final.ls(path, { linearizable: true })).map((e) => e.name).sort();
+      history.push({ client: 'final', input: { op: 'ls', path }, output: { ok: true, value }, call: t0, ret: cluster.now() });
+    } catch (e) {
+      const st = await cluster.status().catch(() => null);
+      throw new Error(`seed ${seed} (writes): the cluster did not recover (ls ${path}: ${(e as Error).message}); faults: ${faults.join('; ')}; orders: ${orders.join(' | ')}; migrations ${JSON.stringify(st?.migrations)}; ministries ${JSON.stringify(st?.ministries.map((m) => [m.id, m.subtree, m.minister, m.clerks]))}`);
+    }
+  }
+  const st = await cluster.status();
+  const run: WriteBalanceRun = {
+    history,
+    violations,
+    faults,
+    migrations: st.migrations.map((g) => ({ id: g.id, subtree: g.subtree, phase: g.phase, split: g.split, reason: g.reason })),
+    ministries: st.ministries.map((m) => `${m.id} ${m.subtree}`),
+    orders,
+    steps: sim.steps,
+    traceHash: sim.traceHash,
+  };
+  await cluster.stop();
+  return run;
+}
+
+/** The verdict on a run: null if it passed, else why not. */
+export async function judgeWriteBalance(run: WriteBalanceRun): Promise<string | null> {
+  const trace = `(trace ${run.traceHash})`;
+  if (run.violations.length > 0) return `invariant violated: ${run.violations.join('; ')} ${trace}`;
+  const { checkHistory } = await import('./cluster-check.js');
+  const dirs = ['/', ...WRITE_DIRS];
+  const verdict = checkHistory(run.history, dirs, dirs);
+  if (verdict.ok !== true) return `history not linearizable: ${verdict.reason} ${trace}`;
+  if (!run.migrations.some((g) => g.split && g.phase === 'committed')) return `no split committed (migrations: ${JSON.stringify(run.migrations)}; ministries ${run.ministries.join(', ')}) ${trace}`;
+  return null;
+}
