@@ -202,8 +202,7 @@ export class ClusterState {
 
   /** Protobuf (govfs.log.ClusterSnapshot behind the format byte, src/wire/log-codec.ts). */
   snapshot(): Uint8Array {
-    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, joined: [...this.joined.values()], leaving: [...this.leaving], removed: [...this.removed] });
-    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, migrations: [...this.migrations.values()].map((m) => ({ ...m, phase: PHASES.indexOf(m.phase), namespace: m.namespace ?? new Uint8Array(0) })), migrationCounter: this.migrationCounter });
+    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, migrations: [...this.migrations.values()].map((m) => ({ ...m, phase: PHASES.indexOf(m.phase), namespace: m.namespace ?? new Uint8Array(0) })), migrationCounter: this.migrationCounter, joined: [...this.joined.values()], leaving: [...this.leaving], removed: [...this.removed] });
   }
 
   /** A snapshot of either form: protobuf, or the JSON of data folders written before it ('{'). */
