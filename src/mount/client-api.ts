@@ -2,11 +2,11 @@
 // operations onto (issue 18, point 2).
 //
 // The POSIX metadata calls (chmod, chown, utimens, symlink, readlink, link, truncate) and the
-// data plane's handle calls (read, write, truncate, sync, close on a LeaseHandle) are being
-// added to GovClient on other branches under these agreed names (issues 17 and 18). They are
-// optional here and checked at run time (`typeof client.chmod === 'function'`): until they are
-// there the mount answers those operations ENOSYS, and once they are, it uses them with no
-// change here. A real RemoteGovClient is assignable to MountClient as it is and as it grows.
+// data plane's handle calls (read, write, truncate, sync, close on a LeaseHandle) are GovClient's
+// (src/client/gov-client.ts, posix.ts, file-data.ts) under these names and signatures. They
+// stay optional here, checked at run time (`typeof client.chmod === 'function'`), so that a
+// client without them (a test's fake) gets ENOSYS rather than a crash. A RemoteGovClient is
+// assignable to MountClient as it is (the `opts` argument GovClient adds is not used here).
 
 /** The attributes the mount reads from `stat`: what GovClient's Stat has now, and the POSIX
  * fields it gains (issue 18) where present. */
