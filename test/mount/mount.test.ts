@@ -1,10 +1,11 @@
 // `govfs mount` for real: a cluster and a mount as child processes, used with plain node:fs
-// calls (mkdir, readdir, create, rename, unlink, rmdir), errors as errno, a stopped cluster
-// answering an error within a bound, and SIGTERM unmounting cleanly. Skips, saying why, where
-// /dev/fuse, libfuse2 or root are missing.
+// calls (mkdir, readdir, create, rename, unlink, rmdir; contents, chmod, chown, utimes,
+// symlink, link, truncate), errors as errno, a stopped cluster answering an error within a
+// bound, and SIGTERM unmounting cleanly. Skips, saying why, where /dev/fuse, libfuse2 or root
+// are missing.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { stat as statAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type RemoteGovClient } from '../../src/client/connect.js';
@@ -61,6 +62,30 @@ describe.skipIf(missing !== null)(`govfs mount through FUSE${missing ? ` (skippe
     expect(() => statSync(join(mnt, 'nope'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
     expect(() => readdirSync(join(mnt, 'd', 'x'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
     expect(() => unlinkSync(join(mnt, 'd'))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(EISDIR|EPERM)$/) }));
+  });
+
+  it("file contents and POSIX metadata go through the client's calls, not ENOSYS", async () => {
+    const dir = join(m.mountpoint, 'p');
+    mkdirSync(dir);
+    const f = join(dir, 'f');
+    const data = Buffer.from('hello through FUSE\n'.repeat(1000));
+    writeFileSync(f, data);
+    expect(readFileSync(f).equals(data)).toBe(true);
+    // Stored in the cluster: another client reads the same bytes.
+    expect(Buffer.from(await client.readFile('/p/f')).equals(data)).toBe(true);
+    truncateSync(f, 5);
+    expect(readFileSync(f, 'utf8')).toBe('hello');
+    chmodSync(f, 0o640);
+    chownSync(f, 123, 456);
+    utimesSync(f, 1_900_000_000, 1_900_000_000);
+    const s = await client.stat('/p/f', { linearizable: true });
+    expect([s.mode & 0o7777, s.uid, s.gid, s.size, s.mtimeNs]).toEqual([0o640, 123, 456, 5, 1_900_000_000n * 1_000_000_000n]);
+    symlinkSync('f', join(dir, 'l'));
+    expect(readlinkSync(join(dir, 'l'))).toBe('f');
+    linkSync(f, join(dir, 'h'));
+    expect((await client.stat('/p/h', { linearizable: true })).nlink).toBe(2);
+    for (const n of ['l', 'h', 'f']) unlinkSync(join(dir, n));
+    rmdirSync(dir);
   });
 
   it("another client's change shows through the mount once the kernel's 1 s cache runs out", async () => {
