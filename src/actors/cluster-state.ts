@@ -6,6 +6,7 @@
 import { isValidPath, isWithin } from '../fs/path.js';
 import { LogCodec, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire/log-codec.js';
 import type { MinistryInfo } from '../fs/requests.js';
+import type { CrossRenameDecision } from './rename-ledger.js';
 
 /** A ministry as the cluster log holds it: what clients see of it (MinistryInfo: id, subtree,
  * minister, clerks, the Group Raft term of this appointment — unique and increasing across all
@@ -36,7 +37,9 @@ export type ClusterOrder =
   /** A no-op the president uses to learn its log is current. */
   | { order: 'noop' }
   /** Turn the president's automatic balancer (thesis 3.4) on or off. */
-  | { order: 'balance'; on: boolean };
+  | { order: 'balance'; on: boolean }
+  /** The decision on a rename across ministries (rename-ledger.ts): the first one stands. */
+  | { order: 'crossRename'; decision: CrossRenameDecision };
 
 export type OrderResult = { ok: true; ministry?: MinistryRecord } | { ok: false; reason: string };
 
@@ -51,6 +54,9 @@ export class ClusterState {
   readonly formed = new Set<string>();
   /** The president balances load (thesis 3.4) unless an order turned it off. */
   balancing = true;
+  /** Decisions on renames across ministries, by transaction (the ministries read their own
+   * here and apply them in their group logs). Kept for good: see rename-core.ts. */
+  readonly crossRenames = new Map<string, CrossRenameDecision>();
 
   constructor(nodes: string[]) {
     this.nodes = [...nodes].sort();
@@ -111,6 +117,15 @@ export class ClusterState {
       case 'balance':
         this.balancing = order.on;
         return { ok: true };
+      case 'crossRename': {
+        const d = order.decision;
+        if (this.crossRenames.has(d.txid)) return { ok: false, reason: `transaction ${d.txid} is already decided` };
+        // A commit between ministries of which one was dissolved meanwhile stands for nothing:
+        // ordered after the dissolution, it becomes an abort for now.
+        const gone = d.commit && (!this.ministries.has(d.source) || !this.ministries.has(d.target));
+        this.crossRenames.set(d.txid, gone ? { ...d, commit: false, retry: true, code: 'EAGAIN', message: 'a ministry of the rename was dissolved: retry' } : { ...d });
+        return { ok: true };
+      }
     }
   }
 
@@ -154,7 +169,7 @@ export class ClusterState {
 
   /** Protobuf (govfs.log.ClusterSnapshot behind the format byte, src/wire/log-codec.ts). */
   snapshot(): Uint8Array {
-    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing });
+    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, crossRenames: [...this.crossRenames.values()] });
   }
 
   /** A snapshot of either form: protobuf, or the JSON of data folders written before it ('{'). */
@@ -170,6 +185,7 @@ export class ClusterState {
     s.ministryCounter = o.ministryCounter;
     s.applied = o.applied;
     s.balancing = o.balancingOff !== true;
+    for (const d of o.crossRenames ?? []) s.crossRenames.set(d.txid, { txid: d.txid, commit: d.commit, retry: d.retry, code: d.code, message: d.message, source: d.source, target: d.target, targetIndex: d.targetIndex, replaced: d.replaced });
     return s;
   }
 }
@@ -212,6 +228,8 @@ function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
       return { noop: {} };
     case 'balance':
       return { balance: { on: o.on } };
+    case 'crossRename':
+      return { crossRename: o.decision };
   }
 }
 
@@ -233,6 +251,10 @@ function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
       return { order: 'noop' };
     case 'balance':
       return { order: 'balance', on: m.balance!.on };
+    case 'crossRename': {
+      const d = m.crossRename!;
+      return { order: 'crossRename', decision: { txid: d.txid, commit: d.commit, retry: d.retry, code: d.code, message: d.message, source: d.source, target: d.target, targetIndex: d.targetIndex, replaced: d.replaced } };
+    }
     default:
       return null;
   }

@@ -34,6 +34,9 @@ import type { ClientOp, MinistryInfo } from '../fs/requests.js';
 import type { ApplyOutcome } from '../raft/shell.js';
 import type { Appointment, ProposeResult } from '../raft/types.js';
 import { MinistryNamespace, type ClientOutcome, type Outcome } from './ministry-namespace.js';
+import { RenameDriver, type RenameHost } from './rename-core.js';
+import type { Vote } from './rename-ledger.js';
+import type { CrossRenameBeginMessage, CrossRenamePrepareMessage } from '../fs/requests.js';
 
 /** Reads wait at most this long for the member to apply the client's last seen index; asks
  * of the node's cluster log wait as long. */
@@ -108,6 +111,8 @@ export type MinistryInput<R> =
   | { kind: 'appointment'; record: MinistryRecord }
   | { kind: 'flush-tickets' }
   | { kind: 'stop' }
+  /** The president asks this minister to prepare a rename across ministries (rename-core.ts). */
+  | { kind: 'rename-prepare'; msg: CrossRenamePrepareMessage; reply: R }
   | Resume;
 
 export type MinistryEffect<R> =
@@ -120,7 +125,10 @@ export type MinistryEffect<R> =
   | { kind: 'when-applied'; id: number; index: number; term: number }
   | { kind: 'read-index'; id: number }
   | { kind: 'cluster-read-index'; id: number }
-  | { kind: 'subtree-delete'; id: number; subtree: string; requester: string };
+  | { kind: 'subtree-delete'; id: number; subtree: string; requester: string }
+  /** Renames across ministries: ask the president to coordinate; answer its prepare. */
+  | { kind: 'rename-begin'; msg: CrossRenameBeginMessage }
+  | { kind: 'vote'; to: R; vote: Vote };
 
 interface WaitingRead<R> {
   index: number;
@@ -160,6 +168,8 @@ export class MinistryCore<R> {
   /** Whether this ministry still exists, and the other ministries' subtrees inside its own, as
    * of this node's cluster state: remembered while that state is the same. */
   private own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
+  /** Renames across ministries (rename-core.ts), at either end. */
+  private readonly renames = new RenameDriver<R>();
 
   constructor(o: MinistryCoreOptions) {
     this.o = o;
@@ -194,9 +204,14 @@ export class MinistryCore<R> {
       case 'tick':
         this.wakeReaders();
         this.expireClients();
+        this.renames.drive(this.renameHost());
         break;
       case 'applied':
         this.wakeReaders();
+        if (!this.ns.renames.empty || this.renames.waiting > 0) this.renames.drive(this.renameHost());
+        break;
+      case 'rename-prepare':
+        this.renames.prepare(this.renameHost(), input.msg, input.reply);
         break;
       case 'appointment':
         this.record = input.record;
@@ -281,12 +296,11 @@ export class MinistryCore<R> {
     // Other ministries' subtrees inside the path this change touches.
     const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
     if (o.op === 'rename') {
-      const target = cluster.ministryFor(o.to);
-      if (!target || target.id !== record.id) {
-        return this.refuse(reply, 'EXDEV', `rename ${o.from} -> ${o.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, o.from);
-      }
       const inside = nested(o.from);
-      if (inside.length > 0) return this.refuse(reply, 'EXDEV', `rename ${o.from}: it contains another ministry's subtree (${inside[0]!.subtree}), which cannot move`, o.from);
+      if (inside.length > 0) return this.refuse(reply, 'EXDEV', `rename ${o.from}: it contains another ministry's subtree (${inside[0]!.subtree}), which cannot move (rename inside it, or move the files one by one)`, o.from);
+      const target = cluster.ministryFor(o.to);
+      // The target elsewhere: a two-phase commit through the president (rename-core.ts).
+      if (target && target.id !== record.id) return this.renames.start(this.renameHost(), { clientId: req.clientId, seq: req.seq, acked: req.acked, from: o.from, to: o.to }, target, reply);
     }
     if (o.op === 'rmdir') {
       const inside = nested(o.path);
@@ -320,6 +334,38 @@ export class MinistryCore<R> {
       this.out.push({ kind: 'when-applied', id: applied, index: ticket.index, term: ticket.term });
     });
     this.out.push({ kind: 'propose', id, payload });
+  }
+
+  /** What the rename driver may do through this core (valid during one step). */
+  private renameHost(): RenameHost<R> {
+    const now = (): number => this.now;
+    return {
+      get now() {
+        return now();
+      },
+      ministry: this.record.id,
+      ns: this.ns,
+      leading: () => this.o.role === 'minister' && !this.record.fenced && this.log.leading(),
+      cluster: () => this.o.cluster(),
+      applied: () => this.log.applied,
+      propose: (payload, k) => {
+        const id = this.await((r) => {
+          if (r.kind !== 'proposed') return;
+          if (!r.result.ok) return k(null);
+          const { index, term } = r.result;
+          const applied = this.await((a) => {
+            if (a.kind !== 'apply-outcome') return;
+            const o = a.outcome.ok ? (a.outcome.result as Outcome) : null;
+            k(o?.ok ? { index, value: o.value } : null);
+          });
+          this.out.push({ kind: 'when-applied', id: applied, index, term });
+        });
+        this.out.push({ kind: 'propose', id, payload });
+      },
+      begin: (msg) => this.out.push({ kind: 'rename-begin', msg }),
+      reply: (to, answer) => this.out.push({ kind: 'reply', to, answer }),
+      vote: (to, vote) => this.out.push({ kind: 'vote', to, vote }),
+    };
   }
 
   private queueTicket(to: string, clientId: string, seq: number, index: number, term: number): void {

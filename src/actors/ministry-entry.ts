@@ -18,9 +18,16 @@ import { DecodeError } from '../wire/errors.js';
 import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg } from '../wire/log-codec.js';
 import { CLIENT_CHANGE_TAG, decodeClientChange } from './ministry-entry-legacy.js';
 import type { LeaseEntry } from './leases.js';
+import type { CrossRenameDecisionMsg, CrossRenameInMsg, CrossRenameOutMsg } from '../wire/log-codec.js';
+
+/** The two phases of a rename across ministries (rename-ledger.ts). */
+export type CrossRenameEntry =
+  | ({ op: 'xrename.out' } & CrossRenameOutMsg)
+  | ({ op: 'xrename.in' } & CrossRenameInMsg)
+  | { op: 'xrename.end'; decision: CrossRenameDecisionMsg; now: number };
 
 /** What a ministry's log holds. (Older logs in JSON may hold any namespace Op.) */
-export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry;
+export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry | CrossRenameEntry;
 
 const ENTRY = new LogCodec('govfs.log.MinistryEntry');
 const JSON_START = 0x7b;
@@ -69,6 +76,16 @@ function toMsg(e: MinistryLogEntry): MinistryEntryMsg {
       return { leaseRenew: { id: e.id, ttlMs: e.ttlMs } };
     case 'lease.release':
       return { leaseRelease: { id: e.id } };
+    case 'xrename.out': {
+      const { op: _op, ...m } = e;
+      return { crossRenameOut: m };
+    }
+    case 'xrename.in': {
+      const { op: _op, ...m } = e;
+      return { crossRenameIn: m };
+    }
+    case 'xrename.end':
+      return { crossRenameEnd: { decision: e.decision, now: e.now } };
   }
 }
 
@@ -112,6 +129,20 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
       return { op: 'lease.renew', id: m.leaseRenew!.id, ttlMs: m.leaseRenew!.ttlMs };
     case 'leaseRelease':
       return { op: 'lease.release', id: m.leaseRelease!.id };
+    case 'crossRenameOut': {
+      const o = m.crossRenameOut!;
+      return { op: 'xrename.out', clientId: o.clientId, seq: o.seq, acked: o.acked, now: o.now, from: o.from, to: o.to, target: o.target, txid: o.txid };
+    }
+    case 'crossRenameIn': {
+      const i = m.crossRenameIn!;
+      const tree = i.tree.map((n) => ({ path: n.path, dir: n.dir, size: n.size, btime: n.btime, mtime: n.mtime, ctime: n.ctime }));
+      return { op: 'xrename.in', txid: i.txid, source: i.source, from: i.from, to: i.to, tree, now: i.now, index: i.index, replaced: i.replaced };
+    }
+    case 'crossRenameEnd': {
+      const d = m.crossRenameEnd!.decision;
+      if (!d) throw malformed('a rename end without its decision');
+      return { op: 'xrename.end', now: m.crossRenameEnd!.now, decision: { txid: d.txid, commit: d.commit, retry: d.retry, code: d.code, message: d.message, source: d.source, target: d.target, targetIndex: d.targetIndex, replaced: d.replaced } };
+    }
     default:
       throw malformed('an entry of no known kind');
   }

@@ -11,6 +11,8 @@ import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
+import { RenameLedger } from './rename-ledger.js';
+import type { CrossRenameEntry } from './ministry-entry.js';
 
 export type ClientOp = WireOp;
 
@@ -46,6 +48,9 @@ export class AppliedChanges {
   }
 }
 
+/** First word of a snapshot that holds a rename ledger (see snapshot). */
+const WITH_RENAMES = 0xffffffff;
+
 /** Listings kept, per replica: at most this many directories and (about) bytes of names. */
 const LISTINGS_KEPT = 1_024;
 const LISTING_BYTES_KEPT = 8 << 20;
@@ -76,7 +81,10 @@ function changeResult(r: OpOk): FsResult | null {
     case 'rmdir':
       return { result: 'rmdir', rmdir: { version: r.version, removed: r.removed } };
     case 'rename':
-      return { result: 'rename', rename: { version: r.version, replaced: r.replaced } };
+      return {
+        result: 'rename',
+        rename: r.targetMinistry === undefined ? { version: r.version, replaced: r.replaced } : { version: r.version, replaced: r.replaced, targetMinistry: r.targetMinistry, targetIndex: r.targetIndex ?? 0 },
+      };
     default:
       return null;
   }
@@ -91,6 +99,8 @@ export class MinistryNamespace {
   private ns: Namespace;
   /** Write leases (issue 5), replicated with the namespace. */
   leases = new WriteLeaseState();
+  /** Open renames across ministries (rename-ledger.ts), replicated with the namespace. */
+  renames = new RenameLedger();
   /** Per client, what this replica saw applied as new (and the client's acknowledgement):
    * applying an acknowledged request, or one already applied, as new again would be a change
    * applied twice (counted; tests require 0). Kept apart from the namespace's own table. */
@@ -146,12 +156,19 @@ export class MinistryNamespace {
     }
     const kind = (op as { op?: unknown }).op;
     if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
+    if (typeof kind === 'string' && kind.startsWith('xrename.')) return this.applyCrossRename(op as CrossRenameEntry, index);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
       return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };
     }
-    const o = op as { op?: string; clientId?: unknown; seq?: unknown; acked?: unknown };
+    const o = op as { op?: string; clientId?: unknown; seq?: unknown; acked?: unknown; body?: MutationOp };
+    if (!this.renames.empty && kind === 'client' && typeof o.clientId === 'string' && typeof o.seq === 'number' && o.body && this.ns.savedResult(o.clientId, o.seq) === undefined) {
+      // A name a rename across ministries holds: refused for now, not saved (the client retries).
+      const held = this.renames.refusesChange(o.body);
+      if (held) return { ok: false, error: held };
+    }
     const r = this.ns.apply(op as Op);
+    if (kind === 'expireClients') this.renames.expire((op as { now: number }).now, (op as { ttlMs: number }).ttlMs);
     if (this.ns.lastClientOutcome !== null && typeof o.clientId === 'string' && typeof o.seq === 'number') {
       let seen = this.appliedNew.get(o.clientId);
       if (!seen) this.appliedNew.set(o.clientId, (seen = { acked: 0, seqs: new IntTable(8) }));
@@ -169,6 +186,30 @@ export class MinistryNamespace {
     return r.ok ? { ok: true, value: r } : { ok: false, error: r.error };
   }
 
+  /** A phase of a rename across ministries: the ledger's outcome (an OutOutcome, a Vote, or the
+   * source's transaction an end closed). */
+  private applyCrossRename(e: CrossRenameEntry, index: number): Outcome {
+    switch (e.op) {
+      case 'xrename.out':
+        return { ok: true, value: this.renames.applyOut(this.ns, e, index) };
+      case 'xrename.in':
+        return { ok: true, value: this.renames.applyIn(this.ns, e, index) };
+      case 'xrename.end': {
+        const out = this.renames.applyEnd(this.ns, e.decision, e.now);
+        if (out && e.decision.commit) this.noteNew(out.clientId, out.seq);
+        return { ok: true, value: out };
+      }
+    }
+  }
+
+  /** The duplicate-apply check's record of a client change applied as new outside ns.apply. */
+  private noteNew(clientId: string, seq: number): void {
+    let seen = this.appliedNew.get(clientId);
+    if (!seen) this.appliedNew.set(clientId, (seen = { acked: 0, seqs: new IntTable(8) }));
+    if (seq <= seen.acked || seen.seqs.has(seq)) this.duplicateApplies++;
+    else seen.seqs.set(seq, true);
+  }
+
   /** The answer to a client's change, from what applying its entry gave (applyEntry). */
   static clientOutcome(o: Outcome): ClientOutcome {
     return o.ok ? { ok: true, value: changeResult(o.value as OpOk) } : o;
@@ -183,6 +224,10 @@ export class MinistryNamespace {
   /** `ls` and `stat`. A directory that is the root of another ministry's subtree shows in its
    * parent's listing as a directory. */
   read(op: ClientOp, cluster: ClusterState): ClientOutcome {
+    if (!this.renames.empty && (op.op === 'ls' || op.op === 'stat')) {
+      const held = this.renames.refusesRead(op.op, op.path);
+      if (held) return { ok: false, error: held };
+    }
     try {
       if (op.op === 'ls') {
         const version = this.ns.listingVersion(op.path);
@@ -250,23 +295,49 @@ export class MinistryNamespace {
   }
 
   /** [u32 length of the namespace snapshot][namespace snapshot][lease state] (the lease state
-   * is protobuf; JSON in snapshots of older data folders: leases.ts reads both). */
+   * is protobuf; JSON in snapshots of older data folders: leases.ts reads both). With renames
+   * across ministries open (or remembered), [WITH_RENAMES][u32 n][namespace][u32 r][ledger]
+   * [lease state] instead: a namespace snapshot is never that long. */
   snapshot(): Uint8Array {
     const ns = this.ns.snapshot();
     const leases = this.leases.toBytes();
-    const out = new Uint8Array(4 + ns.length + leases.length);
-    new DataView(out.buffer).setUint32(0, ns.length);
-    out.set(ns, 4);
-    out.set(leases, 4 + ns.length);
+    const renames = this.renames.empty && this.renames.ended.size === 0 ? null : this.renames.toBytes();
+    const head = renames === null ? 4 : 12 + renames.length;
+    const out = new Uint8Array(head + ns.length + leases.length);
+    const view = new DataView(out.buffer);
+    if (renames === null) view.setUint32(0, ns.length);
+    else {
+      view.setUint32(0, WITH_RENAMES);
+      view.setUint32(4, ns.length);
+      view.setUint32(8 + ns.length, renames.length);
+      out.set(renames, 12 + ns.length);
+    }
+    out.set(ns, renames === null ? 4 : 8);
+    out.set(leases, head + ns.length);
     return out;
   }
 
   restore(data: Uint8Array, now = 0): void {
-    const n = new DataView(data.buffer, data.byteOffset, data.byteLength).getUint32(0);
-    this.ns = Namespace.restore(data.subarray(4, 4 + n));
+    const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+    let at = 0;
+    const withRenames = view.getUint32(0) === WITH_RENAMES;
+    if (withRenames) at = 4;
+    const n = view.getUint32(at);
+    this.ns = Namespace.restore(data.subarray(at + 4, at + 4 + n));
+    at += 4 + n;
+    if (withRenames) {
+      const r = view.getUint32(at);
+      this.renames = RenameLedger.fromBytes(data.subarray(at + 4, at + 4 + r), this.renames.owner);
+      at += 4 + r;
+    } else this.renames = Object.assign(new RenameLedger(), { owner: this.renames.owner });
     this.listings.clear();
     this.listingBytes = 0;
-    this.leases = WriteLeaseState.fromBytes(data.subarray(4 + n), now);
+    this.leases = WriteLeaseState.fromBytes(data.subarray(at), now);
+  }
+
+  /** The namespace itself, for the halves of a rename across ministries (rename-core.ts). */
+  get namespace(): Namespace {
+    return this.ns;
   }
 }
 

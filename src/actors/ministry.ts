@@ -17,7 +17,7 @@ import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js'
 import { DEFAULT_LEASES } from './leases.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { ClientOp, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
+import type { ClientOp, CrossRenamePrepareMessage, CrossRenameVoteMessage, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
 import { isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
@@ -127,6 +127,7 @@ interface Resume {
 export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): MinistryInspection | null } {
   const { config } = args;
   const ns = new MinistryNamespace(args.record.subtree);
+  ns.renames.owner = args.record.id;
   let raft: RaftShell;
   const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs });
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
@@ -198,6 +199,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         case 'ministry.continue':
         case 'ministry.subtree-deleted':
           return step(ctx, (msg as Resume).input);
+        case 'govfs.fs.CrossRenamePrepare':
+          return step(ctx, { kind: 'rename-prepare', msg: msg as CrossRenamePrepareMessage, reply: ctx.deferReply() });
         case 'govfs.fs.RevokeReads': {
           const r = msg as { path: string; start: number; end: number; exceptClient: string; index: number };
           const answer = ctx.deferReply();
@@ -360,6 +363,10 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
           (r) => resume({ kind: 'confirmed', id: e.id, ok: r.ok }),
           () => resume({ kind: 'confirmed', id: e.id, ok: false }),
         );
+      case 'rename-begin':
+        return ctx.parent?.tell(e.msg);
+      case 'vote':
+        return e.to({ type: 'govfs.fs.CrossRenameVote', ...e.vote } satisfies CrossRenameVoteMessage);
       case 'subtree-delete':
         return ctx.pipeToSelf(
           ctx.ask<SubtreeDeletedMessage>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: e.subtree, requester: e.requester } satisfies SubtreeDeleteMessage, { timeoutMs: 5_000 }),

@@ -9,7 +9,8 @@ import type { NodeConfig } from './node.js';
 import type { BalanceReply, NodeReport } from './node-core.js';
 import type { ProposeResult } from '../raft/index.js';
 import type { Behaviour, Context } from '../runtime/types.js';
-import type { NodeProbeMessage } from '../fs/requests.js';
+import type { CrossRenameBeginMessage, CrossRenameVoteMessage, NodeProbeMessage } from '../fs/requests.js';
+import { RenameCoordinator, type CoordinatorEffect } from './rename-core.js';
 
 export interface PresidentServices {
   config: NodeConfig;
@@ -29,11 +30,13 @@ const LOAD_PROBE = { type: 'govfs.fs.NodeProbe', load: true } satisfies NodeProb
 type PresidentMsg =
   | 'tick'
   | { kind: 'ready'; ok: boolean }
-  | { kind: 'probe'; id: string; report: NodeReport | null };
+  | { kind: 'probe'; id: string; report: NodeReport | null }
+  | { kind: 'rename-vote'; txid: string; vote: CrossRenameVoteMessage | null };
 
 export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentMsg> {
   const { config } = svc;
   const core = new PresidentCore(config);
+  const renames = new RenameCoordinator();
   const view: PresidentView = { get state() { return svc.state(); }, dissolving: (id) => svc.dissolving(id) };
 
   /** Carry out `effects` in order; an effect's outcome goes straight back to the core. */
@@ -67,6 +70,22 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     }
   };
 
+  /** Renames across ministries (rename-core.ts): ask the target to prepare, order decisions. */
+  const coordinate = (ctx: Context<PresidentMsg>, effects: CoordinatorEffect[]): void => {
+    for (const e of effects) {
+      if (e.kind === 'ask-prepare') {
+        ctx.pipeToSelf(
+          ctx.ask<CrossRenameVoteMessage>(ctx.ref(`${config.addresses[e.node]}/role`), e.msg, { timeoutMs: e.timeoutMs }),
+          (vote): PresidentMsg => ({ kind: 'rename-vote', txid: e.txid, vote }),
+          (): PresidentMsg => ({ kind: 'rename-vote', txid: e.txid, vote: null }),
+        );
+        continue;
+      }
+      const r = svc.propose(e.order);
+      if (r.ok) ctx.log.info({ president: config.id, order: e.order, index: r.index }, `president ${config.id} orders ${e.why}`);
+    }
+  };
+
   /** `govfs balance on|off|plan`: an order in the cluster log, or the plan in words. */
   const balanceRequest = (ctx: Context<PresidentMsg>, action: string, now: number): void => {
     const reply = (r: Omit<BalanceReply, 'type'>): void => ctx.reply({ type: 'govfs.fs.BalanceReply', ...r });
@@ -86,8 +105,10 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     receive(ctx, msg) {
       const now = ctx.clock.now();
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.BalanceRequest') return balanceRequest(ctx, (msg as { action?: string }).action ?? '', now);
+      if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.CrossRenameBegin') return coordinate(ctx, renames.begin(msg as unknown as CrossRenameBeginMessage, view.state));
       if (msg === 'tick') run(ctx, core.tick(now, view));
       else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
+      else if (msg.kind === 'rename-vote') coordinate(ctx, renames.voted(msg.txid, msg.vote, view.state));
       else run(ctx, core.probed(msg.id, msg.report, now, view));
     },
   };

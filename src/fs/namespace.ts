@@ -1,3 +1,6 @@
+// (Over 600 lines: the renames across ministries need the private tree and client table of
+// this state machine; splitting them off would expose both.)
+//
 // The replicated namespace of ONE ministry: the directory tree of its subtree (rooted at
 // `root`, e.g. '/' or '/a') plus the exactly-once client table, as a deterministic state
 // machine. Every replica applies the same log entries (Ops) in the same order and ends in the
@@ -13,7 +16,8 @@
 //   - Paths are canonical absolute paths (see path.ts). A path outside `root` is answered
 //     with EXDEV "not in this ministry", for reads and writes alike: the caller should route it
 //     to the ministry owning it (SubtreeMap.lookup). A rename with either end outside `root`
-//     is EXDEV too (renames across ministries are not supported yet).
+//     is EXDEV too (a rename across ministries is two halves, exportTree/detach at the source
+//     and graftCheck/graft at the target, coordinated by src/actors/rename-ledger.ts).
 //   - The namespace knows nothing of other ministries. The caller (minister/clerk) must
 //       * merge subtree roots of other ministries into listings: mergeListing(ns.ls(p),
 //         map.childrenRoots(p)), so such a root appears as a directory;
@@ -66,6 +70,17 @@ import { checkOp, finite } from './op-check.js';
 export { checkOp } from './op-check.js';
 
 export type NodeKind = 'dir' | 'file';
+
+/** One node of a subtree a rename across ministries moves (Namespace.exportTree). */
+export interface MovedNode {
+  /** Relative to the moved path: '' for itself, 'x/y' below it. */
+  path: string;
+  dir: boolean;
+  size: number;
+  btime: number;
+  mtime: number;
+  ctime: number;
+}
 
 export interface DirEntry {
   name: string;
@@ -132,7 +147,7 @@ export type OpOk =
   | { ok: true; op: 'create'; version: number; created: boolean; stat: Stat }
   | { ok: true; op: 'rm'; version: number }
   | { ok: true; op: 'rmdir'; version: number; removed: number }
-  | { ok: true; op: 'rename'; version: number; replaced: boolean }
+  | { ok: true; op: 'rename'; version: number; replaced: boolean; targetMinistry?: string; targetIndex?: number }
   | { ok: true; op: 'setSize'; version: number; stat: Stat }
   | { ok: true; op: 'ack'; version: number }
   | { ok: true; op: 'expireClients'; version: number; expired: string[] };
@@ -520,6 +535,87 @@ export class Namespace {
     return node;
   }
 
+
+  // --- renames across ministries (src/actors/rename-ledger.ts) -------------------------------
+  // Each ministry does its half in its own log: the source checks and exports `from`, later
+  // detaches it; the target checks `to`, later grafts the tree there. Checks in rename's order.
+
+  /** A client's request taken outside apply() (a rename across ministries is answered by a later
+   * entry): its record is refreshed as applyClient does. 'stale' if the client already has the
+   * answer, its saved result if it applied, undefined if it is new. */
+  clientRequest(clientId: string, seq: number, acked: number, now: number): OpResult | 'stale' | undefined {
+    let rec = this.clients.get(clientId);
+    if (rec === undefined) this.clients.set(clientId, (rec = { acked: 0, results: new IntTable(8), lastSeen: now }));
+    rec.lastSeen = Math.max(rec.lastSeen, now);
+    raiseAcked(rec, acked);
+    return seq <= rec.acked ? 'stale' : rec.results.get(seq);
+  }
+
+  /** Save the answer of a request taken by clientRequest (unless the client has it already). */
+  saveResult(clientId: string, seq: number, result: OpResult): OpResult {
+    const r = deepFreeze(result);
+    const rec = this.clients.get(clientId);
+    if (rec !== undefined && seq > rec.acked) rec.results.set(seq, r);
+    return r;
+  }
+
+  /** The source's check and export: `from` and everything below it, depth first (paths relative
+   * to `from`, '' for itself). ENOENT/ENOTDIR, EBUSY for this ministry's root. */
+  exportTree(from: string): MovedNode[] {
+    const rel = this.rel('rename', from);
+    const top = this.resolve('rename', from, rel);
+    if (rel.length === 0) throw fsErrors.busy('rename', from, 'the root of a ministry cannot be renamed');
+    const out: MovedNode[] = [];
+    const visit = (path: string, n: INode): void => {
+      out.push({ path, dir: n.children !== null, size: n.children === null ? n.size : 0, btime: n.btime, mtime: n.mtime, ctime: n.ctime });
+      if (n.children !== null) for (const name of [...n.children.keys()].sort(compareNames)) visit(path === '' ? name : `${path}/${name}`, n.children.get(name) as INode);
+    };
+    visit('', top);
+    return out;
+  }
+
+  /** The target's check: may `to` become a directory (`dir`) or a file? Returns whether it
+   * replaces what is there. EBUSY (this ministry's root), ENOENT/ENOTDIR, EISDIR, ENOTEMPTY. */
+  graftCheck(from: string, to: string, dir: boolean): boolean {
+    const op = `rename ${from} ->`;
+    const rel = this.rel(op, to);
+    if (rel.length === 0) throw fsErrors.busy(op, to, 'the root of a ministry cannot be replaced');
+    const dst = (this.resolveParent(op, to, rel).children as Map<string, INode>).get(rel[rel.length - 1] as string);
+    if (dst === undefined) return false;
+    if (!dir && dst.kind === 'dir') throw fsErrors.isDir(op, to, 'cannot replace a directory with a file');
+    if (dir && dst.kind === 'file') throw fsErrors.notDir(op, to);
+    if (dst.children !== null && dst.children.size > 0) throw fsErrors.notEmpty(op, to, 'only an empty directory can be replaced');
+    return true;
+  }
+
+  /** The source's commit: `from` goes, with everything below it. Returns the new version. */
+  detach(from: string, now: number): number {
+    const rel = this.rel('rename', from);
+    const parent = this.resolveParent('rename', from, rel);
+    const v = ++this._version;
+    (parent.children as Map<string, INode>).delete(rel[rel.length - 1] as string);
+    touch(parent, now, v);
+    return v;
+  }
+
+  /** The target's commit: `to` becomes the exported tree (new inode numbers here), replacing
+   * what is there (graftCheck passed, and nothing changed it since). Returns the new version. */
+  graft(to: string, nodes: readonly MovedNode[], now: number): number {
+    const rel = this.rel('rename', to);
+    const parent = this.resolveParent('rename', to, rel);
+    const v = ++this._version;
+    const byPath = new Map<string, INode>();
+    for (const m of nodes) {
+      const n: INode = { ino: this.nextIno++, kind: m.dir ? 'dir' : 'file', size: m.dir ? 0 : m.size, btime: m.btime, ctime: m.path === '' ? now : m.ctime, mtime: m.mtime, version: v, children: m.dir ? new Map() : null };
+      const cut = m.path.lastIndexOf('/');
+      const up = m.path === '' ? undefined : byPath.get(cut < 0 ? '' : m.path.slice(0, cut));
+      if (m.path !== '') up?.children?.set(m.path.slice(cut + 1), n);
+      byPath.set(m.path, n);
+    }
+    (parent.children as Map<string, INode>).set(rel[rel.length - 1] as string, byPath.get('') as INode);
+    touch(parent, now, v);
+    return v;
+  }
 
   // --- snapshots (the codec: namespace-snapshot.ts) ------------------------------------------
 

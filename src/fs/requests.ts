@@ -139,6 +139,10 @@ export interface RmdirResult {
 export interface RenameResult {
   version: number;
   replaced: boolean;
+  /** A rename across ministries: the target's ministry, and the index a read there must have
+   * applied to show the new name. */
+  targetMinistry?: string;
+  targetIndex?: number;
 }
 export interface LeaseGrantResult {
   id: string;
@@ -333,6 +337,37 @@ export interface SubtreeDeletedMessage {
   /** Cluster log index of the last dissolve order. */
   index?: number;
   reason?: string;
+}
+
+/** A rename across ministries: the source's minister asks the president to coordinate `txid`
+ * (sent again until the decision is in the cluster log). `entry`: the target's prepare entry. */
+export interface CrossRenameBeginMessage {
+  type: 'govfs.fs.CrossRenameBegin';
+  txid: string;
+  source: string;
+  target: string;
+  to: string;
+  entry: Uint8Array;
+}
+
+/** The president to the target's minister: log `entry` (phase one) and vote. */
+export interface CrossRenamePrepareMessage {
+  type: 'govfs.fs.CrossRenamePrepare';
+  txid: string;
+  entry: Uint8Array;
+}
+
+export interface CrossRenameVoteMessage {
+  type: 'govfs.fs.CrossRenameVote';
+  ok: boolean;
+  /** No for now (busy, not the minister): the president aborts, the client retries. */
+  retry: boolean;
+  /** No for good: the target's error code and message. */
+  code: string;
+  message: string;
+  /** The prepare entry's index in the target's group log. */
+  index: number;
+  replaced: boolean;
 }
 
 export interface LeaseRevokedMessage {

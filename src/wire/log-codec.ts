@@ -26,7 +26,9 @@ export interface FenceMsg { ministry: string }
 export interface DissolveMsg { ministry: string }
 export type NoopMsg = Record<string, never>;
 export interface BalanceMsg { on: boolean }
+export interface CrossRenameDecisionMsg { txid: string; commit: boolean; retry: boolean; code: string; message: string; source: string; target: string; targetIndex: number; replaced: boolean }
 export interface ClusterOrderMsg {
+  crossRename?: CrossRenameDecisionMsg;
   appoint?: AppointMsg;
   down?: DownMsg;
   fence?: FenceMsg;
@@ -34,10 +36,10 @@ export interface ClusterOrderMsg {
   noop?: NoopMsg;
   balance?: BalanceMsg;
   /** (decoded) which member is set */
-  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance';
+  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'crossRename';
 }
 export interface MinistryRecordMsg { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean; clerksWanted: number; fenced: boolean }
-export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean }
+export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean; crossRenames?: CrossRenameDecisionMsg[] }
 
 export interface MkdirMsg { path: string; parents: boolean }
 export interface CreateMsg { path: string; exclusive?: boolean | null }
@@ -63,14 +65,22 @@ export interface ExpireClientsMsg { now: number; ttlMs: number }
 export interface LeaseGrantMsg { id: string; clientId: string; path: string; start: number; end?: number | null; ttlMs: number; notify: string }
 export interface LeaseRenewMsg { id: string; ttlMs: number }
 export interface LeaseReleaseMsg { id: string }
+export interface CrossRenameOutMsg { clientId: string; seq: number; acked: number; now: number; from: string; to: string; target: string; txid: string }
+export interface CrossRenameNodeMsg { path: string; dir: boolean; size: number; btime: number; mtime: number; ctime: number }
+export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean }
+export interface CrossRenameEndMsg { decision: CrossRenameDecisionMsg; now: number }
+export interface CrossRenameLedgerMsg { outs: CrossRenameOutMsg[]; ins: CrossRenameInMsg[]; ended: string[]; endedAt: number[] }
 export interface MinistryEntryMsg {
+  crossRenameOut?: CrossRenameOutMsg;
+  crossRenameIn?: CrossRenameInMsg;
+  crossRenameEnd?: CrossRenameEndMsg;
   client?: ClientChangeMsg;
   expireClients?: ExpireClientsMsg;
   leaseGrant?: LeaseGrantMsg;
   leaseRenew?: LeaseRenewMsg;
   leaseRelease?: LeaseReleaseMsg;
   /** (decoded) which member is set */
-  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease';
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'crossRenameOut' | 'crossRenameIn' | 'crossRenameEnd';
 }
 export interface HeldWriteLeaseMsg { id: string; clientId: string; notify: string; path: string; start: number; end?: number | null; token: number; ttlMs: number }
 export interface WriteLeasesMsg { token: number; leases: HeldWriteLeaseMsg[] }
@@ -100,6 +110,12 @@ export interface LogMessages {
   'govfs.log.MinistryEntry': MinistryEntryMsg;
   'govfs.log.HeldWriteLease': HeldWriteLeaseMsg;
   'govfs.log.WriteLeases': WriteLeasesMsg;
+  'govfs.log.CrossRenameDecision': CrossRenameDecisionMsg;
+  'govfs.log.CrossRenameOut': CrossRenameOutMsg;
+  'govfs.log.CrossRenameNode': CrossRenameNodeMsg;
+  'govfs.log.CrossRenameIn': CrossRenameInMsg;
+  'govfs.log.CrossRenameEnd': CrossRenameEndMsg;
+  'govfs.log.CrossRenameLedger': CrossRenameLedgerMsg;
 }
 
 let root: protobuf.Root | null = null;

@@ -142,7 +142,16 @@ export class NsSpec {
 
   /** Is `path` served by this ministry (not outside its root, not inside a live mount)? */
   private serves(state: NsState, path: string): boolean {
-    return isWithin(path, this.root) && !mounts(state).some((m) => isWithin(path, m));
+    return isWithin(path, this.root) && !mounts(state).some((m) => m !== this.root && isWithin(path, m));
+  }
+
+  /** Does directory `dir` hold entries of this ministry (not only other ministries' roots and
+   * what is below them: in a whole-namespace state those are there too)? */
+  hasOwnChildren(state: NsState, dir: string): boolean {
+    const others = mounts(state).filter((m) => m !== this.root && m !== dir && isWithin(m, dir));
+    const prefix = dir === '/' ? '/' : dir + '/';
+    for (const p of state.keys()) if (p.length > prefix.length && p.startsWith(prefix) && !others.some((m) => isWithin(p, m))) return true;
+    return false;
   }
 
   /** Apply `input` to `state` as Namespace would. */
@@ -156,7 +165,7 @@ export class NsSpec {
   }
 
   /** Path segments below the root: EINVAL if malformed, EXDEV if outside (Namespace.rel). */
-  private rel(path: string): string[] {
+  rel(path: string): string[] {
     let segs: string[];
     try {
       segs = parsePath(path);
@@ -168,12 +177,12 @@ export class NsSpec {
     return segs.slice(r.length);
   }
 
-  private abs(rel: readonly string[]): string {
+  abs(rel: readonly string[]): string {
     return join([...this.rootSegs, ...rel]);
   }
 
   /** Namespace.resolveParent: every ancestor below the root must exist and be a dir. */
-  private resolveParent(state: NsState, rel: readonly string[]): string {
+  resolveParent(state: NsState, rel: readonly string[]): string {
     for (let i = 0; i < rel.length - 1; i++) {
       const k = state.get(this.abs(rel.slice(0, i + 1)));
       if (k === undefined) throw new Fail('ENOENT');
@@ -183,7 +192,7 @@ export class NsSpec {
   }
 
   /** Namespace.resolve: the kind of the node at `rel`. */
-  private resolve(state: NsState, rel: readonly string[]): NodeKind {
+  resolve(state: NsState, rel: readonly string[]): NodeKind {
     if (rel.length === 0) return 'dir';
     this.resolveParent(state, rel);
     const k = state.get(this.abs(rel));
@@ -275,19 +284,9 @@ export class NsSpec {
         if (dstKind !== undefined) {
           if (srcKind === 'file' && dstKind === 'dir') throw new Fail('EISDIR');
           if (srcKind === 'dir' && dstKind === 'file') throw new Fail('ENOTDIR');
-          if (dstKind === 'dir' && hasChildren(state, to)) throw new Fail('ENOTEMPTY');
+          if (dstKind === 'dir' && this.hasOwnChildren(state, to)) throw new Fail('ENOTEMPTY');
         }
-        const next = new Map(state);
-        next.delete(to);
-        const moved: Array<[string, NodeKind]> = [];
-        for (const [p, k] of state) {
-          if (isWithin(p, from)) {
-            next.delete(p);
-            moved.push([to + p.slice(from.length), k]);
-          }
-        }
-        for (const [p, k] of moved) next.set(p, k);
-        return { state: next, ok: true };
+        return { state: move(state, from, to), ok: true };
       }
       case 'ls': {
         const rel = this.rel(input.path);
@@ -311,6 +310,97 @@ export class NsSpec {
         return { state: next, ok: true };
       }
     }
+  }
+}
+
+/** `from` (and all below it) becomes `to`, replacing it. */
+function move(state: NsState, from: string, to: string): NsState {
+  const next = new Map(state);
+  next.delete(to);
+  const moved: Array<[string, NodeKind]> = [];
+  for (const [p, k] of state) {
+    if (isWithin(p, from)) {
+      next.delete(p);
+      moved.push([to + p.slice(from.length), k]);
+    }
+  }
+  for (const [p, k] of moved) next.set(p, k);
+  return next;
+}
+
+/**
+ * ONE model of the whole namespace, every ministry's tree in one state: an operation is
+ * answered by the ministry serving its path (the longest live subtree holding it) with that
+ * ministry's rules (NsSpec), and a rename whose two names two ministries serve is one atomic
+ * step, with the checks of the two-phase commit in its order (src/actors/rename-ledger.ts):
+ * the minister's (a source holding another ministry's root: EXDEV), the source's (ENOENT,
+ * ENOTDIR, EBUSY for its root), then the target's (EBUSY for its root, ENOENT, ENOTDIR, and
+ * what the name may replace: EISDIR, ENOTDIR, ENOTEMPTY). `unmount` (a subtree delete
+ * dissolving a ministry) drops it with everything below it: the ministry above, which serves
+ * those paths from then on, has nothing there.
+ */
+export class WholeNsSpec {
+  private readonly specs = new Map<string, NsSpec>();
+
+  constructor(readonly subtrees: readonly string[]) {}
+
+  initial(): NsState {
+    const state = new Map<string, NodeKind>([['/', 'dir']]);
+    for (const s of this.subtrees) if (s !== '/') state.set(s, 'dir').set(MOUNT + s, 'dir');
+    return state;
+  }
+
+  /** The ministry serving `path` now. */
+  servingRoot(state: NsState, path: string): string {
+    let best = '/';
+    for (const m of mounts(state)) if (m.length > best.length && isWithin(path, m)) best = m;
+    return best;
+  }
+
+  private spec(root: string): NsSpec {
+    let s = this.specs.get(root);
+    if (!s) this.specs.set(root, (s = new NsSpec({ root, otherRoots: this.subtrees })));
+    return s;
+  }
+
+  apply(state: NsState, input: NsInput): NsAnswer {
+    if (input.op === 'unmount') {
+      if (!state.has(MOUNT + input.path)) return { state, ok: true };
+      const next = new Map(state);
+      for (const p of state.keys()) if (p === MOUNT + input.path || isWithin(p, input.path)) next.delete(p);
+      return { state: next, ok: true };
+    }
+    if (input.op === 'rename' && wellFormed(input.from) && wellFormed(input.to)) {
+      const source = this.servingRoot(state, input.from);
+      const target = this.servingRoot(state, input.to);
+      if (source !== target) {
+        try {
+          return this.crossRename(state, input.from, input.to, this.spec(source), this.spec(target));
+        } catch (e) {
+          if (e instanceof Fail) return { state, ok: false, code: e.code };
+          throw e;
+        }
+      }
+    }
+    const path = opPath(input);
+    return this.spec(wellFormed(path) ? this.servingRoot(state, path) : '/').apply(state, input);
+  }
+
+  private crossRename(state: NsState, from: string, to: string, source: NsSpec, target: NsSpec): NsAnswer {
+    if (nestedMounts(state, from).length > 0) throw new Fail('EXDEV');
+    const fromRel = source.rel(from);
+    const kind = source.resolve(state, fromRel);
+    if (fromRel.length === 0) throw new Fail('EBUSY');
+    const toRel = target.rel(to);
+    if (toRel.length === 0) throw new Fail('EBUSY');
+    target.resolveParent(state, toRel);
+    const dst = state.get(to);
+    if (dst !== undefined) {
+      if (kind === 'file' && dst === 'dir') throw new Fail('EISDIR');
+      if (kind === 'dir' && dst === 'file') throw new Fail('ENOTDIR');
+      if (dst === 'dir' && target.hasOwnChildren(state, to)) throw new Fail('ENOTEMPTY');
+    }
+    return { state: move(state, from, to), ok: true };
   }
 }
 
@@ -366,7 +456,15 @@ export function describeNsOutput(output: NsOutput): string {
 
 /** The linearizability model of one ministry's namespace (see the header). */
 export function namespaceModel(options: NamespaceModelOptions = {}): Model<NsState, NsInput, NsOutput> {
-  const spec = new NsSpec(options);
+  return modelOf(new NsSpec(options));
+}
+
+/** The linearizability model of the whole namespace, every ministry in one state (WholeNsSpec). */
+export function wholeNamespaceModel(subtrees: readonly string[]): Model<NsState, NsInput, NsOutput> {
+  return modelOf(new WholeNsSpec(subtrees));
+}
+
+function modelOf(spec: { initial(): NsState; apply(state: NsState, input: NsInput): NsAnswer }): Model<NsState, NsInput, NsOutput> {
   const hashes = new WeakMap<NsState, string>();
   return {
     init: () => spec.initial(),
@@ -540,4 +638,34 @@ export function checkNamespaceByMinistry(
     if (r.ok !== true) return r.ok === false ? { ...r, reason: `ministry ${root}: ${r.reason}`, ministry: root } : { ...r, ministry: root };
   }
   return { ok: true, unchecked: unchecked.length };
+}
+
+/**
+ * Check a multi-ministry history against ONE model of the whole namespace (WholeNsSpec): a
+ * rename across ministries is one atomic step. Subtree deletes as in splitByMinistry: an
+ * `unmount` per ministry a (maybe) successful `rmdir -r` dissolves, within its call and return;
+ * an unknown `rmdir -r` that would have dissolved a ministry that `survivors` says lived
+ * through the run did not happen (counted in `unchecked`).
+ */
+export function checkWholeNamespace(
+  history: readonly NsOperation[],
+  subtrees: readonly string[],
+  opts: CheckOptions & { survivors?: readonly string[] } = {},
+): CheckResult<NsState, NsInput, NsOutput> & { unchecked?: number } {
+  const lived = new Set(opts.survivors ?? []);
+  let unchecked = 0;
+  const ops: NsOperation[] = [];
+  for (const op of history) {
+    const i = op.input;
+    const deletes = i.op === 'rmdir' && i.recursive === true ? dissolvedBy(i.path, subtrees) : [];
+    if (deletes.length > 0 && op.ret === Infinity && deletes.some((s) => lived.has(s))) {
+      unchecked++;
+      continue;
+    }
+    ops.push(op);
+    if (i.op !== 'rmdir' || (!op.output.ok && op.ret !== Infinity)) continue;
+    for (const s of deletes) if (!lived.has(s)) ops.push({ client: op.client, input: { op: 'unmount', path: s }, output: { ok: true }, call: op.call, ret: op.ret });
+  }
+  const r = checkLinearizable(wholeNamespaceModel(subtrees), ops, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
+  return r.ok === true ? { ...r, unchecked } : r;
 }

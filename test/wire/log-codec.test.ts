@@ -16,6 +16,11 @@ const record = { id: 'm0', subtree: '/', minister: 'n1', clerks: ['n2'], term: 2
 const change = { clientId: 'c1', seq: 2 ** 40, acked: 7, now: 1_700_000_000_000.25 };
 const grant = { id: 'n1-w1', clientId: 'c1', path: '/f', start: 10, end: 2 ** 33, ttlMs: 5_000, notify: 'clients#/clients' };
 const held = { id: 'n1-w1', clientId: 'c1', notify: 'n', path: '/ü', start: 0, end: 2 ** 35, token: 9, ttlMs: 5_000 };
+const decision = { txid: 'm1@7', commit: true, retry: true, code: 'ENOENT', message: 'no such directory', source: 'm1', target: 'm2', targetIndex: 2 ** 35, replaced: true };
+const xout = { clientId: 'c1', seq: 2 ** 40, acked: 3, now: 5.5, from: '/a/f', to: '/b/g', target: 'm2', txid: 'm1@7' };
+const xnode = { path: 'x/y', dir: true, size: 2 ** 33, btime: 1.5, mtime: 2.5, ctime: 3.5 };
+const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true };
+const xend = { decision, now: 12.5 };
 const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Appoint': appoint,
   'govfs.log.Down': { ministry: 'm1', down: true },
@@ -23,9 +28,9 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Dissolve': { ministry: 'm2' },
   'govfs.log.Noop': {},
   'govfs.log.Balance': { on: true },
-  'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false } },
+  'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false }, crossRename: decision },
   'govfs.log.MinistryRecord': record,
-  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true },
+  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, crossRenames: [decision] },
   'govfs.log.Mkdir': { path: '/d', parents: true },
   'govfs.log.Create': { path: '/d/f', exclusive: true },
   'govfs.log.Rm': { path: '/d/f' },
@@ -37,9 +42,17 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.LeaseGrant': grant,
   'govfs.log.LeaseRenew': { id: 'n1-w1', ttlMs: 6_000 },
   'govfs.log.LeaseRelease': { id: 'n1-w1' },
-  'govfs.log.MinistryEntry': { client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' } },
+  'govfs.log.MinistryEntry': {
+    client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' }, crossRenameOut: xout, crossRenameIn: xin, crossRenameEnd: xend,
+  },
   'govfs.log.HeldWriteLease': held,
   'govfs.log.WriteLeases': { token: 9, leases: [held, { ...held, id: 'n1-w2' }] },
+  'govfs.log.CrossRenameDecision': decision,
+  'govfs.log.CrossRenameOut': xout,
+  'govfs.log.CrossRenameNode': xnode,
+  'govfs.log.CrossRenameIn': xin,
+  'govfs.log.CrossRenameEnd': xend,
+  'govfs.log.CrossRenameLedger': { outs: [xout], ins: [xin], ended: ['m1@3'], endedAt: [77.5] },
 };
 /** The oneof of each message that has one, by the name the decoded message answers to. */
 const oneofs: Partial<Record<keyof LogMessages, string>> = { 'govfs.log.ClusterOrder': 'order', 'govfs.log.ClientChange': 'change', 'govfs.log.MinistryEntry': 'entry' };
