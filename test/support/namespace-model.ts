@@ -655,12 +655,36 @@ export function checkWholeNamespace(
   const lived = new Set(opts.survivors ?? []);
   let unchecked = 0;
   const ops: NsOperation[] = [];
-  for (const op of history) {
+  // A subtree delete's window per dissolved ministry (splitByMinistry's T0 and T1): an operation
+  // on its paths overlapping it may have been served by it (and its completion record deleted
+  // with it: a retry is answered afresh by the ministry above) or by the one above. Its answer
+  // is checked against neither: a change counts as of unknown outcome, a read is left out.
+  const windows: { s: string; t0: number; t1: number }[] = [];
+  for (const s of subtrees) {
+    if (s === '/' || lived.has(s)) continue;
+    let t0 = Infinity;
+    let t1 = Infinity;
+    for (const op of history) {
+      const i = op.input;
+      if (i.op !== 'rmdir' || i.recursive !== true || !dissolvedBy(i.path, subtrees).includes(s)) continue;
+      t0 = Math.min(t0, op.call);
+      if (op.output.ok && op.ret !== Infinity) t1 = Math.min(t1, op.ret);
+    }
+    if (t0 !== Infinity) windows.push({ s, t0, t1 });
+  }
+  for (let op of history) {
     const i = op.input;
     const deletes = i.op === 'rmdir' && i.recursive === true ? dissolvedBy(i.path, subtrees) : [];
     if (deletes.length > 0 && op.ret === Infinity && deletes.some((s) => lived.has(s))) {
       unchecked++;
       continue;
+    }
+    const paths = i.op === 'rename' ? [i.from, i.to] : [i.path];
+    const overlapping = windows.some((w) => op.ret >= w.t0 && op.call <= w.t1 && paths.some((p) => isWithin(p, w.s)));
+    if (overlapping && op.ret !== Infinity) {
+      unchecked++;
+      if (i.op === 'ls' || i.op === 'stat') continue;
+      op = { ...op, ret: Infinity };
     }
     ops.push(op);
     if (i.op !== 'rmdir' || (!op.output.ok && op.ret !== Infinity)) continue;
