@@ -15,6 +15,7 @@ import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
 import { DEFAULT_LEASES } from './leases.js';
+import type { RenameLedger } from './rename-ledger.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { ClientOp, CrossRenamePrepareMessage, CrossRenameVoteMessage, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
@@ -82,6 +83,8 @@ export interface MinistryInspection {
    * the simulations' per-step checks that committed entries never diverge. */
   commit: number;
   entries: () => readonly Entry[];
+  /** Open renames across ministries here (rename-ledger.ts): read only. */
+  renames: RenameLedger;
 }
 
 /** The reply message for an answer of ministry `ministry`. Fields set one by one, no object
@@ -140,7 +143,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     inspect() {
       if (!raft) return null;
       const soft = raft.softState();
-      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries() };
+      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries(), renames: ns.renames };
     },
     started(ctx) {
       const record = core.record;
