@@ -4,7 +4,7 @@
 import { describe, expect, it } from 'vitest';
 import { Namespace, type Op } from '../../src/fs/namespace.js';
 import { FsError } from '../../src/fs/errors.js';
-import { NsSpec, checkNamespaceByMinistry, namespaceModel, ministryOf, partitionByMinistry, splitByMinistry, type NsInput, type NsOperation, type NsState } from './namespace-model.js';
+import { NsSpec, WholeNsSpec, checkWholeNamespace, checkNamespaceByMinistry, namespaceModel, ministryOf, partitionByMinistry, splitByMinistry, type NsInput, type NsOperation, type NsState } from './namespace-model.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -299,5 +299,54 @@ describe('namespace model as a linearizability model', () => {
     expect(split.unchecked).toEqual([unknown]);
     expect(split.parts).toEqual([[mk], [inside, seen]]);
     expect(checkNamespaceByMinistry([mk, unknown, gone], ['/', '/d/m'], { survivors: ['/', '/d/m'] }).ok).toBe(false);
+  });
+});
+
+describe('one model of the whole namespace (renames across ministries)', () => {
+  const subtrees = ['/', '/a', '/d/m'];
+  const run = (inputs: NsInput[]) => {
+    const spec = new WholeNsSpec(subtrees);
+    let state = spec.initial();
+    return inputs.map((i) => {
+      const a = spec.apply(state, i);
+      state = a.state;
+      return a.ok ? (a.value === undefined ? 'ok' : JSON.stringify(Array.isArray(a.value) ? a.value.map((e) => e.name) : a.value)) : a.code;
+    });
+  };
+
+  it('serves each path by its ministry and moves across them in one step, with the checks in the protocol order', () => {
+    expect(
+      run([
+        { op: 'mkdir', path: '/a/x' },
+        { op: 'create', path: '/a/x/f' },
+        { op: 'mkdir', path: '/d' },
+        { op: 'rename', from: '/a/x', to: '/d/x' },
+        { op: 'ls', path: '/a' },
+        { op: 'ls', path: '/d' },
+        { op: 'stat', path: '/d/x/f' },
+        { op: 'rename', from: '/d/x', to: '/d/m' },
+        { op: 'rename', from: '/d', to: '/a/d' },
+        { op: 'rename', from: '/nothing', to: '/a/n' },
+        { op: 'rename', from: '/d/x', to: '/a/no/n' },
+        { op: 'create', path: '/a/file' },
+        { op: 'rename', from: '/d/x', to: '/a/file' },
+        { op: 'rename', from: '/a', to: '/b' },
+      ]),
+    ).toEqual(['ok', 'ok', 'ok', 'ok', '[]', '["m","x"]', '"file"', 'EBUSY', 'EXDEV', 'ENOENT', 'ENOENT', 'ok', 'ENOTDIR', 'EBUSY']);
+  });
+
+  it('an unmount (subtree delete) drops the ministry and all below it: its paths are its parent\'s', () => {
+    expect(run([{ op: 'create', path: '/d/m/f' }, { op: 'unmount', path: '/d/m' }, { op: 'stat', path: '/d/m/f' }, { op: 'mkdir', path: '/d' }, { op: 'ls', path: '/d' }])).toEqual(['ok', 'ok', 'ENOENT', 'ok', '[]']);
+  });
+
+  it('a reader that sees both names (or neither) after a rename across ministries is caught', () => {
+    const base: NsOperation[] = [
+      { client: 'w', input: { op: 'create', path: '/a/f' }, output: { ok: true }, call: 0, ret: 1 },
+      { client: 'w', input: { op: 'rename', from: '/a/f', to: '/g' }, output: { ok: true }, call: 2, ret: 10 },
+    ];
+    const read = (path: string, value: string[], call: number): NsOperation => ({ client: 'r', input: { op: 'ls', path }, output: { ok: true, value }, call, ret: call + 1 });
+    expect(checkWholeNamespace([...base, read('/', ['a', 'g'], 5), read('/a', [], 7)], subtrees).ok).toBe(true);
+    expect(checkWholeNamespace([...base, read('/', ['a', 'g'], 5), read('/a', ['f'], 7)], subtrees).ok).toBe(false);
+    expect(checkWholeNamespace([...base, read('/a', [], 5), read('/', ['a'], 7)], subtrees).ok).toBe(false);
   });
 });
