@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/index.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
@@ -205,4 +208,31 @@ describe('renames across ministries (simulator)', () => {
       await cluster.stop();
     }
   }, 60_000);
+});
+
+describe('renames across ministries (threads: worker threads, lmdb, protobuf between threads)', () => {
+  it('renames a file and a directory with its subtree between two ministries, and back', async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'govfs-xrename-'));
+    const cluster = await Cluster.start({ nodes: 8, scheduler: 'threads', threads: 2, dataDir, ministries: [{ subtree: '/a', clerks: 2 }] });
+    try {
+      const fs = cluster.client();
+      await fs.mkdir('/a/dir/sub', { parents: true });
+      await fs.create('/a/dir/f1');
+      await fs.create('/a/dir/sub/f2');
+      await fs.create('/a/file');
+      await fs.mkdir('/t');
+      await fs.rename('/a/file', '/t/file');
+      await fs.rename('/a/dir', '/t/dir');
+      expect((await fs.ls('/t')).map((e) => e.name)).toEqual(['dir', 'file']);
+      expect((await fs.ls('/t/dir/sub', { linearizable: true })).map((e) => e.name)).toEqual(['f2']);
+      expect(await fs.ls('/a', { linearizable: true })).toEqual([]);
+      await fs.rename('/t/dir', '/a/back');
+      expect((await fs.ls('/a/back')).map((e) => e.name)).toEqual(['f1', 'sub']);
+      await expect(fs.rename('/t/file', '/a/none/x')).rejects.toMatchObject({ code: 'ENOENT' });
+      expect((await fs.stat('/t/file', { linearizable: true })).kind).toBe('file');
+    } finally {
+      await cluster.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
