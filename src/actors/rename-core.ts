@@ -153,6 +153,12 @@ export class RenameDriver<R> {
     for (const tx of ns.renames.ins.values()) {
       const d = decisions.get(tx.txid);
       if (d) this.end(host, d);
+      else if (!host.cluster().ministries.has(tx.source) && host.now - (this.begunAt.get(tx.txid) ?? -Infinity) >= BEGIN_EVERY_MS) {
+        // The source was dissolved (a subtree delete) before anything was decided: nobody else
+        // will ask, so the target asks the president to close the transaction (an abort).
+        this.begunAt.set(tx.txid, host.now);
+        host.begin({ type: 'govfs.fs.CrossRenameBegin', txid: tx.txid, source: tx.source, target: host.ministry, to: tx.to, entry: new Uint8Array(0) });
+      }
     }
     for (const m of [this.begunAt, this.endedAt]) for (const txid of m.keys()) if (!ns.renames.outs.has(txid) && !ns.renames.ins.has(txid)) m.delete(txid);
   }
@@ -206,9 +212,12 @@ export class RenameCoordinator {
 
   /** A source's Begin. */
   begin(msg: CrossRenameBeginMessage, state: Readonly<ClusterState>): CoordinatorEffect[] {
+    // (A transaction id is "<source ministry>@<index>": anything else is no transaction.)
+    if (typeof msg.txid !== 'string' || typeof msg.source !== 'string' || !msg.txid.startsWith(`${msg.source}@`) || typeof msg.to !== 'string') return [];
     if (state.crossRenames.has(msg.txid) || this.asking.has(msg.txid)) return [];
     const source = state.ministries.get(msg.source);
-    if (!source) return [];
+    // A dissolved source (its target asks): nothing it locked is left to move.
+    if (!source) return [decide(msg, { ok: false, retry: true, code: 'EAGAIN', message: `the ministry of the source (${msg.source}) was dissolved`, index: 0, replaced: false })];
     const target = state.ministryFor(msg.to);
     if (!target || target.id !== msg.target || target.id === source.id) return [decide(msg, { ok: false, retry: true, code: 'EAGAIN', message: `the ministry serving ${msg.to} changed: retry`, index: 0, replaced: false })];
     if (target.fenced || target.down || target.minister === NO_MINISTER) {

@@ -42,6 +42,7 @@ describe('rename coordinator (the president)', () => {
     c.begin(begin({ txid: 'm1@5' }), state);
     expect(c.voted('m1@5', null, state)[0]).toMatchObject({ order: { decision: { commit: false, retry: true } } });
     expect(c.begin(begin({ txid: 'm1@6', target: 'm7' }), state)[0]).toMatchObject({ kind: 'propose', order: { decision: { commit: false, retry: true } } });
+    expect(c.begin(begin({ txid: 'garbage' }), state)).toEqual([]);
     state.apply({ order: 'fence', ministry: 'm0' }, 3);
     expect(c.begin(begin({ txid: 'm1@7' }), state)[0]).toMatchObject({ kind: 'propose', order: { decision: { commit: false, retry: true } } });
   });
@@ -50,7 +51,7 @@ describe('rename coordinator (the president)', () => {
     const c = new RenameCoordinator();
     const state = cluster();
     c.begin(begin(), state);
-    const [p] = c.voted('m1@4', yes, state) as [{ order: Parameters<ClusterState['apply']>[0] }];
+    const [p] = c.voted('m1@4', yes, state) as unknown as [{ order: Parameters<ClusterState['apply']>[0] }];
     expect(state.apply(p.order, 3).ok).toBe(true);
     expect(c.begin(begin(), state)).toEqual([]);
     expect(state.apply({ order: 'crossRename', decision: { ...state.crossRenames.get('m1@4')!, commit: false } }, 4).ok).toBe(false);
@@ -142,5 +143,31 @@ describe('rename driver (the ministers)', () => {
     expect(ns.namespace.stat('/g').kind).toBe('file');
     d.prepare(h, { type: 'govfs.fs.CrossRenamePrepare', txid: b.txid, entry: b.entry }, 'p');
     expect(log.votes[3]).toMatchObject({ ok: false, retry: true });
+  });
+
+  it('target: a reservation whose source ministry was dissolved before any decision is closed (the target asks; the president aborts)', () => {
+    const ns = new MinistryNamespace('/');
+    ns.renames.owner = 'm0';
+    const state = cluster();
+    const log = { begun: [] as CrossRenameBeginMessage[], replies: [] as [string, MinistryAnswer][], votes: [] as Vote[] };
+    const h = host(ns, state, log);
+    const d = new RenameDriver<string>();
+    const src = new MinistryNamespace('/a');
+    src.renames.owner = 'm1';
+    src.applyEntry(MinistryNamespace.encodeEntry({ clientId: 's', seq: 1, acked: 0, op: { op: 'create', path: '/a/f' }, now: 0 }), 1, 0);
+    const begun: CrossRenameBeginMessage[] = [];
+    new RenameDriver<string>().start(host(src, state, { begun, replies: [], votes: [] }), { clientId: 'c', seq: 3, acked: 0, from: '/a/f', to: '/g' }, state.ministryFor('/g')!, 'x');
+    d.prepare(h, { type: 'govfs.fs.CrossRenamePrepare', txid: begun[0]!.txid, entry: begun[0]!.entry }, 'p');
+    d.drive(h);
+    expect(log.begun).toEqual([]);
+    state.apply({ order: 'dissolve', ministry: 'm1' }, 3);
+    d.drive(h);
+    expect(log.begun).toHaveLength(1);
+    const [p] = new RenameCoordinator().begin(log.begun[0]!, state) as unknown as [{ order: Parameters<ClusterState['apply']>[0] }];
+    expect(p.order).toMatchObject({ decision: { commit: false, retry: true } });
+    state.apply(p.order, 4);
+    d.drive(h);
+    expect(ns.renames.empty).toBe(true);
+    expect(ns.namespace.exists('/g')).toBe(false);
   });
 });

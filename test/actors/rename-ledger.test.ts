@@ -14,7 +14,7 @@ const apply = (ns: MinistryNamespace, e: Parameters<typeof encodeMinistryEntry>[
 const change = (ns: MinistryNamespace, clientId: string, seq: number, body: Record<string, unknown>) =>
   ns.applyEntry(MinistryNamespace.encodeEntry({ clientId, seq, acked: 0, op: body as never, now: 1_000 }), ++index, 1_000);
 const out = (ns: MinistryNamespace, seq: number, from: string, to: string, clientId = 'c1'): OutOutcome =>
-  apply(ns, { op: 'xrename.out', clientId, seq, acked: 0, now: 1_000, from, to, target: 'mT', txid: '' }).value as OutOutcome;
+  (apply(ns, { op: 'xrename.out', clientId, seq, acked: 0, now: 1_000, from, to, target: 'mT', txid: '' }) as { value: OutOutcome }).value;
 const inn = (ns: MinistryNamespace, txid: string, from: string, to: string, tree: MovedNode[]): Vote =>
   (apply(ns, { op: 'xrename.in', txid, source: 'mS', from, to, tree, now: 2_000, index: 0, replaced: false }) as { value: Vote }).value;
 const decision = (txid: string, commit: boolean, more: Partial<CrossRenameDecision> = {}): CrossRenameDecision => ({
