@@ -135,4 +135,18 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/sim/raft-seeds.test.ts'],
     sims: ['raft'],
   },
+  {
+    id: 'xrename-reads-unlocked',
+    what: 'a name a rename across ministries holds is read before the decision applies (both names, or neither, show)',
+    edits: [{ file: 'src/actors/rename-ledger.ts', find: "if (isWithin(path, name) || (op === 'ls' && path === parent)) return busy(op, path, { name, txid });", replace: 'if (parent === txid) return busy(op, path, { name, txid });' }],
+    tests: ['test/actors/rename-ledger.test.ts', 'test/cluster/cross-rename.test.ts', 'test/sim/cluster-seeds.test.ts'],
+    sims: ['cluster'],
+  },
+  {
+    id: 'xrename-second-decision',
+    what: 'a second decision on a rename across ministries replaces the first (a resent Begin decides twice)',
+    edits: [{ file: 'src/actors/cluster-state.ts', find: 'if (this.crossRenames.has(d.txid)) return', replace: 'if (d.txid === undefined) return' }],
+    tests: ['test/actors/rename-core.test.ts', 'test/sim/cluster-seeds.test.ts'],
+    sims: ['cluster'],
+  },
 ];
