@@ -290,7 +290,7 @@ export class MinistryCore<R> {
     if (saved) return this.answer(reply, saved, this.log.applied);
     const o = this.opOf(req, op, reply);
     if (!o) return;
-    // A rename's source here, its target elsewhere: EXDEV below (refused, not redirected).
+    // A rename is served by its source's ministry (its target elsewhere: rename-core.ts).
     if (this.redirected(reply, o.op === 'rename' ? o.from : o.path)) return;
     const cluster = this.o.cluster();
     // Other ministries' subtrees inside the path this change touches.

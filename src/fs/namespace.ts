@@ -21,8 +21,8 @@
 //   - The namespace knows nothing of other ministries. The caller (minister/clerk) must
 //       * merge subtree roots of other ministries into listings: mergeListing(ns.ls(p),
 //         map.childrenRoots(p)), so such a root appears as a directory;
-//       * refuse (EXDEV) a rename whose source directory contains another ministry's root or
-//         whose target lies in another ministry (map.within / map.lookup), and route an rmdir
+//       * refuse (EXDEV) a rename whose source directory contains another ministry's root,
+//         carry one whose target lies in another ministry as the two halves below, and route an rmdir
 //         spanning other ministries through the president's subtree delete. For the ministry
 //         keeping the removed directory, the subtree delete is an rmdir with recursive: true.
 //   - The root of the ministry always exists and cannot be removed or renamed (EBUSY).
