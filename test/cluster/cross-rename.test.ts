@@ -210,6 +210,52 @@ describe('renames across ministries (simulator)', () => {
   }, 60_000);
 });
 
+describe('renames across ministries: contention (simulator)', () => {
+  it('renames crossing each other between two ministries, with creates and reads, end (no deadlock) and are linearizable against one namespace', async () => {
+    for (const seed of [131, 132]) {
+      const { cluster } = await start(seed);
+      try {
+        const history: NsOperation[] = [];
+        const one = async (c: GovClient, input: NsOperation['input']): Promise<void> => {
+          const call = cluster.now();
+          let output: NsOperation['output'];
+          try {
+            if (input.op === 'rename') await c.rename(input.from, input.to);
+            else if (input.op === 'create') await c.create(input.path);
+            else if (input.op === 'ls') output = { ok: true, value: (await c.ls(input.path, { linearizable: true })).map((e) => e.name) };
+            output ??= { ok: true };
+          } catch (e) {
+            output = { ok: false, code: (e as { code?: string }).code ?? 'EIO' };
+          }
+          const unknown = !output.ok && ['ETIMEDOUT', 'EAGAIN', 'EUNAVAILABLE'].includes(output.code);
+          if (unknown && input.op === 'ls') return;
+          history.push({ client: c.clientId, input, output, call, ret: unknown ? Infinity : cluster.now() });
+        };
+        const work = (id: string, ops: NsOperation['input'][]) => {
+          const c = cluster.client({ clientId: id });
+          return (async () => {
+            for (let i = 0; i < 12; i++) await one(c, ops[i % ops.length]!);
+          })();
+        };
+        await Promise.all([
+          work('there', [{ op: 'rename', from: '/a/file', to: '/t/file' }, { op: 'create', path: '/a/file' }]),
+          work('back', [{ op: 'rename', from: '/t/file', to: '/a/file' }, { op: 'ls', path: '/t' }]),
+          work('reader', [{ op: 'ls', path: '/a' }, { op: 'ls', path: '/t' }]),
+        ]);
+        const renames = history.filter((h) => h.input.op === 'rename' && h.output.ok).length;
+        expect(renames, `seed ${seed}`).toBeGreaterThan(3);
+        const setup: NsOperation[] = ['/a/dir', '/a/dir/sub', '/t'].map((p, i) => ({ client: 'setup', input: { op: 'mkdir', path: p }, output: { ok: true }, call: -10 + i, ret: -9.5 + i }));
+        const files: NsOperation[] = ['/a/dir/f1', '/a/dir/sub/f2', '/a/file'].map((p, i) => ({ client: 'setup', input: { op: 'create', path: p }, output: { ok: true }, call: -5 + i, ret: -4.5 + i }));
+        const verdict = checkWholeNamespace([...setup, ...files, ...history], ['/', '/a'], { timeoutMs: 60_000 });
+        expect(verdict.ok, verdict.ok === true ? '' : verdict.reason).toBe(true);
+        expect(await settled(cluster)).toBe(true);
+      } finally {
+        await cluster.stop();
+      }
+    }
+  }, 120_000);
+});
+
 describe('renames across ministries (threads: worker threads, lmdb, protobuf between threads)', () => {
   it('renames a file and a directory with its subtree between two ministries, and back', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'govfs-xrename-'));
