@@ -91,14 +91,16 @@ export class RenameLedger {
     }
     if (prior !== undefined) return { kind: 'final', result: prior };
     for (const tx of this.outs.values()) if (tx.clientId === e.clientId && tx.seq === e.seq) return { kind: 'pending', txid: tx.txid };
+    // A name another transaction holds first: what the namespace says of it is not yet true
+    // (a name reserved here is not grafted until its end).
+    const holder = this.holder([e.from]);
+    if (holder) return { kind: 'busy', error: busy(`rename ${e.from} -> ${e.to}`, e.from, holder) };
     try {
       ns.exportTree(e.from);
     } catch (err) {
       if (!(err instanceof FsError)) throw err;
       return { kind: 'final', result: ns.saveResult(e.clientId, e.seq, { ok: false, error: err.toJSON() }) };
     }
-    const holder = this.holder([e.from]);
-    if (holder) return { kind: 'busy', error: busy(`rename ${e.from} -> ${e.to}`, e.from, holder) };
     const txid = `${this.owner}@${index}`;
     this.outs.set(txid, { txid, clientId: e.clientId, seq: e.seq, from: e.from, to: e.to, target: e.target });
     return { kind: 'pending', txid };
@@ -112,6 +114,9 @@ export class RenameLedger {
     if (this.ended.has(e.txid)) return no(true, 'EAGAIN', `rename ${e.from} -> ${e.to}: transaction ${e.txid} already ended here`);
     const top = e.tree[0];
     if (!top || top.path !== '') return no(false, 'EINVAL', `rename ${e.from} -> ${e.to}: no tree to move`);
+    // (Held names first, as at the source.)
+    const holder = this.holder([e.to]);
+    if (holder) return no(true, 'EAGAIN', busy(`rename ${e.from} -> ${e.to}`, e.to, holder).message);
     let replaced: boolean;
     try {
       replaced = ns.graftCheck(e.from, e.to, top.dir);
@@ -119,8 +124,6 @@ export class RenameLedger {
       if (!(err instanceof FsError)) throw err;
       return no(false, err.code, err.message);
     }
-    const holder = this.holder([e.to]);
-    if (holder) return no(true, 'EAGAIN', busy(`rename ${e.from} -> ${e.to}`, e.to, holder).message);
     const tree = e.tree.map((n) => ({ path: n.path, dir: n.dir, size: n.size, btime: n.btime, mtime: n.mtime, ctime: n.ctime }));
     this.ins.set(e.txid, { txid: e.txid, source: e.source, from: e.from, to: e.to, tree, index, replaced });
     return { ok: true, retry: false, code: '', message: '', index, replaced };
