@@ -44,6 +44,9 @@ export const BEGIN_EVERY_MS = 200;
 export const END_EVERY_MS = 500;
 /** How long the president waits for the target's vote. */
 export const VOTE_WAIT_MS = 1_000;
+/** How long a rename whose source name another transaction holds waits for it to end before
+ * the client is told to retry (a rename back right after one in: the target's end may lag). */
+export const PARK_MS = 1_000;
 
 /** What the minister's core gives the driver. */
 export interface RenameHost<R> {
@@ -84,10 +87,12 @@ export class RenameDriver<R> {
   private readonly waiters = new Map<string, Waiter<R>[]>();
   private readonly begunAt = new Map<string, number>();
   private readonly endedAt = new Map<string, number>();
+  /** Renames whose source name another transaction holds, until it ends. */
+  private parked: { req: CrossRenameRequest; target: MinistryRecord; reply: R; holder: string; error: FsErrorData; until: number }[] = [];
 
   /** Clients waiting (for tests). */
   get waiting(): number {
-    let n = 0;
+    let n = this.parked.length;
     for (const w of this.waiters.values()) n += w.length;
     return n;
   }
@@ -99,7 +104,10 @@ export class RenameDriver<R> {
       if (!o) return host.reply(reply, error({ code: 'EAGAIN', message: `rename ${req.from} -> ${req.to}: the minister of ${host.ns.root} lost the change to a new one: retry`, path: req.from }));
       const r = o.value as OutOutcome;
       if (r.kind === 'final') return host.reply(reply, { kind: 'result', result: outcomeOf(r.result), index: o.index });
-      if (r.kind === 'busy') return host.reply(reply, error(r.error));
+      if (r.kind === 'busy') {
+        this.parked.push({ req, target, reply, holder: r.holder, error: r.error, until: host.now + PARK_MS });
+        return;
+      }
       const list = this.waiters.get(r.txid) ?? [];
       list.push({ reply, clientId: req.clientId, seq: req.seq });
       this.waiters.set(r.txid, list);
@@ -128,6 +136,16 @@ export class RenameDriver<R> {
   drive(host: RenameHost<R>): void {
     const { ns } = host;
     const leading = host.leading();
+    if (this.parked.length > 0) {
+      const parked = this.parked;
+      this.parked = [];
+      for (const p of parked) {
+        const held = ns.renames.outs.has(p.holder) || ns.renames.ins.has(p.holder);
+        if (held && leading && host.now <= p.until) this.parked.push(p);
+        else if (!held && leading) this.start(host, p.req, p.target, p.reply);
+        else host.reply(p.reply, error(p.error));
+      }
+    }
     for (const [txid, list] of this.waiters) {
       if (ns.renames.outs.has(txid) && leading) continue;
       this.waiters.delete(txid);

@@ -50,8 +50,8 @@ export interface InTx {
 export type OutOutcome =
   /** The client's answer now: a saved result, a stale request, or the source's error. */
   | { kind: 'final'; result: OpResult }
-  /** Another transaction holds a name: EAGAIN, nothing saved. */
-  | { kind: 'busy'; error: FsErrorData }
+  /** Another transaction (`holder`) holds a name: EAGAIN, nothing saved. */
+  | { kind: 'busy'; error: FsErrorData; holder: string }
   | { kind: 'pending'; txid: string };
 
 /** The target's vote, from applying its CrossRenameIn. */
@@ -94,7 +94,7 @@ export class RenameLedger {
     // A name another transaction holds first: what the namespace says of it is not yet true
     // (a name reserved here is not grafted until its end).
     const holder = this.holder([e.from]);
-    if (holder) return { kind: 'busy', error: busy(`rename ${e.from} -> ${e.to}`, e.from, holder) };
+    if (holder) return { kind: 'busy', error: busy(`rename ${e.from} -> ${e.to}`, e.from, holder), holder: holder.txid };
     try {
       ns.exportTree(e.from);
     } catch (err) {
