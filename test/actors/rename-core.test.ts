@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ClusterState } from '../../src/actors/cluster-state.js';
-import { BEGIN_EVERY_MS, RenameCoordinator, RenameDriver, type RenameHost } from '../../src/actors/rename-core.js';
+import { BEGIN_EVERY_MS, PARK_MS, RenameCoordinator, RenameDriver, type RenameHost } from '../../src/actors/rename-core.js';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
-import { decodeMinistryEntry } from '../../src/actors/ministry-entry.js';
+import { decodeMinistryEntry, encodeMinistryEntry } from '../../src/actors/ministry-entry.js';
 import type { MinistryAnswer } from '../../src/actors/ministry-core.js';
 import type { Vote } from '../../src/actors/rename-ledger.js';
 import type { CrossRenameBeginMessage } from '../../src/fs/requests.js';
@@ -170,4 +170,33 @@ describe('rename driver (the ministers)', () => {
     expect(ns.renames.empty).toBe(true);
     expect(ns.namespace.exists('/g')).toBe(false);
   });
+
+  it('a rename out of a name this ministry still holds for another transaction waits for its end (PARK_MS at most), then goes on', () => {
+    const ns = new MinistryNamespace('/a');
+    ns.renames.owner = 'm1';
+    const state = cluster();
+    const log = { begun: [] as CrossRenameBeginMessage[], replies: [] as [string, MinistryAnswer][], votes: [] as Vote[] };
+    const h = host(ns, state, log);
+    const d = new RenameDriver<string>();
+    // /a/f is reserved here as the target of m0@7 (a rename into /a not ended yet).
+    ns.applyEntry(encodeIn('m0@7', '/f', '/a/f'), 50, 0);
+    d.start(h, { clientId: 'c', seq: 3, acked: 0, from: '/a/f', to: '/g' }, state.ministryFor('/g')!, 'back');
+    expect(d.waiting).toBe(1);
+    expect(log.replies).toEqual([]);
+    state.apply({ order: 'crossRename', decision: { txid: 'm0@7', commit: true, retry: false, code: '', message: '', source: 'm0', target: 'm1', targetIndex: 50, replaced: false } }, 3);
+    d.drive(h);
+    // The end grafted /a/f; the parked rename started: its Begin is out.
+    expect(ns.namespace.stat('/a/f').kind).toBe('file');
+    expect(log.begun.map((b) => b.to)).toEqual(['/g']);
+    // One whose holder never ends is told to retry after PARK_MS.
+    ns.applyEntry(encodeIn('m0@8', '/x', '/a/x'), 60, 0);
+    d.start(h, { clientId: 'c', seq: 4, acked: 0, from: '/a/x', to: '/y' }, state.ministryFor('/y')!, 'late');
+    h.now += PARK_MS + 1;
+    d.drive(h);
+    expect(log.replies.find(([to]) => to === 'late')?.[1]).toMatchObject({ kind: 'error', error: { code: 'EAGAIN' } });
+  });
 });
+
+function encodeIn(txid: string, from: string, to: string): Uint8Array {
+  return encodeMinistryEntry({ op: 'xrename.in', txid, source: 'm0', from, to, tree: [{ path: '', dir: false, size: 0, btime: 0, mtime: 0, ctime: 0 }], now: 0, index: 0, replaced: false });
+}
