@@ -202,12 +202,15 @@ export class MinistryNamespace {
     }
   }
 
-  /** The duplicate-apply check's record of a client change applied as new outside ns.apply. */
+  /** The duplicate-apply check's record of a client change applied as new outside ns.apply:
+   * a rename across ministries, at its end. That end may come after the client gave up on the
+   * request and acknowledged past it (its phase one applied before): the rename still applies,
+   * once; only a second apply counts. */
   private noteNew(clientId: string, seq: number): void {
     let seen = this.appliedNew.get(clientId);
     if (!seen) this.appliedNew.set(clientId, (seen = { acked: 0, seqs: new IntTable(8) }));
-    if (seq <= seen.acked || seen.seqs.has(seq)) this.duplicateApplies++;
-    else seen.seqs.set(seq, true);
+    if (seen.seqs.has(seq)) this.duplicateApplies++;
+    else if (seq > seen.acked) seen.seqs.set(seq, true);
   }
 
   /** The answer to a client's change, from what applying its entry gave (applyEntry). */
