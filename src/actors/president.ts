@@ -82,7 +82,8 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         continue;
       }
       const r = svc.propose(e.order);
-      if (r.ok) ctx.log.info({ president: config.id, order: e.order, index: r.index }, `president ${config.id} orders ${e.why}`);
+      // (debug: one per rename, not one per appointment.)
+      if (r.ok) ctx.log.debug({ president: config.id, order: e.order, index: r.index }, `president ${config.id} orders ${e.why}`);
     }
   };
 
