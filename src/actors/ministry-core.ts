@@ -204,7 +204,7 @@ export class MinistryCore<R> {
       case 'tick':
         this.wakeReaders();
         this.expireClients();
-        this.renames.drive(this.renameHost());
+        if (!this.ns.renames.empty || this.renames.waiting > 0) this.renames.drive(this.renameHost());
         break;
       case 'applied':
         this.wakeReaders();
