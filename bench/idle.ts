@@ -5,18 +5,14 @@
 // --quick 10) in which no client asks anything. CPU time, unlike wall-clock throughput, stays
 // meaningful on a loaded machine. Goals: the cluster ≤ 2% of one core, each node ≤ 0.5%.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { connect } from '../src/client/connect.js';
+import { Proc, freePorts } from './processes.js';
 
 export const describe = 'CPU an idle `govfs cluster` and idle `govfs node` processes use (goal ≤ 2% / ≤ 0.5% of a core)';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const GOVFS = join(ROOT, 'bin/govfs');
 const TICKS_PER_S = 100; // USER_HZ on Linux
 const IDS = ['n1', 'n2', 'n3', 'n4', 'n5'];
 
@@ -35,32 +31,6 @@ export interface IdleResult {
   rows: IdleRow[];
   cluster: IdleRow;
   nodeMeanPercent: number;
-}
-
-class Proc {
-  readonly child: ChildProcess;
-  out = '';
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, [GOVFS, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, GOVFS_LOG: 'silent' } });
-    this.child.stdout!.on('data', (c: Buffer) => (this.out += c.toString()));
-    this.child.stderr!.on('data', (c: Buffer) => (this.out += c.toString()));
-  }
-  async waitFor(re: RegExp, ms: number): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!re.test(this.out)) {
-      if (this.child.exitCode !== null) throw new Error(`govfs exited early:\n${this.out}`);
-      if (Date.now() > deadline) throw new Error(`govfs did not print ${re} in ${ms} ms:\n${this.out}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  async stop(): Promise<void> {
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
-    const exited = new Promise((r) => this.child.once('exit', r));
-    this.child.kill('SIGINT');
-    const t = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
-    await exited;
-    clearTimeout(t);
-  }
 }
 
 /** utime + stime of a /proc stat line, in clock ticks (the comm field may hold spaces). */
@@ -97,16 +67,6 @@ function row(name: string, pid: number, before: Map<string, { name: string; tick
   return { name, pid, cpuMs: ms(total), percent: (ms(total) / (seconds * 1000)) * 100, threads };
 }
 
-async function freePorts(n: number): Promise<number[]> {
-  const servers = await Promise.all(Array.from({ length: n }, () => new Promise<net.Server>((r) => {
-    const s = net.createServer();
-    s.listen(0, '127.0.0.1', () => r(s));
-  })));
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
-}
-
 async function untilServes(servers: string[], deadlineMs: number): Promise<void> {
   const client = await connect(servers, { deadlineMs });
   try {
@@ -135,9 +95,9 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
     const secretFile = join(dir, 'secret');
     writeFileSync(secretFile, 'the secret of the idle bench nodes\n');
     const peers = IDS.map((id, i) => `${id}=127.0.0.1:${ports[i + 1]}`).join(',');
-    const cluster = new Proc(['cluster', '--data', join(dir, 'cluster'), '--listen', `127.0.0.1:${ports[0]}`]);
+    const cluster = Proc.govfs(['cluster', '--data', join(dir, 'cluster'), '--listen', `127.0.0.1:${ports[0]}`]);
     procs.push(cluster);
-    const nodes = IDS.map((id) => new Proc(['node', '--id', id, '--peers', peers, '--data', join(dir, id), '--secret-file', secretFile]));
+    const nodes = IDS.map((id) => Proc.govfs(['node', '--id', id, '--peers', peers, '--data', join(dir, id), '--secret-file', secretFile]));
     procs.push(...nodes);
     await cluster.waitFor(/^ready:/m, 120_000);
     await Promise.all(nodes.map((p) => p.waitFor(/listening on/, 60_000)));

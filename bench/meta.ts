@@ -9,10 +9,17 @@
 //           clients), then 4,800 each with `--window K` creates in flight per client (default
 //           32; RIFL keeps a result per request, so a client may pipeline its changes and each
 //           still applies exactly once)
+//   lone    one client alone: creates one at a time, then listings of a 10-file directory (p50)
+//   --remote  the same workloads again in the same run, over TCP: the cluster also listens on
+//           127.0.0.1, and a child process (this benchmark with --server) runs the clients with
+//           connect(); printed beside the in-process rows, with the ratio remote / in-process
 // Static ministries as in the thesis: one at /, the others at /1 ... /(n-1), 2 clerks each.
 // Goals (issue 4): creates ≥ 1,000× the thesis's ≈ 13 creates/s per ministry; ls p99 ≤ 1 ms.
 
-import { progress, startTarget } from './target.js';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { type BenchTarget, progress, startTarget } from './target.js';
 
 const THESIS_LS: Record<number, { batch: [number, number]; stride: [number, number] }> = {
   1: { batch: [0.188, 0.431], stride: [0.187, 0.432] },
@@ -25,7 +32,9 @@ const THESIS_CREATE_P50: Record<number, number> = { 1: 675, 2: 374, 3: 225, 4: 1
 
 export interface MetaRow {
   ministries: number;
-  workload: 'ls-batch' | 'ls-stride' | 'create' | 'create-pipe';
+  workload: 'ls-batch' | 'ls-stride' | 'create' | 'create-pipe' | 'lone-create' | 'lone-ls';
+  /** How the clients reached the cluster (--remote): in process, or over TCP with connect(). */
+  via?: 'in-process' | 'remote';
   /** Creates in flight per client (create workloads). */
   window?: number;
   /** Where it ran (BenchTarget.describe). */
@@ -38,6 +47,25 @@ export interface MetaRow {
   thesisP99Ms: number | null;
   /** With --metrics: whether this run served /metrics (scraped every second) or not. */
   metrics?: 'on' | 'off';
+  /** Operations of the whole run, warm-ups included (the same on each of its rows). */
+  runOps?: number;
+  /** --remote: CPU time of the cluster's main thread (the client gateway) per remote
+   * operation of the run, in µs: less sensitive to a loaded machine than rates. */
+  gatewayCpuUsPerOp?: number;
+}
+
+/** Every client operation of this process's runs, warm-ups included. */
+let opsDone = 0;
+
+/** CPU time (user + system) of this process's main thread so far, in ms (Linux; NaN elsewhere). */
+function mainThreadCpuMs(): number {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return NaN;
+  }
 }
 
 function q(sorted: number[], p: number): number {
@@ -52,9 +80,9 @@ function fullGc(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
-async function runFor(n: number, quick: boolean, o: Record<string, string | boolean | undefined>, metrics?: 'on' | 'off'): Promise<MetaRow[]> {
+async function runFor(n: number, quick: boolean, o: Record<string, string | boolean | undefined>, metrics?: 'on' | 'off', alsoRemote?: (target: BenchTarget) => Promise<MetaRow[]>): Promise<MetaRow[]> {
   const wanted = Array.from({ length: n - 1 }, (_, i) => ({ subtree: `/${i + 1}`, clerks: 2 }));
-  const target = await startTarget(o, { nodes: 1 + 3 * n, ministries: wanted, metrics: metrics === 'on' });
+  const target = await startTarget(o, { nodes: 1 + 3 * n, ministries: wanted, metrics: metrics === 'on', listen: alsoRemote !== undefined });
   const rows: MetaRow[] = [];
   try {
     // Against a running cluster: whatever ministries it has besides "/".
@@ -80,7 +108,7 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
     // first, 0.61-0.70 ms second).
     const warmUntil = performance.now() + (quick ? 200 : 2_000);
     await Promise.all(Array.from({ length: 30 }, () => cluster.client()).map(async (c) => {
-      for (let i = 0; i < (quick ? 200 : 1_000) || performance.now() < warmUntil; i++) await c.ls(dirs[i % dirs.length]!);
+      for (let i = 0; i < (quick ? 200 : 1_000) || performance.now() < warmUntil; i++, opsDone++) await c.ls(dirs[i % dirs.length]!);
     }));
     for (const order of ['batch', 'stride'] as const) {
       fullGc();
@@ -93,6 +121,7 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
             const dir = order === 'batch' ? dirs[Math.floor(i / perDir)]! : dirs[i % dirs.length]!;
             const s = performance.now();
             await c.ls(dir);
+            opsDone++;
             lat.push(performance.now() - s);
           }
         }),
@@ -118,6 +147,7 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
             for (let i = next++; i < count || performance.now() < until; i = next++) {
               const s = performance.now();
               await c.create(`${dir}/${label}${id}-${i}`);
+              opsDone++;
               lat.push(performance.now() - s);
             }
           }));
@@ -138,6 +168,26 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
       lat.sort((a, b) => a - b);
       rows.push({ target: target.describe, ministries: n, workload: w === 1 ? 'create' : 'create-pipe', window: w, ops: lat.length, opsPerSec: lat.length / secs, p50Ms: q(lat, 0.5), p99Ms: q(lat, 0.99), thesisP50Ms: THESIS_CREATE_P50[n]!, thesisP99Ms: null });
     }
+    // One client alone (issue 19's "lone client" row): the latency of one operation with
+    // nothing else in flight.
+    const lone = pool[0]!;
+    for (const workload of ['lone-create', 'lone-ls'] as const) {
+      fullGc();
+      const lat: number[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < (quick ? 200 : 1_000); i++) {
+        const s = performance.now();
+        if (workload === 'lone-create') await lone.create(`${dirs[0]}/lone-${i}`);
+        else await lone.ls(dirs[dirs.length - 1]!);
+        opsDone++;
+        lat.push(performance.now() - s);
+      }
+      const secs = (performance.now() - t0) / 1000;
+      lat.sort((a, b) => a - b);
+      rows.push({ target: target.describe, ministries: n, workload, ops: lat.length, opsPerSec: lat.length / secs, p50Ms: q(lat, 0.5), p99Ms: q(lat, 0.99), thesisP50Ms: workload === 'lone-create' ? THESIS_CREATE_P50[n]! : THESIS_LS[n]!.batch[0], thesisP99Ms: null });
+    }
+    for (const r of rows) r.runOps = opsDone;
+    if (alsoRemote) rows.push(...(await alsoRemote(target)));
   } finally {
     await target.close();
   }
@@ -152,7 +202,7 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
  * 64 MiB, at 3 and 5 ministries (creates unchanged). */
 export const nodeFlags = ['--expose-gc', '--max-semi-space-size=64'];
 
-export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --window 32, --server host:port, --metrics [--rounds K]: each with /metrics off and on)';
+export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --window 32, --server host:port, --metrics [--rounds K]: each with /metrics off and on, --remote: also over TCP)';
 
 export async function run(o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
   const quick = o.quick === true;
@@ -165,14 +215,47 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
   const pairs = (i: number): ('on' | 'off')[] => Array.from({ length: rounds }, (_, r) => ((i + r) % 2 ? ['on', 'off'] as const : ['off', 'on'] as const)).flat();
   const modes: ('on' | 'off' | undefined)[][] = o.metrics === true && typeof o.server !== 'string' ? counts.map((_, i) => pairs(i)) : counts.map(() => [undefined]);
   const tick = progress(modes.flat().length);
+  const remote = o.remote === true && typeof o.server !== 'string' ? (target: BenchTarget) => remoteRows(target.address!, o) : undefined;
   for (const [i, n] of counts.entries()) {
     for (const m of modes[i]!) {
-      const r = await runFor(n, quick, o, m);
+      const r = (await runFor(n, quick, o, m, remote)).map((x) => (remote && !x.via ? { ...x, via: 'in-process' as const } : x));
       rows.push(...(m ? r.map((x) => ({ ...x, metrics: m })) : r));
       tick(`${n === 0 ? o.server as string : `${n} ministr${n === 1 ? 'y' : 'ies'}`}${m ? `, metrics ${m}` : ''}`);
     }
   }
   return rows;
+}
+
+/** The same workloads over TCP against the cluster at `address`: this benchmark again in a
+ * child process (`--server address --json`), whose clients use connect(). A child, not this
+ * process, so that the clients do not share the main thread with the cluster's gateway (as a
+ * remote user would not). Spawned, not spawnSync'd: this process keeps serving meanwhile. */
+async function remoteRows(address: string, o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
+  const args = [...process.execArgv, fileURLToPath(new URL(`./run${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url)), 'meta', '--server', address, '--json'];
+  if (o.quick === true) args.push('--quick');
+  if (typeof o.window === 'string') args.push('--window', o.window);
+  const cpu0 = mainThreadCpuMs();
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, GOVFS_BENCH_CHILD: '1' } });
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  if (code !== 0) throw new Error(`the remote clients (bench meta --server ${address}) exited with ${code}`);
+  const cpuMs = mainThreadCpuMs() - cpu0;
+  const rows = (JSON.parse(out) as { result: MetaRow[] }).result;
+  return rows.map((x) => ({ ...x, via: 'remote' as const, gatewayCpuUsPerOp: (1000 * cpuMs) / (x.runOps ?? NaN) }));
+}
+
+/** With --remote: each workload's remote throughput and p50 against the in-process one. */
+function remoteCost(rows: MetaRow[]): string[] {
+  const remote = rows.filter((x) => x.via === 'remote');
+  if (remote.length === 0) return [];
+  const lines = ['', 'remote (connect() over TCP, clients in a child process) against in-process, same cluster, same run', `the gateway (the cluster's main thread) used ${remote[0]!.gatewayCpuUsPerOp!.toFixed(1)} µs of CPU per remote operation (${remote[0]!.runOps} operations, warm-ups included)`, 'ministries  workload     ops/s in-proc  ops/s remote  ratio   p50 ms in-proc  p50 ms remote  p99 ms remote'];
+  for (const r of remote) {
+    const l = rows.find((x) => x.via === 'in-process' && x.workload === r.workload && x.ministries === r.ministries);
+    if (!l) continue;
+    lines.push(`${String(r.ministries).padEnd(10)}  ${r.workload.padEnd(11)}  ${l.opsPerSec.toFixed(0).padStart(13)}  ${r.opsPerSec.toFixed(0).padStart(12)}  ${(r.opsPerSec / l.opsPerSec).toFixed(2).padStart(5)}  ${l.p50Ms.toFixed(3).padStart(14)}  ${r.p50Ms.toFixed(3).padStart(13)}  ${r.p99Ms.toFixed(3).padStart(13)}`);
+  }
+  return lines;
 }
 
 /** With --metrics: each workload's median throughput and p99 without and with metrics. */
@@ -203,7 +286,7 @@ export function format(r: unknown): string {
   lines.push('ministries  workload     ops      ops/s      p50 ms   p99 ms   | thesis p50 ms  p99 ms');
   for (const x of rows) {
     lines.push(
-      `${String(x.ministries).padEnd(10)}  ${`${x.workload}${x.metrics ? ` (metrics ${x.metrics})` : ''}`.padEnd(11)}  ${String(x.ops).padEnd(7)}  ${x.opsPerSec.toFixed(0).padStart(8)}  ${x.p50Ms.toFixed(3).padStart(8)} ${x.p99Ms.toFixed(3).padStart(8)}   | ${x.thesisP50Ms.toFixed(3).padStart(12)} ${x.thesisP99Ms === null ? '     -' : x.thesisP99Ms.toFixed(3).padStart(7)}`,
+      `${String(x.ministries).padEnd(10)}  ${`${x.workload}${x.metrics ? ` (metrics ${x.metrics})` : ''}${x.via === 'remote' ? ' (remote)' : ''}`.padEnd(11)}  ${String(x.ops).padEnd(7)}  ${x.opsPerSec.toFixed(0).padStart(8)}  ${x.p50Ms.toFixed(3).padStart(8)} ${x.p99Ms.toFixed(3).padStart(8)}   | ${x.thesisP50Ms.toFixed(3).padStart(12)} ${x.thesisP99Ms === null ? '     -' : x.thesisP99Ms.toFixed(3).padStart(7)}`,
     );
   }
   const creates = rows.filter((x) => x.workload.startsWith('create'));
@@ -216,5 +299,6 @@ export function format(r: unknown): string {
   const ls = rows.filter((x) => x.workload.startsWith('ls'));
   lines.push(`ls p99 worst ${Math.max(...ls.map((x) => x.p99Ms)).toFixed(3)} ms (goal ≤ 1 ms)`);
   lines.push(...metricsCost(rows));
+  lines.push(...remoteCost(rows));
   return lines.join('\n');
 }

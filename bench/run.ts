@@ -30,7 +30,7 @@ function parseOptions(argv: string[]): { values: Record<string, string | boolean
     const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
     const next = argv[i + 1];
     if (inline !== undefined) values[name] = inline;
-    else if (next !== undefined && !next.startsWith('--') && name !== 'json' && name !== 'help' && name !== 'quick' && name !== 'metrics') values[name] = argv[++i]!;
+    else if (next !== undefined && !next.startsWith('--') && name !== 'json' && name !== 'help' && name !== 'quick' && name !== 'metrics' && name !== 'remote') values[name] = argv[++i]!;
     else values[name] = true;
   }
   return { values, positionals };
@@ -54,7 +54,7 @@ function rerunWith(flags: string[]): number {
 
 const here = new URL('.', import.meta.url);
 const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-const skip = new Set(['run', 'actors', 'mailbox-raw', 'target', 'snapshot-pool-task']);
+const skip = new Set(['run', 'actors', 'mailbox-raw', 'target', 'snapshot-pool-task', 'processes', 'trace-path']);
 /** Short names for benchmarks whose file says more (`npm run bench -- chunks`). */
 const aliases: Record<string, string> = { chunks: 'chunk-store' };
 

@@ -37,9 +37,13 @@ export interface BenchTarget {
   describe: string;
   /** Worker threads of an in-process cluster; null for a running one. */
   threads: number | null;
+  /** The in-process cluster (absent for a running one), for request tracing. */
+  cluster?: Cluster;
+  /** Where network clients connect (an in-process cluster started with `listen`), or null. */
+  address: string | null;
 }
 
-export async function startTarget(o: Record<string, string | boolean | undefined>, local: { nodes: number; ministries?: { subtree: string; clerks: number }[]; metrics?: boolean }): Promise<BenchTarget> {
+export async function startTarget(o: Record<string, string | boolean | undefined>, local: { nodes: number; ministries?: { subtree: string; clerks: number }[]; metrics?: boolean; listen?: boolean }): Promise<BenchTarget> {
   if (typeof o.server === 'string') {
     const servers = o.server.split(',');
     const clients: { close(): Promise<void> }[] = [];
@@ -48,6 +52,7 @@ export async function startTarget(o: Record<string, string | boolean | undefined
     return {
       describe: `running cluster at ${o.server}`,
       threads: null,
+      address: servers[0]!,
       client: async () => {
         const c = await connect(servers);
         clients.push(c);
@@ -63,11 +68,13 @@ export async function startTarget(o: Record<string, string | boolean | undefined
   // The benchmark's clients run on the main thread: leave it a core of its own (measured on
   // 2 cores: one worker thread gives higher throughput and lower latency than two).
   const threads = typeof o.threads === 'string' ? Number(o.threads) : Math.max(1, availableParallelism() - 1);
-  const cluster = await Cluster.start({ nodes: local.nodes, scheduler: 'threads', dataDir, ministries: local.ministries, threads });
+  const cluster = await Cluster.start({ nodes: local.nodes, scheduler: 'threads', dataDir, ministries: local.ministries, threads, ...(local.listen && { listen: '127.0.0.1:0' }) });
   const stopMetrics = local.metrics ? await startMetrics(cluster) : null;
   return {
     describe: `in-process cluster of ${local.nodes} nodes (threads scheduler, ${threads} worker thread${threads === 1 ? '' : 's'}, lmdb with fsync; clients on the main thread)`,
     threads,
+    cluster,
+    address: local.listen ? cluster.address : null,
     client: async () => cluster.client(),
     status: () => cluster.status(),
     close: async () => {

@@ -30,7 +30,13 @@ Use it (against --server host:port, default $GOVFS_SERVER or ${DEFAULT_SERVER}):
   govfs status [--json] [--watch] president, ministries, staff, terms, commit indices, load, nodes
   govfs balance on|off|plan       the president's load balancer: turn it on or off, or see its plan
   govfs shell                     an interactive prompt with these commands, history and tab completion
+  govfs mount MOUNTPOINT          the file system through FUSE, for any program; Ctrl-C unmounts
   govfs bench NAME [options]      benchmarks (govfs bench --help lists them)
+
+Operate it:
+  govfs backup FILE               one consistent copy of the cluster (every ministry at a recorded index)
+  govfs restore FILE --data DIR   a new cluster's data folder from a backup (then: govfs cluster --data DIR)
+  govfs init --nodes h1,h2,...    the shared secret and each node's flags for a cluster over several hosts
 
   govfs demo                      the actor runtime demo (tokens round a ring of worker threads)
   govfs COMMAND --help            options of a command
@@ -64,7 +70,9 @@ same DIR brings the same file system back (N and the ministries are remembered t
   --tls-cert F         serve nodes and clients over TLS with this certificate (PEM) ...
   --tls-key F          ... and its key
   --tls-ca F           the CA that signs the nodes' certificates (default: the certificate itself)
-  --log LEVEL          log level on stderr (default warn; GOVFS_LOG for the worker threads)
+  --log LEVEL          log level of every thread (default warn; or GOVFS_LOG): JSON lines on
+                       stderr, formatted for reading when stderr is a terminal
+  --log-file F         append the JSON lines of every thread to F instead (or GOVFS_LOG_FILE)
   --metrics host:port  serve Prometheus metrics at http://host:port/metrics
   --http host:port     serve the live web view (subtree map, staff, nodes, load, timeline)`,
   node: `govfs node --id ID --peers ID=host:port,... --data DIR --secret-file F [--listen host:port]
@@ -85,7 +93,9 @@ node's address (the same port). Ctrl-C or SIGTERM stops it cleanly; starting it 
   --tls-cert F         serve nodes and clients over TLS with this certificate (PEM) ...
   --tls-key F          ... and its key
   --tls-ca F           the CA that signs the nodes' certificates (default: the certificate itself)
-  --log LEVEL          log level on stderr (default warn)
+  --log LEVEL          log level (default warn; or GOVFS_LOG): JSON lines on stderr, formatted
+                       for reading when stderr is a terminal
+  --log-file F         append the JSON lines to F instead (or GOVFS_LOG_FILE)
   --metrics host:port  serve Prometheus metrics of this node at http://host:port/metrics
   --http host:port     serve the live web view (the cluster as this node sees it)`,
   ls: `govfs ls [-l] [--linearizable] [PATH...] [--server host:port]
@@ -147,6 +157,19 @@ may be relative to the current directory (and start with ../); Tab completes the
 kept in ~/.govfs_history (or $GOVFS_HISTORY). Fed a script on stdin, it exits 1 if any command
 failed.
 ${CLIENT_OPTIONS_HELP}`,
+  mount: `govfs mount MOUNTPOINT [--server host:port] [--allow-other] [--timeout MS]
+
+Mounts the cluster's file system at MOUNTPOINT (an existing, empty directory) through FUSE, so
+that any program can use it; runs until Ctrl-C or SIGTERM, which unmount it. Needs /dev/fuse,
+libfuse 2 (Debian: apt-get install libfuse2) and the fuse-native package. The kernel checks
+permissions against the mode, uid and gid govfs stores (default_permissions); new files belong
+to the user running the mount. Attributes and names are cached by the kernel for 1 s. A cluster
+that stops answering makes operations fail with EIO after --timeout (default 10000 ms); a
+server that cannot be reached at all, ENOTCONN.
+  --allow-other        let other users use the mount too (root only, or user_allow_other in
+                       /etc/fuse.conf)
+  --debug              libfuse's trace of every request on stderr
+${CLIENT_OPTIONS_HELP}`,
   bench: `govfs bench NAME [options]
 
   govfs bench ops [--server host:port] [--ops N] [--clients C] [--json]
@@ -156,6 +179,37 @@ ${CLIENT_OPTIONS_HELP}`,
   govfs bench LOCAL [--json] [options]
         the in-process benchmarks of bench/ (mailbox, bridge, meta, raft, ...), each starting
         its own threads: the same as npm run bench -- LOCAL. govfs bench list shows them.`,
+  backup: `govfs backup FILE [--server host:port] [-q]
+
+Writes one consistent copy of the cluster to FILE: the cluster as its log shows it (president,
+term, nodes, each ministry's subtree and staff) and every path of every ministry with its stat,
+each ministry as of one applied index of its log (read linearizably: every change committed
+before that index is in the copy, none after). Ministries are copied one after another, each at
+its own index. Clients may keep working meanwhile; a ministry whose tree keeps changing during
+several copies in a row fails the backup (EAGAIN). FILE is written whole or not at all.
+  -q, --quiet          no progress on stderr
+${CLIENT_OPTIONS_HELP}`,
+  restore: `govfs restore FILE --data DIR [--threads W]
+
+Makes DIR (new or empty) the data folder of a new cluster holding the file system of backup
+FILE: starts that cluster in this process (as many nodes, the same static ministries), re-creates
+every path, and stops it. Then \`govfs cluster --data DIR\` starts it. Kinds, paths and directory
+sizes are kept; times and versions are those of the restore; terms and log indices start anew.
+A truncated or altered FILE is refused before anything is written (EBADMSG).
+  --data DIR           the new cluster's data folder (must be empty or not exist)
+  --threads W          worker threads for the restoring cluster`,
+  init: `govfs init --nodes host1,host2,... [--out DIR] [--port P] [--data DIR] [--listen-host H]
+
+Writes what a cluster of govfs node processes on several hosts shares: DIR/secret (32 random
+bytes, base64, mode 0600) and DIR/nI.env for each node (nI is the Ith host): GOVFS_NODE_ARGS, the
+flags of its govfs node (--id, --peers, --listen, --data, --secret-file /etc/govfs/secret), as
+read by the systemd unit and the container image of docs/deploy/. Refuses to overwrite a secret.
+  --nodes LIST         the hosts, comma-separated: host or host:port (port default --port)
+  --out DIR            where to write (default ./govfs-deploy)
+  --port P             the port of hosts given without one (default 7401)
+  --data DIR           each node's data folder on its host (default /var/lib/govfs)
+  --listen-host H      the address nodes bind (default 0.0.0.0)
+  --force              replace an existing secret and env files`,
   demo: `govfs demo [--threads W] [--data DIR]
 
 Starts W worker threads (default: one per core), one demo node on each, with lmdb storage
@@ -190,6 +244,14 @@ async function main(): Promise<void> {
       return (await import('../src/cli/bench.js')).benchCommand(rest, COMMAND_HELP.bench!);
     case 'demo':
       return (await import('../src/cli/demo.js')).demoCommand(rest, COMMAND_HELP.demo!);
+    case 'mount':
+      return (await import('../src/cli/mount.js')).mountCommand(rest, COMMAND_HELP.mount!);
+    case 'backup':
+      return (await import('../src/cli/ops-commands.js')).backupCommand(rest, COMMAND_HELP.backup!);
+    case 'restore':
+      return (await import('../src/cli/ops-commands.js')).restoreCommand(rest, COMMAND_HELP.restore!);
+    case 'init':
+      return (await import('../src/cli/ops-commands.js')).initCommand(rest, COMMAND_HELP.init!);
     case 'help':
     case '--help':
     case '-h':

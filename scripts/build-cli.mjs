@@ -29,13 +29,14 @@ export const OUT_DIR = join(ROOT, 'dist', 'cli');
 const STAMP = join(OUT_DIR, 'build-signature');
 const SOURCES = ['src', 'bin/cli.ts', 'scripts/build-cli.mjs', 'package.json'];
 
-/** Output name (under dist/cli, without .js) → source. The worker, the storage checker's child
+/** Output name (under dist/cli, without .js) → source. The workers, the storage checker's child
  * and the behaviour modules are found at run time relative to the chunk that starts them
  * (src/runtime/threads.ts, src/storage-check/storage-check.ts, src/cluster.ts), so they keep
  * those relative places. */
 const ENTRIES = {
   cli: 'bin/cli.ts',
   'thread-worker': 'src/runtime/thread-worker.ts',
+  'pool-worker': 'src/runtime/pool-worker.ts',
   'storage-check-child': 'src/storage-check/storage-check-child.ts',
   'actors/node': 'src/actors/node.ts',
   'demo/ring': 'src/demo/ring.ts',
@@ -85,7 +86,7 @@ export async function buildCli() {
     target: 'node20',
     // protobufjs is bundled: its ~40 CommonJS files cost more to resolve and load one by one
     // than to parse in a chunk. Packages with native code or files of their own stay external, and so does prom-client (CommonJS that requires Node built-ins at run time).
-    external: ['lmdb', 'pino', 'piscina', 'comlink', 'ringbuf.js', 'tsx', 'esbuild', 'prom-client'],
+    external: ['lmdb', 'pino', 'piscina', 'comlink', 'ringbuf.js', 'tsx', 'esbuild', 'prom-client', 'fuse-native'],
     chunkNames: 'chunk-[hash]',
     sourcemap: 'linked',
     sourcesContent: false,

@@ -11,6 +11,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Logger } from 'pino';
+import type { LogSettings } from './runtime/log.js';
 import { nodesNeeded, staffingProblem } from './actors/cluster-state.js';
 import { Cluster } from './cluster.js';
 import type { BridgeEvent, BridgeTlsOptions } from './net/bridge.js';
@@ -32,6 +33,8 @@ export interface LocalClusterOptions {
    * CLI: --tls-cert, --tls-key, and --tls-ca on the client). */
   tls?: BridgeTlsOptions;
   logger?: Logger;
+  /** How the worker threads log (--log, --log-file). */
+  log?: LogSettings;
   onBridgeEvent?: (e: BridgeEvent) => void;
 }
 
@@ -110,6 +113,7 @@ export class LocalCluster {
       clientToken: opts.clientToken,
       tls: opts.tls,
       logger: opts.logger,
+      log: opts.log,
       onBridgeEvent: opts.onBridgeEvent,
       owner: 'govfs cluster',
       // The CLI says when it serves (servers.ts); a caller here may want the socket at once.

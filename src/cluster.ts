@@ -22,6 +22,7 @@ import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
 import { SeedTree, type SeededRandom } from './runtime/random.js';
 import type { Logger } from 'pino';
+import type { LogSettings } from './runtime/log.js';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { Simulation, type SimCpuOptions, type SimFsyncOptions, type SimNetworkOptions, type SimOptions } from './runtime/sim.js';
 import type { BalanceOptions } from './actors/balancer.js';
@@ -78,6 +79,8 @@ export interface ClusterOptions {
   clientTtlMs?: number;
   /** Where the actors log (default: quiet unless GOVFS_LOG names a level). */
   logger?: Logger;
+  /** threads: how every worker thread logs (--log, --log-file; default from GOVFS_LOG). */
+  log?: LogSettings;
   /** Wait until the root ministry serves before returning (default true). */
   waitForReady?: boolean;
   /** Serve network clients on 'host:port' (threads only; port 0 picks a free one, see
@@ -104,6 +107,10 @@ export class Cluster {
   /** The simulation (sim scheduler only), for invariant checks and fine-grained faults. */
   readonly sim: Simulation | null;
   private readonly threads: ThreadsScheduler | null;
+  /** The threads scheduler (null under sim), for request tracing (`bench trace-create`). */
+  get threadsScheduler(): ThreadsScheduler | null {
+    return this.threads;
+  }
   private readonly configs: Map<string, NodeConfig>;
   private readonly threadOf = new Map<string, number>();
   private readonly dataDir: string | null;
@@ -195,7 +202,7 @@ export class Cluster {
     try {
       await checkLocalStorage(dataDir, nodeIds, owner);
       const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
-      threads = await ThreadsScheduler.start({ threads: opts.threads, seed, logger: opts.logger, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
+      threads = await ThreadsScheduler.start({ threads: opts.threads, seed, logger: opts.logger, log: opts.log, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
     } catch (e) {
       lock.release();
       throw e;

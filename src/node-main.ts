@@ -15,6 +15,7 @@ import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
 import { RealDispatcher } from './runtime/real-dispatcher.js';
 import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
+import { PiscinaPool } from './runtime/work-pool-piscina.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { LmdbStorage } from './runtime/storage-lmdb.js';
 import { watchEventLoop } from './runtime/loop-lag.js';
@@ -102,6 +103,8 @@ export class NodeProcess {
     const { addresses, configs } = planNodes(nodeIds, { kind: 'process' }, { ministries: opts.ministries });
     const logger = opts.logger ?? defaultLogger();
     const runtime = new LocalRuntime({ location: id, dispatcher: new RealDispatcher(), registry: MessageRegistry.standard(), logger });
+    // Snapshots are built off the actors' thread, in workers that load the same actor modules.
+    runtime.pool = new PiscinaPool([new URL(`./actors/node${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href]);
     const lock = lockDataDir(opts.dataDir, `govfs node ${id}`);
     let storage: LmdbStorage;
     try {
@@ -163,6 +166,7 @@ export class NodeProcess {
     this.runtime.stopAll();
     await this.bridge.stop();
     await this.storage.close();
+    await this.runtime.pool.close();
     this.lock.release();
   }
 }

@@ -5,7 +5,10 @@
 // asks to the other members, LeaseRevoked notices to holders, and one wake timer.
 
 import type { Context, Message } from '../runtime/types.js';
-import type { FsErrorData } from '../fs/errors.js';
+import { FsError, type FsErrorData } from '../fs/errors.js';
+import type { Creds } from '../fs/access.js';
+import type { LeaseMode } from '../fs/ranges.js';
+import { requestCreds } from './request-op.js';
 import type { MinistryRecord } from './cluster-state.js';
 import { NO_MINISTER } from './cluster-state.js';
 import { MinistryNamespace } from './ministry-namespace.js';
@@ -25,6 +28,7 @@ interface Request {
   clientId: string;
   ticketTo: string;
   path: string;
+  creds?: unknown;
 }
 
 /** FsReply's result for what the core answered: an open's grant (it has an id), a renewal's
@@ -59,7 +63,7 @@ export interface LeaseServiceDeps {
   record: () => MinistryRecord;
   role: 'minister' | 'clerk';
   memberAddress: (id: string) => string;
-  fileCheck: (path: string) => FsErrorData | null;
+  fileCheck: (path: string, as: Creds | undefined, mode: LeaseMode) => FsErrorData | null;
   /** Answers with a redirect, and says so, when another ministry owns `path`. */
   redirectedAway: (path: string, reply: Reply) => boolean;
 }
@@ -117,7 +121,10 @@ export class LeaseService {
 
   /** A client's lease request (the ministry routes them here). */
   request(ctx: Context, req: Request, op: LeaseOp, reply: Reply): void {
-    const from = { clientId: req.clientId, notify: req.ticketTo, path: req.path };
+    // (Malformed credentials are the root's: the open is then checked as root's, as it was
+    // before credentials; a client that lies about them can claim root anyway.)
+    const creds = requestCreds(req);
+    const from = { clientId: req.clientId, notify: req.ticketTo, path: req.path, ...(creds instanceof FsError ? {} : { creds }) };
     this.run(ctx, this.core.request(ctx.clock.now(), this.facts, from, op, reply));
   }
 
@@ -228,7 +235,7 @@ export class LeaseService {
   private admit(ctx: Context, e: Extract<Effect, { kind: 'admit' }>): void {
     const proceed = (): void => {
       if (this.d.redirectedAway(e.op.path, e.to)) return;
-      this.run(ctx, this.core.admitted(ctx.clock.now(), this.facts, e.to, e.from, e.op, this.d.fileCheck(e.op.path)));
+      this.run(ctx, this.core.admitted(ctx.clock.now(), this.facts, e.to, e.from, e.op, this.d.fileCheck(e.op.path, e.from.creds, e.op.mode)));
     };
     if (!e.confirm) proceed();
     else this.d.raft().readIndex((ok) => (ok ? proceed() : this.run(ctx, this.core.admitted(ctx.clock.now(), this.facts, e.to, e.from, e.op, 'unconfirmed'))));

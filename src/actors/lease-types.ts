@@ -2,6 +2,7 @@
 // facts a member knows of itself, the replies and the effects the shell carries out; and the
 // effect list of the input being handled. Nothing here does I/O.
 
+import type { Creds } from '../fs/access.js';
 import type { FsErrorCode, FsErrorData } from '../fs/errors.js';
 import { rangesOverlap } from '../fs/ranges.js';
 import type { LeaseEntry, LeaseGrant, LeaseSettings, WriteLeaseState } from './leases.js';
@@ -19,6 +20,8 @@ export interface Requester {
   clientId: string;
   notify: string;
   path: string;
+  /** Who asks (read or write permission on the file, issue 18); root when absent. */
+  creds?: Creds;
 }
 
 /** What the member knows of itself when an input arrives (the core only reads it). */

@@ -37,6 +37,8 @@ import { MinistryNamespace, type ClientOutcome, type Outcome } from './ministry-
 import { RenameDriver, type RenameHost } from './rename-core.js';
 import type { Vote } from './rename-ledger.js';
 import type { CrossRenameBeginMessage, CrossRenamePrepareMessage } from '../fs/requests.js';
+import { requestCreds } from './request-op.js';
+import type { Creds } from '../fs/access.js';
 
 /** Reads wait at most this long for the member to apply the client's last seen index; asks
  * of the node's cluster log wait as long. */
@@ -77,6 +79,8 @@ export interface MinistryRequest {
   linearizable: boolean;
   ticketTo: string;
   mutation: boolean;
+  /** Who asks (govfs.fs.PosixCreds); absent: root. Checked where it is used (request-op.ts). */
+  creds?: unknown;
 }
 
 /** The request's operation as the shell read it (request-op.ts), or why it is not one (EINVAL,
@@ -290,8 +294,11 @@ export class MinistryCore<R> {
     if (saved) return this.answer(reply, saved, this.log.applied);
     const o = this.opOf(req, op, reply);
     if (!o) return;
-    // A rename is served by its source's ministry (its target elsewhere: rename-core.ts).
-    if (this.redirected(reply, o.op === 'rename' ? o.from : o.path)) return;
+    const as = this.credsOf(req, reply);
+    if (!as) return;
+    // A rename is served by its source's ministry (its target elsewhere: rename-core.ts); a
+    // link's new name elsewhere is EXDEV below (refused, not redirected).
+    if (this.redirected(reply, 'path' in o ? o.path : o.from)) return;
     const cluster = this.o.cluster();
     // Other ministries' subtrees inside the path this change touches.
     const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
@@ -300,20 +307,24 @@ export class MinistryCore<R> {
       if (inside.length > 0) return this.refuse(reply, 'EXDEV', `rename ${o.from}: it contains another ministry's subtree (${inside[0]!.subtree}), which cannot move (rename inside it, or move the files one by one)`, o.from);
       const target = cluster.ministryFor(o.to);
       // The target elsewhere: a two-phase commit through the president (rename-core.ts).
-      if (target && target.id !== record.id) return this.renames.start(this.renameHost(), { clientId: req.clientId, seq: req.seq, acked: req.acked, from: o.from, to: o.to }, target, reply);
+      if (target && target.id !== record.id) return this.renames.start(this.renameHost(), { clientId: req.clientId, seq: req.seq, acked: req.acked, from: o.from, to: o.to, as }, target, reply);
+    }
+    if (o.op === 'link') {
+      const target = cluster.ministryFor(o.to);
+      if (!target || target.id !== record.id) return this.refuse(reply, 'EXDEV', `link ${o.from} -> ${o.to}: the new name is served by another ministry; hard links cannot cross ministries`, o.from);
     }
     if (o.op === 'rmdir') {
       const inside = nested(o.path);
       if (inside.length > 0 && !o.recursive) return this.refuse(reply, 'ENOTEMPTY', `rmdir ${o.path}: directory not empty (it holds ${inside[0]!.subtree}; use recursive: true)`, o.path);
-      if (inside.length > 0 && !subtreeCleared) return this.deleteSubtree(req, op, o.path, reply);
+      if (inside.length > 0 && !subtreeCleared) return this.deleteSubtree(req, op, o.path, as, reply);
     }
-    this.propose(req, o, reply);
+    this.propose(req, o, as, reply);
   }
 
-  private propose(req: MinistryRequest, op: ClientOp, reply: R): void {
+  private propose(req: MinistryRequest, op: ClientOp, as: Creds, reply: R): void {
     let payload: Uint8Array;
     try {
-      payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: this.now });
+      payload = MinistryNamespace.encodeEntry({ clientId: req.clientId, seq: req.seq, acked: req.acked, op, now: this.now, as });
     } catch (e) {
       if (!(e instanceof FsError)) throw e;
       return this.fail(reply, e.code, e.message, req.path);
@@ -380,15 +391,16 @@ export class MinistryCore<R> {
    * drops the directory. Only if the rmdir will succeed: a failing one (no such directory, a
    * file, this ministry's root) must change nothing, so it is first checked against the
    * current namespace (every proposed entry applied, leadership confirmed), and no other
-   * change is taken until the rmdir itself is proposed. */
-  private deleteSubtree(req: MinistryRequest, op: RequestOp, path: string, reply: R): void {
+   * change is taken until the rmdir itself is proposed. The caller's permissions included:
+   * an rmdir it may not do dissolves nothing either. */
+  private deleteSubtree(req: MinistryRequest, op: RequestOp, path: string, as: Creds, reply: R): void {
     this.deleting = true;
     this.settle((ok) => {
       if (!ok) {
         this.deleting = false;
         return this.fail(reply, 'EAGAIN', `rmdir ${path}: could not confirm the state of ${this.record.subtree}: retry`, req.path, this.self());
       }
-      if (!this.ns.isRemovableDir(path)) {
+      if (!this.ns.isRemovableDir(path, as)) {
         // It fails in the log as it would have here, and dissolves nothing.
         this.deleting = false;
         return this.change(req, op, reply, true);
@@ -467,7 +479,17 @@ export class MinistryCore<R> {
 
   private serveRead(req: MinistryRequest, op: RequestOp, reply: R): void {
     const o = this.opOf(req, op, reply);
-    if (o && !this.redirected(reply, o.op === 'rename' ? o.from : o.path)) this.answer(reply, this.ns.read(o, this.o.cluster()), this.log.applied);
+    if (!o || this.redirected(reply, 'path' in o ? o.path : o.from)) return;
+    const as = this.credsOf(req, reply);
+    if (as) this.answer(reply, this.ns.read(o, this.o.cluster(), as), this.log.applied);
+  }
+
+  /** The request's credentials, or null once it has been answered EINVAL for bad ones. */
+  private credsOf(req: MinistryRequest, reply: R): Creds | null {
+    const as = requestCreds(req);
+    if (!(as instanceof FsError)) return as;
+    this.fail(reply, as.code, as.message, req.path);
+    return null;
   }
 
   private wakeReaders(): void {
@@ -524,6 +546,8 @@ export class MinistryCore<R> {
       switch (op.op) {
         case 'rename':
           return isWithin(op.from, s) || isWithin(op.to, s) || isWithin(s, op.from);
+        case 'link':
+          return isWithin(op.from, s) || isWithin(op.to, s);
         case 'rmdir':
           return isWithin(s, op.path);
         case 'ls':

@@ -3,6 +3,7 @@
 // (ministry-entry.ts); results go back to the proposing client.
 
 import type { ClientOp as WireOp, DirEntry, FsResult, StatResult } from '../fs/requests.js';
+import { ROOT, nsToPair, pairToNs, type Creds } from '../fs/access.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
 import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpOk, type OpResult, type Stat } from '../fs/namespace.js';
@@ -85,14 +86,44 @@ function changeResult(r: OpOk): FsResult | null {
         result: 'rename',
         rename: r.targetMinistry === undefined ? { version: r.version, replaced: r.replaced } : { version: r.version, replaced: r.replaced, targetMinistry: r.targetMinistry, targetIndex: r.targetIndex ?? 0 },
       };
+    case 'chmod':
+      return { result: 'chmod', chmod: { version: r.version, stat: statResult(r.stat) } };
+    case 'chown':
+      return { result: 'chown', chown: { version: r.version, stat: statResult(r.stat) } };
+    case 'utimens':
+      return { result: 'utimens', utimens: { version: r.version, stat: statResult(r.stat) } };
+    case 'symlink':
+      return { result: 'symlink', symlink: { version: r.version, stat: statResult(r.stat) } };
+    case 'link':
+      return { result: 'link', link: { version: r.version, stat: statResult(r.stat) } };
     default:
       return null;
   }
 }
 
-/** What a client sees of a stat: not the inode number or birth time. */
+/** What a client sees of a stat: not the birth time; times also as (sec, nsec). */
 function statResult(st: Stat): StatResult {
-  return { kind: st.kind, size: st.size, ctime: st.ctime, mtime: st.mtime, version: st.version };
+  const a = nsToPair(st.atimeNs);
+  const m = nsToPair(st.mtimeNs);
+  const c = nsToPair(st.ctimeNs);
+  return {
+    kind: st.kind,
+    size: st.size,
+    ctime: st.ctime,
+    mtime: st.mtime,
+    version: st.version,
+    mode: st.mode,
+    uid: st.uid,
+    gid: st.gid,
+    nlink: st.nlink,
+    atimeSec: a.sec,
+    atimeNsec: a.nsec,
+    mtimeSec: m.sec,
+    mtimeNsec: m.nsec,
+    ctimeSec: c.sec,
+    ctimeNsec: c.nsec,
+    ino: st.ino,
+  };
 }
 
 export class MinistryNamespace {
@@ -121,10 +152,11 @@ export class MinistryNamespace {
    * when it reads the request): the minister stamps it with its clock. Protobuf
    * (ministry-entry.ts; its numbers are doubles, so a sequence number apply refuses is
    * refused the same way as from JSON). Throws FsError EINVAL when `op` is not a change. */
-  static encodeEntry(e: { clientId: string; seq: number; acked: number; op: ClientOp; now: number }): Uint8Array {
+  static encodeEntry(e: { clientId: string; seq: number; acked: number; op: ClientOp; now: number; as?: Creds }): Uint8Array {
     const body = toMutation(e.op);
     if (!body) throw new FsError('EINVAL', `${String(e.op.op)} is not a change`);
     const entry: NsClientOp = { op: 'client', clientId: e.clientId, seq: e.seq, now: e.now, body };
+    if (e.as !== undefined && e.as !== ROOT) entry.as = e.as;
     if (e.acked > 0 && e.acked < e.seq) entry.acked = e.acked;
     return encodeMinistryEntry(entry);
   }
@@ -224,16 +256,17 @@ export class MinistryNamespace {
     return r === undefined ? undefined : outcome(r);
   }
 
-  /** `ls` and `stat`. A directory that is the root of another ministry's subtree shows in its
-   * parent's listing as a directory. */
-  read(op: ClientOp, cluster: ClusterState): ClientOutcome {
-    if (!this.renames.empty && (op.op === 'ls' || op.op === 'stat')) {
-      const held = this.renames.refusesRead(op.op, op.path);
+  /** `ls`, `stat` and `readlink`, as `as` (search permission on the path; read permission on
+   * a listed directory). A directory that is the root of another ministry's subtree shows in
+   * its parent's listing as a directory. */
+  read(op: ClientOp, cluster: ClusterState, as: Creds = ROOT): ClientOutcome {
+    if (!this.renames.empty && (op.op === 'ls' || op.op === 'stat' || op.op === 'readlink')) {
+      const held = this.renames.refusesRead(op.op === 'ls' ? 'ls' : 'stat', op.path);
       if (held) return { ok: false, error: held };
     }
     try {
       if (op.op === 'ls') {
-        const version = this.ns.listingVersion(op.path);
+        const version = this.ns.listingVersion(op.path, as);
         const hit = this.listings.get(op.path);
         if (hit !== undefined && hit.version === version && hit.clusterApplied === cluster.applied) return { ok: true, value: hit.result };
         const entries = this.ns.ls(op.path);
@@ -251,7 +284,8 @@ export class MinistryNamespace {
         this.keepListing(op.path, { version, clusterApplied: cluster.applied, result, bytes });
         return { ok: true, value: result };
       }
-      if (op.op === 'stat') return { ok: true, value: { result: 'stat', stat: statResult(this.ns.stat(op.path)) } };
+      if (op.op === 'stat') return { ok: true, value: { result: 'stat', stat: statResult(this.ns.stat(op.path, as)) } };
+      if (op.op === 'readlink') return { ok: true, value: { result: 'readlink', readlink: { target: this.ns.readlink(op.path, as) } } };
       return { ok: false, error: { code: 'EINVAL', message: `${op.op} is not a read` } };
     } catch (e) {
       if (e instanceof FsError) return { ok: false, error: e.toJSON() };
@@ -276,21 +310,26 @@ export class MinistryNamespace {
     }
   }
 
-  /** Would `rmdir -r path` succeed now: a directory of this namespace, not its root? */
-  isRemovableDir(path: string): boolean {
+  /** Would `rmdir -r path` by `as` succeed now: a directory of this namespace, not its root,
+   * that `as` may remove (search, write on its parent, the sticky rule)? */
+  isRemovableDir(path: string, as: Creds = ROOT): boolean {
     try {
-      return path !== this.root && this.ns.stat(path).kind === 'dir';
+      return path !== this.root && this.ns.mayRemoveDir(path, as);
     } catch (e) {
       if (e instanceof FsError) return false;
       throw e;
     }
   }
 
-  /** Why `path` cannot be opened (missing, a directory), or null if it is a file. */
-  fileCheck(path: string): FsErrorData | null {
+  /** Why `path` cannot be opened for `mode` by `as` (missing, a directory, a symlink, no read
+   * or write permission: EACCES), or null if it can. */
+  fileCheck(path: string, as: Creds = ROOT, mode: 'read' | 'write' = 'read'): FsErrorData | null {
     try {
-      const st = this.ns.stat(path);
-      return st.kind === 'file' ? null : { code: 'EISDIR', message: `open ${path}: is a directory (leases are on files)`, path };
+      const st = this.ns.stat(path, as);
+      if (st.kind === 'dir') return { code: 'EISDIR', message: `open ${path}: is a directory (leases are on files)`, path };
+      if (st.kind === 'symlink') return { code: 'EINVAL', message: `open ${path}: is a symbolic link (the mount follows it; leases are on files)`, path };
+      if (!this.ns.may(path, as, mode === 'read' ? 4 : 2)) return { code: 'EACCES', message: `open ${path}: permission denied (uid ${as.uid} may not ${mode} it, mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid})`, path };
+      return null;
     } catch (e) {
       if (e instanceof FsError) return e.toJSON();
       throw e;
@@ -347,9 +386,19 @@ export class MinistryNamespace {
 function toMutation(op: ClientOp): MutationOp | null {
   switch (op.op) {
     case 'mkdir':
-      return { op: 'mkdir', path: op.path, parents: op.parents ?? false };
+      return op.mode === undefined || op.mode === null ? { op: 'mkdir', path: op.path, parents: op.parents ?? false } : { op: 'mkdir', path: op.path, parents: op.parents ?? false, mode: op.mode };
     case 'create':
-      return { op: 'create', path: op.path };
+      return op.mode === undefined || op.mode === null ? { op: 'create', path: op.path } : { op: 'create', path: op.path, mode: op.mode };
+    case 'chmod':
+      return { op: 'chmod', path: op.path, mode: op.mode };
+    case 'chown':
+      return { op: 'chown', path: op.path, uid: op.uid, gid: op.gid };
+    case 'utimens':
+      return { op: 'utimens', path: op.path, atimeNs: wireTime(op.atimeNow, op.atimeSec, op.atimeNsec), mtimeNs: wireTime(op.mtimeNow, op.mtimeSec, op.mtimeNsec) };
+    case 'symlink':
+      return { op: 'symlink', path: op.path, target: op.target };
+    case 'link':
+      return { op: 'link', from: op.from, to: op.to };
     case 'rm':
       return { op: 'rm', path: op.path };
     case 'rmdir':
@@ -359,4 +408,12 @@ function toMutation(op: ClientOp): MutationOp | null {
     default:
       return null;
   }
+}
+
+/** A utimens time from a request: null for now; EINVAL for a pair that is no time. */
+function wireTime(now: boolean, sec: number, nsec: number): bigint | null {
+  if (now) return null;
+  const t = pairToNs(sec, nsec);
+  if (t === null) throw new FsError('EINVAL', `utimens: a time must be whole seconds and nanoseconds in [0, 1e9), got (${sec}, ${nsec})`);
+  return t;
 }

@@ -12,8 +12,9 @@
 import type { ClusterState, MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
-import type { Entry } from '../raft/types.js';
+import type { Appointment, Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
+import { MINISTRY_SNAPSHOT_TASK } from './ministry-snapshot-task.js';
 import { DEFAULT_LEASES } from './leases.js';
 import type { RenameLedger } from './rename-ledger.js';
 import { LeaseService } from './lease-service.js';
@@ -161,6 +162,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index, e.committedAt),
           snapshot: () => ns.snapshot(),
           restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
+          // Built in ctx.pool from the last snapshot and the entries since (issue 19, point 4).
+          replay: { task: MINISTRY_SNAPSHOT_TASK, context: args.record.subtree },
         },
         afterApply: () => {
           step(ctx, APPLIED);
@@ -269,8 +272,8 @@ function loadKeeper(subtree: string, everyMs: number): { request(ctx: Context, o
   let sampledAt = -Infinity;
   return {
     request(ctx, op) {
-      // (A rename counts in its source's directory.)
-      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
+      // (A rename or link counts in its source's directory.)
+      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' || op.op === 'readlink' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
     },
     tick(ctx) {
       const now = ctx.clock.now();
@@ -321,7 +324,7 @@ function leaseService(config: NodeConfig, role: 'minister' | 'clerk', core: Mini
     record: () => core.record,
     role,
     memberAddress: (id) => `${config.addresses[id]}/role`,
-    fileCheck: (path) => core.ns.fileCheck(path),
+    fileCheck: (path, as, mode) => core.ns.fileCheck(path, as, mode),
     redirectedAway: (path, reply) => {
       const away = core.ownership(path);
       if (away) reply(fsReply(core.record.id, away));
@@ -330,10 +333,22 @@ function leaseService(config: NodeConfig, role: 'minister' | 'clerk', core: Mini
   });
 }
 
+/** An appointment this member took (info: operators trace failovers by these lines). */
+function logAppointment(ctx: Context, record: { id: string; subtree: string }, a: Appointment): void {
+  const node = ctx.host;
+  const role = a.leader === node ? 'minister' : 'clerk';
+  const fenced = a.leader === '' || !a.members.includes(a.leader);
+  const text = fenced
+    ? `${node} fenced in ministry ${record.id} (${record.subtree}) for term ${a.term}: no minister until the president appoints one`
+    : `${node} appointed ${role} of ministry ${record.id} (${record.subtree}) in term ${a.term}, minister ${a.leader}, members ${a.members.join(', ')}`;
+  ctx.log.info({ node, role, ministry: record.id, subtree: record.subtree, term: a.term, minister: fenced ? '' : a.leader, members: a.members, fenced }, text);
+}
+
 /** `step(ctx, input)`: feed the core one input with the time, and perform the effects it
  * returns. An effect's answer goes back into the core by its id: at once (a proposal), from a
  * group-log callback, or piped back to this actor (asks of the node). */
 function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: Context, input: MinistryInput<Reply>) => void {
+  let loggedTerm = 0;
   const step = (ctx: Context, input: MinistryInput<Reply>): void => {
     for (const e of core.step(input, ctx.clock.now())) perform(ctx, e);
   };
@@ -349,6 +364,8 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
       case 'appoint': {
         const r = raft().appoint(e.appointment);
         if (!r.ok) ctx.log.debug({ record: core.record, reason: r }, 'appointment refused');
+        else if (e.appointment.term !== loggedTerm) logAppointment(ctx, core.record, e.appointment);
+        loggedTerm = e.appointment.term;
         return;
       }
       case 'propose': {

@@ -267,11 +267,11 @@ export class NodeCore {
     const isPresident = this.leader === config.id;
     if (isPresident && !this.presiding) {
       const term = this.log.term();
-      out.push({ kind: 'log', level: 'info', fields: { node: config.id, term }, msg: `${config.id} is president (cluster term ${term})` }, { kind: 'startPresident' });
+      out.push({ kind: 'log', level: 'info', fields: { node: config.id, role: 'president', term }, msg: `${config.id} is president (cluster term ${term})` }, { kind: 'startPresident' });
       this.presiding = true;
     } else if (!isPresident && this.presiding) {
       const term = this.log.term();
-      out.push({ kind: 'log', level: 'info', fields: { node: config.id, term, leader: this.leader }, msg: `${config.id} is no longer president (cluster term ${term}, leader ${this.leader || 'unknown'})` }, { kind: 'stopPresident' });
+      out.push({ kind: 'log', level: 'info', fields: { node: config.id, role: 'node', term, leader: this.leader }, msg: `${config.id} is no longer president (cluster term ${term}, leader ${this.leader || 'unknown'})` }, { kind: 'stopPresident' });
       this.presiding = false;
     }
     // The president keeps any ministry role it holds until it hands the presidency to an idle

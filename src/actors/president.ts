@@ -64,7 +64,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
           run(ctx, core.transferred(e, svc.transferTo(e.to), ctx.clock.now(), view));
           break;
         case 'log':
-          ctx.log[e.level](e.fields, e.msg);
+          ctx.log[e.level]({ role: 'president', ...e.fields }, e.msg);
           break;
       }
     }

@@ -32,8 +32,9 @@ import type { ClusterOrder, ClusterState, MinistryRecord } from './cluster-state
 import { NO_MINISTER } from './cluster-state.js';
 import type { CrossRenameBeginMessage, CrossRenamePrepareMessage, CrossRenameVoteMessage } from '../fs/requests.js';
 import type { FsErrorData } from '../fs/errors.js';
+import type { Creds } from '../fs/access.js';
 import type { OpResult } from '../fs/namespace.js';
-import { decodeMinistryEntry, encodeMinistryEntry } from './ministry-entry.js';
+import { decodeMinistryEntry, encodeMinistryEntry, type MinistryLogEntry } from './ministry-entry.js';
 import { MinistryNamespace, type ClientOutcome } from './ministry-namespace.js';
 import type { CrossRenameDecision, OutOutcome, OutTx, Vote } from './rename-ledger.js';
 import type { MinistryAnswer } from './ministry-core.js';
@@ -79,6 +80,8 @@ export interface CrossRenameRequest {
   acked: number;
   from: string;
   to: string;
+  /** Who asks (checked at both ends); root when absent. */
+  as?: Creds;
 }
 
 /** The minister's side (source and target) of every rename across ministries. */
@@ -99,7 +102,9 @@ export class RenameDriver<R> {
 
   /** Phase one at the source: the client's rename of `from` here to `to` in `target`. */
   start(host: RenameHost<R>, req: CrossRenameRequest, target: MinistryRecord, reply: R): void {
-    const payload = encodeMinistryEntry({ op: 'xrename.out', clientId: req.clientId, seq: req.seq, acked: req.acked > 0 && req.acked < req.seq ? req.acked : 0, now: host.now, from: req.from, to: req.to, target: target.id, txid: '' });
+    const out: Extract<MinistryLogEntry, { op: 'xrename.out' }> = { op: 'xrename.out', clientId: req.clientId, seq: req.seq, acked: req.acked > 0 && req.acked < req.seq ? req.acked : 0, now: host.now, from: req.from, to: req.to, target: target.id, txid: '' };
+    if (req.as !== undefined) out.as = req.as;
+    const payload = encodeMinistryEntry(out);
     host.propose(payload, (o) => {
       if (!o) return host.reply(reply, error({ code: 'EAGAIN', message: `rename ${req.from} -> ${req.to}: the minister of ${host.ns.root} lost the change to a new one: retry`, path: req.from }));
       const r = o.value as OutOutcome;
@@ -204,7 +209,9 @@ function beginMessage<R>(host: RenameHost<R>, tx: OutTx): CrossRenameBeginMessag
   } catch {
     return null;
   }
-  const entry = encodeMinistryEntry({ op: 'xrename.in', txid: tx.txid, source: host.ministry, from: tx.from, to: tx.to, tree, now: host.now, index: 0, replaced: false });
+  const inn: Extract<MinistryLogEntry, { op: 'xrename.in' }> = { op: 'xrename.in', txid: tx.txid, source: host.ministry, from: tx.from, to: tx.to, tree, now: host.now, index: 0, replaced: false };
+  if (tx.as !== undefined) inn.as = tx.as;
+  const entry = encodeMinistryEntry(inn);
   return { type: 'govfs.fs.CrossRenameBegin', txid: tx.txid, source: host.ministry, target: tx.target, to: tx.to, entry };
 }
 

@@ -4,8 +4,10 @@
 // beside the namespace (MinistryNamespace), so that a new minister resumes from the log.
 //
 //   source  CrossRenameOut   the client's rename (exactly once: its client id and seq): checks
-//                            and exports `from`, locks it; transaction id "<ministry>@<index>"
-//   target  CrossRenameIn    checks `to` as rename would, reserves it, keeps the tree; the
+//                            and exports `from` with the caller's credentials (namespace-
+//                            xrename.ts), locks it; transaction id "<ministry>@<index>"
+//   target  CrossRenameIn    checks `to` as rename would, with the same credentials, reserves
+//                            it, keeps the tree (POSIX attributes, links within it); the
 //                            minister votes with the entry's index
 //   both    CrossRenameEnd   the president's decision: commit (the source detaches `from` and
 //                            saves the client's answer; the target grafts the tree at `to`) or
@@ -17,10 +19,15 @@
 // request), and so are reads of it and listings of its directory: no reader sees both names or
 // neither. The rules of who asks whom are in rename-core.ts.
 
+import { checkCreds, ROOT, type Creds } from '../fs/access.js';
 import { FsError, fsErrors, type FsErrorData } from '../fs/errors.js';
 import type { MovedNode, MutationOp, Namespace, OpResult } from '../fs/namespace.js';
 import { isWithin } from '../fs/path.js';
-import { LogCodec, type CrossRenameDecisionMsg, type CrossRenameInMsg, type CrossRenameLedgerMsg, type CrossRenameOutMsg } from '../wire/log-codec.js';
+import { LogCodec, type CrossRenameDecisionMsg, type CrossRenameLedgerMsg } from '../wire/log-codec.js';
+import { movedFromMsg, movedToMsg, type CrossRenameEntry } from './ministry-entry.js';
+
+type OutEntry = Extract<CrossRenameEntry, { op: 'xrename.out' }>;
+type InEntry = Extract<CrossRenameEntry, { op: 'xrename.in' }>;
 
 /** The president's decision on a transaction (ClusterState.crossRenames). */
 export type CrossRenameDecision = CrossRenameDecisionMsg;
@@ -33,6 +40,8 @@ export interface OutTx {
   from: string;
   to: string;
   target: string;
+  /** Who asked (the target checks `to` with these too); root when absent. */
+  as?: Creds;
 }
 
 /** A target's open transaction: `to` is reserved, the tree kept to graft. */
@@ -83,7 +92,7 @@ export class RenameLedger {
   }
 
   /** Phase one at the source (the client's rename, taken once per client id and seq). */
-  applyOut(ns: Namespace, e: CrossRenameOutMsg, index: number): OutOutcome {
+  applyOut(ns: Namespace, e: OutEntry, index: number): OutOutcome {
     const prior = ns.clientRequest(e.clientId, e.seq, e.acked, e.now);
     if (prior === 'stale') {
       const error = fsErrors.stale(`request #${e.seq} of client ${e.clientId}`, undefined, 'the client already has its answer (a delayed duplicate; not applied)');
@@ -96,18 +105,20 @@ export class RenameLedger {
     const holder = this.holder([e.from]);
     if (holder) return { kind: 'busy', error: busy(`rename ${e.from} -> ${e.to}`, e.from, holder), holder: holder.txid };
     try {
-      ns.exportTree(e.from);
+      ns.exportTree(e.from, creds(e.as, 'rename'));
     } catch (err) {
       if (!(err instanceof FsError)) throw err;
       return { kind: 'final', result: ns.saveResult(e.clientId, e.seq, { ok: false, error: err.toJSON() }) };
     }
     const txid = `${this.owner}@${index}`;
-    this.outs.set(txid, { txid, clientId: e.clientId, seq: e.seq, from: e.from, to: e.to, target: e.target });
+    const tx: OutTx = { txid, clientId: e.clientId, seq: e.seq, from: e.from, to: e.to, target: e.target };
+    if (e.as !== undefined) tx.as = e.as;
+    this.outs.set(txid, tx);
     return { kind: 'pending', txid };
   }
 
   /** Phase one at the target: the vote. */
-  applyIn(ns: Namespace, e: CrossRenameInMsg, index: number): Vote {
+  applyIn(ns: Namespace, e: InEntry, index: number): Vote {
     const no = (retry: boolean, code: string, message: string): Vote => ({ ok: false, retry, code, message, index, replaced: false });
     const open = this.ins.get(e.txid);
     if (open) return { ok: true, retry: false, code: '', message: '', index: open.index, replaced: open.replaced };
@@ -119,12 +130,12 @@ export class RenameLedger {
     if (holder) return no(true, 'EAGAIN', busy(`rename ${e.from} -> ${e.to}`, e.to, holder).message);
     let replaced: boolean;
     try {
-      replaced = ns.graftCheck(e.from, e.to, top.dir);
+      replaced = ns.graftCheck(e.from, e.to, top.kind === 'dir', creds(e.as, `rename ${e.from} ->`));
     } catch (err) {
       if (!(err instanceof FsError)) throw err;
       return no(false, err.code, err.message);
     }
-    const tree = e.tree.map((n) => ({ path: n.path, dir: n.dir, size: n.size, btime: n.btime, mtime: n.mtime, ctime: n.ctime }));
+    const tree = e.tree.map((n) => ({ ...n }));
     this.ins.set(e.txid, { txid: e.txid, source: e.source, from: e.from, to: e.to, tree, index, replaced });
     return { ok: true, retry: false, code: '', message: '', index, replaced };
   }
@@ -154,7 +165,7 @@ export class RenameLedger {
 
   /** A client change this ledger holds back (EAGAIN), or null. */
   refusesChange(body: MutationOp): FsErrorData | null {
-    const paths = body.op === 'rename' ? [body.from, body.to] : [body.path];
+    const paths = 'from' in body ? [body.from, body.to] : [body.path];
     const holder = this.holder(paths);
     return holder ? busy(body.op, paths[0]!, holder) : null;
   }
@@ -176,8 +187,8 @@ export class RenameLedger {
   /** Protobuf (govfs.log.CrossRenameLedger behind the format byte). */
   toBytes(): Uint8Array {
     const msg: CrossRenameLedgerMsg = {
-      outs: [...this.outs.values()].map((t) => ({ clientId: t.clientId, seq: t.seq, acked: 0, now: 0, from: t.from, to: t.to, target: t.target, txid: t.txid })),
-      ins: [...this.ins.values()].map((t) => ({ txid: t.txid, source: t.source, from: t.from, to: t.to, tree: t.tree, now: 0, index: t.index, replaced: t.replaced })),
+      outs: [...this.outs.values()].map((t) => ({ clientId: t.clientId, seq: t.seq, acked: 0, now: 0, from: t.from, to: t.to, target: t.target, txid: t.txid, caller: t.as === undefined ? null : { uid: t.as.uid, gid: t.as.gid, groups: [...t.as.groups] } })),
+      ins: [...this.ins.values()].map((t) => ({ txid: t.txid, source: t.source, from: t.from, to: t.to, tree: t.tree.map(movedToMsg), now: 0, index: t.index, replaced: t.replaced })),
       ended: [...this.ended.keys()],
       endedAt: [...this.ended.values()],
     };
@@ -189,8 +200,12 @@ export class RenameLedger {
     l.owner = owner;
     if (bytes.length === 0) return l;
     const m = LEDGER.decode(bytes);
-    for (const t of m.outs) l.outs.set(t.txid, { txid: t.txid, clientId: t.clientId, seq: t.seq, from: t.from, to: t.to, target: t.target });
-    for (const t of m.ins) l.ins.set(t.txid, { txid: t.txid, source: t.source, from: t.from, to: t.to, tree: t.tree.map((n) => ({ ...n })), index: t.index, replaced: t.replaced });
+    for (const t of m.outs) {
+      const tx: OutTx = { txid: t.txid, clientId: t.clientId, seq: t.seq, from: t.from, to: t.to, target: t.target };
+      if (t.caller !== null && t.caller !== undefined) tx.as = { uid: t.caller.uid, gid: t.caller.gid, groups: [...t.caller.groups] };
+      l.outs.set(t.txid, tx);
+    }
+    for (const t of m.ins) l.ins.set(t.txid, { txid: t.txid, source: t.source, from: t.from, to: t.to, tree: t.tree.map(movedFromMsg), index: t.index, replaced: t.replaced });
     m.ended.forEach((txid, i) => l.ended.set(txid, m.endedAt[i] ?? 0));
     return l;
   }
@@ -207,6 +222,11 @@ export class RenameLedger {
     for (const [name, txid] of this.names()) for (const p of paths) if (isWithin(p, name) || isWithin(name, p)) return { name, txid };
     return null;
   }
+}
+
+/** The caller's credentials from an entry (root when absent): EINVAL if malformed. */
+function creds(as: Creds | undefined, op: string): Creds {
+  return as === undefined ? ROOT : checkCreds(as, op);
 }
 
 function busy(op: string, path: string, h: { name: string; txid: string }): FsErrorData {

@@ -7,13 +7,15 @@
 import { FsError } from '../fs/errors.js';
 import { MAX_PATH_BYTES } from '../fs/path.js';
 import { FS_OP_CASES, type ClientOp, type FsOpCase, type LeaseOp } from '../fs/requests.js';
+import { ROOT, checkCreds, type Creds } from '../fs/access.js';
 
-type FieldType = 'string' | 'number' | 'boolean' | 'mode';
+/** 'mode' is a lease's "read" | "write"; 'optional' a proto3 optional number (absent: left out). */
+type FieldType = 'string' | 'number' | 'boolean' | 'mode' | 'optional';
 
 /** Each case's fields and their types (as govfs.proto declares them), and its flat name. */
 const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op']; fields: Record<string, FieldType> }> = {
-  mkdir: { op: 'mkdir', fields: { path: 'string', parents: 'boolean' } },
-  create: { op: 'create', fields: { path: 'string' } },
+  mkdir: { op: 'mkdir', fields: { path: 'string', parents: 'boolean', mode: 'optional' } },
+  create: { op: 'create', fields: { path: 'string', mode: 'optional' } },
   rm: { op: 'rm', fields: { path: 'string' } },
   rmdir: { op: 'rmdir', fields: { path: 'string', recursive: 'boolean' } },
   rename: { op: 'rename', fields: { from: 'string', to: 'string' } },
@@ -22,14 +24,23 @@ const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op']; fields: Rec
   leaseOpen: { op: 'lease-open', fields: { path: 'string', mode: 'mode', start: 'number', end: 'number', wait: 'boolean', deadlineMs: 'number', reqId: 'string' } },
   leaseRenew: { op: 'lease-renew', fields: { id: 'string', mode: 'mode' } },
   leaseRelease: { op: 'lease-release', fields: { id: 'string', mode: 'mode' } },
+  chmod: { op: 'chmod', fields: { path: 'string', mode: 'number' } },
+  chown: { op: 'chown', fields: { path: 'string', uid: 'number', gid: 'number' } },
+  utimens: {
+    op: 'utimens',
+    fields: { path: 'string', atimeNow: 'boolean', atimeSec: 'number', atimeNsec: 'number', mtimeNow: 'boolean', mtimeSec: 'number', mtimeNsec: 'number' },
+  },
+  symlink: { op: 'symlink', fields: { target: 'string', path: 'string' } },
+  readlink: { op: 'readlink', fields: { path: 'string' } },
+  link: { op: 'link', fields: { from: 'string', to: 'string' } },
 };
 
 /** A field left out reads as its proto3 default, as it does off the wire. */
-const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '' };
+const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '', optional: undefined };
 
-const PATH_FIELDS = new Set(['path', 'from', 'to']);
+const PATH_FIELDS = new Set(['path', 'from', 'to', 'target']);
 
-const WANT = 'want exactly one of mkdir, create, rm, rmdir, rename, ls, stat, leaseOpen, leaseRenew, leaseRelease';
+const WANT = `want exactly one of ${FS_OP_CASES.join(', ')}`;
 
 /** The request's operation, flattened (`{ op: 'create', path }`, `{ op: 'lease-open', ... }`),
  * or an FsError EINVAL naming what is wrong with it. */
@@ -50,7 +61,8 @@ export function requestOp(req: object): ClientOp | LeaseOp | FsError {
   for (const field in shape.fields) {
     const type = shape.fields[field]!;
     const v = b[field] ?? DEFAULTS[type];
-    const fits = type === 'mode' ? v === 'read' || v === 'write' : typeof v === type;
+    if (type === 'optional' && v === undefined) continue;
+    const fits = type === 'mode' ? v === 'read' || v === 'write' : typeof v === (type === 'optional' ? 'number' : type);
     if (!fits) {
       const want = type === 'mode' ? '"read" or "write"' : `a ${type}`;
       return new FsError('EINVAL', `malformed request: ${found}.${field} is ${describe(v)}, want ${want}`, pathOf(r));
@@ -63,6 +75,19 @@ export function requestOp(req: object): ClientOp | LeaseOp | FsError {
     out[field] = v;
   }
   return out as ClientOp | LeaseOp;
+}
+
+/** Who a request says it comes from (root when it says nothing), or EINVAL for malformed
+ * credentials. */
+export function requestCreds(req: object): Creds | FsError {
+  const creds = (req as { creds?: unknown }).creds;
+  if (creds === undefined || creds === null) return ROOT;
+  try {
+    return checkCreds(creds, 'request');
+  } catch (e) {
+    if (e instanceof FsError) return e;
+    throw e;
+  }
 }
 
 /** Whether a validated operation is a lease's (for the lease service) rather than the namespace's. */

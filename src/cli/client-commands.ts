@@ -162,8 +162,9 @@ export const runners: Record<string, RunnerSpec> = {
       eachPath(args, 'stat', out, cwd, async (p, dirOnly) => {
         const s: Stat = await client.stat(p);
         if (dirOnly && s.kind !== 'dir') throw notADirectory('stat', p);
-        if (flags.json) out.log(escapeJson(JSON.stringify({ path: p, ...s })));
-        else out.log(`${shellQuote(p)}\n  kind     ${s.kind}\n  size     ${s.size}\n  created  ${fmtTime(s.ctime)}\n  modified ${fmtTime(s.mtime)}\n  version  ${s.version}`);
+        // (Nanosecond times are bigint, which JSON has not: written as strings of digits.)
+        if (flags.json) out.log(escapeJson(JSON.stringify({ path: p, ...s }, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))));
+        else out.log(`${shellQuote(p)}\n  kind     ${s.kind}\n  size     ${s.size}\n  mode     ${s.mode.toString(8).padStart(6, '0')}\n  owner    ${s.uid}:${s.gid}\n  links    ${s.nlink}\n  changed  ${fmtTime(s.ctime)}\n  modified ${fmtTime(s.mtime)}\n  version  ${s.version}`);
       }),
   },
   rm: {

@@ -3,7 +3,7 @@
 
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { LocalCluster } from '../cluster-main.js';
 import type { BridgeTlsOptions } from '../net/tls-config.js';
 import { connect } from '../client/connect.js';
@@ -12,6 +12,7 @@ import { parseListen } from '../node-host.js';
 import { readToken } from './client-commands.js';
 import { DEFAULT_SERVER, UsageError, intOption, parse, untilSignal } from './usage.js';
 import { OpsServer } from '../ops/http.js';
+import { checkLogFile, createLogger, logSettingsProblem, type LogSettings } from '../runtime/log.js';
 import { clusterSource, nodeSource, type OpsSource } from '../ops/source.js';
 
 const OPS_OPTIONS = { metrics: { type: 'string' }, http: { type: 'string' } } as const;
@@ -50,8 +51,26 @@ function ministryOptions(list: string[] | undefined): { subtree: string; clerks:
   });
 }
 
-function logger(level: string | undefined): Logger {
-  return pino({ level: level || process.env.GOVFS_LOG || 'warn', base: undefined }, pino.destination(2));
+const LOG_OPTIONS = { log: { type: 'string' }, 'log-file': { type: 'string' } } as const;
+
+/** --log LEVEL and --log-file F (default GOVFS_LOG, GOVFS_LOG_FILE; level warn), checked. */
+function logSettings(values: { log?: string; 'log-file'?: string }): LogSettings {
+  const s: LogSettings = { level: values.log || process.env.GOVFS_LOG || 'warn', file: values['log-file'] ?? (process.env.GOVFS_LOG_FILE || undefined) };
+  const problem = logSettingsProblem(s);
+  if (problem) throw new UsageError(problem);
+  if (s.file) {
+    s.file = resolve(s.file);
+    try {
+      checkLogFile(s.file);
+    } catch (e) {
+      throw new Error(`--log-file ${s.file}: ${(e as Error).message}`);
+    }
+  }
+  return s;
+}
+
+function logger(s: LogSettings, base: Record<string, unknown>, node?: string): Logger {
+  return createLogger(s, base, node);
 }
 
 /**
@@ -93,13 +112,14 @@ function addressHint<T>(p: Promise<T>): Promise<T> {
 export async function clusterCommand(argv: string[], help: string): Promise<void> {
   const { values } = parse(argv, {
     nodes: { type: 'string' }, threads: { type: 'string' }, data: { type: 'string' }, ministry: { type: 'string', multiple: true },
-    listen: { type: 'string' }, 'token-file': { type: 'string' }, log: { type: 'string' }, ...TLS_SERVER_OPTIONS, ...OPS_OPTIONS,
+    listen: { type: 'string' }, 'token-file': { type: 'string' }, ...LOG_OPTIONS, ...TLS_SERVER_OPTIONS, ...OPS_OPTIONS,
   }, false);
   if (values.help) return void console.log(help);
   checkOpsOptions(values);
   const dataDir = resolve(values.data ?? 'govfs-data');
   const listen = hostPortOption(values.listen ?? process.env.GOVFS_LISTEN ?? DEFAULT_SERVER, 'listen');
-  const log = logger(values.log);
+  const logs = logSettings(values);
+  const log = logger(logs, { thread: 'main' });
   const token = await readToken(values['token-file']);
   await addressHint(checkAddressFree(listen));
   const cluster = await addressHint(LocalCluster.start({
@@ -111,6 +131,7 @@ export async function clusterCommand(argv: string[], help: string): Promise<void
     clientToken: token,
     tls: serverTls(values),
     logger: log,
+    log: logs,
   }));
   let ops: OpsServer | null = null;
   const stopped = untilSignal(async () => {
@@ -152,7 +173,7 @@ export async function clusterCommand(argv: string[], help: string): Promise<void
 export async function nodeCommand(argv: string[], help: string): Promise<void> {
   const { values } = parse(argv, {
     id: { type: 'string' }, peers: { type: 'string' }, listen: { type: 'string' }, data: { type: 'string' },
-    'secret-file': { type: 'string' }, 'token-file': { type: 'string' }, ministry: { type: 'string', multiple: true }, log: { type: 'string' },
+    'secret-file': { type: 'string' }, 'token-file': { type: 'string' }, ministry: { type: 'string', multiple: true }, ...LOG_OPTIONS,
     ...TLS_SERVER_OPTIONS, ...OPS_OPTIONS,
   }, false);
   if (values.help) return void console.log(help);
@@ -169,12 +190,13 @@ export async function nodeCommand(argv: string[], help: string): Promise<void> {
   const listenSpec = values.listen ?? peers[id];
   if (!listenSpec) throw new UsageError(`--listen is required (or list ${id}=host:port in --peers)`);
   const listen = hostPortOption(listenSpec, 'listen');
+  const logs = logSettings(values);
   const dataDir = resolve(values.data ?? join('govfs-data', id)); // NodeProcess creates it
   const secret = readSecretFile(values['secret-file']);
   const clientToken = await readToken(values['token-file']);
   await addressHint(checkAddressFree(listen));
   const node = await addressHint(NodeProcess.start({
-    id, listen, peers, dataDir, secret, clientToken, ministries: ministryOptions(values.ministry), tls: serverTls(values), logger: logger(values.log),
+    id, listen, peers, dataDir, secret, clientToken, ministries: ministryOptions(values.ministry), tls: serverTls(values), logger: logger(logs, {}, id),
   }));
   const others = node.nodeIds.filter((n) => n !== id);
   console.log(`govfs node ${id}: listening on ${node.address} for nodes and clients; peers ${others.map((n) => `${n}=${peers[n]}`).join(', ') || '(none)'}; data in ${dataDir}`);

@@ -24,7 +24,7 @@
 //   console.log(await fs.status()); await fs.close();
 
 import { balanceRequest, gatherStatus, type BalanceAnswer, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './status.js';
-import { GovClient, type ClientTransport } from './gov-client.js';
+import { GovClient, type ClientTransport, type Creds } from './gov-client.js';
 import type { TicketMessage } from '../fs/requests.js';
 import { RuntimeError } from '../runtime/errors.js';
 import { ClientConnection, ConnectionRefusedError, type Welcome } from './connection.js';
@@ -54,6 +54,9 @@ export interface ConnectOptions {
   /** Reach the servers over TLS, trusting the CA that signed their certificates
    * (`{ caFile }` or `{ ca }`, the servers' --tls-ca). Default: plain TCP. */
   tls?: ClientTlsOptions;
+  /** Who the client acts as for permission checks, as GovClientOptions.credentials (default
+   * root); each call may say otherwise with `{ as }`. */
+  credentials?: Creds;
 }
 
 export type { ClusterStatusView, MinistryStatus, NodeStatus };
@@ -236,6 +239,7 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
     nodes,
     requestTimeoutMs: opts.requestTimeoutMs ?? 2_000,
     deadlineMs: opts.deadlineMs,
+    ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
   });
   const hooks = client as unknown as Record<string, ((m: unknown) => void) | undefined>;
   link.onTell = (msg) => {

@@ -11,11 +11,10 @@ import type { LeaseMode } from '../fs/ranges.js';
 import { FsError } from '../fs/errors.js';
 import { checkPath } from '../fs/path.js';
 import { SubtreeMap } from '../fs/subtree-map.js';
-import type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, StatResult, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
+import type { CredsMessage, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
+import { checkMode, checkOwner, clientStat, credsMessage, utimensOp, type AsOptions, type Creds, type Stat } from './posix.js';
 
-export type { DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, MinistryInfo, TicketInfo };
-/** What `stat` tells of a file or directory. */
-export type Stat = StatResult;
+export type { AsOptions, Creds, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, MinistryInfo, Stat, TicketInfo };
 
 export interface ClientTransport {
   /** Ask node `node`; rejects (with an error whose `code` is ETIMEDOUT, ENOENT, ...) when no
@@ -37,9 +36,11 @@ export interface GovClientOptions {
   requestTimeoutMs?: number;
   /** Give up after this long (default 30,000 ms): the last error, or ETIMEDOUT. */
   deadlineMs?: number;
+  /** Who this client acts as for permission checks (default root: uid 0, gid 0). */
+  credentials?: Creds;
 }
 
-export interface ReadOptions {
+export interface ReadOptions extends AsOptions {
   /** Confirm with the minister before answering (ReadIndex): see every change committed
    * before the call, not only your own. */
   linearizable?: boolean;
@@ -56,6 +57,8 @@ export interface OpenOptions {
   wait?: boolean;
   /** Give up waiting after this long: ETIMEDOUT. */
   deadlineMs?: number;
+  /** Open as this caller (read or write permission on the file). */
+  as?: Creds;
 }
 
 /** What the holder of a lease knows of it. */
@@ -111,6 +114,8 @@ export class GovClient {
   private readonly nodes: string[];
   private readonly requestTimeoutMs: number;
   private readonly deadlineMs: number;
+  /** The credentials requests carry (undefined: none, which servers take as root). */
+  private readonly creds: CredsMessage | undefined;
   private readonly map = new SubtreeMap<MinistryInfo>();
   private readonly lastSeen = new Map<string, number>();
   private seq = 0;
@@ -130,24 +135,58 @@ export class GovClient {
     this.nodes = [...opts.nodes];
     this.requestTimeoutMs = opts.requestTimeoutMs ?? 1_000;
     this.deadlineMs = opts.deadlineMs ?? 30_000;
+    this.creds = opts.credentials === undefined ? undefined : credsMessage(opts.credentials);
     if (this.nodes.length === 0) throw new FsError('EINVAL', 'a client needs at least one node to contact');
   }
 
-  async mkdir(path: string, opts: { parents?: boolean } = {}): Promise<void> {
-    return this.change({ op: 'mkdir', mkdir: { path: checkPath(path), parents: opts.parents ?? false } }, path).then(() => undefined);
+  /** The highest log index of ministry `id` seen in a reply to this client (a change it made, or
+   * the applied index a read was served at); 0 if none. `govfs backup` records by it the point
+   * its copy of a ministry holds. */
+  seenIndex(ministry: string): number {
+    return this.lastSeen.get(ministry) ?? 0;
   }
-  async create(path: string): Promise<void> {
-    return this.change({ op: 'create', create: { path: checkPath(path) } }, path).then(() => undefined);
+
+  /** `mode`: permission bits (default 0755). Every operation takes `as` (AsOptions). */
+  async mkdir(path: string, opts: { parents?: boolean; mode?: number } & AsOptions = {}): Promise<void> {
+    const mode = opts.mode === undefined ? {} : { mode: checkMode(opts.mode, 'mkdir', path) };
+    return this.change({ op: 'mkdir', mkdir: { path: checkPath(path), parents: opts.parents ?? false, ...mode } }, path, opts.as).then(() => undefined);
   }
-  async rm(path: string): Promise<void> {
-    return this.change({ op: 'rm', rm: { path: checkPath(path) } }, path).then(() => undefined);
+  /** `mode`: permission bits (default 0644). */
+  async create(path: string, opts: { mode?: number } & AsOptions = {}): Promise<void> {
+    const mode = opts.mode === undefined ? {} : { mode: checkMode(opts.mode, 'create', path) };
+    return this.change({ op: 'create', create: { path: checkPath(path), ...mode } }, path, opts.as).then(() => undefined);
   }
-  async rmdir(path: string, opts: { recursive?: boolean } = {}): Promise<void> {
-    return this.change({ op: 'rmdir', rmdir: { path: checkPath(path), recursive: opts.recursive ?? false } }, path).then(() => undefined);
+  async rm(path: string, opts: AsOptions = {}): Promise<void> {
+    return this.change({ op: 'rm', rm: { path: checkPath(path) } }, path, opts.as).then(() => undefined);
   }
-  async rename(from: string, to: string): Promise<void> {
+  async rmdir(path: string, opts: { recursive?: boolean } & AsOptions = {}): Promise<void> {
+    return this.change({ op: 'rmdir', rmdir: { path: checkPath(path), recursive: opts.recursive ?? false } }, path, opts.as).then(() => undefined);
+  }
+  /** POSIX rename: over an existing file, or a directory over an empty directory. */
+  async rename(from: string, to: string, opts: AsOptions = {}): Promise<void> {
     checkPath(to);
-    return this.change({ op: 'rename', rename: { from: checkPath(from), to } }, from).then(() => undefined);
+    return this.change({ op: 'rename', rename: { from: checkPath(from), to } }, from, opts.as).then(() => undefined);
+  }
+  /** Permission bits with setuid, setgid and sticky (07777): the owner or root only. */
+  async chmod(path: string, mode: number, opts: AsOptions = {}): Promise<void> {
+    return this.change({ op: 'chmod', chmod: { path: checkPath(path), mode: checkMode(mode, 'chmod', path) } }, path, opts.as).then(() => undefined);
+  }
+  /** -1 keeps the uid or gid. */
+  async chown(path: string, uid: number, gid: number, opts: AsOptions = {}): Promise<void> {
+    return this.change({ op: 'chown', chown: { path: checkPath(path), uid: checkOwner(uid, 'uid', path), gid: checkOwner(gid, 'gid', path) } }, path, opts.as).then(() => undefined);
+  }
+  /** Nanoseconds since the epoch; null: the time of the change. */
+  async utimens(path: string, atimeNs: bigint | null, mtimeNs: bigint | null, opts: AsOptions = {}): Promise<void> {
+    return this.change({ op: 'utimens', utimens: utimensOp(checkPath(path), atimeNs, mtimeNs) }, path, opts.as).then(() => undefined);
+  }
+  /** A symbolic link at `path` holding `target` (never resolved by the servers). */
+  async symlink(target: string, path: string, opts: AsOptions = {}): Promise<void> {
+    return this.change({ op: 'symlink', symlink: { target, path: checkPath(path) } }, path, opts.as).then(() => undefined);
+  }
+  /** A hard link `newPath` of the file `existing`, in the same ministry (else EXDEV). */
+  async link(existing: string, newPath: string, opts: AsOptions = {}): Promise<void> {
+    checkPath(newPath);
+    return this.change({ op: 'link', link: { from: checkPath(existing), to: newPath } }, existing, opts.as).then(() => undefined);
   }
   // Reads are not `async` functions: each async layer around the request added a promise and
   // a resolve job per call (the client thread of the ls benchmark makes 100,000 a second).
@@ -156,6 +195,9 @@ export class GovClient {
   }
   stat(path: string, opts: ReadOptions = {}): Promise<Stat> {
     return this.read({ op: 'stat', stat: { path } }, path, opts, statOf);
+  }
+  readlink(path: string, opts: ReadOptions = {}): Promise<string> {
+    return this.read({ op: 'readlink', readlink: { path } }, path, opts, readlinkTarget);
   }
 
   private readonly handles = new Map<string, LeaseHandle>();
@@ -183,7 +225,7 @@ export class GovClient {
       // after a few seconds for another member.
       attemptTimeoutMs: Math.max(this.requestTimeoutMs, Math.min(opts.deadlineMs || Infinity, 5_000) + 500),
       sentAt,
-    });
+    }, opts.as === undefined ? this.creds : credsMessage(opts.as));
     if (result?.result !== 'leaseOpen') throw new FsError('EINVAL', `open ${path}: the server answered without a lease (${result?.result ?? 'no result'})`, path);
     const grant = result.leaseOpen;
     // Count from the send time plus the time the grantor held the request, less what the two
@@ -347,8 +389,12 @@ export class GovClient {
     for (const [, info] of this.map.entries()) yield info;
   }
 
-  private change(op: FsOp, path: string): Promise<FsResult | undefined> {
-    return this.send(op, path, true, false);
+  private change(op: FsOp, path: string, as: Creds | undefined): Promise<FsResult | undefined> {
+    try {
+      return this.send(op, path, true, false, undefined, as === undefined ? this.creds : credsMessage(as));
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
 
   /** Every change up to this seq has its answer (or was given up): ministries drop their
@@ -360,13 +406,15 @@ export class GovClient {
   }
 
   /** A bad path rejects (as from an async function), it does not throw. */
-  private read<T>(op: Extract<FsOp, { op: 'ls' | 'stat' }>, path: string, opts: ReadOptions, pick: (r: FsResult | undefined) => T): Promise<T> {
+  private read<T>(op: Extract<FsOp, { op: 'ls' | 'stat' | 'readlink' }>, path: string, opts: ReadOptions, pick: (r: FsResult | undefined) => T): Promise<T> {
+    let creds = this.creds;
     try {
       checkPath(path);
+      if (opts.as !== undefined) creds = credsMessage(opts.as);
     } catch (e) {
       return Promise.reject(e);
     }
-    return this.attempts(op, path, 0, opts.linearizable ?? false, undefined, pick);
+    return this.attempts(op, path, 0, opts.linearizable ?? false, undefined, pick, creds);
   }
 
   private learn(ministries: MinistryInfo[] | undefined): void {
@@ -428,12 +476,13 @@ export class GovClient {
     mutation: boolean,
     linearizable: boolean,
     lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
+    creds?: CredsMessage,
   ): Promise<FsResult | undefined> {
-    if (!mutation) return this.attempts(op, path, 0, linearizable, lease);
+    if (!mutation) return this.attempts(op, path, 0, linearizable, lease, undefined, creds);
     const seq = ++this.seq;
     this.inflight.add(seq);
     try {
-      return await this.attempts(op, path, seq, linearizable, lease);
+      return await this.attempts(op, path, seq, linearizable, lease, undefined, creds);
     } finally {
       this.inflight.delete(seq);
       this.dropOldTickets();
@@ -448,6 +497,7 @@ export class GovClient {
     linearizable: boolean,
     lease?: { toMinister: boolean; attemptTimeoutMs: number; sentAt: { t: number } },
     pick?: (r: FsResult | undefined) => T,
+    creds?: CredsMessage,
   ): Promise<T> {
     const mutation = seq > 0;
     const deadline = this.transport.now() + this.deadlineMs;
@@ -471,6 +521,7 @@ export class GovClient {
       } as Record<string, unknown>;
       req['op'] = op.op;
       req[op.op] = (op as Record<string, unknown>)[op.op];
+      if (creds !== undefined) req['creds'] = creds;
       this.stats.requests++;
       let reply: FsReplyMessage;
       if (lease) lease.sentAt.t = this.transport.now();
@@ -541,6 +592,10 @@ function lsEntries(r: FsResult | undefined): DirEntry[] {
  * message's own toJSON would write its 64-bit fields (size, version) as strings. */
 function statOf(r: FsResult | undefined): Stat {
   if (r?.result !== 'stat') throw new FsError('EINVAL', `stat: malformed reply: the server answered without attributes (${r?.result ?? 'no result'})`);
-  const { kind, size, ctime, mtime, version } = r.stat;
-  return { kind, size, ctime, mtime, version };
+  return clientStat(r.stat);
+}
+
+function readlinkTarget(r: FsResult | undefined): string {
+  if (r?.result !== 'readlink') throw new FsError('EINVAL', `readlink: malformed reply: the server answered without a target (${r?.result ?? 'no result'})`);
+  return r.readlink.target;
 }

@@ -17,7 +17,8 @@ export const FS_ERROR_CODES = [
   'EBUSY', // the target is in use (a ministry root, a lease that others wait for)
   'ETIMEDOUT', // no answer in time
   'EUNAVAILABLE', // the subtree's ministry is down or unreachable right now
-  'EPERM', // not allowed
+  'EPERM', // not allowed (not the owner, not root; the sticky bit)
+  'EACCES', // permission denied by a mode (search, read or write permission)
   'ESTALE', // a request, lease or handle that is no longer current
   'EAGAIN', // try again (e.g. after a redirect or when a lease frees)
   'ECANCELED', // cancelled before it completed

@@ -2,10 +2,31 @@
 // (namespace-snapshot.ts).
 
 import type { IntTable } from '../runtime/int-table.js';
-import type { OpResult, Stat } from './namespace.js';
+import type { NodeKind, OpResult } from './namespace.js';
 
-export interface INode extends Stat {
-  /** Entries of a directory; null for a file. */
+/** One inode. A file may be in several directories (hard links: the same object in each), so
+ * the tree is a DAG of files under a tree of directories. */
+export interface INode {
+  /** Inode number, unique within the ministry, never reused; kept across renames. */
+  ino: number;
+  kind: NodeKind;
+  /** Bytes of a file; the target's bytes of a symlink; unused (0) for a directory. */
+  size: number;
+  /** Birth time, ms. */
+  btime: number;
+  atimeNs: bigint;
+  mtimeNs: bigint;
+  ctimeNs: bigint;
+  /** Permission bits with setuid, setgid and sticky (07777); the type is `kind`. */
+  mode: number;
+  uid: number;
+  gid: number;
+  /** Links to a file or symlink (directories count theirs: 2 + subdirectories). */
+  nlink: number;
+  /** A symlink's target, as given (never resolved here); null otherwise. */
+  target: string | null;
+  version: number;
+  /** Entries of a directory; null for a file or symlink. */
   children: Map<string, INode> | null;
 }
 

@@ -10,10 +10,12 @@ import { ByteReader, ByteWriter } from '../wire/bytes.js';
 import { IntTable } from '../runtime/int-table.js';
 import { deepFreeze, isCount, type ClientState, type INode } from './inode.js';
 import type { OpResult } from './namespace.js';
+import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, PERM_BITS, isId, msToNs } from './access.js';
 
 /** Binary snapshots (version 3 on) start with these bytes; JSON ones (1 and 2) with '{'. */
 const SNAPSHOT_MAGIC = [0x00, 0x47, 0x4e, 0x53]; // "\0GNS"
-const BINARY_SNAPSHOT_VERSION = 3;
+/** 4: POSIX attributes, symlinks and hard links (issue 18); 3 still reads, with defaults. */
+const BINARY_SNAPSHOT_VERSION = 4;
 const SNAPSHOT_FORMAT = 'govfs.namespace';
 const SNAPSHOT_VERSION = 2;
 
@@ -33,7 +35,7 @@ function emptyState(root: string, corrupt: (what: string) => FsError): Namespace
   } catch {
     throw corrupt('bad root path');
   }
-  const rootNode: INode = { ino: 1, kind: 'dir', size: 0, btime: 0, ctime: 0, mtime: 0, version: 0, children: new Map() };
+  const rootNode = oldNode(1, 'dir', 0, 0, 0, 0, 0);
   return { root, version: 0, nextIno: 2, rootNode, clients: new Map() };
 }
 
@@ -44,7 +46,7 @@ export function encodeNamespace(st: NamespaceState): Uint8Array {
   w.string(st.root);
   w.f64(st.version);
   w.f64(st.nextIno);
-  writeNode(w, st.rootNode);
+  writeNode(w, st.rootNode, new Set());
   const ids = [...st.clients.keys()].sort(compareNames);
   w.u32(ids.length);
   for (const id of ids) {
@@ -56,7 +58,7 @@ export function encodeNamespace(st: NamespaceState): Uint8Array {
     w.u32(results.length);
     for (const [seq, result] of results) {
       w.f64(seq);
-      w.string(JSON.stringify(result));
+      w.string(JSON.stringify(result, bigintOut));
     }
   }
   return w.finish();
@@ -70,14 +72,16 @@ export function decodeNamespace(bytes: Uint8Array): NamespaceState {
   const r = new ByteReader(bytes, corrupt);
   r.at = SNAPSHOT_MAGIC.length;
   const v = r.u8();
-  if (v !== BINARY_SNAPSHOT_VERSION) throw corrupt(`unsupported format version ${v}`);
+  if (v !== BINARY_SNAPSHOT_VERSION && v !== 3) throw corrupt(`unsupported format version ${v}`);
   const ns = emptyState(r.string(), corrupt);
   const version = r.f64();
   const nextIno = r.f64();
   if (!isCount(version)) throw corrupt('bad version');
   if (!isCount(nextIno) || nextIno < 2) throw corrupt('bad nextIno');
-  const root = readNode(r, corrupt, new Set<number>(), nextIno, version, 0);
+  const links = new Map<number, { node: INode; refs: number }>();
+  const root = v === 3 ? readNodeV3(r, corrupt, new Set<number>(), nextIno, version, 0) : readNode(r, { corrupt, links, dirs: new Set(), nextIno, version }, 0);
   if (root.kind !== 'dir') throw corrupt('the root is not a directory');
+  for (const [ino, l] of links) if (l.node.nlink !== l.refs) throw corrupt(`inode ${ino}: ${l.node.nlink} links counted, ${l.refs} found`);
   ns.rootNode = root;
   ns.version = version;
   ns.nextIno = nextIno;
@@ -94,12 +98,12 @@ export function decodeNamespace(bytes: Uint8Array): NamespaceState {
       const seq = r.f64();
       let result: unknown;
       try {
-        result = JSON.parse(r.string());
+        result = JSON.parse(r.string(), bigintIn);
       } catch {
         throw corrupt(`bad saved result of client ${id}`);
       }
       if (!isCount(seq) || seq <= acked || rec.results.has(seq) || !isResult(result)) throw corrupt(`bad saved result of client ${id}`);
-      rec.results.set(seq, deepFreeze(result));
+      rec.results.set(seq, deepFreeze(upgradeResult(result)));
     }
     ns.clients.set(id, rec);
   }
@@ -143,14 +147,14 @@ function decodeJson(bytes: Uint8Array): NamespaceState {
       if (!isCount(r['lastSeq']) || (lr !== null && !isResult(lr))) throw corrupt(`bad record of client ${e[0]}`);
       const last = r['lastSeq'] as number;
       rec.acked = lr === null ? last : Math.max(0, last - 1);
-      if (lr !== null) rec.results.set(last, deepFreeze(lr as OpResult));
+      if (lr !== null) rec.results.set(last, deepFreeze(upgradeResult(lr as OpResult)));
     } else {
       const results = r['results'];
       if (!isCount(r['acked']) || !Array.isArray(results)) throw corrupt(`bad record of client ${e[0]}`);
       rec.acked = r['acked'] as number;
       for (const x of results) {
         if (!Array.isArray(x) || x.length !== 2 || !isCount(x[0]) || x[0] <= rec.acked || rec.results.has(x[0]) || !isResult(x[1])) throw corrupt(`bad saved result of client ${e[0]}`);
-        rec.results.set(x[0], deepFreeze(x[1] as OpResult));
+        rec.results.set(x[0], deepFreeze(upgradeResult(x[1] as OpResult)));
       }
     }
     ns.clients.set(e[0], rec);
@@ -158,17 +162,32 @@ function decodeJson(bytes: Uint8Array): NamespaceState {
   return ns;
 }
 
-/** A node: kind (0 file, 1 directory), ino, btime, ctime, mtime, version, then a file's size
- * or a directory's entry count and its entries (name, node) in name order. */
-function writeNode(w: ByteWriter, n: INode): void {
-  w.u8(n.children === null ? 0 : 1);
+/** Version 4's node: kind (0 file, 1 directory, 2 symlink, 3 another link of a file or
+ * symlink written before: then only its ino), ino, btime, version, atime, mtime, ctime (each
+ * seconds and nanoseconds), mode, uid, gid, then a file's size and link count, a symlink's
+ * target and link count, or a directory's entry count and its entries (name, node) in name
+ * order. A node with several links is written in full where the walk meets it first. */
+function writeNode(w: ByteWriter, n: INode, written: Set<number>): void {
+  if (n.children === null && n.nlink > 1 && written.has(n.ino)) {
+    w.u8(3);
+    w.f64(n.ino);
+    return;
+  }
+  written.add(n.ino);
+  w.u8(n.children !== null ? 1 : n.kind === 'symlink' ? 2 : 0);
   w.f64(n.ino);
   w.f64(n.btime);
-  w.f64(n.ctime);
-  w.f64(n.mtime);
   w.f64(n.version);
+  writeTime(w, n.atimeNs);
+  writeTime(w, n.mtimeNs);
+  writeTime(w, n.ctimeNs);
+  w.u32(n.mode);
+  w.u32(n.uid);
+  w.u32(n.gid);
   if (n.children === null) {
-    w.f64(n.size);
+    if (n.kind === 'symlink') w.string(n.target ?? '');
+    else w.f64(n.size);
+    w.u32(n.nlink);
     return;
   }
   // Names sort by UTF-16 code units (compareNames), which is also the default sort's order.
@@ -176,11 +195,141 @@ function writeNode(w: ByteWriter, n: INode): void {
   w.u32(names.length);
   for (const name of names) {
     w.string(name);
-    writeNode(w, n.children.get(name) as INode);
+    writeNode(w, n.children.get(name) as INode, written);
   }
 }
 
-function readNode(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<number>, nextIno: number, version: number, depth: number): INode {
+const NS_PER_S = 1_000_000_000n;
+
+/** A time as seconds and nanoseconds in [0, 1e9) (nsToPair without its object: a snapshot
+ * writes three per node). */
+function writeTime(w: ByteWriter, t: bigint): void {
+  let sec = t / NS_PER_S;
+  let nsec = Number(t - sec * NS_PER_S);
+  if (nsec < 0) {
+    sec -= 1n;
+    nsec += 1e9;
+  }
+  w.f64(Number(sec));
+  w.f64(nsec);
+}
+
+interface ReadCtx {
+  corrupt: (what: string) => FsError;
+  /** Files and symlinks read so far, with the links to them found. */
+  links: Map<number, { node: INode; refs: number }>;
+  dirs: Set<number>;
+  nextIno: number;
+  version: number;
+}
+
+function readNode(r: ByteReader, c: ReadCtx, depth: number): INode {
+  const { corrupt } = c;
+  if (depth > 4096) throw corrupt('tree too deep');
+  const kind = r.u8();
+  const ino = r.f64();
+  if (kind === 3) {
+    const l = c.links.get(ino);
+    if (l === undefined) throw corrupt(`a link to inode ${String(ino)}, not a file seen before`);
+    l.refs++;
+    return l.node;
+  }
+  if (!isCount(ino) || ino < 1 || ino >= c.nextIno || c.links.has(ino) || c.dirs.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
+  const btime = r.f64();
+  const v = r.f64();
+  const atimeNs = readTime(r, corrupt, ino);
+  const mtimeNs = readTime(r, corrupt, ino);
+  const ctimeNs = readTime(r, corrupt, ino);
+  const mode = r.u32();
+  const uid = r.u32();
+  const gid = r.u32();
+  if (!Number.isFinite(btime) || !isCount(v) || v > c.version || mode > PERM_BITS || !isId(uid) || !isId(gid)) throw corrupt(`inode ${ino}: bad attributes`);
+  // One object literal of one shape for every kind (a snapshot holds many).
+  const node: INode = { ino, kind: 'dir', size: 0, btime, atimeNs, mtimeNs, ctimeNs, mode, uid, gid, nlink: 1, target: null, version: v, children: null };
+  if (kind === 0 || kind === 2) {
+    if (kind === 0) {
+      node.kind = 'file';
+      node.size = r.f64();
+    } else {
+      node.kind = 'symlink';
+      node.target = r.string();
+      node.size = new TextEncoder().encode(node.target).length;
+    }
+    node.nlink = r.u32();
+    if (!isCount(node.size) || node.nlink < 1) throw corrupt(`inode ${ino}: bad size or link count`);
+    c.links.set(ino, { node, refs: 1 });
+    return node;
+  }
+  if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
+  c.dirs.add(ino);
+  const count = r.u32();
+  // Every entry takes at least 10 bytes: a count beyond what is left is corrupt, and must not
+  // make a loop run that long.
+  if (count > r.left / 10) throw corrupt(`inode ${ino}: ${count} entries in ${r.left} bytes`);
+  const children = new Map<string, INode>();
+  let last = '';
+  for (let i = 0; i < count; i++) {
+    const name = r.string();
+    if ((i > 0 && name <= last) || !isStoredName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
+    last = name;
+    children.set(name, readNode(r, c, depth + 1));
+  }
+  node.children = children;
+  return node;
+}
+
+/** A time: seconds (a double holding an integer) and nanoseconds in [0, 1e9). */
+function readTime(r: ByteReader, corrupt: (what: string) => FsError, ino: number): bigint {
+  const sec = r.f64();
+  const nsec = r.f64();
+  if (!Number.isSafeInteger(sec) || !Number.isInteger(nsec) || nsec < 0 || nsec >= 1e9) throw corrupt(`inode ${ino}: bad time`);
+  // Most times are whole milliseconds since the epoch: one BigInt of a safe integer.
+  const ms = sec * 1000 + nsec / 1e6;
+  return Number.isSafeInteger(ms) && nsec % 1e6 === 0 ? BigInt(ms) * 1_000_000n : BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+}
+
+/** A node as versions 1-3 kept it (no POSIX attributes): 0755 or 0644, root's, one link,
+ * accessed when born (atime changes only by utimens, so a node made now would say the same). */
+function oldNode(ino: number, kind: 'dir' | 'file', btime: number, ctime: number, mtime: number, version: number, size: number): INode {
+  return {
+    ino,
+    kind,
+    size: kind === 'file' ? size : 0,
+    btime,
+    atimeNs: msToNs(btime),
+    mtimeNs: msToNs(mtime),
+    ctimeNs: msToNs(ctime),
+    mode: kind === 'dir' ? DEFAULT_DIR_MODE : DEFAULT_FILE_MODE,
+    uid: 0,
+    gid: 0,
+    nlink: 1,
+    target: null,
+    version,
+    children: kind === 'dir' ? new Map() : null,
+  };
+}
+
+/** A saved result from before POSIX attributes (a file's stat without a mode): the stat a
+ * file of old data has now, so that a retry is answered as a new request would be. */
+function upgradeResult(r: OpResult): OpResult {
+  if (!r.ok || !('stat' in r) || typeof r.stat !== 'object' || r.stat === null || typeof r.stat.mode === 'number') return r;
+  const st = r.stat as unknown as { ino: number; size: number; btime: number; ctime: number; mtime: number; version: number };
+  const n = oldNode(st.ino, 'file', st.btime, st.ctime, st.mtime, st.version, st.size);
+  return { ...r, stat: { ...st, kind: 'file', mode: 0o100000 | n.mode, uid: 0, gid: 0, nlink: 1, atimeNs: n.atimeNs, mtimeNs: n.mtimeNs, ctimeNs: n.ctimeNs } };
+}
+
+/** Saved results hold times as bigint, which JSON has not: { "$ns": "digits" }. */
+function bigintOut(_key: string, v: unknown): unknown {
+  return typeof v === 'bigint' ? { $ns: v.toString() } : v;
+}
+
+function bigintIn(_key: string, v: unknown): unknown {
+  if (typeof v !== 'object' || v === null) return v;
+  const ns = (v as { $ns?: unknown }).$ns;
+  return typeof ns === 'string' && /^-?[0-9]{1,30}$/.test(ns) ? BigInt(ns) : v;
+}
+
+function readNodeV3(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<number>, nextIno: number, version: number, depth: number): INode {
   if (depth > 4096) throw corrupt('tree too deep');
   const kind = r.u8();
   const ino = r.f64();
@@ -195,7 +344,7 @@ function readNode(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<n
   if (kind === 0) {
     const size = r.f64();
     if (!isCount(size)) throw corrupt(`inode ${ino}: bad size`);
-    return { ino, kind: 'file', size, btime, ctime, mtime, version: v, children: null };
+    return oldNode(ino, 'file', btime, ctime, mtime, v, size);
   }
   if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
   const count = r.u32();
@@ -208,9 +357,11 @@ function readNode(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<n
     const name = r.string();
     if ((i > 0 && name <= last) || !isStoredName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
     last = name;
-    children.set(name, readNode(r, corrupt, seen, nextIno, version, depth + 1));
+    children.set(name, readNodeV3(r, corrupt, seen, nextIno, version, depth + 1));
   }
-  return { ino, kind: 'dir', size: 0, btime, ctime, mtime, version: v, children };
+  const dir = oldNode(ino, 'dir', btime, ctime, mtime, v, 0);
+  dir.children = children;
+  return dir;
 }
 
 function decodeNode(
@@ -228,10 +379,10 @@ function decodeNode(
   seen.add(ino);
   for (const f of ['btime', 'ctime', 'mtime']) if (!Number.isFinite(o[f])) throw corrupt(`inode ${ino}: bad ${f}`);
   if (!isCount(o['version']) || (o['version'] as number) > version) throw corrupt(`inode ${ino}: bad version`);
-  const base = { ino, btime: o['btime'] as number, ctime: o['ctime'] as number, mtime: o['mtime'] as number, version: o['version'] as number };
+  const node = (kind: 'dir' | 'file', size: number) => oldNode(ino, kind, o['btime'] as number, o['ctime'] as number, o['mtime'] as number, o['version'] as number, size);
   if (o['kind'] === 'file') {
     if (!isCount(o['size'])) throw corrupt(`inode ${ino}: bad size`);
-    return { ...base, kind: 'file', size: o['size'] as number, children: null };
+    return node('file', o['size'] as number);
   }
   if (o['kind'] !== 'dir' || !Array.isArray(o['entries'])) throw corrupt(`inode ${ino}: bad kind or entries`);
   const children = new Map<string, INode>();
@@ -240,7 +391,9 @@ function decodeNode(
     if (!isStoredName(e[0])) throw corrupt(`inode ${ino}: bad entry name`);
     children.set(e[0], decodeNode(e[1], corrupt, seen, nextIno, version, depth + 1));
   }
-  return { ...base, kind: 'dir', size: 0, children };
+  const dir = node('dir', 0);
+  dir.children = children;
+  return dir;
 }
 
 function isResult(x: unknown): x is OpResult {

@@ -1,6 +1,3 @@
-// (Over 600 lines: the renames across ministries need the private tree and client table of
-// this state machine; splitting them off would expose both.)
-//
 // The replicated namespace of ONE ministry: the directory tree of its subtree (rooted at
 // `root`, e.g. '/' or '/a') plus the exactly-once client table, as a deterministic state
 // machine. Every replica applies the same log entries (Ops) in the same order and ends in the
@@ -16,13 +13,12 @@
 //   - Paths are canonical absolute paths (see path.ts). A path outside `root` is answered
 //     with EXDEV "not in this ministry", for reads and writes alike: the caller should route it
 //     to the ministry owning it (SubtreeMap.lookup). A rename with either end outside `root`
-//     is EXDEV too (a rename across ministries is two halves, exportTree/detach at the source
-//     and graftCheck/graft at the target, coordinated by src/actors/rename-ledger.ts).
+//     is EXDEV too (across ministries: two halves, namespace-xrename.ts, rename-ledger.ts).
 //   - The namespace knows nothing of other ministries. The caller (minister/clerk) must
 //       * merge subtree roots of other ministries into listings: mergeListing(ns.ls(p),
 //         map.childrenRoots(p)), so such a root appears as a directory;
 //       * refuse (EXDEV) a rename whose source directory contains another ministry's root,
-//         carry one whose target lies in another ministry as the two halves below, and route an rmdir
+//         carry one whose target is in another ministry as two halves, and route an rmdir
 //         spanning other ministries through the president's subtree delete. For the ministry
 //         keeping the removed directory, the subtree delete is an rmdir with recursive: true.
 //   - The root of the ministry always exists and cannot be removed or renamed (EBUSY).
@@ -31,12 +27,21 @@
 // inode's `version` is the global version of its last change, so it increases with every
 // change to that inode and orders changes across inodes. A directory changes when an entry is
 // added to or removed from it. Ops that change nothing (mkdir -p of an existing directory,
-// create with exclusive: false of an existing file, rename of a path onto itself) and
-// client-table ops (ack, expireClients) do not bump versions.
+// create with exclusive: false of an existing file, rename of a path onto itself or onto
+// another link of the same file, chown -1 -1) and client-table ops (ack, expireClients) do not
+// bump versions.
 //
-// Times: btime = creation, mtime = last change of content (a file's size, a directory's
-// entries), ctime = last change of the inode (content or metadata, including being renamed),
-// as in POSIX. A directory's `size` is its number of entries.
+// Times: btime = creation (ms), mtime = last change of content (a file's size, a directory's
+// entries), ctime = last change of the inode (content or metadata, including being renamed or
+// linked), atime = set by utimens only (as a noatime mount), as in POSIX, in nanoseconds from
+// the entry's `now`. A directory's `size` is its number of entries.
+//
+// POSIX attributes (issue 18; access.ts, namespace-posix.ts): mode, uid, gid, link count;
+// symlinks (never followed here: the kernel above a mount resolves them) and hard links within
+// the ministry. A client op carries its caller's credentials (`as`, root when absent), and every
+// op checks them as POSIX does (search permission on each directory of the path below the
+// ministry's root, write permission on the parent, the sticky bit, owner-or-root rules): EACCES
+// or EPERM. System ops (unsessioned) run as root.
 //
 // Exactly-once (RIFL): a client mutation is wrapped as { op: 'client', clientId, seq, acked,
 // now, body }. A client numbers its requests with increasing `seq` (gaps allowed: one counter
@@ -59,132 +64,22 @@
 // Around it: inode.ts (the in-memory tree and client records), namespace-snapshot.ts (the
 // snapshot codec: equal states, equal bytes) and op-check.ts (validation of the ops applied).
 
-import { FsError, fsErrors, type FsErrorData } from './errors.js';
+import { FsError, fsErrors } from './errors.js';
 import { formatPath, isAncestor, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
 import { IntTable } from '../runtime/int-table.js';
 import { deepFreeze, type ClientState, type INode } from './inode.js';
 import { decodeNamespace, encodeNamespace } from './namespace-snapshot.js';
 import { checkOp, finite } from './op-check.js';
+import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, R_OK, ROOT, permits, S_ISGID, W_OK, X_OK, msToNs, requireAccess, requireStickyOwner, type Creds } from './access.js';
+import { applyPosix, newNode, statOf, touch, type Tree } from './namespace-posix.js';
+import { detach, exportTree, graft, graftCheck, type MovedNode } from './namespace-xrename.js';
+import type { AckOp, ClientOp, ClientRecord, DirEntry, ExpireClientsOp, MutationOp, NodeKind, Op, OpFail, OpResult, Stat } from './ns-types.js';
 
 export { checkOp } from './op-check.js';
 
-export type NodeKind = 'dir' | 'file';
-
-/** One node of a subtree a rename across ministries moves (Namespace.exportTree). */
-export interface MovedNode {
-  /** Relative to the moved path: '' for itself, 'x/y' below it. */
-  path: string;
-  dir: boolean;
-  size: number;
-  btime: number;
-  mtime: number;
-  ctime: number;
-}
-
-export interface DirEntry {
-  name: string;
-  kind: NodeKind;
-}
-
-export interface Stat {
-  /** Inode number, unique within the ministry, never reused; kept across renames. */
-  ino: number;
-  kind: NodeKind;
-  /** Bytes for a file; number of entries for a directory. */
-  size: number;
-  btime: number;
-  ctime: number;
-  mtime: number;
-  version: number;
-}
-
-/** The namespace mutations (the body of a log entry). */
-export type MutationOp =
-  | { op: 'mkdir'; path: string; parents?: boolean }
-  | { op: 'create'; path: string; exclusive?: boolean }
-  | { op: 'rm'; path: string }
-  | { op: 'rmdir'; path: string; recursive?: boolean }
-  | { op: 'rename'; from: string; to: string }
-  | { op: 'setSize'; path: string; size: number };
-
-type Stamped<T> = T extends unknown ? T & { now: number } : never;
-
-/** An unsessioned mutation (e.g. ordered by the system: a subtree delete). */
-export type StampedMutationOp = Stamped<MutationOp>;
-
-/** A client's mutation, applied at most once per (clientId, seq). */
-export interface ClientOp {
-  op: 'client';
-  clientId: string;
-  seq: number;
-  /** Every request of this client up to `acked` has its answer (0: none said). */
-  acked?: number;
-  now: number;
-  body: MutationOp;
-}
-
-export interface AckOp {
-  op: 'ack';
-  clientId: string;
-  seq: number;
-  now: number;
-  /** The client ends its session: forget it entirely. */
-  close?: boolean;
-}
-
-export interface ExpireClientsOp {
-  op: 'expireClients';
-  now: number;
-  ttlMs: number;
-}
-
-/** One replicated log entry's worth of namespace state change. */
-export type Op = StampedMutationOp | ClientOp | AckOp | ExpireClientsOp;
-
-export type OpOk =
-  | { ok: true; op: 'mkdir'; version: number; created: string[] }
-  | { ok: true; op: 'create'; version: number; created: boolean; stat: Stat }
-  | { ok: true; op: 'rm'; version: number }
-  | { ok: true; op: 'rmdir'; version: number; removed: number }
-  | { ok: true; op: 'rename'; version: number; replaced: boolean; targetMinistry?: string; targetIndex?: number }
-  | { ok: true; op: 'setSize'; version: number; stat: Stat }
-  | { ok: true; op: 'ack'; version: number }
-  | { ok: true; op: 'expireClients'; version: number; expired: string[] };
-
-export interface OpFail {
-  ok: false;
-  error: FsErrorData;
-}
-
-/** `version` is the namespace version right after the op (for a replayed result: then). */
-export type OpResult = OpOk | OpFail;
-
-export interface ClientRecord {
-  /** Every request up to this one has its answer at the client: refused if it comes again. */
-  acked: number;
-  /** Saved results of requests above `acked`, by seq. */
-  results: Map<number, OpResult>;
-  lastSeen: number;
-}
-
-/** The success value of a result, or throw its error as an FsError. */
-export function unwrap<R extends OpResult>(r: R): Extract<R, { ok: true }> {
-  if (!r.ok) throw FsError.from(r.error);
-  return r as Extract<R, { ok: true }>;
-}
-
-/**
- * A directory listing merged with the names of other ministries' subtree roots directly
- * inside it (SubtreeMap.childrenRoots): those appear as directories (replacing a same-named
- * local entry). Sorted by name, no duplicates.
- */
-export function mergeListing(entries: readonly DirEntry[], extraDirNames: readonly string[]): DirEntry[] {
-  const byName = new Map<string, DirEntry>();
-  for (const e of entries) byName.set(e.name, { name: e.name, kind: e.kind });
-  for (const n of extraDirNames) byName.set(n, { name: n, kind: 'dir' });
-  return [...byName.values()].sort((a, b) => compareNames(a.name, b.name));
-}
+export * from './ns-types.js';
+export type { MovedNode } from './namespace-xrename.js';
 
 // ---------------------------------------------------------------------------------------------
 
@@ -195,13 +90,23 @@ export class Namespace {
   private _version = 0;
   private nextIno = 2;
   private readonly clients = new Map<string, ClientState>();
+  /** What the POSIX attribute operations (namespace-posix.ts) reach of this namespace. */
+  private readonly tree: Tree = {
+    rel: (op, path) => this.rel(op, path),
+    abs: (rel) => this.abs(rel),
+    resolveParent: (op, path, rel, as) => this.resolveParent(op, path, rel, as),
+    resolve: (op, path, rel, as) => this.resolve(op, path, rel, as),
+    bump: () => ++this._version,
+    version: () => this._version,
+    newIno: () => this.nextIno++,
+  };
 
-  /** A fresh namespace: only the (empty) root directory, created at `now`. */
+  /** A fresh namespace: only the (empty) root directory, created at `now`, mode 0755, root's. */
   constructor(root = '/', options: { now?: number } = {}) {
     this.rootSegs = parsePath(root);
     this.root = root;
     const now = finite(options.now ?? 0, 'now', 'namespace');
-    this.rootNode = { ino: 1, kind: 'dir', size: 0, btime: now, ctime: now, mtime: now, version: 0, children: new Map() };
+    this.rootNode = newNode(1, 'dir', now, 0, DEFAULT_DIR_MODE, ROOT.uid, ROOT.gid);
   }
 
   /** The global version: +1 for every op that changed the tree. */
@@ -209,10 +114,10 @@ export class Namespace {
     return this._version;
   }
 
-  // --- reads (throw FsError) -----------------------------------------------------------------
+  // --- reads (throw FsError; `as` needs search permission on the path's directories) --------
 
-  stat(path: string): Stat {
-    return statOf(this.resolve('stat', path, this.rel('stat', path)));
+  stat(path: string, as: Creds = ROOT): Stat {
+    return statOf(this.resolve('stat', path, this.rel('stat', path), as));
   }
 
   exists(path: string): boolean {
@@ -225,21 +130,48 @@ export class Namespace {
     }
   }
 
-  /** The version of directory `path`, which changes whenever its listing may (ENOENT, ENOTDIR as
-   * ls): versions come from one counter, so (path, version) names one listing. */
-  listingVersion(path: string): number {
-    const node = this.resolve('ls', path, this.rel('ls', path));
-    if (node.children === null) throw fsErrors.notDir('ls', path);
-    return node.version;
+  /** The version of directory `path`, which changes whenever its listing may (ENOENT, ENOTDIR,
+   * EACCES as ls): versions come from one counter, so (path, version) names one listing. */
+  listingVersion(path: string, as: Creds = ROOT): number {
+    return this.listable(path, as).version;
   }
 
-  /** Entries of a directory, sorted by name. ENOTDIR for a file. */
-  ls(path: string): DirEntry[] {
-    const node = this.resolve('ls', path, this.rel('ls', path));
-    if (node.children === null) throw fsErrors.notDir('ls', path);
-    return [...node.children.entries()]
+  /** Entries of a directory, sorted by name. ENOTDIR for a file; EACCES without read permission. */
+  ls(path: string, as: Creds = ROOT): DirEntry[] {
+    const node = this.listable(path, as);
+    return [...(node.children as Map<string, INode>).entries()]
       .sort((a, b) => compareNames(a[0], b[0]))
       .map(([name, n]) => ({ name, kind: n.kind }));
+  }
+
+  /** May `as` access `path` for `want` (R_OK | W_OK | X_OK bits)? (Throws as stat.) */
+  may(path: string, as: Creds, want: number): boolean {
+    return permits(this.resolve('access', path, this.rel('access', path), as), as, want);
+  }
+
+  /** Would `rmdir -r path` by `as` succeed now (a directory, not the root, and `as` may
+   * remove it)? Throws as stat. */
+  mayRemoveDir(path: string, as: Creds): boolean {
+    const rel = this.rel('rmdir', path);
+    if (rel.length === 0) return false;
+    const node = this.resolve('rmdir', path, rel, as);
+    if (node.children === null) return false;
+    this.mayRemove(this.resolveParent('rmdir', path, rel, as), node, as, 'rmdir', path, rel);
+    return true;
+  }
+
+  /** A symlink's target. EINVAL for anything else (as readlink(2)). */
+  readlink(path: string, as: Creds = ROOT): string {
+    const node = this.resolve('readlink', path, this.rel('readlink', path), as);
+    if (node.target === null) throw fsErrors.invalid('readlink', path, 'not a symbolic link');
+    return node.target;
+  }
+
+  private listable(path: string, as: Creds): INode {
+    const node = this.resolve('ls', path, this.rel('ls', path), as);
+    if (node.children === null) throw fsErrors.notDir('ls', path);
+    requireAccess(node, as, R_OK, 'ls', path, path);
+    return node;
   }
 
   /** Every path in the namespace with its kind, depth first, sorted (root first). */
@@ -302,7 +234,7 @@ export class Namespace {
       case 'expireClients':
         return this.applyExpire(op);
       default:
-        return this.applyMutation(op, op.now);
+        return this.applyMutation(op, op.now, ROOT);
     }
   }
 
@@ -330,7 +262,7 @@ export class Namespace {
       return saved;
     }
     // Saved as is: apply() freezes it before anyone sees it.
-    const result = this.applyMutation(op.body, op.now);
+    const result = this.applyMutation(op.body, op.now, op.as ?? ROOT);
     rec.results.set(op.seq, result);
     this._lastClientOutcome = 'new';
     return result;
@@ -356,21 +288,23 @@ export class Namespace {
     return { ok: true, op: 'expireClients', version: this._version, expired };
   }
 
-  private applyMutation(op: MutationOp, now: number): OpResult {
+  private applyMutation(op: MutationOp, now: number, as: Creds): OpResult {
     try {
       switch (op.op) {
         case 'mkdir':
-          return this.mkdir(op.path, op.parents === true, now);
+          return this.mkdir(op.path, op.parents === true, op.mode ?? DEFAULT_DIR_MODE, now, as);
         case 'create':
-          return this.create(op.path, op.exclusive !== false, now);
+          return this.create(op.path, op.exclusive !== false, op.mode ?? DEFAULT_FILE_MODE, now, as);
         case 'rm':
-          return this.rm(op.path, now);
+          return this.rm(op.path, now, as);
         case 'rmdir':
-          return this.rmdir(op.path, op.recursive === true, now);
+          return this.rmdir(op.path, op.recursive === true, now, as);
         case 'rename':
-          return this.rename(op.from, op.to, now);
+          return this.rename(op.from, op.to, now, as);
         case 'setSize':
-          return this.setSize(op.path, op.size, now);
+          return this.setSize(op.path, op.size, now, as);
+        default:
+          return applyPosix(this.tree, op, now, as);
       }
     } catch (e) {
       return fail(e);
@@ -380,18 +314,19 @@ export class Namespace {
   // Each mutation validates everything first (throwing FsError) and only then changes state,
   // so a failed op leaves no trace.
 
-  private mkdir(path: string, parents: boolean, now: number): OpResult {
+  private mkdir(path: string, parents: boolean, mode: number, now: number, as: Creds): OpResult {
     const rel = this.rel('mkdir', path);
     let node = this.rootNode;
     let i = 0;
     for (; i < rel.length; i++) {
+      requireAccess(node, as, X_OK, 'mkdir', path, this.abs(rel.slice(0, i)));
       const child = (node.children as Map<string, INode>).get(rel[i] as string);
       if (child === undefined) break;
       if (i === rel.length - 1) {
         if (child.kind === 'dir' && parents) return { ok: true, op: 'mkdir', version: this._version, created: [] };
         throw child.kind === 'dir'
           ? fsErrors.exists('mkdir', path, 'it is a directory; use parents: true to accept an existing one')
-          : fsErrors.exists('mkdir', path, 'a file has that name');
+          : fsErrors.exists('mkdir', path, `a ${child.kind === 'file' ? 'file' : 'symbolic link'} has that name`);
       }
       if (child.children === null) throw fsErrors.notDir('mkdir', path, this.abs(rel.slice(0, i + 1)));
       node = child;
@@ -402,11 +337,13 @@ export class Namespace {
     }
     if (i < rel.length - 1 && !parents)
       throw fsErrors.notFound('mkdir', path, this.abs(rel.slice(0, i + 1)), 'create it first or use parents: true');
+    // Write permission on the deepest existing directory; the ones made below are the caller's.
+    requireAccess(node, as, W_OK | X_OK, 'mkdir', path, this.abs(rel.slice(0, i)));
     const v = ++this._version;
     touch(node, now, v);
     const created: string[] = [];
     for (; i < rel.length; i++) {
-      const dir: INode = { ino: this.nextIno++, kind: 'dir', size: 0, btime: now, ctime: now, mtime: now, version: v, children: new Map() };
+      const dir = this.newChild(node, 'dir', i === rel.length - 1 ? mode : DEFAULT_DIR_MODE, now, v, as);
       (node.children as Map<string, INode>).set(rel[i] as string, dir);
       created.push(this.abs(rel.slice(0, i + 1)));
       node = dir;
@@ -414,11 +351,19 @@ export class Namespace {
     return { ok: true, op: 'mkdir', version: v, created };
   }
 
-  private create(path: string, exclusive: boolean, now: number): OpResult {
+  /** A new node in `parent`: the caller's uid; the parent's gid if it is setgid (a directory
+   * then inherits setgid too), else the caller's gid. */
+  private newChild(parent: INode, kind: NodeKind, mode: number, now: number, v: number, as: Creds): INode {
+    const sgid = (parent.mode & S_ISGID) !== 0;
+    const bits = kind === 'dir' && sgid ? mode | S_ISGID : mode;
+    return newNode(this.nextIno++, kind, now, v, bits, as.uid, sgid ? parent.gid : as.gid);
+  }
+
+  private create(path: string, exclusive: boolean, mode: number, now: number, as: Creds): OpResult {
     const rel = this.rel('create', path);
     if (rel.length === 0)
       throw exclusive ? fsErrors.exists('create', path, 'it is the root of this ministry') : fsErrors.isDir('create', path, 'it is the root of this ministry');
-    const parent = this.resolveParent('create', path, rel);
+    const parent = this.resolveParent('create', path, rel, as);
     const name = rel[rel.length - 1] as string;
     const existing = (parent.children as Map<string, INode>).get(name);
     if (existing !== undefined) {
@@ -426,76 +371,94 @@ export class Namespace {
       if (exclusive) throw fsErrors.exists('create', path, 'use exclusive: false to accept an existing file');
       return { ok: true, op: 'create', version: this._version, created: false, stat: statOf(existing) };
     }
+    requireAccess(parent, as, W_OK | X_OK, 'create', path, this.abs(rel.slice(0, -1)));
     const v = ++this._version;
-    const file: INode = { ino: this.nextIno++, kind: 'file', size: 0, btime: now, ctime: now, mtime: now, version: v, children: null };
+    const file = this.newChild(parent, 'file', mode, now, v, as);
     (parent.children as Map<string, INode>).set(name, file);
     touch(parent, now, v);
     return { ok: true, op: 'create', version: v, created: true, stat: statOf(file) };
   }
 
-  private rm(path: string, now: number): OpResult {
+  /** Write and search permission on `parent`, and the sticky rule, to take `victim` out of it. */
+  private mayRemove(parent: INode, victim: INode, as: Creds, op: string, path: string, rel: readonly string[]): void {
+    requireAccess(parent, as, W_OK | X_OK, op, path, this.abs(rel.slice(0, -1)));
+    requireStickyOwner(parent, victim, as, op, path);
+  }
+
+  private rm(path: string, now: number, as: Creds): OpResult {
     const rel = this.rel('rm', path);
-    const node = this.resolve('rm', path, rel);
+    const node = this.resolve('rm', path, rel, as);
     if (node.kind === 'dir') throw fsErrors.isDir('rm', path, 'use rmdir');
-    const parent = this.resolveParent('rm', path, rel);
+    const parent = this.resolveParent('rm', path, rel, as);
+    this.mayRemove(parent, node, as, 'rm', path, rel);
     const v = ++this._version;
     (parent.children as Map<string, INode>).delete(rel[rel.length - 1] as string);
+    unlinked(node, now, v);
     touch(parent, now, v);
     return { ok: true, op: 'rm', version: v };
   }
 
-  private rmdir(path: string, recursive: boolean, now: number): OpResult {
+  private rmdir(path: string, recursive: boolean, now: number, as: Creds): OpResult {
     const rel = this.rel('rmdir', path);
     if (rel.length === 0)
       throw fsErrors.busy('rmdir', path, 'the root of a ministry cannot be removed (a whole subtree is deleted through the president)');
-    const node = this.resolve('rmdir', path, rel);
+    const node = this.resolve('rmdir', path, rel, as);
     if (node.children === null) throw fsErrors.notDir('rmdir', path);
+    const parent = this.resolveParent('rmdir', path, rel, as);
+    this.mayRemove(parent, node, as, 'rmdir', path, rel);
     if (node.children.size > 0 && !recursive) throw fsErrors.notEmpty('rmdir', path);
-    const parent = this.resolveParent('rmdir', path, rel);
-    const removed = countNodes(node);
     const v = ++this._version;
+    const removed = dropTree(node, now, v);
     (parent.children as Map<string, INode>).delete(rel[rel.length - 1] as string);
     touch(parent, now, v);
     return { ok: true, op: 'rmdir', version: v, removed };
   }
 
-  private rename(from: string, to: string, now: number): OpResult {
+  private rename(from: string, to: string, now: number, as: Creds): OpResult {
     const fromRel = this.rel('rename', from);
     const toRel = this.rel('rename', to);
     const op = `rename ${from} ->`;
-    const src = this.resolve('rename', from, fromRel);
+    const src = this.resolve('rename', from, fromRel, as);
     if (fromRel.length === 0) throw fsErrors.busy('rename', from, 'the root of a ministry cannot be renamed');
     if (toRel.length === 0) throw fsErrors.busy(op, to, 'the root of a ministry cannot be replaced');
-    const dstParent = this.resolveParent(op, to, toRel);
+    const dstParent = this.resolveParent(op, to, toRel, as);
     if (from === to) return { ok: true, op: 'rename', version: this._version, replaced: false };
     if (src.kind === 'dir' && isAncestor(from, to)) throw fsErrors.invalid(op, to, 'cannot move a directory into itself');
     const toName = toRel[toRel.length - 1] as string;
     const dst = (dstParent.children as Map<string, INode>).get(toName);
+    // Two links of one file: nothing to do (POSIX).
+    if (dst === src) return { ok: true, op: 'rename', version: this._version, replaced: false };
+    const srcParent = this.resolveParent('rename', from, fromRel, as);
+    this.mayRemove(srcParent, src, as, 'rename', from, fromRel);
+    if (dst !== undefined) this.mayRemove(dstParent, dst, as, op, to, toRel);
+    else requireAccess(dstParent, as, W_OK | X_OK, op, to, this.abs(toRel.slice(0, -1)));
     if (dst !== undefined) {
-      if (src.kind === 'file' && dst.kind === 'dir') throw fsErrors.isDir(op, to, 'cannot replace a directory with a file');
-      if (src.kind === 'dir' && dst.kind === 'file') throw fsErrors.notDir(op, to);
+      if (src.kind !== 'dir' && dst.kind === 'dir') throw fsErrors.isDir(op, to, 'cannot replace a directory with a file');
+      if (src.kind === 'dir' && dst.kind !== 'dir') throw fsErrors.notDir(op, to);
       if (dst.children !== null && dst.children.size > 0) throw fsErrors.notEmpty(op, to, 'only an empty directory can be replaced');
     }
-    const srcParent = this.resolveParent('rename', from, fromRel);
+    // A directory moving to another parent changes its '..': write permission on it (Linux).
+    if (src.kind === 'dir' && srcParent !== dstParent) requireAccess(src, as, W_OK, 'rename', from, from);
     const v = ++this._version;
     (srcParent.children as Map<string, INode>).delete(fromRel[fromRel.length - 1] as string);
     (dstParent.children as Map<string, INode>).set(toName, src);
+    if (dst !== undefined) unlinked(dst, now, v);
     touch(srcParent, now, v);
     touch(dstParent, now, v);
-    src.ctime = now;
+    src.ctimeNs = msToNs(now);
     src.version = v;
     return { ok: true, op: 'rename', version: v, replaced: dst !== undefined };
   }
 
-  private setSize(path: string, size: number, now: number): OpResult {
+  private setSize(path: string, size: number, now: number, as: Creds): OpResult {
     const rel = this.rel('setSize', path);
     if (!Number.isSafeInteger(size) || size < 0) throw fsErrors.invalid('setSize', path, `size must be a non-negative integer, got ${String(size)}`);
-    const node = this.resolve('setSize', path, rel);
+    const node = this.resolve('setSize', path, rel, as);
     if (node.kind === 'dir') throw fsErrors.isDir('setSize', path, 'only files have a size to set');
+    if (node.kind === 'symlink') throw fsErrors.invalid('setSize', path, 'a symbolic link has no contents to size');
     const v = ++this._version;
     node.size = size + 0;
-    node.mtime = now;
-    node.ctime = now;
+    node.mtimeNs = node.ctimeNs = msToNs(now);
     node.version = v;
     return { ok: true, op: 'setSize', version: v, stat: statOf(node) };
   }
@@ -515,30 +478,31 @@ export class Namespace {
     return formatPath([...this.rootSegs, ...rel]);
   }
 
-  /** The directory that holds (or would hold) the last segment of `rel`. */
-  private resolveParent(op: string, path: string, rel: readonly string[]): INode {
+  /** The directory that holds (or would hold) the last segment of `rel`. `as` must may search
+   * every directory on the way, that one included (EACCES, checked in path order). Symbolic
+   * links are not followed (the kernel above a mount resolves them): one on the way is ENOTDIR. */
+  private resolveParent(op: string, path: string, rel: readonly string[], as: Creds): INode {
     let node = this.rootNode;
     for (let i = 0; i < rel.length - 1; i++) {
+      if (as.uid !== 0) requireAccess(node, as, X_OK, op, path, this.abs(rel.slice(0, i)));
       const child = (node.children as Map<string, INode>).get(rel[i] as string);
       if (child === undefined) throw fsErrors.notFound(op, path, this.abs(rel.slice(0, i + 1)));
       if (child.children === null) throw fsErrors.notDir(op, path, this.abs(rel.slice(0, i + 1)));
       node = child;
     }
+    if (as.uid !== 0 && rel.length > 0) requireAccess(node, as, X_OK, op, path, this.abs(rel.slice(0, -1)));
     return node;
   }
 
-  private resolve(op: string, path: string, rel: readonly string[]): INode {
+  private resolve(op: string, path: string, rel: readonly string[], as: Creds): INode {
     if (rel.length === 0) return this.rootNode;
-    const parent = this.resolveParent(op, path, rel);
+    const parent = this.resolveParent(op, path, rel, as);
     const node = (parent.children as Map<string, INode>).get(rel[rel.length - 1] as string);
     if (node === undefined) throw fsErrors.notFound(op, path);
     return node;
   }
 
-
   // --- renames across ministries (src/actors/rename-ledger.ts) -------------------------------
-  // Each ministry does its half in its own log: the source checks and exports `from`, later
-  // detaches it; the target checks `to`, later grafts the tree there. Checks in rename's order.
 
   /** A client's request taken outside apply() (a rename across ministries is answered by a later
    * entry): its record is refreshed as applyClient does. 'stale' if the client already has the
@@ -559,62 +523,19 @@ export class Namespace {
     return r;
   }
 
-  /** The source's check and export: `from` and everything below it, depth first (paths relative
-   * to `from`, '' for itself). ENOENT/ENOTDIR, EBUSY for this ministry's root. */
-  exportTree(from: string): MovedNode[] {
-    const rel = this.rel('rename', from);
-    const top = this.resolve('rename', from, rel);
-    if (rel.length === 0) throw fsErrors.busy('rename', from, 'the root of a ministry cannot be renamed');
-    const out: MovedNode[] = [];
-    const visit = (path: string, n: INode): void => {
-      out.push({ path, dir: n.children !== null, size: n.children === null ? n.size : 0, btime: n.btime, mtime: n.mtime, ctime: n.ctime });
-      if (n.children !== null) for (const name of [...n.children.keys()].sort(compareNames)) visit(path === '' ? name : `${path}/${name}`, n.children.get(name) as INode);
-    };
-    visit('', top);
-    return out;
+  // The halves (namespace-xrename.ts): the source checks `from` as `as` and exports its tree,
+  // later detaches it; the target checks `to` (whether it replaces a node), later grafts.
+  exportTree(from: string, as: Creds = ROOT): MovedNode[] {
+    return exportTree(this.tree, from, as);
   }
-
-  /** The target's check: may `to` become a directory (`dir`) or a file? Returns whether it
-   * replaces what is there. EBUSY (this ministry's root), ENOENT/ENOTDIR, EISDIR, ENOTEMPTY. */
-  graftCheck(from: string, to: string, dir: boolean): boolean {
-    const op = `rename ${from} ->`;
-    const rel = this.rel(op, to);
-    if (rel.length === 0) throw fsErrors.busy(op, to, 'the root of a ministry cannot be replaced');
-    const dst = (this.resolveParent(op, to, rel).children as Map<string, INode>).get(rel[rel.length - 1] as string);
-    if (dst === undefined) return false;
-    if (!dir && dst.kind === 'dir') throw fsErrors.isDir(op, to, 'cannot replace a directory with a file');
-    if (dir && dst.kind === 'file') throw fsErrors.notDir(op, to);
-    if (dst.children !== null && dst.children.size > 0) throw fsErrors.notEmpty(op, to, 'only an empty directory can be replaced');
-    return true;
+  graftCheck(from: string, to: string, dir: boolean, as: Creds = ROOT): boolean {
+    return graftCheck(this.tree, from, to, dir, as);
   }
-
-  /** The source's commit: `from` goes, with everything below it. Returns the new version. */
   detach(from: string, now: number): number {
-    const rel = this.rel('rename', from);
-    const parent = this.resolveParent('rename', from, rel);
-    const v = ++this._version;
-    (parent.children as Map<string, INode>).delete(rel[rel.length - 1] as string);
-    touch(parent, now, v);
-    return v;
+    return detach(this.tree, from, now, ROOT);
   }
-
-  /** The target's commit: `to` becomes the exported tree (new inode numbers here), replacing
-   * what is there (graftCheck passed, and nothing changed it since). Returns the new version. */
   graft(to: string, nodes: readonly MovedNode[], now: number): number {
-    const rel = this.rel('rename', to);
-    const parent = this.resolveParent('rename', to, rel);
-    const v = ++this._version;
-    const byPath = new Map<string, INode>();
-    for (const m of nodes) {
-      const n: INode = { ino: this.nextIno++, kind: m.dir ? 'dir' : 'file', size: m.dir ? 0 : m.size, btime: m.btime, ctime: m.path === '' ? now : m.ctime, mtime: m.mtime, version: v, children: m.dir ? new Map() : null };
-      const cut = m.path.lastIndexOf('/');
-      const up = m.path === '' ? undefined : byPath.get(cut < 0 ? '' : m.path.slice(0, cut));
-      if (m.path !== '') up?.children?.set(m.path.slice(cut + 1), n);
-      byPath.set(m.path, n);
-    }
-    (parent.children as Map<string, INode>).set(rel[rel.length - 1] as string, byPath.get('') as INode);
-    touch(parent, now, v);
-    return v;
+    return graft(this.tree, to, nodes, now, ROOT);
   }
 
   // --- snapshots (the codec: namespace-snapshot.ts) ------------------------------------------
@@ -649,31 +570,26 @@ function raiseAcked(rec: ClientState, acked: number): void {
   rec.acked = acked;
 }
 
-function touch(dir: INode, now: number, v: number): void {
-  dir.mtime = now;
-  dir.ctime = now;
-  dir.version = v;
+/** A link to `n` went: one link fewer, and its ctime changes while it still has others. */
+function unlinked(n: INode, now: number, v: number): void {
+  if (n.children !== null) return;
+  n.nlink--;
+  if (n.nlink > 0) {
+    n.ctimeNs = msToNs(now);
+    n.version = v;
+  }
 }
 
-function statOf(n: INode): Stat {
-  return {
-    ino: n.ino,
-    kind: n.kind,
-    size: n.children === null ? n.size : n.children.size,
-    btime: n.btime,
-    ctime: n.ctime,
-    mtime: n.mtime,
-    version: n.version,
-  };
-}
-
-function countNodes(n: INode): number {
+/** Count the nodes of a removed directory tree, and unlink its files (some may have links
+ * elsewhere, which stay). */
+function dropTree(root: INode, now: number, v: number): number {
   let count = 0;
-  const stack = [n];
+  const stack = [root];
   while (stack.length > 0) {
     const x = stack.pop() as INode;
     count++;
     if (x.children !== null) for (const c of x.children.values()) stack.push(c);
+    else unlinked(x, now, v);
   }
   return count;
 }

@@ -4,6 +4,7 @@
 
 import { fsErrors } from './errors.js';
 import type { AckOp, MutationOp, Op, StampedMutationOp } from './namespace.js';
+import { MAX_ABS_TIME_NS, PERM_BITS, checkCreds, isId } from './access.js';
 
 const MAX_CLIENT_ID = 256;
 
@@ -29,12 +30,26 @@ function checkMutation(x: unknown): MutationOp {
   switch (name) {
     case 'mkdir': {
       const parents = optBool(o['parents'], 'parents', name);
-      return parents === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), parents };
+      const op: Extract<MutationOp, { op: 'mkdir' }> = parents === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), parents };
+      if (o['mode'] !== undefined) op.mode = modeOf(o['mode'], name);
+      return op;
     }
     case 'create': {
       const exclusive = optBool(o['exclusive'], 'exclusive', name);
-      return exclusive === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), exclusive };
+      const op: Extract<MutationOp, { op: 'create' }> = exclusive === undefined ? { op: name, path: str(o['path'], 'path', name) } : { op: name, path: str(o['path'], 'path', name), exclusive };
+      if (o['mode'] !== undefined) op.mode = modeOf(o['mode'], name);
+      return op;
     }
+    case 'chmod':
+      return { op: name, path: str(o['path'], 'path', name), mode: modeOf(o['mode'], name) };
+    case 'chown':
+      return { op: name, path: str(o['path'], 'path', name), uid: owner(o['uid'], 'uid'), gid: owner(o['gid'], 'gid') };
+    case 'utimens':
+      return { op: name, path: str(o['path'], 'path', name), atimeNs: time(o['atimeNs'], 'atimeNs'), mtimeNs: time(o['mtimeNs'], 'mtimeNs') };
+    case 'symlink':
+      return { op: name, path: str(o['path'], 'path', name), target: str(o['target'], 'target', name) };
+    case 'link':
+      return { op: name, from: str(o['from'], 'from', name), to: str(o['to'], 'to', name) };
     case 'rm':
       return { op: name, path: str(o['path'], 'path', name) };
     case 'rmdir': {
@@ -50,6 +65,24 @@ function checkMutation(x: unknown): MutationOp {
     default:
       throw fsErrors.invalid('apply', undefined, `unknown op ${JSON.stringify(String(name)).slice(0, 40)}`);
   }
+}
+
+function modeOf(x: unknown, op: string): number {
+  if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > PERM_BITS) throw fsErrors.invalid(op, undefined, `mode must be an integer in [0, 0o7777], got ${String(x)}`);
+  return x;
+}
+
+/** chown's uid or gid: an id, or -1 to keep it. */
+function owner(x: unknown, field: string): number {
+  if (x !== -1 && !isId(x)) throw fsErrors.invalid('chown', undefined, `${field} must be an id in [0, 2^32-1) or -1 (keep), got ${String(x)}`);
+  return x as number;
+}
+
+/** utimens's times: nanoseconds (bigint), or null for the entry's time. */
+function time(x: unknown, field: string): bigint | null {
+  if (x === null) return null;
+  if (typeof x !== 'bigint' || x > MAX_ABS_TIME_NS || x < -MAX_ABS_TIME_NS) throw fsErrors.invalid('utimens', undefined, `${field} must be nanoseconds (a bigint within ±2^53 s) or null (now)`);
+  return x;
 }
 
 function clientId(x: unknown, op: string): string {
@@ -76,6 +109,7 @@ export function checkOp(x: unknown): Op {
         ...(o['acked'] === undefined || o['acked'] === 0 ? {} : { acked: seqOf(o['acked'], 'client') }),
         now: finite(o['now'], 'now', 'client'),
         body: checkMutation(o['body']),
+        ...(o['as'] === undefined ? {} : { as: checkCreds(o['as'], 'client') }),
       };
     case 'ack': {
       const close = optBool(o['close'], 'close', 'ack');

@@ -35,9 +35,13 @@ export interface MinistryInfo {
 export interface MkdirOp {
   path: string;
   parents: boolean;
+  /** Permission bits (07777); absent (decoded: null): 0755. */
+  mode?: number | null;
 }
 export interface CreateOp {
   path: string;
+  /** Permission bits (07777); absent (decoded: null): 0644. */
+  mode?: number | null;
 }
 export interface RmOp {
   path: string;
@@ -55,6 +59,45 @@ export interface LsOp {
 }
 export interface StatOp {
   path: string;
+}
+export interface ChmodOp {
+  path: string;
+  mode: number;
+}
+export interface ChownOp {
+  path: string;
+  /** -1: keep. */
+  uid: number;
+  gid: number;
+}
+/** Times as (sec, nsec) since the epoch; `*Now`: the minister's time of the change instead. */
+export interface UtimensOp {
+  path: string;
+  atimeNow: boolean;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeNow: boolean;
+  mtimeSec: number;
+  mtimeNsec: number;
+}
+export interface SymlinkOp {
+  target: string;
+  path: string;
+}
+export interface ReadlinkOp {
+  path: string;
+}
+export interface LinkOp {
+  /** The existing file. */
+  from: string;
+  /** The new name, in the same ministry (else EXDEV). */
+  to: string;
+}
+/** govfs.fs.PosixCreds: who asks (uid, effective gid, supplementary groups). */
+export interface CredsMessage {
+  uid: number;
+  gid: number;
+  groups: number[];
 }
 export interface LeaseOpenOp {
   path: string;
@@ -82,7 +125,10 @@ export type FsOp = OneOf<'op', 0>;
 export type FsOpCase = FsOp['op'];
 
 /** The members of `oneof op`, in field order. */
-export const FS_OP_CASES: readonly FsOpCase[] = ['mkdir', 'create', 'rm', 'rmdir', 'rename', 'ls', 'stat', 'leaseOpen', 'leaseRenew', 'leaseRelease'];
+export const FS_OP_CASES: readonly FsOpCase[] = [
+  'mkdir', 'create', 'rm', 'rmdir', 'rename', 'ls', 'stat', 'leaseOpen', 'leaseRenew', 'leaseRelease',
+  'chmod', 'chown', 'utimens', 'symlink', 'readlink', 'link',
+];
 
 /** A client request to any node. `seq` numbers a client's mutations (exactly-once); `lastSeen`
  * is the highest index of the ministry's log this client has seen (read your writes);
@@ -97,13 +143,15 @@ export interface FsRequestFields {
   ticketTo: string;
   mutation: boolean;
   acked: number;
+  /** Who asks; absent (decoded: null): root. */
+  creds?: CredsMessage | null;
 }
 
 export type FsRequestMessage = FsRequestFields & FsOp;
 
 // ---- FsReply.result -----------------------------------------------------------------------
 
-export type EntryKind = 'file' | 'dir';
+export type EntryKind = 'file' | 'dir' | 'symlink';
 
 export interface DirEntry {
   name: string;
@@ -111,11 +159,33 @@ export interface DirEntry {
 }
 export interface StatResult {
   kind: EntryKind;
-  /** Bytes for a file; number of entries for a directory. */
+  /** Bytes for a file (or a symlink's target); number of entries for a directory. */
   size: number;
+  /** ms */
   ctime: number;
   mtime: number;
   version: number;
+  /** st_mode: type and permission bits. */
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  /** Times as (sec, nsec) since the epoch. */
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+  ino: number;
+}
+/** The attributes after a POSIX change (chmod, chown, utimens, symlink, link). */
+export interface AttrResult {
+  version: number;
+  stat: StatResult;
+}
+export interface ReadlinkResult {
+  target: string;
 }
 export interface LsResult {
   entries: DirEntry[];
@@ -175,6 +245,12 @@ interface FsCases {
   leaseOpen: [LeaseOpenOp, LeaseGrantResult];
   leaseRenew: [LeaseRenewOp, LeaseRenewResult];
   leaseRelease: [LeaseReleaseOp, LeaseReleaseResult];
+  chmod: [ChmodOp, AttrResult];
+  chown: [ChownOp, AttrResult];
+  utimens: [UtimensOp, AttrResult];
+  symlink: [SymlinkOp, AttrResult];
+  readlink: [ReadlinkOp, ReadlinkResult];
+  link: [LinkOp, AttrResult];
 }
 
 /** A oneof as protobufjs gives it: the field `Key` names the case, the field of that name holds
@@ -212,10 +288,16 @@ export interface TicketInfo {
  * (src/actors/request-op.ts makes one from a validated request; the minister stamps a change
  * with the log's time when it proposes it). */
 export type ClientOp =
-  | Exclude<MutationOp, { op: 'create' | 'setSize' }>
-  | { op: 'create'; path: string }
+  | { op: 'mkdir'; path: string; parents?: boolean; mode?: number | null }
+  | { op: 'create'; path: string; mode?: number | null }
+  | Extract<MutationOp, { op: 'rm' | 'rmdir' | 'rename' | 'link' }>
+  | ({ op: 'chmod' } & ChmodOp)
+  | ({ op: 'chown' } & ChownOp)
+  | ({ op: 'utimens' } & UtimensOp)
+  | ({ op: 'symlink' } & SymlinkOp)
   | { op: 'ls'; path: string }
-  | { op: 'stat'; path: string };
+  | { op: 'stat'; path: string }
+  | { op: 'readlink'; path: string };
 
 /** A lease operation of a request, flattened the same way. */
 export type LeaseOp =

@@ -40,7 +40,8 @@ export interface ClientLink {
 /** The connection actor. Its messages are the client's asks, already checked and rewritten by
  * the gateway (types, targets, `from`, the client id). */
 export function clientConnectionBehaviour(link: ClientLink, askTimeoutMs = CLIENT_ASK_TIMEOUT_MS): Behaviour<WireEnvelope> {
-  const opts = { timeoutMs: askTimeoutMs };
+  // The node's reply goes back to the client as it came (raw: not decoded and encoded again).
+  const opts = { timeoutMs: askTimeoutMs, raw: true };
   /** Refs of the node roots this client asks (a few), made once. */
   const refs = new Map<string, Ref>();
   return {

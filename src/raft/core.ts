@@ -555,6 +555,13 @@ export class RaftCore {
 
   /** Term of the entry at `index` (the snapshot's term at its index; 0 at index 0); undefined
    * if compacted away or beyond the end of the log. */
+  /** What compact(index) would record of the log at `index` besides the data: its term and
+   * membership (the shell seals a snapshot built off the thread with them). */
+  snapshotMeta(index: number): { term: number; membership: Membership } | undefined {
+    const term = this.log.term(index);
+    return term === undefined ? undefined : { term, membership: this.membershipAt(index) };
+  }
+
   termAt(index: number): number | undefined {
     return this.log.term(index);
   }

@@ -16,8 +16,17 @@ export interface EventContext {
   maxTickGapMs: number;
 }
 
+/** The node's GovFS role after the event: the cluster log's leader is the president, a group
+ * log's the minister; `ministry` names the group of a ministry's log. */
+function roleAfter(e: RaftEvent, group: string): string {
+  const cluster = group === 'cluster';
+  if (e.kind === 'won') return cluster ? 'president' : 'minister';
+  if (e.kind === 'stepDown') return cluster ? 'node' : 'clerk';
+  return 'candidate';
+}
+
 export function describeRaftEvent(e: RaftEvent, c: EventContext): { fields: Record<string, unknown>; text: string } {
-  const at = { node: c.node, group: c.group, term: e.term };
+  const at = { node: c.node, role: roleAfter(e, c.group), ...(c.group !== 'cluster' && { ministry: c.group }), group: c.group, term: e.term };
   switch (e.kind) {
     case 'campaign': {
       const why =

@@ -140,6 +140,11 @@ export function encodeSnapshot(s: Snapshot): Uint8Array {
   return sealReserved(out);
 }
 
+/** Where the state machine's data starts in encodeSnapshot's bytes. */
+export function snapshotDataOffset(sealed: Uint8Array): number {
+  return SEAL_HEADER_BYTES + 4 + new DataView(sealed.buffer, sealed.byteOffset, sealed.byteLength).getUint32(SEAL_HEADER_BYTES, true);
+}
+
 /** A stored snapshot (sealed, or legacy without a checksum); CorruptStorageError if it fails
  * its checksum or does not parse. */
 export function decodeSnapshot(stored: Uint8Array, what: string): Snapshot {

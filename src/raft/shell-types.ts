@@ -1,6 +1,8 @@
 // What a RaftShell is given and what it answers: the state machine it applies to, its
 // options, the outcome of a proposal and its status. Cut out of shell.ts (issue 15, point 3).
 
+import type { PoolTask } from '../runtime/work-pool.js';
+import type { SnapshotReplay } from './shell-snapshots.js';
 import type { Ready, SoftState, Status } from './types.js';
 
 export interface AppliedEntry {
@@ -22,6 +24,11 @@ export interface StateMachine {
   restore(data: Uint8Array, index: number): void;
   /** Back to the empty state (the node moved to another group). Default: restore(empty, 0). */
   reset?(): void;
+  /** Build snapshots off the actor thread (shell-snapshots.ts): a pool task that restores the
+   * last snapshot (or, from empty bytes, the initial state for `context`), replays the Normal
+   * entries applied since with their index and committedAt, and returns the bytes snapshot()
+   * would give at the last of them. Without it, snapshot() runs on the actor thread. */
+  replay?: { task: PoolTask<SnapshotReplay, Uint8Array>; context: unknown };
 }
 
 export interface RaftShellOptions {

@@ -26,8 +26,11 @@
 //     heartbeat interval.
 //
 // Around it: shell-types.ts (its options, the state machine interface, its status),
-// shell-storage.ts (what it stores, read back and written per Ready) and shell-waiting.ts
-// (proposals and reads waiting to be applied, commit times).
+// shell-storage.ts (what it stores, read back and written per Ready), shell-waiting.ts
+// (proposals and reads waiting to be applied, commit times) and shell-snapshots.ts (snapshots
+// built off the thread). Over 600 lines: the ready loop, apply and compaction below read and
+// move the same indices (applied, snapshot, stored) at every step; split, each would reach
+// into the others' state.
 
 import type { Cancel, Context } from '../runtime/types.js';
 import { prefixed } from '../runtime/storage.js';
@@ -37,6 +40,7 @@ import { RaftCore } from './core.js';
 import { compactOps, encodeSnapshot } from './log-store.js';
 import { K_SNAP, loadRaftState, needsSync, readyOps, type TermStarts } from './shell-storage.js';
 import { ApplyWaiters, CommitTimes, PendingReads } from './shell-waiting.js';
+import { type MadeSnapshot, type SnapshotBuild, SnapshotMaker, madeFromSealed } from './shell-snapshots.js';
 import type { AppliedEntry, ApplyOutcome, RaftShellOptions, ShellStatus, StateMachine } from './shell-types.js';
 
 export type { AppliedEntry, ApplyOutcome, RaftShellOptions, ShellStatus, StateMachine } from './shell-types.js';
@@ -60,13 +64,15 @@ import {
  * applied once it has heard from its leader. */
 const DEFERRED_FLUSH_TICKS = 2;
 
-/** Internal messages of one shell (tick, persisted, persist failed, kick). */
+/** Internal messages of one shell (tick, persisted, persist failed, kick, a snapshot built). */
 class ShellSignal {
   constructor(
     readonly owner: RaftShell,
-    readonly kind: 'tick' | 'persisted' | 'failed' | 'kick',
+    readonly kind: 'tick' | 'persisted' | 'failed' | 'kick' | 'built',
     readonly ready?: Ready,
     readonly error?: unknown,
+    readonly build?: SnapshotBuild,
+    readonly data?: Uint8Array,
   ) {}
 }
 
@@ -81,6 +87,8 @@ export class RaftShell {
   private readonly opts: RaftShellOptions;
   private readonly st: Storage;
   private readonly sm: StateMachine;
+  /** Snapshots, built off the thread when the state machine can replay (shell-snapshots.ts). */
+  private readonly snapshots: SnapshotMaker;
   private readonly core: RaftCore;
   private readonly tickMs: number;
   private readonly heartbeatTicks: number;
@@ -129,6 +137,7 @@ export class RaftShell {
     this.opts = opts;
     this.id = opts.id;
     this.sm = opts.stateMachine;
+    this.snapshots = new SnapshotMaker(this.sm, () => ctx.pool);
     this.tickMs = opts.tickMs ?? 10;
     this.electionTicks = opts.electionTicks ?? 10;
     this.heartbeatTicks = opts.heartbeatTicks ?? 1;
@@ -175,6 +184,7 @@ export class RaftShell {
         throw new CorruptStorageError(`${where(K_SNAP)} does not restore: ${(e as Error).message}`, { cause: e });
       }
       this.appliedIndex = this.snapshotIndex = snapshot.index;
+      this.snapshots.reset(snapshot.data, snapshot.index);
       // Defensive: the term of the snapshot's own index is always known.
       if (this.terms.knownFrom > snapshot.index) this.terms.restored(snapshot.index, snapshot.term, false);
     }
@@ -211,6 +221,9 @@ export class RaftShell {
           break;
         case 'persisted':
           this.finish(msg.ready!, true);
+          break;
+        case 'built':
+          this.built(msg.build!, msg.data, msg.error);
           break;
         case 'failed':
           // Storage is broken: fail the actor (its supervisor restarts it over what is durable).
@@ -497,6 +510,7 @@ export class RaftShell {
       else this.sm.restore(EMPTY, 0);
       this.appliedIndex = this.snapshotIndex = 0;
       this.snapshotBytes = this.bytesSinceSnapshot = 0;
+      this.snapshots.reset(EMPTY, 0);
       this.terms.reset();
       this.commitTimes.reset();
       this.waiters.fail(() => true, 'unknown', 'this node moved to another group');
@@ -507,6 +521,7 @@ export class RaftShell {
       this.appliedIndex = this.snapshotIndex = s.index;
       this.snapshotBytes = s.data.length;
       this.bytesSinceSnapshot = 0;
+      this.snapshots.reset(s.data, s.index);
       this.terms.restored(s.index, s.term);
       this.waiters.fail((i) => i <= s.index, 'unknown', 'a snapshot from the leader covered this index; ask committed() on the leader');
     }
@@ -535,23 +550,57 @@ export class RaftShell {
     if (e.kind === EntryKind.Normal) {
       const entry: AppliedEntry = { index: e.index, term: e.term, data: e.data, committedAt: at };
       result = this.sm.apply(entry);
+      this.snapshots.applied(entry);
       this.opts.onApplied?.(entry, result);
     }
     this.waiters.applied(e.index, e.term, result);
   }
 
   private maybeCompact(): void {
-    if (this.appliedIndex - this.snapshotIndex < this.snapshotEntries) return;
+    const since = this.appliedIndex - this.snapshotIndex;
+    if (2 * since >= this.snapshotEntries) this.snapshots.approaching();
+    if (this.snapshots.building || since < this.snapshotEntries) return;
     if (this.bytesSinceSnapshot < this.snapshotLogRatio * this.snapshotBytes) return;
     const index = this.appliedIndex;
-    const res = this.core.compact(index, this.sm.snapshot());
-    if (!res.ok) return;
+    const bytes = this.bytesSinceSnapshot;
+    const made = this.snapshots.make(index, bytes, this.core.snapshotMeta(index)!);
+    if (!(made instanceof Promise)) {
+      if (this.compactAt(index, made, bytes)) this.snapshots.reset(made.data, index);
+      return;
+    }
+    const b = this.snapshots.building!;
+    this.ctx.pipeToSelf(made, (data) => new ShellSignal(this, 'built', undefined, undefined, b, data), (e) => new ShellSignal(this, 'built', undefined, e ?? new Error('failed'), b));
+  }
+
+  /** A snapshot built off the thread came back (or failed): install it unless outdated. */
+  private built(b: SnapshotBuild, sealed: Uint8Array | undefined, error: unknown): void {
+    if (!this.snapshots.finished(b, error === undefined)) {
+      if (error !== undefined) this.ctx.log.warn({ err: error, group: this.group, index: b.index }, 'raft snapshot built off the thread failed; the next is taken on the thread');
+      return;
+    }
+    const made = madeFromSealed(sealed!, b.meta);
+    if (this.compactAt(b.index, made, b.bytes)) {
+      this.snapshots.installed(made.data, b.index);
+      this.ctx.log.debug({ group: this.group, index: b.index, bytes: made.data.length }, 'raft snapshot built off the thread installed');
+    } else this.snapshots.lost();
+  }
+
+  /** Compact the log at `index` with the state machine's snapshot there, which covers `bytes`
+   * of the entry bytes applied since the last one. */
+  private compactAt(index: number, made: MadeSnapshot, bytes: number): boolean {
+    const res = this.core.compact(index, made.data);
+    if (!res.ok) return false;
     this.snapshotIndex = index;
-    this.snapshotBytes = res.snapshot.data.length;
-    this.bytesSinceSnapshot = 0;
+    this.snapshotBytes = made.data.length;
+    this.bytesSinceSnapshot -= bytes;
+    // Sealed off the thread for this term and membership, unless they changed since (an
+    // appointment can change an appointed group's membership).
+    const s = res.snapshot;
+    const sealedFits = made.sealed !== null && made.meta !== null && made.meta.term === s.term && JSON.stringify(made.meta.membership) === JSON.stringify(s.membership);
     // Snapshot and the deletion of the entries it covers in one atomic batch: a crash keeps
     // both or neither. It becomes durable with the next Ready's sync.
-    this.st.batch([{ op: 'put', key: K_SNAP, value: encodeSnapshot(res.snapshot) }, ...compactOps(this.st, index)]);
+    this.st.batch([{ op: 'put', key: K_SNAP, value: sealedFits ? made.sealed! : encodeSnapshot(s) }, ...compactOps(this.st, index)]);
+    return true;
   }
 
   private onSoftState(s: SoftState): void {

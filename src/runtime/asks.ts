@@ -13,6 +13,8 @@ export interface PendingAsk {
   cell: ActorCell | null;
   target: string;
   timeoutMs: number;
+  /** The reply may come as a RawMessage (AskOptions.raw). */
+  raw: boolean;
 }
 
 /**
@@ -104,6 +106,10 @@ export class PendingAsks {
 
   get size(): number {
     return this.pending.size;
+  }
+
+  wantsRaw(corr: number): boolean {
+    return this.pending.get(corr)?.raw === true;
   }
 
   add(corr: number, ask: PendingAsk): void {

@@ -2,8 +2,9 @@
 // another thread or host), the default supervision strategy, the default logger, and the
 // storage of a host that has none. Cut out of runtime.ts (issue 15, point 3).
 
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { RuntimeError } from './errors.js';
+import { createLogger, envLogSettings } from './log.js';
 import type { Storage } from './storage.js';
 import type { Behaviour, Message, NamedBehaviour, Spawnable, SupervisorStrategy } from './types.js';
 
@@ -36,9 +37,9 @@ export function strategy(s: Partial<SupervisorStrategy> = {}): SupervisorStrateg
   return { ...DEFAULT_STRATEGY, ...s };
 }
 
-/** The default logger: quiet unless GOVFS_LOG names a level. */
+/** The default logger: quiet unless GOVFS_LOG names a level (GOVFS_LOG_FILE: to that file). */
 export function defaultLogger(): Logger {
-  return pino({ level: process.env.GOVFS_LOG ?? 'silent' });
+  return createLogger(envLogSettings());
 }
 
 export const noStorage: Storage = new Proxy({} as Storage, {

@@ -7,9 +7,16 @@ import { EnvelopeKind } from '../wire/registry.js';
 import { ActorStoppedError } from './errors.js';
 import type { SeededRandom } from './random.js';
 import type { Storage } from './storage.js';
+import type { WorkPool } from './work-pool.js';
 import type { AskOptions, Cancel, Clock, Context, Message, Ref, Spawnable, SpawnOptions } from './types.js';
 import type { ActorCell } from './runtime.js';
 import type { WatchMessage } from '../wire/messages.js';
+import { Envelope } from './refs.js';
+import { traceNow, tracer, typeOf } from './trace.js';
+
+/** A one-shot timer set during a traced turn carries the trace on when it is this short (a
+ * batching timer on the request's path); longer ones (elections, leases) are not its doing. */
+const TRACE_TIMER_MAX_MS = 50;
 
 export class ContextImpl implements Context<Message> {
   private readonly controller = new AbortController();
@@ -25,6 +32,7 @@ export class ContextImpl implements Context<Message> {
     this.parent = cell.parent ? rt.ref(cell.parent.address) : cell.remoteParent ? rt.ref(cell.remoteParent) : null;
     const incarnation = cell.incarnation;
     const arm = (ms: number, msg: Message, repeat: boolean): Cancel => {
+      const trace = tracer.on && !repeat && ms <= TRACE_TIMER_MAX_MS ? tracer.current : 0;
       let cancelTimer: Cancel = () => {};
       let cancelled = false;
       const cancel: Cancel = () => {
@@ -36,7 +44,10 @@ export class ContextImpl implements Context<Message> {
         if (cancelled || cell.incarnation !== incarnation || cell.stopped) return;
         if (repeat) cancelTimer = rt.dispatcher.schedule(ms, fire);
         else cell.timers.delete(cancel);
-        cell.enqueue(msg);
+        if (trace !== 0 && tracer.live(trace)) {
+          tracer.record(trace, 'timer', cell.path, typeOf(msg), ms);
+          cell.enqueue(new Envelope(msg, '', EnvelopeKind.Tell, 0, trace));
+        } else cell.enqueue(msg);
       };
       if (cell.stopped || cell.incarnation !== incarnation) return () => {};
       cancelTimer = rt.dispatcher.schedule(ms, fire);
@@ -62,6 +73,9 @@ export class ContextImpl implements Context<Message> {
   }
   get storage(): Storage {
     return this.cell.storage;
+  }
+  get pool(): WorkPool {
+    return this.cell.runtime.pool;
   }
   get random(): SeededRandom {
     this.rng ??= this.cell.runtime.randomFor(this.cell.path, this.cell.incarnation);
@@ -132,9 +146,14 @@ export class ContextImpl implements Context<Message> {
   pipeToSelf<T>(promise: Promise<T>, onOk: (value: T) => Message, onErr: (err: unknown) => Message): void {
     const cell = this.cell;
     const incarnation = cell.incarnation;
+    const trace = tracer.on ? tracer.current : 0;
+    const piped = trace === 0 ? 0 : traceNow();
     const deliver = (msg: Message): void => {
       if (cell.incarnation !== incarnation || cell.stopped) return;
-      cell.enqueue(msg);
+      if (trace !== 0 && tracer.live(trace)) {
+        tracer.record(trace, 'piped', cell.path, typeOf(msg), traceNow() - piped);
+        cell.enqueue(new Envelope(msg, '', EnvelopeKind.Tell, 0, trace));
+      } else cell.enqueue(msg);
     };
     cell.runtime.dispatcher.asyncPending();
     promise.then(

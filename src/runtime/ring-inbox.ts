@@ -1,8 +1,9 @@
 // The consuming end of the rings into one thread (ring-channel.ts describes the protocol:
 // framing, the doorbell, backpressure). Cut out of ring-channel.ts (issue 15, point 3).
 
-import { type MessageRegistry, type WireEnvelope } from '../wire/registry.js';
+import { type MessageRegistry, type RawFilter, type WireEnvelope } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
+import { traceNow, tracer } from './trace.js';
 import { AWAKE, BELL, BELL_ID, DEFAULT_BATCH_LIMIT, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, SPACE, SPACE_IDLE, SPACE_WAITING, WR, noop, waitAsync, type RingChannelShared } from './ring-memory.js';
 
 export interface RingInboxStats {
@@ -38,6 +39,8 @@ export interface RingInboxOptions {
   batchLimit?: number;
   /** Keep the thread alive while the inbox is open (default true). */
   keepAlive?: boolean;
+  /** Envelopes to hand over with their message still encoded (MessageRegistry.decodeAt). */
+  raw?: RawFilter;
 }
 
 class RingReader {
@@ -62,6 +65,7 @@ export class RingInbox {
   private readonly onEnvelope: (env: WireEnvelope, ring: number) => void;
   private readonly onError: (err: Error, ring: number) => void;
   private readonly batchLimit: number;
+  private readonly raw: RawFilter | undefined;
   private scratch = new Uint8Array(256);
   private closed = false;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
@@ -84,6 +88,7 @@ export class RingInbox {
     this.onEnvelope = opts.onEnvelope;
     this.onError = opts.onError ?? ((err) => process.emitWarning(err));
     this.batchLimit = Math.max(1, opts.batchLimit ?? DEFAULT_BATCH_LIMIT);
+    this.raw = opts.raw;
     if (opts.keepAlive !== false) this.keepAlive = setInterval(noop, KEEPALIVE_MS);
     setImmediate(this.run);
   }
@@ -130,6 +135,7 @@ export class RingInbox {
         continue;
       }
       this.stats.parks++;
+      if (tracer.on) tracer.wokeAt = 0;
       void r.value.then(this.onWake);
       return;
     }
@@ -138,6 +144,7 @@ export class RingInbox {
   private readonly onWake = (): void => {
     if (this.closed) return;
     this.stats.wakeups++;
+    if (tracer.on) tracer.wokeAt = traceNow(); // the doorbell's wake-up, for traced arrivals
     this.run();
   };
 
@@ -203,7 +210,7 @@ export class RingInbox {
         bytes += len + FRAME_HEADER_BYTES;
         let env: WireEnvelope;
         try {
-          env = this.registry.decodeAt(frame, text, start, start + len, true);
+          env = this.registry.decodeAt(frame, text, start, start + len, true, this.raw);
         } catch (e) {
           this.stats.decodeErrors++;
           this.report(

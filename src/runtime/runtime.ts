@@ -6,17 +6,22 @@
 // Around it: location.ts (what a scheduler plugs in), refs.ts (addresses, refs, envelopes),
 // context.ts (an actor's context and its timers), asks.ts (pending asks and their deadlines),
 // behaviours.ts (behaviours by name and the defaults a spawn starts from).
+//
+// long on purpose: ActorCell and LocalRuntime share their state (mailboxes, supervision, asks);
+// the tracing hooks (trace.ts, issue 19.5) took it a few lines past 600.
 
 import type { Logger } from 'pino';
 import { EnvelopeKind, type MessageRegistry, type TypedMessage, type WireEnvelope } from '../wire/registry.js';
 import { ActorStoppedError, EscalatedError, RuntimeError } from './errors.js';
 import { Deque, SeededRandom, hashString } from './random.js';
 import type { Storage } from './storage.js';
+import { type WorkPool, inlinePool } from './work-pool.js';
 import type { AskOptions, Behaviour, Cancel, Message, NamedBehaviour, Ref, Spawnable, SpawnOptions, SupervisorStrategy } from './types.js';
 import { PendingAsks } from './asks.js';
 import { ContextImpl } from './context.js';
 import { DEFAULT_STRATEGY, defaultLogger, namedFactory, noStorage, toFactory } from './behaviours.js';
 import { Envelope, RefImpl, splitAddress } from './refs.js';
+import { traceSend, tracedTurn, tracer, typeOf } from './trace.js';
 import type { Dispatcher, LocalRuntimeOptions, RootOptions, RuntimeCensus, Transport } from './location.js';
 import type { AskFailedMessage, EscalateMessage, SpawnMessage, TerminatedMessage } from '../wire/messages.js';
 
@@ -53,6 +58,9 @@ export class ActorCell {
   asks = new Set<number>();
   restartTimes: number[] = [];
   incarnation = 0;
+  /** The trace of the last traced message this actor handled: its later turns (a batch that
+   * carries the traced proposal, the apply that answers it) belong to it while it lives. */
+  traceCarry = 0;
 
   constructor(
     readonly runtime: LocalRuntime,
@@ -113,6 +121,11 @@ export class ActorCell {
   }
 
   private invoke(item: unknown): void {
+    if (tracer.on) this.traceCarry = tracedTurn(this.traceCarry, this.path, item instanceof Envelope ? item : null, item, (i) => this.invokeNow(i));
+    else this.invokeNow(item);
+  }
+
+  private invokeNow(item: unknown): void {
     const env = item instanceof Envelope ? item : null;
     const msg = env ? env.msg : item;
     this.current = env;
@@ -441,23 +454,24 @@ export class LocalRuntime {
 
   /** Route a message: same location by reference, elsewhere through the transport. */
   send(address: string, msg: Message, from: string, kind: EnvelopeKind, corr: number): void {
+    const trace = tracer.on ? traceSend(this.location, address, msg, from, kind, corr) : 0;
     const hash = address.indexOf('#');
     const location = hash < 0 ? '' : address.slice(0, hash);
     if (location === this.location) {
-      this.deliverLocal(address.slice(hash + 1), address, from === '' && kind === EnvelopeKind.Tell ? msg : new Envelope(msg, from, kind, corr));
+      this.deliverLocal(address.slice(hash + 1), address, from === '' && kind === EnvelopeKind.Tell && trace === 0 ? msg : new Envelope(msg, from, kind, corr, trace));
     } else if (kind === EnvelopeKind.Reply) {
       // A reply to an asker that cannot be reached any more (a client whose connection
       // closed) is a dead letter: the asker times out on its own; the replier, perhaps
       // outside any actor's turn (an abort listener), must not be thrown at.
       try {
-        this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage });
+        this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage, trace });
       } catch (e) {
         if (!(e instanceof RuntimeError && e.code === 'EHOSTUNREACH')) throw e;
         this.deadLetters++;
         this.log.debug({ to: address, type: (msg as TypedMessage | undefined)?.type, err: e }, 'dead letter: reply to an unreachable asker');
       }
     } else {
-      this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage });
+      this.transport(location, { to: address, from, kind, corr, msg: msg as TypedMessage, trace });
     }
   }
 
@@ -475,7 +489,9 @@ export class LocalRuntime {
       }
       return;
     }
-    this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr));
+    const trace = env.trace ?? 0;
+    if (trace !== 0 && tracer.on && tracer.live(trace)) tracer.record(trace, 'recv', env.to, typeOf(env.msg), undefined, tracer.wokeAt, env.kind === EnvelopeKind.Reply ? env.corr : undefined);
+    this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell && trace === 0 ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr, trace));
   }
 
   /** The cell at `address` if it lives on this location, else null. */
@@ -494,7 +510,8 @@ export class LocalRuntime {
     }
     const env = item;
     if (env.kind === EnvelopeKind.Reply) {
-      this.completeAsk(env.corr, env.msg);
+      if (env.trace !== 0 && tracer.on && tracer.live(env.trace)) tracer.record(env.trace, 'reply', address, typeOf(env.msg), undefined, undefined, env.corr);
+      this.pending.complete(env.corr, env.msg);
       return;
     }
     if (env.kind === EnvelopeKind.System && path === '/') {
@@ -524,6 +541,7 @@ export class LocalRuntime {
 
   /** Storage of a host whose actors live on this location (set by the scheduler). */
   storageForHost: (host: string) => Storage | undefined = () => undefined;
+  /** ctx.pool: inline unless the thread sets one (work-pool.ts). */ pool: WorkPool = inlinePool;
 
   deadLetter(address: string, item: unknown): void {
     this.deadLetters++;
@@ -538,7 +556,7 @@ export class LocalRuntime {
   ask<R>(address: string, msg: Message, opts: AskOptions, cell: ActorCell | null = null): Promise<R> {
     const corr = this.nextCorr++;
     return new Promise<R>((resolve, reject) => {
-      this.pending.add(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs });
+      this.pending.add(corr, { resolve: resolve as (v: unknown) => void, reject, cell, target: address, timeoutMs: opts.timeoutMs, raw: opts.raw === true });
       const from = cell ? cell.address : `${this.location}#/`;
       try {
         this.send(address, msg, from, EnvelopeKind.Ask, corr);
@@ -548,8 +566,9 @@ export class LocalRuntime {
     });
   }
 
-  private completeAsk(corr: number, msg: Message): void {
-    this.pending.complete(corr, msg);
+  /** Does the ask `corr` take its reply's body undecoded (AskOptions.raw)? */
+  wantsRaw(corr: number): boolean {
+    return this.pending.wantsRaw(corr);
   }
 
   failAsk(corr: number, error: unknown): void {

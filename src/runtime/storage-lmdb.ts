@@ -14,6 +14,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { RuntimeError } from './errors.js';
 import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
 import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
+import { tracer } from './trace.js';
 
 export interface LmdbStorageOptions {
   /** Initial size of the memory map in bytes (lmdb-js grows it as needed). */
@@ -228,6 +229,7 @@ export class LmdbStorage extends BatchWrites implements Storage {
     // Check every key first so that a bad key leaves nothing half-applied.
     const encoded = ops.map((o) => (o.op === 'delRange' ? rangeBounds(o) : encodeKey(o.key)));
     if (ops.length === 0) return;
+    if (tracer.on && tracer.current !== 0) tracer.record(tracer.current, 'write', this.storageDir, `${ops.length} ops`);
     const seq = ++this.seq;
     const txn = this.lmdb('write', () =>
       // db.batch puts everything in one transaction: atomic across a crash.

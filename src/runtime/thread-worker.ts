@@ -5,18 +5,20 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
-import pino from 'pino';
+import { createLogger, type LogSettings } from './log.js';
 import { watchEventLoop } from './loop-lag.js';
 import { MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
 import { RingInbox, RingSender, type ThreadRings } from './ring-channel.js';
 import { LocalRuntime } from './runtime.js';
+import { PiscinaPool } from './work-pool-piscina.js';
 import type { Storage } from './storage.js';
 import { LmdbStorage } from './storage-lmdb.js';
 import { storageFaultMessage } from './storage-faults.js';
 import { isCorruptStorageError } from './sealed.js';
 import type { NamedBehaviour } from './types.js';
+import { tracer, type TraceEvent } from './trace.js';
 
 export interface WorkerBoot {
   index: number;
@@ -26,7 +28,8 @@ export interface WorkerBoot {
   /** Modules that register behaviours (file URLs). */
   modules: string[];
   seed: number;
-  logLevel: string;
+  /** The process's --log and --log-file: every thread logs as the main thread does. */
+  log: LogSettings;
 }
 
 export interface WorkerStats {
@@ -49,6 +52,9 @@ export interface WorkerControl {
   spawnRoot(name: string, spec: NamedBehaviour, opts: { storageDir?: string; storageName?: string; host?: string }): Promise<string>;
   stopRoot(name: string): Promise<void>;
   stats(): Promise<WorkerStats>;
+  /** Request tracing on this thread on or off (trace.ts); and its events so far, taken. */
+  trace(on: boolean, ttlMs?: number): Promise<void>;
+  traceDrain(): Promise<TraceEvent[]>;
   shutdown(): Promise<void>;
 }
 
@@ -61,7 +67,7 @@ const senders = new Map<string, RingSender>();
 boot.rings.outgoing.forEach((ring, j) => {
   if (ring) senders.set(boot.names[j]!, new RingSender(registry, ring));
 });
-const logger = pino({ level: boot.logLevel, base: { thread: location } });
+const logger = createLogger(boot.log, { thread: location });
 const stopLagWatch = watchEventLoop(logger);
 const runtime = new LocalRuntime({
   location,
@@ -77,6 +83,8 @@ const runtime = new LocalRuntime({
     sender.send(env);
   },
 });
+// Snapshots and other heavy pure work leave this thread (issue 19, point 4).
+runtime.pool = new PiscinaPool(boot.modules);
 const storages = new Map<string, Storage>();
 runtime.storageForHost = (host) => storages.get(host);
 // A value found corrupt (or a full disk) by any actor of a node fails that node's storage.
@@ -144,6 +152,12 @@ const control: WorkerControl = {
       doorbellNotifies,
     };
   },
+  async trace(on, ttlMs) {
+    tracer.enable(on, location, ttlMs);
+  },
+  async traceDrain() {
+    return tracer.drain();
+  },
   async shutdown() {
     stopLagWatch();
     runtime.stopAll();
@@ -152,6 +166,7 @@ const control: WorkerControl = {
     for (const s of storages.values()) await s.close();
     storages.clear();
     await LmdbStorage.closeShared();
+    await runtime.pool.close();
   },
 };
 

@@ -8,13 +8,15 @@ import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import type { Logger } from 'pino';
-import { MessageRegistry } from '../wire/registry.js';
+import { EnvelopeKind, MessageRegistry } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
 import { RealDispatcher } from './real-dispatcher.js';
 import { RingInbox, RingSender, createRingMesh } from './ring-channel.js';
-import { LocalRuntime, defaultLogger } from './runtime.js';
+import { createLogger, envLogSettings, type LogSettings } from './log.js';
+import { LocalRuntime } from './runtime.js';
 import type { WorkerBoot, WorkerControl, WorkerStats } from './thread-worker.js';
 import type { Message, NamedBehaviour, Ref } from './types.js';
+import { tracer, type TraceEvent } from './trace.js';
 
 export interface ThreadsOptions {
   /** Worker threads (default: the number of cores). */
@@ -24,7 +26,11 @@ export interface ThreadsOptions {
   /** Bytes per ring (default 1 MiB). */
   ringCapacity?: number;
   seed?: number;
+  /** Every thread's log (default GOVFS_LOG / GOVFS_LOG_FILE; quiet without them). */
+  log?: LogSettings;
+  /** Only the level of `log` (kept for callers that set only that). */
   logLevel?: string;
+  /** The main thread's logger (default: one from `log`). */
   logger?: Logger;
 }
 
@@ -76,11 +82,13 @@ export class ThreadsScheduler {
     const mesh = createRingMesh(threads + 1, { capacity: opts.ringCapacity, names });
     const modules = (opts.modules ?? []).map((m) => (m instanceof URL ? m.href : m.startsWith('file:') ? m : new URL(m, `file://${process.cwd()}/`).href));
     const seed = opts.seed ?? (Math.random() * 2 ** 32) >>> 0;
-    const logLevel = opts.logLevel ?? process.env.GOVFS_LOG ?? 'silent';
+    const base = opts.log ?? envLogSettings();
+    // Workers' stderr is a pipe to this thread: whether it is a terminal is decided here.
+    const log: LogSettings = { ...base, level: opts.logLevel ?? base.level, pretty: base.pretty ?? (!base.file && process.stderr.isTTY === true) };
     const registry = MessageRegistry.standard();
 
     const workers = names.slice(0, threads).map((_, index) =>
-      startWorker({ index, names, rings: mesh.forThread(index), modules, seed: (seed + index * 7919) >>> 0, logLevel }),
+      startWorker({ index, names, rings: mesh.forThread(index), modules, seed: (seed + index * 7919) >>> 0, log }),
     );
     const mainIndex = threads;
     const mainRings = mesh.forThread(mainIndex);
@@ -93,7 +101,7 @@ export class ThreadsScheduler {
       dispatcher: new RealDispatcher(),
       registry,
       seed,
-      logger: opts.logger ?? defaultLogger(),
+      logger: opts.logger ?? createLogger(log, { thread: MAIN_LOCATION }),
       transport: (to, env) => {
         const s = senders.get(to);
         if (!s) throw new RuntimeError('EHOSTUNREACH', `no thread "${to}" (this scheduler runs t0..t${threads - 1})`);
@@ -103,6 +111,8 @@ export class ThreadsScheduler {
     const inbox = new RingInbox(registry, mainRings.incoming.filter((r): r is NonNullable<typeof r> => r !== null), {
       onEnvelope: (env) => runtime.deliver(env),
       onError: (err) => runtime.log.error({ err }, 'ring inbox error'),
+      // Replies for asks that only pass them on (clients' connection actors) stay encoded.
+      raw: (kind, corr, type) => kind === EnvelopeKind.Reply && type !== 'govfs.runtime.AskFailed' && runtime.wantsRaw(corr),
     });
     const controls = workers.map((w) => Comlink.wrap<WorkerControl>(nodeEndpoint(w)));
     const failures = workers.map(
@@ -147,6 +157,19 @@ export class ThreadsScheduler {
 
   async stats(): Promise<WorkerStats[]> {
     return Promise.all(this.controls.map((c) => c.stats()));
+  }
+
+  /** Request tracing (trace.ts) on or off on every thread, each trace followed `ttlMs`;
+   * arm it with `tracer.arm` on this thread. */
+  async trace(on: boolean, ttlMs?: number): Promise<void> {
+    await Promise.all(this.controls.map((c) => c.trace(on, ttlMs)));
+    tracer.enable(on, MAIN_LOCATION, ttlMs);
+  }
+
+  /** Every thread's trace events so far (taken from their buffers), in time order. */
+  async traceDrain(): Promise<TraceEvent[]> {
+    const all = [...tracer.drain(), ...(await Promise.all(this.controls.map((c) => c.traceDrain()))).flat()];
+    return all.sort((a, b) => a.t - b.t);
   }
 
   /** Each worker's event-loop time so far, busy and idle (ms), read from the main thread

@@ -3,6 +3,7 @@
 
 import type { Logger } from 'pino';
 import type { Storage } from './storage.js';
+import type { WorkPool } from './work-pool.js';
 
 /** A message is any value; messages that may cross a thread or host carry `type`, the
  * full name of their protobuf message (see src/wire/proto and `MessageRegistry`). */
@@ -49,6 +50,10 @@ export interface Random {
 
 export interface AskOptions {
   timeoutMs: number;
+  /** The reply, unless a failure, may arrive with its body still encoded (a RawMessage,
+   * src/wire/registry.ts) when it comes through a ring: for an asker that only passes it on
+   * (a client's connection actor), which saves decoding and encoding it again. */
+  raw?: boolean;
 }
 
 export type SupervisionDirective = 'restart' | 'stop' | 'escalate' | 'resume';
@@ -96,6 +101,9 @@ export interface Context<M = Message> {
   readonly random: Random;
   readonly log: Logger;
   readonly storage: Storage;
+  /** Where CPU-heavy pure work goes off this thread (work-pool.ts): piscina workers on the
+   * threads scheduler, inline under the simulator. */
+  readonly pool: WorkPool;
   /** The sender of the message being handled, when it was sent by an actor. */
   readonly sender: Ref | null;
 

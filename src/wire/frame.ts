@@ -161,7 +161,8 @@ export class FrameEncoder {
   /** Earlier slabs' untaken bytes, in order, when a slab filled up between takes. */
   private full: Buffer[] = [];
   private fullBytes = 0;
-  /** Encodes into its own buffer; commit() copies the frame into the slab. */
+  /** Encodes straight into the slab, behind room for the frame's header; a message that does
+   * not fit the slab's rest goes on in the writer's own buffer, which commit() copies. */
   private writer = new DirectWriter();
   private prepared = -1;
   private preparedKind = 0;
@@ -187,7 +188,9 @@ export class FrameEncoder {
    * the message cannot be encoded or its frame would exceed `maxFrameBytes`. */
   prepareEnvelope(env: WireEnvelope): number {
     const w = this.writer;
-    w.reset();
+    const body = this.pos + FRAME_OVERHEAD;
+    if (body < this.slab.length) w.into(this.slab, body, this.slab.length);
+    else w.reset();
     try {
       this.registry.encode(env, w);
     } catch (e) {
@@ -212,11 +215,13 @@ export class FrameEncoder {
     const len = this.prepared;
     if (len < 0) throw new RuntimeError('EINVAL', 'FrameEncoder.commit() without a prepared frame');
     this.prepared = -1;
+    const w = this.writer;
+    const inPlace = w.buf === this.slab && !w.spilled && w.start === this.pos + FRAME_OVERHEAD;
     const at = this.reserve(len + FRAME_OVERHEAD);
     const s = this.slab;
     s.writeUInt32BE(len + 1, at);
     s[at + 4] = this.preparedKind;
-    s.set(this.writer.view(), at + FRAME_OVERHEAD);
+    if (!inPlace) s.set(w.view(), at + FRAME_OVERHEAD);
   }
 
   discard(): void {

@@ -41,8 +41,14 @@ export interface ClusterOrderMsg {
 export interface MinistryRecordMsg { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean; clerksWanted: number; fenced: boolean }
 export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean; crossRenames?: CrossRenameDecisionMsg[] }
 
-export interface MkdirMsg { path: string; parents: boolean }
-export interface CreateMsg { path: string; exclusive?: boolean | null }
+export interface MkdirMsg { path: string; parents: boolean; mode?: number | null }
+export interface CreateMsg { path: string; exclusive?: boolean | null; mode?: number | null }
+export interface PosixCallerMsg { uid: number; gid: number; groups: number[] }
+export interface PosixChmodMsg { path: string; mode: number }
+export interface PosixChownMsg { path: string; uid: number; gid: number }
+export interface PosixUtimensMsg { path: string; atimeNow: boolean; atimeSec: number; atimeNsec: number; mtimeNow: boolean; mtimeSec: number; mtimeNsec: number }
+export interface PosixSymlinkMsg { path: string; target: string }
+export interface PosixLinkMsg { from: string; to: string }
 export interface RmMsg { path: string }
 export interface RmdirMsg { path: string; recursive: boolean }
 export interface RenameMsg { from: string; to: string }
@@ -58,16 +64,40 @@ export interface ClientChangeMsg {
   rmdir?: RmdirMsg;
   rename?: RenameMsg;
   setSize?: SetSizeMsg;
+  chmod?: PosixChmodMsg;
+  chown?: PosixChownMsg;
+  utimens?: PosixUtimensMsg;
+  symlink?: PosixSymlinkMsg;
+  link?: PosixLinkMsg;
   /** (decoded) which member is set */
-  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize';
+  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize' | 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link';
+  /** Who asked; absent (decoded: null) for root. */
+  caller?: PosixCallerMsg | null;
 }
 export interface ExpireClientsMsg { now: number; ttlMs: number }
 export interface LeaseGrantMsg { id: string; clientId: string; path: string; start: number; end?: number | null; ttlMs: number; notify: string }
 export interface LeaseRenewMsg { id: string; ttlMs: number }
 export interface LeaseReleaseMsg { id: string }
-export interface CrossRenameOutMsg { clientId: string; seq: number; acked: number; now: number; from: string; to: string; target: string; txid: string }
-export interface CrossRenameNodeMsg { path: string; dir: boolean; size: number; btime: number; mtime: number; ctime: number }
-export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean }
+export interface CrossRenameOutMsg { clientId: string; seq: number; acked: number; now: number; from: string; to: string; target: string; txid: string; caller?: PosixCallerMsg | null }
+export interface CrossRenameNodeMsg {
+  path: string;
+  dir: boolean;
+  size: number;
+  btime: number;
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  symlink: boolean;
+  target: string;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean; caller?: PosixCallerMsg | null }
 export interface CrossRenameEndMsg { decision: CrossRenameDecisionMsg; now: number }
 export interface CrossRenameLedgerMsg { outs: CrossRenameOutMsg[]; ins: CrossRenameInMsg[]; ended: string[]; endedAt: number[] }
 export interface MinistryEntryMsg {
@@ -103,6 +133,12 @@ export interface LogMessages {
   'govfs.log.Rename': RenameMsg;
   'govfs.log.SetSize': SetSizeMsg;
   'govfs.log.ClientChange': ClientChangeMsg;
+  'govfs.log.PosixCaller': PosixCallerMsg;
+  'govfs.log.PosixChmod': PosixChmodMsg;
+  'govfs.log.PosixChown': PosixChownMsg;
+  'govfs.log.PosixUtimens': PosixUtimensMsg;
+  'govfs.log.PosixSymlink': PosixSymlinkMsg;
+  'govfs.log.PosixLink': PosixLinkMsg;
   'govfs.log.ExpireClients': ExpireClientsMsg;
   'govfs.log.LeaseGrant': LeaseGrantMsg;
   'govfs.log.LeaseRenew': LeaseRenewMsg;

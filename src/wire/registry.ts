@@ -27,12 +27,26 @@ export interface WireEnvelope {
   kind: EnvelopeKind;
   corr: number;
   msg: TypedMessage;
+  /** A request trace this envelope belongs to (src/runtime/trace.ts); 0 or absent: none. */
+  trace?: number;
 }
 
 export interface TypedMessage {
   type: string;
   [field: string]: unknown;
 }
+
+/** A message whose body is still encoded (decodeAt's `raw`): its type and a copy of its
+ * protobuf bytes. It encodes back to the same bytes without being decoded. */
+export class RawMessage {
+  constructor(
+    readonly type: string,
+    readonly body: Uint8Array,
+  ) {}
+}
+
+/** Which envelopes decodeAt leaves encoded: by kind, correlation id and message type. */
+export type RawFilter = (kind: number, corr: number, type: string) => boolean;
 
 interface Registered {
   id: number;
@@ -256,7 +270,7 @@ export class MessageRegistry {
     }
     const reg = this.byName.get(name);
     if (!reg) throw new EncodeError(`message type ${name} is not registered: declare it in src/wire/proto`);
-    if (this.verify) {
+    if (this.verify && !(msg instanceof RawMessage)) {
       const problem = reg.type.verify(msg as Record<string, unknown>);
       if (problem) throw new EncodeError(`message ${name} does not encode: ${problem}`);
     }
@@ -280,7 +294,9 @@ export class MessageRegistry {
       if (env.kind) writer.uint32(24).uint32(env.kind);
       if (env.corr) writer.uint32(32).uint64(env.corr);
       writer.uint32(45).fixed32(reg.id);
-      reg.type.encode(env.msg, writer.uint32(50).fork()).ldelim();
+      if (env.msg instanceof RawMessage) writer.uint32(50).bytes(env.msg.body);
+      else reg.type.encode(env.msg, writer.uint32(50).fork()).ldelim();
+      if (env.trace) writer.uint32(56).uint32(env.trace);
     } catch (e) {
       throw new EncodeError(`message ${reg.name} does not encode: ${(e as Error).message}`, { cause: e });
     }
@@ -300,8 +316,10 @@ export class MessageRegistry {
   }
 
   /** Decode the envelope in `buf[start, end)` in place, without a view of it; `text` is a
-   * Buffer over the same bytes as `buf` (a ring keeps one for its storage). */
-  decodeAt(buf: Uint8Array, text: Buffer | undefined, start: number, end: number, copyBytes = false): WireEnvelope {
+   * Buffer over the same bytes as `buf` (a ring keeps one for its storage). When `raw` says so
+   * (from the envelope's kind, correlation id and message type) the message is left encoded: a
+   * RawMessage holding a copy of its body. */
+  decodeAt(buf: Uint8Array, text: Buffer | undefined, start: number, end: number, copyBytes = false, raw?: RawFilter): WireEnvelope {
     try {
       if (start < 0 || end > buf.length || start > end) throw new Error(`range [${start}, ${end}) is not within ${buf.length} bytes`);
       const reader = new NativeStringReader(buf, text);
@@ -314,6 +332,7 @@ export class MessageRegistry {
       let id = 0;
       let bodyStart = -1;
       let bodyEnd = -1;
+      let trace = 0;
       while (reader.pos < reader.len) {
         const tag = reader.uint32();
         switch (tag) {
@@ -330,17 +349,19 @@ export class MessageRegistry {
             reader.skip(len);
             break;
           }
+          case 56: trace = reader.uint32(); break;
           default: reader.skipType(tag & 7);
         }
       }
       const reg = this.byId.get(id);
       if (!reg) throw new Error(`unknown message type id ${id}`);
       if (bodyStart < 0) throw new Error('envelope has no body');
+      if (raw !== undefined && raw(kind, corr, reg.name)) return { to, from, kind, corr, msg: new RawMessage(reg.name, buf.slice(bodyStart, bodyEnd)) as unknown as TypedMessage };
       reader.pos = bodyStart;
       const msg = reg.type.decode(reader, bodyEnd - bodyStart) as unknown as TypedMessage;
       if (copyBytes && reg.copyBytes) reg.copyBytes(msg);
       msg.type = reg.name;
-      return { to, from, kind, corr, msg };
+      return trace ? { to, from, kind, corr, msg, trace } : { to, from, kind, corr, msg };
     } catch (e) {
       if (e instanceof DecodeError) throw e;
       throw new DecodeError(`undecodable envelope: ${(e as Error).message}`, { cause: e });

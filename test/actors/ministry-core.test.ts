@@ -314,6 +314,16 @@ describe('ministry core: subtree delete', () => {
     expect(fx.some((e) => e.kind === 'subtree-delete')).toBe(false);
     only(fx, 'propose');
   });
+
+  it('an rmdir -r the caller may not do dissolves nothing (issue 18: the simulator found one that did, then failed EACCES)', () => {
+    const t = setup({ inner: '/x/y' });
+    t.seed({ op: 'mkdir', path: '/x' });
+    // A user without write permission on / (root's, 0755).
+    const ri = only(t.request('r1', rmdir, { seq: 9, creds: { uid: 1000, gid: 100, groups: [] } }), 'read-index');
+    const fx = t.step({ kind: 'confirmed', id: ri.id, ok: true });
+    expect(fx.some((e) => e.kind === 'subtree-delete')).toBe(false);
+    only(fx, 'propose');
+  });
 });
 
 describe('ministry core: appointments', () => {

@@ -99,7 +99,7 @@ describe('rename driver (the ministers)', () => {
     d.start(h, { clientId: 'c', seq: 3, acked: 0, from: '/a/f', to: '/t/x' }, target, 'first');
     expect(log.begun).toHaveLength(1);
     const entry = decodeMinistryEntry(log.begun[0]!.entry) as { op: string; tree: unknown[]; to: string };
-    expect(entry).toMatchObject({ op: 'xrename.in', to: '/t/x', tree: [{ path: '', dir: false }] });
+    expect(entry).toMatchObject({ op: 'xrename.in', to: '/t/x', tree: [{ path: '', kind: 'file' }] });
     d.start(h, { clientId: 'c', seq: 3, acked: 0, from: '/a/f', to: '/t/x' }, target, 'retry');
     expect(d.waiting).toBe(2);
     h.now += BEGIN_EVERY_MS - 1;
@@ -198,5 +198,5 @@ describe('rename driver (the ministers)', () => {
 });
 
 function encodeIn(txid: string, from: string, to: string): Uint8Array {
-  return encodeMinistryEntry({ op: 'xrename.in', txid, source: 'm0', from, to, tree: [{ path: '', dir: false, size: 0, btime: 0, mtime: 0, ctime: 0 }], now: 0, index: 0, replaced: false });
+  return encodeMinistryEntry({ op: 'xrename.in', txid, source: 'm0', from, to, tree: [{ path: '', kind: 'file', ino: 5, size: 0, btime: 0, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n, mode: 0o644, uid: 0, gid: 0, target: '' }], now: 0, index: 0, replaced: false });
 }

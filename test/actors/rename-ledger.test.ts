@@ -98,12 +98,12 @@ describe('rename ledger: the source', () => {
 });
 
 const emptyCluster = { ministries: new Map(), applied: 0 } as never;
-const file: MovedNode[] = [{ path: '', dir: false, size: 12, btime: 1, mtime: 2, ctime: 3 }];
+const file: MovedNode[] = [{ path: '', kind: 'file', ino: 10, size: 12, btime: 1, atimeNs: 1_000_000n, mtimeNs: 2_000_000n, ctimeNs: 3_000_000n, mode: 0o644, uid: 0, gid: 0, target: '' }];
 const dir: MovedNode[] = [
-  { path: '', dir: true, size: 0, btime: 1, mtime: 2, ctime: 3 },
-  { path: 'f', dir: false, size: 5, btime: 1, mtime: 2, ctime: 3 },
-  { path: 'sub', dir: true, size: 0, btime: 1, mtime: 2, ctime: 3 },
-  { path: 'sub/g', dir: false, size: 7, btime: 1, mtime: 2, ctime: 3 },
+  { path: '', kind: 'dir', ino: 11, size: 0, btime: 1, atimeNs: 1_000_000n, mtimeNs: 2_000_000n, ctimeNs: 3_000_000n, mode: 0o755, uid: 0, gid: 0, target: '' },
+  { path: 'f', kind: 'file', ino: 12, size: 5, btime: 1, atimeNs: 1_000_000n, mtimeNs: 2_000_000n, ctimeNs: 3_000_000n, mode: 0o644, uid: 0, gid: 0, target: '' },
+  { path: 'sub', kind: 'dir', ino: 13, size: 0, btime: 1, atimeNs: 1_000_000n, mtimeNs: 2_000_000n, ctimeNs: 3_000_000n, mode: 0o755, uid: 0, gid: 0, target: '' },
+  { path: 'sub/g', kind: 'file', ino: 14, size: 7, btime: 1, atimeNs: 1_000_000n, mtimeNs: 2_000_000n, ctimeNs: 3_000_000n, mode: 0o644, uid: 0, gid: 0, target: '' },
 ];
 
 describe('rename ledger: the target', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { requestOp, isLeaseOp } from '../../src/actors/request-op.js';
+import { requestOp, isLeaseOp, requestCreds } from '../../src/actors/request-op.js';
 import { FsError } from '../../src/fs/errors.js';
 import { EnvelopeKind, MessageRegistry } from '../../src/wire/registry.js';
 import { SeededRandom } from '../../src/runtime/random.js';
@@ -27,6 +27,18 @@ const CASES: [Record<string, unknown>, Record<string, unknown>][] = [
   ],
   [{ leaseRenew: { id: 'l1', mode: 'read' } }, { op: 'lease-renew', id: 'l1', mode: 'read' }],
   [{ leaseRelease: { id: 'l1', mode: 'write' } }, { op: 'lease-release', id: 'l1', mode: 'write' }],
+  // POSIX metadata (issue 18)
+  [{ mkdir: { path: '/d/a', parents: false, mode: 0o1777 } }, { op: 'mkdir', path: '/d/a', parents: false, mode: 0o1777 }],
+  [{ create: { path: '/d/f', mode: 0o600 } }, { op: 'create', path: '/d/f', mode: 0o600 }],
+  [{ chmod: { path: '/d/f', mode: 0o4755 } }, { op: 'chmod', path: '/d/f', mode: 0o4755 }],
+  [{ chown: { path: '/d/f', uid: -1, gid: 100 } }, { op: 'chown', path: '/d/f', uid: -1, gid: 100 }],
+  [
+    { utimens: { path: '/d/f', atimeNow: true, atimeSec: 0, atimeNsec: 0, mtimeNow: false, mtimeSec: -3, mtimeNsec: 5 } },
+    { op: 'utimens', path: '/d/f', atimeNow: true, atimeSec: 0, atimeNsec: 0, mtimeNow: false, mtimeSec: -3, mtimeNsec: 5 },
+  ],
+  [{ symlink: { target: '../x', path: '/d/l' } }, { op: 'symlink', target: '../x', path: '/d/l' }],
+  [{ readlink: { path: '/d/l' } }, { op: 'readlink', path: '/d/l' }],
+  [{ link: { from: '/d/f', to: '/d/g' } }, { op: 'link', from: '/d/f', to: '/d/g' }],
 ];
 
 function einval(r: unknown): string {
@@ -43,6 +55,16 @@ describe('requestOp', () => {
       expect(requestOp(decoded), JSON.stringify(sent)).toEqual(flat);
     }
     expect(CASES.filter(([sent]) => isLeaseOp(requestOp({ ...header, ...sent }) as never)).length).toBe(3);
+  });
+
+  it('reads the caller\'s credentials (root when absent), and refuses malformed ones (EINVAL)', () => {
+    expect(requestCreds(header)).toMatchObject({ uid: 0, gid: 0 });
+    const creds = { uid: 1000, gid: 100, groups: [4, 24] };
+    const decoded = registry.roundTrip({ to: 'n1#/n1', from: 'c#/', kind: EnvelopeKind.Ask, corr: 1, msg: { ...header, stat: { path: '/d' }, creds } }).msg;
+    expect(requestCreds(decoded)).toEqual(creds);
+    for (const bad of [{ uid: -1, gid: 0, groups: [] }, { uid: 1.5, gid: 0, groups: [] }, { uid: 1, gid: 2 ** 32, groups: [] }, { uid: 1, gid: 1, groups: [NaN] }, { uid: 1, gid: 1, groups: new Array(300).fill(1) }, 'root']) {
+      expect(einval(requestCreds({ creds: bad })), JSON.stringify(bad)).toMatch(/credentials/);
+    }
   });
 
   it('reads fields left out as their proto3 defaults, as the decoder does', () => {

@@ -116,6 +116,46 @@ describe('renames across ministries (simulator)', () => {
     }
   }, 60_000);
 
+  it('carries modes, owners, nanosecond times, symlinks and hard links inside the moved tree, and checks the caller at both ends', async () => {
+    const { cluster, fs } = await start(103);
+    const alice = { uid: 1000, gid: 100, groups: [] };
+    const bob = { uid: 1001, gid: 100, groups: [] };
+    try {
+      await fs.mkdir('/a/home', { mode: 0o777 });
+      await fs.mkdir('/a/home/x', { mode: 0o750, as: alice });
+      await fs.create('/a/home/x/f', { mode: 0o640, as: alice });
+      await fs.utimens('/a/home/x/f', 1_234_567_890_123_456_789n, -5n, { as: alice });
+      await fs.link('/a/home/x/f', '/a/home/x/g', { as: alice });
+      await fs.symlink('../f', '/a/home/x/l', { as: alice });
+      await fs.mkdir('/pub', { mode: 0o1777 });
+      await fs.create('/pub/bobs', { as: bob });
+      // The source: bob may not move alice's directory (its '..' changes: write on it).
+      await expect(fs.rename('/a/home/x', '/pub/x', { as: bob })).rejects.toMatchObject({ code: 'EACCES' });
+      // The target: alice may not write /t (0755, root's), nor replace bob's file in sticky /pub.
+      await expect(fs.rename('/a/home/x', '/t/x', { as: alice })).rejects.toMatchObject({ code: 'EACCES' });
+      // (The sticky rule before what may replace what, as a local rename.)
+      await expect(fs.rename('/a/home/x', '/pub/bobs', { as: alice })).rejects.toMatchObject({ code: 'EPERM' });
+      await fs.create('/pub/alices', { as: alice });
+      await expect(fs.rename('/a/home/x', '/pub/alices', { as: alice })).rejects.toMatchObject({ code: 'ENOTDIR' });
+      await fs.rename('/a/home/x', '/pub/x', { as: alice });
+      const f = await fs.stat('/pub/x/f', { as: alice, linearizable: true });
+      expect([f.mode, f.uid, f.gid, f.nlink, f.atimeNs, f.mtimeNs]).toEqual([0o100640, 1000, 100, 2, 1_234_567_890_123_456_789n, -5n]);
+      expect((await fs.stat('/pub/x/g', { as: alice })).ino).toBe(f.ino);
+      const x = await fs.stat('/pub/x', { as: alice });
+      expect([x.mode, x.uid, x.gid]).toEqual([0o40750, 1000, 100]);
+      expect(await fs.readlink('/pub/x/l', { as: alice })).toBe('../f');
+      await expect(fs.stat('/pub/x/f', { as: { uid: 1002, gid: 200, groups: [] } })).rejects.toMatchObject({ code: 'EACCES' });
+      // A file with a hard link left behind cannot cross (EXDEV, as link itself).
+      await fs.create('/a/h');
+      await fs.link('/a/h', '/a/h2');
+      await expect(fs.rename('/a/h', '/t/h')).rejects.toMatchObject({ code: 'EXDEV' });
+      expect(await exists(fs, '/a/home/x')).toBe(false);
+      expect(await settled(cluster)).toBe(true);
+    } finally {
+      await cluster.stop();
+    }
+  }, 60_000);
+
   it('a retried rename gets its first answer (exactly once), also when the request is sent again by hand', async () => {
     const { cluster, fs } = await start(102);
     try {

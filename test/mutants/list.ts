@@ -149,4 +149,18 @@ export const MUTANTS: Mutant[] = [
     tests: ['test/actors/rename-core.test.ts', 'test/sim/cluster-seeds.test.ts'],
     sims: ['cluster'],
   },
+  {
+    id: 'posix-no-sticky',
+    what: 'anyone who may write a sticky directory removes or renames entries of others in it (issue 18)',
+    edits: [{ file: 'src/fs/access.ts', find: 'if ((dir.mode & S_ISVTX) === 0 || c.uid === 0', replace: 'if (true || c.uid === 0' }],
+    tests: ['test/fs/namespace-posix.test.ts', 'test/support/namespace-model.test.ts'],
+    sims: ['cluster'],
+  },
+  {
+    id: 'posix-no-search-check',
+    what: 'a path is resolved without search permission on its directories (issue 18)',
+    edits: [{ file: 'src/fs/namespace.ts', find: '      if (as.uid !== 0) requireAccess(node, as, X_OK, op, path, this.abs(rel.slice(0, i)));', replace: '' }],
+    tests: ['test/fs/namespace-posix.test.ts', 'test/support/namespace-model.test.ts'],
+    sims: ['cluster'],
+  },
 ];

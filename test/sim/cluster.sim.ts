@@ -39,7 +39,21 @@ export const describe = 'a cluster of three ministries (or one) under crashes, r
 
 export interface HistoryOp {
   client: string;
-  input: { op: string; path?: string; from?: string; to?: string; parents?: boolean; recursive?: boolean };
+  input: {
+    op: string;
+    path?: string;
+    from?: string;
+    to?: string;
+    parents?: boolean;
+    recursive?: boolean;
+    mode?: number;
+    uid?: number;
+    gid?: number;
+    target?: string;
+    explicit?: boolean;
+    /** Who asks (POSIX credentials); root when absent. */
+    as?: { uid: number; gid: number; groups: number[] };
+  };
   output: { ok: true; value?: unknown } | { ok: false; code: string };
   call: number;
   ret: number;
@@ -109,11 +123,33 @@ export function layoutFor(seed: number): Layout {
   };
 }
 
+/** Callers other than root: owners, groups and modes decide (issue 18). */
+const USERS = [
+  { uid: 1000, gid: 100, groups: [100] },
+  { uid: 2000, gid: 200, groups: [200, 100] },
+];
+const MODES = [0o755, 0o700, 0o777, 0o1777, 0o2775, 0o711, 0o644, 0o555];
+
 function randomOp(r: SeededRandom, l: Layout): HistoryOp['input'] {
-  const x = r.next();
+  const op = randomPlainOp(r, l);
+  return r.next() < 0.4 ? { ...op, as: USERS[r.int(0, USERS.length - 1)]! } : op;
+}
+
+function randomPlainOp(r: SeededRandom, l: Layout): HistoryOp['input'] {
   const pick = <T>(a: T[]): T => a[r.int(0, a.length - 1)]!;
-  if (x < 0.15) return { op: 'mkdir', path: pick(l.dirs), parents: r.next() < 0.3 };
-  if (x < 0.33) return { op: 'create', path: pick(l.files) };
+  // POSIX metadata: a fifth of the operations.
+  if (r.next() < 0.2) {
+    const y = r.next();
+    if (y < 0.3) return { op: 'chmod', path: pick([...l.dirs, ...l.files]), mode: pick(MODES) };
+    if (y < 0.45) return { op: 'chown', path: pick([...l.dirs, ...l.files]), uid: pick([-1, 0, 1000, 2000]), gid: pick([-1, 0, 100, 200]) };
+    if (y < 0.55) return { op: 'utimens', path: pick([...l.dirs, ...l.files]), explicit: r.next() < 0.5 };
+    if (y < 0.7) return { op: 'symlink', path: pick(l.files), target: pick(['f1', '../b', '/x']) };
+    if (y < 0.8) return { op: 'readlink', path: pick(l.files) };
+    return { op: 'link', from: pick(l.files), to: pick(l.files) };
+  }
+  const x = r.next();
+  if (x < 0.15) return { op: 'mkdir', path: pick(l.dirs), parents: r.next() < 0.3, ...(r.next() < 0.3 ? { mode: pick(MODES) } : {}) };
+  if (x < 0.33) return { op: 'create', path: pick(l.files), ...(r.next() < 0.3 ? { mode: pick(MODES) } : {}) };
   if (x < 0.42) return { op: 'rm', path: pick(l.files) };
   if (x < 0.47) return { op: 'rmdir', path: pick(l.dirs), recursive: r.next() < 0.3 };
   if (x < 0.55) return { op: 'rename', from: pick(l.files), to: pick(l.files) };
@@ -128,28 +164,51 @@ function readBack(r: SeededRandom, path: string): HistoryOp['input'] {
   return { op: 'ls', path: path.slice(0, Math.max(1, path.lastIndexOf('/'))) };
 }
 
+/** Reads: they change nothing. */
+export const isRead = (op: string): boolean => op === 'ls' || op === 'stat' || op === 'readlink';
+
 async function perform(c: GovClient, input: HistoryOp['input'], linearizable: boolean): Promise<HistoryOp['output']> {
+  const as = input.as === undefined ? {} : { as: input.as };
   try {
     switch (input.op) {
       case 'mkdir':
-        await c.mkdir(input.path!, { parents: input.parents });
+        await c.mkdir(input.path!, { parents: input.parents, ...(input.mode === undefined ? {} : { mode: input.mode }), ...as });
         return { ok: true };
       case 'create':
-        await c.create(input.path!);
+        await c.create(input.path!, { ...(input.mode === undefined ? {} : { mode: input.mode }), ...as });
         return { ok: true };
       case 'rm':
-        await c.rm(input.path!);
+        await c.rm(input.path!, as);
         return { ok: true };
       case 'rmdir':
-        await c.rmdir(input.path!, { recursive: input.recursive });
+        await c.rmdir(input.path!, { recursive: input.recursive, ...as });
         return { ok: true };
       case 'rename':
-        await c.rename(input.from!, input.to!);
+        await c.rename(input.from!, input.to!, as);
         return { ok: true };
+      case 'chmod':
+        await c.chmod(input.path!, input.mode!, as);
+        return { ok: true };
+      case 'chown':
+        await c.chown(input.path!, input.uid!, input.gid!, as);
+        return { ok: true };
+      case 'utimens':
+        await c.utimens(input.path!, input.explicit === true ? 1_000_000_007n : null, input.explicit === true ? -3n : null, as);
+        return { ok: true };
+      case 'symlink':
+        await c.symlink(input.target!, input.path!, as);
+        return { ok: true };
+      case 'link':
+        await c.link(input.from!, input.to!, as);
+        return { ok: true };
+      case 'readlink':
+        return { ok: true, value: await c.readlink(input.path!, { linearizable, ...as }) };
       case 'ls':
-        return { ok: true, value: (await c.ls(input.path!, { linearizable })).map((e) => e.name).sort() };
-      default:
-        return { ok: true, value: (await c.stat(input.path!, { linearizable })).kind };
+        return { ok: true, value: (await c.ls(input.path!, { linearizable, ...as })).map((e) => e.name).sort() };
+      default: {
+        const st = await c.stat(input.path!, { linearizable, ...as });
+        return { ok: true, value: { kind: st.kind, mode: st.mode, uid: st.uid, gid: st.gid, nlink: st.nlink } };
+      }
     }
   } catch (e) {
     return { ok: false, code: (e as { code?: string }).code ?? 'EIO' };
@@ -243,7 +302,7 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
   sim.checks.push(watchOwnership(cluster, layout.ministries.map((m) => m.subtree), violate).check);
   const history: HistoryOp[] = [];
   const record = (client: string, input: HistoryOp['input'], output: HistoryOp['output'], call: number, ret: number, linearizable: boolean): void => {
-    const mutation = input.op !== 'ls' && input.op !== 'stat';
+    const mutation = !isRead(input.op);
     if (!output.ok && UNKNOWN.has(output.code)) {
       // A change with an unknown outcome may have happened at any time after its call; a
       // failed read tells nothing.
@@ -270,8 +329,8 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
     const c = cluster.client({ clientId: `w${i}`, requestTimeoutMs: 300, deadlineMs: 4_000 });
     const change = async (input: HistoryOp['input'], linearizable: boolean): Promise<void> => {
       const output = await one(c, input, linearizable);
-      if (input.op === 'ls' || input.op === 'stat') return;
-      const path = input.op === 'rename' ? (r.next() < 0.5 ? input.from! : input.to!) : input.path!;
+      if (isRead(input.op)) return;
+      const path = input.op === 'rename' || input.op === 'link' ? (r.next() < 0.5 ? input.from! : input.to!) : input.path!;
       if (output.ok && r.next() < 0.7) {
         const chaser = chasers[r.int(0, chasers.length - 1)]!;
         chases.push(one(chaser, readBack(r, path), true).then(() => {}));
@@ -369,12 +428,15 @@ export async function runSeed(seed: number, opts: { verbose: boolean }): Promise
     const exdev = run.history.filter((h) => !h.output.ok && h.output.code === 'EXDEV').length;
     const home = (p: string): string => run.subtrees.reduce((best, s) => (s.length > best.length && (p === s || p.startsWith(s === '/' ? '/' : `${s}/`)) ? s : best), '/');
     const across = run.history.filter((h) => h.input.op === 'rename' && h.output.ok && home(h.input.from!) !== home(h.input.to!)).length;
-    const lin = run.history.filter((h) => (h.input.op === 'ls' || h.input.op === 'stat') && h.session !== true).length;
+    const lin = run.history.filter((h) => isRead(h.input.op) && h.session !== true).length;
+    const posix = new Set(['chmod', 'chown', 'utimens', 'symlink', 'readlink', 'link']);
+    const posixOk = run.history.filter((h) => posix.has(h.input.op) && h.output.ok).length;
+    const denied = run.history.filter((h) => !h.output.ok && (h.output.code === 'EACCES' || h.output.code === 'EPERM')).length;
     const session = run.history.filter((h) => h.session === true).length;
     const deletes = run.history.filter((h) => h.input.op === 'rmdir' && h.input.recursive === true && h.input.path === '/d' && h.output.ok).length;
     return {
       ok: true,
-      detail: `${run.subtrees.join(' ')}: ${run.history.length} ops (${lin} linearizable and ${session} session reads, ${verdict.unchecked} unchecked, ${across} renames across ministries, ${exdev} EXDEV, ${deletes} subtree deletes), ${run.faults.length} faults; ${run.lowFaults}; ${run.steps} steps ${trace}`,
+      detail: `${run.subtrees.join(' ')}: ${run.history.length} ops (${lin} linearizable and ${session} session reads, ${verdict.unchecked} unchecked, ${across} renames across ministries, ${exdev} EXDEV, ${deletes} subtree deletes, ${posixOk} POSIX metadata ops ok, ${denied} EACCES/EPERM), ${run.faults.length} faults; ${run.lowFaults}; ${run.steps} steps ${trace}`,
     };
   } catch (e) {
     return { ok: false, error: (e as Error).message };

@@ -16,6 +16,12 @@ const CASES: Record<string, FsOpCase> = {
   'lease-open': 'leaseOpen',
   'lease-renew': 'leaseRenew',
   'lease-release': 'leaseRelease',
+  chmod: 'chmod',
+  chown: 'chown',
+  utimens: 'utimens',
+  symlink: 'symlink',
+  readlink: 'readlink',
+  link: 'link',
 };
 
 export function wireOp(flat: Record<string, unknown>): Record<string, unknown> {

@@ -17,7 +17,7 @@ const MAX_STRING_BYTES = 0xffff;
 /** The tag-0x01 entry for `c`, or null when its body had no binary form (it went as JSON). */
 export function encodeLegacyClientChange(c: ClientOp): Uint8Array | null {
   const b = c.body;
-  if (b.op === 'setSize') return null;
+  if (b.op !== 'mkdir' && b.op !== 'create' && b.op !== 'rm' && b.op !== 'rmdir' && b.op !== 'rename') return null;
   const first = b.op === 'rename' ? b.from : b.path;
   const second = b.op === 'rename' ? b.to : '';
   // At most 3 bytes of UTF-8 per UTF-16 unit: size for that, then trim.

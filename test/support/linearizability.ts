@@ -128,29 +128,49 @@ interface Entry {
   next: Entry | null;
 }
 
+/** Two 32-bit pseudo-random values per operation id (murmur3's finaliser, a bijection), for the
+ * set hash below. */
+function mix(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x85ebca6b);
+  x ^= x >>> 13;
+  x = Math.imul(x, 0xc2b2ae35);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/**
+ * The set of linearized operations, with a 64-bit Zobrist hash (the XOR of two random words per
+ * member) kept as bits are set and cleared. The memo keys on that hash, not on the set's bits:
+ * a key of n/32 words per step made an hour-long nemesis history (a million operations) run
+ * out of heap. Two different sets share a hash with probability about 2^-64 per pair; if they
+ * ever did, the search would skip a branch it had not explored, which can only make it report a
+ * history as not linearizable when it is (a false alarm, never a missed one).
+ */
 class Bitset {
   readonly words: Uint32Array;
+  private h1 = 0;
+  private h2 = 0;
   constructor(n: number) {
     this.words = new Uint32Array(Math.max(1, Math.ceil(n / 32)));
   }
   set(i: number): void {
+    if (this.has(i)) return;
     this.words[i >>> 5] = (this.words[i >>> 5] as number) | (1 << (i & 31));
+    this.h1 ^= mix(2 * i + 1);
+    this.h2 ^= mix(2 * i + 2);
   }
   has(i: number): boolean {
     return (((this.words[i >>> 5] as number) >>> (i & 31)) & 1) === 1;
   }
   clear(i: number): void {
+    if (!this.has(i)) return;
     this.words[i >>> 5] = (this.words[i >>> 5] as number) & ~(1 << (i & 31));
+    this.h1 ^= mix(2 * i + 1);
+    this.h2 ^= mix(2 * i + 2);
   }
-  /** A key for the set with bit i also set (without changing this one). */
+  /** A key for the set with bit i also set (without changing this one); i is not in the set. */
   keyWith(i: number): string {
-    const w = i >>> 5;
-    let s = '';
-    for (let k = 0; k < this.words.length; k++) {
-      const v = k === w ? ((this.words[k] as number) | (1 << (i & 31))) >>> 0 : (this.words[k] as number);
-      s += v.toString(36) + ',';
-    }
-    return s;
+    return `${((this.h1 ^ mix(2 * i + 1)) >>> 0).toString(36)}.${((this.h2 ^ mix(2 * i + 2)) >>> 0).toString(36)}`;
   }
 }
 
@@ -208,30 +228,82 @@ interface PartOutcome<S> {
   best?: { order: number[]; state: S; stuck: number };
 }
 
-/** For each session read, its own client's earlier operations, which must precede it; and the
- * operations with such reads' calls moved back (see the header). */
+/** Does `a` come before `b` in real time (see the header's rule for ties)? */
+function precedes<I, O>(a: Operation<I, O>, b: Operation<I, O>): boolean {
+  return a.ret < b.call || (a.ret === b.call && a.call < a.ret);
+}
+
+/** For each session read, the operations of its own client that must be linearized before it;
+ * and the operations with such reads' calls moved back (see the header). */
 function sessionOrder<I, O>(ops: readonly Operation<I, O>[]): { timed: Operation<I, O>[]; after: Map<number, number[]> } {
   const after = new Map<number, number[]>();
   // An earlier session read of the same client counts by its own moved-back call: the later read
   // must come after it, not after its real call (it may show the same state again).
   const moved = new Map<number, number>();
-  const order = ops.map((_, id) => id).sort((a, b) => (ops[a] as Operation<I, O>).call - (ops[b] as Operation<I, O>).call);
-  for (const id of order) {
-    const op = ops[id] as Operation<I, O>;
-    if (op.session !== true) continue;
-    const earlier: number[] = [];
-    let call = -Infinity;
-    ops.forEach((o, k) => {
-      if (k !== id && o.client === op.client && (o.ret < op.call || (o.ret === op.call && o.call < o.ret))) {
-        earlier.push(k);
-        call = Math.max(call, moved.get(k) ?? o.call);
-      }
-    });
-    after.set(id, earlier);
-    moved.set(id, call);
+  const byClient = new Map<string, number[]>();
+  ops.forEach((op, id) => {
+    let ids = byClient.get(op.client);
+    if (!ids) byClient.set(op.client, (ids = []));
+    ids.push(id);
+  });
+  for (const ids of byClient.values()) {
+    if (!ids.some((id) => ops[id]!.session === true)) continue;
+    ids.sort((a, b) => ops[a]!.call - ops[b]!.call);
+    if (isSequential(ops, ids)) sequentialSessions(ops, ids, after, moved);
+    else overlappingSessions(ops, ids, after, moved);
   }
   const timed = ops.map((op, id) => (op.session === true ? { ...op, call: moved.get(id) as number } : op));
   return { timed, after };
+}
+
+/** One operation at a time: each (but those whose outcome is unknown) returned before the
+ * client's next one was called. What clients in the simulator and the nemesis do. */
+function isSequential<I, O>(ops: readonly Operation<I, O>[], ids: readonly number[]): boolean {
+  for (let k = 1; k < ids.length; k++) {
+    const a = ops[ids[k - 1]!]!;
+    if (a.ret !== Infinity && !precedes(a, ops[ids[k]!]!)) return false;
+  }
+  return true;
+}
+
+/** A sequential client, in linear time: a session read's earlier operations are all the
+ * client's known-outcome operations called before it. Each of those precedes the last one in
+ * real time, and the search linearizes nothing before what precedes it, so the read waits for
+ * the last one only (listing them all made an hour-long history quadratic in time and memory). */
+function sequentialSessions<I, O>(ops: readonly Operation<I, O>[], ids: readonly number[], after: Map<number, number[]>, moved: Map<number, number>): void {
+  let last = -1;
+  let call = -Infinity; // the latest (moved-back) call among them
+  for (const id of ids) {
+    const op = ops[id]!;
+    if (op.session === true) {
+      after.set(id, last < 0 ? [] : [last]);
+      moved.set(id, call);
+    }
+    if (op.ret !== Infinity) {
+      last = id;
+      call = Math.max(call, moved.get(id) ?? op.call);
+    }
+  }
+}
+
+/** A client with operations in flight together: every earlier operation, listed. `ids` are in
+ * call order, so an earlier session read's moved-back call is known when a later read needs it. */
+function overlappingSessions<I, O>(ops: readonly Operation<I, O>[], ids: readonly number[], after: Map<number, number[]>, moved: Map<number, number>): void {
+  for (const id of ids) {
+    const op = ops[id]!;
+    if (op.session !== true) continue;
+    const earlier: number[] = [];
+    let call = -Infinity;
+    for (const k of ids) {
+      const o = ops[k]!;
+      if (k !== id && precedes(o, op)) {
+        earlier.push(k);
+        call = Math.max(call, moved.get(k) ?? o.call);
+      }
+    }
+    after.set(id, earlier);
+    moved.set(id, call);
+  }
 }
 
 function checkPart<S, I, O>(model: Model<S, I, O>, original: readonly Operation<I, O>[], deadline: number): PartOutcome<S> {

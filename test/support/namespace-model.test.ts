@@ -2,7 +2,7 @@
 // sequences through both, comparing ok / error code / listing / stat kind / whole tree.
 
 import { describe, expect, it } from 'vitest';
-import { Namespace, type Op } from '../../src/fs/namespace.js';
+import { Namespace, mergeListing, type DirEntry, type Op } from '../../src/fs/namespace.js';
 import { FsError } from '../../src/fs/errors.js';
 import { NsSpec, WholeNsSpec, checkWholeNamespace, checkNamespaceByMinistry, namespaceModel, ministryOf, partitionByMinistry, splitByMinistry, type NsInput, type NsOperation, type NsState } from './namespace-model.js';
 
@@ -35,51 +35,96 @@ function pathsUpTo(depth: number): string[] {
 // '/', 3 of depth 1, 9 of depth 2, 27 of depth 3, plus a few malformed ones (EINVAL).
 const PATHS = [...pathsUpTo(3), '/a/', 'a', '//a', '/a/./b'];
 
-function randomInput(r: () => number, paths: readonly string[]): NsInput {
+const USERS = [
+  { uid: 1000, gid: 100, groups: [100, 300] },
+  { uid: 2000, gid: 200, groups: [200] },
+  { uid: 3000, gid: 300, groups: [] },
+];
+const MODES = [0o755, 0o700, 0o777, 0o1777, 0o2775, 0o711, 0o644, 0o6755, 0o000, 0o555];
+
+function randomPlain(r: () => number, paths: readonly string[], posix: boolean): NsInput {
   const p = () => (r() < 0.03 ? pick(r, PATHS.slice(-4)) : pick(r, paths));
-  const x = r();
-  if (x < 0.2) return { op: 'mkdir', path: p(), parents: r() < 0.3 };
-  if (x < 0.38) return r() < 0.2 ? { op: 'create', path: p(), exclusive: r() < 0.5 } : { op: 'create', path: p() };
+  const mode = () => (r() < 0.5 ? {} : { mode: pick(r, MODES) });
+  const x = r() * (posix ? 1.3 : 1);
+  if (x < 0.2) return { op: 'mkdir', path: p(), parents: r() < 0.3, ...(posix ? mode() : {}) };
+  if (x < 0.38) return r() < 0.2 ? { op: 'create', path: p(), exclusive: r() < 0.5 } : { op: 'create', path: p(), ...(posix ? mode() : {}) };
   if (x < 0.48) return { op: 'rm', path: p() };
   if (x < 0.58) return { op: 'rmdir', path: p(), recursive: r() < 0.4 };
   if (x < 0.75) return { op: 'rename', from: p(), to: r() < 0.05 ? '/' : p() };
   if (x < 0.88) return { op: 'ls', path: p() };
-  return { op: 'stat', path: p() };
+  if (x < 1) return { op: 'stat', path: p() };
+  if (x < 1.06) return { op: 'chmod', path: p(), mode: pick(r, MODES) };
+  if (x < 1.1) return { op: 'chown', path: p(), uid: pick(r, [-1, 0, 1000, 2000]), gid: pick(r, [-1, 0, 100, 200, 300]) };
+  if (x < 1.14) return { op: 'utimens', path: p(), explicit: r() < 0.5 };
+  if (x < 1.2) return { op: 'symlink', path: p(), target: pick(r, ['a', '../b/c', '/x y']) };
+  if (x < 1.24) return { op: 'readlink', path: p() };
+  return { op: 'link', from: p(), to: p() };
+}
+
+function randomInput(r: () => number, paths: readonly string[], posix = false): NsInput {
+  const input = randomPlain(r, paths, posix);
+  return posix && r() < 0.5 ? ({ ...input, as: pick(r, USERS) } as NsInput) : input;
+}
+
+/** The same input as the namespace's op (utimens's times: explicit ones, or null for now). */
+function body(input: NsInput): Record<string, unknown> {
+  if (input.op === 'utimens') return { op: 'utimens', path: input.path, atimeNs: input.explicit ? 5n : null, mtimeNs: input.explicit ? -7n : null };
+  const { as: _as, ...rest } = input as NsInput & { as?: unknown };
+  return rest;
 }
 
 type Observed = { ok: true; value?: unknown } | { ok: false; code: string };
 
+let seq = 0;
 function runReal(ns: Namespace, input: NsInput): Observed {
-  if (input.op === 'ls' || input.op === 'stat') {
+  const as = 'as' in input && input.as !== undefined ? input.as : undefined;
+  if (input.op === 'ls' || input.op === 'stat' || input.op === 'readlink') {
     try {
-      return input.op === 'ls' ? { ok: true, value: ns.ls(input.path) } : { ok: true, value: ns.stat(input.path).kind };
+      if (input.op === 'ls') return { ok: true, value: ns.ls(input.path, as) };
+      if (input.op === 'readlink') return { ok: true, value: ns.readlink(input.path, as) };
+      const st = ns.stat(input.path, as);
+      return { ok: true, value: { kind: st.kind, mode: st.mode, uid: st.uid, gid: st.gid, nlink: st.nlink } };
     } catch (e) {
       if (e instanceof FsError) return { ok: false, code: e.code };
       throw e;
     }
   }
-  const r = ns.apply({ ...input, now: 0 } as Op);
+  const op = as === undefined ? { ...body(input), now: 0 } : { op: 'client', clientId: 'c', seq: ++seq, now: 0, body: body(input), as };
+  const r = ns.apply(op as Op);
   return r.ok ? { ok: true } : { ok: false, code: r.error.code };
 }
 
 function treeOf(state: NsState): Array<{ path: string; kind: string }> {
-  return [...state].map(([path, kind]) => ({ path, kind })).sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  return [...state]
+    .filter(([path]) => path.startsWith('/'))
+    .map(([path, v]) => ({ path, kind: v.split(' ')[0] as string }))
+    .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
 }
 
-function agree(root: string, seed: number, steps: number, paths: readonly string[]): Record<string, number> {
+/** Every node's stat, as the model and as the namespace (as root) give them. */
+function statsAgree(ns: Namespace, spec: NsSpec, state: NsState, ctx: string): void {
+  for (const e of ns.paths()) {
+    const st = ns.stat(e.path);
+    const a = spec.apply(state, { op: 'stat', path: e.path });
+    expect(a.ok && a.value, `${ctx}: stat ${e.path}`).toEqual({ kind: st.kind, mode: st.mode, uid: st.uid, gid: st.gid, nlink: st.nlink });
+  }
+}
+
+function agree(root: string, seed: number, steps: number, paths: readonly string[], posix = false): Record<string, number> {
   const r = rng(seed);
   const ns = new Namespace(root);
   const spec = new NsSpec({ root });
   let state = spec.initial();
   const codes: Record<string, number> = {};
   for (let i = 0; i < steps; i++) {
-    const input = randomInput(r, paths);
+    const input = randomInput(r, paths, posix);
     const real = runReal(ns, input);
     const a = spec.apply(state, input);
-    const ctx = `seed ${seed} step ${i}: ${JSON.stringify(input)} in ${JSON.stringify(treeOf(state).map((e) => e.path))}`;
+    const ctx = `seed ${seed} step ${i}: ${JSON.stringify(input)} in ${JSON.stringify([...state])}`;
     expect(a.ok, ctx).toBe(real.ok);
     if (!a.ok && !real.ok) expect(a.code, ctx).toBe(real.code);
     if (a.ok && real.ok && real.value !== undefined) expect(a.value, ctx).toEqual(real.value);
+    if (posix && i % 50 === 0) statsAgree(ns, spec, a.state, ctx);
     const key = `${input.op}:${real.ok ? 'ok' : real.code}`;
     codes[key] = (codes[key] ?? 0) + 1;
     state = a.state;
@@ -89,6 +134,8 @@ function agree(root: string, seed: number, steps: number, paths: readonly string
       state = spec.initial();
       ns.apply({ op: 'rmdir', path: '/', recursive: true, now: 0 }); // EBUSY: nothing changes
       for (const e of ns.paths().reverse()) if (e.path !== root) ns.apply({ op: e.kind === 'dir' ? 'rmdir' : 'rm', path: e.path, recursive: true, now: 0 } as Op);
+      ns.apply({ op: 'chmod', path: root, mode: 0o755, now: 0 });
+      ns.apply({ op: 'chown', path: root, uid: 0, gid: 0, now: 0 });
       expect(ns.paths()).toEqual([{ path: root, kind: 'dir' }]);
     }
   }
@@ -110,6 +157,20 @@ describe('namespace model agrees with the real Namespace', () => {
       'rmdir:ok', 'rmdir:ENOTEMPTY', 'rmdir:ENOTDIR', 'rmdir:ENOENT', 'rmdir:EBUSY',
       'rename:ok', 'rename:EINVAL', 'rename:ENOTEMPTY', 'rename:EISDIR', 'rename:ENOTDIR', 'rename:ENOENT', 'rename:EBUSY',
       'ls:ok', 'ls:ENOENT', 'ls:ENOTDIR', 'stat:ok', 'stat:ENOENT', 'stat:ENOTDIR',
+    ])
+      expect(all[k] ?? 0, k).toBeGreaterThan(0);
+  });
+
+  it('with the POSIX operations and callers other than root (permissions, sticky bit, links, symlinks)', () => {
+    const all: Record<string, number> = {};
+    for (let seed = 200; seed < 210; seed++) {
+      const codes = agree(seed % 2 === 0 ? '/' : '/a', seed, 2000, PATHS.slice(0, 13 + (seed % 3 === 0 ? 27 : 0)), true);
+      for (const [k, n] of Object.entries(codes)) all[k] = (all[k] ?? 0) + n;
+    }
+    for (const k of [
+      'create:EACCES', 'mkdir:EACCES', 'rm:EACCES', 'rm:EPERM', 'rename:EACCES', 'ls:EACCES', 'stat:EACCES',
+      'chmod:ok', 'chmod:EPERM', 'chown:ok', 'chown:EPERM', 'utimens:ok', 'utimens:EPERM', 'utimens:EACCES',
+      'symlink:ok', 'symlink:EEXIST', 'readlink:ok', 'readlink:EINVAL', 'link:ok', 'link:EPERM', 'link:EEXIST',
     ])
       expect(all[k] ?? 0, k).toBeGreaterThan(0);
   });
@@ -332,7 +393,41 @@ describe('one model of the whole namespace (renames across ministries)', () => {
         { op: 'rename', from: '/d/x', to: '/a/file' },
         { op: 'rename', from: '/a', to: '/b' },
       ]),
-    ).toEqual(['ok', 'ok', 'ok', 'ok', '[]', '["m","x"]', '"file"', 'EBUSY', 'EXDEV', 'ENOENT', 'ENOENT', 'ok', 'ENOTDIR', 'EBUSY']);
+    ).toEqual(['ok', 'ok', 'ok', 'ok', '[]', '["m","x"]', '{"kind":"file","mode":33188,"uid":0,"gid":0,"nlink":1}', 'EBUSY', 'EXDEV', 'ENOENT', 'ENOENT', 'ok', 'ENOTDIR', 'EBUSY']);
+  });
+
+  it('checks the caller at both ends (search, write, sticky), carries modes and owners, keeps links inside the moved tree, and refuses links outside it', () => {
+    const alice = { uid: 1000, gid: 100, groups: [] };
+    const bob = { uid: 1001, gid: 100, groups: [] };
+    expect(
+      run([
+        { op: 'mkdir', path: '/a/pub', mode: 0o1777 },
+        { op: 'mkdir', path: '/home', mode: 0o777 },
+        { op: 'mkdir', path: '/home/x', as: alice, mode: 0o750 },
+        { op: 'create', path: '/home/x/f', as: alice, mode: 0o600 },
+        { op: 'link', from: '/home/x/f', to: '/home/x/g', as: alice },
+        { op: 'rename', from: '/home/x', to: '/a/pub/x', as: bob }, // bob may not write x ('..' changes)
+        { op: 'rename', from: '/home/x', to: '/a/x', as: alice }, // nor may alice write /a (0755 root)
+        { op: 'rename', from: '/home/x', to: '/a/pub/x', as: alice },
+        { op: 'stat', path: '/a/pub/x/g', as: alice },
+        { op: 'stat', path: '/a/pub/x', as: alice },
+        { op: 'create', path: '/a/pub/y', as: bob },
+        { op: 'create', path: '/home/z', as: alice },
+        { op: 'rename', from: '/home/z', to: '/a/pub/y', as: alice }, // the sticky rule at the target
+        { op: 'create', path: '/home/h' },
+        { op: 'link', from: '/home/h', to: '/home/h2' },
+        { op: 'rename', from: '/home/h', to: '/a/h' }, // its other link stays behind
+        { op: 'mkdir', path: '/home/locked', mode: 0o700 },
+        { op: 'create', path: '/home/locked/f' },
+        { op: 'rename', from: '/home/locked/f', to: '/a/f', as: alice }, // no search in /home/locked
+      ]),
+    ).toEqual([
+      'ok', 'ok', 'ok', 'ok', 'ok',
+      'EACCES', 'EACCES', 'ok',
+      '{"kind":"file","mode":33152,"uid":1000,"gid":100,"nlink":2}',
+      '{"kind":"dir","mode":16872,"uid":1000,"gid":100,"nlink":2}',
+      'ok', 'ok', 'EPERM', 'ok', 'ok', 'EXDEV', 'ok', 'ok', 'EACCES',
+    ]);
   });
 
   it('an unmount (subtree delete) drops the ministry and all below it: its paths are its parent\'s', () => {
@@ -349,4 +444,65 @@ describe('one model of the whole namespace (renames across ministries)', () => {
     expect(checkWholeNamespace([...base, read('/', ['a', 'g'], 5), read('/a', ['f'], 7)], subtrees).ok).toBe(false);
     expect(checkWholeNamespace([...base, read('/a', [], 5), read('/', ['a'], 7)], subtrees).ok).toBe(false);
   });
+  it('agrees with two real Namespaces ("/" and "/a") doing a rename across them in halves (exportTree, graftCheck, detach, graft), POSIX callers included', () => {
+    const spec = new WholeNsSpec(['/', '/a']);
+    const all: Record<string, number> = {};
+    for (let seed = 300; seed < 330; seed++) {
+      const r = rng(seed);
+      const top = new Namespace('/');
+      const sub = new Namespace('/a');
+      const serving = (p: string) => (p === '/a' || p.startsWith('/a/') ? sub : top);
+      let state = spec.initial();
+      for (let i = 0; i < 1500; i++) {
+        const input = randomInput(r, PATHS.slice(0, 40), true);
+        const real = runWhole(top, sub, serving, input);
+        const a = spec.apply(state, input);
+        const ctx = `seed ${seed} step ${i}: ${JSON.stringify(input)} in ${JSON.stringify([...state])}`;
+        expect(a.ok ? 'ok' : a.code, ctx).toBe(real.ok ? 'ok' : real.code);
+        if (a.ok && real.ok && real.value !== undefined) expect(a.value, ctx).toEqual(real.value);
+        state = a.state;
+        const crosses = input.op === 'rename' && serving(input.from) !== serving(input.to);
+        const key = `${crosses ? 'xrename' : input.op}:${real.ok ? 'ok' : real.code}`;
+        all[key] = (all[key] ?? 0) + 1;
+        if (i % 50 === 0 || crosses) {
+          const paths = [...top.paths(), ...sub.paths()].map((e) => e.path).sort();
+          expect(treeOf(state).map((e) => e.path), ctx).toEqual(paths);
+          for (const p of paths) {
+            const st = serving(p).stat(p);
+            const m = spec.apply(state, { op: 'stat', path: p });
+            expect(m.ok && m.value, `${ctx}: stat ${p}`).toEqual({ kind: st.kind, mode: st.mode, uid: st.uid, gid: st.gid, nlink: st.nlink });
+          }
+        }
+      }
+    }
+    for (const k of ['xrename:ok', 'xrename:EACCES', 'xrename:ENOENT', 'xrename:EXDEV', 'xrename:EPERM', 'xrename:EISDIR', 'xrename:ENOTDIR', 'xrename:ENOTEMPTY', 'xrename:EBUSY']) expect(all[k] ?? 0, k).toBeGreaterThan(0);
+  });
 });
+
+/** An input through the real namespaces: a rename across them as its two halves (as the
+ * ledger runs them), a link across them EXDEV (the minister), "/" listing "/a" (the merge). */
+function runWhole(top: Namespace, sub: Namespace, serving: (p: string) => Namespace, input: NsInput): Observed {
+  const malformed = (p: string) => p !== '/' && (!p.startsWith('/') || p.endsWith('/') || p.includes('//') || p.includes('/./'));
+  // The minister's checks around "/a" (ministry-core.ts): "/" holds it.
+  if (input.op === 'rename' && input.from === '/' && !malformed(input.to)) return { ok: false, code: 'EXDEV' };
+  if (input.op === 'rmdir' && input.path === '/' && input.recursive !== true) return { ok: false, code: 'ENOTEMPTY' };
+  if ((input.op === 'rename' || input.op === 'link') && !malformed(input.from) && !malformed(input.to) && serving(input.from) !== serving(input.to)) {
+    if (input.op === 'link') return { ok: false, code: 'EXDEV' };
+    const as = input.as;
+    try {
+      const tree = serving(input.from).exportTree(input.from, as);
+      serving(input.to).graftCheck(input.from, input.to, tree[0]!.kind === 'dir', as);
+      serving(input.from).detach(input.from, 0);
+      serving(input.to).graft(input.to, tree, 0);
+      return { ok: true };
+    } catch (e) {
+      if (e instanceof FsError) return { ok: false, code: e.code };
+      throw e;
+    }
+  }
+  const path = 'path' in input ? input.path : input.from;
+  const ns = malformed(path) ? top : serving(path);
+  const out = runReal(ns, input);
+  if (input.op === 'ls' && input.path === '/' && out.ok) return { ok: true, value: mergeListing(out.value as DirEntry[], ['a']) };
+  return out;
+}

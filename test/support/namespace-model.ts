@@ -37,16 +37,32 @@
 import { isAncestor, isWithin, parsePath } from '../../src/fs/path.js';
 import { checkLinearizable, type CheckOptions, type CheckResult, type Model, type Operation } from './linearizability.js';
 
-export type NodeKind = 'file' | 'dir';
+export type NodeKind = 'file' | 'dir' | 'symlink';
+
+/** Who asks (POSIX credentials); root when an input has none. */
+export interface NsCreds {
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+}
+
+type As = { as?: NsCreds };
 
 export type NsInput =
-  | { op: 'mkdir'; path: string; parents?: boolean }
-  | { op: 'create'; path: string; exclusive?: boolean }
-  | { op: 'rm'; path: string }
-  | { op: 'rmdir'; path: string; recursive?: boolean }
-  | { op: 'rename'; from: string; to: string }
-  | { op: 'ls'; path: string }
-  | { op: 'stat'; path: string }
+  | ({ op: 'mkdir'; path: string; parents?: boolean; mode?: number } & As)
+  | ({ op: 'create'; path: string; exclusive?: boolean; mode?: number } & As)
+  | ({ op: 'rm'; path: string } & As)
+  | ({ op: 'rmdir'; path: string; recursive?: boolean } & As)
+  | ({ op: 'rename'; from: string; to: string } & As)
+  | ({ op: 'ls'; path: string } & As)
+  | ({ op: 'stat'; path: string } & As)
+  | ({ op: 'chmod'; path: string; mode: number } & As)
+  | ({ op: 'chown'; path: string; uid: number; gid: number } & As)
+  /** Only whether it may: times are not modelled. `explicit`: given times (else now). */
+  | ({ op: 'utimens'; path: string; explicit: boolean } & As)
+  | ({ op: 'symlink'; path: string; target: string } & As)
+  | ({ op: 'readlink'; path: string } & As)
+  | ({ op: 'link'; from: string; to: string } & As)
   /** Not a client call: the dissolution of the ministry rooted at `path` by a subtree delete
    * (splitByMinistry adds one per ministry an `rmdir -r` dissolves). */
   | { op: 'unmount'; path: string };
@@ -54,10 +70,14 @@ export type NsInput =
 export type NsOutput = { ok: true; value?: unknown } | { ok: false; code: string };
 
 /**
- * The tree: every path (the ministry root included, always a 'dir') → its kind. Treated as
- * immutable: a step that changes the tree returns a new map.
+ * The tree, as string keys and values (treated as immutable: a step that changes it returns a
+ * new map):
+ *   - a path (the ministry root included, always a directory) → `dir MODE UID GID`, or
+ *     `file #N` / `symlink #N` for the inode N it links to (hard links share one);
+ *   - `#N` → `MODE UID GID NLINK TARGET` of inode N (a file's TARGET is empty);
+ *   - `#next` → the next inode number; `mount:ROOT` → another ministry's live root.
  */
-export type NsState = ReadonlyMap<string, NodeKind>;
+export type NsState = ReadonlyMap<string, string>;
 
 export type NsOperation = Operation<NsInput, NsOutput>;
 
@@ -68,8 +88,19 @@ export interface NamespaceModelOptions {
   otherRoots?: readonly string[];
 }
 
+/** What stat says in the model: enough to tell modes, owners and links apart. */
+export interface NsStat {
+  kind: NodeKind;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+}
+
 /** What the real namespace answers: the new state, and success (with a value) or an error code. */
-export type NsAnswer = { state: NsState; ok: true; value?: NodeKind | Array<{ name: string; kind: NodeKind }> } | { state: NsState; ok: false; code: string };
+export type NsAnswer =
+  | { state: NsState; ok: true; value?: NsStat | string | Array<{ name: string; kind: NodeKind }> }
+  | { state: NsState; ok: false; code: string };
 
 class Fail {
   constructor(readonly code: string) {}
@@ -77,6 +108,11 @@ class Fail {
 
 /** State key prefix of a live mount (another ministry's root below this ministry's root). */
 const MOUNT = 'mount:';
+const ROOT_CREDS: NsCreds = { uid: 0, gid: 0, groups: [] };
+const S_ISVTX = 0o1000;
+const S_ISGID = 0o2000;
+const S_ISUID = 0o4000;
+const TYPE_BITS: Record<NodeKind, number> = { dir: 0o040000, file: 0o100000, symlink: 0o120000 };
 
 function mounts(state: NsState): string[] {
   const out: string[] = [];
@@ -102,12 +138,74 @@ function join(segs: readonly string[]): string {
   return '/' + segs.join('/');
 }
 
+const isPath = (k: string): boolean => k.charCodeAt(0) === 0x2f;
+
+/** A node of the model: its kind and attributes, wherever they are kept. */
+interface Node {
+  kind: NodeKind;
+  mode: number;
+  uid: number;
+  gid: number;
+  nlink: number;
+  target: string;
+  /** The inode key of a file or symlink. */
+  ino?: string;
+}
+
+function nodeAt(state: NsState, path: string): Node | undefined {
+  const v = state.get(path);
+  if (v === undefined) return undefined;
+  const [kind, a, b, c] = v.split(' ') as [NodeKind, string, string?, string?];
+  if (kind === 'dir') return { kind, mode: Number(a), uid: Number(b), gid: Number(c), nlink: 2, target: '' };
+  const attrs = (state.get(a) as string).split(' ');
+  return { kind, mode: Number(attrs[0]), uid: Number(attrs[1]), gid: Number(attrs[2]), nlink: Number(attrs[3]), target: attrs.slice(4).join(' '), ino: a };
+}
+
+/** Write `n`'s attributes back (into the path for a directory, the inode for the others). */
+function putNode(next: Map<string, string>, path: string, n: Node): void {
+  if (n.kind === 'dir') next.set(path, `dir ${n.mode} ${n.uid} ${n.gid}`);
+  else next.set(n.ino as string, `${n.mode} ${n.uid} ${n.gid} ${n.nlink} ${n.target}`);
+}
+
+/** A new file or symlink inode at `path`. */
+function newInode(next: Map<string, string>, path: string, kind: 'file' | 'symlink', mode: number, uid: number, gid: number, target: string): void {
+  const n = Number(next.get('#next') ?? '1');
+  next.set('#next', String(n + 1));
+  next.set(path, `${kind} #${n}`);
+  next.set(`#${n}`, `${mode} ${uid} ${gid} 1 ${target}`);
+}
+
+/** One link of the inode at `path` goes (the path entry itself is the caller's). */
+function unlink(next: Map<string, string>, state: NsState, path: string): void {
+  const n = nodeAt(state, path);
+  if (n === undefined || n.kind === 'dir') return;
+  const cur = (next.get(n.ino as string) as string).split(' ');
+  const links = Number(cur[3]) - 1;
+  if (links === 0) next.delete(n.ino as string);
+  else next.set(n.ino as string, [cur[0], cur[1], cur[2], String(links), ...cur.slice(4)].join(' '));
+}
+
+function inGroup(c: NsCreds, gid: number): boolean {
+  return c.gid === gid || c.groups.includes(gid);
+}
+
+/** POSIX access: root may do all but execute a file no one may; else owner, group, other bits. */
+function may(n: Node, c: NsCreds, want: number): boolean {
+  if (c.uid === 0) return (want & 1) === 0 || n.kind === 'dir' || (n.mode & 0o111) !== 0;
+  const bits = c.uid === n.uid ? n.mode >> 6 : inGroup(c, n.gid) ? n.mode >> 3 : n.mode;
+  return (bits & want & 7) === want;
+}
+
+function need(n: Node, c: NsCreds, want: number): void {
+  if (!may(n, c, want)) throw new Fail('EACCES');
+}
+
 /** The names directly inside `dir`, with kinds, sorted in code-unit order. */
 function listing(state: NsState, dir: string): Array<{ name: string; kind: NodeKind }> {
   const out: Array<{ name: string; kind: NodeKind }> = [];
   const prefix = dir === '/' ? '/' : dir + '/';
-  for (const [p, kind] of state) {
-    if (p.length > prefix.length && p.startsWith(prefix) && p.indexOf('/', prefix.length) < 0) out.push({ name: p.slice(prefix.length), kind });
+  for (const [p, v] of state) {
+    if (isPath(p) && p.length > prefix.length && p.startsWith(prefix) && p.indexOf('/', prefix.length) < 0) out.push({ name: p.slice(prefix.length), kind: v.split(' ')[0] as NodeKind });
   }
   return out.sort((a, b) => cmp(a.name, b.name));
 }
@@ -118,11 +216,11 @@ function cmp(a: string, b: string): number {
 
 function hasChildren(state: NsState, dir: string): boolean {
   const prefix = dir === '/' ? '/' : dir + '/';
-  for (const p of state.keys()) if (p.length > prefix.length && p.startsWith(prefix)) return true;
+  for (const p of state.keys()) if (isPath(p) && p.length > prefix.length && p.startsWith(prefix)) return true;
   return false;
 }
 
-/** A sequential interpreter with Namespace's exact rules (for root `root`). */
+/** A sequential interpreter with Namespace's exact rules (for root `root`), POSIX included. */
 export class NsSpec {
   readonly root: string;
   private readonly rootSegs: readonly string[];
@@ -135,7 +233,7 @@ export class NsSpec {
   }
 
   initial(): NsState {
-    const state = new Map<string, NodeKind>([[this.root, 'dir']]);
+    const state = new Map<string, string>([[this.root, 'dir 493 0 0']]);
     for (const r of this.otherRoots) if (isWithin(r, this.root)) state.set(MOUNT + r, 'dir');
     return state;
   }
@@ -150,7 +248,7 @@ export class NsSpec {
   hasOwnChildren(state: NsState, dir: string): boolean {
     const others = mounts(state).filter((m) => m !== this.root && m !== dir && isWithin(m, dir));
     const prefix = dir === '/' ? '/' : dir + '/';
-    for (const p of state.keys()) if (p.length > prefix.length && p.startsWith(prefix) && !others.some((m) => isWithin(p, m))) return true;
+    for (const p of state.keys()) if (isPath(p) && p.length > prefix.length && p.startsWith(prefix) && !others.some((m) => isWithin(p, m))) return true;
     return false;
   }
 
@@ -181,69 +279,108 @@ export class NsSpec {
     return join([...this.rootSegs, ...rel]);
   }
 
-  /** Namespace.resolveParent: every ancestor below the root must exist and be a dir. */
-  resolveParent(state: NsState, rel: readonly string[]): string {
+  /** Namespace.resolveParent: search permission on each directory looked in, every ancestor
+   * below the root must exist and be a directory. */
+  resolveParent(state: NsState, rel: readonly string[], as: NsCreds): string {
     for (let i = 0; i < rel.length - 1; i++) {
-      const k = state.get(this.abs(rel.slice(0, i + 1)));
-      if (k === undefined) throw new Fail('ENOENT');
-      if (k === 'file') throw new Fail('ENOTDIR');
+      if (as.uid !== 0) need(nodeAt(state, this.abs(rel.slice(0, i))) as Node, as, 1);
+      const n = nodeAt(state, this.abs(rel.slice(0, i + 1)));
+      if (n === undefined) throw new Fail('ENOENT');
+      if (n.kind !== 'dir') throw new Fail('ENOTDIR');
     }
+    if (as.uid !== 0 && rel.length > 0) need(nodeAt(state, this.abs(rel.slice(0, -1))) as Node, as, 1);
     return this.abs(rel.slice(0, -1));
   }
 
-  /** Namespace.resolve: the kind of the node at `rel`. */
-  resolve(state: NsState, rel: readonly string[]): NodeKind {
-    if (rel.length === 0) return 'dir';
-    this.resolveParent(state, rel);
-    const k = state.get(this.abs(rel));
-    if (k === undefined) throw new Fail('ENOENT');
-    return k;
+  /** Namespace.resolve: the node at `rel`. */
+  resolve(state: NsState, rel: readonly string[], as: NsCreds): Node {
+    if (rel.length === 0) return nodeAt(state, this.root) as Node;
+    this.resolveParent(state, rel, as);
+    const n = nodeAt(state, this.abs(rel));
+    if (n === undefined) throw new Fail('ENOENT');
+    return n;
+  }
+
+  /** Write and search permission on the parent, and the sticky rule (EPERM). */
+  mayRemove(state: NsState, parent: string, victim: Node, as: NsCreds): void {
+    const dir = nodeAt(state, parent) as Node;
+    need(dir, as, 3);
+    if ((dir.mode & S_ISVTX) !== 0 && as.uid !== 0 && as.uid !== victim.uid && as.uid !== dir.uid) throw new Fail('EPERM');
+  }
+
+  /** The gid of a new node in `parent`, and whether a new directory inherits setgid. */
+  private inherit(state: NsState, parent: string, as: NsCreds): { gid: number; sgid: boolean } {
+    const p = nodeAt(state, parent) as Node;
+    const sgid = (p.mode & S_ISGID) !== 0;
+    return { gid: sgid ? p.gid : as.gid, sgid };
+  }
+
+  private stat(state: NsState, path: string, n: Node): NsStat {
+    let nlink = n.nlink;
+    if (n.kind === 'dir') {
+      nlink = 2;
+      // (Not other ministries' roots, which a whole-namespace state holds: not in this one.)
+      for (const e of listing(state, path)) if (e.kind === 'dir' && !state.has(MOUNT + (path === '/' ? '' : path) + '/' + e.name)) nlink++;
+    }
+    return { kind: n.kind, mode: TYPE_BITS[n.kind] | n.mode, uid: n.uid, gid: n.gid, nlink };
   }
 
   private applyInner(state: NsState, input: NsInput): NsAnswer {
+    const as = input.op === 'unmount' ? ROOT_CREDS : (input.as ?? ROOT_CREDS);
     switch (input.op) {
       case 'mkdir': {
         const rel = this.rel(input.path);
         const parents = input.parents === true;
         let i = 0;
         for (; i < rel.length; i++) {
-          const k = state.get(this.abs(rel.slice(0, i + 1)));
-          if (k === undefined) break;
+          need(nodeAt(state, this.abs(rel.slice(0, i))) as Node, as, 1);
+          const n = nodeAt(state, this.abs(rel.slice(0, i + 1)));
+          if (n === undefined) break;
           if (i === rel.length - 1) {
-            if (k === 'dir' && parents) return { state, ok: true };
+            if (n.kind === 'dir' && parents) return { state, ok: true };
             throw new Fail('EEXIST');
           }
-          if (k === 'file') throw new Fail('ENOTDIR');
+          if (n.kind !== 'dir') throw new Fail('ENOTDIR');
         }
         if (rel.length === 0) {
           if (parents) return { state, ok: true };
           throw new Fail('EEXIST');
         }
         if (i < rel.length - 1 && !parents) throw new Fail('ENOENT');
+        need(nodeAt(state, this.abs(rel.slice(0, i))) as Node, as, 3);
         const next = new Map(state);
-        for (; i < rel.length; i++) next.set(this.abs(rel.slice(0, i + 1)), 'dir');
+        for (; i < rel.length; i++) {
+          const { gid, sgid } = this.inherit(next, this.abs(rel.slice(0, i)), as);
+          const mode = (i === rel.length - 1 ? (input.mode ?? 0o755) : 0o755) | (sgid ? S_ISGID : 0);
+          next.set(this.abs(rel.slice(0, i + 1)), `dir ${mode} ${as.uid} ${gid}`);
+        }
         return { state: next, ok: true };
       }
       case 'create': {
         const rel = this.rel(input.path);
         const exclusive = input.exclusive !== false;
         if (rel.length === 0) throw new Fail(exclusive ? 'EEXIST' : 'EISDIR');
-        this.resolveParent(state, rel);
+        const parent = this.resolveParent(state, rel, as);
         const path = this.abs(rel);
-        const existing = state.get(path);
+        const existing = nodeAt(state, path);
         if (existing !== undefined) {
-          if (existing === 'dir') throw new Fail(exclusive ? 'EEXIST' : 'EISDIR');
+          if (existing.kind === 'dir') throw new Fail(exclusive ? 'EEXIST' : 'EISDIR');
           if (exclusive) throw new Fail('EEXIST');
           return { state, ok: true };
         }
+        need(nodeAt(state, parent) as Node, as, 3);
         const next = new Map(state);
-        next.set(path, 'file');
+        newInode(next, path, 'file', input.mode ?? 0o644, as.uid, this.inherit(state, parent, as).gid, '');
         return { state: next, ok: true };
       }
       case 'rm': {
         const rel = this.rel(input.path);
-        if (this.resolve(state, rel) === 'dir') throw new Fail('EISDIR');
+        const n = this.resolve(state, rel, as);
+        if (n.kind === 'dir') throw new Fail('EISDIR');
+        const parent = this.resolveParent(state, rel, as);
+        this.mayRemove(state, parent, n, as);
         const next = new Map(state);
+        unlink(next, state, this.abs(rel));
         next.delete(this.abs(rel));
         return { state: next, ok: true };
       }
@@ -253,44 +390,29 @@ export class NsSpec {
         if (nested.length > 0 && input.recursive !== true) throw new Fail('ENOTEMPTY');
         const rel = this.rel(input.path);
         if (rel.length === 0) throw new Fail('EBUSY');
-        if (this.resolve(state, rel) === 'file') throw new Fail('ENOTDIR');
+        const n = this.resolve(state, rel, as);
+        if (n.kind !== 'dir') throw new Fail('ENOTDIR');
+        const parent = this.resolveParent(state, rel, as);
+        this.mayRemove(state, parent, n, as);
         const path = this.abs(rel);
         if (input.recursive !== true && hasChildren(state, path)) throw new Fail('ENOTEMPTY');
         const next = new Map(state);
-        for (const p of state.keys()) if (isWithin(p, path)) next.delete(p);
+        for (const p of state.keys()) {
+          if (!isPath(p) || !isWithin(p, path)) continue;
+          unlink(next, next, p);
+          next.delete(p);
+        }
         // The subtree delete dissolved the ministries below.
         for (const m of nested) next.delete(MOUNT + m);
         return { state: next, ok: true };
       }
-      case 'rename': {
-        // The minister's checks before the namespace's (ministry-core.ts, change): the target in
-        // another ministry, or a source holding another ministry's root.
-        // (Only for well-formed paths: the client refuses malformed ones before sending.)
-        if (wellFormed(input.from) && wellFormed(input.to)) {
-          if (!this.serves(state, input.to)) throw new Fail('EXDEV');
-          if (nestedMounts(state, input.from).length > 0) throw new Fail('EXDEV');
-        }
-        const fromRel = this.rel(input.from);
-        const toRel = this.rel(input.to);
-        const srcKind = this.resolve(state, fromRel);
-        if (fromRel.length === 0) throw new Fail('EBUSY');
-        if (toRel.length === 0) throw new Fail('EBUSY');
-        this.resolveParent(state, toRel);
-        const from = this.abs(fromRel);
-        const to = this.abs(toRel);
-        if (from === to) return { state, ok: true };
-        if (srcKind === 'dir' && isAncestor(from, to)) throw new Fail('EINVAL');
-        const dstKind = state.get(to);
-        if (dstKind !== undefined) {
-          if (srcKind === 'file' && dstKind === 'dir') throw new Fail('EISDIR');
-          if (srcKind === 'dir' && dstKind === 'file') throw new Fail('ENOTDIR');
-          if (dstKind === 'dir' && this.hasOwnChildren(state, to)) throw new Fail('ENOTEMPTY');
-        }
-        return { state: move(state, from, to), ok: true };
-      }
+      case 'rename':
+        return this.rename(state, input.from, input.to, as);
       case 'ls': {
         const rel = this.rel(input.path);
-        if (this.resolve(state, rel) === 'file') throw new Fail('ENOTDIR');
+        const n = this.resolve(state, rel, as);
+        if (n.kind !== 'dir') throw new Fail('ENOTDIR');
+        need(n, as, 4);
         const path = this.abs(rel);
         const entries = listing(state, path);
         const extra = mounts(state).filter((r) => r !== path && isAncestor(path, r) && r.indexOf('/', path === '/' ? 1 : path.length + 1) < 0);
@@ -302,7 +424,78 @@ export class NsSpec {
       }
       case 'stat': {
         const rel = this.rel(input.path);
-        return { state, ok: true, value: this.resolve(state, rel) };
+        return { state, ok: true, value: this.stat(state, this.abs(rel), this.resolve(state, rel, as)) };
+      }
+      case 'readlink': {
+        const n = this.resolve(state, this.rel(input.path), as);
+        if (n.kind !== 'symlink') throw new Fail('EINVAL');
+        return { state, ok: true, value: n.target };
+      }
+      case 'chmod': {
+        const rel = this.rel(input.path);
+        const n = this.resolve(state, rel, as);
+        if (as.uid !== 0 && as.uid !== n.uid) throw new Fail('EPERM');
+        if (input.mode < 0 || input.mode > 0o7777) throw new Fail('EINVAL');
+        let mode = input.mode;
+        if (as.uid !== 0 && n.kind !== 'dir' && !inGroup(as, n.gid)) mode &= ~S_ISGID;
+        const next = new Map(state);
+        putNode(next, this.abs(rel), { ...n, mode });
+        return { state: next, ok: true };
+      }
+      case 'chown': {
+        const rel = this.rel(input.path);
+        const n = this.resolve(state, rel, as);
+        const { uid, gid } = input;
+        if (as.uid !== 0) {
+          if (as.uid !== n.uid) throw new Fail('EPERM');
+          if (uid !== -1 && uid !== n.uid) throw new Fail('EPERM');
+          if (gid !== -1 && gid !== n.gid && !inGroup(as, gid)) throw new Fail('EPERM');
+        }
+        if (uid === -1 && gid === -1) return { state, ok: true };
+        let mode = n.mode;
+        if (n.kind !== 'dir') {
+          mode &= ~S_ISUID;
+          if ((mode & 0o010) !== 0) mode &= ~S_ISGID;
+        }
+        const next = new Map(state);
+        putNode(next, this.abs(rel), { ...n, mode, uid: uid === -1 ? n.uid : uid, gid: gid === -1 ? n.gid : gid });
+        return { state: next, ok: true };
+      }
+      case 'utimens': {
+        const n = this.resolve(state, this.rel(input.path), as);
+        if (as.uid !== 0 && as.uid !== n.uid) {
+          if (input.explicit) throw new Fail('EPERM');
+          need(n, as, 2);
+        }
+        return { state, ok: true };
+      }
+      case 'symlink': {
+        const rel = this.rel(input.path);
+        if (input.target === '') throw new Fail('ENOENT');
+        if (rel.length === 0) throw new Fail('EEXIST');
+        const parent = this.resolveParent(state, rel, as);
+        if (nodeAt(state, this.abs(rel)) !== undefined) throw new Fail('EEXIST');
+        need(nodeAt(state, parent) as Node, as, 3);
+        const next = new Map(state);
+        newInode(next, this.abs(rel), 'symlink', 0o777, as.uid, this.inherit(state, parent, as).gid, input.target);
+        return { state: next, ok: true };
+      }
+      case 'link': {
+        // The minister's check (ministry-core.ts): the new name in another ministry.
+        if (wellFormed(input.from) && wellFormed(input.to) && !this.serves(state, input.to)) throw new Fail('EXDEV');
+        const fromRel = this.rel(input.from);
+        const toRel = this.rel(input.to);
+        const src = this.resolve(state, fromRel, as);
+        if (toRel.length === 0) throw new Fail('EEXIST');
+        const parent = this.resolveParent(state, toRel, as);
+        const to = this.abs(toRel);
+        if (nodeAt(state, to) !== undefined) throw new Fail('EEXIST');
+        if (src.kind === 'dir') throw new Fail('EPERM');
+        need(nodeAt(state, parent) as Node, as, 3);
+        const next = new Map(state);
+        next.set(to, `${src.kind} ${src.ino as string}`);
+        putNode(next, to, { ...src, nlink: src.nlink + 1 });
+        return { state: next, ok: true };
       }
       case 'unmount': {
         const next = new Map(state);
@@ -311,33 +504,56 @@ export class NsSpec {
       }
     }
   }
-}
 
-/** `from` (and all below it) becomes `to`, replacing it. */
-function move(state: NsState, from: string, to: string): NsState {
-  const next = new Map(state);
-  next.delete(to);
-  const moved: Array<[string, NodeKind]> = [];
-  for (const [p, k] of state) {
-    if (isWithin(p, from)) {
-      next.delete(p);
-      moved.push([to + p.slice(from.length), k]);
+  private rename(state: NsState, fromPath: string, toPath: string, as: NsCreds): NsAnswer {
+    // The minister's checks before the namespace's (ministry-core.ts, change): the target in
+    // another ministry, or a source holding another ministry's root.
+    // (Only for well-formed paths: the client refuses malformed ones before sending.)
+    if (wellFormed(fromPath) && wellFormed(toPath)) {
+      if (!this.serves(state, toPath)) throw new Fail('EXDEV');
+      if (nestedMounts(state, fromPath).length > 0) throw new Fail('EXDEV');
     }
+    const fromRel = this.rel(fromPath);
+    const toRel = this.rel(toPath);
+    const src = this.resolve(state, fromRel, as);
+    if (fromRel.length === 0) throw new Fail('EBUSY');
+    if (toRel.length === 0) throw new Fail('EBUSY');
+    const dstParent = this.resolveParent(state, toRel, as);
+    const from = this.abs(fromRel);
+    const to = this.abs(toRel);
+    if (from === to) return { state, ok: true };
+    if (src.kind === 'dir' && isAncestor(from, to)) throw new Fail('EINVAL');
+    const dst = nodeAt(state, to);
+    // Two links of one file: nothing to do.
+    if (dst !== undefined && dst.ino !== undefined && dst.ino === src.ino) return { state, ok: true };
+    const srcParent = this.resolveParent(state, fromRel, as);
+    this.mayRemove(state, srcParent, src, as);
+    if (dst !== undefined) this.mayRemove(state, dstParent, dst, as);
+    else need(nodeAt(state, dstParent) as Node, as, 3);
+    if (dst !== undefined) {
+      if (src.kind !== 'dir' && dst.kind === 'dir') throw new Fail('EISDIR');
+      if (src.kind === 'dir' && dst.kind !== 'dir') throw new Fail('ENOTDIR');
+      if (dst.kind === 'dir' && this.hasOwnChildren(state, to)) throw new Fail('ENOTEMPTY');
+    }
+    if (src.kind === 'dir' && srcParent !== dstParent) need(src, as, 2);
+    return { state: move(state, from, to), ok: true };
   }
-  for (const [p, k] of moved) next.set(p, k);
-  return next;
 }
 
 /**
  * ONE model of the whole namespace, every ministry's tree in one state: an operation is
  * answered by the ministry serving its path (the longest live subtree holding it) with that
  * ministry's rules (NsSpec), and a rename whose two names two ministries serve is one atomic
- * step, with the checks of the two-phase commit in its order (src/actors/rename-ledger.ts):
- * the minister's (a source holding another ministry's root: EXDEV), the source's (ENOENT,
- * ENOTDIR, EBUSY for its root), then the target's (EBUSY for its root, ENOENT, ENOTDIR, and
- * what the name may replace: EISDIR, ENOTDIR, ENOTEMPTY). `unmount` (a subtree delete
- * dissolving a ministry) drops it with everything below it: the ministry above, which serves
- * those paths from then on, has nothing there.
+ * step, with the checks of the two-phase commit in its order (src/actors/rename-ledger.ts,
+ * src/fs/namespace-xrename.ts), with the caller's credentials at both ends: the minister's (a
+ * source holding another ministry's root: EXDEV), the source's (search permission on from's
+ * path, ENOENT, ENOTDIR, EBUSY for its root, write and search on its parent and the sticky
+ * rule, write on a moved directory, EXDEV for a file with hard links outside the moved tree),
+ * then the target's (EBUSY for its root, search on to's path, ENOENT, ENOTDIR, write and search
+ * on its parent, the sticky rule for a replaced entry, and what the name may replace: EISDIR,
+ * ENOTDIR, ENOTEMPTY). The moved nodes keep their attributes and the links among them.
+ * `unmount` (a subtree delete dissolving a ministry) drops it with everything below it: the
+ * ministry above, which serves those paths from then on, has nothing there.
  */
 export class WholeNsSpec {
   private readonly specs = new Map<string, NsSpec>();
@@ -345,8 +561,9 @@ export class WholeNsSpec {
   constructor(readonly subtrees: readonly string[]) {}
 
   initial(): NsState {
-    const state = new Map<string, NodeKind>([['/', 'dir']]);
-    for (const s of this.subtrees) if (s !== '/') state.set(s, 'dir').set(MOUNT + s, 'dir');
+    // (A ministry's root is made by its Namespace: 0755, root's.)
+    const state = new Map<string, string>([['/', 'dir 493 0 0']]);
+    for (const s of this.subtrees) if (s !== '/') state.set(s, 'dir 493 0 0').set(MOUNT + s, 'dir');
     return state;
   }
 
@@ -367,7 +584,12 @@ export class WholeNsSpec {
     if (input.op === 'unmount') {
       if (!state.has(MOUNT + input.path)) return { state, ok: true };
       const next = new Map(state);
-      for (const p of state.keys()) if (p === MOUNT + input.path || isWithin(p, input.path)) next.delete(p);
+      next.delete(MOUNT + input.path);
+      for (const p of state.keys()) {
+        if (!isPath(p) || !isWithin(p, input.path)) continue;
+        unlink(next, next, p);
+        next.delete(p);
+      }
       return { state: next, ok: true };
     }
     if (input.op === 'rename' && wellFormed(input.from) && wellFormed(input.to)) {
@@ -375,7 +597,7 @@ export class WholeNsSpec {
       const target = this.servingRoot(state, input.to);
       if (source !== target) {
         try {
-          return this.crossRename(state, input.from, input.to, this.spec(source), this.spec(target));
+          return this.crossRename(state, input.from, input.to, input.as ?? ROOT_CREDS, this.spec(source), this.spec(target));
         } catch (e) {
           if (e instanceof Fail) return { state, ok: false, code: e.code };
           throw e;
@@ -386,31 +608,65 @@ export class WholeNsSpec {
     return this.spec(wellFormed(path) ? this.servingRoot(state, path) : '/').apply(state, input);
   }
 
-  private crossRename(state: NsState, from: string, to: string, source: NsSpec, target: NsSpec): NsAnswer {
+  private crossRename(state: NsState, from: string, to: string, as: NsCreds, source: NsSpec, target: NsSpec): NsAnswer {
     if (nestedMounts(state, from).length > 0) throw new Fail('EXDEV');
+    // The source (exportTree).
     const fromRel = source.rel(from);
-    const kind = source.resolve(state, fromRel);
+    const src = source.resolve(state, fromRel, as);
     if (fromRel.length === 0) throw new Fail('EBUSY');
+    source.mayRemove(state, source.resolveParent(state, fromRel, as), src, as);
+    if (src.kind === 'dir') need(src, as, 2);
+    const inside = new Map<string, number>();
+    for (const p of state.keys()) {
+      if (!isPath(p) || !isWithin(p, from)) continue;
+      const n = nodeAt(state, p) as Node;
+      if (n.ino !== undefined) inside.set(n.ino, (inside.get(n.ino) ?? 0) + 1);
+    }
+    for (const [ino, count] of inside) if (Number((state.get(ino) as string).split(' ')[3]) > count) throw new Fail('EXDEV');
+    // The target (graftCheck).
     const toRel = target.rel(to);
     if (toRel.length === 0) throw new Fail('EBUSY');
-    target.resolveParent(state, toRel);
-    const dst = state.get(to);
+    const parent = target.resolveParent(state, toRel, as);
+    const dst = nodeAt(state, to);
+    if (dst !== undefined) target.mayRemove(state, parent, dst, as);
+    else need(nodeAt(state, parent) as Node, as, 3);
     if (dst !== undefined) {
-      if (kind === 'file' && dst === 'dir') throw new Fail('EISDIR');
-      if (kind === 'dir' && dst === 'file') throw new Fail('ENOTDIR');
-      if (dst === 'dir' && target.hasOwnChildren(state, to)) throw new Fail('ENOTEMPTY');
+      if (src.kind !== 'dir' && dst.kind === 'dir') throw new Fail('EISDIR');
+      if (src.kind === 'dir' && dst.kind !== 'dir') throw new Fail('ENOTDIR');
+      if (dst.kind === 'dir' && target.hasOwnChildren(state, to)) throw new Fail('ENOTEMPTY');
     }
     return { state: move(state, from, to), ok: true };
   }
 }
 
-/** Does the observed value of a successful ls/stat agree with the expected one? */
+/** `from` (and all below it) becomes `to`, replacing it (one link of it goes). Inodes keep
+ * their keys: links among the moved names stay links. */
+function move(state: NsState, from: string, to: string): NsState {
+  const next = new Map(state);
+  if (state.has(to)) unlink(next, state, to);
+  next.delete(to);
+  const moved: Array<[string, string]> = [];
+  for (const [p, v] of state) {
+    if (isPath(p) && isWithin(p, from)) {
+      next.delete(p);
+      moved.push([to + p.slice(from.length), v]);
+    }
+  }
+  for (const [p, v] of moved) next.set(p, v);
+  return next;
+}
+
+/** Does the observed value of a successful read agree with the expected one? A stat may be
+ * observed as a kind or as an object, whose mode, uid, gid and nlink are compared when given. */
 function sameValue(input: NsInput, expected: NsAnswer & { ok: true }, observed: unknown): boolean {
   if (observed === undefined) return true;
   if (input.op === 'stat') {
-    const kind = typeof observed === 'object' && observed !== null ? (observed as { kind?: unknown }).kind : observed;
-    return kind === undefined || kind === expected.value;
+    const want = expected.value as NsStat;
+    if (typeof observed !== 'object' || observed === null) return observed === want.kind;
+    const o = observed as Partial<NsStat>;
+    return (['kind', 'mode', 'uid', 'gid', 'nlink'] as const).every((k) => o[k] === undefined || o[k] === want[k]);
   }
+  if (input.op === 'readlink') return observed === expected.value;
   if (input.op === 'ls') {
     if (!Array.isArray(observed)) return false;
     const want = expected.value as Array<{ name: string; kind: NodeKind }>;
@@ -424,10 +680,18 @@ function sameValue(input: NsInput, expected: NsAnswer & { ok: true }, observed: 
   return true;
 }
 
+/** The tree as a reader sees it: paths (directories with a trailing /), mounts named. */
+function shown(state: NsState): string[] {
+  return [...state]
+    .filter(([p]) => isPath(p) || p.startsWith(MOUNT))
+    .sort((a, b) => cmp(a[0], b[0]))
+    .map(([p, v]) => (p.startsWith(MOUNT) ? `${p} (another ministry)` : v.startsWith('dir') && p !== '/' ? p + '/' : p));
+}
+
 function canonical(state: NsState): string {
   return [...state]
     .sort((a, b) => cmp(a[0], b[0]))
-    .map(([p, k]) => (p.startsWith(MOUNT) ? `${p} (another ministry)` : k === 'dir' && p !== '/' ? p + '/' : p))
+    .map(([p, v]) => (p.startsWith(MOUNT) ? `${p} (another ministry)` : `${p} ${v}`))
     .join('\n');
 }
 
@@ -441,6 +705,8 @@ export function describeNsInput(input: NsInput): string {
       return `rmdir${input.recursive === true ? ' -r' : ''} ${input.path}`;
     case 'rename':
       return `rename ${input.from} -> ${input.to}`;
+    case 'link':
+      return `link ${input.from} -> ${input.to}`;
     case 'unmount':
       return `(subtree delete dissolves the ministry at ${input.path})`;
     default:
@@ -483,7 +749,7 @@ function modelOf(spec: { initial(): NsState; apply(state: NsState, input: NsInpu
       }
       return h;
     },
-    describe: (state) => `{ ${canonical(state).split('\n').join(', ')} }`,
+    describe: (state) => `{ ${shown(state).join(', ')} }`,
     describeOperation: (input, output) => `${describeNsInput(input)} => ${describeNsOutput(output)}`,
     explain(state, input) {
       const a = spec.apply(state, input);
@@ -495,9 +761,9 @@ function modelOf(spec: { initial(): NsState; apply(state: NsState, input: NsInpu
   };
 }
 
-/** The path that decides which ministry serves an operation (a rename's `from`). */
+/** The path that decides which ministry serves an operation (a rename's or link's `from`). */
 export function opPath(input: NsInput): string {
-  return input.op === 'rename' ? input.from : input.path;
+  return input.op === 'rename' || input.op === 'link' ? input.from : input.path;
 }
 
 /** The ministry (subtree root) serving `path`: the longest subtree root it lies within. */
@@ -594,7 +860,7 @@ export function splitByMinistry(history: readonly NsOperation[], subtrees: reado
       // it as an operation whose outcome it does not know. A read with an unknown outcome
       // constrains nothing and only widens the search: it is left out.
       unchecked.push(op);
-      if (op.input.op === 'ls' || op.input.op === 'stat') continue;
+      if (op.input.op === 'ls' || op.input.op === 'stat' || op.input.op === 'readlink') continue;
       const maybe: NsOperation = { ...op, ret: Infinity };
       put(m, maybe);
       if (above !== undefined) put(above, maybe);
@@ -679,11 +945,11 @@ export function checkWholeNamespace(
       unchecked++;
       continue;
     }
-    const paths = i.op === 'rename' ? [i.from, i.to] : [i.path];
+    const paths = 'from' in i ? [i.from, i.to] : [i.path];
     const overlapping = windows.some((w) => op.ret >= w.t0 && op.call <= w.t1 && paths.some((p) => isWithin(p, w.s)));
     if (overlapping && op.ret !== Infinity) {
       unchecked++;
-      if (i.op === 'ls' || i.op === 'stat') continue;
+      if (i.op === 'ls' || i.op === 'stat' || i.op === 'readlink') continue;
       op = { ...op, ret: Infinity };
     }
     ops.push(op);

@@ -80,7 +80,7 @@ const SAMPLES: Record<string, TypedMessage> = {
 /** Messages checked field by field by another test: the file, and the messages it covers
  * (a RegExp over the full name). */
 const COVERED: { file: string; covers: RegExp }[] = [
-  { file: 'test/wire/fs-messages.test.ts', covers: /^govfs\.fs\.(Ministry|FsError|FsRequest|FsReply|Mkdir|Create|Rm|Rmdir|Rename|Ls|Stat|Lease(Open|Renew|Release)|StatResult|DirEntry|LsResult|MkdirResult|CreateResult|RmResult|RmdirResult|RenameResult|LeaseGrant|LeaseRenewResult|LeaseReleaseResult)$/ },
+  { file: 'test/wire/fs-messages.test.ts', covers: /^govfs\.fs\.(Ministry|FsError|FsRequest|FsReply|Mkdir|Create|Rm|Rmdir|Rename|Ls|Stat|Lease(Open|Renew|Release)|StatResult|DirEntry|LsResult|MkdirResult|CreateResult|RmResult|RmdirResult|RenameResult|LeaseGrant|LeaseRenewResult|LeaseReleaseResult|Posix(Creds|Chmod|Chown|Utimens|Symlink|Readlink|Link|AttrResult|ReadlinkResult))$/ },
   { file: 'test/wire/log-codec.test.ts', covers: /^govfs\.log\./ },
   { file: 'test/data/data-wire.test.ts', covers: /^govfs\.data\./ },
   {

@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { FrameDecoder, FrameEncoder, FrameError, FrameKind, frameBytes } from '../../src/wire/frame.js';
-import { EnvelopeKind, MessageRegistry } from '../../src/wire/registry.js';
+import { EnvelopeKind, MessageRegistry, type WireEnvelope } from '../../src/wire/registry.js';
 import { EncodeError } from '../../src/runtime/errors.js';
 
 const registry = MessageRegistry.standard();
@@ -97,6 +97,24 @@ describe('FrameEncoder', () => {
     dec.push(first);
     for (const c of again) dec.push(c);
     expect(seqs).toEqual([1, 2, 3]);
+  });
+
+  it('encodes in place in the slab, or (a message past the slab\'s end, or larger than a slab) through its own buffer, with the same bytes', () => {
+    const enc = new FrameEncoder(registry, 128);
+    const sent: WireEnvelope[] = [];
+    for (let i = 0; i < 60; i++) {
+      const e = { ...env(i), msg: { type: 'govfs.runtime.Ping', seq: i, payload: new Uint8Array((i * 37) % 300).fill(i) } };
+      sent.push(e);
+      if (i % 7 === 3) {
+        enc.prepareEnvelope(env(-1)); // prepared in the slab's free room, then forgotten
+        enc.discard();
+      }
+      enc.envelope(e);
+    }
+    const got: Buffer[] = [];
+    const dec = new FrameDecoder(1 << 20, (_k, p) => got.push(Buffer.from(p)));
+    for (const c of enc.take()!) dec.push(c);
+    expect(got.map((b) => b.equals(Buffer.from(registry.toBytes(sent[got.indexOf(b)]!))))).toEqual(sent.map(() => true));
   });
 
   it('prepares without writing: discard leaves nothing, an over-limit message throws EncodeError', () => {

@@ -3,6 +3,15 @@ import type protobuf from 'protobufjs';
 import { EnvelopeKind, MessageRegistry, type TypedMessage } from '../../src/wire/registry.js';
 import {
   FS_OP_CASES,
+  type AttrResult,
+  type ChmodOp,
+  type ChownOp,
+  type CredsMessage,
+  type LinkOp,
+  type ReadlinkOp,
+  type ReadlinkResult,
+  type SymlinkOp,
+  type UtimensOp,
   type CreateOp,
   type CreateResult,
   type DirEntry,
@@ -39,7 +48,12 @@ import { protoTypes } from '../support/proto-types.js';
 // proto3 default; the test checks the sample's field names are the message's, and that it comes
 // back equal from the registry's wire (so a field whose TS type is not its proto type fails).
 
-const stat = { kind: 'file', size: 12, ctime: 1700000000000.5, mtime: 1700000000001, version: 42 } satisfies Required<StatResult>;
+const stat = {
+  kind: 'symlink', size: 12, ctime: 1700000000000.5, mtime: 1700000000001, version: 42, mode: 0o120777, uid: 65534, gid: 4_000_000_000, nlink: 3,
+  atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeSec: 1_700_000_000, mtimeNsec: 1, ctimeSec: 2 ** 50, ctimeNsec: 500, ino: 2 ** 40,
+} satisfies Required<StatResult>;
+const attrs = { version: 8, stat } satisfies Required<AttrResult>;
+const creds = { uid: 1000, gid: 100, groups: [4, 24, 2 ** 32 - 2] } satisfies Required<CredsMessage>;
 const entry = { name: 'naïve 文件', kind: 'dir' } satisfies Required<DirEntry>;
 
 /** The result message of case C of FsReply's `oneof result`. */
@@ -47,8 +61,8 @@ type ResultOf<C extends FsOpCase> = Extract<FsResult, { result: C }> extends inf
 
 /** Every case of the oneofs: the op's and the result's samples, by case name. */
 const OPS = {
-  mkdir: { path: '/a/b', parents: true } satisfies Required<MkdirOp>,
-  create: { path: '/a/f' } satisfies Required<CreateOp>,
+  mkdir: { path: '/a/b', parents: true, mode: 0o1777 } satisfies Required<MkdirOp>,
+  create: { path: '/a/f', mode: 0o4755 } satisfies Required<CreateOp>,
   rm: { path: '/a/f' } satisfies Required<RmOp>,
   rmdir: { path: '/a', recursive: true } satisfies Required<RmdirOp>,
   rename: { from: '/a/f', to: '/a/g' } satisfies Required<RenameOp>,
@@ -57,6 +71,12 @@ const OPS = {
   leaseOpen: { path: '/a/f', mode: 'write', start: 4096, end: Infinity, wait: true, deadlineMs: 250, reqId: 'o7' } satisfies Required<LeaseOpenOp>,
   leaseRenew: { id: 'n2:17', mode: 'read' } satisfies Required<LeaseRenewOp>,
   leaseRelease: { id: 'n2:17', mode: 'write' } satisfies Required<LeaseReleaseOp>,
+  chmod: { path: '/a/f', mode: 0o6755 } satisfies Required<ChmodOp>,
+  chown: { path: '/a/f', uid: -1, gid: 4_000_000_000 } satisfies Required<ChownOp>,
+  utimens: { path: '/a/f', atimeNow: true, atimeSec: -5, atimeNsec: 7, mtimeNow: true, mtimeSec: 2 ** 40, mtimeNsec: 999_999_999 } satisfies Required<UtimensOp>,
+  symlink: { target: '../ü/x', path: '/a/l' } satisfies Required<SymlinkOp>,
+  readlink: { path: '/a/l' } satisfies Required<ReadlinkOp>,
+  link: { from: '/a/f', to: '/a/g' } satisfies Required<LinkOp>,
 } satisfies Record<FsOpCase, object>;
 
 const RESULTS = {
@@ -70,9 +90,15 @@ const RESULTS = {
   leaseOpen: { id: 'n2:17', path: '/a/f', mode: 'read', start: 10, end: 20, token: 9, ttlMs: 1500, grantedBy: 'n2', heldMs: 3.5, driftRate: 0.05 } satisfies Required<LeaseGrantResult>,
   leaseRenew: { ttlMs: 1500 } satisfies Required<LeaseRenewResult>,
   leaseRelease: {} satisfies LeaseReleaseResult,
+  chmod: attrs,
+  chown: attrs,
+  utimens: attrs,
+  symlink: attrs,
+  readlink: { target: '../ü/x' } satisfies Required<ReadlinkResult>,
+  link: attrs,
 } satisfies { [C in FsOpCase]: ResultOf<C> };
 
-const requestFields = { clientId: 'c-1', seq: 2 ** 40, path: '/a', lastSeen: 17, linearizable: true, ticketTo: 'clients#/tickets', mutation: true, acked: 3 } satisfies Required<Omit<FsRequestFields, 'type'>>;
+const requestFields = { clientId: 'c-1', seq: 2 ** 40, path: '/a', lastSeen: 17, linearizable: true, ticketTo: 'clients#/tickets', mutation: true, acked: 3, creds } satisfies Required<Omit<FsRequestFields, 'type'>>;
 const ministry = { id: 'm1', subtree: '/a', minister: 'n1', clerks: ['n2', 'n3'], term: 4, down: true } satisfies Required<MinistryInfo>;
 const error = { code: 'ENOENT', message: 'no such file', path: '/a/x' } satisfies Required<FsErrorData>;
 const replyFields = { ok: true, error, redirect: [ministry], index: 99, term: 4, ministry: 'm1' } satisfies Required<Omit<FsReplyFields, 'type'>>;

@@ -13,13 +13,21 @@ type Full<T> = { [K in keyof T as K extends 'order' | 'change' | 'entry' ? never
 
 const appoint = { ministry: 'm1', subtree: '/a', minister: 'n2', clerks: ['n3', 'n4'], clerksWanted: 2 };
 const record = { id: 'm0', subtree: '/', minister: 'n1', clerks: ['n2'], term: 2 ** 40, down: true, clerksWanted: 3, fenced: true };
+const caller = { uid: 65534, gid: 4_000_000_000, groups: [1, 2, 65533] };
+const chmod = { path: '/f', mode: 0o6755 };
+const chown = { path: '/f', uid: -1, gid: 65533 };
+const utimens = { path: '/f', atimeNow: true, atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeNow: true, mtimeSec: 1_700_000_000, mtimeNsec: 1 };
 const change = { clientId: 'c1', seq: 2 ** 40, acked: 7, now: 1_700_000_000_000.25 };
 const grant = { id: 'n1-w1', clientId: 'c1', path: '/f', start: 10, end: 2 ** 33, ttlMs: 5_000, notify: 'clients#/clients' };
 const held = { id: 'n1-w1', clientId: 'c1', notify: 'n', path: '/ü', start: 0, end: 2 ** 35, token: 9, ttlMs: 5_000 };
 const decision = { txid: 'm1@7', commit: true, retry: true, code: 'ENOENT', message: 'no such directory', source: 'm1', target: 'm2', targetIndex: 2 ** 35, replaced: true };
-const xout = { clientId: 'c1', seq: 2 ** 40, acked: 3, now: 5.5, from: '/a/f', to: '/b/g', target: 'm2', txid: 'm1@7' };
-const xnode = { path: 'x/y', dir: true, size: 2 ** 33, btime: 1.5, mtime: 2.5, ctime: 3.5 };
-const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true };
+const xcaller = { uid: 1000, gid: 100, groups: [4, 2 ** 31] };
+const xout = { clientId: 'c1', seq: 2 ** 40, acked: 3, now: 5.5, from: '/a/f', to: '/b/g', target: 'm2', txid: 'm1@7', caller: xcaller };
+const xnode = {
+  path: 'x/y', dir: true, size: 2 ** 33, btime: 1.5, ino: 2 ** 40, mode: 0o1777, uid: 2 ** 32 - 2, gid: 7, symlink: true, target: 'ünï/../x',
+  atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeSec: 2 ** 50, mtimeNsec: 1, ctimeSec: 3, ctimeNsec: 500_000_000,
+};
+const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true, caller: { uid: 0, gid: 0, groups: [3] } };
 const xend = { decision, now: 12.5 };
 const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Appoint': appoint,
@@ -31,13 +39,22 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.ClusterOrder': { appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false }, crossRename: decision },
   'govfs.log.MinistryRecord': record,
   'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, crossRenames: [decision] },
-  'govfs.log.Mkdir': { path: '/d', parents: true },
-  'govfs.log.Create': { path: '/d/f', exclusive: true },
+  'govfs.log.Mkdir': { path: '/d', parents: true, mode: 0o1777 },
+  'govfs.log.Create': { path: '/d/f', exclusive: true, mode: 0o4755 },
   'govfs.log.Rm': { path: '/d/f' },
   'govfs.log.Rmdir': { path: '/d', recursive: true },
   'govfs.log.Rename': { from: '/a', to: '/b' },
   'govfs.log.SetSize': { path: '/f', size: 2 ** 45 },
-  'govfs.log.ClientChange': { ...change, mkdir: { path: '/d', parents: true }, create: { path: '/f', exclusive: false }, rm: { path: '/f' }, rmdir: { path: '/d', recursive: true }, rename: { from: '/a', to: '/b' }, setSize: { path: '/f', size: 1 } },
+  'govfs.log.ClientChange': {
+    ...change, mkdir: { path: '/d', parents: true, mode: 0o700 }, create: { path: '/f', exclusive: false, mode: 0o600 }, rm: { path: '/f' }, rmdir: { path: '/d', recursive: true }, rename: { from: '/a', to: '/b' }, setSize: { path: '/f', size: 1 },
+    chmod, chown, utimens, symlink: { path: '/l', target: '../x' }, link: { from: '/f', to: '/g' }, caller,
+  },
+  'govfs.log.PosixCaller': caller,
+  'govfs.log.PosixChmod': chmod,
+  'govfs.log.PosixChown': chown,
+  'govfs.log.PosixUtimens': utimens,
+  'govfs.log.PosixSymlink': { path: '/l', target: 'ünï/../x' },
+  'govfs.log.PosixLink': { from: '/f', to: '/d/g' },
   'govfs.log.ExpireClients': { now: 12.5, ttlMs: 600_000 },
   'govfs.log.LeaseGrant': grant,
   'govfs.log.LeaseRenew': { id: 'n1-w1', ttlMs: 6_000 },

@@ -1,0 +1,138 @@
+// POSIX attributes of the namespace (issue 18): who a caller is, the mode bits, the permission
+// rules the namespace applies, and times in nanoseconds. Pure: the namespace calls these on its
+// inodes while it applies a log entry, so every replica decides alike.
+//
+// Times are nanoseconds since the epoch as bigint (a double cannot hold them exactly); a log
+// entry's `now` is milliseconds (the minister's clock when it stamped the entry) and becomes
+// nanoseconds here, never the replica's own clock.
+
+import { fsErrors, FsError } from './errors.js';
+import type { INode } from './inode.js';
+
+/** Who asks: the uid, the effective gid and the supplementary groups (as FUSE passes them). */
+export interface Creds {
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+}
+
+/** The superuser, and what system changes (a subtree delete) and old clients run as. */
+export const ROOT: Creds = Object.freeze({ uid: 0, gid: 0, groups: Object.freeze([]) as readonly number[] });
+
+/** At most this many supplementary groups are taken (Linux's NGROUPS_MAX is 65536; FUSE passes
+ * only the caller's uid and gid, so a mount sends few). */
+export const MAX_GROUPS = 256;
+
+export const S_IFMT = 0o170000;
+export const S_IFDIR = 0o040000;
+export const S_IFREG = 0o100000;
+export const S_IFLNK = 0o120000;
+export const S_ISUID = 0o4000;
+export const S_ISGID = 0o2000;
+export const S_ISVTX = 0o1000;
+/** The bits chmod sets: permissions, setuid, setgid, sticky. */
+export const PERM_BITS = 0o7777;
+const S_IXGRP = 0o010;
+
+export const R_OK = 4;
+export const W_OK = 2;
+export const X_OK = 1;
+
+/** Modes of nodes made without one (and of data folders from before modes were kept). */
+export const DEFAULT_DIR_MODE = 0o755;
+export const DEFAULT_FILE_MODE = 0o644;
+export const SYMLINK_MODE = 0o777;
+
+/** An id as POSIX has them: a 32-bit unsigned integer (-1, 2^32-1, is "keep" in chown). */
+export function isId(x: unknown): x is number {
+  return typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < 0xffffffff;
+}
+
+/** Validate credentials from a request or a log entry: EINVAL naming what is wrong. */
+export function checkCreds(x: unknown, op: string): Creds {
+  const c = x as Record<string, unknown> | null;
+  if (typeof c !== 'object' || c === null) throw fsErrors.invalid(op, undefined, 'credentials must be { uid, gid, groups }');
+  if (!isId(c['uid']) || !isId(c['gid'])) throw fsErrors.invalid(op, undefined, `credentials: uid and gid must be integers in [0, 2^32-1), got ${String(c['uid'])} and ${String(c['gid'])}`);
+  const groups = c['groups'] ?? [];
+  if (!Array.isArray(groups) || groups.length > MAX_GROUPS || !groups.every(isId)) throw fsErrors.invalid(op, undefined, `credentials: groups must be at most ${MAX_GROUPS} ids`);
+  return { uid: c['uid'], gid: c['gid'], groups: [...(groups as number[])] };
+}
+
+export function inGroup(c: Creds, gid: number): boolean {
+  return c.gid === gid || c.groups.includes(gid);
+}
+
+/** May `c` access `n` for `want` (R_OK | W_OK | X_OK)? Root may do anything but execute a
+ * file no one may execute (searching a directory it always may). */
+export function permits(n: INode, c: Creds, want: number): boolean {
+  if (c.uid === 0) return (want & X_OK) === 0 || n.children !== null || (n.mode & 0o111) !== 0;
+  const bits = c.uid === n.uid ? n.mode >> 6 : inGroup(c, n.gid) ? n.mode >> 3 : n.mode;
+  return (bits & want & 7) === want;
+}
+
+const WANTS = ['', 'execute', 'write', 'write and search', 'read', 'read and search', 'read and write', 'read, write and search'];
+
+/** EACCES unless `c` may access directory or file `n` (at `at`) for `want`. */
+export function requireAccess(n: INode, c: Creds, want: number, op: string, path: string, at: string): void {
+  if (permits(n, c, want)) return;
+  const what = n.children !== null && want === X_OK ? 'search' : WANTS[want];
+  throw new FsError('EACCES', `${op} ${path}: permission denied (uid ${c.uid} may not ${what} ${at}, mode ${(n.mode & PERM_BITS).toString(8).padStart(4, '0')}, owner ${n.uid}:${n.gid})`, path);
+}
+
+/** The sticky-bit rule: in a sticky directory only the owner of an entry, of the directory, or
+ * root may remove or rename it (EPERM, as Linux). */
+export function requireStickyOwner(dir: INode, victim: INode, c: Creds, op: string, path: string): void {
+  if ((dir.mode & S_ISVTX) === 0 || c.uid === 0 || c.uid === victim.uid || c.uid === dir.uid) return;
+  throw new FsError('EPERM', `${op} ${path}: operation not permitted (the directory is sticky: only the owner of the entry (uid ${victim.uid}) or of the directory (uid ${dir.uid}) may remove it)`, path);
+}
+
+/** Mode bits as st_mode: the type bits and the permission bits. */
+export function stMode(n: INode): number {
+  const type = n.children !== null ? S_IFDIR : n.kind === 'symlink' ? S_IFLNK : S_IFREG;
+  return type | (n.mode & PERM_BITS);
+}
+
+/** chown clears setuid on a non-directory, and setgid where group execute is set (Linux). */
+export function killSuid(mode: number): number {
+  let m = mode & ~S_ISUID;
+  if ((m & S_IXGRP) !== 0) m &= ~S_ISGID;
+  return m;
+}
+
+// ---- times ---------------------------------------------------------------------------------
+
+const NS_PER_MS = 1_000_000n;
+
+/** A log entry's `now` (ms, maybe fractional) as nanoseconds, exactly for whole milliseconds. */
+export function msToNs(ms: number): bigint {
+  const whole = Math.floor(ms);
+  return BigInt(whole) * NS_PER_MS + BigInt(Math.round((ms - whole) * 1e6));
+}
+
+/** Nanoseconds as milliseconds (a double; exact for whole milliseconds). */
+export function nsToMs(ns: bigint): number {
+  const q = ns / NS_PER_MS;
+  const r = ns % NS_PER_MS;
+  return Number(q) + Number(r) / 1e6;
+}
+
+/** Times a node can hold: whole seconds within a double's exact integers (the wire's seconds
+ * are doubles), either side of the epoch. */
+export const MAX_ABS_TIME_NS = BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000_000n;
+
+/** Nanoseconds as a (seconds, nanoseconds) pair, nanoseconds in [0, 1e9) (the wire's form). */
+export function nsToPair(ns: bigint): { sec: number; nsec: number } {
+  let sec = ns / 1_000_000_000n;
+  let nsec = ns % 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  return { sec: Number(sec), nsec: Number(nsec) };
+}
+
+/** A (seconds, nanoseconds) pair as nanoseconds; null when it is not one. */
+export function pairToNs(sec: unknown, nsec: unknown): bigint | null {
+  if (typeof sec !== 'number' || !Number.isSafeInteger(sec) || typeof nsec !== 'number' || !Number.isInteger(nsec) || nsec < 0 || nsec >= 1e9) return null;
+  return BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+}

@@ -1,0 +1,67 @@
+// What the mount needs of a govfs client: the calls of GovClient / RemoteGovClient it maps FUSE
+// operations onto (issue 18, point 2).
+//
+// The POSIX metadata calls (chmod, chown, utimens, symlink, readlink, link, truncate) and the
+// data plane's handle calls (read, write, truncate, sync, close on a LeaseHandle) are being
+// added to GovClient on other branches under these agreed names (issues 17 and 18). They are
+// optional here and checked at run time (`typeof client.chmod === 'function'`): until they are
+// there the mount answers those operations ENOSYS, and once they are, it uses them with no
+// change here. A real RemoteGovClient is assignable to MountClient as it is and as it grows.
+
+/** The attributes the mount reads from `stat`: what GovClient's Stat has now, and the POSIX
+ * fields it gains (issue 18) where present. */
+export interface MountStat {
+  kind: string;
+  /** Bytes for a file (a directory's entry count today: not shown as its size). */
+  size: number;
+  /** Milliseconds since the epoch. */
+  mtime: number;
+  ctime: number;
+  mode?: number;
+  uid?: number;
+  gid?: number;
+  nlink?: number;
+  atimeNs?: bigint;
+  mtimeNs?: bigint;
+  ctimeNs?: bigint;
+}
+
+export interface MountDirEntry {
+  name: string;
+  kind: string;
+}
+
+/** A file's lease (GovClient's LeaseHandle) with the data plane's calls where it has them. */
+export interface MountFileHandle {
+  readonly signal: AbortSignal;
+  release(): Promise<void>;
+  read?(offset: number, length: number): Promise<Uint8Array>;
+  write?(offset: number, data: Uint8Array): Promise<void>;
+  truncate?(size: number): Promise<void>;
+  sync?(): Promise<void>;
+  /** Sync, then release. */
+  close?(): Promise<void>;
+}
+
+export interface MountClient {
+  stat(path: string): Promise<MountStat>;
+  ls(path: string): Promise<MountDirEntry[]>;
+  mkdir(path: string, opts?: { parents?: boolean; mode?: number }): Promise<void>;
+  create(path: string, opts?: { mode?: number }): Promise<void>;
+  rm(path: string): Promise<void>;
+  rmdir(path: string, opts?: { recursive?: boolean }): Promise<void>;
+  rename(from: string, to: string): Promise<void>;
+  open(path: string, opts: { mode: 'read' | 'write'; deadlineMs?: number }): Promise<MountFileHandle>;
+  chmod?(path: string, mode: number): Promise<void>;
+  /** -1 keeps the uid or the gid as it is. */
+  chown?(path: string, uid: number, gid: number): Promise<void>;
+  /** null: now. */
+  utimens?(path: string, atimeNs: bigint | null, mtimeNs: bigint | null): Promise<void>;
+  symlink?(target: string, path: string): Promise<void>;
+  readlink?(path: string): Promise<string>;
+  link?(existing: string, newPath: string): Promise<void>;
+  truncate?(path: string, size: number): Promise<void>;
+}
+
+/** The optional calls, by name, for the run-time check and the ENOSYS message. */
+export type OptionalCall = 'chmod' | 'chown' | 'utimens' | 'symlink' | 'readlink' | 'link' | 'truncate';

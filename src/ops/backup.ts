@@ -1,0 +1,263 @@
+// `govfs backup FILE`: one consistent copy of a running cluster, taken through the client
+// protocol (any node, over the network or in process), and its file format.
+//
+// What a backup holds: the cluster as its log shows it (president, term, nodes, every ministry's
+// subtree and staff; `govfs restore` builds a cluster of the same shape from it) and, for every
+// ministry, every path of its subtree with its stat, as of one applied index of that ministry's
+// group log. Ministries are copied one after another: each is consistent in itself, at its own
+// index; a change spanning two ministries (none exists yet: renames are within one) could be
+// seen in one and not the other.
+//
+// How one ministry is copied at one point without stopping it: two passes over its subtree with
+// linearizable reads (each answered by the minister at an applied index at least that of every
+// read before it). Pass 1 stats every directory before listing it, and stats every file; pass 2
+// stats every path again. A path's version is the ministry's global change counter at its last
+// change (src/fs/namespace.ts), and a directory's changes with every entry added or removed, so
+// a path with the same version in both passes did not change between its two reads. Let I be
+// the highest index a pass-1 read was served at: every pass-1 read is at or before I and every
+// pass-2 read at or after it, so when all versions match, the copy is exactly the subtree at
+// index I. When some changed, the ministry is copied again, after a pause (a few times, then
+// EAGAIN): a ministry written to without a pause for longer than that cannot be copied this way.
+// (A copy made by the minister itself, at one applied index, would not have that limit; it needs
+// a request the ministry roles answer, which this client-side backup does without.)
+//
+// File format (text, so that `head` shows what a file is): line 1 `govfs-backup 1`, line 2 the
+// document as JSON, line 3 `sha256 HEX BYTES` of line 2. A truncated or altered file fails the
+// check with a typed error (BackupFormatError, EBADMSG) that says so.
+
+import { createHash } from 'node:crypto';
+import type { DirEntry, Stat } from '../client/gov-client.js';
+import type { ClusterStatusView } from '../client/status.js';
+import { RuntimeError } from '../runtime/errors.js';
+
+export const BACKUP_MAGIC = 'govfs-backup';
+export const BACKUP_VERSION = 1;
+
+export interface BackupEntry {
+  path: string;
+  kind: 'dir' | 'file';
+  /** Bytes of a file; entries of a directory. */
+  size: number;
+  ctime: number;
+  mtime: number;
+  version: number;
+}
+
+export interface MinistryBackup {
+  id: string;
+  subtree: string;
+  minister: string;
+  clerks: string[];
+  term: number;
+  /** The copy is the subtree as of this applied index of the ministry's group log. */
+  index: number;
+  /** Every path of the subtree (its root first, parents before children), other ministries'
+   * subtrees left out. */
+  entries: BackupEntry[];
+}
+
+export interface BackupDocument {
+  format: typeof BACKUP_MAGIC;
+  version: typeof BACKUP_VERSION;
+  /** When the copy was finished (ISO 8601, the backing-up machine's clock). */
+  takenAt: string;
+  cluster: { president: string; clusterTerm: number; nodes: string[]; idle: string[] };
+  ministries: MinistryBackup[];
+  /** File contents, once files have them (the data plane, issue 17): null until then. The data
+   * plane adds its chunks here (see ChunkSource) and restore writes them back. */
+  chunks: null;
+}
+
+/** What a backup reads from: a client (in process or connected) and the cluster's status. */
+export interface BackupSource {
+  ls(path: string, opts: { linearizable: boolean }): Promise<DirEntry[]>;
+  stat(path: string, opts: { linearizable: boolean }): Promise<Stat>;
+  /** The highest index of ministry `id` a reply has shown this client. */
+  seenIndex(ministry: string): number;
+  status(): Promise<ClusterStatusView>;
+}
+
+/** Hook for the data plane: the chunks of every file of a copy, to store beside its entries.
+ * Not called yet (files have no contents); `takeBackup` refuses a source giving one, so that a
+ * backup never silently leaves contents out. */
+export interface ChunkSource {
+  chunksOf(entries: BackupEntry[]): Promise<unknown>;
+}
+
+/** A backup file that cannot be read back: truncated, altered, or not a backup. */
+export class BackupFormatError extends RuntimeError {
+  constructor(file: string, why: string) {
+    super('EBADMSG', `${file} is not a usable govfs backup: ${why}`);
+  }
+}
+
+export interface BackupOptions {
+  /** Copies of one ministry to try before giving up on a tree that keeps changing (default 8,
+   * waiting 0.2 s, 0.4 s, ... up to 3 s between them: about 15 s for a burst of writes to pass). */
+  attempts?: number;
+  /** The first wait between copies (default 200 ms; doubles, at most 3 s). */
+  retryMs?: number;
+  /** Reads in flight at once (default 16). */
+  parallel?: number;
+  chunks?: ChunkSource;
+  onProgress?: (ministry: string, paths: number) => void;
+  /** A copy of `subtree` did not hold still: it is copied again (`changed`: some such paths). */
+  onRetry?: (subtree: string, changed: string[], attempt: number) => void;
+}
+
+/** Copy the whole cluster: the status, then every ministry at a recorded index. */
+export async function takeBackup(src: BackupSource, opts: BackupOptions = {}): Promise<BackupDocument> {
+  if (opts.chunks) throw new RuntimeError('ENOTSUP', 'backing up file contents is not built yet (the data plane is not wired to files)');
+  const status = await src.status();
+  if (!status.president) throw new RuntimeError('EAGAIN', 'the cluster has no president right now: back up once `govfs status` shows one');
+  const subtrees = status.ministries.map((m) => m.subtree);
+  const ministries: MinistryBackup[] = [];
+  for (const m of [...status.ministries].sort((a, b) => a.subtree.localeCompare(b.subtree))) {
+    if (m.down) throw new RuntimeError('EAGAIN', `ministry ${m.id} (${m.subtree}) is down: back up once it serves again`);
+    const copy = await copyMinistry(src, m.id, m.subtree, subtrees, opts);
+    ministries.push({ id: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks], term: m.term, ...copy });
+    opts.onProgress?.(m.subtree, copy.entries.length);
+  }
+  return {
+    format: BACKUP_MAGIC,
+    version: BACKUP_VERSION,
+    takenAt: new Date().toISOString(),
+    cluster: { president: status.president, clusterTerm: status.clusterTerm, nodes: status.nodes.map((n) => n.id), idle: [...status.idle] },
+    ministries,
+    chunks: null,
+  };
+}
+
+/** Whether `path` is `root` or below it. */
+function within(path: string, root: string): boolean {
+  return root === '/' || path === root || path.startsWith(`${root}/`);
+}
+
+function join(dir: string, name: string): string {
+  return dir === '/' ? `/${name}` : `${dir}/${name}`;
+}
+
+/** Run `fn` over `items`, at most `n` at once, keeping their order in the result. */
+async function mapLimit<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, worker));
+  return out;
+}
+
+async function copyMinistry(src: BackupSource, id: string, subtree: string, subtrees: string[], opts: BackupOptions): Promise<{ index: number; entries: BackupEntry[] }> {
+  // Paths of ministries below this one are theirs: not walked here.
+  const others = subtrees.filter((s) => s !== subtree && within(s, subtree));
+  const ours = (p: string): boolean => !others.some((o) => within(p, o));
+  const lin = { linearizable: true };
+  const parallel = opts.parallel ?? 16;
+  const attempts = opts.attempts ?? 8;
+  let changed: string[] = [];
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) opts.onRetry?.(subtree, changed, attempt + 1);
+    if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(3_000, (opts.retryMs ?? 200) * 2 ** (attempt - 1))));
+    // Pass 1: breadth first, a directory's stat before its listing. A path removed (or a
+    // directory replaced) between its listing and its own read is a change: copy again.
+    let entries: BackupEntry[];
+    try {
+      entries = await firstPass(src, subtree, ours, parallel);
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+      changed = [(e as { path?: string }).path ?? '(a path)'];
+      continue;
+    }
+    const index = src.seenIndex(id);
+    // Pass 2: every path again, at or after `index`.
+    const again = await mapLimit(entries, parallel, (e) => src.stat(e.path, lin).then((s) => s.version === e.version && s.kind === e.kind, () => false));
+    changed = entries.filter((_, i) => !again[i]).map((e) => e.path);
+    if (changed.length === 0) return { index, entries };
+  }
+  throw new RuntimeError('EAGAIN', `ministry ${id} (${subtree}) kept changing while it was copied (${attempts} tries; last changed: ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', ...' : ''}): back up at a quieter moment`);
+}
+
+async function firstPass(src: BackupSource, subtree: string, ours: (p: string) => boolean, parallel: number): Promise<BackupEntry[]> {
+  const lin = { linearizable: true };
+  const entries: BackupEntry[] = [];
+  let level = [subtree];
+  while (level.length > 0) {
+    const stats = await mapLimit(level, parallel, async (path) => ({ path, stat: await src.stat(path, lin) }));
+    const listings = await mapLimit(
+      stats.filter((s) => s.stat.kind === 'dir'),
+      parallel,
+      (s) => src.ls(s.path, lin).then((l) => ({ path: s.path, entries: l })),
+    );
+    for (const s of stats) entries.push(entry(s.path, s.stat));
+    const next: string[] = [];
+    for (const l of listings) for (const e of l.entries) if (ours(join(l.path, e.name))) next.push(join(l.path, e.name));
+    level = next;
+  }
+  return entries;
+}
+
+function entry(path: string, s: Stat): BackupEntry {
+  return { path, kind: s.kind === 'dir' ? 'dir' : 'file', size: s.size, ctime: s.ctime, mtime: s.mtime, version: s.version };
+}
+
+// ---- the file --------------------------------------------------------------------------------
+
+export function encodeBackup(doc: BackupDocument): Buffer {
+  const body = JSON.stringify(doc);
+  const bytes = Buffer.byteLength(body);
+  const sum = createHash('sha256').update(body).digest('hex');
+  return Buffer.from(`${BACKUP_MAGIC} ${BACKUP_VERSION}\n${body}\nsha256 ${sum} ${bytes}\n`);
+}
+
+/** Check and read a backup file's bytes; `file` names it in errors. */
+export function decodeBackup(data: Buffer, file: string): BackupDocument {
+  const text = data.toString('utf8');
+  const first = text.indexOf('\n');
+  const header = first < 0 ? text : text.slice(0, first);
+  const magic = `${BACKUP_MAGIC} ${BACKUP_VERSION}`;
+  if (data.length === 0) throw new BackupFormatError(file, 'the file is empty');
+  if (first < 0 && magic.startsWith(header)) throw new BackupFormatError(file, `the file is truncated after ${data.length} bytes (its header line is not complete); use a complete copy`);
+  if (!header.startsWith(`${BACKUP_MAGIC} `)) throw new BackupFormatError(file, `it does not start with "${BACKUP_MAGIC} ${BACKUP_VERSION}" (is it the file govfs backup wrote?)`);
+  if (header !== `${BACKUP_MAGIC} ${BACKUP_VERSION}`) throw new BackupFormatError(file, `it is format "${header}", and this govfs reads "${BACKUP_MAGIC} ${BACKUP_VERSION}" only`);
+  const rest = text.slice(first + 1);
+  const m = /\nsha256 ([0-9a-f]{64}) (\d+)\n$/.exec(rest);
+  if (!m) throw new BackupFormatError(file, `its closing checksum line is missing: the file is truncated (${data.length} bytes); use a complete copy`);
+  const body = rest.slice(0, m.index);
+  if (Buffer.byteLength(body) !== Number(m[2]) || createHash('sha256').update(body).digest('hex') !== m[1]) {
+    throw new BackupFormatError(file, 'its checksum does not match its contents: the file was altered or damaged');
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch (e) {
+    throw new BackupFormatError(file, `its document is not JSON (${(e as Error).message})`);
+  }
+  checkDocument(doc, file);
+  return doc;
+}
+
+function checkDocument(doc: unknown, file: string): asserts doc is BackupDocument {
+  const bad = (why: string): never => {
+    throw new BackupFormatError(file, why);
+  };
+  const d = doc as Partial<BackupDocument> | null;
+  if (!d || typeof d !== 'object' || d.format !== BACKUP_MAGIC || d.version !== BACKUP_VERSION) bad('its document has no govfs-backup format and version');
+  if (!d!.cluster || !Array.isArray(d!.cluster.nodes)) bad('its cluster section is missing');
+  if (!Array.isArray(d!.ministries) || !d!.ministries.some((m) => m?.subtree === '/')) bad('it holds no root ministry');
+  if (d!.chunks !== null) bad('it holds file contents, which this govfs cannot restore yet');
+  for (const m of d!.ministries!) {
+    if (typeof m.id !== 'string' || typeof m.subtree !== 'string' || !m.subtree.startsWith('/') || !Number.isSafeInteger(m.index) || !Array.isArray(m.entries)) {
+      bad(`ministry ${JSON.stringify(m?.id)} is malformed`);
+    }
+    for (const e of m.entries) {
+      if (!e || typeof e.path !== 'string' || !within(e.path, m.subtree) || (e.kind !== 'dir' && e.kind !== 'file') || !Number.isSafeInteger(e.size)) {
+        bad(`ministry ${m.id} has a malformed entry ${JSON.stringify(e?.path ?? e)}`);
+      }
+    }
+  }
+}

@@ -1,0 +1,118 @@
+// `govfs mount` for real: a cluster and a mount as child processes, used with plain node:fs
+// calls (mkdir, readdir, create, rename, unlink, rmdir), errors as errno, a stopped cluster
+// answering an error within a bound, and SIGTERM unmounting cleanly. Skips, saying why, where
+// /dev/fuse, libfuse2 or root are missing.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, renameSync, rmdirSync, statSync, unlinkSync } from 'node:fs';
+import { stat as statAsync } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect, type RemoteGovClient } from '../../src/client/connect.js';
+import { ENTRY_TIMEOUT_S } from '../../src/mount/fuse-mount.js';
+import { MountedCluster, isMounted, missingForMount } from '../posix/pjdfstest.js';
+
+const missing = missingForMount();
+/** The mount's deadline for one operation in this test (ms). */
+const DEADLINE_MS = 4_000;
+
+describe.skipIf(missing !== null)(`govfs mount through FUSE${missing ? ` (skipped: ${missing})` : ''}`, () => {
+  let m: MountedCluster;
+  let client: RemoteGovClient;
+
+  beforeAll(async () => {
+    m = await MountedCluster.start({ deadlineMs: DEADLINE_MS });
+    client = await connect([m.server]);
+  }, 180_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await m?.stop();
+  }, 60_000);
+
+  it('mkdir, ls, create, mv and rm through plain fs calls reach the cluster', async () => {
+    const mnt = m.mountpoint;
+    mkdirSync(join(mnt, 'a'));
+    mkdirSync(join(mnt, 'a', 'b'));
+    closeSync(openSync(join(mnt, 'a', 'f'), 'w'));
+    expect(readdirSync(join(mnt, 'a')).sort()).toEqual(['b', 'f']);
+    expect(statSync(join(mnt, 'a', 'b')).isDirectory()).toBe(true);
+    expect(statSync(join(mnt, 'a', 'f')).isFile()).toBe(true);
+    expect(statSync(join(mnt, 'a', 'f')).size).toBe(0);
+    // What the mount did is in the cluster, for any client.
+    expect((await client.ls('/a', { linearizable: true })).map((e) => `${e.name}:${e.kind}`).sort()).toEqual(['b:dir', 'f:file']);
+
+    renameSync(join(mnt, 'a', 'f'), join(mnt, 'a', 'g'));
+    renameSync(join(mnt, 'a', 'b'), join(mnt, 'c'));
+    expect(readdirSync(join(mnt, 'a'))).toEqual(['g']);
+    expect(readdirSync(mnt).sort()).toEqual(['a', 'c']);
+    unlinkSync(join(mnt, 'a', 'g'));
+    rmdirSync(join(mnt, 'a'));
+    rmdirSync(join(mnt, 'c'));
+    expect(readdirSync(mnt)).toEqual([]);
+    expect((await client.ls('/', { linearizable: true })).map((e) => e.name)).toEqual([]);
+  });
+
+  it('refusals come back as their errno', () => {
+    const mnt = m.mountpoint;
+    mkdirSync(join(mnt, 'd'));
+    closeSync(openSync(join(mnt, 'd', 'x'), 'w'));
+    expect(() => mkdirSync(join(mnt, 'd'))).toThrow(expect.objectContaining({ code: 'EEXIST' }));
+    expect(() => rmdirSync(join(mnt, 'd'))).toThrow(expect.objectContaining({ code: 'ENOTEMPTY' }));
+    expect(() => statSync(join(mnt, 'nope'))).toThrow(expect.objectContaining({ code: 'ENOENT' }));
+    expect(() => readdirSync(join(mnt, 'd', 'x'))).toThrow(expect.objectContaining({ code: 'ENOTDIR' }));
+    expect(() => unlinkSync(join(mnt, 'd'))).toThrow(expect.objectContaining({ code: expect.stringMatching(/^(EISDIR|EPERM)$/) }));
+  });
+
+  it("another client's change shows through the mount once the kernel's 1 s cache runs out", async () => {
+    const p = join(m.mountpoint, 'cached');
+    mkdirSync(p);
+    expect(statSync(p).isDirectory()).toBe(true); // now in the kernel's entry and attribute cache
+    await client.rmdir('/cached');
+    const removedAt = Date.now();
+    let seenAfter = -1;
+    while (Date.now() - removedAt < 10_000) {
+      if (!existsSync(p)) {
+        seenAfter = Date.now() - removedAt;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    console.log(`mount: another client's rmdir seen through the mount after ${seenAfter} ms (entry/attr timeout ${ENTRY_TIMEOUT_S} s)`);
+    expect(seenAfter).toBeGreaterThanOrEqual(0);
+    expect(seenAfter).toBeLessThan(ENTRY_TIMEOUT_S * 1000 + 2_000);
+  });
+
+  it('a mount whose process was killed is taken over by the next govfs mount', async () => {
+    mkdirSync(join(m.mountpoint, 'kept'));
+    await m.mount.stop('SIGKILL');
+    // The kernel still has the mount, with no one serving it.
+    expect(isMounted(m.mountpoint)).toBe(true);
+    expect(() => readdirSync(m.mountpoint)).toThrow(expect.objectContaining({ code: 'ENOTCONN' }));
+    await m.remount();
+    expect(readdirSync(m.mountpoint)).toContain('kept');
+    rmdirSync(join(m.mountpoint, 'kept'));
+  }, 120_000);
+
+  it('a mount whose cluster stopped answers an error within a bound, not a hang', async () => {
+    await m.cluster.stop('SIGKILL');
+    const started = Date.now();
+    // A name never looked up: the kernel has no cached answer for it.
+    const err = await statAsync(join(m.mountpoint, 'never-seen')).then(
+      () => null,
+      (e: NodeJS.ErrnoException) => e,
+    );
+    const elapsed = Date.now() - started;
+    expect(err?.code).toMatch(/^(EIO|ENOTCONN)$/);
+    // The client's deadline, plus its last backoff and the answer's way back.
+    expect(elapsed).toBeLessThan(DEADLINE_MS + 5_000);
+  }, 60_000);
+
+  it('SIGTERM unmounts cleanly', async () => {
+    expect(isMounted(m.mountpoint)).toBe(true);
+    const exit = await m.mount.stop('SIGTERM', 20_000);
+    expect(exit.code).toBe(0);
+    expect(isMounted(m.mountpoint)).toBe(false);
+    expect(existsSync(m.mountpoint)).toBe(true);
+    expect(m.mount.stderr).toMatch(/stopped cleanly/);
+  }, 60_000);
+});
