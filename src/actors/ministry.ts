@@ -14,7 +14,7 @@ import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Appointment, Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
-import { MINISTRY_SNAPSHOT_TASK } from './ministry-snapshot-task.js';
+import { MINISTRY_SNAPSHOT_TASK, type MinistrySnapshotContext } from './ministry-snapshot-task.js';
 import { DEFAULT_LEASES } from './leases.js';
 import type { RenameLedger } from './rename-ledger.js';
 import { LeaseService } from './lease-service.js';
@@ -163,7 +163,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           snapshot: () => ns.snapshot(),
           restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
           // Built in ctx.pool from the last snapshot and the entries since (issue 19, point 4).
-          replay: { task: MINISTRY_SNAPSHOT_TASK, context: args.record.subtree },
+          replay: { task: MINISTRY_SNAPSHOT_TASK, context: { subtree: args.record.subtree, ministry: args.record.id } satisfies MinistrySnapshotContext },
         },
         afterApply: () => {
           step(ctx, APPLIED);

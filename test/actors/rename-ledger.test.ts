@@ -3,6 +3,8 @@ import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
 import { encodeMinistryEntry } from '../../src/actors/ministry-entry.js';
 import type { CrossRenameDecision, OutOutcome, Vote } from '../../src/actors/rename-ledger.js';
 import type { MovedNode } from '../../src/fs/namespace.js';
+import { MINISTRY_SNAPSHOT_TASK } from '../../src/actors/ministry-snapshot-task.js';
+import { inlinePool } from '../../src/runtime/work-pool.js';
 
 // The replicated half of a rename across ministries (src/actors/rename-ledger.ts), applied as
 // log entries through MinistryNamespace.applyEntry, rule by rule: phase one at the source
@@ -168,5 +170,30 @@ describe('rename ledger: the target', () => {
     expect(t2.namespace.ls('/t/d').map((e) => e.name)).toEqual(['f', 'sub']);
     // With nothing open, the snapshot keeps its old form (no ledger).
     expect(new DataView(s2.snapshot().buffer).getUint32(0)).not.toBe(0xffffffff);
+  });
+});
+
+describe('rename ledger: snapshots built off the thread', () => {
+  it("the pool task's snapshot (the entries replayed) is the live one, an open rename's id (its ministry's) included", async () => {
+    const live = new MinistryNamespace('/a');
+    live.renames.owner = 'mS';
+    const entries = [
+      MinistryNamespace.encodeEntry({ clientId: 'setup', seq: 1, acked: 0, op: { op: 'create', path: '/a/g' } as never, now: 1_000 }),
+      encodeMinistryEntry({ op: 'xrename.out', clientId: 'c1', seq: 1, acked: 0, now: 1_000, from: '/a/g', to: '/t/g', target: 'mT', txid: '', as: { uid: 0, gid: 0, groups: [] } }),
+    ];
+    const parts: Uint8Array[] = [];
+    entries.forEach((data, i) => {
+      live.applyEntry(data, i + 1, 1_000);
+      const head = new DataView(new ArrayBuffer(20));
+      head.setUint32(0, data.length, true);
+      head.setFloat64(4, i + 1, true);
+      head.setFloat64(12, 1_000, true);
+      parts.push(new Uint8Array(head.buffer), data);
+    });
+    expect([...live.renames.outs.keys()]).toEqual(['mS@2']);
+    const chunk = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => (chunk.set(p, at), at + p.length), 0);
+    const built = await inlinePool.run(MINISTRY_SNAPSHOT_TASK, { context: { subtree: '/a', ministry: 'mS' }, base: new Uint8Array(0), baseIndex: 0, chunks: [chunk] });
+    expect(Buffer.from(built).equals(Buffer.from(live.snapshot()))).toBe(true);
   });
 });
