@@ -159,7 +159,8 @@ Removes empty directories.
 ${CLIENT_OPTIONS_HELP}`,
   mv: `govfs mv FROM TO [--server host:port]
 
-Renames FROM to TO (both in the same ministry; EXDEV otherwise).
+Renames FROM to TO, also across ministries (atomically: the old name or the new one,
+never both). A directory holding another ministry's subtree cannot move (EXDEV).
 ${CLIENT_OPTIONS_HELP}`,
   balance: `govfs balance on|off|plan [--server host:port]
 

@@ -8,6 +8,7 @@ import { LogCodec, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire
 import type { MinistryInfo } from '../fs/requests.js';
 import { applyMemberOrder, type MemberOrder, type Joined } from './membership-core.js';
 import { applyMigrationOrder, migrationActive, PHASES, type Migration, type MigrationOrder } from './migration-state.js';
+import type { CrossRenameDecision } from './rename-ledger.js';
 
 /** A ministry as the cluster log holds it: what clients see of it (MinistryInfo: id, subtree,
  * minister, clerks, the Group Raft term of this appointment — unique and increasing across all
@@ -42,7 +43,9 @@ export type ClusterOrder =
   /** Membership (issue 20): a node joins, is asked to leave, is gone (membership-core.ts). */
   | MemberOrder
   /** Live subtree migration: split, merge (migration-state.ts). */
-  | MigrationOrder;
+  | MigrationOrder
+  /** The decision on a rename across ministries (rename-ledger.ts): the first one stands. */
+  | { order: 'crossRename'; decision: CrossRenameDecision };
 
 export type OrderResult = { ok: true; ministry?: MinistryRecord } | { ok: false; reason: string };
 
@@ -67,6 +70,9 @@ export class ClusterState {
   migrationCounter = 0;
   /** Ministries formed for a split in progress: they serve nothing until its map commits. */
   private incoming = new Set<string>();
+  /** Decisions on renames across ministries, by transaction (the ministries read their own
+   * here and apply them in their group logs). Kept for good: see rename-core.ts. */
+  readonly crossRenames = new Map<string, CrossRenameDecision>();
 
   constructor(nodes: string[]) {
     this.nodes = [...nodes].sort();
@@ -131,6 +137,15 @@ export class ClusterState {
       case 'memberLeave':
       case 'memberGone':
         return applyMemberOrder(this, order);
+      case 'crossRename': {
+        const d = order.decision;
+        if (this.crossRenames.has(d.txid)) return { ok: false, reason: `transaction ${d.txid} is already decided` };
+        // A commit between ministries of which one was dissolved meanwhile stands for nothing:
+        // ordered after the dissolution, it becomes an abort for now.
+        const gone = d.commit && (!this.ministries.has(d.source) || !this.ministries.has(d.target));
+        this.crossRenames.set(d.txid, gone ? { ...d, commit: false, retry: true, code: 'EAGAIN', message: 'a ministry of the rename was dissolved: retry' } : { ...d });
+        return { ok: true };
+      }
       default:
         return applyMigrationOrder(this, order, (subtree, minister, clerks, clerksWanted) => {
           const r = this.apply({ order: 'appoint', subtree, minister, clerks, clerksWanted }, index);
@@ -202,7 +217,7 @@ export class ClusterState {
 
   /** Protobuf (govfs.log.ClusterSnapshot behind the format byte, src/wire/log-codec.ts). */
   snapshot(): Uint8Array {
-    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, migrations: [...this.migrations.values()].map((m) => ({ ...m, phase: PHASES.indexOf(m.phase), namespace: m.namespace ?? new Uint8Array(0) })), migrationCounter: this.migrationCounter, joined: [...this.joined.values()], leaving: [...this.leaving], removed: [...this.removed] });
+    return SNAPSHOT.encode({ nodes: this.nodes, ministries: [...this.ministries.values()], termCounter: this.termCounter, ministryCounter: this.ministryCounter, applied: this.applied, formed: [...this.formed], balancingOff: !this.balancing, migrations: [...this.migrations.values()].map((m) => ({ ...m, phase: PHASES.indexOf(m.phase), namespace: m.namespace ?? new Uint8Array(0) })), migrationCounter: this.migrationCounter, joined: [...this.joined.values()], leaving: [...this.leaving], removed: [...this.removed], crossRenames: [...this.crossRenames.values()] });
   }
 
   /** A snapshot of either form: protobuf, or the JSON of data folders written before it ('{'). */
@@ -227,6 +242,7 @@ export class ClusterState {
     }
     s.migrationCounter = o.migrationCounter ?? 0;
     s.migrationsChanged();
+    for (const d of o.crossRenames ?? []) s.crossRenames.set(d.txid, { txid: d.txid, commit: d.commit, retry: d.retry, code: d.code, message: d.message, source: d.source, target: d.target, targetIndex: d.targetIndex, replaced: d.replaced });
     return s;
   }
 }
@@ -283,6 +299,8 @@ function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
       return { mapCommit: { id: o.id } };
     case 'migrateAbort':
       return { migrateAbort: { id: o.id, reason: o.reason } };
+    case 'crossRename':
+      return { crossRename: o.decision };
   }
 }
 
@@ -320,6 +338,10 @@ function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
       return { order: 'mapCommit', id: m.mapCommit!.id };
     case 'migrateAbort':
       return { order: 'migrateAbort', id: m.migrateAbort!.id, reason: m.migrateAbort!.reason };
+    case 'crossRename': {
+      const d = m.crossRename!;
+      return { order: 'crossRename', decision: { txid: d.txid, commit: d.commit, retry: d.retry, code: d.code, message: d.message, source: d.source, target: d.target, targetIndex: d.targetIndex, replaced: d.replaced } };
+    }
     default:
       return null;
   }

@@ -3,7 +3,8 @@
 
 import type { ClusterState, MinistryRecord } from './cluster-state.js';
 import type { FsErrorCode, FsErrorData } from '../fs/errors.js';
-import type { ClientOp, MinistryInfo } from '../fs/requests.js';
+import type { ClientOp, CrossRenameBeginMessage, CrossRenamePrepareMessage, MinistryInfo } from '../fs/requests.js';
+import type { Vote } from './rename-ledger.js';
 import type { ApplyOutcome } from '../raft/shell.js';
 import type { Appointment, ProposeResult } from '../raft/types.js';
 import type { ClientOutcome, MinistryNamespace } from './ministry-namespace.js';
@@ -82,6 +83,8 @@ export type MinistryInput<R> =
   | { kind: 'appointment'; record: MinistryRecord }
   | { kind: 'flush-tickets' }
   | { kind: 'stop' }
+  /** The president asks this minister to prepare a rename across ministries (rename-core.ts). */
+  | { kind: 'rename-prepare'; msg: CrossRenamePrepareMessage; reply: R }
   | Resume;
 
 export type MinistryEffect<R> =
@@ -94,7 +97,10 @@ export type MinistryEffect<R> =
   | { kind: 'when-applied'; id: number; index: number; term: number }
   | { kind: 'read-index'; id: number }
   | { kind: 'cluster-read-index'; id: number }
-  | { kind: 'subtree-delete'; id: number; subtree: string; requester: string };
+  | { kind: 'subtree-delete'; id: number; subtree: string; requester: string }
+  /** Renames across ministries: ask the president to coordinate; answer its prepare. */
+  | { kind: 'rename-begin'; msg: CrossRenameBeginMessage }
+  | { kind: 'vote'; to: R; vote: Vote };
 
 export interface WaitingRead<R> {
   index: number;

@@ -26,11 +26,14 @@
 // - Subtree delete (thesis Figure 9): `rmdir -r` over other ministries' subtrees first asks the
 //   president to dissolve them, then drops the directory.
 // - Ownership: a path another ministry owns is answered with the subtree map (a redirect).
+// Over 600 lines since renames across ministries were merged beside live migration; the cut to
+// come: the rename host and migration duties into files of their own.
 
 import { NO_MINISTER, type ClusterState, type MinistryRecord } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { FsError, type FsErrorCode } from '../fs/errors.js';
 import type { ClientOp, FileLayout, MinistryInfo } from '../fs/requests.js';
+import { RenameDriver, type RenameHost } from './rename-core.js';
 import { requestCreds } from './request-op.js';
 import type { Creds } from '../fs/access.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
@@ -82,6 +85,8 @@ export class MinistryCore<R> {
   private own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
   /** When each migration entry was last proposed (by kind and migration id). */
   private readonly migrationProposed = new Map<string, number>();
+  /** Renames across ministries (rename-core.ts), at either end. */
+  private readonly renames = new RenameDriver<R>();
 
   constructor(o: MinistryCoreOptions) {
     this.o = o;
@@ -118,9 +123,14 @@ export class MinistryCore<R> {
         this.wakeReaders();
         this.expireClients();
         this.migrationDuties();
+        if (!this.ns.renames.empty || this.renames.waiting > 0) this.renames.drive(this.renameHost());
         break;
       case 'applied':
         this.wakeReaders();
+        if (!this.ns.renames.empty || this.renames.waiting > 0) this.renames.drive(this.renameHost());
+        break;
+      case 'rename-prepare':
+        this.renames.prepare(this.renameHost(), input.msg, input.reply);
         break;
       case 'appointment':
         this.record = input.record;
@@ -233,18 +243,18 @@ export class MinistryCore<R> {
     if (!o) return;
     const as = this.credsOf(req, reply);
     if (!as) return;
-    // A rename's (or link's) source here, its target elsewhere: EXDEV below (refused, not redirected).
+    // A rename is served by its source's ministry (its target elsewhere: rename-core.ts); a
+    // link's new name elsewhere is EXDEV below (refused, not redirected).
     if (this.redirected(reply, 'path' in o ? o.path : o.from)) return;
     const cluster = this.o.cluster();
     // Other ministries' subtrees inside the path this change touches.
     const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
     if (o.op === 'rename') {
-      const target = cluster.ministryFor(o.to);
-      if (!target || target.id !== record.id) {
-        return this.refuse(reply, 'EXDEV', `rename ${o.from} -> ${o.to}: the target is served by another ministry; renames across ministries are not supported yet (copy and remove instead)`, o.from);
-      }
       const inside = nested(o.from);
-      if (inside.length > 0) return this.refuse(reply, 'EXDEV', `rename ${o.from}: it contains another ministry's subtree (${inside[0]!.subtree}), which cannot move`, o.from);
+      if (inside.length > 0) return this.refuse(reply, 'EXDEV', `rename ${o.from}: it contains another ministry's subtree (${inside[0]!.subtree}), which cannot move (rename inside it, or move the files one by one)`, o.from);
+      const target = cluster.ministryFor(o.to);
+      // The target elsewhere: a two-phase commit through the president (rename-core.ts).
+      if (target && target.id !== record.id) return this.renames.start(this.renameHost(), { clientId: req.clientId, seq: req.seq, acked: req.acked, from: o.from, to: o.to, as }, target, reply);
     }
     if (o.op === 'link') {
       const target = cluster.ministryFor(o.to);
@@ -282,6 +292,38 @@ export class MinistryCore<R> {
       this.out.push({ kind: 'when-applied', id: applied, index: ticket.index, term: ticket.term });
     });
     this.out.push({ kind: 'propose', id, payload });
+  }
+
+  /** What the rename driver may do through this core (valid during one step). */
+  private renameHost(): RenameHost<R> {
+    const now = (): number => this.now;
+    return {
+      get now() {
+        return now();
+      },
+      ministry: this.record.id,
+      ns: this.ns,
+      leading: () => this.o.role === 'minister' && !this.record.fenced && this.log.leading(),
+      cluster: () => this.o.cluster(),
+      applied: () => this.log.applied,
+      propose: (payload, k) => {
+        const id = this.await((r) => {
+          if (r.kind !== 'proposed') return;
+          if (!r.result.ok) return k(null);
+          const { index, term } = r.result;
+          const applied = this.await((a) => {
+            if (a.kind !== 'apply-outcome') return;
+            const o = a.outcome.ok ? (a.outcome.result as Outcome) : null;
+            k(o?.ok ? { index, value: o.value } : null);
+          });
+          this.out.push({ kind: 'when-applied', id: applied, index, term });
+        });
+        this.out.push({ kind: 'propose', id, payload });
+      },
+      begin: (msg) => this.out.push({ kind: 'rename-begin', msg }),
+      reply: (to, answer) => this.out.push({ kind: 'reply', to, answer }),
+      vote: (to, vote) => this.out.push({ kind: 'vote', to, vote }),
+    };
   }
 
   private queueTicket(to: string, clientId: string, seq: number, index: number, term: number): void {

@@ -14,12 +14,22 @@
 // (JSON 136). Well within the 1.5x that would have kept the binary form as an exception.
 
 import { FsError } from '../fs/errors.js';
-import { nsToPair, pairToNs } from '../fs/access.js';
+import { isId, nsToPair, pairToNs, PERM_BITS } from '../fs/access.js';
 import type { ExpireClientsOp, MutationOp, ClientOp as NsClientOp, Op } from '../fs/namespace.js';
 import { DecodeError } from '../wire/errors.js';
 import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg, type DropGarbageMsg, type PlaceChunksMsg, type ReplaceReplicaMsg } from '../wire/log-codec.js';
 import { CLIENT_CHANGE_TAG, decodeClientChange } from './ministry-entry-legacy.js';
 import type { LeaseEntry } from './leases.js';
+import type { CrossRenameDecisionMsg, CrossRenameInMsg, CrossRenameNodeMsg, CrossRenameOutMsg, PosixCallerMsg } from '../wire/log-codec.js';
+import type { Creds } from '../fs/access.js';
+import type { MovedNode } from '../fs/namespace.js';
+
+/** The two phases of a rename across ministries (rename-ledger.ts), with the caller's
+ * credentials (root when absent), checked at each end. */
+export type CrossRenameEntry =
+  | ({ op: 'xrename.out'; as?: Creds } & Omit<CrossRenameOutMsg, 'caller'>)
+  | ({ op: 'xrename.in'; tree: MovedNode[]; as?: Creds } & Omit<CrossRenameInMsg, 'caller' | 'tree'>)
+  | { op: 'xrename.end'; decision: CrossRenameDecisionMsg; now: number };
 
 /** A file layout's change (issue 17; layouts.ts), decided by the minister. */
 export type LayoutEntry = ({ op: 'layout.place' } & PlaceChunksMsg) | ({ op: 'layout.replace' } & ReplaceReplicaMsg) | ({ op: 'layout.gc' } & DropGarbageMsg);
@@ -32,7 +42,7 @@ export type MigrationEntry =
   | { op: 'migration.unfence'; id: string };
 
 /** What a ministry's log holds. (Older logs in JSON may hold any namespace Op.) */
-export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry | MigrationEntry | LayoutEntry;
+export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry | MigrationEntry | LayoutEntry | CrossRenameEntry;
 
 const ENTRY = new LogCodec('govfs.log.MinistryEntry');
 const JSON_START = 0x7b;
@@ -95,6 +105,16 @@ function toMsg(e: MinistryLogEntry): MinistryEntryMsg {
       return { dropGarbage: { chunkIds: e.chunkIds } };
     case 'layout.replace':
       return { replaceReplica: { ino: e.ino, chunk: e.chunk, oldChunkId: e.oldChunkId, token: e.token } };
+    case 'xrename.out': {
+      const { op: _op, as, ...m } = e;
+      return { crossRenameOut: { ...m, caller: callerMsg(as) } };
+    }
+    case 'xrename.in': {
+      const { op: _op, as, tree, ...m } = e;
+      return { crossRenameIn: { ...m, tree: tree.map(movedToMsg), caller: callerMsg(as) } };
+    }
+    case 'xrename.end':
+      return { crossRenameEnd: { decision: e.decision, now: e.now } };
   }
 }
 
@@ -187,6 +207,20 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
       return { op: 'layout.gc', chunkIds: [...m.dropGarbage!.chunkIds] };
     case 'replaceReplica':
       return { op: 'layout.replace', ino: m.replaceReplica!.ino, chunk: m.replaceReplica!.chunk ?? null, oldChunkId: m.replaceReplica!.oldChunkId, token: m.replaceReplica!.token };
+    case 'crossRenameOut': {
+      const o = m.crossRenameOut!;
+      return withCaller({ op: 'xrename.out', clientId: o.clientId, seq: o.seq, acked: o.acked, now: o.now, from: o.from, to: o.to, target: o.target, txid: o.txid }, o.caller);
+    }
+    case 'crossRenameIn': {
+      const i = m.crossRenameIn!;
+      const tree = i.tree.map(movedFromMsg);
+      return withCaller({ op: 'xrename.in', txid: i.txid, source: i.source, from: i.from, to: i.to, tree, now: i.now, index: i.index, replaced: i.replaced }, i.caller);
+    }
+    case 'crossRenameEnd': {
+      const d = m.crossRenameEnd!.decision;
+      if (!d) throw malformed('a rename end without its decision');
+      return { op: 'xrename.end', now: m.crossRenameEnd!.now, decision: { txid: d.txid, commit: d.commit, retry: d.retry, code: d.code, message: d.message, source: d.source, target: d.target, targetIndex: d.targetIndex, replaced: d.replaced } };
+    }
     default:
       throw malformed('an entry of no known kind');
   }
@@ -247,6 +281,53 @@ function fromChangeMsg(c: ClientChangeMsg): NsClientOp {
   // (Checked when applied, as every field: the namespace refuses a malformed caller, EINVAL.)
   if (c.caller !== null && c.caller !== undefined) op.as = { uid: c.caller.uid, gid: c.caller.gid, groups: [...c.caller.groups] };
   return op;
+}
+
+function callerMsg(as: Creds | undefined): PosixCallerMsg | null {
+  return as === undefined ? null : { uid: as.uid, gid: as.gid, groups: [...as.groups] };
+}
+
+/** (The ledger checks the credentials before it uses them, as the namespace does a client op's.) */
+function withCaller<T extends Extract<CrossRenameEntry, { as?: Creds }>>(e: T, c: PosixCallerMsg | null | undefined): T {
+  if (c !== null && c !== undefined) e.as = { uid: c.uid, gid: c.gid, groups: [...c.groups] };
+  return e;
+}
+
+/** A moved node on the wire: times as (sec, nsec), a symlink's target beside a flag. */
+export function movedToMsg(n: MovedNode): CrossRenameNodeMsg {
+  const a = nsToPair(n.atimeNs);
+  const m = nsToPair(n.mtimeNs);
+  const c = nsToPair(n.ctimeNs);
+  return {
+    path: n.path,
+    dir: n.kind === 'dir',
+    size: n.size,
+    btime: n.btime,
+    ino: n.ino,
+    mode: n.mode,
+    uid: n.uid,
+    gid: n.gid,
+    symlink: n.kind === 'symlink',
+    target: n.target,
+    atimeSec: a.sec,
+    atimeNsec: a.nsec,
+    mtimeSec: m.sec,
+    mtimeNsec: m.nsec,
+    ctimeSec: c.sec,
+    ctimeNsec: c.nsec,
+  };
+}
+
+/** A moved node from the wire; EINVAL for one no namespace could hold (a peer's bad bytes). */
+export function movedFromMsg(m: CrossRenameNodeMsg): MovedNode {
+  const atimeNs = pairToNs(m.atimeSec, m.atimeNsec);
+  const mtimeNs = pairToNs(m.mtimeSec, m.mtimeNsec);
+  const ctimeNs = pairToNs(m.ctimeSec, m.ctimeNsec);
+  if (atimeNs === null || mtimeNs === null || ctimeNs === null) throw malformed(`moved node ${m.path}: bad times`);
+  if (!isId(m.uid) || !isId(m.gid) || !Number.isInteger(m.mode) || m.mode < 0 || m.mode > PERM_BITS || !Number.isFinite(m.btime)) throw malformed(`moved node ${m.path}: bad attributes`);
+  if (m.dir && m.symlink) throw malformed(`moved node ${m.path}: both a directory and a symlink`);
+  const kind = m.dir ? 'dir' : m.symlink ? 'symlink' : 'file';
+  return { path: m.path, kind, ino: m.ino, size: m.size, btime: m.btime, atimeNs, mtimeNs, ctimeNs, mode: m.mode, uid: m.uid, gid: m.gid, target: m.symlink ? m.target : '' };
 }
 
 function malformed(why: string): FsError {

@@ -1,10 +1,16 @@
 // The byte layouts of a ministry's replicated state outside the log (MinistryNamespace): its
-// snapshot (namespace, write leases, file layouts, migration marks) and the state a live
-// migration hands over (a subtree's namespace and its files' layouts). Cut out of
-// ministry-namespace.ts when both the data plane and live migration added parts.
+// snapshot (namespace, write leases, file layouts, migration marks, the ledger of renames
+// across ministries) and the state a live migration hands over (a subtree's namespace and its
+// files' layouts). Cut out of ministry-namespace.ts when both the data plane and live
+// migration added parts.
 
 /** The first word of a ministry snapshot that holds migration marks. */
 const MARKS_FORMAT = 0xffff_ffff;
+/** The first word of a ministry snapshot that holds a rename ledger (rename-ledger.ts). */
+const RENAMES_FORMAT = 0xffff_fffe;
+/** A namespace snapshot's first bytes (namespace-snapshot.ts): how the rename branch's own
+ * format, which began with MARKS_FORMAT too, is told from a snapshot with marks. */
+const NS_MAGIC = [0x00, 0x47, 0x4e, 0x53];
 /** Marks the lease state's length word of a snapshot that holds file layouts. */
 const LAYOUTS_FLAG = 0x80000000;
 /** A handover with file layouts starts with these bytes (a bare namespace snapshot with "\0GNS"). */
@@ -17,6 +23,8 @@ export interface MinistrySnapshotParts {
   layouts: Uint8Array | null;
   /** Null when no migration touched the ministry. */
   marks: Uint8Array | null;
+  /** Null when no rename across ministries is open or remembered here. */
+  renames?: Uint8Array | null;
 }
 
 /** [u32 MARKS_FORMAT][u32 length][marks] when there are marks (no namespace snapshot is that
@@ -25,6 +33,19 @@ export interface MinistrySnapshotParts {
  * state][lease state][file layouts]. Snapshots from before layouts have the lease state right
  * after the namespace: its first byte (0x02 or '{') has the top bit clear. */
 export function joinMinistrySnapshot(p: MinistrySnapshotParts): Uint8Array {
+  const rest = joinWithoutRenames(p);
+  if (!p.renames) return rest;
+  // [u32 RENAMES_FORMAT][u32 length][ledger], then the snapshot without it.
+  const out = new Uint8Array(8 + p.renames.length + rest.length);
+  const v = new DataView(out.buffer);
+  v.setUint32(0, RENAMES_FORMAT);
+  v.setUint32(4, p.renames.length);
+  out.set(p.renames, 8);
+  out.set(rest, 8 + p.renames.length);
+  return out;
+}
+
+function joinWithoutRenames(p: MinistrySnapshotParts): Uint8Array {
   const head = p.marks === null ? 0 : 8 + p.marks.length;
   const layouts = p.layouts ?? new Uint8Array(0);
   const out = new Uint8Array(head + 8 + p.ns.length + p.leases.length + layouts.length);
@@ -47,6 +68,25 @@ export function joinMinistrySnapshot(p: MinistrySnapshotParts): Uint8Array {
  * with marks (before layouts or after). */
 export function splitMinistrySnapshot(data: Uint8Array): MinistrySnapshotParts {
   let v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  let renames: Uint8Array | null = null;
+  if (data.length >= 8 && v.getUint32(0) === RENAMES_FORMAT) {
+    const r = v.getUint32(4);
+    renames = data.subarray(8, 8 + r);
+    data = data.subarray(8 + r);
+    v = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  } else if (data.length >= 12 && v.getUint32(0) === MARKS_FORMAT && NS_MAGIC.every((b, i) => data[8 + i] === b)) return splitRenameBranch(data, v);
+  return { ...splitWithoutRenames(data, v), renames };
+}
+
+/** The rename branch's format before the data plane: [MARKS_FORMAT][u32 n][namespace][u32 r]
+ * [ledger][lease state]. */
+function splitRenameBranch(data: Uint8Array, v: DataView): MinistrySnapshotParts {
+  const n = v.getUint32(4);
+  const r = v.getUint32(8 + n);
+  return { ns: data.subarray(8, 8 + n), renames: data.subarray(12 + n, 12 + n + r), leases: data.subarray(12 + n + r), layouts: null, marks: null };
+}
+
+function splitWithoutRenames(data: Uint8Array, v: DataView): MinistrySnapshotParts {
   let marks: Uint8Array | null = null;
   if (data.length >= 8 && v.getUint32(0) === MARKS_FORMAT) {
     const m = v.getUint32(4);

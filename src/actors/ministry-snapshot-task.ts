@@ -8,8 +8,18 @@ import { registerPoolTask } from '../runtime/work-pool.js';
 import { forEachReplayEntry, type SnapshotReplay } from '../raft/shell-snapshots.js';
 import { MinistryNamespace } from './ministry-namespace.js';
 
+/** What the task is told of the ministry: its subtree, and its id (the prefix of the renames
+ * across ministries it starts, rename-ledger.ts: a replayed one must get the live one's id). */
+export interface MinistrySnapshotContext {
+  subtree: string;
+  ministry: string;
+}
+
 export const MINISTRY_SNAPSHOT_TASK = registerPoolTask('govfs.ministry.snapshot', (r: SnapshotReplay): Uint8Array => {
-  const ns = new MinistryNamespace(String(r.context));
+  // (A bare subtree: a ministry that starts no renames, as in tests and benches.)
+  const c = typeof r.context === 'string' ? { subtree: r.context, ministry: '' } : (r.context as MinistrySnapshotContext);
+  const ns = new MinistryNamespace(c.subtree);
+  ns.renames.owner = c.ministry;
   // Leases count from the restoring member's clock, which no snapshot holds: any time will do.
   if (r.base.length > 0) ns.restore(r.base, 0);
   forEachReplayEntry(r, (data, index, committedAt) => ns.applyEntry(data, index, committedAt));

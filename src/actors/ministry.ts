@@ -14,13 +14,14 @@ import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Appointment, Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
-import { MINISTRY_SNAPSHOT_TASK } from './ministry-snapshot-task.js';
+import { MINISTRY_SNAPSHOT_TASK, type MinistrySnapshotContext } from './ministry-snapshot-task.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import { chunkGc, type GcDone } from './chunk-gc.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { ClientOp, MigrationProgressMessage, MigrationQueryMessage, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
+import type { RenameLedger } from './rename-ledger.js';
+import type { ClientOp, CrossRenamePrepareMessage, CrossRenameVoteMessage, MigrationProgressMessage, MigrationQueryMessage, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
 import { isDataOp, isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
@@ -91,6 +92,8 @@ export interface MinistryInspection {
    * term), would take a change to `path` now: the simulations check that no two ministries
    * would at once (live subtree migration, issue 16). */
   serves: (path: string) => boolean;
+  /** Open renames across ministries here (rename-ledger.ts): read only. */
+  renames: RenameLedger;
 }
 
 /** The reply message for an answer of ministry `ministry`. Fields set one by one, no object
@@ -133,9 +136,11 @@ interface Resume {
   input: MinistryInput<Reply>;
 }
 
+// long on purpose: the shell's wiring of every input (renames across ministries, migrations, data); cut to come.
 export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): MinistryInspection | null } {
   const { config } = args;
   const ns = new MinistryNamespace(args.record.subtree);
+  ns.renames.owner = args.record.id;
   let raft: RaftShell;
   const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs,
     data: { chunkBytes: config.chunkBytes ?? DEFAULT_CHUNK_BYTES, replicas: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS }, handoverWaitMs: handoverWaitMs(config),
@@ -151,7 +156,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     inspect() {
       if (!raft) return null;
       const soft = raft.softState();
-      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries(), serves: (path) => {
+      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries(), renames: ns.renames, serves: (path) => {
         const st = raft.softState();
         return args.role === 'minister' && !core.record.fenced && st.role === 'leader' && raft.applied === raft.commitIndex && raft.termAt(raft.commitIndex) === st.term && core.ownership(path) === null;
       } };
@@ -173,7 +178,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           snapshot: () => ns.snapshot(),
           restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
           // Built in ctx.pool from the last snapshot and the entries since (issue 19, point 4).
-          replay: { task: MINISTRY_SNAPSHOT_TASK, context: args.record.subtree },
+          replay: { task: MINISTRY_SNAPSHOT_TASK, context: { subtree: args.record.subtree, ministry: args.record.id } satisfies MinistrySnapshotContext },
         },
         afterApply: () => {
           step(ctx, APPLIED);
@@ -222,6 +227,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         case 'ministry.continue':
         case 'ministry.subtree-deleted':
           return step(ctx, (msg as Resume).input);
+        case 'govfs.fs.CrossRenamePrepare':
+          return step(ctx, { kind: 'rename-prepare', msg: msg as CrossRenamePrepareMessage, reply: ctx.deferReply() });
         case 'govfs.fs.RevokeReads': {
           const r = msg as { path: string; start: number; end: number; exceptClient: string; index: number };
           const answer = ctx.deferReply();
@@ -431,6 +438,10 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
           (r) => resume({ kind: 'confirmed', id: e.id, ok: r.ok }),
           () => resume({ kind: 'confirmed', id: e.id, ok: false }),
         );
+      case 'rename-begin':
+        return ctx.parent?.tell(e.msg);
+      case 'vote':
+        return e.to({ type: 'govfs.fs.CrossRenameVote', ...e.vote } satisfies CrossRenameVoteMessage);
       case 'subtree-delete':
         return ctx.pipeToSelf(
           ctx.ask<SubtreeDeletedMessage>(ctx.parent!, { type: 'govfs.fs.SubtreeDelete', subtree: e.subtree, requester: e.requester } satisfies SubtreeDeleteMessage, { timeoutMs: 5_000 }),

@@ -221,6 +221,12 @@ export class NodeCore {
         if (this.presiding) return [{ kind: 'forwardToPresident' }];
         if (this.leader && this.leader !== this.config.id) return [{ kind: 'forwardToNode', node: this.leader }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.MemberReply', ok: false, code: 'EAGAIN', reason: 'no president right now: retry', index: 0 } }];
+      case 'govfs.fs.CrossRenameBegin':
+        // A source minister asks the president to coordinate a rename across ministries
+        // (rename-core.ts); it asks again until decided, so one lost on the way costs nothing.
+        if (this.presiding) return [{ kind: 'forwardToPresident' }];
+        if (this.leader && this.leader !== this.config.id) return [{ kind: 'forwardToNode', node: this.leader }];
+        return [];
       case 'govfs.fs.SubtreeDelete':
         return this.subtreeDelete(String(m.subtree), m.requester, now);
       case 'node.subtree-delete':

@@ -11,8 +11,9 @@ import type { ConfChange, ProposeResult } from '../raft/index.js';
 import { memberRequest, type RaftMembershipView } from './membership-core.js';
 import type { MemberReplyMessage } from '../fs/requests.js';
 import type { Behaviour, Context } from '../runtime/types.js';
-import type { MigrationProgressMessage, MigrationQueryMessage, NodeProbeMessage } from '../fs/requests.js';
+import type { CrossRenameBeginMessage, CrossRenameVoteMessage, MigrationProgressMessage, MigrationQueryMessage, NodeProbeMessage } from '../fs/requests.js';
 import type { MigrationAnswer } from './migration-core.js';
+import { RenameCoordinator, type CoordinatorEffect } from './rename-core.js';
 
 export interface PresidentServices {
   config: NodeConfig;
@@ -37,11 +38,13 @@ type PresidentMsg =
   | 'tick'
   | { kind: 'ready'; ok: boolean }
   | { kind: 'probe'; id: string; report: NodeReport | null }
-  | { kind: 'migration'; answer: MigrationAnswer | null };
+  | { kind: 'migration'; answer: MigrationAnswer | null }
+  | { kind: 'rename-vote'; txid: string; vote: CrossRenameVoteMessage | null };
 
 export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentMsg> {
   const { config } = svc;
   const core = new PresidentCore(config);
+  const renames = new RenameCoordinator();
   const view: PresidentView = { get state() { return svc.state(); }, dissolving: (id) => svc.dissolving(id), raft: () => svc.raft() };
 
   /** Carry out `effects` in order; an effect's outcome goes straight back to the core. */
@@ -82,6 +85,23 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
           ctx.log[e.level]({ role: 'president', ...e.fields }, e.msg);
           break;
       }
+    }
+  };
+
+  /** Renames across ministries (rename-core.ts): ask the target to prepare, order decisions. */
+  const coordinate = (ctx: Context<PresidentMsg>, effects: CoordinatorEffect[]): void => {
+    for (const e of effects) {
+      if (e.kind === 'ask-prepare') {
+        ctx.pipeToSelf(
+          ctx.ask<CrossRenameVoteMessage>(ctx.ref(`${config.addresses[e.node]}/role`), e.msg, { timeoutMs: e.timeoutMs }),
+          (vote): PresidentMsg => ({ kind: 'rename-vote', txid: e.txid, vote }),
+          (): PresidentMsg => ({ kind: 'rename-vote', txid: e.txid, vote: null }),
+        );
+        continue;
+      }
+      const r = svc.propose(e.order);
+      // (debug: one per rename, not one per appointment.)
+      if (r.ok) ctx.log.debug({ president: config.id, order: e.order, index: r.index }, `president ${config.id} orders ${e.why}`);
     }
   };
 
@@ -129,10 +149,12 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
         return balanceRequest(ctx, m.action ?? '', typeof m.path === 'string' ? m.path : '', now);
       }
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.MemberRequest') return memberRequestIn(ctx, msg as object);
+      if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.CrossRenameBegin') return coordinate(ctx, renames.begin(msg as unknown as CrossRenameBeginMessage, view.state));
       if (msg === 'tick') run(ctx, core.tick(now, view));
       else if (msg.kind === 'migration') {
         if (msg.answer) core.migrationAnswered(msg.answer);
       } else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
+      else if (msg.kind === 'rename-vote') coordinate(ctx, renames.voted(msg.txid, msg.vote, view.state));
       else run(ctx, core.probed(msg.id, msg.report, now, view));
     },
   };

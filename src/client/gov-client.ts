@@ -602,6 +602,9 @@ export class GovClient {
       this.learn(reply.redirect);
       if (reply.ok) {
         if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
+        // A rename across ministries: a read at the target must show the new name too.
+        const moved = reply.result === 'rename' ? reply.rename : undefined;
+        if (moved?.targetMinistry && moved.targetIndex) this.lastSeen.set(moved.targetMinistry, Math.max(this.lastSeen.get(moved.targetMinistry) ?? 0, moved.targetIndex));
         const result = reply.result === undefined ? undefined : reply;
         return pick ? pick(result) : (result as T);
       }

@@ -13,12 +13,12 @@
 //   - Paths are canonical absolute paths (see path.ts). A path outside `root` is answered
 //     with EXDEV "not in this ministry", for reads and writes alike: the caller should route it
 //     to the ministry owning it (SubtreeMap.lookup). A rename with either end outside `root`
-//     is EXDEV too (renames across ministries are not supported yet).
+//     is EXDEV too (across ministries: two halves, namespace-xrename.ts, rename-ledger.ts).
 //   - The namespace knows nothing of other ministries. The caller (minister/clerk) must
 //       * merge subtree roots of other ministries into listings: mergeListing(ns.ls(p),
 //         map.childrenRoots(p)), so such a root appears as a directory;
-//       * refuse (EXDEV) a rename whose source directory contains another ministry's root or
-//         whose target lies in another ministry (map.within / map.lookup), and route an rmdir
+//       * refuse (EXDEV) a rename whose source directory contains another ministry's root,
+//         carry one whose target is in another ministry as two halves, and route an rmdir
 //         spanning other ministries through the president's subtree delete. For the ministry
 //         keeping the removed directory, the subtree delete is an rmdir with recursive: true.
 //   - The root of the ministry always exists and cannot be removed or renamed (EBUSY).
@@ -73,11 +73,13 @@ import { decodeNamespace, encodeNamespace } from './namespace-snapshot.js';
 import { checkOp, finite } from './op-check.js';
 import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, R_OK, ROOT, permits, S_ISGID, W_OK, X_OK, msToNs, requireAccess, requireStickyOwner, type Creds } from './access.js';
 import { applyPosix, newNode, statOf, touch, type Tree } from './namespace-posix.js';
+import { detach, exportTree, graft, graftCheck, type MovedNode } from './namespace-xrename.js';
 import type { AckOp, ClientOp, ClientRecord, DirEntry, ExpireClientsOp, MutationOp, NodeKind, Op, OpFail, OpResult, Stat } from './ns-types.js';
 
 export { checkOp } from './op-check.js';
 
 export * from './ns-types.js';
+export type { MovedNode } from './namespace-xrename.js';
 
 // ---------------------------------------------------------------------------------------------
 
@@ -498,6 +500,42 @@ export class Namespace {
     const node = (parent.children as Map<string, INode>).get(rel[rel.length - 1] as string);
     if (node === undefined) throw fsErrors.notFound(op, path);
     return node;
+  }
+
+  // --- renames across ministries (src/actors/rename-ledger.ts) -------------------------------
+
+  /** A client's request taken outside apply() (a rename across ministries is answered by a later
+   * entry): its record is refreshed as applyClient does. 'stale' if the client already has the
+   * answer, its saved result if it applied, undefined if it is new. */
+  clientRequest(clientId: string, seq: number, acked: number, now: number): OpResult | 'stale' | undefined {
+    let rec = this.clients.get(clientId);
+    if (rec === undefined) this.clients.set(clientId, (rec = { acked: 0, results: new IntTable(8), lastSeen: now }));
+    rec.lastSeen = Math.max(rec.lastSeen, now);
+    raiseAcked(rec, acked);
+    return seq <= rec.acked ? 'stale' : rec.results.get(seq);
+  }
+
+  /** Save the answer of a request taken by clientRequest (unless the client has it already). */
+  saveResult(clientId: string, seq: number, result: OpResult): OpResult {
+    const r = deepFreeze(result);
+    const rec = this.clients.get(clientId);
+    if (rec !== undefined && seq > rec.acked) rec.results.set(seq, r);
+    return r;
+  }
+
+  // The halves (namespace-xrename.ts): the source checks `from` as `as` and exports its tree,
+  // later detaches it; the target checks `to` (whether it replaces a node), later grafts.
+  exportTree(from: string, as: Creds = ROOT): MovedNode[] {
+    return exportTree(this.tree, from, as);
+  }
+  graftCheck(from: string, to: string, dir: boolean, as: Creds = ROOT): boolean {
+    return graftCheck(this.tree, from, to, dir, as);
+  }
+  detach(from: string, now: number): number {
+    return detach(this.tree, from, now, ROOT);
+  }
+  graft(to: string, nodes: readonly MovedNode[], now: number): number {
+    return graft(this.tree, to, nodes, now, ROOT);
   }
 
   // --- snapshots (the codec: namespace-snapshot.ts) ------------------------------------------

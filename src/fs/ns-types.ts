@@ -94,7 +94,8 @@ export type OpOk =
   | { ok: true; op: 'create'; version: number; created: boolean; stat: Stat }
   | { ok: true; op: 'rm'; version: number }
   | { ok: true; op: 'rmdir'; version: number; removed: number }
-  | { ok: true; op: 'rename'; version: number; replaced: boolean }
+  /** Across ministries: the target's ministry and its prepare entry's index (read your writes). */
+  | { ok: true; op: 'rename'; version: number; replaced: boolean; targetMinistry?: string; targetIndex?: number }
   | { ok: true; op: 'setSize' | 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link'; version: number; stat: Stat }
   | { ok: true; op: 'ack'; version: number }
   | { ok: true; op: 'expireClients'; version: number; expired: string[] };

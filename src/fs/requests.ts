@@ -3,6 +3,7 @@
 // for field, camelCase as protobufjs decodes them: test/wire/fs-messages.test.ts checks every
 // one against the .proto by round trips through the registry). Shared by the client library
 // (src/client/gov-client.ts) and the ministries (src/actors/), so neither imports the other.
+// Over 600 lines: it mirrors the whole wire; the cut to come is one file per message family.
 //
 // A `oneof` is a discriminated union here: `op` (a request) or `result` (a reply) names the
 // case, and the field of that name holds the message. protobufjs gives a decoded message that
@@ -254,6 +255,10 @@ export interface RmdirResult {
 export interface RenameResult {
   version: number;
   replaced: boolean;
+  /** A rename across ministries: the target's ministry, and the index a read there must have
+   * applied to show the new name. */
+  targetMinistry?: string;
+  targetIndex?: number;
 }
 export interface LeaseGrantResult {
   id: string;
@@ -568,6 +573,37 @@ export interface SubtreeDeletedMessage {
   /** Cluster log index of the last dissolve order. */
   index?: number;
   reason?: string;
+}
+
+/** A rename across ministries: the source's minister asks the president to coordinate `txid`
+ * (sent again until the decision is in the cluster log). `entry`: the target's prepare entry. */
+export interface CrossRenameBeginMessage {
+  type: 'govfs.fs.CrossRenameBegin';
+  txid: string;
+  source: string;
+  target: string;
+  to: string;
+  entry: Uint8Array;
+}
+
+/** The president to the target's minister: log `entry` (phase one) and vote. */
+export interface CrossRenamePrepareMessage {
+  type: 'govfs.fs.CrossRenamePrepare';
+  txid: string;
+  entry: Uint8Array;
+}
+
+export interface CrossRenameVoteMessage {
+  type: 'govfs.fs.CrossRenameVote';
+  ok: boolean;
+  /** No for now (busy, not the minister): the president aborts, the client retries. */
+  retry: boolean;
+  /** No for good: the target's error code and message. */
+  code: string;
+  message: string;
+  /** The prepare entry's index in the target's group log. */
+  index: number;
+  replaced: boolean;
 }
 
 export interface LeaseRevokedMessage {

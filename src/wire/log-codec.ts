@@ -30,7 +30,9 @@ export interface MigrateStartMsg { id: string; subtree: string; from: string; to
 export interface MigrateHandoverMsg { id: string; namespace: Uint8Array; leaseToken: number }
 export interface MapCommitMsg { id: string }
 export interface MigrateAbortMsg { id: string; reason: string }
+export interface CrossRenameDecisionMsg { txid: string; commit: boolean; retry: boolean; code: string; message: string; source: string; target: string; targetIndex: number; replaced: boolean }
 export interface ClusterOrderMsg {
+  crossRename?: CrossRenameDecisionMsg;
   appoint?: AppointMsg;
   down?: DownMsg;
   fence?: FenceMsg;
@@ -45,7 +47,7 @@ export interface ClusterOrderMsg {
   mapCommit?: MapCommitMsg;
   migrateAbort?: MigrateAbortMsg;
   /** (decoded) which member is set */
-  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone' | 'migrateStart' | 'migrateHandover' | 'mapCommit' | 'migrateAbort';
+  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone' | 'migrateStart' | 'migrateHandover' | 'mapCommit' | 'migrateAbort' | 'crossRename';
 }
 export interface SubtreeMigrationRecordMsg {
   id: string;
@@ -63,7 +65,7 @@ export interface MemberJoinMsg { node: string; address: string; endpoint: string
 export interface MemberLeaveMsg { node: string }
 export interface MemberGoneMsg { node: string }
 export interface MinistryRecordMsg { id: string; subtree: string; minister: string; clerks: string[]; term: number; down: boolean; clerksWanted: number; fenced: boolean }
-export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean; joined?: MemberJoinMsg[]; leaving?: string[]; removed?: string[]; migrations?: SubtreeMigrationRecordMsg[]; migrationCounter?: number }
+export interface ClusterSnapshotMsg { nodes: string[]; ministries: MinistryRecordMsg[]; termCounter: number; ministryCounter: number; applied: number; formed: string[]; balancingOff?: boolean; joined?: MemberJoinMsg[]; leaving?: string[]; removed?: string[]; migrations?: SubtreeMigrationRecordMsg[]; migrationCounter?: number; crossRenames?: CrossRenameDecisionMsg[] }
 
 export interface MkdirMsg { path: string; parents: boolean; mode?: number | null }
 export interface CreateMsg { path: string; exclusive?: boolean | null; mode?: number | null }
@@ -114,7 +116,32 @@ export interface MigrationFenceMsg { id: string; subtree: string }
 export interface MigrationInstallMsg { id: string; subtree: string; namespace: Uint8Array; leaseToken: number }
 export interface MigrationDropMsg { id: string; subtree: string }
 export interface MigrationUnfenceMsg { id: string }
+export interface CrossRenameOutMsg { clientId: string; seq: number; acked: number; now: number; from: string; to: string; target: string; txid: string; caller?: PosixCallerMsg | null }
+export interface CrossRenameNodeMsg {
+  path: string;
+  dir: boolean;
+  size: number;
+  btime: number;
+  ino: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  symlink: boolean;
+  target: string;
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean; caller?: PosixCallerMsg | null }
+export interface CrossRenameEndMsg { decision: CrossRenameDecisionMsg; now: number }
+export interface CrossRenameLedgerMsg { outs: CrossRenameOutMsg[]; ins: CrossRenameInMsg[]; ended: string[]; endedAt: number[] }
 export interface MinistryEntryMsg {
+  crossRenameOut?: CrossRenameOutMsg;
+  crossRenameIn?: CrossRenameInMsg;
+  crossRenameEnd?: CrossRenameEndMsg;
   client?: ClientChangeMsg;
   expireClients?: ExpireClientsMsg;
   leaseGrant?: LeaseGrantMsg;
@@ -128,7 +155,7 @@ export interface MinistryEntryMsg {
   migrationDrop?: MigrationDropMsg;
   migrationUnfence?: MigrationUnfenceMsg;
   /** (decoded) which member is set */
-  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'migrationFence' | 'migrationInstall' | 'migrationDrop' | 'migrationUnfence' | 'placeChunks' | 'replaceReplica' | 'dropGarbage';
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'migrationFence' | 'migrationInstall' | 'migrationDrop' | 'migrationUnfence' | 'placeChunks' | 'replaceReplica' | 'dropGarbage' | 'crossRenameOut' | 'crossRenameIn' | 'crossRenameEnd';
 }
 export interface MigrationMarkMsg { id: string; subtree: string; state: number }
 export interface MigrationMarksMsg { marks: MigrationMarkMsg[] }
@@ -187,6 +214,12 @@ export interface LogMessages {
   'govfs.log.FileChunks': FileChunksMsg;
   'govfs.log.Layouts': LayoutsMsg;
   'govfs.log.DropGarbage': DropGarbageMsg;
+  'govfs.log.CrossRenameDecision': CrossRenameDecisionMsg;
+  'govfs.log.CrossRenameOut': CrossRenameOutMsg;
+  'govfs.log.CrossRenameNode': CrossRenameNodeMsg;
+  'govfs.log.CrossRenameIn': CrossRenameInMsg;
+  'govfs.log.CrossRenameEnd': CrossRenameEndMsg;
+  'govfs.log.CrossRenameLedger': CrossRenameLedgerMsg;
 }
 
 let root: protobuf.Root | null = null;

@@ -136,6 +136,20 @@ export const MUTANTS: Mutant[] = [
     sims: ['raft'],
   },
   {
+    id: 'xrename-reads-unlocked',
+    what: 'a name a rename across ministries holds is read before the decision applies (both names, or neither, show)',
+    edits: [{ file: 'src/actors/rename-ledger.ts', find: "if (isWithin(path, name) || (op === 'ls' && path === parent)) return busy(op, path, { name, txid });", replace: 'if (parent === txid) return busy(op, path, { name, txid });' }],
+    tests: ['test/actors/rename-ledger.test.ts', 'test/cluster/cross-rename.test.ts', 'test/sim/cluster-seeds.test.ts'],
+    sims: ['cluster'],
+  },
+  {
+    id: 'xrename-second-decision',
+    what: 'a second decision on a rename across ministries replaces the first (a resent Begin decides twice)',
+    edits: [{ file: 'src/actors/cluster-state.ts', find: 'if (this.crossRenames.has(d.txid)) return', replace: 'if (d.txid === undefined) return' }],
+    tests: ['test/actors/rename-core.test.ts', 'test/sim/cluster-seeds.test.ts'],
+    sims: ['cluster'],
+  },
+  {
     id: 'posix-no-sticky',
     what: 'anyone who may write a sticky directory removes or renames entries of others in it (issue 18)',
     edits: [{ file: 'src/fs/access.ts', find: 'if ((dir.mode & S_ISVTX) === 0 || c.uid === 0', replace: 'if (true || c.uid === 0' }],

@@ -27,6 +27,10 @@ export function changedPaths(op: unknown): string[] {
   const o = op as { op?: unknown; body?: unknown; path?: unknown; from?: unknown; to?: unknown } | null;
   if (o === null || typeof o !== 'object') return [];
   if (o.op === 'client') return changedPaths(o.body);
+  // A rename across ministries: each half names its own side (its end, what the ledger holds).
+  if (o.op === 'xrename.out') return typeof o.from === 'string' ? [o.from] : [];
+  if (o.op === 'xrename.in') return typeof o.to === 'string' ? [o.to] : [];
+  if (o.op === 'xrename.end') return [];
   return [o.path, o.from, o.to].filter((p): p is string => typeof p === 'string');
 }
 

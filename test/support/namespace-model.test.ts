@@ -2,9 +2,9 @@
 // sequences through both, comparing ok / error code / listing / stat kind / whole tree.
 
 import { describe, expect, it } from 'vitest';
-import { Namespace, type Op } from '../../src/fs/namespace.js';
+import { Namespace, mergeListing, type DirEntry, type Op } from '../../src/fs/namespace.js';
 import { FsError } from '../../src/fs/errors.js';
-import { NsSpec, checkNamespaceByMinistry, namespaceModel, ministryOf, partitionByMinistry, splitByMinistry, type NsInput, type NsOperation, type NsState } from './namespace-model.js';
+import { NsSpec, WholeNsSpec, checkWholeNamespace, checkNamespaceByMinistry, namespaceModel, ministryOf, partitionByMinistry, splitByMinistry, type NsInput, type NsOperation, type NsState } from './namespace-model.js';
 
 function rng(seed: number): () => number {
   let s = seed >>> 0 || 1;
@@ -362,3 +362,147 @@ describe('namespace model as a linearizability model', () => {
     expect(checkNamespaceByMinistry([mk, unknown, gone], ['/', '/d/m'], { survivors: ['/', '/d/m'] }).ok).toBe(false);
   });
 });
+
+describe('one model of the whole namespace (renames across ministries)', () => {
+  const subtrees = ['/', '/a', '/d/m'];
+  const run = (inputs: NsInput[]) => {
+    const spec = new WholeNsSpec(subtrees);
+    let state = spec.initial();
+    return inputs.map((i) => {
+      const a = spec.apply(state, i);
+      state = a.state;
+      return a.ok ? (a.value === undefined ? 'ok' : JSON.stringify(Array.isArray(a.value) ? a.value.map((e) => e.name) : a.value)) : a.code;
+    });
+  };
+
+  it('serves each path by its ministry and moves across them in one step, with the checks in the protocol order', () => {
+    expect(
+      run([
+        { op: 'mkdir', path: '/a/x' },
+        { op: 'create', path: '/a/x/f' },
+        { op: 'mkdir', path: '/d' },
+        { op: 'rename', from: '/a/x', to: '/d/x' },
+        { op: 'ls', path: '/a' },
+        { op: 'ls', path: '/d' },
+        { op: 'stat', path: '/d/x/f' },
+        { op: 'rename', from: '/d/x', to: '/d/m' },
+        { op: 'rename', from: '/d', to: '/a/d' },
+        { op: 'rename', from: '/nothing', to: '/a/n' },
+        { op: 'rename', from: '/d/x', to: '/a/no/n' },
+        { op: 'create', path: '/a/file' },
+        { op: 'rename', from: '/d/x', to: '/a/file' },
+        { op: 'rename', from: '/a', to: '/b' },
+      ]),
+    ).toEqual(['ok', 'ok', 'ok', 'ok', '[]', '["m","x"]', '{"kind":"file","mode":33188,"uid":0,"gid":0,"nlink":1}', 'EBUSY', 'EXDEV', 'ENOENT', 'ENOENT', 'ok', 'ENOTDIR', 'EBUSY']);
+  });
+
+  it('checks the caller at both ends (search, write, sticky), carries modes and owners, keeps links inside the moved tree, and refuses links outside it', () => {
+    const alice = { uid: 1000, gid: 100, groups: [] };
+    const bob = { uid: 1001, gid: 100, groups: [] };
+    expect(
+      run([
+        { op: 'mkdir', path: '/a/pub', mode: 0o1777 },
+        { op: 'mkdir', path: '/home', mode: 0o777 },
+        { op: 'mkdir', path: '/home/x', as: alice, mode: 0o750 },
+        { op: 'create', path: '/home/x/f', as: alice, mode: 0o600 },
+        { op: 'link', from: '/home/x/f', to: '/home/x/g', as: alice },
+        { op: 'rename', from: '/home/x', to: '/a/pub/x', as: bob }, // bob may not write x ('..' changes)
+        { op: 'rename', from: '/home/x', to: '/a/x', as: alice }, // nor may alice write /a (0755 root)
+        { op: 'rename', from: '/home/x', to: '/a/pub/x', as: alice },
+        { op: 'stat', path: '/a/pub/x/g', as: alice },
+        { op: 'stat', path: '/a/pub/x', as: alice },
+        { op: 'create', path: '/a/pub/y', as: bob },
+        { op: 'create', path: '/home/z', as: alice },
+        { op: 'rename', from: '/home/z', to: '/a/pub/y', as: alice }, // the sticky rule at the target
+        { op: 'create', path: '/home/h' },
+        { op: 'link', from: '/home/h', to: '/home/h2' },
+        { op: 'rename', from: '/home/h', to: '/a/h' }, // its other link stays behind
+        { op: 'mkdir', path: '/home/locked', mode: 0o700 },
+        { op: 'create', path: '/home/locked/f' },
+        { op: 'rename', from: '/home/locked/f', to: '/a/f', as: alice }, // no search in /home/locked
+      ]),
+    ).toEqual([
+      'ok', 'ok', 'ok', 'ok', 'ok',
+      'EACCES', 'EACCES', 'ok',
+      '{"kind":"file","mode":33152,"uid":1000,"gid":100,"nlink":2}',
+      '{"kind":"dir","mode":16872,"uid":1000,"gid":100,"nlink":2}',
+      'ok', 'ok', 'EPERM', 'ok', 'ok', 'EXDEV', 'ok', 'ok', 'EACCES',
+    ]);
+  });
+
+  it('an unmount (subtree delete) drops the ministry and all below it: its paths are its parent\'s', () => {
+    expect(run([{ op: 'create', path: '/d/m/f' }, { op: 'unmount', path: '/d/m' }, { op: 'stat', path: '/d/m/f' }, { op: 'mkdir', path: '/d' }, { op: 'ls', path: '/d' }])).toEqual(['ok', 'ok', 'ENOENT', 'ok', '[]']);
+  });
+
+  it('a reader that sees both names (or neither) after a rename across ministries is caught', () => {
+    const base: NsOperation[] = [
+      { client: 'w', input: { op: 'create', path: '/a/f' }, output: { ok: true }, call: 0, ret: 1 },
+      { client: 'w', input: { op: 'rename', from: '/a/f', to: '/g' }, output: { ok: true }, call: 2, ret: 10 },
+    ];
+    const read = (path: string, value: string[], call: number): NsOperation => ({ client: 'r', input: { op: 'ls', path }, output: { ok: true, value }, call, ret: call + 1 });
+    expect(checkWholeNamespace([...base, read('/', ['a', 'g'], 5), read('/a', [], 7)], subtrees).ok).toBe(true);
+    expect(checkWholeNamespace([...base, read('/', ['a', 'g'], 5), read('/a', ['f'], 7)], subtrees).ok).toBe(false);
+    expect(checkWholeNamespace([...base, read('/a', [], 5), read('/', ['a'], 7)], subtrees).ok).toBe(false);
+  });
+  it('agrees with two real Namespaces ("/" and "/a") doing a rename across them in halves (exportTree, graftCheck, detach, graft), POSIX callers included', () => {
+    const spec = new WholeNsSpec(['/', '/a']);
+    const all: Record<string, number> = {};
+    for (let seed = 300; seed < 330; seed++) {
+      const r = rng(seed);
+      const top = new Namespace('/');
+      const sub = new Namespace('/a');
+      const serving = (p: string) => (p === '/a' || p.startsWith('/a/') ? sub : top);
+      let state = spec.initial();
+      for (let i = 0; i < 1500; i++) {
+        const input = randomInput(r, PATHS.slice(0, 40), true);
+        const real = runWhole(top, sub, serving, input);
+        const a = spec.apply(state, input);
+        const ctx = `seed ${seed} step ${i}: ${JSON.stringify(input)} in ${JSON.stringify([...state])}`;
+        expect(a.ok ? 'ok' : a.code, ctx).toBe(real.ok ? 'ok' : real.code);
+        if (a.ok && real.ok && real.value !== undefined) expect(a.value, ctx).toEqual(real.value);
+        state = a.state;
+        const crosses = input.op === 'rename' && serving(input.from) !== serving(input.to);
+        const key = `${crosses ? 'xrename' : input.op}:${real.ok ? 'ok' : real.code}`;
+        all[key] = (all[key] ?? 0) + 1;
+        if (i % 50 === 0 || crosses) {
+          const paths = [...top.paths(), ...sub.paths()].map((e) => e.path).sort();
+          expect(treeOf(state).map((e) => e.path), ctx).toEqual(paths);
+          for (const p of paths) {
+            const st = serving(p).stat(p);
+            const m = spec.apply(state, { op: 'stat', path: p });
+            expect(m.ok && m.value, `${ctx}: stat ${p}`).toEqual({ kind: st.kind, mode: st.mode, uid: st.uid, gid: st.gid, nlink: st.nlink });
+          }
+        }
+      }
+    }
+    for (const k of ['xrename:ok', 'xrename:EACCES', 'xrename:ENOENT', 'xrename:EXDEV', 'xrename:EPERM', 'xrename:EISDIR', 'xrename:ENOTDIR', 'xrename:ENOTEMPTY', 'xrename:EBUSY']) expect(all[k] ?? 0, k).toBeGreaterThan(0);
+  });
+});
+
+/** An input through the real namespaces: a rename across them as its two halves (as the
+ * ledger runs them), a link across them EXDEV (the minister), "/" listing "/a" (the merge). */
+function runWhole(top: Namespace, sub: Namespace, serving: (p: string) => Namespace, input: NsInput): Observed {
+  const malformed = (p: string) => p !== '/' && (!p.startsWith('/') || p.endsWith('/') || p.includes('//') || p.includes('/./'));
+  // The minister's checks around "/a" (ministry-core.ts): "/" holds it.
+  if (input.op === 'rename' && input.from === '/' && !malformed(input.to)) return { ok: false, code: 'EXDEV' };
+  if (input.op === 'rmdir' && input.path === '/' && input.recursive !== true) return { ok: false, code: 'ENOTEMPTY' };
+  if ((input.op === 'rename' || input.op === 'link') && !malformed(input.from) && !malformed(input.to) && serving(input.from) !== serving(input.to)) {
+    if (input.op === 'link') return { ok: false, code: 'EXDEV' };
+    const as = input.as;
+    try {
+      const tree = serving(input.from).exportTree(input.from, as);
+      serving(input.to).graftCheck(input.from, input.to, tree[0]!.kind === 'dir', as);
+      serving(input.from).detach(input.from, 0);
+      serving(input.to).graft(input.to, tree, 0);
+      return { ok: true };
+    } catch (e) {
+      if (e instanceof FsError) return { ok: false, code: e.code };
+      throw e;
+    }
+  }
+  const path = 'path' in input ? input.path : input.from;
+  const ns = malformed(path) ? top : serving(path);
+  const out = runReal(ns, input);
+  if (input.op === 'ls' && input.path === '/' && out.ok) return { ok: true, value: mergeListing(out.value as DirEntry[], ['a']) };
+  return out;
+}

@@ -240,7 +240,16 @@ export class NsSpec {
 
   /** Is `path` served by this ministry (not outside its root, not inside a live mount)? */
   private serves(state: NsState, path: string): boolean {
-    return isWithin(path, this.root) && !mounts(state).some((m) => isWithin(path, m));
+    return isWithin(path, this.root) && !mounts(state).some((m) => m !== this.root && isWithin(path, m));
+  }
+
+  /** Does directory `dir` hold entries of this ministry (not only other ministries' roots and
+   * what is below them: in a whole-namespace state those are there too)? */
+  hasOwnChildren(state: NsState, dir: string): boolean {
+    const others = mounts(state).filter((m) => m !== this.root && m !== dir && isWithin(m, dir));
+    const prefix = dir === '/' ? '/' : dir + '/';
+    for (const p of state.keys()) if (isPath(p) && p.length > prefix.length && p.startsWith(prefix) && !others.some((m) => isWithin(p, m))) return true;
+    return false;
   }
 
   /** Apply `input` to `state` as Namespace would. */
@@ -254,7 +263,7 @@ export class NsSpec {
   }
 
   /** Path segments below the root: EINVAL if malformed, EXDEV if outside (Namespace.rel). */
-  private rel(path: string): string[] {
+  rel(path: string): string[] {
     let segs: string[];
     try {
       segs = parsePath(path);
@@ -266,13 +275,13 @@ export class NsSpec {
     return segs.slice(r.length);
   }
 
-  private abs(rel: readonly string[]): string {
+  abs(rel: readonly string[]): string {
     return join([...this.rootSegs, ...rel]);
   }
 
   /** Namespace.resolveParent: search permission on each directory looked in, every ancestor
    * below the root must exist and be a directory. */
-  private resolveParent(state: NsState, rel: readonly string[], as: NsCreds): string {
+  resolveParent(state: NsState, rel: readonly string[], as: NsCreds): string {
     for (let i = 0; i < rel.length - 1; i++) {
       if (as.uid !== 0) need(nodeAt(state, this.abs(rel.slice(0, i))) as Node, as, 1);
       const n = nodeAt(state, this.abs(rel.slice(0, i + 1)));
@@ -284,7 +293,7 @@ export class NsSpec {
   }
 
   /** Namespace.resolve: the node at `rel`. */
-  private resolve(state: NsState, rel: readonly string[], as: NsCreds): Node {
+  resolve(state: NsState, rel: readonly string[], as: NsCreds): Node {
     if (rel.length === 0) return nodeAt(state, this.root) as Node;
     this.resolveParent(state, rel, as);
     const n = nodeAt(state, this.abs(rel));
@@ -293,7 +302,7 @@ export class NsSpec {
   }
 
   /** Write and search permission on the parent, and the sticky rule (EPERM). */
-  private mayRemove(state: NsState, parent: string, victim: Node, as: NsCreds): void {
+  mayRemove(state: NsState, parent: string, victim: Node, as: NsCreds): void {
     const dir = nodeAt(state, parent) as Node;
     need(dir, as, 3);
     if ((dir.mode & S_ISVTX) !== 0 && as.uid !== 0 && as.uid !== victim.uid && as.uid !== dir.uid) throw new Fail('EPERM');
@@ -310,7 +319,8 @@ export class NsSpec {
     let nlink = n.nlink;
     if (n.kind === 'dir') {
       nlink = 2;
-      for (const e of listing(state, path)) if (e.kind === 'dir') nlink++;
+      // (Not other ministries' roots, which a whole-namespace state holds: not in this one.)
+      for (const e of listing(state, path)) if (e.kind === 'dir' && !state.has(MOUNT + (path === '/' ? '' : path) + '/' + e.name)) nlink++;
     }
     return { kind: n.kind, mode: TYPE_BITS[n.kind] | n.mode, uid: n.uid, gid: n.gid, nlink };
   }
@@ -523,22 +533,127 @@ export class NsSpec {
     if (dst !== undefined) {
       if (src.kind !== 'dir' && dst.kind === 'dir') throw new Fail('EISDIR');
       if (src.kind === 'dir' && dst.kind !== 'dir') throw new Fail('ENOTDIR');
-      if (dst.kind === 'dir' && hasChildren(state, to)) throw new Fail('ENOTEMPTY');
+      if (dst.kind === 'dir' && this.hasOwnChildren(state, to)) throw new Fail('ENOTEMPTY');
     }
     if (src.kind === 'dir' && srcParent !== dstParent) need(src, as, 2);
-    const next = new Map(state);
-    if (dst !== undefined) unlink(next, state, to);
-    next.delete(to);
-    const moved: Array<[string, string]> = [];
-    for (const [p, v] of state) {
-      if (isPath(p) && isWithin(p, from)) {
+    return { state: move(state, from, to), ok: true };
+  }
+}
+
+/**
+ * ONE model of the whole namespace, every ministry's tree in one state: an operation is
+ * answered by the ministry serving its path (the longest live subtree holding it) with that
+ * ministry's rules (NsSpec), and a rename whose two names two ministries serve is one atomic
+ * step, with the checks of the two-phase commit in its order (src/actors/rename-ledger.ts,
+ * src/fs/namespace-xrename.ts), with the caller's credentials at both ends: the minister's (a
+ * source holding another ministry's root: EXDEV), the source's (search permission on from's
+ * path, ENOENT, ENOTDIR, EBUSY for its root, write and search on its parent and the sticky
+ * rule, write on a moved directory, EXDEV for a file with hard links outside the moved tree),
+ * then the target's (EBUSY for its root, search on to's path, ENOENT, ENOTDIR, write and search
+ * on its parent, the sticky rule for a replaced entry, and what the name may replace: EISDIR,
+ * ENOTDIR, ENOTEMPTY). The moved nodes keep their attributes and the links among them.
+ * `unmount` (a subtree delete dissolving a ministry) drops it with everything below it: the
+ * ministry above, which serves those paths from then on, has nothing there.
+ */
+export class WholeNsSpec {
+  private readonly specs = new Map<string, NsSpec>();
+
+  constructor(readonly subtrees: readonly string[]) {}
+
+  initial(): NsState {
+    // (A ministry's root is made by its Namespace: 0755, root's.)
+    const state = new Map<string, string>([['/', 'dir 493 0 0']]);
+    for (const s of this.subtrees) if (s !== '/') state.set(s, 'dir 493 0 0').set(MOUNT + s, 'dir');
+    return state;
+  }
+
+  /** The ministry serving `path` now. */
+  servingRoot(state: NsState, path: string): string {
+    let best = '/';
+    for (const m of mounts(state)) if (m.length > best.length && isWithin(path, m)) best = m;
+    return best;
+  }
+
+  private spec(root: string): NsSpec {
+    let s = this.specs.get(root);
+    if (!s) this.specs.set(root, (s = new NsSpec({ root, otherRoots: this.subtrees })));
+    return s;
+  }
+
+  apply(state: NsState, input: NsInput): NsAnswer {
+    if (input.op === 'unmount') {
+      if (!state.has(MOUNT + input.path)) return { state, ok: true };
+      const next = new Map(state);
+      next.delete(MOUNT + input.path);
+      for (const p of state.keys()) {
+        if (!isPath(p) || !isWithin(p, input.path)) continue;
+        unlink(next, next, p);
         next.delete(p);
-        moved.push([to + p.slice(from.length), v]);
+      }
+      return { state: next, ok: true };
+    }
+    if (input.op === 'rename' && wellFormed(input.from) && wellFormed(input.to)) {
+      const source = this.servingRoot(state, input.from);
+      const target = this.servingRoot(state, input.to);
+      if (source !== target) {
+        try {
+          return this.crossRename(state, input.from, input.to, input.as ?? ROOT_CREDS, this.spec(source), this.spec(target));
+        } catch (e) {
+          if (e instanceof Fail) return { state, ok: false, code: e.code };
+          throw e;
+        }
       }
     }
-    for (const [p, v] of moved) next.set(p, v);
-    return { state: next, ok: true };
+    const path = opPath(input);
+    return this.spec(wellFormed(path) ? this.servingRoot(state, path) : '/').apply(state, input);
   }
+
+  private crossRename(state: NsState, from: string, to: string, as: NsCreds, source: NsSpec, target: NsSpec): NsAnswer {
+    if (nestedMounts(state, from).length > 0) throw new Fail('EXDEV');
+    // The source (exportTree).
+    const fromRel = source.rel(from);
+    const src = source.resolve(state, fromRel, as);
+    if (fromRel.length === 0) throw new Fail('EBUSY');
+    source.mayRemove(state, source.resolveParent(state, fromRel, as), src, as);
+    if (src.kind === 'dir') need(src, as, 2);
+    const inside = new Map<string, number>();
+    for (const p of state.keys()) {
+      if (!isPath(p) || !isWithin(p, from)) continue;
+      const n = nodeAt(state, p) as Node;
+      if (n.ino !== undefined) inside.set(n.ino, (inside.get(n.ino) ?? 0) + 1);
+    }
+    for (const [ino, count] of inside) if (Number((state.get(ino) as string).split(' ')[3]) > count) throw new Fail('EXDEV');
+    // The target (graftCheck).
+    const toRel = target.rel(to);
+    if (toRel.length === 0) throw new Fail('EBUSY');
+    const parent = target.resolveParent(state, toRel, as);
+    const dst = nodeAt(state, to);
+    if (dst !== undefined) target.mayRemove(state, parent, dst, as);
+    else need(nodeAt(state, parent) as Node, as, 3);
+    if (dst !== undefined) {
+      if (src.kind !== 'dir' && dst.kind === 'dir') throw new Fail('EISDIR');
+      if (src.kind === 'dir' && dst.kind !== 'dir') throw new Fail('ENOTDIR');
+      if (dst.kind === 'dir' && target.hasOwnChildren(state, to)) throw new Fail('ENOTEMPTY');
+    }
+    return { state: move(state, from, to), ok: true };
+  }
+}
+
+/** `from` (and all below it) becomes `to`, replacing it (one link of it goes). Inodes keep
+ * their keys: links among the moved names stay links. */
+function move(state: NsState, from: string, to: string): NsState {
+  const next = new Map(state);
+  if (state.has(to)) unlink(next, state, to);
+  next.delete(to);
+  const moved: Array<[string, string]> = [];
+  for (const [p, v] of state) {
+    if (isPath(p) && isWithin(p, from)) {
+      next.delete(p);
+      moved.push([to + p.slice(from.length), v]);
+    }
+  }
+  for (const [p, v] of moved) next.set(p, v);
+  return next;
 }
 
 /** Does the observed value of a successful read agree with the expected one? A stat may be
@@ -607,7 +722,15 @@ export function describeNsOutput(output: NsOutput): string {
 
 /** The linearizability model of one ministry's namespace (see the header). */
 export function namespaceModel(options: NamespaceModelOptions = {}): Model<NsState, NsInput, NsOutput> {
-  const spec = new NsSpec(options);
+  return modelOf(new NsSpec(options));
+}
+
+/** The linearizability model of the whole namespace, every ministry in one state (WholeNsSpec). */
+export function wholeNamespaceModel(subtrees: readonly string[]): Model<NsState, NsInput, NsOutput> {
+  return modelOf(new WholeNsSpec(subtrees));
+}
+
+function modelOf(spec: { initial(): NsState; apply(state: NsState, input: NsInput): NsAnswer }): Model<NsState, NsInput, NsOutput> {
   const hashes = new WeakMap<NsState, string>();
   return {
     init: () => spec.initial(),
@@ -781,4 +904,58 @@ export function checkNamespaceByMinistry(
     if (r.ok !== true) return r.ok === false ? { ...r, reason: `ministry ${root}: ${r.reason}`, ministry: root } : { ...r, ministry: root };
   }
   return { ok: true, unchecked: unchecked.length };
+}
+
+/**
+ * Check a multi-ministry history against ONE model of the whole namespace (WholeNsSpec): a
+ * rename across ministries is one atomic step. Subtree deletes as in splitByMinistry: an
+ * `unmount` per ministry a (maybe) successful `rmdir -r` dissolves, within its call and return;
+ * an unknown `rmdir -r` that would have dissolved a ministry that `survivors` says lived
+ * through the run did not happen (counted in `unchecked`).
+ */
+export function checkWholeNamespace(
+  history: readonly NsOperation[],
+  subtrees: readonly string[],
+  opts: CheckOptions & { survivors?: readonly string[] } = {},
+): CheckResult<NsState, NsInput, NsOutput> & { unchecked?: number } {
+  const lived = new Set(opts.survivors ?? []);
+  let unchecked = 0;
+  const ops: NsOperation[] = [];
+  // A subtree delete's window per dissolved ministry (splitByMinistry's T0 and T1): an operation
+  // on its paths overlapping it may have been served by it (and its completion record deleted
+  // with it: a retry is answered afresh by the ministry above) or by the one above. Its answer
+  // is checked against neither: a change counts as of unknown outcome, a read is left out.
+  const windows: { s: string; t0: number; t1: number }[] = [];
+  for (const s of subtrees) {
+    if (s === '/' || lived.has(s)) continue;
+    let t0 = Infinity;
+    let t1 = Infinity;
+    for (const op of history) {
+      const i = op.input;
+      if (i.op !== 'rmdir' || i.recursive !== true || !dissolvedBy(i.path, subtrees).includes(s)) continue;
+      t0 = Math.min(t0, op.call);
+      if (op.output.ok && op.ret !== Infinity) t1 = Math.min(t1, op.ret);
+    }
+    if (t0 !== Infinity) windows.push({ s, t0, t1 });
+  }
+  for (let op of history) {
+    const i = op.input;
+    const deletes = i.op === 'rmdir' && i.recursive === true ? dissolvedBy(i.path, subtrees) : [];
+    if (deletes.length > 0 && op.ret === Infinity && deletes.some((s) => lived.has(s))) {
+      unchecked++;
+      continue;
+    }
+    const paths = 'from' in i ? [i.from, i.to] : [i.path];
+    const overlapping = windows.some((w) => op.ret >= w.t0 && op.call <= w.t1 && paths.some((p) => isWithin(p, w.s)));
+    if (overlapping && op.ret !== Infinity) {
+      unchecked++;
+      if (i.op === 'ls' || i.op === 'stat' || i.op === 'readlink') continue;
+      op = { ...op, ret: Infinity };
+    }
+    ops.push(op);
+    if (i.op !== 'rmdir' || (!op.output.ok && op.ret !== Infinity)) continue;
+    for (const s of deletes) if (!lived.has(s)) ops.push({ client: op.client, input: { op: 'unmount', path: s }, output: { ok: true }, call: op.call, ret: op.ret });
+  }
+  const r = checkLinearizable(wholeNamespaceModel(subtrees), ops, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
+  return r.ok === true ? { ...r, unchecked } : r;
 }

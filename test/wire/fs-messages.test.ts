@@ -103,7 +103,7 @@ const RESULTS = {
   create: { version: 4, created: true, stat } satisfies Required<CreateResult>,
   rm: { version: 5 } satisfies Required<RmResult>,
   rmdir: { version: 6, removed: 3 } satisfies Required<RmdirResult>,
-  rename: { version: 7, replaced: true } satisfies Required<RenameResult>,
+  rename: { version: 7, replaced: true, targetMinistry: 'm2', targetIndex: 2 ** 35 } satisfies Required<RenameResult>,
   ls: { entries: [entry, { name: 'f', kind: 'file' }] } satisfies Required<LsResult>,
   stat,
   leaseOpen: { id: 'n2:17', path: '/a/f', mode: 'read', start: 10, end: 20, token: 9, ttlMs: 1500, grantedBy: 'n2', heldMs: 3.5, driftRate: 0.05 } satisfies Required<LeaseGrantResult>,

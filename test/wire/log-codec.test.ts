@@ -27,6 +27,15 @@ const mstart = { id: 'g1', subtree: '/a/b', from: 'm0', to: '', minister: 'n5', 
 const handover = { id: 'g1', namespace: bytes, leaseToken: 2 ** 34 };
 const migration = { id: 'g1', subtree: '/a/b', from: 'm0', to: 'm3', phase: 1, split: true, namespace: bytes, leaseToken: 12, reason: 'r', startedAt: 2 ** 36 };
 const install = { id: 'g1', subtree: '/a/b', namespace: bytes, leaseToken: 3 };
+const decision = { txid: 'm1@7', commit: true, retry: true, code: 'ENOENT', message: 'no such directory', source: 'm1', target: 'm2', targetIndex: 2 ** 35, replaced: true };
+const xcaller = { uid: 1000, gid: 100, groups: [4, 2 ** 31] };
+const xout = { clientId: 'c1', seq: 2 ** 40, acked: 3, now: 5.5, from: '/a/f', to: '/b/g', target: 'm2', txid: 'm1@7', caller: xcaller };
+const xnode = {
+  path: 'x/y', dir: true, size: 2 ** 33, btime: 1.5, ino: 2 ** 40, mode: 0o1777, uid: 2 ** 32 - 2, gid: 7, symlink: true, target: 'ünï/../x',
+  atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeSec: 2 ** 50, mtimeNsec: 1, ctimeSec: 3, ctimeNsec: 500_000_000,
+};
+const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true, caller: { uid: 0, gid: 0, groups: [3] } };
+const xend = { decision, now: 12.5 };
 const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Appoint': appoint,
   'govfs.log.Down': { ministry: 'm1', down: true },
@@ -45,10 +54,10 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.ClusterOrder': {
     appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false },
     memberJoin: join, memberLeave: { node: 'n2' }, memberGone: { node: 'n2' },
-    migrateStart: mstart, migrateHandover: handover, mapCommit: { id: 'g2' }, migrateAbort: { id: 'g3', reason: 'x' },
+    migrateStart: mstart, migrateHandover: handover, mapCommit: { id: 'g2' }, migrateAbort: { id: 'g3', reason: 'x' }, crossRename: decision,
   },
   'govfs.log.MinistryRecord': record,
-  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, joined: [join], leaving: ['n2'], removed: ['n3'], migrations: [migration], migrationCounter: 4 },
+  'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, joined: [join], leaving: ['n2'], removed: ['n3'], migrations: [migration], migrationCounter: 4, crossRenames: [decision] },
   'govfs.log.Mkdir': { path: '/d', parents: true, mode: 0o1777 },
   'govfs.log.Create': { path: '/d/f', exclusive: true, mode: 0o4755 },
   'govfs.log.Rm': { path: '/d/f' },
@@ -78,6 +87,7 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
     client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' },
     migrationFence: { id: 'g1', subtree: '/a/b' }, migrationInstall: install, migrationDrop: { id: 'g1', subtree: '/a/b' }, migrationUnfence: { id: 'g1' },
     placeChunks: { ino: 7, chunkSize: 4096, chunks: [placed] }, dropGarbage: { chunkIds: ['a', 'b'] }, replaceReplica: { ino: 7, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
+    crossRenameOut: xout, crossRenameIn: xin, crossRenameEnd: xend,
   },
   'govfs.log.MigrationMark': { id: 'g1', subtree: '/a/b', state: 2 },
   'govfs.log.MigrationMarks': { marks: [{ id: 'g1', subtree: '/a/b', state: 0 }] },
@@ -90,6 +100,12 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.ReplaceReplica': { ino: 9, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
   'govfs.log.FileChunks': { ino: 9, chunkSize: 1024, chunks: [placed] },
   'govfs.log.Layouts': { files: [{ ino: 9, chunkSize: 1024, chunks: [placed] }], garbage: [placed] },
+  'govfs.log.CrossRenameDecision': decision,
+  'govfs.log.CrossRenameOut': xout,
+  'govfs.log.CrossRenameNode': xnode,
+  'govfs.log.CrossRenameIn': xin,
+  'govfs.log.CrossRenameEnd': xend,
+  'govfs.log.CrossRenameLedger': { outs: [xout], ins: [xin], ended: ['m1@3'], endedAt: [77.5] },
 };
 /** The oneof of each message that has one, by the name the decoded message answers to. */
 const oneofs: Partial<Record<keyof LogMessages, string>> = { 'govfs.log.ClusterOrder': 'order', 'govfs.log.ClientChange': 'change', 'govfs.log.MinistryEntry': 'entry' };
