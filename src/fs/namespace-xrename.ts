@@ -11,31 +11,17 @@ import { FsError, fsErrors } from './errors.js';
 import { requireAccess, requireStickyOwner, msToNs, W_OK, X_OK, type Creds } from './access.js';
 import type { INode } from './inode.js';
 import { touch, type Tree } from './namespace-posix.js';
-import type { NodeKind } from './ns-types.js';
 import { compareNames } from './subtree-map.js';
 
 /** One node of a subtree a rename across ministries moves, with its POSIX attributes. Hard
  * links inside the moved tree are entries with the same `ino` (the source's inode number): the
  * target makes them one inode again. */
-export interface MovedNode {
+export type MovedNode = Pick<INode, 'kind' | 'ino' | 'size' | 'btime' | 'atimeNs' | 'mtimeNs' | 'ctimeNs' | 'mode' | 'uid' | 'gid'> & {
   /** Relative to the moved path: '' for itself, 'x/y' below it. */
   path: string;
-  kind: NodeKind;
-  ino: number;
-  /** A file's bytes (a symlink's: its target's); 0 for a directory. */
-  size: number;
-  /** ms */
-  btime: number;
-  atimeNs: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-  /** Permission bits (07777). */
-  mode: number;
-  uid: number;
-  gid: number;
   /** A symlink's target; '' otherwise. */
   target: string;
-}
+};
 
 /** Write and search permission on `parent`, and the sticky rule, to take `victim` out of it. */
 function mayRemove(t: Tree, parent: INode, victim: INode, as: Creds, op: string, path: string, rel: readonly string[]): void {

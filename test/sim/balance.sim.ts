@@ -20,6 +20,7 @@ import type { ClusterOrder } from '../../src/actors/cluster-state.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
 import type { GovClient } from '../../src/client/gov-client.js';
 import { SeedTree } from '../../src/runtime/random.js';
+import { killRestartCutOff } from './fault-loop.js';
 import type { HistoryOp } from './cluster.sim.js';
 import { watchOwnership } from './ownership-invariant.js';
 import { judgeWriteBalance, runWriteBalance } from './write-balance.js';
@@ -169,37 +170,10 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
   const faults: string[] = [];
   const faultLoop = async (): Promise<void> => {
     if (opts.faults === false) return;
-    const down = new Set<string>();
     // Faults for the first half of the run (the last one over by 1.7 s later at most): after
     // that, at least 2.8 s without faults for the balancer to act in, if it has not yet.
     const faultsEnd = end - runMs / 2;
-    while (cluster.now() < faultsEnd) {
-      await cluster.runFor(r.int(300, 900));
-      const x = r.next();
-      const t = cluster.now().toFixed(0);
-      const ids = cluster.nodeIds;
-      if (x < 0.3 && down.size === 0) {
-        const id = ids[r.int(0, ids.length - 1)]!;
-        faults.push(`${t} kill ${id}`);
-        down.add(id);
-        await cluster.kill(id);
-      } else if (x < 0.6 && down.size > 0) {
-        const id = [...down][0]!;
-        down.delete(id);
-        faults.push(`${t} restart ${id}`);
-        await cluster.restart(id);
-      } else if (x < 0.8) {
-        // Cut one node off for a while.
-        const id = ids[r.int(0, ids.length - 1)]!;
-        faults.push(`${t} partition ${id}`);
-        cluster.partition([id], ids.filter((n) => n !== id));
-        await cluster.runFor(r.int(200, 800));
-        faults.push(`${cluster.now().toFixed(0)} heal`);
-        cluster.heal();
-      }
-    }
-    cluster.heal();
-    for (const id of down) await cluster.restart(id);
+    await killRestartCutOff(cluster, r, faults, faultsEnd, [300, 900]);
   };
   await Promise.all([...Array.from({ length: HOT_READERS }, (_, i) => hotReader(i)), coldReader(), writer(0), writer(1), checker(), faultLoop()]);
   // Read everything back linearizably: every acknowledged change must show.

@@ -19,6 +19,7 @@ import { Cluster } from '../../src/cluster.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
 import type { GovClient } from '../../src/client/gov-client.js';
 import { SeedTree } from '../../src/runtime/random.js';
+import { killRestartCutOff } from './fault-loop.js';
 import type { HistoryOp } from './cluster.sim.js';
 
 const SERVICE_MS = 8;
@@ -146,34 +147,8 @@ export async function runWriteBalance(seed: number, opts: { faults?: boolean; ms
   const faults: string[] = [];
   const faultLoop = async (): Promise<void> => {
     if (opts.faults === false) return;
-    const down = new Set<string>();
     const faultsEnd = start + (runMs * 2) / 3;
-    while (cluster.now() < faultsEnd) {
-      await cluster.runFor(r.int(400, 1_200));
-      const x = r.next();
-      const t = cluster.now().toFixed(0);
-      const ids = cluster.nodeIds;
-      if (x < 0.3 && down.size === 0) {
-        const id = ids[r.int(0, ids.length - 1)]!;
-        faults.push(`${t} kill ${id}`);
-        down.add(id);
-        await cluster.kill(id);
-      } else if (x < 0.6 && down.size > 0) {
-        const id = [...down][0]!;
-        down.delete(id);
-        faults.push(`${t} restart ${id}`);
-        await cluster.restart(id);
-      } else if (x < 0.8) {
-        const id = ids[r.int(0, ids.length - 1)]!;
-        faults.push(`${t} partition ${id}`);
-        cluster.partition([id], ids.filter((n) => n !== id));
-        await cluster.runFor(r.int(200, 800));
-        faults.push(`${cluster.now().toFixed(0)} heal`);
-        cluster.heal();
-      }
-    }
-    cluster.heal();
-    for (const id of down) await cluster.restart(id);
+    await killRestartCutOff(cluster, r, faults, faultsEnd, [400, 1_200]);
   };
   await Promise.all([...Array.from({ length: WRITERS }, (_, i) => writer(i)), checker(), faultLoop()]);
   // Everything read back linearizably: every acknowledged change must show.
