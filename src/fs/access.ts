@@ -105,16 +105,28 @@ const NS_PER_MS = 1_000_000n;
 
 /** A log entry's `now` (ms, maybe fractional) as nanoseconds, exactly for whole milliseconds. */
 export function msToNs(ms: number): bigint {
+  // One change stamps several times with the same `now` (the new inode, its directory): the
+  // last conversion is kept (BigInts are immutable), saving the BigInt arithmetic and garbage.
+  if (ms === lastMs) return lastNs;
   const whole = Math.floor(ms);
-  return BigInt(whole) * NS_PER_MS + BigInt(Math.round((ms - whole) * 1e6));
+  lastNs = BigInt(whole) * NS_PER_MS + BigInt(Math.round((ms - whole) * 1e6));
+  lastMs = ms;
+  return lastNs;
 }
+let lastMs = 0;
+let lastNs = 0n;
 
 /** Nanoseconds as milliseconds (a double; exact for whole milliseconds). */
 export function nsToMs(ns: bigint): number {
+  if (ns === lastNsIn) return lastMsOut; // a stat's ctime and mtime are often the same
   const q = ns / NS_PER_MS;
   const r = ns % NS_PER_MS;
-  return Number(q) + Number(r) / 1e6;
+  lastMsOut = Number(q) + Number(r) / 1e6;
+  lastNsIn = ns;
+  return lastMsOut;
 }
+let lastNsIn = 0n;
+let lastMsOut = 0;
 
 /** Times a node can hold: whole seconds within a double's exact integers (the wire's seconds
  * are doubles), either side of the epoch. */

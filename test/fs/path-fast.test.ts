@@ -1,0 +1,45 @@
+// parsePath's fast path for plain ASCII paths (src/fs/path.ts PLAIN_PATH) must agree with the
+// rules it stands for: random paths over an alphabet of the characters that matter ('/', '.',
+// letters, '-', '_'), each parsed by parsePath and by the rules written out here.
+
+import { describe, expect, it } from 'vitest';
+import { parsePath } from '../../src/fs/path.js';
+
+function byTheRules(p: string): string[] | 'error' {
+  if (p === '/') return [];
+  if (!p.startsWith('/') || p.endsWith('/')) return 'error';
+  const segs = p.slice(1).split('/');
+  for (const s of segs) if (s.length === 0 || s === '.' || s === '..' || s.length > 255) return 'error';
+  return p.length > 4096 ? 'error' : segs;
+}
+
+function outcome(p: string): string[] | 'error' {
+  try {
+    return parsePath(p);
+  } catch {
+    return 'error';
+  }
+}
+
+describe('parsePath on plain paths', () => {
+  it('agrees with the rules on 20,000 random paths', () => {
+    let x = 12345;
+    const rnd = (n: number): number => ((x = (x * 1103515245 + 12345) >>> 0) % n);
+    const alphabet = ['/', '/', '.', '.', 'a', 'Z', '0', '-', '_'];
+    for (let i = 0; i < 20_000; i++) {
+      const len = 1 + rnd(12);
+      let p = '';
+      for (let j = 0; j < len; j++) p += alphabet[rnd(alphabet.length)];
+      expect(outcome(p), p).toEqual(byTheRules(p));
+    }
+  });
+
+  it('keeps the limits: 255-byte names, 4,096-byte paths, and . and .. refused', () => {
+    expect(outcome(`/${'n'.repeat(255)}`)).toEqual(['n'.repeat(255)]);
+    expect(outcome(`/${'n'.repeat(256)}`)).toBe('error');
+    const long = Array.from({ length: 17 }, () => 'p'.repeat(250)).join('/');
+    expect(outcome(`/${long}`)).toBe('error');
+    for (const p of ['/.', '/..', '/a/.', '/a/..', '/./a', '/../a']) expect(outcome(p), p).toBe('error');
+    for (const p of ['/...', '/.a', '/a.', '/a/.b/..c']) expect(outcome(p), p).toEqual(p.slice(1).split('/'));
+  });
+});
