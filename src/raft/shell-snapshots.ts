@@ -65,6 +65,9 @@ interface SnapshotJob {
   meta: SnapshotMeta;
 }
 
+/** Pools whose worker was started and warmed up (approaching()). */
+const warmedPools = new WeakSet<WorkPool>();
+
 /** In a pool worker: the last snapshot built for each shell. */
 const builtHere = new Map<number, { index: number; data: Uint8Array }>();
 let shells = 0;
@@ -180,9 +183,17 @@ export class SnapshotMaker {
     this.pos = 0;
   }
 
-  /** Half-way to the next snapshot: let the pool start its workers now rather than then. */
+  /** A snapshot draws near: let the pool start its worker now rather than then, and warm its
+   * replay path up, once per pool (the JIT's work is per isolate, not per shell). */
   approaching(): void {
-    if (this.offThread) this.pool().warm();
+    if (!this.offThread) return;
+    const pool = this.pool();
+    if (pool.inline || warmedPools.has(pool)) return;
+    warmedPools.add(pool);
+    pool.warm();
+    const w = this.sm.replay?.warmUp;
+    // Only CPU is at stake: a warm-up that fails changes nothing.
+    if (w) void Promise.resolve(pool.run(w.task, w.entries)).catch(() => undefined);
   }
 
   /** The snapshot at `index` (the last applied), now (snapshot() on the thread, or the replay
