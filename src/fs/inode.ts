@@ -48,7 +48,10 @@ export function deepFreeze<T>(x: T): T {
     Object.freeze(x);
     // for-in rather than Object.values: no array per object (results are frozen on every replica
     // for every change, so this is on the hot path).
-    for (const k in x) deepFreeze(x[k]);
+    for (const k in x) {
+      const v = x[k];
+      if (typeof v === 'object' && v !== null) deepFreeze(v); // no call for the many primitives
+    }
   }
   return x;
 }
