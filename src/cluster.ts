@@ -77,6 +77,11 @@ export interface ClusterOptions {
   /** File contents (issue 17): bytes per chunk of new files (default 4 MiB), replicas per chunk. */
   chunkBytes?: number;
   chunkReplicas?: number;
+  /** Where ministries build their snapshots: 'off-thread' (default: in a worker pool, replaying
+   * the log since the last one; no stall of the actor thread, but several times the CPU) or
+   * 'on-thread' (encoded by the actor thread: a stall of a few ms per MB of namespace; the
+   * cheaper choice where the actor threads already use every core). */
+  snapshots?: 'off-thread' | 'on-thread';
   tickMs?: number;
   /** Cluster log election timeout and the president's failure timeout (NodeConfig). Under
    * `sim` they default to 100 ms and 400 ms: virtual time has no stalls, and short timeouts
@@ -177,7 +182,7 @@ export class Cluster {
     const virtual = scheduler === 'sim';
     const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
     const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
-    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas, migrationTimeoutMs: opts.migrationTimeoutMs, writeBalance: opts.writeBalance };
+    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas, snapshotsOnThread: opts.snapshots === 'on-thread', migrationTimeoutMs: opts.migrationTimeoutMs, writeBalance: opts.writeBalance };
     let cluster: Cluster;
     if (scheduler !== 'threads' && (opts.listen !== undefined || opts.tls || opts.clientToken)) {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');

@@ -181,7 +181,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           snapshot: () => ns.snapshot(),
           restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
           // Built in ctx.pool from the last snapshot and the entries since (issue 19, point 4).
-          replay: { task: MINISTRY_SNAPSHOT_TASK, context: { subtree: args.record.subtree, ministry: args.record.id } satisfies MinistrySnapshotContext, warmUp: { task: MINISTRY_WARM_UP_TASK, entries: WARM_UP_ENTRIES } },
+          replay: config.snapshotsOnThread === true ? undefined : { task: MINISTRY_SNAPSHOT_TASK, context: { subtree: args.record.subtree, ministry: args.record.id } satisfies MinistrySnapshotContext, warmUp: { task: MINISTRY_WARM_UP_TASK, entries: WARM_UP_ENTRIES } },
         },
         afterApply: () => {
           step(ctx, APPLIED);

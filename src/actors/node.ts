@@ -73,6 +73,9 @@ export interface NodeConfig {
   idleHeartbeatMs?: number;
   /** Compact a log after this many applied entries (default 10,000). */
   snapshotEntries?: number;
+  /** Ministries encode their snapshots on the actor thread instead of replaying the log in
+   * ctx.pool (ClusterOptions.snapshots). */
+  snapshotsOnThread?: boolean;
   /** Forget a client's completion record after this long without requests (default 10 min). */
   clientTtlMs?: number;
   /** A client silent this long loses its session at a member, and what it held there. */
