@@ -3,7 +3,7 @@
 // Each program's exit code and output are checked, and what they left is compared with the
 // original on the local disk. Skips, saying why, where /dev/fuse, libfuse2 or root are missing.
 //
-// The tar tree has PROGRAM_FILES small files (default 150: a file through the mount costs
+// The tar tree has PROGRAM_FILES small files (default 60: a file through the mount costs
 // about 0.1 s on the loaded 2-core machine, tar doing create, write, utimens, chown and chmod
 // for each); GOVFS_PROGRAM_FILES=3000 runs the few thousand of the issue.
 
@@ -16,7 +16,7 @@ import { MountedCluster, missingForMount } from '../posix/pjdfstest.js';
 import { makeTree, run, type Ran, type TreeShape } from './tree.js';
 
 const missing = missingForMount();
-const PROGRAM_FILES = Number(process.env.GOVFS_PROGRAM_FILES ?? 150);
+const PROGRAM_FILES = Number(process.env.GOVFS_PROGRAM_FILES ?? 60);
 const git = (args: string[], cwd: string) => run('git', ['-c', 'user.name=Gov Clerk', '-c', 'user.email=clerk@govfs.test', '-c', 'init.defaultBranch=main', ...args], cwd, { env: { GIT_CONFIG_NOSYSTEM: '1', HOME: cwd } });
 
 /** The program ran and exited 0; its output on failure, to say why. */
@@ -61,6 +61,10 @@ describe.skipIf(missing !== null)(`programs through govfs mount${missing ? ` (sk
     expect(ok(await git(['show', 'HEAD~1:a.txt'], repo))).toBe('hello\n');
     // Every object reads back whole (git writes each to a temp name, links it, unlinks the temp).
     ok(await git(['fsck', '--strict', '--no-progress'], repo));
+    // A local clone hard-links the objects and checks each link has its source's inode number.
+    ok(await git(['clone', '-q', 'repo', 'clone'], m.mountpoint));
+    expect(ok(await git(['log', '--format=%s'], join(m.mountpoint, 'clone')))).toBe('second\nfirst\n');
+    expect(ok(await run('cat', ['clone/src/b.txt'], m.mountpoint))).toBe('govfs\n'.repeat(500));
   }, 60_000);
 
   it(`tar -x of ${PROGRAM_FILES} small files, then diff -r, find and du against the original`, async () => {
@@ -79,7 +83,7 @@ describe.skipIf(missing !== null)(`programs through govfs mount${missing ? ` (sk
 
   it('cp -a of a tree keeps contents, modes and links; mv across the two ministries moves it', async () => {
     const mnt = m.mountpoint;
-    const small = makeTree(join(local, 'small'), 20);
+    const small = makeTree(join(local, 'small'), 12);
     ok(await run('chmod', ['600', join(local, 'small', 'd0', 'e0', 'f3')], local));
     ok(await run('cp', ['-a', join(local, 'small'), 'small'], mnt, { timeoutMs: 300_000 }));
     ok(await run('cp', ['-a', 'small', 'copy'], mnt, { timeoutMs: 300_000 }));
