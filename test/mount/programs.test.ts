@@ -101,7 +101,8 @@ describe.skipIf(missing !== null)(`programs through govfs mount${missing ? ` (sk
     expect(await listing('copy')).toBe(want);
 
     // Files with contents may not cross ministries by rename (EXDEV): mv copies and removes.
-    ok(await run('mv', ['copy', 'b/moved'], mnt, { timeoutMs: 300_000 }));
+    const copied = ok(await run('mv', ['-v', 'copy', 'b/moved'], mnt, { timeoutMs: 300_000 }));
+    expect(copied).toMatch(/^copied 'copy\/d0\/e0\/f1' -> 'b\/moved\/d0\/e0\/f1'$/m);
     expect(existsSync(join(mnt, 'copy'))).toBe(false);
     expect(ok(await run('diff', ['-r', join(local, 'small'), 'b/moved'], mnt))).toBe('');
     expect(await listing('b/moved')).toBe(want);
@@ -110,12 +111,12 @@ describe.skipIf(missing !== null)(`programs through govfs mount${missing ? ` (sk
     // Empty files and directories cross by one atomic rename.
     mkdirSync(join(mnt, 'plain', 'sub'), { recursive: true });
     for (const n of ['x', 'y', 'sub/z']) writeFileSync(join(mnt, 'plain', n), '');
-    ok(await run('mv', ['plain', 'b/plain'], mnt));
+    expect(ok(await run('mv', ['-v', 'plain', 'b/plain'], mnt))).toBe("renamed 'plain' -> 'b/plain'\n");
     expect(existsSync(join(mnt, 'plain'))).toBe(false);
     expect(ok(await run('find', ['b/plain'], mnt)).split('\n').sort().filter(Boolean)).toEqual(['b/plain', 'b/plain/sub', 'b/plain/sub/z', 'b/plain/x', 'b/plain/y']);
     expect((await client.ls('/b/plain', { linearizable: true })).map((e) => e.name).sort()).toEqual(['sub', 'x', 'y']);
     // And back, within a program's view of one file system.
-    ok(await run('mv', ['b/plain', 'plain2'], mnt));
+    expect(ok(await run('mv', ['-v', 'b/plain', 'plain2'], mnt))).toBe("renamed 'b/plain' -> 'plain2'\n");
     expect(ok(await run('find', ['plain2', '-type', 'f'], mnt)).split('\n').filter(Boolean).length).toBe(3);
   }, 600_000);
 });

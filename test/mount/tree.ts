@@ -60,11 +60,12 @@ export interface Ran {
   ms: number;
 }
 
-/** Run `cmd args` in `cwd` (no shell), waiting at most `timeoutMs`; never throws. */
+/** Run `cmd args` in `cwd` (no shell; messages in the C locale), waiting at most `timeoutMs`;
+ * never throws. */
 export function run(cmd: string, args: string[], cwd: string, opts: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<Ran> {
   const started = Date.now();
   return new Promise((done) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd, env: { ...process.env, LC_ALL: 'C', ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
