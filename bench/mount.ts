@@ -6,7 +6,8 @@
 // statted or removed) with the mount's ratio to the disk. Every step's output is checked (the
 // count find prints, one stat line per entry, nothing left after rm). The mount serves a fresh
 // `govfs cluster` of 4 nodes on 2 worker threads with its default 1 s attribute and entry
-// cache; before the stat step each side waits that long, so the kernel asks the cluster again.
+// cache; before the stat step each side waits that long, so the kernel asks the cluster again
+// (find's lstat of each entry, and stat's own where that 1 s has run out again).
 // The thesis's prototype made ~13 creates/s through its mount: the untar row is the one to
 // set beside it (an untarred file is a create, a write, utimens, chown and chmod).
 
@@ -62,7 +63,7 @@ async function steps(dir: string, tarFile: string, shape: TreeShape, log: (s: st
   const find = await exec('sh', ['-c', 'find tree -type f | wc -l'], dir, { timeoutMs });
   if (Number(must(find, 'find').trim()) !== shape.files) throw new Error(`find -type f counted ${find.stdout.trim()}, not ${shape.files}`);
   t.find = find.ms / 1000;
-  // Past the mount's attribute cache, so that each stat is asked of the cluster.
+  // Past the mount's attribute cache, so that each entry is asked of the cluster again.
   await new Promise((r) => setTimeout(r, ATTR_TIMEOUT_S * 1000 + 100));
   const stat = await exec('sh', ['-c', "find tree -exec stat -c '%s %i' {} + | wc -l"], dir, { timeoutMs });
   if (Number(must(stat, 'find -exec stat').trim()) !== entries) throw new Error(`stat printed ${stat.stdout.trim()} lines, not ${entries}`);
