@@ -270,14 +270,15 @@ export class MinistryNamespace {
     return { ok: true, value: null };
   }
 
-  /** The inode of the file a client's rm (or a rename over a file) is about to remove. */
+  /** The inode of the file a client's rm (or a rename over a file) is about to remove: only
+   * when that name is its last link (git writes an object, links it, unlinks the temp name). */
   private doomedFile(op: unknown): number | undefined {
     if ((op as { op?: unknown }).op !== 'client') return undefined;
     const body = (op as NsClientOp).body;
     const path = body.op === 'rm' ? body.path : body.op === 'rename' ? body.to : undefined;
     if (path === undefined) return undefined;
     const st = this.fileStat(path);
-    return st?.kind === 'file' ? st.ino : undefined;
+    return st?.kind === 'file' && st.nlink <= 1 ? st.ino : undefined;
   }
 
   /** Layouts follow the namespace: a removed file's chunks and a truncated file's tail become
@@ -472,7 +473,7 @@ export class MinistryNamespace {
         const inn = e.decision.commit ? this.renames.ins.get(e.decision.txid) : undefined;
         const doomed = inn ? this.fileStat(inn.to) : undefined;
         const out = this.renames.applyEnd(this.ns, e.decision, e.now);
-        if (doomed?.kind === 'file' && this.fileStat(inn!.to)?.ino !== doomed.ino) this.layouts.drop(doomed.ino);
+        if (doomed?.kind === 'file' && doomed.nlink <= 1 && this.fileStat(inn!.to)?.ino !== doomed.ino) this.layouts.drop(doomed.ino);
         if (out && e.decision.commit) this.noteNew(out.clientId, out.seq);
         return { ok: true, value: out };
       }

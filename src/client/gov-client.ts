@@ -191,6 +191,12 @@ export class GovClient {
     return this.lastSeen.get(ministry) ?? 0;
   }
 
+  /** The subtree of the ministry this client's map has serving `path` (undefined before it
+   * knows one). Each ministry numbers its inodes itself: `govfs mount` qualifies them with it. */
+  ministryOf(path: string): string | undefined {
+    return this.map.lookup(path)?.subtree;
+  }
+
   /** `mode`: permission bits (default 0755). Every operation takes `as` (AsOptions). */
   async mkdir(path: string, opts: { parents?: boolean; mode?: number } & AsOptions = {}): Promise<void> {
     const mode = opts.mode === undefined ? {} : { mode: checkMode(opts.mode, 'mkdir', path) };

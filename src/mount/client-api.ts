@@ -21,6 +21,8 @@ export interface MountStat {
   uid?: number;
   gid?: number;
   nlink?: number;
+  /** The inode number within its ministry (0 from servers before POSIX metadata). */
+  ino?: number;
   atimeNs?: bigint;
   mtimeNs?: bigint;
   ctimeNs?: bigint;
@@ -61,6 +63,9 @@ export interface MountClient {
   readlink?(path: string): Promise<string>;
   link?(existing: string, newPath: string): Promise<void>;
   truncate?(path: string, size: number): Promise<void>;
+  /** The subtree of the ministry serving `path`, as the client's map has it: inode numbers are
+   * per ministry. */
+  ministryOf?(path: string): string | undefined;
 }
 
 /** The optional calls, by name, for the run-time check and the ENOSYS message. */

@@ -9,6 +9,7 @@
 //    fixed time (ATTR_TIMEOUT_S) rather than for as long as a read lease holds.
 //  - Times cross it in milliseconds, and its utimens passes the access time twice (the
 //    modification time is lost): utimensat with two different times sets both to the first.
+//  - Its stat carries st_ino in 32 bits, and it has no flag for use_ino (set through fsname).
 //  - Its own unmount runs `fusermount -uz`, which Debian ships only with the `fuse` package;
 //    `unmountPath` below also tries fusermount3 and umount -l.
 
@@ -125,7 +126,9 @@ export class FuseMount {
     const fuse = new Fuse(mnt, fuseHandlers(ops, opts.onError), {
       force: true,
       mkdir: false,
-      fsname: 'govfs',
+      // libfuse's use_ino (st_ino is what getattr says, so hard links share one): the binding
+      // has no flag for it, and joins its options with commas unescaped.
+      fsname: 'govfs,use_ino',
       subtype: 'govfs',
       defaultPermissions: true,
       allowOther: opts.allowOther ?? false,

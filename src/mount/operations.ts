@@ -27,6 +27,8 @@ export const UTIME_SPECIAL_MS = 1073;
 
 /** What getattr answers, in the binding's terms (times in milliseconds). */
 export interface FuseStat {
+  /** st_ino (32 bits: the binding's limit). */
+  ino: number;
   mode: number;
   uid: number;
   gid: number;
@@ -72,6 +74,10 @@ export class MountOperations {
   private nextFd = 1; // 0 means "no handle" to the binding
   /** Whether the client's leases carry the data plane's calls; unknown until the first lease. */
   private dataPlane: boolean | null = null;
+  /** st_ino for each (ministry, inode) seen: every ministry numbers its inodes from 1, and the
+   * binding carries 32 bits, so the mount numbers them itself, 1, 2, ... in the order it sees
+   * them. Hard links show one number (git clone checks that a link it made is its source). */
+  private readonly inos = new Map<string, number>();
 
   constructor(
     private readonly client: MountClient,
@@ -81,10 +87,10 @@ export class MountOperations {
   // ---- attributes and directories -----------------------------------------------------------
 
   async getattr(path: string): Promise<FuseStat> {
-    return this.toFuseStat(await this.client.stat(path));
+    return this.toFuseStat(await this.client.stat(path), path);
   }
 
-  toFuseStat(s: MountStat): FuseStat {
+  toFuseStat(s: MountStat, path: string): FuseStat {
     const type = s.kind === 'dir' ? S_IFDIR : s.kind === 'symlink' ? S_IFLNK : S_IFREG;
     const perms = s.kind === 'dir' ? 0o755 : s.kind === 'symlink' ? 0o777 : 0o644;
     const mode = s.mode === undefined ? type | perms : (s.mode & S_IFMT) === 0 ? type | s.mode : s.mode;
@@ -92,6 +98,7 @@ export class MountOperations {
     const size = type === S_IFDIR ? 4096 : s.size;
     const mtime = s.mtimeNs === undefined ? s.mtime : nsToMs(s.mtimeNs);
     return {
+      ino: this.inoOf(s, path),
       mode,
       uid: s.uid ?? this.opts.uid,
       gid: s.gid ?? this.opts.gid,
@@ -249,6 +256,19 @@ export class MountOperations {
   }
 
   // ---- helpers --------------------------------------------------------------------------------
+
+  /** The mount's st_ino for the file at `path` (see `inos`). A server that sends no inode
+   * numbers gets one per path: never one number for two files. */
+  private inoOf(s: MountStat, path: string): number {
+    const key = s.ino ? `${this.client.ministryOf?.(path) ?? ''}\0${s.ino}` : `path\0${path}`;
+    let ino = this.inos.get(key);
+    if (ino === undefined) {
+      ino = this.inos.size + 1;
+      if (ino > 0xffffffff) throw new MountErrno('EOVERFLOW', `${path}: this mount has numbered 2^32 inodes; mount again`);
+      this.inos.set(key, ino);
+    }
+    return ino;
+  }
 
   private addFile(writable: boolean): number {
     let fd = this.nextFd;

@@ -142,6 +142,25 @@ describe('layouts in the ministry log', () => {
     expect([...ns.layouts.allChunks()]).toEqual([]);
   });
 
+  it('removing one of two hard links, or renaming over it, keeps the layout the other link reads (git links then unlinks)', () => {
+    const ns = new MinistryNamespace('/');
+    change(ns, { op: 'create', path: '/tmp' });
+    layoutOp(ns, { op: 'layout-place', path: '/tmp', offset: 0, length: 2048 });
+    change(ns, { op: 'file-resize', path: '/tmp', size: 2048, extend: true });
+    const before = ns.layoutOf('/tmp');
+    change(ns, { op: 'link', from: '/tmp', to: '/obj' });
+    change(ns, { op: 'rm', path: '/tmp' });
+    expect(ns.layoutOf('/obj')).toEqual(before);
+    expect(ns.layouts.garbage).toEqual([]);
+    change(ns, { op: 'link', from: '/obj', to: '/b' });
+    change(ns, { op: 'create', path: '/c' });
+    change(ns, { op: 'rename', from: '/c', to: '/b' }); // /b's inode keeps its link /obj
+    expect(ns.layoutOf('/obj')).toEqual(before);
+    expect(ns.layouts.garbage).toEqual([]);
+    change(ns, { op: 'rm', path: '/obj' }); // the last link: now garbage
+    expect(ns.layouts.garbage.map((c) => c.index).sort()).toEqual([0, 1]);
+  });
+
   it('refuses layouts of directories and missing files', () => {
     const ns = new MinistryNamespace('/');
     change(ns, { op: 'mkdir', path: '/d' });

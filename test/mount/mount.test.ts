@@ -84,6 +84,9 @@ describe.skipIf(missing !== null)(`govfs mount through FUSE${missing ? ` (skippe
     expect(readlinkSync(join(dir, 'l'))).toBe('f');
     linkSync(f, join(dir, 'h'));
     expect((await client.stat('/p/h', { linearizable: true })).nlink).toBe(2);
+    // One inode number for both names (libfuse's use_ino), none shared with another file.
+    expect(statSync(join(dir, 'h')).ino).toBe(statSync(f).ino);
+    expect(statSync(dir).ino).not.toBe(statSync(f).ino);
     for (const n of ['l', 'h', 'f']) unlinkSync(join(dir, n));
     rmdirSync(dir);
   });

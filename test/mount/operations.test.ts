@@ -120,10 +120,24 @@ describe('mount attributes', () => {
 
   it('uses the POSIX fields where the Stat has them (mode, owner, links, nanosecond times)', () => {
     const o = ops(fakeClient());
-    const s = o.toFuseStat({ kind: 'file', size: 10, mtime: 1, ctime: 1, mode: S_IFREG | 0o4750, uid: 7, gid: 8, nlink: 3, atimeNs: 5_000_000_123n, mtimeNs: 6_000_000_999n, ctimeNs: 7_000_000_000n });
+    const s = o.toFuseStat({ kind: 'file', size: 10, mtime: 1, ctime: 1, mode: S_IFREG | 0o4750, uid: 7, gid: 8, nlink: 3, atimeNs: 5_000_000_123n, mtimeNs: 6_000_000_999n, ctimeNs: 7_000_000_000n }, '/f');
     expect(s).toMatchObject({ mode: S_IFREG | 0o4750, uid: 7, gid: 8, nlink: 3, size: 10, atime: 5000, mtime: 6000, ctime: 7000 });
     // Permission bits only: the type comes from the kind.
-    expect(o.toFuseStat({ kind: 'symlink', size: 6, mtime: 1, ctime: 1, mode: 0o777 }).mode).toBe(S_IFLNK | 0o777);
+    expect(o.toFuseStat({ kind: 'symlink', size: 6, mtime: 1, ctime: 1, mode: 0o777 }, '/l').mode).toBe(S_IFLNK | 0o777);
+  });
+
+  it('numbers inodes per mount: one number for the links of a file, distinct numbers for the same inode number in two ministries', () => {
+    const c = fakeClient();
+    c.ministryOf = (path) => (path.startsWith('/b') ? '/b' : '/');
+    const o = ops(c);
+    const st = (ino: number) => ({ kind: 'file', size: 0, mtime: 1, ctime: 1, ino });
+    const a = o.toFuseStat(st(7), '/x').ino;
+    expect(o.toFuseStat(st(7), '/y').ino).toBe(a); // a hard link of /x
+    expect(o.toFuseStat(st(7), '/b/x').ino).not.toBe(a); // inode 7 of the other ministry
+    expect(o.toFuseStat(st(8), '/z').ino).not.toBe(a);
+    // A server without inode numbers: one number per path, never one for two files.
+    expect(o.toFuseStat(st(0), '/p').ino).not.toBe(o.toFuseStat(st(0), '/q').ino);
+    expect(new Set([a, o.toFuseStat(st(7), '/b/x').ino, o.toFuseStat(st(8), '/z').ino]).has(0)).toBe(false);
   });
 
   it('lists . and .. before the names', async () => {

@@ -237,11 +237,13 @@ export class MountedCluster {
     private readonly env: Record<string, string> | undefined,
   ) {}
 
-  static async start(opts: { nodes?: number; deadlineMs?: number; env?: Record<string, string> } = {}): Promise<MountedCluster> {
+  /** `ministries`: static ministries besides the root's, as `govfs cluster --ministry` takes them
+   * (`/b:1`); `nodes` must be enough to staff them. */
+  static async start(opts: { nodes?: number; ministries?: string[]; deadlineMs?: number; env?: Record<string, string> } = {}): Promise<MountedCluster> {
     const dir = mkdtempSync(join(tmpdir(), 'govfs-mount-'));
     const mountpoint = join(dir, 'mnt');
     mkdirSync(mountpoint);
-    const cluster = new GovfsProcess(['cluster', '--nodes', String(opts.nodes ?? 4), '--threads', '2', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0'], opts.env);
+    const cluster = new GovfsProcess(['cluster', '--nodes', String(opts.nodes ?? 4), '--threads', '2', '--data', join(dir, 'data'), '--listen', '127.0.0.1:0', ...(opts.ministries ?? []).flatMap((m) => ['--ministry', m])], opts.env);
     try {
       const server = (await cluster.waitFor(/clients connect to (127\.0\.0\.1:\d+)/, 60_000))[1]!;
       await cluster.waitFor(/^ready: president n\d/m, 90_000);
