@@ -110,6 +110,8 @@ export type { ClusterStatusView, MigrationStatus, MinistryStatus, NodeStatus };
 /** Timeouts under the simulator (see ClusterOptions.electionMs). */
 const SIM_ELECTION_MS = 100;
 const SIM_FAIL_AFTER_MS = 400;
+/** How long a membership request waits to be done before it is sent again (Cluster.membership). */
+const MEMBER_RESEND_MS = 3_000;
 
 export class Cluster {
   readonly nodeIds: string[];
@@ -453,11 +455,16 @@ export class Cluster {
     if (this.threads && !this.down.has(id)) await this.threads.stopRoot(id, this.threadOf.get(id)!);
   }
 
-  /** Send a MemberRequest until the president takes it, then wait until `done`. */
+  /** Send a MemberRequest until the president takes it, then wait until `done`. The president
+   * answers once it has proposed the order, not once it is committed: a president that loses
+   * office in between takes the order with it. So while not done, the request is sent again
+   * every MEMBER_RESEND_MS; a retry of an order that did commit finds it taken (EEXIST,
+   * EALREADY, removed already) and counts as sent. */
   private async membership(req: { action: 'add' | 'remove'; node: string; address: string; endpoint: string }, done: () => Promise<boolean>, deadlineMs = 60_000): Promise<void> {
     const ask = (node: string, msg: object): Promise<unknown> => this.drive(this.clientRuntime.ask(this.configs.get(node)!.addresses[node]!, msg, { timeoutMs: 500 }));
+    const deadline = this.now() + deadlineMs;
     let refused = '';
-    const taken = await this.waitFor(async () => {
+    const send = async (): Promise<boolean> => {
       const r = await memberRequest(this.nodeIds.filter((n) => n !== req.node || req.action === 'remove'), ask, req);
       // (A retry after an answer that got lost finds the order taken already.)
       if (!r.ok && (r.code === 'EEXIST' || r.code === 'EALREADY')) return true;
@@ -465,9 +472,12 @@ export class Cluster {
       if (!r.ok && r.code !== 'EAGAIN' && r.code !== 'EUNAVAILABLE') throw new RuntimeError(r.code, `node ${req.action} ${req.node}: ${r.reason}`);
       refused = r.reason;
       return r.ok;
-    }, deadlineMs);
-    if (!taken) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: no president took the request (${refused})`);
-    if (!(await this.waitFor(() => done().catch(() => false), deadlineMs))) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: not done within ${deadlineMs} ms`);
+    };
+    for (;;) {
+      if (!(await this.waitFor(send, Math.max(0, deadline - this.now())))) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: no president took the request (${refused})`);
+      if (await this.waitFor(() => done().catch(() => false), Math.min(MEMBER_RESEND_MS, Math.max(0, deadline - this.now())))) return;
+      if (this.now() > deadline) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: not done within ${deadlineMs} ms`);
+    }
   }
 
   /** Split the subtree `path` (a directory) off the ministry serving it, into a new ministry
