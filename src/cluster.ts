@@ -15,6 +15,7 @@ import { balanceRequest, gatherStatus, type ClusterStatusView, type MigrationSta
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Bridge, BridgeEvent, BridgeStats, BridgeTlsOptions } from './net/bridge.js';
+import { storedMembers, type StoredMembers } from './cluster-members.js';
 import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, parseListen, planNodes } from './node-host.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './client/gov-client.js';
 import { memberRequest } from './client/members.js';
@@ -219,8 +220,11 @@ export class Cluster {
     const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
     const lock = lockDataDir(dataDir, owner); // creates the folder if needed
     let threads: ThreadsScheduler;
+    let stored: StoredMembers | null;
     try {
       await checkLocalStorage(dataDir, nodeIds, owner);
+      // Nodes added and removed before a restart: the stored cluster log says which.
+      stored = await storedMembers(dataDir, nodeIds);
       const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
       threads = await ThreadsScheduler.start({ threads: opts.threads, seed, logger: opts.logger, log: opts.log, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
     } catch (e) {
@@ -235,16 +239,42 @@ export class Cluster {
     self = cluster;
     for (const [id, t] of plan.threadOf) cluster.threadOf.set(id, t);
     try {
+      if (stored) cluster.rejoin(stored);
       if (listen) {
         cluster.gateway = clientGateway(threads.runtime, plan.addresses, { listen, clientToken: opts.clientToken, tls: opts.tls, logger: opts.logger, onBridgeEvent: opts.onBridgeEvent });
         await cluster.gateway.start();
       }
-      for (const id of nodeIds) await cluster.spawnNode(id);
+      for (const id of cluster.nodeIds) await cluster.spawnNode(id);
     } catch (e) {
       await cluster.stop({ abrupt: true });
       throw e;
     }
     return cluster;
+  }
+
+  /** Start from the membership a data folder's cluster log holds: removed nodes stay down, and
+   * nodes added at runtime come back on the thread their address names (the cluster log
+   * holds that address, and the other nodes reach them there). */
+  private rejoin(stored: StoredMembers): void {
+    const threads = this.threads!;
+    const base = this.configs.get(this.initialIds[0]!)!;
+    for (const id of stored.removed) {
+      this.removedIds.add(id);
+      const i = this.nodeIds.indexOf(id);
+      if (i >= 0) this.nodeIds.splice(i, 1);
+    }
+    for (const j of stored.joined) {
+      if (this.nodeIds.includes(j.node) || this.removedIds.has(j.node)) continue;
+      const t = /^t(\d+)#\//.exec(j.address);
+      // (A node that joined from a process of its own is not this cluster's to start.)
+      if (!t || j.endpoint !== '') continue;
+      const thread = Number(t[1]);
+      if (thread >= threads.threads) throw new RuntimeError('EINVAL', `node ${j.node} was added on worker thread ${thread} (${j.address}); this start has ${threads.threads} threads: start with --threads ${thread + 1} or more`);
+      base.addresses[j.node] = j.address;
+      this.configs.set(j.node, { ...base, id: j.node, nodes: this.initialIds, addresses: base.addresses });
+      this.threadOf.set(j.node, thread);
+      this.nodeIds.push(j.node);
+    }
   }
 
   /** Node id → the address of its root actor. */
