@@ -19,6 +19,7 @@ import { storedMembers, type StoredMembers } from './cluster-members.js';
 import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, parseListen, planNodes } from './node-host.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './client/gov-client.js';
 import { memberRequest } from './client/members.js';
+import { ministryCopyRequest, type MinistryCopyAnswer } from './client/ministry-copy.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
@@ -508,6 +509,12 @@ export class Cluster {
       if (await this.waitFor(() => done().catch(() => false), Math.min(MEMBER_RESEND_MS, Math.max(0, deadline - this.now())))) return;
       if (this.now() > deadline) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: not done within ${deadlineMs} ms`);
     }
+  }
+
+  /** `govfs backup`: ministry `ministry`'s state at one applied index, copied by its minister
+   * off its actor thread (src/actors/ministry-copy.ts). */
+  async ministryCopy(ministry: string, minister = ''): Promise<MinistryCopyAnswer> {
+    return ministryCopyRequest(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 30_000 })), ministry, minister);
   }
 
   /** Split the subtree `path` (a directory) off the ministry serving it, into a new ministry

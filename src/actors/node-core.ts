@@ -21,7 +21,7 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
-import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
+import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MinistryCopyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
 /** A node's answer to a NodeProbe: its ministry role's status, the group term under the
  * wire's name, and its load when the probe asked for it. */
@@ -41,6 +41,7 @@ export type NodeReply =
   | SubtreeDeleted
   | BalanceReply
   | MemberReplyMessage
+  | MinistryCopyMessage
   | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
   | MigrationProgressMessage
   | (TicketStatusMessage & { status: 'unknown' })
@@ -208,6 +209,14 @@ export class NodeCore {
         // The president asks where this node's ministry is in a migration.
         if (this.role) return [{ kind: 'forwardToRole' }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.MigrationProgress', migration: String(m.migration ?? ''), ministry: '', state: 'none', reason: 'serves no ministry' } }];
+      case 'govfs.fs.MinistryCopyRequest': {
+        // `govfs backup`: the ministry's minister copies its state (ministry-copy.ts).
+        const id = String((msg as { ministry?: unknown }).ministry ?? '');
+        if (this.role && this.role.ministry === id) return [{ kind: 'forwardToRole' }];
+        const minister = this.cluster.ministries.get(id)?.minister;
+        if (minister && minister !== this.config.id && minister !== NO_MINISTER) return [{ kind: 'forwardToNode', node: minister }];
+        return [{ kind: 'reply', msg: { type: 'govfs.fs.MinistryCopy', ok: false, code: 'EAGAIN', reason: `no minister of ${id} known to ${this.config.id} now: ask again`, index: 0, term: 0, state: new Uint8Array(0) } }];
+      }
       case 'govfs.fs.TicketStatusRequest':
         if (this.role && this.role.ministry === m.ministry) return [{ kind: 'forwardToRole' }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.TicketStatus', status: 'unknown' } }];
