@@ -15,9 +15,11 @@ import { balanceRequest, gatherStatus, type ClusterStatusView, type MigrationSta
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
 import type { Bridge, BridgeEvent, BridgeStats, BridgeTlsOptions } from './net/bridge.js';
+import { storedMembers, type StoredMembers } from './cluster-members.js';
 import { bridgeAddress, checkLocalStorage, clientGateway, nodeIdsFor, parseListen, planNodes } from './node-host.js';
 import { GovClient, type ClientTransport, type GovClientOptions } from './client/gov-client.js';
 import { memberRequest } from './client/members.js';
+import { ministryCopyRequest, type MinistryCopyAnswer } from './client/ministry-copy.js';
 import { nodeBehaviour, type NodeConfig } from './actors/node.js';
 import { RuntimeError } from './runtime/errors.js';
 import { staffingProblem } from './actors/cluster-state.js';
@@ -115,6 +117,8 @@ export type { ClusterStatusView, MigrationStatus, MinistryStatus, NodeStatus };
 /** Timeouts under the simulator (see ClusterOptions.electionMs). */
 const SIM_ELECTION_MS = 100;
 const SIM_FAIL_AFTER_MS = 400;
+/** How long a membership request waits to be done before it is sent again (Cluster.membership). */
+const MEMBER_RESEND_MS = 3_000;
 
 export class Cluster {
   readonly nodeIds: string[];
@@ -222,8 +226,11 @@ export class Cluster {
     const listen = typeof opts.listen === 'string' ? parseListen(opts.listen) : opts.listen;
     const lock = lockDataDir(dataDir, owner); // creates the folder if needed
     let threads: ThreadsScheduler;
+    let stored: StoredMembers | null;
     try {
       await checkLocalStorage(dataDir, nodeIds, owner);
+      // Nodes added and removed before a restart: the stored cluster log says which.
+      stored = await storedMembers(dataDir, nodeIds);
       const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
       threads = await ThreadsScheduler.start({ threads: opts.threads, seed, logger: opts.logger, log: opts.log, modules: [new URL(`./actors/node${ext}`, import.meta.url)] });
     } catch (e) {
@@ -238,16 +245,42 @@ export class Cluster {
     self = cluster;
     for (const [id, t] of plan.threadOf) cluster.threadOf.set(id, t);
     try {
+      if (stored) cluster.rejoin(stored);
       if (listen) {
         cluster.gateway = clientGateway(threads.runtime, plan.addresses, { listen, clientToken: opts.clientToken, tls: opts.tls, logger: opts.logger, onBridgeEvent: opts.onBridgeEvent });
         await cluster.gateway.start();
       }
-      for (const id of nodeIds) await cluster.spawnNode(id);
+      for (const id of cluster.nodeIds) await cluster.spawnNode(id);
     } catch (e) {
       await cluster.stop({ abrupt: true });
       throw e;
     }
     return cluster;
+  }
+
+  /** Start from the membership a data folder's cluster log holds: removed nodes stay down, and
+   * nodes added at runtime come back on the thread their address names (the cluster log
+   * holds that address, and the other nodes reach them there). */
+  private rejoin(stored: StoredMembers): void {
+    const threads = this.threads!;
+    const base = this.configs.get(this.initialIds[0]!)!;
+    for (const id of stored.removed) {
+      this.removedIds.add(id);
+      const i = this.nodeIds.indexOf(id);
+      if (i >= 0) this.nodeIds.splice(i, 1);
+    }
+    for (const j of stored.joined) {
+      if (this.nodeIds.includes(j.node) || this.removedIds.has(j.node)) continue;
+      const t = /^t(\d+)#\//.exec(j.address);
+      // (A node that joined from a process of its own is not this cluster's to start.)
+      if (!t || j.endpoint !== '') continue;
+      const thread = Number(t[1]);
+      if (thread >= threads.threads) throw new RuntimeError('EINVAL', `node ${j.node} was added on worker thread ${thread} (${j.address}); this start has ${threads.threads} threads: start with --threads ${thread + 1} or more`);
+      base.addresses[j.node] = j.address;
+      this.configs.set(j.node, { ...base, id: j.node, nodes: this.initialIds, addresses: base.addresses });
+      this.threadOf.set(j.node, thread);
+      this.nodeIds.push(j.node);
+    }
   }
 
   /** Node id → the address of its root actor. */
@@ -458,11 +491,16 @@ export class Cluster {
     if (this.threads && !this.down.has(id)) await this.threads.stopRoot(id, this.threadOf.get(id)!);
   }
 
-  /** Send a MemberRequest until the president takes it, then wait until `done`. */
+  /** Send a MemberRequest until the president takes it, then wait until `done`. The president
+   * answers once it has proposed the order, not once it is committed: a president that loses
+   * office in between takes the order with it. So while not done, the request is sent again
+   * every MEMBER_RESEND_MS; a retry of an order that did commit finds it taken (EEXIST,
+   * EALREADY, removed already) and counts as sent. */
   private async membership(req: { action: 'add' | 'remove'; node: string; address: string; endpoint: string }, done: () => Promise<boolean>, deadlineMs = 60_000): Promise<void> {
     const ask = (node: string, msg: object): Promise<unknown> => this.drive(this.clientRuntime.ask(this.configs.get(node)!.addresses[node]!, msg, { timeoutMs: 500 }));
+    const deadline = this.now() + deadlineMs;
     let refused = '';
-    const taken = await this.waitFor(async () => {
+    const send = async (): Promise<boolean> => {
       const r = await memberRequest(this.nodeIds.filter((n) => n !== req.node || req.action === 'remove'), ask, req);
       // (A retry after an answer that got lost finds the order taken already.)
       if (!r.ok && (r.code === 'EEXIST' || r.code === 'EALREADY')) return true;
@@ -470,9 +508,18 @@ export class Cluster {
       if (!r.ok && r.code !== 'EAGAIN' && r.code !== 'EUNAVAILABLE') throw new RuntimeError(r.code, `node ${req.action} ${req.node}: ${r.reason}`);
       refused = r.reason;
       return r.ok;
-    }, deadlineMs);
-    if (!taken) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: no president took the request (${refused})`);
-    if (!(await this.waitFor(() => done().catch(() => false), deadlineMs))) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: not done within ${deadlineMs} ms`);
+    };
+    for (;;) {
+      if (!(await this.waitFor(send, Math.max(0, deadline - this.now())))) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: no president took the request (${refused})`);
+      if (await this.waitFor(() => done().catch(() => false), Math.min(MEMBER_RESEND_MS, Math.max(0, deadline - this.now())))) return;
+      if (this.now() > deadline) throw new RuntimeError('ETIMEDOUT', `node ${req.action} ${req.node}: not done within ${deadlineMs} ms`);
+    }
+  }
+
+  /** `govfs backup`: ministry `ministry`'s state at one applied index, copied by its minister
+   * off its actor thread (src/actors/ministry-copy.ts). */
+  async ministryCopy(ministry: string, minister = ''): Promise<MinistryCopyAnswer> {
+    return ministryCopyRequest(this.nodeIds, (id, msg) => this.drive(this.clientRuntime.ask(this.configs.get(id)!.addresses[id]!, msg, { timeoutMs: 30_000 })), ministry, minister);
   }
 
   /** Split the subtree `path` (a directory) off the ministry serving it, into a new ministry

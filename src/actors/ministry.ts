@@ -15,6 +15,7 @@ import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Appointment, Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
 import { MINISTRY_SNAPSHOT_TASK, MINISTRY_WARM_UP_TASK, type MinistrySnapshotContext } from './ministry-snapshot-task.js';
+import { ministryCopier, type MinistryCopied } from './ministry-copy.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import { chunkGc, type GcDone } from './chunk-gc.js';
@@ -154,6 +155,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
   const gc = chunkGc((node) => config.addresses[node] ?? `${node}#/${node}`);
   const reportStatus = statusReporter(args, ns, () => raft, () => core.record.id, loads);
+  const copier = ministryCopier(() => raft, { node: config.id, role: args.role, ministry: () => core.record.id });
 
   return {
     inspect() {
@@ -246,6 +248,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         }
         case 'govfs.fs.MigrationQuery':
           return answerMigrationQuery(ctx, core, msg as MigrationQueryMessage);
+        case 'govfs.fs.MinistryCopyRequest':
+          return copier.request(ctx);
+        case 'ministry.copied':
+          return copier.copied(msg as MinistryCopied);
         case 'govfs.fs.TicketStatusRequest': {
           const t = msg as { index: number; term: number };
           ctx.reply({ type: 'govfs.fs.TicketStatus', status: core.ticketStatus(t.index, t.term) } satisfies TicketStatusMessage);

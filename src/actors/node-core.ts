@@ -21,7 +21,7 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node.js';
 import type { RoleStatus } from './ministry.js';
-import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
+import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MinistryCopyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
 /** A node's answer to a NodeProbe: its ministry role's status, the group term under the
  * wire's name, and its load when the probe asked for it. */
@@ -41,6 +41,7 @@ export type NodeReply =
   | SubtreeDeleted
   | BalanceReply
   | MemberReplyMessage
+  | MinistryCopyMessage
   | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
   | MigrationProgressMessage
   | (TicketStatusMessage & { status: 'unknown' })
@@ -106,7 +107,8 @@ export type NodeEffect =
 /** A subtree delete must be done within this (the requesting minister waits 5 s). */
 export const SUBTREE_DELETE_MS = 4_000;
 
-/** How soon to look again at the logs of groups this node left, while it is catching up. */
+/** How soon to look again, while this node is catching up, at the logs of groups it left and
+ * at a minister's role it was appointed to (NodeCore.staleLead). */
 export const GROUP_GC_RETRY_MS = 500;
 
 interface Message {
@@ -185,8 +187,9 @@ export class NodeCore {
         // A member of a ministry asks whether this node's cluster log copy is current.
         return [{ kind: 'clusterReadIndex' }];
       case 'node.gc':
+        // (Roles a stale copy held back, and left groups' logs: see staleLead, dropLeftGroups.)
         this.gcScheduled = false;
-        return this.dropLeftGroups();
+        return this.reconcile();
       case 'node.role-status': {
         // Only from the role this node runs now: a report its previous role sent just before
         // it was stopped (still in this mailbox) would otherwise stand for good.
@@ -206,6 +209,14 @@ export class NodeCore {
         // The president asks where this node's ministry is in a migration.
         if (this.role) return [{ kind: 'forwardToRole' }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.MigrationProgress', migration: String(m.migration ?? ''), ministry: '', state: 'none', reason: 'serves no ministry' } }];
+      case 'govfs.fs.MinistryCopyRequest': {
+        // `govfs backup`: the ministry's minister copies its state (ministry-copy.ts).
+        const id = String((msg as { ministry?: unknown }).ministry ?? '');
+        if (this.role && this.role.ministry === id) return [{ kind: 'forwardToRole' }];
+        const minister = this.cluster.ministries.get(id)?.minister;
+        if (minister && minister !== this.config.id && minister !== NO_MINISTER) return [{ kind: 'forwardToNode', node: minister }];
+        return [{ kind: 'reply', msg: { type: 'govfs.fs.MinistryCopy', ok: false, code: 'EAGAIN', reason: `no minister of ${id} known to ${this.config.id} now: ask again`, index: 0, term: 0, state: new Uint8Array(0) } }];
+      }
       case 'govfs.fs.TicketStatusRequest':
         if (this.role && this.role.ministry === m.ministry) return [{ kind: 'forwardToRole' }];
         return [{ kind: 'reply', msg: { type: 'govfs.fs.TicketStatus', status: 'unknown' } }];
@@ -295,6 +306,7 @@ export class NodeCore {
     // The president keeps any ministry role it holds until it hands the presidency to an idle
     // node (see president-core.ts): a president election must not cost a ministry its minister.
     const want = this.cluster.roleOf(config.id);
+    if (this.staleLead(want)) return [...out, ...this.lookAgainSoon()];
     if (this.role && (!want || want.ministry.id !== this.role.ministry || want.role !== this.role.role)) {
       out.push({ kind: 'stopRole' });
       const old = this.role.ministry;
@@ -317,17 +329,33 @@ export class NodeCore {
     return out;
   }
 
+  /** Whether `want` would have this node lead its ministry's group log (a minister's role, or
+   * a new term of it) from a copy of the cluster log that is not current. A node replaying the
+   * log (restarted, or back from a partition) meets appointments that later orders replaced:
+   * leading on one would make it minister of a term that is over, without the entries its
+   * successors committed (the authority's rule, src/raft/core.ts, is that an appointee holds
+   * them). Such a step waits until this node has caught up; a fence (no leader) never waits. */
+  private staleLead(want: ReturnType<ClusterState['roleOf']>): boolean {
+    if (!want || want.role !== 'minister' || want.ministry.fenced) return false;
+    const r = this.role;
+    if (r && r.ministry === want.ministry.id && r.role === 'minister' && r.term === want.ministry.term) return false;
+    return !this.log.caughtUp();
+  }
+
+  /** Run reconcile() again after GROUP_GC_RETRY_MS (once: one timer at a time). */
+  private lookAgainSoon(): NodeEffect[] {
+    if (this.gcScheduled) return [];
+    this.gcScheduled = true;
+    return [{ kind: 'after', ms: GROUP_GC_RETRY_MS, msg: { type: 'node.gc' } }];
+  }
+
   /** Delete the stored logs of groups this node left, but only once its copy of the cluster
    * log is current. While it replays history (after a restart, or catching up), an old order
    * can take it out of a ministry that a later order put it back into; its group log is then
    * newer than that order and must survive (stale appointments are refused by term). */
   private dropLeftGroups(): NodeEffect[] {
     if (this.leftGroups.size === 0) return [];
-    if (!this.log.caughtUp()) {
-      if (this.gcScheduled) return [];
-      this.gcScheduled = true;
-      return [{ kind: 'after', ms: GROUP_GC_RETRY_MS, msg: { type: 'node.gc' } }];
-    }
+    if (!this.log.caughtUp()) return this.lookAgainSoon();
     const current = this.cluster.roleOf(this.config.id)?.ministry.id;
     const out: NodeEffect[] = [];
     for (const g of this.leftGroups) if (g !== current) out.push({ kind: 'dropGroupLog', group: g });

@@ -292,7 +292,15 @@ runners.member = {
     }
     out.log(`node ${action} ${node}: ordered (cluster log index ${r.index})`);
     const deadline = Date.now() + waitS * 1_000;
+    // The president answers once it has proposed the order: one that loses office before the
+    // order commits takes it along. Ask again now and then; a retry of an order that did
+    // commit is refused as taken already (EEXIST, EALREADY, ENOENT), which is harmless.
+    let sent = Date.now();
     for (;;) {
+      if (Date.now() - sent > 3_000) {
+        sent = Date.now();
+        await client.member({ action, node, address: action === 'add' ? `${node}#/${node}` : '', endpoint }).catch(() => null);
+      }
       const st = await client.status().catch(() => null);
       const member = st?.members?.includes(node) === true;
       if (st && (action === 'add' ? member : !member && !(st.leaving ?? []).includes(node) && st.president !== '' && st.president !== node)) {

@@ -24,6 +24,7 @@
 //   console.log(await fs.status()); await fs.close();
 
 import { memberRequest, type MemberAnswer } from './members.js';
+import { ministryCopyRequest, type MinistryCopyAnswer } from './ministry-copy.js';
 import type { MemberRequestMessage } from '../fs/requests.js';
 import { balanceRequest, gatherStatus, type BalanceAnswer, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './status.js';
 import { GovClient, type ClientTransport, type Creds } from './gov-client.js';
@@ -116,6 +117,9 @@ export type RemoteGovClient = GovClient & {
   balance(action: 'on' | 'off' | 'plan', timeoutMs?: number): Promise<BalanceAnswer>;
   /** `govfs node add|remove`: ask the president to add or remove a node (issue 20). */
   member(req: Omit<MemberRequestMessage, 'type'>, timeoutMs?: number): Promise<MemberAnswer>;
+  /** `govfs backup`: ministry `ministry`'s state at one applied index, copied by its minister
+   * (`minister`, when known, is asked first). */
+  ministryCopy(ministry: string, minister?: string, timeoutMs?: number): Promise<MinistryCopyAnswer>;
   /** `govfs ministry split|merge PATH`: ask the president to start the migration (`plan[0]`
    * says what it ordered); `status().migrations` shows how it goes. */
   migrate(action: 'split' | 'merge', path: string, timeoutMs?: number): Promise<BalanceAnswer>;
@@ -269,6 +273,12 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
       value: async (req: Omit<MemberRequestMessage, 'type'>, timeoutMs = 2_000) => {
         await link.ensure();
         return memberRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), req);
+      },
+    },
+    ministryCopy: {
+      value: async (ministry: string, minister = '', timeoutMs = 30_000) => {
+        await link.ensure();
+        return ministryCopyRequest(Object.keys(link.nodes), (id, msg) => link.transport.ask(id, msg, timeoutMs), ministry, minister);
       },
     },
     migrate: {

@@ -510,6 +510,23 @@ export interface MemberReplyMessage {
   index: number;
 }
 
+/** govfs.fs.MinistryCopyRequest: `govfs backup` asks a ministry's state at one index. */
+export interface MinistryCopyRequestMessage {
+  type: 'govfs.fs.MinistryCopyRequest';
+  ministry: string;
+}
+
+/** govfs.fs.MinistryCopy: the minister's copy (ministry snapshot bytes) at applied `index`. */
+export interface MinistryCopyMessage {
+  type: 'govfs.fs.MinistryCopy';
+  ok: boolean;
+  code: string;
+  reason: string;
+  index: number;
+  term: number;
+  state: Uint8Array;
+}
+
 /** govfs.fs.NodeReport: a node's answer to a NodeProbe. */
 export interface NodeReportMessage {
   type: 'govfs.fs.NodeReport';

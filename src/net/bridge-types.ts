@@ -39,7 +39,7 @@ export interface BridgeClientOptions {
 }
 
 /** What a client may send by default: the GovFS client requests and the status probes. */
-export const CLIENT_MESSAGE_TYPES: readonly string[] = ['govfs.fs.FsRequest', 'govfs.fs.StatusRequest', 'govfs.fs.TicketStatusRequest', 'govfs.fs.NodeProbe', 'govfs.fs.BalanceRequest', 'govfs.fs.MemberRequest'];
+export const CLIENT_MESSAGE_TYPES: readonly string[] = ['govfs.fs.FsRequest', 'govfs.fs.StatusRequest', 'govfs.fs.TicketStatusRequest', 'govfs.fs.NodeProbe', 'govfs.fs.BalanceRequest', 'govfs.fs.MemberRequest', 'govfs.fs.MinistryCopyRequest'];
 
 export interface BridgeOptions {
   runtime: LocalRuntime;

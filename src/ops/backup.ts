@@ -18,8 +18,12 @@
 // pass-2 read at or after it, so when all versions match, the copy is exactly the subtree at
 // index I. When some changed, the ministry is copied again, after a pause (a few times, then
 // EAGAIN): a ministry written to without a pause for longer than that cannot be copied this way.
-// (A copy made by the minister itself, at one applied index, would not have that limit; it needs
-// a request the ministry roles answer, which this client-side backup does without.)
+//
+// So where the source can ask for it (BackupSource.ministryCopy: a connected client, a Cluster),
+// the minister makes the copy itself: its replicated state at one applied index, built off its
+// actor thread as a Raft snapshot is (src/actors/ministry-copy.ts), whatever the writes. That
+// state's namespace is restored here and walked as the live one would be, once: it holds still.
+// The two passes remain for a source without it.
 //
 // POSIX metadata (format 2): each entry also holds its permission bits, owner, and atime and
 // mtime in nanoseconds (strings in the JSON: they pass 2^53), a symlink its target (readlink in
@@ -35,6 +39,9 @@
 import { createHash } from 'node:crypto';
 import type { DirEntry, Stat } from '../client/gov-client.js';
 import type { ClusterStatusView } from '../client/status.js';
+import type { MinistryCopyAnswer } from '../client/ministry-copy.js';
+import { splitMinistrySnapshot } from '../actors/ministry-snapshot-format.js';
+import { Namespace } from '../fs/namespace.js';
 import { RuntimeError } from '../runtime/errors.js';
 
 export const BACKUP_MAGIC = 'govfs-backup';
@@ -102,6 +109,8 @@ export interface BackupSource {
   /** The highest index of ministry `id` a reply has shown this client. */
   seenIndex(ministry: string): number;
   status(): Promise<ClusterStatusView>;
+  /** Ministry `ministry`'s state at one applied index, copied by its minister (asked first). */
+  ministryCopy?(ministry: string, minister: string): Promise<MinistryCopyAnswer>;
 }
 
 /** Hook for the data plane: the chunks of every file of a copy, to store beside its entries.
@@ -141,8 +150,8 @@ export async function takeBackup(src: BackupSource, opts: BackupOptions = {}): P
   const ministries: MinistryBackup[] = [];
   for (const m of [...status.ministries].sort((a, b) => a.subtree.localeCompare(b.subtree))) {
     if (m.down) throw new RuntimeError('EAGAIN', `ministry ${m.id} (${m.subtree}) is down: back up once it serves again`);
-    const copy = await copyMinistry(src, m.id, m.subtree, subtrees, opts);
-    ministries.push({ id: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks], term: m.term, ...copy });
+    const copy = src.ministryCopy ? await copyFromMinister(src, m.id, m.subtree, subtrees, opts) : { ...(await copyMinistry(src, m.id, m.subtree, subtrees, opts)), term: m.term };
+    ministries.push({ id: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks], ...copy });
     opts.onProgress?.(m.subtree, copy.entries.length);
   }
   return {
@@ -178,6 +187,41 @@ async function mapLimit<T, R>(items: T[], n: number, fn: (t: T) => Promise<R>): 
   return out;
 }
 
+/** The ministry's state as its minister copied it at one applied index, walked here. A
+ * minister that changes meanwhile (EAGAIN: not the minister now) is asked again. */
+async function copyFromMinister(src: BackupSource, id: string, subtree: string, subtrees: string[], opts: BackupOptions): Promise<{ index: number; term: number; entries: BackupEntry[] }> {
+  const others = subtrees.filter((s) => s !== subtree && within(s, subtree));
+  const ours = (p: string): boolean => !others.some((o) => within(p, o));
+  const attempts = opts.attempts ?? 8;
+  let minister = '';
+  let last = '';
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) {
+      opts.onRetry?.(subtree, [], attempt + 1);
+      await new Promise((r) => setTimeout(r, Math.min(3_000, (opts.retryMs ?? 200) * 2 ** (attempt - 1))));
+      minister = (await src.status().catch(() => null))?.ministries.find((m) => m.id === id)?.minister ?? '';
+    }
+    const r = await src.ministryCopy!(id, minister);
+    if (r.ok) return { index: r.index, term: r.term, entries: await firstPass(snapshotSource(r.state), subtree, ours, opts.parallel ?? 16) };
+    if (r.code !== 'EAGAIN' && r.code !== 'EUNAVAILABLE') throw new RuntimeError(r.code || 'EIO', `ministry ${id} (${subtree}): its minister could not copy it: ${r.reason}`);
+    last = r.reason;
+  }
+  throw new RuntimeError('EAGAIN', `ministry ${id} (${subtree}): no minister made a copy (${attempts} tries; last: ${last}): back up once govfs status shows it serving`);
+}
+
+/** A ministry's state (ministry snapshot bytes) read as the client reads the live ministry. */
+function snapshotSource(state: Uint8Array): Pick<BackupSource, 'ls' | 'stat' | 'readlink'> {
+  const ns = Namespace.restore(splitMinistrySnapshot(state).ns);
+  return {
+    ls: async (path) => ns.ls(path),
+    stat: async (path) => {
+      const s = ns.stat(path);
+      return { kind: s.kind, size: s.size, ctime: s.ctime, mtime: s.mtime, version: s.version, ino: s.ino, mode: s.mode, uid: s.uid, gid: s.gid, nlink: s.nlink, atimeNs: s.atimeNs, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs } satisfies Stat;
+    },
+    readlink: async (path) => ns.readlink(path),
+  };
+}
+
 async function copyMinistry(src: BackupSource, id: string, subtree: string, subtrees: string[], opts: BackupOptions): Promise<{ index: number; entries: BackupEntry[] }> {
   // Paths of ministries below this one are theirs: not walked here.
   const others = subtrees.filter((s) => s !== subtree && within(s, subtree));
@@ -209,7 +253,7 @@ async function copyMinistry(src: BackupSource, id: string, subtree: string, subt
   throw new RuntimeError('EAGAIN', `ministry ${id} (${subtree}) kept changing while it was copied (${attempts} tries; last changed: ${changed.slice(0, 3).join(', ')}${changed.length > 3 ? ', ...' : ''}): back up at a quieter moment`);
 }
 
-async function firstPass(src: BackupSource, subtree: string, ours: (p: string) => boolean, parallel: number): Promise<BackupEntry[]> {
+async function firstPass(src: Pick<BackupSource, 'ls' | 'stat' | 'readlink'>, subtree: string, ours: (p: string) => boolean, parallel: number): Promise<BackupEntry[]> {
   const lin = { linearizable: true };
   const entries: BackupEntry[] = [];
   /** The first path seen of each non-directory inode: later ones are its hard links. */

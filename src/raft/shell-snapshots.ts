@@ -222,6 +222,22 @@ export class SnapshotMaker {
     return pool.run(RAFT_SNAPSHOT_TASK, job, transfer) as Promise<Uint8Array>;
   }
 
+  /** The state machine's state at the last applied entry, for a copy (a backup): built by its
+   * replay task from copies of the base and the entries since (the view keeps its own, for the
+   * next snapshot), in the pool; on the thread (snapshot()) when no replay can be built: no
+   * replay task, a view that lost entries, or a build in flight (it took the entries). */
+  copy(): Uint8Array | Promise<Uint8Array> {
+    const replay = this.sm.replay;
+    if (replay === undefined || !this.whole || this.building !== null) return this.sm.snapshot();
+    const chunks = this.chunks.map((c) => c.slice());
+    if (this.chunk !== null && this.pos > 0) chunks.push(this.chunk.slice(0, this.pos));
+    const input: SnapshotReplay = { context: replay.context, base: this.base.slice(), baseIndex: this.baseIndex, chunks };
+    const pool = this.pool();
+    if (pool.inline) return pool.run(replay.task, input) as Uint8Array;
+    const transfer = [...chunks.map((c) => c.buffer as ArrayBuffer), input.base.buffer as ArrayBuffer];
+    return pool.run(replay.task, input, transfer) as Promise<Uint8Array>;
+  }
+
   /** The snapshot at `index` is installed: it is the base of the entries applied since. */
   installed(data: Uint8Array, index: number): void {
     this.building = null;

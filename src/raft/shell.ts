@@ -289,6 +289,12 @@ export class RaftShell {
     return t === term;
   }
 
+  /** The state machine's state at the applied index, for a copy (a backup): the index and the
+   * bytes, or a promise of them built off the thread (SnapshotMaker.copy). */
+  copyState(): { index: number; state: Uint8Array | Promise<Uint8Array> } {
+    return { index: this.appliedIndex, state: this.snapshots.copy() };
+  }
+
   /** Linearizable read: cb(true) once the leader confirmed (with a quorum) it still leads and
    * this node has applied the read index; cb(false) if that fails or takes longer than two
    * election timeouts (retry, perhaps on the leader). */

@@ -83,15 +83,37 @@ describe('NodeCore', () => {
   // Only once this node's copy of the cluster log is current: while it replays history, an
   // old order may take it out of a ministry that a later one puts it back into.
   it('deletes the stored logs of groups it left, once its cluster log copy is current', () => {
-    const { core, log, apply } = node();
+    // (A clerk: a minister's role waits for a current copy itself, see the next test.)
+    const { core, log, apply } = node('n3');
     log.caughtUp = false;
     expect(core.start(['m0', 'm9'])).toEqual([{ kind: 'after', ms: GROUP_GC_RETRY_MS, msg: { type: 'node.gc' } }]);
-    expect(apply(ROOT)).toEqual([{ kind: 'startRole', record: expect.objectContaining({ id: 'm0' }), role: 'minister' }]); // timer already set
+    expect(apply(ROOT)).toEqual([{ kind: 'startRole', record: expect.objectContaining({ id: 'm0' }), role: 'clerk' }]); // timer already set
     expect(core.receive({ type: 'node.gc' }, 500)).toEqual([{ kind: 'after', ms: GROUP_GC_RETRY_MS, msg: { type: 'node.gc' } }]);
     log.caughtUp = true;
     // m0 is this node's ministry again: its log stays.
     expect(core.receive({ type: 'node.gc' }, 1_000)).toEqual([{ kind: 'dropGroupLog', group: 'm9' }]);
     expect(core.receive({ type: 'node.gc' }, 1_500)).toEqual([]);
+  });
+
+  // Thesis 4.4 (the appointed Group Raft): the president appoints a minister whose log holds
+  // every committed entry. A node replaying the cluster log (restarted, back from a partition)
+  // meets appointments later orders replaced; leading on one made it minister of a term that
+  // was over, without entries its successors had committed (president sim seed 4, with the
+  // cluster log's voters trimmed). It leads only from a current copy; clerks and fences go on.
+  it('takes a minister appointment only from a current copy of the cluster log', () => {
+    const { core, log, apply } = node('n2');
+    log.caughtUp = false;
+    expect(apply(ROOT)).toEqual([{ kind: 'after', ms: GROUP_GC_RETRY_MS, msg: { type: 'node.gc' } }]);
+    expect(core.receive({ type: 'node.gc' }, 500)).toEqual([{ kind: 'after', ms: GROUP_GC_RETRY_MS, msg: { type: 'node.gc' } }]);
+    // Replaying on: a later order made n3 minister; n2 is a clerk now, and that may start.
+    expect(apply({ ...ROOT, ministry: 'm0', minister: 'n3', clerks: ['n2', 'n4'] } as ClusterOrder)).toEqual([{ kind: 'startRole', record: expect.objectContaining({ id: 'm0', minister: 'n3', term: 2 }), role: 'clerk' }]);
+    // Appointed minister again (a new term) while still behind: it waits, a clerk meanwhile.
+    expect(apply({ ...ROOT, ministry: 'm0', minister: 'n2', clerks: ['n3', 'n4'] } as ClusterOrder)).toEqual([]);
+    log.caughtUp = true;
+    expect(core.receive({ type: 'node.gc' }, 1_000)).toEqual([{ kind: 'stopRole' }, { kind: 'startRole', record: expect.objectContaining({ id: 'm0', minister: 'n2', term: 3 }), role: 'minister' }]);
+    // A fence takes effect even from a copy that is behind.
+    log.caughtUp = false;
+    expect(apply({ order: 'fence', ministry: 'm0' })).toEqual([{ kind: 'appointRole', record: expect.objectContaining({ id: 'm0', fenced: true }) }]);
   });
 
   // Thesis 3.3: "Since load balancing changes and minister appointments are communicated

@@ -1,6 +1,6 @@
 // cluster.addNode() and removeNode() on worker threads (issue 20): a node spawned on a thread
 // joins as a learner and serves; removing the root minister hands its role over and loses
-// nothing acknowledged.
+// nothing acknowledged; started again on its data folder, the cluster keeps both changes.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,5 +33,17 @@ describe('membership on worker threads', () => {
     expect(after.ministries.find((m) => m.subtree === '/')!.minister).not.toBe(minister);
     await fs.create('/after');
     expect((await fs.ls('/', { linearizable: true })).map((e) => e.name).sort()).toEqual(['after', 'before']);
+
+    // Started again on the same folder with the same flags: the stored cluster log says n5
+    // joined and the minister left; n5 comes back, the removed node stays down.
+    await cluster.stop();
+    cluster = await Cluster.start({ nodes: 4, scheduler: 'threads', threads: 2, dataDir: dir });
+    expect(cluster.nodeIds).toContain('n5');
+    expect(cluster.nodeIds).not.toContain(minister);
+    const again = await cluster.status();
+    expect(again.members).toEqual(after.members);
+    expect(again.nodes.find((n) => n.id === 'n5')?.up).toBe(true);
+    const fs2 = cluster.client({ deadlineMs: 30_000 });
+    expect((await fs2.ls('/', { linearizable: true })).map((e) => e.name).sort()).toEqual(['after', 'before']);
   }, 120_000);
 });

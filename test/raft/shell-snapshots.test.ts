@@ -143,3 +143,33 @@ describe('SnapshotMaker with the ministry replay task, inline', () => {
     expect(bytes).toBeGreaterThan(200 * 10);
   });
 });
+
+// A copy for `govfs backup` (ministry-copy.ts): the state at the last applied entry, built by
+// the replay task in the pool from copies, so that the view still holds every entry for the
+// next snapshot.
+describe('SnapshotMaker.copy', () => {
+  it('is the thread snapshot at the applied index, built in the pool, and leaves the view whole', async () => {
+    let ran = 0;
+    const pool: WorkPool = {
+      inline: false,
+      run: (task, input) => {
+        ran++;
+        return Promise.resolve(task.fn(input));
+      },
+      warm: () => {},
+      close: async () => {},
+    };
+    const t = setup(() => pool);
+    t.apply({ op: 'mkdir', path: '/m/a', parents: false });
+    for (let i = 0; i < 50; i++) t.apply({ op: 'create', path: `/m/a/f${i}` });
+    const copy = t.maker.copy();
+    expect(copy).toBeInstanceOf(Promise);
+    expect(Buffer.from(await copy).equals(Buffer.from(t.ns.snapshot()))).toBe(true);
+    expect(ran).toBe(1);
+    // The next snapshot still covers every entry since the base.
+    t.apply({ op: 'create', path: '/m/a/after' });
+    const sealed = await (t.maker.make(t.at(), 0, META) as Promise<Uint8Array>);
+    expect(Buffer.from(dataOf(sealed)).equals(Buffer.from(t.ns.snapshot()))).toBe(true);
+    expect(t.calls()).toBe(0); // never on the thread
+  });
+});

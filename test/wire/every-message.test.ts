@@ -51,6 +51,8 @@ const SAMPLES: Record<string, TypedMessage> = {
   'govfs.fs.ChunkHolder': { type: 'govfs.fs.ChunkHolder', ...({ node: 'n4', chunks: 12 } satisfies Required<F.ChunkHolderMessage>) },
   'govfs.fs.MemberLoad': { type: 'govfs.fs.MemberLoad', ...load },
   'govfs.fs.MemberRequest': { type: 'govfs.fs.MemberRequest', action: 'add', node: 'n6', address: 'n6#/n6', endpoint: '10.0.0.6:7401' } satisfies Required<F.MemberRequestMessage>,
+  'govfs.fs.MinistryCopyRequest': { type: 'govfs.fs.MinistryCopyRequest', ministry: 'm1' } satisfies Required<F.MinistryCopyRequestMessage>,
+  'govfs.fs.MinistryCopy': { type: 'govfs.fs.MinistryCopy', ok: true, code: '', reason: '', index: 2 ** 33, term: 7, state: nonce } satisfies Required<F.MinistryCopyMessage>,
   'govfs.fs.MemberReply': { type: 'govfs.fs.MemberReply', ok: false, code: 'EEXIST', reason: 'n6 is already a member', index: 2 ** 33 } satisfies Required<F.MemberReplyMessage>,
   'govfs.fs.BalanceRequest': { type: 'govfs.fs.BalanceRequest', action: 'split', path: '/a/b' } satisfies Required<F.BalanceRequestMessage>,
   'govfs.fs.BalanceReply': { type: 'govfs.fs.BalanceReply', ok: true, balancing: false, plan: ['m1 /a: cpu 97%', 'grow m1'], reason: '', index: 2 ** 33 } satisfies Required<F.BalanceReplyMessage>,
