@@ -8,7 +8,9 @@
 //   one directory of its subtree (from the members' decaying per-directory counters) carries
 //   between `minShare` and `maxShare` of the ministry's writes: the one nearest half. (All the
 //   writes in one directory: splitting it off would move the hot spot, not spread it.) It takes
-//   a minister and `minClerks` clerks from the idle nodes: with fewer idle, it waits.
+//   a minister and `minClerks` clerks from the idle nodes: with fewer idle, it waits. More
+//   clerks if equation 7 (clerk-count.ts) wants more for the subtree's share of the reads and
+//   writes, as far as idle nodes allow.
 // - merge: a ministry that is not configured (a split made it), whose minister's CPU is below
 //   `mergeBelow` and whose parent's minister would stay below half of `splitAbove` with its
 //   load added: it gives its subtree back to its parent and is dissolved.
@@ -17,6 +19,7 @@
 
 import type { MinistryRecord } from './cluster-state.js';
 import type { MinistryLoad } from './balancer.js';
+import { clerkCount, type WriteCosts } from './clerk-count.js';
 
 export interface WriteBalanceOptions {
   /** Split off a subtree when the minister's CPU passes this (default 90%). */
@@ -37,7 +40,7 @@ export interface WriteBalanceOptions {
 export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000 };
 
 export type WriteStep =
-  | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string }
+  | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string; clerks: number }
   | { kind: 'merge'; ministry: MinistryRecord; into: MinistryRecord; why: string };
 
 export interface WriteBalanceInput {
@@ -56,6 +59,8 @@ export interface WriteBalanceInput {
   /** A migration is in progress: nothing new starts. */
   migrating: boolean;
   options?: WriteBalanceOptions;
+  /** The σ fit's costs (equation 7). */
+  costs?: WriteCosts | null;
 }
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
@@ -79,7 +84,12 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
       } else if (input.idle < 1 + input.minClerks) {
         notes.push(`${head}: would split ${best.path} off (${pct(best.writesPerSec / total)} of the writes), but ${input.idle} idle nodes are fewer than a minister and ${input.minClerks} clerks`);
       } else {
-        steps.push({ kind: 'split', ministry: m, subtree: best.path, why: `${head}: ${best.path} carries ${pct(best.writesPerSec / total)} of the writes (${best.writesPerSec.toFixed(1)}/s): split it off into a new ministry` });
+        // Equation 7 for the part split off: its share of the clerks' CPU and of the writes.
+        const readShare = load.readsPerSec > 0 ? Math.min(1, best.readsPerSec / load.readsPerSec) : 0;
+        const x = (load.ministerWritesPerSec ?? total) * (best.writesPerSec / total);
+        const count = clerkCount({ R: (load.clerkCpu ?? 0) * m.clerks.length * readShare, ministerCpu: load.ministerCpu * (best.writesPerSec / total), writesPerSec: x, ministerReadsPerSec: 0, clerks: input.minClerks, minClerks: input.minClerks, costs: input.costs ?? null });
+        const clerks = Math.min(count.clerks, input.idle - 1);
+        steps.push({ kind: 'split', ministry: m, subtree: best.path, clerks, why: `${head}: ${best.path} carries ${pct(best.writesPerSec / total)} of the writes (${best.writesPerSec.toFixed(1)}/s): split it off into a new ministry of ${clerks} clerks (${count.text})` });
       }
       continue;
     }

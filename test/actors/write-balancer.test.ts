@@ -19,7 +19,19 @@ describe('write balancing', () => {
   it('splits the directory nearest half of a saturated minister’s writes', () => {
     const loads = new Map([['m0', load(0.97, 100, [['/a', 90], ['/b', 45], ['/b/x', 30], ['/c', 10]])]]);
     const p = planWrites(input({ ministries: [root], loads }));
-    expect(p.steps).toEqual([{ kind: 'split', ministry: root, subtree: '/b', why: expect.stringMatching(/m0 \(\/\) minister CPU 97% passes 90% at 100.0 writes\/s: \/b carries 45% of the writes/) }]);
+    expect(p.steps).toEqual([{ kind: 'split', ministry: root, subtree: '/b', clerks: 2, why: expect.stringMatching(/m0 \(\/\) minister CPU 97% passes 90% at 100.0 writes\/s: \/b carries 45% of the writes/) }]);
+  });
+
+  // Equation 7 sizes the ministry split off: "The number of clerks roughly the read load."
+  it('gives the ministry split off as many clerks as equation 7 wants for its share of the reads, as far as idle nodes allow', () => {
+    // Three clerks at 100% (R = 3), /b takes 90% of the reads and half the writes: R ≈ 2.7.
+    const busy: MinistryLoad = { clerkCpu: 1, ministerCpu: 0.97, cpu: 1, readsPerSec: 300, writesPerSec: 100, hot: [{ path: '/b', readsPerSec: 270, writesPerSec: 50 }] };
+    const three = { ...root, clerks: ['c1', 'c2', 'c3'] };
+    const p = planWrites(input({ ministries: [three], idle: 8, loads: new Map([['m0', busy]]) }));
+    expect(p.steps[0]).toMatchObject({ kind: 'split', subtree: '/b', clerks: 3 });
+    expect(p.steps[0]!.why).toMatch(/new ministry of 3 clerks \(equation 7: n_c = \(R − W \+ 1\)\/\(1 \+ σ\) = \(2\.70 − 0\.48 \+ 1\)/);
+    // With four idle nodes: a minister and three clerks at most.
+    expect(planWrites(input({ ministries: [three], idle: 3, loads: new Map([['m0', busy]]) })).steps[0]).toMatchObject({ clerks: 2 });
   });
 
   it('does not split when the writes are all in one directory, nor without the idle nodes a ministry needs, nor under the threshold', () => {
