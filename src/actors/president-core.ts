@@ -117,6 +117,9 @@ export class PresidentCore {
   /** When this president first saw each ministry at its current term (balancing waits for a
    * changed ministry to settle). */
   private readonly termSeen = new Map<string, { term: number; at: number }>();
+  /** When this president last saw each ministry in a migration: a ministry split off serves
+   * only from the end of its migration, and its age (for merging back) counts from there. */
+  private readonly migratingSeen = new Map<string, number>();
   readonly loadEveryMs: number;
   /** The cluster log's configuration as of the decision being made (view.raft). */
   private raftNow: RaftMembershipView | null = null;
@@ -346,7 +349,7 @@ export class PresidentCore {
       idle: this.idlePool(now, state).length,
       minClerks: this.balance.minClerks,
       judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs),
-      age: (m) => now - (this.termSeen.get(m.id)?.at ?? now),
+      age: (m) => now - Math.max(this.termSeen.get(m.id)?.at ?? now, this.migratingSeen.get(m.id) ?? -Infinity),
       parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
       statics: (this.config.ministries ?? []).map((x) => x.subtree),
       migrating: [...state.migrations.values()].some((g) => g.phase === 'fencing' || g.phase === 'handed'),
@@ -424,6 +427,7 @@ export class PresidentCore {
     for (const m of state.ministries.values()) {
       const seen = this.termSeen.get(m.id);
       if (!seen || seen.term !== m.term) this.termSeen.set(m.id, { term: m.term, at: now });
+      if (state.migrationOf(m.id)) this.migratingSeen.set(m.id, now);
     }
     return (m: MinistryRecord): boolean => {
       if (state.migrationOf(m.id)) return false;

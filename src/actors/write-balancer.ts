@@ -13,7 +13,10 @@
 //   writes, as far as idle nodes allow.
 // - merge: a ministry that is not configured (a split made it), whose minister's CPU is below
 //   `mergeBelow` and whose parent's minister would stay below half of `splitAbove` with its
-//   load added: it gives its subtree back to its parent and is dissolved.
+//   load added: it gives its subtree back to its parent and is dissolved. Also, whatever the
+//   parent's load, when a split waits for idle nodes (the write side of Figure 11: "If no
+//   existing group can handle the work the president will try to create a new group"): else
+//   a load that moved from one subtree to another left every node in ministries gone cold.
 //
 // One migration at a time, and none for a ministry still settling after a change.
 
@@ -70,6 +73,7 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   const steps: WriteStep[] = [];
   const notes: string[] = [];
   if (input.migrating) return { steps, notes: ['write balancing: a subtree migration is in progress; nothing new starts'] };
+  let short: string | undefined;
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
@@ -83,6 +87,7 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
         notes.push(`${head}: no directory carries ${pct(o.minShare)}-${pct(o.maxShare)} of its writes (splitting would move the hot spot, not spread it)`);
       } else if (input.idle < 1 + input.minClerks) {
         notes.push(`${head}: would split ${best.path} off (${pct(best.writesPerSec / total)} of the writes), but ${input.idle} idle nodes are fewer than a minister and ${input.minClerks} clerks`);
+        short ??= `${best.path} off ${m.id}`;
       } else {
         // Equation 7 for the part split off: its share of the clerks' CPU and of the writes.
         const readShare = load.readsPerSec > 0 ? Math.min(1, best.readsPerSec / load.readsPerSec) : 0;
@@ -91,18 +96,25 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
         const clerks = Math.min(count.clerks, input.idle - 1);
         steps.push({ kind: 'split', ministry: m, subtree: best.path, clerks, why: `${head}: ${best.path} carries ${pct(best.writesPerSec / total)} of the writes (${best.writesPerSec.toFixed(1)}/s): split it off into a new ministry of ${clerks} clerks (${count.text})` });
       }
-      continue;
     }
+  }
+  // Figure 11, for writes: a split that waits for nodes gets them from cold split-off
+  // ministries, merged back whatever their parent's load (a cold subtree adds next to none).
+  for (const m of input.ministries) {
+    const load = input.loads.get(m.id);
+    if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
+    if (load.ministerCpu > o.splitAbove && load.writesPerSec >= o.minWritesPerSec) continue;
     if (m.subtree === '/' || input.statics.includes(m.subtree) || load.ministerCpu >= o.mergeBelow || input.age(m) < o.mergeAfterMs) continue;
     const parent = input.parentOf(m);
     const pload = parent ? input.loads.get(parent.id) : undefined;
     if (!parent || !pload || pload.ministerCpu == null || !input.judgeable(parent)) continue;
     const combined = pload.ministerCpu + load.ministerCpu;
-    if (combined < o.splitAbove / 2) {
-      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle` });
+    if (combined < o.splitAbove / 2 || short !== undefined) {
+      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < o.splitAbove / 2 ? '' : ` for the split that waits for nodes (${short})`}` });
     }
   }
-  // Splits (a saturated minister) before merges.
-  steps.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'split' ? -1 : 1));
+  // Splits (a saturated minister) before merges, the coldest merge first.
+  const cpuOf = (st: WriteStep): number => input.loads.get(st.ministry.id)?.ministerCpu ?? 0;
+  steps.sort((a, b) => (a.kind === b.kind ? (a.kind === 'merge' ? cpuOf(a) - cpuOf(b) : 0) : a.kind === 'split' ? -1 : 1));
   return { steps, notes };
 }

@@ -51,6 +51,22 @@ describe('write balancing', () => {
     expect(planWrites(input({ loads, age: () => 1_000 })).steps).toEqual([]);
   });
 
+  // "If no existing group can handle the work the president will try to create a new group":
+  // with no idle nodes for it, a cold split-off ministry gives its nodes back first.
+  it('merges a cold ministry back into a busy parent when a split waits for nodes', () => {
+    const other = rec('m2', '/k');
+    const loads = new Map([['m0', load(0.97, 100, [['/b', 50]])], ['m1', load(0.05, 0.5)], ['m2', load(0.1, 0.5)]]);
+    const p = planWrites(input({ ministries: [root, child, other], idle: 0, loads, parentOf: (m) => (m.id === 'm0' ? null : root) }));
+    // The coldest first; the split itself waits for the nodes.
+    expect(p.steps.map((x) => [x.kind, x.ministry.id])).toEqual([
+      ['merge', 'm1'],
+      ['merge', 'm2'],
+    ]);
+    expect(p.steps[0]!.why).toMatch(/its nodes go idle for the split that waits for nodes \(\/b off m0\)/);
+    // With the nodes there, no merge into the busy parent.
+    expect(planWrites(input({ ministries: [root, child, other], idle: 3, loads, parentOf: (m) => (m.id === 'm0' ? null : root) })).steps.map((x) => x.kind)).toEqual(['split']);
+  });
+
   it('starts nothing while a migration is in progress', () => {
     expect(planWrites(input({ migrating: true, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toEqual([]);
   });
