@@ -6,7 +6,7 @@
 // two clerks); closed-loop clients (each: an operation, then THINK_MS) write and read in the
 // leaf directories of a binary tree /t (depth DEPTH), 1.5× what all the nodes could carry as
 // ministers. The balancer splits hot subtrees off into new ministries (write balancing) and
-// grows clerks (read balancing). Halfway the load shifts to a second tree /u, and down to 1.5×
+// grows clerks (read balancing). Halfway the load shifts to a second tree /u, and down to 1.25×
 // one ministry's capacity: the ministries of /t go cold, /u has to be split off anew.
 //
 // Printed per simulated second: ministries, throughput (operations completed) and p99 latency,
