@@ -38,7 +38,7 @@ import { nextMembershipStep, type RaftMembershipView } from './membership-core.j
 import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
 import { migrationProblem } from './migration-state.js';
 import { isValidPath, parentOf } from '../fs/path.js';
-import { planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
+import { DEFAULT_WRITE_BALANCE, planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
 import { SigmaMeter, type WriteCosts } from './clerk-count.js';
 
 /** What the president needs of NodeConfig. */
@@ -120,6 +120,9 @@ export class PresidentCore {
   /** When this president last saw each ministry in a migration: a ministry split off serves
    * only from the end of its migration, and its age (for merging back) counts from there. */
   private readonly migratingSeen = new Map<string, number>();
+  /** Since when each ministry's minister has reported a CPU below the merge threshold: a
+   * ministry merges back only once cold for a while, not at one quiet load interval. */
+  private readonly coldSince = new Map<string, number>();
   readonly loadEveryMs: number;
   /** The cluster log's configuration as of the decision being made (view.raft). */
   private raftNow: RaftMembershipView | null = null;
@@ -343,13 +346,21 @@ export class PresidentCore {
     const { state } = view;
     const judge = this.judgeable(now, view);
     const retryAfterMs = (this.config.writeBalance === undefined ? undefined : this.config.writeBalance.retryAfterMs) ?? 10_000;
+    const mergeBelow = (this.config.writeBalance === undefined ? undefined : this.config.writeBalance.mergeBelow) ?? DEFAULT_WRITE_BALANCE.mergeBelow;
+    const loads = this.ministryLoads(now, state);
+    for (const m of state.ministries.values()) {
+      const cpu = loads.get(m.id)?.ministerCpu;
+      if (cpu == null || cpu >= mergeBelow) this.coldSince.delete(m.id);
+      else if (!this.coldSince.has(m.id)) this.coldSince.set(m.id, now);
+    }
     return planWrites({
       ministries: state.serving(),
-      loads: this.ministryLoads(now, state),
+      loads,
       idle: this.idlePool(now, state).length,
       minClerks: this.balance.minClerks,
       judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs),
-      age: (m) => now - Math.max(this.termSeen.get(m.id)?.at ?? now, this.migratingSeen.get(m.id) ?? -Infinity),
+      // Serving as it is, and cold, for how long (a merge waits mergeAfterMs of both).
+      age: (m) => now - Math.max(this.termSeen.get(m.id)?.at ?? now, this.migratingSeen.get(m.id) ?? -Infinity, this.coldSince.get(m.id) ?? now),
       parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
       statics: (this.config.ministries ?? []).map((x) => x.subtree),
       migrating: [...state.migrations.values()].some((g) => g.phase === 'fencing' || g.phase === 'handed'),
