@@ -150,6 +150,16 @@ describe('read balancing', () => {
     expect(orders(decide(core, 4_100, on))).toHaveLength(1);
   });
 
+  // `govfs balance plan`: "the planner's decisions are explained in the log and in status".
+  it('explains equation 7 in the plan: the σ fit, and each ministry\'s n_c with its numbers', () => {
+    const view = viewOf(stateOf(appoint('/', 'n2', ['n3', 'n4'])));
+    const core = president(view, reports(view.state, { m0: 0.97 }, ['n5']));
+    const lines = core.planLines(FAIL + PROBE, view);
+    expect(lines[1]).toMatch(/^equation 7 \(clerks per ministry\): /);
+    expect(lines.join('\n')).toMatch(/m0 \(\/, 2 clerks\): clerk CPU 97%.*wants another clerk \(3 by equation 7: n_c = \(R − W \+ 1\)\/\(1 \+ σ\) = \(1\.94 − 0\.97 \+ 1\)/);
+    expect(lines.join('\n')).toMatch(/next: m0 \(\/\) average clerk CPU 97% passes 95%: idle n5 joins as clerk 3/);
+  });
+
   it('thresholds are options', () => {
     const view = viewOf(stateOf(appoint('/', 'n2', ['n3', 'n4'])));
     const core = president(view, reports(view.state, { m0: 0.8 }, ['n5']), { balance: { settleMs: 0, growAbove: 0.75 } });
