@@ -205,8 +205,9 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
     // The off run is saturated throughout (one ministry): its mean past the first second.
     const sat = off.run.seconds.slice(1, half);
     const oneMinistryOps = sat.reduce((s, x) => s + x.ops, 0) / Math.max(1, sat.length);
-    const before = on.run.seconds.slice(0, half);
-    const best = before.reduce((b, x) => (x.ops / (0.7 * x.ministries * oneMinistryOps) > b.ops / (0.7 * b.ministries * oneMinistryOps) ? x : b), before[0]!);
+    // The second before the shift, with more than one ministry, nearest the goal.
+    const before = on.run.seconds.slice(0, half).filter((x) => x.ministries > 1);
+    const best = before.reduce((b, x) => (x.ops / x.ministries > b.ops / b.ministries ? x : b), before[0] ?? on.run.seconds[0]!);
     const goalOps = 0.7 * best.ministries * oneMinistryOps;
     const limit = 2 * on.unloadedP99Ms;
     const after = on.run.seconds.slice(half);
