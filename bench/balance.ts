@@ -1,4 +1,4 @@
-// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N]`
+// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K]`
 // (issue 16): the president's balancer at work, on the simulator with a modeled node capacity
 // (SimOptions.cpu: every client request costs the node it reaches SERVICE_MS of CPU, served one
 // at a time; each Raft append answer costs its minister APPEND_MS, so that every clerk costs
@@ -63,6 +63,7 @@ export interface BalanceResult {
   serviceMs: number;
   appendMs: number;
   thinkMs: number;
+  concurrent: number;
   sizes: SizeResult[];
 }
 
@@ -82,7 +83,7 @@ const p99 = (xs: number[]): number => {
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
 };
 
-async function startCluster(nodes: number, seed: number, orders: string[], clock: { now(): number }): Promise<Cluster> {
+async function startCluster(nodes: number, seed: number, orders: string[], clock: { now(): number }, concurrent: number): Promise<Cluster> {
   const { Writable } = await import('node:stream');
   const { default: pino } = await import('pino');
   const sink = new Writable({
@@ -103,7 +104,7 @@ async function startCluster(nodes: number, seed: number, orders: string[], clock
     cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS, 'govfs.raft.AppendResponse': APPEND_MS } },
     loadEveryMs: 250,
     balance: { settleMs: 750 },
-    writeBalance: { mergeAfterMs: 2_000, retryAfterMs: 3_000 },
+    writeBalance: { mergeAfterMs: 2_000, retryAfterMs: 3_000, concurrent },
     migrationTimeoutMs: 10_000,
     // A migration waits out the subtree's leases (a TTL after the fence): the default 5 s would
     // block the subtree for 5 s at each split and merge.
@@ -125,11 +126,11 @@ async function op(c: GovClient, leaves: string[], r: { next(): number; int(a: nu
   });
 }
 
-async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number): Promise<{ run: BalanceRun; unloadedP99Ms: number }> {
+async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number, concurrent: number): Promise<{ run: BalanceRun; unloadedP99Ms: number }> {
   const orders: string[] = [];
   let start = 0;
   const clock = { now: (): number => 0 };
-  const cluster = await startCluster(nodes, seed, orders, clock);
+  const cluster = await startCluster(nodes, seed, orders, clock, concurrent);
   clock.now = () => cluster.now() - start;
   const r = new SeedTree(seed).stream('bench-balance');
   const t = tree('/t', DEPTH);
@@ -196,11 +197,13 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   const quick = opts.quick === true;
   const sizes = typeof opts.nodes === 'string' ? opts.nodes.split(',').map(Number) : quick ? [10] : [10, 30, 100];
   const seed = typeof opts.seed === 'string' ? Number(opts.seed) : 1;
+  // Migrations the balancer runs at once (--concurrent; the planner's default is 1).
+  const concurrent = typeof opts.concurrent === 'string' ? Number(opts.concurrent) : 1;
   const out: SizeResult[] = [];
   for (const nodes of sizes) {
     const seconds = typeof opts.seconds === 'string' ? Number(opts.seconds) : quick ? 16 : nodes >= 100 ? 60 : 30;
-    const on = await runOne(nodes, true, seconds, seed);
-    const off = await runOne(nodes, false, seconds, seed);
+    const on = await runOne(nodes, true, seconds, seed, concurrent);
+    const off = await runOne(nodes, false, seconds, seed, concurrent);
     const half = Math.floor(seconds / 2);
     // The off run is saturated throughout (one ministry): its mean past the first second.
     const sat = off.run.seconds.slice(1, half);
@@ -223,12 +226,12 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       shiftAtS: half,
     });
   }
-  return { serviceMs: SERVICE_MS, appendMs: APPEND_MS, thinkMs: THINK_MS, sizes: out };
+  return { serviceMs: SERVICE_MS, appendMs: APPEND_MS, thinkMs: THINK_MS, concurrent, sizes: out };
 }
 
 export function format(result: unknown): string {
   const r = result as BalanceResult;
-  const lines = [`modeled CPU: ${r.serviceMs} ms per client request, ${r.appendMs} ms per Raft append answer at the minister; closed-loop clients, ${r.thinkMs} ms think time`];
+  const lines = [`modeled CPU: ${r.serviceMs} ms per client request, ${r.appendMs} ms per Raft append answer at the minister; closed-loop clients, ${r.thinkMs} ms think time; at most ${r.concurrent} migration(s) at once`];
   for (const s of r.sizes) {
     lines.push('', `${s.nodes} nodes, ${s.on.clients} clients on /t, after ${s.shiftAtS} s ${s.on.clientsAfter} on /u; unloaded p99 ${s.unloadedP99Ms.toFixed(1)} ms; one ministry carries ${s.oneMinistryOps.toFixed(0)} ops/s`);
     lines.push('   s | balancing on: ministries clerks   ops/s  p99 ms  errors | off:  ops/s  p99 ms');

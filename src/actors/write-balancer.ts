@@ -18,7 +18,8 @@
 //   existing group can handle the work the president will try to create a new group"): else
 //   a load that moved from one subtree to another left every node in ministries gone cold.
 //
-// One migration at a time, and none for a ministry still settling after a change.
+// One migration at a time by default (`concurrent`), and none for a ministry still settling
+// after a change or in a migration already.
 
 import type { MinistryRecord } from './cluster-state.js';
 import type { MinistryLoad } from './balancer.js';
@@ -38,9 +39,12 @@ export interface WriteBalanceOptions {
   mergeAfterMs?: number;
   /** A ministry whose migration was aborted is left alone this long (default 10 s). */
   retryAfterMs?: number;
+  /** Migrations the balancer keeps in flight at once, each between other ministries (default
+   * 1: the simulations check 1 under faults; more is for `bench balance`). */
+  concurrent?: number;
 }
 
-export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000 };
+export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000, concurrent: 1 };
 
 export type WriteStep =
   | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string; clerks: number }
@@ -59,8 +63,8 @@ export interface WriteBalanceInput {
   parentOf: (m: MinistryRecord) => MinistryRecord | null;
   /** Subtrees configured as static ministries: never merged away. */
   statics: readonly string[];
-  /** A migration is in progress: nothing new starts. */
-  migrating: boolean;
+  /** Migrations in progress (fencing or handed): none starts while `concurrent` are. */
+  migrating: number;
   options?: WriteBalanceOptions;
   /** The σ fit's costs (equation 7). */
   costs?: WriteCosts | null;
@@ -72,7 +76,7 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   const o = { ...DEFAULT_WRITE_BALANCE, ...input.options };
   const steps: WriteStep[] = [];
   const notes: string[] = [];
-  if (input.migrating) return { steps, notes: ['write balancing: a subtree migration is in progress; nothing new starts'] };
+  if (input.migrating >= o.concurrent) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
   let short: string | undefined;
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);

@@ -12,7 +12,7 @@ const root = rec('m0', '/');
 const child = rec('m1', '/h');
 
 function input(over: Partial<WriteBalanceInput>): WriteBalanceInput {
-  return { ministries: [root, child], loads: new Map(), idle: 3, minClerks: 2, judgeable: () => true, age: () => 10_000, parentOf: (m) => (m.id === 'm1' ? root : null), statics: [], migrating: false, ...over };
+  return { ministries: [root, child], loads: new Map(), idle: 3, minClerks: 2, judgeable: () => true, age: () => 10_000, parentOf: (m) => (m.id === 'm1' ? root : null), statics: [], migrating: 0, ...over };
 }
 
 describe('write balancing', () => {
@@ -68,6 +68,8 @@ describe('write balancing', () => {
   });
 
   it('starts nothing while a migration is in progress', () => {
-    expect(planWrites(input({ migrating: true, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toEqual([]);
+    expect(planWrites(input({ migrating: 1, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toEqual([]);
+    // Unless more may run at once.
+    expect(planWrites(input({ migrating: 1, options: { concurrent: 2 }, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toHaveLength(1);
   });
 });
