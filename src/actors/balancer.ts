@@ -16,9 +16,13 @@
 // - shrink: "A ministries read load is low if it could lose a clerk without average clerk CPU
 //   utilization rising above 85%." [...] "This only works if a ministry has at least three
 //   members. To shrink a ministry the President issues a Raft message unassigning a clerk."
+// - how many: equation 7, n_c = (R − W + 1)/(1 + σ) with σ measured (clerk-count.ts). The
+//   thresholds above decide when a ministry changes; equation 7 how far: a ministry keeps at
+//   least n_c clerks (rounded) (no shrink, no clerk freed below it), and a grow says how many it wants.
 
 import type { MinistryRecord } from './cluster-state.js';
 import type { DirLoad } from './load.js';
+import { clerkCount, type ClerkCount, type WriteCosts } from './clerk-count.js';
 
 export interface BalanceOptions {
   /** Grow a ministry whose average clerk CPU passes this (thesis: 95%). */
@@ -41,6 +45,9 @@ export interface MinistryLoad {
   clerkCpu: number | null;
   /** Its minister's CPU (0..1; null while it has not reported): writes all go through it. */
   ministerCpu?: number | null;
+  /** The minister's own request rates (equation 7's W and the σ fit). */
+  ministerReadsPerSec?: number;
+  ministerWritesPerSec?: number;
   cpu: number;
   readsPerSec: number;
   writesPerSec: number;
@@ -48,7 +55,7 @@ export interface MinistryLoad {
 }
 
 export type BalanceStep =
-  | { kind: 'grow'; ministry: MinistryRecord; node: string; why: string }
+  | { kind: 'grow'; ministry: MinistryRecord; node: string; why: string; count?: ClerkCount }
   | { kind: 'shrink'; ministry: MinistryRecord; clerk: string; why: string }
   /** Figure 11: free `clerk` of `ministry` for the hot ministry `for`. */
   | { kind: 'free'; ministry: MinistryRecord; clerk: string; for: string; why: string };
@@ -61,6 +68,8 @@ export interface BalanceInput {
   /** Ministries that may be judged now: healthy, settled, not being re-staffed. */
   judgeable: (m: MinistryRecord) => boolean;
   options?: BalanceOptions;
+  /** The costs the σ fit measured (clerk-count.ts), if any. */
+  costs?: WriteCosts | null;
 }
 
 export interface BalancePlan {
@@ -79,12 +88,18 @@ function scaled(cpu: number, n: number, n2: number): number {
   return n2 <= 0 ? Infinity : (cpu * n) / n2;
 }
 
+/** Equation 7 for a judged ministry of `n` clerks (clerk-count.ts). */
+function countOf(load: MinistryLoad, n: number, minClerks: number, costs: WriteCosts | null): ClerkCount {
+  return clerkCount({ R: (load.clerkCpu ?? 0) * n, ministerCpu: load.ministerCpu ?? 0, writesPerSec: load.ministerWritesPerSec ?? load.writesPerSec, ministerReadsPerSec: load.ministerReadsPerSec ?? 0, clerks: n, minClerks, costs });
+}
+
 export function planBalance(input: BalanceInput): BalancePlan {
   const o = { ...DEFAULT_BALANCE, ...input.options };
   const notes: string[] = [];
   const hot: { m: MinistryRecord; cpu: number }[] = [];
   const cold: { m: MinistryRecord; cpu: number; after: number }[] = [];
   const donors: { m: MinistryRecord; load: MinistryLoad; after: number }[] = [];
+  const counts = new Map<string, ClerkCount>();
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     const label = `${m.id} (${m.subtree}, ${m.clerks.length} clerks)`;
@@ -99,21 +114,26 @@ export function planBalance(input: BalanceInput): BalancePlan {
     const n = m.clerks.length;
     const cpu = load.clerkCpu;
     const after = scaled(cpu, n, n - 1);
+    const count = countOf(load, n, o.minClerks, input.costs ?? null);
+    counts.set(m.id, count);
     const rates = `clerk CPU ${pct(cpu)}, ${load.readsPerSec.toFixed(1)} reads/s, ${load.writesPerSec.toFixed(1)} writes/s`;
     if (cpu > o.growAbove) {
       hot.push({ m, cpu });
-      notes.push(`${label}: ${rates}: above ${pct(o.growAbove)}, wants another clerk`);
+      notes.push(`${label}: ${rates}: above ${pct(o.growAbove)}, wants another clerk (${Math.max(n + 1, count.clerks)} by ${count.text})`);
       continue;
     }
-    if (n - 1 >= o.minClerks) {
+    if (n - 1 >= Math.max(o.minClerks, count.clerks)) {
       donors.push({ m, load, after });
       if (after <= o.shrinkBelow) {
         cold.push({ m, cpu, after });
-        notes.push(`${label}: ${rates}: could lose a clerk at ${pct(after)} (not above ${pct(o.shrinkBelow)}): shrink`);
+        notes.push(`${label}: ${rates}: could lose a clerk at ${pct(after)} (not above ${pct(o.shrinkBelow)}): shrink (${count.text})`);
         continue;
       }
+    } else if (n - 1 >= o.minClerks && after <= o.shrinkBelow) {
+      notes.push(`${label}: ${rates}: could lose a clerk at ${pct(after)}, but keeps ${n}: ${count.text}`);
+      continue;
     }
-    notes.push(`${label}: ${rates}: balanced`);
+    notes.push(`${label}: ${rates}: balanced (${count.text})`);
   }
   hot.sort((a, b) => b.cpu - a.cpu || (a.m.id < b.m.id ? -1 : 1));
   const steps: BalanceStep[] = [];
@@ -126,8 +146,10 @@ export function planBalance(input: BalanceInput): BalancePlan {
   const given = new Set<string>();
   for (const { m, cpu } of hot) {
     const node = idle.shift();
+    const count = counts.get(m.id)!;
     if (node !== undefined) {
-      steps.push({ kind: 'grow', ministry: m, node, why: `${m.id} (${m.subtree}) average clerk CPU ${pct(cpu)} passes ${pct(o.growAbove)}: idle ${node} joins as clerk` });
+      const want = Math.max(m.clerks.length + 1, count.clerks);
+      steps.push({ kind: 'grow', ministry: m, node, count, why: `${m.id} (${m.subtree}) average clerk CPU ${pct(cpu)} passes ${pct(o.growAbove)}: idle ${node} joins as clerk ${m.clerks.length + 1} of the ${want} wanted (${count.text})` });
       continue;
     }
     queued.push(m.id);

@@ -38,7 +38,8 @@ import { nextMembershipStep, type RaftMembershipView } from './membership-core.j
 import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
 import { migrationProblem } from './migration-state.js';
 import { isValidPath, parentOf } from '../fs/path.js';
-import { planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
+import { DEFAULT_WRITE_BALANCE, planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
+import { SigmaMeter, type WriteCosts } from './clerk-count.js';
 
 /** What the president needs of NodeConfig. */
 export interface PresidentConfig {
@@ -116,12 +117,20 @@ export class PresidentCore {
   /** When this president first saw each ministry at its current term (balancing waits for a
    * changed ministry to settle). */
   private readonly termSeen = new Map<string, { term: number; at: number }>();
+  /** When this president last saw each ministry in a migration: a ministry split off serves
+   * only from the end of its migration, and its age (for merging back) counts from there. */
+  private readonly migratingSeen = new Map<string, number>();
+  /** Since when each ministry's minister has reported a CPU below the merge threshold: a
+   * ministry merges back only once cold for a while, not at one quiet load interval. */
+  private readonly coldSince = new Map<string, number>();
   readonly loadEveryMs: number;
   /** The cluster log's configuration as of the decision being made (view.raft). */
   private raftNow: RaftMembershipView | null = null;
   private readonly balance: Required<BalanceOptions>;
   /** Live subtree migrations (migration-core.ts). */
   private readonly migrations: MigrationDriver;
+  /** Equation 7's σ, fitted on the ministers' load reports (clerk-count.ts). */
+  private readonly sigma = new SigmaMeter();
 
   constructor(config: PresidentConfig) {
     this.config = config;
@@ -179,7 +188,12 @@ export class PresidentCore {
     if (!report) return [];
     this.lastHeard.set(id, now);
     this.reports.set(id, report);
-    if (report.load) this.loads.set(id, { ministry: report.ministry, groupTerm: report.groupTerm, load: report.load, at: now });
+    if (report.load) {
+      this.loads.set(id, { ministry: report.ministry, groupTerm: report.groupTerm, load: report.load, at: now });
+      // A minister's sample for the σ fit, with the staff it reported under.
+      const m = view.state.ministries.get(report.ministry);
+      if (m && m.minister === id && m.term === report.groupTerm && report.leading) this.sigma.add({ clerks: m.clerks.length, writesPerSec: report.load.writesPerSec, readsPerSec: report.load.readsPerSec, cpu: report.load.cpu });
+    }
     const m = view.state.ministries.get(report.ministry);
     const expected = m && m.minister === report.id && !m.fenced;
     if (!expected || report.leading) this.notLeadingSince.delete(report.id);
@@ -196,7 +210,7 @@ export class PresidentCore {
    * order that starts the migration, or why not. A split forms a new ministry from idle nodes
    * (a minister and up to two clerks; re-staffing fills it up later); a merge gives a
    * ministry's whole subtree back to the ministry above it, which then dissolves it. */
-  requestMigration(action: 'split' | 'merge', path: string, now: number, view: PresidentView, why = 'asked by a client'): { ok: true; effect: PresidentEffect } | { ok: false; reason: string } {
+  requestMigration(action: 'split' | 'merge', path: string, now: number, view: PresidentView, why = 'asked by a client', clerksWanted = 2): { ok: true; effect: PresidentEffect } | { ok: false; reason: string } {
     const { state } = view;
     if (!isValidPath(path) || path === '/') return { ok: false, reason: `${JSON.stringify(path)}: give an absolute path other than / [EINVAL]` };
     if (action === 'split') {
@@ -204,10 +218,10 @@ export class PresidentCore {
       if (!from) return { ok: false, reason: `no ministry serves ${path} yet: retry [EAGAIN]` };
       const pool = this.idlePool(now, state);
       if (pool.length === 0) return { ok: false, reason: `no idle node to form a ministry for ${path} [EBUSY]` };
-      const clerks = pool.slice(1, 3);
+      const clerks = pool.slice(1, 1 + clerksWanted);
       const problem = migrationProblem(state, path, from.id, '');
       if (problem !== null) return { ok: false, reason: `${problem} [EINVAL]` };
-      return { ok: true, effect: propose({ order: 'migrateStart', id: '', subtree: path, from: from.id, to: '', minister: pool[0]!, clerks, clerksWanted: 2, why }, `split ${path} off ${from.id} (${from.subtree}) into a new ministry (minister ${pool[0]}, clerks ${clerks.join(', ') || '(none)'}): ${why}`, { subtree: path, from: from.id, newMinister: pool[0], cause: 'split' }) };
+      return { ok: true, effect: propose({ order: 'migrateStart', id: '', subtree: path, from: from.id, to: '', minister: pool[0]!, clerks, clerksWanted, why }, `split ${path} off ${from.id} (${from.subtree}) into a new ministry (minister ${pool[0]}, clerks ${clerks.join(', ') || '(none)'}): ${why}`, { subtree: path, from: from.id, newMinister: pool[0], cause: 'split' }) };
     }
     const child = [...state.ministries.values()].find((m) => m.subtree === path);
     if (!child) return { ok: false, reason: `no ministry has ${path} as its subtree (govfs ministry list) [ENOENT]` };
@@ -332,22 +346,31 @@ export class PresidentCore {
     const { state } = view;
     const judge = this.judgeable(now, view);
     const retryAfterMs = (this.config.writeBalance === undefined ? undefined : this.config.writeBalance.retryAfterMs) ?? 10_000;
+    const mergeBelow = (this.config.writeBalance === undefined ? undefined : this.config.writeBalance.mergeBelow) ?? DEFAULT_WRITE_BALANCE.mergeBelow;
+    const loads = this.ministryLoads(now, state);
+    for (const m of state.ministries.values()) {
+      const cpu = loads.get(m.id)?.ministerCpu;
+      if (cpu == null || cpu >= mergeBelow) this.coldSince.delete(m.id);
+      else if (!this.coldSince.has(m.id)) this.coldSince.set(m.id, now);
+    }
     return planWrites({
       ministries: state.serving(),
-      loads: this.ministryLoads(now, state),
+      loads,
       idle: this.idlePool(now, state).length,
       minClerks: this.balance.minClerks,
       judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs),
-      age: (m) => now - (this.termSeen.get(m.id)?.at ?? now),
+      // Serving as it is, and cold, for how long (a merge waits mergeAfterMs of both).
+      age: (m) => now - Math.max(this.termSeen.get(m.id)?.at ?? now, this.migratingSeen.get(m.id) ?? -Infinity, this.coldSince.get(m.id) ?? now),
       parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
       statics: (this.config.ministries ?? []).map((x) => x.subtree),
-      migrating: [...state.migrations.values()].some((g) => g.phase === 'fencing' || g.phase === 'handed'),
+      migrating: [...state.migrations.values()].filter((g) => g.phase === 'fencing' || g.phase === 'handed').length,
       options: this.config.writeBalance,
+      costs: this.sigma.costs(),
     });
   }
 
   private writeOrder(step: WriteStep, now: number, view: PresidentView): PresidentEffect[] {
-    const r = step.kind === 'split' ? this.requestMigration('split', step.subtree, now, view, step.why) : this.requestMigration('merge', step.ministry.subtree, now, view, step.why);
+    const r = step.kind === 'split' ? this.requestMigration('split', step.subtree, now, view, step.why, step.clerks) : this.requestMigration('merge', step.ministry.subtree, now, view, step.why);
     if (!r.ok) return [log('debug', { step: step.why, reason: r.reason }, 'write balancing step not possible now')];
     const e = r.effect as Extract<PresidentEffect, { kind: 'propose' }>;
     return [{ ...e, why: step.why, fields: { ...e.fields, ministry: step.ministry.id, cause: step.kind === 'split' ? 'writeLoadHigh' : 'writeLoadLow' } }];
@@ -371,6 +394,8 @@ export class PresidentCore {
       out.set(m.id, {
         clerkCpu: known.length === clerks.length && known.length > 0 ? known.reduce((s, l) => s + l.cpu, 0) / known.length : null,
         ministerCpu: of(m.minister)?.cpu ?? null,
+        ministerReadsPerSec: of(m.minister)?.readsPerSec ?? 0,
+        ministerWritesPerSec: of(m.minister)?.writesPerSec ?? 0,
         cpu: members.reduce((s, l) => s + l.cpu, 0) / members.length,
         readsPerSec: members.reduce((s, l) => s + l.readsPerSec, 0),
         writesPerSec: members.reduce((s, l) => s + l.writesPerSec, 0),
@@ -385,6 +410,8 @@ export class PresidentCore {
     const plan = this.plan(now, view);
     const writes = this.writePlan(now, view);
     const lines = [`balancer ${view.state.balancing ? 'on' : 'off'} (grow above ${Math.round(this.balance.growAbove * 100)}%, shrink to ${Math.round(this.balance.shrinkBelow * 100)}%, at least ${this.balance.minClerks} clerks; split a minister saturated by writes, merge cold split-off ministries back)`, ...plan.notes, ...writes.notes];
+    const c = this.sigma.costs();
+    lines.splice(1, 0, c === null ? 'equation 7 (clerks per ministry): no minister has reported writes yet; σ not measured' : `equation 7 (clerks per ministry): minister CPU per write ${(c.perWrite * 1000).toFixed(3)} ms, per write and clerk ${c.perWritePerClerk === null ? 'not measured yet (one ministry size seen)' : `${(c.perWritePerClerk * 1000).toFixed(3)} ms`}, fitted on ${c.samples} reports (ministries of ${c.sizes.join(', ')} clerks)`);
     const steps = [...plan.steps, ...writes.steps];
     if (steps.length === 0) lines.push('nothing to do now');
     for (const [i, s] of steps.entries()) lines.push(`${i === 0 ? (view.state.balancing ? 'next' : 'would do') : 'then'}: ${s.why}`);
@@ -396,7 +423,12 @@ export class PresidentCore {
   plan(now: number, view: PresidentView): BalancePlan {
     const { state } = view;
     this.raftNow = view.raft?.() ?? null;
-    return planBalance({ ministries: state.serving(), loads: this.ministryLoads(now, state), idle: this.idlePool(now, state), judgeable: this.judgeable(now, view), options: this.balance });
+    return planBalance({ ministries: state.serving(), loads: this.ministryLoads(now, state), idle: this.idlePool(now, state), judgeable: this.judgeable(now, view), options: this.balance, costs: this.sigma.costs() });
+  }
+
+  /** The per-write costs the σ fit measured so far (equation 7), or null. */
+  writeCosts(): WriteCosts | null {
+    return this.sigma.costs();
   }
 
   /** Whether a ministry may be judged for balancing now: healthy, every member reporting, its
@@ -406,6 +438,7 @@ export class PresidentCore {
     for (const m of state.ministries.values()) {
       const seen = this.termSeen.get(m.id);
       if (!seen || seen.term !== m.term) this.termSeen.set(m.id, { term: m.term, at: now });
+      if (state.migrationOf(m.id)) this.migratingSeen.set(m.id, now);
     }
     return (m: MinistryRecord): boolean => {
       if (state.migrationOf(m.id)) return false;

@@ -8,15 +8,22 @@
 //   one directory of its subtree (from the members' decaying per-directory counters) carries
 //   between `minShare` and `maxShare` of the ministry's writes: the one nearest half. (All the
 //   writes in one directory: splitting it off would move the hot spot, not spread it.) It takes
-//   a minister and `minClerks` clerks from the idle nodes: with fewer idle, it waits.
+//   a minister and `minClerks` clerks from the idle nodes: with fewer idle, it waits. More
+//   clerks if equation 7 (clerk-count.ts) wants more for the subtree's share of the reads and
+//   writes, as far as idle nodes allow.
 // - merge: a ministry that is not configured (a split made it), whose minister's CPU is below
 //   `mergeBelow` and whose parent's minister would stay below half of `splitAbove` with its
-//   load added: it gives its subtree back to its parent and is dissolved.
+//   load added: it gives its subtree back to its parent and is dissolved. Also, whatever the
+//   parent's load, when a split waits for idle nodes (the write side of Figure 11: "If no
+//   existing group can handle the work the president will try to create a new group"): else
+//   a load that moved from one subtree to another left every node in ministries gone cold.
 //
-// One migration at a time, and none for a ministry still settling after a change.
+// One migration at a time by default (`concurrent`), and none for a ministry still settling
+// after a change or in a migration already.
 
 import type { MinistryRecord } from './cluster-state.js';
 import type { MinistryLoad } from './balancer.js';
+import { clerkCount, type WriteCosts } from './clerk-count.js';
 
 export interface WriteBalanceOptions {
   /** Split off a subtree when the minister's CPU passes this (default 90%). */
@@ -32,12 +39,15 @@ export interface WriteBalanceOptions {
   mergeAfterMs?: number;
   /** A ministry whose migration was aborted is left alone this long (default 10 s). */
   retryAfterMs?: number;
+  /** Migrations the balancer keeps in flight at once, each between other ministries (default
+   * 1: the simulations check 1 under faults; more is for `bench balance`). */
+  concurrent?: number;
 }
 
-export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000 };
+export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000, concurrent: 1 };
 
 export type WriteStep =
-  | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string }
+  | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string; clerks: number }
   | { kind: 'merge'; ministry: MinistryRecord; into: MinistryRecord; why: string };
 
 export interface WriteBalanceInput {
@@ -53,9 +63,11 @@ export interface WriteBalanceInput {
   parentOf: (m: MinistryRecord) => MinistryRecord | null;
   /** Subtrees configured as static ministries: never merged away. */
   statics: readonly string[];
-  /** A migration is in progress: nothing new starts. */
-  migrating: boolean;
+  /** Migrations in progress (fencing or handed): none starts while `concurrent` are. */
+  migrating: number;
   options?: WriteBalanceOptions;
+  /** The σ fit's costs (equation 7). */
+  costs?: WriteCosts | null;
 }
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
@@ -64,7 +76,8 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   const o = { ...DEFAULT_WRITE_BALANCE, ...input.options };
   const steps: WriteStep[] = [];
   const notes: string[] = [];
-  if (input.migrating) return { steps, notes: ['write balancing: a subtree migration is in progress; nothing new starts'] };
+  if (input.migrating >= o.concurrent) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
+  let short: string | undefined;
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
@@ -78,21 +91,34 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
         notes.push(`${head}: no directory carries ${pct(o.minShare)}-${pct(o.maxShare)} of its writes (splitting would move the hot spot, not spread it)`);
       } else if (input.idle < 1 + input.minClerks) {
         notes.push(`${head}: would split ${best.path} off (${pct(best.writesPerSec / total)} of the writes), but ${input.idle} idle nodes are fewer than a minister and ${input.minClerks} clerks`);
+        short ??= `${best.path} off ${m.id}`;
       } else {
-        steps.push({ kind: 'split', ministry: m, subtree: best.path, why: `${head}: ${best.path} carries ${pct(best.writesPerSec / total)} of the writes (${best.writesPerSec.toFixed(1)}/s): split it off into a new ministry` });
+        // Equation 7 for the part split off: its share of the clerks' CPU and of the writes.
+        const readShare = load.readsPerSec > 0 ? Math.min(1, best.readsPerSec / load.readsPerSec) : 0;
+        const x = (load.ministerWritesPerSec ?? total) * (best.writesPerSec / total);
+        const count = clerkCount({ R: (load.clerkCpu ?? 0) * m.clerks.length * readShare, ministerCpu: load.ministerCpu * (best.writesPerSec / total), writesPerSec: x, ministerReadsPerSec: 0, clerks: input.minClerks, minClerks: input.minClerks, costs: input.costs ?? null });
+        const clerks = Math.min(count.clerks, input.idle - 1);
+        steps.push({ kind: 'split', ministry: m, subtree: best.path, clerks, why: `${head}: ${best.path} carries ${pct(best.writesPerSec / total)} of the writes (${best.writesPerSec.toFixed(1)}/s): split it off into a new ministry of ${clerks} clerks (${count.text})` });
       }
-      continue;
     }
+  }
+  // Figure 11, for writes: a split that waits for nodes gets them from cold split-off
+  // ministries, merged back whatever their parent's load (a cold subtree adds next to none).
+  for (const m of input.ministries) {
+    const load = input.loads.get(m.id);
+    if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
+    if (load.ministerCpu > o.splitAbove && load.writesPerSec >= o.minWritesPerSec) continue;
     if (m.subtree === '/' || input.statics.includes(m.subtree) || load.ministerCpu >= o.mergeBelow || input.age(m) < o.mergeAfterMs) continue;
     const parent = input.parentOf(m);
     const pload = parent ? input.loads.get(parent.id) : undefined;
     if (!parent || !pload || pload.ministerCpu == null || !input.judgeable(parent)) continue;
     const combined = pload.ministerCpu + load.ministerCpu;
-    if (combined < o.splitAbove / 2) {
-      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle` });
+    if (combined < o.splitAbove / 2 || short !== undefined) {
+      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < o.splitAbove / 2 ? '' : ` for the split that waits for nodes (${short})`}` });
     }
   }
-  // Splits (a saturated minister) before merges.
-  steps.sort((a, b) => (a.kind === b.kind ? 0 : a.kind === 'split' ? -1 : 1));
+  // Splits (a saturated minister) before merges, the coldest merge first.
+  const cpuOf = (st: WriteStep): number => input.loads.get(st.ministry.id)?.ministerCpu ?? 0;
+  steps.sort((a, b) => (a.kind === b.kind ? (a.kind === 'merge' ? cpuOf(a) - cpuOf(b) : 0) : a.kind === 'split' ? -1 : 1));
   return { steps, notes };
 }

@@ -150,9 +150,40 @@ describe('read balancing', () => {
     expect(orders(decide(core, 4_100, on))).toHaveLength(1);
   });
 
+  // `govfs balance plan`: "the planner's decisions are explained in the log and in status".
+  it('explains equation 7 in the plan: the σ fit, and each ministry\'s n_c with its numbers', () => {
+    const view = viewOf(stateOf(appoint('/', 'n2', ['n3', 'n4'])));
+    const core = president(view, reports(view.state, { m0: 0.97 }, ['n5']));
+    const lines = core.planLines(FAIL + PROBE, view);
+    expect(lines[1]).toMatch(/^equation 7 \(clerks per ministry\): /);
+    expect(lines.join('\n')).toMatch(/m0 \(\/, 2 clerks\): clerk CPU 97%.*wants another clerk \(3 by equation 7: n_c = \(R − W \+ 1\)\/\(1 \+ σ\) = \(1\.94 − 0\.97 \+ 1\)/);
+    expect(lines.join('\n')).toMatch(/next: m0 \(\/\) average clerk CPU 97% passes 95%: idle n5 joins as clerk 3/);
+  });
+
   it('thresholds are options', () => {
     const view = viewOf(stateOf(appoint('/', 'n2', ['n3', 'n4'])));
     const core = president(view, reports(view.state, { m0: 0.8 }, ['n5']), { balance: { settleMs: 0, growAbove: 0.75 } });
     expect(orders(decide(core, FAIL + PROBE, view))[0]).toMatchObject({ clerks: ['n3', 'n4', 'n5'] });
+  });
+});
+
+describe('merging a split-off ministry back (write balancing, through the president core)', () => {
+  // A ministry a split made (not configured) whose minister is cold merges back into its
+  // parent, but only once it has been cold for mergeAfterMs: one quiet load interval (its
+  // clients busy elsewhere for a moment) is not enough.
+  it('waits until the minister has been cold for mergeAfterMs, and starts over when it is busy again', () => {
+    const view = viewOf(stateOf(appoint('/', 'n2', ['n3', 'n4']), appoint('/h', 'n5', ['n6', 'n7'])));
+    const core = president(view, reports(view.state, { m0: 0.1, m1: 0.05 }), { writeBalance: { mergeAfterMs: 2_000 } });
+    const at = (t: number, cpu: Record<string, number>): ClusterOrder[] => {
+      for (const [id, r] of Object.entries(reports(view.state, cpu))) core.probed(id, report(id, r), t, view);
+      return orders(decide(core, t, view));
+    };
+    const merge = { order: 'migrateStart', subtree: '/h', from: 'm1', to: 'm0' };
+    expect(at(FAIL + PROBE, { m0: 0.1, m1: 0.05 })).toEqual([]);
+    // Busy for one interval: the cold clock starts over.
+    expect(at(FAIL + 1_000, { m0: 0.1, m1: 0.5 })).toEqual([]);
+    expect(at(FAIL + 1_500, { m0: 0.1, m1: 0.05 })).toEqual([]);
+    expect(at(FAIL + 3_000, { m0: 0.1, m1: 0.05 })).toEqual([]);
+    expect(at(FAIL + 3_600, { m0: 0.1, m1: 0.05 })[0]).toMatchObject(merge);
   });
 });

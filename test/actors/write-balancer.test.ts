@@ -12,14 +12,26 @@ const root = rec('m0', '/');
 const child = rec('m1', '/h');
 
 function input(over: Partial<WriteBalanceInput>): WriteBalanceInput {
-  return { ministries: [root, child], loads: new Map(), idle: 3, minClerks: 2, judgeable: () => true, age: () => 10_000, parentOf: (m) => (m.id === 'm1' ? root : null), statics: [], migrating: false, ...over };
+  return { ministries: [root, child], loads: new Map(), idle: 3, minClerks: 2, judgeable: () => true, age: () => 10_000, parentOf: (m) => (m.id === 'm1' ? root : null), statics: [], migrating: 0, ...over };
 }
 
 describe('write balancing', () => {
   it('splits the directory nearest half of a saturated minister’s writes', () => {
     const loads = new Map([['m0', load(0.97, 100, [['/a', 90], ['/b', 45], ['/b/x', 30], ['/c', 10]])]]);
     const p = planWrites(input({ ministries: [root], loads }));
-    expect(p.steps).toEqual([{ kind: 'split', ministry: root, subtree: '/b', why: expect.stringMatching(/m0 \(\/\) minister CPU 97% passes 90% at 100.0 writes\/s: \/b carries 45% of the writes/) }]);
+    expect(p.steps).toEqual([{ kind: 'split', ministry: root, subtree: '/b', clerks: 2, why: expect.stringMatching(/m0 \(\/\) minister CPU 97% passes 90% at 100.0 writes\/s: \/b carries 45% of the writes/) }]);
+  });
+
+  // Equation 7 sizes the ministry split off: "The number of clerks roughly the read load."
+  it('gives the ministry split off as many clerks as equation 7 wants for its share of the reads, as far as idle nodes allow', () => {
+    // Three clerks at 100% (R = 3), /b takes 90% of the reads and half the writes: R ≈ 2.7.
+    const busy: MinistryLoad = { clerkCpu: 1, ministerCpu: 0.97, cpu: 1, readsPerSec: 300, writesPerSec: 100, hot: [{ path: '/b', readsPerSec: 270, writesPerSec: 50 }] };
+    const three = { ...root, clerks: ['c1', 'c2', 'c3'] };
+    const p = planWrites(input({ ministries: [three], idle: 8, loads: new Map([['m0', busy]]) }));
+    expect(p.steps[0]).toMatchObject({ kind: 'split', subtree: '/b', clerks: 3 });
+    expect(p.steps[0]!.why).toMatch(/new ministry of 3 clerks \(equation 7: n_c = \(R − W \+ 1\)\/\(1 \+ σ\) = \(2\.70 − 0\.48 \+ 1\)/);
+    // With four idle nodes: a minister and three clerks at most.
+    expect(planWrites(input({ ministries: [three], idle: 3, loads: new Map([['m0', busy]]) })).steps[0]).toMatchObject({ clerks: 2 });
   });
 
   it('does not split when the writes are all in one directory, nor without the idle nodes a ministry needs, nor under the threshold', () => {
@@ -39,7 +51,25 @@ describe('write balancing', () => {
     expect(planWrites(input({ loads, age: () => 1_000 })).steps).toEqual([]);
   });
 
+  // "If no existing group can handle the work the president will try to create a new group":
+  // with no idle nodes for it, a cold split-off ministry gives its nodes back first.
+  it('merges a cold ministry back into a busy parent when a split waits for nodes', () => {
+    const other = rec('m2', '/k');
+    const loads = new Map([['m0', load(0.97, 100, [['/b', 50]])], ['m1', load(0.05, 0.5)], ['m2', load(0.1, 0.5)]]);
+    const p = planWrites(input({ ministries: [root, child, other], idle: 0, loads, parentOf: (m) => (m.id === 'm0' ? null : root) }));
+    // The coldest first; the split itself waits for the nodes.
+    expect(p.steps.map((x) => [x.kind, x.ministry.id])).toEqual([
+      ['merge', 'm1'],
+      ['merge', 'm2'],
+    ]);
+    expect(p.steps[0]!.why).toMatch(/its nodes go idle for the split that waits for nodes \(\/b off m0\)/);
+    // With the nodes there, no merge into the busy parent.
+    expect(planWrites(input({ ministries: [root, child, other], idle: 3, loads, parentOf: (m) => (m.id === 'm0' ? null : root) })).steps.map((x) => x.kind)).toEqual(['split']);
+  });
+
   it('starts nothing while a migration is in progress', () => {
-    expect(planWrites(input({ migrating: true, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toEqual([]);
+    expect(planWrites(input({ migrating: 1, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toEqual([]);
+    // Unless more may run at once.
+    expect(planWrites(input({ migrating: 1, options: { concurrent: 2 }, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toHaveLength(1);
   });
 });

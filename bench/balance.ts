@@ -1,0 +1,247 @@
+// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K]`
+// (issue 16): the president's balancer at work, on the simulator with a modeled node capacity
+// (SimOptions.cpu: every client request costs the node it reaches SERVICE_MS of CPU, served one
+// at a time; each Raft append answer costs its minister APPEND_MS, so that every clerk costs
+// the minister a little: equation 7's σ). The cluster starts with one ministry (a minister and
+// two clerks); closed-loop clients (each: an operation, then THINK_MS) write and read in the
+// leaf directories of a binary tree /t (depth DEPTH), 1.5× what all the nodes could carry as
+// ministers. The balancer splits hot subtrees off into new ministries (write balancing) and
+// grows clerks (read balancing). Halfway the load shifts to a second tree /u, and down to 1.25×
+// one ministry's capacity: the ministries of /t go cold, /u has to be split off anew.
+//
+// Printed per simulated second: ministries, throughput (operations completed) and p99 latency,
+// with balancing on beside the same run with it off (`govfs balance off`). Then the goal of the
+// issue, checked: throughput reaches ≥ 0.7 × (ministries) × one ministry's capacity (measured:
+// the balancing-off run's throughput while saturated), and after the shift p99 is back under
+// 2× its unloaded value (measured first, one client on an idle cluster) within 10 s.
+
+import { Cluster } from '../src/cluster.js';
+import type { GovClient } from '../src/client/gov-client.js';
+import { SeedTree } from '../src/runtime/random.js';
+
+export const describe = 'balancer on the simulator: one ministry overloaded, throughput/p99 per second as it splits and grows (10/30/100 nodes), beside balancing off';
+
+const SERVICE_MS = 8;
+const APPEND_MS = 0.2;
+const THINK_MS = 20;
+const DEPTH = 5;
+
+export interface Second {
+  t: number;
+  ministries: number;
+  clerks: number;
+  ops: number;
+  p99Ms: number;
+  errors: number;
+}
+
+export interface BalanceRun {
+  nodes: number;
+  balancing: boolean;
+  clients: number;
+  clientsAfter: number;
+  seconds: Second[];
+  /** The president's orders, in words (balancing on). */
+  orders: string[];
+}
+
+export interface SizeResult {
+  nodes: number;
+  on: BalanceRun;
+  off: BalanceRun;
+  unloadedP99Ms: number;
+  /** One ministry's capacity: the off run's mean ops/s over its saturated seconds. */
+  oneMinistryOps: number;
+  /** Best second of the on run before the shift: its ops/s and ministries, and the goal. */
+  peak: { t: number; ops: number; ministries: number; goalOps: number; met: boolean };
+  /** Seconds after the shift until p99 stays under 2× unloaded (null: not within the run). */
+  recoverS: number | null;
+  shiftAtS: number;
+}
+
+export interface BalanceResult {
+  serviceMs: number;
+  appendMs: number;
+  thinkMs: number;
+  concurrent: number;
+  sizes: SizeResult[];
+}
+
+function tree(root: string, depth: number): { dirs: string[]; leaves: string[] } {
+  const dirs = [root];
+  let level = [root];
+  for (let d = 0; d < depth; d++) {
+    level = level.flatMap((p) => [`${p}/${0}`, `${p}/${1}`]);
+    dirs.push(...level);
+  }
+  return { dirs, leaves: level };
+}
+
+const p99 = (xs: number[]): number => {
+  if (xs.length === 0) return 0;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
+};
+
+async function startCluster(nodes: number, seed: number, orders: string[], clock: { now(): number }, concurrent: number): Promise<Cluster> {
+  const { Writable } = await import('node:stream');
+  const { default: pino } = await import('pino');
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (!line.includes('"cause"')) continue;
+        const o = JSON.parse(line) as { msg?: string; time?: number };
+        orders.push(`${(clock.now() / 1000).toFixed(1)} s ${o.msg ?? line}`);
+      }
+      done();
+    },
+  });
+  return Cluster.start({
+    nodes,
+    scheduler: 'sim',
+    seed,
+    network: { minLatencyMs: 0.2, maxLatencyMs: 1 },
+    cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS, 'govfs.raft.AppendResponse': APPEND_MS } },
+    loadEveryMs: 250,
+    balance: { settleMs: 750 },
+    writeBalance: { mergeAfterMs: 2_000, retryAfterMs: 3_000, concurrent },
+    migrationTimeoutMs: 10_000,
+    // A migration waits out the subtree's leases (a TTL after the fence): the default 5 s would
+    // block the subtree for 5 s at each split and merge.
+    leaseTtlMs: 1_000,
+    logger: pino({ level: 'info' }, sink),
+  });
+}
+
+/** One client operation on a leaf of `leaves`: 3 in 4 change it, 1 in 4 read it. */
+async function op(c: GovClient, leaves: string[], r: { next(): number; int(a: number, b: number): number }): Promise<void> {
+  const dir = leaves[r.int(0, leaves.length - 1)]!;
+  const x = r.next();
+  if (x < 0.25) await c.stat(dir);
+  else if (x < 0.625) await c.create(`${dir}/f${r.int(0, 7)}`).catch((e: { code?: string }) => {
+    if (e.code !== 'EEXIST') throw e;
+  });
+  else await c.rm(`${dir}/f${r.int(0, 7)}`).catch((e: { code?: string }) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+}
+
+async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number, concurrent: number): Promise<{ run: BalanceRun; unloadedP99Ms: number }> {
+  const orders: string[] = [];
+  let start = 0;
+  const clock = { now: (): number => 0 };
+  const cluster = await startCluster(nodes, seed, orders, clock, concurrent);
+  clock.now = () => cluster.now() - start;
+  const r = new SeedTree(seed).stream('bench-balance');
+  const t = tree('/t', DEPTH);
+  const u = tree('/u', DEPTH);
+  const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 2_000, deadlineMs: 30_000 });
+  for (const d of [...t.dirs, ...u.dirs]) await setup.mkdir(d);
+  if (!balancing) await cluster.balance(false);
+  // Unloaded: one client, one operation at a time.
+  const lone: number[] = [];
+  for (let i = 0; i < 200; i++) {
+    const t0 = cluster.now();
+    await op(setup, t.leaves, r);
+    lone.push(cluster.now() - t0);
+  }
+  // Before the shift, clients enough to offer 1.5× what every node serving as a minister could
+  // carry (throughput shows capacity); after it, on /u, as many as offer 1.25× one ministry's
+  // capacity (more than one can carry, within what the cluster can: p99 can recover).
+  const ministriesMax = Math.floor((nodes - 1) / 3);
+  const perClient = 1000 / (THINK_MS + SERVICE_MS);
+  const oneCapacity = 1000 / SERVICE_MS / 0.75;
+  const clients = Math.ceil((1.5 * ministriesMax * oneCapacity) / perClient);
+  const clientsAfter = Math.min(clients, Math.ceil((1.25 * oneCapacity) / perClient));
+  start = cluster.now();
+  const end = start + seconds * 1000;
+  const shiftAt = start + (seconds * 1000) / 2;
+  const done: { at: number; ms: number }[] = [];
+  const errors: number[] = [];
+  const client = async (i: number): Promise<void> => {
+    const c = cluster.client({ clientId: `c${i}`, requestTimeoutMs: 3_000, deadlineMs: 10_000 });
+    const rr = new SeedTree(seed).stream(`bench-balance:${i}`);
+    while (cluster.now() < end) {
+      const t0 = cluster.now();
+      if (t0 >= shiftAt && i >= clientsAfter) return;
+      try {
+        await op(c, t0 < shiftAt ? t.leaves : u.leaves, rr);
+        done.push({ at: cluster.now(), ms: cluster.now() - t0 });
+      } catch {
+        errors.push(cluster.now());
+      }
+      await cluster.runFor(THINK_MS);
+    }
+  };
+  const staff: { at: number; ministries: number; clerks: number }[] = [];
+  const watch = async (): Promise<void> => {
+    while (cluster.now() < end) {
+      await cluster.runFor(1_000);
+      const st = await cluster.status().catch(() => null);
+      if (st) staff.push({ at: cluster.now(), ministries: st.ministries.length, clerks: st.ministries.reduce((s, m) => s + m.clerks.length, 0) });
+    }
+  };
+  await Promise.all([...Array.from({ length: clients }, (_, i) => client(i)), watch()]);
+  const rows: Second[] = [];
+  for (let s = 0; s < seconds; s++) {
+    const a = start + s * 1000;
+    const in1 = done.filter((d) => d.at >= a && d.at < a + 1000);
+    const st = staff.filter((x) => x.at <= a + 1000).at(-1);
+    rows.push({ t: s + 1, ministries: st?.ministries ?? 1, clerks: st?.clerks ?? 2, ops: in1.length, p99Ms: p99(in1.map((d) => d.ms)), errors: errors.filter((e) => e >= a && e < a + 1000).length });
+  }
+  await cluster.stop();
+  return { run: { nodes, balancing, clients, clientsAfter, seconds: rows, orders }, unloadedP99Ms: p99(lone) };
+}
+
+export async function run(opts: Record<string, string | boolean | undefined>): Promise<BalanceResult> {
+  const quick = opts.quick === true;
+  const sizes = typeof opts.nodes === 'string' ? opts.nodes.split(',').map(Number) : quick ? [10] : [10, 30, 100];
+  const seed = typeof opts.seed === 'string' ? Number(opts.seed) : 1;
+  // Migrations the balancer runs at once (--concurrent; the planner's default is 1).
+  const concurrent = typeof opts.concurrent === 'string' ? Number(opts.concurrent) : 1;
+  const out: SizeResult[] = [];
+  for (const nodes of sizes) {
+    const seconds = typeof opts.seconds === 'string' ? Number(opts.seconds) : quick ? 16 : nodes >= 100 ? 60 : 30;
+    const on = await runOne(nodes, true, seconds, seed, concurrent);
+    const off = await runOne(nodes, false, seconds, seed, concurrent);
+    const half = Math.floor(seconds / 2);
+    // The off run is saturated throughout (one ministry): its mean past the first second.
+    const sat = off.run.seconds.slice(1, half);
+    const oneMinistryOps = sat.reduce((s, x) => s + x.ops, 0) / Math.max(1, sat.length);
+    // The second before the shift, with more than one ministry, nearest the goal.
+    const before = on.run.seconds.slice(0, half).filter((x) => x.ministries > 1);
+    const best = before.reduce((b, x) => (x.ops / x.ministries > b.ops / b.ministries ? x : b), before[0] ?? on.run.seconds[0]!);
+    const goalOps = 0.7 * best.ministries * oneMinistryOps;
+    const limit = 2 * on.unloadedP99Ms;
+    const after = on.run.seconds.slice(half);
+    const firstGood = after.findIndex((x, i) => after.slice(i).every((y) => y.p99Ms > 0 && y.p99Ms < limit));
+    out.push({
+      nodes,
+      on: on.run,
+      off: off.run,
+      unloadedP99Ms: on.unloadedP99Ms,
+      oneMinistryOps,
+      peak: { t: best.t, ops: best.ops, ministries: best.ministries, goalOps, met: best.ops >= goalOps && best.ministries > 1 },
+      recoverS: firstGood < 0 ? null : firstGood + 1,
+      shiftAtS: half,
+    });
+  }
+  return { serviceMs: SERVICE_MS, appendMs: APPEND_MS, thinkMs: THINK_MS, concurrent, sizes: out };
+}
+
+export function format(result: unknown): string {
+  const r = result as BalanceResult;
+  const lines = [`modeled CPU: ${r.serviceMs} ms per client request, ${r.appendMs} ms per Raft append answer at the minister; closed-loop clients, ${r.thinkMs} ms think time; at most ${r.concurrent} migration(s) at once`];
+  for (const s of r.sizes) {
+    lines.push('', `${s.nodes} nodes, ${s.on.clients} clients on /t, after ${s.shiftAtS} s ${s.on.clientsAfter} on /u; unloaded p99 ${s.unloadedP99Ms.toFixed(1)} ms; one ministry carries ${s.oneMinistryOps.toFixed(0)} ops/s`);
+    lines.push('   s | balancing on: ministries clerks   ops/s  p99 ms  errors | off:  ops/s  p99 ms');
+    for (const [i, x] of s.on.seconds.entries()) {
+      const o = s.off.seconds[i];
+      const mark = x.t === s.shiftAtS + 1 ? ' <- shift' : '';
+      lines.push(`${String(x.t).padStart(4)} | ${String(x.ministries).padStart(24)} ${String(x.clerks).padStart(6)} ${String(x.ops).padStart(7)} ${x.p99Ms.toFixed(0).padStart(7)} ${String(x.errors).padStart(7)} | ${String(o?.ops ?? '').padStart(10)} ${(o?.p99Ms ?? 0).toFixed(0).padStart(7)}${mark}`);
+    }
+    lines.push(`goal 1 (throughput ≥ 0.7 × ministries × one ministry's capacity): ${s.peak.met ? 'met' : 'NOT met'}: second ${s.peak.t}, ${s.peak.ops} ops/s with ${s.peak.ministries} ministries (goal ${s.peak.goalOps.toFixed(0)})`);
+    lines.push(`goal 2 (p99 under 2 × ${s.unloadedP99Ms.toFixed(1)} ms within 10 s of the shift): ${s.recoverS !== null && s.recoverS <= 10 ? 'met' : 'NOT met'}: ${s.recoverS === null ? 'not within the run' : `after ${s.recoverS} s`}`);
+  }
+  return lines.join('\n');
+}
