@@ -303,6 +303,7 @@ export class MinistryCore<R> {
       },
       ministry: this.record.id,
       ns: this.ns,
+      leaseWaitMs: this.o.handoverWaitMs ?? 0,
       leading: () => this.o.role === 'minister' && !this.record.fenced && this.log.leading(),
       cluster: () => this.o.cluster(),
       applied: () => this.log.applied,

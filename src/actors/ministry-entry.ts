@@ -214,7 +214,11 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
     case 'crossRenameIn': {
       const i = m.crossRenameIn!;
       const tree = i.tree.map(movedFromMsg);
-      return withCaller({ op: 'xrename.in', txid: i.txid, source: i.source, from: i.from, to: i.to, tree, now: i.now, index: i.index, replaced: i.replaced }, i.caller);
+      const inn: Extract<CrossRenameEntry, { op: 'xrename.in' }> = withCaller({ op: 'xrename.in', txid: i.txid, source: i.source, from: i.from, to: i.to, tree, now: i.now, index: i.index, replaced: i.replaced }, i.caller);
+      // (Absent from entries written before layouts were carried: none.)
+      if (i.layouts !== undefined && i.layouts.length > 0) inn.layouts = i.layouts;
+      if (i.leaseToken !== undefined && i.leaseToken > 0) inn.leaseToken = i.leaseToken;
+      return inn;
     }
     case 'crossRenameEnd': {
       const d = m.crossRenameEnd!.decision;

@@ -55,6 +55,9 @@ export interface RenameHost<R> {
   /** This ministry's id. */
   readonly ministry: string;
   readonly ns: MinistryNamespace;
+  /** How long after locking a tree with contents, and after a write lease's last renewal, the
+   * source waits before it exports (the lease TTL, drift bound and a clerk's catch-up window). */
+  readonly leaseWaitMs: number;
   /** The minister, not fenced, leading its group log. */
   leading(): boolean;
   cluster(): ClusterState;
@@ -165,7 +168,7 @@ export class RenameDriver<R> {
     for (const tx of ns.renames.outs.values()) {
       const d = decisions.get(tx.txid);
       if (d) this.end(host, d);
-      else if (host.now - (this.begunAt.get(tx.txid) ?? -Infinity) >= BEGIN_EVERY_MS) {
+      else if (host.now - (this.begunAt.get(tx.txid) ?? -Infinity) >= BEGIN_EVERY_MS && host.now >= host.ns.renameExportAt(tx, host.leaseWaitMs)) {
         const msg = beginMessage(host, tx);
         if (msg) {
           this.begunAt.set(tx.txid, host.now);
@@ -209,7 +212,7 @@ function beginMessage<R>(host: RenameHost<R>, tx: OutTx): CrossRenameBeginMessag
   } catch {
     return null;
   }
-  const inn: Extract<MinistryLogEntry, { op: 'xrename.in' }> = { op: 'xrename.in', txid: tx.txid, source: host.ministry, from: tx.from, to: tx.to, tree, now: host.now, index: 0, replaced: false };
+  const inn: Extract<MinistryLogEntry, { op: 'xrename.in' }> = { op: 'xrename.in', txid: tx.txid, source: host.ministry, from: tx.from, to: tx.to, tree, now: host.now, index: 0, replaced: false, ...host.ns.renameCarried(tx.from) };
   if (tx.as !== undefined) inn.as = tx.as;
   const entry = encodeMinistryEntry(inn);
   return { type: 'govfs.fs.CrossRenameBegin', txid: tx.txid, source: host.ministry, target: tx.target, to: tx.to, entry };

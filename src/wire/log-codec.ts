@@ -135,7 +135,7 @@ export interface CrossRenameNodeMsg {
   ctimeSec: number;
   ctimeNsec: number;
 }
-export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean; caller?: PosixCallerMsg | null }
+export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean; caller?: PosixCallerMsg | null; layouts?: Uint8Array; leaseToken?: number }
 export interface CrossRenameEndMsg { decision: CrossRenameDecisionMsg; now: number }
 export interface CrossRenameLedgerMsg { outs: CrossRenameOutMsg[]; ins: CrossRenameInMsg[]; ended: string[]; endedAt: number[] }
 export interface MinistryEntryMsg {

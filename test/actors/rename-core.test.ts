@@ -72,6 +72,7 @@ function host(ns: MinistryNamespace, state: ClusterState, log: { begun: CrossRen
     lead: true,
     ministry: 'm1',
     ns,
+    leaseWaitMs: 1_000,
     leading: () => h.lead,
     cluster: () => state,
     applied: () => index,

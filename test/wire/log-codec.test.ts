@@ -34,7 +34,7 @@ const xnode = {
   path: 'x/y', dir: true, size: 2 ** 33, btime: 1.5, ino: 2 ** 40, mode: 0o1777, uid: 2 ** 32 - 2, gid: 7, symlink: true, target: 'ünï/../x',
   atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeSec: 2 ** 50, mtimeNsec: 1, ctimeSec: 3, ctimeNsec: 500_000_000,
 };
-const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true, caller: { uid: 0, gid: 0, groups: [3] } };
+const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true, caller: { uid: 0, gid: 0, groups: [3] }, layouts: bytes, leaseToken: 41 };
 const xend = { decision, now: 12.5 };
 const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Appoint': appoint,
