@@ -123,7 +123,8 @@ export class MinistryCore<R> {
         this.wakeReaders();
         this.expireClients();
         this.migrationDuties();
-        if (!this.ns.renames.empty || this.renames.waiting > 0) this.renames.drive(this.renameHost());
+        // (Also while a decision is in the cluster state: the minister reports its ended ones.)
+        if (!this.ns.renames.empty || this.renames.waiting > 0 || this.o.cluster().crossRenames.size > 0) this.renames.drive(this.renameHost());
         break;
       case 'applied':
         this.wakeReaders();

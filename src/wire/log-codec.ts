@@ -31,8 +31,10 @@ export interface MigrateHandoverMsg { id: string; namespace: Uint8Array; leaseTo
 export interface MapCommitMsg { id: string }
 export interface MigrateAbortMsg { id: string; reason: string }
 export interface CrossRenameDecisionMsg { txid: string; commit: boolean; retry: boolean; code: string; message: string; source: string; target: string; targetIndex: number; replaced: boolean }
+export interface CrossRenameForgetMsg { txids: string[] }
 export interface ClusterOrderMsg {
   crossRename?: CrossRenameDecisionMsg;
+  crossRenameForget?: CrossRenameForgetMsg;
   appoint?: AppointMsg;
   down?: DownMsg;
   fence?: FenceMsg;
@@ -47,7 +49,7 @@ export interface ClusterOrderMsg {
   mapCommit?: MapCommitMsg;
   migrateAbort?: MigrateAbortMsg;
   /** (decoded) which member is set */
-  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone' | 'migrateStart' | 'migrateHandover' | 'mapCommit' | 'migrateAbort' | 'crossRename';
+  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone' | 'migrateStart' | 'migrateHandover' | 'mapCommit' | 'migrateAbort' | 'crossRename' | 'crossRenameForget';
 }
 export interface SubtreeMigrationRecordMsg {
   id: string;
@@ -215,6 +217,7 @@ export interface LogMessages {
   'govfs.log.Layouts': LayoutsMsg;
   'govfs.log.DropGarbage': DropGarbageMsg;
   'govfs.log.CrossRenameDecision': CrossRenameDecisionMsg;
+  'govfs.log.CrossRenameForget': CrossRenameForgetMsg;
   'govfs.log.CrossRenameOut': CrossRenameOutMsg;
   'govfs.log.CrossRenameNode': CrossRenameNodeMsg;
   'govfs.log.CrossRenameIn': CrossRenameInMsg;

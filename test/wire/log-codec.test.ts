@@ -54,7 +54,7 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.ClusterOrder': {
     appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false },
     memberJoin: join, memberLeave: { node: 'n2' }, memberGone: { node: 'n2' },
-    migrateStart: mstart, migrateHandover: handover, mapCommit: { id: 'g2' }, migrateAbort: { id: 'g3', reason: 'x' }, crossRename: decision,
+    migrateStart: mstart, migrateHandover: handover, mapCommit: { id: 'g2' }, migrateAbort: { id: 'g3', reason: 'x' }, crossRename: decision, crossRenameForget: { txids: ['m1@1'] },
   },
   'govfs.log.MinistryRecord': record,
   'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, joined: [join], leaving: ['n2'], removed: ['n3'], migrations: [migration], migrationCounter: 4, crossRenames: [decision] },
@@ -101,6 +101,7 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.FileChunks': { ino: 9, chunkSize: 1024, chunks: [placed] },
   'govfs.log.Layouts': { files: [{ ino: 9, chunkSize: 1024, chunks: [placed] }], garbage: [placed] },
   'govfs.log.CrossRenameDecision': decision,
+  'govfs.log.CrossRenameForget': { txids: ['m1@7', 'm2@12'] },
   'govfs.log.CrossRenameOut': xout,
   'govfs.log.CrossRenameNode': xnode,
   'govfs.log.CrossRenameIn': xin,
