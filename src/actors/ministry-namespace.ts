@@ -425,6 +425,9 @@ export class MinistryNamespace {
       case 'migration.unfence':
         if (had?.state === 'fenced' || had?.state === 'failed') this.migrations.set({ ...had, state: 'unfenced' });
         return { ok: true, value: null };
+      case 'migration.forget':
+        this.migrations.forget(e.ids);
+        return { ok: true, value: null };
     }
   }
 

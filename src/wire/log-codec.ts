@@ -118,6 +118,7 @@ export interface MigrationFenceMsg { id: string; subtree: string }
 export interface MigrationInstallMsg { id: string; subtree: string; namespace: Uint8Array; leaseToken: number }
 export interface MigrationDropMsg { id: string; subtree: string }
 export interface MigrationUnfenceMsg { id: string }
+export interface MigrationForgetMsg { ids: string[] }
 export interface CrossRenameOutMsg { clientId: string; seq: number; acked: number; now: number; from: string; to: string; target: string; txid: string; caller?: PosixCallerMsg | null }
 export interface CrossRenameNodeMsg {
   path: string;
@@ -156,8 +157,9 @@ export interface MinistryEntryMsg {
   migrationInstall?: MigrationInstallMsg;
   migrationDrop?: MigrationDropMsg;
   migrationUnfence?: MigrationUnfenceMsg;
+  migrationForget?: MigrationForgetMsg;
   /** (decoded) which member is set */
-  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'migrationFence' | 'migrationInstall' | 'migrationDrop' | 'migrationUnfence' | 'placeChunks' | 'replaceReplica' | 'dropGarbage' | 'crossRenameOut' | 'crossRenameIn' | 'crossRenameEnd';
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'migrationFence' | 'migrationInstall' | 'migrationDrop' | 'migrationUnfence' | 'migrationForget' | 'placeChunks' | 'replaceReplica' | 'dropGarbage' | 'crossRenameOut' | 'crossRenameIn' | 'crossRenameEnd';
 }
 export interface MigrationMarkMsg { id: string; subtree: string; state: number }
 export interface MigrationMarksMsg { marks: MigrationMarkMsg[] }
@@ -204,6 +206,7 @@ export interface LogMessages {
   'govfs.log.MigrationInstall': MigrationInstallMsg;
   'govfs.log.MigrationDrop': MigrationDropMsg;
   'govfs.log.MigrationUnfence': MigrationUnfenceMsg;
+  'govfs.log.MigrationForget': MigrationForgetMsg;
   'govfs.log.MinistryEntry': MinistryEntryMsg;
   'govfs.log.MigrationMark': MigrationMarkMsg;
   'govfs.log.MigrationMarks': MigrationMarksMsg;

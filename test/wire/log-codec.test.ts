@@ -83,9 +83,10 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.MigrationInstall': install,
   'govfs.log.MigrationDrop': { id: 'g1', subtree: '/a/b' },
   'govfs.log.MigrationUnfence': { id: 'g1' },
+  'govfs.log.MigrationForget': { ids: ['g1', 'g2'] },
   'govfs.log.MinistryEntry': {
     client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' },
-    migrationFence: { id: 'g1', subtree: '/a/b' }, migrationInstall: install, migrationDrop: { id: 'g1', subtree: '/a/b' }, migrationUnfence: { id: 'g1' },
+    migrationFence: { id: 'g1', subtree: '/a/b' }, migrationInstall: install, migrationDrop: { id: 'g1', subtree: '/a/b' }, migrationUnfence: { id: 'g1' }, migrationForget: { ids: ['g3'] },
     placeChunks: { ino: 7, chunkSize: 4096, chunks: [placed] }, dropGarbage: { chunkIds: ['a', 'b'] }, replaceReplica: { ino: 7, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
     crossRenameOut: xout, crossRenameIn: xin, crossRenameEnd: xend,
   },
