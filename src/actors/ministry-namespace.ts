@@ -221,11 +221,11 @@ export class MinistryNamespace {
     // Refused without a completion record: the client's retry must be taken anew (here after an
     // abort, at the target once the map moved).
     if (refused !== null) return { ok: false, error: { code: 'EAGAIN', message: refused } };
-    if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
-    if (typeof kind === 'string' && kind.startsWith('xrename.')) return this.applyCrossRename(op as CrossRenameEntry, index, now);
     // A file a rename across ministries locked: no writer goes on, its layout stays as exported.
     const locked = this.renames.outs.size === 0 ? null : lockedRefusal(op as object, this.renames, this.leases, this.ns, this.lockedFiles);
     if (locked !== null) return { ok: false, error: locked };
+    if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
+    if (typeof kind === 'string' && kind.startsWith('xrename.')) return this.applyCrossRename(op as CrossRenameEntry, index, now);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
       if (r.ok && kind === 'lease.grant') this.noteGrant(op as Extract<LeaseEntry, { op: 'lease.grant' }>, r.token ?? 0);
@@ -492,6 +492,8 @@ export class MinistryNamespace {
         if (doomed?.kind === 'file' && this.fileStat(inn!.to)?.ino !== doomed.ino) this.layouts.drop(doomed.ino);
         if (inn) adoptCarried(inn, inos, this.layouts, this.leases);
         this.layouts.forget(moved);
+        // Its write leases (run out: Begin waited) go too, so no late renewal revives one.
+        if (leaving) for (const [id, l] of this.leases.leases) if (isWithin(l.path, leaving.from)) this.leases.leases.delete(id);
         if (out && e.decision.commit) this.noteNew(out.clientId, out.seq);
         return { ok: true, value: out };
       }

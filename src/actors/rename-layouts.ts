@@ -12,7 +12,7 @@
 // tokens go on above the source's, so that a chunk store's per-chunk fence refuses any writer
 // of the old name. Kept apart from ministry-namespace.ts (over 600 lines).
 
-import type { FsErrorData } from '../fs/errors.js';
+import { FsError, type FsErrorData } from '../fs/errors.js';
 import type { Namespace } from '../fs/namespace.js';
 import { isWithin } from '../fs/path.js';
 import { DecodeError } from '../wire/errors.js';
@@ -20,9 +20,15 @@ import { FileLayouts } from './layouts.js';
 import type { WriteLeaseState } from './leases.js';
 import type { InTx, OutTx, RenameLedger } from './rename-ledger.js';
 
-/** The inode numbers of the files in `from` (a locked name: nothing in it changes). */
+/** The inode numbers of the files in `from` (a locked name: nothing in it changes; none if it
+ * cannot be exported, which the lock rules out). */
 export function movedFileInos(ns: Namespace, from: string): number[] {
-  return [...new Set(ns.exportTree(from).filter((n) => n.kind === 'file').map((n) => n.ino))];
+  try {
+    return [...new Set(ns.exportTree(from).filter((n) => n.kind === 'file').map((n) => n.ino))];
+  } catch (err) {
+    if (err instanceof FsError) return [];
+    throw err;
+  }
 }
 
 /** What the source's phase-one entry for the target carries besides the tree. */
@@ -73,11 +79,7 @@ export class LockedFiles {
     for (const tx of renames.outs.values()) {
       let files = this.byTx.get(tx.txid);
       if (!files) {
-        try {
-          files = new Set(movedFileInos(ns, tx.from));
-        } catch {
-          files = new Set();
-        }
+        files = new Set(movedFileInos(ns, tx.from));
         this.byTx.set(tx.txid, files);
       }
       if (files.has(ino)) return tx;

@@ -82,6 +82,8 @@ describe('renames across ministries with file contents', () => {
       expect(t.layoutOf('/t/b').chunks.length).toBe(2);
       expect(t.leases.token).toBeGreaterThanOrEqual(src.leases.token);
       for (const was of before.values()) expect(src.layouts.layout(was.ino, 0, 0).chunks).toEqual([]);
+      // The moved files' write leases are gone: a late renewal finds none.
+      expect(apply(src, MinistryNamespace.encodeLease({ op: 'lease.renew', id: 'old0', ttlMs: 5_000 }))).toMatchObject({ ok: false, error: { code: 'ESTALE' } });
       expect(src.layouts.summary(1).chunks).toBe(from === '/a/d' ? 0 : 1);
       expect(src.layouts.garbage).toEqual([]);
       expect(t.layouts.garbage).toEqual([]);
