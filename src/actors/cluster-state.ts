@@ -45,7 +45,9 @@ export type ClusterOrder =
   /** Live subtree migration: split, merge (migration-state.ts). */
   | MigrationOrder
   /** The decision on a rename across ministries (rename-ledger.ts): the first one stands. */
-  | { order: 'crossRename'; decision: CrossRenameDecision };
+  | { order: 'crossRename'; decision: CrossRenameDecision }
+  /** Decisions both ministries have applied (rename-core.ts): forgotten. */
+  | { order: 'crossRenameForget'; txids: string[] };
 
 export type OrderResult = { ok: true; ministry?: MinistryRecord } | { ok: false; reason: string };
 
@@ -146,6 +148,9 @@ export class ClusterState {
         this.crossRenames.set(d.txid, gone ? { ...d, commit: false, retry: true, code: 'EAGAIN', message: 'a ministry of the rename was dissolved: retry' } : { ...d });
         return { ok: true };
       }
+      case 'crossRenameForget':
+        for (const txid of order.txids) this.crossRenames.delete(txid);
+        return { ok: true };
       default:
         return applyMigrationOrder(this, order, (subtree, minister, clerks, clerksWanted) => {
           const r = this.apply({ order: 'appoint', subtree, minister, clerks, clerksWanted }, index);
@@ -301,6 +306,8 @@ function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
       return { migrateAbort: { id: o.id, reason: o.reason } };
     case 'crossRename':
       return { crossRename: o.decision };
+    case 'crossRenameForget':
+      return { crossRenameForget: { txids: o.txids } };
   }
 }
 
@@ -342,6 +349,8 @@ function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
       const d = m.crossRename!;
       return { order: 'crossRename', decision: { txid: d.txid, commit: d.commit, retry: d.retry, code: d.code, message: d.message, source: d.source, target: d.target, targetIndex: d.targetIndex, replaced: d.replaced } };
     }
+    case 'crossRenameForget':
+      return { order: 'crossRenameForget', txids: [...m.crossRenameForget!.txids] };
     default:
       return null;
   }

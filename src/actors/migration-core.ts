@@ -50,10 +50,16 @@ export function migrationDuties(record: MinistryRecord, cluster: Readonly<Cluste
     if (!migrationActive(m)) continue;
     const mark = marks.get(m.id);
     if (m.from === record.id && !mark) out.push({ entry: { op: 'migration.fence', id: m.id, subtree: m.subtree }, confirm: false, why: `fence ${m.subtree} for migration ${m.id}` });
+    // (Confirmed: a copy replaying old history must not install again a subtree whose mark was
+    // forgotten since.)
     if (m.to === record.id && m.phase === 'handed' && mark?.state !== 'installed' && m.namespace !== null) {
-      out.push({ entry: { op: 'migration.install', id: m.id, subtree: m.subtree, namespace: m.namespace, leaseToken: m.leaseToken }, confirm: false, why: `install ${m.subtree} of migration ${m.id}` });
+      out.push({ entry: { op: 'migration.install', id: m.id, subtree: m.subtree, namespace: m.namespace, leaseToken: m.leaseToken }, confirm: true, why: `install ${m.subtree} of migration ${m.id}` });
     }
   }
+  // Neutral marks of migrations the cluster state forgot (over, and older than the finished
+  // ones it keeps) are forgotten too: the ministry state stays bounded.
+  const gone = [...marks.marks.values()].filter((x) => (x.state === 'unfenced' || x.state === 'installed') && !cluster.migrations.has(x.id)).map((x) => x.id);
+  if (gone.length > 0) out.push({ entry: { op: 'migration.forget', id: '', ids: gone.slice(0, 256) }, confirm: true, why: `forget the marks of ${gone.length} migration(s) over everywhere` });
   for (const mark of marks.marks.values()) {
     const m = cluster.migrations.get(mark.id);
     if (m && migrationActive(m)) continue;

@@ -123,7 +123,8 @@ export class MinistryCore<R> {
         this.wakeReaders();
         this.expireClients();
         this.migrationDuties();
-        if (!this.ns.renames.empty || this.renames.waiting > 0) this.renames.drive(this.renameHost());
+        // (Also while a decision is in the cluster state: the minister reports its ended ones.)
+        if (!this.ns.renames.empty || this.renames.waiting > 0 || this.o.cluster().crossRenames.size > 0) this.renames.drive(this.renameHost());
         break;
       case 'applied':
         this.wakeReaders();
@@ -303,6 +304,7 @@ export class MinistryCore<R> {
       },
       ministry: this.record.id,
       ns: this.ns,
+      leaseWaitMs: this.o.handoverWaitMs ?? 0,
       leading: () => this.o.role === 'minister' && !this.record.fenced && this.log.leading(),
       cluster: () => this.o.cluster(),
       applied: () => this.log.applied,

@@ -39,7 +39,9 @@ export type MigrationEntry =
   | { op: 'migration.fence'; id: string; subtree: string }
   | { op: 'migration.install'; id: string; subtree: string; namespace: Uint8Array; leaseToken: number }
   | { op: 'migration.drop'; id: string; subtree: string }
-  | { op: 'migration.unfence'; id: string };
+  | { op: 'migration.unfence'; id: string }
+  /** (`id` is '': the entry names `ids`.) */
+  | { op: 'migration.forget'; id: ''; ids: string[] };
 
 /** What a ministry's log holds. (Older logs in JSON may hold any namespace Op.) */
 export type MinistryLogEntry = NsClientOp | ExpireClientsOp | LeaseEntry | MigrationEntry | LayoutEntry | CrossRenameEntry;
@@ -99,6 +101,8 @@ function toMsg(e: MinistryLogEntry): MinistryEntryMsg {
       return { migrationDrop: { id: e.id, subtree: e.subtree } };
     case 'migration.unfence':
       return { migrationUnfence: { id: e.id } };
+    case 'migration.forget':
+      return { migrationForget: { ids: e.ids } };
     case 'layout.place':
       return { placeChunks: { ino: e.ino, chunkSize: e.chunkSize, chunks: e.chunks } };
     case 'layout.gc':
@@ -199,6 +203,8 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
       return { op: 'migration.drop', id: m.migrationDrop!.id, subtree: m.migrationDrop!.subtree };
     case 'migrationUnfence':
       return { op: 'migration.unfence', id: m.migrationUnfence!.id };
+    case 'migrationForget':
+      return { op: 'migration.forget', id: '', ids: [...m.migrationForget!.ids] };
     case 'placeChunks': {
       const p = m.placeChunks!;
       return { op: 'layout.place', ino: p.ino, chunkSize: p.chunkSize, chunks: p.chunks };
@@ -214,7 +220,11 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
     case 'crossRenameIn': {
       const i = m.crossRenameIn!;
       const tree = i.tree.map(movedFromMsg);
-      return withCaller({ op: 'xrename.in', txid: i.txid, source: i.source, from: i.from, to: i.to, tree, now: i.now, index: i.index, replaced: i.replaced }, i.caller);
+      const inn: Extract<CrossRenameEntry, { op: 'xrename.in' }> = withCaller({ op: 'xrename.in', txid: i.txid, source: i.source, from: i.from, to: i.to, tree, now: i.now, index: i.index, replaced: i.replaced }, i.caller);
+      // (Absent from entries written before layouts were carried: none.)
+      if (i.layouts !== undefined && i.layouts.length > 0) inn.layouts = i.layouts;
+      if (i.leaseToken !== undefined && i.leaseToken > 0) inn.leaseToken = i.leaseToken;
+      return inn;
     }
     case 'crossRenameEnd': {
       const d = m.crossRenameEnd!.decision;

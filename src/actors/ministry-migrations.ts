@@ -58,6 +58,16 @@ export class MigrationMarks {
     for (const m of this.marks.values()) if ((m.state === 'fenced' || m.state === 'dropped' || m.state === 'failed') && isWithin(m.subtree, path)) m.state = 'unfenced';
   }
 
+  /** Forget the marks `ids` that are neutral (unfenced) or installed: nothing is owed for them
+   * any more once the cluster state no longer holds their migration (migrationDuties). Fenced,
+   * failed and dropped marks stay (a duty is owed, or entries to refuse). */
+  forget(ids: readonly string[]): void {
+    for (const id of ids) {
+      const m = this.marks.get(id);
+      if (m && (m.state === 'unfenced' || m.state === 'installed')) this.marks.delete(id);
+    }
+  }
+
   /** The fenced or dropped subtree that `path` lies in, if any. */
   blocking(path: string): MigrationMark | undefined {
     if (this.marks.size === 0) return undefined;

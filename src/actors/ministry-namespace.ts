@@ -29,7 +29,8 @@ export interface HandoverProgress {
   namespace?: Uint8Array;
   leaseToken?: number;
 }
-import { RenameLedger, type PhaseOneChecks } from './rename-ledger.js';
+import { RenameLedger, type OutTx, type PhaseOneChecks } from './rename-ledger.js';
+import { adoptCarried, carriedLayouts, carriedProblem, exportAt, LockedFiles, lockedRefusal, movedFileInos } from './rename-layouts.js';
 import type { CrossRenameEntry } from './ministry-entry.js';
 
 export type ClientOp = WireOp;
@@ -165,6 +166,8 @@ export class MinistryNamespace {
   migrations = new MigrationMarks();
   /** The files of each fenced subtree, by migration id (fencedFile). */
   private readonly fencedFiles = new Map<string, Set<number>>();
+  /** The files of each name a rename across ministries locked (rename-layouts.ts). */
+  private readonly lockedFiles = new LockedFiles();
 
   constructor(readonly root: string) {
     this.ns = new Namespace(root);
@@ -218,8 +221,11 @@ export class MinistryNamespace {
     // Refused without a completion record: the client's retry must be taken anew (here after an
     // abort, at the target once the map moved).
     if (refused !== null) return { ok: false, error: { code: 'EAGAIN', message: refused } };
+    // A file a rename across ministries locked: no writer goes on, its layout stays as exported.
+    const locked = this.renames.outs.size === 0 ? null : lockedRefusal(op as object, this.renames, this.leases, this.ns, this.lockedFiles);
+    if (locked !== null) return { ok: false, error: locked };
     if (kind !== 'expireClients' && kind !== 'ack') this.applied.note(index, op);
-    if (typeof kind === 'string' && kind.startsWith('xrename.')) return this.applyCrossRename(op as CrossRenameEntry, index);
+    if (typeof kind === 'string' && kind.startsWith('xrename.')) return this.applyCrossRename(op as CrossRenameEntry, index, now);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
       if (r.ok && kind === 'lease.grant') this.noteGrant(op as Extract<LeaseEntry, { op: 'lease.grant' }>, r.token ?? 0);
@@ -420,6 +426,9 @@ export class MinistryNamespace {
       case 'migration.unfence':
         if (had?.state === 'fenced' || had?.state === 'failed') this.migrations.set({ ...had, state: 'unfenced' });
         return { ok: true, value: null };
+      case 'migration.forget':
+        this.migrations.forget(e.ids);
+        return { ok: true, value: null };
     }
   }
 
@@ -440,6 +449,7 @@ export class MinistryNamespace {
   private replaceNamespace(bytes: Uint8Array): void {
     this.ns = Namespace.restore(bytes);
     this.fencedFiles.clear();
+    this.lockedFiles.clear();
     this.listings.clear();
     this.listingBytes = 0;
   }
@@ -462,35 +472,48 @@ export class MinistryNamespace {
 
   /** A phase of a rename across ministries: the ledger's outcome (an OutOutcome, a Vote, or the
    * source's transaction an end closed). */
-  private applyCrossRename(e: CrossRenameEntry, index: number): Outcome {
+  private applyCrossRename(e: CrossRenameEntry, index: number, now: number): Outcome {
     switch (e.op) {
       case 'xrename.out':
-        return { ok: true, value: this.renames.applyOut(this.ns, e, index, this.phaseOneChecks) };
-      case 'xrename.in':
+        return { ok: true, value: this.renames.applyOut(this.ns, e, index, this.phaseOneChecks, now) };
+      case 'xrename.in': {
+        const bad = this.renames.ins.has(e.txid) ? null : carriedProblem(e.layouts);
+        if (bad !== null) return { ok: true, value: { ok: false, retry: false, code: 'EINVAL', message: `rename ${e.from} -> ${e.to}: ${bad}`, index, replaced: false } };
         return { ok: true, value: this.renames.applyIn(this.ns, e, index, this.phaseOneChecks) };
+      }
       case 'xrename.end': {
         // A file the graft replaces at the target: its chunks become garbage, as a rename's.
         const inn = e.decision.commit ? this.renames.ins.get(e.decision.txid) : undefined;
         const doomed = inn ? this.fileStat(inn.to) : undefined;
-        const out = this.renames.applyEnd(this.ns, e.decision, e.now);
+        // The source's moved files: their chunks are the target's now (forgotten, not garbage).
+        const leaving = e.decision.commit ? this.renames.outs.get(e.decision.txid) : undefined;
+        const moved = leaving ? movedFileInos(this.ns, leaving.from) : [];
+        const inos = new Map<number, number>();
+        const out = this.renames.applyEnd(this.ns, e.decision, e.now, inos);
         if (doomed?.kind === 'file' && doomed.nlink <= 1 && this.fileStat(inn!.to)?.ino !== doomed.ino) this.layouts.drop(doomed.ino);
+        if (inn) adoptCarried(inn, inos, this.layouts, this.leases);
+        this.layouts.forget(moved);
+        // Its write leases (run out: Begin waited) go too, so no late renewal revives one.
+        if (leaving) for (const [id, l] of this.leases.leases) if (isWithin(l.path, leaving.from)) this.leases.leases.delete(id);
         if (out && e.decision.commit) this.noteNew(out.clientId, out.seq);
         return { ok: true, value: out };
       }
     }
   }
 
-  /** Phase one of a rename across ministries refuses a name in a fenced subtree (EAGAIN) and,
-   * at the source, a tree holding a file with contents: its layout (keyed by this ministry's
-   * inode numbers) is not carried to the target yet (EXDEV, saved). */
+  /** When this member may export the tree of the source's open transaction `tx` (its leases
+   * waited out; rename-layouts.ts), and what it carries besides the tree. */
+  renameExportAt(tx: OutTx, waitMs: number): number {
+    return exportAt(tx, this.ns, this.layouts, this.leases, waitMs);
+  }
+
+  renameCarried(from: string): { layouts: Uint8Array; leaseToken: number } {
+    return carriedLayouts(this.ns, this.layouts, this.leases, from);
+  }
+
+  /** Phase one of a rename across ministries refuses a name in a fenced subtree (EAGAIN). */
   private readonly phaseOneChecks: PhaseOneChecks = {
     fenced: (path) => (this.migrations.size === 0 ? null : this.migrations.refusal([path], { path, op: 'rename' })),
-    cannotCarry: (tree, from) => {
-      const full = tree.find((n) => n.kind === 'file' && (n.size > 0 || this.layouts.layout(n.ino, 0, 0).chunks.length > 0));
-      if (!full) return null;
-      const where = full.path === '' ? from : `${from}/${full.path}`;
-      return new FsError('EXDEV', `rename ${from}: ${where} has contents, and files with contents cannot be renamed across ministries yet (copy it instead)`, from);
-    },
   };
 
   /** The duplicate-apply check's record of a client change applied as new outside ns.apply:
@@ -588,6 +611,8 @@ export class MinistryNamespace {
       const st = this.ns.stat(path, as);
       if (st.kind === 'dir') return { code: 'EISDIR', message: `open ${path}: is a directory (leases are on files)`, path };
       if (st.kind === 'symlink') return { code: 'EINVAL', message: `open ${path}: is a symbolic link (the mount follows it; leases are on files)`, path };
+      const held = this.renames.outs.size === 0 ? null : this.renames.refusesChange({ op: 'rm', path });
+      if (held !== null) return { ...held, message: held.message.replace(/^rm /, 'open ') };
       if (!this.ns.may(path, as, mode === 'read' ? 4 : 2)) return { code: 'EACCES', message: `open ${path}: permission denied (uid ${as.uid} may not ${mode} it, mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid})`, path };
       return null;
     } catch (e) {
@@ -607,8 +632,9 @@ export class MinistryNamespace {
     const p = splitMinistrySnapshot(data);
     this.migrations = p.marks === null ? new MigrationMarks() : MigrationMarks.fromBytes(p.marks, now);
     this.ns = Namespace.restore(p.ns);
-    this.renames = p.renames ? RenameLedger.fromBytes(p.renames, this.renames.owner) : Object.assign(new RenameLedger(), { owner: this.renames.owner });
+    this.renames = p.renames ? RenameLedger.fromBytes(p.renames, this.renames.owner, now) : Object.assign(new RenameLedger(), { owner: this.renames.owner });
     this.fencedFiles.clear();
+    this.lockedFiles.clear();
     this.listings.clear();
     this.listingBytes = 0;
     this.leases = WriteLeaseState.fromBytes(p.leases, now);

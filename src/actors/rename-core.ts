@@ -25,8 +25,17 @@
 //
 // A crash anywhere resumes from the logs: a source with a transaction open resends Begin; a
 // target's prepare is idempotent (by transaction id) and a transaction it already ended is
-// never prepared again; a president that lost its state is asked again. Decisions stay in
-// the cluster state (a few hundred bytes each; not garbage-collected yet).
+// never prepared again; a president that lost its state is asked again.
+//
+// Decisions are forgotten once both ministries have applied their end: each minister reports,
+// every REPORT_EVERY_MS while the cluster state holds a decision naming its ministry, the ones
+// it is done with (a source once it applied the transaction's first entry and holds it no
+// more; a target holding it no more and, for a commit, having applied its prepare), and the
+// president orders crossRenameForget once both (or a dissolved ministry) said so. A target
+// that applies a prepare late, after its decision was forgotten (a vote that came too late,
+// an old prepare message), holds a reservation nobody would decide on: after ORPHAN_MS it
+// asks the president, which aborts it (the first decision stands, so this can only abort a
+// transaction nobody decided yet, or one whose decision was an abort and is forgotten).
 
 import type { ClusterOrder, ClusterState, MinistryRecord } from './cluster-state.js';
 import { NO_MINISTER } from './cluster-state.js';
@@ -48,6 +57,12 @@ export const VOTE_WAIT_MS = 1_000;
 /** How long a rename whose source name another transaction holds waits for it to end before
  * the client is told to retry (a rename back right after one in: the target's end may lag). */
 export const PARK_MS = 1_000;
+/** How often a minister reports the transactions it is done with (while any is decided). */
+export const REPORT_EVERY_MS = 250;
+/** How long a target holds a reservation with no decision before it asks for an abort. */
+export const ORPHAN_MS = 10_000;
+/** Most transactions one report or one forget order names. */
+const REPORT_MAX = 512;
 
 /** What the minister's core gives the driver. */
 export interface RenameHost<R> {
@@ -55,6 +70,9 @@ export interface RenameHost<R> {
   /** This ministry's id. */
   readonly ministry: string;
   readonly ns: MinistryNamespace;
+  /** How long after locking a tree with contents, and after a write lease's last renewal, the
+   * source waits before it exports (the lease TTL, drift bound and a clerk's catch-up window). */
+  readonly leaseWaitMs: number;
   /** The minister, not fenced, leading its group log. */
   leading(): boolean;
   cluster(): ClusterState;
@@ -90,6 +108,9 @@ export class RenameDriver<R> {
   private readonly waiters = new Map<string, Waiter<R>[]>();
   private readonly begunAt = new Map<string, number>();
   private readonly endedAt = new Map<string, number>();
+  /** When this minister first saw each open reservation undecided. */
+  private readonly undecidedSince = new Map<string, number>();
+  private reportedAt = -Infinity;
   /** Renames whose source name another transaction holds, until it ends. */
   private parked: { req: CrossRenameRequest; target: MinistryRecord; reply: R; holder: string; error: FsErrorData; until: number }[] = [];
 
@@ -156,16 +177,18 @@ export class RenameDriver<R> {
       this.waiters.delete(txid);
       for (const w of list) this.answerWaiter(host, w);
     }
+    if (leading) this.report(host);
     if (!leading || ns.renames.empty) {
       this.begunAt.clear();
       this.endedAt.clear();
+      this.undecidedSince.clear();
       return;
     }
     const decisions = host.cluster().crossRenames;
     for (const tx of ns.renames.outs.values()) {
       const d = decisions.get(tx.txid);
       if (d) this.end(host, d);
-      else if (host.now - (this.begunAt.get(tx.txid) ?? -Infinity) >= BEGIN_EVERY_MS) {
+      else if (host.now - (this.begunAt.get(tx.txid) ?? -Infinity) >= BEGIN_EVERY_MS && host.now >= host.ns.renameExportAt(tx, host.leaseWaitMs)) {
         const msg = beginMessage(host, tx);
         if (msg) {
           this.begunAt.set(tx.txid, host.now);
@@ -176,14 +199,28 @@ export class RenameDriver<R> {
     for (const tx of ns.renames.ins.values()) {
       const d = decisions.get(tx.txid);
       if (d) this.end(host, d);
-      else if (!host.cluster().ministries.has(tx.source) && host.now - (this.begunAt.get(tx.txid) ?? -Infinity) >= BEGIN_EVERY_MS) {
-        // The source was dissolved (a subtree delete) before anything was decided: nobody else
-        // will ask, so the target asks the president to close the transaction (an abort).
-        this.begunAt.set(tx.txid, host.now);
-        host.begin({ type: 'govfs.fs.CrossRenameBegin', txid: tx.txid, source: tx.source, target: host.ministry, to: tx.to, entry: new Uint8Array(0) });
+      else {
+        if (!this.undecidedSince.has(tx.txid)) this.undecidedSince.set(tx.txid, host.now);
+        // The source was dissolved (a subtree delete) before anything was decided, or nothing
+        // was decided for long (a prepare applied after its decision was forgotten): nobody
+        // else will ask, so the target asks the president to close the transaction (an abort).
+        const orphan = !host.cluster().ministries.has(tx.source) || host.now - this.undecidedSince.get(tx.txid)! >= ORPHAN_MS;
+        if (orphan && host.now - (this.begunAt.get(tx.txid) ?? -Infinity) >= BEGIN_EVERY_MS) {
+          this.begunAt.set(tx.txid, host.now);
+          host.begin({ type: 'govfs.fs.CrossRenameBegin', txid: tx.txid, source: tx.source, target: host.ministry, to: tx.to, entry: new Uint8Array(0) });
+        }
       }
     }
-    for (const m of [this.begunAt, this.endedAt]) for (const txid of m.keys()) if (!ns.renames.outs.has(txid) && !ns.renames.ins.has(txid)) m.delete(txid);
+    for (const m of [this.begunAt, this.endedAt, this.undecidedSince]) for (const txid of m.keys()) if (!ns.renames.outs.has(txid) && !ns.renames.ins.has(txid)) m.delete(txid);
+  }
+
+  /** Tell the president which decided transactions this ministry is done with (see the top). */
+  private report(host: RenameHost<R>): void {
+    if (host.now - this.reportedAt < REPORT_EVERY_MS) return;
+    const done = endedHere(host.ministry, host.cluster().crossRenames.values(), host.ns, host.applied());
+    if (done.length === 0) return;
+    this.reportedAt = host.now;
+    host.begin({ type: 'govfs.fs.CrossRenameBegin', txid: '', source: host.ministry, target: '', to: '', entry: new Uint8Array(0), ended: done });
   }
 
   private end(host: RenameHost<R>, d: CrossRenameDecision): void {
@@ -200,6 +237,21 @@ export class RenameDriver<R> {
   }
 }
 
+/** The decided transactions ministry `me` is done with, from its state (applied up to
+ * `applied`): as source, it applied the transaction's first entry (its id's index) and holds it
+ * no more; as target, it holds it no more and, for a commit, applied its prepare (the vote's
+ * index). At most REPORT_MAX. */
+export function endedHere(me: string, decisions: Iterable<CrossRenameDecision>, ns: MinistryNamespace, applied: number): string[] {
+  const out: string[] = [];
+  for (const d of decisions) {
+    if (out.length >= REPORT_MAX) break;
+    const source = d.source === me && !ns.renames.outs.has(d.txid) && Number(d.txid.slice(d.txid.lastIndexOf('@') + 1)) <= applied;
+    const target = d.target === me && !ns.renames.ins.has(d.txid) && (!d.commit || d.targetIndex <= applied);
+    if (source || target) out.push(d.txid);
+  }
+  return out;
+}
+
 /** Begin for an open transaction of the source: the target's phase-one entry with the locked
  * subtree (null if it cannot be exported, which the lock rules out). */
 function beginMessage<R>(host: RenameHost<R>, tx: OutTx): CrossRenameBeginMessage | null {
@@ -209,7 +261,7 @@ function beginMessage<R>(host: RenameHost<R>, tx: OutTx): CrossRenameBeginMessag
   } catch {
     return null;
   }
-  const inn: Extract<MinistryLogEntry, { op: 'xrename.in' }> = { op: 'xrename.in', txid: tx.txid, source: host.ministry, from: tx.from, to: tx.to, tree, now: host.now, index: 0, replaced: false };
+  const inn: Extract<MinistryLogEntry, { op: 'xrename.in' }> = { op: 'xrename.in', txid: tx.txid, source: host.ministry, from: tx.from, to: tx.to, tree, now: host.now, index: 0, replaced: false, ...host.ns.renameCarried(tx.from) };
   if (tx.as !== undefined) inn.as = tx.as;
   const entry = encodeMinistryEntry(inn);
   return { type: 'govfs.fs.CrossRenameBegin', txid: tx.txid, source: host.ministry, target: tx.target, to: tx.to, entry };
@@ -234,15 +286,46 @@ export type CoordinatorEffect =
  * president learns of a transaction from the source's next Begin). */
 export class RenameCoordinator {
   private readonly asking = new Map<string, CrossRenameBeginMessage>();
+  /** Which ministries said they are done with each decided transaction. */
+  private readonly done = new Map<string, Set<string>>();
 
-  /** A source's Begin. */
+  /** A source's Begin, a target's request to close an orphan, or a ministry's report. */
   begin(msg: CrossRenameBeginMessage, state: Readonly<ClusterState>): CoordinatorEffect[] {
+    if (Array.isArray(msg.ended) && msg.ended.length > 0) {
+      const forget = this.ended(msg.source, msg.ended, state);
+      return msg.txid === '' ? forget : [...forget, ...this.decideBegin(msg, state)];
+    }
+    return this.decideBegin(msg, state);
+  }
+
+  /** Ministry `from` is done with `txids`: the decisions both ministries are done with go. */
+  private ended(from: string, txids: readonly unknown[], state: Readonly<ClusterState>): CoordinatorEffect[] {
+    for (const txid of txids.slice(0, REPORT_MAX)) {
+      const d = typeof txid === 'string' ? state.crossRenames.get(txid) : undefined;
+      if (!d || (from !== d.source && from !== d.target)) continue;
+      const by = this.done.get(d.txid) ?? new Set<string>();
+      by.add(from);
+      this.done.set(d.txid, by);
+    }
+    const forget: string[] = [];
+    for (const [txid, by] of this.done) {
+      const d = state.crossRenames.get(txid);
+      if (!d) this.done.delete(txid);
+      else if ((by.has(d.source) || !state.ministries.has(d.source)) && (by.has(d.target) || !state.ministries.has(d.target)) && forget.length < REPORT_MAX) forget.push(txid);
+    }
+    if (forget.length === 0) return [];
+    return [{ kind: 'propose', order: { order: 'crossRenameForget', txids: forget }, why: `renames across ministries ${forget.length === 1 ? forget[0] : `${forget[0]} and ${forget.length - 1} more`} ended at both ministries: their decisions are forgotten` }];
+  }
+
+  private decideBegin(msg: CrossRenameBeginMessage, state: Readonly<ClusterState>): CoordinatorEffect[] {
     // (A transaction id is "<source ministry>@<index>": anything else is no transaction.)
     if (typeof msg.txid !== 'string' || typeof msg.source !== 'string' || !msg.txid.startsWith(`${msg.source}@`) || typeof msg.to !== 'string') return [];
     if (state.crossRenames.has(msg.txid) || this.asking.has(msg.txid)) return [];
     const source = state.ministries.get(msg.source);
     // A dissolved source (its target asks): nothing it locked is left to move.
     if (!source) return [decide(msg, { ok: false, retry: true, code: 'EAGAIN', message: `the ministry of the source (${msg.source}) was dissolved`, index: 0, replaced: false })];
+    // A target holding a reservation nobody decided on for long: abort it.
+    if (!(msg.entry instanceof Uint8Array) || msg.entry.length === 0) return [decide(msg, { ok: false, retry: true, code: 'EAGAIN', message: `the target (${msg.target}) held ${msg.to} undecided for ${ORPHAN_MS} ms`, index: 0, replaced: false })];
     const target = state.ministryFor(msg.to);
     if (!target || target.id !== msg.target || target.id === source.id) return [decide(msg, { ok: false, retry: true, code: 'EAGAIN', message: `the ministry serving ${msg.to} changed: retry`, index: 0, replaced: false })];
     if (target.fenced || target.down || target.minister === NO_MINISTER) {

@@ -20,7 +20,7 @@
 // neither. The rules of who asks whom are in rename-core.ts.
 
 import { checkCreds, ROOT, type Creds } from '../fs/access.js';
-import { FsError, fsErrors, type FsErrorData } from '../fs/errors.js';
+import { fsErrors, isFsErrorCode, FsError, type FsErrorData } from '../fs/errors.js';
 import type { MovedNode, MutationOp, Namespace, OpResult } from '../fs/namespace.js';
 import { isWithin } from '../fs/path.js';
 import { LogCodec, type CrossRenameDecisionMsg, type CrossRenameLedgerMsg } from '../wire/log-codec.js';
@@ -42,6 +42,9 @@ export interface OutTx {
   target: string;
   /** Who asked (the target checks `to` with these too); root when absent. */
   as?: Creds;
+  /** This member's clock when it locked `from` (or restored the lock from a snapshot): the
+   * leases of the moved files are waited out from then (not replicated, like a migration's). */
+  since: number;
 }
 
 /** A target's open transaction: `to` is reserved, the tree kept to graft. */
@@ -53,6 +56,10 @@ export interface InTx {
   tree: MovedNode[];
   index: number;
   replaced: boolean;
+  /** The moved files' layouts (govfs.log.Layouts, by the source's inode numbers; empty: none). */
+  layouts: Uint8Array;
+  /** The source's lease token counter when it exported the tree. */
+  leaseToken: number;
 }
 
 /** What applying a source's CrossRenameOut gave. */
@@ -81,10 +88,9 @@ const LEDGER = new LogCodec('govfs.log.CrossRenameLedger');
 
 /** What the ministry around the ledger refuses at phase one (MinistryNamespace): a name in a
  * subtree that a live migration fenced (why, or null: EAGAIN, nothing saved, the client
- * retries), and a tree the rename cannot carry (a file with contents: its layout stays behind). */
+ * retries). */
 export interface PhaseOneChecks {
   fenced(path: string): string | null;
-  cannotCarry(tree: readonly MovedNode[], from: string): FsError | null;
 }
 
 export class RenameLedger {
@@ -100,7 +106,7 @@ export class RenameLedger {
   }
 
   /** Phase one at the source (the client's rename, taken once per client id and seq). */
-  applyOut(ns: Namespace, e: OutEntry, index: number, checks?: PhaseOneChecks): OutOutcome {
+  applyOut(ns: Namespace, e: OutEntry, index: number, checks?: PhaseOneChecks, now = 0): OutOutcome {
     const prior = ns.clientRequest(e.clientId, e.seq, e.acked, e.now);
     if (prior === 'stale') {
       const error = fsErrors.stale(`request #${e.seq} of client ${e.clientId}`, undefined, 'the client already has its answer (a delayed duplicate; not applied)');
@@ -116,15 +122,13 @@ export class RenameLedger {
     // (Not saved: the client's retry is taken anew, here after an abort or where the map sends it.)
     if (fenced !== null) return { kind: 'final', result: { ok: false, error: { code: 'EAGAIN', message: `rename ${e.from} -> ${e.to}: ${fenced}`, path: e.from } } };
     try {
-      const tree = ns.exportTree(e.from, creds(e.as, 'rename'));
-      const refused = checks?.cannotCarry(tree, e.from) ?? null;
-      if (refused) throw refused;
+      ns.exportTree(e.from, creds(e.as, 'rename'));
     } catch (err) {
       if (!(err instanceof FsError)) throw err;
       return { kind: 'final', result: ns.saveResult(e.clientId, e.seq, { ok: false, error: err.toJSON() }) };
     }
     const txid = `${this.owner}@${index}`;
-    const tx: OutTx = { txid, clientId: e.clientId, seq: e.seq, from: e.from, to: e.to, target: e.target };
+    const tx: OutTx = { txid, clientId: e.clientId, seq: e.seq, from: e.from, to: e.to, target: e.target, since: now };
     if (e.as !== undefined) tx.as = e.as;
     this.outs.set(txid, tx);
     return { kind: 'pending', txid };
@@ -151,13 +155,14 @@ export class RenameLedger {
       return no(false, err.code, err.message);
     }
     const tree = e.tree.map((n) => ({ ...n }));
-    this.ins.set(e.txid, { txid: e.txid, source: e.source, from: e.from, to: e.to, tree, index, replaced });
+    this.ins.set(e.txid, { txid: e.txid, source: e.source, from: e.from, to: e.to, tree, index, replaced, layouts: e.layouts ?? new Uint8Array(0), leaseToken: e.leaseToken ?? 0 });
     return { ok: true, retry: false, code: '', message: '', index, replaced };
   }
 
   /** Phase two, at either end: returns the source's transaction it ended, if any (its client's
-   * answer is then saved, unless the abort was for now). */
-  applyEnd(ns: Namespace, d: CrossRenameDecision, now: number): OutTx | null {
+   * answer is then saved, unless the abort was for now). A target's commit fills `inos` with
+   * the moved files' new inode numbers (the source's -> this ministry's). */
+  applyEnd(ns: Namespace, d: CrossRenameDecision, now: number, inos?: Map<number, number>): OutTx | null {
     const out = this.outs.get(d.txid);
     if (out) {
       this.outs.delete(d.txid);
@@ -165,7 +170,7 @@ export class RenameLedger {
         const version = ns.detach(out.from, now);
         ns.saveResult(out.clientId, out.seq, { ok: true, op: 'rename', version, replaced: d.replaced, targetMinistry: d.target, targetIndex: d.targetIndex });
       } else if (!d.retry) {
-        ns.saveResult(out.clientId, out.seq, { ok: false, error: { code: d.code as FsErrorData['code'], message: d.message, path: out.to } });
+        ns.saveResult(out.clientId, out.seq, { ok: false, error: { code: clientCode(d.code), message: d.message, path: out.to } });
       }
       return out;
     }
@@ -173,7 +178,7 @@ export class RenameLedger {
     if (inn) {
       this.ins.delete(d.txid);
       this.ended.set(d.txid, now);
-      if (d.commit) ns.graft(inn.to, inn.tree, now);
+      if (d.commit) ns.graft(inn.to, inn.tree, now, inos);
     }
     return null;
   }
@@ -203,24 +208,26 @@ export class RenameLedger {
   toBytes(): Uint8Array {
     const msg: CrossRenameLedgerMsg = {
       outs: [...this.outs.values()].map((t) => ({ clientId: t.clientId, seq: t.seq, acked: 0, now: 0, from: t.from, to: t.to, target: t.target, txid: t.txid, caller: t.as === undefined ? null : { uid: t.as.uid, gid: t.as.gid, groups: [...t.as.groups] } })),
-      ins: [...this.ins.values()].map((t) => ({ txid: t.txid, source: t.source, from: t.from, to: t.to, tree: t.tree.map(movedToMsg), now: 0, index: t.index, replaced: t.replaced })),
+      ins: [...this.ins.values()].map((t) => ({ txid: t.txid, source: t.source, from: t.from, to: t.to, tree: t.tree.map(movedToMsg), now: 0, index: t.index, replaced: t.replaced, layouts: t.layouts, leaseToken: t.leaseToken })),
       ended: [...this.ended.keys()],
       endedAt: [...this.ended.values()],
     };
     return LEDGER.encode(msg);
   }
 
-  static fromBytes(bytes: Uint8Array, owner: string): RenameLedger {
+  static fromBytes(bytes: Uint8Array, owner: string, now = 0): RenameLedger {
     const l = new RenameLedger();
     l.owner = owner;
     if (bytes.length === 0) return l;
     const m = LEDGER.decode(bytes);
     for (const t of m.outs) {
-      const tx: OutTx = { txid: t.txid, clientId: t.clientId, seq: t.seq, from: t.from, to: t.to, target: t.target };
+      const tx: OutTx = { txid: t.txid, clientId: t.clientId, seq: t.seq, from: t.from, to: t.to, target: t.target, since: now };
       if (t.caller !== null && t.caller !== undefined) tx.as = { uid: t.caller.uid, gid: t.caller.gid, groups: [...t.caller.groups] };
       l.outs.set(t.txid, tx);
     }
-    for (const t of m.ins) l.ins.set(t.txid, { txid: t.txid, source: t.source, from: t.from, to: t.to, tree: t.tree.map(movedFromMsg), index: t.index, replaced: t.replaced });
+    for (const t of m.ins) {
+      l.ins.set(t.txid, { txid: t.txid, source: t.source, from: t.from, to: t.to, tree: t.tree.map(movedFromMsg), index: t.index, replaced: t.replaced, layouts: t.layouts ?? new Uint8Array(0), leaseToken: t.leaseToken ?? 0 });
+    }
     m.ended.forEach((txid, i) => l.ended.set(txid, m.endedAt[i] ?? 0));
     return l;
   }
@@ -248,6 +255,13 @@ export class RenameLedger {
 /** The caller's credentials from an entry (root when absent): EINVAL if malformed. */
 function creds(as: Creds | undefined, op: string): Creds {
   return as === undefined ? ROOT : checkCreds(as, op);
+}
+
+/** A decision's error code as the client's saved answer: one the client library knows, EIO for
+ * any other (a code from a newer node, or a malformed decision), so that the saved result stays
+ * readable by every retry. */
+export function clientCode(code: string): FsErrorData['code'] {
+  return isFsErrorCode(code) ? code : 'EIO';
 }
 
 function busy(op: string, path: string, h: { name: string; txid: string }): FsErrorData {

@@ -92,9 +92,10 @@ export function detach(t: Tree, from: string, now: number, as: Creds): number {
 }
 
 /** The target's commit: `to` becomes the exported tree (new inode numbers here, one per linked
- * file), replacing what is there (graftCheck passed, and nothing changed it since). The moved
- * node's ctime is the rename's, as a local rename's. Returns the new version. */
-export function graft(t: Tree, to: string, nodes: readonly MovedNode[], now: number, as: Creds): number {
+ * file, noted in `inos`: the source's -> this one's, for the files' layouts), replacing what is
+ * there (graftCheck passed, and nothing changed it since). The moved node's ctime is the
+ * rename's, as a local rename's. Returns the new version. */
+export function graft(t: Tree, to: string, nodes: readonly MovedNode[], now: number, as: Creds, inos?: Map<number, number>): number {
   const rel = t.rel('rename', to);
   const parent = t.resolveParent('rename', to, rel, as);
   const name = rel[rel.length - 1] as string;
@@ -122,7 +123,10 @@ export function graft(t: Tree, to: string, nodes: readonly MovedNode[], now: num
         version: v,
         children: dir ? new Map() : null,
       };
-      if (!dir) byIno.set(m.ino, n);
+      if (!dir) {
+        byIno.set(m.ino, n);
+        inos?.set(m.ino, n.ino);
+      }
     }
     const cut = m.path.lastIndexOf('/');
     const up = m.path === '' ? undefined : byPath.get(cut < 0 ? '' : m.path.slice(0, cut));

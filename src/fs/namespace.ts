@@ -534,8 +534,8 @@ export class Namespace {
   detach(from: string, now: number): number {
     return detach(this.tree, from, now, ROOT);
   }
-  graft(to: string, nodes: readonly MovedNode[], now: number): number {
-    return graft(this.tree, to, nodes, now, ROOT);
+  graft(to: string, nodes: readonly MovedNode[], now: number, inos?: Map<number, number>): number {
+    return graft(this.tree, to, nodes, now, ROOT, inos);
   }
 
   // --- snapshots (the codec: namespace-snapshot.ts) ------------------------------------------

@@ -601,6 +601,9 @@ export interface CrossRenameBeginMessage {
   target: string;
   to: string;
   entry: Uint8Array;
+  /** Transactions whose end the sender (`source`) applied (rename-core.ts): reported again
+   * while their decision is in the cluster state; may come alone, with `txid` ''. */
+  ended?: string[];
 }
 
 /** The president to the target's minister: log `entry` (phase one) and vote. */

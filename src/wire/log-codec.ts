@@ -31,8 +31,10 @@ export interface MigrateHandoverMsg { id: string; namespace: Uint8Array; leaseTo
 export interface MapCommitMsg { id: string }
 export interface MigrateAbortMsg { id: string; reason: string }
 export interface CrossRenameDecisionMsg { txid: string; commit: boolean; retry: boolean; code: string; message: string; source: string; target: string; targetIndex: number; replaced: boolean }
+export interface CrossRenameForgetMsg { txids: string[] }
 export interface ClusterOrderMsg {
   crossRename?: CrossRenameDecisionMsg;
+  crossRenameForget?: CrossRenameForgetMsg;
   appoint?: AppointMsg;
   down?: DownMsg;
   fence?: FenceMsg;
@@ -47,7 +49,7 @@ export interface ClusterOrderMsg {
   mapCommit?: MapCommitMsg;
   migrateAbort?: MigrateAbortMsg;
   /** (decoded) which member is set */
-  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone' | 'migrateStart' | 'migrateHandover' | 'mapCommit' | 'migrateAbort' | 'crossRename';
+  order?: 'appoint' | 'down' | 'fence' | 'dissolve' | 'noop' | 'balance' | 'memberJoin' | 'memberLeave' | 'memberGone' | 'migrateStart' | 'migrateHandover' | 'mapCommit' | 'migrateAbort' | 'crossRename' | 'crossRenameForget';
 }
 export interface SubtreeMigrationRecordMsg {
   id: string;
@@ -116,6 +118,7 @@ export interface MigrationFenceMsg { id: string; subtree: string }
 export interface MigrationInstallMsg { id: string; subtree: string; namespace: Uint8Array; leaseToken: number }
 export interface MigrationDropMsg { id: string; subtree: string }
 export interface MigrationUnfenceMsg { id: string }
+export interface MigrationForgetMsg { ids: string[] }
 export interface CrossRenameOutMsg { clientId: string; seq: number; acked: number; now: number; from: string; to: string; target: string; txid: string; caller?: PosixCallerMsg | null }
 export interface CrossRenameNodeMsg {
   path: string;
@@ -135,7 +138,7 @@ export interface CrossRenameNodeMsg {
   ctimeSec: number;
   ctimeNsec: number;
 }
-export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean; caller?: PosixCallerMsg | null }
+export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean; caller?: PosixCallerMsg | null; layouts?: Uint8Array; leaseToken?: number }
 export interface CrossRenameEndMsg { decision: CrossRenameDecisionMsg; now: number }
 export interface CrossRenameLedgerMsg { outs: CrossRenameOutMsg[]; ins: CrossRenameInMsg[]; ended: string[]; endedAt: number[] }
 export interface MinistryEntryMsg {
@@ -154,8 +157,9 @@ export interface MinistryEntryMsg {
   migrationInstall?: MigrationInstallMsg;
   migrationDrop?: MigrationDropMsg;
   migrationUnfence?: MigrationUnfenceMsg;
+  migrationForget?: MigrationForgetMsg;
   /** (decoded) which member is set */
-  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'migrationFence' | 'migrationInstall' | 'migrationDrop' | 'migrationUnfence' | 'placeChunks' | 'replaceReplica' | 'dropGarbage' | 'crossRenameOut' | 'crossRenameIn' | 'crossRenameEnd';
+  entry?: 'client' | 'expireClients' | 'leaseGrant' | 'leaseRenew' | 'leaseRelease' | 'migrationFence' | 'migrationInstall' | 'migrationDrop' | 'migrationUnfence' | 'migrationForget' | 'placeChunks' | 'replaceReplica' | 'dropGarbage' | 'crossRenameOut' | 'crossRenameIn' | 'crossRenameEnd';
 }
 export interface MigrationMarkMsg { id: string; subtree: string; state: number }
 export interface MigrationMarksMsg { marks: MigrationMarkMsg[] }
@@ -202,6 +206,7 @@ export interface LogMessages {
   'govfs.log.MigrationInstall': MigrationInstallMsg;
   'govfs.log.MigrationDrop': MigrationDropMsg;
   'govfs.log.MigrationUnfence': MigrationUnfenceMsg;
+  'govfs.log.MigrationForget': MigrationForgetMsg;
   'govfs.log.MinistryEntry': MinistryEntryMsg;
   'govfs.log.MigrationMark': MigrationMarkMsg;
   'govfs.log.MigrationMarks': MigrationMarksMsg;
@@ -215,6 +220,7 @@ export interface LogMessages {
   'govfs.log.Layouts': LayoutsMsg;
   'govfs.log.DropGarbage': DropGarbageMsg;
   'govfs.log.CrossRenameDecision': CrossRenameDecisionMsg;
+  'govfs.log.CrossRenameForget': CrossRenameForgetMsg;
   'govfs.log.CrossRenameOut': CrossRenameOutMsg;
   'govfs.log.CrossRenameNode': CrossRenameNodeMsg;
   'govfs.log.CrossRenameIn': CrossRenameInMsg;

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ClusterState } from '../../src/actors/cluster-state.js';
 import { MigrationDriver, migrationDuties, migrationGate } from '../../src/actors/migration-core.js';
 import { MigrationMarks } from '../../src/actors/ministry-migrations.js';
+import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
 
 // The decisions of a live subtree migration (migration-core.ts): what each ministry owes it,
 // what it must not serve meanwhile, and the president's driver.
@@ -54,6 +55,32 @@ describe('a ministry’s migration duties', () => {
     s.apply({ order: 'migrateStart', id: '', subtree: '/a', from: 'm1', to: 'm0', minister: '', clerks: [], clerksWanted: 0, why: '' }, 3);
     s.apply({ order: 'migrateAbort', id: 'g1', reason: 'x' }, 4);
     expect(migrationDuties(s.ministries.get('m0')!, s, marks({ id: 'g1', subtree: '/a', state: 'installed' })).map((d) => d.entry)).toEqual([{ op: 'migration.drop', id: 'g1', subtree: '/a' }]);
+  });
+});
+
+describe('forgetting migration marks (the ministry state stays bounded)', () => {
+  it('neutral and installed marks of migrations the cluster state no longer holds are forgotten (confirmed); the others stay', () => {
+    const s = splitting();
+    const m0 = s.ministries.get('m0')!;
+    const many = Array.from({ length: 100 }, (_, i) => ({ id: `old${i}`, subtree: `/x${i}`, state: i % 2 === 0 ? ('unfenced' as const) : ('installed' as const) }));
+    const all = marks(...many, { id: 'gone-dropped', subtree: '/y', state: 'dropped' }, { id: 'g1', subtree: '/a', state: 'fenced' });
+    const forget = migrationDuties(m0, s, all).filter((d) => d.entry.op === 'migration.forget');
+    expect(forget).toEqual([expect.objectContaining({ confirm: true, entry: { op: 'migration.forget', id: '', ids: many.map((m) => m.id) } })]);
+    // Applied in the ministry's log: only neutral and installed marks go.
+    const ns = new MinistryNamespace('/');
+    ns.migrations = all;
+    expect(ns.applyEntry(MinistryNamespace.encodeMigration(forget[0]!.entry), 1, 0).ok).toBe(true);
+    expect([...ns.migrations.marks.keys()].sort()).toEqual(['g1', 'gone-dropped']);
+    ns.applyEntry(MinistryNamespace.encodeMigration({ op: 'migration.forget', id: '', ids: ['g1', 'gone-dropped'] }), 2, 0);
+    expect(ns.migrations.size).toBe(2);
+    // A mark of a migration the cluster state still holds stays, whatever its state.
+    expect(migrationDuties(m0, s, marks({ id: 'g1', subtree: '/a', state: 'unfenced' })).some((d) => d.entry.op === 'migration.forget')).toBe(false);
+  });
+
+  it('an install is proposed only on a confirmed cluster copy (an old copy replaying history must not install again)', () => {
+    const s = splitting();
+    s.apply({ order: 'migrateHandover', id: 'g1', namespace: bytes, leaseToken: 4 }, 3);
+    expect(migrationDuties(s.ministries.get('m1')!, s, marks())).toEqual([expect.objectContaining({ confirm: true, entry: expect.objectContaining({ op: 'migration.install' }) })]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ClusterState } from '../../src/actors/cluster-state.js';
-import { BEGIN_EVERY_MS, PARK_MS, RenameCoordinator, RenameDriver, type RenameHost } from '../../src/actors/rename-core.js';
+import { BEGIN_EVERY_MS, ORPHAN_MS, PARK_MS, REPORT_EVERY_MS, RenameCoordinator, RenameDriver, endedHere, type RenameHost } from '../../src/actors/rename-core.js';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
 import { decodeMinistryEntry, encodeMinistryEntry } from '../../src/actors/ministry-entry.js';
 import type { MinistryAnswer } from '../../src/actors/ministry-core.js';
@@ -64,6 +64,71 @@ describe('rename coordinator (the president)', () => {
   });
 });
 
+describe('forgetting decisions (the cluster state stays bounded)', () => {
+  const decision = (txid: string, commit: boolean, targetIndex = 0) => ({ txid, commit, retry: !commit, code: commit ? '' : 'EAGAIN', message: '', source: 'm1', target: 'm0', targetIndex, replaced: false });
+  const report = (from: string, ended: string[]): CrossRenameBeginMessage => ({ type: 'govfs.fs.CrossRenameBegin', txid: '', source: from, target: '', to: '', entry: new Uint8Array(0), ended });
+
+  it('forgets a decision once both its ministries (or a dissolved one) said they are done; the cluster log applies it', () => {
+    const c = new RenameCoordinator();
+    const state = cluster();
+    state.apply({ order: 'crossRename', decision: decision('m1@4', true, 9) }, 3);
+    state.apply({ order: 'crossRename', decision: decision('m1@5', false) }, 4);
+    expect(c.begin(report('m1', ['m1@4', 'm1@5', 'nothing']), state)).toEqual([]);
+    // (A ministry of neither side counts for nothing.)
+    expect(c.begin(report('m7', ['m1@4']), state)).toEqual([]);
+    const [e] = c.begin(report('m0', ['m1@4']), state);
+    expect(e).toMatchObject({ kind: 'propose', order: { order: 'crossRenameForget', txids: ['m1@4'] } });
+    expect(state.apply((e as { order: Parameters<ClusterState['apply']>[0] }).order, 5).ok).toBe(true);
+    expect([...state.crossRenames.keys()]).toEqual(['m1@5']);
+    // The target is dissolved: the source's word is enough.
+    state.apply({ order: 'dissolve', ministry: 'm0' }, 6);
+    expect(c.begin(report('m1', ['m1@5']), state)[0]).toMatchObject({ order: { order: 'crossRenameForget', txids: ['m1@5'] } });
+    // Forgetting survives the cluster log's snapshot.
+    expect(ClusterState.restore(state.snapshot()).crossRenames.size).toBe(state.crossRenames.size);
+  });
+
+  it('a ministry is done with a transaction it holds no more: the source once it applied its first entry, the target of a commit once it applied its prepare', () => {
+    const ns = new MinistryNamespace('/a');
+    const ds = [decision('m1@4', true, 9), decision('m1@20', false), { ...decision('m2@3', true, 30), source: 'm2', target: 'm1' }, { ...decision('m2@4', false), source: 'm2', target: 'm1' }];
+    expect(endedHere('m1', ds, ns, 10)).toEqual(['m1@4', 'm2@4']);
+    expect(endedHere('m1', ds, ns, 30)).toEqual(['m1@4', 'm1@20', 'm2@3', 'm2@4']);
+    // (A target is done with an abort it holds no more: were its prepare applied later, the
+    // reservation would be aborted again as an orphan.)
+    expect(endedHere('m0', ds, ns, 8)).toEqual(['m1@20']);
+    expect(endedHere('m0', ds, ns, 9)).toEqual(['m1@4', 'm1@20']);
+    ns.renames.outs.set('m1@4', { txid: 'm1@4', clientId: 'c', seq: 1, from: '/a/f', to: '/t/f', target: 'm0', since: 0 });
+    expect(endedHere('m1', ds, ns, 30)).not.toContain('m1@4');
+  });
+
+  it('a reservation nobody decides on for ORPHAN_MS (its decision forgotten before its prepare applied) is aborted at the target\'s request; the minister reports every REPORT_EVERY_MS', () => {
+    const ns = new MinistryNamespace('/');
+    ns.renames.owner = 'm0';
+    const state = cluster();
+    const log = { begun: [] as CrossRenameBeginMessage[], replies: [] as [string, MinistryAnswer][], votes: [] as Vote[] };
+    const h = host(ns, state, log);
+    const d = new RenameDriver<string>();
+    const tree = [{ path: '', kind: 'file' as const, ino: 9, size: 0, btime: 1, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n, mode: 0o644, uid: 0, gid: 0, target: '' }];
+    ns.applyEntry(encodeMinistryEntry({ op: 'xrename.in', txid: 'm1@4', source: 'm1', from: '/a/f', to: '/x', tree, now: 0, index: 0, replaced: false }), 1, 0);
+    d.drive(h);
+    h.now = ORPHAN_MS - 1;
+    d.drive(h);
+    expect(log.begun).toEqual([]);
+    h.now = ORPHAN_MS;
+    d.drive(h);
+    expect(log.begun).toHaveLength(1);
+    const [abort] = new RenameCoordinator().begin(log.begun[0]!, state);
+    expect(abort).toMatchObject({ kind: 'propose', order: { order: 'crossRename', decision: { txid: 'm1@4', commit: false, retry: true } } });
+    state.apply((abort as { order: Parameters<ClusterState['apply']>[0] }).order, 3);
+    h.now += 1;
+    d.drive(h);
+    expect(ns.renames.empty).toBe(true);
+    // Now done with it: reported (again every REPORT_EVERY_MS while the decision is kept).
+    h.now += REPORT_EVERY_MS;
+    d.drive(h);
+    expect(log.begun.at(-1)).toMatchObject({ txid: '', source: h.ministry, ended: ['m1@4'] });
+  });
+});
+
 /** A host whose proposals apply at once to `ns` (index by index). */
 function host(ns: MinistryNamespace, state: ClusterState, log: { begun: CrossRenameBeginMessage[]; replies: [string, MinistryAnswer][]; votes: Vote[] }) {
   let index = 100;
@@ -72,6 +137,7 @@ function host(ns: MinistryNamespace, state: ClusterState, log: { begun: CrossRen
     lead: true,
     ministry: 'm1',
     ns,
+    leaseWaitMs: 1_000,
     leading: () => h.lead,
     cluster: () => state,
     applied: () => index,
@@ -187,7 +253,8 @@ describe('rename driver (the ministers)', () => {
     d.drive(h);
     // The end grafted /a/f; the parked rename started: its Begin is out.
     expect(ns.namespace.stat('/a/f').kind).toBe('file');
-    expect(log.begun.map((b) => b.to)).toEqual(['/g']);
+    // (Reports of ended transactions aside.)
+    expect(log.begun.filter((b) => b.txid !== '').map((b) => b.to)).toEqual(['/g']);
     // One whose holder never ends is told to retry after PARK_MS.
     ns.applyEntry(encodeIn('m0@8', '/x', '/a/x'), 60, 0);
     d.start(h, { clientId: 'c', seq: 4, acked: 0, from: '/a/x', to: '/y' }, state.ministryFor('/y')!, 'late');

@@ -7,8 +7,8 @@ import type { CrossRenameDecision, OutOutcome, Vote } from '../../src/actors/ren
 import type { ClientOp } from '../../src/fs/requests.js';
 
 // Renames across ministries (rename-ledger.ts) beside the data plane (layouts.ts) and live
-// migration (ministry-migrations.ts): a file with contents is refused (EXDEV: its layout is not
-// carried yet), a fence and an open rename of the same subtree never both proceed, and the
+// migration (ministry-migrations.ts): a file with contents moves with its layout (re-keyed to the
+// target's inode numbers; rename-layouts.ts) and no writer goes on meanwhile, a fence and an open rename of the same subtree never both proceed, and the
 // ministry snapshot holds the ledger with layouts and marks, reading the rename branch's format.
 
 const policy: PlacementPolicy = { nodes: ['n1', 'n2', 'n3'], replicas: 2, chunkBytes: 1024 };
@@ -41,17 +41,111 @@ function source(): MinistryNamespace {
 }
 
 describe('renames across ministries with file contents', () => {
-  it('refuses a file with contents, or a tree holding one, with EXDEV (saved); an empty file still moves', () => {
-    const ns = source();
-    withContents(ns, '/a/d/full', 3000);
-    for (const [s, from] of [[1, '/a/d/full'], [2, '/a/d']] as const) {
-      const r = out(ns, s, from, '/t/x');
-      expect(r).toMatchObject({ kind: 'final', result: { ok: false, error: { code: 'EXDEV', message: expect.stringMatching(/files with contents cannot be renamed across ministries yet/) } } });
-      expect(ns.completed('c1', s)).toMatchObject({ ok: false, error: { code: 'EXDEV' } });
+  const grant = (ns: MinistryNamespace, id: string, path: string) => apply(ns, MinistryNamespace.encodeLease({ op: 'lease.grant', id, clientId: 'w', path, start: 0, end: null, ttlMs: 5_000 }));
+  /** The target's phase-one entry as the source's Begin builds it (rename-core.ts). */
+  const inEntry = (src: MinistryNamespace, txid: string, from: string, to: string) =>
+    encodeMinistryEntry({ op: 'xrename.in', txid, source: 'mS', from, to, tree: src.namespace.exportTree(from), now: 2_000, index: 0, replaced: false, ...src.renameCarried(from) });
+  function target(): MinistryNamespace {
+    const t = new MinistryNamespace('/t');
+    t.renames.owner = 'mT';
+    // Files of its own, so that the moved files get numbers the source's layouts do not use.
+    for (const f of ['/t/a', '/t/c', '/t/e']) change(t, { op: 'create', path: f });
+    withContents(t, '/t/b', 1500);
+    return t;
+  }
+
+  it('carries the layouts of a file and of a tree holding files, re-keyed to the new inode numbers; the source forgets them (no garbage)', () => {
+    for (const [from, to, files] of [
+      ['/a/d/full', '/t/x', [['/a/d/full', '/t/x']]],
+      ['/a/d', '/t/d', [['/a/d/full', '/t/d/full'], ['/a/d/sub/more', '/t/d/sub/more']]],
+    ] as const) {
+      const src = source();
+      withContents(src, '/a/d/full', 3000);
+      change(src, { op: 'mkdir', path: '/a/d/sub' });
+      withContents(src, '/a/d/sub/more', 1024);
+      for (let i = 0; i < 5; i++) grant(src, `old${i}`, '/a/d/full');
+      apply(src, MinistryNamespace.encodeLease({ op: 'lease.release', id: 'old4' }));
+      const before = new Map(files.map(([f]) => [f, src.layoutOf(f)]));
+      const t = target();
+      const txid = (out(src, 1, from, to) as { txid: string }).txid;
+      expect(apply(t, inEntry(src, txid, from, to))).toMatchObject({ ok: true, value: { ok: true } });
+      for (const ns of [src, t]) apply(ns, encodeMinistryEntry({ op: 'xrename.end', decision: { ...decision(txid, true), targetIndex: index }, now: 3_000 }));
+      for (const [f, g] of files) {
+        const was = before.get(f)!;
+        const now = t.layoutOf(g);
+        expect(now.ino).not.toBe(was.ino);
+        expect(now.size).toBe(was.size);
+        expect(now.chunkSize).toBe(was.chunkSize);
+        expect(now.chunks).toEqual(was.chunks);
+      }
+      // The target's own file kept its layout; its lease tokens go on above the source's.
+      expect(t.layoutOf('/t/b').chunks.length).toBe(2);
+      expect(t.leases.token).toBeGreaterThanOrEqual(src.leases.token);
+      for (const was of before.values()) expect(src.layouts.layout(was.ino, 0, 0).chunks).toEqual([]);
+      // The moved files' write leases are gone: a late renewal finds none.
+      expect(apply(src, MinistryNamespace.encodeLease({ op: 'lease.renew', id: 'old0', ttlMs: 5_000 }))).toMatchObject({ ok: false, error: { code: 'ESTALE' } });
+      expect(src.layouts.summary(1).chunks).toBe(from === '/a/d' ? 0 : 1);
+      expect(src.layouts.garbage).toEqual([]);
+      expect(t.layouts.garbage).toEqual([]);
     }
-    expect(ns.renames.empty).toBe(true);
-    expect(ns.layoutOf('/a/d/full').chunks.length).toBe(3);
-    expect(out(ns, 3, '/a/d/empty', '/t/x')).toMatchObject({ kind: 'pending' });
+  });
+
+  it('an abort keeps the layouts at the source; the target adopts nothing', () => {
+    const src = source();
+    withContents(src, '/a/d/full', 3000);
+    const was = src.layoutOf('/a/d/full');
+    const t = target();
+    const txid = (out(src, 1, '/a/d', '/t/d') as { txid: string }).txid;
+    apply(t, inEntry(src, txid, '/a/d', '/t/d'));
+    for (const ns of [src, t]) apply(ns, encodeMinistryEntry({ op: 'xrename.end', decision: { ...decision(txid, false), retry: true, code: 'EAGAIN' }, now: 3_000 }));
+    expect(src.layoutOf('/a/d/full')).toEqual(was);
+    expect(t.layouts.summary(1).chunks).toBe(2);
+    expect(src.layouts.garbage).toEqual([]);
+  });
+
+  it('while locked, no writer goes on: grants, renewals, opens, placements and replacements of its files are refused EAGAIN; Begin waits out the leases', () => {
+    const src = source();
+    withContents(src, '/a/d/full', 3000);
+    change(src, { op: 'create', path: '/a/other' });
+    grant(src, 'w1', '/a/d/full');
+    const ino = src.layoutOf('/a/d/full').ino;
+    const txid = (out(src, 1, '/a/d', '/t/d') as { txid: string }).txid;
+    expect(grant(src, 'w2', '/a/d/full')).toMatchObject({ ok: false, error: { code: 'EAGAIN', message: expect.stringMatching(/renamed across ministries/) } });
+    expect(apply(src, MinistryNamespace.encodeLease({ op: 'lease.renew', id: 'w1', ttlMs: 5_000 }))).toMatchObject({ ok: false, error: { code: 'EAGAIN' } });
+    expect(src.fileCheck('/a/d/full', undefined, 'write')).toMatchObject({ code: 'EAGAIN', message: expect.stringMatching(/^open \/a\/d\/full: /) });
+    const place = encodeMinistryEntry({ op: 'layout.place', ino, chunkSize: 1024, chunks: [{ index: 7, chunkId: 'late-7', version: 1, replicas: ['n1'] }] });
+    expect(apply(src, place)).toMatchObject({ ok: false, error: { code: 'EAGAIN' } });
+    const c0 = src.layoutOf('/a/d/full').chunks[0]!;
+    const replace = encodeMinistryEntry({ op: 'layout.replace', ino, chunk: { ...c0, chunkId: 'new-0', version: c0.version + 1 }, oldChunkId: c0.chunkId, token: 99 });
+    expect(apply(src, replace)).toMatchObject({ ok: false, error: { code: 'EAGAIN' } });
+    expect(src.layoutOf('/a/d/full').chunks.length).toBe(3);
+    // Outside the locked name writers go on.
+    expect(grant(src, 'w3', '/a/other')).toMatchObject({ ok: true });
+    // Begin waits for the write lease granted before the lock (granted at 1000, TTL 5000) and
+    // for read leases a clerk may have granted (the lock applied at 1000).
+    const tx = src.renames.outs.get(txid)!;
+    expect(src.renameExportAt(tx, 200)).toBe(1_000 + 5_000 + 200);
+    apply(src, MinistryNamespace.encodeLease({ op: 'lease.release', id: 'w1' }));
+    expect(src.renameExportAt(tx, 200)).toBe(1_000 + 200);
+    // Without contents nothing waits.
+    const bare = source();
+    const t2 = (out(bare, 1, '/a/d', '/t/d') as { txid: string }).txid;
+    expect(bare.renameExportAt(bare.renames.outs.get(t2)!, 200)).toBe(-Infinity);
+  });
+
+  it('a prepare carrying corrupt layouts votes no (EINVAL), nothing reserved', () => {
+    const t = target();
+    const tree = [{ path: '', kind: 'file' as const, ino: 9, size: 5, btime: 1, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n, mode: 0o644, uid: 0, gid: 0, target: '' }];
+    const v = apply(t, encodeMinistryEntry({ op: 'xrename.in', txid: 'mS@4', source: 'mS', from: '/a/f', to: '/t/f', tree, now: 2_000, index: 0, replaced: false, layouts: Uint8Array.of(0, 0xff, 0xff), leaseToken: 3 }));
+    expect(v).toMatchObject({ ok: true, value: { ok: false, retry: false, code: 'EINVAL', message: expect.stringMatching(/layouts carried are corrupt/) } });
+    expect(t.renames.empty).toBe(true);
+  });
+
+  it('an abort with an error code the client does not know saves EIO (the saved answer stays readable)', () => {
+    const src = source();
+    const txid = (out(src, 1, '/a/d/empty', '/t/x') as { txid: string }).txid;
+    apply(src, encodeMinistryEntry({ op: 'xrename.end', decision: { ...decision(txid, false), code: 'EFROMTHEFUTURE', message: 'a newer node said so' }, now: 3_000 }));
+    expect(src.completed('c1', 1)).toEqual({ ok: false, error: { code: 'EIO', message: 'a newer node said so', path: '/t/x' } });
   });
 });
 

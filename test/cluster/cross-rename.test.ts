@@ -116,6 +116,29 @@ describe('renames across ministries (simulator)', () => {
     }
   }, 60_000);
 
+  it('forgets each decision once both ministries applied its end: 10 renames leave the cluster state bounded', async () => {
+    const { cluster, fs } = await start(107);
+    let peak = 0;
+    cluster.sim!.checks.push(() => {
+      peak = Math.max(peak, decided(cluster));
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        await fs.rename('/a/file', '/t/file');
+        await fs.rename('/t/file', '/a/file');
+      }
+      // Kept, every decision would still be there (10); forgotten as the ministries report
+      // (every REPORT_EVERY_MS), some go while the renames go on, and all once they ended.
+      expect(peak).toBeGreaterThan(0);
+      expect(peak).toBeLessThan(10);
+      expect(await cluster.waitFor(() => decided(cluster) === 0, 20_000)).toBe(true);
+      expect(await exists(fs, '/a/file')).toBe(true);
+      expect(await settled(cluster)).toBe(true);
+    } finally {
+      await cluster.stop();
+    }
+  }, 60_000);
+
   it('carries modes, owners, nanosecond times, symlinks and hard links inside the moved tree, and checks the caller at both ends', async () => {
     const { cluster, fs } = await start(103);
     const alice = { uid: 1000, gid: 100, groups: [] };

@@ -41,7 +41,7 @@ const SAMPLES: Record<string, TypedMessage> = {
   } satisfies Required<F.MigrationProgressMessage>,
   'govfs.fs.SubtreeDelete': { type: 'govfs.fs.SubtreeDelete', subtree: '/a/b', requester: 'm0' } satisfies Required<F.SubtreeDeleteMessage>,
   'govfs.fs.SubtreeDeleted': { type: 'govfs.fs.SubtreeDeleted', ok: true, index: 12, reason: 'done' } satisfies Required<F.SubtreeDeletedMessage>,
-  'govfs.fs.CrossRenameBegin': { type: 'govfs.fs.CrossRenameBegin', txid: 'm1@7', source: 'm1', target: 'm2', to: '/b/g', entry: nonce } satisfies Required<F.CrossRenameBeginMessage>,
+  'govfs.fs.CrossRenameBegin': { type: 'govfs.fs.CrossRenameBegin', txid: 'm1@7', source: 'm1', target: 'm2', to: '/b/g', entry: nonce, ended: ['m1@3', 'm2@9'] } satisfies Required<F.CrossRenameBeginMessage>,
   'govfs.fs.CrossRenamePrepare': { type: 'govfs.fs.CrossRenamePrepare', txid: 'm1@7', entry: nonce } satisfies Required<F.CrossRenamePrepareMessage>,
   'govfs.fs.CrossRenameVote': { type: 'govfs.fs.CrossRenameVote', ok: false, retry: true, code: 'EAGAIN', message: 'busy', index: 2 ** 35, replaced: true } satisfies Required<F.CrossRenameVoteMessage>,
   'govfs.fs.LeaseRevoked': { type: 'govfs.fs.LeaseRevoked', clientId: 'c1', leaseId: 'n2:17', reason: 'a write waits', grantedBy: 'n2', mode: 'read', path: '/a/f' } satisfies Required<F.LeaseRevokedMessage>,

@@ -34,7 +34,7 @@ const xnode = {
   path: 'x/y', dir: true, size: 2 ** 33, btime: 1.5, ino: 2 ** 40, mode: 0o1777, uid: 2 ** 32 - 2, gid: 7, symlink: true, target: 'ünï/../x',
   atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeSec: 2 ** 50, mtimeNsec: 1, ctimeSec: 3, ctimeNsec: 500_000_000,
 };
-const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true, caller: { uid: 0, gid: 0, groups: [3] } };
+const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true, caller: { uid: 0, gid: 0, groups: [3] }, layouts: bytes, leaseToken: 41 };
 const xend = { decision, now: 12.5 };
 const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.Appoint': appoint,
@@ -54,7 +54,7 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.ClusterOrder': {
     appoint, down: { ministry: 'm', down: true }, fence: { ministry: 'm' }, dissolve: { ministry: 'm' }, noop: {}, balance: { on: false },
     memberJoin: join, memberLeave: { node: 'n2' }, memberGone: { node: 'n2' },
-    migrateStart: mstart, migrateHandover: handover, mapCommit: { id: 'g2' }, migrateAbort: { id: 'g3', reason: 'x' }, crossRename: decision,
+    migrateStart: mstart, migrateHandover: handover, mapCommit: { id: 'g2' }, migrateAbort: { id: 'g3', reason: 'x' }, crossRename: decision, crossRenameForget: { txids: ['m1@1'] },
   },
   'govfs.log.MinistryRecord': record,
   'govfs.log.ClusterSnapshot': { nodes: ['n1', 'n2'], ministries: [record], termCounter: 5, ministryCounter: 2, applied: 2 ** 41, formed: ['/', '/a'], balancingOff: true, joined: [join], leaving: ['n2'], removed: ['n3'], migrations: [migration], migrationCounter: 4, crossRenames: [decision] },
@@ -83,9 +83,10 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.MigrationInstall': install,
   'govfs.log.MigrationDrop': { id: 'g1', subtree: '/a/b' },
   'govfs.log.MigrationUnfence': { id: 'g1' },
+  'govfs.log.MigrationForget': { ids: ['g1', 'g2'] },
   'govfs.log.MinistryEntry': {
     client: { ...change, rm: { path: '/f' } }, expireClients: { now: 1, ttlMs: 2 }, leaseGrant: grant, leaseRenew: { id: 'x', ttlMs: 1 }, leaseRelease: { id: 'x' },
-    migrationFence: { id: 'g1', subtree: '/a/b' }, migrationInstall: install, migrationDrop: { id: 'g1', subtree: '/a/b' }, migrationUnfence: { id: 'g1' },
+    migrationFence: { id: 'g1', subtree: '/a/b' }, migrationInstall: install, migrationDrop: { id: 'g1', subtree: '/a/b' }, migrationUnfence: { id: 'g1' }, migrationForget: { ids: ['g3'] },
     placeChunks: { ino: 7, chunkSize: 4096, chunks: [placed] }, dropGarbage: { chunkIds: ['a', 'b'] }, replaceReplica: { ino: 7, chunk: placed, oldChunkId: 'm0-9-3-1-a0', token: 12 },
     crossRenameOut: xout, crossRenameIn: xin, crossRenameEnd: xend,
   },
@@ -101,6 +102,7 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.FileChunks': { ino: 9, chunkSize: 1024, chunks: [placed] },
   'govfs.log.Layouts': { files: [{ ino: 9, chunkSize: 1024, chunks: [placed] }], garbage: [placed] },
   'govfs.log.CrossRenameDecision': decision,
+  'govfs.log.CrossRenameForget': { txids: ['m1@7', 'm2@12'] },
   'govfs.log.CrossRenameOut': xout,
   'govfs.log.CrossRenameNode': xnode,
   'govfs.log.CrossRenameIn': xin,
