@@ -18,7 +18,7 @@
 
 import { FsError } from '../fs/errors.js';
 import type { DataBytesResult, FileLayout, FsOp, FsReplyMessage, FsResult, LayoutChunk } from '../fs/requests.js';
-import type { LeaseHandle, OpenOptions } from './gov-client.js';
+import type { LeaseHandle, OpenOptions } from './leases.js';
 
 /** What the whole-file calls use of the client. */
 interface FileOpener {

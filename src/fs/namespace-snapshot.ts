@@ -262,20 +262,25 @@ function readNode(r: ByteReader, c: ReadCtx, depth: number): INode {
   }
   if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
   c.dirs.add(ino);
+  node.children = readEntries(r, corrupt, ino, 10, () => readNode(r, c, depth + 1));
+  return node;
+}
+
+/** A directory's entries: a count, then each name (in order, each once) and its node. Every
+ * entry takes at least `minBytes`: a count beyond what is left is corrupt, and must not make a
+ * loop run that long. */
+function readEntries(r: ByteReader, corrupt: (what: string) => FsError, ino: number, minBytes: number, readChild: () => INode): Map<string, INode> {
   const count = r.u32();
-  // Every entry takes at least 10 bytes: a count beyond what is left is corrupt, and must not
-  // make a loop run that long.
-  if (count > r.left / 10) throw corrupt(`inode ${ino}: ${count} entries in ${r.left} bytes`);
+  if (count > r.left / minBytes) throw corrupt(`inode ${ino}: ${count} entries in ${r.left} bytes`);
   const children = new Map<string, INode>();
   let last = '';
   for (let i = 0; i < count; i++) {
     const name = r.string();
     if ((i > 0 && name <= last) || !isStoredName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
     last = name;
-    children.set(name, readNode(r, c, depth + 1));
+    children.set(name, readChild());
   }
-  node.children = children;
-  return node;
+  return children;
 }
 
 /** A time: seconds (a double holding an integer) and nanoseconds in [0, 1e9). */
@@ -347,18 +352,7 @@ function readNodeV3(r: ByteReader, corrupt: (what: string) => FsError, seen: Set
     return oldNode(ino, 'file', btime, ctime, mtime, v, size);
   }
   if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
-  const count = r.u32();
-  // Every entry takes at least 50 bytes: a count beyond what is left is corrupt, and must not
-  // make a loop run that long.
-  if (count > r.left / 50) throw corrupt(`inode ${ino}: ${count} entries in ${r.left} bytes`);
-  const children = new Map<string, INode>();
-  let last = '';
-  for (let i = 0; i < count; i++) {
-    const name = r.string();
-    if ((i > 0 && name <= last) || !isStoredName(name)) throw corrupt(`inode ${ino}: bad, repeated or unordered entry name`);
-    last = name;
-    children.set(name, readNodeV3(r, corrupt, seen, nextIno, version, depth + 1));
-  }
+  const children = readEntries(r, corrupt, ino, 50, () => readNodeV3(r, corrupt, seen, nextIno, version, depth + 1));
   const dir = oldNode(ino, 'dir', btime, ctime, mtime, v, 0);
   dir.children = children;
   return dir;

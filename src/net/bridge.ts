@@ -2,14 +2,13 @@
 // host is used exactly like a local one, and serves GovFS clients on the same port. The design
 // (wire, handshake, admission, links, liveness, queues, hostile input, clients, TLS) is in
 // docs/bridge.md. This file composes the parts and owns what they share: the listener, each
-// connection's reads, handshake deadline and close, and the heartbeat timer. Over 600 lines
-// by a few: large messages' parts and refused (removed) peers each added their share of what
-// every connection does; the parts below are the places to move code to next.
+// connection's reads, handshake deadline and close, and the heartbeat timer. The parts:
 //   src/net/handshake.ts       Hello/Auth/Goodbye and the proofs (shared with the client end)
 //   src/net/link.ts            a connection and a destination's outbound queue
 //   src/net/node-links.ts      node links: dialing, one link per pair, backpressure, liveness
 //   src/net/client-gateway.ts  clients: identity, slots, confinement, forwarding
 //   src/net/admission.ts       connection limits and refusals
+//   src/net/refusals.ts        refused connections: the Goodbye, counting, rate-limited logs
 //   src/net/tls-config.ts      TLS options for the port, the dials and clients
 //
 // Wiring:
@@ -25,7 +24,7 @@ import type { Logger } from 'pino';
 import { RuntimeError } from '../runtime/errors.js';
 import { handOver } from '../runtime/hand-over.js';
 import type { LocalRuntime, Transport } from '../runtime/runtime.js';
-import { AdmissionError, Refusal, SlotTable, WarnLimiter, addressKey, refusalOf } from './admission.js';
+import { AdmissionError, Refusal, SlotTable, addressKey, refusalOf } from './admission.js';
 import type { BridgeEvent, BridgeOptions, BridgeStats, PeerInfo } from './bridge-types.js';
 import { linkInfo } from './bridge-types.js';
 import { ClientGateway } from './client-gateway.js';
@@ -33,6 +32,7 @@ import { FrameError, FrameKind } from '../wire/frame.js';
 import { BRIDGE_PROTOCOL_VERSION, HANDSHAKE_MAX_FRAME_BYTES, LOCATION_RE, decodeAuth, decodeGoodbye, decodeHello, goodbyeFrame, helloFrame } from './handshake.js';
 import { type CloseOptions, Conn, ConnState, type LinkHost, type Peer } from './link.js';
 import { NodeLinks } from './node-links.js';
+import { Refusals } from './refusals.js';
 import type { MessageRegistry, WireEnvelope } from '../wire/registry.js';
 import { type BridgeTls, bridgeTls } from './tls-config.js';
 
@@ -45,11 +45,6 @@ export { BRIDGE_PROTOCOL_VERSION, CLIENT_PROOF_LOCATION, HANDSHAKE_MAX_FRAME_BYT
 export const DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024;
 /** The wire's own bound on a message (a part announces the total in 32 bits). */
 const MAX_MESSAGE_BYTES_LIMIT = 0xffff_ffff;
-
-/** How long a socket refused at accept may take to read its Goodbye and close. */
-const REFUSAL_LINGER_MS = 1000;
-/** Refused sockets lingering at once, at most. */
-const MAX_REFUSING = 256;
 
 export class Bridge {
   readonly location: string;
@@ -71,9 +66,7 @@ export class Bridge {
   private readonly stallTimeoutMs: number;
   private readonly handshakeSlots: SlotTable;
   private readonly inboundTimeoutMs: number;
-  private readonly refusals: WarnLimiter;
-  /** Sockets refused at accept, closing after their Goodbye. */
-  private readonly refusing = new Set<net.Socket>();
+  private readonly refusals: Refusals;
   private readonly listenOn: { host?: string; port: number } | undefined;
   private readonly tls: BridgeTls | null;
   private readonly links: NodeLinks;
@@ -111,9 +104,9 @@ export class Bridge {
     this.stallTimeoutMs = opts.stallTimeoutMs ?? 30_000;
     this.handshakeSlots = new SlotTable('handshake', opts.maxHandshakes ?? 256, opts.maxHandshakesPerAddress ?? 16);
     this.inboundTimeoutMs = Math.min(opts.inboundHandshakeTimeoutMs ?? 3000, this.handshakeTimeoutMs);
-    this.refusals = new WarnLimiter(opts.refusalLogIntervalMs ?? 10_000);
     this.listenOn = opts.listen;
     this.log = (opts.logger ?? this.runtime.log).child({ component: 'bridge', location: this.location });
+    this.refusals = new Refusals(this.stats, this.log, (e) => this.emit(e), opts.refusalLogIntervalMs ?? 10_000);
     if (opts.onEvent) this.listeners.add(opts.onEvent);
     if (this.maxFrameBytes < HANDSHAKE_MAX_FRAME_BYTES) throw new RuntimeError('EINVAL', `maxFrameBytes must be at least ${HANDSHAKE_MAX_FRAME_BYTES}`);
     if (!(this.maxMessageBytes >= 1 && this.maxMessageBytes <= MAX_MESSAGE_BYTES_LIMIT)) throw new RuntimeError('EINVAL', `maxMessageBytes must be between 1 and ${MAX_MESSAGE_BYTES_LIMIT}, got ${this.maxMessageBytes}`);
@@ -185,7 +178,7 @@ export class Bridge {
       this.server = server;
       (server as net.Server).on(tlsServer ? 'secureConnection' : 'connection', (socket: net.Socket) => this.accept(socket));
       server.on('tlsClientError', (err: Error, socket: net.Socket) => {
-        this.reject(`${socket.remoteAddress}:${socket.remotePort}`, addressKey(socket.remoteAddress), null, 'ETLS', `TLS handshake failed: ${err.message}`);
+        this.refusals.reject(`${socket.remoteAddress}:${socket.remotePort}`, addressKey(socket.remoteAddress), null, 'ETLS', `TLS handshake failed: ${err.message}`);
       });
       const { host, port } = this.listenOn;
       await new Promise<void>((resolve, reject) => {
@@ -334,8 +327,7 @@ export class Bridge {
     }
     // Every client connection is closed by now, and with it its actor: the gateway actor goes.
     this.gateway?.stop();
-    for (const socket of this.refusing) socket.destroy();
-    this.refusing.clear();
+    this.refusals.destroyAll();
     const server = this.server;
     this.server = null;
     if (server) closing.push(new Promise<void>((r) => server.close(() => r())));
@@ -354,7 +346,7 @@ export class Bridge {
     const key = addressKey(socket.remoteAddress);
     const refused = this.handshakeSlots.take(key);
     if (refused) {
-      this.refuseSocket(socket, remote, key, refused);
+      this.refusals.refuseSocket(socket, remote, key, refused);
       return;
     }
     this.stats.handshaking++;
@@ -375,28 +367,6 @@ export class Bridge {
     if (!presented) return true;
     this.close(conn, 'ETLS', `TLS handshake failed: ${String(socket.authorizationError)} (a certificate the cluster CA did not sign)`, { hostile: true });
     return false;
-  }
-
-  /** Refuse a socket before serving it: say why (a Goodbye naming the refusal), then close. */
-  private refuseSocket(socket: net.Socket, remote: string, key: string, why: AdmissionError): void {
-    this.reject(remote, key, null, why.code, why.message);
-    socket.on('error', () => {});
-    // A flood of refusals must not hold sockets open: past this many, close without a word.
-    if (this.refusing.size >= MAX_REFUSING) {
-      socket.destroy();
-      return;
-    }
-    this.refusing.add(socket);
-    // Read (and drop) what it sends: closing with unread bytes would reset the connection, and
-    // the reset can discard the Goodbye before the other end reads it.
-    socket.resume();
-    socket.end(goodbyeFrame(why.code, why.message, why.refusal));
-    const timer = setTimeout(() => socket.destroy(), REFUSAL_LINGER_MS);
-    timer.unref();
-    socket.once('close', () => {
-      clearTimeout(timer);
-      this.refusing.delete(socket);
-    });
   }
 
   private track(socket: net.Socket, dialed: boolean, remote: string, key: string): Conn {
@@ -554,7 +524,7 @@ export class Bridge {
     const hostile = opts.hostile ?? false;
     this.gateway?.releaseSlot(conn);
     if (hostile) {
-      this.reject(conn.remote, conn.addressKey, conn.peerLocation, code, reason);
+      this.refusals.reject(conn.remote, conn.addressKey, conn.peerLocation, code, reason);
     } else {
       this.log[opts.level ?? 'info']({ remote: conn.remote, peer: conn.peerLocation, code, dialed: conn.dialed }, `bridge connection closed: ${reason}`);
     }
@@ -572,25 +542,9 @@ export class Bridge {
     else this.links.closed(conn, peer, wasOpen, hostile, code, reason);
   }
 
-  /** Count, log (warnings rate-limited per address `key`) and report a refused connection. */
-  private reject(remote: string, key: string, location: string | null, code: string, reason: string): void {
-    this.stats.rejected++;
-    const warn = this.refusals.admit(key, code, reason, performance.now());
-    this.log[warn ? 'warn' : 'debug']({ remote, peer: location, code }, `bridge connection refused: ${reason}`);
-    this.emit({ type: 'rejected', remote, location, code, reason });
-  }
-
-  /** One warning per noisy address per interval: how many refusals its warnings left out. */
-  private summarizeRefusals(now: number): void {
-    for (const s of this.refusals.drain(now)) {
-      const codes = Object.entries(s.codes).map(([c, n]) => `${c}: ${n}`).join(', ');
-      this.log.warn({ remote: s.key, refused: s.suppressed, codes: s.codes }, `bridge connections refused: ${s.suppressed} more from ${s.key} in the last ${s.seconds} s (${codes}); the last: ${s.last}`);
-    }
-  }
-
   private tick(): void {
     const now = performance.now();
-    this.summarizeRefusals(now);
+    this.refusals.summarize(now);
     for (const conn of this.conns) {
       if (conn.state !== ConnState.Open) continue;
       this.links.liveness(conn, now, this.heartbeatMs, this.missedHeartbeats, this.stallTimeoutMs);

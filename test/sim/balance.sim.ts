@@ -13,25 +13,19 @@
 //
 //   npm run sim -- balance --seeds 20        one line per seed, replay with --seed S --verbose
 
-import { Writable } from 'node:stream';
-import pino from 'pino';
-import { Cluster } from '../../src/cluster.js';
 import type { ClusterOrder } from '../../src/actors/cluster-state.js';
-import type { MinistryInspection } from '../../src/actors/ministry.js';
 import type { GovClient } from '../../src/client/gov-client.js';
 import { SeedTree } from '../../src/runtime/random.js';
 import { killRestartCutOff } from './fault-loop.js';
+import { recordOp, startLoadedCluster, violationList, watchMinisters } from './cluster-watch.js';
 import type { HistoryOp } from './cluster.sim.js';
 import { watchOwnership } from './ownership-invariant.js';
 import { judgeWriteBalance, runWriteBalance } from './write-balance.js';
 
 export const describe = 'read balancing: a hot ministry grows, a cold one shrinks (never below a minister and two clerks); then write balancing: a saturated minister has a hot subtree split off, cold ones are merged back (live migration); under crashes and partitions; per-step invariants and linearizability';
 
-/** Modeled service time of one client request at a node. */
-const SERVICE_MS = 8;
 /** Closed-loop readers of /hot: more than its clerks can serve. */
 const HOT_READERS = 16;
-const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
 
 interface Decision {
   cause: string;
@@ -53,62 +47,27 @@ export interface BalanceRun {
   plan: string[];
 }
 
-/** The president's orders, from its info logs (president-core.ts logs each with its cause). */
-function decisionLog(decisions: Decision[]): pino.Logger {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.includes('"cause"')) continue;
-        const o = JSON.parse(line) as { cause?: string; ministry?: string; order?: ClusterOrder };
-        if (o.order && o.cause) decisions.push({ cause: o.cause, ministry: o.ministry ?? '', order: o.order });
-      }
-      done();
-    },
-  });
-  return pino({ level: 'info' }, sink);
-}
-
 export async function runBalance(seed: number, opts: { faults?: boolean; ms?: number } = {}): Promise<BalanceRun> {
   const r = new SeedTree(seed).stream('balance-sim:workload');
   const decisions: Decision[] = [];
-  const cluster = await Cluster.start({
-    nodes: 9,
-    rootClerks: 3,
-    ministries: [{ subtree: '/hot', clerks: 2 }],
-    scheduler: 'sim',
+  const cluster = await startLoadedCluster(
     seed,
-    network: { minLatencyMs: 0.2, maxLatencyMs: 2 },
-    cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS } },
-    loadEveryMs: 200,
-    balance: { settleMs: 600 },
-    // (The read half: its ownership check knows only the static ministries. Splits and merges
-    // are the write half's, write-balance.ts.)
-    writeBalance: false,
-    logger: decisionLog(decisions),
-    maxSteps: 5_000_000,
-    replay: `npm run sim -- balance --seed ${seed} --verbose`,
-  });
+    {
+      nodes: 9,
+      rootClerks: 3,
+      ministries: [{ subtree: '/hot', clerks: 2 }],
+      // (The read half: its ownership check knows only the static ministries. Splits and merges
+      // are the write half's, write-balance.ts.)
+      writeBalance: false,
+      maxSteps: 5_000_000,
+    },
+    (o) => {
+      if (o.order && o.cause) decisions.push({ cause: o.cause, ministry: o.ministry ?? '', order: o.order });
+    },
+  );
   const sim = cluster.sim!;
-  const violations: string[] = [];
-  const violate = (msg: string): void => {
-    if (!violations.includes(msg)) violations.push(msg);
-  };
-  sim.checks.push(() => {
-    const leaders = new Map<string, string>();
-    for (const name of cluster.nodeIds) {
-      const host = sim.host(name);
-      if (!host.up) continue;
-      const b = host.runtime.cells.get(`/${name}/role`)?.behaviour as { inspect?: () => MinistryInspection | null } | undefined;
-      const info = b?.inspect?.();
-      if (!info) continue;
-      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.subtree}`);
-      if (!info.leading) continue;
-      const key = `${info.ministry}@${info.term}`;
-      const other = leaders.get(key);
-      if (other) violate(`two ministers in ministry ${info.ministry} (${info.subtree}) term ${info.term}: ${other} and ${name}`);
-      leaders.set(key, name);
-    }
-  });
+  const { violations, violate } = violationList();
+  sim.checks.push(watchMinisters(cluster, violate));
   sim.checks.push(watchOwnership(cluster, ['/hot'], violate).check);
 
   const history: HistoryOp[] = [];
@@ -128,13 +87,7 @@ export async function runBalance(seed: number, opts: { faults?: boolean; ms?: nu
       output = { ok: false, code: (e as { code?: string }).code ?? 'EIO' };
     }
     if (input.op === 'ls' || input.op === 'stat') reads++;
-    if (!record) return;
-    const mutation = input.op !== 'ls' && input.op !== 'stat';
-    if (!output.ok && UNKNOWN.has(output.code)) {
-      if (mutation) history.push({ client: c.clientId, input, output, call: t0, ret: Infinity });
-      return;
-    }
-    history.push({ client: c.clientId, input, output, call: t0, ret: cluster.now(), ...(mutation || linearizable ? {} : { session: true }) });
+    if (record) recordOp(history, { client: c.clientId, input, output, call: t0, ret: cluster.now() }, input.op !== 'ls' && input.op !== 'stat', linearizable);
   };
   const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 500, deadlineMs: 10_000 });
   for (const d of ['/hot/a', '/hot/b', '/cold']) await call(setup, { op: 'mkdir', path: d }, false, true);

@@ -34,6 +34,7 @@ import { SeedTree, type SeededRandom } from '../../src/runtime/random.js';
 import type { SimFsyncOptions, SimNetworkOptions } from '../../src/runtime/sim.js';
 import type { GovClient } from '../../src/client/gov-client.js';
 import { watchOwnership } from './ownership-invariant.js';
+import { UNKNOWN, recordOp, violationList, watchMinisters } from './cluster-watch.js';
 
 export const describe = 'a cluster of three ministries (or one) under crashes, restarts and partitions; history checked for linearizability against one model of the whole namespace';
 
@@ -215,9 +216,6 @@ async function perform(c: GovClient, input: HistoryOp['input'], linearizable: bo
   }
 }
 
-/** Outcomes that say nothing about whether a change happened. */
-const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
-
 /** What each node does now, read from its actors (no messages): 'president', 'minister of
  * m1 /a', 'clerk of m0 /', 'idle', or 'down'. */
 function roleOf(cluster: Cluster, name: string): { president: boolean; ministry?: MinistryInspection } | null {
@@ -276,42 +274,11 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
   const sim = cluster.sim!;
   const faults: string[] = [];
   const subtrees = ['/', ...layout.ministries.map((m) => m.subtree)];
-  // Invariants on every step, over every ministry (ministry ids are unique, so are terms). A
-  // violation is recorded (the first of each kind) and fails the seed at the end.
-  const violations: string[] = [];
-  const violate = (msg: string): void => {
-    if (!violations.includes(msg)) violations.push(msg);
-  };
-  sim.checks.push(() => {
-    const leaders = new Map<string, string>();
-    for (const name of cluster.nodeIds) {
-      const host = sim.host(name);
-      if (!host.up) continue;
-      const cell = host.runtime.cells.get(`/${name}/role`);
-      const b = cell?.behaviour as { inspect?: () => MinistryInspection | null } | undefined;
-      const info = b?.inspect?.();
-      if (!info) continue;
-      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.subtree}`);
-      if (!info.leading) continue;
-      const key = `${info.ministry}@${info.term}`;
-      const other = leaders.get(key);
-      if (other) violate(`two ministers in ministry ${info.ministry} (${info.subtree}) term ${info.term}: ${other} and ${name}`);
-      leaders.set(key, name);
-    }
-  });
+  // Invariants on every step, over every ministry.
+  const { violations, violate } = violationList();
+  sim.checks.push(watchMinisters(cluster, violate));
   sim.checks.push(watchOwnership(cluster, layout.ministries.map((m) => m.subtree), violate).check);
   const history: HistoryOp[] = [];
-  const record = (client: string, input: HistoryOp['input'], output: HistoryOp['output'], call: number, ret: number, linearizable: boolean): void => {
-    const mutation = !isRead(input.op);
-    if (!output.ok && UNKNOWN.has(output.code)) {
-      // A change with an unknown outcome may have happened at any time after its call; a
-      // failed read tells nothing.
-      if (mutation) history.push({ client, input, output, call, ret: Infinity });
-      return;
-    }
-    // A plain read promises read-your-writes and monotonic reads, not linearizability.
-    history.push({ client, input, output, call, ret, ...(mutation || linearizable ? {} : { session: true }) });
-  };
   const nClients = opts.clients ?? 4;
   const perClient = opts.opsPerClient ?? 40;
   let running = nClients;
@@ -322,7 +289,7 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
   const one = async (c: GovClient, input: HistoryOp['input'], linearizable: boolean): Promise<HistoryOp['output']> => {
     const call = cluster.now();
     const output = await perform(c, input, linearizable);
-    record(c.clientId, input, output, call, cluster.now(), linearizable);
+    recordOp(history, { client: c.clientId, input, output, call, ret: cluster.now() }, !isRead(input.op), linearizable);
     return output;
   };
   const workers = Array.from({ length: nClients }, (_, i) => {

@@ -13,18 +13,13 @@
 // operation, so no acknowledged change was lost and none applied twice; at least one split
 // committed.
 
-import { Writable } from 'node:stream';
-import pino from 'pino';
-import { Cluster } from '../../src/cluster.js';
-import type { MinistryInspection } from '../../src/actors/ministry.js';
 import type { GovClient } from '../../src/client/gov-client.js';
 import { SeedTree } from '../../src/runtime/random.js';
 import { killRestartCutOff } from './fault-loop.js';
+import { recordOp, startLoadedCluster, violationList, watchMinisters } from './cluster-watch.js';
 import type { HistoryOp } from './cluster.sim.js';
 
-const SERVICE_MS = 8;
 const WRITERS = 10;
-const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
 /** Directories of the workload: each its own part of the linearizability check. */
 export const WRITE_DIRS = ['/w', '/w/a', '/w/b', '/w/c', '/w/d', '/r'];
 
@@ -41,67 +36,14 @@ export interface WriteBalanceRun {
   traceHash: string;
 }
 
-/** The president's orders with their causes, in words (its info logs). */
-function orderLog(lines: string[]): pino.Logger {
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString('utf8').split('\n')) {
-        if (!line.includes('"cause"')) continue;
-        const o = JSON.parse(line) as { msg?: string; time?: number };
-        lines.push(o.msg ?? line);
-      }
-      done();
-    },
-  });
-  return pino({ level: 'info' }, sink);
-}
-
 export async function runWriteBalance(seed: number, opts: { faults?: boolean; ms?: number } = {}): Promise<WriteBalanceRun> {
   const r = new SeedTree(seed).stream('balance-sim:writes');
   const orders: string[] = [];
-  const cluster = await Cluster.start({
-    nodes: 12,
-    rootClerks: 2,
-    scheduler: 'sim',
-    seed,
-    network: { minLatencyMs: 0.2, maxLatencyMs: 2 },
-    cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS } },
-    loadEveryMs: 200,
-    balance: { settleMs: 600 },
-    leaseTtlMs: 1_000,
-    migrationTimeoutMs: 8_000,
-    maxSteps: 8_000_000,
-    logger: orderLog(orders),
-    replay: `npm run sim -- balance --seed ${seed} --verbose`,
-  });
+  // The president's orders with their causes, in words.
+  const cluster = await startLoadedCluster(seed, { nodes: 12, rootClerks: 2, leaseTtlMs: 1_000, migrationTimeoutMs: 8_000, maxSteps: 8_000_000 }, (o, line) => orders.push(o.msg ?? line));
   const sim = cluster.sim!;
-  const violations: string[] = [];
-  const violate = (msg: string): void => {
-    if (!violations.includes(msg)) violations.push(msg);
-  };
-  const probes = [...WRITE_DIRS, ...WRITE_DIRS.map((d) => `${d}/f0`)];
-  sim.checks.push(() => {
-    const leaders = new Map<string, string>();
-    const serving = new Map<string, string>();
-    for (const name of cluster.nodeIds) {
-      const host = sim.host(name);
-      if (!host.up) continue;
-      const info = (host.runtime.cells.get(`/${name}/role`)?.behaviour as { inspect?: () => MinistryInspection | null } | undefined)?.inspect?.();
-      if (!info) continue;
-      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.ministry} (${info.subtree})`);
-      if (!info.leading) continue;
-      const key = `${info.ministry}@${info.term}`;
-      const other = leaders.get(key);
-      if (other) violate(`two ministers in ministry ${info.ministry} term ${info.term}: ${other} and ${name}`);
-      leaders.set(key, name);
-      for (const p of probes) {
-        if (!info.serves(p)) continue;
-        const was = serving.get(p);
-        if (was !== undefined && was !== info.ministry) violate(`at ${sim.now().toFixed(1)} ms both ${was} and ${info.ministry} (minister ${name}) would take a change to ${p}`);
-        serving.set(p, info.ministry);
-      }
-    }
-  });
+  const { violations, violate } = violationList();
+  sim.checks.push(watchMinisters(cluster, violate, [...WRITE_DIRS, ...WRITE_DIRS.map((d) => `${d}/f0`)]));
 
   const history: HistoryOp[] = [];
   const runMs = opts.ms ?? 14_000;
@@ -117,12 +59,7 @@ export async function runWriteBalance(seed: number, opts: { faults?: boolean; ms
     } catch (e) {
       output = { ok: false, code: (e as { code?: string }).code ?? 'EIO' };
     }
-    const mutation = input.op !== 'ls';
-    if (!output.ok && UNKNOWN.has(output.code)) {
-      if (mutation) history.push({ client: c.clientId, input, output, call: t0, ret: Infinity });
-      return;
-    }
-    history.push({ client: c.clientId, input, output, call: t0, ret: cluster.now(), ...(mutation || linearizable ? {} : { session: true }) });
+    recordOp(history, { client: c.clientId, input, output, call: t0, ret: cluster.now() }, input.op !== 'ls', linearizable);
   };
   // The directories, before anything is recorded (each is the root of its part of the check).
   const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 500, deadlineMs: 20_000 });

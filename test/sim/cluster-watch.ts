@@ -1,0 +1,103 @@
+// What the whole-cluster simulations share (cluster.sim.ts, balance.sim.ts, write-balance.ts):
+// the invariants checked on every step, the recording of a client's history for the
+// linearizability check, and the loaded cluster the two balance halves start.
+
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { Cluster, type ClusterOptions } from '../../src/cluster.js';
+import type { ClusterOrder } from '../../src/actors/cluster-state.js';
+import type { MinistryInspection } from '../../src/actors/ministry.js';
+import type { HistoryOp } from './cluster.sim.js';
+
+/** Outcomes that say nothing about whether a change happened. */
+export const UNKNOWN = new Set(['ETIMEDOUT', 'EUNAVAILABLE', 'EAGAIN', 'EIO']);
+
+/** Violations of the per-step invariants: the first of each kind is kept, and fails the seed at the end. */
+export function violationList(): { violations: string[]; violate: (msg: string) => void } {
+  const violations: string[] = [];
+  return {
+    violations,
+    violate: (msg) => {
+      if (!violations.includes(msg)) violations.push(msg);
+    },
+  };
+}
+
+/** The per-step check (push onto `sim.checks`): never two ministers in one ministry and term
+ * (ministry ids are unique, so are terms); no replica applied a client change twice. With
+ * `probes` (where subtrees move between ministries): never two ministries that would take a
+ * change to the same path at the same moment, every settled minister asked for every probe. */
+export function watchMinisters(cluster: Cluster, violate: (msg: string) => void, probes: readonly string[] = []): () => void {
+  const sim = cluster.sim!;
+  return () => {
+    const leaders = new Map<string, string>();
+    const serving = new Map<string, string>();
+    for (const name of cluster.nodeIds) {
+      const host = sim.host(name);
+      if (!host.up) continue;
+      const info = (host.runtime.cells.get(`/${name}/role`)?.behaviour as { inspect?: () => MinistryInspection | null } | undefined)?.inspect?.();
+      if (!info) continue;
+      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.ministry} (${info.subtree})`);
+      if (!info.leading) continue;
+      const key = `${info.ministry}@${info.term}`;
+      const other = leaders.get(key);
+      if (other) violate(`two ministers in ministry ${info.ministry} (${info.subtree}) term ${info.term}: ${other} and ${name}`);
+      leaders.set(key, name);
+      for (const p of probes) {
+        if (!info.serves(p)) continue;
+        const was = serving.get(p);
+        if (was !== undefined && was !== info.ministry) violate(`at ${sim.now().toFixed(1)} ms both ${was} and ${info.ministry} (minister ${name}) would take a change to ${p}`);
+        serving.set(p, info.ministry);
+      }
+    }
+  };
+}
+
+/** One finished client operation into `history`. A change with an unknown outcome may have
+ * happened at any time after its call; a failed read tells nothing. A plain read promises
+ * read-your-writes and monotonic reads, not linearizability. */
+export function recordOp(history: HistoryOp[], op: Pick<HistoryOp, 'client' | 'input' | 'output' | 'call' | 'ret'>, mutation: boolean, linearizable: boolean): void {
+  const { output } = op;
+  if (!output.ok && UNKNOWN.has(output.code)) {
+    if (mutation) history.push({ ...op, ret: Infinity });
+    return;
+  }
+  history.push({ ...op, ...(mutation || linearizable ? {} : { session: true }) });
+}
+
+/** A president's order as its info log has it (president-core.ts logs each with its cause). */
+export interface LoggedOrder {
+  msg?: string;
+  cause?: string;
+  ministry?: string;
+  order?: ClusterOrder;
+}
+
+/** Modeled service time of one client request at a node, in the balance sims. */
+export const SERVICE_MS = 8;
+
+/** A cluster for the balance sims: a modeled CPU (every client request costs the node it
+ * reaches SERVICE_MS, served one at a time, so a node saturates), load reported every 200 ms,
+ * the balancer acting after 600 ms of settled load; each order the president logs goes to
+ * `onOrder`. `opts` says the rest (nodes, ministries, limits). */
+export function startLoadedCluster(seed: number, opts: ClusterOptions, onOrder: (o: LoggedOrder, line: string) => void): Promise<Cluster> {
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.includes('"cause"')) onOrder(JSON.parse(line) as LoggedOrder, line);
+      }
+      done();
+    },
+  });
+  return Cluster.start({
+    scheduler: 'sim',
+    seed,
+    network: { minLatencyMs: 0.2, maxLatencyMs: 2 },
+    cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS } },
+    loadEveryMs: 200,
+    balance: { settleMs: 600 },
+    logger: pino({ level: 'info' }, sink),
+    replay: `npm run sim -- balance --seed ${seed} --verbose`,
+    ...opts,
+  });
+}
