@@ -1,0 +1,83 @@
+// A minister's re-replication (issue 17, point 4), wired to its ministry: what the repair shell
+// (replica-repair.ts) sees of the cluster (members, leaving, removed), of the layouts and of the
+// live write leases, every REPAIR_EVERY_MS of the minister's ticks.
+
+import type { Context } from '../runtime/types.js';
+import type { MinistryArgs } from './ministry.js';
+import type { MinistryNamespace } from './ministry-namespace.js';
+import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
+import { DEFAULT_LEASES } from './leases.js';
+import { isRepairMessage, replicaRepair, type RepairEnv, type ReplicaRepair } from './replica-repair.js';
+
+const REPAIR_EVERY_MS = 250;
+
+export interface MinistryRepair {
+  tick(ctx: Context): void;
+  /** A repair message: true when it was one; `propose` gets the entry to log. */
+  handle(ctx: Context, msg: unknown, propose: (entry: Uint8Array) => void): boolean;
+  /** Chunks short of good replicas as last computed (undefined before the first plan). */
+  short(): number | undefined;
+  /** Chunks re-replicated so far (their swaps proposed). */
+  repaired(): number;
+}
+
+export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, term: () => { ministry: string; term: number }): MinistryRepair {
+  const { config } = args;
+  let shell: ReplicaRepair | null = null;
+  let last = -Infinity;
+  let short: number | undefined;
+  let seq = 0;
+
+  const env = (now: number): RepairEnv => {
+    const cluster = args.clusterState();
+    const nodes = [...new Set([...cluster.nodes, ...cluster.joined.keys()])].filter((n) => !cluster.removed.has(n)).sort();
+    const drift = config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs;
+    // Ranges of files a write lease may be writing now: their chunks wait.
+    const busy = new Map<number, [number, number][]>();
+    for (const l of ns.leases.leases.values()) {
+      if (ns.leases.validUntil(l, drift) <= now) continue;
+      const st = ns.fileStat(l.path);
+      if (st?.kind !== 'file') continue;
+      let r = busy.get(st.ino);
+      if (!r) busy.set(st.ino, (r = []));
+      r.push([l.start, l.end]);
+    }
+    const { ministry, term: t } = term();
+    const stem = `${ministry}-${t}-r${Math.floor(now).toString(36)}`.replace(/[^A-Za-z0-9._-]/g, '_');
+    return {
+      chunks: [...ns.layouts.allChunks()],
+      nodes,
+      leaving: cluster.leaving,
+      wanted: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS,
+      chunkBytes: config.chunkBytes ?? DEFAULT_CHUNK_BYTES,
+      busy: (ino, index) => {
+        const ranges = busy.get(ino);
+        if (!ranges) return false;
+        const cs = ns.layouts.layout(ino, 0, 0).chunkSize;
+        return ranges.some(([s, e]) => s < (index + 1) * cs && e > index * cs);
+      },
+      newId: (ino, index) => `${stem}${(++seq).toString(36)}-${ino}-${index}`,
+      token: ns.leases.token,
+    };
+  };
+
+  return {
+    tick(ctx) {
+      const now = ctx.clock.now();
+      if (now - last < REPAIR_EVERY_MS) return;
+      last = now;
+      shell ??= replicaRepair((node) => config.addresses[node] ?? `${node}#/${node}`, config.repair ?? {}, now);
+      const e = env(now);
+      shell.tick(ctx, e);
+      short = shell.core.short(e, now);
+    },
+    handle(ctx, msg, propose) {
+      if (!isRepairMessage(msg)) return false;
+      const entry = shell?.handle(ctx, msg) ?? null;
+      if (entry) propose(entry);
+      return true;
+    },
+    short: () => short,
+    repaired: () => shell?.core.repaired ?? 0,
+  };
+}
