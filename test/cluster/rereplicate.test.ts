@@ -14,7 +14,7 @@ interface Layout {
 }
 
 async function setup(seed: number) {
-  const cluster = await Cluster.start({ nodes: 5, seed, chunkBytes: CHUNK, leaseTtlMs: 1_000, leaseDriftMs: 50, repair: { downAfterMs: 2_000 } });
+  const cluster = await Cluster.start({ nodes: 5, seed, chunkBytes: CHUNK, leaseTtlMs: 1_000, leaseDriftMs: 50, repair: { downAfterMs: 1_000 } });
   const fs = cluster.client({ clientId: 'c1', dataTimeoutMs: 500 });
   const layout = async (path: string): Promise<Layout> => (await cluster.drive(fs.data['layout'](path, 'read'))) as Layout;
   /** Run until `done` holds, up to `ms` of virtual time. */
