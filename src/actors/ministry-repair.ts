@@ -1,12 +1,16 @@
 // A minister's re-replication (issue 17, point 4), wired to its ministry: what the repair shell
 // (replica-repair.ts) sees of the cluster (members, leaving, removed), of the layouts and of the
-// live write leases, every REPAIR_EVERY_MS of the minister's ticks.
+// live write leases, every REPAIR_EVERY_MS of the minister's ticks; and the collection of
+// copies no commit named (uncommitted-copies.ts).
 
 import type { Context } from '../runtime/types.js';
 import type { MinistryArgs } from './ministry.js';
 import type { MinistryNamespace } from './ministry-namespace.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import { DEFAULT_LEASES } from './leases.js';
+import type { ChunkDelete, ChunkReply } from '../data/messages.js';
+import type { PlacedChunkMsg } from '../wire/log-codec.js';
+import type { UncommittedCopies } from './uncommitted-copies.js';
 import { isRepairMessage, replicaRepair, type RepairEnv, type ReplicaRepair } from './replica-repair.js';
 
 const REPAIR_EVERY_MS = 250;
@@ -19,14 +23,44 @@ export interface MinistryRepair {
   short(): number | undefined;
   /** Chunks re-replicated so far (their swaps proposed). */
   repaired(): number;
+  /** Uncommitted copies deleted so far. */
+  collected(): number;
 }
 
-export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, term: () => { ministry: string; term: number }): MinistryRepair {
+interface Collected {
+  type: 'ministry.copy-collected';
+  chunk: PlacedChunkMsg;
+  ok: boolean;
+}
+
+export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, copies: UncommittedCopies, term: () => { ministry: string; term: number }): MinistryRepair {
   const { config } = args;
   let shell: ReplicaRepair | null = null;
   let last = -Infinity;
   let short: number | undefined;
+  let collectedCopies = 0;
   let seq = 0;
+  const addressOf = (node: string): string => config.addresses[node] ?? `${node}#/${node}`;
+
+  /** Delete copies proposed long ago that no layout names (uncommitted-copies.ts). */
+  const collect = (ctx: Context, chunks: RepairEnv['chunks'], now: number): void => {
+    if (copies.pending === 0) return;
+    const named = new Set<string>();
+    for (const { chunk } of chunks) named.add(chunk.chunkId);
+    for (const g of ns.layouts.garbage) named.add(g.chunkId);
+    for (const c of copies.due(now, (id) => named.has(id))) {
+      const deletes = c.replicas.map((n) =>
+        ctx
+          .ask<ChunkReply>(ctx.ref(`${addressOf(n)}/chunks`), { type: 'govfs.data.ChunkDelete', chunkId: c.chunkId, version: c.version } satisfies ChunkDelete, { timeoutMs: 2_000 })
+          .then((r) => r.type === 'govfs.data.ChunkDeleted', () => false),
+      );
+      ctx.pipeToSelf(
+        Promise.all(deletes),
+        (oks): Collected => ({ type: 'ministry.copy-collected', chunk: c, ok: oks.every(Boolean) }),
+        (): Collected => ({ type: 'ministry.copy-collected', chunk: c, ok: false }),
+      );
+    }
+  };
 
   const env = (now: number): RepairEnv => {
     const cluster = args.clusterState();
@@ -66,12 +100,19 @@ export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, term: 
       const now = ctx.clock.now();
       if (now - last < REPAIR_EVERY_MS) return;
       last = now;
-      shell ??= replicaRepair((node) => config.addresses[node] ?? `${node}#/${node}`, config.repair ?? {}, now);
+      shell ??= replicaRepair(addressOf, config.repair ?? {}, now, copies);
       const e = env(now);
       shell.tick(ctx, e);
       short = shell.core.short(e, now);
+      collect(ctx, e.chunks, now);
     },
     handle(ctx, msg, propose) {
+      if ((msg as { type?: unknown } | null)?.type === 'ministry.copy-collected') {
+        const m = msg as Collected;
+        if (m.ok) collectedCopies++;
+        else copies.retry(m.chunk, ctx.clock.now());
+        return true;
+      }
       if (!isRepairMessage(msg)) return false;
       const entry = shell?.handle(ctx, msg) ?? null;
       if (entry) propose(entry);
@@ -79,5 +120,6 @@ export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, term: 
     },
     short: () => short,
     repaired: () => shell?.core.repaired ?? 0,
+    collected: () => collectedCopies,
   };
 }

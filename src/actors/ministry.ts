@@ -19,6 +19,7 @@ import { DEFAULT_LEASES } from './leases.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import { chunkGc, type GcDone } from './chunk-gc.js';
 import { ministryRepair } from './ministry-repair.js';
+import { UncommittedCopies } from './uncommitted-copies.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { RenameLedger } from './rename-ledger.js';
@@ -143,7 +144,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const ns = new MinistryNamespace(args.record.subtree);
   ns.renames.owner = args.record.id;
   let raft: RaftShell;
-  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs,
+  const copies = new UncommittedCopies(config.repair?.orphanGraceMs);
+  const core = new MinistryCore<Reply>({ record: args.record, copies, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs,
     data: { chunkBytes: config.chunkBytes ?? DEFAULT_CHUNK_BYTES, replicas: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS }, handoverWaitMs: handoverWaitMs(config),
   });
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
@@ -151,7 +153,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const step = effectRunner(core, () => raft);
   const loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
   const gc = chunkGc((node) => config.addresses[node] ?? `${node}#/${node}`);
-  const repair = ministryRepair(args, ns, () => ({ ministry: core.record.id, term: core.record.term }));
+  const repair = ministryRepair(args, ns, copies, () => ({ ministry: core.record.id, term: core.record.term }));
   const reportStatus = statusReporter(args, ns, () => raft, () => core.record.id, loads, repair.short);
 
   return {

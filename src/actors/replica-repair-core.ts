@@ -29,9 +29,12 @@ export interface RepairOptions {
   bytesPerSec?: number;
   /** A chunk store silent this long is taken for down. Default 10 s. */
   downAfterMs?: number;
+  /** A copy no layout names this long after it was proposed is deleted (uncommitted-copies.ts).
+   * Default 60 s. */
+  orphanGraceMs?: number;
 }
 
-export const DEFAULT_REPAIR: Required<RepairOptions> = { maxInFlight: 2, bytesPerSec: 32 << 20, downAfterMs: 10_000 };
+export const DEFAULT_REPAIR: Required<RepairOptions> = { maxInFlight: 2, bytesPerSec: 32 << 20, downAfterMs: 10_000, orphanGraceMs: 60_000 };
 
 export interface RepairJob {
   ino: number;

@@ -11,6 +11,7 @@ import type { Context } from '../runtime/types.js';
 import type { ChunkListing, ChunkReply } from '../data/messages.js';
 import type { PlacedChunkMsg } from '../wire/log-codec.js';
 import { MinistryNamespace } from './ministry-namespace.js';
+import type { UncommittedCopies } from './uncommitted-copies.js';
 import { ReplicaRepairCore, type RepairJob, type RepairOptions, type RepairView } from './replica-repair-core.js';
 
 export const PROBE_EVERY_MS = 1_000;
@@ -53,7 +54,7 @@ export interface ReplicaRepair {
   handle(ctx: Context, m: RepairMessage): Uint8Array | null;
 }
 
-export function replicaRepair(addressOf: (node: string) => string, opts: RepairOptions, now: number): ReplicaRepair {
+export function replicaRepair(addressOf: (node: string) => string, opts: RepairOptions, now: number, copies: UncommittedCopies): ReplicaRepair {
   const core = new ReplicaRepairCore(opts, now);
   const probing = new Set<string>();
   const cursor = new Map<string, string>();
@@ -84,6 +85,7 @@ export function replicaRepair(addressOf: (node: string) => string, opts: RepairO
       }
       for (const job of core.plan(env, now)) {
         tokens.set(job, env.token);
+        copies.note(job.next, now);
         ctx.pipeToSelf(
           copy(ctx, (n) => store(ctx, n), job, env.token),
           (damaged): JobDone => ({ type: 'ministry.repair-done', job, ok: true, damaged }),
@@ -106,6 +108,11 @@ export function replicaRepair(addressOf: (node: string) => string, opts: RepairO
       tokens.delete(m.job);
       core.finished(m.job, m.ok, now, m.damaged);
       if (!m.ok) return null;
+      const refused = copies.refuseCommit(m.job.next.chunkId, now);
+      if (refused !== null) {
+        ctx.log.info(`re-replication of chunk ${m.job.old.chunkId} dropped: ${refused}`);
+        return null;
+      }
       ctx.log.info(`re-replicated chunk ${m.job.old.chunkId} v${m.job.old.version} (${m.job.why}) as ${m.job.next.chunkId} v${m.job.next.version} on ${m.job.next.replicas.join(',')}`);
       return MinistryNamespace.encodeLayout({ op: 'layout.replace', ino: m.job.ino, chunk: m.job.next, oldChunkId: m.job.old.chunkId, token });
     },

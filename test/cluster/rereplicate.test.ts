@@ -14,7 +14,7 @@ interface Layout {
 }
 
 async function setup(seed: number) {
-  const cluster = await Cluster.start({ nodes: 5, seed, chunkBytes: CHUNK, leaseTtlMs: 1_000, leaseDriftMs: 50, repair: { downAfterMs: 1_000 } });
+  const cluster = await Cluster.start({ nodes: 5, seed, chunkBytes: CHUNK, leaseTtlMs: 1_000, leaseDriftMs: 50, repair: { downAfterMs: 1_000, orphanGraceMs: 4_000 } });
   const fs = cluster.client({ clientId: 'c1', dataTimeoutMs: 500 });
   const layout = async (path: string): Promise<Layout> => (await cluster.drive(fs.data['layout'](path, 'read'))) as Layout;
   /** Run until `done` holds, up to `ms` of virtual time. */
@@ -52,7 +52,7 @@ describe('re-replication (sim)', () => {
     await cluster.stop();
   }, 120_000);
 
-  it('a replica with a flipped bit: the read falls back to another replica, and the damaged one is replaced from a good copy', async () => {
+  it('a replica with a flipped bit: the read falls back to another replica, and the damaged one is replaced from a good copy; a copy never committed is collected', async () => {
     const { cluster, fs, layout, until } = await setup(62);
     const data = bytes(2 * CHUNK, 3);
     await fs.writeFile('/b', data);
@@ -67,6 +67,24 @@ describe('re-replication (sim)', () => {
       return now.chunkId !== c.chunkId && now.version === c.version + 1 && now.replicas.length === 3;
     });
     expect(replaced).toBe(true);
+    expect(await fs.readFile('/b')).toEqual(data);
+
+    // A copy written and never committed (its writer died between copy and commit) is deleted
+    // after the grace, and a late commit of it is refused.
+    const c1 = (await layout('/b')).chunks[1]!;
+    const dc = (fs.data as unknown as { c: { dataRequest(op: object, path: string, how: string): Promise<unknown>; askNode(n: string, op: object, t: number): Promise<{ ok: boolean; error?: { code: string } }> } }).c;
+    const replaceOp = (newChunkId: string, replicas: string[]) => ({ op: 'layoutReplace', layoutReplace: { path: '/b', index: 1, chunkId: c1.chunkId, version: c1.version, failed: c1.replicas[0], newChunkId, replicas, token: 0 } });
+    const proposed = ((await cluster.drive(dc.dataRequest(replaceOp('', []), '/b', 'minister'))) as { layoutReplace: Layout }).layoutReplace.chunks.find((x) => x.index === 1)!;
+    expect(proposed.chunkId).not.toBe(c1.chunkId);
+    const write = { op: 'dataWrite', dataWrite: { chunkId: proposed.chunkId, version: proposed.version, token: 0, offset: 0, data: bytes(100, 9) } };
+    for (const n of proposed.replicas) expect((await cluster.drive(dc.askNode(n, write, 1_000))).ok).toBe(true);
+    const read = { op: 'dataRead', dataRead: { chunkId: proposed.chunkId, version: proposed.version, offset: 0, length: 10 } };
+    const collected = await until(10_000, async () => {
+      const answers = await Promise.all(proposed.replicas.map((n) => cluster.drive(dc.askNode(n, read, 1_000))));
+      return answers.every((a) => a.error?.code === 'ENOENT');
+    });
+    expect(collected).toBe(true);
+    await expect(cluster.drive(dc.dataRequest(replaceOp(proposed.chunkId, proposed.replicas), '/b', 'minister'))).rejects.toMatchObject({ code: 'EAGAIN' });
     expect(await fs.readFile('/b')).toEqual(data);
     await cluster.stop();
   }, 120_000);
