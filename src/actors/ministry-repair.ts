@@ -13,7 +13,8 @@ import type { PlacedChunkMsg } from '../wire/log-codec.js';
 import type { UncommittedCopies } from './uncommitted-copies.js';
 import { isRepairMessage, replicaRepair, type RepairEnv, type ReplicaRepair } from './replica-repair.js';
 
-const REPAIR_EVERY_MS = 250;
+/** (Each pass looks at every chunk of the ministry.) */
+const REPAIR_EVERY_MS = 1_000;
 
 export interface MinistryRepair {
   tick(ctx: Context): void;

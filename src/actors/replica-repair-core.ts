@@ -73,6 +73,8 @@ interface Need {
   why: string;
 }
 
+const NONE: ReadonlySet<string> = new Set();
+
 export class ReplicaRepairCore {
   private readonly o: Required<RepairOptions>;
   private readonly heardAt = new Map<string, number>();
@@ -123,7 +125,8 @@ export class ReplicaRepairCore {
   /** Chunks that need repair now (status: under-replicated), whether or not one can start. */
   short(view: RepairView, now: number): number {
     let n = 0;
-    for (const { ino, chunk } of view.chunks) if (this.need(ino, chunk, view, now, true)) n++;
+    const at = this.at(view, now);
+    for (const { ino, chunk } of view.chunks) if (this.need(ino, chunk, view, at, true)) n++;
     return n;
   }
 
@@ -135,10 +138,11 @@ export class ReplicaRepairCore {
     for (const [id, j] of this.jobs) if (j.until < now || (j.until !== Infinity && !live.has(id))) this.jobs.delete(id);
     for (const id of this.bad.keys()) if (!live.has(id)) this.bad.delete(id);
     const out: RepairJob[] = [];
+    const at = this.at(view, now);
     for (const { ino, chunk } of view.chunks) {
       if (this.inFlight() >= this.o.maxInFlight) break;
       if (this.jobs.has(chunk.chunkId) || view.busy(ino, chunk.index)) continue;
-      const need = this.need(ino, chunk, view, now, false);
+      const need = this.need(ino, chunk, view, at, false);
       if (!need) continue;
       const replicas = [...need.keep, ...need.targets];
       const job: RepairJob = {
@@ -175,13 +179,18 @@ export class ReplicaRepairCore {
     this.budgetAt = now;
   }
 
-  private need(ino: number, c: PlacedChunkMsg, view: RepairView, now: number, counting: boolean): Need | null {
+  /** What every chunk's decision shares on one pass: members, those up, those to place on. */
+  private at(view: RepairView, now: number): { members: Set<string>; up: Set<string>; eligible: string[] } {
     const members = new Set(view.nodes);
-    const bad = this.bad.get(c.chunkId) ?? new Set<string>();
-    const up = (n: string): boolean => members.has(n) && !this.isDown(n, now);
-    const sources = c.replicas.filter((n) => up(n) && !bad.has(n));
+    const up = new Set(view.nodes.filter((n) => !this.isDown(n, now)));
+    return { members, up, eligible: view.nodes.filter((n) => up.has(n) && !view.leaving.has(n)) };
+  }
+
+  private need(ino: number, c: PlacedChunkMsg, view: RepairView, at: ReturnType<ReplicaRepairCore['at']>, counting: boolean): Need | null {
+    const { members, up, eligible } = at;
+    const bad = this.bad.get(c.chunkId) ?? NONE;
+    const sources = c.replicas.filter((n) => up.has(n) && !bad.has(n));
     const keep = sources.filter((n) => !view.leaving.has(n));
-    const eligible = view.nodes.filter((n) => up(n) && !view.leaving.has(n));
     const wanted = Math.min(view.wanted, eligible.length);
     const dropped = c.replicas.filter((n) => !keep.includes(n));
     if (dropped.length === 0 && c.replicas.length >= wanted) return null;

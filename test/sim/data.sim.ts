@@ -76,7 +76,7 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
     chunkBytes: CHUNK,
     leaseTtlMs: 1_000,
     leaseDriftMs: 50,
-    repair: { downAfterMs: DOWN_AFTER_MS },
+    repair: { downAfterMs: DOWN_AFTER_MS, orphanGraceMs: 6_000 },
     network: { minLatencyMs: 0.2, maxLatencyMs: 3, dropRate: r.next() * 0.02, duplicateRate: r.next() * 0.01 },
     fsync: { slowRate: r.next() * 0.05, slowMs: 1 + r.next() * 9 },
     maxSteps: 3_000_000,
