@@ -92,6 +92,7 @@ export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, copies
         return ranges.some(([s, e]) => s < (index + 1) * cs && e > index * cs);
       },
       newId: (ino, index) => `${stem}${(++seq).toString(36)}-${ino}-${index}`,
+      ...(config.hosts && { hostOf: (n: string) => config.hosts![n] ?? n }),
       token: ns.leases.token,
     };
   };

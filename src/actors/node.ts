@@ -92,6 +92,9 @@ export interface NodeConfig {
   chunkReplicas?: number;
   /** Re-replication of chunks short of replicas (replica-repair-core.ts; defaults there). */
   repair?: RepairOptions;
+  /** Each node's host (`govfs node`: from --peers), so copies of a chunk spread across hosts;
+   * absent: every node on one host. */
+  hosts?: Record<string, string>;
   /** A subtree migration (split, merge) that makes no progress this long is aborted (30 s). */
   migrationTimeoutMs?: number;
   /** Write balancing's thresholds (write-balancer.ts), or false: no automatic split or merge. */

@@ -15,6 +15,8 @@
 // write lease waits (its writer may be writing the old copy; a lease granted after the copy began
 // makes the swap not apply: layouts.ts applyReplace).
 //
+// New replicas go, where there are several hosts, to hosts that hold no copy yet.
+//
 // Rate-limited: at most maxInFlight chunks copied at once, and bytesPerSec over time (a token
 // bucket of one second's bytes, charged a chunk's bytes times its new replicas when it starts;
 // a chunk starts once the bucket holds its charge).
@@ -63,6 +65,8 @@ export interface RepairView {
   busy(ino: number, index: number): boolean;
   /** A fresh chunk id for chunk `index` of `ino` (unique across ministers and time). */
   newId(ino: number, index: number): string;
+  /** The host node `node` runs on (copies spread across hosts); absent: one host. */
+  hostOf?: (node: string) => string;
 }
 
 /** Why chunk `c` needs repair, and how, or null when it does not (or cannot be). */
@@ -197,7 +201,8 @@ export class ReplicaRepairCore {
     if (counting) return { sources, keep, targets: [], why: '' };
     if (sources.length === 0) return null; // no good copy left: nothing to copy from
     const policy = { nodes: eligible, avoid: bad, replicas: view.wanted, chunkBytes: view.chunkBytes };
-    const targets = chooseReplicas(policy, ino, c.index, Math.max(0, wanted - keep.length), new Set(c.replicas.filter((n) => !bad.has(n))));
+    const order = chooseReplicas(policy, ino, c.index, eligible.length, new Set(c.replicas.filter((n) => !bad.has(n))));
+    const targets = spread(order, keep, Math.max(0, wanted - keep.length), view.hostOf);
     // Nothing gained: a down (not removed) replica with no node to take its place stays listed.
     const removed = dropped.filter((n) => !members.has(n) || bad.has(n) || view.leaving.has(n));
     if (targets.length === 0 && removed.length === 0) return null;
@@ -208,4 +213,20 @@ export class ReplicaRepairCore {
     ].join(', ');
     return { sources: [...keep, ...sources.filter((n) => !keep.includes(n))], keep, targets, why };
   }
+}
+
+/** `count` of `order` (best first), those on hosts none of `keep` nor an earlier pick is on
+ * first (spread across hosts when there are several). */
+function spread(order: readonly string[], keep: readonly string[], count: number, hostOf?: (node: string) => string): string[] {
+  if (!hostOf) return order.slice(0, count);
+  const used = new Set(keep.map(hostOf));
+  const out: string[] = [];
+  for (const n of order) {
+    if (out.length < count && !used.has(hostOf(n))) {
+      out.push(n);
+      used.add(hostOf(n));
+    }
+  }
+  for (const n of order) if (out.length < count && !out.includes(n)) out.push(n);
+  return out;
 }

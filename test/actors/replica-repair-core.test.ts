@@ -131,4 +131,16 @@ describe('ReplicaRepairCore', () => {
     const [again] = core.plan(view([chunk(0, ['n1', 'n2', 'n6'])]), 300);
     expect(again!.sources).toEqual(['n2']);
   });
+
+  it('spreads new replicas across hosts: a host that holds no copy yet first', () => {
+    const core = heardAll(0);
+    // n1, n2 on host a; n3, n4 on host b; n5 on host c. The chunk keeps n1 (a) and n3 (b).
+    const hosts: Record<string, string> = { n1: 'a', n2: 'a', n3: 'b', n4: 'b', n5: 'c' };
+    for (let ino = 0; ino < 5; ino++) {
+      const v = view([chunk(0, ['n1', 'n3', 'n6'])], { hostOf: (n) => hosts[n]!, chunks: [{ ino, chunk: chunk(0, ['n1', 'n3', 'n6']) }] });
+      const [job] = core.plan(v, 100);
+      expect(job!.next.replicas).toEqual(['n1', 'n3', 'n5']);
+      core.finished(job!, false, 100);
+    }
+  });
 });
