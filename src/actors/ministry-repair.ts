@@ -63,7 +63,7 @@ export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, copies
     }
   };
 
-  const env = (now: number): RepairEnv => {
+  const env = (now: number): RepairEnv & { chunks: { ino: number; chunk: PlacedChunkMsg }[] } => {
     const cluster = args.clusterState();
     const nodes = [...new Set([...cluster.nodes, ...cluster.joined.keys()])].filter((n) => !cluster.removed.has(n)).sort();
     const drift = config.leaseDriftMs ?? DEFAULT_LEASES.maxDriftMs;
@@ -78,9 +78,10 @@ export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, copies
       r.push([l.start, l.end]);
     }
     const { ministry, term: t } = term();
+    const chunks = [...ns.layouts.allChunks()];
     const stem = `${ministry}-${t}-r${Math.floor(now).toString(36)}`.replace(/[^A-Za-z0-9._-]/g, '_');
     return {
-      chunks: [...ns.layouts.allChunks()],
+      chunks,
       nodes,
       leaving: cluster.leaving,
       wanted: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS,
@@ -102,8 +103,13 @@ export function ministryRepair(args: MinistryArgs, ns: MinistryNamespace, copies
       const now = ctx.clock.now();
       if (now - last < REPAIR_EVERY_MS) return;
       last = now;
-      shell ??= replicaRepair(addressOf, config.repair ?? {}, now, copies);
       const e = env(now);
+      // A ministry with no file contents probes no store (nor adds messages to other sims).
+      if (e.chunks.length === 0 && copies.pending === 0) {
+        short = 0;
+        return;
+      }
+      shell ??= replicaRepair(addressOf, config.repair ?? {}, now, copies);
       shell.tick(ctx, e);
       short = shell.core.short(e, now);
       collect(ctx, e.chunks, now);

@@ -65,6 +65,13 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
   let syncing = false;
   const waiting: Waiting[] = [];
   let scrubbed = '';
+  let scrubbing = false;
+  /** The scrub's timer, from when the store holds a chunk (an empty store adds no events). */
+  const startScrub = (ctx: Context<ChunkStoreMessage>): void => {
+    if (scrubbing || (opts.scrubChunks ?? 2) <= 0 || core.idsAfter('', 1).length === 0) return;
+    scrubbing = true;
+    ctx.clock.every(opts.scrubEveryMs ?? 1_000, SCRUB);
+  };
 
   const startSync = (ctx: Context<ChunkStoreMessage>): void => {
     if (syncing || durable === applied) return;
@@ -100,7 +107,7 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
       backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(prefixed(ctx.storage, opts.storagePrefix ?? 'chunks/'));
       core = new ChunkStoreCore(backend, backend.loadMetas(), opts);
       opts.onStarted?.(core);
-      if ((opts.scrubChunks ?? 2) > 0) ctx.clock.every(opts.scrubEveryMs ?? 1_000, SCRUB);
+      startScrub(ctx);
     },
     receive(ctx, msg) {
       if (isSynced(msg)) return synced(ctx, msg);
@@ -127,6 +134,7 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
       if (ops.length > 0) {
         backend.apply(ops);
         applied++;
+        startScrub(ctx);
       }
       if (durable === applied) {
         ctx.reply(fromClient ? toFsReply(reply) : reply);
