@@ -14,7 +14,7 @@ interface Layout {
 }
 
 async function setup(seed: number) {
-  const cluster = await Cluster.start({ nodes: 5, seed, chunkBytes: CHUNK, leaseTtlMs: 1_000, leaseDriftMs: 50, repair: { downAfterMs: 1_000, orphanGraceMs: 4_000 } });
+  const cluster = await Cluster.start({ nodes: 5, seed, chunkBytes: CHUNK, leaseTtlMs: 1_000, leaseDriftMs: 50, repair: { downAfterMs: 1_000, orphanGraceMs: 2_000 } });
   const fs = cluster.client({ clientId: 'c1', dataTimeoutMs: 500 });
   const layout = async (path: string): Promise<Layout> => (await cluster.drive(fs.data['layout'](path, 'read'))) as Layout;
   /** Run until `done` holds, up to `ms` of virtual time. */
@@ -61,7 +61,7 @@ describe('re-replication (sim)', () => {
     const bad = c.replicas[0]!;
     expect(cluster.sim!.host(bad).storage.flipBit(`chunks/${blockKey(c.chunkId, 0)}`, 12345)).toBe(true);
     // Every read works, whichever replica it tries first.
-    for (let i = 0; i < 4; i++) expect(await fs.readFile('/b')).toEqual(data);
+    for (let i = 0; i < 2; i++) expect(await fs.readFile('/b')).toEqual(data);
     const replaced = await until(20_000, async () => {
       const now = (await layout('/b')).chunks[1]!;
       return now.chunkId !== c.chunkId && now.version === c.version + 1 && now.replicas.length === 3;
