@@ -11,6 +11,7 @@
 // also serves network clients (`connect()`, the govfs CLI): `govfs cluster` is this. Node ids,
 // configs, placement, storage checks and the client gateway come from node-host.ts.
 
+import type { RepairOptions } from './actors/replica-repair-core.js';
 import { balanceRequest, gatherStatus, type ClusterStatusView, type MigrationStatus, type MinistryStatus, type NodeStatus } from './client/status.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
 import { localNodeStorage } from './runtime/storage-lmdb.js';
@@ -84,6 +85,8 @@ export interface ClusterOptions {
    * 'on-thread' (encoded by the actor thread: a stall of a few ms per MB of namespace; the
    * cheaper choice where the actor threads already use every core). */
   snapshots?: 'off-thread' | 'on-thread';
+  /** Re-replication's rate limits and down detection (NodeConfig.repair). */
+  repair?: RepairOptions;
   tickMs?: number;
   /** Cluster log election timeout and the president's failure timeout (NodeConfig). Under
    * `sim` they default to 100 ms and 400 ms: virtual time has no stalls, and short timeouts
@@ -186,7 +189,7 @@ export class Cluster {
     const virtual = scheduler === 'sim';
     const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
     const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
-    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas, snapshotsOnThread: opts.snapshots === 'on-thread', migrationTimeoutMs: opts.migrationTimeoutMs, writeBalance: opts.writeBalance };
+    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas, snapshotsOnThread: opts.snapshots === 'on-thread', repair: opts.repair, migrationTimeoutMs: opts.migrationTimeoutMs, writeBalance: opts.writeBalance };
     let cluster: Cluster;
     if (scheduler !== 'threads' && (opts.listen !== undefined || opts.tls || opts.clientToken)) {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');

@@ -133,7 +133,9 @@ export class NodeProcess {
     }
     // A joining node starts from the cluster's first configuration, of which it is no voter:
     // it campaigns for nothing and waits for the president to bring it in (membership-core.ts).
-    const config = opts.join ? { ...configs.get(id)!, nodes: nodeIds.filter((n) => n !== id) } : configs.get(id)!;
+    const base = opts.join ? { ...configs.get(id)!, nodes: nodeIds.filter((n) => n !== id) } : configs.get(id)!;
+    // Each node's host, so that re-replication spreads a chunk's copies across hosts.
+    const config = { ...base, hosts: hostsOf({ ...peers, [id]: opts.peers[id] ?? `${opts.listen.host}:${opts.listen.port}` }) };
     // Nodes added at runtime are dialed at the endpoint their memberJoin order gave; removed
     // ones are refused (their links close, their Hellos are answered with why).
     const members = (joined: readonly Joined[], removed: ReadonlySet<string>): void => {
@@ -184,4 +186,9 @@ export class NodeProcess {
     await this.runtime.pool.close();
     this.lock.release();
   }
+}
+
+/** The host part of each node's 'host:port' (an IPv6 address keeps its brackets). */
+function hostsOf(endpoints: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(endpoints).map(([n, e]) => [n, e.replace(/:\d+$/, '')]));
 }

@@ -1,6 +1,7 @@
 // The types a ministry member's pure core (ministry-core.ts) takes and gives: its options, the
 // requests, its inputs and effects. Cut out of ministry-core.ts to keep it under 600 lines.
 
+import type { UncommittedCopies } from './uncommitted-copies.js';
 import type { ClusterState, MinistryRecord } from './cluster-state.js';
 import type { FsErrorCode, FsErrorData } from '../fs/errors.js';
 import type { ClientOp, CrossRenameBeginMessage, CrossRenamePrepareMessage, MinistryInfo } from '../fs/requests.js';
@@ -35,6 +36,8 @@ export interface MinistryCoreOptions {
   /** How long a fenced subtree waits before it is handed over: every lease in it that could
    * still be believed has run out by then (lease TTL, drift bound, a clerk's catch-up window). */
   handoverWaitMs?: number;
+  /** Copies proposed and not yet named by a layout, for their collection (issue 17). */
+  copies?: UncommittedCopies;
 }
 
 /** A client's request, without its operation. */

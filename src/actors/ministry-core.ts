@@ -426,6 +426,8 @@ export class MinistryCore<R> {
     const stem = `${record.id}-${record.term}-${Math.floor(this.now).toString(36)}${(++this.chunkSeq).toString(36)}`.replace(/[^A-Za-z0-9._-]/g, '_');
     let entry: LayoutEntry | FileLayout | null;
     try {
+      const refused = op.op === 'layout-replace' && op.newChunkId !== '' ? (this.o.copies?.refuseCommit(op.newChunkId, this.now) ?? null) : null;
+      if (refused !== null) throw new FsError('EAGAIN', `replace a chunk of ${op.path}: ${refused}`, op.path);
       entry = this.ns.layoutChange(op, policy, stem);
     } catch (e) {
       if (!(e instanceof FsError)) throw e;
@@ -441,7 +443,12 @@ export class MinistryCore<R> {
       }
     };
     if (!entry) return answer();
-    if (!('op' in entry)) return this.answer(reply, { ok: true, value: { result: 'layoutReplace', layoutReplace: entry } }, this.log.applied);
+    if (!('op' in entry)) {
+      // A proposed copy: collected if no commit names it in time (uncommitted-copies.ts).
+      const proposal = op.op === 'layout-replace' ? entry.chunks.find((c) => c.index === op.index) : undefined;
+      if (proposal) this.o.copies?.note(proposal, this.now);
+      return this.answer(reply, { ok: true, value: { result: 'layoutReplace', layoutReplace: entry } }, this.log.applied);
+    }
     const id = this.await((r) => {
       if (r.kind !== 'proposed') return;
       if (!r.result.ok) return this.fail(reply, 'EAGAIN', `minister of ${record.subtree} cannot take changes now (${r.result.reason}): retry`, req.path, this.self());

@@ -19,6 +19,8 @@ import { ministryCopier, type MinistryCopied } from './ministry-copy.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import { chunkGc, type GcDone } from './chunk-gc.js';
+import { ministryRepair } from './ministry-repair.js';
+import { UncommittedCopies } from './uncommitted-copies.js';
 import { LeaseService } from './lease-service.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { RenameLedger } from './rename-ledger.js';
@@ -146,7 +148,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const ns = new MinistryNamespace(args.record.subtree);
   ns.renames.owner = args.record.id;
   let raft: RaftShell;
-  const core = new MinistryCore<Reply>({ record: args.record, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs,
+  const copies = new UncommittedCopies(config.repair?.orphanGraceMs);
+  const core = new MinistryCore<Reply>({ record: args.record, copies, role: args.role, ns, log: groupLogView(() => raft), cluster: args.clusterState, statics: config.ministries, clientTtlMs: config.clientTtlMs,
     data: { chunkBytes: config.chunkBytes ?? DEFAULT_CHUNK_BYTES, replicas: config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS }, handoverWaitMs: handoverWaitMs(config),
   });
   const sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
@@ -154,7 +157,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const step = effectRunner(core, () => raft);
   const loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
   const gc = chunkGc((node) => config.addresses[node] ?? `${node}#/${node}`);
-  const reportStatus = statusReporter(args, ns, () => raft, () => core.record.id, loads);
+  const repair = ministryRepair(args, ns, copies, () => ({ ministry: core.record.id, term: core.record.term }));
+  const reportStatus = statusReporter(args, ns, () => raft, () => core.record.id, loads, repair.short);
   const copier = ministryCopier(() => raft, { node: config.id, role: args.role, ministry: () => core.record.id });
 
   return {
@@ -196,13 +200,17 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     },
     receive(ctx, msg) {
       if (raft.handle(msg)) return;
+      if (repair.handle(ctx, msg, (entry) => raft.softState().role === 'leader' && raft.propose(entry))) return;
       if (msg === 'ministry.tickets') return step(ctx, FLUSH_TICKETS);
       if (msg === 'ministry.tick') {
         step(ctx, TICK);
         loads.tick(ctx);
         reportStatus(ctx);
         leases.tick(ctx);
-        if (args.role === 'minister' && raft.softState().role === 'leader') gc.tick(ctx, ns.layouts);
+        if (args.role === 'minister' && raft.softState().role === 'leader' && !core.record.fenced) {
+          gc.tick(ctx, ns.layouts, args.clusterState().removed);
+          repair.tick(ctx);
+        }
         return;
       }
       switch ((msg as { type?: string }).type) {
@@ -278,7 +286,7 @@ function answerMigrationQuery(ctx: Context, core: MinistryCore<Reply>, msg: Migr
 
 /** Reports this member's status with its load; a minister's with its chunk summary too,
  * recomputed as often as its load is sampled. */
-function statusReporter(args: MinistryArgs, ns: MinistryNamespace, raft: () => RaftShell, ministry: () => string, loads: ReturnType<typeof loadKeeper>): (ctx: Context) => void {
+function statusReporter(args: MinistryArgs, ns: MinistryNamespace, raft: () => RaftShell, ministry: () => string, loads: ReturnType<typeof loadKeeper>, short: () => number | undefined): (ctx: Context) => void {
   const { config } = args;
   let chunks: RoleStatus['chunks'];
   let chunksAt = -Infinity;
@@ -287,6 +295,8 @@ function statusReporter(args: MinistryArgs, ns: MinistryNamespace, raft: () => R
     if (args.role === 'minister' && now - chunksAt >= (config.loadEveryMs ?? LOAD_EVERY_MS)) {
       chunksAt = now;
       chunks = ns.layouts.summary(config.chunkReplicas ?? DEFAULT_CHUNK_REPLICAS);
+      // Re-replication's count also takes replicas on down, removed or damaged stores as short.
+      chunks.short = Math.max(chunks.short, short() ?? 0);
     }
     roleStatus(ctx, raft(), args.role, ministry(), loads.current, chunks);
   };

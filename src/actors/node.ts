@@ -17,6 +17,7 @@
 // steps of a subtree delete, which stored group logs go) is made by the pure NodeCore
 // (node-core.ts) and comes back as effects that the shell carries out here.
 
+import type { RepairOptions } from './replica-repair-core.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import { ClusterState, decodeOrder, encodeOrder, type ClusterOrder } from './cluster-state.js';
 import { NodeCore, type NodeEffect, type NodeSelfMsg, type OrdersOutcome, type SubtreeStep } from './node-core.js';
@@ -92,6 +93,11 @@ export interface NodeConfig {
    * chunk (default 3, fewer with fewer nodes). */
   chunkBytes?: number;
   chunkReplicas?: number;
+  /** Re-replication of chunks short of replicas (replica-repair-core.ts; defaults there). */
+  repair?: RepairOptions;
+  /** Each node's host (`govfs node`: from --peers), so copies of a chunk spread across hosts;
+   * absent: every node on one host. */
+  hosts?: Record<string, string>;
   /** A subtree migration (split, merge) that makes no progress this long is aborted (30 s). */
   migrationTimeoutMs?: number;
   /** Write balancing's thresholds (write-balancer.ts), or false: no automatic split or merge. */

@@ -185,6 +185,30 @@ export class ChunkStoreCore {
     );
   }
 
+  /** Verifies every block of chunk `chunkId` against its checksum (the store's background
+   * scrub, so that bit rot is found and repaired before a reader meets it): a bad block flags
+   * the chunk for repair. The ops to apply (none when it is sound or already flagged). */
+  scrub(chunkId: string): ChunkOp[] {
+    const m = this.metas.get(chunkId);
+    if (!m || m.repair) return [];
+    try {
+      for (let b = 0; b * this.blockSize < m.size; b++) this.readBlock(m, b, 'scrub');
+    } catch (e) {
+      if (e instanceof Refusal) return e.ops;
+      throw e;
+    }
+    return [];
+  }
+
+  /** Up to `limit` chunk ids after `after`, in order, wrapping round to the first ones (the
+   * scrub's walk). */
+  idsAfter(after: string, limit: number): string[] {
+    const ids = [...this.metas.keys()].sort();
+    const from = ids.findIndex((id) => id > after);
+    const order = from < 0 ? ids : [...ids.slice(from), ...ids.slice(0, from)];
+    return order.slice(0, limit);
+  }
+
   private remove(req: ChunkDelete): ChunkEffects {
     const { chunkId, version } = req;
     checkId(chunkId, 'delete');

@@ -7,6 +7,8 @@
 //     still take back;
 //   - one sync at a time: requests arriving while one is under way join the next (group
 //     commit), so a burst of writes costs one or two fsyncs, not one each;
+//   - a background scrub checks a few chunks' checksums every second, so bit rot is flagged
+//     (and the minister's probes re-replicate the chunk) before a reader meets it;
 //   - a failed sync answers every waiting request EIO and stops the actor by throwing: its
 //     supervisor restarts it over what is durable.
 
@@ -23,6 +25,10 @@ export interface ChunkStoreShellOptions extends ChunkStoreOptions {
   storagePrefix?: string;
   /** Where chunks live, given ctx.storage under the prefix. Default: StorageChunkBackend. */
   backend?: (storage: Storage) => ChunkBackend;
+  /** The background scrub: every scrubEveryMs, the next scrubChunks chunks are checked
+   * against their checksums (defaults 1,000 ms and 2; 0 chunks: no scrub). */
+  scrubEveryMs?: number;
+  scrubChunks?: number;
   /** Observation hook (tests): the core, once built at start. */
   onStarted?: (core: ChunkStoreCore) => void;
 }
@@ -35,6 +41,7 @@ interface Synced {
   error?: unknown;
 }
 const isSynced = (m: unknown): m is Synced => typeof m === 'object' && m !== null && SYNCED in m;
+const SCRUB = 'chunk-store.scrub';
 
 export type ChunkStoreMessage = unknown;
 
@@ -57,6 +64,14 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
   let durable = 0;
   let syncing = false;
   const waiting: Waiting[] = [];
+  let scrubbed = '';
+  let scrubbing = false;
+  /** The scrub's timer, from when the store holds a chunk (an empty store adds no events). */
+  const startScrub = (ctx: Context<ChunkStoreMessage>): void => {
+    if (scrubbing || (opts.scrubChunks ?? 2) <= 0 || core.idsAfter('', 1).length === 0) return;
+    scrubbing = true;
+    ctx.clock.every(opts.scrubEveryMs ?? 1_000, SCRUB);
+  };
 
   const startSync = (ctx: Context<ChunkStoreMessage>): void => {
     if (syncing || durable === applied) return;
@@ -92,9 +107,22 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
       backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(prefixed(ctx.storage, opts.storagePrefix ?? 'chunks/'));
       core = new ChunkStoreCore(backend, backend.loadMetas(), opts);
       opts.onStarted?.(core);
+      startScrub(ctx);
     },
     receive(ctx, msg) {
       if (isSynced(msg)) return synced(ctx, msg);
+      if (msg === SCRUB) {
+        // A flag found here is made durable by the next sync (a write's or this one's).
+        for (const id of core.idsAfter(scrubbed, opts.scrubChunks ?? 2)) {
+          scrubbed = id;
+          const ops = core.scrub(id);
+          if (ops.length === 0) continue;
+          backend.apply(ops);
+          applied++;
+          startSync(ctx);
+        }
+        return;
+      }
       // A client's FsRequest (dataWrite, dataRead) is answered with an FsReply.
       const fromClient = isDataFsRequest(msg);
       const req: ChunkRequest | ChunkError = fromClient ? chunkRequestOf(msg) : isChunkRequest(msg) ? msg : notChunkRequest(msg);
@@ -106,6 +134,7 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
       if (ops.length > 0) {
         backend.apply(ops);
         applied++;
+        startScrub(ctx);
       }
       if (durable === applied) {
         ctx.reply(fromClient ? toFsReply(reply) : reply);

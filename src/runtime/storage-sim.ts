@@ -136,6 +136,19 @@ export class SimStorage extends BatchWrites implements Storage {
     this.view = this.disk;
   }
 
+  /** Bit rot (a simulation fault): flips bit `bit` (modulo its length) of the value stored at
+   * `key`, on the disk and in what reads see. False when nothing is stored there. */
+  flipBit(key: string, bit: number): boolean {
+    let flipped = false;
+    for (const v of new Set([this.disk.get(key), this.view.get(key)])) {
+      if (!v || v.length === 0) continue;
+      const at = Math.floor(bit / 8) % v.length;
+      v[at] = v[at]! ^ (1 << (bit % 8));
+      flipped = true;
+    }
+    return flipped;
+  }
+
   /** The restarted host's storage over the same disk (after crash() or close()). */
   reopen(opts: SimStorageOptions = this.opts): SimStorage {
     if (this.state === 'open') {

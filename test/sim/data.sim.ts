@@ -1,14 +1,19 @@
 // Randomized data-plane runs (issue 17): writers and readers on overlapping ranges of two files
 // under write and read leases (whole files and regions), while nodes (chunk stores, ministers,
 // the president) crash and restart and clients are cut off past their leases; messages are
-// lost and duplicated, fsyncs are slow. Every write stamps its bytes with its own value, so a
+// lost and duplicated, fsyncs are slow; a crash loses the writes a disk had not synced
+// (SimStorage.crash), and bits flip in stored chunk blocks (at most one replica of a chunk
+// damaged at a time, so a good copy always exists). Every write stamps its bytes with its own value, so a
 // read's bytes say which write they came from. Checked:
 //   - each byte a read returns is that of the latest write acknowledged before the read began,
 //     or of a write begun after that one was acknowledged (concurrent with the read, or one
 //     that failed part-way: it may or may not have landed); never an older write's, which is
 //     what a write accepted with a stale fencing token (a cut-off writer's) would leave;
 //   - at the end, with every node back and then any one node lost, each file reads as that
-//     rule allows at that moment (every acknowledged write survives a single node loss).
+//     rule allows at that moment (every acknowledged write survives a single node loss);
+//   - re-replication restores the replica count: once faults stop, within RESTORE_MS, every
+//     chunk of every file has three replicas that read back sound (no damaged block, the
+//     layout's version); again after the final node loss, on the nodes left.
 //
 //   npm run sim -- data --seeds 40
 
@@ -21,6 +26,10 @@ export const describe = 'file contents under leases while chunk stores and minis
 const CHUNK = 4096;
 const FILE = 6 * CHUNK + 1000;
 const FILES = ['/d1', '/d2'];
+/** How long re-replication may take once faults stop (virtual ms): the store's scrub finding a
+ * flipped bit (2 chunks a second), a lost node taken for down (2 s), the copies. */
+const RESTORE_MS = 30_000;
+const DOWN_AFTER_MS = 2_000;
 
 interface Write {
   value: number;
@@ -55,6 +64,7 @@ export interface DataRun {
   reads: number;
   readsOk: number;
   faults: number;
+  flips: number;
   traceHash: string;
 }
 
@@ -66,6 +76,7 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
     chunkBytes: CHUNK,
     leaseTtlMs: 1_000,
     leaseDriftMs: 50,
+    repair: { downAfterMs: DOWN_AFTER_MS, orphanGraceMs: 6_000 },
     network: { minLatencyMs: 0.2, maxLatencyMs: 3, dropRate: r.next() * 0.02, duplicateRate: r.next() * 0.01 },
     fsync: { slowRate: r.next() * 0.05, slowMs: 1 + r.next() * 9 },
     maxSteps: 3_000_000,
@@ -152,6 +163,20 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
   });
 
   let faults = 0;
+  let flips = 0;
+  const flipped = new Set<string>();
+  /** Bit rot: a bit of a random stored block of a chunk not damaged before. */
+  const flipBit = (): void => {
+    const ids = cluster.nodeIds;
+    const storage = sim.host(ids[r.int(0, ids.length - 1)]!).storage;
+    const keys = [...storage.range({ start: 'chunks/b/', end: 'chunks/b0' })].map(([k]) => k).filter((k) => !flipped.has(k.split('/')[2]!));
+    if (keys.length === 0) return;
+    const key = keys[r.int(0, keys.length - 1)]!;
+    if (storage.flipBit(key, r.int(0, 8 * CHUNK - 1))) {
+      flipped.add(key.split('/')[2]!);
+      flips++;
+    }
+  };
   const chaos = (async () => {
     const down = new Set<string>();
     while (running > 0) {
@@ -167,7 +192,9 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
         const id = [...down][0]!;
         down.delete(id);
         await cluster.restart(id);
-      } else if (x < 0.8) {
+      } else if (x < 0.7) {
+        flipBit();
+      } else if (x < 0.85) {
         // A client cut off (as if paused) past its lease.
         const who = clientHosts[r.int(0, clientHosts.length - 1)]!;
         cluster.partition([who], [...ids, ...clientHosts.filter((h) => h !== who)]);
@@ -180,11 +207,21 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
   })();
   await Promise.all([...workers, chaos]);
 
-  // Every node back; then any one lost: each file must still read as allowed.
-  await cluster.runFor(3_000);
+  // Every node back: re-replication repairs what the faults left short.
+  const last = cluster.client({ clientId: 'final', deadlineMs: 60_000, dataTimeoutMs: 400 });
+  const restored = async (without: string): Promise<void> => {
+    let problem: string | null = null;
+    for (let t = 0; t <= RESTORE_MS; t += 500) {
+      problem = await shortOf(cluster, last, FILES, without);
+      if (problem === null) return;
+      await cluster.runFor(500);
+    }
+    violations.push(`re-replication did not restore the replica count within ${RESTORE_MS} ms of the faults stopping${without ? ` (${without} lost)` : ''}: ${problem}`);
+  };
+  await restored('');
+  // Then any one node lost: each file must still read as allowed.
   const lost = cluster.nodeIds[r.int(0, cluster.nodeIds.length - 1)]!;
   await cluster.kill(lost);
-  const last = cluster.client({ clientId: 'final', deadlineMs: 60_000, dataTimeoutMs: 400 });
   for (const f of FILES) {
     const start = cluster.now();
     try {
@@ -203,15 +240,40 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
       violations.push(`final read of ${f} with ${lost} lost failed: ${(e as Error).message}`);
     }
   }
+  // And the chunks it held get three good replicas on the nodes left.
+  await restored(lost);
   await cluster.stop();
-  return { violations, writes: writes.length, acked: writes.filter((w) => w.acked < Infinity).length, reads, readsOk, faults, traceHash: sim.traceHash };
+  return { violations, writes: writes.length, acked: writes.filter((w) => w.acked < Infinity).length, reads, readsOk, faults, flips, traceHash: sim.traceHash };
+}
+
+/** What keeps a chunk of `files` short of three sound replicas (none on `without`), or null. */
+async function shortOf(cluster: Cluster, c: GovClient, files: readonly string[], without: string): Promise<string | null> {
+  const transport = (c as unknown as { transport: { ask(n: string, m: object, t: number): Promise<unknown> } }).transport;
+  for (const f of files) {
+    let l: { chunks: { index: number; chunkId: string; version: number; replicas: string[] }[] };
+    try {
+      l = (await cluster.drive(c.data['layout'](f, 'read'))) as typeof l;
+    } catch (e) {
+      return `layout of ${f}: ${(e as Error).message}`;
+    }
+    for (const ch of l.chunks) {
+      if (new Set(ch.replicas).size !== 3 || ch.replicas.includes(without)) return `${f} chunk ${ch.index} ${ch.chunkId} v${ch.version} on ${ch.replicas.join(',')}`;
+      for (const n of ch.replicas) {
+        const req = { type: 'govfs.fs.FsRequest', clientId: 'final', seq: 0, path: '', lastSeen: 0, linearizable: false, ticketTo: '', mutation: false, acked: 0, dataRead: { chunkId: ch.chunkId, version: ch.version, offset: 0, length: CHUNK } };
+        const a = (await cluster.drive(transport.ask(n, req, 400)).catch((e: unknown) => ({ ok: false, error: { code: String(e).slice(0, 40) } }))) as { ok: boolean; error?: { code: string } };
+        // ENOENT: placed, never written (a hole) - a sound replica of nothing.
+        if (!a.ok && a.error?.code !== 'ENOENT') return `${f} chunk ${ch.index} ${ch.chunkId} v${ch.version} on ${n}: ${a.error?.code ?? '?'}`;
+      }
+    }
+  }
+  return null;
 }
 
 export async function runSeed(seed: number, opts: { clients?: number; rounds?: number; verbose?: boolean } = {}): Promise<{ ok: boolean; error?: string; detail?: string }> {
   try {
     const run = await runData(seed, opts);
     if (run.violations.length > 0) return { ok: false, error: `${run.violations.slice(0, 3).join('; ')} (trace ${run.traceHash})` };
-    return { ok: true, detail: `${run.acked}/${run.writes} writes acked, ${run.readsOk}/${run.reads} reads, ${run.faults} faults (trace ${run.traceHash})` };
+    return { ok: true, detail: `${run.acked}/${run.writes} writes acked, ${run.readsOk}/${run.reads} reads, ${run.faults} faults, ${run.flips} bit flips (trace ${run.traceHash})` };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }
