@@ -14,7 +14,7 @@ import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Appointment, Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
-import { MINISTRY_SNAPSHOT_TASK, MINISTRY_WARM_UP_TASK, type MinistrySnapshotContext } from './ministry-snapshot-task.js';
+import { MINISTRY_SNAPSHOT_TASK, type MinistrySnapshotContext } from './ministry-snapshot-task.js';
 import { ministryCopier, type MinistryCopied } from './ministry-copy.js';
 import { DEFAULT_LEASES } from './leases.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
@@ -126,9 +126,6 @@ function ticketMessage(ministry: string, t: TicketBatch): TicketMessage {
   return { type: 'govfs.fs.Ticket', clientId: t.clientId, seq: t.seqs[0], index: t.indexes[0], term: t.term, ministry, moreSeqs: t.seqs.slice(1), moreIndexes: t.indexes.slice(1) };
 }
 
-/** Creates a snapshot pool replays to warm up (shell-snapshots.ts approaching()): enough for
- * the JIT to compile the apply path, a few ms of the pool's time. */
-const WARM_UP_ENTRIES = 3_000;
 const TICK: MinistryInput<Reply> = { kind: 'tick' };
 const APPLIED: MinistryInput<Reply> = { kind: 'applied' };
 const FLUSH_TICKETS: MinistryInput<Reply> = { kind: 'flush-tickets' };
@@ -187,7 +184,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           snapshot: () => ns.snapshot(),
           restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
           // Built in ctx.pool from the last snapshot and the entries since (issue 19, point 4).
-          replay: config.snapshotsOnThread === true ? undefined : { task: MINISTRY_SNAPSHOT_TASK, context: { subtree: args.record.subtree, ministry: args.record.id } satisfies MinistrySnapshotContext, warmUp: { task: MINISTRY_WARM_UP_TASK, entries: WARM_UP_ENTRIES } },
+          replay: config.snapshotsOnThread === true ? undefined : { task: MINISTRY_SNAPSHOT_TASK, context: { subtree: args.record.subtree, ministry: args.record.id } satisfies MinistrySnapshotContext },
         },
         afterApply: () => {
           step(ctx, APPLIED);

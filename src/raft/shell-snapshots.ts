@@ -65,9 +65,6 @@ interface SnapshotJob {
   meta: SnapshotMeta;
 }
 
-/** Pools whose worker was started and warmed up (approaching()). */
-const warmedPools = new WeakSet<WorkPool>();
-
 /** In a pool worker: the last snapshot built for each shell. */
 const builtHere = new Map<number, { index: number; data: Uint8Array }>();
 let shells = 0;
@@ -183,17 +180,9 @@ export class SnapshotMaker {
     this.pos = 0;
   }
 
-  /** A snapshot draws near: let the pool start its worker now rather than then, and warm its
-   * replay path up, once per pool (the JIT's work is per isolate, not per shell). */
+  /** Half-way to the next snapshot: let the pool start its workers now rather than then. */
   approaching(): void {
-    if (!this.offThread) return;
-    const pool = this.pool();
-    if (pool.inline || warmedPools.has(pool)) return;
-    warmedPools.add(pool);
-    pool.warm();
-    const w = this.sm.replay?.warmUp;
-    // Only CPU is at stake: a warm-up that fails changes nothing.
-    if (w) void Promise.resolve(pool.run(w.task, w.entries)).catch(() => undefined);
+    if (this.offThread) this.pool().warm();
   }
 
   /** The snapshot at `index` (the last applied), now (snapshot() on the thread, or the replay

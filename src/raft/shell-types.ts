@@ -28,14 +28,7 @@ export interface StateMachine {
    * last snapshot (or, from empty bytes, the initial state for `context`), replays the Normal
    * entries applied since with their index and committedAt, and returns the bytes snapshot()
    * would give at the last of them. Without it, snapshot() runs on the actor thread. */
-  replay?: {
-    task: PoolTask<SnapshotReplay, Uint8Array>;
-    context: unknown;
-    /** Run once per pool, when a first snapshot draws near: a task that replays `entries`
-     * typical entries into a scratch state, so that the pool's fresh isolate has compiled the
-     * replay path before the first real build (a cold build cost about three times a warm one). */
-    warmUp?: { task: PoolTask<number, unknown>; entries: number };
-  };
+  replay?: { task: PoolTask<SnapshotReplay, Uint8Array>; context: unknown };
 }
 
 export interface RaftShellOptions {

@@ -37,11 +37,6 @@ import { prefixed } from '../runtime/storage.js';
 import { CorruptStorageError } from '../runtime/sealed.js';
 import type { Storage, StorageOp } from '../runtime/storage.js';
 import { RaftCore } from './core.js';
-
-/** Entries applied since the last snapshot after which the snapshot pool is started (and its
- * replay path warmed up): early enough that starting it (a worker loading the state machine's
- * modules, 0.2-0.5 s of CPU) does not fall in the same second as the first build. */
-const WARM_POOL_AFTER = 1_000;
 import { compactOps, encodeSnapshot } from './log-store.js';
 import { K_SNAP, loadRaftState, needsSync, readyOps, type TermStarts } from './shell-storage.js';
 import { ApplyWaiters, CommitTimes, PendingReads } from './shell-waiting.js';
@@ -569,7 +564,7 @@ export class RaftShell {
 
   private maybeCompact(): void {
     const since = this.appliedIndex - this.snapshotIndex;
-    if (since >= Math.min(WARM_POOL_AFTER, this.snapshotEntries / 2)) this.snapshots.approaching();
+    if (2 * since >= this.snapshotEntries) this.snapshots.approaching();
     if (this.snapshots.building || since < this.snapshotEntries) return;
     if (this.bytesSinceSnapshot < this.snapshotLogRatio * this.snapshotBytes) return;
     const index = this.appliedIndex;

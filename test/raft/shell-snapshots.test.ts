@@ -5,7 +5,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
-import { MINISTRY_SNAPSHOT_TASK, MINISTRY_WARM_UP_TASK } from '../../src/actors/ministry-snapshot-task.js';
+import { MINISTRY_SNAPSHOT_TASK } from '../../src/actors/ministry-snapshot-task.js';
 import type { ClientOp } from '../../src/fs/requests.js';
 import { type MadeSnapshot, SnapshotMaker, madeFromSealed } from '../../src/raft/shell-snapshots.js';
 import { decodeSnapshot } from '../../src/raft/log-store.js';
@@ -106,41 +106,6 @@ describe('SnapshotMaker with the ministry replay task, inline', () => {
     t.maker.reset(t.ns.snapshot(), t.at());
     await p;
     expect(t.maker.finished(b, true)).toBe(false);
-  });
-
-  it('starts and warms up each pool once as a snapshot draws near; a failed warm-up changes nothing', async () => {
-    const runs: string[] = [];
-    let warms = 0;
-    const pool: WorkPool = {
-      inline: false,
-      warm: () => void warms++,
-      run: (task, input) => {
-        runs.push(task.name);
-        return task.name === MINISTRY_WARM_UP_TASK.name ? Promise.reject(new Error('worker gone')) : Promise.resolve(task.fn(input));
-      },
-      close: async () => {},
-    };
-    const ns = new MinistryNamespace('/m');
-    const sm: StateMachine = {
-      apply: () => null,
-      snapshot: () => ns.snapshot(),
-      restore: () => {},
-      replay: { task: MINISTRY_SNAPSHOT_TASK, context: '/m', warmUp: { task: MINISTRY_WARM_UP_TASK, entries: 10 } },
-    };
-    // Two shells on one pool (two groups on one thread): one warm-up between them.
-    new SnapshotMaker(sm, () => pool).approaching();
-    new SnapshotMaker(sm, () => pool).approaching();
-    expect(warms).toBe(1);
-    expect(runs).toEqual([MINISTRY_WARM_UP_TASK.name]);
-    await Promise.resolve();
-    // Inline pools (the simulator) have nothing to warm: its runs stay as they were.
-    const inline = { ...inlinePool, run: (): never => { throw new Error('inline pools are not warmed'); } };
-    new SnapshotMaker(sm, () => inline).approaching();
-  });
-
-  it('the warm-up replays creates into a snapshot of that many files', () => {
-    const bytes = MINISTRY_WARM_UP_TASK.fn(200) as number;
-    expect(bytes).toBeGreaterThan(200 * 10);
   });
 });
 
