@@ -68,10 +68,10 @@ export async function startTarget(o: Record<string, string | boolean | undefined
   // The benchmark's clients run on the main thread: leave it a core of its own (measured on
   // 2 cores: one worker thread gives higher throughput and lower latency than two).
   const threads = typeof o.threads === 'string' ? Number(o.threads) : Math.max(1, availableParallelism() - 1);
-  const cluster = await Cluster.start({ nodes: local.nodes, scheduler: 'threads', dataDir, ministries: local.ministries, threads, ...(local.listen && { listen: '127.0.0.1:0' }), ...(o.snapshots === 'on-thread' && { snapshots: 'on-thread' as const }) });
+  const cluster = await Cluster.start({ nodes: local.nodes, scheduler: 'threads', dataDir, ministries: local.ministries, threads, ...(local.listen && { listen: '127.0.0.1:0' }), ...((o.snapshots === 'on-thread' || o.snapshots === 'off-thread') && { snapshots: o.snapshots }) });
   const stopMetrics = local.metrics ? await startMetrics(cluster) : null;
   return {
-    describe: `in-process cluster of ${local.nodes} nodes (threads scheduler, ${threads} worker thread${threads === 1 ? '' : 's'}, lmdb with fsync${o.snapshots === 'on-thread' ? ', snapshots on the actor thread' : ''}; clients on the main thread)`,
+    describe: `in-process cluster of ${local.nodes} nodes (threads scheduler, ${threads} worker thread${threads === 1 ? '' : 's'}, lmdb with fsync${typeof o.snapshots === 'string' ? `, snapshots ${o.snapshots}` : ''}; clients on the main thread)`,
     threads,
     cluster,
     address: local.listen ? cluster.address : null,

@@ -50,6 +50,14 @@ export function planNodes(nodeIds: string[], placement: Placement, settings: Nod
   return { nodeIds, addresses, threadOf, configs };
 }
 
+/** Whether ministries on `threads` worker threads build snapshots on their actor thread
+ * (ClusterOptions.snapshots): as asked, else only where no core is left beside the worker
+ * threads and the main thread for the pool, whose builds would then take CPU from the actors
+ * (about ten times what the thread's own encode takes) without sparing them a stall. */
+export function snapshotsOnThread(asked: 'on-thread' | 'off-thread' | undefined, cores: number, threads: number): boolean {
+  return asked === undefined ? cores <= threads + 1 : asked === 'on-thread';
+}
+
 /** Refuse to start on a full disk or a damaged lmdb file (see src/storage-check/), before any
  * thread opens one: every environment the nodes of `dataDir` use (shared or their own). */
 export async function checkLocalStorage(dataDir: string, nodeIds: string[], who: string): Promise<void> {
