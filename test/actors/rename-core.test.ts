@@ -101,12 +101,7 @@ describe('forgetting decisions (the cluster state stays bounded)', () => {
   });
 
   it('a reservation nobody decides on for ORPHAN_MS (its decision forgotten before its prepare applied) is aborted at the target\'s request; the minister reports every REPORT_EVERY_MS', () => {
-    const ns = new MinistryNamespace('/');
-    ns.renames.owner = 'm0';
-    const state = cluster();
-    const log = { begun: [] as CrossRenameBeginMessage[], replies: [] as [string, MinistryAnswer][], votes: [] as Vote[] };
-    const h = host(ns, state, log);
-    const d = new RenameDriver<string>();
+    const { ns, state, log, h, d } = rootRig();
     const tree = [{ path: '', kind: 'file' as const, ino: 9, size: 0, btime: 1, atimeNs: 0n, mtimeNs: 0n, ctimeNs: 0n, mode: 0o644, uid: 0, gid: 0, target: '' }];
     ns.applyEntry(encodeMinistryEntry({ op: 'xrename.in', txid: 'm1@4', source: 'm1', from: '/a/f', to: '/x', tree, now: 0, index: 0, replaced: false }), 1, 0);
     d.drive(h);
@@ -130,6 +125,15 @@ describe('forgetting decisions (the cluster state stays bounded)', () => {
 });
 
 /** A host whose proposals apply at once to `ns` (index by index). */
+/** The root ministry m0 of cluster() with its host, its log of what it sent, and a driver. */
+function rootRig() {
+  const ns = new MinistryNamespace('/');
+  ns.renames.owner = 'm0';
+  const state = cluster();
+  const log = { begun: [] as CrossRenameBeginMessage[], replies: [] as [string, MinistryAnswer][], votes: [] as Vote[] };
+  return { ns, state, log, h: host(ns, state, log), d: new RenameDriver<string>() };
+}
+
 function host(ns: MinistryNamespace, state: ClusterState, log: { begun: CrossRenameBeginMessage[]; replies: [string, MinistryAnswer][]; votes: Vote[] }) {
   let index = 100;
   const h: RenameHost<string> & { now: number; lead: boolean } = {
@@ -183,12 +187,7 @@ describe('rename driver (the ministers)', () => {
   });
 
   it('target: votes through its log, refuses when not the minister or already decided', () => {
-    const ns = new MinistryNamespace('/');
-    ns.renames.owner = 'm0';
-    const state = cluster();
-    const log = { begun: [] as CrossRenameBeginMessage[], replies: [] as [string, MinistryAnswer][], votes: [] as Vote[] };
-    const h = host(ns, state, log);
-    const d = new RenameDriver<string>();
+    const { ns, state, log, h, d } = rootRig();
     const src = new MinistryNamespace('/a');
     src.renames.owner = 'm1';
     src.applyEntry(MinistryNamespace.encodeEntry({ clientId: 's', seq: 1, acked: 0, op: { op: 'create', path: '/a/f' }, now: 0 }), 1, 0);
@@ -212,12 +211,7 @@ describe('rename driver (the ministers)', () => {
   });
 
   it('target: a reservation whose source ministry was dissolved before any decision is closed (the target asks; the president aborts)', () => {
-    const ns = new MinistryNamespace('/');
-    ns.renames.owner = 'm0';
-    const state = cluster();
-    const log = { begun: [] as CrossRenameBeginMessage[], replies: [] as [string, MinistryAnswer][], votes: [] as Vote[] };
-    const h = host(ns, state, log);
-    const d = new RenameDriver<string>();
+    const { ns, state, log, h, d } = rootRig();
     const src = new MinistryNamespace('/a');
     src.renames.owner = 'm1';
     src.applyEntry(MinistryNamespace.encodeEntry({ clientId: 's', seq: 1, acked: 0, op: { op: 'create', path: '/a/f' }, now: 0 }), 1, 0);
