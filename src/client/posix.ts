@@ -4,7 +4,8 @@
 
 import { FsError } from '../fs/errors.js';
 import { checkCreds, nsToPair, type Creds } from '../fs/access.js';
-import type { CredsMessage, EntryKind, StatResult, UtimensOp } from '../fs/requests.js';
+import type { CredsMessage, StatResult, UtimensOp } from '../fs/requests.js';
+import type { Stat as NsStat } from '../fs/ns-types.js';
 
 export type { Creds };
 
@@ -14,25 +15,9 @@ export interface AsOptions {
   as?: Creds;
 }
 
-/** What `stat` tells of a file, directory or symlink. */
-export interface Stat {
-  kind: EntryKind;
-  /** Bytes of a file (of a symlink's target); number of entries of a directory. */
-  size: number;
-  /** ms */
-  ctime: number;
-  mtime: number;
-  version: number;
-  ino: number;
-  /** st_mode: type bits (S_IFDIR, S_IFREG, S_IFLNK) and permission bits. */
-  mode: number;
-  uid: number;
-  gid: number;
-  nlink: number;
-  atimeNs: bigint;
-  mtimeNs: bigint;
-  ctimeNs: bigint;
-}
+/** What `stat` tells of a file, directory or symlink: the namespace's stat (times in ms and
+ * as bigint nanoseconds) less the birth time, which the wire does not carry. */
+export type Stat = Omit<NsStat, 'btime'>;
 
 const ns = (sec: number, nsec: number): bigint => BigInt(sec) * 1_000_000_000n + BigInt(nsec);
 
