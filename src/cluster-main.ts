@@ -36,6 +36,8 @@ export interface LocalClusterOptions {
   /** How the worker threads log (--log, --log-file). */
   log?: LogSettings;
   onBridgeEvent?: (e: BridgeEvent) => void;
+  /** Bytes per chunk of new files (default 4 MiB; `govfs restore` gives a backup's). */
+  chunkBytes?: number;
 }
 
 export interface ClusterShape {
@@ -115,6 +117,7 @@ export class LocalCluster {
       logger: opts.logger,
       log: opts.log,
       onBridgeEvent: opts.onBridgeEvent,
+      chunkBytes: opts.chunkBytes,
       owner: 'govfs cluster',
       // The CLI says when it serves (servers.ts); a caller here may want the socket at once.
       waitForReady: false,
