@@ -222,19 +222,21 @@ ${CLIENT_OPTIONS_HELP}`,
   backup: `govfs backup FILE [--server host:port] [-q]
 
 Writes one consistent copy of the cluster to FILE: the cluster as its log shows it (president,
-term, nodes, each ministry's subtree and staff) and every path of every ministry with its stat,
-each ministry as of one applied index of its log (read linearizably: every change committed
-before that index is in the copy, none after). Ministries are copied one after another, each at
-its own index. Clients may keep working meanwhile; a ministry whose tree keeps changing during
-several copies in a row fails the backup (EAGAIN). FILE is written whole or not at all.
+term, nodes, each ministry's subtree and staff) and every path of every ministry with its stat
+and every file's contents, each ministry as of one applied index of its log (every change
+committed before that index is in the copy, none after; contents are read under read leases).
+Ministries are copied one after another, each at its own index. Clients may keep working
+meanwhile; a ministry whose files keep changing during several copies in a row fails the backup
+(EAGAIN). FILE (format 3) is written whole or not at all.
   -q, --quiet          no progress on stderr
 ${CLIENT_OPTIONS_HELP}`,
   restore: `govfs restore FILE --data DIR [--threads W]
 
 Makes DIR (new or empty) the data folder of a new cluster holding the file system of backup
 FILE: starts that cluster in this process (as many nodes, the same static ministries), re-creates
-every path, and stops it. Then \`govfs cluster --data DIR\` starts it. Kinds, paths and directory
-sizes are kept; times and versions are those of the restore; terms and log indices start anew.
+every path and writes every file's contents back, and stops it. Then \`govfs cluster --data DIR\`
+starts it. Kept: paths, contents, modes, owners, atime and mtime, symlinks, hard links; ctime,
+inode numbers and versions are the restore's; terms and log indices start anew.
 A truncated or altered FILE is refused before anything is written (EBADMSG).
   --data DIR           the new cluster's data folder (must be empty or not exist)
   --threads W          worker threads for the restoring cluster`,

@@ -15,10 +15,13 @@ export async function backupCommand(argv: string[], help: string, out: Out = std
   if (positionals.length !== 1) throw new UsageError('govfs backup wants one FILE to write (e.g. govfs backup govfs-2026-12-05.backup)');
   const file = resolve(positionals[0]!);
   const { takeBackup, encodeBackup } = await import('../ops/backup.js');
+  const { formatBytes } = await import('../ops/backup-contents.js');
   const client = await openClient(values);
   try {
+    const contents = everySecond<string>((subtree, done, total) => process.stderr.write(`copying ${subtree}: contents ${formatBytes(done)} / ${formatBytes(total)}\n`));
     const doc = await takeBackup(client, {
       onProgress: values.quiet ? undefined : (subtree, paths) => process.stderr.write(`copied ${subtree}: ${paths} paths\n`),
+      onContents: values.quiet ? undefined : contents,
       onRetry: values.quiet ? undefined : (subtree, changed, attempt) => process.stderr.write(`copying ${subtree} again (try ${attempt}): ${changed.length} path${changed.length === 1 ? '' : 's'} changed meanwhile, e.g. ${changed[0]}\n`),
     });
     // Written beside, then renamed: a backup file that exists is a complete one.
@@ -26,7 +29,8 @@ export async function backupCommand(argv: string[], help: string, out: Out = std
     writeFileSync(tmp, encodeBackup(doc), { mode: 0o600 });
     renameSync(tmp, file);
     const paths = doc.ministries.reduce((n, m) => n + m.entries.length, 0);
-    out.log(`backup ${file}: ${paths} paths in ${doc.ministries.length} ministr${doc.ministries.length === 1 ? 'y' : 'ies'} (cluster term ${doc.cluster.clusterTerm}, ${doc.cluster.nodes.length} nodes)`);
+    const files = doc.ministries.reduce((n, m) => n + m.entries.filter((e) => e.contentAt !== undefined).length, 0);
+    out.log(`backup ${file}: ${paths} paths in ${doc.ministries.length} ministr${doc.ministries.length === 1 ? 'y' : 'ies'}, contents of ${files} file${files === 1 ? '' : 's'} (${formatBytes(doc.contentBytes ?? 0)}) (format ${doc.version}, cluster term ${doc.cluster.clusterTerm}, ${doc.cluster.nodes.length} nodes)`);
     for (const m of doc.ministries) out.log(`  ${m.subtree}  ministry ${m.id} as of its applied index ${m.index}: ${m.entries.length} paths`);
   } finally {
     await client.close();
@@ -39,15 +43,30 @@ export async function restoreCommand(argv: string[], help: string, out: Out = st
   if (positionals.length !== 1) throw new UsageError('govfs restore wants one backup FILE (govfs restore FILE --data DIR)');
   if (!values.data) throw new UsageError('--data DIR is required: the new (empty) folder of the restored cluster');
   const { restoreBackup } = await import('../ops/restore.js');
+  const { formatBytes } = await import('../ops/backup-contents.js');
   const s = await restoreBackup(resolve(positionals[0]!), values.data, {
     threads: intOption(values.threads, 'threads'),
     onProgress: (done, total) => {
       if (done === total || done % 500 === 0) process.stderr.write(`restored ${done}/${total} paths\n`);
     },
+    onContents: everySecond<undefined>((_, done, total) => process.stderr.write(`restored contents ${formatBytes(done)} / ${formatBytes(total)}\n`)).bind(null, undefined),
   });
   out.log(`restored ${s.paths} paths into ${s.dataDir} (${s.nodes} nodes; ministries ${s.ministries.map((m) => `${m.subtree}:${m.clerks}`).join(' ')})`);
-  out.log('kept: modes, owners, atime and mtime, symlinks, hard links; ctime, inode numbers and versions are new (the restore\'s); start it with:');
+  out.log(`contents of ${s.files} file${s.files === 1 ? '' : 's'} written back (${formatBytes(s.bytes)})`);
+  out.log('kept: file contents, modes, owners, atime and mtime, symlinks, hard links; ctime, inode numbers and versions are new (the restore\'s); start it with:');
   out.log(`  govfs cluster --data ${s.dataDir}`);
+}
+
+/** A progress callback that prints at most a line a second per `key`, and its last one
+ * (done === total) once. */
+function everySecond<K>(print: (key: K, done: number, total: number) => void): (key: K, done: number, total: number) => void {
+  const shown = new Map<K, { at: number; done: number }>();
+  return (key, done, total) => {
+    const last = shown.get(key);
+    if (last && (done === total ? last.done === done : Date.now() - last.at < 1_000)) return;
+    shown.set(key, { at: Date.now(), done });
+    print(key, done, total);
+  };
 }
 
 /** `host` or `host:port` → 'host:port' (IPv6 in brackets). */

@@ -31,23 +31,35 @@
 // (`ino`, numbered per ministry) an earlier entry of its ministry has is recorded as a hard
 // link to that entry's path (`link`), which restore links rather than makes.
 //
-// File format (text, so that `head` shows what a file is): line 1 `govfs-backup 2`, line 2 the
-// document as JSON, line 3 `sha256 HEX BYTES` of line 2. A truncated or altered file fails the
-// check with a typed error (BackupFormatError, EBADMSG) that says so. Format 1 files (before
-// POSIX metadata: no modes, owners, times, symlinks or links) are still read.
+// File contents (format 3): every file's bytes as of its ministry's copy, read under read
+// leases (src/ops/backup-contents.ts says how, and why a file that moved on has its ministry
+// copied again rather than recorded at a later point).
+//
+// File format (its first line and the document are text, so that `head -c 300` shows what a
+// file is): line 1 `govfs-backup 3`, line 2 the document as JSON, then the data section (the
+// contents of every file, one after another, `contentBytes` bytes, each file's at its entry's
+// `contentAt`) and a newline, then `sha256 HEX BYTES` of everything between the first line and
+// that last line. A truncated or altered file fails the check with a typed error
+// (BackupFormatError, EBADMSG) that says so. Format 1 files (before POSIX metadata: no modes,
+// owners, times, symlinks or links) and format 2 files (before contents: line 2 is the
+// document and the checksum line follows it) are still read.
 
 import { createHash } from 'node:crypto';
 import type { DirEntry, Stat } from '../client/gov-client.js';
+import type { FileData } from '../client/file-data.js';
+import type { LeaseHandle, OpenOptions } from '../client/leases.js';
 import type { ClusterStatusView } from '../client/status.js';
 import type { MinistryCopyAnswer } from '../client/ministry-copy.js';
+import { FileLayouts } from '../actors/layouts.js';
 import { splitMinistrySnapshot } from '../actors/ministry-snapshot-format.js';
 import { Namespace } from '../fs/namespace.js';
 import { RuntimeError } from '../runtime/errors.js';
+import { canReadContents, readAsCopied } from './backup-contents.js';
 
 export const BACKUP_MAGIC = 'govfs-backup';
-export const BACKUP_VERSION = 2;
-/** Formats this govfs reads: 1 (before POSIX metadata) and 2. */
-const READABLE_VERSIONS: readonly number[] = [1, 2];
+export const BACKUP_VERSION = 3;
+/** Formats this govfs reads: 1 (before POSIX metadata), 2 (before file contents) and 3. */
+const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 export interface BackupEntry {
   path: string;
@@ -73,6 +85,13 @@ export interface BackupEntry {
   /** A hard link: the path of the earlier entry of this ministry with the same inode. Its
    * attributes are that entry's (one inode). */
   link?: string;
+  // Format 3.
+  /** Where a file's contents (`size` bytes) start in the data section; absent for an empty
+   * file and a hard link (its first path has them). */
+  contentAt?: number;
+  /** A file's chunk size as its layout had it in the copy (0 or absent: no chunk placed, or
+   * copied without layouts). */
+  chunkSize?: number;
 }
 
 export interface MinistryBackup {
@@ -90,15 +109,20 @@ export interface MinistryBackup {
 
 export interface BackupDocument {
   format: typeof BACKUP_MAGIC;
-  /** BACKUP_VERSION when written; 1 for a file written before POSIX metadata. */
-  version: 1 | typeof BACKUP_VERSION;
+  /** BACKUP_VERSION when written; 1 for a file written before POSIX metadata, 2 before file
+   * contents. */
+  version: 1 | 2 | typeof BACKUP_VERSION;
   /** When the copy was finished (ISO 8601, the backing-up machine's clock). */
   takenAt: string;
   cluster: { president: string; clusterTerm: number; nodes: string[]; idle: string[] };
   ministries: MinistryBackup[];
-  /** File contents, once files have them (the data plane, issue 17): null until then. The data
-   * plane adds its chunks here (see ChunkSource) and restore writes them back. */
-  chunks: null;
+  /** Formats 1 and 2: null (no file contents). */
+  chunks?: null;
+  /** Format 3: the length of the data section (file contents). */
+  contentBytes?: number;
+  /** Format 3: the data section itself. In memory only: the file holds it after the JSON
+   * document, not in it (encodeBackup, decodeBackup). */
+  contents?: Uint8Array;
 }
 
 /** What a backup reads from: a client (in process or connected) and the cluster's status. */
@@ -111,13 +135,10 @@ export interface BackupSource {
   status(): Promise<ClusterStatusView>;
   /** Ministry `ministry`'s state at one applied index, copied by its minister (asked first). */
   ministryCopy?(ministry: string, minister: string): Promise<MinistryCopyAnswer>;
-}
-
-/** Hook for the data plane: the chunks of every file of a copy, to store beside its entries.
- * Not called yet (files have no contents); `takeBackup` refuses a source giving one, so that a
- * backup never silently leaves contents out. */
-export interface ChunkSource {
-  chunksOf(entries: BackupEntry[]): Promise<unknown>;
+  /** File contents (format 3): read leases and the data plane (a GovClient's). A source
+   * without them can back up only a cluster whose files are all empty. */
+  open?(path: string, opts: OpenOptions): Promise<LeaseHandle>;
+  readonly data?: Pick<FileData, 'read'>;
 }
 
 /** A backup file that cannot be read back: truncated, altered, or not a backup. */
@@ -133,24 +154,34 @@ export interface BackupOptions {
   attempts?: number;
   /** The first wait between copies (default 200 ms; doubles, at most 3 s). */
   retryMs?: number;
-  /** Reads in flight at once (default 16). */
+  /** Reads in flight at once (default 16; files read at once: a quarter of it). */
   parallel?: number;
-  chunks?: ChunkSource;
   onProgress?: (ministry: string, paths: number) => void;
+  /** File contents copied so far of `total` bytes, for ministry `subtree` (after each file). */
+  onContents?: (subtree: string, done: number, total: number) => void;
   /** A copy of `subtree` did not hold still: it is copied again (`changed`: some such paths). */
   onRetry?: (subtree: string, changed: string[], attempt: number) => void;
 }
 
-/** Copy the whole cluster: the status, then every ministry at a recorded index. */
+/** Copy the whole cluster: the status, then every ministry at a recorded index, with the
+ * contents of its files as of that index. */
 export async function takeBackup(src: BackupSource, opts: BackupOptions = {}): Promise<BackupDocument> {
-  if (opts.chunks) throw new RuntimeError('ENOTSUP', 'backing up file contents is not built yet (the data plane is not wired to files)');
   const status = await src.status();
   if (!status.president) throw new RuntimeError('EAGAIN', 'the cluster has no president right now: back up once `govfs status` shows one');
   const subtrees = status.ministries.map((m) => m.subtree);
   const ministries: MinistryBackup[] = [];
+  const data: Uint8Array[] = [];
+  let at = 0;
   for (const m of [...status.ministries].sort((a, b) => a.subtree.localeCompare(b.subtree))) {
     if (m.down) throw new RuntimeError('EAGAIN', `ministry ${m.id} (${m.subtree}) is down: back up once it serves again`);
-    const copy = src.ministryCopy ? await copyFromMinister(src, m.id, m.subtree, subtrees, opts) : { ...(await copyMinistry(src, m.id, m.subtree, subtrees, opts)), term: m.term };
+    const { contents, ...copy } = await copyWithContents(src, m, subtrees, opts);
+    for (const e of copy.entries) {
+      const bytes = contents.get(e.path);
+      if (bytes === undefined) continue;
+      e.contentAt = at;
+      data.push(bytes);
+      at += bytes.length;
+    }
     ministries.push({ id: m.id, subtree: m.subtree, minister: m.minister, clerks: [...m.clerks], ...copy });
     opts.onProgress?.(m.subtree, copy.entries.length);
   }
@@ -160,8 +191,65 @@ export async function takeBackup(src: BackupSource, opts: BackupOptions = {}): P
     takenAt: new Date().toISOString(),
     cluster: { president: status.president, clusterTerm: status.clusterTerm, nodes: status.nodes.map((n) => n.id), idle: [...status.idle] },
     ministries,
-    chunks: null,
+    contentBytes: at,
+    contents: Buffer.concat(data, at),
   };
+}
+
+type StatusMinistry = ClusterStatusView['ministries'][number];
+type Copy = { index: number; term: number; entries: BackupEntry[] };
+
+const pause = (attempt: number, opts: BackupOptions): Promise<void> => new Promise((r) => setTimeout(r, Math.min(3_000, (opts.retryMs ?? 200) * 2 ** (attempt - 1))));
+
+/** One ministry's copy, and the bytes of each of its files with contents as of that copy (by
+ * path). A file that moved on before its bytes were read has the ministry copied again (see
+ * backup-contents.ts for why not the file alone at a later point); bytes read are kept for the
+ * files whose version the next copy still shows. */
+async function copyWithContents(src: BackupSource, m: StatusMinistry, subtrees: string[], opts: BackupOptions): Promise<Copy & { contents: Map<string, Uint8Array> }> {
+  const attempts = opts.attempts ?? 8;
+  const held = new Map<string, { version: number; bytes: Uint8Array }>();
+  let moved: string[] = [];
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    if (attempt > 0) {
+      opts.onRetry?.(m.subtree, moved, attempt + 1);
+      await pause(attempt, opts);
+    }
+    const copy: Copy = src.ministryCopy ? await copyFromMinister(src, m.id, m.subtree, subtrees, opts) : { ...(await copyMinistry(src, m.id, m.subtree, subtrees, opts)), term: m.term };
+    const files = copy.entries.filter((e) => e.kind === 'file' && e.link === undefined && e.size > 0);
+    if (files.length > 0 && !canReadContents(src)) {
+      throw new RuntimeError('ENOTSUP', `ministry ${m.id} (${m.subtree}): ${files[0]!.path} and ${files.length - 1} more files have contents, and this backup source cannot read file contents (it needs a client with read leases and the data plane)`);
+    }
+    moved = await readContents(src, m.subtree, files, held, opts);
+    if (moved.length === 0) return { ...copy, contents: new Map(files.map((e) => [e.path, held.get(e.path)!.bytes])) };
+  }
+  throw new RuntimeError('EAGAIN', `ministry ${m.id} (${m.subtree}): files kept changing while their contents were copied (${attempts} copies; last changed: ${moved.slice(0, 3).join(', ')}${moved.length > 3 ? ', ...' : ''}): back up at a quieter moment`);
+}
+
+/** Read the files of one copy not held at their version yet; the paths that moved on. */
+async function readContents(src: BackupSource, subtree: string, files: BackupEntry[], held: Map<string, { version: number; bytes: Uint8Array }>, opts: BackupOptions): Promise<string[]> {
+  if (files.length === 0) return [];
+  const reader = src as BackupSource & Parameters<typeof readAsCopied>[0];
+  const wanted = new Map(files.map((e) => [e.path, e.version]));
+  for (const [path, h] of held) if (wanted.get(path) !== h.version) held.delete(path);
+  const total = files.reduce((n, e) => n + e.size, 0);
+  let done = 0;
+  const moved: string[] = [];
+  await mapLimit(files, Math.max(1, Math.floor((opts.parallel ?? 16) / 4)), async (e) => {
+    if (!held.has(e.path)) {
+      let got = 0;
+      const bytes = await readAsCopied(reader, e, (n) => {
+        done += n - got;
+        got = n;
+        opts.onContents?.(subtree, done, total);
+      });
+      done -= got;
+      if (bytes === null) return void moved.push(e.path);
+      held.set(e.path, { version: e.version, bytes });
+    }
+    done += e.size;
+    opts.onContents?.(subtree, done, total);
+  });
+  return moved;
 }
 
 /** Whether `path` is `root` or below it. */
@@ -202,23 +290,40 @@ async function copyFromMinister(src: BackupSource, id: string, subtree: string, 
       minister = (await src.status().catch(() => null))?.ministries.find((m) => m.id === id)?.minister ?? '';
     }
     const r = await src.ministryCopy!(id, minister);
-    if (r.ok) return { index: r.index, term: r.term, entries: await firstPass(snapshotSource(r.state), subtree, ours, opts.parallel ?? 16) };
+    if (r.ok) {
+      const copy = snapshotSource(r.state);
+      const entries = await firstPass(copy, subtree, ours, opts.parallel ?? 16);
+      for (const e of entries) {
+        const cs = e.kind === 'file' && e.link === undefined && e.size > 0 ? copy.chunkSize(e.path) : 0;
+        if (cs > 0) e.chunkSize = cs;
+      }
+      return { index: r.index, term: r.term, entries };
+    }
     if (r.code !== 'EAGAIN' && r.code !== 'EUNAVAILABLE') throw new RuntimeError(r.code || 'EIO', `ministry ${id} (${subtree}): its minister could not copy it: ${r.reason}`);
     last = r.reason;
   }
   throw new RuntimeError('EAGAIN', `ministry ${id} (${subtree}): no minister made a copy (${attempts} tries; last: ${last}): back up once govfs status shows it serving`);
 }
 
-/** A ministry's state (ministry snapshot bytes) read as the client reads the live ministry. */
-function snapshotSource(state: Uint8Array): Pick<BackupSource, 'ls' | 'stat' | 'readlink'> {
-  const ns = Namespace.restore(splitMinistrySnapshot(state).ns);
+/** A ministry's state (ministry snapshot bytes) read as the client reads the live ministry,
+ * and the chunk size of each file's layout in it (by path, once the path was stat'ed). */
+function snapshotSource(state: Uint8Array): Pick<BackupSource, 'ls' | 'stat' | 'readlink'> & { chunkSize(path: string): number } {
+  const parts = splitMinistrySnapshot(state);
+  const ns = Namespace.restore(parts.ns);
+  const layouts = parts.layouts && parts.layouts.length > 0 ? FileLayouts.fromBytes(parts.layouts) : null;
+  const inos = new Map<string, number>();
   return {
     ls: async (path) => ns.ls(path),
     stat: async (path) => {
       const s = ns.stat(path);
+      inos.set(path, s.ino);
       return { kind: s.kind, size: s.size, ctime: s.ctime, mtime: s.mtime, version: s.version, ino: s.ino, mode: s.mode, uid: s.uid, gid: s.gid, nlink: s.nlink, atimeNs: s.atimeNs, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs } satisfies Stat;
     },
     readlink: async (path) => ns.readlink(path),
+    chunkSize: (path) => {
+      const ino = inos.get(path);
+      return layouts && ino !== undefined ? layouts.layout(ino, 0, 0).chunkSize : 0;
+    },
   };
 }
 
@@ -292,43 +397,53 @@ function entry(path: string, s: Stat, target: string | undefined, inodes: Map<nu
 // ---- the file --------------------------------------------------------------------------------
 
 export function encodeBackup(doc: BackupDocument): Buffer {
-  const body = JSON.stringify(doc);
-  const bytes = Buffer.byteLength(body);
+  const { contents, ...json } = doc;
+  const text = Buffer.from(JSON.stringify(json));
+  let body = text;
+  if (doc.version >= 3) {
+    const data = contents ?? new Uint8Array(0);
+    if (data.length !== (doc.contentBytes ?? 0)) throw new RuntimeError('EINVAL', `backup document: contentBytes says ${String(doc.contentBytes)}, its contents hold ${data.length} bytes`);
+    body = Buffer.concat([text, Buffer.from('\n'), data]);
+  }
   const sum = createHash('sha256').update(body).digest('hex');
-  return Buffer.from(`${BACKUP_MAGIC} ${BACKUP_VERSION}\n${body}\nsha256 ${sum} ${bytes}\n`);
+  return Buffer.concat([Buffer.from(`${BACKUP_MAGIC} ${doc.version}\n`), body, Buffer.from(`\nsha256 ${sum} ${body.length}\n`)]);
 }
 
 /** Check and read a backup file's bytes; `file` names it in errors. */
 export function decodeBackup(data: Buffer, file: string): BackupDocument {
-  const text = data.toString('utf8');
-  const first = text.indexOf('\n');
-  const header = first < 0 ? text : text.slice(0, first);
-  const magic = `${BACKUP_MAGIC} ${BACKUP_VERSION}`;
   if (data.length === 0) throw new BackupFormatError(file, 'the file is empty');
-  if (first < 0 && (magic.startsWith(header) || `${BACKUP_MAGIC} 1`.startsWith(header))) throw new BackupFormatError(file, `the file is truncated after ${data.length} bytes (its header line is not complete); use a complete copy`);
+  const first = data.indexOf(0x0a);
+  const header = data.subarray(0, first < 0 ? Math.min(data.length, 100) : first).toString('utf8');
+  if (first < 0 && READABLE_VERSIONS.some((v) => `${BACKUP_MAGIC} ${v}`.startsWith(header))) throw new BackupFormatError(file, `the file is truncated after ${data.length} bytes (its header line is not complete); use a complete copy`);
   if (!header.startsWith(`${BACKUP_MAGIC} `)) throw new BackupFormatError(file, `it does not start with "${BACKUP_MAGIC} ${BACKUP_VERSION}" (is it the file govfs backup wrote?)`);
   const version = Number(header.slice(BACKUP_MAGIC.length + 1));
   if (!/^\d+$/.test(header.slice(BACKUP_MAGIC.length + 1)) || !READABLE_VERSIONS.includes(version)) {
-    throw new BackupFormatError(file, `it is format "${header}", and this govfs reads formats ${READABLE_VERSIONS.join(' and ')} only`);
+    throw new BackupFormatError(file, `it is format "${header}", and this govfs reads formats ${READABLE_VERSIONS.slice(0, -1).join(', ')} and ${READABLE_VERSIONS.at(-1)!} only`);
   }
-  const rest = text.slice(first + 1);
-  const m = /\nsha256 ([0-9a-f]{64}) (\d+)\n$/.exec(rest);
+  // The closing line: from the newline before the last one to the end.
+  const last = data[data.length - 1] === 0x0a ? data.lastIndexOf(0x0a, data.length - 2) : -1;
+  const m = last > first ? /^sha256 ([0-9a-f]{64}) (\d+)$/.exec(data.subarray(last + 1, data.length - 1).toString('latin1')) : null;
   if (!m) throw new BackupFormatError(file, `its closing checksum line is missing: the file is truncated (${data.length} bytes); use a complete copy`);
-  const body = rest.slice(0, m.index);
-  if (Buffer.byteLength(body) !== Number(m[2]) || createHash('sha256').update(body).digest('hex') !== m[1]) {
+  const body = data.subarray(first + 1, last);
+  if (body.length !== Number(m[2]) || createHash('sha256').update(body).digest('hex') !== m[1]) {
     throw new BackupFormatError(file, 'its checksum does not match its contents: the file was altered or damaged');
   }
+  // Format 3: the document's line, then the data section.
+  const end = version >= 3 ? body.indexOf(0x0a) : body.length;
+  if (end < 0) throw new BackupFormatError(file, 'its document line has no end (format 3 has a data section after it)');
   let doc: unknown;
   try {
-    doc = JSON.parse(body);
+    doc = JSON.parse(body.subarray(0, end).toString('utf8'));
   } catch (e) {
     throw new BackupFormatError(file, `its document is not JSON (${(e as Error).message})`);
   }
-  checkDocument(doc, file, version);
+  const contents = version >= 3 ? body.subarray(end + 1) : null;
+  checkDocument(doc, file, version, contents);
+  if (contents) doc.contents = contents;
   return doc;
 }
 
-function checkDocument(doc: unknown, file: string, version: number): asserts doc is BackupDocument {
+function checkDocument(doc: unknown, file: string, version: number, contents: Uint8Array | null): asserts doc is BackupDocument {
   const bad = (why: string): never => {
     throw new BackupFormatError(file, why);
   };
@@ -336,14 +451,16 @@ function checkDocument(doc: unknown, file: string, version: number): asserts doc
   if (!d || typeof d !== 'object' || d.format !== BACKUP_MAGIC || d.version !== version) bad(`its document has no govfs-backup format and version ${version}`);
   if (!d!.cluster || !Array.isArray(d!.cluster.nodes)) bad('its cluster section is missing');
   if (!Array.isArray(d!.ministries) || !d!.ministries.some((m) => m?.subtree === '/')) bad('it holds no root ministry');
-  if (d!.chunks !== null) bad('it holds file contents, which this govfs cannot restore yet');
+  if (version < 3 && d!.chunks !== null) bad('a format 1 or 2 backup with file contents is not one govfs wrote');
+  const bytes = contents?.length ?? 0;
+  if (version >= 3 && d!.contentBytes !== bytes) bad(`its data section holds ${bytes} bytes, and its document says ${String(d!.contentBytes)}`);
   for (const m of d!.ministries!) {
     if (typeof m.id !== 'string' || typeof m.subtree !== 'string' || !m.subtree.startsWith('/') || !Number.isSafeInteger(m.index) || !Array.isArray(m.entries)) {
       bad(`ministry ${JSON.stringify(m?.id)} is malformed`);
     }
     const kinds = new Map<string, string>();
     for (const e of m.entries) {
-      const why = entryProblem(e, m.subtree, kinds);
+      const why = entryProblem(e, m.subtree, kinds) ?? (version >= 3 ? contentProblem(e, bytes) : null);
       if (why) bad(`ministry ${m.id} has a malformed entry ${JSON.stringify(e?.path ?? e)} (${why})`);
       kinds.set(e.path, e.kind);
     }
@@ -368,5 +485,16 @@ function entryProblem(e: BackupEntry | null, subtree: string, earlier: Map<strin
     const k = earlier.get(e.link);
     if (typeof e.link !== 'string' || k === undefined || k === 'dir' || e.kind === 'dir') return 'a hard link to no earlier file of its ministry';
   }
+  return null;
+}
+
+/** What is wrong with a format 3 entry's contents, or null: a file with bytes (not a hard
+ * link) has them in the data section, nothing else has any. */
+function contentProblem(e: BackupEntry, bytes: number): string | null {
+  if (e.chunkSize !== undefined && !(Number.isSafeInteger(e.chunkSize) && e.chunkSize >= 0)) return 'chunk size';
+  const wants = e.kind === 'file' && e.link === undefined && e.size > 0;
+  if (!wants) return e.contentAt === undefined ? null : 'contents on an entry that has none';
+  if (e.contentAt === undefined) return 'a file with bytes but no contents';
+  if (!Number.isSafeInteger(e.contentAt) || e.contentAt < 0 || e.contentAt + e.size > bytes) return `contents at ${String(e.contentAt)} pass the data section's ${bytes} bytes`;
   return null;
 }

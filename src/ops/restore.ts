@@ -20,8 +20,14 @@
 // its own clock, and no operation sets them), inode numbers and versions (the new ministries
 // count their own), terms and log indices (a new cluster starts at term 1). A format 1 backup
 // (before POSIX metadata) has none of these attributes: its paths get what creating them gives
-// (0755 directories, 0644 files, owned by root, times of the restore). File sizes are 0 until
-// files have contents (the data plane); a backup holding contents is refused (decodeBackup).
+// (0755 directories, 0644 files, owned by root, times of the restore).
+//
+// File contents (format 3) are written back through the client, after every path exists and
+// before the attributes (so that utimens sets the mtime last): writeFile under a write lease,
+// as any writer's, so the new cluster's ministers place the chunks and its layouts are its own
+// (new chunk ids and replicas on the new nodes). The cluster is started with the backup's chunk
+// size (the most common one of its files), so restored files are split as they were. A file's
+// holes are written as zeros (the backup holds its bytes, not where its chunks were).
 
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -40,6 +46,8 @@ export interface RestoreOptions {
   readyTimeoutMs?: number;
   logger?: Logger;
   onProgress?: (done: number, total: number) => void;
+  /** File contents written so far of `total` bytes (after each file). */
+  onContents?: (done: number, total: number) => void;
 }
 
 export interface RestoreSummary {
@@ -47,6 +55,9 @@ export interface RestoreSummary {
   nodes: number;
   ministries: { subtree: string; clerks: number; paths: number; fromIndex: number }[];
   paths: number;
+  /** Files whose contents were written, and their bytes. */
+  files: number;
+  bytes: number;
 }
 
 /** Read and check a backup file (typed errors: ENOENT, EBADMSG). */
@@ -62,10 +73,19 @@ export function readBackupFile(file: string): BackupDocument {
 }
 
 /** The static ministries and node count a restored cluster gets. */
-export function restoreShape(doc: BackupDocument): { nodes: number; ministries: { subtree: string; clerks: number }[] } {
+export function restoreShape(doc: BackupDocument): { nodes: number; ministries: { subtree: string; clerks: number }[]; chunkBytes?: number } {
   const ministries = doc.ministries.filter((m) => m.subtree !== '/').map((m) => ({ subtree: m.subtree, clerks: m.clerks.length }));
   // The balancer may have grown a ministry past what the nodes could staff from scratch.
-  return { nodes: Math.max(doc.cluster.nodes.length, nodesNeeded(ministries)), ministries };
+  return { nodes: Math.max(doc.cluster.nodes.length, nodesNeeded(ministries)), ministries, chunkBytes: chunkBytesOf(doc) };
+}
+
+/** The chunk size most of the backup's files had (undefined: none recorded, the default). */
+function chunkBytesOf(doc: BackupDocument): number | undefined {
+  const count = new Map<number, number>();
+  for (const m of doc.ministries) for (const e of m.entries) if (e.chunkSize) count.set(e.chunkSize, (count.get(e.chunkSize) ?? 0) + 1);
+  let best: number | undefined;
+  for (const [size, n] of count) if (best === undefined || n > count.get(best)!) best = size;
+  return best;
 }
 
 export async function restoreBackup(file: string, dataDir: string, opts: RestoreOptions = {}): Promise<RestoreSummary> {
@@ -75,19 +95,21 @@ export async function restoreBackup(file: string, dataDir: string, opts: Restore
     throw new RuntimeError('EEXIST', `${dir} is not empty: restore makes a new cluster's data folder; give a new or empty --data folder`);
   }
   const shape = restoreShape(doc);
-  const cluster = await LocalCluster.start({ dataDir: dir, nodes: shape.nodes, ministries: shape.ministries, threads: opts.threads, listen: { host: '127.0.0.1', port: 0 }, logger: opts.logger });
+  const cluster = await LocalCluster.start({ dataDir: dir, nodes: shape.nodes, ministries: shape.ministries, threads: opts.threads, listen: { host: '127.0.0.1', port: 0 }, logger: opts.logger, chunkBytes: shape.chunkBytes });
   try {
     await untilServing(cluster, doc, opts.readyTimeoutMs ?? 60_000);
     const client = cluster.cluster.client();
     const total = doc.ministries.reduce((n, m) => n + m.entries.length, 0);
     let done = 0;
-    const summary: RestoreSummary = { dataDir: dir, nodes: shape.nodes, ministries: [], paths: 0 };
+    const summary: RestoreSummary = { dataDir: dir, nodes: shape.nodes, ministries: [], paths: 0, files: 0, bytes: 0 };
     const parallel = opts.parallel ?? 32;
     for (const m of doc.ministries) {
       await makeAll(client, m.entries, parallel, () => opts.onProgress?.(++done, total));
       summary.ministries.push({ subtree: m.subtree, clerks: m.clerks.length, paths: m.entries.length, fromIndex: m.index });
       summary.paths += m.entries.length;
     }
+    // Contents before attributes: a write sets the file's mtime.
+    Object.assign(summary, await writeContents(client, doc, opts.onContents));
     // After every path of every ministry exists: nothing made later touches these times.
     await eachLimit(doc.ministries.flatMap((m) => m.entries), parallel, (e) => setAttributes(client, e));
     await client.close();
@@ -121,7 +143,24 @@ async function untilServing(cluster: LocalCluster, doc: BackupDocument, timeoutM
 }
 
 /** What restore asks of a client (GovClient; tests pass their own). */
-export type RestoreClient = Pick<GovClient, 'mkdir' | 'create' | 'symlink' | 'link' | 'chown' | 'chmod' | 'utimens'>;
+export type RestoreClient = Pick<GovClient, 'mkdir' | 'create' | 'symlink' | 'link' | 'chown' | 'chmod' | 'utimens' | 'writeFile'>;
+
+/** Files written at once: each is pieces in flight to three replicas already. */
+const FILES_AT_ONCE = 4;
+
+/** Write every file's contents (format 3) into the paths made: a file of the backup with bytes
+ * gets exactly them. */
+export async function writeContents(client: RestoreClient, doc: BackupDocument, progress?: (done: number, total: number) => void): Promise<{ files: number; bytes: number }> {
+  const files = doc.ministries.flatMap((m) => m.entries.filter((e) => e.contentAt !== undefined));
+  const data = doc.contents ?? new Uint8Array(0);
+  const total = files.reduce((n, e) => n + e.size, 0);
+  let done = 0;
+  await eachLimit(files, FILES_AT_ONCE, async (e) => {
+    await client.writeFile(e.path, data.subarray(e.contentAt!, e.contentAt! + e.size));
+    progress?.((done += e.size), total);
+  });
+  return { files: files.length, bytes: total };
+}
 
 /** Run `fn` over `items`, at most `n` at once. */
 async function eachLimit<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {

@@ -2,14 +2,16 @@
 // typed error) and its consistency rule (two passes with matching versions, else copy again),
 // against an in-memory tree that a "client" changes while the backup reads it; what a backup
 // records of POSIX metadata (modes, owners, nanosecond times, symlinks, hard links) and the order
-// restore re-creates it in; format 1 files (before that metadata) still read and restored.
+// restore re-creates it in; format 1 files (before that metadata) still read and restored;
+// file contents (format 3): read under a read lease as of the copy, a file rewritten meanwhile
+// copied again, written back byte for byte; format 2 files (before contents) still read.
 
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import type { DirEntry, Stat } from '../../src/client/gov-client.js';
+import type { DirEntry, LeaseHandle, Stat } from '../../src/client/gov-client.js';
 import type { ClusterStatusView } from '../../src/client/status.js';
 import { BackupFormatError, type BackupDocument, type BackupEntry, type BackupSource, decodeBackup, encodeBackup, takeBackup } from '../../src/ops/backup.js';
-import { makeAll, setAttributes, type RestoreClient } from '../../src/ops/restore.js';
+import { makeAll, setAttributes, writeContents, type RestoreClient } from '../../src/ops/restore.js';
 
 interface FakeNode {
   kind: 'dir' | 'file' | 'symlink';
@@ -18,6 +20,7 @@ interface FakeNode {
   mode?: number;
   uid?: number;
   target?: string;
+  bytes?: Uint8Array;
 }
 
 /** A ministry's tree with its version counter, read as the client protocol reads it. */
@@ -28,6 +31,10 @@ class FakeTree implements BackupSource {
   readonly nodes = new Map<string, FakeNode>([['/', { kind: 'dir', version: 0, ino: 1 }]]);
   /** Called before every read: lets a test change the tree mid-backup. */
   onRead: (reads: number) => void = () => {};
+  /** Called as a file's contents are read (under its lease). */
+  onContentRead: (path: string) => void = () => {};
+  /** Read leases taken and released (file contents). */
+  leases = { taken: 0, released: 0 };
 
   add(path: string, kind: 'dir' | 'file' | 'symlink', more: Partial<FakeNode> = {}): void {
     const v = ++this.version;
@@ -42,6 +49,24 @@ class FakeTree implements BackupSource {
     this.nodes.set(to, n);
     this.nodes.get(parentOf(to))!.version = n.version;
   }
+  /** A data write's commit: new bytes, a new version of the file. */
+  write(path: string, bytes: Uint8Array): void {
+    const n = this.nodes.get(path)!;
+    n.bytes = bytes;
+    n.version = ++this.version;
+    this.index += 1;
+  }
+  async open(path: string): Promise<LeaseHandle> {
+    if (!this.nodes.has(path)) throw Object.assign(new Error(`open ${path}: no such file`), { code: 'ENOENT' });
+    this.leases.taken++;
+    return { lease: { path }, signal: new AbortController().signal, release: async () => void this.leases.released++ } as unknown as LeaseHandle;
+  }
+  readonly data = {
+    read: async (h: LeaseHandle, offset: number, length: number): Promise<Uint8Array> => {
+      this.onContentRead(h.lease.path);
+      return (this.nodes.get(h.lease.path)?.bytes ?? new Uint8Array(0)).slice(offset, offset + length);
+    },
+  };
   async readlink(path: string): Promise<string> {
     this.onRead(++this.reads);
     const n = this.nodes.get(path);
@@ -66,7 +91,7 @@ class FakeTree implements BackupSource {
     const type = { dir: 0o40000, file: 0o100000, symlink: 0o120000 }[n.kind];
     const mode = type | (n.mode ?? (n.kind === 'dir' ? 0o755 : 0o644));
     const mtimeNs = 1_700_000_000_123_456_789n + BigInt(n.ino);
-    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : 0, ctime: 1, mtime: 1, version: n.version, ino: n.ino, mode, uid: n.uid ?? 0, gid: 5, nlink, atimeNs: 7n, mtimeNs, ctimeNs: 1_000_000n };
+    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : (n.bytes?.length ?? 0), ctime: 1, mtime: 1, version: n.version, ino: n.ino, mode, uid: n.uid ?? 0, gid: 5, nlink, atimeNs: 7n, mtimeNs, ctimeNs: 1_000_000n };
   }
   seenIndex(): number {
     return this.index;
@@ -78,6 +103,15 @@ class FakeTree implements BackupSource {
       nodes: ['n1', 'n2', 'n3', 'n4', 'n5'].map((id) => ({ id, up: true, role: 'idle', ministry: '', commit: 0, applied: 0, caughtUp: true })),
     };
   }
+}
+
+const sha = (d: Uint8Array): string => createHash('sha256').update(d).digest('hex').slice(0, 16);
+
+/** `n` bytes from a seed: tells versions of a file apart. */
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 31 + seed * 7) & 0xff;
+  return out;
 }
 
 function parentOf(p: string): string {
@@ -167,6 +201,7 @@ describe('POSIX metadata', () => {
       chown: (p, u, g) => log(`chown ${p} ${u}:${g}`)(),
       chmod: (p, m) => log(`chmod ${p} ${m.toString(8)}`)(),
       utimens: (p, a, m) => log(`utimens ${p} ${String(a)} ${String(m)}`)(),
+      writeFile: (p, d) => log(`write ${p} ${sha(d)}`)(),
     };
     return { client, calls };
   }
@@ -223,6 +258,75 @@ describe('POSIX metadata', () => {
     const bad = body.replace('"kind":"file"', '"kind":"symlink"');
     expect(() => decodeBackup(Buffer.from(`govfs-backup 1\n${bad}\nsha256 ${createHash('sha256').update(bad).digest('hex')} ${Buffer.byteLength(bad)}\n`), 'x')).toThrow(/malformed entry "\/d\/f" \(a symlink without a target\)/);
   });
+
+  it('reads and restores a format 2 file (before file contents) as written then', async () => {
+    const v2 = {
+      format: 'govfs-backup', version: 2, takenAt: '2026-12-04T00:00:00.000Z',
+      cluster: { president: 'n1', clusterTerm: 2, nodes: ['n1', 'n2', 'n3', 'n4', 'n5'], idle: [] },
+      ministries: [{ id: 'root', subtree: '/', minister: 'n2', clerks: ['n3', 'n4'], term: 3, index: 9, entries: [
+        { path: '/', kind: 'dir', size: 1, ctime: 1, mtime: 1, version: 3, mode: 0o755, uid: 0, gid: 0, nlink: 3, atimeNs: '5', mtimeNs: '6' },
+        { path: '/d', kind: 'dir', size: 1, ctime: 1, mtime: 1, version: 3, mode: 0o700, uid: 7, gid: 8, nlink: 2, atimeNs: '5', mtimeNs: '6' },
+        { path: '/d/f', kind: 'file', size: 0, ctime: 1, mtime: 1, version: 2, mode: 0o600, uid: 7, gid: 8, nlink: 1, atimeNs: '5', mtimeNs: '6' },
+      ] }],
+      chunks: null,
+    };
+    const body = JSON.stringify(v2);
+    const doc = decodeBackup(Buffer.from(`govfs-backup 2\n${body}\nsha256 ${createHash('sha256').update(body).digest('hex')} ${Buffer.byteLength(body)}\n`), 'v2.backup');
+    expect(doc.version).toBe(2);
+    const r = recorder();
+    await restoreInto(r, doc.ministries[0]!.entries);
+    expect(await writeContents(r.client, doc)).toEqual({ files: 0, bytes: 0 });
+    expect(r.calls).toEqual(['mkdir /d', 'create /d/f', 'chown / 0:0', 'chmod / 755', 'utimens / 5 6', 'chown /d 7:8', 'chmod /d 700', 'utimens /d 5 6', 'chown /d/f 7:8', 'chmod /d/f 600', 'utimens /d/f 5 6']);
+  });
+
+  it('copies file contents as of its copy: a file rewritten while read has the ministry copied again', async () => {
+    const t = tree();
+    t.write('/a/f', bytes(1_000, 1));
+    t.write('/b/c/h', bytes(70_000, 2));
+    t.link('/b/c/h', '/a/h2');
+    // A writer commits new bytes of /b/c/h while the backup reads the old ones (through /a/h2,
+    // its first path breadth first).
+    let rewrote = false;
+    t.onContentRead = (path) => {
+      if (path === '/a/h2' && !rewrote) {
+        rewrote = true;
+        t.write('/b/c/h', bytes(5_000, 3));
+      }
+    };
+    const retries: string[][] = [];
+    const progress: [number, number][] = [];
+    const taken = await takeBackup(t, { retryMs: 1, onRetry: (_, changed) => retries.push(changed), onContents: (_, done, total) => progress.push([done, total]) });
+    expect(retries).toEqual([['/a/h2']]);
+    expect(t.leases.released).toBe(t.leases.taken);
+    // The second copy's bytes: /a/f kept from the first read (same version), /a/h2 read again.
+    expect(t.leases.taken).toBe(3);
+    expect(progress.at(-1)).toEqual([6_000, 6_000]);
+    const doc = decodeBackup(encodeBackup(taken), 'b');
+    expect(doc.version).toBe(3);
+    expect(doc.contentBytes).toBe(6_000);
+    const by = new Map(doc.ministries[0]!.entries.map((e) => [e.path, e]));
+    expect(by.get('/b/c/h')).toMatchObject({ link: '/a/h2', size: 5_000 });
+    expect(by.get('/b/c/h')!.contentAt).toBeUndefined();
+    expect(by.get('/a/g')!.contentAt).toBeUndefined();
+    const r = recorder();
+    await restoreInto(r, doc.ministries[0]!.entries);
+    expect(await writeContents(r.client, doc)).toEqual({ files: 2, bytes: 6_000 });
+    expect(r.calls.filter((c) => c.startsWith('write ')).sort()).toEqual([`write /a/f ${sha(bytes(1_000, 1))}`, `write /a/h2 ${sha(bytes(5_000, 3))}`]);
+    // A damaged byte of the data section fails the checksum; contents past its end are refused.
+    const file = encodeBackup(taken);
+    file[file.indexOf('\n', 20) + 100]! ^= 1;
+    expect(() => decodeBackup(file, 'b')).toThrow(/checksum does not match/);
+    const d = { ...taken, ministries: taken.ministries.map((m) => ({ ...m, entries: m.entries.map((e) => (e.path === '/a/f' ? { ...e, contentAt: 5_500 } : e)) })) };
+    expect(() => decodeBackup(encodeBackup(d), 'b')).toThrow(/malformed entry "\/a\/f" \(contents at 5500 pass the data section's 6000 bytes\)/);
+  });
+
+  it('gives up with EAGAIN, naming the file, when a file never holds still', async () => {
+    const t = tree();
+    t.write('/a/f', bytes(10, 1));
+    let k = 0;
+    t.onContentRead = () => t.write('/a/f', bytes(10, ++k));
+    await expect(takeBackup(t, { attempts: 3, retryMs: 1 })).rejects.toMatchObject({ code: 'EAGAIN', message: expect.stringMatching(/files kept changing .*\(3 copies; last changed: \/a\/f\)/) });
+  });
 });
 
 describe('backup file', () => {
@@ -254,8 +358,8 @@ describe('backup file', () => {
     const text = encodeBackup(await doc()).toString();
     const altered = Buffer.from(text.replace('"/a/f"', '"/a/F"'));
     expect(() => decodeBackup(altered, 'b')).toThrow(/checksum does not match/);
-    expect(() => decodeBackup(Buffer.from('{"hello": 1}\n'), 'b')).toThrow(/does not start with "govfs-backup 2"/);
-    expect(() => decodeBackup(Buffer.from(text.replace(/^govfs-backup 2/, 'govfs-backup 9')), 'b')).toThrow(/format "govfs-backup 9", and this govfs reads formats 1 and 2 only/);
+    expect(() => decodeBackup(Buffer.from('{"hello": 1}\n'), 'b')).toThrow(/does not start with "govfs-backup 3"/);
+    expect(() => decodeBackup(Buffer.from(text.replace(/^govfs-backup 3/, 'govfs-backup 9')), 'b')).toThrow(/format "govfs-backup 9", and this govfs reads formats 1, 2 and 3 only/);
     // A hard link to a path not before it, a mode out of range: refused, naming the entry.
     const withEntries = (f: (e: BackupEntry[]) => void): Buffer => {
       const d = JSON.parse(text.split('\n')[1]!) as BackupDocument;

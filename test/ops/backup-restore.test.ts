@@ -4,6 +4,10 @@
 // compared: kind, size, mode, owner, atime and mtime (to the nanosecond), symlink target and
 // link count the same, hard links one inode again, no path more or fewer; ctime is the
 // restore's (README). A truncated backup is refused before anything is written.
+// File contents (format 3): files of several 64 KiB chunks, a hard-linked one, and one the
+// client rewrites while the backup runs; the backup holds each file's bytes as of its
+// ministry's copy (the rewritten file's as the creates beside it say), and the restored cluster
+// reads every byte back, with the same chunk size.
 
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +21,29 @@ const dir = mkdtempSync(join(tmpdir(), 'govfs-backup-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const MINISTRIES = [{ subtree: '/a', clerks: 1 }];
+/** Small chunks, so that a file of a few hundred KiB has several. */
+const CHUNK = 64 * 1024;
+
+/** `n` bytes from a seed. */
+function bytes(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) out[i] = (i * 131 + seed * 17 + (i >> 8)) & 0xff;
+  return out;
+}
+
+/** Files given contents before the backup (before the metadata is set: writes set mtimes):
+ * four chunks and a bit, two chunks, one hard-linked file, one small file in /a. */
+const CONTENTS: [string, Uint8Array][] = [['/d0/f0', bytes(4 * CHUNK + 123, 1)], ['/a/d2/f1', bytes(CHUNK + 4_464, 2)], ['/d0/f2', bytes(3_000, 3)], ['/a/d1/f0', bytes(10, 4)]];
+/** What the client writes to /a/w in round `i` of its writes during the backup. */
+const rewrite = (i: number): Uint8Array => bytes(3_000 + 100 * i, 100 + i);
+/** Rounds in which it rewrites /a/w. */
+const REWRITE_EVERY = 8;
+
+/** The bytes of `path` in a backup (empty when it records none). */
+function contentOf(doc: BackupDocument, path: string): Uint8Array {
+  const e = doc.ministries.flatMap((m) => m.entries).find((x) => x.path === path)!;
+  return e.contentAt === undefined ? new Uint8Array(0) : doc.contents!.subarray(e.contentAt, e.contentAt + e.size);
+}
 
 async function untilServing(c: LocalCluster, subtrees: string[]): Promise<void> {
   const deadline = Date.now() + 90_000;
@@ -30,7 +57,7 @@ async function untilServing(c: LocalCluster, subtrees: string[]): Promise<void> 
 
 function source(c: LocalCluster): BackupSource {
   const client = c.cluster.client();
-  return { ls: (p, o) => client.ls(p, o), stat: (p, o) => client.stat(p, o), readlink: (p, o) => client.readlink(p, o), seenIndex: (m) => client.seenIndex(m), status: () => c.cluster.status(), ministryCopy: (m, minister) => c.cluster.ministryCopy(m, minister) };
+  return { ls: (p, o) => client.ls(p, o), stat: (p, o) => client.stat(p, o), readlink: (p, o) => client.readlink(p, o), seenIndex: (m) => client.seenIndex(m), status: () => c.cluster.status(), ministryCopy: (m, minister) => c.cluster.ministryCopy(m, minister), open: (p, o) => client.open(p, o), data: client.data };
 }
 
 /** Hard links made (the first path, then its links): each group is one inode after restore. */
@@ -73,7 +100,7 @@ function treePaths(): { dirs: string[]; files: string[] } {
 
 describe('govfs backup and restore', () => {
   it('restores every path and stat of two ministries into a new cluster', async () => {
-    const original = await LocalCluster.start({ dataDir: join(dir, 'original'), ministries: MINISTRIES, threads: 2, listen: { host: '127.0.0.1', port: 0 } });
+    const original = await LocalCluster.start({ dataDir: join(dir, 'original'), ministries: MINISTRIES, threads: 2, listen: { host: '127.0.0.1', port: 0 }, chunkBytes: CHUNK });
     const file = join(dir, 'cluster.backup');
     let doc: BackupDocument;
     let paths = 0;
@@ -86,6 +113,7 @@ describe('govfs backup and restore', () => {
       for (let i = 0; i < files.length; i += 32) await Promise.all(files.slice(i, i + 32).map((f) => fs.create(f)));
       await fs.mkdir('/a/p');
       await fs.mkdir('/a/q');
+      await Promise.all(CONTENTS.map(([path, data]) => fs.writeFile(path, data)));
       await posixMetadata(fs);
 
       // A client writes all the while the backup runs: /a/p/kI, then /a/q/kI, one after the
@@ -96,23 +124,32 @@ describe('govfs backup and restore', () => {
       // acknowledged before the copy of /a began. (Counting them when the backup's "copied /"
       // line arrives is not: the line can arrive after /a was copied, the more so as copies
       // on the actor thread take no time; CI saw 30 copied of 31 counted that way.)
-      let i = 0;
-      for (; i < 3; i++) {
+      // Every REWRITE_EVERY rounds it also rewrites /a/w first (a new length each time), so
+      // the copy's /a/w is the last rewrite before the p/kI it holds, or the next one (whole,
+      // or emptied by its truncate) if that began before the copy.
+      const round = async (i: number): Promise<void> => {
+        if (i % REWRITE_EVERY === 0) await fs.writeFile('/a/w', rewrite(i));
         await fs.create(`/a/p/k${i}`);
         await fs.create(`/a/q/k${i}`);
-      }
+      };
+      let i = 0;
+      for (; i < 3; i++) await round(i);
       const beforeA = i;
       const backup = new GovfsProcess(['backup', file, '--server', original.address]);
+      let rewrites = 0;
       while (backup.running) {
-        await fs.create(`/a/p/k${i}`);
-        await fs.create(`/a/q/k${i++}`);
+        if (i % REWRITE_EVERY === 0) rewrites++;
+        await round(i++);
       }
       const exit = await backup.exit;
       const r = { code: exit.code, stdout: backup.stdout, stderr: backup.stderr };
       await fs.close();
       expect(r.stderr).toMatch(/copied \/a: \d+ paths/);
       expect(r.code, r.stderr).toBe(0);
-      expect(r.stdout).toMatch(/in 2 ministries/);
+      // Five files with contents (four if the copy of /a caught /a/w emptied by a rewrite).
+      expect(r.stdout).toMatch(/in 2 ministries, contents of [45] files \(.*\) \(format 3,/);
+      expect(r.stderr).toMatch(/copying \/: contents ([\d.]+ KiB) \/ \1\n/);
+      expect(rewrites, 'the client rewrote /a/w while the backup ran').toBeGreaterThan(0);
       doc = decodeBackup(readFileSync(file), file);
       const count = doc.ministries.reduce((n, m) => n + m.entries.length, 0);
       const a = doc.ministries.find((m) => m.subtree === '/a')!.entries.map((e) => e.path);
@@ -123,12 +160,22 @@ describe('govfs backup and restore', () => {
       expect(p.length - q.length, `p ${p.length}, q ${q.length}`).toBeOneOf([0, 1]);
       // The roots (/ and /a), 32 directories, 224 files, p and q and what the writer made by
       // then; /a is /a's, not the root's.
-      // And /a/d4/h, 3 hard links and 2 symlinks.
-      expect(count).toBe(2 + dirs.length + files.length + 2 + 6 + p.length + q.length);
+      // And /a/d4/h, 3 hard links and 2 symlinks, and /a/w.
+      expect(count).toBe(2 + dirs.length + files.length + 2 + 6 + 1 + p.length + q.length);
       paths = count;
       expect(beforeA).toBeGreaterThan(0);
       expect(q.length).toBeGreaterThanOrEqual(beforeA);
-      expect(r.stderr).not.toMatch(/again/);
+      // The namespace copy is never taken again for writes; only for /a/w's contents, when a
+      // rewrite came between the copy and the read of its bytes.
+      for (const line of r.stderr.split('\n').filter((l) => /again/.test(l))) expect(line).toMatch(/^copying \/a again \(try \d\): 1 path changed meanwhile, e\.g\. \/a\/w$/);
+      // The bytes the backup holds: each file's, and /a/w's as of the same copy as the creates.
+      for (const [path, data] of CONTENTS) expect(Buffer.from(contentOf(doc, path)).equals(Buffer.from(data)), path).toBe(true);
+      expect(doc.ministries.flatMap((m) => m.entries).find((e) => e.path === '/d0/f0')).toMatchObject({ size: 4 * CHUNK + 123, chunkSize: CHUNK });
+      const n = p.length;
+      const w = Buffer.from(contentOf(doc, '/a/w'));
+      const lastDone = Math.floor((n - 1) / REWRITE_EVERY) * REWRITE_EVERY;
+      const allowed = [rewrite(lastDone), ...(n % REWRITE_EVERY === 0 ? [rewrite(n), new Uint8Array(0)] : [])];
+      expect(allowed.some((x) => w.equals(Buffer.from(x))), `/a/w holds ${w.length} bytes with p/k0..k${n - 1}`).toBe(true);
       expect(doc.ministries.find((m) => m.subtree === '/')!.entries.some((e) => e.path.startsWith('/a'))).toBe(false);
       for (const m of doc.ministries) expect(m.index).toBeGreaterThan(0);
     } finally {
@@ -148,6 +195,7 @@ describe('govfs backup and restore', () => {
     const r = await govfs(['restore', file, '--data', data, '--threads', '2'], {}, 240_000);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(new RegExp(`restored ${paths} paths into .* \\(6 nodes; ministries /:2 /a:1\\)`));
+    expect(r.stdout).toMatch(/contents of [45] files written back/);
 
     // Started as `govfs cluster --data DIR` would (the shape is remembered there).
     const restored = await LocalCluster.start({ dataDir: data, threads: 2, listen: { host: '127.0.0.1', port: 0 } });
@@ -155,7 +203,7 @@ describe('govfs backup and restore', () => {
       expect(restored.shape.ministries).toEqual(MINISTRIES);
       await untilServing(restored, ['/', '/a']);
       const again = await takeBackup(source(restored));
-      const kept = (e: BackupEntry) => ({ path: e.path, kind: e.kind, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, nlink: e.nlink, atimeNs: e.atimeNs, mtimeNs: e.mtimeNs, target: e.target });
+      const kept = (e: BackupEntry) => ({ path: e.path, kind: e.kind, size: e.size, mode: e.mode, uid: e.uid, gid: e.gid, nlink: e.nlink, atimeNs: e.atimeNs, mtimeNs: e.mtimeNs, target: e.target, chunkSize: e.chunkSize });
       for (const m of doc.ministries) {
         const now = again.ministries.find((x) => x.subtree === m.subtree)!;
         const byPath = new Map(now.entries.map((e) => [e.path, e]));
@@ -163,6 +211,8 @@ describe('govfs backup and restore', () => {
         for (const e of m.entries) {
           const got = byPath.get(e.path)!;
           expect(kept(got)).toEqual(kept(e));
+          // Every byte (the restored cluster's own backup read them under read leases).
+          expect(Buffer.from(contentOf(again, e.path)).equals(Buffer.from(contentOf(doc, e.path))), e.path).toBe(true);
           // ctime cannot be set: every path's is the restore's (each had its attributes set).
           expect(got.ctime).toBeGreaterThanOrEqual(restoredAt);
         }
@@ -185,6 +235,9 @@ describe('govfs backup and restore', () => {
         expect(group.slice(1).map((p) => all.get(p)!.link)).toEqual(group.slice(1).map(() => group[0]));
       }
       expect(all.get('/d1/hard2')).toMatchObject({ mode: 0o640 });
+      // A hard link reads its first path's bytes; a file read plainly through the client.
+      expect(Buffer.from(await fs.readFile('/d1/hard2')).equals(Buffer.from(CONTENTS[2]![1]))).toBe(true);
+      expect(Buffer.from(await fs.readFile('/d0/f0')).equals(Buffer.from(CONTENTS[0]![1]))).toBe(true);
       await fs.close();
     } finally {
       await restored.stop();
