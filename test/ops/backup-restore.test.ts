@@ -178,6 +178,29 @@ describe('govfs backup and restore', () => {
       expect(allowed.some((x) => w.equals(Buffer.from(x))), `/a/w holds ${w.length} bytes with p/k0..k${n - 1}`).toBe(true);
       expect(doc.ministries.find((m) => m.subtree === '/')!.entries.some((e) => e.path.startsWith('/a'))).toBe(false);
       for (const m of doc.ministries) expect(m.index).toBeGreaterThan(0);
+
+      // A file rewritten after its ministry was copied and before its bytes were read: the
+      // backup takes the copy again (in process, to step in between the two).
+      const writer = original.cluster.client();
+      const base = source(original);
+      const aId = doc.ministries.find((m) => m.subtree === '/a')!.id;
+      let stepped = false;
+      const stepIn: BackupSource = {
+        ...base,
+        ministryCopy: async (m, minister) => {
+          const copy = await base.ministryCopy!(m, minister);
+          if (!stepped && copy.ok && m === aId) {
+            stepped = true;
+            await writer.writeFile('/a/w', rewrite(999));
+          }
+          return copy;
+        },
+      };
+      const retried: string[][] = [];
+      const second = await takeBackup(stepIn, { onRetry: (subtree, changed) => retried.push([subtree, ...changed]) });
+      expect(retried).toEqual([['/a', '/a/w']]);
+      expect(Buffer.from(contentOf(second, '/a/w')).equals(Buffer.from(rewrite(999)))).toBe(true);
+      await writer.close();
     } finally {
       await original.stop();
     }
