@@ -54,7 +54,7 @@ import { FileLayouts } from '../actors/layouts.js';
 import { splitMinistrySnapshot } from '../actors/ministry-snapshot-format.js';
 import { Namespace } from '../fs/namespace.js';
 import { RuntimeError } from '../runtime/errors.js';
-import { canReadContents, readAsCopied } from './backup-contents.js';
+import { canReadContents, readAsCopied, type ContentSource } from './backup-contents.js';
 
 export const BACKUP_MAGIC = 'govfs-backup';
 export const BACKUP_VERSION = 3;
@@ -216,8 +216,10 @@ async function copyWithContents(src: BackupSource, m: StatusMinistry, subtrees: 
     }
     const copy: Copy = src.ministryCopy ? await copyFromMinister(src, m.id, m.subtree, subtrees, opts) : { ...(await copyMinistry(src, m.id, m.subtree, subtrees, opts)), term: m.term };
     const files = copy.entries.filter((e) => e.kind === 'file' && e.link === undefined && e.size > 0);
-    if (files.length > 0 && !canReadContents(src)) {
-      throw new RuntimeError('ENOTSUP', `ministry ${m.id} (${m.subtree}): ${files[0]!.path} and ${files.length - 1} more files have contents, and this backup source cannot read file contents (it needs a client with read leases and the data plane)`);
+    if (files.length === 0) return { ...copy, contents: new Map() };
+    if (!canReadContents(src)) {
+      const more = files.length > 1 ? ` (and ${files.length - 1} more files)` : '';
+      throw new RuntimeError('ENOTSUP', `ministry ${m.id} (${m.subtree}): ${files[0]!.path}${more} has contents, and this backup source cannot read file contents (it needs a client with read leases and the data plane)`);
     }
     moved = await readContents(src, m.subtree, files, held, opts);
     if (moved.length === 0) return { ...copy, contents: new Map(files.map((e) => [e.path, held.get(e.path)!.bytes])) };
@@ -226,9 +228,7 @@ async function copyWithContents(src: BackupSource, m: StatusMinistry, subtrees: 
 }
 
 /** Read the files of one copy not held at their version yet; the paths that moved on. */
-async function readContents(src: BackupSource, subtree: string, files: BackupEntry[], held: Map<string, { version: number; bytes: Uint8Array }>, opts: BackupOptions): Promise<string[]> {
-  if (files.length === 0) return [];
-  const reader = src as BackupSource & Parameters<typeof readAsCopied>[0];
+async function readContents(src: ContentSource, subtree: string, files: BackupEntry[], held: Map<string, { version: number; bytes: Uint8Array }>, opts: BackupOptions): Promise<string[]> {
   const wanted = new Map(files.map((e) => [e.path, e.version]));
   for (const [path, h] of held) if (wanted.get(path) !== h.version) held.delete(path);
   const total = files.reduce((n, e) => n + e.size, 0);
@@ -237,7 +237,7 @@ async function readContents(src: BackupSource, subtree: string, files: BackupEnt
   await mapLimit(files, Math.max(1, Math.floor((opts.parallel ?? 16) / 4)), async (e) => {
     if (!held.has(e.path)) {
       let got = 0;
-      const bytes = await readAsCopied(reader, e, (n) => {
+      const bytes = await readAsCopied(src, e, (n) => {
         done += n - got;
         got = n;
         opts.onContents?.(subtree, done, total);

@@ -320,6 +320,13 @@ describe('POSIX metadata', () => {
     expect(() => decodeBackup(encodeBackup(d), 'b')).toThrow(/malformed entry "\/a\/f" \(contents at 5500 pass the data section's 6000 bytes\)/);
   });
 
+  it('refuses (ENOTSUP) to back up files with contents from a source that cannot read them', async () => {
+    const t = tree();
+    t.write('/a/g', bytes(5, 1));
+    const namesOnly: BackupSource = { ls: (p) => t.ls(p), stat: (p) => t.stat(p), readlink: (p) => t.readlink(p), seenIndex: () => t.seenIndex(), status: () => t.status() };
+    await expect(takeBackup(namesOnly)).rejects.toMatchObject({ code: 'ENOTSUP', message: expect.stringContaining('/a/g has contents') });
+  });
+
   it('gives up with EAGAIN, naming the file, when a file never holds still', async () => {
     const t = tree();
     t.write('/a/f', bytes(10, 1));
