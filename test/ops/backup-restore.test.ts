@@ -198,7 +198,8 @@ describe('govfs backup and restore', () => {
       };
       const retried: string[][] = [];
       const second = await takeBackup(stepIn, { onRetry: (subtree, changed) => retried.push([subtree, ...changed]) });
-      expect(retried).toEqual([['/a', '/a/w']]);
+      // (A copy asked again of a new minister would add a retry naming no path.)
+      expect(retried.filter((r) => r.length > 1)).toEqual([['/a', '/a/w']]);
       expect(Buffer.from(contentOf(second, '/a/w')).equals(Buffer.from(rewrite(999)))).toBe(true);
       await writer.close();
     } finally {
