@@ -28,8 +28,8 @@ const READER = `
 const { readSync } = require('node:fs');
 const { parentPort, workerData } = require('node:worker_threads');
 const { fd, size } = workerData;
+const buf = Buffer.allocUnsafe(size);
 for (;;) {
-  const buf = Buffer.allocUnsafe(size);
   let n;
   try {
     n = readSync(fd, buf, 0, size, null);
@@ -38,6 +38,7 @@ for (;;) {
     parentPort.postMessage({ end: e.code === 'ENODEV' ? null : String(e.message) });
     break;
   }
+  // A copy of the n bytes read, handed over without another copy; buf is read into again.
   const ab = buf.buffer.slice(buf.byteOffset, buf.byteOffset + n);
   parentPort.postMessage({ data: ab }, [ab]);
 }
@@ -132,7 +133,7 @@ function runMount(mountpoint: string, fd: number, allowOther: boolean): Promise<
   return new Promise((done, fail) => {
     const child = spawn('mount', ['-i', '-t', 'fuse.govfs', '-o', opts.join(','), 'govfs', mountpoint], { stdio: ['ignore', 'ignore', 'pipe', fd] });
     let err = '';
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', (e) => fail(new MountError('ENOSYS', `mount ${mountpoint}: cannot run mount(8): ${e.message}`)));
     child.on('close', (code) => {
       if (code === 0) return done();
