@@ -224,7 +224,7 @@ function fakeClient() {
       nodes.set(to, n);
     },
     async open() {
-      throw new FsError('ENOSYS', 'no leases here', '');
+      throw new FsError('EIO', 'no leases here', '');
     },
     async symlink(target, p, o) {
       acted.push({ op: 'symlink', path: p, as: o?.as });
@@ -321,8 +321,8 @@ describe('KernelSession', () => {
 
   it('renames with flags 0 and RENAME_NOREPLACE, refuses RENAME_EXCHANGE, and follows the new path', async () => {
     const { call, s } = session();
-    const a = await call(request(P.Op.CREATE, Buffer.concat([u32s(0o101, 0o644, 0, 0), name('a')])));
-    await call(request(P.Op.CREATE, Buffer.concat([u32s(0o101, 0o644, 0, 0), name('b')])));
+    const a = await call(request(P.Op.MKNOD, Buffer.concat([u32s(0o100644, 0, 0, 0), name('a')])));
+    await call(request(P.Op.MKNOD, Buffer.concat([u32s(0o100644, 0, 0, 0), name('b')])));
     const id = a.payload.readBigUInt64LE(0);
     expect((await call(request(P.Op.RENAME2, Buffer.concat([u64(1n), u32s(P.RENAME_NOREPLACE, 0), name('a', 'b')])))).error).toBe(-E.EEXIST!);
     expect((await call(request(P.Op.RENAME2, Buffer.concat([u64(1n), u32s(2, 0), name('a', 'c')])))).error).toBe(-E.EINVAL!);
@@ -332,6 +332,28 @@ describe('KernelSession', () => {
     expect(P.decodeAttr(st.payload, 16).ino).toBe(id);
     expect((await call(request(P.Op.UNLINK, name('c')))).error).toBe(0);
     expect((await call(request(P.Op.GETATTR, Buffer.alloc(16), { nodeid: id }))).error).toBe(-E.ESTALE!);
+  });
+
+  it('keeps an unlinked open file under a hidden name until its last close', async () => {
+    const { call, nodes, acted } = session();
+    const c = await call(request(P.Op.CREATE, Buffer.concat([u32s(0o102, 0o644, 0, 0), name('tmp')])));
+    const id = c.payload.readBigUInt64LE(0);
+    const fh = c.payload.readBigUInt64LE(P.ENTRY_OUT_SIZE);
+    expect((await call(request(P.Op.UNLINK, name('tmp')))).error).toBe(0);
+    expect(nodes.has('/tmp')).toBe(false);
+    const hidden = [...nodes.keys()].find((k) => k.startsWith('/.govfs_hidden_'));
+    expect(hidden).toBeDefined();
+    const st = await call(request(P.Op.GETATTR, Buffer.alloc(16), { nodeid: id }));
+    expect(st.error).toBe(0);
+    expect(P.decodeAttr(st.payload, 16).nlink).toBe(0); // fstat after unlink
+    expect((await call(request(P.Op.RELEASE, Buffer.concat([u64(fh), u32s(0, 0), u64(0n)]), { nodeid: id }))).error).toBe(0);
+    expect(nodes.has(hidden!)).toBe(false);
+    expect(acted.filter((a) => a.op === 'rm').map((a) => a.path)).toEqual([hidden]);
+    // Not open: removed at once.
+    await call(request(P.Op.CREATE, Buffer.concat([u32s(0o102, 0o644, 0, 0), name('t2')])));
+    await call(request(P.Op.RELEASE, Buffer.concat([u64(2n), u32s(0, 0), u64(0n)])));
+    expect((await call(request(P.Op.UNLINK, name('t2')))).error).toBe(0);
+    expect([...nodes.keys()].filter((k) => k !== '/')).toEqual([]);
   });
 
   it('lists a directory across READDIR calls by offset', async () => {

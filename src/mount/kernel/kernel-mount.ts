@@ -9,7 +9,8 @@
 import { checkMountpoint, type FuseMountOptions } from '../fuse-mount.js';
 import type { MountClient } from '../client-api.js';
 import { MountOperations } from '../operations.js';
-import { FuseDevice, readBufferSize } from './device.js';
+import { statSync } from 'node:fs';
+import { FuseDevice, readBufferSize, unmountKernel } from './device.js';
 import { KernelSession } from './session.js';
 
 /** Attribute and entry cache lifetime, seconds: the client tells us of no other client's
@@ -36,6 +37,9 @@ export class KernelMount {
 
   static async start(mountpoint: string, client: MountClient, opts: KernelMountOptions): Promise<KernelMount> {
     const mnt = checkMountpoint(mountpoint);
+    // A mount left by a mount process that died (ENOTCONN) is unmounted first, as fuse-native's
+    // `force` does.
+    if (deadMount(mnt)) await unmountKernel(mnt);
     const ops = new MountOperations(client, {
       uid: process.getuid?.() ?? 0,
       gid: process.getgid?.() ?? 0,
@@ -68,7 +72,17 @@ export class KernelMount {
   /** Give back the leases of open files, then unmount (lazily if busy). */
   async stop(): Promise<void> {
     this.stopping = true;
-    await Promise.race([this.operations.releaseAll(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+    const release = this.operations.releaseAll().then(() => this.session.removeHidden());
+    await Promise.race([release, new Promise((r) => setTimeout(r, 2_000).unref())]);
     await this.device.close();
+  }
+}
+
+function deadMount(mnt: string): boolean {
+  try {
+    statSync(mnt);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOTCONN';
   }
 }

@@ -62,6 +62,13 @@ interface DirHandle {
 export class KernelSession {
   readonly nodes = new NodeTable();
   private readonly dirs = new Map<bigint, DirHandle>();
+  /** Open handles per nodeid, and each handle's nodeid: an open file that is unlinked is
+   * renamed aside until its last close (as libfuse does), so reads, writes and fstat go on. */
+  private readonly opened = new Map<bigint, number>();
+  private readonly fhNode = new Map<number, bigint>();
+  /** Nodes unlinked while open: the hidden path they were renamed to. */
+  private readonly hidden = new Map<bigint, string>();
+  private hiddenSeq = 0;
   private nextDir = 1n;
   private readonly handlers: Record<number, Handler>;
   /** Set once INIT was answered. */
@@ -161,7 +168,10 @@ export class KernelSession {
   }
 
   private async attr(path: string): Promise<Buffer> {
-    return P.attrOut(this.attrOf(await this.client.stat(path), path), this.opts.attrTimeoutS);
+    const a = this.attrOf(await this.client.stat(path), path);
+    // Unlinked while open: one link fewer than the hidden name gives it.
+    if (this.hidden.has(a.ino)) a.nlink = Math.max(0, a.nlink - 1);
+    return P.attrOut(a, this.opts.attrTimeoutS);
   }
 
   private optional<K extends 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link'>(name: K, path: string): NonNullable<MountClient[K]> {
@@ -201,12 +211,7 @@ export class KernelSession {
         await this.client.mkdir(path, { mode: m.mode & 0o7777, as: this.creds(h) });
         return this.entry(path);
       },
-      [P.Op.UNLINK]: async (h, b) => {
-        const path = childPath(this.pathOf(h.nodeid), P.cString(b).value);
-        await this.client.rm(path, { as: this.creds(h) });
-        this.nodes.removed(path);
-        return undefined;
-      },
+      [P.Op.UNLINK]: (h, b) => this.unlink(h, P.cString(b).value),
       [P.Op.RMDIR]: async (h, b) => {
         const path = childPath(this.pathOf(h.nodeid), P.cString(b).value);
         await this.client.rmdir(path, { as: this.creds(h) });
@@ -228,7 +233,7 @@ export class KernelSession {
         await this.optional('link', path)(existing, path, { as: this.creds(h) });
         return this.entry(path);
       },
-      [P.Op.OPEN]: (h, b) => P.openOut(BigInt(this.ops.open(this.pathOf(h.nodeid), P.decodeOpen(b).flags)), 0),
+      [P.Op.OPEN]: (h, b) => P.openOut(BigInt(this.opening(h.nodeid, this.ops.open(this.pathOf(h.nodeid), P.decodeOpen(b).flags))), 0),
       [P.Op.CREATE]: (h, b) => this.create(h, P.decodeCreate(b)),
       [P.Op.READ]: async (h, b) => {
         const r = P.decodeRead(b);
@@ -246,7 +251,7 @@ export class KernelSession {
       },
       [P.Op.FLUSH]: (h, b) => this.ops.sync(this.nodes.path(h.nodeid) ?? '', Number(P.decodeFh(b))),
       [P.Op.FSYNC]: (h, b) => this.ops.sync(this.nodes.path(h.nodeid) ?? '', Number(P.decodeFh(b))),
-      [P.Op.RELEASE]: (h, b) => this.ops.release(this.nodes.path(h.nodeid) ?? '', Number(P.decodeFh(b))),
+      [P.Op.RELEASE]: (h, b) => this.release(h.nodeid, Number(P.decodeFh(b))),
       [P.Op.OPENDIR]: (h) => {
         const fh = this.nextDir++;
         this.dirs.set(fh, { path: this.pathOf(h.nodeid), entries: null });
@@ -288,13 +293,27 @@ export class KernelSession {
     const as = this.creds(h);
     const v = s.valid;
     if (v & (P.Fattr.UID | P.Fattr.GID)) await this.optional('chown', path)(path, v & P.Fattr.UID ? s.uid : -1, v & P.Fattr.GID ? s.gid : -1, { as });
-    if (v & P.Fattr.MODE) await this.optional('chmod', path)(path, s.mode & 0o7777, { as });
+    if (v & P.Fattr.MODE) await this.chmod(path, s.mode & 0o7777, as);
     if (v & P.Fattr.SIZE) {
       if (v & P.Fattr.FH) await this.ops.ftruncate(path, Number(s.fh), s.size);
       else await this.ops.truncate(path, s.size);
     }
     if (v & (P.Fattr.ATIME | P.Fattr.MTIME)) await this.utimens(path, v, s, as);
     return this.attr(path);
+  }
+
+  /** chmod as the caller; but the kernel also clears set-user-ID and set-group-ID bits itself
+   * after a write or truncate by someone else (a SETATTR of the mode less those bits, sent as
+   * the writer, who may not chmod): that one change goes as the mount's own user. */
+  private async chmod(path: string, mode: number, as: MountCreds): Promise<void> {
+    const chmod = this.optional('chmod', path);
+    if (as.uid !== 0) {
+      const cur = await this.client.stat(path);
+      const bits = (cur.mode ?? 0) & 0o7777;
+      const dropsSetIdOnly = mode !== bits && (mode & ~bits) === 0 && ((bits ^ mode) & ~0o6000) === 0;
+      if (cur.uid !== as.uid && dropsSetIdOnly) return chmod(path, mode);
+    }
+    return chmod(path, mode, { as });
   }
 
   /** Each time set to a value, to now, or left as it is (UTIME_OMIT: the kernel leaves its bit
@@ -326,8 +345,48 @@ export class KernelSession {
       if (c.flags & O_TRUNC) await this.ops.truncate(path, 0);
     }
     const entry = await this.entry(path);
-    const fh = this.ops.open(path, c.flags);
+    const fh = this.opening(entry.readBigUInt64LE(0), this.ops.open(path, c.flags));
     return P.createOut(entry, P.openOut(BigInt(fh), 0));
+  }
+
+  private opening(nodeid: bigint, fh: number): number {
+    this.opened.set(nodeid, (this.opened.get(nodeid) ?? 0) + 1);
+    this.fhNode.set(fh, nodeid);
+    return fh;
+  }
+
+  private async release(nodeid: bigint, fh: number): Promise<void> {
+    const id = this.fhNode.get(fh) ?? nodeid;
+    this.fhNode.delete(fh);
+    const left = (this.opened.get(id) ?? 1) - 1;
+    if (left > 0) this.opened.set(id, left);
+    else this.opened.delete(id);
+    await this.ops.release(this.nodes.path(id) ?? '', fh);
+    const hiddenPath = this.hidden.get(id);
+    if (left > 0 || hiddenPath === undefined) return;
+    this.hidden.delete(id);
+    await this.client.rm(hiddenPath);
+    this.nodes.removed(hiddenPath);
+  }
+
+  private async unlink(h: P.InHeader, name: string): Promise<void> {
+    const path = childPath(this.pathOf(h.nodeid), name);
+    const id = this.nodes.at(path);
+    if (id !== undefined && this.opened.has(id) && !this.hidden.has(id)) {
+      const aside = childPath(this.pathOf(h.nodeid), `.govfs_hidden_${id}_${++this.hiddenSeq}`);
+      await this.client.rename(path, aside, { as: this.creds(h) });
+      this.nodes.renamed(path, aside);
+      this.hidden.set(id, aside);
+      return;
+    }
+    await this.client.rm(path, { as: this.creds(h) });
+    this.nodes.removed(path);
+  }
+
+  /** Remove what was renamed aside for files still open (at unmount). */
+  async removeHidden(): Promise<void> {
+    for (const p of this.hidden.values()) await this.client.rm(p).catch(() => undefined);
+    this.hidden.clear();
   }
 
   private async rename(h: P.InHeader, newdir: bigint, oldName: string, newName: string, flags: number): Promise<undefined> {
