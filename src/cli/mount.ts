@@ -14,8 +14,10 @@ export async function mountCommand(argv: string[], help: string): Promise<void> 
   if (positionals.length !== 1) throw new UsageError('mount needs one MOUNTPOINT, an existing directory (govfs mount --help)');
   const deadlineMs = intOption(values.timeout, 'timeout') ?? MOUNT_DEADLINE_MS;
   const { checkMountpoint } = await import('../mount/fuse-mount.js');
-  const { checkBinding, mount: mountWith, parseBinding } = await import('../mount/mount.js');
-  const binding = parseBinding(values.binding ?? process.env.GOVFS_MOUNT_BINDING);
+  const { MOUNT_BINDINGS, checkBinding, mount: mountWith, parseBinding } = await import('../mount/mount.js');
+  const named = values.binding ?? process.env.GOVFS_MOUNT_BINDING;
+  if (named !== undefined && named !== '' && !(MOUNT_BINDINGS as readonly string[]).includes(named)) throw new UsageError(`--binding: unknown FUSE binding "${named}" (kernel or fuse-native)`);
+  const binding = parseBinding(named);
   // Checked before connecting, so a missing binding, libfuse, /dev/fuse or root is said at once.
   checkMountpoint(positionals[0]!);
   await checkBinding(binding);
