@@ -1,4 +1,4 @@
-// `npm run bench -- mount [--quick] [--files N] [--json]` (issue 18): small-file work through
+// `npm run bench -- mount [--quick] [--files N] [--json] [--binding kernel|fuse-native]` (issue 18): small-file work through
 // `govfs mount` beside the same work on the local disk, in the same run. A deterministic tree
 // of N small files (default 10,000; --quick 1,000; test/mount/tree.ts) is tarred on the local
 // disk, then in each place: `tar -xf` (untar), `find -type f | wc -l`, `find -exec stat` of
@@ -15,7 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ATTR_TIMEOUT_S } from '../src/mount/fuse-mount.js';
-import { MountedCluster, missingForMount } from '../test/posix/pjdfstest.js';
+import { MountedCluster, missingForMount, testBinding, type TestBinding } from '../test/posix/pjdfstest.js';
 import { makeTree, run as exec, type Ran, type TreeShape } from '../test/mount/tree.js';
 
 export const describe = 'small files through `govfs mount` beside the local disk: untar, find, stat, rm -r (ops/s, ratio; thesis ~13 creates/s)';
@@ -31,6 +31,7 @@ export interface StepTimes {
 }
 
 export interface MountBenchResult {
+  binding: TestBinding;
   files: number;
   /** Entries in the tree: files, directories (with the top one) and symbolic links. */
   entries: number;
@@ -83,7 +84,8 @@ function perSecond(t: StepTimes, shape: TreeShape): StepTimes {
 }
 
 export async function run(opts: Record<string, string | boolean | undefined>): Promise<MountBenchResult> {
-  const missing = missingForMount();
+  const binding: TestBinding = opts.binding === 'fuse-native' || opts.binding === 'kernel' ? opts.binding : testBinding();
+  const missing = missingForMount(binding);
   if (missing) throw new Error(`npm run bench -- mount: ${missing}`);
   const files = Number(opts.files ?? (opts.quick ? 1_000 : 10_000));
   if (!Number.isSafeInteger(files) || files < 1) throw new Error(`--files must be a whole number >= 1, got ${String(opts.files)}`);
@@ -100,10 +102,11 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
     log(`local disk (${files} files):`);
     const local = await steps(disk, tarFile, shape, log);
     log('starting a cluster and its mount ...');
-    m = await MountedCluster.start({ deadlineMs: 30_000 });
-    log(`govfs mount (${files} files):`);
+    m = await MountedCluster.start({ deadlineMs: 30_000, binding });
+    log(`govfs mount (${binding} binding, ${files} files):`);
     const mount = await steps(m.mountpoint, tarFile, shape, log);
     return {
+      binding,
       files,
       entries: shape.files + shape.dirs + shape.symlinks,
       bytes: shape.bytes,
@@ -121,7 +124,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
 
 export function format(r: MountBenchResult): string {
   const lines = [
-    `small files through govfs mount beside the local disk: ${r.files} files (${r.entries} entries, ${(r.bytes / 1024).toFixed(0)} KiB)`,
+    `small files through govfs mount (${r.binding} binding) beside the local disk: ${r.files} files (${r.entries} entries, ${(r.bytes / 1024).toFixed(0)} KiB)`,
     '',
     `${'step'.padEnd(22)} ${'local ops/s'.padStart(12)} ${'mount ops/s'.padStart(12)} ${'mount/local'.padStart(12)} ${'mount s'.padStart(9)}`,
   ];

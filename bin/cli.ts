@@ -197,18 +197,22 @@ may be relative to the current directory (and start with ../); Tab completes the
 kept in ~/.govfs_history (or $GOVFS_HISTORY). Fed a script on stdin, it exits 1 if any command
 failed.
 ${CLIENT_OPTIONS_HELP}`,
-  mount: `govfs mount MOUNTPOINT [--server host:port] [--allow-other] [--timeout MS]
+  mount: `govfs mount MOUNTPOINT [--server host:port] [--allow-other] [--timeout MS] [--binding kernel|fuse-native]
 
 Mounts the cluster's file system at MOUNTPOINT (an existing, empty directory) through FUSE, so
-that any program can use it; runs until Ctrl-C or SIGTERM, which unmount it. Needs /dev/fuse,
-libfuse 2 (Debian: apt-get install libfuse2) and the fuse-native package. The kernel checks
-permissions against the mode, uid and gid govfs stores (default_permissions); new files belong
-to the user running the mount. Attributes and names are cached by the kernel for 1 s. A cluster
-that stops answering makes operations fail with EIO after --timeout (default 10000 ms); a
-server that cannot be reached at all, ENOTCONN.
+that any program can use it; runs until Ctrl-C or SIGTERM, which unmount it. The kernel checks
+permissions against the mode, uid and gid govfs stores (default_permissions). Attributes and
+names are cached by the kernel for 1 s. A cluster that stops answering makes operations fail
+with EIO after --timeout (default 10000 ms); a server that cannot be reached at all, ENOTCONN.
+  --binding kernel     (the default; or $GOVFS_MOUNT_BINDING) govfs's own binding: the FUSE
+                       protocol over /dev/fuse, mounted with mount(8) as root. Calls act as
+                       the calling process's uid, gid and groups (new files are theirs), times
+                       keep nanoseconds, inode numbers are 64-bit.
+  --binding fuse-native  libfuse 2 through the fuse-native package (Debian: apt-get install
+                       libfuse2): new files belong to the user running the mount, times in ms.
   --allow-other        let other users use the mount too (root only, or user_allow_other in
                        /etc/fuse.conf)
-  --debug              libfuse's trace of every request on stderr
+  --debug              a trace of every request on stderr
 ${CLIENT_OPTIONS_HELP}`,
   bench: `govfs bench NAME [options]
 

@@ -45,23 +45,35 @@ export interface MountFileHandle {
   close?(): Promise<void>;
 }
 
+/** Who a call acts as (the FUSE caller, where the binding knows it): GovClient's `as`. */
+export interface MountCreds {
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+}
+
+/** The optional last argument of the calls that change the namespace. */
+export interface MountAs {
+  as?: MountCreds;
+}
+
 export interface MountClient {
   stat(path: string): Promise<MountStat>;
   ls(path: string): Promise<MountDirEntry[]>;
-  mkdir(path: string, opts?: { parents?: boolean; mode?: number }): Promise<void>;
-  create(path: string, opts?: { mode?: number }): Promise<void>;
-  rm(path: string): Promise<void>;
-  rmdir(path: string, opts?: { recursive?: boolean }): Promise<void>;
-  rename(from: string, to: string): Promise<void>;
-  open(path: string, opts: { mode: 'read' | 'write'; deadlineMs?: number }): Promise<MountFileHandle>;
-  chmod?(path: string, mode: number): Promise<void>;
+  mkdir(path: string, opts?: { parents?: boolean; mode?: number } & MountAs): Promise<void>;
+  create(path: string, opts?: { mode?: number } & MountAs): Promise<void>;
+  rm(path: string, opts?: MountAs): Promise<void>;
+  rmdir(path: string, opts?: { recursive?: boolean } & MountAs): Promise<void>;
+  rename(from: string, to: string, opts?: MountAs): Promise<void>;
+  open(path: string, opts: { mode: 'read' | 'write'; deadlineMs?: number } & MountAs): Promise<MountFileHandle>;
+  chmod?(path: string, mode: number, opts?: MountAs): Promise<void>;
   /** -1 keeps the uid or the gid as it is. */
-  chown?(path: string, uid: number, gid: number): Promise<void>;
+  chown?(path: string, uid: number, gid: number, opts?: MountAs): Promise<void>;
   /** null: now. */
-  utimens?(path: string, atimeNs: bigint | null, mtimeNs: bigint | null): Promise<void>;
-  symlink?(target: string, path: string): Promise<void>;
+  utimens?(path: string, atimeNs: bigint | null, mtimeNs: bigint | null, opts?: MountAs): Promise<void>;
+  symlink?(target: string, path: string, opts?: MountAs): Promise<void>;
   readlink?(path: string): Promise<string>;
-  link?(existing: string, newPath: string): Promise<void>;
+  link?(existing: string, newPath: string, opts?: MountAs): Promise<void>;
   truncate?(path: string, size: number): Promise<void>;
   /** The subtree of the ministry serving `path`, as the client's map has it: inode numbers are
    * per ministry. */

@@ -24,6 +24,12 @@ describe('govfs mount command line', () => {
     expect(r.stderr).toMatch(/mount needs one MOUNTPOINT/);
   });
 
+  it('an unknown --binding is a usage error (exit 2)', async () => {
+    const r = await govfs(['mount', dir, '--binding', 'fuse3']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unknown FUSE binding "fuse3" \(kernel or fuse-native\)/);
+  });
+
   it('a missing mount point is said before connecting (exit 1)', async () => {
     const r = await govfs(['mount', join(dir, 'nope'), '--server', '127.0.0.1:1']);
     expect(r.code).toBe(1);

@@ -1,22 +1,31 @@
 // `govfs mount` for real: a cluster and a mount as child processes, used with plain node:fs
 // calls (mkdir, readdir, create, rename, unlink, rmdir; contents, chmod, chown, utimes,
 // symlink, link, truncate), errors as errno, a stopped cluster answering an error within a
-// bound, and SIGTERM unmounting cleanly. Skips, saying why, where /dev/fuse, libfuse2 or root
-// are missing.
+// bound, and SIGTERM unmounting cleanly. The binding is $GOVFS_MOUNT_BINDING, else the
+// default (kernel); with the kernel binding, also what only it gives (the caller's ownership,
+// both times of utimensat, hard links as one inode) and a smoke test of fuse-native beside it
+// on the same cluster. Skips, saying why, where /dev/fuse or root (and, for fuse-native,
+// libfuse2) are missing.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { stat as statAsync } from 'node:fs/promises';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { connect, type RemoteGovClient } from '../../src/client/connect.js';
 import { ENTRY_TIMEOUT_S } from '../../src/mount/fuse-mount.js';
-import { MountedCluster, isMounted, missingForMount } from '../posix/pjdfstest.js';
+import { GovfsProcess, until } from '../cli/helpers.js';
+import { MountedCluster, isMounted, missingForMount, testBinding } from '../posix/pjdfstest.js';
 
 const missing = missingForMount();
 /** The mount's deadline for one operation in this test (ms). */
 const DEADLINE_MS = 4_000;
 
-describe.skipIf(missing !== null)(`govfs mount through FUSE${missing ? ` (skipped: ${missing})` : ''}`, () => {
+const binding = testBinding();
+/** As another user (util-linux's setpriv), with the given groups. */
+const asUser = (uid: number, gid: number, groups: number[], cmd: string[]) => execFileSync('setpriv', [`--reuid=${uid}`, `--regid=${gid}`, groups.length ? `--groups=${groups.join(',')}` : '--clear-groups', ...cmd], { stdio: 'pipe' });
+
+describe.skipIf(missing !== null)(`govfs mount through FUSE (${binding} binding)${missing ? ` (skipped: ${missing})` : ''}`, () => {
   let m: MountedCluster;
   let client: RemoteGovClient;
 
@@ -109,6 +118,56 @@ describe.skipIf(missing !== null)(`govfs mount through FUSE${missing ? ` (skippe
     expect(seenAfter).toBeGreaterThanOrEqual(0);
     expect(seenAfter).toBeLessThan(ENTRY_TIMEOUT_S * 1000 + 2_000);
   });
+
+  it.runIf(binding === 'kernel')('kernel binding: files belong to their caller, utimensat sets both times, hard links are one inode', async () => {
+    // The mount point's temp parent is 0700: other users must get through it.
+    chmodSync(join(m.mountpoint, '..'), 0o755);
+    const dir = join(m.mountpoint, 'k');
+    mkdirSync(dir, { mode: 0o777 });
+    chmodSync(dir, 0o777);
+    asUser(65534, 65533, [65532], ['mkdir', join(dir, 'byNobody')]);
+    asUser(65534, 65533, [], ['touch', join(dir, 'fileByNobody')]);
+    expect([statSync(join(dir, 'byNobody')).uid, statSync(join(dir, 'byNobody')).gid]).toEqual([65534, 65533]);
+    const s = await client.stat('/k/fileByNobody', { linearizable: true });
+    expect([s.uid, s.gid]).toEqual([65534, 65533]);
+    // Another user may not remove what is not theirs from a sticky directory (the servers see
+    // the real caller too).
+    chmodSync(dir, 0o1777);
+    expect(() => asUser(65000, 65000, [], ['rm', '-f', join(dir, 'fileByNobody')])).toThrow();
+    expect(existsSync(join(dir, 'fileByNobody'))).toBe(true);
+
+    const f = join(dir, 'times');
+    writeFileSync(f, 'x');
+    utimesSync(f, 1_000_000_000.5, 1_900_000_000.25);
+    const st = statSync(f, { bigint: true });
+    expect([st.atimeNs, st.mtimeNs]).toEqual([1_000_000_000_500_000_000n, 1_900_000_000_250_000_000n]);
+
+    linkSync(f, join(dir, 'times2'));
+    expect(statSync(join(dir, 'times2')).ino).toBe(statSync(f).ino);
+    expect(statSync(f).nlink).toBe(2);
+    unlinkSync(join(dir, 'times2'));
+    expect(statSync(f).nlink).toBe(1); // no cached nlink of another path: one kernel inode
+    execFileSync('rm', ['-r', dir]);
+  });
+
+  it.runIf(binding === 'kernel' && missingForMount('fuse-native') === null)('fuse-native still mounts the same cluster (smoke test)', async () => {
+    const other = join(m.mountpoint, '..', 'native');
+    mkdirSync(other, { recursive: true });
+    const native = new GovfsProcess(['mount', other, '--server', m.server, '--binding', 'fuse-native', '--timeout', String(DEADLINE_MS)]);
+    try {
+      await native.waitFor(/govfs mounted at/, 60_000);
+      await until(async () => isMounted(other), `${other} mounted`, 30_000);
+      mkdirSync(join(other, 'n'));
+      writeFileSync(join(other, 'n', 'f'), 'through libfuse');
+      expect(readFileSync(join(m.mountpoint, 'n', 'f'), 'utf8')).toBe('through libfuse');
+      expect((await native.stop('SIGTERM', 20_000)).code).toBe(0);
+      expect(isMounted(other)).toBe(false);
+      execFileSync('rm', ['-r', join(m.mountpoint, 'n')]);
+    } finally {
+      if (isMounted(other)) execFileSync('umount', ['-l', other]);
+      await native.stop('SIGKILL').catch(() => undefined);
+    }
+  }, 120_000);
 
   it('a mount whose process was killed is taken over by the next govfs mount', async () => {
     mkdirSync(join(m.mountpoint, 'kept'));

@@ -38,21 +38,29 @@ function have(cmd: string): boolean {
 }
 
 /** Why pjdfstest cannot run through a mount here, or null when it can. */
-export function missingForPosix(): string | null {
+export function missingForPosix(binding: TestBinding = testBinding()): string | null {
   if (process.platform !== 'linux') return 'pjdfstest through a FUSE mount runs on Linux only';
   if (!existsSync('/dev/fuse')) return 'no /dev/fuse on this machine (FUSE is not available)';
   if (process.getuid?.() !== 0) return 'pjdfstest switches users: it must run as root';
   if (!pjdfstestSource()) return 'no pjdfstest source (../shared/pjdfstest or $PJDFSTEST_SRC)';
   const tools = ['autoreconf', 'automake', 'make', 'cc', 'prove'].filter((t) => !have(t));
   if (tools.length > 0) return `missing build tools: ${tools.join(', ')} (Debian: apt-get install autoconf automake build-essential perl)`;
-  return missingForMount();
+  return missingForMount(binding);
 }
 
-/** Why `govfs mount` cannot run here (no libfuse 2, no binding), or null. */
-export function missingForMount(): string | null {
+/** The FUSE binding the mount tests use: $GOVFS_MOUNT_BINDING, else govfs's default. */
+export type TestBinding = 'kernel' | 'fuse-native';
+export function testBinding(): TestBinding {
+  return process.env.GOVFS_MOUNT_BINDING === 'fuse-native' ? 'fuse-native' : 'kernel';
+}
+
+/** Why `govfs mount` with `binding` cannot run here (no /dev/fuse, not root; for fuse-native
+ * no libfuse 2 or package), or null. */
+export function missingForMount(binding: TestBinding = testBinding()): string | null {
   if (process.platform !== 'linux') return 'FUSE mounts are tested on Linux only';
   if (!existsSync('/dev/fuse')) return 'no /dev/fuse on this machine (FUSE is not available)';
   if (process.getuid?.() !== 0) return 'mounting with allow_other needs root';
+  if (binding === 'kernel') return null;
   const libfuse = ['/usr/lib/x86_64-linux-gnu/libfuse.so.2', '/lib/x86_64-linux-gnu/libfuse.so.2', '/usr/lib/aarch64-linux-gnu/libfuse.so.2', '/usr/lib/libfuse.so.2'];
   if (!libfuse.some((f) => existsSync(f))) return 'libfuse 2 is not installed (Debian: apt-get install libfuse2)';
   if (!existsSync(join(ROOT, 'node_modules', 'fuse-native'))) return 'the fuse-native package is not installed (npm ci)';
@@ -213,8 +221,8 @@ export function isMounted(dir: string): boolean {
   }
 }
 
-async function startMount(mountpoint: string, server: string, deadlineMs: number, env: Record<string, string> | undefined): Promise<GovfsProcess> {
-  const mount = new GovfsProcess(['mount', mountpoint, '--server', server, '--allow-other', '--timeout', String(deadlineMs)], env);
+async function startMount(mountpoint: string, server: string, deadlineMs: number, env: Record<string, string> | undefined, binding: TestBinding): Promise<GovfsProcess> {
+  const mount = new GovfsProcess(['mount', mountpoint, '--server', server, '--allow-other', '--timeout', String(deadlineMs), '--binding', binding], env);
   try {
     await mount.waitFor(/govfs mounted at/, 60_000);
     await until(async () => isMounted(mountpoint), `${mountpoint} mounted`, 30_000);
@@ -235,11 +243,13 @@ export class MountedCluster {
     public mount: GovfsProcess,
     private readonly deadlineMs: number,
     private readonly env: Record<string, string> | undefined,
+    readonly binding: TestBinding,
   ) {}
 
   /** `ministries`: static ministries besides the root's, as `govfs cluster --ministry` takes them
    * (`/b:1`); `nodes` must be enough to staff them. */
-  static async start(opts: { nodes?: number; ministries?: string[]; deadlineMs?: number; env?: Record<string, string> } = {}): Promise<MountedCluster> {
+  static async start(opts: { nodes?: number; ministries?: string[]; deadlineMs?: number; env?: Record<string, string>; binding?: TestBinding } = {}): Promise<MountedCluster> {
+    const binding = opts.binding ?? testBinding();
     const dir = mkdtempSync(join(tmpdir(), 'govfs-mount-'));
     const mountpoint = join(dir, 'mnt');
     mkdirSync(mountpoint);
@@ -247,8 +257,8 @@ export class MountedCluster {
     try {
       const server = (await cluster.waitFor(/clients connect to (127\.0\.0\.1:\d+)/, 60_000))[1]!;
       await cluster.waitFor(/^ready: president n\d/m, 90_000);
-      const mount = await startMount(mountpoint, server, opts.deadlineMs ?? 10_000, opts.env);
-      return new MountedCluster(dir, mountpoint, server, cluster, mount, opts.deadlineMs ?? 10_000, opts.env);
+      const mount = await startMount(mountpoint, server, opts.deadlineMs ?? 10_000, opts.env, binding);
+      return new MountedCluster(dir, mountpoint, server, cluster, mount, opts.deadlineMs ?? 10_000, opts.env, binding);
     } catch (e) {
       if (isMounted(mountpoint)) await new Promise((r) => execFile('umount', ['-l', mountpoint], r));
       await cluster.stop('SIGKILL');
@@ -259,7 +269,7 @@ export class MountedCluster {
 
   /** Start `govfs mount` again (after the last one was stopped or killed). */
   async remount(): Promise<void> {
-    this.mount = await startMount(this.mountpoint, this.server, this.deadlineMs, this.env);
+    this.mount = await startMount(this.mountpoint, this.server, this.deadlineMs, this.env, this.binding);
   }
 
   /** Unmount (SIGTERM to the mount), stop the cluster, remove the temp folder. */

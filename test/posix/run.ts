@@ -7,9 +7,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ISSUE_DIRS, MountedCluster, buildPjdfstest, fsType, missingForPosix, runSuite, type DirResult } from './pjdfstest.js';
+import { ISSUE_DIRS, MountedCluster, buildPjdfstest, fsType, missingForPosix, runSuite, type DirResult, type TestBinding } from './pjdfstest.js';
 
-const HELP = `npm run posix -- [--dirs chmod,mkdir,...] [--json] [--no-local]
+const HELP = `npm run posix -- [--dirs chmod,mkdir,...] [--json] [--no-local] [--binding kernel|fuse-native]
 
 Builds pjdfstest (../shared/pjdfstest) outside the repository, starts a fresh govfs cluster in
 a temp data folder, mounts it, and runs pjdfstest's tests of each syscall directory with prove,
@@ -17,7 +17,8 @@ through the mount and on a temp folder of this machine's own file system. Prints
 per directory for both. Needs root, /dev/fuse, libfuse2, autoconf, automake, make, cc and prove.
   --dirs LIST   syscall directories (default: ${ISSUE_DIRS.join(',')})
   --json        the results as JSON (with each file's count and first failures)
-  --no-local    skip the run on the local file system`;
+  --no-local    skip the run on the local file system
+  --binding B   the mount's FUSE binding: kernel (govfs's own, the default) or fuse-native`;
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -37,10 +38,12 @@ function causes(got: Record<string, number>): string {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { dirs: { type: 'string' }, json: { type: 'boolean' }, 'no-local': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } });
+  const { values } = parseArgs({ options: { dirs: { type: 'string' }, json: { type: 'boolean' }, 'no-local': { type: 'boolean' }, binding: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
   if (values.help) return void console.log(HELP);
   const dirs = values.dirs ? values.dirs.split(',').map((d) => d.trim()).filter(Boolean) : [...ISSUE_DIRS];
-  const missing = missingForPosix();
+  const binding: TestBinding = values.binding === 'fuse-native' ? 'fuse-native' : 'kernel';
+  if (values.binding !== undefined && values.binding !== binding) throw new Error(`--binding: kernel or fuse-native, not ${values.binding}`);
+  const missing = missingForPosix(binding);
   if (missing) {
     console.error(`posix: cannot run: ${missing}`);
     process.exitCode = 1;
@@ -62,10 +65,10 @@ async function main(): Promise<void> {
     }
   }
   log('starting a govfs cluster and mounting it ...');
-  const mounted = await MountedCluster.start();
+  const mounted = await MountedCluster.start({ binding });
   let mount: DirResult[];
   try {
-    log(`pjdfstest through the govfs mount (${mounted.mountpoint}):`);
+    log(`pjdfstest through the govfs mount (${mounted.mountpoint}, ${binding} binding):`);
     mount = await runSuite(pjd, mounted.mountpoint, dirs, { log });
   } finally {
     await mounted.stop();
