@@ -109,7 +109,8 @@ export function msToNs(ms: number): bigint {
   // last conversion is kept (BigInts are immutable), saving the BigInt arithmetic and garbage.
   if (ms === lastMs) return lastNs;
   const whole = Math.floor(ms);
-  lastNs = BigInt(whole) * NS_PER_MS + BigInt(Math.round((ms - whole) * 1e6));
+  const frac = Math.round((ms - whole) * 1e6);
+  lastNs = frac === 0 ? BigInt(whole) * NS_PER_MS : BigInt(whole) * NS_PER_MS + BigInt(frac); // (fewer BigInts)
   lastMs = ms;
   // The stat that follows converts it back (nsToMs): for whole milliseconds that is `ms`.
   if (whole === ms) {
