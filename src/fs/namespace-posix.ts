@@ -187,13 +187,15 @@ export function touch(dir: INode, now: number, v: number): void {
   dir.version = v;
 }
 
+/** Frozen here (it holds no object), so that freezing a result that holds it walks none of its
+ * fields (deepFreeze: every replica freezes every change's result). */
 export function statOf(n: INode): Stat {
   let nlink = n.nlink;
   if (n.children !== null) {
     nlink = 2;
     for (const c of n.children.values()) if (c.children !== null) nlink++;
   }
-  return {
+  return Object.freeze({
     ino: n.ino,
     kind: n.kind,
     size: n.children === null ? n.size : n.children.size,
@@ -208,5 +210,5 @@ export function statOf(n: INode): Stat {
     atimeNs: n.atimeNs,
     mtimeNs: n.mtimeNs,
     ctimeNs: n.ctimeNs,
-  };
+  });
 }
