@@ -263,8 +263,9 @@ export class LogCodec<K extends keyof LogMessages> {
       const w = SCRATCH.reset();
       w.uint32(LOG_FORMAT_PROTOBUF);
       this.type.encode(msg as unknown as Record<string, unknown>, w as unknown as protobuf.Writer);
-      // A large record (a snapshot) leaves with the writer's buffer, which it does not keep.
-      return w.len > SCRATCH_KEPT ? w.detach() : w.finish();
+      // A large record (a snapshot) leaves with the writer's buffer, which it does not keep; a
+      // small one as a Buffer (from Node's pool), which decode reads without wrapping it.
+      return w.len > SCRATCH_KEPT ? w.detach() : Buffer.from(w.view());
     } catch (e) {
       throw new EncodeError(`${this.name} does not encode: ${(e as Error).message}`, { cause: e });
     }
