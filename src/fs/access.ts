@@ -109,8 +109,14 @@ export function msToNs(ms: number): bigint {
   // last conversion is kept (BigInts are immutable), saving the BigInt arithmetic and garbage.
   if (ms === lastMs) return lastNs;
   const whole = Math.floor(ms);
-  lastNs = BigInt(whole) * NS_PER_MS + BigInt(Math.round((ms - whole) * 1e6));
+  const frac = Math.round((ms - whole) * 1e6);
+  lastNs = frac === 0 ? BigInt(whole) * NS_PER_MS : BigInt(whole) * NS_PER_MS + BigInt(frac); // (fewer BigInts)
   lastMs = ms;
+  // The stat that follows converts it back (nsToMs): for whole milliseconds that is `ms`.
+  if (whole === ms) {
+    lastNsIn = lastNs;
+    lastMsOut = ms + 0;
+  }
   return lastNs;
 }
 let lastMs = 0;
@@ -133,15 +139,21 @@ let lastMsOut = 0;
 export const MAX_ABS_TIME_NS = BigInt(Number.MAX_SAFE_INTEGER) * 1_000_000_000n;
 
 /** Nanoseconds as a (seconds, nanoseconds) pair, nanoseconds in [0, 1e9) (the wire's form). */
-export function nsToPair(ns: bigint): { sec: number; nsec: number } {
+export function nsToPair(ns: bigint): Readonly<{ sec: number; nsec: number }> {
+  // A stat's three times are often one (a new file's): the last answer is kept (frozen, shared).
+  if (ns === lastPairNs) return lastPair;
   let sec = ns / 1_000_000_000n;
   let nsec = ns % 1_000_000_000n;
   if (nsec < 0n) {
     sec -= 1n;
     nsec += 1_000_000_000n;
   }
-  return { sec: Number(sec), nsec: Number(nsec) };
+  lastPairNs = ns;
+  lastPair = Object.freeze({ sec: Number(sec), nsec: Number(nsec) });
+  return lastPair;
 }
+let lastPairNs = 0n;
+let lastPair: Readonly<{ sec: number; nsec: number }> = Object.freeze({ sec: 0, nsec: 0 });
 
 /** A (seconds, nanoseconds) pair as nanoseconds; null when it is not one. */
 export function pairToNs(sec: unknown, nsec: unknown): bigint | null {

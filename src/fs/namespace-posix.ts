@@ -14,6 +14,7 @@ import {
   killSuid,
   msToNs,
   nsToMs,
+  permits,
   requireAccess,
   stMode,
   type Creds,
@@ -111,7 +112,7 @@ function symlink(t: Tree, path: string, target: string, now: number, as: Creds):
   const parent = t.resolveParent('symlink', path, rel, as);
   const name = rel[rel.length - 1] as string;
   if ((parent.children as Map<string, INode>).has(name)) throw fsErrors.exists('symlink', path);
-  requireAccess(parent, as, W_OK | X_OK, 'symlink', path, t.abs(rel.slice(0, -1)));
+  dirAccess(t, parent, as, W_OK | X_OK, 'symlink', path, rel, rel.length - 1);
   const v = t.bump();
   const n = newNode(t.newIno(), 'symlink', now, v, SYMLINK_MODE, as.uid, (parent.mode & S_ISGID) !== 0 ? parent.gid : as.gid);
   n.target = target;
@@ -133,7 +134,7 @@ function link(t: Tree, from: string, to: string, now: number, as: Creds): OpResu
   const name = toRel[toRel.length - 1] as string;
   if ((parent.children as Map<string, INode>).has(name)) throw fsErrors.exists(op, to);
   if (src.kind === 'dir') throw eperm('link', from, 'a directory cannot have hard links');
-  requireAccess(parent, as, W_OK | X_OK, op, to, t.abs(toRel.slice(0, -1)));
+  dirAccess(t, parent, as, W_OK | X_OK, op, to, toRel, toRel.length - 1);
   const v = t.bump();
   (parent.children as Map<string, INode>).set(name, src);
   src.nlink++;
@@ -150,6 +151,12 @@ function changed(t: Tree, node: INode, now: number, change: () => void, op: 'chm
   node.ctimeNs = msToNs(now);
   node.version = v;
   return { ok: true, op, version: v, stat: statOf(node) };
+}
+
+/** requireAccess on the directory at `rel[0, end)`, its path spelled out only for the error:
+ * every change checks its parent, and nearly all pass. */
+export function dirAccess(t: Tree, dir: INode, as: Creds, want: number, op: string, path: string, rel: readonly string[], end: number): void {
+  if (!permits(dir, as, want)) requireAccess(dir, as, want, op, path, t.abs(rel.slice(0, end)));
 }
 
 // ---- inodes --------------------------------------------------------------------------------
@@ -180,13 +187,15 @@ export function touch(dir: INode, now: number, v: number): void {
   dir.version = v;
 }
 
+/** Frozen here (it holds no object), so that freezing a result that holds it walks none of its
+ * fields (deepFreeze: every replica freezes every change's result). */
 export function statOf(n: INode): Stat {
   let nlink = n.nlink;
   if (n.children !== null) {
     nlink = 2;
     for (const c of n.children.values()) if (c.children !== null) nlink++;
   }
-  return {
+  return Object.freeze({
     ino: n.ino,
     kind: n.kind,
     size: n.children === null ? n.size : n.children.size,
@@ -201,5 +210,5 @@ export function statOf(n: INode): Stat {
     atimeNs: n.atimeNs,
     mtimeNs: n.mtimeNs,
     ctimeNs: n.ctimeNs,
-  };
+  });
 }

@@ -168,12 +168,15 @@ function decodeJson(bytes: Uint8Array): NamespaceState {
  * target and link count, or a directory's entry count and its entries (name, node) in name
  * order. A node with several links is written in full where the walk meets it first. */
 function writeNode(w: ByteWriter, n: INode, written: Set<number>): void {
-  if (n.children === null && n.nlink > 1 && written.has(n.ino)) {
-    w.u8(3);
-    w.f64(n.ino);
-    return;
+  // Only nodes with several links are remembered (most have one: no set of every inode).
+  if (n.children === null && n.nlink > 1) {
+    if (written.has(n.ino)) {
+      w.u8(3);
+      w.f64(n.ino);
+      return;
+    }
+    written.add(n.ino);
   }
-  written.add(n.ino);
   w.u8(n.children !== null ? 1 : n.kind === 'symlink' ? 2 : 0);
   w.f64(n.ino);
   w.f64(n.btime);
@@ -204,15 +207,24 @@ const NS_PER_S = 1_000_000_000n;
 /** A time as seconds and nanoseconds in [0, 1e9) (nsToPair without its object: a snapshot
  * writes three per node). */
 function writeTime(w: ByteWriter, t: bigint): void {
-  let sec = t / NS_PER_S;
-  let nsec = Number(t - sec * NS_PER_S);
-  if (nsec < 0) {
-    sec -= 1n;
-    nsec += 1e9;
+  // A node's three times are often one, and many nodes share a time: the last pair is kept.
+  if (t !== lastTime) {
+    let sec = t / NS_PER_S;
+    let nsec = Number(t - sec * NS_PER_S);
+    if (nsec < 0) {
+      sec -= 1n;
+      nsec += 1e9;
+    }
+    lastTime = t;
+    lastSec = Number(sec);
+    lastNsec = nsec;
   }
-  w.f64(Number(sec));
-  w.f64(nsec);
+  w.f64(lastSec);
+  w.f64(lastNsec);
 }
+let lastTime = 0n;
+let lastSec = 0;
+let lastNsec = 0;
 
 interface ReadCtx {
   corrupt: (what: string) => FsError;

@@ -72,7 +72,7 @@ import { deepFreeze, type ClientState, type INode } from './inode.js';
 import { decodeNamespace, encodeNamespace } from './namespace-snapshot.js';
 import { checkOp, finite } from './op-check.js';
 import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, R_OK, ROOT, permits, S_ISGID, W_OK, X_OK, msToNs, requireAccess, requireStickyOwner, type Creds } from './access.js';
-import { applyPosix, newNode, statOf, touch, type Tree } from './namespace-posix.js';
+import { applyPosix, dirAccess, newNode, statOf, touch, type Tree } from './namespace-posix.js';
 import { detach, exportTree, graft, graftCheck, type MovedNode } from './namespace-xrename.js';
 import type { AckOp, ClientOp, ClientRecord, DirEntry, ExpireClientsOp, MutationOp, NodeKind, Op, OpFail, OpResult, Stat } from './ns-types.js';
 
@@ -319,7 +319,7 @@ export class Namespace {
     let node = this.rootNode;
     let i = 0;
     for (; i < rel.length; i++) {
-      requireAccess(node, as, X_OK, 'mkdir', path, this.abs(rel.slice(0, i)));
+      dirAccess(this.tree, node, as, X_OK, 'mkdir', path, rel, i);
       const child = (node.children as Map<string, INode>).get(rel[i] as string);
       if (child === undefined) break;
       if (i === rel.length - 1) {
@@ -338,7 +338,7 @@ export class Namespace {
     if (i < rel.length - 1 && !parents)
       throw fsErrors.notFound('mkdir', path, this.abs(rel.slice(0, i + 1)), 'create it first or use parents: true');
     // Write permission on the deepest existing directory; the ones made below are the caller's.
-    requireAccess(node, as, W_OK | X_OK, 'mkdir', path, this.abs(rel.slice(0, i)));
+    dirAccess(this.tree, node, as, W_OK | X_OK, 'mkdir', path, rel, i);
     const v = ++this._version;
     touch(node, now, v);
     const created: string[] = [];
@@ -371,7 +371,7 @@ export class Namespace {
       if (exclusive) throw fsErrors.exists('create', path, 'use exclusive: false to accept an existing file');
       return { ok: true, op: 'create', version: this._version, created: false, stat: statOf(existing) };
     }
-    requireAccess(parent, as, W_OK | X_OK, 'create', path, this.abs(rel.slice(0, -1)));
+    dirAccess(this.tree, parent, as, W_OK | X_OK, 'create', path, rel, rel.length - 1);
     const v = ++this._version;
     const file = this.newChild(parent, 'file', mode, now, v, as);
     (parent.children as Map<string, INode>).set(name, file);
@@ -381,7 +381,7 @@ export class Namespace {
 
   /** Write and search permission on `parent`, and the sticky rule, to take `victim` out of it. */
   private mayRemove(parent: INode, victim: INode, as: Creds, op: string, path: string, rel: readonly string[]): void {
-    requireAccess(parent, as, W_OK | X_OK, op, path, this.abs(rel.slice(0, -1)));
+    dirAccess(this.tree, parent, as, W_OK | X_OK, op, path, rel, rel.length - 1);
     requireStickyOwner(parent, victim, as, op, path);
   }
 
@@ -431,7 +431,7 @@ export class Namespace {
     const srcParent = this.resolveParent('rename', from, fromRel, as);
     this.mayRemove(srcParent, src, as, 'rename', from, fromRel);
     if (dst !== undefined) this.mayRemove(dstParent, dst, as, op, to, toRel);
-    else requireAccess(dstParent, as, W_OK | X_OK, op, to, this.abs(toRel.slice(0, -1)));
+    else dirAccess(this.tree, dstParent, as, W_OK | X_OK, op, to, toRel, toRel.length - 1);
     if (dst !== undefined) {
       if (src.kind !== 'dir' && dst.kind === 'dir') throw fsErrors.isDir(op, to, 'cannot replace a directory with a file');
       if (src.kind === 'dir' && dst.kind !== 'dir') throw fsErrors.notDir(op, to);
@@ -484,13 +484,13 @@ export class Namespace {
   private resolveParent(op: string, path: string, rel: readonly string[], as: Creds): INode {
     let node = this.rootNode;
     for (let i = 0; i < rel.length - 1; i++) {
-      if (as.uid !== 0) requireAccess(node, as, X_OK, op, path, this.abs(rel.slice(0, i)));
+      if (as.uid !== 0) dirAccess(this.tree, node, as, X_OK, op, path, rel, i);
       const child = (node.children as Map<string, INode>).get(rel[i] as string);
       if (child === undefined) throw fsErrors.notFound(op, path, this.abs(rel.slice(0, i + 1)));
       if (child.children === null) throw fsErrors.notDir(op, path, this.abs(rel.slice(0, i + 1)));
       node = child;
     }
-    if (as.uid !== 0 && rel.length > 0) requireAccess(node, as, X_OK, op, path, this.abs(rel.slice(0, -1)));
+    if (as.uid !== 0 && rel.length > 0) dirAccess(this.tree, node, as, X_OK, op, path, rel, rel.length - 1);
     return node;
   }
 

@@ -16,6 +16,7 @@ import { readFileSync } from 'node:fs';
 import protobuf from 'protobufjs';
 import { protoPath } from './registry.js'; // (also configures protobufjs: 64-bit fields as numbers)
 import { DecodeError, EncodeError } from './errors.js';
+import { DirectWriter } from './direct-writer.js';
 
 /** First byte of every log entry and snapshot encoded here. */
 export const LOG_FORMAT_PROTOBUF = 0x02;
@@ -243,6 +244,10 @@ function logRoot(): protobuf.Root {
 }
 
 /** Encodes and decodes one message type of log.proto behind the format byte. */
+const SCRATCH = new DirectWriter(512);
+/** Records up to this many bytes are copied out of SCRATCH, which keeps its buffer. */
+const SCRATCH_KEPT = 16 * 1024;
+
 export class LogCodec<K extends keyof LogMessages> {
   private typeCache: protobuf.Type | null = null;
   constructor(readonly name: K) {}
@@ -253,9 +258,14 @@ export class LogCodec<K extends keyof LogMessages> {
 
   encode(msg: LogMessages[K]): Uint8Array {
     try {
-      const w = protobuf.Writer.create();
+      // One writer for every record (encoding never nests): protobufjs's own Writer leaves an
+      // object per field behind, over a kilobyte per client change, written for every create.
+      const w = SCRATCH.reset();
       w.uint32(LOG_FORMAT_PROTOBUF);
-      return this.type.encode(msg as unknown as Record<string, unknown>, w).finish();
+      this.type.encode(msg as unknown as Record<string, unknown>, w as unknown as protobuf.Writer);
+      // A large record (a snapshot) leaves with the writer's buffer, which it does not keep; a
+      // small one as a Buffer (from Node's pool), which decode reads without wrapping it.
+      return w.len > SCRATCH_KEPT ? w.detach() : Buffer.from(w.view());
     } catch (e) {
       throw new EncodeError(`${this.name} does not encode: ${(e as Error).message}`, { cause: e });
     }
@@ -266,7 +276,9 @@ export class LogCodec<K extends keyof LogMessages> {
   decode(bytes: Uint8Array): LogMessages[K] {
     if (bytes.length === 0 || bytes[0] !== LOG_FORMAT_PROTOBUF) throw new DecodeError(`${this.name}: not a protobuf log record (first byte ${bytes[0] ?? 'none'})`);
     try {
-      const r = protobuf.Reader.create(bytes);
+      // Over a Buffer (a view, no copy) protobufjs reads strings natively; over a plain
+      // Uint8Array its JavaScript decoder leaves arrays behind, for every string of every entry.
+      const r = protobuf.Reader.create(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       r.pos = 1;
       return this.type.decode(r) as unknown as LogMessages[K];
     } catch (e) {
