@@ -30,6 +30,7 @@ import { nodesNeeded } from '../actors/cluster-state.js';
 import { LocalCluster } from '../cluster-main.js';
 import type { GovClient } from '../client/gov-client.js';
 import { RuntimeError } from '../runtime/errors.js';
+import { TYPE_BITS } from '../fs/access.js';
 import { type BackupDocument, type BackupEntry, decodeBackup } from './backup.js';
 
 export interface RestoreOptions {
@@ -121,7 +122,7 @@ async function untilServing(cluster: LocalCluster, doc: BackupDocument, timeoutM
 }
 
 /** What restore asks of a client (GovClient; tests pass their own). */
-export type RestoreClient = Pick<GovClient, 'mkdir' | 'create' | 'symlink' | 'link' | 'chown' | 'chmod' | 'utimens'>;
+export type RestoreClient = Pick<GovClient, 'mkdir' | 'create' | 'symlink' | 'link' | 'chown' | 'chmod' | 'utimens' | 'mknod'>;
 
 /** Run `fn` over `items`, at most `n` at once. */
 async function eachLimit<T>(items: readonly T[], n: number, fn: (t: T) => Promise<void>): Promise<void> {
@@ -163,6 +164,7 @@ export async function makeAll(client: RestoreClient, entries: BackupEntry[], par
 function makeOne(client: RestoreClient, e: BackupEntry): Promise<void> {
   if (e.kind === 'dir') return client.mkdir(e.path, { parents: true });
   if (e.kind === 'symlink') return client.symlink(e.target!, e.path);
+  if (e.kind !== 'file') return client.mknod(e.path, TYPE_BITS[e.kind] | 0o644, e.rdev ?? 0);
   return client.create(e.path);
 }
 

@@ -66,7 +66,7 @@ class FakeTree implements BackupSource {
     const type = { dir: 0o40000, file: 0o100000, symlink: 0o120000 }[n.kind];
     const mode = type | (n.mode ?? (n.kind === 'dir' ? 0o755 : 0o644));
     const mtimeNs = 1_700_000_000_123_456_789n + BigInt(n.ino);
-    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : 0, ctime: 1, mtime: 1, version: n.version, ino: n.ino, mode, uid: n.uid ?? 0, gid: 5, nlink, atimeNs: 7n, mtimeNs, ctimeNs: 1_000_000n };
+    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : 0, ctime: 1, mtime: 1, version: n.version, ino: n.ino, mode, uid: n.uid ?? 0, gid: 5, nlink, rdev: 0, atimeNs: 7n, mtimeNs, ctimeNs: 1_000_000n };
   }
   seenIndex(): number {
     return this.index;
@@ -167,6 +167,7 @@ describe('POSIX metadata', () => {
       chown: (p, u, g) => log(`chown ${p} ${u}:${g}`)(),
       chmod: (p, m) => log(`chmod ${p} ${m.toString(8)}`)(),
       utimens: (p, a, m) => log(`utimens ${p} ${String(a)} ${String(m)}`)(),
+      mknod: (p, m, r) => log(`mknod ${p} ${m.toString(8)} ${String(r)}`)(),
     };
     return { client, calls };
   }
