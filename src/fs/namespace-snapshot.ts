@@ -328,9 +328,15 @@ function oldNode(ino: number, kind: 'dir' | 'file', btime: number, ctime: number
 }
 
 /** A saved result from before POSIX attributes (a file's stat without a mode): the stat a
- * file of old data has now, so that a retry is answered as a new request would be. */
+ * file of old data has now, so that a retry is answered as a new request would be. One from
+ * before rdev gets rdev 0, in statOf's key order, so that its replica's bytes are a live one's. */
 function upgradeResult(r: OpResult): OpResult {
-  if (!r.ok || !('stat' in r) || typeof r.stat !== 'object' || r.stat === null || typeof r.stat.mode === 'number') return r;
+  if (!r.ok || !('stat' in r) || typeof r.stat !== 'object' || r.stat === null) return r;
+  if (typeof r.stat.mode === 'number') {
+    if (r.stat.rdev !== undefined) return r;
+    const { ino, kind, size, btime, ctime, mtime, version, mode, uid, gid, nlink, atimeNs, mtimeNs, ctimeNs } = r.stat;
+    return { ...r, stat: { ino, kind, size, btime, ctime, mtime, version, mode, uid, gid, nlink, rdev: 0, atimeNs, mtimeNs, ctimeNs } };
+  }
   const st = r.stat as unknown as { ino: number; size: number; btime: number; ctime: number; mtime: number; version: number };
   const n = oldNode(st.ino, 'file', st.btime, st.ctime, st.mtime, st.version, st.size);
   return { ...r, stat: { ...st, kind: 'file', mode: 0o100000 | n.mode, uid: 0, gid: 0, nlink: 1, rdev: 0, atimeNs: n.atimeNs, mtimeNs: n.mtimeNs, ctimeNs: n.ctimeNs } };
