@@ -13,7 +13,7 @@ const S_IFBLK = 0o060000;
 
 describe('GovClient.mknod', () => {
   it('makes FIFOs, sockets and devices (root only), shows them, links, renames them across ministries, refuses to open them', async () => {
-    const cluster = await Cluster.start({ nodes: 9, scheduler: 'sim', seed: 31, ministries: [{ subtree: '/a', clerks: 2 }] });
+    const cluster = await Cluster.start({ nodes: 6, scheduler: 'sim', seed: 31, ministries: [{ subtree: '/a', clerks: 1 }] });
     const fs = cluster.client();
     try {
       await fs.mkdir('/home', { mode: 0o777 });
