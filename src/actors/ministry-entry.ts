@@ -1,6 +1,6 @@
 // Every ministry log entry, as protobuf: govfs.log.MinistryEntry (src/wire/proto/log.proto), a
 // oneof of a client's change (itself a oneof of mkdir, create, rm, rmdir, rename, setSize and
-// the POSIX chmod, chown, utimens, symlink, link, with the caller's credentials), the
+// the POSIX chmod, chown, utimens, symlink, link, mknod, with the caller's credentials), the
 // expiry of silent clients, and write-lease grant, renewal and release. Behind the format byte
 // 0x02 (src/wire/log-codec.ts says why).
 //
@@ -15,7 +15,7 @@
 
 import { FsError } from '../fs/errors.js';
 import { isId, nsToPair, pairToNs, PERM_BITS } from '../fs/access.js';
-import type { ExpireClientsOp, MutationOp, ClientOp as NsClientOp, Op } from '../fs/namespace.js';
+import { SPECIAL_KINDS, type ExpireClientsOp, type MutationOp, type ClientOp as NsClientOp, type Op, type SpecialKind } from '../fs/namespace.js';
 import { DecodeError } from '../wire/errors.js';
 import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg, type DropGarbageMsg, type PlaceChunksMsg, type ReplaceReplicaMsg } from '../wire/log-codec.js';
 import { CLIENT_CHANGE_TAG, decodeClientChange } from './ministry-entry-legacy.js';
@@ -166,6 +166,10 @@ function toChangeMsg(c: NsClientOp): ClientChangeMsg {
     case 'link':
       m.link = { from: b.from, to: b.to };
       break;
+    case 'mknod':
+      m.mknod = { path: b.path, kind: b.kind, rdev: b.rdev ?? 0 };
+      if (b.mode !== undefined) m.mknod.mode = b.mode;
+      break;
   }
   if (c.as !== undefined) m.caller = { uid: c.as.uid, gid: c.as.gid, groups: [...c.as.groups] };
   return m;
@@ -268,6 +272,15 @@ function fromChangeMsg(c: ClientChangeMsg): NsClientOp {
     case 'link':
       body = { op: 'link', from: c.link!.from, to: c.link!.to };
       break;
+    case 'mknod': {
+      // (The kind is checked when applied, as every field: EINVAL there.)
+      const x = c.mknod!;
+      const op: Extract<MutationOp, { op: 'mknod' }> = { op: 'mknod', path: x.path, kind: x.kind as SpecialKind };
+      if (x.mode !== null && x.mode !== undefined) op.mode = x.mode;
+      if (x.rdev !== 0) op.rdev = x.rdev;
+      body = op;
+      break;
+    }
     case 'rm':
       body = { op: 'rm', path: c.rm!.path };
       break;
@@ -319,6 +332,8 @@ export function movedToMsg(n: MovedNode): CrossRenameNodeMsg {
     gid: n.gid,
     symlink: n.kind === 'symlink',
     target: n.target,
+    special: SPECIAL_KINDS.includes(n.kind as SpecialKind) ? n.kind : '',
+    rdev: n.rdev ?? 0,
     atimeSec: a.sec,
     atimeNsec: a.nsec,
     mtimeSec: m.sec,
@@ -336,8 +351,12 @@ export function movedFromMsg(m: CrossRenameNodeMsg): MovedNode {
   if (atimeNs === null || mtimeNs === null || ctimeNs === null) throw malformed(`moved node ${m.path}: bad times`);
   if (!isId(m.uid) || !isId(m.gid) || !Number.isInteger(m.mode) || m.mode < 0 || m.mode > PERM_BITS || !Number.isFinite(m.btime)) throw malformed(`moved node ${m.path}: bad attributes`);
   if (m.dir && m.symlink) throw malformed(`moved node ${m.path}: both a directory and a symlink`);
-  const kind = m.dir ? 'dir' : m.symlink ? 'symlink' : 'file';
-  return { path: m.path, kind, ino: m.ino, size: m.size, btime: m.btime, atimeNs, mtimeNs, ctimeNs, mode: m.mode, uid: m.uid, gid: m.gid, target: m.symlink ? m.target : '' };
+  const special = m.special ?? '';
+  const rdev = m.rdev ?? 0;
+  if (special !== '' && (m.dir || m.symlink || !SPECIAL_KINDS.includes(special as SpecialKind))) throw malformed(`moved node ${m.path}: bad special kind ${JSON.stringify(special).slice(0, 40)}`);
+  if (!Number.isSafeInteger(rdev) || rdev < 0) throw malformed(`moved node ${m.path}: bad rdev`);
+  const kind = m.dir ? 'dir' : m.symlink ? 'symlink' : special !== '' ? (special as SpecialKind) : 'file';
+  return { path: m.path, kind, ino: m.ino, size: m.size, btime: m.btime, atimeNs, mtimeNs, ctimeNs, mode: m.mode, uid: m.uid, gid: m.gid, rdev, target: m.symlink ? m.target : '' };
 }
 
 function malformed(why: string): FsError {

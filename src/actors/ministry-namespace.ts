@@ -6,6 +6,7 @@
 
 import type { ClientOp as WireOp, DirEntry, FileLayout, FsResult, StatResult } from '../fs/requests.js';
 import { ROOT, nsToPair, pairToNs, type Creds } from '../fs/access.js';
+import { mknodChange } from '../fs/namespace-posix.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
 import { DecodeError } from '../wire/errors.js';
@@ -111,6 +112,8 @@ function changeResult(r: OpOk): FsResult | null {
       return { result: 'symlink', symlink: { version: r.version, stat: statResult(r.stat) } };
     case 'link':
       return { result: 'link', link: { version: r.version, stat: statResult(r.stat) } };
+    case 'mknod':
+      return { result: 'mknod', mknod: { version: r.version, stat: statResult(r.stat) } };
     case 'setSize':
       return { result: 'fileResize', fileResize: { version: r.version, size: r.stat.size } };
     default:
@@ -133,6 +136,7 @@ function statResult(st: Stat): StatResult {
     uid: st.uid,
     gid: st.gid,
     nlink: st.nlink,
+    rdev: st.rdev ?? 0, // (a result saved before rdev was kept has none)
     atimeSec: a.sec,
     atimeNsec: a.nsec,
     mtimeSec: m.sec,
@@ -611,6 +615,7 @@ export class MinistryNamespace {
       const st = this.ns.stat(path, as);
       if (st.kind === 'dir') return { code: 'EISDIR', message: `open ${path}: is a directory (leases are on files)`, path };
       if (st.kind === 'symlink') return { code: 'EINVAL', message: `open ${path}: is a symbolic link (the mount follows it; leases are on files)`, path };
+      if (st.kind !== 'file') return { code: 'ENXIO', message: `open ${path}: is a ${st.kind}, which has no contents in govfs (the kernel of the host that opens it serves it)`, path };
       const held = this.renames.outs.size === 0 ? null : this.renames.refusesChange({ op: 'rm', path });
       if (held !== null) return { ...held, message: held.message.replace(/^rm /, 'open ') };
       if (!this.ns.may(path, as, mode === 'read' ? 4 : 2)) return { code: 'EACCES', message: `open ${path}: permission denied (uid ${as.uid} may not ${mode} it, mode ${(st.mode & 0o7777).toString(8)}, owner ${st.uid}:${st.gid})`, path };
@@ -671,6 +676,8 @@ function toMutation(op: ClientOp): MutationOp | null {
       return { op: 'symlink', path: op.path, target: op.target };
     case 'link':
       return { op: 'link', from: op.from, to: op.to };
+    case 'mknod':
+      return mknodChange(op.path, op.mode, op.rdev);
     case 'rm':
       return { op: 'rm', path: op.path };
     case 'rmdir':

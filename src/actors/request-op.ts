@@ -33,6 +33,7 @@ const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op'] | DataOp['op
   symlink: { op: 'symlink', fields: { target: 'string', path: 'string' } },
   readlink: { op: 'readlink', fields: { path: 'string' } },
   link: { op: 'link', fields: { from: 'string', to: 'string' } },
+  mknod: { op: 'mknod', fields: { path: 'string', mode: 'number', rdev: 'number' } },
   dataWrite: { op: 'data-write', fields: { chunkId: 'string', version: 'number', token: 'number', offset: 'number', data: 'bytes' } },
   dataRead: { op: 'data-read', fields: { chunkId: 'string', version: 'number', offset: 'number', length: 'number' } },
   layoutGet: { op: 'layout-get', fields: { path: 'string' } },

@@ -14,6 +14,7 @@
 
 import { FsError } from '../fs/errors.js';
 import { checkPath } from '../fs/path.js';
+import { mknodKind } from '../fs/access.js';
 import type { CredsMessage, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
 import { checkMode, checkOwner, clientStat, credsMessage, utimensOp, type AsOptions, type Creds, type Stat } from './posix.js';
 import { FileData, type Progress } from './file-data.js';
@@ -146,6 +147,18 @@ export class GovClient {
   async link(existing: string, newPath: string, opts: AsOptions = {}): Promise<void> {
     checkPath(newPath);
     return this.change({ op: 'link', link: { from: checkPath(existing), to: newPath } }, existing, opts.as).then(() => undefined);
+  }
+  /** mknod(2): `mode` is st_mode, its type bits S_IFIFO, S_IFSOCK, S_IFCHR or S_IFBLK (only
+   * root makes devices: EPERM), `rdev` a device's number. S_IFREG (or no type) makes a regular
+   * file, as create does. The servers store these nodes; opening a FIFO, socket or device
+   * through this library is ENXIO (a mount's kernel serves them locally). */
+  async mknod(path: string, mode: number, rdev = 0, opts: AsOptions = {}): Promise<void> {
+    if (!Number.isInteger(mode) || mode < 0 || mode > 0o177777) throw new FsError('EINVAL', `mknod ${path}: mode must be an st_mode (type and permission bits), got ${String(mode)}`, path);
+    if (!Number.isSafeInteger(rdev) || rdev < 0) throw new FsError('EINVAL', `mknod ${path}: rdev must be a non-negative integer, got ${String(rdev)}`, path);
+    const kind = mknodKind(mode);
+    if (kind === null) throw new FsError('EINVAL', `mknod ${path}: mode ${mode.toString(8)} is not a file, FIFO, socket or device (use mkdir or symlink)`, path);
+    if (kind === 'file') return this.create(path, { mode: mode & 0o7777, ...opts });
+    return this.change({ op: 'mknod', mknod: { path: checkPath(path), mode, rdev } }, path, opts.as).then(() => undefined);
   }
   // Reads are not `async` functions: each async layer around the request added a promise and
   // a resolve job per call (the client thread of the ls benchmark makes 100,000 a second).

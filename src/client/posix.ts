@@ -15,7 +15,7 @@ export interface AsOptions {
   as?: Creds;
 }
 
-/** What `stat` tells of a file, directory or symlink: the namespace's stat (times in ms and
+/** What `stat` tells of a file, directory, symlink, FIFO, socket or device node: the namespace's stat (times in ms and
  * as bigint nanoseconds) less the birth time, which the wire does not carry. */
 export type Stat = Omit<NsStat, 'btime'>;
 
@@ -34,6 +34,7 @@ export function clientStat(s: StatResult): Stat {
     uid: s.uid ?? 0,
     gid: s.gid ?? 0,
     nlink: s.nlink ?? 0,
+    rdev: s.rdev ?? 0,
     atimeNs: ns(s.atimeSec ?? 0, s.atimeNsec ?? 0),
     mtimeNs: ns(s.mtimeSec ?? 0, s.mtimeNsec ?? 0),
     ctimeNs: ns(s.ctimeSec ?? 0, s.ctimeNsec ?? 0),

@@ -8,6 +8,7 @@
 
 import { fsErrors, FsError } from './errors.js';
 import type { INode } from './inode.js';
+import type { NodeKind, SpecialKind } from './ns-types.js';
 
 /** Who asks: the uid, the effective gid and the supplementary groups (as FUSE passes them). */
 export interface Creds {
@@ -27,6 +28,10 @@ export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
+export const S_IFIFO = 0o010000;
+export const S_IFSOCK = 0o140000;
+export const S_IFCHR = 0o020000;
+export const S_IFBLK = 0o060000;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const S_ISVTX = 0o1000;
@@ -86,10 +91,40 @@ export function requireStickyOwner(dir: INode, victim: INode, c: Creds, op: stri
   throw new FsError('EPERM', `${op} ${path}: operation not permitted (the directory is sticky: only the owner of the entry (uid ${victim.uid}) or of the directory (uid ${dir.uid}) may remove it)`, path);
 }
 
+/** The type bits (S_IFMT) of each kind. */
+export const TYPE_BITS: Readonly<Record<NodeKind, number>> = {
+  dir: S_IFDIR,
+  file: S_IFREG,
+  symlink: S_IFLNK,
+  fifo: S_IFIFO,
+  socket: S_IFSOCK,
+  chardev: S_IFCHR,
+  blockdev: S_IFBLK,
+};
+
+/** The kind mknod(2) makes for a mode's type bits, 'file' for S_IFREG or none (as Linux), or
+ * null for a type mknod does not make (a directory, a symlink, no type at all). */
+export function mknodKind(mode: number): SpecialKind | 'file' | null {
+  switch (mode & S_IFMT) {
+    case 0:
+    case S_IFREG:
+      return 'file';
+    case S_IFIFO:
+      return 'fifo';
+    case S_IFSOCK:
+      return 'socket';
+    case S_IFCHR:
+      return 'chardev';
+    case S_IFBLK:
+      return 'blockdev';
+    default:
+      return null;
+  }
+}
+
 /** Mode bits as st_mode: the type bits and the permission bits. */
 export function stMode(n: INode): number {
-  const type = n.children !== null ? S_IFDIR : n.kind === 'symlink' ? S_IFLNK : S_IFREG;
-  return type | (n.mode & PERM_BITS);
+  return (n.children !== null ? S_IFDIR : TYPE_BITS[n.kind]) | (n.mode & PERM_BITS);
 }
 
 /** chown clears setuid on a non-directory, and setgid where group execute is set (Linux). */

@@ -24,6 +24,7 @@ export const FS_ERROR_CODES = [
   'ECANCELED', // cancelled before it completed
   'EIO', // the node's storage failed (disk full, damaged file): it serves nothing until restarted
   'EBADF', // a handle used for what it was not opened for (a write under a read lease)
+  'ENXIO', // opened a FIFO, socket or device node: govfs stores these, the local kernel serves them
 ] as const;
 
 export type FsErrorCode = (typeof FS_ERROR_CODES)[number];

@@ -10,7 +10,8 @@ export interface INode {
   /** Inode number, unique within the ministry, never reused; kept across renames. */
   ino: number;
   kind: NodeKind;
-  /** Bytes of a file; the target's bytes of a symlink; unused (0) for a directory. */
+  /** Bytes of a file; the target's bytes of a symlink; unused (0) for a directory, FIFO, socket
+   * or device node (which have no contents in govfs). */
   size: number;
   /** Birth time, ms. */
   btime: number;
@@ -23,6 +24,8 @@ export interface INode {
   gid: number;
   /** Links to a file or symlink (directories count theirs: 2 + subdirectories). */
   nlink: number;
+  /** A device node's device number; 0 for every other kind. */
+  rdev: number;
   /** A symlink's target, as given (never resolved here); null otherwise. */
   target: string | null;
   version: number;

@@ -1,10 +1,11 @@
-// The POSIX attribute operations of the namespace (issue 18): chmod, chown, utimens, symlink
-// and link, applied as namespace.ts applies the others (validate everything, then change), and
-// the inode helpers both use. Kept apart so that namespace.ts stays under 600 lines; they reach
-// the namespace only through `Tree`.
+// The POSIX attribute operations of the namespace (issue 18): chmod, chown, utimens, symlink,
+// link and mknod (FIFOs, sockets, device nodes: stored, never served), applied as namespace.ts
+// applies the others (validate everything, then change), and the inode helpers both use. Kept
+// apart so that namespace.ts stays under 600 lines; they reach the namespace only through `Tree`.
 
 import { FsError, fsErrors } from './errors.js';
 import {
+  DEFAULT_FILE_MODE,
   PERM_BITS,
   S_ISGID,
   SYMLINK_MODE,
@@ -12,6 +13,7 @@ import {
   X_OK,
   inGroup,
   killSuid,
+  mknodKind,
   msToNs,
   nsToMs,
   permits,
@@ -21,7 +23,7 @@ import {
 } from './access.js';
 import type { INode } from './inode.js';
 import { MAX_PATH_BYTES } from './path.js';
-import type { MutationOp, NodeKind, OpResult, Stat } from './ns-types.js';
+import type { MutationOp, NodeKind, OpResult, SpecialKind, Stat } from './ns-types.js';
 
 /** What the operations here use of a Namespace (its private path resolution and counters). */
 export interface Tree {
@@ -36,7 +38,7 @@ export interface Tree {
   newIno(): number;
 }
 
-type PosixOp = Extract<MutationOp, { op: 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' }>;
+type PosixOp = Extract<MutationOp, { op: 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' | 'mknod' }>;
 
 export function applyPosix(t: Tree, op: PosixOp, now: number, as: Creds): OpResult {
   switch (op.op) {
@@ -50,6 +52,8 @@ export function applyPosix(t: Tree, op: PosixOp, now: number, as: Creds): OpResu
       return symlink(t, op.path, op.target, now, as);
     case 'link':
       return link(t, op.from, op.to, now, as);
+    case 'mknod':
+      return mknod(t, op.path, op.kind, op.mode ?? DEFAULT_FILE_MODE, op.rdev ?? 0, now, as);
   }
 }
 
@@ -144,6 +148,36 @@ function link(t: Tree, from: string, to: string, now: number, as: Creds): OpResu
   return { ok: true, op: 'link', version: v, stat: statOf(src) };
 }
 
+/** A FIFO, socket or device node at `path`, checked as create is (search, EEXIST, write on the
+ * parent); a device needs root (EPERM, as Linux without CAP_MKNOD). Only a device keeps `rdev`. */
+function mknod(t: Tree, path: string, kind: SpecialKind, mode: number, rdev: number, now: number, as: Creds): OpResult {
+  const rel = t.rel('mknod', path);
+  if (rel.length === 0) throw fsErrors.exists('mknod', path, 'it is the root of this ministry');
+  const parent = t.resolveParent('mknod', path, rel, as);
+  const name = rel[rel.length - 1] as string;
+  if ((parent.children as Map<string, INode>).has(name)) throw fsErrors.exists('mknod', path);
+  requireAccess(parent, as, W_OK | X_OK, 'mknod', path, t.abs(rel.slice(0, -1)));
+  const device = kind === 'chardev' || kind === 'blockdev';
+  if (device && as.uid !== 0) throw eperm('mknod', path, `only root may make a ${kind === 'chardev' ? 'character' : 'block'} device (uid ${as.uid})`);
+  const v = t.bump();
+  const n = newNode(t.newIno(), kind, now, v, mode, as.uid, (parent.mode & S_ISGID) !== 0 ? parent.gid : as.gid);
+  if (device) n.rdev = rdev;
+  (parent.children as Map<string, INode>).set(name, n);
+  touch(parent, now, v);
+  return { ok: true, op: 'mknod', version: v, stat: statOf(n) };
+}
+
+/** mknod's change from a request's st_mode and rdev: the kind from the mode's type bits; EINVAL for a type mknod does not make
+ * here (a regular file is `create`, which the client library sends for it). */
+export function mknodChange(path: string, mode: number, rdev: number): MutationOp {
+  const kind = mknodKind(mode);
+  if (kind === null || kind === 'file') throw fsErrors.invalid('mknod', path, `mode ${mode.toString(8)} is not a FIFO, socket or device (make files with create, directories with mkdir)`);
+  if (!Number.isSafeInteger(rdev) || rdev < 0) throw fsErrors.invalid('mknod', path, `rdev must be a non-negative integer, got ${rdev}`);
+  const op: MutationOp = { op: 'mknod', path, kind, mode: mode & 0o7777 };
+  if (rdev !== 0 && (kind === 'chardev' || kind === 'blockdev')) op.rdev = rdev;
+  return op;
+}
+
 /** Change `node`'s attributes as one version, its ctime to now. */
 function changed(t: Tree, node: INode, now: number, change: () => void, op: 'chmod' | 'chown' | 'utimens'): OpResult {
   const v = t.bump();
@@ -175,6 +209,7 @@ export function newNode(ino: number, kind: NodeKind, now: number, version: numbe
     uid,
     gid,
     nlink: 1,
+    rdev: 0,
     target: null,
     version,
     children: kind === 'dir' ? new Map() : null,
@@ -207,6 +242,7 @@ export function statOf(n: INode): Stat {
     uid: n.uid,
     gid: n.gid,
     nlink,
+    rdev: n.rdev,
     atimeNs: n.atimeNs,
     mtimeNs: n.mtimeNs,
     ctimeNs: n.ctimeNs,

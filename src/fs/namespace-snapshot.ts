@@ -9,7 +9,7 @@ import { compareNames } from './subtree-map.js';
 import { ByteReader, ByteWriter } from '../wire/bytes.js';
 import { IntTable } from '../runtime/int-table.js';
 import { deepFreeze, isCount, type ClientState, type INode } from './inode.js';
-import type { OpResult } from './namespace.js';
+import { SPECIAL_KINDS, type OpResult, type SpecialKind } from './ns-types.js';
 import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, PERM_BITS, isId, msToNs } from './access.js';
 
 /** Binary snapshots (version 3 on) start with these bytes; JSON ones (1 and 2) with '{'. */
@@ -163,10 +163,13 @@ function decodeJson(bytes: Uint8Array): NamespaceState {
 }
 
 /** Version 4's node: kind (0 file, 1 directory, 2 symlink, 3 another link of a file or
- * symlink written before: then only its ino), ino, btime, version, atime, mtime, ctime (each
- * seconds and nanoseconds), mode, uid, gid, then a file's size and link count, a symlink's
- * target and link count, or a directory's entry count and its entries (name, node) in name
- * order. A node with several links is written in full where the walk meets it first. */
+ * symlink written before: then only its ino, 4 a FIFO, socket or device node), ino, btime,
+ * version, atime, mtime, ctime (each seconds and nanoseconds), mode, uid, gid, then a file's
+ * size and link count, a symlink's target and link count, a special node's kind (its index in
+ * SPECIAL_KINDS), rdev and link count, or a directory's entry count and its entries (name, node)
+ * in name order. A node with several links is written in full where the walk meets it first.
+ * (Kind 4 came later within version 4: a namespace without such nodes writes the same bytes as
+ * before, so snapshots of either still load; only an older reader refuses a kind 4.) */
 function writeNode(w: ByteWriter, n: INode, written: Set<number>): void {
   // Only nodes with several links are remembered (most have one: no set of every inode).
   if (n.children === null && n.nlink > 1) {
@@ -177,7 +180,8 @@ function writeNode(w: ByteWriter, n: INode, written: Set<number>): void {
     }
     written.add(n.ino);
   }
-  w.u8(n.children !== null ? 1 : n.kind === 'symlink' ? 2 : 0);
+  const special = SPECIAL_KINDS.indexOf(n.kind as SpecialKind);
+  w.u8(n.children !== null ? 1 : n.kind === 'symlink' ? 2 : special >= 0 ? 4 : 0);
   w.f64(n.ino);
   w.f64(n.btime);
   w.f64(n.version);
@@ -189,7 +193,10 @@ function writeNode(w: ByteWriter, n: INode, written: Set<number>): void {
   w.u32(n.gid);
   if (n.children === null) {
     if (n.kind === 'symlink') w.string(n.target ?? '');
-    else w.f64(n.size);
+    else if (special >= 0) {
+      w.u8(special);
+      w.f64(n.rdev);
+    } else w.f64(n.size);
     w.u32(n.nlink);
     return;
   }
@@ -257,11 +264,16 @@ function readNode(r: ByteReader, c: ReadCtx, depth: number): INode {
   const gid = r.u32();
   if (!Number.isFinite(btime) || !isCount(v) || v > c.version || mode > PERM_BITS || !isId(uid) || !isId(gid)) throw corrupt(`inode ${ino}: bad attributes`);
   // One object literal of one shape for every kind (a snapshot holds many).
-  const node: INode = { ino, kind: 'dir', size: 0, btime, atimeNs, mtimeNs, ctimeNs, mode, uid, gid, nlink: 1, target: null, version: v, children: null };
-  if (kind === 0 || kind === 2) {
+  const node: INode = { ino, kind: 'dir', size: 0, btime, atimeNs, mtimeNs, ctimeNs, mode, uid, gid, nlink: 1, rdev: 0, target: null, version: v, children: null };
+  if (kind === 0 || kind === 2 || kind === 4) {
     if (kind === 0) {
       node.kind = 'file';
       node.size = r.f64();
+    } else if (kind === 4) {
+      const special = SPECIAL_KINDS[r.u8()];
+      node.rdev = r.f64();
+      if (special === undefined || !isCount(node.rdev)) throw corrupt(`inode ${ino}: bad special kind or rdev`);
+      node.kind = special;
     } else {
       node.kind = 'symlink';
       node.target = r.string();
@@ -320,6 +332,7 @@ function oldNode(ino: number, kind: 'dir' | 'file', btime: number, ctime: number
     uid: 0,
     gid: 0,
     nlink: 1,
+    rdev: 0,
     target: null,
     version,
     children: kind === 'dir' ? new Map() : null,
@@ -327,12 +340,18 @@ function oldNode(ino: number, kind: 'dir' | 'file', btime: number, ctime: number
 }
 
 /** A saved result from before POSIX attributes (a file's stat without a mode): the stat a
- * file of old data has now, so that a retry is answered as a new request would be. */
+ * file of old data has now, so that a retry is answered as a new request would be. One from
+ * before rdev gets rdev 0, in statOf's key order, so that its replica's bytes are a live one's. */
 function upgradeResult(r: OpResult): OpResult {
-  if (!r.ok || !('stat' in r) || typeof r.stat !== 'object' || r.stat === null || typeof r.stat.mode === 'number') return r;
+  if (!r.ok || !('stat' in r) || typeof r.stat !== 'object' || r.stat === null) return r;
+  if (typeof r.stat.mode === 'number') {
+    if (r.stat.rdev !== undefined) return r;
+    const { ino, kind, size, btime, ctime, mtime, version, mode, uid, gid, nlink, atimeNs, mtimeNs, ctimeNs } = r.stat;
+    return { ...r, stat: { ino, kind, size, btime, ctime, mtime, version, mode, uid, gid, nlink, rdev: 0, atimeNs, mtimeNs, ctimeNs } };
+  }
   const st = r.stat as unknown as { ino: number; size: number; btime: number; ctime: number; mtime: number; version: number };
   const n = oldNode(st.ino, 'file', st.btime, st.ctime, st.mtime, st.version, st.size);
-  return { ...r, stat: { ...st, kind: 'file', mode: 0o100000 | n.mode, uid: 0, gid: 0, nlink: 1, atimeNs: n.atimeNs, mtimeNs: n.mtimeNs, ctimeNs: n.ctimeNs } };
+  return { ...r, stat: { ...st, kind: 'file', mode: 0o100000 | n.mode, uid: 0, gid: 0, nlink: 1, rdev: 0, atimeNs: n.atimeNs, mtimeNs: n.mtimeNs, ctimeNs: n.ctimeNs } };
 }
 
 /** Saved results hold times as bigint, which JSON has not: { "$ns": "digits" }. */

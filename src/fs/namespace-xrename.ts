@@ -17,6 +17,8 @@ import { compareNames } from './subtree-map.js';
  * links inside the moved tree are entries with the same `ino` (the source's inode number): the
  * target makes them one inode again. */
 export type MovedNode = Pick<INode, 'kind' | 'ino' | 'size' | 'btime' | 'atimeNs' | 'mtimeNs' | 'ctimeNs' | 'mode' | 'uid' | 'gid'> & {
+  /** A device node's device number (0 otherwise; absent from entries of before: 0). */
+  rdev?: number;
   /** Relative to the moved path: '' for itself, 'x/y' below it. */
   path: string;
   /** A symlink's target; '' otherwise. */
@@ -42,7 +44,7 @@ export function exportTree(t: Tree, from: string, as: Creds): MovedNode[] {
   const out: MovedNode[] = [];
   const links = new Map<number, { node: INode; path: string; seen: number }>();
   const visit = (path: string, n: INode): void => {
-    out.push({ path, kind: n.kind, ino: n.ino, size: n.children === null ? n.size : 0, btime: n.btime, atimeNs: n.atimeNs, mtimeNs: n.mtimeNs, ctimeNs: n.ctimeNs, mode: n.mode, uid: n.uid, gid: n.gid, target: n.target ?? '' });
+    out.push({ path, kind: n.kind, ino: n.ino, size: n.children === null ? n.size : 0, btime: n.btime, atimeNs: n.atimeNs, mtimeNs: n.mtimeNs, ctimeNs: n.ctimeNs, mode: n.mode, uid: n.uid, gid: n.gid, rdev: n.rdev, target: n.target ?? '' });
     if (n.children === null) {
       const l = links.get(n.ino);
       if (l) l.seen++;
@@ -119,6 +121,7 @@ export function graft(t: Tree, to: string, nodes: readonly MovedNode[], now: num
         uid: m.uid,
         gid: m.gid,
         nlink: 1,
+        rdev: m.rdev ?? 0,
         target: m.kind === 'symlink' ? m.target : null,
         version: v,
         children: dir ? new Map() : null,

@@ -326,7 +326,7 @@ export class Namespace {
         if (child.kind === 'dir' && parents) return { ok: true, op: 'mkdir', version: this._version, created: [] };
         throw child.kind === 'dir'
           ? fsErrors.exists('mkdir', path, 'it is a directory; use parents: true to accept an existing one')
-          : fsErrors.exists('mkdir', path, `a ${child.kind === 'file' ? 'file' : 'symbolic link'} has that name`);
+          : fsErrors.exists('mkdir', path, `a ${child.kind === 'symlink' ? 'symbolic link' : child.kind} has that name`);
       }
       if (child.children === null) throw fsErrors.notDir('mkdir', path, this.abs(rel.slice(0, i + 1)));
       node = child;
@@ -455,7 +455,7 @@ export class Namespace {
     if (!Number.isSafeInteger(size) || size < 0) throw fsErrors.invalid('setSize', path, `size must be a non-negative integer, got ${String(size)}`);
     const node = this.resolve('setSize', path, rel, as);
     if (node.kind === 'dir') throw fsErrors.isDir('setSize', path, 'only files have a size to set');
-    if (node.kind === 'symlink') throw fsErrors.invalid('setSize', path, 'a symbolic link has no contents to size');
+    if (node.kind !== 'file') throw fsErrors.invalid('setSize', path, `a ${node.kind === 'symlink' ? 'symbolic link' : node.kind} has no contents to size`);
     const v = ++this._version;
     node.size = extend ? Math.max(node.size, size) : size + 0;
     node.mtimeNs = node.ctimeNs = msToNs(now);

@@ -6,7 +6,13 @@ import { FsError, type FsErrorData } from './errors.js';
 import type { Creds } from './access.js';
 import { compareNames } from './subtree-map.js';
 
-export type NodeKind = 'dir' | 'file' | 'symlink';
+/** The nodes the namespace only stores (issue 18): FIFOs, sockets and device nodes. The kernel
+ * serves them, locally, on the host that opens one (as NFS and CephFS keep them). */
+export type SpecialKind = 'fifo' | 'socket' | 'chardev' | 'blockdev';
+
+export const SPECIAL_KINDS: readonly SpecialKind[] = ['fifo', 'socket', 'chardev', 'blockdev'];
+
+export type NodeKind = 'dir' | 'file' | 'symlink' | SpecialKind;
 
 export interface DirEntry {
   name: string;
@@ -24,11 +30,13 @@ export interface Stat {
   ctime: number;
   mtime: number;
   version: number;
-  /** st_mode: the type bits (S_IFDIR, S_IFREG, S_IFLNK) and the permission bits. */
+  /** st_mode: the type bits (S_IFDIR, S_IFREG, S_IFLNK, S_IFIFO, ...) and the permission bits. */
   mode: number;
   uid: number;
   gid: number;
   nlink: number;
+  /** A device node's device number (st_rdev, as Linux's makedev); 0 for every other kind. */
+  rdev: number;
   atimeNs: bigint;
   mtimeNs: bigint;
   ctimeNs: bigint;
@@ -51,7 +59,9 @@ export type MutationOp =
   | { op: 'utimens'; path: string; atimeNs: bigint | null; mtimeNs: bigint | null }
   | { op: 'symlink'; path: string; target: string }
   /** A hard link `to` of the file at `from`. */
-  | { op: 'link'; from: string; to: string };
+  | { op: 'link'; from: string; to: string }
+  /** A FIFO, socket or device node (only root makes devices); `rdev` kept for devices only. */
+  | { op: 'mknod'; path: string; kind: SpecialKind; mode?: number; rdev?: number };
 
 type Stamped<T> = T extends unknown ? T & { now: number } : never;
 
@@ -96,7 +106,7 @@ export type OpOk =
   | { ok: true; op: 'rmdir'; version: number; removed: number }
   /** Across ministries: the target's ministry and its prepare entry's index (read your writes). */
   | { ok: true; op: 'rename'; version: number; replaced: boolean; targetMinistry?: string; targetIndex?: number }
-  | { ok: true; op: 'setSize' | 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link'; version: number; stat: Stat }
+  | { ok: true; op: 'setSize' | 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' | 'mknod'; version: number; stat: Stat }
   | { ok: true; op: 'ack'; version: number }
   | { ok: true; op: 'expireClients'; version: number; expired: string[] };
 

@@ -3,7 +3,8 @@
 // namespace.ts (issue 15, point 3).
 
 import { fsErrors } from './errors.js';
-import type { AckOp, ClientOp, MutationOp, Op, StampedMutationOp } from './namespace.js';
+import { SPECIAL_KINDS, type AckOp, type ClientOp, type MutationOp, type Op, type SpecialKind, type StampedMutationOp } from './ns-types.js';
+import { isCount } from './inode.js';
 import { MAX_ABS_TIME_NS, PERM_BITS, checkCreds, isId } from './access.js';
 
 const MAX_CLIENT_ID = 256;
@@ -50,6 +51,17 @@ function checkMutation(x: unknown): MutationOp {
       return { op: name, path: str(o['path'], 'path', name), target: str(o['target'], 'target', name) };
     case 'link':
       return { op: name, from: str(o['from'], 'from', name), to: str(o['to'], 'to', name) };
+    case 'mknod': {
+      const kind = o['kind'];
+      if (!SPECIAL_KINDS.includes(kind as SpecialKind)) throw fsErrors.invalid(name, undefined, `kind must be one of ${SPECIAL_KINDS.join(', ')}, got ${JSON.stringify(String(kind)).slice(0, 40)}`);
+      const op: Extract<MutationOp, { op: 'mknod' }> = { op: name, path: str(o['path'], 'path', name), kind: kind as SpecialKind };
+      if (o['mode'] !== undefined) op.mode = modeOf(o['mode'], name);
+      if (o['rdev'] !== undefined) {
+        if (!isCount(o['rdev'])) throw fsErrors.invalid(name, undefined, `rdev must be a non-negative integer, got ${String(o['rdev'])}`);
+        op.rdev = o['rdev'];
+      }
+      return op;
+    }
     case 'rm':
       return { op: name, path: str(o['path'], 'path', name) };
     case 'rmdir': {

@@ -20,7 +20,7 @@
 // 10-entry ls reply: 65k (125k) typed, 64k (113k) as the cached JSON string plus its parse.
 
 import type { FsErrorData } from './errors.js';
-import type { MutationOp } from './namespace.js';
+import type { MutationOp, NodeKind } from './namespace.js';
 import type { LeaseMode } from './ranges.js';
 
 export type * from './fs-messages.js';
@@ -97,6 +97,14 @@ export interface LinkOp {
   /** The new name, in the same ministry (else EXDEV). */
   to: string;
 }
+/** mknod(2): a FIFO, socket or device node. */
+export interface MknodOp {
+  path: string;
+  /** st_mode: the type bits (S_IFIFO, S_IFSOCK, S_IFCHR, S_IFBLK) and the permission bits. */
+  mode: number;
+  /** A device's number (as Linux's makedev); ignored for a FIFO or socket. */
+  rdev: number;
+}
 /** govfs.fs.PosixCreds: who asks (uid, effective gid, supplementary groups). */
 export interface CredsMessage {
   uid: number;
@@ -172,7 +180,7 @@ export type FsOpCase = FsOp['op'];
 /** The members of `oneof op`, in field order. */
 export const FS_OP_CASES: readonly FsOpCase[] = [
   'mkdir', 'create', 'rm', 'rmdir', 'rename', 'ls', 'stat', 'leaseOpen', 'leaseRenew', 'leaseRelease',
-  'chmod', 'chown', 'utimens', 'symlink', 'readlink', 'link',
+  'chmod', 'chown', 'utimens', 'symlink', 'readlink', 'link', 'mknod',
   'dataWrite', 'dataRead', 'layoutGet', 'layoutPlace', 'layoutReplace', 'fileResize',
 ];
 
@@ -200,7 +208,7 @@ export type FsRequestMessage = FsRequestFields & FsOp;
 
 // ---- FsReply.result -----------------------------------------------------------------------
 
-export type EntryKind = 'file' | 'dir' | 'symlink';
+export type EntryKind = NodeKind;
 
 export interface DirEntry {
   name: string;
@@ -219,6 +227,8 @@ export interface StatResult {
   uid: number;
   gid: number;
   nlink: number;
+  /** A device node's number; 0 (or, from an older server, absent) otherwise. */
+  rdev?: number;
   /** Times as (sec, nsec) since the epoch. */
   atimeSec: number;
   atimeNsec: number;
@@ -228,7 +238,7 @@ export interface StatResult {
   ctimeNsec: number;
   ino: number;
 }
-/** The attributes after a POSIX change (chmod, chown, utimens, symlink, link). */
+/** The attributes after a POSIX change (chmod, chown, utimens, symlink, link, mknod). */
 export interface AttrResult {
   version: number;
   stat: StatResult;
@@ -331,6 +341,7 @@ interface FsCases {
   symlink: [SymlinkOp, AttrResult];
   readlink: [ReadlinkOp, ReadlinkResult];
   link: [LinkOp, AttrResult];
+  mknod: [MknodOp, AttrResult];
   dataWrite: [DataWriteOp, DataWrittenResult];
   dataRead: [DataReadOp, DataBytesResult];
   layoutGet: [LayoutGetOp, FileLayout];
@@ -381,6 +392,7 @@ export type ClientOp =
   | ({ op: 'chown' } & ChownOp)
   | ({ op: 'utimens' } & UtimensOp)
   | ({ op: 'symlink' } & SymlinkOp)
+  | ({ op: 'mknod' } & MknodOp)
   | { op: 'ls'; path: string }
   | { op: 'stat'; path: string }
   | { op: 'readlink'; path: string }

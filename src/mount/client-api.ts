@@ -1,7 +1,7 @@
 // What the mount needs of a govfs client: the calls of GovClient / RemoteGovClient it maps FUSE
 // operations onto (issue 18, point 2).
 //
-// The POSIX metadata calls (chmod, chown, utimens, symlink, readlink, link, truncate) and the
+// The POSIX metadata calls (chmod, chown, utimens, symlink, readlink, link, truncate, mknod) and the
 // data plane's handle calls (read, write, truncate, sync, close on a LeaseHandle) are GovClient's
 // (src/client/gov-client.ts, posix.ts, file-data.ts) under these names and signatures. They
 // stay optional here, checked at run time (`typeof client.chmod === 'function'`), so that a
@@ -21,6 +21,8 @@ export interface MountStat {
   uid?: number;
   gid?: number;
   nlink?: number;
+  /** A device node's number (st_rdev); 0 or absent otherwise. */
+  rdev?: number;
   /** The inode number within its ministry (0 from servers before POSIX metadata). */
   ino?: number;
   atimeNs?: bigint;
@@ -74,6 +76,8 @@ export interface MountClient {
   symlink?(target: string, path: string, opts?: MountAs): Promise<void>;
   readlink?(path: string): Promise<string>;
   link?(existing: string, newPath: string, opts?: MountAs): Promise<void>;
+  /** mknod(2): `mode` with its type bits (FIFO, socket, character or block device). */
+  mknod?(path: string, mode: number, rdev: number, opts?: MountAs): Promise<void>;
   truncate?(path: string, size: number): Promise<void>;
   /** The subtree of the ministry serving `path`, as the client's map has it: inode numbers are
    * per ministry. */
@@ -81,4 +85,4 @@ export interface MountClient {
 }
 
 /** The optional calls, by name, for the run-time check and the ENOSYS message. */
-export type OptionalCall = 'chmod' | 'chown' | 'utimens' | 'symlink' | 'readlink' | 'link' | 'truncate';
+export type OptionalCall = 'chmod' | 'chown' | 'utimens' | 'symlink' | 'readlink' | 'link' | 'truncate' | 'mknod';

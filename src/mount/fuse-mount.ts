@@ -206,7 +206,7 @@ function fuseHandlers(ops: MountOperations, onError: FuseMountOptions['onError']
     unlink: run('unlink', (p) => ops.unlink(p)),
     rename: run('rename', (p, to: string) => ops.rename(p, to)),
     create: run('create', (p, mode: number) => ops.create(p, mode)),
-    mknod: run('mknod', (p, mode: number) => ops.mknod(p, mode)),
+    mknod: run('mknod', (p, mode: number, rdev: number) => ops.mknod(p, mode, rdev)),
     chmod: run('chmod', (p, mode: number) => ops.chmod(p, mode)),
     chown: run('chown', (p, uid: number, gid: number) => ops.chown(p, uid, gid)),
     utimens: run('utimens', (p, atime: number, mtime: number) => ops.utimens(p, atime, mtime)),

@@ -17,6 +17,8 @@ export const S_IFMT = 0o170000;
 export const S_IFDIR = 0o040000;
 export const S_IFREG = 0o100000;
 export const S_IFLNK = 0o120000;
+/** The type bits of each kind a stat names (FIFOs, sockets and devices since issue 18's mknod). */
+const TYPE_OF: Readonly<Record<string, number>> = { dir: S_IFDIR, file: S_IFREG, symlink: S_IFLNK, fifo: 0o010000, socket: 0o140000, chardev: 0o020000, blockdev: 0o060000 };
 const O_ACCMODE = 0o3;
 const O_RDONLY = 0;
 
@@ -34,6 +36,8 @@ export interface FuseStat {
   gid: number;
   size: number;
   nlink: number;
+  /** st_rdev of a device node (the binding carries 32 bits: the kernel's dev_t in FUSE). */
+  rdev: number;
   blksize: number;
   blocks: number;
   atime: number;
@@ -91,7 +95,7 @@ export class MountOperations {
   }
 
   toFuseStat(s: MountStat, path: string): FuseStat {
-    const type = s.kind === 'dir' ? S_IFDIR : s.kind === 'symlink' ? S_IFLNK : S_IFREG;
+    const type = TYPE_OF[s.kind] ?? S_IFREG;
     const perms = s.kind === 'dir' ? 0o755 : s.kind === 'symlink' ? 0o777 : 0o644;
     const mode = s.mode === undefined ? type | perms : (s.mode & S_IFMT) === 0 ? type | s.mode : s.mode;
     // A directory's `size` is its entry count; programs expect a byte size there.
@@ -104,6 +108,7 @@ export class MountOperations {
       gid: s.gid ?? this.opts.gid,
       size,
       nlink: s.nlink ?? (type === S_IFDIR ? 2 : 1),
+      rdev: s.rdev ?? 0,
       blksize: 4096,
       blocks: Math.ceil(size / 512),
       atime: s.atimeNs === undefined ? mtime : nsToMs(s.atimeNs),
@@ -148,13 +153,12 @@ export class MountOperations {
     return this.addFile(true);
   }
 
-  /** mknod: regular files only. Devices, FIFOs and sockets are not stored by govfs. */
-  async mknod(path: string, mode: number): Promise<void> {
+  /** mknod: a regular file is create; a FIFO, socket or device node is stored by govfs (only
+   * root may make a device) and served by the kernel of whichever host opens it. */
+  async mknod(path: string, mode: number, rdev = 0): Promise<void> {
     const type = mode & S_IFMT;
-    if (type !== 0 && type !== S_IFREG) {
-      throw new MountErrno('EPERM', `mknod ${path}: govfs stores regular files, directories and symbolic links only, not devices, FIFOs or sockets`);
-    }
-    await this.client.create(path, { mode: mode & 0o7777 });
+    if (type === 0 || type === S_IFREG) return this.client.create(path, { mode: mode & 0o7777 });
+    await this.need('mknod', path).call(this.client, path, mode, rdev);
   }
 
   async chmod(path: string, mode: number): Promise<void> {

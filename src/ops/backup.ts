@@ -52,7 +52,7 @@ import type { ClusterStatusView } from '../client/status.js';
 import type { MinistryCopyAnswer } from '../client/ministry-copy.js';
 import { FileLayouts } from '../actors/layouts.js';
 import { splitMinistrySnapshot } from '../actors/ministry-snapshot-format.js';
-import { Namespace } from '../fs/namespace.js';
+import { Namespace, SPECIAL_KINDS, type NodeKind } from '../fs/namespace.js';
 import { RuntimeError } from '../runtime/errors.js';
 import { canReadContents, readAsCopied, type ContentSource } from './backup-contents.js';
 
@@ -63,7 +63,8 @@ const READABLE_VERSIONS: readonly number[] = [1, 2, 3];
 
 export interface BackupEntry {
   path: string;
-  kind: 'dir' | 'file' | 'symlink';
+  /** Or, since issue 18's mknod, 'fifo' | 'socket' | 'chardev' | 'blockdev' (with `rdev`). */
+  kind: NodeKind;
   /** Bytes of a file (a symlink's target); entries of a directory. */
   size: number;
   /** ms (informational: restore cannot set ctime; mtime is restored from mtimeNs) */
@@ -82,6 +83,8 @@ export interface BackupEntry {
   mtimeNs?: string;
   /** A symlink's target. */
   target?: string;
+  /** A device node's number. */
+  rdev?: number;
   /** A hard link: the path of the earlier entry of this ministry with the same inode. Its
    * attributes are that entry's (one inode). */
   link?: string;
@@ -317,7 +320,7 @@ function snapshotSource(state: Uint8Array): Pick<BackupSource, 'ls' | 'stat' | '
     stat: async (path) => {
       const s = ns.stat(path);
       inos.set(path, s.ino);
-      return { kind: s.kind, size: s.size, ctime: s.ctime, mtime: s.mtime, version: s.version, ino: s.ino, mode: s.mode, uid: s.uid, gid: s.gid, nlink: s.nlink, atimeNs: s.atimeNs, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs } satisfies Stat;
+      return { kind: s.kind, size: s.size, ctime: s.ctime, mtime: s.mtime, version: s.version, ino: s.ino, mode: s.mode, uid: s.uid, gid: s.gid, nlink: s.nlink, rdev: s.rdev, atimeNs: s.atimeNs, mtimeNs: s.mtimeNs, ctimeNs: s.ctimeNs } satisfies Stat;
     },
     readlink: async (path) => ns.readlink(path),
     chunkSize: (path) => {
@@ -386,6 +389,7 @@ function entry(path: string, s: Stat, target: string | undefined, inodes: Map<nu
     mode: s.mode & 0o7777, uid: s.uid, gid: s.gid, nlink: s.nlink, atimeNs: s.atimeNs.toString(), mtimeNs: s.mtimeNs.toString(),
   };
   if (target !== undefined) e.target = target;
+  if (s.rdev !== 0) e.rdev = s.rdev;
   if (s.kind !== 'dir' && s.ino > 0) {
     const first = inodes.get(s.ino);
     if (first === undefined) inodes.set(s.ino, path);
@@ -475,7 +479,8 @@ const isNs = (x: unknown): boolean => typeof x === 'string' && /^-?\d{1,30}$/.te
  * the defaults of creating the path. */
 function entryProblem(e: BackupEntry | null, subtree: string, earlier: Map<string, string>): string | null {
   if (!e || typeof e.path !== 'string' || !within(e.path, subtree)) return 'no path in its ministry';
-  if (e.kind !== 'dir' && e.kind !== 'file' && e.kind !== 'symlink') return `kind ${JSON.stringify(e.kind)}`;
+  if (e.kind !== 'dir' && e.kind !== 'file' && e.kind !== 'symlink' && !SPECIAL_KINDS.includes(e.kind)) return `kind ${JSON.stringify(e.kind)}`;
+  if (e.rdev !== undefined && !(Number.isSafeInteger(e.rdev) && e.rdev >= 0)) return 'rdev';
   if (!Number.isSafeInteger(e.size)) return 'size';
   if (e.mode !== undefined && !(Number.isInteger(e.mode) && e.mode >= 0 && e.mode <= 0o7777)) return 'mode';
   if ((e.uid !== undefined && !isId(e.uid)) || (e.gid !== undefined && !isId(e.gid))) return 'owner';

@@ -36,6 +36,7 @@ import { nodesNeeded } from '../actors/cluster-state.js';
 import { LocalCluster } from '../cluster-main.js';
 import type { GovClient } from '../client/gov-client.js';
 import { RuntimeError } from '../runtime/errors.js';
+import { TYPE_BITS } from '../fs/access.js';
 import { type BackupDocument, type BackupEntry, decodeBackup } from './backup.js';
 
 export interface RestoreOptions {
@@ -143,7 +144,7 @@ async function untilServing(cluster: LocalCluster, doc: BackupDocument, timeoutM
 }
 
 /** What restore asks of a client (GovClient; tests pass their own). */
-export type RestoreClient = Pick<GovClient, 'mkdir' | 'create' | 'symlink' | 'link' | 'chown' | 'chmod' | 'utimens' | 'writeFile'>;
+export type RestoreClient = Pick<GovClient, 'mkdir' | 'create' | 'symlink' | 'link' | 'chown' | 'chmod' | 'utimens' | 'writeFile' | 'mknod'>;
 
 /** Files written at once: each is pieces in flight to three replicas already. */
 const FILES_AT_ONCE = 4;
@@ -202,6 +203,7 @@ export async function makeAll(client: RestoreClient, entries: BackupEntry[], par
 function makeOne(client: RestoreClient, e: BackupEntry): Promise<void> {
   if (e.kind === 'dir') return client.mkdir(e.path, { parents: true });
   if (e.kind === 'symlink') return client.symlink(e.target!, e.path);
+  if (e.kind !== 'file') return client.mknod(e.path, TYPE_BITS[e.kind] | 0o644, e.rdev ?? 0);
   return client.create(e.path);
 }
 

@@ -78,6 +78,7 @@ export interface PosixChownMsg { path: string; uid: number; gid: number }
 export interface PosixUtimensMsg { path: string; atimeNow: boolean; atimeSec: number; atimeNsec: number; mtimeNow: boolean; mtimeSec: number; mtimeNsec: number }
 export interface PosixSymlinkMsg { path: string; target: string }
 export interface PosixLinkMsg { from: string; to: string }
+export interface PosixMknodMsg { path: string; kind: string; mode?: number | null; rdev: number }
 export interface RmMsg { path: string }
 export interface RmdirMsg { path: string; recursive: boolean }
 export interface RenameMsg { from: string; to: string }
@@ -99,9 +100,10 @@ export interface ClientChangeMsg {
   utimens?: PosixUtimensMsg;
   symlink?: PosixSymlinkMsg;
   link?: PosixLinkMsg;
+  mknod?: PosixMknodMsg;
   resizeFile?: ResizeFileMsg;
   /** (decoded) which member is set */
-  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize' | 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' | 'resizeFile';
+  change?: 'mkdir' | 'create' | 'rm' | 'rmdir' | 'rename' | 'setSize' | 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' | 'mknod' | 'resizeFile';
   /** Who asked; absent (decoded: null) for root. */
   caller?: PosixCallerMsg | null;
 }
@@ -132,6 +134,9 @@ export interface CrossRenameNodeMsg {
   gid: number;
   symlink: boolean;
   target: string;
+  /** "fifo" | "socket" | "chardev" | "blockdev"; "" (or absent, from before) for other kinds. */
+  special?: string;
+  rdev?: number;
   atimeSec: number;
   atimeNsec: number;
   mtimeSec: number;
@@ -199,6 +204,7 @@ export interface LogMessages {
   'govfs.log.PosixUtimens': PosixUtimensMsg;
   'govfs.log.PosixSymlink': PosixSymlinkMsg;
   'govfs.log.PosixLink': PosixLinkMsg;
+  'govfs.log.PosixMknod': PosixMknodMsg;
   'govfs.log.ExpireClients': ExpireClientsMsg;
   'govfs.log.LeaseGrant': LeaseGrantMsg;
   'govfs.log.LeaseRenew': LeaseRenewMsg;

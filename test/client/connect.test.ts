@@ -35,7 +35,7 @@ describe('network GovClient against govfs cluster', () => {
     // Plain data off the wire: numbers stay numbers in JSON (as `govfs stat --json` prints).
     // (All but the nanosecond times, which are bigint.)
     const { atimeNs, mtimeNs, ctimeNs, ...numbers } = st;
-    expect(JSON.parse(JSON.stringify(numbers))).toEqual({ kind: 'file', size: 0, ctime: st.ctime, mtime: st.mtime, version: st.version, ino: st.ino, mode: 0o100644, uid: 0, gid: 0, nlink: 1 });
+    expect(JSON.parse(JSON.stringify(numbers))).toEqual({ kind: 'file', size: 0, ctime: st.ctime, mtime: st.mtime, version: st.version, ino: st.ino, mode: 0o100644, uid: 0, gid: 0, nlink: 1, rdev: 0 });
     expect([typeof atimeNs, typeof mtimeNs, typeof ctimeNs]).toEqual(['bigint', 'bigint', 'bigint']);
     expect(typeof st.version).toBe('number');
     expect(JSON.parse(JSON.stringify(await fs.ls('/x')))).toEqual([{ name: 'f', kind: 'file' }, { name: 'g', kind: 'file' }]);

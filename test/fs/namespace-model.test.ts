@@ -2,10 +2,10 @@
 // result code, the tree, the version rules, snapshot round trips and replica determinism.
 
 import { describe, expect, it } from 'vitest';
-import { Namespace, isAncestor, isWithin, parentOf, type FsErrorCode, type MutationOp, type Op, type OpResult } from '../../src/fs/index.js';
+import { Namespace, isAncestor, isWithin, parentOf, type FsErrorCode, type MutationOp, type Op, type OpResult, type NodeKind } from '../../src/fs/index.js';
 import { Prng } from './prng.js';
 
-type Kind = 'dir' | 'file' | 'symlink';
+type Kind = NodeKind;
 
 /** JSON of a result (its stat's nanosecond times are bigint). */
 const json = (x: unknown): string => JSON.stringify(x, (_k, v: unknown) => (typeof v === 'bigint' ? `${v}n` : v));

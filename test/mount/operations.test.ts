@@ -93,6 +93,7 @@ function fakeClient(opts: { posix?: boolean; dataPlane?: Uint8Array } = {}): Fak
     c.symlink = async (target, path) => void calls.push(['symlink', target, path]);
     c.readlink = async () => 'target';
     c.link = async (a, b) => void calls.push(['link', a, b]);
+    c.mknod = async (path, mode, rdev) => void calls.push(['mknod', path, mode, rdev]);
   }
   return c;
 }
@@ -177,12 +178,34 @@ describe('mount namespace operations', () => {
     expect(o.openFiles).toBe(1);
   });
 
-  it('refuses device, FIFO and socket nodes with EPERM, makes regular ones', async () => {
-    const c = fakeClient();
+  it('makes FIFO, socket and device nodes through the client (mode with its type, rdev), regular ones by create', async () => {
+    const c = fakeClient({ posix: true });
     const o = ops(c);
-    expect(await errnoOfCall(o.mknod('/fifo', 0o010644))).toBe(E.EPERM);
-    await o.mknod('/reg', S_IFREG | 0o600);
-    expect(c.calls).toEqual([['create', '/reg', { mode: 0o600 }]]);
+    await o.mknod('/fifo', 0o010644, 0);
+    await o.mknod('/sock', 0o140755);
+    await o.mknod('/null', 0o020666, 0x0103);
+    await o.mknod('/sda1', 0o060660, 0x0801);
+    await o.mknod('/reg', S_IFREG | 0o600, 0);
+    expect(c.calls).toEqual([
+      ['mknod', '/fifo', 0o010644, 0],
+      ['mknod', '/sock', 0o140755, 0],
+      ['mknod', '/null', 0o020666, 0x0103],
+      ['mknod', '/sda1', 0o060660, 0x0801],
+      ['create', '/reg', { mode: 0o600 }],
+    ]);
+    // A client without mknod: ENOSYS, not a crash.
+    expect(await errnoOfCall(ops(fakeClient()).mknod('/fifo', 0o010644, 0))).toBe(E.ENOSYS);
+  });
+
+  it('shows FIFOs, sockets and devices with their type bits and rdev', () => {
+    const o = ops(fakeClient());
+    const st = (kind: string, rdev?: number) => o.toFuseStat({ kind, size: 0, mtime: 1, ctime: 1, mode: 0o640, nlink: 1, ...(rdev === undefined ? {} : { rdev }) }, `/${kind}`);
+    expect(st('fifo')).toMatchObject({ mode: 0o010640, rdev: 0 });
+    expect(st('socket')).toMatchObject({ mode: 0o140640, rdev: 0 });
+    expect(st('chardev', 0x0103)).toMatchObject({ mode: 0o020640, rdev: 0x0103 });
+    expect(st('blockdev', 0x0801)).toMatchObject({ mode: 0o060640, rdev: 0x0801 });
+    // A server's st_mode (type bits included) is taken as it is.
+    expect(o.toFuseStat({ kind: 'fifo', size: 0, mtime: 1, ctime: 1, mode: 0o010600 }, '/p').mode).toBe(0o010600);
   });
 
   it('answers ENOSYS for POSIX calls the client does not have yet', async () => {

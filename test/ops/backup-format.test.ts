@@ -91,7 +91,7 @@ class FakeTree implements BackupSource {
     const type = { dir: 0o40000, file: 0o100000, symlink: 0o120000 }[n.kind];
     const mode = type | (n.mode ?? (n.kind === 'dir' ? 0o755 : 0o644));
     const mtimeNs = 1_700_000_000_123_456_789n + BigInt(n.ino);
-    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : (n.bytes?.length ?? 0), ctime: 1, mtime: 1, version: n.version, ino: n.ino, mode, uid: n.uid ?? 0, gid: 5, nlink, atimeNs: 7n, mtimeNs, ctimeNs: 1_000_000n };
+    return { kind: n.kind, size: n.kind === 'dir' ? this.children(path).length : (n.bytes?.length ?? 0), ctime: 1, mtime: 1, version: n.version, ino: n.ino, mode, uid: n.uid ?? 0, gid: 5, nlink, rdev: 0, atimeNs: 7n, mtimeNs, ctimeNs: 1_000_000n };
   }
   seenIndex(): number {
     return this.index;
@@ -202,6 +202,7 @@ describe('POSIX metadata', () => {
       chmod: (p, m) => log(`chmod ${p} ${m.toString(8)}`)(),
       utimens: (p, a, m) => log(`utimens ${p} ${String(a)} ${String(m)}`)(),
       writeFile: (p, d) => log(`write ${p} ${sha(d)}`)(),
+      mknod: (p, m, r) => log(`mknod ${p} ${m.toString(8)} ${String(r)}`)(),
     };
     return { client, calls };
   }
@@ -234,6 +235,28 @@ describe('POSIX metadata', () => {
     const lastMade = Math.max(...r.calls.map((c, i) => (/^(mkdir|create|symlink|link) /.test(c) ? i : -1)));
     expect(at(`utimens /b 7 ${1_700_000_000_123_456_789n + 5n}`)).toBeGreaterThan(lastMade);
     expect(r.calls.filter((c) => c.startsWith('utimens '))).toHaveLength(doc.ministries[0]!.entries.length - 1);
+  });
+
+  it('keeps FIFOs, sockets and devices (kind and rdev) and restores them with mknod', async () => {
+    const v2 = {
+      format: 'govfs-backup', version: 2, takenAt: '2026-12-01T00:00:00.000Z',
+      cluster: { president: 'n1', clusterTerm: 2, nodes: ['n1', 'n2', 'n3', 'n4', 'n5'], idle: [] },
+      ministries: [{ id: 'root', subtree: '/', minister: 'n2', clerks: ['n3', 'n4'], term: 3, index: 9, entries: [
+        { path: '/', kind: 'dir', size: 3, ctime: 1, mtime: 1, version: 4 },
+        { path: '/c', kind: 'chardev', size: 0, ctime: 1, mtime: 1, version: 3, mode: 0o600, rdev: 0x0103 },
+        { path: '/p', kind: 'fifo', size: 0, ctime: 1, mtime: 1, version: 2, mode: 0o640 },
+        { path: '/s', kind: 'socket', size: 0, ctime: 1, mtime: 1, version: 1 },
+      ] }],
+      chunks: null,
+    };
+    const body = JSON.stringify(v2);
+    const file = (b: string) => Buffer.from(`govfs-backup 2\n${b}\nsha256 ${createHash('sha256').update(b).digest('hex')} ${Buffer.byteLength(b)}\n`);
+    const doc = decodeBackup(file(body), 'dev.backup');
+    const r = recorder();
+    await restoreInto(r, doc.ministries[0]!.entries);
+    expect(r.calls.filter((c) => c.startsWith('mknod'))).toEqual(['mknod /c 20644 259', 'mknod /p 10644 0', 'mknod /s 140644 0']);
+    expect(r.calls).toContain('chmod /c 600');
+    expect(() => decodeBackup(file(body.replace('"rdev":259', '"rdev":-1')), 'x')).toThrow(/malformed entry "\/c" \(rdev\)/);
   });
 
   it('reads and restores a format 1 file (before POSIX metadata) with the defaults of creating its paths', async () => {

@@ -52,6 +52,9 @@ export interface HistoryOp {
     gid?: number;
     target?: string;
     explicit?: boolean;
+    /** mknod's kind and device number. */
+    kind?: 'fifo' | 'socket' | 'chardev' | 'blockdev';
+    rdev?: number;
     /** Who asks (POSIX credentials); root when absent. */
     as?: { uid: number; gid: number; groups: number[] };
   };
@@ -146,7 +149,8 @@ function randomPlainOp(r: SeededRandom, l: Layout): HistoryOp['input'] {
     if (y < 0.55) return { op: 'utimens', path: pick([...l.dirs, ...l.files]), explicit: r.next() < 0.5 };
     if (y < 0.7) return { op: 'symlink', path: pick(l.files), target: pick(['f1', '../b', '/x']) };
     if (y < 0.8) return { op: 'readlink', path: pick(l.files) };
-    return { op: 'link', from: pick(l.files), to: pick(l.files) };
+    if (y < 0.9) return { op: 'link', from: pick(l.files), to: pick(l.files) };
+    return { op: 'mknod', path: pick(l.files), kind: pick(['fifo', 'socket', 'chardev', 'blockdev'] as const), mode: pick(MODES), rdev: 0x0801 };
   }
   const x = r.next();
   if (x < 0.15) return { op: 'mkdir', path: pick(l.dirs), parents: r.next() < 0.3, ...(r.next() < 0.3 ? { mode: pick(MODES) } : {}) };
@@ -164,6 +168,8 @@ function readBack(r: SeededRandom, path: string): HistoryOp['input'] {
   if (path === '/' || r.next() < 0.5) return { op: 'stat', path };
   return { op: 'ls', path: path.slice(0, Math.max(1, path.lastIndexOf('/'))) };
 }
+
+const MKNOD_TYPE = { fifo: 0o010000, socket: 0o140000, chardev: 0o020000, blockdev: 0o060000 } as const;
 
 /** Reads: they change nothing. */
 export const isRead = (op: string): boolean => op === 'ls' || op === 'stat' || op === 'readlink';
@@ -201,6 +207,9 @@ async function perform(c: GovClient, input: HistoryOp['input'], linearizable: bo
         return { ok: true };
       case 'link':
         await c.link(input.from!, input.to!, as);
+        return { ok: true };
+      case 'mknod':
+        await c.mknod(input.path!, MKNOD_TYPE[input.kind!] | input.mode!, input.rdev ?? 0, as);
         return { ok: true };
       case 'readlink':
         return { ok: true, value: await c.readlink(input.path!, { linearizable, ...as }) };
@@ -396,7 +405,7 @@ export async function runSeed(seed: number, opts: { verbose: boolean }): Promise
     const home = (p: string): string => run.subtrees.reduce((best, s) => (s.length > best.length && (p === s || p.startsWith(s === '/' ? '/' : `${s}/`)) ? s : best), '/');
     const across = run.history.filter((h) => h.input.op === 'rename' && h.output.ok && home(h.input.from!) !== home(h.input.to!)).length;
     const lin = run.history.filter((h) => isRead(h.input.op) && h.session !== true).length;
-    const posix = new Set(['chmod', 'chown', 'utimens', 'symlink', 'readlink', 'link']);
+    const posix = new Set(['chmod', 'chown', 'utimens', 'symlink', 'readlink', 'link', 'mknod']);
     const posixOk = run.history.filter((h) => posix.has(h.input.op) && h.output.ok).length;
     const denied = run.history.filter((h) => !h.output.ok && (h.output.code === 'EACCES' || h.output.code === 'EPERM')).length;
     const session = run.history.filter((h) => h.session === true).length;

@@ -37,7 +37,9 @@
 import { isAncestor, isWithin, parsePath } from '../../src/fs/path.js';
 import { checkLinearizable, type CheckOptions, type CheckResult, type Model, type Operation } from './linearizability.js';
 
-export type NodeKind = 'file' | 'dir' | 'symlink';
+/** FIFOs, sockets and device nodes (mknod): stored like files, never served. */
+export type SpecialKind = 'fifo' | 'socket' | 'chardev' | 'blockdev';
+export type NodeKind = 'file' | 'dir' | 'symlink' | SpecialKind;
 
 /** Who asks (POSIX credentials); root when an input has none. */
 export interface NsCreds {
@@ -63,6 +65,8 @@ export type NsInput =
   | ({ op: 'symlink'; path: string; target: string } & As)
   | ({ op: 'readlink'; path: string } & As)
   | ({ op: 'link'; from: string; to: string } & As)
+  /** The device number is not modelled (stat compares kinds and attributes). */
+  | ({ op: 'mknod'; path: string; kind: SpecialKind; mode?: number; rdev?: number } & As)
   /** Not a client call: the dissolution of the ministry rooted at `path` by a subtree delete
    * (splitByMinistry adds one per ministry an `rmdir -r` dissolves). */
   | { op: 'unmount'; path: string };
@@ -112,7 +116,7 @@ const ROOT_CREDS: NsCreds = { uid: 0, gid: 0, groups: [] };
 const S_ISVTX = 0o1000;
 const S_ISGID = 0o2000;
 const S_ISUID = 0o4000;
-const TYPE_BITS: Record<NodeKind, number> = { dir: 0o040000, file: 0o100000, symlink: 0o120000 };
+const TYPE_BITS: Record<NodeKind, number> = { dir: 0o040000, file: 0o100000, symlink: 0o120000, fifo: 0o010000, socket: 0o140000, chardev: 0o020000, blockdev: 0o060000 };
 
 function mounts(state: NsState): string[] {
   const out: string[] = [];
@@ -167,8 +171,8 @@ function putNode(next: Map<string, string>, path: string, n: Node): void {
   else next.set(n.ino as string, `${n.mode} ${n.uid} ${n.gid} ${n.nlink} ${n.target}`);
 }
 
-/** A new file or symlink inode at `path`. */
-function newInode(next: Map<string, string>, path: string, kind: 'file' | 'symlink', mode: number, uid: number, gid: number, target: string): void {
+/** A new file, symlink or special inode at `path`. */
+function newInode(next: Map<string, string>, path: string, kind: Exclude<NodeKind, 'dir'>, mode: number, uid: number, gid: number, target: string): void {
   const n = Number(next.get('#next') ?? '1');
   next.set('#next', String(n + 1));
   next.set(path, `${kind} #${n}`);
@@ -478,6 +482,18 @@ export class NsSpec {
         need(nodeAt(state, parent) as Node, as, 3);
         const next = new Map(state);
         newInode(next, this.abs(rel), 'symlink', 0o777, as.uid, this.inherit(state, parent, as).gid, input.target);
+        return { state: next, ok: true };
+      }
+      case 'mknod': {
+        // As create (search, EEXIST, write on the parent), then a device needs root.
+        const rel = this.rel(input.path);
+        if (rel.length === 0) throw new Fail('EEXIST');
+        const parent = this.resolveParent(state, rel, as);
+        if (nodeAt(state, this.abs(rel)) !== undefined) throw new Fail('EEXIST');
+        need(nodeAt(state, parent) as Node, as, 3);
+        if ((input.kind === 'chardev' || input.kind === 'blockdev') && as.uid !== 0) throw new Fail('EPERM');
+        const next = new Map(state);
+        newInode(next, this.abs(rel), input.kind, input.mode ?? 0o644, as.uid, this.inherit(state, parent, as).gid, '');
         return { state: next, ok: true };
       }
       case 'link': {

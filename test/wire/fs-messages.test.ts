@@ -8,6 +8,7 @@ import {
   type ChownOp,
   type CredsMessage,
   type LinkOp,
+  type MknodOp,
   type ReadlinkOp,
   type ReadlinkResult,
   type SymlinkOp,
@@ -61,7 +62,7 @@ import { protoTypes } from '../support/proto-types.js';
 
 const stat = {
   kind: 'symlink', size: 12, ctime: 1700000000000.5, mtime: 1700000000001, version: 42, mode: 0o120777, uid: 65534, gid: 4_000_000_000, nlink: 3,
-  atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeSec: 1_700_000_000, mtimeNsec: 1, ctimeSec: 2 ** 50, ctimeNsec: 500, ino: 2 ** 40,
+  atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeSec: 1_700_000_000, mtimeNsec: 1, ctimeSec: 2 ** 50, ctimeNsec: 500, ino: 2 ** 40, rdev: 2 ** 40 + 0x801,
 } satisfies Required<StatResult>;
 const attrs = { version: 8, stat } satisfies Required<AttrResult>;
 const creds = { uid: 1000, gid: 100, groups: [4, 24, 2 ** 32 - 2] } satisfies Required<CredsMessage>;
@@ -90,6 +91,7 @@ const OPS = {
   symlink: { target: '../ü/x', path: '/a/l' } satisfies Required<SymlinkOp>,
   readlink: { path: '/a/l' } satisfies Required<ReadlinkOp>,
   link: { from: '/a/f', to: '/a/g' } satisfies Required<LinkOp>,
+  mknod: { path: '/a/fifo', mode: 0o010640, rdev: 0x801 } satisfies Required<MknodOp>,
   dataWrite: { chunkId: 'm0-3-1-2-k', version: 2, token: 2 ** 40, offset: 65536, data: Uint8Array.from([1, 2, 3, 0, 255]) } satisfies Required<DataWriteOp>,
   dataRead: { chunkId: 'm0-3-1-2-k', version: 2, offset: 10, length: 4096 } satisfies Required<DataReadOp>,
   layoutGet: { path: '/a/f' } satisfies Required<LayoutGetOp>,
@@ -115,6 +117,7 @@ const RESULTS = {
   symlink: attrs,
   readlink: { target: '../ü/x' } satisfies Required<ReadlinkResult>,
   link: attrs,
+  mknod: attrs,
   dataWrite: { chunkId: 'm0-3-1-2-k', version: 2, size: 70000 } satisfies Required<DataWrittenResult>,
   dataRead: { chunkId: 'm0-3-1-2-k', version: 2, offset: 10, data: Uint8Array.from([9, 8, 7]), size: 13 } satisfies Required<DataBytesResult>,
   layoutGet: layout,

@@ -31,7 +31,7 @@ const decision = { txid: 'm1@7', commit: true, retry: true, code: 'ENOENT', mess
 const xcaller = { uid: 1000, gid: 100, groups: [4, 2 ** 31] };
 const xout = { clientId: 'c1', seq: 2 ** 40, acked: 3, now: 5.5, from: '/a/f', to: '/b/g', target: 'm2', txid: 'm1@7', caller: xcaller };
 const xnode = {
-  path: 'x/y', dir: true, size: 2 ** 33, btime: 1.5, ino: 2 ** 40, mode: 0o1777, uid: 2 ** 32 - 2, gid: 7, symlink: true, target: 'ünï/../x',
+  path: 'x/y', dir: true, size: 2 ** 33, btime: 1.5, ino: 2 ** 40, mode: 0o1777, uid: 2 ** 32 - 2, gid: 7, symlink: true, target: 'ünï/../x', special: 'chardev', rdev: 2 ** 40 + 3,
   atimeSec: -(2 ** 40), atimeNsec: 999_999_999, mtimeSec: 2 ** 50, mtimeNsec: 1, ctimeSec: 3, ctimeNsec: 500_000_000,
 };
 const xin = { txid: 'm1@7', source: 'm1', from: '/a/f', to: '/b/g', tree: [xnode, { ...xnode, path: '', dir: false }], now: 9.25, index: 44, replaced: true, caller: { uid: 0, gid: 0, groups: [3] }, layouts: bytes, leaseToken: 41 };
@@ -67,7 +67,7 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.ClientChange': {
     ...change, mkdir: { path: '/d', parents: true, mode: 0o700 }, create: { path: '/f', exclusive: false, mode: 0o600 }, rm: { path: '/f' }, rmdir: { path: '/d', recursive: true }, rename: { from: '/a', to: '/b' }, setSize: { path: '/f', size: 1 },
     resizeFile: { path: '/f', size: 2 ** 34, extend: true },
-    chmod, chown, utimens, symlink: { path: '/l', target: '../x' }, link: { from: '/f', to: '/g' }, caller,
+    chmod, chown, utimens, symlink: { path: '/l', target: '../x' }, link: { from: '/f', to: '/g' }, mknod: { path: '/p', kind: 'fifo', mode: 0o640, rdev: 0 }, caller,
   },
   'govfs.log.PosixCaller': caller,
   'govfs.log.PosixChmod': chmod,
@@ -75,6 +75,7 @@ const samples: { [K in keyof LogMessages]: Full<LogMessages[K]> } = {
   'govfs.log.PosixUtimens': utimens,
   'govfs.log.PosixSymlink': { path: '/l', target: 'ünï/../x' },
   'govfs.log.PosixLink': { from: '/f', to: '/d/g' },
+  'govfs.log.PosixMknod': { path: '/d/dev', kind: 'blockdev', mode: 0o600, rdev: 0x801 },
   'govfs.log.ExpireClients': { now: 12.5, ttlMs: 600_000 },
   'govfs.log.LeaseGrant': grant,
   'govfs.log.LeaseRenew': { id: 'n1-w1', ttlMs: 6_000 },

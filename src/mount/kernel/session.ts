@@ -174,7 +174,7 @@ export class KernelSession {
     return P.attrOut(a, this.opts.attrTimeoutS);
   }
 
-  private optional<K extends 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link'>(name: K, path: string): NonNullable<MountClient[K]> {
+  private optional<K extends 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' | 'mknod'>(name: K, path: string): NonNullable<MountClient[K]> {
     const fn = this.client[name];
     if (typeof fn !== 'function') throw new MountErrno('ENOSYS', `${name} ${path}: this govfs client has no ${name} yet`);
     const client = this.client;
@@ -331,7 +331,7 @@ export class KernelSession {
     const path = childPath(this.pathOf(h.nodeid), m.name);
     const type = m.mode & S_IFMT;
     if (type === 0 || type === S_IFREG) await this.client.create(path, { mode: m.mode & 0o7777, as: this.creds(h) });
-    else await this.ops.mknod(path, m.mode);
+    else await this.optional('mknod', path)(path, m.mode, m.rdev, { as: this.creds(h) });
     return this.entry(path);
   }
 
