@@ -35,6 +35,8 @@ const RETRYABLE = new Set(['EAGAIN', 'ETIMEDOUT', 'EUNAVAILABLE', 'ECANCELED', '
 
 export class RequestSender {
   readonly map = new SubtreeMap<MinistryInfo>();
+  /** The cluster log index of the last whole map a reply carried (FsRequest.map_version). */
+  private mapVersion = 0;
   private readonly lastSeen = new Map<string, number>();
   private seq = 0;
   /** Changes sent and not yet answered (or given up): several may be in flight at once. */
@@ -132,6 +134,7 @@ export class RequestSender {
         ticketTo: mutation || lease ? this.transport.ticketAddress : '',
         mutation,
         acked: this.acked,
+        mapVersion: this.mapVersion,
       } as Record<string, unknown>;
       req['op'] = op.op;
       req[op.op] = (op as Record<string, unknown>)[op.op];
@@ -152,7 +155,7 @@ export class RequestSender {
         await this.backoff(attempt);
         continue;
       }
-      this.learn(reply.redirect);
+      this.learn(reply.redirect, reply.mapVersion ?? 0);
       if (reply.ok) {
         if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
         // A rename across ministries: a read at the target must show the new name too.
@@ -169,6 +172,14 @@ export class RequestSender {
         continue;
       }
       const error = FsError.from(err);
+      // The path is refused for a moment, not the node (its subtree is moving to another
+      // ministry): ask it again shortly; once the map moves, its answer redirects.
+      if (error.code === 'EAGAIN' && (err.retryAfterMs ?? 0) > 0) {
+        lastError = error;
+        this.stats.retries++;
+        await this.transport.sleep(err.retryAfterMs! * (1 + this.transport.random()));
+        continue;
+      }
       // A lease request's own deadline passing on the server is final.
       if (RETRYABLE.has(error.code) && !(lease && error.code === 'ETIMEDOUT')) {
         lastError = error;
@@ -190,8 +201,13 @@ export class RequestSender {
     }
   }
 
-  private learn(ministries: MinistryInfo[] | undefined): void {
+  private learn(ministries: MinistryInfo[] | undefined, version: number): void {
     if (!ministries || ministries.length === 0) return;
+    // A whole map as of cluster log index `version` (0: not said): never go back to an older one.
+    if (version > 0) {
+      if (version <= this.mapVersion) return;
+      this.mapVersion = version;
+    }
     // A node's whole map (it always has "/"): ministries missing from it were dissolved.
     if (ministries.length > 1 || ministries[0]!.subtree === '/') {
       const listed = new Set(ministries.map((m) => m.subtree));

@@ -194,6 +194,8 @@ export interface FsRequestFields {
   acked: number;
   /** Who asks; absent (decoded: null): root. */
   creds?: CredsMessage | null;
+  /** The cluster log index of the client's subtree map (0: unknown). */
+  mapVersion?: number;
 }
 
 export type FsRequestMessage = FsRequestFields & FsOp;
@@ -356,6 +358,8 @@ export interface FsReplyFields {
   index?: number;
   term?: number;
   ministry?: string;
+  /** With `redirect` on any reply (an ok one too): the cluster log index of that map. */
+  mapVersion?: number;
 }
 
 /** A reply: its result when ok, none otherwise. */
