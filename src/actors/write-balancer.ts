@@ -18,8 +18,9 @@
 //   existing group can handle the work the president will try to create a new group"): else
 //   a load that moved from one subtree to another left every node in ministries gone cold.
 //
-// One migration at a time by default (`concurrent`), and none for a ministry still settling
-// after a change or in a migration already.
+// One migration at a time by default (`concurrent`), more while many nodes are idle
+// (concurrency), and none for a ministry still settling after a change or in a migration
+// already.
 
 import type { MinistryRecord } from './cluster-state.js';
 import type { MinistryLoad } from './balancer.js';
@@ -72,11 +73,19 @@ export interface WriteBalanceInput {
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
+/** Migrations in flight at once: `concurrent`, or more while idle nodes could staff two new
+ * ministries per migration (a large cluster under a load one ministry cannot carry splits its
+ * ministries in parallel, doubling them each round, instead of one split at a time). */
+export function concurrency(concurrent: number, idle: number, minClerks: number): number {
+  return Math.max(concurrent, Math.floor(idle / (2 * (1 + minClerks))));
+}
+
 export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
   const o = { ...DEFAULT_WRITE_BALANCE, ...input.options };
   const steps: WriteStep[] = [];
   const notes: string[] = [];
-  if (input.migrating >= o.concurrent) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
+  const allowed = concurrency(o.concurrent, input.idle, input.minClerks);
+  if (input.migrating >= allowed) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
   let short: string | undefined;
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
