@@ -288,15 +288,18 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
 
 /** `reply`, with this node's whole subtree map when the client's (`version`, a cluster log
  * index) is older: the client learns a split, a merge or a new clerk from the answer to a
- * request it makes anyway, not from a redirect that costs it a round trip. */
+ * request it makes anyway, not from a redirect that costs it a round trip. A redirect (the
+ * whole map already) says its version, so that a client never goes back to an older map. */
 function mapAlong(reply: Reply, version: number, cluster: Readonly<ClusterState>): Reply {
-  if (version >= cluster.applied) return reply;
   return (msg) => {
     const m = msg as FsReplyMessage;
-    // (A reply that names a ministry already is left as it is.)
-    if (m.type === 'govfs.fs.FsReply' && (m.redirect === undefined || m.redirect.length === 0)) {
-      m.redirect = cluster.serving().map(ministryInfo);
-      m.mapVersion = cluster.applied;
+    if (m.type === 'govfs.fs.FsReply') {
+      if (!m.ok && !m.error && m.redirect !== undefined && m.redirect.length > 0) m.mapVersion = cluster.applied;
+      // (A reply that names a ministry already is left as it is.)
+      else if (version < cluster.applied && (m.redirect === undefined || m.redirect.length === 0)) {
+        m.redirect = cluster.serving().map(ministryInfo);
+        m.mapVersion = cluster.applied;
+      }
     }
     reply(msg);
   };

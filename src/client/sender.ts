@@ -155,6 +155,8 @@ export class RequestSender {
         await this.backoff(attempt);
         continue;
       }
+      // A node whose map is older than this client's: it has not applied the latest order yet.
+      const stale = (reply.mapVersion ?? 0) > 0 && reply.mapVersion! < this.mapVersion;
       this.learn(reply.redirect, reply.mapVersion ?? 0);
       if (reply.ok) {
         if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
@@ -168,7 +170,8 @@ export class RequestSender {
       if (!err || !err.code) {
         // A redirect: go where it says.
         this.stats.redirects++;
-        if (attempt > 20) await this.backoff(attempt);
+        // (Sent away by a node whose map lags this client's: it catches up within moments.)
+        if (attempt > 20 || stale) await this.backoff(stale ? Math.min(attempt, 2) : attempt);
         continue;
       }
       const error = FsError.from(err);
