@@ -73,6 +73,14 @@ describe('write balancing', () => {
     expect(planWrites(input({ migrating: 1, options: { concurrent: 2 }, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toHaveLength(1);
   });
 
+  it('splits a busy minister below the saturation threshold while idle nodes could staff two new ministries', () => {
+    const busy = new Map([['m0', load(0.7, 100, [['/b', 50]])]]);
+    expect(planWrites(input({ ministries: [root], idle: 5, loads: busy })).steps).toEqual([]);
+    const p = planWrites(input({ ministries: [root], idle: 6, loads: busy }));
+    expect(p.steps[0]).toMatchObject({ kind: 'split', subtree: '/b', why: expect.stringMatching(/minister CPU 70% passes 60% \(6 nodes idle\)/) });
+    expect(planWrites(input({ ministries: [root], idle: 6, loads: new Map([['m0', load(0.55, 100, [['/b', 50]])]]) })).steps).toEqual([]);
+  });
+
   it('runs more migrations at once while idle nodes could staff two new ministries per migration', () => {
     const hot = new Map([['m0', load(0.97, 100, [['/b', 50]])]]);
     // 11 idle nodes: one migration (12 would staff 4 ministries of a minister and 2 clerks).
