@@ -126,9 +126,10 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
     const parent = input.parentOf(m);
     const pload = parent ? input.loads.get(parent.id) : undefined;
     if (!parent || !pload || pload.ministerCpu == null || !input.judgeable(parent)) continue;
+    // (Half the split threshold in force: a merge must not bring back what a split would undo.)
     const combined = pload.ministerCpu + load.ministerCpu;
-    if (combined < o.splitAbove / 2 || short !== undefined) {
-      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < o.splitAbove / 2 ? '' : ` for the split that waits for nodes (${short})`}` });
+    if (combined < above / 2 || short !== undefined) {
+      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < above / 2 ? '' : ` for the split that waits for nodes (${short})`}` });
     }
   }
   // Splits (a saturated minister) before merges, the coldest merge first.
