@@ -31,6 +31,8 @@ export interface LeaseAttempts {
 /** Tickets of answered changes a client keeps (for ticketStatus); older ones are dropped. */
 const TICKETS_KEPT = 1024;
 
+/** Retries of one request on the node that said to retry it there shortly (retry_after_ms). */
+const MAX_PAUSES = 8;
 const RETRYABLE = new Set(['EAGAIN', 'ETIMEDOUT', 'EUNAVAILABLE', 'ECANCELED', 'ENOENT_ACTOR', 'EHOSTDOWN', 'EHOSTUNREACH']);
 
 export class RequestSender {
@@ -118,6 +120,7 @@ export class RequestSender {
     const mutation = seq > 0;
     const deadline = this.transport.now() + this.deadlineMs;
     let lastError: FsError | null = null;
+    let pauses = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.transport.now() > deadline) {
         throw lastError ?? new FsError('ETIMEDOUT', `${op.op} ${path}: no answer within ${this.deadlineMs} ms (is the cluster up?)`, path);
@@ -177,7 +180,8 @@ export class RequestSender {
       const error = FsError.from(err);
       // The path is refused for a moment, not the node (its subtree is moving to another
       // ministry): ask it again shortly; once the map moves, its answer redirects.
-      if (error.code === 'EAGAIN' && (err.retryAfterMs ?? 0) > 0) {
+      // (A few times: a member that stays behind, say a clerk that lags, is then left as below.)
+      if (error.code === 'EAGAIN' && (err.retryAfterMs ?? 0) > 0 && pauses++ < MAX_PAUSES) {
         lastError = error;
         this.stats.retries++;
         await this.transport.sleep(err.retryAfterMs! * (1 + this.transport.random()));
