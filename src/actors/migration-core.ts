@@ -219,7 +219,7 @@ export class MigrationDriver {
       if (failed) return abort(failed.reason || `${m.from} could not fence ${m.subtree}`);
       const ready = answers.find((a) => a.state === 'ready' && a.namespace) ?? allClear(state.ministries.get(m.from)!, answers);
       if (ready) {
-        return { kind: 'order', order: { order: 'migrateHandover', id: m.id, namespace: ready.namespace!, leaseToken: ready.leaseToken ?? 0 }, why: `migration ${m.id}: ${m.from} fenced ${m.subtree} and waited out its leases; ${m.to} installs it next`, fields: { ...fields, cause: 'migrationHandover', bytes: ready.namespace!.length } };
+        return { kind: 'order', order: { order: 'migrateHandover', id: m.id, namespace: ready.namespace!, leaseToken: ready.leaseToken ?? 0 }, why: `migration ${m.id}: ${m.from} fenced ${m.subtree} and ${ready.state === 'clear' ? 'every member says no lease in it can still be believed' : 'waited out its leases'}; ${m.to} installs it next`, fields: { ...fields, cause: 'migrationHandover', bytes: ready.namespace!.length } };
       }
     } else if (answers.some((a) => a.state === 'installed')) {
       return { kind: 'order', order: { order: 'mapCommit', id: m.id }, why: `migration ${m.id}: ${m.to} installed ${m.subtree}; the map sends it there now`, fields: { ...fields, cause: 'mapCommit' } };
