@@ -1,4 +1,4 @@
-// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K]`
+// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K] [--split-idle X]`
 // (issue 16): the president's balancer at work, on the simulator with a modeled node capacity
 // (SimOptions.cpu: every client request costs the node it reaches SERVICE_MS of CPU, served one
 // at a time; each Raft append answer costs its minister APPEND_MS, so that every clerk costs
@@ -83,7 +83,7 @@ const p99 = (xs: number[]): number => {
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
 };
 
-async function startCluster(nodes: number, seed: number, orders: string[], clock: { now(): number }, concurrent: number): Promise<Cluster> {
+async function startCluster(nodes: number, seed: number, orders: string[], clock: { now(): number }, concurrent: number, splitIdle: number | undefined): Promise<Cluster> {
   const { Writable } = await import('node:stream');
   const { default: pino } = await import('pino');
   const sink = new Writable({
@@ -104,10 +104,10 @@ async function startCluster(nodes: number, seed: number, orders: string[], clock
     cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS, 'govfs.raft.AppendResponse': APPEND_MS } },
     loadEveryMs: 250,
     balance: { settleMs: 750 },
-    writeBalance: { mergeAfterMs: 2_000, retryAfterMs: 3_000, concurrent },
+    writeBalance: { mergeAfterMs: 2_000, retryAfterMs: 3_000, concurrent, ...(splitIdle !== undefined && { splitWhenIdleAbove: splitIdle }) },
     migrationTimeoutMs: 10_000,
-    // A migration waits out the subtree's leases (a TTL after the fence): the default 5 s would
-    // block the subtree for 5 s at each split and merge.
+    // A migration waits out the subtree's leases only when one could be believed (none here);
+    // 1 s leases as before, so that the numbers compare with earlier runs.
     leaseTtlMs: 1_000,
     logger: pino({ level: 'info' }, sink),
   });
@@ -126,18 +126,20 @@ async function op(c: GovClient, leaves: string[], r: { next(): number; int(a: nu
   });
 }
 
-async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number, concurrent: number): Promise<{ run: BalanceRun; unloadedP99Ms: number }> {
+async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number, concurrent: number, splitIdle?: number): Promise<{ run: BalanceRun; unloadedP99Ms: number }> {
   const orders: string[] = [];
   let start = 0;
   const clock = { now: (): number => 0 };
-  const cluster = await startCluster(nodes, seed, orders, clock, concurrent);
+  const cluster = await startCluster(nodes, seed, orders, clock, concurrent, splitIdle);
   clock.now = () => cluster.now() - start;
   const r = new SeedTree(seed).stream('bench-balance');
   const t = tree('/t', DEPTH);
   const u = tree('/u', DEPTH);
   const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 2_000, deadlineMs: 30_000 });
+  // Off while the directories are made and the unloaded latency is measured (one busy client
+  // may pass the split threshold for spare nodes): both runs start from one ministry.
+  await cluster.balance(false);
   for (const d of [...t.dirs, ...u.dirs]) await setup.mkdir(d);
-  if (!balancing) await cluster.balance(false);
   // Unloaded: one client, one operation at a time.
   const lone: number[] = [];
   for (let i = 0; i < 200; i++) {
@@ -153,6 +155,7 @@ async function runOne(nodes: number, balancing: boolean, seconds: number, seed: 
   const oneCapacity = 1000 / SERVICE_MS / 0.75;
   const clients = Math.ceil((1.5 * ministriesMax * oneCapacity) / perClient);
   const clientsAfter = Math.min(clients, Math.ceil((1.25 * oneCapacity) / perClient));
+  if (balancing) await cluster.balance(true);
   start = cluster.now();
   const end = start + seconds * 1000;
   const shiftAt = start + (seconds * 1000) / 2;
@@ -199,11 +202,14 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   const seed = typeof opts.seed === 'string' ? Number(opts.seed) : 1;
   // Migrations the balancer runs at once (--concurrent; the planner's default is 1).
   const concurrent = typeof opts.concurrent === 'string' ? Number(opts.concurrent) : 1;
+  // Split a minister above this CPU while idle nodes could staff two new ministries (--split-idle;
+  // the planner's default is 0.6).
+  const splitIdle = typeof opts['split-idle'] === 'string' ? Number(opts['split-idle']) : undefined;
   const out: SizeResult[] = [];
   for (const nodes of sizes) {
     const seconds = typeof opts.seconds === 'string' ? Number(opts.seconds) : quick ? 16 : nodes >= 100 ? 60 : 30;
-    const on = await runOne(nodes, true, seconds, seed, concurrent);
-    const off = await runOne(nodes, false, seconds, seed, concurrent);
+    const on = await runOne(nodes, true, seconds, seed, concurrent, splitIdle);
+    const off = await runOne(nodes, false, seconds, seed, concurrent, splitIdle);
     const half = Math.floor(seconds / 2);
     // The off run is saturated throughout (one ministry): its mean past the first second.
     const sat = off.run.seconds.slice(1, half);

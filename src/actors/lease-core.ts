@@ -549,6 +549,11 @@ export class LeaseCore<R, A = R> {
   }
 
   /** For tests: live lease counts. */
+  /** See ReadLeases.believedUntil. */
+  readsBelievedUntil(subtree: string, now: number): number {
+    return this.reads.believedUntil(subtree, now);
+  }
+
   counts(now: number, writes: WriteLeaseState): { reads: number; writes: number; waitingWriters: number } {
     return { reads: this.reads.live(now), writes: writes.leases.size, waitingWriters: this.writers.length };
   }

@@ -4,6 +4,7 @@
 // (holders told; done once each is released or has run out) while the write's range is fenced.
 // Part of LeaseCore (lease-core.ts), which drives it within its inputs.
 
+import { isWithin } from '../fs/path.js';
 import { rangesOverlap } from '../fs/ranges.js';
 import { ReadLeaseTable, type LeaseGrant, type LeaseSettings } from './leases.js';
 import { conflictsWith, type Effects, type LeaseCoreConfig, type Requester, type RevokeRange, type Waiter } from './lease-types.js';
@@ -54,6 +55,11 @@ export class ReadLeases<R, A> {
     if (this.fx.notHolder(to, l, from, id)) return;
     if (!l || l.revoking || l.validUntil <= this.fx.now) {
       this.fx.fail(to, 'ESTALE', `lease ${id} is no longer valid${l?.revoking ? ' (revoked for a conflicting write)' : ''}: open the file again`, from.path);
+      return;
+    }
+    // A fenced subtree's handover waits for its reads to run out: none is extended.
+    if (this.fx.facts.moving?.(l.path) === true) {
+      this.fx.fail(to, 'ESTALE', `lease ${id} is not renewed: ${l.path} is moving to another ministry; open the file again`, from.path);
       return;
     }
     l.validUntil = this.fx.now + this.s.ttlMs + this.s.maxDriftMs;
@@ -212,6 +218,16 @@ export class ReadLeases<R, A> {
   }
 
   /** Read leases that may still be valid at `now`. */
+  /** When the last read lease this member granted in `subtree` stops being believed (its
+   * holder's TTL plus the drift bound): -Infinity if none is live, Infinity while a read in it
+   * waits to be granted (it may be granted yet). */
+  believedUntil(subtree: string, now: number): number {
+    let until = -Infinity;
+    for (const w of this.readers) if (isWithin(w.path, subtree)) return Infinity;
+    for (const l of this.table.leases.values()) if (l.validUntil > now && isWithin(l.path, subtree)) until = Math.max(until, l.validUntil);
+    return until;
+  }
+
   live(now: number): number {
     let n = 0;
     for (const l of this.table.leases.values()) if (l.validUntil > now) n++;

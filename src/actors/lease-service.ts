@@ -66,6 +66,8 @@ export interface LeaseServiceDeps {
   fileCheck: (path: string, as: Creds | undefined, mode: LeaseMode) => FsErrorData | null;
   /** Answers with a redirect, and says so, when another ministry owns `path`. */
   redirectedAway: (path: string, reply: Reply) => boolean;
+  /** `path` lies in a subtree fenced for a migration here (no read lease renewed in it). */
+  moving?: (path: string) => boolean;
 }
 
 type Internal =
@@ -93,6 +95,9 @@ function liveFacts(d: LeaseServiceDeps): LeaseFacts {
     },
     get subtree() {
       return d.record().subtree;
+    },
+    get moving() {
+      return d.moving;
     },
     get peers() {
       const r = d.record();
@@ -173,6 +178,12 @@ export class LeaseService {
     this.cancelWake?.();
     this.cancelWake = null;
     for (const e of this.core.stop()) if (e.kind === 'reply') e.to(fsReply(e.reply, this.d.record()));
+  }
+
+  /** When the last read lease this member granted in `subtree` stops being believed
+   * (-Infinity: none is live; Infinity: one may be granted yet). */
+  readsBelievedUntil(subtree: string, now: number): number {
+    return this.core.readsBelievedUntil(subtree, now);
   }
 
   /** For tests: live lease counts. */

@@ -40,6 +40,9 @@ export interface LeaseFacts {
   readonly peers: readonly string[];
   /** The ministry's write leases, as applied from its log. */
   readonly writes: WriteLeaseState;
+  /** Whether `path` lies in a subtree this member's log has fenced for a migration: a read
+   * lease there is not renewed (the handover counts on it running out). */
+  readonly moving?: (path: string) => boolean;
 }
 
 export interface LeaseCoreConfig {

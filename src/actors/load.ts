@@ -16,6 +16,14 @@ export const LOAD_EVERY_MS = 1_000;
 
 /** Default half-life of the popularity counters. */
 export const POPULARITY_HALF_LIFE_MS = 5_000;
+
+/** The half-life members count popularity with when they sample every `everyMs`: four samples
+ * (at least a second), so that the planner sees a load that moved within a few reports (a 5 s
+ * half-life showed a new hot spot at a quarter of its rate 2 s in, and had the planner split
+ * subtrees the load had left), while one sample's noise still averages out. */
+export function popularityHalfLife(everyMs: number): number {
+  return Math.max(1_000, 4 * everyMs);
+}
 /** Default bound on the directories a member keeps counters for. */
 export const POPULARITY_CAPACITY = 64;
 /** Default number of hottest directories a load report carries. */

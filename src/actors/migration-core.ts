@@ -75,6 +75,11 @@ export function migrationDuties(record: MinistryRecord, cluster: Readonly<Cluste
   return out;
 }
 
+/** How long a client waits before it asks again for a path in a subtree that is moving
+ * (FsError.retry_after_ms): a fence lasts a few cluster and group log commits when no lease
+ * holds it up. */
+export const MIGRATION_RETRY_AFTER_MS = 50;
+
 /** Why ministry `record` must not serve `path` now because of a migration (EAGAIN), or null:
  * it is a split's new ministry whose map has not committed, `path` is in a subtree its log has
  * fenced, or in one handed to it that it has not installed yet (a member that lags). */
@@ -118,13 +123,31 @@ export interface DriverOptions {
 
 export const DEFAULT_MIGRATION_TIMEOUT_MS = 30_000;
 
+function staffOf(r: MinistryRecord): string {
+  return `${r.term} ${r.minister} ${r.clerks.join(',')}`;
+}
+
+/** The fast handover (step 3): when every member of the source's present staff says `clear`
+ * (fenced, no read lease it granted in the subtree live, serving unchanged for a lease period)
+ * and no write lease in it can be believed, no lease of the subtree is live anywhere: the
+ * answer carrying its state, as if `ready`. (One member silent or waiting: the full wait.) */
+function allClear(source: MinistryRecord, answers: readonly MigrationAnswer[]): MigrationAnswer | undefined {
+  if (source.fenced) return undefined;
+  const members = [source.minister, ...source.clerks];
+  const said = new Map(answers.map((a) => [a.node, a]));
+  if (!members.every((n) => said.get(n)?.state === 'clear' || said.get(n)?.state === 'ready')) return undefined;
+  return answers.find((a) => members.includes(a.node) && a.namespace);
+}
+
 export class MigrationDriver {
   /** When this president first saw each migration in each phase. */
   private readonly since = new Map<string, { phase: string; at: number }>();
   private readonly answers = new Map<string, MigrationAnswer[]>();
-  private readonly queried = new Map<string, number>();
+  private readonly queried = new Map<string, { phase: string; at: number }>();
   /** When this president first saw each migration finished. */
   private readonly ended = new Map<string, number>();
+  /** The source's staff each migration's answers were given under (staffOf). */
+  private readonly staff = new Map<string, string>();
 
   constructor(private readonly o: DriverOptions) {}
 
@@ -138,10 +161,15 @@ export class MigrationDriver {
   queries(now: number, state: Readonly<ClusterState>): DriverEffect[] {
     const out: DriverEffect[] = [];
     for (const m of state.migrations.values()) {
-      if (!migrationActive(m) || now - (this.queried.get(m.id) ?? -Infinity) < this.o.queryEveryMs) continue;
+      // A phase just entered is asked about at once (the subtree is fenced meanwhile); then
+      // every queryEveryMs, or a quarter of it while the source is fencing, since every member
+      // must have answered `clear` for a handover without the full wait.
+      const last = this.queried.get(m.id);
+      const every = m.phase === 'fencing' ? this.o.queryEveryMs / 4 : this.o.queryEveryMs;
+      if (!migrationActive(m) || (last?.phase === m.phase && now - last.at < every)) continue;
       const ask = state.ministries.get(m.phase === 'fencing' ? m.from : m.to);
       if (!ask) continue;
-      this.queried.set(m.id, now);
+      this.queried.set(m.id, { phase: m.phase, at: now });
       for (const node of new Set([ask.minister, ...ask.clerks])) out.push({ kind: 'query', node, migration: m.id });
     }
     return out;
@@ -152,6 +180,7 @@ export class MigrationDriver {
     for (const m of state.migrations.values()) {
       if (!migrationActive(m)) {
         this.answers.delete(m.id);
+        this.staff.delete(m.id);
         if (!this.ended.has(m.id)) this.ended.set(m.id, now);
         continue;
       }
@@ -177,13 +206,20 @@ export class MigrationDriver {
     const fields = { migration: m.id, subtree: m.subtree, from: m.from, to: m.to };
     const abort = (reason: string): DriverEffect => ({ kind: 'order', order: { order: 'migrateAbort', id: m.id, reason }, why: `migration ${m.id} of ${m.subtree} (${m.from} -> ${m.to}) aborted: ${reason}`, fields: { ...fields, cause: 'migrationAborted' } });
     for (const id of [m.from, m.to]) if (!state.ministries.has(id)) return abort(`ministry ${id} no longer exists`);
+    // Answers given under an earlier staff of the source do not speak for the present one.
+    const staff = staffOf(state.ministries.get(m.from)!);
+    const before = this.staff.get(m.id);
+    if (before !== staff) {
+      this.staff.set(m.id, staff);
+      if (before !== undefined && m.phase === 'fencing') this.answers.delete(m.id);
+    }
     const answers = (this.answers.get(m.id) ?? []).filter((a) => a.ministry === (m.phase === 'fencing' ? m.from : m.to));
     if (m.phase === 'fencing') {
       const failed = answers.find((a) => a.state === 'failed');
       if (failed) return abort(failed.reason || `${m.from} could not fence ${m.subtree}`);
-      const ready = answers.find((a) => a.state === 'ready' && a.namespace);
+      const ready = answers.find((a) => a.state === 'ready' && a.namespace) ?? allClear(state.ministries.get(m.from)!, answers);
       if (ready) {
-        return { kind: 'order', order: { order: 'migrateHandover', id: m.id, namespace: ready.namespace!, leaseToken: ready.leaseToken ?? 0 }, why: `migration ${m.id}: ${m.from} fenced ${m.subtree} and waited out its leases; ${m.to} installs it next`, fields: { ...fields, cause: 'migrationHandover', bytes: ready.namespace!.length } };
+        return { kind: 'order', order: { order: 'migrateHandover', id: m.id, namespace: ready.namespace!, leaseToken: ready.leaseToken ?? 0 }, why: `migration ${m.id}: ${m.from} fenced ${m.subtree} and ${ready.state === 'clear' ? 'every member says no lease in it can still be believed' : 'waited out its leases'}; ${m.to} installs it next`, fields: { ...fields, cause: 'migrationHandover', bytes: ready.namespace!.length } };
       }
     } else if (answers.some((a) => a.state === 'installed')) {
       return { kind: 'order', order: { order: 'mapCommit', id: m.id }, why: `migration ${m.id}: ${m.to} installed ${m.subtree}; the map sends it there now`, fields: { ...fields, cause: 'mapCommit' } };

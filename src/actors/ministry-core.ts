@@ -39,7 +39,8 @@ import type { Creds } from '../fs/access.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import type { LayoutEntry } from './ministry-entry.js';
 import { MinistryNamespace, type ClientOutcome, type HandoverProgress, type Outcome } from './ministry-namespace.js';
-import { migrationDuties, migrationGate } from './migration-core.js';
+import { MIGRATION_RETRY_AFTER_MS, migrationDuties, migrationGate } from './migration-core.js';
+import type { LeaseQuiet } from './ministry-migrations.js';
 
 /** Reads wait at most this long for the member to apply the client's last seen index; asks
  * of the node's cluster log wait as long. */
@@ -196,15 +197,16 @@ export class MinistryCore<R> {
       for (const s of here.nested) if (isWithin(path, s)) inner = true;
       if (!inner) {
         const moving = migrationGate(this.record, this.o.cluster(), this.ns.migrations, path);
-        return moving === null ? null : this.error('EAGAIN', moving, path);
+        // (The path is refused, not this member: the client retries it here shortly.)
+        return moving === null ? null : { kind: 'error', error: { code: 'EAGAIN', message: moving, path, retryAfterMs: MIGRATION_RETRY_AFTER_MS } };
       }
     }
     return { kind: 'redirect', redirect: this.o.cluster().serving().map(ministryInfo) };
   }
 
   /** What this member says of migration `id` (the president's MigrationQuery). */
-  migrationProgress(id: string, now: number): HandoverProgress {
-    return this.ns.handover(id, now, this.o.handoverWaitMs ?? 0);
+  migrationProgress(id: string, now: number, quiet?: LeaseQuiet): HandoverProgress {
+    return this.ns.handover(id, now, this.o.handoverWaitMs ?? 0, quiet);
   }
 
   /** A leading minister proposes what its ministry owes the migrations in progress

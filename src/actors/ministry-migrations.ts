@@ -33,6 +33,18 @@ export interface MigrationMark {
   since: number;
 }
 
+/** What a member knows of the read leases it granted (not replicated), for a handover that
+ * need not wait a whole lease period after the fence (ministry-namespace.ts handover). */
+export interface LeaseQuiet {
+  /** This member's clock since when it has served the ministry with the same term and members
+   * (its role's start, or its last re-staffing): any read lease granted before, by an earlier
+   * role or by a member since removed, is waited out from then. */
+  since: number;
+  /** When the last read lease this member granted in `subtree` stops being believed:
+   * -Infinity if none is live, Infinity while one may still be granted. */
+  readsUntil(subtree: string): number;
+}
+
 const MARKS = new LogCodec('govfs.log.MigrationMarks');
 
 export class MigrationMarks {

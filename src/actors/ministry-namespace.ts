@@ -18,14 +18,15 @@ import { isWithin } from '../fs/path.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
 import { FileLayouts, commitReplacement, placement, proposeReplacement, type PlacementPolicy } from './layouts.js';
 import type { LayoutEntry } from './ministry-entry.js';
-import { MigrationMarks, type MigrationMark } from './ministry-migrations.js';
+import { MigrationMarks, type LeaseQuiet, type MigrationMark } from './ministry-migrations.js';
 import type { MigrationEntry } from './ministry-entry.js';
 import { extractSubtree, graftSubtree, handedRoot, handoverProblem, pruneSubtree, subtreeFileInos } from '../fs/subtree-handover.js';
 import { joinHandover, joinMinistrySnapshot, splitHandover, splitMinistrySnapshot } from './ministry-snapshot-format.js';
 
 /** What a member says of a migration (the president's MigrationQuery). */
 export interface HandoverProgress {
-  state: 'none' | MigrationMark['state'] | 'ready';
+  /** `clear`: ready as far as this member's own read leases go (MigrationMarks' LeaseQuiet). */
+  state: 'none' | MigrationMark['state'] | 'ready' | 'clear';
   reason: string;
   namespace?: Uint8Array;
   leaseToken?: number;
@@ -461,17 +462,22 @@ export class MinistryNamespace {
   /** What this member can say of migration `id` (the president's query): a fenced subtree is
    * `ready`, with its state, once every lease that could still be believed in it has run out:
    * `waitMs` (the lease TTL, the clock drift bound and a clerk's catch-up window) after this
-   * member applied the fence, and after the last renewal of any write lease in it. */
-  handover(id: string, now: number, waitMs: number): HandoverProgress {
+   * member applied the fence, and after the last renewal of any write lease in it. Sooner, it
+   * is `clear` (migration-core.ts: the president hands over once every member says so) when
+   * `quiet` shows that no read lease this member granted there is live, and that it has served
+   * unchanged for `waitMs` (none granted before, by an earlier appointment, can be). */
+  handover(id: string, now: number, waitMs: number, quiet?: LeaseQuiet): HandoverProgress {
     const m = this.migrations.get(id);
     if (!m) return { state: 'none', reason: '' };
     if (m.state !== 'fenced') return { state: m.state, reason: m.reason ?? '' };
-    let until = m.since + waitMs;
-    for (const l of this.leases.leases.values()) if (isWithin(l.path, m.subtree)) until = Math.max(until, l.since + l.ttlMs + waitMs);
-    if (now < until) return { state: 'fenced', reason: `waiting out the leases of ${m.subtree} for ${Math.ceil(until - now)} ms` };
+    let writes = -Infinity;
+    for (const l of this.leases.leases.values()) if (isWithin(l.path, m.subtree)) writes = Math.max(writes, l.since + l.ttlMs + waitMs);
+    const full = Math.max(m.since + waitMs, writes);
+    const fast = quiet ? Math.max(writes, quiet.readsUntil(m.subtree), quiet.since + waitMs) : Infinity;
+    if (now < full && now < fast) return { state: 'fenced', reason: `waiting out the leases of ${m.subtree} for ${Math.ceil(Math.min(full, fast) - now)} ms` };
     const snap = this.ns.snapshot();
     const layouts = this.layouts.subset(subtreeFileInos(snap, m.subtree));
-    return { state: 'ready', reason: '', namespace: joinHandover(extractSubtree(snap, m.subtree), layouts?.toBytes() ?? null), leaseToken: this.leases.token };
+    return { state: now >= full ? 'ready' : 'clear', reason: '', namespace: joinHandover(extractSubtree(snap, m.subtree), layouts?.toBytes() ?? null), leaseToken: this.leases.token };
   }
 
   /** A phase of a rename across ministries: the ledger's outcome (an OutOutcome, a Vote, or the

@@ -14,6 +14,7 @@ import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import type { Appointment, Entry } from '../raft/types.js';
 import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
+import type { LeaseQuiet } from './ministry-migrations.js';
 import { MINISTRY_SNAPSHOT_TASK, type MinistrySnapshotContext } from './ministry-snapshot-task.js';
 import { ministryCopier, type MinistryCopied } from './ministry-copy.js';
 import { DEFAULT_LEASES } from './leases.js';
@@ -28,11 +29,12 @@ import type { ClientOp, CrossRenamePrepareMessage, CrossRenameVoteMessage, Migra
 import { FsError } from '../fs/errors.js';
 import { isDataOp, isLeaseOp, requestOp as readOp } from './request-op.js';
 import { sessionBehaviour, type SessionEnded, type SessionMsg } from './session.js';
-import { LOAD_EVERY_MS, LoadMeter, type MemberLoad } from './load.js';
+import { LOAD_EVERY_MS, LoadMeter, popularityHalfLife, type MemberLoad } from './load.js';
 import {
   CLIENT_TTL_MS,
   MinistryCore,
   READ_WAIT_MS,
+  ministryInfo,
   ministryMembers,
   type GroupLogView,
   type MinistryAnswer,
@@ -157,6 +159,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const repair = ministryRepair(args, ns, copies, () => ({ ministry: core.record.id, term: core.record.term }));
   const reportStatus = statusReporter(args, ns, () => raft, () => core.record.id, loads, repair.short);
   const copier = ministryCopier(() => raft, { node: config.id, role: args.role, ministry: () => core.record.id });
+  // Since when this member has served unchanged (a migration's handover: LeaseQuiet).
+  let servedSince = Infinity;
+  let servedAs = '';
 
   return {
     inspect() {
@@ -192,6 +197,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         },
       });
       step(ctx, { kind: 'appointment', record });
+      servedSince = ctx.clock.now();
+      servedAs = staffKey(record);
       ctx.clock.every(groupTimers(config).tickMs, 'ministry.tick');
       reportStatus(ctx);
     },
@@ -211,14 +218,17 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         return;
       }
       switch ((msg as { type?: string }).type) {
-        case 'ministry.appointment':
-          step(ctx, { kind: 'appointment', record: (msg as { record: MinistryRecord }).record });
+        case 'ministry.appointment': {
+          const record = (msg as { record: MinistryRecord }).record;
+          step(ctx, { kind: 'appointment', record });
           leases.restaffed(ctx);
+          if (staffKey(record) !== servedAs) [servedSince, servedAs] = [ctx.clock.now(), staffKey(record)];
           return;
+        }
         case 'govfs.fs.FsRequest': {
           const req = msg as FsRequestMessage;
           sessions.touch(ctx, req.clientId);
-          const reply = ctx.deferReply();
+          const reply = mapAlong(ctx.deferReply(), req.mapVersion ?? 0, args.clusterState());
           const op = readOp(req);
           if (op instanceof FsError) step(ctx, { kind: 'request', req, op: { ok: false, message: op.message, code: op.code }, reply });
           else if (isDataOp(op)) step(ctx, { kind: 'request', req, op: { ok: false, message: `${op.op} goes to a node's chunk store, not to a ministry` }, reply });
@@ -251,8 +261,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           leases.clientGone(ctx, id);
           return;
         }
-        case 'govfs.fs.MigrationQuery':
-          return answerMigrationQuery(ctx, core, msg as MigrationQueryMessage);
+        case 'govfs.fs.MigrationQuery': {
+          const now = ctx.clock.now();
+          return answerMigrationQuery(ctx, core, msg as MigrationQueryMessage, { since: servedSince, readsUntil: (subtree) => leases.readsBelievedUntil(subtree, now) });
+        }
         case 'govfs.fs.MinistryCopyRequest':
           return copier.request(ctx);
         case 'ministry.copied':
@@ -274,10 +286,34 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   };
 }
 
+/** `reply`, with this node's whole subtree map when the client's (`version`, a cluster log
+ * index) is older: the client learns a split, a merge or a new clerk from the answer to a
+ * request it makes anyway, not from a redirect that costs it a round trip. A redirect (the
+ * whole map already) says its version, so that a client never goes back to an older map. */
+function mapAlong(reply: Reply, version: number, cluster: Readonly<ClusterState>): Reply {
+  return (msg) => {
+    const m = msg as FsReplyMessage;
+    if (m.type === 'govfs.fs.FsReply') {
+      if (!m.ok && !m.error && m.redirect !== undefined && m.redirect.length > 0) m.mapVersion = cluster.applied;
+      // (A reply that names a ministry already is left as it is.)
+      else if (version < cluster.applied && (m.redirect === undefined || m.redirect.length === 0)) {
+        m.redirect = cluster.serving().map(ministryInfo);
+        m.mapVersion = cluster.applied;
+      }
+    }
+    reply(msg);
+  };
+}
+
+/** A ministry's staff as it stands (term, minister, clerks). */
+function staffKey(r: MinistryRecord): string {
+  return `${r.term} ${r.minister} ${r.clerks.join(',')} ${r.fenced ? 'fenced' : ''}`;
+}
+
 /** The president's MigrationQuery: what this member says of the migration. */
-function answerMigrationQuery(ctx: Context, core: MinistryCore<Reply>, msg: MigrationQueryMessage): void {
+function answerMigrationQuery(ctx: Context, core: MinistryCore<Reply>, msg: MigrationQueryMessage, quiet: LeaseQuiet): void {
   const id = String(msg.migration);
-  const p = core.migrationProgress(id, ctx.clock.now());
+  const p = core.migrationProgress(id, ctx.clock.now(), quiet);
   ctx.reply({ type: 'govfs.fs.MigrationProgress', migration: id, ministry: core.record.id, state: p.state, reason: p.reason, ...(p.namespace && { namespace: p.namespace, leaseToken: p.leaseToken ?? 0 }) } satisfies MigrationProgressMessage);
 }
 
@@ -330,7 +366,7 @@ function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: st
 /** This member's load for the president (thesis 3.4): its requests counted as they come,
  * sampled with the host's CPU every `everyMs`. */
 function loadKeeper(subtree: string, everyMs: number): { request(ctx: Context, op: ClientOp): void; tick(ctx: Context): void; readonly current: MemberLoad | undefined } {
-  const meter = new LoadMeter(subtree);
+  const meter = new LoadMeter(subtree, { halfLifeMs: popularityHalfLife(everyMs) });
   let current: MemberLoad | undefined;
   let sampledAt = -Infinity;
   return {
@@ -396,6 +432,7 @@ function leaseService(config: NodeConfig, role: 'minister' | 'clerk', core: Mini
     role,
     memberAddress: (id) => `${config.addresses[id]}/role`,
     fileCheck: (path, as, mode) => core.ns.fileCheck(path, as, mode),
+    moving: (path) => core.ns.migrations.blocking(path) !== undefined,
     redirectedAway: (path, reply) => {
       const away = core.ownership(path);
       if (away) reply(fsReply(core.record.id, away));

@@ -42,7 +42,7 @@ export type NodeReply =
   | BalanceReply
   | MemberReplyMessage
   | MinistryCopyMessage
-  | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[] }
+  | { type: 'govfs.fs.FsReply'; ok: false; error?: { code: string; message: string; path: string }; redirect?: MinistryMsg[]; mapVersion?: number }
   | MigrationProgressMessage
   | (TicketStatusMessage & { status: 'unknown' })
   | (Omit<ClusterStatusMessage, 'nodes'> & { nodes: NodeReport[] });
@@ -381,7 +381,8 @@ export class NodeCore {
       return fsError({ code: 'EUNAVAILABLE', message: `the ministry serving ${path} is down (fewer than half its members answer); the president is retrying`, path }, [ministryMsg(ministry)]);
     }
     if (this.role && this.role.ministry === ministry.id) return { kind: 'forwardToRole' };
-    return { kind: 'reply', msg: { type: 'govfs.fs.FsReply', ok: false, redirect: this.subtreeMap() } };
+    // (With the map's version: a client that knows a newer map keeps it, and asks again shortly.)
+    return { kind: 'reply', msg: { type: 'govfs.fs.FsReply', ok: false, redirect: this.subtreeMap(), mapVersion: state.applied } };
   }
 
   /** The map clients get: ministries a split is still forming serve nothing yet. */

@@ -4,7 +4,8 @@
 // a child ministry gone cold is merged back into its parent, freeing its nodes. Both are live
 // migrations (migration-core.ts). Kept simple, and every decision says why:
 //
-// - split: the minister's CPU passes `splitAbove` with at least `minWritesPerSec` writes/s, and
+// - split: the minister's CPU passes `splitAbove` (`splitWhenIdleAbove` while idle nodes could
+//   staff two new ministries) with at least `minWritesPerSec` writes/s, and
 //   one directory of its subtree (from the members' decaying per-directory counters) carries
 //   between `minShare` and `maxShare` of the ministry's writes: the one nearest half. (All the
 //   writes in one directory: splitting it off would move the hot spot, not spread it.) It takes
@@ -18,8 +19,9 @@
 //   existing group can handle the work the president will try to create a new group"): else
 //   a load that moved from one subtree to another left every node in ministries gone cold.
 //
-// One migration at a time by default (`concurrent`), and none for a ministry still settling
-// after a change or in a migration already.
+// One migration at a time by default (`concurrent`), more while many nodes are idle
+// (concurrency), and none for a ministry still settling after a change or in a migration
+// already.
 
 import type { MinistryRecord } from './cluster-state.js';
 import type { MinistryLoad } from './balancer.js';
@@ -28,6 +30,9 @@ import { clerkCount, type WriteCosts } from './clerk-count.js';
 export interface WriteBalanceOptions {
   /** Split off a subtree when the minister's CPU passes this (default 90%). */
   splitAbove?: number;
+  /** ... or this (default 60%) while idle nodes could staff two new ministries: nodes that do
+   * nothing are better spent on a busy minister's queue (its clients' latency) than kept. */
+  splitWhenIdleAbove?: number;
   /** ... and the ministry takes at least this many writes/s (default 5). */
   minWritesPerSec?: number;
   /** The subtree split off carries at least / at most this share of the writes (20% / 80%). */
@@ -44,7 +49,7 @@ export interface WriteBalanceOptions {
   concurrent?: number;
 }
 
-export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000, concurrent: 1 };
+export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, splitWhenIdleAbove: 0.6, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000, concurrent: 1 };
 
 export type WriteStep =
   | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string; clerks: number }
@@ -72,21 +77,30 @@ export interface WriteBalanceInput {
 
 const pct = (x: number): string => `${Math.round(x * 100)}%`;
 
+/** Migrations in flight at once: `concurrent`, or more while idle nodes could staff two new
+ * ministries per migration (a large cluster under a load one ministry cannot carry splits its
+ * ministries in parallel, doubling them each round, instead of one split at a time). */
+export function concurrency(concurrent: number, idle: number, minClerks: number): number {
+  return Math.max(concurrent, Math.floor(idle / (2 * (1 + minClerks))));
+}
+
 export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
   const o = { ...DEFAULT_WRITE_BALANCE, ...input.options };
   const steps: WriteStep[] = [];
   const notes: string[] = [];
-  if (input.migrating >= o.concurrent) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
+  const allowed = concurrency(o.concurrent, input.idle, input.minClerks);
+  if (input.migrating >= allowed) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
   let short: string | undefined;
+  const above = input.idle >= 2 * (1 + input.minClerks) ? Math.min(o.splitAbove, o.splitWhenIdleAbove) : o.splitAbove;
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
-    if (load.ministerCpu > o.splitAbove && load.writesPerSec >= o.minWritesPerSec) {
+    if (load.ministerCpu > above && load.writesPerSec >= o.minWritesPerSec) {
       const total = load.writesPerSec;
       const candidates = load.hot.filter((d) => d.path !== m.subtree && d.writesPerSec >= o.minShare * total && d.writesPerSec <= o.maxShare * total);
       candidates.sort((a, b) => Math.abs(a.writesPerSec / total - 0.5) - Math.abs(b.writesPerSec / total - 0.5) || (a.path < b.path ? -1 : 1));
       const best = candidates[0];
-      const head = `${m.id} (${m.subtree}) minister CPU ${pct(load.ministerCpu)} passes ${pct(o.splitAbove)} at ${total.toFixed(1)} writes/s`;
+      const head = `${m.id} (${m.subtree}) minister CPU ${pct(load.ministerCpu)} passes ${pct(above)}${above < o.splitAbove ? ` (${input.idle} nodes idle)` : ''} at ${total.toFixed(1)} writes/s`;
       if (!best) {
         notes.push(`${head}: no directory carries ${pct(o.minShare)}-${pct(o.maxShare)} of its writes (splitting would move the hot spot, not spread it)`);
       } else if (input.idle < 1 + input.minClerks) {
@@ -107,14 +121,15 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
-    if (load.ministerCpu > o.splitAbove && load.writesPerSec >= o.minWritesPerSec) continue;
+    if (load.ministerCpu > above && load.writesPerSec >= o.minWritesPerSec) continue;
     if (m.subtree === '/' || input.statics.includes(m.subtree) || load.ministerCpu >= o.mergeBelow || input.age(m) < o.mergeAfterMs) continue;
     const parent = input.parentOf(m);
     const pload = parent ? input.loads.get(parent.id) : undefined;
     if (!parent || !pload || pload.ministerCpu == null || !input.judgeable(parent)) continue;
+    // (Half the split threshold in force: a merge must not bring back what a split would undo.)
     const combined = pload.ministerCpu + load.ministerCpu;
-    if (combined < o.splitAbove / 2 || short !== undefined) {
-      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < o.splitAbove / 2 ? '' : ` for the split that waits for nodes (${short})`}` });
+    if (combined < above / 2 || short !== undefined) {
+      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < above / 2 ? '' : ` for the split that waits for nodes (${short})`}` });
     }
   }
   // Splits (a saturated minister) before merges, the coldest merge first.

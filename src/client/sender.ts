@@ -31,10 +31,14 @@ export interface LeaseAttempts {
 /** Tickets of answered changes a client keeps (for ticketStatus); older ones are dropped. */
 const TICKETS_KEPT = 1024;
 
+/** Retries of one request on the node that said to retry it there shortly (retry_after_ms). */
+const MAX_PAUSES = 8;
 const RETRYABLE = new Set(['EAGAIN', 'ETIMEDOUT', 'EUNAVAILABLE', 'ECANCELED', 'ENOENT_ACTOR', 'EHOSTDOWN', 'EHOSTUNREACH']);
 
 export class RequestSender {
   readonly map = new SubtreeMap<MinistryInfo>();
+  /** The cluster log index of the last whole map a reply carried (FsRequest.map_version). */
+  private mapVersion = 0;
   private readonly lastSeen = new Map<string, number>();
   private seq = 0;
   /** Changes sent and not yet answered (or given up): several may be in flight at once. */
@@ -116,6 +120,7 @@ export class RequestSender {
     const mutation = seq > 0;
     const deadline = this.transport.now() + this.deadlineMs;
     let lastError: FsError | null = null;
+    let pauses = 0;
     for (let attempt = 0; ; attempt++) {
       if (this.transport.now() > deadline) {
         throw lastError ?? new FsError('ETIMEDOUT', `${op.op} ${path}: no answer within ${this.deadlineMs} ms (is the cluster up?)`, path);
@@ -132,6 +137,7 @@ export class RequestSender {
         ticketTo: mutation || lease ? this.transport.ticketAddress : '',
         mutation,
         acked: this.acked,
+        mapVersion: this.mapVersion,
       } as Record<string, unknown>;
       req['op'] = op.op;
       req[op.op] = (op as Record<string, unknown>)[op.op];
@@ -152,7 +158,9 @@ export class RequestSender {
         await this.backoff(attempt);
         continue;
       }
-      this.learn(reply.redirect);
+      // A node whose map is older than this client's: it has not applied the latest order yet.
+      const stale = (reply.mapVersion ?? 0) > 0 && reply.mapVersion! < this.mapVersion;
+      this.learn(reply.redirect, reply.mapVersion ?? 0);
       if (reply.ok) {
         if (reply.ministry && reply.index) this.lastSeen.set(reply.ministry, Math.max(this.lastSeen.get(reply.ministry) ?? 0, reply.index));
         // A rename across ministries: a read at the target must show the new name too.
@@ -165,10 +173,20 @@ export class RequestSender {
       if (!err || !err.code) {
         // A redirect: go where it says.
         this.stats.redirects++;
-        if (attempt > 20) await this.backoff(attempt);
+        // (Sent away by a node whose map lags this client's: it catches up within moments.)
+        if (attempt > 20 || stale) await this.backoff(stale ? Math.min(attempt, 2) : attempt);
         continue;
       }
       const error = FsError.from(err);
+      // The path is refused for a moment, not the node (its subtree is moving to another
+      // ministry): ask it again shortly; once the map moves, its answer redirects.
+      // (A few times: a member that stays behind, say a clerk that lags, is then left as below.)
+      if (error.code === 'EAGAIN' && (err.retryAfterMs ?? 0) > 0 && pauses++ < MAX_PAUSES) {
+        lastError = error;
+        this.stats.retries++;
+        await this.transport.sleep(err.retryAfterMs! * (1 + this.transport.random()));
+        continue;
+      }
       // A lease request's own deadline passing on the server is final.
       if (RETRYABLE.has(error.code) && !(lease && error.code === 'ETIMEDOUT')) {
         lastError = error;
@@ -190,8 +208,13 @@ export class RequestSender {
     }
   }
 
-  private learn(ministries: MinistryInfo[] | undefined): void {
+  private learn(ministries: MinistryInfo[] | undefined, version: number): void {
     if (!ministries || ministries.length === 0) return;
+    // A whole map as of cluster log index `version` (0: not said): never go back to an older one.
+    if (version > 0) {
+      if (version <= this.mapVersion) return;
+      this.mapVersion = version;
+    }
     // A node's whole map (it always has "/"): ministries missing from it were dissolved.
     if (ministries.length > 1 || ministries[0]!.subtree === '/') {
       const listed = new Set(ministries.map((m) => m.subtree));

@@ -40,6 +40,9 @@ export interface FsErrorData {
   code: FsErrorCode;
   message: string;
   path?: string;
+  /** EAGAIN of the path, not of the node (a subtree moving to another ministry): retry the
+   * same node after this many ms. */
+  retryAfterMs?: number;
 }
 
 export class FsError extends Error {

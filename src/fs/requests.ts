@@ -202,6 +202,8 @@ export interface FsRequestFields {
   acked: number;
   /** Who asks; absent (decoded: null): root. */
   creds?: CredsMessage | null;
+  /** The cluster log index of the client's subtree map (0: unknown). */
+  mapVersion?: number;
 }
 
 export type FsRequestMessage = FsRequestFields & FsOp;
@@ -367,6 +369,8 @@ export interface FsReplyFields {
   index?: number;
   term?: number;
   ministry?: string;
+  /** With `redirect` on any reply (an ok one too): the cluster log index of that map. */
+  mapVersion?: number;
 }
 
 /** A reply: its result when ok, none otherwise. */

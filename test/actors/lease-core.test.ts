@@ -319,6 +319,26 @@ describe('lease core: rules quoted from the thesis', () => {
     expect(clerk.error('r2')?.code).toBe('ESTALE');
   });
 
+  // Issue 16 (live migration): the handover of a fenced subtree waits for the reads granted in
+  // it, so none is extended there, and the core says until when its reads there are believed.
+  it('does not renew a read lease in a subtree moving to another ministry; says when its reads there run out', () => {
+    const clerk = new Member('n2', 'clerk');
+    const moving = new Set<string>();
+    (clerk.facts as { moving?: (p: string) => boolean }).moving = (p) => [...moving].some((s) => p === s || p.startsWith(`${s}/`));
+    clerk.open('a', 'c2', '/d/f', 'read');
+    const id = clerk.grant('a').id;
+    expect(clerk.core.readsBelievedUntil('/d', clerk.now)).toBe(clerk.now + TTL + DRIFT);
+    expect(clerk.core.readsBelievedUntil('/e', clerk.now)).toBe(-Infinity);
+    clerk.advance(TTL / 2);
+    moving.add('/d');
+    const until = clerk.core.readsBelievedUntil('/d', clerk.now);
+    clerk.renew('r1', 'c2', id, 'read');
+    expect(clerk.error('r1')?.code).toBe('ESTALE');
+    expect(clerk.core.readsBelievedUntil('/d', clerk.now)).toBe(until);
+    clerk.advance(TTL);
+    expect(clerk.core.readsBelievedUntil('/d', clerk.now)).toBe(-Infinity);
+  });
+
   // 3.1: "Similar to Ceph capabilities are only given for a limited time, this means a client
   // is given a lease to certain capabilities."
   it('releases a write lease nobody renewed in the log, once it ran out', () => {

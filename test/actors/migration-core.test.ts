@@ -126,7 +126,7 @@ describe('the president’s migration driver', () => {
     const s = splitting();
     const d = driver();
     expect(d.queries(0, s)).toEqual(['n1', 'n2', 'n3'].map((node) => ({ kind: 'query', node, migration: 'g1' })));
-    expect(d.queries(50, s)).toEqual([]);
+    expect(d.queries(20, s)).toEqual([]);
     expect(d.decide(50, s)).toBeNull();
     d.answered({ node: 'n2', migration: 'g1', ministry: 'm0', state: 'fenced', reason: 'waiting out the leases' });
     expect(d.decide(60, s)).toBeNull();
@@ -139,6 +139,37 @@ describe('the president’s migration driver', () => {
     expect(d.decide(210, s)).toBeNull();
     d.answered({ node: 'n4', migration: 'g1', ministry: 'm1', state: 'installed', reason: '' });
     expect(d.decide(220, s)).toMatchObject({ order: { order: 'mapCommit', id: 'g1' } });
+  });
+
+  it('hands over before the full wait only once every member of the source says clear', () => {
+    const s = splitting();
+    const d = driver();
+    const clear = (node: string, withState: boolean) => d.answered({ node, migration: 'g1', ministry: 'm0', state: 'clear', reason: '', ...(withState && { namespace: bytes, leaseToken: 2 }) });
+    clear('n1', true);
+    clear('n2', false);
+    // n3 (a clerk) may hold a live read lease in /a: no handover.
+    d.answered({ node: 'n3', migration: 'g1', ministry: 'm0', state: 'fenced', reason: 'waiting out the leases of /a for 900 ms' });
+    expect(d.decide(10, s)).toBeNull();
+    // A node that is no member of the source does not speak for n3.
+    d.answered({ node: 'n5', migration: 'g1', ministry: 'm0', state: 'clear', reason: '' });
+    expect(d.decide(20, s)).toBeNull();
+    clear('n3', false);
+    expect(d.decide(30, s)).toMatchObject({ order: { order: 'migrateHandover', id: 'g1', namespace: bytes, leaseToken: 2 } });
+  });
+
+  it('answers given under an earlier staff of the source are dropped', () => {
+    const s = splitting();
+    const d = driver();
+    d.answered({ node: 'n1', migration: 'g1', ministry: 'm0', state: 'clear', reason: '', namespace: bytes });
+    expect(d.decide(0, s)).toBeNull();
+    for (const n of ['n2', 'n3']) d.answered({ node: n, migration: 'g1', ministry: 'm0', state: 'clear', reason: '' });
+    // Re-staffed (a new clerk n5, in a new term) before the driver looks again: n1's and n2's
+    // answers spoke for the old staff (n5's predecessor could hold a read lease).
+    expect(s.apply({ order: 'appoint', ministry: 'm0', subtree: '/', minister: 'n1', clerks: ['n2', 'n5'], clerksWanted: 2 }, 3).ok).toBe(true);
+    d.answered({ node: 'n5', migration: 'g1', ministry: 'm0', state: 'clear', reason: '' });
+    expect(d.decide(10, s)).toBeNull();
+    for (const n of ['n1', 'n2', 'n5']) d.answered({ node: n, migration: 'g1', ministry: 'm0', state: 'clear', reason: '', ...(n === 'n2' && { namespace: bytes }) });
+    expect(d.decide(20, s)).toMatchObject({ order: { order: 'migrateHandover', namespace: bytes } });
   });
 
   it('aborts when the source cannot fence, a ministry went away, or nothing moves for timeoutMs', () => {

@@ -68,6 +68,36 @@ describe('ministry migration entries', () => {
     expect(target.migrations.get('g1')?.state).toBe('installed');
   });
 
+  it('hands over without waiting a lease period only when no lease that could be believed is live (LeaseQuiet)', () => {
+    const ns = root();
+    apply(ns, fence('g1', '/a/b'), 100);
+    const none = { since: 0, readsUntil: () => -Infinity };
+    // No read lease granted here, serving unchanged for the wait: clear at once, with the state.
+    expect(ns.handover('g1', 300, 300, none)).toMatchObject({ state: 'clear', namespace: expect.any(Uint8Array) });
+    // A read lease this member granted in the subtree, believed until 380: not before then.
+    const reading = { since: 0, readsUntil: (s: string) => (s === '/a/b' ? 380 : -Infinity) };
+    expect(ns.handover('g1', 300, 300, reading)).toMatchObject({ state: 'fenced', reason: expect.stringMatching(/waiting out the leases of \/a\/b for 80 ms/) });
+    expect(ns.handover('g1', 379, 300, reading).state).toBe('fenced');
+    expect(ns.handover('g1', 380, 300, reading).state).toBe('clear');
+    // A read waiting to be granted there (Infinity): only the full wait, after the fence.
+    const waiting = { since: 0, readsUntil: () => Infinity };
+    expect(ns.handover('g1', 399, 300, waiting).state).toBe('fenced');
+    expect(ns.handover('g1', 400, 300, waiting).state).toBe('ready');
+    // Re-staffed (or started) 250 ms ago: an earlier staff's reads may live; wait from then.
+    expect(ns.handover('g1', 300, 300, { since: 50, readsUntil: () => -Infinity }).state).toBe('fenced');
+    expect(ns.handover('g1', 350, 300, { since: 50, readsUntil: () => -Infinity }).state).toBe('clear');
+  });
+
+  it('a live write lease in the subtree holds the fast handover too', () => {
+    const ns = root();
+    apply(ns, MinistryNamespace.encodeLease({ op: 'lease.grant', id: 'w1', clientId: 'c2', path: '/a/b/f', start: 0, end: null, ttlMs: 500 }), 50);
+    apply(ns, fence('g1', '/a/b'), 100);
+    const none = { since: 0, readsUntil: () => -Infinity };
+    expect(ns.handover('g1', 300, 300, none).state).toBe('fenced');
+    expect(ns.handover('g1', 849, 300, none).state).toBe('fenced');
+    expect(ns.handover('g1', 850, 300, none).state).toBe('ready');
+  });
+
   it('a fence of what is no directory fails, with the reason the president aborts with', () => {
     const ns = root();
     apply(ns, fence('g1', '/a/b/f'));

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MinistryRecord } from '../../src/actors/cluster-state.js';
 import type { MinistryLoad } from '../../src/actors/balancer.js';
-import { planWrites, type WriteBalanceInput } from '../../src/actors/write-balancer.js';
+import { concurrency, planWrites, type WriteBalanceInput } from '../../src/actors/write-balancer.js';
 
 const rec = (id: string, subtree: string): MinistryRecord => ({ id, subtree, minister: `${id}-a`, clerks: [`${id}-b`, `${id}-c`], term: 1, down: false, clerksWanted: 2, fenced: false });
 const load = (ministerCpu: number, writesPerSec: number, hot: [string, number][] = []): MinistryLoad => ({
@@ -71,5 +71,22 @@ describe('write balancing', () => {
     expect(planWrites(input({ migrating: 1, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toEqual([]);
     // Unless more may run at once.
     expect(planWrites(input({ migrating: 1, options: { concurrent: 2 }, loads: new Map([['m0', load(0.97, 100, [['/b', 50]])]]) })).steps).toHaveLength(1);
+  });
+
+  it('splits a busy minister below the saturation threshold while idle nodes could staff two new ministries', () => {
+    const busy = new Map([['m0', load(0.7, 100, [['/b', 50]])]]);
+    expect(planWrites(input({ ministries: [root], idle: 5, loads: busy })).steps).toEqual([]);
+    const p = planWrites(input({ ministries: [root], idle: 6, loads: busy }));
+    expect(p.steps[0]).toMatchObject({ kind: 'split', subtree: '/b', why: expect.stringMatching(/minister CPU 70% passes 60% \(6 nodes idle\)/) });
+    expect(planWrites(input({ ministries: [root], idle: 6, loads: new Map([['m0', load(0.55, 100, [['/b', 50]])]]) })).steps).toEqual([]);
+  });
+
+  it('runs more migrations at once while idle nodes could staff two new ministries per migration', () => {
+    const hot = new Map([['m0', load(0.97, 100, [['/b', 50]])]]);
+    // 11 idle nodes: one migration (12 would staff 4 ministries of a minister and 2 clerks).
+    expect(planWrites(input({ migrating: 1, idle: 11, loads: hot })).steps).toEqual([]);
+    expect(planWrites(input({ migrating: 1, idle: 12, loads: hot })).steps).toHaveLength(1);
+    expect(concurrency(1, 90, 2)).toBe(15);
+    expect(concurrency(4, 6, 2)).toBe(4);
   });
 });

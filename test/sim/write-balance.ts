@@ -7,7 +7,9 @@
 //
 // Checked on every step: never two ministers in one ministry and term; no client change applied
 // twice by a replica; never two ministries that would take a change to the same path at the
-// same moment (every settled minister is asked, for every path of the workload). At the end:
+// same moment (every settled minister is asked, for every path of the workload); no two valid
+// leases of different clients conflict (lease holders open read and write leases on files in
+// the hot directories throughout, so across every migration of them). At the end:
 // the recorded history (writers and a linearizable reader, then a final read of everything) is
 // linearizable per directory against the namespace model, whichever ministry served each
 // operation, so no acknowledged change was lost and none applied twice; at least one split
@@ -17,9 +19,13 @@ import type { GovClient } from '../../src/client/gov-client.js';
 import { SeedTree } from '../../src/runtime/random.js';
 import { killRestartCutOff } from './fault-loop.js';
 import { recordOp, startLoadedCluster, violationList, watchMinisters } from './cluster-watch.js';
+import { LeaseInvariant } from '../support/lease-invariant.js';
 import type { HistoryOp } from './cluster.sim.js';
 
 const WRITERS = 10;
+/** Clients that hold leases on files of the hot directories (LEASE_FILES), each on its host. */
+const LEASE_HOLDERS = 3;
+const LEASE_FILES = ['/w/a/l0', '/w/b/l0', '/w/c/l0', '/w/d/l0'];
 /** Directories of the workload: each its own part of the linearizability check. */
 export const WRITE_DIRS = ['/w', '/w/a', '/w/b', '/w/c', '/w/d', '/r'];
 
@@ -64,6 +70,25 @@ export async function runWriteBalance(seed: number, opts: { faults?: boolean; ms
   // The directories, before anything is recorded (each is the root of its part of the check).
   const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 500, deadlineMs: 20_000 });
   for (const d of WRITE_DIRS) await setup.mkdir(d, { parents: true });
+  // (Recorded: the directories' contents are checked against the model.)
+  for (const f of LEASE_FILES) await call(setup, { op: 'create', path: f }, false);
+  const leases = new LeaseInvariant(cluster);
+  let granted = 0;
+  const holder = async (i: number): Promise<void> => {
+    const c = cluster.client({ host: `l${i}`, clientId: `l${i}`, requestTimeoutMs: 300, deadlineMs: 2_000 });
+    leases.watch(c, `l${i}`);
+    while (cluster.now() < end) {
+      try {
+        const h = await c.open(LEASE_FILES[r.int(0, LEASE_FILES.length - 1)]!, { mode: r.next() < 0.5 ? 'read' : 'write', deadlineMs: 1_500 });
+        granted++;
+        await cluster.runFor(r.int(50, 1_500));
+        await h.release();
+      } catch {
+        // EBUSY, EAGAIN while fenced, ETIMEDOUT under faults: the invariant is what counts
+      }
+      await cluster.runFor(r.int(0, 200));
+    }
+  };
   const writer = async (i: number): Promise<void> => {
     const c = cluster.client({ clientId: `w${i}`, requestTimeoutMs: 300, deadlineMs: 3_000 });
     while (cluster.now() < end) {
@@ -87,7 +112,9 @@ export async function runWriteBalance(seed: number, opts: { faults?: boolean; ms
     const faultsEnd = start + (runMs * 2) / 3;
     await killRestartCutOff(cluster, r, faults, faultsEnd, [400, 1_200]);
   };
-  await Promise.all([...Array.from({ length: WRITERS }, (_, i) => writer(i)), checker(), faultLoop()]);
+  await Promise.all([...Array.from({ length: WRITERS }, (_, i) => writer(i)), ...Array.from({ length: LEASE_HOLDERS }, (_, i) => holder(i)), checker(), faultLoop()]);
+  for (const v of leases.violations) violate(`leases: ${v}`);
+  if (granted === 0) violate('no lease was granted: the lease check saw nothing');
   // Everything read back linearizably: every acknowledged change must show.
   const final = cluster.client({ clientId: 'final', requestTimeoutMs: 500, deadlineMs: 30_000 });
   for (const path of WRITE_DIRS) {

@@ -126,10 +126,10 @@ const RESULTS = {
   fileResize: { version: 8, size: 2 ** 41 } satisfies Required<FileResizedResult>,
 } satisfies { [C in FsOpCase]: ResultOf<C> };
 
-const requestFields = { clientId: 'c-1', seq: 2 ** 40, path: '/a', lastSeen: 17, linearizable: true, ticketTo: 'clients#/tickets', mutation: true, acked: 3, creds } satisfies Required<Omit<FsRequestFields, 'type'>>;
+const requestFields = { clientId: 'c-1', seq: 2 ** 40, path: '/a', lastSeen: 17, linearizable: true, ticketTo: 'clients#/tickets', mutation: true, acked: 3, creds, mapVersion: 41 } satisfies Required<Omit<FsRequestFields, 'type'>>;
 const ministry = { id: 'm1', subtree: '/a', minister: 'n1', clerks: ['n2', 'n3'], term: 4, down: true } satisfies Required<MinistryInfo>;
-const error = { code: 'ENOENT', message: 'no such file', path: '/a/x' } satisfies Required<FsErrorData>;
-const replyFields = { ok: true, error, redirect: [ministry], index: 99, term: 4, ministry: 'm1' } satisfies Required<Omit<FsReplyFields, 'type'>>;
+const error = { code: 'ENOENT', message: 'no such file', path: '/a/x', retryAfterMs: 50 } satisfies Required<FsErrorData>;
+const replyFields = { ok: true, error, redirect: [ministry], index: 99, term: 4, ministry: 'm1', mapVersion: 42 } satisfies Required<Omit<FsReplyFields, 'type'>>;
 
 const registry = MessageRegistry.standard({ verify: true });
 const types = new Map(protoTypes((f) => f === 'govfs.proto').map((t) => [t.fullName.replace(/^\./, ''), t]));
