@@ -118,6 +118,9 @@ export const IDLE_HEARTBEAT_MS = 100;
 export const IDLE_PROBE_MS = 250;
 export const CLUSTER_TICK_MS = 100;
 export const GROUP_TICK_MS = 50;
+/** Real nodes' NodeConfig.probeMs: the president's tick, which judges failures on the last
+ * answers (a tenth of failAfterMs) and re-probes a node that has not answered. */
+export const PRESIDENT_TICK_MS = 100;
 
 /** The cluster log's election timeout and heartbeat intervals, in ticks. */
 export function clusterTimers(config: NodeConfig): { tickMs: number; electionTicks: number; heartbeatTicks: number; idleHeartbeatTicks: number } {
