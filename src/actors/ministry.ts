@@ -380,10 +380,19 @@ function groupLogView(raft: () => RaftShell): GroupLogView {
   };
 }
 
-/** The group log's tick and quiet heartbeat interval (in ticks) of NodeConfig. */
-function groupTimers(config: NodeConfig): { tickMs: number; idleHeartbeatTicks: number } {
+/** A group log's Raft timeouts on real nodes (a ReadIndex gives up after twice this, a stalled
+ * snapshot transfer is resent after it): ten ticks of the 50 ms group tick they had before. */
+const GROUP_TIMEOUT_MS = 500;
+
+/** The group log's tick, quiet heartbeat interval and timeouts (in ticks) of NodeConfig: with
+ * a tick of its own (real nodes), timeouts of GROUP_TIMEOUT_MS; else the core's 10 ticks. */
+function groupTimers(config: NodeConfig): { tickMs: number; idleHeartbeatTicks: number; electionTicks?: number } {
   const tickMs = config.groupTickMs ?? config.tickMs ?? 10;
-  return { tickMs, idleHeartbeatTicks: config.idleHeartbeatMs === undefined ? 1 : Math.max(1, Math.round(config.idleHeartbeatMs / tickMs)) };
+  return {
+    tickMs,
+    idleHeartbeatTicks: config.idleHeartbeatMs === undefined ? 1 : Math.max(1, Math.round(config.idleHeartbeatMs / tickMs)),
+    ...(config.groupTickMs !== undefined && { electionTicks: Math.max(2, Math.round(GROUP_TIMEOUT_MS / tickMs)) }),
+  };
 }
 
 /** How long a fenced subtree waits before it is handed over (migration-core.ts): a lease's TTL,
