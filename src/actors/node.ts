@@ -116,7 +116,7 @@ export const ELECTION_MS = 1_000;
  * tick) after it last heard from its minister; lease grace allows for it (catchUpWindowMs). */
 export const IDLE_HEARTBEAT_MS = 200;
 /** Real nodes' NodeConfig.probeAnsweredMs, clusterTickMs (a tenth of the default election timeout) and groupTickMs. */
-export const IDLE_PROBE_MS = 250;
+export const IDLE_PROBE_MS = 500;
 export const CLUSTER_TICK_MS = 100;
 export const GROUP_TICK_MS = 100;
 /** Real nodes' NodeConfig.probeMs: the president's tick, which judges failures on the last
@@ -309,6 +309,7 @@ class NodeShell {
         raft: () => raftMembership(this.raft),
         transferTo: (id) => this.raft.transferLeadership(id).ok,
         dissolving: (id) => core.dissolving(id),
+        heardFrom: (id) => this.raft.heardFrom(id),
       }),
     );
   }
