@@ -10,7 +10,7 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { CLUSTER_TICK_MS, GROUP_TICK_MS, IDLE_HEARTBEAT_MS, IDLE_PROBE_MS, type NodeConfig } from './actors/node.js';
+import { CLUSTER_TICK_MS, GROUP_TICK_MS, IDLE_HEARTBEAT_MS, IDLE_PROBE_MS, PRESIDENT_TICK_MS, type NodeConfig } from './actors/node.js';
 import { Bridge, type BridgeEvent, type BridgeTlsOptions, parseHostPort } from './net/bridge.js';
 import type { LocalRuntime } from './runtime/runtime.js';
 import { checkFreeSpace } from './runtime/storage-faults.js';
@@ -45,8 +45,9 @@ export function planNodes(nodeIds: string[], placement: Placement, settings: Nod
   const addresses = Object.fromEntries(nodeIds.map((id) => [id, placement.kind === 'threads' ? `t${threadOf.get(id)}#/${id}` : `${id}#/${id}`]));
   // Real nodes heartbeat a quiet log rarely (an idle cluster idles); the simulator keeps every
   // tick's heartbeat, so its runs and seeds stay as they were.
-  const idle = placement.kind === 'sim' ? {} : { idleHeartbeatMs: IDLE_HEARTBEAT_MS, probeAnsweredMs: IDLE_PROBE_MS, clusterTickMs: CLUSTER_TICK_MS, groupTickMs: GROUP_TICK_MS };
-  const configs = new Map(nodeIds.map((id) => [id, { ...idle, ...settings, id, nodes: nodeIds, addresses } satisfies NodeConfig]));
+  const idle = placement.kind === 'sim' ? {} : { idleHeartbeatMs: IDLE_HEARTBEAT_MS, probeAnsweredMs: IDLE_PROBE_MS, clusterTickMs: CLUSTER_TICK_MS, groupTickMs: GROUP_TICK_MS, probeMs: PRESIDENT_TICK_MS };
+  // (settings may carry probeMs: undefined, which must not undo the real nodes' default.)
+  const configs = new Map(nodeIds.map((id) => [id, { ...idle, ...settings, probeMs: settings.probeMs ?? idle.probeMs, id, nodes: nodeIds, addresses } satisfies NodeConfig]));
   return { nodeIds, addresses, threadOf, configs };
 }
 

@@ -183,6 +183,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         storagePrefix: `g/${record.id}/`,
         // A quiet group log heartbeats rarely on real nodes (NodeConfig.idleHeartbeatMs).
         ...groupTimers(config),
+        // Ticked by ministry.tick below: one timer per member, not two.
+        ownerTicks: true,
         snapshotEntries: config.snapshotEntries,
         stateMachine: {
           apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index, e.committedAt),
@@ -207,6 +209,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       if (repair.handle(ctx, msg, (entry) => raft.softState().role === 'leader' && raft.propose(entry))) return;
       if (msg === 'ministry.tickets') return step(ctx, FLUSH_TICKETS);
       if (msg === 'ministry.tick') {
+        raft.tick();
         step(ctx, TICK);
         loads.tick(ctx);
         reportStatus(ctx);
@@ -323,6 +326,7 @@ function statusReporter(args: MinistryArgs, ns: MinistryNamespace, raft: () => R
   const { config } = args;
   let chunks: RoleStatus['chunks'];
   let chunksAt = -Infinity;
+  let last: RoleStatus | undefined;
   return (ctx) => {
     const now = ctx.clock.now();
     if (args.role === 'minister' && now - chunksAt >= (config.loadEveryMs ?? LOAD_EVERY_MS)) {
@@ -331,8 +335,18 @@ function statusReporter(args: MinistryArgs, ns: MinistryNamespace, raft: () => R
       // Re-replication's count also takes replicas on down, removed or damaged stores as short.
       chunks.short = Math.max(chunks.short, short() ?? 0);
     }
-    roleStatus(ctx, raft(), args.role, ministry(), loads.current, chunks);
+    const status = roleStatus(raft(), args.role, ministry(), loads.current, chunks);
+    // Only a change goes to the node (a new load sample or chunk summary is one): an idle
+    // member's status stays the same tick after tick, and each report was an actor turn.
+    if (last && sameStatus(last, status)) return;
+    last = status;
+    ctx.parent?.tell({ type: 'node.role-status', status });
   };
+}
+
+function sameStatus(a: RoleStatus, b: RoleStatus): boolean {
+  return a.role === b.role && a.ministry === b.ministry && a.term === b.term && a.commit === b.commit && a.applied === b.applied && a.lastIndex === b.lastIndex &&
+    a.lastTerm === b.lastTerm && a.commitTerm === b.commitTerm && a.caughtUp === b.caughtUp && a.leading === b.leading && a.load === b.load && a.chunks === b.chunks;
 }
 
 /** One session actor per client this member serves (children of this role actor). A session
@@ -402,10 +416,19 @@ function groupLogView(raft: () => RaftShell): GroupLogView {
   };
 }
 
-/** The group log's tick and quiet heartbeat interval (in ticks) of NodeConfig. */
-function groupTimers(config: NodeConfig): { tickMs: number; idleHeartbeatTicks: number } {
+/** A group log's Raft timeouts on real nodes (a ReadIndex gives up after twice this, a stalled
+ * snapshot transfer is resent after it): ten ticks of the 50 ms group tick they had before. */
+const GROUP_TIMEOUT_MS = 500;
+
+/** The group log's tick, quiet heartbeat interval and timeouts (in ticks) of NodeConfig: with
+ * a tick of its own (real nodes), timeouts of GROUP_TIMEOUT_MS; else the core's 10 ticks. */
+function groupTimers(config: NodeConfig): { tickMs: number; idleHeartbeatTicks: number; electionTicks?: number } {
   const tickMs = config.groupTickMs ?? config.tickMs ?? 10;
-  return { tickMs, idleHeartbeatTicks: config.idleHeartbeatMs === undefined ? 1 : Math.max(1, Math.round(config.idleHeartbeatMs / tickMs)) };
+  return {
+    tickMs,
+    idleHeartbeatTicks: config.idleHeartbeatMs === undefined ? 1 : Math.max(1, Math.round(config.idleHeartbeatMs / tickMs)),
+    ...(config.groupTickMs !== undefined && { electionTicks: Math.max(2, Math.round(GROUP_TIMEOUT_MS / tickMs)) }),
+  };
 }
 
 /** How long a fenced subtree waits before it is handed over (migration-core.ts): a lease's TTL,
@@ -506,25 +529,22 @@ function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: C
   return step;
 }
 
-/** Tell the node this member's status: every tick, so the shell's cheap accessors, not its
- * full status() (an allocation-heavy copy). */
-function roleStatus(ctx: Context, raft: RaftShell, role: 'minister' | 'clerk', ministry: string, load: MemberLoad | undefined, chunks: RoleStatus['chunks']): void {
+/** This member's status for the node, checked every tick: so the shell's cheap accessors,
+ * not its full status() (an allocation-heavy copy). */
+function roleStatus(raft: RaftShell, role: 'minister' | 'clerk', ministry: string, load: MemberLoad | undefined, chunks: RoleStatus['chunks']): RoleStatus {
   const lastIndex = raft.lastIndex;
-  ctx.parent?.tell({
-    type: 'node.role-status',
-    status: {
-      role,
-      ministry,
-      term: raft.softState().term,
-      commit: raft.commitIndex,
-      applied: raft.applied,
-      lastIndex,
-      lastTerm: raft.termAt(lastIndex) ?? 0,
-      commitTerm: raft.termAt(raft.commitIndex) ?? 0,
-      caughtUp: raft.caughtUp(),
-      leading: raft.softState().role === 'leader',
-      load,
-      chunks,
-    } satisfies RoleStatus,
-  });
+  return {
+    role,
+    ministry,
+    term: raft.softState().term,
+    commit: raft.commitIndex,
+    applied: raft.applied,
+    lastIndex,
+    lastTerm: raft.termAt(lastIndex) ?? 0,
+    commitTerm: raft.termAt(raft.commitIndex) ?? 0,
+    caughtUp: raft.caughtUp(),
+    leading: raft.softState().role === 'leader',
+    load,
+    chunks,
+  };
 }

@@ -111,20 +111,26 @@ export function roleAddress(config: NodeConfig, id: string): string {
 /** Default NodeConfig.electionMs. */
 export const ELECTION_MS = 1_000;
 
-/** Heartbeat interval of a quiet log on real nodes: an idle cluster then sends a few
- * messages a second instead of hundreds (issue 19). */
-export const IDLE_HEARTBEAT_MS = 100;
+/** Heartbeat interval of a quiet group log on real nodes: an idle cluster then sends a few
+ * messages a second instead of hundreds (issue 19). A clerk serves reads for this long (and a
+ * tick) after it last heard from its minister; lease grace allows for it (catchUpWindowMs). */
+export const IDLE_HEARTBEAT_MS = 200;
 /** Real nodes' NodeConfig.probeAnsweredMs, clusterTickMs (a tenth of the default election timeout) and groupTickMs. */
-export const IDLE_PROBE_MS = 250;
+export const IDLE_PROBE_MS = 500;
 export const CLUSTER_TICK_MS = 100;
-export const GROUP_TICK_MS = 50;
+export const GROUP_TICK_MS = 100;
+/** Real nodes' NodeConfig.probeMs: the president's tick, which judges failures on the last
+ * answers (a tenth of failAfterMs) and re-probes a node that has not answered. */
+export const PRESIDENT_TICK_MS = 100;
 
 /** The cluster log's election timeout and heartbeat intervals, in ticks. */
 export function clusterTimers(config: NodeConfig): { tickMs: number; electionTicks: number; heartbeatTicks: number; idleHeartbeatTicks: number } {
   const tickMs = config.clusterTickMs ?? config.tickMs ?? 10;
   const electionTicks = Math.max(2, Math.round((config.electionMs ?? ELECTION_MS) / tickMs));
   const heartbeatTicks = Math.max(1, Math.min(electionTicks - 1, Math.round(electionTicks / 20)));
-  const idle = config.idleHeartbeatMs === undefined ? heartbeatTicks : Math.floor(electionTicks / 4);
+  // Quiet: a third of the election timeout, so a follower campaigns only after missing at
+  // least three heartbeats (and check-quorum hears three answers per election timeout).
+  const idle = config.idleHeartbeatMs === undefined ? heartbeatTicks : Math.floor(electionTicks / 3);
   return { tickMs, electionTicks, heartbeatTicks, idleHeartbeatTicks: Math.max(heartbeatTicks, idle) };
 }
 
@@ -303,6 +309,7 @@ class NodeShell {
         raft: () => raftMembership(this.raft),
         transferTo: (id) => this.raft.transferLeadership(id).ok,
         dissolving: (id) => core.dissolving(id),
+        heardFrom: (id) => this.raft.heardFrom(id),
       }),
     );
   }

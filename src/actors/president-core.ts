@@ -69,6 +69,9 @@ export interface PresidentView {
   /** The cluster log's Raft configuration (membership-core.ts); without it the president
    * changes no membership and takes every member for a voter. */
   raft?(): RaftMembershipView | null;
+  /** When node `id` last answered this president's cluster log (a heartbeat or an append):
+   * alive then, as good as a probe answer for judging it failed (not for its report). */
+  heardFrom?(id: string): number | undefined;
 }
 
 export type LogLevel = 'info' | 'debug';
@@ -103,6 +106,8 @@ export class PresidentCore {
   private readyAt = 0;
   private confirming = false;
   private readonly lastHeard = new Map<string, number>();
+  /** When each node last answered the cluster log led here (PresidentView.heardFrom). */
+  private readonly logHeard = new Map<string, number>();
   private readonly reports = new Map<string, NodeReport>();
   /** One order at a time: the next decision waits until this one applied (or timed out). */
   private pending: { index: number; until: number } | null = null;
@@ -162,9 +167,15 @@ export class PresidentCore {
       // answering is taken for failed no later than with every-tick probes. A load round
       // (every loadEveryMs) probes every node.
       const sent = this.probedAt.get(node) ?? -Infinity;
-      if (!load && now - sent < this.probeAnsweredMs && (this.lastHeard.get(node) ?? -Infinity) >= sent) continue;
+      if (!load && now - sent < this.probeAnsweredMs && (this.lastHeard.get(node) ?? -Infinity) >= sent && this.settled(view.state, node)) continue;
       this.probedAt.set(node, now);
       out.push({ kind: 'probe', node, timeoutMs: this.failAfterMs, load });
+    }
+    // A node that answers the cluster log is alive (see alive); its probes then only refresh
+    // its report, which a settled node's changes little.
+    for (const node of view.state.nodes) {
+      const heard = view.heardFrom?.(node);
+      if (heard !== undefined) this.logHeard.set(node, heard);
     }
     for (const q of this.migrations.queries(now, view.state)) if (q.kind === 'query') out.push({ kind: 'migrationQuery', node: q.node, migration: q.migration, timeoutMs: this.failAfterMs });
     if (this.pending && (view.state.applied >= this.pending.index || now > this.pending.until)) this.pending = null;
@@ -258,8 +269,25 @@ export class PresidentCore {
 
   // ---- judging nodes ---------------------------------------------------------------------
 
+  /** Whether node `id`'s last report shows it where the cluster state has it: in no ministry,
+   * or in an unfenced ministry at its term, leading it if it is its minister, and committed in
+   * that term. An unsettled node (a failover, an appointment under way) is probed every tick,
+   * since the decisions waiting on it read its report. */
+  private settled(state: Readonly<ClusterState>, id: string): boolean {
+    const role = state.roleOf(id);
+    if (!role) return true;
+    const m = role.ministry;
+    const r = this.reports.get(id);
+    return !m.fenced && r !== undefined && r.ministry === m.id && r.groupTerm === m.term && r.commitTerm === m.term && r.leading === (role.role === 'minister');
+  }
+
   private alive(now: number, id: string): boolean {
-    return id === this.config.id || (this.lastHeard.get(id) ?? -Infinity) > now - this.failAfterMs;
+    return id === this.config.id || this.heard(id) > now - this.failAfterMs;
+  }
+
+  /** When `id` last showed it is alive: a probe answer, or an answer to the cluster log. */
+  private heard(id: string): number {
+    return Math.max(this.lastHeard.get(id) ?? -Infinity, this.logHeard.get(id) ?? -Infinity);
   }
 
   /** Heard from since this president took office (a report to act on, not just grace). */
@@ -276,8 +304,8 @@ export class PresidentCore {
    * leading the group log it was appointed to lead. */
   private failure(now: number, id: string, state?: Readonly<ClusterState>): string {
     if (state?.leaving.has(id) === true) return 'it is leaving the cluster (govfs node remove)';
-    const heard = this.lastHeard.get(id);
-    const silent = heard === undefined ? 'never answered a probe of this president' : `no probe answer for ${Math.round(now - heard)} ms (limit ${this.failAfterMs} ms)`;
+    const heard = this.heard(id);
+    const silent = heard === -Infinity ? 'never answered a probe of this president' : `no probe answer for ${Math.round(now - heard)} ms (limit ${this.failAfterMs} ms)`;
     const nl = this.notLeadingFor(now, id);
     return this.alive(now, id) && nl >= this.failAfterMs ? `answers but has not led its group log for ${Math.round(nl)} ms` : silent;
   }

@@ -29,6 +29,8 @@ export interface PresidentServices {
   transferTo: (id: string) => boolean;
   /** Whether a subtree delete is fencing ministry `id` to dissolve it: not to be re-staffed. */
   dissolving: (id: string) => boolean;
+  /** When node `id` last answered the cluster log this node leads (PresidentView.heardFrom). */
+  heardFrom?: (id: string) => number | undefined;
 }
 
 const PROBE = { type: 'govfs.fs.NodeProbe' } satisfies NodeProbeMessage;
@@ -45,7 +47,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   const { config } = svc;
   const core = new PresidentCore(config);
   const renames = new RenameCoordinator();
-  const view: PresidentView = { get state() { return svc.state(); }, dissolving: (id) => svc.dissolving(id), raft: () => svc.raft() };
+  const view: PresidentView = { get state() { return svc.state(); }, dissolving: (id) => svc.dissolving(id), raft: () => svc.raft(), heardFrom: (id) => svc.heardFrom?.(id) };
 
   /** Carry out `effects` in order; an effect's outcome goes straight back to the core. */
   const run = (ctx: Context<PresidentMsg>, effects: PresidentEffect[]): void => {

@@ -44,6 +44,9 @@ export interface RaftShellOptions {
   stateMachine: StateMachine;
   /** Default 10. */
   tickMs?: number;
+  /** The owning actor calls tick() every tickMs from a timer of its own (which it needs
+   * anyway): one timer and one turn a tick instead of two (an idle cluster idles, issue 19). */
+  ownerTicks?: boolean;
   /** Default 10 ticks. */
   electionTicks?: number;
   /** Default 1 tick. */

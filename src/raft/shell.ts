@@ -63,6 +63,8 @@ import {
  * node restarted after a crash starts from the commit index it stored, and serves what it
  * applied once it has heard from its leader. */
 const DEFERRED_FLUSH_TICKS = 2;
+/** Followers whose last answer a leader keeps (heardFrom): a bound against made-up ids. */
+const MAX_ANSWERED = 1024;
 
 /** Internal messages of one shell (tick, persisted, persist failed, kick, a snapshot built). */
 class ShellSignal {
@@ -120,6 +122,8 @@ export class RaftShell {
   private storedLast = 0;
   private readonly commitTimes = new CommitTimes();
   private lastLeaderContactAt = 0;
+  /** While leading: when each follower last answered (heardFrom). */
+  private readonly answeredAt = new Map<string, number>();
   /** Local time of the last tick, and the longest gap between two ticks since this node last
    * heard from its leader: a gap well over tickMs means this node's own thread was stalled. */
   private lastTickAt = 0;
@@ -192,7 +196,7 @@ export class RaftShell {
     // Everything up to the durable commit index is known committed as of now.
     this.noteCommit();
     this.soft = this.core.softState();
-    this.cancelTick = ctx.clock.every(this.tickMs, new ShellSignal(this, 'tick'));
+    if (!opts.ownerTicks) this.cancelTick = ctx.clock.every(this.tickMs, new ShellSignal(this, 'tick'));
     ctx.signal.addEventListener('abort', () => this.stop(), { once: true });
     this.kick();
   }
@@ -206,16 +210,9 @@ export class RaftShell {
       if (msg.owner !== this) return false;
       if (this.stopped) return true;
       switch (msg.kind) {
-        case 'tick': {
-          const now = this.ctx.clock.now();
-          if (this.lastTickAt > 0) this.maxTickGapMs = Math.max(this.maxTickGapMs, now - this.lastTickAt);
-          this.lastTickAt = now;
-          this.core.tick();
-          this.logEvents();
-          this.reads.expire(now);
-          if (this.deferredOps && !this.inFlight && ++this.deferredTicks >= DEFERRED_FLUSH_TICKS) this.flushDeferred();
+        case 'tick':
+          this.onTick();
           break;
-        }
         case 'kick':
           this.kicked = false;
           break;
@@ -240,14 +237,38 @@ export class RaftShell {
     this.core.step(m);
     this.logEvents();
     if (this.inFlight) this.applyCommitted();
+    if ((m.type === 'govfs.raft.HeartbeatResponse' || m.type === 'govfs.raft.AppendResponse') && this.soft.role === 'leader' && (this.answeredAt.has(m.from) || this.answeredAt.size < MAX_ANSWERED)) {
+      this.answeredAt.set(m.from, this.ctx.clock.now());
+    }
     if (
       (m.type === 'govfs.raft.AppendEntries' || m.type === 'govfs.raft.Heartbeat' || m.type === 'govfs.raft.InstallSnapshot') &&
       m.from === this.core.softState().leader
     ) {
       this.leaderContact(m.from);
     }
-    this.kick();
+    // The kick batches what several queued messages make ready into one write. A heartbeat
+    // (or its answer) writes nothing that needs a sync: its Ready goes out now, and one that
+    // made nothing ready costs no extra turn (most of an idle cluster's turns were kicks).
+    if (m.type === 'govfs.raft.Heartbeat' || m.type === 'govfs.raft.HeartbeatResponse') this.pump();
+    else this.kick();
     return true;
+  }
+
+  /** One tick, for an owner that ticks this shell itself (RaftShellOptions.ownerTicks). */
+  tick(): void {
+    if (this.stopped) return;
+    this.onTick();
+    this.pump();
+  }
+
+  private onTick(): void {
+    const now = this.ctx.clock.now();
+    if (this.lastTickAt > 0) this.maxTickGapMs = Math.max(this.maxTickGapMs, now - this.lastTickAt);
+    this.lastTickAt = now;
+    this.core.tick();
+    this.logEvents();
+    this.reads.expire(now);
+    if (this.deferredOps && !this.inFlight && ++this.deferredTicks >= DEFERRED_FLUSH_TICKS) this.flushDeferred();
   }
 
   // ---- client operations -------------------------------------------------------------------
@@ -343,6 +364,12 @@ export class RaftShell {
 
   softState(): SoftState {
     return this.core.softState();
+  }
+
+  /** While this member leads: when follower `id` last answered a heartbeat or an append (its
+   * node is alive then), or undefined. */
+  heardFrom(id: string): number | undefined {
+    return this.soft.role === 'leader' ? this.answeredAt.get(id) : undefined;
   }
 
   // ---- cheap accessors (hot paths, invariant checkers) -------------------------------------

@@ -310,6 +310,36 @@ describe('probes of an idle cluster (issue 19)', () => {
     expect(probed(core.tick(5 * PROBE, view))).toEqual(NODES);
   });
 
+  it('a member whose report does not show it settled in its ministry is probed every tick', () => {
+    // m0 fenced: its members' reports (of the term before) are what a failover waits on.
+    const view = viewOf(stateOf(ROOT, { order: 'fence', ministry: 'm0' }));
+    const core = president(view, {}, 0, { probeAnsweredMs: 4 * PROBE });
+    expect(probed(core.tick(PROBE, view))).toEqual(NODES);
+    for (const id of NODES) core.probed(id, report(id, healthyRoot()[id] ?? {}), PROBE + 1, view);
+    expect(probed(core.tick(2 * PROBE, view))).toEqual(['n2', 'n3', 'n4']);
+    // Unfenced, a minister that has not committed in its term is still probed every tick.
+    const fresh = viewOf(stateOf(ROOT));
+    const other = president(fresh, {}, 0, { probeAnsweredMs: 4 * PROBE });
+    other.tick(PROBE, fresh);
+    for (const id of NODES) other.probed(id, report(id, id === 'n2' ? { ...healthyRoot().n2, commitTerm: 0 } : (healthyRoot()[id] ?? {})), PROBE + 1, fresh);
+    expect(probed(other.tick(2 * PROBE, fresh))).toEqual(['n2']);
+  });
+
+  it('a node that answers the cluster log is alive though its probe answers are late; silent to both, it has failed', () => {
+    const state = stateOf(ROOT);
+    const logHeard = new Map<string, number>();
+    const view: PresidentView = { state, dissolving: () => false, heardFrom: (id) => logHeard.get(id) };
+    const core = president(view, healthyRoot(), FAIL);
+    // n3 answers no probe after FAIL, but its cluster log answers came until 2 * FAIL - 10.
+    for (const id of ['n2', 'n4']) core.probed(id, report(id, healthyRoot()[id]), 2 * FAIL + 400, view);
+    logHeard.set('n3', 2 * FAIL - 10);
+    expect(orders(decide(core, 2 * FAIL + 400, view))).toEqual([]);
+    // Silent to both for failAfterMs: dropped, and the reason says how long.
+    const out = decide(core, 3 * FAIL, view);
+    expect(orders(out)).toEqual([{ order: 'appoint', ministry: 'm0', subtree: '/', minister: 'n2', clerks: ['n4'], clerksWanted: 2 }]);
+    expect(out[0]).toMatchObject({ fields: { oldClerk: 'n3', cause: 'clerkFailed' } });
+  });
+
   it('without probeAnsweredMs every node is probed every tick', () => {
     const view = viewOf(stateOf(ROOT));
     const core = president(view, {}, 0);
