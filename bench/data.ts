@@ -1,5 +1,5 @@
 // `npm run bench -- data [--mib M] [--quick] [--small N] [--rounds R] [--modes parallel,pipelined]
-// [--cache drop|keep] [--json]` (issue 17): file contents through a cluster on worker threads (3 nodes, so every
+// [--cache drop|keep] [--lease-ttl-ms T] [--json]` (issue 17): file contents through a cluster on worker threads (3 nodes, so every
 // chunk has a replica on each, all on this one disk: lmdb in a temp folder) beside this
 // machine's own disk doing the same, in one run, on the same file system:
 //   - sequential write of an M MiB file (default 1,024; --quick 64): the disk in the client's
@@ -54,6 +54,8 @@ export interface DataRow {
    * the size and mtime committed by the ministry. */
   smallWriteMs?: number;
   smallSyncMs?: number;
+  /** Why a round of this row failed (its numbers are of the rounds that did not). */
+  error?: string;
 }
 
 export interface DataResult {
@@ -61,6 +63,8 @@ export interface DataResult {
   small: number;
   rounds: number;
   cacheDropped: boolean;
+  /** The cluster's lease period if --lease-ttl-ms set it (0: the default). */
+  leaseTtlMs: number;
   rows: DataRow[];
   goals: { writeMiBs: number; readMiBs: number; smallOps: number };
   /** A 4 KiB synced write straight to chunk stores, hop by hop (hopProfile): mean ms. */
@@ -201,7 +205,11 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   for (const m of modes) if (!DATA_REPLICATIONS.includes(m)) throw new Error(`--modes: ${m} is not one of ${DATA_REPLICATIONS.join(', ')}`);
   if (!(mib > 0) || !(small >= 0) || !(rounds >= 1)) throw new Error('--mib, --small and --rounds must be positive numbers');
   const dir = mkdtempSync(join(tmpdir(), 'govfs-bench-data-'));
-  const cluster = await Cluster.start({ nodes: REPLICAS, scheduler: 'threads', threads: 2, dataDir: join(dir, 'cluster'), listen: '127.0.0.1:0' });
+  // (--lease-ttl-ms: on a machine loaded past its cores, a renewal can queue behind a write's
+  // pieces on the minister's thread for longer than a third of the default 5 s, and a long
+  // write then loses its lease: ESTALE.)
+  const leaseTtlMs = opts['lease-ttl-ms'] === undefined ? undefined : Number(opts['lease-ttl-ms']);
+  const cluster = await Cluster.start({ nodes: REPLICAS, scheduler: 'threads', threads: 2, dataDir: join(dir, 'cluster'), listen: '127.0.0.1:0', ...(leaseTtlMs ? { leaseTtlMs } : {}) });
   const remote: RemoteGovClient[] = [];
   try {
     const data = new Uint8Array(mib << 20);
@@ -224,9 +232,14 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       s.r.push(d.read);
       s.s.push(d.small);
       for (const { row, fs } of clients) {
-        const g = await govfsRound(fs, `/bench-${row.mode}-${row.transport}-${r}`, data, small, r + 1);
-        cacheDropped &&= g.dropped;
         const x = sample(row);
+        const g = await govfsRound(fs, `/bench-${row.mode}-${row.transport}-${r}`, data, small, r + 1).catch((e: unknown) => {
+          // (A failed row is reported, and the others still run.)
+          x.row.error = `${(e as { code?: string }).code ?? ''} ${(e as Error).message}`.trim();
+          return null;
+        });
+        if (g === null) continue;
+        cacheDropped &&= g.dropped;
         for (const [xs, v] of [[x.w, g.write], [x.r, g.read], [x.s, g.small], [x.wm, g.writeMs], [x.sm, g.syncMs]] as const) xs.push(v);
       }
     }
@@ -242,7 +255,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
     const goals = { writeMiBs: (0.8 * disk.writeMiBs) / REPLICAS, readMiBs: 0.8 * disk.readMiBs, smallOps: 0.5 * disk.smallOps };
     const writeOf = (m: DataReplication): number => rows.filter((x) => x.mode === m).reduce((a, x) => a + x.writeMiBs, 0);
     const fasterMode = [...modes].sort((a, b) => writeOf(b) - writeOf(a))[0]!;
-    return { mib, small, rounds, cacheDropped, rows, goals, hops, fasterMode };
+    return { mib, small, rounds, cacheDropped, leaseTtlMs: leaseTtlMs ?? 0, rows, goals, hops, fasterMode };
   } finally {
     for (const c of remote) await c.close().catch(() => undefined);
     await cluster.stop();
@@ -253,7 +266,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
 export function format(r: DataResult): string {
   const ratio = (x: number, goal: number): string => `${x.toFixed(1)} (${(x / goal).toFixed(2)}x ${x >= goal ? 'met' : 'NOT met'})`;
   const lines = [
-    `${r.mib} MiB file, ${r.small} 4 KiB sync writes, ${r.rounds} round(s) (medians), ${REPLICAS} replicas on one disk; reads ${r.cacheDropped ? 'from the disk (page cache dropped before each)' : 'from the page cache (kept, or could not drop it: both cached)'}`,
+    `${r.mib} MiB file, ${r.small} 4 KiB sync writes, ${r.rounds} round(s) (medians), ${REPLICAS} replicas on one disk; reads ${r.cacheDropped ? 'from the disk (page cache dropped before each)' : 'from the page cache (kept, or could not drop it: both cached)'}${r.leaseTtlMs ? `; leases of ${r.leaseTtlMs} ms` : ''}`,
     `goals: write >= 0.8 x disk/${REPLICAS} = ${r.goals.writeMiBs.toFixed(1)} MiB/s, read >= 0.8 x disk = ${r.goals.readMiBs.toFixed(1)} MiB/s, 4 KiB sync writes >= 0.5 x disk = ${r.goals.smallOps.toFixed(0)}/s`,
     `${'row'.padEnd(34)}${'write MiB/s (x goal)'.padEnd(24)}${'read MiB/s (x goal)'.padEnd(24)}4 KiB write+sync/s (x goal) [write ms + sync ms]`,
   ];
@@ -262,6 +275,8 @@ export function format(r: DataResult): string {
       lines.push(`${row.name.padEnd(34)}${row.writeMiBs.toFixed(1).padEnd(24)}${row.readMiBs.toFixed(1).padEnd(24)}${row.smallOps.toFixed(0)}`);
       continue;
     }
+    if (row.error !== undefined) lines.push(`${row.name.padEnd(34)}FAILED: ${row.error}`);
+    if (row.writeMiBs === 0) continue;
     const split = row.smallWriteMs !== undefined ? ` [${row.smallWriteMs.toFixed(1)} + ${(row.smallSyncMs ?? 0).toFixed(1)}]` : '';
     lines.push(`${row.name.padEnd(34)}${ratio(row.writeMiBs, r.goals.writeMiBs).padEnd(24)}${ratio(row.readMiBs, r.goals.readMiBs).padEnd(24)}${row.smallOps.toFixed(0)} (${(row.smallOps / r.goals.smallOps).toFixed(2)}x ${row.smallOps >= r.goals.smallOps ? 'met' : 'NOT met'})${split}`);
   }
