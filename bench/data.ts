@@ -54,6 +54,9 @@ export interface DataRow {
    * the size and mtime committed by the ministry. */
   smallWriteMs?: number;
   smallSyncMs?: number;
+  /** CPU ms (all threads of this process) per MiB written and read sequentially. */
+  writeCpuMsPerMiB?: number;
+  readCpuMsPerMiB?: number;
   /** Why a round of this row failed (its numbers are of the rounds that did not). */
   error?: string;
 }
@@ -90,6 +93,13 @@ function dropCaches(): boolean {
   }
 }
 
+/** CPU time of this process (every thread: the client, the nodes' workers) since `from`, in
+ * ms per MiB of `bytes`: what a MiB costs, whatever else runs on the machine. */
+function cpuMsPerMiB(from: NodeJS.CpuUsage, bytes: number): number {
+  const d = process.cpuUsage(from);
+  return (d.user + d.system) / 1000 / (bytes / 2 ** 20);
+}
+
 /** Deterministic 4 KiB-aligned offsets below `bytes`. */
 function offsets(n: number, bytes: number, seed: number): number[] {
   let x = seed >>> 0 || 1;
@@ -102,24 +112,28 @@ function offsets(n: number, bytes: number, seed: number): number[] {
   });
 }
 
-function diskRound(dir: string, data: Uint8Array, small: number, seed: number): { write: number; read: number; small: number; dropped: boolean } {
+function diskRound(dir: string, data: Uint8Array, small: number, seed: number): { write: number; read: number; small: number; dropped: boolean; writeCpu: number; readCpu: number } {
   const path = join(dir, `disk-${seed}`);
   let fd = openSync(path, 'w');
   let t = performance.now();
+  let cpu = process.cpuUsage();
   for (let at = 0; at < data.length; at += PIECE_BYTES) writeSync(fd, data, at, Math.min(PIECE_BYTES, data.length - at), at);
   fdatasyncSync(fd);
   const write = data.length / 2 ** 20 / ((performance.now() - t) / 1000);
+  const writeCpu = cpuMsPerMiB(cpu, data.length);
   closeSync(fd);
   const dropped = dropCaches();
   fd = openSync(path, 'r');
   const buf = Buffer.allocUnsafe(PIECE_BYTES);
   t = performance.now();
+  cpu = process.cpuUsage();
   for (let at = 0; at < data.length; ) {
     const n = readSync(fd, buf, 0, PIECE_BYTES, at);
     if (n <= 0) throw new Error(`disk read: end of file at ${at} of ${data.length}`);
     at += n;
   }
   const read = data.length / 2 ** 20 / ((performance.now() - t) / 1000);
+  const readCpu = cpuMsPerMiB(cpu, data.length);
   closeSync(fd);
   fd = openSync(path, 'r+');
   const block = data.subarray(0, SMALL);
@@ -131,17 +145,21 @@ function diskRound(dir: string, data: Uint8Array, small: number, seed: number): 
   const ops = small / ((performance.now() - t) / 1000);
   closeSync(fd);
   rmSync(path, { force: true });
-  return { write, read, small: ops, dropped };
+  return { write, read, small: ops, dropped, writeCpu, readCpu };
 }
 
-async function govfsRound(fs: GovClient, path: string, data: Uint8Array, small: number, seed: number): Promise<{ write: number; read: number; small: number; writeMs: number; syncMs: number; dropped: boolean }> {
+async function govfsRound(fs: GovClient, path: string, data: Uint8Array, small: number, seed: number): Promise<{ write: number; read: number; small: number; writeMs: number; syncMs: number; dropped: boolean; writeCpu: number; readCpu: number }> {
   let t = performance.now();
+  let cpu = process.cpuUsage();
   await fs.writeFile(path, data);
   const write = data.length / 2 ** 20 / ((performance.now() - t) / 1000);
+  const writeCpu = cpuMsPerMiB(cpu, data.length);
   const dropped = dropCaches();
   t = performance.now();
+  cpu = process.cpuUsage();
   const back = await fs.readFile(path);
   const read = data.length / 2 ** 20 / ((performance.now() - t) / 1000);
+  const readCpu = cpuMsPerMiB(cpu, data.length);
   if (back.length !== data.length || Buffer.compare(back, data) !== 0) throw new Error(`${path}: read back ${back.length} bytes that differ from the ${data.length} written`);
   const h = await fs.open(path, { mode: 'write' });
   let writeMs = 0;
@@ -164,7 +182,7 @@ async function govfsRound(fs: GovClient, path: string, data: Uint8Array, small: 
     await h.close();
   }
   await fs.rm(path);
-  return { write, read, small: small / ((writeMs + syncMs) / 1000), writeMs: writeMs / small, syncMs: syncMs / small, dropped };
+  return { write, read, small: small / ((writeMs + syncMs) / 1000), writeMs: writeMs / small, syncMs: syncMs / small, dropped, writeCpu, readCpu };
 }
 
 /** Where a 4 KiB synced write's time goes, hop by hop: the same write straight to chunk
@@ -214,8 +232,8 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   try {
     const data = new Uint8Array(mib << 20);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 11)) % 256;
-    const samples = new Map<string, { row: DataRow; w: number[]; r: number[]; s: number[]; wm: number[]; sm: number[] }>();
-    const sample = (row: DataRow) => samples.get(row.name) ?? samples.set(row.name, { row, w: [], r: [], s: [], wm: [], sm: [] }).get(row.name)!;
+    const samples = new Map<string, { row: DataRow; w: number[]; r: number[]; s: number[]; wm: number[]; sm: number[]; wc: number[]; rc: number[] }>();
+    const sample = (row: DataRow) => samples.get(row.name) ?? samples.set(row.name, { row, w: [], r: [], s: [], wm: [], sm: [], wc: [], rc: [] }).get(row.name)!;
     let cacheDropped = true;
     const clients: { row: DataRow; fs: GovClient }[] = [];
     for (const mode of modes) {
@@ -231,6 +249,8 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       s.w.push(d.write);
       s.r.push(d.read);
       s.s.push(d.small);
+      s.wc.push(d.writeCpu);
+      s.rc.push(d.readCpu);
       for (const { row, fs } of clients) {
         const x = sample(row);
         const g = await govfsRound(fs, `/bench-${row.mode}-${row.transport}-${r}`, data, small, r + 1).catch((e: unknown) => {
@@ -240,14 +260,16 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
         });
         if (g === null) continue;
         cacheDropped &&= g.dropped;
-        for (const [xs, v] of [[x.w, g.write], [x.r, g.read], [x.s, g.small], [x.wm, g.writeMs], [x.sm, g.syncMs]] as const) xs.push(v);
+        for (const [xs, v] of [[x.w, g.write], [x.r, g.read], [x.s, g.small], [x.wm, g.writeMs], [x.sm, g.syncMs], [x.wc, g.writeCpu], [x.rc, g.readCpu]] as const) xs.push(v);
       }
     }
     const hops = small > 0 ? await hopProfile(clients[0]!.fs, cluster.nodeIds, data, small) : [];
-    const rows = [...samples.values()].map(({ row, w, r, s, wm, sm }) => ({
+    const rows = [...samples.values()].map(({ row, w, r, s, wm, sm, wc, rc }) => ({
       ...row,
       writeMiBs: median(w),
       readMiBs: median(r),
+      writeCpuMsPerMiB: median(wc),
+      readCpuMsPerMiB: median(rc),
       smallOps: median(s),
       ...(wm.length > 0 ? { smallWriteMs: median(wm), smallSyncMs: median(sm) } : {}),
     }));
@@ -280,6 +302,7 @@ export function format(r: DataResult): string {
     const split = row.smallWriteMs !== undefined ? ` [${row.smallWriteMs.toFixed(1)} + ${(row.smallSyncMs ?? 0).toFixed(1)}]` : '';
     lines.push(`${row.name.padEnd(34)}${ratio(row.writeMiBs, r.goals.writeMiBs).padEnd(24)}${ratio(row.readMiBs, r.goals.readMiBs).padEnd(24)}${row.smallOps.toFixed(0)} (${(row.smallOps / r.goals.smallOps).toFixed(2)}x ${row.smallOps >= r.goals.smallOps ? 'met' : 'NOT met'})${split}`);
   }
+  lines.push(`CPU ms per MiB (every thread of this process), write / read: ${r.rows.map((x) => `${x.name.replace('disk (node:fs, same file system)', 'disk')} ${(x.writeCpuMsPerMiB ?? 0).toFixed(1)} / ${(x.readCpuMsPerMiB ?? 0).toFixed(1)}`).join('; ')}`);
   if (r.hops.length > 0) lines.push(`a 4 KiB synced write straight to the chunk stores (ms): ${r.hops.map((h) => `${h.name} ${h.ms.toFixed(1)}`).join(', ')}`);
   lines.push(`faster replication mode (sequential writes, both transports): ${r.fasterMode}`);
   return lines.join('\n');
