@@ -202,7 +202,9 @@ class NodeShell {
     });
     this.run(ctx, core.start(storedGroups(ctx.storage)));
     // Its chunks live in this node's storage beside its logs, under their own prefix.
-    this.chunks = ctx.spawn('chunks', () => chunkStoreBehaviour({ storagePrefix: 'chunks/' }));
+    // Pipelined writes pass on to the next replica's store, a child of its node.
+    const peerAddress = (id: string): string => `${config.addresses[id] ?? `${id}#/${id}`}/chunks`;
+    this.chunks = ctx.spawn('chunks', () => chunkStoreBehaviour({ storagePrefix: 'chunks/', peerAddress }));
   }
 
   receive(ctx: Context, msg: Message): void {

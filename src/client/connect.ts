@@ -24,6 +24,7 @@
 //   console.log(await fs.status()); await fs.close();
 
 import { memberRequest, type MemberAnswer } from './members.js';
+import type { DataReplication } from './file-data.js';
 import { ministryCopyRequest, type MinistryCopyAnswer } from './ministry-copy.js';
 import type { MemberRequestMessage } from '../fs/requests.js';
 import { balanceRequest, gatherStatus, type BalanceAnswer, type ClusterStatusView, type MinistryStatus, type NodeStatus } from './status.js';
@@ -60,6 +61,11 @@ export interface ConnectOptions {
   /** Who the client acts as for permission checks, as GovClientOptions.credentials (default
    * root); each call may say otherwise with `{ as }`. */
   credentials?: Creds;
+  /** File contents, as GovClientOptions: chunk store timeout, pieces in flight, and how a
+   * write reaches a chunk's replicas. */
+  dataTimeoutMs?: number;
+  dataWindow?: number;
+  dataReplication?: DataReplication;
 }
 
 export type { ClusterStatusView, MinistryStatus, NodeStatus };
@@ -251,6 +257,9 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
     requestTimeoutMs: opts.requestTimeoutMs ?? 2_000,
     deadlineMs: opts.deadlineMs,
     ...(opts.credentials === undefined ? {} : { credentials: opts.credentials }),
+    dataTimeoutMs: opts.dataTimeoutMs,
+    dataWindow: opts.dataWindow,
+    dataReplication: opts.dataReplication,
   });
   const hooks = client as unknown as Record<string, ((m: unknown) => void) | undefined>;
   link.onTell = (msg) => {

@@ -17,7 +17,7 @@ import { checkPath } from '../fs/path.js';
 import { mknodKind } from '../fs/access.js';
 import type { CredsMessage, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
 import { checkMode, checkOwner, clientStat, credsMessage, utimensOp, type AsOptions, type Creds, type Stat } from './posix.js';
-import { FileData, type Progress } from './file-data.js';
+import { FileData, type DataReplication, type Progress } from './file-data.js';
 import { ClientLeases, LeaseHandle, type LeaseInfo, type LeaseMode, type OpenOptions } from './leases.js';
 import { RequestSender, type ClientTransport } from './sender.js';
 
@@ -37,6 +37,8 @@ export interface GovClientOptions {
   /** Chunk store answer timeout (default 5,000 ms: then its replica counts as failed); pieces in flight per call (4). */
   dataTimeoutMs?: number;
   dataWindow?: number;
+  /** How a write reaches a chunk's replicas (FileData: 'pipelined' by default, or 'parallel'). */
+  dataReplication?: DataReplication;
 }
 
 export interface ReadOptions extends AsOptions {
@@ -78,7 +80,7 @@ export class GovClient {
         random: () => this.transport.random(),
         now: () => this.transport.now(),
       },
-      { timeoutMs: opts.dataTimeoutMs, window: opts.dataWindow },
+      { timeoutMs: opts.dataTimeoutMs, window: opts.dataWindow, replication: opts.dataReplication },
     );
     this.leases = new ClientLeases(
       {

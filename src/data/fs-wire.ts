@@ -4,7 +4,7 @@
 // (govfs.data.ChunkWrite/ChunkRead) and the store's reply back onto an FsReply.
 
 import type { DataBytesResult, DataReadOp, DataWriteOp, DataWrittenResult, FsReplyMessage } from '../fs/requests.js';
-import type { ChunkError, ChunkReply, ChunkRequest } from './messages.js';
+import type { ChunkError, ChunkReply, ChunkRequest, ChunkWrite } from './messages.js';
 
 interface DataFsRequest {
   type: 'govfs.fs.FsRequest';
@@ -27,7 +27,11 @@ export function chunkRequestOf(m: DataFsRequest): ChunkRequest | ChunkError {
   const w = m.dataWrite;
   const r = m.dataRead;
   if (set(w) && set(r)) return { type: 'govfs.data.ChunkError', code: 'EINVAL', message: 'malformed request: it holds two operations (dataWrite and dataRead)', chunkId: '' };
-  if (w) return { type: 'govfs.data.ChunkWrite', chunkId: w.chunkId, version: w.version, token: w.token, offset: w.offset, data: w.data };
+  if (w) {
+    const chain = w.chain ?? [];
+    const write: ChunkWrite = { type: 'govfs.data.ChunkWrite', chunkId: w.chunkId, version: w.version, token: w.token, offset: w.offset, data: w.data };
+    return chain.length > 0 ? { ...write, chain, chainMs: w.chainMs ?? 0 } : write;
+  }
   const d = r!;
   return { type: 'govfs.data.ChunkRead', chunkId: d.chunkId, version: d.version, offset: d.offset, length: d.length };
 }

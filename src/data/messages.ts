@@ -12,6 +12,11 @@ export interface ChunkWrite {
   token: number;
   offset: number;
   data: Uint8Array;
+  /** Pipelined replication: the stores still to write after this one, in order (node ids);
+   * absent or empty: this store only. */
+  chain?: string[];
+  /** How long the next store in `chain` may take to answer (ms). */
+  chainMs?: number;
 }
 
 export interface ChunkRead {

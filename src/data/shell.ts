@@ -10,13 +10,20 @@
 //   - a background scrub checks a few chunks' checksums every second, so bit rot is flagged
 //     (and the minister's probes re-replicate the chunk) before a reader meets it;
 //   - a failed sync answers every waiting request EIO and stops the actor by throwing: its
-//     supervisor restarts it over what is durable.
+//     supervisor restarts it over what is durable;
+//   - pipelined replication (a write with a `chain` of replicas after this one, GFS-style):
+//     the write is applied here (fencing and version checked by the core, as for any write),
+//     passed on at once to the next store with the rest of the chain, and answered once it is
+//     durable here AND the next store answered that it (and everything after it) holds it
+//     durably; a refusal here is answered at once and goes no further. Any failure down the
+//     chain answers the head's request with that error (the client then writes the piece to
+//     each replica in parallel, which finds the failed one and replaces it as always).
 
 import { prefixed } from '../runtime/storage.js';
 import type { Behaviour, Context } from '../runtime/types.js';
 import { StorageChunkBackend, type ChunkBackend } from './backend.js';
 import { ChunkStoreCore, type ChunkStoreOptions } from './core.js';
-import { isChunkRequest, type ChunkError, type ChunkReply, type ChunkRequest } from './messages.js';
+import { isChunkRequest, type ChunkError, type ChunkReply, type ChunkRequest, type ChunkWrite } from './messages.js';
 import { chunkRequestOf, isDataFsRequest, toFsReply } from './fs-wire.js';
 import type { Storage } from '../runtime/storage.js';
 
@@ -29,6 +36,8 @@ export interface ChunkStoreShellOptions extends ChunkStoreOptions {
    * against their checksums (defaults 1,000 ms and 2; 0 chunks: no scrub). */
   scrubEveryMs?: number;
   scrubChunks?: number;
+  /** The chunk store of node `id` (pipelined writes pass on there). Default `id#/id/chunks`. */
+  peerAddress?: (id: string) => string;
   /** Observation hook (tests): the core, once built at start. */
   onStarted?: (core: ChunkStoreCore) => void;
 }
@@ -42,6 +51,18 @@ interface Synced {
 }
 const isSynced = (m: unknown): m is Synced => typeof m === 'object' && m !== null && SYNCED in m;
 const SCRUB = 'chunk-store.scrub';
+/** The next store's answer to a write passed on down the chain. */
+const CHAINED = Symbol('chunk-store chained');
+interface Chained {
+  [CHAINED]: true;
+  reply: ChunkReply;
+  done: (r: ChunkReply) => void;
+}
+const isChained = (m: unknown): m is Chained => typeof m === 'object' && m !== null && CHAINED in m;
+/** A chain longer than this is refused (a replica set is a handful of nodes). */
+const MAX_CHAIN = 15;
+/** How long the next store may take when the write does not say (chainMs 0). */
+const DEFAULT_CHAIN_MS = 4_000;
 
 export type ChunkStoreMessage = unknown;
 
@@ -54,6 +75,24 @@ interface Waiting {
 function notChunkRequest(msg: unknown): ChunkError {
   const what = typeof msg === 'object' && msg !== null ? String((msg as { type?: unknown }).type) : typeof msg;
   return { type: 'govfs.data.ChunkError', code: 'EINVAL', message: `chunk store: not a chunk request (${what})`, chunkId: '' };
+}
+
+/** Why a write's chain cannot be followed, or null (a peer's or client's bad input). */
+function chainError(req: ChunkRequest): ChunkError | null {
+  if (req.type !== 'govfs.data.ChunkWrite' || req.chain === undefined) return null;
+  const { chain, chainMs } = req;
+  const bad = (why: string): ChunkError => ({ type: 'govfs.data.ChunkError', code: 'EINVAL', message: `write to chunk ${String(req.chunkId)}: ${why}`, chunkId: typeof req.chunkId === 'string' ? req.chunkId : '' });
+  if (!Array.isArray(chain) || chain.some((n) => typeof n !== 'string' || n.length === 0 || n.length > 128)) return bad('the replica chain must be a list of node ids');
+  if (chain.length > MAX_CHAIN) return bad(`the replica chain names ${chain.length} nodes, more than ${MAX_CHAIN}`);
+  if (chainMs !== undefined && (!Number.isSafeInteger(chainMs) || chainMs < 0 || chainMs > 600_000)) return bad(`chainMs must be an integer in [0, 600000], got ${String(chainMs)}`);
+  return null;
+}
+
+/** The answer to a chained write: this store's, unless the chain after it failed. */
+function joined(local: ChunkReply, down: ChunkReply, next: string): ChunkReply {
+  if (local.type !== 'govfs.data.ChunkWritten' || down.type === 'govfs.data.ChunkWritten') return local;
+  if (down.type === 'govfs.data.ChunkError') return { ...down, message: `replica chain at ${next}: ${down.message}` };
+  return { type: 'govfs.data.ChunkError', code: 'EIO', message: `replica chain at ${next}: answered ${down.type} to a write`, chunkId: local.chunkId };
 }
 
 export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviour<ChunkStoreMessage> {
@@ -102,6 +141,22 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
     startSync(ctx);
   };
 
+  /** Pass `req` on to the next store of its chain; `done` gets that store's answer. */
+  const passOn = (ctx: Context<ChunkStoreMessage>, req: ChunkWrite & { chain: string[] }, done: (r: ChunkReply) => void): void => {
+    const [next, ...rest] = req.chain as [string, ...string[]];
+    const ms = req.chainMs !== undefined && req.chainMs > 0 ? req.chainMs : DEFAULT_CHAIN_MS;
+    const { chain: _c, chainMs: _m, ...write } = req;
+    // Each hop waits a little less than the one before it, so a failure far down the chain
+    // reaches the head (and the client) before their own timeouts.
+    const fwd: ChunkWrite = rest.length > 0 ? { ...write, chain: rest, chainMs: Math.floor((ms * 3) / 4) } : write;
+    const address = (opts.peerAddress ?? ((id: string) => `${id}#/${id}/chunks`))(next);
+    ctx.pipeToSelf(
+      ctx.ask<ChunkReply>(ctx.ref(address), fwd, { timeoutMs: ms }),
+      (reply): Chained => ({ [CHAINED]: true, reply, done }),
+      (e): Chained => ({ [CHAINED]: true, done, reply: { type: 'govfs.data.ChunkError', code: 'EIO', message: `node ${next} did not answer within ${ms} ms (${(e as { code?: string }).code ?? String(e)})`, chunkId: req.chunkId } }),
+    );
+  };
+
   return {
     started(ctx) {
       backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(prefixed(ctx.storage, opts.storagePrefix ?? 'chunks/'));
@@ -111,6 +166,7 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
     },
     receive(ctx, msg) {
       if (isSynced(msg)) return synced(ctx, msg);
+      if (isChained(msg)) return msg.done(msg.reply);
       if (msg === SCRUB) {
         // A flag found here is made durable by the next sync (a write's or this one's).
         for (const id of core.idsAfter(scrubbed, opts.scrubChunks ?? 2)) {
@@ -130,18 +186,48 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
         ctx.reply(fromClient ? toFsReply(req) : req);
         return;
       }
+      const badChain = chainError(req);
+      if (badChain) {
+        ctx.reply(fromClient ? toFsReply(badChain) : badChain);
+        return;
+      }
       const { ops, reply } = core.handle(req, ctx.clock.now());
       if (ops.length > 0) {
         backend.apply(ops);
         applied++;
         startScrub(ctx);
       }
-      if (durable === applied) {
+      const chained = req.type === 'govfs.data.ChunkWrite' && (req.chain?.length ?? 0) > 0 && reply.type === 'govfs.data.ChunkWritten';
+      if (durable === applied && !chained) {
         ctx.reply(fromClient ? toFsReply(reply) : reply);
         return;
       }
       const deferred = ctx.deferReply();
-      waiting.push({ upTo: applied, reply, send: fromClient ? (r) => deferred(toFsReply(r)) : deferred });
+      let send = fromClient ? (r: ChunkReply): void => deferred(toFsReply(r)) : deferred;
+      if (chained) {
+        // Answer once both this store's sync and the rest of the chain are done.
+        const answer = send;
+        const next = req.chain![0]!;
+        let local: ChunkReply | undefined;
+        let down: ChunkReply | undefined;
+        let answered = false;
+        const finish = (): void => {
+          // A failed sync here is answered at once (the actor is about to restart).
+          if (answered || local === undefined || (down === undefined && local.type === 'govfs.data.ChunkWritten')) return;
+          answered = true;
+          answer(down === undefined ? local : joined(local, down, next));
+        };
+        passOn(ctx, req as ChunkWrite & { chain: string[] }, (r) => {
+          down = r;
+          finish();
+        });
+        send = (r) => {
+          local = r;
+          finish();
+        };
+        if (durable === applied) return send(reply);
+      }
+      waiting.push({ upTo: applied, reply, send });
       startSync(ctx);
     },
   };

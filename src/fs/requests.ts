@@ -138,6 +138,10 @@ export interface DataWriteOp {
   token: number;
   offset: number;
   data: Uint8Array;
+  /** Pipelined replication: the replicas after the one asked, in order. */
+  chain?: string[];
+  /** How long the next replica in `chain` may take to answer (ms). */
+  chainMs?: number;
 }
 export interface DataReadOp {
   chunkId: string;

@@ -15,11 +15,17 @@
 //     chunk of every file has three replicas that read back sound (no damaged block, the
 //     layout's version); again after the final node loss, on the nodes left.
 //
+// Writes reach the replicas in parallel or pipelined down a chain (DataReplication): by default
+// even seeds run pipelined and odd ones parallel, so any run of seeds covers both;
+// GOVFS_DATA_REPLICATION=parallel|pipelined runs every seed in one mode.
+//
 //   npm run sim -- data --seeds 40
+//   GOVFS_DATA_REPLICATION=pipelined npm run sim -- data --seeds 40
 
 import { Cluster } from '../../src/cluster.js';
 import { SeedTree } from '../../src/runtime/random.js';
 import type { GovClient } from '../../src/client/gov-client.js';
+import { DATA_REPLICATIONS, type DataReplication } from '../../src/client/file-data.js';
 
 export const describe = 'file contents under leases while chunk stores and ministers crash; reads see the latest acknowledged write or a later one';
 
@@ -68,7 +74,27 @@ export interface DataRun {
   traceHash: string;
 }
 
-export async function runData(seed: number, opts: { clients?: number; rounds?: number; verbose?: boolean } = {}): Promise<DataRun> {
+export interface DataSimOptions {
+  clients?: number;
+  rounds?: number;
+  verbose?: boolean;
+  /** Default: GOVFS_DATA_REPLICATION, else by seed (even: pipelined, odd: parallel). */
+  replication?: DataReplication;
+}
+
+/** The replication mode a seed runs in (see the top). */
+export function replicationOf(seed: number, opts: DataSimOptions): DataReplication {
+  const env = process.env['GOVFS_DATA_REPLICATION'];
+  if (opts.replication) return opts.replication;
+  if (env !== undefined && env !== '') {
+    if (!(DATA_REPLICATIONS as readonly string[]).includes(env)) throw new Error(`GOVFS_DATA_REPLICATION must be ${DATA_REPLICATIONS.join(' or ')}, got ${env}`);
+    return env as DataReplication;
+  }
+  return seed % 2 === 0 ? 'pipelined' : 'parallel';
+}
+
+export async function runData(seed: number, opts: DataSimOptions = {}): Promise<DataRun> {
+  const dataReplication = replicationOf(seed, opts);
   const r = new SeedTree(seed).stream('data-sim:workload');
   const cluster = await Cluster.start({
     nodes: 5,
@@ -88,7 +114,7 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
   let reads = 0;
   let readsOk = 0;
   let nextValue = 1;
-  const setup = cluster.client({ clientId: 'setup', deadlineMs: 60_000 });
+  const setup = cluster.client({ clientId: 'setup', deadlineMs: 60_000 , dataReplication });
   // (A lease lost to a dropped renewal fails a write with ESTALE: the caller tries again.)
   const retry = async <T>(what: () => Promise<T>): Promise<T> => {
     for (let i = 0; ; i++) {
@@ -117,7 +143,7 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
   const workers = Array.from({ length: running }, (_, i) => {
     const name = `c${i}`;
     clientHosts.push(name);
-    const c: GovClient = cluster.client({ host: name, clientId: name, requestTimeoutMs: 300, deadlineMs: 4_000, dataTimeoutMs: 400 });
+    const c: GovClient = cluster.client({ host: name, clientId: name, requestTimeoutMs: 300, deadlineMs: 4_000, dataTimeoutMs: 400 , dataReplication });
     return (async () => {
       for (let k = 0; k < (opts.rounds ?? 6); k++) {
         const file = FILES[r.int(0, FILES.length - 1)]!;
@@ -208,7 +234,7 @@ export async function runData(seed: number, opts: { clients?: number; rounds?: n
   await Promise.all([...workers, chaos]);
 
   // Every node back: re-replication repairs what the faults left short.
-  const last = cluster.client({ clientId: 'final', deadlineMs: 60_000, dataTimeoutMs: 400 });
+  const last = cluster.client({ clientId: 'final', deadlineMs: 60_000, dataTimeoutMs: 400 , dataReplication });
   const restored = async (without: string): Promise<void> => {
     let problem: string | null = null;
     for (let t = 0; t <= RESTORE_MS; t += 500) {
@@ -269,11 +295,11 @@ async function shortOf(cluster: Cluster, c: GovClient, files: readonly string[],
   return null;
 }
 
-export async function runSeed(seed: number, opts: { clients?: number; rounds?: number; verbose?: boolean } = {}): Promise<{ ok: boolean; error?: string; detail?: string }> {
+export async function runSeed(seed: number, opts: DataSimOptions = {}): Promise<{ ok: boolean; error?: string; detail?: string }> {
   try {
     const run = await runData(seed, opts);
-    if (run.violations.length > 0) return { ok: false, error: `${run.violations.slice(0, 3).join('; ')} (trace ${run.traceHash})` };
-    return { ok: true, detail: `${run.acked}/${run.writes} writes acked, ${run.readsOk}/${run.reads} reads, ${run.faults} faults, ${run.flips} bit flips (trace ${run.traceHash})` };
+    if (run.violations.length > 0) return { ok: false, error: `${replicationOf(seed, opts)}: ${run.violations.slice(0, 3).join('; ')} (trace ${run.traceHash})` };
+    return { ok: true, detail: `${replicationOf(seed, opts)}: ${run.acked}/${run.writes} writes acked, ${run.readsOk}/${run.reads} reads, ${run.faults} faults, ${run.flips} bit flips (trace ${run.traceHash})` };
   } catch (e) {
     return { ok: false, error: (e as Error).message };
   }

@@ -92,7 +92,7 @@ const OPS = {
   readlink: { path: '/a/l' } satisfies Required<ReadlinkOp>,
   link: { from: '/a/f', to: '/a/g' } satisfies Required<LinkOp>,
   mknod: { path: '/a/fifo', mode: 0o010640, rdev: 0x801 } satisfies Required<MknodOp>,
-  dataWrite: { chunkId: 'm0-3-1-2-k', version: 2, token: 2 ** 40, offset: 65536, data: Uint8Array.from([1, 2, 3, 0, 255]) } satisfies Required<DataWriteOp>,
+  dataWrite: { chunkId: 'm0-3-1-2-k', version: 2, token: 2 ** 40, offset: 65536, data: Uint8Array.from([1, 2, 3, 0, 255]), chain: ['n2', 'n3'], chainMs: 3_750 } satisfies Required<DataWriteOp>,
   dataRead: { chunkId: 'm0-3-1-2-k', version: 2, offset: 10, length: 4096 } satisfies Required<DataReadOp>,
   layoutGet: { path: '/a/f' } satisfies Required<LayoutGetOp>,
   layoutPlace: { path: '/a/f', offset: 2 ** 33, length: 8 << 20 } satisfies Required<LayoutPlaceOp>,
