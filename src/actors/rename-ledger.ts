@@ -122,7 +122,7 @@ export class RenameLedger {
     // (Not saved: the client's retry is taken anew, here after an abort or where the map sends it.)
     if (fenced !== null) return { kind: 'final', result: { ok: false, error: { code: 'EAGAIN', message: `rename ${e.from} -> ${e.to}: ${fenced}`, path: e.from } } };
     try {
-      ns.exportTree(e.from, creds(e.as, 'rename'));
+      ns.exportTree(e.from, creds(e.as, 'rename'), e.to);
     } catch (err) {
       if (!(err instanceof FsError)) throw err;
       return { kind: 'final', result: ns.saveResult(e.clientId, e.seq, { ok: false, error: err.toJSON() }) };

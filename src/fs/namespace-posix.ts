@@ -22,7 +22,8 @@ import {
   type Creds,
 } from './access.js';
 import type { INode } from './inode.js';
-import { MAX_PATH_BYTES } from './path.js';
+/** A symbolic link's target, as Linux's PATH_MAX (the kernel refuses longer before a mount sees it). */
+export const MAX_SYMLINK_BYTES = 4096;
 import type { MutationOp, NodeKind, OpResult, SpecialKind, Stat } from './ns-types.js';
 
 /** What the operations here use of a Namespace (its private path resolution and counters). */
@@ -110,7 +111,7 @@ function symlink(t: Tree, path: string, target: string, now: number, as: Creds):
   const rel = t.rel('symlink', path);
   const bytes = new TextEncoder().encode(target).length;
   if (bytes === 0) throw fsErrors.notFound('symlink', path, path, 'a symbolic link needs a target');
-  if (bytes > MAX_PATH_BYTES) throw new FsError('ENAMETOOLONG', `symlink ${path}: the target is ${bytes} bytes, over the limit of ${MAX_PATH_BYTES}`, path);
+  if (bytes > MAX_SYMLINK_BYTES) throw new FsError('ENAMETOOLONG', `symlink ${path}: the target is ${bytes} bytes, over the limit of ${MAX_SYMLINK_BYTES}`, path);
   if (target.includes('\0')) throw fsErrors.invalid('symlink', path, 'the target holds a NUL character');
   if (rel.length === 0) throw fsErrors.exists('symlink', path, 'it is the root of this ministry');
   const parent = t.resolveParent('symlink', path, rel, as);

@@ -4,7 +4,7 @@
 // naming what is wrong. Cut out of namespace.ts (issue 15, point 3).
 
 import { FsError, isFsErrorCode } from './errors.js';
-import { isStoredName, parsePath } from './path.js';
+import { MAX_DEPTH, isStoredName, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
 import { ByteReader, ByteWriter } from '../wire/bytes.js';
 import { IntTable } from '../runtime/int-table.js';
@@ -244,7 +244,7 @@ interface ReadCtx {
 
 function readNode(r: ByteReader, c: ReadCtx, depth: number): INode {
   const { corrupt } = c;
-  if (depth > 4096) throw corrupt('tree too deep');
+  if (depth > MAX_DEPTH + 1) throw corrupt('tree too deep');
   const kind = r.u8();
   const ino = r.f64();
   if (kind === 3) {
@@ -366,7 +366,7 @@ function bigintIn(_key: string, v: unknown): unknown {
 }
 
 function readNodeV3(r: ByteReader, corrupt: (what: string) => FsError, seen: Set<number>, nextIno: number, version: number, depth: number): INode {
-  if (depth > 4096) throw corrupt('tree too deep');
+  if (depth > MAX_DEPTH + 1) throw corrupt('tree too deep');
   const kind = r.u8();
   const ino = r.f64();
   if (!isCount(ino) || ino < 1 || ino >= nextIno || seen.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
@@ -398,7 +398,7 @@ function decodeNode(
   depth: number,
 ): INode {
   const o = x as Record<string, unknown>;
-  if (typeof o !== 'object' || o === null || depth > 4096) throw corrupt('bad tree node');
+  if (typeof o !== 'object' || o === null || depth > MAX_DEPTH + 1) throw corrupt('bad tree node');
   const ino = o['ino'];
   if (!isCount(ino) || ino < 1 || ino >= nextIno || seen.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
   seen.add(ino);

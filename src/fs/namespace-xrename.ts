@@ -12,6 +12,7 @@ import { requireAccess, requireStickyOwner, msToNs, W_OK, X_OK, type Creds } fro
 import type { INode } from './inode.js';
 import { touch, type Tree } from './namespace-posix.js';
 import { compareNames } from './subtree-map.js';
+import { MAX_DEPTH, depthOf } from './path.js';
 
 /** One node of a subtree a rename across ministries moves, with its POSIX attributes. Hard
  * links inside the moved tree are entries with the same `ino` (the source's inode number): the
@@ -31,10 +32,23 @@ function mayRemove(t: Tree, parent: INode, victim: INode, as: Creds, op: string,
   requireStickyOwner(parent, victim, as, op, path);
 }
 
+/** ENAMETOOLONG if directory `dir`, put at depth `at`, would hold anything deeper than
+ * MAX_DEPTH. Walks `dir` without recursion and stops at the first node too deep; a rename that
+ * does not move deeper needs no walk (everything there is within the limit already). */
+export function notTooDeepBelow(dir: INode, at: number, op: string, path: string): void {
+  const room = MAX_DEPTH - at;
+  const stack: [INode, number][] = [[dir, 0]];
+  for (let top = stack.pop(); top !== undefined; top = stack.pop()) {
+    const [n, d] = top;
+    if (d > room) throw new FsError('ENAMETOOLONG', `${op} ${path}: would put a path ${at + d} levels deep, over the limit of ${MAX_DEPTH}`, path);
+    if (n.children !== null) for (const c of n.children.values()) if (c.children !== null || d + 1 > room) stack.push([c, d + 1]);
+  }
+}
+
 /** The source's check and export: `from` and everything below it, depth first (paths relative
  * to `from`, '' for itself). ENOENT/ENOTDIR, EACCES/EPERM, EBUSY for this ministry's root;
  * EXDEV for a file with hard links outside the moved tree (they cannot follow it). */
-export function exportTree(t: Tree, from: string, as: Creds): MovedNode[] {
+export function exportTree(t: Tree, from: string, as: Creds, to?: string): MovedNode[] {
   const rel = t.rel('rename', from);
   const top = t.resolve('rename', from, rel, as);
   if (rel.length === 0) throw fsErrors.busy('rename', from, 'the root of a ministry cannot be renamed');
@@ -54,6 +68,7 @@ export function exportTree(t: Tree, from: string, as: Creds): MovedNode[] {
     for (const name of [...n.children.keys()].sort(compareNames)) visit(path === '' ? name : `${path}/${name}`, n.children.get(name) as INode);
   };
   visit('', top);
+  if (to !== undefined && top.kind === 'dir') notTooDeepBelow(top, depthOf(to), 'rename', to);
   for (const l of links.values()) {
     if (l.node.nlink > l.seen) {
       const at = l.path === '' ? from : `${from}/${l.path}`;

@@ -65,7 +65,7 @@
 // snapshot codec: equal states, equal bytes) and op-check.ts (validation of the ops applied).
 
 import { FsError, fsErrors } from './errors.js';
-import { formatPath, isAncestor, parsePath } from './path.js';
+import { depthOf, formatPath, isAncestor, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
 import { IntTable } from '../runtime/int-table.js';
 import { deepFreeze, type ClientState, type INode } from './inode.js';
@@ -73,7 +73,7 @@ import { decodeNamespace, encodeNamespace } from './namespace-snapshot.js';
 import { checkOp, finite } from './op-check.js';
 import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, R_OK, ROOT, permits, S_ISGID, W_OK, X_OK, msToNs, requireAccess, requireStickyOwner, type Creds } from './access.js';
 import { applyPosix, dirAccess, newNode, statOf, touch, type Tree } from './namespace-posix.js';
-import { detach, exportTree, graft, graftCheck, type MovedNode } from './namespace-xrename.js';
+import { detach, exportTree, graft, graftCheck, notTooDeepBelow, type MovedNode } from './namespace-xrename.js';
 import type { AckOp, ClientOp, ClientRecord, DirEntry, ExpireClientsOp, MutationOp, NodeKind, Op, OpFail, OpResult, Stat } from './ns-types.js';
 
 export { checkOp } from './op-check.js';
@@ -439,6 +439,7 @@ export class Namespace {
     }
     // A directory moving to another parent changes its '..': write permission on it (Linux).
     if (src.kind === 'dir' && srcParent !== dstParent) requireAccess(src, as, W_OK, 'rename', from, from);
+    if (src.kind === 'dir' && toRel.length > fromRel.length) notTooDeepBelow(src, depthOf(to), op, to);
     const v = ++this._version;
     (srcParent.children as Map<string, INode>).delete(fromRel[fromRel.length - 1] as string);
     (dstParent.children as Map<string, INode>).set(toName, src);
@@ -525,8 +526,8 @@ export class Namespace {
 
   // The halves (namespace-xrename.ts): the source checks `from` as `as` and exports its tree,
   // later detaches it; the target checks `to` (whether it replaces a node), later grafts.
-  exportTree(from: string, as: Creds = ROOT): MovedNode[] {
-    return exportTree(this.tree, from, as);
+  exportTree(from: string, as: Creds = ROOT, to?: string): MovedNode[] {
+    return exportTree(this.tree, from, as, to);
   }
   graftCheck(from: string, to: string, dir: boolean, as: Creds = ROOT): boolean {
     return graftCheck(this.tree, from, to, dir, as);
@@ -585,8 +586,7 @@ function unlinked(n: INode, now: number, v: number): void {
 function dropTree(root: INode, now: number, v: number): number {
   let count = 0;
   const stack = [root];
-  while (stack.length > 0) {
-    const x = stack.pop() as INode;
+  for (let x = stack.pop(); x !== undefined; x = stack.pop()) {
     count++;
     if (x.children !== null) for (const c of x.children.values()) stack.push(c);
     else unlinked(x, now, v);

@@ -12,8 +12,8 @@
 //     terminal escapes or fake line breaks into another's `ls`. Other characters, bidi
 //     controls such as U+202E included, are stored as given; front ends escape what is not
 //     printable when they show a name (src/fs/names.ts);
-//   - a segment is at most 255 bytes and the whole path at most 4096 bytes, in UTF-8
-//     (ENAMETOOLONG, as POSIX says).
+//   - a segment is at most 255 bytes, the whole path at most 8192 bytes in UTF-8 and 1024 levels
+//     (ENAMETOOLONG, as POSIX says of names and paths too long).
 //
 // Messages show at most 80 characters of a path, with control and bidi characters escaped,
 // so a refusal of a 5,000-byte name does not echo it whole.
@@ -24,7 +24,14 @@
 import { FsError, type FsErrorCode } from './errors.js';
 
 export const MAX_NAME_BYTES = 255;
-export const MAX_PATH_BYTES = 4096;
+/** A whole path from govfs's root. POSIX's PATH_MAX (4,096) counts from the caller's working
+ * directory, and a mount's paths are govfs's from its root: twice that leaves room for where a
+ * program works (pjdfstest makes 4,095-byte paths below its working directory). */
+export const MAX_PATH_BYTES = 8192;
+/** Directory levels below the root. The namespace's walks (snapshots, exports) recurse once per
+ * level; deeper trees overflowed the stack at ~1,700 levels (1-byte names in 4 KiB). A rename
+ * that would put anything deeper is refused too (Namespace.rename, exportTree). */
+export const MAX_DEPTH = 1024;
 export const ROOT = '/';
 
 /** UTF-8 length of `s`, or -1 if `s` has an unpaired surrogate (not valid Unicode). */
@@ -120,7 +127,7 @@ export function parsePath(p: unknown): string[] {
   // Most paths are plain ASCII names (letters, digits, '_', '.', '-'), none of them '.' or '..':
   // one regular expression says so, with no per-name checks (paths are parsed several times per
   // request, on the client, the node and every replica).
-  if (typeof p === 'string' && p.length <= MAX_PATH_BYTES && PLAIN_PATH.test(p)) return p.slice(1).split('/');
+  if (typeof p === 'string' && p.length <= MAX_PATH_BYTES && PLAIN_PATH.test(p)) return notTooDeep(p, p.slice(1).split('/'));
   if (typeof p !== 'string') throw bad(p, 'a path must be a string');
   if (p.length === 0) throw bad(p, 'empty path (paths are absolute, e.g. /a/b)');
   if (p[0] !== '/') throw bad(p, 'not absolute (paths start with /)');
@@ -135,6 +142,11 @@ export function parsePath(p: unknown): string[] {
   // After the names, so that one long name is reported as that.
   const total = utf8Length(p);
   if (total > MAX_PATH_BYTES) throw bad(p, `path is ${total} bytes, over the limit of ${MAX_PATH_BYTES} bytes`, 'ENAMETOOLONG');
+  return notTooDeep(p, segs);
+}
+
+function notTooDeep(p: string, segs: string[]): string[] {
+  if (segs.length > MAX_DEPTH) throw bad(p, `path is ${segs.length} levels deep, over the limit of ${MAX_DEPTH}`, 'ENAMETOOLONG');
   return segs;
 }
 
@@ -174,6 +186,7 @@ export function joinPath(dir: string, name: string): string {
   const p = dir === '/' ? `/${name}` : `${dir}/${name}`;
   const total = utf8Length(p);
   if (total > MAX_PATH_BYTES) throw bad(p, `path is ${total} bytes, over the limit of ${MAX_PATH_BYTES} bytes`, 'ENAMETOOLONG');
+  if (depthOf(p) > MAX_DEPTH) throw bad(p, `path is ${depthOf(p)} levels deep, over the limit of ${MAX_DEPTH}`, 'ENAMETOOLONG');
   return p;
 }
 

@@ -3,14 +3,14 @@
 // letters, '-', '_'), each parsed by parsePath and by the rules written out here.
 
 import { describe, expect, it } from 'vitest';
-import { parsePath } from '../../src/fs/path.js';
+import { MAX_DEPTH, MAX_PATH_BYTES, parsePath } from '../../src/fs/path.js';
 
 function byTheRules(p: string): string[] | 'error' {
   if (p === '/') return [];
   if (!p.startsWith('/') || p.endsWith('/')) return 'error';
   const segs = p.slice(1).split('/');
   for (const s of segs) if (s.length === 0 || s === '.' || s === '..' || s.length > 255) return 'error';
-  return p.length > 4096 ? 'error' : segs;
+  return p.length > MAX_PATH_BYTES || segs.length > MAX_DEPTH ? 'error' : segs;
 }
 
 function outcome(p: string): string[] | 'error' {
@@ -34,11 +34,13 @@ describe('parsePath on plain paths', () => {
     }
   });
 
-  it('keeps the limits: 255-byte names, 4,096-byte paths, and . and .. refused', () => {
+  it('keeps the limits: 255-byte names, 8,192-byte paths, 1,024 levels, and . and .. refused', () => {
     expect(outcome(`/${'n'.repeat(255)}`)).toEqual(['n'.repeat(255)]);
     expect(outcome(`/${'n'.repeat(256)}`)).toBe('error');
-    const long = Array.from({ length: 17 }, () => 'p'.repeat(250)).join('/');
+    const long = Array.from({ length: 33 }, () => 'p'.repeat(250)).join('/');
     expect(outcome(`/${long}`)).toBe('error');
+    expect(outcome('/a'.repeat(MAX_DEPTH))).toHaveLength(MAX_DEPTH);
+    expect(outcome('/a'.repeat(MAX_DEPTH + 1))).toBe('error');
     for (const p of ['/.', '/..', '/a/.', '/a/..', '/./a', '/../a']) expect(outcome(p), p).toBe('error');
     for (const p of ['/...', '/.a', '/a.', '/a/.b/..c']) expect(outcome(p), p).toEqual(p.slice(1).split('/'));
   });

@@ -85,7 +85,7 @@ describe('parsePath', () => {
     expect(einval(() => parsePath(undefined)).message).toMatch(/must be a string/);
   });
 
-  it('limits a name to 255 UTF-8 bytes and a path to 4096', () => {
+  it('limits a name to 255 UTF-8 bytes, a path to 8192 and 1024 levels', () => {
     expect(parsePath('/' + 'x'.repeat(255))).toHaveLength(1);
     expect(tooLong(() => parsePath('/' + 'x'.repeat(256))).message).toMatch(/256 bytes, over the limit of 255/);
     // 'é' is 2 bytes: 128 of them are 256 bytes though only 128 characters.
@@ -93,10 +93,11 @@ describe('parsePath', () => {
     expect(parsePath('/' + '😀'.repeat(63))).toHaveLength(1); // 252 bytes
     expect(() => parsePath('/' + '😀'.repeat(64))).toThrow(/256 bytes/);
     const seg = 'y'.repeat(200);
-    const ok = '/' + Array.from({ length: 20 }, () => seg).join('/') + '/' + 'z'.repeat(4096 - 20 * 201 - 1);
-    expect(utf8Length(ok)).toBe(4096);
+    const ok = '/' + Array.from({ length: 40 }, () => seg).join('/') + '/' + 'z'.repeat(8192 - 40 * 201 - 1);
+    expect(utf8Length(ok)).toBe(8192);
     expect(isValidPath(ok)).toBe(true);
-    expect(tooLong(() => parsePath(ok + 'z')).message).toMatch(/4097 bytes, over the limit of 4096/);
+    expect(tooLong(() => parsePath(ok + 'z')).message).toMatch(/8193 bytes, over the limit of 8192/);
+    expect(tooLong(() => parsePath('/a'.repeat(1025))).message).toMatch(/1025 levels deep, over the limit of 1024/);
   });
 
   it('ENAMETOOLONG for a 5,000-byte name names the name, and echoes at most 80 characters of it', () => {
@@ -144,7 +145,8 @@ describe('path helpers', () => {
     expect(joinPath('/', 'a')).toBe('/a');
     expect(joinPath('/a', 'b')).toBe('/a/b');
     for (const bad of ['', '.', '..', 'a/b', 'a\0']) einval(() => joinPath('/a', bad));
-    tooLong(() => joinPath('/' + 'x'.repeat(4000), 'y'.repeat(100)));
+    tooLong(() => joinPath('/' + 'x'.repeat(8100), 'y'.repeat(100)));
+    tooLong(() => joinPath('/a'.repeat(1024), 'y'));
     tooLong(() => joinPath('/a', 'y'.repeat(256)));
   });
 });
