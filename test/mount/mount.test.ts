@@ -8,7 +8,7 @@
 // libfuse2) are missing.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readdirSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { stat as statAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
@@ -147,6 +147,21 @@ describe.skipIf(missing !== null)(`govfs mount through FUSE (${binding} binding)
     expect(statSync(f).nlink).toBe(2);
     unlinkSync(join(dir, 'times2'));
     expect(statSync(f).nlink).toBe(1); // no cached nlink of another path: one kernel inode
+
+    // A file unlinked while open still reads, and does not keep its directory from being
+    // removed (pjdfstest unlink/14.t).
+    mkdirSync(join(dir, 'u'));
+    writeFileSync(join(dir, 'u', 'open'), 'still here');
+    const fd = openSync(join(dir, 'u', 'open'), 'r');
+    try {
+      unlinkSync(join(dir, 'u', 'open'));
+      rmdirSync(join(dir, 'u'));
+      const buf = Buffer.alloc(10);
+      expect(readSync(fd, buf, 0, 10, 0)).toBe(10);
+      expect(buf.toString()).toBe('still here');
+    } finally {
+      closeSync(fd);
+    }
     execFileSync('rm', ['-r', dir]);
   });
 

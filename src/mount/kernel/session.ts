@@ -214,6 +214,7 @@ export class KernelSession {
       [P.Op.UNLINK]: (h, b) => this.unlink(h, P.cString(b).value),
       [P.Op.RMDIR]: async (h, b) => {
         const path = childPath(this.pathOf(h.nodeid), P.cString(b).value);
+        await this.moveHiddenOutOf(path);
         await this.client.rmdir(path, { as: this.creds(h) });
         this.nodes.removed(path);
         return undefined;
@@ -381,6 +382,21 @@ export class KernelSession {
     }
     await this.client.rm(path, { as: this.creds(h) });
     this.nodes.removed(path);
+  }
+
+  /** A file unlinked while open, renamed aside in `dir`, would keep rmdir from finding `dir`
+   * empty (pjdfstest unlink/14.t): it moves up to dir's parent first (the mount's own
+   * housekeeping, so as root, like its removal at the last close). */
+  private async moveHiddenOutOf(dir: string): Promise<void> {
+    const up = dir.slice(0, dir.lastIndexOf('/')) || '/';
+    for (const [id, p] of this.hidden) {
+      const at = p.lastIndexOf('/');
+      if ((p.slice(0, at) || '/') !== dir) continue;
+      const aside = childPath(up, p.slice(at + 1));
+      await this.client.rename(p, aside);
+      this.nodes.renamed(p, aside);
+      this.hidden.set(id, aside);
+    }
   }
 
   /** Remove what was renamed aside for files still open (at unmount). */
