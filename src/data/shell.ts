@@ -95,6 +95,45 @@ function joined(local: ChunkReply, down: ChunkReply, next: string): ChunkReply {
   return { type: 'govfs.data.ChunkError', code: 'EIO', message: `replica chain at ${next}: answered ${down.type} to a write`, chunkId: local.chunkId };
 }
 
+/** Pass `req` on to the next store of its chain; `done` gets that store's answer. */
+function passOn(ctx: Context<ChunkStoreMessage>, opts: ChunkStoreShellOptions, req: ChunkWrite & { chain: string[] }, done: (r: ChunkReply) => void): void {
+  const [next, ...rest] = req.chain as [string, ...string[]];
+  const ms = req.chainMs !== undefined && req.chainMs > 0 ? req.chainMs : DEFAULT_CHAIN_MS;
+  const { chain: _c, chainMs: _m, ...write } = req;
+  // Each hop waits a little less than the one before it, so a failure far down the chain
+  // reaches the head (and the client) before their own timeouts.
+  const fwd: ChunkWrite = rest.length > 0 ? { ...write, chain: rest, chainMs: Math.floor((ms * 3) / 4) } : write;
+  const address = (opts.peerAddress ?? ((id: string) => `${id}#/${id}/chunks`))(next);
+  ctx.pipeToSelf(
+    ctx.ask<ChunkReply>(ctx.ref(address), fwd, { timeoutMs: ms }),
+    (reply): Chained => ({ [CHAINED]: true, reply, done }),
+    (e): Chained => ({ [CHAINED]: true, done, reply: { type: 'govfs.data.ChunkError', code: 'EIO', message: `node ${next} did not answer within ${ms} ms (${(e as { code?: string }).code ?? String(e)})`, chunkId: req.chunkId } }),
+  );
+}
+
+/** A chained write's answer: `answer` gets this store's own reply (given to the function
+ * returned, once durable here) joined with the rest of the chain's, when both are in. */
+function chainAnswer(ctx: Context<ChunkStoreMessage>, opts: ChunkStoreShellOptions, req: ChunkWrite & { chain: string[] }, answer: (r: ChunkReply) => void): (r: ChunkReply) => void {
+  const next = req.chain[0]!;
+  let local: ChunkReply | undefined;
+  let down: ChunkReply | undefined;
+  let answered = false;
+  const finish = (): void => {
+    // A failed sync here is answered at once (the actor is about to restart).
+    if (answered || local === undefined || (down === undefined && local.type === 'govfs.data.ChunkWritten')) return;
+    answered = true;
+    answer(down === undefined ? local : joined(local, down, next));
+  };
+  passOn(ctx, opts, req, (r) => {
+    down = r;
+    finish();
+  });
+  return (r) => {
+    local = r;
+    finish();
+  };
+}
+
 export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviour<ChunkStoreMessage> {
   let core: ChunkStoreCore;
   let backend: ChunkBackend;
@@ -139,22 +178,6 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
       w.send(w.reply);
     }
     startSync(ctx);
-  };
-
-  /** Pass `req` on to the next store of its chain; `done` gets that store's answer. */
-  const passOn = (ctx: Context<ChunkStoreMessage>, req: ChunkWrite & { chain: string[] }, done: (r: ChunkReply) => void): void => {
-    const [next, ...rest] = req.chain as [string, ...string[]];
-    const ms = req.chainMs !== undefined && req.chainMs > 0 ? req.chainMs : DEFAULT_CHAIN_MS;
-    const { chain: _c, chainMs: _m, ...write } = req;
-    // Each hop waits a little less than the one before it, so a failure far down the chain
-    // reaches the head (and the client) before their own timeouts.
-    const fwd: ChunkWrite = rest.length > 0 ? { ...write, chain: rest, chainMs: Math.floor((ms * 3) / 4) } : write;
-    const address = (opts.peerAddress ?? ((id: string) => `${id}#/${id}/chunks`))(next);
-    ctx.pipeToSelf(
-      ctx.ask<ChunkReply>(ctx.ref(address), fwd, { timeoutMs: ms }),
-      (reply): Chained => ({ [CHAINED]: true, reply, done }),
-      (e): Chained => ({ [CHAINED]: true, done, reply: { type: 'govfs.data.ChunkError', code: 'EIO', message: `node ${next} did not answer within ${ms} ms (${(e as { code?: string }).code ?? String(e)})`, chunkId: req.chunkId } }),
-    );
   };
 
   return {
@@ -206,25 +229,7 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
       let send = fromClient ? (r: ChunkReply): void => deferred(toFsReply(r)) : deferred;
       if (chained) {
         // Answer once both this store's sync and the rest of the chain are done.
-        const answer = send;
-        const next = req.chain![0]!;
-        let local: ChunkReply | undefined;
-        let down: ChunkReply | undefined;
-        let answered = false;
-        const finish = (): void => {
-          // A failed sync here is answered at once (the actor is about to restart).
-          if (answered || local === undefined || (down === undefined && local.type === 'govfs.data.ChunkWritten')) return;
-          answered = true;
-          answer(down === undefined ? local : joined(local, down, next));
-        };
-        passOn(ctx, req as ChunkWrite & { chain: string[] }, (r) => {
-          down = r;
-          finish();
-        });
-        send = (r) => {
-          local = r;
-          finish();
-        };
+        send = chainAnswer(ctx, opts, req as ChunkWrite & { chain: string[] }, send);
         if (durable === applied) return send(reply);
       }
       waiting.push({ upTo: applied, reply, send });

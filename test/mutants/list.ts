@@ -159,7 +159,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'posix-no-search-check',
     what: 'a path is resolved without search permission on its directories (issue 18)',
-    edits: [{ file: 'src/fs/namespace.ts', find: '      if (as.uid !== 0) requireAccess(node, as, X_OK, op, path, this.abs(rel.slice(0, i)));', replace: '' }],
+    edits: [{ file: 'src/fs/namespace.ts', find: '      if (as.uid !== 0) dirAccess(this.tree, node, as, X_OK, op, path, rel, i);', replace: '' }],
     tests: ['test/fs/namespace-posix.test.ts', 'test/support/namespace-model.test.ts'],
     sims: ['cluster'],
   },
