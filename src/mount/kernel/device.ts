@@ -12,7 +12,7 @@
 // the mount). Replies are written synchronously: a write to /dev/fuse does not block.
 
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, write, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { MountError } from '../fuse-mount.js';
 
@@ -102,6 +102,14 @@ export class FuseDevice {
     } catch {
       return false;
     }
+  }
+
+  /** Write a notification from libuv's pool, never this thread: the kernel may block it until
+   * we answer a request that holds the file's pages (a READ), which only this thread does.
+   * Refusals are ignored: ENOENT for an inode the kernel has forgotten is no error. */
+  notify(buf: Buffer): void {
+    if (this.closed) return;
+    write(this.fd, buf, 0, buf.length, null, () => undefined);
   }
 
   /** Unmount (lazily when busy) and close the device. */
