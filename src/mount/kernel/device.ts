@@ -54,6 +54,10 @@ export interface FuseDeviceOptions {
 export class FuseDevice {
   private reader: Worker | null = null;
   private closed = false;
+  /** Notifications not yet written: the fd is closed only after them (its number could be
+   * reused by another file meanwhile). */
+  private notifying = 0;
+  private notified: (() => void) | null = null;
 
   private constructor(
     readonly mountpoint: string,
@@ -109,7 +113,10 @@ export class FuseDevice {
    * Refusals are ignored: ENOENT for an inode the kernel has forgotten is no error. */
   notify(buf: Buffer): void {
     if (this.closed) return;
-    write(this.fd, buf, 0, buf.length, null, () => undefined);
+    this.notifying++;
+    write(this.fd, buf, 0, buf.length, null, () => {
+      if (--this.notifying === 0) this.notified?.();
+    });
   }
 
   /** Unmount (lazily when busy) and close the device. */
@@ -118,6 +125,8 @@ export class FuseDevice {
     // Keep answering while umount(8) runs: it stats the mount point through us.
     await unmountKernel(this.mountpoint);
     this.closed = true;
+    // Unmounted: the kernel refuses what is still pending (bounded all the same: never a hang).
+    if (this.notifying > 0) await new Promise<void>((r) => ((this.notified = r), setTimeout(r, 2_000).unref()));
     await this.reader?.terminate().catch(() => undefined);
     try {
       closeSync(this.fd);
