@@ -8,7 +8,8 @@
 // LeaseHandle). The lease is taken at the first read or write of an open file, not at open:
 // many programs open files only to fstat or close them, and a lease costs a round trip to the
 // ministry (a write lease, to its minister). It is kept until the file is released (close),
-// and taken again if the ministry revoked it meanwhile.
+// and taken again if the ministry revoked it meanwhile. A binding that can drop the kernel's
+// caches sets `onLeaseLost`: told when an open file's lease ends other than by its close.
 
 import { MountErrno } from './errno.js';
 import type { MountClient, MountFileHandle, MountStat, OptionalCall } from './client-api.js';
@@ -74,6 +75,9 @@ interface OpenFile {
 }
 
 export class MountOperations {
+  /** Told when the lease of a still open file is revoked (another client writes or changes it)
+   * or expires: what the kernel caches of that file may be stale from then on. */
+  onLeaseLost: ((fd: number, path: string) => void) | null = null;
   private readonly files = new Map<number, OpenFile>();
   private nextFd = 1; // 0 means "no handle" to the binding
   /** Whether the client's leases carry the data plane's calls; unknown until the first lease. */
@@ -205,7 +209,7 @@ export class MountOperations {
   async read(path: string, fd: number, into: Uint8Array, length: number, position: number): Promise<number> {
     const file = this.file(fd, path);
     if (this.dataPlane === false) return this.readWithoutDataPlane(path, position);
-    const lease = await this.lease(file, path);
+    const lease = await this.lease(fd, file, path);
     if (typeof lease.read !== 'function') return this.readWithoutDataPlane(path, position);
     const bytes = await lease.read(position, length);
     const n = Math.min(bytes.length, length);
@@ -216,7 +220,7 @@ export class MountOperations {
   async write(path: string, fd: number, from: Uint8Array, length: number, position: number): Promise<number> {
     const file = this.file(fd, path);
     if (this.dataPlane === false) throw notYet('write', path);
-    const lease = await this.lease(file, path);
+    const lease = await this.lease(fd, file, path);
     if (typeof lease.write !== 'function') throw notYet('write', path);
     // The binding's buffer is the kernel's, valid only until this call is answered: copy.
     await lease.write(position, Uint8Array.prototype.slice.call(from, 0, length));
@@ -226,7 +230,7 @@ export class MountOperations {
   async ftruncate(path: string, fd: number, size: number): Promise<void> {
     const file = this.file(fd, path);
     if (this.dataPlane !== false && file.writable) {
-      const lease = await this.lease(file, path);
+      const lease = await this.lease(fd, file, path);
       if (typeof lease.truncate === 'function') return lease.truncate(size);
     }
     return this.truncate(path, size);
@@ -289,7 +293,7 @@ export class MountOperations {
   }
 
   /** The open file's lease: taken at first use, again after a revocation or expiry. */
-  private async lease(file: OpenFile, path: string): Promise<MountFileHandle> {
+  private async lease(fd: number, file: OpenFile, path: string): Promise<MountFileHandle> {
     if (file.lease && !file.lease.signal.aborted) return file.lease;
     file.lease = null;
     file.pending ??= this.client.open(path, { mode: file.writable ? 'write' : 'read', deadlineMs: this.opts.leaseDeadlineMs });
@@ -297,6 +301,12 @@ export class MountOperations {
       const lease = await file.pending;
       this.dataPlane = typeof lease.read === 'function';
       file.lease = lease;
+      // release() forgets the file first: an abort of a lease still in use is not ours.
+      const lost = () => {
+        if (this.files.get(fd) === file && file.lease === lease) this.onLeaseLost?.(fd, path);
+      };
+      if (lease.signal.aborted) lost();
+      else lease.signal.addEventListener('abort', lost, { once: true });
       return lease;
     } finally {
       file.pending = null;

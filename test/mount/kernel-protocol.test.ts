@@ -249,8 +249,9 @@ function fakeClient() {
 function session() {
   const fake = fakeClient();
   const replies: Buffer[] = [];
+  const notified: Buffer[] = [];
   const ops = new MountOperations(fake.client, { uid: 0, gid: 0, leaseDeadlineMs: 1000 });
-  const s = new KernelSession(fake.client, ops, { attrTimeoutS: 1, entryTimeoutS: 1, maxWrite: 131072 }, (b) => replies.push(b));
+  const s = new KernelSession(fake.client, ops, { attrTimeoutS: 1, entryTimeoutS: 1, maxWrite: 131072, notify: (b) => notified.push(b) }, (b) => replies.push(b));
   /** Send one request and wait for its reply. */
   const call = async (buf: Buffer) => {
     const before = replies.length;
@@ -259,7 +260,7 @@ function session() {
     expect(replies.length).toBe(before + 1);
     return parseReply(replies[replies.length - 1]!);
   };
-  return { ...fake, s, replies, call };
+  return { ...fake, s, ops, replies, notified, call };
 }
 
 describe('KernelSession', () => {
@@ -354,6 +355,21 @@ describe('KernelSession', () => {
     await call(request(P.Op.RELEASE, Buffer.concat([u64(2n), u32s(0, 0), u64(0n)])));
     expect((await call(request(P.Op.UNLINK, name('t2')))).error).toBe(0);
     expect([...nodes.keys()].filter((k) => k !== '/')).toEqual([]);
+  });
+
+  it("drops the kernel's cache of an open file whose lease is lost, and caches none of it until its last close", async () => {
+    const { call, ops, notified } = session();
+    await call(request(P.Op.INIT, Buffer.concat([u32s(7, 31, 131072, 0, 0), Buffer.alloc(44)])));
+    const c = await call(request(P.Op.CREATE, Buffer.concat([u32s(0o100, 0o644, 0, 0), name('f')])));
+    const id = c.payload.readBigUInt64LE(0);
+    const fh = c.payload.readBigUInt64LE(P.ENTRY_OUT_SIZE);
+    const attrValid = async () => (await call(request(P.Op.GETATTR, Buffer.alloc(16), { nodeid: id }))).payload.readBigUInt64LE(0);
+    expect(await attrValid()).toBe(1n);
+    ops.onLeaseLost!(Number(fh), '/f'); // what MountOperations does when the ministry revokes it
+    expect(notified).toEqual([P.invalInode(id)]);
+    expect(await attrValid()).toBe(0n);
+    await call(request(P.Op.RELEASE, Buffer.concat([u64(fh), u32s(0, 0), u64(0n)]), { nodeid: id }));
+    expect(await attrValid()).toBe(1n);
   });
 
   it('lists a directory across READDIR calls by offset', async () => {

@@ -9,7 +9,7 @@
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, closeSync, existsSync, linkSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, readlinkSync, renameSync, rmdirSync, statSync, symlinkSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
-import { stat as statAsync } from 'node:fs/promises';
+import { open as openAsync, stat as statAsync } from 'node:fs/promises';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { connect, type RemoteGovClient } from '../../src/client/connect.js';
@@ -118,6 +118,61 @@ describe.skipIf(missing !== null)(`govfs mount through FUSE (${binding} binding)
     expect(seenAfter).toBeGreaterThanOrEqual(0);
     expect(seenAfter).toBeLessThan(ENTRY_TIMEOUT_S * 1000 + 2_000);
   });
+
+  // $GOVFS_MOUNT_INVALIDATE=0 (the mount's timeouts alone) makes this fail: that is the
+  // comparison. $GOVFS_INVAL_TRIALS trials (default 3), median printed.
+  it.runIf(binding === 'kernel')("kernel binding: another client's write to an open file shows at once, its lease's revocation drops the kernel's cache", async () => {
+    const trials = Number(process.env.GOVFS_INVAL_TRIALS ?? 3);
+    const notifying = process.env.GOVFS_MOUNT_INVALIDATE !== '0';
+    mkdirSync(join(m.mountpoint, 'inval'));
+    const seen: number[] = [];
+    for (let i = 0; i < trials; i++) {
+      const p = `/inval/f${i}`;
+      await client.writeFile(p, Buffer.from('old\n'));
+      const fh = await openAsync(join(m.mountpoint, p), 'r');
+      try {
+        const buf = Buffer.alloc(64);
+        expect((await fh.read(buf, 0, 64, 0)).bytesRead).toBe(4); // the mount holds a read lease
+        // The writer's open returns once the mount's read lease is revoked and given back.
+        const w = await client.open(p, { mode: 'write' });
+        const fresh = Buffer.from(`new bytes of trial ${i}\n`);
+        // Odd trials: reads alone, of pages the kernel cached at the first read, which the
+        // notification drops. Even ones: fstat alone, with a stat between two of the writer's
+        // writes (after the notification), which the kernel would cache for 1 s had the
+        // revocation not marked the file. (A read that reaches the mount makes the next fstat
+        // reach it too: the kernel invalidates atime after each READ it sends.)
+        await w.write(0, fresh.subarray(0, 9));
+        if (i % 2 === 0) expect((await fh.stat()).size).toBeGreaterThanOrEqual(4);
+        await w.write(9, fresh.subarray(9));
+        await w.close();
+        const wroteAt = Date.now();
+        const shows = async () => {
+          if (i % 2 === 0) return (await fh.stat()).size === fresh.length;
+          const { bytesRead } = await fh.read(buf, 0, 64, 0);
+          return buf.subarray(0, bytesRead).equals(fresh);
+        };
+        let after = -1;
+        while (Date.now() - wroteAt < 3_000) {
+          if (await shows()) {
+            after = Date.now() - wroteAt;
+            break;
+          }
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        seen.push(after);
+        expect((await fh.stat()).size).toBe(fresh.length);
+        const { bytesRead } = await fh.read(buf, 0, 64, 0);
+        expect(buf.subarray(0, bytesRead).toString()).toBe(fresh.toString());
+      } finally {
+        await fh.close();
+      }
+    }
+    const median = [...seen].sort((a, b) => a - b)[Math.floor(seen.length / 2)];
+    console.log(`mount: another client's write to an open file seen through the mount after ${seen.join(', ')} ms (median ${median} ms; ${notifying ? 'FUSE_NOTIFY_INVAL_INODE at revocation' : `timeout alone, ${ENTRY_TIMEOUT_S} s`})`);
+    for (const ms of seen) expect(ms).toBeGreaterThanOrEqual(0);
+    for (const ms of seen) expect(ms).toBeLessThan(500);
+    execFileSync('rm', ['-r', join(m.mountpoint, 'inval')]);
+  }, 60_000);
 
   it.runIf(binding === 'kernel')('kernel binding: files belong to their caller, utimensat sets both times, hard links are one inode', async () => {
     // The mount point's temp parent is 0700: other users must get through it.

@@ -273,6 +273,21 @@ describe('mount file contents', () => {
     expect(await errnoOfCall(o.read('/f', fd, buf, 5, 0))).toBe(E.EBADF);
   });
 
+  it("tells the binding when an open file's lease is revoked, not when the file is closed", async () => {
+    const c = fakeClient({ dataPlane: new TextEncoder().encode('hello') });
+    const o = ops(c);
+    const lost: [number, string][] = [];
+    o.onLeaseLost = (fd, path) => lost.push([fd, path]);
+    const fd = o.open('/f', 0 /* O_RDONLY */);
+    await o.read('/f', fd, new Uint8Array(5), 5, 0);
+    c.leases[0]!.controller.abort(); // revoked by the ministry
+    expect(lost).toEqual([[fd, '/f']]);
+    await o.read('/f', fd, new Uint8Array(5), 5, 0); // taken again
+    await o.release('/f', fd);
+    expect(c.leases[1]!.signal.aborted).toBe(true);
+    expect(lost).toEqual([[fd, '/f']]);
+  });
+
   it('writes copy the bytes out of the kernel buffer under a write lease', async () => {
     const c = fakeClient({ dataPlane: new Uint8Array() });
     const o = ops(c);

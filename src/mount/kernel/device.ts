@@ -12,7 +12,7 @@
 // the mount). Replies are written synchronously: a write to /dev/fuse does not block.
 
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, write, writeSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { MountError } from '../fuse-mount.js';
 
@@ -54,6 +54,10 @@ export interface FuseDeviceOptions {
 export class FuseDevice {
   private reader: Worker | null = null;
   private closed = false;
+  /** Notifications not yet written: the fd is closed only after them (its number could be
+   * reused by another file meanwhile). */
+  private notifying = 0;
+  private notified: (() => void) | null = null;
 
   private constructor(
     readonly mountpoint: string,
@@ -104,12 +108,25 @@ export class FuseDevice {
     }
   }
 
+  /** Write a notification from libuv's pool, never this thread: the kernel may block it until
+   * we answer a request that holds the file's pages (a READ), which only this thread does.
+   * Refusals are ignored: ENOENT for an inode the kernel has forgotten is no error. */
+  notify(buf: Buffer): void {
+    if (this.closed) return;
+    this.notifying++;
+    write(this.fd, buf, 0, buf.length, null, () => {
+      if (--this.notifying === 0) this.notified?.();
+    });
+  }
+
   /** Unmount (lazily when busy) and close the device. */
   async close(): Promise<void> {
     if (this.closed) return;
     // Keep answering while umount(8) runs: it stats the mount point through us.
     await unmountKernel(this.mountpoint);
     this.closed = true;
+    // Unmounted: the kernel refuses what is still pending (bounded all the same: never a hang).
+    if (this.notifying > 0) await new Promise<void>((r) => ((this.notified = r), setTimeout(r, 2_000).unref()));
     await this.reader?.terminate().catch(() => undefined);
     try {
       closeSync(this.fd);

@@ -14,7 +14,9 @@ import { FuseDevice, readBufferSize, unmountKernel } from './device.js';
 import { KernelSession } from './session.js';
 
 /** Attribute and entry cache lifetime, seconds: the client tells us of no other client's
- * metadata change, so another client's change shows through the mount after at most this. */
+ * metadata change, so another client's change shows through the mount after at most this.
+ * Files open with a lease are the exception: a revocation drops their attributes and pages at
+ * once (FUSE_NOTIFY_INVAL_INODE; session.ts). */
 export const KERNEL_ATTR_TIMEOUT_S = 1;
 export const KERNEL_ENTRY_TIMEOUT_S = 1;
 /** The largest WRITE the kernel sends us (and so each read's buffer, plus a page). */
@@ -23,6 +25,9 @@ export const KERNEL_MAX_WRITE = 128 * 1024;
 export interface KernelMountOptions extends FuseMountOptions {
   /** Called once if the file system is unmounted from outside (umount by hand). */
   onUnmounted?: (error: string | null) => void;
+  /** Drop the kernel's caches of an open file when its lease is revoked (default: true, or
+   * $GOVFS_MOUNT_INVALIDATE=0 for the timeouts alone, to measure the difference). */
+  invalidate?: boolean;
 }
 
 export class KernelMount {
@@ -46,6 +51,7 @@ export class KernelMount {
       leaseDeadlineMs: opts.deadlineMs,
     });
     const device = await FuseDevice.mount(mnt, { allowOther: opts.allowOther ?? false, maxWrite: KERNEL_MAX_WRITE });
+    const invalidate = opts.invalidate ?? process.env.GOVFS_MOUNT_INVALIDATE !== '0';
     const session = new KernelSession(
       client,
       ops,
@@ -55,6 +61,7 @@ export class KernelMount {
         maxWrite: KERNEL_MAX_WRITE,
         onError: opts.onError,
         debug: opts.debug,
+        notify: invalidate ? (buf) => device.notify(buf) : undefined,
       },
       (buf) => void device.write(buf),
     );

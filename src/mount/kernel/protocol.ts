@@ -460,7 +460,7 @@ export function notification(code: number, payload: Buffer): Buffer {
 export function invalInode(nodeid: bigint): Buffer {
   const b = Buffer.alloc(24);
   b.writeBigUInt64LE(nodeid, 0);
-  b.writeBigInt64LE(0n, 8); // off 0, len 0: the attributes (and no cached pages)
+  b.writeBigInt64LE(0n, 8); // off 0, len 0: the attributes and every cached page
   b.writeBigInt64LE(0n, 16);
   return notification(NotifyCode.INVAL_INODE, b);
 }

@@ -6,7 +6,8 @@
 // What the kernel itself does for us: permission checks (the mount has default_permissions,
 // checked against the mode, uid and gid we report; the servers check again as the caller),
 // umask (applied before MKNOD, MKDIR and CREATE reach us), caching of attributes and names for
-// ATTR_TIMEOUT_S / ENTRY_TIMEOUT_S, and POSIX locks (we do not claim them, so the kernel keeps
+// ATTR_TIMEOUT_S / ENTRY_TIMEOUT_S (dropped at once, through `notify`, when an open file's lease
+// is revoked: see leaseLost), and POSIX locks (we do not claim them, so the kernel keeps
 // them locally).
 
 import { readFileSync } from 'node:fs';
@@ -25,6 +26,9 @@ export interface SessionOptions {
   onError?: (op: string, path: string, e: unknown) => void;
   /** Print every request and its outcome on stderr. */
   debug?: boolean;
+  /** Write a notification (FUSE_NOTIFY_*) to the kernel without blocking this thread: the
+   * kernel may hold it until we answer a request it waits on. Absent: no invalidation. */
+  notify?: (buf: Buffer) => void;
 }
 
 const O_EXCL = 0o200;
@@ -69,6 +73,10 @@ export class KernelSession {
   /** Nodes unlinked while open: the hidden path they were renamed to. */
   private readonly hidden = new Map<bigint, string>();
   private hiddenSeq = 0;
+  /** Open files whose lease was revoked or expired: until their last close the kernel keeps
+   * no attributes of them (timeout 0), so a stat between the revocation and the writer's
+   * last write is not cached for the full timeout. */
+  private readonly leaseLostNodes = new Set<bigint>();
   private nextDir = 1n;
   private readonly handlers: Record<number, Handler>;
   /** Set once INIT was answered. */
@@ -81,6 +89,21 @@ export class KernelSession {
     private readonly send: Send,
   ) {
     this.handlers = this.table();
+    if (opts.notify) ops.onLeaseLost = (fd) => this.leaseLost(fd);
+  }
+
+  /** An open file's lease ended (another client writes it, or changes it): the kernel drops
+   * its cached attributes and pages of that file now, not when its timeout runs out. */
+  private leaseLost(fd: number): void {
+    const nodeid = this.fhNode.get(fd);
+    if (nodeid === undefined || !this.initialized || !this.opts.notify) return;
+    this.leaseLostNodes.add(nodeid);
+    if (this.opts.debug) console.error(`fuse notify INVAL_INODE ${nodeid} (lease of ${this.nodes.path(nodeid) ?? '?'} ended)`);
+    this.opts.notify(P.invalInode(nodeid));
+  }
+
+  private attrTimeout(nodeid: bigint): number {
+    return this.leaseLostNodes.has(nodeid) ? 0 : this.opts.attrTimeoutS;
   }
 
   /** One request off the device: answer it (errors as a negative errno), or not at all for
@@ -164,14 +187,14 @@ export class KernelSession {
   private async entry(path: string): Promise<Buffer> {
     const attr = this.attrOf(await this.client.stat(path), path);
     this.nodes.lookedUp(attr.ino, path);
-    return P.entryOut(attr.ino, attr, this.opts.entryTimeoutS, this.opts.attrTimeoutS);
+    return P.entryOut(attr.ino, attr, this.opts.entryTimeoutS, this.attrTimeout(attr.ino));
   }
 
   private async attr(path: string): Promise<Buffer> {
     const a = this.attrOf(await this.client.stat(path), path);
     // Unlinked while open: one link fewer than the hidden name gives it.
     if (this.hidden.has(a.ino)) a.nlink = Math.max(0, a.nlink - 1);
-    return P.attrOut(a, this.opts.attrTimeoutS);
+    return P.attrOut(a, this.attrTimeout(a.ino));
   }
 
   private optional<K extends 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' | 'mknod'>(name: K, path: string): NonNullable<MountClient[K]> {
@@ -361,7 +384,10 @@ export class KernelSession {
     this.fhNode.delete(fh);
     const left = (this.opened.get(id) ?? 1) - 1;
     if (left > 0) this.opened.set(id, left);
-    else this.opened.delete(id);
+    else {
+      this.opened.delete(id);
+      this.leaseLostNodes.delete(id);
+    }
     await this.ops.release(this.nodes.path(id) ?? '', fh);
     const hiddenPath = this.hidden.get(id);
     if (left > 0 || hiddenPath === undefined) return;
