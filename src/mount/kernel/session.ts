@@ -391,8 +391,12 @@ export class KernelSession {
     await this.ops.release(this.nodes.path(id) ?? '', fh);
     const hiddenPath = this.hidden.get(id);
     if (left > 0 || hiddenPath === undefined) return;
-    this.hidden.delete(id);
-    await this.client.rm(hiddenPath);
+    // Kept in `hidden` until removed: a readdir meanwhile must not list it.
+    try {
+      await this.client.rm(hiddenPath);
+    } finally {
+      this.hidden.delete(id);
+    }
     this.nodes.removed(hiddenPath);
   }
 
@@ -462,7 +466,11 @@ export class KernelSession {
         { ino: self, off: 1, type: 4, name: '.' },
         { ino: parent, off: 2, type: 4, name: '..' },
       ];
+      // Files unlinked while open (renamed aside until their last close) are not listed, as a
+      // local file system lists no unlinked file: `rm -r` would race their removal at release.
+      const hidden = new Set(this.hidden.values());
       for (const e of list) {
+        if (hidden.has(childPath(dir.path, e.name))) continue;
         // The inode number where the mount knows it; readdir's d_ino is a hint, stat is exact.
         const ino = this.nodes.at(childPath(dir.path, e.name)) ?? UNKNOWN_INO;
         entries.push({ ino, off: entries.length + 1, type: direntTypeOf(e.kind), name: e.name });
