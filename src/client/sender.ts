@@ -210,13 +210,14 @@ export class RequestSender {
 
   private learn(ministries: MinistryInfo[] | undefined, version: number): void {
     if (!ministries || ministries.length === 0) return;
-    // A whole map as of cluster log index `version` (0: not said): never go back to an older one.
+    // A whole map as of cluster log index `version`: never go back to an older one. (One of the
+    // version this client has is taken again: a node redirecting with it says where to go.)
+    // Without a version, the list is a member's note of its own ministry (beside an EAGAIN), not
+    // a map: a root member's "/" alone must not drop the other ministries.
     if (version > 0) {
-      if (version <= this.mapVersion) return;
+      if (version < this.mapVersion) return;
       this.mapVersion = version;
-    }
-    // A node's whole map (it always has "/"): ministries missing from it were dissolved.
-    if (ministries.length > 1 || ministries[0]!.subtree === '/') {
+      // Ministries missing from a whole map were dissolved.
       const listed = new Set(ministries.map((m) => m.subtree));
       for (const [subtree] of this.map.entries()) if (!listed.has(subtree)) this.map.delete(subtree);
     }
