@@ -210,13 +210,14 @@ export class RequestSender {
 
   private learn(ministries: MinistryInfo[] | undefined, version: number): void {
     if (!ministries || ministries.length === 0) return;
-    // A whole map as of cluster log index `version` (0: not said): never go back to an older one.
+    // A whole map says its version, the cluster log index it is as of: never go back to an
+    // older one, but take one as new as ours again (what unversioned entries changed since,
+    // say a ministry marked down, it sets right). Ministries missing from it were dissolved.
+    // A list without a version names only the ministries that answered or are down (the root
+    // ministry's own entry among them): it removes none.
     if (version > 0) {
-      if (version <= this.mapVersion) return;
+      if (version < this.mapVersion) return;
       this.mapVersion = version;
-    }
-    // A node's whole map (it always has "/"): ministries missing from it were dissolved.
-    if (ministries.length > 1 || ministries[0]!.subtree === '/') {
       const listed = new Set(ministries.map((m) => m.subtree));
       for (const [subtree] of this.map.entries()) if (!listed.has(subtree)) this.map.delete(subtree);
     }
