@@ -72,6 +72,8 @@ export class KernelSession {
   private readonly fhNode = new Map<number, bigint>();
   /** Nodes unlinked while open: the hidden path they were renamed to. */
   private readonly hidden = new Map<bigint, string>();
+  /** Hidden paths being removed at their last close, until the removal is done. */
+  private readonly removing = new Map<string, Promise<void>>();
   private hiddenSeq = 0;
   /** Open files whose lease was revoked or expired: until their last close the kernel keeps
    * no attributes of them (timeout 0), so a stat between the revocation and the writer's
@@ -391,13 +393,27 @@ export class KernelSession {
     await this.ops.release(this.nodes.path(id) ?? '', fh);
     const hiddenPath = this.hidden.get(id);
     if (left > 0 || hiddenPath === undefined) return;
-    // Kept in `hidden` until removed: a readdir meanwhile must not list it.
-    try {
-      await this.client.rm(hiddenPath);
-    } finally {
+    // Kept in `hidden` until removed: a readdir meanwhile must not list it, and an rmdir of its
+    // directory waits for the removal (moveHiddenOutOf).
+    const removal = this.removeHidden1(id, hiddenPath).finally(() => {
       this.hidden.delete(id);
+      this.removing.delete(hiddenPath);
+    });
+    this.removing.set(hiddenPath, removal);
+    await removal;
+  }
+
+  /** rm of a hidden file; moved meanwhile by moveHiddenOutOf (ENOENT here): rm it there. */
+  private async removeHidden1(id: bigint, path: string): Promise<void> {
+    try {
+      await this.client.rm(path);
+      this.nodes.removed(path);
+    } catch (e) {
+      const now = this.hidden.get(id);
+      if (fuseErrno(e) !== ENOENT || now === undefined || now === path) throw e;
+      await this.client.rm(now);
+      this.nodes.removed(now);
     }
-    this.nodes.removed(hiddenPath);
   }
 
   private async unlink(h: P.InHeader, name: string): Promise<void> {
@@ -419,9 +435,15 @@ export class KernelSession {
    * housekeeping, so as root, like its removal at the last close). */
   private async moveHiddenOutOf(dir: string): Promise<void> {
     const up = dir.slice(0, dir.lastIndexOf('/')) || '/';
-    for (const [id, p] of this.hidden) {
+    for (const [id, p] of [...this.hidden]) {
       const at = p.lastIndexOf('/');
       if ((p.slice(0, at) || '/') !== dir) continue;
+      // Being removed at its last close (the kernel sends RELEASE after close returns): wait.
+      const removal = this.removing.get(p);
+      if (removal !== undefined) {
+        await removal.catch(() => undefined);
+        continue;
+      }
       const aside = childPath(up, p.slice(at + 1));
       await this.client.rename(p, aside);
       this.nodes.renamed(p, aside);
