@@ -23,6 +23,7 @@ import { checkCreds, ROOT, type Creds } from '../fs/access.js';
 import { fsErrors, isFsErrorCode, FsError, type FsErrorData } from '../fs/errors.js';
 import type { MovedNode, MutationOp, Namespace, OpResult } from '../fs/namespace.js';
 import { isWithin } from '../fs/path.js';
+import type { CrossRenameVoteMessage } from '../fs/requests.js';
 import { LogCodec, type CrossRenameDecisionMsg, type CrossRenameLedgerMsg } from '../wire/log-codec.js';
 import { movedFromMsg, movedToMsg, type CrossRenameEntry } from './ministry-entry.js';
 
@@ -70,15 +71,8 @@ export type OutOutcome =
   | { kind: 'busy'; error: FsErrorData; holder: string }
   | { kind: 'pending'; txid: string };
 
-/** The target's vote, from applying its CrossRenameIn. */
-export interface Vote {
-  ok: boolean;
-  retry: boolean;
-  code: string;
-  message: string;
-  index: number;
-  replaced: boolean;
-}
+/** The target's vote, from applying its CrossRenameIn: the wire's CrossRenameVote less its type. */
+export type Vote = Omit<CrossRenameVoteMessage, 'type'>;
 
 /** Transactions ended at a target are remembered this long (a late duplicate prepare is
  * refused, not reserved again); the client completion records' TTL is the same order. */
