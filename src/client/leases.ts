@@ -85,13 +85,14 @@ export class LeaseHandle extends EventTarget {
   truncate(size: number): Promise<void> {
     return this.client.data.truncate(this, size);
   }
-  /** Commit the mtime of writes that did not grow the file. */
-  sync(): Promise<void> {
-    return this.client.data.sync(this);
+  /** fdatasync: writes are durable when they return (bytes and a grown size); this starts
+   * committing the mtime of writes that did not grow the file. `metadata` (fsync): wait for it. */
+  sync(opts: { metadata?: boolean } = {}): Promise<void> {
+    return this.client.data.sync(this, opts);
   }
   async close(): Promise<void> {
     try {
-      await this.sync();
+      await this.sync({ metadata: true });
     } finally {
       await this.release();
     }
