@@ -287,7 +287,7 @@ export class Cluster {
           random: () => random.next(),
           now: () => Date.now(),
         };
-    const client = new GovClient(transport, { clientId, nodes: this.nodeIds, requestTimeoutMs: opts.requestTimeoutMs, deadlineMs: opts.deadlineMs, dataTimeoutMs: opts.dataTimeoutMs, dataWindow: opts.dataWindow, dataReplication: opts.dataReplication });
+    const client = new GovClient(transport, { clientId, nodes: this.nodeIds, requestTimeoutMs: opts.requestTimeoutMs, deadlineMs: opts.deadlineMs, dataTimeoutMs: opts.dataTimeoutMs, dataWindow: opts.dataWindow, dataReplication: opts.dataReplication, dataChainMinBytes: opts.dataChainMinBytes });
     this.clients.set(clientId, client);
     if (!sim) return client;
     // Under the simulator every call drives virtual time until it settles.

@@ -44,8 +44,8 @@ const WINDOW = 4;
 const PLACE_CHUNKS = 256;
 /** Attempts at one piece (each after a replica was replaced or the layout moved on). */
 const ATTEMPTS = 6;
-/** Pieces smaller than this go to every replica at once even when pipelined: a chain costs a
- * fsync per hop in series (`npm run bench -- data`: a 4 KiB synced write took 7.9-9.6 ms down
+/** Pieces smaller than this go to every replica at once even when pipelined (default of
+ * DataOptions.chainMinBytes): a chain costs a fsync per hop in series (`npm run bench -- data`: a 4 KiB synced write took 7.9-9.6 ms down
  * a chain of 2-3 stores against 5.6 at one store), and three copies of a small piece cost the
  * client's link next to nothing. */
 const CHAIN_MIN_BYTES = 64 * 1024;
@@ -78,6 +78,9 @@ export interface DataOptions {
   window?: number;
   /** How a write reaches a chunk's replicas (default DEFAULT_DATA_REPLICATION). */
   replication?: DataReplication;
+  /** Pipelined: pieces smaller than this go to every replica at once (default CHAIN_MIN_BYTES;
+   * 0: every piece down the chain). */
+  chainMinBytes?: number;
 }
 
 /** Progress of a long read or write: bytes done of total. */
@@ -106,6 +109,7 @@ export class FileData {
   private readonly timeoutMs: number;
   private readonly window: number;
   private readonly replication: DataReplication;
+  private readonly chainMinBytes: number;
 
   constructor(
     private readonly c: DataClient,
@@ -114,6 +118,7 @@ export class FileData {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.window = opts.window ?? WINDOW;
     this.replication = opts.replication ?? DEFAULT_DATA_REPLICATION;
+    this.chainMinBytes = opts.chainMinBytes ?? CHAIN_MIN_BYTES;
     if (!DATA_REPLICATIONS.includes(this.replication)) throw new FsError('EINVAL', `data replication must be ${DATA_REPLICATIONS.join(' or ')}, got ${String(this.replication)}`);
   }
 
@@ -355,7 +360,7 @@ export class FileData {
    * it down the chain; if the chain fails anywhere, the write goes to each replica in parallel,
    * so that the answers say which failed (a chain's error names only the first hop's view). */
   private async writeReplicas(replicas: string[], op: FsOp & { op: 'dataWrite' }): Promise<FsReplyMessage[]> {
-    if (this.replication === 'pipelined' && replicas.length > 1 && op.dataWrite.data.length >= CHAIN_MIN_BYTES) {
+    if (this.replication === 'pipelined' && replicas.length > 1 && op.dataWrite.data.length >= this.chainMinBytes) {
       const [head, ...chain] = replicas as [string, ...string[]];
       const a = await this.ask(head, { op: 'dataWrite', dataWrite: { ...op.dataWrite, chain, chainMs: Math.floor((this.timeoutMs * 3) / 4) } });
       if (a.ok) return replicas.map(() => a);

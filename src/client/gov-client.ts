@@ -39,6 +39,8 @@ export interface GovClientOptions {
   dataWindow?: number;
   /** How a write reaches a chunk's replicas (FileData: 'pipelined' by default, or 'parallel'). */
   dataReplication?: DataReplication;
+  /** Pipelined: pieces smaller than this go to every replica at once (default 64 KiB). */
+  dataChainMinBytes?: number;
 }
 
 export interface ReadOptions extends AsOptions {
@@ -80,7 +82,7 @@ export class GovClient {
         random: () => this.transport.random(),
         now: () => this.transport.now(),
       },
-      { timeoutMs: opts.dataTimeoutMs, window: opts.dataWindow, replication: opts.dataReplication },
+      { timeoutMs: opts.dataTimeoutMs, window: opts.dataWindow, replication: opts.dataReplication, chainMinBytes: opts.dataChainMinBytes },
     );
     this.leases = new ClientLeases(
       {

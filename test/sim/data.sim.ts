@@ -95,6 +95,9 @@ export function replicationOf(seed: number, opts: DataSimOptions): DataReplicati
 
 export async function runData(seed: number, opts: DataSimOptions = {}): Promise<DataRun> {
   const dataReplication = replicationOf(seed, opts);
+  // Pipelined, a piece under dataChainMinBytes goes to the replicas at once: half the pipelined
+  // seeds chain every piece (0), half only those of 2 KiB or more (of the 4 KiB chunks here).
+  const dataChainMinBytes = seed % 4 === 0 ? 0 : 2048;
   const r = new SeedTree(seed).stream('data-sim:workload');
   const cluster = await Cluster.start({
     nodes: 5,
@@ -114,7 +117,7 @@ export async function runData(seed: number, opts: DataSimOptions = {}): Promise<
   let reads = 0;
   let readsOk = 0;
   let nextValue = 1;
-  const setup = cluster.client({ clientId: 'setup', deadlineMs: 60_000 , dataReplication });
+  const setup = cluster.client({ clientId: 'setup', deadlineMs: 60_000, dataReplication, dataChainMinBytes });
   // (A lease lost to a dropped renewal fails a write with ESTALE: the caller tries again.)
   const retry = async <T>(what: () => Promise<T>): Promise<T> => {
     for (let i = 0; ; i++) {
@@ -143,7 +146,7 @@ export async function runData(seed: number, opts: DataSimOptions = {}): Promise<
   const workers = Array.from({ length: running }, (_, i) => {
     const name = `c${i}`;
     clientHosts.push(name);
-    const c: GovClient = cluster.client({ host: name, clientId: name, requestTimeoutMs: 300, deadlineMs: 4_000, dataTimeoutMs: 400 , dataReplication });
+    const c: GovClient = cluster.client({ host: name, clientId: name, requestTimeoutMs: 300, deadlineMs: 4_000, dataTimeoutMs: 400, dataReplication, dataChainMinBytes });
     return (async () => {
       for (let k = 0; k < (opts.rounds ?? 6); k++) {
         const file = FILES[r.int(0, FILES.length - 1)]!;
@@ -234,7 +237,7 @@ export async function runData(seed: number, opts: DataSimOptions = {}): Promise<
   await Promise.all([...workers, chaos]);
 
   // Every node back: re-replication repairs what the faults left short.
-  const last = cluster.client({ clientId: 'final', deadlineMs: 60_000, dataTimeoutMs: 400 , dataReplication });
+  const last = cluster.client({ clientId: 'final', deadlineMs: 60_000, dataTimeoutMs: 400, dataReplication, dataChainMinBytes });
   const restored = async (without: string): Promise<void> => {
     let problem: string | null = null;
     for (let t = 0; t <= RESTORE_MS; t += 500) {
