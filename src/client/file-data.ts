@@ -17,8 +17,9 @@
 //          to the minister (a setSize that only grows) if the write extended the file.
 //   sync   fdatasync semantics (POSIX lets the mtime reach the disk lazily): a write is durable
 //          when it returns (its bytes on every replica, a grown size committed), so sync() only
-//          starts committing the mtime of writes inside the size, without waiting for it;
-//          sync({ metadata: true }) and close() wait until it is committed.
+//          starts committing the mtime of writes inside the size (at most once a second per
+//          handle), without waiting for it; sync({ metadata: true }) and close() wait until it
+//          is committed.
 //   read   from one replica (a random one), the next on an error; a chunk never placed is a
 //          hole (zeros). The layout is read linearizably once per handle, again if a replica
 //          says it moved on.
@@ -49,6 +50,10 @@ const ATTEMPTS = 6;
  * a chain of 2-3 stores against 5.6 at one store), and three copies of a small piece cost the
  * client's link next to nothing. */
 const CHAIN_MIN_BYTES = 64 * 1024;
+/** sync() starts an mtime commit at most this often per handle: each is a Raft round of the
+ * ministry, whose lmdb commits queue with the chunk stores' on a shared disk; the mtime of the
+ * writes since goes with the next one, a grown size, a truncate, or close. */
+const MTIME_EVERY_MS = 1_000;
 
 /** What the data plane needs of GovClient. */
 export interface DataClient {
@@ -93,8 +98,9 @@ interface OpenFile {
    * count, so that a commit begun before a write does not take that write for committed). */
   written: number;
   committed: number;
-  /** The mtime commit sync() started in the background, while it runs. */
+  /** The mtime commit sync() started in the background, while it runs, and when it began. */
   mtimeCommit: Promise<void> | null;
+  mtimeSentAt: number;
   /** Replacements under way, by chunk index: a piece that completes on the old chunk meanwhile
    * may have missed the copy, so it waits and writes again to the new one. */
   replacing: Map<number, Promise<void>>;
@@ -214,7 +220,9 @@ export class FileData {
       if (f.written > f.committed) await this.commitMtime(h, f);
       return;
     }
-    if (f.written > f.committed && f.mtimeCommit === null) {
+    const now = this.c.now();
+    if (f.written > f.committed && f.mtimeCommit === null && now - f.mtimeSentAt >= MTIME_EVERY_MS) {
+      f.mtimeSentAt = now;
       // Its failure (a lease lost meanwhile) leaves the writes uncommitted: close says so.
       f.mtimeCommit = this.commitMtime(h, f)
         .catch(() => undefined)
@@ -241,7 +249,7 @@ export class FileData {
 
   private async open(h: LeaseHandle): Promise<OpenFile> {
     const layout = await this.layout(h.lease.path, h.lease.mode === 'write' ? 'minister' : 'read');
-    const f: OpenFile = { layout, written: 0, committed: 0, mtimeCommit: null, replacing: new Map() };
+    const f: OpenFile = { layout, written: 0, committed: 0, mtimeCommit: null, mtimeSentAt: -Infinity, replacing: new Map() };
     if (h.lease.mode === 'write') await this.fence(h, f);
     return f;
   }

@@ -22,6 +22,7 @@ function fakeClient(size: number) {
   const layout: FileLayout = { ino: 7, size, mtime: 0, chunkSize: CHUNK, chunks: [{ index: 0, chunkId: 'c0', version: 1, replicas: REPLICAS }] };
   const sent: Sent[] = [];
   const held: (() => void)[] = [];
+  const clock = { now: 0 };
   let committedSize = size;
   const c: DataClient = {
     dataRequest(op: FsOp, _path: string, how): Promise<FsResult | undefined> {
@@ -42,12 +43,12 @@ function fakeClient(size: number) {
       return Promise.resolve({ type: 'govfs.fs.FsReply', ok: true, result: 'dataWrite', dataWrite: { chunkId: 'c0', version: 1, size: 0 } } as unknown as FsReplyMessage);
     },
     random: () => 0,
-    now: () => 0,
+    now: () => clock.now,
   };
   const release = (): void => {
     for (const r of held.splice(0)) r();
   };
-  return { c, sent, release, held };
+  return { c, sent, release, held, clock };
 }
 
 function handle(data: FileData): LeaseHandle {
@@ -59,7 +60,7 @@ const resizes = (sent: Sent[]): FsOp[] => sent.filter((s) => s.op.op === 'fileRe
 const writes = (sent: Sent[]): Sent[] => sent.filter((s) => s.op.op === 'dataWrite' && s.op.dataWrite.data.length > 0);
 
 describe('FileData: a synced write inside the size', () => {
-  it('sync() returns without waiting for the ministry; close() waits until the mtime is committed', async () => {
+  it('sync() returns without waiting for the ministry and commits the mtime at most once a second; close() waits until it is committed', async () => {
     const f = fakeClient(64 * 1024);
     const data = new FileData(f.c, { replication: 'parallel' });
     const h = handle(data);
@@ -71,6 +72,16 @@ describe('FileData: a synced write inside the size', () => {
     await h.write(8192, new Uint8Array(4096));
     await h.sync();
     expect(resizes(f.sent)).toHaveLength(1);
+    // ...nor one within a second of it (the mtime goes with a later one)...
+    f.release();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    f.clock.now = 999;
+    await h.sync();
+    expect(resizes(f.sent)).toHaveLength(1);
+    f.clock.now = 1_000;
+    await h.sync();
+    expect(resizes(f.sent)).toHaveLength(2);
+    await h.write(12_288, new Uint8Array(4096));
     // ...but close commits the mtime of that write after the first commit is done.
     let closed = false;
     const closing = h.close().then(() => (closed = true));
@@ -78,7 +89,7 @@ describe('FileData: a synced write inside the size', () => {
     expect(closed).toBe(false);
     f.release();
     for (let i = 0; i < 50 && f.held.length === 0; i++) await new Promise((r) => setImmediate(r));
-    expect(resizes(f.sent)).toHaveLength(2);
+    expect(resizes(f.sent)).toHaveLength(3);
     expect(closed).toBe(false);
     f.release();
     await closing;
