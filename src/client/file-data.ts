@@ -230,6 +230,12 @@ export class FileData {
     }
   }
 
+  /** Once no mtime commit of the handle's is under way (before its lease is given back). */
+  async settled(h: LeaseHandle): Promise<void> {
+    const pending = this.files.get(h);
+    if (pending) await (await pending.catch(() => null))?.mtimeCommit;
+  }
+
   /** The file's size as this handle knows it. */
   async size(h: LeaseHandle): Promise<number> {
     return (await this.file(h)).layout.size;

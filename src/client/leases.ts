@@ -71,7 +71,9 @@ export class LeaseHandle extends EventTarget {
     if (reason === 'revoked') this.dispatchEvent(new Event('revoked'));
     this.dispatchEvent(new Event('end'));
   }
-  release(): Promise<void> {
+  async release(): Promise<void> {
+    // An mtime commit sync() started lands before the lease is given back, not after.
+    await this.client.data.settled(this);
     return this.client.releaseLease(this);
   }
   /** File contents (issue 17, file-data.ts): up to `length` bytes (fewer at the end). */

@@ -51,8 +51,8 @@ function fakeClient(size: number) {
   return { c, sent, release, held, clock };
 }
 
-function handle(data: FileData): LeaseHandle {
-  const owner = { data, releaseLease: () => Promise.resolve() };
+function handle(data: FileData, onRelease: () => void = () => undefined): LeaseHandle {
+  const owner = { data, releaseLease: () => Promise.resolve(onRelease()) };
   return new LeaseHandle({ id: 'l1', path: '/f', mode: 'write', range: [0, Number.MAX_SAFE_INTEGER], token: 3, expiresAt: Infinity, grantedBy: 'n1' }, owner);
 }
 
@@ -131,6 +131,21 @@ describe('FileData: a synced write inside the size', () => {
       { path: '/f', size: 0, extend: true },
       { path: '/f', size: CHUNK, extend: false },
     ]);
+  });
+
+  it('release gives the lease back only after an mtime commit sync() started', async () => {
+    const f = fakeClient(64 * 1024);
+    let released = false;
+    const h = handle(new FileData(f.c, { replication: 'parallel' }), () => (released = true));
+    await h.write(0, new Uint8Array(10));
+    await h.sync();
+    const r = h.release();
+    for (let i = 0; i < 20; i++) await new Promise((res) => setImmediate(res));
+    expect(released).toBe(false);
+    f.release();
+    await r;
+    expect(released).toBe(true);
+    expect(resizes(f.sent)).toHaveLength(1);
   });
 
   it.each<[DataReplication, number, number]>([
