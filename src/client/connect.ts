@@ -62,10 +62,11 @@ export interface ConnectOptions {
    * root); each call may say otherwise with `{ as }`. */
   credentials?: Creds;
   /** File contents, as GovClientOptions: chunk store timeout, pieces in flight, and how a
-   * write reaches a chunk's replicas. */
+   * write reaches a chunk's replicas (and from what piece size a pipelined one is chained). */
   dataTimeoutMs?: number;
   dataWindow?: number;
   dataReplication?: DataReplication;
+  dataChainMinBytes?: number;
 }
 
 export type { ClusterStatusView, MinistryStatus, NodeStatus };
@@ -260,6 +261,7 @@ export async function connect(servers: string[], opts: ConnectOptions = {}): Pro
     dataTimeoutMs: opts.dataTimeoutMs,
     dataWindow: opts.dataWindow,
     dataReplication: opts.dataReplication,
+    dataChainMinBytes: opts.dataChainMinBytes,
   });
   const hooks = client as unknown as Record<string, ((m: unknown) => void) | undefined>;
   link.onTell = (msg) => {
