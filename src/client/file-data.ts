@@ -108,6 +108,8 @@ interface OpenFile {
 
 export class FileData {
   private readonly files = new WeakMap<LeaseHandle, Promise<OpenFile>>();
+  /** The background mtime commits under way, by handle (what a release waits for). */
+  private readonly mtimeCommits = new WeakMap<LeaseHandle, Promise<void>>();
   /** Nodes a chunk's copy could not be written to, by chunk id (left out of the next proposal). */
   private readonly badTargets = new Map<string, string[]>();
   /** Nodes that did not answer lately, until when: tried last by reads. */
@@ -224,16 +226,21 @@ export class FileData {
     if (f.written > f.committed && f.mtimeCommit === null && now - f.mtimeSentAt >= MTIME_EVERY_MS) {
       f.mtimeSentAt = now;
       // Its failure (a lease lost meanwhile) leaves the writes uncommitted: close says so.
-      f.mtimeCommit = this.commitMtime(h, f)
+      const commit = this.commitMtime(h, f)
         .catch(() => undefined)
-        .finally(() => (f.mtimeCommit = null));
+        .finally(() => {
+          f.mtimeCommit = null;
+          this.mtimeCommits.delete(h);
+        });
+      f.mtimeCommit = commit;
+      this.mtimeCommits.set(h, commit);
     }
   }
 
   /** Once no mtime commit of the handle's is under way (before its lease is given back). */
   async settled(h: LeaseHandle): Promise<void> {
-    const pending = this.files.get(h);
-    if (pending) await (await pending.catch(() => null))?.mtimeCommit;
+    // (Not through `files`: a release must not wait for a layout fetch still under way.)
+    await this.mtimeCommits.get(h);
   }
 
   /** The file's size as this handle knows it. */
