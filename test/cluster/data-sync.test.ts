@@ -10,10 +10,9 @@ import { Cluster } from '../../src/cluster.js';
 const CHUNK = 64 * 1024;
 const bytes = (n: number, salt = 1): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + salt * 7 + (i >> 9)) % 251);
 
-async function crashMinister(cluster: Cluster): Promise<string> {
+async function crashMinister(cluster: Cluster): Promise<void> {
   const minister = (await cluster.status()).ministries.find((m) => m.subtree === '/')!.minister;
   await cluster.kill(minister);
-  return minister;
 }
 
 // One seed in `npm test` (the suite's budget); `npm run sim:data-sync` runs 8.
@@ -38,7 +37,7 @@ describe('synced writes across a minister crash (sim)', () => {
     await cluster.drive(g.write(100, bytes(50, 5)));
     await cluster.drive(g.sync({ metadata: true }));
     await cluster.drive(g.release());
-    const minister = await crashMinister(cluster);
+    await crashMinister(cluster);
 
     const other = cluster.client({ clientId: 'c2', dataTimeoutMs: 500 });
     const wantF = Uint8Array.from(base);
@@ -53,9 +52,6 @@ describe('synced writes across a minister crash (sim)', () => {
     const gAfter = await other.stat('/g', { linearizable: true });
     expect(gAfter.size).toBe(wantG.length);
     expect(gAfter.mtime).toBeGreaterThan(gBefore.mtime);
-    // The old minister back (a clerk now): still the same.
-    await cluster.restart(minister);
-    expect(await cluster.client({ clientId: 'c3', dataTimeoutMs: 500 }).readFile('/f')).toEqual(wantF);
     await cluster.stop();
   });
 
