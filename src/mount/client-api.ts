@@ -42,7 +42,8 @@ export interface MountFileHandle {
   read?(offset: number, length: number): Promise<Uint8Array>;
   write?(offset: number, data: Uint8Array): Promise<void>;
   truncate?(size: number): Promise<void>;
-  sync?(): Promise<void>;
+  /** fdatasync by default; `metadata` (fsync) also waits for the mtime's commit. */
+  sync?(opts?: { metadata?: boolean }): Promise<void>;
   /** Sync, then release. */
   close?(): Promise<void>;
 }

@@ -220,7 +220,7 @@ function fuseHandlers(ops: MountOperations, onError: FuseMountOptions['onError']
     read: count('read', (p, fd, buf, len, pos) => ops.read(p, fd, buf, len, pos)),
     write: count('write', (p, fd, buf, len, pos) => ops.write(p, fd, buf, len, pos)),
     flush: run('flush', (p, fd: number) => ops.sync(p, fd)),
-    fsync: run('fsync', (p, _datasync: number, fd: number) => ops.sync(p, fd)),
+    fsync: run('fsync', (p, datasync: number, fd: number) => ops.sync(p, fd, datasync === 0)),
     release: run('release', (p, fd: number) => ops.release(p, fd)),
   };
   return handlers as unknown as Record<string, FuseHandler>;

@@ -236,11 +236,12 @@ export class MountOperations {
     return this.truncate(path, size);
   }
 
-  /** flush (each close of a descriptor) and fsync: what was written is stored. */
-  async sync(path: string, fd: number): Promise<void> {
+  /** flush (each close of a descriptor), fdatasync and fsync: what was written is stored;
+   *  `metadata` (fsync without its datasync flag) also waits for the mtime's commit. */
+  async sync(path: string, fd: number, metadata = false): Promise<void> {
     const file = this.file(fd, path);
     const lease = file.lease;
-    if (lease && !lease.signal.aborted && typeof lease.sync === 'function') await lease.sync();
+    if (lease && !lease.signal.aborted && typeof lease.sync === 'function') await lease.sync(metadata ? { metadata } : undefined);
   }
 
   /** The last descriptor of an open file closed: store what was written, give the lease back. */

@@ -94,6 +94,16 @@ describe('FUSE protocol encoders and decoders', () => {
     ]);
   });
 
+  it('tells fdatasync from fsync by the FUSE_FSYNC_FDATASYNC bit', () => {
+    const b = Buffer.alloc(16);
+    b.writeBigUInt64LE(7n, 0);
+    expect(P.decodeFsyncIsData(b)).toBe(false);
+    b.writeUInt32LE(1, 8);
+    expect(P.decodeFsyncIsData(b)).toBe(true);
+    expect(P.decodeFh(b)).toBe(7n);
+    expect(() => P.decodeFsyncIsData(b.subarray(0, 8))).toThrow();
+  });
+
   it('writes fuse_attr at its offsets, times before 1970 included', () => {
     const a: P.Attr = { ino: 0x1_0000_0002n, size: 12345, blocks: 25, atimeNs: -1_500_000_000n, mtimeNs: 1_700_000_000_999_999_999n, ctimeNs: 5n, mode: 0o100644, nlink: 3, uid: 65534, gid: 65533, rdev: 0, blksize: 4096 };
     const out = P.attrOut(a, 1.5);

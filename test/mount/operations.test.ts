@@ -38,7 +38,10 @@ class DataLease extends FakeLease {
   async write(offset: number, data: Uint8Array): Promise<void> {
     this.writes.push([offset, data]);
   }
-  async sync(): Promise<void> {}
+  readonly syncs: ({ metadata?: boolean } | undefined)[] = [];
+  async sync(opts?: { metadata?: boolean }): Promise<void> {
+    this.syncs.push(opts);
+  }
   async close(): Promise<void> {
     this.closed = true;
     this.controller.abort();
@@ -298,5 +301,15 @@ describe('mount file contents', () => {
     const lease = c.leases[0] as DataLease;
     expect(lease.mode).toBe('write');
     expect(lease.writes).toEqual([[10, new Uint8Array([1, 2, 3])]]);
+  });
+
+  it('fdatasync and flush store the bytes; fsync also waits for the mtime', async () => {
+    const c = fakeClient({ dataPlane: new Uint8Array() });
+    const o = ops(c);
+    const fd = o.open('/f', 1 /* O_WRONLY */);
+    await o.write('/f', fd, new Uint8Array([1]), 1, 0);
+    await o.sync('/f', fd); // flush, fdatasync
+    await o.sync('/f', fd, true); // fsync
+    expect((c.leases[0] as DataLease).syncs).toEqual([undefined, { metadata: true }]);
   });
 });

@@ -241,6 +241,11 @@ export function decodeFh(b: Buffer): bigint {
   need(b, 8, 'file handle');
   return b.readBigUInt64LE(0);
 }
+/** fuse_fsync_in's fsync_flags: bit 0 is FUSE_FSYNC_FDATASYNC (fdatasync: data only). */
+export function decodeFsyncIsData(b: Buffer): boolean {
+  need(b, 12, 'fuse_fsync_in');
+  return (b.readUInt32LE(8) & 1) !== 0;
+}
 export function decodeForget(b: Buffer): bigint {
   need(b, 8, 'fuse_forget_in');
   return b.readBigUInt64LE(0);

@@ -276,7 +276,7 @@ export class KernelSession {
         return P.statfsOut({ blocks: s.blocks, bfree: s.bfree, bavail: s.bavail, files: s.files, ffree: s.ffree, bsize: s.bsize, namelen: s.namemax, frsize: s.frsize });
       },
       [P.Op.FLUSH]: (h, b) => this.ops.sync(this.nodes.path(h.nodeid) ?? '', Number(P.decodeFh(b))),
-      [P.Op.FSYNC]: (h, b) => this.ops.sync(this.nodes.path(h.nodeid) ?? '', Number(P.decodeFh(b))),
+      [P.Op.FSYNC]: (h, b) => this.ops.sync(this.nodes.path(h.nodeid) ?? '', Number(P.decodeFh(b)), !P.decodeFsyncIsData(b)),
       [P.Op.RELEASE]: (h, b) => this.release(h.nodeid, Number(P.decodeFh(b))),
       [P.Op.OPENDIR]: (h) => {
         const fh = this.nextDir++;
