@@ -20,8 +20,8 @@ export const DEFAULT_CHUNK_REPLICAS = 3;
 export const MAX_PLACE = 1024;
 /** Garbage kept for GC at most (the oldest go: their chunks leak until a store scan). */
 const GARBAGE_KEPT = 100_000;
-/** Write lease grants remembered per file (for applyReplace; not in snapshots: a member that
- * restored one between a grant and a stale writer's swap would let the swap apply). */
+/** Write lease grants remembered per file, for fencing replacements and resizes at apply
+ * (in snapshots too: every member must refuse the same stale writer's entry). */
 const GRANTS_KEPT = 16;
 
 interface FileChunks {
@@ -82,6 +82,12 @@ export class FileLayouts {
     if (g.length > GRANTS_KEPT) g.shift();
   }
 
+  /** A write lease granted after the one with `token` covers some of [start, end) of `ino`:
+   * that token's holder is a stale writer there. */
+  newerWriter(ino: number, token: number, start: number, end: number): boolean {
+    return start < end && (this.grants.get(ino) ?? []).some((g) => g.token > token && g.start < end && g.end > start);
+  }
+
   /** Applies only over the chunk and version it replaces, which becomes garbage; and only if
    * no write lease overlapping the chunk was granted after the proposing writer's (its holder
    * may have written to the old chunk after the copy was taken). */
@@ -91,7 +97,7 @@ export class FileLayouts {
     const old = c ? f?.chunks.get(c.index) : undefined;
     if (!c || !old || old.chunkId !== e.oldChunkId || old.version !== c.version - 1) return false;
     const [start, end] = [c.index * f!.chunkSize, (c.index + 1) * f!.chunkSize];
-    if ((this.grants.get(e.ino) ?? []).some((g) => g.token > e.token && g.start < end && g.end > start)) return false;
+    if (this.newerWriter(e.ino, e.token, start, end)) return false;
     this.files.get(e.ino)!.chunks.set(c.index, copyChunk(c));
     this.toGarbage(old);
     return true;
@@ -112,6 +118,7 @@ export class FileLayouts {
 
   /** The file is gone (removed, or replaced by a rename): all its chunks are garbage. */
   drop(ino: number): void {
+    this.grants.delete(ino);
     const f = this.files.get(ino);
     if (!f) return;
     for (const c of f.chunks.values()) this.toGarbage(c);
@@ -162,7 +169,8 @@ export class FileLayouts {
   }
 
   toBytes(): Uint8Array {
-    const msg: LayoutsMsg = { files: [...this.files].map(([ino, f]) => ({ ino, chunkSize: f.chunkSize, chunks: [...f.chunks.values()] })), garbage: this.garbage };
+    const grants = [...this.grants].map(([ino, gs]) => ({ ino, grants: gs.map((g) => ({ ...g })) }));
+    const msg: LayoutsMsg = { files: [...this.files].map(([ino, f]) => ({ ino, chunkSize: f.chunkSize, chunks: [...f.chunks.values()] })), garbage: this.garbage, grants };
     return CODEC.encode(msg);
   }
 
@@ -172,6 +180,8 @@ export class FileLayouts {
     const m = CODEC.decode(data);
     for (const f of m.files) out.applyPlace({ ino: f.ino, chunkSize: f.chunkSize, chunks: f.chunks });
     out.garbage = m.garbage.map(copyChunk);
+    // (Snapshots from before grants were kept have none.)
+    for (const f of m.grants ?? []) for (const g of f.grants) out.noteWriteGrant(f.ino, g.token, g.start, g.end);
     return out;
   }
 }

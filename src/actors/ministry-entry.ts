@@ -145,7 +145,7 @@ function toChangeMsg(c: NsClientOp): ClientChangeMsg {
       break;
     case 'setSize':
       // A data write's or truncate's size (issue 17) has its own case; a plain setSize, as before.
-      if (b.extend !== undefined) m.resizeFile = { path: b.path, size: b.size, extend: b.extend };
+      if (b.extend !== undefined) m.resizeFile = { path: b.path, size: b.size, extend: b.extend, token: b.token ?? 0 };
       else m.setSize = { path: b.path, size: b.size };
       break;
     case 'chmod':
@@ -294,7 +294,7 @@ function fromChangeMsg(c: ClientChangeMsg): NsClientOp {
       body = { op: 'setSize', path: c.setSize!.path, size: c.setSize!.size };
       break;
     case 'resizeFile':
-      body = { op: 'setSize', path: c.resizeFile!.path, size: c.resizeFile!.size, extend: c.resizeFile!.extend };
+      body = c.resizeFile!.token > 0 ? { op: 'setSize', path: c.resizeFile!.path, size: c.resizeFile!.size, extend: c.resizeFile!.extend, token: c.resizeFile!.token } : { op: 'setSize', path: c.resizeFile!.path, size: c.resizeFile!.size, extend: c.resizeFile!.extend };
       break;
     default:
       throw malformed('a client change of no known kind');

@@ -243,6 +243,12 @@ export class MinistryNamespace {
       const held = this.renames.refusesChange(o.body);
       if (held) return { ok: false, error: held };
     }
+    // A writer's resize once a newer writer's lease covers what it changes: refused, not saved
+    // (a retry is refused again: the newer grant stays known, snapshots included).
+    if (kind === 'client' && o.body?.op === 'setSize' && o.body.token !== undefined && typeof o.clientId === 'string' && typeof o.seq === 'number' && this.ns.savedResult(o.clientId, o.seq) === undefined) {
+      const stale = this.staleResize(o.body);
+      if (stale) return { ok: false, error: stale };
+    }
     const doomed = this.doomedFile(op);
     const r = this.ns.apply(op as Op);
     if (r.ok) this.layoutsAfter(r, doomed);
@@ -299,6 +305,16 @@ export class MinistryNamespace {
     if (this.ns.lastClientOutcome !== 'new') return;
     if (r.op === 'setSize') this.layouts.trim(r.stat.ino, r.stat.size);
     else if (doomed !== undefined && (r.op === 'rm' || (r.op === 'rename' && r.replaced))) this.layouts.drop(doomed);
+  }
+
+  /** ESTALE when a write lease granted after this resize's writer's covers bytes it changes. */
+  private staleResize(body: Extract<MutationOp, { op: 'setSize' }>): FsErrorData | null {
+    const st = this.fileStat(body.path);
+    if (st?.kind !== 'file' || body.token === undefined) return null;
+    const size = body.extend === true ? Math.max(st.size, body.size) : body.size;
+    const [lo, hi] = [Math.min(st.size, size), Math.max(st.size, size)];
+    if (!this.layouts.newerWriter(st.ino, body.token, lo, hi)) return null;
+    return { code: 'ESTALE', message: `resize of ${body.path} to ${size} bytes refused: a newer writer's lease covers bytes ${lo}-${hi} it would change (this writer's lease, token ${body.token}, was replaced)`, path: body.path };
   }
 
   /** The file or directory at `path`, or undefined when there is none (or the path is bad). */
@@ -667,7 +683,7 @@ function movedOn(e: FsError, path: string): FsError {
 function toMutation(op: ClientOp): MutationOp | null {
   switch (op.op) {
     case 'file-resize':
-      return { op: 'setSize', path: op.path, size: op.size, extend: op.extend };
+      return op.token > 0 ? { op: 'setSize', path: op.path, size: op.size, extend: op.extend, token: op.token } : { op: 'setSize', path: op.path, size: op.size, extend: op.extend };
     case 'mkdir':
       return op.mode === undefined || op.mode === null ? { op: 'mkdir', path: op.path, parents: op.parents ?? false } : { op: 'mkdir', path: op.path, parents: op.parents ?? false, mode: op.mode };
     case 'create':

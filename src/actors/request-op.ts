@@ -39,7 +39,7 @@ const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op'] | DataOp['op
   layoutGet: { op: 'layout-get', fields: { path: 'string' } },
   layoutPlace: { op: 'layout-place', fields: { path: 'string', offset: 'number', length: 'number' } },
   layoutReplace: { op: 'layout-replace', fields: { path: 'string', index: 'number', chunkId: 'string', version: 'number', failed: 'string', newChunkId: 'string', replicas: 'strings', token: 'number' } },
-  fileResize: { op: 'file-resize', fields: { path: 'string', size: 'number', extend: 'boolean' } },
+  fileResize: { op: 'file-resize', fields: { path: 'string', size: 'number', extend: 'boolean', token: 'number' } },
 };
 
 /** A field left out reads as its proto3 default, as it does off the wire. */

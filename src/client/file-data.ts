@@ -291,7 +291,7 @@ export class FileData {
   /** Commit a new size and the mtime (extend: only ever grow the file). */
   private async resize(h: LeaseHandle, f: OpenFile, size: number, extend: boolean): Promise<void> {
     const upTo = f.written;
-    const r = await this.c.dataRequest({ op: 'fileResize', fileResize: { path: h.lease.path, size, extend } }, h.lease.path, 'change');
+    const r = await this.c.dataRequest({ op: 'fileResize', fileResize: { path: h.lease.path, size, extend, token: h.lease.token } }, h.lease.path, 'change');
     if (r?.result !== 'fileResize') throw new FsError('EIO', `resize ${h.lease.path}: the server answered without a size (${r?.result ?? 'no result'})`, h.lease.path);
     // (Growing commits of one handle may answer out of order: keep the largest.)
     f.layout.size = extend ? Math.max(f.layout.size, r.fileResize.size) : r.fileResize.size;

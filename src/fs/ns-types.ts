@@ -51,7 +51,7 @@ export type MutationOp =
   | { op: 'rmdir'; path: string; recursive?: boolean }
   | { op: 'rename'; from: string; to: string }
   /** extend: the larger of `size` and the file's size (a data write's end; issue 17). */
-  | { op: 'setSize'; path: string; size: number; extend?: boolean }
+  | { op: 'setSize'; path: string; size: number; extend?: boolean; token?: number }
   | { op: 'chmod'; path: string; mode: number }
   /** -1 keeps the uid or gid. */
   | { op: 'chown'; path: string; uid: number; gid: number }

@@ -73,7 +73,11 @@ function checkMutation(x: unknown): MutationOp {
     case 'setSize': {
       if (typeof o['size'] !== 'number') throw fsErrors.invalid(name, undefined, 'size must be a number');
       const extend = optBool(o['extend'], 'extend', name);
-      return extend === undefined ? { op: name, path: str(o['path'], 'path', name), size: o['size'] } : { op: name, path: str(o['path'], 'path', name), size: o['size'], extend };
+      const token = o['token'];
+      if (token !== undefined && (typeof token !== 'number' || !Number.isSafeInteger(token) || token < 0)) throw fsErrors.invalid(name, undefined, 'token must be a non-negative integer');
+      const op: Extract<MutationOp, { op: 'setSize' }> = extend === undefined ? { op: name, path: str(o['path'], 'path', name), size: o['size'] } : { op: name, path: str(o['path'], 'path', name), size: o['size'], extend };
+      if (typeof token === 'number' && token > 0) op.token = token;
+      return op;
     }
     default:
       throw fsErrors.invalid('apply', undefined, `unknown op ${JSON.stringify(String(name)).slice(0, 40)}`);

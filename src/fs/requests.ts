@@ -174,6 +174,9 @@ export interface FileResizeOp {
   path: string;
   size: number;
   extend: boolean;
+  /** The writer's fencing token: refused (ESTALE) once a newer writer's lease covers the bytes
+   * the resize changes. */
+  token: number;
 }
 
 /** FsRequest's `oneof op` (see FsCases). */

@@ -83,7 +83,7 @@ export interface RmMsg { path: string }
 export interface RmdirMsg { path: string; recursive: boolean }
 export interface RenameMsg { from: string; to: string }
 export interface SetSizeMsg { path: string; size: number }
-export interface ResizeFileMsg { path: string; size: number; extend: boolean }
+export interface ResizeFileMsg { path: string; size: number; extend: boolean; token: number }
 export interface ClientChangeMsg {
   clientId: string;
   seq: number;
@@ -116,7 +116,9 @@ export interface PlaceChunksMsg { ino: number; chunkSize: number; chunks: Placed
 export interface ReplaceReplicaMsg { ino: number; chunk: PlacedChunkMsg | null; oldChunkId: string; token: number }
 export interface DropGarbageMsg { chunkIds: string[] }
 export interface FileChunksMsg { ino: number; chunkSize: number; chunks: PlacedChunkMsg[] }
-export interface LayoutsMsg { files: FileChunksMsg[]; garbage: PlacedChunkMsg[] }
+export interface WriteGrantMsg { token: number; start: number; end: number }
+export interface FileWriteGrantsMsg { ino: number; grants: WriteGrantMsg[] }
+export interface LayoutsMsg { files: FileChunksMsg[]; garbage: PlacedChunkMsg[]; grants: FileWriteGrantsMsg[] }
 export interface MigrationFenceMsg { id: string; subtree: string }
 export interface MigrationInstallMsg { id: string; subtree: string; namespace: Uint8Array; leaseToken: number }
 export interface MigrationDropMsg { id: string; subtree: string }
@@ -220,6 +222,8 @@ export interface LogMessages {
   'govfs.log.HeldWriteLease': HeldWriteLeaseMsg;
   'govfs.log.WriteLeases': WriteLeasesMsg;
   'govfs.log.ResizeFile': ResizeFileMsg;
+  'govfs.log.FileWriteGrants': FileWriteGrantsMsg;
+  'govfs.log.WriteGrant': WriteGrantMsg;
   'govfs.log.PlacedChunk': PlacedChunkMsg;
   'govfs.log.PlaceChunks': PlaceChunksMsg;
   'govfs.log.ReplaceReplica': ReplaceReplicaMsg;

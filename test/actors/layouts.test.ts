@@ -117,8 +117,8 @@ describe('layouts in the ministry log', () => {
     const ns = new MinistryNamespace('/');
     change(ns, { op: 'create', path: '/f' });
     layoutOp(ns, { op: 'layout-place', path: '/f', offset: 0, length: 3000 });
-    change(ns, { op: 'file-resize', path: '/f', size: 3000, extend: true });
-    change(ns, { op: 'file-resize', path: '/f', size: 100, extend: true }); // never shrinks
+    change(ns, { op: 'file-resize', path: '/f', size: 3000, extend: true, token: 0 });
+    change(ns, { op: 'file-resize', path: '/f', size: 100, extend: true, token: 0 }); // never shrinks
     change(ns, { op: 'rename', from: '/f', to: '/g' });
     const l = ns.layoutOf('/g');
     expect(l.size).toBe(3000);
@@ -133,8 +133,8 @@ describe('layouts in the ministry log', () => {
     const ns = new MinistryNamespace('/');
     change(ns, { op: 'create', path: '/t' });
     layoutOp(ns, { op: 'layout-place', path: '/t', offset: 0, length: 4096 });
-    change(ns, { op: 'file-resize', path: '/t', size: 4096, extend: true });
-    change(ns, { op: 'file-resize', path: '/t', size: 1500, extend: false });
+    change(ns, { op: 'file-resize', path: '/t', size: 4096, extend: true, token: 0 });
+    change(ns, { op: 'file-resize', path: '/t', size: 1500, extend: false, token: 0 });
     expect(ns.layoutOf('/t').chunks.map((c) => c.index)).toEqual([0, 1]);
     expect(ns.layouts.garbage.map((c) => c.index)).toEqual([2, 3]);
     change(ns, { op: 'rm', path: '/t' });
@@ -146,7 +146,7 @@ describe('layouts in the ministry log', () => {
     const ns = new MinistryNamespace('/');
     change(ns, { op: 'create', path: '/tmp' });
     layoutOp(ns, { op: 'layout-place', path: '/tmp', offset: 0, length: 2048 });
-    change(ns, { op: 'file-resize', path: '/tmp', size: 2048, extend: true });
+    change(ns, { op: 'file-resize', path: '/tmp', size: 2048, extend: true, token: 0 });
     const before = ns.layoutOf('/tmp');
     change(ns, { op: 'link', from: '/tmp', to: '/obj' });
     change(ns, { op: 'rm', path: '/tmp' });
@@ -159,6 +159,37 @@ describe('layouts in the ministry log', () => {
     expect(ns.layouts.garbage).toEqual([]);
     change(ns, { op: 'rm', path: '/obj' }); // the last link: now garbage
     expect(ns.layouts.garbage.map((c) => c.index).sort()).toEqual([0, 1]);
+  });
+
+  it("refuses a stale writer's resize once a newer writer's lease covers the bytes it changes, on every member, snapshots included", () => {
+    const ns = new MinistryNamespace('/');
+    change(ns, { op: 'create', path: '/w' });
+    const grant = (id: string, clientId: string, start: number, end: number | null): number => {
+      const r = ns.applyEntry(MinistryNamespace.encodeLease({ op: 'lease.grant', id, clientId, path: '/w', start, end, ttlMs: 5000, notify: '' }), ++seq, seq);
+      if (!r.ok) throw new Error(r.error.message);
+      return (r.value as { token: number }).token;
+    };
+    const resize = (target: MinistryNamespace, size: number, extend: boolean, token: number) => {
+      seq++;
+      return target.applyEntry(MinistryNamespace.encodeEntry({ clientId: 'w', seq, acked: seq - 1, op: { op: 'file-resize', path: '/w', size, extend, token }, now: seq }), seq, seq);
+    };
+    const old = grant('a', 'ca', 0, null);
+    expect(resize(ns, 4096, true, old).ok).toBe(true);
+    const newer = grant('b', 'cb', 1000, 2000);
+    expect(newer).toBeGreaterThan(old);
+    // The old writer may still change bytes the newer lease does not cover...
+    expect(resize(ns, 5000, true, old).ok).toBe(true);
+    expect(resize(ns, 0, true, old).ok).toBe(true); // (an mtime alone)
+    // ...not cut what the newer writer holds, here or on a member restored from a snapshot.
+    const copy = new MinistryNamespace('/');
+    copy.restore(ns.snapshot());
+    for (const member of [ns, copy]) {
+      const r = resize(member, 1500, false, old);
+      expect(r.ok ? 'applied' : r.error.code).toBe('ESTALE');
+      expect(member.layoutOf('/w').size).toBe(5000);
+      expect(resize(member, 1500, false, newer).ok).toBe(true);
+      expect(member.layoutOf('/w').size).toBe(1500);
+    }
   });
 
   it('refuses layouts of directories and missing files', () => {

@@ -22,7 +22,7 @@ function withContents(ns: MinistryNamespace, path: string, bytes: number): void 
   const e = ns.layoutChange({ op: 'layout-place', path, offset: 0, length: bytes }, policy, `s${seq}`);
   expect(e && 'op' in e).toBe(true);
   expect(apply(ns, MinistryNamespace.encodeLayout(e as Parameters<typeof MinistryNamespace.encodeLayout>[0])).ok).toBe(true);
-  change(ns, { op: 'file-resize', path, size: bytes, extend: true });
+  change(ns, { op: 'file-resize', path, size: bytes, extend: true, token: 0 });
 }
 
 /** Fence, wait out, hand over `subtree` of `from` into `to`; returns the install's outcome. */

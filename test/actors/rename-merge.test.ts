@@ -29,7 +29,7 @@ function withContents(ns: MinistryNamespace, path: string, bytes: number): void 
   change(ns, { op: 'create', path });
   const e = ns.layoutChange({ op: 'layout-place', path, offset: 0, length: bytes }, policy, `s${seq}`);
   expect(apply(ns, MinistryNamespace.encodeLayout(e as Parameters<typeof MinistryNamespace.encodeLayout>[0])).ok).toBe(true);
-  change(ns, { op: 'file-resize', path, size: bytes, extend: true });
+  change(ns, { op: 'file-resize', path, size: bytes, extend: true, token: 0 });
 }
 
 function source(): MinistryNamespace {

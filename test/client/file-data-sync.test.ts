@@ -67,7 +67,7 @@ describe('FileData: a synced write inside the size', () => {
     await h.write(4096, new Uint8Array(4096));
     expect(resizes(f.sent)).toHaveLength(0); // inside the size: no size to commit
     await h.sync(); // resolves though the ministry has not answered
-    expect(resizes(f.sent)).toEqual([{ op: 'fileResize', fileResize: { path: '/f', size: 0, extend: true } }]);
+    expect(resizes(f.sent)).toEqual([{ op: 'fileResize', fileResize: { path: '/f', size: 0, extend: true, token: 3 } }]);
     // A second write and sync while that commit runs starts no second commit yet...
     await h.write(8192, new Uint8Array(4096));
     await h.sync();
@@ -104,7 +104,7 @@ describe('FileData: a synced write inside the size', () => {
     const w = h.write(4096, new Uint8Array(4096)).then(() => (done = true));
     for (let i = 0; i < 50 && f.held.length === 0; i++) await new Promise((r) => setImmediate(r));
     expect(done).toBe(false);
-    expect(resizes(f.sent)).toEqual([{ op: 'fileResize', fileResize: { path: '/f', size: 8192, extend: true } }]);
+    expect(resizes(f.sent)).toEqual([{ op: 'fileResize', fileResize: { path: '/f', size: 8192, extend: true, token: 3 } }]);
     f.release();
     await w;
     expect(await data.size(h)).toBe(8192);
@@ -128,8 +128,8 @@ describe('FileData: a synced write inside the size', () => {
     f.release();
     await t;
     expect(resizes(f.sent).map((o) => (o.op === 'fileResize' ? o.fileResize : null))).toEqual([
-      { path: '/f', size: 0, extend: true },
-      { path: '/f', size: CHUNK, extend: false },
+      { path: '/f', size: 0, extend: true, token: 3 },
+      { path: '/f', size: CHUNK, extend: false, token: 3 },
     ]);
   });
 

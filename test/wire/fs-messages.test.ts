@@ -97,7 +97,7 @@ const OPS = {
   layoutGet: { path: '/a/f' } satisfies Required<LayoutGetOp>,
   layoutPlace: { path: '/a/f', offset: 2 ** 33, length: 8 << 20 } satisfies Required<LayoutPlaceOp>,
   layoutReplace: { path: '/a/f', index: 3, chunkId: 'm0-3-1-2-k', version: 5, failed: 'n4,n2', newChunkId: 'm0-3-1-3-q', replicas: ['n1', 'n5'], token: 2 ** 36 } satisfies Required<LayoutReplaceOp>,
-  fileResize: { path: '/a/f', size: 2 ** 41, extend: true } satisfies Required<FileResizeOp>,
+  fileResize: { path: '/a/f', size: 2 ** 41, extend: true, token: 7 } satisfies Required<FileResizeOp>,
 } satisfies Record<FsOpCase, object>;
 
 const RESULTS = {
