@@ -26,10 +26,12 @@
 // consumer runs and PARKED (0) when it is about to sleep. The consumer stores PARKED, re-checks
 // every ring, and only then `Atomics.waitAsync(BELL, PARKED)`. A producer, after publishing a
 // frame (store of the write index), loads the read index: if it equals where the frame starts,
-// the ring went from empty to non-empty, and the producer flips BELL PARKED→AWAKE (compare-
-// exchange) and notifies, only if the consumer was parked or parking. Both sides store then load
-// (sequentially consistent atomics), so at least one of them sees the other: either the consumer's
-// re-check sees the frame, or the producer sees the empty ring and rings.
+// the ring went from empty to non-empty, and at the end of its turn (a microtask, so that the
+// consumer wakes once to all the frames of the turn, not to the first alone) the producer flips
+// BELL PARKED→AWAKE (compare-exchange) and notifies, only if the consumer was parked or parking.
+// Both sides store then load (sequentially consistent atomics), so at least one of them sees the
+// other: either the consumer's re-check sees the frame, or the producer sees the empty ring and
+// rings.
 //
 // Backpressure. When a frame does not fit, it and every later frame of this sender are encoded
 // into their own buffers and queued locally, in order; `send` returns at once. The producer

@@ -58,6 +58,8 @@ export class RingSender {
   private readonly queue: Uint8Array[] = [];
   private qHead = 0;
   private waiting = false;
+  /** A doorbell check is queued for the end of this turn (afterPublish). */
+  private bellDue = false;
   private flushWaiters: (() => void)[] = [];
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closed = false;
@@ -245,12 +247,24 @@ export class RingSender {
     this.free = this.capacity - (end >= rd ? end - rd : end + size - rd);
     if (rd !== start) return;
     this.stats.doorbellRings++;
+    if (this.bellDue) return;
+    // Rung at the end of this turn, not now: a notify wakes the consumer's event loop from
+    // another thread (tens of µs here), and woken at once it drains one frame and parks again,
+    // so every reply of a busy turn paid for a wake-up. Deferred, the consumer wakes once to
+    // the whole turn's frames. Still no lost wake-up: the bell is loaded after the write index
+    // was stored, just later (ring-channel.ts, "Doorbell").
+    this.bellDue = true;
+    queueMicrotask(this.ringBell);
+  }
+
+  private readonly ringBell = (): void => {
+    this.bellDue = false;
     const bell = this.views.bell;
     if (Atomics.load(bell, BELL) === PARKED && Atomics.compareExchange(bell, BELL, PARKED, AWAKE) === PARKED) {
       Atomics.notify(bell, BELL);
       this.stats.doorbellNotifies++;
     }
-  }
+  };
 
   /** Move queued frames into the ring, in order, while they fit. */
   private flushQueue(): void {

@@ -275,6 +275,24 @@ describe('ring channel, on one thread', () => {
     expect(t1.incoming[2]!.label).toBe('t2->t1');
     expect(structuredClone(t1).incoming[0]!.ring).toBeInstanceOf(SharedArrayBuffer);
   });
+
+  it('rings a parked consumer once per turn, at its end, so that it wakes to the whole turn', async () => {
+    const ch = createRingChannel({ capacity: 64 * 1024, label: 'turn->inbox' });
+    const sender = new RingSender(registry, ch);
+    const seqs: number[] = [];
+    const inbox = new RingInbox(registry, ch, { onEnvelope: (env) => seqs.push((env.msg as PingMsg).seq) });
+    inboxes.push(inbox);
+    await until(() => inbox.stats.parks === 1, 'the inbox to park');
+    for (let i = 0; i < 100; i++) sender.send(pingEnv(i));
+    // The first frame found the ring empty, but a notify then would wake the consumer (on
+    // another thread) to that frame alone: the bell is rung when this turn's code is done.
+    expect(sender.stats).toMatchObject({ sent: 100, doorbellRings: 1, doorbellNotifies: 0 });
+    await Promise.resolve();
+    expect(sender.stats.doorbellNotifies).toBe(1);
+    await until(() => seqs.length === 100, "the turn's frames");
+    expect(seqs.every((s, i) => s === i)).toBe(true);
+    expect(inbox.stats).toMatchObject({ wakeups: 1, batches: 1 });
+  });
 });
 
 describe('ring channel, across worker threads', () => {
