@@ -4,6 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MessageRegistry, type WireEnvelope } from '../../src/wire/registry.js';
 import { EncodeError } from '../../src/runtime/errors.js';
 import {
+  BELL_BATCH_FRAMES,
   FRAME_HEADER_BYTES,
   RingInbox,
   RingSender,
@@ -283,15 +284,23 @@ describe('ring channel, on one thread', () => {
     const inbox = new RingInbox(registry, ch, { onEnvelope: (env) => seqs.push((env.msg as PingMsg).seq) });
     inboxes.push(inbox);
     await until(() => inbox.stats.parks === 1, 'the inbox to park');
-    for (let i = 0; i < 100; i++) sender.send(pingEnv(i));
+    const turn = BELL_BATCH_FRAMES - 1;
+    for (let i = 0; i < turn; i++) sender.send(pingEnv(i));
     // The first frame found the ring empty, but a notify then would wake the consumer (on
     // another thread) to that frame alone: the bell is rung when this turn's code is done.
-    expect(sender.stats).toMatchObject({ sent: 100, doorbellRings: 1, doorbellNotifies: 0 });
+    expect(sender.stats).toMatchObject({ sent: turn, doorbellRings: 1, doorbellNotifies: 0 });
     await Promise.resolve();
     expect(sender.stats.doorbellNotifies).toBe(1);
-    await until(() => seqs.length === 100, "the turn's frames");
+    await until(() => seqs.length === turn, "the turn's frames");
     expect(seqs.every((s, i) => s === i)).toBe(true);
     expect(inbox.stats).toMatchObject({ wakeups: 1, batches: 1 });
+
+    // A long turn rings after BELL_BATCH_FRAMES frames, without waiting for its end.
+    await until(() => inbox.stats.parks === 2, 'the inbox to park again');
+    for (let i = 0; i < BELL_BATCH_FRAMES; i++) sender.send(pingEnv(turn + i));
+    expect(sender.stats).toMatchObject({ doorbellRings: 2, doorbellNotifies: 2 });
+    await until(() => seqs.length === turn + BELL_BATCH_FRAMES, 'the long turn');
+    expect(seqs.every((s, i) => s === i)).toBe(true);
   });
 });
 
