@@ -12,6 +12,9 @@ import { AWAKE, BELL, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, S
 /** Below this many known-free bytes, a send asks ringbuf.js for the current free space before
  * encoding in place (the known figure is a lower bound that only the consumer raises). */
 const DIRECT_MIN_FREE = 4096;
+/** A doorbell owed since the ring went non-empty is rung at the end of the producer's turn, or
+ * after this many more frames, whichever comes first. */
+export const BELL_BATCH_FRAMES = 64;
 
 export interface RingSenderStats {
   /** Messages accepted by `send` (written or queued). */
@@ -58,6 +61,12 @@ export class RingSender {
   private readonly queue: Uint8Array[] = [];
   private qHead = 0;
   private waiting = false;
+  /** The ring went from empty to non-empty and the bell is not rung yet (afterPublish). */
+  private bellDue = false;
+  /** Frames published since then. */
+  private sinceBellDue = 0;
+  /** The end-of-turn check is queued (a microtask). */
+  private bellQueued = false;
   private flushWaiters: (() => void)[] = [];
   private keepAlive: ReturnType<typeof setInterval> | undefined;
   private closed = false;
@@ -167,6 +176,7 @@ export class RingSender {
       this.keepAlive ??= setInterval(noop, KEEPALIVE_MS);
       this.keepAlive.ref();
     }
+    if (this.bellDue) this.ringBell(); // the ring is full: its consumer must not wait for the turn's end
     if (!this.waiting) this.pump();
   }
 
@@ -243,8 +253,33 @@ export class RingSender {
     let end = start + frame;
     if (end >= size) end -= size;
     this.free = this.capacity - (end >= rd ? end - rd : end + size - rd);
-    if (rd !== start) return;
-    this.stats.doorbellRings++;
+    if (rd === start) {
+      this.stats.doorbellRings++;
+      // Rung at the end of this turn, or after BELL_BATCH_FRAMES more frames, not now: a notify
+      // wakes the consumer's event loop from another thread, and woken at once it drained one
+      // frame and parked again, so every few replies of a busy turn paid for a wake-up. Still
+      // no lost wake-up: the bell is loaded after the write index was stored, just later
+      // (ring-channel.ts, "Doorbell").
+      if (!this.bellDue) {
+        this.bellDue = true;
+        this.sinceBellDue = 0;
+        if (!this.bellQueued) {
+          this.bellQueued = true;
+          queueMicrotask(this.endOfTurn);
+        }
+      }
+    }
+    // A long turn (a stream of frames) does not keep the consumer asleep until it ends.
+    if (this.bellDue && ++this.sinceBellDue >= BELL_BATCH_FRAMES) this.ringBell();
+  }
+
+  private readonly endOfTurn = (): void => {
+    this.bellQueued = false;
+    if (this.bellDue) this.ringBell();
+  };
+
+  private ringBell(): void {
+    this.bellDue = false;
     const bell = this.views.bell;
     if (Atomics.load(bell, BELL) === PARKED && Atomics.compareExchange(bell, BELL, PARKED, AWAKE) === PARKED) {
       Atomics.notify(bell, BELL);

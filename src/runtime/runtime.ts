@@ -147,10 +147,12 @@ export class LocalRuntime {
   send(address: string, msg: Message, from: string, kind: EnvelopeKind, corr: number): void {
     const trace = tracer.on ? traceSend(this.location, address, msg, from, kind, corr) : 0;
     const hash = address.indexOf('#');
-    const location = hash < 0 ? '' : address.slice(0, hash);
-    if (location === this.location) {
+    if (this.isHere(address, hash)) {
       this.deliverLocal(address.slice(hash + 1), address, from === '' && kind === EnvelopeKind.Tell && trace === 0 ? msg : new Envelope(msg, from, kind, corr, trace));
-    } else if (kind === EnvelopeKind.Reply) {
+      return;
+    }
+    const location = hash < 0 ? '' : address.slice(0, hash);
+    if (kind === EnvelopeKind.Reply) {
       // A reply to an asker that cannot be reached any more (a client whose connection
       // closed) is a dead letter: the asker times out on its own; the replier, perhaps
       // outside any actor's turn (an abort listener), must not be thrown at.
@@ -170,10 +172,10 @@ export class LocalRuntime {
    * reply from a worker thread to a network client whose connection this location holds) is
    * passed on through the transport; if there is no route it is dropped as a dead letter. */
   deliver(env: WireEnvelope): void {
-    const { location, path } = splitAddress(env.to);
-    if (location !== this.location) {
+    const hash = env.to.indexOf('#');
+    if (!this.isHere(env.to, hash)) {
       try {
-        this.transport(location, env);
+        this.transport(splitAddress(env.to).location, env);
       } catch (e) {
         this.deadLetters++;
         this.log.debug({ to: env.to, type: env.msg?.type, err: e }, 'dead letter: no route onwards');
@@ -182,7 +184,13 @@ export class LocalRuntime {
     }
     const trace = env.trace ?? 0;
     if (trace !== 0 && tracer.on && tracer.live(trace)) tracer.record(trace, 'recv', env.to, typeOf(env.msg), undefined, tracer.wokeAt, env.kind === EnvelopeKind.Reply ? env.corr : undefined);
-    this.deliverLocal(path, env.to, env.from === '' && env.kind === EnvelopeKind.Tell && trace === 0 ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr, trace));
+    this.deliverLocal(env.to.slice(hash + 1), env.to, env.from === '' && env.kind === EnvelopeKind.Tell && trace === 0 ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr, trace));
+  }
+
+  /** Is `address` (its '#' at `hash`) on this location? Told without cutting the location out
+   * of it: this runs for every message sent and received. */
+  private isHere(address: string, hash: number): boolean {
+    return hash < 0 ? this.location === '' : hash === this.location.length && address.startsWith(this.location);
   }
 
   /** The cell at `address` if it lives on this location, else null. */

@@ -36,3 +36,13 @@ describe('a reply whose asker is unreachable', () => {
     expect(host.runtime.deadLetters).toBe(2);
   });
 });
+
+describe('an envelope a peer addressed badly', () => {
+  it('with no location in its address, is a dead letter, not an error thrown at the ring inbox', async () => {
+    const sim = new Simulation({ seed: 1 });
+    const host = sim.addHost('h', () => ({ receive: () => {} }));
+    await sim.run();
+    expect(() => host.runtime.deliver({ to: 'no-hash-here', from: 'peer#/p', kind: 0, corr: 0, msg: { type: 'govfs.runtime.Stop' } })).not.toThrow();
+    expect(host.runtime.deadLetters).toBe(1);
+  });
+});

@@ -4,6 +4,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { MessageRegistry, type WireEnvelope } from '../../src/wire/registry.js';
 import { EncodeError } from '../../src/runtime/errors.js';
 import {
+  BELL_BATCH_FRAMES,
   FRAME_HEADER_BYTES,
   RingInbox,
   RingSender,
@@ -274,6 +275,32 @@ describe('ring channel, on one thread', () => {
     expect(t1.outgoing[2]!.doorbell).toBe(mesh.forThread(2).doorbell);
     expect(t1.incoming[2]!.label).toBe('t2->t1');
     expect(structuredClone(t1).incoming[0]!.ring).toBeInstanceOf(SharedArrayBuffer);
+  });
+
+  it('rings a parked consumer once per turn, at its end, so that it wakes to the whole turn', async () => {
+    const ch = createRingChannel({ capacity: 64 * 1024, label: 'turn->inbox' });
+    const sender = new RingSender(registry, ch);
+    const seqs: number[] = [];
+    const inbox = new RingInbox(registry, ch, { onEnvelope: (env) => seqs.push((env.msg as PingMsg).seq) });
+    inboxes.push(inbox);
+    await until(() => inbox.stats.parks === 1, 'the inbox to park');
+    const turn = BELL_BATCH_FRAMES - 1;
+    for (let i = 0; i < turn; i++) sender.send(pingEnv(i));
+    // The first frame found the ring empty, but a notify then would wake the consumer (on
+    // another thread) to that frame alone: the bell is rung when this turn's code is done.
+    expect(sender.stats).toMatchObject({ sent: turn, doorbellRings: 1, doorbellNotifies: 0 });
+    await Promise.resolve();
+    expect(sender.stats.doorbellNotifies).toBe(1);
+    await until(() => seqs.length === turn, "the turn's frames");
+    expect(seqs.every((s, i) => s === i)).toBe(true);
+    expect(inbox.stats).toMatchObject({ wakeups: 1, batches: 1 });
+
+    // A long turn rings after BELL_BATCH_FRAMES frames, without waiting for its end.
+    await until(() => inbox.stats.parks === 2, 'the inbox to park again');
+    for (let i = 0; i < BELL_BATCH_FRAMES; i++) sender.send(pingEnv(turn + i));
+    expect(sender.stats).toMatchObject({ doorbellRings: 2, doorbellNotifies: 2 });
+    await until(() => seqs.length === turn + BELL_BATCH_FRAMES, 'the long turn');
+    expect(seqs.every((s, i) => s === i)).toBe(true);
   });
 });
 
