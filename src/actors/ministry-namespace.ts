@@ -12,6 +12,7 @@ import { FsError } from '../fs/errors.js';
 import { DecodeError } from '../wire/errors.js';
 import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpOk, type OpResult, type Stat } from '../fs/namespace.js';
 import { decodeMinistryEntry, encodeMinistryEntry } from './ministry-entry.js';
+import { LOG_FORMAT_PROTOBUF } from '../wire/log-codec.js';
 import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
@@ -245,7 +246,8 @@ export class MinistryNamespace {
       if (held) return { ok: false, error: held };
     }
     const doomed = this.doomedFile(op);
-    const r = this.ns.apply(op as Op);
+    // (A protobuf entry's op is the decoder's own fresh object: checked in place.)
+    const r = this.ns.apply(op as Op, data[0] === LOG_FORMAT_PROTOBUF);
     if (r.ok) this.layoutsAfter(r, doomed);
     if (kind === 'expireClients') this.renames.expire((op as { now: number }).now, (op as { ttlMs: number }).ttlMs);
     if (this.ns.lastClientOutcome !== null && typeof o.clientId === 'string' && typeof o.seq === 'number') {
