@@ -54,6 +54,12 @@ const MIGRATION_RETRY_MS = 1_000;
 import type { ErrorExtra, GroupLogView, MinistryAnswer, MinistryCoreOptions, MinistryEffect, MinistryInput, MinistryRequest, RequestOp, Resume, TicketBatch, WaitingRead } from './ministry-core-types.js';
 export type { GroupLogView, MinistryCoreOptions, MinistryRequest, RequestOp, MinistryAnswer, TicketBatch, MinistryInput, MinistryEffect } from './ministry-core-types.js';
 
+/** Does the reply carry the file's stat? Not for a create whose client said noStat. */
+const withStat = (op: RequestOp | ClientOp): boolean => {
+  const o = 'ok' in op ? (op.ok ? op.op : null) : op;
+  return o === null || o.op !== 'create' || o.noStat !== true;
+};
+
 export const ministryMembers = (r: MinistryRecord): string[] => [r.minister, ...r.clerks].filter((m) => m !== NO_MINISTER);
 
 export const ministryInfo = (r: MinistryRecord): MinistryInfo => ({ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down });
@@ -240,7 +246,7 @@ export class MinistryCore<R> {
     if (this.deleting && !subtreeCleared) return this.fail(reply, 'EAGAIN', `a subtree delete is in progress in ${record.subtree}: retry`, req.path);
     // A retry of a request already applied gets its saved answer without a new entry. It
     // applied at or before what this member has applied: reads wait for that much.
-    const saved = this.ns.completed(req.clientId, req.seq);
+    const saved = this.ns.completed(req.clientId, req.seq, withStat(op));
     if (saved) return this.answer(reply, saved, this.log.applied);
     const o = this.opOf(req, op, reply);
     if (!o) return;
@@ -290,7 +296,7 @@ export class MinistryCore<R> {
         if (!a.outcome.ok) {
           return this.fail(reply, 'EAGAIN', `change lost to a new minister (${a.outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: [ministryInfo(this.record)] });
         }
-        this.answer(reply, MinistryNamespace.clientOutcome(a.outcome.result as Outcome), ticket.index, ticket.term);
+        this.answer(reply, MinistryNamespace.clientOutcome(a.outcome.result as Outcome, withStat(op)), ticket.index, ticket.term);
       });
       this.out.push({ kind: 'when-applied', id: applied, index: ticket.index, term: ticket.term });
     });

@@ -183,8 +183,29 @@ function timeOf(now: boolean, sec: number, nsec: number): bigint | null {
   return t;
 }
 
+/** The members of MinistryEntry's `entry` and ClientChange's `change` (log.proto; a test checks
+ * these lists against it). */
+export const ENTRY_MEMBERS = ['client', 'expireClients', 'leaseGrant', 'leaseRenew', 'leaseRelease', 'migrationFence', 'migrationInstall', 'migrationDrop', 'migrationUnfence', 'migrationForget', 'placeChunks', 'replaceReplica', 'dropGarbage', 'crossRenameOut', 'crossRenameIn', 'crossRenameEnd'] as const satisfies readonly NonNullable<MinistryEntryMsg['entry']>[];
+export const CHANGE_MEMBERS = ['mkdir', 'create', 'rm', 'rmdir', 'rename', 'setSize', 'chmod', 'chown', 'utimens', 'symlink', 'link', 'mknod', 'resizeFile'] as const satisfies readonly NonNullable<ClientChangeMsg['change']>[];
+
+/** The case of a decoded oneof, as protobufjs's virtual getter (`read`) gives it, without the
+ * Object.keys array that getter makes on every read (two per entry, on every replica): when one
+ * member is set it is that one; when several are (bytes no encoder of ours writes) the getter
+ * decides, as before. */
+function oneofCase<K extends string>(m: object, members: readonly K[], read: () => K | undefined): K | undefined {
+  const fields = m as Record<string, unknown>;
+  let found: K | undefined;
+  for (const k of members) {
+    const v = fields[k];
+    if (v === undefined || v === null) continue;
+    if (found !== undefined) return read();
+    found = k;
+  }
+  return found;
+}
+
 function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
-  switch (m.entry) {
+  switch (oneofCase(m, ENTRY_MEMBERS, () => m.entry)) {
     case 'client':
       return fromChangeMsg(m.client!);
     case 'expireClients':
@@ -242,7 +263,7 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
 
 function fromChangeMsg(c: ClientChangeMsg): NsClientOp {
   let body: MutationOp;
-  switch (c.change) {
+  switch (oneofCase(c, CHANGE_MEMBERS, () => c.change)) {
     case 'mkdir': {
       const x = c.mkdir!;
       body = x.mode === null || x.mode === undefined ? { op: 'mkdir', path: x.path, parents: x.parents } : { op: 'mkdir', path: x.path, parents: x.parents, mode: x.mode };

@@ -12,6 +12,7 @@ import { FsError } from '../fs/errors.js';
 import { DecodeError } from '../wire/errors.js';
 import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpOk, type OpResult, type Stat } from '../fs/namespace.js';
 import { decodeMinistryEntry, encodeMinistryEntry } from './ministry-entry.js';
+import { LOG_FORMAT_PROTOBUF } from '../wire/log-codec.js';
 import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
@@ -83,17 +84,18 @@ interface CachedListing {
   bytes: number;
 }
 
-function outcome(r: OpResult): ClientOutcome {
-  return r.ok ? { ok: true, value: changeResult(r) } : { ok: false, error: r.error };
+function outcome(r: OpResult, withStat: boolean): ClientOutcome {
+  return r.ok ? { ok: true, value: changeResult(r, withStat) } : { ok: false, error: r.error };
 }
 
-/** A client's change as FsReply's result; null for a change no client sends (setSize). */
-function changeResult(r: OpOk): FsResult | null {
+/** A client's change as FsReply's result; null for a change no client sends (setSize).
+ * `withStat` false: a create's without its stat (the request said noStat). */
+function changeResult(r: OpOk, withStat: boolean): FsResult | null {
   switch (r.op) {
     case 'mkdir':
       return { result: 'mkdir', mkdir: { version: r.version, created: r.created } };
     case 'create':
-      return { result: 'create', create: { version: r.version, created: r.created, stat: statResult(r.stat) } };
+      return { result: 'create', create: withStat ? { version: r.version, created: r.created, stat: statResult(r.stat) } : { version: r.version, created: r.created } };
     case 'rm':
       return { result: 'rm', rm: { version: r.version } };
     case 'rmdir':
@@ -250,7 +252,8 @@ export class MinistryNamespace {
       if (stale) return { ok: false, error: stale };
     }
     const doomed = this.doomedFile(op);
-    const r = this.ns.apply(op as Op);
+    // (A protobuf entry's op is the decoder's own fresh object: checked in place.)
+    const r = this.ns.apply(op as Op, data[0] === LOG_FORMAT_PROTOBUF);
     if (r.ok) this.layoutsAfter(r, doomed);
     if (kind === 'expireClients') this.renames.expire((op as { now: number }).now, (op as { ttlMs: number }).ttlMs);
     if (this.ns.lastClientOutcome !== null && typeof o.clientId === 'string' && typeof o.seq === 'number') {
@@ -553,15 +556,17 @@ export class MinistryNamespace {
     else if (seq > seen.acked) seen.seqs.set(seq, true);
   }
 
-  /** The answer to a client's change, from what applying its entry gave (applyEntry). */
-  static clientOutcome(o: Outcome): ClientOutcome {
-    return o.ok ? { ok: true, value: changeResult(o.value as OpOk) } : o;
+  /** The answer to a client's change, from what applying its entry gave (applyEntry);
+   * `withStat` false leaves a create's stat out (the request said noStat). */
+  static clientOutcome(o: Outcome, withStat = true): ClientOutcome {
+    return o.ok ? { ok: true, value: changeResult(o.value as OpOk, withStat) } : o;
   }
 
-  /** The saved answer of a client's change `seq`, if it already applied. */
-  completed(clientId: string, seq: number): ClientOutcome | undefined {
+  /** The saved answer of a client's change `seq`, if it already applied (`withStat`: as
+   * clientOutcome). */
+  completed(clientId: string, seq: number, withStat = true): ClientOutcome | undefined {
     const r = this.ns.savedResult(clientId, seq);
-    return r === undefined ? undefined : outcome(r);
+    return r === undefined ? undefined : outcome(r, withStat);
   }
 
   /** `ls`, `stat` and `readlink`, as `as` (search permission on the path; read permission on

@@ -9,13 +9,14 @@ import { MAX_PATH_BYTES } from '../fs/path.js';
 import { FS_OP_CASES, type ClientOp, type DataOp, type FsOpCase, type LeaseOp } from '../fs/requests.js';
 import { ROOT, checkCreds, type Creds } from '../fs/access.js';
 
-/** 'mode' is a lease's "read" | "write"; 'optional' a proto3 optional number (absent: left out). */
-type FieldType = 'string' | 'number' | 'boolean' | 'mode' | 'optional' | 'bytes' | 'strings';
+/** 'mode' is a lease's "read" | "write"; 'optional' a proto3 optional number (absent: left out);
+ * 'flag' a boolean left out when false. */
+type FieldType = 'string' | 'number' | 'boolean' | 'mode' | 'optional' | 'flag' | 'bytes' | 'strings';
 
 /** Each case's fields and their types (as govfs.proto declares them), and its flat name. */
 const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op'] | DataOp['op']; fields: Record<string, FieldType> }> = {
   mkdir: { op: 'mkdir', fields: { path: 'string', parents: 'boolean', mode: 'optional' } },
-  create: { op: 'create', fields: { path: 'string', mode: 'optional' } },
+  create: { op: 'create', fields: { path: 'string', mode: 'optional', noStat: 'flag' } },
   rm: { op: 'rm', fields: { path: 'string' } },
   rmdir: { op: 'rmdir', fields: { path: 'string', recursive: 'boolean' } },
   rename: { op: 'rename', fields: { from: 'string', to: 'string' } },
@@ -43,7 +44,7 @@ const SHAPES: Record<FsOpCase, { op: ClientOp['op'] | LeaseOp['op'] | DataOp['op
 };
 
 /** A field left out reads as its proto3 default, as it does off the wire. */
-const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '', optional: undefined, bytes: new Uint8Array(0), strings: [] };
+const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: false, mode: '', optional: undefined, flag: false, bytes: new Uint8Array(0), strings: [] };
 
 const PATH_FIELDS = new Set(['path', 'from', 'to', 'target']);
 
@@ -68,11 +69,11 @@ export function requestOp(req: object): ClientOp | LeaseOp | DataOp | FsError {
   for (const field in shape.fields) {
     const type = shape.fields[field]!;
     const v = b[field] ?? DEFAULTS[type];
-    if (type === 'optional' && v === undefined) continue;
+    if ((type === 'optional' && v === undefined) || (type === 'flag' && v === false)) continue;
     const fits =
-      type === 'mode' ? v === 'read' || v === 'write' : type === 'bytes' ? v instanceof Uint8Array : type === 'strings' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === (type === 'optional' ? 'number' : type);
+      type === 'mode' ? v === 'read' || v === 'write' : type === 'bytes' ? v instanceof Uint8Array : type === 'strings' ? Array.isArray(v) && v.every((x) => typeof x === 'string') : typeof v === (type === 'optional' ? 'number' : type === 'flag' ? 'boolean' : type);
     if (!fits) {
-      const want = type === 'mode' ? '"read" or "write"' : type === 'bytes' ? 'bytes' : type === 'strings' ? 'a list of strings' : `a ${type}`;
+      const want = type === 'mode' ? '"read" or "write"' : type === 'bytes' ? 'bytes' : type === 'strings' ? 'a list of strings' : type === 'flag' ? 'a boolean' : `a ${type}`;
       return new FsError('EINVAL', `malformed request: ${found}.${field} is ${describe(v)}, want ${want}`, pathOf(r));
     }
     // A path longer than any path can be is refused here, before it could reach a log entry

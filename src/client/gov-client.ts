@@ -118,7 +118,8 @@ export class GovClient {
   /** `mode`: permission bits (default 0644). */
   async create(path: string, opts: { mode?: number } & AsOptions = {}): Promise<void> {
     const mode = opts.mode === undefined ? {} : { mode: checkMode(opts.mode, 'create', path) };
-    return this.change({ op: 'create', create: { path: checkPath(path), ...mode } }, path, opts.as).then(() => undefined);
+    // (Its stat is not returned: the reply leaves it out.)
+    return this.change({ op: 'create', create: { path: checkPath(path), ...mode, noStat: true } }, path, opts.as).then(() => undefined);
   }
   async rm(path: string, opts: AsOptions = {}): Promise<void> {
     return this.change({ op: 'rm', rm: { path: checkPath(path) } }, path, opts.as).then(() => undefined);

@@ -147,10 +147,18 @@ export function msToNs(ms: number): bigint {
   const frac = Math.round((ms - whole) * 1e6);
   lastNs = frac === 0 ? BigInt(whole) * NS_PER_MS : BigInt(whole) * NS_PER_MS + BigInt(frac); // (fewer BigInts)
   lastMs = ms;
-  // The stat that follows converts it back (nsToMs): for whole milliseconds that is `ms`.
-  if (whole === ms) {
+  // The stat that follows converts it back (nsToMs, and nsToPair for the reply): both are
+  // worked out here in doubles, without BigInt division and its garbage (every replica stamps
+  // every change). They equal what those give for lastNs: whole and frac are exact integers,
+  // frac in [0, 1e6), and r below is whole mod 1000 in [0, 1000), so every sum is exact.
+  if (frac < 1e6 && whole >= 0) {
     lastNsIn = lastNs;
-    lastMsOut = ms + 0;
+    lastMsOut = whole + frac / 1e6;
+  }
+  if (frac < 1e6) {
+    const r = ((whole % 1000) + 1000) % 1000;
+    lastPairNs = lastNs;
+    lastPair = Object.freeze({ sec: (whole - r) / 1000 + 0, nsec: r * 1e6 + frac }); // (+ 0: never -0)
   }
   return lastNs;
 }

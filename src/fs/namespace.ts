@@ -212,17 +212,18 @@ export class Namespace {
 
   /**
    * Apply one log entry. Never throws for file-system errors or malformed input: returns
-   * { ok: false, error } instead, the same on every replica.
+   * { ok: false, error } instead, the same on every replica. `own`: `op` is a decoder's fresh
+   * object of exactly its type's fields, which the check may keep rather than copy (checkOp).
    */
-  apply(op: Op): OpResult {
+  apply(op: Op, own = false): OpResult {
     this._lastClientOutcome = null;
-    return deepFreeze(this.applyInner(op as unknown));
+    return deepFreeze(this.applyInner(op as unknown, own));
   }
 
-  private applyInner(x: unknown): OpResult {
+  private applyInner(x: unknown, own: boolean): OpResult {
     let op: Op;
     try {
-      op = checkOp(x);
+      op = checkOp(x, own);
     } catch (e) {
       return fail(e);
     }

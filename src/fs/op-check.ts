@@ -84,6 +84,17 @@ function checkMutation(x: unknown): MutationOp {
   }
 }
 
+/** A create body checked as checkMutation checks it (same order, same errors), kept as it is;
+ * undefined for any other body (checkMutation copies it). */
+function checkOwnCreate(x: unknown): MutationOp | undefined {
+  if (typeof x !== 'object' || x === null || (x as { op?: unknown }).op !== 'create') return undefined;
+  const o = x as Record<string, unknown>;
+  optBool(o['exclusive'], 'exclusive', 'create');
+  str(o['path'], 'path', 'create');
+  if (o['mode'] !== undefined) modeOf(o['mode'], 'create');
+  return x as MutationOp;
+}
+
 function modeOf(x: unknown, op: string): number {
   if (typeof x !== 'number' || !Number.isInteger(x) || x < 0 || x > PERM_BITS) throw fsErrors.invalid(op, undefined, `mode must be an integer in [0, 0o7777], got ${String(x)}`);
   return x;
@@ -113,8 +124,11 @@ function seqOf(x: unknown, op: string): number {
   return x;
 }
 
-/** Validate an op from the log; throws FsError EINVAL. Returns a clean copy. */
-export function checkOp(x: unknown): Op {
+/** Validate an op from the log; throws FsError EINVAL. Returns a clean copy; or, when `own`
+ * (the op is a decoder's fresh object holding only the fields of its type, as a protobuf
+ * entry's: ministry-entry.ts), a client change's create checked in place: the same object,
+ * its values normalised as the copy's would be (every replica checks every change). */
+export function checkOp(x: unknown, own = false): Op {
   if (typeof x !== 'object' || x === null) throw fsErrors.invalid('apply', undefined, 'malformed op: not an object');
   const o = x as Record<string, unknown>;
   switch (o['op']) {
@@ -124,8 +138,13 @@ export function checkOp(x: unknown): Op {
       const id = clientId(o['clientId'], 'client');
       const seq = seqOf(o['seq'], 'client');
       const acked = o['acked'] === undefined || o['acked'] === 0 ? undefined : seqOf(o['acked'], 'client');
-      const op: ClientOp = { op: 'client', clientId: id, seq, now: finite(o['now'], 'now', 'client'), body: checkMutation(o['body']) };
-      if (acked !== undefined) op.acked = acked;
+      const now = finite(o['now'], 'now', 'client');
+      const body = own ? checkOwnCreate(o['body']) : undefined;
+      const op: ClientOp = body === undefined ? { op: 'client', clientId: id, seq, now, body: checkMutation(o['body']) } : (o as unknown as ClientOp);
+      if (body !== undefined) {
+        op.now = now;
+        if (op.acked === 0) delete op.acked;
+      } else if (acked !== undefined) op.acked = acked;
       if (o['as'] !== undefined) op.as = checkCreds(o['as'], 'client');
       return op;
     }

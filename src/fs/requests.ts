@@ -46,6 +46,8 @@ export interface CreateOp {
   path: string;
   /** Permission bits (07777); absent (decoded: null): 0644. */
   mode?: number | null;
+  /** The reply leaves out the new file's stat (CreateResult.stat). */
+  noStat?: boolean;
 }
 export interface RmOp {
   path: string;
@@ -265,7 +267,8 @@ export interface MkdirResult {
 export interface CreateResult {
   version: number;
   created: boolean;
-  stat: StatResult;
+  /** Absent (decoded: null) when the request said noStat. */
+  stat?: StatResult | null;
 }
 export interface RmResult {
   version: number;
@@ -397,7 +400,7 @@ export interface TicketInfo {
  * with the log's time when it proposes it). */
 export type ClientOp =
   | { op: 'mkdir'; path: string; parents?: boolean; mode?: number | null }
-  | { op: 'create'; path: string; mode?: number | null }
+  | { op: 'create'; path: string; mode?: number | null; noStat?: true }
   | Extract<MutationOp, { op: 'rm' | 'rmdir' | 'rename' | 'link' }>
   | ({ op: 'chmod' } & ChmodOp)
   | ({ op: 'chown' } & ChownOp)

@@ -9,13 +9,23 @@
 // value) was promoted: ~0.8 KB per `ls` on a client thread at 100 k/s, a full GC every 0.4 s.
 // This table is two plain arrays with open addressing (linear probing, backward-shift
 // deletion): a replaced array points to nothing.
+//
+// Keys are placed by a multiplicative (Fibonacci) hash, not by their low bits: the keys here
+// are mostly consecutive (log indexes, sequence numbers, ask ids) and leave in the order they
+// came, and with low bits as the slot they formed one packed probe run as long as the table's
+// count, which every deletion's backward shift walked to its end (a Raft shell with 300
+// proposals in flight spent ~1 us per applied entry there). Scattered, runs stay short.
 
 const EMPTY = -1;
+/** 2^32 / golden ratio: consecutive keys land far apart and evenly spread. */
+const FIBONACCI = 0x9e3779b1;
 
 export class IntTable<V> {
   private keys: number[];
   private values: (V | undefined)[];
   private mask: number;
+  /** 32 - log2(table size): the hash's top bits are the slot. */
+  private shift: number;
   private count = 0;
 
   constructor(capacity = 64) {
@@ -24,6 +34,12 @@ export class IntTable<V> {
     this.keys = new Array<number>(size).fill(EMPTY);
     this.values = new Array<V | undefined>(size).fill(undefined);
     this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
+  }
+
+  /** The slot where `key`'s probe starts (only its low 32 bits count; the probe compares whole keys). */
+  private home(key: number): number {
+    return Math.imul(key, FIBONACCI) >>> this.shift;
   }
 
   get size(): number {
@@ -32,7 +48,7 @@ export class IntTable<V> {
 
   get(key: number): V | undefined {
     const keys = this.keys;
-    for (let i = key & this.mask; ; i = (i + 1) & this.mask) {
+    for (let i = this.home(key); ; i = (i + 1) & this.mask) {
       const k = keys[i]!;
       if (k === key) return this.values[i];
       if (k === EMPTY) return undefined;
@@ -43,7 +59,7 @@ export class IntTable<V> {
     if (!(Number.isSafeInteger(key) && key >= 0)) throw new RangeError(`IntTable key must be a non-negative safe integer, got ${key}`);
     if ((this.count + 1) * 2 > this.keys.length) this.grow();
     const keys = this.keys;
-    for (let i = key & this.mask; ; i = (i + 1) & this.mask) {
+    for (let i = this.home(key); ; i = (i + 1) & this.mask) {
       const k = keys[i]!;
       if (k === key || k === EMPTY) {
         if (k === EMPTY) this.count++;
@@ -57,7 +73,7 @@ export class IntTable<V> {
   delete(key: number): boolean {
     const keys = this.keys;
     const mask = this.mask;
-    let i = key & mask;
+    let i = this.home(key);
     for (; ; i = (i + 1) & mask) {
       const k = keys[i]!;
       if (k === key) break;
@@ -69,7 +85,7 @@ export class IntTable<V> {
     for (let j = (i + 1) & mask; ; j = (j + 1) & mask) {
       const k = keys[j]!;
       if (k === EMPTY) break;
-      const home = k & mask;
+      const home = this.home(k);
       // Does the entry at j, whose probe starts at `home`, pass over `hole` on its way to j?
       const passes = hole <= j ? home <= hole || home > j : home <= hole && home > j;
       if (passes) {
@@ -123,6 +139,7 @@ export class IntTable<V> {
     this.keys = new Array<number>(size).fill(EMPTY);
     this.values = new Array<V | undefined>(size).fill(undefined);
     this.mask = size - 1;
+    this.shift = 32 - Math.log2(size);
     this.count = 0;
     for (let i = 0; i < oldKeys.length; i++) if (oldKeys[i] !== EMPTY) this.set(oldKeys[i]!, oldValues[i] as V);
   }

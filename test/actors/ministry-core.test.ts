@@ -182,6 +182,25 @@ describe('ministry core: namespace changes', () => {
     expect(r).toEqual({ to: 'r2', answer: { kind: 'result', result: { ok: true, value: expect.anything() }, index: 1 } });
   });
 
+  it('a create that says noStat is answered without the stat, fresh or from its saved result; one that does not, with it (not in the thesis: the reply\'s shape)', () => {
+    const t = setup();
+    const createResult = (fx: Fx[]) => {
+      const [r] = replies(fx);
+      const a = r!.answer;
+      return a.kind === 'result' && a.result.ok && a.result.value?.result === 'create' ? a.result.value.create : undefined;
+    };
+    const answer = (reply: string, op: ClientOp, seq: number, index: number) => {
+      const p = only(t.request(reply, op, { seq }), 'propose');
+      const w = only(t.step({ kind: 'proposed', id: p.id, result: { ok: true, index, term: t.record.term } }), 'when-applied');
+      return createResult(t.step({ kind: 'apply-outcome', id: w.id, outcome: { ok: true, result: t.commit(p.payload, index) } }));
+    };
+    expect(answer('r1', { op: 'create', path: '/bare', noStat: true }, 1, 1)).toEqual({ version: 1, created: true });
+    expect(answer('r2', { op: 'create', path: '/full' }, 2, 2)).toMatchObject({ version: 2, created: true, stat: { kind: 'file', size: 0, mode: 0o100644 } });
+    // Retries: each as its request says, from the same saved result.
+    expect(createResult(t.request('r3', { op: 'create', path: '/bare', noStat: true }, { seq: 1 }))).toEqual({ version: 1, created: true });
+    expect(createResult(t.request('r4', { op: 'create', path: '/bare' }, { seq: 1 }))).toMatchObject({ version: 1, created: true, stat: { kind: 'file' } });
+  });
+
   it('clients silent for the TTL are forgotten (not in the thesis; docs/DESIGN.md: "changes are exactly-once per client (RIFL: a client\'s sequence numbers and saved results survive failover)")', () => {
     const t = setup();
     // The first expiry round of a leading minister only starts the clock; one a tenth of the TTL later proposes.

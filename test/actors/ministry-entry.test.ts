@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
+import protobuf from 'protobufjs';
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/index.js';
-import { decodeMinistryEntry, encodeMinistryEntry, type MinistryLogEntry } from '../../src/actors/ministry-entry.js';
+import { CHANGE_MEMBERS, ENTRY_MEMBERS, decodeMinistryEntry, encodeMinistryEntry, type MinistryLogEntry } from '../../src/actors/ministry-entry.js';
 import { CLIENT_CHANGE_TAG, decodeClientChange } from '../../src/actors/ministry-entry-legacy.js';
 import { MinistryNamespace, type ClientOp, type Outcome } from '../../src/actors/ministry-namespace.js';
 import type { ClientOp as NsClientOp } from '../../src/fs/namespace.js';
@@ -40,6 +41,23 @@ describe('protobuf ministry entries', () => {
     const bytes = encodeMinistryEntry(op);
     expect(bytes[0]).toBe(LOG_FORMAT_PROTOBUF);
     expect(decodeMinistryEntry(bytes)).toEqual(op);
+  });
+
+  it('reads the oneof cases it knows of as log.proto declares them, and two set as protobufjs does (the later one)', () => {
+    const root = new protobuf.Root();
+    protobuf.parse(readFileSync(new URL('../../src/wire/proto/log.proto', import.meta.url), 'utf8'), root, { keepCase: false });
+    expect([...ENTRY_MEMBERS].sort()).toEqual([...root.lookupType('govfs.log.MinistryEntry').oneofs['entry']!.oneof].sort());
+    expect([...CHANGE_MEMBERS].sort()).toEqual([...root.lookupType('govfs.log.ClientChange').oneofs['change']!.oneof].sort());
+    // Bytes no encoder of ours writes: a create, then an rm, in one change. protobufjs's getter
+    // takes the later; so does the decoder, on every member alike.
+    const change = new LogCodec('govfs.log.ClientChange');
+    const create = change.encode({ clientId: 'c', seq: 1, acked: 0, now: 1, create: { path: '/a' } });
+    const rm = change.encode({ clientId: 'c', seq: 1, acked: 0, now: 1, rm: { path: '/b' } });
+    const both = new Uint8Array([...create, ...rm.subarray(1)]);
+    const entry = new LogCodec('govfs.log.MinistryEntry');
+    const bytes = new Uint8Array([LOG_FORMAT_PROTOBUF, 0x0a, both.length - 1, ...both.subarray(1)]);
+    expect(entry.decode(bytes).client!.change).toBe('rm');
+    expect(decodeMinistryEntry(bytes)).toMatchObject({ op: 'client', body: { op: 'rm', path: '/b' } });
   });
 
   it('a truncated, unknown or garbled entry is EINVAL, never a wrong change', () => {

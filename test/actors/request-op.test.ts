@@ -30,6 +30,8 @@ const CASES: [Record<string, unknown>, Record<string, unknown>][] = [
   // POSIX metadata (issue 18)
   [{ mkdir: { path: '/d/a', parents: false, mode: 0o1777 } }, { op: 'mkdir', path: '/d/a', parents: false, mode: 0o1777 }],
   [{ create: { path: '/d/f', mode: 0o600 } }, { op: 'create', path: '/d/f', mode: 0o600 }],
+  [{ create: { path: '/d/f', noStat: true } }, { op: 'create', path: '/d/f', noStat: true }],
+  [{ create: { path: '/d/f', noStat: false } }, { op: 'create', path: '/d/f' }],
   [{ chmod: { path: '/d/f', mode: 0o4755 } }, { op: 'chmod', path: '/d/f', mode: 0o4755 }],
   [{ chown: { path: '/d/f', uid: -1, gid: 100 } }, { op: 'chown', path: '/d/f', uid: -1, gid: 100 }],
   [
@@ -95,6 +97,7 @@ describe('requestOp', () => {
 
   it('refuses fields of the wrong type (a message that never crossed the wire) and a mode that is not read or write', () => {
     expect(einval(requestOp({ ...header, create: { path: 5 } }))).toBe('malformed request: create.path is 5, want a string');
+    expect(einval(requestOp({ ...header, create: { path: '/x', noStat: 1 } }))).toBe('malformed request: create.noStat is 1, want a boolean');
     expect(einval(requestOp({ ...header, mkdir: { path: '/x', parents: 'yes' } }))).toMatch(/mkdir\.parents is the string "yes", want a boolean/);
     expect(einval(requestOp({ ...header, rename: { from: '/a', to: ['/b'] } }))).toMatch(/rename\.to is an array/);
     expect(einval(requestOp({ ...header, leaseOpen: { path: '/f', mode: 'exclusive' } }))).toMatch(/leaseOpen\.mode is the string "exclusive", want "read" or "write"/);

@@ -28,4 +28,27 @@ describe('time conversions with their last answer kept', () => {
     expect(nsToPair(a)).toEqual({ sec: 1_733_000_000, nsec: 123_456_789 });
     expect(Object.isFrozen(nsToPair(a))).toBe(true);
   });
+
+  it('after msToNs, nsToMs and nsToPair of its answer equal the BigInt arithmetic (worked out in doubles there)', () => {
+    const byBigInt = (ns: bigint) => {
+      let sec = ns / 1_000_000_000n;
+      let nsec = ns % 1_000_000_000n;
+      if (nsec < 0n) {
+        sec -= 1n;
+        nsec += 1_000_000_000n;
+      }
+      return { ms: Number(ns / 1_000_000n) + Number(ns % 1_000_000n) / 1e6, sec: Number(sec), nsec: Number(nsec) };
+    };
+    let seed = 7;
+    const rnd = () => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 2 ** 32);
+    const values = [0, -0, 0.9999996, 999.9999999, 1_000, -1, -0.25, -1_000.5, -1_999.0000001, 1_733_000_000_000.125, 2 ** 52 + 0.5];
+    for (let i = 0; i < 2_000; i++) values.push((rnd() - 0.3) * 4e12, Math.floor(rnd() * 4e12) + Math.floor(rnd() * 1e6) / 1e6, (rnd() - 0.5) * 2e6);
+    for (const ms of values) {
+      const ns = msToNs(ms);
+      const want = byBigInt(ns);
+      const pair = nsToPair(ns);
+      expect([nsToMs(ns), pair.sec, pair.nsec]).toEqual([want.ms, want.sec, want.nsec]);
+      expect(Object.is(pair.sec, -0)).toBe(false);
+    }
+  });
 });

@@ -76,7 +76,7 @@ type ResultOf<C extends FsOpCase> = Extract<FsResult, { result: C }> extends inf
 /** Every case of the oneofs: the op's and the result's samples, by case name. */
 const OPS = {
   mkdir: { path: '/a/b', parents: true, mode: 0o1777 } satisfies Required<MkdirOp>,
-  create: { path: '/a/f', mode: 0o4755 } satisfies Required<CreateOp>,
+  create: { path: '/a/f', mode: 0o4755, noStat: true } satisfies Required<CreateOp>,
   rm: { path: '/a/f' } satisfies Required<RmOp>,
   rmdir: { path: '/a', recursive: true } satisfies Required<RmdirOp>,
   rename: { from: '/a/f', to: '/a/g' } satisfies Required<RenameOp>,
