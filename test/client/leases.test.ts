@@ -44,7 +44,7 @@ describe('ClientLeases.release', () => {
     h.addEventListener('end', () => (sentWhenEnded = c.asked.length));
     const released = leases.releaseLease(h);
     // Synchronously: the release is on its way and the handle already ended.
-    expect(c.asked.map((a) => [a.node, a.msg.leaseRelease?.id])).toEqual([['n1', 'n1-w1-2']]);
+    expect(c.asked.map((a) => [a.node, (a.msg as { leaseRelease?: { id: string } }).leaseRelease?.id])).toEqual([['n1', 'n1-w1-2']]);
     expect(sentWhenEnded).toBe(1);
     expect(h.signal.aborted).toBe(true);
     expect(h.valid(0)).toBe(false);
