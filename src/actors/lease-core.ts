@@ -212,7 +212,7 @@ export class LeaseCore<R, A = R> {
       this.grantedFor.delete(key);
       return false;
     }
-    const pending = [...this.writers, ...this.reads.readers].find((x) => x.clientId === w.clientId && x.reqId === w.reqId);
+    const pending = this.writers.find((x) => x.clientId === w.clientId && x.reqId === w.reqId) ?? this.reads.readers.find((x) => x.clientId === w.clientId && x.reqId === w.reqId);
     if (!pending) return false;
     // Answer the retry instead, and count the held time from its arrival: the client counts
     // its lease from the retry's send time.
