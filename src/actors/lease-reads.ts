@@ -192,6 +192,11 @@ export class ReadLeases<R, A> {
   }
 
   /** Entries applied: fences up to the applied index lift, waiting reads may go ahead. */
+  /** Nothing waits and nothing is fenced: an applied entry has nothing to do here. */
+  idle(): boolean {
+    return this.readers.length === 0 && this.fences.length === 0;
+  }
+
   afterApply(): void {
     if (this.fences.length > 0) {
       const applied = this.fx.facts.applied;

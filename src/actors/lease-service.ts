@@ -195,7 +195,8 @@ export class LeaseService {
    * made while carrying out another's (a proposal's index, a failed ReadIndex) queue behind
    * the rest of that one's. (Carried out first, an earlier input's later wake would replace
    * the earlier wake a nested input asked for, which the core counts on.) */
-  private run(ctx: Context, effects: Effect[]): void {
+  private run(ctx: Context, effects: readonly Effect[]): void {
+    if (effects.length === 0) return;
     this.queue.push(...effects);
     if (this.draining) return;
     this.draining = true;

@@ -49,16 +49,23 @@ const DEFAULTS: Record<FieldType, unknown> = { string: '', number: 0, boolean: f
 const PATH_FIELDS = new Set(['path', 'from', 'to', 'target']);
 
 const WANT = `want exactly one of ${FS_OP_CASES.join(', ')}`;
+const CASES: ReadonlySet<string> = new Set(FS_OP_CASES);
 
 /** The request's operation, flattened (`{ op: 'create', path }`, `{ op: 'lease-open', ... }`),
  * or an FsError EINVAL naming what is wrong with it. */
 export function requestOp(req: object): ClientOp | LeaseOp | DataOp | FsError {
   const r = req as Record<string, unknown>;
+  // A request's own fields are the ones set (a decoded message keeps the unset ones' defaults on
+  // its prototype): a dozen keys looked up in a set, not every case looked up in the message
+  // (2.4 us a request, on every request a ministry serves).
   let found: FsOpCase | undefined;
-  for (const c of FS_OP_CASES) {
-    if (r[c] === undefined || r[c] === null) continue;
-    if (found !== undefined) return new FsError('EINVAL', `malformed request: it holds two operations (${found} and ${c}); ${WANT}`, pathOf(r));
-    found = c;
+  for (const k of Object.keys(r)) {
+    if (!CASES.has(k) || r[k] === undefined || r[k] === null) continue;
+    if (found !== undefined) {
+      const [a, b] = FS_OP_CASES.indexOf(found) < FS_OP_CASES.indexOf(k as FsOpCase) ? [found, k] : [k, found];
+      return new FsError('EINVAL', `malformed request: it holds two operations (${a} and ${b}); ${WANT}`, pathOf(r));
+    }
+    found = k as FsOpCase;
   }
   if (found === undefined) return new FsError('EINVAL', `malformed request: no operation; ${WANT}`, pathOf(r));
   const body = r[found];
