@@ -255,6 +255,16 @@ export class RaftCore {
     else this.tickElection();
   }
 
+  /** How many more tick() calls until one acts on its own: 1 for a leader (heartbeats, check
+   * quorum), the ticks left of the election timeout for a member that may campaign, Infinity
+   * for one that never campaigns. Ticks before that only count, so a shell may deliver them
+   * late and together (an idle follower's one timer, issue 19). */
+  ticksUntilDue(): number {
+    if (this.role === 'leader') return 1;
+    if (this.mode !== 'elected' || !this.promotable()) return Infinity;
+    return Math.max(1, this.randomizedElectionTimeout - this.electionElapsed);
+  }
+
   /** Feed one received message. Messages for another node or group, malformed ones and stale
    * ones are ignored; step never throws on network input. */
   step(msg: RaftMessage): void {
