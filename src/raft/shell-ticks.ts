@@ -1,10 +1,12 @@
-// When a Raft shell's ticks are due (issue 19, "an idle cluster idles"). A leader ticks every
-// tickMs; a follower only counts ticks towards its election timeout, so it sleeps on one timer
-// set to the tick that would make it campaign (RaftCore.ticksUntilDue), and the ticks before
-// are delivered late and together: before each message it steps (so that the core's count is
-// right when it judges a vote request) and when that timer fires. A heartbeat resets the count,
-// and the timer, when it fires, finds the deadline moved and sleeps again: an idle follower
-// takes one timer turn per election timeout instead of ten or more.
+// When a Raft shell's ticks are due (issue 19, "an idle cluster idles"). Most ticks only count:
+// a follower's towards its election timeout, a quiet leader's towards its next heartbeat or
+// check-quorum round. So the shell sleeps on one timer set to the tick that acts
+// (RaftCore.ticksUntilDue), and the ticks before are delivered late and together: before each
+// input it steps (so that the core's count is right when it judges a vote request or a
+// proposal makes it busy) and when that timer fires. A leader with anything in flight ticks
+// every tickMs. A heartbeat resets a follower's count, and its timer, when it fires, finds the
+// deadline moved and sleeps again: an idle follower takes one timer turn per election timeout
+// instead of ten or more, a quiet leader one per heartbeat.
 
 /** A timer may fire this early (whole-millisecond timers) and still count its tick. */
 const EARLY_MS = 1;
@@ -50,5 +52,10 @@ export class TickSchedule {
   /** When the next timer should fire, `ticks` ticks after the last. */
   nextAt(ticks: number): number {
     return this.base + ticks * this.tickMs;
+  }
+
+  /** The armed timer is more than a tick away: ticks may pass uncounted until it fires. */
+  get sleeping(): boolean {
+    return this.armedAt !== Infinity && this.armedAt - this.base > this.tickMs + EARLY_MS;
   }
 }

@@ -243,7 +243,7 @@ export class RaftShell {
     if (typeof m.type !== 'string' || !RAFT_TYPES.has(m.type)) return false;
     if (m.group !== this.group || m.to !== this.id) return false;
     if (this.stopped) return true;
-    if (this.ticks) this.ticked(this.ticks.beforeMessage(this.ctx.clock.now(), this.core.ticksUntilDue()), this.ctx.clock.now());
+    this.catchUp();
     this.core.step(m);
     this.logEvents();
     if (this.inFlight) this.applyCommitted();
@@ -290,6 +290,16 @@ export class RaftShell {
     this.ticked(t.fired(now, this.core.ticksUntilDue()), now);
   }
 
+  /** Before an input that may change when the next tick is due (a message, a proposal, a
+   * read...): deliver the ticks a sleeping timer let pass, so that the core counts them under
+   * the deadline it slept for. */
+  private catchUp(): void {
+    const t = this.ticks;
+    if (t === null || !t.sleeping) return;
+    const now = this.ctx.clock.now();
+    this.ticked(t.beforeMessage(now, this.core.ticksUntilDue()), now);
+  }
+
   private ticked(n: number, now: number): void {
     if (n <= 0) return;
     for (let i = 0; i < n; i++) this.core.tick();
@@ -319,6 +329,7 @@ export class RaftShell {
    * entry is overwritten by another term (ask committed(index, term) on any member). */
   propose(data: Uint8Array): ProposeResult {
     if (this.stopped) return { ok: false, reason: 'notLeader', leader: '', message: 'raft shell stopped' };
+    this.catchUp();
     const r = this.core.propose(data);
     if (r.ok) this.kick();
     return r;
@@ -359,6 +370,7 @@ export class RaftShell {
   readIndex(cb: (ok: boolean) => void): void {
     if (this.stopped) return cb(false);
     const ctx = `${this.id}:${++this.readSeq}`;
+    this.catchUp();
     const r = this.core.readIndex(ctx);
     if (!r.ok) return cb(false);
     this.reads.add(ctx, cb, this.ctx.clock.now() + 2 * this.electionTicks * this.tickMs);
@@ -367,6 +379,7 @@ export class RaftShell {
   }
 
   appoint(a: Appointment): AppointResult {
+    this.catchUp();
     const r = this.core.appoint(a);
     this.logEvents();
     this.kick();
@@ -374,12 +387,14 @@ export class RaftShell {
   }
 
   proposeConfChange(c: ConfChange): ProposeResult {
+    this.catchUp();
     const r = this.core.proposeConfChange(c);
     if (r.ok) this.kick();
     return r;
   }
 
   transferLeadership(to: string): TransferResult {
+    this.catchUp();
     const r = this.core.transferLeadership(to);
     if (r.ok && to !== this.id) this.ctx.log.info({ node: this.id, group: this.group, term: this.core.softState().term, to }, 'raft leadership transfer started');
     this.kick();

@@ -56,16 +56,30 @@ function countTicks(c: RaftCluster): Map<string, number> {
 }
 
 describe('an idle follower sleeps until its election deadline', () => {
-  it.each(seeds(2))('seed %i: followers take a tick turn per election timeout, the leader one per tick', async (seed) => {
-    const c = new RaftCluster({ seed, n: 3 }); // 10 ms ticks, 10-19 ticks election timeout
+  it.each(seeds(2))('seed %i: followers take a tick turn per election timeout, a quiet leader one per heartbeat', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 }); // 10 ms ticks, heartbeats every 2, elections after 10-19
     const l = await c.waitLeader(3_000);
     await c.runFor(200);
     const counts = countTicks(c);
+    const term = l.shell.softState().term;
     await c.runFor(1_000);
     expect(c.stableLeader()?.id).toBe(l.id);
-    expect(counts.get(l.id)).toBeGreaterThanOrEqual(95);
-    // Before: 100 each (a tick every 10 ms). Now at most one per 100 ms.
+    expect(l.shell.softState().term).toBe(term);
+    // Before: 100 each (a tick every 10 ms). Now the leader's at its heartbeats, and at most
+    // one per 100 ms for a follower.
+    expect(counts.get(l.id)).toBeGreaterThanOrEqual(45);
+    expect(counts.get(l.id)).toBeLessThanOrEqual(55);
     for (const id of c.ids.filter((x) => x !== l.id)) expect(counts.get(id) ?? 0).toBeLessThanOrEqual(12);
+  });
+
+  it.each(seeds(2))('seed %i: a quiet leader that gets a proposal ticks every tick again, and commits it', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 });
+    await c.waitLeader(3_000);
+    await c.runFor(200);
+    const values = await c.proposeAndWait(5);
+    expect(values).toHaveLength(5);
+    await c.converge();
+    c.checkAcked();
   });
 
   it.each(seeds(4))('seed %i: a follower campaigns an election timeout after the leader fell silent, not before', async (seed) => {
