@@ -17,10 +17,16 @@ export interface SessionEnded {
  * (its member passes touches on at most that often); the session allows for it. */
 export function sessionBehaviour(clientId: string, ttlMs: number, touchLagMs = 0): Behaviour<SessionMsg> {
   let lastSeen = 0;
+  // One timer at the deadline, not a sweep every TTL/4: a touch only moves lastSeen, and the
+  // timer, when it fires early, is set again for what is left (an idle client costs one turn
+  // per TTL).
+  const arm = (ctx: Context<SessionMsg>): void => {
+    ctx.clock.after(Math.max(1, lastSeen + ttlMs + touchLagMs - ctx.clock.now()), 'session.check');
+  };
   return {
     started(ctx: Context<SessionMsg>) {
       lastSeen = ctx.clock.now();
-      ctx.clock.every(Math.max(1, ttlMs / 4), 'session.check');
+      arm(ctx);
     },
     receive(ctx, msg) {
       if (msg === 'session.touch') {
@@ -30,7 +36,7 @@ export function sessionBehaviour(clientId: string, ttlMs: number, touchLagMs = 0
       if (ctx.clock.now() - lastSeen >= ttlMs + touchLagMs) {
         ctx.parent?.tell({ type: 'session.ended', clientId } satisfies SessionEnded);
         ctx.stop(ctx.self);
-      }
+      } else arm(ctx);
     },
   };
 }

@@ -255,6 +255,22 @@ export class RaftCore {
     else this.tickElection();
   }
 
+  /** How many more tick() calls until one acts on its own: for a leader the next heartbeat or
+   * check-quorum round while it is quiet (1 while anything waits on ticks: replication, reads,
+   * a transfer, a snapshot), the ticks left of the election timeout for a member that may
+   * campaign, Infinity for one that never campaigns. Ticks before that only count, so a shell
+   * may deliver them late and together (an idle member's one timer, issue 19). */
+  ticksUntilDue(): number {
+    if (this.role === 'leader') {
+      if (!this.quiet()) return 1;
+      const heartbeat = this.cfg.idleHeartbeatTicks - this.heartbeatElapsed;
+      const quorum = this.cfg.electionTicks - this.electionElapsed;
+      return Math.max(1, Math.min(heartbeat, quorum));
+    }
+    if (this.mode !== 'elected' || !this.promotable()) return Infinity;
+    return Math.max(1, this.randomizedElectionTimeout - this.electionElapsed);
+  }
+
   /** Feed one received message. Messages for another node or group, malformed ones and stale
    * ones are ignored; step never throws on network input. */
   step(msg: RaftMessage): void {

@@ -1,8 +1,9 @@
 // The actor shell around the pure Raft core (core.ts): it runs the core inside an actor, on
 // whatever runtime the actor is on (threads + lmdb, or the simulator).
 //
-//   - Ticks come from ctx.clock.every(tickMs); network messages are whatever the owning actor
-//     forwards to handle(). Internal messages (ticks, "persisted") are objects owned by this
+//   - Ticks come from one timer (shell-ticks.ts: every tickMs while leading, at the election
+//     deadline while following), or from the owner (ownerTicks); network messages are
+//     whatever the owning actor forwards to handle(). Internal messages (ticks, "persisted") are objects owned by this
 //     shell, so several shells (several logs) can live in one actor.
 //   - One Ready at a time: its writes go into ctx.storage as one atomic batch, then
 //     storage.sync(); the actor keeps handling messages meanwhile (proposals and responses
@@ -40,6 +41,7 @@ import { RaftCore } from './core.js';
 import { compactOps, encodeSnapshot } from './log-store.js';
 import { K_SNAP, loadRaftState, needsSync, readyOps, type TermStarts } from './shell-storage.js';
 import { ApplyWaiters, CommitTimes, PendingReads } from './shell-waiting.js';
+import { TickSchedule } from './shell-ticks.js';
 import { type MadeSnapshot, type SnapshotBuild, SnapshotMaker, madeFromSealed } from './shell-snapshots.js';
 import type { AppliedEntry, ApplyOutcome, RaftShellOptions, ShellStatus, StateMachine } from './shell-types.js';
 
@@ -65,6 +67,8 @@ import {
 const DEFERRED_FLUSH_TICKS = 2;
 /** Followers whose last answer a leader keeps (heardFrom): a bound against made-up ids. */
 const MAX_ANSWERED = 1024;
+/** The longest a quiet follower's tick timer sleeps, in ticks (a learner never campaigns). */
+const MAX_SLEEP_TICKS = 20;
 
 /** Internal messages of one shell (tick, persisted, persist failed, kick, a snapshot built). */
 class ShellSignal {
@@ -100,6 +104,9 @@ export class RaftShell {
   private readonly snapshotLogRatio: number;
   private readonly refs = new Map<string, { tell(m: unknown): void }>();
   private cancelTick: Cancel | undefined;
+  /** The shell's own tick timer (null when the owner ticks it). */
+  private readonly ticks: TickSchedule | null;
+  private readonly tickSignal = new ShellSignal(this, 'tick');
   private stopped = false;
   private inFlight: Ready | undefined;
   private kicked = false;
@@ -196,7 +203,8 @@ export class RaftShell {
     // Everything up to the durable commit index is known committed as of now.
     this.noteCommit();
     this.soft = this.core.softState();
-    if (!opts.ownerTicks) this.cancelTick = ctx.clock.every(this.tickMs, new ShellSignal(this, 'tick'));
+    this.ticks = opts.ownerTicks ? null : new TickSchedule(this.tickMs, ctx.clock.now());
+    this.armTick();
     ctx.signal.addEventListener('abort', () => this.stop(), { once: true });
     this.kick();
   }
@@ -211,7 +219,7 @@ export class RaftShell {
       if (this.stopped) return true;
       switch (msg.kind) {
         case 'tick':
-          this.onTick();
+          this.onTimerTick();
           break;
         case 'kick':
           this.kicked = false;
@@ -227,6 +235,7 @@ export class RaftShell {
           throw msg.error instanceof Error ? msg.error : new Error(`raft ${this.id}: storage sync failed: ${String(msg.error)}`);
       }
       this.pump();
+      this.armTick();
       return true;
     }
     if (typeof msg !== 'object' || msg === null) return false;
@@ -234,6 +243,7 @@ export class RaftShell {
     if (typeof m.type !== 'string' || !RAFT_TYPES.has(m.type)) return false;
     if (m.group !== this.group || m.to !== this.id) return false;
     if (this.stopped) return true;
+    this.catchUp();
     this.core.step(m);
     this.logEvents();
     if (this.inFlight) this.applyCommitted();
@@ -251,6 +261,7 @@ export class RaftShell {
     // made nothing ready costs no extra turn (most of an idle cluster's turns were kicks).
     if (m.type === 'govfs.raft.Heartbeat' || m.type === 'govfs.raft.HeartbeatResponse') this.pump();
     else this.kick();
+    this.armTick();
     return true;
   }
 
@@ -265,10 +276,51 @@ export class RaftShell {
     const now = this.ctx.clock.now();
     if (this.lastTickAt > 0) this.maxTickGapMs = Math.max(this.maxTickGapMs, now - this.lastTickAt);
     this.lastTickAt = now;
-    this.core.tick();
+    this.ticked(1, now);
+  }
+
+  /** The shell's own timer fired (see armTick); how late it was is how stalled this thread was. */
+  private onTimerTick(): void {
+    const t = this.ticks;
+    if (!t) return;
+    this.cancelTick?.();
+    this.cancelTick = undefined;
+    const now = this.ctx.clock.now();
+    if (t.armedAt !== Infinity) this.maxTickGapMs = Math.max(this.maxTickGapMs, this.tickMs + Math.max(0, now - t.armedAt));
+    this.ticked(t.fired(now, this.core.ticksUntilDue()), now);
+  }
+
+  /** Before an input that may change when the next tick is due (a message, a proposal, a
+   * read...): deliver the ticks a sleeping timer let pass, so that the core counts them under
+   * the deadline it slept for. */
+  private catchUp(): void {
+    const t = this.ticks;
+    if (t === null || !t.sleeping) return;
+    const now = this.ctx.clock.now();
+    this.ticked(t.beforeMessage(now, this.core.ticksUntilDue()), now);
+  }
+
+  private ticked(n: number, now: number): void {
+    if (n <= 0) return;
+    for (let i = 0; i < n; i++) this.core.tick();
     this.logEvents();
     this.reads.expire(now);
-    if (this.deferredOps && !this.inFlight && ++this.deferredTicks >= DEFERRED_FLUSH_TICKS) this.flushDeferred();
+    if (this.deferredOps && !this.inFlight && (this.deferredTicks += n) >= DEFERRED_FLUSH_TICKS) this.flushDeferred();
+  }
+
+  /** Arm the tick timer for the next tick that does something: the next one while leading or
+   * while reads or a deferred commit index wait on ticks, else the election deadline. A
+   * timer already set earlier stays: it re-arms when it fires (so a heartbeat, which moves the
+   * deadline later, costs no timer). */
+  private armTick(): void {
+    const t = this.ticks;
+    if (!t || this.stopped) return;
+    const quiet = this.reads.size === 0 && this.deferredOps === null;
+    const at = t.nextAt(quiet ? Math.min(this.core.ticksUntilDue(), MAX_SLEEP_TICKS) : 1);
+    if (at >= t.armedAt) return;
+    this.cancelTick?.();
+    t.armedAt = at;
+    this.cancelTick = this.ctx.clock.after(Math.max(0, at - this.ctx.clock.now()), this.tickSignal);
   }
 
   // ---- client operations -------------------------------------------------------------------
@@ -277,6 +329,7 @@ export class RaftShell {
    * entry is overwritten by another term (ask committed(index, term) on any member). */
   propose(data: Uint8Array): ProposeResult {
     if (this.stopped) return { ok: false, reason: 'notLeader', leader: '', message: 'raft shell stopped' };
+    this.catchUp();
     const r = this.core.propose(data);
     if (r.ok) this.kick();
     return r;
@@ -317,13 +370,16 @@ export class RaftShell {
   readIndex(cb: (ok: boolean) => void): void {
     if (this.stopped) return cb(false);
     const ctx = `${this.id}:${++this.readSeq}`;
+    this.catchUp();
     const r = this.core.readIndex(ctx);
     if (!r.ok) return cb(false);
     this.reads.add(ctx, cb, this.ctx.clock.now() + 2 * this.electionTicks * this.tickMs);
+    this.armTick();
     this.kick();
   }
 
   appoint(a: Appointment): AppointResult {
+    this.catchUp();
     const r = this.core.appoint(a);
     this.logEvents();
     this.kick();
@@ -331,12 +387,14 @@ export class RaftShell {
   }
 
   proposeConfChange(c: ConfChange): ProposeResult {
+    this.catchUp();
     const r = this.core.proposeConfChange(c);
     if (r.ok) this.kick();
     return r;
   }
 
   transferLeadership(to: string): TransferResult {
+    this.catchUp();
     const r = this.core.transferLeadership(to);
     if (r.ok && to !== this.id) this.ctx.log.info({ node: this.id, group: this.group, term: this.core.softState().term, to }, 'raft leadership transfer started');
     this.kick();

@@ -1,0 +1,105 @@
+// An idle follower's Raft shell sleeps on one timer set to its election deadline (shell-ticks.ts,
+// issue 19 "an idle cluster idles"), and elections still come on time: no sooner than an
+// election timeout after the leader fell silent, and a thread's own stall does not time one out.
+
+import { describe, expect, it } from 'vitest';
+import { TickSchedule } from '../../src/raft/shell-ticks.js';
+import { RaftCluster, seeds } from './cluster.js';
+
+describe('TickSchedule', () => {
+  it('delivers the ticks elapsed before a message, short of the deadline', () => {
+    const t = new TickSchedule(10, 1000);
+    expect(t.beforeMessage(1035, 10)).toBe(3);
+    expect(t.nextAt(7)).toBe(1100);
+    // Past the deadline (the timer has not fired yet): one tick short of it; the rest dropped.
+    expect(t.beforeMessage(1500, 7)).toBe(6);
+    expect(t.nextAt(1)).toBe(1510);
+  });
+
+  it('a timer on time delivers the ticks up to the deadline', () => {
+    const t = new TickSchedule(10, 0);
+    t.armedAt = t.nextAt(12);
+    expect(t.fired(120, 12)).toBe(12);
+    expect(t.nextAt(1)).toBe(130);
+  });
+
+  it('a timer held up by a stall stops one tick short, and the deadline waits one more tick', () => {
+    const t = new TickSchedule(10, 0);
+    t.armedAt = t.nextAt(12);
+    expect(t.fired(900, 12)).toBe(11);
+    expect(t.nextAt(1)).toBe(910);
+    t.armedAt = t.nextAt(1);
+    expect(t.fired(910, 1)).toBe(1);
+  });
+
+  it('a leader (one tick due) gets one tick per timer, however late', () => {
+    const t = new TickSchedule(10, 0);
+    t.armedAt = t.nextAt(1);
+    expect(t.fired(500, 1)).toBe(1);
+    expect(t.nextAt(1)).toBe(510);
+  });
+});
+
+/** Counts each host's shell tick turns (the shell's own timer messages). */
+function countTicks(c: RaftCluster): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const id of c.ids) {
+    const rt = c.sim.host(id).runtime;
+    const prev = rt.onInvoke;
+    rt.onInvoke = (cell, msg) => {
+      prev?.(cell, msg);
+      const m = msg as { constructor?: { name: string }; kind?: string };
+      if (m?.constructor?.name === 'ShellSignal' && m.kind === 'tick') counts.set(id, (counts.get(id) ?? 0) + 1);
+    };
+  }
+  return counts;
+}
+
+describe('an idle follower sleeps until its election deadline', () => {
+  it.each(seeds(2))('seed %i: followers take a tick turn per election timeout, a quiet leader one per heartbeat', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 }); // 10 ms ticks, heartbeats every 2, elections after 10-19
+    const l = await c.waitLeader(3_000);
+    await c.runFor(200);
+    const counts = countTicks(c);
+    const term = l.shell.softState().term;
+    await c.runFor(1_000);
+    expect(c.stableLeader()?.id).toBe(l.id);
+    expect(l.shell.softState().term).toBe(term);
+    // Before: 100 each (a tick every 10 ms). Now the leader's at its heartbeats, and at most
+    // one per 100 ms for a follower.
+    expect(counts.get(l.id)).toBeGreaterThanOrEqual(45);
+    expect(counts.get(l.id)).toBeLessThanOrEqual(55);
+    for (const id of c.ids.filter((x) => x !== l.id)) expect(counts.get(id) ?? 0).toBeLessThanOrEqual(12);
+  });
+
+  it.each(seeds(2))('seed %i: a quiet leader that gets a proposal ticks every tick again, and commits it', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 });
+    await c.waitLeader(3_000);
+    await c.runFor(200);
+    const values = await c.proposeAndWait(5);
+    expect(values).toHaveLength(5);
+    await c.converge();
+    c.checkAcked();
+  });
+
+  it.each(seeds(4))('seed %i: a follower campaigns an election timeout after the leader fell silent, not before', async (seed) => {
+    const c = new RaftCluster({ seed, n: 3 });
+    const l = await c.waitLeader(3_000);
+    const term = l.shell.softState().term;
+    await c.runFor(300);
+    c.isolate(l.id);
+    const cut = c.sim.now();
+    let firstCampaign = Infinity;
+    const moved = () => c.ids.some((id) => id !== l.id && (c.handles.get(id)!.shell.status().term > term || c.handles.get(id)!.shell.softState().role !== 'follower'));
+    await c.runUntil(() => {
+      if (firstCampaign === Infinity && moved()) firstCampaign = c.sim.now();
+      return c.stableLeader() !== undefined && c.stableLeader()!.id !== l.id;
+    }, 3_000);
+    const l2 = c.stableLeader();
+    expect(l2?.id).not.toBe(l.id);
+    // The last heartbeat came at most a heartbeat interval (2 ticks) before the cut; the
+    // timeout is 10-19 ticks of 10 ms after it, plus the pre-vote and vote round trips.
+    expect(firstCampaign - cut).toBeGreaterThanOrEqual(10 * 10 - 2 * 10 - 1);
+    expect(c.sim.now() - cut).toBeLessThanOrEqual(19 * 10 + 100);
+  });
+});
