@@ -19,6 +19,7 @@
 //     chain answers the head's request with that error (the client then writes the piece to
 //     each replica in parallel, which finds the failed one and replaces it as always).
 
+import { handOver } from '../runtime/hand-over.js';
 import { prefixed } from '../runtime/storage.js';
 import type { Behaviour, Context } from '../runtime/types.js';
 import { StorageChunkBackend, type ChunkBackend } from './backend.js';
@@ -103,6 +104,9 @@ function passOn(ctx: Context<ChunkStoreMessage>, opts: ChunkStoreShellOptions, r
   // Each hop waits a little less than the one before it, so a failure far down the chain
   // reaches the head (and the client) before their own timeouts.
   const fwd: ChunkWrite = rest.length > 0 ? { ...write, chain: rest, chainMs: Math.floor((ms * 3) / 4) } : write;
+  // The core stored its own copies of the blocks (encodeBlock), so nothing here reads the
+  // received bytes again: moved, not copied, to the next store's thread (ring-side.ts).
+  handOver(fwd.data);
   const address = (opts.peerAddress ?? ((id: string) => `${id}#/${id}/chunks`))(next);
   ctx.pipeToSelf(
     ctx.ask<ChunkReply>(ctx.ref(address), fwd, { timeoutMs: ms }),
@@ -215,6 +219,10 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
         return;
       }
       const { ops, reply } = core.handle(req, ctx.clock.now());
+      // A client's read gets bytes the core assembled for this reply alone: moved, not copied,
+      // to the client's thread (ring-side.ts). Only a client's: an actor on this thread (the
+      // replica repair) gets the reply object itself, and may send its bytes to several stores.
+      if (fromClient && reply.type === 'govfs.data.ChunkData') handOver(reply.data);
       if (ops.length > 0) {
         backend.apply(ops);
         applied++;
