@@ -110,6 +110,11 @@ export interface LeaseClient {
   leaseRequest(op: Extract<FsOp, { op: 'leaseOpen' | 'leaseRenew' | 'leaseRelease' }>, path: string): FsRequestMessage;
 }
 
+/** Refusals of a renewal that say nothing of the lease (the grantor busy, or its ministry
+ * between ministers: EUNAVAILABLE under load lost a 256 MiB write's lease, issue 17): the lease
+ * stands until it runs out, and the next renewal may pass. */
+const TRANSIENT: ReadonlySet<string> = new Set(['EAGAIN', 'EUNAVAILABLE', 'ETIMEDOUT', 'EBUSY', 'ECANCELED', 'EHOSTDOWN', 'EHOSTUNREACH', 'ENOENT_ACTOR']);
+
 export class ClientLeases implements HandleOwner {
   private readonly handles = new Map<string, LeaseHandle>();
   /** Ids of leases revoked before this client learnt of them (see onRevoked). */
@@ -188,7 +193,7 @@ export class ClientLeases implements HandleOwner {
         h.lease.expiresAt = Math.max(h.lease.expiresAt, sentAt + ttlMs);
         return true;
       }
-      if (r.error && r.error.code !== 'EAGAIN') {
+      if (r.error && !TRANSIENT.has(r.error.code)) {
         // Refused (expired, or others wait for the range): stop, and free it at once.
         this.dropHandle(h, 'lost');
         void this.sendRelease(h);

@@ -34,8 +34,9 @@ class VirtualTime {
   }
 }
 
-/** A grantor answering each renewal after `answerMs` (never, for Infinity). */
-function leaseTable(answerMs: number): { time: VirtualTime; leases: ClientLeases; renewals: () => number } {
+/** A grantor answering each renewal after `answerMs` (never, for Infinity), with `refuse`'s
+ * error while it gives one. */
+function leaseTable(answerMs: number, refuse: (now: number) => string | null = () => null): { time: VirtualTime; leases: ClientLeases; renewals: () => number } {
   const time = new VirtualTime();
   let renewals = 0;
   const transport: ClientTransport = {
@@ -46,7 +47,9 @@ function leaseTable(answerMs: number): { time: VirtualTime; leases: ClientLeases
     ask: (_node, msg, timeoutMs) =>
       new Promise((resolve, reject) => {
         if ('leaseRenew' in msg) renewals++;
-        if (answerMs !== Infinity) time.at(answerMs, () => resolve({ type: 'govfs.fs.FsReply', ok: true }));
+        const code = refuse(time.now);
+        const reply = code === null ? { ok: true } : { ok: false, error: { code, message: `refused: ${code}`, path: '/f' } };
+        if (answerMs !== Infinity) time.at(answerMs, () => resolve({ type: 'govfs.fs.FsReply', ...reply }));
         time.at(timeoutMs, () => reject(Object.assign(new Error('no answer'), { code: 'ETIMEDOUT' })));
       }),
   };
@@ -73,6 +76,15 @@ describe('client lease renewal', () => {
     expect(h.signal.aborted).toBe(false);
     expect(h.valid(time.now)).toBe(true);
     expect(renewals()).toBeGreaterThanOrEqual(29);
+  });
+
+  it('keeps a lease through a moment its ministry answers EUNAVAILABLE, and ends it on ESTALE', async () => {
+    const { time, leases } = leaseTable(10, (now) => (now < 1_500 ? 'EUNAVAILABLE' : now < 20_000 ? null : 'ESTALE'));
+    const h = await leases.open('/f', { mode: 'write' });
+    await time.advance(15_000);
+    expect(h.valid(time.now)).toBe(true);
+    await time.advance(10_000);
+    expect(h.signal.aborted).toBe(true);
   });
 
   it('still lets a lease expire when no renewal is answered', async () => {
