@@ -25,11 +25,11 @@
 //                         a fresh buffer that is transferred (the caller's cannot be taken)   1
 //   each store            the field is a view of the transferred buffer                       0
 //                         each 64 KiB block copied into its stored form [CRC-32C][data]       1
-//                         LmdbStorage.batch copies each value (its rule, src/runtime)         1
+//                         given to LmdbStorage as owned: kept, not copied again (was 1)       0
 //                         (and lmdb copies into its pages at the commit, natively)
 //   store -> next store   the received buffer is handed over: moved, or the same object on
 //                         the same thread (before: copied once per hop across threads)         0
-// so 7 copies in JavaScript per MiB (was 9). Over TCP the client encodes it into its frame and
+// so 4 copies in JavaScript per MiB (was 9: one more per replica and per hop). Over TCP the client encodes it into its frame and
 // the gateway reassembles it (1 each), then moves it to the worker. A read: lmdb's get copies
 // each block out of the map, the core assembles them into the reply's own buffer, which is
 // handed over to the client's thread (before: copied again), and the client copies it into the
