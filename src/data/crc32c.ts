@@ -10,7 +10,7 @@
 // Slice-by-16 over sixteen 256-entry tables (16 KiB), reading the data four bytes at a time
 // through an Int32Array view where it is 4-byte aligned (issue 17: the CRC was the largest
 // single CPU cost of a MiB written, computed once per replica, and of a MiB read). Measured
-// (/work/wt/probe-data/crc16.mjs style: 64 MiB in 64 KiB blocks, loaded 2-core VM): the
+// (a loop over 64 MiB in 64 KiB blocks, 2026-12-05, loaded 2-core VM): the
 // previous slice-by-8 with byte loads 585-753 MiB/s, this 1,010-1,520 MiB/s, about as fast as
 // Node's native zlib.crc32 (IEEE, 1,357 MiB/s in the same run). Byte loads remain for an
 // unaligned head, a tail of under 16 bytes, and big-endian hosts.
