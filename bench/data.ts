@@ -3,7 +3,7 @@
 // chunk has a replica on each, all on this one disk: lmdb in a temp folder) beside this
 // machine's own disk doing the same, in one run, on the same file system:
 //   - sequential write of an M MiB file (default 1,024; --quick 64): the disk in the client's
-//     piece size (192 KiB writes) and one fdatasync at the end; govfs writeFile (4 pieces in
+//     piece size (PIECE_BYTES: 1 MiB writes) and one fdatasync at the end; govfs writeFile (4 pieces in
 //     flight, each acknowledged once every replica holds it durably);
 //   - sequential read of it: the disk in the same pieces; govfs readFile;
 //   - N 4 KiB writes at random 4 KiB-aligned offsets of that file (default 300; --quick 100):
@@ -27,7 +27,7 @@
 // ratios within one run are what to compare.
 
 import { spawnSync } from 'node:child_process';
-import { closeSync, fdatasyncSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster } from '../src/cluster.js';
@@ -58,6 +58,9 @@ export interface DataRow {
   /** CPU ms (all threads of this process) per MiB written and read sequentially. */
   writeCpuMsPerMiB?: number;
   readCpuMsPerMiB?: number;
+  /** The same by thread, of the last round (perThread). */
+  writeCpuByThread?: string;
+  readCpuByThread?: string;
   /** Why a round of this row failed (its numbers are of the rounds that did not). */
   error?: string;
 }
@@ -99,6 +102,38 @@ function dropCaches(): boolean {
 function cpuMsPerMiB(from: NodeJS.CpuUsage, bytes: number): number {
   const d = process.cpuUsage(from);
   return (d.user + d.system) / 1000 / (bytes / 2 ** 20);
+}
+
+/** CPU ms of each thread of this process (Linux: /proc/self/task; {} elsewhere), by thread id. */
+function threadCpuMs(): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(tid, ((Number(f[11]) + Number(f[12])) * 1000) / 100); // utime + stime, in 1/100 s ticks
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
+}
+
+/** CPU ms per MiB of `bytes` by thread since `from`: the main thread (the client, the gateway)
+ * first, then the others above 0.3 ms/MiB, highest first (the nodes' worker threads, V8's GC
+ * helpers, libuv's pool doing lmdb's writes and fsyncs: /proc names them all "node"). */
+function perThread(from: Map<string, number>, bytes: number): string {
+  const mib = bytes / 2 ** 20;
+  const main = String(process.pid);
+  const d = [...threadCpuMs()].map(([tid, ms]) => [tid, (ms - (from.get(tid) ?? 0)) / mib] as const);
+  const rest = d.filter(([tid, x]) => tid !== main && x >= 0.3).sort((a, b) => b[1] - a[1]);
+  return [`main ${(d.find(([tid]) => tid === main)?.[1] ?? 0).toFixed(1)}`, ...rest.map(([, x]) => x.toFixed(1))].join(' ');
 }
 
 /** Deterministic 4 KiB-aligned offsets below `bytes`. */
@@ -149,18 +184,22 @@ function diskRound(dir: string, data: Uint8Array, small: number, seed: number): 
   return { write, read, small: ops, dropped, writeCpu, readCpu };
 }
 
-async function govfsRound(fs: GovClient, path: string, data: Uint8Array, small: number, seed: number): Promise<{ write: number; read: number; small: number; writeMs: number; syncMs: number; dropped: boolean; writeCpu: number; readCpu: number }> {
+async function govfsRound(fs: GovClient, path: string, data: Uint8Array, small: number, seed: number): Promise<{ write: number; read: number; small: number; writeMs: number; syncMs: number; dropped: boolean; writeCpu: number; readCpu: number; writeThreads: string; readThreads: string }> {
   let t = performance.now();
   let cpu = process.cpuUsage();
+  let threads = threadCpuMs();
   await fs.writeFile(path, data);
   const write = data.length / 2 ** 20 / ((performance.now() - t) / 1000);
   const writeCpu = cpuMsPerMiB(cpu, data.length);
+  const writeThreads = perThread(threads, data.length);
   const dropped = dropCaches();
   t = performance.now();
   cpu = process.cpuUsage();
+  threads = threadCpuMs();
   const back = await fs.readFile(path);
   const read = data.length / 2 ** 20 / ((performance.now() - t) / 1000);
   const readCpu = cpuMsPerMiB(cpu, data.length);
+  const readThreads = perThread(threads, data.length);
   if (back.length !== data.length || Buffer.compare(back, data) !== 0) throw new Error(`${path}: read back ${back.length} bytes that differ from the ${data.length} written`);
   const h = await fs.open(path, { mode: 'write' });
   let writeMs = 0;
@@ -183,7 +222,7 @@ async function govfsRound(fs: GovClient, path: string, data: Uint8Array, small: 
     await h.close();
   }
   await fs.rm(path);
-  return { write, read, small: small / ((writeMs + syncMs) / 1000), writeMs: writeMs / small, syncMs: syncMs / small, dropped, writeCpu, readCpu };
+  return { write, read, small: small / ((writeMs + syncMs) / 1000), writeMs: writeMs / small, syncMs: syncMs / small, dropped, writeCpu, readCpu, writeThreads, readThreads };
 }
 
 /** Where a 4 KiB synced write's time goes, hop by hop: the same write straight to chunk
@@ -281,6 +320,8 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
         });
         if (g === null) continue;
         cacheDropped &&= g.dropped;
+        x.row.writeCpuByThread = g.writeThreads;
+        x.row.readCpuByThread = g.readThreads;
         for (const [xs, v] of [[x.w, g.write], [x.r, g.read], [x.s, g.small], [x.wm, g.writeMs], [x.sm, g.syncMs], [x.wc, g.writeCpu], [x.rc, g.readCpu]] as const) xs.push(v);
       }
     }
@@ -324,6 +365,7 @@ export function format(r: DataResult): string {
     lines.push(`${row.name.padEnd(34)}${ratio(row.writeMiBs, r.goals.writeMiBs).padEnd(24)}${ratio(row.readMiBs, r.goals.readMiBs).padEnd(24)}${row.smallOps.toFixed(0)} (${(row.smallOps / r.goals.smallOps).toFixed(2)}x ${row.smallOps >= r.goals.smallOps ? 'met' : 'NOT met'})${split}`);
   }
   lines.push(`CPU ms per MiB (every thread of this process), write / read: ${r.rows.map((x) => `${x.name.replace('disk (node:fs, same file system)', 'disk')} ${(x.writeCpuMsPerMiB ?? 0).toFixed(1)} / ${(x.readCpuMsPerMiB ?? 0).toFixed(1)}`).join('; ')}`);
+  for (const x of r.rows) if (x.writeCpuByThread !== undefined) lines.push(`  by thread, ${x.name}: write ${x.writeCpuByThread}; read ${x.readCpuByThread ?? ''}`);
   if (r.hops.length > 0) lines.push(`a 4 KiB synced write hop by hop, straight to the chunk stores, then through a handle (ms): ${r.hops.map((h) => `${h.name} ${h.ms.toFixed(1)}`).join(', ')}`);
   lines.push(`faster replication mode (sequential writes, both transports): ${r.fasterMode}`);
   return lines.join('\n');

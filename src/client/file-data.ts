@@ -3,7 +3,7 @@
 // nodes' chunk stores (src/data/), reached with dataWrite/dataRead FsRequests sent to the node.
 //
 //   write  the chunks the bytes fall in are placed first (the minister picks their replicas);
-//          each piece (at most PIECE_BYTES, under the 256 KiB a message may carry) goes to every
+//          each piece (at most PIECE_BYTES: 1 MiB, beside the rings, not in them) goes to every
 //          replica at once, with the lease's fencing token and the chunk's version, and counts
 //          only once all of them stored it durably (DataOptions.replication: 'parallel', the
 //          client sends it to each replica; 'pipelined', it sends it to the first, which passes
@@ -37,8 +37,12 @@ interface FileOpener {
   open(path: string, opts: OpenOptions): Promise<LeaseHandle>;
 }
 
-/** Bytes of one dataWrite/dataRead: under the 256 KiB a message may carry for now. */
-export const PIECE_BYTES = 192 * 1024;
+/** Bytes of one dataWrite/dataRead. Large pieces travel beside the rings (ring-side.ts) and in
+ * parts over TCP, so their size is a trade of per-message costs (a ring's doorbell, an lmdb
+ * transaction, a group commit, an encode) against latency: 1 MiB, a quarter of a default chunk,
+ * so that WINDOW pieces keep a whole chunk in flight. (192 KiB, when a message had to fit a
+ * ring, cost about 2x the CPU per MiB written: issue 17.) */
+export const PIECE_BYTES = 1024 * 1024;
 /** Pieces in flight at once per call (DataOptions.window). */
 const WINDOW = 4;
 /** Chunks placed per request at most (the ministry takes up to 1,024). */

@@ -113,6 +113,11 @@ export interface LeaseClient {
   leaseRequest(op: Extract<FsOp, { op: 'leaseOpen' | 'leaseRenew' | 'leaseRelease' }>, path: string): FsRequestMessage;
 }
 
+/** Refusals of a renewal that say nothing of the lease (the grantor busy, or its ministry
+ * between ministers: EUNAVAILABLE under load lost a 256 MiB write's lease, issue 17): the lease
+ * stands until it runs out, and the next renewal may pass. */
+const TRANSIENT: ReadonlySet<string> = new Set(['EAGAIN', 'EUNAVAILABLE', 'ETIMEDOUT', 'EBUSY', 'ECANCELED', 'EHOSTDOWN', 'EHOSTUNREACH', 'ENOENT_ACTOR']);
+
 export class ClientLeases implements HandleOwner {
   private readonly handles = new Map<string, LeaseHandle>();
   /** Ids of leases revoked before this client learnt of them (see onRevoked). */
@@ -176,20 +181,22 @@ export class ClientLeases implements HandleOwner {
     return handle;
   }
 
-  /** One renewal; false if the grantor refused it or did not answer. */
-  private async renewOnce(h: LeaseHandle, ttlMs: number): Promise<boolean> {
+  /** One renewal; false if the grantor refused it or did not answer within `waitMs` (default
+   * a third of the period). */
+  private async renewOnce(h: LeaseHandle, ttlMs: number, waitMs = ttlMs / 3): Promise<boolean> {
     const sentAt = this.c.transport.now();
     try {
       const r = (await this.c.transport.ask(
         this.leaseNode(h),
         this.c.leaseRequest({ op: 'leaseRenew', leaseRenew: { id: h.lease.id, mode: h.lease.mode } }, h.lease.path),
-        ttlMs / 3,
+        Math.max(1, waitMs),
       )) as FsReplyMessage;
       if (r.ok && !h.signal.aborted) {
-        h.lease.expiresAt = sentAt + ttlMs;
+        // (Renewals overlap: one answered late must not shorten what a later one gave.)
+        h.lease.expiresAt = Math.max(h.lease.expiresAt, sentAt + ttlMs);
         return true;
       }
-      if (r.error && r.error.code !== 'EAGAIN') {
+      if (r.error && !TRANSIENT.has(r.error.code)) {
         // Refused (expired, or others wait for the range): stop, and free it at once.
         this.dropHandle(h, 'lost');
         void this.sendRelease(h);
@@ -208,8 +215,12 @@ export class ClientLeases implements HandleOwner {
         this.dropHandle(h, 'expired');
         return;
       }
-      // No answer: keep trying until the lease runs out.
-      await this.renewOnce(h, ttlMs);
+      // Not awaited, and waiting for its answer up to a whole period (until it could no longer
+      // extend the lease): the grantor's thread may be busy (chunk data ahead of the renewal's
+      // Raft commit: a 256 MiB write lost its lease so under load, issue 17), and an answer
+      // that comes late still counts from when it was sent. Meanwhile the next tick renews
+      // again beside it, so a lost or slow renewal is not the only chance.
+      void this.renewOnce(h, ttlMs, ttlMs);
     }
   }
 

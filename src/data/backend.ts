@@ -162,7 +162,9 @@ export class StorageChunkBackend implements ChunkBackend {
   apply(ops: readonly ChunkOp[]): void {
     const batch: StorageOp[] = [];
     for (const o of ops) {
-      if (o.op === 'block') batch.push({ op: 'put', key: blockKey(o.chunkId, o.index), value: o.stored });
+      // A block's stored form is the core's own fresh copy (encodeBlock): the storage need not
+      // copy it again.
+      if (o.op === 'block') batch.push({ op: 'put', key: blockKey(o.chunkId, o.index), value: o.stored, owned: true });
       else if (o.op === 'meta') batch.push({ op: 'put', key: metaKey(o.meta.chunkId), value: encodeMeta(o.meta) });
       else {
         batch.push({ op: 'del', key: metaKey(o.chunkId) });

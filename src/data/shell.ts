@@ -18,7 +18,24 @@
 //     durably; a refusal here is answered at once and goes no further. Any failure down the
 //     chain answers the head's request with that error (the client then writes the piece to
 //     each replica in parallel, which finds the failed one and replaces it as always).
+//
+// What is copied where (issue 17, point 5; docs/data-path.md has the transports). A piece of
+// 1 MiB written in process, pipelined to 3 stores on 2 worker threads:
+//   client (main thread)  a view of the caller's bytes; put beside the ring, copied once into
+//                         a fresh buffer that is transferred (the caller's cannot be taken)   1
+//   each store            the field is a view of the transferred buffer                       0
+//                         each 64 KiB block copied into its stored form [CRC-32C][data]       1
+//                         given to LmdbStorage as owned: kept, not copied again (was 1)       0
+//                         (and lmdb copies into its pages at the commit, natively)
+//   store -> next store   the received buffer is handed over: moved, or the same object on
+//                         the same thread (before: copied once per hop across threads)         0
+// so 4 copies in JavaScript per MiB (was 9: one more per replica and per hop). Over TCP the client encodes it into its frame and
+// the gateway reassembles it (1 each), then moves it to the worker. A read: lmdb's get copies
+// each block out of the map, the core assembles them into the reply's own buffer, which is
+// handed over to the client's thread (before: copied again), and the client copies it into the
+// result it returns: 3 (was 4).
 
+import { handOver } from '../runtime/hand-over.js';
 import { prefixed } from '../runtime/storage.js';
 import type { Behaviour, Context } from '../runtime/types.js';
 import { StorageChunkBackend, type ChunkBackend } from './backend.js';
@@ -103,6 +120,9 @@ function passOn(ctx: Context<ChunkStoreMessage>, opts: ChunkStoreShellOptions, r
   // Each hop waits a little less than the one before it, so a failure far down the chain
   // reaches the head (and the client) before their own timeouts.
   const fwd: ChunkWrite = rest.length > 0 ? { ...write, chain: rest, chainMs: Math.floor((ms * 3) / 4) } : write;
+  // The core stored its own copies of the blocks (encodeBlock), so nothing here reads the
+  // received bytes again: moved, not copied, to the next store's thread (ring-side.ts).
+  handOver(fwd.data);
   const address = (opts.peerAddress ?? ((id: string) => `${id}#/${id}/chunks`))(next);
   ctx.pipeToSelf(
     ctx.ask<ChunkReply>(ctx.ref(address), fwd, { timeoutMs: ms }),
@@ -215,6 +235,10 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
         return;
       }
       const { ops, reply } = core.handle(req, ctx.clock.now());
+      // A client's read gets bytes the core assembled for this reply alone: moved, not copied,
+      // to the client's thread (ring-side.ts). Only a client's: an actor on this thread (the
+      // replica repair) gets the reply object itself, and may send its bytes to several stores.
+      if (fromClient && reply.type === 'govfs.data.ChunkData') handOver(reply.data);
       if (ops.length > 0) {
         backend.apply(ops);
         applied++;

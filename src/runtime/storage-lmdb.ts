@@ -244,7 +244,8 @@ export class LmdbStorage extends BatchWrites implements Storage {
               this.pending.set(key, { seq, value: undefined });
             }
           } else if (o.op === 'put') {
-            const value = Buffer.from(o.value); // a copy: the caller may reuse its array
+            // A copy, unless given away (owned): the caller may reuse its array.
+            const value = o.owned ? Buffer.from(o.value.buffer, o.value.byteOffset, o.value.byteLength) : Buffer.from(o.value);
             this.db.put(encoded[i] as Buffer, value);
             this.pending.set(o.key, { seq, value });
           } else {

@@ -14,7 +14,9 @@ export interface StorageRange {
 }
 
 export type StorageOp =
-  | { op: 'put'; key: string; value: Uint8Array }
+  /** owned: the caller gives `value` away and never changes it again, so a storage may keep
+   * it as it is instead of copying it (chunk blocks: a MiB's copy and its garbage, issue 17). */
+  | { op: 'put'; key: string; value: Uint8Array; owned?: boolean }
   | { op: 'del'; key: string }
   /** Delete every key in [start, end). */
   | { op: 'delRange'; start: string; end: string };
@@ -81,7 +83,7 @@ export function prefixed(storage: Storage, prefix: string): Storage {
           o.op === 'delRange'
             ? { op: 'delRange', start: prefix + o.start, end: prefix + o.end }
             : o.op === 'put'
-              ? { op: 'put', key: prefix + o.key, value: o.value }
+              ? { op: 'put', key: prefix + o.key, value: o.value, ...(o.owned ? { owned: true } : {}) }
               : { op: 'del', key: prefix + o.key },
         ),
       ),
