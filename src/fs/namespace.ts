@@ -210,11 +210,9 @@ export class Namespace {
 
   // --- the state machine ---------------------------------------------------------------------
 
-  /**
-   * Apply one log entry. Never throws for file-system errors or malformed input: returns
+  /** Apply one log entry. Never throws for file-system errors or malformed input: returns
    * { ok: false, error } instead, the same on every replica. `own`: `op` is a decoder's fresh
-   * object of exactly its type's fields, which the check may keep rather than copy (checkOp).
-   */
+   * object of exactly its type's fields, which checkOp may keep. */
   apply(op: Op, own = false): OpResult {
     this._lastClientOutcome = null;
     return deepFreeze(this.applyInner(op as unknown, own));
