@@ -34,7 +34,8 @@
 // latest call among its client's earlier operations (everything that had to precede those
 // precedes it too; an earlier session read counts by its own moved-back call, so a read may
 // show again the state the previous one showed), and it may only be linearized once all of
-// those are.
+// those are. Where operations carry a `sessionScope` (a ministry: the client keeps its session
+// per ministry), "its client's earlier operations" are those that share the read's scope.
 //
 // Implementation: the events (one call and one return per operation) are sorted by time and,
 // at equal times, in this order: returns of positive-duration operations, then calls, then
@@ -62,6 +63,10 @@ export interface Operation<I, O> {
   ret: number;
   /** A read with session guarantees only (read-your-writes, monotonic reads): see the header. */
   session?: boolean;
+  /** The session scopes (e.g. ministries) the operation touches, where the guarantees hold per
+   * scope: a session read then waits only for its client's earlier operations that share a
+   * scope with it (none given: it shares every scope). */
+  sessionScope?: readonly string[];
 }
 
 export interface StepResult<S> {
@@ -249,11 +254,32 @@ function sessionOrder<I, O>(ops: readonly Operation<I, O>[]): { timed: Operation
   for (const ids of byClient.values()) {
     if (!ids.some((id) => ops[id]!.session === true)) continue;
     ids.sort((a, b) => ops[a]!.call - ops[b]!.call);
-    if (isSequential(ops, ids)) sequentialSessions(ops, ids, after, moved);
-    else overlappingSessions(ops, ids, after, moved);
+    // Per scope: the client's operations that share it, each read placed among those only.
+    for (const [key, part] of byScope(ops, ids)) {
+      const mine = (id: number): boolean => scopeKey(ops[id]!) === key;
+      if (isSequential(ops, part)) sequentialSessions(ops, part, after, moved, mine);
+      else overlappingSessions(ops, part, after, moved, mine);
+    }
   }
   const timed = ops.map((op, id) => (op.session === true ? { ...op, call: moved.get(id) as number } : op));
   return { timed, after };
+}
+
+/** A session read's scope ('' when it has none: it waits for every earlier operation). */
+function scopeKey<I, O>(op: Operation<I, O>): string {
+  return op.sessionScope?.[0] ?? '';
+}
+
+/** The client's operations (`ids`, in call order) per scope of its session reads: those sharing
+ * the scope, or all of them for reads without one (first, so its reads' moved calls are known). */
+function byScope<I, O>(ops: readonly Operation<I, O>[], ids: readonly number[]): Map<string, number[]> {
+  const keys = new Set<string>();
+  for (const id of ids) if (ops[id]!.session === true) keys.add(scopeKey(ops[id]!));
+  const parts = new Map<string, number[]>();
+  for (const key of [...keys].sort()) {
+    parts.set(key, key === '' ? [...ids] : ids.filter((id) => ops[id]!.sessionScope === undefined || ops[id]!.sessionScope!.includes(key)));
+  }
+  return parts;
 }
 
 /** One operation at a time: each (but those whose outcome is unknown) returned before the
@@ -270,12 +296,12 @@ function isSequential<I, O>(ops: readonly Operation<I, O>[], ids: readonly numbe
  * client's known-outcome operations called before it. Each of those precedes the last one in
  * real time, and the search linearizes nothing before what precedes it, so the read waits for
  * the last one only (listing them all made an hour-long history quadratic in time and memory). */
-function sequentialSessions<I, O>(ops: readonly Operation<I, O>[], ids: readonly number[], after: Map<number, number[]>, moved: Map<number, number>): void {
+function sequentialSessions<I, O>(ops: readonly Operation<I, O>[], ids: readonly number[], after: Map<number, number[]>, moved: Map<number, number>, mine: (id: number) => boolean): void {
   let last = -1;
   let call = -Infinity; // the latest (moved-back) call among them
   for (const id of ids) {
     const op = ops[id]!;
-    if (op.session === true) {
+    if (op.session === true && mine(id)) {
       after.set(id, last < 0 ? [] : [last]);
       moved.set(id, call);
     }
@@ -288,10 +314,10 @@ function sequentialSessions<I, O>(ops: readonly Operation<I, O>[], ids: readonly
 
 /** A client with operations in flight together: every earlier operation, listed. `ids` are in
  * call order, so an earlier session read's moved-back call is known when a later read needs it. */
-function overlappingSessions<I, O>(ops: readonly Operation<I, O>[], ids: readonly number[], after: Map<number, number[]>, moved: Map<number, number>): void {
+function overlappingSessions<I, O>(ops: readonly Operation<I, O>[], ids: readonly number[], after: Map<number, number[]>, moved: Map<number, number>, mine: (id: number) => boolean): void {
   for (const id of ids) {
     const op = ops[id]!;
-    if (op.session !== true) continue;
+    if (op.session !== true || !mine(id)) continue;
     const earlier: number[] = [];
     let call = -Infinity;
     for (const k of ids) {

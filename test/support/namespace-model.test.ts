@@ -456,6 +456,18 @@ describe('one model of the whole namespace (renames across ministries)', () => {
     expect(checkWholeNamespace([...base, read('/', ['a', 'g'], 5), read('/a', ['f'], 7)], subtrees).ok).toBe(false);
     expect(checkWholeNamespace([...base, read('/a', [], 5), read('/', ['a'], 7)], subtrees).ok).toBe(false);
   });
+  it('holds a plain (session) read to its client\'s session in its own ministry only (seed 1022 of the cluster sim)', () => {
+    // w created /a/f; r then changed the root ministry and read /a from a clerk that had not
+    // applied w's create: allowed, r never saw /a past it. Sessions are per ministry.
+    const op = (client: string, input: NsInput, output: NsOperation['output'], call: number, session?: boolean): NsOperation => ({ client, input, output, call, ret: call + 1, ...(session ? { session } : {}) });
+    const h = [op('w', { op: 'create', path: '/a/f' }, { ok: true }, 0), op('r', { op: 'create', path: '/g' }, { ok: true }, 2), op('r', { op: 'ls', path: '/a' }, { ok: true, value: [] }, 4, true)];
+    expect(checkWholeNamespace(h, subtrees).ok).toBe(true);
+    // But after r read /a with f, or created in /a itself, a read of /a must show f.
+    const saw = op('r', { op: 'ls', path: '/a' }, { ok: true, value: ['f'] }, 2, true);
+    expect(checkWholeNamespace([h[0]!, saw, h[2]!], subtrees).ok).toBe(false);
+    const own = op('r', { op: 'create', path: '/a/g' }, { ok: true }, 2);
+    expect(checkWholeNamespace([h[0]!, own, op('r', { op: 'ls', path: '/a' }, { ok: true, value: ['g'] }, 4, true)], subtrees).ok).toBe(false);
+  });
   it('agrees with two real Namespaces ("/" and "/a") doing a rename across them in halves (exportTree, graftCheck, detach, graft), POSIX callers included', () => {
     const spec = new WholeNsSpec(['/', '/a']);
     const all: Record<string, number> = {};

@@ -968,9 +968,12 @@ export function checkWholeNamespace(
       if (i.op === 'ls' || i.op === 'stat' || i.op === 'readlink') continue;
       op = { ...op, ret: Infinity };
     }
-    ops.push(op);
+    // The client keeps its session (read-your-writes, monotonic reads) per ministry, as the
+    // per-ministry check sees it: a plain read need not show what the client saw or changed in
+    // another ministry (seed 1022 of the cluster sim: a stale clerk of /d/m after a create in /a).
+    ops.push({ ...op, sessionScope: paths.map((p) => ministryOf(p, subtrees) ?? '/') });
     if (i.op !== 'rmdir' || (!op.output.ok && op.ret !== Infinity)) continue;
-    for (const s of deletes) if (!lived.has(s)) ops.push({ client: op.client, input: { op: 'unmount', path: s }, output: { ok: true }, call: op.call, ret: op.ret });
+    for (const s of deletes) if (!lived.has(s)) ops.push({ client: op.client, input: { op: 'unmount', path: s }, output: { ok: true }, call: op.call, ret: op.ret, sessionScope: [s] });
   }
   const r = checkLinearizable(wholeNamespaceModel(subtrees), ops, opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs });
   return r.ok === true ? { ...r, unchecked } : r;
