@@ -85,6 +85,12 @@ export class LeaseCore<R, A = R> {
     this.reads = new ReadLeases(cfg, this.fx, { remember: (w, grant) => this.remember(w, grant), ownReadsGone: (seq) => this.ownReadsGone(seq) });
   }
 
+  /** No writer waits, no proposal or release is under way: ticks find nothing to do here
+   * but notice a change of leader (the shell watches that itself). */
+  get quiet(): boolean {
+    return this.writers.length === 0 && this.proposals.size === 0 && this.releasing.size === 0 && this.revokedWrites.size === 0;
+  }
+
   private get s(): LeaseSettings {
     return this.cfg.settings;
   }

@@ -144,6 +144,12 @@ export class LeaseService {
     this.run(ctx, this.core.entriesApplied(ctx.clock.now(), this.facts));
   }
 
+  /** Nothing for tick() to do but notice a change of leader: no writer waits and no write
+   * lease is held (a held one expires on a tick). */
+  get quiet(): boolean {
+    return this.core.quiet && this.queue.length === 0 && this.facts.writes.leases.size === 0;
+  }
+
   /** Every tick: notice leadership changes (and start the grace period). */
   tick(ctx: Context): void {
     this.run(ctx, this.core.tick(ctx.clock.now(), this.facts));

@@ -116,6 +116,13 @@ export class MinistryCore<R> {
     return this.waiting.length;
   }
 
+  /** Nothing here waits on the clock, so the shell may tick seldom: no read waits to catch
+   * up, no answer is awaited, no migration or rename is under way. */
+  get quiet(): boolean {
+    const c = this.o.cluster();
+    return this.waiting.length === 0 && this.pending.size === 0 && this.tickets.length === 0 && c.migrations.size === 0 && this.ns.migrations.size === 0 && this.ns.renames.empty && this.renames.waiting === 0 && c.crossRenames.size === 0;
+  }
+
   step(input: MinistryInput<R>, now: number): MinistryEffect<R>[] {
     const out: MinistryEffect<R>[] = [];
     this.out = out;

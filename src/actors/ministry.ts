@@ -23,6 +23,7 @@ import { chunkGc, type GcDone } from './chunk-gc.js';
 import { ministryRepair } from './ministry-repair.js';
 import { UncommittedCopies } from './uncommitted-copies.js';
 import { LeaseService } from './lease-service.js';
+import { MINISTRY_TICK, MinistryTicks } from './ministry-ticks.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
 import type { RenameLedger } from './rename-ledger.js';
 import type { ClientOp, CrossRenamePrepareMessage, CrossRenameVoteMessage, MigrationProgressMessage, MigrationQueryMessage, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
@@ -158,6 +159,9 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const gc = chunkGc((node) => config.addresses[node] ?? `${node}#/${node}`);
   const repair = ministryRepair(args, ns, copies, () => ({ ministry: core.record.id, term: core.record.term }));
   const reportStatus = statusReporter(args, ns, () => raft, () => core.record.id, loads, repair.short);
+  // Every group tick while something may need it, else every load sample or second, which gc
+  // and repair keep too (ministry-ticks.ts).
+  const ticks = new MinistryTicks(groupTimers(config).tickMs, Math.min(config.loadEveryMs ?? LOAD_EVERY_MS, LOAD_EVERY_MS));
   const copier = ministryCopier(() => raft, { node: config.id, role: args.role, ministry: () => core.record.id });
   // Since when this member has served unchanged (a migration's handover: LeaseQuiet).
   let servedSince = Infinity;
@@ -183,8 +187,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         storagePrefix: `g/${record.id}/`,
         // A quiet group log heartbeats rarely on real nodes (NodeConfig.idleHeartbeatMs).
         ...groupTimers(config),
-        // Ticked by ministry.tick below: one timer per member, not two.
-        ownerTicks: true,
+        // (Its own deadline timer: a clerk's sleeps until its election deadline.)
         snapshotEntries: config.snapshotEntries,
         stateMachine: {
           apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index, e.committedAt),
@@ -201,15 +204,22 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       step(ctx, { kind: 'appointment', record });
       servedSince = ctx.clock.now();
       servedAs = staffKey(record);
-      ctx.clock.every(groupTimers(config).tickMs, 'ministry.tick');
+      ticks.active(ctx);
       reportStatus(ctx);
     },
     receive(ctx, msg) {
-      if (raft.handle(msg)) return;
+      if (raft.handle(msg)) {
+        const type = (msg as { type?: unknown }).type;
+        // A quiet group's heartbeats (most of an idle member's messages) wake no ticks.
+        if (type === 'govfs.raft.Heartbeat' || type === 'govfs.raft.HeartbeatResponse') return;
+        if (typeof type === 'string') ticks.active(ctx);
+        ticks.watch(ctx, raft.softState());
+        return;
+      }
+      if (msg !== MINISTRY_TICK) ticks.active(ctx);
       if (repair.handle(ctx, msg, (entry) => raft.softState().role === 'leader' && raft.propose(entry))) return;
       if (msg === 'ministry.tickets') return step(ctx, FLUSH_TICKETS);
-      if (msg === 'ministry.tick') {
-        raft.tick();
+      if (msg === MINISTRY_TICK) {
         step(ctx, TICK);
         loads.tick(ctx);
         reportStatus(ctx);
@@ -218,6 +228,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
           gc.tick(ctx, ns.layouts, args.clusterState().removed);
           repair.tick(ctx);
         }
+        ticks.watch(ctx, raft.softState());
+        ticks.fired(ctx, !core.quiet || !leases.quiet);
         return;
       }
       switch ((msg as { type?: string }).type) {
@@ -282,6 +294,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       }
     },
     stopped(ctx) {
+      ticks.stop();
       leases.stop();
       raft?.stop();
       step(ctx, STOP);
@@ -346,7 +359,35 @@ function statusReporter(args: MinistryArgs, ns: MinistryNamespace, raft: () => R
 
 function sameStatus(a: RoleStatus, b: RoleStatus): boolean {
   return a.role === b.role && a.ministry === b.ministry && a.term === b.term && a.commit === b.commit && a.applied === b.applied && a.lastIndex === b.lastIndex &&
-    a.lastTerm === b.lastTerm && a.commitTerm === b.commitTerm && a.caughtUp === b.caughtUp && a.leading === b.leading && a.load === b.load && a.chunks === b.chunks;
+    a.lastTerm === b.lastTerm && a.commitTerm === b.commitTerm && a.caughtUp === b.caughtUp && a.leading === b.leading && sameLoad(a.load, b.load) && sameChunks(a.chunks, b.chunks);
+}
+
+/** Load samples that tell the president nothing new: an idle host's CPU wobbles by a point or
+ * two and decaying rates creep towards zero, and each new sample object was a status message
+ * (a turn on the node, and a report on its way to the president) every LOAD_EVERY_MS. */
+export function sameLoad(a: MemberLoad | undefined, b: MemberLoad | undefined): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.hot.length !== b.hot.length || !near(a.cpu, b.cpu, CPU_TOLERANCE) || !nearRate(a.readsPerSec, b.readsPerSec) || !nearRate(a.writesPerSec, b.writesPerSec)) return false;
+  return a.hot.every((h, i) => h.path === b.hot[i]!.path && nearRate(h.readsPerSec, b.hot[i]!.readsPerSec) && nearRate(h.writesPerSec, b.hot[i]!.writesPerSec));
+}
+
+/** Host CPU (0..1) closer than this is the same load; the balancer acts on tens of points. */
+const CPU_TOLERANCE = 0.02;
+
+function near(a: number, b: number, tolerance: number): boolean {
+  return Math.abs(a - b) <= tolerance;
+}
+
+/** Request rates (per second) within half a request or 5% of each other are the same. */
+function nearRate(a: number, b: number): boolean {
+  return near(a, b, 0.5 + 0.05 * Math.max(Math.abs(a), Math.abs(b)));
+}
+
+function sameChunks(a: RoleStatus['chunks'], b: RoleStatus['chunks']): boolean {
+  if (a === b) return true;
+  if (!a || !b || a.chunks !== b.chunks || a.short !== b.short || a.holders.size !== b.holders.size) return false;
+  for (const [node, n] of a.holders) if (b.holders.get(node) !== n) return false;
+  return true;
 }
 
 /** One session actor per client this member serves (children of this role actor). A session

@@ -36,7 +36,7 @@ import { LOAD_EVERY_MS, mergeHot, REPORT_TOP_K, type MemberLoad } from './load.j
 import type { ConfChange, ProposeResult } from '../raft/index.js';
 import { nextMembershipStep, type RaftMembershipView } from './membership-core.js';
 import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
-import { migrationProblem } from './migration-state.js';
+import { migrationActive, migrationProblem } from './migration-state.js';
 import { isValidPath, parentOf } from '../fs/path.js';
 import { DEFAULT_WRITE_BALANCE, planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
 import { SigmaMeter, type WriteCosts } from './clerk-count.js';
@@ -119,6 +119,8 @@ export class PresidentCore {
   /** The last load each node reported, with the appointment it was made under. */
   private readonly loads = new Map<string, { ministry: string; groupTerm: number; load: MemberLoad; at: number }>();
   private lastLoadProbe = -Infinity;
+  /** The last tick did more than probe: the next one comes at probeMs (nextTickAt). */
+  private acted = false;
   /** When this president first saw each ministry at its current term (balancing waits for a
    * changed ministry to settle). */
   private readonly termSeen = new Map<string, { term: number; at: number }>();
@@ -181,7 +183,27 @@ export class PresidentCore {
     if (this.pending && (view.state.applied >= this.pending.index || now > this.pending.until)) this.pending = null;
     // Judge nobody before every node had a full interval to answer this president.
     if (!this.pending && now - this.readyAt >= this.failAfterMs) out.push(...this.decide(now, view, true));
+    this.acted = out.some((e) => e.kind !== 'probe');
     return out;
+  }
+
+  /** When the next tick has something to do (issue 19: an idle president slept on a 100 ms
+   * tick). While anything is under way, the next probeMs; when every node is settled and
+   * answered, the first of: a load round, a re-probe, a node's silence reaching failAfterMs
+   * (`heard` as of now: its cluster-log answers), a minister not leading for failAfterMs. */
+  nextTickAt(now: number, view: PresidentView): number {
+    const soon = now + this.probeMs;
+    const { state } = view;
+    if (!this.ready || this.pending || this.acted || now - this.readyAt < this.failAfterMs || state.leaving.size > 0 || state.crossRenames.size > 0) return soon;
+    for (const m of state.migrations.values()) if (migrationActive(m)) return soon;
+    let at = this.lastLoadProbe + this.loadEveryMs;
+    for (const node of state.nodes) {
+      const sent = this.probedAt.get(node) ?? -Infinity;
+      if ((this.lastHeard.get(node) ?? -Infinity) < sent || !this.settled(state, node)) return soon;
+      at = Math.min(at, sent + this.probeAnsweredMs, Math.max(this.heard(node), view.heardFrom?.(node) ?? -Infinity) + this.failAfterMs);
+    }
+    for (const since of this.notLeadingSince.values()) at = Math.min(at, since + this.failAfterMs);
+    return Math.max(at, soon);
   }
 
   /** The ReadIndex of confirmApplied came back. */

@@ -49,12 +49,24 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   const renames = new RenameCoordinator();
   const view: PresidentView = { get state() { return svc.state(); }, dissolving: (id) => svc.dissolving(id), raft: () => svc.raft(), heardFrom: (id) => svc.heardFrom?.(id) };
 
+  let ticking = false;
+  let tickAt = Infinity;
+  let cancelTick: (() => void) | undefined;
+  /** Tick at `at` (a timer armed sooner stays). */
+  const armTick = (ctx: Context<PresidentMsg>, at: number): void => {
+    if (!ticking || at >= tickAt) return;
+    cancelTick?.();
+    tickAt = at;
+    cancelTick = ctx.clock.after(Math.max(0, at - ctx.clock.now()), 'tick');
+  };
+
   /** Carry out `effects` in order; an effect's outcome goes straight back to the core. */
   const run = (ctx: Context<PresidentMsg>, effects: PresidentEffect[]): void => {
     for (const e of effects) {
       switch (e.kind) {
         case 'tickEvery':
-          ctx.clock.every(e.ms, 'tick');
+          // Ticks from now on, each armed for when the next has work (core.nextTickAt).
+          ticking = true;
           ctx.self.tell('tick');
           break;
         case 'confirmApplied':
@@ -146,18 +158,25 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     },
     receive(ctx, msg) {
       const now = ctx.clock.now();
+      // A client's order or a rename changes the cluster log: look again at the next probeMs.
+      if (typeof msg === 'object' && typeof (msg as { type?: unknown }).type === 'string') armTick(ctx, now + core.probeMs);
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.BalanceRequest') {
         const m = msg as { action?: string; path?: string };
         return balanceRequest(ctx, m.action ?? '', typeof m.path === 'string' ? m.path : '', now);
       }
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.MemberRequest') return memberRequestIn(ctx, msg as object);
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.CrossRenameBegin') return coordinate(ctx, renames.begin(msg as unknown as CrossRenameBeginMessage, view.state));
-      if (msg === 'tick') run(ctx, core.tick(now, view));
-      else if (msg.kind === 'migration') {
+      if (msg === 'tick') {
+        tickAt = Infinity;
+        cancelTick = undefined;
+        run(ctx, core.tick(now, view));
+      } else if (msg.kind === 'migration') {
         if (msg.answer) core.migrationAnswered(msg.answer);
       } else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
       else if (msg.kind === 'rename-vote') coordinate(ctx, renames.voted(msg.txid, msg.vote, view.state));
       else run(ctx, core.probed(msg.id, msg.report, now, view));
+      // Anything may have made a tick due sooner (a failed or unsettled probe answer, ...).
+      armTick(ctx, core.nextTickAt(ctx.clock.now(), view));
     },
   };
 }

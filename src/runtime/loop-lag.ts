@@ -4,7 +4,15 @@
 // here is late for every actor of the thread; the raft shell's election logs say how late its
 // own ticks were, and these lines say what the thread as a whole went through at that time.
 
-import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
+//
+// The delay histogram samples on a timer of its own (RESOLUTION_MS): ten wake-ups a second of
+// a thread that has nothing to do (issue 19, "an idle cluster idles"). So it runs only while the
+// thread works: each summary looks at the thread's event-loop utilisation over its interval,
+// turns the histogram off after an idle one and back on after a busy one. A stall in an
+// interval the histogram was off shows in the utilisation (a stall is busy time), and is
+// logged from that alone.
+
+import { monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 
 export interface LoopLagOptions {
@@ -18,6 +26,9 @@ export interface LoopLagOptions {
 /** The sampling timer's interval: each run is a wake-up of an otherwise idle thread (at 10 ms
  * it was a good part of what an idle node cost), and stalls worth logging last 100 ms or more. */
 const RESOLUTION_MS = 100;
+
+/** Below this share of an interval busy, the thread idles and the histogram goes off. */
+const IDLE_BELOW = 0.02;
 
 /** Start watching this thread's event loop; returns a function that stops it. */
 export function watchEventLoop(log: Logger, opts: LoopLagOptions = {}): () => void {
@@ -39,18 +50,35 @@ export function watchEventLoop(log: Logger, opts: LoopLagOptions = {}): () => vo
   // The histogram holds the time between the sampling timer's runs, in ns: the delay is what
   // exceeds RESOLUTION_MS.
   const lag = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 10) / 10);
+  let on = true;
+  let elu: EventLoopUtilization = performance.eventLoopUtilization();
   const timer = setInterval(() => {
-    const maxMs = lag(h.max);
-    const fields = { lagMaxMs: maxMs, lagP99Ms: lag(h.percentile(99)), lagMeanMs: lag(h.mean), gcs, gcMs: Math.round(gcMs), gcMaxMs: Math.round(gcMaxMs), overMs: everyMs };
-    if (maxMs >= infoAtMs) log.info(fields, `event loop stalled for up to ${maxMs} ms in the last ${everyMs} ms (garbage collection ${Math.round(gcMs)} ms, longest ${Math.round(gcMaxMs)} ms)`);
-    else log.debug(fields, 'event loop lag');
-    h.reset();
+    const now = performance.eventLoopUtilization();
+    const busyMs = Math.round(now.active - elu.active);
+    const share = performance.eventLoopUtilization(now, elu).utilization;
+    elu = now;
+    const gcFields = { gcs, gcMs: Math.round(gcMs), gcMaxMs: Math.round(gcMaxMs), overMs: everyMs };
+    const gcText = `garbage collection ${Math.round(gcMs)} ms, longest ${Math.round(gcMaxMs)} ms`;
+    if (on) {
+      const maxMs = lag(h.max);
+      const fields = { lagMaxMs: maxMs, lagP99Ms: lag(h.percentile(99)), lagMeanMs: lag(h.mean), busyMs, ...gcFields };
+      if (maxMs >= infoAtMs) log.info(fields, `event loop stalled for up to ${maxMs} ms in the last ${everyMs} ms (${gcText})`);
+      else log.debug(fields, 'event loop lag');
+      h.reset();
+    } else if (busyMs >= infoAtMs) {
+      // Unmeasured by the histogram: the busy time bounds the longest stall from above.
+      log.info({ busyMs, ...gcFields }, `event loop busy for ${busyMs} ms in the last ${everyMs} ms after idling (${gcText}); lag is measured again from now`);
+    }
     gcMs = gcMaxMs = gcs = 0;
+    const idle = share < IDLE_BELOW;
+    if (idle && on) h.disable();
+    else if (!idle && !on) h.enable();
+    on = !idle;
   }, everyMs);
   timer.unref();
   return () => {
     clearInterval(timer);
-    h.disable();
+    if (on) h.disable();
     gc.disconnect();
   };
 }

@@ -340,6 +340,33 @@ describe('probes of an idle cluster (issue 19)', () => {
     expect(out[0]).toMatchObject({ fields: { oldClerk: 'n3', cause: 'clerkFailed' } });
   });
 
+  it('with every node settled and answered, the next tick is due at the first re-probe or silence deadline; an unanswered probe brings it back to probeMs', () => {
+    const state = stateOf(ROOT);
+    const logHeard = new Map<string, number>();
+    const view: PresidentView = { state, dissolving: () => false, heardFrom: (id) => logHeard.get(id) };
+    const all = Object.fromEntries(NODES.map((id) => [id, healthyRoot()[id] ?? {}]));
+    const core = president(view, all, FAIL, { probeAnsweredMs: 4 * PROBE, loadEveryMs: 10 * PROBE });
+    const t0 = FAIL + PROBE;
+    core.tick(t0, view);
+    // Not all answered yet: the next probeMs.
+    expect(core.nextTickAt(t0, view)).toBe(t0 + PROBE);
+    for (const id of NODES) core.probed(id, report(id, healthyRoot()[id] ?? {}), t0 + 1, view);
+    for (const id of NODES) logHeard.set(id, t0 + 1);
+    // All settled: the re-probe after probeAnsweredMs (before the load round and any silence).
+    expect(core.nextTickAt(t0 + 2, view)).toBe(t0 + 4 * PROBE);
+    // With re-probes and load rounds further off, the next is when the nodes' silence (to
+    // probes and log alike) would reach failAfterMs.
+    const quiet = president(view, all, FAIL, { probeAnsweredMs: 40 * PROBE, loadEveryMs: 40 * PROBE });
+    quiet.tick(t0, view);
+    for (const id of NODES) quiet.probed(id, report(id, healthyRoot()[id] ?? {}), t0 + 1, view);
+    logHeard.set('n3', t0 + 1);
+    expect(quiet.nextTickAt(t0 + 2, view)).toBe(t0 + 1 + FAIL);
+    // The re-probe goes out and n5 does not answer: every probeMs again.
+    core.tick(t0 + 4 * PROBE, view);
+    for (const id of NODES) if (id !== 'n5') core.probed(id, report(id, healthyRoot()[id] ?? {}), t0 + 4 * PROBE + 1, view);
+    expect(core.nextTickAt(t0 + 4 * PROBE + 2, view)).toBe(t0 + 5 * PROBE + 2);
+  });
+
   it('without probeAnsweredMs every node is probed every tick', () => {
     const view = viewOf(stateOf(ROOT));
     const core = president(view, {}, 0);
