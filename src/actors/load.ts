@@ -5,8 +5,8 @@
 // Popularity is kept as in Ceph's MDS (thesis 2.5): exponentially decaying counters, one pair
 // (reads, writes) per directory, every hit also counted at each ancestor up to the ministry's
 // subtree (rolled up the tree, so a directory's count is its whole subtree's). The table is
-// bounded: past `capacity` directories the coldest goes, and since an ancestor's count is never
-// below a descendant's, only leaves go and the ancestors of what stays are always kept.
+// bounded: past `capacity` directories the coldest eighth goes, and since an ancestor's count is
+// never below a descendant's, only leaves go and the ancestors of what stays are always kept.
 
 import { depthOf, isValidPath, isWithin, parentOf } from '../fs/path.js';
 import type { DirLoadMessage, MemberLoadMessage } from '../fs/requests.js';
@@ -124,7 +124,7 @@ export class PopularityTable {
       if (kind === 'read') c.reads += w;
       else c.writes += w;
     }
-    while (this.dirs.size > this.capacity) this.evictColdest(now);
+    if (this.dirs.size > this.capacity) this.evictColdest();
   }
 
   /** What a hit at `now` adds to a scaled counter: exp(λ (t - epoch)) for t = the latest
@@ -149,24 +149,17 @@ export class PopularityTable {
     return Math.exp(-this.lambda * (Math.max(now, this.latest) - this.epoch));
   }
 
-  /** The coldest directory goes; among equals the deepest (so never an ancestor before its
-   * descendants), and never the subtree's root. */
-  private evictColdest(now: number): void {
-    let worst: string | null = null;
-    let worstLoad = Infinity;
-    let worstDepth = -1;
-    const k = this.decayTo(now);
-    for (const [p, c] of this.dirs) {
-      if (p === this.subtree) continue;
-      const load = (c.reads + c.writes) * k;
-      if (load < worstLoad || (load === worstLoad && c.depth > worstDepth)) {
-        worst = p;
-        worstLoad = load;
-        worstDepth = c.depth;
-      }
-    }
-    if (worst === null) return;
-    this.dirs.delete(worst);
+  /** The coldest directories go, an eighth of the capacity at once (one sort per that many
+   * new directories: a member serving more directories than the capacity found the coldest
+   * by a scan of the table on every request); among equals the deepest (so never an ancestor
+   * before its descendants), and never the subtree's root. Scaled counters share one epoch,
+   * so they compare as they stand. */
+  private evictColdest(): void {
+    const keep = this.capacity - (this.capacity >> 3);
+    const rows: { p: string; load: number; depth: number }[] = [];
+    for (const [p, c] of this.dirs) if (p !== this.subtree) rows.push({ p, load: c.reads + c.writes, depth: c.depth });
+    rows.sort((a, b) => a.load - b.load || b.depth - a.depth);
+    for (let i = 0; i < rows.length && this.dirs.size > keep; i++) this.dirs.delete(rows[i]!.p);
   }
 
   /** Whether directory `p` has counters. */
