@@ -5,8 +5,8 @@
 // Popularity is kept as in Ceph's MDS (thesis 2.5): exponentially decaying counters, one pair
 // (reads, writes) per directory, every hit also counted at each ancestor up to the ministry's
 // subtree (rolled up the tree, so a directory's count is its whole subtree's). The table is
-// bounded: past `capacity` directories the coldest goes, and since an ancestor's count is never
-// below a descendant's, only leaves go and the ancestors of what stays are always kept.
+// bounded: past `capacity` directories the coldest eighth goes, and since an ancestor's count is
+// never below a descendant's, only leaves go and the ancestors of what stays are always kept.
 
 import { depthOf, isValidPath, isWithin, parentOf } from '../fs/path.js';
 import type { DirLoadMessage, MemberLoadMessage } from '../fs/requests.js';
@@ -66,11 +66,17 @@ export type MemberLoad = MemberLoadMessage;
 
 export type OpKind = 'read' | 'write';
 
+/** A directory's counters, scaled to the table's epoch: the value at time t is
+ * `reads * exp(-λ (t - epoch))` (see PopularityTable.grow). */
 interface DirCounters {
-  reads: DecayingCounter;
-  writes: DecayingCounter;
+  reads: number;
+  writes: number;
   depth: number;
 }
+
+/** Past this exponent (a scale of e^50) the table rebases its counters on a new epoch, well
+ * before a double loses precision or overflows. */
+const MAX_SCALE_EXPONENT = 50;
 
 export class PopularityTable {
   private readonly dirs = new Map<string, DirCounters>();
@@ -78,6 +84,13 @@ export class PopularityTable {
   private readonly writes: DecayingCounter;
   private readonly halfLifeMs: number;
   private readonly capacity: number;
+  private readonly lambda: number;
+  /** The directories' counters are scaled to this time: a hit at `now` adds
+   * exp(λ (now - epoch)), so one Math.exp per request serves every ancestor, instead of
+   * decaying each ancestor's counter on its own (issue 15: exp per ancestor per request). */
+  private epoch = 0;
+  /** The latest time a hit came with (a hit is counted at it at least, as DecayingCounter does). */
+  private latest = 0;
 
   constructor(
     private readonly subtree: string,
@@ -87,6 +100,7 @@ export class PopularityTable {
     this.capacity = Math.max(1, opts.capacity ?? POPULARITY_CAPACITY);
     this.reads = DecayingCounter.withHalfLife(this.halfLifeMs);
     this.writes = DecayingCounter.withHalfLife(this.halfLifeMs);
+    this.lambda = Math.LN2 / this.halfLifeMs;
   }
 
   get size(): number {
@@ -100,34 +114,52 @@ export class PopularityTable {
     // Counted before the namespace checks the request: a malformed path (a client's '/a//b',
     // '/a/', '') might never reach the subtree's root going up, so only valid ones count here.
     if (!isValidPath(dir) || !isWithin(dir, this.subtree)) return;
+    const w = this.grow(now);
     for (let p: string | null = dir; p !== null; p = p === this.subtree ? null : parentOf(p)) {
       let c = this.dirs.get(p);
       if (!c) {
-        c = { reads: DecayingCounter.withHalfLife(this.halfLifeMs), writes: DecayingCounter.withHalfLife(this.halfLifeMs), depth: depthOf(p) };
+        c = { reads: 0, writes: 0, depth: depthOf(p) };
         this.dirs.set(p, c);
       }
-      (kind === 'read' ? c.reads : c.writes).hit(now);
+      if (kind === 'read') c.reads += w;
+      else c.writes += w;
     }
-    while (this.dirs.size > this.capacity) this.evictColdest(now);
+    if (this.dirs.size > this.capacity) this.evictColdest();
   }
 
-  /** The coldest directory goes; among equals the deepest (so never an ancestor before its
-   * descendants), and never the subtree's root. */
-  private evictColdest(now: number): void {
-    let worst: string | null = null;
-    let worstLoad = Infinity;
-    let worstDepth = -1;
-    for (const [p, c] of this.dirs) {
-      if (p === this.subtree) continue;
-      const load = c.reads.get(now) + c.writes.get(now);
-      if (load < worstLoad || (load === worstLoad && c.depth > worstDepth)) {
-        worst = p;
-        worstLoad = load;
-        worstDepth = c.depth;
+  /** What a hit at `now` adds to a scaled counter: exp(λ (t - epoch)) for t = the latest
+   * time seen. Rebases every counter on t first when that would grow too large. */
+  private grow(now: number): number {
+    if (now > this.latest) this.latest = now;
+    let x = this.lambda * (this.latest - this.epoch);
+    if (x > MAX_SCALE_EXPONENT) {
+      const k = Math.exp(-x);
+      for (const c of this.dirs.values()) {
+        c.reads *= k;
+        c.writes *= k;
       }
+      this.epoch = this.latest;
+      x = 0;
     }
-    if (worst === null) return;
-    this.dirs.delete(worst);
+    return Math.exp(x);
+  }
+
+  /** The factor that turns a scaled counter into its value at `now`. */
+  private decayTo(now: number): number {
+    return Math.exp(-this.lambda * (Math.max(now, this.latest) - this.epoch));
+  }
+
+  /** The coldest directories go, an eighth of the capacity at once (one sort per that many
+   * new directories: a member serving more directories than the capacity found the coldest
+   * by a scan of the table on every request); among equals the deepest (so never an ancestor
+   * before its descendants), and never the subtree's root. Scaled counters share one epoch,
+   * so they compare as they stand. */
+  private evictColdest(): void {
+    const keep = this.capacity - (this.capacity >> 3);
+    const rows: { p: string; load: number; depth: number }[] = [];
+    for (const [p, c] of this.dirs) if (p !== this.subtree) rows.push({ p, load: c.reads + c.writes, depth: c.depth });
+    rows.sort((a, b) => a.load - b.load || b.depth - a.depth);
+    for (let i = 0; i < rows.length && this.dirs.size > keep; i++) this.dirs.delete(rows[i]!.p);
   }
 
   /** Whether directory `p` has counters. */
@@ -147,9 +179,10 @@ export class PopularityTable {
    * (the subtree's root, which counts everything, tells nothing the totals do not). */
   top(k: number, now: number): DirLoad[] {
     const rows: (DirLoad & { depth: number })[] = [];
+    const perSec = this.decayTo(now) * this.lambda * 1_000;
     for (const [path, c] of this.dirs) {
       if (path === this.subtree) continue;
-      rows.push({ path, readsPerSec: c.reads.perSecond(now), writesPerSec: c.writes.perSecond(now), depth: c.depth });
+      rows.push({ path, readsPerSec: c.reads * perSec, writesPerSec: c.writes * perSec, depth: c.depth });
     }
     rows.sort((a, b) => b.readsPerSec + b.writesPerSec - (a.readsPerSec + a.writesPerSec) || b.depth - a.depth || (a.path < b.path ? -1 : 1));
     return rows.slice(0, k).map(({ path, readsPerSec, writesPerSec }) => ({ path, readsPerSec, writesPerSec }));

@@ -365,8 +365,8 @@ export class NodeCore {
 
   // ---- routing -------------------------------------------------------------------------------
 
-  /** Where a file system request for `path` goes. */
-  private route(path: string): NodeEffect {
+  /** Where a file system request for `path` goes (the shell asks directly: the hot path). */
+  route(path: string): NodeEffect {
     const state = this.cluster;
     const ministry = state.ministryFor(path);
     if (!ministry) {

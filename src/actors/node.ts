@@ -211,7 +211,11 @@ class NodeShell {
     // A node removed from the cluster is refused: its cluster log messages would otherwise
     // disturb the others (it may campaign, never having heard of its removal).
     if (fromRemoved(msg, this.core.state)) return;
-    if (this.chunks !== null && isDataFsRequest(msg)) return ctx.forward(this.chunks);
+    // Every client request crosses here: routed at once (no Raft shell checks, no effect list).
+    if ((msg as { type?: unknown } | null)?.type === 'govfs.fs.FsRequest') {
+      if (this.chunks !== null && isDataFsRequest(msg)) return ctx.forward(this.chunks);
+      return this.effect(ctx, this.core.route(String((msg as { path?: unknown }).path)));
+    }
     if (this.raft.handle(msg)) return;
     this.run(ctx, this.core.receive(msg, ctx.clock.now()));
   }

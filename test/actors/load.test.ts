@@ -69,6 +69,31 @@ describe('PopularityTable', () => {
     // /hot and /hot/dir count the same: the deeper one says more.
     expect(t.top(3, now).map((d) => d.path).slice(0, 2)).toEqual(['/hot/dir', '/hot']);
   });
+
+  it('decays each directory as a DecayingCounter would, also over many half-lives (counters rebased)', () => {
+    const t = new PopularityTable('/', { halfLifeMs: 1_000 });
+    const ref = new Map<string, DecayingCounter>();
+    // 20 minutes of hits (1,200 half-lives: the table rebases its scale many times), bursts
+    // and long silences, in two directories and their parent.
+    let now = 0;
+    for (let i = 0; i < 3_000; i++) {
+      now += i % 500 === 0 ? 120_000 : (i * 7919) % 97;
+      const dir = i % 3 === 0 ? '/p/a' : '/p/b';
+      t.hit(dir, 'write', now);
+      for (const d of [dir, '/p']) {
+        if (!ref.has(d)) ref.set(d, DecayingCounter.withHalfLife(1_000));
+        ref.get(d)!.hit(now);
+      }
+      if (i % 250 === 0 || i === 2_999) {
+        for (const row of t.top(10, now + 50)) {
+          const want = ref.get(row.path)!.perSecond(now + 50);
+          expect(Math.abs(row.writesPerSec - want)).toBeLessThanOrEqual(1e-9 * want);
+          expect(row.readsPerSec).toBe(0);
+        }
+      }
+    }
+    expect(t.top(10, now).map((d) => d.path).sort()).toEqual(['/p', '/p/a', '/p/b']);
+  });
 });
 
 describe('PopularityTable and what a hostile client sends', () => {
