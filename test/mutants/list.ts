@@ -102,7 +102,7 @@ export const MUTANTS: Mutant[] = [
     what: "a retried change is applied again instead of getting its saved result (exactly-once, RIFL)",
     edits: [
       { file: 'src/fs/namespace.ts', find: 'const saved = rec.results.get(op.seq);', replace: 'const saved = undefined as OpResult | undefined;' },
-      { file: MINISTRY, find: 'const saved = this.ns.completed(req.clientId, req.seq);', replace: 'const saved = undefined as Outcome | undefined;' },
+      { file: MINISTRY, find: 'const saved = this.ns.completed(req.clientId, req.seq, withStat(op));', replace: 'const saved = undefined as ClientOutcome | undefined;' },
     ],
     tests: ['test/actors/ministry-core.test.ts', 'test/sim/cluster-seeds.test.ts', 'test/sim/president-seeds.test.ts'],
     sims: ['cluster', 'president'],
