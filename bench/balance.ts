@@ -26,6 +26,19 @@ const APPEND_MS = 0.2;
 const THINK_MS = 20;
 const DEPTH = 5;
 
+/** How a completed operation went (its client's counters): sent once and answered
+ * (`direct`: any delay is queueing), or sent on after a redirect (a map change), paused on an
+ * EAGAIN with retry_after_ms (a fenced subtree), retried otherwise, or after a timeout. */
+export type OpPath = 'direct' | 'redirected' | 'paused' | 'retried' | 'timedOut';
+
+export interface MinistrySecond {
+  subtree: string;
+  /** Operations completed in its subtree this second (by the map at the second's end). */
+  ops: number;
+  ministerCpu: number | null;
+  clerkCpu: number | null;
+}
+
 export interface Second {
   t: number;
   ministries: number;
@@ -33,6 +46,9 @@ export interface Second {
   ops: number;
   p99Ms: number;
   errors: number;
+  /** The operations at or above this second's p99, by how they went. */
+  tail: Record<OpPath, number>;
+  perMinistry: MinistrySecond[];
 }
 
 export interface BalanceRun {
@@ -57,6 +73,12 @@ export interface SizeResult {
   /** Seconds after the shift until p99 stays under 2× unloaded (null: not within the run). */
   recoverS: number | null;
   shiftAtS: number;
+  /** The 10 s after the shift (balancing on): operations over 2× the unloaded p99, by how
+   * they went, and the mean latency of each kind. */
+  afterShift: { slow: Record<OpPath, number>; meanMs: Record<OpPath, number>; all: Record<OpPath, number>; reads: { n: number; slow: number; meanMs: number }; writes: { n: number; slow: number; meanMs: number } };
+  /** Directory-granular bound at the peak second: one ministry's capacity over the largest
+   * share of the operations any one ministry served (the hot set's split caps the sum). */
+  peakBound: { maxShare: number; boundOps: number };
 }
 
 export interface BalanceResult {
@@ -67,11 +89,11 @@ export interface BalanceResult {
   sizes: SizeResult[];
 }
 
-function tree(root: string, depth: number): { dirs: string[]; leaves: string[] } {
+function tree(root: string, depth: number, fanout: number): { dirs: string[]; leaves: string[] } {
   const dirs = [root];
   let level = [root];
   for (let d = 0; d < depth; d++) {
-    level = level.flatMap((p) => [`${p}/${0}`, `${p}/${1}`]);
+    level = level.flatMap((p) => Array.from({ length: fanout }, (_, i) => `${p}/${i}`));
     dirs.push(...level);
   }
   return { dirs, leaves: level };
@@ -114,7 +136,7 @@ async function startCluster(nodes: number, seed: number, orders: string[], clock
 }
 
 /** One client operation on a leaf of `leaves`: 3 in 4 change it, 1 in 4 read it. */
-async function op(c: GovClient, leaves: string[], r: { next(): number; int(a: number, b: number): number }): Promise<void> {
+async function op(c: GovClient, leaves: string[], r: { next(): number; int(a: number, b: number): number }): Promise<{ dir: string; read: boolean }> {
   const dir = leaves[r.int(0, leaves.length - 1)]!;
   const x = r.next();
   if (x < 0.25) await c.stat(dir);
@@ -124,17 +146,44 @@ async function op(c: GovClient, leaves: string[], r: { next(): number; int(a: nu
   else await c.rm(`${dir}/f${r.int(0, 7)}`).catch((e: { code?: string }) => {
     if (e.code !== 'ENOENT') throw e;
   });
+  return { dir, read: x < 0.25 };
 }
 
-async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number, concurrent: number, splitIdle?: number): Promise<{ run: BalanceRun; unloadedP99Ms: number }> {
+const PATHS: OpPath[] = ['direct', 'redirected', 'paused', 'retried', 'timedOut'];
+const zero = (): Record<OpPath, number> => ({ direct: 0, redirected: 0, paused: 0, retried: 0, timedOut: 0 });
+
+function pathOf(before: GovClient['stats'], after: GovClient['stats']): OpPath {
+  if (after.timeouts > before.timeouts) return 'timedOut';
+  if (after.pauses > before.pauses) return 'paused';
+  if (after.retries > before.retries) return 'retried';
+  if (after.redirects > before.redirects) return 'redirected';
+  return 'direct';
+}
+
+/** The subtree of `subtrees` that serves `path` (longest prefix). */
+function ownerOf(subtrees: readonly string[], path: string): string {
+  let best = '/';
+  for (const s of subtrees) if ((path === s || path.startsWith(`${s}/`)) && s.length > best.length) best = s;
+  return best;
+}
+
+interface Done {
+  at: number;
+  ms: number;
+  path: OpPath;
+  owner: string;
+  read: boolean;
+}
+
+async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number, concurrent: number, splitIdle: number | undefined, shape: { depth: number; fanout: number }): Promise<{ run: BalanceRun; unloadedP99Ms: number; done: Done[]; start: number }> {
   const orders: string[] = [];
   let start = 0;
   const clock = { now: (): number => 0 };
   const cluster = await startCluster(nodes, seed, orders, clock, concurrent, splitIdle);
   clock.now = () => cluster.now() - start;
   const r = new SeedTree(seed).stream('bench-balance');
-  const t = tree('/t', DEPTH);
-  const u = tree('/u', DEPTH);
+  const t = tree('/t', shape.depth, shape.fanout);
+  const u = tree('/u', shape.depth, shape.fanout);
   const setup = cluster.client({ clientId: 'setup', requestTimeoutMs: 2_000, deadlineMs: 30_000 });
   // Off while the directories are made and the unloaded latency is measured (one busy client
   // may pass the split threshold for spare nodes): both runs start from one ministry.
@@ -159,7 +208,8 @@ async function runOne(nodes: number, balancing: boolean, seconds: number, seed: 
   start = cluster.now();
   const end = start + seconds * 1000;
   const shiftAt = start + (seconds * 1000) / 2;
-  const done: { at: number; ms: number }[] = [];
+  const done: Done[] = [];
+  let subtrees: string[] = ['/'];
   const errors: number[] = [];
   const client = async (i: number): Promise<void> => {
     const c = cluster.client({ clientId: `c${i}`, requestTimeoutMs: 3_000, deadlineMs: 10_000 });
@@ -167,21 +217,25 @@ async function runOne(nodes: number, balancing: boolean, seconds: number, seed: 
     while (cluster.now() < end) {
       const t0 = cluster.now();
       if (t0 >= shiftAt && i >= clientsAfter) return;
+      const before = { ...c.stats };
+      const leaves = t0 < shiftAt ? t.leaves : u.leaves;
       try {
-        await op(c, t0 < shiftAt ? t.leaves : u.leaves, rr);
-        done.push({ at: cluster.now(), ms: cluster.now() - t0 });
+        const { dir, read } = await op(c, leaves, rr);
+        done.push({ at: cluster.now(), ms: cluster.now() - t0, path: pathOf(before, c.stats), owner: ownerOf(subtrees, dir), read });
       } catch {
         errors.push(cluster.now());
       }
       await cluster.runFor(THINK_MS);
     }
   };
-  const staff: { at: number; ministries: number; clerks: number }[] = [];
+  const staff: { at: number; ministries: number; clerks: number; loads: Omit<MinistrySecond, 'ops'>[] }[] = [];
   const watch = async (): Promise<void> => {
     while (cluster.now() < end) {
       await cluster.runFor(1_000);
       const st = await cluster.status().catch(() => null);
-      if (st) staff.push({ at: cluster.now(), ministries: st.ministries.length, clerks: st.ministries.reduce((s, m) => s + m.clerks.length, 0) });
+      if (!st) continue;
+      subtrees = st.ministries.map((m) => m.subtree);
+      staff.push({ at: cluster.now(), ministries: st.ministries.length, clerks: st.ministries.reduce((s, m) => s + m.clerks.length, 0), loads: st.ministries.map((m) => ({ subtree: m.subtree, ministerCpu: m.load?.ministerCpu ?? null, clerkCpu: m.load?.cpu ?? null })) });
     }
   };
   await Promise.all([...Array.from({ length: clients }, (_, i) => client(i)), watch()]);
@@ -190,10 +244,14 @@ async function runOne(nodes: number, balancing: boolean, seconds: number, seed: 
     const a = start + s * 1000;
     const in1 = done.filter((d) => d.at >= a && d.at < a + 1000);
     const st = staff.filter((x) => x.at <= a + 1000).at(-1);
-    rows.push({ t: s + 1, ministries: st?.ministries ?? 1, clerks: st?.clerks ?? 2, ops: in1.length, p99Ms: p99(in1.map((d) => d.ms)), errors: errors.filter((e) => e >= a && e < a + 1000).length });
+    const p = p99(in1.map((d) => d.ms));
+    const tail = zero();
+    for (const d of in1) if (d.ms >= p) tail[d.path]++;
+    const perMinistry = (st?.loads ?? []).map((l) => ({ ...l, ops: in1.filter((d) => d.owner === l.subtree).length }));
+    rows.push({ t: s + 1, ministries: st?.ministries ?? 1, clerks: st?.clerks ?? 2, ops: in1.length, p99Ms: p, errors: errors.filter((e) => e >= a && e < a + 1000).length, tail, perMinistry });
   }
   await cluster.stop();
-  return { run: { nodes, balancing, clients, clientsAfter, seconds: rows, orders }, unloadedP99Ms: p99(lone) };
+  return { run: { nodes, balancing, clients, clientsAfter, seconds: rows, orders }, unloadedP99Ms: p99(lone), done, start };
 }
 
 export async function run(opts: Record<string, string | boolean | undefined>): Promise<BalanceResult> {
@@ -205,22 +263,46 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   // Split a minister above this CPU while idle nodes could staff two new ministries (--split-idle;
   // the planner's default is 0.6).
   const splitIdle = typeof opts['split-idle'] === 'string' ? Number(opts['split-idle']) : undefined;
+  // The hot trees' shape (--fanout F --depth D; default binary, depth 5: 32 leaf directories).
+  const fanout = typeof opts.fanout === 'string' ? Number(opts.fanout) : 2;
+  const shape = { fanout, depth: typeof opts.depth === 'string' ? Number(opts.depth) : fanout === 2 ? DEPTH : Math.max(1, Math.round(Math.log(32) / Math.log(fanout))) };
   const out: SizeResult[] = [];
   for (const nodes of sizes) {
     const seconds = typeof opts.seconds === 'string' ? Number(opts.seconds) : quick ? 16 : nodes >= 100 ? 60 : 30;
-    const on = await runOne(nodes, true, seconds, seed, concurrent, splitIdle);
-    const off = await runOne(nodes, false, seconds, seed, concurrent, splitIdle);
+    const on = await runOne(nodes, true, seconds, seed, concurrent, splitIdle, shape);
+    const off = await runOne(nodes, false, seconds, seed, concurrent, splitIdle, shape);
     const half = Math.floor(seconds / 2);
     // The off run is saturated throughout (one ministry): its mean past the first second.
     const sat = off.run.seconds.slice(1, half);
     const oneMinistryOps = sat.reduce((s, x) => s + x.ops, 0) / Math.max(1, sat.length);
-    // The second before the shift, with more than one ministry, nearest the goal.
-    const before = on.run.seconds.slice(0, half).filter((x) => x.ministries > 1);
-    const best = before.reduce((b, x) => (x.ops / x.ministries > b.ops / b.ministries ? x : b), before[0] ?? on.run.seconds[0]!);
+    // The best second before the shift among those with the most ministries the balancer made
+    // (the goal's denominator: every ministry it created, whether or not it carries load).
+    const most = Math.max(...on.run.seconds.slice(0, half).map((x) => x.ministries));
+    const before = on.run.seconds.slice(0, half).filter((x) => x.ministries === most);
+    const best = before.reduce((b, x) => (x.ops > b.ops ? x : b), before[0] ?? on.run.seconds[0]!);
+    const served = best.perMinistry.reduce((m, x) => Math.max(m, x.ops), 0);
+    const maxShare = best.ops > 0 ? served / best.ops : 1;
     const goalOps = 0.7 * best.ministries * oneMinistryOps;
     const limit = 2 * on.unloadedP99Ms;
     const after = on.run.seconds.slice(half);
     const firstGood = after.findIndex((x, i) => after.slice(i).every((y) => y.p99Ms > 0 && y.p99Ms < limit));
+    // The tail after the shift: which operations were slow, and how they went.
+    const shiftAt = on.start + half * 1000;
+    const window = on.done.filter((d) => d.at >= shiftAt && d.at < shiftAt + 10_000);
+    const all = zero();
+    const slow = zero();
+    const sum = zero();
+    for (const d of window) {
+      all[d.path]++;
+      sum[d.path] += d.ms;
+      if (d.ms >= limit) slow[d.path]++;
+    }
+    const kind = (read: boolean): { n: number; slow: number; meanMs: number } => {
+      const xs = window.filter((d) => d.read === read);
+      return { n: xs.length, slow: xs.filter((d) => d.ms >= limit).length, meanMs: xs.reduce((a, d) => a + d.ms, 0) / Math.max(1, xs.length) };
+    };
+    const meanMs = zero();
+    for (const k of PATHS) meanMs[k] = all[k] > 0 ? sum[k] / all[k] : 0;
     out.push({
       nodes,
       on: on.run,
@@ -230,6 +312,8 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       peak: { t: best.t, ops: best.ops, ministries: best.ministries, goalOps, met: best.ops >= goalOps && best.ministries > 1 },
       recoverS: firstGood < 0 ? null : firstGood + 1,
       shiftAtS: half,
+      afterShift: { slow, meanMs, all, reads: kind(true), writes: kind(false) },
+      peakBound: { maxShare, boundOps: oneMinistryOps / maxShare },
     });
   }
   return { serviceMs: SERVICE_MS, appendMs: APPEND_MS, thinkMs: THINK_MS, concurrent, sizes: out };
@@ -247,6 +331,9 @@ export function format(result: unknown): string {
       lines.push(`${String(x.t).padStart(4)} | ${String(x.ministries).padStart(24)} ${String(x.clerks).padStart(6)} ${String(x.ops).padStart(7)} ${x.p99Ms.toFixed(0).padStart(7)} ${String(x.errors).padStart(7)} | ${String(o?.ops ?? '').padStart(10)} ${(o?.p99Ms ?? 0).toFixed(0).padStart(7)}${mark}`);
     }
     lines.push(`goal 1 (throughput ≥ 0.7 × ministries × one ministry's capacity): ${s.peak.met ? 'met' : 'NOT met'}: second ${s.peak.t}, ${s.peak.ops} ops/s with ${s.peak.ministries} ministries (goal ${s.peak.goalOps.toFixed(0)})`);
+    lines.push(`   at that second the busiest ministry served ${(s.peakBound.maxShare * 100).toFixed(0)}% of the operations: with directory-granular splits the sum is capped near ${s.peakBound.boundOps.toFixed(0)} ops/s (${s.peak.ministries} ministries: ${s.on.seconds[s.peak.t - 1]!.perMinistry.map((m) => `${m.subtree} ${m.ops}/s${m.ministerCpu === null ? '' : ` (minister ${Math.round(m.ministerCpu * 100)}%)`}`).join(', ')})`);
+    const sh = s.afterShift;
+    lines.push(`   10 s after the shift, operations over 2× unloaded p99 by how they went (of all; mean ms): ${PATHS.map((k) => `${k} ${sh.slow[k]} (of ${sh.all[k]}; ${sh.meanMs[k].toFixed(0)})`).join(', ')}; reads ${sh.reads.slow} of ${sh.reads.n} (mean ${sh.reads.meanMs.toFixed(0)} ms), changes ${sh.writes.slow} of ${sh.writes.n} (mean ${sh.writes.meanMs.toFixed(0)} ms)`);
     lines.push(`goal 2 (p99 under 2 × ${s.unloadedP99Ms.toFixed(1)} ms within 10 s of the shift): ${s.recoverS !== null && s.recoverS <= 10 ? 'met' : 'NOT met'}: ${s.recoverS === null ? 'not within the run' : `after ${s.recoverS} s`}`);
   }
   return lines.join('\n');

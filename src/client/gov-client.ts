@@ -61,7 +61,7 @@ export class GovClient {
    * flight and of the last 1,024 answered ones. */
   readonly tickets: Map<number, TicketInfo>;
   /** Counters for tests and `govfs status`. */
-  readonly stats: { requests: number; redirects: number; retries: number; timeouts: number };
+  readonly stats: { requests: number; redirects: number; retries: number; timeouts: number; pauses: number };
 
   /** @internal File contents (file-data.ts). */
   readonly data: FileData;

@@ -49,7 +49,8 @@ export class RequestSender {
   /** Nodes that recently failed to answer, until when to avoid them. */
   private readonly suspects = new Map<string, number>();
   /** Counters for tests and `govfs status`. */
-  readonly stats = { requests: 0, redirects: 0, retries: 0, timeouts: 0 };
+  /** `pauses`: retries after an EAGAIN with retry_after_ms (a subtree being moved), also counted in `retries`. */
+  readonly stats = { requests: 0, redirects: 0, retries: 0, timeouts: 0, pauses: 0 };
 
   constructor(
     private readonly transport: ClientTransport,
@@ -184,6 +185,7 @@ export class RequestSender {
       if (error.code === 'EAGAIN' && (err.retryAfterMs ?? 0) > 0 && pauses++ < MAX_PAUSES) {
         lastError = error;
         this.stats.retries++;
+        this.stats.pauses++;
         await this.transport.sleep(err.retryAfterMs! * (1 + this.transport.random()));
         continue;
       }

@@ -26,6 +26,8 @@ export interface MinistryStatus {
 
 export interface MinistryLoadView {
   cpu: number;
+  /** Its minister's CPU (0..1; null if it did not report): every change goes through it. */
+  ministerCpu: number | null;
   readsPerSec: number;
   writesPerSec: number;
 }
@@ -148,6 +150,7 @@ function ministryLoad(minister: string, clerks: readonly string[], of: (id: stri
   const cpuOf = fromClerks.length > 0 ? fromClerks : members;
   return {
     cpu: cpuOf.reduce((s, l) => s + Number(l.cpu), 0) / cpuOf.length,
+    ministerCpu: of(minister) == null ? null : Number(of(minister)!.cpu),
     readsPerSec: members.reduce((s, l) => s + Number(l.readsPerSec), 0),
     writesPerSec: members.reduce((s, l) => s + Number(l.writesPerSec), 0),
   };
