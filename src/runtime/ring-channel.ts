@@ -26,9 +26,10 @@
 // consumer runs and PARKED (0) when it is about to sleep. The consumer stores PARKED, re-checks
 // every ring, and only then `Atomics.waitAsync(BELL, PARKED)`. A producer, after publishing a
 // frame (store of the write index), loads the read index: if it equals where the frame starts,
-// the ring went from empty to non-empty, and at the end of its turn (a microtask, so that the
-// consumer wakes once to all the frames of the turn, not to the first alone; in a long turn
-// after BELL_BATCH_FRAMES more frames, or when the ring is full) the producer flips
+// the ring went from empty to non-empty, and the producer, at once (a worker's sender) or at
+// the end of its turn (the main thread's: a microtask, so that the consumer wakes once to all
+// the frames of the turn; in a long turn after BELL_BATCH_FRAMES more frames, or when the ring
+// is full; ring-sender.ts, BellTiming), flips
 // BELL PARKED→AWAKE (compare-exchange) and notifies, only if the consumer was parked or parking.
 // Both sides store then load (sequentially consistent atomics), so at least one of them sees the
 // other: either the consumer's re-check sees the frame, or the producer sees the empty ring and
@@ -72,6 +73,6 @@ export {
   type ThreadRings,
   type ThreadSides,
 } from './ring-memory.js';
-export { BELL_BATCH_FRAMES, RingSender, type RingSenderStats } from './ring-sender.js';
+export { BELL_BATCH_FRAMES, RingSender, type BellTiming, type RingSenderStats } from './ring-sender.js';
 export { RingInbox, type RingInboxOptions, type RingInboxStats } from './ring-inbox.js';
 export { OOB_MIN_BYTES, createSideChannel, handOver } from './ring-side.js';

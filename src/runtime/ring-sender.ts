@@ -12,9 +12,18 @@ import { AWAKE, BELL, FRAME_HEADER_BYTES, KEEPALIVE_MS, PARKED, RD, RingViews, S
 /** Below this many known-free bytes, a send asks ringbuf.js for the current free space before
  * encoding in place (the known figure is a lower bound that only the consumer raises). */
 const DIRECT_MIN_FREE = 4096;
-/** A doorbell owed since the ring went non-empty is rung at the end of the producer's turn, or
- * after this many more frames, whichever comes first. */
+/** An 'end-of-turn' sender's doorbell, owed since the ring went non-empty, is rung at the end
+ * of the producer's turn or after this many more frames, whichever comes first. */
 export const BELL_BATCH_FRAMES = 64;
+/** When a sender rings a parked consumer: at the frame that found the ring empty, or later (at
+ * the end of the producer's turn, or BELL_BATCH_FRAMES frames into it). The main thread's
+ * senders ring later: its turns (client code, the gateway) send bursts, and a consumer woken
+ * at once drains one frame and parks again. Workers' senders ring at once: a worker's turn is
+ * a 4 ms slice of replies, and woken at its end the main thread works after it, not beside it
+ * (bench meta --quick --ministries 3, quiet, two runs each: every bell later, ls-stride 60-63 k/s
+ * and creates 2.9-3.2 k/s; every bell at once, 96-113 k/s and 2.2-2.4 k/s; workers at once and
+ * the main thread later, 99-100 k/s and 2.3-2.4 k/s). */
+export type BellTiming = 'at-once' | 'end-of-turn';
 
 export interface RingSenderStats {
   /** Messages accepted by `send` (written or queued). */
@@ -77,6 +86,7 @@ export class RingSender {
     /** The ring's side channel for large payloads (ring-side.ts); without it every field goes
      * through the ring. */
     private readonly side: MessagePort | null = null,
+    private readonly bell: BellTiming = 'at-once',
   ) {
     this.writer = this.newWriter();
     this.views = new RingViews(shared);
@@ -255,10 +265,9 @@ export class RingSender {
     this.free = this.capacity - (end >= rd ? end - rd : end + size - rd);
     if (rd === start) {
       this.stats.doorbellRings++;
-      // Rung at the end of this turn, or after BELL_BATCH_FRAMES more frames, not now: a notify
-      // wakes the consumer's event loop from another thread, and woken at once it drained one
-      // frame and parked again, so every few replies of a busy turn paid for a wake-up. Still
-      // no lost wake-up: the bell is loaded after the write index was stored, just later
+      if (this.bell === 'at-once') return this.ringBell();
+      // At the end of this turn, or BELL_BATCH_FRAMES frames into it (BellTiming). Still no
+      // lost wake-up: the bell is loaded after the write index was stored, just later
       // (ring-channel.ts, "Doorbell").
       if (!this.bellDue) {
         this.bellDue = true;

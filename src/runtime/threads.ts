@@ -97,7 +97,7 @@ export class ThreadsScheduler {
     const mainSides = mesh.sidesForThread(mainIndex);
     const senders = new Map<string, RingSender>();
     mainRings.outgoing.forEach((ring, j) => {
-      if (ring) senders.set(names[j]!, new RingSender(registry, ring, mainSides.outgoing[j]));
+      if (ring) senders.set(names[j]!, new RingSender(registry, ring, mainSides.outgoing[j], 'end-of-turn'));
     });
     const runtime = new LocalRuntime({
       location: MAIN_LOCATION,

@@ -277,9 +277,20 @@ describe('ring channel, on one thread', () => {
     expect(structuredClone(t1).incoming[0]!.ring).toBeInstanceOf(SharedArrayBuffer);
   });
 
+  it("rings a parked consumer at the frame that found the ring empty when its bell is 'at-once' (a worker's)", async () => {
+    const ch = createRingChannel({ capacity: 64 * 1024, label: 'at-once->inbox' });
+    const sender = new RingSender(registry, ch, null, 'at-once');
+    const inbox = new RingInbox(registry, ch, { onEnvelope: () => {} });
+    inboxes.push(inbox);
+    await until(() => inbox.stats.parks === 1, 'the inbox to park');
+    sender.send(pingEnv(0));
+    expect(sender.stats).toMatchObject({ doorbellRings: 1, doorbellNotifies: 1 });
+    await until(() => inbox.stats.parks === 2, 'the inbox to park again');
+  });
+
   it('rings a parked consumer once per turn, at its end, so that it wakes to the whole turn', async () => {
     const ch = createRingChannel({ capacity: 64 * 1024, label: 'turn->inbox' });
-    const sender = new RingSender(registry, ch);
+    const sender = new RingSender(registry, ch, null, 'end-of-turn');
     const seqs: number[] = [];
     const inbox = new RingInbox(registry, ch, { onEnvelope: (env) => seqs.push((env.msg as PingMsg).seq) });
     inboxes.push(inbox);
