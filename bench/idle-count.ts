@@ -11,10 +11,10 @@ import { Session } from 'node:inspector/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connect } from '../src/client/connect.js';
 import { NodeProcess } from '../src/node-main.js';
 import { defaultLogger } from '../src/runtime/runtime.js';
 import type { RealDispatcher } from '../src/runtime/real-dispatcher.js';
+import { untilServes } from './idle.js';
 import { freePorts } from './processes.js';
 
 export const describe = 'periodic work of idle nodes by kind: turns, timers, socket writes per second (5 nodes in one process)';
@@ -71,22 +71,6 @@ function selfTimes(p: { nodes: ProfileNode[]; samples?: number[]; timeDeltas?: n
     ms.set(key, (ms.get(key) ?? 0) + (p.timeDeltas?.[i] ?? 0) / 1000);
   });
   return Object.fromEntries([...ms].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => [k, Math.round(v)]));
-}
-
-async function untilServes(servers: string[], deadlineMs: number): Promise<void> {
-  const client = await connect(servers, { deadlineMs });
-  try {
-    const deadline = Date.now() + deadlineMs;
-    for (;;) {
-      const st = await client.status().catch(() => null);
-      const root = st?.ministries.find((m) => m.subtree === '/');
-      if (st?.president && root && !root.down && root.clerks.length === 2 && st.nodes.every((n) => n.up)) return;
-      if (Date.now() > deadline) throw new Error('the nodes did not form a cluster in time');
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  } finally {
-    await client.close();
-  }
 }
 
 export async function run(opts: Record<string, string | boolean | undefined>): Promise<IdleCountResult> {

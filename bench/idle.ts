@@ -67,7 +67,9 @@ function row(name: string, pid: number, before: Map<string, { name: string; tick
   return { name, pid, cpuMs: ms(total), percent: (ms(total) / (seconds * 1000)) * 100, threads };
 }
 
-async function untilServes(servers: string[], deadlineMs: number): Promise<void> {
+/** Wait until the node processes at `servers` form a cluster (a president, the root ministry
+ * with its two clerks, every node up). Also used by idle-count.ts. */
+export async function untilServes(servers: string[], deadlineMs: number): Promise<void> {
   const client = await connect(servers, { deadlineMs });
   try {
     const deadline = Date.now() + deadlineMs;

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { tracer, type TraceEvent } from '../src/runtime/trace.js';
 import type { GovClient } from '../src/client/gov-client.js';
 import { startTarget } from './target.js';
-import { byTrace, criticalPath, hopTable, quantile, type HopRow, type TracePath } from './trace-path.js';
+import { byTrace, criticalPath, hopTable, quantile, roleNamer, type HopRow, type TracePath } from './trace-path.js';
 
 export interface LatencySummary {
   creates: number;
@@ -129,14 +129,7 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
   try {
     const sch = target.cluster?.threadsScheduler;
     if (!sch) throw new Error('trace-create needs the threads scheduler');
-    const status = await target.status();
-    const root = status.ministries.find((m) => m.subtree === '/')!;
-    const roleOf = (path: string): string => {
-      const m = /^\/(n\d+)(.*)$/.exec(path);
-      if (!m) return path.replace(/^\//, '') || path;
-      const role = m[1] === root.minister ? 'minister' : m[1] === status.president ? 'president' : root.clerks?.includes(m[1]!) ? 'clerk' : 'node';
-      return `${role}${m[2]}`;
-    };
+    const roleOf = roleNamer(await target.status());
     const dir = `/trace-${Math.floor(performance.now())}`;
     const setup = await target.client();
     await setup.mkdir(dir);

@@ -188,3 +188,15 @@ export function hopTable(paths: readonly TracePath[]): HopRow[] {
   }
   return rows.sort((a, b) => b.share - a.share);
 }
+
+/** Names an actor path (`/n3/ministry/...`) by the role its node plays for the root ministry
+ * in `status`: `minister/ministry/...`, `clerk...`, `president...` or `node...`. */
+export function roleNamer(status: { president?: string | null; ministries: readonly { subtree: string; minister?: string | null; clerks?: readonly string[] }[] }): (path: string) => string {
+  const root = status.ministries.find((m) => m.subtree === '/')!;
+  return (path: string): string => {
+    const m = /^\/(n\d+)(.*)$/.exec(path);
+    if (!m) return path.replace(/^\//, '') || path;
+    const role = m[1] === root.minister ? 'minister' : m[1] === status.president ? 'president' : root.clerks?.includes(m[1]!) ? 'clerk' : 'node';
+    return `${role}${m[2]}`;
+  };
+}
