@@ -1,6 +1,6 @@
-// `status()` ministries carry their load (issue 16): the average CPU of their clerks and the
-// summed read and write rates, from the load each member reports to a probe that asks for it;
-// members that report none (or a role they left) do not count.
+// `status()` ministries carry their load (issue 16): the average CPU of their clerks, their
+// minister's CPU and the summed read and write rates, from the load each member reports to a
+// probe that asks for it; members that report none (or a role they left) do not count.
 
 import { describe, expect, it } from 'vitest';
 import { gatherStatus } from '../../src/client/status.js';
@@ -29,7 +29,7 @@ describe('status load', () => {
     const st = await gatherStatus(['n1', 'n2', 'n3', 'n4'], reports(asked));
     expect(asked).toContainEqual({ type: 'govfs.fs.NodeProbe', load: true });
     expect(st.balancing).toBe(false);
-    expect(st.ministries[0]!.load).toEqual({ cpu: 0.6, readsPerSec: 51, writesPerSec: 10 });
+    expect(st.ministries[0]!.load).toEqual({ cpu: 0.6, ministerCpu: 0.9, readsPerSec: 51, writesPerSec: 10 });
   });
 
   it('is null for a ministry none of whose members reported load', async () => {
