@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { tracer, type TraceEvent } from '../src/runtime/trace.js';
 import type { GovClient } from '../src/client/gov-client.js';
 import { startTarget } from './target.js';
-import { byTrace, criticalPath, hopTable, quantile, roleNamer, type HopRow, type TracePath } from './trace-path.js';
+import { criticalPaths, hopTable, quantile, roleNamer, type HopRow } from './trace-path.js';
 
 export interface LatencySummary {
   creates: number;
@@ -141,13 +141,7 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
       const traced = await creates(clients, dir, `traced${n}-`, seconds * 1000, every);
       await sch.trace(false);
       const events: TraceEvent[] = await sch.traceDrain();
-      const paths: TracePath[] = [];
-      let incomplete = 0;
-      for (const list of byTrace(events).values()) {
-        const p = criticalPath(list, roleOf);
-        if (p) paths.push(p);
-        else incomplete++;
-      }
+      const { paths, incomplete } = criticalPaths(events, roleOf);
       const totals = paths.map((p) => p.totalMs).sort((a, b) => a - b);
       const sends = new Map<string, TraceEvent[]>();
       for (const e of events) if (e.kind === 'send') (sends.get(`${e.trace} ${e.where} ${e.what}`) ?? sends.set(`${e.trace} ${e.where} ${e.what}`, []).get(`${e.trace} ${e.where} ${e.what}`)!).push(e);

@@ -5,9 +5,9 @@
 // critical path of each is lined up (bench/trace-path.ts).
 
 import { loadavg } from 'node:os';
-import { tracer, type TraceEvent } from '../src/runtime/trace.js';
+import { tracer } from '../src/runtime/trace.js';
 import { startTarget } from './target.js';
-import { byTrace, criticalPath, hopTable, quantile, roleNamer, type HopRow, type TracePath } from './trace-path.js';
+import { criticalPaths, hopTable, quantile, roleNamer, type HopRow } from './trace-path.js';
 
 export interface TraceLeaseResult {
   target: string;
@@ -51,14 +51,7 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
     const traced: number[] = [];
     for (let i = 0; i < cycles; i++) traced.push(await cycle(true));
     await sch.trace(false);
-    const events: TraceEvent[] = await sch.traceDrain();
-    const paths: TracePath[] = [];
-    let incomplete = 0;
-    for (const list of byTrace(events).values()) {
-      const p = criticalPath(list, roleOf);
-      if (p) paths.push(p);
-      else incomplete++;
-    }
+    const { paths, incomplete } = criticalPaths(await sch.traceDrain(), roleOf);
     const sorted = (a: number[]) => [...a].sort((x, y) => x - y);
     return {
       target: target.describe,

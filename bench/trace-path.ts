@@ -200,3 +200,15 @@ export function roleNamer(status: { president?: string | null; ministries: reado
     return `${role}${m[2]}`;
   };
 }
+
+/** The critical path of every complete trace among `events`, and how many traces were not. */
+export function criticalPaths(events: readonly TraceEvent[], roleOf: RoleOf): { paths: TracePath[]; incomplete: number } {
+  const paths: TracePath[] = [];
+  let incomplete = 0;
+  for (const list of byTrace(events).values()) {
+    const p = criticalPath(list, roleOf);
+    if (p) paths.push(p);
+    else incomplete++;
+  }
+  return { paths, incomplete };
+}
