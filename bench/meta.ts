@@ -13,6 +13,10 @@
 //   --remote  the same workloads again in the same run, over TCP: the cluster also listens on
 //           127.0.0.1, and a child process (this benchmark with --server) runs the clients with
 //           connect(); printed beside the in-process rows, with the ratio remote / in-process
+//   --remote-only  the remote workloads alone: this process's main thread is then only the
+//           cluster's client gateway, for a profile of it (`node --cpu-prof --import tsx
+//           bench/run.ts meta --quick --remote-only`, or `perf record -g -t PID` with
+//           `node --perf-basic-prof`)
 // Static ministries as in the thesis: one at /, the others at /1 ... /(n-1), 2 clerks each.
 // Goals (issue 4): creates ≥ 1,000× the thesis's ≈ 13 creates/s per ministry; ls p99 ≤ 1 ms.
 
@@ -85,6 +89,9 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
   const target = await startTarget(o, { nodes: 1 + 3 * n, ministries: wanted, metrics: metrics === 'on', listen: alsoRemote !== undefined });
   const rows: MetaRow[] = [];
   try {
+    // --remote-only: this process only serves (its main thread is the gateway alone, to
+    // profile: node --cpu-prof, or perf record -t PID).
+    if (alsoRemote && o['remote-only'] === true) return await alsoRemote(target);
     // Against a running cluster: whatever ministries it has besides "/".
     const ministries = (await target.status()).ministries.filter((m) => m.subtree !== '/').map((m) => ({ subtree: m.subtree }));
     n = ministries.length + 1;
@@ -202,7 +209,7 @@ async function runFor(n: number, quick: boolean, o: Record<string, string | bool
  * 64 MiB, at 3 and 5 ministries (creates unchanged). */
 export const nodeFlags = ['--expose-gc', '--max-semi-space-size=64'];
 
-export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --window 32, --server host:port, --metrics [--rounds K]: each with /metrics off and on, --remote: also over TCP)';
+export const describe = 'the thesis ls/create workloads over 1-5 ministries on threads + lmdb (--quick, --ministries 1,3, --window 32, --server host:port, --metrics [--rounds K]: each with /metrics off and on, --remote: also over TCP, --remote-only: only over TCP)';
 
 export async function run(o: Record<string, string | boolean | undefined>): Promise<MetaRow[]> {
   const quick = o.quick === true;
@@ -215,7 +222,7 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
   const pairs = (i: number): ('on' | 'off')[] => Array.from({ length: rounds }, (_, r) => ((i + r) % 2 ? ['on', 'off'] as const : ['off', 'on'] as const)).flat();
   const modes: ('on' | 'off' | undefined)[][] = o.metrics === true && typeof o.server !== 'string' ? counts.map((_, i) => pairs(i)) : counts.map(() => [undefined]);
   const tick = progress(modes.flat().length);
-  const remote = o.remote === true && typeof o.server !== 'string' ? (target: BenchTarget) => remoteRows(target.address!, o) : undefined;
+  const remote = (o.remote === true || o['remote-only'] === true) && typeof o.server !== 'string' ? (target: BenchTarget) => remoteRows(target.address!, o) : undefined;
   for (const [i, n] of counts.entries()) {
     for (const m of modes[i]!) {
       const r = (await runFor(n, quick, o, m, remote)).map((x) => (remote && !x.via ? { ...x, via: 'in-process' as const } : x));

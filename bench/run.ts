@@ -30,7 +30,7 @@ function parseOptions(argv: string[]): { values: Record<string, string | boolean
     const [name, inline] = a.slice(2).split('=', 2) as [string, string | undefined];
     const next = argv[i + 1];
     if (inline !== undefined) values[name] = inline;
-    else if (next !== undefined && !next.startsWith('--') && name !== 'json' && name !== 'help' && name !== 'quick' && name !== 'metrics' && name !== 'remote') values[name] = argv[++i]!;
+    else if (next !== undefined && !next.startsWith('--') && name !== 'json' && name !== 'help' && name !== 'quick' && name !== 'metrics' && name !== 'remote' && name !== 'remote-only') values[name] = argv[++i]!;
     else values[name] = true;
   }
   return { values, positionals };
