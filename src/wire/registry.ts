@@ -246,7 +246,42 @@ export class MessageRegistry {
     const r = new MessageRegistry(opts);
     const dir = protoPath('');
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.proto')).sort()) r.addProtoFile(protoPath(f));
+    // A ministry answers every `ls` of an unchanged directory with the same frozen listing
+    // (ministry-namespace.ts, its listing cache): its ten or more entries are encoded once.
+    r.encodeFrozenOnce('govfs.fs.LsResult');
     return r;
+  }
+
+  /** From now on a frozen message of type `name` (nested or not) is encoded once: its bytes
+   * are kept beside it (a WeakMap, so they go with it) and copied in on every later send. Frozen
+   * says it cannot change. For types without bytes fields (whose large payloads would travel
+   * beside a ring's frame, not in it). */
+  encodeFrozenOnce(name: string): this {
+    const reg = this.byName.get(name);
+    if (!reg) throw new Error(`encodeFrozenOnce: message type ${name} is not registered`);
+    if (reg.type.fieldsArray.some((f) => f.type === 'bytes')) throw new Error(`encodeFrozenOnce: ${name} has bytes fields`);
+    reg.type.setup();
+    const generated = reg.type.encode.bind(reg.type) as (m: unknown, w: unknown) => unknown;
+    const kept = new WeakMap<object, Uint8Array>();
+    const scratch = new DirectWriter(256);
+    let encoding = false;
+    // (protobufjs's generated encoders call a nested type's `encode` through the Type, so the
+    // replacement serves nested fields too.)
+    (reg.type as unknown as { encode: (m: unknown, w: unknown) => unknown }).encode = (m, w) => {
+      if (encoding || !(w instanceof DirectWriter) || !Object.isFrozen(m)) return generated(m, w);
+      let bytes = kept.get(m as object);
+      if (bytes === undefined) {
+        encoding = true;
+        try {
+          bytes = (generated(m, scratch.reset()) as DirectWriter).finish();
+        } finally {
+          encoding = false;
+        }
+        kept.set(m as object, bytes);
+      }
+      return w.raw(bytes);
+    };
+    return this;
   }
 
   addProtoFile(path: string): this {
