@@ -91,7 +91,7 @@ describe('MessageRegistry', () => {
 
   it('encodes a frozen listing once and sends those bytes again, equal to encoding it afresh', () => {
     // Over 127 bytes: the reply's length prefix grows around bytes copied in whole.
-    const entries = Array.from({ length: 12 }, (_, i) => Object.freeze({ name: `file-${i}-é`, kind: 'file' }));
+    const entries: { name: string; kind: string }[] = Array.from({ length: 12 }, (_, i) => Object.freeze({ name: `file-${i}-é`, kind: 'file' }));
     const env = (ls: unknown) => ({ to: 't1#/c', from: 'x', kind: EnvelopeKind.Reply, corr: 9, msg: { type: 'govfs.fs.FsReply', ok: true, index: 5, ls } });
     const fresh = registry.toBytes(env({ entries: [...entries] }));
     // Frozen at the top only, so that the test can tell kept bytes from a fresh encode.
