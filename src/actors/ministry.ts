@@ -216,7 +216,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         ticks.watch(ctx, raft.softState());
         return;
       }
-      if (msg !== MINISTRY_TICK) ticks.active(ctx);
+      // One clock read for the turn's bookkeeping (it costs about as much as a map lookup, and
+      // a client request took five).
+      const at = ctx.clock.now();
+      if (msg !== MINISTRY_TICK) ticks.active(ctx, at);
       if (repair.handle(ctx, msg, (entry) => raft.softState().role === 'leader' && raft.propose(entry))) return;
       if (msg === 'ministry.tickets') return step(ctx, FLUSH_TICKETS);
       if (msg === MINISTRY_TICK) {
@@ -242,17 +245,15 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         }
         case 'govfs.fs.FsRequest': {
           const req = msg as FsRequestMessage;
-          // One clock read for the whole request (it costs about as much as a map lookup).
-          const now = ctx.clock.now();
-          sessions.touch(ctx, req.clientId, now);
+          sessions.touch(ctx, req.clientId, at);
           const reply = mapAlong(ctx.deferReply(), req.mapVersion ?? 0, args.clusterState());
           const op = readOp(req);
           if (op instanceof FsError) step(ctx, { kind: 'request', req, op: { ok: false, message: op.message, code: op.code }, reply });
           else if (isDataOp(op)) step(ctx, { kind: 'request', req, op: { ok: false, message: `${op.op} goes to a node's chunk store, not to a ministry` }, reply });
           else if (isLeaseOp(op)) leases.request(ctx, req, op, reply);
           else {
-            loads.request(op, now);
-            step(ctx, { kind: 'request', req, op: { ok: true, op }, reply }, now);
+            loads.request(op, at);
+            step(ctx, { kind: 'request', req, op: { ok: true, op }, reply }, at);
           }
           return;
         }
