@@ -29,9 +29,9 @@ export class MinistryTicks {
   ) {}
 
   /** Something happened that ticks may have to follow up: tick at full rate for a while. */
-  active(ctx: Context): void {
-    this.activeAt = ctx.clock.now();
-    this.arm(ctx, this.tickMs);
+  active(ctx: Context, now = ctx.clock.now()): void {
+    this.activeAt = now;
+    this.arm(ctx, this.tickMs, now);
   }
 
   /** After a group-log message or timer: a new role, term or leader counts as activity. */
@@ -48,7 +48,7 @@ export class MinistryTicks {
     this.at = Infinity;
     this.cancel = undefined;
     const now = ctx.clock.now();
-    this.arm(ctx, busy || now - this.activeAt < QUIET_AFTER_MS ? this.tickMs : this.idleMs);
+    this.arm(ctx, busy || now - this.activeAt < QUIET_AFTER_MS ? this.tickMs : this.idleMs, now);
   }
 
   stop(): void {
@@ -58,8 +58,8 @@ export class MinistryTicks {
   }
 
   /** A timer already armed sooner stays. */
-  private arm(ctx: Context, ms: number): void {
-    const at = ctx.clock.now() + ms;
+  private arm(ctx: Context, ms: number, now: number): void {
+    const at = now + ms;
     if (at >= this.at) return;
     this.cancel?.();
     this.at = at;

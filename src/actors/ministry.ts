@@ -216,7 +216,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         ticks.watch(ctx, raft.softState());
         return;
       }
-      if (msg !== MINISTRY_TICK) ticks.active(ctx);
+      // One clock read for the turn's bookkeeping (it costs about as much as a map lookup, and
+      // a client request took five).
+      const at = ctx.clock.now();
+      if (msg !== MINISTRY_TICK) ticks.active(ctx, at);
       if (repair.handle(ctx, msg, (entry) => raft.softState().role === 'leader' && raft.propose(entry))) return;
       if (msg === 'ministry.tickets') return step(ctx, FLUSH_TICKETS);
       if (msg === MINISTRY_TICK) {
@@ -242,15 +245,15 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
         }
         case 'govfs.fs.FsRequest': {
           const req = msg as FsRequestMessage;
-          sessions.touch(ctx, req.clientId);
+          sessions.touch(ctx, req.clientId, at);
           const reply = mapAlong(ctx.deferReply(), req.mapVersion ?? 0, args.clusterState());
           const op = readOp(req);
           if (op instanceof FsError) step(ctx, { kind: 'request', req, op: { ok: false, message: op.message, code: op.code }, reply });
           else if (isDataOp(op)) step(ctx, { kind: 'request', req, op: { ok: false, message: `${op.op} goes to a node's chunk store, not to a ministry` }, reply });
           else if (isLeaseOp(op)) leases.request(ctx, req, op, reply);
           else {
-            loads.request(ctx, op);
-            step(ctx, { kind: 'request', req, op: { ok: true, op }, reply });
+            loads.request(op, at);
+            step(ctx, { kind: 'request', req, op: { ok: true, op }, reply }, at);
           }
           return;
         }
@@ -393,15 +396,14 @@ function sameChunks(a: RoleStatus['chunks'], b: RoleStatus['chunks']): boolean {
 /** One session actor per client this member serves (children of this role actor). A session
  * hears of its client at most every `touchEveryMs`, not on every request (that was an actor
  * message per request), and allows for that lag before it ends. */
-function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: string): void; ended(clientId: string): void } {
+function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: string, now: number): void; ended(clientId: string): void } {
   const touchEveryMs = Math.max(1, Math.floor(sessionTtlMs / 32));
   const sessions = new Map<string, { ref: Ref<SessionMsg>; touchedAt: number }>();
   return {
-    touch(ctx, clientId) {
+    touch(ctx, clientId, now) {
       if (!clientId) return;
       const existing = sessions.get(clientId);
       if (existing) {
-        const now = ctx.clock.now();
         if (now - existing.touchedAt >= touchEveryMs) {
           existing.touchedAt = now;
           existing.ref.tell('session.touch');
@@ -410,7 +412,7 @@ function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: st
       }
       const name = `session-${clientId.replace(/[^A-Za-z0-9_.:@$-]/g, '_')}`;
       if (ctx.child(name)) return;
-      sessions.set(clientId, { ref: ctx.spawn(name, () => sessionBehaviour(clientId, sessionTtlMs, touchEveryMs)), touchedAt: ctx.clock.now() });
+      sessions.set(clientId, { ref: ctx.spawn(name, () => sessionBehaviour(clientId, sessionTtlMs, touchEveryMs)), touchedAt: now });
     },
     ended(clientId) {
       sessions.delete(clientId);
@@ -420,14 +422,14 @@ function sessionKeeper(sessionTtlMs: number): { touch(ctx: Context, clientId: st
 
 /** This member's load for the president (thesis 3.4): its requests counted as they come,
  * sampled with the host's CPU every `everyMs`. */
-function loadKeeper(subtree: string, everyMs: number): { request(ctx: Context, op: ClientOp): void; tick(ctx: Context): void; readonly current: MemberLoad | undefined } {
+function loadKeeper(subtree: string, everyMs: number): { request(op: ClientOp, now: number): void; tick(ctx: Context): void; readonly current: MemberLoad | undefined } {
   const meter = new LoadMeter(subtree, { halfLifeMs: popularityHalfLife(everyMs) });
   let current: MemberLoad | undefined;
   let sampledAt = -Infinity;
   return {
-    request(ctx, op) {
+    request(op, now) {
       // (A rename or link counts in its source's directory.)
-      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' || op.op === 'readlink' || op.op === 'layout-get' ? 'read' : 'write', op.op === 'ls', ctx.clock.now());
+      meter.request('path' in op ? op.path : op.from, op.op === 'ls' || op.op === 'stat' || op.op === 'readlink' || op.op === 'layout-get' ? 'read' : 'write', op.op === 'ls', now);
     },
     tick(ctx) {
       const now = ctx.clock.now();
@@ -516,13 +518,13 @@ function logAppointment(ctx: Context, record: { id: string; subtree: string }, a
   ctx.log.info({ node, role, ministry: record.id, subtree: record.subtree, term: a.term, minister: fenced ? '' : a.leader, members: a.members, fenced }, text);
 }
 
-/** `step(ctx, input)`: feed the core one input with the time, and perform the effects it
+/** `step(ctx, input, now?)`: feed the core one input with the time (read now unless given), and perform the effects it
  * returns. An effect's answer goes back into the core by its id: at once (a proposal), from a
  * group-log callback, or piped back to this actor (asks of the node). */
-function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: Context, input: MinistryInput<Reply>) => void {
+function effectRunner(core: MinistryCore<Reply>, raft: () => RaftShell): (ctx: Context, input: MinistryInput<Reply>, now?: number) => void {
   let loggedTerm = 0;
-  const step = (ctx: Context, input: MinistryInput<Reply>): void => {
-    for (const e of core.step(input, ctx.clock.now())) perform(ctx, e);
+  const step = (ctx: Context, input: MinistryInput<Reply>, now = ctx.clock.now()): void => {
+    for (const e of core.step(input, now)) perform(ctx, e);
   };
   const resume = (input: MinistryInput<Reply>): Resume => ({ type: input.kind === 'subtree-deleted' ? 'ministry.subtree-deleted' : 'ministry.continue', input });
   const perform = (ctx: Context, e: MinistryEffect<Reply>): void => {

@@ -152,6 +152,9 @@ function notTooDeep(p: string, segs: string[]): string[] {
 
 /** `p` itself if it is a canonical absolute path; throws EINVAL otherwise. */
 export function checkPath(p: unknown): string {
+  // The common case as parsePath's, without the array of segments it builds (a client checks
+  // the path of every request it sends).
+  if (typeof p === 'string' && p.length <= MAX_PATH_BYTES && PLAIN_PATH.test(p) && depthOf(p) <= MAX_DEPTH) return p;
   parsePath(p);
   return p as string;
 }

@@ -268,6 +268,16 @@ export class DirectWriter {
     return this;
   }
 
+  /** Bytes already encoded (a message's fields, MessageRegistry.encodeFrozenOnce), as they are:
+   * no length in front (the fork() around them writes it). */
+  raw(value: Uint8Array): this {
+    const len = value.length;
+    this.room(len);
+    this.buf.set(value, this.pos);
+    this.pos += len;
+    return this;
+  }
+
   string(value: string): this {
     const n = value.length;
     if (n > SHORT_STRING) {

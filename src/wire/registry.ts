@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 import { DecodeError, EncodeError } from './errors.js';
 import { DirectWriter } from './direct-writer.js';
+import { decodeLsResult } from './ls-result.js';
 
 // Integers travel as plain numbers: ids, terms and indexes stay far below 2^53.
 protobuf.util.Long = undefined as unknown as typeof protobuf.util.Long;
@@ -246,7 +247,68 @@ export class MessageRegistry {
     const r = new MessageRegistry(opts);
     const dir = protoPath('');
     for (const f of readdirSync(dir).filter((f) => f.endsWith('.proto')).sort()) r.addProtoFile(protoPath(f));
+    // A ministry answers every `ls` of an unchanged directory with the same frozen listing
+    // (ministry-namespace.ts, its listing cache): its ten or more entries are encoded once.
+    r.encodeFrozenOnce('govfs.fs.LsResult');
+    r.decodeWith('govfs.fs.LsResult', decodeLsResult);
     return r;
+  }
+
+  /** Decode messages of type `name` (nested or not) with `decode` instead of protobufjs's
+   * generated decoder: for a hot message whose generated form costs more than its fields
+   * (ls-result.ts). `decode` must read the .proto's bytes, and only from a Reader. */
+  decodeWith(name: string, decode: (r: protobuf.Reader, length?: number) => object): this {
+    const reg = this.byName.get(name);
+    if (!reg) throw new Error(`decodeWith: message type ${name} is not registered`);
+    this.setUp(reg.type);
+    type Decode = (r: unknown, length?: number, end?: number, depth?: number) => unknown;
+    const generated = (reg.type.decode as unknown as Decode).bind(reg.type);
+    // (Generated decoders read a nested message through its Type's `decode`, as encoders do;
+    // `end` is set only for a proto2 group, which our schemas do not use.)
+    (reg.type as unknown as { decode: Decode }).decode = (r, length, end, depth) => (r instanceof protobuf.Reader && end === undefined ? decode(r, length) : generated(r, length, end, depth));
+    return this;
+  }
+
+  private readonly typesSetUp = new WeakSet<protobuf.Type>();
+
+  /** protobufjs generates a type's encode and decode on its first use, and again on every
+   * setup() call, which would drop a replacement made before: set each up once, here. */
+  private setUp(type: protobuf.Type): void {
+    if (this.typesSetUp.has(type)) return;
+    type.setup();
+    this.typesSetUp.add(type);
+  }
+
+  /** From now on a frozen message of type `name` (nested or not) is encoded once: its bytes
+   * are kept beside it (a WeakMap, so they go with it) and copied in on every later send. Frozen
+   * says it cannot change. For types without bytes fields (whose large payloads would travel
+   * beside a ring's frame, not in it). */
+  encodeFrozenOnce(name: string): this {
+    const reg = this.byName.get(name);
+    if (!reg) throw new Error(`encodeFrozenOnce: message type ${name} is not registered`);
+    if (reg.type.fieldsArray.some((f) => f.type === 'bytes')) throw new Error(`encodeFrozenOnce: ${name} has bytes fields`);
+    this.setUp(reg.type);
+    const generated = reg.type.encode.bind(reg.type) as (m: unknown, w: unknown) => unknown;
+    const kept = new WeakMap<object, Uint8Array>();
+    const scratch = new DirectWriter(256);
+    let encoding = false;
+    // (protobufjs's generated encoders call a nested type's `encode` through the Type, so the
+    // replacement serves nested fields too.)
+    (reg.type as unknown as { encode: (m: unknown, w: unknown) => unknown }).encode = (m, w) => {
+      if (encoding || !(w instanceof DirectWriter) || !Object.isFrozen(m)) return generated(m, w);
+      let bytes = kept.get(m as object);
+      if (bytes === undefined) {
+        encoding = true;
+        try {
+          bytes = (generated(m, scratch.reset()) as DirectWriter).finish();
+        } finally {
+          encoding = false;
+        }
+        kept.set(m as object, bytes);
+      }
+      return w.raw(bytes);
+    };
+    return this;
   }
 
   addProtoFile(path: string): this {

@@ -3,7 +3,7 @@
 // letters, '-', '_'), each parsed by parsePath and by the rules written out here.
 
 import { describe, expect, it } from 'vitest';
-import { MAX_DEPTH, MAX_PATH_BYTES, isValidPath, parsePath } from '../../src/fs/path.js';
+import { MAX_DEPTH, MAX_PATH_BYTES, checkPath, isValidPath, parsePath } from '../../src/fs/path.js';
 
 function byTheRules(p: string): string[] | 'error' {
   if (p === '/') return [];
@@ -21,6 +21,14 @@ function outcome(p: string): string[] | 'error' {
   }
 }
 
+function checks(p: string): boolean {
+  try {
+    return checkPath(p) === p;
+  } catch {
+    return false;
+  }
+}
+
 describe('parsePath on plain paths', () => {
   it('agrees with the rules on 20,000 random paths', () => {
     let x = 12345;
@@ -31,11 +39,13 @@ describe('parsePath on plain paths', () => {
       let p = '';
       for (let j = 0; j < len; j++) p += alphabet[rnd(alphabet.length)];
       expect(outcome(p), p).toEqual(byTheRules(p));
-      // isValidPath's own fast path (no segments) agrees too.
+      // isValidPath's and checkPath's own fast paths (no segments) agree too.
       expect(isValidPath(p), p).toBe(byTheRules(p) !== 'error');
+      expect(checks(p), p).toBe(byTheRules(p) !== 'error');
     }
     const deep = '/a'.repeat(MAX_DEPTH);
     expect([isValidPath(deep), isValidPath(deep + '/a')]).toEqual([true, false]);
+    expect([checks(deep), checks(deep + '/a')]).toEqual([true, false]);
   });
 
   it('keeps the limits: 255-byte names, 8,192-byte paths, 1,024 levels, and . and .. refused', () => {

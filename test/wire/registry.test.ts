@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EnvelopeKind, MessageRegistry } from '../../src/wire/registry.js';
+import { DirectWriter } from '../../src/wire/direct-writer.js';
 import { DecodeError, EncodeError } from '../../src/runtime/errors.js';
 
 describe('MessageRegistry', () => {
@@ -86,6 +87,24 @@ describe('MessageRegistry', () => {
     const bytes = registry.toBytes({ to: 'a', from: '', kind: EnvelopeKind.Ask, corr: 2 ** 40, msg: { type: 'govfs.runtime.Ping' } });
     const at = bytes.indexOf(32); // corr's tag
     expect(() => registry.decode(bytes.subarray(0, at + 3))).toThrow(DecodeError);
+  });
+
+  it('encodes a frozen listing once and sends those bytes again, equal to encoding it afresh', () => {
+    // Over 127 bytes: the reply's length prefix grows around bytes copied in whole.
+    const entries: { name: string; kind: string }[] = Array.from({ length: 12 }, (_, i) => Object.freeze({ name: `file-${i}-é`, kind: 'file' }));
+    const env = (ls: unknown) => ({ to: 't1#/c', from: 'x', kind: EnvelopeKind.Reply, corr: 9, msg: { type: 'govfs.fs.FsReply', ok: true, index: 5, ls } });
+    const fresh = registry.toBytes(env({ entries: [...entries] }));
+    // Frozen at the top only, so that the test can tell kept bytes from a fresh encode.
+    const listing = Object.freeze({ entries: [...entries] });
+    expect(registry.toBytes(env(listing))).toEqual(fresh);
+    listing.entries.push(Object.freeze({ name: 'late', kind: 'dir' }));
+    const again = registry.toBytes(env(listing));
+    expect(again).toEqual(fresh);
+    expect((registry.decode(again).msg['ls'] as { entries: unknown[] }).entries).toEqual(entries);
+    // Straight into a region (ring memory), as the ring sender writes it.
+    const w = new DirectWriter().into(new Uint8Array(4096), 100, 4096);
+    registry.encode(env(listing), w);
+    expect(w.view()).toEqual(fresh);
   });
 
   it('rejects corrupt bytes with a DecodeError', () => {
