@@ -56,15 +56,31 @@ const dec = new TextDecoder();
  * about a third of a replica's apply). Only client changes: the namespace keeps none of their
  * objects and changes them only to normalise them in place, the same way each time (checkOp),
  * while lease and rename entries go to appliers that may keep them. Bytes read from storage or
- * from another thread are new objects, decoded as ever. */
-const decodedHere = new WeakMap<Uint8Array, NsClientOp>();
+ * from another thread are new objects, decoded as ever.
+ *
+ * The last DECODED_KEPT of them, in a Map (oldest out first): a WeakMap of every entry a log
+ * still held cost more than the decoding it saved (its ephemerons are work for every GC). A
+ * clerk applies an entry within a few rounds of its minister, far fewer entries than that. */
+const decodedHere = new Map<Uint8Array, NsClientOp>();
+const DECODED_KEPT = 4_096;
+/** The keys of decodedHere in the order they came, round a ring (the slot of the next is the oldest). */
+const keptOrder: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(DECODED_KEPT).fill(undefined);
+let keptNext = 0;
+
+function keepDecoded(bytes: Uint8Array, entry: NsClientOp): void {
+  const oldest = keptOrder[keptNext];
+  if (oldest !== undefined) decodedHere.delete(oldest);
+  keptOrder[keptNext] = bytes;
+  keptNext = (keptNext + 1) % DECODED_KEPT;
+  decodedHere.set(bytes, entry);
+}
 
 export function encodeMinistryEntry(e: MinistryLogEntry): Uint8Array {
   const msg = toMsg(e);
   const bytes = ENTRY.encode(msg);
   // A create (most changes) proposed here is applied here first: from the message it was
   // encoded from, as decoding gives it, when nothing in it changes on the wire.
-  if (msg.client?.create !== undefined && createRoundTrips(msg.client)) decodedHere.set(bytes, fromChangeMsg(msg.client));
+  if (msg.client?.create !== undefined && createRoundTrips(msg.client)) keepDecoded(bytes, fromChangeMsg(msg.client));
   return bytes;
 }
 
@@ -99,7 +115,7 @@ export function decodeMinistryEntry(data: Uint8Array): MinistryLogEntry | Op {
         throw e;
       }
       const entry = fromMsg(m);
-      if (entry.op === 'client') decodedHere.set(data, entry);
+      if (entry.op === 'client') keepDecoded(data, entry);
       return entry;
     }
     case CLIENT_CHANGE_TAG:
