@@ -64,6 +64,17 @@ export const ministryMembers = (r: MinistryRecord): string[] => [r.minister, ...
 
 export const ministryInfo = (r: MinistryRecord): MinistryInfo => ({ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down });
 
+/** A client's change from its proposal to its answer (MinistryCore.changeResumed). */
+class ProposedChange<R> {
+  index = 0;
+  term = 0;
+  constructor(
+    readonly req: MinistryRequest,
+    readonly op: ClientOp,
+    readonly reply: R,
+  ) {}
+}
+
 export class MinistryCore<R> {
   record: MinistryRecord;
   readonly ns: MinistryNamespace;
@@ -73,7 +84,7 @@ export class MinistryCore<R> {
   private out: MinistryEffect<R>[] = [];
   private now = 0;
   /** Answers awaited from the shell, by effect id. */
-  private readonly pending = new Map<number, (r: Resume) => void>();
+  private readonly pending = new Map<number, ((r: Resume) => void) | ProposedChange<R>>();
   private nextId = 1;
   /** Tickets not sent yet: the changes a client pipelines are proposed one after another, and
    * their tickets go out together, one message per client, once the requests already in the
@@ -163,7 +174,8 @@ export class MinistryCore<R> {
         const k = this.pending.get(input.id);
         if (k === undefined) break;
         this.pending.delete(input.id);
-        k(input);
+        if (k instanceof ProposedChange) this.changeResumed(k, input);
+        else k(input);
       }
     }
     this.out = [];
@@ -263,10 +275,8 @@ export class MinistryCore<R> {
     // link's new name elsewhere is EXDEV below (refused, not redirected).
     if (this.redirected(reply, 'path' in o ? o.path : o.from)) return;
     const cluster = this.o.cluster();
-    // Other ministries' subtrees inside the path this change touches.
-    const nested = (p: string) => [...cluster.ministries.values()].filter((mi) => mi.id !== record.id && mi.subtree !== p && isWithin(mi.subtree, p));
     if (o.op === 'rename') {
-      const inside = nested(o.from);
+      const inside = this.nestedIn(o.from);
       if (inside.length > 0) return this.refuse(reply, 'EXDEV', `rename ${o.from}: it contains another ministry's subtree (${inside[0]!.subtree}), which cannot move (rename inside it, or move the files one by one)`, o.from);
       const target = cluster.ministryFor(o.to);
       // The target elsewhere: a two-phase commit through the president (rename-core.ts).
@@ -277,11 +287,16 @@ export class MinistryCore<R> {
       if (!target || target.id !== record.id) return this.refuse(reply, 'EXDEV', `link ${o.from} -> ${o.to}: the new name is served by another ministry; hard links cannot cross ministries`, o.from);
     }
     if (o.op === 'rmdir') {
-      const inside = nested(o.path);
+      const inside = this.nestedIn(o.path);
       if (inside.length > 0 && !o.recursive) return this.refuse(reply, 'ENOTEMPTY', `rmdir ${o.path}: directory not empty (it holds ${inside[0]!.subtree}; use recursive: true)`, o.path);
       if (inside.length > 0 && !subtreeCleared) return this.deleteSubtree(req, op, o.path, as, reply);
     }
     this.propose(req, o, as, reply);
+  }
+
+  /** Other ministries' subtrees inside `path` (a method, not a closure made for every change). */
+  private nestedIn(path: string): MinistryRecord[] {
+    return [...this.o.cluster().ministries.values()].filter((mi) => mi.id !== this.record.id && mi.subtree !== path && isWithin(mi.subtree, path));
   }
 
   private propose(req: MinistryRequest, op: ClientOp, as: Creds, reply: R): void {
@@ -292,22 +307,30 @@ export class MinistryCore<R> {
       if (!(e instanceof FsError)) throw e;
       return this.fail(reply, e.code, e.message, req.path);
     }
-    const id = this.await((r) => {
-      if (r.kind !== 'proposed') return;
+    // One object follows the change through both answers (no closure per step: every create).
+    const id = this.nextId++;
+    this.pending.set(id, new ProposedChange(req, op, reply));
+    this.out.push({ kind: 'propose', id, payload });
+  }
+
+  /** A proposed change's answers: its entry's index (then the ticket), then its outcome. */
+  private changeResumed(c: ProposedChange<R>, r: Resume): void {
+    const { req, reply } = c;
+    if (r.kind === 'proposed') {
       const ticket = r.result;
       if (!ticket.ok) return this.fail(reply, 'EAGAIN', `minister of ${this.record.subtree} cannot take changes now (${ticket.reason}): retry`, req.path, this.self());
       // The ticket: the client learns the entry's index before it commits.
       if (req.ticketTo) this.queueTicket(req.ticketTo, req.clientId, req.seq, ticket.index, ticket.term);
-      const applied = this.await((a) => {
-        if (a.kind !== 'apply-outcome') return;
-        if (!a.outcome.ok) {
-          return this.fail(reply, 'EAGAIN', `change lost to a new minister (${a.outcome.reason}): retry`, req.path, { index: ticket.index, term: ticket.term, redirect: [ministryInfo(this.record)] });
-        }
-        this.answer(reply, MinistryNamespace.clientOutcome(a.outcome.result as Outcome, withStat(op)), ticket.index, ticket.term);
-      });
-      this.out.push({ kind: 'when-applied', id: applied, index: ticket.index, term: ticket.term });
-    });
-    this.out.push({ kind: 'propose', id, payload });
+      c.index = ticket.index;
+      c.term = ticket.term;
+      const id = this.nextId++;
+      this.pending.set(id, c);
+      this.out.push({ kind: 'when-applied', id, index: ticket.index, term: ticket.term });
+      return;
+    }
+    if (r.kind !== 'apply-outcome') return;
+    if (!r.outcome.ok) return this.fail(reply, 'EAGAIN', `change lost to a new minister (${r.outcome.reason}): retry`, req.path, { index: c.index, term: c.term, redirect: [ministryInfo(this.record)] });
+    this.answer(reply, MinistryNamespace.clientOutcome(r.outcome.result as Outcome, withStat(c.op)), c.index, c.term);
   }
 
   /** What the rename driver may do through this core (valid during one step). */

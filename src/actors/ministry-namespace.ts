@@ -252,7 +252,8 @@ export class MinistryNamespace {
       if (stale) return { ok: false, error: stale };
     }
     const doomed = this.doomedFile(op);
-    // (A protobuf entry's op is the decoder's own fresh object: checked in place.)
+    // (A protobuf entry's op is the decoder's own object, shared only by this thread's replicas
+    // of the entry: checked in place, which normalises it the same way each time.)
     const r = this.ns.apply(op as Op, data[0] === LOG_FORMAT_PROTOBUF);
     if (r.ok) this.layoutsAfter(r, doomed);
     if (kind === 'expireClients') this.renames.expire((op as { now: number }).now, (op as { ttlMs: number }).ttlMs);

@@ -143,6 +143,44 @@ export function msToNs(ms: number): bigint {
   // One change stamps several times with the same `now` (the new inode, its directory): the
   // last conversion is kept (BigInts are immutable), saving the BigInt arithmetic and garbage.
   if (ms === lastMs) return lastNs;
+  const slot = (ms * 1000) & (TIME_SLOTS - 1);
+  if (slotMs[slot] === ms) return recall(slot, ms);
+  const ns = convert(ms);
+  slotMs[slot] = ms;
+  slotNs[slot] = ns;
+  slotMsOut[slot] = lastNsIn === ns ? lastMsOut : NaN;
+  slotPair[slot] = lastPairNs === ns ? lastPair : null;
+  return ns;
+}
+
+/** Recent conversions, by the time (direct-mapped on its microseconds): the replicas of a
+ * ministry on one thread (a minister and its clerks) stamp the same changes' times each, a
+ * round or a few apart, so the last conversion alone serves only the second stamp of a change.
+ * Each slot also holds what convert() left for nsToMs and nsToPair (NaN, null: nothing). */
+const TIME_SLOTS = 512;
+const slotMs = new Float64Array(TIME_SLOTS).fill(NaN);
+const slotNs: bigint[] = new Array<bigint>(TIME_SLOTS).fill(0n);
+const slotMsOut = new Float64Array(TIME_SLOTS);
+const slotPair: (Readonly<{ sec: number; nsec: number }> | null)[] = new Array<Readonly<{ sec: number; nsec: number }> | null>(TIME_SLOTS).fill(null);
+
+/** The conversion in `slot` (of `ms`), made the last one again, as convert() leaves it. */
+function recall(slot: number, ms: number): bigint {
+  lastMs = ms;
+  lastNs = slotNs[slot]!;
+  const out = slotMsOut[slot]!;
+  if (!Number.isNaN(out)) {
+    lastNsIn = lastNs;
+    lastMsOut = out;
+  }
+  const pair = slotPair[slot]!;
+  if (pair !== null) {
+    lastPairNs = lastNs;
+    lastPair = pair;
+  }
+  return lastNs;
+}
+
+function convert(ms: number): bigint {
   const whole = Math.floor(ms);
   const frac = Math.round((ms - whole) * 1e6);
   lastNs = frac === 0 ? BigInt(whole) * NS_PER_MS : BigInt(whole) * NS_PER_MS + BigInt(frac); // (fewer BigInts)

@@ -375,7 +375,8 @@ export class Namespace {
     const file = this.newChild(parent, 'file', mode, now, v, as);
     (parent.children as Map<string, INode>).set(name, file);
     touch(parent, now, v);
-    return { ok: true, op: 'create', version: v, created: true, stat: statOf(file) };
+    // Frozen here (its stat is already): apply()'s deepFreeze then has nothing to walk.
+    return Object.freeze({ ok: true, op: 'create', version: v, created: true, stat: statOf(file) });
   }
 
   /** Write and search permission on `parent`, and the sticky rule, to take `victim` out of it. */

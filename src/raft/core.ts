@@ -1177,8 +1177,12 @@ export class RaftCore {
       // authority appointed a leader that lacks committed entries). Refuse.
       if (conflict <= committed) return;
       const removed = conflict <= this.log.lastIndex();
-      // Copy: decoded messages may share memory with a transport buffer that is reused.
-      const fresh = entries.slice(conflict - (m.prevIndex + 1)).map((e) => ({ term: e.term, index: e.index, kind: e.kind, data: e.data.slice() }));
+      // The bytes as they came, not copied: every transport hands over bytes of their own (a
+      // ring's and the network's decoder copy bytes fields out of their buffers, the simulator
+      // decodes every delivery afresh), and a leader on this thread shares its log's, which no
+      // one changes. (A copy per entry was a new ArrayBuffer on every follower, and it kept a
+      // follower on the leader's thread from sharing the leader's decoded entry.)
+      const fresh = entries.slice(conflict - (m.prevIndex + 1)).map((e) => ({ term: e.term, index: e.index, kind: e.kind, data: e.data }));
       this.log.truncateAndAppend(fresh);
       if (removed) this.confEntries = this.confEntries.filter((c) => c.index < conflict);
       let changed = removed;

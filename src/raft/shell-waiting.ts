@@ -11,37 +11,42 @@ interface Waiter {
 }
 
 /** Proposals waiting for the entry at their index, by log index (an IntTable, not a Map: see
- * runtime/int-table.ts). */
+ * runtime/int-table.ts). Mostly one per index, kept as it is; several in an array. */
 export class ApplyWaiters {
-  private waiters = new IntTable<Waiter[]>();
+  private waiters = new IntTable<Waiter | Waiter[]>();
 
   add(index: number, term: number, cb: (o: ApplyOutcome) => void): void {
-    let list = this.waiters.get(index);
-    if (!list) this.waiters.set(index, (list = []));
-    list.push({ term, cb });
+    const had = this.waiters.get(index);
+    const w: Waiter = { term, cb };
+    if (had === undefined) this.waiters.set(index, w);
+    else if (Array.isArray(had)) had.push(w);
+    else this.waiters.set(index, [had, w]);
   }
 
   /** The entry of `term` at `index` was applied with `result`. */
   applied(index: number, term: number, result: unknown): void {
-    const list = this.waiters.get(index);
-    if (!list) return;
+    const had = this.waiters.get(index);
+    if (had === undefined) return;
     this.waiters.delete(index);
-    for (const w of list) {
-      if (w.term === term) w.cb({ ok: true, result });
-      else w.cb({ ok: false, reason: 'overwritten', message: `index ${index} was taken by term ${term}; the proposal of term ${w.term} is void` });
-    }
+    if (!Array.isArray(had)) return settle(had, index, term, result);
+    for (const w of had) settle(w, index, term, result);
   }
 
   /** Fail the waiters of every index `pred` accepts, lowest index first. */
   fail(pred: (index: number) => boolean, reason: 'leadershipLost' | 'unknown' | 'stopped', message: string): void {
     for (const index of this.waiters.keyList().sort((a, b) => a - b)) {
       if (!pred(index)) continue;
-      const list = this.waiters.get(index);
-      if (!list) continue; // an earlier callback settled it
+      const had = this.waiters.get(index);
+      if (had === undefined) continue; // an earlier callback settled it
       this.waiters.delete(index);
-      for (const w of list) w.cb({ ok: false, reason, message });
+      for (const w of Array.isArray(had) ? had : [had]) w.cb({ ok: false, reason, message });
     }
   }
+}
+
+function settle(w: Waiter, index: number, term: number, result: unknown): void {
+  if (w.term === term) w.cb({ ok: true, result });
+  else w.cb({ ok: false, reason: 'overwritten', message: `index ${index} was taken by term ${term}; the proposal of term ${w.term} is void` });
 }
 
 interface PendingRead {

@@ -51,4 +51,24 @@ describe('time conversions with their last answer kept', () => {
       expect(Object.is(pair.sec, -0)).toBe(false);
     }
   });
+
+  it("recent conversions recalled (a minister's and its clerks' stamps of the same times, rounds apart) answer as the first time", () => {
+    const byBigInt = (ms: number) => BigInt(Math.floor(ms)) * 1_000_000n + BigInt(Math.round((ms - Math.floor(ms)) * 1e6));
+    // A round of times as a minister stamps them, then the same again (each clerk), with
+    // values between that share their slots (the same microseconds modulo the table) or not.
+    const round = Array.from({ length: 300 }, (_, i) => 1_733_000_000_000 + i * 0.37);
+    const between = [...round.map((ms) => ms + 512 / 1000), -1_500.25, 0.9999996, 2 ** 52 + 0.5];
+    const first = round.map((ms) => [msToNs(ms), nsToMs(msToNs(ms)), nsToPair(msToNs(ms))] as const);
+    for (const others of [[], between]) {
+      for (const ms of others) expect(msToNs(ms)).toBe(byBigInt(ms));
+      round.forEach((ms, i) => {
+        const ns = msToNs(ms);
+        expect(ns).toBe(first[i]![0]);
+        expect(nsToMs(ns)).toBe(first[i]![1]);
+        expect(nsToPair(ns)).toEqual(first[i]![2]);
+        // What msToNs left for nsToMs and nsToPair is this time's, not the slot's last.
+        expect(nsToMs(ns + 1_000_000n)).toBe(first[i]![1] + 1);
+      });
+    }
+  });
 });
