@@ -95,6 +95,14 @@ export function encodeBlock(data: Uint8Array): Uint8Array {
   return out;
 }
 
+/** A block's stored form built in place: `stored` holds the data after BLOCK_HEADER_BYTES;
+ * its CRC-32C goes in front (a partial write patches the old data into a buffer of this form,
+ * one 64 KiB copy fewer than encodeBlock). */
+export function sealBlock(stored: Uint8Array): Uint8Array {
+  new DataView(stored.buffer, stored.byteOffset, stored.byteLength).setUint32(0, crc32c(stored.subarray(BLOCK_HEADER_BYTES)), true);
+  return stored;
+}
+
 /** The data of a stored block (a view), or undefined when it fails its checksum. */
 export function decodeBlock(stored: Uint8Array): Uint8Array | undefined {
   if (stored.length < BLOCK_HEADER_BYTES) return undefined;
