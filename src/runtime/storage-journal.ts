@@ -173,7 +173,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
     for (const o of ops) {
       if (o.op === 'put') set(o.key, o.owned ? o.value : new Uint8Array(o.value));
       else if (o.op === 'del') set(o.key, undefined);
-      else for (const [key] of [...this.merged({ start: o.start, end: o.end })]) set(key, undefined);
+      else for (const key of this.keysIn(o.start, o.end)) set(key, undefined);
     }
     this.queued.push(flat);
   }
@@ -288,6 +288,19 @@ export class JournaledStorage extends BatchWrites implements Storage {
     const rest = new Map<string, Unjournaled>();
     for (const [k, o] of this.overlay) if (o.seq > upTo) rest.set(k, o);
     this.overlay = rest;
+  }
+
+  /** The keys a delRange [start, end) deletes now ('' start: from the first), read without
+   * their values (a chunk's blocks are 64 KiB each). */
+  private keysIn(start: string, end: string): string[] {
+    if (end === '' || (start !== '' && start >= end)) return [];
+    const keys = new Set(this.lmdb.keys({ start, end }));
+    for (const [k, o] of this.overlay) {
+      if (k < start || k >= end) continue;
+      if (o.value === undefined) keys.delete(k);
+      else keys.add(k);
+    }
+    return [...keys];
   }
 
   /** lmdb's entries in range merged with the overlay (which wins), in order. */

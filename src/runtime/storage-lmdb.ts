@@ -229,6 +229,19 @@ export class LmdbStorage extends BatchWrites implements Storage {
     return { [Symbol.iterator]: () => this.merged(range, bounds) };
   }
 
+  /** The keys in range, without their values (a JournaledStorage's delRange: deleting a
+   * chunk's blocks need not read them). */
+  keys(range: StorageRange): Iterable<string> {
+    this.checkWritable();
+    const bounds = rangeBounds(range);
+    const merged = (): Generator<[string, Uint8Array]> => this.merged(range, bounds, false);
+    return {
+      *[Symbol.iterator]() {
+        for (const [k] of merged()) yield k;
+      },
+    };
+  }
+
   override batch(ops: StorageOp[]): void {
     this.checkWritable();
     // Check every key first so that a bad key leaves nothing half-applied.
