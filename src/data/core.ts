@@ -16,7 +16,7 @@
 //     naming the chunk and block, and flags the chunk for repair (durably).
 
 import { FsError, type FsErrorCode } from '../fs/errors.js';
-import { decodeBlock, encodeBlock, type ChunkBackend, type ChunkMeta, type ChunkOp } from './backend.js';
+import { BLOCK_HEADER_BYTES, decodeBlock, encodeBlock, sealBlock, type ChunkBackend, type ChunkMeta, type ChunkOp } from './backend.js';
 import type { ChunkData, ChunkDelete, ChunkError, ChunkInfo, ChunkList, ChunkRead, ChunkReply, ChunkRequest, ChunkWrite } from './messages.js';
 
 export interface ChunkStoreOptions {
@@ -116,16 +116,18 @@ export class ChunkStoreCore {
       const from = Math.max(offset, start);
       const to = Math.min(end, start + bs);
       const slice = data.subarray(from - offset, to - offset);
-      let block: Uint8Array;
+      let stored: Uint8Array;
       if (from === start && (to === start + bs || (old === undefined || old.size <= to))) {
-        block = slice; // the whole block, or all of it that exists
+        stored = encodeBlock(slice); // the whole block, or all of it that exists
       } else {
+        // The old data (checked against its checksum) with the new bytes over it.
         const base = old ? this.readBlock(old, b, 'write') : new Uint8Array(0);
-        block = new Uint8Array(Math.max(base.length, to - start));
-        block.set(base);
-        block.set(slice, from - start);
+        stored = new Uint8Array(BLOCK_HEADER_BYTES + Math.max(base.length, to - start));
+        stored.set(base, BLOCK_HEADER_BYTES);
+        stored.set(slice, BLOCK_HEADER_BYTES + from - start);
+        sealBlock(stored);
       }
-      ops.push({ op: 'block', chunkId, index: b, stored: encodeBlock(block) });
+      ops.push({ op: 'block', chunkId, index: b, stored });
     }
     // An empty write only fences and adopts the version: it does not extend the chunk.
     const size = data.length === 0 ? (old?.size ?? 0) : Math.max(old?.size ?? 0, end);

@@ -1,6 +1,8 @@
 // The chunk store's actor shell: it runs ChunkStoreCore (core.ts) on whatever runtime the actor
-// is on, with its chunks in ctx.storage (lmdb on a node, SimStorage under the simulator; see
-// backend.ts for why not plain files). Only I/O here:
+// is on, with its chunks in a storage of their own on a node (ctx.storage.dedicated: lmdb
+// made durable by a journal, runtime/storage-journal.ts, issue 17's 4 KiB sync goal), in
+// ctx.storage under a prefix under the simulator (see backend.ts for why not plain files).
+// Only I/O here:
 //   - each request goes to the core with ctx.clock.now(); its ops are applied to the backend
 //     at once (reads see them), and its reply waits until every op applied so far is durable:
 //     a write is acknowledged only once synced, and a read never returns bytes a crash could
@@ -154,6 +156,18 @@ function chainAnswer(ctx: Context<ChunkStoreMessage>, opts: ChunkStoreShellOptio
   };
 }
 
+/** Where the chunks live: a storage of their own where the node's has one to give (lmdb: a
+ * JournaledStorage, so that a 4 KiB synced write costs one O_DSYNC journal write instead of an
+ * lmdb commit queued behind the node's Raft commits: runtime/storage-journal.ts), unless the
+ * node's storage already holds chunks (a data folder from before: they stay where they are);
+ * else (the simulator) a prefixed view of the node's storage. */
+export function chunkStorage(storage: Storage, prefix: string): Storage {
+  const inPlace = prefixed(storage, prefix);
+  if (!storage.dedicated) return inPlace;
+  for (const _ of inPlace.range({ limit: 1 })) return inPlace;
+  return storage.dedicated(prefix.replace(/\/+$/, '') || 'chunks');
+}
+
 export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviour<ChunkStoreMessage> {
   let core: ChunkStoreCore;
   let backend: ChunkBackend;
@@ -202,7 +216,7 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
 
   return {
     started(ctx) {
-      backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(prefixed(ctx.storage, opts.storagePrefix ?? 'chunks/'));
+      backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(chunkStorage(ctx.storage, opts.storagePrefix ?? 'chunks/'));
       core = new ChunkStoreCore(backend, backend.loadMetas(), opts);
       opts.onStarted?.(core);
       startScrub(ctx);

@@ -14,6 +14,7 @@ import { open, type Database, type RootDatabase } from 'lmdb';
 import { RuntimeError } from './errors.js';
 import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
 import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
+import { JournaledStorage } from './storage-journal.js';
 import { tracer } from './trace.js';
 
 export interface LmdbStorageOptions {
@@ -130,6 +131,8 @@ export class LmdbStorage extends BatchWrites implements Storage {
   private failure: RuntimeError | undefined;
   private closed = false;
   private readonly faultListeners: ((e: RuntimeError) => void)[] = [];
+  /** Storages of their own beside this one, by name (see `dedicated`). */
+  private readonly dedicatedStores = new Map<string, JournaledStorage>();
 
   private constructor(
     private readonly db: Db,
@@ -140,6 +143,8 @@ export class LmdbStorage extends BatchWrites implements Storage {
     private readonly shared = false,
     /** The folder of the environment (what a disk-full message names). */
     private readonly storageDir = dir,
+    /** The database's name in a shared environment. */
+    private readonly dbName?: string,
   ) {
     super();
   }
@@ -180,7 +185,7 @@ export class LmdbStorage extends BatchWrites implements Storage {
         db = env.root.openDB<Buffer, Buffer>({ name, keyEncoding: 'binary', encoding: 'binary' });
         env.dbs.set(name, db);
       }
-      return new LmdbStorage(db, `${dir} (${name})`, env.commits, true, dir);
+      return new LmdbStorage(db, `${dir} (${name})`, env.commits, true, dir, name);
     } catch (e) {
       throw ioError(`cannot open lmdb storage ${name} in ${dir}`, e);
     }
@@ -224,6 +229,19 @@ export class LmdbStorage extends BatchWrites implements Storage {
     return { [Symbol.iterator]: () => this.merged(range, bounds) };
   }
 
+  /** The keys in range, without their values (a JournaledStorage's delRange: deleting a
+   * chunk's blocks need not read them). */
+  keys(range: StorageRange): Iterable<string> {
+    this.checkWritable();
+    const bounds = rangeBounds(range);
+    const merged = (): Generator<[string, Uint8Array]> => this.merged(range, bounds, false);
+    return {
+      *[Symbol.iterator]() {
+        for (const [k] of merged()) yield k;
+      },
+    };
+  }
+
   override batch(ops: StorageOp[]): void {
     this.checkWritable();
     // Check every key first so that a bad key leaves nothing half-applied.
@@ -263,8 +281,25 @@ export class LmdbStorage extends BatchWrites implements Storage {
     return this.last?.synced ?? Promise.resolve();
   }
 
+  /** A storage of its own for one actor's bulk data (the chunk store: issue 17), whose syncs
+   * do not queue on this environment's write lock behind the node's Raft commits: a
+   * JournaledStorage in the folder `name` of this environment's folder (`<name>-<database>`
+   * for a database of a shared one). Opened once (its journal replayed), closed with this. */
+  dedicated(name: string): Storage {
+    this.checkOpen();
+    let s = this.dedicatedStores.get(name);
+    if (!s) {
+      if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.')) throw new RuntimeError('EINVAL', `dedicated storage name ${JSON.stringify(name)}: 1-64 of A-Z a-z 0-9 . _ -, not starting with .`);
+      s = JournaledStorage.open(join(this.storageDir, this.dbName === undefined ? name : `${name}-${this.dbName}`));
+      this.dedicatedStores.set(name, s);
+    }
+    return s;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    for (const s of this.dedicatedStores.values()) await s.close().catch(() => {});
+    this.dedicatedStores.clear();
     await this.sync().catch(() => {}); // a failed write was already reported by sync()
     this.closed = true;
     // A shared environment's named database stays open for the next storage of that name

@@ -35,6 +35,9 @@ export interface Storage {
   sync(): Promise<void>;
   /** Release resources (the lmdb environment). */
   close(): Promise<void>;
+  /** A storage of its own, named `name`, for one actor's bulk data (a chunk store's), whose
+   * syncs do not queue behind this one's; closed with this one. Absent: use a prefixed view. */
+  dedicated?(name: string): Storage;
 }
 
 /** For a storage whose writes all go through `batch`: put, del and delRange as one-op batches. */

@@ -1,7 +1,8 @@
 // File contents (issue 17) on real threads and lmdb, through connect() (the bytes ride in
 // FsRequest dataWrite/dataRead over TCP): a file of a few MiB over several chunks, and a writer
 // whose lease ran out while it was stalled (as a paused process), refused with ESTALE by the
-// chunk stores after another writer took the file.
+// chunk stores after another writer took the file; synced 4 KiB writes read back from a replica
+// whose node was stopped and started again.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -68,5 +69,35 @@ describe('file contents over connect() (threads)', () => {
       await a.close().catch(() => undefined);
       await b.close();
     }
+  }, 120_000);
+
+  it('keeps synced 4 KiB writes across a replica node stopped and started again (its chunk store reopens its journaled storage)', async () => {
+    const fs = cluster.client({ dataTimeoutMs: 20_000, deadlineMs: 60_000 });
+    const want = bytes(256 << 10, 6);
+    await fs.writeFile('/s', want);
+    const h = await fs.open('/s', { mode: 'write' });
+    for (let i = 0; i < 8; i++) {
+      const piece = bytes(4096, 10 + i);
+      await h.write(i * 20_480, piece);
+      await h.sync();
+      want.set(piece, i * 20_480);
+    }
+    await h.close();
+    const [victim] = cluster.nodeIds.filter((n) => n !== cluster.nodeIds[0]);
+    await cluster.kill(victim!);
+    await cluster.restart(victim!);
+    // Read from the restarted node's store itself: the file's one chunk has a replica on each node.
+    const transport = (fs as unknown as { transport: { ask(to: string, m: object, ms: number): Promise<{ ok: boolean; dataRead?: { data: Uint8Array } }> } }).transport;
+    const sender = (fs as unknown as { sender: { send(op: object, path: string, a: boolean, b: boolean): Promise<{ layoutGet?: { chunks: { chunkId: string; version: number }[] } } | undefined> } }).sender;
+    const chunkId = (await sender.send({ op: 'layoutGet', layoutGet: { path: '/s' } }, '/s', false, true))?.layoutGet?.chunks[0];
+    expect(chunkId).toBeDefined();
+    let r: { ok: boolean; dataRead?: { data: Uint8Array } } | undefined;
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline && !r?.ok) {
+      r = await transport.ask(victim!, { type: 'govfs.fs.FsRequest', path: '', dataRead: { chunkId: chunkId!.chunkId, version: chunkId!.version, offset: 0, length: want.length } }, 5_000).catch(() => undefined);
+      if (!r?.ok) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(r?.ok).toBe(true);
+    expect(Buffer.compare(Buffer.from(r!.dataRead!.data), want)).toBe(0);
   }, 120_000);
 });

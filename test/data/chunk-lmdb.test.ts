@@ -6,6 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
+import { JournaledStorage } from '../../src/runtime/storage-journal.js';
+import { chunkStorage } from '../../src/data/shell.js';
 import { prefixed } from '../../src/runtime/storage.js';
 import { StorageChunkBackend, blockKey } from '../../src/data/backend.js';
 import { ChunkStoreCore } from '../../src/data/core.js';
@@ -51,5 +53,51 @@ describe('chunk store on lmdb', () => {
     expect([e.code, e.message]).toEqual(['EIO', expect.stringMatching(/block 2 \(bytes 131072-196607\) fails its CRC-32C checksum/)]);
     await b.storage.close();
     expect(open(dir).core.needsRepair()).toEqual(['f.0']);
+  });
+});
+
+describe("a node's chunk store storage (chunkStorage)", () => {
+  const write = (core: ChunkStoreCore, backend: StorageChunkBackend, offset: number, data: Uint8Array) => {
+    const { ops, reply } = core.handle({ type: 'govfs.data.ChunkWrite', chunkId: 'f.1', version: 1, token: 2, offset, data }, 1);
+    backend.apply(ops);
+    return reply;
+  };
+
+  it('is a journaled storage of its own beside the node lmdb; synced 4 KiB writes read back after a reopen', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'govfs-chunks-'));
+    dirs.push(dir);
+    const node = LmdbStorage.openShared(join(dir, 'nodes'), 'n1');
+    const chunks = chunkStorage(node, 'chunks/');
+    expect(chunks).toBeInstanceOf(JournaledStorage);
+    const backend = new StorageChunkBackend(chunks);
+    const core = new ChunkStoreCore(backend, backend.loadMetas());
+    const block = (i: number) => new Uint8Array(4096).fill(i);
+    for (let i = 0; i < 20; i++) write(core, backend, (i * 7919 % 64) * 4096, block(i + 1));
+    await backend.sync();
+    expect([...node.range({})]).toEqual([]); // nothing in the node's own database
+    await node.close(); // closes the chunk storage too
+    await LmdbStorage.closeShared();
+    const again = LmdbStorage.openShared(join(dir, 'nodes'), 'n1');
+    const b2 = new StorageChunkBackend(chunkStorage(again, 'chunks/'));
+    const c2 = new ChunkStoreCore(b2, b2.loadMetas());
+    for (let i = 0; i < 20; i++) {
+      const r = c2.handle({ type: 'govfs.data.ChunkRead', chunkId: 'f.1', version: 1, offset: (i * 7919 % 64) * 4096, length: 4096 }, 2).reply as ChunkData;
+      // (Offsets repeat: the last write to each wins.)
+      const last = Array.from({ length: 20 }, (_, j) => j).filter((j) => (j * 7919 % 64) === (i * 7919 % 64)).pop()!;
+      expect(r.data).toEqual(block(last + 1));
+    }
+    await again.close();
+    await LmdbStorage.closeShared();
+  });
+
+  it("stays in the node's storage where that already holds chunks (a data folder from before)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'govfs-chunks-'));
+    dirs.push(dir);
+    const node = LmdbStorage.open(dir);
+    node.put('chunks/m/old', new Uint8Array(1));
+    const chunks = chunkStorage(node, 'chunks/');
+    expect(chunks).not.toBeInstanceOf(JournaledStorage);
+    expect([...chunks.range({})].map(([k]) => k)).toEqual(['m/old']);
+    await node.close();
   });
 });
