@@ -1,4 +1,4 @@
-// `npm run bench -- lone [--quick] [--json] [--creates N] [--seconds S] [--threads W]`: one client
+// `npm run bench -- lone [--quick] [--json] [--burst N] [--creates N] [--seconds S] [--threads W]`: one client
 // alone (issue 19's lone-client row), over time. A few hundred creates one at a time, then
 // listings of a 10-file directory back to back for S seconds; per 200 ms window the listing
 // p50, and (Linux) on which CPU the client's thread and the cluster's worker thread last ran
@@ -73,10 +73,13 @@ export interface LoneWindow {
   /** Run-queue wait per time scheduled in this window, client thread and worker (NaN: not known). */
   mainWaitMs: number;
   workerWaitMs: number;
+  /** Share of the window the client's thread and the worker thread ran (busy with anything). */
+  mainBusy: number;
+  workerBusy: number;
 }
 
 /** Listings grouped into windows of `windowMs`, in time order. */
-export function loneWindows(samples: readonly LoneSample[], windowMs: number): Omit<LoneWindow, 'mainWaitMs' | 'workerWaitMs'>[] {
+export function loneWindows(samples: readonly LoneSample[], windowMs: number): Omit<LoneWindow, 'mainWaitMs' | 'workerWaitMs' | 'mainBusy' | 'workerBusy'>[] {
   const groups = new Map<number, LoneSample[]>();
   for (const s of samples) {
     const k = Math.floor(s.t / windowMs);
@@ -111,7 +114,7 @@ export interface LoneResult {
   windows: LoneWindow[];
 }
 
-export const describe = 'one client alone over time: creates one at a time, then ls back to back; per 200 ms window the p50 and whether client and worker shared a CPU (--quick, --creates N, --seconds S)';
+export const describe = 'one client alone over time: creates one at a time, then ls back to back; per 200 ms window the p50 and whether client and worker shared a CPU (--quick, --burst N, --creates N, --seconds S)';
 
 const WINDOW_MS = 200;
 
@@ -125,14 +128,26 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
   const target = await startTarget({ threads: '1', ...o }, { nodes: 4 });
   try {
     const c = await target.client();
+    // Listed: 10 files; created: elsewhere, so that the listing stays 10 entries long.
     const dir = `/lone-${Math.floor(performance.now())}`;
+    const into = `${dir}-creates`;
     await c.mkdir(dir);
+    await c.mkdir(into);
     for (let f = 0; f < 10; f++) await c.create(`${dir}/f${f}`);
     for (let i = 0; i < 200; i++) await c.ls(dir); // JIT
+    // --burst N: first N creates from 9 clients, 32 in flight each (as bench meta's create phases).
+    const burst = typeof o.burst === 'string' ? Number(o.burst) : 0;
+    if (burst > 0) {
+      const writers = await Promise.all(Array.from({ length: 9 }, () => target.client()));
+      let next = 0;
+      await Promise.all(writers.map((w, id) => Promise.all(Array.from({ length: 32 }, async () => {
+        for (let i = next++; i < burst; i = next++) await w.create(`${into}/b${id}-${i}`);
+      }))));
+    }
     const created: number[] = [];
     for (let i = 0; i < createCount; i++) {
       const s = performance.now();
-      await c.create(`${dir}/c${i}`);
+      await c.create(`${into}/c${i}`);
       created.push(performance.now() - s);
     }
     const worker = busiestOtherThread();
@@ -153,11 +168,18 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
       samples.push({ t: s - t0, ms, sameCpu: a && b ? a.cpu === b.cpu : null });
     }
     waits.push({ t: performance.now() - t0, main: sampleThread(process.pid), worker: worker === null ? null : sampleThread(worker) });
+    type Mark = (typeof waits)[number] | undefined;
+    const busyShare = (x: Mark, y: Mark, who: 'main' | 'worker'): number => {
+      const [a, b] = [x?.[who], y?.[who]];
+      return a && b && y!.t > x!.t ? (b.runMs - a.runMs) / (y!.t - x!.t) : NaN;
+    };
     const perSlice = (x: ThreadSample | null, y: ThreadSample | null): number => (x && y && y.slices > x.slices ? (y.waitMs - x.waitMs) / (y.slices - x.slices) : NaN);
     const windows = loneWindows(samples, WINDOW_MS).map((w, i) => ({
       ...w,
       mainWaitMs: perSlice(waits[i]?.main ?? null, waits[i + 1]?.main ?? null),
       workerWaitMs: perSlice(waits[i]?.worker ?? null, waits[i + 1]?.worker ?? null),
+      mainBusy: busyShare(waits[i], waits[i + 1], 'main'),
+      workerBusy: busyShare(waits[i], waits[i + 1], 'worker'),
     }));
     const all = loneWindows(samples.map((s) => ({ ...s, t: 0 })), 1)[0]!;
     const sorted = [...created].sort((a, b) => a - b);
@@ -175,17 +197,19 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
 
 const f = (x: number, w = 7): string => (Number.isFinite(x) ? x.toFixed(3) : '-').padStart(w);
 
+const pct = (x: number): string => (Number.isFinite(x) ? `${(100 * x).toFixed(0)}%` : '-').padStart(4);
+
 export function format(r: unknown): string {
   const x = r as LoneResult;
   const lines = [
     `one client alone on ${x.target}; load average ${x.loadAvg.map((l) => l.toFixed(2)).join(' ')}`,
     `  ${x.creates.n} creates one at a time: p50 ${f(x.creates.p50Ms)} ms, p99 ${f(x.creates.p99Ms)} ms`,
     `  then ${x.ls.n} ls back to back: p50 ${f(x.ls.p50Ms)} ms; p50 with the client and the worker last on one CPU ${f(x.ls.p50SameMs)} ms, on two ${f(x.ls.p50OtherMs)} ms`,
-    `  ${'from ms'.padStart(7)} ${'ls'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'1 CPU'.padStart(6)} ${'p50 1'.padStart(7)} ${'p50 2'.padStart(7)}  run-queue wait per wake-up, client / worker (ms)`,
+    `  ${'from ms'.padStart(7)} ${'ls'.padStart(6)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'1 CPU'.padStart(6)} ${'p50 1'.padStart(7)} ${'p50 2'.padStart(7)}  busy client / worker, run-queue wait per wake-up client / worker (ms)`,
   ];
   for (const w of x.windows) {
     const share = Number.isFinite(w.sameCpuShare) ? `${(100 * w.sameCpuShare).toFixed(0)}%` : '-';
-    lines.push(`  ${String(w.fromMs).padStart(7)} ${String(w.n).padStart(6)} ${f(w.p50Ms)} ${f(w.p99Ms)} ${share.padStart(6)} ${f(w.p50SameMs)} ${f(w.p50OtherMs)}  ${f(w.mainWaitMs)} / ${f(w.workerWaitMs)}`);
+    lines.push(`  ${String(w.fromMs).padStart(7)} ${String(w.n).padStart(6)} ${f(w.p50Ms)} ${f(w.p99Ms)} ${share.padStart(6)} ${f(w.p50SameMs)} ${f(w.p50OtherMs)}  ${pct(w.mainBusy)} / ${pct(w.workerBusy)} ${f(w.mainWaitMs)} / ${f(w.workerWaitMs)}`);
   }
   return lines.join('\n');
 }
