@@ -113,4 +113,26 @@ describe('request tracing', () => {
     for (const e of events) if (e.kind === 'run' && e.ms !== undefined) expect(e.ms).toBeGreaterThanOrEqual(0);
     expect(events.find((e) => e.kind === 'piped')!.ms).toBeGreaterThan(0);
   }, 30_000);
+  // Issue 19, a lone create: the minister's thread also runs its clerks, whose Raft writes join
+  // the minister's lmdb transaction if they come before it starts. The ticket the minister
+  // sends the client (a cross-thread message, ~0.15 ms of the thread's time) went out next in
+  // the minister's mailbox, ahead of the clerks' appends, on every create's critical path.
+  it("a lone create: the minister's clerks on its thread take the append before its ticket goes out", async () => {
+    const sch = cluster.threadsScheduler!;
+    const fs = cluster.client();
+    await fs.create('/d/warm-ticket');
+    await sch.trace(true, 30_000);
+    tracer.arm(isCreate);
+    await fs.create('/d/ticketed');
+    const events: TraceEvent[] = [];
+    await until('the traced ticket and reply', async () => {
+      events.push(...(await sch.traceDrain()));
+      return events.some((e) => e.kind === 'reply') && events.some((e) => e.kind === 'run' && e.what === 'ministry.tickets') ? true : undefined;
+    });
+    await sch.trace(false);
+    const ticket = events.find((e) => e.kind === 'run' && e.what === 'ministry.tickets')!;
+    const appends = events.filter((e) => e.kind === 'run' && e.what === 'govfs.raft.AppendEntries' && e.thread === ticket.thread);
+    expect(appends.length).toBeGreaterThanOrEqual(2); // both clerks (all 4 nodes on one thread)
+    for (const a of appends) expect(a.t, `${a.where}'s append ran after the ticket`).toBeLessThan(ticket.t);
+  }, 30_000);
 });
