@@ -115,8 +115,11 @@ export const ELECTION_MS = 1_000;
  * messages a second instead of hundreds (issue 19). A clerk serves reads for this long (and a
  * tick) after it last heard from its minister; lease grace allows for it (catchUpWindowMs). */
 export const IDLE_HEARTBEAT_MS = 200;
-/** Real nodes' NodeConfig.probeAnsweredMs, clusterTickMs (a tenth of the default election timeout) and groupTickMs. */
-export const IDLE_PROBE_MS = 500;
+/** Real nodes' NodeConfig.probeAnsweredMs: a settled node is probed only in the load round
+ * (LOAD_EVERY_MS, the same second), and shows it is alive in between by answering the cluster
+ * log's heartbeats (issue 19: probes were a fifth of an idle cluster's messages). Then
+ * clusterTickMs (a tenth of the default election timeout) and groupTickMs. */
+export const IDLE_PROBE_MS = 1_000;
 export const CLUSTER_TICK_MS = 100;
 export const GROUP_TICK_MS = 100;
 /** Real nodes' NodeConfig.probeMs: the president's tick, which judges failures on the last

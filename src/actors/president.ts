@@ -52,9 +52,15 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   let ticking = false;
   let tickAt = Infinity;
   let cancelTick: (() => void) | undefined;
-  /** Tick at `at` (a timer armed sooner stays). */
+  /** A client's order or a rename asked for a look by then (until the next tick). */
+  let lookBy = Infinity;
+  /** Tick at `at`. A timer armed sooner stays, unless nothing is due until after the next
+   * probeMs (issue 19: once a probe round's answers are in, the tick armed while they were
+   * outstanding has nothing to do; cancelling it costs no wake-up). A "soon" never moves the
+   * timer later, so a stream of answers cannot put the tick off. */
   const armTick = (ctx: Context<PresidentMsg>, at: number): void => {
-    if (!ticking || at >= tickAt) return;
+    at = Math.min(at, lookBy);
+    if (!ticking || at === tickAt || (at > tickAt && at <= ctx.clock.now() + core.probeMs)) return;
     cancelTick?.();
     tickAt = at;
     cancelTick = ctx.clock.after(Math.max(0, at - ctx.clock.now()), 'tick');
@@ -159,7 +165,10 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     receive(ctx, msg) {
       const now = ctx.clock.now();
       // A client's order or a rename changes the cluster log: look again at the next probeMs.
-      if (typeof msg === 'object' && typeof (msg as { type?: unknown }).type === 'string') armTick(ctx, now + core.probeMs);
+      if (typeof msg === 'object' && typeof (msg as { type?: unknown }).type === 'string') {
+        lookBy = Math.min(lookBy, now + core.probeMs);
+        armTick(ctx, lookBy);
+      }
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.BalanceRequest') {
         const m = msg as { action?: string; path?: string };
         return balanceRequest(ctx, m.action ?? '', typeof m.path === 'string' ? m.path : '', now);
@@ -167,7 +176,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.MemberRequest') return memberRequestIn(ctx, msg as object);
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.CrossRenameBegin') return coordinate(ctx, renames.begin(msg as unknown as CrossRenameBeginMessage, view.state));
       if (msg === 'tick') {
-        tickAt = Infinity;
+        tickAt = lookBy = Infinity;
         cancelTick = undefined;
         run(ctx, core.tick(now, view));
       } else if (msg.kind === 'migration') {
