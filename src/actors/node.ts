@@ -66,7 +66,7 @@ export interface NodeConfig {
   clusterTickMs?: number;
   groupTickMs?: number;
   /** Heartbeat interval of a quiet group log (every follower has everything; see
-   * RaftConfig.idleHeartbeatTicks); set, the quiet cluster log heartbeats every quarter of
+   * RaftConfig.idleHeartbeatTicks); set, the quiet cluster log heartbeats every half
    * electionMs. Default: no backoff (the simulator); real nodes get IDLE_HEARTBEAT_MS
    * (node-host.ts). A clerk counts as caught up (serves reads, grants read leases) for one
    * such interval after hearing from its minister, and a new minister's lease grace grows
@@ -131,9 +131,11 @@ export function clusterTimers(config: NodeConfig): { tickMs: number; electionTic
   const tickMs = config.clusterTickMs ?? config.tickMs ?? 10;
   const electionTicks = Math.max(2, Math.round((config.electionMs ?? ELECTION_MS) / tickMs));
   const heartbeatTicks = Math.max(1, Math.min(electionTicks - 1, Math.round(electionTicks / 20)));
-  // Quiet: a third of the election timeout, so a follower campaigns only after missing at
-  // least three heartbeats (and check-quorum hears three answers per election timeout).
-  const idle = config.idleHeartbeatMs === undefined ? heartbeatTicks : Math.floor(electionTicks / 3);
+  // Quiet: half the election timeout (issue 19: was a third), so a follower campaigns only
+  // after missing two heartbeats, and check-quorum and the president (failAfterMs, the
+  // election timeout by default) hear two answers of every node per election timeout; the
+  // election timeout itself, and so the time to fail over, stays as it was.
+  const idle = config.idleHeartbeatMs === undefined ? heartbeatTicks : Math.floor(electionTicks / 2);
   return { tickMs, electionTicks, heartbeatTicks, idleHeartbeatTicks: Math.max(heartbeatTicks, idle) };
 }
 
