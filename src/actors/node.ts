@@ -199,6 +199,8 @@ class NodeShell {
         restore: (data: Uint8Array) => core.restore(ClusterState.restore(data)),
       },
       onSoftState: (s) => this.run(ctx, core.leaderIs(s.leader)),
+      // Probe rounds go out with quiet heartbeats: a node then wakes once for both.
+      onQuietHeartbeat: () => this.president?.tell('beat'),
       afterApply: () => {
         learnAddresses(config, core.state);
         this.tellMembers();

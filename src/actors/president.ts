@@ -38,6 +38,8 @@ const LOAD_PROBE = { type: 'govfs.fs.NodeProbe', load: true } satisfies NodeProb
 
 type PresidentMsg =
   | 'tick'
+  /** The cluster log sent a quiet heartbeat round (PresidentCore.beat). */
+  | 'beat'
   | { kind: 'ready'; ok: boolean }
   | { kind: 'probe'; id: string; report: NodeReport | null }
   | { kind: 'migration'; answer: MigrationAnswer | null }
@@ -54,6 +56,8 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   let cancelTick: (() => void) | undefined;
   /** A client's order or a rename asked for a look by then (until the next tick). */
   let lookBy = Infinity;
+  /** The cluster log's last quiet heartbeat round ('beat'). */
+  let beatAt = -Infinity;
   /** Tick at `at`. A timer armed sooner stays, unless nothing is due until after the next
    * probeMs (issue 19: once a probe round's answers are in, the tick armed while they were
    * outstanding has nothing to do; cancelling it costs no wake-up). A "soon" never moves the
@@ -178,14 +182,20 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       if (msg === 'tick') {
         tickAt = lookBy = Infinity;
         cancelTick = undefined;
-        run(ctx, core.tick(now, view));
+        // While quiet heartbeats carry the probe rounds, a timer tick leaves a round due to them.
+        run(ctx, core.tick(now, view, now - beatAt <= core.loadEveryMs ? -core.probeMs : 0));
+      } else if (msg === 'beat') {
+        // A probe round goes out with the heartbeat if due within a tick (issue 19).
+        beatAt = now;
+        if (ticking) run(ctx, core.tick(now, view, core.probeMs));
       } else if (msg.kind === 'migration') {
         if (msg.answer) core.migrationAnswered(msg.answer);
       } else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
       else if (msg.kind === 'rename-vote') coordinate(ctx, renames.voted(msg.txid, msg.vote, view.state));
       else run(ctx, core.probed(msg.id, msg.report, now, view));
       // Anything may have made a tick due sooner (a failed or unsettled probe answer, ...).
-      armTick(ctx, core.nextTickAt(ctx.clock.now(), view));
+      // While quiet heartbeats carry the probe rounds, the timer waits a tick longer for them.
+      armTick(ctx, core.nextTickAt(ctx.clock.now(), view, now - beatAt <= core.loadEveryMs ? core.probeMs : 0));
     },
   };
 }

@@ -182,6 +182,8 @@ export class RaftCore {
   // Timers, counted in ticks.
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Quiet heartbeat rounds sent at the idle interval (RaftShellOptions.onQuietHeartbeat). */
+  private quietBeats = 0;
   private randomizedElectionTimeout = 0;
   private transferElapsed = 0;
 
@@ -246,6 +248,11 @@ export class RaftCore {
     this.prevHardState = { term: this.term, vote: this.vote, commit: this.log.committed };
     this.becomeFollower(this.term, '');
     this.prevSoftState = this.softState();
+  }
+
+  /** How many quiet heartbeat rounds this node sent at the idle interval, as leader. */
+  get quietHeartbeats(): number {
+    return this.quietBeats;
   }
 
   // ---- inputs ----------------------------------------------------------------------------
@@ -849,9 +856,13 @@ export class RaftCore {
         this.sendSnapshotChunks(id, pr);
       }
     }
-    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks && (this.heartbeatElapsed >= this.cfg.idleHeartbeatTicks || !this.quiet())) {
-      this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat();
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+      const quiet = this.quiet();
+      if (this.heartbeatElapsed >= this.cfg.idleHeartbeatTicks || !quiet) {
+        this.heartbeatElapsed = 0;
+        if (quiet && this.cfg.idleHeartbeatTicks > this.cfg.heartbeatTicks) this.quietBeats++;
+        this.broadcastHeartbeat();
+      }
     }
   }
 

@@ -302,7 +302,9 @@ export class RaftShell {
 
   private ticked(n: number, now: number): void {
     if (n <= 0) return;
+    const beats = this.core.quietHeartbeats;
     for (let i = 0; i < n; i++) this.core.tick();
+    if (this.core.quietHeartbeats !== beats) this.opts.onQuietHeartbeat?.();
     this.logEvents();
     this.reads.expire(now);
     if (this.deferredOps && !this.inFlight && (this.deferredTicks += n) >= DEFERRED_FLUSH_TICKS) this.flushDeferred();

@@ -55,7 +55,10 @@ describe('idle heartbeats', () => {
     heartbeatsOver(c, 5);
     const answers = (): number => c.sentOfType('govfs.raft.HeartbeatResponse').length;
     const before = answers();
+    const beats = c.core('a').quietHeartbeats;
     expect(heartbeatsOver(c, 20)).toBe(2 * 4);
+    // Each quiet round counts (RaftShellOptions.onQuietHeartbeat hears of it).
+    expect(c.core('a').quietHeartbeats - beats).toBe(4);
     expect(c.sentOfType('govfs.raft.Heartbeat').slice(-8).every((m) => m.quiet)).toBe(true);
     expect(answers() - before).toBe(0);
     // A read round needs the answers: the heartbeat that carries it is not quiet.
