@@ -66,7 +66,7 @@ export interface NodeConfig {
   clusterTickMs?: number;
   groupTickMs?: number;
   /** Heartbeat interval of a quiet group log (every follower has everything; see
-   * RaftConfig.idleHeartbeatTicks); set, the quiet cluster log heartbeats every quarter of
+   * RaftConfig.idleHeartbeatTicks); set, the quiet cluster log heartbeats every half
    * electionMs. Default: no backoff (the simulator); real nodes get IDLE_HEARTBEAT_MS
    * (node-host.ts). A clerk counts as caught up (serves reads, grants read leases) for one
    * such interval after hearing from its minister, and a new minister's lease grace grows
@@ -115,8 +115,11 @@ export const ELECTION_MS = 1_000;
  * messages a second instead of hundreds (issue 19). A clerk serves reads for this long (and a
  * tick) after it last heard from its minister; lease grace allows for it (catchUpWindowMs). */
 export const IDLE_HEARTBEAT_MS = 200;
-/** Real nodes' NodeConfig.probeAnsweredMs, clusterTickMs (a tenth of the default election timeout) and groupTickMs. */
-export const IDLE_PROBE_MS = 500;
+/** Real nodes' NodeConfig.probeAnsweredMs: a settled node is probed only in the load round
+ * (LOAD_EVERY_MS, the same second), and shows it is alive in between by answering the cluster
+ * log's heartbeats (issue 19: probes were a fifth of an idle cluster's messages). Then
+ * clusterTickMs (a tenth of the default election timeout) and groupTickMs. */
+export const IDLE_PROBE_MS = 1_000;
 export const CLUSTER_TICK_MS = 100;
 export const GROUP_TICK_MS = 100;
 /** Real nodes' NodeConfig.probeMs: the president's tick, which judges failures on the last
@@ -128,9 +131,11 @@ export function clusterTimers(config: NodeConfig): { tickMs: number; electionTic
   const tickMs = config.clusterTickMs ?? config.tickMs ?? 10;
   const electionTicks = Math.max(2, Math.round((config.electionMs ?? ELECTION_MS) / tickMs));
   const heartbeatTicks = Math.max(1, Math.min(electionTicks - 1, Math.round(electionTicks / 20)));
-  // Quiet: a third of the election timeout, so a follower campaigns only after missing at
-  // least three heartbeats (and check-quorum hears three answers per election timeout).
-  const idle = config.idleHeartbeatMs === undefined ? heartbeatTicks : Math.floor(electionTicks / 3);
+  // Quiet: half the election timeout (issue 19: was a third), so a follower campaigns only
+  // after missing two heartbeats, and check-quorum and the president (failAfterMs, the
+  // election timeout by default) hear two answers of every node per election timeout; the
+  // election timeout itself, and so the time to fail over, stays as it was.
+  const idle = config.idleHeartbeatMs === undefined ? heartbeatTicks : Math.floor(electionTicks / 2);
   return { tickMs, electionTicks, heartbeatTicks, idleHeartbeatTicks: Math.max(heartbeatTicks, idle) };
 }
 
@@ -194,6 +199,8 @@ class NodeShell {
         restore: (data: Uint8Array) => core.restore(ClusterState.restore(data)),
       },
       onSoftState: (s) => this.run(ctx, core.leaderIs(s.leader)),
+      // Probe rounds go out with quiet heartbeats: a node then wakes once for both.
+      onQuietHeartbeat: () => this.president?.tell('beat'),
       afterApply: () => {
         learnAddresses(config, core.state);
         this.tellMembers();

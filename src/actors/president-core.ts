@@ -153,14 +153,16 @@ export class PresidentCore {
     return [{ kind: 'tickEvery', ms: this.probeMs }];
   }
 
-  tick(now: number, view: PresidentView): PresidentEffect[] {
+  /** A load round or re-probe may come `earlyMs` early (with a quiet heartbeat; negative: only
+   * that late, left to the heartbeat; issue 19). No probe goes out again within probeMs / 2. */
+  tick(now: number, view: PresidentView, earlyMs = 0): PresidentEffect[] {
     if (!this.ready) {
       if (this.confirming) return [];
       this.confirming = true;
       return [{ kind: 'confirmApplied' }];
     }
     // A late answer still shows the node alive: wait for it as long as it counts.
-    const load = now - this.lastLoadProbe >= this.loadEveryMs;
+    const load = now - this.lastLoadProbe >= this.loadEveryMs - earlyMs;
     if (load) this.lastLoadProbe = now;
     const out: PresidentEffect[] = [];
     for (const node of view.state.nodes) {
@@ -169,7 +171,7 @@ export class PresidentCore {
       // answering is taken for failed no later than with every-tick probes. A load round
       // (every loadEveryMs) probes every node.
       const sent = this.probedAt.get(node) ?? -Infinity;
-      if (!load && now - sent < this.probeAnsweredMs && (this.lastHeard.get(node) ?? -Infinity) >= sent && this.settled(view.state, node)) continue;
+      if (!load && (now - sent < this.probeMs / 2 || (now - sent < this.probeAnsweredMs - earlyMs && (this.lastHeard.get(node) ?? -Infinity) >= sent && this.settled(view.state, node)))) continue;
       this.probedAt.set(node, now);
       out.push({ kind: 'probe', node, timeoutMs: this.failAfterMs, load });
     }
@@ -190,17 +192,18 @@ export class PresidentCore {
   /** When the next tick has something to do (issue 19: an idle president slept on a 100 ms
    * tick). While anything is under way, the next probeMs; when every node is settled and
    * answered, the first of: a load round, a re-probe, a node's silence reaching failAfterMs
-   * (`heard` as of now: its cluster-log answers), a minister not leading for failAfterMs. */
-  nextTickAt(now: number, view: PresidentView): number {
+   * (`heard` as of now: its cluster-log answers), a minister not leading for failAfterMs; a
+   * load round or re-probe `roundWaitMs` late (while heartbeats carry them, president.ts). */
+  nextTickAt(now: number, view: PresidentView, roundWaitMs = 0): number {
     const soon = now + this.probeMs;
     const { state } = view;
     if (!this.ready || this.pending || this.acted || now - this.readyAt < this.failAfterMs || state.leaving.size > 0 || state.crossRenames.size > 0) return soon;
     for (const m of state.migrations.values()) if (migrationActive(m)) return soon;
-    let at = this.lastLoadProbe + this.loadEveryMs;
+    let at = this.lastLoadProbe + this.loadEveryMs + roundWaitMs;
     for (const node of state.nodes) {
       const sent = this.probedAt.get(node) ?? -Infinity;
       if ((this.lastHeard.get(node) ?? -Infinity) < sent || !this.settled(state, node)) return soon;
-      at = Math.min(at, sent + this.probeAnsweredMs, Math.max(this.heard(node), view.heardFrom?.(node) ?? -Infinity) + this.failAfterMs);
+      at = Math.min(at, sent + this.probeAnsweredMs + roundWaitMs, Math.max(this.heard(node), view.heardFrom?.(node) ?? -Infinity) + this.failAfterMs);
     }
     for (const since of this.notLeadingSince.values()) at = Math.min(at, since + this.failAfterMs);
     return Math.max(at, soon);

@@ -38,6 +38,8 @@ const LOAD_PROBE = { type: 'govfs.fs.NodeProbe', load: true } satisfies NodeProb
 
 type PresidentMsg =
   | 'tick'
+  /** The cluster log sent a quiet heartbeat round (PresidentCore.beat). */
+  | 'beat'
   | { kind: 'ready'; ok: boolean }
   | { kind: 'probe'; id: string; report: NodeReport | null }
   | { kind: 'migration'; answer: MigrationAnswer | null }
@@ -52,9 +54,17 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
   let ticking = false;
   let tickAt = Infinity;
   let cancelTick: (() => void) | undefined;
-  /** Tick at `at` (a timer armed sooner stays). */
+  /** A client's order or a rename asked for a look by then (until the next tick). */
+  let lookBy = Infinity;
+  /** The cluster log's last quiet heartbeat round ('beat'). */
+  let beatAt = -Infinity;
+  /** Tick at `at`. A timer armed sooner stays, unless nothing is due until after the next
+   * probeMs (issue 19: once a probe round's answers are in, the tick armed while they were
+   * outstanding has nothing to do; cancelling it costs no wake-up). A "soon" never moves the
+   * timer later, so a stream of answers cannot put the tick off. */
   const armTick = (ctx: Context<PresidentMsg>, at: number): void => {
-    if (!ticking || at >= tickAt) return;
+    at = Math.min(at, lookBy);
+    if (!ticking || at === tickAt || (at > tickAt && at <= ctx.clock.now() + core.probeMs)) return;
     cancelTick?.();
     tickAt = at;
     cancelTick = ctx.clock.after(Math.max(0, at - ctx.clock.now()), 'tick');
@@ -159,7 +169,10 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
     receive(ctx, msg) {
       const now = ctx.clock.now();
       // A client's order or a rename changes the cluster log: look again at the next probeMs.
-      if (typeof msg === 'object' && typeof (msg as { type?: unknown }).type === 'string') armTick(ctx, now + core.probeMs);
+      if (typeof msg === 'object' && typeof (msg as { type?: unknown }).type === 'string') {
+        lookBy = Math.min(lookBy, now + core.probeMs);
+        armTick(ctx, lookBy);
+      }
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.BalanceRequest') {
         const m = msg as { action?: string; path?: string };
         return balanceRequest(ctx, m.action ?? '', typeof m.path === 'string' ? m.path : '', now);
@@ -167,16 +180,22 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.MemberRequest') return memberRequestIn(ctx, msg as object);
       if (typeof msg === 'object' && (msg as { type?: string }).type === 'govfs.fs.CrossRenameBegin') return coordinate(ctx, renames.begin(msg as unknown as CrossRenameBeginMessage, view.state));
       if (msg === 'tick') {
-        tickAt = Infinity;
+        tickAt = lookBy = Infinity;
         cancelTick = undefined;
-        run(ctx, core.tick(now, view));
+        // While quiet heartbeats carry the probe rounds, a timer tick leaves a round due to them.
+        run(ctx, core.tick(now, view, now - beatAt <= core.loadEveryMs ? -core.probeMs : 0));
+      } else if (msg === 'beat') {
+        // A probe round goes out with the heartbeat if due within a tick (issue 19).
+        beatAt = now;
+        if (ticking) run(ctx, core.tick(now, view, core.probeMs));
       } else if (msg.kind === 'migration') {
         if (msg.answer) core.migrationAnswered(msg.answer);
       } else if (msg.kind === 'ready') run(ctx, core.readied(msg.ok, now));
       else if (msg.kind === 'rename-vote') coordinate(ctx, renames.voted(msg.txid, msg.vote, view.state));
       else run(ctx, core.probed(msg.id, msg.report, now, view));
       // Anything may have made a tick due sooner (a failed or unsettled probe answer, ...).
-      armTick(ctx, core.nextTickAt(ctx.clock.now(), view));
+      // While quiet heartbeats carry the probe rounds, the timer waits a tick longer for them.
+      armTick(ctx, core.nextTickAt(ctx.clock.now(), view, now - beatAt <= core.loadEveryMs ? core.probeMs : 0));
     },
   };
 }

@@ -182,6 +182,8 @@ export class RaftCore {
   // Timers, counted in ticks.
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
+  /** Quiet heartbeat rounds sent at the idle interval (RaftShellOptions.onQuietHeartbeat). */
+  private quietBeats = 0;
   private randomizedElectionTimeout = 0;
   private transferElapsed = 0;
 
@@ -246,6 +248,11 @@ export class RaftCore {
     this.prevHardState = { term: this.term, vote: this.vote, commit: this.log.committed };
     this.becomeFollower(this.term, '');
     this.prevSoftState = this.softState();
+  }
+
+  /** How many quiet heartbeat rounds this node sent at the idle interval, as leader. */
+  get quietHeartbeats(): number {
+    return this.quietBeats;
   }
 
   // ---- inputs ----------------------------------------------------------------------------
@@ -849,9 +856,13 @@ export class RaftCore {
         this.sendSnapshotChunks(id, pr);
       }
     }
-    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks && (this.heartbeatElapsed >= this.cfg.idleHeartbeatTicks || !this.quiet())) {
-      this.heartbeatElapsed = 0;
-      this.broadcastHeartbeat();
+    if (this.heartbeatElapsed >= this.cfg.heartbeatTicks) {
+      const quiet = this.quiet();
+      if (this.heartbeatElapsed >= this.cfg.idleHeartbeatTicks || !quiet) {
+        this.heartbeatElapsed = 0;
+        if (quiet && this.cfg.idleHeartbeatTicks > this.cfg.heartbeatTicks) this.quietBeats++;
+        this.broadcastHeartbeat();
+      }
     }
   }
 
@@ -953,15 +964,24 @@ export class RaftCore {
     }
   }
 
-  private sendHeartbeat(to: string, pr: Progress): void {
+  private sendHeartbeat(to: string, pr: Progress, quiet = this.answerless()): void {
     const commit = Math.min(pr.match, this.log.committed);
     pr.sentCommit = Math.max(pr.sentCommit, commit);
     pr.sentAtHeartbeat = pr.next - 1;
-    this.send({ ...this.base('govfs.raft.Heartbeat', to), commit, leaderCommit: this.log.committed, readRound: this.readRound });
+    this.send({ ...this.base('govfs.raft.Heartbeat', to), commit, leaderCommit: this.log.committed, readRound: this.readRound, quiet });
   }
 
   private broadcastHeartbeat(): void {
-    for (const [id, pr] of this.progress) this.sendHeartbeat(id, pr);
+    const quiet = this.answerless();
+    for (const [id, pr] of this.progress) this.sendHeartbeat(id, pr, quiet);
+  }
+
+  /** Whether a heartbeat now needs no answer: an answer marks the follower active (for
+   * check-quorum, and the cluster log's shell tells the president who answered: elected logs
+   * only), acknowledges a read round, or unpauses or repairs a follower that lags; none applies
+   * to a quiet appointed leader (issue 19). */
+  private answerless(): boolean {
+    return this.mode !== 'elected' && this.quiet();
   }
 
   private startSnapshot(to: string, pr: Progress): void {
@@ -1198,7 +1218,7 @@ export class RaftCore {
     this.leaderCommit = Math.max(this.leaderCommit, m.leaderCommit);
     // The leader sends at most what it knows we match, so it is in our log.
     this.commitTo(Math.min(m.commit, this.log.lastIndex()));
-    this.send({ ...this.base('govfs.raft.HeartbeatResponse', m.from), readRound: m.readRound });
+    if (m.quiet !== true) this.send({ ...this.base('govfs.raft.HeartbeatResponse', m.from), readRound: m.readRound });
   }
 
   private commitTo(index: number): void {

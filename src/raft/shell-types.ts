@@ -65,6 +65,10 @@ export interface RaftShellOptions {
   snapshotChunkSize?: number;
   /** Role, leader or term changed. */
   onSoftState?(s: SoftState): void;
+  /** This quiet leader sent a heartbeat round at its idle interval (idleHeartbeatTicks above
+   * heartbeatTicks): other periodic messages to every member may go out with it (the
+   * president's probe rounds, issue 19), so the members wake once for both. */
+  onQuietHeartbeat?(): void;
   /** After each Normal entry is applied, with the state machine's result. */
   onApplied?(entry: AppliedEntry, result: unknown): void;
   /** Once after each run of entries applied together (a Ready's, or those committed while a

@@ -302,7 +302,9 @@ export class RaftShell {
 
   private ticked(n: number, now: number): void {
     if (n <= 0) return;
+    const beats = this.core.quietHeartbeats;
     for (let i = 0; i < n; i++) this.core.tick();
+    if (this.core.quietHeartbeats !== beats) this.opts.onQuietHeartbeat?.();
     this.logEvents();
     this.reads.expire(now);
     if (this.deferredOps && !this.inFlight && (this.deferredTicks += n) >= DEFERRED_FLUSH_TICKS) this.flushDeferred();
@@ -311,13 +313,16 @@ export class RaftShell {
   /** Arm the tick timer for the next tick that does something: the next one while leading or
    * while reads or a deferred commit index wait on ticks, else the election deadline. A
    * timer already set earlier stays: it re-arms when it fires (so a heartbeat, which moves the
-   * deadline later, costs no timer). */
+   * deadline later, costs no timer), except in a log that heartbeats rarely when quiet
+   * (issue 19): there a follower's timer would fire about once per election timeout for
+   * nothing, so the timer moves with the deadline (a cancelled timer costs no wake-up; the
+   * simulator's logs heartbeat every tick and keep their timers as they were). */
   private armTick(): void {
     const t = this.ticks;
     if (!t || this.stopped) return;
     const quiet = this.reads.size === 0 && this.deferredOps === null;
     const at = t.nextAt(quiet ? Math.min(this.core.ticksUntilDue(), MAX_SLEEP_TICKS) : 1);
-    if (at >= t.armedAt) return;
+    if (at >= t.armedAt && !(this.idleHeartbeatTicks > this.heartbeatTicks && t.armedAt !== Infinity && at > t.armedAt)) return;
     this.cancelTick?.();
     t.armedAt = at;
     this.cancelTick = this.ctx.clock.after(Math.max(0, at - this.ctx.clock.now()), this.tickSignal);

@@ -157,6 +157,8 @@ export interface Heartbeat extends MessageBase {
   commit: number;
   leaderCommit: number;
   readRound: number;
+  /** No answer needed (raft.proto): a quiet leader that checks no quorum. */
+  quiet: boolean;
 }
 
 export interface HeartbeatResponse extends MessageBase {

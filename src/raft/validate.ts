@@ -29,7 +29,7 @@ const SHAPES: Record<RaftMessage['type'], (m: Fields) => boolean> = {
     isCount(m.offset) && isCount(m.totalSize) && isBytes(m.data) && isBool(m.done),
   'govfs.raft.SnapshotResponse': (m) => isCount(m.snapshotIndex) && isCount(m.offset) && isBool(m.reject),
   'govfs.raft.TimeoutNow': () => true,
-  'govfs.raft.Heartbeat': (m) => isCount(m.commit) && isCount(m.leaderCommit) && isCount(m.readRound),
+  'govfs.raft.Heartbeat': (m) => isCount(m.commit) && isCount(m.leaderCommit) && isCount(m.readRound) && isBool(m.quiet),
   'govfs.raft.HeartbeatResponse': (m) => isCount(m.readRound),
   'govfs.raft.ReadIndexRequest': (m) => isStr(m.readCtx),
   'govfs.raft.ReadIndexResponse': (m) => isStr(m.readCtx) && isCount(m.index),

@@ -10,7 +10,7 @@
 // thread works: each summary looks at the thread's event-loop utilisation over its interval,
 // turns the histogram off after an idle one and back on after a busy one. A stall in an
 // interval the histogram was off shows in the utilisation (a stall is busy time), and is
-// logged from that alone.
+// logged from that alone; an idle thread's summaries come five intervals apart.
 
 import { monitorEventLoopDelay, performance, PerformanceObserver, type EventLoopUtilization } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -29,6 +29,11 @@ const RESOLUTION_MS = 100;
 
 /** Below this share of an interval busy, the thread idles and the histogram goes off. */
 const IDLE_BELOW = 0.02;
+
+/** While the histogram is off, a summary covers this many intervals: the summary's own timer
+ * was one of the few wake-ups left of an idle node (issue 19). A stall then is logged up to
+ * that much later, and sampling resumes as late after the thread gets busy. */
+const IDLE_INTERVALS = 5;
 
 /** Start watching this thread's event loop; returns a function that stops it. */
 export function watchEventLoop(log: Logger, opts: LoopLagOptions = {}): () => void {
@@ -52,12 +57,14 @@ export function watchEventLoop(log: Logger, opts: LoopLagOptions = {}): () => vo
   const lag = (ns: number): number => Math.max(0, Math.round((ns / 1e6 - RESOLUTION_MS) * 10) / 10);
   let on = true;
   let elu: EventLoopUtilization = performance.eventLoopUtilization();
-  const timer = setInterval(() => {
+  let overMs = everyMs;
+  let timer: ReturnType<typeof setTimeout>;
+  const summarise = (): void => {
     const now = performance.eventLoopUtilization();
     const busyMs = Math.round(now.active - elu.active);
     const share = performance.eventLoopUtilization(now, elu).utilization;
     elu = now;
-    const gcFields = { gcs, gcMs: Math.round(gcMs), gcMaxMs: Math.round(gcMaxMs), overMs: everyMs };
+    const gcFields = { gcs, gcMs: Math.round(gcMs), gcMaxMs: Math.round(gcMaxMs), overMs };
     const gcText = `garbage collection ${Math.round(gcMs)} ms, longest ${Math.round(gcMaxMs)} ms`;
     if (on) {
       const maxMs = lag(h.max);
@@ -67,17 +74,23 @@ export function watchEventLoop(log: Logger, opts: LoopLagOptions = {}): () => vo
       h.reset();
     } else if (busyMs >= infoAtMs) {
       // Unmeasured by the histogram: the busy time bounds the longest stall from above.
-      log.info({ busyMs, ...gcFields }, `event loop busy for ${busyMs} ms in the last ${everyMs} ms after idling (${gcText}); lag is measured again from now`);
+      log.info({ busyMs, ...gcFields }, `event loop busy for ${busyMs} ms in the last ${overMs} ms after idling (${gcText}); lag is measured again from now`);
     }
     gcMs = gcMaxMs = gcs = 0;
     const idle = share < IDLE_BELOW;
     if (idle && on) h.disable();
     else if (!idle && !on) h.enable();
     on = !idle;
-  }, everyMs);
-  timer.unref();
+    arm();
+  };
+  const arm = (): void => {
+    overMs = on ? everyMs : IDLE_INTERVALS * everyMs;
+    timer = setTimeout(summarise, overMs);
+    timer.unref();
+  };
+  arm();
   return () => {
-    clearInterval(timer);
+    clearTimeout(timer);
     if (on) h.disable();
     gc.disconnect();
   };

@@ -367,6 +367,28 @@ describe('probes of an idle cluster (issue 19)', () => {
     expect(core.nextTickAt(t0 + 4 * PROBE + 2, view)).toBe(t0 + 5 * PROBE + 2);
   });
 
+  it('a load round may go out up to earlyMs early (with a quiet heartbeat), and nextTickAt waits roundWaitMs longer for it', () => {
+    const state = stateOf(ROOT);
+    const logHeard = new Map<string, number>();
+    const view: PresidentView = { state, dissolving: () => false, heardFrom: (id) => logHeard.get(id) };
+    const all = Object.fromEntries(NODES.map((id) => [id, healthyRoot()[id] ?? {}]));
+    const LOAD = 20 * PROBE;
+    const core = president(view, all, FAIL, { probeAnsweredMs: LOAD, loadEveryMs: LOAD });
+    const t0 = FAIL + PROBE;
+    expect(probed(core.tick(t0, view))).toEqual(NODES); // a load round
+    for (const id of NODES) core.probed(id, report(id, healthyRoot()[id] ?? {}), t0 + 1, view);
+    for (const id of NODES) logHeard.set(id, t0 + LOAD / 2);
+    // A heartbeat half a round later: no round with it.
+    expect(probed(core.tick(t0 + LOAD / 2, view, PROBE))).toEqual([]);
+    // The timer: the round when due, or a tick later while heartbeats carry the rounds.
+    expect(core.nextTickAt(t0 + LOAD / 2, view)).toBe(t0 + LOAD);
+    expect(core.nextTickAt(t0 + LOAD / 2, view, PROBE)).toBe(t0 + LOAD + PROBE);
+    // A tick half a probeMs before the round is due probes only if allowed to be early.
+    const early = t0 + LOAD - PROBE / 2;
+    expect(probed(core.tick(early, view))).toEqual([]);
+    expect(probed(core.tick(early, view, PROBE))).toEqual(NODES);
+  });
+
   it('without probeAnsweredMs every node is probed every tick', () => {
     const view = viewOf(stateOf(ROOT));
     const core = president(view, {}, 0);

@@ -26,6 +26,8 @@ export interface ClusterOptions {
   tickMs?: number;
   electionTicks?: number;
   heartbeatTicks?: number;
+  /** A quiet leader's heartbeat interval (default heartbeatTicks: no backoff). */
+  idleHeartbeatTicks?: number;
   snapshotEntries?: number;
   /** Default 1 here (the shell's is 4): snapshots come often, so tests exercise them. */
   snapshotLogRatio?: number;
@@ -96,6 +98,7 @@ export class RaftCluster {
         tickMs: opts.tickMs ?? 10,
         electionTicks: opts.electionTicks ?? 10,
         heartbeatTicks: opts.heartbeatTicks ?? 2,
+        idleHeartbeatTicks: opts.idleHeartbeatTicks,
         snapshotEntries: opts.snapshotEntries ?? 10_000,
         snapshotLogRatio: opts.snapshotLogRatio ?? 1,
         snapshotChunkSize: opts.snapshotChunkSize,

@@ -50,6 +50,47 @@ describe('idle heartbeats', () => {
     expect(heartbeatsOver(c, 10)).toBe(2 * 10);
   });
 
+  it('a quiet appointed leader asks no answer to its heartbeats; a busy one, an elected one and a read round do', () => {
+    const c = leaderOf3();
+    heartbeatsOver(c, 5);
+    const answers = (): number => c.sentOfType('govfs.raft.HeartbeatResponse').length;
+    const before = answers();
+    const beats = c.core('a').quietHeartbeats;
+    expect(heartbeatsOver(c, 20)).toBe(2 * 4);
+    // Each quiet round counts (RaftShellOptions.onQuietHeartbeat hears of it).
+    expect(c.core('a').quietHeartbeats - beats).toBe(4);
+    expect(c.sentOfType('govfs.raft.Heartbeat').slice(-8).every((m) => m.quiet)).toBe(true);
+    expect(answers() - before).toBe(0);
+    // A read round needs the answers: the heartbeat that carries it is not quiet.
+    c.core('a').readIndex('r1');
+    c.process('a');
+    const round = c.sentOfType('govfs.raft.Heartbeat').slice(-2);
+    expect(round.map((m) => m.quiet)).toEqual([false, false]);
+    c.settle();
+    expect(answers() - before).toBe(2);
+    // A follower that missed an append: heartbeats are answered again until it has caught up.
+    c.propose('a', 'y');
+    c.deliver((m) => m.from === 'a' && m.to === 'b', (m) => m.to === 'c');
+    c.settle();
+    c.tick('a');
+    expect(c.sentOfType('govfs.raft.Heartbeat').slice(-2).every((m) => !m.quiet)).toBe(true);
+    c.settle();
+    expect(c.appliedData('c')).toEqual(['y']);
+    // Elected logs (the cluster log) always want answers: check-quorum and the president's
+    // liveness read them.
+    const e = new Manual(['a', 'b', 'c'], { electionTicks: 10, heartbeatTicks: 1, idleHeartbeatTicks: 3 });
+    e.elect('a');
+    e.settle();
+    const hb = e.sentOfType('govfs.raft.Heartbeat').length;
+    const ans = e.sentOfType('govfs.raft.HeartbeatResponse').length;
+    for (let i = 0; i < 9; i++) {
+      e.tick('a');
+      e.settle();
+    }
+    expect(e.sentOfType('govfs.raft.Heartbeat').length - hb).toBeGreaterThan(0);
+    expect(e.sentOfType('govfs.raft.HeartbeatResponse').length - ans).toBe(e.sentOfType('govfs.raft.Heartbeat').length - hb);
+  });
+
   it('an elected group refuses an idle interval over half the election timeout', () => {
     expect(() => new Manual(['a'], { electionTicks: 10, heartbeatTicks: 1, idleHeartbeatTicks: 6 })).toThrow(/idleHeartbeatTicks/);
     expect(() => new Manual(['a'], { electionTicks: 10, heartbeatTicks: 1, idleHeartbeatTicks: 5 })).not.toThrow();

@@ -13,7 +13,7 @@ import type * as W from '../../src/wire/messages.js';
 export interface RaftNodeArgs
   extends Pick<
     RaftShellOptions,
-    'id' | 'voters' | 'learners' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'snapshotEntries' | 'snapshotLogRatio' | 'maxEntriesPerMsg' | 'snapshotChunkSize'
+    'id' | 'voters' | 'learners' | 'tickMs' | 'electionTicks' | 'heartbeatTicks' | 'idleHeartbeatTicks' | 'snapshotEntries' | 'snapshotLogRatio' | 'maxEntriesPerMsg' | 'snapshotChunkSize'
   > {
   /** Default 'cluster'. */
   group?: string;
@@ -124,6 +124,7 @@ export function raftNodeBehaviour(args: RaftNodeArgs, hooks: RaftNodeHooks = {})
         tickMs: args.tickMs,
         electionTicks: args.electionTicks,
         heartbeatTicks: args.heartbeatTicks,
+        idleHeartbeatTicks: args.idleHeartbeatTicks,
         snapshotEntries: args.snapshotEntries,
         snapshotLogRatio: args.snapshotLogRatio,
         maxEntriesPerMsg: args.maxEntriesPerMsg,

@@ -82,6 +82,28 @@ describe('an idle follower sleeps until its election deadline', () => {
     c.checkAcked();
   });
 
+  it.each(seeds(2))('seed %i: in a log that heartbeats rarely when quiet, the timer of a follower moves with each heartbeat and never fires', async (seed) => {
+    // As on real nodes: a heartbeat every 3 ticks while quiet, elections after 10-19 ticks.
+    const c = new RaftCluster({ seed, n: 3, heartbeatTicks: 1, idleHeartbeatTicks: 3 });
+    const l = await c.waitLeader(3_000);
+    await c.runFor(300);
+    const counts = countTicks(c);
+    const term = l.shell.softState().term;
+    await c.runFor(2_000);
+    expect(c.stableLeader()?.id).toBe(l.id);
+    expect(l.shell.softState().term).toBe(term);
+    // The leader's at its heartbeats (every 30 ms); a follower's timer fired once per
+    // election timeout (10-20 of 2,000 ms) before it moved with the deadline.
+    expect(counts.get(l.id)).toBeGreaterThanOrEqual(60);
+    for (const id of c.ids.filter((x) => x !== l.id)) expect(counts.get(id) ?? 0).toBe(0);
+    // And the deadline still holds: cut the leader off, a follower campaigns on time.
+    c.isolate(l.id);
+    const cut = c.sim.now();
+    await c.runUntil(() => c.stableLeader() !== undefined && c.stableLeader()!.id !== l.id, 3_000);
+    expect(c.sim.now() - cut).toBeGreaterThanOrEqual(10 * 10 - 3 * 10 - 1);
+    expect(c.sim.now() - cut).toBeLessThanOrEqual(19 * 10 + 100);
+  });
+
   it.each(seeds(4))('seed %i: a follower campaigns an election timeout after the leader fell silent, not before', async (seed) => {
     const c = new RaftCluster({ seed, n: 3 });
     const l = await c.waitLeader(3_000);

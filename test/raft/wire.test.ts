@@ -91,10 +91,10 @@ describe('malformed input', () => {
       { type: 'govfs.raft.AppendEntries', from: 'a', to: 'b', term: 5, group: 'g', prevIndex: 0, prevTerm: 0, entries: [{ term: 5, index: 1, kind: 9, data: enc('x') }], commit: 0 },
       { type: 'govfs.raft.AppendEntries', from: 'a', to: 'b', term: 5, group: 'g', prevIndex: 0, prevTerm: 0, entries: [{ term: 5, index: 3, kind: 0, data: enc('gap') }], commit: 0 },
       { type: 'govfs.raft.InstallSnapshot', from: 'a', to: 'b', term: 5, group: 'g', snapshotIndex: 9, snapshotTerm: 1, voters: 'a', learners: [], offset: 0, totalSize: 1, data: enc('x'), done: true },
-      { type: 'govfs.raft.Heartbeat', from: 'a', to: 'b', term: 1.5, group: 'g', commit: 0, leaderCommit: 0, readRound: 0 },
+      { type: 'govfs.raft.Heartbeat', from: 'a', to: 'b', term: 1.5, group: 'g', commit: 0, leaderCommit: 0, readRound: 0, quiet: false },
       // Someone else's message, and another group's.
-      { type: 'govfs.raft.Heartbeat', from: 'a', to: 'z', term: 9, group: 'g', commit: 0, leaderCommit: 0, readRound: 0 },
-      { type: 'govfs.raft.Heartbeat', from: 'a', to: 'b', term: 9, group: 'other', commit: 0, leaderCommit: 0, readRound: 0 },
+      { type: 'govfs.raft.Heartbeat', from: 'a', to: 'z', term: 9, group: 'g', commit: 0, leaderCommit: 0, readRound: 0, quiet: false },
+      { type: 'govfs.raft.Heartbeat', from: 'a', to: 'b', term: 9, group: 'other', commit: 0, leaderCommit: 0, readRound: 0, quiet: false },
     ];
     for (const m of bad) expect(() => core.step(m as RaftMessage)).not.toThrow();
     // Only the gap message is well-formed and for us: its term and leader are adopted, but

@@ -50,6 +50,8 @@ describe('event-loop lag watch', () => {
       const stall = lines.slice(before).find((l) => l.level === 'info')!;
       expect(stall.msg).toMatch(/busy for \d+ ms .* after idling/);
       expect(stall.fields.busyMs as number).toBeGreaterThanOrEqual(140);
+      // An idle thread's summary covers five intervals (one wake-up where there were five).
+      expect(stall.fields.overMs).toBe(5 * everyMs);
     } finally {
       stop();
     }
