@@ -102,10 +102,11 @@ export function watchOwnership(cluster: Cluster, statics: readonly string[], vio
   return {
     counts,
     check(): void {
-      for (const name of cluster.nodeIds) if (sim.host(name).up) learnDissolutions(name);
+      // A node whose code did not run since the last check has nothing new to show.
+      for (const name of cluster.nodeIds) if (sim.touched(name) && sim.host(name).up) learnDissolutions(name);
       for (const name of cluster.nodeIds) {
         const host = sim.host(name);
-        if (!host.up) continue;
+        if (!host.up || !sim.touched(name)) continue;
         const cell = host.runtime.cells.get(`/${name}/role`);
         const info = (cell?.behaviour as { inspect?: () => MinistryInspection | null } | undefined)?.inspect?.();
         if (info) checkMember(name, info);
