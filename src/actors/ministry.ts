@@ -171,7 +171,8 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     inspect() {
       if (!raft) return null;
       const soft = raft.softState();
-      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, clients: ns.clientCount, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries(), renames: ns.renames, serves: (path) => {
+      // (`clients` on demand: the simulations inspect members after their steps, and counting them sorts.)
+      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, get clients() { return ns.clientCount; }, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries(), renames: ns.renames, serves: (path) => {
         const st = raft.softState();
         return args.role === 'minister' && !core.record.fenced && st.role === 'leader' && raft.applied === raft.commitIndex && raft.termAt(raft.commitIndex) === st.term && core.ownership(path) === null;
       } };
