@@ -27,20 +27,31 @@ export function violationList(): { violations: string[]; violate: (msg: string) 
  * (ministry ids are unique, so are terms); no replica applied a client change twice. With
  * `probes` (where subtrees move between ministries): never two ministries that would take a
  * change to the same path at the same moment, every settled minister asked for every probe.
- * What a node shows is read again only when the step may have run its code (sim.touched):
- * reading every member on every step was most of a balance seed's time. */
+ * What a node shows is read again only when the step may have run its code (sim.touched),
+ * and the nodes are compared again only when what one shows changed: reading and comparing
+ * every member on every step was most of a balance seed's time. */
 export function watchMinisters(cluster: Cluster, violate: (msg: string) => void, probes: readonly string[] = []): () => void {
   const sim = cluster.sim!;
   const views = new Map<string, MemberView | null>();
   const leaders = new Map<string, string>();
   const serving = new Map<string, string>();
+  let compared = -1;
   return () => {
+    let changed = compared !== cluster.nodeIds.length;
+    for (const name of cluster.nodeIds) {
+      const old = views.get(name);
+      if (old !== undefined && !sim.touched(name)) continue;
+      const view = viewOf(cluster, name, probes);
+      if (old === undefined || !sameView(old, view)) changed = true;
+      views.set(name, view);
+    }
+    if (!changed) return;
+    compared = cluster.nodeIds.length;
     leaders.clear();
     serving.clear();
     for (const name of cluster.nodeIds) {
-      let view = views.get(name);
-      if (view === undefined || sim.touched(name)) views.set(name, (view = viewOf(cluster, name, probes)));
-      if (view === null) continue;
+      const view = views.get(name);
+      if (!view) continue;
       if (view.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${view.ministry} (${view.subtree})`);
       if (!view.leading) continue;
       const other = leaders.get(view.key);
@@ -53,6 +64,11 @@ export function watchMinisters(cluster: Cluster, violate: (msg: string) => void,
       }
     }
   };
+}
+
+function sameView(a: MemberView | null, b: MemberView | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.key === b.key && a.subtree === b.subtree && a.leading === b.leading && a.duplicateApplies === b.duplicateApplies && a.serves.length === b.serves.length && a.serves.every((p, i) => p === b.serves[i]);
 }
 
 /** What watchMinisters reads of a node's ministry member: null when the node is down or holds none. */
