@@ -280,6 +280,10 @@ export class Simulation {
     return [...this.hosts.keys()];
   }
 
+  get hostCount(): number {
+    return this.hosts.size;
+  }
+
   /** Set a host's clock rate (1 = perfect); tests use it to break the drift bound on purpose. */
   setClockRate(name: string, rate: number): void {
     const h = this.host(name);
