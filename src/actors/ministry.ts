@@ -167,15 +167,19 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   let servedSince = Infinity;
   let servedAs = '';
 
+  // What inspect() hands out, made once: the simulations inspect members after their steps.
+  const entries = (): readonly Entry[] => raft.entries();
+  const serves = (path: string): boolean => {
+    const st = raft.softState();
+    return args.role === 'minister' && !core.record.fenced && st.role === 'leader' && raft.applied === raft.commitIndex && raft.termAt(raft.commitIndex) === st.term && core.ownership(path) === null;
+  };
+
   return {
     inspect() {
       if (!raft) return null;
       const soft = raft.softState();
-      // (`clients` on demand: the simulations inspect members after their steps, and counting them sorts.)
-      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, get clients() { return ns.clientCount; }, applied: ns.applied, commit: raft.commitIndex, entries: () => raft.entries(), renames: ns.renames, serves: (path) => {
-        const st = raft.softState();
-        return args.role === 'minister' && !core.record.fenced && st.role === 'leader' && raft.applied === raft.commitIndex && raft.termAt(raft.commitIndex) === st.term && core.ownership(path) === null;
-      } };
+      // (`clients` on demand: counting them sorts.)
+      return { ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, get clients() { return ns.clientCount; }, applied: ns.applied, commit: raft.commitIndex, entries, renames: ns.renames, serves };
     },
     started(ctx) {
       const record = core.record;
