@@ -258,6 +258,11 @@ export class Simulation {
     return this.touchedAll || this.touchedHosts.has(name);
   }
 
+  /** The hosts touched() holds for, or null for every host: a check need not ask host by host. */
+  touchedNames(): ReadonlySet<string> | null {
+    return this.touchedAll ? null : this.touchedHosts;
+  }
+
   addHost<M>(name: string, behaviour: Spawnable<M>, opts: { driftPpm?: number } = {}): SimHost {
     if (this.hosts.has(name)) throw new RuntimeError('EEXIST', `host ${name} already exists`);
     if (name.includes('#') || name.includes('/')) throw new RuntimeError('EINVAL', `bad host name "${name}"`);

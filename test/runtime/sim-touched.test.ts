@@ -35,7 +35,7 @@ function node(name: string, peers: string[]) {
   });
 }
 
-describe('Simulation.touched', () => {
+describe('Simulation.touched and touchedNames', () => {
   it('is true for every host whose state changed since the last check, and false for most others', async () => {
     state.clear();
     const sim = new Simulation({ seed: 7, network: { minLatencyMs: 0.2, maxLatencyMs: 3 } });
@@ -47,7 +47,9 @@ describe('Simulation.touched', () => {
     let checks = 0;
     sim.checks.push(() => {
       checks++;
+      const set = sim.touchedNames();
       for (const n of names) {
+        if ((set === null || set.has(n)) !== sim.touched(n)) missed.push(`touchedNames disagrees on ${n} at ${sim.now()}`);
         const now = sim.host(n).up ? (state.get(n) ?? 0) : -1;
         if (!sim.touched(n)) {
           skipped++;

@@ -36,15 +36,19 @@ export function watchMinisters(cluster: Cluster, violate: (msg: string) => void,
   const leaders = new Map<string, string>();
   const serving = new Map<string, string>();
   let compared = -1;
+  /** Read `name` again: whether what it shows changed. */
+  const refresh = (name: string): boolean => {
+    const old = views.get(name);
+    const view = viewOf(cluster, name, probes);
+    views.set(name, view);
+    return old === undefined || !sameView(old, view);
+  };
   return () => {
     let changed = compared !== cluster.nodeIds.length;
-    for (const name of cluster.nodeIds) {
-      const old = views.get(name);
-      if (old !== undefined && !sim.touched(name)) continue;
-      const view = viewOf(cluster, name, probes);
-      if (old === undefined || !sameView(old, view)) changed = true;
-      views.set(name, view);
-    }
+    const touched = views.size === 0 ? null : sim.touchedNames();
+    // (Every node after the driver's code: it is also what adds and restarts nodes.)
+    if (touched === null) for (const name of cluster.nodeIds) changed = refresh(name) || changed;
+    else for (const name of touched) if (views.has(name)) changed = refresh(name) || changed;
     if (!changed) return;
     compared = cluster.nodeIds.length;
     leaders.clear();

@@ -103,10 +103,12 @@ export function watchOwnership(cluster: Cluster, statics: readonly string[], vio
     counts,
     check(): void {
       // A node whose code did not run since the last check has nothing new to show.
-      for (const name of cluster.nodeIds) if (sim.touched(name) && sim.host(name).up) learnDissolutions(name);
-      for (const name of cluster.nodeIds) {
+      const touched = sim.touchedNames();
+      const names = touched === null ? cluster.nodeIds : [...touched].filter((n) => cluster.nodeIds.includes(n));
+      for (const name of names) if (sim.host(name).up) learnDissolutions(name);
+      for (const name of names) {
         const host = sim.host(name);
-        if (!host.up || !sim.touched(name)) continue;
+        if (!host.up) continue;
         const cell = host.runtime.cells.get(`/${name}/role`);
         const info = (cell?.behaviour as { inspect?: () => MinistryInspection | null } | undefined)?.inspect?.();
         if (info) checkMember(name, info);
