@@ -253,7 +253,8 @@ export class Simulation {
   /** May code of host `name` have run since the checks (sim.checks) last ran? If not, its
    * actors' state is as those checks last saw it, and a check may reuse what it read of it
    * then: a step runs one actor turn or one event, of one host, and only promise
-   * continuations and the test driver's own code (between steps) may touch any host. */
+   * continuations and the test driver's own code (between steps) may touch any host (a run's
+   * `until` is taken to only look). */
   touched(name: string): boolean {
     return this.touchedAll || this.touchedHosts.has(name);
   }
