@@ -121,6 +121,8 @@ interface SimEvent {
   seq: number;
   fn: () => void;
   cancelled: boolean;
+  /** The host whose code `fn` runs (a timer, a delivery, an fsync); null: any (a driver's). */
+  host: SimHost | null;
 }
 
 /** Events run by (time, seq): ties in the order they were scheduled. */
@@ -201,6 +203,10 @@ export class Simulation {
   private instantTime = -1;
   /** Called after every step: invariant checkers throw to fail the run. */
   readonly checks: (() => void)[] = [];
+  /** Hosts whose code may have run since the checks last ran (see touched()); all of them
+   * after promise continuations or a driver's code, which may touch any. */
+  private readonly touchedHosts = new Set<string>();
+  private touchedAll = true;
 
   constructor(opts: SimOptions) {
     this.opts = opts;
@@ -232,11 +238,30 @@ export class Simulation {
 
   /** Run `fn` after `ms` of true time (for fault schedules and test drivers). */
   at(ms: number, fn: () => void): Cancel {
-    const ev: SimEvent = { time: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false };
+    return this.atHost(null, ms, fn);
+  }
+
+  /** `at` for code of one host only (its timers, deliveries, fsyncs): see touched(). */
+  private atHost(host: SimHost | null, ms: number, fn: () => void): Cancel {
+    const ev: SimEvent = { time: this.time + Math.max(0, ms), seq: this.seq++, fn, cancelled: false, host };
     this.events.push(ev);
     return () => {
       ev.cancelled = true;
     };
+  }
+
+  /** May code of host `name` have run since the checks (sim.checks) last ran? If not, its
+   * actors' state is as those checks last saw it, and a check may reuse what it read of it
+   * then: a step runs one actor turn or one event, of one host, and only promise
+   * continuations and the test driver's own code (between steps) may touch any host (a run's
+   * `until` is taken to only look). */
+  touched(name: string): boolean {
+    return this.touchedAll || this.touchedHosts.has(name);
+  }
+
+  /** The hosts touched() holds for, or null for every host: a check need not ask host by host. */
+  touchedNames(): ReadonlySet<string> | null {
+    return this.touchedAll ? null : this.touchedHosts;
   }
 
   addHost<M>(name: string, behaviour: Spawnable<M>, opts: { driftPpm?: number } = {}): SimHost {
@@ -259,6 +284,10 @@ export class Simulation {
 
   get hostNames(): string[] {
     return [...this.hosts.keys()];
+  }
+
+  get hostCount(): number {
+    return this.hosts.size;
   }
 
   /** Set a host's clock rate (1 = perfect); tests use it to break the drift bound on purpose. */
@@ -284,14 +313,14 @@ export class Simulation {
           latency += Math.min(50 * f.slowMs, f.slowMs * (Math.pow(1 - this.diskRandom.next(), -1 / 1.5) - 1));
         }
         const fails = f.failRate > 0 && this.diskRandom.next() < f.failRate;
-        this.at(latency, () => {
+        this.atHost(h, latency, () => {
           if (h.incarnation !== incarnation || !h.up) return;
           if (fails) {
             this.fsyncsFailed++;
             this.trace(`fsync failed ${h.name}`);
             this.crash(h.name);
             const down = h.incarnation;
-            this.at(f.restartMinMs + this.diskRandom.next() * (f.restartMaxMs - f.restartMinMs), () => {
+            this.atHost(h, f.restartMinMs + this.diskRandom.next() * (f.restartMaxMs - f.restartMinMs), () => {
               // Unless the test driver restarted (and maybe crashed) it meanwhile.
               if (h.incarnation === down && !h.up) this.restart(h.name);
             });
@@ -309,7 +338,7 @@ export class Simulation {
     const dispatcher: Dispatcher = {
       now: () => host.offset + host.rate * this.time,
       schedule: (ms, fn) =>
-        this.at(ms / host.rate, () => {
+        this.atHost(host, ms / host.rate, () => {
           if (host.incarnation === incarnation) fn();
         }),
       ready: (cell) => {
@@ -405,7 +434,7 @@ export class Simulation {
       if (net.tailProbability > 0 && this.netRandom.next() < net.tailProbability) {
         latency += -Math.log(1 - this.netRandom.next()) * net.tailMs;
       }
-      this.at(latency, () => {
+      this.atHost(to, latency, () => {
         if (!to.up || !this.connected(from.name, location)) {
           this.messagesDropped++;
           return;
@@ -423,7 +452,7 @@ export class Simulation {
     to.busyUntil = start + cost;
     to.busyMs += cost;
     const incarnation = to.incarnation;
-    this.at(to.busyUntil - this.time, () => {
+    this.atHost(to, to.busyUntil - this.time, () => {
       if (to.incarnation !== incarnation || !to.up) {
         this.messagesDropped++;
         return;
@@ -468,11 +497,14 @@ export class Simulation {
     const maxSteps = opts.maxSteps ?? Infinity;
     let steps = 0;
     if (this.failure) throw this.failure;
+    // The driver ran since the last step (and may have crashed, restarted or asked anyone).
+    this.touchedAll = true;
     for (;;) {
       if (opts.until?.()) return true;
       if (steps++ >= maxSteps) throw new RuntimeError('ETIMEDOUT', `simulation did not finish within ${maxSteps} steps (seed ${this.seed})`);
       const cell = this.runQueue.shift();
       if (cell) {
+        this.touchedHosts.add(cell.runtime.location);
         cell.run(1);
         this.stepDone();
         this.guardStep();
@@ -482,6 +514,7 @@ export class Simulation {
       if (this.microtasks) {
         this.microtasks = false;
         await new Promise<void>((r) => setImmediate(r));
+        this.touchedAll = true;
         continue;
       }
       const ev = this.events.peek();
@@ -492,6 +525,8 @@ export class Simulation {
       this.events.pop();
       if (ev.cancelled) continue;
       this.time = ev.time;
+      if (ev.host === null) this.touchedAll = true;
+      else this.touchedHosts.add(ev.host.name);
       ev.fn();
       this.stepDone();
       this.guardStep();
@@ -538,6 +573,8 @@ export class Simulation {
   private stepDone(): void {
     this.steps++;
     for (const check of this.checks) check();
+    this.touchedAll = false;
+    this.touchedHosts.clear();
   }
 
   /** Stop every host's actors (with hooks). */

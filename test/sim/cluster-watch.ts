@@ -26,31 +26,75 @@ export function violationList(): { violations: string[]; violate: (msg: string) 
 /** The per-step check (push onto `sim.checks`): never two ministers in one ministry and term
  * (ministry ids are unique, so are terms); no replica applied a client change twice. With
  * `probes` (where subtrees move between ministries): never two ministries that would take a
- * change to the same path at the same moment, every settled minister asked for every probe. */
+ * change to the same path at the same moment, every settled minister asked for every probe.
+ * What a node shows is read again only when the step may have run its code (sim.touched),
+ * and the nodes are compared again only when what one shows changed: reading and comparing
+ * every member on every step was most of a balance seed's time. */
 export function watchMinisters(cluster: Cluster, violate: (msg: string) => void, probes: readonly string[] = []): () => void {
   const sim = cluster.sim!;
+  const views = new Map<string, MemberView | null>();
+  const leaders = new Map<string, string>();
+  const serving = new Map<string, string>();
+  let compared = -1;
+  /** Read `name` again: whether what it shows changed. */
+  const refresh = (name: string): boolean => {
+    const old = views.get(name);
+    const view = viewOf(cluster, name, probes);
+    views.set(name, view);
+    return old === undefined || !sameView(old, view);
+  };
   return () => {
-    const leaders = new Map<string, string>();
-    const serving = new Map<string, string>();
+    let changed = compared !== cluster.nodeIds.length;
+    const touched = views.size === 0 ? null : sim.touchedNames();
+    // (Every node after the driver's code: it is also what adds and restarts nodes.)
+    if (touched === null) for (const name of cluster.nodeIds) changed = refresh(name) || changed;
+    else for (const name of touched) if (views.has(name)) changed = refresh(name) || changed;
+    if (!changed) return;
+    compared = cluster.nodeIds.length;
+    leaders.clear();
+    serving.clear();
     for (const name of cluster.nodeIds) {
-      const host = sim.host(name);
-      if (!host.up) continue;
-      const info = (host.runtime.cells.get(`/${name}/role`)?.behaviour as { inspect?: () => MinistryInspection | null } | undefined)?.inspect?.();
-      if (!info) continue;
-      if (info.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${info.ministry} (${info.subtree})`);
-      if (!info.leading) continue;
-      const key = `${info.ministry}@${info.term}`;
-      const other = leaders.get(key);
-      if (other) violate(`two ministers in ministry ${info.ministry} (${info.subtree}) term ${info.term}: ${other} and ${name}`);
-      leaders.set(key, name);
-      for (const p of probes) {
-        if (!info.serves(p)) continue;
+      const view = views.get(name);
+      if (!view) continue;
+      if (view.duplicateApplies > 0) violate(`${name} applied a client change twice in ministry ${view.ministry} (${view.subtree})`);
+      if (!view.leading) continue;
+      const other = leaders.get(view.key);
+      if (other) violate(`two ministers in ministry ${view.ministry} (${view.subtree}) term ${view.term}: ${other} and ${name}`);
+      leaders.set(view.key, name);
+      for (const p of view.serves) {
         const was = serving.get(p);
-        if (was !== undefined && was !== info.ministry) violate(`at ${sim.now().toFixed(1)} ms both ${was} and ${info.ministry} (minister ${name}) would take a change to ${p}`);
-        serving.set(p, info.ministry);
+        if (was !== undefined && was !== view.ministry) violate(`at ${sim.now().toFixed(1)} ms both ${was} and ${view.ministry} (minister ${name}) would take a change to ${p}`);
+        serving.set(p, view.ministry);
       }
     }
   };
+}
+
+function sameView(a: MemberView | null, b: MemberView | null): boolean {
+  if (a === null || b === null) return a === b;
+  return a.key === b.key && a.subtree === b.subtree && a.leading === b.leading && a.duplicateApplies === b.duplicateApplies && a.serves.length === b.serves.length && a.serves.every((p, i) => p === b.serves[i]);
+}
+
+/** What watchMinisters reads of a node's ministry member: null when the node is down or holds none. */
+interface MemberView {
+  ministry: string;
+  subtree: string;
+  term: number;
+  /** `ministry@term`. */
+  key: string;
+  leading: boolean;
+  duplicateApplies: number;
+  /** The probes it would take a change to now (a leading minister only). */
+  serves: string[];
+}
+
+function viewOf(cluster: Cluster, name: string, probes: readonly string[]): MemberView | null {
+  const host = cluster.sim!.host(name);
+  if (!host.up) return null;
+  const info = (host.runtime.cells.get(`/${name}/role`)?.behaviour as { inspect?: () => MinistryInspection | null } | undefined)?.inspect?.();
+  if (!info) return null;
+  const serves = info.leading ? probes.filter((p) => info.serves(p)) : [];
+  return { ministry: info.ministry, subtree: info.subtree, term: info.term, key: `${info.ministry}@${info.term}`, leading: info.leading, duplicateApplies: info.duplicateApplies, serves };
 }
 
 /** One finished client operation into `history`. A change with an unknown outcome may have

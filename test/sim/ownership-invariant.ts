@@ -102,8 +102,11 @@ export function watchOwnership(cluster: Cluster, statics: readonly string[], vio
   return {
     counts,
     check(): void {
-      for (const name of cluster.nodeIds) if (sim.host(name).up) learnDissolutions(name);
-      for (const name of cluster.nodeIds) {
+      // A node whose code did not run since the last check has nothing new to show.
+      const touched = sim.touchedNames();
+      const names = touched === null ? cluster.nodeIds : [...touched].filter((n) => cluster.nodeIds.includes(n));
+      for (const name of names) if (sim.host(name).up) learnDissolutions(name);
+      for (const name of names) {
         const host = sim.host(name);
         if (!host.up) continue;
         const cell = host.runtime.cells.get(`/${name}/role`);

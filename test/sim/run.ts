@@ -33,12 +33,17 @@ async function main(): Promise<void> {
   let failed = 0;
   const t0 = Date.now();
   for (const seed of seeds) {
+    const w0 = Date.now();
+    const c0 = process.cpuUsage();
     const r = await sim.runSeed(seed, { verbose: values.verbose ?? false });
+    // Wall and CPU time of the seed (on a shared machine the CPU time is the one to compare).
+    const cpu = process.cpuUsage(c0);
+    const took = `[${((Date.now() - w0) / 1000).toFixed(1)} s, cpu ${((cpu.user + cpu.system) / 1e6).toFixed(1)} s]`;
     if (r.ok) {
-      if (values.verbose || values.each || seeds.length <= 50) console.log(`seed ${seed}: pass${r.detail ? ` (${r.detail})` : ''}`);
+      if (values.verbose || values.each || seeds.length <= 50) console.log(`seed ${seed}: pass${r.detail ? ` (${r.detail})` : ''} ${took}`);
     } else {
       failed++;
-      console.log(`seed ${seed}: FAIL ${r.error ?? ''}\n  replay: npm run sim -- ${name} --seed ${seed} --verbose`);
+      console.log(`seed ${seed}: FAIL ${r.error ?? ''} ${took}\n  replay: npm run sim -- ${name} --seed ${seed} --verbose`);
     }
   }
   console.log(`${name}: ${seeds.length - failed} passed, ${failed} failed (${seeds.length} seeds, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);

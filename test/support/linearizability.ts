@@ -86,7 +86,9 @@ export interface Model<S, I, O> {
   stepUnknown?(state: S, input: I): S;
   /** Split a history into parts that can be checked independently (P-compositionality). */
   partition?(history: Operation<I, O>[]): Operation<I, O>[][];
-  /** A canonical string: equal states must hash equal, different states must differ. */
+  /** A canonical string: equal states must hash equal, states that some sequence of
+   * operations tells apart must differ (others may share one: the search then explores one of
+   * them, e.g. namespace states that differ only in inode numbers no answer shows). */
   hash(state: S): string;
   /** Human-readable state, for failure reports. */
   describe?(state: S): string;

@@ -248,6 +248,26 @@ describe('namespace model as a linearizability model', () => {
     expect(m.hash(s)).toBe(m.hash(m.step(m.step(m.init(), { op: 'mkdir', path: '/d' }, { ok: true }).state, { op: 'create', path: '/x' }, { ok: true }).state));
   });
 
+  it('hashes states alike whatever inode numbers their files got (never observed), and tells link structures and attributes apart', () => {
+    const m = namespaceModel();
+    const run = (ops: NsInput[]): NsState => ops.reduce((s, op) => m.step(s, op, { ok: true }).state, m.init());
+    // /f then /g, or /g then /f (which also burnt an inode): the same tree.
+    const a = run([{ op: 'create', path: '/f' }, { op: 'create', path: '/g' }]);
+    const b = run([{ op: 'create', path: '/x' }, { op: 'rm', path: '/x' }, { op: 'create', path: '/g' }, { op: 'create', path: '/f' }]);
+    expect(m.hash(a)).toBe(m.hash(b));
+    // The search skips a state seen before: two orders of the same creates are one state.
+    expect(m.hash(run([{ op: 'create', path: '/f' }, { op: 'link', from: '/f', to: '/h' }, { op: 'create', path: '/g' }]))).toBe(
+      m.hash(run([{ op: 'create', path: '/g' }, { op: 'create', path: '/f' }, { op: 'link', from: '/f', to: '/h' }])),
+    );
+    // /h a link of /f, or a file of its own; a link of /g instead; another mode; a symlink's target.
+    const linked = run([{ op: 'create', path: '/f' }, { op: 'create', path: '/g' }, { op: 'link', from: '/f', to: '/h' }]);
+    const apart = run([{ op: 'create', path: '/f' }, { op: 'create', path: '/g' }, { op: 'create', path: '/h' }]);
+    const other = run([{ op: 'create', path: '/f' }, { op: 'create', path: '/g' }, { op: 'link', from: '/g', to: '/h' }]);
+    const mode = run([{ op: 'create', path: '/f', mode: 0o600 }, { op: 'create', path: '/g' }, { op: 'link', from: '/f', to: '/h' }]);
+    const hashes = [linked, apart, other, mode, run([{ op: 'symlink', path: '/f', target: 'a' }]), run([{ op: 'symlink', path: '/f', target: 'b' }])].map((s) => m.hash(s));
+    expect(new Set(hashes).size).toBe(hashes.length);
+  });
+
   it('merges other ministries’ roots into listings', () => {
     const m = namespaceModel({ root: '/', otherRoots: ['/m', '/a/deep', '/'] });
     let s = m.init();

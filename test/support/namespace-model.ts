@@ -705,10 +705,32 @@ function shown(state: NsState): string[] {
 }
 
 function canonical(state: NsState): string {
-  return [...state]
-    .sort((a, b) => cmp(a[0], b[0]))
-    .map(([p, v]) => (p.startsWith(MOUNT) ? `${p} (another ministry)` : `${p} ${v}`))
-    .join('\n');
+  // Inode numbers are never observed: number them by the first path that links to each.
+  const paths: Array<[string, string]> = [];
+  const rest: string[] = [];
+  for (const e of state) {
+    const k = e[0];
+    if (isPath(k)) paths.push(e);
+    else if (k.startsWith(MOUNT)) rest.push(`${k} (another ministry)`);
+  }
+  paths.sort((a, b) => cmp(a[0], b[0]));
+  const ino = new Map<string, number>();
+  const out: string[] = [];
+  for (const [p, v] of paths) {
+    const sp = v.indexOf(' #');
+    if (sp < 0 || v.startsWith('dir')) {
+      out.push(`${p} ${v}`);
+      continue;
+    }
+    const old = v.slice(sp + 1);
+    let n = ino.get(old);
+    if (n === undefined) {
+      ino.set(old, (n = ino.size));
+      out.push(`${p} ${v.slice(0, sp)} ${state.get(old) as string}`);
+    } else out.push(`${p} ${v.slice(0, sp)} =${n}`);
+  }
+  rest.sort();
+  return out.join('\n') + '\n' + rest.join('\n');
 }
 
 export function describeNsInput(input: NsInput): string {
