@@ -12,8 +12,8 @@
 import type { ClusterState, MinistryRecord } from './cluster-state.js';
 import type { NodeConfig } from './node.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
-import type { Appointment, Entry } from '../raft/types.js';
-import { MinistryNamespace, type AppliedChanges } from './ministry-namespace.js';
+import type { Appointment } from '../raft/types.js';
+import { MinistryNamespace } from './ministry-namespace.js';
 import type { LeaseQuiet } from './ministry-migrations.js';
 import { MINISTRY_SNAPSHOT_TASK, type MinistrySnapshotContext } from './ministry-snapshot-task.js';
 import { ministryCopier, type MinistryCopied } from './ministry-copy.js';
@@ -24,8 +24,8 @@ import { ministryRepair } from './ministry-repair.js';
 import { UncommittedCopies } from './uncommitted-copies.js';
 import { LeaseService } from './lease-service.js';
 import { MINISTRY_TICK, MinistryTicks } from './ministry-ticks.js';
+import { ministryInspector, type MinistryInspection } from './ministry-inspect.js';
 import type { Behaviour, Context, Message, Ref } from '../runtime/types.js';
-import type { RenameLedger } from './rename-ledger.js';
 import type { ClientOp, CrossRenamePrepareMessage, CrossRenameVoteMessage, MigrationProgressMessage, MigrationQueryMessage, FsReplyMessage, FsRequestMessage, ReadsRevokedMessage, SubtreeDeleteMessage, SubtreeDeletedMessage, TicketMessage, TicketStatusMessage } from '../fs/requests.js';
 import { FsError } from '../fs/errors.js';
 import { isDataOp, isLeaseOp, requestOp as readOp } from './request-op.js';
@@ -77,30 +77,7 @@ export interface MinistryArgs {
 
 type Reply = (msg: Message) => void;
 
-/** What a test may read of a live ministry member (`ActorCell.behaviour.inspect()`). */
-export interface MinistryInspection {
-  ministry: string;
-  subtree: string;
-  node: string;
-  term: number;
-  leading: boolean;
-  /** (client, seq) pairs whose change applied more than once: must stay 0. */
-  duplicateApplies: number;
-  /** Clients with a completion record. */
-  clients: number;
-  /** The last changes this member applied (the simulator checks they lie in its subtree). */
-  applied: AppliedChanges;
-  /** The group log's commit index, and its entries held in memory (after any snapshot): for
-   * the simulations' per-step checks that committed entries never diverge. */
-  commit: number;
-  entries: () => readonly Entry[];
-  /** Whether this member, a settled minister (leading, committed in its term, all committed applied,
-   * term), would take a change to `path` now: the simulations check that no two ministries
-   * would at once (live subtree migration, issue 16). */
-  serves: (path: string) => boolean;
-  /** Open renames across ministries here (rename-ledger.ts): read only. */
-  renames: RenameLedger;
-}
+export type { MinistryInspection } from './ministry-inspect.js';
 
 /** The reply message for an answer of ministry `ministry`. Fields set one by one, no object
  * spread: this runs for every read and change answered. */
@@ -167,23 +144,10 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   let servedSince = Infinity;
   let servedAs = '';
 
-  // What inspect() hands out, made once: the simulations inspect members after their steps.
-  // `clients` is counted only when read (counting sorts), by a getter on a prototype: one in
-  // the answer's literal would be defined anew on every call (about 10 times slower).
-  const counted = { get clients(): number { return ns.clientCount; } };
-  const entries = (): readonly Entry[] => raft.entries();
-  const serves = (path: string): boolean => {
-    const st = raft.softState();
-    return args.role === 'minister' && !core.record.fenced && st.role === 'leader' && raft.applied === raft.commitIndex && raft.termAt(raft.commitIndex) === st.term && core.ownership(path) === null;
-  };
+  const inspect = ministryInspector(args.role, config.id, core, ns, () => raft);
 
   return {
-    inspect() {
-      if (!raft) return null;
-      const soft = raft.softState();
-      const answer = { __proto__: counted, ministry: core.record.id, subtree: core.record.subtree, node: config.id, term: soft.term, leading: soft.role === 'leader', duplicateApplies: ns.duplicateApplies, applied: ns.applied, commit: raft.commitIndex, entries, renames: ns.renames, serves };
-      return answer as typeof answer & typeof counted;
-    },
+    inspect,
     started(ctx) {
       const record = core.record;
       raft = new RaftShell(ctx, {
