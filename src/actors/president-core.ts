@@ -413,6 +413,7 @@ export class PresidentCore {
       age: (m) => now - Math.max(this.termSeen.get(m.id)?.at ?? now, this.migratingSeen.get(m.id) ?? -Infinity, this.coldSince.get(m.id) ?? now),
       parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
       statics: (this.config.ministries ?? []).map((x) => x.subtree),
+      inMigration: (m) => state.migrationOf(m.id) !== undefined,
       migrating: [...state.migrations.values()].filter((g) => g.phase === 'fencing' || g.phase === 'handed').length,
       options: this.config.writeBalance,
       costs: this.sigma.costs(),
