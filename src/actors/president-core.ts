@@ -117,7 +117,7 @@ export class PresidentCore {
   /** When each node was last probed. */
   private readonly probedAt = new Map<string, number>();
   /** The last load each node reported, with the appointment it was made under. */
-  private readonly loads = new Map<string, { ministry: string; groupTerm: number; load: MemberLoad; at: number }>();
+  private readonly loads = new Map<string, { ministry: string; groupTerm: number; load: MemberLoad; at: number; cpus: { cpu: number; at: number }[] }>();
   private lastLoadProbe = -Infinity;
   /** The last tick did more than probe: the next one comes at probeMs (nextTickAt). */
   private acted = false;
@@ -222,7 +222,8 @@ export class PresidentCore {
     this.lastHeard.set(id, now);
     this.reports.set(id, report);
     if (report.load) {
-      this.loads.set(id, { ministry: report.ministry, groupTerm: report.groupTerm, load: report.load, at: now });
+      const was = this.loads.get(id);
+      this.loads.set(id, { ministry: report.ministry, groupTerm: report.groupTerm, load: report.load, at: now, cpus: [...(was?.ministry === report.ministry && was.groupTerm === report.groupTerm ? was.cpus.slice(-2) : []), { cpu: report.load.cpu, at: now }] });
       // A minister's sample for the σ fit, with the staff it reported under.
       const m = view.state.ministries.get(report.ministry);
       if (m && m.minister === id && m.term === report.groupTerm && report.leading) this.sigma.add({ clerks: m.clerks.length, writesPerSec: report.load.writesPerSec, readsPerSec: report.load.readsPerSec, cpu: report.load.cpu });
@@ -445,6 +446,7 @@ export class PresidentCore {
       out.set(m.id, {
         clerkCpu: known.length === clerks.length && known.length > 0 ? known.reduce((s, l) => s + l.cpu, 0) / known.length : null,
         ministerCpu: of(m.minister)?.cpu ?? null,
+        ministerCpuRecent: of(m.minister) && Math.max(...this.loads.get(m.minister)!.cpus.filter((c) => c.at >= (this.migratingSeen.get(m.id) ?? -Infinity)).map((c) => c.cpu), of(m.minister)!.cpu),
         ministerReadsPerSec: of(m.minister)?.readsPerSec ?? 0,
         ministerWritesPerSec: of(m.minister)?.writesPerSec ?? 0,
         cpu: members.reduce((s, l) => s + l.cpu, 0) / members.length,

@@ -119,13 +119,16 @@ function peakHolds(input: WriteBalanceInput, o: Required<WriteBalanceOptions>, a
   const others = input.ministries.filter((m) => !input.inMigration?.(m));
   const unknown = others.filter((m) => input.loads.get(m.id)?.ministerCpu == null);
   if (unknown.length > 0) return { why: `write balancing: no split until every minister has reported its load (${unknown.map((m) => m.id).join(', ')} not yet)`, short: false };
+  // Near the threshold, over the last samples, counts (a sample's CPU is noisy: one of two
+  // saturated ministers read 72% once, and the other was split as if it alone were the peak).
+  const near = 0.8 * above;
   const saturated = others.filter((m) => {
     const l = input.loads.get(m.id)!;
-    return l.ministerCpu! > above && l.writesPerSec >= o.minWritesPerSec;
+    return (l.ministerCpuRecent ?? l.ministerCpu!) > near && l.writesPerSec >= o.minWritesPerSec;
   });
   const splits = Math.floor(input.idle / (1 + input.minClerks));
   if (saturated.length <= splits) return null;
-  return { why: `write balancing: ${saturated.length} ministers pass ${pct(above)} (${saturated.map((m) => m.id).join(', ')}) and ${input.idle} idle nodes can split ${splits} of them: splitting some would leave the busiest as busy (clients spread over the ministries wait on it), so none is split and the nodes stay idle`, short: true };
+  return { why: `write balancing: ${saturated.length} ministers pass ${pct(near)} (near ${pct(above)}; ${saturated.map((m) => m.id).join(', ')}) and ${input.idle} idle nodes can split ${splits} of them: splitting some would leave the busiest as busy (clients spread over the ministries wait on it), so none is split and the nodes stay idle`, short: true };
 }
 
 export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
