@@ -38,7 +38,7 @@ import { nextMembershipStep, type RaftMembershipView } from './membership-core.j
 import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
 import { migrationActive, migrationProblem } from './migration-state.js';
 import { isValidPath, parentOf } from '../fs/path.js';
-import { DEFAULT_WRITE_BALANCE, planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
+import { DEFAULT_WRITE_BALANCE, meanCpu, planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
 import { SigmaMeter, type WriteCosts } from './clerk-count.js';
 
 /** What the president needs of NodeConfig. */
@@ -446,7 +446,7 @@ export class PresidentCore {
       out.set(m.id, {
         clerkCpu: known.length === clerks.length && known.length > 0 ? known.reduce((s, l) => s + l.cpu, 0) / known.length : null,
         ministerCpu: of(m.minister)?.cpu ?? null,
-        ministerCpuRecent: of(m.minister) && Math.max(...this.loads.get(m.minister)!.cpus.filter((c) => c.at >= (this.migratingSeen.get(m.id) ?? -Infinity)).map((c) => c.cpu), of(m.minister)!.cpu),
+        ministerCpuRecent: of(m.minister) && meanCpu(this.loads.get(m.minister)!.cpus.filter((c) => c.at >= (this.migratingSeen.get(m.id) ?? -Infinity)), of(m.minister)!.cpu),
         ministerReadsPerSec: of(m.minister)?.readsPerSec ?? 0,
         ministerWritesPerSec: of(m.minister)?.writesPerSec ?? 0,
         cpu: members.reduce((s, l) => s + l.cpu, 0) / members.length,

@@ -114,21 +114,27 @@ export function splitThreshold(o: Required<WriteBalanceOptions>, idle: number, m
 /** With `splitOnlyIfPeakFalls`: why no split may start now (more saturated ministers than the
  * idle nodes can split, or a minister's load unknown), or null. Ministries in a migration are
  * not counted: a split already relieves them, or a merge is about to change them. */
-function peakHolds(input: WriteBalanceInput, o: Required<WriteBalanceOptions>, above: number): { why: string; short: boolean } | null {
+function peakHolds(input: WriteBalanceInput, o: Required<WriteBalanceOptions>): { why: string; short: boolean } | null {
   if (!o.splitOnlyIfPeakFalls) return null;
   const others = input.ministries.filter((m) => !input.inMigration?.(m));
   const unknown = others.filter((m) => input.loads.get(m.id)?.ministerCpu == null);
   if (unknown.length > 0) return { why: `write balancing: no split until every minister has reported its load (${unknown.map((m) => m.id).join(', ')} not yet)`, short: false };
-  // Near the threshold, over the last samples, counts (a sample's CPU is noisy: one of two
-  // saturated ministers read 72% once, and the other was split as if it alone were the peak).
-  const near = 0.8 * above;
+  // Near saturation (80% of splitAbove, whatever threshold idle nodes put in force), by the
+  // mean of the last samples: one sample's CPU is noisy (one of two saturated ministers read
+  // 72% once, and the other was split as if it alone were the peak).
+  const near = 0.8 * o.splitAbove;
   const saturated = others.filter((m) => {
     const l = input.loads.get(m.id)!;
     return (l.ministerCpuRecent ?? l.ministerCpu!) > near && l.writesPerSec >= o.minWritesPerSec;
   });
   const splits = Math.floor(input.idle / (1 + input.minClerks));
   if (saturated.length <= splits) return null;
-  return { why: `write balancing: ${saturated.length} ministers pass ${pct(near)} (near ${pct(above)}; ${saturated.map((m) => m.id).join(', ')}) and ${input.idle} idle nodes can split ${splits} of them: splitting some would leave the busiest as busy (clients spread over the ministries wait on it), so none is split and the nodes stay idle`, short: true };
+  return { why: `write balancing: ${saturated.length} ministers pass ${pct(near)} (near ${pct(o.splitAbove)}; ${saturated.map((m) => m.id).join(', ')}) and ${input.idle} idle nodes can split ${splits} of them: splitting some would leave the busiest as busy (clients spread over the ministries wait on it), so none is split and the nodes stay idle`, short: true };
+}
+
+/** The mean of a minister's recent CPU samples (`latest` when there are none). */
+export function meanCpu(samples: readonly { cpu: number }[], latest: number): number {
+  return samples.length === 0 ? latest : samples.reduce((s, c) => s + c.cpu, 0) / samples.length;
 }
 
 export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
@@ -139,7 +145,7 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   if (input.migrating >= allowed) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
   let short: string | undefined;
   const above = splitThreshold(o, input.idle, input.minClerks);
-  const held = peakHolds(input, o, above);
+  const held = peakHolds(input, o);
   if (held) {
     notes.push(held.why);
     // Cold ministries give their nodes back: with enough of them, every saturated one splits.

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MinistryRecord } from '../../src/actors/cluster-state.js';
 import type { MinistryLoad } from '../../src/actors/balancer.js';
-import { concurrency, planWrites, type WriteBalanceInput } from '../../src/actors/write-balancer.js';
+import { concurrency, meanCpu, planWrites, type WriteBalanceInput } from '../../src/actors/write-balancer.js';
 
 const rec = (id: string, subtree: string): MinistryRecord => ({ id, subtree, minister: `${id}-a`, clerks: [`${id}-b`, `${id}-c`], term: 1, down: false, clerksWanted: 2, fenced: false });
 const load = (ministerCpu: number, writesPerSec: number, hot: [string, number][] = []): MinistryLoad => ({
@@ -106,9 +106,13 @@ describe('write balancing', () => {
     // One saturated (the other well below the threshold): it alone is the peak, and splits.
     const one = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', load(0.7, 30, [['/h/x', 15]])]]);
     expect(planWrites(input({ loads: one, options: on })).steps.map((x) => x.ministry.id)).toEqual(['m0']);
-    // Its minister's highest recent sample counts, not one low reading.
+    // Its minister's recent mean counts, not one low reading; and 80% of splitAbove, not of
+    // the lower threshold idle nodes put in force.
     const noisy = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', { ...load(0.7, 60, [['/h/x', 30]]), ministerCpuRecent: 0.98 }]]);
     expect(planWrites(input({ loads: noisy, options: on })).steps).toEqual([]);
+    const halfLoaded = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', load(0.55, 30, [['/h/x', 15]])]]);
+    expect(planWrites(input({ loads: halfLoaded, idle: 3, options: { ...on, splitBusyAbove: 0.5 } })).steps.map((x) => x.ministry.id)).toEqual(['m0', 'm1']);
+    expect(meanCpu([{ cpu: 1 }, { cpu: 0.72 }, { cpu: 0.98 }], 0.98)).toBeCloseTo(0.9);
     // A ministry in a migration is not counted; one whose minister has not reported holds all.
     expect(planWrites(input({ loads, options: on, inMigration: (m) => m.id === 'm1', judgeable: (m) => m.id !== 'm1' })).steps.map((x) => x.ministry.id)).toEqual(['m0']);
     const unknown = planWrites(input({ loads: new Map([['m0', load(0.97, 60, [['/b', 30]])]]), options: on }));
