@@ -446,7 +446,7 @@ export class PresidentCore {
       out.set(m.id, {
         clerkCpu: known.length === clerks.length && known.length > 0 ? known.reduce((s, l) => s + l.cpu, 0) / known.length : null,
         ministerCpu: of(m.minister)?.cpu ?? null,
-        ministerCpuRecent: of(m.minister) && meanCpu(this.loads.get(m.minister)!.cpus.filter((c) => c.at >= (this.migratingSeen.get(m.id) ?? -Infinity)), of(m.minister)!.cpu),
+        ministerCpuRecent: of(m.minister) && meanCpu(this.loads.get(m.minister)!.cpus.filter((c) => c.at >= (this.migratingSeen.get(m.id) ?? -Infinity))),
         ministerReadsPerSec: of(m.minister)?.readsPerSec ?? 0,
         ministerWritesPerSec: of(m.minister)?.writesPerSec ?? 0,
         cpu: members.reduce((s, l) => s + l.cpu, 0) / members.length,

@@ -116,25 +116,26 @@ export function splitThreshold(o: Required<WriteBalanceOptions>, idle: number, m
  * not counted: a split already relieves them, or a merge is about to change them. */
 function peakHolds(input: WriteBalanceInput, o: Required<WriteBalanceOptions>): { why: string; short: boolean } | null {
   if (!o.splitOnlyIfPeakFalls) return null;
-  const others = input.ministries.filter((m) => !input.inMigration?.(m));
-  const unknown = others.filter((m) => input.loads.get(m.id)?.ministerCpu == null);
-  if (unknown.length > 0) return { why: `write balancing: no split until every minister has reported its load (${unknown.map((m) => m.id).join(', ')} not yet)`, short: false };
-  // Near saturation (80% of splitAbove, whatever threshold idle nodes put in force), by the
-  // mean of the last samples: one sample's CPU is noisy (one of two saturated ministers read
-  // 72% once, and the other was split as if it alone were the peak).
+  // Near saturation: 80% of splitAbove (whatever threshold idle nodes put in force), by the
+  // mean of the minister's last samples (one sample's CPU is noisy: one of two saturated
+  // ministers read 72% once, and the other was split as if it alone were the peak). A minister
+  // with too few samples since its ministry changed counts as saturated (a ministry just split
+  // off a saturated one ramps up from 0% in its first samples, and is saturated too).
   const near = 0.8 * o.splitAbove;
-  const saturated = others.filter((m) => {
-    const l = input.loads.get(m.id)!;
-    return (l.ministerCpuRecent ?? l.ministerCpu!) > near && l.writesPerSec >= o.minWritesPerSec;
+  const busy = input.ministries.filter((m) => {
+    if (input.inMigration?.(m)) return false;
+    const l = input.loads.get(m.id);
+    const cpu = l === undefined ? null : l.ministerCpuRecent === undefined ? (l.ministerCpu ?? null) : l.ministerCpuRecent;
+    return cpu === null || (cpu > near && l!.writesPerSec >= o.minWritesPerSec);
   });
   const splits = Math.floor(input.idle / (1 + input.minClerks));
-  if (saturated.length <= splits) return null;
-  return { why: `write balancing: ${saturated.length} ministers pass ${pct(near)} (near ${pct(o.splitAbove)}; ${saturated.map((m) => m.id).join(', ')}) and ${input.idle} idle nodes can split ${splits} of them: splitting some would leave the busiest as busy (clients spread over the ministries wait on it), so none is split and the nodes stay idle`, short: true };
+  if (busy.length <= splits) return null;
+  return { why: `write balancing: ${busy.length} ministers pass ${pct(near)} (near ${pct(o.splitAbove)}) or have not reported long enough (${busy.map((m) => m.id).join(', ')}), and ${input.idle} idle nodes can split ${splits} of them: splitting some would leave the busiest as busy (clients spread over the ministries wait on it), so none is split and the nodes stay idle`, short: true };
 }
 
-/** The mean of a minister's recent CPU samples (`latest` when there are none). */
-export function meanCpu(samples: readonly { cpu: number }[], latest: number): number {
-  return samples.length === 0 ? latest : samples.reduce((s, c) => s + c.cpu, 0) / samples.length;
+/** The mean of a minister's last three CPU samples, or null with fewer. */
+export function meanCpu(samples: readonly { cpu: number }[]): number | null {
+  return samples.length < 3 ? null : samples.slice(-3).reduce((s, c) => s + c.cpu, 0) / 3;
 }
 
 export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
