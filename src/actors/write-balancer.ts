@@ -114,19 +114,20 @@ export function splitThreshold(o: Required<WriteBalanceOptions>, idle: number, m
 /** With `splitOnlyIfPeakFalls`: why no split may start now (more saturated ministers than the
  * idle nodes can split, or a minister's load unknown), or null. Ministries in a migration are
  * not counted: a split already relieves them, or a merge is about to change them. */
-function peakHolds(input: WriteBalanceInput, o: Required<WriteBalanceOptions>): { why: string; short: boolean } | null {
+function peakHolds(input: WriteBalanceInput, o: Required<WriteBalanceOptions>, above: number): { why: string; short: boolean } | null {
   if (!o.splitOnlyIfPeakFalls) return null;
   // Near saturation: 80% of splitAbove (whatever threshold idle nodes put in force), by the
   // mean of the minister's last samples (one sample's CPU is noisy: one of two saturated
   // ministers read 72% once, and the other was split as if it alone were the peak). A minister
   // with too few samples since its ministry changed counts as saturated (a ministry just split
-  // off a saturated one ramps up from 0% in its first samples, and is saturated too).
+  // off a saturated one ramps up from 0% in its first samples, and is saturated too), and so
+  // does one whose latest sample passes the threshold in force (one the planner would split).
   const near = 0.8 * o.splitAbove;
   const busy = input.ministries.filter((m) => {
     if (input.inMigration?.(m)) return false;
     const l = input.loads.get(m.id);
     const cpu = l === undefined ? null : l.ministerCpuRecent === undefined ? (l.ministerCpu ?? null) : l.ministerCpuRecent;
-    return cpu === null || (cpu > near && l!.writesPerSec >= o.minWritesPerSec);
+    return cpu === null || (Math.max(cpu, (l!.ministerCpu ?? 0) > above ? 1 : 0) > near && l!.writesPerSec >= o.minWritesPerSec);
   });
   const splits = Math.floor(input.idle / (1 + input.minClerks));
   if (busy.length <= splits) return null;
@@ -146,7 +147,7 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   if (input.migrating >= allowed) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
   let short: string | undefined;
   const above = splitThreshold(o, input.idle, input.minClerks);
-  const held = peakHolds(input, o);
+  const held = peakHolds(input, o, above);
   if (held) {
     notes.push(held.why);
     // Cold ministries give their nodes back: with enough of them, every saturated one splits.
