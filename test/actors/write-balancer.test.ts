@@ -101,8 +101,9 @@ describe('write balancing', () => {
     const held = planWrites(input({ loads, options: on }));
     expect(held.steps).toEqual([]);
     expect(held.notes).toContainEqual(expect.stringMatching(/2 ministers pass 72% \(near 90%\) or have not reported long enough \(m0, m1\), and 3 idle nodes can split 1 of them/));
-    // Idle nodes for both: both split.
-    expect(planWrites(input({ loads, idle: 6, options: { ...on, splitWhenIdleAbove: 0.9 } })).steps.map((x) => x.ministry.id)).toEqual(['m0', 'm1']);
+    // Idle nodes for two more ministries: no hold (three saturated, six idle).
+    const three = new Map([...loads, ['m2', load(0.97, 60, [['/k/x', 30]])]]);
+    expect(planWrites(input({ ministries: [root, child, rec('m2', '/k')], loads: three, idle: 6, options: { ...on, splitWhenIdleAbove: 0.9 } })).steps.map((x) => x.ministry.id)).toEqual(['m0', 'm1', 'm2']);
     // One saturated (the other well below the threshold): it alone is the peak, and splits.
     const one = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', load(0.7, 30, [['/h/x', 15]])]]);
     expect(planWrites(input({ loads: one, options: on })).steps.map((x) => x.ministry.id)).toEqual(['m0']);
