@@ -1,4 +1,4 @@
-// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K] [--split-idle X]`
+// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K] [--split-idle X] [--split-busy X] [--peak-falls]`
 // (issue 16): the president's balancer at work, on the simulator with a modeled node capacity
 // (SimOptions.cpu: every client request costs the node it reaches SERVICE_MS of CPU, served one
 // at a time; each Raft append answer costs its minister APPEND_MS, so that every clerk costs
@@ -107,7 +107,16 @@ const p99 = (xs: number[]): number => {
   return s[Math.min(s.length - 1, Math.floor(s.length * 0.99))]!;
 };
 
-async function startCluster(nodes: number, seed: number, orders: string[], clock: { now(): number }, concurrent: number, splitIdle: number | undefined): Promise<Cluster> {
+/** Write-balancing options the flags set (write-balancer.ts): --split-idle X, --split-busy X,
+ * --peak-falls; unset ones keep the planner's defaults. */
+interface Knobs {
+  concurrent: number;
+  splitIdle?: number;
+  splitBusy?: number;
+  peakFalls: boolean;
+}
+
+async function startCluster(nodes: number, seed: number, orders: string[], clock: { now(): number }, k: Knobs): Promise<Cluster> {
   const { Writable } = await import('node:stream');
   const { default: pino } = await import('pino');
   const sink = new Writable({
@@ -128,7 +137,14 @@ async function startCluster(nodes: number, seed: number, orders: string[], clock
     cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS, 'govfs.raft.AppendResponse': APPEND_MS } },
     loadEveryMs: 250,
     balance: { settleMs: 750 },
-    writeBalance: { mergeAfterMs: 2_000, retryAfterMs: 3_000, concurrent, ...(splitIdle !== undefined && { splitWhenIdleAbove: splitIdle }) },
+    writeBalance: {
+      mergeAfterMs: 2_000,
+      retryAfterMs: 3_000,
+      concurrent: k.concurrent,
+      ...(k.splitIdle !== undefined && { splitWhenIdleAbove: k.splitIdle }),
+      ...(k.splitBusy !== undefined && { splitBusyAbove: k.splitBusy }),
+      ...(k.peakFalls && { splitOnlyIfPeakFalls: true }),
+    },
     migrationTimeoutMs: 10_000,
     // A migration waits out the subtree's leases only when one could be believed (none here);
     // 1 s leases as before, so that the numbers compare with earlier runs.
@@ -177,11 +193,11 @@ interface Done {
   read: boolean;
 }
 
-async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number, concurrent: number, splitIdle: number | undefined, shape: { depth: number; fanout: number }): Promise<{ run: BalanceRun; unloadedP99Ms: number; unloadedChangeMs: number; done: Done[]; start: number }> {
+async function runOne(nodes: number, balancing: boolean, seconds: number, seed: number, knobs: Knobs, shape: { depth: number; fanout: number }): Promise<{ run: BalanceRun; unloadedP99Ms: number; unloadedChangeMs: number; done: Done[]; start: number }> {
   const orders: string[] = [];
   let start = 0;
   const clock = { now: (): number => 0 };
-  const cluster = await startCluster(nodes, seed, orders, clock, concurrent, splitIdle);
+  const cluster = await startCluster(nodes, seed, orders, clock, knobs);
   clock.now = () => cluster.now() - start;
   const r = new SeedTree(seed).stream('bench-balance');
   const t = tree('/t', shape.depth, shape.fanout);
@@ -267,14 +283,19 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   // Split a minister above this CPU while idle nodes could staff two new ministries (--split-idle;
   // the planner's default is 0.6).
   const splitIdle = typeof opts['split-idle'] === 'string' ? Number(opts['split-idle']) : undefined;
+  // Latency-aware splits (--split-busy X: a minister above X splits whenever idle nodes can
+  // staff a new ministry) and --peak-falls (no split while more ministers are saturated than
+  // the idle nodes can split): options of the planner, off by default.
+  const splitBusy = typeof opts['split-busy'] === 'string' ? Number(opts['split-busy']) : undefined;
+  const knobs: Knobs = { concurrent, ...(splitIdle !== undefined && { splitIdle }), ...(splitBusy !== undefined && { splitBusy }), peakFalls: opts['peak-falls'] === true };
   // The hot trees' shape (--fanout F --depth D; default binary, depth 5: 32 leaf directories).
   const fanout = typeof opts.fanout === 'string' ? Number(opts.fanout) : 2;
   const shape = { fanout, depth: typeof opts.depth === 'string' ? Number(opts.depth) : fanout === 2 ? DEPTH : Math.max(1, Math.round(Math.log(32) / Math.log(fanout))) };
   const out: SizeResult[] = [];
   for (const nodes of sizes) {
     const seconds = typeof opts.seconds === 'string' ? Number(opts.seconds) : quick ? 16 : nodes >= 100 ? 60 : 30;
-    const on = await runOne(nodes, true, seconds, seed, concurrent, splitIdle, shape);
-    const off = await runOne(nodes, false, seconds, seed, concurrent, splitIdle, shape);
+    const on = await runOne(nodes, true, seconds, seed, knobs, shape);
+    const off = await runOne(nodes, false, seconds, seed, knobs, shape);
     const half = Math.floor(seconds / 2);
     // The off run is saturated throughout (one ministry): its mean past the first second.
     const sat = off.run.seconds.slice(1, half);

@@ -45,6 +45,10 @@ export interface MinistryLoad {
   clerkCpu: number | null;
   /** Its minister's CPU (0..1; null while it has not reported): writes all go through it. */
   ministerCpu?: number | null;
+  /** Its minister's mean CPU over its last three samples since the ministry last changed, null
+   * before three (one 250 ms sample of a saturated minister read 72%, one of a half-loaded one
+   * 92%). */
+  ministerCpuRecent?: number | null;
   /** The minister's own request rates (equation 7's W and the σ fit). */
   ministerReadsPerSec?: number;
   ministerWritesPerSec?: number;

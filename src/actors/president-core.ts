@@ -38,7 +38,7 @@ import { nextMembershipStep, type RaftMembershipView } from './membership-core.j
 import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
 import { migrationActive, migrationProblem } from './migration-state.js';
 import { isValidPath, parentOf } from '../fs/path.js';
-import { DEFAULT_WRITE_BALANCE, planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
+import { DEFAULT_WRITE_BALANCE, meanCpu, planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
 import { SigmaMeter, type WriteCosts } from './clerk-count.js';
 
 /** What the president needs of NodeConfig. */
@@ -117,7 +117,7 @@ export class PresidentCore {
   /** When each node was last probed. */
   private readonly probedAt = new Map<string, number>();
   /** The last load each node reported, with the appointment it was made under. */
-  private readonly loads = new Map<string, { ministry: string; groupTerm: number; load: MemberLoad; at: number }>();
+  private readonly loads = new Map<string, { ministry: string; groupTerm: number; load: MemberLoad; at: number; cpus: { cpu: number; at: number }[] }>();
   private lastLoadProbe = -Infinity;
   /** The last tick did more than probe: the next one comes at probeMs (nextTickAt). */
   private acted = false;
@@ -225,7 +225,8 @@ export class PresidentCore {
     this.lastHeard.set(id, now);
     this.reports.set(id, report);
     if (report.load) {
-      this.loads.set(id, { ministry: report.ministry, groupTerm: report.groupTerm, load: report.load, at: now });
+      const was = this.loads.get(id);
+      this.loads.set(id, { ministry: report.ministry, groupTerm: report.groupTerm, load: report.load, at: now, cpus: [...(was?.ministry === report.ministry && was.groupTerm === report.groupTerm ? was.cpus.slice(-2) : []), { cpu: report.load.cpu, at: now }] });
       // A minister's sample for the σ fit, with the staff it reported under.
       const m = view.state.ministries.get(report.ministry);
       if (m && m.minister === id && m.term === report.groupTerm && report.leading) this.sigma.add({ clerks: m.clerks.length, writesPerSec: report.load.writesPerSec, readsPerSec: report.load.readsPerSec, cpu: report.load.cpu });
@@ -416,6 +417,7 @@ export class PresidentCore {
       age: (m) => now - Math.max(this.termSeen.get(m.id)?.at ?? now, this.migratingSeen.get(m.id) ?? -Infinity, this.coldSince.get(m.id) ?? now),
       parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
       statics: (this.config.ministries ?? []).map((x) => x.subtree),
+      inMigration: (m) => state.migrationOf(m.id) !== undefined,
       migrating: [...state.migrations.values()].filter((g) => g.phase === 'fencing' || g.phase === 'handed').length,
       options: this.config.writeBalance,
       costs: this.sigma.costs(),
@@ -447,6 +449,7 @@ export class PresidentCore {
       out.set(m.id, {
         clerkCpu: known.length === clerks.length && known.length > 0 ? known.reduce((s, l) => s + l.cpu, 0) / known.length : null,
         ministerCpu: of(m.minister)?.cpu ?? null,
+        ministerCpuRecent: of(m.minister) && meanCpu(this.loads.get(m.minister)!.cpus.filter((c) => c.at >= (this.migratingSeen.get(m.id) ?? -Infinity))),
         ministerReadsPerSec: of(m.minister)?.readsPerSec ?? 0,
         ministerWritesPerSec: of(m.minister)?.writesPerSec ?? 0,
         cpu: members.reduce((s, l) => s + l.cpu, 0) / members.length,

@@ -22,6 +22,17 @@
 // One migration at a time by default (`concurrent`), more while many nodes are idle
 // (concurrency), and none for a ministry still settling after a change or in a migration
 // already.
+//
+// Two options, off by default (the thesis's thresholds alone decide then):
+// - `splitOnlyIfPeakFalls`: no split while more ministers are saturated than the idle nodes
+//   can split. Clients that spread their operations over the ministries (closed-loop, each
+//   waiting for its answer) wait on the busiest: splitting one of two saturated ministries
+//   halves a load that was not the limit and leaves the other as busy, so the throughput
+//   stays where it was, and the nodes are better kept idle for the next load shift. (Clients
+//   that each stay in one subtree would gain from it: hence an option.)
+// - `splitBusyAbove`: latency-aware: split a minister above this CPU whenever idle nodes can
+//   staff a new ministry. A single-server minister queues changes long before it saturates
+//   (p99 under twice the unloaded latency needs it well below half busy).
 
 import type { MinistryRecord } from './cluster-state.js';
 import type { MinistryLoad } from './balancer.js';
@@ -47,9 +58,15 @@ export interface WriteBalanceOptions {
   /** Migrations the balancer keeps in flight at once, each between other ministries (default
    * 1: the simulations check 1 under faults; more is for `bench balance`). */
   concurrent?: number;
+  /** Split only while the idle nodes can split every saturated minister (see above; default
+   * false). */
+  splitOnlyIfPeakFalls?: boolean;
+  /** Latency-aware: split a minister above this CPU whenever the idle nodes can staff a new
+   * ministry (default: off, 1). */
+  splitBusyAbove?: number;
 }
 
-export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, splitWhenIdleAbove: 0.6, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000, concurrent: 1 };
+export const DEFAULT_WRITE_BALANCE: Required<WriteBalanceOptions> = { splitAbove: 0.9, splitWhenIdleAbove: 0.6, minWritesPerSec: 5, minShare: 0.2, maxShare: 0.8, mergeBelow: 0.2, mergeAfterMs: 4_000, retryAfterMs: 10_000, concurrent: 1, splitOnlyIfPeakFalls: false, splitBusyAbove: 1 };
 
 export type WriteStep =
   | { kind: 'split'; ministry: MinistryRecord; subtree: string; why: string; clerks: number }
@@ -68,6 +85,8 @@ export interface WriteBalanceInput {
   parentOf: (m: MinistryRecord) => MinistryRecord | null;
   /** Subtrees configured as static ministries: never merged away. */
   statics: readonly string[];
+  /** Whether ministry `m` is in a migration now (splitOnlyIfPeakFalls leaves it out). */
+  inMigration?: (m: MinistryRecord) => boolean;
   /** Migrations in progress (fencing or handed): none starts while `concurrent` are. */
   migrating: number;
   options?: WriteBalanceOptions;
@@ -84,6 +103,45 @@ export function concurrency(concurrent: number, idle: number, minClerks: number)
   return Math.max(concurrent, Math.floor(idle / (2 * (1 + minClerks))));
 }
 
+/** The minister CPU above which a split is wanted, with `idle` nodes idle. */
+export function splitThreshold(o: Required<WriteBalanceOptions>, idle: number, minClerks: number): number {
+  let above = o.splitAbove;
+  if (idle >= 2 * (1 + minClerks)) above = Math.min(above, o.splitWhenIdleAbove);
+  if (idle >= 1 + minClerks) above = Math.min(above, o.splitBusyAbove);
+  return above;
+}
+
+/** With `splitOnlyIfPeakFalls`: why no split may start now (more saturated ministers than the
+ * idle nodes can split, or a minister's load unknown), or null. Ministries in a migration are
+ * not counted: a split already relieves them, or a merge is about to change them. */
+function peakHolds(input: WriteBalanceInput, o: Required<WriteBalanceOptions>, above: number): { why: string; short: boolean } | null {
+  // Only for the last idle nodes: with enough for two more ministries, splitting goes on
+  // (bench balance, 100 nodes: held with 6 idle, 31 ministries stayed at 2,562 ops/s against
+  // 3,917 without the option).
+  if (!o.splitOnlyIfPeakFalls || input.idle >= 2 * (1 + input.minClerks)) return null;
+  // Near saturation: 80% of splitAbove (whatever threshold idle nodes put in force), by the
+  // mean of the minister's last samples (one sample's CPU is noisy: one of two saturated
+  // ministers read 72% once, and the other was split as if it alone were the peak). A minister
+  // with too few samples since its ministry changed counts as saturated (a ministry just split
+  // off a saturated one ramps up from 0% in its first samples, and is saturated too), and so
+  // does one whose latest sample passes the threshold in force (one the planner would split).
+  const near = 0.8 * o.splitAbove;
+  const busy = input.ministries.filter((m) => {
+    if (input.inMigration?.(m)) return false;
+    const l = input.loads.get(m.id);
+    const cpu = l === undefined ? null : l.ministerCpuRecent === undefined ? (l.ministerCpu ?? null) : l.ministerCpuRecent;
+    return cpu === null || (Math.max(cpu, (l!.ministerCpu ?? 0) > above ? 1 : 0) > near && l!.writesPerSec >= o.minWritesPerSec);
+  });
+  const splits = Math.floor(input.idle / (1 + input.minClerks));
+  if (busy.length <= splits) return null;
+  return { why: `write balancing: ${busy.length} ministers pass ${pct(near)} (near ${pct(o.splitAbove)}) or have not reported long enough (${busy.map((m) => m.id).join(', ')}), and ${input.idle} idle nodes can split ${splits} of them: splitting some would leave the busiest as busy (clients spread over the ministries wait on it), so none is split and the nodes stay idle`, short: true };
+}
+
+/** The mean of a minister's last three CPU samples, or null with fewer. */
+export function meanCpu(samples: readonly { cpu: number }[]): number | null {
+  return samples.length < 3 ? null : samples.slice(-3).reduce((s, c) => s + c.cpu, 0) / 3;
+}
+
 export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
   const o = { ...DEFAULT_WRITE_BALANCE, ...input.options };
   const steps: WriteStep[] = [];
@@ -91,11 +149,17 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   const allowed = concurrency(o.concurrent, input.idle, input.minClerks);
   if (input.migrating >= allowed) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
   let short: string | undefined;
-  const above = input.idle >= 2 * (1 + input.minClerks) ? Math.min(o.splitAbove, o.splitWhenIdleAbove) : o.splitAbove;
+  const above = splitThreshold(o, input.idle, input.minClerks);
+  const held = peakHolds(input, o, above);
+  if (held) {
+    notes.push(held.why);
+    // Cold ministries give their nodes back: with enough of them, every saturated one splits.
+    if (held.short) short = 'every saturated minister';
+  }
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
-    if (load.ministerCpu > above && load.writesPerSec >= o.minWritesPerSec) {
+    if (!held && load.ministerCpu > above && load.writesPerSec >= o.minWritesPerSec) {
       const total = load.writesPerSec;
       const candidates = load.hot.filter((d) => d.path !== m.subtree && d.writesPerSec >= o.minShare * total && d.writesPerSec <= o.maxShare * total);
       candidates.sort((a, b) => Math.abs(a.writesPerSec / total - 0.5) - Math.abs(b.writesPerSec / total - 0.5) || (a.path < b.path ? -1 : 1));
@@ -126,10 +190,12 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
     const parent = input.parentOf(m);
     const pload = parent ? input.loads.get(parent.id) : undefined;
     if (!parent || !pload || pload.ministerCpu == null || !input.judgeable(parent)) continue;
-    // (Half the split threshold in force: a merge must not bring back what a split would undo.)
+    // (Half the split threshold in force: a merge must not bring back what a split would undo;
+    // with splitBusyAbove, the one in force once this ministry's nodes are idle too.)
+    const limit = Math.min(above, o.splitBusyAbove) / 2;
     const combined = pload.ministerCpu + load.ministerCpu;
-    if (combined < above / 2 || short !== undefined) {
-      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < above / 2 ? '' : ` for the split that waits for nodes (${short})`}` });
+    if (combined < limit || short !== undefined) {
+      steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < limit ? '' : ` for the split that waits for nodes (${short})`}` });
     }
   }
   // Splits (a saturated minister) before merges, the coldest merge first.

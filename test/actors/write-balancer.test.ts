@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MinistryRecord } from '../../src/actors/cluster-state.js';
 import type { MinistryLoad } from '../../src/actors/balancer.js';
-import { concurrency, planWrites, type WriteBalanceInput } from '../../src/actors/write-balancer.js';
+import { concurrency, meanCpu, planWrites, type WriteBalanceInput } from '../../src/actors/write-balancer.js';
 
 const rec = (id: string, subtree: string): MinistryRecord => ({ id, subtree, minister: `${id}-a`, clerks: [`${id}-b`, `${id}-c`], term: 1, down: false, clerksWanted: 2, fenced: false });
 const load = (ministerCpu: number, writesPerSec: number, hot: [string, number][] = []): MinistryLoad => ({
@@ -88,5 +88,62 @@ describe('write balancing', () => {
     expect(planWrites(input({ migrating: 1, idle: 12, loads: hot })).steps).toHaveLength(1);
     expect(concurrency(1, 90, 2)).toBe(15);
     expect(concurrency(4, 6, 2)).toBe(4);
+  });
+
+  // bench balance, 10 nodes: / split /t/0 off and both halves saturated; a third ministry from
+  // the last three idle nodes could only halve one of them, and clients spread over the tree
+  // wait on the other (a binary tree in three ministries leaves one with half the load).
+  it('with splitOnlyIfPeakFalls, splits no minister while more are saturated than the idle nodes can split', () => {
+    const loads = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', load(0.95, 60, [['/h/x', 30]])]]);
+    const on = { splitOnlyIfPeakFalls: true };
+    // Without the option, each wants its split (the president orders the first).
+    expect(planWrites(input({ loads })).steps.map((x) => x.ministry.id)).toEqual(['m0', 'm1']);
+    const held = planWrites(input({ loads, options: on }));
+    expect(held.steps).toEqual([]);
+    expect(held.notes).toContainEqual(expect.stringMatching(/2 ministers pass 72% \(near 90%\) or have not reported long enough \(m0, m1\), and 3 idle nodes can split 1 of them/));
+    // Idle nodes for two more ministries: no hold (three saturated, six idle).
+    const three = new Map([...loads, ['m2', load(0.97, 60, [['/k/x', 30]])]]);
+    expect(planWrites(input({ ministries: [root, child, rec('m2', '/k')], loads: three, idle: 6, options: { ...on, splitWhenIdleAbove: 0.9 } })).steps.map((x) => x.ministry.id)).toEqual(['m0', 'm1', 'm2']);
+    // One saturated (the other well below the threshold): it alone is the peak, and splits.
+    const one = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', load(0.7, 30, [['/h/x', 15]])]]);
+    expect(planWrites(input({ loads: one, options: on })).steps.map((x) => x.ministry.id)).toEqual(['m0']);
+    // Its minister's recent mean counts, not one low reading; and 80% of splitAbove, not of
+    // the lower threshold idle nodes put in force.
+    const noisy = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', { ...load(0.7, 60, [['/h/x', 30]]), ministerCpuRecent: 0.98 }]]);
+    expect(planWrites(input({ loads: noisy, options: on })).steps).toEqual([]);
+    // One the planner would split now counts, whatever its mean (it ramped up from 0%).
+    const ramped = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', { ...load(0.95, 60, [['/h/x', 30]]), ministerCpuRecent: 0.36 }]]);
+    expect(planWrites(input({ loads: ramped, options: on })).steps).toEqual([]);
+    const halfLoaded = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', load(0.55, 30, [['/h/x', 15]])]]);
+    expect(planWrites(input({ loads: halfLoaded, idle: 3, options: { ...on, splitBusyAbove: 0.6 } })).steps.map((x) => x.ministry.id)).toEqual(['m0']);
+    expect(meanCpu([{ cpu: 0.1 }, { cpu: 1 }, { cpu: 0.72 }, { cpu: 0.98 }])).toBeCloseTo(0.9);
+    expect(meanCpu([{ cpu: 1 }, { cpu: 1 }])).toBeNull();
+    // A ministry just split off, with too few samples (ramping up from 0%), counts as saturated.
+    const young = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', { ...load(0.1, 5, [['/h/x', 2]]), ministerCpuRecent: null }]]);
+    expect(planWrites(input({ loads: young, options: on, age: () => 500 })).steps).toEqual([]);
+    // A ministry in a migration is not counted; one whose minister has not reported holds all.
+    expect(planWrites(input({ loads, options: on, inMigration: (m) => m.id === 'm1', judgeable: (m) => m.id !== 'm1' })).steps.map((x) => x.ministry.id)).toEqual(['m0']);
+    // One whose minister has not reported at all too.
+    expect(planWrites(input({ loads: new Map([['m0', load(0.97, 60, [['/b', 30]])]]), options: on })).notes).toContainEqual(expect.stringMatching(/2 ministers pass 72% \(near 90%\) or have not reported long enough \(m0, m1\)/));
+  });
+
+  it('with splitOnlyIfPeakFalls holding, a cold ministry merges back to free nodes for the saturated ones', () => {
+    const other = rec('m2', '/k');
+    const loads = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m2', load(0.95, 60, [['/k/x', 30]])], ['m1', load(0.05, 0.5)]]);
+    const p = planWrites(input({ ministries: [root, child, other], loads, options: { splitOnlyIfPeakFalls: true }, parentOf: (m) => (m.id === 'm0' ? null : root) }));
+    expect(p.steps.map((x) => [x.kind, x.ministry.id])).toEqual([['merge', 'm1']]);
+  });
+
+  it('with splitBusyAbove, splits a minister above it whenever the idle nodes staff a new ministry, and merges back only below half of it', () => {
+    const busy = new Map([['m0', load(0.35, 40, [['/b', 20]])]]);
+    expect(planWrites(input({ ministries: [root], loads: busy })).steps).toEqual([]);
+    const p = planWrites(input({ ministries: [root], loads: busy, options: { splitBusyAbove: 0.3 } }));
+    expect(p.steps[0]).toMatchObject({ kind: 'split', subtree: '/b', why: expect.stringMatching(/minister CPU 35% passes 30% \(3 nodes idle\)/) });
+    expect(planWrites(input({ ministries: [root], idle: 2, loads: busy, options: { splitBusyAbove: 0.3 } })).steps).toEqual([]);
+    // Two halves of a split at 30%: merged back they would pass it again, so they stay (with
+    // no node idle the threshold in force is 90%, and its half, 45%, would have merged them).
+    const halves = new Map([['m0', load(0.16, 20)], ['m1', load(0.15, 20)]]);
+    expect(planWrites(input({ idle: 0, loads: halves, options: { splitBusyAbove: 0.3 } })).steps).toEqual([]);
+    expect(planWrites(input({ idle: 0, loads: halves })).steps.map((x) => x.kind)).toEqual(['merge']);
   });
 });
