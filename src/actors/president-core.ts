@@ -121,14 +121,12 @@ export class PresidentCore {
   private lastLoadProbe = -Infinity;
   /** The last tick did more than probe: the next one comes at probeMs (nextTickAt). */
   private acted = false;
-  /** When this president first saw each ministry at its current term (balancing waits for a
-   * changed ministry to settle). */
+  /** When this president first saw each ministry at its current term (balancing waits for it to settle). */
   private readonly termSeen = new Map<string, { term: number; at: number }>();
   /** When this president last saw each ministry in a migration: a ministry split off serves
    * only from the end of its migration, and its age (for merging back) counts from there. */
   private readonly migratingSeen = new Map<string, number>();
-  /** Since when each ministry's minister has reported a CPU below the merge threshold: a
-   * ministry merges back only once cold for a while, not at one quiet load interval. */
+  /** Since when each ministry's minister has reported a CPU below the merge threshold (merge only once cold a while). */
   private readonly coldSince = new Map<string, number>();
   readonly loadEveryMs: number;
   /** The cluster log's configuration as of the decision being made (view.raft). */
@@ -153,8 +151,7 @@ export class PresidentCore {
     return [{ kind: 'tickEvery', ms: this.probeMs }];
   }
 
-  /** A load round or re-probe may come `earlyMs` early (with a quiet heartbeat; negative: only
-   * that late, left to the heartbeat; issue 19). No probe goes out again within probeMs / 2. */
+  /** A load round or re-probe may come `earlyMs` early (negative: late) with a quiet heartbeat (issue 19); no probe again within probeMs / 2. */
   tick(now: number, view: PresidentView, earlyMs = 0): PresidentEffect[] {
     if (!this.ready) {
       if (this.confirming) return [];
