@@ -28,6 +28,7 @@ import { Cluster } from '../../src/cluster.js';
 import { SeedTree } from '../../src/runtime/random.js';
 import type { GovClient } from '../../src/client/gov-client.js';
 import { DATA_REPLICATIONS, type DataReplication } from '../../src/client/file-data.js';
+import { staleAcks, type Write } from './data-check.js';
 
 export const describe = 'file contents under leases while chunk stores and ministers crash; reads see the latest acknowledged write or a later one';
 
@@ -38,36 +39,6 @@ const FILES = ['/d1', '/d2'];
  * flipped bit (2 chunks a second), a lost node taken for down (2 s), the copies. */
 const RESTORE_MS = 30_000;
 const DOWN_AFTER_MS = 2_000;
-
-interface Write {
-  value: number;
-  file: string;
-  offset: number;
-  length: number;
-  start: number;
-  /** Acknowledged at (Infinity: failed or not answered). */
-  acked: number;
-  /** The lease's fencing token. */
-  token: number;
-}
-
-/** Acknowledged writes of overlapping bytes acknowledged in the opposite order of their
- * tokens: the older token's writer was a stale writer by then (overlapping write leases never
- * hold at once, and the newer one is granted only after the older one ended), so its write
- * must not have been acknowledged (issue 17: data sim seed 332). */
-function staleAcks(writes: readonly Write[]): string[] {
-  const out: string[] = [];
-  const acked = writes.filter((w) => w.acked < Infinity);
-  for (const a of acked) {
-    for (const b of acked) {
-      if (a.file !== b.file || a.token >= b.token || a.acked <= b.acked) continue;
-      if (a.offset < b.offset + b.length && b.offset < a.offset + a.length) {
-        out.push(`write ${a.value} (lease token ${a.token}) acknowledged at ${a.acked.toFixed(1)}, after write ${b.value} (token ${b.token}) over the same bytes of ${a.file} at ${b.acked.toFixed(1)}: a stale writer's write acknowledged`);
-      }
-    }
-  }
-  return out;
-}
 
 /** What byte `i` of `file` may read as at a read over [start, end): the latest write acked
  * before `start` (initial 0), or any write begun after that ack and before `end`. */
