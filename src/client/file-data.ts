@@ -190,10 +190,25 @@ export class FileData {
     if (data.length === 0) return;
     await this.writeBytes(h, f, offset, data, progress);
     f.written++;
+    this.stillHeld(h);
     const end = offset + data.length;
     // A write that grows the file commits its end (and the mtime) before it returns: the size
     // is what a reader after a crash needs. One inside the size leaves the mtime to sync().
-    if (end > f.layout.size) await this.resize(h, f, end, true);
+    if (end > f.layout.size) {
+      await this.resize(h, f, end, true);
+      this.stillHeld(h);
+    }
+  }
+
+  /** A write is acknowledged only while its lease is valid. Once it has run out, the ministry
+   * may have granted the range to a newer writer, whose write (a newer token) can complete
+   * before this one's answers arrive although the stores applied it after this one's bytes:
+   * acknowledging this write then would order it after one that overwrote it (data sim seed
+   * 332). The bytes may have landed: like any failed write, it may or may not have. */
+  private stillHeld(h: LeaseHandle): void {
+    if (h.valid(this.c.now())) return;
+    const path = h.lease.path;
+    throw new FsError('ESTALE', `write ${path}: lease ${h.lease.id} ran out before every replica answered, so the write is not acknowledged (a newer writer may hold the range; its bytes may or may not have landed): open the file again and retry`, path);
   }
 
   async truncate(h: LeaseHandle, size: number): Promise<void> {

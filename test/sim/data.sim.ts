@@ -9,6 +9,8 @@
 //     or of a write begun after that one was acknowledged (concurrent with the read, or one
 //     that failed part-way: it may or may not have landed); never an older write's, which is
 //     what a write accepted with a stale fencing token (a cut-off writer's) would leave;
+//   - no write is acknowledged after a write of overlapping bytes under a newer lease (a
+//     newer token) was: its writer was stale by then (staleAcks);
 //   - at the end, with every node back and then any one node lost, each file reads as that
 //     rule allows at that moment (every acknowledged write survives a single node loss);
 //   - re-replication restores the replica count: once faults stop, within RESTORE_MS, every
@@ -26,6 +28,7 @@ import { Cluster } from '../../src/cluster.js';
 import { SeedTree } from '../../src/runtime/random.js';
 import type { GovClient } from '../../src/client/gov-client.js';
 import { DATA_REPLICATIONS, type DataReplication } from '../../src/client/file-data.js';
+import { staleAcks, type Write } from './data-check.js';
 
 export const describe = 'file contents under leases while chunk stores and ministers crash; reads see the latest acknowledged write or a later one';
 
@@ -36,16 +39,6 @@ const FILES = ['/d1', '/d2'];
  * flipped bit (2 chunks a second), a lost node taken for down (2 s), the copies. */
 const RESTORE_MS = 30_000;
 const DOWN_AFTER_MS = 2_000;
-
-interface Write {
-  value: number;
-  file: string;
-  offset: number;
-  length: number;
-  start: number;
-  /** Acknowledged at (Infinity: failed or not answered). */
-  acked: number;
-}
 
 /** What byte `i` of `file` may read as at a read over [start, end): the latest write acked
  * before `start` (initial 0), or any write begun after that ack and before `end`. */
@@ -159,7 +152,7 @@ export async function runData(seed: number, opts: DataSimOptions = {}): Promise<
           const offset = r.int(s, e - 1);
           const length = r.int(1, e - offset);
           if (writing) {
-            const w: Write = { value: nextValue++ % 250 || 250, file, offset, length, start: cluster.now(), acked: Infinity };
+            const w: Write = { value: nextValue++ % 250 || 250, file, offset, length, start: cluster.now(), acked: Infinity, token: h.lease.token };
             writes.push(w);
             try {
               await h.write(offset, new Uint8Array(length).fill(w.value));
@@ -236,6 +229,7 @@ export async function runData(seed: number, opts: DataSimOptions = {}): Promise<
   })();
   await Promise.all([...workers, chaos]);
 
+  violations.push(...staleAcks(writes));
   // Every node back: re-replication repairs what the faults left short.
   const last = cluster.client({ clientId: 'final', deadlineMs: 60_000, dataTimeoutMs: 400, dataReplication, dataChainMinBytes });
   const restored = async (without: string): Promise<void> => {
