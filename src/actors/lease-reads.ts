@@ -7,6 +7,7 @@
 import { isWithin } from '../fs/path.js';
 import { rangesOverlap } from '../fs/ranges.js';
 import { ReadLeaseTable, type LeaseGrant, type LeaseSettings } from './leases.js';
+import { MIGRATION_RETRY_AFTER_MS } from './migration-core.js';
 import { conflictsWith, type Effects, type LeaseCoreConfig, type Requester, type RevokeRange, type Waiter } from './lease-types.js';
 
 /** Reads being revoked; when none is left, a local writer (by seq) or the minister hears. */
@@ -110,6 +111,8 @@ export class ReadLeases<R, A> {
       this.fx.fail(w.reply, 'EAGAIN', `member of ${this.fx.facts.subtree} is not caught up: try another`, w.path, true);
       return;
     }
+    // (The shell's ownership check refuses these already; the rule is kept here too.)
+    if (this.refusedMoving(w)) return;
     if (this.blocked(w) !== null || this.readers.some((x) => conflictsWith(x, w))) {
       if (!wait) {
         this.fx.fail(w.reply, 'EBUSY', `open ${w.path}: a write lease holds or awaits the range; retry later or wait`, w.path);
@@ -120,6 +123,16 @@ export class ReadLeases<R, A> {
       return;
     }
     this.grant(w);
+  }
+
+  /** A read that waited (behind a write) in a subtree fenced for a migration since it was
+   * admitted is refused: the handover waits a lease period from the fence, so every read
+   * there must have been granted before it. The client retries, and is redirected once the
+   * subtree has moved. */
+  private refusedMoving(w: Waiter<R>): boolean {
+    if (this.fx.facts.moving?.(w.path) !== true) return false;
+    this.fx.answer(w.reply, { code: 'EAGAIN', message: `open ${w.path}: it is moving to another ministry: retry`, path: w.path, retryAfterMs: MIGRATION_RETRY_AFTER_MS });
+    return true;
   }
 
   private grant(w: Waiter<R>): void {
@@ -142,6 +155,7 @@ export class ReadLeases<R, A> {
         still.push(w);
         continue;
       }
+      if (this.refusedMoving(w)) continue;
       const blocked = this.blocked(w);
       if (blocked !== null || still.some((x) => conflictsWith(x, w))) {
         next = Math.min(next, blocked ?? Infinity, w.deadline);

@@ -365,6 +365,24 @@ describe('lease core: rules quoted from the thesis', () => {
     expect(clerk.core.readsBelievedUntil('/d', clerk.now)).toBe(-Infinity);
   });
 
+  // The handover counts on every read in a fenced subtree having been granted before the fence
+  // (it waits a lease period from the fence). A read that waited behind a write lease was
+  // granted once the write went, fence or not (balance seed 111: granted 1 s after the fence,
+  // handed over 65 ms later).
+  it('does not grant a waiting read in a subtree fenced meanwhile', () => {
+    const clerk = new Member('n2', 'clerk');
+    const moving = new Set<string>();
+    (clerk.facts as { moving?: (p: string) => boolean }).moving = (p) => [...moving].some((s) => p === s || p.startsWith(`${s}/`));
+    clerk.hasWrite('w1', 'c1', '/d/f', 0, null);
+    clerk.open('a', 'c2', '/d/f', 'read');
+    expect(clerk.replies.has('a')).toBe(false);
+    moving.add('/d');
+    clerk.writes.apply({ op: 'lease.release', id: 'w1' }, clerk.now);
+    clerk.feed(clerk.core.entriesApplied(clerk.now, clerk.facts));
+    expect(clerk.error('a')).toEqual({ code: 'EAGAIN', redirect: false });
+    expect(clerk.core.readsBelievedUntil('/d', clerk.now)).toBe(-Infinity);
+  });
+
   // 3.1: "Similar to Ceph capabilities are only given for a limited time, this means a client
   // is given a lease to certain capabilities."
   it('releases a write lease nobody renewed in the log, once it ran out', () => {
