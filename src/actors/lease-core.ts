@@ -27,7 +27,7 @@
 //   applied(pid, result)   that entry applied here (or was lost to another term)
 //   peersRevoked(seq)      every other member answered a `revoke` effect (or one did not)
 //   fenceAndRevoke         the minister asks this member to fence a range and revoke reads
-//   woke / entriesApplied / tick / restaffed / clientGone / stop
+//   started / woke / entriesApplied / tick / restaffed / clientGone / stop
 //
 // A proposal's continuations (what to do once it has an index, has applied, or was lost) are
 // kept here as closures over the core's own state, keyed by the `pid` the shell reports back.
@@ -456,6 +456,12 @@ export class LeaseCore<R, A = R> {
   }
 
   // ---- time and membership ------------------------------------------------------------------
+
+  /** This member's role started (anew after a crash, say): read leases it granted before are
+   * forgotten, and waited out (lease-reads.ts). */
+  started(now: number, f: LeaseFacts): LeaseEffect<R, A>[] {
+    return this.fx.run(now, f, () => this.reads.started());
+  }
 
   /** The wake asked for came due. */
   woke(now: number, f: LeaseFacts): LeaseEffect<R, A>[] {

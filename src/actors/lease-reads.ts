@@ -7,6 +7,7 @@
 import { isWithin } from '../fs/path.js';
 import { rangesOverlap } from '../fs/ranges.js';
 import { ReadLeaseTable, type LeaseGrant, type LeaseSettings } from './leases.js';
+import { MIGRATION_RETRY_AFTER_MS } from './migration-core.js';
 import { conflictsWith, type Effects, type LeaseCoreConfig, type Requester, type RevokeRange, type Waiter } from './lease-types.js';
 
 /** Reads being revoked; when none is left, a local writer (by seq) or the minister hears. */
@@ -16,6 +17,8 @@ interface PendingRevoke<A> {
   ids: Set<string>;
   done: RevokeDone<A>;
   count: number;
+  /** Not done before this (local ms): reads of this member's earlier life may be believed. */
+  notBefore: number;
 }
 
 /** What the read side asks of the rest of the core. */
@@ -33,6 +36,9 @@ export class ReadLeases<R, A> {
   private revokes: PendingRevoke<A>[] = [];
   /** Ranges of proposed write grants this member has not applied yet. */
   private fences: RevokeRange[] = [];
+  /** Until when (local ms) read leases this member granted before it restarted may still be
+   * believed: they were in memory only, so it cannot revoke them, only wait them out. */
+  private forgottenUntil = -Infinity;
 
   constructor(
     private readonly cfg: LeaseCoreConfig,
@@ -44,6 +50,13 @@ export class ReadLeases<R, A> {
 
   private get s(): LeaseSettings {
     return this.cfg.settings;
+  }
+
+  /** This member (re)started: if it may have granted reads in an earlier life (its group log
+   * held more than the appointment), they are believed for at most a lease period and the
+   * drift bound from now (they were granted before). */
+  started(): void {
+    if (this.fx.facts.lastIndex > 1) this.forgottenUntil = this.fx.now + this.s.ttlMs + this.s.maxDriftMs;
   }
 
   canGrant(): boolean {
@@ -98,6 +111,8 @@ export class ReadLeases<R, A> {
       this.fx.fail(w.reply, 'EAGAIN', `member of ${this.fx.facts.subtree} is not caught up: try another`, w.path, true);
       return;
     }
+    // (The shell's ownership check refuses these already; the rule is kept here too.)
+    if (this.refusedMoving(w)) return;
     if (this.blocked(w) !== null || this.readers.some((x) => conflictsWith(x, w))) {
       if (!wait) {
         this.fx.fail(w.reply, 'EBUSY', `open ${w.path}: a write lease holds or awaits the range; retry later or wait`, w.path);
@@ -108,6 +123,16 @@ export class ReadLeases<R, A> {
       return;
     }
     this.grant(w);
+  }
+
+  /** A read that waited (behind a write) in a subtree fenced for a migration since it was
+   * admitted is refused: the handover waits a lease period from the fence, so every read
+   * there must have been granted before it. The client retries, and is redirected once the
+   * subtree has moved. */
+  private refusedMoving(w: Waiter<R>): boolean {
+    if (this.fx.facts.moving?.(w.path) !== true) return false;
+    this.fx.answer(w.reply, { code: 'EAGAIN', message: `open ${w.path}: it is moving to another ministry: retry`, path: w.path, retryAfterMs: MIGRATION_RETRY_AFTER_MS });
+    return true;
   }
 
   private grant(w: Waiter<R>): void {
@@ -130,6 +155,7 @@ export class ReadLeases<R, A> {
         still.push(w);
         continue;
       }
+      if (this.refusedMoving(w)) continue;
       const blocked = this.blocked(w);
       if (blocked !== null || still.some((x) => conflictsWith(x, w))) {
         next = Math.min(next, blocked ?? Infinity, w.deadline);
@@ -159,12 +185,14 @@ export class ReadLeases<R, A> {
       l.revoking = true;
       if (l.notify) this.fx.push({ kind: 'notify', to: l.notify, clientId: l.clientId, leaseId: l.id, reason: 'a conflicting write was requested', grantedBy: this.cfg.node, mode: 'read', path: l.path });
     }
-    if (conflicting.length === 0) {
+    // (Reads of an earlier life of this member are unknown here: waited out, as if listed.)
+    const notBefore = this.forgottenUntil > this.fx.now ? this.forgottenUntil : -Infinity;
+    if (conflicting.length === 0 && notBefore === -Infinity) {
       this.revoked(done, 0);
       return;
     }
-    this.revokes.push({ ids: new Set(conflicting.map((l) => l.id)), done, count: conflicting.length });
-    this.fx.wake(Math.max(...conflicting.map((l) => l.validUntil)));
+    this.revokes.push({ ids: new Set(conflicting.map((l) => l.id)), done, count: conflicting.length, notBefore });
+    this.fx.wake(Math.max(notBefore, ...conflicting.map((l) => l.validUntil)));
   }
 
   private revoked(done: RevokeDone<A>, count: number): void {
@@ -184,7 +212,7 @@ export class ReadLeases<R, A> {
         const l = this.table.leases.get(id);
         if (!l || l.validUntil <= this.fx.now) r.ids.delete(id);
       }
-      if (r.ids.size > 0) return true;
+      if (r.ids.size > 0 || this.fx.now < r.notBefore) return true;
       finished.push(r);
       return false;
     });
@@ -224,10 +252,11 @@ export class ReadLeases<R, A> {
 
   /** Read leases that may still be valid at `now`. */
   /** When the last read lease this member granted in `subtree` stops being believed (its
-   * holder's TTL plus the drift bound): -Infinity if none is live, Infinity while a read in it
+   * holder's TTL plus the drift bound; one of its earlier life is counted from its restart):
+   * -Infinity if none is live, Infinity while a read in it
    * waits to be granted (it may be granted yet). */
   believedUntil(subtree: string, now: number): number {
-    let until = -Infinity;
+    let until = this.forgottenUntil > now ? this.forgottenUntil : -Infinity;
     for (const w of this.readers) if (isWithin(w.path, subtree)) return Infinity;
     for (const l of this.table.leases.values()) if (l.validUntil > now && isWithin(l.path, subtree)) until = Math.max(until, l.validUntil);
     return until;

@@ -155,6 +155,12 @@ export class LeaseService {
     this.run(ctx, this.core.tick(ctx.clock.now(), this.facts));
   }
 
+  /** This member's role started (its group log restored): reads an earlier life of it
+   * granted are waited out before it answers a revocation. */
+  started(ctx: Context): void {
+    this.run(ctx, this.core.started(ctx.clock.now(), this.facts));
+  }
+
   /** The ministry was re-staffed. */
   restaffed(ctx: Context): void {
     this.run(ctx, this.core.restaffed(ctx.clock.now(), this.facts));

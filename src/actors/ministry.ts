@@ -176,6 +176,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
       step(ctx, { kind: 'appointment', record });
       servedSince = ctx.clock.now();
       servedAs = staffKey(record);
+      leases.started(ctx);
       ticks.active(ctx);
       reportStatus(ctx);
     },
