@@ -72,7 +72,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'lease-write-no-wait',
     what: 'a write lease is granted without waiting for the revoked reads to end',
-    edits: [{ file: 'src/actors/lease-reads.ts', find: '    if (conflicting.length === 0) {\n      this.revoked(done, 0);', replace: '    if (true) {\n      this.revoked(done, 0);' }],
+    edits: [{ file: 'src/actors/lease-reads.ts', find: '    if (conflicting.length === 0 && notBefore === -Infinity) {\n      this.revoked(done, 0);', replace: '    if (true) {\n      this.revoked(done, 0);' }],
     tests: ['test/actors/lease-core.test.ts', 'test/sim/leases-seeds.test.ts', 'test/cluster/leases.test.ts'],
     sims: ['leases'],
   },
