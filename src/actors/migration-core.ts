@@ -214,6 +214,12 @@ export class MigrationDriver {
       if (before !== undefined && m.phase === 'fencing') this.answers.delete(m.id);
     }
     const answers = (this.answers.get(m.id) ?? []).filter((a) => a.ministry === (m.phase === 'fencing' ? m.from : m.to));
+    const at = this.since.get(m.id)!.at;
+    const heard = (): string => answers.map((a) => `${a.node}: ${a.state}${a.reason ? ` (${a.reason})` : ''}`).join('; ') || 'no answers';
+    // Checked before the orders that move it on: an order re-issued whenever the answers allow
+    // it (a mapCommit after `installed`) but that never takes would otherwise keep the
+    // migration, and every migration queued behind it, alive forever (issue 16, g22).
+    if (now - at > this.o.timeoutMs) return abort(`no progress for ${Math.round(now - at)} ms in phase ${m.phase} (${heard()})`);
     if (m.phase === 'fencing') {
       const failed = answers.find((a) => a.state === 'failed');
       if (failed) return abort(failed.reason || `${m.from} could not fence ${m.subtree}`);
@@ -223,11 +229,6 @@ export class MigrationDriver {
       }
     } else if (answers.some((a) => a.state === 'installed')) {
       return { kind: 'order', order: { order: 'mapCommit', id: m.id }, why: `migration ${m.id}: ${m.to} installed ${m.subtree}; the map sends it there now`, fields: { ...fields, cause: 'mapCommit' } };
-    }
-    const at = this.since.get(m.id)!.at;
-    if (now - at > this.o.timeoutMs) {
-      const heard = answers.map((a) => `${a.node}: ${a.state}${a.reason ? ` (${a.reason})` : ''}`).join('; ') || 'no answers';
-      return abort(`no progress for ${Math.round(now - at)} ms in phase ${m.phase} (${heard})`);
     }
     return null;
   }

@@ -185,4 +185,21 @@ describe('the president’s migration driver', () => {
     u.apply({ order: 'dissolve', ministry: 'm1' }, 3);
     expect(driver().decide(0, u)).toMatchObject({ order: { order: 'migrateAbort', reason: 'ministry m1 no longer exists' } });
   });
+
+  it('a mapCommit that never takes is not re-ordered forever: after timeoutMs in the phase, abort (issue 16, g22)', () => {
+    const s = splitting();
+    const d = driver();
+    s.apply({ order: 'migrateHandover', id: 'g1', namespace: bytes, leaseToken: 0 }, 3);
+    d.answered({ node: 'n4', migration: 'g1', ministry: 'm1', state: 'installed', reason: '' });
+    expect(d.decide(0, s)).toMatchObject({ order: { order: 'mapCommit', id: 'g1' } });
+    // The order went out but the map never moved (the phase is still 'handed').
+    expect(d.decide(500, s)).toMatchObject({ order: { order: 'mapCommit', id: 'g1' } });
+    expect(d.decide(1_001, s)).toMatchObject({ order: { order: 'migrateAbort', id: 'g1', reason: expect.stringMatching(/no progress for 1001 ms in phase handed \(n4: installed\)/) } });
+    // So is a handover whose order never takes.
+    const t = splitting();
+    const e = driver();
+    e.answered({ node: 'n1', migration: 'g1', ministry: 'm0', state: 'ready', reason: '', namespace: bytes });
+    expect(e.decide(0, t)).toMatchObject({ order: { order: 'migrateHandover' } });
+    expect(e.decide(1_001, t)).toMatchObject({ order: { order: 'migrateAbort', reason: expect.stringMatching(/phase fencing/) } });
+  });
 });
