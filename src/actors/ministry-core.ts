@@ -402,9 +402,8 @@ export class MinistryCore<R> {
 
   // ---- file layouts (issue 17) --------------------------------------------------------------
 
-  /** Place chunks, or replace a replica: the minister decides from its applied state and logs
-   * the decision; the client gets the layout once it applied. Not exactly-once: applying is
-   * idempotent (a placed chunk stays; a replacement applies over its version only). */
+  /** Place chunks, or replace a replica: only the minister, on its settled state, decides
+   * (ministry-layout-changes.ts). */
   private layoutChange(req: MinistryRequest, op: LayoutOp, reply: R): void {
     const { record } = this;
     if (this.o.role !== 'minister' || record.fenced) return this.fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, this.self());
