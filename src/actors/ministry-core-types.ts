@@ -114,3 +114,22 @@ export interface WaitingRead<R> {
 }
 
 export type ErrorExtra = { redirect?: MinistryInfo[]; index?: number; term?: number };
+
+/** What the core's parts (the rename host, the migration duties, the layout decisions: files
+ * ministry-*.ts beside it) do through the core during the step running: they emit effects and
+ * await their answers in the core's one table of pending answers, as the core does itself. */
+export interface MemberStep<R> {
+  now(): number;
+  record(): MinistryRecord;
+  readonly options: MinistryCoreOptions;
+  emit(effect: MinistryEffect<R>): void;
+  /** Keep `k` for the answer to an effect; returns the effect's id. */
+  await(k: (r: Resume) => void): number;
+  /** k(true) once this node has applied every cluster log entry committed before now. */
+  confirmClusterLog(k: (ok: boolean) => void): void;
+  fail(reply: R, code: FsErrorCode, message: string, path: string, extra?: ErrorExtra): void;
+  /** A result, as of the group log position `index`. */
+  answer(reply: R, result: ClientOutcome, index: number): void;
+  /** An error's redirect to this ministry (the client retries with its members). */
+  self(): ErrorExtra;
+}

@@ -26,23 +26,23 @@
 // - Subtree delete (thesis Figure 9): `rmdir -r` over other ministries' subtrees first asks the
 //   president to dissolve them, then drops the directory.
 // - Ownership: a path another ministry owns is answered with the subtree map (a redirect).
-// Over 600 lines (660) since renames across ministries were merged beside live migration, and
-// one object now follows each change from proposal to answer (ProposedChange, in place of a
-// closure per step: the create path's CPU). Kept whole for now because the rename host and the
-// migration duties pause, fence and resume the same pending changes this file tracks; the cut
-// to come moves them into files of their own behind that one table of changes.
+//
+// Its parts live beside it and work through MemberStep (the core's effects and its one table of
+// pending answers): the rename host (ministry-rename-host.ts), the migration duties
+// (ministry-migration-duties.ts) and the layout decisions (ministry-layout-changes.ts).
 
 import { NO_MINISTER, type ClusterState, type MinistryRecord } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { FsError, type FsErrorCode } from '../fs/errors.js';
-import type { ClientOp, FileLayout, MinistryInfo } from '../fs/requests.js';
+import type { ClientOp, MinistryInfo } from '../fs/requests.js';
 import { RenameDriver, type RenameHost } from './rename-core.js';
+import { renameHost } from './ministry-rename-host.js';
+import { MigrationDuties } from './ministry-migration-duties.js';
+import { LayoutDecisions, type LayoutOp } from './ministry-layout-changes.js';
 import { requestCreds } from './request-op.js';
 import type { Creds } from '../fs/access.js';
-import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
-import type { LayoutEntry } from './ministry-entry.js';
 import { MinistryNamespace, type ClientOutcome, type HandoverProgress, type Outcome } from './ministry-namespace.js';
-import { MIGRATION_RETRY_AFTER_MS, migrationDuties, migrationGate } from './migration-core.js';
+import { MIGRATION_RETRY_AFTER_MS, migrationGate } from './migration-core.js';
 import type { LeaseQuiet } from './ministry-migrations.js';
 
 /** Reads wait at most this long for the member to apply the client's last seen index; asks
@@ -51,10 +51,7 @@ export const READ_WAIT_MS = 2_000;
 /** Completion records of clients silent this long are garbage-collected (default). */
 export const CLIENT_TTL_MS = 10 * 60_000;
 
-/** A migration entry is proposed again after this long without effect. */
-const MIGRATION_RETRY_MS = 1_000;
-
-import type { ErrorExtra, GroupLogView, MinistryAnswer, MinistryCoreOptions, MinistryEffect, MinistryInput, MinistryRequest, RequestOp, Resume, TicketBatch, WaitingRead } from './ministry-core-types.js';
+import type { ErrorExtra, GroupLogView, MemberStep, MinistryAnswer, MinistryCoreOptions, MinistryEffect, MinistryInput, MinistryRequest, RequestOp, Resume, TicketBatch, WaitingRead } from './ministry-core-types.js';
 export type { GroupLogView, MinistryCoreOptions, MinistryRequest, RequestOp, MinistryAnswer, TicketBatch, MinistryInput, MinistryEffect } from './ministry-core-types.js';
 
 /** Does the reply carry the file's stat? Not for a create whose client said noStat. */
@@ -99,21 +96,34 @@ export class MinistryCore<R> {
   /** Reads waiting for this member to apply an index. */
   private waiting: WaitingRead<R>[] = [];
   private lastExpiry = 0;
-  /** Numbers the chunk ids this minister makes (with its term and clock). */
-  private chunkSeq = 0;
   /** Whether this ministry still exists, and the other ministries' subtrees inside its own, as
    * of this node's cluster state: remembered while that state is the same. */
   private own: { state: ClusterState; applied: number; live: boolean; nested: string[] } | null = null;
-  /** When each migration entry was last proposed (by kind and migration id). */
-  private readonly migrationProposed = new Map<string, number>();
-  /** Renames across ministries (rename-core.ts), at either end. */
+  /** Renames across ministries (rename-core.ts), at either end, and their host. */
   private readonly renames = new RenameDriver<R>();
+  private readonly renameHost: RenameHost<R>;
+  private readonly migrationDuties = new MigrationDuties();
+  private readonly layouts = new LayoutDecisions();
+  /** What the parts above do through this core (valid in any step: it reads the core as it is). */
+  private readonly member: MemberStep<R>;
 
   constructor(o: MinistryCoreOptions) {
     this.o = o;
     this.record = o.record;
     this.ns = o.ns;
     this.log = o.log;
+    this.member = {
+      now: () => this.now,
+      record: () => this.record,
+      options: o,
+      emit: (e) => this.out.push(e),
+      await: (k) => this.await(k),
+      confirmClusterLog: (k) => this.confirmClusterLog(k),
+      fail: (reply, code, message, path, extra) => this.fail(reply, code, message, path, extra),
+      answer: (reply, result, index) => this.answer(reply, result, index),
+      self: () => this.self(),
+    };
+    this.renameHost = renameHost(this.member);
   }
 
   get role(): 'minister' | 'clerk' {
@@ -150,16 +160,16 @@ export class MinistryCore<R> {
       case 'tick':
         this.wakeReaders();
         this.expireClients();
-        this.migrationDuties();
+        this.migrationDuties.propose(this.member);
         // (Also while a decision is in the cluster state: the minister reports its ended ones.)
-        if (!this.ns.renames.empty || this.renames.waiting > 0 || this.o.cluster().crossRenames.size > 0) this.renames.drive(this.renameHost());
+        if (!this.ns.renames.empty || this.renames.waiting > 0 || this.o.cluster().crossRenames.size > 0) this.renames.drive(this.renameHost);
         break;
       case 'applied':
         this.wakeReaders();
-        if (!this.ns.renames.empty || this.renames.waiting > 0) this.renames.drive(this.renameHost());
+        if (!this.ns.renames.empty || this.renames.waiting > 0) this.renames.drive(this.renameHost);
         break;
       case 'rename-prepare':
-        this.renames.prepare(this.renameHost(), input.msg, input.reply);
+        this.renames.prepare(this.renameHost, input.msg, input.reply);
         break;
       case 'appointment':
         this.record = input.record;
@@ -237,29 +247,6 @@ export class MinistryCore<R> {
     return this.ns.handover(id, now, this.o.handoverWaitMs ?? 0, quiet);
   }
 
-  /** A leading minister proposes what its ministry owes the migrations in progress
-   * (migration-core.ts), each at most every MIGRATION_RETRY_MS. */
-  private migrationDuties(): void {
-    if (this.o.role !== 'minister' || this.record.fenced || !this.log.leading()) return;
-    const cluster = this.o.cluster();
-    if (cluster.migrations.size === 0 && this.ns.migrations.size === 0) return;
-    for (const d of migrationDuties(this.record, cluster, this.ns.migrations)) {
-      const key = `${d.entry.op}:${d.entry.id}`;
-      if (this.now - (this.migrationProposed.get(key) ?? -Infinity) < MIGRATION_RETRY_MS) continue;
-      this.migrationProposed.set(key, this.now);
-      const propose = (): void => {
-        this.out.push({ kind: 'propose', id: 0, payload: MinistryNamespace.encodeMigration(d.entry) });
-      };
-      if (!d.confirm) propose();
-      else {
-        // Still owed once this node's cluster log copy is known current?
-        this.confirmClusterLog((ok) => {
-          if (ok && migrationDuties(this.record, this.o.cluster(), this.ns.migrations).some((x) => x.entry.op === d.entry.op && x.entry.id === d.entry.id)) propose();
-        });
-      }
-    }
-  }
-
   // ---- changes -----------------------------------------------------------------------------
 
   private change(req: MinistryRequest, op: RequestOp, reply: R, subtreeCleared = false): void {
@@ -283,7 +270,7 @@ export class MinistryCore<R> {
       if (inside.length > 0) return this.refuse(reply, 'EXDEV', `rename ${o.from}: it contains another ministry's subtree (${inside[0]!.subtree}), which cannot move (rename inside it, or move the files one by one)`, o.from);
       const target = cluster.ministryFor(o.to);
       // The target elsewhere: a two-phase commit through the president (rename-core.ts).
-      if (target && target.id !== record.id) return this.renames.start(this.renameHost(), { clientId: req.clientId, seq: req.seq, acked: req.acked, from: o.from, to: o.to, as }, target, reply);
+      if (target && target.id !== record.id) return this.renames.start(this.renameHost, { clientId: req.clientId, seq: req.seq, acked: req.acked, from: o.from, to: o.to, as }, target, reply);
     }
     if (o.op === 'link') {
       const target = cluster.ministryFor(o.to);
@@ -334,39 +321,6 @@ export class MinistryCore<R> {
     if (r.kind !== 'apply-outcome') return;
     if (!r.outcome.ok) return this.fail(reply, 'EAGAIN', `change lost to a new minister (${r.outcome.reason}): retry`, req.path, { index: c.index, term: c.term, redirect: [ministryInfo(this.record)] });
     this.answer(reply, MinistryNamespace.clientOutcome(r.outcome.result as Outcome, withStat(c.op)), c.index, c.term);
-  }
-
-  /** What the rename driver may do through this core (valid during one step). */
-  private renameHost(): RenameHost<R> {
-    const now = (): number => this.now;
-    return {
-      get now() {
-        return now();
-      },
-      ministry: this.record.id,
-      ns: this.ns,
-      leaseWaitMs: this.o.handoverWaitMs ?? 0,
-      leading: () => this.o.role === 'minister' && !this.record.fenced && this.log.leading(),
-      cluster: () => this.o.cluster(),
-      applied: () => this.log.applied,
-      propose: (payload, k) => {
-        const id = this.await((r) => {
-          if (r.kind !== 'proposed') return;
-          if (!r.result.ok) return k(null);
-          const { index, term } = r.result;
-          const applied = this.await((a) => {
-            if (a.kind !== 'apply-outcome') return;
-            const o = a.outcome.ok ? (a.outcome.result as Outcome) : null;
-            k(o?.ok ? { index, value: o.value } : null);
-          });
-          this.out.push({ kind: 'when-applied', id: applied, index, term });
-        });
-        this.out.push({ kind: 'propose', id, payload });
-      },
-      begin: (msg) => this.out.push({ kind: 'rename-begin', msg }),
-      reply: (to, answer) => this.out.push({ kind: 'reply', to, answer }),
-      vote: (to, vote) => this.out.push({ kind: 'vote', to, vote }),
-    };
   }
 
   private queueTicket(to: string, clientId: string, seq: number, index: number, term: number): void {
@@ -448,55 +402,15 @@ export class MinistryCore<R> {
 
   // ---- file layouts (issue 17) --------------------------------------------------------------
 
-  /** Place chunks, or replace a replica: the minister decides from its applied state and logs
-   * the decision; the client gets the layout once it applied. Not exactly-once: applying is
-   * idempotent (a placed chunk stays; a replacement applies over its version only). */
-  private layoutChange(req: MinistryRequest, op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, reply: R): void {
+  /** Place chunks, or replace a replica: only the minister, on its settled state, decides
+   * (ministry-layout-changes.ts). */
+  private layoutChange(req: MinistryRequest, op: LayoutOp, reply: R): void {
     const { record } = this;
     if (this.o.role !== 'minister' || record.fenced) return this.fail(reply, 'EAGAIN', `not the minister of ${record.subtree}`, req.path, this.self());
     if (!this.opOf(req, { ok: true, op }, reply) || this.redirected(reply, op.path)) return;
     // Decided on the ministry's current layouts: a new minister may not have applied all that
     // its predecessor committed.
-    this.settle((ok) => (ok ? this.decideLayout(req, op, reply) : this.fail(reply, 'EAGAIN', `could not confirm the state of ${record.subtree}: retry`, req.path, this.self())));
-  }
-
-  private decideLayout(req: MinistryRequest, op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, reply: R): void {
-    const { record } = this;
-    const data = this.o.data ?? { chunkBytes: DEFAULT_CHUNK_BYTES, replicas: DEFAULT_CHUNK_REPLICAS };
-    const policy = { nodes: this.o.cluster().nodes, replicas: data.replicas, chunkBytes: data.chunkBytes };
-    const stem = `${record.id}-${record.term}-${Math.floor(this.now).toString(36)}${(++this.chunkSeq).toString(36)}`.replace(/[^A-Za-z0-9._-]/g, '_');
-    let entry: LayoutEntry | FileLayout | null;
-    try {
-      const refused = op.op === 'layout-replace' && op.newChunkId !== '' ? (this.o.copies?.refuseCommit(op.newChunkId, this.now) ?? null) : null;
-      if (refused !== null) throw new FsError('EAGAIN', `replace a chunk of ${op.path}: ${refused}`, op.path);
-      entry = this.ns.layoutChange(op, policy, stem);
-    } catch (e) {
-      if (!(e instanceof FsError)) throw e;
-      return this.fail(reply, e.code, e.message, op.path);
-    }
-    const answer = (): void => {
-      try {
-        const layout = this.ns.layoutOf(op.path);
-        this.answer(reply, { ok: true, value: op.op === 'layout-place' ? { result: 'layoutPlace', layoutPlace: layout } : { result: 'layoutReplace', layoutReplace: layout } }, this.log.applied);
-      } catch (e) {
-        if (!(e instanceof FsError)) throw e;
-        this.fail(reply, e.code, e.message, op.path);
-      }
-    };
-    if (!entry) return answer();
-    if (!('op' in entry)) {
-      // A proposed copy: collected if no commit names it in time (uncommitted-copies.ts).
-      const proposal = op.op === 'layout-replace' ? entry.chunks.find((c) => c.index === op.index) : undefined;
-      if (proposal) this.o.copies?.note(proposal, this.now);
-      return this.answer(reply, { ok: true, value: { result: 'layoutReplace', layoutReplace: entry } }, this.log.applied);
-    }
-    const id = this.await((r) => {
-      if (r.kind !== 'proposed') return;
-      if (!r.result.ok) return this.fail(reply, 'EAGAIN', `minister of ${record.subtree} cannot take changes now (${r.result.reason}): retry`, req.path, this.self());
-      const applied = this.await((a) => (a.kind === 'apply-outcome' && a.outcome.ok ? answer() : this.fail(reply, 'EAGAIN', `layout change lost to a new minister: retry`, req.path, this.self())));
-      this.out.push({ kind: 'when-applied', id: applied, index: r.result.index, term: r.result.term });
-    });
-    this.out.push({ kind: 'propose', id, payload: MinistryNamespace.encodeLayout(entry) });
+    this.settle((ok) => (ok ? this.layouts.decide(this.member, req, op, reply) : this.fail(reply, 'EAGAIN', `could not confirm the state of ${record.subtree}: retry`, req.path, this.self())));
   }
 
   // ---- reads -------------------------------------------------------------------------------

@@ -1,17 +1,14 @@
 // A ministry's replicated state: its subtree's namespace (src/fs/namespace.ts) with the
 // clients' completion records, as the group log's state machine. Log entries are protobuf
-// (ministry-entry.ts); results go back to the proposing client.
-// Over 600 lines (728) since renames across ministries met the data plane and live migration in
-// one merge. Kept whole for now because all three apply entries to the one namespace and
-// completion table below, in log order; the cut to come moves the layout and migration appliers
-// into files of their own that take that state as an argument.
+// (ministry-entry.ts); results go back to the proposing client. Entries apply here in log
+// order; the layout and migration entries' appliers live in ministry-layout-entries.ts and
+// ministry-migration-entries.ts, which take this state as an argument.
 
 import type { ClientOp as WireOp, DirEntry, FileLayout, FsResult, StatResult } from '../fs/requests.js';
 import { ROOT, nsToPair, pairToNs, type Creds } from '../fs/access.js';
 import { mknodChange } from '../fs/namespace-posix.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
-import { DecodeError } from '../wire/errors.js';
 import { Namespace, mergeListing, type ClientOp as NsClientOp, type MutationOp, type Op, type OpOk, type OpResult, type Stat } from '../fs/namespace.js';
 import { decodeMinistryEntry, encodeMinistryEntry } from './ministry-entry.js';
 import { LOG_FORMAT_PROTOBUF } from '../wire/log-codec.js';
@@ -19,25 +16,18 @@ import { IntTable } from '../runtime/int-table.js';
 import type { ClusterState } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
 import { WriteLeaseState, type LeaseEntry } from './leases.js';
-import { FileLayouts, commitReplacement, placement, proposeReplacement, type PlacementPolicy } from './layouts.js';
+import { FileLayouts, type PlacementPolicy } from './layouts.js';
+import { applyLayoutEntry, doomedFile, fileStat, layoutChange, layoutOf, layoutsAfter, noteWriteGrant, staleResize } from './ministry-layout-entries.js';
 import type { LayoutEntry } from './ministry-entry.js';
-import { MigrationMarks, type LeaseQuiet, type MigrationMark } from './ministry-migrations.js';
+import { MigrationMarks, type LeaseQuiet } from './ministry-migrations.js';
+import { applyMigrationEntry, FencedFiles, handoverProgress, migrationRefusal, type HandoverProgress } from './ministry-migration-entries.js';
 import type { MigrationEntry } from './ministry-entry.js';
-import { extractSubtree, graftSubtree, handedRoot, handoverProblem, pruneSubtree, subtreeFileInos } from '../fs/subtree-handover.js';
-import { joinHandover, joinMinistrySnapshot, splitHandover, splitMinistrySnapshot } from './ministry-snapshot-format.js';
-
-/** What a member says of a migration (the president's MigrationQuery). */
-export interface HandoverProgress {
-  /** `clear`: ready as far as this member's own read leases go (MigrationMarks' LeaseQuiet). */
-  state: 'none' | MigrationMark['state'] | 'ready' | 'clear';
-  reason: string;
-  namespace?: Uint8Array;
-  leaseToken?: number;
-}
+import { joinMinistrySnapshot, splitMinistrySnapshot } from './ministry-snapshot-format.js';
 import { RenameLedger, type OutTx, type PhaseOneChecks } from './rename-ledger.js';
 import { adoptCarried, carriedLayouts, carriedProblem, exportAt, LockedFiles, lockedRefusal, movedFileInos } from './rename-layouts.js';
 import type { CrossRenameEntry } from './ministry-entry.js';
 
+export type { HandoverProgress };
 export type ClientOp = WireOp;
 
 /** What applying an entry gave: for a client's change the namespace's result (OpOk; see
@@ -173,8 +163,8 @@ export class MinistryNamespace {
   readonly applied = new AppliedChanges();
   /** Live subtree migrations that touched this ministry (ministry-migrations.ts). */
   migrations = new MigrationMarks();
-  /** The files of each fenced subtree, by migration id (fencedFile). */
-  private readonly fencedFiles = new Map<string, Set<number>>();
+  /** The files of each fenced subtree (ministry-migration-entries.ts). */
+  private readonly fencedFiles = new FencedFiles();
   /** The files of each name a rename across ministries locked (rename-layouts.ts). */
   private readonly lockedFiles = new LockedFiles();
 
@@ -225,8 +215,11 @@ export class MinistryNamespace {
       return { ok: false, error: { code: 'EINVAL', message: e instanceof FsError ? e.message : 'undecodable log entry' } };
     }
     const kind = (op as { op?: unknown }).op;
-    if (typeof kind === 'string' && kind.startsWith('migration.')) return this.applyMigration(op as MigrationEntry, now);
-    const refused = this.migrations.size === 0 ? null : this.migrationRefusal(op);
+    if (typeof kind === 'string' && kind.startsWith('migration.')) {
+      const error = applyMigrationEntry(this, op as MigrationEntry, now, (bytes) => this.replaceNamespace(bytes));
+      return error === null ? { ok: true, value: null } : { ok: false, error };
+    }
+    const refused = this.migrations.size === 0 ? null : migrationRefusal(this, this.fencedFiles, op);
     // Refused without a completion record: the client's retry must be taken anew (here after an
     // abort, at the target once the map moved).
     if (refused !== null) return { ok: false, error: { code: 'EAGAIN', message: refused } };
@@ -237,10 +230,13 @@ export class MinistryNamespace {
     if (typeof kind === 'string' && kind.startsWith('xrename.')) return this.applyCrossRename(op as CrossRenameEntry, index, now);
     if (typeof kind === 'string' && kind.startsWith('lease.')) {
       const r = this.leases.apply(op as LeaseEntry, now);
-      if (r.ok && kind === 'lease.grant') this.noteGrant(op as Extract<LeaseEntry, { op: 'lease.grant' }>, r.token ?? 0);
+      if (r.ok && kind === 'lease.grant') noteWriteGrant(this.ns, this.layouts, op as Extract<LeaseEntry, { op: 'lease.grant' }>, r.token ?? 0);
       return r.ok ? { ok: true, value: { token: r.token ?? 0 } } : { ok: false, error: r.error };
     }
-    if (kind === 'layout.place' || kind === 'layout.replace' || kind === 'layout.gc') return this.applyLayout(op as LayoutEntry);
+    if (kind === 'layout.place' || kind === 'layout.replace' || kind === 'layout.gc') {
+      applyLayoutEntry(this.layouts, op as LayoutEntry);
+      return { ok: true, value: null };
+    }
     const o = op as { op?: string; clientId?: unknown; seq?: unknown; acked?: unknown; body?: MutationOp };
     if (!this.renames.empty && kind === 'client' && typeof o.clientId === 'string' && typeof o.seq === 'number' && o.body && this.ns.savedResult(o.clientId, o.seq) === undefined) {
       // A name a rename across ministries holds: refused for now, not saved (the client retries).
@@ -250,14 +246,14 @@ export class MinistryNamespace {
     // A writer's resize once a newer writer's lease covers what it changes: refused, not saved
     // (a retry is refused again: the newer grant stays known, snapshots included).
     if (kind === 'client' && o.body?.op === 'setSize' && o.body.token !== undefined && typeof o.clientId === 'string' && typeof o.seq === 'number' && this.ns.savedResult(o.clientId, o.seq) === undefined) {
-      const stale = this.staleResize(o.body);
+      const stale = staleResize(this.ns, this.layouts, o.body);
       if (stale) return { ok: false, error: stale };
     }
-    const doomed = this.doomedFile(op);
+    const doomed = doomedFile(this.ns, op);
     // (A protobuf entry's op is the decoder's own object, shared only by this thread's replicas
     // of the entry: checked in place, which normalises it the same way each time.)
     const r = this.ns.apply(op as Op, data[0] === LOG_FORMAT_PROTOBUF);
-    if (r.ok) this.layoutsAfter(r, doomed);
+    if (r.ok) layoutsAfter(this.ns, this.layouts, r, doomed);
     if (kind === 'expireClients') this.renames.expire((op as { now: number }).now, (op as { ttlMs: number }).ttlMs);
     if (this.ns.lastClientOutcome !== null && typeof o.clientId === 'string' && typeof o.seq === 'number') {
       let seen = this.appliedNew.get(o.clientId);
@@ -281,196 +277,26 @@ export class MinistryNamespace {
     return r.ok ? { ok: true, value: r } : { ok: false, error: r.error };
   }
 
-  private noteGrant(g: Extract<LeaseEntry, { op: 'lease.grant' }>, token: number): void {
-    const st = this.fileStat(g.path);
-    if (st?.kind === 'file') this.layouts.noteWriteGrant(st.ino, token, g.start, g.end ?? Infinity);
-  }
-
-  private applyLayout(e: LayoutEntry): Outcome {
-    if (e.op === 'layout.place') this.layouts.applyPlace(e);
-    else if (e.op === 'layout.gc') this.layouts.dropGarbage(e.chunkIds);
-    else this.layouts.applyReplace(e);
-    return { ok: true, value: null };
-  }
-
-  /** The inode of the file a client's rm (or a rename over a file) is about to remove: only
-   * when that name is its last link (git writes an object, links it, unlinks the temp name). */
-  private doomedFile(op: unknown): number | undefined {
-    if ((op as { op?: unknown }).op !== 'client') return undefined;
-    const body = (op as NsClientOp).body;
-    const path = body.op === 'rm' ? body.path : body.op === 'rename' ? body.to : undefined;
-    if (path === undefined) return undefined;
-    const st = this.fileStat(path);
-    return st?.kind === 'file' && st.nlink <= 1 ? st.ino : undefined;
-  }
-
-  /** Layouts follow the namespace: a removed file's chunks and a truncated file's tail become
-   * garbage. (A file of a directory removed recursively keeps its layout until a GC scan.) */
-  private layoutsAfter(r: OpOk, doomed: number | undefined): void {
-    // (A retry answered from its saved result applied nothing.)
-    if (this.ns.lastClientOutcome !== 'new') return;
-    if (r.op === 'setSize') this.layouts.trim(r.stat.ino, r.stat.size);
-    else if (doomed !== undefined && (r.op === 'rm' || (r.op === 'rename' && r.replaced))) this.layouts.drop(doomed);
-  }
-
-  /** ESTALE when a write lease granted after this resize's writer's covers bytes it changes. */
-  private staleResize(body: Extract<MutationOp, { op: 'setSize' }>): FsErrorData | null {
-    const st = this.fileStat(body.path);
-    if (st?.kind !== 'file' || body.token === undefined) return null;
-    const size = body.extend === true ? Math.max(st.size, body.size) : body.size;
-    const [lo, hi] = [Math.min(st.size, size), Math.max(st.size, size)];
-    if (!this.layouts.newerWriter(st.ino, body.token, lo, hi)) return null;
-    return { code: 'ESTALE', message: `resize of ${body.path} to ${size} bytes refused: a newer writer's lease covers bytes ${lo}-${hi} it would change (this writer's lease, token ${body.token}, was replaced)`, path: body.path };
-  }
-
   /** The file or directory at `path`, or undefined when there is none (or the path is bad). */
   fileStat(path: string): Stat | undefined {
-    try {
-      return this.ns.stat(path);
-    } catch (e) {
-      if (e instanceof FsError) return undefined;
-      throw e;
-    }
+    return fileStat(this.ns, path);
   }
 
   /** The layout of the file at `path` (ENOENT, EISDIR as FsError). */
   layoutOf(path: string): FileLayout {
-    const st = this.ns.stat(path);
-    if (st.kind !== 'file') throw new FsError('EISDIR', `layout of ${path}: is a directory (only files have contents)`, path);
-    return this.layouts.layout(st.ino, st.size, st.mtime);
+    return layoutOf(this.ns, this.layouts, path);
   }
 
-  /** The minister's entry for a layout request (layouts.ts decides); null when the layout
-   * answers it as it is (every chunk asked for is placed, the chunk to replace moved on); or a
-   * layout to answer with, logged nowhere (a proposed replacement in place of its chunk).
-   * Throws FsError (ENOENT, EISDIR, EINVAL, EIO). */
+  /** The minister's entry for a layout request (ministry-layout-entries.ts; null: the layout
+   * answers it as it is; a layout: logged nowhere). Throws FsError (ENOENT, EISDIR, EINVAL, EIO). */
   layoutChange(op: Extract<ClientOp, { op: 'layout-place' | 'layout-replace' }>, policy: PlacementPolicy, idStem: string): LayoutEntry | FileLayout | null {
-    const st = this.ns.stat(op.path);
-    if (st.kind !== 'file') throw new FsError('EISDIR', `${op.op} ${op.path}: is a directory (only files have contents)`, op.path);
-    if (op.op === 'layout-place') {
-      // (No bytes: only the layout, from the minister.)
-      if (op.length === 0) return null;
-      const chunkSize = this.layouts.layout(st.ino, 0, 0).chunkSize || policy.chunkBytes;
-      if (!Number.isSafeInteger(op.offset + op.length)) throw new FsError('EINVAL', `layout-place ${op.path}: bad byte range ${op.offset}+${op.length}`, op.path);
-      const first = Math.floor(op.offset / chunkSize);
-      const e = placement(this.layouts, st.ino, chunkSize, first, Math.floor((op.offset + op.length - 1) / chunkSize) - first + 1, policy, idStem);
-      return e && { op: 'layout.place', ...e };
-    }
-    if (op.newChunkId === '') {
-      const p = proposeReplacement(this.layouts, st.ino, op.index, op.chunkId, op.version, op.failed.split(','), policy, idStem);
-      if (p instanceof FsError) throw movedOn(p, op.path);
-      const layout = this.layouts.layout(st.ino, st.size, st.mtime);
-      layout.chunks = layout.chunks.map((c) => (c.index === op.index ? p : c));
-      return layout;
-    }
-    const proposed = { index: op.index, chunkId: op.newChunkId, version: op.version + 1, replicas: op.replicas };
-    const e = commitReplacement(this.layouts, st.ino, op.index, op.chunkId, op.version, proposed, policy, op.token);
-    if (e instanceof FsError) throw movedOn(e, op.path);
-    return { op: 'layout.replace', ...e };
+    return layoutChange(this.ns, this.layouts, op, policy, idStem);
   }
 
   // ---- live subtree migration (ministry-migrations.ts) -----------------------------------------
 
   static encodeMigration(e: MigrationEntry): Uint8Array {
     return encodeMinistryEntry(e);
-  }
-
-  /** Why `op` (a decoded entry) must not apply while a subtree it names is leaving, or null. */
-  private migrationRefusal(op: unknown): string | null {
-    const o = op as { op?: string; body?: { op?: string; path?: string; from?: string; to?: string }; path?: string; id?: string };
-    if (o.op === 'client' && o.body) {
-      const b = o.body;
-      const paths = [b.path, b.from, b.to].filter((p): p is string => typeof p === 'string');
-      const whole = b.op === 'rename' ? { path: b.from!, op: 'rename' as const } : b.op === 'rmdir' ? { path: b.path!, op: 'rmdir' as const } : null;
-      return this.migrations.refusal(paths, whole);
-    }
-    if (o.op === 'lease.grant' && typeof o.path === 'string') return this.migrations.refusal([o.path], null);
-    if (o.op === 'lease.renew' && typeof o.id === 'string') {
-      const l = this.leases.leases.get(o.id);
-      return l ? this.migrations.refusal([l.path], null) : null;
-    }
-    // A chunk placed or replaced after the handover was taken would be lost to the target.
-    const ino = (op as { ino?: unknown }).ino;
-    if ((o.op === 'layout.place' || o.op === 'layout.replace') && typeof ino === 'number') {
-      const m = this.fencedFile(ino);
-      if (m) return `${m.subtree} is moving to another ministry (migration ${m.id}): retry`;
-    }
-    return null;
-  }
-
-  /** The fenced migration whose subtree holds file `ino`. Each fenced subtree's files are
-   * listed once: while it is fenced no change adds or moves a file in or out of it. */
-  private fencedFile(ino: number): MigrationMark | undefined {
-    for (const m of this.migrations.marks.values()) {
-      if (m.state !== 'fenced') continue;
-      let files = this.fencedFiles.get(m.id);
-      if (!files) this.fencedFiles.set(m.id, (files = new Set(subtreeFileInos(this.ns.snapshot(), m.subtree))));
-      if (files.has(ino)) return m;
-    }
-    return undefined;
-  }
-
-  private applyMigration(e: MigrationEntry, now: number): Outcome {
-    const had = this.migrations.get(e.id);
-    switch (e.op) {
-      case 'migration.fence': {
-        if (had) return { ok: true, value: null }; // (idempotent: one fence per migration)
-        const problem = this.fenceProblem(e.subtree);
-        this.migrations.set({ id: e.id, subtree: e.subtree, state: problem === null ? 'fenced' : 'failed', since: now, ...(problem !== null && { reason: problem }) });
-        return { ok: true, value: null };
-      }
-      case 'migration.install': {
-        if (had?.state === 'installed') return { ok: true, value: null };
-        try {
-          const handed = splitHandover(e.namespace);
-          if (handedRoot(handed.ns) !== e.subtree) return { ok: false, error: { code: 'EINVAL', message: `migration ${e.id}: the state handed over is not of ${e.subtree}` } };
-          const layouts = handed.layouts === null ? null : FileLayouts.fromBytes(handed.layouts);
-          // The grafted files are numbered anew here: their layouts follow the new numbers.
-          const inos = new Map<number, number>();
-          this.replaceNamespace(graftSubtree(this.ns.snapshot(), handed.ns, inos));
-          if (layouts !== null) this.layouts.adopt(layouts, inos);
-        } catch (err) {
-          if (err instanceof FsError) return { ok: false, error: err.toJSON() };
-          if (err instanceof DecodeError) return { ok: false, error: { code: 'EINVAL', message: `migration ${e.id}: the file layouts handed over are corrupt: ${err.message}` } };
-          throw err;
-        }
-        this.leases.token = Math.max(this.leases.token, e.leaseToken);
-        this.migrations.clearWithin(e.subtree);
-        this.migrations.set({ id: e.id, subtree: e.subtree, state: 'installed', since: now });
-        return { ok: true, value: null };
-      }
-      case 'migration.drop': {
-        if (had?.state === 'dropped') return { ok: true, value: null };
-        const snap = this.ns.snapshot();
-        // Its files' chunks now belong to the other ministry's layouts (or, after an abort, to
-        // the source's still): forgotten here, not garbage.
-        this.layouts.forget(subtreeFileInos(snap, e.subtree));
-        if (e.subtree !== this.root) this.replaceNamespace(pruneSubtree(snap, e.subtree));
-        for (const [id, l] of this.leases.leases) if (isWithin(l.path, e.subtree)) this.leases.leases.delete(id);
-        this.migrations.set({ id: e.id, subtree: e.subtree, state: 'dropped', since: now });
-        return { ok: true, value: null };
-      }
-      case 'migration.unfence':
-        if (had?.state === 'fenced' || had?.state === 'failed') this.migrations.set({ ...had, state: 'unfenced' });
-        return { ok: true, value: null };
-      case 'migration.forget':
-        this.migrations.forget(e.ids);
-        return { ok: true, value: null };
-    }
-  }
-
-  /** Why `subtree` cannot be fenced and handed over here, or null: it must be a directory of
-   * this namespace (its root too: a merge hands over a whole ministry). */
-  private fenceProblem(subtree: string): string | null {
-    // A rename across ministries holding a name in (or above) the subtree finishes first.
-    const held = this.renames.holding(subtree);
-    if (held) return `${held.name} is being renamed across ministries (transaction ${held.txid}): the migration of ${subtree} waits for it`;
-    try {
-      return this.ns.stat(subtree).kind === 'dir' ? handoverProblem(this.ns.snapshot(), subtree) : `${subtree} is a file (only a directory can move to another ministry)`;
-    } catch (err) {
-      if (err instanceof FsError) return err.message;
-      throw err;
-    }
   }
 
   private replaceNamespace(bytes: Uint8Array): void {
@@ -481,25 +307,9 @@ export class MinistryNamespace {
     this.listingBytes = 0;
   }
 
-  /** What this member can say of migration `id` (the president's query): a fenced subtree is
-   * `ready`, with its state, once every lease that could still be believed in it has run out:
-   * `waitMs` (the lease TTL, the clock drift bound and a clerk's catch-up window) after this
-   * member applied the fence, and after the last renewal of any write lease in it. Sooner, it
-   * is `clear` (migration-core.ts: the president hands over once every member says so) when
-   * `quiet` shows that no read lease this member granted there is live, and that it has served
-   * unchanged for `waitMs` (none granted before, by an earlier appointment, can be). */
+  /** What this member can say of migration `id` (the president's query; ministry-migration-entries.ts). */
   handover(id: string, now: number, waitMs: number, quiet?: LeaseQuiet): HandoverProgress {
-    const m = this.migrations.get(id);
-    if (!m) return { state: 'none', reason: '' };
-    if (m.state !== 'fenced') return { state: m.state, reason: m.reason ?? '' };
-    let writes = -Infinity;
-    for (const l of this.leases.leases.values()) if (isWithin(l.path, m.subtree)) writes = Math.max(writes, l.since + l.ttlMs + waitMs);
-    const full = Math.max(m.since + waitMs, writes);
-    const fast = quiet ? Math.max(writes, quiet.readsUntil(m.subtree), quiet.since + waitMs) : Infinity;
-    if (now < full && now < fast) return { state: 'fenced', reason: `waiting out the leases of ${m.subtree} for ${Math.ceil(Math.min(full, fast) - now)} ms` };
-    const snap = this.ns.snapshot();
-    const layouts = this.layouts.subset(subtreeFileInos(snap, m.subtree));
-    return { state: now >= full ? 'ready' : 'clear', reason: '', namespace: joinHandover(extractSubtree(snap, m.subtree), layouts?.toBytes() ?? null), leaseToken: this.leases.token };
+    return handoverProgress(this, id, now, waitMs, quiet);
   }
 
   /** A phase of a rename across ministries: the ledger's outcome (an OutOutcome, a Vote, or the
@@ -680,12 +490,6 @@ export class MinistryNamespace {
   get namespace(): Namespace {
     return this.ns;
   }
-}
-
-/** A replacement of a chunk that is no longer the layout's: ESTALE (the writer fetches the
- * layout again), never EAGAIN, which the client library retries as it is. */
-function movedOn(e: FsError, path: string): FsError {
-  return e.code === 'EAGAIN' ? new FsError('ESTALE', e.message, path) : e;
 }
 
 function toMutation(op: ClientOp): MutationOp | null {

@@ -33,69 +33,15 @@ import type { ClusterOrder, ClusterState, MinistryRecord } from './cluster-state
 import type { NodeReport } from './node-core.js';
 import { DEFAULT_BALANCE, planBalance, type BalanceOptions, type BalancePlan, type BalanceStep, type MinistryLoad } from './balancer.js';
 import { LOAD_EVERY_MS, mergeHot, REPORT_TOP_K, type MemberLoad } from './load.js';
-import type { ConfChange, ProposeResult } from '../raft/index.js';
+import type { ProposeResult } from '../raft/index.js';
 import { nextMembershipStep, type RaftMembershipView } from './membership-core.js';
 import { DEFAULT_MIGRATION_TIMEOUT_MS, MigrationDriver, type MigrationAnswer } from './migration-core.js';
 import { migrationActive, migrationProblem } from './migration-state.js';
 import { isValidPath, parentOf } from '../fs/path.js';
-import { DEFAULT_WRITE_BALANCE, meanCpu, planWrites, type WriteBalanceOptions, type WriteStep } from './write-balancer.js';
+import { DEFAULT_WRITE_BALANCE, meanCpu, planWrites, type WriteStep } from './write-balancer.js';
 import { SigmaMeter, type WriteCosts } from './clerk-count.js';
-
-/** What the president needs of NodeConfig. */
-export interface PresidentConfig {
-  id: string;
-  nodes: string[];
-  rootClerks?: number;
-  ministries?: { subtree: string; clerks: number }[];
-  probeMs?: number;
-  probeAnsweredMs?: number;
-  failAfterMs?: number;
-  /** How often the probes ask for members' load (default 1,000 ms). */
-  loadEveryMs?: number;
-  /** Read balancing thresholds (thesis defaults: grow above 95%, shrink to at most 85%). */
-  balance?: BalanceOptions;
-  /** A subtree migration that makes no progress for this long is aborted (default 30 s). */
-  migrationTimeoutMs?: number;
-  /** Write balancing: split a saturated minister's hot subtree off, merge cold ministries back
-   * (write-balancer.ts); `false` leaves ministries as they are. */
-  writeBalance?: WriteBalanceOptions | false;
-}
-
-/** What the president reads of its node at each input: the cluster log's applied state, and
- * which ministries a subtree delete is dissolving (not to be re-staffed). */
-export interface PresidentView {
-  state: Readonly<ClusterState>;
-  dissolving(ministry: string): boolean;
-  /** The cluster log's Raft configuration (membership-core.ts); without it the president
-   * changes no membership and takes every member for a voter. */
-  raft?(): RaftMembershipView | null;
-  /** When node `id` last answered this president's cluster log (a heartbeat or an append):
-   * alive then, as good as a probe answer for judging it failed (not for its report). */
-  heardFrom?(id: string): number | undefined;
-}
-
-export type LogLevel = 'info' | 'debug';
-
-export type PresidentEffect =
-  /** Call tick() every `ms`, and once now. */
-  | { kind: 'tickEvery'; ms: number }
-  /** Confirm with a ReadIndex that every order committed before this term is applied here;
-   * then call ready(ok). */
-  | { kind: 'confirmApplied' }
-  /** Ask node `node` for its NodeReport (with its load if `load`); call probed() with it, or
-   * with null after `timeoutMs`. */
-  | { kind: 'probe'; node: string; timeoutMs: number; load: boolean }
-  /** Append `order` to the cluster log and call proposed() with the result. */
-  | { kind: 'propose'; order: ClusterOrder; why: string; fields: Record<string, unknown> }
-  /** Hand the cluster log's leadership to `to`; call transferred() with whether it started. */
-  | { kind: 'transfer'; to: string; ministry: string }
-  /** Propose a change of the cluster log's Raft configuration (membership-core.ts); call
-   * confChanged() with the result. */
-  | { kind: 'confChange'; change: ConfChange; why: string }
-  /** Ask node `node` where it is in migration `migration`; call migrationAnswered() with its
-   * answer (nothing if none comes within `timeoutMs`). */
-  | { kind: 'migrationQuery'; node: string; migration: string; timeoutMs: number }
-  | { kind: 'log'; level: LogLevel; fields: Record<string, unknown>; msg: string };
+import type { LogLevel, PresidentConfig, PresidentEffect, PresidentView } from './president-core-types.js';
+export type { LogLevel, PresidentConfig, PresidentEffect, PresidentView } from './president-core-types.js';
 
 export class PresidentCore {
   readonly probeMs: number;

@@ -46,7 +46,7 @@ import type { OpResult } from '../fs/namespace.js';
 import { decodeMinistryEntry, encodeMinistryEntry, type MinistryLogEntry } from './ministry-entry.js';
 import { MinistryNamespace, type ClientOutcome } from './ministry-namespace.js';
 import type { CrossRenameDecision, OutOutcome, OutTx, Vote } from './rename-ledger.js';
-import type { MinistryAnswer } from './ministry-core.js';
+import type { MinistryAnswer } from './ministry-core-types.js';
 
 /** How often a source resends Begin while its transaction is undecided, and re-proposes an
  * end that has not applied (lost to a new minister). */
