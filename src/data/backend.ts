@@ -81,6 +81,9 @@ export interface ChunkBackend {
   loadMetas(): ChunkMeta[];
   /** A block in its stored form (see encodeBlock), or undefined for a hole. */
   block(chunkId: string, index: number): Uint8Array | undefined;
+  /** The same without a copy where the storage can (Storage.peek): READ-ONLY, valid only until
+   * the next call on the backend; the core checks and copies it at once. Absent: block. */
+  peekBlock?(chunkId: string, index: number): Uint8Array | undefined;
   apply(ops: readonly ChunkOp[]): void;
   sync(): Promise<void>;
 }
@@ -167,6 +170,11 @@ export class StorageChunkBackend implements ChunkBackend {
 
   block(chunkId: string, index: number): Uint8Array | undefined {
     return this.storage.get(blockKey(chunkId, index));
+  }
+
+  peekBlock(chunkId: string, index: number): Uint8Array | undefined {
+    const key = blockKey(chunkId, index);
+    return this.storage.peek ? this.storage.peek(key) : this.storage.get(key);
   }
 
   apply(ops: readonly ChunkOp[]): void {

@@ -153,6 +153,13 @@ export class JournaledStorage extends BatchWrites implements Storage {
     return this.lmdb.get(key);
   }
 
+  peek(key: string): Uint8Array | undefined {
+    this.check();
+    const o = this.overlay.get(key);
+    if (o) return o.value;
+    return this.lmdb.peek(key);
+  }
+
   range(range: StorageRange): Iterable<[string, Uint8Array]> {
     this.check();
     return { [Symbol.iterator]: () => this.merged(range) };

@@ -222,6 +222,18 @@ export class LmdbStorage extends BatchWrites implements Storage {
     return v && plain(v);
   }
 
+  /** lmdb-js's getBinaryFast: copied (natively) into a buffer it reuses for every get of this
+   * thread, or a view of the map itself; no allocation. */
+  peek(key: string): Uint8Array | undefined {
+    this.checkWritable();
+    const k = encodeKey(key);
+    const p = this.pending.get(key);
+    if (p) return p.value;
+    const v = this.lmdb('read', () => this.db.getBinaryFast(k));
+    // (Its `length` is the value's; its byteLength may be the whole reused buffer's.)
+    return v && new Uint8Array(v.buffer, v.byteOffset, v.length);
+  }
+
   range(range: StorageRange): Iterable<[string, Uint8Array]> {
     this.checkWritable();
     // Validate bounds now so that errors surface at the call, not at the first next().

@@ -23,6 +23,10 @@ export type StorageOp =
 
 export interface Storage {
   get(key: string): Uint8Array | undefined;
+  /** The value without a copy where the storage can (a chunk store's read, issue 17: lmdb's
+   * get copies each 64 KiB block into a fresh buffer). The view is READ-ONLY and valid only
+   * until the next call on this storage, in the same turn: read it at once. Absent: get. */
+  peek?(key: string): Uint8Array | undefined;
   /** Entries in key order (or reverse), within the range. */
   range(range: StorageRange): Iterable<[string, Uint8Array]>;
   put(key: string, value: Uint8Array): void;
@@ -68,6 +72,7 @@ export function prefixed(storage: Storage, prefix: string): Storage {
   const prefixEnd = prefix + '\uffff';
   return {
     get: (key) => storage.get(prefix + key),
+    ...(storage.peek ? { peek: (key: string) => storage.peek!(prefix + key) } : {}),
     range: (r) =>
       strip(
         storage.range({
