@@ -160,6 +160,11 @@ export class JournaledStorage extends BatchWrites implements Storage {
     return this.lmdb.peek(key);
   }
 
+  prefetch(keys: string[]): Promise<void> {
+    this.check();
+    return this.lmdb.prefetch(keys.filter((k) => !this.overlay.has(k)));
+  }
+
   range(range: StorageRange): Iterable<[string, Uint8Array]> {
     this.check();
     return { [Symbol.iterator]: () => this.merged(range) };
