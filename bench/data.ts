@@ -8,9 +8,10 @@
 //   - sequential read of it: the disk in the same pieces; govfs readFile; K times each (--reads,
 //     default 1; the median), the page cache dropped before each. The disk row is ONE stream:
 //     readSync of 1 MiB after 1 MiB on one file, with the kernel's readahead. govfs reads each
-//     chunk's pieces from its 3 replicas' lmdb maps (page faults, 128 KiB read-around), 6 pieces
-//     in flight spread over the replicas (src/client/file-data.ts): all on this one disk, so
-//     they can pass one stream only where the disk serves several streams faster than one;
+//     chunk's pieces from its 3 replicas' lmdb maps (each store has lmdb-js's reader pool fault
+//     a piece's blocks in, then checks them), 6 pieces in flight spread over the replicas
+//     (src/client/file-data.ts): all on this one disk, which serves several streams faster
+//     than one (docs/data-path.md, "A sequential read");
 //   - N 4 KiB writes at random 4 KiB-aligned offsets of that file (default 300; --quick 100):
 //     the disk with a pwrite + fdatasync each; govfs through a write lease handle, write() then
 //     sync() each (fdatasync: write returns once every replica holds the bytes durably; sync
