@@ -29,6 +29,7 @@
 
 import { FsError } from '../fs/errors.js';
 import type { DataBytesResult, FileLayout, FsOp, FsReplyMessage, FsResult, LayoutChunk } from '../fs/requests.js';
+import { chunkOf, layoutOf, pool } from './file-layout.js';
 import type { LeaseHandle, OpenOptions } from './leases.js';
 
 /** What the whole-file calls use of the client. */
@@ -43,8 +44,12 @@ interface FileOpener {
  * so that WINDOW pieces keep a whole chunk in flight. (192 KiB, when a message had to fit a
  * ring, cost about 2x the CPU per MiB written: issue 17.) */
 export const PIECE_BYTES = 1024 * 1024;
-/** Pieces in flight at once per call (DataOptions.window). */
+/** Pieces in flight at once per write call (DataOptions.window). */
 const WINDOW = 4;
+/** Pieces in flight at once per read call (DataOptions.window): spread over a chunk's replicas
+ * (see readPiece), about two per replica of 3, so that each store has the next piece to read
+ * while the client takes in the last (a read costs no replica's fsync, as a write does). */
+const READ_WINDOW = 6;
 /** Chunks placed per request at most (the ministry takes up to 1,024). */
 const PLACE_CHUNKS = 256;
 /** Attempts at one piece (each after a replica was replaced or the layout moved on). */
@@ -83,7 +88,8 @@ export const DEFAULT_DATA_REPLICATION: DataReplication = 'pipelined';
 export interface DataOptions {
   /** A chunk store's answer may take this long before its replica is taken for failed. */
   timeoutMs?: number;
-  /** Pieces of one call in flight at once (default 4; 1: one piece after another). */
+  /** Pieces of one call in flight at once (default 4 for writes, 6 for reads; 1: one piece
+   * after another). */
   window?: number;
   /** How a write reaches a chunk's replicas (default DEFAULT_DATA_REPLICATION). */
   replication?: DataReplication;
@@ -118,8 +124,13 @@ export class FileData {
   private readonly badTargets = new Map<string, string[]>();
   /** Nodes that did not answer lately, until when: tried last by reads. */
   private readonly suspects = new Map<string, number>();
+  /** Reads under way, by node: a read goes to the replica with the fewest (see readPiece). */
+  private readonly reading = new Map<string, number>();
+  /** Where ties among replicas start (rotated by each read, from a random first place). */
+  private readTurn = -1;
   private readonly timeoutMs: number;
   private readonly window: number;
+  private readonly readWindow: number;
   private readonly replication: DataReplication;
   private readonly chainMinBytes: number;
 
@@ -129,6 +140,7 @@ export class FileData {
   ) {
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.window = opts.window ?? WINDOW;
+    this.readWindow = opts.window ?? READ_WINDOW;
     this.replication = opts.replication ?? DEFAULT_DATA_REPLICATION;
     this.chainMinBytes = opts.chainMinBytes ?? CHAIN_MIN_BYTES;
     if (!DATA_REPLICATIONS.includes(this.replication)) throw new FsError('EINVAL', `data replication must be ${DATA_REPLICATIONS.join(' or ')}, got ${String(this.replication)}`);
@@ -174,14 +186,17 @@ export class FileData {
     const f = await this.file(h);
     const end = Math.min(offset + length, f.layout.size);
     if (end <= offset) return new Uint8Array(0);
-    const out = new Uint8Array(end - offset);
+    let out: Uint8Array | null = null;
     let done = 0;
-    await this.pieces(f, offset, end, async (index, at, n) => {
+    await this.pieces(f, offset, end, this.readWindow, async (index, at, n) => {
       const bytes = await this.readPiece(h, f, index, at, n);
-      out.set(bytes.subarray(0, n), index * f.layout.chunkSize + at - offset);
-      progress?.((done += n), out.length);
+      // A read of one piece is that piece's bytes, not a copy (they are the client's alone:
+      // moved from the store's thread, or decoded from a frame of this read's reply).
+      if (n === end - offset) out = bytes.length === n ? bytes : bytes.subarray(0, n);
+      else (out ??= new Uint8Array(end - offset)).set(bytes.subarray(0, n), index * f.layout.chunkSize + at - offset);
+      progress?.((done += n), end - offset);
     });
-    return out;
+    return out ?? new Uint8Array(end - offset);
   }
 
   async write(h: LeaseHandle, offset: number, data: Uint8Array, progress?: Progress): Promise<void> {
@@ -335,7 +350,7 @@ export class FileData {
       // Place the chunks of up to PLACE_CHUNKS chunks' worth of bytes, then write them.
       const to = Math.min(end, (Math.floor(from / cs) + PLACE_CHUNKS) * cs);
       await this.place(h, f, from, to);
-      await this.pieces(f, from, to, async (index, at, n) => {
+      await this.pieces(f, from, to, this.window, async (index, at, n) => {
         const pos = index * f.layout.chunkSize + at;
         await this.writePiece(h, f, index, at, data.subarray(pos - offset, pos - offset + n));
         progress?.((done += n), data.length);
@@ -484,15 +499,12 @@ export class FileData {
       this.usable(h, h.lease.mode, 0, 0);
       const c = chunkOf(f.layout, index);
       if (!c) return new Uint8Array(n);
-      const start = Math.floor(this.c.random() * c.replicas.length);
-      const now = this.c.now();
-      const rotated = [...c.replicas.slice(start), ...c.replicas.slice(0, start)];
-      const order = [...rotated.filter((n) => (this.suspects.get(n) ?? 0) <= now), ...rotated.filter((n) => (this.suspects.get(n) ?? 0) > now)];
+      const order = this.readOrder(c.replicas);
       let stale = false;
       let missing = 0;
       let lastError = '';
       for (const node of order) {
-        const a = await this.ask(node, { op: 'dataRead', dataRead: { chunkId: c.chunkId, version: c.version, offset: at, length: n } });
+        const a = await this.askReading(node, { op: 'dataRead', dataRead: { chunkId: c.chunkId, version: c.version, offset: at, length: n } });
         if (a.ok && a.result === 'dataRead') {
           if (a.dataRead.data.length >= n) return a.dataRead.data;
           const out = new Uint8Array(n);
@@ -515,10 +527,37 @@ export class FileData {
     }
   }
 
+  /** The replicas in the order a read tries them: first the one with the fewest of this
+   * client's reads under way (so a file's pieces in flight spread over its replicas, and a store
+   * that answers slowly, or shares its thread or disk with another, gets fewer), ties in turn;
+   * nodes that did not answer lately last. */
+  private readOrder(replicas: string[]): string[] {
+    if (this.readTurn < 0) this.readTurn = Math.floor(this.c.random() * 1024);
+    const turn = this.readTurn++;
+    const now = this.c.now();
+    const rank = (node: string, i: number): number => ((this.suspects.get(node) ?? 0) > now ? 1e9 : 0) + (this.reading.get(node) ?? 0) * 64 + ((i + turn) % replicas.length);
+    return replicas
+      .map((node, i) => [node, rank(node, i)] as const)
+      .sort((a, b) => a[1] - b[1])
+      .map(([node]) => node);
+  }
+
+  /** A read from `node`, counted while under way (readOrder). */
+  private async askReading(node: string, op: FsOp): Promise<FsReplyMessage> {
+    this.reading.set(node, (this.reading.get(node) ?? 0) + 1);
+    try {
+      return await this.ask(node, op);
+    } finally {
+      const left = (this.reading.get(node) ?? 1) - 1;
+      if (left > 0) this.reading.set(node, left);
+      else this.reading.delete(node);
+    }
+  }
+
   // ---- helpers -------------------------------------------------------------------------------
 
-  /** Split [from, to) into pieces within chunks and run `each` on them, WINDOW at a time. */
-  private pieces(f: OpenFile, from: number, to: number, each: (index: number, at: number, n: number) => Promise<void>): Promise<void> {
+  /** Split [from, to) into pieces within chunks and run `each` on them, `window` at a time. */
+  private pieces(f: OpenFile, from: number, to: number, window: number, each: (index: number, at: number, n: number) => Promise<void>): Promise<void> {
     const cs = f.layout.chunkSize;
     const list: [number, number, number][] = [];
     for (let pos = from; pos < to; ) {
@@ -528,7 +567,7 @@ export class FileData {
       list.push([index, at, n]);
       pos += n;
     }
-    return pool(list, this.window, ([index, at, n]) => each(index, at, n));
+    return pool(list, window, ([index, at, n]) => each(index, at, n));
   }
 
   /** One request to a chunk store; a node that does not answer reads as an EIO answer. */
@@ -555,36 +594,4 @@ export class FileData {
       throw new FsError('EINVAL', `${path}: bytes ${offset}-${offset + length} lie outside the lease's range [${start}, ${end})`, path);
     }
   }
-}
-
-function chunkOf(l: FileLayout, index: number): LayoutChunk | undefined {
-  // Layouts are sorted by index and small next to the bytes they describe.
-  for (const c of l.chunks) if (c.index === index) return c;
-  return undefined;
-}
-
-function layoutOf(r: FsResult | undefined, path: string): FileLayout {
-  const l = r?.result === 'layoutGet' ? r.layoutGet : r?.result === 'layoutPlace' ? r.layoutPlace : r?.result === 'layoutReplace' ? r.layoutReplace : undefined;
-  if (!l) throw new FsError('EIO', `${path}: the server answered without a layout (${r?.result ?? 'no result'})`, path);
-  // As plain data (a decoded message's prototype would write 64-bit fields as strings).
-  return { ino: l.ino, size: l.size, mtime: l.mtime, chunkSize: l.chunkSize, chunks: (l.chunks ?? []).map((c) => ({ index: c.index, chunkId: c.chunkId, version: c.version, replicas: [...c.replicas] })) };
-}
-
-/** Run `each` over `items`, at most `width` at once; the first failure rejects (after the
- * others in flight settle). */
-async function pool<T>(items: readonly T[], width: number, each: (x: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: unknown = null;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && failure === null) {
-      const x = items[next++]!;
-      try {
-        await each(x);
-      } catch (e) {
-        failure ??= e;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(width, items.length) }, worker));
-  if (failure !== null) throw failure;
 }

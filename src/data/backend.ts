@@ -81,6 +81,12 @@ export interface ChunkBackend {
   loadMetas(): ChunkMeta[];
   /** A block in its stored form (see encodeBlock), or undefined for a hole. */
   block(chunkId: string, index: number): Uint8Array | undefined;
+  /** The same without a copy where the storage can (Storage.peek): READ-ONLY, valid only until
+   * the next call on the backend; the core checks and copies it at once. Absent: block. */
+  peekBlock?(chunkId: string, index: number): Uint8Array | undefined;
+  /** Bring blocks [first, end) of a chunk into memory off the store's thread before a read
+   * (Storage.prefetch; resolved at once where the storage has none). Never rejects. */
+  prefetchBlocks?(chunkId: string, first: number, end: number): Promise<void>;
   apply(ops: readonly ChunkOp[]): void;
   sync(): Promise<void>;
 }
@@ -167,6 +173,18 @@ export class StorageChunkBackend implements ChunkBackend {
 
   block(chunkId: string, index: number): Uint8Array | undefined {
     return this.storage.get(blockKey(chunkId, index));
+  }
+
+  prefetchBlocks(chunkId: string, first: number, end: number): Promise<void> {
+    if (!this.storage.prefetch) return Promise.resolve();
+    const keys: string[] = [];
+    for (let b = first; b < end; b++) keys.push(blockKey(chunkId, b));
+    return this.storage.prefetch(keys);
+  }
+
+  peekBlock(chunkId: string, index: number): Uint8Array | undefined {
+    const key = blockKey(chunkId, index);
+    return this.storage.peek ? this.storage.peek(key) : this.storage.get(key);
   }
 
   apply(ops: readonly ChunkOp[]): void {

@@ -39,7 +39,7 @@ export interface ChunkEffects {
 }
 
 /** The read-only view of stored blocks the core reads through. */
-export type BlockView = Pick<ChunkBackend, 'block'>;
+export type BlockView = Pick<ChunkBackend, 'block' | 'peekBlock'>;
 
 const CHUNK_ID = /^[A-Za-z0-9._-]{1,128}$/;
 const isCount = (n: unknown): n is number => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
@@ -164,10 +164,22 @@ export class ChunkStoreCore {
     return { ops: [], reply };
   }
 
+  /** The blocks [first, end) a read of a chunk this store holds would check and copy (what the
+   * shell brings into memory first: Storage.prefetch), or null when it reads none or will be
+   * refused (answered at once). */
+  readBlocks(req: ChunkRead): [number, number] | null {
+    const m = typeof req.chunkId === 'string' ? this.metas.get(req.chunkId) : undefined;
+    if (!m || req.version !== m.version || !isCount(req.offset) || !isCount(req.length) || req.length > this.maxChunkBytes) return null;
+    const end = Math.min(m.size, req.offset + req.length);
+    if (end <= req.offset) return null;
+    return [Math.floor(req.offset / this.blockSize), Math.ceil(end / this.blockSize)];
+  }
+
   /** Block `b`'s data ([] for a hole); a block failing its checksum flags the chunk for
-   * repair and refuses the request with EIO. */
+   * repair and refuses the request with EIO. A view the storage may reuse at its next call
+   * (peekBlock): every caller copies it before reading another block. */
   private readBlock(m: ChunkMeta, b: number, op: string): Uint8Array {
-    const stored = this.blocks.block(m.chunkId, b);
+    const stored = this.blocks.peekBlock ? this.blocks.peekBlock(m.chunkId, b) : this.blocks.block(m.chunkId, b);
     if (stored === undefined) return new Uint8Array(0);
     const data = decodeBlock(stored);
     if (data !== undefined && data.length <= this.blockSize) return data;

@@ -153,6 +153,18 @@ export class JournaledStorage extends BatchWrites implements Storage {
     return this.lmdb.get(key);
   }
 
+  peek(key: string): Uint8Array | undefined {
+    this.check();
+    const o = this.overlay.get(key);
+    if (o) return o.value;
+    return this.lmdb.peek(key);
+  }
+
+  prefetch(keys: string[]): Promise<void> {
+    this.check();
+    return this.lmdb.prefetch(keys.filter((k) => !this.overlay.has(k)));
+  }
+
   range(range: StorageRange): Iterable<[string, Uint8Array]> {
     this.check();
     return { [Symbol.iterator]: () => this.merged(range) };

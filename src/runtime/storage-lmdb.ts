@@ -222,6 +222,39 @@ export class LmdbStorage extends BatchWrites implements Storage {
     return v && plain(v);
   }
 
+  /** lmdb-js's getBinaryFast: copied (natively) into a buffer it reuses for every get of this
+   * thread, or a view of the map itself; no allocation. */
+  peek(key: string): Uint8Array | undefined {
+    this.checkWritable();
+    const k = encodeKey(key);
+    const p = this.pending.get(key);
+    if (p) return p.value;
+    const v = this.lmdb('read', () => this.db.getBinaryFast(k));
+    // (Its `length` is the value's; its byteLength may be the whole reused buffer's.)
+    return v && new Uint8Array(v.buffer, v.byteOffset, v.length);
+  }
+
+  /** lmdb-js's prefetch (its reader pool touches the values' pages). It reports a failure only
+   * to the console and never calls back: the read then just goes on after PREFETCH_WAIT_MS. */
+  prefetch(keys: string[]): Promise<void> {
+    this.checkWritable();
+    const todo = keys.filter((k) => !this.pending.has(k)).map((k) => encodeKey(k));
+    if (todo.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, PREFETCH_WAIT_MS);
+      timer.unref();
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      try {
+        void this.db.prefetch(todo, done);
+      } catch {
+        done();
+      }
+    });
+  }
+
   range(range: StorageRange): Iterable<[string, Uint8Array]> {
     this.checkWritable();
     // Validate bounds now so that errors surface at the call, not at the first next().
@@ -440,6 +473,9 @@ export class LmdbStorage extends BatchWrites implements Storage {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The longest a prefetch is waited for (see LmdbStorage.prefetch). */
+const PREFETCH_WAIT_MS = 1_000;
 
 /** lmdb-js hands out fresh Buffers; callers get plain Uint8Arrays as from SimStorage, since
  * Buffer#slice returns a view where Uint8Array#slice copies. */

@@ -73,6 +73,12 @@ export class SimStorage extends BatchWrites implements Storage {
     return v && new Uint8Array(v);
   }
 
+  /** The stored value itself (the simulator's chunk stores read as on a node: without a copy). */
+  peek(key: string): Uint8Array | undefined {
+    checkKey(key);
+    return this.readable().get(key);
+  }
+
   range(range: StorageRange): Iterable<[string, Uint8Array]> {
     // Entries are collected on the call, so the iteration sees the state of that moment.
     if (range.start !== undefined) checkKey(range.start, true);

@@ -23,6 +23,14 @@ export type StorageOp =
 
 export interface Storage {
   get(key: string): Uint8Array | undefined;
+  /** The value without a copy where the storage can (a chunk store's read, issue 17: lmdb's
+   * get copies each 64 KiB block into a fresh buffer). The view is READ-ONLY and valid only
+   * until the next call on this storage, in the same turn: read it at once. Absent: get. */
+  peek?(key: string): Uint8Array | undefined;
+  /** Bring these keys' values into memory off this thread (lmdb: a thread of its pool touches
+   * their pages), so that reading them next does not block this thread on the disk. Never
+   * rejects; a missing key is no error. Absent: reads wait for the disk where they are. */
+  prefetch?(keys: string[]): Promise<void>;
   /** Entries in key order (or reverse), within the range. */
   range(range: StorageRange): Iterable<[string, Uint8Array]>;
   put(key: string, value: Uint8Array): void;
@@ -68,6 +76,8 @@ export function prefixed(storage: Storage, prefix: string): Storage {
   const prefixEnd = prefix + '\uffff';
   return {
     get: (key) => storage.get(prefix + key),
+    ...(storage.peek ? { peek: (key: string) => storage.peek!(prefix + key) } : {}),
+    ...(storage.prefetch ? { prefetch: (keys: string[]) => storage.prefetch!(keys.map((k) => prefix + k)) } : {}),
     range: (r) =>
       strip(
         storage.range({

@@ -235,6 +235,47 @@ describe('durability: nothing is acknowledged before it is durable', () => {
   });
 });
 
+describe('shell: a read has its blocks brought into memory first (Storage.prefetch)', () => {
+  it('asks for the blocks the read touches, answers once they are in (with a write that came meanwhile), and answers a refused read at once', async () => {
+    const sim = new Simulation({ seed: 4, fsync: { minMs: 0.1, maxMs: 0.1 } });
+    const asked: string[] = [];
+    const gates: (() => void)[] = [];
+    sim.addHost('s', () =>
+      chunkStoreBehaviour({
+        blockSize: 4,
+        backend: (st) => {
+          const b = new StorageChunkBackend(st);
+          return {
+            loadMetas: () => b.loadMetas(),
+            block: (id, i) => b.block(id, i),
+            peekBlock: (id, i) => b.peekBlock(id, i),
+            apply: (ops) => b.apply(ops),
+            sync: () => b.sync(),
+            prefetchBlocks: (id, first, end) => {
+              asked.push(`${id} ${first}-${end}`);
+              return new Promise<void>((resolve) => gates.push(resolve));
+            },
+          };
+        },
+      }),
+    );
+    await sim.run({ forMs: 1 });
+    await sim.settle(sim.ask<ChunkReply>('s#/s', { type: 'govfs.data.ChunkWrite', chunkId: 'c1', version: 1, token: 1, offset: 0, data: enc('abcdefghijklmnop') }));
+    let read: ChunkData | undefined;
+    const reading = sim.ask<ChunkData>('s#/s', { type: 'govfs.data.ChunkRead', chunkId: 'c1', version: 1, offset: 5, length: 6 }).then((r) => (read = r));
+    await sim.run({ forMs: 5 });
+    expect(asked).toEqual(['c1 1-3']); // bytes 5-10: blocks 1 and 2
+    expect(read).toBeUndefined(); // not before its blocks are in
+    await sim.settle(sim.ask<ChunkReply>('s#/s', { type: 'govfs.data.ChunkWrite', chunkId: 'c1', version: 1, token: 1, offset: 6, data: enc('XY') }));
+    gates.shift()!();
+    expect(dec((await sim.settle(reading)).data)).toBe('fXYijk');
+    // Refused (a version this store does not hold): answered at once, nothing fetched.
+    const e = await sim.settle(sim.ask<ChunkReply>('s#/s', { type: 'govfs.data.ChunkRead', chunkId: 'c1', version: 2, offset: 0, length: 4 }));
+    expect(e).toMatchObject({ type: 'govfs.data.ChunkError', code: 'ESTALE' });
+    expect(asked).toEqual(['c1 1-3']);
+  });
+});
+
 describe('layout: blocks, holes, sizes, lists, bad input', () => {
   it('unaligned writes patch blocks; holes read as zeros; reads stop at the chunk size', () => {
     const s = store();

@@ -101,3 +101,35 @@ describe("a node's chunk store storage (chunkStorage)", () => {
     await node.close();
   });
 });
+
+describe('Storage.peek (a chunk read without lmdb-js copying each block into a fresh buffer)', () => {
+  it('gives each key its own bytes, read in turn, from lmdb, from the journal overlay, and none for a deleted key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'govfs-chunks-'));
+    dirs.push(dir);
+    const node = LmdbStorage.openShared(join(dir, 'nodes'), 'n2');
+    const s = chunkStorage(node, 'chunks/');
+    // Small values, and values past lmdb-js's 32 KiB "new buffer" threshold.
+    const value = (i: number) => new Uint8Array(i % 2 === 0 ? 100 + i : 65_540 + i).fill(i + 1);
+    for (let i = 0; i < 6; i++) s.put(`k${i}`, value(i));
+    s.del('k5');
+    await s.sync();
+    const seen = (): number[][] => [0, 1, 2, 3, 4, 5].map((i) => Array.from(new Set(s.peek?.(`k${i}`) ?? []).values()).concat(s.peek?.(`k${i}`)?.length ?? -1));
+    const want = [0, 1, 2, 3, 4].map((i) => [i + 1, value(i).length]).concat([[-1]]);
+    expect(seen()).toEqual(want); // (from the overlay, or from lmdb once applied)
+    await node.close();
+    await LmdbStorage.closeShared();
+    const again = LmdbStorage.openShared(join(dir, 'nodes'), 'n2');
+    const s2 = chunkStorage(again, 'chunks/');
+    expect(typeof s2.peek).toBe('function');
+    // prefetch (lmdb-js's reader pool touches the pages) resolves, a missing key and all, well
+    // before its 1 s fallback.
+    const t = Date.now();
+    await s2.prefetch!(['k0', 'k1', 'k3', 'missing']);
+    expect(Date.now() - t).toBeLessThan(900);
+    const lengths = [0, 1, 2, 3, 4, 5].map((i) => s2.peek!(`k${i}`)?.length ?? -1);
+    expect(lengths).toEqual([...[0, 1, 2, 3, 4].map((i) => value(i).length), -1]);
+    for (let i = 0; i < 5; i++) expect(Buffer.from(s2.peek!(`k${i}`)!).equals(Buffer.from(value(i)))).toBe(true); // (replayed, or from lmdb)
+    await again.close();
+    await LmdbStorage.closeShared();
+  });
+});
