@@ -215,9 +215,8 @@ class NodeShell {
   }
 
   receive(ctx: Context, msg: Message): void {
-    // A node removed from the cluster is refused: its cluster log messages would otherwise
-    // disturb the others (it may campaign, never having heard of its removal).
-    if (fromRemoved(msg, this.core.state)) return;
+    // A node removed from the cluster is refused (NodeCore.refuses).
+    if (this.core.refuses(msg)) return;
     // Every client request crosses here: routed at once (no Raft shell checks, no effect list).
     if ((msg as { type?: unknown } | null)?.type === 'govfs.fs.FsRequest') {
       if (this.chunks !== null && isDataFsRequest(msg)) return ctx.forward(this.chunks);
@@ -354,12 +353,6 @@ class NodeShell {
 /** Nodes that joined at runtime are reached at the address their memberJoin order gave. */
 function learnAddresses(config: NodeConfig, state: ClusterState): void {
   for (const j of state.joined.values()) if (config.addresses[j.node] !== j.address) config.addresses[j.node] = j.address;
-}
-
-function fromRemoved(msg: Message, state: ClusterState): boolean {
-  if (state.removed.size === 0 || typeof msg !== 'object' || msg === null) return false;
-  const m = msg as { type?: unknown; from?: unknown };
-  return typeof m.type === 'string' && m.type.startsWith('govfs.raft.') && typeof m.from === 'string' && state.removed.has(m.from);
 }
 
 /** The cluster log's configuration as its leader sees it (membership-core.ts), or null on a
