@@ -3,8 +3,8 @@
 // around the core from NodeConfig: the group log's timers, the view of it the core reads, the
 // lease service, the client sessions, and the subtree map that rides along a reply.
 
-import type { ClusterState } from './cluster-state.js';
-import type { NodeConfig } from './node.js';
+import type { ClusterState, MinistryRecord } from './cluster-state.js';
+import type { NodeConfig } from './node-config.js';
 import type { RaftShell } from '../raft/shell.js';
 import type { Appointment } from '../raft/types.js';
 import { DEFAULT_LEASES } from './leases.js';
@@ -15,6 +15,14 @@ import { sessionBehaviour, type SessionMsg } from './session.js';
 import { READ_WAIT_MS, ministryInfo, type MinistryCore, type GroupLogView, type MinistryAnswer, type MinistryEffect, type MinistryInput, type TicketBatch } from './ministry-core.js';
 
 export type Reply = (msg: Message) => void;
+
+/** What a member is started with (by its node, node.ts). */
+export interface MinistryArgs {
+  config: NodeConfig;
+  record: MinistryRecord;
+  role: 'minister' | 'clerk';
+  clusterState: () => ClusterState;
+}
 
 /** The reply message for an answer of ministry `ministry`. Fields set one by one, no object
  * spread: this runs for every read and change answered. */

@@ -5,7 +5,7 @@
 
 import type { RaftShell } from '../raft/shell.js';
 import type { MinistryNamespace } from './ministry-namespace.js';
-import type { MinistryArgs } from './ministry.js';
+import type { NodeConfig } from './node-config.js';
 import { DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import type { Context } from '../runtime/types.js';
 import type { ClientOp } from '../fs/requests.js';
@@ -32,7 +32,7 @@ export interface RoleStatus {
 
 /** Reports this member's status with its load; a minister's with its chunk summary too,
  * recomputed as often as its load is sampled. */
-export function statusReporter(args: MinistryArgs, ns: MinistryNamespace, raft: () => RaftShell, ministry: () => string, loads: ReturnType<typeof loadKeeper>, short: () => number | undefined): (ctx: Context) => void {
+export function statusReporter(args: { config: NodeConfig; role: 'minister' | 'clerk' }, ns: MinistryNamespace, raft: () => RaftShell, ministry: () => string, loads: ReturnType<typeof loadKeeper>, short: () => number | undefined): (ctx: Context) => void {
   const { config } = args;
   let chunks: RoleStatus['chunks'];
   let chunksAt = -Infinity;

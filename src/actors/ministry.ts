@@ -9,8 +9,7 @@
 // (child actors), the lease service (lease-service.ts, which takes its own requests), and the
 // status the node reports (ministry-status.ts).
 
-import type { ClusterState, MinistryRecord } from './cluster-state.js';
-import type { NodeConfig } from './node.js';
+import type { MinistryRecord } from './cluster-state.js';
 import { RaftShell, type AppliedEntry } from '../raft/shell.js';
 import { MinistryNamespace } from './ministry-namespace.js';
 import type { LeaseQuiet } from './ministry-migrations.js';
@@ -30,23 +29,16 @@ import { isDataOp, isLeaseOp, requestOp as readOp } from './request-op.js';
 import type { SessionEnded } from './session.js';
 import { LOAD_EVERY_MS } from './load.js';
 import { CLIENT_TTL_MS, MinistryCore, ministryMembers, type MinistryInput } from './ministry-core.js';
-import { effectRunner, groupLogView, groupTimers, handoverWaitMs, leaseService, mapAlong, sessionKeeper, type Reply, type Resume } from './ministry-effects.js';
+import { effectRunner, groupLogView, groupTimers, handoverWaitMs, leaseService, mapAlong, sessionKeeper, type MinistryArgs, type Reply, type Resume } from './ministry-effects.js';
 import { loadKeeper, statusReporter } from './ministry-status.js';
 
 export { CLIENT_TTL_MS };
-export { fsReply } from './ministry-effects.js';
+export { fsReply, type MinistryArgs } from './ministry-effects.js';
 export { sameLoad, type RoleStatus } from './ministry-status.js';
 export type { MinistryInspection } from './ministry-inspect.js';
 
 /** A client silent this long has its session here ended (default). */
 export const SESSION_TTL_MS = 60_000;
-
-export interface MinistryArgs {
-  config: NodeConfig;
-  record: MinistryRecord;
-  role: 'minister' | 'clerk';
-  clusterState: () => ClusterState;
-}
 
 const TICK: MinistryInput<Reply> = { kind: 'tick' };
 const APPLIED: MinistryInput<Reply> = { kind: 'applied' };

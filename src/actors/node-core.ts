@@ -19,8 +19,8 @@
 
 import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type OrderResult } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
-import type { NodeConfig } from './node.js';
-import type { RoleStatus } from './ministry.js';
+import type { NodeConfig } from './node-config.js';
+import type { RoleStatus } from './ministry-status.js';
 import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MinistryCopyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
 /** A node's answer to a NodeProbe: its ministry role's status, the group term under the

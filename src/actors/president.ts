@@ -6,7 +6,7 @@
 
 import { PresidentCore, type PresidentEffect, type PresidentView } from './president-core.js';
 import type { ClusterOrder, ClusterState } from './cluster-state.js';
-import type { NodeConfig } from './node.js';
+import type { NodeConfig } from './node-config.js';
 import type { BalanceReply, NodeReport } from './node-core.js';
 import type { ConfChange, ProposeResult } from '../raft/index.js';
 import { memberRequest, type RaftMembershipView } from './membership-core.js';
