@@ -58,6 +58,7 @@ export function presidentBehaviour(svc: PresidentServices): Behaviour<PresidentM
 /** A client's request to the president (forwarded by its node, node-core.ts). */
 type PresidentRequest = { type: string } & Record<string, unknown>;
 
+/** The president's shell: its core, the coordinator of renames across ministries, the tick timer. */
 class PresidentShell {
   readonly core: PresidentCore;
   private readonly renames = new RenameCoordinator();
