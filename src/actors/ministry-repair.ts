@@ -4,7 +4,7 @@
 // copies no commit named (uncommitted-copies.ts).
 
 import type { Context } from '../runtime/types.js';
-import type { MinistryArgs } from './ministry.js';
+import type { MinistryArgs } from './ministry-effects.js';
 import type { MinistryNamespace } from './ministry-namespace.js';
 import { DEFAULT_CHUNK_BYTES, DEFAULT_CHUNK_REPLICAS } from './layouts.js';
 import { DEFAULT_LEASES } from './leases.js';

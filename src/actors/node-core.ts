@@ -19,8 +19,8 @@
 
 import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type OrderResult } from './cluster-state.js';
 import { isWithin } from '../fs/path.js';
-import type { NodeConfig } from './node.js';
-import type { RoleStatus } from './ministry.js';
+import type { NodeConfig } from './node-config.js';
+import type { RoleStatus } from './ministry-status.js';
 import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MinistryCopyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
 /** A node's answer to a NodeProbe: its ministry role's status, the group term under the
@@ -364,6 +364,16 @@ export class NodeCore {
   }
 
   // ---- routing -------------------------------------------------------------------------------
+
+  /** Whether `msg` is refused unread: the cluster log's messages from a node removed from the
+   * cluster would otherwise disturb the others (it may campaign, never having heard of its
+   * removal). (Asked first of every message: the common case returns at once.) */
+  refuses(msg: unknown): boolean {
+    const { removed } = this.cluster;
+    if (removed.size === 0 || typeof msg !== 'object' || msg === null) return false;
+    const m = msg as { type?: unknown; from?: unknown };
+    return typeof m.type === 'string' && m.type.startsWith('govfs.raft.') && typeof m.from === 'string' && removed.has(m.from);
+  }
 
   /** Where a file system request for `path` goes (the shell asks directly: the hot path). */
   route(path: string): NodeEffect {

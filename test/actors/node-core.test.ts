@@ -306,4 +306,21 @@ describe('NodeCore', () => {
       { kind: 'answer', job: 1, msg: { type: 'govfs.fs.SubtreeDeleted', ok: false, reason: 'fewer than half of the members of m1 confirmed the fence: retry' } },
     ]);
   });
+
+  // Membership (membership-core.ts): a node removed from the cluster may campaign, never having
+  // heard of its removal; its cluster log messages are refused unread, and only those.
+  it('refuses the cluster log messages of a node removed from the cluster, and nothing else', () => {
+    const { core, apply } = node('n1');
+    const vote = { type: 'govfs.raft.RequestVote', from: 'n6', term: 9 };
+    expect(core.refuses(vote)).toBe(false);
+    apply(ROOT, { order: 'memberLeave', node: 'n6' }, { order: 'memberGone', node: 'n6' });
+    expect(core.state.removed.has('n6')).toBe(true);
+    expect(core.refuses(vote)).toBe(true);
+    expect(core.refuses({ ...vote, from: 'n5' })).toBe(false);
+    // Not the cluster log's: a client's request or a probe answer is read as ever.
+    expect(core.refuses({ type: 'govfs.fs.NodeReport', from: 'n6' })).toBe(false);
+    expect(core.refuses(fsRequest('/x'))).toBe(false);
+    expect(core.refuses('node.tick')).toBe(false);
+    expect(core.refuses(null)).toBe(false);
+  });
 });
