@@ -81,9 +81,11 @@ export class JournaledStorage extends BatchWrites implements Storage {
   private unappliedBytes = 0;
   private unappliedUpTo = 0;
   private applyTimer: ReturnType<typeof setTimeout> | null = null;
+  private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly applyMs: number;
   private readonly applyBytes: number;
   private failure: RuntimeError | undefined;
+  private readonly faultListeners: ((e: RuntimeError) => void)[] = [];
   private closed = false;
 
   private constructor(
@@ -104,8 +106,20 @@ export class JournaledStorage extends BatchWrites implements Storage {
   /** Opens (creating if needed) the storage in directory `dir`, replaying its journal. */
   static open(dir: string, opts: JournaledStorageOptions = {}): JournaledStorage {
     mkdirSync(dir, { recursive: true });
-    const generation = readGeneration(join(dir, GENERATION_FILE));
-    const lmdb = LmdbStorage.open(dir);
+    return JournaledStorage.over(LmdbStorage.open(dir), dir, opts);
+  }
+
+  /** The same over `lmdb` (a node's database in an environment others share: storage-node.ts),
+   * with the journal in the folder `dir`; replays it. Closing this closes `lmdb`. */
+  static over(lmdb: LmdbStorage, dir: string, opts: JournaledStorageOptions = {}): JournaledStorage {
+    let generation: number;
+    try {
+      mkdirSync(dir, { recursive: true });
+      generation = readGeneration(join(dir, GENERATION_FILE));
+    } catch (e) {
+      void lmdb.close();
+      throw e;
+    }
     const path = join(dir, JOURNAL_FILE);
     let fd: number;
     try {
@@ -125,7 +139,28 @@ export class JournaledStorage extends BatchWrites implements Storage {
     const s = new JournaledStorage(lmdb, fd, dir, generation, records.length, end, opts.journalBytes ?? DEFAULT_JOURNAL_BYTES, opts);
     // Over lmdb's state (a prefix of the journal's), the records give the journal's state.
     for (const batches of records) s.toLmdb(batches);
+    // lmdb's background commits failing (a full disk) fail this storage too.
+    lmdb.onFault((e) => s.fail(e));
     return s;
+  }
+
+  /** Called once, with the fault, when this storage becomes unusable. */
+  onFault(listener: (e: RuntimeError) => void): void {
+    this.faultListeners.push(listener);
+  }
+
+  /** Marks the storage unusable (a journal or lmdb write failed, a reader found a value
+   * corrupt): every later call throws `e`, so nothing more is acknowledged or served. */
+  fail(e: RuntimeError): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const l of this.faultListeners) l(e);
+  }
+
+  /** A storage of its own beside this one, for an actor's bulk data (LmdbStorage.dedicated). */
+  dedicated(name: string): Storage {
+    this.check();
+    return this.lmdb.dedicated(name);
   }
 
   /** The storage's fault (a failed journal write): every later call throws it. */
@@ -176,6 +211,15 @@ export class JournaledStorage extends BatchWrites implements Storage {
       else for (const key of this.keysIn(o.start, o.end)) set(key, undefined);
     }
     this.queued.push(flat);
+    // A write nobody syncs (a Raft commit index written on its own) is journaled soon anyway,
+    // as lmdb committed every write in its turn before.
+    if (!this.flushTimer) {
+      this.flushTimer = setTimeout(() => {
+        this.flushTimer = null;
+        if (this.queued.length > 0 && !this.closed) this.sync().catch(() => {});
+      }, this.applyMs);
+      this.flushTimer.unref?.();
+    }
   }
 
   sync(): Promise<void> {
@@ -188,9 +232,13 @@ export class JournaledStorage extends BatchWrites implements Storage {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.sync().catch(() => {});
-    this.apply();
-    await this.lmdb.sync().catch(() => {});
+    // Until nothing is left: a write may come while closing (an actor's last state).
+    do {
+      await this.sync().catch(() => {});
+      this.apply();
+      await this.lmdb.sync().catch(() => {});
+    } while ((this.queued.length > 0 || this.unapplied.length > 0) && !this.failure);
+    if (this.flushTimer) clearTimeout(this.flushTimer);
     this.closed = true;
     closeSync(this.fd);
     await this.lmdb.close();
@@ -217,7 +265,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
         waiting.resolve();
       },
       (e: unknown) => {
-        this.failure ??= new RuntimeError('EIO', `journal write failed in ${this.dir}; storage is unusable: ${(e as Error).message}`, { cause: e });
+        this.fail(new RuntimeError('EIO', `journal write failed in ${this.dir}; storage is unusable: ${(e as Error).message}`, { cause: e }));
         waiting.reject(this.failure);
         this.next?.reject(this.failure);
         this.next = null;
@@ -250,7 +298,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
       this.toLmdb(batches);
     } catch (e) {
       // (lmdb failed: LmdbStorage keeps the fault; reads and writes here report it.)
-      this.failure ??= new RuntimeError('EIO', `lmdb write failed in ${this.dir}; storage is unusable: ${(e as Error).message}`, { cause: e });
+      this.fail(new RuntimeError('EIO', `lmdb write failed in ${this.dir}; storage is unusable: ${(e as Error).message}`, { cause: e }));
       return;
     }
     this.dropOverlay(this.unappliedUpTo);
