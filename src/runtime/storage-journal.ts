@@ -35,6 +35,7 @@ import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { RuntimeError } from './errors.js';
 import { CorruptStorageError } from './sealed.js';
+import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
 import { LmdbStorage, decodeKey, encodeKey } from './storage-lmdb.js';
 import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
 
@@ -265,7 +266,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
         waiting.resolve();
       },
       (e: unknown) => {
-        this.fail(new RuntimeError('EIO', `journal write failed in ${this.dir}; storage is unusable: ${(e as Error).message}`, { cause: e }));
+        this.fail(journalFailure(this.dir, e));
         waiting.reject(this.failure);
         this.next?.reject(this.failure);
         this.next = null;
@@ -397,6 +398,17 @@ function readGeneration(path: string): number {
   }
   if (g.length !== 8 || crc32(g.subarray(0, 4)) !== g.readUInt32LE(4)) throw new CorruptStorageError(`${path} is damaged (${g.length} bytes, failing its checksum): the journal beside it cannot be replayed`);
   return g.readUInt32LE(0);
+}
+
+/** A failed journal write as a typed error: ENOSPC, saying the disk is full, as LmdbStorage
+ * says it of a failed commit (what a node prints and clients get), else EIO. */
+function journalFailure(dir: string, e: unknown): RuntimeError {
+  const free = freeBytes(dir);
+  if ((e as { code?: unknown }).code === 'ENOSPC' || (free !== undefined && free < MIN_FREE_BYTES)) {
+    const left = free === undefined ? '' : ` (${formatBytes(free)} left)`;
+    return new RuntimeError('ENOSPC', `disk full: cannot write to ${dir}: no space left on its file system${left}`, { cause: e });
+  }
+  return new RuntimeError('EIO', `journal write failed in ${dir}; storage is unusable: ${(e as Error).message}`, { cause: e });
 }
 
 /** A delRange's bounds are keys (empty: from the first). */
