@@ -38,6 +38,7 @@ import { CorruptStorageError } from './sealed.js';
 import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
 import { LmdbStorage, decodeKey, encodeKey } from './storage-lmdb.js';
 import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
+import { tracer } from './trace.js';
 
 export interface JournaledStorageOptions {
   /** The journal starts again at offset 0 once it holds this many bytes (default 32 MiB). */
@@ -199,6 +200,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
     for (const o of ops) if (o.op !== 'delRange') encodeKey(o.key); // a bad key changes nothing
     if (ops.length === 0) return;
     for (const o of ops) if (o.op === 'delRange') checkRange(o.start, o.end);
+    if (tracer.on && tracer.current !== 0) tracer.record(tracer.current, 'write', this.dir, `${ops.length} ops`);
     const flat: Flat = [];
     const seq = ++this.batchSeq;
     const set = (key: string, value: Uint8Array | undefined): void => {
