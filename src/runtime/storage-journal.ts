@@ -1,5 +1,6 @@
 // Storage for one actor's bulk data (a node's chunk store, issue 17): an lmdb environment of its
-// own, made durable by a journal beside it instead of by lmdb's commits.
+// own, made durable by a journal beside it instead of by lmdb's commits. Also each node's own
+// storage, over its database of a shared environment (storage-node.ts, issue 19).
 //
 // Why: a chunk store acknowledges a write only once it is durable, so a 4 KiB synced write waits
 // for a storage sync on every replica. MEASURED (tmp probes, 2 cores at load 7-16, p50): one
