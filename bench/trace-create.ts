@@ -188,7 +188,7 @@ export function format(r: unknown): string {
     lines.push(`  untraced: ${p.untraced.creates} creates, ${p.untraced.perSec.toFixed(0)}/s, p50 ${p.untraced.p50Ms.toFixed(3)} ms, p99 ${p.untraced.p99Ms.toFixed(3)} ms, CPU ${p.cpuMsPerCreate.untraced.toFixed(3)} ms/create (all threads)`);
     lines.push(`  traced:   ${p.traced.creates} creates, ${p.traced.perSec.toFixed(0)}/s, p50 ${p.traced.p50Ms.toFixed(3)} ms, p99 ${p.traced.p99Ms.toFixed(3)} ms, CPU ${p.cpuMsPerCreate.traced.toFixed(3)} ms/create`);
     lines.push(`  ${p.traces} traces (${p.incomplete} not followed to the answer); their path p50 ${p.pathP50Ms.toFixed(3)} ms, p99 ${p.pathP99Ms.toFixed(3)} ms; client 0's armed creates p50 ${p.armedP50Ms.toFixed(3)} ms`);
-    lines.push(`  every fsync wait (lmdb commit, leader and clerks): n ${p.fsync.n}, p50 ${p.fsync.p50Ms.toFixed(3)} ms, p99 ${p.fsync.p99Ms.toFixed(3)} ms; every doorbell wake-up: n ${p.wake.n}, p50 ${p.wake.p50Ms.toFixed(3)} ms, p99 ${p.wake.p99Ms.toFixed(3)} ms`);
+    lines.push(`  every fsync wait (storage sync: a node's journal write, leader and clerks): n ${p.fsync.n}, p50 ${p.fsync.p50Ms.toFixed(3)} ms, p99 ${p.fsync.p99Ms.toFixed(3)} ms; every doorbell wake-up: n ${p.wake.n}, p50 ${p.wake.p50Ms.toFixed(3)} ms, p99 ${p.wake.p99Ms.toFixed(3)} ms`);
     lines.push(`  ${'hop'.padEnd(72)} traces   p50 ms   p99 ms   share`);
     const shown = p.hops.slice(0, 18);
     for (const h of shown) lines.push(`  ${h.hop.slice(0, 72).padEnd(72)} ${String(h.traces).padStart(6)} ${f(h.p50Ms)} ${f(h.p99Ms)} ${`${(100 * h.share).toFixed(1)}%`.padStart(7)}`);

@@ -15,7 +15,7 @@
 //   send        ← the turn it was sent from (the latest run on its thread);
 //   timer       ← the turn that set it (time before that) and the delay it was set for;
 //   piped       ← the turn that piped it (time before that) and the wait for the promise (for
-//                 the Raft shell's `persisted` signal: lmdb's commit with its fsync).
+//                 the Raft shell's `persisted` signal: the node's journal write, O_DSYNC).
 
 import type { TraceEvent } from '../src/runtime/trace.js';
 
@@ -125,7 +125,7 @@ export function criticalPath(all: readonly TraceEvent[], roleOf: RoleOf): TraceP
           e.kind === 'timer'
             ? `timer: ${roleOf(e.where)} ${e.what} (set for ${e.ms} ms)`
             : e.what === 'ShellSignal.persisted'
-              ? `fsync: lmdb commit of ${roleOf(e.where)}'s Raft append`
+              ? `fsync: storage sync (journal write) of ${roleOf(e.where)}'s Raft append`
               : `awaited: ${roleOf(e.where)} ${e.what}`;
         steps.push({ hop, ms: e.ms ?? 0 });
         turn(events[parent]!, set);

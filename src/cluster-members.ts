@@ -18,7 +18,8 @@ import type { Joined } from './actors/membership-core.js';
 import { loadRaftState } from './raft/shell-storage.js';
 import { EntryKind } from './raft/types.js';
 import { LmdbStorage, localNodeStorage } from './runtime/storage-lmdb.js';
-import { prefixed } from './runtime/storage.js';
+import { openNodeStorage } from './runtime/storage-node.js';
+import { prefixed, type Storage } from './runtime/storage.js';
 
 /** The cluster log's membership as stored in a data folder. */
 export interface StoredMembers {
@@ -47,7 +48,8 @@ export async function storedMembers(dataDir: string, initial: readonly string[])
       const { storageDir, storageName } = localNodeStorage(dataDir, id);
       if (!existsSync(join(storageDir, 'data.mdb'))) continue;
       opened = true;
-      const storage = storageName === undefined ? LmdbStorage.open(storageDir) : LmdbStorage.openShared(storageDir, storageName);
+      // With its journal replayed: after an unclean stop lmdb may lag behind what was synced.
+      const storage = openNodeStorage(storageDir, storageName);
       try {
         const state = clusterStateOf(storage, initial, `${storageDir}${storageName ? ` (${storageName})` : ''}`);
         if (state && (!best || state.applied > best.applied)) best = state;
@@ -66,7 +68,7 @@ export async function storedMembers(dataDir: string, initial: readonly string[])
 }
 
 /** The cluster state a node's stored cluster log holds (its committed part), or null. */
-function clusterStateOf(storage: LmdbStorage, initial: readonly string[], where: string): ClusterState | null {
+function clusterStateOf(storage: Storage, initial: readonly string[], where: string): ClusterState | null {
   const raft = loadRaftState(prefixed(storage, CLUSTER_LOG_PREFIX), (key) => `${where}: ${CLUSTER_LOG_PREFIX}${key}`);
   if (!raft.hardState && !raft.snapshot) return null;
   const state = raft.snapshot ? ClusterState.restore(raft.snapshot.data) : new ClusterState([...initial]);

@@ -18,7 +18,8 @@ import { RealDispatcher } from './runtime/real-dispatcher.js';
 import { LocalRuntime, defaultLogger } from './runtime/runtime.js';
 import { PiscinaPool } from './runtime/work-pool-piscina.js';
 import { lockDataDir, type DataDirLock } from './runtime/data-lock.js';
-import { LmdbStorage } from './runtime/storage-lmdb.js';
+import type { JournaledStorage } from './runtime/storage-journal.js';
+import { openNodeStorage } from './runtime/storage-node.js';
 import { watchEventLoop } from './runtime/loop-lag.js';
 import { NODE_CORRUPT_ADVICE, StorageCorruptError, checkFreeSpace, storageFaultMessage } from './runtime/storage-faults.js';
 import { checkStorage } from './storage-check/storage-check.js';
@@ -75,7 +76,7 @@ export function readSecretFile(file: string, what = 'secret'): Uint8Array {
 
 /** A failed commit (full disk, I/O error) or a stored value that fails its checksum, found by
  * any actor of the node, makes the storage unusable; `onFault` hears of it once. */
-function watchStorage(runtime: LocalRuntime, storage: LmdbStorage, onFault: (e: RuntimeError) => void): void {
+function watchStorage(runtime: LocalRuntime, storage: JournaledStorage, onFault: (e: RuntimeError) => void): void {
   storage.onFault(onFault);
   runtime.onActorFailure = (_path, error) => {
     if (isCorruptStorageError(error)) storage.fail(error);
@@ -88,7 +89,7 @@ export class NodeProcess {
     readonly id: string,
     readonly runtime: LocalRuntime,
     readonly bridge: Bridge,
-    private readonly storage: LmdbStorage,
+    private readonly storage: JournaledStorage,
     private readonly lock: DataDirLock,
     readonly nodeIds: string[],
     private readonly stopLagWatch: () => void,
@@ -110,13 +111,14 @@ export class NodeProcess {
     // Snapshots are built off the actors' thread, in workers that load the same actor modules.
     runtime.pool = new PiscinaPool([new URL(`./actors/node${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`, import.meta.url).href]);
     const lock = lockDataDir(opts.dataDir, `govfs node ${id}`);
-    let storage: LmdbStorage;
+    let storage: JournaledStorage;
     try {
       // Refuse, with a message that says what to do, rather than crash or serve from a
       // damaged file or die on the first write to a full disk.
       checkFreeSpace(opts.dataDir, `govfs node ${id}`);
       await checkStorage(opts.dataDir);
-      storage = LmdbStorage.open(opts.dataDir);
+      // Its lmdb environment, made durable by its journal beside it (storage-node.ts).
+      storage = openNodeStorage(opts.dataDir);
     } catch (e) {
       lock.release();
       throw e;

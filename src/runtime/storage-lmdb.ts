@@ -169,10 +169,9 @@ export class LmdbStorage extends BatchWrites implements Storage {
 
   /** Opens (creating if needed) the database `name` in the LMDB environment in `dir`, which
    * every storage this thread opens there shares: writes issued in one event turn commit in
-   * one transaction with one fsync, whichever storage issued them. The nodes of a local
-   * cluster that share a worker thread write the same Raft round in the same turn (a leader
-   * sends its appends before its own write), so a round costs one lmdb transaction instead of
-   * one per member. */
+   * one transaction with one fsync, whichever storage issued them. (A node's storage is made
+   * durable by its own journal over this database, storage-node.ts: the nodes' commits here
+   * are off the acknowledgment's path.) */
   static openShared(dir: string, name: string, opts: LmdbStorageOptions = {}): LmdbStorage {
     try {
       let env = sharedEnvs.get(dir);

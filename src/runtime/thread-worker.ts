@@ -15,6 +15,8 @@ import { LocalRuntime } from './runtime.js';
 import { PiscinaPool } from './work-pool-piscina.js';
 import type { Storage } from './storage.js';
 import { LmdbStorage } from './storage-lmdb.js';
+import { JournaledStorage } from './storage-journal.js';
+import { openNodeStorage } from './storage-node.js';
 import { storageFaultMessage } from './storage-faults.js';
 import { isCorruptStorageError } from './sealed.js';
 import type { NamedBehaviour } from './types.js';
@@ -50,7 +52,8 @@ export interface WorkerStats {
 /** The control API a worker exposes to the main thread over comlink. */
 export interface WorkerControl {
   /** `storageName`: the host's database in the environment shared at `storageDir`
-   * (LmdbStorage.openShared); without it the host has the environment to itself. */
+   * (LmdbStorage.openShared); without it the host has the environment to itself. Either is
+   * made durable by a journal of the node's own (storage-node.ts). */
   spawnRoot(name: string, spec: NamedBehaviour, opts: { storageDir?: string; storageName?: string; host?: string }): Promise<string>;
   stopRoot(name: string): Promise<void>;
   stats(): Promise<WorkerStats>;
@@ -94,7 +97,7 @@ runtime.onActorFailure = (path, error) => {
   const root = runtime.cells.get(`/${path.split('/')[1]}`);
   const storage = root && storages.get(root.host);
   const fatal = isCorruptStorageError(error) || (error instanceof RuntimeError && error.code === 'ENOSPC');
-  if (fatal && storage instanceof LmdbStorage) storage.fail(error);
+  if (fatal && (storage instanceof JournaledStorage || storage instanceof LmdbStorage)) storage.fail(error);
 };
 const inbox = new RingInbox(
   registry,
@@ -111,13 +114,13 @@ const control: WorkerControl = {
     const host = opts.host ?? name;
     let storage: Storage | undefined;
     if (opts.storageDir) {
-      const lmdb = opts.storageName === undefined ? LmdbStorage.open(opts.storageDir) : LmdbStorage.openShared(opts.storageDir, opts.storageName);
+      const own = openNodeStorage(opts.storageDir, opts.storageName);
       const dir = opts.storageDir;
       // As govfs node does: a node whose storage fails (a full disk, a value failing its
       // checksum) says so once; its storage refuses every later read and write, so the node
       // acknowledges, votes and serves nothing more, and the others carry on.
-      lmdb.onFault((e) => process.stderr.write(`govfs: node ${host}: ${storageFaultMessage(dir, e)}\n`));
-      storage = lmdb;
+      own.onFault((e) => process.stderr.write(`govfs: node ${host}: ${storageFaultMessage(dir, e)}\n`));
+      storage = own;
       storages.set(host, storage);
     }
     return runtime.spawnRoot(name, spec, { host, storage }).address;

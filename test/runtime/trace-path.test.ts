@@ -45,7 +45,7 @@ describe('critical path of a trace', () => {
       ['turn: minister/role handling FsRequest', 0.25],
       ['mailbox: clerk/role AppendEntries waits its turn', 0.5],
       ['turn: clerk/role handling AppendEntries', 0.5],
-      ["fsync: lmdb commit of clerk/role's Raft append", 4],
+      ["fsync: storage sync (journal write) of clerk/role's Raft append", 4],
       ['mailbox: clerk/role ShellSignal.persisted waits its turn', 0.25],
       ['turn: clerk/role handling ShellSignal.persisted', 0.25],
       ['mailbox: minister/role AppendResponse waits its turn', 0.25],
@@ -59,7 +59,7 @@ describe('critical path of a trace', () => {
   it('gives up on a trace whose answer was not recorded, and tabulates shares', () => {
     expect(criticalPath(events.filter((e) => e.kind !== 'reply'), role)).toBeNull();
     const rows = hopTable([criticalPath(events, role)!]);
-    expect(rows[0]).toMatchObject({ hop: "fsync: lmdb commit of clerk/role's Raft append", traces: 1, p50Ms: 4 });
+    expect(rows[0]).toMatchObject({ hop: "fsync: storage sync (journal write) of clerk/role's Raft append", traces: 1, p50Ms: 4 });
     expect(rows[0]!.share).toBeCloseTo(4 / 10.25, 9);
     expect(rows.reduce((a, r) => a + r.share, 0)).toBeCloseTo(1, 9);
   });
