@@ -30,7 +30,7 @@
 //   - open replays the current generation's records up to the first torn or damaged one, and
 //     writing goes on after the last good one.
 
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, write } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, write, writev } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { RuntimeError } from './errors.js';
@@ -232,10 +232,11 @@ export class JournaledStorage extends BatchWrites implements Storage {
 
   private async writeRecord(batches: Flat[]): Promise<void> {
     if (this.end >= this.journalBytes) await this.checkpoint();
-    const record = encodeRecord(this.generation, this.seq, batches);
-    await pwriteAll(this.fd, record, this.end);
+    // The record's parts, written with one pwritev: its large values are not copied into it.
+    const { parts, size } = recordParts(this.generation, this.seq, batches);
+    await pwritevAll(this.fd, parts, size, this.end);
     this.seq++;
-    this.end += record.length;
+    this.end += size;
   }
 
   /** Journaled batches to lmdb (in one transaction), out of the overlay. */
@@ -374,6 +375,19 @@ function waiters(): Waiters {
   return { promise, resolve, reject };
 }
 
+/** pwritev all of `parts` (`size` bytes in all) at `at`; what a short write left goes with
+ * pwriteAll (libuv already loops over short writes, so that is only a guard). */
+function pwritevAll(fd: number, parts: Uint8Array[], size: number, at: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    writev(fd, parts, at, (e, n) => {
+      if (e) return reject(e);
+      if (n >= size) return resolve();
+      const rest = Buffer.concat(parts).subarray(n);
+      pwriteAll(fd, rest, at + n).then(resolve, reject);
+    });
+  });
+}
+
 /** pwrite all of `buf` at `at` (a regular file may still take it in parts). */
 function pwriteAll(fd: number, buf: Uint8Array, at: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -391,36 +405,64 @@ function pwriteAll(fd: number, buf: Uint8Array, at: number): Promise<void> {
 
 const DELETED = 0xffffffff;
 
-export function encodeRecord(generation: number, seq: number, batches: Flat[]): Uint8Array {
+/** Values at least this long are their own part of a record (pwritev), not copied into it. */
+const OWN_PART_BYTES = 1024;
+
+/** A record as the parts to write in order (see encodeRecord: the same bytes): a buffer of
+ * the header and everything between the large values, and each large value as it is. The
+ * CRC-32 is chained over the parts, so the values are read once and copied by nobody but the
+ * kernel. */
+export function recordParts(generation: number, seq: number, batches: Flat[]): { parts: Uint8Array[]; size: number } {
   const keys = batches.map((b) => b.map(({ key }) => encodeKey(key)));
+  // Bytes written into the part buffers (the header, counts, keys, lengths, small values).
+  let small = HEADER + 4;
   let size = HEADER + 4;
   batches.forEach((b, i) => {
+    small += 4;
     size += 4;
-    b.forEach(({ value }, j) => (size += 8 + keys[i]![j]!.length + (value?.length ?? 0)));
-  });
-  const out = Buffer.allocUnsafe(size);
-  let at = HEADER;
-  at = out.writeUInt32LE(batches.length, at);
-  batches.forEach((b, i) => {
-    at = out.writeUInt32LE(b.length, at);
     b.forEach(({ value }, j) => {
-      const k = keys[i]![j]!;
-      at = out.writeUInt32LE(k.length, at);
-      out.set(k, at);
-      at += k.length;
-      at = out.writeUInt32LE(value === undefined ? DELETED : value.length, at);
-      if (value !== undefined) {
-        out.set(value, at);
-        at += value.length;
-      }
+      const v = value?.length ?? 0;
+      small += 8 + keys[i]![j]!.length + (v < OWN_PART_BYTES ? v : 0);
+      size += 8 + keys[i]![j]!.length + v;
     });
   });
-  out.writeUInt32LE(MAGIC, 0);
-  out.writeUInt32LE(generation >>> 0, 4);
-  out.writeUInt32LE(seq >>> 0, 8);
-  out.writeUInt32LE(size - HEADER, 12);
-  out.writeUInt32LE(crc32(out.subarray(HEADER), crc32(out.subarray(4, 16))), 16);
-  return out;
+  const head = Buffer.allocUnsafe(small);
+  const parts: Uint8Array[] = [];
+  let from = 0; // where the current part of `head` starts
+  let at = HEADER;
+  at = head.writeUInt32LE(batches.length, at);
+  batches.forEach((b, i) => {
+    at = head.writeUInt32LE(b.length, at);
+    b.forEach(({ value }, j) => {
+      const k = keys[i]![j]!;
+      at = head.writeUInt32LE(k.length, at);
+      head.set(k, at);
+      at += k.length;
+      at = head.writeUInt32LE(value === undefined ? DELETED : value.length, at);
+      if (value === undefined) return;
+      if (value.length < OWN_PART_BYTES) {
+        head.set(value, at);
+        at += value.length;
+        return;
+      }
+      parts.push(head.subarray(from, at), value);
+      from = at;
+    });
+  });
+  if (at > from) parts.push(head.subarray(from, at));
+  head.writeUInt32LE(MAGIC, 0);
+  head.writeUInt32LE(generation >>> 0, 4);
+  head.writeUInt32LE(seq >>> 0, 8);
+  head.writeUInt32LE(size - HEADER, 12);
+  let crc = crc32(head.subarray(4, 16));
+  parts.forEach((p, i) => (crc = crc32(i === 0 ? p.subarray(HEADER) : p, crc)));
+  head.writeUInt32LE(crc, 16);
+  return { parts: parts.filter((p) => p.length > 0), size };
+}
+
+/** A record in one buffer (the journal writes recordParts). */
+export function encodeRecord(generation: number, seq: number, batches: Flat[]): Uint8Array {
+  return Buffer.concat(recordParts(generation, seq, batches).parts);
 }
 
 /** The batches of each good record of `generation` from offset 0, in order, and where the

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { RuntimeError } from '../../src/runtime/errors.js';
-import { JournaledStorage } from '../../src/runtime/storage-journal.js';
+import { JournaledStorage, encodeRecord, readJournal, recordParts } from '../../src/runtime/storage-journal.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
 import { bytes, entries, storageContract, text } from './fixtures/storage-contract.js';
 
@@ -123,6 +123,24 @@ describe('JournaledStorage recovery', () => {
     expect(r.journalRecords).toBe(1);
     expect(ends[0]).toBeGreaterThan(r.journalEnd);
     await r.close();
+  });
+
+  it('writes a record as parts without copying its large values, and reads them back whole; a flipped bit in a large value fails the record', () => {
+    const big = new Uint8Array(70_000).map((_, i) => (i * 13) & 0xff);
+    const batches = [
+      [{ key: 'b/a/00000000', value: big }, { key: 'm/a', value: bytes('meta') }, { key: 'gone', value: undefined }],
+      [{ key: 'b/a/00000001', value: big.subarray(5, 3000) }, { key: 'x', value: new Uint8Array(0) }],
+    ];
+    const { parts, size } = recordParts(7, 0, batches);
+    expect(parts).toContain(big); // the value itself, not a copy
+    const one = Buffer.concat(parts);
+    expect(one.length).toBe(size);
+    expect(Buffer.from(encodeRecord(7, 0, batches))).toEqual(one);
+    const back = readJournal(one, 7);
+    expect(back.end).toBe(size);
+    expect(back.records).toEqual([batches.map((b) => b.map(({ key, value }) => ({ key, value: value && new Uint8Array(value) })))]);
+    one[30_000]! ^= 1; // inside the large value
+    expect(readJournal(one, 7).records).toEqual([]);
   });
 
   it('reports a journal it cannot open as EIO', () => {
