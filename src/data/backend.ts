@@ -173,8 +173,8 @@ export class StorageChunkBackend implements ChunkBackend {
     const batch: StorageOp[] = [];
     for (const o of ops) {
       // A block's stored form is the core's own fresh copy (encodeBlock): the storage need not
-      // copy it again.
-      if (o.op === 'block') batch.push({ op: 'put', key: blockKey(o.chunkId, o.index), value: o.stored, owned: true });
+      // copy it again; and it starts with its CRC-32C, which a journal chains into its own.
+      if (o.op === 'block') batch.push({ op: 'put', key: blockKey(o.chunkId, o.index), value: o.stored, owned: true, sealed: true });
       else if (o.op === 'meta') batch.push({ op: 'put', key: metaKey(o.meta.chunkId), value: encodeMeta(o.meta) });
       else {
         batch.push({ op: 'del', key: metaKey(o.chunkId) });

@@ -13,7 +13,7 @@
 //     journal; a delRange is queued as the keys it deleted, so that replaying it is exact;
 //   - sync() is a group commit: one journal write at a time, holding every batch queued when it
 //     starts, as one record appended with one pwrite on a file opened O_DSYNC (durable when it
-//     returns; the record is all or nothing after a crash, by its CRC-32);
+//     returns; the record is all or nothing after a crash, by its CRC-32C);
 //   - then, and only then, the record's batches go to lmdb, which commits them in the
 //     background (its own fsyncs, off the acknowledgment's path), and they leave the overlay;
 //     not at once but gathered for up to `applyMs` (or `applyBytes`), so that a run of small
@@ -33,6 +33,7 @@
 import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, write, writev } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { crc32c, crc32cCombine } from './crc32c.js';
 import { RuntimeError } from './errors.js';
 import { CorruptStorageError } from './sealed.js';
 import { LmdbStorage, decodeKey, encodeKey } from './storage-lmdb.js';
@@ -51,7 +52,9 @@ const JOURNAL_FILE = 'journal.log';
 /** The journal's generation: [u32][CRC-32 of it], rewritten (O_DSYNC) at each checkpoint. */
 const GENERATION_FILE = 'generation';
 /** Record header: magic, generation, sequence, payload length, CRC-32 of the rest. */
-const MAGIC = 0x314a5647; // 'GVJ1' little-endian
+const MAGIC = 0x324a5647; // 'GVJ2' little-endian: checksum CRC-32C
+/** Records written before the journal chained its values' CRC-32C (replayed still). */
+const MAGIC_CRC32 = 0x314a5647; // 'GVJ1': checksum CRC-32 (zlib)
 const HEADER = 20;
 const DEFAULT_JOURNAL_BYTES = 32 << 20;
 const DEFAULT_APPLY_MS = 20;
@@ -63,8 +66,8 @@ interface Unjournaled {
   value: Uint8Array | undefined;
 }
 
-/** A batch as journaled: puts and dels only. */
-type Flat = { key: string; value: Uint8Array | undefined }[];
+/** A batch as journaled: puts and dels only (sealed: see StorageOp). */
+type Flat = { key: string; value: Uint8Array | undefined; sealed?: boolean }[];
 
 export class JournaledStorage extends BatchWrites implements Storage {
   private overlay = new Map<string, Unjournaled>();
@@ -165,13 +168,13 @@ export class JournaledStorage extends BatchWrites implements Storage {
     for (const o of ops) if (o.op === 'delRange') checkRange(o.start, o.end);
     const flat: Flat = [];
     const seq = ++this.batchSeq;
-    const set = (key: string, value: Uint8Array | undefined): void => {
-      flat.push({ key, value });
+    const set = (key: string, value: Uint8Array | undefined, sealed?: boolean): void => {
+      flat.push(sealed ? { key, value, sealed } : { key, value });
       this.overlay.set(key, { seq, value });
     };
     // In order, so that a delRange sees the batch's own puts before it.
     for (const o of ops) {
-      if (o.op === 'put') set(o.key, o.owned ? o.value : new Uint8Array(o.value));
+      if (o.op === 'put') set(o.key, o.owned ? o.value : new Uint8Array(o.value), o.sealed);
       else if (o.op === 'del') set(o.key, undefined);
       else for (const key of this.keysIn(o.start, o.end)) set(key, undefined);
     }
@@ -399,7 +402,9 @@ function pwriteAll(fd: number, buf: Uint8Array, at: number): Promise<void> {
   });
 }
 
-// ---- records: [magic u32][generation u32][seq u32][payload bytes u32][CRC-32 u32][payload] ----
+// ---- records: [magic u32][generation u32][seq u32][payload bytes u32][CRC-32C u32][payload] ---
+// (the CRC covers the header's generation, seq and length, then the payload; 'GVJ1' records,
+// from before, carry a CRC-32 of the same instead)
 // payload: [batches u32] then each batch [ops u32] then each op [key bytes u32][key (CESU-8)]
 // [value bytes u32, 0xffffffff for a deletion][value]
 
@@ -409,9 +414,10 @@ const DELETED = 0xffffffff;
 const OWN_PART_BYTES = 1024;
 
 /** A record as the parts to write in order (see encodeRecord: the same bytes): a buffer of
- * the header and everything between the large values, and each large value as it is. The
- * CRC-32 is chained over the parts, so the values are read once and copied by nobody but the
- * kernel. */
+ * the header and everything between the large values, and each large value as it is, copied by
+ * nobody but the kernel. The CRC-32C is chained over the parts; a large sealed value (a chunk
+ * block: its CRC-32C in front) is not read again: its own CRC is combined in (crc32cCombine).
+ * Replay reads every byte, so a torn or stale value still fails the record. */
 export function recordParts(generation: number, seq: number, batches: Flat[]): { parts: Uint8Array[]; size: number } {
   const keys = batches.map((b) => b.map(({ key }) => encodeKey(key)));
   // Bytes written into the part buffers (the header, counts, keys, lengths, small values).
@@ -428,6 +434,7 @@ export function recordParts(generation: number, seq: number, batches: Flat[]): {
   });
   const head = Buffer.allocUnsafe(small);
   const parts: Uint8Array[] = [];
+  const sealed = new Set<Uint8Array>();
   let from = 0; // where the current part of `head` starts
   let at = HEADER;
   at = head.writeUInt32LE(batches.length, at);
@@ -446,6 +453,7 @@ export function recordParts(generation: number, seq: number, batches: Flat[]): {
         return;
       }
       parts.push(head.subarray(from, at), value);
+      if (b[j]!.sealed) sealed.add(value);
       from = at;
     });
   });
@@ -454,8 +462,12 @@ export function recordParts(generation: number, seq: number, batches: Flat[]): {
   head.writeUInt32LE(generation >>> 0, 4);
   head.writeUInt32LE(seq >>> 0, 8);
   head.writeUInt32LE(size - HEADER, 12);
-  let crc = crc32(head.subarray(4, 16));
-  parts.forEach((p, i) => (crc = crc32(i === 0 ? p.subarray(HEADER) : p, crc)));
+  let crc = crc32c(head.subarray(4, 16));
+  parts.forEach((p, i) => {
+    if (!sealed.has(p)) return void (crc = crc32c(i === 0 ? p.subarray(HEADER) : p, crc));
+    crc = crc32c(p.subarray(0, 4), crc);
+    crc = crc32cCombine(crc, new DataView(p.buffer, p.byteOffset, 4).getUint32(0, true), p.length - 4);
+  });
   head.writeUInt32LE(crc, 16);
   return { parts: parts.filter((p) => p.length > 0), size };
 }
@@ -473,10 +485,12 @@ export function readJournal(file: Buffer, generation: number): { records: Flat[]
   let at = 0;
   while (at + HEADER <= file.length) {
     const len = file.readUInt32LE(at + 12);
-    if (file.readUInt32LE(at) !== MAGIC || file.readUInt32LE(at + 4) !== generation >>> 0 || file.readUInt32LE(at + 8) !== records.length) break;
+    const magic = file.readUInt32LE(at);
+    if ((magic !== MAGIC && magic !== MAGIC_CRC32) || file.readUInt32LE(at + 4) !== generation >>> 0 || file.readUInt32LE(at + 8) !== records.length) break;
     if (len > file.length - at - HEADER) break;
     const payload = file.subarray(at + HEADER, at + HEADER + len);
-    if (crc32(payload, crc32(file.subarray(at + 4, at + 16))) !== file.readUInt32LE(at + 16)) break;
+    const sum = magic === MAGIC ? crc32c(payload, crc32c(file.subarray(at + 4, at + 16))) : crc32(payload, crc32(file.subarray(at + 4, at + 16)));
+    if (sum !== file.readUInt32LE(at + 16)) break;
     const batches = decodePayload(payload);
     if (!batches) break;
     records.push(batches);

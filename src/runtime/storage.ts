@@ -15,8 +15,10 @@ export interface StorageRange {
 
 export type StorageOp =
   /** owned: the caller gives `value` away and never changes it again, so a storage may keep
-   * it as it is instead of copying it (chunk blocks: a MiB's copy and its garbage, issue 17). */
-  | { op: 'put'; key: string; value: Uint8Array; owned?: boolean }
+   * it as it is instead of copying it (chunk blocks: a MiB's copy and its garbage, issue 17).
+   * sealed: `value` is [CRC-32C of the rest, u32 LE][the rest] (a chunk block), so a journal
+   * may chain that CRC into its own instead of reading the bytes again (storage-journal.ts). */
+  | { op: 'put'; key: string; value: Uint8Array; owned?: boolean; sealed?: boolean }
   | { op: 'del'; key: string }
   /** Delete every key in [start, end). */
   | { op: 'delRange'; start: string; end: string };
@@ -86,7 +88,7 @@ export function prefixed(storage: Storage, prefix: string): Storage {
           o.op === 'delRange'
             ? { op: 'delRange', start: prefix + o.start, end: prefix + o.end }
             : o.op === 'put'
-              ? { op: 'put', key: prefix + o.key, value: o.value, ...(o.owned ? { owned: true } : {}) }
+              ? { op: 'put', key: prefix + o.key, value: o.value, ...(o.owned ? { owned: true } : {}), ...(o.sealed ? { sealed: true } : {}) }
               : { op: 'del', key: prefix + o.key },
         ),
       ),

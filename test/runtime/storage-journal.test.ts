@@ -6,6 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32c } from '../../src/runtime/crc32c.js';
 import { RuntimeError } from '../../src/runtime/errors.js';
 import { JournaledStorage, encodeRecord, readJournal, recordParts } from '../../src/runtime/storage-journal.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
@@ -141,6 +143,31 @@ describe('JournaledStorage recovery', () => {
     expect(back.records).toEqual([batches.map((b) => b.map(({ key, value }) => ({ key, value: value && new Uint8Array(value) })))]);
     one[30_000]! ^= 1; // inside the large value
     expect(readJournal(one, 7).records).toEqual([]);
+  });
+
+  it('chains a sealed value\'s own CRC-32C into the record\'s without reading it, and replay still reads every byte of it', () => {
+    const data = new Uint8Array(65_536).map((_, i) => (i * 31) >> 3);
+    const block = new Uint8Array(4 + data.length);
+    block.set(data, 4);
+    new DataView(block.buffer).setUint32(0, crc32c(data), true);
+    const batches = [[{ key: 'b/c/00000000', value: block, sealed: true }, { key: 'm/c', value: bytes('meta') }]];
+    const one = Buffer.from(encodeRecord(3, 0, batches));
+    // The same record as if every byte had been read: the combined CRC is the true one.
+    expect(one.readUInt32LE(16)).toBe(crc32c(one.subarray(20), crc32c(one.subarray(4, 16))));
+    expect(readJournal(one, 3).records).toHaveLength(1);
+    one[one.indexOf(Buffer.from(data.subarray(0, 64))) + 40_000]! ^= 4; // a stale or torn sector of the value
+    expect(readJournal(one, 3).records).toEqual([]);
+    // A value wrongly said sealed (its front is not its CRC) makes a record replay refuses.
+    const liar = Buffer.from(encodeRecord(3, 0, [[{ key: 'k', value: data, sealed: true }]]));
+    expect(readJournal(liar, 3).records).toEqual([]);
+  });
+
+  it('still replays records written before, with a CRC-32 (GVJ1)', () => {
+    const batches = [[{ key: 'a', value: bytes('x'.repeat(2000)) }, { key: 'b', value: undefined }]];
+    const old = Buffer.from(encodeRecord(0, 0, batches));
+    old.writeUInt32LE(0x314a5647, 0);
+    old.writeUInt32LE(zlibCrc32(old.subarray(20), zlibCrc32(old.subarray(4, 16))), 16);
+    expect(readJournal(old, 0).records).toEqual([batches]);
   });
 
   it('reports a journal it cannot open as EIO', () => {
