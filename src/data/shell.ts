@@ -27,8 +27,11 @@
 //                         a fresh buffer that is transferred (the caller's cannot be taken)   1
 //   each store            the field is a view of the transferred buffer                       0
 //                         each 64 KiB block copied into its stored form [CRC-32C][data]       1
-//                         given to LmdbStorage as owned: kept, not copied again (was 1)       0
-//                         (and lmdb copies into its pages at the commit, natively)
+//                         given to the JournaledStorage as owned: kept, not copied again      0
+//                         (its journal record is written with pwritev from the blocks
+//                         themselves, their CRC-32C chained into the record's, not read again;
+//                         then the kernel copies them into the journal's pages, and lmdb into
+//                         its own at the commit, natively: the bytes are written twice)
 //   store -> next store   the received buffer is handed over: moved, or the same object on
 //                         the same thread (before: copied once per hop across threads)         0
 // so 4 copies in JavaScript per MiB (was 9: one more per replica and per hop). Over TCP the client encodes it into its frame and
