@@ -50,7 +50,7 @@
 // A write's blocks and its metadata go in one storage batch: after a crash, all or none.
 
 import { CorruptStorageError, seal, unseal } from '../runtime/sealed.js';
-import type { Storage, StorageOp } from '../runtime/storage.js';
+import type { FileSlots, Storage, StorageOp } from '../runtime/storage.js';
 import { crc32c } from './crc32c.js';
 
 /** What a store knows of one chunk besides its bytes. */
@@ -143,6 +143,19 @@ const META = 'm/';
 const BLOCKS = 'b/';
 
 export const blockKey = (chunkId: string, index: number): string => `${BLOCKS}${chunkId}/${index.toString().padStart(8, '0')}`;
+
+/** Blocks in files beside the storage's database where it keeps some (a node's dedicated
+ * storage, runtime/storage-files.ts): a file per chunk (`c-<chunk id>`), block i in slot i. */
+export function blockFiles(blockSize: number): FileSlots {
+  return {
+    slotBytes: BLOCK_HEADER_BYTES + blockSize,
+    slotOf(key) {
+      const cut = key.lastIndexOf('/');
+      if (!key.startsWith(BLOCKS) || cut <= BLOCKS.length || !/^\d{8,}$/.test(key.slice(cut + 1))) return undefined;
+      return { file: `c-${key.slice(BLOCKS.length, cut)}`, slot: Number(key.slice(cut + 1)) };
+    },
+  };
+}
 export const metaKey = (chunkId: string): string => META + chunkId;
 
 /** Chunks in a runtime Storage (give it a prefixed view when the storage is shared). */

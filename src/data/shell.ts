@@ -43,8 +43,8 @@
 import { handOver } from '../runtime/hand-over.js';
 import { prefixed } from '../runtime/storage.js';
 import type { Behaviour, Context } from '../runtime/types.js';
-import { StorageChunkBackend, type ChunkBackend } from './backend.js';
-import { ChunkStoreCore, type ChunkStoreOptions } from './core.js';
+import { StorageChunkBackend, blockFiles, type ChunkBackend } from './backend.js';
+import { ChunkStoreCore, DEFAULT_BLOCK_SIZE, type ChunkStoreOptions } from './core.js';
 import { isChunkRequest, type ChunkError, type ChunkReply, type ChunkRequest, type ChunkWrite } from './messages.js';
 import { chunkRequestOf, isDataFsRequest, toFsReply } from './fs-wire.js';
 import type { Storage } from '../runtime/storage.js';
@@ -164,11 +164,12 @@ function chainAnswer(ctx: Context<ChunkStoreMessage>, opts: ChunkStoreShellOptio
  * lmdb commit queued behind the node's Raft commits: runtime/storage-journal.ts), unless the
  * node's storage already holds chunks (a data folder from before: they stay where they are);
  * else (the simulator) a prefixed view of the node's storage. */
-export function chunkStorage(storage: Storage, prefix: string): Storage {
+export function chunkStorage(storage: Storage, prefix: string, blockSize = DEFAULT_BLOCK_SIZE): Storage {
   const inPlace = prefixed(storage, prefix);
   if (!storage.dedicated) return inPlace;
   for (const _ of inPlace.range({ limit: 1 })) return inPlace;
-  return storage.dedicated(prefix.replace(/\/+$/, '') || 'chunks');
+  // Its blocks in files beside its lmdb (a chunk's file, block i in slot i), not in it.
+  return storage.dedicated(prefix.replace(/\/+$/, '') || 'chunks', { files: blockFiles(blockSize) });
 }
 
 export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviour<ChunkStoreMessage> {
@@ -219,7 +220,7 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
 
   return {
     started(ctx) {
-      backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(chunkStorage(ctx.storage, opts.storagePrefix ?? 'chunks/'));
+      backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(chunkStorage(ctx.storage, opts.storagePrefix ?? 'chunks/', opts.blockSize));
       core = new ChunkStoreCore(backend, backend.loadMetas(), opts);
       opts.onStarted?.(core);
       startScrub(ctx);

@@ -36,8 +36,9 @@ import { crc32 } from 'node:zlib';
 import { crc32c, crc32cCombine } from './crc32c.js';
 import { RuntimeError } from './errors.js';
 import { CorruptStorageError } from './sealed.js';
+import { SlotFiles, encodePointer, pointerLength } from './storage-files.js';
 import { LmdbStorage, decodeKey, encodeKey } from './storage-lmdb.js';
-import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
+import { BatchWrites, type FileSlots, type Storage, type StorageOp, type StorageRange } from './storage.js';
 
 export interface JournaledStorageOptions {
   /** The journal starts again at offset 0 once it holds this many bytes (default 32 MiB). */
@@ -46,9 +47,14 @@ export interface JournaledStorageOptions {
    * hold `applyBytes` (default 8 MiB). */
   applyMs?: number;
   applyBytes?: number;
+  /** Keys whose values live in files beside lmdb, not in it (storage-files.ts): a chunk's
+   * blocks. Their journal records are the same. */
+  files?: FileSlots;
 }
 
 const JOURNAL_FILE = 'journal.log';
+/** Where the values of `files` keys live. */
+const FILES_DIR = 'files';
 /** The journal's generation: [u32][CRC-32 of it], rewritten (O_DSYNC) at each checkpoint. */
 const GENERATION_FILE = 'generation';
 /** Record header: magic, generation, sequence, payload length, CRC-32 of the rest. */
@@ -98,6 +104,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
     private end: number,
     private readonly journalBytes: number,
     opts: JournaledStorageOptions,
+    private readonly files: SlotFiles | undefined,
   ) {
     super();
     this.applyMs = opts.applyMs ?? DEFAULT_APPLY_MS;
@@ -125,9 +132,12 @@ export class JournaledStorage extends BatchWrites implements Storage {
       throw new RuntimeError('EIO', `cannot open the journal ${path}: ${(e as Error).message}`, { cause: e });
     }
     const { records, end } = readJournal(readFileSync(path), generation);
-    const s = new JournaledStorage(lmdb, fd, dir, generation, records.length, end, opts.journalBytes ?? DEFAULT_JOURNAL_BYTES, opts);
+    const files = opts.files && new SlotFiles(join(dir, FILES_DIR), opts.files);
+    if (files) for (const key of lmdb.keys({})) files.noteLive(key);
+    const s = new JournaledStorage(lmdb, fd, dir, generation, records.length, end, opts.journalBytes ?? DEFAULT_JOURNAL_BYTES, opts, files);
     // Over lmdb's state (a prefix of the journal's), the records give the journal's state.
     for (const batches of records) s.toLmdb(batches);
+    files?.removeStrays();
     return s;
   }
 
@@ -153,7 +163,16 @@ export class JournaledStorage extends BatchWrites implements Storage {
     this.check();
     const o = this.overlay.get(key);
     if (o) return o.value && new Uint8Array(o.value);
-    return this.lmdb.get(key);
+    const v = this.lmdb.get(key);
+    return v && this.resolve(key, v);
+  }
+
+  /** A value read from lmdb: a pointer is read from its file slot. */
+  private resolve(key: string, v: Uint8Array): Uint8Array {
+    const n = this.files && pointerLength(v);
+    if (n === undefined) return v;
+    const at = this.files!.slotOf(key, 0);
+    return at ? this.files!.read(at.file, at.slot, n) : v;
   }
 
   range(range: StorageRange): Iterable<[string, Uint8Array]> {
@@ -196,6 +215,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
     await this.lmdb.sync().catch(() => {});
     this.closed = true;
     closeSync(this.fd);
+    this.files?.close();
     await this.lmdb.close();
   }
 
@@ -263,6 +283,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
   /** lmdb commits everything journaled and the next generation; the journal starts over. */
   private async checkpoint(): Promise<void> {
     this.apply();
+    this.files?.syncAll();
     await this.lmdb.sync();
     const next = (this.generation + 1) >>> 0;
     const g = Buffer.alloc(8);
@@ -282,7 +303,22 @@ export class JournaledStorage extends BatchWrites implements Storage {
 
   private toLmdb(batches: Flat[]): void {
     const ops: StorageOp[] = [];
-    for (const b of batches) for (const { key, value } of b) ops.push(value === undefined ? { op: 'del', key } : { op: 'put', key, value, owned: true });
+    const files = this.files;
+    for (const b of batches) {
+      for (const { key, value } of b) {
+        const at = files?.slotOf(key, value?.length ?? 0);
+        if (value === undefined) ops.push({ op: 'del', key });
+        else if (at) ops.push({ op: 'put', key, value: encodePointer(value.length), owned: true });
+        else ops.push({ op: 'put', key, value, owned: true });
+        // In order: a slot freed and written again in the same call ends up written.
+        if (!files) continue;
+        if (at && value !== undefined) files.write(at.file, at.slot, value);
+        else if (!at || value === undefined) {
+          const was = files.slotOf(key, 0);
+          if (was) files.free(was.file, was.slot);
+        }
+      }
+    }
     if (ops.length > 0) this.lmdb.batch(ops);
   }
 
@@ -330,7 +366,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
         yield [p[0], new Uint8Array(p[1].value)];
       } else if (!c.done) {
         left--;
-        yield c.value;
+        yield [c.value[0], this.resolve(c.value[0], c.value[1])];
         c = it.next();
       }
     }

@@ -39,7 +39,20 @@ export interface Storage {
   close(): Promise<void>;
   /** A storage of its own, named `name`, for one actor's bulk data (a chunk store's), whose
    * syncs do not queue behind this one's; closed with this one. Absent: use a prefixed view. */
-  dedicated?(name: string): Storage;
+  dedicated?(name: string, opts?: DedicatedOptions): Storage;
+}
+
+/** Keys whose values a storage may keep in files beside its database (a chunk's blocks:
+ * storage-files.ts), by key: the file (1-200 of A-Z a-z 0-9 . _ -, not . or ..) and slot. */
+export interface FileSlots {
+  slotOf(key: string): { file: string; slot: number } | undefined;
+  /** Bytes per slot: a longer value stays in the database. */
+  slotBytes: number;
+}
+
+/** How a dedicated storage is opened (the first call's options count). */
+export interface DedicatedOptions {
+  files?: FileSlots;
 }
 
 /** For a storage whose writes all go through `batch`: put, del and delRange as one-op batches. */

@@ -12,6 +12,7 @@ import { RuntimeError } from '../../src/runtime/errors.js';
 import { JournaledStorage, encodeRecord, readJournal, recordParts } from '../../src/runtime/storage-journal.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
 import { bytes, entries, storageContract, text } from './fixtures/storage-contract.js';
+import { testFiles } from './fixtures/journal-files.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -26,6 +27,17 @@ afterEach(() => {
 storageContract('JournaledStorage', async () => {
   // A small journal, so that the contract's writes run through checkpoints too.
   const s = JournaledStorage.open(tempDir(), { journalBytes: 4096, applyMs: 1 });
+  return {
+    storage: s,
+    flushCount: () => s.journalRecords + s.journalGeneration * 1_000_000,
+    turn: () => new Promise<void>((r) => setTimeout(r, 2)),
+    dispose: () => s.close(),
+  };
+});
+
+storageContract('JournaledStorage, values in files beside lmdb', async () => {
+  // Slots of 64 bytes: short values in files, longer ones in lmdb, through checkpoints.
+  const s = JournaledStorage.open(tempDir(), { journalBytes: 4096, applyMs: 1, files: testFiles(64) });
   return {
     storage: s,
     flushCount: () => s.journalRecords + s.journalGeneration * 1_000_000,
@@ -61,8 +73,8 @@ function crashAfter(dir: string, until: number, args: string[]): Promise<number>
 
 /** Every acknowledged batch is there whole, the batches present are a prefix, and no deleted
  * key came back. */
-function checkRecovered(dir: string, acked: number): JournaledStorage {
-  const s = JournaledStorage.open(dir);
+function checkRecovered(dir: string, acked: number, files = false): JournaledStorage {
+  const s = JournaledStorage.open(dir, files ? { files: testFiles(400) } : {});
   const batches = new Map<number, number>();
   for (const [k, v] of s.range({ start: 'batch/', end: 'batch0' })) {
     const [, n, i] = k.split('/');
@@ -102,6 +114,15 @@ describe('JournaledStorage recovery', () => {
     const acked = await crashAfter(dir, 30, ['5', '16384']);
     const s = checkRecovered(dir, acked);
     expect(s.journalGeneration).toBeGreaterThanOrEqual(2); // it started over at least twice
+    await s.close();
+  });
+
+  it('keeps every synced batch whole after SIGKILL with the values in files beside lmdb, through checkpoints', async () => {
+    const dir = tempDir();
+    const acked = await crashAfter(dir, 30, ['5', '16384', 'files']);
+    const s = checkRecovered(dir, acked, true);
+    expect(s.journalGeneration).toBeGreaterThanOrEqual(2);
+    expect(fs.readdirSync(path.join(dir, 'files')).length).toBeGreaterThan(0);
     await s.close();
   });
 
