@@ -15,7 +15,8 @@
 // length u32][CRC-32C of those 8 bytes u32]; any other lmdb value of a mapped key is the value
 // itself (written before the mapping, or longer than a slot).
 
-import { closeSync, constants, fdatasyncSync, fsyncSync, mkdirSync, openSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from './crc32c.js';
 import type { FileSlots } from './storage.js';
@@ -115,18 +116,16 @@ export class SlotFiles {
     this.dirChanged = true;
   }
 
-  /** Everything written so far is durable (the journal's checkpoint). */
-  syncAll(): void {
-    for (const f of this.dirty) fdatasyncSync(this.fd(f));
+  /** Everything written so far is durable (the journal's checkpoint). Off the thread (the
+   * files may hold the journal's 32 MiB), each through an fd of its own: the cached ones may
+   * close meanwhile. */
+  async syncAll(): Promise<void> {
+    const files = [...this.dirty];
     this.dirty.clear();
-    if (!this.dirChanged) return;
-    const d = openSync(this.dir, 'r');
-    try {
-      fsyncSync(d);
-    } finally {
-      closeSync(d);
-    }
+    const dir = this.dirChanged;
     this.dirChanged = false;
+    await Promise.all(files.map((f) => syncPath(join(this.dir, f), 'r+')));
+    if (dir) await syncPath(this.dir, 'r');
   }
 
   close(): void {
@@ -159,5 +158,21 @@ export class SlotFiles {
     if (fd === undefined) return;
     this.fds.delete(file);
     closeSync(fd);
+  }
+}
+
+/** fsync `path` (a file unlinked meanwhile needs none). */
+async function syncPath(path: string, flags: string): Promise<void> {
+  let h;
+  try {
+    h = await open(path, flags);
+  } catch (e) {
+    if ((e as { code?: string }).code === 'ENOENT') return;
+    throw e;
+  }
+  try {
+    await h.sync();
+  } finally {
+    await h.close();
   }
 }

@@ -283,7 +283,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
   /** lmdb commits everything journaled and the next generation; the journal starts over. */
   private async checkpoint(): Promise<void> {
     this.apply();
-    this.files?.syncAll();
+    await this.files?.syncAll();
     await this.lmdb.sync();
     const next = (this.generation + 1) >>> 0;
     const g = Buffer.alloc(8);
