@@ -2,7 +2,11 @@
 // SimStorage under the simulator), one value per block, beside a small metadata value per chunk.
 //
 // DECISION (measured, see below): chunks live in the runtime's storage, not in plain
-// files of the node's data folder.
+// files of the node's data folder. (Since issue 17's sequential-write work, a node's storage
+// keeps the blocks of that storage in a file per chunk beside its lmdb, behind the same
+// Storage interface and journal: blockFiles below, runtime/storage-files.ts. That is the
+// files backend this decision left open, with the journal it asked for: once blocks were
+// written through a journal anyway, lmdb's second copy of them was the largest CPU cost.)
 //
 // MEASURED with `npm run bench -- chunks` (bench/chunk-store.ts: the same ChunkStoreCore over
 // both backends, 64 KiB blocks with CRC-32C, 4 MiB chunks, beside the raw disk, fs.writeSync +

@@ -30,8 +30,8 @@
 //                         given to the JournaledStorage as owned: kept, not copied again      0
 //                         (its journal record is written with pwritev from the blocks
 //                         themselves, their CRC-32C chained into the record's, not read again;
-//                         then the kernel copies them into the journal's pages, and lmdb into
-//                         its own at the commit, natively: the bytes are written twice)
+//                         then the kernel copies them into the journal's pages, and into the
+//                         chunk's file at the apply: written twice, but not into lmdb)
 //   store -> next store   the received buffer is handed over: moved, or the same object on
 //                         the same thread (before: copied once per hop across threads)         0
 // so 4 copies in JavaScript per MiB (was 9: one more per replica and per hop). Over TCP the client encodes it into its frame and

@@ -14,6 +14,8 @@
 //   - sync() is a group commit: one journal write at a time, holding every batch queued when it
 //     starts, as one record appended with one pwrite on a file opened O_DSYNC (durable when it
 //     returns; the record is all or nothing after a crash, by its CRC-32C);
+//   - (values of keys `files` maps, a chunk's blocks, go to their file slots instead, lmdb
+//     getting a pointer: storage-files.ts; the checkpoint below fsyncs those files too)
 //   - then, and only then, the record's batches go to lmdb, which commits them in the
 //     background (its own fsyncs, off the acknowledgment's path), and they leave the overlay;
 //     not at once but gathered for up to `applyMs` (or `applyBytes`), so that a run of small
