@@ -27,8 +27,11 @@
 //                         a fresh buffer that is transferred (the caller's cannot be taken)   1
 //   each store            the field is a view of the transferred buffer                       0
 //                         each 64 KiB block copied into its stored form [CRC-32C][data]       1
-//                         given to LmdbStorage as owned: kept, not copied again (was 1)       0
-//                         (and lmdb copies into its pages at the commit, natively)
+//                         given to the JournaledStorage as owned: kept, not copied again      0
+//                         (its journal record is written with pwritev from the blocks
+//                         themselves, their CRC-32C chained into the record's, not read again;
+//                         then the kernel copies them into the journal's pages, and into the
+//                         chunk's file at the apply: written twice, but not into lmdb)
 //   store -> next store   the received buffer is handed over: moved, or the same object on
 //                         the same thread (before: copied once per hop across threads)         0
 // so 4 copies in JavaScript per MiB (was 9: one more per replica and per hop). Over TCP the client encodes it into its frame and
@@ -42,8 +45,8 @@
 import { handOver } from '../runtime/hand-over.js';
 import { prefixed } from '../runtime/storage.js';
 import type { Behaviour, Context } from '../runtime/types.js';
-import { StorageChunkBackend, type ChunkBackend } from './backend.js';
-import { ChunkStoreCore, type ChunkStoreOptions } from './core.js';
+import { StorageChunkBackend, blockFiles, type ChunkBackend } from './backend.js';
+import { ChunkStoreCore, DEFAULT_BLOCK_SIZE, type ChunkStoreOptions } from './core.js';
 import { isChunkRequest, type ChunkError, type ChunkRead, type ChunkReply, type ChunkRequest, type ChunkWrite } from './messages.js';
 import { chunkRequestOf, isDataFsRequest, toFsReply } from './fs-wire.js';
 import type { Storage } from '../runtime/storage.js';
@@ -172,11 +175,36 @@ function chainAnswer(ctx: Context<ChunkStoreMessage>, opts: ChunkStoreShellOptio
  * lmdb commit queued behind the node's Raft commits: runtime/storage-journal.ts), unless the
  * node's storage already holds chunks (a data folder from before: they stay where they are);
  * else (the simulator) a prefixed view of the node's storage. */
-export function chunkStorage(storage: Storage, prefix: string): Storage {
+export function chunkStorage(storage: Storage, prefix: string, blockSize = DEFAULT_BLOCK_SIZE): Storage {
   const inPlace = prefixed(storage, prefix);
   if (!storage.dedicated) return inPlace;
   for (const _ of inPlace.range({ limit: 1 })) return inPlace;
-  return storage.dedicated(prefix.replace(/\/+$/, '') || 'chunks');
+  // Its blocks in files beside its lmdb (a chunk's file, block i in slot i), not in it.
+  return storage.dedicated(prefix.replace(/\/+$/, '') || 'chunks', { files: blockFiles(blockSize) });
+}
+
+/** The scrub's next `n` chunks after `after`: each damaged one's flag applied to the backend. */
+function scrubNext(core: ChunkStoreCore, backend: ChunkBackend, after: string, n: number): { last: string; applied: number } {
+  let last = after;
+  let applied = 0;
+  for (const id of core.idsAfter(after, n)) {
+    last = id;
+    const ops = core.scrub(id);
+    if (ops.length === 0) continue;
+    backend.apply(ops);
+    applied++;
+  }
+  return { last, applied };
+}
+
+/** A message as a chunk request, or the refusal to answer it with. A client's FsRequest
+ * (dataWrite, dataRead) is answered with an FsReply, a peer's ChunkRequest with a ChunkReply. */
+function intake(msg: unknown): { req: ChunkRequest; fromClient: boolean } | { refusal: unknown } {
+  const fromClient = isDataFsRequest(msg);
+  const req: ChunkRequest | ChunkError = fromClient ? chunkRequestOf(msg) : isChunkRequest(msg) ? msg : notChunkRequest(msg);
+  const bad = req.type === 'govfs.data.ChunkError' ? req : chainError(req);
+  if (bad) return { refusal: fromClient ? toFsReply(bad) : bad };
+  return { req: req as ChunkRequest, fromClient };
 }
 
 export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviour<ChunkStoreMessage> {
@@ -227,7 +255,7 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
 
   return {
     started(ctx) {
-      backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(chunkStorage(ctx.storage, opts.storagePrefix ?? 'chunks/'));
+      backend = (opts.backend ?? ((s) => new StorageChunkBackend(s)))(chunkStorage(ctx.storage, opts.storagePrefix ?? 'chunks/', opts.blockSize));
       core = new ChunkStoreCore(backend, backend.loadMetas(), opts);
       opts.onStarted?.(core);
       startScrub(ctx);
@@ -238,28 +266,14 @@ export function chunkStoreBehaviour(opts: ChunkStoreShellOptions = {}): Behaviou
       if (isPrefetched(msg)) return serve(ctx, msg.req, msg.fromClient, msg.answer);
       if (msg === SCRUB) {
         // A flag found here is made durable by the next sync (a write's or this one's).
-        for (const id of core.idsAfter(scrubbed, opts.scrubChunks ?? 2)) {
-          scrubbed = id;
-          const ops = core.scrub(id);
-          if (ops.length === 0) continue;
-          backend.apply(ops);
-          applied++;
-          startSync(ctx);
-        }
-        return;
+        const done = scrubNext(core, backend, scrubbed, opts.scrubChunks ?? 2);
+        scrubbed = done.last;
+        applied += done.applied;
+        return startSync(ctx);
       }
-      // A client's FsRequest (dataWrite, dataRead) is answered with an FsReply.
-      const fromClient = isDataFsRequest(msg);
-      const req: ChunkRequest | ChunkError = fromClient ? chunkRequestOf(msg) : isChunkRequest(msg) ? msg : notChunkRequest(msg);
-      if (req.type === 'govfs.data.ChunkError') {
-        ctx.reply(fromClient ? toFsReply(req) : req);
-        return;
-      }
-      const badChain = chainError(req);
-      if (badChain) {
-        ctx.reply(fromClient ? toFsReply(badChain) : badChain);
-        return;
-      }
+      const taken = intake(msg);
+      if ('refusal' in taken) return ctx.reply(taken.refusal);
+      const { req, fromClient } = taken;
       // A read first has its blocks brought into memory off this thread, so that this thread
       // (and the other stores on it) does not stop on the disk's page faults, and the reads in
       // flight reach the disk together. It is served when they are in: a write that arrives

@@ -14,7 +14,9 @@
 //     journal; a delRange is queued as the keys it deleted, so that replaying it is exact;
 //   - sync() is a group commit: one journal write at a time, holding every batch queued when it
 //     starts, as one record appended with one pwrite on a file opened O_DSYNC (durable when it
-//     returns; the record is all or nothing after a crash, by its CRC-32);
+//     returns; the record is all or nothing after a crash, by its CRC-32C);
+//   - (values of keys `files` maps, a chunk's blocks, go to their file slots instead, lmdb
+//     getting a pointer: storage-files.ts; the checkpoint below fsyncs those files too)
 //   - then, and only then, the record's batches go to lmdb, which commits them in the
 //     background (its own fsyncs, off the acknowledgment's path), and they leave the overlay;
 //     not at once but gathered for up to `applyMs` (or `applyBytes`), so that a run of small
@@ -31,15 +33,19 @@
 //   - open replays the current generation's records up to the first torn or damaged one, and
 //     writing goes on after the last good one.
 
-import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, write } from 'node:fs';
+import { closeSync, constants, fsyncSync, mkdirSync, openSync, readFileSync, write, writev } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { RuntimeError } from './errors.js';
 import { CorruptStorageError } from './sealed.js';
 import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
-import { LmdbStorage, decodeKey, encodeKey } from './storage-lmdb.js';
-import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
+import { SlotFiles, encodePointer, pointerLength } from './storage-files.js';
+import { LmdbStorage, encodeKey } from './storage-lmdb.js';
+import { BatchWrites, type FileSlots, type Storage, type StorageOp, type StorageRange } from './storage.js';
 import { tracer } from './trace.js';
+import { readJournal, recordParts, type Flat } from './storage-journal-record.js';
+
+export { encodeRecord, readJournal, recordParts } from './storage-journal-record.js';
 
 export interface JournaledStorageOptions {
   /** The journal starts again at offset 0 once it holds this many bytes (default 32 MiB). */
@@ -48,14 +54,16 @@ export interface JournaledStorageOptions {
    * hold `applyBytes` (default 8 MiB). */
   applyMs?: number;
   applyBytes?: number;
+  /** Keys whose values live in files beside lmdb, not in it (storage-files.ts): a chunk's
+   * blocks. Their journal records are the same. */
+  files?: FileSlots;
 }
 
 const JOURNAL_FILE = 'journal.log';
+/** Where the values of `files` keys live. */
+const FILES_DIR = 'files';
 /** The journal's generation: [u32][CRC-32 of it], rewritten (O_DSYNC) at each checkpoint. */
 const GENERATION_FILE = 'generation';
-/** Record header: magic, generation, sequence, payload length, CRC-32 of the rest. */
-const MAGIC = 0x314a5647; // 'GVJ1' little-endian
-const HEADER = 20;
 const DEFAULT_JOURNAL_BYTES = 32 << 20;
 const DEFAULT_APPLY_MS = 20;
 const DEFAULT_APPLY_BYTES = 8 << 20;
@@ -66,8 +74,6 @@ interface Unjournaled {
   value: Uint8Array | undefined;
 }
 
-/** A batch as journaled: puts and dels only. */
-type Flat = { key: string; value: Uint8Array | undefined }[];
 
 export class JournaledStorage extends BatchWrites implements Storage {
   private overlay = new Map<string, Unjournaled>();
@@ -100,6 +106,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
     private end: number,
     private readonly journalBytes: number,
     opts: JournaledStorageOptions,
+    private readonly files: SlotFiles | undefined,
   ) {
     super();
     this.applyMs = opts.applyMs ?? DEFAULT_APPLY_MS;
@@ -139,11 +146,14 @@ export class JournaledStorage extends BatchWrites implements Storage {
       throw new RuntimeError('EIO', `cannot open the journal ${path}: ${(e as Error).message}`, { cause: e });
     }
     const { records, end } = readJournal(readFileSync(path), generation);
-    const s = new JournaledStorage(lmdb, fd, dir, generation, records.length, end, opts.journalBytes ?? DEFAULT_JOURNAL_BYTES, opts);
+    const files = opts.files && new SlotFiles(join(dir, FILES_DIR), opts.files);
+    if (files) for (const key of lmdb.keys({})) files.noteLive(key);
+    const s = new JournaledStorage(lmdb, fd, dir, generation, records.length, end, opts.journalBytes ?? DEFAULT_JOURNAL_BYTES, opts, files);
     // Over lmdb's state (a prefix of the journal's), the records give the journal's state.
     for (const batches of records) s.toLmdb(batches);
     // lmdb's background commits failing (a full disk) fail this storage too.
     lmdb.onFault((e) => s.fail(e));
+    files?.removeStrays();
     return s;
   }
 
@@ -188,14 +198,25 @@ export class JournaledStorage extends BatchWrites implements Storage {
     this.check();
     const o = this.overlay.get(key);
     if (o) return o.value && new Uint8Array(o.value);
-    return this.lmdb.get(key);
+    const v = this.lmdb.get(key);
+    return v && this.resolve(key, v);
+  }
+
+  /** A value read from lmdb: a pointer is read from its file slot. */
+  private resolve(key: string, v: Uint8Array): Uint8Array {
+    const n = this.files && pointerLength(v);
+    if (n === undefined) return v;
+    const at = this.files!.slotOf(key, 0);
+    return at ? this.files!.read(at.file, at.slot, n) : v;
   }
 
   peek(key: string): Uint8Array | undefined {
     this.check();
     const o = this.overlay.get(key);
     if (o) return o.value;
-    return this.lmdb.peek(key);
+    // A pointer (a value kept in a file slot) is read from its file: a fresh buffer, not a view.
+    const v = this.lmdb.peek(key);
+    return v && this.files ? this.resolve(key, v) : v;
   }
 
   prefetch(keys: string[]): Promise<void> {
@@ -216,13 +237,13 @@ export class JournaledStorage extends BatchWrites implements Storage {
     if (tracer.on && tracer.current !== 0) tracer.record(tracer.current, 'write', this.dir, `${ops.length} ops`);
     const flat: Flat = [];
     const seq = ++this.batchSeq;
-    const set = (key: string, value: Uint8Array | undefined): void => {
-      flat.push({ key, value });
+    const set = (key: string, value: Uint8Array | undefined, sealed?: boolean): void => {
+      flat.push(sealed ? { key, value, sealed } : { key, value });
       this.overlay.set(key, { seq, value });
     };
     // In order, so that a delRange sees the batch's own puts before it.
     for (const o of ops) {
-      if (o.op === 'put') set(o.key, o.owned ? o.value : new Uint8Array(o.value));
+      if (o.op === 'put') set(o.key, o.owned ? o.value : new Uint8Array(o.value), o.sealed);
       else if (o.op === 'del') set(o.key, undefined);
       else for (const key of this.keysIn(o.start, o.end)) set(key, undefined);
     }
@@ -257,6 +278,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
     if (this.flushTimer) clearTimeout(this.flushTimer);
     this.closed = true;
     closeSync(this.fd);
+    this.files?.close();
     await this.lmdb.close();
   }
 
@@ -296,10 +318,11 @@ export class JournaledStorage extends BatchWrites implements Storage {
 
   private async writeRecord(batches: Flat[]): Promise<void> {
     if (this.end >= this.journalBytes) await this.checkpoint();
-    const record = encodeRecord(this.generation, this.seq, batches);
-    await pwriteAll(this.fd, record, this.end);
+    // The record's parts, written with one pwritev: its large values are not copied into it.
+    const { parts, size } = recordParts(this.generation, this.seq, batches);
+    await pwritevAll(this.fd, parts, size, this.end);
     this.seq++;
-    this.end += record.length;
+    this.end += size;
   }
 
   /** Journaled batches to lmdb (in one transaction), out of the overlay. */
@@ -323,6 +346,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
   /** lmdb commits everything journaled and the next generation; the journal starts over. */
   private async checkpoint(): Promise<void> {
     this.apply();
+    await this.files?.syncAll();
     await this.lmdb.sync();
     const next = (this.generation + 1) >>> 0;
     const g = Buffer.alloc(8);
@@ -342,7 +366,22 @@ export class JournaledStorage extends BatchWrites implements Storage {
 
   private toLmdb(batches: Flat[]): void {
     const ops: StorageOp[] = [];
-    for (const b of batches) for (const { key, value } of b) ops.push(value === undefined ? { op: 'del', key } : { op: 'put', key, value, owned: true });
+    const files = this.files;
+    for (const b of batches) {
+      for (const { key, value } of b) {
+        const at = files?.slotOf(key, value?.length ?? 0);
+        if (value === undefined) ops.push({ op: 'del', key });
+        else if (at) ops.push({ op: 'put', key, value: encodePointer(value.length), owned: true });
+        else ops.push({ op: 'put', key, value, owned: true });
+        // In order: a slot freed and written again in the same call ends up written.
+        if (!files) continue;
+        if (at && value !== undefined) files.write(at.file, at.slot, value);
+        else if (!at || value === undefined) {
+          const was = files.slotOf(key, 0);
+          if (was) files.free(was.file, was.slot);
+        }
+      }
+    }
     if (ops.length > 0) this.lmdb.batch(ops);
   }
 
@@ -390,7 +429,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
         yield [p[0], new Uint8Array(p[1].value)];
       } else if (!c.done) {
         left--;
-        yield c.value;
+        yield [c.value[0], this.resolve(c.value[0], c.value[1])];
         c = it.next();
       }
     }
@@ -449,6 +488,19 @@ function waiters(): Waiters {
   return { promise, resolve, reject };
 }
 
+/** pwritev all of `parts` (`size` bytes in all) at `at`; what a short write left goes with
+ * pwriteAll (libuv already loops over short writes, so that is only a guard). */
+function pwritevAll(fd: number, parts: Uint8Array[], size: number, at: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    writev(fd, parts, at, (e, n) => {
+      if (e) return reject(e);
+      if (n >= size) return resolve();
+      const rest = Buffer.concat(parts).subarray(n);
+      pwriteAll(fd, rest, at + n).then(resolve, reject);
+    });
+  });
+}
+
 /** pwrite all of `buf` at `at` (a regular file may still take it in parts). */
 function pwriteAll(fd: number, buf: Uint8Array, at: number): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -458,93 +510,4 @@ function pwriteAll(fd: number, buf: Uint8Array, at: number): Promise<void> {
     };
     step(0);
   });
-}
-
-// ---- records: [magic u32][generation u32][seq u32][payload bytes u32][CRC-32 u32][payload] ----
-// payload: [batches u32] then each batch [ops u32] then each op [key bytes u32][key (CESU-8)]
-// [value bytes u32, 0xffffffff for a deletion][value]
-
-const DELETED = 0xffffffff;
-
-export function encodeRecord(generation: number, seq: number, batches: Flat[]): Uint8Array {
-  const keys = batches.map((b) => b.map(({ key }) => encodeKey(key)));
-  let size = HEADER + 4;
-  batches.forEach((b, i) => {
-    size += 4;
-    b.forEach(({ value }, j) => (size += 8 + keys[i]![j]!.length + (value?.length ?? 0)));
-  });
-  const out = Buffer.allocUnsafe(size);
-  let at = HEADER;
-  at = out.writeUInt32LE(batches.length, at);
-  batches.forEach((b, i) => {
-    at = out.writeUInt32LE(b.length, at);
-    b.forEach(({ value }, j) => {
-      const k = keys[i]![j]!;
-      at = out.writeUInt32LE(k.length, at);
-      out.set(k, at);
-      at += k.length;
-      at = out.writeUInt32LE(value === undefined ? DELETED : value.length, at);
-      if (value !== undefined) {
-        out.set(value, at);
-        at += value.length;
-      }
-    });
-  });
-  out.writeUInt32LE(MAGIC, 0);
-  out.writeUInt32LE(generation >>> 0, 4);
-  out.writeUInt32LE(seq >>> 0, 8);
-  out.writeUInt32LE(size - HEADER, 12);
-  out.writeUInt32LE(crc32(out.subarray(HEADER), crc32(out.subarray(4, 16))), 16);
-  return out;
-}
-
-/** The batches of each good record of `generation` from offset 0, in order, and where the
- * last ends: reading stops at the first record that is torn, damaged, of another generation or
- * out of sequence (only the write under way at a crash can be). */
-export function readJournal(file: Buffer, generation: number): { records: Flat[][]; end: number } {
-  const records: Flat[][] = [];
-  let at = 0;
-  while (at + HEADER <= file.length) {
-    const len = file.readUInt32LE(at + 12);
-    if (file.readUInt32LE(at) !== MAGIC || file.readUInt32LE(at + 4) !== generation >>> 0 || file.readUInt32LE(at + 8) !== records.length) break;
-    if (len > file.length - at - HEADER) break;
-    const payload = file.subarray(at + HEADER, at + HEADER + len);
-    if (crc32(payload, crc32(file.subarray(at + 4, at + 16))) !== file.readUInt32LE(at + 16)) break;
-    const batches = decodePayload(payload);
-    if (!batches) break;
-    records.push(batches);
-    at += HEADER + len;
-  }
-  return { records, end: at };
-}
-
-function decodePayload(p: Buffer): Flat[] | null {
-  let at = 0;
-  const u32 = (): number => {
-    if (at + 4 > p.length) throw new RangeError('past the end');
-    const v = p.readUInt32LE(at);
-    at += 4;
-    return v;
-  };
-  const bytes = (n: number): Buffer => {
-    if (at + n > p.length) throw new RangeError('past the end');
-    const b = p.subarray(at, at + n);
-    at += n;
-    return b;
-  };
-  try {
-    const batches: Flat[] = [];
-    for (let n = u32(), i = 0; i < n; i++) {
-      const b: Flat = [];
-      for (let m = u32(), j = 0; j < m; j++) {
-        const key = decodeKey(bytes(u32()));
-        const len = u32();
-        b.push({ key, value: len === DELETED ? undefined : new Uint8Array(bytes(len)) });
-      }
-      batches.push(b);
-    }
-    return at === p.length ? batches : null;
-  } catch {
-    return null;
-  }
 }

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { RuntimeError } from './errors.js';
 import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
-import { BatchWrites, type Storage, type StorageOp, type StorageRange } from './storage.js';
+import { BatchWrites, type DedicatedOptions, type Storage, type StorageOp, type StorageRange } from './storage.js';
 import { JournaledStorage } from './storage-journal.js';
 import { tracer } from './trace.js';
 
@@ -317,12 +317,12 @@ export class LmdbStorage extends BatchWrites implements Storage {
    * do not queue on this environment's write lock behind the node's Raft commits: a
    * JournaledStorage in the folder `name` of this environment's folder (`<name>-<database>`
    * for a database of a shared one). Opened once (its journal replayed), closed with this. */
-  dedicated(name: string): Storage {
+  dedicated(name: string, opts: DedicatedOptions = {}): Storage {
     this.checkOpen();
     let s = this.dedicatedStores.get(name);
     if (!s) {
       if (!/^[A-Za-z0-9._-]{1,64}$/.test(name) || name.startsWith('.')) throw new RuntimeError('EINVAL', `dedicated storage name ${JSON.stringify(name)}: 1-64 of A-Z a-z 0-9 . _ -, not starting with .`);
-      s = JournaledStorage.open(join(this.storageDir, this.dbName === undefined ? name : `${name}-${this.dbName}`));
+      s = JournaledStorage.open(join(this.storageDir, this.dbName === undefined ? name : `${name}-${this.dbName}`), opts);
       this.dedicatedStores.set(name, s);
     }
     return s;

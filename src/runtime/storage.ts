@@ -15,8 +15,10 @@ export interface StorageRange {
 
 export type StorageOp =
   /** owned: the caller gives `value` away and never changes it again, so a storage may keep
-   * it as it is instead of copying it (chunk blocks: a MiB's copy and its garbage, issue 17). */
-  | { op: 'put'; key: string; value: Uint8Array; owned?: boolean }
+   * it as it is instead of copying it (chunk blocks: a MiB's copy and its garbage, issue 17).
+   * sealed: `value` is [CRC-32C of the rest, u32 LE][the rest] (a chunk block), so a journal
+   * may chain that CRC into its own instead of reading the bytes again (storage-journal.ts). */
+  | { op: 'put'; key: string; value: Uint8Array; owned?: boolean; sealed?: boolean }
   | { op: 'del'; key: string }
   /** Delete every key in [start, end). */
   | { op: 'delRange'; start: string; end: string };
@@ -45,7 +47,20 @@ export interface Storage {
   close(): Promise<void>;
   /** A storage of its own, named `name`, for one actor's bulk data (a chunk store's), whose
    * syncs do not queue behind this one's; closed with this one. Absent: use a prefixed view. */
-  dedicated?(name: string): Storage;
+  dedicated?(name: string, opts?: DedicatedOptions): Storage;
+}
+
+/** Keys whose values a storage may keep in files beside its database (a chunk's blocks:
+ * storage-files.ts), by key: the file (1-200 of A-Z a-z 0-9 . _ -, not . or ..) and slot. */
+export interface FileSlots {
+  slotOf(key: string): { file: string; slot: number } | undefined;
+  /** Bytes per slot: a longer value stays in the database. */
+  slotBytes: number;
+}
+
+/** How a dedicated storage is opened (the first call's options count). */
+export interface DedicatedOptions {
+  files?: FileSlots;
 }
 
 /** For a storage whose writes all go through `batch`: put, del and delRange as one-op batches. */
@@ -96,7 +111,7 @@ export function prefixed(storage: Storage, prefix: string): Storage {
           o.op === 'delRange'
             ? { op: 'delRange', start: prefix + o.start, end: prefix + o.end }
             : o.op === 'put'
-              ? { op: 'put', key: prefix + o.key, value: o.value, ...(o.owned ? { owned: true } : {}) }
+              ? { op: 'put', key: prefix + o.key, value: o.value, ...(o.owned ? { owned: true } : {}), ...(o.sealed ? { sealed: true } : {}) }
               : { op: 'del', key: prefix + o.key },
         ),
       ),

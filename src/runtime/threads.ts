@@ -4,6 +4,7 @@
 // the rings (DESIGN.md, "Placement", "Mailboxes", "Control channel").
 
 import { availableParallelism } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import * as Comlink from 'comlink';
 import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
@@ -48,7 +49,24 @@ function workerEntry(): { url: URL; tsx: boolean } {
  * (measured: same-thread delivery goes from ~5 to ~10 M msgs/s with 64 MiB semi-spaces). */
 const WORKER_LIMITS = { maxYoungGenerationSizeMb: 192 };
 
+/** Let each isolate's old generation grow to 4x what a full GC left live (V8's own factor for
+ * large heaps) before the next one, unless the process was started with its own setting. V8
+ * counts the ArrayBuffers allocated since the last full GC against that limit and wants a young
+ * generation's worth of room (up to 64 MiB here) besides: a chunk store's worker (~15 MB live)
+ * allocating 2-3 MiB of buffers per MiB stored ran a full GC every few MiB, a third of all the
+ * CPU a sequential write cost (issue 17: `npm run bench -- data`, 38 full GCs for 128 MiB, about
+ * 8 ms per MiB written; 13 for 512 MiB with this). A V8 flag is process-wide and read at each
+ * GC, so the main thread's isolate grows the same way (bounded by --max-old-space-size). */
+let heapGrowthSet = false;
+function setHeapGrowth(): void {
+  if (heapGrowthSet) return;
+  heapGrowthSet = true;
+  if (/--heap-growing-percent/.test(`${process.execArgv.join(' ')} ${process.env['NODE_OPTIONS'] ?? ''}`)) return;
+  setFlagsFromString('--heap-growing-percent=300');
+}
+
 function startWorker(boot: WorkerBoot): Worker {
+  setHeapGrowth();
   const { url, tsx } = workerEntry();
   // The rings' side channels (large payloads) move to the worker with its boot data.
   const transferList = sidePorts(boot.sides);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32c } from '../../src/data/crc32c.js';
+import { crc32c, crc32cCombine } from '../../src/data/crc32c.js';
 
 /** Bit-at-a-time CRC-32C: the definition, to check the table version against. */
 function reference(data: Uint8Array, crc = 0): number {
@@ -29,6 +29,15 @@ describe('crc32c', () => {
         const cut = len >> 1;
         expect(crc32c(s.subarray(cut), crc32c(s.subarray(0, cut)))).toBe(reference(s));
       }
+    }
+  });
+
+  it('combines the CRCs of two parts into the CRC of both, for any lengths', () => {
+    const buf = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 131 + (i >> 9)) & 0xff);
+    for (const [a, b] of [[0, 0], [0, 5], [7, 0], [1, 1], [13, 4096], [4, 65_536], [1000, 65_540], [3, 69_000]] as const) {
+      const x = buf.subarray(0, a);
+      const y = buf.subarray(a, a + b);
+      expect(crc32cCombine(crc32c(x), crc32c(y), b), `${a} + ${b}`).toBe(reference(buf.subarray(0, a + b)));
     }
   });
 });

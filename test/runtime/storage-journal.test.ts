@@ -6,10 +6,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
+import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32c } from '../../src/runtime/crc32c.js';
 import { RuntimeError } from '../../src/runtime/errors.js';
-import { JournaledStorage } from '../../src/runtime/storage-journal.js';
+import { JournaledStorage, encodeRecord, readJournal, recordParts } from '../../src/runtime/storage-journal.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
 import { bytes, entries, storageContract, text } from './fixtures/storage-contract.js';
+import { testFiles } from './fixtures/journal-files.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -24,6 +27,17 @@ afterEach(() => {
 storageContract('JournaledStorage', async () => {
   // A small journal, so that the contract's writes run through checkpoints too.
   const s = JournaledStorage.open(tempDir(), { journalBytes: 4096, applyMs: 1 });
+  return {
+    storage: s,
+    flushCount: () => s.journalRecords + s.journalGeneration * 1_000_000,
+    turn: () => new Promise<void>((r) => setTimeout(r, 2)),
+    dispose: () => s.close(),
+  };
+});
+
+storageContract('JournaledStorage, values in files beside lmdb', async () => {
+  // Slots of 64 bytes: short values in files, longer ones in lmdb, through checkpoints.
+  const s = JournaledStorage.open(tempDir(), { journalBytes: 4096, applyMs: 1, files: testFiles(64) });
   return {
     storage: s,
     flushCount: () => s.journalRecords + s.journalGeneration * 1_000_000,
@@ -59,8 +73,8 @@ function crashAfter(dir: string, until: number, args: string[]): Promise<number>
 
 /** Every acknowledged batch is there whole, the batches present are a prefix, and no deleted
  * key came back. */
-function checkRecovered(dir: string, acked: number): JournaledStorage {
-  const s = JournaledStorage.open(dir);
+function checkRecovered(dir: string, acked: number, files = false): JournaledStorage {
+  const s = JournaledStorage.open(dir, files ? { files: testFiles(400) } : {});
   const batches = new Map<number, number>();
   for (const [k, v] of s.range({ start: 'batch/', end: 'batch0' })) {
     const [, n, i] = k.split('/');
@@ -103,6 +117,15 @@ describe('JournaledStorage recovery', () => {
     await s.close();
   });
 
+  it('keeps every synced batch whole after SIGKILL with the values in files beside lmdb, through checkpoints', async () => {
+    const dir = tempDir();
+    const acked = await crashAfter(dir, 30, ['5', '16384', 'files']);
+    const s = checkRecovered(dir, acked, true);
+    expect(s.journalGeneration).toBeGreaterThanOrEqual(2);
+    expect(fs.readdirSync(path.join(dir, 'files')).length).toBeGreaterThan(0);
+    await s.close();
+  });
+
   it('stops at a damaged record: the records before it are applied, it and what follows are not', async () => {
     const dir = tempDir();
     const s = JournaledStorage.open(dir, { applyMs: 60_000 });
@@ -123,6 +146,49 @@ describe('JournaledStorage recovery', () => {
     expect(r.journalRecords).toBe(1);
     expect(ends[0]).toBeGreaterThan(r.journalEnd);
     await r.close();
+  });
+
+  it('writes a record as parts without copying its large values, and reads them back whole; a flipped bit in a large value fails the record', () => {
+    const big = new Uint8Array(70_000).map((_, i) => (i * 13) & 0xff);
+    const batches = [
+      [{ key: 'b/a/00000000', value: big }, { key: 'm/a', value: bytes('meta') }, { key: 'gone', value: undefined }],
+      [{ key: 'b/a/00000001', value: big.subarray(5, 3000) }, { key: 'x', value: new Uint8Array(0) }],
+    ];
+    const { parts, size } = recordParts(7, 0, batches);
+    expect(parts).toContain(big); // the value itself, not a copy
+    const one = Buffer.concat(parts);
+    expect(one.length).toBe(size);
+    expect(Buffer.from(encodeRecord(7, 0, batches))).toEqual(one);
+    const back = readJournal(one, 7);
+    expect(back.end).toBe(size);
+    expect(back.records).toEqual([batches.map((b) => b.map(({ key, value }) => ({ key, value: value && new Uint8Array(value) })))]);
+    one[30_000]! ^= 1; // inside the large value
+    expect(readJournal(one, 7).records).toEqual([]);
+  });
+
+  it('chains a sealed value\'s own CRC-32C into the record\'s without reading it, and replay still reads every byte of it', () => {
+    const data = new Uint8Array(65_536).map((_, i) => (i * 31) >> 3);
+    const block = new Uint8Array(4 + data.length);
+    block.set(data, 4);
+    new DataView(block.buffer).setUint32(0, crc32c(data), true);
+    const batches = [[{ key: 'b/c/00000000', value: block, sealed: true }, { key: 'm/c', value: bytes('meta') }]];
+    const one = Buffer.from(encodeRecord(3, 0, batches));
+    // The same record as if every byte had been read: the combined CRC is the true one.
+    expect(one.readUInt32LE(16)).toBe(crc32c(one.subarray(20), crc32c(one.subarray(4, 16))));
+    expect(readJournal(one, 3).records).toHaveLength(1);
+    one[one.indexOf(Buffer.from(data.subarray(0, 64))) + 40_000]! ^= 4; // a stale or torn sector of the value
+    expect(readJournal(one, 3).records).toEqual([]);
+    // A value wrongly said sealed (its front is not its CRC) makes a record replay refuses.
+    const liar = Buffer.from(encodeRecord(3, 0, [[{ key: 'k', value: data, sealed: true }]]));
+    expect(readJournal(liar, 3).records).toEqual([]);
+  });
+
+  it('still replays records written before, with a CRC-32 (GVJ1)', () => {
+    const batches = [[{ key: 'a', value: bytes('x'.repeat(2000)) }, { key: 'b', value: undefined }]];
+    const old = Buffer.from(encodeRecord(0, 0, batches));
+    old.writeUInt32LE(0x314a5647, 0);
+    old.writeUInt32LE(zlibCrc32(old.subarray(20), zlibCrc32(old.subarray(4, 16))), 16);
+    expect(readJournal(old, 0).records).toEqual([batches]);
   });
 
   it('reports a journal it cannot open as EIO', () => {
