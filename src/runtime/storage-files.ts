@@ -15,7 +15,7 @@
 // length u32][CRC-32C of those 8 bytes u32]; any other lmdb value of a mapped key is the value
 // itself (written before the mapping, or longer than a slot).
 
-import { closeSync, constants, mkdirSync, openSync, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, mkdirSync, openSync, read, readSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { crc32c } from './crc32c.js';
@@ -52,6 +52,8 @@ export class SlotFiles {
   private readonly dirty = new Set<string>();
   private dirChanged = false;
   private readonly fds = new Map<string, number>();
+  /** Where `warm` reads to. */
+  private scratch = new Uint8Array(0);
 
   constructor(
     readonly dir: string,
@@ -101,6 +103,21 @@ export class SlotFiles {
       done += n;
     }
     return out;
+  }
+
+  /** Reads the slot once off this thread (libuv's pool) and drops the bytes: the `read` that
+   * follows finds them in the page cache instead of stopping this thread on the disk (a chunk
+   * store's reads, issue 17). Never rejects: a failure here is met again by that read. */
+  warm(file: string, slot: number, length: number): Promise<void> {
+    let fd: number;
+    try {
+      fd = this.fd(file);
+    } catch {
+      return Promise.resolve();
+    }
+    if (this.scratch.length < length) this.scratch = new Uint8Array(length);
+    // Concurrent warm-ups share the scratch: its contents are never looked at.
+    return new Promise((resolve) => read(fd, this.scratch, 0, length, slot * this.slots.slotBytes, () => resolve()));
   }
 
   /** The slot of a deleted key is free; its file goes with its last slot. */

@@ -221,7 +221,19 @@ export class JournaledStorage extends BatchWrites implements Storage {
 
   prefetch(keys: string[]): Promise<void> {
     this.check();
-    return this.lmdb.prefetch(keys.filter((k) => !this.overlay.has(k)));
+    const fromLmdb = keys.filter((k) => !this.overlay.has(k));
+    if (!this.files) return this.lmdb.prefetch(fromLmdb);
+    // A value in a file slot is warmed from its file (lmdb holds only its pointer).
+    const warming: Promise<void>[] = [];
+    const rest: string[] = [];
+    for (const key of fromLmdb) {
+      const v = this.lmdb.peek(key);
+      const n = v && pointerLength(v);
+      const at = n ? this.files.slotOf(key, 0) : undefined;
+      if (at && n) warming.push(this.files.warm(at.file, at.slot, n));
+      else rest.push(key);
+    }
+    return Promise.all([this.lmdb.prefetch(rest), ...warming]).then(() => undefined);
   }
 
   range(range: StorageRange): Iterable<[string, Uint8Array]> {

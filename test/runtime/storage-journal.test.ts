@@ -5,11 +5,12 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { crc32c } from '../../src/runtime/crc32c.js';
 import { RuntimeError } from '../../src/runtime/errors.js';
 import { JournaledStorage, encodeRecord, readJournal, recordParts } from '../../src/runtime/storage-journal.js';
+import { SlotFiles } from '../../src/runtime/storage-files.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
 import { bytes, entries, storageContract, text } from './fixtures/storage-contract.js';
 import { testFiles } from './fixtures/journal-files.js';
@@ -189,6 +190,27 @@ describe('JournaledStorage recovery', () => {
     old.writeUInt32LE(0x314a5647, 0);
     old.writeUInt32LE(zlibCrc32(old.subarray(20), zlibCrc32(old.subarray(4, 16))), 16);
     expect(readJournal(old, 0).records).toEqual([batches]);
+  });
+
+  it('prefetches a value kept in a file slot by reading the slot off the thread (lmdb holds only its pointer), and one in lmdb through lmdb', async () => {
+    const dir = tempDir();
+    const small = new Uint8Array(40).fill(7);
+    const big = new Uint8Array(100).fill(9);
+    const first = JournaledStorage.open(dir, { applyMs: 1, files: testFiles(64) });
+    first.batch([{ op: 'put', key: 'batch/1/3', value: small }, { op: 'put', key: 'big', value: big }]);
+    await first.sync();
+    await first.close();
+    const s = JournaledStorage.open(dir, { applyMs: 1, files: testFiles(64) });
+    const warm = vi.spyOn(SlotFiles.prototype, 'warm');
+    try {
+      await s.prefetch(['batch/1/3', 'big']);
+      expect(warm.mock.calls).toEqual([['b1', 3, 40]]);
+      expect(s.get('batch/1/3')).toEqual(small);
+      expect(s.get('big')).toEqual(big);
+    } finally {
+      warm.mockRestore();
+      await s.close();
+    }
   });
 
   it('reports a journal it cannot open as EIO', () => {
