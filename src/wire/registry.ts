@@ -393,8 +393,8 @@ export class MessageRegistry {
     // The generated encoders call only methods a DirectWriter has.
     const writer = w as unknown as protobuf.Writer;
     try {
-      writer.uint32(10).string(env.to);
-      if (env.from) writer.uint32(18).string(env.from);
+      w.uint32(10).address(env.to);
+      if (env.from) w.uint32(18).address(env.from);
       if (env.kind) writer.uint32(24).uint32(env.kind);
       if (env.corr) writer.uint32(32).uint64(env.corr);
       writer.uint32(45).fixed32(reg.id);

@@ -85,6 +85,11 @@ describe('MessageRegistry', () => {
       expect(registry.decode(bytes, true).to).toBe(to);
       expect(registry.decode(bytes, true).to).toBe(to);
     }
+    // A lone surrogate is written as U+FFFD, whether the address is encoded afresh or kept.
+    for (let i = 0; i < 2; i++) {
+      const bytes = registry.toBytes({ to: 't1#/a\ud800b', from: 't0#/\udc00', kind: EnvelopeKind.Tell, corr: 0, msg: { type: 'govfs.runtime.Ping', seq: 1, sender: 1 } });
+      expect(registry.decode(bytes, true)).toMatchObject({ to: 't1#/a\ufffdb', from: 't0#/\ufffd' });
+    }
   });
 
   it('fills proto3 defaults for absent fields', () => {
