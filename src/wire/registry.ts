@@ -363,6 +363,9 @@ export class MessageRegistry {
     return this.byName.get(type)?.type.fieldsArray.map((f) => f.name) ?? [];
   }
 
+  private lastName = '';
+  private lastReg: Registered | undefined;
+
   /** Throws EncodeError unless `msg` is a registered message whose fields encode. */
   private lookup(msg: unknown): Registered {
     if (msg === null || typeof msg !== 'object') {
@@ -372,8 +375,11 @@ export class MessageRegistry {
     if (typeof name !== 'string') {
       throw new EncodeError('cannot send a message without a `type` across threads or hosts: declare it in src/wire/proto');
     }
-    const reg = this.byName.get(name);
+    // (A sender sends runs of one type: the last one found is checked first.)
+    const reg = name === this.lastName ? this.lastReg : this.byName.get(name);
     if (!reg) throw new EncodeError(`message type ${name} is not registered: declare it in src/wire/proto`);
+    this.lastName = name;
+    this.lastReg = reg;
     if (this.verify && !(msg instanceof RawMessage)) {
       const problem = reg.type.verify(msg as Record<string, unknown>);
       if (problem) throw new EncodeError(`message ${name} does not encode: ${problem}`);
