@@ -2,6 +2,7 @@
 
 import { registerBehaviour } from '../src/runtime/runtime.js';
 import type { Context, Message } from '../src/runtime/types.js';
+import { threadCpuMs } from './thread-cpu.js';
 
 interface Ping {
   type: 'govfs.runtime.Ping';
@@ -16,6 +17,10 @@ interface Pong {
 
 const PAYLOAD = new Uint8Array(16).fill(7);
 
+/** `Ping{sender: CPU_QUERY}` asks a bench actor for its thread's CPU time so far (ms). */
+export const CPU_QUERY = 99;
+
+
 /** Counts pings. Control messages (from the bench, never from a source): `Pong{seq: n}` arms
  * it to expect n pings (answered at once); `Pong{seq: 0}` is answered when they have all
  * arrived. */
@@ -27,6 +32,7 @@ registerBehaviour('bench.sink', () => {
   return {
     receive(ctx: Context, msg: Message) {
       const m = msg as Ping | Pong;
+      if (m.type === 'govfs.runtime.Ping' && m.sender === CPU_QUERY) return ctx.reply({ type: 'govfs.runtime.Pong', seq: threadCpuMs() + 1 });
       if (m.type === 'govfs.runtime.Pong') {
         if (m.seq > 0) {
           count = 0;
@@ -52,6 +58,7 @@ registerBehaviour('bench.source', (args: { target: string }) => {
   let left = 0;
   return {
     receive(ctx: Context, msg: Message) {
+      if (msg !== 'more' && (msg as Ping).sender === CPU_QUERY) return ctx.reply({ type: 'govfs.runtime.Pong', seq: threadCpuMs() + 1 });
       if (msg !== 'more') left = (msg as Ping).seq;
       const target = ctx.ref<Ping>(args.target);
       const slice = Math.min(left, 10_000);

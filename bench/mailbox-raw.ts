@@ -25,6 +25,7 @@ import {
   createRingChannel,
   type RingChannelShared,
 } from '../src/runtime/ring-channel.js';
+import { threadCpuMs } from './thread-cpu.js';
 
 export type RawMailboxMode = 'ring' | 'clone' | 'bytes';
 
@@ -52,6 +53,9 @@ export interface RawMailboxModeResult {
   elapsedMs: number;
   /** msgs/s of each timed pass. */
   passes: number[];
+  /** Thread CPU time per message of the producer and of the consumer, least over the timed
+   * passes (ns; NaN without Linux's /proc/thread-self). */
+  cpuNs: { producer: number; consumer: number };
   /** Ring mode only: counters over all passes (warm-up included). */
   sender?: RingSenderStats;
   inbox?: RingInboxStats;
@@ -136,7 +140,10 @@ async function producerMain(data: WorkerData): Promise<void> {
     };
   }
   port.on('message', (m: { go?: number; exit?: boolean }) => {
-    if (m.go !== undefined) void send(m.go).then(() => port.postMessage({ kind: 'sent', stats: stats() }));
+    if (m.go !== undefined) {
+      const cpu0 = threadCpuMs();
+      void send(m.go).then(() => port.postMessage({ kind: 'sent', stats: stats(), cpuMs: threadCpuMs() - cpu0 }));
+    }
     if (m.exit) {
       data.port?.close();
       port.close();
@@ -152,6 +159,7 @@ function consumerMain(data: WorkerData): void {
   let target = Infinity;
   let nextSeq = 0;
   let outOfOrder = 0;
+  let cpu0 = 0;
   let inbox: RingInbox | undefined;
   const stats = (): unknown => inbox?.stats;
   const got = (seq: number): void => {
@@ -160,7 +168,7 @@ function consumerMain(data: WorkerData): void {
     if (++received === target) {
       target = Infinity;
       // report after the current batch has settled its counters
-      setImmediate(() => port.postMessage({ kind: 'done', received, outOfOrder, stats: stats() }));
+      setImmediate(() => port.postMessage({ kind: 'done', received, outOfOrder, stats: stats(), cpuMs: threadCpuMs() - cpu0 }));
     }
   };
   if (data.mode === 'ring') {
@@ -173,6 +181,7 @@ function consumerMain(data: WorkerData): void {
   port.on('message', (m: { expect?: number; exit?: boolean }) => {
     if (m.expect !== undefined) {
       target = received + m.expect;
+      cpu0 = threadCpuMs();
       port.postMessage({ kind: 'armed' });
     }
     if (m.exit) {
@@ -278,11 +287,15 @@ async function runMode(mode: RawMailboxMode, o: Required<Omit<RawMailboxBenchOpt
     const passes: number[] = [];
     const times: number[] = [];
     let last: { ms: number; done: Msg; sent: Msg } | undefined;
+    const cpuNs = { producer: Infinity, consumer: Infinity };
     for (let r = 0; r < o.repeats; r++) {
       last = await pass(o.messages);
       times.push(last.ms);
       passes.push(o.messages / (last.ms / 1000));
+      cpuNs.producer = Math.min(cpuNs.producer, ((last.sent.cpuMs as number) * 1e6) / o.messages);
+      cpuNs.consumer = Math.min(cpuNs.consumer, ((last.done.cpuMs as number) * 1e6) / o.messages);
     }
+    if (!(cpuNs.producer > 0 && cpuNs.consumer > 0 && Number.isFinite(cpuNs.producer + cpuNs.consumer))) cpuNs.producer = cpuNs.consumer = NaN;
     const sorted = [...times].sort((a, b) => a - b);
     const elapsedMs = sorted[Math.floor((sorted.length - 1) / 2)]!;
     const result: RawMailboxModeResult = {
@@ -292,6 +305,7 @@ async function runMode(mode: RawMailboxMode, o: Required<Omit<RawMailboxBenchOpt
       msgsPerSec: o.messages / (elapsedMs / 1000),
       elapsedMs,
       passes,
+      cpuNs,
     };
     if (mode === 'ring' && last) {
       result.sender = last.sent.stats as RingSenderStats;

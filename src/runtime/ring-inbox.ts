@@ -83,6 +83,8 @@ export class RingInbox {
   private closed = false;
   /** A frame's side message was not on its port yet: read again soon instead of parking. */
   private sideLate = false;
+  /** The rings were found empty once since the last frame: park if they still are. */
+  private lingered = false;
   private keepAlive: ReturnType<typeof setInterval> | undefined;
 
   constructor(
@@ -143,7 +145,18 @@ export class RingInbox {
         setImmediate(this.run);
         return;
       }
-      if (got > 0) continue;
+      if (got > 0) {
+        this.lingered = false;
+        continue;
+      }
+      if (!this.lingered) {
+        // One more turn of the event loop before parking: a producer that streams has its next
+        // frames in by then, and neither side pays for a doorbell (Atomics.notify, a wake-up).
+        this.lingered = true;
+        setImmediate(this.run);
+        return;
+      }
+      this.lingered = false;
       // Everything looked empty: announce parking, re-check, then wait.
       Atomics.store(bell, BELL, PARKED);
       if (this.anyPending()) {

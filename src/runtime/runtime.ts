@@ -151,7 +151,7 @@ export class LocalRuntime {
       this.deliverLocal(address.slice(hash + 1), address, from === '' && kind === EnvelopeKind.Tell && trace === 0 ? msg : new Envelope(msg, from, kind, corr, trace));
       return;
     }
-    const location = hash < 0 ? '' : address.slice(0, hash);
+    const location = hash < 0 ? '' : this.locationOf(address, hash);
     if (kind === EnvelopeKind.Reply) {
       // A reply to an asker that cannot be reached any more (a client whose connection
       // closed) is a dead letter: the asker times out on its own; the replier, perhaps
@@ -185,6 +185,20 @@ export class LocalRuntime {
     const trace = env.trace ?? 0;
     if (trace !== 0 && tracer.on && tracer.live(trace)) tracer.record(trace, 'recv', env.to, typeOf(env.msg), undefined, tracer.wokeAt, env.kind === EnvelopeKind.Reply ? env.corr : undefined);
     this.deliverLocal(env.to.slice(hash + 1), env.to, env.from === '' && env.kind === EnvelopeKind.Tell && trace === 0 ? env.msg : new Envelope(env.msg, env.from, env.kind, env.corr, trace));
+  }
+
+  /** Locations of the addresses sent to lately: a slice per send was a new string whose hash the
+   * transport's lookup then computed again (profile of a ring's sender). Bounded. */
+  private readonly locations = new Map<string, string>();
+
+  private locationOf(address: string, hash: number): string {
+    let location = this.locations.get(address);
+    if (location === undefined) {
+      if (this.locations.size >= 4096) this.locations.clear();
+      location = address.slice(0, hash);
+      this.locations.set(address, location);
+    }
+    return location;
   }
 
   /** Is `address` (its '#' at `hash`) on this location? Told without cutting the location out

@@ -27,6 +27,10 @@ function allocate(size: number): Uint8Array {
 /** Strings up to this many UTF-16 units take at most 3 × 42 = 126 bytes: a one-byte length. */
 const SHORT_STRING = 42;
 
+/** Encoded addresses (DirectWriter.address), by string; emptied when it reaches its bound. */
+const ADDRESSES = new Map<string, Uint8Array>();
+const ADDRESSES_KEPT = 4096;
+
 export class DirectWriter {
   /** Where bytes go: the target region's memory, or `own`. */
   buf: Uint8Array;
@@ -68,7 +72,7 @@ export class DirectWriter {
     this.end = end;
     this.inTarget = true;
     this.spilled = false;
-    this.forks.length = 0;
+    if (this.forks.length !== 0) this.forks.length = 0; // (a failed encode's; setting it costs)
     this.clearOob();
     return this;
   }
@@ -275,6 +279,29 @@ export class DirectWriter {
     this.room(len);
     this.buf.set(value, this.pos);
     this.pos += len;
+    return this;
+  }
+
+  /** A string written over and over (an actor address, an envelope's to and from): its bytes,
+   * length in front, are kept (per thread) and copied in (profile of a ring's producer: the
+   * string encoder was its top entry). */
+  address(value: string): this {
+    let e = ADDRESSES.get(value);
+    if (e === undefined) {
+      if (value.length > SHORT_STRING) return this.string(value);
+      const utf8 = Buffer.from(value, 'utf8'); // lone surrogates become U+FFFD, as in string()
+      e = new Uint8Array(1 + utf8.length);
+      e[0] = utf8.length;
+      e.set(utf8, 1);
+      if (ADDRESSES.size >= ADDRESSES_KEPT) ADDRESSES.clear();
+      ADDRESSES.set(value, e);
+    }
+    const n = e.length;
+    this.room(n);
+    const b = this.buf;
+    const p = this.pos;
+    for (let i = 0; i < n; i++) b[p + i] = e[i]!;
+    this.pos = p + n;
     return this;
   }
 

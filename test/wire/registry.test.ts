@@ -60,6 +60,38 @@ describe('MessageRegistry', () => {
     expect(() => registry.decodeAt(shared, text, 11, shared.length + 1, true)).toThrow(DecodeError);
   });
 
+  it('decodes addresses through its cache exactly: many of one length, reused buffers, in place from a ring', () => {
+    // 3,000 addresses of one length (more than the cache's 256 slots, so slots are shared),
+    // decoded twice from one reused ring-like buffer: each must come back as itself.
+    const ring = new Uint8Array(new SharedArrayBuffer(4096));
+    const text = Buffer.from(ring.buffer);
+    const addr = (i: number) => `t${i % 7}#/ministry/m${String(i).padStart(5, '0')}/clerk`;
+    const payloadOf = (i: number) => (i % 2 === 0 ? new Uint8Array([i & 0xff, 9]) : new Uint8Array(100).fill(i & 0xff)); // copied by hand, and by slice()
+    for (let round = 0; round < 2; round++) {
+      for (let i = 0; i < 3000; i++) {
+        const bytes = registry.toBytes({ to: addr(i), from: addr(2999 - i), kind: EnvelopeKind.Tell, corr: 0, msg: { type: 'govfs.runtime.Ping', seq: i, sender: 1, payload: payloadOf(i) } });
+        const at = (i * 37) % 1000;
+        ring.set(bytes, at);
+        const env = registry.decodeAt(ring, text, at, at + bytes.length, true);
+        ring.fill(0xee, at, at + bytes.length); // the ring's memory is reused: nothing may alias it
+        expect(env.to).toBe(addr(i));
+        expect(env.from).toBe(addr(2999 - i));
+        expect(env.msg['payload']).toEqual(payloadOf(i));
+      }
+    }
+    // Not ASCII, and longer than the cache takes.
+    for (const to of ['t1#/é😀/naïve', `t1#/${'x'.repeat(300)}`]) {
+      const bytes = registry.toBytes({ to, from: '', kind: EnvelopeKind.Tell, corr: 0, msg: { type: 'govfs.runtime.Ping', seq: 1, sender: 1 } });
+      expect(registry.decode(bytes, true).to).toBe(to);
+      expect(registry.decode(bytes, true).to).toBe(to);
+    }
+    // A lone surrogate is written as U+FFFD, whether the address is encoded afresh or kept.
+    for (let i = 0; i < 2; i++) {
+      const bytes = registry.toBytes({ to: 't1#/a\ud800b', from: 't0#/\udc00', kind: EnvelopeKind.Tell, corr: 0, msg: { type: 'govfs.runtime.Ping', seq: 1, sender: 1 } });
+      expect(registry.decode(bytes, true)).toMatchObject({ to: 't1#/a\ufffdb', from: 't0#/\ufffd' });
+    }
+  });
+
   it('fills proto3 defaults for absent fields', () => {
     const env = registry.roundTrip({ to: 'a', from: '', kind: EnvelopeKind.Tell, corr: 0, msg: { type: 'govfs.runtime.Ping' } });
     // Absent fields read as their defaults (from the message's prototype).
