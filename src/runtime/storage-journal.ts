@@ -135,12 +135,7 @@ export class JournaledStorage extends BatchWrites implements Storage {
     try {
       fd = openSync(path, constants.O_RDWR | constants.O_CREAT | constants.O_DSYNC, 0o644);
       // The journal's directory entry must outlive a power loss like its contents.
-      const d = openSync(dir, 'r');
-      try {
-        fsyncSync(d);
-      } finally {
-        closeSync(d);
-      }
+      fsyncDir(dir);
     } catch (e) {
       void lmdb.close();
       throw new RuntimeError('EIO', `cannot open the journal ${path}: ${(e as Error).message}`, { cause: e });
@@ -450,6 +445,16 @@ export class JournaledStorage extends BatchWrites implements Storage {
   private check(): void {
     if (this.closed) throw new RuntimeError('EBADF', `journaled storage in ${this.dir} is closed`);
     if (this.failure) throw this.failure;
+  }
+}
+
+/** Makes the entries of folder `dir` (a file or folder just made in it) outlive a power loss. */
+export function fsyncDir(dir: string): void {
+  const d = openSync(dir, 'r');
+  try {
+    fsyncSync(d);
+  } finally {
+    closeSync(d);
   }
 }
 

@@ -13,10 +13,10 @@
 // JournaledStorage.open puts it). A folder without a journal (made before) opens as it was:
 // an empty journal over its lmdb state.
 
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { RuntimeError } from './errors.js';
-import { JournaledStorage, type JournaledStorageOptions } from './storage-journal.js';
+import { JournaledStorage, fsyncDir, type JournaledStorageOptions } from './storage-journal.js';
 import { LmdbStorage } from './storage-lmdb.js';
 
 /** The journal folder of database `name` in the shared environment at `storageDir`. */
@@ -35,12 +35,7 @@ export function openNodeStorage(storageDir: string, storageName?: string, opts: 
     if (!existsSync(dir)) {
       mkdirSync(dir, { recursive: true });
       // The new folder's entry must outlive a power loss like the journal in it.
-      const d = openSync(storageDir, 'r');
-      try {
-        fsyncSync(d);
-      } finally {
-        closeSync(d);
-      }
+      fsyncDir(storageDir);
     }
   } catch (e) {
     void lmdb.close();

@@ -1,6 +1,5 @@
 // JournaledStorage (a chunk store's own storage: lmdb made durable by a journal) against the
 // Storage contract, and its crash recovery for real: a child process SIGKILLed mid-stream.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,6 +13,7 @@ import { SlotFiles } from '../../src/runtime/storage-files.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
 import { bytes, entries, storageContract, text } from './fixtures/storage-contract.js';
 import { testFiles } from './fixtures/journal-files.js';
+import { crashAfter } from './fixtures/crash-after.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -48,29 +48,7 @@ storageContract('JournaledStorage, values in files beside lmdb', async () => {
 });
 
 const child = fileURLToPath(new URL('./fixtures/storage-journal-child.ts', import.meta.url));
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs the child until it printed `synced <n>` for n >= `until`, then SIGKILLs it: the last n. */
-function crashAfter(dir: string, until: number, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', child, dir, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let last = -1;
-    let buf = '';
-    let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const m = /^synced (\d+)$/.exec(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        if (m) last = Number(m[1]);
-        if (last >= until) p.kill('SIGKILL');
-      }
-    });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    p.on('error', reject);
-    p.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(last) : reject(new Error(`child exited ${code}: ${err}`))));
-  });
-}
 
 /** Every acknowledged batch is there whole, the batches present are a prefix, and no deleted
  * key came back. */
@@ -94,7 +72,7 @@ describe('JournaledStorage recovery', () => {
   it('keeps every synced batch whole after SIGKILL while lmdb lags behind the journal (replayed from it)', async () => {
     const dir = tempDir();
     // lmdb gets nothing for 60 s: everything acknowledged lives only in the journal.
-    const acked = await crashAfter(dir, 25, ['60000']);
+    const acked = await crashAfter(child, dir, 25, ['60000']);
     const lmdb = LmdbStorage.open(dir);
     expect([...lmdb.range({ start: 'd/batch/', end: 'd/batch0' })].length).toBeLessThan(10 * (acked + 1));
     await lmdb.close();
@@ -112,7 +90,7 @@ describe('JournaledStorage recovery', () => {
   it('replays only the current generation after the journal started over (older records beyond its end are not applied)', async () => {
     const dir = tempDir();
     // A 16 KiB journal: a record is ~6.5 KiB, so it starts over every few batches.
-    const acked = await crashAfter(dir, 30, ['5', '16384']);
+    const acked = await crashAfter(child, dir, 30, ['5', '16384']);
     const s = checkRecovered(dir, acked);
     expect(s.journalGeneration).toBeGreaterThanOrEqual(2); // it started over at least twice
     await s.close();
@@ -120,7 +98,7 @@ describe('JournaledStorage recovery', () => {
 
   it('keeps every synced batch whole after SIGKILL with the values in files beside lmdb, through checkpoints', async () => {
     const dir = tempDir();
-    const acked = await crashAfter(dir, 30, ['5', '16384', 'files']);
+    const acked = await crashAfter(child, dir, 30, ['5', '16384', 'files']);
     const s = checkRecovered(dir, acked, true);
     expect(s.journalGeneration).toBeGreaterThanOrEqual(2);
     expect(fs.readdirSync(path.join(dir, 'files')).length).toBeGreaterThan(0);

@@ -3,7 +3,6 @@
 // across an unclean stop: a child process writing two nodes' logs as a RaftShell does is
 // SIGKILLed mid-stream, and the logs read back (loadRaftState, as a restarting node does)
 // hold every entry it acknowledged, whole and in order, through checkpoints and compactions.
-import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,6 +12,7 @@ import { loadRaftState } from '../../src/raft/shell-storage.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
 import { nodeJournalDir, openNodeStorage } from '../../src/runtime/storage-node.js';
 import { prefixed } from '../../src/runtime/storage.js';
+import { crashAfter } from './fixtures/crash-after.js';
 
 const dirs: string[] = [];
 const tempDir = (): string => {
@@ -26,35 +26,13 @@ afterEach(async () => {
 });
 
 const child = fileURLToPath(new URL('./fixtures/storage-node-child.ts', import.meta.url));
-const repo = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs the child until it printed `synced <n>` for n >= `until`, then SIGKILLs it: the last n. */
-function crashAfter(dir: string, until: number, args: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const p = spawn(process.execPath, ['--import', 'tsx', child, dir, ...args], { cwd: repo, stdio: ['ignore', 'pipe', 'pipe'] });
-    let last = -1;
-    let buf = '';
-    let err = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => {
-      buf += d;
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const m = /^synced (\d+)$/.exec(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        if (m) last = Number(m[1]);
-        if (last >= until) p.kill('SIGKILL');
-      }
-    });
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
-    p.on('error', reject);
-    p.on('exit', (code, signal) => (signal === 'SIGKILL' ? resolve(last) : reject(new Error(`child exited ${code}: ${err}`))));
-  });
-}
 
 describe('node storage after an unclean stop', () => {
   it('has every synced Raft entry of every node sharing the environment', async () => {
     const dir = tempDir();
     // A 24 KiB journal: a record is ~1 KiB, so it starts over many times on the way.
-    const acked = await crashAfter(dir, 130, ['24576']);
+    const acked = await crashAfter(child, dir, 130, ['24576']);
     for (const n of ['n1', 'n2']) {
       // lmdb alone lags behind (the child gave it writes only at checkpoints)...
       const lmdb = LmdbStorage.openShared(path.join(dir, 'nodes'), n);
