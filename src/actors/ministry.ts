@@ -138,7 +138,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
   const reportStatus = statusReporter(args, ns, () => raft, () => core.record.id, loads, repair.short);
   // Every group tick while something may need it, else every load sample or second, which gc
   // and repair keep too (ministry-ticks.ts).
-  const ticks = new MinistryTicks(groupTimers(config).tickMs, Math.min(config.loadEveryMs ?? LOAD_EVERY_MS, LOAD_EVERY_MS));
+  const ticks = new MinistryTicks(groupTimers(config).tickMs, Math.min(config.loadEveryMs ?? LOAD_EVERY_MS, LOAD_EVERY_MS), groupTimers(config).idleHeartbeatTicks * groupTimers(config).tickMs);
   const copier = ministryCopier(() => raft, { node: config.id, role: args.role, ministry: () => core.record.id });
   // Since when this member has served unchanged (a migration's handover: LeaseQuiet).
   let servedSince = Infinity;
@@ -182,6 +182,7 @@ export function ministryBehaviour(args: MinistryArgs): Behaviour & { inspect(): 
     },
     receive(ctx, msg) {
       if (raft.handle(msg)) {
+        ticks.rideAlong(ctx); // an idle tick that is due runs on this turn's wake-up
         const type = (msg as { type?: unknown }).type;
         // A quiet group's heartbeats (most of an idle member's messages) wake no ticks.
         if (type === 'govfs.raft.Heartbeat' || type === 'govfs.raft.HeartbeatResponse') return;
