@@ -1,9 +1,10 @@
 // `npm run bench -- idle [--seconds S] [--quick] [--json]` (issue 19, item 3): what an idle
 // cluster costs. Starts one `govfs cluster` (5 nodes on worker threads) and five `govfs node`
 // processes (one cluster over loopback TCP), waits until both serve, then reads each process's
-// CPU time (user + system, /proc/PID/stat, all its threads) over S seconds (default 30;
-// --quick 10) in which no client asks anything. CPU time, unlike wall-clock throughput, stays
-// meaningful on a loaded machine. Goals: the cluster ≤ 2% of one core, each node ≤ 0.5%.
+// CPU time (all its threads: /proc/PID/task/TID/schedstat in ns, else user + system ticks of
+// /proc/.../stat) over S seconds (default 30; --quick 10) in which no client asks anything.
+// CPU time, unlike wall-clock throughput, stays meaningful on a loaded machine. Each node
+// process is shown with its role. Goals: the cluster ≤ 2% of one core, each node ≤ 0.5%.
 
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -41,17 +42,35 @@ function statTicks(line: string): { name: string; ticks: number } {
   return { name: line.slice(open + 1, close), ticks: Number(f[11]) + Number(f[12]) };
 }
 
-/** Per-thread CPU ticks of process `pid`: tid → { name, ticks }. */
+/** Per-thread CPU time of process `pid` in clock ticks (fractional: from schedstat's ns where
+ * the kernel has it, as a 30 s idle node's few hundred ms are only tens of whole ticks):
+ * tid → { name, ticks }. */
 function threadTicks(pid: number): Map<string, { name: string; ticks: number }> {
   const out = new Map<string, { name: string; ticks: number }>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      out.set(tid, statTicks(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')));
+      const t = statTicks(readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8'));
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      if (Number.isFinite(ns)) t.ticks = (ns / 1e9) * TICKS_PER_S;
+      out.set(tid, t);
     } catch {
-      // the thread ended
+      // the thread ended (or no schedstat: the ticks of stat stay)
     }
   }
   return out;
+}
+
+/** Each node's role (president, minister, clerk, idle) as `govfs status` shows it. */
+async function roles(servers: string[]): Promise<Map<string, string>> {
+  const client = await connect(servers, { deadlineMs: 10_000 });
+  try {
+    const st = await client.status();
+    return new Map(st.nodes.map((n) => [n.id, n.role]));
+  } catch {
+    return new Map();
+  } finally {
+    await client.close();
+  }
 }
 
 function row(name: string, pid: number, before: Map<string, { name: string; ticks: number }>, after: Map<string, { name: string; ticks: number }>, seconds: number): IdleRow {
@@ -103,10 +122,12 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
     procs.push(...nodes);
     await cluster.waitFor(/^ready:/m, 120_000);
     await Promise.all(nodes.map((p) => p.waitFor(/listening on/, 60_000)));
-    await untilServes(IDS.map((_, i) => `127.0.0.1:${ports[i + 1]}`), 120_000);
+    const servers = IDS.map((_, i) => `127.0.0.1:${ports[i + 1]}`);
+    await untilServes(servers, 120_000);
     // Let elections, appointments and catch-up finish: an idle cluster is one with nothing to do.
     await new Promise((r) => setTimeout(r, 3000));
-    const names = ['cluster', ...IDS.map((id) => `node ${id}`)];
+    const role = await roles(servers);
+    const names = ['cluster', ...IDS.map((id) => `${id} ${role.get(id) ?? ''}`.trim())];
     const before = procs.map((p) => threadTicks(p.child.pid!));
     const t0 = performance.now();
     await new Promise((r) => setTimeout(r, seconds * 1000));
@@ -123,9 +144,9 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
 
 export function format(r: IdleResult): string {
   const lines = [`idle CPU over ${r.seconds.toFixed(1)} s (% of one core; goal: cluster ≤ 2%, node ≤ 0.5%)`, ''];
-  lines.push(`${'process'.padEnd(10)} ${'cpu ms'.padStart(8)} ${'% core'.padStart(7)}  busiest threads`);
+  lines.push(`${'process'.padEnd(14)} ${'cpu ms'.padStart(8)} ${'% core'.padStart(7)}  busiest threads`);
   for (const x of r.rows) {
-    lines.push(`${x.name.padEnd(10)} ${x.cpuMs.toFixed(0).padStart(8)} ${x.percent.toFixed(2).padStart(7)}  ${x.threads.map((t) => `${t.name} ${t.cpuMs.toFixed(0)}`).join(', ')}`);
+    lines.push(`${x.name.padEnd(14)} ${x.cpuMs.toFixed(0).padStart(8)} ${x.percent.toFixed(2).padStart(7)}  ${x.threads.map((t) => `${t.name} ${t.cpuMs.toFixed(0)}`).join(', ')}`);
   }
   lines.push('', `cluster ${r.cluster.percent.toFixed(2)}% (goal ≤ 2%), node mean ${r.nodeMeanPercent.toFixed(2)}% (goal ≤ 0.5%)`);
   return lines.join('\n');

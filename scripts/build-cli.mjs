@@ -93,6 +93,9 @@ export async function buildCli() {
     write: false,
     logLevel: 'silent',
   });
+  // esbuild's service process would otherwise live as long as this one, pinging it every
+  // second: a `govfs node` that rebuilt on start woke once a second for it (issue 19).
+  await esbuild.stop();
   const entryFiles = new Set(Object.keys(ENTRIES).flatMap((e) => [join(OUT_DIR, `${e}.js`), join(OUT_DIR, `${e}.js.map`)]));
   const outputs = [...result.outputFiles].sort((a, b) => Number(entryFiles.has(a.path)) - Number(entryFiles.has(b.path)));
   // The protobuf schemas are read at run time next to the registry's chunk (src/wire/registry.ts),

@@ -94,7 +94,7 @@ class MinistryMember {
     this.reportStatus = statusReporter(args, this.ns, raft, () => core.record.id, this.loads, this.repair.short);
     // Every group tick while something may need it, else every load sample or second, which gc
     // and repair keep too (ministry-ticks.ts).
-    this.ticks = new MinistryTicks(groupTimers(config).tickMs, Math.min(config.loadEveryMs ?? LOAD_EVERY_MS, LOAD_EVERY_MS));
+    this.ticks = new MinistryTicks(groupTimers(config).tickMs, Math.min(config.loadEveryMs ?? LOAD_EVERY_MS, LOAD_EVERY_MS), groupTimers(config).idleHeartbeatTicks * groupTimers(config).tickMs);
     this.copier = ministryCopier(raft, { node: config.id, role: args.role, ministry: () => core.record.id });
     this.inspect = ministryInspector(args.role, config.id, core, this.ns, raft);
   }
@@ -160,6 +160,7 @@ class MinistryMember {
 
   /** A message the group log took: ticks follow what it may have started. */
   private groupLogMessage(ctx: Context, msg: Message): void {
+    this.ticks.rideAlong(ctx); // an idle tick that is due runs on this turn's wake-up
     const type = (msg as { type?: unknown }).type;
     // A quiet group's heartbeats (most of an idle member's messages) wake no ticks.
     if (type === 'govfs.raft.Heartbeat' || type === 'govfs.raft.HeartbeatResponse') return;

@@ -84,8 +84,9 @@ export const ELECTION_MS = 1_000;
 
 /** Heartbeat interval of a quiet group log on real nodes: an idle cluster then sends a few
  * messages a second instead of hundreds (issue 19). A clerk serves reads for this long (and a
- * tick) after it last heard from its minister; lease grace allows for it (catchUpWindowMs). */
-export const IDLE_HEARTBEAT_MS = 200;
+ * tick) after it last heard from its minister; lease grace allows for it (catchUpWindowMs).
+ * As the quiet cluster log's (half ELECTION_MS): was 200 ms, most of an idle ministry's work. */
+export const IDLE_HEARTBEAT_MS = 500;
 /** Real nodes' NodeConfig.probeAnsweredMs: a settled node is probed only in the load round
  * (LOAD_EVERY_MS, the same second), and shows it is alive in between by answering the cluster
  * log's heartbeats (issue 19: probes were a fifth of an idle cluster's messages). Then

@@ -132,11 +132,11 @@ export class PresidentCore {
     return out;
   }
 
-  /** When the next tick has something to do (issue 19: an idle president slept on a 100 ms
-   * tick). While anything is under way, the next probeMs; when every node is settled and
-   * answered, the first of: a load round, a re-probe, a node's silence reaching failAfterMs
-   * (`heard` as of now: its cluster-log answers), a minister not leading for failAfterMs; a
-   * load round or re-probe `roundWaitMs` late (while heartbeats carry them, president.ts). */
+  /** When the next tick has something to do (issue 19). While anything is under way, the next
+   * probeMs; when all are settled and answered, the first of: a load round, a re-probe, a node's
+   * silence reaching failAfterMs (cluster-log answers count; never its own node, always alive),
+   * a minister not leading for failAfterMs; all but the last `roundWaitMs` late while heartbeats
+   * carry the rounds (president.ts: the answers to the beat due then come just after it). */
   nextTickAt(now: number, view: PresidentView, roundWaitMs = 0): number {
     const soon = now + this.probeMs;
     const { state } = view;
@@ -146,7 +146,7 @@ export class PresidentCore {
     for (const node of state.nodes) {
       const sent = this.probedAt.get(node) ?? -Infinity;
       if ((this.lastHeard.get(node) ?? -Infinity) < sent || !this.settled(state, node)) return soon;
-      at = Math.min(at, sent + this.probeAnsweredMs + roundWaitMs, Math.max(this.heard(node), view.heardFrom?.(node) ?? -Infinity) + this.failAfterMs);
+      at = Math.min(at, sent + this.probeAnsweredMs + roundWaitMs, node === this.config.id ? Infinity : Math.max(this.heard(node), view.heardFrom?.(node) ?? -Infinity) + this.failAfterMs + roundWaitMs);
     }
     for (const since of this.notLeadingSince.values()) at = Math.min(at, since + this.failAfterMs);
     return Math.max(at, soon);

@@ -6,7 +6,9 @@
 // proposal makes it busy) and when that timer fires. A leader with anything in flight ticks
 // every tickMs. A heartbeat resets a follower's count, and its timer, when it fires, finds the
 // deadline moved and sleeps again: an idle follower takes one timer turn per election timeout
-// instead of ten or more, a quiet leader one per heartbeat.
+// instead of ten or more, a quiet leader one per heartbeat. A member that never campaigns (an
+// appointed follower, a learner) with nothing waiting on ticks has no deadline at all: it parks,
+// with no timer, and its ticks go uncounted until something is due again.
 
 /** A timer may fire this early (whole-millisecond timers) and still count its tick. */
 const EARLY_MS = 1;
@@ -16,6 +18,8 @@ export class TickSchedule {
   private base: number;
   /** When the armed timer fires; Infinity while none is. */
   armedAt = Infinity;
+  /** No tick is due: no timer, and the ticks that pass are not counted (see park). */
+  private parked = false;
 
   constructor(
     private readonly tickMs: number,
@@ -49,9 +53,26 @@ export class TickSchedule {
     return this.take(now, untilDue > 1 && late > this.tickMs ? untilDue - 1 : untilDue);
   }
 
-  /** When the next timer should fire, `ticks` ticks after the last. */
-  nextAt(ticks: number): number {
+  /** When the next timer should fire, `ticks` ticks after the last (after a park: counted
+   * from `now`, a new phase). */
+  nextAt(ticks: number, now = this.base): number {
+    if (this.parked) {
+      this.parked = false;
+      this.base = now;
+    }
     return this.base + ticks * this.tickMs;
+  }
+
+  /** Nothing is due however many ticks pass (they would only count towards an election this
+   * member never holds): the timer goes (the caller cancels it) and no tick is counted until
+   * nextAt sets a new phase. */
+  park(): void {
+    this.armedAt = Infinity;
+    this.parked = true;
+  }
+
+  get isParked(): boolean {
+    return this.parked;
   }
 
   /** The armed timer is more than a tick away: ticks may pass uncounted until it fires. */

@@ -67,7 +67,8 @@ import {
 const DEFERRED_FLUSH_TICKS = 2;
 /** Followers whose last answer a leader keeps (heardFrom): a bound against made-up ids. */
 const MAX_ANSWERED = 1024;
-/** The longest a quiet follower's tick timer sleeps, in ticks (a learner never campaigns). */
+/** The longest a quiet follower's tick timer sleeps, in ticks (one that never campaigns parks:
+ * TickSchedule.park). */
 const MAX_SLEEP_TICKS = 20;
 
 /** Internal messages of one shell (tick, persisted, persist failed, kick, a snapshot built). */
@@ -321,7 +322,17 @@ export class RaftShell {
     const t = this.ticks;
     if (!t || this.stopped) return;
     const quiet = this.reads.size === 0 && this.deferredOps === null;
-    const at = t.nextAt(quiet ? Math.min(this.core.ticksUntilDue(), MAX_SLEEP_TICKS) : 1);
+    const due = this.core.ticksUntilDue();
+    if (quiet && due === Infinity) {
+      // A clerk (or learner) with nothing waiting: no timer at all, rather than one moved with
+      // every heartbeat of its minister (issue 19: most of an idle clerk's timer work).
+      if (t.isParked) return;
+      this.cancelTick?.();
+      this.cancelTick = undefined;
+      t.park();
+      return;
+    }
+    const at = t.nextAt(quiet ? Math.min(due, MAX_SLEEP_TICKS) : 1, this.ctx.clock.now());
     if (at >= t.armedAt && !(this.idleHeartbeatTicks > this.heartbeatTicks && t.armedAt !== Infinity && at > t.armedAt)) return;
     this.cancelTick?.();
     t.armedAt = at;

@@ -5,9 +5,10 @@ import { sameLoad } from '../../src/actors/ministry.js';
 import type { MemberLoad } from '../../src/actors/load.js';
 
 /** A context with a hand-moved clock that records the timers armed. */
-function fakeCtx(): { ctx: Context; now: { t: number }; timers: { at: number; cancelled: boolean }[] } {
+function fakeCtx(): { ctx: Context; now: { t: number }; timers: { at: number; cancelled: boolean }[]; told: number[] } {
   const now = { t: 0 };
   const timers: { at: number; cancelled: boolean }[] = [];
+  const told: number[] = [];
   const clock = {
     now: () => now.t,
     after: (ms: number, msg: unknown) => {
@@ -19,7 +20,13 @@ function fakeCtx(): { ctx: Context; now: { t: number }; timers: { at: number; ca
       };
     },
   };
-  return { ctx: { clock } as unknown as Context, now, timers };
+  const self = {
+    tell: (msg: unknown) => {
+      expect(msg).toBe(MINISTRY_TICK);
+      told.push(now.t);
+    },
+  };
+  return { ctx: { clock, self } as unknown as Context, now, timers, told };
 }
 
 describe('ministry ticks', () => {
@@ -57,6 +64,35 @@ describe('ministry ticks', () => {
     ticks.fired(ctx, false);
     ticks.watch(ctx, { ...soft, term: 4 });
     expect(timers.filter((t) => !t.cancelled).at(-1)!.at - now.t).toBe(100);
+  });
+
+  it('an idle tick rides on a heartbeat turn once due; its timer is a fallback a heartbeat interval later', () => {
+    const { ctx, now, timers, told } = fakeCtx();
+    const ticks = new MinistryTicks(100, 1_000, 500);
+    const live = () => timers.filter((t) => !t.cancelled);
+    now.t = 10 * QUIET_AFTER_MS; // long quiet
+    ticks.fired(ctx, false);
+    expect(live().map((t) => t.at - now.t)).toEqual([1_500]);
+    // Heartbeat turns before the tick is due change nothing.
+    now.t += 600;
+    ticks.rideAlong(ctx);
+    expect(told).toEqual([]);
+    // The first one after: the tick runs on it (a message to self), the fallback timer goes.
+    now.t += 500;
+    ticks.rideAlong(ctx);
+    ticks.rideAlong(ctx);
+    expect(told).toEqual([now.t]);
+    expect(live()).toEqual([]);
+    // A request before the tick message is handled arms the fast timer; the tick replaces it.
+    ticks.active(ctx);
+    expect(live().length).toBe(1);
+    ticks.fired(ctx, false);
+    expect(live().map((t) => t.at - now.t)).toEqual([100]);
+    // No heartbeats (a minister gone): the fallback timer ticks every idleMs + rideMs.
+    now.t += QUIET_AFTER_MS;
+    live()[0]!.cancelled = true;
+    ticks.fired(ctx, false);
+    expect(live().map((t) => t.at - now.t)).toEqual([1_500]);
   });
 
   it('a load sample that moved by noise is the same status; one that moved is not', () => {

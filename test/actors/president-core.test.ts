@@ -389,6 +389,30 @@ describe('probes of an idle cluster (issue 19)', () => {
     expect(probed(core.tick(early, view, PROBE))).toEqual(NODES);
   });
 
+  it('while heartbeats carry the rounds, silence is judged roundWaitMs late, and the president\'s own node never sets the tick', () => {
+    const state = stateOf(ROOT);
+    const logHeard = new Map<string, number>();
+    const view: PresidentView = { state, dissolving: () => false, heardFrom: (id) => logHeard.get(id) };
+    const all = Object.fromEntries(NODES.map((id) => [id, healthyRoot()[id] ?? {}]));
+    const LOAD = 2 * FAIL;
+    const core = president(view, all, FAIL, { probeAnsweredMs: LOAD, loadEveryMs: LOAD });
+    const t0 = FAIL + PROBE;
+    core.tick(t0, view);
+    for (const id of NODES) core.probed(id, report(id, healthyRoot()[id] ?? {}), t0 + 1, view);
+    // The others answered the cluster log since; n1 (the president's node) never does, and its
+    // probe answer reaches failAfterMs first: it sets no tick (it was one a second, for nothing).
+    const t1 = t0 + FAIL / 2;
+    for (const id of NODES) if (id !== 'n1') logHeard.set(id, t1);
+    expect(core.nextTickAt(t1, view)).toBe(t1 + FAIL);
+    // While heartbeats carry the rounds, the others' answers to the heartbeat due at that
+    // deadline come just after it: the tick waits roundWaitMs for them.
+    expect(core.nextTickAt(t1, view, PROBE)).toBe(t1 + FAIL + PROBE);
+    // A node silent since the round: judged at failAfterMs (a tick late with heartbeats).
+    logHeard.set('n4', t0 + 1);
+    expect(core.nextTickAt(t1, view)).toBe(t0 + 1 + FAIL);
+    expect(core.nextTickAt(t1, view, PROBE)).toBe(t0 + 1 + FAIL + PROBE);
+  });
+
   it('without probeAnsweredMs every node is probed every tick', () => {
     const view = viewOf(stateOf(ROOT));
     const core = president(view, {}, 0);

@@ -2,7 +2,7 @@
 // `govfs --help` must load almost nothing, a client command no server code; checked on the
 // bundle's static imports rather than by timing, which a loaded machine makes meaningless.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -58,5 +58,28 @@ describe('the bundled command line', () => {
 
   it('the worker entry and the behaviour modules sit where the threads scheduler looks for them', () => {
     for (const f of ['thread-worker.js', 'actors/node.js', 'demo/ring.js', 'proto/govfs.proto']) expect(() => readFileSync(join(DIST, f)), f).not.toThrow();
+  });
+});
+
+/** Live child processes of this one whose command line names `what` (Linux /proc). */
+function children(what: string): number[] {
+  const out: number[] = [];
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === process.pid && readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(what)) out.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+describe('building the bundle', () => {
+  it.runIf(process.platform === 'linux')('leaves no esbuild service process behind (it pinged the process every second, a `govfs node` that rebuilt among them)', async () => {
+    const { buildCli } = (await import(new URL('../../scripts/build-cli.mjs', import.meta.url).href)) as { buildCli: () => Promise<string[]> };
+    await buildCli();
+    expect(children('esbuild')).toEqual([]);
   });
 });

@@ -55,6 +55,20 @@ function countTicks(c: RaftCluster): Map<string, number> {
   return counts;
 }
 
+/** Counts the timers each host sets (any actor's; here only the Raft shell's). */
+function countTimers(c: RaftCluster): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const id of c.ids) {
+    const d = c.sim.host(id).runtime.dispatcher;
+    const schedule = d.schedule.bind(d);
+    d.schedule = (ms, fn) => {
+      counts.set(id, (counts.get(id) ?? 0) + 1);
+      return schedule(ms, fn);
+    };
+  }
+  return counts;
+}
+
 describe('an idle follower sleeps until its election deadline', () => {
   it.each(seeds(2))('seed %i: followers take a tick turn per election timeout, a quiet leader one per heartbeat', async (seed) => {
     const c = new RaftCluster({ seed, n: 3 }); // 10 ms ticks, heartbeats every 2, elections after 10-19
@@ -123,5 +137,43 @@ describe('an idle follower sleeps until its election deadline', () => {
     // timeout is 10-19 ticks of 10 ms after it, plus the pre-vote and vote round trips.
     expect(firstCampaign - cut).toBeGreaterThanOrEqual(10 * 10 - 2 * 10 - 1);
     expect(c.sim.now() - cut).toBeLessThanOrEqual(19 * 10 + 100);
+  });
+});
+
+describe('a member that never campaigns parks its timer', () => {
+  it('parks, counts no ticks while parked, and restarts the phase from when it unparks', () => {
+    const t = new TickSchedule(10, 0);
+    t.park();
+    expect(t.isParked).toBe(true);
+    expect(t.sleeping).toBe(false); // no ticks are delivered before messages
+    // Armed again at 5,003 (a read waits on ticks): the next tick is a tick from then, not 500
+    // ticks of the old phase at once.
+    expect(t.nextAt(1, 5_003)).toBe(5_013);
+    expect(t.isParked).toBe(false);
+    t.armedAt = 5_013;
+    expect(t.fired(5_013, 1)).toBe(1);
+  });
+
+  it.each(seeds(2))('seed %i: appointed followers of a quiet group take no tick turns, and still serve reads and commit', async (seed) => {
+    // As a ministry on real nodes: a heartbeat every 5 ticks while quiet.
+    const c = new RaftCluster({ seed, n: 3, mode: 'appointed', heartbeatTicks: 1, idleHeartbeatTicks: 5 });
+    await c.appoint('n1');
+    await c.runFor(300);
+    const counts = countTicks(c);
+    const timers = countTimers(c);
+    await c.runFor(2_000);
+    // The leader ticks at its quiet heartbeats (every 50 ms); its followers neither tick nor
+    // set a timer: before, each moved its timer with every heartbeat (40 in 2 s).
+    expect(counts.get('n1')).toBeGreaterThanOrEqual(35);
+    for (const id of ['n2', 'n3']) {
+      expect(counts.get(id) ?? 0).toBe(0);
+      expect(timers.get(id) ?? 0).toBe(0);
+    }
+    // A read on a parked follower waits on ticks (its timeout): it completes.
+    const read = c.sim.settle(c.sim.ask<{ ok: boolean }>(c.address('n2'), { type: 'govfs.raft.ClientRead', key: 'k' }, 1_000), 2_000);
+    expect((await read).ok).toBe(true);
+    expect(await c.proposeAndWait(3)).toHaveLength(3);
+    await c.converge();
+    c.checkAcked();
   });
 });
