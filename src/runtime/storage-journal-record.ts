@@ -93,7 +93,7 @@ export function encodeRecord(generation: number, seq: number, batches: Flat[]): 
 /** The batches of each good record of `generation` from offset 0, in order, and where the
  * last ends: reading stops at the first record that is torn, damaged, of another generation or
  * out of sequence (only the write under way at a crash can be). */
-export function readJournal(file: Buffer, generation: number): { records: Flat[][]; end: number } {
+export function readJournal(file: Buffer, generation: number): { records: Flat[][]; end: number; damaged: boolean } {
   const records: Flat[][] = [];
   let at = 0;
   while (at + HEADER <= file.length) {
@@ -109,7 +109,26 @@ export function readJournal(file: Buffer, generation: number): { records: Flat[]
     records.push(batches);
     at += HEADER + len;
   }
-  return { records, end: at };
+  return { records, end: at, damaged: goodRecordAfter(file, at, generation, records.length) };
+}
+
+/** Whether a good record of `generation` with a sequence number above `seq` lies beyond `end`:
+ * then the record at `end` was damaged after it was written (records are appended one at a time,
+ * each durable before the next), not torn by a crash, and the records after it were synced. */
+function goodRecordAfter(file: Buffer, end: number, generation: number, seq: number): boolean {
+  for (const magic of [MAGIC, MAGIC_CRC32]) {
+    const m = Buffer.alloc(4);
+    m.writeUInt32LE(magic, 0);
+    for (let at = file.indexOf(m, end + 1); at >= 0 && at + HEADER <= file.length; at = file.indexOf(m, at + 1)) {
+      if (file.readUInt32LE(at + 4) !== generation >>> 0 || file.readUInt32LE(at + 8) <= seq) continue;
+      const len = file.readUInt32LE(at + 12);
+      if (len > file.length - at - HEADER) continue;
+      const payload = file.subarray(at + HEADER, at + HEADER + len);
+      const sum = magic === MAGIC ? crc32c(payload, crc32c(file.subarray(at + 4, at + 16))) : crc32(payload, crc32(file.subarray(at + 4, at + 16)));
+      if (sum === file.readUInt32LE(at + 16)) return true;
+    }
+  }
+  return false;
 }
 
 function decodePayload(p: Buffer): Flat[] | null {

@@ -48,6 +48,11 @@ import { readJournal, recordParts, type Flat } from './storage-journal-record.js
 export { encodeRecord, readJournal, recordParts } from './storage-journal-record.js';
 
 export interface JournaledStorageOptions {
+  /** Refuse to open (CorruptStorageError) a journal whose replay stops at a damaged record that
+   * good records follow: they were synced, and replaying only what comes before would forget
+   * them (a node's Raft votes and entries: storage-node.ts). Default false: replay the prefix
+   * (a chunk store's lost writes are found and re-replicated by its minister). */
+  refuseDamaged?: boolean;
   /** The journal starts again at offset 0 once it holds this many bytes (default 32 MiB). */
   journalBytes?: number;
   /** Journaled batches go to lmdb after at most this many ms (default 20), or at once when they
@@ -140,7 +145,12 @@ export class JournaledStorage extends BatchWrites implements Storage {
       void lmdb.close();
       throw new RuntimeError('EIO', `cannot open the journal ${path}: ${(e as Error).message}`, { cause: e });
     }
-    const { records, end } = readJournal(readFileSync(path), generation);
+    const { records, end, damaged } = readJournal(readFileSync(path), generation);
+    if (damaged && opts.refuseDamaged) {
+      closeSync(fd);
+      void lmdb.close();
+      throw new CorruptStorageError(`${path} is damaged: record ${records.length} (at byte ${end}) fails its checksum and synced records follow it; replaying only those before it would forget acknowledged writes. Restore this node's data folder from a backup, or remove the node and add it again so that it catches up from its peers`);
+    }
     const files = opts.files && new SlotFiles(join(dir, FILES_DIR), opts.files);
     if (files) for (const key of lmdb.keys({})) files.noteLive(key);
     const s = new JournaledStorage(lmdb, fd, dir, generation, records.length, end, opts.journalBytes ?? DEFAULT_JOURNAL_BYTES, opts, files);

@@ -27,7 +27,9 @@ export function nodeJournalDir(storageDir: string, name: string): string {
 /** Opens a node's storage: the database `storageName` of the environment shared at
  * `storageDir` (LmdbStorage.openShared), or the environment at `storageDir` to itself; with
  * its journal replayed. */
-export function openNodeStorage(storageDir: string, storageName?: string, opts: JournaledStorageOptions = {}): JournaledStorage {
+export function openNodeStorage(storageDir: string, storageName?: string, options: JournaledStorageOptions = {}): JournaledStorage {
+  // A Raft log that forgot synced records could vote twice or lose committed entries.
+  const opts = { refuseDamaged: true, ...options };
   if (storageName === undefined) return JournaledStorage.open(storageDir, opts);
   const lmdb = LmdbStorage.openShared(storageDir, storageName);
   const dir = nodeJournalDir(storageDir, storageName);

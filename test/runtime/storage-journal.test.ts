@@ -11,6 +11,8 @@ import { RuntimeError } from '../../src/runtime/errors.js';
 import { JournaledStorage, encodeRecord, readJournal, recordParts } from '../../src/runtime/storage-journal.js';
 import { SlotFiles } from '../../src/runtime/storage-files.js';
 import { LmdbStorage } from '../../src/runtime/storage-lmdb.js';
+import { openNodeStorage } from '../../src/runtime/storage-node.js';
+import { CorruptStorageError } from '../../src/runtime/sealed.js';
 import { bytes, entries, storageContract, text } from './fixtures/storage-contract.js';
 import { testFiles } from './fixtures/journal-files.js';
 import { crashAfter } from './fixtures/crash-after.js';
@@ -124,6 +126,32 @@ describe('JournaledStorage recovery', () => {
     expect([text(r.get('k0')), r.get('k1'), r.get('k2')]).toEqual(['v0', undefined, undefined]);
     expect(r.journalRecords).toBe(1);
     expect(ends[0]).toBeGreaterThan(r.journalEnd);
+    await r.close();
+  });
+
+  it('refuses (where asked: a node\'s storage) a damaged record that synced records follow, and still replays up to a damaged last one (a torn write)', async () => {
+    const journal = async (damage: string): Promise<string> => {
+      const dir = tempDir();
+      const s = JournaledStorage.open(dir, { applyMs: 60_000 });
+      for (let i = 0; i < 3; i++) {
+        s.put(`k${i}`, bytes(`v${i}`));
+        await s.sync();
+      }
+      const file = path.join(dir, 'journal.log');
+      const j = fs.readFileSync(file);
+      j[j.indexOf(Buffer.from(damage)) + 3]! ^= 0xff;
+      fs.writeFileSync(file, j);
+      return dir;
+    };
+    const middle = await journal('k1');
+    expect(() => JournaledStorage.open(middle, { refuseDamaged: true })).toThrow(CorruptStorageError);
+    expect(() => openNodeStorage(middle)).toThrow(/record 1 .* fails its checksum and synced records follow it/);
+    const prefix = JournaledStorage.open(middle); // a chunk store's: the prefix, as before
+    expect(prefix.journalRecords).toBe(1);
+    await prefix.close();
+    const last = await journal('k2');
+    const r = openNodeStorage(last);
+    expect([text(r.get('k0')), text(r.get('k1')), r.get('k2')]).toEqual(['v0', 'v1', undefined]);
     await r.close();
   });
 
