@@ -41,7 +41,7 @@ import { CorruptStorageError } from './sealed.js';
 import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
 import { SlotFiles, encodePointer, pointerLength } from './storage-files.js';
 import { LmdbStorage, encodeKey } from './storage-lmdb.js';
-import { BatchWrites, type FileSlots, type Storage, type StorageOp, type StorageRange } from './storage.js';
+import { FailingStorage, type FileSlots, type Storage, type StorageOp, type StorageRange } from './storage.js';
 import { tracer } from './trace.js';
 import { readJournal, recordParts, type Flat } from './storage-journal-record.js';
 
@@ -80,7 +80,7 @@ interface Unjournaled {
 }
 
 
-export class JournaledStorage extends BatchWrites implements Storage {
+export class JournaledStorage extends FailingStorage implements Storage {
   private overlay = new Map<string, Unjournaled>();
   /** Batches not yet written to the journal, and the overlay sequence of the last one. */
   private queued: Flat[] = [];
@@ -98,8 +98,6 @@ export class JournaledStorage extends BatchWrites implements Storage {
   private flushTimer: ReturnType<typeof setTimeout> | null = null;
   private readonly applyMs: number;
   private readonly applyBytes: number;
-  private failure: RuntimeError | undefined;
-  private readonly faultListeners: ((e: RuntimeError) => void)[] = [];
   private closed = false;
 
   private constructor(
@@ -162,28 +160,10 @@ export class JournaledStorage extends BatchWrites implements Storage {
     return s;
   }
 
-  /** Called once, with the fault, when this storage becomes unusable. */
-  onFault(listener: (e: RuntimeError) => void): void {
-    this.faultListeners.push(listener);
-  }
-
-  /** Marks the storage unusable (a journal or lmdb write failed, a reader found a value
-   * corrupt): every later call throws `e`, so nothing more is acknowledged or served. */
-  fail(e: RuntimeError): void {
-    if (this.failure) return;
-    this.failure = e;
-    for (const l of this.faultListeners) l(e);
-  }
-
   /** A storage of its own beside this one, for an actor's bulk data (LmdbStorage.dedicated). */
   dedicated(name: string): Storage {
     this.check();
     return this.lmdb.dedicated(name);
-  }
-
-  /** The storage's fault (a failed journal write): every later call throws it. */
-  get fault(): RuntimeError | undefined {
-    return this.failure;
   }
 
   /** Bytes of the journal's current generation, and its records (tests). */

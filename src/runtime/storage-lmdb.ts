@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { RuntimeError } from './errors.js';
 import { MIN_FREE_BYTES, formatBytes, freeBytes } from './storage-faults.js';
-import { BatchWrites, type DedicatedOptions, type Storage, type StorageOp, type StorageRange } from './storage.js';
+import { FailingStorage, type DedicatedOptions, type Storage, type StorageOp, type StorageRange } from './storage.js';
 import { JournaledStorage } from './storage-journal.js';
 import { tracer } from './trace.js';
 
@@ -121,16 +121,14 @@ interface PendingWrite {
   value: Uint8Array | undefined;
 }
 
-export class LmdbStorage extends BatchWrites implements Storage {
+export class LmdbStorage extends FailingStorage implements Storage {
   private pending = new Map<string, PendingWrite>();
   private seq = 0;
   /** Promise of the transaction holding the last write, and the last seq it holds. */
   private last:
     | { txn: Promise<unknown>; upTo: number; settled: boolean; synced: Promise<void> }
     | undefined;
-  private failure: RuntimeError | undefined;
   private closed = false;
-  private readonly faultListeners: ((e: RuntimeError) => void)[] = [];
   /** Storages of their own beside this one, by name (see `dedicated`). */
   private readonly dedicatedStores = new Map<string, JournaledStorage>();
 
@@ -147,24 +145,6 @@ export class LmdbStorage extends BatchWrites implements Storage {
     private readonly dbName?: string,
   ) {
     super();
-  }
-
-  /** The storage's fault, once a commit failed or `fail` was called: every later call throws it. */
-  get fault(): RuntimeError | undefined {
-    return this.failure;
-  }
-
-  /** Called once, with the fault, when this storage becomes unusable. */
-  onFault(listener: (e: RuntimeError) => void): void {
-    this.faultListeners.push(listener);
-  }
-
-  /** Marks the storage unusable (a commit failed, or a reader found a value corrupt): writes
-   * and reads throw `e` from now on, so nothing more is acknowledged or served from it. */
-  fail(e: RuntimeError): void {
-    if (this.failure) return;
-    this.failure = e;
-    for (const l of this.faultListeners) l(e);
   }
 
   /** Opens (creating if needed) the database `name` in the LMDB environment in `dir`, which

@@ -4,6 +4,8 @@
 // durable only once a later `sync()` has resolved. After a crash, exactly the synced writes
 // remain.
 
+import type { RuntimeError } from './errors.js';
+
 export interface StorageRange {
   /** Inclusive lower bound. */
   start?: string;
@@ -77,6 +79,31 @@ export abstract class BatchWrites {
 
   delRange(start: string, end: string): void {
     this.batch([{ op: 'delRange', start, end }]);
+  }
+}
+
+/** A storage on a real disk that fails for good (a commit or journal write failed, a reader
+ * found a value corrupt): from then on every call throws its fault, so nothing more is
+ * acknowledged or served from it, and its listeners hear of it once. */
+export abstract class FailingStorage extends BatchWrites {
+  protected failure: RuntimeError | undefined;
+  private readonly faultListeners: ((e: RuntimeError) => void)[] = [];
+
+  /** The storage's fault, once it failed: every later call throws it. */
+  get fault(): RuntimeError | undefined {
+    return this.failure;
+  }
+
+  /** Called once, with the fault, when this storage becomes unusable. */
+  onFault(listener: (e: RuntimeError) => void): void {
+    this.faultListeners.push(listener);
+  }
+
+  /** Marks the storage unusable with `e`. */
+  fail(e: RuntimeError): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const l of this.faultListeners) l(e);
   }
 }
 
