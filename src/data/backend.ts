@@ -55,7 +55,7 @@
 
 import { CorruptStorageError, seal, unseal } from '../runtime/sealed.js';
 import type { FileSlots, Storage, StorageOp } from '../runtime/storage.js';
-import { crc32c } from './crc32c.js';
+import { crc32c, crc32cCombine } from './crc32c.js';
 
 /** What a store knows of one chunk besides its bytes. */
 export interface ChunkMeta {
@@ -113,6 +113,30 @@ export function encodeBlock(data: Uint8Array): Uint8Array {
 export function sealBlock(stored: Uint8Array): Uint8Array {
   new DataView(stored.buffer, stored.byteOffset, stored.byteLength).setUint32(0, crc32c(stored.subarray(BLOCK_HEADER_BYTES)), true);
   return stored;
+}
+
+/** Block `stored` (its stored form) with `data` written at byte `at` of its data, as a fresh
+ * stored block; null when the old data fails its checksum; undefined when `at` lies past the
+ * old data's end (the caller fills the gap with zeros). One pass over the old data: its CRC-32C
+ * in three parts, before, under and after the new bytes, checked combined (crc32cCombine) against
+ * the stored one, and the new block's CRC-32C combined from the parts before and after with the
+ * new bytes' own: the same checksum as sealBlock's, without reading the block twice. */
+export function patchBlock(stored: Uint8Array, at: number, data: Uint8Array): Uint8Array | null | undefined {
+  if (stored.length < BLOCK_HEADER_BYTES) return null;
+  const old = stored.subarray(BLOCK_HEADER_BYTES);
+  if (at > old.length) return undefined;
+  const end = Math.min(old.length, at + data.length);
+  const before = crc32c(old.subarray(0, at));
+  const after = crc32c(old.subarray(end));
+  const was = crc32cCombine(crc32cCombine(before, crc32c(old.subarray(at, end)), end - at), after, old.length - end);
+  if (was !== new DataView(stored.buffer, stored.byteOffset, stored.byteLength).getUint32(0, true)) return null;
+  const out = new Uint8Array(BLOCK_HEADER_BYTES + Math.max(old.length, at + data.length));
+  out.set(old, BLOCK_HEADER_BYTES);
+  out.set(data, BLOCK_HEADER_BYTES + at);
+  const tail = at + data.length < old.length ? old.length - at - data.length : 0;
+  const crc = crc32cCombine(crc32cCombine(before, crc32c(data), data.length), after, tail);
+  new DataView(out.buffer).setUint32(0, crc, true);
+  return out;
 }
 
 /** The data of a stored block (a view), or undefined when it fails its checksum. */

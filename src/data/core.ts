@@ -16,7 +16,7 @@
 //     naming the chunk and block, and flags the chunk for repair (durably).
 
 import { FsError, type FsErrorCode } from '../fs/errors.js';
-import { BLOCK_HEADER_BYTES, decodeBlock, encodeBlock, sealBlock, type ChunkBackend, type ChunkMeta, type ChunkOp } from './backend.js';
+import { BLOCK_HEADER_BYTES, decodeBlock, encodeBlock, patchBlock, sealBlock, type ChunkBackend, type ChunkMeta, type ChunkOp } from './backend.js';
 import type { ChunkData, ChunkDelete, ChunkError, ChunkInfo, ChunkList, ChunkRead, ChunkReply, ChunkRequest, ChunkWrite } from './messages.js';
 
 export interface ChunkStoreOptions {
@@ -120,12 +120,7 @@ export class ChunkStoreCore {
       if (from === start && (to === start + bs || (old === undefined || old.size <= to))) {
         stored = encodeBlock(slice); // the whole block, or all of it that exists
       } else {
-        // The old data (checked against its checksum) with the new bytes over it.
-        const base = old ? this.readBlock(old, b, 'write') : new Uint8Array(0);
-        stored = new Uint8Array(BLOCK_HEADER_BYTES + Math.max(base.length, to - start));
-        stored.set(base, BLOCK_HEADER_BYTES);
-        stored.set(slice, BLOCK_HEADER_BYTES + from - start);
-        sealBlock(stored);
+        stored = this.patched(old, b, from - start, slice);
       }
       ops.push({ op: 'block', chunkId, index: b, stored });
     }
@@ -173,6 +168,23 @@ export class ChunkStoreCore {
     const end = Math.min(m.size, req.offset + req.length);
     if (end <= req.offset) return null;
     return [Math.floor(req.offset / this.blockSize), Math.ceil(end / this.blockSize)];
+  }
+
+  /** Block `b` of a chunk (`old`: its metadata, undefined for a new chunk) in its stored form
+   * with `slice` written at byte `at` of it: the old data, checked against its checksum, with
+   * the new bytes over it. A 4 KiB write into a 64 KiB block reads the old data's checksum once
+   * (patchBlock: its CRC-32C in three parts, the new one combined from them), not twice. */
+  private patched(old: ChunkMeta | undefined, b: number, at: number, slice: Uint8Array): Uint8Array {
+    const stored = old ? (this.blocks.peekBlock ? this.blocks.peekBlock(old.chunkId, b) : this.blocks.block(old.chunkId, b)) : undefined;
+    const fast = stored && patchBlock(stored, at, slice);
+    if (fast) return fast;
+    if (fast === null) this.readBlock(old!, b, 'write'); // damaged: flags it and refuses
+    // A hole, or a write starting past the old data's end: zeros between.
+    const base = old ? this.readBlock(old, b, 'write') : new Uint8Array(0);
+    const out = new Uint8Array(BLOCK_HEADER_BYTES + Math.max(base.length, at + slice.length));
+    out.set(base, BLOCK_HEADER_BYTES);
+    out.set(slice, BLOCK_HEADER_BYTES + at);
+    return sealBlock(out);
   }
 
   /** Block `b`'s data ([] for a hole); a block failing its checksum flags the chunk for

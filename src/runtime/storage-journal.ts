@@ -199,9 +199,13 @@ export class JournaledStorage extends FailingStorage implements Storage {
     this.check();
     const o = this.overlay.get(key);
     if (o) return o.value;
-    // A pointer (a value kept in a file slot) is read from its file: a fresh buffer, not a view.
+    // A pointer (a value kept in a file slot) is read from its file, into a buffer the files
+    // reuse for peeks.
     const v = this.lmdb.peek(key);
-    return v && this.files ? this.resolve(key, v) : v;
+    const n = v && this.files && pointerLength(v);
+    if (n === undefined) return v;
+    const at = this.files!.slotOf(key, 0);
+    return at ? this.files!.peek(at.file, at.slot, n) : v;
   }
 
   prefetch(keys: string[]): Promise<void> {

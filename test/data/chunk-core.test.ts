@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { SimStorage } from '../../src/runtime/storage-sim.js';
 import { Simulation } from '../../src/runtime/sim.js';
-import { StorageChunkBackend, blockKey, metaKey } from '../../src/data/backend.js';
+import { StorageChunkBackend, blockKey, encodeBlock, metaKey, patchBlock } from '../../src/data/backend.js';
 import { ChunkStoreCore, type ChunkEffects } from '../../src/data/core.js';
 import { chunkStoreBehaviour } from '../../src/data/shell.js';
 import { Prng } from '../fs/prng.js';
@@ -288,6 +288,26 @@ describe('layout: blocks, holes, sizes, lists, bad input', () => {
     expect(s.text('c1', { offset: 18, length: 100 })).toBe('ij' + '\0'.repeat(30) + 'end');
     expect(s.storage.get(blockKey('c1', 2))).toBeUndefined();
     expect(s.text('c1', { offset: 60 })).toBe('');
+  });
+
+  it('a patched block has the checksum of its whole new data, and a damaged one is not patched', () => {
+    // patchBlock combines the new CRC-32C from the old data's parts (one pass over the block):
+    // it must equal encodeBlock's of the same bytes, wherever the write falls and however long.
+    const rng = new Prng(17);
+    for (let i = 0; i < 300; i++) {
+      const old = Uint8Array.from({ length: rng.int(200) }, () => rng.int(256));
+      const at = rng.int(old.length + 1);
+      const data = Uint8Array.from({ length: 1 + rng.int(80) }, () => rng.int(256));
+      const want = new Uint8Array(Math.max(old.length, at + data.length));
+      want.set(old);
+      want.set(data, at);
+      expect(patchBlock(encodeBlock(old), at, data)).toEqual(encodeBlock(want));
+      const bad = encodeBlock(old);
+      if (old.length === 0) continue;
+      bad[4 + rng.int(old.length)]! ^= 1 << rng.int(8); // one bit anywhere: under the write too
+      expect(patchBlock(bad, at, data)).toBeNull();
+    }
+    expect(patchBlock(encodeBlock(enc('abc')), 4, enc('x'))).toBeUndefined(); // past the end: a gap
   });
 
   it('lists chunks in id order, a page at a time, with their versions and repair flags', () => {
