@@ -14,7 +14,7 @@
 // (JSON 136). Well within the 1.5x that would have kept the binary form as an exception.
 
 import { FsError } from '../fs/errors.js';
-import { isId, nsToPair, pairToNs, PERM_BITS } from '../fs/access.js';
+import { isId, nsToPair, pairToNs, PERM_BITS, timePairs } from '../fs/access.js';
 import { SPECIAL_KINDS, type ExpireClientsOp, type MutationOp, type ClientOp as NsClientOp, type Op, type SpecialKind } from '../fs/namespace.js';
 import { DecodeError } from '../wire/errors.js';
 import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg, type DropGarbageMsg, type PlaceChunksMsg, type ReplaceReplicaMsg } from '../wire/log-codec.js';
@@ -389,9 +389,6 @@ function withCaller<T extends Extract<CrossRenameEntry, { as?: Creds }>>(e: T, c
 
 /** A moved node on the wire: times as (sec, nsec), a symlink's target beside a flag. */
 export function movedToMsg(n: MovedNode): CrossRenameNodeMsg {
-  const a = nsToPair(n.atimeNs);
-  const m = nsToPair(n.mtimeNs);
-  const c = nsToPair(n.ctimeNs);
   return {
     path: n.path,
     dir: n.kind === 'dir',
@@ -405,12 +402,7 @@ export function movedToMsg(n: MovedNode): CrossRenameNodeMsg {
     target: n.target,
     special: SPECIAL_KINDS.includes(n.kind as SpecialKind) ? n.kind : '',
     rdev: n.rdev ?? 0,
-    atimeSec: a.sec,
-    atimeNsec: a.nsec,
-    mtimeSec: m.sec,
-    mtimeNsec: m.nsec,
-    ctimeSec: c.sec,
-    ctimeNsec: c.nsec,
+    ...timePairs(n.atimeNs, n.mtimeNs, n.ctimeNs),
   };
 }
 
