@@ -280,34 +280,14 @@ function toOrderMsg(o: ClusterOrder): ClusterOrderMsg {
   switch (o.order) {
     case 'appoint':
       return { appoint: { ministry: o.ministry ?? '', subtree: o.subtree, minister: o.minister, clerks: o.clerks, clerksWanted: o.clerksWanted } };
-    case 'down':
-      return { down: { ministry: o.ministry, down: o.down } };
-    case 'fence':
-      return { fence: { ministry: o.ministry } };
-    case 'dissolve':
-      return { dissolve: { ministry: o.ministry } };
-    case 'noop':
-      return { noop: {} };
-    case 'balance':
-      return { balance: { on: o.on } };
-    case 'memberJoin':
-      return { memberJoin: { node: o.node, address: o.address, endpoint: o.endpoint } };
-    case 'memberLeave':
-      return { memberLeave: { node: o.node } };
-    case 'memberGone':
-      return { memberGone: { node: o.node } };
-    case 'migrateStart':
-      return { migrateStart: { id: o.id, subtree: o.subtree, from: o.from, to: o.to, minister: o.minister, clerks: o.clerks, clerksWanted: o.clerksWanted, why: o.why } };
-    case 'migrateHandover':
-      return { migrateHandover: { id: o.id, namespace: o.namespace, leaseToken: o.leaseToken } };
-    case 'mapCommit':
-      return { mapCommit: { id: o.id } };
-    case 'migrateAbort':
-      return { migrateAbort: { id: o.id, reason: o.reason } };
     case 'crossRename':
       return { crossRename: o.decision };
-    case 'crossRenameForget':
-      return { crossRenameForget: { txids: o.txids } };
+    default: {
+      // Every other order's message is its fields as they are, in the case its `order` names
+      // (the encoder writes the message's fields only).
+      const { order, ...fields } = o;
+      return { [order]: fields } as ClusterOrderMsg;
+    }
   }
 }
 

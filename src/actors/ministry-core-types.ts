@@ -105,14 +105,6 @@ export type MinistryEffect<R> =
   | { kind: 'rename-begin'; msg: CrossRenameBeginMessage }
   | { kind: 'vote'; to: R; vote: Vote };
 
-export interface WaitingRead<R> {
-  index: number;
-  deadline: number;
-  req: MinistryRequest;
-  op: RequestOp;
-  reply: R;
-}
-
 export type ErrorExtra = { redirect?: MinistryInfo[]; index?: number; term?: number };
 
 /** What the core's parts (the rename host, the migration duties, the layout decisions: files

@@ -51,7 +51,7 @@ export const READ_WAIT_MS = 2_000;
 /** Completion records of clients silent this long are garbage-collected (default). */
 export const CLIENT_TTL_MS = 10 * 60_000;
 
-import type { ErrorExtra, GroupLogView, MemberStep, MinistryAnswer, MinistryCoreOptions, MinistryEffect, MinistryInput, MinistryRequest, RequestOp, Resume, TicketBatch, WaitingRead } from './ministry-core-types.js';
+import type { ErrorExtra, GroupLogView, MemberStep, MinistryAnswer, MinistryCoreOptions, MinistryEffect, MinistryInput, MinistryRequest, RequestOp, Resume, TicketBatch } from './ministry-core-types.js';
 export type { GroupLogView, MinistryCoreOptions, MinistryRequest, RequestOp, MinistryAnswer, TicketBatch, MinistryInput, MinistryEffect } from './ministry-core-types.js';
 
 /** Does the reply carry the file's stat? Not for a create whose client said noStat. */
@@ -65,14 +65,22 @@ export const ministryMembers = (r: MinistryRecord): string[] => [r.minister, ...
 export const ministryInfo = (r: MinistryRecord): MinistryInfo => ({ id: r.id, subtree: r.subtree, minister: r.minister, clerks: r.clerks, term: r.term, down: r.down });
 
 /** A client's change from its proposal to its answer (MinistryCore.changeResumed). */
-class ProposedChange<R> {
-  index = 0;
-  term = 0;
-  constructor(
-    readonly req: MinistryRequest,
-    readonly op: ClientOp,
-    readonly reply: R,
-  ) {}
+interface ProposedChange<R> {
+  readonly req: MinistryRequest;
+  readonly op: ClientOp;
+  readonly reply: R;
+  /** Its entry's, once proposed. */
+  index: number;
+  term: number;
+}
+
+/** A read waiting for the log to apply `index`; failed once past `deadline`. */
+interface WaitingRead<R> {
+  index: number;
+  deadline: number;
+  req: MinistryRequest;
+  op: RequestOp;
+  reply: R;
 }
 
 export class MinistryCore<R> {
@@ -187,8 +195,8 @@ export class MinistryCore<R> {
         const k = this.pending.get(input.id);
         if (k === undefined) break;
         this.pending.delete(input.id);
-        if (k instanceof ProposedChange) this.changeResumed(k, input);
-        else k(input);
+        if (typeof k === 'function') k(input);
+        else this.changeResumed(k, input);
       }
     }
     this.out = [];
@@ -299,7 +307,7 @@ export class MinistryCore<R> {
     }
     // One object follows the change through both answers (no closure per step: every create).
     const id = this.nextId++;
-    this.pending.set(id, new ProposedChange(req, op, reply));
+    this.pending.set(id, { req, op, reply, index: 0, term: 0 });
     this.out.push({ kind: 'propose', id, payload });
   }
 

@@ -14,7 +14,7 @@
 // (JSON 136). Well within the 1.5x that would have kept the binary form as an exception.
 
 import { FsError } from '../fs/errors.js';
-import { isId, nsToPair, pairToNs, PERM_BITS } from '../fs/access.js';
+import { isId, nsToPair, pairToNs, PERM_BITS, timePairs } from '../fs/access.js';
 import { SPECIAL_KINDS, type ExpireClientsOp, type MutationOp, type ClientOp as NsClientOp, type Op, type SpecialKind } from '../fs/namespace.js';
 import { DecodeError } from '../wire/errors.js';
 import { LogCodec, LOG_FORMAT_PROTOBUF, type ClientChangeMsg, type MinistryEntryMsg, type DropGarbageMsg, type PlaceChunksMsg, type ReplaceReplicaMsg } from '../wire/log-codec.js';
@@ -312,69 +312,58 @@ function fromMsg(m: MinistryEntryMsg): MinistryLogEntry {
 }
 
 function fromChangeMsg(c: ClientChangeMsg): NsClientOp {
-  let body: MutationOp;
+  const op: NsClientOp = { op: 'client', clientId: c.clientId, seq: c.seq, now: c.now, body: changeBody(c) };
+  if (c.acked !== 0) op.acked = c.acked;
+  // (Checked when applied, as every field: the namespace refuses a malformed caller, EINVAL.)
+  if (c.caller !== null && c.caller !== undefined) op.as = { uid: c.caller.uid, gid: c.caller.gid, groups: [...c.caller.groups] };
+  return op;
+}
+
+function changeBody(c: ClientChangeMsg): MutationOp {
   switch (oneofCase(c, CHANGE_MEMBERS, () => c.change)) {
     case 'mkdir': {
       const x = c.mkdir!;
-      body = x.mode === null || x.mode === undefined ? { op: 'mkdir', path: x.path, parents: x.parents } : { op: 'mkdir', path: x.path, parents: x.parents, mode: x.mode };
-      break;
+      return x.mode === null || x.mode === undefined ? { op: 'mkdir', path: x.path, parents: x.parents } : { op: 'mkdir', path: x.path, parents: x.parents, mode: x.mode };
     }
     case 'create': {
       const x = c.create!;
       const op: Extract<MutationOp, { op: 'create' }> = x.exclusive === null || x.exclusive === undefined ? { op: 'create', path: x.path } : { op: 'create', path: x.path, exclusive: x.exclusive };
       if (x.mode !== null && x.mode !== undefined) op.mode = x.mode;
-      body = op;
-      break;
+      return op;
     }
     case 'chmod':
-      body = { op: 'chmod', path: c.chmod!.path, mode: c.chmod!.mode };
-      break;
+      return { op: 'chmod', path: c.chmod!.path, mode: c.chmod!.mode };
     case 'chown':
-      body = { op: 'chown', path: c.chown!.path, uid: c.chown!.uid, gid: c.chown!.gid };
-      break;
+      return { op: 'chown', path: c.chown!.path, uid: c.chown!.uid, gid: c.chown!.gid };
     case 'utimens': {
       const u = c.utimens!;
-      body = { op: 'utimens', path: u.path, atimeNs: timeOf(u.atimeNow, u.atimeSec, u.atimeNsec), mtimeNs: timeOf(u.mtimeNow, u.mtimeSec, u.mtimeNsec) };
-      break;
+      return { op: 'utimens', path: u.path, atimeNs: timeOf(u.atimeNow, u.atimeSec, u.atimeNsec), mtimeNs: timeOf(u.mtimeNow, u.mtimeSec, u.mtimeNsec) };
     }
     case 'symlink':
-      body = { op: 'symlink', path: c.symlink!.path, target: c.symlink!.target };
-      break;
+      return { op: 'symlink', path: c.symlink!.path, target: c.symlink!.target };
     case 'link':
-      body = { op: 'link', from: c.link!.from, to: c.link!.to };
-      break;
+      return { op: 'link', from: c.link!.from, to: c.link!.to };
     case 'mknod': {
       // (The kind is checked when applied, as every field: EINVAL there.)
       const x = c.mknod!;
       const op: Extract<MutationOp, { op: 'mknod' }> = { op: 'mknod', path: x.path, kind: x.kind as SpecialKind };
       if (x.mode !== null && x.mode !== undefined) op.mode = x.mode;
       if (x.rdev !== 0) op.rdev = x.rdev;
-      body = op;
-      break;
+      return op;
     }
     case 'rm':
-      body = { op: 'rm', path: c.rm!.path };
-      break;
+      return { op: 'rm', path: c.rm!.path };
     case 'rmdir':
-      body = { op: 'rmdir', path: c.rmdir!.path, recursive: c.rmdir!.recursive };
-      break;
+      return { op: 'rmdir', path: c.rmdir!.path, recursive: c.rmdir!.recursive };
     case 'rename':
-      body = { op: 'rename', from: c.rename!.from, to: c.rename!.to };
-      break;
+      return { op: 'rename', from: c.rename!.from, to: c.rename!.to };
     case 'setSize':
-      body = { op: 'setSize', path: c.setSize!.path, size: c.setSize!.size };
-      break;
+      return { op: 'setSize', path: c.setSize!.path, size: c.setSize!.size };
     case 'resizeFile':
-      body = c.resizeFile!.token > 0 ? { op: 'setSize', path: c.resizeFile!.path, size: c.resizeFile!.size, extend: c.resizeFile!.extend, token: c.resizeFile!.token } : { op: 'setSize', path: c.resizeFile!.path, size: c.resizeFile!.size, extend: c.resizeFile!.extend };
-      break;
+      return c.resizeFile!.token > 0 ? { op: 'setSize', path: c.resizeFile!.path, size: c.resizeFile!.size, extend: c.resizeFile!.extend, token: c.resizeFile!.token } : { op: 'setSize', path: c.resizeFile!.path, size: c.resizeFile!.size, extend: c.resizeFile!.extend };
     default:
       throw malformed('a client change of no known kind');
   }
-  const op: NsClientOp = { op: 'client', clientId: c.clientId, seq: c.seq, now: c.now, body };
-  if (c.acked !== 0) op.acked = c.acked;
-  // (Checked when applied, as every field: the namespace refuses a malformed caller, EINVAL.)
-  if (c.caller !== null && c.caller !== undefined) op.as = { uid: c.caller.uid, gid: c.caller.gid, groups: [...c.caller.groups] };
-  return op;
 }
 
 function callerMsg(as: Creds | undefined): PosixCallerMsg | null {
@@ -389,9 +378,6 @@ function withCaller<T extends Extract<CrossRenameEntry, { as?: Creds }>>(e: T, c
 
 /** A moved node on the wire: times as (sec, nsec), a symlink's target beside a flag. */
 export function movedToMsg(n: MovedNode): CrossRenameNodeMsg {
-  const a = nsToPair(n.atimeNs);
-  const m = nsToPair(n.mtimeNs);
-  const c = nsToPair(n.ctimeNs);
   return {
     path: n.path,
     dir: n.kind === 'dir',
@@ -405,12 +391,7 @@ export function movedToMsg(n: MovedNode): CrossRenameNodeMsg {
     target: n.target,
     special: SPECIAL_KINDS.includes(n.kind as SpecialKind) ? n.kind : '',
     rdev: n.rdev ?? 0,
-    atimeSec: a.sec,
-    atimeNsec: a.nsec,
-    mtimeSec: m.sec,
-    mtimeNsec: m.nsec,
-    ctimeSec: c.sec,
-    ctimeNsec: c.nsec,
+    ...timePairs(n.atimeNs, n.mtimeNs, n.ctimeNs),
   };
 }
 

@@ -4,8 +4,8 @@
 // order; the layout and migration entries' appliers live in ministry-layout-entries.ts and
 // ministry-migration-entries.ts, which take this state as an argument.
 
-import type { ClientOp as WireOp, DirEntry, FileLayout, FsResult, StatResult } from '../fs/requests.js';
-import { ROOT, nsToPair, pairToNs, type Creds } from '../fs/access.js';
+import type { AttrResult, ClientOp as WireOp, DirEntry, FileLayout, FsResult, StatResult } from '../fs/requests.js';
+import { ROOT, pairToNs, timePairs, type Creds } from '../fs/access.js';
 import { mknodChange } from '../fs/namespace-posix.js';
 import type { FsErrorData } from '../fs/errors.js';
 import { FsError } from '../fs/errors.js';
@@ -97,30 +97,26 @@ function changeResult(r: OpOk, withStat: boolean): FsResult | null {
         result: 'rename',
         rename: r.targetMinistry === undefined ? { version: r.version, replaced: r.replaced } : { version: r.version, replaced: r.replaced, targetMinistry: r.targetMinistry, targetIndex: r.targetIndex ?? 0 },
       };
-    case 'chmod':
-      return { result: 'chmod', chmod: { version: r.version, stat: statResult(r.stat) } };
-    case 'chown':
-      return { result: 'chown', chown: { version: r.version, stat: statResult(r.stat) } };
-    case 'utimens':
-      return { result: 'utimens', utimens: { version: r.version, stat: statResult(r.stat) } };
-    case 'symlink':
-      return { result: 'symlink', symlink: { version: r.version, stat: statResult(r.stat) } };
-    case 'link':
-      return { result: 'link', link: { version: r.version, stat: statResult(r.stat) } };
-    case 'mknod':
-      return { result: 'mknod', mknod: { version: r.version, stat: statResult(r.stat) } };
     case 'setSize':
       return { result: 'fileResize', fileResize: { version: r.version, size: r.stat.size } };
-    default:
+    case 'ack':
+    case 'expireClients':
       return null;
+    default:
+      return attrResult(r.op, { version: r.version, stat: statResult(r.stat) });
   }
+}
+
+/** The POSIX changes whose result is the attributes after them. */
+type AttrChange = 'chmod' | 'chown' | 'utimens' | 'symlink' | 'link' | 'mknod';
+
+function attrResult(op: AttrChange, attrs: AttrResult): FsResult {
+  // (A computed key's case is lost to the type checker: `result` names it.)
+  return { result: op, [op]: attrs } as Extract<FsResult, { result: typeof op }>;
 }
 
 /** What a client sees of a stat: not the birth time; times also as (sec, nsec). */
 function statResult(st: Stat): StatResult {
-  const a = nsToPair(st.atimeNs);
-  const m = nsToPair(st.mtimeNs);
-  const c = nsToPair(st.ctimeNs);
   return {
     kind: st.kind,
     size: st.size,
@@ -132,12 +128,7 @@ function statResult(st: Stat): StatResult {
     gid: st.gid,
     nlink: st.nlink,
     rdev: st.rdev ?? 0, // (a result saved before rdev was kept has none)
-    atimeSec: a.sec,
-    atimeNsec: a.nsec,
-    mtimeSec: m.sec,
-    mtimeNsec: m.nsec,
-    ctimeSec: c.sec,
-    ctimeNsec: c.nsec,
+    ...timePairs(st.atimeNs, st.mtimeNs, st.ctimeNs),
     ino: st.ino,
   };
 }

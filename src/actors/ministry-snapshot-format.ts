@@ -67,15 +67,21 @@ function joinWithoutRenames(p: MinistrySnapshotParts): Uint8Array {
 /** The parts of a snapshot of any format a ministry has written: before layouts, with layouts,
  * with marks (before layouts or after). */
 export function splitMinistrySnapshot(data: Uint8Array): MinistrySnapshotParts {
-  let v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  let renames: Uint8Array | null = null;
-  if (data.length >= 8 && v.getUint32(0) === RENAMES_FORMAT) {
-    const r = v.getUint32(4);
-    renames = data.subarray(8, 8 + r);
-    data = data.subarray(8 + r);
-    v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  } else if (data.length >= 12 && v.getUint32(0) === MARKS_FORMAT && NS_MAGIC.every((b, i) => data[8 + i] === b)) return splitRenameBranch(data, v);
-  return { ...splitWithoutRenames(data, v), renames };
+  const v = viewOf(data);
+  const renames = leadingSection(data, v, RENAMES_FORMAT);
+  if (renames !== null) return { ...splitWithoutRenames(renames.rest), renames: renames.section };
+  if (data.length >= 12 && v.getUint32(0) === MARKS_FORMAT && NS_MAGIC.every((b, i) => data[8 + i] === b)) return splitRenameBranch(data, v);
+  return { ...splitWithoutRenames(data), renames: null };
+}
+
+const viewOf = (data: Uint8Array): DataView => new DataView(data.buffer, data.byteOffset, data.byteLength);
+
+/** [format][u32 length][section] at the start of `data`: the section and the bytes after it;
+ * null when `data` does not start with `format`. */
+function leadingSection(data: Uint8Array, v: DataView, format: number): { section: Uint8Array; rest: Uint8Array } | null {
+  if (data.length < 8 || v.getUint32(0) !== format) return null;
+  const n = v.getUint32(4);
+  return { section: data.subarray(8, 8 + n), rest: data.subarray(8 + n) };
 }
 
 /** The rename branch's format before the data plane: [MARKS_FORMAT][u32 n][namespace][u32 r]
@@ -86,14 +92,11 @@ function splitRenameBranch(data: Uint8Array, v: DataView): MinistrySnapshotParts
   return { ns: data.subarray(8, 8 + n), renames: data.subarray(12 + n, 12 + n + r), leases: data.subarray(12 + n + r), layouts: null, marks: null };
 }
 
-function splitWithoutRenames(data: Uint8Array, v: DataView): MinistrySnapshotParts {
-  let marks: Uint8Array | null = null;
-  if (data.length >= 8 && v.getUint32(0) === MARKS_FORMAT) {
-    const m = v.getUint32(4);
-    marks = data.subarray(8, 8 + m);
-    data = data.subarray(8 + m);
-    v = new DataView(data.buffer, data.byteOffset, data.byteLength);
-  }
+function splitWithoutRenames(whole: Uint8Array): MinistrySnapshotParts {
+  const marked = leadingSection(whole, viewOf(whole), MARKS_FORMAT);
+  const marks = marked?.section ?? null;
+  const data = marked?.rest ?? whole;
+  const v = viewOf(data);
   const n = v.getUint32(0);
   const ns = data.subarray(4, 4 + n);
   const mark = data.length >= 8 + n ? v.getUint32(4 + n) : 0;

@@ -50,8 +50,7 @@ import type { MinistryAnswer } from './ministry-core-types.js';
 
 /** How often a source resends Begin while its transaction is undecided, and re-proposes an
  * end that has not applied (lost to a new minister). */
-export const BEGIN_EVERY_MS = 200;
-export const END_EVERY_MS = 500;
+export const BEGIN_EVERY_MS = 200, END_EVERY_MS = 500;
 /** How long the president waits for the target's vote. */
 export const VOTE_WAIT_MS = 1_000;
 /** How long a rename whose source name another transaction holds waits for it to end before

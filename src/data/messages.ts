@@ -3,28 +3,17 @@
 // type here round-trips through that schema unchanged).
 
 import type { FsErrorCode } from '../fs/errors.js';
+import type { DataReadOp, DataWriteOp } from '../fs/requests.js';
 import type { ChunkMeta } from './backend.js';
 
-export interface ChunkWrite {
+/** A store's part of a client's DataWrite (fs/requests.ts): `chain` names the stores still to
+ * write after this one (absent or empty: this store only). */
+export interface ChunkWrite extends DataWriteOp {
   type: 'govfs.data.ChunkWrite';
-  chunkId: string;
-  version: number;
-  token: number;
-  offset: number;
-  data: Uint8Array;
-  /** Pipelined replication: the stores still to write after this one, in order (node ids);
-   * absent or empty: this store only. */
-  chain?: string[];
-  /** How long the next store in `chain` may take to answer (ms). */
-  chainMs?: number;
 }
 
-export interface ChunkRead {
+export interface ChunkRead extends DataReadOp {
   type: 'govfs.data.ChunkRead';
-  chunkId: string;
-  version: number;
-  offset: number;
-  length: number;
 }
 
 export interface ChunkStat {

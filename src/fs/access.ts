@@ -24,14 +24,18 @@ export const ROOT: Creds = Object.freeze({ uid: 0, gid: 0, groups: Object.freeze
  * only the caller's uid and gid, so a mount sends few). */
 export const MAX_GROUPS = 256;
 
+/** The type bits (S_IFMT) of each kind. */
+export const TYPE_BITS: Readonly<Record<NodeKind, number>> = {
+  dir: 0o040000,
+  file: 0o100000,
+  symlink: 0o120000,
+  fifo: 0o010000,
+  socket: 0o140000,
+  chardev: 0o020000,
+  blockdev: 0o060000,
+};
 export const S_IFMT = 0o170000;
-export const S_IFDIR = 0o040000;
-export const S_IFREG = 0o100000;
-export const S_IFLNK = 0o120000;
-export const S_IFIFO = 0o010000;
-export const S_IFSOCK = 0o140000;
-export const S_IFCHR = 0o020000;
-export const S_IFBLK = 0o060000;
+export const { dir: S_IFDIR, file: S_IFREG, symlink: S_IFLNK, fifo: S_IFIFO, socket: S_IFSOCK, chardev: S_IFCHR, blockdev: S_IFBLK } = TYPE_BITS;
 export const S_ISUID = 0o4000;
 export const S_ISGID = 0o2000;
 export const S_ISVTX = 0o1000;
@@ -90,17 +94,6 @@ export function requireStickyOwner(dir: INode, victim: INode, c: Creds, op: stri
   if ((dir.mode & S_ISVTX) === 0 || c.uid === 0 || c.uid === victim.uid || c.uid === dir.uid) return;
   throw new FsError('EPERM', `${op} ${path}: operation not permitted (the directory is sticky: only the owner of the entry (uid ${victim.uid}) or of the directory (uid ${dir.uid}) may remove it)`, path);
 }
-
-/** The type bits (S_IFMT) of each kind. */
-export const TYPE_BITS: Readonly<Record<NodeKind, number>> = {
-  dir: S_IFDIR,
-  file: S_IFREG,
-  symlink: S_IFLNK,
-  fifo: S_IFIFO,
-  socket: S_IFSOCK,
-  chardev: S_IFCHR,
-  blockdev: S_IFBLK,
-};
 
 /** The kind mknod(2) makes for a mode's type bits, 'file' for S_IFREG or none (as Linux), or
  * null for a type mknod does not make (a directory, a symlink, no type at all). */
@@ -235,6 +228,23 @@ export function nsToPair(ns: bigint): Readonly<{ sec: number; nsec: number }> {
 }
 let lastPairNs = 0n;
 let lastPair: Readonly<{ sec: number; nsec: number }> = Object.freeze({ sec: 0, nsec: 0 });
+
+/** A node's three times as (seconds, nanoseconds) pairs: a stat's and a moved node's on the wire. */
+export interface TimePairs {
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
+
+export function timePairs(atimeNs: bigint, mtimeNs: bigint, ctimeNs: bigint): TimePairs {
+  const a = nsToPair(atimeNs);
+  const m = nsToPair(mtimeNs);
+  const c = nsToPair(ctimeNs);
+  return { atimeSec: a.sec, atimeNsec: a.nsec, mtimeSec: m.sec, mtimeNsec: m.nsec, ctimeSec: c.sec, ctimeNsec: c.nsec };
+}
 
 /** A (seconds, nanoseconds) pair as nanoseconds; null when it is not one. */
 export function pairToNs(sec: unknown, nsec: unknown): bigint | null {

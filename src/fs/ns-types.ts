@@ -19,14 +19,14 @@ export interface DirEntry {
   kind: NodeKind;
 }
 
-export interface Stat {
+/** What a stat says in both its forms: the namespace's (Stat) and a client's (StatResult). */
+export interface StatFields {
   /** Inode number, unique within the ministry, never reused; kept across renames. */
   ino: number;
   kind: NodeKind;
   /** Bytes for a file (or a symlink's target); number of entries for a directory. */
   size: number;
-  /** ms (as ctime and mtime: milliseconds of the nanosecond times below). */
-  btime: number;
+  /** ms (milliseconds of the nanosecond times). */
   ctime: number;
   mtime: number;
   version: number;
@@ -35,6 +35,11 @@ export interface Stat {
   uid: number;
   gid: number;
   nlink: number;
+}
+
+export interface Stat extends StatFields {
+  /** ms (as ctime and mtime). */
+  btime: number;
   /** A device node's device number (st_rdev, as Linux's makedev); 0 for every other kind. */
   rdev: number;
   atimeNs: bigint;

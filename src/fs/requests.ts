@@ -19,9 +19,11 @@
 // the registry with its envelope 144k (311k), where the JSON op it replaced made 99k (246k). A
 // 10-entry ls reply: 65k (125k) typed, 64k (113k) as the cached JSON string plus its parse.
 
+import type { TimePairs } from './access.js';
 import type { FsErrorData } from './errors.js';
 import type { MutationOp, NodeKind } from './namespace.js';
 import type { LeaseMode } from './ranges.js';
+import type { StatFields } from './ns-types.js';
 
 export type * from './fs-messages.js';
 
@@ -225,29 +227,10 @@ export interface DirEntry {
   name: string;
   kind: EntryKind;
 }
-export interface StatResult {
-  kind: EntryKind;
-  /** Bytes for a file (or a symlink's target); number of entries for a directory. */
-  size: number;
-  /** ms */
-  ctime: number;
-  mtime: number;
-  version: number;
-  /** st_mode: type and permission bits. */
-  mode: number;
-  uid: number;
-  gid: number;
-  nlink: number;
+/** A stat as a client sees it: no birth time; the times also as (sec, nsec) since the epoch. */
+export interface StatResult extends StatFields, TimePairs {
   /** A device node's number; 0 (or, from an older server, absent) otherwise. */
   rdev?: number;
-  /** Times as (sec, nsec) since the epoch. */
-  atimeSec: number;
-  atimeNsec: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
-  ino: number;
 }
 /** The attributes after a POSIX change (chmod, chown, utimens, symlink, link, mknod). */
 export interface AttrResult {

@@ -15,6 +15,34 @@ import type { BridgeStats } from '../net/bridge.js';
 type Labels = Record<string, string>;
 type Rows = [Labels, number][];
 
+/** A counter fed by a running total of the bridge: its name, its help, its BridgeStats field. */
+type BridgeCounter = readonly [string, string, keyof BridgeStats];
+
+/** What the bridge carried, dropped and misrouted. */
+const BRIDGE_TRAFFIC: readonly BridgeCounter[] = [
+  ['govfs_bridge_messages_sent_total', 'Envelopes the bridge accepted for sending to other processes', 'sent'],
+  ['govfs_bridge_messages_received_total', 'Envelopes received over TCP (from peers and clients) and delivered', 'received'],
+  ['govfs_bridge_sent_bytes_total', 'Bytes sent over TCP', 'bytesSent'],
+  ['govfs_bridge_received_bytes_total', 'Bytes received over TCP', 'bytesReceived'],
+  ['govfs_bridge_dropped_messages_total', 'Envelopes dropped: a peer\'s queue was full or the bridge stopped', 'dropped'],
+  ['govfs_bridge_dropped_bytes_total', 'Bytes of dropped envelopes', 'droppedBytes'],
+  ['govfs_bridge_misrouted_messages_total', 'Received envelopes addressed to another location', 'misrouted'],
+];
+
+/** Its clients: connections let in, requests refused. */
+const BRIDGE_CLIENTS: readonly BridgeCounter[] = [
+  ['govfs_bridge_client_connections_total', 'Client connections authenticated', 'clients'],
+  ['govfs_bridge_forged_requests_total', 'Client requests refused for naming another client\'s id', 'forged'],
+];
+
+/** What became of its connections (peers' and clients'). */
+const BRIDGE_CONNECTIONS: readonly BridgeCounter[] = [
+  ['govfs_bridge_rejected_connections_total', 'Connections closed for hostile or broken input, a failed handshake or a timeout', 'rejected'],
+  ['govfs_bridge_accepted_connections_total', 'Inbound connections accepted', 'accepted'],
+  ['govfs_bridge_dials_total', 'Outbound connections dialled to peers (first connections and reconnects)', 'dials'],
+  ['govfs_bridge_heartbeat_timeouts_total', 'Peer links closed for a missed heartbeat', 'heartbeatTimeouts'],
+];
+
 export const METRICS_CONTENT_TYPE = Registry.PROMETHEUS_CONTENT_TYPE;
 
 /** The registry of one process's metrics, fed by `watcher`. */
@@ -120,22 +148,7 @@ export class OpsMetrics {
       const s = this.sample?.bridge;
       return s ? [[{}, f(s)]] : [];
     };
-    const counters: [string, string, (s: BridgeStats) => number][] = [
-      ['govfs_bridge_messages_sent_total', 'Envelopes the bridge accepted for sending to other processes', (s) => s.sent],
-      ['govfs_bridge_messages_received_total', 'Envelopes received over TCP (from peers and clients) and delivered', (s) => s.received],
-      ['govfs_bridge_sent_bytes_total', 'Bytes sent over TCP', (s) => s.bytesSent],
-      ['govfs_bridge_received_bytes_total', 'Bytes received over TCP', (s) => s.bytesReceived],
-      ['govfs_bridge_dropped_messages_total', 'Envelopes dropped: a peer\'s queue was full or the bridge stopped', (s) => s.dropped],
-      ['govfs_bridge_dropped_bytes_total', 'Bytes of dropped envelopes', (s) => s.droppedBytes],
-      ['govfs_bridge_rejected_connections_total', 'Connections closed for hostile or broken input, a failed handshake or a timeout', (s) => s.rejected],
-      ['govfs_bridge_misrouted_messages_total', 'Received envelopes addressed to another location', (s) => s.misrouted],
-      ['govfs_bridge_accepted_connections_total', 'Inbound connections accepted', (s) => s.accepted],
-      ['govfs_bridge_dials_total', 'Outbound connections dialled to peers (first connections and reconnects)', (s) => s.dials],
-      ['govfs_bridge_heartbeat_timeouts_total', 'Peer links closed for a missed heartbeat', (s) => s.heartbeatTimeouts],
-      ['govfs_bridge_client_connections_total', 'Client connections authenticated', (s) => s.clients],
-      ['govfs_bridge_forged_requests_total', 'Client requests refused for naming another client\'s id', (s) => s.forged],
-    ];
-    for (const [name, help, f] of counters) this.counter(name, help, [], b(f));
+    for (const [name, help, field] of [...BRIDGE_TRAFFIC, ...BRIDGE_CLIENTS, ...BRIDGE_CONNECTIONS]) this.counter(name, help, [], b((s) => s[field]));
     this.gauge('govfs_bridge_clients_open', 'Client connections open now', [], b((s) => s.clientsOpen));
     this.gauge('govfs_bridge_handshaking', 'Unauthenticated inbound connections open now', [], b((s) => s.handshaking));
   }

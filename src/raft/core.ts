@@ -343,19 +343,18 @@ export class RaftCore {
       case 'govfs.raft.ReadIndexResponse':
         if (this.role === 'follower' && msg.from === this.leader) this.readStates.push({ index: msg.index, ctx: msg.readCtx });
         return;
-      case 'govfs.raft.AppendResponse':
-        if (this.role === 'leader') this.handleAppendResponse(msg);
-        return;
-      case 'govfs.raft.HeartbeatResponse':
-        if (this.role === 'leader') this.handleHeartbeatResponse(msg);
-        return;
-      case 'govfs.raft.SnapshotResponse':
-        if (this.role === 'leader') this.handleSnapshotResponse(msg);
-        return;
-      case 'govfs.raft.ReadIndexRequest':
-        if (this.role === 'leader') this.handleReadIndexRequest(msg);
-        return;
+      default:
+        // The rest is for a leader; one that has stepped down drops them.
+        if (this.role === 'leader') this.stepLeader(msg);
     }
+  }
+
+  /** A leader's messages: its followers' answers and their read-index requests. */
+  private stepLeader(msg: AppendResponse | HeartbeatResponse | SnapshotResponse | ReadIndexRequest): void {
+    if (msg.type === 'govfs.raft.AppendResponse') this.handleAppendResponse(msg);
+    else if (msg.type === 'govfs.raft.HeartbeatResponse') this.handleHeartbeatResponse(msg);
+    else if (msg.type === 'govfs.raft.SnapshotResponse') this.handleSnapshotResponse(msg);
+    else this.handleReadIndexRequest(msg);
   }
 
   /** Append `data` to the log (leader only). The entry is sent with the next Ready. */

@@ -90,6 +90,8 @@ const EMPTY = new Uint8Array(0);
 
 export class RaftShell {
   readonly id: string;
+  /** The group this log replicates (the stored hard state's, else opts.group). */
+  private group: string;
   private readonly ctx: Context;
   private readonly opts: RaftShellOptions;
   private readonly st: Storage;
@@ -119,7 +121,6 @@ export class RaftShell {
   /** Term and vote as last written (what needsSync compares against). */
   private persistedHs: { term: number; vote: string } = { term: 0, vote: '' };
 
-  private group: string;
   /** Last index applied to the state machine. */
   private appliedIndex = 0;
   private snapshotIndex = 0;

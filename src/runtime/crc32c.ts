@@ -38,6 +38,12 @@ const T: Uint32Array = (() => {
 /** Word loads assume the data's bytes in little-endian order. */
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
+/** The CRC terms of a little-endian word followed by `zeros` zero bytes (small: inlined). */
+function wordTerm(t: Uint32Array, w: number, zeros: number): number {
+  const k = zeros << 8;
+  return t[k + 768 + (w & 0xff)]! ^ t[k + 512 + ((w >>> 8) & 0xff)]! ^ t[k + 256 + ((w >>> 16) & 0xff)]! ^ t[k + (w >>> 24)]!;
+}
+
 /** CRC-32C of `data`, continuing from `crc` (the CRC of the bytes before it; 0 to start). */
 export function crc32c(data: Uint8Array, crc = 0): number {
   const t = T;
@@ -53,23 +59,7 @@ export function crc32c(data: Uint8Array, crc = 0): number {
       const b = w[j + 1]!;
       const d = w[j + 2]!;
       const e = w[j + 3]!;
-      c =
-        t[3840 + (a & 0xff)]! ^
-        t[3584 + ((a >>> 8) & 0xff)]! ^
-        t[3328 + ((a >>> 16) & 0xff)]! ^
-        t[3072 + (a >>> 24)]! ^
-        t[2816 + (b & 0xff)]! ^
-        t[2560 + ((b >>> 8) & 0xff)]! ^
-        t[2304 + ((b >>> 16) & 0xff)]! ^
-        t[2048 + (b >>> 24)]! ^
-        t[1792 + (d & 0xff)]! ^
-        t[1536 + ((d >>> 8) & 0xff)]! ^
-        t[1280 + ((d >>> 16) & 0xff)]! ^
-        t[1024 + (d >>> 24)]! ^
-        t[768 + (e & 0xff)]! ^
-        t[512 + ((e >>> 8) & 0xff)]! ^
-        t[256 + ((e >>> 16) & 0xff)]! ^
-        t[e >>> 24]!;
+      c = wordTerm(t, a, 12) ^ wordTerm(t, b, 8) ^ wordTerm(t, d, 4) ^ wordTerm(t, e, 0);
     }
     i += words * 4;
   }

@@ -15,15 +15,13 @@ export const FRAME_HEADER_BYTES = 4;
 /** Default number of frames an inbox delivers before it yields to the event loop. */
 export const DEFAULT_BATCH_LIMIT = 2048;
 
-export const BELL = 0;
-export const BELL_ID = 1;
-export const PARKED = 0;
-export const AWAKE = 1;
+// The shared words (ring-channel.ts): a doorbell's two and what BELL holds, a ring's control
+// word and what SPACE holds, and the ring's write and read indexes (its `ptrs`).
+export const BELL = 0, BELL_ID = 1;
+export const PARKED = 0, AWAKE = 1;
 export const SPACE = 0;
-export const SPACE_WAITING = 0;
-export const SPACE_IDLE = 1;
-export const WR = 0;
-export const RD = 1;
+export const SPACE_WAITING = 0, SPACE_IDLE = 1;
+export const WR = 0, RD = 1;
 export const KEEPALIVE_MS = 2 ** 31 - 1;
 
 type WaitAsync = (

@@ -189,7 +189,6 @@ export class Simulation {
   private hashA = 0x811c9dc5;
   private hashB = 0x1b873593;
   private readonly opts: SimOptions;
-  steps = 0;
   messagesSent = 0;
   messagesDropped = 0;
   messagesDuplicated = 0;
@@ -197,7 +196,8 @@ export class Simulation {
   fsyncsFailed = 0;
   /** Set once a run failed for good (a livelock): every later run() throws it again. */
   failure: RuntimeError | undefined;
-  /** Steps taken at the current virtual instant (the livelock guard), and the most so far. */
+  /** Steps taken in all; at the current virtual instant (the livelock guard), and the most so far. */
+  steps = 0;
   private instantSteps = 0;
   maxInstantSteps = 0;
   private instantTime = -1;

@@ -176,13 +176,9 @@ export class DirectWriter {
       lo = ((lo >>> 7) | (hi << 25)) >>> 0;
       hi >>>= 7;
     }
-    while (lo > 127) {
-      b[p++] = (lo & 127) | 128;
-      lo >>>= 7;
-    }
-    b[p++] = lo;
     this.pos = p;
-    return this;
+    // The high word written: what is left of the low one is a uint32's varint.
+    return this.uint32(lo);
   }
 
   uint64(value: number | string | protobuf.Long): this {

@@ -17,6 +17,7 @@ import protobuf from 'protobufjs';
 import { protoPath } from './registry.js'; // (also configures protobufjs: 64-bit fields as numbers)
 import { DecodeError, EncodeError } from './errors.js';
 import { DirectWriter } from './direct-writer.js';
+import type { TimePairs } from '../fs/access.js';
 
 /** First byte of every log entry and snapshot encoded here. */
 export const LOG_FORMAT_PROTOBUF = 0x02;
@@ -125,7 +126,7 @@ export interface MigrationDropMsg { id: string; subtree: string }
 export interface MigrationUnfenceMsg { id: string }
 export interface MigrationForgetMsg { ids: string[] }
 export interface CrossRenameOutMsg { clientId: string; seq: number; acked: number; now: number; from: string; to: string; target: string; txid: string; caller?: PosixCallerMsg | null }
-export interface CrossRenameNodeMsg {
+export interface CrossRenameNodeMsg extends TimePairs {
   path: string;
   dir: boolean;
   size: number;
@@ -139,12 +140,6 @@ export interface CrossRenameNodeMsg {
   /** "fifo" | "socket" | "chardev" | "blockdev"; "" (or absent, from before) for other kinds. */
   special?: string;
   rdev?: number;
-  atimeSec: number;
-  atimeNsec: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
 }
 export interface CrossRenameInMsg { txid: string; source: string; from: string; to: string; tree: CrossRenameNodeMsg[]; now: number; index: number; replaced: boolean; caller?: PosixCallerMsg | null; layouts?: Uint8Array; leaseToken?: number }
 export interface CrossRenameEndMsg { decision: CrossRenameDecisionMsg; now: number }
