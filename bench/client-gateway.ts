@@ -31,6 +31,8 @@ interface Options {
 }
 
 interface Phase {
+  /** CPU time of the clients' process per ask, µs. */
+  clientCpuUsPerAsk: number;
   asks: number;
   secs: number;
   p50ms: number;
@@ -49,6 +51,7 @@ async function runClients(address: string, target: string, { clients, depth, sec
       while (performance.now() < warmUntil) await c.ask(target, probe, 10_000);
     })));
     process.stdout.write(`start ${name}\n`);
+    const cpu0 = process.cpuUsage();
     const lat: number[] = [];
     const t0 = performance.now();
     await Promise.all(conns.slice(0, lanes === 1 ? 1 : clients).flatMap((c) => Array.from({ length: lanes === 1 ? 1 : depth }, async () => {
@@ -59,9 +62,11 @@ async function runClients(address: string, target: string, { clients, depth, sec
       }
     })));
     const secs = (performance.now() - t0) / 1000;
+    const cpu = process.cpuUsage(cpu0);
+    const clientCpuUsPerAsk = +((cpu.user + cpu.system) / lat.length).toFixed(2);
     lat.sort((a, b) => a - b);
     const pct = (p: number): number => +lat[Math.min(lat.length - 1, Math.floor((lat.length * p) / 100))]!.toFixed(3);
-    process.stdout.write(`${JSON.stringify({ phase: name, asks: lat.length, secs, p50ms: pct(50), p99ms: pct(99) } satisfies Phase & { phase: string })}\n`);
+    process.stdout.write(`${JSON.stringify({ phase: name, asks: lat.length, secs, p50ms: pct(50), p99ms: pct(99), clientCpuUsPerAsk } satisfies Phase & { phase: string })}\n`);
   };
   const end = performance.now() + 1000 + seconds * 1000;
   await phase('loaded', clients * depth, (_, now) => now > end + 1000);
@@ -85,7 +90,7 @@ function cpuUs(): { all: number; main: number } {
 }
 
 /** The node root that answers: here, or on a worker thread (--worker). */
-async function startNode(onWorker: boolean): Promise<{ runtime: LocalRuntime; target: string; stop: () => Promise<void> }> {
+async function startNode(onWorker: boolean): Promise<{ runtime: LocalRuntime; target: string; stop: () => Promise<void>; wakeups?: () => Promise<number> }> {
   if (!onWorker) {
     const runtime = new LocalRuntime({ location: 'n1', dispatcher: new RealDispatcher(), registry: MessageRegistry.standard() });
     const reply = { type: 'govfs.fs.NodeReport', id: 'n1', role: 'clerk' };
@@ -95,7 +100,8 @@ async function startNode(onWorker: boolean): Promise<{ runtime: LocalRuntime; ta
   const ext = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
   const sched = await ThreadsScheduler.start({ threads: 1, modules: [new URL(`./client-gateway.actors${ext}`, import.meta.url)] });
   const ref = await sched.spawnRoot('n1', { behaviour: 'bench.probe-node' }, { thread: 0 });
-  return { runtime: sched.runtime, target: ref.address, stop: () => sched.stop() };
+  const wakeups = async (): Promise<number> => (await sched.stats()).reduce((n, s) => n + s.wakeups, 0);
+  return { runtime: sched.runtime, target: ref.address, stop: () => sched.stop(), wakeups };
 }
 
 export interface GatewayRow extends Phase {
@@ -107,36 +113,48 @@ export interface GatewayRow extends Phase {
   /** CPU time per ask of the serving process's main thread (the gateway) and of the whole process, µs. */
   mainCpuUsPerAsk: number;
   processCpuUsPerAsk: number;
+  /** --worker: times the worker was woken (its doorbell notified) per ask. */
+  workerWakeupsPerAsk?: number;
 }
 
 export async function run(o: Record<string, string | boolean | undefined>): Promise<GatewayRow[]> {
   const opts: Options = { clients: Number(o.clients ?? 30), depth: Number(o.depth ?? 1), seconds: Number(o.seconds ?? 3), lone: Number(o.lone ?? 2000), worker: o.worker === true };
   const { clients, depth } = opts;
   const onWorker = opts.worker;
-  const { runtime, target, stop } = await startNode(onWorker);
+  const { runtime, target, stop, wakeups } = await startNode(onWorker);
   const bridge = new Bridge({ runtime, secret: Buffer.alloc(32, 1), listen: { host: '127.0.0.1', port: 0 }, maxHandshakesPerAddress: 1024, clients: { maxClientsPerAddress: 1024, allowTarget: (to) => to === target } }).install();
   await bridge.start();
   const self = fileURLToPath(import.meta.url);
   const child = spawn(process.execPath, [...process.execArgv, self, JSON.stringify({ ...opts, address: `127.0.0.1:${bridge.address!.port}`, target })], { stdio: ['ignore', 'pipe', 'inherit'] });
   let buffered = '';
   let cpu0 = cpuUs();
+  let wake0: Promise<number> = Promise.resolve(0);
   const rows: GatewayRow[] = [];
+  const wakes: Promise<void>[] = [];
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
     buffered += d;
     for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
       const line = buffered.slice(0, i);
       buffered = buffered.slice(i + 1);
-      if (line.startsWith('start ')) cpu0 = cpuUs();
-      else {
+      if (line.startsWith('start ')) {
+        cpu0 = cpuUs();
+        if (wakeups) wake0 = wakeups();
+      } else {
         const p = JSON.parse(line) as Phase & { phase: string };
         // (The CPU of the phase, read when its result arrives: the asks are all answered by then.)
         const cpu = cpuUs();
         const lonePhase = p.phase === 'lone';
-        rows.push({ node: onWorker ? 'worker thread' : 'gateway thread', clients: lonePhase ? 1 : clients, depth: lonePhase ? 1 : depth, ...p, asksPerSec: Math.round(p.asks / p.secs), mainCpuUsPerAsk: +((cpu.main - cpu0.main) / p.asks).toFixed(2), processCpuUsPerAsk: +((cpu.all - cpu0.all) / p.asks).toFixed(2) });
+        const row: GatewayRow = { node: onWorker ? 'worker thread' : 'gateway thread', clients: lonePhase ? 1 : clients, depth: lonePhase ? 1 : depth, ...p, asksPerSec: Math.round(p.asks / p.secs), mainCpuUsPerAsk: +((cpu.main - cpu0.main) / p.asks).toFixed(2), processCpuUsPerAsk: +((cpu.all - cpu0.all) / p.asks).toFixed(2) };
+        rows.push(row);
+        if (wakeups) {
+          const from = wake0;
+          wakes.push(Promise.all([from, wakeups()]).then(([a, b]) => void (row.workerWakeupsPerAsk = +((b - a) / p.asks).toFixed(3))));
+        }
       }
     }
   });
   const code = await new Promise<number>((resolve) => child.on('close', (c) => resolve(c ?? 1)));
+  await Promise.all(wakes);
   await bridge.stop();
   await stop();
   if (code !== 0) throw new Error(`the clients exited with ${code}`);
@@ -144,9 +162,9 @@ export async function run(o: Record<string, string | boolean | undefined>): Prom
 }
 
 export function format(r: unknown): string {
-  const lines = ['node root       phase   clients x depth  asks/s    p50 ms   p99 ms   gateway thread µs/ask  process µs/ask'];
+  const lines = ['node root       phase   clients x depth  asks/s    p50 ms   p99 ms   gateway thread µs/ask  process µs/ask  worker wake-ups/ask  clients µs/ask'];
   for (const x of r as GatewayRow[]) {
-    lines.push(`${x.node.padEnd(14)}  ${x.phase.padEnd(6)}  ${`${x.clients} x ${x.depth}`.padEnd(15)}  ${String(x.asksPerSec).padStart(6)}  ${x.p50ms.toFixed(3).padStart(7)}  ${x.p99ms.toFixed(3).padStart(7)}  ${x.mainCpuUsPerAsk.toFixed(1).padStart(21)}  ${x.processCpuUsPerAsk.toFixed(1).padStart(14)}`);
+    lines.push(`${x.node.padEnd(14)}  ${x.phase.padEnd(6)}  ${`${x.clients} x ${x.depth}`.padEnd(15)}  ${String(x.asksPerSec).padStart(6)}  ${x.p50ms.toFixed(3).padStart(7)}  ${x.p99ms.toFixed(3).padStart(7)}  ${x.mainCpuUsPerAsk.toFixed(1).padStart(21)}  ${x.processCpuUsPerAsk.toFixed(1).padStart(14)}  ${x.workerWakeupsPerAsk === undefined ? '-' : x.workerWakeupsPerAsk.toFixed(3).padStart(19)}  ${x.clientCpuUsPerAsk.toFixed(1).padStart(14)}`);
   }
   return lines.join('\n');
 }

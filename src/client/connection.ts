@@ -150,8 +150,13 @@ export class ClientConnection {
   private lastTx = Date.now();
   private lastRx = Date.now();
   private readonly timer: ReturnType<typeof setInterval>;
-  /** Requests are encoded straight into slabs and written once per event-loop turn (issue 19:
-   * one write per request cost a syscall each here, and a socket read each at the node). */
+  /** Requests written in this pass of the event loop after its first: the first goes out at
+   * once (a lone request waits for nothing), the rest in one writev at the loop's check phase
+   * (issue 19: one write per request cost a syscall each here, and a socket read each at the
+   * node, when many are in flight). */
+  private held: Uint8Array[] = [];
+  /** A write went out in this pass of the loop (cleared at its check phase). */
+  private wroteThisPass = false;
 
   private constructor(init: { socket: net.Socket; decoder: FrameDecoder; location: string; clientId: string; serverLocation: string; address: string; welcome: Welcome; registry: MessageRegistry; serverMaxFrame: number; serverMaxMessage: number; maxMessageBytes: number; heartbeatMs: number }) {
     this.socket = init.socket;
@@ -322,7 +327,7 @@ export class ClientConnection {
       this.pending.set(corr, { resolve, reject, timer, to });
       const small = bytes.length <= Math.min(WHOLE_FRAME_MAX, this.serverMaxFrame - 1);
       if (small && !this.outParts.holds(to)) {
-        this.write(frameBytes(FrameKind.Envelope, bytes));
+        this.send(frameBytes(FrameKind.Envelope, bytes));
       } else {
         // Large (in parts), or behind a large one to the same node (kept in order).
         this.outParts.push(to, bytes, small);
@@ -335,6 +340,7 @@ export class ClientConnection {
    * other requests pass between them (src/wire/parts.ts). */
   private pumpParts(): void {
     if (this.partsWaiting || this.closedWith) return;
+    this.flushHeld(); // requests sent before these parts go before them
     const socket = this.socket;
     socket.cork(); // one writev for the parts written now
     while (!this.outParts.empty && socket.writableLength < PART_HIGH_WATER) {
@@ -366,6 +372,38 @@ export class ClientConnection {
     if (this.closedWith) return;
     this.lastTx = Date.now();
     this.socket.write(buf);
+  }
+
+  /** A request's frame: written now if it is the first of this pass of the event loop, else
+   * held for one writev at the pass's check phase. */
+  private send(frame: Uint8Array): void {
+    if (!this.wroteThisPass) {
+      this.wroteThisPass = true;
+      setImmediate(this.endPass);
+      this.write(frame);
+    } else {
+      this.held.push(frame);
+    }
+  }
+
+  private readonly endPass = (): void => {
+    this.wroteThisPass = false;
+    this.flushHeld();
+  };
+
+  private flushHeld(): void {
+    const held = this.held;
+    if (held.length === 0) return;
+    this.held = [];
+    if (this.closedWith) return;
+    this.lastTx = Date.now();
+    if (held.length === 1) {
+      this.socket.write(held[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const f of held) this.socket.write(f);
+    this.socket.uncork();
   }
 
   /** A frame; a Part that straddled reads comes as pieces (FrameDecoder.gather). */

@@ -3,7 +3,8 @@
 // and `ticketTo` rewritten), hostile client input, and bounded buffering for slow clients. A
 // real peer link (a ↔ b) runs beside every case and must stay undisturbed.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import type net from 'node:net';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { BridgeClientOptions } from '../../src/net/bridge.js';
 import { ClientConnection } from '../../src/client/connection.js';
 import { FrameKind, frameBytes } from '../../src/wire/frame.js';
@@ -236,5 +237,28 @@ describe('slow clients', () => {
     expect(seen).toHaveLength(8); // the rest waits in the socket (TCP pushes back on the client)
     expect(c.closed).toBe(false);
     await linkIntact(a, b);
+  });
+});
+
+describe('request writes', () => {
+  it('a lone request is written at once; the rest of one pass of the event loop go in one writev after it, in order', async () => {
+    const { b, seen } = await setup();
+    const conn = await ClientConnection.open(b.addr);
+    const socket = (conn as unknown as { socket: net.Socket }).socket;
+    const write = vi.spyOn(socket, 'write');
+    const cork = vi.spyOn(socket, 'cork');
+    const lone = conn.ask('b#/n1', { type: 'govfs.fs.NodeProbe' }, 2000);
+    expect(write).toHaveBeenCalledTimes(1); // not held for a batch that never comes
+    await expect(lone).resolves.toMatchObject({ type: 'govfs.fs.NodeReport' });
+    write.mockClear();
+    seen.length = 0;
+    const asks = Array.from({ length: 20 }, (_, i) => conn.ask('b#/n1', { type: 'govfs.fs.NodeProbe', clusterTerm: i + 1 }, 2000));
+    expect(write).toHaveBeenCalledTimes(1);
+    await new Promise((r) => setImmediate(r));
+    expect(write).toHaveBeenCalledTimes(20);
+    expect(cork).toHaveBeenCalledTimes(1);
+    await Promise.all(asks);
+    expect(seen.map((m) => Number((m as { clusterTerm?: number }).clusterTerm))).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    await conn.close();
   });
 });
