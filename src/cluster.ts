@@ -42,7 +42,10 @@ const MEMBER_RESEND_MS = 3_000;
 
 export class Cluster {
   readonly nodeIds: string[];
-  readonly scheduler: 'sim' | 'threads';
+  /** Which scheduler runs the nodes: 'sim' exactly when there is a simulation. */
+  get scheduler(): 'sim' | 'threads' {
+    return this.sim ? 'sim' : 'threads';
+  }
   /** The simulation (sim scheduler only), for invariant checks and fine-grained faults. */
   readonly sim: Simulation | null;
   private readonly threads: ThreadsScheduler | null;
@@ -74,7 +77,6 @@ export class Cluster {
 
   private constructor(opts: {
     nodeIds: string[];
-    scheduler: 'sim' | 'threads';
     sim: Simulation | null;
     threads: ThreadsScheduler | null;
     configs: Map<string, NodeConfig>;
@@ -86,7 +88,6 @@ export class Cluster {
     // node's config holds.)
     this.nodeIds = [...opts.nodeIds];
     this.initialIds = [...opts.nodeIds];
-    this.scheduler = opts.scheduler;
     this.sim = opts.sim;
     this.threads = opts.threads;
     this.configs = opts.configs;
@@ -118,7 +119,7 @@ export class Cluster {
       // Clients live on a host of their own, so their requests cross the simulated network.
       let self: Cluster | null = null;
       const clientsHost = sim.addHost('clients', () => ({ receive: (_ctx, msg) => self?.toClient(msg) }));
-      cluster = new Cluster({ nodeIds, scheduler, sim, threads: null, configs, dataDir: null, clientRuntime: clientsHost.runtime, seed });
+      cluster = new Cluster({ nodeIds, sim, threads: null, configs, dataDir: null, clientRuntime: clientsHost.runtime, seed });
       self = cluster;
     } else {
       cluster = await Cluster.startThreads(opts, seed, nodeIds, base);
@@ -161,7 +162,7 @@ export class Cluster {
     const plan = planNodes(nodeIds, { kind: 'threads', threads: threads.threads }, { ...settings, snapshotsOnThread: onThread });
     let self: Cluster | null = null;
     threads.runtime.spawnRoot('clients', () => ({ receive: (_ctx, msg) => self?.toClient(msg) }));
-    const cluster = new Cluster({ nodeIds, scheduler: 'threads', sim: null, threads, configs: plan.configs, dataDir, clientRuntime: threads.runtime, seed });
+    const cluster = new Cluster({ nodeIds, sim: null, threads, configs: plan.configs, dataDir, clientRuntime: threads.runtime, seed });
     cluster.lock = lock;
     self = cluster;
     for (const [id, t] of plan.threadOf) cluster.threadOf.set(id, t);

@@ -4,7 +4,7 @@
 // applies the same orders in the same order, so every node knows the subtree map.
 
 import { isValidPath, isWithin } from '../fs/path.js';
-import { LogCodec, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire/log-codec.js';
+import { LogCodec, ownFields, type ClusterOrderMsg, type ClusterSnapshotMsg } from '../wire/log-codec.js';
 import type { MinistryInfo } from '../fs/requests.js';
 import { applyMemberOrder, type MemberOrder, type Joined } from './membership-core.js';
 import { applyMigrationOrder, migrationActive, PHASES, type Migration, type MigrationOrder } from './migration-state.js';
@@ -299,40 +299,13 @@ function fromOrderMsg(m: ClusterOrderMsg): ClusterOrder | null {
       // "" is no ministry id (they are m0, m1, ...): a new ministry.
       return a.ministry === '' ? order : { ...order, ministry: a.ministry };
     }
-    case 'down':
-      return { order: 'down', ministry: m.down!.ministry, down: m.down!.down };
-    case 'fence':
-      return { order: 'fence', ministry: m.fence!.ministry };
-    case 'dissolve':
-      return { order: 'dissolve', ministry: m.dissolve!.ministry };
-    case 'noop':
-      return { order: 'noop' };
-    case 'balance':
-      return { order: 'balance', on: m.balance!.on };
-    case 'memberJoin':
-      return { order: 'memberJoin', node: m.memberJoin!.node, address: m.memberJoin!.address, endpoint: m.memberJoin!.endpoint };
-    case 'memberLeave':
-      return { order: 'memberLeave', node: m.memberLeave!.node };
-    case 'memberGone':
-      return { order: 'memberGone', node: m.memberGone!.node };
-    case 'migrateStart': {
-      const x = m.migrateStart!;
-      return { order: 'migrateStart', id: x.id, subtree: x.subtree, from: x.from, to: x.to, minister: x.minister, clerks: [...x.clerks], clerksWanted: x.clerksWanted, why: x.why };
-    }
-    case 'migrateHandover':
-      return { order: 'migrateHandover', id: m.migrateHandover!.id, namespace: m.migrateHandover!.namespace, leaseToken: m.migrateHandover!.leaseToken };
-    case 'mapCommit':
-      return { order: 'mapCommit', id: m.mapCommit!.id };
-    case 'migrateAbort':
-      return { order: 'migrateAbort', id: m.migrateAbort!.id, reason: m.migrateAbort!.reason };
-    case 'crossRename': {
-      const d = m.crossRename!;
-      return { order: 'crossRename', decision: { txid: d.txid, commit: d.commit, retry: d.retry, code: d.code, message: d.message, source: d.source, target: d.target, targetIndex: d.targetIndex, replaced: d.replaced } };
-    }
-    case 'crossRenameForget':
-      return { order: 'crossRenameForget', txids: [...m.crossRenameForget!.txids] };
-    default:
+    case 'crossRename':
+      return { order: 'crossRename', decision: ownFields(m.crossRename!) as unknown as CrossRenameDecision };
+    case undefined:
       return null;
+    default:
+      // Every other order is its message's fields as they are (toOrderMsg's default, reversed).
+      return { order: m.order, ...ownFields(m[m.order]!) } as ClusterOrder;
   }
 }
 

@@ -127,14 +127,10 @@ export class ClientConnection {
   readonly clientId: string;
   /** The node's location (e.g. "n1", or "main" for `govfs cluster`). */
   readonly serverLocation: string;
-  readonly address: string;
-  readonly welcome: Welcome;
   /** Tells addressed to this client (tickets). */
   onTell: ((msg: TypedMessage, to: string) => void) | null = null;
   /** Called once when the connection ends, with why. */
   onClose: ((err: RuntimeError) => void) | null = null;
-  private readonly socket: net.Socket;
-  private readonly registry: MessageRegistry;
   /** Asks awaiting their reply, by correlation id (an IntTable, not a Map: see
    * runtime/int-table.ts). */
   private readonly pending = new IntTable<Pending>();
@@ -158,18 +154,25 @@ export class ClientConnection {
   /** A write went out in this pass of the loop (cleared at its check phase). */
   private wroteThisPass = false;
 
-  private constructor(init: { socket: net.Socket; decoder: FrameDecoder; location: string; clientId: string; serverLocation: string; address: string; welcome: Welcome; registry: MessageRegistry; serverMaxFrame: number; serverMaxMessage: number; maxMessageBytes: number; heartbeatMs: number }) {
-    this.socket = init.socket;
-    this.location = init.location;
-    this.clientId = init.clientId;
-    this.serverLocation = init.serverLocation;
-    this.address = init.address;
-    this.welcome = init.welcome;
-    this.registry = init.registry;
-    this.serverMaxFrame = init.serverMaxFrame;
-    this.serverMaxMessage = init.serverMaxMessage;
-    this.inParts = new PartAssembler(init.maxMessageBytes, () => `node ${init.serverLocation} at ${init.address}`);
-    const hb = init.heartbeatMs;
+  /** A connection whose handshake ended: the node's hello (`hello`), and its answer binding
+   * this client (`accept`: the client's location and id, and the limits it takes, where it
+   * says them; else the hello's). */
+  private constructor(
+    private readonly socket: net.Socket,
+    readonly address: string,
+    private readonly registry: MessageRegistry,
+    readonly welcome: Welcome,
+    handshake: { hello: { location: string; maxFrameBytes: number; maxMessageBytes: number }; accept: { clientLocation: string; clientId: string; maxFrameBytes: number; maxMessageBytes: number } },
+    local: { maxMessageBytes: number; heartbeatMs: number },
+  ) {
+    const { hello, accept } = handshake;
+    this.location = accept.clientLocation;
+    this.clientId = accept.clientId;
+    this.serverLocation = hello.location;
+    this.serverMaxFrame = accept.maxFrameBytes || hello.maxFrameBytes || 16 * 1024 * 1024;
+    this.serverMaxMessage = accept.maxMessageBytes || hello.maxMessageBytes || hello.maxFrameBytes || 16 * 1024 * 1024;
+    this.inParts = new PartAssembler(local.maxMessageBytes, () => `node ${hello.location} at ${address}`);
+    const hb = local.heartbeatMs;
     this.timer = setInterval(() => {
       const now = Date.now();
       if (now - this.lastRx > 5 * Math.max(hb, 1000)) {
@@ -255,7 +258,7 @@ export class ClientConnection {
           }
           clearTimeout(timer);
           settled = true;
-          conn = new ClientConnection({ socket, decoder, location: a.clientLocation, clientId: identity.clientId, serverLocation: server.location, address, welcome, registry, serverMaxFrame: a.maxFrameBytes || server.maxFrameBytes || 16 * 1024 * 1024, serverMaxMessage: a.maxMessageBytes || server.maxMessageBytes || server.maxFrameBytes || 16 * 1024 * 1024, maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, heartbeatMs });
+          conn = new ClientConnection(socket, address, registry, welcome, { hello: server, accept: a }, { maxMessageBytes: opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, heartbeatMs });
           resolve(conn);
           return;
         }

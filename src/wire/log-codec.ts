@@ -253,6 +253,20 @@ const SCRATCH = new DirectWriter(512);
 /** Records up to this many bytes are copied out of SCRATCH, which keeps its buffer. */
 const SCRATCH_KEPT = 16 * 1024;
 
+/** A decoded message's fields as a plain object, in its schema's order, defaults included
+ * (protobufjs keeps those on the prototype, where a spread would not see them); repeated
+ * fields copied, so that the result shares no array with the message. For cold records whose
+ * TypeScript form is their fields as they are (cluster-log orders). */
+export function ownFields(msg: object): Record<string, unknown> {
+  const type = (msg as protobuf.Message).$type;
+  const out: Record<string, unknown> = {};
+  for (const f of type.fieldsArray) {
+    const v = (msg as Record<string, unknown>)[f.name];
+    out[f.name] = Array.isArray(v) ? [...(v as unknown[])] : v;
+  }
+  return out;
+}
+
 export class LogCodec<K extends keyof LogMessages> {
   private typeCache: protobuf.Type | null = null;
   constructor(readonly name: K) {}
