@@ -91,6 +91,8 @@ export class PopularityTable {
   private epoch = 0;
   /** The latest time a hit came with (a hit is counted at it at least, as DecayingCounter does). */
   private latest = 0;
+  /** Subtrees within this one that other ministries serve (see exclude). */
+  private excluded: readonly string[] = [];
 
   constructor(
     private readonly subtree: string,
@@ -108,12 +110,15 @@ export class PopularityTable {
   }
 
   /** Count an operation in directory `dir` (and in each of its ancestors within the subtree).
-   * A directory outside the subtree counts only in the totals. */
+   * A directory outside the subtree counts only in the totals; one in a subtree another
+   * ministry serves (see exclude) counts nowhere. */
   hit(dir: string, kind: OpKind, now: number): void {
-    (kind === 'read' ? this.reads : this.writes).hit(now);
     // Counted before the namespace checks the request: a malformed path (a client's '/a//b',
     // '/a/', '') might never reach the subtree's root going up, so only valid ones count here.
-    if (!isValidPath(dir) || !isWithin(dir, this.subtree)) return;
+    const valid = isValidPath(dir);
+    if (valid && this.excluded.length > 0 && this.excluded.some((x) => isWithin(dir, x))) return;
+    (kind === 'read' ? this.reads : this.writes).hit(now);
+    if (!valid || !isWithin(dir, this.subtree)) return;
     const w = this.grow(now);
     for (let p: string | null = dir; p !== null; p = p === this.subtree ? null : parentOf(p)) {
       let c = this.dirs.get(p);
@@ -160,6 +165,34 @@ export class PopularityTable {
     for (const [p, c] of this.dirs) if (p !== this.subtree) rows.push({ p, load: c.reads + c.writes, depth: c.depth });
     rows.sort((a, b) => a.load - b.load || b.depth - a.depth);
     for (let i = 0; i < rows.length && this.dirs.size > keep; i++) this.dirs.delete(rows[i]!.p);
+  }
+
+  /** Leave out the subtrees other ministries now serve (split off this one's): their counters
+   * go, from the totals and every ancestor too, and their requests (a client's stale map) count
+   * no more. Kept, they decayed only over seconds: the planner saw a minister that had split
+   * off half its writes still carrying them, and split off the other half as if it were half,
+   * leaving the minister nothing (bench balance, 10 nodes). A subtree no longer listed (merged
+   * back) counts again from zero. */
+  exclude(subtrees: readonly string[], now: number): void {
+    const mine = subtrees.filter((x) => x !== this.subtree && isWithin(x, this.subtree));
+    for (const x of mine) {
+      if (this.excluded.includes(x)) continue;
+      const c = this.dirs.get(x);
+      if (c) {
+        const k = this.decayTo(now);
+        this.reads.hit(now, -Math.min(this.reads.get(now), c.reads * k));
+        this.writes.hit(now, -Math.min(this.writes.get(now), c.writes * k));
+        const { reads, writes } = c;
+        for (let p = parentOf(x); p !== null && isWithin(p, this.subtree); p = p === this.subtree ? null : parentOf(p)) {
+          const a = this.dirs.get(p);
+          if (!a) continue;
+          a.reads = Math.max(0, a.reads - reads);
+          a.writes = Math.max(0, a.writes - writes);
+        }
+      }
+      for (const p of [...this.dirs.keys()]) if (isWithin(p, x)) this.dirs.delete(p);
+    }
+    this.excluded = mine;
   }
 
   /** Whether directory `p` has counters. */
@@ -225,6 +258,11 @@ export class LoadMeter {
    * parent directory) or a change. */
   request(path: string, kind: OpKind, listsPath: boolean, now: number): void {
     this.table.hit(listsPath ? path : (parentOf(path) ?? path), kind, now);
+  }
+
+  /** Leave out the subtrees other ministries serve (PopularityTable.exclude). */
+  exclude(subtrees: readonly string[], now: number): void {
+    this.table.exclude(subtrees, now);
   }
 
   /** The load since the last sample (CPU) and as the counters stand (rates, hot directories). */

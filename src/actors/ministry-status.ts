@@ -88,8 +88,9 @@ function sameChunks(a: RoleStatus['chunks'], b: RoleStatus['chunks']): boolean {
 }
 
 /** This member's load for the president (thesis 3.4): its requests counted as they come,
- * sampled with the host's CPU every `everyMs`. */
-export function loadKeeper(subtree: string, everyMs: number): { request(op: ClientOp, now: number): void; tick(ctx: Context): void; readonly current: MemberLoad | undefined } {
+ * sampled with the host's CPU every `everyMs`; `served` lists the subtrees the ministries serve
+ * (the cluster map), so that what was split off this one no longer counts as its load. */
+export function loadKeeper(subtree: string, everyMs: number, served: () => readonly string[] = () => []): { request(op: ClientOp, now: number): void; tick(ctx: Context): void; readonly current: MemberLoad | undefined } {
   const meter = new LoadMeter(subtree, { halfLifeMs: popularityHalfLife(everyMs) });
   let current: MemberLoad | undefined;
   let sampledAt = -Infinity;
@@ -102,6 +103,7 @@ export function loadKeeper(subtree: string, everyMs: number): { request(op: Clie
       const now = ctx.clock.now();
       if (now - sampledAt < everyMs) return;
       sampledAt = now;
+      meter.exclude(served(), now);
       current = meter.sample(now, ctx.clock.busy());
     },
     get current() {

@@ -88,7 +88,7 @@ class MinistryMember {
     this.sessions = sessionKeeper(config.sessionTtlMs ?? SESSION_TTL_MS);
     this.leases = leaseService(config, args.role, core, raft);
     this.step = effectRunner(core, raft);
-    this.loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS);
+    this.loads = loadKeeper(args.record.subtree, config.loadEveryMs ?? LOAD_EVERY_MS, () => args.clusterState().serving().map((m) => m.subtree));
     this.gc = chunkGc((node) => config.addresses[node] ?? `${node}#/${node}`);
     this.repair = ministryRepair(args, this.ns, copies, () => ({ ministry: core.record.id, term: core.record.term }));
     this.reportStatus = statusReporter(args, this.ns, raft, () => core.record.id, this.loads, this.repair.short);

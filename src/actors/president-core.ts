@@ -355,7 +355,7 @@ export class PresidentCore {
       loads,
       idle: this.idlePool(now, state).length,
       minClerks: this.balance.minClerks,
-      judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs),
+      judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs) && this.reportedSinceMigration(m),
       // Serving as it is, and cold, for how long (a merge waits mergeAfterMs of both).
       age: (m) => now - Math.max(this.termSeen.get(m.id)?.at ?? now, this.migratingSeen.get(m.id) ?? -Infinity, this.coldSince.get(m.id) ?? now),
       parentOf: (m) => state.ministryFor(parentOf(m.subtree) ?? '/'),
@@ -365,6 +365,16 @@ export class PresidentCore {
       options: this.config.writeBalance,
       costs: this.sigma.costs(),
     });
+  }
+
+  /** Whether `m`'s minister has reported since the ministry's last migration ended: a report
+   * sampled before its map committed still counts the subtree it split off (bench balance, 30
+   * nodes: / split /t/1/1 off, then /t/1/0 as if it were half of what it had left, and kept
+   * nothing). Two load rounds after: one for the member to sample, one for the probe. */
+  private reportedSinceMigration(m: MinistryRecord): boolean {
+    const seen = this.migratingSeen.get(m.id);
+    const l = this.loads.get(m.minister);
+    return seen === undefined || (l !== undefined && l.at - seen >= 2 * this.loadEveryMs);
   }
 
   private writeOrder(step: WriteStep, now: number, view: PresidentView): PresidentEffect[] {

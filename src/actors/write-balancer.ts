@@ -142,6 +142,25 @@ export function meanCpu(samples: readonly { cpu: number }[]): number | null {
   return samples.length < 3 ? null : samples.slice(-3).reduce((s, c) => s + c.cpu, 0) / 3;
 }
 
+/** A minister's CPU by the mean of its last samples, or its latest sample before it has three
+ * since its ministry last changed. */
+function steady(l: MinistryLoad): number {
+  return l.ministerCpuRecent ?? l.ministerCpu ?? 0;
+}
+
+/** Whether a minister is busy enough to split, and by which reading: its latest sample against
+ * the saturation thresholds (90%, or 60% with idle nodes for two ministries), or the mean of its
+ * last three samples against `splitBusyAbove` (a 250 ms sample of a minister at 14% read up to
+ * 30%, and every split of a busy minister after a shift pauses its clients for a fence). */
+function busier(l: MinistryLoad, o: Required<WriteBalanceOptions>, input: WriteBalanceInput, above: number): { cpu: number; above: number; mean: boolean } | null {
+  const cpu = l.ministerCpu ?? 0;
+  const saturated = Math.max(above, splitThreshold({ ...o, splitBusyAbove: 1 }, input.idle, input.minClerks));
+  if (cpu > saturated) return { cpu, above: saturated, mean: false };
+  if (above >= saturated) return null;
+  const mean = l.ministerCpuRecent === undefined ? cpu : l.ministerCpuRecent;
+  return mean !== null && mean > above ? { cpu: mean, above, mean: l.ministerCpuRecent !== undefined } : null;
+}
+
 export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
   const o = { ...DEFAULT_WRITE_BALANCE, ...input.options };
   const steps: WriteStep[] = [];
@@ -159,12 +178,13 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
-    if (!held && load.ministerCpu > above && load.writesPerSec >= o.minWritesPerSec) {
+    const over = busier(load, o, input, above);
+    if (!held && over && load.writesPerSec >= o.minWritesPerSec) {
       const total = load.writesPerSec;
       const candidates = load.hot.filter((d) => d.path !== m.subtree && d.writesPerSec >= o.minShare * total && d.writesPerSec <= o.maxShare * total);
       candidates.sort((a, b) => Math.abs(a.writesPerSec / total - 0.5) - Math.abs(b.writesPerSec / total - 0.5) || (a.path < b.path ? -1 : 1));
       const best = candidates[0];
-      const head = `${m.id} (${m.subtree}) minister CPU ${pct(load.ministerCpu)} passes ${pct(above)}${above < o.splitAbove ? ` (${input.idle} nodes idle)` : ''} at ${total.toFixed(1)} writes/s`;
+      const head = `${m.id} (${m.subtree}) minister CPU ${pct(over.cpu)}${over.mean ? ' (mean of its last 3 samples)' : ''} passes ${pct(over.above)}${over.above < o.splitAbove ? ` (${input.idle} nodes idle)` : ''} at ${total.toFixed(1)} writes/s`;
       if (!best) {
         notes.push(`${head}: no directory carries ${pct(o.minShare)}-${pct(o.maxShare)} of its writes (splitting would move the hot spot, not spread it)`);
       } else if (input.idle < 1 + input.minClerks) {
@@ -185,7 +205,7 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
-    if (load.ministerCpu > above && load.writesPerSec >= o.minWritesPerSec) continue;
+    if (busier(load, o, input, above) && load.writesPerSec >= o.minWritesPerSec) continue;
     if (m.subtree === '/' || input.statics.includes(m.subtree) || load.ministerCpu >= o.mergeBelow || input.age(m) < o.mergeAfterMs) continue;
     const parent = input.parentOf(m);
     const pload = parent ? input.loads.get(parent.id) : undefined;
@@ -193,7 +213,9 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
     // (Half the split threshold in force: a merge must not bring back what a split would undo;
     // with splitBusyAbove, the one in force once this ministry's nodes are idle too.)
     const limit = Math.min(above, o.splitBusyAbove) / 2;
-    const combined = pload.ministerCpu + load.ministerCpu;
+    // (By the means of the last samples where known: one quiet sample must not merge back
+    // what the latency-aware threshold split.)
+    const combined = steady(pload) + steady(load);
     if (combined < limit || short !== undefined) {
       steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < limit ? '' : ` for the split that waits for nodes (${short})`}` });
     }

@@ -187,3 +187,31 @@ describe('merging a split-off ministry back (write balancing, through the presid
     expect(at(FAIL + 3_600, { m0: 0.1, m1: 0.05 })[0]).toMatchObject(merge);
   });
 });
+
+describe('splitting again after a split (write balancing, through the president core)', () => {
+  // A report sampled before a split's map committed still counts the subtree split off: the
+  // planner waits for one made after it (bench balance, 30 nodes: / split /t/1/1 off, then
+  // /t/1/0 as if it were half of what it had left, and kept nothing).
+  it('judges the source only on its minister\'s reports from two load rounds after the migration', () => {
+    const state = stateOf(appoint('/', 'n2', ['n3', 'n4']), { order: 'migrateStart', id: '', subtree: '/h', from: 'm0', to: '', minister: 'n5', clerks: ['n6', 'n7'], clerksWanted: 2, why: 'test' });
+    expect(state.apply({ order: 'migrateHandover', id: 'g1', namespace: new Uint8Array(0), leaseToken: 0 }, 3).ok).toBe(true);
+    const view = viewOf(state);
+    const busy: MemberLoad = { cpu: 0.97, readsPerSec: 10, writesPerSec: 100, hot: [{ path: '/a', readsPerSec: 0, writesPerSec: 50 }] };
+    const rs = (): Record<string, Partial<NodeReport>> => {
+      const out = reports(state, { m0: 0.5, m1: 0.1 }, ['n8', 'n9', 'n10', 'n11', 'n12']);
+      out.n2 = { ...out.n2, load: busy };
+      return out;
+    };
+    const core = president(view, rs(), { writeBalance: { concurrent: 1 }, loadEveryMs: 250 });
+    const at = (t: number): ClusterOrder[] => {
+      for (const [id, r] of Object.entries(rs())) core.probed(id, report(id, r), t, view);
+      return orders(decide(core, t, view)).filter((o) => o.order === 'migrateStart');
+    };
+    // In the migration (handed over): not judged.
+    expect(at(FAIL + PROBE)).toEqual([]);
+    expect(state.apply({ order: 'mapCommit', id: 'g1' }, 4).ok).toBe(true);
+    // The map committed, but the minister's report is one round old.
+    expect(at(FAIL + PROBE + 250)).toEqual([]);
+    expect(at(FAIL + PROBE + 500)[0]).toMatchObject({ subtree: '/a', from: 'm0' });
+  });
+});

@@ -52,6 +52,33 @@ describe('PopularityTable', () => {
     expect(t.readsPerSec(0)).toBeGreaterThan(0);
   });
 
+  it('leaves out a subtree split off to another ministry: its counters, its share of the ancestors and totals, its later hits', () => {
+    const t = new PopularityTable('/', { halfLifeMs: 1_000 });
+    for (let i = 0; i < 4; i++) {
+      t.hit('/t/0/x', 'write', 100);
+      t.hit('/t/1/y', 'write', 100);
+    }
+    t.hit('/t/1/y', 'read', 100);
+    const before = t.writesPerSec(500);
+    // Another ministry serves /t/0 now (and / itself is no subtree to leave out).
+    t.exclude(['/', '/t/0', '/elsewhere'], 500);
+    expect(t.has('/t/0')).toBe(false);
+    expect(t.has('/t/0/x')).toBe(false);
+    expect(t.writesPerSec(500)).toBeCloseTo(before / 2, 9);
+    const top = t.top(10, 500);
+    // /t was half /t/0's: it now carries /t/1's writes alone, the whole of the ministry's.
+    expect(top.find((d) => d.path === '/t')!.writesPerSec).toBeCloseTo(t.writesPerSec(500), 9);
+    expect(top.find((d) => d.path === '/t/1')!.writesPerSec).toBeCloseTo(t.writesPerSec(500), 9);
+    expect(t.readsPerSec(500)).toBeGreaterThan(0);
+    // A request with a stale map counts nowhere; once merged back (no longer listed), it does.
+    t.hit('/t/0/x', 'write', 500);
+    expect(t.has('/t/0/x')).toBe(false);
+    expect(t.writesPerSec(500)).toBeCloseTo(before / 2, 9);
+    t.exclude(['/'], 600);
+    t.hit('/t/0/x', 'write', 600);
+    expect(t.has('/t/0/x')).toBe(true);
+  });
+
   it('stays bounded, dropping cold leaves and never an ancestor of a kept directory', () => {
     const t = new PopularityTable('/', { capacity: 16, halfLifeMs: 1_000 });
     // A hot directory, then many cold ones (each one hit once, later: fresher but colder).

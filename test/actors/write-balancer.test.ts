@@ -146,4 +146,19 @@ describe('write balancing', () => {
     expect(planWrites(input({ idle: 0, loads: halves, options: { splitBusyAbove: 0.3 } })).steps).toEqual([]);
     expect(planWrites(input({ idle: 0, loads: halves })).steps.map((x) => x.kind)).toEqual(['merge']);
   });
+
+  it('with splitBusyAbove, judges a minister by the mean of its last samples (one 250 ms sample is noisy), saturation by the latest', () => {
+    const o = { splitBusyAbove: 0.3 };
+    const noisy = new Map([['m0', { ...load(0.35, 40, [['/b', 20]]), ministerCpuRecent: 0.15 }]]);
+    expect(planWrites(input({ ministries: [root], loads: noisy, options: o })).steps).toEqual([]);
+    // Too few samples since the ministry last changed: not yet.
+    expect(planWrites(input({ ministries: [root], loads: new Map([['m0', { ...load(0.35, 40, [['/b', 20]]), ministerCpuRecent: null }]]), options: o })).steps).toEqual([]);
+    const steady = new Map([['m0', { ...load(0.25, 40, [['/b', 20]]), ministerCpuRecent: 0.32 }]]);
+    expect(planWrites(input({ ministries: [root], loads: steady, options: o })).steps[0]).toMatchObject({ kind: 'split', why: expect.stringMatching(/minister CPU 32% \(mean of its last 3 samples\) passes 30% \(3 nodes idle\)/) });
+    const saturated = new Map([['m0', { ...load(0.95, 40, [['/b', 20]]), ministerCpuRecent: 0.2 }]]);
+    expect(planWrites(input({ ministries: [root], loads: saturated, options: o })).steps[0]).toMatchObject({ kind: 'split', why: expect.stringMatching(/minister CPU 95% passes 90%/) });
+    // Merges too: a child whose last sample read 2% but whose mean is 14% stays.
+    const pair = new Map([['m0', { ...load(0.02, 20), ministerCpuRecent: 0.14 }], ['m1', { ...load(0.02, 20), ministerCpuRecent: 0.14 }]]);
+    expect(planWrites(input({ idle: 0, loads: pair, options: o })).steps).toEqual([]);
+  });
 });
