@@ -9,6 +9,9 @@
 import { fsErrors, FsError } from './errors.js';
 import type { INode } from './inode.js';
 import type { NodeKind, SpecialKind } from './ns-types.js';
+import type { TimePairs } from '../wire/log-codec.js';
+
+export type { TimePairs };
 
 /** Who asks: the uid, the effective gid and the supplementary groups (as FUSE passes them). */
 export interface Creds {
@@ -229,15 +232,6 @@ export function nsToPair(ns: bigint): Readonly<{ sec: number; nsec: number }> {
 let lastPairNs = 0n;
 let lastPair: Readonly<{ sec: number; nsec: number }> = Object.freeze({ sec: 0, nsec: 0 });
 
-/** A node's three times as (seconds, nanoseconds) pairs: a stat's and a moved node's on the wire. */
-export interface TimePairs {
-  atimeSec: number;
-  atimeNsec: number;
-  mtimeSec: number;
-  mtimeNsec: number;
-  ctimeSec: number;
-  ctimeNsec: number;
-}
 
 export function timePairs(atimeNs: bigint, mtimeNs: bigint, ctimeNs: bigint): TimePairs {
   const a = nsToPair(atimeNs);

@@ -17,7 +17,16 @@ import protobuf from 'protobufjs';
 import { protoPath } from './registry.js'; // (also configures protobufjs: 64-bit fields as numbers)
 import { DecodeError, EncodeError } from './errors.js';
 import { DirectWriter } from './direct-writer.js';
-import type { TimePairs } from '../fs/access.js';
+
+/** A node's three times as (seconds, nanoseconds) pairs: a stat's and a moved node's on the wire. */
+export interface TimePairs {
+  atimeSec: number;
+  atimeNsec: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+  ctimeSec: number;
+  ctimeNsec: number;
+}
 
 /** First byte of every log entry and snapshot encoded here. */
 export const LOG_FORMAT_PROTOBUF = 0x02;
