@@ -25,17 +25,18 @@ describe.skipIf(missing !== null)(`pjdfstest through a govfs mount (CI subset: $
 
   beforeAll(async () => {
     pjd = buildPjdfstest();
+    // Both sides and their directories at once (runSuite: parallel): 67 s here against 104 s
+    // one after another.
     const dir = mkdtempSync(join(tmpdir(), 'govfs-posix-local-'));
-    try {
-      local = await runSuite(pjd, dir, DIRS, { timeoutMs: 120_000 });
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
     const m = await MountedCluster.start();
     try {
-      mount = await runSuite(pjd, m.mountpoint, DIRS, { timeoutMs: 240_000 });
+      [local, mount] = await Promise.all([
+        runSuite(pjd, dir, DIRS, { timeoutMs: 120_000, parallel: true }),
+        runSuite(pjd, m.mountpoint, DIRS, { timeoutMs: 240_000, parallel: true }),
+      ]);
     } finally {
       await m.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   }, 600_000);
 
