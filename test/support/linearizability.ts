@@ -101,6 +101,9 @@ export interface Model<S, I, O> {
 export interface CheckOptions {
   /** Give up after this long (all partitions together) and answer ok: 'unknown'. */
   timeoutMs?: number;
+  /** Filled with the search's steps (all parts together): a measure of its work that does
+   * not depend on the machine, for tests that bound it. */
+  stats?: { steps: number };
 }
 
 /** Where the search got furthest in a failing partition. */
@@ -334,7 +337,7 @@ function overlappingSessions<I, O>(ops: readonly Operation<I, O>[], ids: readonl
   }
 }
 
-function checkPart<S, I, O>(model: Model<S, I, O>, original: readonly Operation<I, O>[], deadline: number): PartOutcome<S> {
+function checkPart<S, I, O>(model: Model<S, I, O>, original: readonly Operation<I, O>[], deadline: number, stats?: { steps: number }): PartOutcome<S> {
   if (original.length === 0) return { ok: true };
   const { timed: ops, after } = sessionOrder(original);
   const head = buildEntries(ops);
@@ -345,6 +348,10 @@ function checkPart<S, I, O>(model: Model<S, I, O>, original: readonly Operation<
   let entry = head.next as Entry | null;
   let best: { order: number[]; state: S; stuck: number } | undefined;
   let iterations = 0;
+  const done = (o: PartOutcome<S>): PartOutcome<S> => {
+    if (stats) stats.steps += iterations;
+    return o;
+  };
 
   while (head.next !== null) {
     if ((++iterations & 1023) === 0 && Date.now() > deadline) throw new TimeoutSignal(deadline);
@@ -382,17 +389,17 @@ function checkPart<S, I, O>(model: Model<S, I, O>, original: readonly Operation<
       continue;
     }
     // A return: its operation is not linearized yet.
-    if (e.time === Infinity) return { ok: true }; // only unknown-outcome operations are left
+    if (e.time === Infinity) return done({ ok: true }); // only unknown-outcome operations are left
     if (best === undefined || stack.length > best.order.length)
       best = { order: stack.map((s) => s.entry.id), state, stuck: e.id };
     const top = stack.pop();
-    if (top === undefined) return { ok: false, best };
+    if (top === undefined) return done({ ok: false, best });
     state = top.state;
     linearized.clear(top.entry.id);
     unlift(top.entry);
     entry = top.entry.next;
   }
-  return { ok: true };
+  return done({ ok: true });
 }
 
 function describeOp<S, I, O>(model: Model<S, I, O>, op: Operation<I, O>): string {
@@ -444,7 +451,7 @@ export function checkLinearizable<S, I, O>(
     const part = parts[k] as Operation<I, O>[];
     let out: PartOutcome<S>;
     try {
-      out = checkPart(model, part, deadline);
+      out = checkPart(model, part, deadline, opts.stats);
     } catch (e) {
       if (e instanceof TimeoutSignal) return { ok: 'unknown', reason: 'timeout' };
       throw e;
