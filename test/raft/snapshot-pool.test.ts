@@ -128,6 +128,8 @@ async function snapshotRun(offThread: boolean): Promise<Run> {
     },
   }), { storage });
   const me = runtime.ref('p1#/m');
+  // Undone in `finally` too, so that a run that fails leaves no patched shell behind.
+  let stopMeasuring = (): void => {};
   try {
     await until('a leader', () => shell?.softState().role === 'leader');
     const head = log.length - TAIL;
@@ -148,16 +150,20 @@ async function snapshotRun(offThread: boolean): Promise<Run> {
       lastCpu = c;
       last = t;
     }, 1);
+    stopMeasuring = () => {
+      clearInterval(ticker);
+      work.off();
+    };
     // The rest, a few at a time (as clients' creates come), across the snapshot's threshold.
     for (let i = head; i < log.length; i += 10) me.tell({ from: i, to: Math.min(log.length, i + 10) });
     await until('the snapshot', () => shell!.status().snapshotIndex > 0 && shell!.applied >= log.length);
-    clearInterval(ticker);
-    work.off();
+    stopMeasuring();
     maxGap = Math.max(maxGap, performance.now() - last);
     maxBusy = Math.max(maxBusy, cpuMs() - lastCpu);
     const stored = decodeSnapshot(storage.get(`g/${K_SNAP}`)!, 'snap');
     return { gapMs: maxGap - 1, tickCpuMs: maxBusy, stallMs: work.maxMs(), snapshotIndex: shell!.status().snapshotIndex, stored: stored.data, applied };
   } finally {
+    stopMeasuring();
     runtime.stopAll();
     await pool.close();
   }
