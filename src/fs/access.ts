@@ -232,7 +232,6 @@ export function nsToPair(ns: bigint): Readonly<{ sec: number; nsec: number }> {
 let lastPairNs = 0n;
 let lastPair: Readonly<{ sec: number; nsec: number }> = Object.freeze({ sec: 0, nsec: 0 });
 
-
 export function timePairs(atimeNs: bigint, mtimeNs: bigint, ctimeNs: bigint): TimePairs {
   const a = nsToPair(atimeNs);
   const m = nsToPair(mtimeNs);
