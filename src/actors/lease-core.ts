@@ -301,14 +301,10 @@ export class LeaseCore<R, A = R> {
     const now = this.fx.now;
     const state = this.fx.facts.writes;
     let next = Infinity;
-    if (this.writers.some((w) => w.state === 'waiting' && now >= w.deadline)) {
-      this.writers = this.writers.filter((w) => {
-        if (w.state === 'waiting' && now >= w.deadline) {
-          this.fx.fail(w.reply, 'ETIMEDOUT', `open ${w.path}: the range did not free before the deadline`, w.path);
-          return false;
-        }
-        return true;
-      });
+    const overdue = (w: Waiter<R>): boolean => w.state === 'waiting' && now >= w.deadline;
+    if (this.writers.some(overdue)) {
+      for (const w of this.writers.filter(overdue)) this.fx.fail(w.reply, 'ETIMEDOUT', `open ${w.path}: the range did not free before the deadline`, w.path);
+      this.writers = this.writers.filter((w) => !overdue(w));
     }
     for (let i = 0; i < this.writers.length; i++) {
       const w = this.writers[i]!;
