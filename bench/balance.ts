@@ -1,4 +1,4 @@
-// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K] [--split-idle X] [--split-busy X] [--peak-falls]`
+// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K] [--split-idle X] [--split-busy X] [--peak-falls] [--service-ms MS]`
 // (issue 16): the president's balancer at work, on the simulator with a modeled node capacity
 // (SimOptions.cpu: every client request costs the node it reaches SERVICE_MS of CPU, served one
 // at a time; each Raft append answer costs its minister APPEND_MS, so that every clerk costs
@@ -115,10 +115,15 @@ const p99 = (xs: number[]): number => {
  * --peak-falls; unset ones keep the planner's defaults. */
 interface Knobs {
   concurrent: number;
+  /** Modeled CPU per client request (--service-ms; default SERVICE_MS); a Raft append answer
+   * costs 1/40 of it (APPEND_MS at the default). */
+  serviceMs: number;
   splitIdle?: number;
   splitBusy?: number;
   peakFalls: boolean;
 }
+
+const appendMs = (k: Knobs): number => (k.serviceMs * APPEND_MS) / SERVICE_MS;
 
 async function startCluster(nodes: number, seed: number, orders: string[], clock: { now(): number }, k: Knobs): Promise<Cluster> {
   const { Writable } = await import('node:stream');
@@ -138,7 +143,7 @@ async function startCluster(nodes: number, seed: number, orders: string[], clock
     scheduler: 'sim',
     seed,
     network: { minLatencyMs: 0.2, maxLatencyMs: 1 },
-    cpu: { serviceMs: { 'govfs.fs.FsRequest': SERVICE_MS, 'govfs.raft.AppendResponse': APPEND_MS } },
+    cpu: { serviceMs: { 'govfs.fs.FsRequest': k.serviceMs, 'govfs.raft.AppendResponse': appendMs(k) } },
     loadEveryMs: 250,
     balance: { settleMs: 750 },
     writeBalance: {
@@ -224,8 +229,8 @@ async function runOne(nodes: number, balancing: boolean, seconds: number, seed: 
   // carry (throughput shows capacity); after it, on /u, as many as offer 1.25× one ministry's
   // capacity (more than one can carry, within what the cluster can: p99 can recover).
   const ministriesMax = Math.floor((nodes - 1) / 3);
-  const perClient = 1000 / (THINK_MS + SERVICE_MS);
-  const oneCapacity = 1000 / SERVICE_MS / 0.75;
+  const perClient = 1000 / (THINK_MS + knobs.serviceMs);
+  const oneCapacity = 1000 / knobs.serviceMs / 0.75;
   const clients = Math.ceil((1.5 * ministriesMax * oneCapacity) / perClient);
   const clientsAfter = Math.min(clients, Math.ceil((1.25 * oneCapacity) / perClient));
   if (balancing) await cluster.balance(true);
@@ -291,7 +296,10 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   // staff a new ministry) and --peak-falls (no split while more ministers are saturated than
   // the idle nodes can split): options of the planner, off by default.
   const splitBusy = typeof opts['split-busy'] === 'string' ? Number(opts['split-busy']) : undefined;
-  const knobs: Knobs = { concurrent, ...(splitIdle !== undefined && { splitIdle }), ...(splitBusy !== undefined && { splitBusy }), peakFalls: opts['peak-falls'] === true };
+  // A cheaper request (--service-ms): more clients make the same overload, and a request's own
+  // CPU is a smaller part of its latency (as on real nodes; the default keeps simulations fast).
+  const serviceMs = typeof opts['service-ms'] === 'string' ? Number(opts['service-ms']) : SERVICE_MS;
+  const knobs: Knobs = { concurrent, serviceMs, ...(splitIdle !== undefined && { splitIdle }), ...(splitBusy !== undefined && { splitBusy }), peakFalls: opts['peak-falls'] === true };
   // The hot trees' shape (--fanout F --depth D; default binary, depth 5: 32 leaf directories).
   const fanout = typeof opts.fanout === 'string' ? Number(opts.fanout) : 2;
   const shape = { fanout, depth: typeof opts.depth === 'string' ? Number(opts.depth) : fanout === 2 ? DEPTH : Math.max(1, Math.round(Math.log(32) / Math.log(fanout))) };
@@ -354,7 +362,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       peakBound: { maxShare, boundOps: oneMinistryOps / maxShare },
     });
   }
-  return { serviceMs: SERVICE_MS, appendMs: APPEND_MS, thinkMs: THINK_MS, concurrent, sizes: out };
+  return { serviceMs, appendMs: appendMs(knobs), thinkMs: THINK_MS, concurrent, sizes: out };
 }
 
 export function format(result: unknown): string {
