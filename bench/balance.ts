@@ -299,6 +299,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   // A cheaper request (--service-ms): more clients make the same overload, and a request's own
   // CPU is a smaller part of its latency (as on real nodes; the default keeps simulations fast).
   const serviceMs = typeof opts['service-ms'] === 'string' ? Number(opts['service-ms']) : SERVICE_MS;
+  if (!(serviceMs > 0 && serviceMs <= 1_000)) throw new Error(`--service-ms ${String(opts['service-ms'])}: want a number of milliseconds in (0, 1000]`);
   const knobs: Knobs = { concurrent, serviceMs, ...(splitIdle !== undefined && { splitIdle }), ...(splitBusy !== undefined && { splitBusy }), peakFalls: opts['peak-falls'] === true };
   // The hot trees' shape (--fanout F --depth D; default binary, depth 5: 32 leaf directories).
   const fanout = typeof opts.fanout === 'string' ? Number(opts.fanout) : 2;
