@@ -2,7 +2,8 @@
 // between the local file system and the cluster, with a progress bar on stderr for large files
 // (when stderr is a terminal).
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { RemoteGovClient } from '../client/connect.js';
 import { cliPath } from './paths.js';
 import type { Out } from './usage.js';
@@ -27,24 +28,55 @@ export function progressBar(label: string, enabled = process.stderr.isTTY): (don
 
 type Run = (client: RemoteGovClient, args: string[], flags: Record<string, unknown>, out: Out, cwd: string | undefined) => Promise<number>;
 
+/** What `put` reads from the local file at a time (8 pieces: the write keeps its window full). */
+const PUT_SLICE = 8 << 20;
+
 export const put: Run = async (client, [local, remote], _flags, _out, cwd) => {
   const path = cliPath(remote!, cwd).path;
-  const data = await readFile(local!);
-  await client.writeFile(path, new Uint8Array(data.buffer, data.byteOffset, data.byteLength), { progress: progressBar(`put ${path}`) });
+  const fh = await open(local!, 'r');
+  try {
+    const total = (await fh.stat()).size;
+    async function* slices(): AsyncGenerator<Uint8Array> {
+      for (;;) {
+        const buf = new Uint8Array(PUT_SLICE);
+        const { bytesRead } = await fh.read(buf, 0, PUT_SLICE);
+        if (bytesRead === 0) return;
+        yield buf.subarray(0, bytesRead);
+      }
+    }
+    await client.writeStream(path, slices(), { total, progress: progressBar(`put ${path}`) });
+  } finally {
+    await fh.close();
+  }
   return 0;
 };
 
 export const get: Run = async (client, [remote, local], _flags, _out, cwd) => {
   const path = cliPath(remote!, cwd).path;
-  const data = await client.readFile(path, { progress: progressBar(`get ${path}`) });
-  await writeFile(local!, data);
+  // Piece by piece into a file beside LOCAL, renamed over it at the end: memory stays
+  // constant whatever the file's size, and a get that fails leaves LOCAL as it was. (A LOCAL
+  // that is not a regular file, /dev/stdout say, is written in place.)
+  const target = await stat(local!).catch(() => null);
+  const inPlace = target !== null && !target.isFile();
+  const into = inPlace ? local! : join(dirname(local!), `.${basename(local!)}.govfs-get-${process.pid}`);
+  const fh = await open(into, 'w');
+  try {
+    for await (const piece of client.readStream(path, { progress: progressBar(`get ${path}`) })) await fh.write(piece);
+    await fh.close();
+    if (!inPlace) await rename(into, local!);
+  } catch (e) {
+    await fh.close().catch(() => undefined);
+    if (!inPlace) await rm(into, { force: true });
+    throw e;
+  }
   return 0;
 };
 
 export const cat: Run = async (client, args, _flags, _out, cwd) => {
   for (const a of args) {
-    const data = await client.readFile(cliPath(a, cwd).path);
-    await new Promise<void>((resolve, reject) => process.stdout.write(data, (e) => (e ? reject(e) : resolve())));
+    for await (const piece of client.readStream(cliPath(a, cwd).path)) {
+      await new Promise<void>((resolve, reject) => process.stdout.write(piece, (e) => (e ? reject(e) : resolve())));
+    }
   }
   return 0;
 };

@@ -30,13 +30,7 @@
 import { FsError } from '../fs/errors.js';
 import type { DataBytesResult, FileLayout, FsOp, FsReplyMessage, FsResult, LayoutChunk } from '../fs/requests.js';
 import { chunkOf, layoutOf, pool } from './file-layout.js';
-import type { LeaseHandle, OpenOptions } from './leases.js';
-
-/** What the whole-file calls use of the client. */
-interface FileOpener {
-  create(path: string): Promise<void>;
-  open(path: string, opts: OpenOptions): Promise<LeaseHandle>;
-}
+import type { LeaseHandle } from './leases.js';
 
 /** Bytes of one dataWrite/dataRead. Large pieces travel beside the rings (ring-side.ts) and in
  * parts over TCP, so their size is a trade of per-message costs (a ring's doorbell, an lmdb
@@ -146,39 +140,6 @@ export class FileData {
     if (!DATA_REPLICATIONS.includes(this.replication)) throw new FsError('EINVAL', `data replication must be ${DATA_REPLICATIONS.join(' or ')}, got ${String(this.replication)}`);
   }
 
-  // ---- whole files ---------------------------------------------------------------------------
-
-  async writeFile(client: FileOpener, path: string, data: Uint8Array, progress?: Progress): Promise<void> {
-    await client.create(path).catch((e: unknown) => {
-      if ((e as { code?: unknown }).code !== 'EEXIST') throw e;
-    });
-    const h = await client.open(path, { mode: 'write' });
-    try {
-      if ((await this.size(h)) > 0) await this.truncate(h, 0);
-      await this.write(h, 0, data, progress);
-    } finally {
-      await h.close();
-    }
-  }
-
-  async readFile(client: FileOpener, path: string, progress?: Progress): Promise<Uint8Array> {
-    const h = await client.open(path, { mode: 'read' });
-    try {
-      return await this.read(h, 0, await this.size(h), progress);
-    } finally {
-      await h.release();
-    }
-  }
-
-  async truncateFile(client: FileOpener, path: string, size: number): Promise<void> {
-    const h = await client.open(path, { mode: 'write' });
-    try {
-      await this.truncate(h, size);
-    } finally {
-      await h.close();
-    }
-  }
-
   // ---- the handle's operations -----------------------------------------------------------------
 
   async read(h: LeaseHandle, offset: number, length: number, progress?: Progress): Promise<Uint8Array> {
@@ -197,6 +158,38 @@ export class FileData {
       progress?.((done += n), end - offset);
     });
     return out ?? new Uint8Array(end - offset);
+  }
+
+  /** [offset, offset + length) as consecutive pieces (at most PIECE_BYTES each, within a chunk),
+   * in order, `readWindow` of them read ahead. A piece is the client's own, as a store's
+   * answer brought it (not copied, never reused): a reader that handles each piece and lets it
+   * go passes a file of any size through in constant memory, and pays no copy into one large
+   * buffer (nor the first touch of its pages: on this VM, faulting in fresh memory costs more
+   * CPU per MiB than copying it). */
+  async *readPieces(h: LeaseHandle, offset: number, length: number, progress?: Progress): AsyncGenerator<Uint8Array, void, undefined> {
+    this.usable(h, 'read', offset, length);
+    const f = await this.file(h);
+    const end = Math.min(offset + length, f.layout.size);
+    const list = this.split(f, offset, end);
+    const ahead: Promise<Uint8Array>[] = [];
+    let next = 0;
+    let done = 0;
+    const readAhead = (): void => {
+      while (ahead.length < this.readWindow && next < list.length) {
+        const [index, at, n] = list[next++]!;
+        const p = this.readPiece(h, f, index, at, n).then((b) => (b.length === n ? b : b.subarray(0, n)));
+        // (Awaited in turn below; a consumer that stops early leaves the rest unobserved.)
+        p.catch(() => undefined);
+        ahead.push(p);
+      }
+    };
+    readAhead();
+    while (ahead.length > 0) {
+      const bytes = await ahead.shift()!;
+      readAhead();
+      progress?.((done += bytes.length), end - offset);
+      yield bytes;
+    }
   }
 
   async write(h: LeaseHandle, offset: number, data: Uint8Array, progress?: Progress): Promise<void> {
@@ -558,6 +551,11 @@ export class FileData {
 
   /** Split [from, to) into pieces within chunks and run `each` on them, `window` at a time. */
   private pieces(f: OpenFile, from: number, to: number, window: number, each: (index: number, at: number, n: number) => Promise<void>): Promise<void> {
+    return pool(this.split(f, from, to), window, ([index, at, n]) => each(index, at, n));
+  }
+
+  /** [from, to) as pieces [chunk index, offset in the chunk, length], in order. */
+  private split(f: OpenFile, from: number, to: number): [number, number, number][] {
     const cs = f.layout.chunkSize;
     const list: [number, number, number][] = [];
     for (let pos = from; pos < to; ) {
@@ -567,7 +565,7 @@ export class FileData {
       list.push([index, at, n]);
       pos += n;
     }
-    return pool(list, window, ([index, at, n]) => each(index, at, n));
+    return list;
   }
 
   /** One request to a chunk store; a node that does not answer reads as an EIO answer. */

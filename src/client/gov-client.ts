@@ -18,6 +18,7 @@ import { mknodKind } from '../fs/access.js';
 import type { CredsMessage, DirEntry, EntryKind, FsOp, FsReplyMessage, FsRequestMessage, FsResult, MinistryInfo, TicketInfo, TicketStatusMessage, TicketStatusRequestMessage } from '../fs/requests.js';
 import { checkMode, checkOwner, clientStat, credsMessage, utimensOp, type AsOptions, type Creds, type Stat } from './posix.js';
 import { FileData, type DataReplication, type Progress } from './file-data.js';
+import { readFile, readStream, truncateFile, writeFile, writeStream } from './whole-files.js';
 import { ClientLeases, LeaseHandle, type LeaseInfo, type LeaseMode, type OpenOptions } from './leases.js';
 import { RequestSender, type ClientTransport } from './sender.js';
 
@@ -179,13 +180,24 @@ export class GovClient {
 
   /** Create or replace the file with `data`, under a write lease (file-data.ts). */
   writeFile(path: string, data: Uint8Array, opts: { progress?: Progress } = {}): Promise<void> {
-    return this.data.writeFile(this, path, data, opts.progress);
+    return writeFile(this.data, this, path, data, opts.progress);
+  }
+  /** The same from parts that `source` yields in order (a local file read a slice at a time):
+   * constant memory. `total`, when known, is what progress counts towards. */
+  writeStream(path: string, source: AsyncIterable<Uint8Array>, opts: { progress?: Progress; total?: number } = {}): Promise<void> {
+    return writeStream(this.data, this, path, source, opts.total, opts.progress);
   }
   readFile(path: string, opts: { progress?: Progress } = {}): Promise<Uint8Array> {
-    return this.data.readFile(this, path, opts.progress);
+    return readFile(this.data, this, path, opts.progress);
+  }
+  /** The file's bytes in order, a piece (up to 1 MiB) at a time, several read ahead, under one
+   * read lease released at the end (or when the loop stops early): for files too large to
+   * hold at once. Each piece is the caller's own. */
+  readStream(path: string, opts: { progress?: Progress } = {}): AsyncGenerator<Uint8Array, void, undefined> {
+    return readStream(this.data, this, path, opts.progress);
   }
   truncate(path: string, size: number): Promise<void> {
-    return this.data.truncateFile(this, path, size);
+    return truncateFile(this.data, this, path, size);
   }
 
   /** Take a capability on a file (thesis 3.1): `read`/`write` on the whole file, or on a byte

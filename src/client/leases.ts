@@ -80,6 +80,11 @@ export class LeaseHandle extends EventTarget {
   read(offset: number, length: number): Promise<Uint8Array> {
     return this.client.data.read(this, offset, length);
   }
+  /** The same range as consecutive pieces in order, several read ahead (file-data.ts
+   * readPieces): a large range in constant memory, with no copy into one buffer. */
+  readPieces(offset: number, length: number): AsyncGenerator<Uint8Array, void, undefined> {
+    return this.client.data.readPieces(this, offset, length);
+  }
   /** Done once every replica holds the bytes durably (and a new size is committed). */
   write(offset: number, data: Uint8Array): Promise<void> {
     return this.client.data.write(this, offset, data);

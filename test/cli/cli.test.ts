@@ -2,7 +2,7 @@
 // terminal (mkdir, touch, ls, status), error messages and exit codes, Ctrl-C, and a restart on
 // the same data folder bringing the same file system back.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -65,6 +65,17 @@ describe('govfs against govfs cluster', () => {
     const missing = await govfs(['cat', '/nope.txt'], env());
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^govfs: cat \/nope.txt: .*\[ENOENT\]/);
+    // Larger than a put's slice and many pieces: streamed both ways, byte for byte.
+    const big = Buffer.from(Uint8Array.from({ length: (9 << 20) + 123 }, (_, i) => (i * 13 + (i >> 12)) % 256));
+    writeFileSync(join(dir, 'big.bin'), big);
+    expect(await govfs(['put', join(dir, 'big.bin'), '/big.bin'], env())).toMatchObject({ code: 0, stderr: '' });
+    expect(await govfs(['get', '/big.bin', join(dir, 'big-back.bin')], env())).toMatchObject({ code: 0 });
+    expect(readFileSync(join(dir, 'big-back.bin')).equals(big)).toBe(true);
+    // A get that fails leaves the local file as it was, and nothing beside it.
+    const failed = await govfs(['get', '/nope.txt', out], env());
+    expect(failed.code).toBe(1);
+    expect(readFileSync(out, 'utf8')).toBe('hello, govfs\n'.repeat(1000));
+    expect(readdirSync(dir).filter((f) => f.includes('govfs-get'))).toEqual([]);
   });
 
   it('status: a table and --json, with the ministries', async () => {

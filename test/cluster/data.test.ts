@@ -35,6 +35,46 @@ describe('file contents (sim)', () => {
     await cluster.stop();
   });
 
+  it('writeStream and readStream: a file from parts of any size, read back piece by piece in order (within chunks), progress to the end; a read stopped early gives its lease back', async () => {
+    const { cluster, fs } = await setup(44);
+    const parts = [bytes(100_000, 1), bytes(1, 2), bytes(3 * CHUNK + 17, 3)];
+    async function* source(): AsyncGenerator<Uint8Array> {
+      for (const p of parts) yield p;
+    }
+    const total = parts.reduce((a, p) => a + p.length, 0);
+    const wrote: number[] = [];
+    await fs.writeStream('/s', source(), { total, progress: (done) => wrote.push(done) });
+    expect(wrote.at(-1)).toBe(total);
+    const want = new Uint8Array(total);
+    let at = 0;
+    for (const p of parts) {
+      want.set(p, at);
+      at += p.length;
+    }
+    expect(await fs.readFile('/s')).toEqual(want);
+    const progress: [number, number][] = [];
+    const it = fs.readStream('/s', { progress: (done, of) => progress.push([done, of]) });
+    const pieces: Uint8Array[] = [];
+    for (;;) {
+      const r = await cluster.drive(it.next());
+      if (r.done) break;
+      pieces.push(r.value);
+    }
+    expect(pieces).toHaveLength(Math.ceil(total / CHUNK)); // one per chunk: a piece never spans two
+    expect(Buffer.concat(pieces)).toEqual(Buffer.from(want));
+    expect(progress.at(-1)).toEqual([total, total]);
+    expect(fs.openHandles).toHaveLength(0);
+    // Stopped after its first piece: the read lease is released, the rest never handed out.
+    const early = fs.readStream('/s');
+    expect((await cluster.drive(early.next())).value).toEqual(want.subarray(0, CHUNK));
+    await cluster.drive(early.return(undefined));
+    expect(fs.openHandles).toHaveLength(0);
+    // Replaced by a shorter stream: truncated first.
+    await fs.writeStream('/s', (async function* () { yield parts[0]!; })());
+    expect(await fs.readFile('/s')).toEqual(parts[0]);
+    await cluster.stop();
+  });
+
   it('handle writes at offsets (overlapping, past the end: a hole reads as zeros), truncate, and a rename keeps the bytes', async () => {
     const { cluster, fs } = await setup(42);
     await fs.create('/g');
