@@ -127,13 +127,15 @@ Makes directories.
 ${CLIENT_OPTIONS_HELP}`,
   put: `govfs put LOCAL PATH [--server host:port]
 
-Writes the local file LOCAL to PATH (made if missing, replaced if it exists) under a write
-lease: done once every replica of every chunk holds the bytes durably. A progress bar on
-stderr for files of 4 MiB or more.
+Writes the local file LOCAL (- for stdin) to PATH (made if missing, replaced if it exists)
+under a write lease, 8 MiB at a time: done once every replica of every chunk holds the bytes
+durably. A progress bar on stderr for files of 4 MiB or more.
 ${CLIENT_OPTIONS_HELP}`,
   get: `govfs get PATH LOCAL [--server host:port]
 
-Reads PATH under a read lease into the local file LOCAL (a progress bar for large files).
+Reads PATH under a read lease into the local file LOCAL (- for stdout), a piece at a time,
+through a file beside it renamed over it at the end (a get that fails leaves LOCAL as it
+was); a progress bar for large files.
 ${CLIENT_OPTIONS_HELP}`,
   cat: `govfs cat PATH... [--server host:port]
 

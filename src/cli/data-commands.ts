@@ -31,8 +31,33 @@ type Run = (client: RemoteGovClient, args: string[], flags: Record<string, unkno
 /** What `put` reads from the local file at a time (8 pieces: the write keeps its window full). */
 const PUT_SLICE = 8 << 20;
 
+/** Parts of PUT_SLICE bytes from a stream that delivers smaller ones (a pipe gives 64 KiB at a
+ * time: each part is one write, acknowledged by every replica, so few large ones). */
+async function* coalesced(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
+  let part = new Uint8Array(PUT_SLICE);
+  let n = 0;
+  for await (const b of input) {
+    for (let at = 0; at < b.length; ) {
+      const k = Math.min(b.length - at, PUT_SLICE - n);
+      part.set(b.subarray(at, at + k), n);
+      n += k;
+      at += k;
+      if (n === PUT_SLICE) {
+        yield part;
+        part = new Uint8Array(PUT_SLICE);
+        n = 0;
+      }
+    }
+  }
+  if (n > 0) yield part.subarray(0, n);
+}
+
 export const put: Run = async (client, [local, remote], _flags, _out, cwd) => {
   const path = cliPath(remote!, cwd).path;
+  if (local === '-') {
+    await client.writeStream(path, coalesced(process.stdin), { progress: progressBar(`put ${path}`) });
+    return 0;
+  }
   const fh = await open(local!, 'r');
   try {
     const total = (await fh.stat()).size;
@@ -51,7 +76,8 @@ export const put: Run = async (client, [local, remote], _flags, _out, cwd) => {
   return 0;
 };
 
-export const get: Run = async (client, [remote, local], _flags, _out, cwd) => {
+export const get: Run = async (client, [remote, local], flags, out, cwd) => {
+  if (local === '-') return cat(client, [remote!], flags, out, cwd);
   const path = cliPath(remote!, cwd).path;
   // Piece by piece into a file beside LOCAL, renamed over it at the end: memory stays
   // constant whatever the file's size, and a get that fails leaves LOCAL as it was. (A LOCAL

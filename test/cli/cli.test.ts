@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GovfsProcess, govfs } from './helpers.js';
+import { GovfsProcess, govfs, govfsPiped } from './helpers.js';
 
 let dir: string;
 let cluster: GovfsProcess | null = null;
@@ -71,6 +71,11 @@ describe('govfs against govfs cluster', () => {
     expect(await govfs(['put', join(dir, 'big.bin'), '/big.bin'], env())).toMatchObject({ code: 0, stderr: '' });
     expect(await govfs(['get', '/big.bin', join(dir, 'big-back.bin')], env())).toMatchObject({ code: 0 });
     expect(readFileSync(join(dir, 'big-back.bin')).equals(big)).toBe(true);
+    // - is stdin for put (a pipe: 64 KiB at a time, gathered into 8 MiB writes), stdout for get.
+    expect(await govfsPiped(['put', '-', '/piped.bin'], big, env())).toMatchObject({ code: 0, stderr: '' });
+    const piped = await govfsPiped(['get', '/piped.bin', '-'], new Uint8Array(0), env());
+    expect(piped.code).toBe(0);
+    expect(piped.stdout.equals(big)).toBe(true);
     // A get that fails leaves the local file as it was, and nothing beside it.
     const failed = await govfs(['get', '/nope.txt', out], env());
     expect(failed.code).toBe(1);

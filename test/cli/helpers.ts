@@ -33,6 +33,19 @@ export function govfs(args: string[], env: Record<string, string> = {}, timeoutM
   });
 }
 
+/** Run `govfs ARGS...` with `input` on its stdin; stdout as bytes. */
+export function govfsPiped(args: string[], input: Uint8Array, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [GOVFS, ...args], { cwd: ROOT, env: childEnv(env), timeout: timeoutMs });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr }));
+    child.stdin.end(input);
+  });
+}
+
 /** A long-running govfs process (cluster or node). */
 export class GovfsProcess {
   readonly child: ChildProcess;
