@@ -166,7 +166,14 @@ export async function runData(seed: number, opts: DataSimOptions = {}): Promise<
             reads++;
             const start = cluster.now();
             try {
-              const got = await h.read(offset, length);
+              // Every other read piece by piece (readPieces: in order, read ahead), the same bytes.
+              let got: Uint8Array;
+              if (reads % 2 === 0) got = await h.read(offset, length);
+              else {
+                const pieces: Uint8Array[] = [];
+                for await (const p of h.readPieces(offset, length)) pieces.push(p);
+                got = Buffer.concat(pieces);
+              }
               readsOk++;
               check(file, offset, got, start, cluster.now(), `read by ${name}`);
             } catch {
