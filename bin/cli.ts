@@ -127,13 +127,15 @@ Makes directories.
 ${CLIENT_OPTIONS_HELP}`,
   put: `govfs put LOCAL PATH [--server host:port]
 
-Writes the local file LOCAL (- for stdin) to PATH (made if missing, replaced if it exists)
+Writes the local file LOCAL (- for stdin) to PATH (made if missing, replaced if it exists;
+into it as LOCAL's name if PATH is a directory)
 under a write lease, 8 MiB at a time: done once every replica of every chunk holds the bytes
 durably. A progress bar on stderr for files of 4 MiB or more.
 ${CLIENT_OPTIONS_HELP}`,
   get: `govfs get PATH LOCAL [--server host:port]
 
-Reads PATH under a read lease into the local file LOCAL (- for stdout), a piece at a time,
+Reads PATH under a read lease into the local file LOCAL (- for stdout; into it as PATH's
+name if LOCAL is a directory), a piece at a time,
 through a file beside it renamed over it at the end (a get that fails leaves LOCAL as it
 was); a progress bar for large files.
 ${CLIENT_OPTIONS_HELP}`,

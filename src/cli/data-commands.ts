@@ -52,19 +52,38 @@ async function* coalesced(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
   if (n > 0) yield part.subarray(0, n);
 }
 
+/** A local file's error (Node's `ENOENT: no such file or directory, open '/x'`) as one that
+ * names the command, the local file and what failed, with its code. */
+function localError(op: string, what: string, local: string, e: unknown): Error {
+  const err = e as Error & { code?: string };
+  const why = (err.message ?? String(e)).replace(/^[A-Z]+: /, '').replace(/, \w+( '.*')?$/, '');
+  return Object.assign(new Error(`${op} ${local}: cannot ${what} the local file: ${why}`), err.code ? { code: err.code } : {});
+}
+
+/** Under the remote directory `path`, if it is one (cp's rule): PATH/NAME. */
+async function intoRemote(client: RemoteGovClient, path: string, name: string): Promise<string> {
+  const st = await client.stat(path).catch(() => null);
+  return st?.kind === 'dir' && name !== '' ? `${path === '/' ? '' : path}/${name}` : path;
+}
+
 export const put: Run = async (client, [local, remote], _flags, _out, cwd) => {
-  const path = cliPath(remote!, cwd).path;
+  let path = cliPath(remote!, cwd).path;
   if (local === '-') {
     await client.writeStream(path, coalesced(process.stdin), { progress: progressBar(`put ${path}`) });
     return 0;
   }
-  const fh = await open(local!, 'r');
+  const fh = await open(local!, 'r').catch((e: unknown) => {
+    throw localError('put', 'open', local!, e);
+  });
   try {
     const total = (await fh.stat()).size;
+    path = await intoRemote(client, path, basename(local!));
     async function* slices(): AsyncGenerator<Uint8Array> {
       for (;;) {
         const buf = new Uint8Array(PUT_SLICE);
-        const { bytesRead } = await fh.read(buf, 0, PUT_SLICE);
+        const { bytesRead } = await fh.read(buf, 0, PUT_SLICE).catch((e: unknown) => {
+          throw localError('put', 'read', local!, e);
+        });
         if (bytesRead === 0) return;
         yield buf.subarray(0, bytesRead);
       }
@@ -79,17 +98,30 @@ export const put: Run = async (client, [local, remote], _flags, _out, cwd) => {
 export const get: Run = async (client, [remote, local], flags, out, cwd) => {
   if (local === '-') return cat(client, [remote!], flags, out, cwd);
   const path = cliPath(remote!, cwd).path;
-  // Piece by piece into a file beside LOCAL, renamed over it at the end: memory stays
-  // constant whatever the file's size, and a get that fails leaves LOCAL as it was. (A LOCAL
-  // that is not a regular file, /dev/stdout say, is written in place.)
-  const target = await stat(local!).catch(() => null);
-  const inPlace = target !== null && !target.isFile();
-  const into = inPlace ? local! : join(dirname(local!), `.${basename(local!)}.govfs-get-${process.pid}`);
-  const fh = await open(into, 'w');
+  // Into a local directory as PATH's name (cp's rule). Piece by piece into a file beside the
+  // target, renamed over it at the end: memory stays constant whatever the file's size, and a
+  // get that fails leaves the target as it was. (A target that is not a regular file,
+  // /dev/stdout say, is written in place.)
+  let target = local!;
+  let st = await stat(target).catch(() => null);
+  if (st?.isDirectory()) {
+    if (basename(path) === '') throw new Error(`get ${path}: not a file: give the local file a name`);
+    target = join(target, basename(path));
+    st = await stat(target).catch(() => null);
+  }
+  const inPlace = st !== null && !st.isFile();
+  const into = inPlace ? target : join(dirname(target), `.${basename(target)}.govfs-get-${process.pid}`);
+  const fh = await open(into, 'w').catch((e: unknown) => {
+    throw localError('get', 'write', target, e);
+  });
   try {
-    for await (const piece of client.readStream(path, { progress: progressBar(`get ${path}`) })) await fh.write(piece);
+    for await (const piece of client.readStream(path, { progress: progressBar(`get ${path}`) })) {
+      await fh.write(piece).catch((e: unknown) => {
+        throw localError('get', 'write', target, e);
+      });
+    }
     await fh.close();
-    if (!inPlace) await rename(into, local!);
+    if (!inPlace) await rename(into, target);
   } catch (e) {
     await fh.close().catch(() => undefined);
     if (!inPlace) await rm(into, { force: true });

@@ -2,7 +2,7 @@
 // terminal (mkdir, touch, ls, status), error messages and exit codes, Ctrl-C, and a restart on
 // the same data folder bringing the same file system back.
 
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -76,6 +76,18 @@ describe('govfs against govfs cluster', () => {
     const piped = await govfsPiped(['get', '/piped.bin', '-'], new Uint8Array(0), env());
     expect(piped.code).toBe(0);
     expect(piped.stdout.equals(big)).toBe(true);
+    // Into a directory, local or remote, as the file's own name (cp's rule).
+    expect(await govfs(['mkdir', '/into'], env())).toMatchObject({ code: 0 });
+    expect(await govfs(['put', local, '/into'], env())).toMatchObject({ code: 0, stderr: '' });
+    expect(await govfs(['ls', '/into'], env())).toMatchObject({ code: 0, stdout: 'in.txt\n' });
+    mkdirSync(join(dir, 'here'));
+    expect(await govfs(['get', '/into/in.txt', join(dir, 'here')], env())).toMatchObject({ code: 0 });
+    expect(readFileSync(join(dir, 'here', 'in.txt'), 'utf8')).toBe('hello, govfs\n'.repeat(1000));
+    // Local files' errors name the local file and what failed.
+    const noLocal = await govfs(['put', join(dir, 'absent.txt'), '/absent.txt'], env());
+    expect(noLocal).toMatchObject({ code: 1, stderr: `govfs: put ${join(dir, 'absent.txt')}: cannot open the local file: no such file or directory [ENOENT]\n` });
+    const noDir = await govfs(['get', '/hello.txt', join(dir, 'no-such-dir', 'x')], env());
+    expect(noDir).toMatchObject({ code: 1, stderr: `govfs: get ${join(dir, 'no-such-dir', 'x')}: cannot write the local file: no such file or directory [ENOENT]\n` });
     // A get that fails leaves the local file as it was, and nothing beside it.
     const failed = await govfs(['get', '/nope.txt', out], env());
     expect(failed.code).toBe(1);
