@@ -78,14 +78,26 @@ export const put: Run = async (client, [local, remote], _flags, _out, cwd) => {
   try {
     const total = (await fh.stat()).size;
     path = await intoRemote(client, path, basename(local!));
-    async function* slices(): AsyncGenerator<Uint8Array> {
-      for (;;) {
-        const buf = new Uint8Array(PUT_SLICE);
-        const { bytesRead } = await fh.read(buf, 0, PUT_SLICE).catch((e: unknown) => {
+    // Two buffers in turn, the next slice read while the last one is written: a write copies
+    // what it sends (it never keeps the caller's bytes), and a fresh 8 MiB buffer per slice
+    // would cost its pages' first touch each time (~3 ms of CPU per MiB on this VM).
+    const bufs = [new Uint8Array(PUT_SLICE), new Uint8Array(PUT_SLICE)];
+    const readSlice = (k: number): Promise<Uint8Array> =>
+      fh.read(bufs[k % 2]!, 0, PUT_SLICE).then(
+        ({ bytesRead }) => bufs[k % 2]!.subarray(0, bytesRead),
+        (e: unknown) => {
           throw localError('put', 'read', local!, e);
-        });
-        if (bytesRead === 0) return;
-        yield buf.subarray(0, bytesRead);
+        },
+      );
+    async function* slices(): AsyncGenerator<Uint8Array> {
+      let next = readSlice(0);
+      for (let k = 0; ; k++) {
+        const slice = await next;
+        if (slice.length === 0) return;
+        // (Reads go on in file order: fh.read without a position reads on from the last.)
+        next = readSlice(k + 1);
+        next.catch(() => undefined);
+        yield slice;
       }
     }
     await client.writeStream(path, slices(), { total, progress: progressBar(`put ${path}`) });

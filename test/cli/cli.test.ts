@@ -65,8 +65,8 @@ describe('govfs against govfs cluster', () => {
     const missing = await govfs(['cat', '/nope.txt'], env());
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^govfs: cat \/nope.txt: .*\[ENOENT\]/);
-    // Larger than a put's slice and many pieces: streamed both ways, byte for byte.
-    const big = Buffer.from(Uint8Array.from({ length: (9 << 20) + 123 }, (_, i) => (i * 13 + (i >> 12)) % 256));
+    // Three of put's slices (its two buffers each reused) and many pieces: streamed both ways, byte for byte.
+    const big = Buffer.from(Uint8Array.from({ length: (17 << 20) + 123 }, (_, i) => (i * 13 + (i >> 12)) % 256));
     writeFileSync(join(dir, 'big.bin'), big);
     expect(await govfs(['put', join(dir, 'big.bin'), '/big.bin'], env())).toMatchObject({ code: 0, stderr: '' });
     expect(await govfs(['get', '/big.bin', join(dir, 'big-back.bin')], env())).toMatchObject({ code: 0 });
