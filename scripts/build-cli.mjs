@@ -86,7 +86,7 @@ export async function buildCli() {
     target: 'node20',
     // protobufjs is bundled: its ~40 CommonJS files cost more to resolve and load one by one
     // than to parse in a chunk. Packages with native code or files of their own stay external, and so does prom-client (CommonJS that requires Node built-ins at run time).
-    external: ['lmdb', 'pino', 'piscina', 'comlink', 'ringbuf.js', 'tsx', 'esbuild', 'prom-client', 'fuse-native'],
+    external: ['lmdb', 'pino', 'piscina', 'comlink', 'ringbuf.js', 'tsx', 'esbuild', 'prom-client', 'fuse-native', '@node-rs/crc32'],
     chunkNames: 'chunk-[hash]',
     sourcemap: 'linked',
     sourcesContent: false,

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { crc32c, crc32cCombine } from '../../src/data/crc32c.js';
+import { crc32cImplementation, crc32cJs } from '../../src/runtime/crc32c.js';
 
 /** Bit-at-a-time CRC-32C: the definition, to check the table version against. */
 function reference(data: Uint8Array, crc = 0): number {
@@ -30,6 +31,24 @@ describe('crc32c', () => {
         expect(crc32c(s.subarray(cut), crc32c(s.subarray(0, cut)))).toBe(reference(s));
       }
     }
+  });
+
+  it('the native CRC-32C (where it loads) and the JavaScript one agree at every alignment, length and starting CRC', () => {
+    const buf = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 197 + (i >> 5)) & 0xff);
+    for (let off = 0; off < 8; off++) {
+      for (const len of [511, 512, 513, 1000, 4096, 65_536, 69_000]) {
+        const s = buf.subarray(off, off + len);
+        expect(crc32c(s), `offset ${off} length ${len}`).toBe(crc32cJs(s));
+        expect(crc32c(s, 0xdeadbeef)).toBe(crc32cJs(s, 0xdeadbeef));
+      }
+    }
+    expect(crc32c(buf.subarray(0, 4096))).toBe(reference(buf.subarray(0, 4096)));
+  });
+
+  it('on Linux x64 with glibc (CI and this machine) the native one serves: its package is installed by npm ci', () => {
+    const glibc = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header?.glibcVersionRuntime;
+    if (process.platform !== 'linux' || process.arch !== 'x64' || !glibc) return; // another platform's binary may be missing
+    expect(crc32cImplementation).toBe('native');
   });
 
   it('combines the CRCs of two parts into the CRC of both, for any lengths', () => {
