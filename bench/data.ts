@@ -36,6 +36,12 @@
 //     every replica (a 65.7 KiB O_DSYNC record: p50 0.58-0.79 ms against 0.51-0.54 ms for a
 //     4.2 KiB one, overwriting, same run), and appending to a journal not yet wrapped costs
 //     more than overwriting (p50 0.70 against 0.43 ms, 4.2 KiB);
+//   - the floor of a checked read served by other threads, with no govfs code: 3 worker threads
+//     read the file's pieces in turn, check each with CRC-32C and hand it over, 6 in flight,
+//     the page cache dropped first; once with each buffer handed back for the next piece
+//     (reused), once with a new buffer per piece (fresh, as govfs's stores answer). On this VM
+//     (a Firecracker guest) the first touch of a fresh page costs ~12 us, so a fresh 1 MiB
+//     costs more than reading it from the host's cache (docs/data-path.md);
 //   - `--only small`: the 4 KiB writes and the hop profile, on a file of M MiB (default 4) that
 //     is not read back (reads show 0; its write, at that size, says little).
 // govfs runs in process (cluster.client()) and over TCP (connect() to the cluster's client
@@ -54,6 +60,7 @@
 // ratios within one run are what to compare.
 
 import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import { closeSync, fdatasyncSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,6 +95,13 @@ export interface DataRow {
    * its own, in rounds (all three durable): rounds per second, the physical limit of a write
    * acknowledged once 3 replicas on this disk hold it. */
   smallParallelOps?: number;
+  /** The disk only: 3 threads read the file's 1 MiB pieces in turn (piece i on thread i mod 3),
+   * each checks its piece with CRC-32C and hands it to this thread, which takes them in order,
+   * 6 in flight (as govfs reads): MiB/s, the floor of a checked read served by other threads,
+   * with no govfs code. `Reused`: this thread hands each buffer back with the next ask;
+   * `Fresh`: a new buffer per piece (as govfs's stores answer). */
+  readParallelReusedMiBs?: number;
+  readParallelFreshMiBs?: number;
   /** Mean ms of the two halves of a govfs 4 KiB sync write: the bytes on every replica, then
    * sync() (which only starts the mtime's commit: the write is inside the file's size). */
   smallWriteMs?: number;
@@ -254,7 +268,73 @@ async function diskParallelSmall(dir: string, small: number, seed: number): Prom
   }
 }
 
-function diskRound(dir: string, data: Uint8Array, small: number, seed: number, reads: number): { write: number; read: number; small: number; smallFresh: number; dropped: boolean; writeCpu: number; readCpu: number } {
+/** The body of one of diskParallelRead's readers (a worker thread, CommonJS): reads the piece
+ * asked for into the buffer that came with the ask (or a fresh one), checks it with CRC-32C (the
+ * native one where it loads, as govfs's stores; else zlib's CRC-32, as fast) and hands it over. */
+const PARALLEL_READER = `
+const { workerData, parentPort } = require('node:worker_threads');
+const fs = require('node:fs');
+let check;
+try { check = require(workerData.crcModule).crc32c; } catch { check = require('node:zlib').crc32; }
+const fd = fs.openSync(workerData.path, 'r');
+parentPort.on('message', ({ at, length, buffer }) => {
+  if (at < 0) { fs.closeSync(fd); parentPort.close(); return; }
+  const piece = buffer ? new Uint8Array(buffer, 0, length) : new Uint8Array(length);
+  for (let n = 0; n < length; ) n += fs.readSync(fd, piece, n, length - n, at + n);
+  const crc = check(piece);
+  parentPort.postMessage({ at, crc, buffer: piece.buffer }, [piece.buffer]);
+});
+`;
+
+/** MiB/s of diskParallelRead (see DataRow.readParallelReusedMiBs): REPLICAS reader threads, the
+ * pieces taken here in order with READ_AHEAD in flight; the page cache dropped first. */
+async function diskParallelRead(path: string, bytes: number, reuse: boolean): Promise<{ mibs: number; dropped: boolean }> {
+  const READ_AHEAD = 6;
+  let crcModule = '';
+  try {
+    crcModule = createRequire(import.meta.url).resolve('@node-rs/crc32');
+  } catch {
+    // (zlib's CRC-32 then)
+  }
+  const workers = Array.from({ length: REPLICAS }, () => new Worker(PARALLEL_READER, { eval: true, workerData: { path, crcModule } }));
+  const exited = workers.map((w) => new Promise<void>((resolve, reject) => w.once('exit', () => resolve()).once('error', reject)));
+  try {
+    await Promise.all(workers.map((w) => new Promise((resolve, reject) => w.once('online', resolve).once('error', reject))));
+    const dropped = dropCaches();
+    const arrived = new Map<number, ArrayBuffer>();
+    let wake: (() => void) | null = null;
+    for (const w of workers) {
+      w.on('message', (m: { at: number; buffer: ArrayBuffer }) => {
+        arrived.set(m.at, m.buffer);
+        wake?.();
+      });
+    }
+    let asked = 0;
+    const ask = (buffer?: ArrayBuffer): void => {
+      const at = asked;
+      asked += PIECE_BYTES;
+      const length = Math.min(PIECE_BYTES, bytes - at);
+      const w = workers[(at / PIECE_BYTES) % REPLICAS]!;
+      if (buffer) w.postMessage({ at, length, buffer }, [buffer]);
+      else w.postMessage({ at, length });
+    };
+    const t = performance.now();
+    while (asked < bytes && asked < READ_AHEAD * PIECE_BYTES) ask();
+    for (let at = 0; at < bytes; at += PIECE_BYTES) {
+      while (!arrived.has(at)) await new Promise<void>((resolve) => (wake = resolve));
+      wake = null;
+      const buffer = arrived.get(at)!;
+      arrived.delete(at);
+      if (asked < bytes) ask(reuse ? buffer : undefined);
+    }
+    return { mibs: bytes / 2 ** 20 / ((performance.now() - t) / 1000), dropped };
+  } finally {
+    for (const w of workers) w.postMessage({ at: -1 });
+    await Promise.all(exited);
+  }
+}
+
+function diskRound(dir: string, data: Uint8Array, small: number, seed: number, reads: number): { path: string; write: number; read: number; small: number; smallFresh: number; dropped: boolean; writeCpu: number; readCpu: number } {
   const path = join(dir, `disk-${seed}`);
   let fd = openSync(path, 'w');
   let t = performance.now();
@@ -291,8 +371,8 @@ function diskRound(dir: string, data: Uint8Array, small: number, seed: number, r
   }
   const ops = small / ((performance.now() - t) / 1000);
   closeSync(fd);
-  rmSync(path, { force: true });
-  return { write, read, small: ops, smallFresh: diskFreshSmall(dir, small, seed), dropped, writeCpu, readCpu };
+  // (The file stays for diskParallelRead; the caller removes it.)
+  return { path, write, read, small: ops, smallFresh: diskFreshSmall(dir, small, seed), dropped, writeCpu, readCpu };
 }
 
 async function govfsRound(fs: GovClient, path: string, data: Uint8Array, small: number, seed: number, reads: number): Promise<{ write: number; read: number; small: number; writeMs: number; syncMs: number; dropped: boolean; writeCpu: number; readCpu: number; writeThreads: string; readThreads: string }> {
@@ -424,8 +504,8 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   try {
     const data = new Uint8Array(mib << 20);
     for (let i = 0; i < data.length; i++) data[i] = (i * 7 + (i >> 11)) % 256;
-    const samples = new Map<string, { row: DataRow; w: number[]; r: number[]; s: number[]; sf: number[]; sp: number[]; wm: number[]; sm: number[]; wc: number[]; rc: number[] }>();
-    const sample = (row: DataRow) => samples.get(row.name) ?? samples.set(row.name, { row, w: [], r: [], s: [], sf: [], sp: [], wm: [], sm: [], wc: [], rc: [] }).get(row.name)!;
+    const samples = new Map<string, { row: DataRow; w: number[]; r: number[]; s: number[]; sf: number[]; sp: number[]; pr: number[]; pf: number[]; wm: number[]; sm: number[]; wc: number[]; rc: number[] }>();
+    const sample = (row: DataRow) => samples.get(row.name) ?? samples.set(row.name, { row, w: [], r: [], s: [], sf: [], sp: [], pr: [], pf: [], wm: [], sm: [], wc: [], rc: [] }).get(row.name)!;
     let cacheDropped = true;
     const clients: { row: DataRow; fs: GovClient }[] = [];
     for (const mode of modes) {
@@ -443,6 +523,14 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       s.s.push(d.small);
       s.sf.push(d.smallFresh);
       if (small > 0) s.sp.push(await diskParallelSmall(dir, small, r + 1));
+      for (let k = 0; k < reads; k++) {
+        for (const [xs, reuse] of [[s.pr, true], [s.pf, false]] as const) {
+          const p = await diskParallelRead(d.path, data.length, reuse);
+          cacheDropped &&= p.dropped;
+          xs.push(p.mibs);
+        }
+      }
+      rmSync(d.path, { force: true });
       s.wc.push(d.writeCpu);
       s.rc.push(d.readCpu);
       for (const { row, fs } of clients) {
@@ -460,7 +548,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       }
     }
     const hops = small > 0 ? await hopProfile(clients[0]!.fs, cluster.nodeIds, data, small) : [];
-    const rows = [...samples.values()].map(({ row, w, r, s, sf, sp, wm, sm, wc, rc }) => ({
+    const rows = [...samples.values()].map(({ row, w, r, s, sf, sp, pr, pf, wm, sm, wc, rc }) => ({
       ...row,
       writeMiBs: median(w),
       readMiBs: median(r),
@@ -469,6 +557,7 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       smallOps: median(s),
       ...(sf.length > 0 ? { smallFreshOps: median(sf) } : {}),
       ...(sp.length > 0 ? { smallParallelOps: median(sp) } : {}),
+      ...(pr.length > 0 ? { readParallelReusedMiBs: median(pr), readParallelFreshMiBs: median(pf) } : {}),
       ...(wm.length > 0 ? { smallWriteMs: median(wm), smallSyncMs: median(sm) } : {}),
     }));
     const disk = rows[0]!;
@@ -493,6 +582,11 @@ export function format(r: DataResult): string {
   for (const row of r.rows) {
     if (row.mode === undefined) {
       lines.push(`${row.name.padEnd(34)}${row.writeMiBs.toFixed(1).padEnd(24)}${row.readMiBs.toFixed(1).padEnd(24)}${row.smallOps.toFixed(0)} (on a fresh 1 MiB file: ${(row.smallFreshOps ?? 0).toFixed(0)})`);
+      if (row.readParallelReusedMiBs !== undefined) {
+        for (const [what, mibs] of [['reused', row.readParallelReusedMiBs], ['fresh', row.readParallelFreshMiBs ?? 0]] as const) {
+          lines.push(`${`disk, 3 readers + CRC, ${what}`.padEnd(34)}${'-'.padEnd(24)}${`${mibs.toFixed(1)} (${(mibs / row.readMiBs).toFixed(2)}x disk)`.padEnd(24)}-`);
+        }
+      }
       if (row.smallParallelOps !== undefined) lines.push(`${'disk, 3 writers at once'.padEnd(34)}${'-'.padEnd(24)}${'-'.padEnd(24)}${row.smallParallelOps.toFixed(0)} rounds/s, all 3 durable (the limit of 3 replicas on this disk: ${(row.smallParallelOps / row.smallOps).toFixed(2)}x the disk's rate)`);
       continue;
     }
