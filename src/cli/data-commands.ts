@@ -34,7 +34,9 @@ const PUT_SLICE = 8 << 20;
 /** Parts of PUT_SLICE bytes from a stream that delivers smaller ones (a pipe gives 64 KiB at a
  * time: each part is one write, acknowledged by every replica, so few large ones). */
 async function* coalesced(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint8Array> {
-  let part = new Uint8Array(PUT_SLICE);
+  // One buffer, filled again after each yield: writeStream has written a part before it asks
+  // for the next (a fresh 8 MiB each time would cost its pages' first touch, as in put below).
+  const part = new Uint8Array(PUT_SLICE);
   let n = 0;
   for await (const b of input) {
     for (let at = 0; at < b.length; ) {
@@ -44,7 +46,6 @@ async function* coalesced(input: AsyncIterable<Uint8Array>): AsyncGenerator<Uint
       at += k;
       if (n === PUT_SLICE) {
         yield part;
-        part = new Uint8Array(PUT_SLICE);
         n = 0;
       }
     }

@@ -183,7 +183,8 @@ export class GovClient {
     return writeFile(this.data, this, path, data, opts.progress);
   }
   /** The same from parts that `source` yields in order (a local file read a slice at a time):
-   * constant memory. `total`, when known, is what progress counts towards. */
+   * constant memory. `total`, when known, is what progress counts towards. Each part is written
+   * before the next is asked for, so a source may fill one buffer again for the next part. */
   writeStream(path: string, source: AsyncIterable<Uint8Array>, opts: { progress?: Progress; total?: number } = {}): Promise<void> {
     return writeStream(this.data, this, path, source, opts.total, opts.progress);
   }
