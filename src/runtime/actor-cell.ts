@@ -15,6 +15,9 @@ import { tracedTurn, tracer } from './trace.js';
 import type { LocalRuntime } from './runtime.js';
 import type { AskFailedMessage, EscalateMessage, TerminatedMessage } from '../wire/messages.js';
 
+/** Messages waiting after a batch beyond which a cell may run another batch (ActorCell.run). */
+const BACKLOG = 256;
+
 const enum CellState {
   Running,
   Stopped,
@@ -95,12 +98,23 @@ export class ActorCell {
     }
   }
 
-  /** Called by the dispatcher: handle a batch of messages, one at a time. */
-  run(budget = 64): void {
+  /** Called by the dispatcher: handle a batch of `budget` messages, one at a time. While more
+   * than BACKLOG wait after it and `goOn()` (the dispatcher's clock: real time only) says so,
+   * another batch: a receiver that a producer on its thread outruns catches up within its time
+   * slice instead of its mailbox growing by the producer's burst each round (same-thread
+   * delivery, bench mailbox: 3.6 -> 20 M msgs/s with a source sending 64 per turn). */
+  run(budget = 64, goOn?: () => boolean): void {
     this.scheduled = false;
-    while (budget-- > 0 && this.state === CellState.Running && !this.busy && !this.suspended) {
-      if (this.mailbox.length === 0) return;
-      this.invoke(this.mailbox.shift());
+    for (;;) {
+      let left = budget;
+      while (left > 0 && this.state === CellState.Running && !this.busy && !this.suspended) {
+        if (this.mailbox.length === 0) return;
+        this.invoke(this.mailbox.shift());
+        left--;
+      }
+      // (Only a batch that ran in full goes on: a cell that stopped, or waits on an asynchronous
+      // handler, would otherwise spin here until its slice ran out.)
+      if (left > 0 || this.mailbox.length <= BACKLOG || goOn === undefined || !goOn()) break;
     }
     this.wake();
   }

@@ -42,6 +42,15 @@ export class RealDispatcher implements Dispatcher {
     return { activeMs: u.active, idleMs: u.idle };
   }
 
+  /** End of the current cell's own time (ActorCell.run's `goOn`): set when first asked, 0 until
+   * then (most runs never ask, and need not read the clock). */
+  private cellUntil = 0;
+  private readonly cellGoesOn = (): boolean => {
+    const now = performance.now();
+    if (this.cellUntil === 0) this.cellUntil = now + SLICE_MS;
+    return now < this.cellUntil;
+  };
+
   private readonly drain = (): void => {
     const until = performance.now() + SLICE_MS;
     let n = 0;
@@ -51,7 +60,10 @@ export class RealDispatcher implements Dispatcher {
         this.draining = false;
         return;
       }
-      cell.run();
+      // A backlogged cell may go on for up to a slice of its own (not only what is left of this
+      // drain's: a producer that used it up would otherwise starve its receiver).
+      this.cellUntil = 0;
+      cell.run(64, this.cellGoesOn);
       if ((++n & 63) === 0 && performance.now() > until) break;
     }
     setImmediate(this.drain);
