@@ -53,15 +53,16 @@ registerBehaviour('bench.sink', () => {
   };
 });
 
-/** On `Ping{seq: n}` from the bench, sends n pings to `args.target`, a slice per turn. */
-registerBehaviour('bench.source', (args: { target: string }) => {
+/** On `Ping{seq: n}` from the bench, sends n pings to `args.target`, `perTurn` (default 10,000)
+ * per turn. */
+registerBehaviour('bench.source', (args: { target: string; perTurn?: number }) => {
   let left = 0;
   return {
     receive(ctx: Context, msg: Message) {
       if (msg !== 'more' && (msg as Ping).sender === CPU_QUERY) return ctx.reply({ type: 'govfs.runtime.Pong', seq: threadCpuMs() + 1 });
       if (msg !== 'more') left = (msg as Ping).seq;
       const target = ctx.ref<Ping>(args.target);
-      const slice = Math.min(left, 10_000);
+      const slice = Math.min(left, args.perTurn ?? 10_000);
       for (let i = 0; i < slice; i++) target.tell({ type: 'govfs.runtime.Ping', seq: i, sender: 1, payload: PAYLOAD });
       left -= slice;
       if (left > 0) ctx.self.tell('more');
