@@ -102,7 +102,7 @@ export class ActorCell {
    * than BACKLOG wait after it and `goOn()` (the dispatcher's clock: real time only) says so,
    * another batch: a receiver that a producer on its thread outruns catches up within its time
    * slice instead of its mailbox growing by the producer's burst each round (same-thread
-   * delivery, bench mailbox: 3.6 -> 20 M msgs/s with a source sending 64 per turn). */
+   * delivery, bench mailbox: 2-4 -> 12-24 M msgs/s with a source sending 64 per turn). */
   run(budget = 64, goOn?: () => boolean): void {
     this.scheduled = false;
     for (;;) {
