@@ -137,7 +137,7 @@ async function runOne(balancing: boolean, o: { nodes: number; threads: number; c
         if (st) staff.push({ at: Date.now(), ministers: st.ministries.map((m) => `${m.subtree}:${m.minister}${m.load?.ministerCpu == null ? '' : `(${Math.round(m.load.ministerCpu * 100)}%)`}`) });
         // (Worker threads' logs do not reach this logger: the plan says what the balancer sees.)
         const plan = await cluster.balancePlan().catch(() => []);
-        plans.push({ t: Math.round((Date.now() - start) / 1000), lines: plan.filter((l) => !l.startsWith('equation 7') && /minister CPU|^next|^then|in progress/.test(l)) });
+        plans.push({ t: Math.round((Date.now() - start) / 1000), lines: plan.filter((l) => !l.startsWith('equation 7') && /minister CPU|^next|^then|in progress|not drawn on/.test(l)) });
       }
     };
     await Promise.all([...Array.from({ length: o.clients }, (_, i) => client(i)), watch()]);

@@ -35,9 +35,16 @@ export interface BalanceOptions {
   /** After a balancing order, leave the ministry alone this long: its new member has to catch
    * up, and its load reports to show the new staff (default 3,000 ms). */
   settleMs?: number;
+  /** Balancing (a grow, a split) draws only on idle nodes whose machine's CPU, all cores, was
+   * below this at their last load report (default 85%, the thesis's shrink line): an idle node
+   * on a machine busy with other nodes (a local cluster on worker threads) has no CPU to add,
+   * so a ministry there only adds replication between threads that now take turns on the cores
+   * (bench balance-threads, 2 cores: a split took throughput to 0.41-0.57x of no balancing).
+   * Failed members are replaced from every idle node whatever its machine. */
+  idleMachineBelow?: number;
 }
 
-export const DEFAULT_BALANCE: Required<BalanceOptions> = { growAbove: 0.95, shrinkBelow: 0.85, minClerks: 2, settleMs: 3_000 };
+export const DEFAULT_BALANCE: Required<BalanceOptions> = { growAbove: 0.95, shrinkBelow: 0.85, minClerks: 2, settleMs: 3_000, idleMachineBelow: 0.85 };
 
 /** A ministry's load, from the reports of its current appointment's members. */
 export interface MinistryLoad {
@@ -67,8 +74,12 @@ export type BalanceStep =
 export interface BalanceInput {
   ministries: readonly MinistryRecord[];
   loads: ReadonlyMap<string, MinistryLoad>;
-  /** Idle nodes that answer. */
+  /** Idle nodes that answer, on a machine with CPU to spare (BalanceOptions.idleMachineBelow). */
   idle: readonly string[];
+  /** Idle nodes left out of `idle`, their machine busy. While there are any, no clerk is freed
+   * for a hot ministry (Figure 11): the machines are full, and the freed node would be one more
+   * idle node on a busy machine. */
+  busyIdle?: number;
   /** Ministries that may be judged now: healthy, settled, not being re-staffed. */
   judgeable: (m: MinistryRecord) => boolean;
   options?: BalanceOptions;
@@ -157,6 +168,7 @@ export function planBalance(input: BalanceInput): BalancePlan {
       continue;
     }
     queued.push(m.id);
+    if ((input.busyIdle ?? 0) > 0) continue;
     const donor = lightest.find((d) => !given.has(d.m.id));
     if (!donor) continue;
     given.add(donor.m.id);

@@ -21,6 +21,8 @@ import { ClusterState, NO_MINISTER, type ClusterOrder, type MinistryRecord, type
 import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node-config.js';
 import type { RoleStatus } from './ministry-status.js';
+import { utilisation } from './load.js';
+import type { BusyTime } from '../runtime/types.js';
 import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MinistryCopyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
 /** A node's answer to a NodeProbe: its ministry role's status, the group term under the
@@ -129,6 +131,9 @@ export class NodeCore {
   private readonly leftGroups = new Set<string>();
   private gcScheduled = false;
   private readonly probeMs: number;
+  /** The machine's busy time at the last load probe, and its CPU since the one before. */
+  private machineAt: BusyTime | null = null;
+  private machineCpu: number | null = null;
 
   constructor(
     private readonly config: NodeConfig,
@@ -154,6 +159,14 @@ export class NodeCore {
   }
 
   // ---- inputs --------------------------------------------------------------------------------
+
+  /** The machine's busy time (Clock.machineBusy) read as a load probe came: its CPU since the
+   * last one goes into the report (null, under the simulator: nothing to report). */
+  machineRead(busy: BusyTime | null): void {
+    if (busy === null) return;
+    if (this.machineAt !== null) this.machineCpu = utilisation(this.machineAt, busy);
+    this.machineAt = busy;
+  }
 
   /** The node started; `storedGroups` are the groups whose logs its storage holds. */
   start(storedGroups: readonly string[]): NodeEffect[] {
@@ -280,6 +293,7 @@ export class NodeCore {
       leading: s?.leading ?? false,
     };
     if (load && s?.load) r.load = s.load;
+    if (load && this.machineCpu !== null) r.machineCpu = this.machineCpu;
     if (s?.chunks && s.role === 'minister') {
       r.chunks = s.chunks.chunks;
       r.chunksShort = s.chunks.short;

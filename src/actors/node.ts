@@ -119,6 +119,8 @@ class NodeShell {
       return this.effect(ctx, this.core.route(String((msg as { path?: unknown }).path)));
     }
     if (this.raft.handle(msg)) return;
+    const m = msg as { type?: unknown; load?: unknown } | null;
+    if (m?.type === 'govfs.fs.NodeProbe' && m.load === true) this.core.machineRead(ctx.clock.machineBusy());
     this.run(ctx, this.core.receive(msg, ctx.clock.now()));
   }
 

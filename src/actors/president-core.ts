@@ -190,13 +190,15 @@ export class PresidentCore {
    * order that starts the migration, or why not. A split forms a new ministry from idle nodes
    * (a minister and up to two clerks; re-staffing fills it up later); a merge gives a
    * ministry's whole subtree back to the ministry above it, which then dissolves it. */
-  requestMigration(action: 'split' | 'merge', path: string, now: number, view: PresidentView, why = 'asked by a client', clerksWanted = 2): { ok: true; effect: PresidentEffect } | { ok: false; reason: string } {
+  requestMigration(action: 'split' | 'merge', path: string, now: number, view: PresidentView, why = 'asked by a client', clerksWanted = 2, drawFrom?: readonly string[]): { ok: true; effect: PresidentEffect } | { ok: false; reason: string } {
     const { state } = view;
     if (!isValidPath(path) || path === '/') return { ok: false, reason: `${JSON.stringify(path)}: give an absolute path other than / [EINVAL]` };
     if (action === 'split') {
       const from = state.ministryFor(path);
       if (!from) return { ok: false, reason: `no ministry serves ${path} yet: retry [EAGAIN]` };
-      const pool = this.idlePool(now, state);
+      // (The balancer's splits draw on `drawFrom`, its idle nodes with CPU to spare; one asked for by
+      // hand on any idle node.)
+      const pool = drawFrom ?? this.idlePool(now, state);
       if (pool.length === 0) return { ok: false, reason: `no idle node to form a ministry for ${path} [EBUSY]` };
       const clerks = pool.slice(1, 1 + clerksWanted);
       const problem = migrationProblem(state, path, from.id, '');
@@ -286,6 +288,25 @@ export class PresidentCore {
     return state.unassigned().filter((n) => n !== this.config.id && this.fresh(now, n) && !state.leaving.has(n) && (inConf === null || inConf.has(n)));
   }
 
+  /** The idle pool balancing draws on (BalanceOptions.idleMachineBelow): `spare`, and `busy`,
+   * idle nodes on a machine without CPU to spare, with its CPU. */
+  private balancePool(now: number, state: Readonly<ClusterState>): { spare: string[]; busy: { id: string; cpu: number }[] } {
+    const spare: string[] = [];
+    const busy: { id: string; cpu: number }[] = [];
+    for (const id of this.idlePool(now, state)) {
+      const cpu = this.reports.get(id)?.machineCpu ?? 0;
+      if (cpu < this.balance.idleMachineBelow) spare.push(id);
+      else busy.push({ id, cpu });
+    }
+    return { spare, busy };
+  }
+
+  /** The plan's note on idle nodes it leaves alone, if any. */
+  private busyIdleNote(busy: readonly { id: string; cpu: number }[]): string[] {
+    if (busy.length === 0) return [];
+    return [`idle ${busy.map((b) => `${b.id} (machine CPU ${Math.round(b.cpu * 100)}%)`).join(', ')} not drawn on for balancing: machine CPU at or above ${Math.round(this.balance.idleMachineBelow * 100)}%, so a ministry or clerk there would add no CPU`];
+  }
+
   /** Taken for failed by re-staffing: silent, not leading its group, or leaving the cluster. */
   private replaceable(now: number, state: Readonly<ClusterState>, id: string): boolean {
     return !this.alive(now, id) || state.leaving.has(id);
@@ -350,10 +371,11 @@ export class PresidentCore {
       if (cpu == null || cpu >= mergeBelow) this.coldSince.delete(m.id);
       else if (!this.coldSince.has(m.id)) this.coldSince.set(m.id, now);
     }
-    return planWrites({
+    const pool = this.balancePool(now, state);
+    const planned = planWrites({
       ministries: state.serving(),
       loads,
-      idle: this.idlePool(now, state).length,
+      idle: pool.spare.length,
       minClerks: this.balance.minClerks,
       judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs) && this.reportedSinceMigration(m),
       // Serving as it is, and cold, for how long (a merge waits mergeAfterMs of both).
@@ -365,6 +387,7 @@ export class PresidentCore {
       options: this.config.writeBalance,
       costs: this.sigma.costs(),
     });
+    return { steps: planned.steps, notes: [...planned.notes, ...this.busyIdleNote(pool.busy)] };
   }
 
   /** Whether `m`'s minister has reported since the ministry's last migration ended: a report
@@ -378,7 +401,7 @@ export class PresidentCore {
   }
 
   private writeOrder(step: WriteStep, now: number, view: PresidentView): PresidentEffect[] {
-    const r = step.kind === 'split' ? this.requestMigration('split', step.subtree, now, view, step.why, step.clerks) : this.requestMigration('merge', step.ministry.subtree, now, view, step.why);
+    const r = step.kind === 'split' ? this.requestMigration('split', step.subtree, now, view, step.why, step.clerks, this.balancePool(now, view.state).spare) : this.requestMigration('merge', step.ministry.subtree, now, view, step.why);
     if (!r.ok) return [log('debug', { step: step.why, reason: r.reason }, 'write balancing step not possible now')];
     const e = r.effect as Extract<PresidentEffect, { kind: 'propose' }>;
     return [{ ...e, why: step.why, fields: { ...e.fields, ministry: step.ministry.id, cause: step.kind === 'split' ? 'writeLoadHigh' : 'writeLoadLow' } }];
@@ -432,7 +455,9 @@ export class PresidentCore {
   plan(now: number, view: PresidentView): BalancePlan {
     const { state } = view;
     this.raftNow = view.raft?.() ?? null;
-    return planBalance({ ministries: state.serving(), loads: this.ministryLoads(now, state), idle: this.idlePool(now, state), judgeable: this.judgeable(now, view), options: this.balance, costs: this.sigma.costs() });
+    const pool = this.balancePool(now, state);
+    const plan = planBalance({ ministries: state.serving(), loads: this.ministryLoads(now, state), idle: pool.spare, busyIdle: pool.busy.length, judgeable: this.judgeable(now, view), options: this.balance, costs: this.sigma.costs() });
+    return { ...plan, notes: [...plan.notes, ...this.busyIdleNote(pool.busy)] };
   }
 
   /** The per-write costs the σ fit measured so far (equation 7), or null. */

@@ -156,6 +156,9 @@ export interface NodeReportMessage {
   chunks?: number;
   chunksShort?: number;
   chunkHolders?: ChunkHolderMessage[];
+  /** The CPU of this node's machine, all its cores (0..1), between its last two load probes
+   * (0 or absent: not measured). */
+  machineCpu?: number;
 }
 
 /** govfs.fs.ChunkHolder: how many chunks of a ministry's files a node holds a replica of. */

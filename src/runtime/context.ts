@@ -59,6 +59,7 @@ export class ContextImpl implements Context<Message> {
       after: (ms, msg) => arm(ms, msg, false),
       every: (ms, msg) => arm(Math.max(ms, 0.001), msg, true),
       busy: () => rt.dispatcher.busy?.() ?? { activeMs: 0, idleMs: rt.dispatcher.now() },
+      machineBusy: () => rt.dispatcher.machineBusy?.() ?? null,
     };
   }
 

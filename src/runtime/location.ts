@@ -24,6 +24,8 @@ export interface Dispatcher {
   asyncPending(): void;
   /** How busy this location's thread has been (Clock.busy); absent: never busy. */
   busy?(): BusyTime;
+  /** How busy the machine's cores have been (Clock.machineBusy); absent: not known. */
+  machineBusy?(): BusyTime;
 }
 
 /** Carries an envelope to another location; throws EncodeError for what cannot travel. */

@@ -1,6 +1,7 @@
 // Real time for the `threads` scheduler: wall-clock ms, Node timers, and a run queue of ready
 // actors drained in slices so timers and I/O on the same thread still get their turn.
 
+import { cpus } from 'node:os';
 import { Deque } from './random.js';
 import type { ActorCell, Dispatcher } from './runtime.js';
 import type { BusyTime, Cancel } from './types.js';
@@ -40,6 +41,16 @@ export class RealDispatcher implements Dispatcher {
   busy(): BusyTime {
     const u = performance.eventLoopUtilization();
     return { activeMs: u.active, idleMs: u.idle };
+  }
+
+  machineBusy(): BusyTime {
+    let activeMs = 0;
+    let idleMs = 0;
+    for (const { times } of cpus()) {
+      activeMs += times.user + times.nice + times.sys + times.irq;
+      idleMs += times.idle;
+    }
+    return { activeMs, idleMs };
   }
 
   /** End of the current cell's own time (ActorCell.run's `goOn`): set when first asked, 0 until

@@ -28,6 +28,12 @@ export interface Clock {
    * node on the thread); under `sim`, the modeled service time of what the host handled
    * (SimOptions.cpu; always idle without it). Compare two readings (load.ts, utilisation). */
   busy(): BusyTime;
+  /** How busy this node's machine has been, all its cores together, since it started: real,
+   * the operating system's CPU times (`os.cpus()`); null under `sim`, where each host is a
+   * machine of its own and busy() says it all. Nodes that share a machine (a local cluster on
+   * worker threads) share this: an idle one there has no CPU of its own to offer (president's
+   * balancing, `idleMachineBelow`). */
+  machineBusy(): BusyTime | null;
 }
 
 /** Cumulative ms a thread spent running and idle. */

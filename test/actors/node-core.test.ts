@@ -201,6 +201,18 @@ describe('NodeCore', () => {
     expect(replyOf(core.receive({ type: 'govfs.fs.NodeProbe', load: true }, 0))['load']).toEqual(load);
   });
 
+  it('reports its machine\'s CPU between two load probes, idle too, and none under the simulator', () => {
+    const { core } = node('n5');
+    const probe = () => replyOf(core.receive({ type: 'govfs.fs.NodeProbe', load: true }, 0));
+    core.machineRead(null); // the simulator: nothing to report
+    expect(probe()['machineCpu']).toBeUndefined();
+    core.machineRead({ activeMs: 1_000, idleMs: 9_000 });
+    expect(probe()['machineCpu']).toBeUndefined(); // one reading: no interval yet
+    core.machineRead({ activeMs: 1_900, idleMs: 9_100 }); // 900 of the 1,000 ms since busy
+    expect(probe()).toMatchObject({ role: 'idle', machineCpu: 0.9 });
+    expect(replyOf(core.receive({ type: 'govfs.fs.NodeProbe' }, 0))['machineCpu']).toBeUndefined();
+  });
+
   it('passes a balance request to its president actor, or on to the president', () => {
     const { core } = node('n1');
     core.leaderIs('n1');
