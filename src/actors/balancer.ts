@@ -35,16 +35,17 @@ export interface BalanceOptions {
   /** After a balancing order, leave the ministry alone this long: its new member has to catch
    * up, and its load reports to show the new staff (default 3,000 ms). */
   settleMs?: number;
-  /** Balancing (a grow, a split) draws only on idle nodes whose machine's CPU, all cores, was
-   * below this at their last load report (default 85%, the thesis's shrink line): an idle node
-   * on a machine busy with other nodes (a local cluster on worker threads) has no CPU to add,
-   * so a ministry there only adds replication between threads that now take turns on the cores
-   * (bench balance-threads, 2 cores: a split took throughput to 0.41-0.57x of no balancing).
-   * Failed members are replaced from every idle node whatever its machine. */
-  idleMachineBelow?: number;
+  /** Balancing (a grow, a split) draws only on idle nodes whose machine had at least this many
+   * cores idle at their last load report (default 0.5). An idle node on a machine busy with
+   * other nodes (a local cluster on worker threads) has no CPU to add: a ministry there only
+   * adds replication between threads that then take turns on the cores (bench balance-threads,
+   * 2 cores at 85-95%: a split took throughput to 0.41-0.57x of no balancing). Counted in cores,
+   * not as a share: 10% of 2 cores cannot carry a minister, 10% of 32 can. Failed members are
+   * replaced from every idle node whatever its machine. */
+  spareCores?: number;
 }
 
-export const DEFAULT_BALANCE: Required<BalanceOptions> = { growAbove: 0.95, shrinkBelow: 0.85, minClerks: 2, settleMs: 3_000, idleMachineBelow: 0.85 };
+export const DEFAULT_BALANCE: Required<BalanceOptions> = { growAbove: 0.95, shrinkBelow: 0.85, minClerks: 2, settleMs: 3_000, spareCores: 0.5 };
 
 /** A ministry's load, from the reports of its current appointment's members. */
 export interface MinistryLoad {

@@ -22,7 +22,7 @@ import { isWithin } from '../fs/path.js';
 import type { NodeConfig } from './node-config.js';
 import type { RoleStatus } from './ministry-status.js';
 import { utilisation } from './load.js';
-import type { BusyTime } from '../runtime/types.js';
+import type { MachineBusy } from '../runtime/types.js';
 import type { BalanceReplyMessage, ClusterStatusMessage, MemberReplyMessage, MinistryCopyMessage, MigrationProgressMessage, MinistryInfo, NodeReportMessage, SubtreeDeletedMessage, TicketStatusMessage } from '../fs/requests.js';
 
 /** A node's answer to a NodeProbe: its ministry role's status, the group term under the
@@ -132,7 +132,7 @@ export class NodeCore {
   private gcScheduled = false;
   private readonly probeMs: number;
   /** The machine's busy time at the last load probe, and its CPU since the one before. */
-  private machineAt: BusyTime | null = null;
+  private machineAt: MachineBusy | null = null;
   private machineCpu: number | null = null;
 
   constructor(
@@ -162,7 +162,7 @@ export class NodeCore {
 
   /** The machine's busy time (Clock.machineBusy) read as a load probe came: its CPU since the
    * last one goes into the report (null, under the simulator: nothing to report). */
-  machineRead(busy: BusyTime | null): void {
+  machineRead(busy: MachineBusy | null): void {
     if (busy === null) return;
     if (this.machineAt !== null) this.machineCpu = utilisation(this.machineAt, busy);
     this.machineAt = busy;
@@ -293,7 +293,10 @@ export class NodeCore {
       leading: s?.leading ?? false,
     };
     if (load && s?.load) r.load = s.load;
-    if (load && this.machineCpu !== null) r.machineCpu = this.machineCpu;
+    if (load && this.machineCpu !== null && this.machineAt !== null) {
+      r.machineCpu = this.machineCpu;
+      r.machineCores = this.machineAt.cores;
+    }
     if (s?.chunks && s.role === 'minister') {
       r.chunks = s.chunks.chunks;
       r.chunksShort = s.chunks.short;

@@ -288,23 +288,26 @@ export class PresidentCore {
     return state.unassigned().filter((n) => n !== this.config.id && this.fresh(now, n) && !state.leaving.has(n) && (inConf === null || inConf.has(n)));
   }
 
-  /** The idle pool balancing draws on (BalanceOptions.idleMachineBelow): `spare`, and `busy`,
-   * idle nodes on a machine without CPU to spare, with its CPU. */
-  private balancePool(now: number, state: Readonly<ClusterState>): { spare: string[]; busy: { id: string; cpu: number }[] } {
+  /** The idle pool balancing draws on (BalanceOptions.spareCores): `spare`, and `busy`, idle
+   * nodes whose machine had fewer cores idle (a node that never said: spare). */
+  private balancePool(now: number, state: Readonly<ClusterState>): { spare: string[]; busy: { id: string; cpu: number; cores: number }[] } {
     const spare: string[] = [];
-    const busy: { id: string; cpu: number }[] = [];
+    const busy: { id: string; cpu: number; cores: number }[] = [];
     for (const id of this.idlePool(now, state)) {
-      const cpu = this.reports.get(id)?.machineCpu ?? 0;
-      if (cpu < this.balance.idleMachineBelow) spare.push(id);
-      else busy.push({ id, cpu });
+      const r = this.reports.get(id);
+      const cores = r?.machineCores ?? 0;
+      const cpu = r?.machineCpu ?? 0;
+      if (cores === 0 || (1 - cpu) * cores >= this.balance.spareCores) spare.push(id);
+      else busy.push({ id, cpu, cores });
     }
     return { spare, busy };
   }
 
   /** The plan's note on idle nodes it leaves alone, if any. */
-  private busyIdleNote(busy: readonly { id: string; cpu: number }[]): string[] {
+  private busyIdleNote(busy: readonly { id: string; cpu: number; cores: number }[]): string[] {
     if (busy.length === 0) return [];
-    return [`idle ${busy.map((b) => `${b.id} (machine CPU ${Math.round(b.cpu * 100)}%)`).join(', ')} not drawn on for balancing: machine CPU at or above ${Math.round(this.balance.idleMachineBelow * 100)}%, so a ministry or clerk there would add no CPU`];
+    const each = busy.map((b) => `${b.id} (${((1 - b.cpu) * b.cores).toFixed(2)} of ${b.cores} cores idle)`);
+    return [`idle ${each.join(', ')} not drawn on for balancing: fewer than ${this.balance.spareCores} of its machine's cores idle, so a ministry or clerk there would add no CPU`];
   }
 
   /** Taken for failed by re-staffing: silent, not leading its group, or leaving the cluster. */
@@ -387,7 +390,7 @@ export class PresidentCore {
       options: this.config.writeBalance,
       costs: this.sigma.costs(),
     });
-    return { steps: planned.steps, notes: [...planned.notes, ...this.busyIdleNote(pool.busy)] };
+    return planned;
   }
 
   /** Whether `m`'s minister has reported since the ministry's last migration ended: a report

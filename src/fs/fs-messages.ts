@@ -156,9 +156,10 @@ export interface NodeReportMessage {
   chunks?: number;
   chunksShort?: number;
   chunkHolders?: ChunkHolderMessage[];
-  /** The CPU of this node's machine, all its cores (0..1), between its last two load probes
-   * (0 or absent: not measured). */
+  /** The CPU of this node's machine, all its cores (0..1), between its last two load probes,
+   * and its number of cores (0 or absent: not measured). */
   machineCpu?: number;
+  machineCores?: number;
 }
 
 /** govfs.fs.ChunkHolder: how many chunks of a ministry's files a node holds a replica of. */

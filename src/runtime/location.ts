@@ -6,7 +6,7 @@
 import type { Logger } from 'pino';
 import type { MessageRegistry, WireEnvelope } from '../wire/registry.js';
 import type { Storage } from './storage.js';
-import type { BusyTime, Cancel, SpawnOptions } from './types.js';
+import type { BusyTime, Cancel, MachineBusy, SpawnOptions } from './types.js';
 import type { ActorCell } from './runtime.js';
 
 /** How time passes and when work runs, provided by a scheduler. */
@@ -25,7 +25,7 @@ export interface Dispatcher {
   /** How busy this location's thread has been (Clock.busy); absent: never busy. */
   busy?(): BusyTime;
   /** How busy the machine's cores have been (Clock.machineBusy); absent: not known. */
-  machineBusy?(): BusyTime;
+  machineBusy?(): MachineBusy;
 }
 
 /** Carries an envelope to another location; throws EncodeError for what cannot travel. */

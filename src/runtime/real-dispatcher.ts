@@ -4,7 +4,7 @@
 import { cpus } from 'node:os';
 import { Deque } from './random.js';
 import type { ActorCell, Dispatcher } from './runtime.js';
-import type { BusyTime, Cancel } from './types.js';
+import type { BusyTime, Cancel, MachineBusy } from './types.js';
 
 /** performance.timeOrigin, read once: it is a getter with a brand check, and now() runs several
  * times for every request a member serves. */
@@ -43,14 +43,15 @@ export class RealDispatcher implements Dispatcher {
     return { activeMs: u.active, idleMs: u.idle };
   }
 
-  machineBusy(): BusyTime {
+  machineBusy(): MachineBusy {
     let activeMs = 0;
     let idleMs = 0;
-    for (const { times } of cpus()) {
+    const all = cpus();
+    for (const { times } of all) {
       activeMs += times.user + times.nice + times.sys + times.irq;
       idleMs += times.idle;
     }
-    return { activeMs, idleMs };
+    return { activeMs, idleMs, cores: all.length };
   }
 
   /** End of the current cell's own time (ActorCell.run's `goOn`): set when first asked, 0 until

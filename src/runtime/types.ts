@@ -32,8 +32,13 @@ export interface Clock {
    * the operating system's CPU times (`os.cpus()`); null under `sim`, where each host is a
    * machine of its own and busy() says it all. Nodes that share a machine (a local cluster on
    * worker threads) share this: an idle one there has no CPU of its own to offer (president's
-   * balancing, `idleMachineBelow`). */
-  machineBusy(): BusyTime | null;
+   * balancing, `spareCores`). */
+  machineBusy(): MachineBusy | null;
+}
+
+/** Cumulative ms a machine's cores spent running and idle, summed over its `cores`. */
+export interface MachineBusy extends BusyTime {
+  cores: number;
 }
 
 /** Cumulative ms a thread spent running and idle. */

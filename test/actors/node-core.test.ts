@@ -201,15 +201,15 @@ describe('NodeCore', () => {
     expect(replyOf(core.receive({ type: 'govfs.fs.NodeProbe', load: true }, 0))['load']).toEqual(load);
   });
 
-  it('reports its machine\'s CPU between two load probes, idle too, and none under the simulator', () => {
+  it('reports its machine\'s CPU between two load probes and its cores, idle too, and none under the simulator', () => {
     const { core } = node('n5');
     const probe = () => replyOf(core.receive({ type: 'govfs.fs.NodeProbe', load: true }, 0));
     core.machineRead(null); // the simulator: nothing to report
     expect(probe()['machineCpu']).toBeUndefined();
-    core.machineRead({ activeMs: 1_000, idleMs: 9_000 });
+    core.machineRead({ activeMs: 1_000, idleMs: 9_000, cores: 2 });
     expect(probe()['machineCpu']).toBeUndefined(); // one reading: no interval yet
-    core.machineRead({ activeMs: 1_900, idleMs: 9_100 }); // 900 of the 1,000 ms since busy
-    expect(probe()).toMatchObject({ role: 'idle', machineCpu: 0.9 });
+    core.machineRead({ activeMs: 1_900, idleMs: 9_100, cores: 2 }); // 900 of the 1,000 ms since busy
+    expect(probe()).toMatchObject({ role: 'idle', machineCpu: 0.9, machineCores: 2 });
     expect(replyOf(core.receive({ type: 'govfs.fs.NodeProbe' }, 0))['machineCpu']).toBeUndefined();
   });
 

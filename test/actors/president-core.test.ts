@@ -422,20 +422,22 @@ describe('probes of an idle cluster (issue 19)', () => {
   });
 });
 
-describe('balancing draws on idle nodes whose machine has CPU to spare', () => {
+describe('balancing draws on idle nodes whose machine has cores to spare', () => {
   // Nodes that share a machine (a local cluster on worker threads) share its cores: on 2 cores
   // a split took throughput to 0.41-0.57x of no balancing (bench balance-threads).
   const hotClerk = { cpu: 0.99, readsPerSec: 900, writesPerSec: 1, hot: [] };
-  /** Every node answers a load probe at `at`: m0's clerks hot, idle n5 and n6 with `machine`. */
-  function answered(core: PresidentCore, view: PresidentView, at: number, machine: Record<string, number>): void {
+  type Machine = { cpu: number; cores: number };
+  /** Every node answers a load probe at `at`: m0's clerks hot, idle n5 and n6 on `machine`. */
+  function answered(core: PresidentCore, view: PresidentView, at: number, machine: Record<string, Machine>): void {
     const root = healthyRoot();
     for (const id of NODES) {
       const r = root[id] ?? {};
       const load = id === 'n3' || id === 'n4' ? hotClerk : id === 'n2' ? { ...hotClerk, cpu: 0.5 } : undefined;
-      core.probed(id, report(id, { ...r, ...(load ? { load } : {}), ...(machine[id] !== undefined ? { machineCpu: machine[id] } : {}) }), at, view);
+      const m = machine[id];
+      core.probed(id, report(id, { ...r, ...(load ? { load } : {}), ...(m ? { machineCpu: m.cpu, machineCores: m.cores } : {}) }), at, view);
     }
   }
-  function planAfterSettling(machine: Record<string, number>) {
+  function planAfterSettling(machine: Record<string, Machine>) {
     const view = viewOf(stateOf(ROOT));
     const core = president(view, {}, FAIL);
     answered(core, view, FAIL, machine);
@@ -445,18 +447,19 @@ describe('balancing draws on idle nodes whose machine has CPU to spare', () => {
     return core.plan(later, view);
   }
 
-  it('grows a hot ministry from an idle node on a machine with CPU to spare (or one that reported none)', () => {
-    const plan = planAfterSettling({ n5: 0.3 });
-    expect(plan.steps[0]).toMatchObject({ kind: 'grow', node: 'n5' });
+  it('grows a hot ministry from an idle node with half a core idle or more (or that never said)', () => {
+    expect(planAfterSettling({ n5: { cpu: 0.7, cores: 2 } }).steps[0]).toMatchObject({ kind: 'grow', node: 'n5' });
+    // 10% of 32 cores is three cores idle: spare.
+    expect(planAfterSettling({ n5: { cpu: 0.9, cores: 32 } }).steps[0]).toMatchObject({ kind: 'grow', node: 'n5' });
     expect(planAfterSettling({}).steps[0]).toMatchObject({ kind: 'grow', node: 'n5' });
   });
 
   it('leaves an idle node alone whose machine is busy, says why, and frees no clerk meanwhile', () => {
-    const plan = planAfterSettling({ n5: 0.97, n6: 0.9 });
+    const plan = planAfterSettling({ n5: { cpu: 0.9, cores: 2 }, n6: { cpu: 0.8, cores: 2 } });
     expect(plan.steps).toEqual([]);
     expect(plan.queued).toEqual(['m0']);
-    expect(plan.notes.join('\n')).toMatch(/idle n5 \(machine CPU 97%\), n6 \(machine CPU 90%\) not drawn on for balancing/);
-    // One of them below the line: that one is drawn on.
-    expect(planAfterSettling({ n5: 0.97, n6: 0.2 }).steps[0]).toMatchObject({ kind: 'grow', node: 'n6' });
+    expect(plan.notes.join('\n')).toMatch(/idle n5 \(0\.20 of 2 cores idle\), n6 \(0\.40 of 2 cores idle\) not drawn on for balancing/);
+    // One of them with cores to spare: that one is drawn on.
+    expect(planAfterSettling({ n5: { cpu: 0.9, cores: 2 }, n6: { cpu: 0.2, cores: 2 } }).steps[0]).toMatchObject({ kind: 'grow', node: 'n6' });
   });
 });

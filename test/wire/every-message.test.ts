@@ -18,7 +18,7 @@ const dirLoad = { path: '/a/hot', readsPerSec: 120.5, writesPerSec: 3.25 } satis
 const load = { cpu: 0.97, readsPerSec: 800, writesPerSec: 12.5, hot: [dirLoad] } satisfies Required<F.MemberLoadMessage>;
 const report = {
   id: 'n2', role: 'clerk', ministry: 'm1', groupTerm: 3, commit: 2 ** 40, applied: 17, lastIndex: 18, lastTerm: 3, caughtUp: true, leading: true, commitTerm: 2, load,
-  chunks: 2 ** 33, chunksShort: 4, chunkHolders: [{ node: 'n1', chunks: 7 }, { node: 'n3', chunks: 2 ** 33 }], machineCpu: 0.875,
+  chunks: 2 ** 33, chunksShort: 4, chunkHolders: [{ node: 'n1', chunks: 7 }, { node: 'n3', chunks: 2 ** 33 }], machineCpu: 0.875, machineCores: 2,
 } satisfies Required<Omit<F.NodeReportMessage, 'type'>>;
 
 const migration = { id: 'g1', subtree: '/a/b', from: 'm0', to: 'm3', phase: 'handed', split: true, reason: 'asked by a client' } satisfies Required<F.SubtreeMigrationInfo>;
