@@ -196,8 +196,8 @@ export class PresidentCore {
     if (action === 'split') {
       const from = state.ministryFor(path);
       if (!from) return { ok: false, reason: `no ministry serves ${path} yet: retry [EAGAIN]` };
-      // (The balancer's splits draw on `drawFrom`, its idle nodes with CPU to spare; one asked for by
-      // hand on any idle node.)
+      // (The balancer's splits draw on `drawFrom`, its idle nodes with cores to spare; one asked
+      // for by hand, on any idle node.)
       const pool = drawFrom ?? this.idlePool(now, state);
       if (pool.length === 0) return { ok: false, reason: `no idle node to form a ministry for ${path} [EBUSY]` };
       const clerks = pool.slice(1, 1 + clerksWanted);
@@ -374,11 +374,10 @@ export class PresidentCore {
       if (cpu == null || cpu >= mergeBelow) this.coldSince.delete(m.id);
       else if (!this.coldSince.has(m.id)) this.coldSince.set(m.id, now);
     }
-    const pool = this.balancePool(now, state);
-    const planned = planWrites({
+    return planWrites({
       ministries: state.serving(),
       loads,
-      idle: pool.spare.length,
+      idle: this.balancePool(now, state).spare.length,
       minClerks: this.balance.minClerks,
       judgeable: (m) => judge(m) && !state.migrationOf(m.id) && !this.migrations.cooling(state, m.id, now, retryAfterMs) && this.reportedSinceMigration(m),
       // Serving as it is, and cold, for how long (a merge waits mergeAfterMs of both).
@@ -390,7 +389,6 @@ export class PresidentCore {
       options: this.config.writeBalance,
       costs: this.sigma.costs(),
     });
-    return planned;
   }
 
   /** Whether `m`'s minister has reported since the ministry's last migration ended: a report
