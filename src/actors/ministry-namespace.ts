@@ -22,7 +22,8 @@ import type { LayoutEntry } from './ministry-entry.js';
 import { MigrationMarks, type LeaseQuiet } from './ministry-migrations.js';
 import { applyMigrationEntry, FencedFiles, handoverProgress, migrationRefusal, type HandoverProgress } from './ministry-migration-entries.js';
 import type { MigrationEntry } from './ministry-entry.js';
-import { joinMinistrySnapshot, splitMinistrySnapshot } from './ministry-snapshot-format.js';
+import { joinMinistrySnapshot, splitMinistrySnapshot, type MinistrySnapshotParts } from './ministry-snapshot-format.js';
+import { NamespaceDecoder } from '../fs/namespace-snapshot.js';
 import { RenameLedger, type OutTx, type PhaseOneChecks } from './rename-ledger.js';
 import { adoptCarried, carriedLayouts, carriedProblem, exportAt, LockedFiles, lockedRefusal, movedFileInos } from './rename-layouts.js';
 import type { CrossRenameEntry } from './ministry-entry.js';
@@ -465,9 +466,28 @@ export class MinistryNamespace {
   }
 
   restore(data: Uint8Array, now = 0): void {
+    this.restoreSteps(data, () => now).step(() => true);
+  }
+
+  /** restore() in steps (RaftShell, StateMachine.restoreSteps): the namespace is decoded a
+   * slice at a time (the bulk of a big snapshot), then the whole state is replaced at once in
+   * the last step, read at the time `now()` gives then. Until then this state stays as it was. */
+  restoreSteps(data: Uint8Array, now: () => number): { step(more: () => boolean): boolean } {
     const p = splitMinistrySnapshot(data);
+    const decoder = new NamespaceDecoder(p.ns);
+    return {
+      step: (more) => {
+        const state = decoder.step(more);
+        if (state === null) return false;
+        this.install(p, Namespace.fromState(state), now());
+        return true;
+      },
+    };
+  }
+
+  private install(p: MinistrySnapshotParts, ns: Namespace, now: number): void {
     this.migrations = p.marks === null ? new MigrationMarks() : MigrationMarks.fromBytes(p.marks, now);
-    this.ns = Namespace.restore(p.ns);
+    this.ns = ns;
     this.renames = p.renames ? RenameLedger.fromBytes(p.renames, this.renames.owner, now) : Object.assign(new RenameLedger(), { owner: this.renames.owner });
     this.fencedFiles.clear();
     this.lockedFiles.clear();

@@ -67,48 +67,213 @@ export function encodeNamespace(st: NamespaceState): Uint8Array {
 /** Rebuild from `snapshot()` bytes, binary or the JSON of versions 1 and 2. EINVAL (naming
  * what is wrong) for corrupt input. */
 export function decodeNamespace(bytes: Uint8Array): NamespaceState {
-  const corrupt = (what: string) => new FsError('EINVAL', `corrupt namespace snapshot: ${what}`);
-  if (!SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b)) return decodeJson(bytes);
-  const r = new ByteReader(bytes, corrupt);
-  r.at = SNAPSHOT_MAGIC.length;
-  const v = r.u8();
-  if (v !== BINARY_SNAPSHOT_VERSION && v !== 3) throw corrupt(`unsupported format version ${v}`);
-  const ns = emptyState(r.string(), corrupt);
-  const version = r.f64();
-  const nextIno = r.f64();
-  if (!isCount(version)) throw corrupt('bad version');
-  if (!isCount(nextIno) || nextIno < 2) throw corrupt('bad nextIno');
-  const links = new Map<number, { node: INode; refs: number }>();
-  const root = v === 3 ? readNodeV3(r, corrupt, new Set<number>(), nextIno, version, 0) : readNode(r, { corrupt, links, dirs: new Set(), nextIno, version }, 0);
-  if (root.kind !== 'dir') throw corrupt('the root is not a directory');
-  for (const [ino, l] of links) if (l.node.nlink !== l.refs) throw corrupt(`inode ${ino}: ${l.node.nlink} links counted, ${l.refs} found`);
-  ns.rootNode = root;
-  ns.version = version;
-  ns.nextIno = nextIno;
-  const clients = r.u32();
-  for (let i = 0; i < clients; i++) {
-    const id = r.string();
-    if (ns.clients.has(id)) throw corrupt(`client ${id} twice`);
-    const acked = r.f64();
-    const lastSeen = r.f64();
-    if (!isCount(acked) || !Number.isFinite(lastSeen)) throw corrupt(`bad record of client ${id}`);
-    const rec: ClientState = { acked, results: new IntTable(8), lastSeen };
-    const n = r.u32();
-    for (let k = 0; k < n; k++) {
-      const seq = r.f64();
-      let result: unknown;
-      try {
-        result = JSON.parse(r.string(), bigintIn);
-      } catch {
-        throw corrupt(`bad saved result of client ${id}`);
-      }
-      if (!isCount(seq) || seq <= acked || rec.results.has(seq) || !isResult(result)) throw corrupt(`bad saved result of client ${id}`);
-      rec.results.set(seq, deepFreeze(upgradeResult(result)));
-    }
-    ns.clients.set(id, rec);
+  return new NamespaceDecoder(bytes).step(always) as NamespaceState;
+}
+
+const always = (): boolean => true;
+
+/** How many nodes (or clients) a decoder reads between two asks of `more()`: tens of µs, and
+ * under a millisecond while the code is still cold (a process's first restore). */
+const NODES_PER_ASK = 32;
+
+/** A directory the decoder is inside of: the entries still to read. */
+interface OpenDir {
+  ino: number;
+  children: Map<string, INode>;
+  left: number;
+  last: string;
+}
+
+/** A decoding that can stop and go on, so that a big namespace is restored in slices of its
+ * thread's time (issue 19, point 4: a follower installing a 55,000-file snapshot held its actor
+ * thread for ~130 ms in one go). The tree is read with a stack of open directories rather than
+ * by recursion, so that it can stop between any two nodes. Snapshots of versions 1-3 (JSON, or
+ * without POSIX attributes) are read whole in the first step: only data folders from before
+ * them still hold such snapshots, and only once. */
+export class NamespaceDecoder {
+  private readonly corrupt = (what: string): FsError => new FsError('EINVAL', `corrupt namespace snapshot: ${what}`);
+  private readonly r: ByteReader;
+  private whole: NamespaceState | null = null;
+  private state: NamespaceState | null = null;
+  private c: ReadCtx | null = null;
+  private readonly open: OpenDir[] = [];
+  private treeDone = false;
+  private clientsLeft = -1;
+
+  constructor(private readonly bytes: Uint8Array) {
+    this.r = new ByteReader(bytes, this.corrupt);
   }
-  r.end();
-  return ns;
+
+  /** Read on while `more()` says so (asked every few hundred nodes): the whole state once the
+   * snapshot is read, else null (call again). */
+  step(more: () => boolean): NamespaceState | null {
+    if (this.whole !== null) return this.whole;
+    if (this.state === null && this.begin()) return this.whole;
+    const st = this.state!;
+    if (!this.treeDone && !this.readTree(more)) return null;
+    if (!this.readClients(more)) return null;
+    this.r.end();
+    this.whole = st;
+    return st;
+  }
+
+  /** The header. True when the snapshot was of an older format, and read whole. */
+  private begin(): boolean {
+    const { r, corrupt, bytes } = this;
+    if (!SNAPSHOT_MAGIC.every((b, i) => bytes[i] === b)) {
+      this.whole = decodeJson(bytes);
+      return true;
+    }
+    r.at = SNAPSHOT_MAGIC.length;
+    const v = r.u8();
+    if (v !== BINARY_SNAPSHOT_VERSION && v !== 3) throw corrupt(`unsupported format version ${v}`);
+    const ns = emptyState(r.string(), corrupt);
+    const version = r.f64();
+    const nextIno = r.f64();
+    if (!isCount(version)) throw corrupt('bad version');
+    if (!isCount(nextIno) || nextIno < 2) throw corrupt('bad nextIno');
+    ns.version = version;
+    ns.nextIno = nextIno;
+    this.state = ns;
+    if (v === 3) {
+      this.rooted(readNodeV3(r, corrupt, new Set<number>(), nextIno, version, 0));
+      this.readClients(always);
+      r.end();
+      this.whole = ns;
+      return true;
+    }
+    this.c = { corrupt, links: new Map(), seen: new InodeSet(nextIno), nextIno, version };
+    const root = this.readNode(0);
+    this.rooted(root);
+    this.treeDone = this.open.length === 0;
+    if (this.treeDone) this.checkLinks();
+    return false;
+  }
+
+  private rooted(root: INode): void {
+    if (root.kind !== 'dir') throw this.corrupt('the root is not a directory');
+    this.state!.rootNode = root;
+  }
+
+  /** Entries of the open directories, depth first. True once the tree is read. */
+  private readTree(more: () => boolean): boolean {
+    const { r, corrupt, open } = this;
+    let n = 0;
+    while (open.length > 0) {
+      if (++n === NODES_PER_ASK) {
+        n = 0;
+        if (!more()) return false;
+      }
+      const dir = open[open.length - 1]!;
+      if (dir.left === 0) {
+        open.pop();
+        continue;
+      }
+      const name = r.string();
+      if ((dir.last !== '' && name <= dir.last) || !isStoredName(name)) throw corrupt(`inode ${dir.ino}: bad, repeated or unordered entry name`);
+      dir.last = name;
+      dir.left--;
+      // The child goes in before its own entries are read: the same order of insertion.
+      dir.children.set(name, this.readNode(open.length));
+    }
+    this.treeDone = true;
+    this.checkLinks();
+    return true;
+  }
+
+  private checkLinks(): void {
+    for (const [ino, l] of this.c!.links) if (l.node.nlink !== l.refs) throw this.corrupt(`inode ${ino}: ${l.node.nlink} links counted, ${l.refs} found`);
+  }
+
+  /** The exactly-once table after the tree. True once it is read. */
+  private readClients(more: () => boolean): boolean {
+    const { r, corrupt } = this;
+    const ns = this.state!;
+    if (this.clientsLeft < 0) this.clientsLeft = r.u32();
+    for (let n = 0; this.clientsLeft > 0; this.clientsLeft--) {
+      if (++n === NODES_PER_ASK) {
+        n = 0;
+        if (!more()) return false;
+      }
+      const id = r.string();
+      if (ns.clients.has(id)) throw corrupt(`client ${id} twice`);
+      const acked = r.f64();
+      const lastSeen = r.f64();
+      if (!isCount(acked) || !Number.isFinite(lastSeen)) throw corrupt(`bad record of client ${id}`);
+      const rec: ClientState = { acked, results: new IntTable(8), lastSeen };
+      const k = r.u32();
+      for (let i = 0; i < k; i++) {
+        const seq = r.f64();
+        let result: unknown;
+        try {
+          result = JSON.parse(r.string(), bigintIn);
+        } catch {
+          throw corrupt(`bad saved result of client ${id}`);
+        }
+        if (!isCount(seq) || seq <= acked || rec.results.has(seq) || !isResult(result)) throw corrupt(`bad saved result of client ${id}`);
+        rec.results.set(seq, deepFreeze(upgradeResult(result)));
+      }
+      ns.clients.set(id, rec);
+    }
+    return true;
+  }
+
+  /** One node of version 4 at `depth` (see writeNode); a directory is opened, its entries are
+   * read after. */
+  private readNode(depth: number): INode {
+    const { r, corrupt } = this;
+    const c = this.c!;
+    if (depth > MAX_DEPTH + 1) throw corrupt('tree too deep');
+    const kind = r.u8();
+    const ino = r.f64();
+    if (kind === 3) {
+      const l = c.links.get(ino);
+      if (l === undefined) throw corrupt(`a link to inode ${String(ino)}, not a file with several links seen before`);
+      l.refs++;
+      return l.node;
+    }
+    if (!isCount(ino) || ino < 1 || ino >= c.nextIno || c.seen.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
+    c.seen.add(ino);
+    const btime = r.f64();
+    const v = r.f64();
+    const atimeNs = readTime(r, corrupt, ino);
+    const mtimeNs = readTime(r, corrupt, ino);
+    const ctimeNs = readTime(r, corrupt, ino);
+    const mode = r.u32();
+    const uid = r.u32();
+    const gid = r.u32();
+    if (!Number.isFinite(btime) || !isCount(v) || v > c.version || mode > PERM_BITS || !isId(uid) || !isId(gid)) throw corrupt(`inode ${ino}: bad attributes`);
+    // One object literal of one shape for every kind (a snapshot holds many).
+    const node: INode = { ino, kind: 'dir', size: 0, btime, atimeNs, mtimeNs, ctimeNs, mode, uid, gid, nlink: 1, rdev: 0, target: null, version: v, children: null };
+    if (kind === 0 || kind === 2 || kind === 4) {
+      if (kind === 0) {
+        node.kind = 'file';
+        node.size = r.f64();
+      } else if (kind === 4) {
+        const special = SPECIAL_KINDS[r.u8()];
+        node.rdev = r.f64();
+        if (special === undefined || !isCount(node.rdev)) throw corrupt(`inode ${ino}: bad special kind or rdev`);
+        node.kind = special;
+      } else {
+        node.kind = 'symlink';
+        node.target = r.string();
+        node.size = new TextEncoder().encode(node.target).length;
+      }
+      node.nlink = r.u32();
+      if (!isCount(node.size) || node.nlink < 1) throw corrupt(`inode ${ino}: bad size or link count`);
+      // Only nodes with several links are remembered, as the writer does (checkLinks counts
+      // them): a map of every file cost a 55,000-file restore ~25 ms at its end.
+      if (node.nlink > 1) c.links.set(ino, { node, refs: 1 });
+      return node;
+    }
+    if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
+    // Every entry takes at least 10 bytes: a count beyond what is left is corrupt.
+    const count = r.u32();
+    if (count > r.left / 10) throw corrupt(`inode ${ino}: ${count} entries in ${r.left} bytes`);
+    node.children = new Map();
+    this.open.push({ ino, children: node.children, left: count, last: '' });
+    return node;
+  }
 }
 
 /** Snapshots of format versions 1 and 2 were JSON. */
@@ -233,61 +398,38 @@ let lastTime = 0n;
 let lastSec = 0;
 let lastNsec = 0;
 
-interface ReadCtx {
-  corrupt: (what: string) => FsError;
-  /** Files and symlinks read so far, with the links to them found. */
-  links: Map<number, { node: INode; refs: number }>;
-  dirs: Set<number>;
-  nextIno: number;
-  version: number;
+/** The inode numbers below `limit` seen: a bitmap when that is at most 32 MiB (its pages are
+ * only touched where numbers are), else a Set. A Set of 55,000 numbers cost a restore a
+ * 4-5 ms pause where it grew (a fresh 1.5 MB table; see raft/snapshot-buffer.ts on fresh
+ * pages). */
+class InodeSet {
+  private readonly bits: Uint8Array | null;
+  private readonly set: Set<number> | null;
+
+  constructor(limit: number) {
+    const small = limit <= 2 ** 28;
+    this.bits = small ? new Uint8Array(Math.ceil(limit / 8)) : null;
+    this.set = small ? null : new Set();
+  }
+
+  has(ino: number): boolean {
+    return this.bits !== null ? (this.bits[ino >>> 3]! & (1 << (ino & 7))) !== 0 : this.set!.has(ino);
+  }
+
+  add(ino: number): void {
+    if (this.bits !== null) this.bits[ino >>> 3]! |= 1 << (ino & 7);
+    else this.set!.add(ino);
+  }
 }
 
-function readNode(r: ByteReader, c: ReadCtx, depth: number): INode {
-  const { corrupt } = c;
-  if (depth > MAX_DEPTH + 1) throw corrupt('tree too deep');
-  const kind = r.u8();
-  const ino = r.f64();
-  if (kind === 3) {
-    const l = c.links.get(ino);
-    if (l === undefined) throw corrupt(`a link to inode ${String(ino)}, not a file seen before`);
-    l.refs++;
-    return l.node;
-  }
-  if (!isCount(ino) || ino < 1 || ino >= c.nextIno || c.links.has(ino) || c.dirs.has(ino)) throw corrupt(`bad or duplicate inode number ${String(ino)}`);
-  const btime = r.f64();
-  const v = r.f64();
-  const atimeNs = readTime(r, corrupt, ino);
-  const mtimeNs = readTime(r, corrupt, ino);
-  const ctimeNs = readTime(r, corrupt, ino);
-  const mode = r.u32();
-  const uid = r.u32();
-  const gid = r.u32();
-  if (!Number.isFinite(btime) || !isCount(v) || v > c.version || mode > PERM_BITS || !isId(uid) || !isId(gid)) throw corrupt(`inode ${ino}: bad attributes`);
-  // One object literal of one shape for every kind (a snapshot holds many).
-  const node: INode = { ino, kind: 'dir', size: 0, btime, atimeNs, mtimeNs, ctimeNs, mode, uid, gid, nlink: 1, rdev: 0, target: null, version: v, children: null };
-  if (kind === 0 || kind === 2 || kind === 4) {
-    if (kind === 0) {
-      node.kind = 'file';
-      node.size = r.f64();
-    } else if (kind === 4) {
-      const special = SPECIAL_KINDS[r.u8()];
-      node.rdev = r.f64();
-      if (special === undefined || !isCount(node.rdev)) throw corrupt(`inode ${ino}: bad special kind or rdev`);
-      node.kind = special;
-    } else {
-      node.kind = 'symlink';
-      node.target = r.string();
-      node.size = new TextEncoder().encode(node.target).length;
-    }
-    node.nlink = r.u32();
-    if (!isCount(node.size) || node.nlink < 1) throw corrupt(`inode ${ino}: bad size or link count`);
-    c.links.set(ino, { node, refs: 1 });
-    return node;
-  }
-  if (kind !== 1) throw corrupt(`inode ${ino}: bad kind ${kind}`);
-  c.dirs.add(ino);
-  node.children = readEntries(r, corrupt, ino, 10, () => readNode(r, c, depth + 1));
-  return node;
+interface ReadCtx {
+  corrupt: (what: string) => FsError;
+  /** Files and symlinks with several links read so far, with the links to them found. */
+  links: Map<number, { node: INode; refs: number }>;
+  /** Every inode number read so far. */
+  seen: InodeSet;
+  nextIno: number;
+  version: number;
 }
 
 /** A directory's entries: a count, then each name (in order, each once) and its node. Every
@@ -312,10 +454,19 @@ function readTime(r: ByteReader, corrupt: (what: string) => FsError, ino: number
   const sec = r.f64();
   const nsec = r.f64();
   if (!Number.isSafeInteger(sec) || !Number.isInteger(nsec) || nsec < 0 || nsec >= 1e9) throw corrupt(`inode ${ino}: bad time`);
+  // A node's three times are often one, and many nodes share a time: the last one read is
+  // kept (BigInts are immutable), which spares most of a restore's BigInts and their GC.
+  if (sec === readSec && nsec === readNsec) return readTimeNs;
   // Most times are whole milliseconds since the epoch: one BigInt of a safe integer.
   const ms = sec * 1000 + nsec / 1e6;
-  return Number.isSafeInteger(ms) && nsec % 1e6 === 0 ? BigInt(ms) * 1_000_000n : BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+  readSec = sec;
+  readNsec = nsec;
+  readTimeNs = Number.isSafeInteger(ms) && nsec % 1e6 === 0 ? BigInt(ms) * 1_000_000n : BigInt(sec) * 1_000_000_000n + BigInt(nsec);
+  return readTimeNs;
 }
+let readSec = 0;
+let readNsec = 0;
+let readTimeNs = 0n;
 
 /** A node as versions 1-3 kept it (no POSIX attributes): 0755 or 0644, root's, one link,
  * accessed when born (atime changes only by utimens, so a node made now would say the same). */

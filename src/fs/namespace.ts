@@ -69,7 +69,7 @@ import { depthOf, formatPath, isAncestor, parsePath } from './path.js';
 import { compareNames } from './subtree-map.js';
 import { IntTable } from '../runtime/int-table.js';
 import { deepFreeze, type ClientState, type INode } from './inode.js';
-import { decodeNamespace, encodeNamespace } from './namespace-snapshot.js';
+import { decodeNamespace, encodeNamespace, type NamespaceState } from './namespace-snapshot.js';
 import { checkOp, finite } from './op-check.js';
 import { DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, R_OK, ROOT, permits, S_ISGID, W_OK, X_OK, msToNs, requireAccess, requireStickyOwner, type Creds } from './access.js';
 import { applyPosix, dirAccess, newNode, statOf, touch, type Tree } from './namespace-posix.js';
@@ -541,21 +541,21 @@ export class Namespace {
 
   // --- snapshots (the codec: namespace-snapshot.ts) ------------------------------------------
 
-  /** The whole replicated state as bytes (canonical: same state, same bytes). Binary, see
-   * SNAPSHOT_MAGIC; as JSON a namespace of n files took about 1.2 µs and 100 bytes per file,
-   * and a ministry's three replicas on one thread took their snapshots together. */
+  /** The whole replicated state as bytes (canonical: same state, same bytes). Binary: as JSON a
+   * snapshot took about 1.2 µs and 100 bytes per file. */
   snapshot(): Uint8Array {
     return encodeNamespace({ root: this.root, version: this._version, nextIno: this.nextIno, rootNode: this.rootNode, clients: this.clients });
   }
 
-  /** Rebuild from `snapshot()` bytes, binary or the JSON of versions 1 and 2. EINVAL (naming
-   * what is wrong) for corrupt input. */
+  /** Rebuild from `snapshot()` bytes (or versions 1-2's JSON); EINVAL for corrupt input. */
   static restore(bytes: Uint8Array): Namespace {
-    const state = decodeNamespace(bytes);
+    return Namespace.fromState(decodeNamespace(bytes));
+  }
+
+  /** The namespace a decoded snapshot holds (NamespaceDecoder, for a restore in steps). */
+  static fromState(state: NamespaceState): Namespace {
     const ns = new Namespace(state.root);
-    ns.rootNode = state.rootNode;
-    ns._version = state.version;
-    ns.nextIno = state.nextIno;
+    [ns.rootNode, ns._version, ns.nextIno] = [state.rootNode, state.version, state.nextIno];
     for (const [id, rec] of state.clients) ns.clients.set(id, rec);
     return ns;
   }
