@@ -118,6 +118,8 @@ class MinistryMember {
         apply: (e: AppliedEntry) => ns.applyEntry(e.data, e.index, e.committedAt),
         snapshot: () => ns.snapshot(),
         restore: (data: Uint8Array) => ns.restore(data, ctx.clock.now()),
+        // A clerk far behind restores its minister's snapshot in slices of the thread's time.
+        restoreSteps: (data: Uint8Array) => ns.restoreSteps(data, () => ctx.clock.now()),
         // Built in ctx.pool from the last snapshot and the entries since (issue 19, point 4).
         replay: config.snapshotsOnThread === true ? undefined : { task: MINISTRY_SNAPSHOT_TASK, context: { subtree: this.args.record.subtree, ministry: this.args.record.id } satisfies MinistrySnapshotContext },
       },

@@ -98,6 +98,7 @@ import {
   type VoteResponse,
 } from './types.js';
 import { isValidMessage } from './validate.js';
+import { snapshotBuffer } from './snapshot-buffer.js';
 
 type Resolved = Required<Omit<RaftConfig, 'learners'>> & { learners: string[] };
 
@@ -139,7 +140,8 @@ interface IncomingSnapshot {
   snapshotTerm: number;
   totalSize: number;
   membership: Membership;
-  chunks: Uint8Array[];
+  /** The whole snapshot's buffer (snapshot-buffer.ts), filled as chunks come. */
+  data: Uint8Array;
   received: number;
 }
 
@@ -1245,6 +1247,12 @@ export class RaftCore {
         ack(0, true);
         return;
       }
+      const data = snapshotBuffer(m.totalSize);
+      if (data === null) {
+        this.incoming = undefined;
+        ack(0, true);
+        return;
+      }
       t = {
         leader: m.from,
         term: m.term,
@@ -1252,7 +1260,7 @@ export class RaftCore {
         snapshotTerm: m.snapshotTerm,
         totalSize: m.totalSize,
         membership: normalizeMembership(m.voters, m.learners),
-        chunks: [],
+        data,
         received: 0,
       };
       this.incoming = t;
@@ -1268,20 +1276,14 @@ export class RaftCore {
       ack(0, true);
       return;
     }
-    if (m.data.length > 0) cur.chunks.push(m.data.slice());
+    cur.data.set(m.data, cur.received);
     cur.received += m.data.length;
     if (!m.done) {
       ack(cur.received, false);
       return;
     }
     this.incoming = undefined;
-    const data = new Uint8Array(cur.totalSize);
-    let off = 0;
-    for (const c of cur.chunks) {
-      data.set(c, off);
-      off += c.length;
-    }
-    this.installSnapshot({ index: cur.index, term: cur.snapshotTerm, membership: cur.membership, data });
+    this.installSnapshot({ index: cur.index, term: cur.snapshotTerm, membership: cur.membership, data: cur.data });
     this.send({ ...this.base('govfs.raft.AppendResponse', m.from), reject: false, index: this.log.committed, conflictTerm: 0, conflictIndex: 0 });
   }
 

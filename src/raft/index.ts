@@ -5,4 +5,4 @@ export type { ConfChangeRecord } from './membership.js';
 export { isValidMessage } from './validate.js';
 export * from './types.js';
 export { RaftShell } from './shell.js';
-export type { AppliedEntry, StateMachine, RaftShellOptions, ApplyOutcome, ShellStatus } from './shell.js';
+export type { AppliedEntry, StateMachine, RestoreSteps, RaftShellOptions, ApplyOutcome, ShellStatus } from './shell.js';

@@ -15,6 +15,7 @@
 import { CorruptStorageError, SEAL_HEADER_BYTES, isSealed, seal, sealReserved, unseal } from '../runtime/sealed.js';
 import type { Storage, StorageOp } from '../runtime/storage.js';
 import { EntryKind, type Entry, type Membership, type Snapshot } from './types.js';
+import { headroomOf } from './snapshot-buffer.js';
 
 const te = new TextEncoder();
 const td = new TextDecoder();
@@ -133,10 +134,13 @@ interface SnapMeta {
 export function encodeSnapshot(s: Snapshot): Uint8Array {
   const meta = te.encode(JSON.stringify({ index: s.index, term: s.term, voters: s.membership.voters, learners: s.membership.learners } satisfies SnapMeta));
   const at = SEAL_HEADER_BYTES;
-  const out = new Uint8Array(at + 4 + meta.length + s.data.length);
-  new DataView(out.buffer).setUint32(at, meta.length, true);
+  const head = at + 4 + meta.length;
+  const room = headroomOf(s.data);
+  // A snapshot received from the leader: its header goes in the room in front of it.
+  const out = room >= head ? new Uint8Array(s.data.buffer, s.data.byteOffset - head, head + s.data.length) : new Uint8Array(head + s.data.length);
+  new DataView(out.buffer, out.byteOffset, out.byteLength).setUint32(at, meta.length, true);
   out.set(meta, at + 4);
-  out.set(s.data, at + 4 + meta.length);
+  if (room < head) out.set(s.data, head);
   return sealReserved(out);
 }
 

@@ -105,7 +105,8 @@ export function readyOps(st: Storage, r: Ready, storedLast: number, hardState: H
   }
   if (r.snapshot) {
     ops.push(...clearOps());
-    ops.push({ op: 'put', key: K_SNAP, value: encodeSnapshot(r.snapshot) });
+    // Owned: a fresh buffer, or the received one, written nowhere else (no 6 MB copy).
+    ops.push({ op: 'put', key: K_SNAP, value: encodeSnapshot(r.snapshot), owned: true });
     storedLast = r.snapshot.index;
   }
   if (r.entries.length > 0) {

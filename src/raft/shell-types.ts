@@ -22,6 +22,11 @@ export interface StateMachine {
   snapshot(): Uint8Array;
   /** Replace the whole state with a snapshot taken at `index`. */
   restore(data: Uint8Array, index: number): void;
+  /** restore() in steps, for a state too big to rebuild in one turn: the shell restores a
+   * snapshot from its leader this way, in slices of its thread's time, and applies nothing
+   * meanwhile. Until the last step the old state stays as it was; the last puts the whole new
+   * state in place at once. */
+  restoreSteps?(data: Uint8Array, index: number): RestoreSteps;
   /** Back to the empty state (the node moved to another group). Default: restore(empty, 0). */
   reset?(): void;
   /** Build snapshots off the actor thread (shell-snapshots.ts): a pool task that restores the
@@ -29,6 +34,13 @@ export interface StateMachine {
    * entries applied since with their index and committedAt, and returns the bytes snapshot()
    * would give at the last of them. Without it, snapshot() runs on the actor thread. */
   replay?: { task: PoolTask<SnapshotReplay, Uint8Array>; context: unknown };
+}
+
+/** A restore under way (StateMachine.restoreSteps). */
+export interface RestoreSteps {
+  /** Restore on while `more()` says yes (asked often enough to keep a slice short): true once
+   * the new state is in place. */
+  step(more: () => boolean): boolean;
 }
 
 export interface RaftShellOptions {

@@ -43,9 +43,9 @@ import { K_SNAP, loadRaftState, needsSync, readyOps, type TermStarts } from './s
 import { ApplyWaiters, CommitTimes, PendingReads } from './shell-waiting.js';
 import { TickSchedule } from './shell-ticks.js';
 import { type MadeSnapshot, type SnapshotBuild, SnapshotMaker, madeFromSealed } from './shell-snapshots.js';
-import type { AppliedEntry, ApplyOutcome, RaftShellOptions, ShellStatus, StateMachine } from './shell-types.js';
+import type { AppliedEntry, ApplyOutcome, RaftShellOptions, RestoreSteps, ShellStatus, StateMachine } from './shell-types.js';
 
-export type { AppliedEntry, ApplyOutcome, RaftShellOptions, ShellStatus, StateMachine } from './shell-types.js';
+export type { AppliedEntry, ApplyOutcome, RaftShellOptions, RestoreSteps, ShellStatus, StateMachine } from './shell-types.js';
 import { describeRaftEvent } from './events.js';
 import {
   EntryKind,
@@ -75,7 +75,7 @@ const MAX_SLEEP_TICKS = 20;
 class ShellSignal {
   constructor(
     readonly owner: RaftShell,
-    readonly kind: 'tick' | 'persisted' | 'failed' | 'kick' | 'built',
+    readonly kind: 'tick' | 'persisted' | 'failed' | 'kick' | 'built' | 'restore',
     readonly ready?: Ready,
     readonly error?: unknown,
     readonly build?: SnapshotBuild,
@@ -87,6 +87,10 @@ const RAFT_TYPES = new Set<string>(RAFT_MESSAGE_TYPES);
 /** Messages only a leader sends, which may leave before its own Ready is durable. */
 const EARLY = new Set<string>(['govfs.raft.AppendEntries', 'govfs.raft.Heartbeat', 'govfs.raft.InstallSnapshot']);
 const EMPTY = new Uint8Array(0);
+/** A snapshot from the leader is restored in slices of this much of the thread's time (when the
+ * state machine can restore in steps), so that the other actors on the thread go on meanwhile
+ * (issue 19, point 4: a 55,000-file namespace took ~130 ms in one go). */
+const RESTORE_SLICE_MS = 2;
 
 export class RaftShell {
   readonly id: string;
@@ -112,6 +116,8 @@ export class RaftShell {
   private readonly tickSignal = new ShellSignal(this, 'tick');
   private stopped = false;
   private inFlight: Ready | undefined;
+  /** The in-flight Ready's snapshot, being restored in steps: nothing is applied until it is. */
+  private restoring: { ready: Ready; steps: RestoreSteps } | null = null;
   private kicked = false;
   /** Messages of the Ready in flight that wait for its sync. */
   private lateMessages: RaftMessage[] = [];
@@ -232,6 +238,9 @@ export class RaftShell {
         case 'built':
           this.built(msg.build!, msg.data, msg.error);
           break;
+        case 'restore':
+          this.restoreOn();
+          break;
         case 'failed':
           // Storage is broken: fail the actor (its supervisor restarts it over what is durable).
           throw msg.error instanceof Error ? msg.error : new Error(`raft ${this.id}: storage sync failed: ${String(msg.error)}`);
@@ -248,7 +257,7 @@ export class RaftShell {
     this.catchUp();
     this.core.step(m);
     this.logEvents();
-    if (this.inFlight) this.applyCommitted();
+    if (this.inFlight && !this.restoring) this.applyCommitted();
     if ((m.type === 'govfs.raft.HeartbeatResponse' || m.type === 'govfs.raft.AppendResponse') && this.soft.role === 'leader' && (this.answeredAt.has(m.from) || this.answeredAt.size < MAX_ANSWERED)) {
       this.answeredAt.set(m.from, this.ctx.clock.now());
     }
@@ -625,11 +634,46 @@ export class RaftShell {
     }
     if (r.snapshot) {
       const s = r.snapshot;
-      this.sm.restore(s.data, s.index);
+      // Builds begun before are dropped: their base is gone.
+      this.snapshots.reset(s.data, s.index);
+      const steps = this.sm.restoreSteps?.(s.data, s.index);
+      if (steps === undefined) this.sm.restore(s.data, s.index);
+      else if (!this.restoreStep(steps)) {
+        // The rest in later turns; the old state stays as it was until the last step.
+        this.restoring = { ready: r, steps };
+        this.ctx.self.tell(new ShellSignal(this, 'restore'));
+        return;
+      }
+    }
+    this.finishApplying(r);
+  }
+
+  /** One slice of a restore in steps: true once it is done. */
+  private restoreStep(steps: RestoreSteps): boolean {
+    const until = this.ctx.clock.now() + RESTORE_SLICE_MS;
+    return steps.step(() => this.ctx.clock.now() < until);
+  }
+
+  /** The next slice of the snapshot being restored, and the rest of its Ready once it is in. */
+  private restoreOn(): void {
+    const at = this.restoring;
+    if (at === null) return;
+    if (!this.restoreStep(at.steps)) {
+      this.ctx.self.tell(new ShellSignal(this, 'restore'));
+      return;
+    }
+    this.restoring = null;
+    this.finishApplying(at.ready);
+  }
+
+  /** The rest of finish(): the snapshot (restored by now) and the committed entries applied,
+   * reads served, the Ready advanced. */
+  private finishApplying(r: Ready): void {
+    if (r.snapshot) {
+      const s = r.snapshot;
       this.appliedIndex = this.snapshotIndex = s.index;
       this.snapshotBytes = s.data.length;
       this.bytesSinceSnapshot = 0;
-      this.snapshots.reset(s.data, s.index);
       this.terms.restored(s.index, s.term);
       this.waiters.fail((i) => i <= s.index, 'unknown', 'a snapshot from the leader covered this index; ask committed() on the leader');
     }
@@ -707,7 +751,7 @@ export class RaftShell {
     const sealedFits = made.sealed !== null && made.meta !== null && made.meta.term === s.term && JSON.stringify(made.meta.membership) === JSON.stringify(s.membership);
     // Snapshot and the deletion of the entries it covers in one atomic batch: a crash keeps
     // both or neither. It becomes durable with the next Ready's sync.
-    this.st.batch([{ op: 'put', key: K_SNAP, value: sealedFits ? made.sealed! : encodeSnapshot(s) }, ...compactOps(this.st, index)]);
+    this.st.batch([{ op: 'put', key: K_SNAP, value: sealedFits ? made.sealed! : encodeSnapshot(s), owned: true }, ...compactOps(this.st, index)]);
     return true;
   }
 

@@ -98,8 +98,9 @@ export class SimStorage extends BatchWrites implements Storage {
       }
     }
     if (ops.length === 0) return;
-    // Copy values: the caller may reuse its arrays, a real disk would not notice.
-    const own = ops.map((o) => (o.op === 'put' ? { ...o, value: new Uint8Array(o.value) } : o));
+    // Copy values: the caller may reuse its arrays, a real disk would not notice (unless given
+    // away: owned, as the other storages keep them).
+    const own = ops.map((o) => (o.op === 'put' && !o.owned ? { ...o, value: new Uint8Array(o.value) } : o));
     for (const o of own) this.view.apply(o);
     this.pending.push({ seq: ++this.seq, ops: own });
   }

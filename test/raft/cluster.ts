@@ -33,6 +33,8 @@ export interface ClusterOptions {
   snapshotLogRatio?: number;
   snapshotChunkSize?: number;
   maxEntriesPerMsg?: number;
+  /** Restore snapshots in this many turns at least (RaftNodeArgs.restoreSteps). */
+  restoreSteps?: number;
   /** More simulator options: fsync faults, livelock guards, the replay command. */
   sim?: Omit<SimOptions, 'seed' | 'network' | 'maxDriftPpm'>;
 }
@@ -103,6 +105,7 @@ export class RaftCluster {
         snapshotLogRatio: opts.snapshotLogRatio ?? 1,
         snapshotChunkSize: opts.snapshotChunkSize,
         maxEntriesPerMsg: opts.maxEntriesPerMsg,
+        restoreSteps: opts.restoreSteps,
       };
       this.sim.addHost(id, () =>
         raftNodeBehaviour(args, {

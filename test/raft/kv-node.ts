@@ -23,6 +23,10 @@ export interface RaftNodeArgs
   peers: Record<string, string>;
   /** Default 'raft/'. */
   storagePrefix?: string;
+  /** Restore snapshots in this many steps at least (StateMachine.restoreSteps), one a turn
+   * whatever the shell's slice: the simulator's clock stands still within a turn, so without
+   * this every restore ends in its first step. 0 (default): restore() in one go. */
+  restoreSteps?: number;
 }
 
 const te = new TextEncoder();
@@ -80,6 +84,42 @@ export class KvStateMachine implements StateMachine {
   reset(): void {
     this.restore(new Uint8Array(0), 0);
   }
+
+  /** Restores under way (restoreSteps) that have not ended yet. */
+  restoring = 0;
+
+  /** restore() in `pieces` steps at least: the keys go into a new map a share at a time, and
+   * the state changes only in the last step. */
+  restoreInSteps(pieces: number): void {
+    const sm = this as StateMachine;
+    sm.restoreSteps = (data, index) => {
+      const whole = new KvStateMachine();
+      whole.restore(data, index);
+      const keys = [...whole.kv];
+      const per = Math.max(1, Math.ceil(keys.length / pieces));
+      const kv = new Map<string, string>();
+      let at = 0;
+      let steps = 0;
+      this.restoring++;
+      return {
+        step: (more) => {
+          steps++;
+          // One share a step for the first `pieces` steps, then on while `more()` allows.
+          do {
+            for (const end = Math.min(keys.length, at + per); at < end; at++) kv.set(keys[at]![0], keys[at]![1]);
+          } while (at < keys.length && steps > pieces && more());
+          if (steps < pieces || at < keys.length) return false;
+          this.restoring--;
+          this.kv.clear();
+          for (const [k, v] of kv) this.kv.set(k, v);
+          this.applied = whole.applied;
+          this.count = whole.count;
+          this.hash = whole.hash;
+          return true;
+        },
+      };
+    };
+  }
 }
 
 /** What a test can see of a running node (same thread only). */
@@ -107,6 +147,7 @@ export function raftNodeBehaviour(args: RaftNodeArgs, hooks: RaftNodeHooks = {})
   return {
     started(ctx: Context) {
       const sm = new KvStateMachine();
+      if (args.restoreSteps) sm.restoreInSteps(args.restoreSteps);
       const h: RaftNodeHandle = { id: args.id, host: ctx.host, sm, shell: undefined as unknown as RaftShell };
       h.shell = new RaftShell(ctx, {
         id: args.id,

@@ -257,6 +257,74 @@ describe('snapshots and InstallSnapshot (6.824 2D)', () => {
     expect([...fh.sm.kv]).toEqual([...leader.sm.kv]);
     c.checkAcked();
   });
+
+  it.each(seeds(20))('seed %i: a snapshot restored in steps: the old state stays until the last step, a read asked meanwhile sees the new one, a crash mid-restore restores again', async (seed) => {
+    // Issue 19, point 4: a big snapshot from the leader is restored a slice at a time
+    // (StateMachine.restoreSteps), the actor's thread free between slices. Here every restore
+    // takes 5 turns at least (RaftNodeArgs.restoreSteps).
+    const c = new RaftCluster({ seed, n: 3, snapshotEntries: 20, restoreSteps: 5, network: seed % 3 === 0 ? LOSSY : {} });
+    const l = (await c.waitLeader(3_000)).id;
+    const f = c.ids.find((id) => id !== l)!;
+    await c.proposeAndWait(5, 20_000, 'key');
+    c.crash(f);
+    await c.proposeAndWait(60, 20_000, 'key');
+    expect(c.stableLeader()!.shell.status().snapshotIndex).toBeGreaterThan(20);
+    // Watch f's turns: while a restore is under way its state and applied index stay as they
+    // were when it began, and a read asked then is answered only from the restored state.
+    let turns = 0;
+    let frozen: { hash: number; size: number; applied: number } | null = null;
+    const reads: { applied: number; restoring: number }[] = [];
+    const watch = (): void => {
+      const rt = c.sim.host(f).runtime;
+      const trace = rt.onInvoke;
+      rt.onInvoke = (cell, msg) => {
+        trace?.(cell, msg);
+        if (cell.address !== c.address(f)) return;
+        const h = c.handles.get(f);
+        if (!h || h.sm.restoring === 0) {
+          frozen = null;
+          return;
+        }
+        turns++;
+        if (frozen === null) {
+          frozen = { hash: h.sm.hash, size: h.sm.kv.size, applied: h.shell.applied };
+          h.shell.readIndex((ok) => {
+            if (ok) reads.push({ applied: h.shell.applied, restoring: h.sm.restoring });
+          });
+        }
+        expect({ hash: h.sm.hash, size: h.sm.kv.size, applied: h.shell.applied }).toEqual(frozen);
+      };
+    };
+    c.restart(f);
+    watch();
+    const crashMid = seed % 2 === 0;
+    if (crashMid) {
+      await c.runUntil(() => (c.handles.get(f)?.sm.restoring ?? 0) > 0, 5_000);
+      expect(c.handles.get(f)!.sm.restoring).toBeGreaterThan(0);
+      c.crash(f);
+      await c.runFor(50);
+      c.restart(f);
+      watch();
+    }
+    await c.proposeAndWait(3, 10_000, 'key');
+    await c.converge();
+    const fh = c.handles.get(f)!;
+    const leader = c.stableLeader()!;
+    expect(fh.sm.restoring).toBe(0);
+    expect([...fh.sm.kv]).toEqual([...leader.sm.kv]);
+    if (crashMid) {
+      // Restarted over the snapshot it had stored before the crash (or a later one).
+      expect(fh.shell.status().snapshotIndex).toBeGreaterThan(20);
+    } else {
+      // The 4 turns after the first step, each with the state as it was before the restore.
+      expect(turns).toBeGreaterThanOrEqual(4);
+      await c.runUntil(() => reads.length > 0, 3_000);
+      expect(reads).toHaveLength(1);
+      expect(reads[0]!.restoring).toBe(0);
+      expect(reads[0]!.applied).toBeGreaterThan(20);
+    }
+    c.checkAcked();
+  });
 });
 
 describe('appointed mode (Group Raft)', () => {
