@@ -21,14 +21,22 @@
 //                            the result is in: the longest event-loop delay (wall clock, other
 //                            threads' time included) and the most CPU this thread used between
 //                            two ticks (Linux; what the snapshot itself holds the loop for)
+//   restore in slices        what a follower installing its leader's snapshot does now
+//                            (MinistryNamespace.restoreSteps, as the Raft shell runs it): 2 ms
+//                            slices of this thread, the event loop free between them; the
+//                            longest slice with and without the GC pauses within it (the
+//                            restore's new objects all survive, so young-generation collections
+//                            copy them), beside "decode (restore) on the thread" in one go
 // Times are the median of the runs (wall clock; on a loaded machine read them as upper bounds).
 
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay, type PerformanceEntry } from 'node:perf_hooks';
 import { threadId } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { readFileSync } from 'node:fs';
 import { Namespace } from '../src/fs/namespace.js';
 import { MinistryNamespace } from '../src/actors/ministry-namespace.js';
+import { joinMinistrySnapshot } from '../src/actors/ministry-snapshot-format.js';
+import { WriteLeaseState } from '../src/actors/leases.js';
 import { MINISTRY_SNAPSHOT_TASK } from '../src/actors/ministry-snapshot-task.js';
 import { SnapshotMaker, madeFromSealed } from '../src/raft/shell-snapshots.js';
 import { PiscinaPool } from '../src/runtime/work-pool-piscina.js';
@@ -45,6 +53,60 @@ export interface SnapshotResult {
   pool: { roundTripMs: number; decodeMs: number; encodeMs: number; ranOnThread: number; callerThread: number };
   fromLog: { entries: number; handOverMs: number; poolMs: number; roundTripMs: number; sameBytes: boolean };
   shell: ShellPath;
+  slices: RestoreSlices;
+}
+
+export interface RestoreSlices {
+  /** Medians over the runs. */
+  slices: number;
+  totalMs: number;
+  /** Worst over the runs: the longest slice (wall clock), and less the GC pauses within it. */
+  longestMs: number;
+  longestOwnMs: number;
+  sameBytes: boolean;
+}
+
+/** A ministry snapshot of `ns` restored as the Raft shell restores a leader's snapshot: 2 ms
+ * slices (RESTORE_SLICE_MS in src/raft/shell.ts), the event loop turning between them. */
+async function restoreSlices(nsBytes: Uint8Array, runs: number): Promise<RestoreSlices> {
+  const data = joinMinistrySnapshot({ ns: nsBytes, leases: new WriteLeaseState().toBytes(), layouts: null, marks: null });
+  const gcs: PerformanceEntry[] = [];
+  const watch = new PerformanceObserver((list) => gcs.push(...list.getEntries()));
+  watch.observe({ entryTypes: ['gc'] });
+  const counts: number[] = [];
+  const totals: number[] = [];
+  let longest = 0;
+  let longestOwn = 0;
+  let sameBytes = true;
+  try {
+    for (let i = 0; i < runs; i++) {
+      const m = new MinistryNamespace('/');
+      const steps = m.restoreSteps(data, () => 0);
+      const spans: [number, number][] = [];
+      const start = performance.now();
+      for (let done = false; !done; ) {
+        const t = performance.now();
+        done = steps.step(() => performance.now() < t + 2);
+        spans.push([t, performance.now()]);
+        if (!done) await new Promise((r) => setImmediate(r));
+      }
+      totals.push(performance.now() - start);
+      counts.push(spans.length);
+      // GC entries come after the fact.
+      await new Promise((r) => setTimeout(r, 20));
+      for (const [a, b] of spans) {
+        let paused = 0;
+        for (const g of gcs) paused += Math.max(0, Math.min(b, g.startTime + g.duration) - Math.max(a, g.startTime));
+        longest = Math.max(longest, b - a);
+        longestOwn = Math.max(longestOwn, b - a - paused);
+      }
+      const back = m.namespace.snapshot();
+      sameBytes &&= back.length === nsBytes.length && back.every((x, k) => x === nsBytes[k]);
+    }
+  } finally {
+    watch.disconnect();
+  }
+  return { slices: median(counts), totalMs: median(totals), longestMs: longest, longestOwnMs: longestOwn, sameBytes };
 }
 
 export interface ShellPath {
@@ -213,11 +275,13 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
     }
     const sameBytes = got.snapshot.length === expected.length && got.snapshot.every((b, i) => b === expected[i]);
     const shell = await shellPath(files, runs);
+    const slices = await restoreSlices(bytes, runs);
     return {
       files, bytes: bytes.length, encodeMs, decodeMs, stallMs, cloneMs,
       pool: { roundTripMs: median(trips), decodeMs: last.decodeMs, encodeMs: last.encodeMs, ranOnThread: last.threadId, callerThread: threadId },
       fromLog: { entries: lines.length, handOverMs: median(handOvers), poolMs: got.ms, roundTripMs: median(logTrips), sameBytes },
       shell,
+      slices,
     };
   } finally {
     await pool.destroy();
@@ -238,5 +302,7 @@ export function format(r: SnapshotResult): string {
     `  the shell's path now (ministry replay task in a piscina pool, last snapshot + 10000 entries, sealed off-thread):`,
     `    hand-over ${f(r.shell.handOverMs)}, unpacking the result ${f(r.shell.unpackMs)}, round trip ${f(r.shell.roundTripMs)} (medians); same bytes: ${r.shell.sameBytes ? 'yes' : 'NO'}`,
     `    this thread meanwhile: longest event-loop delay ${f(r.shell.maxDelayMs)} (wall clock, other threads' time included), most CPU between two ticks ${f(r.shell.maxBusyMs)} (goal: ≤ 5 ms)`,
+    `  a follower's restore now, in 2 ms slices of the thread: ${r.slices.slices} slices, ${f(r.slices.totalMs)} in all (medians); same namespace: ${r.slices.sameBytes ? 'yes' : 'NO'}`,
+    `    longest slice ${f(r.slices.longestMs)}, ${f(r.slices.longestOwnMs)} less the GC pauses within it (goal: ≤ 5 ms; in one go above: decode ${f(r.decodeMs)})`,
   ].join('\n');
 }
