@@ -63,6 +63,9 @@ export interface ClusterOptions {
    * pool builds cost 40% of the pipelined creates (12,000/s against 18,700-19,100/s), since
    * they ran on the cores the actors use; they only avoid a stall where a core is free. */
   snapshots?: 'off-thread' | 'on-thread';
+  /** Compact each log (the cluster log, each ministry's) after this many applied entries
+   * (default 10,000), once they also hold 4 times the last snapshot's bytes. */
+  snapshotEntries?: number;
   /** Re-replication's rate limits and down detection (NodeConfig.repair). */
   repair?: RepairOptions;
   tickMs?: number;

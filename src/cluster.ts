@@ -107,7 +107,7 @@ export class Cluster {
     const virtual = scheduler === 'sim';
     const electionMs = opts.electionMs ?? (virtual ? SIM_ELECTION_MS : undefined);
     const failAfterMs = opts.failAfterMs ?? (virtual ? SIM_FAIL_AFTER_MS : undefined);
-    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas, snapshotsOnThread: opts.snapshots === 'on-thread', repair: opts.repair, migrationTimeoutMs: opts.migrationTimeoutMs, writeBalance: opts.writeBalance };
+    const base = { rootClerks: opts.rootClerks, ministries: opts.ministries, tickMs: opts.tickMs, electionMs, probeMs: opts.probeMs, failAfterMs, clientTtlMs: opts.clientTtlMs, leaseTtlMs: opts.leaseTtlMs, leaseDriftMs: opts.leaseDriftMs, sessionTtlMs: opts.sessionTtlMs, loadEveryMs: opts.loadEveryMs, balance: opts.balance, chunkBytes: opts.chunkBytes, chunkReplicas: opts.chunkReplicas, snapshotsOnThread: opts.snapshots === 'on-thread', repair: opts.repair, migrationTimeoutMs: opts.migrationTimeoutMs, writeBalance: opts.writeBalance, snapshotEntries: opts.snapshotEntries };
     let cluster: Cluster;
     if (scheduler !== 'threads' && (opts.listen !== undefined || opts.tls || opts.clientToken)) {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');

@@ -23,7 +23,7 @@ import { MigrationMarks, type LeaseQuiet } from './ministry-migrations.js';
 import { applyMigrationEntry, FencedFiles, handoverProgress, migrationRefusal, type HandoverProgress } from './ministry-migration-entries.js';
 import type { MigrationEntry } from './ministry-entry.js';
 import { joinMinistrySnapshot, splitMinistrySnapshot, type MinistrySnapshotParts } from './ministry-snapshot-format.js';
-import { NamespaceDecoder } from '../fs/namespace-snapshot.js';
+import { NamespaceDecoder, type NamespaceState } from '../fs/namespace-snapshot.js';
 import { RenameLedger, type OutTx, type PhaseOneChecks } from './rename-ledger.js';
 import { adoptCarried, carriedLayouts, carriedProblem, exportAt, LockedFiles, lockedRefusal, movedFileInos } from './rename-layouts.js';
 import type { CrossRenameEntry } from './ministry-entry.js';
@@ -466,20 +466,26 @@ export class MinistryNamespace {
   }
 
   restore(data: Uint8Array, now = 0): void {
-    this.restoreSteps(data, () => now).step(() => true);
+    const steps = this.restoreSteps(data, () => now);
+    while (!steps.step(() => true));
   }
 
   /** restore() in steps (RaftShell, StateMachine.restoreSteps): the namespace is decoded a
    * slice at a time (the bulk of a big snapshot), then the whole state is replaced at once in
-   * the last step, read at the time `now()` gives then. Until then this state stays as it was. */
+   * a last step of its own, read at the time `now()` gives then; until then this state stays as
+   * it was. (A step of its own, so that every restore in steps spans two turns at least: under
+   * the simulator, whose small namespaces decode in one, a restore under way meets the rest.) */
   restoreSteps(data: Uint8Array, now: () => number): { step(more: () => boolean): boolean } {
     const p = splitMinistrySnapshot(data);
     const decoder = new NamespaceDecoder(p.ns);
+    let decoded: NamespaceState | null = null;
     return {
       step: (more) => {
-        const state = decoder.step(more);
-        if (state === null) return false;
-        this.install(p, Namespace.fromState(state), now());
+        if (decoded === null) {
+          decoded = decoder.step(more);
+          return false;
+        }
+        this.install(p, Namespace.fromState(decoded), now());
         return true;
       },
     };

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import pino from 'pino';
 import { Cluster, type ClusterOptions } from '../../src/cluster.js';
 import type { ClusterOrder } from '../../src/actors/cluster-state.js';
+import { SeedTree } from '../../src/runtime/random.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
 import type { HistoryOp } from './cluster.sim.js';
 
@@ -117,6 +118,14 @@ export interface LoggedOrder {
   order?: ClusterOrder;
 }
 
+/** Half the seeds compact every log after a few dozen entries (the default is 10,000), so that
+ * ministries and the cluster log take snapshots, and a member that restarts or falls behind
+ * installs its leader's, restored in steps (issue 19, point 4) among everything else. */
+export function snapshotsFor(seed: number, label: string): { snapshotEntries?: number } {
+  const r = new SeedTree(seed).stream(label);
+  return r.next() < 0.5 ? { snapshotEntries: r.int(15, 60) } : {};
+}
+
 /** Modeled service time of one client request at a node, in the balance sims. */
 export const SERVICE_MS = 8;
 
@@ -142,6 +151,7 @@ export function startLoadedCluster(seed: number, opts: ClusterOptions, onOrder: 
     balance: { settleMs: 600 },
     logger: pino({ level: 'info' }, sink),
     replay: `npm run sim -- balance --seed ${seed} --verbose`,
+    ...snapshotsFor(seed, 'balance-sim:snapshots'),
     ...opts,
   });
 }

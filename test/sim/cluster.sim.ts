@@ -34,7 +34,7 @@ import { SeedTree, type SeededRandom } from '../../src/runtime/random.js';
 import type { SimFsyncOptions, SimNetworkOptions } from '../../src/runtime/sim.js';
 import type { GovClient } from '../../src/client/gov-client.js';
 import { watchOwnership } from './ownership-invariant.js';
-import { UNKNOWN, recordOp, violationList, watchMinisters } from './cluster-watch.js';
+import { UNKNOWN, recordOp, snapshotsFor, violationList, watchMinisters } from './cluster-watch.js';
 
 export const describe = 'a cluster of three ministries (or one) under crashes, restarts and partitions; history checked for linearizability against one model of the whole namespace';
 
@@ -277,6 +277,7 @@ export async function runCluster(seed: number, opts: { clients?: number; opsPerC
     network: profile.network,
     maxDriftPpm: profile.maxDriftPpm,
     fsync: profile.fsync,
+    ...snapshotsFor(seed, 'cluster-sim:snapshots'),
     maxSteps: MAX_CLUSTER_STEPS,
     replay: `npm run sim -- cluster --seed ${seed} --verbose`,
   });
