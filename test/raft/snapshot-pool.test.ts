@@ -17,8 +17,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
+import { ministryEntries, until } from './big-ministry.js';
 import { MINISTRY_SNAPSHOT_TASK } from '../../src/actors/ministry-snapshot-task.js';
-import type { ClientOp } from '../../src/fs/requests.js';
 import { decodeSnapshot } from '../../src/raft/log-store.js';
 import { RaftShell } from '../../src/raft/shell.js';
 import { K_SNAP } from '../../src/raft/shell-storage.js';
@@ -35,30 +35,7 @@ function cpuMs(): number {
 }
 
 const FILES = 55_000;
-const PER_DIR = 1_000;
 const TAIL = 300;
-
-function entries(): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let seq = 0;
-  const add = (op: ClientOp): void => {
-    seq++;
-    out.push(MinistryNamespace.encodeEntry({ clientId: 'c1', seq, acked: seq - 1, op, now: 1 }));
-  };
-  for (let d = 0; d * PER_DIR < FILES + TAIL; d++) {
-    add({ op: 'mkdir', path: `/d${d}`, parents: false });
-    for (let f = 0; f < PER_DIR && d * PER_DIR + f < FILES + TAIL; f++) add({ op: 'create', path: `/d${d}/file-${f}` });
-  }
-  return out;
-}
-
-async function until(what: string, cond: () => boolean, ms = 120_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 /** The longest one call of the shell's snapshot steps held this thread (wall clock), while on.
  * Not its CPU time: the kernel updates a running thread's schedstat only at its scheduler ticks
@@ -101,7 +78,7 @@ async function snapshotRun(offThread: boolean): Promise<Run> {
   const pool = new PiscinaPool([new URL('../../src/actors/ministry-snapshot-task.ts', import.meta.url).href]);
   if (offThread) runtime.pool = pool;
   const storage = new SimStorage();
-  const log = entries();
+  const log = ministryEntries(FILES + TAIL);
   const ns = new MinistryNamespace('/');
   const applied = new Map<number, Uint8Array>();
   let shell: RaftShell | undefined;

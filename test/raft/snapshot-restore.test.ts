@@ -19,7 +19,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { isMainThread } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { MinistryNamespace } from '../../src/actors/ministry-namespace.js';
-import type { ClientOp } from '../../src/fs/requests.js';
+import { ministryEntries, until } from './big-ministry.js';
 import { RaftShell } from '../../src/raft/shell.js';
 import { RealDispatcher } from '../../src/runtime/real-dispatcher.js';
 import { LocalRuntime } from '../../src/runtime/runtime.js';
@@ -34,29 +34,6 @@ const SCHEDSTAT = `/proc/self/task/${process.pid}/schedstat`;
 const waitedMs = (): number => Number(readFileSync(SCHEDSTAT, 'utf8').split(' ')[1]) / 1e6;
 
 const FILES = 55_000;
-const PER_DIR = 1_000;
-
-function entries(): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let seq = 0;
-  const add = (op: ClientOp): void => {
-    seq++;
-    out.push(MinistryNamespace.encodeEntry({ clientId: 'c1', seq, acked: seq - 1, op, now: 1 }));
-  };
-  for (let d = 0; d * PER_DIR < FILES; d++) {
-    add({ op: 'mkdir', path: `/d${d}`, parents: false });
-    for (let f = 0; f < PER_DIR && d * PER_DIR + f < FILES; f++) add({ op: 'create', path: `/d${d}/file-${f}` });
-  }
-  return out;
-}
-
-async function until(what: string, cond: () => boolean, ms = 120_000): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!cond()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 interface Run {
   /** The longest turn of the learner's actor (wall clock), less the GC pauses within it and
@@ -72,7 +49,7 @@ interface Run {
 
 async function restoreRun(inSteps: boolean): Promise<Run> {
   const runtime = new LocalRuntime({ location: 'p1', dispatcher: new RealDispatcher(), registry: MessageRegistry.standard() });
-  const log = entries();
+  const log = ministryEntries(FILES);
   const shells = new Map<string, RaftShell>();
   const states = new Map<string, MinistryNamespace>();
   const turns: [number, number, number][] = [];
