@@ -7,7 +7,7 @@ import type { BalanceOptions } from './actors/balancer.js';
 import type { WriteBalanceOptions } from './actors/write-balancer.js';
 import type { BridgeEvent, BridgeTlsOptions } from './net/bridge.js';
 import type { LogSettings } from './runtime/log.js';
-import type { SimCpuOptions, SimFsyncOptions, SimNetworkOptions, SimOptions } from './runtime/sim.js';
+import type { SimCpuOptions, SimFsyncOptions, SimMachine, SimNetworkOptions, SimOptions } from './runtime/sim.js';
 
 export interface ClusterOptions {
   /** Number of nodes (default 5): one president, a root ministry of a minister and two clerks, the rest idle. */
@@ -32,6 +32,9 @@ export interface ClusterOptions {
   /** Modeled CPU: the service time of each message type at the node it reaches (sim; see
    * SimOptions.cpu). Without it simulated nodes are never busy. */
   cpu?: SimCpuOptions;
+  /** Nodes that share a machine's cores (sim; see SimOptions.machines): their load reports
+   * carry the machine's CPU, as real nodes on one machine's worker threads do. */
+  machines?: SimMachine[];
   /** How often members measure their load and the president asks for it (default 1 s), and
    * the read balancer's thresholds (thesis 3.4: 95% / 85%). */
   loadEveryMs?: number;

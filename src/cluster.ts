@@ -113,7 +113,7 @@ export class Cluster {
       throw new RuntimeError('EINVAL', 'listen (and clientToken, tls) serve network clients on the threads scheduler only');
     }
     if (scheduler === 'sim') {
-      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, onDeliver: opts.onDeliver, maxSteps: opts.maxSteps, cpu: opts.cpu, ...(opts.logger && { logger: opts.logger }) });
+      const sim = new Simulation({ seed, network: opts.network, maxDriftPpm: opts.maxDriftPpm, fsync: opts.fsync, replay: opts.replay, onDeliver: opts.onDeliver, maxSteps: opts.maxSteps, cpu: opts.cpu, machines: opts.machines, ...(opts.logger && { logger: opts.logger }) });
       const { configs } = planNodes(nodeIds, { kind: 'sim' }, base);
       for (const [id, config] of configs) sim.addHost(id, () => nodeBehaviour(config));
       // Clients live on a host of their own, so their requests cross the simulated network.

@@ -10,6 +10,8 @@
 import type { Logger } from 'pino';
 import { MessageRegistry, type WireEnvelope } from '../wire/registry.js';
 import { RuntimeError } from './errors.js';
+import { machineBusy, type SimCpuOptions, type SimMachine } from './sim-cpu.js';
+export type { SimCpuOptions, SimMachine } from './sim-cpu.js';
 import { MinHeap } from './heap.js';
 import { Deque, SeedTree, hashString, type SeededRandom } from './random.js';
 import { LocalRuntime, defaultLogger, type ActorCell, type Dispatcher } from './runtime.js';
@@ -80,13 +82,15 @@ export interface SimOptions {
    * arrival order, so one offered more than it can serve saturates (its messages queue) and
    * its Clock.busy() shows it. Other messages cost nothing. Absent: no host is ever busy. */
   cpu?: SimCpuOptions;
+  /** Hosts that share a machine's cores (a local cluster on worker threads): their
+   * Clock.machineBusy() is the machine's, the modeled CPU of all its hosts against `cores`
+   * (president's balancing, spareCores). A host in none is a machine of its own, whose
+   * machineBusy() is null, as before. */
+  machines?: SimMachine[];
   /** Called for every message handed to a host, as it arrives (for determinism tests). */
   onDeliver?: (delivery: SimDelivery) => void;
 }
 
-export interface SimCpuOptions {
-  serviceMs: Record<string, number>;
-}
 
 /** A message the simulated network delivered: when, between which hosts, and its bytes. */
 export interface SimDelivery {
@@ -143,6 +147,8 @@ export class SimHost {
   busyUntil = 0;
   busyMs = 0;
   startedAt = 0;
+  /** Service booked over every incarnation, less what a crash cut short (for its machine). */
+  lifeBusyMs = 0;
 
   constructor(
     readonly name: string,
@@ -219,6 +225,12 @@ export class Simulation {
     this.registry = opts.registry ?? MessageRegistry.standard({ verify: true });
     this.log = opts.logger ?? defaultLogger();
     this.network = { ...RELIABLE_NETWORK, ...opts.network };
+  }
+
+  /** The machine `name` shares (SimOptions.machines), if any: its busy time. */
+  private machineClock(name: string): Pick<Dispatcher, 'machineBusy'> {
+    const m = this.opts.machines?.find((x) => x.hosts.includes(name));
+    return m === undefined ? {} : { machineBusy: () => machineBusy(m, (h) => this.hosts.get(h), this.time) };
   }
 
   /** True (simulator) time in ms. */
@@ -352,6 +364,7 @@ export class Simulation {
         const active = host.busyMs - Math.max(0, host.busyUntil - this.time);
         return { activeMs: active, idleMs: Math.max(0, this.time - host.startedAt - active) };
       },
+      ...this.machineClock(host.name),
     };
     host.busyUntil = host.busyMs = 0;
     host.startedAt = this.time;
@@ -380,6 +393,7 @@ export class Simulation {
     const host = this.host(name);
     if (!host.up) return;
     host.up = false;
+    host.lifeBusyMs -= Math.max(0, host.busyUntil - this.time);
     host.incarnation++;
     host.runtime.crash();
     host.storage.crash();
@@ -451,6 +465,7 @@ export class Simulation {
     const start = Math.max(this.time, to.busyUntil);
     to.busyUntil = start + cost;
     to.busyMs += cost;
+    to.lifeBusyMs += cost;
     const incarnation = to.incarnation;
     this.atHost(to, to.busyUntil - this.time, () => {
       if (to.incarnation !== incarnation || !to.up) {

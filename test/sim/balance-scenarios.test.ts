@@ -9,11 +9,16 @@
 // - Figure 11: with no idle node, "The president removes [...] clerks from the ministries
 //   under the lightest read load and queues the load report. After the clerk removal is
 //   committed the load report is enqueued": the hot ministry grows with the clerk freed.
+// - spare machines: nodes that share a machine's cores (SimOptions.machines, as a local
+//   cluster's worker threads do) report the machine's CPU; an idle node on a machine whose
+//   cores the hot ministry keeps busy adds no CPU, so the president grows the ministry with an
+//   idle node on a machine of its own, never with it (spareCores).
 
 import { Writable } from 'node:stream';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { Cluster } from '../../src/cluster.js';
+import type { SimMachine } from '../../src/runtime/sim.js';
 import type { ClusterOrder } from '../../src/actors/cluster-state.js';
 
 const SERVICE_MS = 8;
@@ -28,7 +33,7 @@ interface Order {
   msg: string;
 }
 
-async function start(seed: number, nodes: number, ministries: { subtree: string; clerks: number }[], orders: Order[], shrinkBelow?: number): Promise<Cluster> {
+async function start(seed: number, nodes: number, ministries: { subtree: string; clerks: number }[], orders: Order[], shrinkBelow?: number, machines?: SimMachine[]): Promise<Cluster> {
   let cluster: Cluster | null = null;
   const sink = new Writable({
     write(chunk: Buffer, _enc, done) {
@@ -53,6 +58,7 @@ async function start(seed: number, nodes: number, ministries: { subtree: string;
     writeBalance: false,
     logger: pino({ level: 'info' }, sink),
     maxSteps: 3_000_000,
+    ...(machines && { machines }),
   });
   return cluster;
 }
@@ -151,6 +157,35 @@ describe('read balancing on a simulated cluster', () => {
       const st = await cluster.status();
       expect(st.ministries.find((m) => m.subtree === '/')!.clerks).toContain(freed!.fields.oldClerk);
       expect(st.ministries.find((m) => m.subtree === '/cold')!.clerks).toHaveLength(2);
+    } finally {
+      await cluster.stop();
+    }
+  });
+  // Seed 1 elects n6 president and appoints the root ministry n1 (minister), n2 and n3; n4 and
+  // n5 are idle. Without machines the president grows the root with n4, the first idle node;
+  // with n4 on the machine whose two cores the root's minister and clerks keep busy, with n5.
+  const SHARED: SimMachine[] = [
+    { cores: 2, hosts: ['n1', 'n2', 'n3', 'n4'] },
+    { cores: 2, hosts: ['n5'] },
+    { cores: 2, hosts: ['n6'] },
+  ];
+  it.each([
+    ['n1-n4 share two cores, n5 has a machine of its own', SHARED, 'n5'],
+    ['each node has a machine of its own', undefined, 'n4'],
+  ] as const)('grows a hot ministry only onto an idle node whose machine has a core to spare: %s', async (_what, machines, expected) => {
+    const orders: Order[] = [];
+    const cluster = await start(1, 6, [], orders, undefined, machines ? [...machines] : undefined);
+    try {
+      const st0 = await cluster.status();
+      expect({ president: st0.president, root: st0.ministries.map((m) => [m.minister, ...m.clerks]), idle: st0.idle }).toEqual({ president: 'n6', root: [['n1', 'n2', 'n3']], idle: ['n4', 'n5'] });
+      const setup = cluster.client({ clientId: 'setup' });
+      await setup.mkdir('/h');
+      await setup.create('/h/f');
+      const t0 = cluster.now();
+      await read(cluster, () => orders.some((o) => o.cause === 'readLoadHigh'), t0 + 8_000);
+      const grow = orders.find((o) => o.cause === 'readLoadHigh');
+      expect(grow, orders.map((o) => o.msg).join('\n')).toBeDefined();
+      expect(grow!.fields.newClerk).toBe(expected);
     } finally {
       await cluster.stop();
     }
