@@ -387,6 +387,9 @@ export class RaftShell {
   /** The state machine's state at the applied index, for a copy (a backup): the index and the
    * bytes, or a promise of them built off the thread (SnapshotMaker.copy). */
   copyState(): { index: number; state: Uint8Array | Promise<Uint8Array> } {
+    // Mid-restore the snapshot being restored is the state (the view is based on it already).
+    const s = this.restoring?.ready.snapshot;
+    if (s !== undefined) return { index: s.index, state: s.data.slice() };
     return { index: this.appliedIndex, state: this.snapshots.copy() };
   }
 

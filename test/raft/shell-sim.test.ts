@@ -291,6 +291,11 @@ describe('snapshots and InstallSnapshot (6.824 2D)', () => {
           h.shell.readIndex((ok) => {
             if (ok) reads.push({ applied: h.shell.applied, restoring: h.sm.restoring });
           });
+          // A copy (a backup) taken mid-restore is the snapshot being restored, at its index.
+          const copy = h.shell.copyState();
+          const kv = JSON.parse(td.decode(copy.state as Uint8Array)) as { applied: number };
+          expect(copy.index).toBeGreaterThan(frozen.applied);
+          expect(kv.applied).toBeLessThanOrEqual(copy.index);
         }
         expect({ hash: h.sm.hash, size: h.sm.kv.size, applied: h.shell.applied }).toEqual(frozen);
       };
