@@ -7,6 +7,7 @@ import pino from 'pino';
 import { Cluster, type ClusterOptions } from '../../src/cluster.js';
 import type { ClusterOrder } from '../../src/actors/cluster-state.js';
 import { SeedTree } from '../../src/runtime/random.js';
+import type { SimMachine } from '../../src/runtime/sim.js';
 import type { MinistryInspection } from '../../src/actors/ministry.js';
 import type { HistoryOp } from './cluster.sim.js';
 
@@ -126,6 +127,20 @@ export function snapshotsFor(seed: number, label: string): { snapshotEntries?: n
   return r.next() < 0.5 ? { snapshotEntries: r.int(15, 60) } : {};
 }
 
+/** Machines for the balance sims (SimOptions.machines): a third of the seeds give every node a
+ * one-core machine of its own, a third put nodes two to a two-core machine, the rest leave
+ * machines out (null machine CPU). Either way an idle node has half a core to spare, so the
+ * balancer may draw on it (spareCores) and the sims' expectations hold; what runs is the
+ * machine CPU in every load report, across crashes and restarts, and the rule on it.
+ * (balance-scenarios.test.ts has a machine that the rule must pass over.) */
+export function machinesFor(seed: number, nodes: number): { machines?: SimMachine[] } {
+  const x = new SeedTree(seed).stream('balance-sim:machines').next();
+  const ids = Array.from({ length: nodes }, (_, i) => `n${i + 1}`);
+  if (x < 1 / 3) return { machines: ids.map((id) => ({ cores: 1, hosts: [id] })) };
+  if (x < 2 / 3) return { machines: ids.filter((_, i) => i % 2 === 0).map((id, k) => ({ cores: 2, hosts: ids.slice(2 * k, 2 * k + 2) })) };
+  return {};
+}
+
 /** Modeled service time of one client request at a node, in the balance sims. */
 export const SERVICE_MS = 8;
 
@@ -152,6 +167,7 @@ export function startLoadedCluster(seed: number, opts: ClusterOptions, onOrder: 
     logger: pino({ level: 'info' }, sink),
     replay: `npm run sim -- balance --seed ${seed} --verbose`,
     ...snapshotsFor(seed, 'balance-sim:snapshots'),
+    ...machinesFor(seed, opts.nodes ?? 5),
     ...opts,
   });
 }
