@@ -124,6 +124,8 @@ class MinistryMember {
         replay: config.snapshotsOnThread === true ? undefined : { task: MINISTRY_SNAPSHOT_TASK, context: { subtree: this.args.record.subtree, ministry: this.args.record.id } satisfies MinistrySnapshotContext },
       },
       afterApply: () => {
+        // (The first one after a restart's restore in steps: what waited for it comes first.)
+        ctx.unstashAll();
         this.step(ctx, APPLIED);
         this.leases.wake(ctx);
       },
@@ -138,6 +140,9 @@ class MinistryMember {
 
   receive(ctx: Context, msg: Message): void {
     if (this.raft.handle(msg)) return this.groupLogMessage(ctx, msg);
+    // Restarted over a stored snapshot that is still being restored in slices: the namespace is
+    // not whole yet, so nothing that reads it (requests, leases, migrations, ticks) runs before.
+    if (!this.raft.ready) return ctx.stash();
     // One clock read for the turn's bookkeeping (it costs about as much as a map lookup, and
     // a client request took five).
     const at = ctx.clock.now();

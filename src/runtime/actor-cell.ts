@@ -44,6 +44,8 @@ export class ActorCell {
   currentMsg: unknown = undefined;
   timers = new Set<Cancel>();
   asks = new Set<number>();
+  /** Messages set aside (Context.stash). */
+  private stashed: unknown[] = [];
   restartTimes: number[] = [];
   incarnation = 0;
   /** The trace of the last traced message this actor handled: its later turns (a batch that
@@ -79,6 +81,20 @@ export class ActorCell {
     } catch (e) {
       this.fail(e);
     }
+  }
+
+  /** The message being handled, set aside until unstashAll (Context.stash). */
+  stashCurrent(): void {
+    this.stashed.push(this.current ?? this.currentMsg);
+  }
+
+  /** The stashed messages back at the front of the mailbox, in the order they came. */
+  unstashAll(wake = true): void {
+    const s = this.stashed;
+    if (s.length === 0) return;
+    this.stashed = [];
+    for (let i = s.length - 1; i >= 0; i--) this.mailbox.unshift(s[i]);
+    if (wake) this.wake();
   }
 
   /** Queue a plain tell (the message itself) or an envelope. */
@@ -288,6 +304,8 @@ export class ActorCell {
     this.asks.clear();
     this.busy = false;
     this.current = null;
+    // The next incarnation gets what this one set aside first (a stop dead-letters them).
+    this.unstashAll(false);
     this.ctx.abort();
     if (runHooks) {
       try {

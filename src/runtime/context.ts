@@ -144,6 +144,14 @@ export class ContextImpl implements Context<Message> {
     };
   }
 
+  stash(): void {
+    this.cell.stashCurrent();
+  }
+
+  unstashAll(): void {
+    this.cell.unstashAll();
+  }
+
   pipeToSelf<T>(promise: Promise<T>, onOk: (value: T) => Message, onErr: (err: unknown) => Message): void {
     const cell = this.cell;
     const incarnation = cell.incarnation;

@@ -128,6 +128,14 @@ export class Deque<T> {
     return item;
   }
 
+  /** Put `item` first (a stash given back). */
+  unshift(item: T): void {
+    if (this.size > this.mask) this.grow();
+    this.head = (this.head - 1) & this.mask;
+    this.items[this.head] = item;
+    this.size++;
+  }
+
   peek(): T | undefined {
     return this.size === 0 ? undefined : this.items[this.head];
   }

@@ -133,6 +133,12 @@ export interface Context<M = Message> {
   /** Keep the ask being handled open and answer it later, from another turn (e.g. once a
    * proposal commits). The returned function is a no-op for a plain tell. */
   deferReply(): (msg: Message) => void;
+  /** Set the message being handled aside, as it came (an ask's reply still goes to its asker),
+   * until `unstashAll()`: e.g. while a state being restored is not whole yet. */
+  stash(): void;
+  /** Put every stashed message back at the front of the mailbox, in the order they came (a
+   * restart does this too). */
+  unstashAll(): void;
   /** Deliver the outcome of a promise back into this actor's mailbox, in turn. */
   pipeToSelf<T>(promise: Promise<T>, onOk: (value: T) => M, onErr: (err: unknown) => M): void;
   /** Resolve an address received inside a message. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { Deque, SeededRandom } from '../../src/runtime/random.js';
 
 describe('Deque (mailboxes and run queues)', () => {
-  it('is FIFO like an array through growth, wrap-around, draining and clear, over random operations', () => {
+  it("behaves as an array's push, unshift and shift through growth, wrap-around, draining and clear, over random operations", () => {
     const rnd = new SeededRandom(19, 1);
     const d = new Deque<number>();
     const model: number[] = [];
@@ -15,9 +15,13 @@ describe('Deque (mailboxes and run queues)', () => {
           d.push(next);
           model.push(next++);
         }
-      } else if (r < 0.5) {
+      } else if (r < 0.45) {
         d.push(next);
         model.push(next++);
+      } else if (r < 0.5) {
+        // a stash given back (unshift), also across the wrap and when full
+        d.unshift(next);
+        model.unshift(next++);
       } else if (r < 0.995) {
         expect(d.peek()).toBe(model[0]);
         expect(d.shift()).toBe(model.shift());
