@@ -19,6 +19,9 @@ export interface GroupLogView {
   caughtUp(): boolean;
   committed(index: number, term: number): boolean | 'unknown';
   leading(): boolean;
+  /** Leading, and has applied an entry of its own term (its no-op): only then has it applied all
+   * that its predecessors committed, which a new leader learns only by committing in its term. */
+  settled(): boolean;
 }
 
 export interface MinistryCoreOptions {

@@ -118,6 +118,11 @@ export function groupLogView(raft: () => RaftShell): GroupLogView {
     caughtUp: () => raft().caughtUp(),
     committed: (index, term) => raft().committed(index, term),
     leading: () => raft().softState().role === 'leader',
+    settled: () => {
+      const log = raft();
+      const soft = log.softState();
+      return soft.role === 'leader' && log.termAt(log.applied) === soft.term;
+    },
   };
 }
 

@@ -21,7 +21,10 @@ export function renameHost<R>(step: MemberStep<R>): RenameHost<R> {
     },
     ns: o.ns,
     leaseWaitMs: o.handoverWaitMs ?? 0,
-    leading: () => o.role === 'minister' && !step.record().fenced && log.leading(),
+    // Settled, not only leading: a new minister that has not applied all its predecessors
+    // committed would see a transaction open that has ended (and whose decision may be
+    // forgotten), and begin it again.
+    leading: () => o.role === 'minister' && !step.record().fenced && log.settled(),
     cluster: () => o.cluster(),
     applied: () => log.applied,
     propose: (payload, k) => {

@@ -72,7 +72,7 @@ export interface RenameHost<R> {
   /** How long after locking a tree with contents, and after a write lease's last renewal, the
    * source waits before it exports (the lease TTL, drift bound and a clerk's catch-up window). */
   readonly leaseWaitMs: number;
-  /** The minister, not fenced, leading its group log. */
+  /** The minister, not fenced, leading its group log and settled in it (GroupLogView.settled). */
   leading(): boolean;
   cluster(): ClusterState;
   /** The index this member has applied. */

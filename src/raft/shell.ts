@@ -688,9 +688,13 @@ export class RaftShell {
     }
     this.restoring = null;
     if (at.ready !== null) return this.finishApplying(at.ready);
-    // The stored snapshot is in: the state is whole, at its index (the caller pumps next).
+    // The stored snapshot is in: the state is whole, at its index. What is known committed after
+    // it applies in this turn too, before the owner hears of the state, as when a restart
+    // restored in one go: the owner never acts on the snapshot's state alone while more is known
+    // committed (a new minister would see open what its log has ended).
     this.appliedIndex = at.snapshot.index;
-    this.opts.afterApply?.();
+    this.pump();
+    if (this.appliedIndex === at.snapshot.index) this.opts.afterApply?.();
     this.reads.serve(this.appliedIndex);
   }
 

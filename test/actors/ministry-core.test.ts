@@ -1,4 +1,4 @@
-import { decodeMinistryEntry } from '../../src/actors/ministry-entry.js';
+import { decodeMinistryEntry, encodeMinistryEntry } from '../../src/actors/ministry-entry.js';
 import { describe, expect, it } from 'vitest';
 import { ClusterState, NO_MINISTER, type MinistryRecord } from '../../src/actors/cluster-state.js';
 import { MinistryNamespace, type Outcome } from '../../src/actors/ministry-namespace.js';
@@ -38,6 +38,11 @@ class FakeLog implements GroupLogView {
   }
   leading(): boolean {
     return this.leader;
+  }
+  /** Whether it has applied an entry of its own term (GroupLogView.settled). */
+  steady = true;
+  settled(): boolean {
+    return this.leader && this.steady;
   }
 }
 
@@ -342,6 +347,24 @@ describe('ministry core: subtree delete', () => {
     const fx = t.step({ kind: 'confirmed', id: ri.id, ok: true });
     expect(fx.some((e) => e.kind === 'subtree-delete')).toBe(false);
     only(fx, 'propose');
+  });
+});
+
+describe('ministry core: renames across ministries', () => {
+  it('a new minister drives an open rename only once it has applied an entry of its term: "clients should see no new entries of an old leader after assignment of a new leader." (cluster seed 121: one that had not began again a transaction its log had ended and its decision forgotten, and both names survived)', () => {
+    const t = setup({ inner: '/t' });
+    t.seed({ op: 'create', path: '/f' });
+    // Phase one at the source, long applied: the transaction is open in the ledger.
+    t.commit(encodeMinistryEntry({ op: 'xrename.out', clientId: 'c', seq: 1, acked: 0, now: t.now(), from: '/f', to: '/t/x', target: 'm1', txid: '' }), 2);
+    expect(t.ns.renames.outs.size).toBe(1);
+    const begins = (fx: Fx[]): number => fx.filter((e) => e.kind === 'rename-begin').length;
+    // Leading, but its no-op not applied yet: what its log holds after index 2 may end it.
+    t.log.steady = false;
+    t.tick(1_000);
+    expect(begins(t.step({ kind: 'tick' }))).toBe(0);
+    t.log.steady = true;
+    t.tick(1_000);
+    expect(begins(t.step({ kind: 'tick' }))).toBe(1);
   });
 });
 

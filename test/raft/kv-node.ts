@@ -130,6 +130,8 @@ export interface RaftNodeHandle {
   sm: KvStateMachine;
   /** Soft states in the order the node reported them. */
   onSoftState?: (s: SoftState) => void;
+  /** Called after each run of applied entries, and after a restore (RaftShellOptions.afterApply). */
+  afterApply?: () => void;
 }
 
 export interface RaftNodeHooks {
@@ -171,6 +173,7 @@ export function raftNodeBehaviour(args: RaftNodeArgs, hooks: RaftNodeHooks = {})
         maxEntriesPerMsg: args.maxEntriesPerMsg,
         snapshotChunkSize: args.snapshotChunkSize,
         onSoftState: (s) => h.onSoftState?.(s),
+        afterApply: () => h.afterApply?.(),
         onApplied: hooks.onApplied && ((e) => hooks.onApplied!(h, e)),
         onPersisted: hooks.onPersisted && ((r, synced) => hooks.onPersisted!(h, r, synced)),
       });

@@ -258,6 +258,38 @@ describe('snapshots and InstallSnapshot (6.824 2D)', () => {
     c.checkAcked();
   });
 
+  it.each(seeds(10))('seed %i: a node restarted over its stored snapshot restores it in steps and applies what it knows committed after it before its owner hears of the state', async (seed) => {
+    // The owner must not act on the snapshot's state alone while more is known committed (cluster
+    // seed 121: a minister restarted so saw open a rename its log had ended, and began it again).
+    const c = new RaftCluster({ seed, n: 3, snapshotEntries: 20, restoreSteps: 5 });
+    const l = (await c.waitLeader(3_000)).id;
+    const f = c.ids.find((id) => id !== l)!;
+    await c.proposeAndWait(50, 20_000, 'key');
+    await c.converge();
+    await c.runFor(200); // the commit index is written once the log is idle
+    const old = c.handles.get(f)!;
+    const snap = old.shell.status().snapshotIndex;
+    expect(snap).toBeGreaterThan(0);
+    expect(old.shell.commitIndex).toBeGreaterThan(snap);
+    c.crash(f);
+    c.restart(f);
+    const h = c.handles.get(f)!;
+    expect(h).not.toBe(old);
+    // As it starts: the stored snapshot is not restored yet, and nothing shows as applied.
+    const known = h.shell.commitIndex;
+    expect(known).toBeGreaterThan(snap);
+    expect(h.shell.applied).toBe(0);
+    const seen: { applied: number; restoring: number }[] = [];
+    h.afterApply = () => seen.push({ applied: h.shell.applied, restoring: h.sm.restoring });
+    await c.runUntil(() => seen.length > 0, 5_000);
+    expect(seen[0]).toEqual({ applied: expect.any(Number), restoring: 0 });
+    expect(seen[0]!.applied).toBeGreaterThanOrEqual(known);
+    await c.proposeAndWait(3, 10_000, 'key');
+    await c.converge();
+    expect([...h.sm.kv]).toEqual([...c.stableLeader()!.sm.kv]);
+    c.checkAcked();
+  });
+
   it.each(seeds(20))('seed %i: a snapshot restored in steps: the old state stays until the last step, a read asked meanwhile sees the new one, a crash mid-restore restores again', async (seed) => {
     // Issue 19, point 4: a big snapshot from the leader is restored a slice at a time
     // (StateMachine.restoreSteps), the actor's thread free between slices. Here every restore
