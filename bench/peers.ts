@@ -1,4 +1,4 @@
-// `npm run bench -- peers [--seconds S] [--quick] [--only zookeeper,etcd,govfs] [--json]`
+// `npm run bench -- peers [--seconds S] [--quick] [--only zookeeper,etcd,govfs,echo] [--json]`
 // (issue 19, item 1): govfs beside the systems users compare it with, over TCP on loopback,
 // through each one's usual Node client, one system at a time on the same machine:
 //   - ZooKeeper: a 3-server ensemble (Debian's `zookeeper`, 3.8; forceSync on, its default),
@@ -10,12 +10,17 @@
 // Workloads, each for S seconds (default 6; --quick 2): creates by 9 clients with 1 and with
 // 32 in flight each; 30 clients listing a 10-entry directory; a lone client's create and list
 // latency. A peer that is not installed is skipped with the command that installs it.
+//   - echo (last): not a file system but the floor under all of them, a bare Node TCP echo
+//     server driven by the same loop (bench/echo-server.mjs): the most any Node server and
+//     client can do here, so a gap to it is the system's own cost.
 
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { connect } from '../src/client/connect.js';
 import { Proc, freePorts } from './processes.js';
 
@@ -165,6 +170,67 @@ const govfsPeer: Peer = {
   },
 };
 
+/** A request of `bytes` asking for a reply of `replyHundreds` × 100 bytes. */
+function echoRequest(bytes: number, replyHundreds: number): Buffer {
+  const b = Buffer.alloc(4 + bytes);
+  b.writeUInt32BE(bytes, 0);
+  b[4] = replyHundreds;
+  return b;
+}
+
+/** One connection to the echo server: one round trip per operation, replies in order. */
+async function echoClient(port: number): Promise<Driver> {
+  const socket = net.connect({ host: '127.0.0.1', port, noDelay: true });
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const waiting: (() => void)[] = [];
+  let held: Buffer = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    let buf: Buffer = held.length > 0 ? Buffer.concat([held, chunk]) : chunk;
+    while (buf.length >= 4) {
+      const len = buf.readUInt32BE(0);
+      if (buf.length < 4 + len) break;
+      buf = buf.subarray(4 + len);
+      waiting.shift()?.();
+    }
+    held = buf;
+  });
+  // Sizes near govfs's own frames: a create's request and reply about 100 B, a listing's reply of
+  // 10 entries about 300 B.
+  const create = echoRequest(100, 1);
+  const list = echoRequest(60, 3);
+  const roundTrip = (req: Buffer) => new Promise<void>((resolve) => {
+    waiting.push(resolve);
+    socket.write(req);
+  });
+  return {
+    mkdir: () => roundTrip(create),
+    create: () => roundTrip(create),
+    list: async () => {
+      await roundTrip(list);
+      return 10;
+    },
+    listLatest: async () => {
+      await roundTrip(list);
+      return 10;
+    },
+    close: async () => {
+      socket.destroy();
+    },
+  };
+}
+
+/** Not a peer: the floor every system here stands on (see bench/echo-server.mjs). */
+const echoPeer: Peer = {
+  name: 'echo',
+  missing: () => null,
+  async start() {
+    const [port] = await freePorts(1);
+    const proc = new Proc(process.execPath, [fileURLToPath(new URL('./echo-server.mjs', import.meta.url)), String(port)]);
+    await proc.waitFor(/^listening/m, 10_000);
+    return { describe: 'not a file system: a bare Node TCP echo server (no storage, no work), the same driver; what any Node server and client reach here', client: () => echoClient(port!), stop: () => stopAll([proc]) };
+  },
+};
+
 function which(cmd: string): boolean {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
@@ -262,7 +328,7 @@ async function measure(peer: Peer, seconds: number, log: (s: string) => void): P
   }
 }
 
-const PEERS = [zookeeperPeer, etcdPeer, govfsPeer];
+const PEERS = [zookeeperPeer, etcdPeer, govfsPeer, echoPeer];
 
 export async function run(opts: Record<string, string | boolean | undefined>): Promise<PeersResult> {
   const seconds = Number(opts.seconds ?? (opts.quick ? 2 : 6));
@@ -295,5 +361,12 @@ export function format(r: PeersResult): string {
   for (const s of r.systems.filter((x) => x.skipped)) lines.push(`  ${s.system}: skipped, ${s.skipped}`);
   lines.push('', `| workload | ${ran.map((s) => s.system).join(' | ')} |`, `|---|${ran.map(() => '---|').join('')}`);
   for (const [name, f] of rows) lines.push(`| ${name} | ${ran.map(f).join(' | ')} |`);
+  const echo = ran.find((s) => s.system === 'echo');
+  if (echo) {
+    // Each system's throughput as a share of the floor's: what is left for it to gain.
+    const share = (s: PeerResult, m: (x: PeerResult) => Measured | undefined) => `${((100 * (m(s)?.opsPerSec ?? NaN)) / (m(echo)?.opsPerSec ?? NaN)).toFixed(0)}%`;
+    lines.push('', "throughput as a share of the echo floor's (creates 9 × 1, 9 × 32, lists × 30):");
+    for (const s of ran.filter((x) => x !== echo)) lines.push(`  ${s.system}: ${share(s, (x) => x.create1)}, ${share(s, (x) => x.create32)}, ${share(s, (x) => x.list30)}`);
+  }
   return lines.join('\n');
 }
