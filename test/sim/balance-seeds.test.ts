@@ -5,7 +5,7 @@
 // More seeds: npm run sim -- balance --seeds 200
 
 import { describe, expect, it } from 'vitest';
-import { runSeed } from './balance.sim.js';
+import { runBalance, runSeed } from './balance.sim.js';
 
 const SEEDS = Number(process.env.GOVFS_BALANCE_SEEDS ?? 3);
 
@@ -18,4 +18,18 @@ describe('randomized balancing simulation', () => {
     }
     expect(failures).toEqual([]);
   }, 600_000);
+});
+
+// Seed 6 is one of the decoy seeds (balance.sim.ts, decoyMachines): the root clerk that goes idle
+// first shares a one-core machine with a busy clerk of /hot, under the same faults.
+describe('the spare-core rule in the randomized read-balancing simulation', () => {
+  it('with the rule, /hot grows without the node on the busy machine and the plan says why; with the rule off, the check finds the grow onto it', async () => {
+    const withRule = await runBalance(6);
+    expect(withRule.decoy).not.toBeNull();
+    expect(withRule.violations).toEqual([]);
+    expect(withRule.decoy!.refusals).toBeGreaterThan(0);
+    expect(withRule.decisions.some((d) => d.cause === 'readLoadHigh')).toBe(true);
+    const without = await runBalance(6, { spareCores: 0 });
+    expect(without.violations.join('\n')).toMatch(/grew onto n\d+ at \d+ ms, whose machine \(n\d+, n\d+, 1 core\) had less than 0\.45 of its cores idle/);
+  }, 300_000);
 });

@@ -117,6 +117,10 @@ export interface LoggedOrder {
   cause?: string;
   ministry?: string;
   order?: ClusterOrder;
+  /** A grow's new clerk. */
+  newClerk?: string;
+  /** The node that logged it (the president). */
+  node?: string;
 }
 
 /** Half the seeds compact every log after a few dozen entries (the default is 10,000), so that
