@@ -64,6 +64,10 @@ export class PresidentCore {
   private readonly probedAt = new Map<string, number>();
   /** The last load each node reported, with the appointment it was made under. */
   private readonly loads = new Map<string, { ministry: string; groupTerm: number; load: MemberLoad; at: number; cpus: { cpu: number; at: number }[] }>();
+  /** Each node's machine CPU from its last load report (only load probes carry it: a plain
+   * probe's answer in between must not wipe it, or the spare-core rule would read "never
+   * said" and draw on a busy machine; found by the balance sim's decoy seeds). */
+  private readonly machines = new Map<string, { cpu: number; cores: number }>();
   private lastLoadProbe = -Infinity;
   /** The last tick did more than probe: the next one comes at probeMs (nextTickAt). */
   private acted = false;
@@ -167,6 +171,8 @@ export class PresidentCore {
     if (!report) return [];
     this.lastHeard.set(id, now);
     this.reports.set(id, report);
+    // (On the wire a report without them decodes as 0 cores.)
+    if (report.machineCores) this.machines.set(id, { cpu: report.machineCpu ?? 0, cores: report.machineCores });
     if (report.load) {
       const was = this.loads.get(id);
       this.loads.set(id, { ministry: report.ministry, groupTerm: report.groupTerm, load: report.load, at: now, cpus: [...(was?.ministry === report.ministry && was.groupTerm === report.groupTerm ? was.cpus.slice(-2) : []), { cpu: report.load.cpu, at: now }] });
@@ -294,9 +300,9 @@ export class PresidentCore {
     const spare: string[] = [];
     const busy: { id: string; cpu: number; cores: number }[] = [];
     for (const id of this.idlePool(now, state)) {
-      const r = this.reports.get(id);
-      const cores = r?.machineCores ?? 0;
-      const cpu = r?.machineCpu ?? 0;
+      const m = this.machines.get(id);
+      const cores = m?.cores ?? 0;
+      const cpu = m?.cpu ?? 0;
       if (cores === 0 || (1 - cpu) * cores >= this.balance.spareCores) spare.push(id);
       else busy.push({ id, cpu, cores });
     }

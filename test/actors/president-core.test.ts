@@ -462,4 +462,21 @@ describe('balancing draws on idle nodes whose machine has cores to spare', () =>
     // One of them with cores to spare: that one is drawn on.
     expect(planAfterSettling({ n5: { cpu: 0.9, cores: 2 }, n6: { cpu: 0.2, cores: 2 } }).steps[0]).toMatchObject({ kind: 'grow', node: 'n6' });
   });
+
+  it('still knows a busy machine after a plain probe answer, which carries no machine CPU', () => {
+    // Only load probes carry machine CPU (node-core.ts); the answers in between did wipe it, and
+    // the rule then read "never said" and drew on a busy machine (balance sim, seed 5797).
+    const view = viewOf(stateOf(ROOT));
+    const core = president(view, {}, FAIL);
+    const busy = { n5: { cpu: 0.9, cores: 2 }, n6: { cpu: 0.8, cores: 2 } };
+    answered(core, view, FAIL, busy);
+    core.plan(FAIL, view);
+    const later = FAIL + 3_500;
+    answered(core, view, later, busy);
+    // As a plain answer comes off the wire: no machine CPU decodes as 0 of 0 cores.
+    for (const id of ['n5', 'n6']) core.probed(id, report(id, { machineCpu: 0, machineCores: 0 }), later + 1, view);
+    const plan = core.plan(later + 1, view);
+    expect(plan.steps).toEqual([]);
+    expect(plan.notes.join('\n')).toMatch(/idle n5 \(0\.20 of 2 cores idle\), n6 \(0\.40 of 2 cores idle\) not drawn on/);
+  });
 });
