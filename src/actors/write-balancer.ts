@@ -31,8 +31,9 @@
 //   stays where it was, and the nodes are better kept idle for the next load shift. (Clients
 //   that each stay in one subtree would gain from it: hence an option.)
 // - `splitBusyAbove`: latency-aware: split a minister above this CPU whenever idle nodes can
-//   staff a new ministry. A single-server minister queues changes long before it saturates
-//   (p99 under twice the unloaded latency needs it well below half busy).
+//   staff a new ministry; with too few idle, cold ministries carrying less than the split would
+//   move are merged back for it. A single-server minister queues changes long before it
+//   saturates (p99 under twice the unloaded latency needs it well below half busy).
 
 import type { MinistryRecord } from './cluster-state.js';
 import type { MinistryLoad } from './balancer.js';
@@ -152,13 +153,13 @@ function steady(l: MinistryLoad): number {
  * the saturation thresholds (90%, or 60% with idle nodes for two ministries), or the mean of its
  * last three samples against `splitBusyAbove` (a 250 ms sample of a minister at 14% read up to
  * 30%, and every split of a busy minister after a shift pauses its clients for a fence). */
-function busier(l: MinistryLoad, o: Required<WriteBalanceOptions>, input: WriteBalanceInput, above: number): { cpu: number; above: number; mean: boolean } | null {
+function busier(l: MinistryLoad, o: Required<WriteBalanceOptions>, input: WriteBalanceInput, above: number): { cpu: number; above: number; mean: boolean; latency: boolean } | null {
   const cpu = l.ministerCpu ?? 0;
   const saturated = Math.max(above, splitThreshold({ ...o, splitBusyAbove: 1 }, input.idle, input.minClerks));
-  if (cpu > saturated) return { cpu, above: saturated, mean: false };
+  if (cpu > saturated) return { cpu, above: saturated, mean: false, latency: false };
   if (above >= saturated) return null;
   const mean = l.ministerCpuRecent === undefined ? cpu : l.ministerCpuRecent;
-  return mean !== null && mean > above ? { cpu: mean, above, mean: l.ministerCpuRecent !== undefined } : null;
+  return mean !== null && mean > above ? { cpu: mean, above, mean: l.ministerCpuRecent !== undefined, latency: true } : null;
 }
 
 export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; notes: string[] } {
@@ -168,17 +169,29 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   const allowed = concurrency(o.concurrent, input.idle, input.minClerks);
   if (input.migrating >= allowed) return { steps, notes: [`write balancing: ${input.migrating} subtree migration${input.migrating === 1 ? ' is' : 's are'} in progress; nothing new starts`] };
   let short: string | undefined;
+  // What a merge for a waiting split may add to its parent: anything for a saturated minister;
+  // for a latency-aware one, less than the split would move off it (else the two could take
+  // turns: a split, then its cold half merged back for the next).
+  let shortMoves = 0;
   const above = splitThreshold(o, input.idle, input.minClerks);
+  // A latency-aware split is wanted whatever the idle nodes: too few of them only make it wait,
+  // and free cold ministries' nodes for it (Figure 11), as for a saturated minister. (With no
+  // node idle, / at 77% beside a cold ministry kept its p99 at 3× unloaded: bench balance, 10
+  // nodes after the shift.)
+  const wanted = Math.min(above, o.splitBusyAbove);
   const held = peakHolds(input, o, above);
   if (held) {
     notes.push(held.why);
     // Cold ministries give their nodes back: with enough of them, every saturated one splits.
-    if (held.short) short = 'every saturated minister';
+    if (held.short) {
+      short = 'every saturated minister';
+      shortMoves = Infinity;
+    }
   }
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
-    const over = busier(load, o, input, above);
+    const over = busier(load, o, input, wanted);
     if (!held && over && load.writesPerSec >= o.minWritesPerSec) {
       const total = load.writesPerSec;
       const candidates = load.hot.filter((d) => d.path !== m.subtree && d.writesPerSec >= o.minShare * total && d.writesPerSec <= o.maxShare * total);
@@ -190,6 +203,7 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
       } else if (input.idle < 1 + input.minClerks) {
         notes.push(`${head}: would split ${best.path} off (${pct(best.writesPerSec / total)} of the writes), but ${input.idle} idle nodes are fewer than a minister and ${input.minClerks} clerks`);
         short ??= `${best.path} off ${m.id}`;
+        shortMoves = Math.max(shortMoves, over.latency ? over.cpu * (best.writesPerSec / total) : Infinity);
       } else {
         // Equation 7 for the part split off: its share of the clerks' CPU and of the writes.
         const readShare = load.readsPerSec > 0 ? Math.min(1, best.readsPerSec / load.readsPerSec) : 0;
@@ -205,18 +219,18 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
   for (const m of input.ministries) {
     const load = input.loads.get(m.id);
     if (!load || load.ministerCpu == null || !input.judgeable(m)) continue;
-    if (busier(load, o, input, above) && load.writesPerSec >= o.minWritesPerSec) continue;
+    if (busier(load, o, input, wanted) && load.writesPerSec >= o.minWritesPerSec) continue;
     if (m.subtree === '/' || input.statics.includes(m.subtree) || load.ministerCpu >= o.mergeBelow || input.age(m) < o.mergeAfterMs) continue;
     const parent = input.parentOf(m);
     const pload = parent ? input.loads.get(parent.id) : undefined;
     if (!parent || !pload || pload.ministerCpu == null || !input.judgeable(parent)) continue;
     // (Half the split threshold in force: a merge must not bring back what a split would undo;
     // with splitBusyAbove, the one in force once this ministry's nodes are idle too.)
-    const limit = Math.min(above, o.splitBusyAbove) / 2;
+    const limit = wanted / 2;
     // (By the means of the last samples where known: one quiet sample must not merge back
     // what the latency-aware threshold split.)
     const combined = steady(pload) + steady(load);
-    if (combined < limit || short !== undefined) {
+    if (combined < limit || (short !== undefined && steady(load) < shortMoves)) {
       steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < limit ? '' : ` for the split that waits for nodes (${short})`}` });
     }
   }

@@ -147,6 +147,24 @@ describe('write balancing', () => {
     expect(planWrites(input({ idle: 0, loads: halves })).steps.map((x) => x.kind)).toEqual(['merge']);
   });
 
+  // Figure 11 for a latency-aware split: with no node idle, a cold ministry gives its nodes
+  // back to a minister above splitBusyAbove (else the busy one stays there for good).
+  it('with splitBusyAbove and no idle node, merges a cold ministry back for a minister above it, but none that carries as much as the split would move', () => {
+    const o = { splitBusyAbove: 0.35 };
+    const cold = new Map([['m0', { ...load(0.75, 100, [['/b', 50]]), ministerCpuRecent: 0.76 }], ['m1', { ...load(0, 0), ministerCpuRecent: 0 }]]);
+    const p = planWrites(input({ idle: 0, loads: cold, options: o }));
+    expect(p.steps).toEqual([{ kind: 'merge', ministry: child, into: root, why: expect.stringMatching(/merged back into m0 .*for the split that waits for nodes \(\/b off m0\)/) }]);
+    expect(p.notes).toEqual([expect.stringMatching(/m0 \(\/\) minister CPU 76% \(mean of its last 3 samples\) passes 35% .*but 0 idle nodes are fewer/)]);
+    // Without the option: 76% is below the thresholds in force, nothing to do.
+    expect(planWrites(input({ idle: 0, loads: cold })).steps).toEqual([]);
+    // A child carrying as much as the split would move (half of 76%) stays: merging it back
+    // for the split would only hand the load round.
+    const warm = new Map([['m0', { ...load(0.75, 100, [['/b', 50]]), ministerCpuRecent: 0.76 }], ['m1', { ...load(0.4, 5), ministerCpuRecent: 0.4 }]]);
+    expect(planWrites(input({ idle: 0, loads: warm, options: { splitBusyAbove: 0.35, mergeBelow: 0.5 } })).steps).toEqual([]);
+    const cool = new Map([['m0', { ...load(0.75, 100, [['/b', 50]]), ministerCpuRecent: 0.76 }], ['m1', { ...load(0.19, 5), ministerCpuRecent: 0.19 }]]);
+    expect(planWrites(input({ idle: 0, loads: cool, options: o })).steps.map((x) => x.kind)).toEqual(['merge']);
+  });
+
   it('with splitBusyAbove, judges a minister by the mean of its last samples (one 250 ms sample is noisy), saturation by the latest', () => {
     const o = { splitBusyAbove: 0.3 };
     const noisy = new Map([['m0', { ...load(0.35, 40, [['/b', 20]]), ministerCpuRecent: 0.15 }]]);
