@@ -234,8 +234,10 @@ export function planWrites(input: WriteBalanceInput): { steps: WriteStep[]; note
       steps.push({ kind: 'merge', ministry: m, into: parent, why: `${m.id} (${m.subtree}) is cold (minister CPU ${pct(load.ministerCpu)}, below ${pct(o.mergeBelow)}; ${load.writesPerSec.toFixed(1)} writes/s): merged back into ${parent.id} (${parent.subtree}, minister CPU ${pct(pload.ministerCpu)}, ${pct(combined)} with it), its nodes go idle${combined < limit ? '' : ` for the split that waits for nodes (${short})`}` });
     }
   }
-  // Splits (a saturated minister) before merges, the coldest merge first.
+  // Splits before merges; the busiest minister's split first (the president takes the first
+  // step: a latency-aware split of a minister at 50% had taken the idle nodes while one at 100%
+  // waited, bench balance at 30 nodes), the coldest merge first.
   const cpuOf = (st: WriteStep): number => input.loads.get(st.ministry.id)?.ministerCpu ?? 0;
-  steps.sort((a, b) => (a.kind === b.kind ? (a.kind === 'merge' ? cpuOf(a) - cpuOf(b) : 0) : a.kind === 'split' ? -1 : 1));
+  steps.sort((a, b) => (a.kind === b.kind ? (a.kind === 'merge' ? cpuOf(a) - cpuOf(b) : cpuOf(b) - cpuOf(a)) : a.kind === 'split' ? -1 : 1));
   return { steps, notes };
 }

@@ -101,9 +101,9 @@ describe('write balancing', () => {
     const held = planWrites(input({ loads, options: on }));
     expect(held.steps).toEqual([]);
     expect(held.notes).toContainEqual(expect.stringMatching(/2 ministers pass 72% \(near 90%\) or have not reported long enough \(m0, m1\), and 3 idle nodes can split 1 of them/));
-    // Idle nodes for two more ministries: no hold (three saturated, six idle).
+    // Idle nodes for two more ministries: no hold (three saturated, six idle; the busiest first).
     const three = new Map([...loads, ['m2', load(0.97, 60, [['/k/x', 30]])]]);
-    expect(planWrites(input({ ministries: [root, child, rec('m2', '/k')], loads: three, idle: 6, options: { ...on, splitWhenIdleAbove: 0.9 } })).steps.map((x) => x.ministry.id)).toEqual(['m0', 'm1', 'm2']);
+    expect(planWrites(input({ ministries: [root, child, rec('m2', '/k')], loads: three, idle: 6, options: { ...on, splitWhenIdleAbove: 0.9 } })).steps.map((x) => x.ministry.id)).toEqual(['m0', 'm2', 'm1']);
     // One saturated (the other well below the threshold): it alone is the peak, and splits.
     const one = new Map([['m0', load(0.97, 60, [['/b', 30]])], ['m1', load(0.7, 30, [['/h/x', 15]])]]);
     expect(planWrites(input({ loads: one, options: on })).steps.map((x) => x.ministry.id)).toEqual(['m0']);
@@ -163,6 +163,13 @@ describe('write balancing', () => {
     expect(planWrites(input({ idle: 0, loads: warm, options: { splitBusyAbove: 0.35, mergeBelow: 0.5 } })).steps).toEqual([]);
     const cool = new Map([['m0', { ...load(0.75, 100, [['/b', 50]]), ministerCpuRecent: 0.76 }], ['m1', { ...load(0.19, 5), ministerCpuRecent: 0.19 }]]);
     expect(planWrites(input({ idle: 0, loads: cool, options: o })).steps.map((x) => x.kind)).toEqual(['merge']);
+  });
+
+  it('puts the busiest minister’s split first (the president takes the first step)', () => {
+    const other = rec('m2', '/k');
+    const loads = new Map([['m0', { ...load(0.5, 40, [['/b', 20]]), ministerCpuRecent: 0.5 }], ['m2', load(1, 60, [['/k/x', 30]])]]);
+    const p = planWrites(input({ ministries: [root, other], loads, options: { splitBusyAbove: 0.45 } }));
+    expect(p.steps.map((x) => [x.kind, x.ministry.id])).toEqual([['split', 'm2'], ['split', 'm0']]);
   });
 
   it('with splitBusyAbove, judges a minister by the mean of its last samples (one 250 ms sample is noisy), saturation by the latest', () => {
