@@ -92,6 +92,9 @@ export interface BalanceResult {
   appendMs: number;
   thinkMs: number;
   concurrent: number;
+  /** The hot trees' shape and the planner options the flags set (unset: the planner's default). */
+  shape: { fanout: number; depth: number };
+  planner: { splitIdle?: number; splitBusy?: number; peakFalls: boolean };
   sizes: SizeResult[];
 }
 
@@ -363,12 +366,15 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
       peakBound: { maxShare, boundOps: oneMinistryOps / maxShare },
     });
   }
-  return { serviceMs, appendMs: appendMs(knobs), thinkMs: THINK_MS, concurrent, sizes: out };
+  return { serviceMs, appendMs: appendMs(knobs), thinkMs: THINK_MS, concurrent, shape, planner: { ...(splitIdle !== undefined && { splitIdle }), ...(splitBusy !== undefined && { splitBusy }), peakFalls: knobs.peakFalls }, sizes: out };
 }
 
 export function format(result: unknown): string {
   const r = result as BalanceResult;
   const lines = [`modeled CPU: ${r.serviceMs} ms per client request, ${r.appendMs} ms per Raft append answer at the minister; closed-loop clients, ${r.thinkMs} ms think time; at most ${r.concurrent} migration(s) at once`];
+  const p = r.planner;
+  const opts = [p.splitIdle !== undefined && `split above ${p.splitIdle} with idle nodes for two`, p.splitBusy !== undefined && `latency-aware splits above ${p.splitBusy}`, p.peakFalls && 'split only if the peak falls'].filter((x) => x);
+  lines.push(`hot trees: fan-out ${r.shape.fanout}, depth ${r.shape.depth} (${r.shape.fanout ** r.shape.depth} leaf directories); planner: ${opts.length > 0 ? opts.join(', ') : "the thesis's thresholds only"}`);
   for (const s of r.sizes) {
     lines.push('', `${s.nodes} nodes, ${s.on.clients} clients on /t, after ${s.shiftAtS} s ${s.on.clientsAfter} on /u; unloaded p99 ${s.unloadedP99Ms.toFixed(1)} ms; one ministry carries ${s.oneMinistryOps.toFixed(0)} ops/s`);
     lines.push('   s | balancing on: ministries clerks   ops/s  p99 ms  errors | off:  ops/s  p99 ms');
