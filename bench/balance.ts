@@ -1,11 +1,11 @@
-// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K] [--split-idle X] [--split-busy X] [--peak-falls] [--service-ms MS]`
+// `npm run bench -- balance [--quick] [--json] [--nodes 10,30,100] [--seconds S] [--seed N] [--concurrent K] [--split-idle X] [--split-busy X] [--peak-falls] [--service-ms MS] [--fanout F] [--depth D]`
 // (issue 16): the president's balancer at work, on the simulator with a modeled node capacity
 // (SimOptions.cpu: every client request costs the node it reaches SERVICE_MS of CPU, served one
 // at a time; each Raft append answer costs its minister APPEND_MS, so that every clerk costs
 // the minister a little: equation 7's σ). The cluster starts with one ministry (a minister and
 // two clerks); closed-loop clients (each: an operation, then THINK_MS) write and read in the
-// leaf directories of a binary tree /t (depth DEPTH), 1.5× what all the nodes could carry as
-// ministers. The balancer splits hot subtrees off into new ministries (write balancing) and
+// leaf directories of a tree /t (fan-out FANOUT, depth DEPTH), 1.5× what all the nodes could
+// carry as ministers. The balancer splits hot subtrees off into new ministries (write balancing) and
 // grows clerks (read balancing). Halfway the load shifts to a second tree /u, and down to 1.25×
 // one ministry's capacity: the ministries of /t go cold, /u has to be split off anew.
 //
@@ -21,10 +21,21 @@ import { SeedTree } from '../src/runtime/random.js';
 
 export const describe = 'balancer on the simulator: one ministry overloaded, throughput/p99 per second as it splits and grows (10/30/100 nodes), beside balancing off';
 
-const SERVICE_MS = 8;
-const APPEND_MS = 0.2;
+// 1 ms: a request's own CPU is 28% of an unloaded change, still more than on real nodes (bench
+// peers: about 0.15 ms of CPU per remote create against 1.3 ms for a lone one). At 8 ms (75%)
+// a change queued behind one other passed 2× the unloaded p99 whatever the balancer did.
+const SERVICE_MS = 1;
+const APPEND_MS = SERVICE_MS / 40;
 const THINK_MS = 20;
-const DEPTH = 5;
+// Fan-out 3: of three ministries on a binary tree one serves at least half of it (ministries
+// are nested subtrees), so 10 nodes could not reach 0.7 × 3 ministries. Depth 4: 81 leaves,
+// enough for the 33 ministries of 100 nodes.
+const FANOUT = 3;
+const DEPTH = 4;
+// Latency-aware splits above 55% minister CPU (the planner's splitBusyAbove, off by default):
+// the thesis's thresholds act on saturation, and a minister left at 77% kept p99 at 3× its
+// unloaded value. Around 55-60% a minister's p99 passes 2× unloaded at 1 ms per request.
+const SPLIT_BUSY = 0.55;
 
 /** How a completed operation went (its client's counters): sent once and answered
  * (`direct`: any delay is queueing), or sent on after a redirect (a map change), paused on an
@@ -296,20 +307,24 @@ export async function run(opts: Record<string, string | boolean | undefined>): P
   // the planner's default is 0.6).
   const splitIdle = typeof opts['split-idle'] === 'string' ? Number(opts['split-idle']) : undefined;
   // Latency-aware splits (--split-busy X: a minister above X splits whenever idle nodes can
-  // staff a new ministry) and --peak-falls (no split while more ministers are saturated than
-  // the idle nodes can split): options of the planner, off by default.
-  const splitBusy = typeof opts['split-busy'] === 'string' ? Number(opts['split-busy']) : undefined;
-  // A cheaper request (--service-ms): more clients make the same overload, and a request's own
-  // CPU is a smaller part of its latency (as on real nodes; the default keeps simulations fast).
+  // staff a new ministry; 1 turns them off) and --peak-falls (no split while more ministers are
+  // saturated than the idle nodes can split): options of the planner, off by its default.
+  const splitBusy = typeof opts['split-busy'] === 'string' ? Number(opts['split-busy']) : SPLIT_BUSY;
+  // --service-ms: a cheaper request means more clients for the same overload, and a request's
+  // own CPU a smaller part of its latency (the simulations use 8 ms: fewer clients, faster).
   const serviceMs = typeof opts['service-ms'] === 'string' ? Number(opts['service-ms']) : SERVICE_MS;
   if (!(serviceMs > 0 && serviceMs <= 1_000)) throw new Error(`--service-ms ${String(opts['service-ms'])}: want a number of milliseconds in (0, 1000]`);
-  const knobs: Knobs = { concurrent, serviceMs, ...(splitIdle !== undefined && { splitIdle }), ...(splitBusy !== undefined && { splitBusy }), peakFalls: opts['peak-falls'] === true };
-  // The hot trees' shape (--fanout F --depth D; default binary, depth 5: 32 leaf directories).
-  const fanout = typeof opts.fanout === 'string' ? Number(opts.fanout) : 2;
-  const shape = { fanout, depth: typeof opts.depth === 'string' ? Number(opts.depth) : fanout === 2 ? DEPTH : Math.max(1, Math.round(Math.log(32) / Math.log(fanout))) };
+  if (!(splitBusy > 0 && splitBusy <= 1)) throw new Error(`--split-busy ${String(opts['split-busy'])}: want a share of a core in (0, 1] (1: no latency-aware splits)`);
+  const knobs: Knobs = { concurrent, serviceMs, ...(splitIdle !== undefined && { splitIdle }), ...(splitBusy < 1 && { splitBusy }), peakFalls: opts['peak-falls'] === true };
+  // The hot trees' shape (--fanout F --depth D; by default fan-out 3, depth 4: 81 leaf
+  // directories; another fan-out alone gets the depth nearest 81 leaves).
+  const fanout = typeof opts.fanout === 'string' ? Number(opts.fanout) : FANOUT;
+  const depth = typeof opts.depth === 'string' ? Number(opts.depth) : fanout === FANOUT ? DEPTH : Math.max(1, Math.round(Math.log(FANOUT ** DEPTH) / Math.log(fanout)));
+  if (!(Number.isInteger(fanout) && fanout >= 2 && Number.isInteger(depth) && depth >= 1 && fanout ** depth <= 4096)) throw new Error(`--fanout ${fanout} --depth ${depth}: want integers, fan-out at least 2, depth at least 1, at most 4096 leaves`);
+  const shape = { fanout, depth };
   const out: SizeResult[] = [];
   for (const nodes of sizes) {
-    const seconds = typeof opts.seconds === 'string' ? Number(opts.seconds) : quick ? 16 : nodes >= 100 ? 60 : 30;
+    const seconds = typeof opts.seconds === 'string' ? Number(opts.seconds) : quick ? 16 : nodes >= 100 ? 40 : 30;
     const on = await runOne(nodes, true, seconds, seed, knobs, shape);
     const off = await runOne(nodes, false, seconds, seed, knobs, shape);
     const half = Math.floor(seconds / 2);
